@@ -1,0 +1,54 @@
+/* cli.h - shared pieces of the persona command-line tool. */
+#ifndef PE_CLI_H
+#define PE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pe_util.h"
+
+/* Exit codes (documented in README and `persona --help`). */
+enum {
+    PE_EXIT_OK = 0,        /* success */
+    PE_EXIT_FAIL = 1,      /* the operation failed (I/O, parse in --strict, store, model, network) */
+    PE_EXIT_USAGE = 2,     /* bad command line */
+    PE_EXIT_NOT_FOUND = 3, /* the thing asked for does not exist (entity, lookup with no result) */
+    PE_EXIT_PARTIAL = 4    /* finished, but records were skipped for bad input */
+};
+
+/* A subcommand: argv[0] is the subcommand's own name. Returns an exit code. */
+typedef int (*pe_cli_fn)(int argc, char **argv);
+
+typedef struct pe_cli_command {
+    const char *name;    /* "kg import" */
+    pe_cli_fn fn;
+    const char *summary; /* one line for `persona --help` */
+} pe_cli_command;
+
+/* Default store directory: $PERSONA_DB or "persona-kg". */
+const char *pe_cli_default_db(void);
+
+/* True when `arg` is -h or --help. */
+int pe_cli_is_help(const char *arg);
+
+/* Prints "persona: <status>: <msg>" on stderr and returns PE_EXIT_FAIL. */
+int pe_cli_fail(pe_status st, const char *msg);
+
+/* Progress output: on a terminal a single redrawn bar line on stderr,
+ * otherwise a plain log line at most every `plain_interval` seconds. */
+typedef struct pe_cli_progress {
+    int tty;
+    double start, last;
+    double plain_interval;
+    int drawn;
+} pe_cli_progress;
+
+void pe_cli_progress_init(pe_cli_progress *p);
+/* done/total in `unit` ("B" formats as bytes); rate_label/rate for a second
+ * figure (e.g. "entities/s"); total 0 = unknown (no ETA). */
+void pe_cli_progress_update(pe_cli_progress *p, const char *what, uint64_t done, uint64_t total,
+                            const char *unit, const char *rate_label, double rate);
+/* Ends the bar line (newline on a terminal). */
+void pe_cli_progress_finish(pe_cli_progress *p);
+
+#endif

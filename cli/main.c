@@ -1,0 +1,82 @@
+/* persona - command-line tool of the persona engine. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Each subcommand lives in its own cli/cmd_*.c file and adds one line here. */
+/* PE_CLI_DECLS */
+
+static const pe_cli_command commands[] = {
+    /* PE_CLI_TABLE */
+    {NULL, NULL, NULL},
+};
+
+static void log_to_stderr(pe_log_level level, const char *msg, void *user)
+{
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    if (level == PE_LOG_DEBUG) return;
+    fprintf(stderr, "persona: %s: %s\n", names[level], msg);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: persona COMMAND [ARGS...]\n"
+            "\n"
+            "Knowledge-graph-augmented persona engine.\n"
+            "\n"
+            "commands:\n");
+    for (const pe_cli_command *c = commands; c->name; c++) fprintf(f, "  %-14s %s\n", c->name, c->summary);
+    fprintf(f,
+            "\n"
+            "Run `persona COMMAND --help` for a command's options.\n"
+            "The graph store is the directory given by --db, else $PERSONA_DB, else ./persona-kg.\n"
+            "\n"
+            "exit codes: 0 success, 1 failure, 2 usage error, 3 not found,\n"
+            "            4 finished but records were skipped for bad input\n");
+}
+
+int main(int argc, char **argv)
+{
+    pe_log_set(log_to_stderr, NULL);
+    if (argc < 2 || pe_cli_is_help(argv[1])) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? PE_EXIT_USAGE : PE_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("persona %s\n", PE_VERSION);
+        return PE_EXIT_OK;
+    }
+    /* Two-word commands ("kg import") first, then one-word ones. */
+    for (const pe_cli_command *c = commands; c->name; c++) {
+        const char *sp = strchr(c->name, ' ');
+        if (sp) {
+            size_t n = (size_t)(sp - c->name);
+            if (argc >= 3 && strncmp(argv[1], c->name, n) == 0 && argv[1][n] == '\0' &&
+                strcmp(argv[2], sp + 1) == 0)
+                return c->fn(argc - 2, argv + 2);
+        } else if (strcmp(argv[1], c->name) == 0) {
+            return c->fn(argc - 1, argv + 1);
+        }
+    }
+    /* "persona kg" alone, or an unknown subcommand of a group: list the group. */
+    int group = 0;
+    for (const pe_cli_command *c = commands; c->name; c++) {
+        size_t n = strlen(argv[1]);
+        if (strncmp(c->name, argv[1], n) == 0 && c->name[n] == ' ') {
+            if (!group) fprintf(stderr, "usage: persona %s SUBCOMMAND ...\n", argv[1]);
+            fprintf(stderr, "  %-14s %s\n", c->name, c->summary);
+            group = 1;
+        }
+    }
+    if (group) {
+        if (argc >= 3 && !pe_cli_is_help(argv[2])) {
+            fprintf(stderr, "persona: unknown subcommand '%s %s'\n", argv[1], argv[2]);
+            return PE_EXIT_USAGE;
+        }
+        return argc >= 3 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    }
+    fprintf(stderr, "persona: unknown command '%s' (see persona --help)\n", argv[1]);
+    return PE_EXIT_USAGE;
+}

@@ -1,0 +1,129 @@
+/*
+ * pe_import.h - streaming importers into the graph store, and downloads.
+ *
+ * Usage:
+ *
+ *     pe_import_options o = pe_import_options_default();
+ *     o.langs = "en,fr";
+ *     pe_import_result res;
+ *     pe_error err;
+ *     pe_status st = pe_import_file(kg, "latest-all.json.bz2", &o, &res, &err);
+ *     // res.counts says what was written and skipped; err.msg the first error
+ *
+ * Formats: Wikidata JSON dumps (the dump's array framing "[", one entity a
+ * line ending in ",", "]"; plain NDJSON; a single entity; a wbgetentities
+ * API response), and RDF through raptor2 (N-Triples, Turtle, RDF/XML). Any of
+ * them may be gzip- or bzip2-compressed (detected from magic bytes).
+ *
+ * Memory stays bounded whatever the dump size (one line / one RDF statement
+ * at a time, batches of bounded size). Data is committed in batches together
+ * with the input position, so a crash loses at most the current batch and
+ * `resume` continues from the last commit with the counts of an
+ * uninterrupted run.
+ *
+ * Bad input: without `strict`, a bad record is skipped, counted and the first
+ * error kept (file, line or byte offset, entity id when known); with
+ * `strict`, the first error stops the import with PE_ERR_PARSE (or
+ * PE_ERR_UTF8...) after rolling back the current batch. Nothing committed
+ * before is lost.
+ */
+#ifndef PE_IMPORT_H
+#define PE_IMPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pe_kg.h"
+#include "pe_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pe_import_format {
+    PE_IMPORT_AUTO = 0,     /* from content (and file name) */
+    PE_IMPORT_WIKIDATA_JSON,
+    PE_IMPORT_NTRIPLES,
+    PE_IMPORT_TURTLE,
+    PE_IMPORT_RDFXML
+} pe_import_format;
+
+/* "auto", "wikidata-json", "ntriples", "turtle", "rdfxml"; PE_ERR_INVALID otherwise. */
+pe_status pe_import_format_parse(const char *name, pe_import_format *out);
+const char *pe_import_format_name(pe_import_format f);
+
+typedef struct pe_import_progress {
+    const char *path;
+    uint64_t bytes_read;     /* bytes of the file on disk read so far */
+    uint64_t bytes_total;    /* size of the file on disk (0 if unknown, e.g. a pipe) */
+    uint64_t bytes_decoded;  /* decompressed bytes parsed */
+    uint64_t entities, triples, skipped;
+    double elapsed;          /* seconds since the import started */
+} pe_import_progress;
+
+typedef void (*pe_import_progress_fn)(const pe_import_progress *p, void *user);
+
+typedef struct pe_import_options {
+    pe_import_format format;   /* default PE_IMPORT_AUTO */
+    const char *langs;         /* comma-separated language codes to keep; NULL = all */
+    int strict;                /* first bad record is fatal */
+    int resume;                /* continue a RUNNING import of the same file */
+    size_t batch_records;      /* records per commit; default 20000 */
+    size_t max_line;           /* longest accepted line in bytes; default 256 MiB */
+    pe_import_progress_fn progress; /* called about 4 times a second; NULL = none */
+    void *progress_user;
+} pe_import_options;
+
+pe_import_options pe_import_options_default(void);
+
+typedef struct pe_import_result {
+    uint32_t source_id;  /* the import's source record in the store */
+    int resumed;         /* 1 if it continued an interrupted import, 2 if already done */
+    pe_kg_counts counts; /* totals for this source (including before a resume) */
+    char first_error[PE_ERRMSG_MAX]; /* first skipped record's error, "" if none */
+} pe_import_result;
+
+/* Imports one file (or "-" for standard input, not resumable). res may be
+ * NULL. Errors: PE_ERR_IO (missing/unreadable, truncated compressed stream),
+ * PE_ERR_PARSE / PE_ERR_UTF8 / PE_ERR_LIMIT (strict mode), PE_ERR_INVALID
+ * (options), PE_ERR_UNSUPPORTED (format not recognised), store errors. */
+pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *opt,
+                         pe_import_result *res, pe_error *err);
+
+/* ---- Downloads (libcurl) ------------------------------------------------- */
+
+typedef struct pe_fetch_progress {
+    const char *url;
+    uint64_t bytes_done;   /* bytes in the destination file */
+    uint64_t bytes_total;  /* 0 if unknown */
+    double elapsed;
+} pe_fetch_progress;
+
+typedef void (*pe_fetch_progress_fn)(const pe_fetch_progress *p, void *user);
+
+typedef struct pe_fetch_options {
+    const char *sha256;    /* expected hex digest of the whole file, or NULL */
+    int resume;            /* continue a partial download with an HTTP Range request; default 1 */
+    int retries;           /* reconnects after a dropped connection; default 3 */
+    long timeout_s;        /* stall timeout in seconds; default 60 */
+    const char *user_agent;
+    pe_fetch_progress_fn progress;
+    void *progress_user;
+} pe_fetch_options;
+
+pe_fetch_options pe_fetch_options_default(void);
+
+/* Downloads url to dest (through dest.part, renamed when complete and the
+ * checksum matches). Errors: PE_ERR_NET, PE_ERR_IO, PE_ERR_CHECKSUM. */
+pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
+
+/* Fetches the entities `ids` ("Q42,Q90") through the wbgetentities API at
+ * `endpoint` (NULL = https://www.wikidata.org/w/api.php), in batches of 50,
+ * and imports them like a dump (imp may be NULL for defaults). */
+pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
+                            const pe_import_options *imp, pe_import_result *res, pe_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,75 @@
+/* UTF-8 validation and surface-form normalisation (utf8proc does the Unicode
+ * work: NFKC, case folding, stripping of combining marks). */
+#include "pe_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+int pe_utf8_valid(const char *s, size_t len, size_t *bad_offset)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        if (p[i] < 0x80) { i++; continue; }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (n < 0) {
+            if (bad_offset) *bad_offset = i;
+            return 0;
+        }
+        i += (size_t)n;
+    }
+    return 1;
+}
+
+char *pe_text_normalize(const char *s, size_t len, pe_status *st)
+{
+    size_t bad;
+    if (!pe_utf8_valid(s, len, &bad)) {
+        if (st) *st = PE_ERR_UTF8;
+        return NULL;
+    }
+    utf8proc_uint8_t *folded = NULL;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &folded,
+                                      UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                                          UTF8PROC_STRIPMARK | UTF8PROC_IGNORE | UTF8PROC_STRIPCC);
+    if (n < 0) {
+        if (st) *st = n == UTF8PROC_ERROR_NOMEM ? PE_ERR_NOMEM : PE_ERR_UTF8;
+        return NULL;
+    }
+    /* Collapse runs of whitespace, punctuation and symbols into one space. */
+    char *out = malloc((size_t)n + 1);
+    if (!out) {
+        free(folded);
+        if (st) *st = PE_ERR_NOMEM;
+        return NULL;
+    }
+    size_t o = 0;
+    int pending_space = 0;
+    utf8proc_ssize_t i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(folded + i, n - i, &cp);
+        if (k <= 0) break; /* cannot happen: utf8proc_map output is valid */
+        utf8proc_category_t cat = utf8proc_category(cp);
+        int sep = cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+                  cat == UTF8PROC_CATEGORY_ZP || (cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) ||
+                  cat == UTF8PROC_CATEGORY_SM || cat == UTF8PROC_CATEGORY_SK ||
+                  cat == UTF8PROC_CATEGORY_SO || cat == UTF8PROC_CATEGORY_CC || cp == ' ' || cp == '\t' ||
+                  cp == '\n' || cp == '\r';
+        if (sep) {
+            pending_space = o > 0;
+        } else {
+            if (pending_space) out[o++] = ' ';
+            pending_space = 0;
+            memcpy(out + o, folded + i, (size_t)k);
+            o += (size_t)k;
+        }
+        i += k;
+    }
+    out[o] = '\0';
+    free(folded);
+    if (st) *st = PE_OK;
+    return out;
+}
