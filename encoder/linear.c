@@ -1,0 +1,24 @@
+#include "linear.h"
+
+#include <cblas.h>
+#include <math.h>
+
+float pe_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    if (!b && act == PE_ACT_NONE) return;
+    for (int i = 0; i < M; i++) {
+        float *row = y + (size_t)i * N;
+        if (b)
+            for (int j = 0; j < N; j++) row[j] += b[j];
+        if (act == PE_ACT_GELU)
+            for (int j = 0; j < N; j++) row[j] = pe_gelu(row[j]);
+    }
+}
+
+void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
+{
+    pe_linear_f32_blas(x, W, b, y, M, N, K, act);
+}

@@ -1,0 +1,25 @@
+/* linear.h - internal: the projection every encoder layer is made of.
+ *
+ *   y[M,N] = act(x[M,K] . W[N,K]^T + b[N])      row-major, W in PyTorch
+ *                                                nn.Linear layout (out, in)
+ *
+ * pe_linear_f32 picks the fastest path available at run time (our AVX-512 /
+ * AVX2 micro-kernels where the CPU has them) and falls back to OpenBLAS
+ * sgemm followed by the epilogue; PE_LINEAR_FORCE_BLAS=1 in the environment
+ * forces the OpenBLAS path (the reference every fast path is tested against).
+ */
+#ifndef PE_ENCODER_LINEAR_H
+#define PE_ENCODER_LINEAR_H
+
+#include <stddef.h>
+
+typedef enum pe_act { PE_ACT_NONE = 0, PE_ACT_GELU = 1 /* erf form, as BERT */ } pe_act;
+
+/* x (M,K), W (N,K), b (N) or NULL, y (M,N). y must not alias x. */
+void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act);
+/* The reference path: OpenBLAS sgemm + scalar epilogue. */
+void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act);
+/* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)). */
+float pe_gelu(float x);
+
+#endif
