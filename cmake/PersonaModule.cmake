@@ -3,6 +3,10 @@
 # whose public header HEADER is installed, linked to DEPS.
 function(pe_module name)
   cmake_parse_arguments(M "" "" "HEADERS;SOURCES;DEPS" ${ARGN})
+  if(NOT M_SOURCES)
+    message(STATUS "module ${name}: no sources yet, not built")
+    return()
+  endif()
   add_library(${name} STATIC ${M_SOURCES})
   target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(${name} PUBLIC ${M_DEPS})
