@@ -19,6 +19,15 @@ typedef enum pe_act { PE_ACT_NONE = 0, PE_ACT_GELU = 1 /* erf form, as BERT */ }
 void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act);
 /* The reference path: OpenBLAS sgemm + scalar epilogue. */
 void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act);
+/* Weights prepared once at model load for repeated products (the fast
+ * paths repack W into their panel layout here). W must outlive the handle
+ * (it may be kept by pointer). NULL on allocation failure. */
+typedef struct pe_linear_weights pe_linear_weights;
+pe_linear_weights *pe_linear_prepare(const float *W, int N, int K);
+void pe_linear_weights_free(pe_linear_weights *w); /* NULL is a no-op */
+/* y[M,N] = act(x[M,K] . W^T + b) with prepared weights. */
+void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act);
+
 /* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)). */
 float pe_gelu(float x);
 
