@@ -1,13 +1,213 @@
 /*
  * pe_encoder.h - BERT-compatible transformer encoder: model files, CPU
- * (OpenBLAS) and CUDA (cuBLAS) backends. The tokenizer's API is in
- * pe_tokenizer.h, included here.
+ * (OpenBLAS) and CUDA (cuBLAS) backends.
  *
- * (The model API is being written; see the encoder issue.)
+ * Usage:
+ *
+ *     pe_encoder *enc;
+ *     pe_error err;
+ *     pe_encoder_options o = pe_encoder_options_default();
+ *     if (pe_encoder_load("models/bert-base-uncased", &o, &enc, &err) != PE_OK)
+ *         fail(err.msg);
+ *     // ids, type ids and lengths of 2 already-tokenized sequences, packed
+ *     int32_t ids[] = {101, 7592, 102,   101, 2088, 2003, 102};
+ *     int lengths[] = {3, 4};
+ *     float *h = malloc(7 * pe_encoder_hidden_size(enc) * sizeof *h);
+ *     if (pe_encoder_forward(enc, ids, NULL, lengths, 2, -1, h) != PE_OK)
+ *         fail(pe_encoder_errmsg(enc));
+ *     pe_encoder_free(enc);
+ *
+ * A model is loaded from a Hugging Face checkpoint folder (config.json,
+ * model.safetensors, vocab.txt or tokenizer.json), from a .safetensors file
+ * with config.json beside it, or from a .pem file (the project's format,
+ * below). The hidden states equal those of Hugging Face's BertModel on the
+ * same weights within float32 rounding.
+ *
+ * An encoder handle is not thread-safe (it owns a workspace reused across
+ * calls): use one handle per thread, or serialise calls.
+ *
+ * ---------------------------------------------------------------------------
+ * The .pem model file (version 1). All integers little-endian.
+ *
+ *   offset  size  field
+ *   0       8     magic "PEMODEL\0"
+ *   8       4     u32 version = 1
+ *   12      4     u32 flags = 0 (reserved)
+ *   16      8     u64 header_len: bytes of the JSON header
+ *   24      8     u64 data_offset: start of the tensor data, a multiple of 64,
+ *                 >= 32 + header_len
+ *   32      hl    JSON header, UTF-8, not NUL-terminated
+ *   ...           zero padding up to data_offset
+ *   data_offset   tensor data; every tensor starts at a multiple of 64 from
+ *                 data_offset (so at a 64-byte aligned address once mapped),
+ *                 zero padding between tensors; the file ends with the data
+ *
+ * The JSON header is one object:
+ *   "format":    "persona-encoder"
+ *   "config":    {"vocab_size", "hidden_size", "num_hidden_layers",
+ *                 "num_attention_heads", "intermediate_size",
+ *                 "max_position_embeddings", "type_vocab_size" (integers),
+ *                 "layer_norm_eps" (number), "hidden_act": "gelu"}
+ *                 (Hugging Face config.json names)
+ *   "tokenizer": {"vocab": [token strings, id = index],
+ *                 "do_lower_case": bool, "strip_accents": bool|null,
+ *                 "tokenize_chinese_chars": bool,
+ *                 "max_input_chars_per_word": int}  (absent: no tokenizer)
+ *   "labels":    {"ner": [label strings, id = index],
+ *                 "relation": [label strings]}    (arrays may be empty)
+ *   "metadata":  {"model_id", "model_version", "training_data", "created"
+ *                 (ISO 8601 UTC), "source" (what it was converted from),
+ *                 "tensor_sha256" (64 hex digits: SHA-256 of the bytes from
+ *                 data_offset to the end of the file)} (strings)
+ *   "tensors":   [{"name": string, "dtype": "f32"|"f16",
+ *                  "shape": [int, ...] (1 to 4 dims, row-major),
+ *                  "offset": int (from data_offset, multiple of 64),
+ *                  "nbytes": int (= product(shape) * dtype size)}, ...]
+ *
+ * Encoder tensor names (shapes with C hidden, I intermediate, V vocabulary,
+ * P max positions, Y token types; matrices (out, in) as nn.Linear):
+ *   emb.word (V,C)  emb.pos (P,C)  emb.type (Y,C)  emb.ln.g (C)  emb.ln.b (C)
+ *   layer.N.qkv.w (3C,C) = HF [query; key; value] weights  layer.N.qkv.b (3C)
+ *   layer.N.attn_out.w (C,C)  layer.N.attn_out.b (C)
+ *   layer.N.ln1.g (C)  layer.N.ln1.b (C)
+ *   layer.N.ffn_in.w (I,C)  layer.N.ffn_in.b (I)
+ *   layer.N.ffn_out.w (C,I)  layer.N.ffn_out.b (C)
+ *   layer.N.ln2.g (C)  layer.N.ln2.b (C)
+ *   pooler.w (C,C)  pooler.b (C)     (both or neither)
+ * Any other tensor (a head's weights, e.g. "ner.w") is kept and can be read
+ * with pe_encoder_tensor(). f32 tensors are used in place from the mapping;
+ * f16 ones are converted to f32 at load.
+ * ---------------------------------------------------------------------------
  */
 #ifndef PE_ENCODER_H
 #define PE_ENCODER_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "pe_util.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pe_encoder pe_encoder;
+
+/* Architecture, from config.json or the .pem header. */
+typedef struct pe_encoder_config {
+    int vocab_size;       /* V */
+    int hidden;           /* C, a multiple of heads */
+    int layers;           /* L */
+    int heads;            /* H */
+    int intermediate;     /* I */
+    int max_position;     /* P: longest sequence */
+    int type_vocab;       /* Y: token types (segments) */
+    float layer_norm_eps;
+    int has_pooler;       /* 1 when the weights include the pooler */
+} pe_encoder_config;
+
+typedef enum pe_encoder_backend {
+    PE_ENCODER_AUTO = 0, /* CUDA when built with it and a device is present, else CPU */
+    PE_ENCODER_CPU,
+    PE_ENCODER_CUDA      /* PE_ERR_UNSUPPORTED at load when not built with CUDA or no device */
+} pe_encoder_backend;
+
+typedef struct pe_encoder_options {
+    pe_encoder_backend backend;
+    int threads;         /* CPU threads (OpenBLAS); 0 = all cores */
+    int verify_checksum; /* .pem: check metadata.tensor_sha256 at load (reads the whole file) */
+} pe_encoder_options;
+
+pe_encoder_options pe_encoder_options_default(void);
+
+/* Reads a config.json. Errors: PE_ERR_IO (cannot read), PE_ERR_PARSE (bad
+ * JSON), PE_ERR_INVALID (a field missing or out of range, named in err),
+ * PE_ERR_UNSUPPORTED (hidden_act other than gelu, named). */
+pe_status pe_encoder_config_read(const char *config_json_path, pe_encoder_config *out, pe_error *err);
+
+/* Loads a model (see above for what path may be). On failure *out is NULL,
+ * nothing leaks and err says what was wrong, naming the file, the tensor and
+ * the shapes: PE_ERR_IO, PE_ERR_PARSE (bad header JSON), PE_ERR_CORRUPT
+ * (truncated file, offsets outside the file, bad magic), PE_ERR_UNSUPPORTED
+ * (dtype, version, activation), PE_ERR_SHAPE (mis-shaped tensor),
+ * PE_ERR_INVALID (missing tensor or config field), PE_ERR_LIMIT (header
+ * larger than 100 MB), PE_ERR_NOMEM, PE_ERR_CHECKSUM (verify_checksum). */
+pe_status pe_encoder_load(const char *path, const pe_encoder_options *opts, pe_encoder **out, pe_error *err);
+void pe_encoder_free(pe_encoder *enc); /* NULL is a no-op */
+
+/* Detail of the last failure on this handle; valid until the next call. */
+const char *pe_encoder_errmsg(const pe_encoder *enc);
+
+/* What a model is. Strings are borrowed, valid until pe_encoder_free; ""
+ * when unknown. */
+typedef struct pe_encoder_info {
+    pe_encoder_config config;
+    const char *format;        /* "safetensors" or "pem" */
+    const char *dtype;         /* storage dtype of the encoder weights: "f32", "f16", "bf16" */
+    const char *path;          /* the file the weights came from */
+    const char *backend;       /* "cpu" or "cuda" */
+    const char *model_id, *model_version, *training_data, *created, *tensor_sha256;
+    size_t n_params;           /* encoder parameters */
+    int n_tensors;             /* tensors in the file */
+    int n_extra;               /* of which not used by the encoder (heads, cls.*) */
+    const char *const *extra;  /* (n_extra) their names */
+    int has_tokenizer;
+} pe_encoder_info;
+void pe_encoder_get_info(const pe_encoder *enc, pe_encoder_info *out);
+
+int pe_encoder_hidden_size(const pe_encoder *enc);
+
+/* Runs the encoder on n_seq already-tokenized sequences packed one after
+ * the other: ids (T) with T = sum(lengths), type_ids (T) or NULL for all 0,
+ * lengths (n_seq) each 1..max_position. layer: which hidden states to write,
+ * 0 = embedding output, 1..L = after that layer, -1 = last. hidden (T, C)
+ * receives them. Sequences do not see each other: the result for a sequence
+ * does not depend on the rest of the batch. Errors (detail in errmsg):
+ * PE_ERR_INVALID (id >= V, type >= Y, length out of range, bad layer),
+ * PE_ERR_NOMEM, PE_ERR_BACKEND. */
+pe_status pe_encoder_forward(pe_encoder *enc, const int32_t *ids, const int32_t *type_ids, const int *lengths,
+                             int n_seq, int layer, float *hidden);
+
+/* pooled (n_seq, C) = mean over the tokens of each sequence of hidden (T, C). */
+void pe_encoder_pool_mean(const float *hidden, const int *lengths, int n_seq, int C, float *pooled);
+/* pooled (n_seq, C) = BERT pooler: tanh(W h[first token] + b) from the last
+ * layer's hidden (T, C). PE_ERR_UNSUPPORTED when the model has no pooler. */
+pe_status pe_encoder_pooler(pe_encoder *enc, const float *hidden, const int *lengths, int n_seq, float *pooled);
+
+/* Raw tensor lookup by name (.pem or safetensors names), for heads stored
+ * beside the encoder. data (f32, converted from f16/bf16 on first lookup)
+ * is borrowed, valid until pe_encoder_free. PE_NOT_FOUND when absent. */
+typedef struct pe_encoder_tensor_view {
+    const float *data;
+    int ndim;
+    int64_t shape[4];
+    int64_t numel;
+} pe_encoder_tensor_view;
+pe_status pe_encoder_tensor(pe_encoder *enc, const char *name, pe_encoder_tensor_view *out);
+
+/* Label maps of the heads stored in a .pem ("ner", "relation"): *labels
+ * (n) borrowed, valid until pe_encoder_free; PE_NOT_FOUND (and n = 0) when
+ * the model has none for that head. */
+pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char *const **labels, int *n);
+
+/* Conversion of a Hugging Face checkpoint folder to a .pem file. */
+typedef struct pe_encoder_convert_options {
+    int f16;                   /* store f16 instead of f32 */
+    const char *model_id;      /* NULL: the folder's name */
+    const char *model_version; /* NULL: "" */
+    const char *training_data; /* NULL: "" */
+    const char *labels_json;   /* NULL, or {"ner": [...], "relation": [...]} */
+    int keep_extra;            /* 1 (default): copy tensors the encoder does not use (heads) */
+} pe_encoder_convert_options;
+pe_encoder_convert_options pe_encoder_convert_options_default(void);
+
+/* Reads HF_DIR (config.json, model.safetensors, vocab.txt or tokenizer.json)
+ * and writes OUT atomically (a temporary beside it, renamed). Errors as
+ * pe_encoder_load, and PE_ERR_IO for the output. */
+pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const pe_encoder_convert_options *opts,
+                                pe_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
