@@ -1,0 +1,395 @@
+/* test_cuda.c - the CUDA backend against a CPU reference (label gpu).
+ *
+ * Builds small random BERT models in memory, runs mixed-length packed
+ * batches through pe_encoder_forward_cuda_ex at FP32, TF32 and BF16, and
+ * compares hidden states (after the embeddings, after layer 1, after the
+ * last layer) and the pooler with a CPU reference made of the encoder's
+ * OpenBLAS primitives (pe_linear_f32_blas, pe_attention_f32_blas).
+ * Tolerances (max |diff| / mean |diff| over all values, hidden states of
+ * RMS ~1 after LayerNorm): FP32 1e-4 / 1e-5, TF32 3e-2 / 4e-3,
+ * BF16 2e-1 / 3e-2 (see docs/GPU.md). Exits 77 without a usable device.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+#include "cuda/cuda_backend.h"
+#include "linear.h"
+#include "model_internal.h"
+#include "pe_test.h"
+
+/* ---- a random model ---- */
+
+typedef struct model {
+    pe_encoder_config cfg;
+    pe_encoder_weights w;
+    pe_encoder_layer_weights *layers;
+    float *arena;
+} model;
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+static float *fill(float **p, size_t n, float center, float scale)
+{
+    float *t = *p;
+    for (size_t i = 0; i < n; i++) t[i] = center + scale * frand();
+    *p += n;
+    return t;
+}
+
+static int model_make(model *m, int V, int C, int L, int H, int I, int P, int Y, int pooler)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = (pe_encoder_config){.vocab_size = V, .hidden = C, .layers = L, .heads = H, .intermediate = I,
+                                 .max_position = P, .type_vocab = Y, .layer_norm_eps = 1e-12f,
+                                 .has_pooler = pooler};
+    size_t n = (size_t)(V + P + Y) * C + 2 * C +
+               (size_t)L * (3 * C * C + 3 * C + C * C + C + 2 * C + I * C + I + C * I + C + 2 * C) +
+               (pooler ? (size_t)C * C + C : 0);
+    m->arena = malloc(n * sizeof(float));
+    m->layers = calloc((size_t)(L > 0 ? L : 1), sizeof *m->layers);
+    if (!m->arena || !m->layers) return -1;
+    float *p = m->arena;
+    const float sc = 1.0f / sqrtf((float)C), si = 1.0f / sqrtf((float)I);
+    m->w.word_emb = fill(&p, (size_t)V * C, 0.0f, 1.0f);
+    m->w.pos_emb = fill(&p, (size_t)P * C, 0.0f, 0.5f);
+    m->w.type_emb = fill(&p, (size_t)Y * C, 0.0f, 0.5f);
+    m->w.emb_ln_g = fill(&p, C, 1.0f, 0.2f);
+    m->w.emb_ln_b = fill(&p, C, 0.0f, 0.1f);
+    for (int l = 0; l < L; l++) {
+        pe_encoder_layer_weights *y = &m->layers[l];
+        y->qkv_w = fill(&p, (size_t)3 * C * C, 0.0f, 1.7f * sc);
+        y->qkv_b = fill(&p, (size_t)3 * C, 0.0f, 0.1f);
+        y->attn_out_w = fill(&p, (size_t)C * C, 0.0f, 1.7f * sc);
+        y->attn_out_b = fill(&p, C, 0.0f, 0.1f);
+        y->ln1_g = fill(&p, C, 1.0f, 0.2f);
+        y->ln1_b = fill(&p, C, 0.0f, 0.1f);
+        y->ffn_in_w = fill(&p, (size_t)I * C, 0.0f, 1.7f * sc);
+        y->ffn_in_b = fill(&p, I, 0.0f, 0.1f);
+        y->ffn_out_w = fill(&p, (size_t)C * I, 0.0f, 1.7f * si);
+        y->ffn_out_b = fill(&p, C, 0.0f, 0.1f);
+        y->ln2_g = fill(&p, C, 1.0f, 0.2f);
+        y->ln2_b = fill(&p, C, 0.0f, 0.1f);
+    }
+    m->w.layer = m->layers;
+    if (pooler) {
+        m->w.pooler_w = fill(&p, (size_t)C * C, 0.0f, 1.7f * sc);
+        m->w.pooler_b = fill(&p, C, 0.0f, 0.1f);
+    }
+    return 0;
+}
+
+static void model_free(model *m)
+{
+    free(m->arena);
+    free(m->layers);
+}
+
+/* ---- the CPU reference ---- */
+
+static void layernorm(float *x, const float *g, const float *b, int C, float eps)
+{
+    double mean = 0.0, var = 0.0;
+    for (int c = 0; c < C; c++) mean += x[c];
+    mean /= C;
+    for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+    var /= C;
+    const double inv = 1.0 / sqrt(var + eps);
+    for (int c = 0; c < C; c++) x[c] = (float)((x[c] - mean) * inv) * g[c] + b[c];
+}
+
+/* x (T, C) after out_layer layers; pooled (B, C) when not NULL. */
+static void ref_forward(const model *m, const pe_encoder_batch *b, int out_layer, float *x, float *pooled)
+{
+    const pe_encoder_config *c = &m->cfg;
+    const int T = b->n_tokens, C = c->hidden, I = c->intermediate, H = c->heads, D = C / H;
+    float *qkv = malloc((size_t)T * 3 * C * sizeof *qkv), *ctx = malloc((size_t)T * C * sizeof *ctx),
+          *proj = malloc((size_t)T * C * sizeof *proj), *ffn = malloc((size_t)T * I * sizeof *ffn),
+          *scratch = malloc(pe_attention_scratch_floats(b->max_len, H, D) * sizeof *scratch + 64);
+    for (int t = 0; t < T; t++) {
+        const float *we = m->w.word_emb + (size_t)b->ids[t] * C, *pe = m->w.pos_emb + (size_t)b->positions[t] * C,
+                    *te = m->w.type_emb + (size_t)b->type_ids[t] * C;
+        float *r = x + (size_t)t * C;
+        for (int k = 0; k < C; k++) r[k] = we[k] + pe[k] + te[k];
+        layernorm(r, m->w.emb_ln_g, m->w.emb_ln_b, C, c->layer_norm_eps);
+    }
+    for (int l = 0; l < out_layer; l++) {
+        const pe_encoder_layer_weights *y = &m->layers[l];
+        pe_linear_f32_blas(x, y->qkv_w, y->qkv_b, qkv, T, 3 * C, C, PE_ACT_NONE);
+        pe_attention_f32_blas(qkv, ctx, b->offsets, b->n_seq, H, D, scratch);
+        pe_linear_f32_blas(ctx, y->attn_out_w, y->attn_out_b, proj, T, C, C, PE_ACT_NONE);
+        for (size_t i = 0; i < (size_t)T * C; i++) x[i] += proj[i];
+        for (int t = 0; t < T; t++) layernorm(x + (size_t)t * C, y->ln1_g, y->ln1_b, C, c->layer_norm_eps);
+        pe_linear_f32_blas(x, y->ffn_in_w, y->ffn_in_b, ffn, T, I, C, PE_ACT_GELU);
+        pe_linear_f32_blas(ffn, y->ffn_out_w, y->ffn_out_b, proj, T, C, I, PE_ACT_NONE);
+        for (size_t i = 0; i < (size_t)T * C; i++) x[i] += proj[i];
+        for (int t = 0; t < T; t++) layernorm(x + (size_t)t * C, y->ln2_g, y->ln2_b, C, c->layer_norm_eps);
+    }
+    if (pooled) {
+        for (int s = 0; s < b->n_seq; s++) {
+            const float *first = x + (size_t)b->offsets[s] * C;
+            for (int o = 0; o < C; o++) {
+                double acc = m->w.pooler_b[o];
+                for (int k = 0; k < C; k++) acc += (double)m->w.pooler_w[(size_t)o * C + k] * first[k];
+                pooled[(size_t)s * C + o] = (float)tanh(acc);
+            }
+        }
+    }
+    free(qkv);
+    free(ctx);
+    free(proj);
+    free(ffn);
+    free(scratch);
+}
+
+/* ---- batches ---- */
+
+typedef struct batch {
+    pe_encoder_batch b;
+    int32_t *ids, *types, *pos;
+    int *offsets;
+} batch;
+
+static void batch_make(batch *bt, const model *m, const int *lens, int n)
+{
+    int T = 0, maxlen = 0;
+    for (int s = 0; s < n; s++) {
+        T += lens[s];
+        if (lens[s] > maxlen) maxlen = lens[s];
+    }
+    bt->ids = malloc((size_t)(T + 1) * sizeof(int32_t));
+    bt->types = malloc((size_t)(T + 1) * sizeof(int32_t));
+    bt->pos = malloc((size_t)(T + 1) * sizeof(int32_t));
+    bt->offsets = malloc((size_t)(n + 1) * sizeof(int));
+    int t = 0;
+    for (int s = 0; s < n; s++) {
+        bt->offsets[s] = t;
+        for (int i = 0; i < lens[s]; i++, t++) {
+            bt->ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (float)(m->cfg.vocab_size - 1));
+            bt->types[t] = i >= lens[s] / 2 ? m->cfg.type_vocab - 1 : 0; /* a second segment */
+            bt->pos[t] = i;
+        }
+    }
+    bt->offsets[n] = T;
+    bt->b = (pe_encoder_batch){n, T, maxlen, bt->ids, bt->types, bt->pos, bt->offsets};
+}
+
+static void batch_free(batch *bt)
+{
+    free(bt->ids);
+    free(bt->types);
+    free(bt->pos);
+    free(bt->offsets);
+}
+
+/* ---- comparisons ---- */
+
+typedef struct tol {
+    double max_abs, mean_abs;
+} tol;
+
+/* FP32; TF32 (unit roundoff 2^-11); BF16 (2^-8, 8x TF32's) */
+static const tol TOL[3] = {{1e-4, 1e-5}, {3e-2, 4e-3}, {2e-1, 3e-2}};
+
+static void compare(const char *what, pe_cuda_precision p, const float *got, const float *want, size_t n)
+{
+    double max = 0.0, sum = 0.0;
+    size_t at = 0;
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(got[i])) finite = 0;
+        const double d = fabs((double)got[i] - want[i]);
+        sum += d;
+        if (d > max) {
+            max = d;
+            at = i;
+        }
+    }
+    const double mean = n ? sum / (double)n : 0.0;
+    fprintf(stderr, "  %-34s %s: max |diff| %.3g (at %zu), mean %.3g\n", what, pe_cuda_precision_name(p), max, at,
+            mean);
+    PE_CHECK_MSG(finite, "%s %s: non-finite output", what, pe_cuda_precision_name(p));
+    PE_CHECK_MSG(max <= TOL[p].max_abs, "%s %s: max |diff| %g > %g at %zu (%g vs %g)", what,
+                 pe_cuda_precision_name(p), max, TOL[p].max_abs, at, n ? got[at] : 0.0f, n ? want[at] : 0.0f);
+    PE_CHECK_MSG(mean <= TOL[p].mean_abs, "%s %s: mean |diff| %g > %g", what, pe_cuda_precision_name(p), mean,
+                 TOL[p].mean_abs);
+}
+
+/* One model against the reference, every precision, a few batches. */
+static void check_model(int V, int C, int L, int H, int I, int P)
+{
+    model m;
+    PE_CHECK(model_make(&m, V, C, L, H, I, P, 2, 1) == 0);
+    fprintf(stderr, " model C=%d H=%d D=%d I=%d L=%d\n", C, H, C / H, I, L);
+    /* mixed lengths: 1 token, under a warp, over a warp, the longest first
+     * and last; then a small batch after a large one (workspace reuse) */
+    static const int lens_a[] = {7, 1, 40, 33, 2, 17}, lens_b[] = {40}, lens_c[] = {3, 5};
+    const struct { const int *lens; int n; } batches[] = {{lens_a, 6}, {lens_b, 1}, {lens_c, 2}};
+    for (int p = PE_CUDA_FP32; p <= PE_CUDA_BF16; p++) {
+        pe_cuda_options o = pe_cuda_options_default();
+        o.precision = (pe_cuda_precision)p;
+        pe_encoder_cuda *cu = NULL;
+        pe_error err;
+        pe_error_clear(&err);
+        pe_status st = pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err);
+        PE_CHECK_MSG(st == PE_OK, "pe_encoder_cuda_new_ex: %s", err.msg);
+        if (st != PE_OK) continue;
+        PE_CHECK(pe_encoder_cuda_precision(cu) == (pe_cuda_precision)p);
+        for (size_t k = 0; k < sizeof batches / sizeof batches[0]; k++) {
+            batch bt;
+            batch_make(&bt, &m, batches[k].lens, batches[k].n);
+            const size_t TC = (size_t)bt.b.n_tokens * C, BC = (size_t)bt.b.n_seq * C;
+            float *want = malloc(TC * sizeof(float)), *got = malloc(TC * sizeof(float)),
+                  *pw = malloc(BC * sizeof(float)), *pg = malloc(BC * sizeof(float));
+            const int layers_to_check[] = {0, 1, L};
+            for (int j = 0; j < 3; j++) {
+                const int ol = layers_to_check[j];
+                if (ol > L || (j == 1 && L == 1)) continue;
+                const int last = ol == L;
+                char what[64];
+                ref_forward(&m, &bt.b, ol, want, last ? pw : NULL);
+                memset(got, 0xff, TC * sizeof(float)); /* NaN: catches rows left unwritten */
+                st = pe_encoder_forward_cuda_ex(cu, &bt.b, last ? -1 : ol, got, last ? pg : NULL, &err);
+                PE_CHECK_MSG(st == PE_OK, "forward: %s", err.msg);
+                if (st != PE_OK) continue;
+                snprintf(what, sizeof what, "batch %zu (%d seq) layer %d", k, bt.b.n_seq, ol);
+                compare(what, (pe_cuda_precision)p, got, want, TC);
+                if (last) {
+                    snprintf(what, sizeof what, "batch %zu pooler", k);
+                    compare(what, (pe_cuda_precision)p, pg, pw, BC);
+                }
+            }
+            /* the hook without pooler gives the same hidden states (cuBLAS
+             * is run-to-run reproducible on one stream; allow rounding) */
+            float *again = malloc(TC * sizeof(float));
+            st = pe_encoder_forward_cuda(cu, &bt.b, L, again, &err);
+            PE_CHECK_MSG(st == PE_OK, "forward: %s", err.msg);
+            double dmax = 0.0;
+            for (size_t i = 0; st == PE_OK && i < TC; i++)
+                dmax = fmax(dmax, fabs((double)again[i] - got[i]));
+            PE_CHECK_MSG(dmax <= 1e-6, "repeated forward differs by %g", dmax);
+            free(again);
+            free(want);
+            free(got);
+            free(pw);
+            free(pg);
+            batch_free(&bt);
+        }
+        pe_encoder_cuda_free(cu);
+    }
+    model_free(&m);
+}
+
+static void test_parity_small(void) { check_model(50, 64, 2, 4, 128, 64); }
+/* C > 256 threads per LayerNorm block, D = 48 (not a power of two). */
+static void test_parity_wide(void) { check_model(30, 288, 2, 6, 640, 48); }
+
+/* A sequence gives the same result alone and inside a batch. */
+static void test_batch_independence(void)
+{
+    model m;
+    PE_CHECK(model_make(&m, 40, 64, 2, 4, 128, 64, 2, 0) == 0);
+    pe_encoder_cuda *cu = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err) == PE_OK, "%s", err.msg);
+    if (cu) {
+        static const int lens[] = {9, 37, 4};
+        batch bt;
+        batch_make(&bt, &m, lens, 3);
+        const int C = m.cfg.hidden;
+        float *all = malloc((size_t)bt.b.n_tokens * C * sizeof(float)), *one = malloc(37 * (size_t)C * sizeof(float));
+        PE_CHECK(pe_encoder_forward_cuda(cu, &bt.b, -1, all, &err) == PE_OK);
+        int off1[2] = {0, 37};
+        pe_encoder_batch b1 = {1, 37, 37, bt.ids + 9, bt.types + 9, bt.pos + 9, off1};
+        PE_CHECK(pe_encoder_forward_cuda(cu, &b1, -1, one, &err) == PE_OK);
+        double max = 0.0;
+        for (size_t i = 0; i < 37 * (size_t)C; i++) {
+            const double d = fabs((double)one[i] - all[9 * (size_t)C + i]);
+            if (d > max) max = d;
+        }
+        PE_CHECK_MSG(max <= 1e-5, "alone vs in batch: max |diff| %g", max);
+        free(all);
+        free(one);
+        batch_free(&bt);
+    }
+    pe_encoder_cuda_free(cu);
+    model_free(&m);
+}
+
+/* Bad batches: clear errors, and the handle still works afterwards. */
+static void test_bad_batches(void)
+{
+    model m;
+    PE_CHECK(model_make(&m, 40, 64, 1, 4, 128, 16, 2, 0) == 0);
+    pe_encoder_cuda *cu = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err) == PE_OK, "%s", err.msg);
+    if (cu) {
+        static const int lens[] = {3, 4};
+        batch bt;
+        batch_make(&bt, &m, lens, 2);
+        float *out = malloc((size_t)7 * 64 * sizeof(float)), *pooled = malloc(2 * 64 * sizeof(float));
+        bt.ids[5] = 40;
+        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
+        PE_CHECK(strstr(err.msg, "id 40") != NULL);
+        bt.ids[5] = 1;
+        bt.types[2] = 2;
+        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
+        bt.types[2] = 0;
+        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, 2, out, &err), PE_ERR_INVALID); /* 1 layer */
+        PE_CHECK_EQ_INT(pe_encoder_forward_cuda_ex(cu, &bt.b, -1, out, pooled, &err), PE_ERR_UNSUPPORTED);
+        bt.offsets[1] = 5;
+        bt.offsets[2] = 4;
+        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
+        bt.offsets[1] = 3;
+        bt.offsets[2] = 7;
+        static const int long_len[] = {17};
+        batch lb;
+        batch_make(&lb, &m, long_len, 1);
+        for (int i = 0; i < 17; i++) lb.pos[i] = i % 16; /* positions fine, length too long */
+        float *lout = malloc((size_t)17 * 64 * sizeof(float));
+        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &lb.b, -1, lout, &err), PE_ERR_INVALID);
+        PE_CHECK(strstr(err.msg, "17 tokens") != NULL);
+        free(lout);
+        batch_free(&lb);
+        PE_CHECK_MSG(pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err) == PE_OK, "%s", err.msg);
+        float *want = malloc((size_t)7 * 64 * sizeof(float));
+        ref_forward(&m, &bt.b, 1, want, NULL);
+        compare("after errors", PE_CUDA_FP32, out, want, (size_t)7 * 64);
+        free(want);
+        free(out);
+        free(pooled);
+        batch_free(&bt);
+    }
+    pe_encoder_cuda_free(cu);
+    model_free(&m);
+}
+
+int main(void)
+{
+    pe_error why;
+    pe_error_clear(&why);
+    if (pe_cuda_probe(&why) <= 0) {
+        fprintf(stderr, "skip: %s\n", why.msg);
+        return PE_SKIP_CODE;
+    }
+    char desc[256];
+    if (pe_cuda_describe(0, desc, sizeof desc, &why) == PE_OK) fprintf(stderr, "device 0: %s\n", desc);
+    PE_RUN(test_parity_small);
+    PE_RUN(test_parity_wide);
+    PE_RUN(test_batch_independence);
+    PE_RUN(test_bad_batches);
+    PE_TEST_EXIT();
+}
