@@ -246,9 +246,9 @@ pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *
 void pe_encoding_free(pe_encoding *enc);
 void pe_encodings_free(pe_encoding **encs, size_t n);
 
-/* Code point offset of byte offset `byte_off` in `text`: the number of
- * code points that start before it (a byte offset inside a char counts that
- * char as not started). Linear; text need not be NUL-terminated. */
+/* Code point offset of byte offset `byte_off` in `text` (which must hold at
+ * least byte_off bytes): the number of code points that begin before it.
+ * Linear; text need not be NUL-terminated. */
 size_t pe_utf8_char_offset(const char *text, size_t byte_off);
 
 /* Converts an encoding's byte offsets to code point offsets (HF's
