@@ -106,20 +106,47 @@ typedef struct pe_fetch_options {
     int resume;            /* continue a partial download with an HTTP Range request; default 1 */
     int retries;           /* reconnects after a dropped connection; default 3 */
     long timeout_s;        /* stall timeout in seconds; default 60 */
-    const char *user_agent;
-    pe_fetch_progress_fn progress;
+    const char *user_agent; /* NULL = "persona/0.1 (knowledge-graph importer; libcurl/...)" */
+    pe_fetch_progress_fn progress; /* called about 4 times a second; NULL = none */
     void *progress_user;
+    double retry_wait_s;   /* pause before the first retry, doubled each time (max 30 s); default 1 */
 } pe_fetch_options;
 
 pe_fetch_options pe_fetch_options_default(void);
 
 /* Downloads url to dest (through dest.part, renamed when complete and the
- * checksum matches). Errors: PE_ERR_NET, PE_ERR_IO, PE_ERR_CHECKSUM. */
+ * checksum matches). Errors: PE_ERR_NET, PE_ERR_IO, PE_ERR_CHECKSUM.
+ *
+ * Resume: with opt->resume, an existing dest.part is continued with a
+ * "Range: bytes=N-" request; a 206 answer is appended (its Content-Range
+ * must start at N), a 200 answer (server ignores Range) restarts the file
+ * from zero, a 416 restarts from zero unless the server's size equals the
+ * .part's (then it is already complete). Without opt->resume an existing
+ * .part is discarded. A dropped connection or a stall (no byte for
+ * timeout_s) is retried up to opt->retries times, each retry resuming.
+ * HTTP errors (4xx, 5xx) are not retried: PE_ERR_NET naming the status and
+ * the URL. When the download fails for good, a non-empty .part is kept so
+ * that the next call resumes it.
+ * Checksum: with opt->sha256 the file is hashed while it is written (an
+ * existing .part is re-hashed first); on a mismatch dest.part is deleted,
+ * so that the next try starts clean, and PE_ERR_CHECKSUM names both digests.
+ * Any scheme libcurl knows (http, https, ftp, file) is accepted. */
 pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
 
 /* Fetches the entities `ids` ("Q42,Q90") through the wbgetentities API at
  * `endpoint` (NULL = https://www.wikidata.org/w/api.php), in batches of 50,
- * and imports them like a dump (imp may be NULL for defaults). */
+ * and imports them like a dump (imp may be NULL for defaults; its format is
+ * forced to PE_IMPORT_WIKIDATA_JSON; imp->langs is also sent to the API as
+ * `languages`). Each response is saved to a temporary file under $TMPDIR
+ * (or /tmp), imported with pe_import_file, and removed; res (may be NULL)
+ * gets the counts summed over the batches and the last batch's source id.
+ * fopt may be NULL (defaults; its sha256 and resume are ignored).
+ * Ids are Q/P/L followed by digits, separated by commas (lower case is
+ * accepted); a bad one gives PE_ERR_INVALID naming it before any request.
+ * Returns PE_NOT_FOUND (not an error) when some ids do not exist: the others
+ * are imported and err->msg lists the missing ones. Errors: PE_ERR_NET
+ * (HTTP failure, or an API error object: its code and info in err),
+ * PE_ERR_PARSE (response is not JSON), and pe_import_file's errors. */
 pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
                             const pe_import_options *imp, pe_import_result *res, pe_error *err);
 

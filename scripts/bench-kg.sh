@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# Knowledge-graph import benchmark: our importer and store against the peers
+# (rapper, the npm oxigraph and wikibase-dump-filter packages, zcat), on the
+# shared Wikidata and DBpedia subsets, plus alias lookup latency and a scale
+# run on a generated multi-GB Wikidata dump. Writes the "Knowledge graph
+# import" section of docs/BENCHMARKS.md.
+#
+#   usage: scripts/bench-kg.sh [--scale-gb X] [--lookups N] [--perf] [--no-write]
+#     --scale-gb X  size of the generated dump for the scale run (default 3; 0 skips it)
+#     --lookups N   alias lookups to time (default 1000000)
+#     --perf        also profile our two imports with perf and list the hottest symbols
+#     --no-write    print the section but leave docs/BENCHMARKS.md alone
+#   env: PE_DATA (default ../shared/data), PE_PEERS (default /opt/persona-peers),
+#        PE_BENCH_BUILD (default build-bench), TMPDIR
+# Needs ../shared/data; without it says so and exits 0. Takes about 10-20
+# minutes on 2 cores with the default scale size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+scale_gb=3 lookups=1000000 perf=0 write=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale-gb) scale_gb=$2; shift 2 ;;
+    --lookups) lookups=$2; shift 2 ;;
+    --perf) perf=1; shift ;;
+    --no-write) write=0; shift ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-kg: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+data=${PE_DATA:-$repo/../shared/data}
+wd=$data/kg/subset/wikidata-subset.json.gz
+dbp_dir=$data/kg/subset/dbpedia-subset
+if [ ! -f "$wd" ] || ! ls "$dbp_dir"/*.nt.gz >/dev/null 2>&1; then
+  echo "bench-kg: the shared datasets are not here ($data/kg/subset): nothing measured." >&2
+  echo "bench-kg: the benchmark needs wikidata-subset.json.gz and dbpedia-subset/*.nt.gz from ../shared/data." >&2
+  exit 0
+fi
+peers=${PE_PEERS:-/opt/persona-peers}
+nm=$peers/node_modules
+if ! command -v rapper >/dev/null || ! command -v node >/dev/null || [ ! -d "$nm/oxigraph" ] ||
+   [ ! -d "$nm/wikibase-dump-filter" ]; then
+  inst=$repo/../shared/tools/install-peers.sh
+  if [ -x "$inst" ] || [ -f "$inst" ]; then
+    echo "bench-kg: installing the peers ($inst)" >&2
+    bash "$inst" "$peers" >&2 || echo "bench-kg: peer installation failed; missing peers are left out" >&2
+  else
+    echo "bench-kg: $inst not found; missing peers are left out" >&2
+  fi
+fi
+
+build=${PE_BENCH_BUILD:-build-bench}
+echo "== build ($build, Release)" >&2
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j 2 --target persona_cli pe_bench_kg >/dev/null
+persona=$repo/$build/cli/persona
+bench=$repo/$build/bench/pe_bench_kg
+[ -x "$persona" ] && [ -x "$bench" ] || { echo "bench-kg: build did not produce $persona and $bench" >&2; exit 1; }
+
+w=$(mktemp -d "${TMPDIR:-/tmp}/pe-bench-kg-XXXXXX")
+trap 'rm -rf "$w"' EXIT
+export PERSONA_NO_PROGRESS=1
+log() { echo "bench-kg: $*" >&2; }
+# timed NAME CMD...: wall time, peak RSS and exit status into $w/NAME.json (never fails)
+timed() { local n=$1; shift; "$bench" run "$w/$n.json" -- "$@" || true; }
+# ok NAME ERRFILE: was the timed command's exit 0 or 4 (records skipped)? Else show its stderr.
+ok() {
+  grep -Eq '"exit":(0|4)\}' "$w/$1.json" && return 0
+  log "$1 failed ($(cat "$w/$1.json")):"; tail -5 "$2" >&2; return 1
+}
+
+log "zcat alone on the Wikidata subset"
+wd_bytes=$(zcat "$wd" | wc -c)
+timed zcat sh -c 'zcat "$1" > /dev/null' sh "$wd"
+wd_lines=$(zcat "$wd" | grep -c '^{' || true)
+
+if [ -f "$nm/wikibase-dump-filter/bin/wikibase-dump-filter.js" ]; then
+  log "wikibase-dump-filter (every entity passes: --type both)"
+  timed wbdf sh -c 'zcat "$1" | node "$2" --type both --quiet > /dev/null' sh "$wd" \
+    "$nm/wikibase-dump-filter/bin/wikibase-dump-filter.js"
+fi
+
+log "persona kg import: Wikidata subset"
+timed ours_wd "$persona" kg import "$wd" --db "$w/wd" > "$w/ours_wd.out" 2> "$w/ours_wd.err"
+ok ours_wd "$w/ours_wd.err" || true
+"$bench" stats "$w/wd" > "$w/stats_wd.json" || echo '{}' > "$w/stats_wd.json"
+
+log "decompressing the DBpedia N-Triples for the peers"
+mkdir -p "$w/nt"
+for f in "$dbp_dir"/*.nt.gz; do zcat "$f" > "$w/nt/$(basename "$f" .gz)"; done
+nt_bytes=$(cat "$w"/nt/*.nt | wc -c)
+nt_lines=$(cat "$w"/nt/*.nt | grep -c '^<' || true)
+
+if command -v rapper >/dev/null; then
+  log "rapper -c (parse only)"
+  timed rapper sh -c 'for f in "$@"; do rapper -i ntriples -c "$f" 2>&1 | grep -o "returned [0-9]* triples"; done' \
+    sh "$w"/nt/*.nt > "$w/rapper.out"
+fi
+if [ -d "$nm/oxigraph" ]; then
+  log "oxigraph (npm) Store.load"
+  timed oxigraph node bench/kg_oxigraph_load.js "$nm" "$w"/nt/*.nt > "$w/oxigraph.out"
+fi
+
+log "persona kg import: DBpedia N-Triples (decompressed, same input as the peers)"
+timed ours_nt "$persona" kg import "$w"/nt/*.nt --db "$w/nt-db" > "$w/ours_nt.out" 2> "$w/ours_nt.err"
+ok ours_nt "$w/ours_nt.err" || true
+"$bench" stats "$w/nt-db" > "$w/stats_nt.json" || echo '{}' > "$w/stats_nt.json"
+rm -rf "$w/nt-db"
+log "persona kg import: DBpedia subset (.nt.gz) into the Wikidata store (sameAs merges)"
+timed ours_dbp "$persona" kg import "$dbp_dir"/*.nt.gz --db "$w/wd" > "$w/ours_dbp.out" 2> "$w/ours_dbp.err"
+ok ours_dbp "$w/ours_dbp.err" || true
+"$bench" stats "$w/wd" > "$w/stats_both.json" || echo '{}' > "$w/stats_both.json"
+
+log "alias lookups ($lookups) on the Wikidata + DBpedia store"
+"$bench" lookup "$w/wd" --n "$lookups" > "$w/lookup.json" || echo '{}' > "$w/lookup.json"
+
+if [ "$perf" = 1 ] && command -v perf >/dev/null; then
+  log "perf: Wikidata import"
+  perf record -q -g -o "$w/perf_wd.data" "$persona" kg import "$wd" --db "$w/perf-wd" >/dev/null 2>&1 || true
+  perf report -i "$w/perf_wd.data" --stdio --no-children --sort symbol 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -15 > "$w/perf_wd.txt" || true
+  rm -rf "$w/perf-wd" "$w/perf_wd.data"
+  log "perf: N-Triples import"
+  perf record -q -g -o "$w/perf_nt.data" "$persona" kg import "$w"/nt/*.nt --db "$w/perf-nt" >/dev/null 2>&1 || true
+  perf report -i "$w/perf_nt.data" --stdio --no-children --sort symbol 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -15 > "$w/perf_nt.txt" || true
+  rm -rf "$w/perf-nt" "$w/perf_nt.data"
+fi
+rm -rf "$w/wd" "$w/nt"
+
+if [ "$scale_gb" != 0 ]; then
+  log "scale run: generated ${scale_gb} GB Wikidata dump through a pipe"
+  "$bench" scale "$wd" --db "$w/scale" --gb "$scale_gb" --interval 15 > "$w/scale.jsonl" ||
+    log "scale run failed"
+  rm -rf "$w/scale"
+fi
+
+cmdline="scripts/bench-kg.sh --scale-gb $scale_gb --lookups $lookups$([ "$perf" = 1 ] && echo ' --perf')"
+W=$w WD_BYTES=$wd_bytes WD_LINES=$wd_lines NT_BYTES=$nt_bytes NT_LINES=$nt_lines CMDLINE=$cmdline \
+  WRITE=$write python3 - <<'EOF'
+import json, os, re, subprocess, datetime
+w = os.environ["W"]
+def load(name, default=None):
+    try:
+        with open(os.path.join(w, name)) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except Exception:
+        return default
+def f0(x): return "{:,.0f}".format(x)
+def f1(x): return "{:,.1f}".format(x)
+wd_bytes, wd_lines = int(os.environ["WD_BYTES"]), int(os.environ["WD_LINES"])
+nt_bytes, nt_lines = int(os.environ["NT_BYTES"]), int(os.environ["NT_LINES"])
+out = []
+cpu = subprocess.run("lscpu | sed -n 's/^Model name: *//p'", shell=True, capture_output=True, text=True).stdout.strip()
+ncpu = os.cpu_count()
+mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+now = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+out.append("## Knowledge graph import\n")
+out.append("Measured %s at commit `%s` on %s (%d CPUs, %.0f GiB RAM) with\n`%s`.\n"
+           "Inputs: `../shared/data/kg/subset/wikidata-subset.json.gz` (%s entities, %s MB decompressed) and "
+           "`dbpedia-subset/*.nt.gz` (%s statements, %s MB decompressed). One run each; wall-clock time of the "
+           "whole command (start-up, parse, index, commit), peak RSS from `wait4`.\n"
+           % (now, rev, cpu, ncpu, mem, os.environ["CMDLINE"], f0(wd_lines), f1(wd_bytes / 1e6), f0(nt_lines),
+              f1(nt_bytes / 1e6)))
+
+# Wikidata JSON
+z, wb, ow, swd = load("zcat.json"), load("wbdf.json"), load("ours_wd.json"), load("stats_wd.json", {})
+src = (swd.get("sources") or [{}])[0]
+out.append("### Wikidata JSON (290k entities)\n")
+out.append("| system | what it does | seconds | entities/s | MB/s (decompressed) | peak RSS MB |")
+out.append("|---|---|---:|---:|---:|---:|")
+def row(name, what, t, ent, mb, rss):
+    out.append("| %s | %s | %s | %s | %s | %s |" % (name, what, "%.2f" % t, f0(ent / t) if ent else "-",
+                                                   f1(mb / 1e6 / t) if mb else "-", f0(rss / 1024) if rss else "-"))
+if z: row("zcat", "decompress only", z["seconds"], 0, wd_bytes, z["max_rss_kb"])
+if wb: row("wikibase-dump-filter (npm)", "zcat \\| parse + re-serialise every entity", wb["seconds"], wd_lines,
+           wd_bytes, wb["max_rss_kb"])
+ours_ent = src.get("entities", 0)
+if ow and ow.get("exit") in (0, 4):
+    row("**persona kg import**", "parse, index (terms, SPO/POS/OSP, aliases), commit to LMDB", ow["seconds"],
+        ours_ent, wd_bytes, ow["max_rss_kb"])
+    out.append("")
+    out.append("Stored: %s entities, %s triples, %s labels, %s aliases, %s skipped; store %s MB on disk."
+               % (f0(ours_ent), f0(src.get("triples", 0)), f0(src.get("labels", 0)), f0(src.get("aliases", 0)),
+                  f0(src.get("skipped", 0)), f1(swd.get("dir_bytes", 0) / 1e6)))
+    if wb:
+        r = (ours_ent / ow["seconds"]) / (wd_lines / wb["seconds"])
+        out.append("**Ratio ours / wikibase-dump-filter (entities/s): %.2fx** (target >= 3x: %s)."
+                   % (r, "met" if r >= 3 else "**missed**"))
+else:
+    out.append("\n**persona kg import failed** (exit %s): see the run's stderr." % (ow or {}).get("exit"))
+out.append("")
+
+# N-Triples
+rp, ox, on, snt = load("rapper.json"), load("oxigraph.json"), load("ours_nt.json"), load("stats_nt.json", {})
+oxo = load("oxigraph.out", {})
+od, sboth = load("ours_dbp.json"), load("stats_both.json", {})
+out.append("### DBpedia N-Triples (%s statements)\n" % f0(nt_lines))
+out.append("| system | what it does | seconds | statements/s | MB/s | peak RSS MB |")
+out.append("|---|---|---:|---:|---:|---:|")
+def row2(name, what, t, rss):
+    out.append("| %s | %s | %s | %s | %s | %s |" % (name, what, "%.2f" % t, f0(nt_lines / t), f1(nt_bytes / 1e6 / t),
+                                                   f0(rss / 1024) if rss else "-"))
+if rp: row2("rapper -i ntriples -c", "parse only (raptor2)", rp["seconds"], rp["max_rss_kb"])
+if ox and oxo:
+    row2("oxigraph (npm) Store.load", "parse + in-memory store, load call only", oxo["load_s"], ox["max_rss_kb"])
+    row2("oxigraph (npm), whole process", "node start-up + read + load", ox["seconds"], 0)
+if on and on.get("exit") in (0, 4):
+    row2("**persona kg import**", "parse, intern, index, commit to LMDB (from .nt)", on["seconds"], on["max_rss_kb"])
+    nsrc = snt.get("sources") or []
+    out.append("")
+    out.append("Stored from the .nt files: %s triples, %s labels, %s sameAs merges, %s skipped; store %s MB."
+               % (f0(sum(s.get("triples", 0) for s in nsrc)), f0(sum(s.get("labels", 0) for s in nsrc)),
+                  f0(sum(s.get("sameas", 0) for s in nsrc)), f0(sum(s.get("skipped", 0) for s in nsrc)),
+                  f1(snt.get("dir_bytes", 0) / 1e6)))
+    if ox and oxo:
+        r = (nt_lines / on["seconds"]) / (nt_lines / oxo["load_s"])
+        out.append("**Ratio ours / oxigraph (statements/s, ours whole command vs its load call alone): %.2fx** "
+                   "(target >= 2x: %s)." % (r, "met" if r >= 2 else "**missed**"))
+    if rp:
+        out.append("Ratio ours / rapper parse-only: %.2fx." % (rp["seconds"] / on["seconds"]))
+else:
+    out.append("\n**persona kg import of the N-Triples failed** (exit %s)." % (on or {}).get("exit"))
+if od and od.get("exit") in (0, 4):
+    out.append("The `.nt.gz` subset imported into the Wikidata store (owl:sameAs merging into existing QIDs) took "
+               "%.2f s (%s statements/s); combined store %s MB, %s entities, %s triples."
+               % (od["seconds"], f0(nt_lines / od["seconds"]), f1(sboth.get("dir_bytes", 0) / 1e6),
+                  f0(sboth.get("entities", 0)), f0(sboth.get("triples", 0))))
+out.append("")
+
+lk = load("lookup.json", {})
+out.append("### Alias lookup\n")
+if lk.get("lookups"):
+    out.append("%s lookups (`pe_kg_lookup`, normalisation included, limit 10) of %s real English labels drawn "
+               "from the combined store, one warm reader, uniform random order:\n" % (f0(lk["lookups"]), f0(lk["labels"])))
+    out.append("| p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | mean µs | lookups/s | found |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %s | %.1f%% |" % (
+        lk["p50_us"], lk["p90_us"], lk["p99_us"], lk["p999_us"], lk["max_us"], lk["mean_us"], f0(lk["lookups_per_s"]),
+        100.0 * lk["found"] / lk["lookups"]))
+    out.append("\nTarget p50 < 20 µs: %s." % ("met" if lk["p50_us"] < 20 else "**missed**"))
+else:
+    out.append("Not measured (the lookup run failed).")
+out.append("")
+
+rows = []
+try:
+    with open(os.path.join(w, "scale.jsonl")) as f:
+        rows = [json.loads(l) for l in f if l.strip().startswith("{")]
+except Exception:
+    pass
+fin = [r for r in rows if r.get("final")]
+rows = [r for r in rows if not r.get("final")]
+if fin:
+    fi = fin[0]
+    out.append("### Scale run (generated dump)\n")
+    out.append("The subset's entities replicated with fresh ids (`pe_bench_kg gen`: replica k adds k·10⁹ to every "
+               "item number) to %.2f GB of Wikidata JSON, streamed through a pipe into `pe_import_file(\"-\")` in "
+               "`pe_bench_kg scale`; rows every 15 s. RSS = resident total; anon = heap (the importer's own memory); "
+               "file = pages of the LMDB map in memory (page cache, shared, reclaimable).\n" % fi["gb"])
+    out.append("| t s | GB read | entities | entities/s (interval) | MB/s (interval) | RSS MB | anon MB | file MB |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        out.append("| %.0f | %.2f | %s | %s | %s | %s | %s | %s |" % (r["t"], r["gb"], f0(r["entities"]),
+                   f0(r["ent_per_s"]), f1(r["mb_per_s"]), f0(r["rss_mb"]), f0(r["anon_mb"]), f0(r["file_mb"])))
+    out.append("\nTotal: %s entities, %s triples in %.0f s (%s entities/s, %s MB/s), peak RSS %s MB, store %s MB, "
+               "%s skipped." % (f0(fi["entities"]), f0(fi["triples"]), fi["seconds"], f0(fi["ent_per_s"]),
+                               f1(fi["mb_per_s"]), f0(fi["max_rss_kb"] / 1024), f1(fi["store_bytes"] / 1e6),
+                               f0(fi["skipped"])))
+    out.append("")
+for name, title in (("perf_wd.txt", "Wikidata import"), ("perf_nt.txt", "N-Triples import")):
+    p = os.path.join(w, name)
+    if os.path.exists(p) and os.path.getsize(p):
+        out.append("#### Where the time goes: %s (perf, self time, top symbols)\n" % title)
+        out.append("```")
+        out.extend(l.rstrip() for l in open(p))
+        out.append("```\n")
+section = "\n".join(out).rstrip() + "\n"
+print(section)
+if os.environ.get("WRITE") == "1":
+    path = "docs/BENCHMARKS.md"
+    os.makedirs("docs", exist_ok=True)
+    doc = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+    m = re.search(r"^## Knowledge graph import\n.*?(?=^## (?!#)|\Z)", doc, flags=re.S | re.M)
+    if m:
+        doc = doc[:m.start()] + section + ("\n" if m.end() < len(doc) else "") + doc[m.end():]
+    else:
+        doc = doc.rstrip() + "\n\n" + section
+    open(path, "w").write(doc)
+    print("bench-kg: wrote the section to docs/BENCHMARKS.md", file=__import__("sys").stderr)
+EOF

@@ -1,0 +1,599 @@
+/* test_fetch.c - downloads (pe_fetch_url) and wbgetentities fetches
+ * (pe_fetch_wikidata) against tests/tools/http_server.py on 127.0.0.1.
+ * Skips (77) when python3 is missing. */
+#define _GNU_SOURCE
+#include "pe_import.h"
+#include "pe_kg.h"
+#include "pe_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BIG_SIZE 600000
+
+static char tmp[256];        /* mkdtemp root, removed at the end */
+static char root[300];       /* served files */
+static char logpath[300];    /* server request log */
+static char big_sha[65];
+static unsigned char *big;   /* contents of root/big.bin */
+static int port;
+static pid_t server_pid = -1;
+static int server_stdin = -1;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb; (void)flag; (void)f;
+    remove(p);
+    return 0;
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) { perror(path); exit(1); }
+    if (n && fwrite(data, 1, n, f) != n) { perror(path); exit(1); }
+    fclose(f);
+}
+
+static long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/* 1 when path holds exactly big.bin. */
+static int same_as_big(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char *b = malloc(BIG_SIZE + 1);
+    size_t n = fread(b, 1, BIG_SIZE + 1, f);
+    fclose(f);
+    int ok = n == BIG_SIZE && memcmp(b, big, BIG_SIZE) == 0;
+    free(b);
+    return ok;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t r = fread(s, 1, (size_t)n, f);
+    s[r] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Log lines appended since `mark` (a byte offset of the log). */
+static long log_mark(void) { return file_size(logpath) < 0 ? 0 : file_size(logpath); }
+static char *log_since(long mark)
+{
+    char *all = read_text(logpath);
+    size_t n = strlen(all);
+    char *s = strdup((size_t)mark <= n ? all + mark : "");
+    free(all);
+    return s;
+}
+static int count_lines_with(const char *text, const char *needle)
+{
+    int c = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) c++;
+    return c;
+}
+
+static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/dl/%s", tmp, name); }
+static void url_of(char *out, size_t cap, const char *path) { snprintf(out, cap, "http://127.0.0.1:%d%s", port, path); }
+
+static pe_fetch_options quick_opts(void)
+{
+    pe_fetch_options o = pe_fetch_options_default();
+    o.retry_wait_s = 0.01;
+    o.timeout_s = 10;
+    return o;
+}
+
+/* ---- the server ----------------------------------------------------------- */
+
+static int find_python(char *out, size_t cap)
+{
+    const char *path = getenv("PATH");
+    char *dup = strdup(path ? path : "/usr/bin:/bin");
+    int found = 0;
+    for (char *save, *d = strtok_r(dup, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, cap, "%s/python3", d);
+        found = access(out, X_OK) == 0;
+    }
+    free(dup);
+    return found;
+}
+
+static int start_server(void)
+{
+    char py[512], script[512], fixtures[512];
+    if (!find_python(py, sizeof py)) return 0;
+    snprintf(script, sizeof script, "%s/../tools/http_server.py", PE_FIXTURES);
+    snprintf(fixtures, sizeof fixtures, "%s/fetch/entities", PE_FIXTURES);
+    int in[2], out[2];
+    if (pipe(in) != 0 || pipe(out) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+        execl(py, py, script, "--root", root, "--fixtures", fixtures, "--log", logpath, "--max-seconds", "300",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    server_pid = pid;
+    server_stdin = in[1];
+    /* Read "PORT n\n", at most 20 s. */
+    char line[64];
+    size_t n = 0;
+    double t0 = pe_now();
+    while (n < sizeof line - 1 && pe_now() - t0 < 20) {
+        struct pollfd pf = {out[0], POLLIN, 0};
+        if (poll(&pf, 1, 500) <= 0) continue;
+        ssize_t r = read(out[0], line + n, 1);
+        if (r <= 0) break;
+        if (line[n++] == '\n') break;
+    }
+    line[n] = '\0';
+    close(out[0]);
+    if (sscanf(line, "PORT %d", &port) != 1) {
+        fprintf(stderr, "server did not start (got '%s')\n", line);
+        return -1;
+    }
+    return 1;
+}
+
+static void stop_server(void)
+{
+    if (server_stdin >= 0) close(server_stdin); /* EOF on its stdin ends it */
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, NULL, 0);
+    }
+}
+
+/* ---- downloads -------------------------------------------------------------- */
+
+typedef struct prog { int calls; uint64_t last_done, last_total; } prog;
+static void on_progress(const pe_fetch_progress *p, void *user)
+{
+    prog *g = user;
+    g->calls++;
+    g->last_done = p->bytes_done;
+    g->last_total = p->bytes_total;
+}
+
+static void test_full_download(void)
+{
+    char dest[512], part[520], url[256];
+    path_in(dest, sizeof dest, "full.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    url_of(url, sizeof url, "/files/big.bin");
+    pe_fetch_options o = quick_opts();
+    o.sha256 = big_sha;
+    prog g = {0};
+    o.progress = on_progress;
+    o.progress_user = &g;
+    pe_error err;
+    pe_error_clear(&err);
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK_MSG(same_as_big(dest), "%s differs from the served file", dest);
+    PE_CHECK_EQ_INT(file_size(part), -1);
+    PE_CHECK(g.calls >= 1);
+    PE_CHECK_EQ_INT(g.last_done, BIG_SIZE);
+    PE_CHECK_EQ_INT(g.last_total, BIG_SIZE);
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET /files/big.bin range=-"), 1);
+    free(l);
+}
+
+static void test_dropped_connection_resumes(void)
+{
+    char dest[512], url[256];
+    path_in(dest, sizeof dest, "drop.bin");
+    url_of(url, sizeof url, "/drop/200000/big.bin");
+    pe_fetch_options o = quick_opts();
+    o.sha256 = big_sha;
+    pe_error err;
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET /drop/200000/big.bin range=-"), 1);
+    PE_CHECK_MSG(count_lines_with(l, "GET /drop/200000/big.bin range=bytes=200000-") == 1, "log:\n%s", l);
+    free(l);
+}
+
+static void test_dropped_without_retries_keeps_part(void)
+{
+    char dest[512], part[520], url[256];
+    path_in(dest, sizeof dest, "drop0.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    url_of(url, sizeof url, "/drop/300000/big.bin");
+    pe_fetch_options o = quick_opts();
+    o.retries = 0;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(err.msg, url) != NULL, "%s", err.msg);
+    PE_CHECK_EQ_INT(file_size(part), 300000);
+    PE_CHECK_EQ_INT(file_size(dest), -1);
+    /* The next call continues the .part (this path no longer drops). */
+    long mark = log_mark();
+    o.sha256 = big_sha;
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    char *l = log_since(mark);
+    PE_CHECK_MSG(count_lines_with(l, "range=bytes=300000-") == 1, "log:\n%s", l);
+    free(l);
+}
+
+static void test_existing_part_resumed_with_range(void)
+{
+    char dest[512], part[520], url[256];
+    path_in(dest, sizeof dest, "part.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    write_file(part, big, 123456);
+    url_of(url, sizeof url, "/files/big.bin");
+    pe_fetch_options o = quick_opts();
+    o.sha256 = big_sha; /* the existing bytes must be re-hashed for this to pass */
+    pe_error err;
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    PE_CHECK_EQ_INT(file_size(part), -1);
+    char *l = log_since(mark);
+    PE_CHECK_MSG(count_lines_with(l, "GET /files/big.bin range=bytes=123456-") == 1, "log:\n%s", l);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 1);
+    free(l);
+}
+
+static void test_no_resume_discards_part(void)
+{
+    char dest[512], part[520], url[256];
+    path_in(dest, sizeof dest, "noresume.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    write_file(part, "garbage!", 8);
+    url_of(url, sizeof url, "/files/big.bin");
+    pe_fetch_options o = quick_opts();
+    o.resume = 0;
+    o.sha256 = big_sha;
+    pe_error err;
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET /files/big.bin range=-"), 1);
+    free(l);
+}
+
+static void test_server_ignoring_range_restarts(void)
+{
+    char dest[512], part[520], url[256];
+    path_in(dest, sizeof dest, "norange.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    char junk[5000];
+    memset(junk, 'x', sizeof junk); /* must be thrown away, not kept as a prefix */
+    write_file(part, junk, sizeof junk);
+    url_of(url, sizeof url, "/norange/big.bin");
+    pe_fetch_options o = quick_opts();
+    o.sha256 = big_sha;
+    pe_error err;
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET /norange/big.bin range=bytes=5000-"), 1);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 1); /* one request: the 200 body is used */
+    free(l);
+}
+
+static void test_part_complete_or_too_long_416(void)
+{
+    char dest[512], part[520], url[256];
+    url_of(url, sizeof url, "/files/big.bin");
+    pe_fetch_options o = quick_opts();
+    o.sha256 = big_sha;
+    pe_error err;
+    /* Already complete: the 416's "bytes * /SIZE" equals the .part's size. */
+    path_in(dest, sizeof dest, "complete.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    write_file(part, big, BIG_SIZE);
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 1);
+    free(l);
+    /* Longer than the remote file: restart from zero. */
+    path_in(dest, sizeof dest, "toolong.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    unsigned char *longer = malloc(BIG_SIZE + 10);
+    memcpy(longer, big, BIG_SIZE);
+    memset(longer + BIG_SIZE, 'z', 10);
+    write_file(part, longer, BIG_SIZE + 10);
+    free(longer);
+    mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "range=bytes=600010-"), 1);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET /files/big.bin range=-"), 1);
+    free(l);
+}
+
+static void test_checksum_mismatch(void)
+{
+    char dest[512], part[520], url[256];
+    path_in(dest, sizeof dest, "bad.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    url_of(url, sizeof url, "/files/big.bin");
+    pe_fetch_options o = quick_opts();
+    char wrong[65];
+    memset(wrong, '0', 64);
+    wrong[64] = '\0';
+    o.sha256 = wrong;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_CHECKSUM);
+    PE_CHECK_MSG(strstr(err.msg, wrong) && strstr(err.msg, big_sha), "%s", err.msg);
+    PE_CHECK_EQ_INT(file_size(dest), -1);
+    PE_CHECK_EQ_INT(file_size(part), -1); /* deleted so that the next try starts clean */
+
+    /* A corrupt .part prefix is caught by the checksum too, and the retry is clean. */
+    write_file(part, "corrupt prefix", 14);
+    o.sha256 = big_sha;
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_CHECKSUM);
+    PE_CHECK_EQ_INT(file_size(part), -1);
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET /files/big.bin range=-"), 1);
+    free(l);
+
+    o.sha256 = "not-a-digest";
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_INVALID);
+}
+
+static void test_http_errors(void)
+{
+    char dest[512], part[520], url[256];
+    path_in(dest, sizeof dest, "missing.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    pe_fetch_options o = quick_opts();
+    pe_error err;
+    url_of(url, sizeof url, "/files/nope.bin");
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(err.msg, "404") && strstr(err.msg, url), "%s", err.msg);
+    PE_CHECK_EQ_INT(file_size(dest), -1);
+    PE_CHECK_EQ_INT(file_size(part), -1);
+    url_of(url, sizeof url, "/status/500");
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(err.msg, "500") && strstr(err.msg, url), "%s", err.msg);
+    PE_CHECK_EQ_INT(file_size(part), -1);
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 2); /* HTTP errors are not retried */
+    free(l);
+    /* Nothing listens on port 1: connection refused after the retries. */
+    o.retries = 1;
+    PE_CHECK_EQ_INT(pe_fetch_url("http://127.0.0.1:1/x", dest, &o, &err), PE_ERR_NET);
+    PE_CHECK_EQ_INT(file_size(part), -1);
+}
+
+static void test_stall_times_out_and_resumes(void)
+{
+    char dest[512], url[256];
+    path_in(dest, sizeof dest, "stall.bin");
+    url_of(url, sizeof url, "/stall/100000/big.bin");
+    pe_fetch_options o = quick_opts();
+    o.timeout_s = 1;
+    o.sha256 = big_sha;
+    pe_error err;
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    char *l = log_since(mark);
+    PE_CHECK_MSG(count_lines_with(l, "GET /stall/100000/big.bin range=bytes=100000-") == 1, "log:\n%s", l);
+    free(l);
+}
+
+/* ---- wbgetentities ------------------------------------------------------------ */
+
+static pe_kg_id resolve(pe_kg_reader *r, const char *t)
+{
+    pe_kg_id id = 0;
+    if (pe_kg_resolve(r, t, strlen(t), &id) != PE_OK) return 0;
+    return id;
+}
+
+static void test_wikidata_fetch(void)
+{
+    char db[512], api[256], tdir[512];
+    snprintf(db, sizeof db, "%s/kg", tmp);
+    snprintf(tdir, sizeof tdir, "%s/t", tmp);
+    mkdir(tdir, 0700);
+    setenv("TMPDIR", tdir, 1); /* to check that the responses are cleaned up */
+    url_of(api, sizeof api, "/w/api.php");
+    pe_kg_options ko = pe_kg_options_default();
+    ko.map_size = (size_t)64 << 20;
+    pe_kg *kg = NULL;
+    pe_status st = pe_kg_open(db, &ko, &kg);
+    PE_CHECK_MSG(st == PE_OK, "%s", kg ? pe_kg_errmsg(kg) : "open failed");
+    if (st != PE_OK) { pe_kg_close(kg); return; }
+    pe_fetch_options fo = quick_opts();
+    pe_import_result res;
+    pe_error err;
+    pe_error_clear(&err);
+
+    /* Bad id: nothing is requested. */
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_wikidata(kg, "Q90,X1", api, &fo, NULL, &res, &err), PE_ERR_INVALID);
+    PE_CHECK_MSG(strstr(err.msg, "'X1'") != NULL, "%s", err.msg);
+    PE_CHECK_EQ_INT(pe_fetch_wikidata(kg, " , ", api, &fo, NULL, &res, &err), PE_ERR_INVALID);
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 0);
+    free(l);
+
+    /* Five entities and one missing id. */
+    mark = log_mark();
+    st = pe_fetch_wikidata(kg, "Q90,Q142, q515,P31,P17,Q6", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_NOT_FOUND, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_MSG(strstr(err.msg, "Q6") && strstr(err.msg, "1 of 6"), "%s", err.msg);
+    PE_CHECK_EQ_INT(res.counts.entities, 5);
+    PE_CHECK(res.counts.triples >= 5);
+    PE_CHECK(res.source_id > 0);
+    l = log_since(mark);
+    PE_CHECK_MSG(count_lines_with(l, "wbgetentities n=6 ids=Q90,Q142,Q515,P31,P17,Q6") == 1, "log:\n%s", l);
+    free(l);
+
+    pe_kg_reader *r = NULL;
+    PE_CHECK_EQ_INT(pe_kg_reader_begin(kg, &r), PE_OK);
+    if (r) {
+        pe_kg_id q90 = resolve(r, "Q90"), q515 = resolve(r, "Q515"), p31 = resolve(r, "P31"),
+                 q142 = resolve(r, "Q142"), p17 = resolve(r, "P17");
+        PE_CHECK(q90 && q515 && p31 && q142 && p17);
+        const char *label = NULL;
+        PE_CHECK_EQ_INT(pe_kg_label(r, q90, "en", &label), PE_OK);
+        PE_CHECK_EQ_STR(label, "Paris");
+        PE_CHECK_EQ_INT(pe_kg_label(r, q142, "en", &label), PE_OK);
+        PE_CHECK_EQ_STR(label, "France");
+        pe_kg_iter *it = NULL;
+        pe_kg_triple t;
+        int found = 0;
+        PE_CHECK_EQ_INT(pe_kg_match(r, q90, p31, 0, &it), PE_OK);
+        while (it && pe_kg_iter_next(it, &t) == PE_OK) found += t.o == q515;
+        pe_kg_iter_free(it);
+        PE_CHECK_EQ_INT(found, 1);
+        found = 0;
+        it = NULL;
+        PE_CHECK_EQ_INT(pe_kg_match(r, q90, p17, 0, &it), PE_OK);
+        while (it && pe_kg_iter_next(it, &t) == PE_OK) found += t.o == q142;
+        pe_kg_iter_free(it);
+        PE_CHECK_EQ_INT(found, 1);
+        pe_kg_candidate c[4];
+        size_t n = 0;
+        PE_CHECK_EQ_INT(pe_kg_lookup(r, "City of Light", 13, NULL, c, 4, &n), PE_OK);
+        PE_CHECK(n >= 1 && c[0].id == q90);
+        pe_kg_reader_end(r);
+    }
+
+    /* 121 ids: three requests of 50, 50 and 21 (the server refuses more than 50). */
+    char ids[2048];
+    size_t o = (size_t)snprintf(ids, sizeof ids, "Q42");
+    for (int i = 0; i < 120; i++) o += (size_t)snprintf(ids + o, sizeof ids - o, ",Q%d", 1000 + i);
+    mark = log_mark();
+    st = pe_fetch_wikidata(kg, ids, api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_NOT_FOUND && strstr(err.msg, "120 of 121") && strstr(err.msg, "Q1119"), "%s: %s",
+                 pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(res.counts.entities, 1);
+    l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "wbgetentities n=50 "), 2);
+    PE_CHECK_EQ_INT(count_lines_with(l, "wbgetentities n=21 "), 1);
+    free(l);
+    PE_CHECK_EQ_INT(pe_kg_reader_begin(kg, &r), PE_OK);
+    if (r) {
+        const char *label = NULL;
+        PE_CHECK_EQ_INT(pe_kg_label(r, resolve(r, "Q42"), "en", &label), PE_OK);
+        PE_CHECK_EQ_STR(label, "Douglas Adams");
+        pe_kg_reader_end(r);
+    }
+
+    /* Language list reaches the API. */
+    pe_import_options io = pe_import_options_default();
+    io.langs = "en,fr";
+    mark = log_mark();
+    st = pe_fetch_wikidata(kg, "Q142", api, &fo, &io, &res, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), err.msg);
+    l = log_since(mark);
+    PE_CHECK_MSG(strstr(l, "&languages=en%7Cfr") != NULL, "log:\n%s", l);
+    free(l);
+
+    /* API error object, HTTP error. */
+    url_of(api, sizeof api, "/w/error/api.php");
+    PE_CHECK_EQ_INT(pe_fetch_wikidata(kg, "Q90", api, &fo, NULL, &res, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(err.msg, "internal_api_error_Test") && strstr(err.msg, "test server error"), "%s", err.msg);
+    url_of(api, sizeof api, "/nowhere/api.php");
+    PE_CHECK_EQ_INT(pe_fetch_wikidata(kg, "Q90", api, &fo, NULL, &res, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(err.msg, "404") != NULL, "%s", err.msg);
+
+    /* Every temporary response and directory was removed: rmdir works only
+     * on an empty directory. */
+    PE_CHECK_MSG(rmdir(tdir) == 0, "temporary files left in %s", tdir);
+    unsetenv("TMPDIR");
+    pe_kg_close(kg);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(tmp, sizeof tmp, "/tmp/pe-test-fetch-XXXXXX");
+    if (!mkdtemp(tmp)) { perror("mkdtemp"); return 1; }
+    snprintf(root, sizeof root, "%s/root", tmp);
+    snprintf(logpath, sizeof logpath, "%s/server.log", tmp);
+    char dl[300];
+    snprintf(dl, sizeof dl, "%s/dl", tmp);
+    mkdir(root, 0755);
+    mkdir(dl, 0755);
+
+    /* big.bin: deterministic pseudo-random bytes (xorshift). */
+    big = malloc(BIG_SIZE);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < BIG_SIZE; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        big[i] = (unsigned char)(x >> 32);
+    }
+    char bigpath[320];
+    snprintf(bigpath, sizeof bigpath, "%s/big.bin", root);
+    write_file(bigpath, big, BIG_SIZE);
+    pe_sha256 h;
+    pe_sha256_init(&h);
+    pe_sha256_update(&h, big, BIG_SIZE);
+    pe_sha256_final_hex(&h, big_sha);
+
+    int ok = start_server();
+    if (ok <= 0) {
+        stop_server();
+        nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        free(big);
+        if (ok == 0) {
+            fprintf(stderr, "python3 not found: skipping\n");
+            return PE_SKIP_CODE;
+        }
+        return 1;
+    }
+    PE_RUN(test_full_download);
+    PE_RUN(test_dropped_connection_resumes);
+    PE_RUN(test_dropped_without_retries_keeps_part);
+    PE_RUN(test_existing_part_resumed_with_range);
+    PE_RUN(test_no_resume_discards_part);
+    PE_RUN(test_server_ignoring_range_restarts);
+    PE_RUN(test_part_complete_or_too_long_416);
+    PE_RUN(test_checksum_mismatch);
+    PE_RUN(test_http_errors);
+    PE_RUN(test_stall_times_out_and_resumes);
+    PE_RUN(test_wikidata_fetch);
+    stop_server();
+    nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(big);
+    PE_TEST_EXIT();
+}
