@@ -87,8 +87,8 @@ static pe_status alloc_dev(void **p, size_t bytes, const char *what, pe_error *e
     cudaError_t e = cudaMalloc(p, bytes);
     if (e != cudaSuccess) {
         *p = NULL;
-        return pe_error_set(err, PE_ERR_BACKEND, "CUDA: allocating %.1f MiB for %s: %s", (double)bytes / 1048576.0, what,
-                            cudaGetErrorString(e));
+        return pe_error_set(err, PE_ERR_BACKEND, "CUDA: allocating %zu bytes (%.1f MiB) for %s: %s", bytes,
+                            (double)bytes / 1048576.0, what, cudaGetErrorString(e));
     }
     return PE_OK;
 }
