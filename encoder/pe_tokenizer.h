@@ -55,6 +55,19 @@
  * Thread safety: a pe_tokenizer is immutable once made; any number of
  * threads may encode with it at once. Encodings are independent objects.
  *
+ * Truncation follows tokenizers' truncate_encodings: the special tokens'
+ * room is taken from max_length first; longest_first on a pair keeps
+ * (n1, n2) = (shorter, max(shorter, budget - shorter)) and, when both are
+ * too long, budget/2 and budget/2 + budget%2 (the odd token to the longer
+ * text, or to B when equal). As in HF, a text is only tokenized up to
+ * max_length tokens (the word in progress is finished) when truncating,
+ * which decides the split when a text exceeds max_length; a budget of 0
+ * empties both texts whatever the strategy.
+ *
+ * Parity: tests/fixtures/tokenizer/hf_golden.jsonl holds ~1700 encodings
+ * (singles, pairs, truncation, padding, errors; four configurations) made
+ * by HF's tokenizers library; test_tokenizer_hf replays them exactly.
+ *
  * Known differences from HF (documented, rare): NFD is applied char by char
  * (no canonical reordering of runs of combining marks of different classes
  * across original chars); added tokens marked normalized=true in

@@ -1283,19 +1283,42 @@ void pe_encodings_free(pe_encoding **encs, size_t n)
     free(encs);
 }
 
-/* How many tokens of A and B to keep (HF truncate_encodings). */
-static pe_status plan_truncation(size_t na, size_t nb, int has_b, const pe_encode_options *o, size_t *ka,
-                                 size_t *kb, pe_error *err)
+/* Token count of a text as HF's truncation sees it: with truncation on,
+ * tokenizers stops adding words to an encoding once it holds max_length
+ * tokens (the word in progress is finished), so a longer text counts as
+ * the end of the word holding token max_length-1. This only changes how
+ * longest_first splits a pair when a text exceeds max_length; measured
+ * with HF's tokenizers (see tests/fixtures/tokenizer/gen_hf_golden.js). */
+static size_t seen_len(const tok_list *l, size_t max_length)
 {
-    *ka = na;
-    *kb = nb;
+    if (l->n <= max_length || max_length == 0) return l->n;
+    size_t c = max_length;
+    while (c < l->n && l->word[c] == l->word[c - 1]) c++;
+    return c;
+}
+
+/* How many tokens of A and B to keep (HF truncate_encodings). */
+static pe_status plan_truncation(const tok_list *la, const tok_list *lb, int has_b, const pe_encode_options *o,
+                                 size_t *ka, size_t *kb, pe_error *err)
+{
+    *ka = la->n;
+    *kb = lb->n;
     if (o->max_length == 0 || o->truncation == PE_TRUNCATE_NONE) return PE_OK;
     size_t n_special = o->add_special_tokens ? (has_b ? 3 : 2) : 0;
     if (o->max_length < n_special)
         return pe_error_set(err, PE_ERR_INVALID, "max_length %zu is smaller than the %zu special tokens",
                             o->max_length, n_special);
-    size_t budget = o->max_length - n_special, total = na + nb;
-    if (total <= budget) return PE_OK;
+    size_t budget = o->max_length - n_special;
+    size_t na = seen_len(la, o->max_length), nb = seen_len(lb, o->max_length), total = na + nb;
+    if (budget == 0) { /* HF empties both texts, whatever the strategy */
+        *ka = *kb = 0;
+        return PE_OK;
+    }
+    if (total <= budget) { /* fits (possibly after the cut above, when max_length = budget) */
+        *ka = na;
+        *kb = nb;
+        return PE_OK;
+    }
     size_t to_remove = total - budget;
     switch (o->truncation) {
     case PE_TRUNCATE_LONGEST_FIRST:
@@ -1463,7 +1486,7 @@ pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *
             if ((st = tokenize_text(tok, tb ? tb : "", tb ? nb : 0, which, &lb[i], err)) >= PE_ERR_FIRST)
                 goto fail;
         }
-        if ((st = plan_truncation(la[i].n, lb[i].n, has_b, &o, &keep[2 * i], &keep[2 * i + 1], err)) >=
+        if ((st = plan_truncation(&la[i], &lb[i], has_b, &o, &keep[2 * i], &keep[2 * i + 1], err)) >=
             PE_ERR_FIRST) {
             if (n > 1) {
                 char msg[PE_ERRMSG_MAX];

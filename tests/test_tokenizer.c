@@ -6,6 +6,8 @@
 #include "pe_test.h"
 #include "pe_tokenizer.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -697,9 +699,148 @@ static void test_large(void)
     free(big);
 }
 
-int main(void)
+/* ---- parity with Hugging Face tokenizers (label golden) ------------------
+ * hf_golden.jsonl was written by gen_hf_golden.js with HF's tokenizers
+ * library (the Rust code of BertTokenizerFast); every line is one encoding
+ * that ours must reproduce exactly: ids, type ids, masks, word ids and the
+ * offsets (HF gives code points; ours are bytes, converted here). */
+
+static int json_int_array(const cJSON *arr, int32_t *out, size_t cap)
 {
+    if (!cJSON_IsArray(arr)) return -1;
+    int n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        if ((size_t)n >= cap) return -1;
+        out[n++] = (int32_t)e->valuedouble;
+    }
+    return n;
+}
+
+static void test_hf_golden(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = fopen(fixture("hf_golden.jsonl"), "rb");
+    PE_CHECK(f != NULL);
+    if (!f) return;
+    fseek(f, 0, SEEK_END);
+    len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc(len + 1);
+    PE_CHECK(fread(buf, 1, len, f) == len);
+    fclose(f);
+    buf[len] = '\0';
+
+    pe_tokenizer *lower_nostrip = NULL;
+    pe_tokenizer_options o = pe_tokenizer_options_default();
+    o.strip_accents = 0;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_tokenizer_open_vocab(fixture("vocab.txt"), &o, &lower_nostrip, &err), PE_OK);
+
+    enum { CAP = 4096 };
+    static int32_t want[CAP], want_off[2 * CAP];
+    static pe_token_span co[CAP];
+    size_t lines = 0, mismatches = 0;
+    char *line = buf;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        lines++;
+        cJSON *d = cJSON_Parse(line);
+        PE_CHECK_MSG(d != NULL, "hf_golden.jsonl line %zu: bad JSON", lines);
+        if (!d) break;
+        const char *cfg = cJSON_GetObjectItem(d, "cfg")->valuestring;
+        const pe_tokenizer *tok = !strcmp(cfg, "uncased") ? g_unc : !strcmp(cfg, "cased") ? g_cased
+                                : !strcmp(cfg, "json") ? g_json : lower_nostrip;
+        const cJSON *ja = cJSON_GetObjectItem(d, "a"), *jb = cJSON_GetObjectItem(d, "b");
+        const char *a = ja->valuestring, *b = cJSON_IsString(jb) ? jb->valuestring : NULL;
+        pe_encode_options eo = pe_encode_options_default();
+        eo.add_special_tokens = cJSON_GetObjectItem(d, "add_special")->valueint;
+        eo.max_length = (size_t)cJSON_GetObjectItem(d, "max_length")->valueint;
+        const char *strat = cJSON_GetObjectItem(d, "strategy")->valuestring;
+        eo.truncation = !eo.max_length ? PE_TRUNCATE_NONE : !strcmp(strat, "only_first") ? PE_TRUNCATE_ONLY_FIRST
+                      : !strcmp(strat, "only_second") ? PE_TRUNCATE_ONLY_SECOND : PE_TRUNCATE_LONGEST_FIRST;
+        int pad = cJSON_GetObjectItem(d, "pad")->valueint;
+        if (pad) {
+            eo.padding = PE_PAD_MAX_LENGTH;
+            if (!eo.max_length) eo.max_length = (size_t)pad;
+        }
+        pe_encoding *enc = NULL;
+        pe_status st = pe_tokenizer_encode(tok, a, strlen(a), b, b ? strlen(b) : 0, &eo, &enc, &err);
+        int bad = 0;
+        char why[PE_ERRMSG_MAX + 64] = "";
+        if (cJSON_GetObjectItem(d, "error")) {
+            if (st != PE_ERR_INVALID) {
+                bad = 1;
+                snprintf(why, sizeof why, "HF fails, ours gives status %d", (int)st);
+            }
+        } else if (st != PE_OK) {
+            bad = 1;
+            snprintf(why, sizeof why, "ours failed: %s", err.msg);
+        } else {
+            const char *fields[5] = {"ids", "type_ids", "attention_mask", "special_mask", "word_ids"};
+            const int32_t *ours[5] = {enc->ids, enc->type_ids, enc->attention_mask, enc->special_mask,
+                                      enc->word_ids};
+            for (int k = 0; k < 5 && !bad; k++) {
+                int n = json_int_array(cJSON_GetObjectItem(d, fields[k]), want, CAP);
+                if (n != (int)enc->len) {
+                    bad = 1;
+                    snprintf(why, sizeof why, "%s: %d values, ours %zu", fields[k], n, enc->len);
+                    break;
+                }
+                for (int i = 0; i < n; i++)
+                    if (want[i] != ours[k][i]) {
+                        bad = 1;
+                        snprintf(why, sizeof why, "%s[%d]: HF %d, ours %d", fields[k], i, want[i], ours[k][i]);
+                        break;
+                    }
+            }
+            if (!bad && enc->len <= CAP) {
+                pe_encoding_char_offsets(enc, a, strlen(a), b, b ? strlen(b) : 0, co);
+                const cJSON *offs = cJSON_GetObjectItem(d, "offsets"), *e;
+                size_t i = 0;
+                cJSON_ArrayForEach(e, offs) {
+                    want_off[0] = (int32_t)cJSON_GetArrayItem(e, 0)->valuedouble;
+                    want_off[1] = (int32_t)cJSON_GetArrayItem(e, 1)->valuedouble;
+                    if (co[i].start != (size_t)want_off[0] || co[i].end != (size_t)want_off[1]) {
+                        bad = 1;
+                        snprintf(why, sizeof why, "offsets[%zu]: HF [%d,%d), ours [%zu,%zu) (chars)", i,
+                                 want_off[0], want_off[1], co[i].start, co[i].end);
+                        break;
+                    }
+                    i++;
+                }
+            }
+        }
+        if (bad) {
+            mismatches++;
+            if (mismatches <= 20)
+                fprintf(stderr, "hf_golden.jsonl line %zu (%s): %s\n  a=\"%s\" b=%s%s%s\n  ours: %s\n", lines, cfg,
+                        why, a, b ? "\"" : "", b ? b : "null", b ? "\"" : "", enc ? joined(tok, enc) : "-");
+        }
+        pe_encoding_free(enc);
+        cJSON_Delete(d);
+        line = nl ? nl + 1 : NULL;
+    }
+    PE_CHECK_MSG(mismatches == 0, "%zu of %zu HF encodings differ", mismatches, lines);
+    PE_CHECK(lines > 1000);
+    fprintf(stderr, "  %zu HF encodings compared, %zu differ\n", lines, mismatches);
+    pe_tokenizer_free(lower_nostrip);
+    free(buf);
+}
+
+int main(int argc, char **argv)
+{
+    int hf = argc > 1 && !strcmp(argv[1], "--hf-golden");
     PE_RUN(test_load);
+    if (hf) {
+        PE_RUN(test_hf_golden);
+        pe_tokenizer_free(g_unc);
+        pe_tokenizer_free(g_cased);
+        pe_tokenizer_free(g_json);
+        PE_TEST_EXIT();
+    }
     PE_RUN(test_accents);
     PE_RUN(test_cjk);
     PE_RUN(test_emoji);
