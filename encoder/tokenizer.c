@@ -53,6 +53,7 @@ typedef struct tok_list {
     pe_token_span *sp;
     int32_t *word;
     size_t n, cap;
+    int more; /* tokenizing stopped early and the rest would have made tokens */
 } tok_list;
 
 /* The normalised chars of the word being built. */
@@ -1122,14 +1123,20 @@ static int wb_flush(const pe_tokenizer *tok, word_buf *w, tok_list *out, int32_t
 }
 
 /* Normalises the original chars of [from, to) of text and runs
- * pre-tokenization and WordPiece on them. */
+ * pre-tokenization and WordPiece on them. With stop > 0 it returns 1 as
+ * soon as out holds stop tokens and no word is in progress (HF stops
+ * tokenizing there when it truncates). -1: out of memory. */
 static int tokenize_segment(const pe_tokenizer *tok, const char *text, size_t from, size_t to, word_buf *w,
-                            tok_list *out, int32_t *word_id)
+                            tok_list *out, int32_t *word_id, size_t stop, size_t *stopped_at)
 {
     const pe_tokenizer_options *o = &tok->opt;
     size_t limit = (size_t)o->max_input_chars_per_word;
     size_t i = from;
     while (i < to) {
+        if (stop && out->n >= stop && w->count == 0) {
+            *stopped_at = i;
+            return 1;
+        }
         int32_t c;
         size_t k = decode(text, to, i, &c);
         size_t os = i, oe = i + k;
@@ -1246,9 +1253,26 @@ static long find_added(const pe_tokenizer *tok, const char *text, size_t len, si
     return -1;
 }
 
-/* Tokenizes one whole text (no [CLS]/[SEP]). `which` names it in errors. */
+/* Whether text[from, len) would give at least one token: some char that
+ * is neither dropped, whitespace nor (with strip_accents) a lone Mn. */
+static int rest_has_token(const pe_tokenizer *tok, const char *text, size_t from, size_t len)
+{
+    size_t i = from;
+    while (i < len) {
+        int32_t c;
+        i += decode(text, len, i, &c);
+        if (tok->opt.clean_text && (c == 0 || is_dropped(c))) continue;
+        if (is_ws(c)) continue;
+        if (tok->opt.strip_accents && c >= 0x80 && utf8proc_category(c) == UTF8PROC_CATEGORY_MN) continue;
+        return 1;
+    }
+    return 0;
+}
+
+/* Tokenizes one whole text (no [CLS]/[SEP]), or with stop > 0 only its
+ * first words up to stop tokens. `which` names it in errors. */
 static pe_status tokenize_text(const pe_tokenizer *tok, const char *text, size_t len, const char *which,
-                               tok_list *out, pe_error *err)
+                               size_t stop, tok_list *out, pe_error *err)
 {
     size_t bad;
     if (len && !text) return pe_error_set(err, PE_ERR_INVALID, "%s is NULL", which);
@@ -1259,16 +1283,27 @@ static pe_status tokenize_text(const pe_tokenizer *tok, const char *text, size_t
     int32_t word_id = 0;
     size_t pos = 0;
     int rc = 0;
+    size_t stopped_at = len;
     while (pos < len && rc == 0) {
+        if (stop && out->n >= stop) {
+            rc = 1;
+            stopped_at = pos;
+            break;
+        }
         size_t ms = len, me = len;
         long k = tok->n_added ? find_added(tok, text, len, pos, &ms, &me) : -1;
         if (k < 0) ms = me = len;
-        rc = tokenize_segment(tok, text, pos, ms, &w, out, &word_id);
+        rc = tokenize_segment(tok, text, pos, ms, &w, out, &word_id, stop, &stopped_at);
         if (rc == 0 && k >= 0) rc = tl_push(out, tok->added[k].id, ms, me, word_id++);
         pos = me;
     }
+    if (rc == 1) {
+        out->more = rest_has_token(tok, text, stopped_at, len);
+        rc = 0;
+    }
     wb_free(&w);
     if (rc < 0) return pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", which);
+
     return PE_OK;
 }
 
@@ -1288,7 +1323,8 @@ void pe_encodings_free(pe_encoding **encs, size_t n)
  * tokens (the word in progress is finished), so a longer text counts as
  * the end of the word holding token max_length-1. This only changes how
  * longest_first splits a pair when a text exceeds max_length; measured
- * with HF's tokenizers (see tests/fixtures/tokenizer/gen_hf_golden.js). */
+ * with HF's tokenizers (see tests/fixtures/tokenizer/gen_hf_golden.js).
+ * tokenize_text already stops there; this keeps the rule in one place. */
 static size_t seen_len(const tok_list *l, size_t max_length)
 {
     if (l->n <= max_length || max_length == 0) return l->n;
@@ -1383,7 +1419,7 @@ static pe_encoding *assemble(const pe_tokenizer *tok, const tok_list *a, size_t 
     }
     e->n_tokens_a = ka;
     e->n_tokens_b = kb;
-    e->truncated = ka < a->n || (b && kb < b->n);
+    e->truncated = ka < a->n || a->more || (b && (kb < b->n || b->more));
     size_t i = o->pad_left ? total - len : 0;
     size_t pad_start = o->pad_left ? 0 : len, pad_end = o->pad_left ? total - len : total;
     for (size_t j = pad_start; j < pad_end; j++) {
@@ -1473,17 +1509,19 @@ pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *
         goto fail;
     }
     size_t longest = 0;
+    size_t stop = o.truncation != PE_TRUNCATE_NONE ? o.max_length : 0;
     for (size_t i = 0; i < n; i++) {
         char which[64];
         const char *ta = texts[i];
         size_t na = lens ? lens[i] : (ta ? strlen(ta) : 0);
         snprintf(which, sizeof which, n > 1 ? "text %zu A" : "text A", i);
-        if ((st = tokenize_text(tok, ta ? ta : "", ta ? na : 0, which, &la[i], err)) >= PE_ERR_FIRST) goto fail;
+        if ((st = tokenize_text(tok, ta ? ta : "", ta ? na : 0, which, stop, &la[i], err)) >= PE_ERR_FIRST)
+            goto fail;
         if (has_b) {
             const char *tb = texts_b[i];
             size_t nb = lens_b ? lens_b[i] : (tb ? strlen(tb) : 0);
             snprintf(which, sizeof which, n > 1 ? "text %zu B" : "text B", i);
-            if ((st = tokenize_text(tok, tb ? tb : "", tb ? nb : 0, which, &lb[i], err)) >= PE_ERR_FIRST)
+            if ((st = tokenize_text(tok, tb ? tb : "", tb ? nb : 0, which, stop, &lb[i], err)) >= PE_ERR_FIRST)
                 goto fail;
         }
         if ((st = plan_truncation(&la[i], &lb[i], has_b, &o, &keep[2 * i], &keep[2 * i + 1], err)) >=

@@ -699,6 +699,98 @@ static void test_large(void)
     free(big);
 }
 
+/* The truncated flag when HF's early stop cut the text exactly at
+ * max_length (no special tokens): set only when the rest had tokens. */
+static void test_truncated_flag(void)
+{
+    pe_encode_options eo = pe_encode_options_default();
+    eo.add_special_tokens = 0;
+    eo.max_length = 3;
+    static const struct { const char *text, *tokens; int truncated; } cases[] = {
+        {"a b c d", "a b c", 1},
+        {"a b c  \t\x01", "a b c", 0},          /* the rest is only blanks and controls */
+        {"a b c \xcc\x81", "a b c", 0},         /* a lone combining accent, stripped */
+        {"a b cde", "a b c", 1},                /* the word in progress ends the text */
+        {"a b c[SEP]", "a b c", 1},             /* a special token is a token */
+        {"a b", "a b", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pe_encoding *enc = NULL;
+        pe_error err;
+        PE_CHECK_EQ_INT(pe_tokenizer_encode(g_unc, cases[i].text, strlen(cases[i].text), NULL, 0, &eo, &enc, &err),
+                        PE_OK);
+        if (!enc) continue;
+        PE_CHECK_EQ_STR(joined(g_unc, enc), cases[i].tokens);
+        PE_CHECK_MSG(enc->truncated == cases[i].truncated, "case %zu: truncated %d", i, enc->truncated);
+        pe_encoding_free(enc);
+    }
+}
+
+/* Random bytes and random mixes of valid pieces: never a crash (ASan runs
+ * this in CI), PE_ERR_UTF8 exactly when the input is not UTF-8, and the
+ * encodings keep their invariants. */
+static void test_random_inputs(void)
+{
+    static const char *pieces[] = {"a", "hello", " ", "\t", "[SEP]", "[MAS", "\xc3\xa9", "\xe6\x88\x91", "\xf0\x9f\x98\x80",
+                                   "\xcc\x81", "\xe2\x80\x8b", ".", "##", "\xc4\xb0", "\xef\xbf\xbd", "\x01", "\xe3\x80\x80",
+                                   "\xef\xac\x81", "resume", "\xed\xa0\x80", "\xff", "\xc3"};
+    uint32_t seed = 2024;
+    char buf[160];
+    size_t n_ok = 0, n_bad = 0;
+    for (int it = 0; it < 4000; it++) {
+        size_t len = 0;
+        seed = seed * 1664525u + 1013904223u;
+        int mode = (seed >> 24) % 3, parts = (int)((seed >> 8) % 24);
+        for (int k = 0; k < parts; k++) {
+            seed = seed * 1664525u + 1013904223u;
+            if (mode == 0) {
+                buf[len++] = (char)(seed >> 24);
+            } else {
+                const char *p = pieces[(seed >> 16) % (mode == 1 ? 19 : sizeof pieces / sizeof pieces[0])];
+                size_t l = strlen(p);
+                if (len + l > sizeof buf) break;
+                memcpy(buf + len, p, l);
+                len += l;
+            }
+        }
+        pe_encode_options eo = pe_encode_options_default();
+        seed = seed * 1664525u + 1013904223u;
+        if (seed >> 31) {
+            eo.max_length = 4 + (seed >> 8) % 12;
+            eo.padding = PE_PAD_MAX_LENGTH;
+        }
+        const pe_tokenizer *tok = (seed >> 20) & 1 ? g_unc : g_json;
+        pe_encoding *enc = NULL;
+        pe_error err;
+        int valid = pe_utf8_valid(buf, len, NULL);
+        int pair = (seed >> 21) & 1;
+        pe_status st = pe_tokenizer_encode(tok, buf, len, pair ? buf : NULL, pair ? len : 0, &eo, &enc, &err);
+        PE_CHECK_MSG(st == (valid ? PE_OK : PE_ERR_UTF8), "iteration %d: status %d", it, (int)st);
+        if (!enc) {
+            n_bad++;
+            continue;
+        }
+        n_ok++;
+        size_t prev[2] = {0, 0};
+        for (size_t i = 0; i < enc->len; i++) {
+            int sq = enc->seq_ids[i];
+            if (sq < 0) {
+                PE_CHECK(enc->offsets[i].start == 0 && enc->offsets[i].end == 0 && enc->word_ids[i] == -1);
+                continue;
+            }
+            PE_CHECK_MSG(enc->offsets[i].start < enc->offsets[i].end && enc->offsets[i].end <= len,
+                         "iteration %d token %zu: span [%zu,%zu) of %zu bytes", it, i, enc->offsets[i].start,
+                         enc->offsets[i].end, len);
+            PE_CHECK(enc->offsets[i].start >= prev[sq]);
+            prev[sq] = enc->offsets[i].start;
+            PE_CHECK(enc->ids[i] >= 0 && (size_t)enc->ids[i] < pe_tokenizer_vocab_size(tok));
+        }
+        if (eo.max_length) PE_CHECK_EQ_INT(enc->len, eo.max_length);
+        pe_encoding_free(enc);
+    }
+    PE_CHECK(n_ok > 1000 && n_bad > 500);
+}
+
 /* ---- parity with Hugging Face tokenizers (label golden) ------------------
  * hf_golden.jsonl was written by gen_hf_golden.js with HF's tokenizers
  * library (the Rust code of BertTokenizerFast); every line is one encoding
@@ -856,6 +948,8 @@ int main(int argc, char **argv)
     PE_RUN(test_vocab_errors);
     PE_RUN(test_from_tokens_and_dir);
     PE_RUN(test_char_offsets);
+    PE_RUN(test_truncated_flag);
+    PE_RUN(test_random_inputs);
     PE_RUN(test_large);
     pe_tokenizer_free(g_unc);
     pe_tokenizer_free(g_cased);
