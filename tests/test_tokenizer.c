@@ -85,13 +85,13 @@ static void test_load(void)
         exit(1);
     }
     /* id = line number - 1 */
-    PE_CHECK_EQ_INT(pe_tokenizer_vocab_size(g_unc), 158);
+    PE_CHECK_EQ_INT(pe_tokenizer_vocab_size(g_unc), 174);
     PE_CHECK_EQ_INT(pe_tokenizer_token_to_id(g_unc, "hello", 5), 100);
     PE_CHECK_EQ_INT(pe_tokenizer_token_to_id(g_unc, "##ive", 5), 106);
     PE_CHECK_EQ_INT(pe_tokenizer_token_to_id(g_unc, "ive", 3), -1);
     PE_CHECK_EQ_INT(pe_tokenizer_token_to_id(g_unc, "nope", 4), -1);
     PE_CHECK_EQ_STR(pe_tokenizer_id_to_token(g_unc, 117), "我");
-    PE_CHECK(pe_tokenizer_id_to_token(g_unc, 158) == NULL);
+    PE_CHECK(pe_tokenizer_id_to_token(g_unc, 174) == NULL);
     PE_CHECK(pe_tokenizer_id_to_token(g_unc, -1) == NULL);
     pe_tokenizer_special_ids s = pe_tokenizer_get_special_ids(g_unc);
     PE_CHECK_EQ_INT(s.pad, 0);
