@@ -33,8 +33,9 @@
  *     word of their own.
  *  4. strip_accents: NFD, then chars of category Mn dropped.
  *  5. lowercase: Unicode lower-casing char by char (U+0130 'İ' gives
- *     "i\u0307" as in Rust/Python; no final-sigma rule, as the fast
- *     tokenizer).
+ *     "i\u0307" as in Rust/Python; no final-sigma rule: "ΟΔΟΣ" gives
+ *     "οδοσ" as in the fast tokenizer, where the slow one's str.lower()
+ *     would give "οδος").
  *  6. pre-tokenization: split on whitespace; every punctuation char (ASCII
  *     33-47, 58-64, 91-96, 123-126 and every Unicode P* category) is a word
  *     of its own.
@@ -158,16 +159,23 @@ pe_status pe_tokenizer_new_from_json(const char *json, size_t len, const char *n
 
 /* Opens a Hugging Face checkpoint folder: tokenizer.json when present, else
  * vocab.txt; then explicit do_lower_case / strip_accents /
- * tokenize_chinese_chars and special-token strings in tokenizer_config.json
- * (if present) override, as transformers' from_pretrained does.
+ * tokenize_chinese_chars, special-token strings and
+ * additional_special_tokens in tokenizer_config.json (if present) override,
+ * as transformers' from_pretrained does. Unlike transformers, a key absent
+ * from tokenizer_config.json changes nothing (BertTokenizerFast would
+ * apply its own default do_lower_case=True over tokenizer.json).
  * PE_ERR_IO names the folder when it has neither file. */
 pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *err);
 
 /* Frees a tokenizer; NULL is a no-op. */
 void pe_tokenizer_free(pe_tokenizer *tok);
 
-/* The effective options (after loading tokenizer.json, strip_accents is
- * resolved to 0/1). Strings borrowed, valid until pe_tokenizer_free. */
+/* The effective options (strip_accents resolved to 0/1; every never-split
+ * token other than the five named ones listed in extra_special_tokens).
+ * With the vocabulary (id_to_token) they rebuild the same tokenizer through
+ * pe_tokenizer_new_from_tokens, except for the lstrip/rstrip/single_word
+ * flags of tokenizer.json added tokens (all false in BERT checkpoints).
+ * Strings borrowed, valid until pe_tokenizer_free. */
 const pe_tokenizer_options *pe_tokenizer_get_options(const pe_tokenizer *tok);
 
 /* Number of ids (0 .. size-1). */
