@@ -3,6 +3,8 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "kernels.h"
+
 size_t pe_attention_scratch_floats(int max_len, int H, int D)
 {
     (void)H;
@@ -45,5 +47,6 @@ void pe_attention_f32_blas(const float *qkv, float *out, const int *offsets, int
 
 void pe_attention_f32(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D, float *scratch)
 {
+    if (pe_kernels_active() == PE_KERNELS_AVX512 && pe_k512_attention(qkv, out, offsets, n_seq, H, D) == 0) return;
     pe_attention_f32_blas(qkv, out, offsets, n_seq, H, D, scratch);
 }

@@ -4,16 +4,26 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "kernels.h"
+
 struct pe_linear_weights {
-    const float *W; /* (N, K), borrowed */
+    const float *W; /* (N, K), borrowed: the reference path and isa switches use it */
     int N, K;
+    float *Wp;      /* AVX-512 panels (pe_k512_pack_weights), or NULL */
 };
 
 float pe_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
+const char *pe_linear_backend_name(void) { return pe_kernels_isa_name(pe_kernels_active()); }
+
 void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    if (M <= 0 || N <= 0) return;
+    if (K > 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    } else {
+        for (size_t i = 0; i < (size_t)M * N; i++) y[i] = 0.0f;
+    }
     if (!b && act == PE_ACT_NONE) return;
     for (int i = 0; i < M; i++) {
         float *row = y + (size_t)i * N;
@@ -26,22 +36,50 @@ void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y
 
 void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
 {
+    if (pe_kernels_active() == PE_KERNELS_AVX512 && M > 0 && N > 0 && K > 0) {
+        /* Packing W costs N*K moves against M*N*K FMAs: worth it unless M is tiny. */
+        if (M >= 4) {
+            float *Wp = aligned_alloc(64, pe_k512_packed_floats(N, K) * sizeof(float));
+            if (Wp) {
+                pe_k512_pack_weights(W, N, K, Wp);
+                int rc = pe_k512_linear(Wp, x, b, y, M, N, K, act);
+                free(Wp);
+                if (rc == 0) return;
+            }
+        }
+    }
     pe_linear_f32_blas(x, W, b, y, M, N, K, act);
 }
 
 pe_linear_weights *pe_linear_prepare(const float *W, int N, int K)
 {
-    pe_linear_weights *w = malloc(sizeof *w);
+    pe_linear_weights *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->W = W;
     w->N = N;
     w->K = K;
+    if (pe_kernels_detect() == PE_KERNELS_AVX512 && N > 0 && K > 0) {
+        w->Wp = aligned_alloc(64, pe_k512_packed_floats(N, K) * sizeof(float));
+        if (!w->Wp) {
+            free(w);
+            return NULL;
+        }
+        pe_k512_pack_weights(W, N, K, w->Wp);
+    }
     return w;
 }
 
-void pe_linear_weights_free(pe_linear_weights *w) { free(w); }
+void pe_linear_weights_free(pe_linear_weights *w)
+{
+    if (!w) return;
+    free(w->Wp);
+    free(w);
+}
 
 void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act)
 {
-    pe_linear_f32(x, w->W, b, y, M, w->N, w->K, act);
+    if (w->Wp && pe_kernels_active() == PE_KERNELS_AVX512 &&
+        pe_k512_linear(w->Wp, x, b, y, M, w->N, w->K, act) == 0)
+        return;
+    pe_linear_f32_blas(x, w->W, b, y, M, w->N, w->K, act);
 }

@@ -20,13 +20,18 @@ void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int
 /* The reference path: OpenBLAS sgemm + scalar epilogue. */
 void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act);
 /* Weights prepared once at model load for repeated products (the fast
- * paths repack W into their panel layout here). W must outlive the handle
- * (it may be kept by pointer). NULL on allocation failure. */
+ * paths repack W into their panel layout here: N*K more floats). W must
+ * outlive the handle (it is kept by pointer for the reference path). NULL
+ * on allocation failure. */
 typedef struct pe_linear_weights pe_linear_weights;
 pe_linear_weights *pe_linear_prepare(const float *W, int N, int K);
 void pe_linear_weights_free(pe_linear_weights *w); /* NULL is a no-op */
 /* y[M,N] = act(x[M,K] . W^T + b) with prepared weights. */
 void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act);
+
+/* Name of the path pe_linear_f32/pe_linear_apply/pe_attention_f32 take now:
+ * "avx512" or "blas" (see kernels.h for the dispatch). Static string. */
+const char *pe_linear_backend_name(void);
 
 /* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)). */
 float pe_gelu(float x);

@@ -1,0 +1,187 @@
+/* encoder_kernels_bench.c - micro-benchmark of the encoder's CPU kernels
+ * against the OpenBLAS reference on BERT-base shapes: the four projections
+ * (768->2304, 768->768, 768->3072 +GELU, 3072->768) at M = 32 .. 4096
+ * tokens, and self-attention (12 heads x 64) at batch x length 1x32 ..
+ * 32x128. Prints one line per case: GFLOP/s of both paths and the ratio.
+ *   pe_bench_encoder_kernels [--threads N] [--quick] [--json FILE]
+ * Not a test: figures depend on the machine and its load. */
+#include <cblas.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attention.h"
+#include "kernels.h"
+#include "linear.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static float *rand_vec(size_t n)
+{
+    float *v = malloc(n * sizeof *v);
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        v[i] = (float)((s >> 8) * (1.0 / 16777216.0)) - 0.5f;
+    }
+    return v;
+}
+
+/* Best of `reps` timings of fn, each repeating it until min_s has passed. */
+typedef void (*bench_fn)(void *);
+static double time_best(bench_fn fn, void *ctx, double min_s, int reps)
+{
+    fn(ctx); /* warm-up: caches, thread start */
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        int n = 0;
+        double t0 = now(), t;
+        do {
+            fn(ctx);
+            n++;
+        } while ((t = now() - t0) < min_s);
+        if (t / n < best) best = t / n;
+    }
+    return best;
+}
+
+typedef struct lin_case {
+    const float *x, *W, *b;
+    float *y;
+    int M, N, K;
+    pe_act act;
+    pe_linear_weights *pw;
+} lin_case;
+
+static void run_ours(void *c_)
+{
+    lin_case *c = c_;
+    pe_linear_apply(c->pw, c->x, c->b, c->y, c->M, c->act);
+}
+static void run_blas(void *c_)
+{
+    lin_case *c = c_;
+    pe_linear_f32_blas(c->x, c->W, c->b, c->y, c->M, c->N, c->K, c->act);
+}
+
+typedef struct att_case {
+    const float *qkv;
+    float *out, *scratch;
+    int *offsets;
+    int n_seq, H, D;
+} att_case;
+
+static void run_att_ours(void *c_)
+{
+    att_case *c = c_;
+    pe_attention_f32(c->qkv, c->out, c->offsets, c->n_seq, c->H, c->D, c->scratch);
+}
+static void run_att_blas(void *c_)
+{
+    att_case *c = c_;
+    pe_attention_f32_blas(c->qkv, c->out, c->offsets, c->n_seq, c->H, c->D, c->scratch);
+}
+
+extern void openblas_set_num_threads(int);
+extern char *openblas_get_corename(void);
+
+int main(int argc, char **argv)
+{
+    int threads = 2, quick = 0;
+    const char *json = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--threads N] [--quick] [--json FILE]\n", argv[0]);
+            return 2;
+        }
+    }
+    pe_kernels_set_threads(threads);
+    openblas_set_num_threads(threads);
+    const int fast = pe_kernels_detect() == PE_KERNELS_AVX512;
+    printf("# kernels: best path %s, %d threads, OpenBLAS core %s%s\n", pe_kernels_isa_name(pe_kernels_detect()),
+           threads, openblas_get_corename(), fast ? "" : " (no AVX-512: both columns are OpenBLAS)");
+    FILE *jf = json ? fopen(json, "w") : NULL;
+    if (json && !jf) {
+        fprintf(stderr, "cannot write %s\n", json);
+        return 1;
+    }
+    if (jf) fprintf(jf, "{\"threads\": %d, \"isa\": \"%s\", \"linear\": [", threads, pe_kernels_isa_name(pe_kernels_detect()));
+
+    static const struct { int N, K; pe_act act; const char *name; } shapes[] = {
+        {2304, 768, PE_ACT_NONE, "qkv 768->2304"},
+        {768, 768, PE_ACT_NONE, "attn_out 768->768"},
+        {3072, 768, PE_ACT_GELU, "ffn_in 768->3072+gelu"},
+        {768, 3072, PE_ACT_NONE, "ffn_out 3072->768"},
+    };
+    static const int Ms[] = {32, 128, 256, 1024, 4096};
+    const double min_s = quick ? 0.05 : 0.25;
+    printf("%-24s %6s %10s %10s %7s\n", "linear (+bias)", "M", "ours GF/s", "blas GF/s", "ratio");
+    int first = 1;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int N = shapes[s].N, K = shapes[s].K;
+        float *W = rand_vec((size_t)N * K), *b = rand_vec((size_t)N);
+        pe_linear_weights *pw = pe_linear_prepare(W, N, K);
+        for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++) {
+            const int M = Ms[mi];
+            if (quick && M > 1024) continue;
+            float *x = rand_vec((size_t)M * K), *y = malloc(sizeof(float) * M * N);
+            lin_case c = {x, W, b, y, M, N, K, shapes[s].act, pw};
+            double flops = 2.0 * M * N * K;
+            double t_ours = time_best(run_ours, &c, min_s, 3);
+            double t_blas = time_best(run_blas, &c, min_s, 3);
+            printf("%-24s %6d %10.1f %10.1f %6.2fx\n", shapes[s].name, M, flops / t_ours * 1e-9,
+                   flops / t_blas * 1e-9, t_blas / t_ours);
+            fflush(stdout);
+            if (jf)
+                fprintf(jf, "%s{\"shape\": \"%s\", \"M\": %d, \"N\": %d, \"K\": %d, \"ours_gflops\": %.2f, \"blas_gflops\": %.2f}",
+                        first ? "" : ", ", shapes[s].name, M, N, K, flops / t_ours * 1e-9, flops / t_blas * 1e-9);
+            first = 0;
+            free(x), free(y);
+        }
+        pe_linear_weights_free(pw);
+        free(W), free(b);
+    }
+    if (jf) fprintf(jf, "], \"attention\": [");
+
+    static const int batches[] = {1, 8, 32}, lens[] = {32, 128};
+    const int H = 12, D = 64, C = H * D;
+    printf("%-24s %6s %10s %10s %7s\n", "attention 12x64", "BxL", "ours GF/s", "blas GF/s", "ratio");
+    first = 1;
+    for (size_t bi = 0; bi < 3; bi++)
+        for (size_t li = 0; li < 2; li++) {
+            const int B = batches[bi], L = lens[li], T = B * L;
+            int *off = malloc(sizeof(int) * (B + 1));
+            for (int i = 0; i <= B; i++) off[i] = i * L;
+            float *qkv = rand_vec((size_t)T * 3 * C), *out = malloc(sizeof(float) * T * C);
+            float *scratch = malloc(sizeof(float) * pe_attention_scratch_floats(L, H, D));
+            att_case c = {qkv, out, scratch, off, B, H, D};
+            double flops = 4.0 * B * H * (double)L * L * D;
+            double t_ours = time_best(run_att_ours, &c, min_s, 3);
+            double t_blas = time_best(run_att_blas, &c, min_s, 3);
+            char name[32];
+            snprintf(name, sizeof name, "%dx%d", B, L);
+            printf("%-24s %6s %10.1f %10.1f %6.2fx\n", "", name, flops / t_ours * 1e-9, flops / t_blas * 1e-9,
+                   t_blas / t_ours);
+            fflush(stdout);
+            if (jf)
+                fprintf(jf, "%s{\"batch\": %d, \"len\": %d, \"ours_gflops\": %.2f, \"blas_gflops\": %.2f}",
+                        first ? "" : ", ", B, L, flops / t_ours * 1e-9, flops / t_blas * 1e-9);
+            first = 0;
+            free(off), free(qkv), free(out), free(scratch);
+        }
+    if (jf) {
+        fprintf(jf, "]}\n");
+        fclose(jf);
+    }
+    return 0;
+}

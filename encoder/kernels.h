@@ -1,0 +1,80 @@
+/* kernels.h - internal: the CPU fast paths behind linear.h and attention.h,
+ * their run-time dispatch, and the small thread pool they run on.
+ *
+ * Dispatch: at first use the CPU is probed (cpuid via
+ * __builtin_cpu_supports); AVX-512 (F, BW, VL, DQ) selects our own
+ * micro-kernels (encoder/kernels_avx512.c, the only file compiled for
+ * AVX-512), anything else falls back to OpenBLAS, which is also the
+ * reference every fast path is tested against. PE_LINEAR_FORCE_BLAS=1 in
+ * the environment forces OpenBLAS; pe_kernels_select() switches at run time
+ * (tests, benchmarks).
+ *
+ * Threads: one process-wide pool of pe_kernels_threads() threads (the
+ * caller counts as thread 0; default: the online CPUs). Workers spin for a
+ * short while after a job and then sleep on a condition variable, so they
+ * do not compete with OpenBLAS's own threads on the reference path. Jobs
+ * submitted while the pool is busy (another thread's job, or a task that
+ * submits a job itself) run serially in the caller instead of waiting.
+ */
+#ifndef PE_ENCODER_KERNELS_H
+#define PE_ENCODER_KERNELS_H
+
+#include <stddef.h>
+
+typedef enum pe_kernels_isa {
+    PE_KERNELS_BLAS = 0,   /* OpenBLAS sgemm + scalar epilogues (portable, reference) */
+    PE_KERNELS_AVX512 = 1  /* our AVX-512F/BW/VL/DQ micro-kernels */
+} pe_kernels_isa;
+
+/* Best path this CPU supports (ignores PE_LINEAR_FORCE_BLAS). */
+pe_kernels_isa pe_kernels_detect(void);
+/* Path in use: detect(), or BLAS when PE_LINEAR_FORCE_BLAS=1, or what
+ * pe_kernels_select() chose. */
+pe_kernels_isa pe_kernels_active(void);
+/* Use isa from now on. Returns 0, or -1 (and changes nothing) when the CPU
+ * lacks it. Weights prepared under another isa stay valid (see linear.h). */
+int pe_kernels_select(pe_kernels_isa isa);
+/* "blas", "avx512". */
+const char *pe_kernels_isa_name(pe_kernels_isa isa);
+
+/* Pool size (>= 1). set_threads(n <= 0) restores the default (online
+ * CPUs); at most PE_KERNELS_MAX_THREADS. Not to be called while a job runs. */
+#define PE_KERNELS_MAX_THREADS 64
+int pe_kernels_threads(void);
+void pe_kernels_set_threads(int n);
+
+/* Runs fn(ctx, task, tid) for task = 0 .. n_tasks-1 on the pool and
+ * returns when all are done. Tasks are handed out dynamically; tid
+ * (0 .. pe_kernels_threads()-1) names the pool thread running the task, or
+ * is -1 when the pool was busy and the caller runs every task itself; pass
+ * it to pe_kernels_scratch. */
+typedef void (*pe_kernels_task_fn)(void *ctx, int task, int tid);
+void pe_kernels_parallel(int n_tasks, pe_kernels_task_fn fn, void *ctx);
+
+/* Scratch of at least n floats for the task's thread tid, 64-byte aligned,
+ * owned by the pool (grows, never shrinks; pool threads' until exit, tid -1's
+ * until its thread exits). Valid inside the task only; a later call with the
+ * same tid may move it. NULL when allocation fails. */
+float *pe_kernels_scratch(int tid, size_t n);
+
+/* ---- AVX-512 entry points (kernels_avx512.c); call only when
+ * pe_kernels_detect() == PE_KERNELS_AVX512. ---- */
+
+/* Column panel width of the packed weights. */
+#define PE_K512_NR 32
+/* Floats of the packed form of W (N, K): ceil(N / NR) panels of K x NR. */
+size_t pe_k512_packed_floats(int N, int K);
+/* Wp[p][k][c] = W[p*NR + c][k], zero for p*NR + c >= N. Wp 64-byte aligned. */
+void pe_k512_pack_weights(const float *W, int N, int K, float *Wp);
+/* y (M, N) = act(x (M, K) . W^T + b) with Wp packed as above; act as
+ * pe_act. Multi-threaded on the pool. Returns 0, or -1 when per-thread
+ * scratch could not be allocated (y is then undefined). */
+int pe_k512_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act);
+/* Same contract as pe_attention_f32 (attention.h) except its scratch,
+ * unused (the pool's per-thread scratch is used instead). Returns 0, or -1
+ * when that scratch could not be allocated (out is then undefined). */
+int pe_k512_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D);
+/* In place v[i] = gelu(v[i]) (erf form, a few ulp from erff). */
+void pe_k512_gelu(float *v, size_t n);
+
+#endif

@@ -1,0 +1,412 @@
+/* kernels_avx512.c - AVX-512 micro-kernels behind linear.h and attention.h.
+ * The only file compiled for AVX-512 (the pragma below); its entry points
+ * run only after kernels_runtime.c found avx512f/bw/vl/dq on the CPU.
+ *
+ * Linear: y (M, N) = act(x (M, K) . W^T + b). W is packed once into column
+ * panels of NR = 32 (Wp[p][k][0..31], zero padded); x is packed per block
+ * of MC rows x KC columns into row panels of mr <= MR = 14 rows
+ * (Ap[k][0..mr-1]). The micro-kernel keeps an mr x 32 tile of y in 2*mr
+ * zmm accumulators, broadcasting one x value per row against two 16-wide W
+ * vectors per k; bias and GELU are applied in registers on the last K block.
+ * Threads split the rows (large M) or the column panels (small M).
+ *
+ * Attention: per (sequence, head) task, K is transposed once into scratch
+ * (D, n16); then per block of 6 query rows S = q K^T (6 x n) is formed in
+ * registers, scaled, softmaxed with a vector exp and multiplied by V
+ * straight from the qkv rows. No padding work beyond rounding n to 16.
+ */
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,bmi2")
+
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define NR PE_K512_NR
+#define MR 14
+#define AI static inline __attribute__((always_inline))
+
+static int KC = 192;    /* K block: B micro-panel (KC x 32) + A micro-panel stay in L1 */
+static int MC = 14 * 24; /* rows of x packed at once (L2) */
+
+/* ---- vector math ---- */
+
+/* exp(x), Cephes polynomial on [-ln2/2, ln2/2], scaled by 2^n; ~1 ulp. */
+AI __m512 exp512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3365447505531f)), _mm512_set1_ps(88.3762626647949f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* erf(x): odd/even rational minimax fit on [-4, 4] (the one Eigen uses);
+ * beyond 4 erf is +-1 in float. */
+AI __m512 erf512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-4.0f)), _mm512_set1_ps(4.0f));
+    __m512 x2 = _mm512_mul_ps(x, x);
+    __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(-2.72614225801306e-10f), _mm512_set1_ps(2.77068142495902e-08f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.10102402082508e-06f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-5.69250639462346e-05f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-7.34990630326855e-04f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.95459980854025e-03f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-1.60960333262415e-02f));
+    p = _mm512_mul_ps(x, p);
+    __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(-1.45660718464996e-05f), _mm512_set1_ps(-2.13374055278905e-04f));
+    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.68282697438203e-03f));
+    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-7.37332916720468e-03f));
+    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.42647390514189e-02f));
+    return _mm512_div_ps(p, q);
+}
+
+AI __m512 gelu512(__m512 x)
+{
+    __m512 e = erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+    return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+}
+
+AI __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+void pe_k512_gelu(float *v, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(v + i, gelu512(_mm512_loadu_ps(v + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask((int)(n - i));
+        _mm512_mask_storeu_ps(v + i, m, gelu512(_mm512_maskz_loadu_ps(m, v + i)));
+    }
+}
+
+/* ---- weight packing ---- */
+
+size_t pe_k512_packed_floats(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
+
+void pe_k512_pack_weights(const float *W, int N, int K, float *Wp)
+{
+    int np = (N + NR - 1) / NR;
+    for (int p = 0; p < np; p++) {
+        float *dst = Wp + (size_t)p * K * NR;
+        for (int c = 0; c < NR; c++) {
+            int n = p * NR + c;
+            if (n < N) {
+                const float *src = W + (size_t)n * K;
+                for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = src[k];
+            } else {
+                for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = 0.0f;
+            }
+        }
+    }
+}
+
+/* ---- GEMM micro-kernel ---- */
+
+typedef struct tile_epi {
+    __mmask16 m0, m1;  /* valid columns of the two vectors */
+    int accum;         /* add to what y holds (not the first K block) */
+    int last;          /* last K block: apply bias and activation */
+    const float *bias; /* at this panel's first column, or NULL */
+    int gelu;
+} tile_epi;
+
+/* y[r][0..31] (+)= sum_k A[k*mr + r] * B[k*32 + 0..31] for r < mr. */
+AI void kern(const int mr, const float *restrict A, const float *restrict B, int kc, float *y, long ldy,
+             const tile_epi *e)
+{
+    __m512 c0[MR], c1[MR];
+#pragma GCC unroll 14
+    for (int r = 0; r < MR; r++)
+        if (r < mr) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16);
+#pragma GCC unroll 14
+        for (int r = 0; r < MR; r++) {
+            if (r < mr) {
+                __m512 a = _mm512_set1_ps(A[r]);
+                c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+                c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+            }
+        }
+        A += mr;
+        B += NR;
+    }
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (e->last && e->bias) {
+        bias0 = _mm512_maskz_loadu_ps(e->m0, e->bias);
+        bias1 = _mm512_maskz_loadu_ps(e->m1, e->bias + 16);
+    }
+#pragma GCC unroll 14
+    for (int r = 0; r < MR; r++) {
+        if (r < mr) {
+            float *row = y + (size_t)r * ldy;
+            __m512 v0 = c0[r], v1 = c1[r];
+            if (e->accum) {
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(e->m0, row));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(e->m1, row + 16));
+            }
+            if (e->last) {
+                v0 = _mm512_add_ps(v0, bias0);
+                v1 = _mm512_add_ps(v1, bias1);
+                if (e->gelu) {
+                    v0 = gelu512(v0);
+                    v1 = gelu512(v1);
+                }
+            }
+            _mm512_mask_storeu_ps(row, e->m0, v0);
+            _mm512_mask_storeu_ps(row + 16, e->m1, v1);
+        }
+    }
+}
+
+#define KERN_N(n) \
+    static void kern_##n(const float *A, const float *B, int kc, float *y, long ldy, const tile_epi *e) \
+    { kern(n, A, B, kc, y, ldy, e); }
+KERN_N(1) KERN_N(2) KERN_N(3) KERN_N(4) KERN_N(5) KERN_N(6) KERN_N(7)
+KERN_N(8) KERN_N(9) KERN_N(10) KERN_N(11) KERN_N(12) KERN_N(13) KERN_N(14)
+typedef void (*kern_fn)(const float *, const float *, int, float *, long, const tile_epi *);
+static const kern_fn kerns[MR + 1] = {NULL, kern_1, kern_2, kern_3, kern_4, kern_5, kern_6, kern_7,
+                                      kern_8, kern_9, kern_10, kern_11, kern_12, kern_13, kern_14};
+
+/* Ap: rows [r0, r0+mr) x cols [k0, k0+kc) of x (ld K) as [k][mr]. */
+static void pack_a(const float *x, long K, int r0, int mr, int k0, int kc, float *Ap)
+{
+    for (int r = 0; r < mr; r++) {
+        const float *src = x + (size_t)(r0 + r) * K + k0;
+        float *dst = Ap + r;
+        for (int k = 0; k < kc; k++) dst[(size_t)k * mr] = src[k];
+    }
+}
+
+typedef struct lin_job {
+    const float *Wp, *x, *b;
+    float *y;
+    int M, N, K, act;
+    int nt, split_rows; /* tasks = threads; split rows or column panels */
+    _Atomic int failed;
+} lin_job;
+
+/* Rows [r0, r1) x panels [p0, p1) of the product. */
+static void gemm_range(lin_job *j, int r0, int r1, int p0, int p1, float *Ap)
+{
+    const int N = j->N, K = j->K;
+    for (int ic = r0; ic < r1; ic += MC) {
+        const int mc = r1 - ic < MC ? r1 - ic : MC;
+        /* mc rows as nm near-equal micro-panels of <= MR rows */
+        const int nm = (mc + MR - 1) / MR, base = mc / nm, extra = mc % nm;
+        for (int pc = 0; pc < K; pc += KC) {
+            const int kc = K - pc < KC ? K - pc : KC;
+            for (int i = 0, off = 0; i < nm; i++) {
+                int mr = base + (i < extra);
+                pack_a(j->x, K, ic + off, mr, pc, kc, Ap + (size_t)off * kc);
+                off += mr;
+            }
+            tile_epi e = {.accum = pc > 0, .last = pc + kc >= K, .gelu = j->act == 1};
+            for (int p = p0; p < p1; p++) {
+                const float *Bp = j->Wp + (size_t)p * K * NR + (size_t)pc * NR;
+                const int nc = N - p * NR;
+                e.m0 = tail_mask(nc);
+                e.m1 = tail_mask(nc - 16);
+                e.bias = j->b ? j->b + p * NR : NULL;
+                for (int i = 0, off = 0; i < nm; i++) {
+                    int mr = base + (i < extra);
+                    kerns[mr](Ap + (size_t)off * kc, Bp, kc, j->y + (size_t)(ic + off) * N + p * NR, N, &e);
+                    off += mr;
+                }
+            }
+        }
+    }
+}
+
+static void lin_task(void *ctx, int t, int tid)
+{
+    lin_job *j = ctx;
+    float *Ap = pe_kernels_scratch(tid, (size_t)MC * KC);
+    if (!Ap) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    if (j->split_rows) {
+        /* row ranges on MR boundaries where possible */
+        int r0 = (int)((long)j->M * t / j->nt), r1 = (int)((long)j->M * (t + 1) / j->nt);
+        if (r1 > r0) gemm_range(j, r0, r1, 0, (j->N + NR - 1) / NR, Ap);
+    } else {
+        int np = (j->N + NR - 1) / NR;
+        int p0 = np * t / j->nt, p1 = np * (t + 1) / j->nt;
+        if (p1 > p0) gemm_range(j, 0, j->M, p0, p1, Ap);
+    }
+}
+
+/* Tuning knobs for the micro-benchmark (PE_K512_KC, PE_K512_MC). */
+static pthread_once_t tune_once = PTHREAD_ONCE_INIT;
+static void tune_init(void)
+{
+    const char *s = getenv("PE_K512_KC"), *t = getenv("PE_K512_MC");
+    if (s && atoi(s) >= 16 && atoi(s) <= 4096) KC = atoi(s);
+    if (t && atoi(t) >= MR && atoi(t) <= 8192) MC = atoi(t);
+}
+
+int pe_k512_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act)
+{
+    if (M <= 0 || N <= 0) return 0;
+    if (K <= 0) { /* empty sum: y = act(b) */
+        for (int i = 0; i < M; i++) {
+            float *row = y + (size_t)i * N;
+            for (int n = 0; n < N; n++) row[n] = b ? b[n] : 0.0f;
+            if (act == 1) pe_k512_gelu(row, (size_t)N);
+        }
+        return 0;
+    }
+    pthread_once(&tune_once, tune_init);
+    lin_job j = {.Wp = Wp, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act};
+    const int np = (N + NR - 1) / NR;
+    int nt = pe_kernels_threads();
+    const double flops = 2.0 * M * N * K;
+    if (flops < 4e5) nt = 1; /* not worth waking a thread */
+    j.split_rows = M >= nt * 4 * MR;
+    if (!j.split_rows && nt > np) nt = np;
+    j.nt = nt;
+    pe_kernels_parallel(nt, lin_task, &j);
+    return atomic_load(&j.failed) ? -1 : 0;
+}
+
+/* ---- attention ---- */
+
+#define AR 6 /* query rows per block */
+
+/* C[r][0..nc) = sum_k A[r*lda + k] * B[k*ldb + 0..nc) for r < m <= AR, nc <= 16*NV. */
+AI void mm_rows(const int NV, const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C,
+                long ldc)
+{
+    __mmask16 mk[4];
+    for (int v = 0; v < 4; v++) mk[v] = tail_mask(nc - 16 * v);
+    const float *a[AR];
+    for (int r = 0; r < AR; r++) a[r] = A + (size_t)(r < m ? r : m - 1) * lda;
+    __m512 c[AR][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < AR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) c[r][v] = _mm512_setzero_ps();
+    for (int k = 0; k < kd; k++) {
+        __m512 b[4];
+        const float *bk = B + (size_t)k * ldb;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) b[v] = _mm512_maskz_loadu_ps(mk[v], bk + 16 * v);
+#pragma GCC unroll 6
+        for (int r = 0; r < AR; r++) {
+            __m512 av = _mm512_set1_ps(a[r][k]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) c[r][v] = _mm512_fmadd_ps(av, b[v], c[r][v]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < AR; r++)
+        if (r < m)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(C + (size_t)r * ldc + 16 * v, mk[v], c[r][v]);
+}
+
+static void mm_rows1(const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C, long ldc)
+{ mm_rows(1, A, lda, m, B, ldb, kd, nc, C, ldc); }
+static void mm_rows2(const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C, long ldc)
+{ mm_rows(2, A, lda, m, B, ldb, kd, nc, C, ldc); }
+static void mm_rows3(const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C, long ldc)
+{ mm_rows(3, A, lda, m, B, ldb, kd, nc, C, ldc); }
+static void mm_rows4(const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C, long ldc)
+{ mm_rows(4, A, lda, m, B, ldb, kd, nc, C, ldc); }
+
+/* C (m, nc) = A (m, kd) . B (kd, nc), m <= AR, any nc, in 64-column blocks. */
+static void mm_block(const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C, long ldc)
+{
+    for (int j0 = 0; j0 < nc; j0 += 64) {
+        int w = nc - j0 < 64 ? nc - j0 : 64;
+        switch ((w + 15) / 16) {
+        case 1: mm_rows1(A, lda, m, B + j0, ldb, kd, w, C + j0, ldc); break;
+        case 2: mm_rows2(A, lda, m, B + j0, ldb, kd, w, C + j0, ldc); break;
+        case 3: mm_rows3(A, lda, m, B + j0, ldb, kd, w, C + j0, ldc); break;
+        default: mm_rows4(A, lda, m, B + j0, ldb, kd, w, C + j0, ldc); break;
+        }
+    }
+}
+
+/* In place p = softmax(scale * s) over n valid columns; columns n..np-1 set to 0. */
+static void softmax_row(float *s, int n, int np, float scale)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask(n - j);
+        mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, s + j));
+    }
+    const __m512 mxs = _mm512_mul_ps(_mm512_set1_ps(_mm512_reduce_max_ps(mx)), sc);
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < np; j += 16) {
+        __mmask16 m = tail_mask(n - j);
+        __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_fmsub_ps(_mm512_loadu_ps(s + j), sc, mxs)));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_storeu_ps(s + j, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int j = 0; j < n; j += 16) _mm512_storeu_ps(s + j, _mm512_mul_ps(_mm512_loadu_ps(s + j), inv));
+}
+
+typedef struct att_job {
+    const float *qkv;
+    float *out;
+    const int *offsets;
+    int H, D;
+    _Atomic int failed;
+} att_job;
+
+static void att_task(void *ctx, int task, int tid)
+{
+    att_job *j = ctx;
+    const int H = j->H, D = j->D, C = H * D;
+    const long ld = 3L * C;
+    const int s = task / H, h = task % H;
+    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
+    if (n <= 0) return;
+    const int np = (n + 15) & ~15;
+    float *buf = pe_kernels_scratch(tid, (size_t)D * np + (size_t)AR * np);
+    if (!buf) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    float *KT = buf, *P = buf + (size_t)D * np;
+    const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+    /* KT (D, np) = K^T, padding columns zero */
+    for (int d = 0; d < D; d++) {
+        float *dst = KT + (size_t)d * np;
+        for (int t = 0; t < n; t++) dst[t] = k[(size_t)t * ld + d];
+        for (int t = n; t < np; t++) dst[t] = 0.0f;
+    }
+    const float scale = 1.0f / sqrtf((float)D);
+    float *o = j->out + (size_t)t0 * C + (size_t)h * D;
+    for (int i0 = 0; i0 < n; i0 += AR) {
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(q + (size_t)i0 * ld, ld, m, KT, np, D, np, P, np); /* S (m, np) */
+        for (int r = 0; r < m; r++) softmax_row(P + (size_t)r * np, n, np, scale);
+        mm_block(P, np, m, v, ld, n, D, o + (size_t)i0 * C, C);     /* O (m, D) = P V */
+    }
+}
+
+int pe_k512_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D)
+{
+    if (n_seq <= 0 || H <= 0 || D <= 0) return 0;
+    att_job j = {.qkv = qkv, .out = out, .offsets = offsets, .H = H, .D = D};
+    pe_kernels_parallel(n_seq * H, att_task, &j);
+    return atomic_load(&j.failed) ? -1 : 0;
+}

@@ -1,0 +1,244 @@
+/* kernels_runtime.c - CPU dispatch and the thread pool of kernels.h. */
+#include "kernels.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- dispatch ---- */
+
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+static pe_kernels_isa isa_best = PE_KERNELS_BLAS;
+static _Atomic int isa_cur = PE_KERNELS_BLAS;
+
+static void isa_init(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
+        isa_best = PE_KERNELS_AVX512;
+#endif
+    const char *force = getenv("PE_LINEAR_FORCE_BLAS");
+    int forced = force && *force && strcmp(force, "0") != 0;
+    atomic_store(&isa_cur, forced ? PE_KERNELS_BLAS : isa_best);
+}
+
+pe_kernels_isa pe_kernels_detect(void)
+{
+    pthread_once(&isa_once, isa_init);
+    return isa_best;
+}
+
+pe_kernels_isa pe_kernels_active(void)
+{
+    pthread_once(&isa_once, isa_init);
+    return (pe_kernels_isa)atomic_load_explicit(&isa_cur, memory_order_relaxed);
+}
+
+int pe_kernels_select(pe_kernels_isa isa)
+{
+    pthread_once(&isa_once, isa_init);
+    if (isa != PE_KERNELS_BLAS && isa != isa_best) return -1;
+    atomic_store(&isa_cur, isa);
+    return 0;
+}
+
+const char *pe_kernels_isa_name(pe_kernels_isa isa)
+{
+    switch (isa) {
+    case PE_KERNELS_AVX512: return "avx512";
+    case PE_KERNELS_BLAS: return "blas";
+    }
+    return "unknown";
+}
+
+/* ---- thread pool ----
+ * One job at a time (submit_mu). A job is published by bumping gen; workers
+ * spin on gen for SPIN_NS, then sleep on cv. Tasks are taken from next;
+ * the caller waits for running == 0. */
+
+#define SPIN_NS 200000L /* how long an idle worker keeps polling for the next job */
+
+static struct {
+    pthread_mutex_t submit_mu; /* held for the duration of a job */
+    pthread_mutex_t mu;        /* guards sleeping on cv / done_cv */
+    pthread_cond_t cv, done_cv;
+    _Atomic unsigned gen;      /* job generation */
+    _Atomic int next;          /* next task index */
+    _Atomic int running;       /* workers still inside the current job */
+    int n_tasks, job_workers;  /* current job: tasks, workers taking part */
+    pe_kernels_task_fn fn;
+    void *ctx;
+    int started;               /* worker threads created (tids 1 .. started) */
+    unsigned gen0;             /* gen when the newest worker was created */
+    int want;                  /* configured threads, 0 = default */
+    struct { float *p; size_t n; char pad[48]; } scratch[PE_KERNELS_MAX_THREADS];
+} pool = {
+    .submit_mu = PTHREAD_MUTEX_INITIALIZER,
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER,
+    .done_cv = PTHREAD_COND_INITIALIZER,
+};
+
+static long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > PE_KERNELS_MAX_THREADS) n = PE_KERNELS_MAX_THREADS;
+    return (int)n;
+}
+
+int pe_kernels_threads(void)
+{
+    int w = __atomic_load_n(&pool.want, __ATOMIC_RELAXED);
+    return w > 0 ? w : default_threads();
+}
+
+void pe_kernels_set_threads(int n)
+{
+    if (n > PE_KERNELS_MAX_THREADS) n = PE_KERNELS_MAX_THREADS;
+    __atomic_store_n(&pool.want, n > 0 ? n : 0, __ATOMIC_RELAXED);
+}
+
+static void run_tasks(int tid)
+{
+    int i;
+    while ((i = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed)) < pool.n_tasks)
+        pool.fn(pool.ctx, i, tid);
+}
+
+static void *worker(void *arg)
+{
+    int tid = (int)(intptr_t)arg;
+    unsigned seen = pool.gen0; /* the generation before the job this worker was started for */
+    for (;;) {
+        unsigned g;
+        long t0 = now_ns();
+        int spins = 0;
+        while ((g = atomic_load_explicit(&pool.gen, memory_order_acquire)) == seen) {
+            cpu_relax();
+            if (++spins % 256 == 0 && now_ns() - t0 > SPIN_NS) {
+                pthread_mutex_lock(&pool.mu);
+                while ((g = atomic_load(&pool.gen)) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
+                pthread_mutex_unlock(&pool.mu);
+                break;
+            }
+        }
+        seen = g;
+        if (tid <= pool.job_workers) run_tasks(tid);
+        if (atomic_fetch_sub_explicit(&pool.running, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool.mu);
+            pthread_cond_signal(&pool.done_cv);
+            pthread_mutex_unlock(&pool.mu);
+        }
+    }
+    return NULL;
+}
+
+void pe_kernels_parallel(int n_tasks, pe_kernels_task_fn fn, void *ctx)
+{
+    if (n_tasks <= 0) return;
+    int nt = pe_kernels_threads();
+    if (nt > n_tasks) nt = n_tasks;
+    if (pthread_mutex_trylock(&pool.submit_mu) != 0) {
+        /* pool busy (another thread's job, or nested): serially, private scratch */
+        for (int i = 0; i < n_tasks; i++) fn(ctx, i, -1);
+        return;
+    }
+    if (nt <= 1) {
+        for (int i = 0; i < n_tasks; i++) fn(ctx, i, 0);
+        pthread_mutex_unlock(&pool.submit_mu);
+        return;
+    }
+    /* Start missing workers; with none available run serially. */
+    while (pool.started < nt - 1) {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pool.gen0 = atomic_load(&pool.gen);
+        int rc = pthread_create(&th, &at, worker, (void *)(intptr_t)(pool.started + 1));
+        pthread_attr_destroy(&at);
+        if (rc != 0) break;
+        pool.started++;
+    }
+    if (nt - 1 > pool.started) nt = pool.started + 1;
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n_tasks = n_tasks;
+    pool.job_workers = nt - 1;
+    atomic_store(&pool.next, 0);
+    atomic_store(&pool.running, pool.started); /* every started worker wakes and checks in */
+    pthread_mutex_lock(&pool.mu);
+    atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+
+    run_tasks(0);
+
+    long t0 = now_ns();
+    int spins = 0;
+    while (atomic_load_explicit(&pool.running, memory_order_acquire) != 0) {
+        cpu_relax();
+        if (++spins % 256 == 0 && now_ns() - t0 > SPIN_NS) {
+            pthread_mutex_lock(&pool.mu);
+            while (atomic_load(&pool.running) != 0) pthread_cond_wait(&pool.done_cv, &pool.mu);
+            pthread_mutex_unlock(&pool.mu);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool.submit_mu);
+}
+
+/* Scratch of threads running a job outside the pool (tid -1): thread-local,
+ * freed when the thread exits. */
+static __thread float *tls_p;
+static __thread size_t tls_n;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static void tls_init(void) { pthread_key_create(&tls_key, free); }
+
+float *pe_kernels_scratch(int tid, size_t n)
+{
+    if (tid == -1) {
+        if (tls_p && tls_n >= n) return tls_p;
+        pthread_once(&tls_once, tls_init);
+        size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+        float *p = aligned_alloc(64, bytes ? bytes : 64);
+        if (!p) return NULL;
+        free(tls_p);
+        tls_p = p;
+        tls_n = n;
+        pthread_setspecific(tls_key, p);
+        return p;
+    }
+    if (tid < 0 || tid >= PE_KERNELS_MAX_THREADS) return NULL;
+    if (pool.scratch[tid].n >= n && pool.scratch[tid].p) return pool.scratch[tid].p;
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (!p) return NULL;
+    free(pool.scratch[tid].p);
+    pool.scratch[tid].p = p;
+    pool.scratch[tid].n = n;
+    return p;
+}
