@@ -26,6 +26,7 @@
 
 #include "linear.h"
 #include "pe_encoder.h"
+#include "pe_tokenizer.h"
 
 /* One encoder block. Pointers into the model's storage (one allocation or
  * the mmap of a .pem file); never freed one by one. */
@@ -76,7 +77,6 @@ typedef struct pe_encoder_workspace {
     int cap_tokens;  /* rows the buffers below hold */
     int cap_len;     /* longest sequence the attention scratch holds */
     int cap_seq;     /* sequences the batch arrays hold */
-    float *x;        /* (T, C) running hidden state */
     float *qkv;      /* (T, 3C) */
     float *ctx;      /* (T, C) attention output, then projection output */
     float *ffn;      /* (T, I) */
@@ -90,6 +90,7 @@ typedef struct pe_encoder_workspace {
 typedef struct pe_encoder_stored_tensor {
     char *name;
     int dtype;          /* PE_DTYPE_* */
+    char dtype_name[8]; /* as in the file ("F32", "I64", "f16"...) */
     int ndim;
     int64_t shape[4];
     const void *data;   /* in the mmap (or the owned copy) */
@@ -97,7 +98,9 @@ typedef struct pe_encoder_stored_tensor {
     float *f32;         /* f32 view materialised on first lookup when dtype != f32; owned */
 } pe_encoder_stored_tensor;
 
-enum { PE_DTYPE_F32 = 0, PE_DTYPE_F16 = 1, PE_DTYPE_BF16 = 2 };
+/* PE_DTYPE_OTHER: a dtype the encoder cannot use (I64 position_ids, F64...);
+ * allowed for tensors it does not need. */
+enum { PE_DTYPE_F32 = 0, PE_DTYPE_F16 = 1, PE_DTYPE_BF16 = 2, PE_DTYPE_OTHER = 3 };
 const char *pe_dtype_name(int dtype);
 /* IEEE half / bfloat16 to float. */
 float pe_f16_to_f32(uint16_t h);
@@ -129,12 +132,63 @@ struct pe_encoder {
     char **ner_labels, **rel_labels;
     int n_ner_labels, n_rel_labels;
 
-    struct pe_tokenizer *tok; /* NULL when no vocabulary was found */
+    pe_tokenizer *tok;   /* NULL when no vocabulary was found */
 
     pe_encoder_workspace ws;
     void *cuda;          /* pe_encoder_cuda when the CUDA backend is in use */
     pe_error err;
 };
+
+/* ---- files (safetensors.c) ---- */
+
+/* Header JSON larger than this is refused (PE_ERR_LIMIT) before parsing. */
+#define PE_MODEL_MAX_HEADER ((uint64_t)100 << 20)
+
+/* Maps path read-only. PE_ERR_IO naming the path. An empty file maps to
+ * data NULL, size 0. */
+pe_status pe_map_file(const char *path, void **data, size_t *size, pe_error *err);
+void pe_unmap_file(void *data, size_t size);
+
+/* Parses the safetensors file (map, size) named path: *out (n) tensors with
+ * data pointing into map; names owned (pe_stored_tensors_free). Every size
+ * and offset is checked against the file before use. */
+pe_status pe_safetensors_parse(const char *path, const unsigned char *map, size_t size,
+                               pe_encoder_stored_tensor **out, int *n, pe_error *err);
+void pe_stored_tensors_free(pe_encoder_stored_tensor *t, int n);
+
+/* Element count of shape, or -1 on overflow past 2^53. */
+int64_t pe_shape_numel(const int64_t *shape, int ndim);
+
+/* ---- config (model_config.c) ---- */
+
+/* From a parsed config.json / .pem "config" object (a cJSON *, void * here
+ * to keep cJSON out of this header). what names the source in messages. */
+pe_status pe_encoder_config_from_json(const void *cjson_obj, const char *what, pe_encoder_config *out,
+                                      pe_error *err);
+/* A new cJSON object with the HF names (caller deletes), NULL on NOMEM. */
+void *pe_encoder_config_to_json(const pe_encoder_config *cfg);
+
+/* ---- .pem files (pemodel.c) ---- */
+
+#define PE_PEM_MAGIC "PEMODEL\0"
+#define PE_PEM_VERSION 1u
+#define PE_PEM_FIXED 32 /* bytes before the JSON header */
+
+/* What a .pem header holds; every pointer owned (pe_pem_header_clear). */
+typedef struct pe_pem_header {
+    uint64_t data_offset;
+    pe_encoder_config cfg;
+    pe_encoder_stored_tensor *tensors; /* data pointing into the mapping */
+    int n_tensors;
+    char *model_id, *model_version, *training_data, *created, *source, *tensor_sha256;
+    char **ner_labels, **rel_labels;
+    int n_ner_labels, n_rel_labels;
+    pe_tokenizer *tok; /* NULL when the header has no "tokenizer" */
+} pe_pem_header;
+
+/* Parses and checks the .pem file (map, size) named path. */
+pe_status pe_pem_parse(const char *path, const void *map, size_t size, pe_pem_header *out, pe_error *err);
+void pe_pem_header_clear(pe_pem_header *h);
 
 /* ---- CPU forward (model_forward.c) ---- */
 

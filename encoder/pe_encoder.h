@@ -50,9 +50,13 @@
  *                 "layer_norm_eps" (number), "hidden_act": "gelu"}
  *                 (Hugging Face config.json names)
  *   "tokenizer": {"vocab": [token strings, id = index],
- *                 "do_lower_case": bool, "strip_accents": bool|null,
- *                 "tokenize_chinese_chars": bool,
- *                 "max_input_chars_per_word": int}  (absent: no tokenizer)
+ *                 "do_lower_case": bool, "strip_accents": bool,
+ *                 "tokenize_chinese_chars": bool, "clean_text": bool,
+ *                 "max_input_chars_per_word": int,
+ *                 "unk_token", "cls_token", "sep_token", "pad_token",
+ *                 "mask_token", "continuing_subword_prefix": string|null,
+ *                 "extra_special_tokens": [strings]}
+ *                 (pe_tokenizer_options; absent: no tokenizer)
  *   "labels":    {"ner": [label strings, id = index],
  *                 "relation": [label strings]}    (arrays may be empty)
  *   "metadata":  {"model_id", "model_version", "training_data", "created"
@@ -85,6 +89,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pe_tokenizer.h"
 #include "pe_util.h"
 
 #ifdef __cplusplus
@@ -156,6 +161,10 @@ typedef struct pe_encoder_info {
 void pe_encoder_get_info(const pe_encoder *enc, pe_encoder_info *out);
 
 int pe_encoder_hidden_size(const pe_encoder *enc);
+
+/* The model's tokenizer (its vocabulary and options), borrowed, valid until
+ * pe_encoder_free; NULL when the model came without a vocabulary. */
+const pe_tokenizer *pe_encoder_tokenizer(const pe_encoder *enc);
 
 /* Runs the encoder on n_seq already-tokenized sequences packed one after
  * the other: ids (T) with T = sum(lengths), type_ids (T) or NULL for all 0,

@@ -1,0 +1,151 @@
+/* model_config.c - the encoder's architecture from a Hugging Face
+ * config.json (or the "config" object of a .pem header). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+/* An integer field in [lo, hi]. */
+static pe_status get_int(const cJSON *o, const char *key, const char *what, int lo, int hi, int *out,
+                         pe_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return pe_error_set(err, PE_ERR_INVALID, "%s: missing field \"%s\"", what, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+        return pe_error_set(err, PE_ERR_INVALID, "%s: field \"%s\" must be an integer", what, key);
+    if (v->valuedouble < lo || v->valuedouble > hi)
+        return pe_error_set(err, PE_ERR_INVALID, "%s: field \"%s\" = %.0f out of range [%d, %d]", what, key,
+                            v->valuedouble, lo, hi);
+    *out = (int)v->valuedouble;
+    return PE_OK;
+}
+
+pe_status pe_encoder_config_from_json(const void *cjson_obj, const char *what, pe_encoder_config *out,
+                                      pe_error *err)
+{
+    const cJSON *o = cjson_obj;
+    pe_status st;
+    pe_encoder_config c;
+    memset(&c, 0, sizeof c);
+    if (!cJSON_IsObject(o)) return pe_error_set(err, PE_ERR_INVALID, "%s: config is not a JSON object", what);
+    /* Limits keep every product of two dimensions far inside int64 and the
+     * per-matrix element counts inside int (BLAS takes int). */
+    PE_TRY(st, get_int(o, "vocab_size", what, 1, 1 << 22, &c.vocab_size, err));
+    PE_TRY(st, get_int(o, "hidden_size", what, 1, 1 << 14, &c.hidden, err));
+    PE_TRY(st, get_int(o, "num_hidden_layers", what, 1, 1024, &c.layers, err));
+    PE_TRY(st, get_int(o, "num_attention_heads", what, 1, 1024, &c.heads, err));
+    PE_TRY(st, get_int(o, "intermediate_size", what, 1, 1 << 16, &c.intermediate, err));
+    PE_TRY(st, get_int(o, "max_position_embeddings", what, 1, 1 << 16, &c.max_position, err));
+    PE_TRY(st, get_int(o, "type_vocab_size", what, 1, 1 << 16, &c.type_vocab, err));
+    if (c.hidden % c.heads != 0)
+        return pe_error_set(err, PE_ERR_INVALID, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
+                            what, c.hidden, c.heads);
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "layer_norm_eps");
+    if (!eps) return pe_error_set(err, PE_ERR_INVALID, "%s: missing field \"layer_norm_eps\"", what);
+    if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0 && eps->valuedouble < 1))
+        return pe_error_set(err, PE_ERR_INVALID, "%s: field \"layer_norm_eps\" must be a number in (0, 1)", what);
+    c.layer_norm_eps = (float)eps->valuedouble;
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
+    if (!act) return pe_error_set(err, PE_ERR_INVALID, "%s: missing field \"hidden_act\"", what);
+    if (!cJSON_IsString(act))
+        return pe_error_set(err, PE_ERR_INVALID, "%s: field \"hidden_act\" must be a string", what);
+    if (strcmp(act->valuestring, "gelu") != 0)
+        return pe_error_set(err, PE_ERR_UNSUPPORTED, "%s: hidden_act \"%.64s\" is not supported (only \"gelu\")",
+                            what, act->valuestring);
+    /* position_embedding_type other than absolute changes the architecture. */
+    const cJSON *pet = cJSON_GetObjectItemCaseSensitive(o, "position_embedding_type");
+    if (cJSON_IsString(pet) && strcmp(pet->valuestring, "absolute") != 0)
+        return pe_error_set(err, PE_ERR_UNSUPPORTED,
+                            "%s: position_embedding_type \"%.64s\" is not supported (only \"absolute\")", what,
+                            pet->valuestring);
+    *out = c;
+    return PE_OK;
+}
+
+void *pe_encoder_config_to_json(const pe_encoder_config *cfg)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    int ok = cJSON_AddNumberToObject(o, "vocab_size", cfg->vocab_size) &&
+             cJSON_AddNumberToObject(o, "hidden_size", cfg->hidden) &&
+             cJSON_AddNumberToObject(o, "num_hidden_layers", cfg->layers) &&
+             cJSON_AddNumberToObject(o, "num_attention_heads", cfg->heads) &&
+             cJSON_AddNumberToObject(o, "intermediate_size", cfg->intermediate) &&
+             cJSON_AddNumberToObject(o, "max_position_embeddings", cfg->max_position) &&
+             cJSON_AddNumberToObject(o, "type_vocab_size", cfg->type_vocab) &&
+             cJSON_AddNumberToObject(o, "layer_norm_eps", cfg->layer_norm_eps) &&
+             cJSON_AddStringToObject(o, "hidden_act", "gelu");
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Reads a whole small file into a NUL-terminated buffer. */
+static char *slurp(const char *path, size_t limit, size_t *len, pe_status *st, pe_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *st = pe_error_set(err, PE_ERR_IO, "%s: cannot open", path);
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        if (cap >= limit) {
+            free(buf);
+            fclose(f);
+            *st = pe_error_set(err, PE_ERR_LIMIT, "%s: larger than %zu bytes", path, limit);
+            return NULL;
+        }
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (!buf) {
+        *st = pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    if (rerr) {
+        free(buf);
+        *st = pe_error_set(err, PE_ERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    *st = PE_OK;
+    return buf;
+}
+
+pe_status pe_encoder_config_read(const char *path, pe_encoder_config *out, pe_error *err)
+{
+    pe_status st;
+    size_t len;
+    char *text = slurp(path, 1 << 20, &len, &st, err);
+    if (!text) return st;
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!o) {
+        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+        free(text);
+        return pe_error_set(err, PE_ERR_PARSE, "%s: invalid JSON near byte %zu", path, at);
+    }
+    free(text);
+    st = pe_encoder_config_from_json(o, path, out, err);
+    cJSON_Delete(o);
+    return st;
+}

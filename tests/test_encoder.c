@@ -1,0 +1,402 @@
+/* test_encoder.c - golden tests of the encoder against the PyTorch
+ * reference (tests/fixtures/encoder, from scripts/gen_encoder_fixtures.py):
+ * f32/f16/bf16 safetensors, the .pem format (f32 and f16 storage), packed
+ * batches against one-at-a-time, the tokenizer end to end.
+ *
+ * Tolerances: the expectations are float64 from the exact (upcast) weights
+ * of each file, so they only cover float32 arithmetic: 1e-4 absolute on
+ * hidden states of magnitude ~1-3 for every dtype. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pe_encoder.h"
+#include "pe_test.h"
+
+#define TOL 1e-4
+
+static cJSON *expected;
+static char tmpdir[64];
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) b[n] = '\0';
+    if (len) *len = (size_t)n;
+    return b;
+}
+
+static const char *fixture(const char *rel)
+{
+    static char buf[8][512];
+    static int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, 512, "%s/encoder/%s", PE_FIXTURES, rel);
+    return b;
+}
+
+/* The fixture's sequences, packed. */
+typedef struct seqs {
+    int n, T;
+    int32_t *ids, *types;
+    int *len;
+} seqs;
+
+static void load_seqs(seqs *s)
+{
+    const cJSON *arr = cJSON_GetObjectItem(expected, "sequences");
+    s->n = cJSON_GetArraySize(arr);
+    s->T = 0;
+    for (const cJSON *e = arr->child; e; e = e->next) s->T += cJSON_GetArraySize(cJSON_GetObjectItem(e, "ids"));
+    s->ids = malloc((size_t)s->T * sizeof *s->ids);
+    s->types = malloc((size_t)s->T * sizeof *s->types);
+    s->len = malloc((size_t)s->n * sizeof *s->len);
+    int t = 0, i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        const cJSON *ids = cJSON_GetObjectItem(e, "ids"), *ty = cJSON_GetObjectItem(e, "type_ids");
+        s->len[i] = cJSON_GetArraySize(ids);
+        for (int j = 0; j < s->len[i]; j++, t++) {
+            s->ids[t] = cJSON_GetArrayItem(ids, j)->valueint;
+            s->types[t] = cJSON_GetArrayItem(ty, j)->valueint;
+        }
+    }
+}
+
+static void free_seqs(seqs *s)
+{
+    free(s->ids);
+    free(s->types);
+    free(s->len);
+}
+
+/* Max |got - want| over n values of expected[tag][key] from element off. */
+static double max_diff(const char *tag, const char *key, const float *got, int off, int n)
+{
+    const cJSON *arr = cJSON_GetObjectItem(cJSON_GetObjectItem(expected, tag), key);
+    double m = 0;
+    const cJSON *e = cJSON_GetArrayItem(arr, off);
+    for (int i = 0; i < n && e; i++, e = e->next) {
+        double d = fabs((double)got[i] - e->valuedouble);
+        if (d > m) m = d;
+    }
+    if (!e && n > 0 && off + n > cJSON_GetArraySize(arr)) m = 1e30;
+    return m;
+}
+
+static pe_encoder *load(const char *path)
+{
+    pe_encoder *enc = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.threads = 2;
+    pe_status st = pe_encoder_load(path, &o, &enc, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", path, err.msg);
+    return enc;
+}
+
+/* Whole batch at once, then layer 1, pooler and mean against expected[tag]. */
+static void check_model(pe_encoder *enc, const char *tag, double tol)
+{
+    if (!enc) return;
+    seqs s;
+    load_seqs(&s);
+    int C = pe_encoder_hidden_size(enc);
+    PE_CHECK_EQ_INT(C, 32);
+    float *h = malloc((size_t)s.T * C * sizeof *h), *p = malloc((size_t)s.n * C * sizeof *p);
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, s.ids, s.types, s.len, s.n, -1, h), PE_OK);
+    double d = max_diff(tag, "last", h, 0, s.T * C), last = d;
+    PE_CHECK_MSG(d <= tol, "%s last layer: max diff %g", tag, d);
+    PE_CHECK_EQ_INT(pe_encoder_pooler(enc, h, s.len, s.n, p), PE_OK);
+    d = max_diff(tag, "pooler", p, 0, s.n * C);
+    PE_CHECK_MSG(d <= tol, "%s pooler: max diff %g", tag, d);
+    pe_encoder_pool_mean(h, s.len, s.n, C, p);
+    d = max_diff(tag, "mean", p, 0, s.n * C);
+    PE_CHECK_MSG(d <= tol, "%s mean pool: max diff %g", tag, d);
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, s.ids, s.types, s.len, s.n, 1, h), PE_OK);
+    d = max_diff(tag, "layer1", h, 0, s.T * C);
+    PE_CHECK_MSG(d <= tol, "%s layer 1: max diff %g", tag, d);
+    fprintf(stderr, "  %s: %d sequences, %d tokens, last-layer max diff %.2g (tolerance %g)\n", tag, s.n, s.T,
+            last, tol);
+    free(h);
+    free(p);
+    free_seqs(&s);
+}
+
+static void test_safetensors_f32(void)
+{
+    pe_encoder *enc = load(fixture("tiny-f32"));
+    if (!enc) return;
+    pe_encoder_info info;
+    pe_encoder_get_info(enc, &info);
+    PE_CHECK_EQ_INT(info.config.layers, 2);
+    PE_CHECK_EQ_INT(info.config.heads, 4);
+    PE_CHECK_EQ_INT(info.config.intermediate, 64);
+    PE_CHECK_EQ_INT(info.config.has_pooler, 1);
+    PE_CHECK_EQ_STR(info.format, "safetensors");
+    PE_CHECK_EQ_STR(info.dtype, "f32");
+    PE_CHECK_EQ_STR(info.model_id, "tiny-f32");
+    PE_CHECK_EQ_STR(info.backend, "cpu");
+    PE_CHECK(info.has_tokenizer);
+    /* "bert." prefixed names; the MLM head tensor is reported, not an error */
+    PE_CHECK_EQ_INT(info.n_extra, 1);
+    if (info.n_extra == 1) PE_CHECK_EQ_STR(info.extra[0], "cls.predictions.bias");
+    pe_encoder_tensor_view v;
+    PE_CHECK_EQ_INT(pe_encoder_tensor(enc, "cls.predictions.bias", &v), PE_OK);
+    PE_CHECK_EQ_INT(v.ndim, 1);
+    PE_CHECK_EQ_INT(v.numel, info.config.vocab_size);
+    PE_CHECK_EQ_INT(pe_encoder_tensor(enc, "no.such.tensor", &v), PE_NOT_FOUND);
+    check_model(enc, "f32", TOL);
+    pe_encoder_free(enc);
+    /* a .safetensors path with config.json beside it */
+    enc = load(fixture("tiny-f32/model.safetensors"));
+    check_model(enc, "f32", TOL);
+    pe_encoder_free(enc);
+}
+
+static void test_safetensors_f16_bf16(void)
+{
+    pe_encoder *enc = load(fixture("tiny-f16"));
+    if (enc) {
+        pe_encoder_info info;
+        pe_encoder_get_info(enc, &info);
+        PE_CHECK_EQ_STR(info.dtype, "f16");
+        PE_CHECK_EQ_INT(info.n_extra, 0);
+    }
+    check_model(enc, "f16", TOL);
+    pe_encoder_free(enc);
+    enc = load(fixture("tiny-bf16")); /* also uses LayerNorm.gamma/beta names */
+    check_model(enc, "bf16", TOL);
+    pe_encoder_free(enc);
+}
+
+/* Packed mixed lengths give what each sequence gives alone. */
+static void test_batch_equals_single(void)
+{
+    pe_encoder *enc = load(fixture("tiny-f32"));
+    if (!enc) return;
+    seqs s;
+    load_seqs(&s);
+    const int C = 32;
+    float *all = malloc((size_t)s.T * C * sizeof *all), *one = malloc((size_t)s.T * C * sizeof *one);
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, s.ids, s.types, s.len, s.n, -1, all), PE_OK);
+    double m = 0;
+    /* in reverse order so that the workspace shrinks and grows between calls */
+    for (int i = s.n - 1; i >= 0; i--) {
+        int off = 0;
+        for (int j = 0; j < i; j++) off += s.len[j];
+        PE_CHECK_EQ_INT(pe_encoder_forward(enc, s.ids + off, s.types + off, &s.len[i], 1, -1, one), PE_OK);
+        for (int k = 0; k < s.len[i] * C; k++) {
+            double d = fabs(one[k] - all[(size_t)off * C + k]);
+            if (d > m) m = d;
+        }
+    }
+    PE_CHECK_MSG(m <= 1e-5, "batch vs single: max diff %g", m);
+    /* NULL type ids = all zeros */
+    int32_t zeros[64] = {0};
+    float *a = malloc(40 * C * sizeof *a), *b = malloc(40 * C * sizeof *b);
+    int len = 40, off = 1 + 5 + 17;
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, s.ids + off, NULL, &len, 1, -1, a), PE_OK);
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, s.ids + off, zeros, &len, 1, -1, b), PE_OK);
+    PE_CHECK(memcmp(a, b, 40 * C * sizeof *a) == 0);
+    free(a);
+    free(b);
+    free(all);
+    free(one);
+    free_seqs(&s);
+    pe_encoder_free(enc);
+}
+
+static void test_forward_errors(void)
+{
+    pe_encoder *enc = load(fixture("tiny-f32"));
+    if (!enc) return;
+    float h[65 * 32];
+    int32_t ids[65] = {2, 5, 3}, types[3] = {0, 0, 2};
+    int len = 3;
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, types, &len, 1, -1, h), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_encoder_errmsg(enc), "type 2") != NULL);
+    ids[1] = 135;
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, NULL, &len, 1, -1, h), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_encoder_errmsg(enc), "id 135") != NULL);
+    ids[1] = -1;
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, NULL, &len, 1, -1, h), PE_ERR_INVALID);
+    ids[1] = 5;
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, NULL, &len, 1, 3, h), PE_ERR_INVALID);
+    len = 0;
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, NULL, &len, 1, -1, h), PE_ERR_INVALID);
+    len = 65; /* max_position is 64 */
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, NULL, &len, 1, -1, h), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_encoder_errmsg(enc), "65 tokens") != NULL);
+    len = 3;
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, NULL, &len, 1, 0, h), PE_OK); /* embedding output */
+    pe_encoder_free(enc);
+    pe_encoder_free(NULL);
+}
+
+/* Converted to .pem: same numbers; f16 storage of f16 weights is exact. */
+static void test_pem(void)
+{
+    char out[128], out16[128], outx[128];
+    snprintf(out, sizeof out, "%s/tiny-f32.pem", tmpdir);
+    snprintf(out16, sizeof out16, "%s/tiny-f16.pem", tmpdir);
+    snprintf(outx, sizeof outx, "%s/tiny-f32-as-f16.pem", tmpdir);
+    pe_error err;
+    pe_error_clear(&err);
+    pe_encoder_convert_options co = pe_encoder_convert_options_default();
+    co.model_id = "tiny-test";
+    co.model_version = "1.2";
+    co.training_data = "random weights";
+    co.labels_json = "{\"ner\": [\"O\", \"B-PER\", \"I-PER\"], \"relation\": []}";
+    pe_status st = pe_encoder_convert_hf(fixture("tiny-f32"), out, &co, &err);
+    PE_CHECK_MSG(st == PE_OK, "convert: %s", err.msg);
+    co = pe_encoder_convert_options_default();
+    co.f16 = 1;
+    st = pe_encoder_convert_hf(fixture("tiny-f16"), out16, &co, &err);
+    PE_CHECK_MSG(st == PE_OK, "convert f16: %s", err.msg);
+    st = pe_encoder_convert_hf(fixture("tiny-f32"), outx, &co, &err);
+    PE_CHECK_MSG(st == PE_OK, "convert f32 -> f16: %s", err.msg);
+
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.verify_checksum = 1;
+    pe_encoder *enc = NULL;
+    st = pe_encoder_load(out, &o, &enc, &err);
+    PE_CHECK_MSG(st == PE_OK, "load pem: %s", err.msg);
+    if (enc) {
+        pe_encoder_info info;
+        pe_encoder_get_info(enc, &info);
+        PE_CHECK_EQ_STR(info.format, "pem");
+        PE_CHECK_EQ_STR(info.dtype, "f32");
+        PE_CHECK_EQ_STR(info.model_id, "tiny-test");
+        PE_CHECK_EQ_STR(info.model_version, "1.2");
+        PE_CHECK_EQ_STR(info.training_data, "random weights");
+        PE_CHECK_EQ_INT(strlen(info.tensor_sha256), 64);
+        PE_CHECK_EQ_INT(strlen(info.created), 20);
+        PE_CHECK(info.has_tokenizer);
+        PE_CHECK_EQ_INT(info.n_extra, 1); /* cls.predictions.bias kept */
+        const char *const *labels;
+        int n;
+        PE_CHECK_EQ_INT(pe_encoder_labels(enc, "ner", &labels, &n), PE_OK);
+        PE_CHECK_EQ_INT(n, 3);
+        if (n == 3) PE_CHECK_EQ_STR(labels[1], "B-PER");
+        PE_CHECK_EQ_INT(pe_encoder_labels(enc, "relation", &labels, &n), PE_NOT_FOUND);
+        pe_encoder_tensor_view v;
+        PE_CHECK_EQ_INT(pe_encoder_tensor(enc, "layer.1.qkv.w", &v), PE_OK);
+        PE_CHECK(v.ndim == 2 && v.shape[0] == 96 && v.shape[1] == 32);
+        PE_CHECK(((uintptr_t)v.data & 63) == 0); /* in place, 64-byte aligned */
+        check_model(enc, "f32", TOL);
+        pe_encoder_free(enc);
+    }
+    enc = load(out16);
+    if (enc) {
+        pe_encoder_info info;
+        pe_encoder_get_info(enc, &info);
+        PE_CHECK_EQ_STR(info.dtype, "f16");
+        PE_CHECK_EQ_STR(info.model_id, "tiny-f16");
+    }
+    check_model(enc, "f16", TOL);
+    pe_encoder_free(enc);
+    /* f32 weights stored as f16: within f16 rounding of the weights */
+    enc = load(outx);
+    check_model(enc, "f16", 2e-3);
+    pe_encoder_free(enc);
+
+    /* a flipped data byte: found with verify_checksum, not without */
+    size_t len;
+    char *bytes = read_all(out, &len);
+    if (bytes) {
+        bytes[len - 100] ^= 0x10;
+        char bad[160];
+        snprintf(bad, sizeof bad, "%s/flipped.pem", tmpdir);
+        FILE *f = fopen(bad, "wb");
+        fwrite(bytes, 1, len, f);
+        fclose(f);
+        st = pe_encoder_load(bad, &o, &enc, &err);
+        PE_CHECK_EQ_INT(st, PE_ERR_CHECKSUM);
+        PE_CHECK(enc == NULL);
+        o.verify_checksum = 0;
+        st = pe_encoder_load(bad, &o, &enc, &err);
+        PE_CHECK_EQ_INT(st, PE_OK);
+        pe_encoder_free(enc);
+        unlink(bad);
+        free(bytes);
+    }
+    unlink(out);
+    unlink(out16);
+    unlink(outx);
+}
+
+/* The fixture texts through the model's tokenizer give the reference ids,
+ * and the forward on them the reference hidden states. */
+static void test_tokenizer_end_to_end(void)
+{
+    pe_encoder *enc = load(fixture("tiny-f32"));
+    if (!enc) return;
+    const pe_tokenizer *tok = pe_encoder_tokenizer(enc);
+    PE_CHECK(tok != NULL);
+    const cJSON *arr = cJSON_GetObjectItem(expected, "sequences");
+    int off = 0;
+    float h[64 * 32];
+    for (const cJSON *e = arr->child; e && tok; e = e->next) {
+        const cJSON *text = cJSON_GetObjectItem(e, "text"), *ids = cJSON_GetObjectItem(e, "ids");
+        int n = cJSON_GetArraySize(ids);
+        if (text) {
+            pe_encoding *en = NULL;
+            pe_error err;
+            pe_status st = pe_tokenizer_encode(tok, text->valuestring, strlen(text->valuestring), NULL, 0, NULL, &en, &err);
+            PE_CHECK_EQ_INT(st, PE_OK);
+            if (en) {
+                PE_CHECK_EQ_INT(en->len, n);
+                int same = en->len == (size_t)n;
+                for (int i = 0; same && i < n; i++) same = en->ids[i] == cJSON_GetArrayItem(ids, i)->valueint;
+                PE_CHECK_MSG(same, "ids of \"%s\"", text->valuestring);
+                int len = (int)en->len;
+                if (same && pe_encoder_forward(enc, en->ids, en->type_ids, &len, 1, -1, h) == PE_OK) {
+                    double d = max_diff("f32", "last", h, off * 32, n * 32);
+                    PE_CHECK_MSG(d <= TOL, "\"%s\": max diff %g", text->valuestring, d);
+                }
+                pe_encoding_free(en);
+            }
+        }
+        off += n;
+    }
+    pe_encoder_free(enc);
+}
+
+int main(void)
+{
+    size_t len;
+    char *js = read_all(fixture("expected.json"), &len);
+    if (!js) {
+        fprintf(stderr, "cannot read %s\n", fixture("expected.json"));
+        return 1;
+    }
+    expected = cJSON_Parse(js);
+    free(js);
+    if (!expected) return 1;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_test_encoder.XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+    PE_RUN(test_safetensors_f32);
+    PE_RUN(test_safetensors_f16_bf16);
+    PE_RUN(test_batch_equals_single);
+    PE_RUN(test_forward_errors);
+    PE_RUN(test_pem);
+    PE_RUN(test_tokenizer_end_to_end);
+    rmdir(tmpdir);
+    cJSON_Delete(expected);
+    PE_TEST_EXIT();
+}
