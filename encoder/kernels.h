@@ -76,5 +76,15 @@ int pe_k512_linear(const float *Wp, const float *x, const float *b, float *y, in
 int pe_k512_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D);
 /* In place v[i] = gelu(v[i]) (erf form, a few ulp from erff). */
 void pe_k512_gelu(float *v, size_t n);
+/* See pe_kernels_add_layernorm. */
+void pe_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
+
+/* ---- dispatched element-wise ops (kernels_ops.c) ---- */
+
+/* In place over rows of n: x = LN(x + r) = (y - mean) / sqrt(var + eps) * g
+ * + b with y = x + r (r NULL: y = x), biased variance, as PyTorch's
+ * LayerNorm. Multi-threaded on the pool. x (rows, n), r (rows, n) or NULL,
+ * g (n), b (n). */
+void pe_kernels_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
 
 #endif

@@ -410,3 +410,69 @@ int pe_k512_attention(const float *qkv, float *out, const int *offsets, int n_se
     pe_kernels_parallel(n_seq * H, att_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
+
+/* ---- LayerNorm ---- */
+
+typedef struct ln_job {
+    float *x;
+    const float *r, *g, *b;
+    int rows, n, chunk;
+    float eps;
+} ln_job;
+
+/* x = (x + r - mean) / sqrt(var + eps) * g + b for one row. 16 lane
+ * partial sums in float, reduced in double: as accurate as a double loop
+ * for rows of a few thousand. */
+static void ln_row512(float *x, const float *r, const float *g, const float *b, int n, float eps)
+{
+    __m512 s = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask(n - j);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + j);
+        if (r) {
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + j));
+            _mm512_mask_storeu_ps(x + j, m, v);
+        }
+        s = _mm512_add_ps(s, v);
+    }
+    float lanes[16];
+    _mm512_storeu_ps(lanes, s);
+    double sum = 0;
+    for (int i = 0; i < 16; i++) sum += lanes[i];
+    const float mean = (float)(sum / n);
+    const __m512 mv = _mm512_set1_ps(mean);
+    __m512 q = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask(n - j);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + j), mv);
+        q = _mm512_fmadd_ps(d, d, q);
+    }
+    _mm512_storeu_ps(lanes, q);
+    double var = 0;
+    for (int i = 0; i < 16; i++) var += lanes[i];
+    const __m512 inv = _mm512_set1_ps((float)(1.0 / sqrt(var / n + (double)eps)));
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = tail_mask(n - j);
+        __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), mv), inv);
+        v = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, b + j));
+        _mm512_mask_storeu_ps(x + j, m, v);
+    }
+}
+
+static void ln_task(void *ctx, int t, int tid)
+{
+    ln_job *j = ctx;
+    int r0 = t * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+    for (int i = r0; i < r1; i++)
+        ln_row512(j->x + (size_t)i * j->n, j->r ? j->r + (size_t)i * j->n : NULL, j->g, j->b, j->n, j->eps);
+}
+
+void pe_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps)
+{
+    if (rows <= 0 || n <= 0) return;
+    ln_job j = {.x = x, .r = r, .g = g, .b = b, .rows = rows, .n = n, .eps = eps};
+    /* ~32K elements per task: enough to pay for the hand-off */
+    j.chunk = 32768 / n > 0 ? 32768 / n : 1;
+    int tasks = (rows + j.chunk - 1) / j.chunk;
+    pe_kernels_parallel(tasks, ln_task, &j);
+}

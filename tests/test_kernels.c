@@ -207,6 +207,37 @@ static void attention_shapes(void)
     check_attention(lens3, 3, 4, 33);
 }
 
+static void layernorm(void)
+{
+    static const int ns[] = {1, 7, 16, 100, 256, 768, 1025};
+    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+        const int n = ns[k], rows = 1 + (int)(k * 37) % 90;
+        for (int with_r = 0; with_r < 2; with_r++) {
+            float *x = rand_vec((size_t)rows * n, 3.0f), *r = rand_vec((size_t)rows * n, 1.0f);
+            float *g = rand_vec(n, 1.0f), *b = rand_vec(n, 1.0f), *y = malloc(sizeof(float) * rows * n);
+            for (int i = 0; i < rows * n; i++) y[i] = x[i] += 5.0f; /* an offset the mean must remove */
+            pe_kernels_add_layernorm(y, with_r ? r : NULL, g, b, rows, n, 1e-12f);
+            int bad = 0;
+            for (int i = 0; i < rows && bad < 3; i++) {
+                double s = 0, q = 0, v[1025];
+                for (int j = 0; j < n; j++) s += v[j] = (double)x[(size_t)i * n + j] + (with_r ? r[(size_t)i * n + j] : 0.0);
+                double mean = s / n;
+                for (int j = 0; j < n; j++) q += (v[j] - mean) * (v[j] - mean);
+                double inv = 1.0 / sqrt(q / n + 1e-12);
+                for (int j = 0; j < n; j++) {
+                    double ref = (v[j] - mean) * inv * g[j] + b[j], got = y[(size_t)i * n + j];
+                    if (!(fabs(got - ref) <= 2e-6 * (1.0 + fabs(ref)) + (n == 1 ? 1e-3 : 0))) {
+                        fprintf(stderr, "layernorm n=%d row %d col %d: %.9g vs %.9g\n", n, i, j, got, ref);
+                        bad++;
+                    }
+                }
+            }
+            PE_CHECK_MSG(bad == 0, "layernorm n=%d rows=%d r=%d", n, rows, with_r);
+            free(x), free(r), free(g), free(b), free(y);
+        }
+    }
+}
+
 /* ---- pool ---- */
 
 typedef struct { _Atomic long sum; _Atomic int bad_tid, nested; } pool_ctx;
@@ -279,6 +310,12 @@ int main(int argc, char **argv)
     PE_RUN(linear_threads);
     PE_RUN(linear_switch);
     PE_RUN(attention_shapes);
+    PE_RUN(layernorm);
+    if (have_avx512) { /* the portable reference of the same op */
+        pe_kernels_select(PE_KERNELS_BLAS);
+        PE_RUN(layernorm);
+        pe_kernels_select(PE_KERNELS_AVX512);
+    }
     PE_RUN(pool_jobs);
     PE_TEST_EXIT();
 }

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Encoder benchmark (issue 3): our CPU forward against PyTorch 1.13 and ONNX
+# Runtime on the SAME random weights, BERT-base and a small config (4 layers,
+# hidden 256, 4 heads), batch 1/8/32 x sequence length 32/128, 2 threads.
+# Writes the table to the "## Encoder" section of docs/BENCHMARKS.md.
+#
+#   usage: scripts/bench-encoder.sh [--quick] [--no-docs] [--configs "base small"]
+#   env:   PE_BENCH_BUILD  build folder (default build-bench-encoder)
+#          PE_BENCH_DIR    where models and raw results go (default /tmp/pe-bench-encoder)
+#
+# Peers (never runtime dependencies): /usr/bin/python3 with torch and npm
+# onnxruntime-node in /opt/persona-peers, both installed by
+# ../shared/tools/install-peers.sh. Missing peers are reported and skipped;
+# without torch there are no shared weights, so ours runs alone on weights
+# it draws itself. Run it on a quiet machine: figures depend on the load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${PE_BENCH_BUILD:-build-bench-encoder}
+work=${PE_BENCH_DIR:-/tmp/pe-bench-encoder}
+threads=2
+min_time=1.0
+shapes="1x32,1x128,8x32,8x128,32x32,32x128"
+configs="base small"
+docs=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) min_time=0.3 ;;
+    --no-docs) docs=0 ;;
+    --configs) configs=$2; shift ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    *) echo "bench-encoder: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$work"
+log() { echo "== $*" >&2; }
+
+log "build ($build)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j2 --target pe_bench_encoder pe_bench_encoder_kernels >/dev/null
+
+have_torch=0; have_ort=0
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then have_torch=1; else
+  log "PyTorch absent (/usr/bin/python3 cannot import torch; run ../shared/tools/install-peers.sh): torch and ONNX Runtime columns skipped"
+fi
+ort_dir=/opt/persona-peers/node_modules/onnxruntime-node
+if [ $have_torch = 1 ] && command -v node >/dev/null && [ -d "$ort_dir" ]; then have_ort=1; else
+  [ $have_torch = 1 ] && log "onnxruntime-node absent ($ort_dir; run ../shared/tools/install-peers.sh): ONNX Runtime column skipped"
+fi
+
+export OPENBLAS_NUM_THREADS=$threads
+for cfg in $configs; do
+  dir=$work/$cfg
+  rm -f "$work/$cfg".*.jsonl
+  if [ $have_torch = 1 ]; then
+    if [ ! -f "$dir/model.safetensors" ] || [ ! -f "$dir/check_hidden.bin" ]; then
+      log "$cfg: random weights (scripts/encoder_peers.py gen)"
+      /usr/bin/python3 scripts/encoder_peers.py gen "$dir" --config "$cfg" >/dev/null
+    fi
+    if [ $have_ort = 1 ] && [ ! -f "$dir/model.onnx" ]; then
+      log "$cfg: ONNX export"
+      /usr/bin/python3 scripts/encoder_peers.py export "$dir" >/dev/null 2>"$work/$cfg.export.log"
+    fi
+    model=(--model "$dir")
+  else
+    model=(--config "$cfg")
+  fi
+  log "$cfg: ours"
+  "$build/bench/pe_bench_encoder" "${model[@]}" --shapes "$shapes" --threads $threads --min-time $min_time \
+      --json "$work/$cfg.ours.jsonl" | tee "$work/$cfg.ours.txt" >&2
+  if [ $have_torch = 1 ]; then
+    log "$cfg: PyTorch"
+    OMP_WAIT_POLICY=passive OMP_NUM_THREADS=$threads /usr/bin/python3 scripts/encoder_peers.py torch "$dir" \
+        --shapes "$shapes" --threads $threads --min-time $min_time | tee "$work/$cfg.torch.jsonl" >&2
+  fi
+  if [ $have_ort = 1 ]; then
+    log "$cfg: ONNX Runtime"
+    node scripts/encoder_ort.js "$dir" "$shapes" $threads $min_time | tee "$work/$cfg.ort.jsonl" >&2
+  fi
+done
+
+log "kernels micro-benchmark"
+"$build/bench/pe_bench_encoder_kernels" --threads $threads --quick | tee "$work/kernels.txt" >&2
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+cmdline="scripts/bench-encoder.sh $*"
+/usr/bin/env python3 - "$work" "$configs" "$cpu" "$load" "$docs" "$root/docs/BENCHMARKS.md" "$have_torch" "$have_ort" <<'EOF'
+import json, os, sys, time, datetime
+work, configs, cpu, load, docs, md_path, have_torch, have_ort = sys.argv[1:9]
+CFG = {"base": (12, 768, 3072, "BERT-base (12 layers, hidden 768, 12 heads, 110M)"),
+       "small": (4, 256, 1024, "small (4 layers, hidden 256, 4 heads)")}
+
+def rows(path):
+    try:
+        with open(path) as f:
+            return {(r["batch"], r["seq"]): r for r in (json.loads(l) for l in f if l.strip().startswith("{"))}
+    except FileNotFoundError:
+        return {}
+
+def flops(cfg, b, t):
+    L, C, I, _ = CFG[cfg]
+    return (2.0 * (4 * C * C + 2 * C * I) + 4.0 * t * C) * L * b * t
+
+out = []
+out.append("## Encoder\n")
+out.append(f"Run {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M')} UTC with `scripts/bench-encoder.sh`"
+           f" on {cpu}, 2 threads for everyone, load average at the end {load}."
+           " Same random weights for all three (written by `scripts/encoder_peers.py gen`; ours is checked against"
+           " PyTorch's hidden states on them). Tokens/s of the full forward (embeddings to last hidden states,"
+           " no pooler); GFLOP/s counts the matrix products only (per token and layer 2(4C^2 + 2CI) + 4nC)."
+           " PyTorch 1.13 (Debian, `torch.set_num_threads(2)`, inference mode, `OMP_WAIT_POLICY=passive`), ONNX"
+           " Runtime 1.30 (npm onnxruntime-node, model from `torch.onnx.export`, graph optimisation `all`,"
+           " 2 intra-op threads). OpenBLAS is left on its Haswell kernels as the environment sets it.\n")
+if have_torch != "1":
+    out.append("**PyTorch was absent for this run: no peer figures (see ../shared/tools/install-peers.sh).**\n")
+elif have_ort != "1":
+    out.append("**onnxruntime-node was absent for this run: no ONNX Runtime figures.**\n")
+misses = []
+for cfg in configs.split():
+    ours, tor, ort = (rows(os.path.join(work, f"{cfg}.{p}.jsonl")) for p in ("ours", "torch", "ort"))
+    if not ours:
+        continue
+    check = next(iter(ours.values())).get("check_max_abs_diff", -1)
+    out.append(f"### {CFG[cfg][3]}\n")
+    if check is not None and check >= 0:
+        out.append(f"Ours vs PyTorch hidden states on these weights (2 x 16 tokens): max |diff| = {check:.2g}.\n")
+    out.append("| batch x seq | ours tok/s | torch tok/s | ORT tok/s | ours GFLOP/s | torch GFLOP/s | ORT GFLOP/s | ours/torch | ours/ORT |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for key in sorted(ours):
+        b, t = key
+        f = flops(cfg, b, t)
+        def tok(r): return f"{b * t / r['sec']:.0f}" if r else "-"
+        def gf(r): return f"{f / r['sec'] * 1e-9:.1f}" if r else "-"
+        def ratio(r):
+            if not r: return "-"
+            x = r["sec"] / ours[key]["sec"]
+            return f"{x:.2f}x"
+        to, oo = tor.get(key), ort.get(key)
+        if to and to["sec"] / ours[key]["sec"] < 1.5: misses.append(f"{cfg} {b}x{t} vs torch {to['sec'] / ours[key]['sec']:.2f}x")
+        if oo and oo["sec"] / ours[key]["sec"] < 1.0: misses.append(f"{cfg} {b}x{t} vs ORT {oo['sec'] / ours[key]['sec']:.2f}x")
+        out.append(f"| {b} x {t} | {tok(ours[key])} | {tok(to)} | {tok(oo)} | {gf(ours[key])} | {gf(to)} | {gf(oo)} | {ratio(to)} | {ratio(oo)} |")
+    out.append("")
+out.append("Targets: >= 1.5x PyTorch and >= 1.0x ONNX Runtime at every shape. "
+           + ("Missed in this run: " + "; ".join(misses) + "." if misses else "All met in this run.") + "\n")
+try:
+    with open(os.path.join(work, "kernels.txt")) as f:
+        k = f.read().strip()
+    out.append("Kernels alone (`pe_bench_encoder_kernels --quick`, same run; GFLOP/s of our AVX-512 path and of"
+               " OpenBLAS sgemm + scalar epilogue on BERT-base shapes):\n")
+    out.append("```\n" + k + "\n```\n")
+except FileNotFoundError:
+    pass
+section = "\n".join(out).rstrip() + "\n"
+print(section)
+if docs == "1":
+    text = open(md_path).read() if os.path.exists(md_path) else "# Benchmarks\n"
+    lines = text.split("\n")
+    start = next((i for i, l in enumerate(lines) if l.strip() == "## Encoder"), None)
+    if start is None:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        before = "\n".join(lines[:start])
+        after = "\n".join(lines[end:])
+        text = (before + "\n" if before else "") + section + ("\n" + after if after else "")
+    os.makedirs(os.path.dirname(md_path), exist_ok=True)
+    with open(md_path, "w") as f:
+        f.write(text)
+    print(f"(written to {md_path})", file=sys.stderr)
+EOF
