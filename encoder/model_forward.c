@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "kernels.h"
 #include "model_internal.h"
 
 void pe_encoder_ws_free(pe_encoder_workspace *ws)
@@ -112,8 +113,8 @@ void pe_encoder_embed_cpu(const pe_encoder_config *cfg, const pe_encoder_weights
         const float *we = w->word_emb + (size_t)b->ids[t] * C, *pe = w->pos_emb + (size_t)b->positions[t] * C,
                     *te = w->type_emb + (size_t)b->type_ids[t] * C;
         for (int j = 0; j < C; j++) row[j] = we[j] + pe[j] + te[j];
-        ln_row(row, w->emb_ln_g, w->emb_ln_b, C, cfg->layer_norm_eps);
     }
+    pe_kernels_add_layernorm(x, NULL, w->emb_ln_g, w->emb_ln_b, b->n_tokens, C, cfg->layer_norm_eps);
 }
 
 pe_status pe_encoder_forward_cpu(pe_encoder *enc, const pe_encoder_batch *b, int out_layer, float *out)
@@ -132,10 +133,10 @@ pe_status pe_encoder_forward_cpu(pe_encoder *enc, const pe_encoder_batch *b, int
         pe_linear_apply(L->qkv, x, lw->qkv_b, ws->qkv, T, PE_ACT_NONE);              /* (T, 3C) */
         pe_attention_f32(ws->qkv, ws->ctx, b->offsets, b->n_seq, H, D, ws->att);      /* (T, C) */
         pe_linear_apply(L->attn_out, ws->ctx, lw->attn_out_b, ws->qkv, T, PE_ACT_NONE); /* (T, C) into qkv */
-        pe_add_layernorm_f32(x, ws->qkv, lw->ln1_g, lw->ln1_b, T, C, eps);
+        pe_kernels_add_layernorm(x, ws->qkv, lw->ln1_g, lw->ln1_b, T, C, eps);
         pe_linear_apply(L->ffn_in, x, lw->ffn_in_b, ws->ffn, T, PE_ACT_GELU);         /* (T, I) */
         pe_linear_apply(L->ffn_out, ws->ffn, lw->ffn_out_b, ws->ctx, T, PE_ACT_NONE); /* (T, C) */
-        pe_add_layernorm_f32(x, ws->ctx, lw->ln2_g, lw->ln2_b, T, C, eps);
+        pe_kernels_add_layernorm(x, ws->ctx, lw->ln2_g, lw->ln2_b, T, C, eps);
     }
     return PE_OK;
 }

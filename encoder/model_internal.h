@@ -200,7 +200,9 @@ void pe_encoder_ws_free(pe_encoder_workspace *ws);
 /* x (T, C) = LN(word_emb[ids] + pos_emb[positions] + type_emb[type_ids]). */
 void pe_encoder_embed_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const pe_encoder_batch *b,
                           float *x);
-/* In place y = (x - mean) / sqrt(var + eps) * g + b over rows of n (biased var). */
+/* Scalar reference LayerNorms (the forward uses pe_kernels_add_layernorm,
+ * same contract, vectorised and threaded).
+ * In place y = (x - mean) / sqrt(var + eps) * g + b over rows of n (biased var). */
 void pe_layernorm_f32(float *x, const float *g, const float *b, int rows, int n, float eps);
 /* x (T, C) = LN(x + r) in place, r (T, C). */
 void pe_add_layernorm_f32(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);

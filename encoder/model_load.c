@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels.h"
 #include "model_internal.h"
 
 /* ---- dtype conversion ---- */
@@ -296,7 +297,9 @@ static pe_status prepare_backend(pe_encoder *enc, const pe_encoder_options *o, p
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     enc->threads = o->threads > 0 ? o->threads : (cores > 0 ? (int)cores : 1);
+    /* both process-wide: OpenBLAS's threads and the kernels' pool */
     openblas_set_num_threads(enc->threads);
+    pe_kernels_set_threads(enc->threads);
 
     enc->backend = PE_ENCODER_CPU;
 #ifdef PE_HAVE_CUDA
@@ -608,5 +611,17 @@ pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char 
     if (!v || k == 0) return PE_NOT_FOUND;
     *labels = (const char *const *)v;
     *n = k;
+    return PE_OK;
+}
+
+pe_status pe_encoder_tensor_at(const pe_encoder *enc, int i, pe_encoder_tensor_desc *out)
+{
+    memset(out, 0, sizeof *out);
+    if (i < 0 || i >= enc->n_tensors) return PE_NOT_FOUND;
+    const pe_encoder_stored_tensor *t = &enc->tensors[i];
+    out->name = t->name;
+    out->dtype = t->dtype_name;
+    out->ndim = t->ndim;
+    memcpy(out->shape, t->shape, sizeof out->shape);
     return PE_OK;
 }

@@ -119,7 +119,8 @@ typedef enum pe_encoder_backend {
 
 typedef struct pe_encoder_options {
     pe_encoder_backend backend;
-    int threads;         /* CPU threads (OpenBLAS); 0 = all cores */
+    int threads;         /* CPU threads (OpenBLAS and the kernels' pool, both process-wide:
+                          * the last load sets them); 0 = all cores */
     int verify_checksum; /* .pem: check metadata.tensor_sha256 at load (reads the whole file) */
 } pe_encoder_options;
 
@@ -194,10 +195,57 @@ typedef struct pe_encoder_tensor_view {
 } pe_encoder_tensor_view;
 pe_status pe_encoder_tensor(pe_encoder *enc, const char *name, pe_encoder_tensor_view *out);
 
+/* The stored tensors, in file order, for listings (persona model info).
+ * name and dtype ("F32", "BF16", "I64"... for safetensors, "f32"/"f16" for
+ * .pem) borrowed, valid until pe_encoder_free. i in 0 .. n_tensors-1. */
+typedef struct pe_encoder_tensor_desc {
+    const char *name;
+    const char *dtype;
+    int ndim;
+    int64_t shape[4];
+} pe_encoder_tensor_desc;
+pe_status pe_encoder_tensor_at(const pe_encoder *enc, int i, pe_encoder_tensor_desc *out);
+
 /* Label maps of the heads stored in a .pem ("ner", "relation"): *labels
  * (n) borrowed, valid until pe_encoder_free; PE_NOT_FOUND (and n = 0) when
  * the model has none for that head. */
 pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char *const **labels, int *n);
+
+/* ---- Texts in, vectors out (through the model's tokenizer) ---- */
+
+typedef enum pe_encoder_pool {
+    PE_POOL_NONE = 0, /* per-token hidden states */
+    PE_POOL_MEAN,     /* mean over the tokens, [CLS] and [SEP] included (sentence-transformers) */
+    PE_POOL_CLS,      /* the hidden state of [CLS] */
+    PE_POOL_POOLER    /* BERT's pooler on [CLS]; needs the pooler weights and the last layer */
+} pe_encoder_pool;
+
+typedef struct pe_encoder_encode_options {
+    int layer;            /* -1 last (default), 0 embeddings, 1..L */
+    pe_encoder_pool pool; /* default PE_POOL_NONE */
+    int max_length;       /* tokens per text including [CLS]/[SEP]; 0 = max_position; longer texts are truncated */
+} pe_encoder_encode_options;
+pe_encoder_encode_options pe_encoder_encode_options_default(void);
+
+/* What pe_encoder_encode_texts returns; free with pe_encoder_result_free. */
+typedef struct pe_encoder_result {
+    int n_texts;
+    int hidden;              /* C */
+    int n_tokens;            /* T, all texts */
+    int *offsets;            /* (n_texts + 1) text i is token rows offsets[i] .. offsets[i+1]-1 */
+    pe_encoding **encodings; /* (n_texts) ids, type ids, byte spans into the text, truncated flag */
+    float *hidden_states;    /* (T, C) with PE_POOL_NONE, else NULL */
+    float *pooled;           /* (n_texts, C) with a pool, else NULL */
+} pe_encoder_result;
+
+/* Tokenizes n texts (lens NULL: NUL-terminated) with the model's tokenizer
+ * and runs them as one packed batch. Errors (detail in errmsg):
+ * PE_ERR_INVALID (no tokenizer, bad options, pooler unavailable),
+ * PE_ERR_UTF8 (names the text index and byte offset), PE_ERR_NOMEM, and
+ * those of pe_encoder_forward. On failure *out is NULL. */
+pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *texts, const size_t *lens, int n,
+                                  const pe_encoder_encode_options *opts, pe_encoder_result **out);
+void pe_encoder_result_free(pe_encoder_result *r); /* NULL is a no-op */
 
 /* Conversion of a Hugging Face checkpoint folder to a .pem file. */
 typedef struct pe_encoder_convert_options {

@@ -377,6 +377,86 @@ static void test_tokenizer_end_to_end(void)
     pe_encoder_free(enc);
 }
 
+/* pe_encoder_encode_texts: the same numbers as tokenize + forward, each
+ * pooling, truncation, and its errors. */
+static void test_encode_texts(void)
+{
+    pe_encoder *enc = load(fixture("tiny-f32"));
+    if (!enc) return;
+    const cJSON *arr = cJSON_GetObjectItem(expected, "sequences");
+    const char *texts[8];
+    int offs[8], n = 0, off = 0;
+    for (const cJSON *e = arr->child; e; e = e->next) {
+        const cJSON *text = cJSON_GetObjectItem(e, "text");
+        if (text) {
+            offs[n] = off;
+            texts[n++] = text->valuestring;
+        }
+        off += cJSON_GetArraySize(cJSON_GetObjectItem(e, "ids"));
+    }
+    PE_CHECK_EQ_INT(n, 4);
+    pe_encoder_result *r = NULL;
+    pe_encoder_encode_options o = pe_encoder_encode_options_default();
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts, NULL, n, &o, &r), PE_OK);
+    if (r) {
+        PE_CHECK_EQ_INT(r->n_texts, 4);
+        PE_CHECK(r->hidden_states && !r->pooled);
+        for (int i = 0; i < n; i++) {
+            int len = r->offsets[i + 1] - r->offsets[i];
+            double d = max_diff("f32", "last", r->hidden_states + (size_t)r->offsets[i] * 32, offs[i] * 32, len * 32);
+            PE_CHECK_MSG(d <= TOL, "text %d: max diff %g", i, d);
+        }
+        /* byte spans: "I live in Paris." token 4 is "paris" at [10, 15) */
+        PE_CHECK_EQ_INT(r->encodings[0]->offsets[4].start, 10);
+        PE_CHECK_EQ_INT(r->encodings[0]->offsets[4].end, 15);
+        pe_encoder_result_free(r);
+    }
+    /* sentence vectors: the seq index of text i in the fixture is 4 + i */
+    pe_encoder_pool pools[3] = {PE_POOL_MEAN, PE_POOL_CLS, PE_POOL_POOLER};
+    for (int k = 0; k < 3; k++) {
+        o.pool = pools[k];
+        r = NULL;
+        PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts, NULL, n, &o, &r), PE_OK);
+        if (!r) continue;
+        PE_CHECK(r->pooled && !r->hidden_states);
+        for (int i = 0; i < n; i++) {
+            double d = pools[k] == PE_POOL_CLS ? max_diff("f32", "last", r->pooled + i * 32, offs[i] * 32, 32)
+                                               : max_diff("f32", pools[k] == PE_POOL_MEAN ? "mean" : "pooler",
+                                                          r->pooled + i * 32, (4 + i) * 32, 32);
+            PE_CHECK_MSG(d <= TOL, "pool %d text %d: max diff %g", k, i, d);
+        }
+        pe_encoder_result_free(r);
+    }
+    /* truncation to max_length keeps [CLS] ... [SEP] */
+    o = pe_encoder_encode_options_default();
+    o.max_length = 4;
+    r = NULL;
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts + 3, NULL, 1, &o, &r), PE_OK);
+    if (r) {
+        PE_CHECK_EQ_INT(r->n_tokens, 4);
+        PE_CHECK(r->encodings[0]->truncated);
+        PE_CHECK_EQ_INT(r->encodings[0]->ids[3], 3);
+        pe_encoder_result_free(r);
+    }
+    /* errors */
+    const char *bad[2] = {"fine", "bad \xff byte"};
+    r = (pe_encoder_result *)1;
+    o = pe_encoder_encode_options_default();
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, bad, NULL, 2, &o, &r), PE_ERR_UTF8);
+    PE_CHECK(r == NULL);
+    o.max_length = 65;
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts, NULL, 1, &o, &r), PE_ERR_INVALID);
+    o = pe_encoder_encode_options_default();
+    o.pool = PE_POOL_POOLER;
+    o.layer = 1;
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts, NULL, 1, &o, &r), PE_ERR_INVALID);
+    o = pe_encoder_encode_options_default();
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts, NULL, 0, &o, &r), PE_OK);
+    if (r) PE_CHECK_EQ_INT(r->n_texts, 0);
+    pe_encoder_result_free(r);
+    pe_encoder_free(enc);
+}
+
 int main(void)
 {
     size_t len;
@@ -396,6 +476,7 @@ int main(void)
     PE_RUN(test_forward_errors);
     PE_RUN(test_pem);
     PE_RUN(test_tokenizer_end_to_end);
+    PE_RUN(test_encode_texts);
     rmdir(tmpdir);
     cJSON_Delete(expected);
     PE_TEST_EXIT();

@@ -1,0 +1,329 @@
+/* test_encoder_files.c - bad model files give clear errors naming the file,
+ * tensor or field, never a crash or a leak: safetensors (truncated, bad or
+ * oversized header, offsets outside the file, missing / mis-shaped tensors,
+ * unsupported dtypes), config.json (missing field, other activation), .pem
+ * (magic, version, truncation, header). Variants are made in a temporary
+ * folder from the tiny-f32 fixture. */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pe_encoder.h"
+#include "pe_test.h"
+
+static char tmp[64], dir[128];
+static unsigned char *good;   /* tiny-f32/model.safetensors */
+static size_t good_len;
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static void copy_fixture(const char *name, const char *to)
+{
+    char src[512], dst[256];
+    size_t n;
+    snprintf(src, sizeof src, "%s/encoder/tiny-f32/%s", PE_FIXTURES, name);
+    snprintf(dst, sizeof dst, "%s/%s", dir, to ? to : name);
+    unsigned char *b = read_all(src, &n);
+    if (b) write_file(dst, b, n);
+    free(b);
+}
+
+static void put_model(const void *data, size_t len)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    write_file(p, data, len);
+}
+
+/* Loads dir; expects status want and every needle in the message. */
+static void expect_load(const char *path, pe_status want, const char *needle1, const char *needle2)
+{
+    pe_encoder *enc = (pe_encoder *)1;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    pe_status st = pe_encoder_load(path, &o, &enc, &err);
+    PE_CHECK_MSG(st == want, "want %s, got %s: %s", pe_status_str(want), pe_status_str(st), err.msg);
+    PE_CHECK(enc == NULL || st == PE_OK);
+    if (needle1) PE_CHECK_MSG(strstr(err.msg, needle1) != NULL, "\"%s\" not in: %s", needle1, err.msg);
+    if (needle2) PE_CHECK_MSG(strstr(err.msg, needle2) != NULL, "\"%s\" not in: %s", needle2, err.msg);
+    if (st == PE_OK) pe_encoder_free(enc);
+}
+
+/* The good file with its header JSON edited by fn (data kept as is). */
+typedef void (*edit_fn)(cJSON *h);
+static void put_edited(edit_fn fn)
+{
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = (hl << 8) | good[i];
+    cJSON *h = cJSON_ParseWithLength((const char *)good + 8, (size_t)hl);
+    fn(h);
+    char *js = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    size_t nl = strlen(js), data = good_len - 8 - (size_t)hl;
+    unsigned char *out = malloc(8 + nl + data);
+    for (int i = 0; i < 8; i++) out[i] = (unsigned char)((uint64_t)nl >> (8 * i));
+    memcpy(out + 8, js, nl);
+    memcpy(out + 8 + nl, good + 8 + hl, data);
+    put_model(out, 8 + nl + data);
+    free(out);
+    free(js);
+}
+
+static void edit_rename(cJSON *h)
+{
+    cJSON *e = cJSON_DetachItemFromObject(h, "bert.encoder.layer.1.output.dense.bias");
+    cJSON_AddItemToObject(h, "bert.encoder.layer.1.output.dense.bias_renamed", e);
+}
+static void edit_shape(cJSON *h)
+{
+    cJSON *e = cJSON_GetObjectItem(h, "bert.encoder.layer.1.attention.self.query.weight");
+    cJSON_ReplaceItemInObject(e, "shape", cJSON_Parse("[16, 64]"));
+}
+static void edit_dtype(cJSON *h)
+{
+    cJSON *e = cJSON_GetObjectItem(h, "bert.encoder.layer.0.intermediate.dense.weight");
+    cJSON_ReplaceItemInObject(e, "dtype", cJSON_CreateString("I32"));
+}
+static void edit_unknown_dtype(cJSON *h)
+{
+    cJSON *e = cJSON_GetObjectItem(h, "bert.embeddings.LayerNorm.weight");
+    cJSON_ReplaceItemInObject(e, "dtype", cJSON_CreateString("Q4_K"));
+}
+static void edit_offsets(cJSON *h)
+{
+    cJSON *e = cJSON_GetObjectItem(h, "bert.pooler.dense.bias");
+    cJSON_ReplaceItemInObject(e, "data_offsets", cJSON_Parse("[1000000, 1000128]"));
+}
+static void edit_huge_shape(cJSON *h)
+{
+    cJSON *e = cJSON_GetObjectItem(h, "bert.pooler.dense.weight");
+    cJSON_ReplaceItemInObject(e, "shape", cJSON_Parse("[4294967296, 4294967296, 4294967296]"));
+}
+static void edit_size_mismatch(cJSON *h)
+{
+    cJSON *e = cJSON_GetObjectItem(h, "bert.pooler.dense.weight");
+    cJSON_ReplaceItemInObject(e, "shape", cJSON_Parse("[32, 33]"));
+}
+static void edit_extra_i64(cJSON *h)
+{
+    /* old checkpoints carry an I64 position_ids buffer: allowed, reported */
+    cJSON_AddItemToObject(h, "bert.embeddings.position_ids",
+                          cJSON_Parse("{\"dtype\":\"I64\",\"shape\":[1,2],\"data_offsets\":[0,16]}"));
+}
+
+static void test_safetensors_bad(void)
+{
+    copy_fixture("config.json", NULL);
+    copy_fixture("vocab.txt", NULL);
+    put_model(good, good_len);
+    expect_load(dir, PE_OK, NULL, NULL);
+
+    put_model(good, good_len / 2);
+    expect_load(dir, PE_ERR_CORRUPT, "model.safetensors", "outside the data");
+    put_model(good, 5);
+    expect_load(dir, PE_ERR_CORRUPT, "truncated", NULL);
+    put_model(good, 0);
+    expect_load(dir, PE_ERR_CORRUPT, "truncated", NULL);
+
+    unsigned char *b = malloc(good_len);
+    memcpy(b, good, good_len);
+    b[8] = '#'; /* the header JSON's opening brace */
+    put_model(b, good_len);
+    expect_load(dir, PE_ERR_PARSE, "invalid header JSON", NULL);
+    memcpy(b, good, good_len);
+    uint64_t beyond = good_len; /* header length past the end */
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(beyond >> (8 * i));
+    put_model(b, good_len);
+    expect_load(dir, PE_ERR_CORRUPT, "beyond the end", NULL);
+    uint64_t huge = (uint64_t)1 << 40;
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(huge >> (8 * i));
+    put_model(b, good_len);
+    expect_load(dir, PE_ERR_LIMIT, "header length", NULL);
+    memset(b, 0xff, 8);
+    put_model(b, good_len);
+    expect_load(dir, PE_ERR_LIMIT, "header length", NULL);
+    free(b);
+
+    put_edited(edit_rename);
+    expect_load(dir, PE_ERR_INVALID, "missing tensor", "encoder.layer.1.output.dense.bias");
+    put_edited(edit_shape);
+    expect_load(dir, PE_ERR_SHAPE, "bert.encoder.layer.1.attention.self.query.weight: expected (32, 32), got (16, 64)",
+                NULL);
+    put_edited(edit_dtype);
+    expect_load(dir, PE_ERR_UNSUPPORTED, "bert.encoder.layer.0.intermediate.dense.weight", "I32");
+    put_edited(edit_unknown_dtype);
+    expect_load(dir, PE_ERR_UNSUPPORTED, "bert.embeddings.LayerNorm.weight", "Q4_K");
+    put_edited(edit_offsets);
+    expect_load(dir, PE_ERR_CORRUPT, "bert.pooler.dense.bias", "outside");
+    put_edited(edit_huge_shape);
+    expect_load(dir, PE_ERR_CORRUPT, "bert.pooler.dense.weight", NULL);
+    put_edited(edit_size_mismatch);
+    expect_load(dir, PE_ERR_CORRUPT, "bert.pooler.dense.weight", "bytes of data");
+    put_edited(edit_extra_i64);
+    expect_load(dir, PE_OK, NULL, NULL);
+
+    char p[256];
+    snprintf(p, sizeof p, "%s/nowhere", tmp);
+    expect_load(p, PE_ERR_IO, "nowhere", NULL);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    unlink(p);
+    expect_load(dir, PE_ERR_IO, "no model.safetensors", NULL);
+}
+
+static void put_config(const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    write_file(p, text, strlen(text));
+}
+
+static void test_config_bad(void)
+{
+    put_model(good, good_len);
+    put_config("{\"vocab_size\": 135, \"hidden_size\": 32, \"num_hidden_layers\": 2, \"intermediate_size\": 64,"
+               "\"max_position_embeddings\": 64, \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12,"
+               "\"hidden_act\": \"gelu\"}");
+    expect_load(dir, PE_ERR_INVALID, "config.json", "num_attention_heads");
+    put_config("{\"vocab_size\": 135, \"hidden_size\": 32, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,"
+               "\"intermediate_size\": 64, \"max_position_embeddings\": 64, \"type_vocab_size\": 2,"
+               "\"layer_norm_eps\": 1e-12, \"hidden_act\": \"relu\"}");
+    expect_load(dir, PE_ERR_UNSUPPORTED, "hidden_act", "relu");
+    put_config("{\"vocab_size\": 135, \"hidden_size\": 32, \"num_hidden_layers\": 2, \"num_attention_heads\": 5,"
+               "\"intermediate_size\": 64, \"max_position_embeddings\": 64, \"type_vocab_size\": 2,"
+               "\"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\"}");
+    expect_load(dir, PE_ERR_INVALID, "not a multiple", NULL);
+    put_config("{\"vocab_size\": 135, \"hidden_size\": 32, \"num_hidden_layers\": 2.5, \"num_attention_heads\": 4,"
+               "\"intermediate_size\": 64, \"max_position_embeddings\": 64, \"type_vocab_size\": 2,"
+               "\"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\"}");
+    expect_load(dir, PE_ERR_INVALID, "num_hidden_layers", NULL);
+    /* more layers than the weights have */
+    put_config("{\"vocab_size\": 135, \"hidden_size\": 32, \"num_hidden_layers\": 3, \"num_attention_heads\": 4,"
+               "\"intermediate_size\": 64, \"max_position_embeddings\": 64, \"type_vocab_size\": 2,"
+               "\"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\"}");
+    expect_load(dir, PE_ERR_INVALID, "missing tensor", "encoder.layer.2.");
+    put_config("{\"vocab_size\": 135, \"hidden_size\": ");
+    expect_load(dir, PE_ERR_PARSE, "config.json", NULL);
+    copy_fixture("config.json", NULL);
+    expect_load(dir, PE_OK, NULL, NULL);
+}
+
+static void test_pem_bad(void)
+{
+    char pem[256], bad[256];
+    snprintf(pem, sizeof pem, "%s/m.pem", tmp);
+    snprintf(bad, sizeof bad, "%s/bad.pem", tmp);
+    pe_error err;
+    pe_error_clear(&err);
+    char src[512];
+    snprintf(src, sizeof src, "%s/encoder/tiny-f32", PE_FIXTURES);
+    PE_CHECK_EQ_INT(pe_encoder_convert_hf(src, pem, NULL, &err), PE_OK);
+    /* converting a folder without a vocabulary is refused */
+    char vocab[256];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
+    unlink(vocab);
+    PE_CHECK_EQ_INT(pe_encoder_convert_hf(dir, bad, NULL, &err), PE_ERR_INVALID);
+    PE_CHECK(strstr(err.msg, "vocab.txt") != NULL);
+    PE_CHECK(access(bad, F_OK) != 0);
+    size_t n;
+    unsigned char *b = read_all(pem, &n);
+    if (!b) return;
+    unsigned char *c = malloc(n);
+    expect_load(pem, PE_OK, NULL, NULL);
+
+    memcpy(c, b, n);
+    c[0] = 'X';
+    write_file(bad, c, n);
+    expect_load(bad, PE_ERR_CORRUPT, "bad magic", NULL);
+    memcpy(c, b, n);
+    c[8] = 2;
+    write_file(bad, c, n);
+    expect_load(bad, PE_ERR_UNSUPPORTED, "version 2", NULL);
+    write_file(bad, b, n - 64);
+    expect_load(bad, PE_ERR_CORRUPT, "outside the data", NULL);
+    write_file(bad, b, 20);
+    expect_load(bad, PE_ERR_CORRUPT, "truncated", NULL);
+    memcpy(c, b, n);
+    c[32] = 'x';
+    write_file(bad, c, n);
+    expect_load(bad, PE_ERR_PARSE, "header JSON", NULL);
+    memcpy(c, b, n);
+    c[16 + 5] = 0x7f; /* header length far beyond the file */
+    write_file(bad, c, n);
+    expect_load(bad, PE_ERR_LIMIT, "header length", NULL);
+    memcpy(c, b, n);
+    c[24] = 1; /* data offset not aligned */
+    write_file(bad, c, n);
+    expect_load(bad, PE_ERR_CORRUPT, "data offset", NULL);
+    /* a tensor renamed in the header: missing */
+    memcpy(c, b, n);
+    char *hit = memmem(c, n, "\"layer.1.ln2.b\"", 15);
+    PE_CHECK(hit != NULL);
+    if (hit) {
+        hit[7] = '7';
+        write_file(bad, c, n);
+        expect_load(bad, PE_ERR_INVALID, "missing tensor layer.1.ln2.b", NULL);
+    }
+    /* a plain text file is not a model */
+    write_file(bad, "hello world, not a model at all\n", 32);
+    expect_load(bad, PE_ERR_CORRUPT, "bad magic", NULL);
+    unlink(bad);
+    unlink(pem);
+    free(b);
+    free(c);
+}
+
+int main(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/encoder/tiny-f32/model.safetensors", PE_FIXTURES);
+    good = read_all(p, &good_len);
+    if (!good) {
+        fprintf(stderr, "cannot read %s\n", p);
+        return 1;
+    }
+    snprintf(tmp, sizeof tmp, "/tmp/pe_test_encoder_files.XXXXXX");
+    if (!mkdtemp(tmp)) return 1;
+    snprintf(dir, sizeof dir, "%s/hf", tmp);
+    mkdir(dir, 0700);
+    PE_RUN(test_safetensors_bad);
+    PE_RUN(test_config_bad);
+    PE_RUN(test_pem_bad);
+    const char *files[] = {"model.safetensors", "config.json", "vocab.txt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+    rmdir(tmp);
+    free(good);
+    PE_TEST_EXIT();
+}
