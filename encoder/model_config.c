@@ -65,6 +65,18 @@ pe_status pe_encoder_config_from_json(const void *cjson_obj, const char *what, p
     return PE_OK;
 }
 
+/* A float as the shortest decimal that reads back to it (1e-12, not
+ * 9.99999996e-13). */
+static double short_float(float f)
+{
+    char b[32];
+    for (int prec = 6; prec < 10; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, (double)f);
+        if ((float)strtod(b, NULL) == f) break;
+    }
+    return strtod(b, NULL);
+}
+
 void *pe_encoder_config_to_json(const pe_encoder_config *cfg)
 {
     cJSON *o = cJSON_CreateObject();
@@ -76,7 +88,7 @@ void *pe_encoder_config_to_json(const pe_encoder_config *cfg)
              cJSON_AddNumberToObject(o, "intermediate_size", cfg->intermediate) &&
              cJSON_AddNumberToObject(o, "max_position_embeddings", cfg->max_position) &&
              cJSON_AddNumberToObject(o, "type_vocab_size", cfg->type_vocab) &&
-             cJSON_AddNumberToObject(o, "layer_norm_eps", cfg->layer_norm_eps) &&
+             cJSON_AddNumberToObject(o, "layer_norm_eps", short_float(cfg->layer_norm_eps)) &&
              cJSON_AddStringToObject(o, "hidden_act", "gelu");
     if (!ok) {
         cJSON_Delete(o);

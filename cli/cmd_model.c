@@ -1,0 +1,258 @@
+/* cmd_model.c - `persona model convert` (Hugging Face checkpoint -> .pem)
+ * and `persona model info` (config, metadata, tensors as JSON). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "pe_encoder.h"
+
+static void convert_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: persona model convert HF_DIR OUT.pem [options]\n"
+            "\n"
+            "Converts a Hugging Face BERT checkpoint folder (config.json, model.safetensors\n"
+            "in F32/F16/BF16, vocab.txt or tokenizer.json) to the project's .pem model file\n"
+            "(one memory-mapped file: config, vocabulary, label maps, metadata, tensors).\n"
+            "\n"
+            "options:\n"
+            "  --f16                  store the tensors as f16 (half the size) instead of f32\n"
+            "  --model-id ID          metadata model id (default: the folder's name)\n"
+            "  --model-version V      metadata model version\n"
+            "  --training-data TEXT   metadata: what the model was trained on\n"
+            "  --labels FILE.json     label maps of heads: {\"ner\": [...], \"relation\": [...]}\n"
+            "  --no-extra             drop tensors the encoder does not use (heads, cls.*)\n"
+            "\n"
+            "exit codes: 0 ok, 1 failure, 2 usage, 3 HF_DIR not found\n");
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap + 1);
+    size_t got;
+    while (b && (got = fread(b + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *nb = cap < (64u << 20) ? realloc(b, cap * 2 + 1) : NULL;
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (b) b[n] = '\0';
+    return b;
+}
+
+int pe_cmd_model_convert(int argc, char **argv)
+{
+    const char *pos[2] = {NULL, NULL}, *labels_path = NULL;
+    int npos = 0;
+    pe_encoder_convert_options o = pe_encoder_convert_options_default();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (pe_cli_is_help(a)) {
+            convert_usage(stdout);
+            return PE_EXIT_OK;
+        }
+        if (strcmp(a, "--f16") == 0) {
+            o.f16 = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-extra") == 0) {
+            o.keep_extra = 0;
+            continue;
+        }
+        const char **dst = strcmp(a, "--model-id") == 0        ? &o.model_id
+                           : strcmp(a, "--model-version") == 0 ? &o.model_version
+                           : strcmp(a, "--training-data") == 0 ? &o.training_data
+                           : strcmp(a, "--labels") == 0        ? &labels_path
+                                                               : NULL;
+        if (dst) {
+            if (!v) {
+                fprintf(stderr, "persona model convert: %s needs a value\n", a);
+                return PE_EXIT_USAGE;
+            }
+            *dst = v;
+            i++;
+            continue;
+        }
+        if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "persona model convert: unknown option '%s' (see --help)\n", a);
+            return PE_EXIT_USAGE;
+        }
+        if (npos == 2) {
+            fprintf(stderr, "persona model convert: too many arguments (see --help)\n");
+            return PE_EXIT_USAGE;
+        }
+        pos[npos++] = a;
+    }
+    if (npos != 2) {
+        convert_usage(stderr);
+        return PE_EXIT_USAGE;
+    }
+    struct stat sb;
+    if (stat(pos[0], &sb) != 0) {
+        fprintf(stderr, "persona model convert: %s: not found\n", pos[0]);
+        return PE_EXIT_NOT_FOUND;
+    }
+    char *labels = NULL;
+    if (labels_path) {
+        labels = slurp(labels_path);
+        if (!labels) {
+            fprintf(stderr, "persona model convert: %s: cannot read\n", labels_path);
+            return PE_EXIT_FAIL;
+        }
+        o.labels_json = labels;
+    }
+    pe_error err;
+    pe_error_clear(&err);
+    double t0 = pe_now();
+    pe_status st = pe_encoder_convert_hf(pos[0], pos[1], &o, &err);
+    free(labels);
+    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (stat(pos[1], &sb) == 0)
+        fprintf(stderr, "persona: wrote %s (%.1f MiB, %s) in %.1f s\n", pos[1], sb.st_size / 1048576.0,
+                o.f16 ? "f16" : "f32", pe_now() - t0);
+    return PE_EXIT_OK;
+}
+
+static void info_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: persona model info PATH [--verify] [--no-tensors]\n"
+            "\n"
+            "Prints a model's config, metadata, tokenizer, label maps and tensors as one\n"
+            "JSON object. PATH: a Hugging Face folder, a .safetensors file (config.json\n"
+            "beside it) or a .pem file.\n"
+            "\n"
+            "options:\n"
+            "  --verify       .pem: check the SHA-256 of the tensor data against the header\n"
+            "  --no-tensors   leave out the per-tensor list\n"
+            "\n"
+            "exit codes: 0 ok, 1 failure (bad model file, checksum mismatch), 2 usage,\n"
+            "            3 PATH not found\n");
+}
+
+int pe_cmd_model_info(int argc, char **argv)
+{
+    const char *path = NULL;
+    int verify = 0, tensors = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (pe_cli_is_help(a)) {
+            info_usage(stdout);
+            return PE_EXIT_OK;
+        }
+        if (strcmp(a, "--verify") == 0) verify = 1;
+        else if (strcmp(a, "--no-tensors") == 0) tensors = 0;
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "persona model info: unknown option '%s' (see --help)\n", a);
+            return PE_EXIT_USAGE;
+        } else if (path) {
+            fprintf(stderr, "persona model info: one PATH only (see --help)\n");
+            return PE_EXIT_USAGE;
+        } else {
+            path = a;
+        }
+    }
+    if (!path) {
+        info_usage(stderr);
+        return PE_EXIT_USAGE;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "persona model info: %s: not found\n", path);
+        return PE_EXIT_NOT_FOUND;
+    }
+    pe_encoder_options lo = pe_encoder_options_default();
+    lo.backend = PE_ENCODER_CPU;
+    lo.threads = 1;
+    lo.verify_checksum = verify;
+    pe_encoder *enc = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st = pe_encoder_load(path, &lo, &enc, &err);
+    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    pe_encoder_info in;
+    pe_encoder_get_info(enc, &in);
+    const pe_encoder_config *c = &in.config;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", in.path);
+    cJSON_AddStringToObject(o, "format", in.format);
+    cJSON_AddStringToObject(o, "dtype", in.dtype);
+    cJSON *cfg = cJSON_AddObjectToObject(o, "config");
+    cJSON_AddNumberToObject(cfg, "vocab_size", c->vocab_size);
+    cJSON_AddNumberToObject(cfg, "hidden_size", c->hidden);
+    cJSON_AddNumberToObject(cfg, "num_hidden_layers", c->layers);
+    cJSON_AddNumberToObject(cfg, "num_attention_heads", c->heads);
+    cJSON_AddNumberToObject(cfg, "intermediate_size", c->intermediate);
+    cJSON_AddNumberToObject(cfg, "max_position_embeddings", c->max_position);
+    cJSON_AddNumberToObject(cfg, "type_vocab_size", c->type_vocab);
+    char eps[32];
+    snprintf(eps, sizeof eps, "%.6g", (double)c->layer_norm_eps);
+    cJSON_AddNumberToObject(cfg, "layer_norm_eps", strtod(eps, NULL));
+    cJSON_AddStringToObject(cfg, "hidden_act", "gelu");
+    cJSON_AddBoolToObject(cfg, "pooler", c->has_pooler);
+    cJSON_AddNumberToObject(o, "parameters", (double)in.n_params);
+    cJSON *meta = cJSON_AddObjectToObject(o, "metadata");
+    cJSON_AddStringToObject(meta, "model_id", in.model_id);
+    cJSON_AddStringToObject(meta, "model_version", in.model_version);
+    cJSON_AddStringToObject(meta, "training_data", in.training_data);
+    cJSON_AddStringToObject(meta, "created", in.created);
+    cJSON_AddStringToObject(meta, "tensor_sha256", in.tensor_sha256);
+    if (verify) cJSON_AddBoolToObject(meta, "verified", strcmp(in.format, "pem") == 0);
+    const pe_tokenizer *tok = pe_encoder_tokenizer(enc);
+    if (tok) {
+        const pe_tokenizer_options *to = pe_tokenizer_get_options(tok);
+        cJSON *t = cJSON_AddObjectToObject(o, "tokenizer");
+        cJSON_AddNumberToObject(t, "vocab_size", (double)pe_tokenizer_vocab_size(tok));
+        cJSON_AddBoolToObject(t, "do_lower_case", to->do_lower_case);
+        cJSON_AddBoolToObject(t, "strip_accents", to->strip_accents < 0 ? to->do_lower_case : to->strip_accents);
+    } else {
+        cJSON_AddNullToObject(o, "tokenizer");
+    }
+    cJSON *labels = cJSON_AddObjectToObject(o, "labels");
+    const char *heads[] = {"ner", "relation"};
+    for (int h = 0; h < 2; h++) {
+        const char *const *l;
+        int n;
+        cJSON *a = cJSON_AddArrayToObject(labels, heads[h]);
+        if (pe_encoder_labels(enc, heads[h], &l, &n) == PE_OK)
+            for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(l[i]));
+    }
+    cJSON *tj = cJSON_AddObjectToObject(o, "tensors");
+    cJSON_AddNumberToObject(tj, "count", in.n_tensors);
+    cJSON *ex = cJSON_AddArrayToObject(tj, "extra");
+    for (int i = 0; i < in.n_extra; i++) cJSON_AddItemToArray(ex, cJSON_CreateString(in.extra[i]));
+    if (tensors) {
+        cJSON *list = cJSON_AddArrayToObject(tj, "list");
+        pe_encoder_tensor_desc d;
+        for (int i = 0; pe_encoder_tensor_at(enc, i, &d) == PE_OK; i++) {
+            cJSON *x = cJSON_CreateObject(), *sh = cJSON_CreateArray();
+            cJSON_AddStringToObject(x, "name", d.name);
+            cJSON_AddStringToObject(x, "dtype", d.dtype);
+            for (int k = 0; k < d.ndim; k++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)d.shape[k]));
+            cJSON_AddItemToObject(x, "shape", sh);
+            cJSON_AddItemToArray(list, x);
+        }
+    }
+    char *s = cJSON_Print(o);
+    int rc = PE_EXIT_OK;
+    if (!s) rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+    else if (puts(s) < 0 || fflush(stdout) != 0) rc = pe_cli_fail(PE_ERR_IO, "cannot write to stdout");
+    free(s);
+    cJSON_Delete(o);
+    pe_encoder_free(enc);
+    return rc;
+}
