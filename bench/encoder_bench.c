@@ -251,9 +251,11 @@ int main(int argc, char **argv)
     pe_encoder_get_info(enc, &info);
     const pe_encoder_config *c = &info.config;
     const int C = c->hidden;
-    printf("# encoder: %s (%d layers, hidden %d, %d heads, %zu params), backend %s, kernels %s, %d threads\n",
+    const char *bf = getenv("PE_LINEAR_BF16");
+    const int bf16 = bf && *bf && strcmp(bf, "0") != 0 && pe_kernels_has_bf16();
+    printf("# encoder: %s (%d layers, hidden %d, %d heads, %zu params), backend %s, kernels %s%s, %d threads\n",
            own_dir ? cfg_name : model, c->layers, C, c->heads, info.n_params, info.backend, pe_linear_backend_name(),
-           threads);
+           bf16 ? " (bf16 weights: PE_LINEAR_BF16=1)" : "", threads);
 
     /* spot check against the PyTorch output on the same weights */
     char p1[4096], p2[4096];
@@ -329,9 +331,9 @@ int main(int argc, char **argv)
         fflush(stdout);
         if (jf)
             fprintf(jf,
-                    "{\"peer\": \"ours\", \"backend\": \"%s\", \"kernels\": \"%s\", \"threads\": %d, \"batch\": %d, "
-                    "\"seq\": %d, \"sec\": %.6g, \"check_max_abs_diff\": %.3g}\n",
-                    info.backend, pe_linear_backend_name(), threads, B, T, best, check);
+                    "{\"peer\": \"ours\", \"backend\": \"%s\", \"kernels\": \"%s\", \"precision\": \"%s\", "
+                    "\"threads\": %d, \"batch\": %d, \"seq\": %d, \"sec\": %.6g, \"check_max_abs_diff\": %.3g}\n",
+                    info.backend, pe_linear_backend_name(), bf16 ? "bf16" : "f32", threads, B, T, best, check);
         free(ids), free(lens), free(h);
     }
     if (jf) fclose(jf);

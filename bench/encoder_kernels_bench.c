@@ -125,12 +125,15 @@ int main(int argc, char **argv)
     };
     static const int Ms[] = {32, 128, 256, 1024, 4096};
     const double min_s = quick ? 0.05 : 0.25;
-    printf("%-24s %6s %10s %10s %7s\n", "linear (+bias)", "M", "ours GF/s", "blas GF/s", "ratio");
+    const int bf16 = pe_kernels_has_bf16();
+    printf("%-24s %6s %10s %10s %7s %10s\n", "linear (+bias)", "M", "ours GF/s", "blas GF/s", "ratio",
+           bf16 ? "bf16 GF/s" : "");
     int first = 1;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         const int N = shapes[s].N, K = shapes[s].K;
         float *W = rand_vec((size_t)N * K), *b = rand_vec((size_t)N);
-        pe_linear_weights *pw = pe_linear_prepare(W, N, K);
+        pe_linear_weights *pw = pe_linear_prepare_ex(W, N, K, PE_LINEAR_F32);
+        pe_linear_weights *pwb = bf16 ? pe_linear_prepare_ex(W, N, K, PE_LINEAR_BF16) : NULL;
         for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++) {
             const int M = Ms[mi];
             if (quick && M > 1024) continue;
@@ -139,8 +142,16 @@ int main(int argc, char **argv)
             double flops = 2.0 * M * N * K;
             double t_ours = time_best(run_ours, &c, min_s, 3);
             double t_blas = time_best(run_blas, &c, min_s, 3);
-            printf("%-24s %6d %10.1f %10.1f %6.2fx\n", shapes[s].name, M, flops / t_ours * 1e-9,
+            double t_bf16 = 0;
+            if (pwb) {
+                lin_case cb = c;
+                cb.pw = pwb;
+                t_bf16 = time_best(run_ours, &cb, min_s, 3);
+            }
+            printf("%-24s %6d %10.1f %10.1f %6.2fx", shapes[s].name, M, flops / t_ours * 1e-9,
                    flops / t_blas * 1e-9, t_blas / t_ours);
+            if (pwb) printf(" %10.1f", flops / t_bf16 * 1e-9);
+            printf("\n");
             fflush(stdout);
             if (jf)
                 fprintf(jf, "%s{\"shape\": \"%s\", \"M\": %d, \"N\": %d, \"K\": %d, \"ours_gflops\": %.2f, \"blas_gflops\": %.2f}",
@@ -149,6 +160,7 @@ int main(int argc, char **argv)
             free(x), free(y);
         }
         pe_linear_weights_free(pw);
+        pe_linear_weights_free(pwb);
         free(W), free(b);
     }
     if (jf) fprintf(jf, "], \"attention\": [");

@@ -20,6 +20,7 @@
 #define PE_ENCODER_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum pe_kernels_isa {
     PE_KERNELS_BLAS = 0,   /* OpenBLAS sgemm + scalar epilogues (portable, reference) */
@@ -36,6 +37,9 @@ pe_kernels_isa pe_kernels_active(void);
 int pe_kernels_select(pe_kernels_isa isa);
 /* "blas", "avx512". */
 const char *pe_kernels_isa_name(pe_kernels_isa isa);
+
+/* 1 when the CPU has AVX-512 BF16 (vdpbf16ps) besides the AVX-512 path. */
+int pe_kernels_has_bf16(void);
 
 /* Pool size (>= 1). set_threads(n <= 0) restores the default (online
  * CPUs); at most PE_KERNELS_MAX_THREADS. Not to be called while a job runs. */
@@ -78,6 +82,16 @@ int pe_k512_attention(const float *qkv, float *out, const int *offsets, int n_se
 void pe_k512_gelu(float *v, size_t n);
 /* See pe_kernels_add_layernorm. */
 void pe_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
+
+/* ---- AVX-512 BF16 entry points (kernels_avx512bf16.c); call only when
+ * pe_kernels_has_bf16(). ---- */
+
+/* u16 elements of the packed bf16 form of W (N, K) (layout in the file). */
+size_t pe_kbf16_packed_u16(int N, int K);
+void pe_kbf16_pack_weights(const float *W, int N, int K, uint16_t *Wb);
+/* As pe_k512_linear with bf16 products (x rounded to bf16 as it is packed);
+ * -1 also for M, N or K <= 0 (left to the f32 paths). */
+int pe_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y, int M, int N, int K, int act);
 
 /* ---- dispatched element-wise ops (kernels_ops.c) ---- */
 

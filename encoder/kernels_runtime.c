@@ -14,6 +14,7 @@
 
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 static pe_kernels_isa isa_best = PE_KERNELS_BLAS;
+static int has_bf16;
 static _Atomic int isa_cur = PE_KERNELS_BLAS;
 
 static void isa_init(void)
@@ -23,6 +24,7 @@ static void isa_init(void)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
         isa_best = PE_KERNELS_AVX512;
+    has_bf16 = isa_best == PE_KERNELS_AVX512 && __builtin_cpu_supports("avx512bf16");
 #endif
     const char *force = getenv("PE_LINEAR_FORCE_BLAS");
     int forced = force && *force && strcmp(force, "0") != 0;
@@ -33,6 +35,12 @@ pe_kernels_isa pe_kernels_detect(void)
 {
     pthread_once(&isa_once, isa_init);
     return isa_best;
+}
+
+int pe_kernels_has_bf16(void)
+{
+    pthread_once(&isa_once, isa_init);
+    return has_bf16;
 }
 
 pe_kernels_isa pe_kernels_active(void)

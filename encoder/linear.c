@@ -2,7 +2,9 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -10,6 +12,7 @@ struct pe_linear_weights {
     const float *W; /* (N, K), borrowed: the reference path and isa switches use it */
     int N, K;
     float *Wp;      /* AVX-512 panels (pe_k512_pack_weights), or NULL */
+    uint16_t *Wb;   /* AVX-512 BF16 panels (pe_kbf16_pack_weights), or NULL */
 };
 
 float pe_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
@@ -51,14 +54,22 @@ void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int
     pe_linear_f32_blas(x, W, b, y, M, N, K, act);
 }
 
-pe_linear_weights *pe_linear_prepare(const float *W, int N, int K)
+pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_precision prec)
 {
     pe_linear_weights *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->W = W;
     w->N = N;
     w->K = K;
-    if (pe_kernels_detect() == PE_KERNELS_AVX512 && N > 0 && K > 0) {
+    if (pe_kernels_detect() != PE_KERNELS_AVX512 || N <= 0 || K <= 0) return w;
+    if (prec == PE_LINEAR_BF16 && pe_kernels_has_bf16()) {
+        w->Wb = aligned_alloc(64, ((pe_kbf16_packed_u16(N, K) * sizeof(uint16_t) + 63) & ~(size_t)63));
+        if (!w->Wb) {
+            free(w);
+            return NULL;
+        }
+        pe_kbf16_pack_weights(W, N, K, w->Wb);
+    } else {
         w->Wp = aligned_alloc(64, pe_k512_packed_floats(N, K) * sizeof(float));
         if (!w->Wp) {
             free(w);
@@ -69,15 +80,31 @@ pe_linear_weights *pe_linear_prepare(const float *W, int N, int K)
     return w;
 }
 
+pe_linear_weights *pe_linear_prepare(const float *W, int N, int K)
+{
+    const char *e = getenv("PE_LINEAR_BF16");
+    int bf16 = e && *e && strcmp(e, "0") != 0;
+    return pe_linear_prepare_ex(W, N, K, bf16 ? PE_LINEAR_BF16 : PE_LINEAR_F32);
+}
+
+pe_linear_precision pe_linear_weights_precision(const pe_linear_weights *w)
+{
+    return w && w->Wb ? PE_LINEAR_BF16 : PE_LINEAR_F32;
+}
+
 void pe_linear_weights_free(pe_linear_weights *w)
 {
     if (!w) return;
     free(w->Wp);
+    free(w->Wb);
     free(w);
 }
 
 void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act)
 {
+    if (w->Wb && pe_kernels_active() == PE_KERNELS_AVX512 &&
+        pe_kbf16_linear(w->Wb, x, b, y, M, w->N, w->K, act) == 0)
+        return;
     if (w->Wp && pe_kernels_active() == PE_KERNELS_AVX512 &&
         pe_k512_linear(w->Wp, x, b, y, M, w->N, w->K, act) == 0)
         return;

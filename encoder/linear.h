@@ -25,6 +25,16 @@ void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y
  * on allocation failure. */
 typedef struct pe_linear_weights pe_linear_weights;
 pe_linear_weights *pe_linear_prepare(const float *W, int N, int K);
+/* Precision of prepared products. BF16 rounds W and x to bfloat16 and
+ * accumulates in f32 (AVX-512 BF16 only; about 2x the f32 rate, ~3
+ * significant digits per product: for inference where that is acceptable,
+ * see docs/BENCHMARKS.md for the measured cost). pe_linear_prepare uses
+ * F32 unless PE_LINEAR_BF16=1 is set in the environment. */
+typedef enum pe_linear_precision { PE_LINEAR_F32 = 0, PE_LINEAR_BF16 = 1 } pe_linear_precision;
+/* As pe_linear_prepare with a precision; BF16 falls back to F32 on CPUs
+ * without AVX-512 BF16 (pe_linear_weights_precision tells which). */
+pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_precision prec);
+pe_linear_precision pe_linear_weights_precision(const pe_linear_weights *w);
 void pe_linear_weights_free(pe_linear_weights *w); /* NULL is a no-op */
 /* y[M,N] = act(x[M,K] . W^T + b) with prepared weights. */
 void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act);

@@ -141,6 +141,67 @@ static void linear_switch(void)
     free(x), free(W), free(b), free(a), free(c);
 }
 
+static float to_bf16(float f) /* round to nearest even, back to float */
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* bf16 products: against a double reference on the bf16-rounded inputs
+ * (tight), and against f32 (the accuracy cost, loose). */
+static void check_bf16(int M, int N, int K, int with_bias, pe_act act)
+{
+    float *x = rand_vec((size_t)M * K, 1.0f), *W = rand_vec((size_t)N * K, 0.5f);
+    float *b = with_bias ? rand_vec((size_t)N, 1.0f) : NULL;
+    float *y = malloc(sizeof(float) * M * N);
+    pe_linear_weights *pw = pe_linear_prepare_ex(W, N, K, PE_LINEAR_BF16);
+    PE_CHECK(pw != NULL);
+    if (!pw) return;
+    PE_CHECK_EQ_INT(pe_linear_weights_precision(pw), pe_kernels_has_bf16() ? PE_LINEAR_BF16 : PE_LINEAR_F32);
+    pe_linear_apply(pw, x, b, y, M, act);
+    const int is_bf16 = pe_linear_weights_precision(pw) == PE_LINEAR_BF16;
+    int bad = 0;
+    for (int i = 0; i < M && bad < 3; i++)
+        for (int j = 0; j < N && bad < 3; j++) {
+            double s = b ? b[j] : 0.0, s32 = s, mag = fabs(s);
+            for (int k = 0; k < K; k++) {
+                float xv = x[(size_t)i * K + k], wv = W[(size_t)j * K + k];
+                s += (double)(is_bf16 ? to_bf16(xv) : xv) * (is_bf16 ? to_bf16(wv) : wv);
+                s32 += (double)xv * wv;
+                mag += fabs((double)xv * wv);
+            }
+            if (act == PE_ACT_GELU) {
+                s = 0.5 * s * (1.0 + erf(s / sqrt(2.0)));
+                s32 = 0.5 * s32 * (1.0 + erf(s32 / sqrt(2.0)));
+            }
+            double got = y[(size_t)i * N + j];
+            if (!(fabs(got - s) <= 1e-6 + 4e-7 * sqrt((double)K) * mag) || !(fabs(got - s32) <= 1e-2 * mag + 1e-5)) {
+                fprintf(stderr, "bf16 M=%d N=%d K=%d [%d,%d]: got %.9g, bf16-exact %.9g, f32-exact %.9g\n", M, N, K, i,
+                        j, got, s, s32);
+                bad++;
+            }
+        }
+    PE_CHECK_MSG(bad == 0, "bf16 linear %dx%dx%d", M, N, K);
+    pe_linear_weights_free(pw);
+    free(x), free(W), free(b), free(y);
+}
+
+static void linear_bf16(void)
+{
+    static const int Ms[] = {1, 3, 14, 15, 29, 70, 300};
+    static const int Ns[] = {1, 17, 32, 33, 100};
+    static const int Ks[] = {1, 2, 3, 31, 32, 33, 255, 256, 257, 600};
+    int c = 0;
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (int r = 0; r < 2; r++, c++)
+                check_bf16(Ms[mi], Ns[ni], Ks[(size_t)c % (sizeof Ks / sizeof *Ks)], c & 1,
+                           c % 3 == 0 ? PE_ACT_GELU : PE_ACT_NONE);
+}
+
 static void gelu_exact(void)
 {
     /* the vector GELU of the fast path against erff, on a dense grid */
@@ -309,6 +370,7 @@ int main(int argc, char **argv)
     PE_RUN(linear_large);
     PE_RUN(linear_threads);
     PE_RUN(linear_switch);
+    PE_RUN(linear_bf16);
     PE_RUN(attention_shapes);
     PE_RUN(layernorm);
     if (have_avx512) { /* the portable reference of the same op */
