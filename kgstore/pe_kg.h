@@ -35,7 +35,23 @@
  * Errors: functions return a pe_status; the detail of the last failure on a
  * handle is in pe_kg_errmsg(kg) (or the writer's/reader's kg). Borrowed
  * strings and arrays returned by reader functions stay valid until
- * pe_kg_reader_end() or pe_kg_reader_renew() on that reader.
+ * pe_kg_reader_end() or pe_kg_reader_renew() on that reader. Every function
+ * may also return PE_ERR_INVALID (NULL handle or output, bad argument) and
+ * PE_ERR_STORE / PE_ERR_CORRUPT / PE_ERR_NOMEM (LMDB failure, damaged
+ * store, memory); those are not repeated below.
+ *
+ * Threads and processes: one pe_kg handle may be shared by threads; each
+ * reader and the writer is used by one thread at a time. Readers in other
+ * processes open their own handle (never across fork()). A reader sees the
+ * snapshot of its begin/renew, never uncommitted data.
+ *
+ * Writers: any LMDB failure inside a writer (PE_ERR_FULL when the map is
+ * full, PE_ERR_IO, ...) makes every later call on it return the same
+ * status; commit then aborts and returns it. After PE_ERR_FULL the map is
+ * doubled when the writer ends (if no reader of this handle is open), so the
+ * batch can be run again. Ids returned by pe_kg_intern stay valid across
+ * batches; an id merged away by pe_kg_put_sameas is still accepted by this
+ * handle's writer and by readers (it is followed to the canonical id).
  *
  * Record layouts: see the "LMDB layout" section at the end of this header.
  */
@@ -52,6 +68,10 @@ extern "C" {
 #endif
 
 typedef uint64_t pe_kg_id; /* 0 = none / wildcard */
+
+/* Literal terms have this bit set in their id; entities/resources do not. */
+#define PE_KG_ID_LITERAL ((pe_kg_id)1 << 63)
+#define PE_KG_IS_LITERAL(id) (((id) & PE_KG_ID_LITERAL) != 0)
 
 typedef struct pe_kg pe_kg;
 typedef struct pe_kg_writer pe_kg_writer;
@@ -71,7 +91,8 @@ typedef struct pe_kg_options {
 
 pe_kg_options pe_kg_options_default(void);
 
-/* Opens (creating if allowed) the store in directory `dir`. On failure
+/* Opens (creating if allowed) the store in directory `dir` (opt NULL =
+ * defaults; a read-only open never creates). On failure
  * *out is still set when a handle could be made, so that pe_kg_errmsg()
  * explains; close it in every case. Errors: PE_ERR_IO (path), PE_ERR_CORRUPT
  * (not a store of ours, or a newer layout version), PE_ERR_STORE,
@@ -167,19 +188,28 @@ typedef struct pe_kg_source {
  * *source_id. If a source with the same sha256 and format exists and is
  * RUNNING, its id is returned and *resumed set to 1: the caller resumes from
  * its counts (bytes/lines). If it is DONE, *resumed is set to 2 (already
- * imported). Otherwise a new source is created and *resumed is 0. */
+ * imported). Otherwise (no sha256, no match, or only FAILED ones) a new
+ * source is created with status RUNNING, zero counts and started = now when
+ * info->started is 0, and *resumed is 0. Strings are copied. resumed may be
+ * NULL. Like all writes it is committed (or lost) with the writer. */
 pe_status pe_kg_source_begin(pe_kg_writer *w, const pe_kg_source *info, uint32_t *source_id, int *resumed);
 /* Stores the counts (and position) in the same transaction as the data, so
- * that a crash leaves the counts matching what was committed. */
+ * that a crash leaves the counts matching what was committed. last_error
+ * (NULL or "" = none) is kept only if the record has no error yet: the
+ * first error seen stays. PE_ERR_INVALID when source_id does not exist. */
 pe_status pe_kg_source_checkpoint(pe_kg_writer *w, uint32_t source_id, const pe_kg_counts *c,
                                   const char *last_error);
+/* Sets the final status, the counts (c may be NULL to keep them) and ended
+ * = now. PE_ERR_INVALID when source_id does not exist. */
 pe_status pe_kg_source_finish(pe_kg_writer *w, uint32_t source_id, pe_kg_source_status st,
                               const pe_kg_counts *c);
 
 /* ---- Writing -------------------------------------------------------------- */
 
 /* Starts the single write transaction. Blocks while another process writes.
- * PE_ERR_BUSY if this handle already has a writer; PE_ERR_INVALID when read-only. */
+ * PE_ERR_BUSY if this handle already has a writer; PE_ERR_INVALID when read-only.
+ * Keep batches bounded (the importers commit every 20k entities): the
+ * transaction's dirty pages live in memory until commit. */
 pe_status pe_kg_writer_begin(pe_kg *kg, pe_kg_writer **out);
 /* Commits and frees the writer (also on failure). PE_ERR_FULL when the map is full. */
 pe_status pe_kg_writer_commit(pe_kg_writer *w);
@@ -187,44 +217,74 @@ pe_status pe_kg_writer_commit(pe_kg_writer *w);
 void pe_kg_writer_abort(pe_kg_writer *w);
 
 /* Interns an entity/resource term (QID/PID/LID or IRI; Wikidata entity IRIs
- * canonicalised) and sets *id. Follows owl:sameAs merges. */
+ * canonicalised) and sets *id. Follows owl:sameAs merges. The IRIs
+ * http(s)://www.wikidata.org/entity/X and .../prop/direct/X become "X" when
+ * X is a Wikidata id (Q/P/L + digits). Terms are bytes (not checked for
+ * UTF-8); PE_ERR_INVALID for an empty term or one starting with a control
+ * character. Not for literals: pass those as values to pe_kg_put_triple. */
 pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *id);
 /* Declares the kind of an entity (and for properties the Wikidata datatype,
- * e.g. "wikibase-item", else NULL). Creates the entity record if missing. */
+ * e.g. "wikibase-item", else NULL). Creates the entity record if missing.
+ * Kinds only rise: ITEM/PROPERTY/LEXEME > RESOURCE > UNKNOWN (a DBpedia
+ * resource merged into an item stays an item). The source is the record's
+ * first describer. Records are written at commit (one update per entity per
+ * batch). */
 pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, const char *datatype,
                          uint32_t source);
-/* Adds a label/alias/description in language `lang` ("en"; "" for none).
- * Adding the same (kind, lang, text) twice is a no-op; a second LABEL in the
- * same language from another source is kept beside the first. Labels and
- * aliases are entered in the alias index. */
+/* Adds a label/alias/description in language `lang` ("en"; "" or NULL for
+ * none; at most 64 bytes). Adding the same (kind, lang, text) twice is a
+ * no-op (the first source is kept); a second LABEL in the same language
+ * with another text is kept beside the first. Labels and aliases are
+ * entered in the alias index (PE_ERR_UTF8 when the text is not UTF-8).
+ * Also creates the entity record (kind UNKNOWN) if missing. */
 pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, const char *lang,
                          const char *text, size_t len, uint32_t source);
-/* Adds a sitelink (site "enwiki", title). Sitelink count feeds the prior. */
+/* Adds a sitelink (site "enwiki", title). Sitelink count feeds the prior.
+ * The same site twice is a no-op (the first title is kept). */
 pe_status pe_kg_put_sitelink(pe_kg_writer *w, pe_kg_id e, const char *site, const char *title,
                              uint32_t source);
 /* Adds the statement (s, p, o). Idempotent: the same triple twice is stored
- * once (the first source kept, later ones added to its source list). */
+ * once (the first source kept, later ones added to its source list; the
+ * first rank kept). Literal values are interned (equal values share one
+ * literal id); o->text need not be NUL-terminated (text_len counts).
+ * PE_ERR_INVALID for ids that are not entities of this store, an unknown
+ * value type or a time precision outside 0..14. The subject gets an entity
+ * record (kind UNKNOWN) if it has none. */
 pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_value *o,
                            pe_kg_rank rank, uint32_t source);
 /* Records a owl:sameAs between two terms and merges them: the Wikidata term
- * (if either is one) stays canonical; labels, types and triples of the other
- * are moved to it, each keeping its source. */
+ * (if either is one) stays canonical (when both or neither are, `a` does);
+ * labels, aliases, descriptions, sitelinks, types and triples of the other
+ * (as subject or object) are moved to it, each keeping its source; terms
+ * merged into the other earlier follow. Afterwards both terms resolve to
+ * the canonical id and pe_kg_entity shows the other term in `same` with
+ * this source. Data of either side may come before or after; a sameAs of
+ * two terms already merged is a no-op. Triples where the merged term is the
+ * predicate are not rewritten. */
 pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t source);
 
 /* ---- Reading -------------------------------------------------------------- */
 
-/* A read transaction: a consistent snapshot. Not shared between threads. */
+/* A read transaction: a consistent snapshot. Not shared between threads
+ * at the same time. Many readers may be open (options.max_readers in all
+ * processes together). */
 pe_status pe_kg_reader_begin(pe_kg *kg, pe_kg_reader **out);
 /* Moves the snapshot to the newest commit; invalidates borrowed results. */
 pe_status pe_kg_reader_renew(pe_kg_reader *r);
 /* NULL is a no-op. */
 void pe_kg_reader_end(pe_kg_reader *r);
 
-/* Term -> id, following sameAs merges. PE_NOT_FOUND when unknown. */
+/* Term -> id, following sameAs merges (Wikidata IRIs canonicalised as in
+ * pe_kg_intern). PE_NOT_FOUND (and *id = 0) when unknown. */
 pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id *id);
-/* id -> term string (QID or IRI; a literal's lexical form). Borrowed. */
+/* id -> term string (QID or IRI; a literal's lexical form: its text, or
+ * for quantities the amount ("%.17g") and for coordinates
+ * "Point(lon lat)"). Borrowed, NUL-terminated. A merged-away id still gives
+ * its own term. len may be NULL. PE_NOT_FOUND for an unknown id. */
 pe_status pe_kg_term(pe_kg_reader *r, pe_kg_id id, const char **term, size_t *len);
-/* Decodes the value of an object id (entity or literal). Borrowed strings. */
+/* Decodes the value of an object id (entity or literal). Borrowed strings
+ * (text is NUL-terminated at text_len). Absent unit/calendar/globe are
+ * NULL; absent quantity bounds NAN. PE_NOT_FOUND for an unknown id. */
 pe_status pe_kg_value_get(pe_kg_reader *r, pe_kg_id id, pe_kg_value *out);
 
 typedef struct pe_kg_text {
@@ -249,10 +309,14 @@ typedef struct pe_kg_entity {
 } pe_kg_entity;
 
 /* Fetches an entity record. *out is malloc'd (one block); free it with
- * pe_kg_entity_free. PE_NOT_FOUND when there is no record. */
+ * pe_kg_entity_free. A merged-away id gives the canonical record. A term
+ * that was only referenced (object of triples) gives kind UNKNOWN with
+ * its in-degree. PE_NOT_FOUND when the id is no entity term of the store
+ * (or a literal). */
 pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out);
 void pe_kg_entity_free(pe_kg_entity *e);
-/* Best label in `lang` (falls back to "en", then any). Borrowed. */
+/* Best label in `lang` (NULL = "en"; falls back to "en", then any).
+ * Borrowed. PE_NOT_FOUND when the entity has no label. */
 pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char **label);
 
 typedef struct pe_kg_triple {
@@ -262,7 +326,10 @@ typedef struct pe_kg_triple {
 } pe_kg_triple;
 
 /* Iterates the triples matching a pattern; 0 is a wildcard for s, p or o.
- * Uses SPO, POS or OSP as the bound positions allow. */
+ * Uses SPO, POS or OSP as the bound positions allow. Pass canonical ids
+ * (from pe_kg_resolve). Order: by the index used (ids ascending). The
+ * iterator belongs to reader r: use it before r ends or renews; free it
+ * with pe_kg_iter_free (also allowed after pe_kg_reader_end). */
 pe_status pe_kg_match(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, pe_kg_iter **out);
 /* PE_OK with *t filled, PE_DONE at the end. */
 pe_status pe_kg_iter_next(pe_kg_iter *it, pe_kg_triple *t);
@@ -270,9 +337,13 @@ void pe_kg_iter_free(pe_kg_iter *it);
 
 /* Classes of an entity: direct (P31 / rdf:type) and, with closure=1, their
  * superclasses through P279* / rdfs:subClassOf* (cycles tolerated).
- * *ids is malloc'd (caller frees), in breadth-first order, no duplicates. */
+ * *ids is malloc'd (caller frees), in breadth-first order, no duplicates.
+ * P31 and rdf:type count as one relation, P279 and rdfs:subClassOf as
+ * another, so Wikidata and DBpedia classes mix. Literal objects are
+ * ignored. *n = 0 (and *ids NULL) when there are none. */
 pe_status pe_kg_types(pe_kg_reader *r, pe_kg_id e, int closure, pe_kg_id **ids, size_t *n);
-/* PE_OK when e is an instance of cls through P31/P279*, else PE_NOT_FOUND. */
+/* PE_OK when e is an instance of cls through P31/P279* (rdf:type /
+ * rdfs:subClassOf* alike), else PE_NOT_FOUND. Stops at the first hit. */
 pe_status pe_kg_is_a(pe_kg_reader *r, pe_kg_id e, pe_kg_id cls);
 
 /* ---- Entity linking candidates -------------------------------------------- */
@@ -289,20 +360,39 @@ typedef struct pe_kg_lookup_options {
 } pe_kg_lookup_options;
 
 /* Normalises `text` (pe_text_normalize) and returns the candidate entities
- * whose label or alias has that form, best first, into out[0..cap), with
- * *n the number written. The prior is documented with the implementation
- * (sitelinks, in-degree, label vs alias). PE_NOT_FOUND when none. */
+ * whose label or alias has that form, best first, into out[0..min(cap,
+ * limit)), with *n the number written. opt may be NULL (any type, limit 10).
+ *
+ * Prior: weight(e) = (1 + ln(1 + sitelinks(e)) + ln(1 + in_degree(e)))
+ * x (2 if the form is a label of e in some language, else 1 for an alias
+ * only); prior(e) = weight(e) / sum of the weights of all candidates of the
+ * form that pass the type filter. So priors lie in (0, 1] and sum to 1 over
+ * all candidates (those beyond cap/limit included). Ties: exact first, then
+ * smaller id. in_degree counts entity-valued statements pointing at e.
+ *
+ * PE_NOT_FOUND (with *n = 0) when none (or when text normalises to "");
+ * PE_ERR_UTF8 when text is not UTF-8. Forms longer than 500 bytes are
+ * truncated (on both writing and lookup). Cost: one B-tree lookup per
+ * candidate for the record and one for the in-degree; no allocation for
+ * ASCII input after the reader's first lookups. */
 pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_kg_lookup_options *opt,
                        pe_kg_candidate *out, size_t cap, size_t *n);
 
 /* ---- Statistics ----------------------------------------------------------- */
 
 typedef struct pe_kg_stats {
-    uint64_t terms, entities, literals, triples, alias_keys, sameas;
-    uint64_t sources;
-    uint64_t store_bytes; /* size of the data file */
+    uint64_t terms;      /* entity/resource terms (merged-away ones included) */
+    uint64_t entities;   /* entity records */
+    uint64_t literals;   /* distinct literal values */
+    uint64_t triples;    /* statements */
+    uint64_t alias_keys; /* distinct normalised forms in the alias index */
+    uint64_t sameas;     /* terms merged into another */
+    uint64_t sources;    /* import source records */
+    uint64_t store_bytes; /* used size of the data file (pages in use) */
 } pe_kg_stats;
 
+/* Counts of the reader's snapshot. alias_keys walks the alias index's keys
+ * (milliseconds per million forms); the rest is O(1). */
 pe_status pe_kg_stats_get(pe_kg_reader *r, pe_kg_stats *out);
 /* Source records by id (1..stats.sources). Borrowed strings. */
 pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
@@ -310,8 +400,70 @@ pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
 /*
  * LMDB layout (version 1)
  * -----------------------
- * (filled in with the implementation: one named database per index, its key
- * and value encodings, byte order, and how merges and priors are stored)
+ * One LMDB environment (the directory: data.mdb, lock.mdb), opened with
+ * MDB_NOTLS (and MDB_NOSYNC when options.no_sync). Every integer in keys and
+ * values is big-endian, so that memcmp order is numeric order; doubles are
+ * IEEE-754 bit patterns, big-endian (one canonical NaN). "id" is 8 bytes.
+ * Strings inside values end with a NUL (so readers can lend pointers).
+ * Entity ids are 1, 2, ... in order of first intern; literal ids are
+ * PE_KG_ID_LITERAL | 1, 2, ... ; both only grow, so new ids are appended.
+ *
+ * database    flags             key                       value
+ * meta        -                 "layout_version"          u32 = 1
+ *                               "next_term", "next_lit"   u64 next ids
+ *                               "gen"                     u64 commit counter
+ * term2id     -                 term key (1)              id
+ * id2term     -                 id                        term\0
+ * lit2id      -                 literal key (1)           id
+ * id2lit      -                 id                        literal encoding (2)
+ * entity      -                 id                        kind(1) flags(1: bit0 =
+ *                                                         datatype present) 0(2)
+ *                                                         sitelinks u32, source u32,
+ *                                                         [datatype\0]
+ * text        -                 id, kind(1), lang\0,      source u32, text\0
+ *                               h u64 (3)
+ * alias       DUPSORT|DUPFIXED  normalised form (4)       id, flag(1: 1 label, 2 alias)
+ * sitelink    -                 id, site\0                source u32, title\0
+ * spo         DUPSORT|DUPFIXED  s                         p, o, rank(1), source u32
+ * pos         DUPSORT|DUPFIXED  p                         o, s
+ * osp         DUPSORT|DUPFIXED  o                         s, p
+ * triple_src  DUPSORT|DUPFIXED  s, p, o                   source u32 (sources after
+ *                                                         the first, in spo)
+ * same        DUPSORT|DUPFIXED  canonical id              merged id, source u32
+ * redirect    -                 merged id                 canonical id
+ * source      -                 source id u32             source record (5)
+ *
+ * (1) The canonical term's bytes; terms over 480 bytes: their first 400
+ *     bytes, 0xFF, then two 64-bit hashes of the whole term (16 bytes).
+ *     Literal keys likewise from the literal encoding.
+ * (2) type(1) then: STRING/EXTERNAL_ID/URL text\0; MONOTEXT lang\0 text\0;
+ *     QUANTITY amount lower upper (f64 each) unit\0; TIME precision(1)
+ *     calendar\0 text\0; COORD lat lon precision (f64 each) globe\0; TYPED
+ *     datatype\0 text\0. An absent string is "". The text is always last,
+ *     so it may contain NUL bytes (its length is the remainder).
+ * (3) h = 64-bit hash of the text (FNV-1a, mixed); a different text with
+ *     the same hash takes h+1. Keys sort labels (0), aliases (1),
+ *     descriptions (2), then by language.
+ * (4) pe_text_normalize of the label or alias, cut to at most 500 bytes at
+ *     a character boundary; empty forms are not indexed.
+ * (5) version(1) = 1, status(1), string-present bits(1), 0(1), size u64,
+ *     started f64, ended f64, counts u64 x 10 (entities, labels, aliases,
+ *     descriptions, triples, sameas, skipped, dropped, bytes, lines), then
+ *     path\0 format\0 sha256\0 dump_date\0 langs\0 last_error\0.
+ *
+ * Triples are stored once per index; a literal object is a literal id, so
+ * the indexes are uniform over ids. The in-degree of e is the number of
+ * duplicates of key e in osp (mdb_cursor_count), so it is never stored.
+ * The sitelink count is kept in the entity record (updated at commit).
+ *
+ * owl:sameAs merge of term o into canonical term c: o's texts, sitelinks
+ * and triples (o as subject or object) are rewritten to c with their
+ * sources; term2id of o's term (and of terms merged into o before) now
+ * holds c; redirect[o] = c; same[c] gains (o, source); o's entity record
+ * is folded into c's and deleted; id2term[o] stays.
+ *
+ * Opening checks "layout_version": a store of another version, or an LMDB
+ * environment with other data, gives PE_ERR_CORRUPT.
  */
 
 #ifdef __cplusplus

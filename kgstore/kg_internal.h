@@ -1,0 +1,191 @@
+/* kg_internal.h - private pieces of the graph store shared by its sources:
+ * the handle, writer and reader structs, key/value encodings (see the
+ * "LMDB layout" section of pe_kg.h) and the writer-side term cache. */
+#ifndef PE_KG_INTERNAL_H
+#define PE_KG_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pe_kg.h"
+
+#define KG_LAYOUT_VERSION 1
+#define KG_MAX_KEY 511          /* LMDB's default maximum key size */
+#define KG_LONG_KEY_PREFIX 400  /* longer keys: prefix + 0xFF + 16-byte hash */
+#define KG_ALIAS_KEY_MAX 500    /* alias forms truncated here (UTF-8 boundary) */
+
+/* Named databases. */
+enum {
+    KG_META = 0, KG_T2I, KG_I2T, KG_L2I, KG_I2L, KG_ENT, KG_TXT, KG_ALIAS, KG_SITE,
+    KG_SPO, KG_POS, KG_OSP, KG_TSRC, KG_SAME, KG_REDIR, KG_SRC, KG_NDB
+};
+
+#define KG_SPO_VAL 21   /* p(8) o(8) rank(1) source(4) */
+#define KG_PAIR_VAL 16  /* POS: o(8) s(8); OSP: s(8) p(8) */
+#define KG_ALIAS_VAL 9  /* id(8) flag(1) */
+#define KG_SAME_VAL 12  /* id(8) source(4) */
+#define KG_ENT_FIXED 12 /* kind(1) flags(1) 0(2) sitelinks(4) source(4) [datatype\0] */
+
+#define KG_ALIAS_FLAG_LABEL 1
+#define KG_ALIAS_FLAG_ALIAS 2
+
+/* Writer-side term cache: term key bytes -> id. Open addressing; bounded
+ * (cleared when full). "complete" means every term in the store is in it,
+ * so that a miss needs no database lookup. */
+typedef struct kg_cache_slot {
+    uint64_t id;   /* 0 = empty */
+    uint32_t off;  /* arena offset of u32 length + bytes */
+    uint32_t hash;
+} kg_cache_slot;
+
+typedef struct kg_cache {
+    kg_cache_slot *slots;
+    size_t cap, n;
+    unsigned char *arena;
+    size_t arena_len, arena_cap;
+    int complete;
+} kg_cache;
+
+/* id -> id map (merged ids -> canonical), open addressing. */
+typedef struct kg_idmap {
+    uint64_t *keys, *vals;
+    size_t cap, n;
+} kg_idmap;
+
+/* Per-batch pending entity record update. */
+typedef struct kg_ent_upd {
+    uint64_t id;          /* 0 = empty slot */
+    int kind;             /* -1 = unchanged */
+    uint32_t dt_off;      /* offset+1 of the datatype in the writer arena, 0 = none */
+    uint32_t sitelinks;   /* new sitelinks added in this batch */
+    uint32_t source;      /* first source that described it (0 = none) */
+} kg_ent_upd;
+
+struct pe_kg {
+    MDB_env *env;
+    MDB_dbi dbi[KG_NDB];
+    int read_only;
+    size_t map_size;
+    pthread_mutex_t mu;   /* guards err and the counters below */
+    pe_error err;
+    int active_txns;      /* readers + writer alive in this process */
+    pe_kg_writer *writer;
+    char *dir;
+    /* writer-side state kept across batches of this handle */
+    kg_cache cache;
+    kg_idmap redirects;   /* ids merged away in this handle's writers */
+    uint64_t gen;         /* store generation after our last commit (0 = unknown) */
+    int cache_loaded;
+};
+
+struct pe_kg_writer {
+    pe_kg *kg;
+    MDB_txn *txn;
+    MDB_cursor *cur[KG_NDB];
+    uint64_t next_term, next_lit, gen;
+    uint64_t max_key[KG_NDB]; /* largest leading id in id-keyed dbs (append fast path) */
+    pe_status failed;         /* sticky: a failure that broke the transaction */
+    kg_ent_upd *ents;
+    size_t ents_cap, ents_n;
+    unsigned char *arena;     /* datatype strings of ents */
+    size_t arena_len, arena_cap;
+    unsigned char *buf;       /* scratch for encodings */
+    size_t buf_cap;
+};
+
+/* Well-known terms, resolved lazily per reader. */
+enum { KG_WK_P31, KG_WK_P279, KG_WK_RDF_TYPE, KG_WK_SUBCLASS, KG_NWK };
+
+struct pe_kg_reader {
+    pe_kg *kg;
+    MDB_txn *txn;
+    MDB_cursor *cur[KG_NDB];
+    pe_kg_id wk[KG_NWK];
+    int wk_done;
+    char *buf; size_t buf_cap;            /* scratch (normalised text) */
+    void *cands; size_t cands_cap;        /* lookup scratch */
+};
+
+/* ---- byte order: every integer is big-endian in keys and values --------- */
+static inline void kg_put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) { p[i] = (unsigned char)v; v >>= 8; }
+}
+static inline uint64_t kg_get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+    return v;
+}
+static inline void kg_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+static inline uint32_t kg_get32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline void kg_putd(unsigned char *p, double d)
+{
+    uint64_t u;
+    if (d != d) u = 0x7ff8000000000000ULL; /* one NaN */
+    else memcpy(&u, &d, 8);
+    kg_put64(p, u);
+}
+static inline double kg_getd(const unsigned char *p)
+{
+    uint64_t u = kg_get64(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+#define KG_LIT_BIT (UINT64_C(1) << 63)
+
+/* 64-bit FNV-1a, then a final mix. */
+static inline uint64_t kg_hash(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    for (size_t i = 0; i < len; i++) { h ^= p[i]; h *= 0x100000001b3ULL; }
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdULL; h ^= h >> 33;
+    return h;
+}
+
+/* ---- shared helpers (kg_store.c) ----------------------------------------- */
+pe_status kg_fail(pe_kg *kg, pe_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+pe_status kg_mdb_fail(pe_kg *kg, int rc, const char *what);
+/* Builds the lookup key of a term (long ones hashed) into out[KG_MAX_KEY];
+ * returns its length. */
+size_t kg_term_key(const unsigned char *term, size_t len, unsigned char *out);
+/* Wikidata entity IRI -> "Q90" etc. Returns the canonical slice. */
+void kg_canon_term(const char **term, size_t *len);
+/* 1 when term is a Wikidata id (Q123, P31, L7). */
+int kg_is_wikidata_id(const char *t, size_t len);
+/* Alias-index form of a text: normalised and truncated. malloc'd. */
+char *kg_alias_form(const char *text, size_t len, size_t *out_len, pe_status *st);
+/* The same into *buf (grown with realloc; *cap its size); returns *buf. */
+char *kg_alias_form_buf(const char *text, size_t len, char **buf, size_t *cap, size_t *out_len, pe_status *st);
+
+/* mdb_txn_begin that adopts a map grown by another process. */
+int kg_txn_begin(pe_kg *kg, unsigned flags, MDB_txn **txn);
+
+/* cache */
+void kg_cache_free(kg_cache *c);
+void kg_cache_clear(kg_cache *c);
+uint64_t kg_cache_get(const kg_cache *c, const unsigned char *k, size_t len, uint64_t h);
+/* Inserts or updates; on exhaustion the cache is cleared (complete = 0). */
+void kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, uint64_t id);
+
+void kg_idmap_free(kg_idmap *m);
+uint64_t kg_idmap_get(const kg_idmap *m, uint64_t k);
+int kg_idmap_put(kg_idmap *m, uint64_t k, uint64_t v);
+
+/* writer internals (kg_write.c) used by kg_store.c */
+pe_status kg_writer_flush_entities(pe_kg_writer *w);
+void kg_writer_free(pe_kg_writer *w);
+
+#endif

@@ -1,0 +1,732 @@
+/* kg_read.c - read transactions: terms, values, entity records, triple
+ * patterns, type closure and alias lookup. */
+#include "kg_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Strings made for a reader (a quantity's lexical form, ...), freed at
+ * renew/end: a chain of blocks so that pointers stay put. */
+typedef struct kg_strblock {
+    struct kg_strblock *next;
+    char data[];
+} kg_strblock;
+
+typedef struct kg_reader_ext {
+    struct pe_kg_reader r;
+    kg_strblock *strs;
+} kg_reader_ext;
+
+static void reader_free_strs(pe_kg_reader *r)
+{
+    kg_reader_ext *x = (kg_reader_ext *)r;
+    while (x->strs) {
+        kg_strblock *n = x->strs->next;
+        free(x->strs);
+        x->strs = n;
+    }
+}
+
+static char *reader_strdup(pe_kg_reader *r, const char *s)
+{
+    kg_reader_ext *x = (kg_reader_ext *)r;
+    size_t l = strlen(s);
+    kg_strblock *b = malloc(sizeof *b + l + 1);
+    if (!b) return NULL;
+    memcpy(b->data, s, l + 1);
+    b->next = x->strs;
+    x->strs = b;
+    return b->data;
+}
+
+static MDB_cursor *rcur(pe_kg_reader *r, int db)
+{
+    if (!r->cur[db] && mdb_cursor_open(r->txn, r->kg->dbi[db], &r->cur[db])) return NULL;
+    return r->cur[db];
+}
+
+pe_status pe_kg_reader_begin(pe_kg *kg, pe_kg_reader **out)
+{
+    if (!out) return PE_ERR_INVALID;
+    *out = NULL;
+    if (!kg || !kg->env) return PE_ERR_INVALID;
+    kg_reader_ext *x = calloc(1, sizeof *x);
+    if (!x) return kg_fail(kg, PE_ERR_NOMEM, "out of memory");
+    pe_kg_reader *r = &x->r;
+    r->kg = kg;
+    int rc = kg_txn_begin(kg, MDB_RDONLY, &r->txn);
+    if (rc) {
+        free(x);
+        return kg_mdb_fail(kg, rc, "begin read transaction");
+    }
+    pthread_mutex_lock(&kg->mu);
+    kg->active_txns++;
+    pthread_mutex_unlock(&kg->mu);
+    *out = r;
+    return PE_OK;
+}
+
+pe_status pe_kg_reader_renew(pe_kg_reader *r)
+{
+    if (!r) return PE_ERR_INVALID;
+    reader_free_strs(r);
+    mdb_txn_reset(r->txn);
+    int rc = mdb_txn_renew(r->txn);
+    if (rc) return kg_mdb_fail(r->kg, rc, "renew read transaction");
+    for (int i = 0; i < KG_NDB; i++)
+        if (r->cur[i] && (rc = mdb_cursor_renew(r->txn, r->cur[i])))
+            return kg_mdb_fail(r->kg, rc, "renew cursor");
+    r->wk_done = 0;
+    return PE_OK;
+}
+
+void pe_kg_reader_end(pe_kg_reader *r)
+{
+    if (!r) return;
+    for (int i = 0; i < KG_NDB; i++)
+        if (r->cur[i]) mdb_cursor_close(r->cur[i]);
+    mdb_txn_abort(r->txn);
+    pthread_mutex_lock(&r->kg->mu);
+    r->kg->active_txns--;
+    pthread_mutex_unlock(&r->kg->mu);
+    reader_free_strs(r);
+    free(r->buf);
+    free(r->cands);
+    free(r);
+}
+
+/* ---- terms and values -------------------------------------------------------- */
+
+static pe_status r_mdb(pe_kg_reader *r, int rc, const char *what) { return kg_mdb_fail(r->kg, rc, what); }
+
+pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id *id)
+{
+    if (!r || !term || !id) return PE_ERR_INVALID;
+    *id = 0;
+    kg_canon_term(&term, &len);
+    if (!len) return PE_NOT_FOUND;
+    unsigned char kb[KG_MAX_KEY + 1];
+    size_t kl = kg_term_key((const unsigned char *)term, len, kb);
+    MDB_val k = {kl, kb}, d;
+    int rc = mdb_get(r->txn, r->kg->dbi[KG_T2I], &k, &d);
+    if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
+    if (rc) return r_mdb(r, rc, "resolve");
+    *id = kg_get64(d.mv_data);
+    return PE_OK;
+}
+
+/* Follows a recorded merge (ids handed out before a sameAs). */
+static uint64_t r_canon(pe_kg_reader *r, uint64_t id)
+{
+    if (id & KG_LIT_BIT) return id;
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    MDB_val k = {8, kb}, d;
+    if (mdb_get(r->txn, r->kg->dbi[KG_REDIR], &k, &d) == 0 && d.mv_size == 8) return kg_get64(d.mv_data);
+    return id;
+}
+
+static int r_literal(pe_kg_reader *r, uint64_t id, MDB_val *d)
+{
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    MDB_val k = {8, kb};
+    return mdb_get(r->txn, r->kg->dbi[KG_I2L], &k, d);
+}
+
+static int decode_literal(const MDB_val *d, pe_kg_value *v)
+{
+    const unsigned char *b = d->mv_data, *end = b + d->mv_size;
+    if (d->mv_size < 2) return -1;
+    memset(v, 0, sizeof *v);
+    v->type = (pe_kg_value_type)b[0];
+    const unsigned char *p = b + 1;
+#define GETS(dst) do { const unsigned char *_z = memchr(p, 0, (size_t)(end - p)); if (!_z) return -1; \
+    (dst) = (const char *)p; p = _z + 1; } while (0)
+#define GETT() do { if (end <= p || end[-1] != 0) return -1; v->text = (const char *)p; \
+    v->text_len = (size_t)(end - p) - 1; p = end; } while (0)
+    const char *s;
+    switch (v->type) {
+    case PE_KG_VAL_STRING: case PE_KG_VAL_EXTERNAL_ID: case PE_KG_VAL_URL:
+        GETT();
+        break;
+    case PE_KG_VAL_MONOTEXT:
+        GETS(v->lang);
+        GETT();
+        break;
+    case PE_KG_VAL_QUANTITY:
+        if (end - p < 25) return -1;
+        v->amount = kg_getd(p); v->lower = kg_getd(p + 8); v->upper = kg_getd(p + 16);
+        p += 24;
+        GETS(s);
+        v->unit = *s ? s : NULL;
+        break;
+    case PE_KG_VAL_TIME:
+        if (end - p < 2) return -1;
+        v->precision = *p++;
+        GETS(s);
+        v->calendar = *s ? s : NULL;
+        GETT();
+        break;
+    case PE_KG_VAL_COORD:
+        if (end - p < 25) return -1;
+        v->lat = kg_getd(p); v->lon = kg_getd(p + 8); v->coord_precision = kg_getd(p + 16);
+        p += 24;
+        GETS(s);
+        v->globe = *s ? s : NULL;
+        break;
+    case PE_KG_VAL_TYPED:
+        GETS(s);
+        v->datatype = s;
+        GETT();
+        break;
+    default:
+        return -1;
+    }
+#undef GETS
+#undef GETT
+    return 0;
+}
+
+pe_status pe_kg_value_get(pe_kg_reader *r, pe_kg_id id, pe_kg_value *out)
+{
+    if (!r || !out || !id) return PE_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    if (!(id & KG_LIT_BIT)) {
+        id = r_canon(r, id);
+        unsigned char kb[8];
+        kg_put64(kb, id);
+        MDB_val k = {8, kb}, d;
+        int rc = mdb_get(r->txn, r->kg->dbi[KG_I2T], &k, &d);
+        if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
+        if (rc) return r_mdb(r, rc, "value");
+        out->type = PE_KG_VAL_ENTITY;
+        out->entity = id;
+        out->lower = out->upper = out->amount = NAN;
+        return PE_OK;
+    }
+    MDB_val d;
+    int rc = r_literal(r, id, &d);
+    if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
+    if (rc) return r_mdb(r, rc, "value");
+    if (decode_literal(&d, out))
+        return kg_fail(r->kg, PE_ERR_CORRUPT, "literal %llu is malformed", (unsigned long long)(id & ~KG_LIT_BIT));
+    return PE_OK;
+}
+
+pe_status pe_kg_term(pe_kg_reader *r, pe_kg_id id, const char **term, size_t *len)
+{
+    if (!r || !term || !id) return PE_ERR_INVALID;
+    *term = NULL;
+    if (len) *len = 0;
+    if (id & KG_LIT_BIT) {
+        pe_kg_value v;
+        pe_status st = pe_kg_value_get(r, id, &v);
+        if (st != PE_OK) return st;
+        if (v.text) {
+            *term = v.text;
+            if (len) *len = v.text_len;
+            return PE_OK;
+        }
+        char buf[160];
+        if (v.type == PE_KG_VAL_QUANTITY) snprintf(buf, sizeof buf, "%.17g", v.amount);
+        else snprintf(buf, sizeof buf, "Point(%.17g %.17g)", v.lon, v.lat);
+        char *s = reader_strdup(r, buf);
+        if (!s) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
+        *term = s;
+        if (len) *len = strlen(s);
+        return PE_OK;
+    }
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    MDB_val k = {8, kb}, d;
+    int rc = mdb_get(r->txn, r->kg->dbi[KG_I2T], &k, &d);
+    if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
+    if (rc) return r_mdb(r, rc, "term");
+    *term = d.mv_data;
+    if (len) *len = d.mv_size - 1;
+    return PE_OK;
+}
+
+/* ---- entity records ------------------------------------------------------------ */
+
+static uint32_t r_in_degree(pe_kg_reader *r, uint64_t id)
+{
+    MDB_cursor *c = rcur(r, KG_OSP);
+    if (!c) return 0;
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    MDB_val k = {8, kb}, d;
+    size_t n = 0;
+    if (mdb_cursor_get(c, &k, &d, MDB_SET) != 0 || mdb_cursor_count(c, &n) != 0) return 0;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
+{
+    if (!r || !out) return PE_ERR_INVALID;
+    *out = NULL;
+    if (!id || (id & KG_LIT_BIT)) return PE_NOT_FOUND;
+    id = r_canon(r, id);
+    pe_kg *kg = r->kg;
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    MDB_val k = {8, kb}, term, rec;
+    int rc = mdb_get(r->txn, kg->dbi[KG_I2T], &k, &term);
+    if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
+    if (rc) return r_mdb(r, rc, "entity");
+    rc = mdb_get(r->txn, kg->dbi[KG_ENT], &k, &rec);
+    if (rc && rc != MDB_NOTFOUND) return r_mdb(r, rc, "entity");
+    int has_rec = rc == 0 && rec.mv_size >= KG_ENT_FIXED;
+    const unsigned char *rb = has_rec ? rec.mv_data : NULL;
+    const char *dt = has_rec && (rb[1] & 1) ? (const char *)rb + KG_ENT_FIXED : NULL;
+
+    /* Two passes over a stable snapshot: sizes, then the one block. */
+    MDB_cursor *tc = rcur(r, KG_TXT), *sc = rcur(r, KG_SAME);
+    if (!tc || !sc) return kg_fail(kg, PE_ERR_STORE, "cannot open cursors");
+    size_t n_texts = 0, n_same = 0, strbytes = term.mv_size + (dt ? strlen(dt) + 1 : 0);
+    MDB_val tk, tv;
+    tk.mv_size = 8; tk.mv_data = kb;
+    for (rc = mdb_cursor_get(tc, &tk, &tv, MDB_SET_RANGE); rc == 0 && tk.mv_size > 9 && !memcmp(tk.mv_data, kb, 8);
+         rc = mdb_cursor_get(tc, &tk, &tv, MDB_NEXT)) {
+        n_texts++;
+        strbytes += strlen((const char *)tk.mv_data + 9) + 1 + tv.mv_size - 4;
+    }
+    MDB_val sk = {8, kb}, sv;
+    for (rc = mdb_cursor_get(sc, &sk, &sv, MDB_SET_KEY); rc == 0; rc = mdb_cursor_get(sc, &sk, &sv, MDB_NEXT_DUP)) {
+        const char *t;
+        size_t tl;
+        if (pe_kg_term(r, kg_get64(sv.mv_data), &t, &tl) == PE_OK) strbytes += tl + 1;
+        n_same++;
+    }
+    size_t size = sizeof(pe_kg_entity) + n_texts * sizeof(pe_kg_text) + n_same * (sizeof(char *) + sizeof(uint32_t)) +
+                  strbytes + 16;
+    pe_kg_entity *e = calloc(1, size);
+    if (!e) return kg_fail(kg, PE_ERR_NOMEM, "out of memory");
+    e->texts = (pe_kg_text *)(e + 1);
+    e->same = (const char **)(e->texts + n_texts);
+    e->same_source = (uint32_t *)(e->same + n_same);
+    char *sp = (char *)(e->same_source + n_same);
+#define COPY(dst, src, n) do { memcpy(sp, (src), (n)); sp[(n)] = 0; (dst) = sp; sp += (n) + 1; } while (0)
+    e->id = id;
+    COPY(e->term, term.mv_data, term.mv_size - 1);
+    e->kind = has_rec ? (pe_kg_entity_kind)rb[0] : PE_KG_KIND_UNKNOWN;
+    if (dt) COPY(e->datatype, dt, strlen(dt));
+    e->sitelinks = has_rec ? kg_get32(rb + 4) : 0;
+    e->in_degree = r_in_degree(r, id);
+    size_t i = 0;
+    tk.mv_size = 8; tk.mv_data = kb;
+    for (rc = mdb_cursor_get(tc, &tk, &tv, MDB_SET_RANGE);
+         rc == 0 && i < n_texts && tk.mv_size > 9 && !memcmp(tk.mv_data, kb, 8);
+         rc = mdb_cursor_get(tc, &tk, &tv, MDB_NEXT), i++) {
+        const unsigned char *kp = tk.mv_data;
+        e->texts[i].kind = (pe_kg_text_kind)kp[8];
+        const char *lang = (const char *)kp + 9;
+        COPY(e->texts[i].lang, lang, strlen(lang));
+        COPY(e->texts[i].text, (const char *)tv.mv_data + 4, tv.mv_size - 5);
+        e->texts[i].source = kg_get32(tv.mv_data);
+    }
+    e->n_texts = i;
+    i = 0;
+    sk.mv_size = 8; sk.mv_data = kb;
+    for (rc = mdb_cursor_get(sc, &sk, &sv, MDB_SET_KEY); rc == 0 && i < n_same;
+         rc = mdb_cursor_get(sc, &sk, &sv, MDB_NEXT_DUP)) {
+        const char *t;
+        size_t tl;
+        if (pe_kg_term(r, kg_get64(sv.mv_data), &t, &tl) != PE_OK) continue;
+        COPY(e->same[i], t, tl);
+        e->same_source[i] = kg_get32((const unsigned char *)sv.mv_data + 8);
+        i++;
+    }
+    e->n_same = i;
+#undef COPY
+    *out = e;
+    return PE_OK;
+}
+
+void pe_kg_entity_free(pe_kg_entity *e) { free(e); }
+
+/* Label of kind 0 in exactly `lang` ("" = the first label in any language). */
+static int r_label_in(pe_kg_reader *r, uint64_t id, const char *lang, const char **label)
+{
+    MDB_cursor *c = rcur(r, KG_TXT);
+    if (!c) return -1;
+    unsigned char kb[8 + 1 + 65];
+    size_t ll = strlen(lang);
+    if (ll > 64) return MDB_NOTFOUND;
+    kg_put64(kb, id);
+    kb[8] = PE_KG_LABEL;
+    memcpy(kb + 9, lang, ll + 1);
+    size_t kl = ll ? 9 + ll + 1 : 9;
+    MDB_val k = {kl, kb}, d;
+    int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    if (rc) return rc;
+    if (k.mv_size < kl || memcmp(k.mv_data, kb, kl) != 0) return MDB_NOTFOUND;
+    *label = (const char *)d.mv_data + 4;
+    return 0;
+}
+
+pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char **label)
+{
+    if (!r || !label) return PE_ERR_INVALID;
+    *label = NULL;
+    if (!id || (id & KG_LIT_BIT)) return PE_NOT_FOUND;
+    id = r_canon(r, id);
+    const char *tries[3] = {lang && *lang ? lang : "en", "en", ""};
+    for (int i = 0; i < 3; i++) {
+        int rc = r_label_in(r, id, tries[i], label);
+        if (rc == 0) return PE_OK;
+        if (rc != MDB_NOTFOUND) return r_mdb(r, rc, "label");
+    }
+    return PE_NOT_FOUND;
+}
+
+/* ---- triple patterns ------------------------------------------------------------ */
+
+enum { IT_ALL, IT_SPO, IT_POS, IT_OSP };
+
+struct pe_kg_iter {
+    pe_kg_reader *r;
+    MDB_cursor *c;
+    int mode, started, done;
+    uint64_t s, p, o;
+};
+
+pe_status pe_kg_match(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, pe_kg_iter **out)
+{
+    if (!r || !out) return PE_ERR_INVALID;
+    *out = NULL;
+    pe_kg_iter *it = calloc(1, sizeof *it);
+    if (!it) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
+    it->r = r;
+    it->s = s; it->p = p; it->o = o;
+    int db;
+    if (s && (p || !o)) { it->mode = IT_SPO; db = KG_SPO; }
+    else if (o && !p) { it->mode = IT_OSP; db = KG_OSP; }
+    else if (p) { it->mode = IT_POS; db = KG_POS; }
+    else { it->mode = IT_ALL; db = KG_SPO; }
+    int rc = mdb_cursor_open(r->txn, r->kg->dbi[db], &it->c);
+    if (rc) {
+        free(it);
+        return r_mdb(r, rc, "match");
+    }
+    *out = it;
+    return PE_OK;
+}
+
+/* Rank and first source of a triple found through POS or OSP. */
+static void r_triple_meta(pe_kg_reader *r, pe_kg_triple *t)
+{
+    t->rank = PE_KG_RANK_NORMAL;
+    t->source = 0;
+    MDB_cursor *c = rcur(r, KG_SPO);
+    if (!c) return;
+    unsigned char sk[8], probe[KG_SPO_VAL];
+    kg_put64(sk, t->s);
+    kg_put64(probe, t->p);
+    kg_put64(probe + 8, t->o);
+    memset(probe + 16, 0, KG_SPO_VAL - 16);
+    MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
+    if (mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE) == 0 && memcmp(d.mv_data, probe, 16) == 0) {
+        const unsigned char *v = d.mv_data;
+        t->rank = (pe_kg_rank)v[16];
+        t->source = kg_get32(v + 17);
+    }
+}
+
+pe_status pe_kg_iter_next(pe_kg_iter *it, pe_kg_triple *t)
+{
+    if (!it || !t) return PE_ERR_INVALID;
+    if (it->done) return PE_DONE;
+    MDB_val k, d;
+    unsigned char kb[8], probe[KG_SPO_VAL];
+    int rc;
+    for (;;) {
+        if (!it->started) {
+            it->started = 1;
+            memset(probe, 0, sizeof probe);
+            switch (it->mode) {
+            case IT_ALL:
+                rc = mdb_cursor_get(it->c, &k, &d, MDB_FIRST);
+                break;
+            case IT_SPO: /* key s; values from (p, o) */
+                kg_put64(kb, it->s);
+                kg_put64(probe, it->p);
+                kg_put64(probe + 8, it->o);
+                k.mv_size = 8; k.mv_data = kb;
+                d.mv_size = KG_SPO_VAL; d.mv_data = probe;
+                rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH_RANGE);
+                break;
+            case IT_POS: /* key p; values from (o, 0) */
+                kg_put64(kb, it->p);
+                kg_put64(probe, it->o);
+                k.mv_size = 8; k.mv_data = kb;
+                d.mv_size = 16; d.mv_data = probe;
+                rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH_RANGE);
+                break;
+            default: /* IT_OSP: key o; values from (s, 0) */
+                kg_put64(kb, it->o);
+                kg_put64(probe, it->s);
+                k.mv_size = 8; k.mv_data = kb;
+                d.mv_size = 16; d.mv_data = probe;
+                rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH_RANGE);
+                break;
+            }
+        } else {
+            rc = mdb_cursor_get(it->c, &k, &d, it->mode == IT_ALL ? MDB_NEXT : MDB_NEXT_DUP);
+        }
+        if (rc == MDB_NOTFOUND) break;
+        if (rc) {
+            it->done = 1;
+            return r_mdb(it->r, rc, "match");
+        }
+        const unsigned char *v = d.mv_data;
+        uint64_t key = kg_get64(k.mv_data), a = kg_get64(v), b = kg_get64(v + 8);
+        switch (it->mode) {
+        case IT_ALL:
+        case IT_SPO:
+            if (it->mode == IT_SPO && ((it->p && a != it->p) || (it->o && b != it->o))) goto end;
+            t->s = key; t->p = a; t->o = b;
+            t->rank = (pe_kg_rank)v[16];
+            t->source = kg_get32(v + 17);
+            return PE_OK;
+        case IT_POS:
+            if (it->o && a != it->o) goto end;
+            t->s = b; t->p = key; t->o = a;
+            r_triple_meta(it->r, t);
+            return PE_OK;
+        default:
+            if (it->s && a != it->s) goto end;
+            t->s = a; t->p = b; t->o = key;
+            r_triple_meta(it->r, t);
+            return PE_OK;
+        }
+    }
+end:
+    it->done = 1;
+    return PE_DONE;
+}
+
+void pe_kg_iter_free(pe_kg_iter *it)
+{
+    if (!it) return;
+    mdb_cursor_close(it->c);
+    free(it);
+}
+
+/* ---- types ------------------------------------------------------------------ */
+
+static void r_wellknown(pe_kg_reader *r)
+{
+    if (r->wk_done) return;
+    static const char *const names[KG_NWK] = {"P31", "P279", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+                                              "http://www.w3.org/2000/01/rdf-schema#subClassOf"};
+    for (int i = 0; i < KG_NWK; i++)
+        if (pe_kg_resolve(r, names[i], strlen(names[i]), &r->wk[i]) != PE_OK) r->wk[i] = 0;
+    r->wk_done = 1;
+}
+
+/* Growable id set with insertion order (the order is the BFS queue). */
+typedef struct idset {
+    uint64_t *order;
+    size_t n, cap;
+    uint64_t *slots;
+    size_t scap;
+} idset;
+
+static int idset_add(idset *s, uint64_t id)
+{
+    if ((s->n + 1) * 2 > s->scap) {
+        size_t ncap = s->scap ? s->scap * 2 : 64;
+        uint64_t *ns = calloc(ncap, 8);
+        if (!ns) return -1;
+        for (size_t i = 0; i < s->n; i++) {
+            size_t j = (size_t)kg_hash(&s->order[i], 8, 4) & (ncap - 1);
+            while (ns[j]) j = (j + 1) & (ncap - 1);
+            ns[j] = s->order[i];
+        }
+        free(s->slots);
+        s->slots = ns;
+        s->scap = ncap;
+    }
+    size_t j = (size_t)kg_hash(&id, 8, 4) & (s->scap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == id) return 0;
+        j = (j + 1) & (s->scap - 1);
+    }
+    if (s->n == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 32;
+        uint64_t *no = realloc(s->order, ncap * 8);
+        if (!no) return -1;
+        s->order = no;
+        s->cap = ncap;
+    }
+    s->slots[j] = id;
+    s->order[s->n++] = id;
+    return 1;
+}
+
+/* Adds the entity objects of (x, p, ?) to the set. */
+static int add_objects(pe_kg_reader *r, uint64_t x, uint64_t p, idset *set, uint64_t stop, int *hit)
+{
+    if (!p) return 0;
+    MDB_cursor *c = rcur(r, KG_SPO);
+    if (!c) return -1;
+    unsigned char kb[8], probe[KG_SPO_VAL];
+    kg_put64(kb, x);
+    memset(probe, 0, sizeof probe);
+    kg_put64(probe, p);
+    MDB_val k = {8, kb}, d = {KG_SPO_VAL, probe};
+    int rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
+    while (rc == 0) {
+        const unsigned char *v = d.mv_data;
+        if (kg_get64(v) != p) break;
+        uint64_t o = kg_get64(v + 8);
+        if (!(o & KG_LIT_BIT)) {
+            if (stop && o == stop) { *hit = 1; return 0; }
+            if (idset_add(set, o) < 0) return -1;
+        }
+        rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP);
+    }
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* BFS over P31/rdf:type then P279/rdfs:subClassOf; stops early at `stop`. */
+static pe_status r_types(pe_kg_reader *r, uint64_t e, int closure, uint64_t stop, idset *set, int *hit)
+{
+    r_wellknown(r);
+    *hit = 0;
+    int rc = add_objects(r, e, r->wk[KG_WK_P31], set, stop, hit);
+    if (!rc && !*hit) rc = add_objects(r, e, r->wk[KG_WK_RDF_TYPE], set, stop, hit);
+    for (size_t i = 0; closure && !rc && !*hit && i < set->n; i++) {
+        rc = add_objects(r, set->order[i], r->wk[KG_WK_P279], set, stop, hit);
+        if (!rc && !*hit) rc = add_objects(r, set->order[i], r->wk[KG_WK_SUBCLASS], set, stop, hit);
+    }
+    if (rc < 0) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
+    if (rc) return r_mdb(r, rc, "types");
+    return PE_OK;
+}
+
+pe_status pe_kg_types(pe_kg_reader *r, pe_kg_id e, int closure, pe_kg_id **ids, size_t *n)
+{
+    if (!r || !ids || !n) return PE_ERR_INVALID;
+    *ids = NULL;
+    *n = 0;
+    idset set = {0};
+    int hit;
+    pe_status st = r_types(r, r_canon(r, e), closure, 0, &set, &hit);
+    free(set.slots);
+    if (st != PE_OK) {
+        free(set.order);
+        return st;
+    }
+    *ids = set.order;
+    *n = set.n;
+    return PE_OK;
+}
+
+pe_status pe_kg_is_a(pe_kg_reader *r, pe_kg_id e, pe_kg_id cls)
+{
+    if (!r || !e || !cls) return PE_ERR_INVALID;
+    idset set = {0};
+    int hit;
+    pe_status st = r_types(r, r_canon(r, e), 1, r_canon(r, cls), &set, &hit);
+    free(set.slots);
+    free(set.order);
+    if (st != PE_OK) return st;
+    return hit ? PE_OK : PE_NOT_FOUND;
+}
+
+/* ---- alias lookup ------------------------------------------------------------- */
+
+typedef struct kg_cand {
+    uint64_t id;
+    double w;
+    int exact;
+} kg_cand;
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const kg_cand *x = a, *y = b;
+    if (x->w != y->w) return x->w > y->w ? -1 : 1;
+    if (x->exact != y->exact) return y->exact - x->exact;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Prior: weight = (1 + ln(1 + sitelinks) + ln(1 + in_degree)) x (2 when the
+ * form is a label of the entity, 1 when only an alias); the prior is the
+ * weight divided by the sum of the weights of all candidates of the form
+ * (after the type filter), so it lies in (0, 1] and sums to 1. */
+pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_kg_lookup_options *opt,
+                       pe_kg_candidate *out, size_t cap, size_t *n)
+{
+    if (!r || !text || !n || (cap && !out)) return PE_ERR_INVALID;
+    *n = 0;
+    size_t limit = opt && opt->limit ? opt->limit : 10;
+    pe_kg_id type = opt ? opt->type : 0;
+    pe_status st;
+    size_t fl;
+    char *form = kg_alias_form_buf(text, len, &r->buf, &r->buf_cap, &fl, &st);
+    if (!form) return kg_fail(r->kg, st, st == PE_ERR_UTF8 ? "lookup text is not valid UTF-8" : "out of memory");
+    if (fl == 0) return PE_NOT_FOUND;
+    MDB_cursor *c = rcur(r, KG_ALIAS), *ec = rcur(r, KG_ENT);
+    if (!c || !ec) return kg_fail(r->kg, PE_ERR_STORE, "cannot open cursors");
+    MDB_val k = {fl, form}, d;
+    int rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY);
+    size_t nc = 0;
+    kg_cand *cands = r->cands;
+    while (rc == 0) {
+        const unsigned char *v = d.mv_data;
+        uint64_t id = kg_get64(v);
+        int exact = v[8] == KG_ALIAS_FLAG_LABEL;
+        if (nc && cands[nc - 1].id == id) { /* label and alias of one entity are adjacent */
+            cands[nc - 1].exact |= exact;
+        } else {
+            if (nc == r->cands_cap) {
+                size_t ncap = r->cands_cap ? r->cands_cap * 2 : 64;
+                kg_cand *nca = realloc(r->cands, ncap * sizeof *nca);
+                if (!nca) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
+                r->cands = cands = nca;
+                r->cands_cap = ncap;
+            }
+            cands[nc].id = id;
+            cands[nc].exact = exact;
+            cands[nc].w = 0;
+            nc++;
+        }
+        rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP);
+    }
+    if (rc != MDB_NOTFOUND) return r_mdb(r, rc, "lookup");
+    size_t m = 0;
+    double sum = 0;
+    for (size_t i = 0; i < nc; i++) {
+        kg_cand cd = cands[i];
+        if (type) {
+            st = pe_kg_is_a(r, cd.id, type);
+            if (st == PE_NOT_FOUND) continue;
+            if (st != PE_OK) return st;
+        }
+        unsigned char kb[8];
+        kg_put64(kb, cd.id);
+        MDB_val ek = {8, kb}, ed;
+        uint32_t sitelinks = 0;
+        if (mdb_cursor_get(ec, &ek, &ed, MDB_SET_KEY) == 0 && ed.mv_size >= KG_ENT_FIXED)
+            sitelinks = kg_get32((const unsigned char *)ed.mv_data + 4);
+        double w = 1.0 + log1p((double)sitelinks) + log1p((double)r_in_degree(r, cd.id));
+        cd.w = cd.exact ? 2 * w : w;
+        sum += cd.w;
+        cands[m++] = cd;
+    }
+    if (m == 0) return PE_NOT_FOUND;
+    qsort(cands, m, sizeof *cands, cand_cmp);
+    size_t k_out = m < cap ? m : cap;
+    if (k_out > limit) k_out = limit;
+    for (size_t i = 0; i < k_out; i++) {
+        out[i].id = cands[i].id;
+        out[i].prior = cands[i].w / sum;
+        out[i].exact = cands[i].exact;
+    }
+    *n = k_out;
+    return PE_OK;
+}

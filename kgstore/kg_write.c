@@ -1,0 +1,870 @@
+/* kg_write.c - the write API: terms, literals, entity records, texts,
+ * sitelinks, triples and owl:sameAs merges.
+ *
+ * Throughput: every call is a handful of LMDB cursor puts at most. Terms go
+ * through the handle's cache (complete when the whole dictionary fits, so a
+ * new term costs no lookup); keys that are larger than everything in their
+ * database (fresh ids) are written with MDB_APPEND; entity records are
+ * updated once per batch from a per-writer map instead of once per call;
+ * in-degrees are not stored at all (they are the OSP duplicate counts). */
+#include "kg_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static pe_status w_mdb(pe_kg_writer *w, int rc, const char *what)
+{
+    /* An LMDB error in a write transaction leaves it unusable. */
+    pe_status st = kg_mdb_fail(w->kg, rc, what);
+    w->failed = st;
+    return st;
+}
+
+static pe_status w_nomem(pe_kg_writer *w)
+{
+    w->failed = PE_ERR_NOMEM;
+    return kg_fail(w->kg, PE_ERR_NOMEM, "out of memory");
+}
+
+static int w_buf(pe_kg_writer *w, size_t n)
+{
+    if (n <= w->buf_cap) return 0;
+    size_t cap = w->buf_cap ? w->buf_cap : 4096;
+    while (cap < n) cap *= 2;
+    unsigned char *b = realloc(w->buf, cap);
+    if (!b) return -1;
+    w->buf = b;
+    w->buf_cap = cap;
+    return 0;
+}
+
+static inline uint64_t w_canon(pe_kg_writer *w, uint64_t id)
+{
+    if (w->kg->redirects.n) {
+        uint64_t c = kg_idmap_get(&w->kg->redirects, id);
+        if (c) return c;
+    }
+    return id;
+}
+
+/* Follows merges recorded in the store too (ids from other handles). */
+static uint64_t w_canon_db(pe_kg_writer *w, uint64_t id)
+{
+    id = w_canon(w, id);
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    MDB_val k = {8, kb}, d;
+    if (mdb_get(w->txn, w->kg->dbi[KG_REDIR], &k, &d) == 0 && d.mv_size == 8) return kg_get64(d.mv_data);
+    return id;
+}
+
+/* ---- pending entity record updates ------------------------------------------ */
+
+static int kind_rank(int kind)
+{
+    switch (kind) {
+    case PE_KG_KIND_ITEM: case PE_KG_KIND_PROPERTY: case PE_KG_KIND_LEXEME: return 2;
+    case PE_KG_KIND_RESOURCE: return 1;
+    default: return 0;
+    }
+}
+
+static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
+{
+    if ((w->ents_n + 1) * 2 > w->ents_cap) {
+        size_t ncap = w->ents_cap ? w->ents_cap * 2 : 4096;
+        kg_ent_upd *ne = calloc(ncap, sizeof *ne);
+        if (!ne) return NULL;
+        for (size_t i = 0; i < w->ents_cap; i++) {
+            if (!w->ents[i].id) continue;
+            size_t j = (size_t)kg_hash(&w->ents[i].id, 8, 2) & (ncap - 1);
+            while (ne[j].id) j = (j + 1) & (ncap - 1);
+            ne[j] = w->ents[i];
+        }
+        free(w->ents);
+        w->ents = ne;
+        w->ents_cap = ncap;
+    }
+    size_t mask = w->ents_cap - 1;
+    size_t i = (size_t)kg_hash(&id, 8, 2) & mask;
+    while (w->ents[i].id && w->ents[i].id != id) i = (i + 1) & mask;
+    kg_ent_upd *u = &w->ents[i];
+    if (!u->id) {
+        u->id = id;
+        u->kind = -1;
+        w->ents_n++;
+    }
+    return u;
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const kg_ent_upd *)a)->id, y = ((const kg_ent_upd *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Entity record: kind(1) flags(1: bit0 datatype present) 0(2) sitelinks(4)
+ * source(4) [datatype\0]. */
+static size_t ent_encode(unsigned char *b, int kind, const char *dt, uint32_t sitelinks, uint32_t source)
+{
+    memset(b, 0, KG_ENT_FIXED);
+    b[0] = (unsigned char)kind;
+    kg_put32(b + 4, sitelinks);
+    kg_put32(b + 8, source);
+    if (!dt) return KG_ENT_FIXED;
+    b[1] = 1;
+    size_t l = strlen(dt);
+    memcpy(b + KG_ENT_FIXED, dt, l + 1);
+    return KG_ENT_FIXED + l + 1;
+}
+
+pe_status kg_writer_flush_entities(pe_kg_writer *w)
+{
+    if (w->failed) return w->failed;
+    if (!w->ents_n) return PE_OK;
+    size_t n = 0;
+    for (size_t i = 0; i < w->ents_cap; i++)
+        if (w->ents[i].id) w->ents[n++] = w->ents[i];
+    qsort(w->ents, n, sizeof *w->ents, ent_cmp);
+    MDB_cursor *c = w->cur[KG_ENT];
+    pe_status st = PE_OK;
+    unsigned char rec[KG_ENT_FIXED + 256], kb[8];
+    for (size_t i = 0; i < n && st == PE_OK; i++) {
+        kg_ent_upd *u = &w->ents[i];
+        const char *dt = u->dt_off ? (const char *)w->arena + u->dt_off - 1 : NULL;
+        kg_put64(kb, u->id);
+        MDB_val k = {8, kb}, d;
+        int kind = u->kind < 0 ? PE_KG_KIND_UNKNOWN : u->kind, rc;
+        if (u->id > w->max_key[KG_ENT]) {
+            d.mv_size = ent_encode(rec, kind, dt, u->sitelinks, u->source);
+            d.mv_data = rec;
+            rc = mdb_cursor_put(c, &k, &d, MDB_APPEND);
+            if (rc) st = w_mdb(w, rc, "write entity record");
+            w->max_key[KG_ENT] = u->id;
+            continue;
+        }
+        rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND) {
+            d.mv_size = ent_encode(rec, kind, dt, u->sitelinks, u->source);
+            d.mv_data = rec;
+            rc = mdb_cursor_put(c, &k, &d, 0);
+            if (rc) st = w_mdb(w, rc, "write entity record");
+            continue;
+        }
+        if (rc || d.mv_size < KG_ENT_FIXED) {
+            st = rc ? w_mdb(w, rc, "read entity record")
+                    : kg_fail(w->kg, PE_ERR_CORRUPT, "entity record %llu is malformed", (unsigned long long)u->id);
+            break;
+        }
+        const unsigned char *old = d.mv_data;
+        int okind = old[0];
+        uint32_t osl = kg_get32(old + 4), osrc = kg_get32(old + 8);
+        const char *odt = (old[1] & 1) ? (const char *)old + KG_ENT_FIXED : NULL;
+        int nkind = kind_rank(kind) > kind_rank(okind) ? kind : okind;
+        const char *ndt = dt ? dt : odt;
+        uint32_t nsrc = osrc ? osrc : u->source;
+        if (nkind == okind && u->sitelinks == 0 && nsrc == osrc &&
+            (ndt == odt || (ndt && odt && strcmp(ndt, odt) == 0)))
+            continue; /* unchanged */
+        char dtcopy[256];
+        if (ndt) snprintf(dtcopy, sizeof dtcopy, "%s", ndt);
+        d.mv_size = ent_encode(rec, nkind, ndt ? dtcopy : NULL, osl + u->sitelinks, nsrc);
+        d.mv_data = rec;
+        rc = mdb_cursor_put(c, &k, &d, 0);
+        if (rc) st = w_mdb(w, rc, "write entity record");
+    }
+    memset(w->ents, 0, w->ents_cap * sizeof *w->ents);
+    w->ents_n = 0;
+    w->arena_len = 0;
+    return st;
+}
+
+static pe_status w_touch(pe_kg_writer *w, uint64_t e)
+{
+    return w_ent(w, e) ? PE_OK : w_nomem(w);
+}
+
+/* ---- terms and literals ------------------------------------------------------ */
+
+pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *id)
+{
+    if (!w || !term || !id) return PE_ERR_INVALID;
+    *id = 0;
+    if (w->failed) return w->failed;
+    kg_canon_term(&term, &len);
+    if (len == 0) return kg_fail(w->kg, PE_ERR_INVALID, "empty term");
+    if ((unsigned char)term[0] < 0x20)
+        return kg_fail(w->kg, PE_ERR_INVALID, "term starts with a control character");
+    unsigned char kb[KG_MAX_KEY + 1];
+    size_t kl = kg_term_key((const unsigned char *)term, len, kb);
+    uint64_t h = kg_hash(kb, kl, 0);
+    kg_cache *cache = &w->kg->cache;
+    uint64_t v = kg_cache_get(cache, kb, kl, h);
+    if (v) {
+        *id = v;
+        return PE_OK;
+    }
+    MDB_val k = {kl, kb}, d;
+    if (!cache->complete) {
+        int rc = mdb_get(w->txn, w->kg->dbi[KG_T2I], &k, &d);
+        if (rc == 0 && d.mv_size == 8) {
+            v = kg_get64(d.mv_data);
+            kg_cache_put(cache, kb, kl, h, v);
+            *id = v;
+            return PE_OK;
+        }
+        if (rc && rc != MDB_NOTFOUND) return w_mdb(w, rc, "term lookup");
+    }
+    if (w_buf(w, len + 1)) return w_nomem(w);
+    memcpy(w->buf, term, len);
+    w->buf[len] = 0;
+    v = w->next_term;
+    unsigned char ib[8];
+    kg_put64(ib, v);
+    MDB_val ik = {8, ib}, tv = {len + 1, w->buf};
+    int rc = mdb_cursor_put(w->cur[KG_I2T], &ik, &tv, MDB_APPEND);
+    if (rc) return w_mdb(w, rc, "store term");
+    MDB_val iv = {8, ib};
+    rc = mdb_cursor_put(w->cur[KG_T2I], &k, &iv, 0);
+    if (rc) return w_mdb(w, rc, "store term");
+    w->next_term++;
+    kg_cache_put(cache, kb, kl, h, v);
+    *id = v;
+    return PE_OK;
+}
+
+static const char *nz(const char *s) { return s ? s : ""; }
+
+/* Literal encoding (value of id2lit, key of lit2id): type(1) then
+ *   STRING, EXTERNAL_ID, URL: text\0
+ *   MONOTEXT: lang\0 text\0
+ *   QUANTITY: amount(8) lower(8) upper(8) unit\0
+ *   TIME: precision(1) calendar\0 text\0
+ *   COORD: lat(8) lon(8) precision(8) globe\0
+ *   TYPED: datatype\0 text\0
+ * Doubles are IEEE-754 bits, big-endian; absent strings are "". Written at
+ * w->buf + 1 (w->buf[0] = 1 marks literals in the term cache). */
+static pe_status w_lit_encode(pe_kg_writer *w, const pe_kg_value *v, size_t *n)
+{
+    const char *text = v->text ? v->text : "";
+    size_t tl = v->text ? v->text_len : 0;
+    size_t need = 2 + 24 + tl + 1 + strlen(nz(v->lang)) + strlen(nz(v->datatype)) + strlen(nz(v->unit)) +
+                  strlen(nz(v->calendar)) + strlen(nz(v->globe)) + 8;
+    if (w_buf(w, need)) return w_nomem(w);
+    unsigned char *b = w->buf + 1, *p = b;
+    w->buf[0] = 1;
+    *p++ = (unsigned char)v->type;
+#define PUTS(s) do { size_t _l = strlen(s); memcpy(p, s, _l + 1); p += _l + 1; } while (0)
+#define PUTT() do { memcpy(p, text, tl); p += tl; *p++ = 0; } while (0)
+    switch (v->type) {
+    case PE_KG_VAL_STRING: case PE_KG_VAL_EXTERNAL_ID: case PE_KG_VAL_URL:
+        PUTT();
+        break;
+    case PE_KG_VAL_MONOTEXT:
+        PUTS(nz(v->lang));
+        PUTT();
+        break;
+    case PE_KG_VAL_QUANTITY:
+        kg_putd(p, v->amount); kg_putd(p + 8, v->lower); kg_putd(p + 16, v->upper);
+        p += 24;
+        PUTS(nz(v->unit));
+        break;
+    case PE_KG_VAL_TIME:
+        if (v->precision < 0 || v->precision > 14)
+            return kg_fail(w->kg, PE_ERR_INVALID, "time precision %d outside 0..14", v->precision);
+        *p++ = (unsigned char)v->precision;
+        PUTS(nz(v->calendar));
+        PUTT();
+        break;
+    case PE_KG_VAL_COORD:
+        kg_putd(p, v->lat); kg_putd(p + 8, v->lon); kg_putd(p + 16, v->coord_precision);
+        p += 24;
+        PUTS(nz(v->globe));
+        break;
+    case PE_KG_VAL_TYPED:
+        PUTS(nz(v->datatype));
+        PUTT();
+        break;
+    default:
+        return kg_fail(w->kg, PE_ERR_INVALID, "unknown value type %d", (int)v->type);
+    }
+#undef PUTS
+#undef PUTT
+    *n = (size_t)(p - b);
+    return PE_OK;
+}
+
+static pe_status w_intern_literal(pe_kg_writer *w, const pe_kg_value *v, uint64_t *id)
+{
+    size_t n = 0;
+    pe_status st = w_lit_encode(w, v, &n);
+    if (st != PE_OK) return st;
+    const unsigned char *enc = w->buf + 1;
+    unsigned char ck[KG_MAX_KEY + 2];
+    ck[0] = 1;
+    size_t kl = kg_term_key(enc, n, ck + 1);
+    uint64_t h = kg_hash(ck, kl + 1, 0);
+    kg_cache *cache = &w->kg->cache;
+    uint64_t x = kg_cache_get(cache, ck, kl + 1, h);
+    if (x) {
+        *id = x;
+        return PE_OK;
+    }
+    MDB_val k = {kl, ck + 1}, d;
+    if (!cache->complete) {
+        int rc = mdb_get(w->txn, w->kg->dbi[KG_L2I], &k, &d);
+        if (rc == 0 && d.mv_size == 8) {
+            x = kg_get64(d.mv_data);
+            kg_cache_put(cache, ck, kl + 1, h, x);
+            *id = x;
+            return PE_OK;
+        }
+        if (rc && rc != MDB_NOTFOUND) return w_mdb(w, rc, "literal lookup");
+    }
+    x = KG_LIT_BIT | w->next_lit;
+    unsigned char ib[8];
+    kg_put64(ib, x);
+    MDB_val ik = {8, ib}, ev = {n, (void *)enc};
+    int rc = mdb_cursor_put(w->cur[KG_I2L], &ik, &ev, MDB_APPEND);
+    if (rc) return w_mdb(w, rc, "store literal");
+    MDB_val iv = {8, ib};
+    rc = mdb_cursor_put(w->cur[KG_L2I], &k, &iv, 0);
+    if (rc) return w_mdb(w, rc, "store literal");
+    w->next_lit++;
+    kg_cache_put(cache, ck, kl + 1, h, x);
+    *id = x;
+    return PE_OK;
+}
+
+/* ---- texts and sitelinks ----------------------------------------------------- */
+
+/* Text key: e(8) kind(1) lang\0 hash(8); value: source(4) text\0. Equal
+ * hashes of different texts take the next hash value. */
+static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *lang, const char *text, size_t len,
+                            uint32_t source, int *added)
+{
+    *added = 0;
+    size_t ll = strlen(lang);
+    if (ll > 64) return kg_fail(w->kg, PE_ERR_INVALID, "language code longer than 64 bytes: %.64s...", lang);
+    unsigned char kb[8 + 1 + 65 + 8];
+    kg_put64(kb, e);
+    kb[8] = (unsigned char)kind;
+    memcpy(kb + 9, lang, ll + 1);
+    size_t kl = 9 + ll + 1 + 8;
+    if (w_buf(w, len + 5)) return w_nomem(w);
+    kg_put32(w->buf, source);
+    memcpy(w->buf + 4, text, len);
+    w->buf[4 + len] = 0;
+    uint64_t h = kg_hash(text, len, 3);
+    for (int probe = 0; probe < 16; probe++) {
+        kg_put64(kb + 10 + ll, h + (uint64_t)probe);
+        MDB_val k = {kl, kb}, d = {len + 5, w->buf};
+        unsigned flags = MDB_NOOVERWRITE | (e > w->max_key[KG_TXT] ? MDB_APPEND : 0);
+        int rc = mdb_cursor_put(w->cur[KG_TXT], &k, &d, flags);
+        if (rc == 0) {
+            if (e > w->max_key[KG_TXT]) w->max_key[KG_TXT] = e;
+            *added = 1;
+            break;
+        }
+        if (rc != MDB_KEYEXIST) return w_mdb(w, rc, "store text");
+        if (d.mv_size == len + 5 && memcmp((const char *)d.mv_data + 4, text, len) == 0) return PE_OK;
+    }
+    if (!*added) return kg_fail(w->kg, PE_ERR_STORE, "text hash chain too long for entity %llu",
+                                (unsigned long long)e);
+    if (kind == PE_KG_DESCRIPTION) return PE_OK;
+    pe_status st;
+    size_t fl;
+    char *form = kg_alias_form(text, len, &fl, &st);
+    if (!form) return st == PE_ERR_NOMEM ? w_nomem(w) : kg_fail(w->kg, st, "text of entity %llu is not valid UTF-8",
+                                                                (unsigned long long)e);
+    if (fl > 0) {
+        unsigned char v[KG_ALIAS_VAL];
+        kg_put64(v, e);
+        v[8] = kind == PE_KG_LABEL ? KG_ALIAS_FLAG_LABEL : KG_ALIAS_FLAG_ALIAS;
+        MDB_val k = {fl, form}, d = {KG_ALIAS_VAL, v};
+        int rc = mdb_cursor_put(w->cur[KG_ALIAS], &k, &d, MDB_NODUPDATA);
+        if (rc && rc != MDB_KEYEXIST) {
+            free(form);
+            return w_mdb(w, rc, "store alias");
+        }
+    }
+    free(form);
+    return PE_OK;
+}
+
+static int w_is_literal(uint64_t id) { return (id & KG_LIT_BIT) != 0; }
+
+static pe_status w_check_entity(pe_kg_writer *w, uint64_t e, const char *what)
+{
+    if (!e || w_is_literal(e) || e >= w->next_term)
+        return kg_fail(w->kg, PE_ERR_INVALID, "%s: %llu is not an entity id of this store", what,
+                       (unsigned long long)e);
+    return PE_OK;
+}
+
+pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, const char *lang, const char *text,
+                         size_t len, uint32_t source)
+{
+    if (!w || (!text && len)) return PE_ERR_INVALID;
+    if (w->failed) return w->failed;
+    if ((unsigned)kind > PE_KG_DESCRIPTION) return kg_fail(w->kg, PE_ERR_INVALID, "bad text kind %d", (int)kind);
+    e = w_canon(w, e);
+    pe_status st = w_check_entity(w, e, "put_text");
+    if (st != PE_OK) return st;
+    int added;
+    st = w_text_add(w, e, kind, lang ? lang : "", text ? text : "", len, source, &added);
+    if (st != PE_OK) return st;
+    return w_touch(w, e);
+}
+
+static pe_status w_sitelink_add(pe_kg_writer *w, uint64_t e, const char *site, const char *title, size_t tl,
+                                uint32_t source, int *added)
+{
+    *added = 0;
+    size_t sl = strlen(site);
+    if (sl == 0 || sl > 128) return kg_fail(w->kg, PE_ERR_INVALID, "bad sitelink site '%.128s'", site);
+    unsigned char kb[8 + 129];
+    kg_put64(kb, e);
+    memcpy(kb + 8, site, sl + 1);
+    if (w_buf(w, tl + 5)) return w_nomem(w);
+    kg_put32(w->buf, source);
+    memcpy(w->buf + 4, title, tl);
+    w->buf[4 + tl] = 0;
+    MDB_val k = {8 + sl + 1, kb}, d = {tl + 5, w->buf};
+    unsigned flags = MDB_NOOVERWRITE | (e > w->max_key[KG_SITE] ? MDB_APPEND : 0);
+    int rc = mdb_cursor_put(w->cur[KG_SITE], &k, &d, flags);
+    if (rc == MDB_KEYEXIST) return PE_OK;
+    if (rc) return w_mdb(w, rc, "store sitelink");
+    if (e > w->max_key[KG_SITE]) w->max_key[KG_SITE] = e;
+    *added = 1;
+    return PE_OK;
+}
+
+pe_status pe_kg_put_sitelink(pe_kg_writer *w, pe_kg_id e, const char *site, const char *title, uint32_t source)
+{
+    if (!w || !site || !title) return PE_ERR_INVALID;
+    if (w->failed) return w->failed;
+    e = w_canon(w, e);
+    pe_status st = w_check_entity(w, e, "put_sitelink");
+    if (st != PE_OK) return st;
+    int added;
+    st = w_sitelink_add(w, e, site, title, strlen(title), source, &added);
+    if (st != PE_OK) return st;
+    kg_ent_upd *u = w_ent(w, e);
+    if (!u) return w_nomem(w);
+    u->sitelinks += (uint32_t)added;
+    return PE_OK;
+}
+
+pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, const char *datatype,
+                         uint32_t source)
+{
+    if (!w) return PE_ERR_INVALID;
+    if (w->failed) return w->failed;
+    if ((unsigned)kind > PE_KG_KIND_RESOURCE)
+        return kg_fail(w->kg, PE_ERR_INVALID, "bad entity kind %d for entity %llu", (int)kind, (unsigned long long)e);
+    e = w_canon(w, e);
+    pe_status st = w_check_entity(w, e, "put_kind");
+    if (st != PE_OK) return st;
+    kg_ent_upd *u = w_ent(w, e);
+    if (!u) return w_nomem(w);
+    if (u->kind < 0 || kind_rank(kind) > kind_rank(u->kind)) u->kind = kind;
+    if (!u->source) u->source = source;
+    if (datatype && *datatype) {
+        size_t l = strlen(datatype);
+        if (l > 200) return kg_fail(w->kg, PE_ERR_INVALID, "datatype name too long for entity %llu",
+                                    (unsigned long long)e);
+        if (w->arena_len + l + 1 > w->arena_cap) {
+            size_t cap = w->arena_cap ? w->arena_cap * 2 : 4096;
+            while (cap < w->arena_len + l + 1) cap *= 2;
+            unsigned char *a = realloc(w->arena, cap);
+            if (!a) return w_nomem(w);
+            w->arena = a;
+            w->arena_cap = cap;
+        }
+        memcpy(w->arena + w->arena_len, datatype, l + 1);
+        u->dt_off = (uint32_t)w->arena_len + 1;
+        w->arena_len += l + 1;
+    }
+    return PE_OK;
+}
+
+/* ---- triples ------------------------------------------------------------------- */
+
+static pe_status w_tsrc_add(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, uint32_t src)
+{
+    unsigned char kb[24], vb[4];
+    kg_put64(kb, s); kg_put64(kb + 8, p); kg_put64(kb + 16, o);
+    kg_put32(vb, src);
+    MDB_val k = {24, kb}, d = {4, vb};
+    int rc = mdb_cursor_put(w->cur[KG_TSRC], &k, &d, MDB_NODUPDATA);
+    if (rc && rc != MDB_KEYEXIST) return w_mdb(w, rc, "store triple source");
+    return PE_OK;
+}
+
+/* SPO value p(8) o(8) rank(1) source(4); POS o(8) s(8); OSP s(8) p(8). */
+static pe_status w_triple_add(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, int rank, uint32_t src)
+{
+    unsigned char sk[8], v[KG_SPO_VAL];
+    kg_put64(sk, s);
+    kg_put64(v, p);
+    kg_put64(v + 8, o);
+    v[16] = (unsigned char)rank;
+    kg_put32(v + 17, src);
+    MDB_cursor *c = w->cur[KG_SPO];
+    int rc;
+    if (s > w->max_key[KG_SPO]) {
+        MDB_val k = {8, sk}, d = {KG_SPO_VAL, v};
+        rc = mdb_cursor_put(c, &k, &d, MDB_APPEND);
+        if (rc) return w_mdb(w, rc, "store triple");
+        w->max_key[KG_SPO] = s;
+    } else {
+        unsigned char probe[KG_SPO_VAL];
+        memcpy(probe, v, 16);
+        memset(probe + 16, 0, KG_SPO_VAL - 16);
+        MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
+        rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
+        if (rc == 0 && d.mv_size == KG_SPO_VAL && memcmp(d.mv_data, v, 16) == 0) {
+            uint32_t first = kg_get32((const unsigned char *)d.mv_data + 17);
+            return first != src ? w_tsrc_add(w, s, p, o, src) : PE_OK;
+        }
+        if (rc && rc != MDB_NOTFOUND) return w_mdb(w, rc, "triple lookup");
+        MDB_val k2 = {8, sk}, d2 = {KG_SPO_VAL, v};
+        rc = mdb_cursor_put(c, &k2, &d2, MDB_NODUPDATA);
+        if (rc) return w_mdb(w, rc, "store triple");
+    }
+    unsigned char pk[8], pv[16], ok[8], ov[16];
+    kg_put64(pk, p); kg_put64(pv, o); kg_put64(pv + 8, s);
+    kg_put64(ok, o); kg_put64(ov, s); kg_put64(ov + 8, p);
+    MDB_val k1 = {8, pk}, d1 = {16, pv}, k3 = {8, ok}, d3 = {16, ov};
+    rc = mdb_cursor_put(w->cur[KG_POS], &k1, &d1, MDB_NODUPDATA);
+    if (rc && rc != MDB_KEYEXIST) return w_mdb(w, rc, "store triple (POS)");
+    rc = mdb_cursor_put(w->cur[KG_OSP], &k3, &d3, MDB_NODUPDATA);
+    if (rc && rc != MDB_KEYEXIST) return w_mdb(w, rc, "store triple (OSP)");
+    return PE_OK;
+}
+
+pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_value *o, pe_kg_rank rank,
+                           uint32_t source)
+{
+    if (!w || !o) return PE_ERR_INVALID;
+    if (w->failed) return w->failed;
+    if ((unsigned)rank > PE_KG_RANK_DEPRECATED) return kg_fail(w->kg, PE_ERR_INVALID, "bad rank %d", (int)rank);
+    s = w_canon(w, s);
+    p = w_canon(w, p);
+    pe_status st = w_check_entity(w, s, "put_triple subject");
+    if (st == PE_OK) st = w_check_entity(w, p, "put_triple predicate");
+    if (st != PE_OK) return st;
+    uint64_t oid;
+    if (o->type == PE_KG_VAL_ENTITY) {
+        oid = w_canon(w, o->entity);
+        st = w_check_entity(w, oid, "put_triple object");
+    } else {
+        st = w_intern_literal(w, o, &oid);
+    }
+    if (st != PE_OK) return st;
+    st = w_triple_add(w, s, p, oid, rank, source);
+    if (st != PE_OK) return st;
+    return w_touch(w, s);
+}
+
+/* ---- owl:sameAs merges ---------------------------------------------------------- */
+
+/* A list of copied key/value pairs (the originals are deleted while we walk). */
+typedef struct kv_list {
+    unsigned char *b;
+    size_t len, cap;
+} kv_list;
+
+static int kv_add(kv_list *l, const MDB_val *k, const MDB_val *v)
+{
+    size_t need = 8 + k->mv_size + v->mv_size;
+    if (l->len + need > l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4096;
+        while (cap < l->len + need) cap *= 2;
+        unsigned char *nb = realloc(l->b, cap);
+        if (!nb) return -1;
+        l->b = nb;
+        l->cap = cap;
+    }
+    uint32_t kl = (uint32_t)k->mv_size, vl = (uint32_t)v->mv_size;
+    memcpy(l->b + l->len, &kl, 4);
+    memcpy(l->b + l->len + 4, &vl, 4);
+    memcpy(l->b + l->len + 8, k->mv_data, kl);
+    memcpy(l->b + l->len + 8 + kl, v->mv_data, vl);
+    l->len += need;
+    return 0;
+}
+
+/* Iterates: *pos is the read offset. */
+static int kv_next(const kv_list *l, size_t *pos, MDB_val *k, MDB_val *v)
+{
+    if (*pos >= l->len) return 0;
+    uint32_t kl, vl;
+    memcpy(&kl, l->b + *pos, 4);
+    memcpy(&vl, l->b + *pos + 4, 4);
+    k->mv_size = kl;
+    k->mv_data = l->b + *pos + 8;
+    v->mv_size = vl;
+    v->mv_data = l->b + *pos + 8 + kl;
+    *pos += 8 + kl + vl;
+    return 1;
+}
+
+/* Collects entries whose key starts with the 8-byte id (non-dup dbs). */
+static int collect_prefix(pe_kg_writer *w, int db, uint64_t id, kv_list *out)
+{
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    MDB_val k = {8, kb}, d;
+    int rc = mdb_cursor_get(w->cur[db], &k, &d, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, kb, 8) == 0) {
+        if (kv_add(out, &k, &d)) return ENOMEM;
+        rc = mdb_cursor_get(w->cur[db], &k, &d, MDB_NEXT);
+    }
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+/* Collects the duplicates of one key. */
+static int collect_dups(pe_kg_writer *w, int db, const void *key, size_t klen, kv_list *out)
+{
+    MDB_val k = {klen, (void *)key}, d;
+    int rc = mdb_cursor_get(w->cur[db], &k, &d, MDB_SET_KEY);
+    while (rc == 0) {
+        if (kv_add(out, &k, &d)) return ENOMEM;
+        rc = mdb_cursor_get(w->cur[db], &k, &d, MDB_NEXT_DUP);
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int del_pair(pe_kg_writer *w, int db, const void *k, size_t kl, const void *v, size_t vl)
+{
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    int rc = mdb_del(w->txn, w->kg->dbi[db], &key, vl ? &val : NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Removes (s, p, o) from every index; returns its rank, first source and
+ * extra sources (in *extra). *found = 0 when it was not there. */
+static int triple_remove(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, int *rank, uint32_t *src,
+                         kv_list *extra, int *found)
+{
+    unsigned char sk[8], probe[KG_SPO_VAL], full[KG_SPO_VAL];
+    kg_put64(sk, s);
+    kg_put64(probe, p);
+    kg_put64(probe + 8, o);
+    memset(probe + 16, 0, KG_SPO_VAL - 16);
+    MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
+    int rc = mdb_cursor_get(w->cur[KG_SPO], &k, &d, MDB_GET_BOTH_RANGE);
+    *found = 0;
+    if (rc == MDB_NOTFOUND || (rc == 0 && memcmp(d.mv_data, probe, 16) != 0)) return 0;
+    if (rc) return rc;
+    *found = 1;
+    memcpy(full, d.mv_data, KG_SPO_VAL);
+    *rank = full[16];
+    *src = kg_get32(full + 17);
+    rc = mdb_cursor_del(w->cur[KG_SPO], 0);
+    if (rc) return rc;
+    unsigned char pk[8], pv[16], ok[8], ov[16], tk[24];
+    kg_put64(pk, p); kg_put64(pv, o); kg_put64(pv + 8, s);
+    kg_put64(ok, o); kg_put64(ov, s); kg_put64(ov + 8, p);
+    if ((rc = del_pair(w, KG_POS, pk, 8, pv, 16)) || (rc = del_pair(w, KG_OSP, ok, 8, ov, 16))) return rc;
+    kg_put64(tk, s); kg_put64(tk + 8, p); kg_put64(tk + 16, o);
+    if ((rc = collect_dups(w, KG_TSRC, tk, 24, extra))) return rc;
+    return del_pair(w, KG_TSRC, tk, 24, NULL, 0);
+}
+
+static pe_status w_move_triple(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, uint64_t ns, uint64_t no)
+{
+    kv_list extra = {0};
+    int rank = 0, found = 0;
+    uint32_t src = 0;
+    int rc = triple_remove(w, s, p, o, &rank, &src, &extra, &found);
+    pe_status st = PE_OK;
+    if (rc) st = rc == ENOMEM ? w_nomem(w) : w_mdb(w, rc, "sameAs merge: move triple");
+    if (st == PE_OK && found) st = w_triple_add(w, ns, p, no, rank, src);
+    size_t pos = 0;
+    MDB_val k, v;
+    while (st == PE_OK && kv_next(&extra, &pos, &k, &v))
+        if (v.mv_size == 4) st = w_triple_add(w, ns, p, no, rank, kg_get32(v.mv_data));
+    free(extra.b);
+    return st;
+}
+
+/* Points the term of `x` (and its dictionary entry) at `c`. */
+static pe_status w_repoint(pe_kg_writer *w, uint64_t x, uint64_t c)
+{
+    unsigned char ib[8], cb[8];
+    kg_put64(ib, x);
+    kg_put64(cb, c);
+    MDB_val k = {8, ib}, d;
+    int rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &d);
+    if (rc) return w_mdb(w, rc, "sameAs merge: term of merged id");
+    unsigned char kb[KG_MAX_KEY + 1];
+    size_t kl = kg_term_key(d.mv_data, d.mv_size - 1, kb);
+    MDB_val tk = {kl, kb}, tv = {8, cb};
+    rc = mdb_put(w->txn, w->kg->dbi[KG_T2I], &tk, &tv, 0);
+    if (!rc) {
+        MDB_val rk = {8, ib}, rv = {8, cb};
+        rc = mdb_put(w->txn, w->kg->dbi[KG_REDIR], &rk, &rv, 0);
+    }
+    if (rc) return w_mdb(w, rc, "sameAs merge: repoint term");
+    kg_cache_put(&w->kg->cache, kb, kl, kg_hash(kb, kl, 0), c);
+    if (kg_idmap_put(&w->kg->redirects, x, c)) return w_nomem(w);
+    return PE_OK;
+}
+
+static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t source)
+{
+    pe_status st = kg_writer_flush_entities(w);
+    if (st != PE_OK) return st;
+    kv_list l = {0};
+    size_t pos;
+    MDB_val k, v;
+    int rc;
+    unsigned char ob[8];
+    kg_put64(ob, o);
+
+    /* texts (and their alias entries) */
+    if ((rc = collect_prefix(w, KG_TXT, o, &l))) goto mdb_err;
+    for (pos = 0; kv_next(&l, &pos, &k, &v);) {
+        if ((rc = del_pair(w, KG_TXT, k.mv_data, k.mv_size, NULL, 0))) goto mdb_err;
+        const unsigned char *kp = k.mv_data;
+        int kind = kp[8];
+        const char *lang = (const char *)kp + 9;
+        const char *text = (const char *)v.mv_data + 4;
+        size_t tl = v.mv_size - 5;
+        if (kind != PE_KG_DESCRIPTION) {
+            size_t fl;
+            char *form = kg_alias_form(text, tl, &fl, &st);
+            if (form && fl) {
+                unsigned char av[KG_ALIAS_VAL];
+                memcpy(av, ob, 8);
+                av[8] = kind == PE_KG_LABEL ? KG_ALIAS_FLAG_LABEL : KG_ALIAS_FLAG_ALIAS;
+                rc = del_pair(w, KG_ALIAS, form, fl, av, KG_ALIAS_VAL);
+            }
+            free(form);
+            if (rc) goto mdb_err;
+        }
+        int added;
+        if ((st = w_text_add(w, c, kind, lang, text, tl, kg_get32(v.mv_data), &added)) != PE_OK) goto out;
+    }
+    l.len = 0;
+
+    /* sitelinks */
+    if ((rc = collect_prefix(w, KG_SITE, o, &l))) goto mdb_err;
+    uint32_t new_links = 0;
+    for (pos = 0; kv_next(&l, &pos, &k, &v);) {
+        if ((rc = del_pair(w, KG_SITE, k.mv_data, k.mv_size, NULL, 0))) goto mdb_err;
+        int added;
+        st = w_sitelink_add(w, c, (const char *)k.mv_data + 8, (const char *)v.mv_data + 4, v.mv_size - 5,
+                            kg_get32(v.mv_data), &added);
+        if (st != PE_OK) goto out;
+        new_links += (uint32_t)added;
+    }
+    l.len = 0;
+
+    /* triples with o as subject, then with o as object */
+    if ((rc = collect_dups(w, KG_SPO, ob, 8, &l))) goto mdb_err;
+    for (pos = 0; kv_next(&l, &pos, &k, &v);) {
+        const unsigned char *d = v.mv_data;
+        uint64_t p = kg_get64(d), x = kg_get64(d + 8);
+        if ((st = w_move_triple(w, o, p, x, c, x == o ? c : x)) != PE_OK) goto out;
+    }
+    l.len = 0;
+    if ((rc = collect_dups(w, KG_OSP, ob, 8, &l))) goto mdb_err;
+    for (pos = 0; kv_next(&l, &pos, &k, &v);) {
+        const unsigned char *d = v.mv_data;
+        uint64_t s = kg_get64(d), p = kg_get64(d + 8);
+        if ((st = w_move_triple(w, s, p, o, s, c)) != PE_OK) goto out;
+    }
+    l.len = 0;
+
+    /* terms merged into o earlier now belong to c; then o itself */
+    if ((rc = collect_dups(w, KG_SAME, ob, 8, &l))) goto mdb_err;
+    if ((rc = del_pair(w, KG_SAME, ob, 8, NULL, 0))) goto mdb_err;
+    unsigned char cb[8];
+    kg_put64(cb, c);
+    for (pos = 0; kv_next(&l, &pos, &k, &v);) {
+        MDB_val sk = {8, cb};
+        if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &v, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
+        if ((st = w_repoint(w, kg_get64(v.mv_data), c)) != PE_OK) goto out;
+    }
+    l.len = 0;
+    unsigned char sv[KG_SAME_VAL];
+    memcpy(sv, ob, 8);
+    kg_put32(sv + 8, source);
+    MDB_val sk = {8, cb}, sd = {KG_SAME_VAL, sv};
+    if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &sd, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
+    if ((st = w_repoint(w, o, c)) != PE_OK) goto out;
+
+    /* entity record: o's goes away, its kind and datatype fold into c's */
+    kg_ent_upd *u = w_ent(w, c);
+    if (!u) { st = w_nomem(w); goto out; }
+    u->sitelinks += new_links;
+    MDB_val ek = {8, ob}, ed;
+    rc = mdb_get(w->txn, w->kg->dbi[KG_ENT], &ek, &ed);
+    if (rc == 0 && ed.mv_size >= KG_ENT_FIXED) {
+        const unsigned char *r = ed.mv_data;
+        int okind = r[0];
+        if (u->kind < 0 || kind_rank(okind) > kind_rank(u->kind)) u->kind = okind;
+        if (!u->source) u->source = kg_get32(r + 8);
+        if ((r[1] & 1) && !u->dt_off) {
+            /* keep c's datatype if it has one */
+            MDB_val ck = {8, cb}, cd;
+            int has = mdb_get(w->txn, w->kg->dbi[KG_ENT], &ck, &cd) == 0 && cd.mv_size > KG_ENT_FIXED &&
+                      (((const unsigned char *)cd.mv_data)[1] & 1);
+            if (!has) {
+                const char *dt = (const char *)r + KG_ENT_FIXED;
+                size_t dl = strlen(dt);
+                if (w->arena_len + dl + 1 > w->arena_cap) {
+                    size_t cap = w->arena_cap ? w->arena_cap * 2 : 4096;
+                    while (cap < w->arena_len + dl + 1) cap *= 2;
+                    unsigned char *a = realloc(w->arena, cap);
+                    if (!a) { st = w_nomem(w); goto out; }
+                    w->arena = a;
+                    w->arena_cap = cap;
+                }
+                memcpy(w->arena + w->arena_len, dt, dl + 1);
+                u->dt_off = (uint32_t)w->arena_len + 1;
+                w->arena_len += dl + 1;
+            }
+        }
+        if ((rc = del_pair(w, KG_ENT, ob, 8, NULL, 0))) goto mdb_err;
+    } else if (rc && rc != MDB_NOTFOUND) {
+        goto mdb_err;
+    }
+    st = PE_OK;
+    goto out;
+mdb_err:
+    st = rc == ENOMEM ? w_nomem(w) : w_mdb(w, rc, "sameAs merge");
+out:
+    free(l.b);
+    return st;
+}
+
+pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t source)
+{
+    if (!w) return PE_ERR_INVALID;
+    if (w->failed) return w->failed;
+    a = w_canon_db(w, a);
+    b = w_canon_db(w, b);
+    pe_status st = w_check_entity(w, a, "put_sameas");
+    if (st == PE_OK) st = w_check_entity(w, b, "put_sameas");
+    if (st != PE_OK) return st;
+    if (a == b) return PE_OK;
+    int wd[2] = {0, 0};
+    uint64_t ids[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        unsigned char ib[8];
+        kg_put64(ib, ids[i]);
+        MDB_val k = {8, ib}, d;
+        int rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &d);
+        if (rc) return w_mdb(w, rc, "sameAs: term lookup");
+        wd[i] = kg_is_wikidata_id(d.mv_data, d.mv_size - 1);
+    }
+    /* The Wikidata term stays canonical; with two or none, the first. */
+    if (wd[1] && !wd[0]) return w_merge(w, b, a, source);
+    return w_merge(w, a, b, source);
+}

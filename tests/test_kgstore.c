@@ -1,0 +1,983 @@
+/* test_kgstore.c - the LMDB graph store through its public API: terms,
+ * texts, values, triples, types, lookup, sameAs merges, import sources,
+ * persistence, concurrent readers in another process, aborts, bad stores. */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <lmdb.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pe_kg.h"
+#include "pe_test.h"
+#include "pe_util.h"
+
+static char g_root[64];
+static int g_seq;
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+static void rm_rf(const char *p) { nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* A fresh store directory path under the test's temp root. */
+static const char *newdir(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/s%d", g_root, ++g_seq);
+    return buf;
+}
+
+static pe_kg *open_new(char *dir, size_t cap)
+{
+    pe_kg *kg = NULL;
+    pe_kg_options o = pe_kg_options_default();
+    o.map_size = (size_t)1 << 30;
+    pe_status st = pe_kg_open(newdir(dir, cap), &o, &kg);
+    PE_CHECK_MSG(st == PE_OK, "open %s: %s", dir, pe_kg_errmsg(kg));
+    return kg;
+}
+
+static pe_kg_id I(pe_kg_writer *w, const char *t)
+{
+    pe_kg_id id = 0;
+    pe_status st = pe_kg_intern(w, t, strlen(t), &id);
+    PE_CHECK_MSG(st == PE_OK && id != 0, "intern %s", t);
+    return id;
+}
+
+static pe_kg_id R(pe_kg_reader *r, const char *t)
+{
+    pe_kg_id id = 0;
+    if (pe_kg_resolve(r, t, strlen(t), &id) != PE_OK) return 0;
+    return id;
+}
+
+static void text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind k, const char *lang, const char *s, uint32_t src)
+{
+    PE_CHECK(pe_kg_put_text(w, e, k, lang, s, strlen(s), src) == PE_OK);
+}
+
+static void link_e(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, pe_kg_id o, uint32_t src)
+{
+    pe_kg_value v = {.type = PE_KG_VAL_ENTITY, .entity = o};
+    PE_CHECK(pe_kg_put_triple(w, s, p, &v, PE_KG_RANK_NORMAL, src) == PE_OK);
+}
+
+static size_t count_match(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o)
+{
+    pe_kg_iter *it;
+    if (pe_kg_match(r, s, p, o, &it) != PE_OK) return (size_t)-1;
+    pe_kg_triple t;
+    size_t n = 0;
+    pe_status st;
+    while ((st = pe_kg_iter_next(it, &t)) == PE_OK) {
+        if ((s && t.s != s) || (p && t.p != p) || (o && t.o != o)) n += 1000; /* wrong triple */
+        n++;
+    }
+    PE_CHECK(st == PE_DONE);
+    pe_kg_iter_free(it);
+    return n;
+}
+
+static int has_text(const pe_kg_entity *e, pe_kg_text_kind k, const char *lang, const char *s, uint32_t src)
+{
+    for (size_t i = 0; i < e->n_texts; i++)
+        if (e->texts[i].kind == k && !strcmp(e->texts[i].lang, lang) && !strcmp(e->texts[i].text, s) &&
+            (src == 0 || e->texts[i].source == src))
+            return 1;
+    return 0;
+}
+
+static int contains(const pe_kg_id *ids, size_t n, pe_kg_id x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == x) return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+static void test_intern_resolve(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_writer *w2;
+    PE_CHECK(pe_kg_writer_begin(kg, &w2) == PE_ERR_BUSY);
+    pe_kg_id q90 = I(w, "Q90");
+    PE_CHECK_EQ_INT(I(w, "http://www.wikidata.org/entity/Q90"), q90);
+    PE_CHECK_EQ_INT(I(w, "https://www.wikidata.org/entity/Q90"), q90);
+    pe_kg_id p31 = I(w, "http://www.wikidata.org/prop/direct/P31");
+    PE_CHECK_EQ_INT(I(w, "P31"), p31);
+    pe_kg_id dbr = I(w, "http://dbpedia.org/resource/Paris");
+    PE_CHECK(dbr != q90 && dbr != p31);
+    /* not Wikidata ids: kept as IRIs */
+    pe_kg_id odd = I(w, "http://www.wikidata.org/entity/Q90x");
+    PE_CHECK(odd != q90);
+    char longiri[1200];
+    memcpy(longiri, "http://example.org/", 19);
+    for (int i = 19; i < 1100; i++) longiri[i] = (char)('a' + i % 26);
+    longiri[1100] = 0;
+    pe_kg_id lg = I(w, longiri);
+    char longiri2[1200];
+    memcpy(longiri2, longiri, 1101);
+    longiri2[1099] = 'Z';
+    pe_kg_id lg2 = I(w, longiri2);
+    PE_CHECK(lg != lg2);
+    PE_CHECK_EQ_INT(I(w, longiri), lg);
+    pe_kg_id bad = 0;
+    PE_CHECK(pe_kg_intern(w, "", 0, &bad) == PE_ERR_INVALID);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    PE_CHECK_EQ_INT(R(r, "Q90"), q90);
+    PE_CHECK_EQ_INT(R(r, "http://www.wikidata.org/entity/Q90"), q90);
+    PE_CHECK_EQ_INT(R(r, "http://dbpedia.org/resource/Paris"), dbr);
+    PE_CHECK_EQ_INT(R(r, longiri), lg);
+    PE_CHECK_EQ_INT(R(r, longiri2), lg2);
+    pe_kg_id none = 7;
+    PE_CHECK(pe_kg_resolve(r, "Q91", 3, &none) == PE_NOT_FOUND && none == 0);
+    const char *t;
+    size_t tl;
+    PE_CHECK(pe_kg_term(r, q90, &t, &tl) == PE_OK && tl == 3 && !strcmp(t, "Q90"));
+    PE_CHECK(pe_kg_term(r, lg, &t, &tl) == PE_OK && tl == 1100 && !strcmp(t, longiri));
+    PE_CHECK(pe_kg_term(r, 999999, &t, &tl) == PE_NOT_FOUND);
+    pe_kg_value v;
+    PE_CHECK(pe_kg_value_get(r, dbr, &v) == PE_OK && v.type == PE_KG_VAL_ENTITY && v.entity == dbr);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+static void test_texts(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q = I(w, "Q90");
+    PE_CHECK(pe_kg_put_kind(w, q, PE_KG_KIND_ITEM, NULL, 1) == PE_OK);
+    text(w, q, PE_KG_DESCRIPTION, "en", "capital of France", 1);
+    text(w, q, PE_KG_LABEL, "en", "Paris", 1);
+    text(w, q, PE_KG_LABEL, "fr", "Paris", 1);
+    text(w, q, PE_KG_ALIAS, "en", "City of Light", 1);
+    text(w, q, PE_KG_LABEL, "en", "Paris", 2);          /* same text: no-op, first source kept */
+    text(w, q, PE_KG_LABEL, "en", "Paris, France", 2);  /* another label in en: kept beside */
+    PE_CHECK(pe_kg_put_sitelink(w, q, "enwiki", "Paris", 1) == PE_OK);
+    PE_CHECK(pe_kg_put_sitelink(w, q, "enwiki", "Paris", 1) == PE_OK); /* no double count */
+    PE_CHECK(pe_kg_put_sitelink(w, q, "frwiki", "Paris", 1) == PE_OK);
+    pe_kg_id p = I(w, "P1082");
+    PE_CHECK(pe_kg_put_kind(w, p, PE_KG_KIND_PROPERTY, "quantity", 1) == PE_OK);
+    PE_CHECK(pe_kg_put_text(w, 0, PE_KG_LABEL, "en", "x", 1, 1) == PE_ERR_INVALID);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_entity *e;
+    PE_CHECK(pe_kg_entity_get(r, q, &e) == PE_OK);
+    if (e) {
+        PE_CHECK_EQ_STR(e->term, "Q90");
+        PE_CHECK_EQ_INT(e->kind, PE_KG_KIND_ITEM);
+        PE_CHECK_EQ_INT(e->sitelinks, 2);
+        PE_CHECK_EQ_INT(e->n_texts, 5);
+        PE_CHECK(has_text(e, PE_KG_LABEL, "en", "Paris", 1));
+        PE_CHECK(!has_text(e, PE_KG_LABEL, "en", "Paris", 2));
+        PE_CHECK(has_text(e, PE_KG_LABEL, "en", "Paris, France", 2));
+        PE_CHECK(has_text(e, PE_KG_LABEL, "fr", "Paris", 1));
+        PE_CHECK(has_text(e, PE_KG_ALIAS, "en", "City of Light", 1));
+        PE_CHECK(has_text(e, PE_KG_DESCRIPTION, "en", "capital of France", 1));
+        for (size_t i = 1; i < e->n_texts; i++) PE_CHECK(e->texts[i - 1].kind <= e->texts[i].kind);
+        PE_CHECK(e->datatype == NULL);
+    }
+    pe_kg_entity_free(e);
+    PE_CHECK(pe_kg_entity_get(r, p, &e) == PE_OK && e && e->datatype && !strcmp(e->datatype, "quantity"));
+    PE_CHECK(e && e->kind == PE_KG_KIND_PROPERTY);
+    pe_kg_entity_free(e);
+    const char *l;
+    PE_CHECK(pe_kg_label(r, q, "fr", &l) == PE_OK && !strcmp(l, "Paris"));
+    PE_CHECK(pe_kg_label(r, q, "de", &l) == PE_OK && (!strcmp(l, "Paris") || !strcmp(l, "Paris, France")));
+    PE_CHECK(pe_kg_label(r, p, "en", &l) == PE_NOT_FOUND);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+static void test_values(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id s = I(w, "Q1"), e2 = I(w, "Q2");
+    pe_kg_value vals[9];
+    memset(vals, 0, sizeof vals);
+    vals[0] = (pe_kg_value){.type = PE_KG_VAL_ENTITY, .entity = e2};
+    vals[1] = (pe_kg_value){.type = PE_KG_VAL_STRING, .text = "hello", .text_len = 5};
+    vals[2] = (pe_kg_value){.type = PE_KG_VAL_MONOTEXT, .text = "bonjour", .text_len = 7, .lang = "fr"};
+    vals[3] = (pe_kg_value){.type = PE_KG_VAL_EXTERNAL_ID, .text = "0000 0001", .text_len = 9};
+    vals[4] = (pe_kg_value){.type = PE_KG_VAL_URL, .text = "https://example.org/", .text_len = 20};
+    vals[5] = (pe_kg_value){.type = PE_KG_VAL_QUANTITY, .amount = 2165423, .lower = 2165000, .upper = NAN,
+                            .unit = "http://www.wikidata.org/entity/Q11573"};
+    vals[6] = (pe_kg_value){.type = PE_KG_VAL_TIME, .text = "+1952-03-11T00:00:00Z", .text_len = 21,
+                            .precision = 11, .calendar = "http://www.wikidata.org/entity/Q1985727"};
+    vals[7] = (pe_kg_value){.type = PE_KG_VAL_COORD, .lat = 48.8566, .lon = 2.3522, .coord_precision = 0.0001,
+                            .globe = "http://www.wikidata.org/entity/Q2"};
+    vals[8] = (pe_kg_value){.type = PE_KG_VAL_TYPED, .text = "1.5", .text_len = 3,
+                            .datatype = "http://www.w3.org/2001/XMLSchema#double"};
+    pe_kg_id props[9];
+    for (int i = 0; i < 9; i++) {
+        char pn[8];
+        snprintf(pn, sizeof pn, "P%d", 100 + i);
+        props[i] = I(w, pn);
+        PE_CHECK(pe_kg_put_triple(w, s, props[i], &vals[i], i == 6 ? PE_KG_RANK_PREFERRED : PE_KG_RANK_NORMAL, 3) ==
+                 PE_OK);
+        /* the same literal again (fresh struct): same object, no new triple */
+        pe_kg_value again = vals[i];
+        PE_CHECK(pe_kg_put_triple(w, s, props[i], &again, PE_KG_RANK_NORMAL, 3) == PE_OK);
+    }
+    /* a quantity without bounds and unit "1" */
+    pe_kg_value q2 = {.type = PE_KG_VAL_QUANTITY, .amount = -0.5, .lower = NAN, .upper = NAN, .unit = "1"};
+    PE_CHECK(pe_kg_put_triple(w, e2, props[5], &q2, PE_KG_RANK_NORMAL, 3) == PE_OK);
+    pe_kg_value badt = {.type = PE_KG_VAL_TIME, .text = "x", .text_len = 1, .precision = 20};
+    PE_CHECK(pe_kg_put_triple(w, e2, props[6], &badt, PE_KG_RANK_NORMAL, 3) == PE_ERR_INVALID);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    PE_CHECK_EQ_INT(count_match(r, s, 0, 0), 9);
+    for (int i = 0; i < 9; i++) {
+        pe_kg_iter *it;
+        pe_kg_triple t;
+        PE_CHECK(pe_kg_match(r, s, props[i], 0, &it) == PE_OK);
+        PE_CHECK(pe_kg_iter_next(it, &t) == PE_OK);
+        PE_CHECK(pe_kg_iter_next(it, &t) == PE_DONE);
+        pe_kg_iter_free(it);
+        PE_CHECK_EQ_INT(t.source, 3);
+        PE_CHECK_EQ_INT(t.rank, i == 6 ? PE_KG_RANK_PREFERRED : PE_KG_RANK_NORMAL);
+        pe_kg_value v;
+        PE_CHECK(pe_kg_value_get(r, t.o, &v) == PE_OK);
+        PE_CHECK_EQ_INT(v.type, vals[i].type);
+        const pe_kg_value *x = &vals[i];
+        switch (x->type) {
+        case PE_KG_VAL_ENTITY: PE_CHECK_EQ_INT(v.entity, e2); break;
+        case PE_KG_VAL_MONOTEXT: PE_CHECK_EQ_STR(v.lang, "fr"); /* fallthrough */
+        case PE_KG_VAL_STRING: case PE_KG_VAL_EXTERNAL_ID: case PE_KG_VAL_URL:
+            PE_CHECK(v.text_len == x->text_len && !memcmp(v.text, x->text, x->text_len) && v.text[v.text_len] == 0);
+            break;
+        case PE_KG_VAL_QUANTITY:
+            PE_CHECK(v.amount == x->amount && v.lower == x->lower && isnan(v.upper));
+            PE_CHECK_EQ_STR(v.unit, x->unit);
+            break;
+        case PE_KG_VAL_TIME:
+            PE_CHECK_EQ_STR(v.text, x->text);
+            PE_CHECK_EQ_INT(v.precision, 11);
+            PE_CHECK_EQ_STR(v.calendar, x->calendar);
+            break;
+        case PE_KG_VAL_COORD:
+            PE_CHECK(v.lat == x->lat && v.lon == x->lon && v.coord_precision == x->coord_precision);
+            PE_CHECK_EQ_STR(v.globe, x->globe);
+            break;
+        case PE_KG_VAL_TYPED:
+            PE_CHECK_EQ_STR(v.text, "1.5");
+            PE_CHECK_EQ_STR(v.datatype, x->datatype);
+            break;
+        }
+        if (x->type != PE_KG_VAL_ENTITY) {
+            const char *lex;
+            size_t ll;
+            PE_CHECK(pe_kg_term(r, t.o, &lex, &ll) == PE_OK && lex && strlen(lex) == ll);
+        }
+    }
+    pe_kg_iter *it;
+    pe_kg_triple t;
+    PE_CHECK(pe_kg_match(r, e2, props[5], 0, &it) == PE_OK);
+    PE_CHECK(pe_kg_iter_next(it, &t) == PE_OK);
+    pe_kg_iter_free(it);
+    pe_kg_value v;
+    PE_CHECK(pe_kg_value_get(r, t.o, &v) == PE_OK && v.type == PE_KG_VAL_QUANTITY && v.amount == -0.5 &&
+             isnan(v.lower) && isnan(v.upper) && v.unit && !strcmp(v.unit, "1"));
+    pe_kg_stats stt;
+    PE_CHECK(pe_kg_stats_get(r, &stt) == PE_OK);
+    PE_CHECK_EQ_INT(stt.literals, 9); /* 8 literal values of Q1 + the second quantity */
+    PE_CHECK_EQ_INT(stt.triples, 10);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+static void test_match_patterns(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id s1 = I(w, "Q1"), s2 = I(w, "Q2"), p1 = I(w, "P1"), p2 = I(w, "P2"), o1 = I(w, "Q10"), o2 = I(w, "Q11");
+    link_e(w, s1, p1, o1, 1);
+    link_e(w, s1, p1, o2, 1);
+    link_e(w, s1, p2, o1, 1);
+    link_e(w, s2, p1, o1, 1);
+    link_e(w, s2, p2, s1, 1);
+    link_e(w, s1, p1, o1, 2); /* again from another source: stored once */
+    link_e(w, s1, p1, o1, 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    /* and once more in a later batch */
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    link_e(w, s1, p1, o1, 3);
+    link_e(w, s2, p2, s1, 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    PE_CHECK_EQ_INT(count_match(r, 0, 0, 0), 5);
+    PE_CHECK_EQ_INT(count_match(r, s1, 0, 0), 3);
+    PE_CHECK_EQ_INT(count_match(r, s1, p1, 0), 2);
+    PE_CHECK_EQ_INT(count_match(r, s1, p1, o1), 1);
+    PE_CHECK_EQ_INT(count_match(r, s1, p1, s2), 0);
+    PE_CHECK_EQ_INT(count_match(r, s1, 0, o1), 2);
+    PE_CHECK_EQ_INT(count_match(r, 0, p1, 0), 3);
+    PE_CHECK_EQ_INT(count_match(r, 0, p1, o1), 2);
+    PE_CHECK_EQ_INT(count_match(r, 0, 0, o1), 3);
+    PE_CHECK_EQ_INT(count_match(r, 0, 0, s1), 1);
+    PE_CHECK_EQ_INT(count_match(r, 0, p2, o2), 0);
+    PE_CHECK_EQ_INT(count_match(r, s2, 0, o2), 0);
+    /* rank and first source come back through every index */
+    pe_kg_iter *it;
+    pe_kg_triple t;
+    PE_CHECK(pe_kg_match(r, 0, p1, o1, &it) == PE_OK);
+    while (pe_kg_iter_next(it, &t) == PE_OK)
+        if (t.s == s1) PE_CHECK_EQ_INT(t.source, 1);
+    pe_kg_iter_free(it);
+    pe_kg_entity *e;
+    PE_CHECK(pe_kg_entity_get(r, o1, &e) == PE_OK);
+    PE_CHECK(e && e->in_degree == 3 && e->kind == PE_KG_KIND_UNKNOWN);
+    pe_kg_entity_free(e);
+    pe_kg_stats st;
+    PE_CHECK(pe_kg_stats_get(r, &st) == PE_OK && st.triples == 5 && st.entities == 2);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+static void test_types(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id p31 = I(w, "P31"), p279 = I(w, "P279");
+    pe_kg_id rdft = I(w, "http://www.w3.org/1999/02/22-rdf-syntax-ns#type");
+    pe_kg_id sub = I(w, "http://www.w3.org/2000/01/rdf-schema#subClassOf");
+    pe_kg_id e = I(w, "Q90"), a = I(w, "Q515"), b = I(w, "Q486972"), c = I(w, "Q2221906");
+    pe_kg_id d = I(w, "http://dbpedia.org/ontology/City"), x = I(w, "Q5");
+    link_e(w, e, p31, a, 1);
+    link_e(w, a, p279, b, 1);
+    link_e(w, b, p279, c, 1);
+    link_e(w, c, p279, a, 1); /* cycle */
+    link_e(w, e, rdft, d, 2);
+    link_e(w, d, sub, b, 2);
+    pe_kg_value lit = {.type = PE_KG_VAL_STRING, .text = "not a class", .text_len = 11};
+    PE_CHECK(pe_kg_put_triple(w, e, p31, &lit, PE_KG_RANK_NORMAL, 1) == PE_OK);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_id *ids;
+    size_t n;
+    PE_CHECK(pe_kg_types(r, e, 0, &ids, &n) == PE_OK);
+    PE_CHECK(n == 2 && contains(ids, n, a) && contains(ids, n, d));
+    free(ids);
+    PE_CHECK(pe_kg_types(r, e, 1, &ids, &n) == PE_OK);
+    PE_CHECK(n == 4 && contains(ids, n, a) && contains(ids, n, b) && contains(ids, n, c) && contains(ids, n, d));
+    if (n >= 2) PE_CHECK(ids[0] == a && ids[1] == d); /* direct classes first */
+    free(ids);
+    PE_CHECK(pe_kg_is_a(r, e, c) == PE_OK);
+    PE_CHECK(pe_kg_is_a(r, e, d) == PE_OK);
+    PE_CHECK(pe_kg_is_a(r, e, x) == PE_NOT_FOUND);
+    PE_CHECK(pe_kg_is_a(r, a, b) == PE_NOT_FOUND); /* a is a class, not an instance of b */
+    PE_CHECK(pe_kg_types(r, x, 1, &ids, &n) == PE_OK && n == 0);
+    free(ids);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+    (void)p279;
+}
+
+/* The fast path for printable ASCII must agree with pe_text_normalize: the
+ * store only sees it through lookups, so check through lookups. */
+static void test_lookup(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id p31 = I(w, "P31"), p279 = I(w, "P279"), p131 = I(w, "P131");
+    pe_kg_id city = I(w, "Q515"), uscity = I(w, "Q1093829"), human = I(w, "Q5");
+    pe_kg_id paris = I(w, "Q90"), texas = I(w, "Q16859"), myth = I(w, "Q167646"), hilton = I(w, "Q47899");
+    pe_kg_id item[] = {paris, texas, myth, hilton};
+    for (int i = 0; i < 4; i++) {
+        PE_CHECK(pe_kg_put_kind(w, item[i], PE_KG_KIND_ITEM, NULL, 1) == PE_OK);
+        PE_CHECK(pe_kg_put_sitelink(w, item[i], "enwiki", "x", 1) == PE_OK);
+    }
+    text(w, paris, PE_KG_LABEL, "en", "Paris", 1);
+    text(w, paris, PE_KG_LABEL, "fr", "Paris", 1);
+    text(w, paris, PE_KG_ALIAS, "en", "City of Light", 1);
+    text(w, texas, PE_KG_LABEL, "en", "Paris", 1);
+    text(w, texas, PE_KG_ALIAS, "en", "Paris, Texas", 1);
+    text(w, myth, PE_KG_LABEL, "en", "Páris", 1);
+    text(w, hilton, PE_KG_LABEL, "en", "Paris Hilton", 1);
+    text(w, hilton, PE_KG_ALIAS, "en", "PARIS", 1);
+    text(w, I(w, "Q64"), PE_KG_LABEL, "de", "Zürich-City!", 1);
+    link_e(w, paris, p31, city, 1);
+    link_e(w, texas, p31, uscity, 1);
+    link_e(w, uscity, p279, city, 1);
+    link_e(w, hilton, p31, human, 1);
+    /* in-degrees: Paris 6, Paris (Texas) 1 */
+    for (int i = 0; i < 6; i++) {
+        char q[16];
+        snprintf(q, sizeof q, "Q%d", 1000 + i);
+        link_e(w, I(w, q), p131, paris, 1);
+    }
+    link_e(w, I(w, "Q2000"), p131, texas, 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_candidate c[8];
+    size_t n = 0;
+    const char *forms[] = {"Paris", "paris", "  PARIS!! ", "Pâris", "\"paris\""};
+    for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+        PE_CHECK(pe_kg_lookup(r, forms[f], strlen(forms[f]), NULL, c, 8, &n) == PE_OK);
+        PE_CHECK_MSG(n == 4, "%s: %zu candidates", forms[f], n);
+        if (n < 4) continue;
+        PE_CHECK_MSG(c[0].id == paris, "%s: first is %llu", forms[f], (unsigned long long)c[0].id);
+        PE_CHECK(c[0].exact && c[1].exact);
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            PE_CHECK(c[i].prior > 0 && c[i].prior <= 1);
+            if (i) PE_CHECK(c[i].prior <= c[i - 1].prior);
+            sum += c[i].prior;
+        }
+        PE_CHECK_NEAR(sum, 1.0, 1e-9);
+        PE_CHECK(c[3].id == hilton && !c[3].exact); /* alias only */
+    }
+    pe_kg_lookup_options lo = {.type = city, .limit = 10};
+    PE_CHECK(pe_kg_lookup(r, "paris", 5, &lo, c, 8, &n) == PE_OK);
+    PE_CHECK(n == 2 && c[0].id == paris && c[1].id == texas);
+    lo.type = human;
+    PE_CHECK(pe_kg_lookup(r, "paris", 5, &lo, c, 8, &n) == PE_OK && n == 1 && c[0].id == hilton);
+    lo.type = 0;
+    lo.limit = 2;
+    PE_CHECK(pe_kg_lookup(r, "paris", 5, &lo, c, 8, &n) == PE_OK && n == 2);
+    PE_CHECK(pe_kg_lookup(r, "paris", 5, NULL, c, 1, &n) == PE_OK && n == 1 && c[0].id == paris);
+    PE_CHECK(pe_kg_lookup(r, "zurich city", 11, NULL, c, 8, &n) == PE_OK && n == 1);
+    PE_CHECK(pe_kg_lookup(r, "ZURICH--City", 12, NULL, c, 8, &n) == PE_OK && n == 1);
+    PE_CHECK(pe_kg_lookup(r, "city of light", 13, NULL, c, 8, &n) == PE_OK && n == 1 && c[0].id == paris);
+    PE_CHECK(pe_kg_lookup(r, "paris texas", 11, NULL, c, 8, &n) == PE_OK && n == 1 && c[0].id == texas);
+    PE_CHECK(pe_kg_lookup(r, "berlin", 6, NULL, c, 8, &n) == PE_NOT_FOUND && n == 0);
+    PE_CHECK(pe_kg_lookup(r, "!!", 2, NULL, c, 8, &n) == PE_NOT_FOUND);
+    PE_CHECK(pe_kg_lookup(r, "\xff", 1, NULL, c, 8, &n) == PE_ERR_UTF8);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+/* Every printable ASCII character, alone and between words, gives the same
+ * alias form on the store's fast path as pe_text_normalize. */
+static void test_ascii_fast_path(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    char buf[32];
+    for (int ch = 0x20; ch < 0x7f; ch++) {
+        snprintf(buf, sizeof buf, "Q%d", 100 + ch);
+        pe_kg_id e = I(w, buf);
+        snprintf(buf, sizeof buf, "Ab%cCd", ch);
+        text(w, e, PE_KG_LABEL, "en", buf, 1);
+    }
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    for (int ch = 0x20; ch < 0x7f; ch++) {
+        snprintf(buf, sizeof buf, "Ab%cCd", ch);
+        pe_status st;
+        char *norm = pe_text_normalize(buf, strlen(buf), &st);
+        /* written through the fast path, looked up with the reference form
+         * plus a non-ASCII character that normalises away (U+0301) */
+        char q[64];
+        snprintf(q, sizeof q, "%s\xcc\x81", norm ? norm : "");
+        pe_kg_candidate c[128];
+        size_t n = 0;
+        pe_kg_lookup_options lo = {.limit = 128};
+        pe_status ls = pe_kg_lookup(r, q, strlen(q), &lo, c, 128, &n);
+        snprintf(buf, sizeof buf, "Q%d", 100 + ch);
+        pe_kg_id want = R(r, buf);
+        int found = 0;
+        for (size_t i = 0; ls == PE_OK && i < n; i++) found |= c[i].id == want;
+        PE_CHECK_MSG(found, "character 0x%02x: form '%s' not found", ch, norm ? norm : "(null)");
+        free(norm);
+    }
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+/* Wikidata side: Q90 with its label, P31 city; DBpedia side: the resource
+ * with a label, rdf:type dbo:City, and a triple pointing at it. */
+static void put_wikidata(pe_kg_writer *w, uint32_t src)
+{
+    pe_kg_id q90 = I(w, "http://www.wikidata.org/entity/Q90");
+    PE_CHECK(pe_kg_put_kind(w, q90, PE_KG_KIND_ITEM, NULL, src) == PE_OK);
+    text(w, q90, PE_KG_LABEL, "en", "Paris", src);
+    PE_CHECK(pe_kg_put_sitelink(w, q90, "enwiki", "Paris", src) == PE_OK);
+    link_e(w, q90, I(w, "P31"), I(w, "Q515"), src);
+}
+
+static void put_dbpedia(pe_kg_writer *w, uint32_t src)
+{
+    pe_kg_id dp = I(w, "http://dbpedia.org/resource/Paris");
+    PE_CHECK(pe_kg_put_kind(w, dp, PE_KG_KIND_RESOURCE, NULL, src) == PE_OK);
+    text(w, dp, PE_KG_LABEL, "en", "Paris (DBpedia)", src);
+    link_e(w, dp, I(w, "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), I(w, "http://dbpedia.org/ontology/City"),
+           src);
+    link_e(w, I(w, "http://dbpedia.org/resource/Eiffel_Tower"), I(w, "http://dbpedia.org/ontology/location"), dp, src);
+}
+
+static void put_sameas(pe_kg_writer *w, uint32_t src)
+{
+    /* DBpedia first: the Wikidata term must still win */
+    PE_CHECK(pe_kg_put_sameas(w, I(w, "http://dbpedia.org/resource/Paris"), I(w, "http://www.wikidata.org/entity/Q90"),
+                              src) == PE_OK);
+}
+
+static void check_merged(pe_kg *kg, const char *order)
+{
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_id q90 = R(r, "Q90"), dp = R(r, "http://dbpedia.org/resource/Paris");
+    PE_CHECK_MSG(q90 && q90 == dp, "%s: dbr:Paris resolves to %llu, Q90 is %llu", order, (unsigned long long)dp,
+                 (unsigned long long)q90);
+    pe_kg_entity *e = NULL;
+    PE_CHECK(pe_kg_entity_get(r, q90, &e) == PE_OK);
+    if (e) {
+        PE_CHECK_EQ_STR(e->term, "Q90");
+        PE_CHECK_MSG(has_text(e, PE_KG_LABEL, "en", "Paris", 1), "%s: Wikidata label", order);
+        PE_CHECK_MSG(has_text(e, PE_KG_LABEL, "en", "Paris (DBpedia)", 2), "%s: DBpedia label", order);
+        PE_CHECK_EQ_INT(e->kind, PE_KG_KIND_ITEM);
+        PE_CHECK_EQ_INT(e->sitelinks, 1);
+        PE_CHECK_EQ_INT(e->in_degree, 1);
+        PE_CHECK_EQ_INT(e->n_same, 1);
+        if (e->n_same == 1) {
+            PE_CHECK_EQ_STR(e->same[0], "http://dbpedia.org/resource/Paris");
+            PE_CHECK_EQ_INT(e->same_source[0], 3);
+        }
+    }
+    pe_kg_entity_free(e);
+    pe_kg_id *ids;
+    size_t n;
+    PE_CHECK(pe_kg_types(r, q90, 1, &ids, &n) == PE_OK);
+    PE_CHECK_MSG(n == 2 && contains(ids, n, R(r, "Q515")) && contains(ids, n, R(r, "http://dbpedia.org/ontology/City")),
+                 "%s: %zu types", order, n);
+    free(ids);
+    /* the DBpedia triple pointing at the resource now points at Q90, with its source */
+    pe_kg_iter *it;
+    pe_kg_triple t;
+    PE_CHECK(pe_kg_match(r, 0, R(r, "http://dbpedia.org/ontology/location"), 0, &it) == PE_OK);
+    PE_CHECK(pe_kg_iter_next(it, &t) == PE_OK && t.o == q90 && t.source == 2);
+    pe_kg_iter_free(it);
+    pe_kg_candidate c[4];
+    size_t nc;
+    PE_CHECK(pe_kg_lookup(r, "paris dbpedia", 13, NULL, c, 4, &nc) == PE_OK && nc == 1 && c[0].id == q90);
+    pe_kg_stats st;
+    PE_CHECK(pe_kg_stats_get(r, &st) == PE_OK && st.sameas == 1);
+    PE_CHECK_EQ_INT(count_match(r, 0, 0, 0), 3);
+    pe_kg_reader_end(r);
+}
+
+static void test_sameas(void)
+{
+    /* each order of arrival, one batch per step */
+    const char *orders[] = {"WDS", "DWS", "SWD", "SDW", "WSD", "DSW"};
+    for (size_t i = 0; i < sizeof orders / sizeof *orders; i++) {
+        char dir[128];
+        pe_kg *kg = open_new(dir, sizeof dir);
+        for (const char *o = orders[i]; *o; o++) {
+            pe_kg_writer *w;
+            PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+            if (*o == 'W') put_wikidata(w, 1);
+            else if (*o == 'D') put_dbpedia(w, 2);
+            else put_sameas(w, 3);
+            PE_CHECK_MSG(pe_kg_writer_commit(w) == PE_OK, "%s: %s", orders[i], pe_kg_errmsg(kg));
+        }
+        check_merged(kg, orders[i]);
+        pe_kg_close(kg);
+    }
+    /* all in one batch, and again in a later batch (no-op) */
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id stale = I(w, "http://dbpedia.org/resource/Paris");
+    put_dbpedia(w, 2);
+    put_sameas(w, 3);
+    put_wikidata(w, 1);
+    /* an id obtained before the merge is followed */
+    PE_CHECK(pe_kg_put_text(w, stale, PE_KG_ALIAS, "en", "Lutetia", 7, 2) == PE_OK);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    put_sameas(w, 4);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    check_merged(kg, "one batch");
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_candidate c[2];
+    size_t n;
+    PE_CHECK(pe_kg_lookup(r, "lutetia", 7, NULL, c, 2, &n) == PE_OK && n == 1 && c[0].id == R(r, "Q90"));
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+
+    /* chains: two DBpedia resources merged, then into a QID */
+    kg = open_new(dir, sizeof dir);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id a = I(w, "http://fr.dbpedia.org/resource/Paris"), b = I(w, "http://dbpedia.org/resource/Paris");
+    text(w, a, PE_KG_LABEL, "fr", "Paris (fr)", 5);
+    PE_CHECK(pe_kg_put_sameas(w, b, a, 5) == PE_OK);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    put_wikidata(w, 1);
+    put_sameas(w, 3);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_id q90 = R(r, "Q90");
+    PE_CHECK(R(r, "http://fr.dbpedia.org/resource/Paris") == q90 && R(r, "http://dbpedia.org/resource/Paris") == q90);
+    pe_kg_entity *e;
+    PE_CHECK(pe_kg_entity_get(r, q90, &e) == PE_OK && e && e->n_same == 2 &&
+             has_text(e, PE_KG_LABEL, "fr", "Paris (fr)", 5));
+    pe_kg_entity_free(e);
+    /* an old id of a merged term gives the canonical record */
+    PE_CHECK(pe_kg_entity_get(r, a, &e) == PE_OK && e && e->id == q90);
+    pe_kg_entity_free(e);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+static void test_sources(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_source info = {.path = "/data/latest.json.gz", .format = "wikidata-json",
+                         .sha256 = "ab12", .size = 1234, .dump_date = "2024-01-01", .langs = "en,fr"};
+    uint32_t id = 0;
+    int resumed = -1;
+    PE_CHECK(pe_kg_source_begin(w, &info, &id, &resumed) == PE_OK && id == 1 && resumed == 0);
+    pe_kg_counts c = {.entities = 10, .labels = 9, .triples = 20, .bytes = 500, .lines = 11, .skipped = 1};
+    PE_CHECK(pe_kg_source_checkpoint(w, id, &c, "line 7: bad JSON") == PE_OK);
+    I(w, "Q1");
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    /* a batch that is aborted leaves the committed counts */
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_counts c2 = c;
+    c2.entities = 20;
+    PE_CHECK(pe_kg_source_checkpoint(w, id, &c2, "line 15: other") == PE_OK);
+    pe_kg_writer_abort(w);
+
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    uint32_t id2 = 0;
+    PE_CHECK(pe_kg_source_begin(w, &info, &id2, &resumed) == PE_OK && id2 == 1 && resumed == 1);
+    pe_kg_source other = info;
+    other.sha256 = "cd34";
+    PE_CHECK(pe_kg_source_begin(w, &other, &id2, &resumed) == PE_OK && id2 == 2 && resumed == 0);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_source s;
+    PE_CHECK(pe_kg_source_get(r, 1, &s) == PE_OK);
+    PE_CHECK_EQ_STR(s.path, info.path);
+    PE_CHECK_EQ_STR(s.format, "wikidata-json");
+    PE_CHECK_EQ_STR(s.sha256, "ab12");
+    PE_CHECK_EQ_STR(s.dump_date, "2024-01-01");
+    PE_CHECK_EQ_STR(s.langs, "en,fr");
+    PE_CHECK_EQ_INT(s.size, 1234);
+    PE_CHECK_EQ_INT(s.status, PE_KG_SOURCE_RUNNING);
+    PE_CHECK_EQ_INT(s.counts.entities, 10);
+    PE_CHECK_EQ_INT(s.counts.bytes, 500);
+    PE_CHECK_EQ_STR(s.last_error, "line 7: bad JSON");
+    PE_CHECK(s.started > 1e9 && s.ended == 0);
+    PE_CHECK(pe_kg_source_get(r, 3, &s) == PE_NOT_FOUND);
+    pe_kg_stats st;
+    PE_CHECK(pe_kg_stats_get(r, &st) == PE_OK && st.sources == 2);
+    pe_kg_reader_end(r);
+
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    c.entities = 30;
+    PE_CHECK(pe_kg_source_finish(w, 1, PE_KG_SOURCE_DONE, &c) == PE_OK);
+    PE_CHECK(pe_kg_source_finish(w, 9, PE_KG_SOURCE_DONE, &c) == PE_ERR_INVALID);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    PE_CHECK(pe_kg_source_begin(w, &info, &id2, &resumed) == PE_OK && id2 == 1 && resumed == 2);
+    pe_kg_writer_abort(w);
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    PE_CHECK(pe_kg_source_get(r, 1, &s) == PE_OK && s.status == PE_KG_SOURCE_DONE && s.counts.entities == 30 &&
+             s.ended >= s.started);
+    PE_CHECK_EQ_STR(s.path, info.path);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+static void test_persistence_and_abort(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q1 = I(w, "Q1");
+    text(w, q1, PE_KG_LABEL, "en", "universe", 1);
+    link_e(w, q1, I(w, "P31"), I(w, "Q36906466"), 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    /* aborted batch: nothing of it remains, and ids are not reused wrongly */
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id ghost = I(w, "Q999");
+    text(w, ghost, PE_KG_LABEL, "en", "ghost", 1);
+    text(w, q1, PE_KG_LABEL, "fr", "univers", 1);
+    link_e(w, q1, I(w, "P361"), ghost, 1);
+    pe_kg_writer_abort(w);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q2 = I(w, "Q2");
+    pe_kg_id q999 = I(w, "Q999");
+    PE_CHECK(q2 != q999 && q2 != q1 && q999 != q1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_close(kg);
+
+    pe_kg_options o = pe_kg_options_default();
+    o.read_only = 1;
+    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_ERR_INVALID);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    PE_CHECK_EQ_INT(R(r, "Q1"), q1);
+    PE_CHECK(R(r, "Q2") != R(r, "Q999"));
+    pe_kg_entity *e;
+    PE_CHECK(pe_kg_entity_get(r, q1, &e) == PE_OK && e && e->n_texts == 1);
+    pe_kg_entity_free(e);
+    pe_kg_candidate c[2];
+    size_t n;
+    PE_CHECK(pe_kg_lookup(r, "ghost", 5, NULL, c, 2, &n) == PE_NOT_FOUND);
+    PE_CHECK(pe_kg_lookup(r, "universe", 8, NULL, c, 2, &n) == PE_OK && c[0].id == q1);
+    PE_CHECK_EQ_INT(count_match(r, 0, 0, 0), 1);
+    pe_kg_stats st;
+    PE_CHECK(pe_kg_stats_get(r, &st) == PE_OK && st.store_bytes > 0 && st.terms == 5);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+/* A reader in another process sees committed snapshots only. */
+static void test_fork_reader(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    text(w, I(w, "Q1"), PE_KG_LABEL, "en", "first", 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    int to_child[2], to_parent[2];
+    PE_CHECK(pipe(to_child) == 0 && pipe(to_parent) == 0);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(to_child[1]);
+        close(to_parent[0]);
+        int fails = 0;
+        pe_kg *ck = NULL;
+        pe_kg_options o = pe_kg_options_default();
+        o.read_only = 1;
+        pe_kg_reader *r = NULL;
+        char ch;
+        pe_kg_candidate c[2];
+        size_t n;
+        if (pe_kg_open(dir, &o, &ck) != PE_OK || pe_kg_reader_begin(ck, &r) != PE_OK) fails++;
+        if (write(to_parent[1], "r", 1) != 1) fails++;
+        /* parent has written "second" but not committed */
+        if (read(to_child[0], &ch, 1) != 1) fails++;
+        if (r) {
+            if (pe_kg_lookup(r, "first", 5, NULL, c, 2, &n) != PE_OK) fails++;
+            if (pe_kg_lookup(r, "second", 6, NULL, c, 2, &n) != PE_NOT_FOUND) fails++;
+            if (pe_kg_reader_renew(r) != PE_OK) fails++;
+            if (pe_kg_lookup(r, "second", 6, NULL, c, 2, &n) != PE_NOT_FOUND) fails++;
+        }
+        if (write(to_parent[1], "c", 1) != 1) fails++;
+        /* parent committed */
+        if (read(to_child[0], &ch, 1) != 1) fails++;
+        if (r) {
+            if (pe_kg_lookup(r, "second", 6, NULL, c, 2, &n) != PE_NOT_FOUND) fails++; /* old snapshot */
+            if (pe_kg_reader_renew(r) != PE_OK) fails++;
+            if (pe_kg_lookup(r, "second", 6, NULL, c, 2, &n) != PE_OK) fails++;
+        }
+        pe_kg_reader_end(r);
+        pe_kg_close(ck);
+        _exit(fails);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    char ch;
+    PE_CHECK(read(to_parent[0], &ch, 1) == 1);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    text(w, I(w, "Q2"), PE_KG_LABEL, "en", "second", 1);
+    PE_CHECK(write(to_child[1], "w", 1) == 1);
+    PE_CHECK(read(to_parent[0], &ch, 1) == 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(write(to_child[1], "c", 1) == 1);
+    int status = 0;
+    PE_CHECK(waitpid(pid, &status, 0) == pid);
+    PE_CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child reader: status %d", status);
+    close(to_child[1]);
+    close(to_parent[0]);
+    pe_kg_close(kg);
+}
+
+static void test_bad_stores(void)
+{
+    char path[160];
+    pe_kg *kg = NULL;
+    /* a file, not a directory */
+    snprintf(path, sizeof path, "%s/afile", g_root);
+    FILE *f = fopen(path, "w");
+    PE_CHECK(f != NULL);
+    if (f) { fputs("x", f); fclose(f); }
+    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_IO);
+    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "not a directory"));
+    pe_kg_close(kg);
+    /* missing, read-only */
+    snprintf(path, sizeof path, "%s/missing", g_root);
+    pe_kg_options o = pe_kg_options_default();
+    o.read_only = 1;
+    PE_CHECK(pe_kg_open(path, &o, &kg) == PE_ERR_IO);
+    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "missing"));
+    pe_kg_close(kg);
+    /* garbage data.mdb */
+    snprintf(path, sizeof path, "%s/garbage", g_root);
+    mkdir(path, 0755);
+    char fp[200];
+    snprintf(fp, sizeof fp, "%s/data.mdb", path);
+    f = fopen(fp, "w");
+    if (f) { for (int i = 0; i < 20000; i++) fputc('g', f); fclose(f); }
+    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_CORRUPT);
+    pe_kg_close(kg);
+    /* an LMDB environment of someone else: data in the main database */
+    snprintf(path, sizeof path, "%s/foreign", g_root);
+    mkdir(path, 0755);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 32);
+    PE_CHECK(mdb_env_open(env, path, 0, 0664) == 0);
+    mdb_txn_begin(env, NULL, 0, &txn);
+    mdb_dbi_open(txn, NULL, 0, &dbi);
+    MDB_val k = {3, "foo"}, d = {3, "bar"};
+    mdb_put(txn, dbi, &k, &d, 0);
+    PE_CHECK(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_CORRUPT);
+    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "not a persona graph store"));
+    pe_kg_close(kg);
+    /* a store of another layout version */
+    char dir[128];
+    kg = open_new(dir, sizeof dir);
+    pe_kg_close(kg);
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 32);
+    mdb_env_set_mapsize(env, (size_t)1 << 30);
+    PE_CHECK(mdb_env_open(env, dir, 0, 0664) == 0);
+    mdb_txn_begin(env, NULL, 0, &txn);
+    PE_CHECK(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
+    unsigned char v2[4] = {0, 0, 0, 2};
+    MDB_val vk = {14, "layout_version"}, vd = {4, v2};
+    mdb_put(txn, dbi, &vk, &vd, 0);
+    PE_CHECK(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+    PE_CHECK(pe_kg_open(dir, NULL, &kg) == PE_ERR_CORRUPT);
+    PE_CHECK_MSG(kg && strstr(pe_kg_errmsg(kg), "version 2"), "message: %s", pe_kg_errmsg(kg));
+    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(NULL, NULL, &kg) == PE_ERR_INVALID);
+    pe_kg_close(kg);
+    pe_kg_close(NULL);
+    pe_kg_writer_abort(NULL);
+    pe_kg_reader_end(NULL);
+    pe_kg_entity_free(NULL);
+    pe_kg_iter_free(NULL);
+}
+
+/* A small map fills up: the failure is PE_ERR_FULL with a clear message,
+ * the store stays as committed, and the grown map takes the batch again. */
+static void test_map_full(void)
+{
+    char dir[128];
+    pe_kg *kg = NULL;
+    pe_kg_options o = pe_kg_options_default();
+    o.map_size = 256 * 1024;
+    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg) == PE_OK);
+    char txt[200];
+    memset(txt, 'x', sizeof txt);
+    pe_status st = PE_OK;
+    int attempts = 0, done = 0;
+    while (!done && attempts < 8) {
+        attempts++;
+        pe_kg_writer *w;
+        PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+        st = PE_OK;
+        for (int i = 0; i < 3000 && st == PE_OK; i++) {
+            char q[16];
+            snprintf(q, sizeof q, "Q%d", i + 1);
+            pe_kg_id id = 0;
+            st = pe_kg_intern(w, q, strlen(q), &id);
+            if (st == PE_OK) {
+                snprintf(txt, sizeof txt, "label number %d %0150d", i, i);
+                st = pe_kg_put_text(w, id, PE_KG_LABEL, "en", txt, strlen(txt), 1);
+            }
+        }
+        if (st == PE_OK) st = pe_kg_writer_commit(w);
+        else {
+            PE_CHECK_EQ_INT(st, PE_ERR_FULL);
+            PE_CHECK(strstr(pe_kg_errmsg(kg), "full") != NULL);
+            PE_CHECK(pe_kg_writer_commit(w) == PE_ERR_FULL); /* commit of a broken batch reports it */
+        }
+        done = st == PE_OK;
+    }
+    PE_CHECK_MSG(attempts > 1, "the map never filled");
+    PE_CHECK(done);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_stats s;
+    PE_CHECK(pe_kg_stats_get(r, &s) == PE_OK && s.entities == 3000);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+int main(void)
+{
+    snprintf(g_root, sizeof g_root, "/tmp/pe_kgtest.XXXXXX");
+    if (!mkdtemp(g_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    PE_RUN(test_intern_resolve);
+    PE_RUN(test_texts);
+    PE_RUN(test_values);
+    PE_RUN(test_match_patterns);
+    PE_RUN(test_types);
+    PE_RUN(test_lookup);
+    PE_RUN(test_ascii_fast_path);
+    PE_RUN(test_sameas);
+    PE_RUN(test_sources);
+    PE_RUN(test_persistence_and_abort);
+    PE_RUN(test_fork_reader);
+    PE_RUN(test_bad_stores);
+    PE_RUN(test_map_full);
+    rm_rf(g_root);
+    PE_TEST_EXIT();
+}
