@@ -127,6 +127,9 @@ static pe_status parse_tensors(const cJSON *arr, const char *path, const unsigne
                                 t->name, (long long)off, (long long)(off + nbytes), (unsigned long long)data_size);
         t->data = data + off;
         t->nbytes = (size_t)nbytes;
+        for (int j = 0; j < i; j++)
+            if (strcmp(h->tensors[j].name, t->name) == 0)
+                return pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s appears twice in the header", path, t->name);
     }
     return PE_OK;
 }

@@ -184,6 +184,13 @@ pe_status pe_safetensors_parse(const char *path, const unsigned char *map, size_
         i++;
     }
     cJSON_Delete(root);
+    /* a name twice would make lookups depend on order */
+    for (int a = 0; st == PE_OK && a < cnt; a++)
+        for (int b = a + 1; b < cnt; b++)
+            if (strcmp(t[a].name, t[b].name) == 0) {
+                st = pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s appears twice in the header", path, t[a].name);
+                break;
+            }
     if (st != PE_OK) {
         pe_stored_tensors_free(t, cnt);
         return st;

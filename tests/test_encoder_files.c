@@ -301,6 +301,85 @@ static void test_pem_bad(void)
     free(c);
 }
 
+/* xorshift64*: deterministic mutations */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545f4914f6cdd1dull;
+}
+
+/* Loads path; any outcome but a crash, a leak or a silent failure is fine. */
+static void load_any(const char *path, int *ok, int *failed)
+{
+    pe_encoder *enc = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.threads = 1;
+    pe_status st = pe_encoder_load(path, &o, &enc, &err);
+    if (st == PE_OK) {
+        (*ok)++;
+        int32_t ids[3] = {2, 5, 3};
+        int len = 3;
+        float h[3 * 32];
+        PE_CHECK(pe_encoder_forward(enc, ids, NULL, &len, 1, -1, h) >= PE_OK);
+        pe_encoder_free(enc);
+    } else {
+        (*failed)++;
+        PE_CHECK(enc == NULL && st >= PE_ERR_FIRST);
+        PE_CHECK_MSG(err.msg[0] != '\0', "status %s without a message", pe_status_str(st));
+    }
+}
+
+/* Random byte changes in the headers (where the sizes and offsets are) and
+ * random truncations of both formats, seeded: no crash, no leak, a message
+ * for every failure. */
+static void test_mutations(void)
+{
+    char pem[256], p[256], src[512];
+    snprintf(pem, sizeof pem, "%s/mut.pem", tmp);
+    snprintf(src, sizeof src, "%s/encoder/tiny-f32", PE_FIXTURES);
+    pe_error err;
+    if (pe_encoder_convert_hf(src, pem, NULL, &err) != PE_OK) return;
+    size_t pem_len;
+    unsigned char *pem_good = read_all(pem, &pem_len);
+    copy_fixture("config.json", NULL);
+    copy_fixture("vocab.txt", NULL);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    unsigned char *buf = malloc(good_len > pem_len ? good_len : pem_len);
+    int ok = 0, failed = 0;
+    for (int it = 0; it < 600 && pem_good && buf; it++) {
+        int is_pem = it & 1;
+        const unsigned char *g = is_pem ? pem_good : good;
+        size_t n = is_pem ? pem_len : good_len;
+        memcpy(buf, g, n);
+        /* header region: the first 8 (+32) bytes and the JSON after them */
+        size_t hdr = is_pem ? 32 + (size_t)g[16] + ((size_t)g[17] << 8) + ((size_t)g[18] << 16)
+                            : 8 + (size_t)g[0] + ((size_t)g[1] << 8) + ((size_t)g[2] << 16);
+        if (rnd() % 4 == 0) {
+            n = (size_t)(rnd() % n);
+        } else {
+            int k = 1 + (int)(rnd() % 4);
+            for (int j = 0; j < k; j++) {
+                size_t at = (size_t)(rnd() % hdr);
+                buf[at] = rnd() % 2 ? (unsigned char)rnd() : (unsigned char)"0123456789[]{},:\"-eE."[rnd() % 17];
+            }
+        }
+        write_file(is_pem ? pem : p, buf, n);
+        load_any(is_pem ? pem : dir, &ok, &failed);
+    }
+    fprintf(stderr, "  600 mutated files: %d loaded, %d refused with a message\n", ok, failed);
+    PE_CHECK(failed > 100);
+    free(buf);
+    free(pem_good);
+    unlink(pem);
+    unlink(p);
+}
+
 int main(void)
 {
     char p[512];
@@ -317,6 +396,7 @@ int main(void)
     PE_RUN(test_safetensors_bad);
     PE_RUN(test_config_bad);
     PE_RUN(test_pem_bad);
+    PE_RUN(test_mutations);
     const char *files[] = {"model.safetensors", "config.json", "vocab.txt"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
