@@ -34,20 +34,18 @@ static float *rand_vec(size_t n)
     return v;
 }
 
-/* Best of `reps` timings of fn, each repeating it until min_s has passed. */
+/* Fastest single call of fn over at least 5 calls and min_s seconds (the
+ * minimum filters out preemption by other processes on a shared machine). */
 typedef void (*bench_fn)(void *);
 static double time_best(bench_fn fn, void *ctx, double min_s, int reps)
 {
     fn(ctx); /* warm-up: caches, thread start */
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        int n = 0;
-        double t0 = now(), t;
-        do {
-            fn(ctx);
-            n++;
-        } while ((t = now() - t0) < min_s);
-        if (t / n < best) best = t / n;
+    double best = 1e30, t_end = now() + min_s * reps;
+    for (int n = 0; n < 5 || now() < t_end; n++) {
+        double t0 = now();
+        fn(ctx);
+        double t = now() - t0;
+        if (t < best) best = t;
     }
     return best;
 }

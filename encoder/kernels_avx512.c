@@ -31,7 +31,7 @@
 #define MR 14
 #define AI static inline __attribute__((always_inline))
 
-static int KC = 192;    /* K block: B micro-panel (KC x 32) + A micro-panel stay in L1 */
+static int KC = 256;    /* K block: the B micro-panel (KC x 32) is reused from L1/L2 */
 static int MC = 14 * 24; /* rows of x packed at once (L2) */
 
 /* ---- vector math ---- */
