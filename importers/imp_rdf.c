@@ -1,0 +1,448 @@
+/* imp_rdf.c - RDF through raptor2 (N-Triples, Turtle, RDF/XML), mapped onto
+ * the sink:
+ *
+ *   rdfs:label, skos:prefLabel, schema:name (literal)   -> label (language tag, "" if none)
+ *   skos:altLabel (literal)                              -> alias
+ *   schema:description, rdfs:comment, dbo:abstract       -> description
+ *   owl:sameAs (IRI/blank object)                        -> sameAs merge
+ *   dbo:wikiPageRedirects X -> Y                         -> alias of Y: the title of X
+ *                                                          (IRI local name, '_' as space, %XX decoded)
+ *   rdf:type, rdfs:subClassOf and every other IRI object -> entity-valued statement
+ *   other literals -> string (plain / xsd:string), language-tagged text, or typed literal
+ *
+ * Texts in languages outside the --lang filter are dropped (counted);
+ * untagged ones are kept. Blank nodes become "_:<scope>_<id>" so that two
+ * files' "_:b1" stay apart.
+ */
+#define _GNU_SOURCE /* memmem */
+#include "imp_internal.h"
+
+#include <raptor2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RDF_NS "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+#define RDFS_NS "http://www.w3.org/2000/01/rdf-schema#"
+#define SKOS_NS "http://www.w3.org/2004/02/skos/core#"
+#define OWL_NS "http://www.w3.org/2002/07/owl#"
+#define XSD_NS "http://www.w3.org/2001/XMLSchema#"
+#define DBO_NS "http://dbpedia.org/ontology/"
+
+enum pred_role { ROLE_OTHER, ROLE_LABEL, ROLE_ALIAS, ROLE_DESC, ROLE_SAMEAS, ROLE_REDIRECT };
+
+static int iri_eq(const imp_rdf_term *t, const char *iri)
+{
+    size_t n = strlen(iri);
+    return t->len == n && memcmp(t->s, iri, n) == 0;
+}
+
+static enum pred_role role_of(const imp_rdf_term *p)
+{
+    if (p->len < 20) return ROLE_OTHER;
+    switch (p->s[p->len - 1]) { /* cheap pre-filter on the last character */
+    case 'l':
+        if (iri_eq(p, RDFS_NS "label") || iri_eq(p, SKOS_NS "prefLabel")) return ROLE_LABEL;
+        if (iri_eq(p, SKOS_NS "altLabel")) return ROLE_ALIAS;
+        break;
+    case 'e':
+        if (iri_eq(p, "http://schema.org/name") || iri_eq(p, "https://schema.org/name")) return ROLE_LABEL;
+        break;
+    case 'n':
+        if (iri_eq(p, "http://schema.org/description") || iri_eq(p, "https://schema.org/description"))
+            return ROLE_DESC;
+        break;
+    case 't':
+        if (iri_eq(p, RDFS_NS "comment") || iri_eq(p, DBO_NS "abstract")) return ROLE_DESC;
+        break;
+    case 's':
+        if (iri_eq(p, OWL_NS "sameAs")) return ROLE_SAMEAS;
+        if (iri_eq(p, DBO_NS "wikiPageRedirects")) return ROLE_REDIRECT;
+        break;
+    }
+    return ROLE_OTHER;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Title of a page IRI: local name after the last '/' or '#', '_' -> ' ',
+ * %XX decoded. Language from a DBpedia host ("fr.dbpedia.org" -> "fr";
+ * "dbpedia.org" -> "en"), else "". */
+static size_t iri_title(const imp_rdf_term *t, char *out, size_t cap, char lang[16])
+{
+    const char *s = t->s, *e = t->s + t->len, *ln = s;
+    for (const char *q = s; q < e; q++)
+        if (*q == '/' || *q == '#') ln = q + 1;
+    size_t n = 0;
+    for (const char *q = ln; q < e && n + 1 < cap; q++) {
+        if (*q == '_') out[n++] = ' ';
+        else if (*q == '%' && q + 2 < e && hexval(q[1]) >= 0 && hexval(q[2]) >= 0) {
+            out[n++] = (char)(hexval(q[1]) * 16 + hexval(q[2]));
+            q += 2;
+        } else out[n++] = *q;
+    }
+    out[n] = '\0';
+    lang[0] = '\0';
+    const char *host = memmem(s, t->len, "://", 3);
+    if (host) {
+        host += 3;
+        const char *d = memmem(host, (size_t)(e - host), "dbpedia.org/", 12);
+        if (d == host) strcpy(lang, "en");
+        else if (d && d > host && d[-1] == '.' && (size_t)(d - host - 1) < 15 &&
+                 !memchr(host, '/', (size_t)(d - host))) {
+            memcpy(lang, host, (size_t)(d - host - 1));
+            lang[d - host - 1] = '\0';
+        }
+    }
+    return n;
+}
+
+pe_status imp_rdf_map(const imp_rdf_term *s, const imp_rdf_term *p, const imp_rdf_term *o,
+                      const imp_langs *langs, const imp_sink *sink, char **last_subject, size_t *last_cap,
+                      uint64_t *dropped)
+{
+    pe_status st;
+    /* Turtle and RDF/XML pass invalid UTF-8 through: a bad record, not stored. */
+    if (!pe_utf8_valid(s->s, s->len, NULL) || !pe_utf8_valid(p->s, p->len, NULL) || !pe_utf8_valid(o->s, o->len, NULL) ||
+        (o->lang && !pe_utf8_valid(o->lang, strlen(o->lang), NULL)))
+        return PE_ERR_UTF8;
+    enum pred_role role = role_of(p);
+    const char *lang = o->lang ? o->lang : "";
+    int text_role = (role == ROLE_LABEL || role == ROLE_ALIAS || role == ROLE_DESC) && o->kind == 'l' &&
+                    (!o->datatype || iri_eq(&(imp_rdf_term){'u', o->datatype, strlen(o->datatype), 0, 0},
+                                            XSD_NS "string") ||
+                     iri_eq(&(imp_rdf_term){'u', o->datatype, strlen(o->datatype), 0, 0}, RDF_NS "langString"));
+    if (text_role && *lang && !imp_langs_keep(langs, lang)) {
+        (*dropped)++;
+        return PE_OK;
+    }
+    if (role == ROLE_REDIRECT && o->kind != 'l') {
+        char title[1024], tl[16];
+        size_t n = iri_title(s, title, sizeof title, tl);
+        if (*tl && !imp_langs_keep(langs, tl)) { (*dropped)++; return PE_OK; }
+        if (n == 0 || !pe_utf8_valid(title, n, NULL)) { (*dropped)++; return PE_OK; }
+        /* the redirect page itself is not an entity: its title names the target */
+        PE_TRY(st, sink->subject(sink->user, o->s, o->len, 0));
+        if (*last_subject) (*last_subject)[0] = '\0';
+        return sink->text(sink->user, PE_KG_ALIAS, tl, title, n);
+    }
+    int declare = !*last_subject || strlen(*last_subject) != s->len || memcmp(*last_subject, s->s, s->len) != 0;
+    if (declare) {
+        if (s->len + 1 > *last_cap) {
+            size_t nc = s->len + 64;
+            char *nb = realloc(*last_subject, nc);
+            if (!nb) return PE_ERR_NOMEM;
+            *last_subject = nb;
+            *last_cap = nc;
+        }
+        memcpy(*last_subject, s->s, s->len);
+        (*last_subject)[s->len] = '\0';
+    }
+    PE_TRY(st, sink->subject(sink->user, s->s, s->len, declare));
+    if (text_role) {
+        pe_kg_text_kind k = role == ROLE_LABEL ? PE_KG_LABEL : role == ROLE_ALIAS ? PE_KG_ALIAS : PE_KG_DESCRIPTION;
+        return sink->text(sink->user, k, lang, o->s, o->len);
+    }
+    if (role == ROLE_SAMEAS && o->kind != 'l') return sink->sameas(sink->user, o->s, o->len);
+    imp_value v;
+    memset(&v, 0, sizeof v);
+    if (o->kind != 'l') {
+        v.v.type = PE_KG_VAL_ENTITY;
+        v.term = o->s;
+        v.term_len = o->len;
+    } else {
+        v.v.text = o->s;
+        v.v.text_len = o->len;
+        if (o->lang && *o->lang) {
+            v.v.type = PE_KG_VAL_MONOTEXT;
+            v.v.lang = o->lang;
+        } else if (!o->datatype || strcmp(o->datatype, XSD_NS "string") == 0) {
+            v.v.type = PE_KG_VAL_STRING;
+        } else {
+            v.v.type = PE_KG_VAL_TYPED;
+            v.v.datatype = o->datatype;
+        }
+    }
+    return sink->statement(sink->user, p->s, p->len, &v, PE_KG_RANK_NORMAL);
+}
+
+/* ---- raptor driving -------------------------------------------------------- */
+
+typedef struct rdf_ctx {
+    const imp_rdf_options *opt;
+    const imp_sink *sink;
+    imp_input *in;
+    raptor_parser *rp;
+    pe_error *err;
+    pe_status fail;        /* a sink/record error that stops everything */
+    int errors;            /* syntax errors reported by raptor (Turtle/RDF-XML: fatal) */
+    long last_bad_line;    /* N-Triples: line of the last counted bad record */
+    long line_base;        /* N-Triples: lines before raptor's line 1 (resume) */
+    char errmsg[PE_ERRMSG_MAX];
+    uint64_t statements;
+    char *last_subject;
+    size_t last_cap;
+    char *blank[3];        /* scoped blank node ids for s, p, o */
+    size_t blank_cap[3];
+} rdf_ctx;
+
+static pe_status to_term(rdf_ctx *c, int slot, raptor_term *t, imp_rdf_term *out)
+{
+    memset(out, 0, sizeof *out);
+    switch (t->type) {
+    case RAPTOR_TERM_TYPE_URI: {
+        size_t n;
+        out->kind = 'u';
+        out->s = (const char *)raptor_uri_as_counted_string(t->value.uri, &n);
+        out->len = n;
+        return PE_OK;
+    }
+    case RAPTOR_TERM_TYPE_BLANK: {
+        const char *scope = c->opt->blank_scope ? c->opt->blank_scope : "";
+        size_t need = 2 + strlen(scope) + 1 + t->value.blank.string_len + 1;
+        if (need > c->blank_cap[slot]) {
+            char *nb = realloc(c->blank[slot], need + 32);
+            if (!nb) return PE_ERR_NOMEM;
+            c->blank[slot] = nb;
+            c->blank_cap[slot] = need + 32;
+        }
+        int n = snprintf(c->blank[slot], c->blank_cap[slot], "_:%s_%.*s", scope, (int)t->value.blank.string_len,
+                         (const char *)t->value.blank.string);
+        out->kind = 'b';
+        out->s = c->blank[slot];
+        out->len = (size_t)n;
+        return PE_OK;
+    }
+    case RAPTOR_TERM_TYPE_LITERAL:
+        out->kind = 'l';
+        out->s = (const char *)t->value.literal.string;
+        out->len = t->value.literal.string_len;
+        out->lang = (const char *)t->value.literal.language;
+        out->datatype = t->value.literal.datatype ? (const char *)raptor_uri_as_string(t->value.literal.datatype) : NULL;
+        return PE_OK;
+    default:
+        return PE_ERR_PARSE;
+    }
+}
+
+static void stop(rdf_ctx *c, pe_status st)
+{
+    if (!c->fail) c->fail = st;
+    raptor_parser_parse_abort(c->rp);
+}
+
+/* N-Triples: one bad record per line, however many messages raptor gives. */
+static void bad_line(rdf_ctx *c, long line, const char *msg)
+{
+    if (line >= 0 && line == c->last_bad_line) return;
+    c->last_bad_line = line;
+    pe_status st = c->opt->record ? c->opt->record(c->opt->record_user, 1, msg) : PE_OK;
+    if (st != PE_OK) stop(c, st);
+}
+
+static long raptor_line(rdf_ctx *c)
+{
+    raptor_locator *loc = raptor_parser_get_locator(c->rp);
+    return loc && loc->line >= 0 ? c->line_base + loc->line : -1;
+}
+
+static void on_statement(void *user, raptor_statement *rs)
+{
+    rdf_ctx *c = user;
+    if (c->fail) return;
+    c->statements++;
+    int nt = c->opt->format == PE_IMPORT_NTRIPLES;
+    if (!nt && c->statements <= c->opt->skip_statements) return; /* resume */
+    imp_rdf_term s, p, o;
+    pe_status st;
+    if ((st = to_term(c, 0, rs->subject, &s)) != PE_OK || (st = to_term(c, 1, rs->predicate, &p)) != PE_OK ||
+        (st = to_term(c, 2, rs->object, &o)) != PE_OK) {
+        if (st == PE_ERR_NOMEM) stop(c, pe_error_set(c->err, PE_ERR_NOMEM, "out of memory"));
+        return;
+    }
+    st = imp_rdf_map(&s, &p, &o, c->opt->langs, c->sink, &c->last_subject, &c->last_cap, c->opt->dropped);
+    if (st == PE_ERR_UTF8) {
+        long line = nt ? raptor_line(c) : (raptor_parser_get_locator(c->rp) ? raptor_parser_get_locator(c->rp)->line : -1);
+        char msg[PE_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s:%ld: invalid UTF-8 in a statement (skipped)", imp_input_path(c->in), line);
+        if (nt) {
+            bad_line(c, line, msg);
+            return;
+        }
+        st = c->opt->record ? c->opt->record(c->opt->record_user, 1, msg) : PE_OK;
+    } else if (st == PE_OK && c->opt->record) {
+        st = c->opt->record(c->opt->record_user, 0, NULL);
+    }
+    /* Turtle/RDF-XML resume by statement count: every statement is a safe point. */
+    if (st == PE_OK && !nt && c->opt->point) st = c->opt->point(c->opt->record_user);
+    if (st != PE_OK) stop(c, st);
+}
+
+static void on_log(void *user, raptor_log_message *m)
+{
+    rdf_ctx *c = user;
+    if (m->level < RAPTOR_LOG_LEVEL_ERROR || c->fail) return; /* warnings are not failures */
+    const char *path = imp_input_path(c->in);
+    int col = m->locator ? m->locator->column : -1;
+    long line = m->locator && m->locator->line >= 0 ? m->locator->line : -1;
+    if (c->opt->format == PE_IMPORT_NTRIPLES && line >= 0) line += c->line_base;
+    char msg[PE_ERRMSG_MAX];
+    const char *text = m->text ? m->text : "syntax error";
+    if (line >= 0 && col >= 0) snprintf(msg, sizeof msg, "%s:%ld:%d: %s", path, line, col, text);
+    else if (line >= 0) snprintf(msg, sizeof msg, "%s:%ld: %s", path, line, text);
+    else snprintf(msg, sizeof msg, "%s: %s", path, text);
+    if (c->opt->format == PE_IMPORT_NTRIPLES) {
+        bad_line(c, line, msg);
+        return;
+    }
+    if (c->errors++ == 0) snprintf(c->errmsg, sizeof c->errmsg, "%s", msg);
+}
+
+/* An N-Triples line whose unescaped quotes do not pair up would make
+ * raptor's line splitter run on into the following lines. */
+static int quotes_balanced(const char *l, size_t n)
+{
+    int q = 0;
+    const char *e = l + n;
+    for (const char *p = memchr(l, '"', n); p; p = p + 1 < e ? memchr(p + 1, '"', (size_t)(e - p - 1)) : NULL) {
+        size_t bs = 0;
+        while (p - bs > l && p[-1 - (ptrdiff_t)bs] == '\\') bs++;
+        if ((bs & 1) == 0) q++;
+    }
+    return (q & 1) == 0;
+}
+
+#define NT_CHUNK (256u * 1024u)
+
+pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sink *sink, pe_error *err)
+{
+    const char *name = opt->format == PE_IMPORT_NTRIPLES ? "ntriples"
+                     : opt->format == PE_IMPORT_TURTLE   ? "turtle"
+                     : opt->format == PE_IMPORT_RDFXML   ? "rdfxml"
+                                                         : NULL;
+    if (!name) return pe_error_set(err, PE_ERR_INVALID, "not an RDF format");
+    rdf_ctx c;
+    memset(&c, 0, sizeof c);
+    c.opt = opt;
+    c.sink = sink;
+    c.in = in;
+    c.err = err;
+    c.last_bad_line = -1;
+    c.line_base = (long)imp_input_line_no(in);
+    pe_status st = PE_OK;
+    raptor_world *world = raptor_new_world();
+    raptor_uri *base = NULL;
+    char *buf = NULL;
+    if (!world || raptor_world_open(world)) {
+        st = pe_error_set(err, PE_ERR_NOMEM, "cannot start raptor");
+        goto out;
+    }
+    raptor_world_set_log_handler(world, &c, on_log);
+    c.rp = raptor_new_parser(world, name);
+    if (!c.rp) {
+        st = pe_error_set(err, PE_ERR_UNSUPPORTED, "raptor has no %s parser", name);
+        goto out;
+    }
+    raptor_parser_set_statement_handler(c.rp, &c, on_statement);
+    /* Base IRI for relative references: the file's own URI. */
+    const char *path = imp_input_path(in);
+    unsigned char *ustr = strcmp(path, "-") == 0 ? NULL : raptor_uri_filename_to_uri_string(path);
+    base = raptor_new_uri(world, ustr ? ustr : (const unsigned char *)"file:///dev/stdin");
+    if (ustr) raptor_free_memory(ustr);
+    if (!base || raptor_parser_parse_start(c.rp, base)) {
+        st = pe_error_set(err, PE_ERR_NOMEM, "%s: cannot start the %s parser", path, name);
+        goto out;
+    }
+    if (opt->format == PE_IMPORT_NTRIPLES) {
+        /* Complete lines in chunks (raptor is slow when fed a line at a
+         * time). Checkpoints go at chunk ends, where every statement before
+         * is handed over. A line raptor could not delimit, or one over
+         * max_line, is replaced by an empty line so that raptor's line
+         * numbers stay those of the file. */
+        size_t cap = NT_CHUNK, len = 0;
+        buf = malloc(cap + 1);
+        if (!buf) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); goto out; }
+        int done = 0;
+        while (!done && st == PE_OK) {
+            const char *line;
+            size_t n;
+            pe_status ls = imp_input_line(in, &line, &n, err);
+            if (ls == PE_DONE) done = 1;
+            else if (ls == PE_ERR_LIMIT) {
+                bad_line(&c, (long)imp_input_line_no(in), err->msg);
+                line = "";
+                n = 0;
+            } else if (ls != PE_OK) {
+                st = ls;
+                break;
+            } else if (memchr(line, '"', n) && !quotes_balanced(line, n)) {
+                char msg[PE_ERRMSG_MAX];
+                snprintf(msg, sizeof msg, "%s:%llu: unterminated string literal (skipped)", path,
+                         (unsigned long long)imp_input_line_no(in));
+                bad_line(&c, (long)imp_input_line_no(in), msg);
+                line = "";
+                n = 0;
+            }
+            if (c.fail) { st = c.fail; break; }
+            if (!done) {
+                if (len + n + 1 > cap) {
+                    if (len > 0) {
+                        raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, len, 0);
+                        len = 0;
+                        if (c.fail) { st = c.fail; break; }
+                        /* Lines before this one are all handed over. */
+                        if (opt->point && (st = opt->point(opt->record_user)) != PE_OK) break;
+                    }
+                    if (n + 1 > cap) {
+                        char *nb = realloc(buf, n + 2);
+                        if (!nb) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); break; }
+                        buf = nb;
+                        cap = n + 1;
+                    }
+                }
+                memcpy(buf + len, line, n);
+                buf[len + n] = '\n';
+                len += n + 1;
+                if (len < NT_CHUNK) continue;
+            }
+            raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, len, done);
+            len = 0;
+            if (c.fail) { st = c.fail; break; }
+            if (cap > NT_CHUNK) { /* give back the room of a huge line */
+                char *nb = realloc(buf, NT_CHUNK + 1);
+                if (nb) { buf = nb; cap = NT_CHUNK; }
+            }
+            if (opt->point && (st = opt->point(opt->record_user)) != PE_OK) break;
+        }
+    } else {
+        size_t cap = 256 * 1024;
+        buf = malloc(cap);
+        if (!buf) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); goto out; }
+        for (;;) {
+            size_t n;
+            st = imp_input_read(in, buf, cap, &n, err);
+            if (st != PE_OK) break;
+            raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, n, n == 0);
+            if (c.fail) { st = c.fail; break; }
+            if (c.errors) {
+                st = pe_error_set(err, PE_ERR_PARSE, "%s (the %s parser cannot continue after an error)", c.errmsg,
+                                  name);
+                break;
+            }
+            if (n == 0) break;
+        }
+    }
+out:
+    free(buf);
+    free(c.last_subject);
+    for (int i = 0; i < 3; i++) free(c.blank[i]);
+    if (c.rp) raptor_free_parser(c.rp);
+    if (base) raptor_free_uri(base);
+    if (world) raptor_free_world(world);
+    return st;
+}
