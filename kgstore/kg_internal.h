@@ -80,7 +80,29 @@ struct pe_kg {
     int cache_loaded;
 };
 
+/* Writes deferred to the end of the batch and applied in key order (random
+ * inserts into big B-trees cost several times more than ordered ones).
+ * Variable records: u16 klen, u16 vlen, key, value. */
+enum { KG_PEND_T2I, KG_PEND_L2I, KG_PEND_ALIAS, KG_NPEND };
+typedef struct kg_vpend {
+    unsigned char *b;
+    size_t len, cap;
+    uint32_t *off;
+    size_t n, ncap;
+} kg_vpend;
+
+/* POS (k=p, a=o, b=s) and OSP (k=o, a=s, b=p) entries. */
+typedef struct kg_trip3 { uint64_t k, a, b; } kg_trip3;
+typedef struct kg_tpend {
+    kg_trip3 *r;
+    size_t n, cap;
+} kg_tpend;
+
+#define KG_PEND_MAX 2000000 /* entries held before an early flush */
+
 struct pe_kg_writer {
+    kg_vpend pend[KG_NPEND];
+    kg_tpend pos, osp;
     pe_kg *kg;
     MDB_txn *txn;
     MDB_cursor *cur[KG_NDB];
@@ -93,6 +115,8 @@ struct pe_kg_writer {
     size_t arena_len, arena_cap;
     unsigned char *buf;       /* scratch for encodings */
     size_t buf_cap;
+    char *form;               /* scratch for alias forms */
+    size_t form_cap;
 };
 
 /* Well-known terms, resolved lazily per reader. */
@@ -177,8 +201,9 @@ int kg_txn_begin(pe_kg *kg, unsigned flags, MDB_txn **txn);
 void kg_cache_free(kg_cache *c);
 void kg_cache_clear(kg_cache *c);
 uint64_t kg_cache_get(const kg_cache *c, const unsigned char *k, size_t len, uint64_t h);
-/* Inserts or updates; on exhaustion the cache is cleared (complete = 0). */
-void kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, uint64_t id);
+/* Inserts or updates; on exhaustion the cache is cleared (complete = 0)
+ * and 1 is returned. */
+int kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, uint64_t id);
 
 void kg_idmap_free(kg_idmap *m);
 uint64_t kg_idmap_get(const kg_idmap *m, uint64_t k);
@@ -186,6 +211,7 @@ int kg_idmap_put(kg_idmap *m, uint64_t k, uint64_t v);
 
 /* writer internals (kg_write.c) used by kg_store.c */
 pe_status kg_writer_flush_entities(pe_kg_writer *w);
+pe_status kg_writer_flush_pending(pe_kg_writer *w);
 void kg_writer_free(pe_kg_writer *w);
 
 #endif

@@ -230,7 +230,7 @@ static int kg_cache_grow(kg_cache *c)
     return 0;
 }
 
-void kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, uint64_t id)
+int kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, uint64_t id)
 {
     uint32_t h32 = (uint32_t)(h >> 32);
     if (c->cap) {
@@ -238,7 +238,7 @@ void kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, u
         for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
             kg_cache_slot *s = &c->slots[i];
             if (!s->id) break;
-            if (s->hash == h32 && kg_cache_eq(c, s, k, len)) { s->id = id; return; }
+            if (s->hash == h32 && kg_cache_eq(c, s, k, len)) { s->id = id; return 0; }
         }
     }
     if ((c->n + 1) * 2 > c->cap && kg_cache_grow(c) != 0) goto full;
@@ -262,10 +262,11 @@ void kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, u
     c->slots[i].off = off;
     c->slots[i].hash = h32;
     c->n++;
-    return;
+    return 0;
 full:
     /* Bounded memory: start again empty; misses now go to the database. */
     kg_cache_clear(c);
+    return 1;
 }
 
 /* ---- id map ---------------------------------------------------------------- */
@@ -622,6 +623,13 @@ static void kg_writer_end(pe_kg_writer *w, int committed)
 
 void kg_writer_free(pe_kg_writer *w)
 {
+    for (int i = 0; i < KG_NPEND; i++) {
+        free(w->pend[i].b);
+        free(w->pend[i].off);
+    }
+    free(w->form);
+    free(w->pos.r);
+    free(w->osp.r);
     free(w->ents);
     free(w->arena);
     free(w->buf);
@@ -633,6 +641,7 @@ pe_status pe_kg_writer_commit(pe_kg_writer *w)
     if (!w) return PE_ERR_INVALID;
     pe_kg *kg = w->kg;
     pe_status st = w->failed;
+    if (st == PE_OK) st = kg_writer_flush_pending(w);
     if (st == PE_OK) st = kg_writer_flush_entities(w);
     int rc = 0;
     if (st == PE_OK) {

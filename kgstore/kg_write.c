@@ -7,6 +7,7 @@
  * database (fresh ids) are written with MDB_APPEND; entity records are
  * updated once per batch from a per-writer map instead of once per call;
  * in-degrees are not stored at all (they are the OSP duplicate counts). */
+#define _GNU_SOURCE /* qsort_r */
 #include "kg_internal.h"
 
 #include <errno.h>
@@ -185,6 +186,136 @@ static pe_status w_touch(pe_kg_writer *w, uint64_t e)
     return w_ent(w, e) ? PE_OK : w_nomem(w);
 }
 
+/* ---- deferred ordered writes ----------------------------------------------------- */
+
+static pe_status w_vpend_add(pe_kg_writer *w, int which, const void *k, size_t kl, const void *v, size_t vl)
+{
+    kg_vpend *p = &w->pend[which];
+    size_t need = 4 + kl + vl;
+    if (p->len + need > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 65536;
+        while (cap < p->len + need) cap *= 2;
+        unsigned char *nb = realloc(p->b, cap);
+        if (!nb) return w_nomem(w);
+        p->b = nb;
+        p->cap = cap;
+    }
+    if (p->n == p->ncap) {
+        size_t ncap = p->ncap ? p->ncap * 2 : 4096;
+        uint32_t *no = realloc(p->off, ncap * sizeof *no);
+        if (!no) return w_nomem(w);
+        p->off = no;
+        p->ncap = ncap;
+    }
+    unsigned char *r = p->b + p->len;
+    r[0] = (unsigned char)(kl >> 8); r[1] = (unsigned char)kl;
+    r[2] = (unsigned char)(vl >> 8); r[3] = (unsigned char)vl;
+    memcpy(r + 4, k, kl);
+    memcpy(r + 4 + kl, v, vl);
+    p->off[p->n++] = (uint32_t)p->len;
+    p->len += need;
+    if (p->n + w->pos.n + w->osp.n > KG_PEND_MAX) return kg_writer_flush_pending(w);
+    return PE_OK;
+}
+
+static pe_status w_tpend_add(pe_kg_writer *w, kg_tpend *t, uint64_t k, uint64_t a, uint64_t b)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16384;
+        kg_trip3 *nr = realloc(t->r, cap * sizeof *nr);
+        if (!nr) return w_nomem(w);
+        t->r = nr;
+        t->cap = cap;
+    }
+    t->r[t->n].k = k;
+    t->r[t->n].a = a;
+    t->r[t->n].b = b;
+    t->n++;
+    if (w->pos.n + w->osp.n > KG_PEND_MAX) return kg_writer_flush_pending(w);
+    return PE_OK;
+}
+
+static int vrec_cmp(const void *x, const void *y, void *base)
+{
+    const unsigned char *a = (const unsigned char *)base + *(const uint32_t *)x;
+    const unsigned char *b = (const unsigned char *)base + *(const uint32_t *)y;
+    size_t al = ((size_t)a[0] << 8) | a[1], bl = ((size_t)b[0] << 8) | b[1];
+    size_t avl = ((size_t)a[2] << 8) | a[3], bvl = ((size_t)b[2] << 8) | b[3];
+    int c = memcmp(a + 4, b + 4, al < bl ? al : bl);
+    if (c) return c;
+    if (al != bl) return al < bl ? -1 : 1;
+    c = memcmp(a + 4 + al, b + 4 + bl, avl < bvl ? avl : bvl);
+    if (c) return c;
+    return avl < bvl ? -1 : avl > bvl;
+}
+
+static int trip_cmp(const void *x, const void *y)
+{
+    const kg_trip3 *a = x, *b = y;
+    if (a->k != b->k) return a->k < b->k ? -1 : 1;
+    if (a->a != b->a) return a->a < b->a ? -1 : 1;
+    return a->b < b->b ? -1 : a->b > b->b;
+}
+
+static pe_status flush_trip(pe_kg_writer *w, kg_tpend *t, int db, const char *what)
+{
+    if (!t->n) return PE_OK;
+    qsort(t->r, t->n, sizeof *t->r, trip_cmp);
+    unsigned char kb[8], vb[16];
+    for (size_t i = 0; i < t->n; i++) {
+        const kg_trip3 *r = &t->r[i];
+        if (i && r->k == r[-1].k && r->a == r[-1].a && r->b == r[-1].b) continue;
+        kg_put64(kb, r->k);
+        kg_put64(vb, r->a);
+        kg_put64(vb + 8, r->b);
+        MDB_val k = {8, kb}, d = {16, vb};
+        int rc = mdb_cursor_put(w->cur[db], &k, &d, MDB_NODUPDATA);
+        if (rc && rc != MDB_KEYEXIST) {
+            t->n = 0;
+            return w_mdb(w, rc, what);
+        }
+    }
+    t->n = 0;
+    return PE_OK;
+}
+
+/* Applies the deferred writes, each database in key order. Runs at commit,
+ * before a sameAs merge (which reads these databases) and when the
+ * buffers hold KG_PEND_MAX entries. */
+pe_status kg_writer_flush_pending(pe_kg_writer *w)
+{
+    if (w->failed) return w->failed;
+    static const int dbs[KG_NPEND] = {KG_T2I, KG_L2I, KG_ALIAS};
+    for (int i = 0; i < KG_NPEND; i++) {
+        kg_vpend *p = &w->pend[i];
+        if (!p->n) continue;
+        qsort_r(p->off, p->n, sizeof *p->off, vrec_cmp, p->b);
+        unsigned flags = dbs[i] == KG_ALIAS ? MDB_NODUPDATA : 0;
+        for (size_t j = 0; j < p->n; j++) {
+            unsigned char *r = p->b + p->off[j];
+            MDB_val k = {((size_t)r[0] << 8) | r[1], r + 4};
+            MDB_val d = {((size_t)r[2] << 8) | r[3], r + 4 + k.mv_size};
+            int rc = mdb_cursor_put(w->cur[dbs[i]], &k, &d, flags);
+            if (rc && rc != MDB_KEYEXIST) {
+                p->n = p->len = 0;
+                return w_mdb(w, rc, "store deferred index entries");
+            }
+        }
+        p->n = p->len = 0;
+    }
+    pe_status st = flush_trip(w, &w->pos, KG_POS, "store triple (POS)");
+    if (st == PE_OK) st = flush_trip(w, &w->osp, KG_OSP, "store triple (OSP)");
+    return st;
+}
+
+/* A term/literal key went only to the pending buffer: if the cache just
+ * dropped it, lookups would miss it, so apply the pending writes now. */
+static pe_status w_cache_put(pe_kg_writer *w, const unsigned char *k, size_t kl, uint64_t h, uint64_t id)
+{
+    if (kg_cache_put(&w->kg->cache, k, kl, h, id)) return kg_writer_flush_pending(w);
+    return PE_OK;
+}
+
 /* ---- terms and literals ------------------------------------------------------ */
 
 pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *id)
@@ -210,9 +341,8 @@ pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *
         int rc = mdb_get(w->txn, w->kg->dbi[KG_T2I], &k, &d);
         if (rc == 0 && d.mv_size == 8) {
             v = kg_get64(d.mv_data);
-            kg_cache_put(cache, kb, kl, h, v);
             *id = v;
-            return PE_OK;
+            return w_cache_put(w, kb, kl, h, v);
         }
         if (rc && rc != MDB_NOTFOUND) return w_mdb(w, rc, "term lookup");
     }
@@ -225,13 +355,11 @@ pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *
     MDB_val ik = {8, ib}, tv = {len + 1, w->buf};
     int rc = mdb_cursor_put(w->cur[KG_I2T], &ik, &tv, MDB_APPEND);
     if (rc) return w_mdb(w, rc, "store term");
-    MDB_val iv = {8, ib};
-    rc = mdb_cursor_put(w->cur[KG_T2I], &k, &iv, 0);
-    if (rc) return w_mdb(w, rc, "store term");
     w->next_term++;
-    kg_cache_put(cache, kb, kl, h, v);
+    pe_status st = w_vpend_add(w, KG_PEND_T2I, kb, kl, ib, 8);
+    if (st != PE_OK) return st;
     *id = v;
-    return PE_OK;
+    return w_cache_put(w, kb, kl, h, v);
 }
 
 static const char *nz(const char *s) { return s ? s : ""; }
@@ -316,9 +444,8 @@ static pe_status w_intern_literal(pe_kg_writer *w, const pe_kg_value *v, uint64_
         int rc = mdb_get(w->txn, w->kg->dbi[KG_L2I], &k, &d);
         if (rc == 0 && d.mv_size == 8) {
             x = kg_get64(d.mv_data);
-            kg_cache_put(cache, ck, kl + 1, h, x);
             *id = x;
-            return PE_OK;
+            return w_cache_put(w, ck, kl + 1, h, x);
         }
         if (rc && rc != MDB_NOTFOUND) return w_mdb(w, rc, "literal lookup");
     }
@@ -328,13 +455,11 @@ static pe_status w_intern_literal(pe_kg_writer *w, const pe_kg_value *v, uint64_
     MDB_val ik = {8, ib}, ev = {n, (void *)enc};
     int rc = mdb_cursor_put(w->cur[KG_I2L], &ik, &ev, MDB_APPEND);
     if (rc) return w_mdb(w, rc, "store literal");
-    MDB_val iv = {8, ib};
-    rc = mdb_cursor_put(w->cur[KG_L2I], &k, &iv, 0);
-    if (rc) return w_mdb(w, rc, "store literal");
     w->next_lit++;
-    kg_cache_put(cache, ck, kl + 1, h, x);
+    st = w_vpend_add(w, KG_PEND_L2I, ck + 1, kl, ib, 8);
+    if (st != PE_OK) return st;
     *id = x;
-    return PE_OK;
+    return w_cache_put(w, ck, kl + 1, h, x);
 }
 
 /* ---- texts and sitelinks ----------------------------------------------------- */
@@ -375,22 +500,14 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
     if (kind == PE_KG_DESCRIPTION) return PE_OK;
     pe_status st;
     size_t fl;
-    char *form = kg_alias_form(text, len, &fl, &st);
+    char *form = kg_alias_form_buf(text, len, &w->form, &w->form_cap, &fl, &st);
     if (!form) return st == PE_ERR_NOMEM ? w_nomem(w) : kg_fail(w->kg, st, "text of entity %llu is not valid UTF-8",
                                                                 (unsigned long long)e);
-    if (fl > 0) {
-        unsigned char v[KG_ALIAS_VAL];
-        kg_put64(v, e);
-        v[8] = kind == PE_KG_LABEL ? KG_ALIAS_FLAG_LABEL : KG_ALIAS_FLAG_ALIAS;
-        MDB_val k = {fl, form}, d = {KG_ALIAS_VAL, v};
-        int rc = mdb_cursor_put(w->cur[KG_ALIAS], &k, &d, MDB_NODUPDATA);
-        if (rc && rc != MDB_KEYEXIST) {
-            free(form);
-            return w_mdb(w, rc, "store alias");
-        }
-    }
-    free(form);
-    return PE_OK;
+    if (fl == 0) return PE_OK;
+    unsigned char v[KG_ALIAS_VAL];
+    kg_put64(v, e);
+    v[8] = kind == PE_KG_LABEL ? KG_ALIAS_FLAG_LABEL : KG_ALIAS_FLAG_ALIAS;
+    return w_vpend_add(w, KG_PEND_ALIAS, form, fl, v, KG_ALIAS_VAL);
 }
 
 static int w_is_literal(uint64_t id) { return (id & KG_LIT_BIT) != 0; }
@@ -534,15 +651,9 @@ static pe_status w_triple_add(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t 
         rc = mdb_cursor_put(c, &k2, &d2, MDB_NODUPDATA);
         if (rc) return w_mdb(w, rc, "store triple");
     }
-    unsigned char pk[8], pv[16], ok[8], ov[16];
-    kg_put64(pk, p); kg_put64(pv, o); kg_put64(pv + 8, s);
-    kg_put64(ok, o); kg_put64(ov, s); kg_put64(ov + 8, p);
-    MDB_val k1 = {8, pk}, d1 = {16, pv}, k3 = {8, ok}, d3 = {16, ov};
-    rc = mdb_cursor_put(w->cur[KG_POS], &k1, &d1, MDB_NODUPDATA);
-    if (rc && rc != MDB_KEYEXIST) return w_mdb(w, rc, "store triple (POS)");
-    rc = mdb_cursor_put(w->cur[KG_OSP], &k3, &d3, MDB_NODUPDATA);
-    if (rc && rc != MDB_KEYEXIST) return w_mdb(w, rc, "store triple (OSP)");
-    return PE_OK;
+    pe_status st = w_tpend_add(w, &w->pos, p, o, s);
+    if (st == PE_OK) st = w_tpend_add(w, &w->osp, o, s, p);
+    return st;
 }
 
 pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_value *o, pe_kg_rank rank,
@@ -717,7 +828,8 @@ static pe_status w_repoint(pe_kg_writer *w, uint64_t x, uint64_t c)
 
 static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t source)
 {
-    pe_status st = kg_writer_flush_entities(w);
+    pe_status st = kg_writer_flush_pending(w);
+    if (st == PE_OK) st = kg_writer_flush_entities(w);
     if (st != PE_OK) return st;
     kv_list l = {0};
     size_t pos;
