@@ -88,10 +88,10 @@ log "kernels micro-benchmark"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-cmdline="scripts/bench-encoder.sh $*"
-/usr/bin/env python3 - "$work" "$configs" "$cpu" "$load" "$docs" "$root/docs/BENCHMARKS.md" "$have_torch" "$have_ort" <<'EOF'
+
+/usr/bin/env python3 - "$work" "$configs" "$cpu" "$load" "$docs" "$root/docs/BENCHMARKS.md" "$have_torch" "$have_ort" "$min_time" <<'EOF'
 import json, os, sys, time, datetime
-work, configs, cpu, load, docs, md_path, have_torch, have_ort = sys.argv[1:9]
+work, configs, cpu, load, docs, md_path, have_torch, have_ort, min_time = sys.argv[1:10]
 CFG = {"base": (12, 768, 3072, "BERT-base (12 layers, hidden 768, 12 heads, 110M)"),
        "small": (4, 256, 1024, "small (4 layers, hidden 256, 4 heads)")}
 
@@ -106,16 +106,26 @@ def flops(cfg, b, t):
     L, C, I, _ = CFG[cfg]
     return (2.0 * (4 * C * C + 2 * C * I) + 4.0 * t * C) * L * b * t
 
+blas_core = "?"
+try:
+    for l in open(os.path.join(work, "kernels.txt")):
+        if "OpenBLAS core" in l:
+            blas_core = l.split("OpenBLAS core", 1)[1].split()[0]
+except FileNotFoundError:
+    pass
 out = []
 out.append("## Encoder\n")
 out.append(f"Run {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M')} UTC with `scripts/bench-encoder.sh`"
            f" on {cpu}, 2 threads for everyone, load average at the end {load}."
            " Same random weights for all three (written by `scripts/encoder_peers.py gen`; ours is checked against"
            " PyTorch's hidden states on them). Tokens/s of the full forward (embeddings to last hidden states,"
-           " no pooler); GFLOP/s counts the matrix products only (per token and layer 2(4C^2 + 2CI) + 4nC)."
+           f" no pooler), from the fastest single forward of >= 5 runs and >= {min_time} s per shape (the same for all"
+           " three; the minimum filters out preemption on a shared machine); GFLOP/s counts the matrix products only"
+           " (per token and layer 2(4C^2 + 2CI) + 4nC)."
            " PyTorch 1.13 (Debian, `torch.set_num_threads(2)`, inference mode, `OMP_WAIT_POLICY=passive`), ONNX"
            " Runtime 1.30 (npm onnxruntime-node, model from `torch.onnx.export`, graph optimisation `all`,"
-           " 2 intra-op threads). OpenBLAS is left on its Haswell kernels as the environment sets it.\n")
+           f" 2 intra-op threads). OpenBLAS (our reference path; also PyTorch's BLAS) ran its {blas_core} kernels"
+           f" (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, left as the environment has it).\n")
 if have_torch != "1":
     out.append("**PyTorch was absent for this run: no peer figures (see ../shared/tools/install-peers.sh).**\n")
 elif have_ort != "1":
