@@ -9,6 +9,10 @@
  * RMS ~1 after LayerNorm): FP32 1e-4 / 1e-5, TF32 1.5e-2 / 2e-3,
  * BF16 1e-1 / 1.5e-2 (see docs/GPU.md). Exits 77 without a usable device.
  *
+ * Then the public API end to end on the tiny f32 fixture of the encoder's
+ * golden test (tests/fixtures/encoder, PyTorch reference hidden states):
+ * loaded with backend CUDA and CPU, 1e-4 to PyTorch and to each other.
+ *
  * `test_cuda --bench [FILE]` is not a test: it prints (and appends to FILE)
  * the CUDA backend's throughput on random BERT-base and small models at
  * batch 1, 8, 32 and lengths 32, 128 for each precision (scripts/gpu-check.sh
@@ -19,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "attention.h"
 #include "cuda/cuda_backend.h"
@@ -384,6 +390,151 @@ static void test_bad_batches(void)
     model_free(&m);
 }
 
+/* ---- the public API on the PyTorch fixture ---- */
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf) buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Max |got - want[i]| over the numbers of JSON array want (n of them). */
+static double json_diff(const cJSON *want, const float *got, size_t n)
+{
+    if (!cJSON_IsArray(want) || (size_t)cJSON_GetArraySize(want) != n) return INFINITY;
+    double m = 0.0;
+    size_t i = 0;
+    for (const cJSON *e = want->child; e; e = e->next, i++) m = fmax(m, fabs((double)got[i] - e->valuedouble));
+    return m;
+}
+
+static pe_encoder *load_fixture(const char *dir, pe_encoder_backend be)
+{
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = be;
+    o.threads = 2;
+    pe_encoder *enc = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st = pe_encoder_load(dir, &o, &enc, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", dir, err.msg);
+    return enc;
+}
+
+static void test_fixture_vs_pytorch(void)
+{
+    char dir[1024], path[1100];
+    snprintf(dir, sizeof dir, "%s/encoder/tiny-f32", PE_FIXTURES);
+    snprintf(path, sizeof path, "%s/encoder/expected.json", PE_FIXTURES);
+    char *text = read_text(path);
+    if (!text) {
+        fprintf(stderr, "  %s absent: fixture comparison not run\n", path);
+        return;
+    }
+    cJSON *exp = cJSON_Parse(text);
+    free(text);
+    PE_CHECK(exp != NULL);
+    const cJSON *seqs = cJSON_GetObjectItem(exp, "sequences"), *f32 = cJSON_GetObjectItem(exp, "f32");
+    const int n = cJSON_GetArraySize(seqs);
+    int T = 0, i = 0;
+    for (const cJSON *e = seqs ? seqs->child : NULL; e; e = e->next) T += cJSON_GetArraySize(cJSON_GetObjectItem(e, "ids"));
+    int32_t *ids = malloc((size_t)(T + 1) * sizeof *ids), *types = malloc((size_t)(T + 1) * sizeof *types);
+    int *lens = malloc((size_t)(n + 1) * sizeof *lens);
+    int t = 0;
+    for (const cJSON *e = seqs ? seqs->child : NULL; e; e = e->next, i++) {
+        const cJSON *a = cJSON_GetObjectItem(e, "ids"), *b = cJSON_GetObjectItem(e, "type_ids");
+        lens[i] = cJSON_GetArraySize(a);
+        for (int j = 0; j < lens[i]; j++, t++) {
+            ids[t] = cJSON_GetArrayItem(a, j)->valueint;
+            types[t] = cJSON_GetArrayItem(b, j)->valueint;
+        }
+    }
+    unsetenv("PE_CUDA_PRECISION");
+    pe_encoder *gpu = load_fixture(dir, PE_ENCODER_CUDA), *cpu = load_fixture(dir, PE_ENCODER_CPU);
+    if (gpu && cpu && T > 0) {
+        pe_encoder_info info;
+        pe_encoder_get_info(gpu, &info);
+        PE_CHECK_EQ_STR(info.backend, "cuda");
+        const int C = pe_encoder_hidden_size(gpu);
+        const size_t TC = (size_t)T * C;
+        float *hg = malloc(TC * sizeof(float)), *hc = malloc(TC * sizeof(float)),
+              *pg = malloc((size_t)n * C * sizeof(float));
+        PE_CHECK_MSG(pe_encoder_forward(gpu, ids, types, lens, n, -1, hg) == PE_OK, "%s", pe_encoder_errmsg(gpu));
+        PE_CHECK_MSG(pe_encoder_forward(cpu, ids, types, lens, n, -1, hc) == PE_OK, "%s", pe_encoder_errmsg(cpu));
+        double d = json_diff(cJSON_GetObjectItem(f32, "last"), hg, TC);
+        fprintf(stderr, "  fixture (%d seq, %d tokens) last layer: CUDA vs PyTorch %.3g\n", n, T, d);
+        PE_CHECK_MSG(d <= 1e-4, "CUDA vs PyTorch, last layer: %g", d);
+        double dc = 0.0;
+        for (size_t k = 0; k < TC; k++) dc = fmax(dc, fabs((double)hg[k] - hc[k]));
+        fprintf(stderr, "  fixture last layer: CUDA vs CPU backend %.3g\n", dc);
+        PE_CHECK_MSG(dc <= 1e-4, "CUDA vs CPU backend: %g", dc);
+        PE_CHECK(pe_encoder_forward(gpu, ids, NULL, lens, n, 1, hg) == PE_OK);
+        PE_CHECK(pe_encoder_forward(cpu, ids, NULL, lens, n, 1, hc) == PE_OK);
+        dc = 0.0;
+        for (size_t k = 0; k < TC; k++) dc = fmax(dc, fabs((double)hg[k] - hc[k]));
+        PE_CHECK_MSG(dc <= 1e-4, "CUDA vs CPU backend, layer 1, no type ids: %g", dc);
+        PE_CHECK(pe_encoder_forward(gpu, ids, types, lens, n, 1, hg) == PE_OK);
+        d = json_diff(cJSON_GetObjectItem(f32, "layer1"), hg, TC);
+        PE_CHECK_MSG(d <= 1e-4, "CUDA vs PyTorch, layer 1: %g", d);
+        /* the pooler on the device, through the encoder's CUDA handle */
+        pe_error err;
+        pe_error_clear(&err);
+        int *off = malloc((size_t)(n + 1) * sizeof *off);
+        int32_t *pos = malloc((size_t)(T + 1) * sizeof *pos);
+        off[0] = 0;
+        for (int s = 0, u = 0; s < n; s++) {
+            for (int j = 0; j < lens[s]; j++) pos[u++] = j;
+            off[s + 1] = off[s] + lens[s];
+        }
+        int maxlen = 0;
+        for (int s = 0; s < n; s++) maxlen = lens[s] > maxlen ? lens[s] : maxlen;
+        pe_encoder_batch b = {n, T, maxlen, ids, types, pos, off};
+        PE_CHECK_MSG(pe_encoder_forward_cuda_ex(gpu->cuda, &b, -1, NULL, pg, &err) == PE_OK, "%s", err.msg);
+        d = json_diff(cJSON_GetObjectItem(f32, "pooler"), pg, (size_t)n * C);
+        PE_CHECK_MSG(d <= 1e-4, "CUDA pooler vs PyTorch: %g", d);
+        free(off);
+        free(pos);
+        free(hg);
+        free(hc);
+        free(pg);
+    }
+    pe_encoder_free(gpu);
+    pe_encoder_free(cpu);
+    /* the environment picks the precision of the encoder's CUDA handle */
+    setenv("PE_CUDA_PRECISION", "tf32", 1);
+    pe_encoder *tf = load_fixture(dir, PE_ENCODER_AUTO);
+    if (tf) {
+        PE_CHECK(tf->cuda != NULL);
+        if (tf->cuda) PE_CHECK_EQ_INT(pe_encoder_cuda_precision(tf->cuda), PE_CUDA_TF32);
+    }
+    pe_encoder_free(tf);
+    setenv("PE_CUDA_PRECISION", "fp64", 1);
+    pe_encoder *bad = NULL;
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CUDA;
+    pe_error err;
+    pe_error_clear(&err);
+    PE_CHECK_EQ_INT(pe_encoder_load(dir, &o, &bad, &err), PE_ERR_INVALID);
+    PE_CHECK(bad == NULL);
+    PE_CHECK(strstr(err.msg, "fp64") != NULL);
+    unsetenv("PE_CUDA_PRECISION");
+    free(ids);
+    free(types);
+    free(lens);
+    cJSON_Delete(exp);
+}
+
 /* ---- throughput (--bench) ---- */
 
 /* Forward FLOPs of a batch of n sequences of len tokens (multiply-adds x 2). */
@@ -483,5 +634,6 @@ int main(int argc, char **argv)
     PE_RUN(test_parity_wide);
     PE_RUN(test_batch_independence);
     PE_RUN(test_bad_batches);
+    PE_RUN(test_fixture_vs_pytorch);
     PE_TEST_EXIT();
 }
