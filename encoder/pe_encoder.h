@@ -15,6 +15,16 @@
  *     float *h = malloc(7 * pe_encoder_hidden_size(enc) * sizeof *h);
  *     if (pe_encoder_forward(enc, ids, NULL, lengths, 2, -1, h) != PE_OK)
  *         fail(pe_encoder_errmsg(enc));
+ *
+ *     // or texts in, sentence vectors out, through the model's tokenizer
+ *     const char *texts[] = {"I live in Paris.", "My dog likes jazz."};
+ *     pe_encoder_encode_options eo = pe_encoder_encode_options_default();
+ *     eo.pool = PE_POOL_MEAN;
+ *     pe_encoder_result *r;
+ *     if (pe_encoder_encode_texts(enc, texts, NULL, 2, &eo, &r) == PE_OK) {
+ *         use(r->pooled);                  // (2, C)
+ *         pe_encoder_result_free(r);
+ *     }
  *     pe_encoder_free(enc);
  *
  * A model is loaded from a Hugging Face checkpoint folder (config.json,
