@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: builds with the CUDA backend, runs the GPU
-# tests, the CUDA throughput figures and the encoder benchmark with the CUDA
-# backend (when bench has one), and records everything in a log.
+# tests, the CUDA throughput figures and the encoder benchmark
+# (pe_bench_encoder --backend cuda, base and small models, each precision),
+# and records everything in a log.
 #   usage: scripts/gpu-check.sh [LOG]     (default build-gpu/gpu-check.log)
 #   env:   CUDACXX (nvcc path, default /usr/local/cuda/bin/nvcc),
 #          PE_GPU_CHECK_JOBS (build jobs, default nproc)
@@ -50,6 +51,7 @@ done
 
 say "== configure + build (build-gpu, -DPE_CUDA=ON, $jobs jobs)"
 built=0
+rc=1
 if run 120 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DPE_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
         -DPE_BUILD_FUZZERS=OFF; then
     if run 300 cmake --build build-gpu -j "$jobs"; then
@@ -70,9 +72,11 @@ if [ $built = 1 ]; then
     run 200 build-gpu/tests/test_cuda
     rc=$?
     # ctest counts a skip (exit 77) as a pass: on a GPU machine it is not.
-    [ $rc = 77 ] && say "test_cuda SKIPPED: no usable CUDA device was found"
     [ $rc = 0 ] || status=1
-
+fi
+if [ $built = 1 ] && [ $rc = 77 ]; then
+    say "test_cuda SKIPPED: no usable CUDA device was found; no benchmark run"
+elif [ $built = 1 ]; then
     say "== CUDA throughput (test_cuda --bench: random weights, forward incl. host copies)"
     run 240 build-gpu/tests/test_cuda --bench "$root/build-gpu/gpu-bench.txt" || status=1
 
@@ -84,7 +88,12 @@ if [ $built = 1 ]; then
     if [ -z "$bench" ]; then
         say "skipped: no encoder benchmark program in build-gpu/bench/"
     elif "$bench" --help 2>&1 | grep -q -- "--backend"; then
-        run 180 "$bench" --backend cuda || status=1
+        for cfg in base small; do
+            for prec in fp32 tf32 bf16; do
+                say "-- $cfg, PE_CUDA_PRECISION=$prec"
+                PE_CUDA_PRECISION=$prec run 120 "$bench" --backend cuda --config "$cfg" --min-time 0.5 || status=1
+            done
+        done
     else
         say "skipped: $bench has no --backend option (its --help does not mention one)"
     fi
