@@ -47,6 +47,8 @@ void pe_attention_f32_blas(const float *qkv, float *out, const int *offsets, int
 
 void pe_attention_f32(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D, float *scratch)
 {
+#if PE_KERNELS_X86
     if (pe_kernels_active() == PE_KERNELS_AVX512 && pe_k512_attention(qkv, out, offsets, n_seq, H, D) == 0) return;
+#endif
     pe_attention_f32_blas(qkv, out, offsets, n_seq, H, D, scratch);
 }

@@ -22,6 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The AVX-512 files compile to nothing elsewhere; callers guard with this. */
+#if defined(__x86_64__) || defined(__i386__)
+#define PE_KERNELS_X86 1
+#else
+#define PE_KERNELS_X86 0
+#endif
+
 typedef enum pe_kernels_isa {
     PE_KERNELS_BLAS = 0,   /* OpenBLAS sgemm + scalar epilogues (portable, reference) */
     PE_KERNELS_AVX512 = 1  /* our AVX-512F/BW/VL/DQ micro-kernels */

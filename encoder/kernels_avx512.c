@@ -15,9 +15,10 @@
  * registers, scaled, softmaxed with a vector exp and multiplied by V
  * straight from the qkv rows. No padding work beyond rounding n to 16.
  */
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,bmi2")
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,6 +27,14 @@
 #include <string.h>
 
 #include "kernels.h"
+
+#if PE_KERNELS_X86
+/* Everything below is compiled for these extensions (GCC and clang). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,bmi2"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,bmi2")
+#endif
 
 #define NR PE_K512_NR
 #define MR 14
@@ -476,3 +485,8 @@ void pe_k512_add_layernorm(float *x, const float *r, const float *g, const float
     int tasks = (rows + j.chunk - 1) / j.chunk;
     pe_kernels_parallel(tasks, ln_task, &j);
 }
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif /* PE_KERNELS_X86 */

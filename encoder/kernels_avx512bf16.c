@@ -9,15 +9,24 @@
  * 32-column panel p and k pair kp, zero padded (K rounded up to even, N to
  * 32); per row panel Ab[kp][r] (u32) = the bf16 pair x[r][2kp], x[r][2kp+1].
  */
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "kernels.h"
+
+#if PE_KERNELS_X86
+/* Everything below is compiled for these extensions (GCC and clang). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")
+#endif
 
 #define NR PE_K512_NR
 #define MR 14
@@ -230,3 +239,8 @@ int pe_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y
     pe_kernels_parallel(nt, lin_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif /* PE_KERNELS_X86 */

@@ -39,6 +39,7 @@ void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y
 
 void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
 {
+#if PE_KERNELS_X86
     if (pe_kernels_active() == PE_KERNELS_AVX512 && M > 0 && N > 0 && K > 0) {
         /* Packing W costs N*K moves against M*N*K FMAs: worth it unless M is tiny. */
         if (M >= 4) {
@@ -51,6 +52,7 @@ void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int
             }
         }
     }
+#endif
     pe_linear_f32_blas(x, W, b, y, M, N, K, act);
 }
 
@@ -61,6 +63,7 @@ pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_
     w->W = W;
     w->N = N;
     w->K = K;
+#if PE_KERNELS_X86
     if (pe_kernels_detect() != PE_KERNELS_AVX512 || N <= 0 || K <= 0) return w;
     if (prec == PE_LINEAR_BF16 && pe_kernels_has_bf16()) {
         w->Wb = aligned_alloc(64, ((pe_kbf16_packed_u16(N, K) * sizeof(uint16_t) + 63) & ~(size_t)63));
@@ -77,6 +80,9 @@ pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_
         }
         pe_k512_pack_weights(W, N, K, w->Wp);
     }
+#else
+    (void)prec;
+#endif
     return w;
 }
 
@@ -102,11 +108,13 @@ void pe_linear_weights_free(pe_linear_weights *w)
 
 void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act)
 {
+#if PE_KERNELS_X86
     if (w->Wb && pe_kernels_active() == PE_KERNELS_AVX512 &&
         pe_kbf16_linear(w->Wb, x, b, y, M, w->N, w->K, act) == 0)
         return;
     if (w->Wp && pe_kernels_active() == PE_KERNELS_AVX512 &&
         pe_k512_linear(w->Wp, x, b, y, M, w->N, w->K, act) == 0)
         return;
+#endif
     pe_linear_f32_blas(x, w->W, b, y, M, w->N, w->K, act);
 }

@@ -211,8 +211,11 @@ static void gelu_exact(void)
     v[0] = -1e30f, v[1] = 1e30f, v[2] = 0.0f, v[3] = -0.0f;
     float *g = malloc(sizeof(float) * n);
     for (int i = 0; i < n; i++) g[i] = v[i];
+#if PE_KERNELS_X86
     if (have_avx512) pe_k512_gelu(g, (size_t)n);
-    else for (int i = 0; i < n; i++) g[i] = pe_gelu(g[i]);
+    else
+#endif
+        for (int i = 0; i < n; i++) g[i] = pe_gelu(g[i]);
     /* erf-form GELU in float loses ~1e-7 |x| to the cancellation in 1 + erf
      * for x < 0 (erff does too); relative for x > 0 */
     for (int i = 0; i < n; i++) {
