@@ -6,6 +6,7 @@
 
 /* Each subcommand lives in its own cli/cmd_*.c file and adds one line here. */
 /* PE_CLI_DECLS */
+int pe_cmd_demo(int argc, char **argv);
 int pe_cmd_kg_import(int argc, char **argv);
 int pe_cmd_encode(int argc, char **argv);
 int pe_cmd_model_convert(int argc, char **argv);
@@ -13,6 +14,7 @@ int pe_cmd_model_info(int argc, char **argv);
 
 static const pe_cli_command commands[] = {
     /* PE_CLI_TABLE */
+    {"demo", pe_cmd_demo, "import the embedded demo graph and show lookups, types, merged entities"},
     {"kg import", pe_cmd_kg_import, "import Wikidata JSON / RDF dumps into the graph store"},
     {"encode", pe_cmd_encode, "texts on stdin -> token or sentence embeddings (JSON lines)"},
     {"model convert", pe_cmd_model_convert, "Hugging Face BERT checkpoint -> .pem model file"},
