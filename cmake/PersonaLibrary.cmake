@@ -14,5 +14,8 @@ endforeach()
 set_target_properties(persona PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
 install(TARGETS persona LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${pe_headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/persona)
+# Relocatable: the prefix is found from the .pc file's own folder.
+file(RELATIVE_PATH PE_PC_RELPREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" PE_PC_RELPREFIX "${PE_PC_RELPREFIX}")
 configure_file(${CMAKE_CURRENT_SOURCE_DIR}/cmake/persona.pc.in ${CMAKE_CURRENT_BINARY_DIR}/persona.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/persona.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
