@@ -28,6 +28,15 @@ enum {
 #define KG_SAME_VAL 12  /* id(8) source(4) */
 #define KG_ENT_FIXED 12 /* kind(1) flags(1) 0(2) sitelinks(4) source(4) [datatype\0] */
 
+#define KG_TXT_MAX_SOURCES 64 /* sources kept per text (the first one always) */
+
+/* Text value: nsources u16, sources u32 x nsources, text\0. */
+static inline size_t kg_txt_hdr(const void *v)
+{
+    const unsigned char *b = v;
+    return 2 + 4 * (((size_t)b[0] << 8) | b[1]);
+}
+
 #define KG_ALIAS_FLAG_LABEL 1
 #define KG_ALIAS_FLAG_ALIAS 2
 

@@ -283,15 +283,17 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
     const char *dt = has_rec && (rb[1] & 1) ? (const char *)rb + KG_ENT_FIXED : NULL;
 
     /* Two passes over a stable snapshot: sizes, then the one block. */
-    MDB_cursor *tc = rcur(r, KG_TXT), *sc = rcur(r, KG_SAME);
-    if (!tc || !sc) return kg_fail(kg, PE_ERR_STORE, "cannot open cursors");
-    size_t n_texts = 0, n_same = 0, strbytes = term.mv_size + (dt ? strlen(dt) + 1 : 0);
+    MDB_cursor *tc = rcur(r, KG_TXT), *sc = rcur(r, KG_SAME), *lc = rcur(r, KG_SITE);
+    if (!tc || !sc || !lc) return kg_fail(kg, PE_ERR_STORE, "cannot open cursors");
+    size_t n_texts = 0, n_same = 0, n_tsrc = 0, strbytes = term.mv_size + (dt ? strlen(dt) + 1 : 0);
     MDB_val tk, tv;
     tk.mv_size = 8; tk.mv_data = kb;
     for (rc = mdb_cursor_get(tc, &tk, &tv, MDB_SET_RANGE); rc == 0 && tk.mv_size > 9 && !memcmp(tk.mv_data, kb, 8);
          rc = mdb_cursor_get(tc, &tk, &tv, MDB_NEXT)) {
         n_texts++;
-        strbytes += strlen((const char *)tk.mv_data + 9) + 1 + tv.mv_size - 4;
+        size_t hdr = kg_txt_hdr(tv.mv_data);
+        n_tsrc += (hdr - 2) / 4;
+        strbytes += strlen((const char *)tk.mv_data + 9) + 1 + tv.mv_size - hdr;
     }
     MDB_val sk = {8, kb}, sv;
     for (rc = mdb_cursor_get(sc, &sk, &sv, MDB_SET_KEY); rc == 0; rc = mdb_cursor_get(sc, &sk, &sv, MDB_NEXT_DUP)) {
@@ -300,14 +302,25 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
         if (pe_kg_term(r, kg_get64(sv.mv_data), &t, &tl) == PE_OK) strbytes += tl + 1;
         n_same++;
     }
+    size_t n_links = 0;
+    MDB_val lk = {8, kb}, lv;
+    for (rc = mdb_cursor_get(lc, &lk, &lv, MDB_SET_RANGE); rc == 0 && lk.mv_size > 8 && !memcmp(lk.mv_data, kb, 8);
+         rc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT)) {
+        n_links++;
+        strbytes += lk.mv_size - 8 + lv.mv_size - 4;
+    }
     size_t size = sizeof(pe_kg_entity) + n_texts * sizeof(pe_kg_text) + n_same * (sizeof(char *) + sizeof(uint32_t)) +
-                  strbytes + 16;
+                  n_links * (2 * sizeof(char *) + sizeof(uint32_t)) + n_tsrc * sizeof(uint32_t) + strbytes + 16;
     pe_kg_entity *e = calloc(1, size);
     if (!e) return kg_fail(kg, PE_ERR_NOMEM, "out of memory");
     e->texts = (pe_kg_text *)(e + 1);
     e->same = (const char **)(e->texts + n_texts);
-    e->same_source = (uint32_t *)(e->same + n_same);
-    char *sp = (char *)(e->same_source + n_same);
+    e->sitelink_sites = (const char **)(e->same + n_same);
+    e->sitelink_titles = e->sitelink_sites + n_links;
+    e->same_source = (uint32_t *)(e->sitelink_titles + n_links);
+    e->sitelink_sources = e->same_source + n_same;
+    uint32_t *tsrc = e->sitelink_sources + n_links;
+    char *sp = (char *)(tsrc + n_tsrc);
 #define COPY(dst, src, n) do { memcpy(sp, (src), (n)); sp[(n)] = 0; (dst) = sp; sp += (n) + 1; } while (0)
     e->id = id;
     COPY(e->term, term.mv_data, term.mv_size - 1);
@@ -324,8 +337,15 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
         e->texts[i].kind = (pe_kg_text_kind)kp[8];
         const char *lang = (const char *)kp + 9;
         COPY(e->texts[i].lang, lang, strlen(lang));
-        COPY(e->texts[i].text, (const char *)tv.mv_data + 4, tv.mv_size - 5);
-        e->texts[i].source = kg_get32(tv.mv_data);
+        size_t hdr = kg_txt_hdr(tv.mv_data), ns = (hdr - 2) / 4;
+        COPY(e->texts[i].text, (const char *)tv.mv_data + hdr, tv.mv_size - hdr - 1);
+        e->texts[i].source = kg_get32((const unsigned char *)tv.mv_data + 2);
+        if (n_tsrc < ns) break; /* cannot happen in one snapshot */
+        e->texts[i].sources = tsrc;
+        e->texts[i].n_sources = ns;
+        for (size_t j = 0; j < ns; j++) tsrc[j] = kg_get32((const unsigned char *)tv.mv_data + 2 + 4 * j);
+        tsrc += ns;
+        n_tsrc -= ns;
     }
     e->n_texts = i;
     i = 0;
@@ -340,6 +360,16 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
         i++;
     }
     e->n_same = i;
+    i = 0;
+    lk.mv_size = 8; lk.mv_data = kb;
+    for (rc = mdb_cursor_get(lc, &lk, &lv, MDB_SET_RANGE);
+         rc == 0 && i < n_links && lk.mv_size > 8 && !memcmp(lk.mv_data, kb, 8);
+         rc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT), i++) {
+        COPY(e->sitelink_sites[i], (const char *)lk.mv_data + 8, lk.mv_size - 9);
+        COPY(e->sitelink_titles[i], (const char *)lv.mv_data + 4, lv.mv_size - 5);
+        e->sitelink_sources[i] = kg_get32(lv.mv_data);
+    }
+    e->n_sitelinks = i;
 #undef COPY
     *out = e;
     return PE_OK;
@@ -363,7 +393,7 @@ static int r_label_in(pe_kg_reader *r, uint64_t id, const char *lang, const char
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     if (rc) return rc;
     if (k.mv_size < kl || memcmp(k.mv_data, kb, kl) != 0) return MDB_NOTFOUND;
-    *label = (const char *)d.mv_data + 4;
+    *label = (const char *)d.mv_data + kg_txt_hdr(d.mv_data);
     return 0;
 }
 

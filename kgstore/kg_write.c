@@ -477,14 +477,16 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
     kb[8] = (unsigned char)kind;
     memcpy(kb + 9, lang, ll + 1);
     size_t kl = 9 + ll + 1 + 8;
-    if (w_buf(w, len + 5)) return w_nomem(w);
-    kg_put32(w->buf, source);
-    memcpy(w->buf + 4, text, len);
-    w->buf[4 + len] = 0;
+    if (w_buf(w, len + 7)) return w_nomem(w);
+    w->buf[0] = 0;
+    w->buf[1] = 1;
+    kg_put32(w->buf + 2, source);
+    memcpy(w->buf + 6, text, len);
+    w->buf[6 + len] = 0;
     uint64_t h = kg_hash(text, len, 3);
     for (int probe = 0; probe < 16; probe++) {
         kg_put64(kb + 10 + ll, h + (uint64_t)probe);
-        MDB_val k = {kl, kb}, d = {len + 5, w->buf};
+        MDB_val k = {kl, kb}, d = {len + 7, w->buf};
         unsigned flags = MDB_NOOVERWRITE | (e > w->max_key[KG_TXT] ? MDB_APPEND : 0);
         int rc = mdb_cursor_put(w->cur[KG_TXT], &k, &d, flags);
         if (rc == 0) {
@@ -493,7 +495,25 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
             break;
         }
         if (rc != MDB_KEYEXIST) return w_mdb(w, rc, "store text");
-        if (d.mv_size == len + 5 && memcmp((const char *)d.mv_data + 4, text, len) == 0) return PE_OK;
+        size_t hdr = kg_txt_hdr(d.mv_data);
+        if (d.mv_size != hdr + len + 1 || memcmp((const char *)d.mv_data + hdr, text, len) != 0) continue;
+        /* The same text again: remember the new source beside the first. */
+        size_t ns = (hdr - 2) / 4;
+        const unsigned char *old = d.mv_data;
+        for (size_t i = 0; i < ns; i++)
+            if (kg_get32(old + 2 + 4 * i) == source) return PE_OK;
+        if (ns >= KG_TXT_MAX_SOURCES || source == 0) return PE_OK;
+        if (w_buf(w, hdr + 4 + len + 1)) return w_nomem(w);
+        memcpy(w->buf, old, hdr);
+        w->buf[0] = (unsigned char)((ns + 1) >> 8);
+        w->buf[1] = (unsigned char)(ns + 1);
+        kg_put32(w->buf + hdr, source);
+        memcpy(w->buf + hdr + 4, text, len);
+        w->buf[hdr + 4 + len] = 0;
+        MDB_val nd = {hdr + 4 + len + 1, w->buf};
+        MDB_val k2 = {kl, kb};
+        rc = mdb_cursor_put(w->cur[KG_TXT], &k2, &nd, 0);
+        return rc ? w_mdb(w, rc, "store text source") : PE_OK;
     }
     if (!*added) return kg_fail(w->kg, PE_ERR_STORE, "text hash chain too long for entity %llu",
                                 (unsigned long long)e);
@@ -845,8 +865,9 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
         const unsigned char *kp = k.mv_data;
         int kind = kp[8];
         const char *lang = (const char *)kp + 9;
-        const char *text = (const char *)v.mv_data + 4;
-        size_t tl = v.mv_size - 5;
+        size_t hdr = kg_txt_hdr(v.mv_data), nsrc = (hdr - 2) / 4;
+        const char *text = (const char *)v.mv_data + hdr;
+        size_t tl = v.mv_size - hdr - 1;
         if (kind != PE_KG_DESCRIPTION) {
             size_t fl;
             char *form = kg_alias_form(text, tl, &fl, &st);
@@ -860,7 +881,10 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
             if (rc) goto mdb_err;
         }
         int added;
-        if ((st = w_text_add(w, c, kind, lang, text, tl, kg_get32(v.mv_data), &added)) != PE_OK) goto out;
+        for (size_t si = 0; si < nsrc; si++)
+            if ((st = w_text_add(w, c, kind, lang, text, tl, kg_get32((const unsigned char *)v.mv_data + 2 + 4 * si),
+                                 &added)) != PE_OK)
+                goto out;
     }
     l.len = 0;
 

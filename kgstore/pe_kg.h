@@ -233,8 +233,9 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
                          uint32_t source);
 /* Adds a label/alias/description in language `lang` ("en"; "" or NULL for
  * none; at most 64 bytes). Adding the same (kind, lang, text) twice is a
- * no-op (the first source is kept); a second LABEL in the same language
- * with another text is kept beside the first. Labels and aliases are
+ * no-op, except that another source is added to the text's source list
+ * (the first stays first; up to 64 kept); a second LABEL in the same
+ * language with another text is kept beside the first. Labels and aliases are
  * entered in the alias index (PE_ERR_UTF8 when the text is not UTF-8).
  * Also creates the entity record (kind UNKNOWN) if missing. */
 pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, const char *lang,
@@ -291,7 +292,9 @@ typedef struct pe_kg_text {
     pe_kg_text_kind kind;
     const char *lang;  /* NUL-terminated */
     const char *text;  /* NUL-terminated */
-    uint32_t source;
+    uint32_t source;   /* the first source that stated it */
+    size_t n_sources;  /* every source that stated it (sources[0] == source) */
+    const uint32_t *sources;
 } pe_kg_text;
 
 typedef struct pe_kg_entity {
@@ -306,6 +309,10 @@ typedef struct pe_kg_entity {
     size_t n_same;
     const char **same;       /* other terms merged into this one (sameAs) */
     uint32_t *same_source;   /* the source that said each */
+    size_t n_sitelinks;      /* == sitelinks, listed (by site) */
+    const char **sitelink_sites;  /* "enwiki", ... */
+    const char **sitelink_titles; /* page titles */
+    uint32_t *sitelink_sources;
 } pe_kg_entity;
 
 /* Fetches an entity record. *out is malloc'd (one block); free it with
@@ -420,7 +427,8 @@ pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
  *                                                         datatype present) 0(2)
  *                                                         sitelinks u32, source u32,
  *                                                         [datatype\0]
- * text        -                 id, kind(1), lang\0,      source u32, text\0
+ * text        -                 id, kind(1), lang\0,      n u16, sources u32 x n,
+ *                                                         text\0
  *                               h u64 (3)
  * alias       DUPSORT|DUPFIXED  normalised form (4)       id, flag(1: 1 label, 2 alias)
  * sitelink    -                 id, site\0                source u32, title\0

@@ -95,6 +95,19 @@ static int has_text(const pe_kg_entity *e, pe_kg_text_kind k, const char *lang, 
     return 0;
 }
 
+/* The text is there and `src` is among its sources. */
+static int has_text_src(const pe_kg_entity *e, pe_kg_text_kind k, const char *lang, const char *s, uint32_t src)
+{
+    for (size_t i = 0; i < e->n_texts; i++) {
+        const pe_kg_text *t = &e->texts[i];
+        if (t->kind != k || strcmp(t->lang, lang) || strcmp(t->text, s)) continue;
+        if (t->n_sources < 1 || t->sources[0] != t->source) return 0;
+        for (size_t j = 0; j < t->n_sources; j++)
+            if (t->sources[j] == src) return 1;
+    }
+    return 0;
+}
+
 static int contains(const pe_kg_id *ids, size_t n, pe_kg_id x)
 {
     for (size_t i = 0; i < n; i++)
@@ -169,7 +182,8 @@ static void test_texts(void)
     text(w, q, PE_KG_LABEL, "en", "Paris", 1);
     text(w, q, PE_KG_LABEL, "fr", "Paris", 1);
     text(w, q, PE_KG_ALIAS, "en", "City of Light", 1);
-    text(w, q, PE_KG_LABEL, "en", "Paris", 2);          /* same text: no-op, first source kept */
+    text(w, q, PE_KG_LABEL, "en", "Paris", 2);          /* same text: first source kept, 2 added */
+    text(w, q, PE_KG_LABEL, "en", "Paris", 2);          /* no-op */
     text(w, q, PE_KG_LABEL, "en", "Paris, France", 2);  /* another label in en: kept beside */
     PE_CHECK(pe_kg_put_sitelink(w, q, "enwiki", "Paris", 1) == PE_OK);
     PE_CHECK(pe_kg_put_sitelink(w, q, "enwiki", "Paris", 1) == PE_OK); /* no double count */
@@ -187,9 +201,21 @@ static void test_texts(void)
         PE_CHECK_EQ_STR(e->term, "Q90");
         PE_CHECK_EQ_INT(e->kind, PE_KG_KIND_ITEM);
         PE_CHECK_EQ_INT(e->sitelinks, 2);
+        PE_CHECK_EQ_INT(e->n_sitelinks, 2);
+        if (e->n_sitelinks == 2) {
+            PE_CHECK_EQ_STR(e->sitelink_sites[0], "enwiki");
+            PE_CHECK_EQ_STR(e->sitelink_titles[0], "Paris");
+            PE_CHECK_EQ_STR(e->sitelink_sites[1], "frwiki");
+            PE_CHECK_EQ_INT(e->sitelink_sources[1], 1);
+        }
         PE_CHECK_EQ_INT(e->n_texts, 5);
         PE_CHECK(has_text(e, PE_KG_LABEL, "en", "Paris", 1));
         PE_CHECK(!has_text(e, PE_KG_LABEL, "en", "Paris", 2));
+        PE_CHECK(has_text_src(e, PE_KG_LABEL, "en", "Paris", 2));
+        PE_CHECK(!has_text_src(e, PE_KG_LABEL, "fr", "Paris", 2));
+        for (size_t i = 0; i < e->n_texts; i++)
+            if (!strcmp(e->texts[i].text, "Paris") && !strcmp(e->texts[i].lang, "en"))
+                PE_CHECK(e->texts[i].n_sources == 2 && e->texts[i].sources[1] == 2);
         PE_CHECK(has_text(e, PE_KG_LABEL, "en", "Paris, France", 2));
         PE_CHECK(has_text(e, PE_KG_LABEL, "fr", "Paris", 1));
         PE_CHECK(has_text(e, PE_KG_ALIAS, "en", "City of Light", 1));
@@ -540,6 +566,7 @@ static void put_dbpedia(pe_kg_writer *w, uint32_t src)
     pe_kg_id dp = I(w, "http://dbpedia.org/resource/Paris");
     PE_CHECK(pe_kg_put_kind(w, dp, PE_KG_KIND_RESOURCE, NULL, src) == PE_OK);
     text(w, dp, PE_KG_LABEL, "en", "Paris (DBpedia)", src);
+    text(w, dp, PE_KG_LABEL, "en", "Paris", src); /* the same text as Wikidata's */
     link_e(w, dp, I(w, "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), I(w, "http://dbpedia.org/ontology/City"),
            src);
     link_e(w, I(w, "http://dbpedia.org/resource/Eiffel_Tower"), I(w, "http://dbpedia.org/ontology/location"), dp, src);
@@ -563,7 +590,8 @@ static void check_merged(pe_kg *kg, const char *order)
     PE_CHECK(pe_kg_entity_get(r, q90, &e) == PE_OK);
     if (e) {
         PE_CHECK_EQ_STR(e->term, "Q90");
-        PE_CHECK_MSG(has_text(e, PE_KG_LABEL, "en", "Paris", 1), "%s: Wikidata label", order);
+        PE_CHECK_MSG(has_text_src(e, PE_KG_LABEL, "en", "Paris", 1), "%s: Wikidata label", order);
+        PE_CHECK_MSG(has_text_src(e, PE_KG_LABEL, "en", "Paris", 2), "%s: same label from DBpedia", order);
         PE_CHECK_MSG(has_text(e, PE_KG_LABEL, "en", "Paris (DBpedia)", 2), "%s: DBpedia label", order);
         PE_CHECK_EQ_INT(e->kind, PE_KG_KIND_ITEM);
         PE_CHECK_EQ_INT(e->sitelinks, 1);
