@@ -340,6 +340,45 @@ static void test_batch_independence(void)
     model_free(&m);
 }
 
+/* Attention in chunks of sequences (a small scores budget) gives the same
+ * result as the whole batch at once. */
+static void test_attention_chunks(void)
+{
+    model m;
+    PE_CHECK(model_make(&m, 40, 64, 2, 4, 128, 64, 2, 1) == 0);
+    static const int lens[] = {7, 1, 40, 33, 2, 17, 5};
+    batch bt;
+    batch_make(&bt, &m, lens, 7);
+    const size_t TC = (size_t)bt.b.n_tokens * 64;
+    float *want = malloc(TC * sizeof(float)), *got = malloc(TC * sizeof(float)), *pw = malloc(7 * 64 * sizeof(float)),
+          *pg = malloc(7 * 64 * sizeof(float));
+    ref_forward(&m, &bt.b, 2, want, pw);
+    /* 1 byte: one sequence per chunk; 2 sequences of 40 tokens; 3 */
+    const size_t budgets[] = {1, 2 * 4 * 40 * 40 * sizeof(float), 3 * 4 * 40 * 40 * sizeof(float) + 5};
+    for (int i = 0; i < 3; i++) {
+        pe_cuda_options o = pe_cuda_options_default();
+        o.attn_budget_bytes = budgets[i];
+        pe_encoder_cuda *cu = NULL;
+        pe_error err;
+        pe_error_clear(&err);
+        PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
+        if (!cu) continue;
+        memset(got, 0xff, TC * sizeof(float));
+        PE_CHECK_MSG(pe_encoder_forward_cuda_ex(cu, &bt.b, -1, got, pg, &err) == PE_OK, "%s", err.msg);
+        char what[64];
+        snprintf(what, sizeof what, "chunked attention, budget %zu B", budgets[i]);
+        compare(what, PE_CUDA_FP32, got, want, TC);
+        compare("  and its pooler", PE_CUDA_FP32, pg, pw, 7 * 64);
+        pe_encoder_cuda_free(cu);
+    }
+    free(want);
+    free(got);
+    free(pw);
+    free(pg);
+    batch_free(&bt);
+    model_free(&m);
+}
+
 /* Bad batches: clear errors, and the handle still works afterwards. */
 static void test_bad_batches(void)
 {
@@ -633,6 +672,7 @@ int main(int argc, char **argv)
     PE_RUN(test_parity_small);
     PE_RUN(test_parity_wide);
     PE_RUN(test_batch_independence);
+    PE_RUN(test_attention_chunks);
     PE_RUN(test_bad_batches);
     PE_RUN(test_fixture_vs_pytorch);
     PE_TEST_EXIT();

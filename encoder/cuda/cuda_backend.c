@@ -11,7 +11,10 @@
  * costs 2*B GEMM launches and B softmax launches per layer, which dominate
  * at the short lengths this engine sees (chat messages); the padding waste
  * is only in attention, a small share of the FLOPs below Lp ~ 512, and is
- * nil for batches sorted by length.
+ * nil for batches sorted by length. To bound memory (the scores take
+ * B*H*Lp^2 floats) attention runs over chunks of sequences whose scores fit
+ * pe_cuda_options.attn_budget_bytes; each chunk is padded only to its own
+ * longest sequence.
  */
 #include "cuda_backend.h"
 
@@ -48,17 +51,21 @@ struct pe_encoder_cuda {
     void *pool_w16;
     cuda_layer *layer; /* (L) */
 
+    size_t attn_budget;  /* bytes of attention scores per chunk */
+
     /* workspace: one device allocation, carved below; grows */
     void *ws;
-    int cap_tokens, cap_seq, cap_len;
+    int cap_tokens, cap_seq;
+    size_t cap_pad;      /* floats of each of q, k, v: (chunk, H, Lp, D) */
+    size_t cap_scores;   /* floats of scores: (chunk, H, Lp, Lp) */
     int32_t *d_ints;   /* ids, types, positions, seq, row: (5, T); then offsets (B+1) */
     float *x;          /* (T, C) hidden state */
     float *qkv;        /* (T, 3C) */
     float *ctx;        /* (T, C) attention context, packed */
     float *proj;       /* (T, C) output projections */
     float *ffn;        /* (T, I) */
-    float *q, *k, *v;  /* (B, H, Lp, D) each; q is reused for the padded context */
-    float *scores;     /* (B, H, Lp, Lp) */
+    float *q, *k, *v;  /* (chunk, H, Lp, D) each; q is reused for the padded context */
+    float *scores;     /* (chunk, H, Lp, Lp) */
     void *act16;       /* (max(T, B), max(C, I)) bf16 activations (BF16 mode) */
     float *pool_in;    /* (B, C) first tokens */
     float *pool_out;   /* (B, C) */
@@ -100,6 +107,7 @@ pe_cuda_options pe_cuda_options_default(void)
     pe_cuda_options o;
     o.device = 0;
     o.precision = PE_CUDA_FP32;
+    o.attn_budget_bytes = 0;
     return o;
 }
 
@@ -343,6 +351,7 @@ pe_status pe_encoder_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_
     cu->cfg.has_pooler = cfg->has_pooler && w->pooler_w && w->pooler_b;
     cu->device = o.device;
     cu->precision = o.precision;
+    cu->attn_budget = o.attn_budget_bytes ? o.attn_budget_bytes : PE_CUDA_ATTN_BUDGET_DEFAULT;
     cu->layer = calloc(cfg->layers > 0 ? (size_t)cfg->layers : 1, sizeof *cu->layer);
     if (!cu->layer) {
         free(cu);
@@ -395,54 +404,59 @@ static void *take(carve *c, size_t bytes)
 
 static void lay_out_ws(pe_encoder_cuda *cu, carve *c)
 {
-    const size_t T = cu->cap_tokens, B = cu->cap_seq, Lp = cu->cap_len, C = cu->cfg.hidden,
-                 I = cu->cfg.intermediate, H = cu->cfg.heads;
+    const size_t T = cu->cap_tokens, B = cu->cap_seq, C = cu->cfg.hidden, I = cu->cfg.intermediate;
     cu->d_ints = take(c, (5 * T + B + 1) * sizeof(int32_t));
     cu->x = take(c, T * C * sizeof(float));
     cu->qkv = take(c, T * 3 * C * sizeof(float));
     cu->ctx = take(c, T * C * sizeof(float));
     cu->proj = take(c, T * C * sizeof(float));
     cu->ffn = take(c, T * I * sizeof(float));
-    cu->q = take(c, B * Lp * C * sizeof(float));
-    cu->k = take(c, B * Lp * C * sizeof(float));
-    cu->v = take(c, B * Lp * C * sizeof(float));
-    cu->scores = take(c, B * H * Lp * Lp * sizeof(float));
+    cu->q = take(c, cu->cap_pad * sizeof(float));
+    cu->k = take(c, cu->cap_pad * sizeof(float));
+    cu->v = take(c, cu->cap_pad * sizeof(float));
+    cu->scores = take(c, cu->cap_scores * sizeof(float));
     cu->act16 = cu->precision == PE_CUDA_BF16 ? take(c, (T > B ? T : B) * (I > C ? I : C) * 2) : NULL;
     cu->pool_in = take(c, B * C * sizeof(float));
     cu->pool_out = take(c, B * C * sizeof(float));
 }
 
-static pe_status ws_reserve(pe_encoder_cuda *cu, int T, int B, int Lp, pe_error *err)
+#define GROW(cap, need) ((need) > (cap) ? (need) : (cap))
+
+/* Makes the workspace hold T tokens, B sequences, pad floats for each of
+ * q, k, v and scores floats; keeps it when it already does. */
+static pe_status ws_reserve(pe_encoder_cuda *cu, int T, int B, size_t pad, size_t scores, pe_error *err)
 {
-    if (cu->ws && T <= cu->cap_tokens && B <= cu->cap_seq && Lp <= cu->cap_len) return PE_OK;
-    const int nT = T > cu->cap_tokens ? T : cu->cap_tokens, nB = B > cu->cap_seq ? B : cu->cap_seq,
-              nL = Lp > cu->cap_len ? Lp : cu->cap_len;
+    if (cu->ws && T <= cu->cap_tokens && B <= cu->cap_seq && pad <= cu->cap_pad && scores <= cu->cap_scores)
+        return PE_OK;
+    pe_encoder_cuda want = *cu; /* the new capacities, laid out without memory to size it */
+    want.cap_tokens = GROW(GROW(cu->cap_tokens, T), 1);
+    want.cap_seq = GROW(GROW(cu->cap_seq, B), 1);
+    want.cap_pad = GROW(GROW(cu->cap_pad, pad), 1);
+    want.cap_scores = GROW(GROW(cu->cap_scores, scores), 1);
     cudaStreamSynchronize(cu->stream); /* the old workspace may still be in use */
     cudaFree(cu->ws);
     cu->ws = NULL;
     free(cu->h_ints);
     cu->h_ints = NULL;
-    cu->cap_tokens = cu->cap_seq = cu->cap_len = 0;
+    cu->cap_tokens = cu->cap_seq = 0;
+    cu->cap_pad = cu->cap_scores = 0;
 
-    pe_encoder_cuda probe = *cu;
-    probe.cap_tokens = nT > 0 ? nT : 1;
-    probe.cap_seq = nB > 0 ? nB : 1;
-    probe.cap_len = nL > 0 ? nL : 1;
     carve c = {NULL, 0};
-    lay_out_ws(&probe, &c);
+    lay_out_ws(&want, &c);
     void *ws;
     pe_status st;
     PE_TRY(st, alloc_dev(&ws, c.used, "the batch workspace", err));
-    int32_t *h = malloc((5 * (size_t)probe.cap_tokens + probe.cap_seq + 1) * sizeof *h);
+    int32_t *h = malloc((5 * (size_t)want.cap_tokens + want.cap_seq + 1) * sizeof *h);
     if (!h) {
         cudaFree(ws);
         return pe_error_set(err, PE_ERR_NOMEM, "CUDA backend: out of host memory");
     }
     cu->ws = ws;
     cu->h_ints = h;
-    cu->cap_tokens = probe.cap_tokens;
-    cu->cap_seq = probe.cap_seq;
-    cu->cap_len = probe.cap_len;
+    cu->cap_tokens = want.cap_tokens;
+    cu->cap_seq = want.cap_seq;
+    cu->cap_pad = want.cap_pad;
+    cu->cap_scores = want.cap_scores;
     c.base = ws;
     c.used = 0;
     lay_out_ws(cu, &c);
@@ -472,30 +486,48 @@ static pe_status linear(pe_encoder_cuda *cu, const float *x, const float *W, con
     return PE_OK;
 }
 
-/* ctx (T, C) from qkv (T, 3C) without bias; offsets etc. in d_ints. */
-static pe_status attention(pe_encoder_cuda *cu, const cuda_layer *ly, int T, int B, int Lp, pe_error *err)
+/* Sequences per attention chunk for a batch whose longest sequence is Lp. */
+static int attn_chunk(const pe_encoder_cuda *cu, int B, int Lp)
+{
+    const size_t per_seq = (size_t)cu->cfg.heads * Lp * Lp * sizeof(float);
+    size_t n = per_seq ? cu->attn_budget / per_seq : (size_t)B;
+    if (n < 1) n = 1;
+    return n < (size_t)B ? (int)n : B;
+}
+
+/* ctx (T, C) from qkv (T, 3C) without bias, chunk sequences at a time;
+ * off the host offsets (B+1), the same ones are in d_ints. */
+static pe_status attention(pe_encoder_cuda *cu, const cuda_layer *ly, int T, int B, const int *off, int chunk,
+                           pe_error *err)
 {
     const int H = cu->cfg.heads, C = cu->cfg.hidden, D = C / H;
     const int32_t *seq = cu->d_ints + 3 * (size_t)T, *row = cu->d_ints + 4 * (size_t)T,
                   *offsets = cu->d_ints + 5 * (size_t)T;
     const float scale = 1.0f / sqrtf((float)D), one = 1.0f, zero = 0.0f;
-    const long long sqkv = (long long)Lp * D, ss = (long long)Lp * Lp;
-    if (T <= 0 || Lp <= 0) return PE_OK;
-    CU_TRY(pe_cuk_qkv_to_padded(cu->qkv, ly->qkv_b, offsets, cu->q, cu->k, cu->v, B, H, Lp, D, cu->stream),
-           "qkv scatter kernel");
-    /* scores (Lp, Lp) = scale * q (Lp, D) . k^T per (sequence, head) */
-    BLAS_TRY(cublasGemmStridedBatchedEx(cu->blas, CUBLAS_OP_T, CUBLAS_OP_N, Lp, Lp, D, &scale, cu->k, CUDA_R_32F, D,
-                                        sqkv, cu->q, CUDA_R_32F, D, sqkv, &zero, cu->scores, CUDA_R_32F, Lp, ss,
-                                        B * H, cu->attn_compute, CUBLAS_GEMM_DEFAULT),
-             "cublasGemmStridedBatchedEx (attention scores)");
-    CU_TRY(pe_cuk_masked_softmax(cu->scores, offsets, B, H, Lp, cu->stream), "softmax kernel");
-    /* context (Lp, D) = P (Lp, Lp) . v (Lp, D), written over q (read above) */
-    float *ctxp = cu->q;
-    BLAS_TRY(cublasGemmStridedBatchedEx(cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, D, Lp, Lp, &one, cu->v, CUDA_R_32F, D,
-                                        sqkv, cu->scores, CUDA_R_32F, Lp, ss, &zero, ctxp, CUDA_R_32F, D, sqkv,
-                                        B * H, cu->attn_compute, CUBLAS_GEMM_DEFAULT),
-             "cublasGemmStridedBatchedEx (attention context)");
-    CU_TRY(pe_cuk_padded_to_packed(ctxp, seq, row, cu->ctx, T, H, Lp, D, cu->stream), "context gather kernel");
+    for (int s0 = 0; s0 < B; s0 += chunk) {
+        const int nb = B - s0 < chunk ? B - s0 : chunk;
+        int Lp = 0; /* this chunk's longest sequence */
+        for (int s = s0; s < s0 + nb; s++)
+            if (off[s + 1] - off[s] > Lp) Lp = off[s + 1] - off[s];
+        if (Lp == 0) continue;
+        const long long sqkv = (long long)Lp * D, ss = (long long)Lp * Lp;
+        CU_TRY(pe_cuk_qkv_to_padded(cu->qkv, ly->qkv_b, offsets + s0, cu->q, cu->k, cu->v, nb, H, Lp, D,
+                                    cu->stream), "qkv scatter kernel");
+        /* scores (Lp, Lp) = scale * q (Lp, D) . k^T per (sequence, head) */
+        BLAS_TRY(cublasGemmStridedBatchedEx(cu->blas, CUBLAS_OP_T, CUBLAS_OP_N, Lp, Lp, D, &scale, cu->k, CUDA_R_32F,
+                                            D, sqkv, cu->q, CUDA_R_32F, D, sqkv, &zero, cu->scores, CUDA_R_32F, Lp,
+                                            ss, nb * H, cu->attn_compute, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmStridedBatchedEx (attention scores)");
+        CU_TRY(pe_cuk_masked_softmax(cu->scores, offsets + s0, nb, H, Lp, cu->stream), "softmax kernel");
+        /* context (Lp, D) = P (Lp, Lp) . v (Lp, D), written over q (read above) */
+        float *ctxp = cu->q;
+        BLAS_TRY(cublasGemmStridedBatchedEx(cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, D, Lp, Lp, &one, cu->v, CUDA_R_32F,
+                                            D, sqkv, cu->scores, CUDA_R_32F, Lp, ss, &zero, ctxp, CUDA_R_32F, D,
+                                            sqkv, nb * H, cu->attn_compute, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmStridedBatchedEx (attention context)");
+        CU_TRY(pe_cuk_padded_to_packed(ctxp, seq, row, cu->ctx, off[s0], off[s0 + nb] - off[s0], s0, H, Lp, D,
+                                       cu->stream), "context gather kernel");
+    }
     return PE_OK;
 }
 
@@ -575,7 +607,8 @@ static pe_status forward(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out
 
     PE_TRY(st, scan_offsets(cu, b, &Lp, err));
     CU_TRY(cudaSetDevice(cu->device), "cudaSetDevice");
-    PE_TRY(st, ws_reserve(cu, T, B, Lp, err));
+    const int chunk = attn_chunk(cu, B, Lp);
+    PE_TRY(st, ws_reserve(cu, T, B, (size_t)chunk * Lp * C, (size_t)chunk * c->heads * Lp * Lp, err));
     PE_TRY(st, stage_batch(cu, b, err));
     /* staging and d_ints share one layout, packed for this T and B */
     CU_TRY(cudaMemcpyAsync(cu->d_ints, cu->h_ints, (5 * (size_t)T + B + 1) * sizeof(int32_t),
@@ -587,7 +620,7 @@ static pe_status forward(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out
     for (int l = 0; l < out_layer; l++) {
         const cuda_layer *ly = &cu->layer[l];
         PE_TRY(st, linear(cu, cu->x, ly->qkv_w, ly->qkv_w16, cu->qkv, T, 3 * C, C, err));
-        PE_TRY(st, attention(cu, ly, T, B, Lp, err));
+        PE_TRY(st, attention(cu, ly, T, B, b->offsets, chunk, err));
         PE_TRY(st, linear(cu, cu->ctx, ly->attn_out_w, ly->attn_out_w16, cu->proj, T, C, C, err));
         CU_TRY(pe_cuk_bias_residual_layernorm(cu->proj, ly->attn_out_b, cu->x, ly->ln1_g, ly->ln1_b, cu->x, T, C,
                                               eps, cu->stream), "LayerNorm kernel");

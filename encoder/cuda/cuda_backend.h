@@ -15,7 +15,9 @@
  * The weights are copied to the device once (f32, and bf16 copies of the
  * matrices in BF16 mode); the host weights may be freed afterwards. A
  * workspace sized for the largest batch seen so far is kept on the device
- * and reused; it grows, never shrinks. A handle is not thread-safe.
+ * and reused; it grows, never shrinks: about T (8C + I) floats for T tokens
+ * plus the attention chunk (see attn_budget_bytes). A handle is not
+ * thread-safe.
  *
  * Precision of the matrix products (everything else is f32 always):
  *   PE_CUDA_FP32  f32 inputs, f32 accumulation (no tensor-core rounding);
@@ -38,9 +40,14 @@ extern "C" {
 
 typedef enum pe_cuda_precision { PE_CUDA_FP32 = 0, PE_CUDA_TF32, PE_CUDA_BF16 } pe_cuda_precision;
 
+/* Default device memory for attention scores: sequences are processed in
+ * chunks whose (n, H, Lp, Lp) scores fit (at least one sequence). */
+#define PE_CUDA_ATTN_BUDGET_DEFAULT ((size_t)128 << 20)
+
 typedef struct pe_cuda_options {
     int device;                  /* CUDA device ordinal; default 0 */
     pe_cuda_precision precision; /* default PE_CUDA_FP32 */
+    size_t attn_budget_bytes;    /* 0: PE_CUDA_ATTN_BUDGET_DEFAULT */
 } pe_cuda_options;
 
 pe_cuda_options pe_cuda_options_default(void);

@@ -148,14 +148,15 @@ __global__ void k_masked_softmax(float *S, const int32_t *offsets, int H, int Lp
     for (int j = len + lane; j < Lp; j += 32) p[j] = 0.0f;
 }
 
-__global__ void k_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *positions, float *out,
-                                   int H, int Lp, int D, size_t n)
+// e runs over the n*C values of rows t0 .. t0+n-1.
+__global__ void k_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *rows, float *out, int t0,
+                                   int seq0, int H, int Lp, int D, size_t n)
 {
     const int C = H * D;
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
-        const size_t t = e / C;
+        const size_t t = t0 + e / C;
         const int c = (int)(e % C), h = c / D, d = c % D;
-        out[e] = ctx[(((size_t)seq[t] * H + h) * Lp + positions[t]) * D + d];
+        out[t * C + c] = ctx[(((size_t)(seq[t] - seq0) * H + h) * Lp + rows[t]) * D + d];
     }
 }
 
@@ -237,12 +238,12 @@ cudaError_t pe_cuk_masked_softmax(float *S, const int32_t *offsets, int B, int H
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *positions, float *out,
-                                    int T, int H, int Lp, int D, cudaStream_t stream)
+cudaError_t pe_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *rows, float *out, int t0,
+                                    int n, int seq0, int H, int Lp, int D, cudaStream_t stream)
 {
-    const size_t n = (size_t)T * H * D;
-    if (n == 0) return cudaSuccess;
-    k_padded_to_packed<<<grid_for(n), kThreads, 0, stream>>>(ctx, seq, positions, out, H, Lp, D, n);
+    const size_t total = (size_t)n * H * D;
+    if (total == 0) return cudaSuccess;
+    k_padded_to_packed<<<grid_for(total), kThreads, 0, stream>>>(ctx, seq, rows, out, t0, seq0, H, Lp, D, total);
     return cudaGetLastError();
 }
 

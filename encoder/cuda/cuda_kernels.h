@@ -50,10 +50,10 @@ cudaError_t pe_cuk_qkv_to_padded(const float *qkv, const float *bias, const int3
  * i >= len_s become all zeros. */
 cudaError_t pe_cuk_masked_softmax(float *S, const int32_t *offsets, int B, int H, int Lp, cudaStream_t stream);
 
-/* out (T, C) = ctx (B, H, Lp, D) gathered back to packed rows; token t is
- * row positions[t] of sequence seq[t]. */
-cudaError_t pe_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *positions, float *out,
-                                    int T, int H, int Lp, int D, cudaStream_t stream);
+/* Rows t0 .. t0+n-1 of out (T, C) = ctx (chunk, H, Lp, D) gathered back to
+ * packed rows; token t is row rows[t] of sequence seq[t] - seq0 of ctx. */
+cudaError_t pe_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *rows, float *out, int t0,
+                                    int n, int seq0, int H, int Lp, int D, cudaStream_t stream);
 
 /* out (B, C) = x[offsets[s]] (the first token of each sequence; zeros for an
  * empty one). */
