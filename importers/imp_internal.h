@@ -82,8 +82,10 @@ typedef struct imp_sink {
     void *user;
     /* Starts a Wikidata entity record (id "Q42", kind, property datatype or NULL). */
     pe_status (*entity)(void *user, const char *id, size_t len, pe_kg_entity_kind kind, const char *datatype);
-    /* Sets the subject of what follows (RDF); declare_resource=1 also
-     * declares it a RDF resource record (its first statement in this file). */
+    /* Sets the subject of what follows (RDF). declare_resource=1: the term
+     * is described here (the store sink gives it a resource record, once
+     * per run of statements about it within a batch, so that counts do not
+     * depend on where a resumed import starts); 0: only a target (redirect). */
     pe_status (*subject)(void *user, const char *term, size_t len, int declare_resource);
     pe_status (*text)(void *user, pe_kg_text_kind kind, const char *lang, const char *text, size_t len);
     pe_status (*sitelink)(void *user, const char *site, const char *title);
@@ -94,6 +96,7 @@ typedef struct imp_sink {
 /* ---- Language filter ------------------------------------------------------- */
 
 #define IMP_MAX_LANGS 64
+#define IMP_MAX_LANG_LEN 64 /* longest language code the store takes */
 typedef struct imp_langs {
     int all;                    /* no filter */
     int n;
@@ -168,10 +171,7 @@ typedef struct imp_rdf_term {
     const char *datatype;         /* literal datatype IRI or NULL */
 } imp_rdf_term;
 
-/* *last_subject keeps the previous subject so that a resource is declared
- * once per run of statements about it (malloc'd, freed by the caller). */
 pe_status imp_rdf_map(const imp_rdf_term *s, const imp_rdf_term *p, const imp_rdf_term *o,
-                      const imp_langs *langs, const imp_sink *sink, char **last_subject, size_t *last_cap,
-                      uint64_t *dropped);
+                      const imp_langs *langs, const imp_sink *sink, uint64_t *dropped);
 
 #endif

@@ -103,14 +103,18 @@ static size_t iri_title(const imp_rdf_term *t, char *out, size_t cap, char lang[
 }
 
 pe_status imp_rdf_map(const imp_rdf_term *s, const imp_rdf_term *p, const imp_rdf_term *o,
-                      const imp_langs *langs, const imp_sink *sink, char **last_subject, size_t *last_cap,
-                      uint64_t *dropped)
+                      const imp_langs *langs, const imp_sink *sink, uint64_t *dropped)
 {
     pe_status st;
     /* Turtle and RDF/XML pass invalid UTF-8 through: a bad record, not stored. */
     if (!pe_utf8_valid(s->s, s->len, NULL) || !pe_utf8_valid(p->s, p->len, NULL) || !pe_utf8_valid(o->s, o->len, NULL) ||
         (o->lang && !pe_utf8_valid(o->lang, strlen(o->lang), NULL)))
         return PE_ERR_UTF8;
+    /* What the store refuses as a term or a language (PE_ERR_PARSE: a bad record). */
+    if (s->len == 0 || (unsigned char)s->s[0] < 0x20 || p->len == 0 || (unsigned char)p->s[0] < 0x20 ||
+        (o->kind != 'l' && (o->len == 0 || (unsigned char)o->s[0] < 0x20)) ||
+        (o->lang && strlen(o->lang) > IMP_MAX_LANG_LEN))
+        return PE_ERR_PARSE;
     enum pred_role role = role_of(p);
     const char *lang = o->lang ? o->lang : "";
     int text_role = (role == ROLE_LABEL || role == ROLE_ALIAS || role == ROLE_DESC) && o->kind == 'l' &&
@@ -128,22 +132,9 @@ pe_status imp_rdf_map(const imp_rdf_term *s, const imp_rdf_term *p, const imp_rd
         if (n == 0 || !pe_utf8_valid(title, n, NULL)) { (*dropped)++; return PE_OK; }
         /* the redirect page itself is not an entity: its title names the target */
         PE_TRY(st, sink->subject(sink->user, o->s, o->len, 0));
-        if (*last_subject) (*last_subject)[0] = '\0';
         return sink->text(sink->user, PE_KG_ALIAS, tl, title, n);
     }
-    int declare = !*last_subject || strlen(*last_subject) != s->len || memcmp(*last_subject, s->s, s->len) != 0;
-    if (declare) {
-        if (s->len + 1 > *last_cap) {
-            size_t nc = s->len + 64;
-            char *nb = realloc(*last_subject, nc);
-            if (!nb) return PE_ERR_NOMEM;
-            *last_subject = nb;
-            *last_cap = nc;
-        }
-        memcpy(*last_subject, s->s, s->len);
-        (*last_subject)[s->len] = '\0';
-    }
-    PE_TRY(st, sink->subject(sink->user, s->s, s->len, declare));
+    PE_TRY(st, sink->subject(sink->user, s->s, s->len, 1));
     if (text_role) {
         pe_kg_text_kind k = role == ROLE_LABEL ? PE_KG_LABEL : role == ROLE_ALIAS ? PE_KG_ALIAS : PE_KG_DESCRIPTION;
         return sink->text(sink->user, k, lang, o->s, o->len);
@@ -185,8 +176,6 @@ typedef struct rdf_ctx {
     long line_base;        /* N-Triples: lines before raptor's line 1 (resume) */
     char errmsg[PE_ERRMSG_MAX];
     uint64_t statements;
-    char *last_subject;
-    size_t last_cap;
     char *blank[3];        /* scoped blank node ids for s, p, o */
     size_t blank_cap[3];
 } rdf_ctx;
@@ -265,11 +254,13 @@ static void on_statement(void *user, raptor_statement *rs)
         if (st == PE_ERR_NOMEM) stop(c, pe_error_set(c->err, PE_ERR_NOMEM, "out of memory"));
         return;
     }
-    st = imp_rdf_map(&s, &p, &o, c->opt->langs, c->sink, &c->last_subject, &c->last_cap, c->opt->dropped);
-    if (st == PE_ERR_UTF8) {
+    st = imp_rdf_map(&s, &p, &o, c->opt->langs, c->sink, c->opt->dropped);
+    if (st == PE_ERR_UTF8 || st == PE_ERR_PARSE) {
         long line = nt ? raptor_line(c) : (raptor_parser_get_locator(c->rp) ? raptor_parser_get_locator(c->rp)->line : -1);
         char msg[PE_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%s:%ld: invalid UTF-8 in a statement (skipped)", imp_input_path(c->in), line);
+        snprintf(msg, sizeof msg, "%s:%ld: %s (skipped)", imp_input_path(c->in), line,
+                 st == PE_ERR_UTF8 ? "invalid UTF-8 in a statement"
+                                   : "empty term, control character or language tag over 64 bytes");
         if (nt) {
             bad_line(c, line, msg);
             return;
@@ -360,8 +351,9 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
     }
     if (opt->format == PE_IMPORT_NTRIPLES) {
         /* Complete lines in chunks (raptor is slow when fed a line at a
-         * time). Checkpoints go at chunk ends, where every statement before
-         * is handed over. A line raptor could not delimit, or one over
+         * time). Checkpoints go at chunk ends, where every statement of the
+         * lines consumed so far is handed over (a chunk always ends with
+         * the last line read). A line raptor could not delimit, or one over
          * max_line, is replaced by an empty line so that raptor's line
          * numbers stay those of the file. */
         size_t cap = NT_CHUNK, len = 0;
@@ -390,20 +382,11 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
             }
             if (c.fail) { st = c.fail; break; }
             if (!done) {
-                if (len + n + 1 > cap) {
-                    if (len > 0) {
-                        raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, len, 0);
-                        len = 0;
-                        if (c.fail) { st = c.fail; break; }
-                        /* Lines before this one are all handed over. */
-                        if (opt->point && (st = opt->point(opt->record_user)) != PE_OK) break;
-                    }
-                    if (n + 1 > cap) {
-                        char *nb = realloc(buf, n + 2);
-                        if (!nb) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); break; }
-                        buf = nb;
-                        cap = n + 1;
-                    }
+                if (len + n + 1 > cap) { /* grow for a long line; the chunk ends after it */
+                    char *nb = realloc(buf, len + n + 2);
+                    if (!nb) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); break; }
+                    buf = nb;
+                    cap = len + n + 1;
                 }
                 memcpy(buf + len, line, n);
                 buf[len + n] = '\n';
@@ -439,7 +422,6 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
     }
 out:
     free(buf);
-    free(c.last_subject);
     for (int i = 0; i < 3; i++) free(c.blank[i]);
     if (c.rp) raptor_free_parser(c.rp);
     if (base) raptor_free_uri(base);

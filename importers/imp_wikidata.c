@@ -222,6 +222,7 @@ static pe_status get_map(imp_wd *p, const cJSON *m, const char *name, const cJSO
 
 static pe_status add_text(imp_wd *p, pe_kg_text_kind kind, const char *lang, const char *text)
 {
+    if (strlen(lang) > IMP_MAX_LANG_LEN) return bad(p, "language code '%.40s...' is longer than %d bytes", lang, IMP_MAX_LANG_LEN);
     if (!imp_langs_keep(p->langs, lang)) {
         p->dropped++;
         return PE_OK;

@@ -150,6 +150,7 @@ typedef struct imp_run {
     uint64_t rdf_base;         /* statements before this run (resume) */
     pe_kg_id subj;
     char *subj_term; size_t subj_len, subj_cap; /* cache of the last subject term */
+    char *decl_term; size_t decl_len, decl_cap; /* last resource declared in this batch */
     struct { char *term; size_t len; pe_kg_id id; } pred[PRED_CACHE];
     pe_error *err;
     double start, last_progress;
@@ -239,11 +240,19 @@ static pe_status sink_subject(void *u, const char *term, size_t len, int declare
     PE_TRY(st, set_subject(r, term, len));
     /* A RDF resource gets its record; Wikidata entities seen through RDF keep
      * the kind their JSON import gives them, blank nodes get none. */
-    if (declare && !(len >= 2 && term[0] == '_' && term[1] == ':') && !is_wikidata_iri(term, len)) {
-        st = pe_kg_put_kind(r->w, r->subj, PE_KG_KIND_RESOURCE, NULL, r->source);
-        if (st != PE_OK) return store_fail(r, st, "cannot write resource");
-        r->c.entities++;
+    if (!declare || (len >= 2 && term[0] == '_' && term[1] == ':') || is_wikidata_iri(term, len)) return PE_OK;
+    if (r->decl_len == len && memcmp(r->decl_term, term, len) == 0) return PE_OK; /* same run */
+    st = pe_kg_put_kind(r->w, r->subj, PE_KG_KIND_RESOURCE, NULL, r->source);
+    if (st != PE_OK) return store_fail(r, st, "cannot write resource");
+    r->c.entities++;
+    if (len + 1 > r->decl_cap) {
+        char *nb = realloc(r->decl_term, len + 64);
+        if (!nb) return pe_error_set(r->err, PE_ERR_NOMEM, "out of memory");
+        r->decl_term = nb;
+        r->decl_cap = len + 64;
     }
+    memcpy(r->decl_term, term, len);
+    r->decl_len = len;
     return PE_OK;
 }
 
@@ -342,6 +351,7 @@ static pe_status commit_batch(imp_run *r)
     }
     r->committed = r->c;
     r->in_batch = 0;
+    r->decl_len = 0; /* a resumed run starts here: declare afresh */
     return PE_OK;
 }
 
@@ -660,6 +670,7 @@ out:
     pe_kg_writer_abort(r->w);
     cache_clear(r);
     free(r->subj_term);
+    free(r->decl_term);
     imp_input_close(r->in);
     free(r);
     return st;
