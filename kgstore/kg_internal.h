@@ -120,6 +120,8 @@ struct pe_kg_writer {
     pe_status failed;         /* sticky: a failure that broke the transaction */
     kg_ent_upd *ents;
     size_t ents_cap, ents_n;
+    uint32_t *ents_used;      /* slots in use, so that a flush costs O(used) */
+    kg_ent_upd *ents_tmp;     /* the used records, sorted, while flushing */
     unsigned char *arena;     /* datatype strings of ents */
     size_t arena_len, arena_cap;
     unsigned char *buf;       /* scratch for encodings */

@@ -631,6 +631,8 @@ void kg_writer_free(pe_kg_writer *w)
     free(w->pos.r);
     free(w->osp.r);
     free(w->ents);
+    free(w->ents_used);
+    free(w->ents_tmp);
     free(w->arena);
     free(w->buf);
     free(w);

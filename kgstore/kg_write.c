@@ -76,15 +76,26 @@ static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
     if ((w->ents_n + 1) * 2 > w->ents_cap) {
         size_t ncap = w->ents_cap ? w->ents_cap * 2 : 4096;
         kg_ent_upd *ne = calloc(ncap, sizeof *ne);
-        if (!ne) return NULL;
-        for (size_t i = 0; i < w->ents_cap; i++) {
-            if (!w->ents[i].id) continue;
-            size_t j = (size_t)kg_hash(&w->ents[i].id, 8, 2) & (ncap - 1);
+        uint32_t *nu = malloc(ncap / 2 * sizeof *nu);
+        kg_ent_upd *nt = malloc(ncap / 2 * sizeof *nt);
+        if (!ne || !nu || !nt) {
+            free(ne); free(nu); free(nt);
+            return NULL;
+        }
+        size_t nn = 0;
+        for (size_t k = 0; k < w->ents_n; k++) {
+            const kg_ent_upd *o = &w->ents[w->ents_used[k]];
+            size_t j = (size_t)kg_hash(&o->id, 8, 2) & (ncap - 1);
             while (ne[j].id) j = (j + 1) & (ncap - 1);
-            ne[j] = w->ents[i];
+            ne[j] = *o;
+            nu[nn++] = (uint32_t)j;
         }
         free(w->ents);
+        free(w->ents_used);
+        free(w->ents_tmp);
         w->ents = ne;
+        w->ents_used = nu;
+        w->ents_tmp = nt;
         w->ents_cap = ncap;
     }
     size_t mask = w->ents_cap - 1;
@@ -94,7 +105,7 @@ static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
     if (!u->id) {
         u->id = id;
         u->kind = -1;
-        w->ents_n++;
+        w->ents_used[w->ents_n++] = (uint32_t)i;
     }
     return u;
 }
@@ -124,15 +135,18 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
 {
     if (w->failed) return w->failed;
     if (!w->ents_n) return PE_OK;
-    size_t n = 0;
-    for (size_t i = 0; i < w->ents_cap; i++)
-        if (w->ents[i].id) w->ents[n++] = w->ents[i];
-    qsort(w->ents, n, sizeof *w->ents, ent_cmp);
+    size_t n = w->ents_n;
+    for (size_t i = 0; i < n; i++) {
+        w->ents_tmp[i] = w->ents[w->ents_used[i]];
+        memset(&w->ents[w->ents_used[i]], 0, sizeof *w->ents);
+    }
+    w->ents_n = 0;
+    qsort(w->ents_tmp, n, sizeof *w->ents_tmp, ent_cmp);
     MDB_cursor *c = w->cur[KG_ENT];
     pe_status st = PE_OK;
     unsigned char rec[KG_ENT_FIXED + 256], kb[8];
     for (size_t i = 0; i < n && st == PE_OK; i++) {
-        kg_ent_upd *u = &w->ents[i];
+        kg_ent_upd *u = &w->ents_tmp[i];
         const char *dt = u->dt_off ? (const char *)w->arena + u->dt_off - 1 : NULL;
         kg_put64(kb, u->id);
         MDB_val k = {8, kb}, d;
@@ -175,8 +189,6 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
         rc = mdb_cursor_put(c, &k, &d, 0);
         if (rc) st = w_mdb(w, rc, "write entity record");
     }
-    memset(w->ents, 0, w->ents_cap * sizeof *w->ents);
-    w->ents_n = 0;
     w->arena_len = 0;
     return st;
 }
