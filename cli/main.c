@@ -6,6 +6,7 @@
 
 /* Each subcommand lives in its own cli/cmd_*.c file and adds one line here. */
 /* PE_CLI_DECLS */
+int pe_cmd_kg_fetch(int argc, char **argv);
 int pe_cmd_demo(int argc, char **argv);
 int pe_cmd_kg_stats(int argc, char **argv);
 int pe_cmd_kg_lookup(int argc, char **argv);
@@ -18,6 +19,7 @@ int pe_cmd_model_info(int argc, char **argv);
 
 static const pe_cli_command commands[] = {
     /* PE_CLI_TABLE */
+    {"kg fetch", pe_cmd_kg_fetch, "download a dump (resume, sha256) or fetch Wikidata entities by id, and import"},
     {"demo", pe_cmd_demo, "import the embedded demo graph and show lookups, types, merged entities"},
     {"kg stats", pe_cmd_kg_stats, "counts of the graph store and its import sources"},
     {"kg lookup", pe_cmd_kg_lookup, "ranked candidate entities for a name (JSON)"},

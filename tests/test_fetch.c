@@ -6,6 +6,7 @@
 #include "pe_kg.h"
 #include "pe_test.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -417,6 +418,71 @@ static void test_stall_times_out_and_resumes(void)
     free(l);
 }
 
+/* ---- the CLI -------------------------------------------------------------------- */
+
+/* Runs `persona ARGS` (a shell command line) with stdout to out_path; exit status. */
+static int run_cli(const char *args, const char *out_path)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "PERSONA_NO_PROGRESS=1 '%s/cli/persona' %s > '%s' 2>> '%s/cli.err'", PE_BINARY_DIR, args,
+             out_path, tmp);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli(void)
+{
+    char exe[512];
+    snprintf(exe, sizeof exe, "%s/cli/persona", PE_BINARY_DIR);
+    if (access(exe, X_OK) != 0) {
+        fprintf(stderr, "  (no %s: CLI checks skipped)\n", exe);
+        return;
+    }
+    /* Serve a small Wikidata dump, fetch it with its checksum and import it. */
+    char src[512], dest[512], out[512], db[512], args[3000], sha[65];
+    snprintf(src, sizeof src, "%s/fetch/entities/Q90.json", PE_FIXTURES);
+    char *json = read_text(src);
+    char served[512];
+    snprintf(served, sizeof served, "%s/paris.json", root);
+    write_file(served, json, strlen(json));
+    pe_sha256 h;
+    pe_sha256_init(&h);
+    pe_sha256_update(&h, json, strlen(json));
+    pe_sha256_final_hex(&h, sha);
+    free(json);
+    path_in(dest, sizeof dest, "paris.json");
+    snprintf(out, sizeof out, "%s/cli.out", tmp);
+    snprintf(db, sizeof db, "%s/cli-kg", tmp);
+    snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s' --sha256 %s --import --db '%s'",
+             port, dest, sha, db);
+    PE_CHECK_EQ_INT(run_cli(args, out), 0);
+    char *o = read_text(out);
+    cJSON *j = cJSON_Parse(o);
+    PE_CHECK_MSG(cJSON_IsTrue(cJSON_GetObjectItem(j, "sha256_verified")), "%s", o);
+    cJSON *counts = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "import"), "counts");
+    PE_CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(counts, "entities")), 1);
+    PE_CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(counts, "skipped")), 0);
+    cJSON_Delete(j);
+    free(o);
+    /* Wrong checksum: exit 1; usage errors: exit 2; missing ids: exit 3. */
+    snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s' --sha256 %064d", port, dest, 0);
+    PE_CHECK_EQ_INT(run_cli(args, out), 1);
+    PE_CHECK_EQ_INT(run_cli("kg fetch", out), 2);
+    PE_CHECK_EQ_INT(run_cli("kg fetch --wikidata-ids Q1,bad", out), 2);
+    snprintf(args, sizeof args, "kg fetch --wikidata-ids Q142,Q6 --endpoint http://127.0.0.1:%d/w/api.php --db '%s'",
+             port, db);
+    PE_CHECK_EQ_INT(run_cli(args, out), 3);
+    o = read_text(out);
+    j = cJSON_Parse(o);
+    counts = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "import"), "counts");
+    PE_CHECK_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(counts, "entities")), 1);
+    const char *nf = cJSON_GetStringValue(cJSON_GetObjectItem(j, "not_found"));
+    PE_CHECK_MSG(nf && strstr(nf, "Q6"), "%s", o);
+    cJSON_Delete(j);
+    free(o);
+    PE_CHECK_EQ_INT(run_cli("kg fetch --help", out), 0);
+}
+
 /* ---- wbgetentities ------------------------------------------------------------ */
 
 static pe_kg_id resolve(pe_kg_reader *r, const char *t)
@@ -503,7 +569,7 @@ static void test_wikidata_fetch(void)
     for (int i = 0; i < 120; i++) o += (size_t)snprintf(ids + o, sizeof ids - o, ",Q%d", 1000 + i);
     mark = log_mark();
     st = pe_fetch_wikidata(kg, ids, api, &fo, NULL, &res, &err);
-    PE_CHECK_MSG(st == PE_NOT_FOUND && strstr(err.msg, "120 of 121") && strstr(err.msg, "Q1119"), "%s: %s",
+    PE_CHECK_MSG(st == PE_NOT_FOUND && strstr(err.msg, "120 of 121") && strstr(err.msg, "Q1019 and more"), "%s: %s",
                  pe_status_str(st), err.msg);
     PE_CHECK_EQ_INT(res.counts.entities, 1);
     l = log_since(mark);
@@ -592,6 +658,7 @@ int main(void)
     PE_RUN(test_http_errors);
     PE_RUN(test_stall_times_out_and_resumes);
     PE_RUN(test_wikidata_fetch);
+    PE_RUN(test_cli);
     stop_server();
     nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(big);

@@ -1,0 +1,293 @@
+/* persona kg fetch: resumable, checksummed downloads of dumps, and Wikidata
+ * entity fetches through the wbgetentities API. */
+#include "cli.h"
+#include "pe_import.h"
+#include "pe_kg.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: persona kg fetch URL [-o FILE] [--sha256 HEX] [--no-resume] [--retries N]\n"
+            "                        [--timeout SECONDS] [--import [--db DIR] [--format F] [--lang L] [--strict]]\n"
+            "       persona kg fetch --wikidata-ids Q42,Q90,... [--endpoint URL] [--db DIR] [--lang L] [--strict]\n"
+            "\n"
+            "Downloads URL to FILE (default: the last part of the URL's path) through FILE.part:\n"
+            "an existing FILE.part is continued with an HTTP Range request (unless --no-resume),\n"
+            "a dropped or stalled connection is retried (--retries, default 3) from where it\n"
+            "stopped, and with --sha256 the file is verified before it is renamed to FILE (on a\n"
+            "mismatch FILE.part is deleted). --import then imports FILE into the store like\n"
+            "`persona kg import` (--format auto|wikidata-json|ntriples|turtle|rdfxml).\n"
+            "\n"
+            "--wikidata-ids fetches those entities (Q, P or L ids, comma-separated) from the\n"
+            "wbgetentities API (default endpoint https://www.wikidata.org/w/api.php), 50 per\n"
+            "request, and imports them; --lang en,fr keeps (and asks for) only those languages.\n"
+            "\n"
+            "Prints a JSON summary on stdout; progress goes to stderr.\n"
+            "--db DIR defaults to $PERSONA_DB, else ./persona-kg.\n"
+            "\n"
+            "exit codes: 0 ok, 1 failure (network, checksum, I/O, import), 2 usage error,\n"
+            "            3 some Wikidata ids do not exist (the others were imported),\n"
+            "            4 imported but records were skipped for bad input\n");
+}
+
+static void on_fetch_progress(const pe_fetch_progress *p, void *user)
+{
+    pe_cli_progress *bar = user;
+    double rate = p->elapsed > 0 ? (double)p->bytes_done / p->elapsed / 1024.0 : 0;
+    pe_cli_progress_update(bar, "fetch", p->bytes_done, p->bytes_total, "B", "KiB/s", rate);
+}
+
+static void on_import_progress(const pe_import_progress *p, void *user)
+{
+    pe_cli_progress *bar = user;
+    double rate = p->elapsed > 0 ? (double)p->entities / p->elapsed : 0;
+    pe_cli_progress_update(bar, "import", p->bytes_read, p->bytes_total, "B", "entities/s", rate);
+}
+
+static cJSON *counts_json(const pe_kg_counts *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "entities", (double)c->entities);
+    cJSON_AddNumberToObject(o, "labels", (double)c->labels);
+    cJSON_AddNumberToObject(o, "aliases", (double)c->aliases);
+    cJSON_AddNumberToObject(o, "descriptions", (double)c->descriptions);
+    cJSON_AddNumberToObject(o, "triples", (double)c->triples);
+    cJSON_AddNumberToObject(o, "sameas", (double)c->sameas);
+    cJSON_AddNumberToObject(o, "skipped", (double)c->skipped);
+    cJSON_AddNumberToObject(o, "dropped", (double)c->dropped);
+    cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
+    cJSON_AddNumberToObject(o, "lines", (double)c->lines);
+    return o;
+}
+
+static cJSON *import_json(const pe_import_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "source_id", r->source_id);
+    cJSON_AddStringToObject(o, "resumed", r->resumed == 2 ? "already-imported" : r->resumed ? "yes" : "no");
+    cJSON_AddItemToObject(o, "counts", counts_json(&r->counts));
+    if (r->first_error[0]) cJSON_AddStringToObject(o, "first_error", r->first_error);
+    return o;
+}
+
+static void print_json(cJSON *o)
+{
+    char *s = cJSON_Print(o);
+    if (s) puts(s);
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
+/* "https://host/a/b/latest-all.json.bz2?x=1" -> malloc'd "latest-all.json.bz2", or NULL. */
+static char *name_from_url(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    p = strchr(p, '/');
+    if (!p) return NULL;
+    size_t end = strcspn(p, "?#");
+    const char *last = p;
+    for (size_t i = 0; i < end; i++)
+        if (p[i] == '/') last = p + i + 1;
+    size_t n = (size_t)(p + end - last);
+    if (n == 0 || (n == 1 && last[0] == '.') || (n == 2 && last[0] == '.' && last[1] == '.')) return NULL;
+    char *s = malloc(n + 1);
+    if (!s) return NULL;
+    memcpy(s, last, n);
+    s[n] = '\0';
+    return s;
+}
+
+static int need_arg(int i, int argc, char **argv)
+{
+    if (i + 1 < argc) return 1;
+    fprintf(stderr, "persona kg fetch: %s needs a value\n", argv[i]);
+    return 0;
+}
+
+int pe_cmd_kg_fetch(int argc, char **argv)
+{
+    const char *url = NULL, *out = NULL, *sha = NULL, *db = NULL, *format = NULL, *langs = NULL;
+    const char *ids = NULL, *endpoint = NULL;
+    int no_resume = 0, do_import = 0, strict = 0;
+    long retries = -1, timeout = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (pe_cli_is_help(a)) {
+            usage(stdout);
+            return PE_EXIT_OK;
+        }
+#define OPT_VALUE(name, var) else if (strcmp(a, name) == 0) { if (!need_arg(i, argc, argv)) return PE_EXIT_USAGE; var = argv[++i]; }
+        if (0) {}
+        OPT_VALUE("-o", out)
+        OPT_VALUE("--output", out)
+        OPT_VALUE("--sha256", sha)
+        OPT_VALUE("--db", db)
+        OPT_VALUE("--format", format)
+        OPT_VALUE("--lang", langs)
+        OPT_VALUE("--wikidata-ids", ids)
+        OPT_VALUE("--endpoint", endpoint)
+#undef OPT_VALUE
+        else if (strcmp(a, "--retries") == 0 || strcmp(a, "--timeout") == 0) {
+            if (!need_arg(i, argc, argv)) return PE_EXIT_USAGE;
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            if (*end || v < 0 || end == argv[i + 1]) {
+                fprintf(stderr, "persona kg fetch: %s wants a non-negative integer, not '%s'\n", a, argv[i + 1]);
+                return PE_EXIT_USAGE;
+            }
+            if (a[2] == 'r') retries = v;
+            else timeout = v;
+            i++;
+        } else if (strcmp(a, "--no-resume") == 0) no_resume = 1;
+        else if (strcmp(a, "--import") == 0) do_import = 1;
+        else if (strcmp(a, "--strict") == 0) strict = 1;
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "persona kg fetch: unknown option '%s' (see --help)\n", a);
+            return PE_EXIT_USAGE;
+        } else if (!url) url = a;
+        else {
+            fprintf(stderr, "persona kg fetch: one URL at a time ('%s' is extra)\n", a);
+            return PE_EXIT_USAGE;
+        }
+    }
+    if (!url == !ids) {
+        fprintf(stderr, "persona kg fetch: give a URL or --wikidata-ids (see --help)\n");
+        return PE_EXIT_USAGE;
+    }
+    if (ids && (out || sha || no_resume || do_import || format)) {
+        fprintf(stderr, "persona kg fetch: -o, --sha256, --no-resume, --import and --format go with a URL, "
+                        "not --wikidata-ids\n");
+        return PE_EXIT_USAGE;
+    }
+    if (url && endpoint) {
+        fprintf(stderr, "persona kg fetch: --endpoint goes with --wikidata-ids\n");
+        return PE_EXIT_USAGE;
+    }
+    if (url && !do_import && (db || format || langs || strict)) {
+        fprintf(stderr, "persona kg fetch: --db, --format, --lang and --strict need --import\n");
+        return PE_EXIT_USAGE;
+    }
+    pe_import_options io = pe_import_options_default();
+    if (format && pe_import_format_parse(format, &io.format) != PE_OK) {
+        fprintf(stderr, "persona kg fetch: unknown --format '%s' (auto, wikidata-json, ntriples, turtle, rdfxml)\n",
+                format);
+        return PE_EXIT_USAGE;
+    }
+    io.langs = langs;
+    io.strict = strict;
+
+    pe_cli_progress bar;
+    pe_cli_progress_init(&bar);
+    pe_fetch_options fo = pe_fetch_options_default();
+    fo.sha256 = sha;
+    fo.resume = !no_resume;
+    if (retries >= 0) fo.retries = (int)retries;
+    if (timeout >= 0) fo.timeout_s = timeout;
+    fo.progress = on_fetch_progress;
+    fo.progress_user = &bar;
+    io.progress = on_import_progress;
+    io.progress_user = &bar;
+    pe_error err;
+    pe_error_clear(&err);
+    if (!db) db = pe_cli_default_db();
+
+    if (url) {
+        char *name = NULL;
+        if (!out) {
+            if (!(name = name_from_url(url))) {
+                fprintf(stderr, "persona kg fetch: cannot take a file name from '%s'; give -o FILE\n", url);
+                return PE_EXIT_USAGE;
+            }
+            out = name;
+        }
+        double t0 = pe_now();
+        pe_status st = pe_fetch_url(url, out, &fo, &err);
+        pe_cli_progress_finish(&bar);
+        if (st >= PE_ERR_FIRST) {
+            free(name);
+            return pe_cli_fail(st, err.msg);
+        }
+        struct stat sb;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "url", url);
+        cJSON_AddStringToObject(o, "path", out);
+        cJSON_AddNumberToObject(o, "bytes", stat(out, &sb) == 0 ? (double)sb.st_size : 0);
+        cJSON_AddBoolToObject(o, "sha256_verified", sha != NULL);
+        cJSON_AddNumberToObject(o, "seconds", pe_now() - t0);
+        int rc = PE_EXIT_OK;
+        if (do_import) {
+            pe_kg *kg = NULL;
+            pe_kg_options ko = pe_kg_options_default();
+            st = pe_kg_open(db, &ko, &kg);
+            if (st >= PE_ERR_FIRST) {
+                char msg[PE_ERRMSG_MAX + 600];
+                snprintf(msg, sizeof msg, "%s: %s", db, kg ? pe_kg_errmsg(kg) : "cannot open the store");
+                pe_kg_close(kg);
+                cJSON_Delete(o);
+                free(name);
+                return pe_cli_fail(st, msg);
+            }
+            pe_cli_progress_init(&bar);
+            pe_import_result r;
+            st = pe_import_file(kg, out, &io, &r, &err);
+            pe_cli_progress_finish(&bar);
+            pe_kg_close(kg);
+            if (st >= PE_ERR_FIRST) {
+                cJSON_Delete(o);
+                free(name);
+                return pe_cli_fail(st, err.msg);
+            }
+            cJSON_AddStringToObject(o, "db", db);
+            cJSON_AddItemToObject(o, "import", import_json(&r));
+            if (r.counts.skipped) {
+                fprintf(stderr, "persona: %llu records skipped; first: %s\n", (unsigned long long)r.counts.skipped,
+                        r.first_error);
+                rc = PE_EXIT_PARTIAL;
+            }
+        }
+        print_json(o);
+        free(name);
+        return rc;
+    }
+
+    pe_kg *kg = NULL;
+    pe_kg_options ko = pe_kg_options_default();
+    pe_status st = pe_kg_open(db, &ko, &kg);
+    if (st >= PE_ERR_FIRST) {
+        char msg[PE_ERRMSG_MAX + 600];
+        snprintf(msg, sizeof msg, "%s: %s", db, kg ? pe_kg_errmsg(kg) : "cannot open the store");
+        pe_kg_close(kg);
+        return pe_cli_fail(st, msg);
+    }
+    pe_import_result r;
+    st = pe_fetch_wikidata(kg, ids, endpoint, &fo, &io, &r, &err);
+    pe_cli_progress_finish(&bar);
+    pe_kg_close(kg);
+    if (st == PE_ERR_INVALID) {
+        fprintf(stderr, "persona kg fetch: %s\n", err.msg);
+        return PE_EXIT_USAGE;
+    }
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, err.msg);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "endpoint", endpoint ? endpoint : "https://www.wikidata.org/w/api.php");
+    cJSON_AddStringToObject(o, "db", db);
+    cJSON_AddItemToObject(o, "import", import_json(&r));
+    int rc = PE_EXIT_OK;
+    if (st == PE_NOT_FOUND) {
+        cJSON_AddStringToObject(o, "not_found", err.msg);
+        fprintf(stderr, "persona: not found: %s\n", err.msg);
+        rc = PE_EXIT_NOT_FOUND;
+    } else if (r.counts.skipped) {
+        fprintf(stderr, "persona: %llu records skipped; first: %s\n", (unsigned long long)r.counts.skipped,
+                r.first_error);
+        rc = PE_EXIT_PARTIAL;
+    }
+    print_json(o);
+    return rc;
+}
