@@ -43,10 +43,15 @@ static inline size_t kg_txt_hdr(const void *v)
 /* Writer-side term cache: term key bytes -> id. Open addressing; bounded
  * (cleared when full). "complete" means every term in the store is in it,
  * so that a miss needs no database lookup. */
+#define KG_CACHE_INLINE 16
 typedef struct kg_cache_slot {
     uint64_t id;   /* 0 = empty */
-    uint32_t off;  /* arena offset of u32 length + bytes */
     uint32_t hash;
+    uint32_t len;
+    union {
+        uint32_t off;                        /* arena offset, len > KG_CACHE_INLINE */
+        unsigned char inl[KG_CACHE_INLINE];  /* short keys (QIDs) live in the slot */
+    } k;
 } kg_cache_slot;
 
 typedef struct kg_cache {
@@ -121,6 +126,7 @@ struct pe_kg_writer {
     kg_ent_upd *ents;
     size_t ents_cap, ents_n;
     uint32_t *ents_used;      /* slots in use, so that a flush costs O(used) */
+    kg_ent_upd *last_ent;     /* the last one asked for (calls come grouped) */
     kg_ent_upd *ents_tmp;     /* the used records, sorted, while flushing */
     unsigned char *arena;     /* datatype strings of ents */
     size_t arena_len, arena_cap;

@@ -171,7 +171,7 @@ char *kg_alias_form(const char *text, size_t len, size_t *out_len, pe_status *st
 
 /* ---- term cache ------------------------------------------------------------ */
 
-#define KG_CACHE_MAX_SLOTS (UINT32_C(1) << 23) /* 8M slots, 4M terms, 128 MiB */
+#define KG_CACHE_MAX_SLOTS (UINT32_C(1) << 22) /* 4M slots (2M terms), 128 MiB */
 #define KG_CACHE_MAX_ARENA (UINT32_C(256) << 20)
 
 void kg_cache_free(kg_cache *c)
@@ -191,9 +191,13 @@ void kg_cache_clear(kg_cache *c)
 
 static int kg_cache_eq(const kg_cache *c, const kg_cache_slot *s, const unsigned char *k, size_t len)
 {
-    uint32_t l;
-    memcpy(&l, c->arena + s->off, 4);
-    return l == len && memcmp(c->arena + s->off + 4, k, len) == 0;
+    if (s->len != len) return 0;
+    return memcmp(len <= KG_CACHE_INLINE ? s->k.inl : c->arena + s->k.off, k, len) == 0;
+}
+
+static const unsigned char *kg_cache_key(const kg_cache *c, const kg_cache_slot *s)
+{
+    return s->len <= KG_CACHE_INLINE ? s->k.inl : c->arena + s->k.off;
 }
 
 uint64_t kg_cache_get(const kg_cache *c, const unsigned char *k, size_t len, uint64_t h)
@@ -217,9 +221,7 @@ static int kg_cache_grow(kg_cache *c)
     for (size_t i = 0; i < c->cap; i++) {
         kg_cache_slot *s = &c->slots[i];
         if (!s->id) continue;
-        uint32_t l;
-        memcpy(&l, c->arena + s->off, 4);
-        uint64_t h = kg_hash(c->arena + s->off + 4, l, 0);
+        uint64_t h = kg_hash(kg_cache_key(c, s), s->len, 0);
         size_t j = (size_t)h & (ncap - 1);
         while (ns[j].id) j = (j + 1) & (ncap - 1);
         ns[j] = *s;
@@ -242,25 +244,30 @@ int kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, ui
         }
     }
     if ((c->n + 1) * 2 > c->cap && kg_cache_grow(c) != 0) goto full;
-    if (c->arena_len + 4 + len > c->arena_cap) {
-        size_t ncap = c->arena_cap ? c->arena_cap * 2 : (1u << 20);
-        while (ncap < c->arena_len + 4 + len) ncap *= 2;
-        if (ncap > KG_CACHE_MAX_ARENA) goto full;
-        unsigned char *na = realloc(c->arena, ncap);
-        if (!na) goto full;
-        c->arena = na;
-        c->arena_cap = ncap;
+    uint32_t off = 0;
+    if (len > KG_CACHE_INLINE) {
+        if (c->arena_len + len > c->arena_cap) {
+            size_t ncap = c->arena_cap ? c->arena_cap * 2 : (1u << 20);
+            while (ncap < c->arena_len + len) ncap *= 2;
+            if (ncap > KG_CACHE_MAX_ARENA) goto full;
+            unsigned char *na = realloc(c->arena, ncap);
+            if (!na) goto full;
+            c->arena = na;
+            c->arena_cap = ncap;
+        }
+        off = (uint32_t)c->arena_len;
+        memcpy(c->arena + off, k, len);
+        c->arena_len += len;
     }
-    uint32_t off = (uint32_t)c->arena_len, l = (uint32_t)len;
-    memcpy(c->arena + off, &l, 4);
-    memcpy(c->arena + off + 4, k, len);
-    c->arena_len += 4 + len;
     size_t mask = c->cap - 1;
     size_t i = (size_t)h & mask;
     while (c->slots[i].id) i = (i + 1) & mask;
-    c->slots[i].id = id;
-    c->slots[i].off = off;
-    c->slots[i].hash = h32;
+    kg_cache_slot *s = &c->slots[i];
+    s->id = id;
+    s->hash = h32;
+    s->len = (uint32_t)len;
+    if (len > KG_CACHE_INLINE) s->k.off = off;
+    else memcpy(s->k.inl, k, len);
     c->n++;
     return 0;
 full:

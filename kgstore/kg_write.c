@@ -73,6 +73,7 @@ static int kind_rank(int kind)
 
 static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
 {
+    if (w->last_ent && w->last_ent->id == id) return w->last_ent;
     if ((w->ents_n + 1) * 2 > w->ents_cap) {
         size_t ncap = w->ents_cap ? w->ents_cap * 2 : 4096;
         kg_ent_upd *ne = calloc(ncap, sizeof *ne);
@@ -97,6 +98,7 @@ static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
         w->ents_used = nu;
         w->ents_tmp = nt;
         w->ents_cap = ncap;
+        w->last_ent = NULL;
     }
     size_t mask = w->ents_cap - 1;
     size_t i = (size_t)kg_hash(&id, 8, 2) & mask;
@@ -107,6 +109,7 @@ static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
         u->kind = -1;
         w->ents_used[w->ents_n++] = (uint32_t)i;
     }
+    w->last_ent = u;
     return u;
 }
 
@@ -141,6 +144,7 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
         memset(&w->ents[w->ents_used[i]], 0, sizeof *w->ents);
     }
     w->ents_n = 0;
+    w->last_ent = NULL;
     qsort(w->ents_tmp, n, sizeof *w->ents_tmp, ent_cmp);
     MDB_cursor *c = w->cur[KG_ENT];
     pe_status st = PE_OK;
@@ -269,10 +273,48 @@ static int trip_cmp(const void *x, const void *y)
     return a->b < b->b ? -1 : a->b > b->b;
 }
 
+/* LSD radix sort by (k, a, b), 11-bit digits; digits equal in every entry
+ * (most high ones: ids are small) cost one counting pass and no move. */
+static int radix_trip(kg_trip3 *r, size_t n)
+{
+    kg_trip3 *tmp = malloc(n * sizeof *tmp);
+    size_t *cnt = malloc(2048 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        free(tmp);
+        free(cnt);
+        return -1;
+    }
+    kg_trip3 *src = r, *dst = tmp;
+    for (int f = 2; f >= 0; f--) {
+        for (int sh = 0; sh < 64; sh += 11) {
+#define FIELD(x) ((f == 0 ? (x).k : f == 1 ? (x).a : (x).b) >> sh & 2047)
+            memset(cnt, 0, 2048 * sizeof *cnt);
+            for (size_t i = 0; i < n; i++) cnt[FIELD(src[i])]++;
+            if (cnt[FIELD(src[0])] == n) continue;
+            size_t sum = 0;
+            for (int d = 0; d < 2048; d++) {
+                size_t c = cnt[d];
+                cnt[d] = sum;
+                sum += c;
+            }
+            for (size_t i = 0; i < n; i++) dst[cnt[FIELD(src[i])]++] = src[i];
+#undef FIELD
+            kg_trip3 *t = src;
+            src = dst;
+            dst = t;
+        }
+    }
+    if (src != r) memcpy(r, src, n * sizeof *r);
+    free(tmp);
+    free(cnt);
+    return 0;
+}
+
 static pe_status flush_trip(pe_kg_writer *w, kg_tpend *t, int db, const char *what)
 {
     if (!t->n) return PE_OK;
-    qsort(t->r, t->n, sizeof *t->r, trip_cmp);
+    /* radix passes cost O(n + 2048) each: small sets (a sameAs merge) sort directly */
+    if (t->n < 4096 || radix_trip(t->r, t->n)) qsort(t->r, t->n, sizeof *t->r, trip_cmp);
     unsigned char kb[8], vb[16];
     for (size_t i = 0; i < t->n; i++) {
         const kg_trip3 *r = &t->r[i];

@@ -389,6 +389,65 @@ static void test_match_patterns(void)
     pe_kg_close(kg);
 }
 
+/* Many triples (duplicates and literal objects among them), two batches:
+ * every index answers like a brute-force scan. */
+static void test_many_triples(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    enum { NE = 300, NP = 12, NT = 12000 }; /* > 4096 per batch: the radix sort path */
+    static unsigned char seen[NE][NP][NE + 8];
+    memset(seen, 0, sizeof seen);
+    pe_kg_id ent[NE], prop[NP];
+    unsigned seed = 12345;
+    for (int batch = 0; batch < 2; batch++) {
+        pe_kg_writer *w;
+        PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+        char t[32];
+        for (int i = 0; i < NE; i++) { snprintf(t, sizeof t, "Q%d", 10 + i * 7); ent[i] = I(w, t); }
+        for (int i = 0; i < NP; i++) { snprintf(t, sizeof t, "P%d", 1 + i); prop[i] = I(w, t); }
+        for (int n = 0; n < NT / 2; n++) {
+            seed = seed * 1103515245u + 12345u;
+            int s = (int)(seed >> 8) % NE, p = (int)(seed >> 4) % NP;
+            seed = seed * 1103515245u + 12345u;
+            int o = (int)(seed >> 8) % (NE + 8); /* >= NE: one of 8 literals */
+            if (o < NE) {
+                link_e(w, ent[s], prop[p], ent[o], 1);
+            } else {
+                char lit[8];
+                snprintf(lit, sizeof lit, "v%d", o - NE);
+                pe_kg_value v = {.type = PE_KG_VAL_STRING, .text = lit, .text_len = strlen(lit)};
+                PE_CHECK(pe_kg_put_triple(w, ent[s], prop[p], &v, PE_KG_RANK_NORMAL, 1) == PE_OK);
+            }
+            seen[s][p][o] = 1;
+        }
+        PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    }
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    size_t total = 0, by_p[NP] = {0}, by_o[NE] = {0}, by_s[NE] = {0};
+    for (int s = 0; s < NE; s++)
+        for (int p = 0; p < NP; p++)
+            for (int o = 0; o < NE + 8; o++)
+                if (seen[s][p][o]) {
+                    total++;
+                    by_p[p]++;
+                    by_s[s]++;
+                    if (o < NE) by_o[o]++;
+                }
+    PE_CHECK_EQ_INT(count_match(r, 0, 0, 0), total);
+    for (int p = 0; p < NP; p++) PE_CHECK_EQ_INT(count_match(r, 0, prop[p], 0), by_p[p]);
+    for (int i = 0; i < NE; i++) {
+        PE_CHECK_EQ_INT(count_match(r, 0, 0, ent[i]), by_o[i]);
+        PE_CHECK_EQ_INT(count_match(r, ent[i], 0, 0), by_s[i]);
+    }
+    pe_kg_entity *e;
+    PE_CHECK(pe_kg_entity_get(r, ent[7], &e) == PE_OK && e && e->in_degree == by_o[7]);
+    pe_kg_entity_free(e);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
 static void test_types(void)
 {
     char dir[128];
@@ -997,6 +1056,7 @@ int main(void)
     PE_RUN(test_texts);
     PE_RUN(test_values);
     PE_RUN(test_match_patterns);
+    PE_RUN(test_many_triples);
     PE_RUN(test_types);
     PE_RUN(test_lookup);
     PE_RUN(test_ascii_fast_path);
