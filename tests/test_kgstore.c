@@ -3,6 +3,7 @@
  * persistence, concurrent readers in another process, aborts, bad stores. */
 #define _GNU_SOURCE
 #include <ftw.h>
+#include <pthread.h>
 #include <lmdb.h>
 #include <math.h>
 #include <stdio.h>
@@ -926,6 +927,66 @@ static void test_fork_reader(void)
     pe_kg_close(kg);
 }
 
+/* Reader threads renew while the main thread commits batches of 50
+ * triples: every snapshot holds whole batches, and never fewer than before. */
+typedef struct reader_arg {
+    pe_kg *kg;
+    int bad, snapshots;
+    volatile int *stop;
+} reader_arg;
+
+static void *reader_thread(void *p)
+{
+    reader_arg *a = p;
+    pe_kg_reader *r = NULL;
+    if (pe_kg_reader_begin(a->kg, &r) != PE_OK) {
+        a->bad++;
+        return NULL;
+    }
+    uint64_t last = 0;
+    while (!*a->stop) {
+        pe_kg_stats st;
+        if (pe_kg_stats_get(r, &st) != PE_OK || st.triples % 50 != 0 || st.triples < last) a->bad++;
+        size_t n = count_match(r, 0, 0, 0);
+        if (n != st.triples) a->bad++;
+        last = st.triples;
+        a->snapshots++;
+        if (pe_kg_reader_renew(r) != PE_OK) a->bad++;
+    }
+    pe_kg_reader_end(r);
+    return NULL;
+}
+
+static void test_thread_readers(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    volatile int stop = 0;
+    reader_arg args[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        args[i] = (reader_arg){.kg = kg, .stop = &stop};
+        PE_CHECK(pthread_create(&th[i], NULL, reader_thread, &args[i]) == 0);
+    }
+    for (int b = 0; b < 20; b++) {
+        pe_kg_writer *w;
+        PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+        pe_kg_id p = I(w, "P1");
+        for (int i = 0; i < 50; i++) {
+            char q[16];
+            snprintf(q, sizeof q, "Q%d", b * 50 + i + 1);
+            link_e(w, I(w, q), p, I(w, "Q5"), 1);
+        }
+        PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    }
+    stop = 1;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        PE_CHECK_MSG(args[i].bad == 0, "reader %d: %d bad snapshots of %d", i, args[i].bad, args[i].snapshots);
+    }
+    pe_kg_close(kg);
+}
+
 static void test_bad_stores(void)
 {
     char path[160];
@@ -1064,6 +1125,7 @@ int main(void)
     PE_RUN(test_sources);
     PE_RUN(test_persistence_and_abort);
     PE_RUN(test_fork_reader);
+    PE_RUN(test_thread_readers);
     PE_RUN(test_bad_stores);
     PE_RUN(test_map_full);
     rm_rf(g_root);
