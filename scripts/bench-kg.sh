@@ -70,6 +70,7 @@ ok() {
   log "$1 failed ($(cat "$w/$1.json")):"; tail -5 "$2" >&2; return 1
 }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "zcat alone on the Wikidata subset"
 wd_bytes=$(zcat "$wd" | wc -c)
 timed zcat sh -c 'zcat "$1" > /dev/null' sh "$wd"
@@ -117,14 +118,14 @@ log "alias lookups ($lookups) on the Wikidata + DBpedia store"
 
 if [ "$perf" = 1 ] && command -v perf >/dev/null; then
   log "perf: Wikidata import"
-  perf record -q -g -o "$w/perf_wd.data" "$persona" kg import "$wd" --db "$w/perf-wd" >/dev/null 2>&1 || true
-  perf report -i "$w/perf_wd.data" --stdio --no-children --sort symbol 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -15 > "$w/perf_wd.txt" || true
+  perf record -q -F 1999 -o "$w/perf_wd.data" "$persona" kg import "$wd" --db "$w/perf-wd" >/dev/null 2>&1 || true
+  perf report -i "$w/perf_wd.data" --stdio --sort dso,symbol 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -20 | sed 's/ *$//' > "$w/perf_wd.txt" || true
   rm -rf "$w/perf-wd" "$w/perf_wd.data"
   log "perf: N-Triples import"
-  perf record -q -g -o "$w/perf_nt.data" "$persona" kg import "$w"/nt/*.nt --db "$w/perf-nt" >/dev/null 2>&1 || true
-  perf report -i "$w/perf_nt.data" --stdio --no-children --sort symbol 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -15 > "$w/perf_nt.txt" || true
+  perf record -q -F 1999 -o "$w/perf_nt.data" "$persona" kg import "$w"/nt/*.nt --db "$w/perf-nt" >/dev/null 2>&1 || true
+  perf report -i "$w/perf_nt.data" --stdio --sort dso,symbol 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -20 | sed 's/ *$//' > "$w/perf_nt.txt" || true
   rm -rf "$w/perf-nt" "$w/perf_nt.data"
 fi
 rm -rf "$w/wd" "$w/nt"
@@ -136,9 +137,10 @@ if [ "$scale_gb" != 0 ]; then
   rm -rf "$w/scale"
 fi
 
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 cmdline="scripts/bench-kg.sh --scale-gb $scale_gb --lookups $lookups$([ "$perf" = 1 ] && echo ' --perf')"
 W=$w WD_BYTES=$wd_bytes WD_LINES=$wd_lines NT_BYTES=$nt_bytes NT_LINES=$nt_lines CMDLINE=$cmdline \
-  WRITE=$write python3 - <<'EOF'
+  WRITE=$write LOAD_START=$load_start LOAD_END=$load_end python3 - <<'EOF'
 import json, os, re, subprocess, datetime
 w = os.environ["W"]
 def load(name, default=None):
@@ -161,9 +163,12 @@ out.append("## Knowledge graph import\n")
 out.append("Measured %s at commit `%s` on %s (%d CPUs, %.0f GiB RAM) with\n`%s`.\n"
            "Inputs: `../shared/data/kg/subset/wikidata-subset.json.gz` (%s entities, %s MB decompressed) and "
            "`dbpedia-subset/*.nt.gz` (%s statements, %s MB decompressed). One run each; wall-clock time of the "
-           "whole command (start-up, parse, index, commit), peak RSS from `wait4`.\n"
+           "whole command (start-up, parse, index, commit), peak RSS from `wait4`. Peers and ours run "
+           "one after the other in the same run, so their ratios hold even when absolute figures move with the "
+           "machine's load (load average %s at the start, %s at the end; this machine is shared with other "
+           "builds).\n"
            % (now, rev, cpu, ncpu, mem, os.environ["CMDLINE"], f0(wd_lines), f1(wd_bytes / 1e6), f0(nt_lines),
-              f1(nt_bytes / 1e6)))
+              f1(nt_bytes / 1e6), os.environ["LOAD_START"], os.environ["LOAD_END"]))
 
 # Wikidata JSON
 z, wb, ow, swd = load("zcat.json"), load("wbdf.json"), load("ours_wd.json"), load("stats_wd.json", {})
@@ -175,11 +180,12 @@ def row(name, what, t, ent, mb, rss):
     out.append("| %s | %s | %s | %s | %s | %s |" % (name, what, "%.2f" % t, f0(ent / t) if ent else "-",
                                                    f1(mb / 1e6 / t) if mb else "-", f0(rss / 1024) if rss else "-"))
 if z: row("zcat", "decompress only", z["seconds"], 0, wd_bytes, z["max_rss_kb"])
-if wb: row("wikibase-dump-filter (npm)", "zcat \\| parse + re-serialise every entity", wb["seconds"], wd_lines,
+if wb: row("wikibase-dump-filter (npm)", "`zcat \\|` it: parse + re-serialise every entity", wb["seconds"], wd_lines,
            wd_bytes, wb["max_rss_kb"])
 ours_ent = src.get("entities", 0)
 if ow and ow.get("exit") in (0, 4):
-    row("**persona kg import**", "parse, index (terms, SPO/POS/OSP, aliases), commit to LMDB", ow["seconds"],
+    row("**persona kg import**", "gunzip in-process, parse, index (terms, SPO/POS/OSP, aliases), commit to LMDB",
+        ow["seconds"],
         ours_ent, wd_bytes, ow["max_rss_kb"])
     out.append("")
     out.append("Stored: %s entities, %s triples, %s labels, %s aliases, %s skipped; store %s MB on disk."
