@@ -354,8 +354,9 @@ static void entity_usage(FILE *f)
                "\n"
                "The entity record of ID (Q90, P31, or an IRI such as a DBpedia resource merged\n"
                "through owl:sameAs) as JSON: kind, labels/aliases/descriptions by language with\n"
-               "their import source, sitelinks, sameAs terms with their source, in-degree, and\n"
-               "its statements with the property label, decoded value, rank and source. The\n"
+               "their import sources, sitelinks, sameAs terms with their source, in-degree, and\n"
+               "its statements with the property label, decoded value, rank and source (a\n"
+               "statement stated by several imports lists them all in \"sources\"). The top-level\n"
                "\"sources\" object maps the source ids used to their files.\n"
                "\n"
                "  --lang L   language of the property and value labels (default en)\n"
@@ -512,6 +513,16 @@ int pe_cmd_kg_entity(int argc, char **argv)
             cJSON_AddStringToObject(o, "rank", rank_name(t.rank));
             cJSON_AddNumberToObject(o, "source", t.source);
             note_source(sources, r, t.source);
+            uint32_t srcs[16];
+            size_t ns = 0;
+            if (pe_kg_triple_sources(r, t.s, t.p, t.o, srcs, 16, &ns) == PE_OK && ns > 1) {
+                cJSON *all = cJSON_CreateArray();
+                for (size_t k2 = 0; k2 < ns && k2 < 16; k2++) {
+                    cJSON_AddItemToArray(all, cJSON_CreateNumber(srcs[k2]));
+                    note_source(sources, r, srcs[k2]);
+                }
+                cJSON_AddItemToObject(o, "sources", all);
+            }
             cJSON_AddItemToArray(triples, o);
         }
         pe_kg_iter_free(it);

@@ -123,6 +123,7 @@ struct pe_kg_writer {
     uint64_t next_term, next_lit, gen;
     uint64_t max_key[KG_NDB]; /* largest leading id in id-keyed dbs (append fast path) */
     pe_status failed;         /* sticky: a failure that broke the transaction */
+    int tsrc_any;             /* triple_src has entries (else merges skip it) */
     kg_ent_upd *ents;
     size_t ents_cap, ents_n;
     uint32_t *ents_used;      /* slots in use, so that a flush costs O(used) */

@@ -545,6 +545,39 @@ void pe_kg_iter_free(pe_kg_iter *it)
     free(it);
 }
 
+pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, uint32_t *out, size_t cap,
+                               size_t *n)
+{
+    if (!r || !n || (cap && !out)) return PE_ERR_INVALID;
+    *n = 0;
+    pe_kg_triple t = {.s = s, .p = p, .o = o};
+    MDB_cursor *c = rcur(r, KG_SPO), *tc = rcur(r, KG_TSRC);
+    if (!c || !tc) return kg_fail(r->kg, PE_ERR_STORE, "cannot open cursors");
+    unsigned char sk[8], probe[KG_SPO_VAL];
+    kg_put64(sk, s);
+    kg_put64(probe, p);
+    kg_put64(probe + 8, o);
+    memset(probe + 16, 0, KG_SPO_VAL - 16);
+    MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
+    int rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
+    if (rc == MDB_NOTFOUND || (rc == 0 && memcmp(d.mv_data, probe, 16) != 0)) return PE_NOT_FOUND;
+    if (rc) return r_mdb(r, rc, "triple sources");
+    r_triple_meta(r, &t);
+    size_t m = 0;
+    if (cap) out[0] = t.source;
+    m = 1;
+    unsigned char tk[24];
+    kg_put64(tk, s); kg_put64(tk + 8, p); kg_put64(tk + 16, o);
+    MDB_val k2 = {24, tk}, v;
+    for (rc = mdb_cursor_get(tc, &k2, &v, MDB_SET_KEY); rc == 0; rc = mdb_cursor_get(tc, &k2, &v, MDB_NEXT_DUP)) {
+        if (m < cap) out[m] = kg_get32(v.mv_data);
+        m++;
+    }
+    if (rc != MDB_NOTFOUND) return r_mdb(r, rc, "triple sources");
+    *n = m;
+    return PE_OK;
+}
+
 /* ---- types ------------------------------------------------------------------ */
 
 static void r_wellknown(pe_kg_reader *r)

@@ -595,6 +595,8 @@ pe_status pe_kg_writer_begin(pe_kg *kg, pe_kg_writer **out)
             return st;
         }
     }
+    MDB_stat ts;
+    w->tsrc_any = mdb_stat(w->txn, kg->dbi[KG_TSRC], &ts) != 0 || ts.ms_entries > 0;
     static const int id_keyed[] = {KG_I2T, KG_I2L, KG_ENT, KG_TXT, KG_SITE, KG_SPO};
     for (size_t i = 0; i < sizeof id_keyed / sizeof *id_keyed; i++) {
         MDB_val k, d;

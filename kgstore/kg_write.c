@@ -691,6 +691,7 @@ static pe_status w_tsrc_add(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o,
     MDB_val k = {24, kb}, d = {4, vb};
     int rc = mdb_cursor_put(w->cur[KG_TSRC], &k, &d, MDB_NODUPDATA);
     if (rc && rc != MDB_KEYEXIST) return w_mdb(w, rc, "store triple source");
+    w->tsrc_any = 1;
     return PE_OK;
 }
 
@@ -855,6 +856,7 @@ static int triple_remove(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, in
     kg_put64(pk, p); kg_put64(pv, o); kg_put64(pv + 8, s);
     kg_put64(ok, o); kg_put64(ov, s); kg_put64(ov + 8, p);
     if ((rc = del_pair(w, KG_POS, pk, 8, pv, 16)) || (rc = del_pair(w, KG_OSP, ok, 8, ov, 16))) return rc;
+    if (!w->tsrc_any) return 0; /* no triple has a second source: nothing to move */
     kg_put64(tk, s); kg_put64(tk + 8, p); kg_put64(tk + 16, o);
     if ((rc = collect_dups(w, KG_TSRC, tk, 24, extra))) return rc;
     return del_pair(w, KG_TSRC, tk, 24, NULL, 0);

@@ -342,6 +342,12 @@ pe_status pe_kg_match(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, pe_kg
 pe_status pe_kg_iter_next(pe_kg_iter *it, pe_kg_triple *t);
 void pe_kg_iter_free(pe_kg_iter *it);
 
+/* Every source that stated (s, p, o): the first one, then the later ones
+ * in ascending order, into out[0..cap); *n is the total number (may exceed
+ * cap). PE_NOT_FOUND when the triple is not in the store. */
+pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, uint32_t *out, size_t cap,
+                               size_t *n);
+
 /* Classes of an entity: direct (P31 / rdf:type) and, with closure=1, their
  * superclasses through P279* / rdfs:subClassOf* (cycles tolerated).
  * *ids is malloc'd (caller frees), in breadth-first order, no duplicates.

@@ -380,6 +380,12 @@ static void test_match_patterns(void)
     while (pe_kg_iter_next(it, &t) == PE_OK)
         if (t.s == s1) PE_CHECK_EQ_INT(t.source, 1);
     pe_kg_iter_free(it);
+    uint32_t srcs[4];
+    size_t ns = 0;
+    PE_CHECK(pe_kg_triple_sources(r, s1, p1, o1, srcs, 4, &ns) == PE_OK);
+    PE_CHECK(ns == 3 && srcs[0] == 1 && srcs[1] == 2 && srcs[2] == 3);
+    PE_CHECK(pe_kg_triple_sources(r, s2, p2, s1, srcs, 4, &ns) == PE_OK && ns == 1 && srcs[0] == 1);
+    PE_CHECK(pe_kg_triple_sources(r, s2, p2, o1, srcs, 4, &ns) == PE_NOT_FOUND);
     pe_kg_entity *e;
     PE_CHECK(pe_kg_entity_get(r, o1, &e) == PE_OK);
     PE_CHECK(e && e->in_degree == 3 && e->kind == PE_KG_KIND_UNKNOWN);
@@ -630,6 +636,8 @@ static void put_dbpedia(pe_kg_writer *w, uint32_t src)
     link_e(w, dp, I(w, "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), I(w, "http://dbpedia.org/ontology/City"),
            src);
     link_e(w, I(w, "http://dbpedia.org/resource/Eiffel_Tower"), I(w, "http://dbpedia.org/ontology/location"), dp, src);
+    /* stated again by another source (6): the source list moves with the merge */
+    link_e(w, I(w, "http://dbpedia.org/resource/Eiffel_Tower"), I(w, "http://dbpedia.org/ontology/location"), dp, 6);
 }
 
 static void put_sameas(pe_kg_writer *w, uint32_t src)
@@ -675,6 +683,10 @@ static void check_merged(pe_kg *kg, const char *order)
     PE_CHECK(pe_kg_match(r, 0, R(r, "http://dbpedia.org/ontology/location"), 0, &it) == PE_OK);
     PE_CHECK(pe_kg_iter_next(it, &t) == PE_OK && t.o == q90 && t.source == 2);
     pe_kg_iter_free(it);
+    uint32_t srcs[4];
+    size_t ns = 0;
+    PE_CHECK(pe_kg_triple_sources(r, t.s, t.p, t.o, srcs, 4, &ns) == PE_OK);
+    PE_CHECK_MSG(ns == 2 && srcs[0] == 2 && srcs[1] == 6, "%s: %zu sources", order, ns);
     pe_kg_candidate c[4];
     size_t nc;
     PE_CHECK(pe_kg_lookup(r, "paris dbpedia", 13, NULL, c, 4, &nc) == PE_OK && nc == 1 && c[0].id == q90);
