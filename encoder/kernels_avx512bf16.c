@@ -30,7 +30,7 @@
 
 #define NR PE_K512_NR
 #define MR 14
-#define KCP 128      /* k pairs per K block (256 k) */
+#define KCP 768      /* most k pairs per K block (1536 k; see KC in kernels_avx512.c) */
 #define MC (14 * 24) /* rows packed at once */
 #define AI static inline __attribute__((always_inline))
 
@@ -184,8 +184,9 @@ static void gemm_range(lin_job *j, int r0, int r1, int p0, int p1, uint32_t *Ab)
     for (int ic = r0; ic < r1; ic += MC) {
         const int mc = r1 - ic < MC ? r1 - ic : MC;
         const int nm = (mc + MR - 1) / MR, base = mc / nm, extra = mc % nm;
-        for (int pc = 0; pc < KP; pc += KCP) {
-            const int kcp = KP - pc < KCP ? KP - pc : KCP;
+        const int nkb = (KP + KCP - 1) / KCP, kcb = (KP + nkb - 1) / nkb;
+        for (int pc = 0; pc < KP; pc += kcb) {
+            const int kcp = KP - pc < kcb ? KP - pc : kcb;
             for (int i = 0, off = 0; i < nm; i++) {
                 int mr = base + (i < extra);
                 pack_a(j->x, j->K, ic + off, mr, pc, kcp, Ab + (size_t)off * kcp);

@@ -38,6 +38,8 @@ static double lin_tol(const float *x, const float *W, const float *b, int i, int
     return 1e-6 + 2e-7 * (K + 8) * s / (K > 16 ? 4 : 1);
 }
 
+static void check_bf16(int M, int N, int K, int with_bias, pe_act act);
+
 static int check_linear(int M, int N, int K, int with_bias, pe_act act)
 {
     float *x = rand_vec((size_t)M * K, 1.0f), *W = rand_vec((size_t)N * K, 0.5f);
@@ -92,6 +94,9 @@ static void linear_large(void)
     check_linear(700, 96, 400, 1, PE_ACT_GELU);
     check_linear(513, 130, 777, 0, PE_ACT_NONE);
     check_linear(24, 2304, 96, 1, PE_ACT_NONE); /* column split */
+    check_linear(20, 33, 1600, 1, PE_ACT_GELU); /* K split into 2 blocks */
+    check_linear(70, 64, 3100, 0, PE_ACT_NONE); /* 3 blocks */
+    check_bf16(30, 40, 1700, 1, PE_ACT_GELU);   /* bf16, 2 blocks of k pairs */
 }
 
 static void linear_threads(void)
