@@ -81,6 +81,7 @@ struct pe_kg {
     MDB_env *env;
     MDB_dbi dbi[KG_NDB];
     int read_only;
+    int no_sync;
     size_t map_size;
     pthread_mutex_t mu;   /* guards err and the counters below */
     pe_error err;

@@ -439,6 +439,7 @@ pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out)
     kg->dir = strdup(dir);
     if (!kg->dir) return kg_fail(kg, PE_ERR_NOMEM, "out of memory");
     kg->read_only = o.read_only;
+    kg->no_sync = o.no_sync;
     kg->map_size = o.map_size ? o.map_size : ((size_t)64 << 30);
 
     struct stat sb;
@@ -479,6 +480,8 @@ void pe_kg_close(pe_kg *kg)
 {
     if (!kg) return;
     if (kg->writer) pe_kg_writer_abort(kg->writer);
+    /* MDB_NOSYNC stores are made durable here (LMDB does not sync on close) */
+    if (kg->env && kg->no_sync && !kg->read_only) mdb_env_sync(kg->env, 1);
     if (kg->env) mdb_env_close(kg->env);
     kg_cache_free(&kg->cache);
     kg_idmap_free(&kg->redirects);

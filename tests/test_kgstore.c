@@ -875,6 +875,33 @@ static void test_persistence_and_abort(void)
     pe_kg_close(kg);
 }
 
+/* no_sync stores: pe_kg_sync and close make them durable. */
+static void test_no_sync(void)
+{
+    char dir[128];
+    pe_kg *kg = NULL;
+    pe_kg_options o = pe_kg_options_default();
+    o.no_sync = 1;
+    o.map_size = (size_t)1 << 28;
+    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg) == PE_OK);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    text(w, I(w, "Q42"), PE_KG_LABEL, "en", "Douglas Adams", 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(pe_kg_sync(kg) == PE_OK);
+    pe_kg_close(kg);
+    o.read_only = 1;
+    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_candidate c[2];
+    size_t n;
+    PE_CHECK(pe_kg_lookup(r, "douglas adams", 13, NULL, c, 2, &n) == PE_OK && n == 1 && c[0].id == R(r, "Q42"));
+    pe_kg_reader_end(r);
+    PE_CHECK(pe_kg_sync(kg) == PE_OK); /* read-only: nothing to do */
+    pe_kg_close(kg);
+}
+
 /* A reader in another process sees committed snapshots only. */
 static void test_fork_reader(void)
 {
@@ -1136,6 +1163,7 @@ int main(void)
     PE_RUN(test_sameas);
     PE_RUN(test_sources);
     PE_RUN(test_persistence_and_abort);
+    PE_RUN(test_no_sync);
     PE_RUN(test_fork_reader);
     PE_RUN(test_thread_readers);
     PE_RUN(test_bad_stores);
