@@ -41,8 +41,10 @@
  * store, memory); those are not repeated below.
  *
  * Threads and processes: one pe_kg handle may be shared by threads; each
- * reader and the writer is used by one thread at a time. Readers in other
- * processes open their own handle (never across fork()). A reader sees the
+ * reader and the writer is used by one thread at a time. Open a store at
+ * most once per process (LMDB's rule: a second handle on the same directory
+ * in one process breaks its locks); readers in other processes open their
+ * own handle (never one inherited across fork()). A reader sees the
  * snapshot of its begin/renew, never uncommitted data.
  *
  * Writers: any LMDB failure inside a writer (PE_ERR_FULL when the map is
