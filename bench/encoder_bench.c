@@ -224,6 +224,14 @@ int main(int argc, char **argv)
     }
     if (threads < 1) threads = 1;
     o.threads = threads;
+    for (const char *q = shapes; *q;) { /* validate --shapes before any work */
+        int B = 0, T = 0, used = 0;
+        if (sscanf(q, "%dx%d%n", &B, &T, &used) != 2 || B < 1 || T < 1 || (q[used] != ',' && q[used] != 0)) {
+            fprintf(stderr, "pe_bench_encoder: bad shape in --shapes (want BxT,BxT,...): %s\n", q);
+            return 2;
+        }
+        q += used + (q[used] == ',');
+    }
 
     char tmpdir[] = "/tmp/pe-bench-encoder-XXXXXX";
     int own_dir = 0;
