@@ -377,8 +377,10 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
 
 void pe_kg_entity_free(pe_kg_entity *e) { free(e); }
 
-/* Label of kind 0 in exactly `lang` ("" = the first label in any language). */
-static int r_label_in(pe_kg_reader *r, uint64_t id, const char *lang, const char **label)
+/* Label of kind 0 in exactly `lang` ("" = any language). Among several,
+ * the one stated by `pref` (the source that described the entity), else
+ * the one whose first source is oldest. */
+static int r_label_in(pe_kg_reader *r, uint64_t id, const char *lang, uint32_t pref, const char **label)
 {
     MDB_cursor *c = rcur(r, KG_TXT);
     if (!c) return -1;
@@ -391,10 +393,24 @@ static int r_label_in(pe_kg_reader *r, uint64_t id, const char *lang, const char
     size_t kl = ll ? 9 + ll + 1 : 9;
     MDB_val k = {kl, kb}, d;
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-    if (rc) return rc;
-    if (k.mv_size < kl || memcmp(k.mv_data, kb, kl) != 0) return MDB_NOTFOUND;
-    *label = (const char *)d.mv_data + kg_txt_hdr(d.mv_data);
-    return 0;
+    uint32_t best_src = UINT32_MAX;
+    *label = NULL;
+    for (; rc == 0 && k.mv_size >= kl && memcmp(k.mv_data, kb, kl) == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        const unsigned char *v = d.mv_data;
+        size_t hdr = kg_txt_hdr(v), ns = (hdr - 2) / 4;
+        for (size_t i = 0; pref && i < ns; i++)
+            if (kg_get32(v + 2 + 4 * i) == pref) {
+                *label = (const char *)v + hdr;
+                return 0;
+            }
+        uint32_t first = ns ? kg_get32(v + 2) : UINT32_MAX;
+        if (!*label || first < best_src) {
+            *label = (const char *)v + hdr;
+            best_src = first;
+        }
+    }
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    return *label ? 0 : MDB_NOTFOUND;
 }
 
 pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char **label)
@@ -403,9 +419,15 @@ pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char
     *label = NULL;
     if (!id || (id & KG_LIT_BIT)) return PE_NOT_FOUND;
     id = r_canon(r, id);
+    uint32_t pref = 0;
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    MDB_val ek = {8, kb}, ed;
+    if (mdb_get(r->txn, r->kg->dbi[KG_ENT], &ek, &ed) == 0 && ed.mv_size >= KG_ENT_FIXED)
+        pref = kg_get32((const unsigned char *)ed.mv_data + 8);
     const char *tries[3] = {lang && *lang ? lang : "en", "en", ""};
     for (int i = 0; i < 3; i++) {
-        int rc = r_label_in(r, id, tries[i], label);
+        int rc = r_label_in(r, id, tries[i], pref, label);
         if (rc == 0) return PE_OK;
         if (rc != MDB_NOTFOUND) return r_mdb(r, rc, "label");
     }

@@ -180,9 +180,10 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
         int okind = old[0];
         uint32_t osl = kg_get32(old + 4), osrc = kg_get32(old + 8);
         const char *odt = (old[1] & 1) ? (const char *)old + KG_ENT_FIXED : NULL;
-        int nkind = kind_rank(kind) > kind_rank(okind) ? kind : okind;
+        int rises = kind_rank(kind) > kind_rank(okind);
+        int nkind = rises ? kind : okind;
         const char *ndt = dt ? dt : odt;
-        uint32_t nsrc = osrc ? osrc : u->source;
+        uint32_t nsrc = rises ? (u->source ? u->source : osrc) : (osrc ? osrc : u->source);
         if (nkind == okind && u->sitelinks == 0 && nsrc == osrc &&
             (ndt == odt || (ndt && odt && strcmp(ndt, odt) == 0)))
             continue; /* unchanged */
@@ -660,8 +661,13 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
     if (st != PE_OK) return st;
     kg_ent_upd *u = w_ent(w, e);
     if (!u) return w_nomem(w);
-    if (u->kind < 0 || kind_rank(kind) > kind_rank(u->kind)) u->kind = kind;
-    if (!u->source) u->source = source;
+    /* the record's source is the one that gave its (highest) kind */
+    if (u->kind < 0 || kind_rank(kind) > kind_rank(u->kind)) {
+        u->kind = kind;
+        if (source) u->source = source;
+    } else if (!u->source) {
+        u->source = source;
+    }
     if (datatype && *datatype) {
         size_t l = strlen(datatype);
         if (l > 200) return kg_fail(w->kg, PE_ERR_INVALID, "datatype name too long for entity %llu",
@@ -1000,8 +1006,10 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     if (rc == 0 && ed.mv_size >= KG_ENT_FIXED) {
         const unsigned char *r = ed.mv_data;
         int okind = r[0];
-        if (u->kind < 0 || kind_rank(okind) > kind_rank(u->kind)) u->kind = okind;
-        if (!u->source) u->source = kg_get32(r + 8);
+        if (u->kind < 0 || kind_rank(okind) > kind_rank(u->kind)) {
+            u->kind = okind;
+            u->source = kg_get32(r + 8);
+        }
         if ((r[1] & 1) && !u->dt_off) {
             /* keep c's datatype if it has one */
             MDB_val ck = {8, cb}, cd;

@@ -228,8 +228,8 @@ pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *
 /* Declares the kind of an entity (and for properties the Wikidata datatype,
  * e.g. "wikibase-item", else NULL). Creates the entity record if missing.
  * Kinds only rise: ITEM/PROPERTY/LEXEME > RESOURCE > UNKNOWN (a DBpedia
- * resource merged into an item stays an item). The source is the record's
- * first describer. Records are written at commit (one update per entity per
+ * resource merged into an item stays an item). The record's source is the
+ * one that gave its highest kind (first such call). Records are written at commit (one update per entity per
  * batch). */
 pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, const char *datatype,
                          uint32_t source);
@@ -325,7 +325,10 @@ typedef struct pe_kg_entity {
 pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out);
 void pe_kg_entity_free(pe_kg_entity *e);
 /* Best label in `lang` (NULL = "en"; falls back to "en", then any).
- * Borrowed. PE_NOT_FOUND when the entity has no label. */
+ * Among several labels in a language (sameAs merges bring others): the one
+ * stated by the source that described the entity (its pe_kg_put_kind
+ * source: Wikidata's for a merged item), else the one from the oldest
+ * source. Borrowed. PE_NOT_FOUND when the entity has no label. */
 pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char **label);
 
 typedef struct pe_kg_triple {

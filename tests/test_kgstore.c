@@ -665,6 +665,9 @@ static void check_merged(pe_kg *kg, const char *order)
         PE_CHECK_EQ_INT(e->sitelinks, 1);
         PE_CHECK_EQ_INT(e->in_degree, 1);
         PE_CHECK_EQ_INT(e->n_same, 1);
+        const char *best = NULL;
+        PE_CHECK(pe_kg_label(r, q90, "en", &best) == PE_OK);
+        PE_CHECK_MSG(best && !strcmp(best, "Paris"), "%s: label %s", order, best ? best : "(none)");
         if (e->n_same == 1) {
             PE_CHECK_EQ_STR(e->same[0], "http://dbpedia.org/resource/Paris");
             PE_CHECK_EQ_INT(e->same_source[0], 3);
