@@ -3,7 +3,7 @@
  * (768->2304, 768->768, 768->3072 +GELU, 3072->768) at M = 32 .. 4096
  * tokens, and self-attention (12 heads x 64) at batch x length 1x32 ..
  * 32x128. Prints one line per case: GFLOP/s of both paths and the ratio.
- *   pe_bench_encoder_kernels [--threads N] [--quick] [--cpu-time] [--json FILE]
+ *   pe_bench_encoder_kernels [--threads N] [--quick] [--cpu-time] [--isa avx512|avx2|blas] [--json FILE]
  * --cpu-time times with the process CPU clock instead of the wall clock:
  * with --threads 1 on a loaded machine it tells what a kernel does per
  * CPU-second, unaffected by preemption.
@@ -102,24 +102,33 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--cpu-time")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
+        else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
+            const char *n = argv[++i];
+            pe_kernels_isa isa = !strcmp(n, "avx512") ? PE_KERNELS_AVX512 : !strcmp(n, "avx2") ? PE_KERNELS_AVX2 : PE_KERNELS_BLAS;
+            if (strcmp(n, pe_kernels_isa_name(isa)) != 0 || pe_kernels_select(isa) != 0) {
+                fprintf(stderr, "%s: --isa %s: unknown or not supported by this CPU\n", argv[0], n);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--quick] [--cpu-time] [--json FILE]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads N] [--quick] [--cpu-time] [--isa avx512|avx2|blas] [--json FILE]\n",
+                    argv[0]);
             return 2;
         }
     }
     pe_kernels_set_threads(threads);
     openblas_set_num_threads(threads);
-    const int fast = pe_kernels_detect() == PE_KERNELS_AVX512;
-    printf("# kernels: best path %s, %d threads, OpenBLAS core %s%s%s\n", pe_kernels_isa_name(pe_kernels_detect()),
-           threads, openblas_get_corename(), fast ? "" : " (no AVX-512: both columns are OpenBLAS)",
+    const int fast = pe_kernels_active() != PE_KERNELS_BLAS;
+    printf("# kernels: path %s, %d threads, OpenBLAS core %s%s%s\n", pe_kernels_isa_name(pe_kernels_active()),
+           threads, openblas_get_corename(), fast ? "" : " (both columns are OpenBLAS)",
            bench_clock == CLOCK_MONOTONIC ? "" : ", timed by process CPU time");
     FILE *jf = json ? fopen(json, "w") : NULL;
     if (json && !jf) {
         fprintf(stderr, "cannot write %s\n", json);
         return 1;
     }
-    if (jf) fprintf(jf, "{\"threads\": %d, \"isa\": \"%s\", \"linear\": [", threads, pe_kernels_isa_name(pe_kernels_detect()));
+    if (jf) fprintf(jf, "{\"threads\": %d, \"isa\": \"%s\", \"linear\": [", threads, pe_kernels_isa_name(pe_kernels_active()));
 
     static const struct { int N, K; pe_act act; const char *name; } shapes[] = {
         {2304, 768, PE_ACT_NONE, "qkv 768->2304"},
@@ -129,7 +138,7 @@ int main(int argc, char **argv)
     };
     static const int Ms[] = {32, 128, 256, 1024, 4096};
     const double min_s = quick ? 0.05 : 0.25;
-    const int bf16 = pe_kernels_has_bf16();
+    const int bf16 = pe_kernels_has_bf16() && pe_kernels_active() == PE_KERNELS_AVX512;
     printf("%-24s %6s %10s %10s %7s %10s\n", "linear (+bias)", "M", "ours GF/s", "blas GF/s", "ratio",
            bf16 ? "bf16 GF/s" : "");
     int first = 1;

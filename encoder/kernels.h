@@ -4,7 +4,8 @@
  * Dispatch: at first use the CPU is probed (cpuid via
  * __builtin_cpu_supports); AVX-512 (F, BW, VL, DQ) selects our own
  * micro-kernels (encoder/kernels_avx512.c, the only file compiled for
- * AVX-512), anything else falls back to OpenBLAS, which is also the
+ * AVX-512; kernels_avx512bf16.c for the opt-in bf16 products), AVX2+FMA our
+ * AVX2 linear (kernels_avx2.c), anything else OpenBLAS, which is also the
  * reference every fast path is tested against. PE_LINEAR_FORCE_BLAS=1 in
  * the environment forces OpenBLAS; pe_kernels_select() switches at run time
  * (tests, benchmarks).
@@ -31,7 +32,8 @@
 
 typedef enum pe_kernels_isa {
     PE_KERNELS_BLAS = 0,   /* OpenBLAS sgemm + scalar epilogues (portable, reference) */
-    PE_KERNELS_AVX512 = 1  /* our AVX-512F/BW/VL/DQ micro-kernels */
+    PE_KERNELS_AVX512 = 1, /* our AVX-512F/BW/VL/DQ micro-kernels: linear, attention, LayerNorm */
+    PE_KERNELS_AVX2 = 2    /* our AVX2+FMA linear; attention and LayerNorm as BLAS */
 } pe_kernels_isa;
 
 /* Best path this CPU supports (ignores PE_LINEAR_FORCE_BLAS). */
@@ -39,10 +41,13 @@ pe_kernels_isa pe_kernels_detect(void);
 /* Path in use: detect(), or BLAS when PE_LINEAR_FORCE_BLAS=1, or what
  * pe_kernels_select() chose. */
 pe_kernels_isa pe_kernels_active(void);
-/* Use isa from now on. Returns 0, or -1 (and changes nothing) when the CPU
- * lacks it. Weights prepared under another isa stay valid (see linear.h). */
+/* Use isa from now on (any the CPU supports: AVX2 on an AVX-512 CPU too,
+ * for tests). Returns 0, or -1 (and changes nothing) when the CPU lacks it.
+ * Weights prepared under another isa stay valid (see linear.h). */
 int pe_kernels_select(pe_kernels_isa isa);
-/* "blas", "avx512". */
+/* 1 when the CPU can run isa. */
+int pe_kernels_supported(pe_kernels_isa isa);
+/* "blas", "avx512", "avx2". */
 const char *pe_kernels_isa_name(pe_kernels_isa isa);
 
 /* 1 when the CPU has AVX-512 BF16 (vdpbf16ps) besides the AVX-512 path. */
@@ -99,6 +104,15 @@ void pe_kbf16_pack_weights(const float *W, int N, int K, uint16_t *Wb);
 /* As pe_k512_linear with bf16 products (x rounded to bf16 as it is packed);
  * -1 also for M, N or K <= 0 (left to the f32 paths). */
 int pe_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y, int M, int N, int K, int act);
+
+/* ---- AVX2 entry points (kernels_avx2.c); call only when
+ * pe_kernels_supported(PE_KERNELS_AVX2). ---- */
+
+#define PE_K256_NR 16
+size_t pe_k256_packed_floats(int N, int K);
+void pe_k256_pack_weights(const float *W, int N, int K, float *Wp); /* Wp[p][k][0..15], 32-byte aligned */
+/* As pe_k512_linear; -1 also for M, N or K <= 0. */
+int pe_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act);
 
 /* ---- dispatched element-wise ops (kernels_ops.c) ---- */
 

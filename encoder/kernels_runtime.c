@@ -14,7 +14,7 @@
 
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 static pe_kernels_isa isa_best = PE_KERNELS_BLAS;
-static int has_bf16;
+static int has_bf16, has_avx2;
 static _Atomic int isa_cur = PE_KERNELS_BLAS;
 
 static void isa_init(void)
@@ -25,6 +25,8 @@ static void isa_init(void)
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
         isa_best = PE_KERNELS_AVX512;
     has_bf16 = isa_best == PE_KERNELS_AVX512 && __builtin_cpu_supports("avx512bf16");
+    has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa_best == PE_KERNELS_BLAS && has_avx2) isa_best = PE_KERNELS_AVX2;
 #endif
     const char *force = getenv("PE_LINEAR_FORCE_BLAS");
     int forced = force && *force && strcmp(force, "0") != 0;
@@ -49,10 +51,20 @@ pe_kernels_isa pe_kernels_active(void)
     return (pe_kernels_isa)atomic_load_explicit(&isa_cur, memory_order_relaxed);
 }
 
-int pe_kernels_select(pe_kernels_isa isa)
+int pe_kernels_supported(pe_kernels_isa isa)
 {
     pthread_once(&isa_once, isa_init);
-    if (isa != PE_KERNELS_BLAS && isa != isa_best) return -1;
+    switch (isa) {
+    case PE_KERNELS_BLAS: return 1;
+    case PE_KERNELS_AVX512: return isa_best == PE_KERNELS_AVX512;
+    case PE_KERNELS_AVX2: return has_avx2;
+    }
+    return 0;
+}
+
+int pe_kernels_select(pe_kernels_isa isa)
+{
+    if (!pe_kernels_supported(isa)) return -1;
     atomic_store(&isa_cur, isa);
     return 0;
 }
@@ -61,6 +73,7 @@ const char *pe_kernels_isa_name(pe_kernels_isa isa)
 {
     switch (isa) {
     case PE_KERNELS_AVX512: return "avx512";
+    case PE_KERNELS_AVX2: return "avx2";
     case PE_KERNELS_BLAS: return "blas";
     }
     return "unknown";

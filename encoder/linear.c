@@ -13,6 +13,7 @@ struct pe_linear_weights {
     int N, K;
     float *Wp;      /* AVX-512 panels (pe_k512_pack_weights), or NULL */
     uint16_t *Wb;   /* AVX-512 BF16 panels (pe_kbf16_pack_weights), or NULL */
+    float *Wp2;     /* AVX2 panels (pe_k256_pack_weights), or NULL */
 };
 
 float pe_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
@@ -52,6 +53,15 @@ void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int
             }
         }
     }
+    if (pe_kernels_active() == PE_KERNELS_AVX2 && M >= 4 && N > 0 && K > 0) {
+        float *Wp = aligned_alloc(64, pe_k256_packed_floats(N, K) * sizeof(float));
+        if (Wp) {
+            pe_k256_pack_weights(W, N, K, Wp);
+            int rc = pe_k256_linear(Wp, x, b, y, M, N, K, act);
+            free(Wp);
+            if (rc == 0) return;
+        }
+    }
 #endif
     pe_linear_f32_blas(x, W, b, y, M, N, K, act);
 }
@@ -64,8 +74,17 @@ pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_
     w->N = N;
     w->K = K;
 #if PE_KERNELS_X86
-    if (pe_kernels_detect() != PE_KERNELS_AVX512 || N <= 0 || K <= 0) return w;
-    if (prec == PE_LINEAR_BF16 && pe_kernels_has_bf16()) {
+    /* packed for the path in use now (none when it is BLAS) */
+    const pe_kernels_isa isa = pe_kernels_active();
+    if (isa == PE_KERNELS_BLAS || N <= 0 || K <= 0) return w;
+    if (isa == PE_KERNELS_AVX2) {
+        w->Wp2 = aligned_alloc(64, pe_k256_packed_floats(N, K) * sizeof(float));
+        if (!w->Wp2) {
+            free(w);
+            return NULL;
+        }
+        pe_k256_pack_weights(W, N, K, w->Wp2);
+    } else if (prec == PE_LINEAR_BF16 && pe_kernels_has_bf16()) {
         w->Wb = aligned_alloc(64, ((pe_kbf16_packed_u16(N, K) * sizeof(uint16_t) + 63) & ~(size_t)63));
         if (!w->Wb) {
             free(w);
@@ -103,6 +122,7 @@ void pe_linear_weights_free(pe_linear_weights *w)
     if (!w) return;
     free(w->Wp);
     free(w->Wb);
+    free(w->Wp2);
     free(w);
 }
 
@@ -114,6 +134,8 @@ void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b,
         return;
     if (w->Wp && pe_kernels_active() == PE_KERNELS_AVX512 &&
         pe_k512_linear(w->Wp, x, b, y, M, w->N, w->K, act) == 0)
+        return;
+    if (w->Wp2 && pe_kernels_active() == PE_KERNELS_AVX2 && pe_k256_linear(w->Wp2, x, b, y, M, w->N, w->K, act) == 0)
         return;
 #endif
     pe_linear_f32_blas(x, w->W, b, y, M, w->N, w->K, act);

@@ -19,10 +19,11 @@ typedef enum pe_act { PE_ACT_NONE = 0, PE_ACT_GELU = 1 /* erf form, as BERT */ }
 void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act);
 /* The reference path: OpenBLAS sgemm + scalar epilogue. */
 void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act);
-/* Weights prepared once at model load for repeated products (the fast
- * paths repack W into their panel layout here: N*K more floats). W must
- * outlive the handle (it is kept by pointer for the reference path). NULL
- * on allocation failure. */
+/* Weights prepared once at model load for repeated products (the path in
+ * use at that moment repacks W into its panel layout here: N*K more
+ * floats). W must outlive the handle (it is kept by pointer: products run
+ * on OpenBLAS when the path in use has changed since). NULL on allocation
+ * failure. */
 typedef struct pe_linear_weights pe_linear_weights;
 pe_linear_weights *pe_linear_prepare(const float *W, int N, int K);
 /* Precision of prepared products. BF16 rounds W and x to bfloat16 and
@@ -40,7 +41,7 @@ void pe_linear_weights_free(pe_linear_weights *w); /* NULL is a no-op */
 void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act);
 
 /* Name of the path pe_linear_f32/pe_linear_apply/pe_attention_f32 take now:
- * "avx512" or "blas" (see kernels.h for the dispatch). Static string. */
+ * "avx512", "avx2" or "blas" (see kernels.h for the dispatch). Static string. */
 const char *pe_linear_backend_name(void);
 
 /* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)). */

@@ -126,7 +126,7 @@ static void linear_switch(void)
 {
     if (!have_avx512) {
         PE_CHECK_EQ_INT(pe_kernels_select(PE_KERNELS_AVX512), -1);
-        PE_CHECK_EQ_STR(pe_linear_backend_name(), "blas");
+        PE_CHECK_EQ_STR(pe_linear_backend_name(), pe_kernels_isa_name(pe_kernels_detect()));
         return;
     }
     const int M = 40, N = 70, K = 50;
@@ -165,7 +165,9 @@ static void check_bf16(int M, int N, int K, int with_bias, pe_act act)
     pe_linear_weights *pw = pe_linear_prepare_ex(W, N, K, PE_LINEAR_BF16);
     PE_CHECK(pw != NULL);
     if (!pw) return;
-    PE_CHECK_EQ_INT(pe_linear_weights_precision(pw), pe_kernels_has_bf16() ? PE_LINEAR_BF16 : PE_LINEAR_F32);
+    /* bf16 only where the CPU has it and the AVX-512 path is in use */
+    PE_CHECK_EQ_INT(pe_linear_weights_precision(pw),
+                    pe_kernels_has_bf16() && pe_kernels_active() == PE_KERNELS_AVX512 ? PE_LINEAR_BF16 : PE_LINEAR_F32);
     pe_linear_apply(pw, x, b, y, M, act);
     const int is_bf16 = pe_linear_weights_precision(pw) == PE_LINEAR_BF16;
     int bad = 0;
@@ -387,5 +389,18 @@ int main(int argc, char **argv)
         pe_kernels_select(PE_KERNELS_AVX512);
     }
     PE_RUN(pool_jobs);
+    if (pe_kernels_supported(PE_KERNELS_AVX2) && pe_kernels_detect() != PE_KERNELS_AVX2) {
+        /* the AVX2 path of CPUs without AVX-512, run here too */
+        const pe_kernels_isa best = pe_kernels_detect();
+        PE_CHECK_EQ_INT(pe_kernels_select(PE_KERNELS_AVX2), 0);
+        PE_CHECK_EQ_STR(pe_linear_backend_name(), "avx2");
+        fprintf(stderr, "-- again on the avx2 path\n");
+        PE_RUN(linear_shapes);
+        PE_RUN(linear_large);
+        PE_RUN(linear_threads);
+        PE_RUN(attention_shapes);
+        PE_RUN(layernorm);
+        pe_kernels_select(best);
+    }
     PE_TEST_EXIT();
 }

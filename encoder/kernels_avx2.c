@@ -1,0 +1,217 @@
+/* kernels_avx2.c - AVX2+FMA linear for CPUs without AVX-512 (same scheme
+ * as kernels_avx512.c with 16 registers: a 6 x 16 tile of y in 12 ymm
+ * accumulators; W packed in panels of 16 columns, Wp[p][k][0..15]; x
+ * packed per block into row panels of <= 6 rows; bias and GELU fused on
+ * the last K block). Attention and LayerNorm use the portable paths there.
+ * Called only when kernels_runtime.c found avx2 and fma. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "kernels.h"
+
+#if PE_KERNELS_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma")
+#endif
+
+#define NR PE_K256_NR
+#define MR 6
+#define KC 1536
+#define MC (6 * 48)
+#define AI static inline __attribute__((always_inline))
+
+AI __m256 erf256(__m256 x) /* the rational fit of kernels_avx512.c */
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-4.0f)), _mm256_set1_ps(4.0f));
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(-2.72614225801306e-10f), _mm256_set1_ps(2.77068142495902e-08f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-2.10102402082508e-06f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-5.69250639462346e-05f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-7.34990630326855e-04f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-2.95459980854025e-03f));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-1.60960333262415e-02f));
+    p = _mm256_mul_ps(x, p);
+    __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(-1.45660718464996e-05f), _mm256_set1_ps(-2.13374055278905e-04f));
+    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.68282697438203e-03f));
+    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-7.37332916720468e-03f));
+    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.42647390514189e-02f));
+    return _mm256_div_ps(p, q);
+}
+
+AI __m256 gelu256(__m256 x)
+{
+    __m256 e = erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
+    return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+}
+
+/* Lane mask for the first n (<= 8) of 8 lanes, as maskload/maskstore want. */
+AI __m256i lane_mask(int n)
+{
+    n = n < 0 ? 0 : n > 8 ? 8 : n;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+size_t pe_k256_packed_floats(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
+
+void pe_k256_pack_weights(const float *W, int N, int K, float *Wp)
+{
+    const int np = (N + NR - 1) / NR;
+    for (int p = 0; p < np; p++) {
+        float *dst = Wp + (size_t)p * K * NR;
+        for (int c = 0; c < NR; c++) {
+            const int n = p * NR + c;
+            for (int k = 0; k < K; k++) dst[(size_t)k * NR + c] = n < N ? W[(size_t)n * K + k] : 0.0f;
+        }
+    }
+}
+
+typedef struct tile_epi {
+    __m256i m0, m1;
+    int accum, last, gelu;
+    const float *bias;
+} tile_epi;
+
+AI void kern(const int mr, const float *restrict A, const float *restrict B, int kc, float *y, long ldy,
+             const tile_epi *e)
+{
+    __m256 c0[MR], c1[MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++)
+        if (r < mr) c0[r] = c1[r] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            if (r < mr) {
+                __m256 a = _mm256_broadcast_ss(A + r);
+                c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
+                c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
+            }
+        }
+        A += mr;
+        B += NR;
+    }
+    __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+    if (e->last && e->bias) {
+        bias0 = _mm256_maskload_ps(e->bias, e->m0);
+        bias1 = _mm256_maskload_ps(e->bias + 8, e->m1);
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        if (r < mr) {
+            float *row = y + (size_t)r * ldy;
+            __m256 v0 = c0[r], v1 = c1[r];
+            if (e->accum) {
+                v0 = _mm256_add_ps(v0, _mm256_maskload_ps(row, e->m0));
+                v1 = _mm256_add_ps(v1, _mm256_maskload_ps(row + 8, e->m1));
+            }
+            if (e->last) {
+                v0 = _mm256_add_ps(v0, bias0);
+                v1 = _mm256_add_ps(v1, bias1);
+                if (e->gelu) {
+                    v0 = gelu256(v0);
+                    v1 = gelu256(v1);
+                }
+            }
+            _mm256_maskstore_ps(row, e->m0, v0);
+            _mm256_maskstore_ps(row + 8, e->m1, v1);
+        }
+    }
+}
+
+#define KERN_N(n) \
+    static void kern_##n(const float *A, const float *B, int kc, float *y, long ldy, const tile_epi *e) \
+    { kern(n, A, B, kc, y, ldy, e); }
+KERN_N(1) KERN_N(2) KERN_N(3) KERN_N(4) KERN_N(5) KERN_N(6)
+typedef void (*kern_fn)(const float *, const float *, int, float *, long, const tile_epi *);
+static const kern_fn kerns[MR + 1] = {NULL, kern_1, kern_2, kern_3, kern_4, kern_5, kern_6};
+
+static void pack_a(const float *x, long K, int r0, int mr, int k0, int kc, float *Ap)
+{
+    for (int r = 0; r < mr; r++) {
+        const float *src = x + (size_t)(r0 + r) * K + k0;
+        for (int k = 0; k < kc; k++) Ap[(size_t)k * mr + r] = src[k];
+    }
+}
+
+typedef struct lin_job {
+    const float *Wp, *x, *b;
+    float *y;
+    int M, N, K, act, nt, split_rows;
+    _Atomic int failed;
+} lin_job;
+
+static void gemm_range(lin_job *j, int r0, int r1, int p0, int p1, float *Ap)
+{
+    const int N = j->N, K = j->K;
+    const int nkb = (K + KC - 1) / KC, kcb = (K + nkb - 1) / nkb;
+    for (int ic = r0; ic < r1; ic += MC) {
+        const int mc = r1 - ic < MC ? r1 - ic : MC;
+        const int nm = (mc + MR - 1) / MR, base = mc / nm, extra = mc % nm;
+        for (int pc = 0; pc < K; pc += kcb) {
+            const int kc = K - pc < kcb ? K - pc : kcb;
+            for (int i = 0, off = 0; i < nm; i++) {
+                int mr = base + (i < extra);
+                pack_a(j->x, K, ic + off, mr, pc, kc, Ap + (size_t)off * kc);
+                off += mr;
+            }
+            tile_epi e = {.accum = pc > 0, .last = pc + kc >= K, .gelu = j->act == 1};
+            for (int p = p0; p < p1; p++) {
+                const float *Bp = j->Wp + (size_t)p * K * NR + (size_t)pc * NR;
+                const int nc = N - p * NR;
+                e.m0 = lane_mask(nc);
+                e.m1 = lane_mask(nc - 8);
+                e.bias = j->b ? j->b + p * NR : NULL;
+                for (int i = 0, off = 0; i < nm; i++) {
+                    int mr = base + (i < extra);
+                    kerns[mr](Ap + (size_t)off * kc, Bp, kc, j->y + (size_t)(ic + off) * N + p * NR, N, &e);
+                    off += mr;
+                }
+            }
+        }
+    }
+}
+
+static void lin_task(void *ctx, int t, int tid)
+{
+    lin_job *j = ctx;
+    float *Ap = pe_kernels_scratch(tid, (size_t)MC * KC);
+    if (!Ap) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    const int np = (j->N + NR - 1) / NR;
+    if (j->split_rows) {
+        int r0 = (int)((long)j->M * t / j->nt), r1 = (int)((long)j->M * (t + 1) / j->nt);
+        if (r1 > r0) gemm_range(j, r0, r1, 0, np, Ap);
+    } else {
+        int p0 = np * t / j->nt, p1 = np * (t + 1) / j->nt;
+        if (p1 > p0) gemm_range(j, 0, j->M, p0, p1, Ap);
+    }
+}
+
+int pe_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act)
+{
+    if (M <= 0 || N <= 0 || K <= 0) return -1; /* degenerate: left to the reference path */
+    lin_job j = {.Wp = Wp, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act};
+    const int np = (N + NR - 1) / NR;
+    int nt = pe_kernels_threads();
+    if (2.0 * M * N * K < 4e5) nt = 1;
+    j.split_rows = M >= nt * 8 * MR;
+    if (!j.split_rows && nt > np) nt = np;
+    j.nt = nt;
+    pe_kernels_parallel(nt, lin_task, &j);
+    return atomic_load(&j.failed) ? -1 : 0;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif /* PE_KERNELS_X86 */
