@@ -232,6 +232,8 @@ static int kg_cache_grow(kg_cache *c)
     return 0;
 }
 
+static int kg_cache_insert(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, uint64_t id);
+
 int kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, uint64_t id)
 {
     uint32_t h32 = (uint32_t)(h >> 32);
@@ -243,6 +245,13 @@ int kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, ui
             if (s->hash == h32 && kg_cache_eq(c, s, k, len)) { s->id = id; return 0; }
         }
     }
+    return kg_cache_insert(c, k, len, h, id);
+}
+
+/* Inserts a key known to be absent. */
+static int kg_cache_insert(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, uint64_t id)
+{
+    uint32_t h32 = (uint32_t)(h >> 32);
     if ((c->n + 1) * 2 > c->cap && kg_cache_grow(c) != 0) goto full;
     uint32_t off = 0;
     if (len > KG_CACHE_INLINE) {
@@ -525,6 +534,8 @@ static void kg_cache_preload(pe_kg *kg, MDB_txn *txn)
     /* Only when the whole dictionary fits comfortably: then a miss is a new term. */
     if (a.ms_entries + b.ms_entries > KG_CACHE_MAX_SLOTS / 4) return;
     int ok = 1;
+    /* size the table once (no rehash while loading) */
+    while (kg->cache.cap < 2 * (a.ms_entries + b.ms_entries) + 1024 && kg_cache_grow(&kg->cache) == 0) {}
     for (int db = KG_T2I; db <= KG_L2I && ok; db += KG_L2I - KG_T2I) {
         MDB_cursor *c;
         if (mdb_cursor_open(txn, kg->dbi[db], &c)) { ok = 0; break; }
@@ -539,8 +550,11 @@ static void kg_cache_preload(pe_kg *kg, MDB_txn *txn)
                 kp = key;
                 kl++;
             }
-            kg_cache_put(&kg->cache, kp, kl, kg_hash(kp, kl, 0), kg_get64(d.mv_data));
-            if (kg->cache.n == 0) { ok = 0; break; } /* cleared: did not fit */
+            /* dictionary keys are unique: no probe for an existing entry */
+            if (kg_cache_insert(&kg->cache, kp, kl, kg_hash(kp, kl, 0), kg_get64(d.mv_data))) {
+                ok = 0; /* cleared: did not fit */
+                break;
+            }
         }
         mdb_cursor_close(c);
     }

@@ -878,6 +878,46 @@ static void test_persistence_and_abort(void)
     pe_kg_close(kg);
 }
 
+/* A new handle's writer loads the dictionary into its cache: existing
+ * terms and literals keep their ids, new ones get fresh ids. */
+static void test_reopen_intern(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    pe_kg_id ids[50];
+    char t[600];
+    pe_kg_value lit = {.type = PE_KG_VAL_STRING, .text = "lit", .text_len = 3};
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    for (int i = 0; i < 50; i++) {
+        if (i % 10 == 9) { memset(t, 'a' + i % 26, 590); snprintf(t + 590, 10, "%d", i); } /* long keys */
+        else snprintf(t, sizeof t, "Q%d", i + 1);
+        ids[i] = I(w, t);
+    }
+    PE_CHECK(pe_kg_put_triple(w, ids[0], ids[1], &lit, PE_KG_RANK_NORMAL, 1) == PE_OK);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_close(kg);
+    pe_kg_options o = pe_kg_options_default();
+    o.map_size = (size_t)1 << 30;
+    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    for (int i = 49; i >= 0; i--) {
+        if (i % 10 == 9) { memset(t, 'a' + i % 26, 590); snprintf(t + 590, 10, "%d", i); }
+        else snprintf(t, sizeof t, "Q%d", i + 1);
+        PE_CHECK_EQ_INT(I(w, t), ids[i]);
+    }
+    pe_kg_id fresh = I(w, "Q9999");
+    for (int i = 0; i < 50; i++) PE_CHECK(fresh != ids[i]);
+    PE_CHECK(pe_kg_put_triple(w, ids[0], ids[1], &lit, PE_KG_RANK_NORMAL, 2) == PE_OK); /* same literal */
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_stats st;
+    PE_CHECK(pe_kg_stats_get(r, &st) == PE_OK && st.literals == 1 && st.triples == 1 && st.terms == 51);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
 /* no_sync stores: pe_kg_sync and close make them durable. */
 static void test_no_sync(void)
 {
@@ -1166,6 +1206,7 @@ int main(void)
     PE_RUN(test_sameas);
     PE_RUN(test_sources);
     PE_RUN(test_persistence_and_abort);
+    PE_RUN(test_reopen_intern);
     PE_RUN(test_no_sync);
     PE_RUN(test_fork_reader);
     PE_RUN(test_thread_readers);
