@@ -139,9 +139,10 @@ typedef struct imp_rdf_counters {
 /* Called for each record (a statement, or a bad record with its message);
  * returning an error (strict mode) stops parsing. */
 typedef pe_status (*imp_record_fn)(void *user, int bad, const char *msg);
-/* Called where the input position and the records handed over agree, so
- * that a checkpoint may be committed; returning an error stops parsing. */
-typedef pe_status (*imp_point_fn)(void *user);
+/* Called where a checkpoint may be committed: every record before the
+ * input position (bytes decoded, lines; Turtle/RDF-XML: statements) has
+ * been handed over and none after it. Returning an error stops parsing. */
+typedef pe_status (*imp_point_fn)(void *user, uint64_t bytes, uint64_t lines);
 
 typedef struct imp_rdf_options {
     pe_import_format format;      /* NTRIPLES, TURTLE or RDFXML */

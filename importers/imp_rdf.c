@@ -270,7 +270,8 @@ static void on_statement(void *user, raptor_statement *rs)
         st = c->opt->record(c->opt->record_user, 0, NULL);
     }
     /* Turtle/RDF-XML resume by statement count: every statement is a safe point. */
-    if (st == PE_OK && !nt && c->opt->point) st = c->opt->point(c->opt->record_user);
+    if (st == PE_OK && !nt && c->opt->point)
+        st = c->opt->point(c->opt->record_user, imp_input_offset(c->in), c->statements);
     if (st != PE_OK) stop(c, st);
 }
 
@@ -350,27 +351,40 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
         goto out;
     }
     if (opt->format == PE_IMPORT_NTRIPLES) {
-        /* Complete lines in chunks (raptor is slow when fed a line at a
-         * time). Checkpoints go at chunk ends, where every statement of the
-         * lines consumed so far is handed over (a chunk always ends with
-         * the last line read). A line raptor could not delimit, or one over
-         * max_line, is replaced by an empty line so that raptor's line
-         * numbers stay those of the file. */
+        /* Complete lines in chunks of about NT_CHUNK bytes. raptor 2.0.15's
+         * N-Triples parser compacts its buffer only when input is left
+         * over after the last complete line: a chunk ending exactly at a
+         * newline makes it keep (and copy) everything fed so far. So the
+         * newline of each chunk's last line is held back and sent at the
+         * start of the next chunk; that line's statements come then, and
+         * the safe point after a chunk is the position before that line.
+         * A line raptor could not delimit, or one over max_line, is replaced
+         * by an empty line so that raptor's line numbers stay the file's. */
         size_t cap = NT_CHUNK, len = 0;
-        buf = malloc(cap + 1);
+        buf = malloc(cap + 2);
         if (!buf) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); goto out; }
-        int done = 0;
+        uint64_t safe_bytes = imp_input_offset(in), safe_lines = imp_input_line_no(in);
+        /* Chunk ends are chosen from input offsets alone (not from what the
+         * buffer holds), so that a resumed run cuts the same chunks and
+         * commits at the same places as an uninterrupted one. */
+        uint64_t chunk_start = safe_bytes;
+        int done = 0, last_bad = 0;
         while (!done && st == PE_OK) {
+            uint64_t before_bytes = imp_input_offset(in), before_lines = imp_input_line_no(in);
             const char *line;
             size_t n;
             pe_status ls = imp_input_line(in, &line, &n, err);
+            last_bad = 0;
             if (ls == PE_DONE) done = 1;
             else if (ls == PE_ERR_LIMIT) {
                 bad_line(&c, (long)imp_input_line_no(in), err->msg);
                 line = "";
                 n = 0;
+                last_bad = 1;
             } else if (ls != PE_OK) {
-                st = ls;
+                /* unreadable or truncated input: hand over the complete lines read before */
+                raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, len, 1);
+                st = c.fail ? c.fail : ls;
                 break;
             } else if (memchr(line, '"', n) && !quotes_balanced(line, n)) {
                 char msg[PE_ERRMSG_MAX];
@@ -379,28 +393,39 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
                 bad_line(&c, (long)imp_input_line_no(in), msg);
                 line = "";
                 n = 0;
+                last_bad = 1;
             }
             if (c.fail) { st = c.fail; break; }
-            if (!done) {
-                if (len + n + 1 > cap) { /* grow for a long line; the chunk ends after it */
-                    char *nb = realloc(buf, len + n + 2);
-                    if (!nb) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); break; }
-                    buf = nb;
-                    cap = len + n + 1;
-                }
-                memcpy(buf + len, line, n);
-                buf[len + n] = '\n';
-                len += n + 1;
-                if (len < NT_CHUNK) continue;
+            if (done) {
+                raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, len, 1);
+                if (c.fail) { st = c.fail; break; }
+                if (opt->point) st = opt->point(opt->record_user, imp_input_offset(in), imp_input_line_no(in));
+                break;
             }
-            raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, len, done);
-            len = 0;
+            if (len + n + 1 > cap) { /* grow for a long line */
+                char *nb = realloc(buf, len + n + 2);
+                if (!nb) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); break; }
+                buf = nb;
+                cap = len + n + 1;
+            }
+            memcpy(buf + len, line, n);
+            buf[len + n] = '\n';
+            len += n + 1;
+            /* The last line appended starts at before_*: the next safe point;
+             * a bad line (already counted, nothing left for raptor) ends it. */
+            safe_bytes = last_bad ? imp_input_offset(in) : before_bytes;
+            safe_lines = last_bad ? imp_input_line_no(in) : before_lines;
+            if (imp_input_offset(in) - chunk_start < NT_CHUNK) continue;
+            raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, len - 1, 0);
+            buf[0] = '\n';
+            len = 1;
+            chunk_start = safe_bytes;
             if (c.fail) { st = c.fail; break; }
             if (cap > NT_CHUNK) { /* give back the room of a huge line */
-                char *nb = realloc(buf, NT_CHUNK + 1);
+                char *nb = realloc(buf, NT_CHUNK + 2);
                 if (nb) { buf = nb; cap = NT_CHUNK; }
             }
-            if (opt->point && (st = opt->point(opt->record_user)) != PE_OK) break;
+            if (opt->point && (st = opt->point(opt->record_user, safe_bytes, safe_lines)) != PE_OK) break;
         }
     } else {
         size_t cap = 256 * 1024;

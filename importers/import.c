@@ -329,18 +329,13 @@ static pe_status sink_sameas(void *u, const char *other, size_t len)
     return PE_OK;
 }
 
-static void set_position(imp_run *r)
-{
-    r->c.bytes = imp_input_offset(r->in);
-    if (r->format == PE_IMPORT_TURTLE || r->format == PE_IMPORT_RDFXML) r->c.lines = r->rdf_base + r->records;
-    else r->c.lines = imp_input_line_no(r->in);
-}
-
-static pe_status commit_batch(imp_run *r)
+/* Commits the batch with the position reached (see imp_point_fn). */
+static pe_status commit_at(imp_run *r, uint64_t bytes, uint64_t lines)
 {
     pe_status st;
     PE_TRY(st, ensure_writer(r));
-    set_position(r);
+    r->c.bytes = bytes;
+    r->c.lines = lines;
     st = pe_kg_source_checkpoint(r->w, r->source, &r->c, r->first_error);
     if (st != PE_OK) return store_fail(r, st, "cannot write the checkpoint");
     st = pe_kg_writer_commit(r->w);
@@ -386,12 +381,12 @@ static pe_status record_done(void *u, int bad, const char *msg)
     return PE_OK;
 }
 
-/* Where the input position matches the records handed over: commit a full batch. */
-static pe_status point_done(void *u)
+/* At a safe point (imp_point_fn): commit a full batch. */
+static pe_status point_done(void *u, uint64_t bytes, uint64_t lines)
 {
     imp_run *r = u;
-    if (r->in_batch >= r->opt->batch_records) return commit_batch(r);
-    if ((r->records & 15) == 0) progress(r, 0);
+    if (r->in_batch >= r->opt->batch_records) return commit_at(r, bytes, lines);
+    progress(r, 0);
     return PE_OK;
 }
 
@@ -399,7 +394,15 @@ static pe_status point_done(void *u)
 static pe_status line_done(imp_run *r, int bad, const char *msg)
 {
     pe_status st = record_done(r, bad, msg);
-    return st == PE_OK ? point_done(r) : st;
+    return st == PE_OK ? point_done(r, imp_input_offset(r->in), imp_input_line_no(r->in)) : st;
+}
+
+/* Commits where the input is now (between records, or at the end). */
+static pe_status commit_batch(imp_run *r)
+{
+    if (r->format == PE_IMPORT_TURTLE || r->format == PE_IMPORT_RDFXML)
+        return commit_at(r, imp_input_offset(r->in), r->rdf_base + r->records);
+    return commit_at(r, imp_input_offset(r->in), imp_input_line_no(r->in));
 }
 
 /* ---- Wikidata JSON driving ------------------------------------------------ */

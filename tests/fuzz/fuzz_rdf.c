@@ -12,7 +12,7 @@ static pe_status on_record(void *u, int bad, const char *msg)
     return PE_OK;
 }
 
-static pe_status on_point(void *u)
+static pe_status on_point(void *u, uint64_t bytes, uint64_t lines)
 {
     return PE_OK;
 }
