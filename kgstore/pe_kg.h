@@ -52,8 +52,10 @@
  * status; commit then aborts and returns it. After PE_ERR_FULL the map is
  * doubled when the writer ends (if no reader of this handle is open), so the
  * batch can be run again. Ids returned by pe_kg_intern stay valid across
- * batches; an id merged away by pe_kg_put_sameas is still accepted by this
- * handle's writer and by readers (it is followed to the canonical id).
+ * batches; an id merged away by pe_kg_put_sameas is still accepted (and
+ * followed to the canonical id) by this handle's writer, until another
+ * process writes to the store, and by the readers' entity, label, value and
+ * type functions; pe_kg_match wants canonical ids (pe_kg_resolve gives them).
  *
  * Record layouts: see the "LMDB layout" section at the end of this header.
  */
