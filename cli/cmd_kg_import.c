@@ -137,7 +137,7 @@ int pe_cmd_kg_import(int argc, char **argv)
             fprintf(stderr, "persona: %s: %s\n", pe_status_str(st), err.msg);
             rc = PE_EXIT_FAIL;
         }
-        if (c->skipped) skipped_any = 1;
+        if (c->skipped && res.resumed != 2) skipped_any = 1; /* a re-run of a done file skips nothing now */
         if (json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "file", files[f]);

@@ -114,6 +114,30 @@ static pe_import_format format_from_content(const char *p, size_t n)
     return PE_IMPORT_AUTO;
 }
 
+/* A ".ttl" file whose first 64 KiB are N-Triples lines (DBpedia ships
+ * N-Triples under that name) is read as N-Triples: raptor 2.0.15's Turtle
+ * parser keeps all its input in memory, its N-Triples parser does not. */
+static int looks_like_ntriples(const char *p, size_t n)
+{
+    int lines = 0;
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        if (!nl) break; /* the last, incomplete line of the window */
+        size_t l = (size_t)(nl - p);
+        while (l && (p[l - 1] == '\r' || p[l - 1] == ' ' || p[l - 1] == '\t')) l--;
+        size_t i = 0;
+        while (i < l && (p[i] == ' ' || p[i] == '\t')) i++;
+        if (i < l && p[i] != '#') {
+            if (!(p[i] == '<' || (p[i] == '_' && i + 1 < l && p[i + 1] == ':')) || p[l - 1] != '.') return 0;
+            if (memchr(p + i, ';', l - i) && !memchr(p + i, '"', l - i)) return 0; /* predicate lists */
+            lines++;
+        }
+        n -= (size_t)(nl - p) + 1;
+        p = nl + 1;
+    }
+    return lines > 0;
+}
+
 /* "20240101" in the file name -> "2024-01-01" */
 static void dump_date_from_name(const char *path, char out[16])
 {
@@ -564,6 +588,7 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
         pe_import_format by_content = format_from_content(p, n);
         r->format = is_stdin ? PE_IMPORT_AUTO : format_from_name(path);
         if (r->format == PE_IMPORT_AUTO) r->format = by_content;
+        if (r->format == PE_IMPORT_TURTLE && looks_like_ntriples(p, n)) r->format = PE_IMPORT_NTRIPLES;
         if (r->format == PE_IMPORT_AUTO) {
             st = pe_error_set(err, PE_ERR_UNSUPPORTED,
                               "%s: cannot tell the format from the name or the content; pass a format", path);

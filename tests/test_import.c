@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 static char tmpdir[64];
@@ -312,6 +313,54 @@ static void test_rdf(void)
     pe_kg_close(kg);
 }
 
+static void test_stdin_and_detection(void)
+{
+    pe_kg *kg = new_store();
+    if (!kg) { PE_CHECK(kg); return; }
+    pe_import_options o = pe_import_options_default();
+    pe_import_result res;
+    pe_error err;
+    /* standard input: format from the content */
+    int saved = dup(0);
+    PE_CHECK(freopen(fixture("entities.json"), "r", stdin) != NULL);
+    PE_CHECK_EQ_INT(pe_import_file(kg, "-", &o, &res, &err), PE_OK);
+    dup2(saved, 0);
+    close(saved);
+    PE_CHECK_EQ_INT(res.counts.entities, 4);
+    PE_CHECK_EQ_INT(res.counts.triples, 19);
+    /* a .ttl file holding N-Triples is read as N-Triples */
+    FILE *f = fopen(tmp_path("nt-inside.ttl"), "w");
+    fprintf(f, "# comment\n<http://a.example/s> <http://a.example/p> \"x\"@en .\n"
+               "<http://a.example/s> <http://a.example/q> <http://a.example/o> .\n");
+    fclose(f);
+    PE_CHECK_EQ_INT(pe_import_file(kg, tmp_path("nt-inside.ttl"), &o, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(res.counts.triples, 2);
+    pe_kg_reader *r;
+    if (pe_kg_reader_begin(kg, &r) == PE_OK) {
+        pe_kg_source src;
+        PE_CHECK(pe_kg_source_get(r, res.source_id, &src) == PE_OK && strcmp(src.format, "ntriples") == 0);
+        pe_kg_reader_end(r);
+    }
+    /* an explicit format wins; unknown content is refused */
+    f = fopen(tmp_path("noext"), "w");
+    fprintf(f, "hello\n");
+    fclose(f);
+    PE_CHECK_EQ_INT(pe_import_file(kg, tmp_path("noext"), &o, &res, &err), PE_ERR_UNSUPPORTED);
+    PE_CHECK_MSG(strstr(err.msg, "noext: cannot tell the format"), "%s", err.msg);
+    o.format = PE_IMPORT_NTRIPLES;
+    PE_CHECK_EQ_INT(pe_import_file(kg, tmp_path("noext"), &o, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(res.counts.skipped, 1);
+    PE_CHECK_MSG(strstr(res.first_error, "noext:1:"), "%s", res.first_error);
+    /* options */
+    o = pe_import_options_default();
+    o.batch_records = 0;
+    PE_CHECK_EQ_INT(pe_import_file(kg, fixture("entities.json"), &o, &res, &err), PE_ERR_INVALID);
+    o = pe_import_options_default();
+    o.langs = "en,,fr";
+    PE_CHECK_EQ_INT(pe_import_file(kg, fixture("entities.json"), &o, &res, &err), PE_ERR_INVALID);
+    pe_kg_close(kg);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_import_XXXXXX");
@@ -320,6 +369,7 @@ int main(void)
     PE_RUN(test_bad_records);
     PE_RUN(test_files);
     PE_RUN(test_rdf);
+    PE_RUN(test_stdin_and_detection);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -339,6 +339,41 @@ static void test_turtle(void)
     kill_and_resume(dump, "turtle", 0);
 }
 
+/* Exit codes and messages of persona kg import. */
+static void test_cli(void)
+{
+    char db[300], bad[300], log[300], missing[300];
+    snprintf(db, sizeof db, "%s", tmp_path("cli-kg"));
+    snprintf(bad, sizeof bad, "%s", tmp_path("cli-bad.json"));
+    snprintf(missing, sizeof missing, "%s", tmp_path("missing.json"));
+    snprintf(log, sizeof log, "%s", tmp_path("cli.log"));
+    FILE *f = fopen(bad, "w");
+    fprintf(f, "[\n{\"id\":\"Q1\",\"labels\":{}},\n{\"id\":\"Q2\",\"labels\":7},\n{\"id\":\"Q3\"}\n]\n");
+    fclose(f);
+    char *usage1[] = {persona, "kg", "import", NULL};
+    PE_CHECK_EQ_INT(run(log, usage1), 2);
+    char *usage2[] = {persona, "kg", "import", bad, "--format", "yaml", "--db", db, NULL};
+    PE_CHECK_EQ_INT(run(log, usage2), 2);
+    PE_CHECK(file_contains(log, "unknown format 'yaml'"));
+    char *usage3[] = {persona, "kg", "import", bad, "--batch", "0", "--db", db, NULL};
+    PE_CHECK_EQ_INT(run(log, usage3), 2);
+    char *help[] = {persona, "kg", "import", "--help", NULL};
+    PE_CHECK_EQ_INT(run(log, help), 0);
+    PE_CHECK(file_contains(log, "--resume"));
+    char *miss[] = {persona, "kg", "import", missing, "--db", db, NULL};
+    PE_CHECK_EQ_INT(run(log, miss), 1);
+    PE_CHECK(file_contains(log, "missing.json"));
+    char *strict[] = {persona, "kg", "import", bad, "--db", db, "--strict", NULL};
+    PE_CHECK_EQ_INT(run(log, strict), 1);
+    PE_CHECK(file_contains(log, "cli-bad.json:3: entity Q2: \"labels\" is not an object"));
+    char *partial[] = {persona, "kg", "import", bad, "--db", db, "--json", NULL};
+    PE_CHECK_EQ_INT(run(log, partial), 4);
+    PE_CHECK(file_contains(log, "\"skipped\":\t1") || file_contains(log, "\"skipped\": 1"));
+    char *again[] = {persona, "kg", "import", bad, "--db", db, NULL};
+    PE_CHECK_EQ_INT(run(log, again), 0); /* already imported: nothing done, nothing skipped now */
+    PE_CHECK(file_contains(log, "already imported"));
+}
+
 int main(void)
 {
     const char *bin = getenv("PE_BINARY_DIR");
@@ -349,6 +384,7 @@ int main(void)
     }
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_import_crash_XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
+    PE_RUN(test_cli);
     PE_RUN(test_json);
     PE_RUN(test_ntriples_gz);
     PE_RUN(test_turtle);

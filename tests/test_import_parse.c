@@ -275,6 +275,12 @@ static void test_wbgetentities(void)
     PE_CHECK_EQ_INT(imp_wd_parse(wd, bad, strlen(bad), "api.json", 1, &s, &n, &dropped, &err), PE_ERR_PARSE);
     PE_CHECK_EQ_INT(r.len, before);
     PE_CHECK_MSG(strstr(err.msg, "api.json:1: entity Q2: \"aliases\" is not an object"), "%s", err.msg);
+    /* a language code longer than the store takes */
+    char longlang[400];
+    snprintf(longlang, sizeof longlang,
+             "{\"id\":\"Q5\",\"labels\":{\"x\":{\"language\":\"%070d\",\"value\":\"v\"}}}", 0);
+    PE_CHECK_EQ_INT(imp_wd_parse(wd, longlang, strlen(longlang), "l.json", 3, &s, &n, &dropped, &err), PE_ERR_PARSE);
+    PE_CHECK_MSG(strstr(err.msg, "l.json:3: entity Q5: language code") != NULL, "%s", err.msg);
     imp_wd_free(wd);
     free(r.log);
 }
