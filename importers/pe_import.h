@@ -86,7 +86,50 @@ typedef struct pe_import_result {
 /* Imports one file (or "-" for standard input, not resumable). res may be
  * NULL. Errors: PE_ERR_IO (missing/unreadable, truncated compressed stream),
  * PE_ERR_PARSE / PE_ERR_UTF8 / PE_ERR_LIMIT (strict mode), PE_ERR_INVALID
- * (options), PE_ERR_UNSUPPORTED (format not recognised), store errors. */
+ * (options), PE_ERR_UNSUPPORTED (format not recognised), store errors.
+ *
+ * Format (PE_IMPORT_AUTO): from the name without .gz/.bz2 (.json .ndjson
+ * .jsonl; .nt; .ttl .n3; .rdf .owl .xml), else from the content ("[" or "{"
+ * JSON, "<?xml" RDF/XML, "@prefix" Turtle, "<...> <...> ... ." N-Triples).
+ * A .ttl file whose first 64 KiB are N-Triples lines is read as N-Triples
+ * (DBpedia's .ttl dumps): raptor 2.0.15's Turtle parser keeps its whole
+ * input in memory, the N-Triples path does not. Compression is detected
+ * from the magic bytes (gzip multi-member, bzip2 concatenated streams).
+ *
+ * Wikidata JSON: the first line decides the framing: a line holding a
+ * complete JSON value means one record a line (dump array lines "[" / "]"
+ * and trailing commas accepted; each line an entity or a wbgetentities /
+ * Special:EntityData response {"entities": {...}}); otherwise the whole
+ * input is one document (pretty-printed entity or response, at most
+ * max_line bytes). A record is validated completely before anything of it
+ * is written; messages read "FILE:LINE: entity Q42: what is wrong".
+ * Entities of a response that the API marks "missing" are counted in
+ * dropped. somevalue/novalue snaks, deprecated statements and texts outside
+ * `langs` are counted in dropped too.
+ *
+ * RDF: N-Triples syntax errors cost their line ("FILE:LINE:COL: message",
+ * counted in skipped); Turtle and RDF/XML stop at the first syntax error
+ * (PE_ERR_PARSE) after committing the statements before it. The vocabulary
+ * mapping (labels, aliases, descriptions, sameAs, redirects) is described
+ * in importers/imp_rdf.c.
+ *
+ * Counts (res->counts, also in the store's source record): texts, triples
+ * and sameAs are pe_kg_put_* calls made (a repeated fact counts again,
+ * although the store keeps it once). entities: Wikidata entity records
+ * written; for RDF, resource records declared: once per run of consecutive
+ * statements about a subject within a batch. lines: input lines consumed
+ * (Turtle/RDF-XML: statements); bytes: decompressed bytes.
+ *
+ * Batches and resume: every opt->batch_records records (N-Triples: at the
+ * next 256 KiB line chunk) the data is committed together with the counts
+ * and the input position. A RUNNING source of the same checksum and format
+ * (a killed import) is continued from that position when opt->resume is
+ * set (the input is decompressed again and discarded up to it; Turtle and
+ * RDF/XML re-parse and ignore the statements already imported), ending
+ * with the counts of an uninterrupted run; without opt->resume it is
+ * refused with PE_ERR_INVALID naming --resume. A DONE source: res->resumed
+ * = 2, nothing imported, PE_OK. A fatal error marks the source FAILED (a
+ * later import of the file starts a new source). */
 pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *opt,
                          pe_import_result *res, pe_error *err);
 
