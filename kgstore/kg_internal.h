@@ -11,7 +11,7 @@
 
 #include "pe_kg.h"
 
-#define KG_LAYOUT_VERSION 1
+#define KG_LAYOUT_VERSION 2 /* 1: texts held one source (before 88a3e90) */
 #define KG_MAX_KEY 511          /* LMDB's default maximum key size */
 #define KG_LONG_KEY_PREFIX 400  /* longer keys: prefix + 0xFF + 16-byte hash */
 #define KG_ALIAS_KEY_MAX 500    /* alias forms truncated here (UTF-8 boundary) */

@@ -418,7 +418,7 @@ pe_status pe_kg_stats_get(pe_kg_reader *r, pe_kg_stats *out);
 pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
 
 /*
- * LMDB layout (version 1)
+ * LMDB layout (version 2)
  * -----------------------
  * One LMDB environment (the directory: data.mdb, lock.mdb), opened with
  * MDB_NOTLS (and MDB_NOSYNC when options.no_sync). Every integer in keys and
@@ -429,7 +429,7 @@ pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
  * PE_KG_ID_LITERAL | 1, 2, ... ; both only grow, so new ids are appended.
  *
  * database    flags             key                       value
- * meta        -                 "layout_version"          u32 = 1
+ * meta        -                 "layout_version"          u32 = 2
  *                               "next_term", "next_lit"   u64 next ids
  *                               "gen"                     u64 commit counter
  * term2id     -                 term key (1)              id

@@ -1125,13 +1125,13 @@ static void test_bad_stores(void)
     PE_CHECK(mdb_env_open(env, dir, 0, 0664) == 0);
     mdb_txn_begin(env, NULL, 0, &txn);
     PE_CHECK(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
-    unsigned char v2[4] = {0, 0, 0, 2};
+    unsigned char v2[4] = {0, 0, 0, 7};
     MDB_val vk = {14, "layout_version"}, vd = {4, v2};
     mdb_put(txn, dbi, &vk, &vd, 0);
     PE_CHECK(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
     PE_CHECK(pe_kg_open(dir, NULL, &kg) == PE_ERR_CORRUPT);
-    PE_CHECK_MSG(kg && strstr(pe_kg_errmsg(kg), "version 2"), "message: %s", pe_kg_errmsg(kg));
+    PE_CHECK_MSG(kg && strstr(pe_kg_errmsg(kg), "version 7"), "message: %s", pe_kg_errmsg(kg));
     pe_kg_close(kg);
     PE_CHECK(pe_kg_open(NULL, NULL, &kg) == PE_ERR_INVALID);
     pe_kg_close(kg);
