@@ -31,7 +31,11 @@ static void usage(FILE *f)
             "                     max positions); longer texts are truncated\n"
             "  --batch N          texts per forward pass (default 32)\n"
             "  --threads N        CPU threads (default: all cores)\n"
-            "  --backend B        auto (default), cpu or cuda\n"
+            "  --backend B        auto (default: CUDA when built with it and a GPU is usable,\n"
+            "                     else CPU), cpu or cuda\n"
+            "  --precision P      matrix products: fp32 (default), tf32 (CUDA tensor cores; the CPU\n"
+            "                     runs fp32) or bf16 (CUDA, or a CPU with AVX-512 BF16, else fp32);\n"
+            "                     on CUDA $PE_CUDA_PRECISION overrides it\n"
             "\n"
             "exit codes: 0 ok, 1 failure, 2 usage, 3 model not found, 4 some lines were bad\n");
 }
@@ -170,6 +174,12 @@ int pe_cmd_encode(int argc, char **argv)
             else if (strcmp(v, "auto") == 0) lo.backend = PE_ENCODER_AUTO;
             else if (strcmp(v, "cpu") == 0) lo.backend = PE_ENCODER_CPU;
             else if (strcmp(v, "cuda") == 0) lo.backend = PE_ENCODER_CUDA;
+            else ok = 0;
+        } else if (strcmp(a, "--precision") == 0) {
+            if (!v) ok = 0;
+            else if (strcmp(v, "fp32") == 0) lo.precision = PE_PRECISION_FP32;
+            else if (strcmp(v, "tf32") == 0) lo.precision = PE_PRECISION_TF32;
+            else if (strcmp(v, "bf16") == 0) lo.precision = PE_PRECISION_BF16;
             else ok = 0;
         } else {
             fprintf(stderr, "persona encode: unknown option '%s' (see --help)\n", a);

@@ -29,8 +29,37 @@ static float *grow_f(float *p, size_t n)
     return posix_memalign(&q, 64, n ? n * sizeof(float) : 64) == 0 ? q : NULL;
 }
 
-pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_config *cfg, int n_tokens, int n_seq,
-                                int max_len, pe_error *err)
+pe_status pe_encoder_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, int n_seq, pe_error *err)
+{
+    if (n_tokens > ws->cap_idx) {
+        int cap = n_tokens;
+        if (ws->cap_idx && cap < ws->cap_idx + ws->cap_idx / 2) cap = ws->cap_idx + ws->cap_idx / 2;
+        ws->cap_idx = 0;
+        free(ws->positions);
+        free(ws->types);
+        ws->positions = malloc((size_t)cap * sizeof *ws->positions);
+        ws->types = malloc((size_t)cap * sizeof *ws->types);
+        if (!ws->positions || !ws->types) {
+            pe_encoder_ws_free(ws);
+            return pe_error_set(err, PE_ERR_NOMEM, "out of memory for a batch of %d tokens", n_tokens);
+        }
+        ws->cap_idx = cap;
+    }
+    if (n_seq > ws->cap_seq) {
+        free(ws->offsets);
+        ws->cap_seq = 0;
+        ws->offsets = malloc(((size_t)n_seq + 1) * sizeof *ws->offsets);
+        if (!ws->offsets) {
+            pe_encoder_ws_free(ws);
+            return pe_error_set(err, PE_ERR_NOMEM, "out of memory for %d sequences", n_seq);
+        }
+        ws->cap_seq = n_seq;
+    }
+    return PE_OK;
+}
+
+pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_config *cfg, int n_tokens, int max_len,
+                                pe_error *err)
 {
     const size_t C = (size_t)cfg->hidden, Ci = (size_t)cfg->intermediate;
     if (n_tokens > ws->cap_tokens) {
@@ -41,11 +70,7 @@ pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_confi
         ws->qkv = grow_f(ws->qkv, (size_t)cap * 3 * C);
         ws->ctx = grow_f(ws->ctx, (size_t)cap * C);
         ws->ffn = grow_f(ws->ffn, (size_t)cap * Ci);
-        free(ws->positions);
-        free(ws->types);
-        ws->positions = malloc((size_t)cap * sizeof *ws->positions);
-        ws->types = malloc((size_t)cap * sizeof *ws->types);
-        if (!ws->qkv || !ws->ctx || !ws->ffn || !ws->positions || !ws->types) {
+        if (!ws->qkv || !ws->ctx || !ws->ffn) {
             pe_encoder_ws_free(ws);
             return pe_error_set(err, PE_ERR_NOMEM, "out of memory for a batch of %d tokens", n_tokens);
         }
@@ -60,16 +85,6 @@ pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_confi
             return pe_error_set(err, PE_ERR_NOMEM, "out of memory for sequences of %d tokens", max_len);
         }
         ws->cap_len = max_len;
-    }
-    if (n_seq > ws->cap_seq) {
-        free(ws->offsets);
-        ws->cap_seq = 0;
-        ws->offsets = malloc(((size_t)n_seq + 1) * sizeof *ws->offsets);
-        if (!ws->offsets) {
-            pe_encoder_ws_free(ws);
-            return pe_error_set(err, PE_ERR_NOMEM, "out of memory for %d sequences", n_seq);
-        }
-        ws->cap_seq = n_seq;
     }
     return PE_OK;
 }
@@ -124,7 +139,7 @@ pe_status pe_encoder_forward_cpu(pe_encoder *enc, const pe_encoder_batch *b, int
     const float eps = g->layer_norm_eps;
     pe_encoder_workspace *ws = &enc->ws;
     pe_status st;
-    PE_TRY(st, pe_encoder_ws_reserve(ws, g, T, b->n_seq, b->max_len, &enc->err));
+    PE_TRY(st, pe_encoder_ws_reserve(ws, g, T, b->max_len, &enc->err));
     float *x = out; /* the running hidden state lives in the caller's buffer */
     pe_encoder_embed_cpu(g, &enc->w, b, x);
     for (int l = 0; l < out_layer; l++) {
@@ -184,7 +199,9 @@ pe_status pe_encoder_forward(pe_encoder *enc, const int32_t *ids, const int32_t 
                                 (long long)t, type_ids[t], g->type_vocab);
     }
     pe_status st;
-    PE_TRY(st, pe_encoder_ws_reserve(&enc->ws, g, (int)T, n_seq, max_len, &enc->err));
+    /* only the batch arrays here: the CPU forward reserves its own buffers,
+     * the CUDA backend has its workspace on the device */
+    PE_TRY(st, pe_encoder_ws_reserve_batch(&enc->ws, (int)T, n_seq, &enc->err));
     pe_encoder_workspace *ws = &enc->ws;
     int t = 0;
     ws->offsets[0] = 0;
@@ -224,6 +241,12 @@ pe_status pe_encoder_pooler(pe_encoder *enc, const float *hidden, const int *len
     pe_error_clear(&enc->err);
     if (!enc->cfg.has_pooler)
         return pe_error_set(&enc->err, PE_ERR_UNSUPPORTED, "this model has no pooler (pooler.dense weights)");
+    if (n_seq < 0 || (n_seq > 0 && (!hidden || !lengths || !pooled)))
+        return pe_error_set(&enc->err, PE_ERR_INVALID, "pooler: NULL hidden, lengths or output");
+    for (int s = 0; s < n_seq; s++)
+        if (lengths[s] < 1 || lengths[s] > enc->cfg.max_position)
+            return pe_error_set(&enc->err, PE_ERR_INVALID, "pooler: sequence %d has %d tokens (1..%d)", s, lengths[s],
+                                enc->cfg.max_position);
     int *off = malloc(((size_t)n_seq + 1) * sizeof *off);
     if (!off) return pe_error_set(&enc->err, PE_ERR_NOMEM, "out of memory");
     off[0] = 0;

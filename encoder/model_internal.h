@@ -72,9 +72,12 @@ typedef struct pe_encoder_batch {
     const int *offsets;       /* (n_seq + 1) sequence s is rows offsets[s] .. offsets[s+1]-1 */
 } pe_encoder_batch;
 
-/* CPU workspace, sized for a batch shape and reused; grows, never shrinks. */
+/* CPU workspace, sized for a batch shape and reused; grows, never shrinks.
+ * The batch arrays (positions, types, offsets) serve every backend; the
+ * compute buffers only the CPU forward (left unallocated on CUDA). */
 typedef struct pe_encoder_workspace {
-    int cap_tokens;  /* rows the buffers below hold */
+    int cap_tokens;  /* rows qkv, ctx and ffn hold */
+    int cap_idx;     /* rows positions and types hold */
     int cap_len;     /* longest sequence the attention scratch holds */
     int cap_seq;     /* sequences the batch arrays hold */
     float *qkv;      /* (T, 3C) */
@@ -110,8 +113,9 @@ uint16_t pe_f32_to_f16(float f); /* round to nearest even, saturating to inf */
 struct pe_encoder {
     pe_encoder_config cfg;
     pe_encoder_weights w;
-    pe_encoder_layer_linear *lin; /* (L) CPU prepared projections */
+    pe_encoder_layer_linear *lin; /* (L) CPU prepared projections; NULL on CUDA */
     pe_encoder_backend backend;   /* resolved: CPU or CUDA */
+    const char *precision;        /* resolved, static string: "fp32", "tf32", "bf16" */
     int threads;
 
     /* storage */
@@ -155,6 +159,8 @@ void pe_unmap_file(void *data, size_t size);
 pe_status pe_safetensors_parse(const char *path, const unsigned char *map, size_t size,
                                pe_encoder_stored_tensor **out, int *n, pe_error *err);
 void pe_stored_tensors_free(pe_encoder_stored_tensor *t, int n);
+/* PE_ERR_CORRUPT naming path and the tensor when a name appears twice. */
+pe_status pe_stored_tensors_check_unique(const char *path, const pe_encoder_stored_tensor *t, int n, pe_error *err);
 
 /* Element count of shape, or -1 on overflow past 2^53. */
 int64_t pe_shape_numel(const int64_t *shape, int ndim);
@@ -192,9 +198,11 @@ void pe_pem_header_clear(pe_pem_header *h);
 
 /* ---- CPU forward (model_forward.c) ---- */
 
-/* Grows ws to hold batch b (T tokens, n_seq sequences, longest max_len). */
+/* Grows the batch arrays of ws to n_tokens tokens and n_seq sequences. */
+pe_status pe_encoder_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, int n_seq, pe_error *err);
+/* Grows the CPU compute buffers of ws to n_tokens tokens, longest max_len. */
 pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_config *cfg, int n_tokens,
-                                int n_seq, int max_len, pe_error *err);
+                                int max_len, pe_error *err);
 void pe_encoder_ws_free(pe_encoder_workspace *ws);
 
 /* x (T, C) = LN(word_emb[ids] + pos_emb[positions] + type_emb[type_ids]). */

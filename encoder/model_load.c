@@ -11,6 +11,9 @@
 
 #include "kernels.h"
 #include "model_internal.h"
+#ifdef PE_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 /* ---- dtype conversion ---- */
 
@@ -294,45 +297,79 @@ static pe_status bind_weights(pe_encoder *enc, const char *path, int hf, pe_erro
     return st;
 }
 
-/* ---- after binding: CPU projections, threads, backend ---- */
+/* ---- after binding: backend, CPU projections, threads ---- */
+
+#ifdef PE_HAVE_CUDA
+/* The CUDA handle for options o (environment overrides applied). */
+static pe_status open_cuda(pe_encoder *enc, const pe_encoder_options *o, pe_error *err)
+{
+    pe_cuda_options co = pe_cuda_options_default();
+    co.device = o->device;
+    co.precision = o->precision == PE_PRECISION_BF16   ? PE_CUDA_BF16
+                   : o->precision == PE_PRECISION_TF32 ? PE_CUDA_TF32
+                                                       : PE_CUDA_FP32;
+    pe_status st;
+    PE_TRY(st, pe_cuda_options_env(&co, err));
+    pe_encoder_cuda *cu = NULL;
+    PE_TRY(st, pe_encoder_cuda_new_ex(&enc->cfg, &enc->w, &co, &cu, err));
+    enc->cuda = cu;
+    enc->backend = PE_ENCODER_CUDA;
+    enc->precision = pe_cuda_precision_name(pe_encoder_cuda_precision(cu));
+    return PE_OK;
+}
+#endif
+
+/* pe_linear_prepare for f32 keeps its $PE_LINEAR_BF16 switch. */
+static pe_linear_weights *prepare_linear(const float *W, int N, int K, int bf16)
+{
+    return bf16 ? pe_linear_prepare_ex(W, N, K, PE_LINEAR_BF16) : pe_linear_prepare(W, N, K);
+}
 
 static pe_status prepare_backend(pe_encoder *enc, const pe_encoder_options *o, pe_error *err)
 {
     const pe_encoder_config *g = &enc->cfg;
     int C = g->hidden, Ci = g->intermediate;
-    enc->lin = calloc((size_t)g->layers, sizeof *enc->lin);
-    if (!enc->lin) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    for (int l = 0; l < g->layers; l++) {
-        const pe_encoder_layer_weights *lw = &enc->w.layer[l];
-        pe_encoder_layer_linear *L = &enc->lin[l];
-        L->qkv = pe_linear_prepare(lw->qkv_w, 3 * C, C);
-        L->attn_out = pe_linear_prepare(lw->attn_out_w, C, C);
-        L->ffn_in = pe_linear_prepare(lw->ffn_in_w, Ci, C);
-        L->ffn_out = pe_linear_prepare(lw->ffn_out_w, C, Ci);
-        if (!L->qkv || !L->attn_out || !L->ffn_in || !L->ffn_out)
-            return pe_error_set(err, PE_ERR_NOMEM, "out of memory preparing layer %d", l);
-    }
+    if (o->backend != PE_ENCODER_AUTO && o->backend != PE_ENCODER_CPU && o->backend != PE_ENCODER_CUDA)
+        return pe_error_set(err, PE_ERR_INVALID, "options: unknown backend %d", (int)o->backend);
+    if (o->precision != PE_PRECISION_FP32 && o->precision != PE_PRECISION_TF32 && o->precision != PE_PRECISION_BF16)
+        return pe_error_set(err, PE_ERR_INVALID, "options: unknown precision %d", (int)o->precision);
+    if (o->device < 0) return pe_error_set(err, PE_ERR_INVALID, "options: CUDA device %d", o->device);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     enc->threads = o->threads > 0 ? o->threads : (cores > 0 ? (int)cores : 1);
-    /* both process-wide: OpenBLAS's threads and the kernels' pool */
+    /* both process-wide: OpenBLAS's threads (the pooler) and the kernels' pool */
     openblas_set_num_threads(enc->threads);
     pe_kernels_set_threads(enc->threads);
 
     enc->backend = PE_ENCODER_CPU;
 #ifdef PE_HAVE_CUDA
-    if (o->backend == PE_ENCODER_CUDA || (o->backend == PE_ENCODER_AUTO && pe_encoder_cuda_available())) {
-        if (!pe_encoder_cuda_available())
-            return pe_error_set(err, PE_ERR_UNSUPPORTED, "CUDA backend requested but no CUDA device is usable");
-        pe_encoder_cuda *cu = NULL;
-        pe_status st = pe_encoder_cuda_new(&enc->cfg, &enc->w, &cu, err);
-        if (st != PE_OK) return st;
-        enc->cuda = cu;
-        enc->backend = PE_ENCODER_CUDA;
+    if (o->backend == PE_ENCODER_CUDA) {
+        pe_error why;
+        pe_error_clear(&why);
+        if (pe_cuda_probe(&why) <= 0)
+            return pe_error_set(err, PE_ERR_UNSUPPORTED, "CUDA backend requested but unusable: %s", why.msg);
+        return open_cuda(enc, o, err);
     }
+    if (o->backend == PE_ENCODER_AUTO && pe_encoder_cuda_available()) return open_cuda(enc, o, err);
 #else
     if (o->backend == PE_ENCODER_CUDA)
-        return pe_error_set(err, PE_ERR_UNSUPPORTED, "CUDA backend requested but this build has no CUDA (-DPE_CUDA=ON)");
+        return pe_error_set(err, PE_ERR_UNSUPPORTED,
+                            "CUDA backend requested but built without CUDA (configure with -DPE_CUDA=ON)");
 #endif
+    /* CPU: projections prepared (repacked) once; not needed on CUDA */
+    const int bf16 = o->precision == PE_PRECISION_BF16;
+    enc->lin = calloc((size_t)g->layers, sizeof *enc->lin);
+    if (!enc->lin) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < g->layers; l++) {
+        const pe_encoder_layer_weights *lw = &enc->w.layer[l];
+        pe_encoder_layer_linear *L = &enc->lin[l];
+        L->qkv = prepare_linear(lw->qkv_w, 3 * C, C, bf16);
+        L->attn_out = prepare_linear(lw->attn_out_w, C, C, bf16);
+        L->ffn_in = prepare_linear(lw->ffn_in_w, Ci, C, bf16);
+        L->ffn_out = prepare_linear(lw->ffn_out_w, C, Ci, bf16);
+        if (!L->qkv || !L->attn_out || !L->ffn_in || !L->ffn_out)
+            return pe_error_set(err, PE_ERR_NOMEM, "out of memory preparing layer %d", l);
+    }
+    enc->precision = g->layers > 0 && pe_linear_weights_precision(enc->lin[0].qkv) == PE_LINEAR_BF16 ? "bf16" : "fp32";
     return PE_OK;
 }
 
@@ -452,7 +489,8 @@ static pe_status load_pem(pe_encoder *enc, const char *path, const pe_encoder_op
 
 pe_encoder_options pe_encoder_options_default(void)
 {
-    pe_encoder_options o = {.backend = PE_ENCODER_AUTO, .threads = 0, .verify_checksum = 0};
+    pe_encoder_options o = {.backend = PE_ENCODER_AUTO, .precision = PE_PRECISION_FP32, .device = 0, .threads = 0,
+                            .verify_checksum = 0};
     return o;
 }
 
@@ -570,6 +608,7 @@ void pe_encoder_get_info(const pe_encoder *enc, pe_encoder_info *out)
     out->dtype = enc->dtype;
     out->path = enc->path;
     out->backend = enc->backend == PE_ENCODER_CUDA ? "cuda" : "cpu";
+    out->precision = enc->precision ? enc->precision : "fp32";
     out->model_id = enc->model_id;
     out->model_version = enc->model_version;
     out->training_data = enc->training_data;
@@ -589,6 +628,7 @@ void pe_encoder_get_info(const pe_encoder *enc, pe_encoder_info *out)
 pe_status pe_encoder_tensor(pe_encoder *enc, const char *name, pe_encoder_tensor_view *out)
 {
     memset(out, 0, sizeof *out);
+    if (!name) return pe_error_set(&enc->err, PE_ERR_INVALID, "tensor lookup: NULL name");
     int i = find_exact(enc, name);
     if (i < 0) {
         pe_error_set(&enc->err, PE_NOT_FOUND, "no tensor named %s", name);
@@ -623,6 +663,7 @@ pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char 
     *n = 0;
     char **v = NULL;
     int k = 0;
+    if (!head) return PE_NOT_FOUND;
     if (strcmp(head, "ner") == 0) v = enc->ner_labels, k = enc->n_ner_labels;
     else if (strcmp(head, "relation") == 0) v = enc->rel_labels, k = enc->n_rel_labels;
     if (!v || k == 0) return PE_NOT_FOUND;

@@ -122,13 +122,26 @@ typedef struct pe_encoder_config {
 } pe_encoder_config;
 
 typedef enum pe_encoder_backend {
-    PE_ENCODER_AUTO = 0, /* CUDA when built with it and a device is present, else CPU */
+    PE_ENCODER_AUTO = 0, /* CUDA when built with it and a usable device is present, else CPU */
     PE_ENCODER_CPU,
-    PE_ENCODER_CUDA      /* PE_ERR_UNSUPPORTED at load when not built with CUDA or no device */
+    PE_ENCODER_CUDA      /* PE_ERR_UNSUPPORTED at load, saying why, when the build has no
+                          * CUDA or no device is usable */
 } pe_encoder_backend;
 
+/* Precision of the matrix products (embeddings, LayerNorm, softmax, GELU
+ * and accumulation are f32 always). See docs/GPU.md for the tolerances. */
+typedef enum pe_encoder_precision {
+    PE_PRECISION_FP32 = 0, /* f32 products (default) */
+    PE_PRECISION_TF32,     /* CUDA: TF32 tensor cores; CPU: f32 (it has no TF32) */
+    PE_PRECISION_BF16      /* weights and activations rounded to bfloat16: CUDA, and the CPU
+                            * when it has AVX-512 BF16 (else f32) */
+} pe_encoder_precision;
+
 typedef struct pe_encoder_options {
-    pe_encoder_backend backend;
+    pe_encoder_backend backend;     /* default PE_ENCODER_AUTO */
+    pe_encoder_precision precision; /* default PE_PRECISION_FP32; on CUDA $PE_CUDA_PRECISION
+                                     * (fp32|tf32|bf16), when set, overrides it */
+    int device;          /* CUDA device ordinal, default 0; $PE_CUDA_DEVICE overrides it */
     int threads;         /* CPU threads (OpenBLAS and the kernels' pool, both process-wide:
                           * the last load sets them); 0 = all cores */
     int verify_checksum; /* .pem: check metadata.tensor_sha256 at load (reads the whole file) */
@@ -146,8 +159,11 @@ pe_status pe_encoder_config_read(const char *config_json_path, pe_encoder_config
  * the shapes: PE_ERR_IO, PE_ERR_PARSE (bad header JSON), PE_ERR_CORRUPT
  * (truncated file, offsets outside the file, bad magic), PE_ERR_UNSUPPORTED
  * (dtype, version, activation), PE_ERR_SHAPE (mis-shaped tensor),
- * PE_ERR_INVALID (missing tensor or config field), PE_ERR_LIMIT (header
- * larger than 100 MB), PE_ERR_NOMEM, PE_ERR_CHECKSUM (verify_checksum). */
+ * PE_ERR_INVALID (missing tensor or config field, bad options), PE_ERR_LIMIT
+ * (header larger than 100 MB), PE_ERR_NOMEM, PE_ERR_CHECKSUM
+ * (verify_checksum); with backend CUDA also PE_ERR_UNSUPPORTED (no CUDA in
+ * this build, or no usable device, and why) and PE_ERR_BACKEND (a CUDA call
+ * failed at upload). *out is owned by the caller: pe_encoder_free. */
 pe_status pe_encoder_load(const char *path, const pe_encoder_options *opts, pe_encoder **out, pe_error *err);
 void pe_encoder_free(pe_encoder *enc); /* NULL is a no-op */
 
@@ -162,11 +178,12 @@ typedef struct pe_encoder_info {
     const char *dtype;         /* storage dtype of the encoder weights: "f32", "f16", "bf16" */
     const char *path;          /* the file the weights came from */
     const char *backend;       /* "cpu" or "cuda" */
+    const char *precision;     /* what the products run at: "fp32", "tf32" or "bf16" */
     const char *model_id, *model_version, *training_data, *created, *tensor_sha256;
     size_t n_params;           /* encoder parameters */
     int n_tensors;             /* tensors in the file */
     int n_extra;               /* of which not used by the encoder (heads, cls.*) */
-    const char *const *extra;  /* (n_extra) their names */
+    const char *const *extra;  /* (n_extra) their names; array and strings borrowed likewise */
     int has_tokenizer;
 } pe_encoder_info;
 void pe_encoder_get_info(const pe_encoder *enc, pe_encoder_info *out);
@@ -180,8 +197,9 @@ const pe_tokenizer *pe_encoder_tokenizer(const pe_encoder *enc);
 /* Runs the encoder on n_seq already-tokenized sequences packed one after
  * the other: ids (T) with T = sum(lengths), type_ids (T) or NULL for all 0,
  * lengths (n_seq) each 1..max_position. layer: which hidden states to write,
- * 0 = embedding output, 1..L = after that layer, -1 = last. hidden (T, C)
- * receives them. Sequences do not see each other: the result for a sequence
+ * 0 = embedding output, 1..L = after that layer, -1 = last. hidden (T, C),
+ * the caller's buffer, receives them; every array is only read during the
+ * call. Sequences do not see each other: the result for a sequence
  * does not depend on the rest of the batch. Errors (detail in errmsg):
  * PE_ERR_INVALID (id >= V, type >= Y, length out of range, bad layer),
  * PE_ERR_NOMEM, PE_ERR_BACKEND. */
@@ -191,12 +209,15 @@ pe_status pe_encoder_forward(pe_encoder *enc, const int32_t *ids, const int32_t 
 /* pooled (n_seq, C) = mean over the tokens of each sequence of hidden (T, C). */
 void pe_encoder_pool_mean(const float *hidden, const int *lengths, int n_seq, int C, float *pooled);
 /* pooled (n_seq, C) = BERT pooler: tanh(W h[first token] + b) from the last
- * layer's hidden (T, C). PE_ERR_UNSUPPORTED when the model has no pooler. */
+ * layer's hidden (T, C), caller's buffers. PE_ERR_UNSUPPORTED when the model
+ * has no pooler, PE_ERR_INVALID (lengths as pe_encoder_forward), PE_ERR_NOMEM. */
 pe_status pe_encoder_pooler(pe_encoder *enc, const float *hidden, const int *lengths, int n_seq, float *pooled);
 
 /* Raw tensor lookup by name (.pem or safetensors names), for heads stored
  * beside the encoder. data (f32, converted from f16/bf16 on first lookup)
- * is borrowed, valid until pe_encoder_free. PE_NOT_FOUND when absent. */
+ * is borrowed, valid until pe_encoder_free. PE_NOT_FOUND when absent,
+ * PE_ERR_UNSUPPORTED for a dtype that is not a float (I64...), PE_ERR_NOMEM;
+ * detail in errmsg. */
 typedef struct pe_encoder_tensor_view {
     const float *data;
     int ndim;
@@ -217,8 +238,8 @@ typedef struct pe_encoder_tensor_desc {
 pe_status pe_encoder_tensor_at(const pe_encoder *enc, int i, pe_encoder_tensor_desc *out);
 
 /* Label maps of the heads stored in a .pem ("ner", "relation"): *labels
- * (n) borrowed, valid until pe_encoder_free; PE_NOT_FOUND (and n = 0) when
- * the model has none for that head. */
+ * (n) borrowed, valid until pe_encoder_free; PE_NOT_FOUND (and *labels
+ * NULL, n = 0) when the model has none for that head. */
 pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char *const **labels, int *n);
 
 /* ---- Texts in, vectors out (through the model's tokenizer) ---- */
@@ -237,7 +258,8 @@ typedef struct pe_encoder_encode_options {
 } pe_encoder_encode_options;
 pe_encoder_encode_options pe_encoder_encode_options_default(void);
 
-/* What pe_encoder_encode_texts returns; free with pe_encoder_result_free. */
+/* What pe_encoder_encode_texts returns; the result owns every array in it
+ * (encodings included) and pe_encoder_result_free frees them all. */
 typedef struct pe_encoder_result {
     int n_texts;
     int hidden;              /* C */
@@ -257,7 +279,8 @@ pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *texts, con
                                   const pe_encoder_encode_options *opts, pe_encoder_result **out);
 void pe_encoder_result_free(pe_encoder_result *r); /* NULL is a no-op */
 
-/* Conversion of a Hugging Face checkpoint folder to a .pem file. */
+/* Conversion of a Hugging Face checkpoint folder to a .pem file. The
+ * strings are borrowed for the duration of the call. */
 typedef struct pe_encoder_convert_options {
     int f16;                   /* store f16 instead of f32 */
     const char *model_id;      /* NULL: the folder's name */

@@ -523,6 +523,10 @@ static void test_fixture_vs_pytorch(void)
         dc = 0.0;
         for (size_t k = 0; k < TC; k++) dc = fmax(dc, fabs((double)hg[k] - hc[k]));
         PE_CHECK_MSG(dc <= 1e-4, "CUDA vs CPU backend, layer 1, no type ids: %g", dc);
+        /* the CUDA path keeps no CPU compute workspace nor prepared CPU weights */
+        PE_CHECK(gpu->ws.qkv == NULL && gpu->ws.ctx == NULL && gpu->ws.ffn == NULL && gpu->ws.att == NULL);
+        PE_CHECK(gpu->lin == NULL);
+        PE_CHECK(gpu->ws.positions != NULL && gpu->ws.offsets != NULL);
         PE_CHECK(pe_encoder_forward(gpu, ids, types, lens, n, 1, hg) == PE_OK);
         d = json_diff(cJSON_GetObjectItem(f32, "layer1"), hg, TC);
         PE_CHECK_MSG(d <= 1e-4, "CUDA vs PyTorch, layer 1: %g", d);
@@ -558,6 +562,29 @@ static void test_fixture_vs_pytorch(void)
         if (tf->cuda) PE_CHECK_EQ_INT(pe_encoder_cuda_precision(tf->cuda), PE_CUDA_TF32);
     }
     pe_encoder_free(tf);
+    unsetenv("PE_CUDA_PRECISION");
+    /* the precision option, and the environment over it */
+    {
+        pe_encoder_options po = pe_encoder_options_default();
+        po.backend = PE_ENCODER_CUDA;
+        po.precision = PE_PRECISION_BF16;
+        pe_encoder *bf = NULL;
+        pe_error perr;
+        pe_error_clear(&perr);
+        PE_CHECK_MSG(pe_encoder_load(dir, &po, &bf, &perr) == PE_OK, "%s", perr.msg);
+        if (bf) {
+            pe_encoder_info bi;
+            pe_encoder_get_info(bf, &bi);
+            PE_CHECK_EQ_STR(bi.precision, "bf16");
+            PE_CHECK_EQ_INT(pe_encoder_cuda_precision(bf->cuda), PE_CUDA_BF16);
+        }
+        pe_encoder_free(bf);
+        setenv("PE_CUDA_PRECISION", "fp32", 1);
+        bf = NULL;
+        PE_CHECK_MSG(pe_encoder_load(dir, &po, &bf, &perr) == PE_OK, "%s", perr.msg);
+        if (bf) PE_CHECK_EQ_INT(pe_encoder_cuda_precision(bf->cuda), PE_CUDA_FP32);
+        pe_encoder_free(bf);
+    }
     setenv("PE_CUDA_PRECISION", "fp64", 1);
     pe_encoder *bad = NULL;
     pe_encoder_options o = pe_encoder_options_default();

@@ -96,6 +96,24 @@ static void test_environment(void)
     PE_CHECK_EQ_INT(pe_encoder_cuda_new(&t.cfg, &t.w, &cu, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "PE_CUDA_DEVICE") != NULL);
     unsetenv("PE_CUDA_DEVICE");
+    /* pe_cuda_options_env: what pe_encoder_load applies over its options */
+    pe_cuda_options o = pe_cuda_options_default();
+    o.precision = PE_CUDA_TF32;
+    o.device = 1;
+    setenv("PE_CUDA_PRECISION", "", 1); /* empty: not set */
+    PE_CHECK_EQ_INT(pe_cuda_options_env(&o, &err), PE_OK);
+    PE_CHECK_EQ_INT(o.precision, PE_CUDA_TF32);
+    PE_CHECK_EQ_INT(o.device, 1);
+    setenv("PE_CUDA_PRECISION", "BF16", 1);
+    setenv("PE_CUDA_DEVICE", "3", 1);
+    PE_CHECK_EQ_INT(pe_cuda_options_env(&o, &err), PE_OK);
+    PE_CHECK_EQ_INT(o.precision, PE_CUDA_BF16);
+    PE_CHECK_EQ_INT(o.device, 3);
+    setenv("PE_CUDA_PRECISION", "fp8", 1);
+    PE_CHECK_EQ_INT(pe_cuda_options_env(&o, &err), PE_ERR_INVALID);
+    PE_CHECK(strstr(err.msg, "PE_CUDA_PRECISION") != NULL && strstr(err.msg, "fp8") != NULL);
+    unsetenv("PE_CUDA_PRECISION");
+    unsetenv("PE_CUDA_DEVICE");
     free(t.zeros);
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernels.h"
 #include "pe_encoder.h"
 #include "pe_test.h"
 
@@ -247,6 +248,89 @@ static void test_forward_errors(void)
     pe_encoder_free(NULL);
 }
 
+static pe_status load_with(const char *path, pe_encoder_backend be, pe_encoder_precision pr, pe_encoder **enc,
+                           pe_error *err)
+{
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = be;
+    o.precision = pr;
+    o.threads = 2;
+    pe_error_clear(err);
+    *enc = (pe_encoder *)err; /* must be reset */
+    return pe_encoder_load(path, &o, enc, err);
+}
+
+/* Backend and precision options. BF16 on the CPU (AVX-512 BF16 only) rounds
+ * weights and activations to bfloat16 (8-bit mantissa): the tiny model's
+ * hidden states of magnitude ~1-3 then differ from the reference by
+ * 1.7e-2 (measured here, Zen 5); 5e-2 leaves room for other summation
+ * orders. */
+static void test_backend_options(void)
+{
+    pe_encoder_options d = pe_encoder_options_default();
+    PE_CHECK_EQ_INT(d.backend, PE_ENCODER_AUTO);
+    PE_CHECK_EQ_INT(d.precision, PE_PRECISION_FP32);
+    PE_CHECK_EQ_INT(d.device, 0);
+    pe_encoder *enc;
+    pe_error err;
+    /* TF32 does not exist on the CPU: f32 products, the f32 results */
+    PE_CHECK_EQ_INT(load_with(fixture("tiny-f32"), PE_ENCODER_CPU, PE_PRECISION_TF32, &enc, &err), PE_OK);
+    if (enc) {
+        pe_encoder_info info;
+        pe_encoder_get_info(enc, &info);
+        PE_CHECK_EQ_STR(info.backend, "cpu");
+        PE_CHECK_EQ_STR(info.precision, "fp32");
+        check_model(enc, "f32", TOL);
+        pe_encoder_free(enc);
+    }
+    PE_CHECK_EQ_INT(load_with(fixture("tiny-f32"), PE_ENCODER_CPU, PE_PRECISION_BF16, &enc, &err), PE_OK);
+    if (enc) {
+        pe_encoder_info info;
+        pe_encoder_get_info(enc, &info);
+        const int bf16 = pe_kernels_has_bf16() && getenv("PE_LINEAR_FORCE_BLAS") == NULL;
+        fprintf(stderr, "  bf16 requested on the CPU: runs %s\n", info.precision);
+        if (!getenv("PE_LINEAR_FORCE_BLAS")) PE_CHECK_EQ_STR(info.precision, bf16 ? "bf16" : "fp32");
+        check_model(enc, "f32", strcmp(info.precision, "bf16") == 0 ? 5e-2 : TOL);
+        pe_encoder_free(enc);
+    }
+    /* AUTO without a usable CUDA device is the CPU */
+    PE_CHECK_EQ_INT(load_with(fixture("tiny-f32"), PE_ENCODER_AUTO, PE_PRECISION_FP32, &enc, &err), PE_OK);
+    if (enc) {
+        pe_encoder_info info;
+        pe_encoder_get_info(enc, &info);
+#ifndef PE_HAVE_CUDA
+        PE_CHECK_EQ_STR(info.backend, "cpu");
+#endif
+        pe_encoder_free(enc);
+    }
+    /* bad values */
+    PE_CHECK_EQ_INT(load_with(fixture("tiny-f32"), (pe_encoder_backend)9, PE_PRECISION_FP32, &enc, &err),
+                    PE_ERR_INVALID);
+    PE_CHECK(enc == NULL);
+    PE_CHECK(strstr(err.msg, "backend 9") != NULL);
+    PE_CHECK_EQ_INT(load_with(fixture("tiny-f32"), PE_ENCODER_CPU, (pe_encoder_precision)7, &enc, &err),
+                    PE_ERR_INVALID);
+    PE_CHECK(enc == NULL);
+    PE_CHECK(strstr(err.msg, "precision 7") != NULL);
+    /* CUDA asked for where it cannot run: the reason, no handle */
+    pe_status st = load_with(fixture("tiny-f32"), PE_ENCODER_CUDA, PE_PRECISION_FP32, &enc, &err);
+#ifndef PE_HAVE_CUDA
+    PE_CHECK_EQ_INT(st, PE_ERR_UNSUPPORTED);
+    PE_CHECK(enc == NULL);
+    PE_CHECK_MSG(strstr(err.msg, "built without CUDA (configure with -DPE_CUDA=ON)") != NULL, "%s", err.msg);
+#else
+    if (st != PE_OK) {
+        PE_CHECK_EQ_INT(st, PE_ERR_UNSUPPORTED);
+        PE_CHECK(enc == NULL);
+        /* "CUDA backend requested but unusable: " and pe_cuda_probe's reason */
+        const char *why = strstr(err.msg, "unusable: ");
+        PE_CHECK_MSG(why != NULL && strlen(why) > strlen("unusable: ") + 4, "%s", err.msg);
+        fprintf(stderr, "  backend cuda here: %s\n", err.msg);
+    }
+    pe_encoder_free(enc);
+#endif
+}
+
 /* Converted to .pem: same numbers; f16 storage of f16 weights is exact. */
 static void test_pem(void)
 {
@@ -474,6 +558,7 @@ int main(void)
     PE_RUN(test_safetensors_f16_bf16);
     PE_RUN(test_batch_equals_single);
     PE_RUN(test_forward_errors);
+    PE_RUN(test_backend_options);
     PE_RUN(test_pem);
     PE_RUN(test_tokenizer_end_to_end);
     PE_RUN(test_encode_texts);

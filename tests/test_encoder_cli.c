@@ -108,6 +108,30 @@ static void test_encode(void)
     snprintf(args, sizeof args, "encode --model %s --pool median", model);
     PE_CHECK_EQ_INT(run(args, ""), 2);
     PE_CHECK_EQ_INT(run("encode --help", ""), 0);
+
+    /* backend and precision: tf32 runs f32 on the CPU (same numbers) */
+    snprintf(args, sizeof args, "encode --model %s --pool mean --backend cpu --precision tf32", model);
+    PE_CHECK_EQ_INT(run(args, "I live in Paris.\n"), 0);
+    out = out_text();
+    o = out ? cJSON_Parse(out) : NULL;
+    const cJSON *emb = cJSON_GetObjectItem(o, "embedding");
+    PE_CHECK_EQ_INT(cJSON_GetArraySize(emb), 32);
+    cJSON_Delete(o);
+    free(out);
+    snprintf(args, sizeof args, "encode --model %s --precision fp64", model);
+    PE_CHECK_EQ_INT(run(args, ""), 2);
+    snprintf(args, sizeof args, "encode --model %s --backend tpu", model);
+    PE_CHECK_EQ_INT(run(args, ""), 2);
+#ifndef PE_HAVE_CUDA
+    /* persona is built like this test: without CUDA, asking for it says so */
+    snprintf(args, sizeof args, "encode --model %s --backend cuda", model);
+    PE_CHECK_EQ_INT(run(args, "hello\n"), 1);
+    char p[128];
+    snprintf(p, sizeof p, "%s/err.txt", tmp);
+    char *e = read_all(p);
+    PE_CHECK_MSG(e && strstr(e, "built without CUDA") != NULL, "stderr: %s", e ? e : "(none)");
+    free(e);
+#endif
 }
 
 static void test_model(void)

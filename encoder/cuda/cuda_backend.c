@@ -366,23 +366,32 @@ pe_status pe_encoder_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_
     return PE_OK;
 }
 
-pe_status pe_encoder_cuda_new(const pe_encoder_config *cfg, const pe_encoder_weights *w, pe_encoder_cuda **out,
-                              pe_error *err)
+pe_status pe_cuda_options_env(pe_cuda_options *o, pe_error *err)
 {
-    pe_cuda_options o = pe_cuda_options_default();
     const char *dev = getenv("PE_CUDA_DEVICE"), *prec = getenv("PE_CUDA_PRECISION");
-    *out = NULL;
     if (dev && *dev) {
         char *end;
         long d = strtol(dev, &end, 10);
         if (*end || d < 0 || d > 1024)
             return pe_error_set(err, PE_ERR_INVALID, "PE_CUDA_DEVICE=\"%s\" is not a device number", dev);
-        o.device = (int)d;
+        o->device = (int)d;
     }
     if (prec && *prec) {
-        pe_status st;
-        PE_TRY(st, pe_cuda_precision_parse(prec, &o.precision, err));
+        pe_error e;
+        pe_error_clear(&e);
+        if (pe_cuda_precision_parse(prec, &o->precision, &e) != PE_OK)
+            return pe_error_set(err, PE_ERR_INVALID, "PE_CUDA_PRECISION: %s", e.msg);
     }
+    return PE_OK;
+}
+
+pe_status pe_encoder_cuda_new(const pe_encoder_config *cfg, const pe_encoder_weights *w, pe_encoder_cuda **out,
+                              pe_error *err)
+{
+    pe_cuda_options o = pe_cuda_options_default();
+    *out = NULL;
+    pe_status st;
+    PE_TRY(st, pe_cuda_options_env(&o, err));
     return pe_encoder_cuda_new_ex(cfg, w, &o, out, err);
 }
 

@@ -66,6 +66,11 @@ int pe_cuda_probe(pe_error *err);
  * PE_ERR_BACKEND when the device cannot be queried. */
 pe_status pe_cuda_describe(int device, char *buf, size_t n, pe_error *err);
 
+/* Applies $PE_CUDA_DEVICE and $PE_CUDA_PRECISION, when set and not empty,
+ * to *o (what pe_encoder_load does after mapping its options).
+ * PE_ERR_INVALID naming the variable and the value when one is bad. */
+pe_status pe_cuda_options_env(pe_cuda_options *o, pe_error *err);
+
 /* As pe_encoder_cuda_new with explicit options (opts NULL: defaults).
  * pe_encoder_cuda_new itself uses the defaults, then $PE_CUDA_DEVICE and
  * $PE_CUDA_PRECISION (fp32|tf32|bf16) when set. Errors: PE_ERR_INVALID
