@@ -127,11 +127,8 @@ static pe_status parse_tensors(const cJSON *arr, const char *path, const unsigne
                                 t->name, (long long)off, (long long)(off + nbytes), (unsigned long long)data_size);
         t->data = data + off;
         t->nbytes = (size_t)nbytes;
-        for (int j = 0; j < i; j++)
-            if (strcmp(h->tensors[j].name, t->name) == 0)
-                return pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s appears twice in the header", path, t->name);
     }
-    return PE_OK;
+    return pe_stored_tensors_check_unique(path, h->tensors, h->n_tensors, err);
 }
 
 static pe_status meta_str(const cJSON *meta, const char *key, const char *path, char **out, pe_error *err)
@@ -273,13 +270,20 @@ done:
 /* ---- writer ---- */
 
 typedef struct pem_src {
-    char name[160];
-    int ndim;
-    int64_t shape[2];
+    const char *name;  /* borrowed (the encoder's tensor names or names[]) */
+    int ndim;          /* 1..4 */
+    int64_t shape[4];
     const float *data; /* f32, numel = product(shape) */
 } pem_src;
 
-static size_t src_numel(const pem_src *s) { return (size_t)s->shape[0] * (size_t)(s->ndim == 2 ? s->shape[1] : 1); }
+/* Shapes come from a loaded model, whose byte sizes were checked against
+ * its file: the product fits. */
+static size_t src_numel(const pem_src *s)
+{
+    size_t n = 1;
+    for (int d = 0; d < s->ndim; d++) n *= (size_t)s->shape[d];
+    return n;
+}
 
 static const unsigned char zeros64[64];
 
@@ -411,14 +415,37 @@ pe_encoder_convert_options pe_encoder_convert_options_default(void)
     return o;
 }
 
-static void add_src(pem_src *v, int *n, const char *name, const float *data, int64_t rows, int64_t cols)
+static void add_src(pem_src *v, int *n, const char *name, const float *data, int ndim, const int64_t *shape)
 {
     pem_src *s = &v[(*n)++];
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->ndim = cols ? 2 : 1;
-    s->shape[0] = rows;
-    s->shape[1] = cols;
+    s->name = name;
+    s->ndim = ndim;
+    memcpy(s->shape, shape, (size_t)ndim * sizeof *shape);
     s->data = data;
+}
+
+/* A weight matrix (rows, cols), or a vector (rows) when cols is 0. */
+static void add_w(pem_src *v, int *n, const char *name, const float *data, int64_t rows, int64_t cols)
+{
+    const int64_t shape[2] = {rows, cols};
+    add_src(v, n, name, data, cols ? 2 : 1, shape);
+}
+
+/* {"ner": [strings], "relation": [strings]} (either may be absent). */
+static pe_status check_labels(const cJSON *labels, pe_error *err)
+{
+    if (!cJSON_IsObject(labels)) return pe_error_set(err, PE_ERR_PARSE, "labels: not a JSON object");
+    const char *heads[] = {"ner", "relation"};
+    for (int h = 0; h < 2; h++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(labels, heads[h]);
+        if (!a) continue;
+        if (!cJSON_IsArray(a)) return pe_error_set(err, PE_ERR_PARSE, "labels.%s: not an array", heads[h]);
+        int i = 0;
+        for (const cJSON *e = a->child; e; e = e->next, i++)
+            if (!cJSON_IsString(e))
+                return pe_error_set(err, PE_ERR_PARSE, "labels.%s[%d]: not a string", heads[h], i);
+    }
+    return PE_OK;
 }
 
 static cJSON *tokenizer_json(const pe_tokenizer *tok)
@@ -465,6 +492,7 @@ pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const 
     if (st != PE_OK) return st;
     cJSON *header = NULL, *labels = NULL;
     pem_src *src = NULL;
+    char *names = NULL;
     if (!enc->tok) {
         st = pe_error_set(err, PE_ERR_INVALID, "%s: no vocab.txt or tokenizer.json beside the weights", hf_dir);
         goto done;
@@ -475,10 +503,7 @@ pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const 
     }
     if (o.labels_json) {
         labels = cJSON_Parse(o.labels_json);
-        if (!cJSON_IsObject(labels)) {
-            st = pe_error_set(err, PE_ERR_PARSE, "labels: not a JSON object");
-            goto done;
-        }
+        if ((st = check_labels(labels, err)) != PE_OK) goto done;
     } else {
         labels = cJSON_CreateObject();
         if (labels) {
@@ -516,45 +541,59 @@ pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const 
 
     int n = 0;
     const pe_encoder_weights *w = &enc->w;
-    add_src(src, &n, "emb.word", w->word_emb, g->vocab_size, C);
-    add_src(src, &n, "emb.pos", w->pos_emb, g->max_position, C);
-    add_src(src, &n, "emb.type", w->type_emb, g->type_vocab, C);
-    add_src(src, &n, "emb.ln.g", w->emb_ln_g, C, 0);
-    add_src(src, &n, "emb.ln.b", w->emb_ln_b, C, 0);
+    /* names of the encoder tensors, kept until written */
+    names = calloc((size_t)g->layers * 12 * 32, 1); /* 32 holds "layer.%d.attn_out.w" for any int */
+    if (!names) {
+        st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    add_w(src, &n, "emb.word", w->word_emb, g->vocab_size, C);
+    add_w(src, &n, "emb.pos", w->pos_emb, g->max_position, C);
+    add_w(src, &n, "emb.type", w->type_emb, g->type_vocab, C);
+    add_w(src, &n, "emb.ln.g", w->emb_ln_g, C, 0);
+    add_w(src, &n, "emb.ln.b", w->emb_ln_b, C, 0);
     for (int l = 0; l < g->layers; l++) {
         const pe_encoder_layer_weights *lw = &w->layer[l];
-        char nm[64];
-#define ADD(field, suffix, r, c) (snprintf(nm, sizeof nm, "layer.%d." suffix, l), add_src(src, &n, nm, lw->field, r, c))
-        ADD(qkv_w, "qkv.w", 3 * C, C);
-        ADD(qkv_b, "qkv.b", 3 * C, 0);
-        ADD(attn_out_w, "attn_out.w", C, C);
-        ADD(attn_out_b, "attn_out.b", C, 0);
-        ADD(ln1_g, "ln1.g", C, 0);
-        ADD(ln1_b, "ln1.b", C, 0);
-        ADD(ffn_in_w, "ffn_in.w", Ci, C);
-        ADD(ffn_in_b, "ffn_in.b", Ci, 0);
-        ADD(ffn_out_w, "ffn_out.w", C, Ci);
-        ADD(ffn_out_b, "ffn_out.b", C, 0);
-        ADD(ln2_g, "ln2.g", C, 0);
-        ADD(ln2_b, "ln2.b", C, 0);
+        char *nm = names + (size_t)l * 12 * 32;
+#define ADD(k, field, suffix, r, c) \
+    (snprintf(nm + 32 * (k), 32, "layer.%d." suffix, l), add_w(src, &n, nm + 32 * (k), lw->field, r, c))
+        ADD(0, qkv_w, "qkv.w", 3 * C, C);
+        ADD(1, qkv_b, "qkv.b", 3 * C, 0);
+        ADD(2, attn_out_w, "attn_out.w", C, C);
+        ADD(3, attn_out_b, "attn_out.b", C, 0);
+        ADD(4, ln1_g, "ln1.g", C, 0);
+        ADD(5, ln1_b, "ln1.b", C, 0);
+        ADD(6, ffn_in_w, "ffn_in.w", Ci, C);
+        ADD(7, ffn_in_b, "ffn_in.b", Ci, 0);
+        ADD(8, ffn_out_w, "ffn_out.w", C, Ci);
+        ADD(9, ffn_out_b, "ffn_out.b", C, 0);
+        ADD(10, ln2_g, "ln2.g", C, 0);
+        ADD(11, ln2_b, "ln2.b", C, 0);
 #undef ADD
     }
     if (g->has_pooler) {
-        add_src(src, &n, "pooler.w", w->pooler_w, C, C);
-        add_src(src, &n, "pooler.b", w->pooler_b, C, 0);
+        add_w(src, &n, "pooler.w", w->pooler_w, C, C);
+        add_w(src, &n, "pooler.b", w->pooler_b, C, 0);
     }
-    /* Extra tensors (heads) keep their names; 1-2 dims of a float dtype only
-     * (e.g. the I64 position_ids buffer of old checkpoints is dropped). */
+    /* Extra tensors (heads) keep their names and shapes; those of a dtype
+     * that is not a float (e.g. the I64 position_ids buffer of old
+     * checkpoints) are dropped. */
     for (int i = 0; o.keep_extra && i < enc->n_extra; i++) {
         pe_encoder_tensor_view v;
-        if (pe_encoder_tensor(enc, enc->extra[i], &v) != PE_OK || v.ndim < 1 || v.ndim > 2) continue;
-        add_src(src, &n, enc->extra[i], v.data, v.shape[0], v.ndim == 2 ? v.shape[1] : 0);
+        pe_status ts = pe_encoder_tensor(enc, enc->extra[i], &v);
+        if (ts == PE_ERR_UNSUPPORTED || v.ndim < 1) continue;
+        if (ts != PE_OK) {
+            st = pe_error_set(err, ts, "%s: %s", hf_dir, pe_encoder_errmsg(enc));
+            goto done;
+        }
+        add_src(src, &n, enc->extra[i], v.data, v.ndim, v.shape);
     }
     st = pem_write(out_path, header, src, n, o.f16, err);
 done:
     cJSON_Delete(labels);
     cJSON_Delete(header);
     free(src);
+    free(names);
     pe_encoder_free(enc);
     return st;
 }

@@ -63,6 +63,27 @@ int64_t pe_shape_numel(const int64_t *shape, int ndim)
     return n;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(const pe_encoder_stored_tensor *const *)a)->name, (*(const pe_encoder_stored_tensor *const *)b)->name);
+}
+
+pe_status pe_stored_tensors_check_unique(const char *path, const pe_encoder_stored_tensor *t, int n, pe_error *err)
+{
+    if (n < 2) return PE_OK;
+    /* sorted, not pairwise: a header may list millions of entries */
+    const pe_encoder_stored_tensor **v = malloc((size_t)n * sizeof *v);
+    if (!v) return pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < n; i++) v[i] = &t[i];
+    qsort(v, (size_t)n, sizeof *v, cmp_name);
+    pe_status st = PE_OK;
+    for (int i = 1; i < n && st == PE_OK; i++)
+        if (strcmp(v[i - 1]->name, v[i]->name) == 0)
+            st = pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s appears twice in the header", path, v[i]->name);
+    free(v);
+    return st;
+}
+
 void pe_stored_tensors_free(pe_encoder_stored_tensor *t, int n)
 {
     if (!t) return;
@@ -184,13 +205,7 @@ pe_status pe_safetensors_parse(const char *path, const unsigned char *map, size_
         i++;
     }
     cJSON_Delete(root);
-    /* a name twice would make lookups depend on order */
-    for (int a = 0; st == PE_OK && a < cnt; a++)
-        for (int b = a + 1; b < cnt; b++)
-            if (strcmp(t[a].name, t[b].name) == 0) {
-                st = pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s appears twice in the header", path, t[a].name);
-                break;
-            }
+    if (st == PE_OK) st = pe_stored_tensors_check_unique(path, t, cnt, err);
     if (st != PE_OK) {
         pe_stored_tensors_free(t, cnt);
         return st;

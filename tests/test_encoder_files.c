@@ -140,6 +140,19 @@ static void edit_extra_i64(cJSON *h)
                           cJSON_Parse("{\"dtype\":\"I64\",\"shape\":[1,2],\"data_offsets\":[0,16]}"));
 }
 
+static void edit_duplicate(cJSON *h)
+{
+    /* cJSON keeps both members: the file names one tensor twice */
+    cJSON_AddItemToObject(h, "bert.pooler.dense.bias",
+                          cJSON_Parse("{\"dtype\":\"F32\",\"shape\":[32],\"data_offsets\":[0,128]}"));
+}
+static void edit_heads(cJSON *h)
+{
+    /* head tensors of 3 dims and with an empty dimension, beside the encoder */
+    cJSON_AddItemToObject(h, "head.w3", cJSON_Parse("{\"dtype\":\"F32\",\"shape\":[2,2,2],\"data_offsets\":[0,32]}"));
+    cJSON_AddItemToObject(h, "head.empty", cJSON_Parse("{\"dtype\":\"F32\",\"shape\":[4,0],\"data_offsets\":[0,0]}"));
+}
+
 static void test_safetensors_bad(void)
 {
     copy_fixture("config.json", NULL);
@@ -190,6 +203,8 @@ static void test_safetensors_bad(void)
     expect_load(dir, PE_ERR_CORRUPT, "bert.pooler.dense.weight", "bytes of data");
     put_edited(edit_extra_i64);
     expect_load(dir, PE_OK, NULL, NULL);
+    put_edited(edit_duplicate);
+    expect_load(dir, PE_ERR_CORRUPT, "bert.pooler.dense.bias", "appears twice");
 
     char p[256];
     snprintf(p, sizeof p, "%s/nowhere", tmp);
@@ -301,6 +316,64 @@ static void test_pem_bad(void)
     free(c);
 }
 
+/* The converter keeps head tensors of any float shape (3 dims, an empty
+ * dimension) and checks the label maps it is given. */
+static void test_convert_heads_labels(void)
+{
+    char pem[256];
+    snprintf(pem, sizeof pem, "%s/heads.pem", tmp);
+    copy_fixture("config.json", NULL);
+    copy_fixture("vocab.txt", NULL);
+    put_edited(edit_heads);
+    pe_error err;
+    pe_error_clear(&err);
+    pe_encoder_convert_options co = pe_encoder_convert_options_default();
+    co.labels_json = "{\"ner\": [\"O\", 5]}";
+    PE_CHECK_EQ_INT(pe_encoder_convert_hf(dir, pem, &co, &err), PE_ERR_PARSE);
+    PE_CHECK_MSG(strstr(err.msg, "labels.ner[1]") != NULL, "%s", err.msg);
+    co.labels_json = "{\"relation\": \"P31\"}";
+    PE_CHECK_EQ_INT(pe_encoder_convert_hf(dir, pem, &co, &err), PE_ERR_PARSE);
+    PE_CHECK_MSG(strstr(err.msg, "labels.relation") != NULL, "%s", err.msg);
+    PE_CHECK(access(pem, F_OK) != 0);
+    co.labels_json = "{\"ner\": [\"O\", \"B-PER\"]}";
+    PE_CHECK_MSG(pe_encoder_convert_hf(dir, pem, &co, &err) == PE_OK, "%s", err.msg);
+    pe_encoder *st = NULL, *pm = NULL;
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.threads = 1;
+    PE_CHECK_MSG(pe_encoder_load(dir, &o, &st, &err) == PE_OK, "%s", err.msg);
+    PE_CHECK_MSG(pe_encoder_load(pem, &o, &pm, &err) == PE_OK, "%s", err.msg);
+    if (st && pm) {
+        pe_encoder_tensor_view a, b;
+        PE_CHECK_EQ_INT(pe_encoder_tensor(st, "head.w3", &a), PE_OK);
+        PE_CHECK_EQ_INT(pe_encoder_tensor(pm, "head.w3", &b), PE_OK);
+        PE_CHECK_EQ_INT(b.ndim, 3);
+        PE_CHECK(b.shape[0] == 2 && b.shape[1] == 2 && b.shape[2] == 2 && b.numel == 8);
+        PE_CHECK(a.numel == 8 && b.numel == 8 && memcmp(a.data, b.data, 8 * sizeof(float)) == 0);
+        PE_CHECK_EQ_INT(pe_encoder_tensor(pm, "head.empty", &b), PE_OK);
+        PE_CHECK(b.ndim == 2 && b.shape[0] == 4 && b.shape[1] == 0 && b.numel == 0);
+        const char *const *labels;
+        int n;
+        PE_CHECK_EQ_INT(pe_encoder_labels(pm, "ner", &labels, &n), PE_OK);
+        PE_CHECK(n == 2 && strcmp(labels[1], "B-PER") == 0);
+    }
+    pe_encoder_free(st);
+    pe_encoder_free(pm);
+    /* a .pem that names one tensor twice */
+    size_t n;
+    unsigned char *b = read_all(pem, &n);
+    char *hit = b ? memmem(b, n, "\"layer.1.ln2.b\"", 15) : NULL;
+    PE_CHECK(hit != NULL);
+    if (hit) {
+        hit[13] = 'g'; /* layer.1.ln2.g twice */
+        write_file(pem, b, n);
+        expect_load(pem, PE_ERR_CORRUPT, "layer.1.ln2.g", "appears twice");
+    }
+    free(b);
+    unlink(pem);
+    put_model(good, good_len);
+}
+
 /* xorshift64*: deterministic mutations */
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -396,6 +469,7 @@ int main(void)
     PE_RUN(test_safetensors_bad);
     PE_RUN(test_config_bad);
     PE_RUN(test_pem_bad);
+    PE_RUN(test_convert_heads_labels);
     PE_RUN(test_mutations);
     const char *files[] = {"model.safetensors", "config.json", "vocab.txt"};
     for (int i = 0; i < 3; i++) {
