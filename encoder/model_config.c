@@ -1,6 +1,7 @@
 /* model_config.c - the encoder's architecture from a Hugging Face
  * config.json (or the "config" object of a .pem header). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ static char *slurp(const char *path, size_t limit, size_t *len, pe_status *st, p
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        *st = pe_error_set(err, PE_ERR_IO, "%s: cannot open", path);
+        *st = pe_error_set(err, PE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, n = 0;
