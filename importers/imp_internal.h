@@ -125,6 +125,25 @@ void imp_wd_free(imp_wd *p);
 pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file, uint64_t line,
                        const imp_sink *sink, uint64_t *n_entities, uint64_t *dropped, pe_error *err);
 
+/* What a record came to, in input order (for imp_wd_pipeline). */
+typedef struct imp_record_outcome {
+    int bad;              /* skipped for bad input */
+    pe_status status;     /* PE_ERR_PARSE / PE_ERR_UTF8 / PE_ERR_LIMIT when bad */
+    const char *msg;      /* the error when bad, else NULL */
+    uint64_t dropped;     /* left out on purpose in this record */
+    uint64_t bytes, lines;/* input position after the record */
+    uint64_t raw_read;    /* on-disk bytes read by then (progress) */
+} imp_record_outcome;
+
+typedef pe_status (*imp_record_done_fn)(void *user, const imp_record_outcome *oc);
+
+/* One Wikidata JSON record a line (dump array lines, NDJSON) from `in`,
+ * parsed on a second thread and written to `sink` on the calling thread,
+ * with done() after each record; an error from the sink or done() stops it.
+ * Input errors (PE_ERR_IO...) come back in err after the records before. */
+pe_status imp_wd_pipeline(imp_input *in, const imp_langs *langs, const imp_sink *sink, imp_record_done_fn done,
+                          void *user, pe_error *err);
+
 /* A valid entity id: Q/P/L/M followed by digits (no leading zero), or a
  * lexeme form/sense "L1-F2" / "L1-S2" when allow_sub. */
 int imp_wd_valid_id(const char *s, size_t len, int allow_sub);

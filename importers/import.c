@@ -180,6 +180,8 @@ typedef struct imp_run {
     double start, last_progress;
     /* strict-mode abort */
     pe_status record_status;
+    int piped;                 /* a parser thread reads the input */
+    uint64_t raw_read, offset; /* positions of the last record it handed over */
 } imp_run;
 
 static void cache_clear(imp_run *r)
@@ -380,8 +382,12 @@ static void progress(imp_run *r, int force)
     double now = pe_now();
     if (!force && now - r->last_progress < 0.25) return;
     r->last_progress = now;
-    pe_import_progress p = {imp_input_path(r->in), imp_input_raw_read(r->in), imp_input_size(r->in),
-                            imp_input_offset(r->in), r->c.entities, r->c.triples, r->c.skipped, now - r->start};
+    /* The parser thread owns the input while a pipeline runs: use the
+     * positions its records carried. */
+    uint64_t raw = r->piped ? r->raw_read : imp_input_raw_read(r->in);
+    uint64_t off = r->piped ? r->offset : imp_input_offset(r->in);
+    pe_import_progress p = {imp_input_path(r->in), raw, imp_input_size(r->in), off, r->c.entities, r->c.triples,
+                            r->c.skipped, now - r->start};
     r->opt->progress(&p, r->opt->progress_user);
 }
 
@@ -458,6 +464,17 @@ static int whole_document(const char *p, size_t n)
     return e[-1] != '}';
 }
 
+static pe_status pipe_done(void *u, const imp_record_outcome *oc)
+{
+    imp_run *r = u;
+    r->c.dropped += oc->dropped;
+    r->raw_read = oc->raw_read;
+    r->offset = oc->bytes;
+    if (oc->bad) r->record_status = oc->status;
+    pe_status st = record_done(r, oc->bad, oc->msg);
+    return st == PE_OK ? point_done(r, oc->bytes, oc->lines) : st;
+}
+
 static pe_status run_wikidata(imp_run *r, const imp_langs *langs, int resumed)
 {
     pe_status st;
@@ -488,36 +505,12 @@ static pe_status run_wikidata(imp_run *r, const imp_langs *langs, int resumed)
         imp_wd_free(wd);
         return st;
     }
-    while (st == PE_OK) {
-        const char *line;
-        size_t len;
-        st = imp_input_line(r->in, &line, &len, &rec_err);
-        if (st == PE_DONE) { st = PE_OK; break; }
-        if (st == PE_ERR_LIMIT) {
-            r->record_status = st;
-            st = line_done(r, 1, rec_err.msg);
-            continue;
-        }
-        if (st != PE_OK) { *r->err = rec_err; break; }
-        while (len && (*line == ' ' || *line == '\t')) { line++; len--; }
-        while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
-        if (len && line[len - 1] == ',') len--;
-        if (len == 0 || (len == 1 && (*line == '[' || *line == ']'))) {
-            st = line_done(r, 0, NULL);
-            continue;
-        }
-        uint64_t ents = 0;
-        st = imp_wd_parse(wd, line, len, path, imp_input_line_no(r->in), &sink, &ents, &r->c.dropped, &rec_err);
-        if (st == PE_ERR_PARSE || st == PE_ERR_UTF8) {
-            r->record_status = st;
-            st = line_done(r, 1, rec_err.msg);
-        } else if (st == PE_OK) {
-            st = line_done(r, 0, NULL);
-        } else if (rec_err.status == st) {
-            *r->err = rec_err; /* not a store error: those are in r->err already */
-        }
-    }
     imp_wd_free(wd);
+    if (st != PE_OK) return st;
+    /* One record a line: parsed on a second thread, written here. */
+    r->piped = 1;
+    st = imp_wd_pipeline(r->in, langs, &sink, pipe_done, r, r->err);
+    r->piped = 0;
     return st;
 }
 

@@ -1,0 +1,378 @@
+/* imp_pipe.c - Wikidata JSON lines parsed on a second thread.
+ *
+ * The store writer is single-threaded and takes most of an import's time;
+ * decompression and JSON parsing can overlap with it. A parser thread reads
+ * lines, validates each record (imp_wd_parse) into a "tape" (the sink calls
+ * serialised into a byte buffer), and hands full tapes to the calling
+ * thread, which replays them into the real sink in input order. Per record
+ * the tape ends with its outcome and input position, so batching, strict
+ * mode and checkpoints behave exactly as in the single-threaded loop.
+ * Memory: at most PIPE_SLOTS tapes of about TAPE_TARGET bytes (plus one
+ * record). */
+#include "imp_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PIPE_SLOTS 4
+#define TAPE_TARGET (1u << 20)
+#define TAPE_RECORDS 1024
+
+enum { OP_ENTITY = 1, OP_SUBJECT, OP_TEXT, OP_SITELINK, OP_STATEMENT, OP_SAMEAS, OP_RECORD, OP_END };
+
+typedef struct tape {
+    unsigned char *buf;
+    size_t len, cap;
+    int oom;
+} tape;
+
+static void put(tape *t, const void *p, size_t n)
+{
+    if (t->oom) return;
+    if (t->len + n > t->cap) {
+        size_t nc = t->cap ? t->cap : 64 * 1024;
+        while (nc < t->len + n) nc *= 2;
+        unsigned char *nb = realloc(t->buf, nc);
+        if (!nb) { t->oom = 1; return; }
+        t->buf = nb;
+        t->cap = nc;
+    }
+    memcpy(t->buf + t->len, p, n);
+    t->len += n;
+}
+
+static void put_u8(tape *t, unsigned v) { unsigned char c = (unsigned char)v; put(t, &c, 1); }
+static void put_u64(tape *t, uint64_t v) { put(t, &v, 8); }
+static void put_f64(tape *t, double v) { put(t, &v, 8); }
+
+/* length u32 (0xFFFFFFFF = NULL), bytes, NUL */
+static void put_str(tape *t, const char *s, size_t n)
+{
+    uint32_t l = s ? (uint32_t)n : 0xFFFFFFFFu;
+    put(t, &l, 4);
+    if (s) { put(t, s, n); put_u8(t, 0); }
+}
+static void put_cstr(tape *t, const char *s) { put_str(t, s, s ? strlen(s) : 0); }
+
+typedef struct reader {
+    const unsigned char *p, *end;
+} reader;
+
+static uint8_t get_u8(reader *r) { return *r->p++; }
+static uint64_t get_u64(reader *r) { uint64_t v; memcpy(&v, r->p, 8); r->p += 8; return v; }
+static double get_f64(reader *r) { double v; memcpy(&v, r->p, 8); r->p += 8; return v; }
+static const char *get_str(reader *r, size_t *n)
+{
+    uint32_t l;
+    memcpy(&l, r->p, 4);
+    r->p += 4;
+    if (l == 0xFFFFFFFFu) { if (n) *n = 0; return NULL; }
+    const char *s = (const char *)r->p;
+    r->p += l + 1;
+    if (n) *n = l;
+    return s;
+}
+
+/* ---- the tape sink (parser thread) ----------------------------------------- */
+
+static pe_status t_entity(void *u, const char *id, size_t len, pe_kg_entity_kind kind, const char *dt)
+{
+    tape *t = u;
+    put_u8(t, OP_ENTITY);
+    put_str(t, id, len);
+    put_u8(t, kind);
+    put_cstr(t, dt);
+    return t->oom ? PE_ERR_NOMEM : PE_OK;
+}
+static pe_status t_subject(void *u, const char *term, size_t len, int declare)
+{
+    tape *t = u;
+    put_u8(t, OP_SUBJECT);
+    put_str(t, term, len);
+    put_u8(t, (unsigned)declare);
+    return t->oom ? PE_ERR_NOMEM : PE_OK;
+}
+static pe_status t_text(void *u, pe_kg_text_kind kind, const char *lang, const char *text, size_t len)
+{
+    tape *t = u;
+    put_u8(t, OP_TEXT);
+    put_u8(t, kind);
+    put_cstr(t, lang);
+    put_str(t, text, len);
+    return t->oom ? PE_ERR_NOMEM : PE_OK;
+}
+static pe_status t_sitelink(void *u, const char *site, const char *title)
+{
+    tape *t = u;
+    put_u8(t, OP_SITELINK);
+    put_cstr(t, site);
+    put_cstr(t, title);
+    return t->oom ? PE_ERR_NOMEM : PE_OK;
+}
+static pe_status t_statement(void *u, const char *pred, size_t len, const imp_value *o, pe_kg_rank rank)
+{
+    tape *t = u;
+    const pe_kg_value *v = &o->v;
+    put_u8(t, OP_STATEMENT);
+    put_str(t, pred, len);
+    put_u8(t, rank);
+    put_u8(t, v->type);
+    put_str(t, o->term, o->term_len);
+    put_str(t, v->text, v->text_len);
+    put_cstr(t, v->lang);
+    put_cstr(t, v->datatype);
+    put_cstr(t, v->unit);
+    put_cstr(t, v->calendar);
+    put_cstr(t, v->globe);
+    put_f64(t, v->amount);
+    put_f64(t, v->lower);
+    put_f64(t, v->upper);
+    put_f64(t, v->lat);
+    put_f64(t, v->lon);
+    put_f64(t, v->coord_precision);
+    put_u64(t, (uint64_t)(int64_t)v->precision);
+    return t->oom ? PE_ERR_NOMEM : PE_OK;
+}
+static pe_status t_sameas(void *u, const char *other, size_t len)
+{
+    tape *t = u;
+    put_u8(t, OP_SAMEAS);
+    put_str(t, other, len);
+    return t->oom ? PE_ERR_NOMEM : PE_OK;
+}
+
+/* Replays one tape; done() after each record. */
+static pe_status replay(const tape *t, const imp_sink *sink, imp_record_done_fn done, void *user, int *end,
+                        pe_error *err)
+{
+    reader r = {t->buf, t->buf + t->len};
+    pe_status st = PE_OK;
+    while (r.p < r.end && st == PE_OK) {
+        uint8_t op = get_u8(&r);
+        switch (op) {
+        case OP_ENTITY: {
+            size_t n;
+            const char *id = get_str(&r, &n);
+            pe_kg_entity_kind kind = (pe_kg_entity_kind)get_u8(&r);
+            const char *dt = get_str(&r, NULL);
+            st = sink->entity(sink->user, id, n, kind, dt);
+            break;
+        }
+        case OP_SUBJECT: {
+            size_t n;
+            const char *term = get_str(&r, &n);
+            int declare = get_u8(&r);
+            st = sink->subject(sink->user, term, n, declare);
+            break;
+        }
+        case OP_TEXT: {
+            size_t n;
+            pe_kg_text_kind kind = (pe_kg_text_kind)get_u8(&r);
+            const char *lang = get_str(&r, NULL);
+            const char *text = get_str(&r, &n);
+            st = sink->text(sink->user, kind, lang, text, n);
+            break;
+        }
+        case OP_SITELINK: {
+            const char *site = get_str(&r, NULL);
+            const char *title = get_str(&r, NULL);
+            st = sink->sitelink(sink->user, site, title);
+            break;
+        }
+        case OP_STATEMENT: {
+            size_t pl;
+            imp_value o;
+            memset(&o, 0, sizeof o);
+            const char *pred = get_str(&r, &pl);
+            pe_kg_rank rank = (pe_kg_rank)get_u8(&r);
+            o.v.type = (pe_kg_value_type)get_u8(&r);
+            o.term = get_str(&r, &o.term_len);
+            o.v.text = get_str(&r, &o.v.text_len);
+            o.v.lang = get_str(&r, NULL);
+            o.v.datatype = get_str(&r, NULL);
+            o.v.unit = get_str(&r, NULL);
+            o.v.calendar = get_str(&r, NULL);
+            o.v.globe = get_str(&r, NULL);
+            o.v.amount = get_f64(&r);
+            o.v.lower = get_f64(&r);
+            o.v.upper = get_f64(&r);
+            o.v.lat = get_f64(&r);
+            o.v.lon = get_f64(&r);
+            o.v.coord_precision = get_f64(&r);
+            o.v.precision = (int)(int64_t)get_u64(&r);
+            st = sink->statement(sink->user, pred, pl, &o, rank);
+            break;
+        }
+        case OP_SAMEAS: {
+            size_t n;
+            const char *other = get_str(&r, &n);
+            st = sink->sameas(sink->user, other, n);
+            break;
+        }
+        case OP_RECORD: {
+            imp_record_outcome oc;
+            oc.bad = get_u8(&r);
+            oc.status = (pe_status)get_u8(&r);
+            oc.msg = get_str(&r, NULL);
+            oc.dropped = get_u64(&r);
+            oc.bytes = get_u64(&r);
+            oc.lines = get_u64(&r);
+            oc.raw_read = get_u64(&r);
+            st = done(user, &oc);
+            break;
+        }
+        case OP_END: {
+            pe_status es = (pe_status)get_u8(&r);
+            const char *msg = get_str(&r, NULL);
+            *end = 1;
+            if (es != PE_OK) st = pe_error_set(err, es, "%s", msg ? msg : "input error");
+            break;
+        }
+        default:
+            st = pe_error_set(err, PE_ERR_CORRUPT, "internal: bad tape op %u", op);
+        }
+    }
+    return st;
+}
+
+/* ---- the pipeline ---------------------------------------------------------------- */
+
+typedef struct pipe_ctx {
+    imp_input *in;
+    imp_wd *wd;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_full, cv_empty;
+    tape slots[PIPE_SLOTS];
+    int full[PIPE_SLOTS];
+    int head, tail;  /* consumer reads slots[head], producer fills slots[tail] */
+    int stop;        /* the consumer gave up */
+} pipe_ctx;
+
+static void end_op(tape *t, pe_status st, const char *msg)
+{
+    put_u8(t, OP_END);
+    put_u8(t, st);
+    put_cstr(t, msg);
+}
+
+static void record_op(tape *t, imp_input *in, int bad, pe_status st, const char *msg, uint64_t dropped)
+{
+    put_u8(t, OP_RECORD);
+    put_u8(t, (unsigned)bad);
+    put_u8(t, st);
+    put_cstr(t, bad ? msg : NULL);
+    put_u64(t, dropped);
+    put_u64(t, imp_input_offset(in));
+    put_u64(t, imp_input_line_no(in));
+    put_u64(t, imp_input_raw_read(in));
+}
+
+static void *producer(void *arg)
+{
+    pipe_ctx *c = arg;
+    const char *path = imp_input_path(c->in);
+    int finished = 0;
+    while (!finished) {
+        pthread_mutex_lock(&c->mu);
+        while (c->full[c->tail] && !c->stop) pthread_cond_wait(&c->cv_empty, &c->mu);
+        int stop = c->stop;
+        pthread_mutex_unlock(&c->mu);
+        if (stop) break;
+        tape *t = &c->slots[c->tail];
+        t->len = 0;
+        t->oom = 0;
+        imp_sink ts = {t, t_entity, t_subject, t_text, t_sitelink, t_statement, t_sameas};
+        int records = 0;
+        pe_error e;
+        pe_error_clear(&e);
+        while (records < TAPE_RECORDS && t->len < TAPE_TARGET) {
+            const char *line;
+            size_t len;
+            pe_status st = imp_input_line(c->in, &line, &len, &e);
+            records++;
+            if (st == PE_DONE) { end_op(t, PE_OK, NULL); finished = 1; break; }
+            if (st == PE_ERR_LIMIT) { record_op(t, c->in, 1, st, e.msg, 0); continue; }
+            if (st != PE_OK) { end_op(t, st, e.msg); finished = 1; break; }
+            while (len && (*line == ' ' || *line == '\t')) { line++; len--; }
+            while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
+            if (len && line[len - 1] == ',') len--;
+            if (len == 0 || (len == 1 && (*line == '[' || *line == ']'))) {
+                record_op(t, c->in, 0, PE_OK, NULL, 0);
+                continue;
+            }
+            size_t mark = t->len;
+            uint64_t n = 0, dropped = 0;
+            st = imp_wd_parse(c->wd, line, len, path, imp_input_line_no(c->in), &ts, &n, &dropped, &e);
+            if (st == PE_OK) {
+                record_op(t, c->in, 0, PE_OK, NULL, dropped);
+            } else if (st == PE_ERR_PARSE || st == PE_ERR_UTF8) {
+                t->len = mark; /* nothing of a bad record (it writes nothing anyway) */
+                record_op(t, c->in, 1, st, e.msg, 0);
+            } else {
+                t->len = mark;
+                end_op(t, st, e.msg);
+                finished = 1;
+                break;
+            }
+        }
+        if (t->oom) { /* report it in place of the records */
+            t->len = 0;
+            t->oom = 0;
+            end_op(t, PE_ERR_NOMEM, "out of memory for the parser's buffer");
+            finished = 1;
+        }
+        pthread_mutex_lock(&c->mu);
+        c->full[c->tail] = 1;
+        c->tail = (c->tail + 1) % PIPE_SLOTS;
+        pthread_cond_signal(&c->cv_full);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return NULL;
+}
+
+pe_status imp_wd_pipeline(imp_input *in, const imp_langs *langs, const imp_sink *sink, imp_record_done_fn done,
+                          void *user, pe_error *err)
+{
+    pipe_ctx *c = calloc(1, sizeof *c);
+    if (!c) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    c->in = in;
+    if (imp_wd_new(langs, &c->wd) != PE_OK) {
+        free(c);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv_full, NULL);
+    pthread_cond_init(&c->cv_empty, NULL);
+    pthread_t th;
+    pe_status st = PE_OK;
+    if (pthread_create(&th, NULL, producer, c) != 0) {
+        st = pe_error_set(err, PE_ERR_NOMEM, "cannot start the parser thread");
+        goto out;
+    }
+    int end = 0;
+    while (!end && st == PE_OK) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->full[c->head]) pthread_cond_wait(&c->cv_full, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+        st = replay(&c->slots[c->head], sink, done, user, &end, err);
+        pthread_mutex_lock(&c->mu);
+        c->full[c->head] = 0;
+        c->head = (c->head + 1) % PIPE_SLOTS;
+        pthread_cond_signal(&c->cv_empty);
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_broadcast(&c->cv_empty);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(th, NULL);
+out:
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv_full);
+    pthread_cond_destroy(&c->cv_empty);
+    for (int i = 0; i < PIPE_SLOTS; i++) free(c->slots[i].buf);
+    imp_wd_free(c->wd);
+    free(c);
+    return st;
+}
