@@ -125,8 +125,13 @@ void imp_wd_free(imp_wd *p);
 pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file, uint64_t line,
                        const imp_sink *sink, uint64_t *n_entities, uint64_t *dropped, pe_error *err);
 
-/* What a record came to, in input order (for imp_wd_pipeline). */
+/* What a record came to, in input order (for the pipelines). kind:
+ * IMP_OUTCOME_LINE a record that ends at a safe point (a JSON line),
+ * IMP_OUTCOME_RECORD a record only, IMP_OUTCOME_POINT a safe point only,
+ * IMP_OUTCOME_DROPPED only a dropped count to add (at the end). */
+enum { IMP_OUTCOME_LINE = 0, IMP_OUTCOME_RECORD, IMP_OUTCOME_POINT, IMP_OUTCOME_DROPPED };
 typedef struct imp_record_outcome {
+    int kind;
     int bad;              /* skipped for bad input */
     pe_status status;     /* PE_ERR_PARSE / PE_ERR_UTF8 / PE_ERR_LIMIT when bad */
     const char *msg;      /* the error when bad, else NULL */
@@ -193,5 +198,10 @@ typedef struct imp_rdf_term {
 
 pe_status imp_rdf_map(const imp_rdf_term *s, const imp_rdf_term *p, const imp_rdf_term *o,
                       const imp_langs *langs, const imp_sink *sink, uint64_t *dropped);
+
+/* RDF the same way: imp_rdf_parse with opt (its record/point/dropped are
+ * replaced) on a second thread; done() gets its records and safe points. */
+pe_status imp_rdf_pipeline(imp_input *in, const imp_rdf_options *opt, const imp_sink *sink, imp_record_done_fn done,
+                           void *user, pe_error *err);
 
 #endif

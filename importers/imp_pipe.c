@@ -1,4 +1,4 @@
-/* imp_pipe.c - Wikidata JSON lines parsed on a second thread.
+/* imp_pipe.c - Wikidata JSON lines and RDF parsed on a second thread.
  *
  * The store writer is single-threaded and takes most of an import's time;
  * decompression and JSON parsing can overlap with it. A parser thread reads
@@ -20,6 +20,8 @@
 #define TAPE_RECORDS 1024
 
 enum { OP_ENTITY = 1, OP_SUBJECT, OP_TEXT, OP_SITELINK, OP_STATEMENT, OP_SAMEAS, OP_RECORD, OP_END };
+
+/* OP_RECORD kinds (imp_record_outcome.kind) */
 
 typedef struct tape {
     unsigned char *buf;
@@ -212,6 +214,7 @@ static pe_status replay(const tape *t, const imp_sink *sink, imp_record_done_fn 
         }
         case OP_RECORD: {
             imp_record_outcome oc;
+            oc.kind = get_u8(&r);
             oc.bad = get_u8(&r);
             oc.status = (pe_status)get_u8(&r);
             oc.msg = get_str(&r, NULL);
@@ -225,8 +228,10 @@ static pe_status replay(const tape *t, const imp_sink *sink, imp_record_done_fn 
         case OP_END: {
             pe_status es = (pe_status)get_u8(&r);
             const char *msg = get_str(&r, NULL);
+            imp_record_outcome oc = {IMP_OUTCOME_DROPPED, 0, PE_OK, NULL, get_u64(&r), 0, 0, 0};
             *end = 1;
-            if (es != PE_OK) st = pe_error_set(err, es, "%s", msg ? msg : "input error");
+            if (oc.dropped) st = done(user, &oc);
+            if (es != PE_OK && st == PE_OK) st = pe_error_set(err, es, "%s", msg ? msg : "input error");
             break;
         }
         default:
@@ -240,107 +245,165 @@ static pe_status replay(const tape *t, const imp_sink *sink, imp_record_done_fn 
 
 typedef struct pipe_ctx {
     imp_input *in;
-    imp_wd *wd;
+    imp_wd *wd;                 /* Wikidata JSON */
+    const imp_rdf_options *rdf; /* or RDF */
     pthread_mutex_t mu;
     pthread_cond_t cv_full, cv_empty;
     tape slots[PIPE_SLOTS];
     int full[PIPE_SLOTS];
     int head, tail;  /* consumer reads slots[head], producer fills slots[tail] */
     int stop;        /* the consumer gave up */
+    tape work;       /* the producer's tape being filled */
+    uint64_t dropped, dropped_sent;
 } pipe_ctx;
 
-static void end_op(tape *t, pe_status st, const char *msg)
+static void end_op(pipe_ctx *c, pe_status st, const char *msg)
 {
+    tape *t = &c->work;
     put_u8(t, OP_END);
     put_u8(t, st);
     put_cstr(t, msg);
+    put_u64(t, c->dropped - c->dropped_sent);
+    c->dropped_sent = c->dropped;
 }
 
-static void record_op(tape *t, imp_input *in, int bad, pe_status st, const char *msg, uint64_t dropped)
+static void record_op(pipe_ctx *c, int kind, int bad, pe_status st, const char *msg, uint64_t bytes, uint64_t lines)
 {
+    tape *t = &c->work;
     put_u8(t, OP_RECORD);
+    put_u8(t, (unsigned)kind);
     put_u8(t, (unsigned)bad);
     put_u8(t, st);
     put_cstr(t, bad ? msg : NULL);
-    put_u64(t, dropped);
-    put_u64(t, imp_input_offset(in));
-    put_u64(t, imp_input_line_no(in));
-    put_u64(t, imp_input_raw_read(in));
+    put_u64(t, c->dropped - c->dropped_sent);
+    c->dropped_sent = c->dropped;
+    put_u64(t, bytes);
+    put_u64(t, lines);
+    put_u64(t, imp_input_raw_read(c->in));
+}
+
+/* Hands the work tape over (waiting for a free slot); 0 when the consumer stopped. */
+static int publish(pipe_ctx *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->full[c->tail] && !c->stop) pthread_cond_wait(&c->cv_empty, &c->mu);
+    if (c->stop) {
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    tape *slot = &c->slots[c->tail];
+    tape tmp = *slot;
+    *slot = c->work;
+    c->work = tmp;
+    c->work.len = 0;
+    c->work.oom = 0;
+    c->full[c->tail] = 1;
+    c->tail = (c->tail + 1) % PIPE_SLOTS;
+    pthread_cond_signal(&c->cv_full);
+    pthread_mutex_unlock(&c->mu);
+    return 1;
+}
+
+static int work_oom(pipe_ctx *c)
+{
+    if (!c->work.oom) return 0;
+    c->work.len = 0;
+    c->work.oom = 0;
+    end_op(c, PE_ERR_NOMEM, "out of memory for the parser's buffer");
+    publish(c);
+    return 1;
+}
+
+static void produce_json(pipe_ctx *c)
+{
+    const char *path = imp_input_path(c->in);
+    tape *t = &c->work;
+    imp_sink ts = {t, t_entity, t_subject, t_text, t_sitelink, t_statement, t_sameas};
+    pe_error e;
+    pe_error_clear(&e);
+    for (;;) {
+        for (int records = 0; records < TAPE_RECORDS && t->len < TAPE_TARGET; records++) {
+            const char *line;
+            size_t len;
+            pe_status st = imp_input_line(c->in, &line, &len, &e);
+            if (st == PE_DONE) { end_op(c, PE_OK, NULL); goto last; }
+            if (st == PE_ERR_LIMIT) {
+                record_op(c, IMP_OUTCOME_LINE, 1, st, e.msg, imp_input_offset(c->in), imp_input_line_no(c->in));
+                continue;
+            }
+            if (st != PE_OK) { end_op(c, st, e.msg); goto last; }
+            while (len && (*line == ' ' || *line == '\t')) { line++; len--; }
+            while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
+            if (len && line[len - 1] == ',') len--;
+            if (len == 0 || (len == 1 && (*line == '[' || *line == ']'))) {
+                record_op(c, IMP_OUTCOME_LINE, 0, PE_OK, NULL, imp_input_offset(c->in), imp_input_line_no(c->in));
+                continue;
+            }
+            size_t mark = t->len;
+            uint64_t n = 0;
+            st = imp_wd_parse(c->wd, line, len, path, imp_input_line_no(c->in), &ts, &n, &c->dropped, &e);
+            if (st == PE_OK) {
+                record_op(c, IMP_OUTCOME_LINE, 0, PE_OK, NULL, imp_input_offset(c->in), imp_input_line_no(c->in));
+            } else if (st == PE_ERR_PARSE || st == PE_ERR_UTF8) {
+                t->len = mark; /* nothing of a bad record (it writes nothing anyway) */
+                record_op(c, IMP_OUTCOME_LINE, 1, st, e.msg, imp_input_offset(c->in), imp_input_line_no(c->in));
+            } else {
+                t->len = mark;
+                end_op(c, st, e.msg);
+                goto last;
+            }
+        }
+        if (work_oom(c) || !publish(c)) return;
+    }
+last:
+    if (!work_oom(c)) publish(c);
+}
+
+/* RDF: raptor runs here; records and safe points go on the tape. */
+static pe_status p_record(void *u, int bad, const char *msg)
+{
+    pipe_ctx *c = u;
+    record_op(c, IMP_OUTCOME_RECORD, bad, PE_ERR_PARSE, msg, 0, 0);
+    return PE_OK;
+}
+
+static pe_status p_point(void *u, uint64_t bytes, uint64_t lines)
+{
+    pipe_ctx *c = u;
+    record_op(c, IMP_OUTCOME_POINT, 0, PE_OK, NULL, bytes, lines);
+    if (c->work.len < TAPE_TARGET) return PE_OK;
+    if (c->work.oom) return PE_ERR_NOMEM;
+    return publish(c) ? PE_OK : PE_ERR_INVALID; /* the consumer stopped: stop raptor */
+}
+
+static void produce_rdf(pipe_ctx *c)
+{
+    tape *t = &c->work;
+    imp_sink ts = {t, t_entity, t_subject, t_text, t_sitelink, t_statement, t_sameas};
+    imp_rdf_options o = *c->rdf;
+    o.record = p_record;
+    o.point = p_point;
+    o.record_user = c;
+    o.dropped = &c->dropped;
+    pe_error e;
+    pe_error_clear(&e);
+    pe_status st = imp_rdf_parse(c->in, &o, &ts, &e);
+    if (work_oom(c)) return;
+    if (st == PE_ERR_INVALID && c->stop) return;
+    end_op(c, st, st == PE_OK ? NULL : e.msg);
+    if (!work_oom(c)) publish(c);
 }
 
 static void *producer(void *arg)
 {
     pipe_ctx *c = arg;
-    const char *path = imp_input_path(c->in);
-    int finished = 0;
-    while (!finished) {
-        pthread_mutex_lock(&c->mu);
-        while (c->full[c->tail] && !c->stop) pthread_cond_wait(&c->cv_empty, &c->mu);
-        int stop = c->stop;
-        pthread_mutex_unlock(&c->mu);
-        if (stop) break;
-        tape *t = &c->slots[c->tail];
-        t->len = 0;
-        t->oom = 0;
-        imp_sink ts = {t, t_entity, t_subject, t_text, t_sitelink, t_statement, t_sameas};
-        int records = 0;
-        pe_error e;
-        pe_error_clear(&e);
-        while (records < TAPE_RECORDS && t->len < TAPE_TARGET) {
-            const char *line;
-            size_t len;
-            pe_status st = imp_input_line(c->in, &line, &len, &e);
-            records++;
-            if (st == PE_DONE) { end_op(t, PE_OK, NULL); finished = 1; break; }
-            if (st == PE_ERR_LIMIT) { record_op(t, c->in, 1, st, e.msg, 0); continue; }
-            if (st != PE_OK) { end_op(t, st, e.msg); finished = 1; break; }
-            while (len && (*line == ' ' || *line == '\t')) { line++; len--; }
-            while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
-            if (len && line[len - 1] == ',') len--;
-            if (len == 0 || (len == 1 && (*line == '[' || *line == ']'))) {
-                record_op(t, c->in, 0, PE_OK, NULL, 0);
-                continue;
-            }
-            size_t mark = t->len;
-            uint64_t n = 0, dropped = 0;
-            st = imp_wd_parse(c->wd, line, len, path, imp_input_line_no(c->in), &ts, &n, &dropped, &e);
-            if (st == PE_OK) {
-                record_op(t, c->in, 0, PE_OK, NULL, dropped);
-            } else if (st == PE_ERR_PARSE || st == PE_ERR_UTF8) {
-                t->len = mark; /* nothing of a bad record (it writes nothing anyway) */
-                record_op(t, c->in, 1, st, e.msg, 0);
-            } else {
-                t->len = mark;
-                end_op(t, st, e.msg);
-                finished = 1;
-                break;
-            }
-        }
-        if (t->oom) { /* report it in place of the records */
-            t->len = 0;
-            t->oom = 0;
-            end_op(t, PE_ERR_NOMEM, "out of memory for the parser's buffer");
-            finished = 1;
-        }
-        pthread_mutex_lock(&c->mu);
-        c->full[c->tail] = 1;
-        c->tail = (c->tail + 1) % PIPE_SLOTS;
-        pthread_cond_signal(&c->cv_full);
-        pthread_mutex_unlock(&c->mu);
-    }
+    if (c->wd) produce_json(c);
+    else produce_rdf(c);
     return NULL;
 }
 
-pe_status imp_wd_pipeline(imp_input *in, const imp_langs *langs, const imp_sink *sink, imp_record_done_fn done,
-                          void *user, pe_error *err)
+static pe_status run_pipeline(pipe_ctx *c, const imp_sink *sink, imp_record_done_fn done, void *user, pe_error *err)
 {
-    pipe_ctx *c = calloc(1, sizeof *c);
-    if (!c) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    c->in = in;
-    if (imp_wd_new(langs, &c->wd) != PE_OK) {
-        free(c);
-        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv_full, NULL);
     pthread_cond_init(&c->cv_empty, NULL);
@@ -372,6 +435,33 @@ out:
     pthread_cond_destroy(&c->cv_full);
     pthread_cond_destroy(&c->cv_empty);
     for (int i = 0; i < PIPE_SLOTS; i++) free(c->slots[i].buf);
+    free(c->work.buf);
+    return st;
+}
+
+pe_status imp_rdf_pipeline(imp_input *in, const imp_rdf_options *opt, const imp_sink *sink, imp_record_done_fn done,
+                           void *user, pe_error *err)
+{
+    pipe_ctx *c = calloc(1, sizeof *c);
+    if (!c) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    c->in = in;
+    c->rdf = opt;
+    pe_status st = run_pipeline(c, sink, done, user, err);
+    free(c);
+    return st;
+}
+
+pe_status imp_wd_pipeline(imp_input *in, const imp_langs *langs, const imp_sink *sink, imp_record_done_fn done,
+                          void *user, pe_error *err)
+{
+    pipe_ctx *c = calloc(1, sizeof *c);
+    if (!c) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    c->in = in;
+    if (imp_wd_new(langs, &c->wd) != PE_OK) {
+        free(c);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    pe_status st = run_pipeline(c, sink, done, user, err);
     imp_wd_free(c->wd);
     free(c);
     return st;

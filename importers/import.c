@@ -468,11 +468,16 @@ static pe_status pipe_done(void *u, const imp_record_outcome *oc)
 {
     imp_run *r = u;
     r->c.dropped += oc->dropped;
+    if (oc->kind == IMP_OUTCOME_DROPPED) return PE_OK;
+    pe_status st = PE_OK;
+    if (oc->kind != IMP_OUTCOME_POINT) {
+        if (oc->bad) r->record_status = oc->status;
+        st = record_done(r, oc->bad, oc->msg);
+    }
+    if (st != PE_OK || oc->kind == IMP_OUTCOME_RECORD) return st;
     r->raw_read = oc->raw_read;
     r->offset = oc->bytes;
-    if (oc->bad) r->record_status = oc->status;
-    pe_status st = record_done(r, oc->bad, oc->msg);
-    return st == PE_OK ? point_done(r, oc->bytes, oc->lines) : st;
+    return point_done(r, oc->bytes, oc->lines);
 }
 
 static pe_status run_wikidata(imp_run *r, const imp_langs *langs, int resumed)
@@ -663,7 +668,9 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
             ro.skip_statements = r->c.lines;
         r->records = 0;
         r->rdf_base = ro.skip_statements;
-        st = imp_rdf_parse(r->in, &ro, store_sink(r, &sink), err);
+        r->piped = 1; /* raptor on a second thread, the store here */
+        st = imp_rdf_pipeline(r->in, &ro, store_sink(r, &sink), pipe_done, r, err);
+        r->piped = 0;
     }
     progress(r, 1);
     if (st == PE_OK) {

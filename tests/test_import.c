@@ -297,6 +297,16 @@ static void test_rdf(void)
     PE_CHECK(has_text(kg, "Q90", PE_KG_ALIAS, "en", "City of Light")); /* from the redirect */
     PE_CHECK(triple_rank(kg, "Q90", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
                          "http://dbpedia.org/ontology/City") == PE_KG_RANK_NORMAL);
+    /* strict: the bad line 10 fails the import (its batch rolled back) */
+    pe_kg *kg2 = new_store();
+    if (kg2) {
+        o.strict = 1;
+        PE_CHECK_EQ_INT(pe_import_file(kg2, fixture("sample.nt"), &o, &res, &err), PE_ERR_PARSE);
+        PE_CHECK_MSG(strstr(err.msg, "sample.nt:10:"), "%s", err.msg);
+        PE_CHECK(resolve(kg2, "http://dbpedia.org/resource/Paris") == 0);
+        o.strict = 0;
+        pe_kg_close(kg2);
+    }
     PE_CHECK_EQ_INT(pe_import_file(kg, fixture("sample.ttl"), &o, &res, &err), PE_OK);
     PE_CHECK_EQ_INT(res.counts.lines, 5);
     PE_CHECK(has_text(kg, "http://dbpedia.org/resource/Berlin", PE_KG_ALIAS, "de", "Spree-Athen"));
