@@ -237,7 +237,11 @@ int pe_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y
     j.split_rows = M >= nt * 4 * MR;
     if (!j.split_rows && nt > np) nt = np;
     j.nt = nt;
-    pe_kernels_parallel(nt, lin_task, &j);
+    /* Large M: 4 row chunks per thread, handed out dynamically, so that a
+     * thread slowed by another process does not hold the others up; each
+     * chunk still spans >= 224 rows (W is streamed once per chunk). */
+    if (j.split_rows && M >= nt * 4 * 224) j.nt = nt * 4;
+    pe_kernels_parallel(j.nt, lin_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 

@@ -80,20 +80,29 @@ const char *pe_kernels_isa_name(pe_kernels_isa isa)
 }
 
 /* ---- thread pool ----
- * One job at a time (submit_mu). A job is published by bumping gen; workers
- * spin on gen for SPIN_NS, then sleep on cv. Tasks are taken from next;
- * the caller waits for running == 0. */
+ * One job at a time (submit_mu). A job is published by bumping gen and
+ * setting open_gen = gen; workers spin on gen for SPIN_NS, then sleep on
+ * cv. Tasks are claimed from next by whoever comes first, the caller
+ * included, so a worker that is slow to wake (asleep, or preempted by
+ * another process) holds nobody up: the caller only waits for tasks that
+ * were claimed (done == n_tasks), then closes the job (open_gen = 0) and
+ * waits for the workers that entered it to leave (active == 0). A worker
+ * enters by incrementing active and then checking open_gen against the
+ * generation it woke for; a stale one leaves without touching the job. */
 
-#define SPIN_NS 200000L /* how long an idle worker keeps polling for the next job */
+#define SPIN_NS 200000L /* how long an idle thread keeps polling before it sleeps */
 
 static struct {
     pthread_mutex_t submit_mu; /* held for the duration of a job */
     pthread_mutex_t mu;        /* guards sleeping on cv / done_cv */
     pthread_cond_t cv, done_cv;
     _Atomic unsigned gen;      /* job generation */
+    _Atomic unsigned open_gen; /* gen of the job workers may enter, 0 when none */
     _Atomic int next;          /* next task index */
-    _Atomic int running;       /* workers still inside the current job */
-    int n_tasks, job_workers;  /* current job: tasks, workers taking part */
+    _Atomic int done;          /* tasks finished */
+    _Atomic int active;        /* workers inside the current job */
+    _Atomic int caller_sleeps; /* the caller waits on done_cv */
+    int n_tasks, job_workers;  /* current job: tasks, highest worker tid taking part */
     pe_kernels_task_fn fn;
     void *ctx;
     int started;               /* worker threads created (tids 1 .. started) */
@@ -141,11 +150,20 @@ void pe_kernels_set_threads(int n)
     __atomic_store_n(&pool.want, n > 0 ? n : 0, __ATOMIC_RELAXED);
 }
 
-static void run_tasks(int tid)
+/* Claims and runs tasks until none is left; returns how many it ran. */
+static int run_tasks(int tid)
 {
-    int i;
-    while ((i = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed)) < pool.n_tasks)
+    int i, ran = 0;
+    while ((i = atomic_fetch_add(&pool.next, 1)) < pool.n_tasks) {
         pool.fn(pool.ctx, i, tid);
+        ran++;
+        if (atomic_fetch_add(&pool.done, 1) + 1 == pool.n_tasks && atomic_load(&pool.caller_sleeps)) {
+            pthread_mutex_lock(&pool.mu);
+            pthread_cond_signal(&pool.done_cv);
+            pthread_mutex_unlock(&pool.mu);
+        }
+    }
+    return ran;
 }
 
 static void *worker(void *arg)
@@ -156,7 +174,7 @@ static void *worker(void *arg)
         unsigned g;
         long t0 = now_ns();
         int spins = 0;
-        while ((g = atomic_load_explicit(&pool.gen, memory_order_acquire)) == seen) {
+        while ((g = atomic_load(&pool.gen)) == seen) {
             cpu_relax();
             if (++spins % 256 == 0 && now_ns() - t0 > SPIN_NS) {
                 pthread_mutex_lock(&pool.mu);
@@ -166,12 +184,9 @@ static void *worker(void *arg)
             }
         }
         seen = g;
-        if (tid <= pool.job_workers) run_tasks(tid);
-        if (atomic_fetch_sub_explicit(&pool.running, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&pool.mu);
-            pthread_cond_signal(&pool.done_cv);
-            pthread_mutex_unlock(&pool.mu);
-        }
+        atomic_fetch_add(&pool.active, 1);
+        if (atomic_load(&pool.open_gen) == g && tid <= pool.job_workers) run_tasks(tid);
+        atomic_fetch_sub(&pool.active, 1);
     }
     return NULL;
 }
@@ -209,24 +224,34 @@ void pe_kernels_parallel(int n_tasks, pe_kernels_task_fn fn, void *ctx)
     pool.n_tasks = n_tasks;
     pool.job_workers = nt - 1;
     atomic_store(&pool.next, 0);
-    atomic_store(&pool.running, pool.started); /* every started worker wakes and checks in */
+    atomic_store(&pool.done, 0);
+    atomic_store(&pool.caller_sleeps, 0);
     pthread_mutex_lock(&pool.mu);
-    atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
+    unsigned g = atomic_fetch_add(&pool.gen, 1) + 1;
+    atomic_store(&pool.open_gen, g);
     pthread_cond_broadcast(&pool.cv);
     pthread_mutex_unlock(&pool.mu);
 
     run_tasks(0);
 
+    /* wait for the tasks others claimed */
     long t0 = now_ns();
     int spins = 0;
-    while (atomic_load_explicit(&pool.running, memory_order_acquire) != 0) {
+    while (atomic_load(&pool.done) != n_tasks) {
         cpu_relax();
         if (++spins % 256 == 0 && now_ns() - t0 > SPIN_NS) {
             pthread_mutex_lock(&pool.mu);
-            while (atomic_load(&pool.running) != 0) pthread_cond_wait(&pool.done_cv, &pool.mu);
+            atomic_store(&pool.caller_sleeps, 1);
+            while (atomic_load(&pool.done) != n_tasks) pthread_cond_wait(&pool.done_cv, &pool.mu);
             pthread_mutex_unlock(&pool.mu);
             break;
         }
+    }
+    /* close the job; workers inside it have nothing left to claim */
+    atomic_store(&pool.open_gen, 0);
+    for (int i = 1; atomic_load(&pool.active) != 0; i++) {
+        cpu_relax();
+        if (i % 1024 == 0) sched_yield(); /* one may have been preempted right after entering */
     }
     pthread_mutex_unlock(&pool.submit_mu);
 }

@@ -4,7 +4,8 @@
 # hidden 256, 4 heads), batch 1/8/32 x sequence length 32/128, 2 threads.
 # Writes the table to the "## Encoder" section of docs/BENCHMARKS.md.
 #
-#   usage: scripts/bench-encoder.sh [--quick] [--no-docs] [--configs "base small"]
+#   usage: scripts/bench-encoder.sh [--quick] [--no-docs] [--no-cpu1] [--configs "base small"]
+#          (--no-cpu1: skip the second pass, 1 thread timed by CPU time)
 #   env:   PE_BENCH_BUILD  build folder (default build-bench-encoder)
 #          PE_BENCH_DIR    where models and raw results go (default /tmp/pe-bench-encoder)
 #
@@ -23,12 +24,14 @@ min_time=1.0
 shapes="1x32,1x128,8x32,8x128,32x32,32x128"
 configs="base small"
 docs=1
+cpu1=1
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) min_time=0.3 ;;
     --no-docs) docs=0 ;;
+    --no-cpu1) cpu1=0 ;;
     --configs) configs=$2; shift ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) echo "bench-encoder: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -82,6 +85,28 @@ for cfg in $configs; do
     node scripts/encoder_ort.js "$dir" "$shapes" $threads $min_time | tee "$work/$cfg.ort.jsonl" >&2
   fi
 done
+
+# Second pass: one thread each, timed by process CPU time. On a machine
+# shared with other jobs the wall-clock figures above depend on who else
+# runs; CPU time per forward does much less.
+if [ "$cpu1" = 1 ]; then
+  for cfg in $configs; do
+    dir=$work/$cfg
+    [ $have_torch = 1 ] && model=(--model "$dir") || model=(--config "$cfg")
+    log "$cfg: ours, 1 thread, CPU time"
+    "$build/bench/pe_bench_encoder" "${model[@]}" --shapes "$shapes" --threads 1 --min-time 0.3 --cpu-time \
+        --json "$work/$cfg.ours.cpu1.jsonl" >&2
+    if [ $have_torch = 1 ]; then
+      log "$cfg: PyTorch, 1 thread, CPU time"
+      OMP_WAIT_POLICY=passive OMP_NUM_THREADS=1 /usr/bin/python3 scripts/encoder_peers.py torch "$dir" \
+          --shapes "$shapes" --threads 1 --min-time 0.3 --cpu-time | tee "$work/$cfg.torch.cpu1.jsonl" >&2
+    fi
+    if [ $have_ort = 1 ]; then
+      log "$cfg: ONNX Runtime, 1 thread, CPU time"
+      node scripts/encoder_ort.js "$dir" "$shapes" 1 0.3 cpu | tee "$work/$cfg.ort.cpu1.jsonl" >&2
+    fi
+  done
+fi
 
 log "kernels micro-benchmark"
 "$build/bench/pe_bench_encoder_kernels" --threads $threads --quick | tee "$work/kernels.txt" >&2
@@ -160,6 +185,18 @@ for cfg in configs.split():
         if oo and oo["sec"] / ours[key]["sec"] < 1.0: misses.append(f"{cfg} {b}x{t} vs ORT {oo['sec'] / ours[key]['sec']:.2f}x")
         out.append(f"| {b} x {t} | {tok(ours[key])} | {tok(to)} | {tok(oo)} | {gf(ours[key])} | {gf(to)} | {gf(oo)} | {ratio(to)} | {ratio(oo)} | {tok(obf.get(key))} |")
     out.append("")
+    o1, t1, r1 = (rows(os.path.join(work, f"{cfg}.{p}.cpu1.jsonl")) for p in ("ours", "torch", "ort"))
+    if o1:
+        out.append("One thread each, timed by process CPU time (less sensitive to other jobs on the machine):\n")
+        out.append("| batch x seq | ours tok/CPU-s | torch tok/CPU-s | ORT tok/CPU-s | ours GFLOP/CPU-s | ours/torch | ours/ORT |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        for key in sorted(o1):
+            b, t = key
+            f = flops(cfg, b, t)
+            def tk(r): return f"{b * t / r['sec']:.0f}" if r else "-"
+            def rt(r): return f"{r['sec'] / o1[key]['sec']:.2f}x" if r else "-"
+            out.append(f"| {b} x {t} | {tk(o1[key])} | {tk(t1.get(key))} | {tk(r1.get(key))} | {f / o1[key]['sec'] * 1e-9:.1f} | {rt(t1.get(key))} | {rt(r1.get(key))} |")
+        out.append("")
 out.append("Targets (f32, the ratios columns): >= 1.5x PyTorch and >= 1.0x ONNX Runtime at every shape. "
            + ("Missed in this run: " + "; ".join(misses) + "." if misses else "All met in this run.")
            + " The bf16 column is an opt-in inference mode (weights and activations rounded to bfloat16 in the"

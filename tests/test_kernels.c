@@ -13,7 +13,7 @@
 #include "linear.h"
 #include "pe_test.h"
 
-static uint64_t rng = 88172645463325252ull;
+static __thread uint64_t rng = 88172645463325252ull; /* per thread: pool_jobs draws from two */
 static float frand(void) /* uniform in [-1, 1) */
 {
     rng ^= rng << 13;
@@ -97,6 +97,8 @@ static void linear_large(void)
     check_linear(20, 33, 1600, 1, PE_ACT_GELU); /* K split into 2 blocks */
     check_linear(70, 64, 3100, 0, PE_ACT_NONE); /* 3 blocks */
     check_bf16(30, 40, 1700, 1, PE_ACT_GELU);   /* bf16, 2 blocks of k pairs */
+    check_linear(1800, 40, 30, 1, PE_ACT_GELU);  /* M large enough for 4 row chunks per thread */
+    check_bf16(1800, 33, 70, 0, PE_ACT_NONE);
 }
 
 static void linear_threads(void)
