@@ -1,19 +1,15 @@
 # Importers: parsing layers without a store, pe_import_file into a store,
 # the kill -9 / --resume test through the CLI, and the fuzz corpora.
-set(pe_imp_supp "LSAN_OPTIONS=suppressions=${PE_FIXTURES}/importers/lsan.supp")
 
 if(TARGET pe_importers)
   pe_add_test(test_import_parse SOURCES test_import_parse.c LIBS pe_importers LABELS unit)
   target_include_directories(test_import_parse PRIVATE ${CMAKE_SOURCE_DIR}/importers)
   target_link_libraries(test_import_parse PRIVATE pe_dep_zlib pe_dep_bz2 pe_kgstore m)
-  set_property(TEST test_import_parse APPEND PROPERTY ENVIRONMENT ${pe_imp_supp})
 
   pe_add_test(test_import SOURCES test_import.c LIBS pe_importers LABELS unit)
   target_link_libraries(test_import PRIVATE pe_dep_zlib pe_kgstore m)
-  set_property(TEST test_import APPEND PROPERTY ENVIRONMENT ${pe_imp_supp})
 
   pe_add_test(test_import_crash SOURCES test_import_crash.c LIBS pe_kgstore LABELS unit)
-  set_property(TEST test_import_crash APPEND PROPERTY ENVIRONMENT ${pe_imp_supp})
   if(TARGET persona_cli)
     add_dependencies(test_import_crash persona_cli)
   endif()
@@ -23,7 +19,6 @@ if(TARGET pe_importers)
     pe_add_test(fuzz_${t}_corpus SOURCES fuzz/fuzz_${t}.c fuzz/replay.c LIBS pe_importers LABELS fuzz
                 ARGS ${PE_TEST_DIR}/fuzz/corpus/${t})
     target_include_directories(fuzz_${t}_corpus PRIVATE ${CMAKE_SOURCE_DIR}/importers ${PE_TEST_DIR}/fuzz)
-    set_property(TEST fuzz_${t}_corpus APPEND PROPERTY ENVIRONMENT ${pe_imp_supp})
   endforeach()
 
   # libFuzzer targets: clang only. The importer sources are compiled into
