@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Each subcommand lives in its own cli/cmd_*.c file and adds one line here. */
+/* Each subcommand lives in its own cli/cmd_*.c file and adds one line here;
+ * the table order is the order of `persona --help`. */
 /* PE_CLI_DECLS */
 int pe_cmd_kg_fetch(int argc, char **argv);
 int pe_cmd_demo(int argc, char **argv);
@@ -19,13 +20,13 @@ int pe_cmd_model_info(int argc, char **argv);
 
 static const pe_cli_command commands[] = {
     /* PE_CLI_TABLE */
-    {"kg fetch", pe_cmd_kg_fetch, "download a dump (resume, sha256) or fetch Wikidata entities by id, and import"},
     {"demo", pe_cmd_demo, "import the embedded demo graph and show lookups, types, merged entities"},
+    {"kg import", pe_cmd_kg_import, "import Wikidata JSON / RDF dumps into the graph store"},
+    {"kg fetch", pe_cmd_kg_fetch, "download a dump (resume, sha256) or fetch Wikidata entities by id, and import"},
     {"kg stats", pe_cmd_kg_stats, "counts of the graph store and its import sources"},
     {"kg lookup", pe_cmd_kg_lookup, "ranked candidate entities for a name (JSON)"},
     {"kg entity", pe_cmd_kg_entity, "an entity's record, sameAs terms and statements (JSON)"},
     {"kg types", pe_cmd_kg_types, "an entity's classes through P31/P279* (JSON)"},
-    {"kg import", pe_cmd_kg_import, "import Wikidata JSON / RDF dumps into the graph store"},
     {"encode", pe_cmd_encode, "texts on stdin -> token or sentence embeddings (JSON lines)"},
     {"model convert", pe_cmd_model_convert, "Hugging Face BERT checkpoint -> .pem model file"},
     {"model info", pe_cmd_model_info, "a model's config, metadata and tensors as JSON"},
