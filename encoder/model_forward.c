@@ -139,6 +139,8 @@ pe_status pe_encoder_forward_cpu(pe_encoder *enc, const pe_encoder_batch *b, int
     const float eps = g->layer_norm_eps;
     pe_encoder_workspace *ws = &enc->ws;
     pe_status st;
+    if (!enc->lin) /* pe_encoder_load_weights */
+        return pe_error_set(&enc->err, PE_ERR_INVALID, "forward: this handle was loaded for its weights only");
     PE_TRY(st, pe_encoder_ws_reserve(ws, g, T, b->max_len, &enc->err));
     float *x = out; /* the running hidden state lives in the caller's buffer */
     pe_encoder_embed_cpu(g, &enc->w, b, x);

@@ -174,6 +174,13 @@ pe_status pe_encoder_config_from_json(const void *cjson_obj, const char *what, p
 /* A new cJSON object with the HF names (caller deletes), NULL on NOMEM. */
 void *pe_encoder_config_to_json(const pe_encoder_config *cfg);
 
+/* ---- loading (model_load.c) ---- */
+
+/* As pe_encoder_load, for reading the weights only (the converter): no
+ * backend, no prepared CPU projections, process-wide thread counts left
+ * alone. The handle must not be given to pe_encoder_forward. */
+pe_status pe_encoder_load_weights(const char *path, pe_encoder **out, pe_error *err);
+
 /* ---- .pem files (pemodel.c) ---- */
 
 #define PE_PEM_MAGIC "PEMODEL\0"

@@ -494,7 +494,8 @@ pe_encoder_options pe_encoder_options_default(void)
     return o;
 }
 
-pe_status pe_encoder_load(const char *path, const pe_encoder_options *opts, pe_encoder **out, pe_error *err)
+static pe_status load(const char *path, const pe_encoder_options *opts, int for_forward, pe_encoder **out,
+                      pe_error *err)
 {
     *out = NULL;
     pe_encoder_options o = opts ? *opts : pe_encoder_options_default();
@@ -530,7 +531,7 @@ pe_status pe_encoder_load(const char *path, const pe_encoder_options *opts, pe_e
     } else {
         st = pe_error_set(err, PE_ERR_IO, "%s: no such model (a folder, a .safetensors or a .pem file)", path);
     }
-    if (st == PE_OK) st = prepare_backend(enc, &o, err);
+    if (st == PE_OK && for_forward) st = prepare_backend(enc, &o, err);
     if (st == PE_OK) {
         enc->path = strdup(stp ? stp : path);
         char **meta[] = {&enc->model_id, &enc->model_version, &enc->training_data, &enc->created,
@@ -551,6 +552,16 @@ done:
     pe_error_clear(&enc->err);
     *out = enc;
     return PE_OK;
+}
+
+pe_status pe_encoder_load(const char *path, const pe_encoder_options *opts, pe_encoder **out, pe_error *err)
+{
+    return load(path, opts, 1, out, err);
+}
+
+pe_status pe_encoder_load_weights(const char *path, pe_encoder **out, pe_error *err)
+{
+    return load(path, NULL, 0, out, err);
 }
 
 static void free_strv(char **v, int n)

@@ -485,10 +485,8 @@ pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const 
                                 pe_error *err)
 {
     pe_encoder_convert_options o = opts ? *opts : pe_encoder_convert_options_default();
-    pe_encoder_options lo = pe_encoder_options_default();
-    lo.backend = PE_ENCODER_CPU;
     pe_encoder *enc = NULL;
-    pe_status st = pe_encoder_load(hf_dir, &lo, &enc, err);
+    pe_status st = pe_encoder_load_weights(hf_dir, &enc, err);
     if (st != PE_OK) return st;
     cJSON *header = NULL, *labels = NULL;
     pem_src *src = NULL;
