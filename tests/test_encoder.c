@@ -312,6 +312,12 @@ static void test_backend_options(void)
                     PE_ERR_INVALID);
     PE_CHECK(enc == NULL);
     PE_CHECK(strstr(err.msg, "precision 7") != NULL);
+    pe_encoder_options od = pe_encoder_options_default();
+    od.device = -1;
+    enc = (pe_encoder *)&od;
+    PE_CHECK_EQ_INT(pe_encoder_load(fixture("tiny-f32"), &od, &enc, &err), PE_ERR_INVALID);
+    PE_CHECK(enc == NULL);
+    PE_CHECK(strstr(err.msg, "device -1") != NULL);
     /* CUDA asked for where it cannot run: the reason, no handle */
     pe_status st = load_with(fixture("tiny-f32"), PE_ENCODER_CUDA, PE_PRECISION_FP32, &enc, &err);
 #ifndef PE_HAVE_CUDA
