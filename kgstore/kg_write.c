@@ -908,11 +908,94 @@ static pe_status w_repoint(pe_kg_writer *w, uint64_t x, uint64_t c)
     return PE_OK;
 }
 
+/* 1 when nothing in the store refers to id (no texts, sitelinks, triples
+ * in any role, merged terms or entity record); 0 otherwise; <0 on error
+ * (-rc). Pending writes must have been flushed. */
+static int w_is_bare(pe_kg_writer *w, uint64_t id)
+{
+    unsigned char kb[8];
+    kg_put64(kb, id);
+    static const int prefix_dbs[] = {KG_TXT, KG_SITE};
+    for (size_t i = 0; i < sizeof prefix_dbs / sizeof *prefix_dbs; i++) {
+        MDB_val k = {8, kb}, d;
+        int rc = mdb_cursor_get(w->cur[prefix_dbs[i]], &k, &d, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, kb, 8) == 0) return 0;
+        if (rc && rc != MDB_NOTFOUND) return -rc;
+    }
+    static const int key_dbs[] = {KG_SPO, KG_OSP, KG_POS, KG_SAME, KG_ENT};
+    for (size_t i = 0; i < sizeof key_dbs / sizeof *key_dbs; i++) {
+        MDB_val k = {8, kb}, d;
+        int rc = mdb_cursor_get(w->cur[key_dbs[i]], &k, &d, MDB_SET_KEY);
+        if (rc == 0) return 0;
+        if (rc != MDB_NOTFOUND) return -rc;
+    }
+    return 1;
+}
+
+/* Merge of o into a canonical c that has no data yet (the common case when
+ * owl:sameAs links arrive after the other source's data, or before any
+ * data of both): instead of moving o's data, the two ids swap terms. o's
+ * id becomes the canonical entity and takes c's term; c's id takes o's
+ * term and is the merged-away one. The result is the same graph (by terms)
+ * as a full merge, at a constant cost. */
+static pe_status w_merge_swap(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t source)
+{
+    unsigned char cb[8], ob[8];
+    kg_put64(cb, c);
+    kg_put64(ob, o);
+    char *t[2] = {NULL, NULL};
+    size_t tl[2] = {0, 0};
+    int rc = 0;
+    pe_status st = PE_OK;
+    for (int i = 0; i < 2 && !rc; i++) {
+        MDB_val k = {8, i ? ob : cb}, d;
+        rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &d);
+        if (rc) break;
+        t[i] = malloc(d.mv_size);
+        if (!t[i]) { st = w_nomem(w); goto out; }
+        memcpy(t[i], d.mv_data, d.mv_size);
+        tl[i] = d.mv_size; /* with the NUL */
+    }
+    if (rc) goto mdb_err;
+    /* id2term: c <-> o */
+    MDB_val k = {8, cb}, d = {tl[1], t[1]};
+    if ((rc = mdb_put(w->txn, w->kg->dbi[KG_I2T], &k, &d, 0))) goto mdb_err;
+    k.mv_data = ob;
+    d.mv_size = tl[0];
+    d.mv_data = t[0];
+    if ((rc = mdb_put(w->txn, w->kg->dbi[KG_I2T], &k, &d, 0))) goto mdb_err;
+    /* c's term now names o's id; o's term already does */
+    unsigned char kb[KG_MAX_KEY + 1];
+    size_t kl = kg_term_key((const unsigned char *)t[0], tl[0] - 1, kb);
+    MDB_val tk = {kl, kb}, tv = {8, ob};
+    if ((rc = mdb_put(w->txn, w->kg->dbi[KG_T2I], &tk, &tv, 0))) goto mdb_err;
+    MDB_val rk = {8, cb}, rv = {8, ob};
+    if ((rc = mdb_put(w->txn, w->kg->dbi[KG_REDIR], &rk, &rv, 0))) goto mdb_err;
+    unsigned char sv[KG_SAME_VAL];
+    memcpy(sv, cb, 8);
+    kg_put32(sv + 8, source);
+    MDB_val sk = {8, ob}, sd = {KG_SAME_VAL, sv};
+    if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &sd, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
+    /* a cleared cache is fine: nothing is pending, misses find the database */
+    (void)kg_cache_put(&w->kg->cache, kb, kl, kg_hash(kb, kl, 0), o);
+    if (kg_idmap_put(&w->kg->redirects, c, o)) st = w_nomem(w);
+    goto out;
+mdb_err:
+    st = w_mdb(w, rc, "sameAs merge");
+out:
+    free(t[0]);
+    free(t[1]);
+    return st;
+}
+
 static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t source)
 {
     pe_status st = kg_writer_flush_pending(w);
     if (st == PE_OK) st = kg_writer_flush_entities(w);
     if (st != PE_OK) return st;
+    int bare = w_is_bare(w, c);
+    if (bare < 0) return w_mdb(w, -bare, "sameAs merge");
+    if (bare) return w_merge_swap(w, c, o, source);
     kv_list l = {0};
     size_t pos;
     MDB_val k, v;

@@ -285,7 +285,9 @@ pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id 
 /* id -> term string (QID or IRI; a literal's lexical form: its text, or
  * for quantities the amount ("%.17g") and for coordinates
  * "Point(lon lat)"). Borrowed, NUL-terminated. A merged-away id still gives
- * its own term. len may be NULL. PE_NOT_FOUND for an unknown id. */
+ * its own term (after a merge into a Wikidata term that had no data yet,
+ * the two ids swap terms: see the layout section). len may be NULL.
+ * PE_NOT_FOUND for an unknown id. */
 pe_status pe_kg_term(pe_kg_reader *r, pe_kg_id id, const char **term, size_t *len);
 /* Decodes the value of an object id (entity or literal). Borrowed strings
  * (text is NUL-terminated at text_len). Absent unit/calendar/globe are
@@ -482,6 +484,13 @@ pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
  * sources; term2id of o's term (and of terms merged into o before) now
  * holds c; redirect[o] = c; same[c] gains (o, source); o's entity record
  * is folded into c's and deleted; id2term[o] stays.
+ * When c has no data at all yet (no texts, sitelinks, triples in any role,
+ * merged terms or record: DBpedia's sameAs file imported after the other
+ * DBpedia files, or before anything), nothing moves: the two ids swap
+ * their terms instead (id2term[c] <-> id2term[o], term2id of c's term
+ * holds o, redirect[c] = o, same[o] gains (c, source)), so o's id is the
+ * canonical entity named by c's term. Both give the same graph by terms;
+ * the numeric id of the canonical term differs.
  *
  * Opening checks "layout_version": a store of another version, or an LMDB
  * environment with other data, gives PE_ERR_CORRUPT.

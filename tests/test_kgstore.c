@@ -766,6 +766,236 @@ static void test_sameas(void)
     pe_kg_close(kg);
 }
 
+/* ---- sameAs in every order gives the same graph (by terms) ---------------- */
+
+static const char *const so_terms[] = {
+    "Q90", "Q1", "Q2", "Q3", "P31", "P17", "Q515",
+    "http://dbpedia.org/resource/Paris", "http://dbpedia.org/resource/A", "http://dbpedia.org/resource/B",
+    "http://dbpedia.org/resource/C", "http://fr.dbpedia.org/resource/C", "http://dbpedia.org/ontology/City",
+    "http://dbpedia.org/ontology/country", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"};
+
+/* Wikidata: Q90 described (P17 -> Q2), Q1 and Q3 never described. */
+static void so_wikidata(pe_kg_writer *w)
+{
+    pe_kg_id q90 = I(w, "Q90");
+    PE_CHECK(pe_kg_put_kind(w, q90, PE_KG_KIND_ITEM, NULL, 1) == PE_OK);
+    text(w, q90, PE_KG_LABEL, "en", "Paris", 1);
+    PE_CHECK(pe_kg_put_sitelink(w, q90, "enwiki", "Paris", 1) == PE_OK);
+    link_e(w, q90, I(w, "P31"), I(w, "Q515"), 1);
+    link_e(w, q90, I(w, "P17"), I(w, "Q2"), 1);
+}
+
+/* DBpedia: every resource described; A points at B and Paris, C at A. */
+static void so_dbpedia(pe_kg_writer *w)
+{
+    const char *res[] = {"http://dbpedia.org/resource/Paris", "http://dbpedia.org/resource/A",
+                         "http://dbpedia.org/resource/B", "http://dbpedia.org/resource/C"};
+    pe_kg_id type = I(w, "http://www.w3.org/1999/02/22-rdf-syntax-ns#type");
+    pe_kg_id city = I(w, "http://dbpedia.org/ontology/City"), country = I(w, "http://dbpedia.org/ontology/country");
+    for (int i = 0; i < 4; i++) {
+        pe_kg_id e = I(w, res[i]);
+        PE_CHECK(pe_kg_put_kind(w, e, PE_KG_KIND_RESOURCE, NULL, 2) == PE_OK);
+        char label[32];
+        snprintf(label, sizeof label, "Label %d", i);
+        text(w, e, PE_KG_LABEL, "en", label, 2);
+        link_e(w, e, type, city, 2);
+    }
+    link_e(w, I(w, res[1]), country, I(w, res[2]), 2);
+    link_e(w, I(w, res[1]), country, I(w, res[0]), 2);
+    link_e(w, I(w, res[3]), country, I(w, res[1]), 2);
+    link_e(w, I(w, res[1]), country, I(w, res[2]), 3); /* a second source */
+    pe_kg_id fr = I(w, "http://fr.dbpedia.org/resource/C");
+    text(w, fr, PE_KG_LABEL, "fr", "C (fr)", 2);
+}
+
+/* sameAs links, DBpedia term first as in DBpedia's files; fr:C goes to dbr:C
+ * before dbr:C goes to Q3 (a chain). */
+static void so_sameas(pe_kg_writer *w)
+{
+    static const char *const pairs[][2] = {
+        {"http://dbpedia.org/resource/Paris", "Q90"}, {"http://dbpedia.org/resource/A", "Q1"},
+        {"http://dbpedia.org/resource/B", "Q2"}, {"http://fr.dbpedia.org/resource/C", "http://dbpedia.org/resource/C"},
+        {"http://dbpedia.org/resource/C", "Q3"}};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
+        PE_CHECK(pe_kg_put_sameas(w, I(w, pairs[i][0]), I(w, pairs[i][1]), 4) == PE_OK);
+}
+
+static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static const char *so_term(pe_kg_reader *r, pe_kg_id id)
+{
+    const char *t = NULL;
+    return pe_kg_term(r, id, &t, NULL) == PE_OK ? t : "?";
+}
+
+/* A text dump of the graph by terms (ids may differ between stores). */
+static char *so_dump(pe_kg *kg)
+{
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    char *lines[256];
+    size_t n = 0;
+    char buf[1024];
+    for (size_t i = 0; i < sizeof so_terms / sizeof *so_terms && n + 8 < 256; i++) {
+        pe_kg_id id = R(r, so_terms[i]);
+        pe_kg_entity *e = NULL;
+        if (!id || pe_kg_entity_get(r, id, &e) != PE_OK || !e) {
+            snprintf(buf, sizeof buf, "%s: none", so_terms[i]);
+            lines[n++] = strdup(buf);
+            continue;
+        }
+        int o = snprintf(buf, sizeof buf, "%s -> %s kind %d links %u indeg %u texts", so_terms[i], e->term,
+                         (int)e->kind, e->sitelinks, e->in_degree);
+        for (size_t t = 0; t < e->n_texts && o < 900; t++) {
+            o += snprintf(buf + o, sizeof buf - (size_t)o, " [%d %s %s", (int)e->texts[t].kind, e->texts[t].lang,
+                          e->texts[t].text);
+            for (size_t k = 0; k < e->texts[t].n_sources && o < 900; k++)
+                o += snprintf(buf + o, sizeof buf - (size_t)o, " %u", e->texts[t].sources[k]);
+            o += snprintf(buf + o, sizeof buf - (size_t)o, "]");
+        }
+        /* same terms in any order: sorted */
+        const char *same[8];
+        size_t ns = e->n_same < 8 ? e->n_same : 8;
+        char sb[8][160];
+        for (size_t k = 0; k < ns; k++) {
+            snprintf(sb[k], sizeof sb[k], "%s/%u", e->same[k], e->same_source[k]);
+            same[k] = sb[k];
+        }
+        qsort(same, ns, sizeof *same, str_cmp);
+        for (size_t k = 0; k < ns && o < 1000; k++) o += snprintf(buf + o, sizeof buf - (size_t)o, " same %s", same[k]);
+        lines[n++] = strdup(buf);
+        pe_kg_entity_free(e);
+    }
+    pe_kg_iter *it;
+    pe_kg_triple t;
+    PE_CHECK(pe_kg_match(r, 0, 0, 0, &it) == PE_OK);
+    while (n < 255 && pe_kg_iter_next(it, &t) == PE_OK) {
+        uint32_t srcs[8];
+        size_t nsrc = 0;
+        PE_CHECK(pe_kg_triple_sources(r, t.s, t.p, t.o, srcs, 8, &nsrc) == PE_OK);
+        int o = snprintf(buf, sizeof buf, "T %s %s %s rank %d src", so_term(r, t.s), so_term(r, t.p), so_term(r, t.o),
+                         (int)t.rank);
+        for (size_t k = 0; k < nsrc && k < 8; k++) o += snprintf(buf + o, sizeof buf - (size_t)o, " %u", srcs[k]);
+        lines[n++] = strdup(buf);
+    }
+    pe_kg_iter_free(it);
+    pe_kg_stats st;
+    PE_CHECK(pe_kg_stats_get(r, &st) == PE_OK);
+    snprintf(buf, sizeof buf, "stats terms %llu entities %llu triples %llu sameas %llu",
+             (unsigned long long)st.terms, (unsigned long long)st.entities, (unsigned long long)st.triples,
+             (unsigned long long)st.sameas);
+    lines[n++] = strdup(buf);
+    pe_kg_reader_end(r);
+    qsort(lines, n, sizeof *lines, str_cmp);
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) len += strlen(lines[i]) + 1;
+    char *out = malloc(len), *p = out;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(lines[i]);
+        memcpy(p, lines[i], l);
+        p[l] = '\n';
+        p += l + 1;
+        free(lines[i]);
+    }
+    *p = 0;
+    return out;
+}
+
+static void test_sameas_orders_identical(void)
+{
+    /* one batch per step in every order, then all in one batch both ways */
+    const char *orders[] = {"WDS", "DWS", "DSW", "SDW", "SWD", "WSD", "wds", "swd", "dsw"};
+    char *ref = NULL;
+    for (size_t i = 0; i < sizeof orders / sizeof *orders; i++) {
+        char dir[128];
+        pe_kg *kg = open_new(dir, sizeof dir);
+        pe_kg_writer *w = NULL;
+        for (const char *o = orders[i]; *o; o++) {
+            int one = *o >= 'a';
+            if (!w) PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+            if (*o == 'W' || *o == 'w') so_wikidata(w);
+            else if (*o == 'D' || *o == 'd') so_dbpedia(w);
+            else so_sameas(w);
+            if (!one || !o[1]) {
+                PE_CHECK_MSG(pe_kg_writer_commit(w) == PE_OK, "%s: %s", orders[i], pe_kg_errmsg(kg));
+                w = NULL;
+            }
+        }
+        char *d = so_dump(kg);
+        if (!ref) {
+            ref = d;
+            /* the reference itself is right: the merged entities */
+            char want[96];
+            snprintf(want, sizeof want, "http://dbpedia.org/resource/A -> Q1 kind %d ", (int)PE_KG_KIND_RESOURCE);
+            PE_CHECK_MSG(strstr(ref, want) != NULL, "%s", ref);
+            PE_CHECK_MSG(strstr(ref, "http://fr.dbpedia.org/resource/C -> Q3 ") != NULL, "%s", ref);
+            PE_CHECK_MSG(strstr(ref, "T Q1 http://dbpedia.org/ontology/country Q2 rank 0 src 2 3\n") != NULL, "%s", ref);
+            PE_CHECK_MSG(strstr(ref, "T Q3 http://dbpedia.org/ontology/country Q1 ") != NULL, "%s", ref);
+            PE_CHECK_MSG(strstr(ref, "same http://dbpedia.org/resource/C/4 same http://fr.dbpedia.org/resource/C/4") != NULL,
+                         "%s", ref);
+        } else {
+            PE_CHECK_MSG(strcmp(ref, d) == 0, "order %s differs from %s:\n%s\n---- vs ----\n%s", orders[i], orders[0],
+                         d, ref);
+            free(d);
+        }
+        pe_kg_close(kg);
+    }
+    free(ref);
+}
+
+/* Merges into a Wikidata term with no data yet swap the two ids' terms (no
+ * data moves): ids handed out before stay usable. */
+static void test_sameas_swap_ids(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id dp = I(w, "http://dbpedia.org/resource/Paris");
+    text(w, dp, PE_KG_LABEL, "en", "Paris", 2);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q = I(w, "Q90");
+    PE_CHECK(pe_kg_put_sameas(w, dp, q, 3) == PE_OK);
+    /* both old ids still work in this batch and later ones */
+    text(w, q, PE_KG_ALIAS, "en", "City of Light", 1);
+    link_e(w, I(w, "http://dbpedia.org/resource/Louvre"), I(w, "http://dbpedia.org/ontology/location"), q, 2);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    PE_CHECK(I(w, "Q90") == I(w, "http://dbpedia.org/resource/Paris"));
+    link_e(w, q, I(w, "P31"), I(w, "Q515"), 1);
+    link_e(w, dp, I(w, "P17"), I(w, "Q142"), 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_close(kg); /* a new handle: caches rebuilt from the store */
+    pe_kg_options o = pe_kg_options_default();
+    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_id c = R(r, "Q90");
+    PE_CHECK(c != 0 && c == R(r, "http://dbpedia.org/resource/Paris"));
+    pe_kg_entity *e = NULL;
+    PE_CHECK(pe_kg_entity_get(r, c, &e) == PE_OK && e);
+    if (e) {
+        PE_CHECK_EQ_STR(e->term, "Q90");
+        PE_CHECK(has_text(e, PE_KG_LABEL, "en", "Paris", 2) && has_text(e, PE_KG_ALIAS, "en", "City of Light", 1));
+        PE_CHECK_EQ_INT(e->in_degree, 1);
+        PE_CHECK(e->n_same == 1 && !strcmp(e->same[0], "http://dbpedia.org/resource/Paris") && e->same_source[0] == 3);
+    }
+    pe_kg_entity_free(e);
+    /* the merged-away id gives the canonical record, its own term its own */
+    pe_kg_id other = c == q ? dp : q;
+    PE_CHECK(pe_kg_entity_get(r, other, &e) == PE_OK && e && e->id == c);
+    pe_kg_entity_free(e);
+    PE_CHECK_EQ_STR(so_term(r, other), "http://dbpedia.org/resource/Paris");
+    PE_CHECK_EQ_INT(count_match(r, c, 0, 0), 2);
+    PE_CHECK_EQ_INT(count_match(r, 0, 0, c), 1);
+    pe_kg_candidate cand[2];
+    size_t nc;
+    PE_CHECK(pe_kg_lookup(r, "city of light", 13, NULL, cand, 2, &nc) == PE_OK && nc == 1 && cand[0].id == c);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
 static void test_sources(void)
 {
     char dir[128];
@@ -1204,6 +1434,8 @@ int main(void)
     PE_RUN(test_lookup);
     PE_RUN(test_ascii_fast_path);
     PE_RUN(test_sameas);
+    PE_RUN(test_sameas_orders_identical);
+    PE_RUN(test_sameas_swap_ids);
     PE_RUN(test_sources);
     PE_RUN(test_persistence_and_abort);
     PE_RUN(test_reopen_intern);
