@@ -46,7 +46,7 @@ static inline size_t kg_txt_hdr(const void *v)
 #define KG_CACHE_INLINE 16
 typedef struct kg_cache_slot {
     uint64_t id;   /* 0 = empty */
-    uint32_t hash;
+    uint32_t hash; /* high half of kg_cache_hash; its low bits pick the slot */
     uint32_t len;
     union {
         uint32_t off;                        /* arena offset, len > KG_CACHE_INLINE */
@@ -196,6 +196,37 @@ static inline uint64_t kg_hash(const void *data, size_t len, uint64_t seed)
     for (size_t i = 0; i < len; i++) { h ^= p[i]; h *= 0x100000001b3ULL; }
     h ^= h >> 33; h *= 0xff51afd7ed558ccdULL; h ^= h >> 33;
     return h;
+}
+
+/* Hash of the in-memory term cache (never stored): 8 bytes a step. */
+static inline uint64_t kg_cache_hash(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)len * 0xff51afd7ed558ccdULL);
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 29;
+        p += 8;
+        len -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, p, len);
+    h = (h ^ v) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Hash of an id for the in-memory id maps (splitmix64 finaliser). */
+static inline uint64_t kg_mix64(uint64_t x, uint64_t seed)
+{
+    x += seed * 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
 }
 
 /* ---- shared helpers (kg_store.c) ----------------------------------------- */

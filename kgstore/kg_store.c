@@ -195,17 +195,12 @@ static int kg_cache_eq(const kg_cache *c, const kg_cache_slot *s, const unsigned
     return memcmp(len <= KG_CACHE_INLINE ? s->k.inl : c->arena + s->k.off, k, len) == 0;
 }
 
-static const unsigned char *kg_cache_key(const kg_cache *c, const kg_cache_slot *s)
-{
-    return s->len <= KG_CACHE_INLINE ? s->k.inl : c->arena + s->k.off;
-}
-
 uint64_t kg_cache_get(const kg_cache *c, const unsigned char *k, size_t len, uint64_t h)
 {
     if (!c->n) return 0;
     size_t mask = c->cap - 1;
     uint32_t h32 = (uint32_t)(h >> 32);
-    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)h32 & mask;; i = (i + 1) & mask) {
         const kg_cache_slot *s = &c->slots[i];
         if (!s->id) return 0;
         if (s->hash == h32 && kg_cache_eq(c, s, k, len)) return s->id;
@@ -221,8 +216,7 @@ static int kg_cache_grow(kg_cache *c)
     for (size_t i = 0; i < c->cap; i++) {
         kg_cache_slot *s = &c->slots[i];
         if (!s->id) continue;
-        uint64_t h = kg_hash(kg_cache_key(c, s), s->len, 0);
-        size_t j = (size_t)h & (ncap - 1);
+        size_t j = (size_t)s->hash & (ncap - 1); /* no rehash: the slot keeps its hash */
         while (ns[j].id) j = (j + 1) & (ncap - 1);
         ns[j] = *s;
     }
@@ -239,7 +233,7 @@ int kg_cache_put(kg_cache *c, const unsigned char *k, size_t len, uint64_t h, ui
     uint32_t h32 = (uint32_t)(h >> 32);
     if (c->cap) {
         size_t mask = c->cap - 1;
-        for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        for (size_t i = (size_t)h32 & mask;; i = (i + 1) & mask) {
             kg_cache_slot *s = &c->slots[i];
             if (!s->id) break;
             if (s->hash == h32 && kg_cache_eq(c, s, k, len)) { s->id = id; return 0; }
@@ -269,7 +263,7 @@ static int kg_cache_insert(kg_cache *c, const unsigned char *k, size_t len, uint
         c->arena_len += len;
     }
     size_t mask = c->cap - 1;
-    size_t i = (size_t)h & mask;
+    size_t i = (size_t)h32 & mask;
     while (c->slots[i].id) i = (i + 1) & mask;
     kg_cache_slot *s = &c->slots[i];
     s->id = id;
@@ -298,7 +292,7 @@ uint64_t kg_idmap_get(const kg_idmap *m, uint64_t k)
 {
     if (!m->n) return 0;
     size_t mask = m->cap - 1;
-    for (size_t i = (size_t)kg_hash(&k, 8, 1) & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)kg_mix64(k, 1) & mask;; i = (i + 1) & mask) {
         if (!m->keys[i]) return 0;
         if (m->keys[i] == k) return m->vals[i];
     }
@@ -312,7 +306,7 @@ int kg_idmap_put(kg_idmap *m, uint64_t k, uint64_t v)
         if (!nk || !nv) { free(nk); free(nv); return -1; }
         for (size_t i = 0; i < m->cap; i++) {
             if (!m->keys[i]) continue;
-            size_t j = (size_t)kg_hash(&m->keys[i], 8, 1) & (ncap - 1);
+            size_t j = (size_t)kg_mix64(m->keys[i], 1) & (ncap - 1);
             while (nk[j]) j = (j + 1) & (ncap - 1);
             nk[j] = m->keys[i];
             nv[j] = m->vals[i];
@@ -324,7 +318,7 @@ int kg_idmap_put(kg_idmap *m, uint64_t k, uint64_t v)
         m->cap = ncap;
     }
     size_t mask = m->cap - 1;
-    size_t i = (size_t)kg_hash(&k, 8, 1) & mask;
+    size_t i = (size_t)kg_mix64(k, 1) & mask;
     while (m->keys[i] && m->keys[i] != k) i = (i + 1) & mask;
     if (!m->keys[i]) m->n++;
     m->keys[i] = k;
@@ -551,7 +545,7 @@ static void kg_cache_preload(pe_kg *kg, MDB_txn *txn)
                 kl++;
             }
             /* dictionary keys are unique: no probe for an existing entry */
-            if (kg_cache_insert(&kg->cache, kp, kl, kg_hash(kp, kl, 0), kg_get64(d.mv_data))) {
+            if (kg_cache_insert(&kg->cache, kp, kl, kg_cache_hash(kp, kl), kg_get64(d.mv_data))) {
                 ok = 0; /* cleared: did not fit */
                 break;
             }

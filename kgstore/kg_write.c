@@ -86,7 +86,7 @@ static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
         size_t nn = 0;
         for (size_t k = 0; k < w->ents_n; k++) {
             const kg_ent_upd *o = &w->ents[w->ents_used[k]];
-            size_t j = (size_t)kg_hash(&o->id, 8, 2) & (ncap - 1);
+            size_t j = (size_t)kg_mix64(o->id, 2) & (ncap - 1);
             while (ne[j].id) j = (j + 1) & (ncap - 1);
             ne[j] = *o;
             nu[nn++] = (uint32_t)j;
@@ -101,7 +101,7 @@ static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
         w->last_ent = NULL;
     }
     size_t mask = w->ents_cap - 1;
-    size_t i = (size_t)kg_hash(&id, 8, 2) & mask;
+    size_t i = (size_t)kg_mix64(id, 2) & mask;
     while (w->ents[i].id && w->ents[i].id != id) i = (i + 1) & mask;
     kg_ent_upd *u = &w->ents[i];
     if (!u->id) {
@@ -384,7 +384,7 @@ pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *
         return kg_fail(w->kg, PE_ERR_INVALID, "term starts with a control character");
     unsigned char kb[KG_MAX_KEY + 1];
     size_t kl = kg_term_key((const unsigned char *)term, len, kb);
-    uint64_t h = kg_hash(kb, kl, 0);
+    uint64_t h = kg_cache_hash(kb, kl);
     kg_cache *cache = &w->kg->cache;
     uint64_t v = kg_cache_get(cache, kb, kl, h);
     if (v) {
@@ -487,7 +487,7 @@ static pe_status w_intern_literal(pe_kg_writer *w, const pe_kg_value *v, uint64_
     unsigned char ck[KG_MAX_KEY + 2];
     ck[0] = 1;
     size_t kl = kg_term_key(enc, n, ck + 1);
-    uint64_t h = kg_hash(ck, kl + 1, 0);
+    uint64_t h = kg_cache_hash(ck, kl + 1);
     kg_cache *cache = &w->kg->cache;
     uint64_t x = kg_cache_get(cache, ck, kl + 1, h);
     if (x) {
@@ -903,7 +903,7 @@ static pe_status w_repoint(pe_kg_writer *w, uint64_t x, uint64_t c)
         rc = mdb_put(w->txn, w->kg->dbi[KG_REDIR], &rk, &rv, 0);
     }
     if (rc) return w_mdb(w, rc, "sameAs merge: repoint term");
-    kg_cache_put(&w->kg->cache, kb, kl, kg_hash(kb, kl, 0), c);
+    kg_cache_put(&w->kg->cache, kb, kl, kg_cache_hash(kb, kl), c);
     if (kg_idmap_put(&w->kg->redirects, x, c)) return w_nomem(w);
     return PE_OK;
 }
@@ -977,7 +977,7 @@ static pe_status w_merge_swap(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t 
     MDB_val sk = {8, ob}, sd = {KG_SAME_VAL, sv};
     if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &sd, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
     /* a cleared cache is fine: nothing is pending, misses find the database */
-    (void)kg_cache_put(&w->kg->cache, kb, kl, kg_hash(kb, kl, 0), o);
+    (void)kg_cache_put(&w->kg->cache, kb, kl, kg_cache_hash(kb, kl), o);
     if (kg_idmap_put(&w->kg->redirects, c, o)) st = w_nomem(w);
     goto out;
 mdb_err:
