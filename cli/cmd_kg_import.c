@@ -30,6 +30,8 @@ static void usage(FILE *f)
             "  --json          print the per-file summaries as a JSON array on stdout\n"
             "\n"
             "A file already imported completely (same checksum and format) is reported and skipped.\n"
+            "Files are imported in the order given, except that N-Triples files holding only\n"
+            "owl:sameAs links go first (merging before the data is cheaper; same result).\n"
             "exit codes: 0 success, 1 failure (I/O, store, strict-mode error; the other files\n"
             "are still imported unless --strict), 2 usage error, 4 finished but records were\n"
             "skipped for bad input (see the first error in the summary)\n");
@@ -118,6 +120,22 @@ int pe_cmd_kg_import(int argc, char **argv)
         return pe_cli_fail(st, msg);
     }
 
+    /* owl:sameAs-only N-Triples files first (see pe_import_is_sameas_file):
+     * the same graph, merged at a fraction of the cost */
+    if (nfiles > 1) {
+        const char **ordered = malloc((size_t)nfiles * sizeof *ordered);
+        if (ordered) {
+            int n = 0;
+            char *first = calloc((size_t)nfiles, 1);
+            for (int f = 0; first && f < nfiles; f++)
+                if (pe_import_is_sameas_file(files[f])) { first[f] = 1; ordered[n++] = files[f]; }
+            for (int f = 0; first && f < nfiles; f++)
+                if (!first[f]) ordered[n++] = files[f];
+            if (first && n == nfiles) memcpy(files, ordered, (size_t)nfiles * sizeof *files);
+            free(first);
+            free(ordered);
+        }
+    }
     int rc = PE_EXIT_OK, skipped_any = 0;
     cJSON *out = json ? cJSON_CreateArray() : NULL;
     for (int f = 0; f < nfiles; f++) {

@@ -703,3 +703,41 @@ out:
     free(r);
     return st;
 }
+
+int pe_import_is_sameas_file(const char *path)
+{
+    static const char owl_same[] = "<http://www.w3.org/2002/07/owl#sameAs>";
+    if (!path || !strcmp(path, "-")) return 0;
+    imp_input *in = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    if (imp_input_open(path, (size_t)1 << 20, &in, &err) != PE_OK) {
+        imp_input_close(in);
+        return 0;
+    }
+    int n = 0, ok = 1;
+    const char *line;
+    size_t len;
+    while (ok && n < 64 && imp_input_offset(in) < ((uint64_t)1 << 20) &&
+           imp_input_line(in, &line, &len, &err) == PE_OK) {
+        size_t i = 0;
+        while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+        if (i == len || line[i] == '#') continue;
+        /* subject: <IRI> or _:label, then the predicate */
+        if (line[i] == '<') {
+            const char *gt = memchr(line + i, '>', len - i);
+            if (!gt) { ok = 0; break; }
+            i = (size_t)(gt - line) + 1;
+        } else if (line[i] == '_' && i + 1 < len && line[i + 1] == ':') {
+            while (i < len && line[i] != ' ' && line[i] != '\t') i++;
+        } else {
+            ok = 0;
+            break;
+        }
+        while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+        ok = len - i > sizeof owl_same - 1 && !memcmp(line + i, owl_same, sizeof owl_same - 1);
+        n++;
+    }
+    imp_input_close(in);
+    return ok && n > 0;
+}

@@ -133,6 +133,17 @@ typedef struct pe_import_result {
 pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *opt,
                          pe_import_result *res, pe_error *err);
 
+/* 1 when `path` is an N-Triples file (plain, gzip or bzip2) whose first
+ * statements (up to 64 within its first 1 MiB) are all owl:sameAs links,
+ * such as DBpedia's wikidata_sameas*.nt; 0 otherwise, also for standard
+ * input and for files that cannot be read (importing them reports why).
+ * Importers of several files use it to take such files first: merging two
+ * terms before either has data costs a few writes, merging them afterwards
+ * moves every label and triple of one of them (several times slower in a
+ * store that already holds both sides). The resulting graph is the same in
+ * either order; only the numbering of the import sources follows it. */
+int pe_import_is_sameas_file(const char *path);
+
 /* ---- Downloads (libcurl) ------------------------------------------------- */
 
 typedef struct pe_fetch_progress {

@@ -323,6 +323,44 @@ static void test_rdf(void)
     pe_kg_close(kg);
 }
 
+/* Which files the importers take first (owl:sameAs-only N-Triples). */
+static void test_sameas_file(void)
+{
+    const char *same = tmp_path("links.nt"), *mixed = tmp_path("mixed.nt"), *json = tmp_path("links.json");
+    FILE *f = fopen(same, "w");
+    fprintf(f, "# DBpedia links\n\n<http://dbpedia.org/resource/A> <http://www.w3.org/2002/07/owl#sameAs> "
+               "<http://www.wikidata.org/entity/Q1> .\n"
+               "_:b1\t<http://www.w3.org/2002/07/owl#sameAs> <http://www.wikidata.org/entity/Q2> .\n");
+    fclose(f);
+    f = fopen(mixed, "w");
+    fprintf(f, "<http://dbpedia.org/resource/A> <http://www.w3.org/2002/07/owl#sameAs> "
+               "<http://www.wikidata.org/entity/Q1> .\n"
+               "<http://dbpedia.org/resource/A> <http://www.w3.org/2000/01/rdf-schema#label> \"A\"@en .\n");
+    fclose(f);
+    f = fopen(json, "w");
+    fprintf(f, "{\"id\":\"Q1\",\"labels\":{}}\n");
+    fclose(f);
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file(same), 1);
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file(mixed), 0);
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file(json), 0);
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file(fixture("sample.nt")), 0);
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file(tmp_path("missing.nt")), 0);
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file("-"), 0);
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file(NULL), 0);
+    /* compressed like DBpedia's files */
+    gzFile gz = gzopen(tmp_path("links.nt.gz"), "wb");
+    if (gz) {
+        gzprintf(gz, "<http://dbpedia.org/resource/A> <http://www.w3.org/2002/07/owl#sameAs> "
+                     "<http://www.wikidata.org/entity/Q1> .\n");
+        gzclose(gz);
+    }
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file(tmp_path("links.nt.gz")), 1);
+    /* an empty file holds no links */
+    f = fopen(tmp_path("empty.nt"), "w");
+    fclose(f);
+    PE_CHECK_EQ_INT(pe_import_is_sameas_file(tmp_path("empty.nt")), 0);
+}
+
 static void test_stdin_and_detection(void)
 {
     pe_kg *kg = new_store();
@@ -380,6 +418,7 @@ int main(void)
     PE_RUN(test_files);
     PE_RUN(test_rdf);
     PE_RUN(test_stdin_and_detection);
+    PE_RUN(test_sameas_file);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -372,6 +372,43 @@ static void test_cli(void)
     char *again[] = {persona, "kg", "import", bad, "--db", db, NULL};
     PE_CHECK_EQ_INT(run(log, again), 0); /* already imported: nothing done, nothing skipped now */
     PE_CHECK(file_contains(log, "already imported"));
+
+    /* an owl:sameAs-only N-Triples file goes first whatever its place */
+    char data[300], links[300], db2[300];
+    snprintf(data, sizeof data, "%s", tmp_path("cli-data.nt"));
+    snprintf(links, sizeof links, "%s", tmp_path("cli-links.nt"));
+    snprintf(db2, sizeof db2, "%s", tmp_path("cli-kg2"));
+    f = fopen(data, "w");
+    fprintf(f, "<http://dbpedia.org/resource/A> <http://www.w3.org/2000/01/rdf-schema#label> \"A\"@en .\n");
+    fclose(f);
+    f = fopen(links, "w");
+    fprintf(f, "<http://dbpedia.org/resource/A> <http://www.w3.org/2002/07/owl#sameAs> "
+               "<http://www.wikidata.org/entity/Q1> .\n");
+    fclose(f);
+    char *both[] = {persona, "kg", "import", data, links, "--db", db2, "--json", NULL};
+    PE_CHECK_EQ_INT(run(log, both), 0);
+    FILE *lf = fopen(log, "r");
+    char text[8192] = "";
+    if (lf) {
+        size_t n = fread(text, 1, sizeof text - 1, lf);
+        text[n] = 0;
+        fclose(lf);
+    }
+    const char *pl = strstr(text, "cli-links.nt"), *pd = strstr(text, "cli-data.nt");
+    PE_CHECK_MSG(pl && pd && pl < pd, "links not imported first:\n%s", text);
+    pe_kg *kg = open_store(db2);
+    if (kg) {
+        pe_kg_reader *r;
+        pe_kg_id a = 0, q = 0;
+        if (pe_kg_reader_begin(kg, &r) == PE_OK) {
+            pe_kg_resolve(r, "Q1", 2, &q);
+            pe_kg_resolve(r, "http://dbpedia.org/resource/A", 29, &a);
+            const char *label = NULL;
+            PE_CHECK(q && q == a && pe_kg_label(r, q, "en", &label) == PE_OK && label && !strcmp(label, "A"));
+            pe_kg_reader_end(r);
+        }
+        pe_kg_close(kg);
+    }
 }
 
 int main(void)
