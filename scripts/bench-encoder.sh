@@ -5,7 +5,8 @@
 # Writes the table to the "## Encoder" section of docs/BENCHMARKS.md.
 #
 #   usage: scripts/bench-encoder.sh [--quick] [--no-docs] [--no-cpu1] [--rounds N] [--configs "base small"]
-#          (--no-cpu1: skip the second pass, 1 thread timed by CPU time)
+#          (--no-cpu1: skip the second pass, 1 thread timed by CPU time;
+#           --report-only: rewrite the section from the raw results of the last run)
 #   env:   PE_BENCH_BUILD  build folder (default build-bench-encoder)
 #          PE_BENCH_DIR    where models and raw results go (default /tmp/pe-bench-encoder)
 #
@@ -26,11 +27,13 @@ configs="base small"
 docs=1
 cpu1=1
 rounds=2
+report_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) min_time=0.3; rounds=1 ;;
     --no-docs) docs=0 ;;
     --no-cpu1) cpu1=0 ;;
+    --report-only) report_only=1 ;;
     --rounds) rounds=$2; shift ;;
     --configs) configs=$2; shift ;;
     -h|--help) sed -n 2,17p "$0"; exit 0 ;;
@@ -41,6 +44,8 @@ done
 mkdir -p "$work"
 log() { echo "== $*" >&2; }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ $report_only = 0 ]; then
 log "build ($build)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j2 --target pe_bench_encoder pe_bench_encoder_kernels >/dev/null
@@ -124,12 +129,19 @@ log "kernels micro-benchmark"
 log "kernels micro-benchmark, one thread, by CPU time (per-core efficiency, robust to load)"
 "$build/bench/pe_bench_encoder_kernels" --threads 1 --quick --cpu-time | tee "$work/kernels1.txt" >&2
 
+echo "$load0" > "$work/load_start"
+fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 load=$(cut -d' ' -f1-3 /proc/loadavg)
+[ $report_only = 1 ] && [ -f "$work/load_end" ] && load=$(cat "$work/load_end")
+[ $report_only = 0 ] && echo "$load" > "$work/load_end"
+load0=$(cat "$work/load_start" 2>/dev/null || echo "?")
+have_torch=$(ls "$work"/*.torch.jsonl >/dev/null 2>&1 && echo 1 || echo 0)
+have_ort=$(ls "$work"/*.ort.jsonl >/dev/null 2>&1 && echo 1 || echo 0)
 
-/usr/bin/env python3 - "$work" "$configs" "$cpu" "$load" "$docs" "$root/docs/BENCHMARKS.md" "$have_torch" "$have_ort" "$min_time" "$rounds" <<'EOF'
+/usr/bin/env python3 - "$work" "$configs" "$cpu" "$load" "$docs" "$root/docs/BENCHMARKS.md" "$have_torch" "$have_ort" "$min_time" "$rounds" "$load0" <<'EOF'
 import json, os, sys, time, datetime
-work, configs, cpu, load, docs, md_path, have_torch, have_ort, min_time, rounds = sys.argv[1:11]
+work, configs, cpu, load, docs, md_path, have_torch, have_ort, min_time, rounds, load0 = sys.argv[1:12]
 CFG = {"base": (12, 768, 3072, "BERT-base (12 layers, hidden 768, 12 heads, 110M)"),
        "small": (4, 256, 1024, "small (4 layers, hidden 256, 4 heads)")}
 
@@ -160,7 +172,7 @@ except FileNotFoundError:
 out = []
 out.append("## Encoder\n")
 out.append(f"Run {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M')} UTC with `scripts/bench-encoder.sh`"
-           f" on {cpu}, 2 threads for everyone, load average at the end {load}."
+           f" on {cpu}, 2 threads for everyone; load average (1, 5, 15 min) {load0} at the start, {load} at the end."
            " Same random weights for all three (written by `scripts/encoder_peers.py gen`; ours is checked against"
            " PyTorch's hidden states on them). Tokens/s of the full forward (embeddings to last hidden states,"
            f" no pooler), from the fastest single forward of >= 5 runs and >= {min_time} s per shape, best of {rounds} rounds"
@@ -171,6 +183,14 @@ out.append(f"Run {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M')} UTC wit
            " Runtime 1.30 (npm onnxruntime-node, model from `torch.onnx.export`, graph optimisation `all`,"
            f" 2 intra-op threads). OpenBLAS (our reference path; also PyTorch's BLAS) ran its {blas_core} kernels"
            f" (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, left as the environment has it).\n")
+try:
+    busy = max(float(load0.split()[1]), float(load.split()[1])) > 1.5
+except (ValueError, IndexError):
+    busy = True
+if busy:
+    out.append("**Other jobs shared the machine's 2 cores during this run (see the load averages): the 2-thread"
+               " wall-clock figures include their interference, unevenly across peers and shapes, so read those ratios"
+               " with care; the one-thread CPU-time tables are the steadier comparison.**\n")
 if have_torch != "1":
     out.append("**PyTorch was absent for this run: no peer figures (see ../shared/tools/install-peers.sh).**\n")
 elif have_ort != "1":
