@@ -66,6 +66,11 @@ typedef struct kg_cache {
 typedef struct kg_idmap {
     uint64_t *keys, *vals;
     size_t cap, n;
+    /* one bit per key below 2^30 (term ids are dense): most lookups are
+     * misses, answered without touching the hash table */
+    uint64_t *bits;
+    size_t nwords;
+    int big;             /* a key >= 2^30 is in the map (the bits cannot tell) */
 } kg_idmap;
 
 /* Per-batch pending entity record update. */

@@ -285,12 +285,18 @@ void kg_idmap_free(kg_idmap *m)
 {
     free(m->keys);
     free(m->vals);
+    free(m->bits);
     memset(m, 0, sizeof *m);
 }
 
 uint64_t kg_idmap_get(const kg_idmap *m, uint64_t k)
 {
     if (!m->n) return 0;
+    if (k >> 6 < m->nwords) {
+        if (!(m->bits[k >> 6] >> (k & 63) & 1)) return 0;
+    } else if (!m->big) {
+        return 0;
+    }
     size_t mask = m->cap - 1;
     for (size_t i = (size_t)kg_mix64(k, 1) & mask;; i = (i + 1) & mask) {
         if (!m->keys[i]) return 0;
@@ -300,6 +306,21 @@ uint64_t kg_idmap_get(const kg_idmap *m, uint64_t k)
 
 int kg_idmap_put(kg_idmap *m, uint64_t k, uint64_t v)
 {
+    if (k >= (UINT64_C(1) << 30)) {
+        m->big = 1;
+    } else {
+        size_t w = (size_t)(k >> 6);
+        if (w >= m->nwords) {
+            size_t nw = m->nwords ? m->nwords : 1024;
+            while (nw <= w) nw *= 2;
+            uint64_t *nb = realloc(m->bits, nw * sizeof *nb);
+            if (!nb) return -1;
+            memset(nb + m->nwords, 0, (nw - m->nwords) * sizeof *nb);
+            m->bits = nb;
+            m->nwords = nw;
+        }
+        m->bits[w] |= UINT64_C(1) << (k & 63);
+    }
     if ((m->n + 1) * 2 > m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 1024;
         uint64_t *nk = calloc(ncap, 8), *nv = calloc(ncap, 8);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pe_kg.h"
+#include "kg_internal.h" /* the writer's id map */
 #include "pe_test.h"
 #include "pe_util.h"
 
@@ -996,6 +997,28 @@ static void test_sameas_swap_ids(void)
     pe_kg_close(kg);
 }
 
+/* The writer's id map (merged id -> canonical id) and its bit filter. */
+static void test_idmap(void)
+{
+    kg_idmap m;
+    memset(&m, 0, sizeof m);
+    PE_CHECK_EQ_INT(kg_idmap_get(&m, 5), 0);
+    for (uint64_t k = 1; k <= 5000; k += 3) PE_CHECK(kg_idmap_put(&m, k, k + 1000000) == 0);
+    PE_CHECK(kg_idmap_put(&m, UINT64_C(1) << 40, 7) == 0);     /* beyond the bits */
+    PE_CHECK(kg_idmap_put(&m, PE_KG_ID_LITERAL | 9, 8) == 0);
+    int bad = 0;
+    for (uint64_t k = 1; k <= 6000; k++) bad += kg_idmap_get(&m, k) != ((k - 1) % 3 == 0 && k <= 5000 ? k + 1000000 : 0);
+    PE_CHECK_EQ_INT(bad, 0);
+    PE_CHECK_EQ_INT(kg_idmap_get(&m, UINT64_C(1) << 40), 7);
+    PE_CHECK_EQ_INT(kg_idmap_get(&m, PE_KG_ID_LITERAL | 9), 8);
+    PE_CHECK_EQ_INT(kg_idmap_get(&m, (UINT64_C(1) << 40) + 1), 0);
+    PE_CHECK_EQ_INT(kg_idmap_get(&m, UINT64_C(1) << 29), 0);
+    PE_CHECK(kg_idmap_put(&m, 4, 99) == 0); /* update */
+    PE_CHECK_EQ_INT(kg_idmap_get(&m, 4), 99);
+    kg_idmap_free(&m);
+    PE_CHECK_EQ_INT(kg_idmap_get(&m, 4), 0);
+}
+
 static void test_sources(void)
 {
     char dir[128];
@@ -1436,6 +1459,7 @@ int main(void)
     PE_RUN(test_sameas);
     PE_RUN(test_sameas_orders_identical);
     PE_RUN(test_sameas_swap_ids);
+    PE_RUN(test_idmap);
     PE_RUN(test_sources);
     PE_RUN(test_persistence_and_abort);
     PE_RUN(test_reopen_intern);
