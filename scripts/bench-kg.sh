@@ -146,12 +146,12 @@ if [ "$perf" = 1 ] && command -v perf >/dev/null; then
   log "perf: Wikidata import"
   perf record -q -F 1999 -o "$w/perf_wd.data" "$persona" kg import "$wd" --db "$w/perf-wd" >/dev/null 2>&1 || true
   perf report -i "$w/perf_wd.data" --stdio --sort dso,symbol 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -20 | sed 's/ *$//' > "$w/perf_wd.txt" || true
+    grep -E '^ +[0-9.]+%' | head -20 | sed -E 's/( +-)+ *$//' > "$w/perf_wd.txt" || true
   rm -rf "$w/perf-wd" "$w/perf_wd.data"
   log "perf: N-Triples import"
   perf record -q -F 1999 -o "$w/perf_nt.data" "$persona" kg import "$w"/nt/*.nt --db "$w/perf-nt" >/dev/null 2>&1 || true
   perf report -i "$w/perf_nt.data" --stdio --sort dso,symbol 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -20 | sed 's/ *$//' > "$w/perf_nt.txt" || true
+    grep -E '^ +[0-9.]+%' | head -20 | sed -E 's/( +-)+ *$//' > "$w/perf_nt.txt" || true
   rm -rf "$w/perf-nt" "$w/perf_nt.data"
 fi
 rm -rf "$w/wd" "$w/nt"
@@ -304,11 +304,24 @@ if fin:
                "%s skipped." % (f0(fi["entities"]), f0(fi["triples"]), fi["seconds"], f0(fi["ent_per_s"]),
                                f1(fi["mb_per_s"]), f0(fi["max_rss_kb"] / 1024), f1(fi["store_bytes"] / 1e6),
                                f0(fi["skipped"])))
+    if len(rows) >= 3:
+        third = rows[-max(1, len(rows) // 3):]
+        tail_rate = sum(r["ent_per_s"] for r in third) / len(third)
+        mid = len(rows) // 2
+        a0, am, a1 = rows[0]["anon_mb"], rows[mid]["anon_mb"], rows[-1]["anon_mb"]
+        grow = max(r["anon_mb"] for r in rows[mid:]) - am
+        heap = ("flat over the second half: +%s MB" % f0(grow) if grow <= max(32, 0.1 * am)
+                else "still growing over the second half: +%s MB" % f0(grow))
+        rate = ("falling as the store grows" if tail_rate < 0.8 * rows[0]["ent_per_s"] else "level")
+        out.append("Heap (anon): %s MB at the first row, %s MB at mid-run (%.2f GB read), %s MB at the last (%s). "
+                   "Throughput: %s entities/s in the first interval, %s entities/s on average over the last third "
+                   "(%s); the resident LMDB pages (file) follow the store's size." % (f0(a0), f0(am), rows[mid]["gb"],
+                   f0(a1), heap, f0(rows[0]["ent_per_s"]), f0(tail_rate), rate))
     out.append("")
 for name, title in (("perf_wd.txt", "Wikidata import"), ("perf_nt.txt", "N-Triples import")):
     p = os.path.join(w, name)
     if os.path.exists(p) and os.path.getsize(p):
-        out.append("#### Where the time goes: %s (perf, self time, top symbols)\n" % title)
+        out.append("#### Where the time goes: %s (`perf record -F 1999`, self time, top 20 symbols)\n" % title)
         out.append("```")
         out.extend(l.rstrip() for l in open(p))
         out.append("```\n")
