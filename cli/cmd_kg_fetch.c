@@ -256,6 +256,11 @@ int pe_cmd_kg_fetch(int argc, char **argv)
         return rc;
     }
 
+    /* Bad ids are a usage error, found before the store is opened (or created). */
+    if (pe_fetch_wikidata_check_ids(ids, NULL, &err) != PE_OK) {
+        fprintf(stderr, "persona kg fetch: %s\n", err.msg);
+        return PE_EXIT_USAGE;
+    }
     pe_kg *kg = NULL;
     pe_kg_options ko = pe_kg_options_default();
     pe_status st = pe_kg_open(db, &ko, &kg);

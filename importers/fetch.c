@@ -450,6 +450,20 @@ fail:
     return st;
 }
 
+pe_status pe_fetch_wikidata_check_ids(const char *ids, size_t *n, pe_error *err)
+{
+    if (n) *n = 0;
+    if (!ids) return pe_error_set(err, PE_ERR_INVALID, "no Wikidata ids given");
+    char **v;
+    size_t m;
+    pe_status st = parse_ids(ids, &v, &m, err);
+    if (st >= PE_ERR_FIRST) return st;
+    for (size_t i = 0; i < m; i++) free(v[i]);
+    free(v);
+    if (n) *n = m;
+    return PE_OK;
+}
+
 /* A growable string. */
 typedef struct sbuf { char *s; size_t len, cap; int oom; } sbuf;
 

@@ -204,6 +204,11 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
 pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
                             const pe_import_options *imp, pe_import_result *res, pe_error *err);
 
+/* Checks an id list as pe_fetch_wikidata does, without any request: PE_OK
+ * and the number of ids in *n (may be NULL), or PE_ERR_INVALID naming the
+ * first bad id (or saying the list is empty). */
+pe_status pe_fetch_wikidata_check_ids(const char *ids, size_t *n, pe_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -468,7 +468,11 @@ static void test_cli(void)
     snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s' --sha256 %064d", port, dest, 0);
     PE_CHECK_EQ_INT(run_cli(args, out), 1);
     PE_CHECK_EQ_INT(run_cli("kg fetch", out), 2);
-    PE_CHECK_EQ_INT(run_cli("kg fetch --wikidata-ids Q1,bad", out), 2);
+    snprintf(args, sizeof args, "kg fetch --wikidata-ids Q1,bad --db '%s/never'", tmp);
+    PE_CHECK_EQ_INT(run_cli(args, out), 2);
+    char never[600];
+    snprintf(never, sizeof never, "%s/never", tmp);
+    PE_CHECK_EQ_INT(file_size(never), -1); /* no store made for a bad id */
     snprintf(args, sizeof args, "kg fetch --wikidata-ids Q142,Q6 --endpoint http://127.0.0.1:%d/w/api.php --db '%s'",
              port, db);
     PE_CHECK_EQ_INT(run_cli(args, out), 3);
@@ -516,6 +520,11 @@ static void test_wikidata_fetch(void)
     PE_CHECK_EQ_INT(pe_fetch_wikidata(kg, "Q90,X1", api, &fo, NULL, &res, &err), PE_ERR_INVALID);
     PE_CHECK_MSG(strstr(err.msg, "'X1'") != NULL, "%s", err.msg);
     PE_CHECK_EQ_INT(pe_fetch_wikidata(kg, " , ", api, &fo, NULL, &res, &err), PE_ERR_INVALID);
+    size_t nids = 0;
+    PE_CHECK_EQ_INT(pe_fetch_wikidata_check_ids("Q1, p2,L3", &nids, &err), PE_OK);
+    PE_CHECK_EQ_INT(nids, 3);
+    PE_CHECK_EQ_INT(pe_fetch_wikidata_check_ids("Q1,Q0", &nids, &err), PE_ERR_INVALID);
+    PE_CHECK_MSG(strstr(err.msg, "'Q0'") != NULL, "%s", err.msg);
     char *l = log_since(mark);
     PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 0);
     free(l);
