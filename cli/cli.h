@@ -5,7 +5,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pe_import.h"
+#include "pe_kg.h"
 #include "pe_util.h"
+
+struct cJSON;
 
 /* Exit codes (documented in README and `persona --help`). */
 enum {
@@ -37,6 +41,7 @@ int pe_cli_fail(pe_status st, const char *msg);
 /* Progress output: on a terminal a single redrawn bar line on stderr,
  * otherwise a plain log line at most every `plain_interval` seconds. */
 typedef struct pe_cli_progress {
+    const char *what; /* label shown by pe_cli_import_progress */
     int tty;
     double start, last;
     double plain_interval;
@@ -50,5 +55,15 @@ void pe_cli_progress_update(pe_cli_progress *p, const char *what, uint64_t done,
                             const char *unit, const char *rate_label, double rate);
 /* Ends the bar line (newline on a terminal). */
 void pe_cli_progress_finish(pe_cli_progress *p);
+/* A pe_import_progress_fn drawing on the pe_cli_progress passed as `user`
+ * (labelled with its `what`): bytes read of the file, entities/s (triples/s
+ * for files without entity records). */
+void pe_cli_import_progress(const pe_import_progress *p, void *user);
+
+/* Prints j as indented JSON and a newline on stdout (j stays the caller's). */
+void pe_cli_print_json(const struct cJSON *j);
+/* Adds the import counts of c to the JSON object obj as numbers: entities,
+ * labels, aliases, descriptions, triples, sameas, skipped, dropped, bytes, lines. */
+void pe_cli_add_counts(struct cJSON *obj, const pe_kg_counts *c);
 
 #endif

@@ -42,44 +42,21 @@ static void on_fetch_progress(const pe_fetch_progress *p, void *user)
     pe_cli_progress_update(bar, "fetch", p->bytes_done, p->bytes_total, "B", "KiB/s", rate);
 }
 
-static void on_import_progress(const pe_import_progress *p, void *user)
-{
-    pe_cli_progress *bar = user;
-    double rate = p->elapsed > 0 ? (double)p->entities / p->elapsed : 0;
-    pe_cli_progress_update(bar, "import", p->bytes_read, p->bytes_total, "B", "entities/s", rate);
-}
-
-static cJSON *counts_json(const pe_kg_counts *c)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "entities", (double)c->entities);
-    cJSON_AddNumberToObject(o, "labels", (double)c->labels);
-    cJSON_AddNumberToObject(o, "aliases", (double)c->aliases);
-    cJSON_AddNumberToObject(o, "descriptions", (double)c->descriptions);
-    cJSON_AddNumberToObject(o, "triples", (double)c->triples);
-    cJSON_AddNumberToObject(o, "sameas", (double)c->sameas);
-    cJSON_AddNumberToObject(o, "skipped", (double)c->skipped);
-    cJSON_AddNumberToObject(o, "dropped", (double)c->dropped);
-    cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
-    cJSON_AddNumberToObject(o, "lines", (double)c->lines);
-    return o;
-}
 
 static cJSON *import_json(const pe_import_result *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "source_id", r->source_id);
     cJSON_AddStringToObject(o, "resumed", r->resumed == 2 ? "already-imported" : r->resumed ? "yes" : "no");
-    cJSON_AddItemToObject(o, "counts", counts_json(&r->counts));
+    pe_cli_add_counts(cJSON_AddObjectToObject(o, "counts"), &r->counts);
     if (r->first_error[0]) cJSON_AddStringToObject(o, "first_error", r->first_error);
     return o;
 }
 
+/* Prints o and frees it. */
 static void print_json(cJSON *o)
 {
-    char *s = cJSON_Print(o);
-    if (s) puts(s);
-    cJSON_free(s);
+    pe_cli_print_json(o);
     cJSON_Delete(o);
 }
 
@@ -191,7 +168,7 @@ int pe_cmd_kg_fetch(int argc, char **argv)
     if (timeout >= 0) fo.timeout_s = timeout;
     fo.progress = on_fetch_progress;
     fo.progress_user = &bar;
-    io.progress = on_import_progress;
+    io.progress = pe_cli_import_progress;
     io.progress_user = &bar;
     pe_error err;
     pe_error_clear(&err);

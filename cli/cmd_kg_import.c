@@ -37,18 +37,6 @@ static void usage(FILE *f)
             "skipped for bad input (see the first error in the summary)\n");
 }
 
-typedef struct prog_state {
-    pe_cli_progress bar;
-    const char *label;
-} prog_state;
-
-static void on_progress(const pe_import_progress *p, void *user)
-{
-    prog_state *s = user;
-    double rate = p->elapsed > 0 ? (double)(p->entities ? p->entities : p->triples) / p->elapsed : 0;
-    pe_cli_progress_update(&s->bar, s->label, p->bytes_read, p->bytes_total, "B",
-                           p->entities ? "entities/s" : "triples/s", rate);
-}
 
 static int parse_size(const char *s, size_t *out)
 {
@@ -139,17 +127,17 @@ int pe_cmd_kg_import(int argc, char **argv)
     int rc = PE_EXIT_OK, skipped_any = 0;
     cJSON *out = json ? cJSON_CreateArray() : NULL;
     for (int f = 0; f < nfiles; f++) {
-        prog_state ps;
-        pe_cli_progress_init(&ps.bar);
-        ps.label = files[f];
-        o.progress = on_progress;
-        o.progress_user = &ps;
+        pe_cli_progress bar;
+        pe_cli_progress_init(&bar);
+        bar.what = files[f];
+        o.progress = pe_cli_import_progress;
+        o.progress_user = &bar;
         pe_import_result res;
         pe_error err;
         double t0 = pe_now();
         st = pe_import_file(kg, files[f], &o, &res, &err);
         double secs = pe_now() - t0;
-        pe_cli_progress_finish(&ps.bar);
+        pe_cli_progress_finish(&bar);
         const pe_kg_counts *c = &res.counts;
         if (st >= PE_ERR_FIRST) {
             fprintf(stderr, "persona: %s: %s\n", pe_status_str(st), err.msg);
@@ -163,16 +151,7 @@ int pe_cmd_kg_import(int argc, char **argv)
             if (st >= PE_ERR_FIRST) cJSON_AddStringToObject(j, "error", err.msg);
             cJSON_AddNumberToObject(j, "source", res.source_id);
             cJSON_AddBoolToObject(j, "resumed", res.resumed == 1);
-            cJSON_AddNumberToObject(j, "entities", (double)c->entities);
-            cJSON_AddNumberToObject(j, "labels", (double)c->labels);
-            cJSON_AddNumberToObject(j, "aliases", (double)c->aliases);
-            cJSON_AddNumberToObject(j, "descriptions", (double)c->descriptions);
-            cJSON_AddNumberToObject(j, "triples", (double)c->triples);
-            cJSON_AddNumberToObject(j, "sameas", (double)c->sameas);
-            cJSON_AddNumberToObject(j, "skipped", (double)c->skipped);
-            cJSON_AddNumberToObject(j, "dropped", (double)c->dropped);
-            cJSON_AddNumberToObject(j, "bytes", (double)c->bytes);
-            cJSON_AddNumberToObject(j, "lines", (double)c->lines);
+            pe_cli_add_counts(j, c);
             cJSON_AddNumberToObject(j, "seconds", secs);
             cJSON_AddStringToObject(j, "first_error", res.first_error);
             cJSON_AddItemToArray(out, j);
@@ -193,9 +172,7 @@ int pe_cmd_kg_import(int argc, char **argv)
     pe_kg_sync(kg);
     pe_kg_close(kg);
     if (json) {
-        char *s = cJSON_Print(out);
-        if (s) puts(s);
-        free(s);
+        pe_cli_print_json(out);
         cJSON_Delete(out);
     }
     free(files);

@@ -86,16 +86,6 @@ static int open_store(const char *cmd, const char *db, pe_kg **kg, pe_kg_reader 
     return PE_EXIT_OK;
 }
 
-static void print_json(cJSON *j)
-{
-    char *s = cJSON_Print(j);
-    if (s) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        free(s);
-    }
-}
-
 static cJSON *str_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 
 /* Number, or null for NaN/inf (JSON has no NaN). */
@@ -241,11 +231,7 @@ int pe_cmd_kg_stats(int argc, char **argv)
         cJSON_AddItemToObject(o, "ended", src.ended > 0 ? cJSON_CreateString(t1) : cJSON_CreateNull());
         cJSON_AddStringToObject(o, "status", status_name(src.status));
         const pe_kg_counts *k = &src.counts;
-        const char *names[] = {"entities", "labels", "aliases", "descriptions", "triples",
-                               "sameas", "skipped", "dropped", "bytes", "lines"};
-        const uint64_t vals[] = {k->entities, k->labels, k->aliases, k->descriptions, k->triples,
-                                 k->sameas, k->skipped, k->dropped, k->bytes, k->lines};
-        for (int i = 0; i < 10; i++) cJSON_AddNumberToObject(c, names[i], (double)vals[i]);
+        pe_cli_add_counts(c, k);
         cJSON_AddItemToObject(o, "counts", c);
         cJSON_AddItemToObject(o, "last_error", src.last_error[0] ? cJSON_CreateString(src.last_error) : cJSON_CreateNull());
         cJSON_AddItemToArray(srcs, o);
@@ -265,7 +251,7 @@ int pe_cmd_kg_stats(int argc, char **argv)
         }
     }
     cJSON_AddItemToObject(j, "sources", srcs);
-    if (a.json) print_json(j);
+    if (a.json) pe_cli_print_json(j);
     cJSON_Delete(j);
 out:
     pe_kg_reader_end(r);
@@ -332,7 +318,7 @@ int pe_cmd_kg_lookup(int argc, char **argv)
         cJSON_AddBoolToObject(o, "exact", c[i].exact);
         cJSON_AddItemToArray(arr, o);
     }
-    print_json(arr);
+    pe_cli_print_json(arr);
     cJSON_Delete(arr);
     if (n == 0) {
         fprintf(stderr, "persona kg lookup: no entity named '%s'%s%s\n", a.pos, a.type ? " of type " : "",
@@ -532,7 +518,7 @@ int pe_cmd_kg_entity(int argc, char **argv)
     if (st >= PE_ERR_FIRST) {
         rc = pe_cli_fail(st, pe_kg_errmsg(kg));
     } else {
-        print_json(j);
+        pe_cli_print_json(j);
     }
     cJSON_Delete(j);
 out:
@@ -593,7 +579,7 @@ int pe_cmd_kg_types(int argc, char **argv)
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddItemToObject(j, "types", arr);
-    print_json(j);
+    pe_cli_print_json(j);
     cJSON_Delete(j);
 out:
     free(direct);

@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,4 +79,31 @@ void pe_cli_progress_finish(pe_cli_progress *p)
 {
     if (p->tty && p->drawn) fputc('\n', stderr);
     p->drawn = 0;
+}
+
+void pe_cli_import_progress(const pe_import_progress *p, void *user)
+{
+    pe_cli_progress *bar = user;
+    double rate = p->elapsed > 0 ? (double)(p->entities ? p->entities : p->triples) / p->elapsed : 0;
+    pe_cli_progress_update(bar, bar->what ? bar->what : "import", p->bytes_read, p->bytes_total, "B",
+                           p->entities ? "entities/s" : "triples/s", rate);
+}
+
+void pe_cli_print_json(const cJSON *j)
+{
+    char *s = cJSON_Print(j);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        cJSON_free(s);
+    }
+}
+
+void pe_cli_add_counts(cJSON *obj, const pe_kg_counts *c)
+{
+    const char *names[] = {"entities", "labels", "aliases", "descriptions", "triples",
+                           "sameas", "skipped", "dropped", "bytes", "lines"};
+    const uint64_t vals[] = {c->entities, c->labels, c->aliases, c->descriptions, c->triples,
+                             c->sameas, c->skipped, c->dropped, c->bytes, c->lines};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) cJSON_AddNumberToObject(obj, names[i], (double)vals[i]);
 }
