@@ -1399,6 +1399,22 @@ static size_t encoded_len(size_t ka, size_t kb, int has_b, const pe_encode_optio
     return ka + kb + (o->add_special_tokens ? (has_b ? 3 : 2) : 0);
 }
 
+/* Copies the first k tokens of sequence `seq` (0 = text A, 1 = text B) into
+ * e from position i; returns the position after them. */
+static size_t put_tokens(pe_encoding *e, size_t i, const tok_list *t, size_t k, int32_t seq)
+{
+    for (size_t j = 0; j < k; j++, i++) {
+        e->ids[i] = t->ids[j];
+        e->type_ids[i] = seq;
+        e->attention_mask[i] = 1;
+        e->special_mask[i] = 0;
+        e->word_ids[i] = t->word[j];
+        e->seq_ids[i] = seq;
+        e->offsets[i] = t->sp[j];
+    }
+    return i;
+}
+
 static pe_encoding *assemble(const pe_tokenizer *tok, const tok_list *a, size_t ka, const tok_list *b, size_t kb,
                              const pe_encode_options *o, size_t pad_to)
 {
@@ -1435,26 +1451,10 @@ static pe_encoding *assemble(const pe_tokenizer *tok, const tok_list *a, size_t 
         e->special_mask[i] = 1; e->word_ids[i] = -1; e->seq_ids[i] = -1; \
         e->offsets[i].start = e->offsets[i].end = 0; i++; } while (0)
     if (o->add_special_tokens) PUT_SPECIAL(tok->sid.cls, 0);
-    for (size_t j = 0; j < ka; j++, i++) {
-        e->ids[i] = a->ids[j];
-        e->type_ids[i] = 0;
-        e->attention_mask[i] = 1;
-        e->special_mask[i] = 0;
-        e->word_ids[i] = a->word[j];
-        e->seq_ids[i] = 0;
-        e->offsets[i] = a->sp[j];
-    }
+    i = put_tokens(e, i, a, ka, 0);
     if (o->add_special_tokens) PUT_SPECIAL(tok->sid.sep, 0);
     if (b) {
-        for (size_t j = 0; j < kb; j++, i++) {
-            e->ids[i] = b->ids[j];
-            e->type_ids[i] = 1;
-            e->attention_mask[i] = 1;
-            e->special_mask[i] = 0;
-            e->word_ids[i] = b->word[j];
-            e->seq_ids[i] = 1;
-            e->offsets[i] = b->sp[j];
-        }
+        i = put_tokens(e, i, b, kb, 1);
         if (o->add_special_tokens) PUT_SPECIAL(tok->sid.sep, 1);
     }
 #undef PUT_SPECIAL
