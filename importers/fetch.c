@@ -21,6 +21,7 @@
 #define PE_WB_BATCH 50                        /* the API's limit for ids per request */
 #define PE_WB_LIST_MISSING 20                /* missing ids named in the message */
 #define PE_WB_MAX_RESPONSE ((size_t)1 << 30) /* sanity bound on one response */
+#define PE_FETCH_MAX_BACKOFF 30.0             /* seconds: retry_wait_s doubles up to this */
 
 pe_fetch_options pe_fetch_options_default(void)
 {
@@ -30,6 +31,7 @@ pe_fetch_options pe_fetch_options_default(void)
     o.retries = 3;
     o.timeout_s = 60;
     o.retry_wait_s = 1.0;
+    o.max_retry_after_s = 60.0;
     return o;
 }
 
@@ -46,6 +48,7 @@ typedef struct fetch_state {
     pe_error *err;
     int fd;
     uint64_t have;      /* bytes in .part; all of them hashed when hashing */
+    uint64_t resumed_at;/* bytes the .part held at the start (0 once it is restarted) */
     uint64_t requested; /* Range start asked for in this attempt, 0 = none */
     uint64_t total;     /* expected final size, 0 = unknown */
     int body_started;   /* begin_body() ran for this response */
@@ -55,6 +58,9 @@ typedef struct fetch_state {
     /* from the last response's headers */
     int has_range;
     uint64_t range_start, range_total; /* Content-Range: bytes START-END/TOTAL or * /TOTAL */
+    char reason[64];       /* the status line's reason phrase ("Not Found"), "" if none */
+    int has_retry_after;
+    double retry_after;    /* seconds from now the server asks us to wait */
     double t0, last_report;
     double last_activity; /* when a byte last arrived (stall detection) */
     curl_off_t last_dlnow;
@@ -67,7 +73,7 @@ static void report(fetch_state *s, int force)
     double now = pe_now();
     if (!force && now - s->last_report < 0.25) return;
     s->last_report = now;
-    pe_fetch_progress p = {s->url, s->have, s->total, now - s->t0};
+    pe_fetch_progress p = {s->url, s->have, s->total, now - s->t0, s->resumed_at};
     s->opt->progress(&p, s->opt->progress_user);
 }
 
@@ -75,13 +81,26 @@ static pe_status truncate_part(fetch_state *s)
 {
     if (ftruncate(s->fd, 0) != 0 || lseek(s->fd, 0, SEEK_SET) != 0)
         return pe_error_set(s->err, PE_ERR_IO, "%s: cannot truncate: %s", s->part, strerror(errno));
-    s->have = 0;
+    s->have = s->resumed_at = 0;
     if (s->hashing) pe_sha256_init(&s->h);
     return PE_OK;
 }
 
+/* The value of a header line after its name, trimmed, into out (cap bytes). */
+static void header_value(const char *buf, size_t len, size_t name_len, char *out, size_t cap)
+{
+    const char *v = buf + name_len, *e = buf + len;
+    while (v < e && (*v == ' ' || *v == '\t')) v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) e--;
+    size_t m = (size_t)(e - v) < cap - 1 ? (size_t)(e - v) : cap - 1;
+    memcpy(out, v, m);
+    out[m] = '\0';
+}
+
 /* Headers of each response (a redirect gives several blocks): remember the
- * Content-Range so that a 206 can be checked against what was asked for. */
+ * Content-Range so that a 206 can be checked against what was asked for,
+ * the reason phrase for messages, and Retry-After (RFC 9110: seconds or an
+ * HTTP date) for the pause before a retry. */
 static size_t on_header(char *buf, size_t size, size_t n, void *user)
 {
     fetch_state *s = user;
@@ -89,6 +108,27 @@ static size_t on_header(char *buf, size_t size, size_t n, void *user)
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         s->has_range = 0;
         s->range_start = s->range_total = 0;
+        s->has_retry_after = 0;
+        s->reason[0] = '\0';
+        /* "HTTP/1.1 404 Not Found": the text after the code */
+        const char *sp = memchr(buf, ' ', len);
+        const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - buf)) : NULL;
+        if (sp2) header_value(buf, len, (size_t)(sp2 - buf), s->reason, sizeof s->reason);
+    } else if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
+        char v[128];
+        header_value(buf, len, 12, v, sizeof v);
+        size_t digits = strspn(v, "0123456789");
+        if (digits > 0 && v[digits] == '\0') {
+            s->retry_after = strtod(v, NULL);
+            s->has_retry_after = 1;
+        } else {
+            time_t t = curl_getdate(v, NULL);
+            if (t != (time_t)-1) {
+                double d = difftime(t, time(NULL));
+                s->retry_after = d > 0 ? d : 0;
+                s->has_retry_after = 1;
+            }
+        }
     } else if (len > 14 && strncasecmp(buf, "Content-Range:", 14) == 0) {
         char tmp[128];
         size_t m = len - 14 < sizeof tmp - 1 ? len - 14 : sizeof tmp - 1;
@@ -233,8 +273,9 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
     if (!url || !*url || !dest || !*dest) return pe_error_set(err, PE_ERR_INVALID, "fetch: url and dest are required");
     if (opt->sha256 && !valid_hex64(opt->sha256))
         return pe_error_set(err, PE_ERR_INVALID, "fetch: expected sha256 '%s' is not 64 hex digits", opt->sha256);
-    if (opt->retries < 0 || opt->timeout_s < 0)
-        return pe_error_set(err, PE_ERR_INVALID, "fetch: retries and timeout_s must not be negative");
+    if (opt->retries < 0 || opt->timeout_s < 0 || opt->retry_wait_s < 0 || opt->max_retry_after_s < 0)
+        return pe_error_set(err, PE_ERR_INVALID,
+                            "fetch: retries, timeout_s, retry_wait_s and max_retry_after_s must not be negative");
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_rc != CURLE_OK)
         return pe_error_set(err, PE_ERR_NET, "libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
@@ -270,7 +311,7 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
         st = pe_error_set(err, PE_ERR_IO, "%s: %s", part, strerror(errno));
         goto out;
     }
-    s.have = (uint64_t)end;
+    s.have = s.resumed_at = (uint64_t)end;
     if (s.have > 0 && s.hashing && (st = rehash_part(&s)) >= PE_ERR_FIRST) goto out;
 
     c = curl_easy_init();
@@ -345,16 +386,37 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
             }
         }
         if (rc == CURLE_HTTP_RETURNED_ERROR) {
-            st = pe_error_set(err, PE_ERR_NET, "GET %s: HTTP %ld", url, code);
+            /* 429 and 5xx are passing states of the server; any other 4xx
+             * will not change by asking again. */
+            int again = code == 429 || (code >= 500 && code <= 599);
+            if (again && retries_used < opt->retries) {
+                double pause = wait;
+                char why[96] = "";
+                if (s.has_retry_after) {
+                    pause = s.retry_after < opt->max_retry_after_s ? s.retry_after : opt->max_retry_after_s;
+                    snprintf(why, sizeof why, " (Retry-After: %.0f s%s)", s.retry_after,
+                             s.retry_after > opt->max_retry_after_s ? ", capped" : "");
+                }
+                retries_used++;
+                pe_log(PE_LOG_WARN, "%s: HTTP %ld%s%s; retry %d of %d in %.2f s%s", url, code, s.reason[0] ? " " : "",
+                       s.reason, retries_used, opt->retries, pause, why);
+                sleep_s(pause);
+                wait = wait * 2 > PE_FETCH_MAX_BACKOFF ? PE_FETCH_MAX_BACKOFF : wait * 2;
+                continue;
+            }
+            char tail[64] = "";
+            if (retries_used) snprintf(tail, sizeof tail, " (after %d retr%s)", retries_used, retries_used > 1 ? "ies" : "y");
+            st = pe_error_set(err, PE_ERR_NET, "GET %s: HTTP %ld%s%s%s", url, code, s.reason[0] ? " " : "", s.reason,
+                              tail);
             goto out;
         }
         if (s.stalled) snprintf(errbuf, sizeof errbuf, "stalled: no data for %ld s", opt->timeout_s);
         if ((retryable(rc) || s.stalled) && retries_used < opt->retries) {
             retries_used++;
-            pe_log(PE_LOG_WARN, "%s: %s after %" PRIu64 " bytes; retry %d of %d in %.1f s, resuming", url,
+            pe_log(PE_LOG_WARN, "%s: %s after %" PRIu64 " bytes; retry %d of %d in %.2f s, resuming", url,
                    errbuf[0] ? errbuf : curl_easy_strerror(rc), s.have, retries_used, opt->retries, wait);
             sleep_s(wait);
-            wait = wait * 2 > 30 ? 30 : wait * 2;
+            wait = wait * 2 > PE_FETCH_MAX_BACKOFF ? PE_FETCH_MAX_BACKOFF : wait * 2;
             continue;
         }
         st = pe_error_set(err, PE_ERR_NET, "GET %s: %s (%s) after %" PRIu64 " bytes%s", url,
@@ -390,11 +452,10 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
     if (rename(part, dest) != 0) st = pe_error_set(err, PE_ERR_IO, "rename %s -> %s: %s", part, dest, strerror(errno));
 
 out:
-    if (s.fd >= 0) {
-        close(s.fd);
-        /* Keep a non-empty .part for the next call to resume; drop an empty one. */
-        if (st >= PE_ERR_FIRST && s.have == 0) unlink(part);
-    }
+    if (s.fd >= 0) close(s.fd);
+    /* Keep a non-empty .part for the next call to resume; drop an empty one,
+     * and any when resuming is off (the next call would discard it). */
+    if (st >= PE_ERR_FIRST && (s.have == 0 || !opt->resume)) unlink(part);
     curl_easy_cleanup(c);
     free(part);
     return st;
@@ -525,14 +586,16 @@ static void add_counts(pe_kg_counts *a, const pe_kg_counts *b)
     a->lines += b->lines;
 }
 
-/* Checks one saved response: API error -> PE_ERR_NET; missing entities are
- * appended to `missing` and removed from the file (rewritten only then);
- * *n_left says how many entities remain to import. */
+/* Checks one saved response: API error -> PE_ERR_NET; the ids it marks
+ * missing are appended to `missing` (the importer counts them in dropped);
+ * *n_left says how many entities it holds. The file is imported as it is,
+ * so that the source record's sha256 is that of the response received. */
 static pe_status check_response(const char *path, const char *url, sbuf *missing, size_t *n_missing,
                                 size_t *n_left, pe_error *err)
 {
     char *text = NULL;
     size_t len = 0;
+    *n_left = 0;
     pe_status st = read_all(path, &text, &len, err);
     if (st >= PE_ERR_FIRST) return st;
     const char *ep = NULL;
@@ -565,33 +628,39 @@ static pe_status check_response(const char *path, const char *url, sbuf *missing
         cJSON_Delete(root);
         return pe_error_set(err, PE_ERR_PARSE, "%s: wbgetentities response has no \"entities\" object", url);
     }
-    size_t removed = 0, left = 0;
-    for (cJSON *it = ents->child; it;) {
-        cJSON *next = it->next;
+    size_t left = 0;
+    for (cJSON *it = ents->child; it; it = it->next) {
         if (cJSON_GetObjectItemCaseSensitive(it, "missing")) {
             if (*n_missing < PE_WB_LIST_MISSING) { /* the message names the first few */
                 if (missing->len) sb_str(missing, ", ");
                 sb_str(missing, it->string ? it->string : "?");
             }
             (*n_missing)++;
-            cJSON_Delete(cJSON_DetachItemViaPointer(ents, it));
-            removed++;
         } else {
             left++;
         }
-        it = next;
-    }
-    if (removed && left) {
-        char *out = cJSON_PrintUnformatted(root);
-        FILE *f = out ? fopen(path, "wb") : NULL;
-        int bad = !f || fwrite(out, 1, strlen(out), f) != strlen(out);
-        if (f && fclose(f) != 0) bad = 1;
-        cJSON_free(out);
-        if (bad) st = pe_error_set(err, PE_ERR_IO, "%s: cannot rewrite response", path);
     }
     cJSON_Delete(root);
     *n_left = left;
-    return st;
+    return PE_OK;
+}
+
+/* url without "user:password@" (malloc'd): what may be written down. */
+static char *url_for_record(const char *url)
+{
+    char *out = NULL, *user = NULL, *u = NULL;
+    CURLU *h = curl_url();
+    if (h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        /* only then re-serialised: libcurl may normalise what it prints */
+        curl_url_set(h, CURLUPART_USER, NULL, 0);
+        curl_url_set(h, CURLUPART_PASSWORD, NULL, 0);
+        if (curl_url_get(h, CURLUPART_URL, &u, 0) == CURLUE_OK) out = strdup(u);
+    }
+    curl_free(user);
+    curl_free(u);
+    curl_url_cleanup(h);
+    return out ? out : strdup(url);
 }
 
 pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
@@ -610,7 +679,8 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
     fo.resume = 0;
     pe_import_options io = imp ? *imp : pe_import_options_default();
     io.format = PE_IMPORT_WIKIDATA_JSON;
-    io.resume = 0;
+    /* Same bytes as an interrupted import (a killed fetch): continue it. */
+    io.resume = 1;
 
     const char *tmp = getenv("TMPDIR");
     char dir[4096];
@@ -618,6 +688,12 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
     sbuf missing = {0};
     size_t n_missing = 0;
     char *langs = NULL;
+    char *shown = url_for_record(endpoint); /* the endpoint as messages name it */
+    int imported = 0, all_done = 1;
+    if (!shown) {
+        st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     if (!mkdtemp(dir)) {
         st = pe_error_set(err, PE_ERR_IO, "%s: cannot create temporary directory: %s", dir, strerror(errno));
         goto done;
@@ -663,22 +739,23 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
             st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
             goto rmdir;
         }
-        /* The file name ends up in the store's source record: make it say what it was. */
         char path[4200];
         snprintf(path, sizeof path, "%s/wbgetentities-%s-%zu-ids.json", dir, v[i], m);
-        st = pe_fetch_url(url.s, path, &fo, err);
+        st = pe_fetch_url(url.s, path, &fo, err); /* fo.resume = 0: no .part is left behind */
         size_t left = 0;
         if (st < PE_ERR_FIRST) st = check_response(path, url.s, &missing, &n_missing, &left, err);
-        free(url.s);
-        if (st >= PE_ERR_FIRST) {
-            unlink(path);
-            goto rmdir;
-        }
-        if (left > 0) {
+        if (st < PE_ERR_FIRST && left > 0) {
+            /* The source record names the request, not the temporary file. */
+            char *name = url_for_record(url.s);
             pe_import_result r;
-            st = pe_import_file(kg, path, &io, &r, err);
+            io.source_name = name;
+            st = name ? pe_import_file(kg, path, &io, &r, err) : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            io.source_name = NULL;
+            free(name);
             if (st < PE_ERR_FIRST) {
                 add_counts(&total, &r.counts);
+                imported++;
+                if (r.resumed != 2) all_done = 0;
                 if (res) {
                     res->source_id = r.source_id;
                     if (!res->first_error[0] && r.first_error[0])
@@ -686,20 +763,25 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
                 }
             }
         }
+        free(url.s);
         unlink(path);
         if (st >= PE_ERR_FIRST) goto rmdir;
     }
-    if (res) res->counts = total;
+    if (res) {
+        res->counts = total;
+        res->resumed = imported && all_done ? 2 : 0;
+    }
     if (missing.oom) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     else if (n_missing)
         st = pe_error_set(err, PE_NOT_FOUND, "%zu of %zu ids not found at %s (the others were imported): %s%s",
-                          n_missing, n, endpoint, missing.s,
+                          n_missing, n, shown, missing.s,
                           n_missing > PE_WB_LIST_MISSING ? " and more" : "");
     else st = PE_OK;
 
 rmdir:
     rmdir(dir);
 done:
+    free(shown);
     free(langs);
     free(missing.s);
     for (size_t i = 0; i < n; i++) free(v[i]);

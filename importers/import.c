@@ -161,6 +161,9 @@ static void dump_date_from_name(const char *path, char out[16])
 
 typedef struct imp_run {
     pe_kg *kg;
+    const char *path;          /* the file read */
+    const char *name;          /* what messages name: path, or opt->source_name cut to 120 bytes */
+    char name_buf[128];
     pe_kg_writer *w;           /* open batch, NULL between batches */
     uint32_t source;
     const pe_import_options *opt;
@@ -194,9 +197,37 @@ static void cache_clear(imp_run *r)
     }
 }
 
+/* A message about the input starts with the path the parsers were given;
+ * with a source name it starts with that instead (the file may be a
+ * temporary one, gone when the message is read). */
+static void rename_msg(const imp_run *r, char *msg, size_t cap)
+{
+    size_t k = strlen(r->path);
+    if (r->name == r->path || strncmp(msg, r->path, k) != 0 || msg[k] != ':') return;
+    char tmp[PE_ERRMSG_MAX];
+    snprintf(tmp, sizeof tmp, "%s%s", r->name, msg + k);
+    snprintf(msg, cap, "%s", tmp);
+}
+
+/* `name` for messages: whole up to 120 bytes, else its first 80 and last 37
+ * bytes (not splitting a UTF-8 sequence) around "...". */
+static void short_name(const char *name, char out[128])
+{
+    size_t n = strlen(name);
+    if (n <= 120) {
+        memcpy(out, name, n + 1);
+        return;
+    }
+    size_t head = 80;
+    while (head > 0 && ((unsigned char)name[head] & 0xC0) == 0x80) head--;
+    const char *tail = name + n - 37;
+    while (*tail && ((unsigned char)*tail & 0xC0) == 0x80) tail++;
+    snprintf(out, 128, "%.*s...%s", (int)head, name, tail);
+}
+
 static pe_status store_fail(imp_run *r, pe_status st, const char *what)
 {
-    return pe_error_set(r->err, st >= PE_ERR_FIRST ? st : PE_ERR_STORE, "%s: %s: %s", imp_input_path(r->in), what,
+    return pe_error_set(r->err, st >= PE_ERR_FIRST ? st : PE_ERR_STORE, "%s: %s: %s", r->name, what,
                         pe_kg_errmsg(r->kg));
 }
 
@@ -398,10 +429,14 @@ static pe_status record_done(void *u, int bad, const char *msg)
     r->records++;
     if (bad) {
         r->c.skipped++;
-        if (!r->first_error[0] && msg) snprintf(r->first_error, sizeof r->first_error, "%s", msg);
+        if (!r->first_error[0] && msg) {
+            snprintf(r->first_error, sizeof r->first_error, "%s", msg);
+            rename_msg(r, r->first_error, sizeof r->first_error);
+        }
         if (r->opt->strict) {
             char copy[PE_ERRMSG_MAX]; /* msg may be r->err->msg itself */
             snprintf(copy, sizeof copy, "%s", msg ? msg : "bad record");
+            rename_msg(r, copy, sizeof copy);
             pe_error_set(r->err, r->record_status >= PE_ERR_FIRST ? r->record_status : PE_ERR_PARSE, "%s", copy);
             return r->err->status;
         }
@@ -559,6 +594,11 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
     r->kg = kg;
     r->opt = opt;
     r->err = err;
+    r->path = r->name = path;
+    if (opt->source_name && *opt->source_name) {
+        short_name(opt->source_name, r->name_buf);
+        r->name = r->name_buf;
+    }
     r->start = pe_now();
     int is_stdin = strcmp(path, "-") == 0;
 
@@ -589,7 +629,7 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
         if (r->format == PE_IMPORT_TURTLE && looks_like_ntriples(p, n)) r->format = PE_IMPORT_NTRIPLES;
         if (r->format == PE_IMPORT_AUTO) {
             st = pe_error_set(err, PE_ERR_UNSUPPORTED,
-                              "%s: cannot tell the format from the name or the content; pass a format", path);
+                              "%s: cannot tell the format from the name or the content; pass a format", r->name);
             goto out;
         }
     }
@@ -599,7 +639,7 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
     memset(&info, 0, sizeof info);
     char date[16];
     dump_date_from_name(path, date);
-    info.path = path;
+    info.path = opt->source_name && *opt->source_name ? opt->source_name : path;
     info.format = pe_import_format_name(r->format);
     info.sha256 = sha;
     info.size = imp_input_size(r->in);
@@ -638,11 +678,11 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
             st = pe_error_set(err, PE_ERR_INVALID,
                               "%s: an interrupted import of this file exists (source %u, %llu lines committed): "
                               "run again with --resume to continue it",
-                              path, r->source, (unsigned long long)r->c.lines);
+                              r->name, r->source, (unsigned long long)r->c.lines);
             goto out;
         }
         if (!same_langs) {
-            st = pe_error_set(err, PE_ERR_INVALID, "%s: resume with a different language filter (was %s)", path,
+            st = pe_error_set(err, PE_ERR_INVALID, "%s: resume with a different language filter (was %s)", r->name,
                               src.langs ? "a list" : "all");
             goto out;
         }
@@ -689,12 +729,14 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
         pe_error keep = *err;
         if (commit_batch(r) == PE_OK) *err = keep;
     }
+    if (st >= PE_ERR_FIRST) rename_msg(r, err->msg, sizeof err->msg);
     if (st >= PE_ERR_FIRST && r->source) mark_failed(r, err->msg);
     if (res) {
         res->counts = st >= PE_ERR_FIRST ? r->committed : r->c;
         snprintf(res->first_error, sizeof res->first_error, "%s", r->first_error[0] ? r->first_error : "");
     }
 out:
+    if (st >= PE_ERR_FIRST) rename_msg(r, err->msg, sizeof err->msg); /* no-op when done above */
     pe_kg_writer_abort(r->w);
     cache_clear(r);
     free(r->subj_term);

@@ -72,6 +72,11 @@ typedef struct pe_import_options {
     size_t max_line;           /* longest accepted line in bytes; default 256 MiB */
     pe_import_progress_fn progress; /* called about 4 times a second; NULL = none */
     void *progress_user;
+    /* What the store's source record names as the import's path instead of
+     * `path` (e.g. the URL a temporary file was downloaded from); NULL or ""
+     * = the path. Messages that would start with the path start with it too
+     * (cut in the middle to 120 bytes). Borrowed for the call. */
+    const char *source_name;
 } pe_import_options;
 
 pe_import_options pe_import_options_default(void);
@@ -150,7 +155,9 @@ typedef struct pe_fetch_progress {
     const char *url;
     uint64_t bytes_done;   /* bytes in the destination file */
     uint64_t bytes_total;  /* 0 if unknown */
-    double elapsed;
+    double elapsed;        /* seconds since the call started */
+    uint64_t bytes_resumed;/* bytes the .part held when the call started (not
+                            * fetched by it: leave them out of rates) */
 } pe_fetch_progress;
 
 typedef void (*pe_fetch_progress_fn)(const pe_fetch_progress *p, void *user);
@@ -164,6 +171,7 @@ typedef struct pe_fetch_options {
     pe_fetch_progress_fn progress; /* called about 4 times a second; NULL = none */
     void *progress_user;
     double retry_wait_s;   /* pause before the first retry, doubled each time (max 30 s); default 1 */
+    double max_retry_after_s; /* longest pause a server's Retry-After may ask for; default 60 */
 } pe_fetch_options;
 
 pe_fetch_options pe_fetch_options_default(void);
@@ -176,11 +184,19 @@ pe_fetch_options pe_fetch_options_default(void);
  * must start at N), a 200 answer (server ignores Range) restarts the file
  * from zero, a 416 restarts from zero unless the server's size equals the
  * .part's (then it is already complete). Without opt->resume an existing
- * .part is discarded. A dropped connection or a stall (no byte for
- * timeout_s) is retried up to opt->retries times, each retry resuming.
- * HTTP errors (4xx, 5xx) are not retried: PE_ERR_NET naming the status and
- * the URL. When the download fails for good, a non-empty .part is kept so
- * that the next call resumes it.
+ * .part is discarded.
+ * Retries: a dropped connection, a stall (no byte for timeout_s), an HTTP
+ * 5xx answer and an HTTP 429 (Too Many Requests) are retried up to
+ * opt->retries times in all, each retry resuming where the .part ends. The
+ * pause before a retry is retry_wait_s, doubled after each retry (at most
+ * 30 s), unless the answer carried a Retry-After header (seconds, or an HTTP
+ * date): then that long, at most max_retry_after_s (a server asking for
+ * more is retried after max_retry_after_s all the same). Other HTTP errors
+ * (4xx) are not retried. A failure is PE_ERR_NET naming the URL and the
+ * HTTP status with its reason ("GET URL: HTTP 404 Not Found") or libcurl's
+ * error, and whether retries were exhausted. When the download fails for
+ * good with opt->resume, a non-empty .part is kept so that the next call
+ * resumes it; without opt->resume the .part is removed.
  * Checksum: with opt->sha256 the file is hashed while it is written (an
  * existing .part is re-hashed first); on a mismatch dest.part is deleted,
  * so that the next try starts clean, and PE_ERR_CHECKSUM names both digests.
@@ -189,12 +205,20 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
 
 /* Fetches the entities `ids` ("Q42,Q90") through the wbgetentities API at
  * `endpoint` (NULL = https://www.wikidata.org/w/api.php), in batches of 50,
- * and imports them like a dump (imp may be NULL for defaults; its format is
- * forced to PE_IMPORT_WIKIDATA_JSON; imp->langs is also sent to the API as
+ * and imports them like a dump (imp may be NULL for defaults; its format,
+ * resume and source_name are set here; imp->langs is also sent to the API as
  * `languages`). Each response is saved to a temporary file under $TMPDIR
- * (or /tmp), imported with pe_import_file, and removed; res (may be NULL)
- * gets the counts summed over the batches and the last batch's source id.
- * fopt may be NULL (defaults; its sha256 and resume are ignored).
+ * (or /tmp), imported with pe_import_file as received, and removed. Each
+ * response with entities gets its own source record in the store: its path
+ * is the request URL (endpoint, ids and languages; any user:password in the
+ * endpoint left out), its sha256 and size those of the response body, its
+ * format "wikidata-json", its counts those of the import (the entities the
+ * API marks "missing" are counted in dropped). A response whose import was
+ * interrupted (same bytes, source still RUNNING) is continued; one already
+ * imported is not imported again (res->resumed = 2 when that holds for
+ * every response). res (may be NULL) gets the counts summed over the batches
+ * and the last batch's source id. Requests are retried as pe_fetch_url
+ * does; fopt may be NULL (defaults; its sha256 and resume are ignored).
  * Ids are Q/P/L followed by digits, separated by commas (lower case is
  * accepted); a bad one gives PE_ERR_INVALID naming it before any request.
  * Returns PE_NOT_FOUND (not an error) when some ids do not exist: the others

@@ -95,6 +95,23 @@ static int count_lines_with(const char *text, const char *needle)
     return c;
 }
 
+/* Warnings from the library (retry notices), kept for checks on what was
+ * decided (pauses are checked as logged, never by the clock). */
+static char logged[32768];
+static size_t logged_len;
+static void capture_log(pe_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level < PE_LOG_WARN) return;
+    int n = snprintf(logged + logged_len, sizeof logged - logged_len, "%s\n", msg);
+    if (n > 0) logged_len += (size_t)n < sizeof logged - logged_len ? (size_t)n : sizeof logged - logged_len - 1;
+}
+static void log_clear(void)
+{
+    logged_len = 0;
+    logged[0] = '\0';
+}
+
 static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/dl/%s", tmp, name); }
 static void url_of(char *out, size_t cap, const char *path) { snprintf(out, cap, "http://127.0.0.1:%d%s", port, path); }
 
@@ -385,20 +402,134 @@ static void test_http_errors(void)
     url_of(url, sizeof url, "/files/nope.bin");
     long mark = log_mark();
     PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_NET);
-    PE_CHECK_MSG(strstr(err.msg, "404") && strstr(err.msg, url), "%s", err.msg);
+    PE_CHECK_MSG(strstr(err.msg, "HTTP 404 Not Found") && strstr(err.msg, url), "%s", err.msg);
     PE_CHECK_EQ_INT(file_size(dest), -1);
     PE_CHECK_EQ_INT(file_size(part), -1);
-    url_of(url, sizeof url, "/status/500");
-    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_NET);
-    PE_CHECK_MSG(strstr(err.msg, "500") && strstr(err.msg, url), "%s", err.msg);
-    PE_CHECK_EQ_INT(file_size(part), -1);
     char *l = log_since(mark);
-    PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 2); /* HTTP errors are not retried */
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 1); /* a 404 is not retried */
+    free(l);
+    /* A 500 is retried, here twice, then reported with the URL and status. */
+    o.retries = 2;
+    url_of(url, sizeof url, "/status/500");
+    mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(err.msg, "HTTP 500 Internal Server Error") && strstr(err.msg, url) &&
+                 strstr(err.msg, "after 2 retries"), "%s", err.msg);
+    PE_CHECK_EQ_INT(file_size(part), -1);
+    l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET /status/500 "), 3);
     free(l);
     /* Nothing listens on port 1: connection refused after the retries. */
     o.retries = 1;
     PE_CHECK_EQ_INT(pe_fetch_url("http://127.0.0.1:1/x", dest, &o, &err), PE_ERR_NET);
     PE_CHECK_EQ_INT(file_size(part), -1);
+}
+
+/* Fetches `path` on the test server with o; the number of requests the
+ * server saw for it. */
+static int fetch_count(const char *path, const char *dest, const pe_fetch_options *o, pe_status want, pe_error *err)
+{
+    char url[512], needle[600];
+    url_of(url, sizeof url, path);
+    long mark = log_mark();
+    pe_status st = pe_fetch_url(url, dest, o, err);
+    PE_CHECK_MSG(st == want, "%s: %s (%s), wanted %s", path, pe_status_str(st), err->msg, pe_status_str(want));
+    char *l = log_since(mark);
+    snprintf(needle, sizeof needle, "GET %s ", path);
+    int n = count_lines_with(l, needle);
+    free(l);
+    return n;
+}
+
+static void test_http_retries(void)
+{
+    char dest[512], part[520];
+    pe_fetch_options o = quick_opts();
+    o.sha256 = big_sha;
+    pe_error err;
+
+    /* 503 twice: retried after the backoff (0.01 s, then doubled), no Retry-After. */
+    path_in(dest, sizeof dest, "r503.bin");
+    log_clear();
+    PE_CHECK_EQ_INT(fetch_count("/fail/503/2/files/big.bin", dest, &o, PE_OK, &err), 3);
+    PE_CHECK(same_as_big(dest));
+    PE_CHECK_MSG(strstr(logged, "HTTP 503 Service Unavailable; retry 1 of 3 in 0.01 s\n") &&
+                 strstr(logged, "HTTP 503 Service Unavailable; retry 2 of 3 in 0.02 s\n"), "%s", logged);
+
+    /* 429 with Retry-After: 1 waits what the server asks, not the backoff. */
+    path_in(dest, sizeof dest, "r429.bin");
+    log_clear();
+    PE_CHECK_EQ_INT(fetch_count("/fail/429/1/after/1/files/big.bin", dest, &o, PE_OK, &err), 2);
+    PE_CHECK(same_as_big(dest));
+    PE_CHECK_MSG(strstr(logged, "HTTP 429 Too Many Requests; retry 1 of 3 in 1.00 s (Retry-After: 1 s)"), "%s",
+                 logged);
+
+    /* Retry-After as an HTTP date (here in the past: no pause), and one
+     * asking for an hour, capped at max_retry_after_s. */
+    path_in(dest, sizeof dest, "rdate.bin");
+    log_clear();
+    PE_CHECK_EQ_INT(fetch_count("/fail/503/1/after-date/-100/files/big.bin", dest, &o, PE_OK, &err), 2);
+    PE_CHECK_MSG(strstr(logged, "retry 1 of 3 in 0.00 s (Retry-After: 0 s)"), "%s", logged);
+    path_in(dest, sizeof dest, "rcap.bin");
+    o.max_retry_after_s = 0.03;
+    log_clear();
+    PE_CHECK_EQ_INT(fetch_count("/fail/503/1/after/3600/files/big.bin", dest, &o, PE_OK, &err), 2);
+    PE_CHECK_MSG(strstr(logged, "retry 1 of 3 in 0.03 s (Retry-After: 3600 s, capped)"), "%s", logged);
+    PE_CHECK(same_as_big(dest));
+    o.max_retry_after_s = 60;
+
+    /* A retry after a 5xx continues an existing .part with the same Range. */
+    path_in(dest, sizeof dest, "rpart.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    write_file(part, big, 123456);
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(fetch_count("/fail/502/1/files/big.bin", dest, &o, PE_OK, &err), 2);
+    PE_CHECK(same_as_big(dest));
+    char *l = log_since(mark);
+    PE_CHECK_MSG(count_lines_with(l, "range=bytes=123456-") == 2, "log:\n%s", l);
+    free(l);
+
+    /* Retries run out: the error names the URL, the status and the retries. */
+    path_in(dest, sizeof dest, "rout.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    o.retries = 2;
+    PE_CHECK_EQ_INT(fetch_count("/fail/503/5/files/big.bin", dest, &o, PE_ERR_NET, &err), 3);
+    PE_CHECK_MSG(strstr(err.msg, "HTTP 503 Service Unavailable (after 2 retries)") &&
+                 strstr(err.msg, "/fail/503/5/files/big.bin"), "%s", err.msg);
+    PE_CHECK_EQ_INT(file_size(part), -1);
+    PE_CHECK_EQ_INT(file_size(dest), -1);
+
+    /* Other 4xx fail at once, even where asking again would have worked. */
+    o.retries = 3;
+    path_in(dest, sizeof dest, "r404.bin");
+    log_clear();
+    PE_CHECK_EQ_INT(fetch_count("/fail/404/1/files/big.bin", dest, &o, PE_ERR_NET, &err), 1);
+    PE_CHECK_MSG(strstr(err.msg, "HTTP 404 Not Found") && strstr(err.msg, "/fail/404/1/files/big.bin") &&
+                 !strstr(err.msg, "retr"), "%s", err.msg);
+    PE_CHECK_EQ_INT(fetch_count("/fail/403/1/after/0/files/big.bin", dest, &o, PE_ERR_NET, &err), 1);
+    PE_CHECK_MSG(logged[0] == '\0', "%s", logged); /* no retry announced */
+
+    /* retries = 0: a 503 is final. */
+    o.retries = 0;
+    PE_CHECK_EQ_INT(fetch_count("/fail/503/1/after/0/files/big.bin", dest, &o, PE_ERR_NET, &err), 1);
+    PE_CHECK_MSG(strstr(err.msg, "HTTP 503"), "%s", err.msg);
+}
+
+/* Without resume a failed download leaves no .part (the next call would
+ * throw it away); with resume it is kept (test_dropped_without_retries_keeps_part). */
+static void test_no_resume_failure_removes_part(void)
+{
+    char dest[512], part[520];
+    path_in(dest, sizeof dest, "dropnr.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    pe_fetch_options o = quick_opts();
+    o.retries = 0;
+    o.resume = 0;
+    pe_error err;
+    PE_CHECK_EQ_INT(fetch_count("/drop/250000/big.bin", dest, &o, PE_ERR_NET, &err), 1);
+    PE_CHECK_MSG(strstr(err.msg, "/drop/250000/big.bin") != NULL, "%s", err.msg);
+    PE_CHECK_EQ_INT(file_size(part), -1);
+    PE_CHECK_EQ_INT(file_size(dest), -1);
 }
 
 static void test_stall_times_out_and_resumes(void)
@@ -618,6 +749,171 @@ static void test_wikidata_fetch(void)
     pe_kg_close(kg);
 }
 
+/* sha256 and size of what the server answers at `path` (fetched apart). */
+static void response_digest(const char *path, char sha[65], long *size)
+{
+    char url[1024], dest[512];
+    url_of(url, sizeof url, path);
+    path_in(dest, sizeof dest, "response.json");
+    pe_fetch_options o = quick_opts();
+    pe_error err;
+    sha[0] = '\0';
+    *size = -1;
+    PE_CHECK_MSG(pe_fetch_url(url, dest, &o, &err) == PE_OK, "%s", err.msg);
+    PE_CHECK_MSG(pe_sha256_file(dest, sha, &err) == PE_OK, "%s", err.msg);
+    *size = file_size(dest);
+    unlink(dest);
+}
+
+static void test_wikidata_provenance(void)
+{
+    char db[512], api[256], tdir[512], want[1024], sha[65];
+    long size = -1;
+    snprintf(db, sizeof db, "%s/kg-prov", tmp);
+    snprintf(tdir, sizeof tdir, "%s/t2", tmp);
+    mkdir(tdir, 0700);
+    setenv("TMPDIR", tdir, 1);
+    url_of(api, sizeof api, "/w/api.php");
+    pe_kg_options ko = pe_kg_options_default();
+    ko.map_size = (size_t)64 << 20;
+    pe_kg *kg = NULL;
+    pe_status st = pe_kg_open(db, &ko, &kg);
+    PE_CHECK_MSG(st == PE_OK, "%s", kg ? pe_kg_errmsg(kg) : "open failed");
+    if (st != PE_OK) { pe_kg_close(kg); return; }
+    pe_fetch_options fo = quick_opts();
+    pe_import_result res;
+    pe_error err;
+    pe_kg_reader *r = NULL;
+    pe_kg_source src;
+    pe_kg_stats stats;
+
+    /* The source record names the request, with the response's size and
+     * sha256 (the bytes as received: the missing Q6 is in them). */
+    st = pe_fetch_wikidata(kg, "Q90,Q142,Q6", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_NOT_FOUND, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(res.counts.entities, 2);
+    PE_CHECK_EQ_INT(res.counts.skipped, 0);
+    PE_CHECK(res.counts.dropped >= 1); /* Q6, "missing" */
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/w/api.php?action=wbgetentities&format=json&ids=Q90%%7CQ142%%7CQ6",
+             port);
+    response_digest(want + strlen("http://127.0.0.1:") + strcspn(want + strlen("http://127.0.0.1:"), "/"), sha, &size);
+    PE_CHECK_EQ_INT(pe_kg_reader_begin(kg, &r), PE_OK);
+    if (r) {
+        PE_CHECK_EQ_INT(pe_kg_source_get(r, res.source_id, &src), PE_OK);
+        PE_CHECK_EQ_STR(src.path, want);
+        PE_CHECK_EQ_STR(src.format, "wikidata-json");
+        PE_CHECK_EQ_STR(src.sha256, sha);
+        PE_CHECK_EQ_INT(src.size, size);
+        PE_CHECK_EQ_INT(src.status, PE_KG_SOURCE_DONE);
+        PE_CHECK_EQ_INT(src.counts.entities, 2);
+        PE_CHECK_EQ_INT(src.counts.bytes, size);
+        PE_CHECK_EQ_INT(pe_kg_stats_get(r, &stats), PE_OK);
+        PE_CHECK_EQ_INT(stats.sources, 1);
+        pe_kg_reader_end(r);
+    }
+
+    /* The same answer again: already imported, no new source. */
+    st = pe_fetch_wikidata(kg, "Q90,Q142,Q6", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_NOT_FOUND, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(res.resumed, 2);
+    PE_CHECK_EQ_INT(res.counts.entities, 2);
+
+    /* A fetch killed during its import left a RUNNING source for these
+     * bytes: the next fetch continues it (there is no --resume to give). */
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/w/api.php?action=wbgetentities&format=json&ids=Q515%%7CP31",
+             port);
+    response_digest("/w/api.php?action=wbgetentities&format=json&ids=Q515%7CP31", sha, &size);
+    pe_kg_writer *w = NULL;
+    uint32_t killed = 0;
+    int resumed = -1;
+    pe_kg_source info;
+    memset(&info, 0, sizeof info);
+    info.path = want;
+    info.format = "wikidata-json";
+    info.sha256 = sha;
+    info.size = (uint64_t)size;
+    PE_CHECK_EQ_INT(pe_kg_writer_begin(kg, &w), PE_OK);
+    if (w) {
+        PE_CHECK_EQ_INT(pe_kg_source_begin(w, &info, &killed, &resumed), PE_OK);
+        PE_CHECK_EQ_INT(resumed, 0);
+        PE_CHECK_EQ_INT(pe_kg_writer_commit(w), PE_OK);
+    }
+    st = pe_fetch_wikidata(kg, "Q515,P31", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(res.source_id, killed);
+    PE_CHECK_EQ_INT(res.counts.entities, 2);
+    PE_CHECK_EQ_INT(pe_kg_reader_begin(kg, &r), PE_OK);
+    if (r) {
+        PE_CHECK_EQ_INT(pe_kg_source_get(r, killed, &src), PE_OK);
+        PE_CHECK_EQ_INT(src.status, PE_KG_SOURCE_DONE);
+        PE_CHECK_EQ_INT(src.counts.entities, 2);
+        pe_kg_reader_end(r);
+    }
+
+    /* A password in the endpoint is not written into the store. */
+    char secret_api[300];
+    snprintf(secret_api, sizeof secret_api, "http://someone:s3cret@127.0.0.1:%d/w/api.php", port);
+    st = pe_fetch_wikidata(kg, "P17", secret_api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(pe_kg_reader_begin(kg, &r), PE_OK);
+    if (r) {
+        PE_CHECK_EQ_INT(pe_kg_source_get(r, res.source_id, &src), PE_OK);
+        PE_CHECK_MSG(src.path && !strstr(src.path, "s3cret") && !strstr(src.path, "someone") &&
+                     strstr(src.path, "127.0.0.1") && strstr(src.path, "ids=P17"), "%s", src.path);
+        pe_kg_reader_end(r);
+    }
+
+    /* A bad entity: the first error names the request, not the temporary
+     * file; a long request URL is cut in the middle. */
+    st = pe_fetch_wikidata(kg, "Q999", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(res.counts.skipped, 1);
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/w/api.php?action=wbgetentities&format=json&ids=Q999:1: entity Q999:",
+             port);
+    PE_CHECK_MSG(strncmp(res.first_error, want, strlen(want)) == 0, "%s", res.first_error);
+    PE_CHECK_EQ_INT(pe_kg_reader_begin(kg, &r), PE_OK);
+    if (r) {
+        PE_CHECK_EQ_INT(pe_kg_source_get(r, res.source_id, &src), PE_OK);
+        PE_CHECK_MSG(strncmp(src.last_error, want, strlen(want)) == 0, "%s", src.last_error);
+        PE_CHECK_EQ_INT(src.counts.skipped, 1);
+        pe_kg_reader_end(r);
+    }
+    char ids[1024];
+    size_t o = (size_t)snprintf(ids, sizeof ids, "Q999");
+    for (int i = 0; i < 40; i++) o += (size_t)snprintf(ids + o, sizeof ids - o, ",Q%d", 2000 + i);
+    st = pe_fetch_wikidata(kg, ids, api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_NOT_FOUND, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(res.counts.skipped, 1);
+    const char *at = strstr(res.first_error, ":1: entity Q999:");
+    PE_CHECK_MSG(at && strncmp(res.first_error, "http://127.0.0.1:", 17) == 0 && at - res.first_error <= 120 &&
+                 strstr(res.first_error, "...") && strstr(res.first_error, "%7CQ2039:1:"), "%s", res.first_error);
+    PE_CHECK_MSG(!strstr(res.first_error, tdir), "%s", res.first_error);
+
+    /* A response cut off for good leaves nothing in TMPDIR (no .part). */
+    char served[600];
+    snprintf(served, sizeof served, "%s/wb.json", root);
+    const char *empty = "{\"entities\": {}, \"success\": 1}\n";
+    write_file(served, empty, strlen(empty));
+    fo.retries = 0;
+    url_of(api, sizeof api, "/drop/10/wb.json"); /* the query is ignored there */
+    st = pe_fetch_wikidata(kg, "Q42", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_ERR_NET && strstr(err.msg, "/drop/10/wb.json?action=wbgetentities"), "%s: %s",
+                 pe_status_str(st), err.msg);
+    /* ...nor do retried 503s; the retry is announced with the URL. */
+    fo.retries = 2;
+    url_of(api, sizeof api, "/fail/503/2/w/api.php");
+    log_clear();
+    st = pe_fetch_wikidata(kg, "Q42", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(res.counts.entities, 1);
+    PE_CHECK_MSG(strstr(logged, "/fail/503/2/w/api.php?action=wbgetentities") && strstr(logged, "retry 2 of 2"), "%s",
+                 logged);
+
+    PE_CHECK_MSG(rmdir(tdir) == 0, "temporary files left in %s", tdir);
+    unsetenv("TMPDIR");
+    pe_kg_close(kg);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -645,6 +941,7 @@ int main(void)
     pe_sha256_update(&h, big, BIG_SIZE);
     pe_sha256_final_hex(&h, big_sha);
 
+    pe_log_set(capture_log, NULL);
     int ok = start_server();
     if (ok <= 0) {
         stop_server();
@@ -665,8 +962,11 @@ int main(void)
     PE_RUN(test_part_complete_or_too_long_416);
     PE_RUN(test_checksum_mismatch);
     PE_RUN(test_http_errors);
+    PE_RUN(test_http_retries);
+    PE_RUN(test_no_resume_failure_removes_part);
     PE_RUN(test_stall_times_out_and_resumes);
     PE_RUN(test_wikidata_fetch);
+    PE_RUN(test_wikidata_provenance);
     PE_RUN(test_cli);
     stop_server();
     nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);

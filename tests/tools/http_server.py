@@ -20,6 +20,11 @@ Paths:
   /stall/N/NAME               like /drop/, but the first request stalls after
                               N bytes (sleeps without closing)
   /status/CODE                answers CODE with a short text body
+  /fail/CODE/N/REST           the first N requests of this exact path (query
+  /fail/CODE/N/after/S/REST   included) answer CODE with a short text body
+  /fail/CODE/N/after-date/S/REST  (with "Retry-After: S" seconds, or an HTTP
+                              date S seconds from now, S may be negative);
+                              later ones are answered as /REST would be
   /w/api.php?action=wbgetentities&ids=Q1|Q2&format=json
                               answers like Wikidata from FIXTURES/<id>.json
                               (one entity object each); unknown ids come back
@@ -32,6 +37,7 @@ Every request is appended to the log as one line:
   METHOD PATH range=<Range header or ->
 """
 import argparse
+import email.utils
 import json
 import os
 import re
@@ -46,6 +52,7 @@ ARGS = None
 LOG_LOCK = threading.Lock()
 SEEN_LOCK = threading.Lock()
 SEEN = set()  # paths whose first (dropped / stalled) request already happened
+FAILED = {}  # /fail/ request path -> failures answered so far
 
 
 def log(line):
@@ -61,6 +68,16 @@ def first_time(path):
         if path in SEEN:
             return False
         SEEN.add(path)
+        return True
+
+
+def fail_now(path, n):
+    """True for the first n requests of path."""
+    with SEEN_LOCK:
+        k = FAILED.get(path, 0)
+        if k >= n:
+            return False
+        FAILED[path] = k + 1
         return True
 
 
@@ -108,6 +125,17 @@ class Handler(BaseHTTPRequestHandler):
         log("%s %s range=%s" % (self.command, self.path, rng if rng else "-"))
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.split("/")
+        m = re.fullmatch(r"/fail/(\d{3})/(\d+)(?:/(after|after-date)/(-?\d+))?(/.*)", url.path)
+        if m:
+            if fail_now(self.path, int(m.group(2))):
+                extra = {}
+                if m.group(3) == "after":
+                    extra["Retry-After"] = m.group(4)
+                elif m.group(3):
+                    extra["Retry-After"] = email.utils.formatdate(time.time() + int(m.group(4)), usegmt=True)
+                return self.send_text(int(m.group(1)), "failing on purpose\n", extra=extra)
+            url = url._replace(path=m.group(5))
+            parts = url.path.split("/")
         try:
             if url.path == "/w/api.php":
                 return self.wbgetentities(urllib.parse.parse_qs(url.query))
