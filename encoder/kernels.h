@@ -73,6 +73,23 @@ void pe_kernels_parallel(int n_tasks, pe_kernels_task_fn fn, void *ctx);
  * same tid may move it. NULL when allocation fails. */
 float *pe_kernels_scratch(int tid, size_t n);
 
+/* How the linear kernels (kernels_avx512.c, kernels_avx512bf16.c,
+ * kernels_avx2.c) cut y (M, N) into pool tasks: by rows when M >= threads *
+ * min_rows (large M; then 4 chunks a thread, handed out dynamically, once
+ * M >= threads * 4 * 224, so that a thread slowed by another process does
+ * not hold the others up while each chunk still streams W once for >= 224
+ * rows), else by column panels of nr. Products under 4e5 flops run on one
+ * thread (not worth waking another). */
+typedef struct pe_kernels_plan {
+    int n_tasks;    /* tasks for pe_kernels_parallel */
+    int split_rows; /* 1: tasks are row ranges; 0: column-panel ranges */
+    int n_panels;   /* ceil(N / nr) */
+} pe_kernels_plan;
+pe_kernels_plan pe_kernels_plan_linear(int M, int N, int K, int nr, int min_rows);
+/* Task t's rows [*r0, *r1) and column panels [*p0, *p1) (an empty range
+ * when the task has no work). */
+void pe_kernels_plan_task(const pe_kernels_plan *pl, int M, int t, int *r0, int *r1, int *p0, int *p1);
+
 /* ---- AVX-512 entry points (kernels_avx512.c); call only when
  * pe_kernels_detect() == PE_KERNELS_AVX512. ---- */
 

@@ -144,7 +144,8 @@ static void pack_a(const float *x, long K, int r0, int mr, int k0, int kc, float
 typedef struct lin_job {
     const float *Wp, *x, *b;
     float *y;
-    int M, N, K, act, nt, split_rows;
+    int M, N, K, act;
+    pe_kernels_plan pl;
     _Atomic int failed;
 } lin_job;
 
@@ -187,31 +188,17 @@ static void lin_task(void *ctx, int t, int tid)
         atomic_store(&j->failed, 1);
         return;
     }
-    const int np = (j->N + NR - 1) / NR;
-    if (j->split_rows) {
-        int r0 = (int)((long)j->M * t / j->nt), r1 = (int)((long)j->M * (t + 1) / j->nt);
-        if (r1 > r0) gemm_range(j, r0, r1, 0, np, Ap);
-    } else {
-        int p0 = np * t / j->nt, p1 = np * (t + 1) / j->nt;
-        if (p1 > p0) gemm_range(j, 0, j->M, p0, p1, Ap);
-    }
+    int r0, r1, p0, p1;
+    pe_kernels_plan_task(&j->pl, j->M, t, &r0, &r1, &p0, &p1);
+    if (r1 > r0 && p1 > p0) gemm_range(j, r0, r1, p0, p1, Ap);
 }
 
 int pe_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act)
 {
     if (M <= 0 || N <= 0 || K <= 0) return -1; /* degenerate: left to the reference path */
-    lin_job j = {.Wp = Wp, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act};
-    const int np = (N + NR - 1) / NR;
-    int nt = pe_kernels_threads();
-    if (2.0 * M * N * K < 4e5) nt = 1;
-    j.split_rows = M >= nt * 8 * MR;
-    if (!j.split_rows && nt > np) nt = np;
-    j.nt = nt;
-    /* Large M: 4 row chunks per thread, handed out dynamically, so that a
-     * thread slowed by another process does not hold the others up; each
-     * chunk still spans >= 224 rows (W is streamed once per chunk). */
-    if (j.split_rows && M >= nt * 4 * 224) j.nt = nt * 4;
-    pe_kernels_parallel(j.nt, lin_task, &j);
+    lin_job j = {.Wp = Wp, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act,
+                 .pl = pe_kernels_plan_linear(M, N, K, NR, 8 * MR)};
+    pe_kernels_parallel(j.pl.n_tasks, lin_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 

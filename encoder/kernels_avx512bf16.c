@@ -32,7 +32,7 @@
 #define MR 14
 #define KCP 768      /* most k pairs per K block (1536 k; see KC in kernels_avx512.c) */
 #define MC (14 * 24) /* rows packed at once */
-#define AI static inline __attribute__((always_inline))
+#include "kernels_avx512_tile.h"
 
 static inline uint16_t bf16_rne(float f)
 {
@@ -59,38 +59,6 @@ void pe_kbf16_pack_weights(const float *W, int N, int K, uint16_t *Wb)
     }
 }
 
-AI __m512 erf512(__m512 x) /* as in kernels_avx512.c */
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-4.0f)), _mm512_set1_ps(4.0f));
-    __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(-2.72614225801306e-10f), _mm512_set1_ps(2.77068142495902e-08f));
-    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.10102402082508e-06f));
-    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-5.69250639462346e-05f));
-    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-7.34990630326855e-04f));
-    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.95459980854025e-03f));
-    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-1.60960333262415e-02f));
-    p = _mm512_mul_ps(x, p);
-    __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(-1.45660718464996e-05f), _mm512_set1_ps(-2.13374055278905e-04f));
-    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.68282697438203e-03f));
-    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-7.37332916720468e-03f));
-    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.42647390514189e-02f));
-    return _mm512_div_ps(p, q);
-}
-
-AI __m512 gelu512(__m512 x)
-{
-    __m512 e = erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
-    return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
-}
-
-AI __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
-
-typedef struct tile_epi {
-    __mmask16 m0, m1;
-    int accum, last, gelu;
-    const float *bias;
-} tile_epi;
-
 AI void kern(const int mr, const uint32_t *restrict A, const uint16_t *restrict B, int kcp, float *y, long ldy,
              const tile_epi *e)
 {
@@ -111,32 +79,7 @@ AI void kern(const int mr, const uint32_t *restrict A, const uint16_t *restrict 
         A += mr;
         B += 2 * NR;
     }
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
-    if (e->last && e->bias) {
-        bias0 = _mm512_maskz_loadu_ps(e->m0, e->bias);
-        bias1 = _mm512_maskz_loadu_ps(e->m1, e->bias + 16);
-    }
-#pragma GCC unroll 14
-    for (int r = 0; r < MR; r++) {
-        if (r < mr) {
-            float *row = y + (size_t)r * ldy;
-            __m512 v0 = c0[r], v1 = c1[r];
-            if (e->accum) {
-                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(e->m0, row));
-                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(e->m1, row + 16));
-            }
-            if (e->last) {
-                v0 = _mm512_add_ps(v0, bias0);
-                v1 = _mm512_add_ps(v1, bias1);
-                if (e->gelu) {
-                    v0 = gelu512(v0);
-                    v1 = gelu512(v1);
-                }
-            }
-            _mm512_mask_storeu_ps(row, e->m0, v0);
-            _mm512_mask_storeu_ps(row + 16, e->m1, v1);
-        }
-    }
+    tile_store(mr, c0, c1, y, ldy, e);
 }
 
 #define KERN_N(n) \
@@ -174,7 +117,8 @@ typedef struct lin_job {
     const uint16_t *Wb;
     const float *x, *b;
     float *y;
-    int M, N, K, act, nt, split_rows;
+    int M, N, K, act;
+    pe_kernels_plan pl;
     _Atomic int failed;
 } lin_job;
 
@@ -217,31 +161,17 @@ static void lin_task(void *ctx, int t, int tid)
         atomic_store(&j->failed, 1);
         return;
     }
-    const int np = (j->N + NR - 1) / NR;
-    if (j->split_rows) {
-        int r0 = (int)((long)j->M * t / j->nt), r1 = (int)((long)j->M * (t + 1) / j->nt);
-        if (r1 > r0) gemm_range(j, r0, r1, 0, np, Ab);
-    } else {
-        int p0 = np * t / j->nt, p1 = np * (t + 1) / j->nt;
-        if (p1 > p0) gemm_range(j, 0, j->M, p0, p1, Ab);
-    }
+    int r0, r1, p0, p1;
+    pe_kernels_plan_task(&j->pl, j->M, t, &r0, &r1, &p0, &p1);
+    if (r1 > r0 && p1 > p0) gemm_range(j, r0, r1, p0, p1, Ab);
 }
 
 int pe_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y, int M, int N, int K, int act)
 {
     if (M <= 0 || N <= 0 || K <= 0) return -1; /* the f32 paths handle the degenerate cases */
-    lin_job j = {.Wb = Wb, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act};
-    const int np = (N + NR - 1) / NR;
-    int nt = pe_kernels_threads();
-    if (2.0 * M * N * K < 4e5) nt = 1;
-    j.split_rows = M >= nt * 4 * MR;
-    if (!j.split_rows && nt > np) nt = np;
-    j.nt = nt;
-    /* Large M: 4 row chunks per thread, handed out dynamically, so that a
-     * thread slowed by another process does not hold the others up; each
-     * chunk still spans >= 224 rows (W is streamed once per chunk). */
-    if (j.split_rows && M >= nt * 4 * 224) j.nt = nt * 4;
-    pe_kernels_parallel(j.nt, lin_task, &j);
+    lin_job j = {.Wb = Wb, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act,
+                 .pl = pe_kernels_plan_linear(M, N, K, NR, 4 * MR)};
+    pe_kernels_parallel(j.pl.n_tasks, lin_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 

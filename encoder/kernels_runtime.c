@@ -288,3 +288,29 @@ float *pe_kernels_scratch(int tid, size_t n)
     pool.scratch[tid].n = n;
     return p;
 }
+
+pe_kernels_plan pe_kernels_plan_linear(int M, int N, int K, int nr, int min_rows)
+{
+    pe_kernels_plan pl = {.n_panels = (N + nr - 1) / nr};
+    int nt = pe_kernels_threads();
+    if (2.0 * M * N * K < 4e5) nt = 1;
+    pl.split_rows = M >= nt * min_rows;
+    if (!pl.split_rows && nt > pl.n_panels) nt = pl.n_panels;
+    pl.n_tasks = pl.split_rows && M >= nt * 4 * 224 ? nt * 4 : nt;
+    return pl;
+}
+
+void pe_kernels_plan_task(const pe_kernels_plan *pl, int M, int t, int *r0, int *r1, int *p0, int *p1)
+{
+    if (pl->split_rows) {
+        *r0 = (int)((long)M * t / pl->n_tasks);
+        *r1 = (int)((long)M * (t + 1) / pl->n_tasks);
+        *p0 = 0;
+        *p1 = pl->n_panels;
+    } else {
+        *r0 = 0;
+        *r1 = M;
+        *p0 = (int)((long)pl->n_panels * t / pl->n_tasks);
+        *p1 = (int)((long)pl->n_panels * (t + 1) / pl->n_tasks);
+    }
+}
