@@ -5,6 +5,7 @@
 #include "pe_kg.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,15 +18,21 @@ static void usage(FILE *f)
             "       persona kg fetch --wikidata-ids Q42,Q90,... [--endpoint URL] [--db DIR] [--lang L] [--strict]\n"
             "\n"
             "Downloads URL to FILE (default: the last part of the URL's path) through FILE.part:\n"
-            "an existing FILE.part is continued with an HTTP Range request (unless --no-resume),\n"
-            "a dropped or stalled connection is retried (--retries, default 3) from where it\n"
-            "stopped, and with --sha256 the file is verified before it is renamed to FILE (on a\n"
-            "mismatch FILE.part is deleted). --import then imports FILE into the store like\n"
-            "`persona kg import` (--format auto|wikidata-json|ntriples|turtle|rdfxml).\n"
+            "an existing FILE.part is continued with an HTTP Range request (unless --no-resume,\n"
+            "which also removes FILE.part when the download fails). A dropped or stalled\n"
+            "(--timeout, default 60 s without a byte) connection, an HTTP 5xx and an HTTP 429\n"
+            "answer are retried (--retries, default 3, in all) from where the file stopped,\n"
+            "after 1 s, 2 s, 4 s... (at most 30 s), or after what the server's Retry-After\n"
+            "asks (at most 60 s). Other HTTP errors (404...) fail at once. With --sha256 the\n"
+            "file is verified before it is renamed to FILE (on a mismatch FILE.part is\n"
+            "deleted). --import then imports FILE into the store like `persona kg import`\n"
+            "(--format auto|wikidata-json|ntriples|turtle|rdfxml).\n"
             "\n"
             "--wikidata-ids fetches those entities (Q, P or L ids, comma-separated) from the\n"
             "wbgetentities API (default endpoint https://www.wikidata.org/w/api.php), 50 per\n"
-            "request, and imports them; --lang en,fr keeps (and asks for) only those languages.\n"
+            "request, retried like downloads, and imports them; --lang en,fr keeps (and asks\n"
+            "for) only those languages. Each response is an import source named by its\n"
+            "request URL (`persona kg stats`); the same response again is not re-imported.\n"
             "\n"
             "Prints a JSON summary on stdout; progress goes to stderr.\n"
             "--db DIR defaults to $PERSONA_DB, else ./persona-kg.\n"
@@ -35,11 +42,38 @@ static void usage(FILE *f)
             "            4 imported but records were skipped for bad input\n");
 }
 
+/* A resumed download is shown from where this run started, so that the
+ * rate and the ETA count only the bytes it fetches. */
 static void on_fetch_progress(const pe_fetch_progress *p, void *user)
 {
     pe_cli_progress *bar = user;
-    double rate = p->elapsed > 0 ? (double)p->bytes_done / p->elapsed / 1024.0 : 0;
-    pe_cli_progress_update(bar, "fetch", p->bytes_done, p->bytes_total, "B", "KiB/s", rate);
+    uint64_t base = p->bytes_resumed <= p->bytes_done ? p->bytes_resumed : 0;
+    uint64_t done = p->bytes_done - base;
+    uint64_t total = p->bytes_total > base ? p->bytes_total - base : 0;
+    double rate = p->elapsed > 0 ? (double)done / p->elapsed / 1024.0 : 0;
+    char what[64];
+    if (base) snprintf(what, sizeof what, "fetch (resumed at %.1f MiB)", (double)base / (1 << 20));
+    else snprintf(what, sizeof what, "fetch");
+    pe_cli_progress_update(bar, what, done, total, "B", "KiB/s", rate);
+}
+
+static const char *level_names[] = {"debug", "info", "warning", "error"};
+
+/* Library messages (retry notices) while the bar may be drawn: end the bar
+ * line first, so that a message never lands on the end of it. */
+static void log_under_bar(pe_log_level level, const char *msg, void *user)
+{
+    if (level == PE_LOG_DEBUG) return;
+    pe_cli_progress_finish(user);
+    fprintf(stderr, "persona: %s: %s\n", level_names[level], msg);
+}
+
+/* The same without a bar (after the command, the bar is gone). */
+static void log_plain(pe_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == PE_LOG_DEBUG) return;
+    fprintf(stderr, "persona: %s: %s\n", level_names[level], msg);
 }
 
 
@@ -87,7 +121,19 @@ static int need_arg(int i, int argc, char **argv)
     return 0;
 }
 
+static int kg_fetch(int argc, char **argv, pe_cli_progress *bar);
+
 int pe_cmd_kg_fetch(int argc, char **argv)
+{
+    pe_cli_progress bar;
+    pe_cli_progress_init(&bar);
+    pe_log_set(log_under_bar, &bar);
+    int rc = kg_fetch(argc, argv, &bar);
+    pe_log_set(log_plain, NULL);
+    return rc;
+}
+
+static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
 {
     const char *url = NULL, *out = NULL, *sha = NULL, *db = NULL, *format = NULL, *langs = NULL;
     const char *ids = NULL, *endpoint = NULL;
@@ -114,8 +160,9 @@ int pe_cmd_kg_fetch(int argc, char **argv)
             if (!need_arg(i, argc, argv)) return PE_EXIT_USAGE;
             char *end;
             long v = strtol(argv[i + 1], &end, 10);
-            if (*end || v < 0 || end == argv[i + 1]) {
-                fprintf(stderr, "persona kg fetch: %s wants a non-negative integer, not '%s'\n", a, argv[i + 1]);
+            if (*end || v < 0 || v > INT_MAX || end == argv[i + 1]) {
+                fprintf(stderr, "persona kg fetch: %s wants an integer from 0 to %d, not '%s'\n", a, INT_MAX,
+                        argv[i + 1]);
                 return PE_EXIT_USAGE;
             }
             if (a[2] == 'r') retries = v;
@@ -159,17 +206,15 @@ int pe_cmd_kg_fetch(int argc, char **argv)
     io.langs = langs;
     io.strict = strict;
 
-    pe_cli_progress bar;
-    pe_cli_progress_init(&bar);
     pe_fetch_options fo = pe_fetch_options_default();
     fo.sha256 = sha;
     fo.resume = !no_resume;
     if (retries >= 0) fo.retries = (int)retries;
     if (timeout >= 0) fo.timeout_s = timeout;
     fo.progress = on_fetch_progress;
-    fo.progress_user = &bar;
+    fo.progress_user = bar;
     io.progress = pe_cli_import_progress;
-    io.progress_user = &bar;
+    io.progress_user = bar;
     pe_error err;
     pe_error_clear(&err);
     if (!db) db = pe_cli_default_db();
@@ -185,7 +230,7 @@ int pe_cmd_kg_fetch(int argc, char **argv)
         }
         double t0 = pe_now();
         pe_status st = pe_fetch_url(url, out, &fo, &err);
-        pe_cli_progress_finish(&bar);
+        pe_cli_progress_finish(bar);
         if (st >= PE_ERR_FIRST) {
             free(name);
             return pe_cli_fail(st, err.msg);
@@ -210,10 +255,10 @@ int pe_cmd_kg_fetch(int argc, char **argv)
                 free(name);
                 return pe_cli_fail(st, msg);
             }
-            pe_cli_progress_init(&bar);
+            pe_cli_progress_init(bar);
             pe_import_result r;
             st = pe_import_file(kg, out, &io, &r, &err);
-            pe_cli_progress_finish(&bar);
+            pe_cli_progress_finish(bar);
             pe_kg_close(kg);
             if (st >= PE_ERR_FIRST) {
                 cJSON_Delete(o);
@@ -249,7 +294,7 @@ int pe_cmd_kg_fetch(int argc, char **argv)
     }
     pe_import_result r;
     st = pe_fetch_wikidata(kg, ids, endpoint, &fo, &io, &r, &err);
-    pe_cli_progress_finish(&bar);
+    pe_cli_progress_finish(bar);
     pe_kg_close(kg);
     if (st == PE_ERR_INVALID) {
         fprintf(stderr, "persona kg fetch: %s\n", err.msg);

@@ -561,6 +561,61 @@ static int run_cli(const char *args, const char *out_path)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Runs `persona ARGS` with stderr on a pseudo-terminal (so that the
+ * progress bar is drawn); what it wrote there goes to a malloc'd *tty_out.
+ * Exit status, or -1. */
+static int run_cli_tty(const char *args, char **tty_out)
+{
+    *tty_out = strdup("");
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) {
+        if (m >= 0) close(m);
+        return -1;
+    }
+    const char *slave = ptsname(m);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "exec '%s/cli/persona' %s > /dev/null", PE_BINARY_DIR, args);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(m);
+        return -1;
+    }
+    if (pid == 0) {
+        int sfd = open(slave, O_RDWR | O_NOCTTY);
+        if (sfd < 0) _exit(126);
+        dup2(sfd, 2);
+        close(sfd);
+        close(m);
+        unsetenv("PERSONA_NO_PROGRESS");
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    /* Read until the child is gone and the terminal has nothing more. */
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    int status = -1, exited = 0;
+    for (;;) {
+        struct pollfd pf = {m, POLLIN, 0};
+        int pr = poll(&pf, 1, 100);
+        if (pr > 0 && (pf.revents & POLLIN)) {
+            if (len + 1024 > cap) buf = realloc(buf, cap *= 2);
+            ssize_t r = read(m, buf + len, cap - len - 1);
+            if (r > 0) {
+                len += (size_t)r;
+                continue;
+            }
+        }
+        if (exited) break;
+        if (waitpid(pid, &status, WNOHANG) == pid) exited = 1;
+        else if (pr > 0 && !(pf.revents & POLLIN)) usleep(10000); /* hang-up before exit */
+    }
+    buf[len] = '\0';
+    close(m);
+    free(*tty_out);
+    *tty_out = buf;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static void test_cli(void)
 {
     char exe[512];
@@ -616,6 +671,60 @@ static void test_cli(void)
     cJSON_Delete(j);
     free(o);
     PE_CHECK_EQ_INT(run_cli("kg fetch --help", out), 0);
+
+    /* kg stats names the request the entities came from. */
+    snprintf(args, sizeof args, "kg stats --json --db '%s'", db);
+    PE_CHECK_EQ_INT(run_cli(args, out), 0);
+    o = read_text(out);
+    j = cJSON_Parse(o);
+    char want[300];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/w/api.php?action=wbgetentities&format=json&ids=Q142%%7CQ6", port);
+    int named = 0;
+    cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItem(j, "sources"))
+    {
+        const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(item, "path"));
+        const char *fmt = cJSON_GetStringValue(cJSON_GetObjectItem(item, "format"));
+        named += path && fmt && strcmp(path, want) == 0 && strcmp(fmt, "wikidata-json") == 0 &&
+                 cJSON_GetNumberValue(cJSON_GetObjectItem(item, "size")) > 0;
+    }
+    PE_CHECK_MSG(named == 1, "%s", o);
+    cJSON_Delete(j);
+    free(o);
+
+    /* --retries beyond an int is a usage error, not a negative count. */
+    snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s' --retries 99999999999", port,
+             dest);
+    PE_CHECK_EQ_INT(run_cli(args, out), 2);
+
+    /* On a terminal: a retry notice starts its own line, not the end of the
+     * bar; a resumed download is shown from where it resumed. */
+    char *tty = NULL;
+    path_in(dest, sizeof dest, "tty.bin");
+    snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/drop/150000/big.bin -o '%s' --sha256 %s --retries 1",
+             port, dest, big_sha);
+    int rc = run_cli_tty(args, &tty);
+    if (rc == -1 && !tty[0]) {
+        fprintf(stderr, "  (no pseudo-terminal: terminal checks skipped)\n");
+    } else {
+        PE_CHECK_EQ_INT(rc, 0);
+        PE_CHECK(same_as_big(dest));
+        const char *warn = strstr(tty, "persona: warning: ");
+        PE_CHECK_MSG(strstr(tty, "\rfetch [") && warn && warn > tty && warn[-1] == '\n', "%s", tty);
+        free(tty);
+        char part[600];
+        path_in(dest, sizeof dest, "tty2.bin");
+        snprintf(part, sizeof part, "%s.part", dest);
+        write_file(part, big, 150000);
+        snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/big.bin -o '%s' --sha256 %s", port, dest,
+                 big_sha);
+        PE_CHECK_EQ_INT(run_cli_tty(args, &tty), 0);
+        PE_CHECK(same_as_big(dest));
+        /* 450000 of the 600000 bytes were this run's */
+        PE_CHECK_MSG(strstr(tty, "\rfetch (resumed at 0.1 MiB) [") && strstr(tty, "] 439.5 KiB / 439.5 KiB"), "%s",
+                     tty);
+    }
+    free(tty);
 }
 
 /* ---- wbgetentities ------------------------------------------------------------ */
