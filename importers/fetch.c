@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -288,6 +289,7 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
 
     fetch_state s;
     memset(&s, 0, sizeof s);
+    s.fd = -1;
     s.url = url;
     s.part = part;
     s.opt = opt;
@@ -300,11 +302,28 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
     char errbuf[CURL_ERROR_SIZE];
     CURL *c = NULL;
 
-    s.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | (opt->resume ? 0 : O_TRUNC), 0644);
-    if (s.fd < 0) {
+    /* One writer per .part: two downloads appending to the same file would
+     * interleave their bytes. The lock goes with the descriptor, so a
+     * process killed mid-download leaves nothing locked. */
+    int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
         st = pe_error_set(err, PE_ERR_IO, "%s: cannot open: %s", part, strerror(errno));
         free(part);
         return st;
+    }
+    struct stat by_fd, by_name;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &by_fd) != 0 || stat(part, &by_name) != 0 ||
+        by_fd.st_ino != by_name.st_ino || by_fd.st_dev != by_name.st_dev) {
+        /* locked, or renamed / removed by the download that held it */
+        st = pe_error_set(err, PE_ERR_BUSY, "%s: another download is writing %s (retry when it is done)", url, part);
+        close(fd);
+        free(part);
+        return st;
+    }
+    s.fd = fd;
+    if (!opt->resume && ftruncate(s.fd, 0) != 0) {
+        st = pe_error_set(err, PE_ERR_IO, "%s: cannot truncate: %s", part, strerror(errno));
+        goto out;
     }
     off_t end = lseek(s.fd, 0, SEEK_END);
     if (end < 0) {
@@ -433,9 +452,9 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
             st = pe_error_set(err, PE_ERR_CHECKSUM,
                               "%s: sha256 mismatch: expected %s, got %s (%" PRIu64 " bytes); %s removed so that "
                               "the next try starts clean", url, opt->sha256, got, s.have, part);
+            unlink(part); /* still locked: it is ours to remove */
             close(s.fd);
             s.fd = -1;
-            unlink(part);
             goto out;
         }
     }
@@ -443,19 +462,24 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
         st = pe_error_set(err, PE_ERR_IO, "%s: fsync: %s", part, strerror(errno));
         goto out;
     }
-    if (close(s.fd) != 0) {
-        s.fd = -1;
-        st = pe_error_set(err, PE_ERR_IO, "%s: close: %s", part, strerror(errno));
+    /* Renamed while still locked: no other download can take the name over
+     * between the two. */
+    if (rename(part, dest) != 0) {
+        st = pe_error_set(err, PE_ERR_IO, "rename %s -> %s: %s", part, dest, strerror(errno));
         goto out;
     }
+    int rc_close = close(s.fd);
     s.fd = -1;
-    if (rename(part, dest) != 0) st = pe_error_set(err, PE_ERR_IO, "rename %s -> %s: %s", part, dest, strerror(errno));
+    if (rc_close != 0) st = pe_error_set(err, PE_ERR_IO, "%s: close: %s", dest, strerror(errno));
 
 out:
-    if (s.fd >= 0) close(s.fd);
     /* Keep a non-empty .part for the next call to resume; drop an empty one,
-     * and any when resuming is off (the next call would discard it). */
-    if (st >= PE_ERR_FIRST && (s.have == 0 || !opt->resume)) unlink(part);
+     * and any when resuming is off (the next call would discard it). Only
+     * while locked: once closed, the name may be another download's. */
+    if (s.fd >= 0) {
+        if (st >= PE_ERR_FIRST && (s.have == 0 || !opt->resume)) unlink(part);
+        close(s.fd);
+    }
     curl_easy_cleanup(c);
     free(part);
     return st;

@@ -177,7 +177,8 @@ typedef struct pe_fetch_options {
 pe_fetch_options pe_fetch_options_default(void);
 
 /* Downloads url to dest (through dest.part, renamed when complete and the
- * checksum matches). Errors: PE_ERR_NET, PE_ERR_IO, PE_ERR_CHECKSUM.
+ * checksum matches). Errors: PE_ERR_NET, PE_ERR_IO, PE_ERR_CHECKSUM,
+ * PE_ERR_BUSY (another download holds dest.part), PE_ERR_INVALID (options).
  *
  * Resume: with opt->resume, an existing dest.part is continued with a
  * "Range: bytes=N-" request; a 206 answer is appended (its Content-Range
@@ -200,6 +201,9 @@ pe_fetch_options pe_fetch_options_default(void);
  * Checksum: with opt->sha256 the file is hashed while it is written (an
  * existing .part is re-hashed first); on a mismatch dest.part is deleted,
  * so that the next try starts clean, and PE_ERR_CHECKSUM names both digests.
+ * One call at a time writes a given dest.part (flock, advisory, released
+ * when the call ends or its process dies): another call for the same dest,
+ * in this process or another, fails at once with PE_ERR_BUSY.
  * Any scheme libcurl knows (http, https, ftp, file) is accepted. */
 pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
 

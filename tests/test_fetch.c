@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -530,6 +531,36 @@ static void test_no_resume_failure_removes_part(void)
     PE_CHECK_MSG(strstr(err.msg, "/drop/250000/big.bin") != NULL, "%s", err.msg);
     PE_CHECK_EQ_INT(file_size(part), -1);
     PE_CHECK_EQ_INT(file_size(dest), -1);
+}
+
+/* A .part another download holds is left alone: PE_ERR_BUSY at once, no
+ * request, its bytes untouched, also without resume (which would truncate). */
+static void test_part_locked_by_another_download(void)
+{
+    char dest[512], part[520], url[256];
+    path_in(dest, sizeof dest, "locked.bin");
+    snprintf(part, sizeof part, "%s.part", dest);
+    write_file(part, big, 1000);
+    int fd = open(part, O_RDWR);
+    PE_CHECK(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    url_of(url, sizeof url, "/files/big.bin");
+    pe_fetch_options o = quick_opts();
+    pe_error err;
+    long mark = log_mark();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_BUSY);
+    PE_CHECK_MSG(strstr(err.msg, part) && strstr(err.msg, url), "%s", err.msg);
+    o.resume = 0;
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_BUSY);
+    char *l = log_since(mark);
+    PE_CHECK_EQ_INT(count_lines_with(l, "GET "), 0);
+    free(l);
+    PE_CHECK_EQ_INT(file_size(part), 1000);
+    PE_CHECK_EQ_INT(file_size(dest), -1);
+    close(fd); /* the other download is gone: this one continues its bytes */
+    o.resume = 1;
+    o.sha256 = big_sha;
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
 }
 
 static void test_stall_times_out_and_resumes(void)
@@ -1073,6 +1104,7 @@ int main(void)
     PE_RUN(test_http_errors);
     PE_RUN(test_http_retries);
     PE_RUN(test_no_resume_failure_removes_part);
+    PE_RUN(test_part_locked_by_another_download);
     PE_RUN(test_stall_times_out_and_resumes);
     PE_RUN(test_wikidata_fetch);
     PE_RUN(test_wikidata_provenance);
