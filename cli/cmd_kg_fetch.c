@@ -42,6 +42,25 @@ static void usage(FILE *f)
             "            4 imported but records were skipped for bad input\n");
 }
 
+/* The bar's label now. The bar is redrawn over itself with "\r": a phase
+ * (fetch, import, the next fetch...) gets a line of its own, so that a
+ * shorter line never leaves the end of a longer one behind, and its ETA
+ * counts from its own start. */
+static char bar_label[64];
+static void bar_phase(pe_cli_progress *bar, const char *label)
+{
+    if (strcmp(bar_label, label) == 0) return;
+    pe_cli_progress_finish(bar);
+    bar->start = pe_now();
+    snprintf(bar_label, sizeof bar_label, "%s", label);
+}
+
+static void on_import_progress(const pe_import_progress *p, void *user)
+{
+    bar_phase(user, "import");
+    pe_cli_import_progress(p, user);
+}
+
 /* A resumed download is shown from where this run started, so that the
  * rate and the ETA count only the bytes it fetches. */
 static void on_fetch_progress(const pe_fetch_progress *p, void *user)
@@ -54,6 +73,7 @@ static void on_fetch_progress(const pe_fetch_progress *p, void *user)
     char what[64];
     if (base) snprintf(what, sizeof what, "fetch (resumed at %.1f MiB)", (double)base / (1 << 20));
     else snprintf(what, sizeof what, "fetch");
+    bar_phase(bar, what);
     pe_cli_progress_update(bar, what, done, total, "B", "KiB/s", rate);
 }
 
@@ -213,7 +233,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
     if (timeout >= 0) fo.timeout_s = timeout;
     fo.progress = on_fetch_progress;
     fo.progress_user = bar;
-    io.progress = pe_cli_import_progress;
+    io.progress = on_import_progress;
     io.progress_user = bar;
     pe_error err;
     pe_error_clear(&err);

@@ -754,6 +754,24 @@ static void test_cli(void)
         /* 450000 of the 600000 bytes were this run's */
         PE_CHECK_MSG(strstr(tty, "\rfetch (resumed at 0.1 MiB) [") && strstr(tty, "] 439.5 KiB / 439.5 KiB"), "%s",
                      tty);
+        free(tty);
+        /* Two requests, each fetched then imported: every phase on a line
+         * of its own (a bar never redrawn over another phase's). */
+        size_t k = (size_t)snprintf(args, sizeof args, "kg fetch --db '%s' --endpoint http://127.0.0.1:%d/w/api.php "
+                                    "--wikidata-ids Q90", db, port);
+        for (int i = 0; i < 50; i++) k += (size_t)snprintf(args + k, sizeof args - k, ",Q%d", 3000 + i);
+        snprintf(args + k, sizeof args - k, ",Q515");
+        PE_CHECK_EQ_INT(run_cli_tty(args, &tty), 3);
+        int lines = 0, mixed = 0, fetches = 0, imports = 0;
+        for (char *save, *ln = strtok_r(tty, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+            int f = count_lines_with(ln, "\rfetch ["), im = count_lines_with(ln, "\rimport [");
+            fetches += f > 0;
+            imports += im > 0;
+            mixed += f && im;
+            lines++;
+        }
+        PE_CHECK_MSG(fetches == 2 && imports == 2 && mixed == 0, "%d fetch lines, %d import lines, %d mixed of %d",
+                     fetches, imports, mixed, lines);
     }
     free(tty);
 }
