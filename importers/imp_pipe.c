@@ -8,14 +8,16 @@
  * the tape ends with its outcome and input position, so batching, strict
  * mode and checkpoints behave exactly as in the single-threaded loop.
  * Memory: at most PIPE_SLOTS tapes of about TAPE_TARGET bytes (plus one
- * record). */
+ * record). 32 tapes let the parser run a whole default batch (20k records)
+ * ahead, so that it keeps working while the store thread commits; with 4
+ * it waited for each commit. */
 #include "imp_internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PIPE_SLOTS 4
+#define PIPE_SLOTS 32
 #define TAPE_TARGET (1u << 20)
 #define TAPE_RECORDS 1024
 

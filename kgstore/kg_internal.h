@@ -28,6 +28,7 @@ enum {
 #define KG_SAME_VAL 12  /* id(8) source(4) */
 #define KG_ENT_FIXED 12 /* kind(1) flags(1) 0(2) sitelinks(4) source(4) [datatype\0] */
 
+#define KG_REDIRECT_PRELOAD_MAX 2000000 /* merges held in memory by a writer's handle */
 #define KG_TXT_MAX_SOURCES 64 /* sources kept per text (the first one always) */
 
 /* Text value: nsources u16, sources u32 x nsources, text\0. */
@@ -96,6 +97,8 @@ struct pe_kg {
     /* writer-side state kept across batches of this handle */
     kg_cache cache;
     kg_idmap redirects;   /* ids merged away in this handle's writers */
+    int redir_complete;   /* redirects also holds every merge in the store
+                             (loaded with the cache), so no lookup is needed */
     uint64_t gen;         /* store generation after our last commit (0 = unknown) */
     int cache_loaded;
 };
@@ -141,6 +144,12 @@ struct pe_kg_writer {
     size_t buf_cap;
     char *form;               /* scratch for alias forms */
     size_t form_cap;
+    /* Ids made by this writer (>= first_new) that no call has given data
+     * yet are bare: a sameAs merge into one swaps terms without reading
+     * (or flushing) anything. Bit (id - first_new) set = used. */
+    uint64_t first_new;
+    uint64_t *used;
+    size_t used_words;
 };
 
 /* Well-known terms, resolved lazily per reader. */

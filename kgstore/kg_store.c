@@ -209,7 +209,8 @@ uint64_t kg_cache_get(const kg_cache *c, const unsigned char *k, size_t len, uin
 
 static int kg_cache_grow(kg_cache *c)
 {
-    size_t ncap = c->cap ? c->cap * 2 : 65536;
+    /* x4 while small: fewer re-insertions while a dictionary fills up */
+    size_t ncap = !c->cap ? 65536 : c->cap < ((size_t)1 << 20) ? c->cap * 4 : c->cap * 2;
     if (ncap > KG_CACHE_MAX_SLOTS) return -1;
     kg_cache_slot *ns = calloc(ncap, sizeof *ns);
     if (!ns) return -1;
@@ -576,6 +577,26 @@ static void kg_cache_preload(pe_kg *kg, MDB_txn *txn)
     kg->cache.complete = ok;
 }
 
+/* Loads the store's merges (redirect db) into the handle's id map when
+ * there are not too many, so that the writer follows merged ids without a
+ * lookup. Merges made later by this handle are added as they happen. */
+static void kg_redirect_preload(pe_kg *kg, MDB_txn *txn)
+{
+    kg->redir_complete = 0;
+    MDB_stat st;
+    if (mdb_stat(txn, kg->dbi[KG_REDIR], &st) || st.ms_entries > KG_REDIRECT_PRELOAD_MAX) return;
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, kg->dbi[KG_REDIR], &c)) return;
+    MDB_val k, d;
+    int rc, ok = 1;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && ok; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+        if (k.mv_size != 8 || d.mv_size != 8 ||
+            kg_idmap_put(&kg->redirects, kg_get64(k.mv_data), kg_get64(d.mv_data)))
+            ok = 0;
+    mdb_cursor_close(c);
+    kg->redir_complete = ok && rc == MDB_NOTFOUND;
+}
+
 pe_status pe_kg_writer_begin(pe_kg *kg, pe_kg_writer **out)
 {
     if (!out) return PE_ERR_INVALID;
@@ -617,8 +638,10 @@ pe_status pe_kg_writer_begin(pe_kg *kg, pe_kg_writer **out)
         /* Someone else wrote since our last commit: our caches may be stale. */
         kg_idmap_free(&kg->redirects);
         kg_cache_preload(kg, w->txn);
+        kg_redirect_preload(kg, w->txn);
         kg->cache_loaded = 1;
     }
+    w->first_new = w->next_term;
     for (int i = 0; i < KG_NDB; i++) {
         rc = mdb_cursor_open(w->txn, kg->dbi[i], &w->cur[i]);
         if (rc) {
@@ -646,6 +669,7 @@ static void kg_writer_end(pe_kg_writer *w, int committed)
         /* The cache may hold terms of the aborted transaction. */
         kg_cache_clear(&kg->cache);
         kg_idmap_free(&kg->redirects);
+        kg->redir_complete = 0;
         kg->cache_loaded = 0;
         kg->gen = 0;
     }
@@ -676,6 +700,7 @@ void kg_writer_free(pe_kg_writer *w)
     free(w->ents_tmp);
     free(w->arena);
     free(w->buf);
+    free(w->used);
     free(w);
 }
 

@@ -53,11 +53,42 @@ static inline uint64_t w_canon(pe_kg_writer *w, uint64_t id)
 static uint64_t w_canon_db(pe_kg_writer *w, uint64_t id)
 {
     id = w_canon(w, id);
+    if (w->kg->redir_complete) return id; /* the map holds every merge */
     unsigned char kb[8];
     kg_put64(kb, id);
     MDB_val k = {8, kb}, d;
     if (mdb_get(w->txn, w->kg->dbi[KG_REDIR], &k, &d) == 0 && d.mv_size == 8) return kg_get64(d.mv_data);
     return id;
+}
+
+/* ---- ids made by this writer that have no data yet ------------------------- */
+
+/* Marks e as given data (no longer bare). 0, or -1 without memory. */
+static int w_use(pe_kg_writer *w, uint64_t e)
+{
+    if (e < w->first_new || (e & KG_LIT_BIT)) return 0;
+    uint64_t i = e - w->first_new;
+    size_t wd = (size_t)(i >> 6);
+    if (wd >= w->used_words) {
+        size_t n = w->used_words ? w->used_words : 1024;
+        while (n <= wd) n *= 2;
+        uint64_t *nu = realloc(w->used, n * sizeof *nu);
+        if (!nu) return -1;
+        memset(nu + w->used_words, 0, (n - w->used_words) * sizeof *nu);
+        w->used = nu;
+        w->used_words = n;
+    }
+    w->used[wd] |= UINT64_C(1) << (i & 63);
+    return 0;
+}
+
+/* 1 when e was made by this writer and no call has given it data. */
+static int w_fresh_bare(const pe_kg_writer *w, uint64_t e)
+{
+    if (e < w->first_new || e >= w->next_term) return 0;
+    uint64_t i = e - w->first_new;
+    size_t wd = (size_t)(i >> 6);
+    return wd >= w->used_words || !(w->used[wd] >> (i & 63) & 1);
 }
 
 /* ---- pending entity record updates ------------------------------------------ */
@@ -113,6 +144,34 @@ static kg_ent_upd *w_ent(pe_kg_writer *w, uint64_t id)
     return u;
 }
 
+/* Stable LSD radix sort of n records of `size` bytes by the uint64_t at their
+ * start (11-bit digits; a digit equal in every record costs one counting
+ * pass and no move). tmp holds n records. */
+#define KG_RADIX_SORT(NAME, T)                                                                   \
+    static void NAME(T *r, T *tmp, size_t n)                                                     \
+    {                                                                                            \
+        size_t cnt[2048];                                                                        \
+        T *src = r, *dst = tmp;                                                                  \
+        for (int sh = 0; sh < 64; sh += 11) {                                                    \
+            memset(cnt, 0, sizeof cnt);                                                          \
+            for (size_t i = 0; i < n; i++) cnt[(size_t)(*(const uint64_t *)&src[i] >> sh) & 2047]++; \
+            if (cnt[(size_t)(*(const uint64_t *)&src[0] >> sh) & 2047] == n) continue;           \
+            size_t sum = 0;                                                                      \
+            for (int d = 0; d < 2048; d++) {                                                     \
+                size_t c = cnt[d];                                                               \
+                cnt[d] = sum;                                                                    \
+                sum += c;                                                                        \
+            }                                                                                    \
+            for (size_t i = 0; i < n; i++) dst[cnt[(size_t)(*(const uint64_t *)&src[i] >> sh) & 2047]++] = src[i]; \
+            T *t = src;                                                                          \
+            src = dst;                                                                           \
+            dst = t;                                                                             \
+        }                                                                                        \
+        if (src != r) memcpy(r, src, n * sizeof *r);                                             \
+    }
+
+KG_RADIX_SORT(radix_ents, kg_ent_upd)
+
 static int ent_cmp(const void *a, const void *b)
 {
     uint64_t x = ((const kg_ent_upd *)a)->id, y = ((const kg_ent_upd *)b)->id;
@@ -145,7 +204,11 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
     }
     w->ents_n = 0;
     w->last_ent = NULL;
-    qsort(w->ents_tmp, n, sizeof *w->ents_tmp, ent_cmp);
+    /* ids are unique: any sort gives the same order */
+    kg_ent_upd *tmp = n >= 256 ? malloc(n * sizeof *tmp) : NULL;
+    if (tmp) radix_ents(w->ents_tmp, tmp, n);
+    else qsort(w->ents_tmp, n, sizeof *w->ents_tmp, ent_cmp);
+    free(tmp);
     MDB_cursor *c = w->cur[KG_ENT];
     pe_status st = PE_OK;
     unsigned char rec[KG_ENT_FIXED + 256], kb[8];
@@ -263,7 +326,21 @@ static int vrec_cmp(const void *x, const void *y, void *base)
     if (al != bl) return al < bl ? -1 : 1;
     c = memcmp(a + 4 + al, b + 4 + bl, avl < bvl ? avl : bvl);
     if (c) return c;
-    return avl < bvl ? -1 : avl > bvl;
+    if (avl != bvl) return avl < bvl ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* term2id / lit2id: equal keys stay in insertion order, so that the last
+ * write wins (a sameAs swap re-points a term written earlier in the batch). */
+static int vrec_cmp_key(const void *x, const void *y, void *base)
+{
+    const unsigned char *a = (const unsigned char *)base + *(const uint32_t *)x;
+    const unsigned char *b = (const unsigned char *)base + *(const uint32_t *)y;
+    size_t al = ((size_t)a[0] << 8) | a[1], bl = ((size_t)b[0] << 8) | b[1];
+    int c = memcmp(a + 4, b + 4, al < bl ? al : bl);
+    if (c) return c;
+    if (al != bl) return al < bl ? -1 : 1;
+    return a < b ? -1 : a > b;
 }
 
 static int trip_cmp(const void *x, const void *y)
@@ -334,6 +411,60 @@ static pe_status flush_trip(pe_kg_writer *w, kg_tpend *t, int db, const char *wh
     return PE_OK;
 }
 
+/* Sort records of vpend buffers: 8 bytes of the key after the prefix that
+ * all keys share, then the record's offset. */
+typedef struct kg_vkey { uint64_t pre; uint32_t off, pad; } kg_vkey;
+KG_RADIX_SORT(radix_vkeys, kg_vkey)
+
+static int vkey_cmp(const void *x, const void *y, void *base)
+{
+    return vrec_cmp(&((const kg_vkey *)x)->off, &((const kg_vkey *)y)->off, base);
+}
+static int vkey_cmp_key(const void *x, const void *y, void *base)
+{
+    return vrec_cmp_key(&((const kg_vkey *)x)->off, &((const kg_vkey *)y)->off, base);
+}
+
+/* Sorts p->off as qsort_r with vrec_cmp (by_value) or vrec_cmp_key would:
+ * a radix sort on 8 key bytes (ordered as the full keys: bytes past a key's
+ * end count as 0, and equal ones go to the comparator), then the runs of
+ * equal bytes by the comparator. */
+static void vpend_sort(kg_vpend *p, int by_value)
+{
+    size_t n = p->n;
+    kg_vkey *k = n >= 1024 ? malloc(2 * n * sizeof *k) : NULL;
+    if (!k) {
+        qsort_r(p->off, n, sizeof *p->off, by_value ? vrec_cmp : vrec_cmp_key, p->b);
+        return;
+    }
+    const unsigned char *r0 = p->b + p->off[0];
+    size_t lcp = ((size_t)r0[0] << 8) | r0[1];
+    for (size_t i = 1; i < n && lcp; i++) {
+        const unsigned char *r = p->b + p->off[i];
+        size_t kl = ((size_t)r[0] << 8) | r[1], m = kl < lcp ? kl : lcp, j = 0;
+        while (j < m && r[4 + j] == r0[4 + j]) j++;
+        lcp = j;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *r = p->b + p->off[i];
+        size_t kl = ((size_t)r[0] << 8) | r[1];
+        uint64_t pre = 0;
+        for (size_t b = 0; b < 8; b++) pre = pre << 8 | (lcp + b < kl ? r[4 + lcp + b] : 0);
+        k[i].pre = pre;
+        k[i].off = p->off[i];
+        k[i].pad = 0;
+    }
+    radix_vkeys(k, k + n, n);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && k[j].pre == k[i].pre) j++;
+        if (j - i > 1) qsort_r(k + i, j - i, sizeof *k, by_value ? vkey_cmp : vkey_cmp_key, p->b);
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++) p->off[i] = k[i].off;
+    free(k);
+}
+
 /* Applies the deferred writes, each database in key order. Runs at commit,
  * before a sameAs merge (which reads these databases) and when the
  * buffers hold KG_PEND_MAX entries. */
@@ -344,7 +475,7 @@ pe_status kg_writer_flush_pending(pe_kg_writer *w)
     for (int i = 0; i < KG_NPEND; i++) {
         kg_vpend *p = &w->pend[i];
         if (!p->n) continue;
-        qsort_r(p->off, p->n, sizeof *p->off, vrec_cmp, p->b);
+        vpend_sort(p, dbs[i] == KG_ALIAS);
         unsigned flags = dbs[i] == KG_ALIAS ? MDB_NODUPDATA : 0;
         for (size_t j = 0; j < p->n; j++) {
             unsigned char *r = p->b + p->off[j];
@@ -604,6 +735,7 @@ pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, cons
     e = w_canon(w, e);
     pe_status st = w_check_entity(w, e, "put_text");
     if (st != PE_OK) return st;
+    if (w_use(w, e)) return w_nomem(w);
     int added;
     st = w_text_add(w, e, kind, lang ? lang : "", text ? text : "", len, source, &added);
     if (st != PE_OK) return st;
@@ -640,6 +772,7 @@ pe_status pe_kg_put_sitelink(pe_kg_writer *w, pe_kg_id e, const char *site, cons
     e = w_canon(w, e);
     pe_status st = w_check_entity(w, e, "put_sitelink");
     if (st != PE_OK) return st;
+    if (w_use(w, e)) return w_nomem(w);
     int added;
     st = w_sitelink_add(w, e, site, title, strlen(title), source, &added);
     if (st != PE_OK) return st;
@@ -659,6 +792,7 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
     e = w_canon(w, e);
     pe_status st = w_check_entity(w, e, "put_kind");
     if (st != PE_OK) return st;
+    if (w_use(w, e)) return w_nomem(w);
     kg_ent_upd *u = w_ent(w, e);
     if (!u) return w_nomem(w);
     /* the record's source is the one that gave its (highest) kind */
@@ -756,6 +890,7 @@ pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_
         st = w_intern_literal(w, o, &oid);
     }
     if (st != PE_OK) return st;
+    if (w_use(w, s) || w_use(w, p) || w_use(w, oid)) return w_nomem(w);
     st = w_triple_add(w, s, p, oid, rank, source);
     if (st != PE_OK) return st;
     return w_touch(w, s);
@@ -938,37 +1073,32 @@ static int w_is_bare(pe_kg_writer *w, uint64_t id)
  * id becomes the canonical entity and takes c's term; c's id takes o's
  * term and is the merged-away one. The result is the same graph (by terms)
  * as a full merge, at a constant cost. */
-static pe_status w_merge_swap(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t source)
+static pe_status w_merge_swap(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t source, int pending,
+                              const char *const t[2], const size_t tl[2])
 {
     unsigned char cb[8], ob[8];
     kg_put64(cb, c);
     kg_put64(ob, o);
-    char *t[2] = {NULL, NULL};
-    size_t tl[2] = {0, 0};
     int rc = 0;
     pe_status st = PE_OK;
-    for (int i = 0; i < 2 && !rc; i++) {
-        MDB_val k = {8, i ? ob : cb}, d;
-        rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &d);
-        if (rc) break;
-        t[i] = malloc(d.mv_size);
-        if (!t[i]) { st = w_nomem(w); goto out; }
-        memcpy(t[i], d.mv_data, d.mv_size);
-        tl[i] = d.mv_size; /* with the NUL */
-    }
-    if (rc) goto mdb_err;
-    /* id2term: c <-> o */
-    MDB_val k = {8, cb}, d = {tl[1], t[1]};
+    /* id2term: c <-> o (t[0] is c's term, t[1] o's, tl with the NUL) */
+    MDB_val k = {8, cb}, d = {tl[1], (void *)t[1]};
     if ((rc = mdb_put(w->txn, w->kg->dbi[KG_I2T], &k, &d, 0))) goto mdb_err;
     k.mv_data = ob;
     d.mv_size = tl[0];
-    d.mv_data = t[0];
+    d.mv_data = (void *)t[0];
     if ((rc = mdb_put(w->txn, w->kg->dbi[KG_I2T], &k, &d, 0))) goto mdb_err;
-    /* c's term now names o's id; o's term already does */
+    /* c's term now names o's id; o's term already does. With writes still
+     * pending (c's own entry may be among them), the new entry is queued
+     * after them: equal keys are applied in order, the last one wins. */
     unsigned char kb[KG_MAX_KEY + 1];
     size_t kl = kg_term_key((const unsigned char *)t[0], tl[0] - 1, kb);
     MDB_val tk = {kl, kb}, tv = {8, ob};
-    if ((rc = mdb_put(w->txn, w->kg->dbi[KG_T2I], &tk, &tv, 0))) goto mdb_err;
+    if (pending) {
+        if ((st = w_vpend_add(w, KG_PEND_T2I, kb, kl, ob, 8)) != PE_OK) goto out;
+    } else if ((rc = mdb_put(w->txn, w->kg->dbi[KG_T2I], &tk, &tv, 0))) {
+        goto mdb_err;
+    }
     MDB_val rk = {8, cb}, rv = {8, ob};
     if ((rc = mdb_put(w->txn, w->kg->dbi[KG_REDIR], &rk, &rv, 0))) goto mdb_err;
     unsigned char sv[KG_SAME_VAL];
@@ -976,26 +1106,29 @@ static pe_status w_merge_swap(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t 
     kg_put32(sv + 8, source);
     MDB_val sk = {8, ob}, sd = {KG_SAME_VAL, sv};
     if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &sd, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
-    /* a cleared cache is fine: nothing is pending, misses find the database */
-    (void)kg_cache_put(&w->kg->cache, kb, kl, kg_cache_hash(kb, kl), o);
+    /* a cleared cache is fine once nothing is pending: misses find the database */
+    if ((st = w_cache_put(w, kb, kl, kg_cache_hash(kb, kl), o)) != PE_OK) goto out;
     if (kg_idmap_put(&w->kg->redirects, c, o)) st = w_nomem(w);
     goto out;
 mdb_err:
     st = w_mdb(w, rc, "sameAs merge");
 out:
-    free(t[0]);
-    free(t[1]);
     return st;
 }
 
-static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t source)
+/* Merges o into c; t/tl: their terms (id2term values, NUL included). */
+static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t source, const char *const t[2],
+                         const size_t tl[2])
 {
+    /* c made by this writer and given nothing yet: nothing refers to it
+     * (pending writes included), so the swap needs no flush */
+    if (w_fresh_bare(w, c)) return w_merge_swap(w, c, o, source, 1, t, tl);
     pe_status st = kg_writer_flush_pending(w);
     if (st == PE_OK) st = kg_writer_flush_entities(w);
     if (st != PE_OK) return st;
     int bare = w_is_bare(w, c);
     if (bare < 0) return w_mdb(w, -bare, "sameAs merge");
-    if (bare) return w_merge_swap(w, c, o, source);
+    if (bare) return w_merge_swap(w, c, o, source, 0, t, tl);
     kv_list l = {0};
     size_t pos;
     MDB_val k, v;
@@ -1137,17 +1270,36 @@ pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t sou
     if (st == PE_OK) st = w_check_entity(w, b, "put_sameas");
     if (st != PE_OK) return st;
     if (a == b) return PE_OK;
+    /* both terms, copied (the merge writes to id2term) */
     int wd[2] = {0, 0};
     uint64_t ids[2] = {a, b};
+    MDB_val tv[2];
     for (int i = 0; i < 2; i++) {
         unsigned char ib[8];
         kg_put64(ib, ids[i]);
-        MDB_val k = {8, ib}, d;
-        int rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &d);
+        MDB_val k = {8, ib};
+        int rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &tv[i]);
         if (rc) return w_mdb(w, rc, "sameAs: term lookup");
-        wd[i] = kg_is_wikidata_id(d.mv_data, d.mv_size - 1);
+        if (tv[i].mv_size == 0) return kg_fail(w->kg, PE_ERR_CORRUPT, "empty term of id %llu",
+                                               (unsigned long long)ids[i]);
+        wd[i] = kg_is_wikidata_id(tv[i].mv_data, tv[i].mv_size - 1);
     }
+    char stack[1024], *copy = stack;
+    if (tv[0].mv_size + tv[1].mv_size > sizeof stack && !(copy = malloc(tv[0].mv_size + tv[1].mv_size)))
+        return w_nomem(w);
+    memcpy(copy, tv[0].mv_data, tv[0].mv_size);
+    memcpy(copy + tv[0].mv_size, tv[1].mv_data, tv[1].mv_size);
+    const char *t[2] = {copy, copy + tv[0].mv_size};
+    size_t tl[2] = {tv[0].mv_size, tv[1].mv_size};
     /* The Wikidata term stays canonical; with two or none, the first. */
-    if (wd[1] && !wd[0]) return w_merge(w, b, a, source);
-    return w_merge(w, a, b, source);
+    if (wd[1] && !wd[0]) {
+        const char *t_c[2] = {t[1], t[0]};
+        size_t tl_c[2] = {tl[1], tl[0]};
+        st = w_merge(w, b, a, source, t_c, tl_c);
+    } else {
+        st = w_merge(w, a, b, source, t, tl);
+    }
+    if (copy != stack) free(copy);
+    if (st == PE_OK && (w_use(w, a) || w_use(w, b))) st = w_nomem(w);
+    return st;
 }
