@@ -256,8 +256,15 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
             return pe_cli_fail(st, err.msg);
         }
         struct stat sb;
+        /* what the output and the store's source record name: the URL
+         * without any user:password */
+        char *shown = pe_fetch_url_for_record(url);
+        if (!shown) {
+            free(name);
+            return pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        }
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "url", url);
+        cJSON_AddStringToObject(o, "url", shown);
         cJSON_AddStringToObject(o, "path", out);
         cJSON_AddNumberToObject(o, "bytes", stat(out, &sb) == 0 ? (double)sb.st_size : 0);
         cJSON_AddBoolToObject(o, "sha256_verified", sha != NULL);
@@ -273,16 +280,19 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
                 pe_kg_close(kg);
                 cJSON_Delete(o);
                 free(name);
+                free(shown);
                 return pe_cli_fail(st, msg);
             }
             pe_cli_progress_init(bar);
             pe_import_result r;
+            io.source_name = shown;
             st = pe_import_file(kg, out, &io, &r, &err);
             pe_cli_progress_finish(bar);
             pe_kg_close(kg);
             if (st >= PE_ERR_FIRST) {
                 cJSON_Delete(o);
                 free(name);
+                free(shown);
                 return pe_cli_fail(st, err.msg);
             }
             cJSON_AddStringToObject(o, "db", db);
@@ -295,6 +305,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         }
         print_json(o);
         free(name);
+        free(shown);
         return rc;
     }
 

@@ -669,8 +669,7 @@ static pe_status check_response(const char *path, const char *url, sbuf *missing
     return PE_OK;
 }
 
-/* url without "user:password@" (malloc'd): what may be written down. */
-static char *url_for_record(const char *url)
+char *pe_fetch_url_for_record(const char *url)
 {
     char *out = NULL, *user = NULL, *u = NULL;
     CURLU *h = curl_url();
@@ -712,7 +711,7 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
     sbuf missing = {0};
     size_t n_missing = 0;
     char *langs = NULL;
-    char *shown = url_for_record(endpoint); /* the endpoint as messages name it */
+    char *shown = pe_fetch_url_for_record(endpoint); /* the endpoint as messages name it */
     int imported = 0, all_done = 1;
     if (!shown) {
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -770,7 +769,7 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
         if (st < PE_ERR_FIRST) st = check_response(path, url.s, &missing, &n_missing, &left, err);
         if (st < PE_ERR_FIRST && left > 0) {
             /* The source record names the request, not the temporary file. */
-            char *name = url_for_record(url.s);
+            char *name = pe_fetch_url_for_record(url.s);
             pe_import_result r;
             io.source_name = name;
             st = name ? pe_import_file(kg, path, &io, &r, err) : pe_error_set(err, PE_ERR_NOMEM, "out of memory");

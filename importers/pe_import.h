@@ -207,6 +207,11 @@ pe_fetch_options pe_fetch_options_default(void);
  * Any scheme libcurl knows (http, https, ftp, file) is accepted. */
 pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
 
+/* url without any "user:password@" part, as it may be written into a
+ * source record or a message (malloc'd, free() it; a URL libcurl cannot
+ * parse is returned as given; NULL only when memory runs out). */
+char *pe_fetch_url_for_record(const char *url);
+
 /* Fetches the entities `ids` ("Q42,Q90") through the wbgetentities API at
  * `endpoint` (NULL = https://www.wikidata.org/w/api.php), in batches of 50,
  * and imports them like a dump (imp may be NULL for defaults; its format,

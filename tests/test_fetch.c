@@ -720,7 +720,31 @@ static void test_cli(void)
                  cJSON_GetNumberValue(cJSON_GetObjectItem(item, "size")) > 0;
     }
     PE_CHECK_MSG(named == 1, "%s", o);
+    /* and the URL a fetched file came from (not the local copy's path) */
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/files/paris.json", port);
+    named = 0;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItem(j, "sources"))
+    {
+        const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(item, "path"));
+        named += path && strcmp(path, want) == 0;
+    }
+    PE_CHECK_MSG(named == 1, "%s", o);
     cJSON_Delete(j);
+    free(o);
+
+    /* Credentials in a URL are never written down: not in the output, not
+     * in the source record. */
+    snprintf(args, sizeof args,
+             "kg fetch http://someone:s3cret@127.0.0.1:%d/files/paris.json -o '%s.2' --import --db '%s'", port, dest,
+             db);
+    PE_CHECK_EQ_INT(run_cli(args, out), 0);
+    o = read_text(out);
+    PE_CHECK_MSG(o && !strstr(o, "s3cret") && strstr(o, "/files/paris.json"), "%s", o ? o : "(none)");
+    free(o);
+    snprintf(args, sizeof args, "kg stats --json --db '%s'", db);
+    PE_CHECK_EQ_INT(run_cli(args, out), 0);
+    o = read_text(out);
+    PE_CHECK_MSG(o && !strstr(o, "s3cret") && !strstr(o, "someone"), "%s", o ? o : "(none)");
     free(o);
 
     /* --retries beyond an int is a usage error, not a negative count. */
