@@ -14,7 +14,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: persona kg fetch URL [-o FILE] [--sha256 HEX] [--no-resume] [--retries N]\n"
-            "                        [--timeout SECONDS] [--import [--db DIR] [--format F] [--lang L] [--strict]]\n"
+            "                        [--timeout SECONDS] [--user-agent TEXT]\n"
+            "                        [--import [--db DIR] [--format F] [--lang L] [--strict]]\n"
             "       persona kg fetch --wikidata-ids Q42,Q90,... [--endpoint URL] [--db DIR] [--lang L] [--strict]\n"
             "\n"
             "Downloads URL to FILE (default: the last part of the URL's path) through FILE.part:\n"
@@ -33,6 +34,10 @@ static void usage(FILE *f)
             "request, retried like downloads, and imports them; --lang en,fr keeps (and asks\n"
             "for) only those languages. Each response is an import source named by its\n"
             "request URL (`persona kg stats`); the same response again is not re-imported.\n"
+            "\n"
+            "--user-agent TEXT (default $PERSONA_USER_AGENT, else \"persona/VERSION (...)\") is\n"
+            "sent with every request; Wikimedia asks API clients to name a contact in it,\n"
+            "e.g. --user-agent 'myapp/1.0 (ops@example.org)'.\n"
             "\n"
             "Prints a JSON summary on stdout; progress goes to stderr.\n"
             "--db DIR defaults to $PERSONA_DB, else ./persona-kg.\n"
@@ -156,7 +161,7 @@ int pe_cmd_kg_fetch(int argc, char **argv)
 static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
 {
     const char *url = NULL, *out = NULL, *sha = NULL, *db = NULL, *format = NULL, *langs = NULL;
-    const char *ids = NULL, *endpoint = NULL;
+    const char *ids = NULL, *endpoint = NULL, *user_agent = getenv("PERSONA_USER_AGENT");
     int no_resume = 0, do_import = 0, strict = 0;
     long retries = -1, timeout = -1;
     for (int i = 1; i < argc; i++) {
@@ -175,6 +180,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         OPT_VALUE("--lang", langs)
         OPT_VALUE("--wikidata-ids", ids)
         OPT_VALUE("--endpoint", endpoint)
+        OPT_VALUE("--user-agent", user_agent)
 #undef OPT_VALUE
         else if (strcmp(a, "--retries") == 0 || strcmp(a, "--timeout") == 0) {
             if (!need_arg(i, argc, argv)) return PE_EXIT_USAGE;
@@ -231,6 +237,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
     fo.resume = !no_resume;
     if (retries >= 0) fo.retries = (int)retries;
     if (timeout >= 0) fo.timeout_s = timeout;
+    if (user_agent && *user_agent) fo.user_agent = user_agent;
     fo.progress = on_fetch_progress;
     fo.progress_user = bar;
     io.progress = on_import_progress;

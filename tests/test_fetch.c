@@ -747,6 +747,22 @@ static void test_cli(void)
     PE_CHECK_MSG(o && !strstr(o, "s3cret") && !strstr(o, "someone"), "%s", o ? o : "(none)");
     free(o);
 
+    /* --user-agent, else $PERSONA_USER_AGENT, is what the server sees. */
+    long mark = log_mark();
+    snprintf(args, sizeof args,
+             "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s.ua' --user-agent 'pe-test/1 (ops@example.org)'",
+             port, dest);
+    PE_CHECK_EQ_INT(run_cli(args, out), 0);
+    setenv("PERSONA_USER_AGENT", "pe-env/2", 1);
+    snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s.ua2'", port, dest);
+    PE_CHECK_EQ_INT(run_cli(args, out), 0);
+    unsetenv("PERSONA_USER_AGENT");
+    char *l = log_since(mark);
+    PE_CHECK_MSG(count_lines_with(l, "range=- ua=pe-test/1 (ops@example.org)") == 1 &&
+                     count_lines_with(l, "range=- ua=pe-env/2") == 1,
+                 "log:\n%s", l);
+    free(l);
+
     /* --retries beyond an int is a usage error, not a negative count. */
     snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s' --retries 99999999999", port,
              dest);

@@ -34,7 +34,7 @@ Paths:
 Anything else: 404.
 
 Every request is appended to the log as one line:
-  METHOD PATH range=<Range header or ->
+  METHOD PATH range=<Range header or -> ua=<User-Agent header or ->
 """
 import argparse
 import email.utils
@@ -122,7 +122,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         rng = self.headers.get("Range")
-        log("%s %s range=%s" % (self.command, self.path, rng if rng else "-"))
+        ua = self.headers.get("User-Agent")
+        log("%s %s range=%s ua=%s" % (self.command, self.path, rng if rng else "-", ua if ua else "-"))
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.split("/")
         m = re.fullmatch(r"/fail/(\d{3})/(\d+)(?:/(after|after-date)/(-?\d+))?(/.*)", url.path)
