@@ -614,9 +614,18 @@ static void add_counts(pe_kg_counts *a, const pe_kg_counts *b)
  * missing are appended to `missing` (the importer counts them in dropped);
  * *n_left says how many entities it holds. The file is imported as it is,
  * so that the source record's sha256 is that of the response received. */
-static pe_status check_response(const char *path, const char *url, sbuf *missing, size_t *n_missing,
-                                size_t *n_left, pe_error *err)
+/* API errors worth asking again for (sent with HTTP 200): the client is
+ * over its rate limit, or replicas lag behind (maxlag). */
+static int transient_api_error(const char *code)
 {
+    return strcmp(code, "ratelimited") == 0 || strcmp(code, "maxlag") == 0;
+}
+
+/* *again = 1 when the response is a transient API error (err says which). */
+static pe_status check_response(const char *path, const char *url, sbuf *missing, size_t *n_missing,
+                                size_t *n_left, int *again, pe_error *err)
+{
+    *again = 0;
     char *text = NULL;
     size_t len = 0;
     *n_left = 0;
@@ -638,6 +647,7 @@ static pe_status check_response(const char *path, const char *url, sbuf *missing
         st = pe_error_set(err, PE_ERR_NET, "%s: wbgetentities API error '%s': %s", url,
                           cJSON_IsString(code) ? code->valuestring : "?",
                           cJSON_IsString(info) ? info->valuestring : "(no info)");
+        *again = cJSON_IsString(code) && transient_api_error(code->valuestring);
         cJSON_Delete(root);
         return st;
     }
@@ -764,9 +774,19 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
         }
         char path[4200];
         snprintf(path, sizeof path, "%s/wbgetentities-%s-%zu-ids.json", dir, v[i], m);
-        st = pe_fetch_url(url.s, path, &fo, err); /* fo.resume = 0: no .part is left behind */
         size_t left = 0;
-        if (st < PE_ERR_FIRST) st = check_response(path, url.s, &missing, &n_missing, &left, err);
+        double wait = fo.retry_wait_s;
+        for (int tries = 0;; tries++) {
+            st = pe_fetch_url(url.s, path, &fo, err); /* fo.resume = 0: no .part is left behind */
+            int again = 0;
+            if (st < PE_ERR_FIRST) st = check_response(path, url.s, &missing, &n_missing, &left, &again, err);
+            if (!again || tries >= fo.retries) break;
+            /* ratelimited / maxlag: the same backoff as HTTP 429 and 5xx */
+            pe_log(PE_LOG_WARN, "%s; retry %d of %d in %.2f s", err->msg, tries + 1, fo.retries, wait);
+            unlink(path);
+            sleep_s(wait);
+            wait = wait * 2 > PE_FETCH_MAX_BACKOFF ? PE_FETCH_MAX_BACKOFF : wait * 2;
+        }
         if (st < PE_ERR_FIRST && left > 0) {
             /* The source record names the request, not the temporary file. */
             char *name = pe_fetch_url_for_record(url.s);

@@ -227,7 +227,9 @@ char *pe_fetch_url_for_record(const char *url);
  * imported is not imported again (res->resumed = 2 when that holds for
  * every response). res (may be NULL) gets the counts summed over the batches
  * and the last batch's source id. Requests are retried as pe_fetch_url
- * does; fopt may be NULL (defaults; its sha256 and resume are ignored).
+ * does, and so are the API's own transient errors sent with HTTP 200
+ * ("ratelimited", "maxlag"), with the same backoff and count; fopt may
+ * be NULL (defaults; its sha256 and resume are ignored).
  * Ids are Q/P/L followed by digits, separated by commas (lower case is
  * accepted); a bad one gives PE_ERR_INVALID naming it before any request.
  * Returns PE_NOT_FOUND (not an error) when some ids do not exist: the others

@@ -1106,6 +1106,16 @@ static void test_wikidata_provenance(void)
     PE_CHECK_EQ_INT(res.counts.entities, 1);
     PE_CHECK_MSG(strstr(logged, "/fail/503/2/w/api.php?action=wbgetentities") && strstr(logged, "retry 2 of 2"), "%s",
                  logged);
+    /* The API's own "ratelimited" answer (HTTP 200) is retried the same way... */
+    url_of(api, sizeof api, "/w/ratelimited/2/api.php");
+    log_clear();
+    st = pe_fetch_wikidata(kg, "Q90", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_MSG(strstr(logged, "API error 'ratelimited'") && strstr(logged, "retry 2 of 2"), "%s", logged);
+    /* ...and when it goes on past the retries, that is the error. */
+    url_of(api, sizeof api, "/w/ratelimited/3/api.php");
+    st = pe_fetch_wikidata(kg, "Q90", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_ERR_NET && strstr(err.msg, "'ratelimited'"), "%s: %s", pe_status_str(st), err.msg);
 
     PE_CHECK_MSG(rmdir(tdir) == 0, "temporary files left in %s", tdir);
     unsetenv("TMPDIR");

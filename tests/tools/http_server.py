@@ -31,6 +31,9 @@ Paths:
                               as {"id": ..., "missing": ""}; more than 50 ids
                               gives the API's "toomanyvalues" error object
   /w/error/api.php            always an API error object
+  /w/ratelimited/N/api.php    the first N requests get the API's "ratelimited"
+                              error object (HTTP 200), later ones are answered
+                              as /w/api.php
 Anything else: 404.
 
 Every request is appended to the log as one line:
@@ -139,6 +142,13 @@ class Handler(BaseHTTPRequestHandler):
             parts = url.path.split("/")
         try:
             if url.path == "/w/api.php":
+                return self.wbgetentities(urllib.parse.parse_qs(url.query))
+            m = re.fullmatch(r"/w/ratelimited/(\d+)/api.php", url.path)
+            if m:
+                if fail_now(url.path, int(m.group(1))):
+                    return self.send_text(200, json.dumps({"error": {"code": "ratelimited",
+                                                                     "info": "You've exceeded your rate limit."}}),
+                                          "application/json; charset=utf-8")
                 return self.wbgetentities(urllib.parse.parse_qs(url.query))
             if url.path == "/w/error/api.php":
                 return self.send_text(200, json.dumps({"error": {"code": "internal_api_error_Test",
