@@ -41,7 +41,7 @@ typedef enum pe_status {
     PE_ERR_UNSUPPORTED, /* valid but not supported here (format, dtype, backend) */
     PE_ERR_STORE,     /* LMDB failure not covered above */
     PE_ERR_FULL,      /* store map full */
-    PE_ERR_BUSY,      /* another writer holds the store */
+    PE_ERR_BUSY,      /* another writer holds it (the store, a download's .part) */
     PE_ERR_NET,       /* network failure */
     PE_ERR_CHECKSUM,  /* checksum mismatch */
     PE_ERR_SHAPE,     /* tensor shape mismatch */

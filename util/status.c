@@ -19,7 +19,7 @@ const char *pe_status_str(pe_status st)
     case PE_ERR_UNSUPPORTED: return "unsupported";
     case PE_ERR_STORE: return "store error";
     case PE_ERR_FULL: return "store full";
-    case PE_ERR_BUSY: return "store busy";
+    case PE_ERR_BUSY: return "busy (another writer holds it)";
     case PE_ERR_NET: return "network error";
     case PE_ERR_CHECKSUM: return "checksum mismatch";
     case PE_ERR_SHAPE: return "shape mismatch";
