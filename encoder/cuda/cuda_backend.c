@@ -18,6 +18,7 @@
  */
 #include "cuda_backend.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +76,13 @@ struct pe_encoder_cuda {
 
 /* ---- errors ---- */
 
+/* A failed runtime call also leaves its error as the thread's "last error",
+ * which the next kernel launch check (cudaGetLastError) would report as its
+ * own: every failure is reported here and then cleared (a sticky error,
+ * one that broke the context, stays and fails every later call anyway). */
 static pe_status cuda_err(pe_error *err, cudaError_t e, const char *what)
 {
+    cudaGetLastError();
     return pe_error_set(err, PE_ERR_BACKEND, "CUDA: %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
 }
 
@@ -94,6 +100,7 @@ static pe_status alloc_dev(void **p, size_t bytes, const char *what, pe_error *e
     cudaError_t e = cudaMalloc(p, bytes);
     if (e != cudaSuccess) {
         *p = NULL;
+        cudaGetLastError(); /* see cuda_err */
         return pe_error_set(err, PE_ERR_BACKEND, "CUDA: allocating %zu bytes (%.1f MiB) for %s: %s", bytes,
                             (double)bytes / 1048576.0, what, cudaGetErrorString(e));
     }
@@ -148,8 +155,10 @@ int pe_cuda_probe(pe_error *err)
     }
     for (int d = 0; d < n; d++) {
         if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, d) != cudaSuccess ||
-            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, d) != cudaSuccess)
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, d) != cudaSuccess) {
+            cudaGetLastError();
             continue;
+        }
         if (major >= 8) usable++;
     }
     if (!usable)
@@ -191,9 +200,11 @@ static float *put(upload *u, const float *src, size_t n, const char *name)
     /* on the backend's stream: its non-blocking stream does not wait for
      * the legacy default stream that plain cudaMemcpy uses */
     cudaError_t e = cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, u->stream);
-    if (e != cudaSuccess)
+    if (e != cudaSuccess) {
+        cudaGetLastError(); /* see cuda_err */
         u->st = pe_error_set(u->err, PE_ERR_BACKEND, "CUDA: uploading tensor %s (%zu floats): %s", name, n,
                              cudaGetErrorString(e));
+    }
     return dst;
 }
 
@@ -279,6 +290,8 @@ static pe_status make_bf16(pe_encoder_cuda *cu, pe_error *err)
 void pe_encoder_cuda_free(pe_encoder_cuda *cu)
 {
     if (!cu) return;
+    int prev = -1;
+    if (cudaGetDevice(&prev) != cudaSuccess) prev = -1;
     cudaSetDevice(cu->device);
     if (cu->stream) cudaStreamSynchronize(cu->stream);
     if (cu->blas) cublasDestroy(cu->blas);
@@ -286,6 +299,8 @@ void pe_encoder_cuda_free(pe_encoder_cuda *cu)
     cudaFree(cu->ws);
     cudaFree(cu->params16);
     cudaFree(cu->params);
+    if (prev >= 0 && prev != cu->device) cudaSetDevice(prev);
+    cudaGetLastError(); /* nothing to report from here */
     free(cu->h_ints);
     free(cu->layer);
     free(cu);
@@ -357,11 +372,16 @@ pe_status pe_encoder_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_
         free(cu);
         return pe_error_set(err, PE_ERR_NOMEM, "CUDA backend: out of host memory");
     }
+    int prev = -1;
+    if (cudaGetDevice(&prev) != cudaSuccess) prev = -1;
+    cudaGetLastError(); /* start clean: an earlier failure elsewhere on this thread is not ours */
     st = cuda_setup(cu, w, err);
     if (st != PE_OK) {
         pe_encoder_cuda_free(cu);
         return st;
     }
+    /* the caller's current device is left as it was */
+    if (prev >= 0 && prev != cu->device) cudaSetDevice(prev);
     *out = cu;
     return PE_OK;
 }
@@ -429,7 +449,15 @@ static void lay_out_ws(pe_encoder_cuda *cu, carve *c)
     cu->pool_out = take(c, B * C * sizeof(float));
 }
 
-#define GROW(cap, need) ((need) > (cap) ? (need) : (cap))
+/* A capacity for need: exactly need the first time; when a workspace that
+ * exists is replaced, every dimension gets half again what it needs, so that
+ * slowly growing batches reallocate (and synchronise) rarely. */
+static size_t grow_to(size_t old, size_t need, int headroom)
+{
+    if (headroom && old > 0) need += need / 2;
+    if (need < old) need = old;
+    return need > 0 ? need : 1;
+}
 
 /* Makes the workspace hold T tokens, B sequences, pad floats for each of
  * q, k, v and scores floats; keeps it when it already does. */
@@ -437,12 +465,9 @@ static pe_status ws_reserve(pe_encoder_cuda *cu, int T, int B, size_t pad, size_
 {
     if (cu->ws && T <= cu->cap_tokens && B <= cu->cap_seq && pad <= cu->cap_pad && scores <= cu->cap_scores)
         return PE_OK;
-    pe_encoder_cuda want = *cu; /* the new capacities, laid out without memory to size it */
-    want.cap_tokens = GROW(GROW(cu->cap_tokens, T), 1);
-    want.cap_seq = GROW(GROW(cu->cap_seq, B), 1);
-    want.cap_pad = GROW(GROW(cu->cap_pad, pad), 1);
-    want.cap_scores = GROW(GROW(cu->cap_scores, scores), 1);
-    cudaStreamSynchronize(cu->stream); /* the old workspace may still be in use */
+    const pe_encoder_cuda old = *cu;
+    pe_encoder_cuda want = *cu; /* the new capacities, laid out without memory to size them */
+    CU_TRY(cudaStreamSynchronize(cu->stream), "waiting for the old workspace"); /* it may still be in use */
     cudaFree(cu->ws);
     cu->ws = NULL;
     free(cu->h_ints);
@@ -451,10 +476,24 @@ static pe_status ws_reserve(pe_encoder_cuda *cu, int T, int B, size_t pad, size_
     cu->cap_pad = cu->cap_scores = 0;
 
     carve c = {NULL, 0};
-    lay_out_ws(&want, &c);
-    void *ws;
-    pe_status st;
-    PE_TRY(st, alloc_dev(&ws, c.used, "the batch workspace", err));
+    void *ws = NULL;
+    pe_status st = PE_ERR_BACKEND;
+    size_t tried = 0;
+    for (int headroom = 1; headroom >= 0 && !ws; headroom--) { /* with headroom, then exactly what is needed */
+        const size_t ct = grow_to((size_t)old.cap_tokens, (size_t)T, headroom),
+                     cs = grow_to((size_t)old.cap_seq, (size_t)B, headroom);
+        want.cap_tokens = ct > INT_MAX ? T : (int)ct; /* T, B are ints */
+        want.cap_seq = cs > INT_MAX ? B : (int)cs;
+        want.cap_pad = grow_to(old.cap_pad, pad, headroom);
+        want.cap_scores = grow_to(old.cap_scores, scores, headroom);
+        c.base = NULL;
+        c.used = 0;
+        lay_out_ws(&want, &c);
+        if (c.used == tried) break; /* the exact size is the one that just failed */
+        tried = c.used;
+        st = alloc_dev(&ws, c.used, "the batch workspace", err);
+    }
+    if (st != PE_OK) return st;
     int32_t *h = malloc((5 * (size_t)want.cap_tokens + want.cap_seq + 1) * sizeof *h);
     if (!h) {
         cudaFree(ws);
@@ -657,8 +696,14 @@ static pe_status forward(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out
 pe_status pe_encoder_forward_cuda_ex(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
                                      float *pooled, pe_error *err)
 {
+    int prev = -1;
+    if (cudaGetDevice(&prev) != cudaSuccess) prev = -1;
+    cudaGetLastError(); /* start clean: an earlier failure elsewhere on this thread is not ours */
     pe_status st = forward(cu, b, out_layer, out, pooled, err);
     if (st != PE_OK && cu->stream) cudaStreamSynchronize(cu->stream); /* leave nothing in flight on error */
+    /* the caller's current device is left as it was */
+    if (prev >= 0 && prev != cu->device) cudaSetDevice(prev);
+    if (st != PE_OK) cudaGetLastError();
     return st;
 }
 

@@ -1,6 +1,7 @@
 // cuda_kernels.cu - element-wise kernels of the encoder's CUDA backend; the
 // matrix products are cuBLAS calls in cuda_backend.c. Specs in cuda_kernels.h.
 #include "cuda_kernels.h"
+#include "cuda_kernels_elem.h"
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -81,8 +82,7 @@ __global__ void k_bias_residual_layernorm(const float *x, const float *bias, con
 __global__ void k_bias_gelu(float *y, const float *bias, size_t n, int N)
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        const float v = y[i] + bias[i % N];
-        y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        y[i] = pe_cuk_gelu(y[i] + bias[i % N]);
     }
 }
 
@@ -96,19 +96,13 @@ __global__ void k_bias_tanh(float *y, const float *bias, size_t n, int N)
 __global__ void k_qkv_to_padded(const float *qkv, const float *bias, const int32_t *offsets, float *q, float *k,
                                 float *v, int H, int Lp, int D, size_t n)
 {
-    const int C = H * D;
+    const size_t C = (size_t)H * D;
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
-        const int d = (int)(e % D);
-        size_t r = e / D;
-        const int i = (int)(r % Lp);
-        r /= Lp;
-        const int h = (int)(r % H);
-        const int s = (int)(r / H);
-        const int t0 = offsets[s], len = offsets[s + 1] - t0;
+        int c;
+        const long long t = pe_cuk_padded_src(e, offsets, H, Lp, D, &c);
         float qv = 0.0f, kv = 0.0f, vv = 0.0f;
-        if (i < len) {
-            const float *row = qkv + (size_t)(t0 + i) * 3 * C;
-            const int c = h * D + d;
+        if (t >= 0) {
+            const float *row = qkv + (size_t)t * 3 * C;
             qv = row[c] + bias[c];
             kv = row[C + c] + bias[C + c];
             vv = row[2 * C + c] + bias[2 * C + c];
@@ -125,8 +119,8 @@ __global__ void k_masked_softmax(float *S, const int32_t *offsets, int H, int Lp
     const size_t r = (size_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     const int lane = threadIdx.x & 31;
     if (r >= rows) return;
-    const int i = (int)(r % Lp);
-    const int s = (int)(r / Lp / H);
+    int s, i;
+    pe_cuk_score_row(r, H, Lp, &s, &i);
     const int len = offsets[s + 1] - offsets[s];
     float *p = S + r * Lp;
     if (i >= len) {
@@ -152,11 +146,10 @@ __global__ void k_masked_softmax(float *S, const int32_t *offsets, int H, int Lp
 __global__ void k_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *rows, float *out, int t0,
                                    int seq0, int H, int Lp, int D, size_t n)
 {
-    const int C = H * D;
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
-        const size_t t = t0 + e / C;
-        const int c = (int)(e % C), h = c / D, d = c % D;
-        out[t * C + c] = ctx[(((size_t)(seq[t] - seq0) * H + h) * Lp + rows[t]) * D + d];
+        size_t dst;
+        const size_t src = pe_cuk_packed_elem(e, seq, rows, t0, seq0, H, Lp, D, &dst);
+        out[dst] = ctx[src];
     }
 }
 
