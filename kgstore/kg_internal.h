@@ -101,6 +101,7 @@ struct pe_kg {
                              (loaded with the cache), so no lookup is needed */
     uint64_t gen;         /* store generation after our last commit (0 = unknown) */
     int cache_loaded;
+    pe_kg_writer *spare;  /* the last writer, emptied, kept for its buffers */
 };
 
 /* Writes deferred to the end of the batch and applied in key order (random
@@ -150,6 +151,8 @@ struct pe_kg_writer {
     uint64_t first_new;
     uint64_t *used;
     size_t used_words;
+    void *scratch;            /* sort buffers at flush time */
+    size_t scratch_cap;
 };
 
 /* Well-known terms, resolved lazily per reader. */

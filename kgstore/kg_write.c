@@ -28,6 +28,21 @@ static pe_status w_nomem(pe_kg_writer *w)
     return kg_fail(w->kg, PE_ERR_NOMEM, "out of memory");
 }
 
+/* The writer's sort buffer, at least n bytes (kept between flushes and
+ * batches); NULL without memory (callers then sort another way). */
+static void *w_scratch(pe_kg_writer *w, size_t n)
+{
+    if (n <= w->scratch_cap) return w->scratch;
+    size_t cap = w->scratch_cap ? w->scratch_cap : 65536;
+    while (cap < n) cap *= 2;
+    void *b = malloc(cap);
+    if (!b) return NULL;
+    free(w->scratch);
+    w->scratch = b;
+    w->scratch_cap = cap;
+    return b;
+}
+
 static int w_buf(pe_kg_writer *w, size_t n)
 {
     if (n <= w->buf_cap) return 0;
@@ -205,10 +220,9 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
     w->ents_n = 0;
     w->last_ent = NULL;
     /* ids are unique: any sort gives the same order */
-    kg_ent_upd *tmp = n >= 256 ? malloc(n * sizeof *tmp) : NULL;
+    kg_ent_upd *tmp = n >= 256 ? w_scratch(w, n * sizeof *tmp) : NULL;
     if (tmp) radix_ents(w->ents_tmp, tmp, n);
     else qsort(w->ents_tmp, n, sizeof *w->ents_tmp, ent_cmp);
-    free(tmp);
     MDB_cursor *c = w->cur[KG_ENT];
     pe_status st = PE_OK;
     unsigned char rec[KG_ENT_FIXED + 256], kb[8];
@@ -353,15 +367,9 @@ static int trip_cmp(const void *x, const void *y)
 
 /* LSD radix sort by (k, a, b), 11-bit digits; digits equal in every entry
  * (most high ones: ids are small) cost one counting pass and no move. */
-static int radix_trip(kg_trip3 *r, size_t n)
+static int radix_trip(kg_trip3 *r, kg_trip3 *tmp, size_t n)
 {
-    kg_trip3 *tmp = malloc(n * sizeof *tmp);
-    size_t *cnt = malloc(2048 * sizeof *cnt);
-    if (!tmp || !cnt) {
-        free(tmp);
-        free(cnt);
-        return -1;
-    }
+    size_t cnt[2048];
     kg_trip3 *src = r, *dst = tmp;
     for (int f = 2; f >= 0; f--) {
         for (int sh = 0; sh < 64; sh += 11) {
@@ -383,8 +391,6 @@ static int radix_trip(kg_trip3 *r, size_t n)
         }
     }
     if (src != r) memcpy(r, src, n * sizeof *r);
-    free(tmp);
-    free(cnt);
     return 0;
 }
 
@@ -392,7 +398,8 @@ static pe_status flush_trip(pe_kg_writer *w, kg_tpend *t, int db, const char *wh
 {
     if (!t->n) return PE_OK;
     /* radix passes cost O(n + 2048) each: small sets (a sameAs merge) sort directly */
-    if (t->n < 4096 || radix_trip(t->r, t->n)) qsort(t->r, t->n, sizeof *t->r, trip_cmp);
+    kg_trip3 *tmp = t->n >= 4096 ? w_scratch(w, t->n * sizeof *tmp) : NULL;
+    if (!tmp || radix_trip(t->r, tmp, t->n)) qsort(t->r, t->n, sizeof *t->r, trip_cmp);
     unsigned char kb[8], vb[16];
     for (size_t i = 0; i < t->n; i++) {
         const kg_trip3 *r = &t->r[i];
@@ -429,10 +436,10 @@ static int vkey_cmp_key(const void *x, const void *y, void *base)
  * a radix sort on 8 key bytes (ordered as the full keys: bytes past a key's
  * end count as 0, and equal ones go to the comparator), then the runs of
  * equal bytes by the comparator. */
-static void vpend_sort(kg_vpend *p, int by_value)
+static void vpend_sort(pe_kg_writer *w, kg_vpend *p, int by_value)
 {
     size_t n = p->n;
-    kg_vkey *k = n >= 1024 ? malloc(2 * n * sizeof *k) : NULL;
+    kg_vkey *k = n >= 1024 ? w_scratch(w, 2 * n * sizeof *k) : NULL;
     if (!k) {
         qsort_r(p->off, n, sizeof *p->off, by_value ? vrec_cmp : vrec_cmp_key, p->b);
         return;
@@ -462,7 +469,6 @@ static void vpend_sort(kg_vpend *p, int by_value)
         i = j;
     }
     for (size_t i = 0; i < n; i++) p->off[i] = k[i].off;
-    free(k);
 }
 
 /* Applies the deferred writes, each database in key order. Runs at commit,
@@ -475,7 +481,7 @@ pe_status kg_writer_flush_pending(pe_kg_writer *w)
     for (int i = 0; i < KG_NPEND; i++) {
         kg_vpend *p = &w->pend[i];
         if (!p->n) continue;
-        vpend_sort(p, dbs[i] == KG_ALIAS);
+        vpend_sort(w, p, dbs[i] == KG_ALIAS);
         unsigned flags = dbs[i] == KG_ALIAS ? MDB_NODUPDATA : 0;
         for (size_t j = 0; j < p->n; j++) {
             unsigned char *r = p->b + p->off[j];
