@@ -9,7 +9,7 @@
 # sanitizer build included), and never links the CUDA libraries.
 if(PE_CUDA)
   pe_add_test(test_cuda_api SOURCES test_cuda_api.c LIBS pe_encoder LABELS unit)
-  pe_add_test(test_cuda SOURCES test_cuda.c LIBS pe_encoder LABELS gpu)
+  pe_add_test(test_cuda SOURCES test_cuda.c LIBS pe_encoder Threads::Threads LABELS gpu)
 endif()
 find_package(CUDAToolkit QUIET)
 if(CUDAToolkit_FOUND AND EXISTS ${PROJECT_SOURCE_DIR}/encoder/cuda/cuda_backend.c)
