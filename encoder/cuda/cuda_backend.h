@@ -15,9 +15,12 @@
  * The weights are copied to the device once (f32, and bf16 copies of the
  * matrices in BF16 mode); the host weights may be freed afterwards. A
  * workspace sized for the largest batch seen so far is kept on the device
- * and reused; it grows, never shrinks: about T (8C + I) floats for T tokens
- * plus the attention chunk (see attn_budget_bytes). A handle is not
- * thread-safe.
+ * and reused; it grows (by half again what the batch needs when it is
+ * replaced), never shrinks: about T (8C + I) floats for T tokens plus the
+ * attention chunk (see attn_budget_bytes). Every call makes the handle's
+ * device current and restores the caller's current device before it
+ * returns. A handle is not thread-safe; handles in different threads are
+ * independent.
  *
  * Precision of the matrix products (everything else is f32 always):
  *   PE_CUDA_FP32  f32 inputs, f32 accumulation (no tensor-core rounding);
