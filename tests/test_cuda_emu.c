@@ -436,6 +436,10 @@ static cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
     if (inject(&emu.n_blas, emu.fail_blas)) return CUBLAS_STATUS_EXECUTION_FAILED;
     const int a_rows = ta == CUBLAS_OP_N ? m : k, a_cols = ta == CUBLAS_OP_N ? k : m;
     const int b_rows = tb == CUBLAS_OP_N ? k : n, b_cols = tb == CUBLAS_OP_N ? n : k;
+    if (batch > 65535) { /* grid y/z of some batched kernels: the backend keeps below it */
+        violate("%s: batch count %lld > %lld", name, batch, 65535);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
     if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < (a_rows > 1 ? a_rows : 1) ||
         ldb < (b_rows > 1 ? b_rows : 1) || ldc < (m > 1 ? m : 1) || (ta != CUBLAS_OP_N && ta != CUBLAS_OP_T) ||
         (tb != CUBLAS_OP_N && tb != CUBLAS_OP_T)) {
@@ -1005,6 +1009,27 @@ static void test_empty_sequences(void)
     emu_check_clean("empty sequences");
 }
 
+/* Many one-token sequences: more (sequence, head) pairs than one batched
+ * GEMM may take (65535), so attention goes in several chunks. */
+static void test_many_sequences(void)
+{
+    model m;
+    model_make(&m, 20, 32, 1, 32, 32, 4, 0); /* 32 heads of 1 */
+    enum { N = 2600 };
+    static int lens[N];
+    for (int s = 0; s < N; s++) lens[s] = 1 + (s == 7); /* one of 2 tokens */
+    pe_encoder_cuda *cu = open_cu(&m, PE_CUDA_FP32, 0);
+    if (cu) {
+        const long before = emu.n_blas;
+        run_and_compare(cu, &m, lens, N, -1, "2600 sequences x 32 heads");
+        fprintf(stderr, "  %ld cuBLAS calls\n", emu.n_blas - before);
+        PE_CHECK_EQ_INT(emu.n_blas - before, 4 + 2 * 2); /* qkv, out, ffn x2; two chunks of 2 */
+    }
+    pe_encoder_cuda_free(cu);
+    model_free(&m);
+    emu_check_clean("many sequences");
+}
+
 /* Attention over chunks of sequences equals the whole batch at once. */
 static void test_chunks(void)
 {
@@ -1337,6 +1362,7 @@ int main(void)
     PE_RUN(test_parity);
     PE_RUN(test_empty_sequences);
     PE_RUN(test_chunks);
+    PE_RUN(test_many_sequences);
     PE_RUN(test_regrowth);
     PE_RUN(test_load_failures);
     PE_RUN(test_forward_failures);

@@ -534,11 +534,17 @@ static pe_status linear(pe_encoder_cuda *cu, const float *x, const float *W, con
     return PE_OK;
 }
 
+/* Batched GEMMs per call at most: some cuBLAS/CUTLASS kernels put the batch
+ * on grid y or z, limited to 65535 blocks (many short sequences reach it:
+ * 6000 one-token sequences with 12 heads). */
+#define PE_CUDA_MAX_GEMM_BATCH 65535
+
 /* Sequences per attention chunk for a batch whose longest sequence is Lp. */
 static int attn_chunk(const pe_encoder_cuda *cu, int B, int Lp)
 {
     const size_t per_seq = (size_t)cu->cfg.heads * Lp * Lp * sizeof(float);
     size_t n = per_seq ? cu->attn_budget / per_seq : (size_t)B;
+    if (n > (size_t)(PE_CUDA_MAX_GEMM_BATCH / cu->cfg.heads)) n = (size_t)(PE_CUDA_MAX_GEMM_BATCH / cu->cfg.heads);
     if (n < 1) n = 1;
     return n < (size_t)B ? (int)n : B;
 }
