@@ -256,6 +256,8 @@ typedef struct pipe_ctx {
     int head, tail;  /* consumer reads slots[head], producer fills slots[tail] */
     int stop;        /* the consumer gave up */
     tape work;       /* the producer's tape being filled */
+    size_t target;   /* bytes that make a tape full: small at first, so that
+                        the store thread starts early, then TAPE_TARGET */
     uint64_t dropped, dropped_sent;
 } pipe_ctx;
 
@@ -301,6 +303,7 @@ static int publish(pipe_ctx *c)
     c->work.oom = 0;
     c->full[c->tail] = 1;
     c->tail = (c->tail + 1) % PIPE_SLOTS;
+    if (c->target < TAPE_TARGET) c->target *= 2;
     pthread_cond_signal(&c->cv_full);
     pthread_mutex_unlock(&c->mu);
     return 1;
@@ -324,7 +327,7 @@ static void produce_json(pipe_ctx *c)
     pe_error e;
     pe_error_clear(&e);
     for (;;) {
-        for (int records = 0; records < TAPE_RECORDS && t->len < TAPE_TARGET; records++) {
+        for (int records = 0; records < TAPE_RECORDS && t->len < c->target; records++) {
             const char *line;
             size_t len;
             pe_status st = imp_input_line(c->in, &line, &len, &e);
@@ -373,7 +376,7 @@ static pe_status p_point(void *u, uint64_t bytes, uint64_t lines)
 {
     pipe_ctx *c = u;
     record_op(c, IMP_OUTCOME_POINT, 0, PE_OK, NULL, bytes, lines);
-    if (c->work.len < TAPE_TARGET) return PE_OK;
+    if (c->work.len < c->target) return PE_OK;
     if (c->work.oom) return PE_ERR_NOMEM;
     return publish(c) ? PE_OK : PE_ERR_INVALID; /* the consumer stopped: stop raptor */
 }
@@ -411,6 +414,7 @@ static pe_status run_pipeline(pipe_ctx *c, const imp_sink *sink, imp_record_done
     pthread_cond_init(&c->cv_empty, NULL);
     pthread_t th;
     pe_status st = PE_OK;
+    c->target = TAPE_TARGET / 64;
     if (pthread_create(&th, NULL, producer, c) != 0) {
         st = pe_error_set(err, PE_ERR_NOMEM, "cannot start the parser thread");
         goto out;

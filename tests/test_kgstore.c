@@ -997,6 +997,112 @@ static void test_sameas_swap_ids(void)
     pe_kg_close(kg);
 }
 
+/* A sameAs into a Wikidata term interned in the same batch and given nothing
+ * yet swaps ids without flushing the batch's pending writes: the term
+ * dictionary must still end up pointing both terms at the canonical id, for
+ * readers, for this handle's writer and for a new handle. Merges from before
+ * are then followed by a new handle's writer (loaded with its caches). */
+static void test_sameas_fresh_swap(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q8 = I(w, "Q8"); /* has data: a full merge */
+    text(w, q8, PE_KG_LABEL, "en", "Eight", 1);
+    enum { N = 300 };
+    pe_kg_id stale[N];
+    for (int i = 0; i < N; i++) {
+        char dp[64], q[16];
+        snprintf(dp, sizeof dp, "http://dbpedia.org/resource/R%d", i);
+        snprintf(q, sizeof q, "Q%d", 1000 + i);
+        pe_kg_id d = I(w, dp);
+        PE_CHECK(pe_kg_put_kind(w, d, PE_KG_KIND_RESOURCE, NULL, 2) == PE_OK);
+        stale[i] = I(w, q);
+        PE_CHECK(pe_kg_put_sameas(w, d, stale[i], 3) == PE_OK);
+        PE_CHECK_EQ_INT(I(w, q), I(w, dp));
+        if (i == N / 2)
+            PE_CHECK(pe_kg_put_sameas(w, I(w, "http://dbpedia.org/resource/Eight"), q8, 3) == PE_OK);
+    }
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        char dp[64], q[16];
+        snprintf(dp, sizeof dp, "http://dbpedia.org/resource/R%d", i);
+        snprintf(q, sizeof q, "Q%d", 1000 + i);
+        pe_kg_id c = R(r, q);
+        pe_kg_entity *e = NULL;
+        if (!c || c != R(r, dp) || pe_kg_entity_get(r, c, &e) != PE_OK || !e || strcmp(e->term, q) != 0 ||
+            e->kind != PE_KG_KIND_RESOURCE || e->n_same != 1 || strcmp(e->same[0], dp) != 0)
+            bad++;
+        pe_kg_entity_free(e);
+    }
+    PE_CHECK_EQ_INT(bad, 0);
+    PE_CHECK(R(r, "Q8") == q8 && R(r, "http://dbpedia.org/resource/Eight") == q8);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+
+    /* a new handle: dictionary and merges loaded from the store */
+    pe_kg_options o = pe_kg_options_default();
+    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    PE_CHECK_EQ_INT(I(w, "Q1000"), I(w, "http://dbpedia.org/resource/R0"));
+    /* ids merged away before are followed: Q9 joins Q1001's entity */
+    PE_CHECK(pe_kg_put_sameas(w, stale[1], I(w, "Q9"), 4) == PE_OK);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_id c = R(r, "Q1001");
+    PE_CHECK(c != 0 && R(r, "Q9") == c && R(r, "http://dbpedia.org/resource/R1") == c);
+    PE_CHECK_EQ_STR(so_term(r, c), "Q1001");
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
+/* A writer's buffers are kept for the next one: an aborted batch leaves
+ * nothing behind in them (ids are handed out again after an abort). */
+static void test_writer_reuse(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id p = I(w, "P99");
+    PE_CHECK(pe_kg_put_kind(w, p, PE_KG_KIND_PROPERTY, "string", 1) == PE_OK);
+    PE_CHECK(pe_kg_put_sitelink(w, p, "enwiki", "P", 1) == PE_OK);
+    link_e(w, p, p, I(w, "Q5"), 1);
+    pe_kg_writer_abort(w);
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q = I(w, "Q1");
+    PE_CHECK_EQ_INT(q, p); /* the same id again */
+    PE_CHECK(pe_kg_put_kind(w, q, PE_KG_KIND_ITEM, NULL, 2) == PE_OK);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    for (int b = 0; b < 3; b++) { /* more batches through the kept buffers */
+        PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+        char t[16];
+        snprintf(t, sizeof t, "Q%d", 10 + b);
+        link_e(w, I(w, t), I(w, "P31"), q, 2);
+        PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    }
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    PE_CHECK_EQ_INT(R(r, "P99"), 0);
+    pe_kg_entity *e = NULL;
+    PE_CHECK(pe_kg_entity_get(r, q, &e) == PE_OK && e);
+    if (e) {
+        PE_CHECK_EQ_STR(e->term, "Q1");
+        PE_CHECK_EQ_INT(e->kind, PE_KG_KIND_ITEM);
+        PE_CHECK(e->datatype == NULL);
+        PE_CHECK_EQ_INT(e->sitelinks, 0);
+        PE_CHECK_EQ_INT(e->in_degree, 3);
+    }
+    pe_kg_entity_free(e);
+    PE_CHECK_EQ_INT(count_match(r, 0, 0, 0), 3);
+    pe_kg_reader_end(r);
+    pe_kg_close(kg);
+}
+
 /* The writer's id map (merged id -> canonical id) and its bit filter. */
 static void test_idmap(void)
 {
@@ -1459,6 +1565,8 @@ int main(void)
     PE_RUN(test_sameas);
     PE_RUN(test_sameas_orders_identical);
     PE_RUN(test_sameas_swap_ids);
+    PE_RUN(test_sameas_fresh_swap);
+    PE_RUN(test_writer_reuse);
     PE_RUN(test_idmap);
     PE_RUN(test_sources);
     PE_RUN(test_persistence_and_abort);
