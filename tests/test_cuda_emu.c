@@ -1270,8 +1270,13 @@ static void test_devices(void)
     PE_CHECK(strstr(err.msg, "device 2") != NULL);
     o.device = 1;
     PE_CHECK_EQ_INT(cudaSetDevice(0), cudaSuccess); /* the caller works on device 0 */
-    PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
     int cur = -1;
+    emu.fail_malloc = emu.n_malloc + 1; /* a load on device 1 that fails */
+    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err), PE_ERR_BACKEND);
+    emu_reset_faults();
+    cudaGetDevice(&cur);
+    PE_CHECK_EQ_INT(cur, 0);
+    PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
     cudaGetDevice(&cur);
     PE_CHECK_EQ_INT(cur, 0);
     if (cu) {

@@ -378,6 +378,8 @@ pe_status pe_encoder_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_
     st = cuda_setup(cu, w, err);
     if (st != PE_OK) {
         pe_encoder_cuda_free(cu);
+        if (prev >= 0) cudaSetDevice(prev);
+        cudaGetLastError();
         return st;
     }
     /* the caller's current device is left as it was */
