@@ -194,6 +194,20 @@ elif [ $built = 1 ]; then
     say "no usable GPU: compute-sanitizer, persona encode and the benchmarks were not run"
 fi
 
+# Last, with what is left of the budget: the unit and golden tests, where
+# --backend auto now picks the GPU (persona encode's CLI tests, for one).
+if [ $have_gpu = 1 ]; then
+    say "== the other unit and golden tests (AUTO picks CUDA here)"
+    if [ "$(left)" -ge 90 ]; then
+        (cd "$bd" && run 240 ctest -L 'unit|golden' -E '^test_cuda' -j "$jobs" --output-on-failure)
+        rc=$?
+        [ $rc = 124 ] && say "(cut by the time budget: not counted)"
+        [ $rc = 0 ] || [ $rc = 124 ] || fail "ctest -L 'unit|golden' on the GPU machine"
+    else
+        say "skipped: less than 90 s of the budget left"
+    fi
+fi
+
 say "== nvidia-smi (after)"
 if command -v nvidia-smi >/dev/null; then
     run 20 nvidia-smi --query-gpu=name,memory.used,temperature.gpu,clocks.sm --format=csv
