@@ -57,6 +57,12 @@
  * process writes to the store, and by the readers' entity, label, value and
  * type functions; pe_kg_match wants canonical ids (pe_kg_resolve gives them).
  *
+ * Memory of a handle that writes (kept until pe_kg_close, for the next
+ * batch): the term dictionary cache (a table of at most 128 MiB plus at
+ * most 256 MiB of long terms; dropped when the dictionary outgrows it), the
+ * store's sameAs merges (up to 2M of them) and the last writer's buffers
+ * (deferred index writes, bounded by the batch).
+ *
  * Record layouts: see the "LMDB layout" section at the end of this header.
  */
 #ifndef PE_KG_H
