@@ -346,7 +346,7 @@ int main(int argc, char **argv)
             fprintf(jf,
                     "{\"peer\": \"ours\", \"backend\": \"%s\", \"kernels\": \"%s\", \"precision\": \"%s\", "
                     "\"threads\": %d, \"batch\": %d, \"seq\": %d, \"sec\": %.6g, \"check_max_abs_diff\": %.3g}\n",
-                    info.backend, pe_linear_backend_name(), bf16 ? "bf16" : "f32", threads, B, T, best, check);
+                    info.backend, pe_linear_backend_name(), info.precision, threads, B, T, best, check);
         free(ids), free(lens), free(h);
     }
     if (jf) fclose(jf);
