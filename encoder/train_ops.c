@@ -1,0 +1,241 @@
+/* train_ops.c - forward and backward of the training path's ops (see
+ * train_ops.h). Products through OpenBLAS sgemm; the rest plain loops:
+ * correctness first, they are O(T C) beside the O(T C^2) products. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "train_ops.h"
+
+/* ---- linear ---- */
+
+void pe_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K)
+{
+    if (M <= 0) return;
+    for (int i = 0; i < M; i++) {
+        float *r = y + (size_t)i * N;
+        if (b) memcpy(r, b, (size_t)N * sizeof *r);
+        else memset(r, 0, (size_t)N * sizeof *r);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 1.0f, y, N);
+}
+
+void pe_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx, float beta, float *dW, float *db,
+                      int M, int N, int K)
+{
+    if (M <= 0) return;
+    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, beta, dx, K);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
+    if (db)
+        for (int i = 0; i < M; i++) {
+            const float *r = dy + (size_t)i * N;
+            for (int j = 0; j < N; j++) db[j] += r[j];
+        }
+}
+
+/* ---- LayerNorm ---- */
+
+void pe_tr_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
+                         int n, float eps)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *xr = x + (size_t)i * n;
+        float *yr = y + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        double s = 0.0, q = 0.0;
+        for (int j = 0; j < n; j++) s += xr[j];
+        const double mean = s / n;
+        for (int j = 0; j < n; j++) {
+            double d = xr[j] - mean;
+            q += d * d;
+        }
+        const float inv = (float)(1.0 / sqrt(q / n + (double)eps)), m = (float)mean;
+        rstd[i] = inv;
+        for (int j = 0; j < n; j++) {
+            float h = (xr[j] - m) * inv;
+            hr[j] = h;
+            yr[j] = h * g[j] + b[j];
+        }
+    }
+}
+
+void pe_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
+                         float *db, int rows, int n)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        float *xr = dx + (size_t)i * n;
+        double s1 = 0.0, s2 = 0.0;
+        for (int j = 0; j < n; j++) {
+            double dh = (double)dr[j] * g[j];
+            s1 += dh;
+            s2 += dh * hr[j];
+            dg[j] += dr[j] * hr[j];
+            db[j] += dr[j];
+        }
+        const float m1 = (float)(s1 / n), m2 = (float)(s2 / n);
+        for (int j = 0; j < n; j++) xr[j] = rstd[i] * (dr[j] * g[j] - m1 - hr[j] * m2);
+    }
+}
+
+/* ---- GELU (exact, erf) ---- */
+
+void pe_tr_gelu_fwd(const float *u, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = 0.5f * u[i] * (1.0f + erff(u[i] * (float)M_SQRT1_2));
+}
+
+void pe_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n)
+{
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    for (size_t i = 0; i < n; i++) {
+        float x = u[i];
+        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)), pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
+        du[i] = dy[i] * (cdf + x * pdf);
+    }
+}
+
+/* ---- dropout ---- */
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+size_t pe_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream, uint64_t base)
+{
+    if (!(p > 0.0f)) return 0;
+    size_t zeroed = 0;
+    if (p >= 1.0f) { /* torch: everything dropped */
+        memset(x, 0, n * sizeof *x);
+        return n;
+    }
+    const uint64_t key = mix64(seed ^ mix64(stream * 0xD1B54A32D192ED03ull));
+    /* keep when the top 24 bits, as a fraction of 2^24, are >= p */
+    const uint32_t thr = (uint32_t)((double)p * 16777216.0);
+    const float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = (uint32_t)(mix64(key ^ (base + i)) >> 40);
+        if (r < thr) {
+            x[i] = 0.0f;
+            zeroed++;
+        } else {
+            x[i] *= scale;
+        }
+    }
+    return zeroed;
+}
+
+/* ---- attention ---- */
+
+size_t pe_tr_attention_probs_floats(const int *offsets, int n_seq, int H)
+{
+    size_t n = 0;
+    for (int s = 0; s < n_seq; s++) {
+        size_t len = (size_t)(offsets[s + 1] - offsets[s]);
+        n += (size_t)H * len * len;
+    }
+    return n;
+}
+
+void pe_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scratch, const int *offsets, int n_seq,
+                         int H, int D, float p, uint64_t seed, uint64_t stream)
+{
+    const int C = H * D, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)D);
+    size_t poff = 0;
+    for (int s = 0; s < n_seq; s++) {
+        const int t0 = offsets[s], len = offsets[s + 1] - t0;
+        for (int h = 0; h < H; h++, poff += (size_t)len * len) {
+            const float *q = qkv + (size_t)t0 * C3 + h * D, *k = q + C, *v = q + 2 * C;
+            float *P = probs + poff;
+            /* P (len,len) = scale q k^T, then softmax per row */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, D, scale, q, C3, k, C3, 0.0f, P, len);
+            for (int i = 0; i < len; i++) {
+                float *r = P + (size_t)i * len, mx = r[0];
+                for (int j = 1; j < len; j++) mx = r[j] > mx ? r[j] : mx;
+                double sum = 0.0;
+                for (int j = 0; j < len; j++) {
+                    r[j] = expf(r[j] - mx);
+                    sum += r[j];
+                }
+                const float inv = (float)(1.0 / sum);
+                for (int j = 0; j < len; j++) r[j] *= inv;
+            }
+            const float *Pd = P;
+            if (p > 0.0f) {
+                memcpy(scratch, P, (size_t)len * len * sizeof *scratch);
+                pe_tr_dropout(scratch, (size_t)len * len, p, seed, stream, poff);
+                Pd = scratch;
+            }
+            /* ctx (len, D) = Pd v */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, D, len, 1.0f, Pd, len, v, C3, 0.0f,
+                        ctx + (size_t)t0 * C + h * D, C);
+        }
+    }
+}
+
+void pe_tr_attention_bwd(const float *qkv, const float *probs, const float *dctx, float *dqkv, float *scratch,
+                         const int *offsets, int n_seq, int H, int D, float p, uint64_t seed, uint64_t stream)
+{
+    const int C = H * D, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)D);
+    size_t poff = 0;
+    for (int s = 0; s < n_seq; s++) {
+        const int t0 = offsets[s], len = offsets[s + 1] - t0;
+        const size_t LL = (size_t)len * len;
+        float *Pd = scratch, *dP = scratch + LL;
+        for (int h = 0; h < H; h++, poff += LL) {
+            const float *q = qkv + (size_t)t0 * C3 + h * D, *k = q + C, *v = q + 2 * C;
+            const float *P = probs + poff, *dc = dctx + (size_t)t0 * C + h * D;
+            float *dq = dqkv + (size_t)t0 * C3 + h * D, *dk = dq + C, *dv = dq + 2 * C;
+            memcpy(Pd, P, LL * sizeof *Pd);
+            pe_tr_dropout(Pd, LL, p, seed, stream, poff);
+            /* dv (len,D) = Pd^T dc;  dPd (len,len) = dc v^T */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, D, len, 1.0f, Pd, len, dc, C, 0.0f, dv, C3);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, D, 1.0f, dc, C, v, C3, 0.0f, dP, len);
+            pe_tr_dropout(dP, LL, p, seed, stream, poff); /* dP = mask * dPd */
+            /* softmax: dS = P * (dP - rowsum(dP * P)) */
+            for (int i = 0; i < len; i++) {
+                const float *pr = P + (size_t)i * len;
+                float *dr = dP + (size_t)i * len;
+                double dot = 0.0;
+                for (int j = 0; j < len; j++) dot += (double)dr[j] * pr[j];
+                const float d = (float)dot;
+                for (int j = 0; j < len; j++) dr[j] = pr[j] * (dr[j] - d);
+            }
+            /* S = scale q k^T: dq = scale dS k; dk = scale dS^T q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, D, len, scale, dP, len, k, C3, 0.0f, dq, C3);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, D, len, scale, dP, len, q, C3, 0.0f, dk, C3);
+        }
+    }
+}
+
+/* ---- embeddings ---- */
+
+void pe_tr_embed_fwd(const float *word, const float *pos, const float *type, const int32_t *ids,
+                     const int32_t *positions, const int32_t *types, float *x, int T, int C)
+{
+    for (int t = 0; t < T; t++) {
+        float *r = x + (size_t)t * C;
+        const float *we = word + (size_t)ids[t] * C, *pe = pos + (size_t)positions[t] * C,
+                    *te = type + (size_t)types[t] * C;
+        for (int j = 0; j < C; j++) r[j] = we[j] + pe[j] + te[j];
+    }
+}
+
+void pe_tr_embed_bwd(const float *dx, const int32_t *ids, const int32_t *positions, const int32_t *types,
+                     float *dword, float *dpos, float *dtype, int T, int C)
+{
+    for (int t = 0; t < T; t++) {
+        const float *r = dx + (size_t)t * C;
+        float *w = dword + (size_t)ids[t] * C, *p = dpos + (size_t)positions[t] * C, *y = dtype + (size_t)types[t] * C;
+        for (int j = 0; j < C; j++) {
+            w[j] += r[j];
+            p[j] += r[j];
+            y[j] += r[j];
+        }
+    }
+}

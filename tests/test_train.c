@@ -1,0 +1,839 @@
+/* test_train.c - the encoder's training path (encoder/pe_train.h,
+ * encoder/train_ops.h):
+ *   - every op's backward against central differences, on its own;
+ *   - the whole encoder's gradient of every parameter tensor against
+ *     central differences (tiny config, dropout off and on);
+ *   - gradients and 3 AdamW steps (warm-up, weight decay, clipping) against
+ *     PyTorch autograd (tests/fixtures/train, scripts/gen_train_fixtures.py);
+ *   - dropout: p = 0 equals pe_encoder_forward; seeded; mask rate;
+ *   - save, pe_encoder_load, same hidden states; .pem through convert.
+ *
+ * Central differences: the forward runs in f32, the loss sum(y * r) is
+ * summed in double and the step is the f32 difference actually applied, so
+ * the difference quotient carries ~1e-3 absolute noise at step 1e-2/1e-3:
+ * the checks allow 2% of the tensor's largest gradient plus that noise (a
+ * wrong backward is off by O(1) of it). Against PyTorch (float64 reference
+ * from the same f32 weights) the tolerance is 2e-5 relative to each
+ * tensor's largest value. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attention.h"
+#include "model_internal.h"
+#include "pe_encoder.h"
+#include "pe_test.h"
+#include "pe_train.h"
+#include "train_ops.h"
+
+static char tmpdir[64];
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state = 12345;
+static double urand(void) /* [0, 1) */
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+static float nrand(void)
+{
+    double u1 = urand() + 1e-12, u2 = urand();
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+static void fill(float *x, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++) x[i] = scale * nrand();
+}
+static double dot(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* Central difference of loss() with respect to x[i], by the step actually
+ * applied in f32. */
+typedef double (*loss_fn)(void *ctx);
+static double central(loss_fn f, void *ctx, float *x, size_t i, float h)
+{
+    const float x0 = x[i];
+    x[i] = x0 + h;
+    const double up = (double)x[i];
+    const double lp = f(ctx);
+    x[i] = x0 - h;
+    const double dn = (double)x[i];
+    const double lm = f(ctx);
+    x[i] = x0;
+    return (lp - lm) / (up - dn);
+}
+
+/* Checks grad (n) against central differences at up to k elements (the
+ * largest gradient and others at random; all when n <= k). */
+static int check_grad_ex(const char *what, loss_fn f, void *ctx, float *x, const float *grad, size_t n, int k, float h,
+                         int zero)
+{
+    double gmax = 0.0;
+    size_t imax = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(grad[i]) > gmax) gmax = fabs(grad[i]), imax = i;
+    int bad = 0;
+    for (int j = 0; j < (n <= (size_t)k ? (int)n : k); j++) {
+        size_t i = n <= (size_t)k ? (size_t)j : j == 0 ? imax : (size_t)(urand() * (double)n);
+        double fd = central(f, ctx, x, i, h), an = grad[i];
+        double tol = 0.02 * gmax + 1e-3;
+        if (!(fabs(fd - an) <= tol)) {
+            if (bad++ < 3)
+                fprintf(stderr, "  %s[%zu]: analytic %.6g, central difference %.6g (tol %.2g)\n", what, i, an, fd, tol);
+        }
+    }
+    PE_CHECK_MSG(bad == 0, "%s: %d of %d elements off", what, bad, k);
+    if (zero) PE_CHECK_MSG(gmax < 1e-4, "%s: should vanish, max %g", what, gmax);
+    else PE_CHECK_MSG(gmax > 1e-3, "%s: gradient vanishes (max %g): the check proves nothing", what, gmax);
+    return bad;
+}
+static int check_grad(const char *what, loss_fn f, void *ctx, float *x, const float *grad, size_t n, int k, float h)
+{
+    return check_grad_ex(what, f, ctx, x, grad, n, k, h, 0);
+}
+
+/* ---- ops, each on its own ---- */
+
+typedef struct lin_ctx {
+    float *x, *W, *b, *y, *r;
+    int M, N, K;
+} lin_ctx;
+static double lin_loss(void *p)
+{
+    lin_ctx *c = p;
+    pe_tr_linear_fwd(c->x, c->W, c->b, c->y, c->M, c->N, c->K);
+    return dot(c->y, c->r, (size_t)c->M * c->N);
+}
+
+static void test_op_linear(void)
+{
+    enum { M = 5, N = 4, K = 6 };
+    float x[M * K], W[N * K], b[N], y[M * N], r[M * N], dx[M * K], dW[N * K] = {0}, db[N] = {0};
+    fill(x, M * K, 1), fill(W, N * K, 1), fill(b, N, 1), fill(r, M * N, 1);
+    lin_ctx c = {x, W, b, y, r, M, N, K};
+    pe_tr_linear_bwd(x, W, r, dx, 0.0f, dW, db, M, N, K);
+    check_grad("linear dx", lin_loss, &c, x, dx, M * K, M * K, 1e-2f);
+    check_grad("linear dW", lin_loss, &c, W, dW, N * K, N * K, 1e-2f);
+    check_grad("linear db", lin_loss, &c, b, db, N, N, 1e-2f);
+    /* beta = 1 adds to dx; parameter gradients accumulate */
+    float dx2[M * K];
+    memcpy(dx2, dx, sizeof dx);
+    pe_tr_linear_bwd(x, W, r, dx2, 1.0f, dW, db, M, N, K);
+    double e = 0.0;
+    for (int i = 0; i < M * K; i++) e = fmax(e, fabs(dx2[i] - 2 * dx[i]));
+    PE_CHECK(e < 1e-5);
+}
+
+typedef struct ln_ctx {
+    float *x, *g, *b, *y, *xhat, *rstd, *r;
+    int rows, n;
+} ln_ctx;
+static double ln_loss(void *p)
+{
+    ln_ctx *c = p;
+    pe_tr_layernorm_fwd(c->x, c->g, c->b, c->y, c->xhat, c->rstd, c->rows, c->n, 1e-12f);
+    return dot(c->y, c->r, (size_t)c->rows * c->n);
+}
+
+static void test_op_layernorm(void)
+{
+    enum { R = 3, N = 7 };
+    float x[R * N], g[N], b[N], y[R * N], xhat[R * N], rstd[R], r[R * N], dx[R * N], dg[N] = {0}, db[N] = {0};
+    fill(x, R * N, 1), fill(g, N, 1), fill(b, N, 1), fill(r, R * N, 1);
+    ln_ctx c = {x, g, b, y, xhat, rstd, r, R, N};
+    ln_loss(&c);
+    pe_tr_layernorm_bwd(r, xhat, rstd, g, dx, dg, db, R, N);
+    check_grad("layernorm dx", ln_loss, &c, x, dx, R * N, R * N, 1e-2f);
+    check_grad("layernorm dg", ln_loss, &c, g, dg, N, N, 1e-2f);
+    check_grad("layernorm db", ln_loss, &c, b, db, N, N, 1e-2f);
+    /* the forward equals the inference path's LayerNorm */
+    ln_loss(&c);
+    float ref[R * N];
+    memcpy(ref, x, sizeof x);
+    pe_layernorm_f32(ref, g, b, R, N, 1e-12f);
+    double e = 0.0;
+    for (int i = 0; i < R * N; i++) e = fmax(e, fabs(ref[i] - y[i]));
+    PE_CHECK_MSG(e < 1e-6, "layernorm vs inference: %g", e);
+}
+
+typedef struct gelu_ctx {
+    float *u, *y, *r;
+    int n;
+} gelu_ctx;
+static double gelu_loss(void *p)
+{
+    gelu_ctx *c = p;
+    pe_tr_gelu_fwd(c->u, c->y, (size_t)c->n);
+    return dot(c->y, c->r, (size_t)c->n);
+}
+
+static void test_op_gelu(void)
+{
+    enum { N = 24 };
+    float u[N], y[N], r[N], du[N];
+    fill(u, N, 2), fill(r, N, 1);
+    gelu_ctx c = {u, y, r, N};
+    pe_tr_gelu_bwd(u, r, du, N);
+    check_grad("gelu du", gelu_loss, &c, u, du, N, N, 1e-3f);
+    double e = 0.0;
+    gelu_loss(&c);
+    for (int i = 0; i < N; i++) e = fmax(e, fabs(y[i] - pe_gelu(u[i])));
+    PE_CHECK_MSG(e < 1e-6, "gelu vs inference: %g", e);
+}
+
+typedef struct att_ctx {
+    float *qkv, *ctx, *probs, *scratch, *r;
+    const int *off;
+    int n_seq, H, D, T;
+    float p;
+} att_ctx;
+static double att_loss(void *p)
+{
+    att_ctx *c = p;
+    pe_tr_attention_fwd(c->qkv, c->ctx, c->probs, c->scratch, c->off, c->n_seq, c->H, c->D, c->p, 7, 3);
+    return dot(c->ctx, c->r, (size_t)c->T * c->H * c->D);
+}
+
+static void test_op_attention(void)
+{
+    enum { H = 2, D = 3, C = H * D, T = 9 };
+    const int off[4] = {0, 4, 5, 9}; /* lengths 4, 1, 4 */
+    float qkv[T * 3 * C], ctx[T * C], probs[H * (16 + 1 + 16)], scratch[2 * 16], r[T * C], dqkv[T * 3 * C];
+    PE_CHECK_EQ_INT(pe_tr_attention_probs_floats(off, 3, H), H * (16 + 1 + 16));
+    for (int pass = 0; pass < 2; pass++) {
+        fill(qkv, T * 3 * C, 1), fill(r, T * C, 1);
+        att_ctx c = {qkv, ctx, probs, scratch, r, off, 3, H, D, T, pass ? 0.3f : 0.0f};
+        att_loss(&c);
+        pe_tr_attention_bwd(qkv, probs, r, dqkv, scratch, off, 3, H, D, c.p, 7, 3);
+        check_grad(pass ? "attention dqkv (dropout 0.3)" : "attention dqkv", att_loss, &c, qkv, dqkv, T * 3 * C,
+                   T * 3 * C, 1e-2f);
+        if (pass == 0) { /* the forward equals the inference path's attention */
+            float ref[T * C], sc[4096];
+            att_loss(&c);
+            PE_CHECK(pe_attention_scratch_floats(4, H, D) <= 4096);
+            pe_attention_f32_blas(qkv, ref, off, 3, H, D, sc);
+            double e = 0.0;
+            for (int i = 0; i < T * C; i++) e = fmax(e, fabs(ref[i] - ctx[i]));
+            PE_CHECK_MSG(e < 1e-5, "attention vs inference: %g", e);
+        }
+    }
+}
+
+typedef struct emb_ctx {
+    float *word, *pos, *type, *x, *r;
+    const int32_t *ids, *positions, *types;
+    int T, C;
+} emb_ctx;
+static double emb_loss(void *p)
+{
+    emb_ctx *c = p;
+    pe_tr_embed_fwd(c->word, c->pos, c->type, c->ids, c->positions, c->types, c->x, c->T, c->C);
+    return dot(c->x, c->r, (size_t)c->T * c->C);
+}
+
+static void test_op_embed(void)
+{
+    enum { V = 6, P = 4, Y = 2, T = 5, C = 3 };
+    const int32_t ids[T] = {1, 4, 1, 0, 5}, pos[T] = {0, 1, 2, 0, 1}, types[T] = {0, 1, 1, 0, 0};
+    float word[V * C], posw[P * C], type[Y * C], x[T * C], r[T * C];
+    float dw[V * C] = {0}, dp[P * C] = {0}, dt[Y * C] = {0};
+    fill(word, V * C, 1), fill(posw, P * C, 1), fill(type, Y * C, 1), fill(r, T * C, 1);
+    emb_ctx c = {word, posw, type, x, r, ids, pos, types, T, C};
+    pe_tr_embed_bwd(r, ids, pos, types, dw, dp, dt, T, C);
+    check_grad("embed dword", emb_loss, &c, word, dw, V * C, V * C, 1e-2f);
+    check_grad("embed dpos", emb_loss, &c, posw, dp, P * C, P * C, 1e-2f);
+    check_grad("embed dtype", emb_loss, &c, type, dt, Y * C, Y * C, 1e-2f);
+    for (int j = 0; j < C; j++) PE_CHECK(dw[2 * C + j] == 0.0f); /* id 2 unused: no gradient */
+}
+
+static void test_op_dropout(void)
+{
+    enum { N = 200000 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    PE_CHECK(x && y);
+    if (!x || !y) goto done;
+    const float ps[3] = {0.1f, 0.5f, 0.9f};
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < N; i++) x[i] = 1.0f;
+        size_t z = pe_tr_dropout(x, N, ps[k], 42, 1, 0);
+        double rate = (double)z / N;
+        PE_CHECK_MSG(fabs(rate - ps[k]) < 0.01, "p %g: dropped %g", (double)ps[k], rate);
+        size_t zero = 0, kept_ok = 0;
+        for (int i = 0; i < N; i++) {
+            zero += x[i] == 0.0f;
+            kept_ok += fabsf(x[i] - 1.0f / (1.0f - ps[k])) < 1e-6f;
+        }
+        PE_CHECK_EQ_INT(zero, z);
+        PE_CHECK_EQ_INT(zero + kept_ok, N);
+        /* the same (seed, stream, index) gives the same mask, a window of it too */
+        for (int i = 0; i < N; i++) y[i] = 1.0f;
+        pe_tr_dropout(y + 1000, 5000, ps[k], 42, 1, 1000);
+        PE_CHECK(memcmp(x + 1000, y + 1000, 5000 * sizeof *x) == 0);
+        /* another stream or seed, another mask */
+        for (int i = 0; i < N; i++) y[i] = 1.0f;
+        pe_tr_dropout(y, N, ps[k], 42, 2, 0);
+        PE_CHECK(memcmp(x, y, N * sizeof *x) != 0);
+        for (int i = 0; i < N; i++) y[i] = 1.0f;
+        pe_tr_dropout(y, N, ps[k], 43, 1, 0);
+        PE_CHECK(memcmp(x, y, N * sizeof *x) != 0);
+    }
+    for (int i = 0; i < 10; i++) x[i] = (float)i;
+    PE_CHECK_EQ_INT(pe_tr_dropout(x, 10, 0.0f, 1, 1, 0), 0);
+    for (int i = 0; i < 10; i++) PE_CHECK(x[i] == (float)i);
+done:
+    free(x);
+    free(y);
+}
+
+/* ---- the whole encoder against central differences ---- */
+
+typedef struct model_ctx {
+    pe_train *tr;
+    const int32_t *ids, *types;
+    const int *lengths;
+    int n_seq;
+    pe_train_forward_options fo;
+    float *hidden, *r;
+    size_t TC;
+} model_ctx;
+static double model_loss(void *p)
+{
+    model_ctx *c = p;
+    if (pe_train_forward(c->tr, c->ids, c->types, c->lengths, c->n_seq, &c->fo, c->hidden) != PE_OK) return NAN;
+    return dot(c->hidden, c->r, c->TC);
+}
+
+static pe_encoder_config tiny_config(void)
+{
+    pe_encoder_config g = {.vocab_size = 30, .hidden = 8, .layers = 2, .heads = 2, .intermediate = 16,
+                           .max_position = 16, .type_vocab = 2, .layer_norm_eps = 1e-12f};
+    return g;
+}
+
+static void test_model_gradcheck(void)
+{
+    pe_encoder_config g = tiny_config();
+    pe_train *tr = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_train_new_random(&g, 5, &tr, &err), PE_OK);
+    if (!tr) return;
+    PE_CHECK_EQ_INT(pe_train_n_params(tr), 5 + 16 * 2);
+    /* larger weights than the N(0, 0.02) init, so that every path carries gradient */
+    for (int i = 0; i < pe_train_n_params(tr); i++) {
+        pe_train_param p;
+        pe_train_param_at(tr, i, &p);
+        int ln = strstr(p.name, "LayerNorm.weight") != NULL;
+        for (int64_t j = 0; j < p.numel; j++)
+            p.data[j] = ln ? 1.0f + 0.2f * nrand() : (p.ndim == 2 ? (strstr(p.name, "embeddings") ? 1.0f : 0.5f) : 0.2f) * nrand();
+    }
+    const int lengths[3] = {4, 1, 6};
+    enum { T = 11 };
+    int32_t ids[T], types[T];
+    for (int t = 0; t < T; t++) ids[t] = (int32_t)(urand() * 30), types[t] = (int32_t)(urand() * 2);
+    float hidden[T * 8], r[T * 8];
+    fill(r, T * 8, 1);
+    for (int pass = 0; pass < 2; pass++) {
+        model_ctx c = {tr, ids, types, lengths, 3, pe_train_forward_options_default(), hidden, r, T * 8};
+        if (pass) c.fo.hidden_dropout = 0.2f, c.fo.attention_dropout = 0.2f, c.fo.seed = 99;
+        pe_train_zero_grad(tr);
+        PE_CHECK(!isnan(model_loss(&c)));
+        PE_CHECK_EQ_INT(pe_train_backward(tr, r), PE_OK);
+        for (int i = 0; i < pe_train_n_params(tr); i++) {
+            pe_train_param p;
+            pe_train_param_at(tr, i, &p);
+            char what[160];
+            snprintf(what, sizeof what, "%s%s", p.name, pass ? " (dropout)" : "");
+            /* the position rows past the longest sequence get no gradient: look at the used ones */
+            size_t n = (size_t)p.numel;
+            if (strstr(p.name, "position_embeddings")) n = 6 * 8;
+            /* softmax ignores what adds the same score to a whole row: q . b_k,
+             * so the key bias has no gradient (torch's float64 gives ~1e-17) */
+            check_grad_ex(what, model_loss, &c, p.data, p.grad, n, 12, 1e-2f,
+                          strstr(p.name, "attention.self.key.bias") != NULL);
+        }
+    }
+    pe_train_free(tr);
+}
+
+/* ---- against PyTorch ---- */
+
+typedef struct fixture {
+    void *map;
+    size_t size;
+    pe_encoder_stored_tensor *t;
+    int n;
+} fixture;
+
+static const pe_encoder_stored_tensor *fx_get(const fixture *f, const char *name)
+{
+    for (int i = 0; i < f->n; i++)
+        if (strcmp(f->t[i].name, name) == 0) return &f->t[i];
+    fprintf(stderr, "fixture: no tensor %s\n", name);
+    return NULL;
+}
+
+static int fx_open(fixture *f)
+{
+    char path[512];
+    pe_error err;
+    memset(f, 0, sizeof *f);
+    snprintf(path, sizeof path, "%s/train/expected.safetensors", PE_FIXTURES);
+    if (pe_map_file(path, &f->map, &f->size, &err) != PE_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 0;
+    }
+    if (pe_safetensors_parse(path, f->map, f->size, &f->t, &f->n, &err) != PE_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+static void fx_close(fixture *f)
+{
+    pe_stored_tensors_free(f->t, f->n);
+    pe_unmap_file(f->map, f->size);
+}
+
+/* max |a - b| / max |b|: relative to the tensor's scale */
+static double rel_err(const float *a, const float *b, size_t n)
+{
+    double e = 0.0, m = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        e = fmax(e, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    return m > 0 ? e / m : e;
+}
+
+static pe_encoder *load_tiny(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/train/tiny", PE_FIXTURES);
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.threads = 1;
+    pe_encoder *enc = NULL;
+    pe_error err;
+    pe_status st = pe_encoder_load(path, &o, &enc, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s", err.msg);
+    return enc;
+}
+
+static void test_against_torch(void)
+{
+    fixture f;
+    pe_encoder *enc = load_tiny();
+    if (!fx_open(&f) || !enc) {
+        PE_CHECK(0);
+        pe_encoder_free(enc);
+        return;
+    }
+    const pe_encoder_stored_tensor *ids = fx_get(&f, "batch.ids"), *types = fx_get(&f, "batch.types"),
+                                   *len = fx_get(&f, "batch.lengths"), *hid = fx_get(&f, "hidden"),
+                                   *norm = fx_get(&f, "norm");
+    const pe_encoder_stored_tensor *r[3] = {fx_get(&f, "loss.r0"), fx_get(&f, "loss.r1"), fx_get(&f, "loss.r2")};
+    pe_train *tr = NULL;
+    pe_error err;
+    if (!ids || !types || !len || !hid || !norm || !r[0] || !r[1] || !r[2]) {
+        PE_CHECK(0);
+        goto done;
+    }
+    PE_CHECK_EQ_INT(pe_train_new_from_encoder(enc, &tr, &err), PE_OK);
+    if (!tr) goto done;
+    const int n_seq = (int)len->shape[0], T = (int)ids->shape[0], C = pe_train_config(tr)->hidden;
+    int lengths[8];
+    for (int s = 0; s < n_seq && s < 8; s++) lengths[s] = ((const int32_t *)len->data)[s];
+    float *hidden = malloc((size_t)T * C * sizeof *hidden);
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids->data, types->data, lengths, n_seq, NULL, hidden), PE_OK);
+    double e = rel_err(hidden, hid->data, (size_t)T * C);
+    PE_CHECK_MSG(e < 2e-5, "hidden: relative error %g", e);
+    PE_CHECK_EQ_INT(pe_train_backward(tr, r[0]->data), PE_OK);
+    double worst = 0.0;
+    for (int i = 0; i < pe_train_n_params(tr); i++) {
+        pe_train_param p;
+        pe_train_param_at(tr, i, &p);
+        char name[160];
+        snprintf(name, sizeof name, "grad.%s", p.name);
+        const pe_encoder_stored_tensor *x = fx_get(&f, name);
+        if (!x) {
+            PE_CHECK(0);
+            continue;
+        }
+        PE_CHECK_EQ_INT(pe_shape_numel(x->shape, x->ndim), p.numel);
+        if (strstr(p.name, "attention.self.key.bias")) { /* 0 in exact arithmetic (test_model_gradcheck) */
+            for (int64_t j = 0; j < p.numel; j++) PE_CHECK(fabs(p.grad[j]) < 1e-5);
+            continue;
+        }
+        e = rel_err(p.grad, x->data, (size_t)p.numel);
+        worst = fmax(worst, e);
+        PE_CHECK_MSG(e < 2e-5, "%s: relative error %g", name, e);
+    }
+    fprintf(stderr, "  gradients vs torch: worst relative error %.3g\n", worst);
+
+    /* 3 steps: clip to 1, AdamW lr 1e-2 wd 0.1, warm-up 2 of 10 */
+    pe_adamw_options ao = pe_adamw_options_default();
+    ao.weight_decay = 0.1f;
+    pe_adamw *opt = NULL;
+    PE_CHECK_EQ_INT(pe_adamw_new(tr, &ao, &opt, &err), PE_OK);
+    for (int k = 0; opt && k < 3; k++) {
+        double nrm = 0.0;
+        pe_train_zero_grad(tr);
+        PE_CHECK_EQ_INT(pe_train_forward(tr, ids->data, types->data, lengths, n_seq, NULL, hidden), PE_OK);
+        PE_CHECK_EQ_INT(pe_train_backward(tr, r[k]->data), PE_OK);
+        PE_CHECK_EQ_INT(pe_train_clip_grad_norm(tr, 1.0f, &nrm), PE_OK);
+        const double want = ((const float *)norm->data)[k];
+        PE_CHECK_MSG(fabs(nrm - want) <= 2e-5 * want, "step %d: norm %.8g, torch %.8g", k + 1, nrm, want);
+        PE_CHECK_EQ_INT(pe_adamw_step(opt, pe_lr_linear_warmup(1e-2f, k, 2, 10)), PE_OK);
+    }
+    PE_CHECK_EQ_INT(pe_adamw_steps(opt), 3);
+    worst = 0.0;
+    for (int i = 0; i < pe_train_n_params(tr); i++) {
+        pe_train_param p;
+        pe_train_param_at(tr, i, &p);
+        char name[160];
+        snprintf(name, sizeof name, "step3.%s", p.name);
+        const pe_encoder_stored_tensor *x = fx_get(&f, name);
+        if (!x) {
+            PE_CHECK(0);
+            continue;
+        }
+        if (strstr(p.name, "attention.self.key.bias")) {
+            /* its gradient is rounding noise (see test_model_gradcheck) that
+             * Adam scales up to +-lr per step: only bounded */
+            pe_encoder_tensor_view v0;
+            char hf[160];
+            snprintf(hf, sizeof hf, "%s", p.name);
+            PE_CHECK_EQ_INT(pe_encoder_tensor(enc, hf, &v0), PE_OK);
+            for (int64_t j = 0; j < p.numel; j++) PE_CHECK(fabs(p.data[j] - v0.data[j]) <= 0.0151);
+            continue;
+        }
+        e = rel_err(p.data, x->data, (size_t)p.numel);
+        worst = fmax(worst, e);
+        PE_CHECK_MSG(e < 2e-5, "%s: relative error %g", name, e);
+    }
+    fprintf(stderr, "  weights after 3 AdamW steps vs torch: worst relative error %.3g\n", worst);
+    pe_adamw_free(opt);
+    free(hidden);
+done:
+    pe_train_free(tr);
+    pe_encoder_free(enc);
+    fx_close(&f);
+}
+
+/* ---- dropout through the model, equality with the inference forward ---- */
+
+static void test_dropout_model(void)
+{
+    pe_encoder *enc = load_tiny();
+    pe_train *tr = NULL;
+    pe_error err;
+    if (!enc || pe_train_new_from_encoder(enc, &tr, &err) != PE_OK) {
+        PE_CHECK(0);
+        pe_encoder_free(enc);
+        return;
+    }
+    const int lengths[3] = {7, 2, 12};
+    enum { T = 21, C = 8 };
+    int32_t ids[T], types[T];
+    for (int t = 0; t < T; t++) ids[t] = (int32_t)(urand() * 30), types[t] = t % 2;
+    float ref[T * C], a[T * C], b[T * C];
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, types, lengths, 3, -1, ref), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, NULL, a), PE_OK);
+    double e = 0.0;
+    for (int i = 0; i < T * C; i++) e = fmax(e, fabs(a[i] - ref[i]));
+    PE_CHECK_MSG(e < 1e-5, "p = 0 vs pe_encoder_forward: %g", e);
+    pe_train_forward_options fo = pe_train_forward_options_default();
+    fo.seed = 1234;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, b), PE_OK); /* p = 0 with a seed: off */
+    PE_CHECK(memcmp(a, b, sizeof a) == 0);
+    fo.hidden_dropout = 0.1f;
+    fo.attention_dropout = 0.1f;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, a), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, b), PE_OK);
+    PE_CHECK(memcmp(a, b, sizeof a) == 0);
+    e = 0.0;
+    for (int i = 0; i < T * C; i++) e = fmax(e, fabs(a[i] - ref[i]));
+    PE_CHECK_MSG(e > 1e-3, "dropout 0.1 changed nothing (%g)", e);
+    fo.seed = 1235;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, b), PE_OK);
+    PE_CHECK(memcmp(a, b, sizeof a) != 0);
+    /* bad input */
+    fo.hidden_dropout = 1.0f;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, b), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_train_backward(tr, a), PE_ERR_INVALID); /* the last forward failed */
+    PE_CHECK(strstr(pe_train_errmsg(tr), "no successful forward") != NULL);
+    ids[3] = 30;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, NULL, b), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_train_errmsg(tr), "token 3") != NULL);
+    ids[3] = 0;
+    const int bad_len[1] = {17};
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, bad_len, 1, NULL, b), PE_ERR_INVALID);
+    pe_train_free(tr);
+    pe_encoder_free(enc);
+}
+
+/* ---- schedule, clipping, optimiser details ---- */
+
+static void test_schedule_and_clip(void)
+{
+    PE_CHECK_NEAR(pe_lr_linear_warmup(1.0f, 0, 4, 10), 0.0, 1e-7);
+    PE_CHECK_NEAR(pe_lr_linear_warmup(1.0f, 1, 4, 10), 0.25, 1e-7);
+    PE_CHECK_NEAR(pe_lr_linear_warmup(1.0f, 4, 4, 10), 1.0, 1e-7);
+    PE_CHECK_NEAR(pe_lr_linear_warmup(1.0f, 7, 4, 10), 0.5, 1e-7);
+    PE_CHECK_NEAR(pe_lr_linear_warmup(1.0f, 10, 4, 10), 0.0, 1e-7);
+    PE_CHECK_NEAR(pe_lr_linear_warmup(1.0f, 12, 4, 10), 0.0, 1e-7);
+    PE_CHECK_NEAR(pe_lr_linear_warmup(2.0f, 0, 0, 4), 2.0, 1e-7);
+
+    pe_encoder_config g = tiny_config();
+    g.layers = 1;
+    pe_train *tr = NULL, *tr2 = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_train_new_random(&g, 1, &tr, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_new_random(&g, 1, &tr2, &err), PE_OK);
+    if (!tr || !tr2) goto done;
+    pe_train_param p, q;
+    PE_CHECK_EQ_INT(pe_train_param_find(tr, "encoder.layer.0.attention.self.key.weight", &p), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_param_find(tr2, "encoder.layer.0.attention.self.key.weight", &q), PE_OK);
+    PE_CHECK(memcmp(p.data, q.data, (size_t)p.numel * sizeof(float)) == 0); /* same seed, same weights */
+    PE_CHECK(p.decay == 1);
+    double m = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < p.numel; i++) m += p.data[i], s2 += (double)p.data[i] * p.data[i];
+    PE_CHECK_NEAR(sqrt(s2 / (double)p.numel), 0.02, 0.006); /* N(0, 0.02) */
+    PE_CHECK_EQ_INT(pe_train_param_find(tr, "encoder.layer.0.output.LayerNorm.weight", &p), PE_OK);
+    PE_CHECK(p.decay == 0 && p.data[0] == 1.0f);
+    PE_CHECK_EQ_INT(pe_train_param_find(tr, "encoder.layer.0.output.dense.bias", &p), PE_OK);
+    PE_CHECK(p.decay == 0 && p.data[0] == 0.0f);
+    PE_CHECK_EQ_INT(pe_train_param_find(tr, "embeddings.LayerNorm.bias", &p), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_param_find(tr, "pooler.dense.weight", &p), PE_NOT_FOUND);
+    PE_CHECK_EQ_INT(pe_train_param_at(tr, pe_train_n_params(tr), &p), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_train_backward(tr, NULL), PE_ERR_INVALID); /* no forward yet */
+
+    /* clipping: norm of all gradients, scaled to max_norm, untouched below */
+    pe_train_zero_grad(tr);
+    size_t total = 0;
+    for (int i = 0; i < pe_train_n_params(tr); i++) {
+        pe_train_param_at(tr, i, &p);
+        for (int64_t j = 0; j < p.numel; j++) p.grad[j] = 0.5f;
+        total += (size_t)p.numel;
+    }
+    PE_CHECK_EQ_INT(total, pe_train_numel(tr));
+    double nrm = 0.0;
+    PE_CHECK_EQ_INT(pe_train_clip_grad_norm(tr, 1e9f, &nrm), PE_OK);
+    PE_CHECK_NEAR(nrm, 0.5 * sqrt((double)total), 1e-6 * nrm);
+    pe_train_param_at(tr, 0, &p);
+    PE_CHECK(p.grad[0] == 0.5f);
+    PE_CHECK_EQ_INT(pe_train_clip_grad_norm(tr, 2.0f, NULL), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_clip_grad_norm(tr, 0.0f, &nrm), PE_OK); /* 0: only measure */
+    PE_CHECK_NEAR(nrm, 2.0, 1e-5);
+    p.grad[0] = NAN;
+    PE_CHECK_EQ_INT(pe_train_clip_grad_norm(tr, 1.0f, &nrm), PE_ERR_INVALID);
+
+    /* AdamW's first step moves each weight by about lr (m / sqrt(v) = +-1),
+     * plus the decoupled decay where it applies */
+    pe_train_zero_grad(tr);
+    pe_adamw *opt = NULL;
+    pe_adamw_options ao = pe_adamw_options_default();
+    PE_CHECK_EQ_INT(pe_adamw_new(tr, &ao, &opt, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_param_find(tr, "encoder.layer.0.intermediate.dense.weight", &p), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_param_find(tr, "encoder.layer.0.intermediate.dense.bias", &q), PE_OK);
+    const float w0 = p.data[3], b0 = q.data[2];
+    p.grad[3] = -0.3f;
+    q.grad[2] = 2.0f;
+    PE_CHECK_EQ_INT(pe_adamw_step(opt, 0.1f), PE_OK);
+    PE_CHECK_NEAR(p.data[3], w0 * (1.0f - 0.1f * 0.01f) + 0.1f, 1e-6);
+    PE_CHECK_NEAR(q.data[2], b0 - 0.1f, 1e-6);
+    PE_CHECK_EQ_INT(pe_adamw_step(opt, -1.0f), PE_ERR_INVALID);
+    ao.beta1 = 1.0f;
+    pe_adamw *bad = NULL;
+    PE_CHECK_EQ_INT(pe_adamw_new(tr, &ao, &bad, &err), PE_ERR_INVALID);
+    PE_CHECK(bad == NULL);
+    pe_adamw_free(opt);
+    pe_adamw_free(NULL);
+    g.hidden = 7; /* not a multiple of heads */
+    pe_train *bad_tr = (pe_train *)&err;
+    PE_CHECK_EQ_INT(pe_train_new_random(&g, 1, &bad_tr, &err), PE_ERR_INVALID);
+    PE_CHECK(bad_tr == NULL);
+done:
+    pe_train_free(tr);
+    pe_train_free(tr2);
+    pe_train_free(NULL);
+}
+
+/* ---- save, load, same forward ---- */
+
+static void test_save_roundtrip(void)
+{
+    pe_encoder *enc = load_tiny();
+    pe_train *tr = NULL;
+    pe_adamw *opt = NULL;
+    pe_encoder *back = NULL;
+    pe_error err;
+    if (!enc || pe_train_new_from_encoder(enc, &tr, &err) != PE_OK || pe_adamw_new(tr, NULL, &opt, &err) != PE_OK) {
+        PE_CHECK(0);
+        goto done;
+    }
+    PE_CHECK(pe_train_config(tr)->has_pooler == 1);
+    const int lengths[2] = {6, 9};
+    enum { T = 15, C = 8 };
+    int32_t ids[T], types[T];
+    for (int t = 0; t < T; t++) ids[t] = (int32_t)(urand() * 30), types[t] = t > 8;
+    float h[T * C], r[T * C], ref[T * C];
+    fill(r, T * C, 1);
+    pe_train_forward_options fo = pe_train_forward_options_default();
+    fo.hidden_dropout = fo.attention_dropout = 0.1f;
+    for (int k = 0; k < 3; k++) {
+        fo.seed = (uint64_t)k;
+        pe_train_zero_grad(tr);
+        PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 2, &fo, h), PE_OK);
+        PE_CHECK_EQ_INT(pe_train_backward(tr, r), PE_OK);
+        PE_CHECK_EQ_INT(pe_train_clip_grad_norm(tr, 1.0f, NULL), PE_OK);
+        PE_CHECK_EQ_INT(pe_adamw_step(opt, 1e-2f), PE_OK);
+    }
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 2, NULL, h), PE_OK);
+    /* the weights moved */
+    PE_CHECK_EQ_INT(pe_encoder_forward(enc, ids, types, lengths, 2, -1, ref), PE_OK);
+    double moved = 0.0;
+    for (int i = 0; i < T * C; i++) moved = fmax(moved, fabs(ref[i] - h[i]));
+    PE_CHECK_MSG(moved > 1e-3, "3 steps changed the output by %g only", moved);
+
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/saved", tmpdir);
+    PE_CHECK_EQ_INT(pe_train_save(tr, dir, NULL, &err), PE_OK);
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.threads = 1;
+    pe_status st = pe_encoder_load(dir, &o, &back, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s", err.msg);
+    if (!back) goto done;
+    PE_CHECK_EQ_INT(pe_encoder_forward(back, ids, types, lengths, 2, -1, ref), PE_OK);
+    double e = 0.0;
+    for (int i = 0; i < T * C; i++) e = fmax(e, fabs(ref[i] - h[i]));
+    PE_CHECK_MSG(e < 1e-5, "saved model vs training forward: %g", e);
+    /* the pooler came through unchanged */
+    pe_encoder_tensor_view v0, v1;
+    PE_CHECK_EQ_INT(pe_encoder_tensor(enc, "pooler.dense.weight", &v0), PE_OK);
+    PE_CHECK_EQ_INT(pe_encoder_tensor(back, "pooler.dense.weight", &v1), PE_OK);
+    PE_CHECK(v0.numel == v1.numel && memcmp(v0.data, v1.data, (size_t)v0.numel * sizeof(float)) == 0);
+    pe_encoder_info info;
+    pe_encoder_get_info(back, &info);
+    PE_CHECK_EQ_INT(info.n_extra, 0);
+    PE_CHECK_EQ_INT(info.has_tokenizer, 0);
+    PE_CHECK_EQ_INT(pe_train_save(tr, "/proc/no/such/dir", NULL, &err), PE_ERR_IO);
+    PE_CHECK(strstr(err.msg, "/proc/no/such/dir") != NULL);
+done:
+    pe_encoder_free(back);
+    pe_adamw_free(opt);
+    pe_train_free(tr);
+    pe_encoder_free(enc);
+}
+
+/* A model with a vocabulary: saved with its tokenizer, converted to .pem. */
+static void test_save_tokenizer_pem(void)
+{
+    char src[512], dir[128], pem[160];
+    snprintf(src, sizeof src, "%s/encoder/tiny-f16", PE_FIXTURES);
+    snprintf(dir, sizeof dir, "%s/withvocab", tmpdir);
+    snprintf(pem, sizeof pem, "%s/trained.pem", tmpdir);
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.threads = 1;
+    pe_encoder *enc = NULL, *back = NULL, *pm = NULL;
+    pe_train *tr = NULL;
+    pe_error err;
+    pe_status st = pe_encoder_load(src, &o, &enc, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s", err.msg);
+    if (!enc || pe_train_new_from_encoder(enc, &tr, &err) != PE_OK) {
+        PE_CHECK(0);
+        goto done;
+    }
+    pe_train_save_options so = pe_train_save_options_default();
+    so.tokenizer = pe_encoder_tokenizer(enc);
+    PE_CHECK(so.tokenizer != NULL);
+    PE_CHECK_EQ_INT(pe_train_save(tr, dir, &so, &err), PE_OK);
+    st = pe_encoder_load(dir, &o, &back, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s", err.msg);
+    PE_CHECK_EQ_INT(pe_encoder_convert_hf(dir, pem, NULL, &err), PE_OK);
+    st = pe_encoder_load(pem, &o, &pm, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s", err.msg);
+    if (!back || !pm) goto done;
+    const pe_tokenizer *t0 = pe_encoder_tokenizer(enc), *t1 = pe_encoder_tokenizer(back);
+    PE_CHECK(t1 != NULL);
+    if (t1) {
+        PE_CHECK_EQ_INT(pe_tokenizer_vocab_size(t1), pe_tokenizer_vocab_size(t0));
+        PE_CHECK_EQ_INT(pe_tokenizer_get_options(t1)->do_lower_case, pe_tokenizer_get_options(t0)->do_lower_case);
+    }
+    /* the f16 weights, upcast, trained for no step: every path gives the same states */
+    const char *texts[2] = {"I live in Paris.", "my dog likes jazz"};
+    pe_encoder_encode_options eo = pe_encoder_encode_options_default();
+    pe_encoder_result *r0 = NULL, *r1 = NULL, *r2 = NULL;
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts, NULL, 2, &eo, &r0), PE_OK);
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(back, texts, NULL, 2, &eo, &r1), PE_OK);
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(pm, texts, NULL, 2, &eo, &r2), PE_OK);
+    if (r0 && r1 && r2) {
+        PE_CHECK_EQ_INT(r0->n_tokens, r1->n_tokens);
+        PE_CHECK_EQ_INT(r0->n_tokens, r2->n_tokens);
+        double e = 0.0;
+        for (int i = 0; r0->n_tokens == r1->n_tokens && r0->n_tokens == r2->n_tokens && i < r0->n_tokens * r0->hidden;
+             i++)
+            e = fmax(e, fmax(fabs(r0->hidden_states[i] - r1->hidden_states[i]),
+                             fabs(r0->hidden_states[i] - r2->hidden_states[i])));
+        PE_CHECK_MSG(e < 1e-5, "saved/converted vs source: %g", e);
+    }
+    pe_encoder_result_free(r0);
+    pe_encoder_result_free(r1);
+    pe_encoder_result_free(r2);
+done:
+    pe_encoder_free(pm);
+    pe_encoder_free(back);
+    pe_train_free(tr);
+    pe_encoder_free(enc);
+}
+
+static void rm_tree(const char *dir)
+{
+    const char *files[] = {"saved/config.json", "saved/model.safetensors", "withvocab/config.json",
+                           "withvocab/model.safetensors", "withvocab/vocab.txt", "withvocab/tokenizer_config.json",
+                           "trained.pem"};
+    char p[256];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/saved", dir);
+    rmdir(p);
+    snprintf(p, sizeof p, "%s/withvocab", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_train_XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+    PE_RUN(test_op_linear);
+    PE_RUN(test_op_layernorm);
+    PE_RUN(test_op_gelu);
+    PE_RUN(test_op_attention);
+    PE_RUN(test_op_embed);
+    PE_RUN(test_op_dropout);
+    PE_RUN(test_model_gradcheck);
+    PE_RUN(test_against_torch);
+    PE_RUN(test_dropout_model);
+    PE_RUN(test_schedule_and_clip);
+    PE_RUN(test_save_roundtrip);
+    PE_RUN(test_save_tokenizer_pem);
+    rm_tree(tmpdir);
+    PE_TEST_EXIT();
+}

@@ -1,0 +1,7 @@
+# Encoder training: each op's backward and the whole encoder's gradients
+# against central differences, gradients and AdamW steps against PyTorch
+# (tests/fixtures/train from scripts/gen_train_fixtures.py), dropout,
+# save and reload.
+if(TARGET pe_encoder)
+  pe_add_test(test_train SOURCES test_train.c LIBS pe_encoder LABELS unit golden)
+endif()
