@@ -79,7 +79,7 @@ pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_er
  * embedding row of the padding token is not zeroed (packed batches have
  * no padding). cfg->has_pooler is ignored (no pooler). Errors:
  * PE_ERR_INVALID (a dimension out of range, hidden not a multiple of
- * heads), PE_ERR_NOMEM. */
+ * heads), PE_ERR_LIMIT (more than 2^40 parameters), PE_ERR_NOMEM. */
 pe_status pe_train_new_random(const pe_encoder_config *cfg, uint64_t seed, pe_train **out, pe_error *err);
 void pe_train_free(pe_train *tr); /* NULL is a no-op */
 
@@ -115,14 +115,16 @@ typedef struct pe_train_forward_options {
 } pe_train_forward_options;
 pe_train_forward_options pe_train_forward_options_default(void);
 
-/* The training forward over n_seq sequences packed as in
+/* The training forward over n_seq >= 1 sequences packed as in
  * pe_encoder_forward (ids (T), type_ids (T) or NULL for all 0, lengths
  * (n_seq) each 1..max_position); hidden (T, C) receives the last layer's
- * hidden states. Keeps the batch and what the backward needs (activations
- * of every layer: about T (L (9C + 2I) + 3C) floats plus the attention
- * probabilities, H sum(len^2) per layer). opts NULL: defaults (no dropout).
- * Errors: PE_ERR_INVALID (ids, types, lengths, dropout p outside [0, 1)),
- * PE_ERR_LIMIT (more than 2^30 tokens), PE_ERR_NOMEM. */
+ * hidden states. Every array is only read during the call. Keeps a copy of
+ * the batch and what the backward needs: T (L (8C + 2I) + 8C + I) floats
+ * of activations and scratch, plus the attention probabilities, H
+ * sum(len^2) floats per layer (kept until pe_train_free, grown, never
+ * shrunk). opts NULL: defaults (no dropout). Errors: PE_ERR_INVALID (ids,
+ * types, lengths, dropout p outside [0, 1); the message names the token or
+ * sequence), PE_ERR_LIMIT (more than 2^30 tokens), PE_ERR_NOMEM. */
 pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type_ids, const int *lengths, int n_seq,
                            const pe_train_forward_options *opts, float *hidden);
 

@@ -481,6 +481,20 @@ static void test_against_torch(void)
         PE_CHECK_MSG(e < 2e-5, "%s: relative error %g", name, e);
     }
     fprintf(stderr, "  gradients vs torch: worst relative error %.3g\n", worst);
+    /* a second backward adds the same again (micro-batches accumulate) */
+    {
+        pe_train_param p;
+        PE_CHECK_EQ_INT(pe_train_param_find(tr, "encoder.layer.1.intermediate.dense.weight", &p), PE_OK);
+        float *g1 = malloc((size_t)p.numel * sizeof *g1);
+        if (g1) {
+            memcpy(g1, p.grad, (size_t)p.numel * sizeof *g1);
+            PE_CHECK_EQ_INT(pe_train_backward(tr, r[0]->data), PE_OK);
+            double acc = 0.0;
+            for (int64_t j = 0; j < p.numel; j++) acc = fmax(acc, fabs(p.grad[j] - 2.0f * g1[j]));
+            PE_CHECK_MSG(acc < 1e-4, "accumulated gradient off by %g", acc);
+            free(g1);
+        }
+    }
 
     /* 3 steps: clip to 1, AdamW lr 1e-2 wd 0.1, warm-up 2 of 10 */
     pe_adamw_options ao = pe_adamw_options_default();
@@ -794,6 +808,17 @@ static void test_save_tokenizer_pem(void)
     pe_encoder_result_free(r0);
     pe_encoder_result_free(r1);
     pe_encoder_result_free(r2);
+    /* a trainable copy of the .pem-loaded model holds the same weights */
+    pe_train *tp = NULL;
+    PE_CHECK_EQ_INT(pe_train_new_from_encoder(pm, &tp, &err), PE_OK);
+    for (int i = 0; tp && i < pe_train_n_params(tr); i++) {
+        pe_train_param a, b;
+        pe_train_param_at(tr, i, &a);
+        pe_train_param_at(tp, i, &b);
+        PE_CHECK_EQ_STR(a.name, b.name);
+        PE_CHECK(a.numel == b.numel && memcmp(a.data, b.data, (size_t)a.numel * sizeof(float)) == 0);
+    }
+    pe_train_free(tp);
 done:
     pe_encoder_free(pm);
     pe_encoder_free(back);
