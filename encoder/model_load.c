@@ -73,7 +73,15 @@ uint16_t pe_f32_to_f16(float f)
 }
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
+/* cpuid 1 ecx F16C; "avx" also checks that the OS saves ymm. (clang < 16
+ * knows no "f16c" for __builtin_cpu_supports.) */
+static int has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
 /* F16C: 8 halves per instruction; BERT-base f16 loads 10x faster. */
 __attribute__((target("f16c,avx"))) static size_t f16_to_f32_f16c(const unsigned char *p, float *dst, size_t n)
 {
@@ -92,7 +100,7 @@ static void convert_to_f32(const pe_encoder_stored_tensor *t, float *dst)
         memcpy(dst, p, t->nbytes);
     } else if (t->dtype == PE_DTYPE_F16) {
 #if defined(__x86_64__)
-        if (__builtin_cpu_supports("f16c")) i = f16_to_f32_f16c(p, dst, n);
+        if (has_f16c()) i = f16_to_f32_f16c(p, dst, n);
 #endif
         for (; i < n; i++) dst[i] = pe_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
     } else {
@@ -259,6 +267,38 @@ static pe_status bind_all(bind_ctx *c)
     return PE_OK;
 }
 
+static int cmp_data(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)(*(const pe_encoder_stored_tensor *const *)a)->data,
+              y = (uintptr_t)(*(const pe_encoder_stored_tensor *const *)b)->data;
+    return x < y ? -1 : x > y;
+}
+
+/* Tensors sharing bytes are refused (neither format writes them): the
+ * arena and the prepared projections then stay within about twice the
+ * file's size, whatever offsets a header claims. */
+static pe_status check_disjoint(const pe_encoder *enc, const char *path, pe_error *err)
+{
+    int n = enc->n_tensors;
+    if (n < 2) return PE_OK;
+    const pe_encoder_stored_tensor **v = malloc((size_t)n * sizeof *v);
+    if (!v) return pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < n; i++) v[i] = &enc->tensors[i];
+    qsort(v, (size_t)n, sizeof *v, cmp_data);
+    pe_status st = PE_OK;
+    const pe_encoder_stored_tensor *last = NULL; /* the one ending furthest so far */
+    for (int i = 0; i < n && st == PE_OK; i++) {
+        if (v[i]->nbytes == 0) continue;
+        uintptr_t b = (uintptr_t)v[i]->data;
+        if (last && b < (uintptr_t)last->data + last->nbytes)
+            st = pe_error_set(err, PE_ERR_CORRUPT, "%s: tensors %s and %s share bytes (overlapping offsets)", path,
+                              last->name, v[i]->name);
+        if (!last || b + v[i]->nbytes > (uintptr_t)last->data + last->nbytes) last = v[i];
+    }
+    free(v);
+    return st;
+}
+
 /* Binds every encoder tensor: pass 0 checks names, shapes and dtypes and
  * sizes the arena for tensors that cannot be used in place (fused QKV,
  * converted dtypes); pass 1 fills it. Then lists the extra tensors. */
@@ -266,6 +306,7 @@ static pe_status bind_weights(pe_encoder *enc, const char *path, int hf, pe_erro
 {
     pe_status st;
     bind_ctx c = {.enc = enc, .path = path, .hf = hf, .err = err};
+    PE_TRY(st, check_disjoint(enc, path, err));
     enc->w.layer = calloc((size_t)enc->cfg.layers, sizeof *enc->w.layer);
     c.used = calloc((size_t)enc->n_tensors + 1, 1);
     if (!enc->w.layer || !c.used) {

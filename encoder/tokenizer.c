@@ -697,6 +697,11 @@ static pe_status parse_tokenizer_json(const cJSON *root, const char *name, tok_s
     }
     size_t n = (size_t)(max_id + 1);
     if (n == 0) return pe_error_set(err, PE_ERR_PARSE, "%s: empty vocabulary", name);
+    /* Without holes the largest id is below the number of entries; when it
+     * is not, a hole lies below that number. So the table has at most one
+     * slot per entry (a lying id costs nothing) and the hole is named below. */
+    size_t n_entries = (size_t)cJSON_GetArraySize(vocab) + n_added, max_n = n;
+    if (n > n_entries) n = n_entries;
     s->tokens = calloc(n, sizeof *s->tokens);
     s->added = calloc(n_added ? n_added : 1, sizeof *s->added);
     if (!s->tokens || !s->added) {
@@ -706,6 +711,7 @@ static pe_status parse_tokenizer_json(const cJSON *root, const char *name, tok_s
     s->n = n;
     cJSON_ArrayForEach(e, vocab) {
         size_t id = (size_t)e->valuedouble;
+        if (id >= n) continue;
         if (s->tokens[id]) {
             pe_error_set(err, PE_ERR_PARSE, "%s: model.vocab: id %zu given to both \"%s\" and \"%s\"", name, id,
                          s->tokens[id], e->string);
@@ -718,6 +724,7 @@ static pe_status parse_tokenizer_json(const cJSON *root, const char *name, tok_s
         cJSON_ArrayForEach(e, added) {
             size_t id = (size_t)cJSON_GetObjectItemCaseSensitive(e, "id")->valuedouble;
             const char *c = cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring;
+            if (id >= n) continue;
             if (s->tokens[id] && strcmp(s->tokens[id], c)) {
                 pe_error_set(err, PE_ERR_PARSE, "%s: added token \"%s\" has id %zu, which is \"%s\" in model.vocab",
                              name, c, id, s->tokens[id]);
@@ -736,7 +743,7 @@ static pe_status parse_tokenizer_json(const cJSON *root, const char *name, tok_s
     for (size_t i = 0; i < n; i++)
         if (!s->tokens[i]) {
             pe_error_set(err, PE_ERR_PARSE, "%s: no token has id %zu (ids must be 0..%zu without holes)", name, i,
-                         n - 1);
+                         max_n - 1);
             spec_free(s);
             return PE_ERR_PARSE;
         }

@@ -78,24 +78,39 @@ static void expect_load(const char *path, pe_status want, const char *needle1, c
     if (st == PE_OK) pe_encoder_free(enc);
 }
 
-/* The good file with its header JSON edited by fn (data kept as is). */
+/* The good file with its header JSON edited by fn (data kept as is, then
+ * SPARE zero bytes at data offset spare_at for the tensors an edit adds:
+ * tensors may not share bytes). */
+#define SPARE 64
+static size_t spare_at;
 typedef void (*edit_fn)(cJSON *h);
 static void put_edited(edit_fn fn)
 {
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = (hl << 8) | good[i];
     cJSON *h = cJSON_ParseWithLength((const char *)good + 8, (size_t)hl);
+    size_t data = good_len - 8 - (size_t)hl;
+    spare_at = data;
     fn(h);
     char *js = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
-    size_t nl = strlen(js), data = good_len - 8 - (size_t)hl;
-    unsigned char *out = malloc(8 + nl + data);
+    size_t nl = strlen(js);
+    unsigned char *out = calloc(1, 8 + nl + data + SPARE);
     for (int i = 0; i < 8; i++) out[i] = (unsigned char)((uint64_t)nl >> (8 * i));
     memcpy(out + 8, js, nl);
     memcpy(out + 8 + nl, good + 8 + hl, data);
-    put_model(out, 8 + nl + data);
+    put_model(out, 8 + nl + data + SPARE);
     free(out);
     free(js);
+}
+
+/* {"dtype": dtype, "shape": shape, "data_offsets": [spare_at + off, + nbytes]} */
+static cJSON *spare_tensor(const char *dtype, const char *shape, size_t off, size_t nbytes)
+{
+    char b[256];
+    snprintf(b, sizeof b, "{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}", dtype, shape, spare_at + off,
+             spare_at + off + nbytes);
+    return cJSON_Parse(b);
 }
 
 static void edit_rename(cJSON *h)
@@ -136,8 +151,7 @@ static void edit_size_mismatch(cJSON *h)
 static void edit_extra_i64(cJSON *h)
 {
     /* old checkpoints carry an I64 position_ids buffer: allowed, reported */
-    cJSON_AddItemToObject(h, "bert.embeddings.position_ids",
-                          cJSON_Parse("{\"dtype\":\"I64\",\"shape\":[1,2],\"data_offsets\":[0,16]}"));
+    cJSON_AddItemToObject(h, "bert.embeddings.position_ids", spare_tensor("I64", "[1,2]", 0, 16));
 }
 
 static void edit_duplicate(cJSON *h)
@@ -149,8 +163,28 @@ static void edit_duplicate(cJSON *h)
 static void edit_heads(cJSON *h)
 {
     /* head tensors of 3 dims and with an empty dimension, beside the encoder */
-    cJSON_AddItemToObject(h, "head.w3", cJSON_Parse("{\"dtype\":\"F32\",\"shape\":[2,2,2],\"data_offsets\":[0,32]}"));
+    cJSON_AddItemToObject(h, "head.w3", spare_tensor("F32", "[2,2,2]", 0, 32));
     cJSON_AddItemToObject(h, "head.empty", cJSON_Parse("{\"dtype\":\"F32\",\"shape\":[4,0],\"data_offsets\":[0,0]}"));
+}
+
+static void edit_overlap(cJSON *h)
+{
+    /* a head aliasing the pooler's bytes: 16k such tensors of a large file
+     * made the arena and the converter's copies thousands of times the
+     * file's size (fuzz_model_files) */
+    cJSON *e = cJSON_GetObjectItem(h, "bert.pooler.dense.weight");
+    cJSON *o = cJSON_GetObjectItem(e, "data_offsets");
+    char b[160];
+    snprintf(b, sizeof b, "{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%.0f,%.0f]}",
+             cJSON_GetArrayItem(o, 0)->valuedouble + 64, cJSON_GetArrayItem(o, 0)->valuedouble + 72);
+    cJSON_AddItemToObject(h, "head.alias", cJSON_Parse(b));
+}
+static void edit_overlap_encoder(cJSON *h)
+{
+    /* two encoder tensors on the same bytes */
+    cJSON *a = cJSON_GetObjectItem(h, "bert.encoder.layer.0.output.dense.bias");
+    cJSON *b = cJSON_GetObjectItem(h, "bert.encoder.layer.1.output.dense.bias");
+    cJSON_ReplaceItemInObject(b, "data_offsets", cJSON_Duplicate(cJSON_GetObjectItem(a, "data_offsets"), 1));
 }
 
 static void test_safetensors_bad(void)
@@ -205,6 +239,10 @@ static void test_safetensors_bad(void)
     expect_load(dir, PE_OK, NULL, NULL);
     put_edited(edit_duplicate);
     expect_load(dir, PE_ERR_CORRUPT, "bert.pooler.dense.bias", "appears twice");
+    put_edited(edit_overlap);
+    expect_load(dir, PE_ERR_CORRUPT, "bert.pooler.dense.weight and head.alias share bytes", NULL);
+    put_edited(edit_overlap_encoder);
+    expect_load(dir, PE_ERR_CORRUPT, "bert.encoder.layer.", "share bytes");
 
     char p[256];
     snprintf(p, sizeof p, "%s/nowhere", tmp);
@@ -306,6 +344,18 @@ static void test_pem_bad(void)
         hit[7] = '7';
         write_file(bad, c, n);
         expect_load(bad, PE_ERR_INVALID, "missing tensor layer.1.ln2.b", NULL);
+    }
+    /* a tensor moved onto the bytes of the first one */
+    memcpy(c, b, n);
+    hit = memmem(c, n, "\"layer.1.ln2.b\"", 15);
+    char *off = hit ? strstr(hit, "\"offset\":") : NULL;
+    PE_CHECK(off != NULL);
+    if (off) {
+        off += 9;
+        *off++ = '0';
+        while (*off >= '0' && *off <= '9') *off++ = ' ';
+        write_file(bad, c, n);
+        expect_load(bad, PE_ERR_CORRUPT, "layer.1.ln2.b", "share bytes");
     }
     /* a plain text file is not a model */
     write_file(bad, "hello world, not a model at all\n", 32);

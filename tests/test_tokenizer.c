@@ -525,6 +525,12 @@ static void test_json(void)
     const char *j2 = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"[CLS]\": 2, \"[SEP]\": 3}}}";
     PE_CHECK_EQ_INT(pe_tokenizer_new_from_json(j2, strlen(j2), "x.json", &t, &err), PE_ERR_PARSE);
     PE_CHECK_MSG(strstr(err.msg, "id 1"), "%s", err.msg);
+    /* a lying id (2^30 - 1) is a hole, found without a table of 2^30 slots
+     * (fuzz_model_files: that calloc took 8 GB) */
+    const char *j2b = "{\"model\": {\"vocab\": {\"[UNK]\": 0, \"[CLS]\": 1, \"[SEP]\": 1073741823}},"
+                      " \"added_tokens\": [{\"id\": 1073741822, \"content\": \"x\"}]}";
+    PE_CHECK_EQ_INT(pe_tokenizer_new_from_json(j2b, strlen(j2b), "x.json", &t, &err), PE_ERR_PARSE);
+    PE_CHECK_MSG(strstr(err.msg, "no token has id 2 (ids must be 0..1073741823"), "%s", err.msg);
     const char *j3 = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0,}";
     PE_CHECK_EQ_INT(pe_tokenizer_new_from_json(j3, strlen(j3), "x.json", &t, &err), PE_ERR_PARSE);
     const char *j4 = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"[CLS]\": 1, \"[SEP]\": 2}},"
