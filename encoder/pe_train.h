@@ -37,7 +37,9 @@
  * attention probabilities, on the attention output projection and on the
  * FFN output projection (each before its residual add and LayerNorm).
  * Parameters, gradients and optimiser state are f32; products go through
- * OpenBLAS sgemm. A handle is not thread-safe.
+ * OpenBLAS sgemm (its threads), clipping and AdamW on the encoder's
+ * kernel pool (pe_encoder_options.threads of the last load). A handle is
+ * not thread-safe.
  *
  * Parameters are named as the Hugging Face BertModel tensors (without the
  * "bert." prefix), in this order:
@@ -140,7 +142,8 @@ void pe_train_zero_grad(pe_train *tr);
  * of all gradients; when max_norm > 0 every gradient is multiplied by
  * min(1, max_norm / (norm + 1e-6)). *norm (may be NULL) receives the norm
  * before clipping. PE_ERR_INVALID when the norm is not finite (gradients
- * then left as they are). */
+ * then left as they are), PE_ERR_NOMEM. The sum runs in double over fixed
+ * chunks: the same on any number of threads. */
 pe_status pe_train_clip_grad_norm(pe_train *tr, float max_norm, double *norm);
 
 /* ---- AdamW (torch.optim.AdamW, amsgrad off) ----

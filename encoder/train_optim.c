@@ -4,7 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "train_internal.h"
+
+/* Elementwise work runs on the kernels' pool in fixed chunks, so that the
+ * results (the norm's partial sums included) do not depend on the number of
+ * threads. */
+#define CHUNK ((size_t)1 << 18)
 
 struct pe_adamw {
     pe_train *tr;     /* borrowed */
@@ -62,6 +68,36 @@ long pe_adamw_steps(const pe_adamw *a)
     return a->step;
 }
 
+typedef struct adamw_job {
+    pe_adamw *a;
+    float b1, b2, eps, step_size, bc2_sqrt, shrink;
+} adamw_job;
+
+static void adamw_task(void *ctx, int task, int tid)
+{
+    (void)tid;
+    const adamw_job *j = ctx;
+    pe_adamw *a = j->a;
+    const pe_train *tr = a->tr;
+    const size_t i0 = (size_t)task * CHUNK, i1 = i0 + CHUNK < tr->n ? i0 + CHUNK : tr->n;
+    float *p = tr->params, *m = a->m, *v = a->v;
+    const float *g = tr->grads;
+    const unsigned char *decay = a->decay;
+    const float b1 = j->b1, b2 = j->b2, eps = j->eps, step_size = j->step_size, bc2_sqrt = j->bc2_sqrt;
+    for (size_t i = i0; i < i1; i++) {
+        if (decay[i]) p[i] *= j->shrink;
+        m[i] = m[i] * b1 + (1.0f - b1) * g[i];
+        v[i] = v[i] * b2 + (1.0f - b2) * g[i] * g[i];
+        const float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        p[i] -= step_size * m[i] / denom;
+    }
+}
+
+static int n_chunks(size_t n)
+{
+    return (int)((n + CHUNK - 1) / CHUNK);
+}
+
 pe_status pe_adamw_step(pe_adamw *a, float lr)
 {
     pe_train *tr = a->tr;
@@ -69,28 +105,56 @@ pe_status pe_adamw_step(pe_adamw *a, float lr)
     if (!(lr >= 0.0f) || !isfinite(lr))
         return pe_error_set(&tr->err, PE_ERR_INVALID, "adamw: learning rate %g", (double)lr);
     a->step++;
-    const float b1 = a->o.beta1, b2 = a->o.beta2, eps = a->o.eps;
     /* torch computes the corrections as Python floats (double) */
-    const double bc1 = 1.0 - pow((double)b1, (double)a->step), bc2 = 1.0 - pow((double)b2, (double)a->step);
-    const float step_size = (float)((double)lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    const float shrink = 1.0f - lr * a->o.weight_decay;
-    float *p = tr->params, *m = a->m, *v = a->v;
-    const float *g = tr->grads;
-    for (size_t i = 0; i < tr->n; i++) {
-        if (a->decay[i]) p[i] *= shrink;
-        m[i] = m[i] * b1 + (1.0f - b1) * g[i];
-        v[i] = v[i] * b2 + (1.0f - b2) * g[i] * g[i];
-        const float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] -= step_size * m[i] / denom;
-    }
+    const double bc1 = 1.0 - pow((double)a->o.beta1, (double)a->step),
+                 bc2 = 1.0 - pow((double)a->o.beta2, (double)a->step);
+    adamw_job j = {.a = a,
+                   .b1 = a->o.beta1,
+                   .b2 = a->o.beta2,
+                   .eps = a->o.eps,
+                   .step_size = (float)((double)lr / bc1),
+                   .bc2_sqrt = (float)sqrt(bc2),
+                   .shrink = 1.0f - lr * a->o.weight_decay};
+    pe_kernels_parallel(n_chunks(tr->n), adamw_task, &j);
     return PE_OK;
+}
+
+typedef struct norm_job {
+    const float *g;
+    size_t n;
+    double *part; /* (chunks) */
+    float scale;
+} norm_job;
+
+static void sumsq_task(void *ctx, int task, int tid)
+{
+    (void)tid;
+    norm_job *j = ctx;
+    const size_t i0 = (size_t)task * CHUNK, i1 = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
+    double s = 0.0;
+    for (size_t i = i0; i < i1; i++) s += (double)j->g[i] * j->g[i];
+    j->part[task] = s;
+}
+
+static void scale_task(void *ctx, int task, int tid)
+{
+    (void)tid;
+    norm_job *j = ctx;
+    const size_t i0 = (size_t)task * CHUNK, i1 = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
+    float *g = (float *)j->g;
+    for (size_t i = i0; i < i1; i++) g[i] *= j->scale;
 }
 
 pe_status pe_train_clip_grad_norm(pe_train *tr, float max_norm, double *norm)
 {
     pe_error_clear(&tr->err);
+    const int nc = n_chunks(tr->n);
+    norm_job j = {.g = tr->grads, .n = tr->n, .part = malloc(((size_t)nc + 1) * sizeof *j.part)};
+    if (!j.part) return pe_error_set(&tr->err, PE_ERR_NOMEM, "clip: out of memory");
+    pe_kernels_parallel(nc, sumsq_task, &j);
     double s = 0.0;
-    for (size_t i = 0; i < tr->n; i++) s += (double)tr->grads[i] * tr->grads[i];
+    for (int c = 0; c < nc; c++) s += j.part[c];
+    free(j.part);
     const double total = sqrt(s);
     if (norm) *norm = total;
     if (!isfinite(total))
@@ -98,8 +162,8 @@ pe_status pe_train_clip_grad_norm(pe_train *tr, float max_norm, double *norm)
     if (max_norm > 0.0f) {
         double coef = (double)max_norm / (total + 1e-6);
         if (coef < 1.0) {
-            const float c = (float)coef;
-            for (size_t i = 0; i < tr->n; i++) tr->grads[i] *= c;
+            j.scale = (float)coef;
+            pe_kernels_parallel(nc, scale_task, &j);
         }
     }
     return PE_OK;
