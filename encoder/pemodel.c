@@ -431,6 +431,32 @@ static void add_w(pem_src *v, int *n, const char *name, const float *data, int64
     add_src(v, n, name, data, cols ? 2 : 1, shape);
 }
 
+static int cmp_src_name(const void *a, const void *b)
+{
+    return strcmp((*(const pem_src *const *)a)->name, (*(const pem_src *const *)b)->name);
+}
+
+/* A checkpoint tensor kept under a name the .pem gives an encoder tensor
+ * ("layer.0.qkv.w") would make a file naming it twice, which the loader
+ * refuses: PE_ERR_INVALID naming it. Sorted: extras may be many. */
+static pe_status check_src_names(const char *hf_dir, const pem_src *src, int n, pe_error *err)
+{
+    if (n < 2) return PE_OK;
+    const pem_src **v = malloc((size_t)n * sizeof *v);
+    if (!v) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) v[i] = &src[i];
+    qsort(v, (size_t)n, sizeof *v, cmp_src_name);
+    pe_status st = PE_OK;
+    for (int i = 1; i < n && st == PE_OK; i++)
+        if (strcmp(v[i - 1]->name, v[i]->name) == 0)
+            st = pe_error_set(err, PE_ERR_INVALID,
+                              "%s: the checkpoint has a tensor named %s beside the encoder's own of that name in a "
+                              ".pem; convert without the extra tensors (keep_extra = 0, --no-extra)",
+                              hf_dir, v[i]->name);
+    free(v);
+    return st;
+}
+
 /* {"ner": [strings], "relation": [strings]} (either may be absent). */
 static pe_status check_labels(const cJSON *labels, pe_error *err)
 {
@@ -586,6 +612,7 @@ pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const 
         }
         add_src(src, &n, enc->extra[i], v.data, v.ndim, v.shape);
     }
+    if ((st = check_src_names(hf_dir, src, n, err)) != PE_OK) goto done;
     st = pem_write(out_path, header, src, n, o.f16, err);
 done:
     cJSON_Delete(labels);

@@ -7,7 +7,9 @@
  *   0  a .pem file                     pe_pem_parse, pe_encoder_load
  *   1  a checkpoint folder: config.json FZ_SEP model.safetensors [FZ_SEP
  *      vocab.txt [FZ_SEP tokenizer.json [FZ_SEP tokenizer_config.json]]]
- *                                      pe_safetensors_parse, pe_encoder_load
+ *                                      pe_safetensors_parse, pe_encoder_load,
+ *                                      pe_encoder_convert_hf (then the .pem loads
+ *                                      and computes the same)
  *   2  config.json                     pe_encoder_config_read
  *   3  vocab.txt                       pe_tokenizer_new_from_vocab_text, _open_vocab
  *   4  tokenizer.json                  pe_tokenizer_new_from_json, _open_json
@@ -233,6 +235,82 @@ static pe_status fz_load(const char *name, int checksum)
     return st;
 }
 
+/* Loads path for a forward on the CPU, one thread; NULL on failure. */
+static pe_encoder *fz_open(const char *path, int checksum, pe_status *st, pe_error *err)
+{
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.threads = 1;
+    o.verify_checksum = checksum;
+    pe_encoder *enc = NULL;
+    *st = pe_encoder_load(path, &o, &enc, err);
+    return enc;
+}
+
+/* Hidden states (T, C) of the ids 0, V-1, V/2 (T = min(3, P)), malloc'd. */
+static float *fz_forward(pe_encoder *enc, int *T)
+{
+    pe_encoder_info info;
+    pe_encoder_get_info(enc, &info);
+    const pe_encoder_config *g = &info.config;
+    *T = g->max_position < 3 ? g->max_position : 3;
+    int32_t ids[3] = {0, g->vocab_size - 1, g->vocab_size / 2};
+    float *h = malloc((size_t)*T * (size_t)g->hidden * sizeof *h);
+    fz_check(h != NULL);
+    fz_check(pe_encoder_forward(enc, ids, NULL, T, 1, -1, h) == PE_OK);
+    return h;
+}
+
+static int fz_close(float a, float b)
+{
+    if (a != a || b != b) return a != a && b != b;
+    if (a == b) return 1;
+    float d = a > b ? a - b : b - a, m = a > 0 ? a : -a;
+    return d <= 1e-3f * (1 + m);
+}
+
+/* A checkpoint that loaded converts to a .pem that loads (checksum
+ * verified) with the same architecture and the same hidden states (f16
+ * storage: within f16 rounding, not compared). */
+static void fz_convert(int f16)
+{
+    char pem[128];
+    fz_path(pem, sizeof pem, "model.pem");
+    pe_status st;
+    pe_error err;
+    pe_encoder *a = fz_open(fz_dir, 0, &st, &err);
+    fz_check(st == PE_OK);
+    pe_encoder_convert_options co = pe_encoder_convert_options_default();
+    co.f16 = f16;
+    st = pe_encoder_convert_hf(fz_dir, pem, &co, &err);
+    fz_say("pe_encoder_convert_hf", st, &err);
+    if (st != PE_OK) {
+        /* refused without a vocabulary, or for an extra tensor named as a
+         * .pem encoder tensor; anything else the loader accepted converts */
+        fz_check(st == PE_ERR_INVALID &&
+                 (pe_encoder_tokenizer(a) == NULL || strstr(err.msg, "beside the encoder's own") != NULL));
+        pe_encoder_free(a);
+        return;
+    }
+    pe_encoder *b = fz_open(pem, 1, &st, &err);
+    fz_say("load converted", st, &err);
+    fz_check(st == PE_OK);
+    pe_encoder_info ia, ib;
+    pe_encoder_get_info(a, &ia);
+    pe_encoder_get_info(b, &ib);
+    fz_check(memcmp(&ia.config, &ib.config, sizeof ia.config) == 0 && ib.has_tokenizer);
+    fz_check(pe_tokenizer_vocab_size(pe_encoder_tokenizer(a)) == pe_tokenizer_vocab_size(pe_encoder_tokenizer(b)));
+    if (!f16) {
+        int ta, tb;
+        float *ha = fz_forward(a, &ta), *hb = fz_forward(b, &tb);
+        for (size_t i = 0; i < (size_t)ta * (size_t)ia.config.hidden; i++) fz_check(fz_close(ha[i], hb[i]));
+        free(ha);
+        free(hb);
+    }
+    pe_encoder_free(a);
+    pe_encoder_free(b);
+}
+
 static void fz_pem(const uint8_t *p, size_t n, unsigned flags)
 {
     unsigned char *b = fz_copy(p, n);
@@ -271,6 +349,7 @@ static void fz_checkpoint(const uint8_t *p, size_t n, unsigned flags)
     pe_status ls = fz_load(flags & 1 ? "model.safetensors" : NULL, 0);
     if (cs != PE_OK) fz_check(ls == cs);
     else if (ss != PE_OK) fz_check(ls == ss);
+    if (ls == PE_OK && (flags & 2)) fz_convert(flags & 4);
 }
 
 static void fz_config(const uint8_t *p, size_t n)
