@@ -128,7 +128,12 @@ EOF
 use_pack() {
     local f sum file want stamp libdirs pc glibc have
     [ -f "$pack/MANIFEST" ] || { say "no $pack/MANIFEST: run scripts/gpu-pack.sh"; return 1; }
-    case $sysroot in *[!A-Za-z0-9_./+-]*) say "the path $sysroot has characters the .pc fix-up cannot take"; return 1 ;; esac
+    case $sysroot in *[!A-Za-z0-9_./+-]*)
+        # spaces and the like would break the .pc files' flags and the RPATH
+        [ -n "${PE_GPU_CHECK_SYSROOT:-}" ] && { say "PE_GPU_CHECK_SYSROOT=$sysroot: use letters, digits and _./+- only"; return 1; }
+        sysroot=/tmp/persona-gpu-deps-root
+        say "the build folder's path has characters that .pc files cannot take: sysroot $sysroot" ;;
+    esac
     # Every .deb of the manifest, intact (a cut transfer shows here).
     while read -r _ _ sum file; do
         [ -f "$pack/$file" ] || { say "$pack/$file is missing (MANIFEST lists it)"; return 1; }
@@ -303,7 +308,7 @@ fi
 if [ $built = 1 ] && [ ${#pack_cmake[@]} -gt 0 ]; then
     say "== libraries of the programs built (from $sysroot, else the machine's)"
     for b in "$bd/cli/persona" "$bd/tests/test_cuda"; do
-        [ -x "$b" ] || continue
+        [ -x "$b" ] && command -v ldd >/dev/null || continue
         say "\$ ldd $b"
         ldd "$b" 2>&1 | tee -a "$log"
         if ldd "$b" 2>&1 | grep -q 'not found'; then fail "ldd $b: libraries not found"; fi
