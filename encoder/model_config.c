@@ -49,6 +49,10 @@ pe_status pe_encoder_config_from_json(const void *cjson_obj, const char *what, p
     if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0 && eps->valuedouble < 1))
         return pe_error_set(err, PE_ERR_INVALID, "%s: field \"layer_norm_eps\" must be a number in (0, 1)", what);
     c.layer_norm_eps = (float)eps->valuedouble;
+    /* the forward divides by sqrt(var + eps) in float32: 1e-50 would be 0 */
+    if (!(c.layer_norm_eps > 0 && c.layer_norm_eps < 1))
+        return pe_error_set(err, PE_ERR_INVALID, "%s: field \"layer_norm_eps\" = %g is 0 or 1 in float32", what,
+                            eps->valuedouble);
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
     if (!act) return pe_error_set(err, PE_ERR_INVALID, "%s: missing field \"hidden_act\"", what);
     if (!cJSON_IsString(act))

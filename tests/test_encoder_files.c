@@ -288,6 +288,11 @@ static void test_config_bad(void)
                "\"intermediate_size\": 64, \"max_position_embeddings\": 64, \"type_vocab_size\": 2,"
                "\"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\"}");
     expect_load(dir, PE_ERR_INVALID, "missing tensor", "encoder.layer.2.");
+    /* positive, but 0 as a float32 (fuzz_model_files) */
+    put_config("{\"vocab_size\": 135, \"hidden_size\": 32, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,"
+               "\"intermediate_size\": 64, \"max_position_embeddings\": 64, \"type_vocab_size\": 2,"
+               "\"layer_norm_eps\": 1e-52, \"hidden_act\": \"gelu\"}");
+    expect_load(dir, PE_ERR_INVALID, "layer_norm_eps", "1e-52");
     put_config("{\"vocab_size\": 135, \"hidden_size\": ");
     expect_load(dir, PE_ERR_PARSE, "config.json", NULL);
     copy_fixture("config.json", NULL);

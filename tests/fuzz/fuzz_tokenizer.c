@@ -11,8 +11,9 @@
  * only errors are the documented option errors; ids are in the vocabulary;
  * offsets lie in their text, starts and word ids never go back; specials
  * and padding are laid out as documented; max_length holds; without
- * normalisation a token's text is exactly its byte span; encode and
- * encode_batch agree; char offsets convert. Violations abort(). */
+ * normalisation a token's text is exactly its byte span; truncation only
+ * drops tokens from the end of each text; encode and encode_batch agree;
+ * char offsets convert. Violations abort(). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_check(valid && !pad_err && e != NULL);
         const int plain = !(bits & 1) && !(bits & 2) && !(bits & 8);
         fz_check_encoding(tok, e, &o, plain, ta, la, tb, lb);
+        if (o.max_length && o.truncation != PE_TRUNCATE_NONE) {
+            /* truncation only drops tokens from the end of each text */
+            pe_encode_options full = pe_encode_options_default();
+            full.add_special_tokens = o.add_special_tokens;
+            pe_encoding *f = NULL;
+            fz_check(pe_tokenizer_encode(tok, ta, la, tb, lb, &full, &f, &err) == PE_OK);
+            fz_check(f->n_tokens_a >= e->n_tokens_a && f->n_tokens_b >= e->n_tokens_b);
+            fz_check(e->truncated == (f->n_tokens_a > e->n_tokens_a || f->n_tokens_b > e->n_tokens_b));
+            for (int32_t s = 0; s < 2; s++) {
+                size_t j = 0;
+                for (size_t i = 0; i < e->len; i++) {
+                    if (e->seq_ids[i] != s) continue;
+                    while (j < f->len && f->seq_ids[j] != s) j++;
+                    fz_check(j < f->len && f->ids[j] == e->ids[i] && f->offsets[j].start == e->offsets[i].start &&
+                             f->offsets[j].end == e->offsets[i].end && f->word_ids[j] == e->word_ids[i]);
+                    j++;
+                }
+            }
+            pe_encoding_free(f);
+        }
         if (batch) {
             /* The same text twice as a batch: each encoding as the single one. */
             const char *ts[2] = {ta, ta}, *tbs[2] = {tb, tb};
