@@ -37,82 +37,9 @@
 #include "attention.h"
 #include "cuda/cuda_backend.h"
 #include "linear.h"
+#include "encoder_random_model.h"
 #include "model_internal.h"
 #include "pe_test.h"
-
-/* ---- a random model ---- */
-
-typedef struct model {
-    pe_encoder_config cfg;
-    pe_encoder_weights w;
-    pe_encoder_layer_weights *layers;
-    float *arena;
-} model;
-
-static uint64_t rng = 88172645463325252ull;
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-
-static float *fill(float **p, size_t n, float center, float scale)
-{
-    float *t = *p;
-    for (size_t i = 0; i < n; i++) t[i] = center + scale * frand();
-    *p += n;
-    return t;
-}
-
-static int model_make(model *m, int V, int C, int L, int H, int I, int P, int Y, int pooler)
-{
-    memset(m, 0, sizeof *m);
-    m->cfg = (pe_encoder_config){.vocab_size = V, .hidden = C, .layers = L, .heads = H, .intermediate = I,
-                                 .max_position = P, .type_vocab = Y, .layer_norm_eps = 1e-12f,
-                                 .has_pooler = pooler};
-    size_t n = (size_t)(V + P + Y) * C + 2 * C +
-               (size_t)L * (3 * C * C + 3 * C + C * C + C + 2 * C + I * C + I + C * I + C + 2 * C) +
-               (pooler ? (size_t)C * C + C : 0);
-    m->arena = malloc(n * sizeof(float));
-    m->layers = calloc((size_t)(L > 0 ? L : 1), sizeof *m->layers);
-    if (!m->arena || !m->layers) return -1;
-    float *p = m->arena;
-    const float sc = 1.0f / sqrtf((float)C), si = 1.0f / sqrtf((float)I);
-    m->w.word_emb = fill(&p, (size_t)V * C, 0.0f, 1.0f);
-    m->w.pos_emb = fill(&p, (size_t)P * C, 0.0f, 0.5f);
-    m->w.type_emb = fill(&p, (size_t)Y * C, 0.0f, 0.5f);
-    m->w.emb_ln_g = fill(&p, C, 1.0f, 0.2f);
-    m->w.emb_ln_b = fill(&p, C, 0.0f, 0.1f);
-    for (int l = 0; l < L; l++) {
-        pe_encoder_layer_weights *y = &m->layers[l];
-        y->qkv_w = fill(&p, (size_t)3 * C * C, 0.0f, 1.7f * sc);
-        y->qkv_b = fill(&p, (size_t)3 * C, 0.0f, 0.1f);
-        y->attn_out_w = fill(&p, (size_t)C * C, 0.0f, 1.7f * sc);
-        y->attn_out_b = fill(&p, C, 0.0f, 0.1f);
-        y->ln1_g = fill(&p, C, 1.0f, 0.2f);
-        y->ln1_b = fill(&p, C, 0.0f, 0.1f);
-        y->ffn_in_w = fill(&p, (size_t)I * C, 0.0f, 1.7f * sc);
-        y->ffn_in_b = fill(&p, I, 0.0f, 0.1f);
-        y->ffn_out_w = fill(&p, (size_t)C * I, 0.0f, 1.7f * si);
-        y->ffn_out_b = fill(&p, C, 0.0f, 0.1f);
-        y->ln2_g = fill(&p, C, 1.0f, 0.2f);
-        y->ln2_b = fill(&p, C, 0.0f, 0.1f);
-    }
-    m->w.layer = m->layers;
-    if (pooler) {
-        m->w.pooler_w = fill(&p, (size_t)C * C, 0.0f, 1.7f * sc);
-        m->w.pooler_b = fill(&p, C, 0.0f, 0.1f);
-    }
-    return 0;
-}
-
-static void model_free(model *m)
-{
-    free(m->arena);
-    free(m->layers);
-}
 
 /* ---- the CPU reference ---- */
 
@@ -169,46 +96,6 @@ static void ref_forward(const model *m, const pe_encoder_batch *b, int out_layer
     free(proj);
     free(ffn);
     free(scratch);
-}
-
-/* ---- batches ---- */
-
-typedef struct batch {
-    pe_encoder_batch b;
-    int32_t *ids, *types, *pos;
-    int *offsets;
-} batch;
-
-static void batch_make(batch *bt, const model *m, const int *lens, int n)
-{
-    int T = 0, maxlen = 0;
-    for (int s = 0; s < n; s++) {
-        T += lens[s];
-        if (lens[s] > maxlen) maxlen = lens[s];
-    }
-    bt->ids = malloc((size_t)(T + 1) * sizeof(int32_t));
-    bt->types = malloc((size_t)(T + 1) * sizeof(int32_t));
-    bt->pos = malloc((size_t)(T + 1) * sizeof(int32_t));
-    bt->offsets = malloc((size_t)(n + 1) * sizeof(int));
-    int t = 0;
-    for (int s = 0; s < n; s++) {
-        bt->offsets[s] = t;
-        for (int i = 0; i < lens[s]; i++, t++) {
-            bt->ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (float)(m->cfg.vocab_size - 1));
-            bt->types[t] = i >= lens[s] / 2 ? m->cfg.type_vocab - 1 : 0; /* a second segment */
-            bt->pos[t] = i;
-        }
-    }
-    bt->offsets[n] = T;
-    bt->b = (pe_encoder_batch){n, T, maxlen, bt->ids, bt->types, bt->pos, bt->offsets};
-}
-
-static void batch_free(batch *bt)
-{
-    free(bt->ids);
-    free(bt->types);
-    free(bt->pos);
-    free(bt->offsets);
 }
 
 /* ---- comparisons ---- */
@@ -271,7 +158,7 @@ static void compare_tol(const char *what, pe_cuda_precision p, const float *got,
 static void check_model(int V, int C, int L, int H, int I, int P)
 {
     model m;
-    PE_CHECK(model_make(&m, V, C, L, H, I, P, 2, 1) == 0);
+    PE_CHECK(model_make(&m, V, C, L, H, I, P, 1) == 0);
     fprintf(stderr, " model C=%d H=%d D=%d I=%d L=%d\n", C, H, C / H, I, L);
     /* mixed lengths: 1 token, under a warp, over a warp, the longest first
      * and last; then a small batch after a large one (workspace reuse) */
@@ -342,7 +229,7 @@ static void check_large(int V, int C, int H, int I, int P, const int *lens, int 
 {
     static const double bounds[3][2] = {{5e-4, 2e-5}, {5e-2, 5e-3}, {2e-1, 3e-2}};
     model m;
-    PE_CHECK(model_make(&m, V, C, 1, H, I, P, 2, 1) == 0);
+    PE_CHECK(model_make(&m, V, C, 1, H, I, P, 1) == 0);
     fprintf(stderr, " model C=%d H=%d D=%d I=%d L=1\n", C, H, C / H, I);
     batch bt;
     batch_make(&bt, &m, lens, n);
@@ -391,7 +278,7 @@ static void test_parity_hidden_4096(void)
 static void test_long_sequences(void)
 {
     model m;
-    PE_CHECK(model_make(&m, 50, 64, 2, 4, 128, 512, 2, 1) == 0);
+    PE_CHECK(model_make(&m, 50, 64, 2, 4, 128, 512, 1) == 0);
     static const int lens[] = {512, 300, 1, 129, 512};
     batch bt;
     batch_make(&bt, &m, lens, 5);
@@ -464,7 +351,7 @@ static void *thread_main(void *arg)
 static void test_threads(void)
 {
     model m;
-    PE_CHECK(model_make(&m, 40, 64, 2, 4, 128, 64, 2, 0) == 0);
+    PE_CHECK(model_make(&m, 40, 64, 2, 4, 128, 64, 0) == 0);
     static const int lens[] = {9, 37, 4, 64};
     batch bt;
     batch_make(&bt, &m, lens, 4);
@@ -489,7 +376,7 @@ static void test_parity_wide(void) { check_model(30, 288, 2, 6, 640, 48); }
 static void test_batch_independence(void)
 {
     model m;
-    PE_CHECK(model_make(&m, 40, 64, 2, 4, 128, 64, 2, 0) == 0);
+    PE_CHECK(model_make(&m, 40, 64, 2, 4, 128, 64, 0) == 0);
     pe_encoder_cuda *cu = NULL;
     pe_error err;
     pe_error_clear(&err);
@@ -523,7 +410,7 @@ static void test_batch_independence(void)
 static void test_attention_chunks(void)
 {
     model m;
-    PE_CHECK(model_make(&m, 40, 64, 2, 4, 128, 64, 2, 1) == 0);
+    PE_CHECK(model_make(&m, 40, 64, 2, 4, 128, 64, 1) == 0);
     static const int lens[] = {7, 1, 40, 33, 2, 17, 5};
     batch bt;
     batch_make(&bt, &m, lens, 7);
@@ -561,7 +448,7 @@ static void test_attention_chunks(void)
 static void test_bad_batches(void)
 {
     model m;
-    PE_CHECK(model_make(&m, 40, 64, 1, 4, 128, 16, 2, 0) == 0);
+    PE_CHECK(model_make(&m, 40, 64, 1, 4, 128, 16, 0) == 0);
     pe_encoder_cuda *cu = NULL;
     pe_error err;
     pe_error_clear(&err);
@@ -807,7 +694,7 @@ static int bench(const char *path)
     pe_cuda_describe(0, desc, sizeof desc, &err);
     for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
         model m;
-        if (model_make(&m, cfgs[ci].V, cfgs[ci].C, cfgs[ci].L, cfgs[ci].H, cfgs[ci].I, cfgs[ci].P, 2, 0)) {
+        if (model_make(&m, cfgs[ci].V, cfgs[ci].C, cfgs[ci].L, cfgs[ci].H, cfgs[ci].I, cfgs[ci].P, 0)) {
             model_free(&m);
             return 1;
         }

@@ -42,6 +42,7 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_kernels_elem.h"
+#include "encoder_random_model.h"
 #include "pe_test.h"
 
 /* ================= the emulation ================= */
@@ -697,76 +698,6 @@ static void emu_check_clean(const char *where)
 
 /* ================= the reference ================= */
 
-typedef struct model {
-    pe_encoder_config cfg;
-    pe_encoder_weights w;
-    pe_encoder_layer_weights *layers;
-    float *arena;
-} model;
-
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-
-static const float *fill(float **p, size_t n, float center, float scale)
-{
-    float *t = *p;
-    for (size_t i = 0; i < n; i++) t[i] = center + scale * frand();
-    *p += n;
-    return t;
-}
-
-static void model_make(model *m, int V, int C, int L, int H, int I, int P, int pooler)
-{
-    memset(m, 0, sizeof *m);
-    const int Y = 2;
-    m->cfg = (pe_encoder_config){.vocab_size = V, .hidden = C, .layers = L, .heads = H, .intermediate = I,
-                                 .max_position = P, .type_vocab = Y, .layer_norm_eps = 1e-12f, .has_pooler = pooler};
-    const size_t c = (size_t)C, i = (size_t)I;
-    const size_t n = (size_t)(V + P + Y) * c + 2 * c + (size_t)L * (4 * c * c + 2 * c * i + 9 * c + i) +
-                     (pooler ? c * c + c : 0);
-    m->arena = malloc(n * sizeof(float));
-    m->layers = calloc((size_t)(L > 0 ? L : 1), sizeof *m->layers);
-    float *p = m->arena;
-    const float sc = 1.7f / sqrtf((float)C), si = 1.7f / sqrtf((float)I);
-    m->w.word_emb = fill(&p, (size_t)V * c, 0.0f, 1.0f);
-    m->w.pos_emb = fill(&p, (size_t)P * c, 0.0f, 0.5f);
-    m->w.type_emb = fill(&p, (size_t)Y * c, 0.0f, 0.5f);
-    m->w.emb_ln_g = fill(&p, c, 1.0f, 0.2f);
-    m->w.emb_ln_b = fill(&p, c, 0.0f, 0.1f);
-    for (int l = 0; l < L; l++) {
-        pe_encoder_layer_weights *y = &m->layers[l];
-        y->qkv_w = fill(&p, 3 * c * c, 0.0f, sc);
-        y->qkv_b = fill(&p, 3 * c, 0.0f, 0.1f);
-        y->attn_out_w = fill(&p, c * c, 0.0f, sc);
-        y->attn_out_b = fill(&p, c, 0.0f, 0.1f);
-        y->ln1_g = fill(&p, c, 1.0f, 0.2f);
-        y->ln1_b = fill(&p, c, 0.0f, 0.1f);
-        y->ffn_in_w = fill(&p, i * c, 0.0f, sc);
-        y->ffn_in_b = fill(&p, i, 0.0f, 0.1f);
-        y->ffn_out_w = fill(&p, c * i, 0.0f, si);
-        y->ffn_out_b = fill(&p, c, 0.0f, 0.1f);
-        y->ln2_g = fill(&p, c, 1.0f, 0.2f);
-        y->ln2_b = fill(&p, c, 0.0f, 0.1f);
-    }
-    m->w.layer = m->layers;
-    if (pooler) {
-        m->w.pooler_w = fill(&p, c * c, 0.0f, sc);
-        m->w.pooler_b = fill(&p, c, 0.0f, 0.1f);
-    }
-}
-
-static void model_free(model *m)
-{
-    free(m->arena);
-    free(m->layers);
-}
-
 static void ref_ln(double *x, const float *g, const float *b, int C, double eps)
 {
     double mean = 0.0, var = 0.0;
@@ -852,44 +783,6 @@ static void ref_forward(const model *m, const pe_encoder_batch *b, int out_layer
     free(f);
     free(p);
     free(sc);
-}
-
-typedef struct batch {
-    pe_encoder_batch b;
-    int32_t *ids, *types, *pos;
-    int *offsets;
-} batch;
-
-static void batch_make(batch *bt, const model *m, const int *lens, int n)
-{
-    int T = 0, maxlen = 0;
-    for (int s = 0; s < n; s++) {
-        T += lens[s];
-        maxlen = lens[s] > maxlen ? lens[s] : maxlen;
-    }
-    bt->ids = malloc((size_t)(T + 1) * sizeof(int32_t));
-    bt->types = malloc((size_t)(T + 1) * sizeof(int32_t));
-    bt->pos = malloc((size_t)(T + 1) * sizeof(int32_t));
-    bt->offsets = malloc((size_t)(n + 1) * sizeof(int));
-    int t = 0;
-    for (int s = 0; s < n; s++) {
-        bt->offsets[s] = t;
-        for (int i = 0; i < lens[s]; i++, t++) {
-            bt->ids[t] = (int32_t)((frand() + 1.0f) * 0.5f * (float)(m->cfg.vocab_size - 1));
-            bt->types[t] = i >= lens[s] / 2 ? 1 : 0;
-            bt->pos[t] = i;
-        }
-    }
-    bt->offsets[n] = T;
-    bt->b = (pe_encoder_batch){n, T, maxlen, bt->ids, bt->types, bt->pos, bt->offsets};
-}
-
-static void batch_free(batch *bt)
-{
-    free(bt->ids);
-    free(bt->types);
-    free(bt->pos);
-    free(bt->offsets);
 }
 
 static double max_diff(const float *a, const float *b, size_t n)
