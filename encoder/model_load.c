@@ -390,7 +390,16 @@ static pe_status prepare_backend(pe_encoder *enc, const pe_encoder_options *o, p
             return pe_error_set(err, PE_ERR_UNSUPPORTED, "CUDA backend requested but unusable: %s", why.msg);
         return open_cuda(enc, o, err);
     }
-    if (o->backend == PE_ENCODER_AUTO && pe_encoder_cuda_available()) return open_cuda(enc, o, err);
+    if (o->backend == PE_ENCODER_AUTO && pe_encoder_cuda_available()) {
+        /* A device that is there but cannot take the model (too old, out of
+         * memory, a bad $PE_CUDA_DEVICE) is no reason to fail: AUTO means
+         * "the GPU if it works". Say why, then go on with the CPU. */
+        pe_error why;
+        pe_error_clear(&why);
+        if (open_cuda(enc, o, &why) == PE_OK) return PE_OK;
+        pe_log(PE_LOG_WARN, "encoder: CUDA device present but unusable (%s); using the CPU", why.msg);
+        enc->backend = PE_ENCODER_CPU;
+    }
 #else
     if (o->backend == PE_ENCODER_CUDA)
         return pe_error_set(err, PE_ERR_UNSUPPORTED,

@@ -122,7 +122,8 @@ typedef struct pe_encoder_config {
 } pe_encoder_config;
 
 typedef enum pe_encoder_backend {
-    PE_ENCODER_AUTO = 0, /* CUDA when built with it and a usable device is present, else CPU */
+    PE_ENCODER_AUTO = 0, /* CUDA when built with it and a usable device is present and opens
+                          * (else CPU; a device that fails to open is logged as a warning) */
     PE_ENCODER_CPU,
     PE_ENCODER_CUDA      /* PE_ERR_UNSUPPORTED at load, saying why, when the build has no
                           * CUDA or no device is usable */

@@ -536,6 +536,36 @@ static pe_encoder *load_fixture(const char *dir, pe_encoder_backend be)
     return enc;
 }
 
+/* AUTO falls back to the CPU (with a warning) when the device is there but
+ * cannot be opened; CUDA asked for by name fails instead. */
+static void test_auto_fallback(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/encoder/tiny-f32", PE_FIXTURES);
+    const char *old = getenv("PE_CUDA_DEVICE");
+    char *keep = old ? strdup(old) : NULL;
+    setenv("PE_CUDA_DEVICE", "4096", 1); /* no such device */
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_AUTO;
+    pe_encoder *enc = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    PE_CHECK_MSG(pe_encoder_load(dir, &o, &enc, &err) == PE_OK, "%s", err.msg);
+    if (enc) {
+        pe_encoder_info info;
+        pe_encoder_get_info(enc, &info);
+        PE_CHECK_EQ_STR(info.backend, "cpu");
+    }
+    pe_encoder_free(enc);
+    enc = NULL;
+    o.backend = PE_ENCODER_CUDA;
+    PE_CHECK(pe_encoder_load(dir, &o, &enc, &err) != PE_OK);
+    pe_encoder_free(enc);
+    if (keep) setenv("PE_CUDA_DEVICE", keep, 1);
+    else unsetenv("PE_CUDA_DEVICE");
+    free(keep);
+}
+
 static void test_fixture_vs_pytorch(void)
 {
     char dir[1024], path[1100];
@@ -773,6 +803,7 @@ int main(int argc, char **argv)
     RUN_IF(test_bad_batches);
     RUN_IF(test_threads);
     RUN_IF(test_fixture_vs_pytorch);
+    RUN_IF(test_auto_fallback);
 #undef RUN_IF
     PE_TEST_EXIT();
 }
