@@ -45,6 +45,7 @@ mkdir -p "$work"
 log() { echo "== $*" >&2; }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+time0=$(date -u +"%Y-%m-%d %H:%M")
 if [ $report_only = 0 ]; then
 log "build ($build)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF >/dev/null
@@ -130,11 +131,12 @@ log "kernels micro-benchmark, one thread, by CPU time (per-core efficiency, robu
 "$build/bench/pe_bench_encoder_kernels" --threads 1 --quick --cpu-time | tee "$work/kernels1.txt" >&2
 
 echo "$load0" > "$work/load_start"
+echo "$time0" > "$work/time_start"
 fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 [ $report_only = 1 ] && [ -f "$work/load_end" ] && load=$(cat "$work/load_end")
-[ $report_only = 0 ] && echo "$load" > "$work/load_end"
+[ $report_only = 0 ] && echo "$load" > "$work/load_end" && date -u +"%H:%M" > "$work/time_end"
 load0=$(cat "$work/load_start" 2>/dev/null || echo "?")
 have_torch=$(ls "$work"/*.torch.jsonl >/dev/null 2>&1 && echo 1 || echo 0)
 have_ort=$(ls "$work"/*.ort.jsonl >/dev/null 2>&1 && echo 1 || echo 0)
@@ -171,7 +173,16 @@ except FileNotFoundError:
     pass
 out = []
 out.append("## Encoder\n")
-out.append(f"Run {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M')} UTC with `scripts/bench-encoder.sh`"
+def read_or(name, default):
+    try:
+        with open(os.path.join(work, name)) as f:
+            return f.read().strip() or default
+    except OSError:
+        return default
+# the run's own start and end (a --report-only rewrite keeps them)
+when = read_or("time_start", datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M'))
+end = read_or("time_end", "")
+out.append(f"Run {when}{'-' + end if end else ''} UTC with `scripts/bench-encoder.sh`"
            f" on {cpu}, 2 threads for everyone; load average (1, 5, 15 min) {load0} at the start, {load} at the end."
            " Same random weights for all three (written by `scripts/encoder_peers.py gen`; ours is checked against"
            " PyTorch's hidden states on them). Tokens/s of the full forward (embeddings to last hidden states,"
