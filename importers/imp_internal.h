@@ -121,9 +121,16 @@ void imp_wd_free(imp_wd *p);
  * *n_entities receives the entities written, *dropped is increased by the
  * statements and texts left out on purpose. Bad record: PE_ERR_PARSE /
  * PE_ERR_UTF8 with the message in err and nothing written; sink errors are
- * returned as they are (also with nothing more written). */
+ * returned as they are (also with nothing more written). In a response
+ * each entity stands alone: bad ones are skipped and the others written,
+ * PE_OK is returned, imp_wd_bad_entities() says how many were skipped and
+ * err holds the first one's message (a response as such that is malformed,
+ * or not JSON, is still one bad record). */
 pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file, uint64_t line,
                        const imp_sink *sink, uint64_t *n_entities, uint64_t *dropped, pe_error *err);
+/* Entities of a response that the last imp_wd_parse skipped as bad (0 for
+ * a single-entity record: that one is the bad record). */
+uint64_t imp_wd_bad_entities(const imp_wd *p);
 
 /* What a record came to, in input order (for the pipelines). kind:
  * IMP_OUTCOME_LINE a record that ends at a safe point (a JSON line),
@@ -132,7 +139,7 @@ pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file
 enum { IMP_OUTCOME_LINE = 0, IMP_OUTCOME_RECORD, IMP_OUTCOME_POINT, IMP_OUTCOME_DROPPED };
 typedef struct imp_record_outcome {
     int kind;
-    int bad;              /* skipped for bad input */
+    int bad;              /* records (or entities of a response) skipped for bad input */
     pe_status status;     /* PE_ERR_PARSE / PE_ERR_UTF8 / PE_ERR_LIMIT when bad */
     const char *msg;      /* the error when bad, else NULL */
     uint64_t dropped;     /* left out on purpose in this record */

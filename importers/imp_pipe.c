@@ -14,6 +14,7 @@
 #include "imp_internal.h"
 
 #include <pthread.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,7 +218,7 @@ static pe_status replay(const tape *t, const imp_sink *sink, imp_record_done_fn 
         case OP_RECORD: {
             imp_record_outcome oc;
             oc.kind = get_u8(&r);
-            oc.bad = get_u8(&r);
+            oc.bad = (int)get_u64(&r);
             oc.status = (pe_status)get_u8(&r);
             oc.msg = get_str(&r, NULL);
             oc.dropped = get_u64(&r);
@@ -276,7 +277,7 @@ static void record_op(pipe_ctx *c, int kind, int bad, pe_status st, const char *
     tape *t = &c->work;
     put_u8(t, OP_RECORD);
     put_u8(t, (unsigned)kind);
-    put_u8(t, (unsigned)bad);
+    put_u64(t, (uint64_t)bad);
     put_u8(t, st);
     put_cstr(t, bad ? msg : NULL);
     put_u64(t, c->dropped - c->dropped_sent);
@@ -348,7 +349,11 @@ static void produce_json(pipe_ctx *c)
             uint64_t n = 0;
             st = imp_wd_parse(c->wd, line, len, path, imp_input_line_no(c->in), &ts, &n, &c->dropped, &e);
             if (st == PE_OK) {
-                record_op(c, IMP_OUTCOME_LINE, 0, PE_OK, NULL, imp_input_offset(c->in), imp_input_line_no(c->in));
+                /* a response may have skipped some of its entities */
+                uint64_t nb = imp_wd_bad_entities(c->wd);
+                int bad = nb > INT_MAX ? INT_MAX : (int)nb;
+                record_op(c, IMP_OUTCOME_LINE, bad, bad ? e.status : PE_OK, bad ? e.msg : NULL,
+                          imp_input_offset(c->in), imp_input_line_no(c->in));
             } else if (st == PE_ERR_PARSE || st == PE_ERR_UTF8) {
                 t->len = mark; /* nothing of a bad record (it writes nothing anyway) */
                 record_op(c, IMP_OUTCOME_LINE, 1, st, e.msg, imp_input_offset(c->in), imp_input_line_no(c->in));

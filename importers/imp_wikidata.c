@@ -142,6 +142,7 @@ struct imp_wd {
     wd_link *links; size_t n_links, cap_links;
     wd_stmt *stmts; size_t n_stmts, cap_stmts;
     uint64_t dropped;
+    uint64_t bad_entities; /* of the last response, skipped */
     /* context of the current record for messages */
     const char *file;
     uint64_t line;
@@ -584,11 +585,15 @@ static int utf8_ok(const char *s, size_t n, size_t *bad_at)
     return 1;
 }
 
-/* The entities of a response: first validate them all, so that a bad one
- * rejects the whole record (it is one line / one document of input). */
+uint64_t imp_wd_bad_entities(const imp_wd *p) { return p->bad_entities; }
+
+/* A response's entities each stand alone: a bad one is skipped (counted,
+ * the first one's error kept) and the others are written, since one odd
+ * entity should not cost the other 49 of a wbgetentities batch. */
 pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file, uint64_t line,
                        const imp_sink *sink, uint64_t *n_entities, uint64_t *dropped, pe_error *err)
 {
+    p->bad_entities = 0;
     p->file = file;
     p->line = line;
     p->err = err;
@@ -636,14 +641,9 @@ pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file
             st = bad(p, "\"entities\" is not an object");
             goto out;
         }
-        /* Validate every entity first; a bad one rejects the document. */
         uint64_t drop = 0;
-        for (const cJSON *e = ents->child; e; e = e->next) {
-            if (cJSON_IsObject(e) && cJSON_GetObjectItemCaseSensitive(e, "missing")) continue;
-            pe_kg_entity_kind kind;
-            const char *dt;
-            if ((st = collect(p, e, &kind, &dt)) != PE_OK) goto out;
-        }
+        pe_error first;
+        pe_error_clear(&first);
         for (const cJSON *e = ents->child; e; e = e->next) {
             if (cJSON_IsObject(e) && cJSON_GetObjectItemCaseSensitive(e, "missing")) {
                 drop++; /* the API answered "no such entity" */
@@ -651,12 +651,19 @@ pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file
             }
             pe_kg_entity_kind kind;
             const char *dt;
-            if ((st = collect(p, e, &kind, &dt)) != PE_OK) goto out;
+            st = collect(p, e, &kind, &dt);
+            if (st == PE_ERR_PARSE || st == PE_ERR_UTF8) { /* this entity only */
+                if (!p->bad_entities++) first = *err;
+                st = PE_OK;
+                continue;
+            }
+            if (st != PE_OK) goto out;
             if ((st = emit(p, kind, dt, sink)) != PE_OK) goto out;
             drop += p->dropped;
             (*n_entities)++;
         }
         *dropped += drop;
+        if (p->bad_entities) *err = first;
     } else {
         pe_kg_entity_kind kind;
         const char *dt;

@@ -21,6 +21,7 @@
 #include "imp_internal.h"
 
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -428,7 +429,7 @@ static pe_status record_done(void *u, int bad, const char *msg)
     imp_run *r = u;
     r->records++;
     if (bad) {
-        r->c.skipped++;
+        r->c.skipped += (uint64_t)bad; /* records, or entities of a response */
         if (!r->first_error[0] && msg) {
             snprintf(r->first_error, sizeof r->first_error, "%s", msg);
             rename_msg(r, r->first_error, sizeof r->first_error);
@@ -538,7 +539,10 @@ static pe_status run_wikidata(imp_run *r, const imp_langs *langs, int resumed)
             r->record_status = st;
             st = line_done(r, 1, rec_err.msg);
         } else if (st == PE_OK) {
-            st = line_done(r, 0, NULL);
+            uint64_t nb = imp_wd_bad_entities(wd); /* entities of a response skipped */
+            int bad = nb > INT_MAX ? INT_MAX : (int)nb;
+            if (bad) r->record_status = rec_err.status;
+            st = line_done(r, bad, bad ? rec_err.msg : NULL);
         } else if (rec_err.status == st) {
             *r->err = rec_err;
         }

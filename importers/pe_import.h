@@ -22,7 +22,9 @@
  * uninterrupted run.
  *
  * Bad input: without `strict`, a bad record is skipped, counted and the first
- * error kept (file, line or byte offset, entity id when known); with
+ * error kept (file, line or byte offset, entity id when known); in a
+ * wbgetentities response each entity counts as a record of its own (a bad
+ * one is skipped, the others of the response are imported); with
  * `strict`, the first error stops the import with PE_ERR_PARSE (or
  * PE_ERR_UTF8...) after rolling back the current batch. Nothing committed
  * before is lost.

@@ -168,7 +168,7 @@ typedef struct pe_kg_counts {
     uint64_t labels, aliases, descriptions;
     uint64_t triples;      /* statements written (entity- and literal-valued) */
     uint64_t sameas;       /* owl:sameAs merges */
-    uint64_t skipped;      /* records skipped for bad input */
+    uint64_t skipped;      /* records (entities of an API response) skipped for bad input */
     uint64_t dropped;      /* statements dropped on purpose (deprecated rank, filtered language) */
     uint64_t bytes;        /* input bytes (decompressed) consumed */
     uint64_t lines;        /* input lines (or RDF statements) consumed */

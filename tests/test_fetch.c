@@ -1061,6 +1061,14 @@ static void test_wikidata_provenance(void)
         pe_kg_reader_end(r);
     }
 
+    /* A bad entity costs only itself: the good one of the same response is
+     * imported, the bad one counted as skipped. */
+    st = pe_fetch_wikidata(kg, "Q999,Q142", api, &fo, NULL, &res, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), err.msg);
+    PE_CHECK_EQ_INT(res.counts.entities, 1);
+    PE_CHECK_EQ_INT(res.counts.skipped, 1);
+    PE_CHECK_MSG(strstr(res.first_error, "entity Q999:"), "%s", res.first_error);
+
     /* A bad entity: the first error names the request, not the temporary
      * file; a long request URL is cut in the middle. */
     st = pe_fetch_wikidata(kg, "Q999", api, &fo, NULL, &res, &err);

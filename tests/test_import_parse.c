@@ -269,12 +269,28 @@ static void test_wbgetentities(void)
     PE_CHECK_EQ_INT(dropped, 1); /* the missing Q6 */
     PE_CHECK(r.log && strstr(r.log, "E Q1 item -\nT label en Universe\n"));
     PE_CHECK(r.log && strstr(r.log, "E P31 property wikibase-item\n"));
-    /* one bad entity rejects the whole response before anything is written */
-    const char *bad = "{\"entities\":{\"Q1\":{\"id\":\"Q1\",\"labels\":{}},\"Q2\":{\"id\":\"Q2\",\"aliases\":3}}}";
+    PE_CHECK_EQ_INT(imp_wd_bad_entities(wd), 0);
+    /* a bad entity of a response is skipped alone: the others are written,
+     * the first bad one's error is kept */
+    const char *bad = "{\"entities\":{\"Q1\":{\"id\":\"Q1\",\"labels\":{}},\"Q2\":{\"id\":\"Q2\",\"aliases\":3},"
+                      "\"Q3\":{\"id\":\"Q3\",\"labels\":{}},\"Q4\":{\"id\":\"Q4\",\"labels\":5}}}";
     size_t before = r.len;
-    PE_CHECK_EQ_INT(imp_wd_parse(wd, bad, strlen(bad), "api.json", 1, &s, &n, &dropped, &err), PE_ERR_PARSE);
-    PE_CHECK_EQ_INT(r.len, before);
+    PE_CHECK_EQ_INT(imp_wd_parse(wd, bad, strlen(bad), "api.json", 1, &s, &n, &dropped, &err), PE_OK);
+    PE_CHECK_EQ_INT(n, 2);
+    PE_CHECK_EQ_INT(imp_wd_bad_entities(wd), 2);
     PE_CHECK_MSG(strstr(err.msg, "api.json:1: entity Q2: \"aliases\" is not an object"), "%s", err.msg);
+    PE_CHECK(r.log && strstr(r.log + before, "E Q1 item -\n") && strstr(r.log + before, "E Q3 item -\n") &&
+             !strstr(r.log + before, "E Q2 ") && !strstr(r.log + before, "E Q4 "));
+    /* every entity bad: nothing written, all counted */
+    const char *allbad = "{\"entities\":{\"Q2\":{\"id\":\"Q2\",\"aliases\":3}}}";
+    before = r.len;
+    PE_CHECK_EQ_INT(imp_wd_parse(wd, allbad, strlen(allbad), "api.json", 2, &s, &n, &dropped, &err), PE_OK);
+    PE_CHECK_EQ_INT(n, 0);
+    PE_CHECK_EQ_INT(imp_wd_bad_entities(wd), 1);
+    PE_CHECK_EQ_INT(r.len, before);
+    /* a response that is not one as such is still one bad record */
+    const char *notobj = "{\"entities\":[1,2]}";
+    PE_CHECK_EQ_INT(imp_wd_parse(wd, notobj, strlen(notobj), "api.json", 3, &s, &n, &dropped, &err), PE_ERR_PARSE);
     /* a language code longer than the store takes */
     char longlang[400];
     snprintf(longlang, sizeof longlang,
