@@ -267,6 +267,9 @@ static void sleep_s(double s)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
+/* The pause before the next retry: twice this one, at most PE_FETCH_MAX_BACKOFF. */
+static double next_wait(double wait) { return wait * 2 > PE_FETCH_MAX_BACKOFF ? PE_FETCH_MAX_BACKOFF : wait * 2; }
+
 pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err)
 {
     pe_fetch_options defaults = pe_fetch_options_default();
@@ -420,7 +423,7 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
                 pe_log(PE_LOG_WARN, "%s: HTTP %ld%s%s; retry %d of %d in %.2f s%s", url, code, s.reason[0] ? " " : "",
                        s.reason, retries_used, opt->retries, pause, why);
                 sleep_s(pause);
-                wait = wait * 2 > PE_FETCH_MAX_BACKOFF ? PE_FETCH_MAX_BACKOFF : wait * 2;
+                wait = next_wait(wait);
                 continue;
             }
             char tail[64] = "";
@@ -435,7 +438,7 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
             pe_log(PE_LOG_WARN, "%s: %s after %" PRIu64 " bytes; retry %d of %d in %.2f s, resuming", url,
                    errbuf[0] ? errbuf : curl_easy_strerror(rc), s.have, retries_used, opt->retries, wait);
             sleep_s(wait);
-            wait = wait * 2 > PE_FETCH_MAX_BACKOFF ? PE_FETCH_MAX_BACKOFF : wait * 2;
+            wait = next_wait(wait);
             continue;
         }
         st = pe_error_set(err, PE_ERR_NET, "GET %s: %s (%s) after %" PRIu64 " bytes%s", url,
@@ -785,7 +788,7 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
             pe_log(PE_LOG_WARN, "%s; retry %d of %d in %.2f s", err->msg, tries + 1, fo.retries, wait);
             unlink(path);
             sleep_s(wait);
-            wait = wait * 2 > PE_FETCH_MAX_BACKOFF ? PE_FETCH_MAX_BACKOFF : wait * 2;
+            wait = next_wait(wait);
         }
         if (st < PE_ERR_FIRST && left > 0) {
             /* The source record names the request, not the temporary file. */

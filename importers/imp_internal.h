@@ -129,8 +129,8 @@ void imp_wd_free(imp_wd *p);
 pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file, uint64_t line,
                        const imp_sink *sink, uint64_t *n_entities, uint64_t *dropped, pe_error *err);
 /* Entities of a response that the last imp_wd_parse skipped as bad (0 for
- * a single-entity record: that one is the bad record). */
-uint64_t imp_wd_bad_entities(const imp_wd *p);
+ * a single-entity record: that one is the bad record), at most INT_MAX. */
+int imp_wd_bad_entities(const imp_wd *p);
 
 /* What a record came to, in input order (for the pipelines). kind:
  * IMP_OUTCOME_LINE a record that ends at a safe point (a JSON line),

@@ -14,7 +14,6 @@
 #include "imp_internal.h"
 
 #include <pthread.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -350,8 +349,7 @@ static void produce_json(pipe_ctx *c)
             st = imp_wd_parse(c->wd, line, len, path, imp_input_line_no(c->in), &ts, &n, &c->dropped, &e);
             if (st == PE_OK) {
                 /* a response may have skipped some of its entities */
-                uint64_t nb = imp_wd_bad_entities(c->wd);
-                int bad = nb > INT_MAX ? INT_MAX : (int)nb;
+                int bad = imp_wd_bad_entities(c->wd);
                 record_op(c, IMP_OUTCOME_LINE, bad, bad ? e.status : PE_OK, bad ? e.msg : NULL,
                           imp_input_offset(c->in), imp_input_line_no(c->in));
             } else if (st == PE_ERR_PARSE || st == PE_ERR_UTF8) {

@@ -6,6 +6,7 @@
 #include "imp_internal.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -585,7 +586,7 @@ static int utf8_ok(const char *s, size_t n, size_t *bad_at)
     return 1;
 }
 
-uint64_t imp_wd_bad_entities(const imp_wd *p) { return p->bad_entities; }
+int imp_wd_bad_entities(const imp_wd *p) { return p->bad_entities > INT_MAX ? INT_MAX : (int)p->bad_entities; }
 
 /* A response's entities each stand alone: a bad one is skipped (counted,
  * the first one's error kept) and the others are written, since one odd

@@ -21,7 +21,6 @@
 #include "imp_internal.h"
 
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -539,8 +538,7 @@ static pe_status run_wikidata(imp_run *r, const imp_langs *langs, int resumed)
             r->record_status = st;
             st = line_done(r, 1, rec_err.msg);
         } else if (st == PE_OK) {
-            uint64_t nb = imp_wd_bad_entities(wd); /* entities of a response skipped */
-            int bad = nb > INT_MAX ? INT_MAX : (int)nb;
+            int bad = imp_wd_bad_entities(wd); /* entities of a response skipped */
             if (bad) r->record_status = rec_err.status;
             st = line_done(r, bad, bad ? rec_err.msg : NULL);
         } else if (rec_err.status == st) {

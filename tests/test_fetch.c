@@ -124,6 +124,20 @@ static pe_fetch_options quick_opts(void)
     return o;
 }
 
+/* A small store for the wbgetentities tests; NULL (a failed check) when it
+ * cannot be opened. */
+static pe_kg *open_store(const char *db)
+{
+    pe_kg_options ko = pe_kg_options_default();
+    ko.map_size = (size_t)64 << 20;
+    pe_kg *kg = NULL;
+    pe_status st = pe_kg_open(db, &ko, &kg);
+    PE_CHECK_MSG(st == PE_OK, "%s", kg ? pe_kg_errmsg(kg) : "open failed");
+    if (st == PE_OK) return kg;
+    pe_kg_close(kg);
+    return NULL;
+}
+
 /* ---- the server ----------------------------------------------------------- */
 
 static int find_python(char *out, size_t cap)
@@ -833,12 +847,9 @@ static void test_wikidata_fetch(void)
     mkdir(tdir, 0700);
     setenv("TMPDIR", tdir, 1); /* to check that the responses are cleaned up */
     url_of(api, sizeof api, "/w/api.php");
-    pe_kg_options ko = pe_kg_options_default();
-    ko.map_size = (size_t)64 << 20;
-    pe_kg *kg = NULL;
-    pe_status st = pe_kg_open(db, &ko, &kg);
-    PE_CHECK_MSG(st == PE_OK, "%s", kg ? pe_kg_errmsg(kg) : "open failed");
-    if (st != PE_OK) { pe_kg_close(kg); return; }
+    pe_kg *kg = open_store(db);
+    if (!kg) return;
+    pe_status st;
     pe_fetch_options fo = quick_opts();
     pe_import_result res;
     pe_error err;
@@ -972,12 +983,9 @@ static void test_wikidata_provenance(void)
     mkdir(tdir, 0700);
     setenv("TMPDIR", tdir, 1);
     url_of(api, sizeof api, "/w/api.php");
-    pe_kg_options ko = pe_kg_options_default();
-    ko.map_size = (size_t)64 << 20;
-    pe_kg *kg = NULL;
-    pe_status st = pe_kg_open(db, &ko, &kg);
-    PE_CHECK_MSG(st == PE_OK, "%s", kg ? pe_kg_errmsg(kg) : "open failed");
-    if (st != PE_OK) { pe_kg_close(kg); return; }
+    pe_kg *kg = open_store(db);
+    if (!kg) return;
+    pe_status st;
     pe_fetch_options fo = quick_opts();
     pe_import_result res;
     pe_error err;
