@@ -31,6 +31,7 @@
 #include "kernels.h"
 #include "linear.h"
 #include "pe_encoder.h"
+#include "pe_train.h"
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
 static double now(void)
@@ -54,93 +55,21 @@ static const cfg CFG_BASE = {30522, 768, 12, 12, 3072, 512, 2};
 static const cfg CFG_SMALL = {30522, 256, 4, 4, 1024, 512, 2};
 
 /* Writes dir/config.json and dir/model.safetensors (HF BertModel names,
- * F32, weights ~ N(0, 0.02) by a sum of uniforms, LayerNorm gains ~1). */
+ * F32, no pooler): a model of c initialised as Hugging Face does, weights
+ * ~ N(0, 0.02), LayerNorm 1 and 0 (pe_train_new_random + pe_train_save). */
 static int write_random_model(const char *dir, const cfg *c)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f,
-            "{\"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d,\n"
-            " \"intermediate_size\": %d, \"max_position_embeddings\": %d, \"type_vocab_size\": %d,\n"
-            " \"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\", \"model_type\": \"bert\"}\n",
-            c->V, c->C, c->L, c->H, c->I, c->P, c->Y);
-    fclose(f);
-
-    enum { MAXT = 8 + 16 * 64 };
-    struct { char name[96]; long r, k; int ln; } t[MAXT];
-    int n = 0;
-#define T(nm, rows, cols, isln) do { snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
-        t[n].r = rows; t[n].k = cols; t[n].ln = isln; n++; } while (0)
-    T("embeddings.word_embeddings.weight", c->V, c->C, 0);
-    T("embeddings.position_embeddings.weight", c->P, c->C, 0);
-    T("embeddings.token_type_embeddings.weight", c->Y, c->C, 0);
-    T("embeddings.LayerNorm.weight", 1, c->C, 1);
-    T("embeddings.LayerNorm.bias", 1, c->C, 2);
-    for (int l = 0; l < c->L && n + 16 <= MAXT; l++) {
-        char b[96];
-        static const char *lin[6] = {"attention.self.query", "attention.self.key", "attention.self.value",
-                                     "attention.output.dense", "intermediate.dense", "output.dense"};
-        for (int i = 0; i < 6; i++) {
-            long rows = i == 4 ? c->I : c->C, cols = i == 5 ? c->I : c->C;
-            snprintf(b, sizeof b, "encoder.layer.%d.%s.weight", l, lin[i]);
-            T(b, rows, cols, 0);
-            snprintf(b, sizeof b, "encoder.layer.%d.%s.bias", l, lin[i]);
-            T(b, 1, rows, 0);
-        }
-        snprintf(b, sizeof b, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
-        T(b, 1, c->C, 1);
-        snprintf(b, sizeof b, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
-        T(b, 1, c->C, 2);
-        snprintf(b, sizeof b, "encoder.layer.%d.output.LayerNorm.weight", l);
-        T(b, 1, c->C, 1);
-        snprintf(b, sizeof b, "encoder.layer.%d.output.LayerNorm.bias", l);
-        T(b, 1, c->C, 2);
-    }
-#undef T
-    size_t hcap = 256 + (size_t)n * 200, hl = 0;
-    char *h = malloc(hcap);
-    if (!h) return -1;
-    hl += (size_t)snprintf(h + hl, hcap - hl, "{");
-    long off = 0;
-    for (int i = 0; i < n; i++) {
-        long bytes = t[i].r * t[i].k * 4;
-        if (t[i].r == 1)
-            hl += (size_t)snprintf(h + hl, hcap - hl, "\"%s\":{\"dtype\":\"F32\",\"shape\":[%ld],\"data_offsets\":[%ld,%ld]},",
-                                   t[i].name, t[i].k, off, off + bytes);
-        else
-            hl += (size_t)snprintf(h + hl, hcap - hl,
-                                   "\"%s\":{\"dtype\":\"F32\",\"shape\":[%ld,%ld],\"data_offsets\":[%ld,%ld]},", t[i].name,
-                                   t[i].r, t[i].k, off, off + bytes);
-        off += bytes;
-    }
-    hl += (size_t)snprintf(h + hl, hcap - hl, "\"__metadata__\":{\"format\":\"pt\"}}");
-    while (hl % 8) h[hl++] = ' ';
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    f = fopen(path, "wb");
-    if (!f) {
-        free(h);
-        return -1;
-    }
-    uint64_t hl64 = hl;
-    int ok = fwrite(&hl64, 8, 1, f) == 1 && fwrite(h, 1, hl, f) == hl;
-    free(h);
-    float buf[4096];
-    for (int i = 0; i < n && ok; i++) {
-        long left = t[i].r * t[i].k;
-        while (left > 0 && ok) {
-            int m = left < 4096 ? (int)left : 4096;
-            for (int j = 0; j < m; j++) {
-                /* sum of 3 uniforms: roughly normal, std 0.02 */
-                float u = ((rnd32() >> 8) + (rnd32() >> 8) + (rnd32() >> 8)) * (1.0f / 16777216.0f) - 1.5f;
-                buf[j] = t[i].ln == 1 ? 1.0f + 0.1f * u : t[i].ln == 2 ? 0.1f * u : 0.04f * u;
-            }
-            ok = fwrite(buf, 4, (size_t)m, f) == (size_t)m;
-            left -= m;
-        }
-    }
-    return fclose(f) == 0 && ok ? 0 : -1;
+    const pe_encoder_config ec = {.vocab_size = c->V, .hidden = c->C, .layers = c->L, .heads = c->H,
+                                  .intermediate = c->I, .max_position = c->P, .type_vocab = c->Y,
+                                  .layer_norm_eps = 1e-12f};
+    pe_train *tr = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st = pe_train_new_random(&ec, rng, &tr, &err);
+    if (st == PE_OK) st = pe_train_save(tr, dir, NULL, &err);
+    pe_train_free(tr);
+    if (st != PE_OK) fprintf(stderr, "random model: %s\n", err.msg);
+    return st == PE_OK ? 0 : -1;
 }
 
 static void rm_model_dir(const char *dir)
