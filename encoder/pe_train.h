@@ -168,11 +168,50 @@ pe_status pe_adamw_step(pe_adamw *opt, float lr);
 long pe_adamw_steps(const pe_adamw *opt); /* updates done so far */
 void pe_adamw_free(pe_adamw *opt);        /* NULL is a no-op */
 
+/* ---- parameter sets: the encoder's and any head's together ----
+ * A set is an array of pe_train_param views (e.g. the encoder's from
+ * pe_train_param_at followed by a head's own); every function below only
+ * borrows the array and the memory it points to. */
+
+/* AdamW over a parameter set: the same update as pe_adamw_new, each
+ * parameter's `decay` flag deciding weight decay. The names are copied;
+ * data and grad must stay valid for the optimiser's life. Work runs in
+ * fixed chunks that never cross a parameter (results independent of the
+ * number of threads). Errors: PE_ERR_INVALID (no parameters, one without
+ * data, grad or name, bad options), PE_ERR_NOMEM. On failure *out is NULL. */
+pe_status pe_adamw_new_params(const pe_train_param *params, int n_params, const pe_adamw_options *opts,
+                              pe_adamw **out, pe_error *err);
+/* Detail of the last failed pe_adamw_step of an optimiser made by
+ * pe_adamw_new_params (one made by pe_adamw_new reports on its pe_train). */
+const char *pe_adamw_errmsg(const pe_adamw *opt);
+/* The optimiser's moments of parameter i (0 .. pe_adamw_n_params - 1, in
+ * the order given at construction), for checkpoints: m and v are borrowed
+ * views (numel floats each) that the caller may overwrite to restore a
+ * state. PE_ERR_INVALID when i is out of range. */
+typedef struct pe_adamw_moments {
+    const char *name;
+    int64_t numel;
+    float *m, *v;
+} pe_adamw_moments;
+int pe_adamw_n_params(const pe_adamw *opt);
+pe_status pe_adamw_state(pe_adamw *opt, int i, pe_adamw_moments *out);
+/* Sets the update count (bias corrections use it), to restore a state. */
+pe_status pe_adamw_set_steps(pe_adamw *opt, long steps);
+
+/* clip_grad_norm_ over a parameter set (as pe_train_clip_grad_norm). */
+pe_status pe_params_clip_grad_norm(const pe_train_param *params, int n_params, float max_norm, double *norm,
+                                   pe_error *err);
+void pe_params_zero_grad(const pe_train_param *params, int n_params);
+
 /* HF get_linear_schedule_with_warmup: the learning rate for the update
  * that follows `step` updates (0-based): base * step / warmup while
  * step < warmup, then base * (total - step) / (total - warmup), never
  * below 0. (So the first update of a warm-up runs at lr 0, as in HF.) */
 float pe_lr_linear_warmup(float base, long step, long warmup, long total);
+
+/* Linear warm-up, then cosine decay from base to base * min_ratio at
+ * step total (held there after). */
+float pe_lr_cosine_warmup(float base, long step, long warmup, long total, float min_ratio);
 
 /* ---- saving ----
  * pe_train_save writes a Hugging Face checkpoint folder that

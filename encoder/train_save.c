@@ -21,7 +21,7 @@ pe_train_save_options pe_train_save_options_default(void)
 }
 
 /* Writes n_parts buffers to path through a temporary renamed over it. */
-static pe_status write_file(const char *path, const void *const *parts, const size_t *lens, int n_parts, pe_error *err)
+pe_status pe_tr_write_file(const char *path, const void *const *parts, const size_t *lens, int n_parts, pe_error *err)
 {
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 32);
@@ -52,24 +52,16 @@ static pe_status write_json(const char *path, cJSON *obj, pe_error *err)
     if (!js) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     const void *parts[2] = {js, "\n"};
     size_t lens[2] = {strlen(js), 1};
-    pe_status st = write_file(path, parts, lens, 2, err);
+    pe_status st = pe_tr_write_file(path, parts, lens, 2, err);
     free(js);
     return st;
 }
 
-/* One tensor of the safetensors file. */
-typedef struct st_entry {
-    const char *name;
-    int ndim;
-    int64_t shape[2];
-    const float *data;
-    size_t nbytes;
-} st_entry;
 
 /* model.safetensors: u64 LE header length, the JSON header (padded with
  * spaces to a multiple of 8, as the format allows), then the F32 data of
  * each tensor in order (little-endian hosts). */
-static pe_status write_safetensors(const char *path, const st_entry *e, int n, pe_error *err)
+pe_status pe_tr_write_safetensors(const char *path, const pe_tr_st_entry *e, int n, pe_error *err)
 {
     cJSON *h = cJSON_CreateObject(), *meta = cJSON_CreateObject();
     int ok = h && meta && cJSON_AddItemToObject(h, "__metadata__", meta);
@@ -122,7 +114,7 @@ static pe_status write_safetensors(const char *path, const st_entry *e, int n, p
             parts[i + 1] = e[i].data;
             lens[i + 1] = e[i].nbytes;
         }
-        st = write_file(path, parts, lens, n + 1, err);
+        st = pe_tr_write_file(path, parts, lens, n + 1, err);
     }
     free(parts);
     free(lens);
@@ -157,7 +149,7 @@ static pe_status write_tokenizer(const char *dir, const pe_tokenizer *tok, pe_er
     sprintf(path, "%s/vocab.txt", dir);
     const void *parts[1] = {text};
     size_t lens[1] = {k};
-    if ((st = write_file(path, parts, lens, 1, err)) != PE_OK) goto done;
+    if ((st = pe_tr_write_file(path, parts, lens, 1, err)) != PE_OK) goto done;
 
     const pe_tokenizer_options *o = pe_tokenizer_get_options(tok);
     cJSON *c = cJSON_CreateObject(), *x = NULL;
@@ -194,7 +186,7 @@ pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return pe_error_set(err, PE_ERR_IO, "%s: not a folder", dir);
     char *path = malloc(strlen(dir) + 32);
-    st_entry *e = calloc((size_t)tr->n_tab + 2, sizeof *e);
+    pe_tr_st_entry *e = calloc((size_t)tr->n_tab + 2, sizeof *e);
     cJSON *cfg = pe_encoder_config_to_json(&tr->cfg);
     pe_status st = PE_OK;
     if (!path || !e || !cfg) {
@@ -210,15 +202,15 @@ pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save
     int n = 0;
     for (int i = 0; i < tr->n_tab; i++, n++) {
         const pe_train_param *p = &tr->tab[i];
-        e[n] = (st_entry){p->name, p->ndim, {p->shape[0], p->shape[1]}, p->data, (size_t)p->numel * sizeof(float)};
+        e[n] = (pe_tr_st_entry){p->name, p->ndim, {p->shape[0], p->shape[1]}, p->data, (size_t)p->numel * sizeof(float)};
     }
     if (tr->pooler_w) {
         const int64_t C = tr->cfg.hidden;
-        e[n++] = (st_entry){"pooler.dense.weight", 2, {C, C}, tr->pooler_w, (size_t)(C * C) * sizeof(float)};
-        e[n++] = (st_entry){"pooler.dense.bias", 1, {C, 0}, tr->pooler_b, (size_t)C * sizeof(float)};
+        e[n++] = (pe_tr_st_entry){"pooler.dense.weight", 2, {C, C}, tr->pooler_w, (size_t)(C * C) * sizeof(float)};
+        e[n++] = (pe_tr_st_entry){"pooler.dense.bias", 1, {C, 0}, tr->pooler_b, (size_t)C * sizeof(float)};
     }
     sprintf(path, "%s/model.safetensors", dir);
-    if ((st = write_safetensors(path, e, n, err)) != PE_OK) goto done;
+    if ((st = pe_tr_write_safetensors(path, e, n, err)) != PE_OK) goto done;
     if (o.tokenizer) st = write_tokenizer(dir, o.tokenizer, err);
 done:
     cJSON_Delete(cfg);

@@ -5,3 +5,8 @@
 if(TARGET pe_encoder)
   pe_add_test(test_train SOURCES test_train.c LIBS pe_encoder LABELS unit golden)
 endif()
+# The training loop shared by every objective, the MLM head and masking,
+# token shards, exact resumption after a kill.
+if(TARGET pe_encoder)
+  pe_add_test(test_trainer SOURCES test_trainer.c LIBS pe_encoder LABELS unit)
+endif()

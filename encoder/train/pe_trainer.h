@@ -1,0 +1,292 @@
+/*
+ * pe_trainer.h - the training loop shared by every objective (masked
+ * language modelling, NER, persona relations), the MLM head and the token
+ * shards that MLM pretraining reads.
+ *
+ * An objective (pe_objective) is a head with its data: it says how many
+ * examples it has and how long each is, packs a batch of them into token
+ * ids, and turns the encoder's hidden states into a loss, the gradient with
+ * respect to the hidden states and its own parameters' gradients. The
+ * trainer owns everything else: length-bucketed batches, dropout seeds,
+ * gradient accumulation, clipping, AdamW over the encoder's and the head's
+ * parameters together, the warm-up + linear or cosine schedule, periodic
+ * evaluation with early stopping, checkpoints and exact resumption, the
+ * JSONL metrics log and progress reports.
+ *
+ * Usage:
+ *
+ *     pe_train *tr;                       // pe_train_new_random or _from_encoder
+ *     pe_mlm_head *head;
+ *     pe_mlm_head_new(tr, 1, &head, &err);
+ *     pe_token_shard *train, *dev;
+ *     pe_token_shard_open("train.shard", &train, &err);
+ *     pe_token_shard_open("dev.shard", &dev, &err);
+ *     pe_mlm_objective *mo;
+ *     pe_mlm_objective_new(head, train, dev, &mask_opts, &mo, &err);
+ *     pe_trainer_options o = pe_trainer_options_default();
+ *     o.dir = "runs/mlm"; o.steps = 10000; o.lr = 5e-4f; o.resume = 1;
+ *     pe_trainer_result r;
+ *     pe_trainer_run(tr, pe_mlm_objective_get(mo), &o, &r, &err);
+ *
+ * Run folder (o.dir), every file written through a temporary and rename:
+ *   log.jsonl          one JSON object a line: {"step", "epoch", "loss",
+ *                      "lr", "grad_norm", "tokens", "tokens_per_s", ...}
+ *                      for training reports and {"step", "eval": {...}} for
+ *                      evaluations. On resume, lines after the checkpoint's
+ *                      step are dropped, so the file reads as one run.
+ *   ckpt-STEP/         a checkpoint: the encoder as a Hugging Face folder
+ *                      (config.json, model.safetensors, vocab.txt when a
+ *                      tokenizer is given: pe_encoder_load reads it),
+ *                      head.safetensors (the objective's parameters),
+ *                      optim.safetensors (AdamW moments, tensors "m.NAME"
+ *                      and "v.NAME"), state.json (step, epoch, position in
+ *                      the epoch, best metric, evaluations since the best).
+ *   latest             the name of the newest complete checkpoint folder.
+ *   best/              the checkpoint with the best evaluation metric
+ *                      (without optimiser state), when evaluation is on.
+ * A checkpoint folder is complete once `latest` names it: a run killed
+ * while writing one leaves a ckpt-STEP.tmp folder that the next run
+ * removes. The last keep_checkpoints checkpoints are kept.
+ *
+ * Exactness: data order, masks and dropout are pure functions of (seed,
+ * epoch, step); a resumed run on the same machine and thread count
+ * continues bit for bit as if it had not stopped.
+ *
+ * Threads: the trainer uses the encoder's kernel pool and OpenBLAS's
+ * threads; handles are not thread-safe.
+ */
+#ifndef PE_TRAINER_H
+#define PE_TRAINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pe_tokenizer.h"
+#include "pe_train.h"
+#include "pe_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* CPU threads of training (OpenBLAS and the kernels' pool, both
+ * process-wide); n <= 0: all cores. */
+void pe_trainer_set_threads(int n);
+
+/* ---- objectives ---- */
+
+/* What an evaluation reports: `metric` is the one the trainer maximises
+ * (early stopping, best/); up to 8 more named figures go to the log. */
+typedef struct pe_eval_result {
+    const char *metric_name; /* e.g. "neg_loss", "f1" (static string) */
+    double metric;
+    int n_extra;
+    const char *extra_names[8];
+    double extra[8];
+} pe_eval_result;
+
+typedef struct pe_objective {
+    const char *name;                /* "mlm", "ner", "rel" */
+    void *ctx;                       /* passed to every callback */
+    const pe_train_param *params;    /* the head's own trainable parameters (borrowed) */
+    int n_params;
+    size_t n_examples;               /* training examples */
+    /* Tokens of training example i, specials included (1 .. max_position). */
+    int (*length)(void *ctx, size_t i);
+    /* Packs examples idx[0..n) as pe_train_forward wants them: ids and
+     * types (sum of lengths tokens), lengths (n). seed varies per
+     * micro-batch (masks, augmentation). The objective keeps what its loss
+     * needs (labels) until the next call. */
+    pe_status (*batch)(void *ctx, const size_t *idx, int n, uint64_t seed, int32_t *ids, int32_t *types,
+                       int *lengths, pe_error *err);
+    /* Loss of the last batch from hidden (T, C): adds scale * dLoss/dHidden
+     * into d_hidden (T, C) (zeroed by the trainer) and scale * dLoss/dParam
+     * to the head's grads, where Loss is the mean over the batch's
+     * predictions; *loss_sum and *count receive the summed loss and the
+     * number of predictions (Loss = loss_sum / count). */
+    pe_status (*loss)(void *ctx, const float *hidden, int n_tokens, float scale, float *d_hidden,
+                      double *loss_sum, double *count, pe_error *err);
+    /* Optional (NULL: no evaluation): evaluates the current weights on the
+     * objective's development data through pe_train_forward without
+     * dropout. */
+    pe_status (*evaluate)(void *ctx, pe_train *tr, pe_eval_result *out, pe_error *err);
+} pe_objective;
+
+/* ---- the trainer ---- */
+
+typedef enum pe_schedule { PE_SCHEDULE_LINEAR = 0, PE_SCHEDULE_COSINE } pe_schedule;
+
+typedef struct pe_trainer_progress {
+    long step, steps;        /* updates done, planned */
+    long epoch;
+    double loss;             /* mean loss of the last update */
+    double lr, grad_norm;
+    double tokens_per_s;     /* over the updates of this call */
+    double elapsed_s, eta_s; /* this call; eta for the remaining updates */
+    const pe_eval_result *eval; /* set on the report that follows an evaluation, else NULL */
+} pe_trainer_progress;
+typedef void (*pe_trainer_progress_fn)(const pe_trainer_progress *p, void *user);
+
+typedef struct pe_trainer_options {
+    const char *dir;          /* run folder (required; created when absent) */
+    long steps;               /* optimiser updates in all (1000) */
+    int accum;                /* micro-batches per update (1) */
+    int batch_tokens;         /* token budget of a micro-batch (4096) */
+    int batch_max_seqs;       /* sequences per micro-batch at most (0 = no limit) */
+    int bucket_window;        /* examples sorted by length within windows of this
+                               * many micro-batches (50; 1 = no bucketing) */
+    float lr;                 /* peak learning rate (5e-5) */
+    long warmup;              /* warm-up updates (steps / 10 when -1, the default) */
+    pe_schedule schedule;     /* after warm-up (linear to 0) */
+    float min_lr_ratio;       /* cosine only: floor as a fraction of lr (0) */
+    pe_adamw_options adamw;   /* pe_adamw_options_default() */
+    float clip;               /* max gradient norm (1.0; 0 = no clipping) */
+    float hidden_dropout;     /* 0.1 */
+    float attention_dropout;  /* 0.1 */
+    uint64_t seed;            /* data order, masks, dropout (1) */
+    long log_every;           /* updates between log lines and progress reports (10) */
+    long checkpoint_every;    /* updates between checkpoints (500; 0 = only at the end) */
+    long eval_every;          /* updates between evaluations (0 = only at the end) */
+    int patience;             /* stop after this many evaluations without a better
+                               * metric (0 = never stop early) */
+    int keep_checkpoints;     /* newest ckpt-* kept (2) */
+    int resume;               /* 1: continue from the folder's latest checkpoint (0:
+                               * a folder that already has one is refused) */
+    const pe_tokenizer *tokenizer; /* saved with every checkpoint (NULL: none) */
+    pe_trainer_progress_fn progress; /* NULL: none */
+    void *progress_user;
+} pe_trainer_options;
+pe_trainer_options pe_trainer_options_default(void);
+
+typedef struct pe_trainer_result {
+    long steps;               /* updates done in all (after resumption too) */
+    long resumed_from;        /* the checkpoint's step, or -1 */
+    int stopped_early;        /* 1 when patience ran out */
+    double last_loss;
+    double best_metric;       /* NaN without evaluation */
+    long best_step;           /* -1 without evaluation */
+    char last_checkpoint[64]; /* folder name inside dir, "" when none */
+} pe_trainer_result;
+
+/* Trains tr with obj until o->steps updates are done (counting those of a
+ * resumed checkpoint) or early stopping ends it, writing checkpoints and
+ * the log into o->dir. When resuming, tr's and the head's weights and the
+ * optimiser are overwritten from the checkpoint (tr must have the
+ * checkpoint's architecture). A non-finite loss or gradient stops the run
+ * with PE_ERR_INVALID naming the step; checkpoints already written are
+ * kept, none is written after it. Errors: PE_ERR_INVALID (options, a
+ * non-finite loss, an example longer than the model's max_position or the
+ * token budget), PE_ERR_BUSY (another run holds the folder's lock),
+ * PE_ERR_IO, PE_ERR_CORRUPT (a checkpoint that does not match the model or
+ * objective: the message names the file and tensor), PE_ERR_NOMEM, and
+ * what the objective's callbacks return. res may be NULL. */
+pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer_options *o,
+                         pe_trainer_result *res, pe_error *err);
+
+/* Loads named F32 tensors of a safetensors file into params (by name;
+ * shapes must match). With `prefix`, the file's names carry it ("m."
+ * for optimiser moments). Every parameter must be present: PE_ERR_CORRUPT
+ * names the missing or mismatched one. PE_ERR_IO when the file cannot be
+ * read. */
+pe_status pe_trainer_load_tensors(const char *path, const pe_train_param *params, int n_params,
+                                  pe_error *err);
+
+/* ---- the MLM head (Hugging Face BertForMaskedLM's cls.predictions) ----
+ *   t = LayerNorm(gelu(h W^T + b))     W (C, C) transform.dense, LayerNorm eps of the encoder
+ *   logits = t E^T + bias              E (V, C) the word embeddings (tied), bias (V)
+ *   loss = mean over predicted tokens of cross-entropy(logits, label)
+ * Parameters (HF names): cls.predictions.transform.dense.weight (C,C),
+ * cls.predictions.transform.dense.bias (C),
+ * cls.predictions.transform.LayerNorm.weight (C), .bias (C),
+ * cls.predictions.bias (V). The decoder weight is the encoder's
+ * embeddings.word_embeddings.weight: its gradient goes there. */
+typedef struct pe_mlm_head pe_mlm_head;
+/* Initialised as HF does (N(0, 0.02) weights, zero biases, LayerNorm 1/0)
+ * from seed. tr must outlive the head. Errors: PE_ERR_INVALID, PE_ERR_NOMEM;
+ * *out NULL on failure. */
+pe_status pe_mlm_head_new(pe_train *tr, uint64_t seed, pe_mlm_head **out, pe_error *err);
+void pe_mlm_head_free(pe_mlm_head *h); /* NULL is a no-op */
+/* The head's own parameters (5 views, borrowed until pe_mlm_head_free). */
+const pe_train_param *pe_mlm_head_params(const pe_mlm_head *h, int *n);
+/* Loss over the tokens whose label is >= 0 (labels (T), -100 elsewhere):
+ * *loss_sum, *count as pe_objective.loss; with d_hidden (T, C) non-NULL,
+ * adds scale * dLoss/dHidden there (rows of unlabelled tokens untouched) and
+ * scale * dLoss/dParam into the head's and the word embeddings' grads
+ * (Loss = the mean). With d_hidden NULL only the loss is computed. *correct
+ * (may be NULL) receives how many argmax predictions equal the label.
+ * Errors: PE_ERR_INVALID (a label outside the vocabulary), PE_ERR_NOMEM. */
+pe_status pe_mlm_head_loss(pe_mlm_head *h, const float *hidden, const int32_t *labels, int n_tokens, float scale,
+                           float *d_hidden, double *loss_sum, double *count, double *correct, pe_error *err);
+
+/* BERT's masking. Each token that is not special (id < n_special: [PAD]
+ * [UNK] [CLS] [SEP] [MASK] in our vocabularies) is chosen with probability
+ * mask_prob (with whole_word, the choice is made per word: a token whose
+ * string starts with "##" follows the token before it); a chosen token
+ * becomes [MASK] with probability 0.8, a random non-special token with
+ * probability 0.1, and stays as it is otherwise; its label is its original
+ * id, every other label is -100. The draws are a pure function of (seed,
+ * position). */
+typedef struct pe_mlm_mask_options {
+    float mask_prob;     /* 0.15 */
+    int whole_word;      /* 0 */
+    int32_t mask_id;     /* the [MASK] id (4 in our vocabularies) */
+    int32_t n_special;   /* ids below this are never chosen (5) */
+    int32_t vocab_size;  /* random replacements come from [n_special, vocab_size) */
+    const unsigned char *is_continuation; /* (vocab_size) 1 for "##" tokens; needed for whole_word */
+} pe_mlm_mask_options;
+pe_mlm_mask_options pe_mlm_mask_options_default(void);
+/* ids (T) -> masked (T) and labels (T). */
+void pe_mlm_mask(const int32_t *ids, int n_tokens, const pe_mlm_mask_options *o, uint64_t seed, int32_t *masked,
+                 int32_t *labels);
+
+/* ---- token shards: tokenised text cut into sequences ----
+ * File layout (little-endian):
+ *   magic "PESHARD1" (8 bytes)
+ *   u32 vocab_size, u32 max_len (tokens of the longest sequence, specials included)
+ *   u64 n_seq, u64 n_tokens
+ *   u64 offsets[n_seq + 1]   offsets[0] = 0, offsets[n_seq] = n_tokens, non-decreasing
+ *   u16 tokens[n_tokens]     each < vocab_size; every sequence is [CLS] ... [SEP]
+ * Sequences are written as they come; a writer cuts the token stream of
+ * each document into pieces of at most max_len - 2 tokens. */
+typedef struct pe_token_shard pe_token_shard;
+/* Maps and checks the file (sizes, offsets, ids). PE_ERR_IO, PE_ERR_CORRUPT
+ * (naming what is wrong); *out NULL on failure. */
+pe_status pe_token_shard_open(const char *path, pe_token_shard **out, pe_error *err);
+void pe_token_shard_close(pe_token_shard *s); /* NULL is a no-op */
+size_t pe_token_shard_count(const pe_token_shard *s);
+uint32_t pe_token_shard_vocab_size(const pe_token_shard *s);
+/* Sequence i: *len tokens at the returned pointer (valid until close). */
+const uint16_t *pe_token_shard_seq(const pe_token_shard *s, size_t i, int *len);
+
+typedef struct pe_shard_writer pe_shard_writer;
+/* Writes train and held-out shards: every held_out_every-th sequence (0:
+ * none) goes to the held-out file. The tokenizer must have < 65536 ids;
+ * max_len >= 8. */
+pe_status pe_shard_writer_new(const char *train_path, const char *held_out_path, const pe_tokenizer *tok,
+                              int max_len, int held_out_every, pe_shard_writer **out, pe_error *err);
+/* Adds one line of a document (tokenised without specials and appended to
+ * the current document's stream). */
+pe_status pe_shard_writer_add_text(pe_shard_writer *w, const char *text, size_t len, pe_error *err);
+/* Ends the current document: its last partial sequence is emitted. */
+pe_status pe_shard_writer_end_document(pe_shard_writer *w, pe_error *err);
+/* Flushes, writes the headers, renames the files into place. */
+pe_status pe_shard_writer_finish(pe_shard_writer *w, uint64_t *n_train_seq, uint64_t *n_train_tokens,
+                                 pe_error *err);
+void pe_shard_writer_free(pe_shard_writer *w); /* NULL is a no-op; unfinished files are removed */
+
+/* ---- the MLM objective over token shards ---- */
+typedef struct pe_mlm_objective pe_mlm_objective;
+/* Borrowed: head, train, dev (NULL: no evaluation; at most max_dev_seqs of
+ * it are used). The evaluation reports neg_loss (the metric), loss,
+ * perplexity and accuracy over the masked tokens, with masks from a fixed
+ * seed. */
+pe_status pe_mlm_objective_new(pe_mlm_head *head, const pe_token_shard *train, const pe_token_shard *dev,
+                               int max_dev_seqs, const pe_mlm_mask_options *mask, pe_mlm_objective **out,
+                               pe_error *err);
+const pe_objective *pe_mlm_objective_get(pe_mlm_objective *m);
+void pe_mlm_objective_free(pe_mlm_objective *m); /* NULL is a no-op */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,35 @@
+/* trainer_internal.h - internal helpers of encoder/train/: counter-based
+ * random numbers (pure functions of their arguments, so that masks and data
+ * order can be recomputed on resume) and file helpers. Not installed. */
+#ifndef PE_TRAINER_INTERNAL_H
+#define PE_TRAINER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pe_util.h"
+
+/* splitmix64 finaliser of (seed, stream, i). */
+static inline uint64_t pe_tr_mix(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t pe_tr_hash(uint64_t seed, uint64_t stream, uint64_t i)
+{
+    return pe_tr_mix(pe_tr_mix(seed ^ pe_tr_mix(stream * 0xD1B54A32D192ED03ull)) ^ i);
+}
+/* Uniform in [0, 1). */
+static inline double pe_tr_uniform(uint64_t seed, uint64_t stream, uint64_t i)
+{
+    return (double)(pe_tr_hash(seed, stream, i) >> 11) / 9007199254740992.0;
+}
+/* x[i] ~ N(0, std^2), i in [0, n), from (seed, stream). */
+void pe_tr_normal_fill(float *x, size_t n, float std, uint64_t seed, uint64_t stream);
+
+/* Removes a folder and everything below it (no error when absent). */
+int pe_tr_rmtree(const char *path);
+
+#endif

@@ -1,0 +1,600 @@
+/* test_trainer.c - the trainer shared by every objective (pe_trainer.h):
+ * the MLM head's gradients against central differences, BERT masking,
+ * token shards (round trip, damaged files), the loop's exact resumption
+ * after a kill, a non-finite loss keeping the last checkpoint, the run
+ * folder's lock and refusal to overwrite a checkpoint. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pe_test.h"
+#include "pe_trainer.h"
+
+static char tmpdir[512];
+
+static void make_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/pe_trainer_XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+static void rm_rf(const char *p)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", p);
+}
+
+static pe_encoder_config tiny_cfg(int V)
+{
+    pe_encoder_config c;
+    memset(&c, 0, sizeof c);
+    c.vocab_size = V;
+    c.hidden = 8;
+    c.layers = 1;
+    c.heads = 2;
+    c.intermediate = 16;
+    c.max_position = 32;
+    c.type_vocab = 2;
+    c.layer_norm_eps = 1e-12f;
+    return c;
+}
+
+static double frand(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return ((*s >> 8) & 0xffff) / 65536.0 - 0.5;
+}
+
+/* ---- the MLM head against central differences ---- */
+
+static double head_loss(pe_mlm_head *h, const float *hidden, const int32_t *labels, int T)
+{
+    double ls = 0, cnt = 0;
+    pe_error err;
+    pe_mlm_head_loss(h, hidden, labels, T, 1.0f, NULL, &ls, &cnt, NULL, &err);
+    return ls / cnt;
+}
+
+static void test_mlm_head_gradients(void)
+{
+    pe_encoder_config cfg = tiny_cfg(12);
+    pe_error err;
+    pe_train *tr = NULL;
+    pe_mlm_head *h = NULL;
+    PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 3, &tr, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_mlm_head_new(tr, 5, &h, &err), PE_OK);
+    if (!tr || !h) return;
+    int n;
+    const pe_train_param *hp = pe_mlm_head_params(h, &n);
+    PE_CHECK_EQ_INT(n, 5);
+    PE_CHECK_EQ_STR(hp[0].name, "cls.predictions.transform.dense.weight");
+    /* make the LayerNorm and biases non-trivial */
+    unsigned s = 7;
+    for (int i = 1; i < n; i++)
+        for (int64_t k = 0; k < hp[i].numel; k++) hp[i].data[k] += (float)(0.2 * frand(&s));
+    const int T = 6, C = cfg.hidden;
+    float hidden[6 * 8], dh[6 * 8];
+    for (int i = 0; i < T * C; i++) hidden[i] = (float)(2.0 * frand(&s));
+    int32_t labels[6] = {3, -100, 7, 11, -100, 0};
+    pe_train_param word;
+    PE_CHECK_EQ_INT(pe_train_param_find(tr, "embeddings.word_embeddings.weight", &word), PE_OK);
+    pe_train_zero_grad(tr);
+    pe_params_zero_grad(hp, n);
+    memset(dh, 0, sizeof dh);
+    double ls, cnt, ok;
+    PE_CHECK_EQ_INT(pe_mlm_head_loss(h, hidden, labels, T, 1.0f, dh, &ls, &cnt, &ok, &err), PE_OK);
+    PE_CHECK_EQ_INT((long)cnt, 4);
+    /* unlabelled rows get no gradient */
+    for (int c = 0; c < C; c++) PE_CHECK(dh[1 * C + c] == 0.0f && dh[4 * C + c] == 0.0f);
+    const double eps = 1e-3;
+    int checked = 0, bad = 0;
+    /* hidden */
+    for (int i = 0; i < T * C; i += 3) {
+        float keep = hidden[i];
+        hidden[i] = keep + (float)eps;
+        double lp = head_loss(h, hidden, labels, T);
+        hidden[i] = keep - (float)eps;
+        double lm = head_loss(h, hidden, labels, T);
+        hidden[i] = keep;
+        double num = (lp - lm) / (2 * eps);
+        checked++;
+        if (fabs(num - dh[i]) > 2e-3 + 3e-2 * fabs(num)) {
+            bad++;
+            fprintf(stderr, "hidden[%d]: numeric %g analytic %g\n", i, num, (double)dh[i]);
+        }
+    }
+    /* every head parameter and the tied word embeddings */
+    const pe_train_param *sets[6] = {&hp[0], &hp[1], &hp[2], &hp[3], &hp[4], &word};
+    for (int p = 0; p < 6; p++) {
+        const pe_train_param *q = sets[p];
+        for (int64_t i = 0; i < q->numel; i += (q->numel > 20 ? 7 : 1)) {
+            float keep = q->data[i];
+            q->data[i] = keep + (float)eps;
+            double lp = head_loss(h, hidden, labels, T);
+            q->data[i] = keep - (float)eps;
+            double lm = head_loss(h, hidden, labels, T);
+            q->data[i] = keep;
+            double num = (lp - lm) / (2 * eps);
+            checked++;
+            if (fabs(num - q->grad[i]) > 2e-3 + 3e-2 * fabs(num)) {
+                bad++;
+                fprintf(stderr, "%s[%lld]: numeric %g analytic %g\n", q->name, (long long)i, num, (double)q->grad[i]);
+            }
+        }
+    }
+    PE_CHECK(checked > 50);
+    PE_CHECK_EQ_INT(bad, 0);
+    /* a label outside the vocabulary */
+    int32_t badl[6] = {3, -100, 12, -100, -100, -100};
+    PE_CHECK_EQ_INT(pe_mlm_head_loss(h, hidden, badl, T, 1.0f, NULL, &ls, &cnt, NULL, &err), PE_ERR_INVALID);
+    pe_mlm_head_free(h);
+    pe_train_free(tr);
+}
+
+/* ---- masking ---- */
+
+static void test_masking(void)
+{
+    enum { N = 20000, V = 1000 };
+    int32_t *ids = malloc(N * sizeof *ids), *m = malloc(N * sizeof *m), *lab = malloc(N * sizeof *lab),
+            *m2 = malloc(N * sizeof *m2), *lab2 = malloc(N * sizeof *lab2);
+    unsigned char *cont = calloc(V, 1);
+    for (int i = 0; i < N; i++) ids[i] = i % 50 == 0 ? 2 : 5 + (int32_t)((i * 7919u) % (V - 5));
+    pe_mlm_mask_options o = pe_mlm_mask_options_default();
+    o.vocab_size = V;
+    pe_mlm_mask(ids, N, &o, 42, m, lab);
+    int chosen = 0, masked = 0, random = 0, kept = 0, special_touched = 0;
+    for (int i = 0; i < N; i++) {
+        if (ids[i] < 5) {
+            special_touched += lab[i] != -100 || m[i] != ids[i];
+            continue;
+        }
+        if (lab[i] == -100) {
+            PE_CHECK(m[i] == ids[i]);
+            continue;
+        }
+        PE_CHECK_EQ_INT(lab[i], ids[i]);
+        chosen++;
+        if (m[i] == 4) masked++;
+        else if (m[i] == ids[i]) kept++;
+        else {
+            random++;
+            PE_CHECK(m[i] >= 5 && m[i] < V);
+        }
+    }
+    PE_CHECK_EQ_INT(special_touched, 0);
+    const double nn = N - N / 50;
+    PE_CHECK_NEAR(chosen / nn, 0.15, 0.015);
+    PE_CHECK_NEAR((double)masked / chosen, 0.8, 0.03);
+    PE_CHECK(random > chosen / 20 && kept > chosen / 20);
+    /* deterministic in the seed, different for another */
+    pe_mlm_mask(ids, N, &o, 42, m2, lab2);
+    PE_CHECK(memcmp(m, m2, N * sizeof *m) == 0 && memcmp(lab, lab2, N * sizeof *lab) == 0);
+    pe_mlm_mask(ids, N, &o, 43, m2, lab2);
+    PE_CHECK(memcmp(lab, lab2, N * sizeof *lab) != 0);
+    /* whole words: every piece of a word shares the choice */
+    for (int v = 600; v < V; v++) cont[v] = 1;
+    for (int i = 0; i < N; i++) ids[i] = i % 4 == 0 ? 10 + (i % 500) : 600 + (i % 400);
+    o.whole_word = 1;
+    o.is_continuation = cont;
+    pe_mlm_mask(ids, N, &o, 9, m, lab);
+    int split = 0, words = 0;
+    for (int i = 0; i < N; i += 4) {
+        int a = lab[i] != -100;
+        words += a;
+        for (int k = 1; k < 4; k++) split += (lab[i + k] != -100) != a;
+    }
+    PE_CHECK_EQ_INT(split, 0);
+    PE_CHECK(words > N / 4 / 10);
+    free(ids);
+    free(m);
+    free(lab);
+    free(m2);
+    free(lab2);
+    free(cont);
+}
+
+/* ---- shards ---- */
+
+static pe_tokenizer *fixture_tok(void)
+{
+    pe_tokenizer *tok = NULL;
+    pe_error err;
+    if (pe_tokenizer_open_vocab(PE_FIXTURES "/tokenizer/vocab.txt", NULL, &tok, &err) != PE_OK)
+        fprintf(stderr, "vocab: %s\n", err.msg);
+    return tok;
+}
+
+static const char *const lines[] = {
+    "i live in paris and i like cats .",
+    "my dog is called max , he is a good dog .",
+    "i work as a teacher in a school .",
+    "do you like music ? i play the guitar .",
+    "my favorite food is pizza .",
+    "i have two sisters and a brother .",
+};
+
+static int make_shards(const char *dir, pe_tokenizer *tok, int reps)
+{
+    char tp[600], dp[600];
+    snprintf(tp, sizeof tp, "%s/train.shard", dir);
+    snprintf(dp, sizeof dp, "%s/dev.shard", dir);
+    pe_error err;
+    pe_shard_writer *w = NULL;
+    if (pe_shard_writer_new(tp, dp, tok, 16, 5, &w, &err) != PE_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    int rc = 0;
+    for (int r = 0; r < reps && rc == 0; r++) {
+        for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+            if (pe_shard_writer_add_text(w, lines[i], strlen(lines[i]), &err) != PE_OK) rc = -1;
+        if (pe_shard_writer_end_document(w, &err) != PE_OK) rc = -1;
+    }
+    uint64_t ns, nt;
+    if (rc == 0 && pe_shard_writer_finish(w, &ns, &nt, &err) != PE_OK) rc = -1;
+    pe_shard_writer_free(w);
+    return rc;
+}
+
+static void test_shards(void)
+{
+    pe_tokenizer *tok = fixture_tok();
+    PE_CHECK(tok != NULL);
+    if (!tok) return;
+    char dir[600], tp[700];
+    snprintf(dir, sizeof dir, "%s/shards", tmpdir);
+    mkdir(dir, 0777);
+    PE_CHECK_EQ_INT(make_shards(dir, tok, 10), 0);
+    snprintf(tp, sizeof tp, "%s/train.shard", dir);
+    pe_token_shard *s = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_token_shard_open(tp, &s, &err), PE_OK);
+    if (!s) return;
+    PE_CHECK(pe_token_shard_count(s) > 10);
+    PE_CHECK_EQ_INT(pe_token_shard_vocab_size(s), pe_tokenizer_vocab_size(tok));
+    pe_tokenizer_special_ids sid = pe_tokenizer_get_special_ids(tok);
+    for (size_t i = 0; i < pe_token_shard_count(s); i++) {
+        int len;
+        const uint16_t *q = pe_token_shard_seq(s, i, &len);
+        PE_CHECK(len >= 3 && len <= 16);
+        PE_CHECK(q[0] == sid.cls && q[len - 1] == sid.sep);
+    }
+    /* the first sequence is the start of the first line */
+    pe_encode_options eo = pe_encode_options_default();
+    eo.add_special_tokens = 0;
+    pe_encoding *e = NULL;
+    pe_tokenizer_encode(tok, lines[0], strlen(lines[0]), NULL, 0, &eo, &e, &err);
+    int len;
+    const uint16_t *q = pe_token_shard_seq(s, 0, &len);
+    for (int i = 1; e && i < len - 1 && (size_t)(i - 1) < e->len; i++) PE_CHECK_EQ_INT(q[i], e->ids[i - 1]);
+    pe_encoding_free(e);
+    pe_token_shard_close(s);
+    /* damage: a token id beyond the vocabulary, a truncated file */
+    FILE *f = fopen(tp, "r+b");
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, sz - 2, SEEK_SET);
+    unsigned char big[2] = {0xff, 0xff};
+    fwrite(big, 1, 2, f);
+    fclose(f);
+    s = NULL;
+    PE_CHECK_EQ_INT(pe_token_shard_open(tp, &s, &err), PE_ERR_CORRUPT);
+    PE_CHECK(s == NULL && strstr(err.msg, "outside the vocabulary"));
+    PE_CHECK(truncate(tp, sz - 7) == 0);
+    PE_CHECK_EQ_INT(pe_token_shard_open(tp, &s, &err), PE_ERR_CORRUPT);
+    PE_CHECK(strstr(err.msg, "sizes") != NULL);
+    pe_tokenizer_free(tok);
+}
+
+/* ---- the loop: exact resumption after a kill ---- */
+
+typedef struct kill_at {
+    long step;
+} kill_at;
+
+static void kill_progress(const pe_trainer_progress *p, void *user)
+{
+    const kill_at *k = user;
+    if (k && p->step >= k->step) raise(SIGKILL);
+}
+
+static pe_status run_mlm(const char *shards, const char *dir, int resume, long kill_step, pe_trainer_result *res,
+                         pe_error *err)
+{
+    pe_tokenizer *tok = fixture_tok();
+    pe_encoder_config cfg = tiny_cfg((int)pe_tokenizer_vocab_size(tok));
+    pe_train *tr = NULL;
+    pe_mlm_head *h = NULL;
+    pe_token_shard *tsh = NULL, *dsh = NULL;
+    pe_mlm_objective *mo = NULL;
+    char tp[700], dp[700];
+    snprintf(tp, sizeof tp, "%s/train.shard", shards);
+    snprintf(dp, sizeof dp, "%s/dev.shard", shards);
+    pe_status st;
+    if ((st = pe_train_new_random(&cfg, 11, &tr, err)) != PE_OK || (st = pe_mlm_head_new(tr, 11, &h, err)) != PE_OK ||
+        (st = pe_token_shard_open(tp, &tsh, err)) != PE_OK || (st = pe_token_shard_open(dp, &dsh, err)) != PE_OK)
+        goto done;
+    pe_mlm_mask_options mk = pe_mlm_mask_options_default();
+    mk.vocab_size = cfg.vocab_size;
+    mk.mask_prob = 0.3f;
+    if ((st = pe_mlm_objective_new(h, tsh, dsh, 0, &mk, &mo, err)) != PE_OK) goto done;
+    pe_trainer_options o = pe_trainer_options_default();
+    o.dir = dir;
+    o.steps = 12;
+    o.batch_tokens = 64;
+    o.lr = 3e-3f;
+    o.warmup = 3;
+    o.schedule = PE_SCHEDULE_COSINE;
+    o.accum = 2;
+    o.log_every = 1;
+    o.checkpoint_every = 4;
+    o.eval_every = 4;
+    o.resume = resume;
+    o.tokenizer = tok;
+    kill_at k = {kill_step};
+    if (kill_step > 0) {
+        o.progress = kill_progress;
+        o.progress_user = &k;
+    }
+    st = pe_trainer_run(tr, pe_mlm_objective_get(mo), &o, res, err);
+done:
+    pe_mlm_objective_free(mo);
+    pe_token_shard_close(tsh);
+    pe_token_shard_close(dsh);
+    pe_mlm_head_free(h);
+    pe_train_free(tr);
+    pe_tokenizer_free(tok);
+    return st;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (s) s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* The log without the timing fields (tokens, tokens_per_s), which differ. */
+static char *log_sans_timing(const char *dir)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/log.jsonl", dir);
+    char *s = slurp(p);
+    if (!s) return NULL;
+    char *o = malloc(strlen(s) + 1), *w = o;
+    for (char *r = s; *r;) {
+        char *t = strstr(r, ",\"tokens\":");
+        char *nl = strchr(r, '\n');
+        if (t && nl && t < nl) {
+            memcpy(w, r, (size_t)(t - r));
+            w += t - r;
+            *w++ = '}';
+            *w++ = '\n';
+        } else if (nl) {
+            memcpy(w, r, (size_t)(nl + 1 - r));
+            w += nl + 1 - r;
+        } else {
+            break;
+        }
+        r = nl + 1;
+    }
+    *w = '\0';
+    free(s);
+    return o;
+}
+
+static void test_resume_after_kill(void)
+{
+    pe_tokenizer *tok = fixture_tok();
+    char shards[600], a[600], b[600];
+    snprintf(shards, sizeof shards, "%s/rs", tmpdir);
+    snprintf(a, sizeof a, "%s/run-a", tmpdir);
+    snprintf(b, sizeof b, "%s/run-b", tmpdir);
+    mkdir(shards, 0777);
+    PE_CHECK_EQ_INT(make_shards(shards, tok, 6), 0);
+    pe_tokenizer_free(tok);
+    pe_error err;
+    pe_trainer_result ra, rb;
+    /* uninterrupted */
+    PE_CHECK_EQ_INT(run_mlm(shards, a, 0, 0, &ra, &err), PE_OK);
+    PE_CHECK_EQ_INT(ra.steps, 12);
+    PE_CHECK_EQ_INT(ra.resumed_from, -1);
+    PE_CHECK(isfinite(ra.last_loss));
+    /* killed after step 10 (checkpoint of step 8 written), then resumed */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        run_mlm(shards, b, 0, 10, NULL, &err);
+        _exit(0); /* not reached when the kill happened */
+    }
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    PE_CHECK(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+    /* without --resume the folder is refused */
+    PE_CHECK_EQ_INT(run_mlm(shards, b, 0, 0, &rb, &err), PE_ERR_INVALID);
+    PE_CHECK(strstr(err.msg, "resume") != NULL);
+    PE_CHECK_EQ_INT(run_mlm(shards, b, 1, 0, &rb, &err), PE_OK);
+    PE_CHECK_EQ_INT(rb.resumed_from, 8);
+    PE_CHECK_EQ_INT(rb.steps, 12);
+    /* bit for bit: the log (losses, learning rates, norms, evaluations)
+     * and the final weights */
+    char *la = log_sans_timing(a), *lb = log_sans_timing(b);
+    PE_CHECK(la && lb && strcmp(la, lb) == 0);
+    if (la && lb && strcmp(la, lb) != 0) fprintf(stderr, "uninterrupted:\n%s\nresumed:\n%s\n", la, lb);
+    free(la);
+    free(lb);
+    char pa[700], pb[700];
+    snprintf(pa, sizeof pa, "%s/ckpt-00000012/model.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/ckpt-00000012/model.safetensors", b);
+    char *wa = slurp(pa), *wb = slurp(pb);
+    struct stat sa, sb;
+    PE_CHECK(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
+             memcmp(wa, wb, (size_t)sa.st_size) == 0);
+    free(wa);
+    free(wb);
+    snprintf(pa, sizeof pa, "%s/ckpt-00000012/head.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/ckpt-00000012/head.safetensors", b);
+    wa = slurp(pa);
+    wb = slurp(pb);
+    PE_CHECK(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
+             memcmp(wa, wb, (size_t)sa.st_size) == 0);
+    free(wa);
+    free(wb);
+    /* the saved checkpoint loads as an encoder */
+    snprintf(pa, sizeof pa, "%s/best", a);
+    pe_encoder *enc = NULL;
+    PE_CHECK_EQ_INT(pe_encoder_load(pa, NULL, &enc, &err), PE_OK);
+    pe_encoder_free(enc);
+    /* only the newest two checkpoints are kept */
+    snprintf(pa, sizeof pa, "%s/ckpt-00000004", a);
+    struct stat st;
+    PE_CHECK(stat(pa, &st) != 0);
+    snprintf(pa, sizeof pa, "%s/ckpt-00000008", a);
+    PE_CHECK(stat(pa, &st) == 0);
+}
+
+/* ---- a non-finite loss stops the run and keeps the last checkpoint ---- */
+
+typedef struct nan_obj {
+    int calls;
+    int nan_after;
+} nan_obj;
+
+static int n_length(void *ctx, size_t i)
+{
+    (void)ctx;
+    return 4 + (int)(i % 3);
+}
+
+static pe_status n_batch(void *ctx, const size_t *idx, int n, uint64_t seed, int32_t *ids, int32_t *types,
+                         int *lengths, pe_error *err)
+{
+    (void)ctx;
+    (void)seed;
+    (void)err;
+    int t = 0;
+    for (int k = 0; k < n; k++) {
+        lengths[k] = n_length(NULL, idx[k]);
+        for (int i = 0; i < lengths[k]; i++, t++) {
+            ids[t] = 5 + (int32_t)((idx[k] + (size_t)i) % 7);
+            types[t] = 0;
+        }
+    }
+    return PE_OK;
+}
+
+static pe_status n_loss(void *ctx, const float *hidden, int T, float scale, float *dh, double *ls, double *cnt,
+                        pe_error *err)
+{
+    (void)err;
+    nan_obj *o = ctx;
+    o->calls++;
+    double s = 0;
+    for (int i = 0; i < T * 8; i++) {
+        s += 0.5 * hidden[i] * hidden[i];
+        dh[i] += scale * hidden[i] / (float)T;
+    }
+    *ls = o->calls > o->nan_after ? NAN : s;
+    *cnt = T;
+    return PE_OK;
+}
+
+static void test_nonfinite_loss(void)
+{
+    pe_encoder_config cfg = tiny_cfg(20);
+    pe_train *tr = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 1, &tr, &err), PE_OK);
+    nan_obj no = {0, 7};
+    pe_objective obj = {.name = "toy", .ctx = &no, .n_examples = 30, .length = n_length, .batch = n_batch,
+                        .loss = n_loss};
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/run-nan", tmpdir);
+    pe_trainer_options o = pe_trainer_options_default();
+    o.dir = dir;
+    o.steps = 20;
+    o.batch_tokens = 16;
+    o.checkpoint_every = 5;
+    o.lr = 1e-3f;
+    pe_trainer_result r;
+    pe_status st = pe_trainer_run(tr, &obj, &o, &r, &err);
+    PE_CHECK_EQ_INT(st, PE_ERR_INVALID);
+    PE_CHECK(strstr(err.msg, "not finite") && strstr(err.msg, "step 7") && strstr(err.msg, "ckpt-00000005"));
+    char p[700];
+    snprintf(p, sizeof p, "%s/latest", dir);
+    char *l = slurp(p);
+    PE_CHECK(l && strcmp(l, "ckpt-00000005\n") == 0);
+    free(l);
+    /* two runs on one folder: the second is refused while the first holds it */
+    pid_t pid = fork();
+    if (pid == 0) {
+        nan_obj slow = {0, 1 << 30};
+        pe_objective o2 = obj;
+        o2.ctx = &slow;
+        pe_trainer_options oo = o;
+        oo.resume = 1;
+        oo.steps = 1000000;
+        oo.checkpoint_every = 0;
+        pe_trainer_run(tr, &o2, &oo, NULL, &err);
+        _exit(0);
+    }
+    usleep(300000);
+    no.calls = 0;
+    no.nan_after = 1 << 30;
+    o.resume = 1;
+    st = pe_trainer_run(tr, &obj, &o, &r, &err);
+    PE_CHECK_EQ_INT(st, PE_ERR_BUSY);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* bad options */
+    o.steps = 0;
+    PE_CHECK_EQ_INT(pe_trainer_run(tr, &obj, &o, &r, &err), PE_ERR_INVALID);
+    o.steps = 5;
+    o.batch_tokens = 3; /* shorter than an example */
+    PE_CHECK_EQ_INT(pe_trainer_run(tr, &obj, &o, &r, &err), PE_ERR_INVALID);
+    PE_CHECK(strstr(err.msg, "example") != NULL);
+    pe_train_free(tr);
+}
+
+static void test_schedules(void)
+{
+    PE_CHECK_NEAR(pe_lr_cosine_warmup(1.0f, 0, 10, 110, 0.0f), 0.0, 1e-7);
+    PE_CHECK_NEAR(pe_lr_cosine_warmup(1.0f, 5, 10, 110, 0.0f), 0.5, 1e-6);
+    PE_CHECK_NEAR(pe_lr_cosine_warmup(1.0f, 10, 10, 110, 0.0f), 1.0, 1e-6);
+    PE_CHECK_NEAR(pe_lr_cosine_warmup(1.0f, 60, 10, 110, 0.0f), 0.5, 1e-6);
+    PE_CHECK_NEAR(pe_lr_cosine_warmup(1.0f, 110, 10, 110, 0.1f), 0.1, 1e-6);
+    PE_CHECK_NEAR(pe_lr_cosine_warmup(1.0f, 500, 10, 110, 0.1f), 0.1, 1e-6);
+}
+
+int main(void)
+{
+    make_tmpdir();
+    pe_trainer_set_threads(2);
+    PE_RUN(test_mlm_head_gradients);
+    PE_RUN(test_masking);
+    PE_RUN(test_shards);
+    PE_RUN(test_resume_after_kill);
+    PE_RUN(test_nonfinite_loss);
+    PE_RUN(test_schedules);
+    if (pe_test_failures == 0) rm_rf(tmpdir);
+    PE_TEST_EXIT();
+}
