@@ -3,8 +3,10 @@
  * correctness first, they are O(T C) beside the O(T C^2) products. */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "train_ops.h"
 
 /* ---- linear ---- */
@@ -79,19 +81,65 @@ void pe_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, 
 
 /* ---- GELU (exact, erf) ---- */
 
-void pe_tr_gelu_fwd(const float *u, float *y, size_t n)
+/* Elementwise ops over many elements run on the kernels' pool in fixed
+ * chunks; each element's value is the same as in a serial loop. */
+#define EW_CHUNK ((size_t)1 << 15)
+
+typedef struct ew_job {
+    const float *u, *dy;
+    float *y;
+    size_t n;
+} ew_job;
+
+static void gelu_fwd_range(const float *u, float *y, size_t i0, size_t i1)
 {
-    for (size_t i = 0; i < n; i++) y[i] = 0.5f * u[i] * (1.0f + erff(u[i] * (float)M_SQRT1_2));
+    for (size_t i = i0; i < i1; i++) y[i] = 0.5f * u[i] * (1.0f + erff(u[i] * (float)M_SQRT1_2));
 }
 
-void pe_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n)
+static void gelu_bwd_range(const float *u, const float *dy, float *du, size_t i0, size_t i1)
 {
     const float inv_sqrt_2pi = 0.3989422804014327f;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = i0; i < i1; i++) {
         float x = u[i];
         float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)), pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
         du[i] = dy[i] * (cdf + x * pdf);
     }
+}
+
+static void gelu_fwd_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const ew_job *j = ctx;
+    size_t i0 = (size_t)t * EW_CHUNK, i1 = i0 + EW_CHUNK < j->n ? i0 + EW_CHUNK : j->n;
+    gelu_fwd_range(j->u, j->y, i0, i1);
+}
+
+static void gelu_bwd_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const ew_job *j = ctx;
+    size_t i0 = (size_t)t * EW_CHUNK, i1 = i0 + EW_CHUNK < j->n ? i0 + EW_CHUNK : j->n;
+    gelu_bwd_range(j->u, j->dy, j->y, i0, i1);
+}
+
+void pe_tr_gelu_fwd(const float *u, float *y, size_t n)
+{
+    if (n < 2 * EW_CHUNK) {
+        gelu_fwd_range(u, y, 0, n);
+        return;
+    }
+    ew_job j = {.u = u, .y = y, .n = n};
+    pe_kernels_parallel((int)((n + EW_CHUNK - 1) / EW_CHUNK), gelu_fwd_task, &j);
+}
+
+void pe_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n)
+{
+    if (n < 2 * EW_CHUNK) {
+        gelu_bwd_range(u, dy, du, 0, n);
+        return;
+    }
+    ew_job j = {.u = u, .dy = dy, .y = du, .n = n};
+    pe_kernels_parallel((int)((n + EW_CHUNK - 1) / EW_CHUNK), gelu_bwd_task, &j);
 }
 
 /* ---- dropout ---- */
@@ -104,19 +152,10 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-size_t pe_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream, uint64_t base)
+static size_t dropout_range(float *x, size_t i0, size_t i1, uint64_t key, uint32_t thr, float scale, uint64_t base)
 {
-    if (!(p > 0.0f)) return 0;
     size_t zeroed = 0;
-    if (p >= 1.0f) { /* torch: everything dropped */
-        memset(x, 0, n * sizeof *x);
-        return n;
-    }
-    const uint64_t key = mix64(seed ^ mix64(stream * 0xD1B54A32D192ED03ull));
-    /* keep when the top 24 bits, as a fraction of 2^24, are >= p */
-    const uint32_t thr = (uint32_t)((double)p * 16777216.0);
-    const float scale = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = i0; i < i1; i++) {
         uint32_t r = (uint32_t)(mix64(key ^ (base + i)) >> 40);
         if (r < thr) {
             x[i] = 0.0f;
@@ -126,6 +165,45 @@ size_t pe_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream
         }
     }
     return zeroed;
+}
+
+typedef struct do_job {
+    float *x;
+    size_t n;
+    uint64_t key, base;
+    uint32_t thr;
+    float scale;
+    size_t *zeroed; /* (tasks) */
+} do_job;
+
+static void dropout_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    do_job *j = ctx;
+    size_t i0 = (size_t)t * EW_CHUNK, i1 = i0 + EW_CHUNK < j->n ? i0 + EW_CHUNK : j->n;
+    j->zeroed[t] = dropout_range(j->x, i0, i1, j->key, j->thr, j->scale, j->base);
+}
+
+size_t pe_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream, uint64_t base)
+{
+    if (!(p > 0.0f)) return 0;
+    if (p >= 1.0f) { /* torch: everything dropped */
+        memset(x, 0, n * sizeof *x);
+        return n;
+    }
+    const uint64_t key = mix64(seed ^ mix64(stream * 0xD1B54A32D192ED03ull));
+    /* keep when the top 24 bits, as a fraction of 2^24, are >= p */
+    const uint32_t thr = (uint32_t)((double)p * 16777216.0);
+    const float scale = 1.0f / (1.0f - p);
+    const int tasks = (int)((n + EW_CHUNK - 1) / EW_CHUNK);
+    size_t *zeroed = n >= 2 * EW_CHUNK ? malloc((size_t)tasks * sizeof *zeroed) : NULL;
+    if (!zeroed) return dropout_range(x, 0, n, key, thr, scale, base);
+    do_job j = {.x = x, .n = n, .key = key, .base = base, .thr = thr, .scale = scale, .zeroed = zeroed};
+    pe_kernels_parallel(tasks, dropout_task, &j);
+    size_t z = 0;
+    for (int t = 0; t < tasks; t++) z += zeroed[t];
+    free(zeroed);
+    return z;
 }
 
 /* ---- attention ---- */
