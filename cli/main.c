@@ -17,6 +17,7 @@ int pe_cmd_kg_import(int argc, char **argv);
 int pe_cmd_encode(int argc, char **argv);
 int pe_cmd_model_convert(int argc, char **argv);
 int pe_cmd_model_info(int argc, char **argv);
+int pe_cmd_vocab(int argc, char **argv);
 
 static const pe_cli_command commands[] = {
     /* PE_CLI_TABLE */
@@ -30,6 +31,7 @@ static const pe_cli_command commands[] = {
     {"encode", pe_cmd_encode, "texts on stdin -> token or sentence embeddings (JSON lines)"},
     {"model convert", pe_cmd_model_convert, "Hugging Face BERT checkpoint -> .pem model file"},
     {"model info", pe_cmd_model_info, "a model's config, metadata and tensors as JSON"},
+    {"vocab", pe_cmd_vocab, "train a WordPiece vocabulary (vocab.txt) on text files"},
     {NULL, NULL, NULL},
 };
 
