@@ -18,6 +18,7 @@ int pe_cmd_encode(int argc, char **argv);
 int pe_cmd_model_convert(int argc, char **argv);
 int pe_cmd_model_info(int argc, char **argv);
 int pe_cmd_train(int argc, char **argv);
+int pe_cmd_vocab(int argc, char **argv);
 
 static const pe_cli_command commands[] = {
     /* PE_CLI_TABLE */
@@ -31,6 +32,7 @@ static const pe_cli_command commands[] = {
     {"encode", pe_cmd_encode, "texts on stdin -> token or sentence embeddings (JSON lines)"},
     {"model convert", pe_cmd_model_convert, "Hugging Face BERT checkpoint -> .pem model file"},
     {"model info", pe_cmd_model_info, "a model's config, metadata and tensors as JSON"},
+    {"vocab", pe_cmd_vocab, "train a WordPiece vocabulary (vocab.txt) on text files"},
     {"train", pe_cmd_train, "train a model from a recipe: mlm (masked-language-model pretraining)"},
     {NULL, NULL, NULL},
 };

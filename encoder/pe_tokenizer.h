@@ -267,6 +267,29 @@ pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *
 void pe_encoding_free(pe_encoding *enc);
 void pe_encodings_free(pe_encoding **encs, size_t n);
 
+/* ---- Pre-tokenization ---------------------------------------------------- */
+
+/* Receives one word from pe_tokenizer_pre_tokenize: [word, word+len), valid
+ * UTF-8, not NUL-terminated, borrowed for the call only. Return PE_OK to go
+ * on; a status >= PE_ERR_FIRST stops the run, which then returns it. */
+typedef pe_status (*pe_tokenizer_word_fn)(const char *word, size_t len, void *user);
+
+/* Runs steps 1-6 of the pipeline above on [text, text+len) (with this
+ * tokenizer's options: clean_text, CJK, strip_accents, lower-casing) and
+ * calls fn with each word, in text order, exactly as WordPiece (step 7)
+ * would see it, e.g. "Héllo, WORLD!" gives "hello" "," "world" "!" when
+ * uncased. The same code path as pe_tokenizer_encode. Not passed to fn:
+ * never-split special / added tokens found in the text (step 1: they are
+ * cut out; the text on either side is pre-tokenized), and words of more
+ * than max_input_chars_per_word code points (encode makes them one unk
+ * token). This is what a vocabulary trainer counts (see pe_vocab.h).
+ * Errors: PE_ERR_INVALID (tok or fn NULL, text NULL with len > 0),
+ * PE_ERR_UTF8 (byte offset of the first bad sequence; fn is not called
+ * at all), PE_ERR_NOMEM, or the error status fn returned (fn has been
+ * called for the words before). Linear in len; thread-safe like encode. */
+pe_status pe_tokenizer_pre_tokenize(const pe_tokenizer *tok, const char *text, size_t len,
+                                   pe_tokenizer_word_fn fn, void *user, pe_error *err);
+
 /* Code point offset of byte offset `byte_off` in `text` (which must hold at
  * least byte_off bytes): the number of code points that begin before it.
  * Linear; text need not be NUL-terminated. */

@@ -65,6 +65,10 @@ typedef struct word_buf {
     size_t nc, ccap;
     size_t count;            /* chars seen, may exceed nc once over the limit */
     size_t first_os, last_oe;
+    /* pe_tokenizer_pre_tokenize: each word goes to fn instead of WordPiece. */
+    pe_tokenizer_word_fn fn;
+    void *fn_user;
+    pe_status fn_st;         /* the error fn returned, when it stopped the run */
 } word_buf;
 
 static const char *name_or(const char *name) { return name ? name : "vocabulary"; }
@@ -1100,6 +1104,14 @@ static int wb_push(word_buf *w, int32_t c, size_t os, size_t oe, size_t limit)
 static int wb_flush(const pe_tokenizer *tok, word_buf *w, tok_list *out, int32_t *word_id)
 {
     if (w->count == 0) return 0;
+    if (w->fn) { /* pre-tokenization only: hand the word over (unless too long) */
+        pe_status st = w->count > (size_t)tok->opt.max_input_chars_per_word ? PE_OK
+                                                                              : w->fn(w->b, w->nb, w->fn_user);
+        w->nb = w->nc = w->count = 0;
+        if (st < PE_ERR_FIRST) return 0;
+        w->fn_st = st;
+        return -1;
+    }
     int32_t wid = (*word_id)++;
     size_t n = w->nc;
     if (w->count > (size_t)tok->opt.max_input_chars_per_word) {
@@ -1311,6 +1323,40 @@ static pe_status tokenize_text(const pe_tokenizer *tok, const char *text, size_t
     wb_free(&w);
     if (rc < 0) return pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", which);
 
+    return PE_OK;
+}
+
+pe_status pe_tokenizer_pre_tokenize(const pe_tokenizer *tok, const char *text, size_t len,
+                                   pe_tokenizer_word_fn fn, void *user, pe_error *err)
+{
+    if (!tok || !fn) return pe_error_set(err, PE_ERR_INVALID, "tokenizer or word callback is NULL");
+    if (len && !text) return pe_error_set(err, PE_ERR_INVALID, "text is NULL");
+    size_t bad;
+    if (len && !pe_utf8_valid(text, len, &bad))
+        return pe_error_set(err, PE_ERR_UTF8, "text: invalid UTF-8 at byte %zu", bad);
+    word_buf w;
+    memset(&w, 0, sizeof w);
+    w.fn = fn;
+    w.fn_user = user;
+    tok_list none; /* stays empty: wb_flush hands words to fn */
+    memset(&none, 0, sizeof none);
+    int32_t word_id = 0;
+    size_t pos = 0, stopped_at = len;
+    int rc = 0;
+    /* As tokenize_text, but never-split tokens are skipped, not emitted. */
+    while (pos < len && rc == 0) {
+        size_t ms = len, me = len;
+        long k = tok->n_added ? find_added(tok, text, len, pos, &ms, &me) : -1;
+        if (k < 0) ms = me = len;
+        rc = tokenize_segment(tok, text, pos, ms, &w, &none, &word_id, 0, &stopped_at);
+        pos = me;
+    }
+    wb_free(&w);
+    tl_free(&none);
+    if (rc < 0 && w.fn_st >= PE_ERR_FIRST)
+        return pe_error_set(err, w.fn_st, "pre-tokenization stopped by the word callback (%s)",
+                            pe_status_str(w.fn_st));
+    if (rc < 0) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     return PE_OK;
 }
 
