@@ -90,6 +90,14 @@ typedef struct pe_encoder_workspace {
 } pe_encoder_workspace;
 
 /* Tensor as stored in the model file (for raw lookups by name and info). */
+/* One head's label set (a .pem's "labels" entry); strings owned. */
+typedef struct pe_head_labels {
+    char *head;
+    char **labels;
+    int n;
+} pe_head_labels;
+void pe_head_labels_free(pe_head_labels *h, int n);
+
 typedef struct pe_encoder_stored_tensor {
     char *name;
     int dtype;          /* PE_DTYPE_* */
@@ -133,8 +141,8 @@ struct pe_encoder {
     char *format, *dtype, *path;
     char *model_id, *model_version, *training_data, *created, *tensor_sha256;
     char *labels_json;   /* {"ner": [...], "relation": [...]} as stored, or NULL */
-    char **ner_labels, **rel_labels;
-    int n_ner_labels, n_rel_labels;
+    pe_head_labels *heads; /* (n_heads) label sets of the heads, from a .pem */
+    int n_heads;
 
     pe_tokenizer *tok;   /* NULL when no vocabulary was found */
 
@@ -194,8 +202,8 @@ typedef struct pe_pem_header {
     pe_encoder_stored_tensor *tensors; /* data pointing into the mapping */
     int n_tensors;
     char *model_id, *model_version, *training_data, *created, *source, *tensor_sha256;
-    char **ner_labels, **rel_labels;
-    int n_ner_labels, n_rel_labels;
+    pe_head_labels *heads; /* (n_heads) "labels": {"HEAD": [labels], ...} in file order */
+    int n_heads;
     pe_tokenizer *tok; /* NULL when the header has no "tokenizer" */
 } pe_pem_header;
 

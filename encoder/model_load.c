@@ -528,8 +528,7 @@ static pe_status load_pem(pe_encoder *enc, const char *path, const pe_encoder_op
     enc->created = h.created, h.created = NULL;
     enc->tensor_sha256 = h.tensor_sha256, h.tensor_sha256 = NULL;
     enc->tok = h.tok, h.tok = NULL;
-    enc->ner_labels = h.ner_labels, enc->n_ner_labels = h.n_ner_labels, h.ner_labels = NULL;
-    enc->rel_labels = h.rel_labels, enc->n_rel_labels = h.n_rel_labels, h.rel_labels = NULL;
+    enc->heads = h.heads, enc->n_heads = h.n_heads, h.heads = NULL, h.n_heads = 0;
     pe_pem_header_clear(&h);
     PE_TRY(st, bind_weights(enc, path, 0, err));
     enc->format = strdup("pem");
@@ -614,13 +613,6 @@ pe_status pe_encoder_load_weights(const char *path, pe_encoder **out, pe_error *
     return load(path, NULL, 0, out, err);
 }
 
-static void free_strv(char **v, int n)
-{
-    if (!v) return;
-    for (int i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
 void pe_encoder_free(pe_encoder *enc)
 {
     if (!enc) return;
@@ -649,8 +641,7 @@ void pe_encoder_free(pe_encoder *enc)
     free(enc->training_data);
     free(enc->created);
     free(enc->tensor_sha256);
-    free_strv(enc->ner_labels, enc->n_ner_labels);
-    free_strv(enc->rel_labels, enc->n_rel_labels);
+    pe_head_labels_free(enc->heads, enc->n_heads);
     pe_tokenizer_free(enc->tok);
     free(enc);
 }
@@ -725,8 +716,8 @@ pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char 
     char **v = NULL;
     int k = 0;
     if (!head) return PE_NOT_FOUND;
-    if (strcmp(head, "ner") == 0) v = enc->ner_labels, k = enc->n_ner_labels;
-    else if (strcmp(head, "relation") == 0) v = enc->rel_labels, k = enc->n_rel_labels;
+    for (int i = 0; i < enc->n_heads; i++)
+        if (strcmp(enc->heads[i].head, head) == 0) v = enc->heads[i].labels, k = enc->heads[i].n;
     if (!v || k == 0) return PE_NOT_FOUND;
     *labels = (const char *const *)v;
     *n = k;

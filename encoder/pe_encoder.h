@@ -67,8 +67,10 @@
  *                 "mask_token", "continuing_subword_prefix": string|null,
  *                 "extra_special_tokens": [strings]}
  *                 (pe_tokenizer_options; absent: no tokenizer)
- *   "labels":    {"ner": [label strings, id = index],
- *                 "relation": [label strings]}    (arrays may be empty)
+ *   "labels":    {"HEAD": [label strings, id = index], ...}: the label set
+ *                 of each head stored in the file, any number of heads (a
+ *                 head's tensors are named HEAD.*; files of version 1 name
+ *                 "ner" and "relation", possibly empty)
  *   "metadata":  {"model_id", "model_version", "training_data", "created"
  *                 (ISO 8601 UTC), "source" (what it was converted from),
  *                 "tensor_sha256" (64 hex digits: SHA-256 of the bytes from
@@ -238,7 +240,7 @@ typedef struct pe_encoder_tensor_desc {
 } pe_encoder_tensor_desc;
 pe_status pe_encoder_tensor_at(const pe_encoder *enc, int i, pe_encoder_tensor_desc *out);
 
-/* Label maps of the heads stored in a .pem ("ner", "relation"): *labels
+/* Label maps of the heads stored in a .pem (by head name): *labels
  * (n) borrowed, valid until pe_encoder_free; PE_NOT_FOUND (and *labels
  * NULL, n = 0) when the model has none for that head. */
 pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char *const **labels, int *n);
@@ -287,7 +289,8 @@ typedef struct pe_encoder_convert_options {
     const char *model_id;      /* NULL: the folder's name */
     const char *model_version; /* NULL: "" */
     const char *training_data; /* NULL: "" */
-    const char *labels_json;   /* NULL, or {"ner": [...], "relation": [...]} */
+    const char *labels_json;   /* NULL (HF_DIR/labels.json when present, else empty
+                                * "ner" and "relation"), or {"HEAD": [labels], ...} */
     int keep_extra;            /* 1 (default): copy tensors the encoder does not use (heads) */
 } pe_encoder_convert_options;
 pe_encoder_convert_options pe_encoder_convert_options_default(void);

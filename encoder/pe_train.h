@@ -227,6 +227,11 @@ float pe_lr_cosine_warmup(float base, long step, long warmup, long total, float 
  * it and renamed. */
 typedef struct pe_train_save_options {
     const pe_tokenizer *tokenizer; /* borrowed for the call; NULL (default): no vocabulary */
+    const pe_train_param *extra;   /* more tensors written into model.safetensors under their
+                                    * names (a head's parameters), borrowed; NULL: none */
+    int n_extra;
+    const char *labels_json;       /* written as DIR/labels.json when not NULL: the heads'
+                                    * label sets, {"HEAD": [labels], ...} */
 } pe_train_save_options;
 pe_train_save_options pe_train_save_options_default(void);
 /* Errors: PE_ERR_IO (naming the file), PE_ERR_NOMEM, PE_ERR_INVALID. */

@@ -39,8 +39,7 @@ void pe_pem_header_clear(pe_pem_header *h)
     free(h->created);
     free(h->source);
     free(h->tensor_sha256);
-    free_strv(h->ner_labels, h->n_ner_labels);
-    free_strv(h->rel_labels, h->n_rel_labels);
+    pe_head_labels_free(h->heads, h->n_heads);
     pe_tokenizer_free(h->tok);
     memset(h, 0, sizeof *h);
 }
@@ -252,11 +251,29 @@ pe_status pe_pem_parse(const char *path, const void *map_, size_t size, pe_pem_h
         st = pe_error_set(err, PE_ERR_PARSE, "%s: header: labels must be an object", path);
         goto done;
     }
-    if ((st = str_array(cJSON_GetObjectItemCaseSensitive(labels, "ner"), path, "labels.ner", &h->ner_labels,
-                        &h->n_ner_labels, err)) != PE_OK ||
-        (st = str_array(cJSON_GetObjectItemCaseSensitive(labels, "relation"), path, "labels.relation", &h->rel_labels,
-                        &h->n_rel_labels, err)) != PE_OK)
-        goto done;
+    if (labels) {
+        int k = cJSON_GetArraySize(labels);
+        h->heads = calloc((size_t)k + 1, sizeof *h->heads);
+        if (!h->heads) {
+            st = pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
+        for (const cJSON *e = labels->child; e; e = e->next) {
+            char what[96];
+            snprintf(what, sizeof what, "labels.%.80s", e->string ? e->string : "?");
+            pe_head_labels *hl = &h->heads[h->n_heads];
+            if (!e->string || !*e->string) {
+                st = pe_error_set(err, PE_ERR_PARSE, "%s: header: a labels entry has an empty name", path);
+                goto done;
+            }
+            if ((st = str_array(e, path, what, &hl->labels, &hl->n, err)) != PE_OK) goto done;
+            if (!(hl->head = strdup(e->string))) {
+                st = pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
+                goto done;
+            }
+            h->n_heads++;
+        }
+    }
     if ((st = parse_tensors(cJSON_GetObjectItemCaseSensitive(root, "tensors"), path, map + doff, size - doff, h,
                             err)) != PE_OK)
         goto done;
@@ -457,21 +474,29 @@ static pe_status check_src_names(const char *hf_dir, const pem_src *src, int n, 
     return st;
 }
 
-/* {"ner": [strings], "relation": [strings]} (either may be absent). */
+/* {"HEAD": [strings], ...}: any number of named heads. */
 static pe_status check_labels(const cJSON *labels, pe_error *err)
 {
     if (!cJSON_IsObject(labels)) return pe_error_set(err, PE_ERR_PARSE, "labels: not a JSON object");
-    const char *heads[] = {"ner", "relation"};
-    for (int h = 0; h < 2; h++) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(labels, heads[h]);
-        if (!a) continue;
-        if (!cJSON_IsArray(a)) return pe_error_set(err, PE_ERR_PARSE, "labels.%s: not an array", heads[h]);
+    for (const cJSON *a = labels->child; a; a = a->next) {
+        if (!a->string || !*a->string) return pe_error_set(err, PE_ERR_PARSE, "labels: an entry has an empty name");
+        if (!cJSON_IsArray(a)) return pe_error_set(err, PE_ERR_PARSE, "labels.%.80s: not an array", a->string);
         int i = 0;
         for (const cJSON *e = a->child; e; e = e->next, i++)
             if (!cJSON_IsString(e))
-                return pe_error_set(err, PE_ERR_PARSE, "labels.%s[%d]: not a string", heads[h], i);
+                return pe_error_set(err, PE_ERR_PARSE, "labels.%.80s[%d]: not a string", a->string, i);
     }
     return PE_OK;
+}
+
+void pe_head_labels_free(pe_head_labels *h, int n)
+{
+    if (!h) return;
+    for (int i = 0; i < n; i++) {
+        free(h[i].head);
+        free_strv(h[i].labels, h[i].n);
+    }
+    free(h);
 }
 
 static cJSON *tokenizer_json(const pe_tokenizer *tok)
@@ -525,8 +550,34 @@ pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const 
         st = pe_error_set(err, PE_ERR_INVALID, "%s: not a Hugging Face checkpoint (already a .pem?)", hf_dir);
         goto done;
     }
-    if (o.labels_json) {
-        labels = cJSON_Parse(o.labels_json);
+    char *dir_labels = NULL;
+    if (!o.labels_json) { /* a training run's folder holds its heads' label sets */
+        size_t dl = strlen(hf_dir);
+        char *lp = malloc(dl + 16);
+        if (lp) {
+            sprintf(lp, "%s/labels.json", hf_dir);
+            FILE *f = fopen(lp, "rb");
+            if (f) {
+                size_t cap = 1 << 16, n = 0, k;
+                dir_labels = malloc(cap);
+                while (dir_labels && (k = fread(dir_labels + n, 1, cap - n - 1, f)) > 0) {
+                    n += k;
+                    if (n + 1 == cap) {
+                        char *t = realloc(dir_labels, cap * 2);
+                        if (!t) break;
+                        dir_labels = t;
+                        cap *= 2;
+                    }
+                }
+                if (dir_labels) dir_labels[n] = '\0';
+                fclose(f);
+            }
+            free(lp);
+        }
+    }
+    if (o.labels_json || dir_labels) {
+        labels = cJSON_Parse(o.labels_json ? o.labels_json : dir_labels);
+        free(dir_labels);
         if ((st = check_labels(labels, err)) != PE_OK) goto done;
     } else {
         labels = cJSON_CreateObject();

@@ -186,7 +186,7 @@ pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return pe_error_set(err, PE_ERR_IO, "%s: not a folder", dir);
     char *path = malloc(strlen(dir) + 32);
-    pe_tr_st_entry *e = calloc((size_t)tr->n_tab + 2, sizeof *e);
+    pe_tr_st_entry *e = calloc((size_t)tr->n_tab + 2 + (size_t)(o.n_extra > 0 ? o.n_extra : 0), sizeof *e);
     cJSON *cfg = pe_encoder_config_to_json(&tr->cfg);
     pe_status st = PE_OK;
     if (!path || !e || !cfg) {
@@ -209,9 +209,19 @@ pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save
         e[n++] = (pe_tr_st_entry){"pooler.dense.weight", 2, {C, C}, tr->pooler_w, (size_t)(C * C) * sizeof(float)};
         e[n++] = (pe_tr_st_entry){"pooler.dense.bias", 1, {C, 0}, tr->pooler_b, (size_t)C * sizeof(float)};
     }
+    for (int i = 0; o.extra && i < o.n_extra; i++, n++) {
+        const pe_train_param *p = &o.extra[i];
+        e[n] = (pe_tr_st_entry){p->name, p->ndim, {p->shape[0], p->shape[1]}, p->data, (size_t)p->numel * sizeof(float)};
+    }
     sprintf(path, "%s/model.safetensors", dir);
     if ((st = pe_tr_write_safetensors(path, e, n, err)) != PE_OK) goto done;
-    if (o.tokenizer) st = write_tokenizer(dir, o.tokenizer, err);
+    if (o.tokenizer && (st = write_tokenizer(dir, o.tokenizer, err)) != PE_OK) goto done;
+    if (o.labels_json) {
+        sprintf(path, "%s/labels.json", dir);
+        const void *parts[2] = {o.labels_json, "\n"};
+        size_t lens[2] = {strlen(o.labels_json), 1};
+        st = pe_tr_write_file(path, parts, lens, 2, err);
+    }
 done:
     cJSON_Delete(cfg);
     free(e);

@@ -451,8 +451,8 @@ static void test_resume_after_kill(void)
              memcmp(wa, wb, (size_t)sa.st_size) == 0);
     free(wa);
     free(wb);
-    snprintf(pa, sizeof pa, "%s/ckpt-00000012/head.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/ckpt-00000012/head.safetensors", b);
+    snprintf(pa, sizeof pa, "%s/ckpt-00000012/optim.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/ckpt-00000012/optim.safetensors", b);
     wa = slurp(pa);
     wb = slurp(pb);
     PE_CHECK(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&

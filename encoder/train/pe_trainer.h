@@ -36,8 +36,10 @@
  *                      step are dropped, so the file reads as one run.
  *   ckpt-STEP/         a checkpoint: the encoder as a Hugging Face folder
  *                      (config.json, model.safetensors, vocab.txt when a
- *                      tokenizer is given: pe_encoder_load reads it),
- *                      head.safetensors (the objective's parameters),
+ *                      tokenizer is given: pe_encoder_load reads it), the
+ *                      objective's parameters (heads) as more tensors of
+ *                      model.safetensors, labels.json (the heads' label
+ *                      sets, when given),
  *                      optim.safetensors (AdamW moments, tensors "m.NAME"
  *                      and "v.NAME"), state.json (step, epoch, position in
  *                      the epoch, best metric, evaluations since the best).
@@ -61,6 +63,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pe_encoder.h"
 #include "pe_tokenizer.h"
 #include "pe_train.h"
 #include "pe_util.h"
@@ -153,6 +156,7 @@ typedef struct pe_trainer_options {
     int resume;               /* 1: continue from the folder's latest checkpoint (0:
                                * a folder that already has one is refused) */
     const pe_tokenizer *tokenizer; /* saved with every checkpoint (NULL: none) */
+    const char *labels_json;  /* {"HEAD": [labels]}: saved as labels.json (NULL: none) */
     pe_trainer_progress_fn progress; /* NULL: none */
     void *progress_user;
 } pe_trainer_options;
@@ -285,6 +289,87 @@ pe_status pe_mlm_objective_new(pe_mlm_head *head, const pe_token_shard *train, c
                                pe_error *err);
 const pe_objective *pe_mlm_objective_get(pe_mlm_objective *m);
 void pe_mlm_objective_free(pe_mlm_objective *m); /* NULL is a no-op */
+
+/* ---- token classification heads (NER, relation spans) ----
+ *   z = [h ; F[f]] W^T + b       h (T, C) hidden states, f (T) feature ids
+ *   F (n_feat, D) feature embedding (none when D = 0), W (K, C + D), b (K)
+ *   loss = mean over tokens whose label is >= 0 of cross-entropy(z, label)
+ * Parameter names: NAME.w (K, C+D), NAME.b (K), NAME.feat (n_feat, D).
+ * The feature is an extra input per token (e.g. the coarse type of a graph
+ * alias match, 0 = none); feature id 0's row is trained like the others. */
+typedef struct pe_token_head pe_token_head;
+/* W N(0, 0.02), b 0, F N(0, 0.02) from seed. name (copied) at most 32
+ * bytes. Errors: PE_ERR_INVALID (sizes), PE_ERR_NOMEM; *out NULL on failure. */
+pe_status pe_token_head_new(const char *name, int C, int K, int n_feat, int feat_dim, uint64_t seed,
+                            pe_token_head **out, pe_error *err);
+/* The head NAME stored beside a loaded model's encoder (NAME.w, NAME.b and,
+ * when present, NAME.feat). PE_NOT_FOUND when the model has no NAME.w,
+ * PE_ERR_CORRUPT when the shapes disagree with each other or the encoder. */
+pe_status pe_token_head_from_encoder(pe_encoder *enc, const char *name, pe_token_head **out, pe_error *err);
+void pe_token_head_free(pe_token_head *h); /* NULL is a no-op */
+/* Its parameters (2 or 3 views, borrowed until free). */
+const pe_train_param *pe_token_head_params(const pe_token_head *h, int *n);
+int pe_token_head_n_labels(const pe_token_head *h);
+int pe_token_head_n_feat(const pe_token_head *h); /* 0 without a feature */
+/* probs (T, K): the softmax of z. feats (T) or NULL (all 0). Errors:
+ * PE_ERR_INVALID (a feature id out of range), PE_ERR_NOMEM. */
+pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens, float *probs,
+                                pe_error *err);
+/* As pe_mlm_head_loss: *loss_sum and *count over tokens with label >= 0;
+ * with d_hidden non-NULL adds scale * dLoss/dHidden there and scale *
+ * dLoss/dParam to the head's grads (Loss = the mean). Errors:
+ * PE_ERR_INVALID (a label >= K or a bad feature id), PE_ERR_NOMEM. */
+pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_t *feats, const int32_t *labels,
+                             int n_tokens, float scale, float *d_hidden, double *loss_sum, double *count,
+                             pe_error *err);
+
+/* ---- token-classification data and objective ---- */
+typedef struct pe_tag_data pe_tag_data;
+pe_status pe_tag_data_new(pe_tag_data **out, pe_error *err);
+void pe_tag_data_free(pe_tag_data *d); /* NULL is a no-op */
+/* Appends one example ([CLS] ... [SEP] ids, a label per token, -100 where
+ * no prediction is trained; feats NULL: all 0). The arrays are copied.
+ * Returns PE_ERR_INVALID for len < 1, PE_ERR_NOMEM. */
+pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats, int len,
+                          pe_error *err);
+size_t pe_tag_data_count(const pe_tag_data *d);
+/* Example i: its arrays, borrowed until the data is freed. */
+typedef struct pe_tag_example {
+    int len;
+    const int32_t *ids, *labels, *feats; /* feats NULL when none were given */
+} pe_tag_example;
+pe_tag_example pe_tag_data_get(const pe_tag_data *d, size_t i);
+
+/* Scores predictions on development data: pred[i] (example i's length)
+ * holds the argmax label of every token and conf[i] its probability.
+ * Fills out (the metric to maximise first). */
+typedef pe_status (*pe_tag_scorer)(void *user, const pe_tag_data *dev, const int32_t *const *pred,
+                                   const float *const *conf, pe_eval_result *out, pe_error *err);
+typedef struct pe_tag_objective pe_tag_objective;
+/* Borrowed: head, train, dev (NULL: no evaluation), scorer (NULL: the
+ * metric is minus the dev loss). name: "ner", "rel"... (copied). */
+pe_status pe_tag_objective_new(const char *name, pe_token_head *head, const pe_tag_data *train, const pe_tag_data *dev,
+                               pe_tag_scorer scorer, void *scorer_user, pe_tag_objective **out, pe_error *err);
+const pe_objective *pe_tag_objective_get(pe_tag_objective *t);
+void pe_tag_objective_free(pe_tag_objective *t); /* NULL is a no-op */
+/* Predictions of the current weights on data (all examples), as the
+ * scorer receives them: pred and conf (sum of lengths) with example i at
+ * offsets[i] (count + 1), arrays owned by the caller (free()). */
+pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *data, int32_t **pred, float **conf,
+                         size_t **offsets, pe_error *err);
+
+/* ---- several objectives trained together on one encoder ----
+ * Examples are the children's, one after the other; a micro-batch packs
+ * what the trainer chose from each child and the loss is the weighted sum
+ * of the children's mean losses. The evaluation's metric is the weighted
+ * mean of the children's metrics; each child's metric is logged as
+ * NAME.METRIC. The children's parameters are all trained. */
+typedef struct pe_objective_mix pe_objective_mix;
+/* weights NULL: all 1; hidden: the encoder's hidden size C. */
+pe_status pe_objective_mix_new(const pe_objective *const *children, const float *weights, int n, const char *name,
+                               int hidden, pe_objective_mix **out, pe_error *err);
+const pe_objective *pe_objective_mix_get(pe_objective_mix *m);
+void pe_objective_mix_free(pe_objective_mix *m); /* NULL is a no-op */
 
 #ifdef __cplusplus
 }

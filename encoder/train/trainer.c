@@ -302,21 +302,6 @@ typedef struct run {
     char *dir;
 } run;
 
-static pe_status save_head(const run *r, const char *dir, pe_error *err)
-{
-    pe_tr_st_entry *e = calloc((size_t)r->obj->n_params + 1, sizeof *e);
-    if (!e) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < r->obj->n_params; i++) {
-        const pe_train_param *p = &r->obj->params[i];
-        e[i] = (pe_tr_st_entry){p->name, p->ndim, {p->shape[0], p->shape[1]}, p->data, (size_t)p->numel * sizeof(float)};
-    }
-    char *path = path_join(dir, "head.safetensors");
-    pe_status st = path ? pe_tr_write_safetensors(path, e, r->obj->n_params, err) : PE_ERR_NOMEM;
-    free(path);
-    free(e);
-    return st;
-}
-
 static pe_status save_optim(run *r, const char *dir, pe_error *err)
 {
     const int n = pe_adamw_n_params(r->opt);
@@ -404,8 +389,10 @@ static pe_status checkpoint(run *r, char *name_out, pe_error *err)
     pe_tr_rmtree(tmp);
     pe_train_save_options so = pe_train_save_options_default();
     so.tokenizer = r->o->tokenizer;
+    so.extra = r->obj->params;
+    so.n_extra = r->obj->n_params;
+    so.labels_json = r->o->labels_json;
     if ((st = pe_train_save(r->tr, tmp, &so, err)) != PE_OK) goto done;
-    if ((st = save_head(r, tmp, err)) != PE_OK) goto done;
     if ((st = save_optim(r, tmp, err)) != PE_OK) goto done;
     if ((st = write_text(sp, state, err)) != PE_OK) goto done;
     pe_tr_rmtree(fin);
@@ -469,8 +456,10 @@ static pe_status save_best(run *r, pe_error *err)
     pe_tr_rmtree(tmp);
     pe_train_save_options so = pe_train_save_options_default();
     so.tokenizer = r->o->tokenizer;
+    so.extra = r->obj->params;
+    so.n_extra = r->obj->n_params;
+    so.labels_json = r->o->labels_json;
     if ((st = pe_train_save(r->tr, tmp, &so, err)) != PE_OK) goto done;
-    if ((st = save_head(r, tmp, err)) != PE_OK) goto done;
     if ((st = write_text(sp, state, err)) != PE_OK) goto done;
     pe_tr_rmtree(old);
     if (rename(fin, old) != 0 && errno != ENOENT) {
@@ -515,10 +504,9 @@ static pe_status restore(run *r, long *from, pe_error *err)
     }
     char *ck = path_join(r->dir, text);
     free(text);
-    char *p_model = ck ? path_join(ck, "model.safetensors") : NULL, *p_head = ck ? path_join(ck, "head.safetensors") : NULL,
-         *p_state = ck ? path_join(ck, "state.json") : NULL, *js = NULL;
+    char *p_model = ck ? path_join(ck, "model.safetensors") : NULL, *p_state = ck ? path_join(ck, "state.json") : NULL, *js = NULL;
     cJSON *j = NULL;
-    if (!ck || !p_model || !p_head || !p_state) {
+    if (!ck || !p_model || !p_state) {
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -537,7 +525,7 @@ static pe_status restore(run *r, long *from, pe_error *err)
         goto done;
     }
     if ((st = pe_trainer_load_tensors(p_model, r->params, r->n_enc, err)) != PE_OK) goto done;
-    if (r->obj->n_params > 0 && (st = pe_trainer_load_tensors(p_head, r->obj->params, r->obj->n_params, err)) != PE_OK)
+    if (r->obj->n_params > 0 && (st = pe_trainer_load_tensors(p_model, r->obj->params, r->obj->n_params, err)) != PE_OK)
         goto done;
     if ((st = load_optim(r, ck, err)) != PE_OK) goto done;
     r->s.step = (long)jnum(j, "step", 0);
@@ -553,7 +541,6 @@ done:
     free(js);
     free(ck);
     free(p_model);
-    free(p_head);
     free(p_state);
     return st;
 }

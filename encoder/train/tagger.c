@@ -1,0 +1,710 @@
+/* tagger.c - token classification heads (with an optional per-token
+ * feature embedding), token-classification data, the objective that trains
+ * them and the mix of several objectives on one encoder (pe_trainer.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pe_trainer.h"
+#include "train_ops.h"
+#include "trainer_internal.h"
+
+struct pe_token_head {
+    char name[40];
+    char pname[3][48];
+    int C, K, NF, D; /* hidden, labels, feature ids, feature dims */
+    float *params, *grads;
+    float *W, *b, *F; /* (K, C+D) (K) (NF, D) */
+    float *dW, *db, *dF;
+    pe_train_param tab[3];
+    int n_tab;
+    /* scratch */
+    int cap;
+    float *x, *z, *dx; /* (M, C+D) (M, K) (M, C+D) */
+    int32_t *rows;
+};
+
+static pe_status head_alloc(const char *name, int C, int K, int NF, int D, pe_token_head **out, pe_error *err)
+{
+    *out = NULL;
+    if (!name || !*name || strlen(name) > 32 || C < 1 || K < 2 || K > 1 << 20 || D < 0 || D > 4096 ||
+        (D > 0 && (NF < 1 || NF > 1 << 20)))
+        return pe_error_set(err, PE_ERR_INVALID, "token head: bad sizes (name %s, C %d, K %d, features %d x %d)",
+                            name ? name : "NULL", C, K, NF, D);
+    pe_token_head *h = calloc(1, sizeof *h);
+    if (!h) return pe_error_set(err, PE_ERR_NOMEM, "token head: out of memory");
+    snprintf(h->name, sizeof h->name, "%s", name);
+    h->C = C;
+    h->K = K;
+    h->D = D;
+    h->NF = D > 0 ? NF : 0;
+    const size_t in = (size_t)C + (size_t)D, n = (size_t)K * in + (size_t)K + (size_t)h->NF * (size_t)D;
+    h->params = calloc(n, sizeof *h->params);
+    h->grads = calloc(n, sizeof *h->grads);
+    if (!h->params || !h->grads) {
+        pe_token_head_free(h);
+        return pe_error_set(err, PE_ERR_NOMEM, "token head: out of memory");
+    }
+    h->W = h->params;
+    h->b = h->W + (size_t)K * in;
+    h->F = h->b + K;
+    h->dW = h->grads;
+    h->db = h->dW + (size_t)K * in;
+    h->dF = h->db + K;
+    snprintf(h->pname[0], 48, "%s.w", name);
+    snprintf(h->pname[1], 48, "%s.b", name);
+    snprintf(h->pname[2], 48, "%s.feat", name);
+    h->tab[0] = (pe_train_param){h->pname[0], 2, {K, (int64_t)in}, (int64_t)K * (int64_t)in, h->W, h->dW, 1};
+    h->tab[1] = (pe_train_param){h->pname[1], 1, {K, 0}, K, h->b, h->db, 0};
+    h->n_tab = 2;
+    if (D > 0) h->tab[h->n_tab++] = (pe_train_param){h->pname[2], 2, {h->NF, D}, (int64_t)h->NF * D, h->F, h->dF, 0};
+    *out = h;
+    return PE_OK;
+}
+
+pe_status pe_token_head_new(const char *name, int C, int K, int n_feat, int feat_dim, uint64_t seed,
+                            pe_token_head **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "token head: NULL output");
+    pe_status st = head_alloc(name, C, K, n_feat, feat_dim, out, err);
+    if (st != PE_OK) return st;
+    pe_token_head *h = *out;
+    pe_tr_normal_fill(h->W, (size_t)h->tab[0].numel, 0.02f, seed, 0x746167);
+    if (h->D > 0) pe_tr_normal_fill(h->F, (size_t)h->NF * h->D, 0.02f, seed, 0x66656174);
+    return PE_OK;
+}
+
+pe_status pe_token_head_from_encoder(pe_encoder *enc, const char *name, pe_token_head **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "token head: NULL output");
+    *out = NULL;
+    if (!enc || !name) return pe_error_set(err, PE_ERR_INVALID, "token head: NULL argument");
+    char n[64];
+    pe_encoder_tensor_view w, b, f;
+    snprintf(n, sizeof n, "%s.w", name);
+    pe_status st = pe_encoder_tensor(enc, n, &w);
+    if (st == PE_NOT_FOUND) return pe_error_set(err, PE_NOT_FOUND, "the model has no head %s (no tensor %s)", name, n);
+    if (st != PE_OK) return pe_error_set(err, st, "%s", pe_encoder_errmsg(enc));
+    snprintf(n, sizeof n, "%s.b", name);
+    if ((st = pe_encoder_tensor(enc, n, &b)) != PE_OK)
+        return pe_error_set(err, PE_ERR_CORRUPT, "head %s: tensor %s is missing or unreadable", name, n);
+    snprintf(n, sizeof n, "%s.feat", name);
+    st = pe_encoder_tensor(enc, n, &f);
+    const int has_f = st == PE_OK;
+    const int C = pe_encoder_hidden_size(enc);
+    if (w.ndim != 2 || b.ndim != 1 || b.shape[0] != w.shape[0] || w.shape[0] < 2 ||
+        (has_f ? (f.ndim != 2 || w.shape[1] != C + f.shape[1]) : w.shape[1] != C))
+        return pe_error_set(err, PE_ERR_CORRUPT, "head %s: shapes do not fit (w %lldx%lld, hidden %d)", name,
+                            (long long)w.shape[0], (long long)w.shape[1], C);
+    if ((st = head_alloc(name, C, (int)w.shape[0], has_f ? (int)f.shape[0] : 0, has_f ? (int)f.shape[1] : 0, out,
+                         err)) != PE_OK)
+        return st;
+    pe_token_head *h = *out;
+    memcpy(h->W, w.data, (size_t)w.numel * sizeof(float));
+    memcpy(h->b, b.data, (size_t)b.numel * sizeof(float));
+    if (has_f) memcpy(h->F, f.data, (size_t)f.numel * sizeof(float));
+    return PE_OK;
+}
+
+void pe_token_head_free(pe_token_head *h)
+{
+    if (!h) return;
+    free(h->params);
+    free(h->grads);
+    free(h->x);
+    free(h->z);
+    free(h->dx);
+    free(h->rows);
+    free(h);
+}
+
+const pe_train_param *pe_token_head_params(const pe_token_head *h, int *n)
+{
+    if (n) *n = h->n_tab;
+    return h->tab;
+}
+
+int pe_token_head_n_labels(const pe_token_head *h)
+{
+    return h->K;
+}
+
+int pe_token_head_n_feat(const pe_token_head *h)
+{
+    return h->NF;
+}
+
+static int reserve(pe_token_head *h, int M)
+{
+    if (M <= h->cap) return 0;
+    int cap = M + M / 4 + 16;
+    const size_t in = (size_t)h->C + (size_t)h->D;
+    float *x = realloc(h->x, (size_t)cap * in * sizeof *x);
+    if (!x) return -1;
+    h->x = x;
+    float *z = realloc(h->z, (size_t)cap * (size_t)h->K * sizeof *z);
+    if (!z) return -1;
+    h->z = z;
+    float *dx = realloc(h->dx, (size_t)cap * in * sizeof *dx);
+    if (!dx) return -1;
+    h->dx = dx;
+    int32_t *r = realloc(h->rows, (size_t)cap * sizeof *r);
+    if (!r) return -1;
+    h->rows = r;
+    h->cap = cap;
+    return 0;
+}
+
+/* Gathers rows (all when labels is NULL) into x = [h ; F[f]] and computes z. */
+static pe_status gather_forward(pe_token_head *h, const float *hidden, const int32_t *feats, const int32_t *labels,
+                                int T, int *M_out, pe_error *err)
+{
+    int M = 0;
+    for (int i = 0; i < T; i++) {
+        if (labels && labels[i] >= h->K)
+            return pe_error_set(err, PE_ERR_INVALID, "head %s: label %d of token %d is not below %d", h->name, labels[i], i, h->K);
+        if (feats && h->D > 0 && (feats[i] < 0 || feats[i] >= h->NF))
+            return pe_error_set(err, PE_ERR_INVALID, "head %s: feature %d of token %d is not in 0..%d", h->name, feats[i], i,
+                                h->NF - 1);
+        if (!labels || labels[i] >= 0) M++;
+    }
+    *M_out = M;
+    if (M == 0) return PE_OK;
+    if (reserve(h, M) < 0) return pe_error_set(err, PE_ERR_NOMEM, "head %s: out of memory", h->name);
+    const int C = h->C, D = h->D, in = C + D;
+    int m = 0;
+    for (int i = 0; i < T; i++) {
+        if (labels && labels[i] < 0) continue;
+        h->rows[m] = i;
+        memcpy(h->x + (size_t)m * in, hidden + (size_t)i * C, (size_t)C * sizeof(float));
+        if (D > 0) memcpy(h->x + (size_t)m * in + C, h->F + (size_t)(feats ? feats[i] : 0) * D, (size_t)D * sizeof(float));
+        m++;
+    }
+    pe_tr_linear_fwd(h->x, h->W, h->b, h->z, M, h->K, in);
+    return PE_OK;
+}
+
+/* Softmax of row z (K) in place; returns log-sum-exp. */
+static double softmax_row(float *z, int K)
+{
+    float mx = z[0];
+    for (int k = 1; k < K; k++) mx = z[k] > mx ? z[k] : mx;
+    double s = 0.0;
+    for (int k = 0; k < K; k++) s += exp((double)(z[k] - mx));
+    const double lse = (double)mx + log(s);
+    for (int k = 0; k < K; k++) z[k] = (float)exp((double)z[k] - lse);
+    return lse;
+}
+
+pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int32_t *feats, int T, float *probs,
+                                pe_error *err)
+{
+    if (!h || (!hidden && T > 0) || !probs || T < 0) return pe_error_set(err, PE_ERR_INVALID, "token head: NULL argument");
+    int M = 0;
+    pe_status st = gather_forward(h, hidden, feats, NULL, T, &M, err);
+    if (st != PE_OK) return st;
+    for (int i = 0; i < M; i++) softmax_row(h->z + (size_t)i * h->K, h->K);
+    memcpy(probs, h->z, (size_t)M * (size_t)h->K * sizeof *probs);
+    return PE_OK;
+}
+
+pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_t *feats, const int32_t *labels, int T,
+                             float scale, float *d_hidden, double *loss_sum, double *count, pe_error *err)
+{
+    if (!h || !hidden || !labels || T < 0) return pe_error_set(err, PE_ERR_INVALID, "token head: NULL argument");
+    int M = 0;
+    pe_status st = gather_forward(h, hidden, feats, labels, T, &M, err);
+    if (loss_sum) *loss_sum = 0.0;
+    if (count) *count = M;
+    if (st != PE_OK || M == 0) return st;
+    const int K = h->K, C = h->C, D = h->D, in = C + D;
+    double ls = 0.0;
+    const float g = scale / (float)M;
+    for (int r = 0; r < M; r++) {
+        float *z = h->z + (size_t)r * K;
+        const int y = labels[h->rows[r]];
+        const float zy = z[y];
+        const double lse = softmax_row(z, K);
+        ls += lse - (double)zy;
+        for (int k = 0; k < K; k++) z[k] *= g;
+        z[y] -= g;
+    }
+    if (loss_sum) *loss_sum = ls;
+    if (!d_hidden) return PE_OK;
+    pe_tr_linear_bwd(h->x, h->W, h->z, h->dx, 0.0f, h->dW, h->db, M, K, in);
+    for (int r = 0; r < M; r++) {
+        const int i = h->rows[r];
+        const float *src = h->dx + (size_t)r * in;
+        float *dst = d_hidden + (size_t)i * C;
+        for (int c = 0; c < C; c++) dst[c] += src[c];
+        if (D > 0) {
+            float *df = h->dF + (size_t)(feats ? feats[i] : 0) * D;
+            for (int d = 0; d < D; d++) df[d] += src[C + d];
+        }
+    }
+    return PE_OK;
+}
+
+/* ---- data ---- */
+
+struct pe_tag_data {
+    size_t n, cap;
+    int *len;
+    size_t *off;        /* (n + 1) */
+    int32_t *ids, *labels, *feats;
+    size_t ntok, captok;
+    int any_feats;
+};
+
+pe_status pe_tag_data_new(pe_tag_data **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "tag data: NULL output");
+    *out = calloc(1, sizeof **out);
+    if (*out) (*out)->off = calloc(1, sizeof *(*out)->off);
+    if (!*out || !(*out)->off) {
+        pe_tag_data_free(*out);
+        *out = NULL;
+        return pe_error_set(err, PE_ERR_NOMEM, "tag data: out of memory");
+    }
+    return PE_OK;
+}
+
+void pe_tag_data_free(pe_tag_data *d)
+{
+    if (!d) return;
+    free(d->len);
+    free(d->off);
+    free(d->ids);
+    free(d->labels);
+    free(d->feats);
+    free(d);
+}
+
+pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats, int len,
+                          pe_error *err)
+{
+    if (!d || !ids || !labels || len < 1) return pe_error_set(err, PE_ERR_INVALID, "tag data: empty or NULL example");
+    if (d->n + 1 >= d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 256;
+        int *l = realloc(d->len, cap * sizeof *l);
+        if (!l) return pe_error_set(err, PE_ERR_NOMEM, "tag data: out of memory");
+        d->len = l;
+        size_t *o = realloc(d->off, (cap + 1) * sizeof *o);
+        if (!o) return pe_error_set(err, PE_ERR_NOMEM, "tag data: out of memory");
+        d->off = o;
+        d->cap = cap;
+    }
+    if (d->ntok + (size_t)len > d->captok) {
+        size_t cap = (d->captok ? d->captok * 2 : 4096) + (size_t)len;
+        int32_t *a = realloc(d->ids, cap * sizeof *a);
+        if (!a) return pe_error_set(err, PE_ERR_NOMEM, "tag data: out of memory");
+        d->ids = a;
+        a = realloc(d->labels, cap * sizeof *a);
+        if (!a) return pe_error_set(err, PE_ERR_NOMEM, "tag data: out of memory");
+        d->labels = a;
+        a = realloc(d->feats, cap * sizeof *a);
+        if (!a) return pe_error_set(err, PE_ERR_NOMEM, "tag data: out of memory");
+        d->feats = a;
+        d->captok = cap;
+    }
+    memcpy(d->ids + d->ntok, ids, (size_t)len * sizeof *ids);
+    memcpy(d->labels + d->ntok, labels, (size_t)len * sizeof *labels);
+    if (feats) {
+        memcpy(d->feats + d->ntok, feats, (size_t)len * sizeof *feats);
+        d->any_feats = 1;
+    } else {
+        memset(d->feats + d->ntok, 0, (size_t)len * sizeof *feats);
+    }
+    d->len[d->n] = len;
+    d->off[d->n] = d->ntok;
+    d->ntok += (size_t)len;
+    d->n++;
+    d->off[d->n] = d->ntok;
+    return PE_OK;
+}
+
+size_t pe_tag_data_count(const pe_tag_data *d)
+{
+    return d ? d->n : 0;
+}
+
+pe_tag_example pe_tag_data_get(const pe_tag_data *d, size_t i)
+{
+    pe_tag_example e = {d->len[i], d->ids + d->off[i], d->labels + d->off[i], d->any_feats ? d->feats + d->off[i] : NULL};
+    return e;
+}
+
+/* ---- prediction over a data set ---- */
+
+pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *data, int32_t **pred_out,
+                         float **conf_out, size_t **off_out, pe_error *err)
+{
+    *pred_out = NULL;
+    *conf_out = NULL;
+    *off_out = NULL;
+    const int C = pe_train_config(tr)->hidden, K = head->K, budget = 4096;
+    const size_t N = data->n;
+    int32_t *pred = malloc((data->ntok + 1) * sizeof *pred);
+    float *conf = malloc((data->ntok + 1) * sizeof *conf);
+    size_t *off = malloc((N + 1) * sizeof *off);
+    int32_t *ids = malloc((size_t)budget * sizeof *ids), *feats = malloc((size_t)budget * sizeof *feats);
+    int *lengths = malloc((size_t)budget * sizeof *lengths);
+    float *hidden = malloc((size_t)budget * (size_t)C * sizeof *hidden),
+          *probs = malloc((size_t)budget * (size_t)K * sizeof *probs);
+    pe_status st = PE_OK;
+    if (!pred || !conf || !off || !ids || !feats || !lengths || !hidden || !probs)
+        st = pe_error_set(err, PE_ERR_NOMEM, "predict: out of memory");
+    size_t i = 0;
+    while (st == PE_OK && i < N) {
+        int k = 0, T = 0;
+        const size_t first = i;
+        while (i < N && (k == 0 || T + data->len[i] <= budget)) {
+            if (data->len[i] > budget) {
+                st = pe_error_set(err, PE_ERR_INVALID, "predict: example %zu has %d tokens (at most %d)", i, data->len[i], budget);
+                break;
+            }
+            memcpy(ids + T, data->ids + data->off[i], (size_t)data->len[i] * sizeof *ids);
+            memcpy(feats + T, data->feats + data->off[i], (size_t)data->len[i] * sizeof *feats);
+            lengths[k++] = data->len[i];
+            T += data->len[i];
+            i++;
+        }
+        if (st != PE_OK) break;
+        if ((st = pe_train_forward(tr, ids, NULL, lengths, k, NULL, hidden)) != PE_OK) {
+            pe_error_set(err, st, "predict: %s", pe_train_errmsg(tr));
+            break;
+        }
+        if ((st = pe_token_head_predict(head, hidden, data->any_feats ? feats : NULL, T, probs, err)) != PE_OK) break;
+        for (int t = 0; t < T; t++) {
+            const float *p = probs + (size_t)t * K;
+            int best = 0;
+            for (int c = 1; c < K; c++)
+                if (p[c] > p[best]) best = c;
+            pred[data->off[first] + (size_t)t] = best;
+            conf[data->off[first] + (size_t)t] = p[best];
+        }
+    }
+    if (st != PE_OK) {
+        free(pred);
+        free(conf);
+        free(off);
+    } else {
+        memcpy(off, data->off, (N + 1) * sizeof *off);
+        *pred_out = pred;
+        *conf_out = conf;
+        *off_out = off;
+    }
+    free(ids);
+    free(feats);
+    free(lengths);
+    free(hidden);
+    free(probs);
+    return st;
+}
+
+/* ---- the objective ---- */
+
+struct pe_tag_objective {
+    pe_objective obj;
+    char name[40];
+    pe_token_head *head;
+    const pe_tag_data *train, *dev;
+    pe_tag_scorer scorer;
+    void *user;
+    int32_t *labels, *feats; /* of the last batch */
+    size_t cap;
+};
+
+static int tag_length(void *ctx, size_t i)
+{
+    const pe_tag_objective *t = ctx;
+    return t->train->len[i];
+}
+
+static pe_status tag_batch(void *ctx, const size_t *idx, int n, uint64_t seed, int32_t *ids, int32_t *types,
+                           int *lengths, pe_error *err)
+{
+    (void)seed;
+    pe_tag_objective *t = ctx;
+    size_t T = 0;
+    for (int k = 0; k < n; k++) T += (size_t)t->train->len[idx[k]];
+    if (T > t->cap) {
+        size_t cap = T + T / 2;
+        int32_t *a = realloc(t->labels, cap * sizeof *a);
+        if (!a) return pe_error_set(err, PE_ERR_NOMEM, "tag: out of memory");
+        t->labels = a;
+        a = realloc(t->feats, cap * sizeof *a);
+        if (!a) return pe_error_set(err, PE_ERR_NOMEM, "tag: out of memory");
+        t->feats = a;
+        t->cap = cap;
+    }
+    size_t o = 0;
+    for (int k = 0; k < n; k++) {
+        const size_t i = idx[k], len = (size_t)t->train->len[i], src = t->train->off[i];
+        memcpy(ids + o, t->train->ids + src, len * sizeof *ids);
+        memcpy(t->labels + o, t->train->labels + src, len * sizeof *ids);
+        memcpy(t->feats + o, t->train->feats + src, len * sizeof *ids);
+        lengths[k] = (int)len;
+        o += len;
+    }
+    if (types) memset(types, 0, T * sizeof *types);
+    return PE_OK;
+}
+
+static pe_status tag_loss(void *ctx, const float *hidden, int T, float scale, float *d_hidden, double *loss_sum,
+                          double *count, pe_error *err)
+{
+    pe_tag_objective *t = ctx;
+    return pe_token_head_loss(t->head, hidden, t->train->any_feats ? t->feats : NULL, t->labels, T, scale, d_hidden,
+                              loss_sum, count, err);
+}
+
+static pe_status tag_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_error *err)
+{
+    pe_tag_objective *t = ctx;
+    int32_t *pred;
+    float *conf;
+    size_t *off;
+    pe_status st = pe_tag_predict(tr, t->head, t->dev, &pred, &conf, &off, err);
+    if (st != PE_OK) return st;
+    const size_t N = t->dev->n;
+    const int32_t **pv = malloc((N + 1) * sizeof *pv);
+    const float **cv = malloc((N + 1) * sizeof *cv);
+    if (!pv || !cv) {
+        st = pe_error_set(err, PE_ERR_NOMEM, "tag eval: out of memory");
+    } else {
+        for (size_t i = 0; i < N; i++) {
+            pv[i] = pred + off[i];
+            cv[i] = conf + off[i];
+        }
+        if (t->scorer) {
+            st = t->scorer(t->user, t->dev, pv, cv, out, err);
+        } else { /* token accuracy over labelled tokens */
+            double ok = 0, n = 0;
+            for (size_t i = 0; i < t->dev->ntok; i++)
+                if (t->dev->labels[i] >= 0) {
+                    n++;
+                    ok += pred[i] == t->dev->labels[i];
+                }
+            out->metric_name = "token_accuracy";
+            out->metric = n > 0 ? ok / n : 0.0;
+        }
+    }
+    free(pv);
+    free(cv);
+    free(pred);
+    free(conf);
+    free(off);
+    return st;
+}
+
+pe_status pe_tag_objective_new(const char *name, pe_token_head *head, const pe_tag_data *train, const pe_tag_data *dev,
+                               pe_tag_scorer scorer, void *scorer_user, pe_tag_objective **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "tag objective: NULL output");
+    *out = NULL;
+    if (!name || !head || !train || train->n == 0)
+        return pe_error_set(err, PE_ERR_INVALID, "tag objective: no name, head or training examples");
+    pe_tag_objective *t = calloc(1, sizeof *t);
+    if (!t) return pe_error_set(err, PE_ERR_NOMEM, "tag objective: out of memory");
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->head = head;
+    t->train = train;
+    t->dev = dev && dev->n > 0 ? dev : NULL;
+    t->scorer = scorer;
+    t->user = scorer_user;
+    t->obj.name = t->name;
+    t->obj.ctx = t;
+    t->obj.params = pe_token_head_params(head, &t->obj.n_params);
+    t->obj.n_examples = train->n;
+    t->obj.length = tag_length;
+    t->obj.batch = tag_batch;
+    t->obj.loss = tag_loss;
+    t->obj.evaluate = t->dev ? tag_evaluate : NULL;
+    *out = t;
+    return PE_OK;
+}
+
+const pe_objective *pe_tag_objective_get(pe_tag_objective *t)
+{
+    return &t->obj;
+}
+
+void pe_tag_objective_free(pe_tag_objective *t)
+{
+    if (!t) return;
+    free(t->labels);
+    free(t->feats);
+    free(t);
+}
+
+/* ---- mix ---- */
+
+#define MIX_MAX 8
+
+struct pe_objective_mix {
+    pe_objective obj;
+    char name[40];
+    int n;
+    const pe_objective *ch[MIX_MAX];
+    float w[MIX_MAX];
+    size_t base[MIX_MAX + 1]; /* example index ranges */
+    pe_train_param *params;
+    /* the last batch: per child token offset and count */
+    int tok_off[MIX_MAX], tok_n[MIX_MAX];
+    size_t *sub;
+    size_t cap;
+    char extra_names[MIX_MAX][48];
+    int C;
+};
+
+static int mix_child(const pe_objective_mix *m, size_t i, size_t *local)
+{
+    int c = 0;
+    while (c + 1 < m->n && i >= m->base[c + 1]) c++;
+    *local = i - m->base[c];
+    return c;
+}
+
+static int mix_length(void *ctx, size_t i)
+{
+    pe_objective_mix *m = ctx;
+    size_t l;
+    int c = mix_child(m, i, &l);
+    return m->ch[c]->length(m->ch[c]->ctx, l);
+}
+
+static pe_status mix_batch(void *ctx, const size_t *idx, int n, uint64_t seed, int32_t *ids, int32_t *types,
+                           int *lengths, pe_error *err)
+{
+    pe_objective_mix *m = ctx;
+    if ((size_t)n > m->cap) {
+        size_t *s = realloc(m->sub, (size_t)n * sizeof *s);
+        if (!s) return pe_error_set(err, PE_ERR_NOMEM, "mix: out of memory");
+        m->sub = s;
+        m->cap = (size_t)n;
+    }
+    int seqs = 0, toks = 0;
+    for (int c = 0; c < m->n; c++) {
+        int k = 0;
+        for (int j = 0; j < n; j++) {
+            size_t l;
+            if (mix_child(m, idx[j], &l) == c) m->sub[k++] = l;
+        }
+        m->tok_off[c] = toks;
+        m->tok_n[c] = 0;
+        if (k == 0) continue;
+        pe_status st = m->ch[c]->batch(m->ch[c]->ctx, m->sub, k, pe_tr_hash(seed, 0x6d6978, (uint64_t)c), ids + toks,
+                                       types ? types + toks : NULL, lengths + seqs, err);
+        if (st != PE_OK) return st;
+        for (int j = 0; j < k; j++) m->tok_n[c] += lengths[seqs + j];
+        seqs += k;
+        toks += m->tok_n[c];
+    }
+    return PE_OK;
+}
+
+static pe_status mix_loss(void *ctx, const float *hidden, int T, float scale, float *d_hidden, double *loss_sum,
+                          double *count, pe_error *err)
+{
+    (void)T;
+    pe_objective_mix *m = ctx;
+    double total = 0.0;
+    const int C = m->C;
+    for (int c = 0; c < m->n; c++) {
+        if (m->tok_n[c] == 0) continue;
+        double ls = 0.0, cnt = 0.0;
+        const size_t o = (size_t)m->tok_off[c] * (size_t)C;
+        pe_status st = m->ch[c]->loss(m->ch[c]->ctx, hidden + o, m->tok_n[c], scale * m->w[c],
+                                      d_hidden ? d_hidden + o : NULL, &ls, &cnt, err);
+        if (st != PE_OK) return st;
+        if (cnt > 0) total += m->w[c] * ls / cnt;
+    }
+    *loss_sum = total;
+    *count = 1.0;
+    return PE_OK;
+}
+
+static pe_status mix_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_error *err)
+{
+    pe_objective_mix *m = ctx;
+    double sum = 0.0, wsum = 0.0;
+    out->metric_name = "mean_metric";
+    out->n_extra = 0;
+    for (int c = 0; c < m->n; c++) {
+        if (!m->ch[c]->evaluate) continue;
+        pe_eval_result r;
+        memset(&r, 0, sizeof r);
+        pe_status st = m->ch[c]->evaluate(m->ch[c]->ctx, tr, &r, err);
+        if (st != PE_OK) return st;
+        sum += m->w[c] * r.metric;
+        wsum += m->w[c];
+        if (out->n_extra < 8) {
+            snprintf(m->extra_names[c], sizeof m->extra_names[c], "%s.%s", m->ch[c]->name ? m->ch[c]->name : "?",
+                     r.metric_name ? r.metric_name : "metric");
+            out->extra_names[out->n_extra] = m->extra_names[c];
+            out->extra[out->n_extra++] = r.metric;
+        }
+    }
+    out->metric = wsum > 0 ? sum / wsum : 0.0;
+    return PE_OK;
+}
+
+pe_status pe_objective_mix_new(const pe_objective *const *children, const float *weights, int n, const char *name,
+                               int hidden, pe_objective_mix **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "mix: NULL output");
+    *out = NULL;
+    if (!children || n < 1 || n > MIX_MAX || !name || hidden < 1)
+        return pe_error_set(err, PE_ERR_INVALID, "mix: 1..%d objectives, a name and the hidden size are needed", MIX_MAX);
+    pe_objective_mix *m = calloc(1, sizeof *m);
+    if (!m) return pe_error_set(err, PE_ERR_NOMEM, "mix: out of memory");
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->n = n;
+    m->C = hidden;
+    int np = 0, any_eval = 0;
+    for (int c = 0; c < n; c++) {
+        if (!children[c] || !(weights ? weights[c] > 0.0f : 1)) {
+            free(m);
+            return pe_error_set(err, PE_ERR_INVALID, "mix: objective %d is NULL or has a weight <= 0", c);
+        }
+        m->ch[c] = children[c];
+        m->w[c] = weights ? weights[c] : 1.0f;
+        m->base[c + 1] = m->base[c] + children[c]->n_examples;
+        np += children[c]->n_params;
+        any_eval |= children[c]->evaluate != NULL;
+    }
+    m->params = calloc((size_t)np + 1, sizeof *m->params);
+    if (!m->params) {
+        free(m);
+        return pe_error_set(err, PE_ERR_NOMEM, "mix: out of memory");
+    }
+    np = 0;
+    for (int c = 0; c < n; c++)
+        for (int i = 0; i < children[c]->n_params; i++) m->params[np++] = children[c]->params[i];
+    m->obj.name = m->name;
+    m->obj.ctx = m;
+    m->obj.params = m->params;
+    m->obj.n_params = np;
+    m->obj.n_examples = m->base[n];
+    m->obj.length = mix_length;
+    m->obj.batch = mix_batch;
+    m->obj.loss = mix_loss;
+    m->obj.evaluate = any_eval ? mix_evaluate : NULL;
+    *out = m;
+    return PE_OK;
+}
+
+const pe_objective *pe_objective_mix_get(pe_objective_mix *m)
+{
+    return &m->obj;
+}
+
+void pe_objective_mix_free(pe_objective_mix *m)
+{
+    if (!m) return;
+    free(m->params);
+    free(m->sub);
+    free(m);
+}
