@@ -323,6 +323,15 @@ pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_
                              int n_tokens, float scale, float *d_hidden, double *loss_sum, double *count,
                              pe_error *err);
 
+/* Inference with a loaded encoder: ids (T) are a text's tokens without
+ * [CLS]/[SEP]; they run in windows of at most max_position - 2 tokens, cut
+ * before a token whose word_start is 1 when possible; each window gets
+ * [CLS]/[SEP]. label (T) and conf (T) receive each token's argmax label
+ * and its probability. feats (T) or NULL. Errors: PE_ERR_NOMEM,
+ * PE_ERR_INVALID, PE_ERR_BACKEND (from the encoder). */
+pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t *ids, const unsigned char *word_start,
+                            const int32_t *feats, int n_tokens, int32_t *label, float *conf, pe_error *err);
+
 /* ---- token-classification data and objective ---- */
 typedef struct pe_tag_data pe_tag_data;
 pe_status pe_tag_data_new(pe_tag_data **out, pe_error *err);
@@ -339,6 +348,14 @@ typedef struct pe_tag_example {
     const int32_t *ids, *labels, *feats; /* feats NULL when none were given */
 } pe_tag_example;
 pe_tag_example pe_tag_data_get(const pe_tag_data *d, size_t i);
+
+/* Tokenises pre-split words (joined by single spaces) with tok as one
+ * [CLS] ... [SEP] sequence of at most max_len tokens: ids (len), and for
+ * each word the index of its first token in first[w] (-1 when the word
+ * produced no token or was cut by truncation), all malloc'd (caller
+ * frees). Errors: PE_ERR_UTF8, PE_ERR_INVALID (max_len < 3), PE_ERR_NOMEM. */
+pe_status pe_tag_encode_words(const pe_tokenizer *tok, const char *const *words, int n_words, int max_len,
+                              int32_t **ids, int *len, int **first, pe_error *err);
 
 /* Scores predictions on development data: pred[i] (example i's length)
  * holds the argmax label of every token and conf[i] its probability.

@@ -708,3 +708,110 @@ void pe_objective_mix_free(pe_objective_mix *m)
     free(m->sub);
     free(m);
 }
+
+pe_status pe_tag_encode_words(const pe_tokenizer *tok, const char *const *words, int n_words, int max_len,
+                              int32_t **ids_out, int *len_out, int **first_out, pe_error *err)
+{
+    *ids_out = NULL;
+    *first_out = NULL;
+    *len_out = 0;
+    if (!tok || (!words && n_words > 0) || n_words < 0 || max_len < 3)
+        return pe_error_set(err, PE_ERR_INVALID, "encode words: bad arguments");
+    size_t total = 1;
+    for (int w = 0; w < n_words; w++) total += strlen(words[w]) + 1;
+    char *text = malloc(total);
+    size_t *ws = malloc(((size_t)n_words + 1) * sizeof *ws), *we = malloc(((size_t)n_words + 1) * sizeof *we);
+    int *first = malloc(((size_t)n_words + 1) * sizeof *first);
+    if (!text || !ws || !we || !first) {
+        free(text);
+        free(ws);
+        free(we);
+        free(first);
+        return pe_error_set(err, PE_ERR_NOMEM, "encode words: out of memory");
+    }
+    size_t o = 0;
+    for (int w = 0; w < n_words; w++) {
+        if (w) text[o++] = ' ';
+        size_t l = strlen(words[w]);
+        ws[w] = o;
+        memcpy(text + o, words[w], l);
+        o += l;
+        we[w] = o;
+        first[w] = -1;
+    }
+    text[o] = '\0';
+    pe_encode_options eo = pe_encode_options_default();
+    eo.max_length = (size_t)max_len;
+    pe_encoding *e = NULL;
+    pe_status st = pe_tokenizer_encode(tok, text, o, NULL, 0, &eo, &e, err);
+    int32_t *ids = NULL;
+    if (st == PE_OK && !(ids = malloc((e->len + 1) * sizeof *ids))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    if (st == PE_OK) {
+        int w = 0;
+        for (size_t t = 0; t < e->len; t++) {
+            ids[t] = e->ids[t];
+            if (e->special_mask[t]) continue;
+            const size_t s0 = e->offsets[t].start;
+            while (w < n_words && we[w] <= s0 && !(ws[w] == we[w] && ws[w] == s0)) w++;
+            if (w < n_words && s0 >= ws[w] && s0 < (we[w] > ws[w] ? we[w] : ws[w] + 1) && first[w] < 0) first[w] = (int)t;
+        }
+        *ids_out = ids;
+        *len_out = (int)e->len;
+        *first_out = first;
+        first = NULL;
+    }
+    pe_encoding_free(e);
+    free(text);
+    free(ws);
+    free(we);
+    free(first);
+    return st;
+}
+
+pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t *ids, const unsigned char *wstart, const int32_t *tfeat, int T,
+                            int32_t *label, float *conf, pe_error *err)
+{
+    pe_encoder_info info;
+    pe_encoder_get_info(enc, &info);
+    const int C = info.config.hidden, K = head->K, P = info.config.max_position - 2;
+    pe_tokenizer_special_ids sid = pe_tokenizer_get_special_ids(pe_encoder_tokenizer(enc));
+    int32_t *win = malloc(((size_t)P + 2) * sizeof *win), *wf = malloc(((size_t)P + 2) * sizeof *wf);
+    float *hidden = malloc(((size_t)P + 2) * (size_t)C * sizeof *hidden), *probs = malloc(((size_t)P + 2) * (size_t)K * sizeof *probs);
+    pe_status st = win && wf && hidden && probs ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    for (int s = 0; st == PE_OK && s < T;) {
+        int e = s + P < T ? s + P : T;
+        if (e < T) { /* cut before a word start */
+            int e2 = e;
+            while (e2 > s + 1 && !wstart[e2]) e2--;
+            if (e2 > s + 1) e = e2;
+        }
+        int L = e - s + 2;
+        win[0] = sid.cls;
+        memcpy(win + 1, ids + s, (size_t)(e - s) * sizeof *win);
+        win[L - 1] = sid.sep;
+        wf[0] = wf[L - 1] = 0;
+        for (int t = s; t < e; t++) wf[t - s + 1] = tfeat ? tfeat[t] : 0;
+        if ((st = pe_encoder_forward(enc, win, NULL, &L, 1, -1, hidden)) != PE_OK) {
+            pe_error_set(err, st, "%s", pe_encoder_errmsg(enc));
+            break;
+        }
+        if ((st = pe_token_head_predict(head, hidden, pe_token_head_n_feat(head) ? wf : NULL, L, probs, err)) !=
+            PE_OK)
+            break;
+        for (int t = s; t < e; t++) {
+            const float *p = probs + (size_t)(t - s + 1) * K;
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (p[k] > p[best]) best = k;
+            label[t] = best;
+            conf[t] = p[best];
+        }
+        s = e;
+    }
+    free(win);
+    free(wf);
+    free(hidden);
+    free(probs);
+    return st;
+}
+

@@ -1,0 +1,875 @@
+/* ner.c - CoNLL data, BIO labels, the graph feature, training examples,
+ * entity-level scoring and inference (pe_ner.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pe_ner.h"
+
+/* ---- corpus ---- */
+
+struct pe_ner_corpus {
+    pe_ner_sentence *s;
+    size_t n, cap;
+    size_t skipped;
+    char problem[PE_ERRMSG_MAX];
+};
+
+pe_ner_read_options pe_ner_read_options_default(void)
+{
+    pe_ner_read_options o = {NULL, NULL, 0, 0};
+    return o;
+}
+
+static void sentence_clear(pe_ner_sentence *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        free(s->words[i]);
+        free(s->tags[i]);
+    }
+    free(s->words);
+    free(s->tags);
+    memset(s, 0, sizeof *s);
+}
+
+void pe_ner_corpus_free(pe_ner_corpus *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->n; i++) sentence_clear(&c->s[i]);
+    free(c->s);
+    free(c);
+}
+
+size_t pe_ner_corpus_count(const pe_ner_corpus *c)
+{
+    return c ? c->n : 0;
+}
+
+const pe_ner_sentence *pe_ner_corpus_get(const pe_ner_corpus *c, size_t i)
+{
+    return &c->s[i];
+}
+
+size_t pe_ner_corpus_skipped(const pe_ner_corpus *c)
+{
+    return c->skipped;
+}
+
+const char *pe_ner_corpus_first_problem(const pe_ner_corpus *c)
+{
+    return c->problem;
+}
+
+static int push_sentence(pe_ner_corpus *c, pe_ner_sentence *s)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        pe_ner_sentence *v = realloc(c->s, cap * sizeof *v);
+        if (!v) return -1;
+        c->s = v;
+        c->cap = cap;
+    }
+    c->s[c->n++] = *s;
+    memset(s, 0, sizeof *s);
+    return 0;
+}
+
+static int push_word(pe_ner_sentence *s, int *cap, const char *w, size_t wl, const char *t)
+{
+    if (s->n == *cap) {
+        int nc = *cap ? *cap * 2 : 32;
+        char **a = realloc(s->words, (size_t)nc * sizeof *a);
+        if (!a) return -1;
+        s->words = a;
+        a = realloc(s->tags, (size_t)nc * sizeof *a);
+        if (!a) return -1;
+        s->tags = a;
+        *cap = nc;
+    }
+    char *ww = malloc(wl + 1), *tt = strdup(t);
+    if (!ww || !tt) {
+        free(ww);
+        free(tt);
+        return -1;
+    }
+    memcpy(ww, w, wl);
+    ww[wl] = '\0';
+    s->words[s->n] = ww;
+    s->tags[s->n] = tt;
+    s->n++;
+    return 0;
+}
+
+/* Maps tag through "FROM=TO,..." into out (at most cap bytes). 0 ok, -1 bad tag. */
+static int map_tag(const char *tag, const char *map, char *out, size_t cap)
+{
+    if (strcmp(tag, "O") == 0) {
+        snprintf(out, cap, "O");
+        return 0;
+    }
+    if ((tag[0] != 'B' && tag[0] != 'I') || tag[1] != '-' || !tag[2]) return -1;
+    const char *type = tag + 2;
+    size_t tl = strlen(type);
+    for (const char *p = map; p && *p;) {
+        const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p), *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && (size_t)(eq - p) == tl && memcmp(p, type, tl) == 0) {
+            size_t ml = (size_t)(end - eq - 1);
+            if (ml == 1 && eq[1] == 'O') {
+                snprintf(out, cap, "O");
+                return 0;
+            }
+            snprintf(out, cap, "%c-%.*s", tag[0], (int)ml, eq + 1);
+            return 0;
+        }
+        p = comma ? comma + 1 : end;
+    }
+    snprintf(out, cap, "%s", tag);
+    return 0;
+}
+
+static int type_allowed(const pe_ner_read_options *o, const char *tag)
+{
+    if (!o->types || strcmp(tag, "O") == 0) return 1;
+    for (int i = 0; i < o->n_types; i++)
+        if (strcmp(tag + 2, o->types[i]) == 0) return 1;
+    return 0;
+}
+
+pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, pe_ner_corpus **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "ner: NULL output");
+    *out = NULL;
+    pe_ner_read_options o = opt ? *opt : pe_ner_read_options_default();
+    FILE *f = fopen(path, "rb");
+    if (!f) return pe_error_set(err, PE_ERR_IO, "%s: %s", path, strerror(errno));
+    pe_ner_corpus *c = calloc(1, sizeof *c);
+    if (!c) {
+        fclose(f);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    pe_ner_sentence cur = {0};
+    int cap = 0, bad = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t ll;
+    long lineno = 0;
+    pe_status st = PE_OK;
+    while (st == PE_OK) {
+        ll = getline(&line, &lcap, f);
+        if (ll >= 0) lineno++;
+        size_t l = ll > 0 ? (size_t)ll : 0;
+        while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) l--;
+        int blank = 1;
+        for (size_t i = 0; i < l; i++)
+            if (!isspace((unsigned char)line[i])) blank = 0;
+        if (ll < 0 || blank) { /* end of a sentence */
+            if (cur.n > 0) {
+                if (bad) {
+                    c->skipped++;
+                    sentence_clear(&cur);
+                } else if (push_sentence(c, &cur) < 0) {
+                    st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+                }
+            }
+            bad = 0;
+            cap = 0;
+            if (ll < 0) break;
+            continue;
+        }
+        line[l] = '\0';
+        size_t bad_off;
+        const char *problem = NULL;
+        char msg[256];
+        if (!pe_utf8_valid(line, l, &bad_off)) {
+            snprintf(msg, sizeof msg, "invalid UTF-8 at byte %zu", bad_off);
+            problem = msg;
+        }
+        if (!problem && strncmp(line, "-DOCSTART-", 10) == 0) continue;
+        /* first column: the word; last column: the tag */
+        size_t we = 0;
+        while (we < l && line[we] != '\t' && line[we] != ' ') we++;
+        size_t ts = l;
+        while (ts > we && line[ts - 1] != '\t' && line[ts - 1] != ' ') ts--;
+        char tag[128];
+        if (!problem && (ts <= we || we == 0)) problem = "a word without a tag";
+        if (!problem && (l - ts >= sizeof tag || map_tag(line + ts, o.type_map, tag, sizeof tag) < 0)) {
+            snprintf(msg, sizeof msg, "'%.60s' is not a BIO tag (O, B-TYPE, I-TYPE)", line + ts);
+            problem = msg;
+        }
+        if (!problem && !type_allowed(&o, tag)) {
+            snprintf(msg, sizeof msg, "unknown entity type '%.60s' (map it with a type map or add it to the types)", tag + 2);
+            problem = msg;
+        }
+        if (problem) {
+            if (o.strict) {
+                st = pe_error_set(err, problem == msg && strstr(msg, "UTF-8") ? PE_ERR_UTF8 : PE_ERR_PARSE, "%s:%ld: %s",
+                                  path, lineno, problem);
+                break;
+            }
+            if (!c->problem[0]) snprintf(c->problem, sizeof c->problem, "%s:%ld: %s", path, lineno, problem);
+            bad = 1;
+            if (cur.n == 0 && push_word(&cur, &cap, "?", 1, "O") < 0) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            continue;
+        }
+        if (push_word(&cur, &cap, line, we, tag) < 0) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    if (st == PE_OK && ferror(f)) st = pe_error_set(err, PE_ERR_IO, "%s: read error", path);
+    free(line);
+    sentence_clear(&cur);
+    fclose(f);
+    if (st != PE_OK) {
+        pe_ner_corpus_free(c);
+        return st;
+    }
+    *out = c;
+    return PE_OK;
+}
+
+pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_error *err)
+{
+    for (size_t i = 0; i < other->n; i++) {
+        pe_ner_sentence s = {0};
+        int cap = 0;
+        for (int w = 0; w < other->s[i].n; w++)
+            if (push_word(&s, &cap, other->s[i].words[w], strlen(other->s[i].words[w]), other->s[i].tags[w]) < 0) {
+                sentence_clear(&s);
+                return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            }
+        if (push_sentence(c, &s) < 0) {
+            sentence_clear(&s);
+            return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        }
+    }
+    return PE_OK;
+}
+
+/* ---- labels ---- */
+
+pe_status pe_ner_labels_make(const char *const *types, int n_types, char ***labels, int *n_labels, pe_error *err)
+{
+    *labels = NULL;
+    *n_labels = 0;
+    if (!types || n_types < 1) return pe_error_set(err, PE_ERR_INVALID, "ner: no entity types");
+    char **v = calloc(2 * (size_t)n_types + 1, sizeof *v);
+    if (!v) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    v[0] = strdup("O");
+    int ok = v[0] != NULL;
+    for (int i = 0; ok && i < n_types; i++) {
+        size_t l = strlen(types[i]) + 3;
+        v[1 + 2 * i] = malloc(l);
+        v[2 + 2 * i] = malloc(l);
+        ok = v[1 + 2 * i] && v[2 + 2 * i];
+        if (ok) {
+            snprintf(v[1 + 2 * i], l, "B-%s", types[i]);
+            snprintf(v[2 + 2 * i], l, "I-%s", types[i]);
+        }
+    }
+    if (!ok) {
+        pe_ner_labels_free(v, 2 * n_types + 1);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    *labels = v;
+    *n_labels = 2 * n_types + 1;
+    return PE_OK;
+}
+
+void pe_ner_labels_free(char **labels, int n)
+{
+    if (!labels) return;
+    for (int i = 0; i < n; i++) free(labels[i]);
+    free(labels);
+}
+
+int pe_ner_label_id(const char *const *labels, int n_labels, const char *tag)
+{
+    for (int i = 0; i < n_labels; i++)
+        if (strcmp(labels[i], tag) == 0) return i;
+    return -1;
+}
+
+/* ---- graph feature ---- */
+
+const char *pe_ner_feat_name(int f)
+{
+    static const char *const names[] = {"none", "person", "place", "organisation", "work", "product", "other"};
+    return f >= 0 && f < PE_NER_N_FEAT ? names[f] : "?";
+}
+
+int pe_ner_coarse_type(pe_kg_reader *r, pe_kg_id e)
+{
+    static const struct {
+        const char *q;
+        int feat;
+    } classes[] = {{"Q5", PE_NER_FEAT_PERSON},        {"Q2221906", PE_NER_FEAT_PLACE}, {"Q618123", PE_NER_FEAT_PLACE},
+                   {"Q486972", PE_NER_FEAT_PLACE},    {"Q56061", PE_NER_FEAT_PLACE},   {"Q6256", PE_NER_FEAT_PLACE},
+                   {"Q515", PE_NER_FEAT_PLACE},       {"Q43229", PE_NER_FEAT_ORG},     {"Q386724", PE_NER_FEAT_WORK},
+                   {"Q17537576", PE_NER_FEAT_WORK},   {"Q2424752", PE_NER_FEAT_PRODUCT},
+                   {"Q431289", PE_NER_FEAT_PRODUCT}};
+    for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
+        pe_kg_id c;
+        if (pe_kg_resolve(r, classes[i].q, strlen(classes[i].q), &c) != PE_OK) continue;
+        if (pe_kg_is_a(r, e, c) == PE_OK) return classes[i].feat;
+    }
+    return PE_NER_FEAT_OTHER;
+}
+
+#define NER_MAX_NGRAM 6
+
+pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n, int32_t *feats, pe_error *err)
+{
+    for (int i = 0; i < n; i++) feats[i] = PE_NER_FEAT_NONE;
+    if (!r) return PE_OK;
+    char buf[1024];
+    for (int i = 0; i < n;) {
+        int matched = 0;
+        for (int k = NER_MAX_NGRAM; k >= 1 && !matched; k--) {
+            if (i + k > n) continue;
+            size_t o = 0;
+            int fits = 1, has_alnum = 0;
+            for (int j = i; j < i + k && fits; j++) {
+                size_t l = strlen(words[j]);
+                if (o + l + 2 > sizeof buf) fits = 0;
+                else {
+                    if (j > i) buf[o++] = ' ';
+                    memcpy(buf + o, words[j], l);
+                    o += l;
+                    for (size_t q = 0; q < l; q++) has_alnum |= isalnum((unsigned char)words[j][q]) || (unsigned char)words[j][q] >= 0x80;
+                }
+            }
+            if (!fits || !has_alnum) continue;
+            /* single short words that are common lower-case text make poor matches */
+            if (k == 1 && o < 3) continue;
+            pe_kg_candidate cand;
+            size_t nc = 0;
+            pe_kg_lookup_options lo = {0, 1};
+            pe_status st = pe_kg_lookup(r, buf, o, &lo, &cand, 1, &nc);
+            if (st == PE_ERR_UTF8) continue;
+            if (st >= PE_ERR_FIRST) return pe_error_set(err, st, "graph feature: lookup failed");
+            if (st == PE_OK && nc > 0) {
+                int t = pe_ner_coarse_type(r, cand.id);
+                for (int j = i; j < i + k; j++) feats[j] = t;
+                i += k;
+                matched = 1;
+            }
+        }
+        if (!matched) i++;
+    }
+    return PE_OK;
+}
+
+/* ---- examples ---- */
+
+pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, const char *const *labels,
+                              int n_labels, int max_len, pe_kg_reader *graph, pe_tag_data *data, size_t *truncated,
+                              pe_error *err)
+{
+    if (truncated) *truncated = 0;
+    pe_status st = PE_OK;
+    for (size_t i = 0; i < c->n && st == PE_OK; i++) {
+        const pe_ner_sentence *s = &c->s[i];
+        int32_t *ids = NULL, *lab = NULL, *tf = NULL, *wf = NULL;
+        int len = 0, *first = NULL;
+        st = pe_tag_encode_words(tok, (const char *const *)s->words, s->n, max_len, &ids, &len, &first, err);
+        if (st != PE_OK) {
+            if (st == PE_ERR_UTF8) pe_error_set(err, st, "sentence %zu: %s", i, err ? err->msg : "");
+            break;
+        }
+        lab = malloc((size_t)len * sizeof *lab);
+        tf = graph ? calloc((size_t)len, sizeof *tf) : NULL;
+        wf = graph ? calloc((size_t)s->n + 1, sizeof *wf) : NULL;
+        if (!lab || (graph && (!tf || !wf))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        if (st == PE_OK && graph) st = pe_ner_graph_features(graph, (const char *const *)s->words, s->n, wf, err);
+        if (st == PE_OK) {
+            for (int t = 0; t < len; t++) lab[t] = -100;
+            int cut = 0;
+            for (int w = 0; w < s->n && st == PE_OK; w++) {
+                int id = pe_ner_label_id(labels, n_labels, s->tags[w]);
+                if (id < 0) {
+                    st = pe_error_set(err, PE_ERR_INVALID, "sentence %zu word %d: tag %s is not among the model's labels", i, w,
+                                      s->tags[w]);
+                    break;
+                }
+                if (first[w] < 0) {
+                    cut = 1;
+                    continue;
+                }
+                lab[first[w]] = id;
+            }
+            if (graph) { /* every token gets the feature of the word it starts or continues */
+                int cur = 0;
+                for (int t = 0; t < len; t++) tf[t] = 0;
+                for (int w = 0; w < s->n; w++) {
+                    if (first[w] < 0) continue;
+                    int end = len - 1;
+                    for (int w2 = w + 1; w2 < s->n; w2++)
+                        if (first[w2] >= 0) {
+                            end = first[w2];
+                            break;
+                        }
+                    for (int t = first[w]; t < end; t++) tf[t] = wf[w];
+                    cur = w;
+                }
+                (void)cur;
+            }
+            if (cut && truncated) (*truncated)++;
+            if (st == PE_OK) st = pe_tag_data_add(data, ids, lab, tf, len, err);
+        }
+        free(ids);
+        free(first);
+        free(lab);
+        free(tf);
+        free(wf);
+    }
+    return st;
+}
+
+/* ---- scoring ---- */
+
+typedef struct ent {
+    int start, end; /* words [start, end) */
+    const char *type;
+    size_t tl;
+} ent;
+
+/* conlleval chunks of a tag sequence. */
+static int chunks(const char *const *tags, int n, ent *out)
+{
+    int k = 0;
+    for (int i = 0; i < n;) {
+        const char *t = tags[i];
+        if (!t || strcmp(t, "O") == 0 || strlen(t) < 3) {
+            i++;
+            continue;
+        }
+        const char *type = t + 2;
+        size_t tl = strlen(type);
+        int j = i + 1;
+        while (j < n && tags[j] && tags[j][0] == 'I' && tags[j][1] == '-' && strlen(tags[j] + 2) == tl &&
+               memcmp(tags[j] + 2, type, tl) == 0)
+            j++;
+        out[k++] = (ent){i, j, type, tl};
+        i = j;
+    }
+    return k;
+}
+
+static int find_type(pe_ner_scores *s, const char *type, size_t tl, pe_error *err)
+{
+    for (int i = 0; i < s->n_types; i++)
+        if (strlen(s->types[i].type) == tl && memcmp(s->types[i].type, type, tl) == 0) return i;
+    pe_ner_type_score *v = realloc(s->types, ((size_t)s->n_types + 1) * sizeof *v);
+    if (!v) {
+        pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    s->types = v;
+    memset(&v[s->n_types], 0, sizeof *v);
+    snprintf(v[s->n_types].type, sizeof v[s->n_types].type, "%.*s", (int)tl, type);
+    return s->n_types++;
+}
+
+static void prf(long tp, long fp, long fn, double *p, double *r, double *f)
+{
+    *p = tp + fp > 0 ? (double)tp / (double)(tp + fp) : 0.0;
+    *r = tp + fn > 0 ? (double)tp / (double)(tp + fn) : 0.0;
+    *f = *p + *r > 0 ? 2 * *p * *r / (*p + *r) : 0.0;
+}
+
+pe_status pe_ner_score(const char *const *const *gold, const char *const *const *pred, const int *n_words, size_t ns,
+                       pe_ner_scores *out, pe_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int maxw = 1;
+    for (size_t i = 0; i < ns; i++) maxw = n_words[i] > maxw ? n_words[i] : maxw;
+    ent *g = malloc((size_t)maxw * sizeof *g), *p = malloc((size_t)maxw * sizeof *p);
+    if (!g || !p) {
+        free(g);
+        free(p);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    pe_status st = PE_OK;
+    for (size_t i = 0; i < ns && st == PE_OK; i++) {
+        int ng = chunks(gold[i], n_words[i], g), np = chunks(pred[i], n_words[i], p);
+        for (int a = 0; a < np && st == PE_OK; a++) {
+            int t = find_type(out, p[a].type, p[a].tl, err);
+            if (t < 0) {
+                st = PE_ERR_NOMEM;
+                break;
+            }
+            int hit = 0;
+            for (int b = 0; b < ng && !hit; b++)
+                hit = g[b].start == p[a].start && g[b].end == p[a].end && g[b].tl == p[a].tl &&
+                      memcmp(g[b].type, p[a].type, p[a].tl) == 0;
+            if (hit) out->types[t].tp++, out->tp++;
+            else out->types[t].fp++, out->fp++;
+        }
+        for (int b = 0; b < ng && st == PE_OK; b++) {
+            int hit = 0;
+            for (int a = 0; a < np && !hit; a++)
+                hit = g[b].start == p[a].start && g[b].end == p[a].end && g[b].tl == p[a].tl &&
+                      memcmp(g[b].type, p[a].type, p[a].tl) == 0;
+            if (!hit) {
+                int t = find_type(out, g[b].type, g[b].tl, err);
+                if (t < 0) {
+                    st = PE_ERR_NOMEM;
+                    break;
+                }
+                out->types[t].fn++;
+                out->fn++;
+            }
+        }
+        out->sentences++;
+    }
+    free(g);
+    free(p);
+    if (st != PE_OK) {
+        pe_ner_scores_clear(out);
+        return st;
+    }
+    double macro = 0.0;
+    for (int t = 0; t < out->n_types; t++) {
+        pe_ner_type_score *x = &out->types[t];
+        prf(x->tp, x->fp, x->fn, &x->precision, &x->recall, &x->f1);
+        macro += x->f1;
+    }
+    out->macro_f1 = out->n_types ? macro / out->n_types : 0.0;
+    prf(out->tp, out->fp, out->fn, &out->precision, &out->recall, &out->f1);
+    return PE_OK;
+}
+
+void pe_ner_scores_clear(pe_ner_scores *s)
+{
+    free(s->types);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- the scorer used while training ---- */
+
+struct pe_ner_scorer {
+    const pe_ner_corpus *dev;
+    const char *const *labels;
+    int n_labels;
+    int **first; /* (sentences) first token of each word, -1 when cut */
+};
+
+void pe_ner_scorer_free(pe_ner_scorer *s)
+{
+    if (!s) return;
+    for (size_t i = 0; s->first && i < s->dev->n; i++) free(s->first[i]);
+    free(s->first);
+    free(s);
+}
+
+pe_status pe_ner_scorer_new(const pe_ner_corpus *dev, const pe_tokenizer *tok, const char *const *labels,
+                            int n_labels, int max_len, pe_ner_scorer **out, pe_error *err)
+{
+    *out = NULL;
+    pe_ner_scorer *s = calloc(1, sizeof *s);
+    if (!s || !(s->first = calloc(dev->n + 1, sizeof *s->first))) {
+        free(s);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    s->dev = dev;
+    s->labels = labels;
+    s->n_labels = n_labels;
+    for (size_t i = 0; i < dev->n; i++) {
+        int32_t *ids = NULL;
+        int len;
+        pe_status st = pe_tag_encode_words(tok, (const char *const *)dev->s[i].words, dev->s[i].n, max_len, &ids, &len,
+                                           &s->first[i], err);
+        free(ids);
+        if (st != PE_OK) {
+            pe_ner_scorer_free(s);
+            return st;
+        }
+    }
+    *out = s;
+    return PE_OK;
+}
+
+pe_status pe_ner_scorer_score(void *user, const pe_tag_data *dev, const int32_t *const *pred, const float *const *conf,
+                              pe_eval_result *out, pe_error *err)
+{
+    (void)conf;
+    pe_ner_scorer *s = user;
+    const size_t n = s->dev->n;
+    if (pe_tag_data_count(dev) != n) return pe_error_set(err, PE_ERR_INVALID, "ner scorer: data and corpus differ");
+    const char ***gold = malloc((n + 1) * sizeof *gold), ***pv = malloc((n + 1) * sizeof *pv);
+    int *nw = malloc((n + 1) * sizeof *nw);
+    pe_status st = gold && pv && nw ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    size_t done = 0;
+    for (size_t i = 0; st == PE_OK && i < n; i++, done++) {
+        const pe_ner_sentence *x = &s->dev->s[i];
+        nw[i] = x->n;
+        gold[i] = (const char **)x->tags;
+        pv[i] = malloc(((size_t)x->n + 1) * sizeof **pv);
+        if (!pv[i]) {
+            st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            break;
+        }
+        for (int w = 0; w < x->n; w++) {
+            int t = s->first[i][w];
+            int lab = t >= 0 ? pred[i][t] : 0;
+            pv[i][w] = lab >= 0 && lab < s->n_labels ? s->labels[lab] : "O";
+        }
+        /* an I- after O is read as a start, as conlleval does */
+    }
+    pe_ner_scores sc;
+    if (st == PE_OK)
+        st = pe_ner_score((const char *const *const *)gold, (const char *const *const *)pv, nw, n, &sc, err);
+    if (st == PE_OK) {
+        out->metric_name = "f1";
+        out->metric = sc.f1;
+        out->n_extra = 3;
+        out->extra_names[0] = "precision";
+        out->extra[0] = sc.precision;
+        out->extra_names[1] = "recall";
+        out->extra[1] = sc.recall;
+        out->extra_names[2] = "macro_f1";
+        out->extra[2] = sc.macro_f1;
+        pe_ner_scores_clear(&sc);
+    }
+    for (size_t i = 0; pv && i < done; i++) free(pv[i]);
+    free(gold);
+    free(pv);
+    free(nw);
+    return st;
+}
+
+/* ---- inference ---- */
+
+struct pe_ner {
+    pe_encoder *enc;
+    pe_token_head *head;
+    const char *const *labels;
+    int n_labels;
+    char **types; /* (n_types) */
+    int n_types;
+    pe_kg_reader *graph;
+};
+
+pe_ner_options pe_ner_options_default(void)
+{
+    pe_ner_options o = {"ner", NULL};
+    return o;
+}
+
+pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *opt, pe_ner **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "ner: NULL output");
+    *out = NULL;
+    pe_ner_options o = opt ? *opt : pe_ner_options_default();
+    if (!enc || !o.head) return pe_error_set(err, PE_ERR_INVALID, "ner: NULL model");
+    if (!pe_encoder_tokenizer(enc)) return pe_error_set(err, PE_ERR_INVALID, "ner: the model has no vocabulary");
+    pe_ner *n = calloc(1, sizeof *n);
+    if (!n) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    n->enc = enc;
+    n->graph = o.graph;
+    pe_status st = pe_token_head_from_encoder(enc, o.head, &n->head, err);
+    if (st == PE_OK && pe_encoder_labels(enc, o.head, &n->labels, &n->n_labels) != PE_OK)
+        st = pe_error_set(err, PE_ERR_CORRUPT, "the model's head %s has no label set", o.head);
+    if (st == PE_OK && n->n_labels != pe_token_head_n_labels(n->head))
+        st = pe_error_set(err, PE_ERR_CORRUPT, "the model's head %s has %d outputs but %d labels", o.head,
+                          pe_token_head_n_labels(n->head), n->n_labels);
+    if (st == PE_OK && (n->n_labels % 2 != 1 || strcmp(n->labels[0], "O") != 0))
+        st = pe_error_set(err, PE_ERR_CORRUPT, "the model's %s labels are not O, B-T, I-T, ...", o.head);
+    if (st == PE_OK) {
+        n->n_types = n->n_labels / 2;
+        n->types = calloc((size_t)n->n_types + 1, sizeof *n->types);
+        if (!n->types) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        for (int i = 0; st == PE_OK && i < n->n_types; i++) {
+            const char *b = n->labels[1 + 2 * i], *in = n->labels[2 + 2 * i];
+            if (strncmp(b, "B-", 2) != 0 || strncmp(in, "I-", 2) != 0 || strcmp(b + 2, in + 2) != 0)
+                st = pe_error_set(err, PE_ERR_CORRUPT, "the model's %s labels %s, %s are not a B-/I- pair", o.head, b, in);
+            else if (!(n->types[i] = strdup(b + 2)))
+                st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        }
+    }
+    if (st != PE_OK) {
+        pe_ner_close(n);
+        return st;
+    }
+    *out = n;
+    return PE_OK;
+}
+
+void pe_ner_close(pe_ner *n)
+{
+    if (!n) return;
+    pe_token_head_free(n->head);
+    if (n->types)
+        for (int i = 0; i < n->n_types; i++) free(n->types[i]);
+    free(n->types);
+    free(n);
+}
+
+int pe_ner_n_types(const pe_ner *n)
+{
+    return n->n_types;
+}
+
+const char *pe_ner_type_name(const pe_ner *n, int i)
+{
+    return i >= 0 && i < n->n_types ? n->types[i] : NULL;
+}
+
+pe_status pe_ner_tag_words(pe_ner *n, const char *const *words, int n_words, const char **tags, float *conf,
+                           pe_error *err)
+{
+    const pe_tokenizer *tok = pe_encoder_tokenizer(n->enc);
+    int32_t *ids = NULL;
+    int len = 0, *first = NULL;
+    /* the whole sentence, then windows */
+    pe_status st = pe_tag_encode_words(tok, words, n_words, 1 << 30, &ids, &len, &first, err);
+    if (st != PE_OK) return st;
+    const int T = len - 2;
+    unsigned char *ws = calloc((size_t)T + 1, 1);
+    int32_t *lab = malloc(((size_t)T + 1) * sizeof *lab), *tf = NULL, *wfe = NULL;
+    float *cf = malloc(((size_t)T + 1) * sizeof *cf);
+    if (!ws || !lab || !cf) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    if (st == PE_OK && n->graph && pe_token_head_n_feat(n->head)) {
+        tf = calloc((size_t)T + 1, sizeof *tf);
+        wfe = calloc((size_t)n_words + 1, sizeof *wfe);
+        if (!tf || !wfe) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        if (st == PE_OK) st = pe_ner_graph_features(n->graph, words, n_words, wfe, err);
+        for (int w = 0; st == PE_OK && w < n_words; w++) {
+            if (first[w] < 0) continue;
+            int end = len - 1;
+            for (int w2 = w + 1; w2 < n_words; w2++)
+                if (first[w2] >= 0) {
+                    end = first[w2];
+                    break;
+                }
+            for (int t = first[w]; t < end; t++) tf[t - 1] = wfe[w];
+        }
+    }
+    if (st == PE_OK) {
+        for (int w = 0; w < n_words; w++)
+            if (first[w] >= 1) ws[first[w] - 1] = 1;
+        if (T > 0) st = pe_token_head_run(n->enc, n->head, ids + 1, ws, tf, T, lab, cf, err);
+    }
+    for (int w = 0; st == PE_OK && w < n_words; w++) {
+        int t = first[w];
+        tags[w] = t >= 1 ? n->labels[lab[t - 1]] : "O";
+        if (conf) conf[w] = t >= 1 ? cf[t - 1] : 1.0f;
+    }
+    free(ids);
+    free(first);
+    free(ws);
+    free(lab);
+    free(cf);
+    free(tf);
+    free(wfe);
+    return st;
+}
+
+void pe_ner_mentions_free(pe_ner_mention *m, size_t n)
+{
+    if (!m) return;
+    for (size_t i = 0; i < n; i++) free(m[i].text);
+    free(m);
+}
+
+pe_status pe_ner_extract(pe_ner *n, const char *text, size_t len, pe_ner_mention **m_out, size_t *n_out, pe_error *err)
+{
+    *m_out = NULL;
+    *n_out = 0;
+    const pe_tokenizer *tok = pe_encoder_tokenizer(n->enc);
+    pe_encode_options eo = pe_encode_options_default();
+    eo.add_special_tokens = 0;
+    pe_encoding *e = NULL;
+    pe_status st = pe_tokenizer_encode(tok, text, len, NULL, 0, &eo, &e, err);
+    if (st != PE_OK) return st;
+    const int T = (int)e->len;
+    int n_words = 0;
+    for (int t = 0; t < T; t++) n_words = e->word_ids[t] + 1 > n_words ? e->word_ids[t] + 1 : n_words;
+    size_t *ws = calloc((size_t)n_words + 1, sizeof *ws), *we = calloc((size_t)n_words + 1, sizeof *we);
+    int *wfirst = malloc(((size_t)n_words + 1) * sizeof *wfirst);
+    unsigned char *starts = calloc((size_t)T + 1, 1);
+    int32_t *lab = malloc(((size_t)T + 1) * sizeof *lab), *tf = NULL;
+    float *cf = malloc(((size_t)T + 1) * sizeof *cf);
+    pe_ner_mention *m = NULL;
+    size_t nm = 0;
+    if (!ws || !we || !wfirst || !starts || !lab || !cf) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    for (int w = 0; st == PE_OK && w < n_words; w++) wfirst[w] = -1;
+    for (int t = 0; st == PE_OK && t < T; t++) {
+        int w = e->word_ids[t];
+        if (w < 0) continue;
+        if (wfirst[w] < 0) {
+            wfirst[w] = t;
+            ws[w] = e->offsets[t].start;
+            starts[t] = 1;
+        }
+        we[w] = e->offsets[t].end;
+    }
+    if (st == PE_OK && n->graph && pe_token_head_n_feat(n->head) && n_words > 0) {
+        char **words = calloc((size_t)n_words, sizeof *words);
+        int32_t *wf = calloc((size_t)n_words, sizeof *wf);
+        tf = calloc((size_t)T + 1, sizeof *tf);
+        if (!words || !wf || !tf) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        for (int w = 0; st == PE_OK && w < n_words; w++) {
+            size_t l = we[w] > ws[w] ? we[w] - ws[w] : 0;
+            if (!(words[w] = malloc(l + 1))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            else {
+                memcpy(words[w], text + ws[w], l);
+                words[w][l] = '\0';
+            }
+        }
+        if (st == PE_OK) st = pe_ner_graph_features(n->graph, (const char *const *)words, n_words, wf, err);
+        for (int t = 0; st == PE_OK && t < T; t++) tf[t] = e->word_ids[t] >= 0 ? wf[e->word_ids[t]] : 0;
+        for (int w = 0; words && w < n_words; w++) free(words[w]);
+        free(words);
+        free(wf);
+    }
+    if (st == PE_OK && T > 0) st = pe_token_head_run(n->enc, n->head, e->ids, starts, tf, T, lab, cf, err);
+    /* word tags -> mentions */
+    if (st == PE_OK && n_words > 0) {
+        m = calloc((size_t)n_words, sizeof *m);
+        if (!m) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    for (int w = 0; st == PE_OK && w < n_words;) {
+        int t = wfirst[w];
+        int l = t >= 0 ? lab[t] : 0;
+        if (l == 0) {
+            w++;
+            continue;
+        }
+        const int type = (l - 1) / 2;
+        int w2 = w + 1;
+        double sc = cf[t];
+        while (w2 < n_words && wfirst[w2] >= 0 && lab[wfirst[w2]] == 2 + 2 * type) {
+            sc += cf[wfirst[w2]];
+            w2++;
+        }
+        pe_ner_mention *x = &m[nm];
+        x->start = ws[w];
+        x->end = we[w2 - 1];
+        x->type = n->types[type];
+        x->score = (float)(sc / (double)(w2 - w));
+        if (!(x->text = malloc(x->end - x->start + 1))) {
+            st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(x->text, text + x->start, x->end - x->start);
+        x->text[x->end - x->start] = '\0';
+        nm++;
+        w = w2;
+    }
+    if (st != PE_OK || nm == 0) {
+        pe_ner_mentions_free(m, nm);
+    } else {
+        *m_out = m;
+        *n_out = nm;
+    }
+    free(ws);
+    free(we);
+    free(wfirst);
+    free(starts);
+    free(lab);
+    free(cf);
+    free(tf);
+    pe_encoding_free(e);
+    return st;
+}

@@ -1,0 +1,146 @@
+/*
+ * pe_relation.h - persona relation extraction: (subject, relation, object)
+ * triples from an utterance, over the PersonaExt inventory (like_food,
+ * have_pet, live_in_citystatecountry, ...; 76 relations in our splits).
+ *
+ * Architecture: one token-classification head on the encoder ("rel"). Its
+ * labels are "O", "B-SUBJ", "I-SUBJ" (the subject span, usually "i",
+ * "my", "my wife"), then "B-R" and "I-R" for each relation R in order: an
+ * object span is tagged with the relation it stands in. So one utterance
+ * can hold several triples (one per object span), negation is a relation
+ * of its own in this inventory (have_no, dislike, do_not_eat, ...), and
+ * the model decides relation and object span together. Each object takes
+ * the nearest subject span before it (else the nearest after it; else
+ * none: the writer). Words are labelled on their first sub-token, as NER.
+ *
+ * Score of a triple: the mean over the object's words of the probability
+ * of the predicted label (not a calibrated probability).
+ *
+ * Evaluation (pe_rel_score): a predicted triple is correct when its
+ * relation and its object's word span equal a gold triple's of the same
+ * utterance (the subject is not compared): triplet micro precision,
+ * recall and F1 ("triplet_micro_f1"); relation-only micro F1 over the sets
+ * of relations per utterance ("relation_f1"); "relation_accuracy", the
+ * share of utterances whose predicted relation set equals the gold one;
+ * and F1 per relation.
+ *
+ * PersonaExt JSONL: one triple a line, {"tokens": [words], "head": [word
+ * indices], "tail": [word indices], "label": relation}; the lines of one
+ * utterance (same tokens) are grouped. Index lists must be non-empty,
+ * in range and contiguous.
+ */
+#ifndef PE_RELATION_H
+#define PE_RELATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pe_encoder.h"
+#include "pe_trainer.h"
+#include "pe_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pe_rel_triple {
+    int subj_start, subj_end; /* words [start, end); -1, -1: none */
+    int obj_start, obj_end;   /* words [start, end) */
+    int relation;             /* index in the data set's or model's relation list */
+    float score;              /* predictions only */
+} pe_rel_triple;
+
+typedef struct pe_rel_utterance {
+    int n_words;
+    char **words;
+    int n_triples;
+    pe_rel_triple *triples;
+} pe_rel_utterance;
+
+typedef struct pe_rel_data pe_rel_data;
+/* Reads a PersonaExt JSONL file. relations (NULL: collect them from the
+ * file, sorted) fixes the inventory: a relation outside it is a bad line.
+ * strict: the first bad line is fatal (PE_ERR_PARSE naming file:line);
+ * otherwise bad lines are skipped and counted. Errors: PE_ERR_IO,
+ * PE_ERR_PARSE, PE_ERR_NOMEM. */
+pe_status pe_rel_data_read(const char *path, const char *const *relations, int n_relations, int strict,
+                           pe_rel_data **out, pe_error *err);
+void pe_rel_data_free(pe_rel_data *d); /* NULL is a no-op */
+size_t pe_rel_data_count(const pe_rel_data *d);
+const pe_rel_utterance *pe_rel_data_get(const pe_rel_data *d, size_t i);
+/* The relation inventory (borrowed). */
+int pe_rel_data_n_relations(const pe_rel_data *d);
+const char *pe_rel_data_relation(const pe_rel_data *d, int i);
+size_t pe_rel_data_skipped(const pe_rel_data *d);
+const char *pe_rel_data_first_problem(const pe_rel_data *d); /* "" when none */
+/* Triples that could not be tagged because their object overlaps an
+ * earlier triple's object or subject (kept in the gold set, not trained). */
+size_t pe_rel_data_conflicts(const pe_rel_data *d);
+
+/* The head's labels for relations: "O", "B-SUBJ", "I-SUBJ", "B-R1",
+ * "I-R1", ... (malloc'd; pe_rel_labels_free). */
+pe_status pe_rel_labels_make(const char *const *relations, int n, char ***labels, int *n_labels, pe_error *err);
+void pe_rel_labels_free(char **labels, int n);
+
+/* Adds the utterances as training examples (see pe_ner_add_examples). */
+pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, pe_tag_data *data,
+                              pe_error *err);
+
+/* Triples from word tags (labels as pe_rel_labels_make; conf may be NULL). *t
+ * malloc'd (NULL when none). */
+pe_status pe_rel_decode(const int32_t *word_labels, const float *conf, int n_words, int n_relations,
+                        pe_rel_triple **t, int *n, pe_error *err);
+
+typedef struct pe_rel_scores {
+    long tp, fp, fn;
+    double precision, recall, f1; /* triplets */
+    double relation_f1, relation_accuracy;
+    long utterances;
+    int n_relations;
+    long *rel_tp, *rel_fp, *rel_fn; /* (n_relations) */
+    double *rel_f1;                 /* (n_relations) */
+} pe_rel_scores;
+/* gold[i] and pred[i]: the triples of utterance i. */
+pe_status pe_rel_score(const pe_rel_utterance *const *gold, const pe_rel_triple *const *pred, const int *n_pred,
+                       size_t n, int n_relations, pe_rel_scores *out, pe_error *err);
+void pe_rel_scores_clear(pe_rel_scores *s);
+
+/* A pe_tag_scorer for the examples of pe_rel_add_examples (same data,
+ * tokenizer and max_len): metric triplet_micro_f1. */
+typedef struct pe_rel_scorer pe_rel_scorer;
+pe_status pe_rel_scorer_new(const pe_rel_data *dev, const pe_tokenizer *tok, int max_len, pe_rel_scorer **out,
+                            pe_error *err);
+void pe_rel_scorer_free(pe_rel_scorer *s);
+pe_status pe_rel_scorer_score(void *scorer, const pe_tag_data *dev, const int32_t *const *pred,
+                              const float *const *conf, pe_eval_result *out, pe_error *err);
+
+/* ---- inference ---- */
+typedef struct pe_rel pe_rel;
+/* The relation extractor of a loaded model (borrowed; outlives the
+ * handle): head "rel" and labels["rel"]. PE_NOT_FOUND without such a head,
+ * PE_ERR_CORRUPT when head and labels disagree. */
+pe_status pe_rel_open(pe_encoder *enc, pe_rel **out, pe_error *err);
+void pe_rel_close(pe_rel *r); /* NULL is a no-op */
+int pe_rel_n_relations(const pe_rel *r);
+const char *pe_rel_relation_name(const pe_rel *r, int i);
+
+typedef struct pe_rel_span {
+    size_t start, end; /* bytes in the text; start = end = 0 and text "" for no subject */
+    char *text;        /* owned */
+} pe_rel_span;
+typedef struct pe_rel_extraction {
+    pe_rel_span subject, object;
+    const char *relation; /* borrowed from the pe_rel */
+    float score;
+} pe_rel_extraction;
+/* Triples of one text. Errors: PE_ERR_UTF8, PE_ERR_NOMEM, PE_ERR_BACKEND. */
+pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extraction **x, size_t *n, pe_error *err);
+void pe_rel_extractions_free(pe_rel_extraction *x, size_t n);
+/* Triples of pre-split words (for evaluation). */
+pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words, pe_rel_triple **t, int *n,
+                               pe_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
