@@ -93,8 +93,9 @@
  * file holds no byte of the forgotten user (freed pages are not copied, and
  * a fresh environment never held them). The rebuild needs the store to
  * itself: no other process may have it open (each handle holds a shared
- * flock on DIR/pstore.lock; the rebuild takes it exclusively) and this
- * handle must have no reader or writer. Its cost is a copy of the store.
+ * lock on DIR/pstore.lock, an fcntl open-file-description lock; the
+ * rebuild upgrades it to exclusive) and this handle must have no reader or
+ * writer. Its cost is a copy of the store.
  * The disk itself may keep the old file's blocks: that is the file
  * system's business.
  *
@@ -519,7 +520,7 @@ char *pe_ps_mask_identifiers(const char *s, size_t len, size_t *out_len, size_t 
  * LMDB layout (version 1)
  * -----------------------
  * One LMDB environment (the directory: data.mdb, lock.mdb; beside them
- * pstore.lock, an empty file for the handles' flocks), opened with
+ * pstore.lock, an empty file for the handles' locks), opened with
  * MDB_NOTLS. Integers in keys and values are big-endian (memcmp order is
  * numeric order); doubles are IEEE-754 bit patterns, big-endian. Strings
  * inside values end with a NUL; an absent string is "" (its presence

@@ -25,7 +25,7 @@ struct pe_ps {
     MDB_dbi dbi[PS_NDB];
     char *dir;
     pe_ps_options opt;
-    int lock_fd;            /* DIR/pstore.lock, flock LOCK_SH while open; -1 when none */
+    int lock_fd;            /* DIR/pstore.lock, shared lock while open; -1 when none */
     pthread_mutex_t mu;     /* guards err, active, writer, rebuilding */
     pe_error err;
     int active;             /* readers + writer alive */

@@ -1,4 +1,4 @@
-/* ps_store.c - opening the persona store (layout version, flock), writer and
+/* ps_store.c - opening the persona store (layout version, lock file), writer and
  * reader transactions, the rebuild that forget runs, errors, and the small
  * helpers (buffers, record cursor, arena, digests) the other sources share. */
 #define _GNU_SOURCE
@@ -462,10 +462,31 @@ static pe_status env_open(pe_ps *ps)
     return PE_OK;
 }
 
+/* The handles' lock on DIR/pstore.lock: shared while open, exclusive for a
+ * rebuild. Open-file-description locks convert atomically (a failed
+ * upgrade keeps the shared lock, which flock() does not promise) and,
+ * unlike POSIX record locks, are not dropped when any other descriptor of
+ * the file is closed. */
+static int lock_file(int fd, int exclusive, int wait)
+{
+#ifdef F_OFD_SETLK
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    int rc;
+    do rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+    while (rc != 0 && errno == EINTR);
+    return rc;
+#else
+    return flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB));
+#endif
+}
+
 static void ps_free(pe_ps *ps)
 {
     if (ps->env) mdb_env_close(ps->env);
-    if (ps->lock_fd >= 0) close(ps->lock_fd); /* releases the flock */
+    if (ps->lock_fd >= 0) close(ps->lock_fd); /* releases the lock */
     pthread_mutex_destroy(&ps->mu);
     free(ps->dir);
     free(ps);
@@ -516,17 +537,18 @@ pe_status pe_ps_open(const char *dir, const pe_ps_options *opt, pe_ps **out, pe_
         goto fail;
     }
 
-    /* The shared flock tells a rebuild that this process uses the store. A
+    /* The shared lock tells a rebuild that this process uses the store. A
      * read-only open of a read-only copy may have no lock file at all. */
     char lp[4096];
     snprintf(lp, sizeof lp, "%s/pstore.lock", dir);
-    ps->lock_fd = open(lp, ps->opt.read_only ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    ps->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    if (ps->lock_fd < 0 && ps->opt.read_only) ps->lock_fd = open(lp, O_RDONLY | O_CLOEXEC);
     if (ps->lock_fd < 0 && !ps->opt.read_only) {
         st = ps_fail(ps, PE_ERR_IO, "%s: %s", lp, strerror(errno));
         goto fail;
     }
-    if (ps->lock_fd >= 0 && flock(ps->lock_fd, LOCK_SH) != 0) {
-        st = ps_fail(ps, PE_ERR_IO, "%s: flock: %s", lp, strerror(errno));
+    if (ps->lock_fd >= 0 && lock_file(ps->lock_fd, 0, 1) != 0) {
+        st = ps_fail(ps, PE_ERR_IO, "%s: lock: %s", lp, strerror(errno));
         goto fail;
     }
     st = env_open(ps);
@@ -778,9 +800,7 @@ pe_status ps_rebuild(pe_ps *ps)
         return ps_fail(ps, PE_ERR_BUSY, "%s: rebuild needs the handle idle (a reader or writer of it is open)",
                        ps->dir);
     pe_status st = PE_OK;
-    if (ps->lock_fd >= 0 && flock(ps->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        /* A failed conversion may drop the shared lock: take it again. */
-        flock(ps->lock_fd, LOCK_SH);
+    if (ps->lock_fd >= 0 && lock_file(ps->lock_fd, 1, 0) != 0) {
         st = ps_fail(ps, PE_ERR_BUSY, "%s: another process has the store open; the rebuild stays pending", ps->dir);
         goto out;
     }
@@ -817,7 +837,7 @@ pe_status ps_rebuild(pe_ps *ps)
         }
     }
 unlock:
-    if (ps->lock_fd >= 0) flock(ps->lock_fd, LOCK_SH);
+    if (ps->lock_fd >= 0) lock_file(ps->lock_fd, 0, 1); /* back to shared */
 out:
     pthread_mutex_lock(&ps->mu);
     ps->rebuilding = 0;
