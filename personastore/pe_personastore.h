@@ -145,7 +145,7 @@ pe_ps_options pe_ps_options_default(void);
  * NULL, nothing needs closing, and err (may be NULL) says why. Errors:
  * PE_ERR_IO (path), PE_ERR_CORRUPT (not a persona store: another LMDB
  * environment, no layout version), PE_ERR_UNSUPPORTED (a store of a newer
- * layout version: it is left as it was, not a byte changed). */
+ * layout version: data.mdb is left as it was, not a byte changed). */
 pe_status pe_ps_open(const char *dir, const pe_ps_options *opt, pe_ps **out, pe_error *err);
 /* NULL is a no-op. All readers and writers of the handle must have ended. */
 void pe_ps_close(pe_ps *ps);
@@ -541,7 +541,8 @@ char *pe_ps_mask_identifiers(const char *s, size_t len, size_t *out_len, size_t 
  * ev_idx    uid, aid, d16(message id)    eseq u32
  * history   uid, audit seq u64           history record (3)
  * withheld  uid, d16(attribute\0         audit seq u64
- *           value\0 message id)
+ *           normalised value\0
+ *           message id)
  * audit     seq u64                      audit record (4)
  *
  * (1) version(1) = 1, state(1), sensitivity(1), flags(1: bit0 functional,

@@ -537,11 +537,12 @@ pe_status pe_ps_open(const char *dir, const pe_ps_options *opt, pe_ps **out, pe_
         goto fail;
     }
 
-    /* The shared lock tells a rebuild that this process uses the store. A
-     * read-only open of a read-only copy may have no lock file at all. */
+    /* The shared lock tells a rebuild that this process uses the store.
+     * Every store made by pe_ps_open has the file; a read-only open of a
+     * bare copy of data.mdb goes without (nothing can rebuild it). */
     char lp[4096];
     snprintf(lp, sizeof lp, "%s/pstore.lock", dir);
-    ps->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    ps->lock_fd = open(lp, ps->opt.read_only ? O_RDWR | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0664);
     if (ps->lock_fd < 0 && ps->opt.read_only) ps->lock_fd = open(lp, O_RDONLY | O_CLOEXEC);
     if (ps->lock_fd < 0 && !ps->opt.read_only) {
         st = ps_fail(ps, PE_ERR_IO, "%s: %s", lp, strerror(errno));

@@ -191,6 +191,7 @@ static void test_upsert_and_list(void)
     pe_ps_evidence ev3 = evidence("m3", 1690000000, "sushi again");
     up2.confidence = 0.75;
     PE_CHECK(pe_ps_upsert_attr(w, &up2, &ev3, &res) == PE_OK && res.outcome == PE_PS_UPDATED);
+    PE_CHECK(pe_ps_upsert_attr(w, &up2, &ev3, &res) == PE_OK && res.outcome == PE_PS_UNCHANGED); /* same writer */
 
     /* the writer's reader sees its uncommitted state; another reader does not */
     pe_ps_attr_list *l = NULL;
@@ -700,6 +701,10 @@ static void test_forget(void)
         PE_CHECK_MSG(count_in_dir(dir, alice_texts[i]) > 0, "\"%s\" not found before forget", alice_texts[i]);
     pe_ps_forget_result fr;
     PE_CHECK(pe_ps_forget(ps, "nobody", "x", &fr) == PE_NOT_FOUND && fr.records == 0);
+    pe_ps_writer *w;
+    PE_CHECK(pe_ps_writer_begin(ps, &w) == PE_OK);
+    PE_CHECK(pe_ps_forget(ps, "alice-qz7", "user request", &fr) == PE_ERR_BUSY && fr.audit_seq == 0);
+    pe_ps_writer_abort(w);
     PE_CHECK_MSG(pe_ps_forget(ps, "alice-qz7", "user request", &fr) == PE_OK, "%s", pe_ps_errmsg(ps));
     PE_CHECK(fr.rebuilt == 1 && fr.audit_seq > 0 && fr.records > 5);
     check_forgotten(ps, dir);
@@ -1159,9 +1164,11 @@ static int jsonld_triples(const char *js, tset *t)
     const cJSON *graph = cJSON_GetObjectItemCaseSensitive(root, "@graph");
     int bad = !cJSON_IsObject(ctx) || !cJSON_IsArray(graph);
     const cJSON *node;
+    tset ids = {0};
     cJSON_ArrayForEach(node, graph) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(node, "@id");
         if (!cJSON_IsString(id)) { bad = 1; continue; }
+        tset_add(&ids, id->valuestring, "", "");
         char s[1024], p[1024], o[4096], e1[1024], e2[1024];
         snprintf(s, sizeof s, "<%s>", expand(ctx, id->valuestring, e1, sizeof e1));
         const cJSON *prop;
@@ -1191,6 +1198,10 @@ static int jsonld_triples(const char *js, tset *t)
         }
     }
     cJSON_Delete(root);
+    size_t nodes = ids.n;
+    tset_norm(&ids);
+    if (ids.n != nodes) bad = 1; /* each node written once */
+    tset_free(&ids);
     return bad;
 }
 
