@@ -1323,6 +1323,59 @@ static void test_prov(void)
     pe_ps_close(ps);
 }
 
+/* ---- a full map ---------------------------------------------------------------------------------- */
+
+static void test_map_full(void)
+{
+    char dir[128];
+    pe_ps *ps = NULL;
+    pe_ps_options o = pe_ps_options_default();
+    o.map_size = (size_t)256 << 10;
+    pe_error err;
+    PE_CHECK_MSG(pe_ps_open(newdir(dir, sizeof dir), &o, &ps, &err) == PE_OK, "%s", err.msg);
+    if (!ps) return;
+    PE_CHECK_EQ_INT(put1(ps, "u1", "have_pet", "dog", "m0", 1, 0), PE_PS_ADDED);
+    char big[PE_PS_MAX_SNIPPET + 1];
+    memset(big, 'x', PE_PS_MAX_SNIPPET);
+    big[PE_PS_MAX_SNIPPET] = 0;
+    pe_ps_writer *w;
+    PE_CHECK(pe_ps_writer_begin(ps, &w) == PE_OK);
+    pe_status st = PE_OK;
+    int i;
+    for (i = 0; i < 1000 && st == PE_OK; i++) {
+        char msg[32], val[32];
+        snprintf(msg, sizeof msg, "m%d", i + 1);
+        snprintf(val, sizeof val, "v%d", i);
+        pe_ps_upsert up = upsert("u1", "interest", val, 0.5, 0);
+        pe_ps_evidence ev = evidence(msg, i, big);
+        st = pe_ps_upsert_attr(w, &up, &ev, NULL);
+    }
+    PE_CHECK_MSG(st == PE_ERR_FULL && i < 1000, "status %s after %d upserts", pe_status_str(st), i);
+    PE_CHECK(strstr(pe_ps_errmsg(ps), "map_size") != NULL);
+    /* sticky: later calls and the commit give the same status */
+    pe_ps_upsert up = upsert("u1", "interest", "small", 0.5, 0);
+    pe_ps_evidence ev = evidence("m-small", 1, "s");
+    PE_CHECK(pe_ps_upsert_attr(w, &up, &ev, NULL) == PE_ERR_FULL);
+    PE_CHECK(pe_ps_writer_commit(w) == PE_ERR_FULL);
+    /* nothing of that writer is stored; what was committed before is */
+    pe_ps_stats s = stats(ps);
+    PE_CHECK(s.attributes == 1 && s.evidence == 1 && s.audit_records == 1);
+    PE_CHECK(verify(ps, NULL) == PE_OK);
+    pe_ps_reader *r;
+    PE_CHECK(pe_ps_reader_begin(ps, &r) == PE_OK);
+    PE_CHECK_EQ_INT(put1(ps, "u2", "have_pet", "cat", "m1", 1, 0), PE_PS_ADDED);
+    PE_CHECK(pe_ps_stats_get(r, &s) == PE_OK && s.users == 1); /* its snapshot */
+    PE_CHECK(pe_ps_reader_renew(r) == PE_OK);
+    PE_CHECK(pe_ps_stats_get(r, &s) == PE_OK && s.users == 2);
+    const char *u = NULL;
+    PE_CHECK(pe_ps_user_next(r, "u1", &u) == PE_OK);
+    PE_CHECK_EQ_STR(u, "u2");
+    PE_CHECK(pe_ps_user_next(r, "u", &u) == PE_OK);
+    PE_CHECK_EQ_STR(u, "u1");
+    pe_ps_reader_end(r);
+    pe_ps_close(ps);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1342,6 +1395,7 @@ int main(void)
     PE_RUN(test_forget_pending_on_open);
     PE_RUN(test_layout_version);
     PE_RUN(test_errors);
+    PE_RUN(test_map_full);
     PE_RUN(test_concurrent_readers);
     PE_RUN(test_prov);
     rm_rf(g_root);
