@@ -592,6 +592,19 @@ static int raw_audit_edit(const char *dir, int what)
         free(cb);
     }
     if (!rc && what == 2) rc = mdb_del(txn, dbi, &e, NULL); /* remove the last record */
+    if (!rc && what == 3) { /* cut every attribute record short */
+        MDB_dbi adb;
+        MDB_cursor *c;
+        rc = mdb_dbi_open(txn, "attr", 0, &adb);
+        if (!rc) rc = mdb_cursor_open(txn, adb, &c);
+        MDB_val k, v, shortv = {3, "\x01\x00\x00"};
+        int g = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        while (!rc && g == 0) {
+            rc = mdb_cursor_put(c, &k, &shortv, MDB_CURRENT);
+            if (!rc) g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        if (!rc) mdb_cursor_close(c);
+    }
     if (!rc) rc = mdb_txn_commit(txn);
     mdb_env_close(env);
     return rc;
@@ -623,6 +636,25 @@ static void test_audit_tamper(void)
                      (unsigned long long)vr.bad_seq, pe_ps_errmsg(ps));
         pe_ps_close(ps);
     }
+    /* damaged records are reported, not trusted */
+    build_audited(dir, sizeof dir);
+    PE_CHECK(raw_audit_edit(dir, 3) == 0);
+    ps = open_at(dir);
+    pe_ps_reader *r;
+    pe_ps_attr_list *l = NULL;
+    PE_CHECK(pe_ps_reader_begin(ps, &r) == PE_OK);
+    PE_CHECK(pe_ps_attributes(r, "u1", NULL, 0, &l) == PE_ERR_CORRUPT && l == NULL);
+    PE_CHECK(strstr(pe_ps_errmsg(ps), "damaged attribute record") != NULL);
+    pe_ps_reader_end(r);
+    pe_ps_writer *w;
+    PE_CHECK(pe_ps_writer_begin(ps, &w) == PE_OK);
+    pe_ps_upsert up = upsert("u1", "have_pet", "dog", 0.5, 0);
+    pe_ps_evidence ev = evidence("m9", 9, "dog");
+    PE_CHECK(pe_ps_upsert_attr(w, &up, &ev, NULL) == PE_ERR_CORRUPT);
+    PE_CHECK(pe_ps_writer_commit(w) == PE_ERR_CORRUPT); /* sticky: nothing written */
+    PE_CHECK(verify(ps, &vr) == PE_OK && vr.records == 5);
+    pe_ps_close(ps);
+
     /* an untouched copy still verifies */
     build_audited(dir, sizeof dir);
     ps = open_at(dir);
