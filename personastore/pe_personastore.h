@@ -91,13 +91,16 @@
  * therefore rebuilds the store after deleting: every live record is copied
  * into a fresh environment, which replaces data.mdb (atomic rename), so the
  * file holds no byte of the forgotten user (freed pages are not copied, and
- * a fresh environment never held them). The rebuild needs the store to
- * itself: no other process may have it open (each handle holds a shared
- * lock on DIR/pstore.lock, an fcntl open-file-description lock; the
- * rebuild upgrades it to exclusive) and this handle must have no reader or
- * writer. Its cost is a copy of the store.
- * The disk itself may keep the old file's blocks: that is the file
- * system's business.
+ * a fresh environment never held them). The copy goes record by record, not
+ * through mdb_env_copy2(MDB_CP_COMPACT): that one copies whole pages, with
+ * whatever stale bytes lie in the unused middle of each. The rebuild
+ * needs the store to itself: no other process may have it open (each
+ * handle holds a shared lock on DIR/pstore.lock, an fcntl
+ * open-file-description lock; the rebuild upgrades it to exclusive) and
+ * this handle must have no reader or writer. Its cost is a copy of the
+ * store (one write transaction; LMDB spills its pages to disk as it
+ * grows). The disk itself may keep the
+ * old file's blocks: that is the file system's business.
  *
  * Record layouts and the audit log format: see "LMDB layout" at the end.
  */

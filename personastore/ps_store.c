@@ -748,7 +748,10 @@ static void rm_tmp(const char *tmp)
 }
 
 /* Copies every record of the open environment into a fresh one in `tmp`
- * (the "rebuild_pending" mark left out). */
+ * (the "rebuild_pending" mark left out), with mdb_put: the new pages are
+ * built from the records alone, so no stale byte of a freed record or of a
+ * page's unused middle comes along (a compacting mdb_env_copy2 copies
+ * whole pages). */
 static pe_status copy_live(pe_ps *ps, const char *tmp)
 {
     MDB_env *ne = NULL;
