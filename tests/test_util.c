@@ -50,10 +50,32 @@ static void test_normalize(void)
     PE_CHECK(pe_utf8_valid("caf\xc3\xa9", 5, NULL));
 }
 
+static void check_fold(const char *in, const char *want)
+{
+    pe_status st;
+    char *got = pe_text_fold(in, strlen(in), &st);
+    PE_CHECK_EQ_INT(st, PE_OK);
+    PE_CHECK_EQ_STR(got, want);
+    free(got);
+}
+
+static void test_fold(void)
+{
+    check_fold("  New  York\t", "new york");
+    check_fold("Z\xc3\xbcrich-City!", "z\xc3\xbcrich-city!"); /* accents and punctuation kept */
+    check_fold("Zu\xcc\x88rich", "z\xc3\xbcrich");           /* NFC */
+    check_fold("Stra\xc3\x9f" "e", "strasse");                /* case folding */
+    check_fold("a\xc2\xa0\n b", "a b");                      /* NBSP and newline are spaces */
+    check_fold(" \t ", "");
+    pe_status st;
+    PE_CHECK(pe_text_fold("a\xff", 2, &st) == NULL && st == PE_ERR_UTF8);
+}
+
 int main(void)
 {
     PE_RUN(test_status);
     PE_RUN(test_sha256);
     PE_RUN(test_normalize);
+    PE_RUN(test_fold);
     PE_TEST_EXIT();
 }

@@ -100,6 +100,12 @@ int pe_utf8_valid(const char *s, size_t len, size_t *bad_offset);
  * frees, or NULL with *st set (PE_ERR_UTF8, PE_ERR_NOMEM). */
 char *pe_text_normalize(const char *s, size_t len, pe_status *st);
 
+/* Light normalisation for stored values: NFC, Unicode case folding, every
+ * run of whitespace collapsed to one space, trimmed; accents and
+ * punctuation kept. "  New  York\t" -> "new york". Returns a malloc'd
+ * string (caller frees), or NULL with *st set (PE_ERR_UTF8, PE_ERR_NOMEM). */
+char *pe_text_fold(const char *s, size_t len, pe_status *st);
+
 /* Monotonic clock in seconds, for progress and benchmarks. */
 double pe_now(void);
 

@@ -73,3 +73,42 @@ char *pe_text_normalize(const char *s, size_t len, pe_status *st)
     if (st) *st = PE_OK;
     return out;
 }
+
+char *pe_text_fold(const char *s, size_t len, pe_status *st)
+{
+    if (!pe_utf8_valid(s, len, NULL)) {
+        if (st) *st = PE_ERR_UTF8;
+        return NULL;
+    }
+    utf8proc_uint8_t *folded = NULL;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &folded,
+                                      UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_STABLE);
+    if (n < 0) {
+        if (st) *st = n == UTF8PROC_ERROR_NOMEM ? PE_ERR_NOMEM : PE_ERR_UTF8;
+        return NULL;
+    }
+    /* Collapse whitespace in place (the output never grows). */
+    size_t o = 0;
+    int pending = 0;
+    utf8proc_ssize_t i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(folded + i, n - i, &cp);
+        if (k <= 0) break;
+        utf8proc_category_t cat = utf8proc_category(cp);
+        int ws = cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP ||
+                 (cp >= 0x09 && cp <= 0x0D);
+        if (ws) {
+            pending = o > 0;
+        } else {
+            if (pending) folded[o++] = ' ';
+            pending = 0;
+            memmove(folded + o, folded + i, (size_t)k);
+            o += (size_t)k;
+        }
+        i += k;
+    }
+    folded[o] = '\0';
+    if (st) *st = PE_OK;
+    return (char *)folded;
+}
