@@ -15,18 +15,28 @@
 
 #include "cli.h"
 #include "pe_encoder.h"
+#include "pe_kg.h"
+#include "pe_ner.h"
+#include "pe_relation.h"
 #include "pe_trainer.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: persona train mlm --recipe FILE [options]\n"
+            "usage: persona train mlm|ner|rel|tag --recipe FILE [options]\n"
             "\n"
-            "Pretrains an encoder with masked language modelling as the recipe (JSON)\n"
-            "says: corpus files, vocabulary, model size, steps, learning rate, seed.\n"
-            "The run folder keeps token shards, checkpoints, log.jsonl (one JSON line per\n"
-            "report, for plots) and best/ (the checkpoint with the lowest held-out loss).\n"
-            "A stopped or killed run continues from its last checkpoint with --resume.\n"
+            "Trains a model as the recipe (JSON, see models/*.json) says.\n"
+            "  mlm   pretrains an encoder with masked language modelling: corpus files,\n"
+            "        vocabulary, model size, steps, learning rate, seed\n"
+            "  ner   fine-tunes the recipe's \"ner\" head (BIO entities, CoNLL data)\n"
+            "  rel   fine-tunes the recipe's \"rel\" head (persona relations, PersonaExt)\n"
+            "  tag   fine-tunes every head the recipe names (ner and rel) together on one\n"
+            "        encoder, starting from the recipe's \"init\" (a pretrained run's best/)\n"
+            "The run folder keeps checkpoints, log.jsonl (one JSON line per report, for\n"
+            "plots) and best/ (the checkpoint with the best development metric: held-out\n"
+            "loss for mlm, entity F1 / triplet F1 for the heads). A stopped or killed run\n"
+            "continues from its last checkpoint with --resume. With \"export\" in the\n"
+            "recipe, best/ is written as a .pem model file at the end.\n"
             "\n"
             "options:\n"
             "  --recipe FILE      the recipe (see models/*.json)\n"
@@ -35,10 +45,15 @@ static void usage(FILE *f)
             "                     relative to the recipe's folder; $PERSONA_DATA overrides it)\n"
             "  --resume           continue from the run folder's latest checkpoint\n"
             "  --steps N          override the recipe's number of updates\n"
+            "  --init DIR         ner/rel/tag: start from this model folder instead of the\n"
+            "                     recipe's \"init\" (\"none\": a randomly initialised encoder)\n"
+            "  --graph DIR        ner: the graph store for the graph feature (the recipe's\n"
+            "                     \"ner\".\"graph\" must be true)\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "\n"
             "exit codes: 0 ok, 1 failure (the message says what; checkpoints are kept),\n"
-            "            2 usage, 3 a corpus file, the vocabulary or the recipe not found\n");
+            "            2 usage, 3 a data file, the vocabulary, the initial model or the\n"
+            "            recipe not found\n");
 }
 
 /* ---- recipe ---- */
@@ -191,93 +206,40 @@ static void on_progress(const pe_trainer_progress *p, void *user)
     pe_cli_progress_update(&g->bar, what, (uint64_t)p->step, (uint64_t)p->steps, "steps", "tokens/s", p->tokens_per_s);
 }
 
-static volatile sig_atomic_t interrupted;
 
-int pe_cmd_train(int argc, char **argv)
+/* Trainer options from the recipe's "train" object. */
+static void trainer_opts(const cJSON *tro, pe_trainer_options *o)
 {
-    const char *recipe_p = NULL, *out = NULL, *data = NULL, *what = NULL;
-    int resume = 0, threads = 0;
-    long steps_override = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (pe_cli_is_help(a)) {
-            usage(stdout);
-            return PE_EXIT_OK;
-        } else if (!strcmp(a, "--recipe") && i + 1 < argc) {
-            recipe_p = argv[++i];
-        } else if (!strcmp(a, "--out") && i + 1 < argc) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--data") && i + 1 < argc) {
-            data = argv[++i];
-        } else if (!strcmp(a, "--resume")) {
-            resume = 1;
-        } else if (!strcmp(a, "--steps") && i + 1 < argc) {
-            char *e;
-            errno = 0;
-            steps_override = strtol(argv[++i], &e, 10);
-            if (*e || errno || steps_override < 1) {
-                fprintf(stderr, "persona: --steps wants a positive number, not '%s'\n", argv[i]);
-                return PE_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            char *e;
-            errno = 0;
-            long t = strtol(argv[++i], &e, 10);
-            if (*e || errno || t < 1 || t > 1024) {
-                fprintf(stderr, "persona: --threads wants 1..1024, not '%s'\n", argv[i]);
-                return PE_EXIT_USAGE;
-            }
-            threads = (int)t;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "persona: train: unknown option '%s'\n", a);
-            usage(stderr);
-            return PE_EXIT_USAGE;
-        } else if (!what) {
-            what = a;
-        } else {
-            fprintf(stderr, "persona: train: unexpected argument '%s'\n", a);
-            return PE_EXIT_USAGE;
-        }
-    }
-    if (!what || strcmp(what, "mlm") != 0 || !recipe_p) {
-        if (what && strcmp(what, "mlm") != 0) fprintf(stderr, "persona: train: unknown objective '%s'\n", what);
-        usage(stderr);
-        return PE_EXIT_USAGE;
-    }
-    /* recipe */
-    recipe r = {0};
-    {
-        FILE *f = fopen(recipe_p, "rb");
-        if (!f) {
-            fprintf(stderr, "persona: %s: %s\n", recipe_p, strerror(errno));
-            return errno == ENOENT ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
-        }
-        char *text = NULL;
-        size_t n = 0, cap = 0;
-        int c;
-        while ((c = fgetc(f)) != EOF) {
-            if (n + 2 > cap) {
-                cap = cap ? cap * 2 : 4096;
-                char *t = realloc(text, cap);
-                if (!t) break;
-                text = t;
-            }
-            text[n++] = (char)c;
-        }
-        fclose(f);
-        if (text) text[n] = '\0';
-        r.root = text ? cJSON_Parse(text) : NULL;
-        free(text);
-        if (!cJSON_IsObject(r.root) || !cJSON_IsArray(obj_get(r.root, "corpus"))) {
-            fprintf(stderr, "persona: %s: not a recipe (a JSON object with a \"corpus\" list)\n", recipe_p);
-            cJSON_Delete(r.root);
-            return PE_EXIT_FAIL;
-        }
-        char *d = strdup(recipe_p), *sl = d ? strrchr(d, '/') : NULL;
-        if (sl) *sl = '\0';
-        else if (d) strcpy(d, ".");
-        r.dir = d;
-    }
+    o->steps = (long)num_or(tro, "steps", (double)o->steps);
+    o->accum = (int)num_or(tro, "accum", 1);
+    o->batch_tokens = (int)num_or(tro, "batch_tokens", 4096);
+    o->batch_max_seqs = (int)num_or(tro, "batch_max_seqs", 0);
+    o->lr = (float)num_or(tro, "lr", 5e-4);
+    o->warmup = (long)num_or(tro, "warmup", -1);
+    o->schedule = strcmp(str_or(tro, "schedule", "linear"), "cosine") == 0 ? PE_SCHEDULE_COSINE : PE_SCHEDULE_LINEAR;
+    o->min_lr_ratio = (float)num_or(tro, "min_lr_ratio", 0.0);
+    o->adamw.weight_decay = (float)num_or(tro, "weight_decay", 0.01);
+    o->adamw.beta2 = (float)num_or(tro, "beta2", 0.999);
+    o->adamw.eps = (float)num_or(tro, "eps", 1e-6);
+    o->clip = (float)num_or(tro, "clip", 1.0);
+    o->hidden_dropout = (float)num_or(tro, "dropout", 0.1);
+    o->attention_dropout = (float)num_or(tro, "attention_dropout", 0.1);
+    o->seed = (uint64_t)num_or(tro, "seed", 1);
+    o->log_every = (long)num_or(tro, "log_every", 10);
+    o->checkpoint_every = (long)num_or(tro, "checkpoint_every", 500);
+    o->eval_every = (long)num_or(tro, "eval_every", 1000);
+    o->patience = (int)num_or(tro, "patience", 0);
+    o->keep_checkpoints = (int)num_or(tro, "keep_checkpoints", 2);
+}
+
+typedef struct args {
+    const char *recipe, *out, *data, *what, *init, *graph;
+    int resume, threads;
+    long steps;
+} args;
+
+static int run_mlm(const recipe *r, const args *a)
+{
     int rc = PE_EXIT_FAIL;
     pe_error err;
     pe_error_clear(&err);
@@ -288,17 +250,21 @@ int pe_cmd_train(int argc, char **argv)
     pe_mlm_objective *mo = NULL;
     unsigned char *cont = NULL;
     char *run_dir = NULL, *data_dir = NULL, *vocab_p = NULL, *train_p = NULL, *dev_p = NULL, *shard_dir = NULL;
-    const cJSON *model = obj_get(r.root, "model"), *tro = obj_get(r.root, "train"), *mask = obj_get(r.root, "mask");
+    const cJSON *model = obj_get(r->root, "model"), *tro = obj_get(r->root, "train"), *mask = obj_get(r->root, "mask");
 
-    run_dir = out ? strdup(out) : resolve(r.dir, str_or(r.root, "run_dir", NULL));
+    if (!cJSON_IsArray(obj_get(r->root, "corpus"))) {
+        fprintf(stderr, "persona: %s: an mlm recipe needs a \"corpus\" list\n", a->recipe);
+        return PE_EXIT_FAIL;
+    }
+    run_dir = a->out ? strdup(a->out) : resolve(r->dir, str_or(r->root, "run_dir", NULL));
     if (!run_dir) {
         fprintf(stderr, "persona: no run folder: give --out DIR or \"run_dir\" in the recipe\n");
         rc = PE_EXIT_USAGE;
         goto done;
     }
     const char *env_data = getenv("PERSONA_DATA");
-    data_dir = data ? strdup(data) : env_data ? strdup(env_data) : resolve(r.dir, str_or(r.root, "data_dir", "."));
-    vocab_p = resolve(r.dir, str_or(r.root, "vocab", NULL));
+    data_dir = a->data ? strdup(a->data) : env_data ? strdup(env_data) : resolve(r->dir, str_or(r->root, "data_dir", "."));
+    vocab_p = resolve(r->dir, str_or(r->root, "vocab", NULL));
     if (!vocab_p || !file_exists(vocab_p)) {
         fprintf(stderr, "persona: the recipe's vocabulary %s does not exist (make one with `persona vocab`)\n",
                 vocab_p ? vocab_p : "(none given)");
@@ -306,7 +272,7 @@ int pe_cmd_train(int argc, char **argv)
         goto done;
     }
     pe_tokenizer_options to = pe_tokenizer_options_default();
-    to.do_lower_case = obj_get(r.root, "cased") && cJSON_IsTrue(obj_get(r.root, "cased")) ? 0 : 1;
+    to.do_lower_case = cJSON_IsTrue(obj_get(r->root, "cased")) ? 0 : 1;
     pe_status st = pe_tokenizer_open_vocab(vocab_p, &to, &tok, &err);
     if (st != PE_OK) {
         rc = pe_cli_fail(st, err.msg);
@@ -316,14 +282,14 @@ int pe_cmd_train(int argc, char **argv)
         fprintf(stderr, "persona: %s: cannot create: %s\n", run_dir, strerror(errno));
         goto done;
     }
-    const int seq_len = (int)num_or(r.root, "seq_len", 128);
+    const int seq_len = (int)num_or(r->root, "seq_len", 128);
     shard_dir = resolve(run_dir, "data");
     train_p = resolve(shard_dir, "train.shard");
     dev_p = resolve(shard_dir, "held-out.shard");
     if (!file_exists(train_p)) {
         mkdir(shard_dir, 0777);
         fprintf(stderr, "persona: tokenising the corpus into %s\n", shard_dir);
-        if ((rc = build_shards(&r, data_dir, tok, train_p, dev_p, seq_len)) != PE_EXIT_OK) goto done;
+        if ((rc = build_shards(r, data_dir, tok, train_p, dev_p, seq_len)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;
     }
     if ((st = pe_token_shard_open(train_p, &train, &err)) != PE_OK ||
@@ -331,7 +297,6 @@ int pe_cmd_train(int argc, char **argv)
         rc = pe_cli_fail(st, err.msg);
         goto done;
     }
-    /* model */
     pe_encoder_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
@@ -342,7 +307,7 @@ int pe_cmd_train(int argc, char **argv)
     cfg.max_position = (int)num_or(model, "max_position", seq_len);
     cfg.type_vocab = (int)num_or(model, "type_vocab_size", 2);
     cfg.layer_norm_eps = (float)num_or(model, "layer_norm_eps", 1e-12);
-    pe_trainer_set_threads(threads);
+    pe_trainer_set_threads(a->threads);
     const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
     if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK ||
         (st = pe_mlm_head_new(tr, seed, &head, &err)) != PE_OK) {
@@ -371,32 +336,17 @@ int pe_cmd_train(int argc, char **argv)
         cont[i] = t && t[0] == '#' && t[1] == '#' && t[2];
     }
     mk.is_continuation = cont;
-    if ((st = pe_mlm_objective_new(head, train, dev, (int)num_or(r.root, "max_dev_seqs", 2000), &mk, &mo, &err)) !=
+    if ((st = pe_mlm_objective_new(head, train, dev, (int)num_or(r->root, "max_dev_seqs", 2000), &mk, &mo, &err)) !=
         PE_OK) {
         rc = pe_cli_fail(st, err.msg);
         goto done;
     }
     pe_trainer_options o = pe_trainer_options_default();
+    o.steps = 10000;
+    trainer_opts(tro, &o);
+    if (a->steps) o.steps = a->steps;
     o.dir = run_dir;
-    o.steps = steps_override ? steps_override : (long)num_or(tro, "steps", 10000);
-    o.accum = (int)num_or(tro, "accum", 1);
-    o.batch_tokens = (int)num_or(tro, "batch_tokens", 4096);
-    o.lr = (float)num_or(tro, "lr", 5e-4);
-    o.warmup = (long)num_or(tro, "warmup", -1);
-    o.schedule = strcmp(str_or(tro, "schedule", "linear"), "cosine") == 0 ? PE_SCHEDULE_COSINE : PE_SCHEDULE_LINEAR;
-    o.min_lr_ratio = (float)num_or(tro, "min_lr_ratio", 0.0);
-    o.adamw.weight_decay = (float)num_or(tro, "weight_decay", 0.01);
-    o.adamw.beta2 = (float)num_or(tro, "beta2", 0.999);
-    o.adamw.eps = (float)num_or(tro, "eps", 1e-6);
-    o.clip = (float)num_or(tro, "clip", 1.0);
-    o.hidden_dropout = (float)num_or(tro, "dropout", 0.1);
-    o.attention_dropout = (float)num_or(tro, "attention_dropout", 0.1);
-    o.seed = seed;
-    o.log_every = (long)num_or(tro, "log_every", 10);
-    o.checkpoint_every = (long)num_or(tro, "checkpoint_every", 500);
-    o.eval_every = (long)num_or(tro, "eval_every", 1000);
-    o.keep_checkpoints = (int)num_or(tro, "keep_checkpoints", 2);
-    o.resume = resume;
+    o.resume = a->resume;
     o.tokenizer = tok;
     prog g;
     pe_cli_progress_init(&g.bar);
@@ -420,7 +370,6 @@ int pe_cmd_train(int argc, char **argv)
             res.last_checkpoint);
     rc = PE_EXIT_OK;
 done:
-    (void)interrupted;
     pe_mlm_objective_free(mo);
     pe_token_shard_close(train);
     pe_token_shard_close(dev);
@@ -434,6 +383,435 @@ done:
     free(train_p);
     free(dev_p);
     free(shard_dir);
+    return rc;
+}
+
+/* ---- heads: ner and rel ---- */
+
+/* Reads the CoNLL files of a list [{"path", "type_map"}, ...] (or plain
+ * strings) into one corpus. */
+static int read_ner_list(const cJSON *list, const char *data_dir, const char *const *types, int n_types,
+                         pe_ner_corpus **out)
+{
+    *out = NULL;
+    const cJSON *it;
+    pe_error err;
+    cJSON_ArrayForEach(it, list)
+    {
+        const char *p = cJSON_IsString(it) ? it->valuestring : str_or(it, "path", NULL);
+        if (!p) {
+            fprintf(stderr, "persona: a ner data entry has no \"path\"\n");
+            return PE_EXIT_FAIL;
+        }
+        char *path = resolve(data_dir, p);
+        if (!path || !file_exists(path)) {
+            fprintf(stderr, "persona: %s: no such file\n", path ? path : p);
+            free(path);
+            return PE_EXIT_NOT_FOUND;
+        }
+        pe_ner_read_options ro = pe_ner_read_options_default();
+        ro.type_map = cJSON_IsString(it) ? NULL : str_or(it, "type_map", NULL);
+        ro.types = types;
+        ro.n_types = n_types;
+        pe_ner_corpus *c = NULL;
+        pe_status st = pe_ner_corpus_read(path, &ro, &c, &err);
+        if (st != PE_OK) {
+            free(path);
+            return pe_cli_fail(st, err.msg);
+        }
+        if (pe_ner_corpus_skipped(c))
+            fprintf(stderr, "persona: %s: %zu sentences skipped; first: %s\n", path, pe_ner_corpus_skipped(c),
+                    pe_ner_corpus_first_problem(c));
+        free(path);
+        if (!*out) {
+            *out = c;
+        } else {
+            st = pe_ner_corpus_append(*out, c, &err);
+            pe_ner_corpus_free(c);
+            if (st != PE_OK) return pe_cli_fail(st, err.msg);
+        }
+    }
+    if (!*out) {
+        fprintf(stderr, "persona: an empty ner data list\n");
+        return PE_EXIT_FAIL;
+    }
+    return PE_EXIT_OK;
+}
+
+static char *labels_json_of(char **ner_labels, int n_ner, char **rel_labels, int n_rel)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (ner_labels) cJSON_AddItemToObject(j, "ner", cJSON_CreateStringArray((const char *const *)ner_labels, n_ner));
+    if (rel_labels) cJSON_AddItemToObject(j, "rel", cJSON_CreateStringArray((const char *const *)rel_labels, n_rel));
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+static int run_heads(const recipe *r, const args *a)
+{
+    int rc = PE_EXIT_FAIL;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st;
+    const cJSON *nerj = obj_get(r->root, "ner"), *relj = obj_get(r->root, "rel"), *tro = obj_get(r->root, "train");
+    const int want_ner = strcmp(a->what, "ner") == 0 || (strcmp(a->what, "tag") == 0 && nerj);
+    const int want_rel = strcmp(a->what, "rel") == 0 || (strcmp(a->what, "tag") == 0 && relj);
+    if ((want_ner && !cJSON_IsObject(nerj)) || (want_rel && !cJSON_IsObject(relj)) || (!want_ner && !want_rel)) {
+        fprintf(stderr, "persona: %s: the recipe needs a \"%s\" section\n", a->recipe,
+                want_rel && !want_ner ? "rel" : "ner");
+        return PE_EXIT_FAIL;
+    }
+    char *run_dir = a->out ? strdup(a->out) : resolve(r->dir, str_or(r->root, "run_dir", NULL));
+    const char *env_data = getenv("PERSONA_DATA");
+    char *data_dir = a->data ? strdup(a->data) : env_data ? strdup(env_data) : resolve(r->dir, str_or(r->root, "data_dir", "."));
+    const char *init_s = a->init ? a->init : str_or(r->root, "init", "none");
+    char *init = strcmp(init_s, "none") == 0 ? NULL : (a->init ? strdup(a->init) : resolve(r->dir, init_s));
+    pe_encoder *enc = NULL;
+    pe_train *tr = NULL;
+    pe_tokenizer *tok_own = NULL;
+    const pe_tokenizer *tok = NULL;
+    pe_kg *kg = NULL;
+    pe_kg_reader *kr = NULL;
+    pe_ner_corpus *ntrain = NULL, *ndev = NULL;
+    pe_rel_data *rtrain = NULL, *rdev = NULL;
+    pe_tag_data *ntd = NULL, *ndd = NULL, *rtd = NULL, *rdd = NULL;
+    pe_token_head *nhead = NULL, *rhead = NULL;
+    pe_tag_objective *nobj = NULL, *robj = NULL;
+    pe_objective_mix *mix = NULL;
+    pe_ner_scorer *nsc = NULL;
+    pe_rel_scorer *rsc = NULL;
+    char **nlab = NULL, **rlab = NULL, *labels_json = NULL;
+    int n_nlab = 0, n_rlab = 0;
+    char **types = NULL;
+    int n_types = 0;
+    if (!run_dir || !data_dir) {
+        fprintf(stderr, "persona: no run folder: give --out DIR or \"run_dir\" in the recipe\n");
+        rc = PE_EXIT_USAGE;
+        goto done;
+    }
+    pe_trainer_set_threads(a->threads);
+    /* the encoder: pretrained, or new */
+    const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
+    if (init) {
+        if (!file_exists(init)) {
+            fprintf(stderr, "persona: the initial model %s does not exist (pretrain one with `persona train mlm`, or give --init none)\n", init);
+            rc = PE_EXIT_NOT_FOUND;
+            goto done;
+        }
+        pe_encoder_options eo = pe_encoder_options_default();
+        eo.backend = PE_ENCODER_CPU;
+        eo.threads = a->threads;
+        if ((st = pe_encoder_load(init, &eo, &enc, &err)) != PE_OK ||
+            (st = pe_train_new_from_encoder(enc, &tr, &err)) != PE_OK) {
+            rc = pe_cli_fail(st, err.msg);
+            goto done;
+        }
+        tok = pe_encoder_tokenizer(enc);
+        if (!tok) {
+            fprintf(stderr, "persona: %s has no vocabulary\n", init);
+            goto done;
+        }
+    } else {
+        char *vocab_p = resolve(r->dir, str_or(r->root, "vocab", NULL));
+        if (!vocab_p || !file_exists(vocab_p)) {
+            fprintf(stderr, "persona: no initial model and no \"vocab\" in the recipe\n");
+            free(vocab_p);
+            rc = PE_EXIT_NOT_FOUND;
+            goto done;
+        }
+        st = pe_tokenizer_open_vocab(vocab_p, NULL, &tok_own, &err);
+        free(vocab_p);
+        if (st != PE_OK) {
+            rc = pe_cli_fail(st, err.msg);
+            goto done;
+        }
+        tok = tok_own;
+        const cJSON *model = obj_get(r->root, "model");
+        pe_encoder_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
+        cfg.hidden = (int)num_or(model, "hidden", 256);
+        cfg.layers = (int)num_or(model, "layers", 4);
+        cfg.heads = (int)num_or(model, "heads", 4);
+        cfg.intermediate = (int)num_or(model, "intermediate", 4 * cfg.hidden);
+        cfg.max_position = (int)num_or(model, "max_position", 128);
+        cfg.type_vocab = 2;
+        cfg.layer_norm_eps = 1e-12f;
+        if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK) {
+            rc = pe_cli_fail(st, err.msg);
+            goto done;
+        }
+    }
+    const int C = pe_train_config(tr)->hidden;
+    const int max_len = (int)num_or(r->root, "max_len", pe_train_config(tr)->max_position);
+    const pe_objective *objs[2];
+    float weights[2];
+    int n_obj = 0;
+    if (want_ner) {
+        const cJSON *tj = obj_get(nerj, "types"), *it;
+        n_types = cJSON_GetArraySize(tj);
+        types = calloc((size_t)n_types + 1, sizeof *types);
+        int i = 0;
+        cJSON_ArrayForEach(it, tj) types[i++] = cJSON_IsString(it) ? it->valuestring : NULL;
+        if (n_types < 1 || !types) {
+            fprintf(stderr, "persona: %s: \"ner\" needs \"types\"\n", a->recipe);
+            goto done;
+        }
+        if ((rc = read_ner_list(obj_get(nerj, "train"), data_dir, (const char *const *)types, n_types, &ntrain)) !=
+                PE_EXIT_OK ||
+            (rc = read_ner_list(obj_get(nerj, "dev"), data_dir, (const char *const *)types, n_types, &ndev)) !=
+                PE_EXIT_OK)
+            goto done;
+        rc = PE_EXIT_FAIL;
+        int use_graph = cJSON_IsTrue(obj_get(nerj, "graph"));
+        if (use_graph) {
+            if (!a->graph) {
+                fprintf(stderr, "persona: the recipe's ner uses the graph feature: give --graph DIR\n");
+                rc = PE_EXIT_USAGE;
+                goto done;
+            }
+            pe_kg_options ko = pe_kg_options_default();
+            ko.read_only = 1;
+            if ((st = pe_kg_open(a->graph, &ko, &kg)) != PE_OK) {
+                rc = pe_cli_fail(st, kg ? pe_kg_errmsg(kg) : "cannot open the graph store");
+                goto done;
+            }
+            if ((st = pe_kg_reader_begin(kg, &kr)) != PE_OK) {
+                rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+                goto done;
+            }
+        }
+        size_t cut = 0, cut2 = 0;
+        if ((st = pe_ner_labels_make((const char *const *)types, n_types, &nlab, &n_nlab, &err)) != PE_OK ||
+            (st = pe_tag_data_new(&ntd, &err)) != PE_OK || (st = pe_tag_data_new(&ndd, &err)) != PE_OK ||
+            (st = pe_ner_add_examples(ntrain, tok, (const char *const *)nlab, n_nlab, max_len, kr, ntd, &cut, &err)) !=
+                PE_OK ||
+            (st = pe_ner_add_examples(ndev, tok, (const char *const *)nlab, n_nlab, max_len, kr, ndd, &cut2, &err)) !=
+                PE_OK ||
+            (st = pe_token_head_new("ner", C, n_nlab, use_graph ? PE_NER_N_FEAT : 0, use_graph ? (int)num_or(nerj, "graph_dim", 16) : 0, seed, &nhead, &err)) != PE_OK ||
+            (st = pe_ner_scorer_new(ndev, tok, (const char *const *)nlab, n_nlab, max_len, &nsc, &err)) != PE_OK ||
+            (st = pe_tag_objective_new("ner", nhead, ntd, ndd, pe_ner_scorer_score, nsc, &nobj, &err)) != PE_OK) {
+            rc = pe_cli_fail(st, err.msg);
+            goto done;
+        }
+        fprintf(stderr, "persona: ner: %zu training sentences (%zu truncated), %zu development; %d labels%s\n",
+                pe_ner_corpus_count(ntrain), cut, pe_ner_corpus_count(ndev), n_nlab, use_graph ? ", graph feature" : "");
+        objs[n_obj] = pe_tag_objective_get(nobj);
+        weights[n_obj++] = (float)num_or(nerj, "weight", 1.0);
+    }
+    if (want_rel) {
+        char *tp = resolve(data_dir, str_or(relj, "train", "")), *dp = resolve(data_dir, str_or(relj, "dev", ""));
+        if (!tp || !dp || !file_exists(tp) || !file_exists(dp)) {
+            fprintf(stderr, "persona: %s or %s: no such file\n", tp ? tp : "?", dp ? dp : "?");
+            free(tp);
+            free(dp);
+            rc = PE_EXIT_NOT_FOUND;
+            goto done;
+        }
+        st = pe_rel_data_read(tp, NULL, 0, 0, &rtrain, &err);
+        if (st == PE_OK) {
+            const char **rels = calloc((size_t)pe_rel_data_n_relations(rtrain) + 1, sizeof *rels);
+            for (int i = 0; rels && i < pe_rel_data_n_relations(rtrain); i++) rels[i] = pe_rel_data_relation(rtrain, i);
+            st = rels ? pe_rel_data_read(dp, rels, pe_rel_data_n_relations(rtrain), 0, &rdev, &err) : PE_ERR_NOMEM;
+            if (st == PE_OK) st = pe_rel_labels_make(rels, pe_rel_data_n_relations(rtrain), &rlab, &n_rlab, &err);
+            free(rels);
+        }
+        free(tp);
+        free(dp);
+        if (st != PE_OK || (st = pe_tag_data_new(&rtd, &err)) != PE_OK || (st = pe_tag_data_new(&rdd, &err)) != PE_OK ||
+            (st = pe_rel_add_examples(rtrain, tok, max_len, rtd, &err)) != PE_OK ||
+            (st = pe_rel_add_examples(rdev, tok, max_len, rdd, &err)) != PE_OK ||
+            (st = pe_token_head_new("rel", C, n_rlab, 0, 0, seed + 1, &rhead, &err)) != PE_OK ||
+            (st = pe_rel_scorer_new(rdev, tok, max_len, &rsc, &err)) != PE_OK ||
+            (st = pe_tag_objective_new("rel", rhead, rtd, rdd, pe_rel_scorer_score, rsc, &robj, &err)) != PE_OK) {
+            rc = pe_cli_fail(st, err.msg);
+            goto done;
+        }
+        fprintf(stderr,
+                "persona: rel: %zu training utterances (%zu lines skipped, %zu objects not one span, %zu objects "
+                "overlapping another: not trained), %zu development; %d relations\n",
+                pe_rel_data_count(rtrain), pe_rel_data_skipped(rtrain), pe_rel_data_discontiguous(rtrain),
+                pe_rel_data_conflicts(rtrain), pe_rel_data_count(rdev), pe_rel_data_n_relations(rtrain));
+        if (pe_rel_data_skipped(rtrain)) fprintf(stderr, "persona: first skipped line: %s\n", pe_rel_data_first_problem(rtrain));
+        objs[n_obj] = pe_tag_objective_get(robj);
+        weights[n_obj++] = (float)num_or(relj, "weight", 1.0);
+    }
+    const pe_objective *obj = objs[0];
+    if (n_obj > 1) {
+        if ((st = pe_objective_mix_new(objs, weights, n_obj, "tag", C, &mix, &err)) != PE_OK) {
+            rc = pe_cli_fail(st, err.msg);
+            goto done;
+        }
+        obj = pe_objective_mix_get(mix);
+    }
+    labels_json = labels_json_of(nlab, n_nlab, rlab, n_rlab);
+    pe_trainer_options o = pe_trainer_options_default();
+    o.steps = 2000;
+    trainer_opts(tro, &o);
+    if (a->steps) o.steps = a->steps;
+    o.dir = run_dir;
+    o.resume = a->resume;
+    o.tokenizer = tok;
+    o.labels_json = labels_json;
+    prog g;
+    pe_cli_progress_init(&g.bar);
+    g.bar.plain_interval = 30.0;
+    o.progress = on_progress;
+    o.progress_user = &g;
+    pe_trainer_result res;
+    st = pe_trainer_run(tr, obj, &o, &res, &err);
+    pe_cli_progress_finish(&g.bar);
+    if (st != PE_OK) {
+        rc = pe_cli_fail(st, err.msg);
+        goto done;
+    }
+    fprintf(stderr, "persona: done: %ld steps%s%s, best development metric %.4f at step %ld\n", res.steps,
+            res.resumed_from >= 0 ? " (resumed)" : "", res.stopped_early ? " (stopped early)" : "", res.best_metric,
+            res.best_step);
+    const cJSON *ex = obj_get(r->root, "export");
+    if (ex) {
+        char *best = resolve(run_dir, "best"), *pem = a->out && str_or(ex, "out_in_run", NULL) ? NULL : resolve(r->dir, str_or(ex, "pem", NULL));
+        pe_encoder_convert_options co = pe_encoder_convert_options_default();
+        co.f16 = cJSON_IsTrue(obj_get(ex, "f16"));
+        co.model_id = str_or(ex, "model_id", NULL);
+        co.model_version = str_or(ex, "model_version", NULL);
+        co.training_data = str_or(ex, "training_data", NULL);
+        if (a->out) { /* a run elsewhere writes its model file into its own folder */
+            free(pem);
+            pem = resolve(run_dir, "model.pem");
+        }
+        st = best && pem ? pe_encoder_convert_hf(best, pem, &co, &err) : PE_ERR_NOMEM;
+        if (st != PE_OK) {
+            rc = pe_cli_fail(st, err.msg);
+            free(best);
+            free(pem);
+            goto done;
+        }
+        fprintf(stderr, "persona: wrote %s\n", pem);
+        free(best);
+        free(pem);
+    }
+    rc = PE_EXIT_OK;
+done:
+    pe_objective_mix_free(mix);
+    pe_tag_objective_free(nobj);
+    pe_tag_objective_free(robj);
+    pe_ner_scorer_free(nsc);
+    pe_rel_scorer_free(rsc);
+    pe_token_head_free(nhead);
+    pe_token_head_free(rhead);
+    pe_tag_data_free(ntd);
+    pe_tag_data_free(ndd);
+    pe_tag_data_free(rtd);
+    pe_tag_data_free(rdd);
+    pe_ner_corpus_free(ntrain);
+    pe_ner_corpus_free(ndev);
+    pe_rel_data_free(rtrain);
+    pe_rel_data_free(rdev);
+    pe_ner_labels_free(nlab, n_nlab);
+    pe_rel_labels_free(rlab, n_rlab);
+    free(types);
+    free(labels_json);
+    pe_kg_reader_end(kr);
+    pe_kg_close(kg);
+    pe_train_free(tr);
+    pe_encoder_free(enc);
+    pe_tokenizer_free(tok_own);
+    free(run_dir);
+    free(data_dir);
+    free(init);
+    return rc;
+}
+
+int pe_cmd_train(int argc, char **argv)
+{
+    args a = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (pe_cli_is_help(s)) {
+            usage(stdout);
+            return PE_EXIT_OK;
+        } else if (!strcmp(s, "--recipe") && i + 1 < argc) {
+            a.recipe = argv[++i];
+        } else if (!strcmp(s, "--out") && i + 1 < argc) {
+            a.out = argv[++i];
+        } else if (!strcmp(s, "--data") && i + 1 < argc) {
+            a.data = argv[++i];
+        } else if (!strcmp(s, "--init") && i + 1 < argc) {
+            a.init = argv[++i];
+        } else if (!strcmp(s, "--graph") && i + 1 < argc) {
+            a.graph = argv[++i];
+        } else if (!strcmp(s, "--resume")) {
+            a.resume = 1;
+        } else if (!strcmp(s, "--steps") && i + 1 < argc) {
+            char *e;
+            errno = 0;
+            a.steps = strtol(argv[++i], &e, 10);
+            if (*e || errno || a.steps < 1) {
+                fprintf(stderr, "persona: --steps wants a positive number, not '%s'\n", argv[i]);
+                return PE_EXIT_USAGE;
+            }
+        } else if (!strcmp(s, "--threads") && i + 1 < argc) {
+            char *e;
+            errno = 0;
+            long t = strtol(argv[++i], &e, 10);
+            if (*e || errno || t < 1 || t > 1024) {
+                fprintf(stderr, "persona: --threads wants 1..1024, not '%s'\n", argv[i]);
+                return PE_EXIT_USAGE;
+            }
+            a.threads = (int)t;
+        } else if (s[0] == '-') {
+            fprintf(stderr, "persona: train: unknown option '%s'\n", s);
+            usage(stderr);
+            return PE_EXIT_USAGE;
+        } else if (!a.what) {
+            a.what = s;
+        } else {
+            fprintf(stderr, "persona: train: unexpected argument '%s'\n", s);
+            return PE_EXIT_USAGE;
+        }
+    }
+    if (!a.what || !a.recipe ||
+        (strcmp(a.what, "mlm") && strcmp(a.what, "ner") && strcmp(a.what, "rel") && strcmp(a.what, "tag"))) {
+        if (a.what) fprintf(stderr, "persona: train: unknown objective '%s' (mlm, ner, rel or tag)\n", a.what);
+        usage(stderr);
+        return PE_EXIT_USAGE;
+    }
+    recipe r = {0};
+    {
+        FILE *f = fopen(a.recipe, "rb");
+        if (!f) {
+            fprintf(stderr, "persona: %s: %s\n", a.recipe, strerror(errno));
+            return errno == ENOENT ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+        }
+        char *text = NULL;
+        size_t n = 0, cap = 0;
+        int c;
+        while ((c = fgetc(f)) != EOF) {
+            if (n + 2 > cap) {
+                cap = cap ? cap * 2 : 4096;
+                char *t = realloc(text, cap);
+                if (!t) break;
+                text = t;
+            }
+            text[n++] = (char)c;
+        }
+        fclose(f);
+        if (text) text[n] = '\0';
+        r.root = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        if (!cJSON_IsObject(r.root)) {
+            fprintf(stderr, "persona: %s: not a recipe (a JSON object)\n", a.recipe);
+            cJSON_Delete(r.root);
+            return PE_EXIT_FAIL;
+        }
+        char *d = strdup(a.recipe), *sl = d ? strrchr(d, '/') : NULL;
+        if (sl) *sl = '\0';
+        else if (d) strcpy(d, ".");
+        r.dir = d;
+    }
+    int rc = strcmp(a.what, "mlm") == 0 ? run_mlm(&r, &a) : run_heads(&r, &a);
     free(r.dir);
     cJSON_Delete(r.root);
     return rc;

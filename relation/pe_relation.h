@@ -26,8 +26,10 @@
  *
  * PersonaExt JSONL: one triple a line, {"tokens": [words], "head": [word
  * indices], "tail": [word indices], "label": relation}; the lines of one
- * utterance (same tokens) are grouped. Index lists must be non-empty,
- * in range and contiguous.
+ * utterance (same tokens) are grouped. Index lists must be non-empty and
+ * in range; a subject whose indices are not one span keeps their bounds; an
+ * object whose indices (in any order) are not one span is kept as a
+ * discontiguous gold triple (counted in pe_rel_data_discontiguous).
  */
 #ifndef PE_RELATION_H
 #define PE_RELATION_H
@@ -48,6 +50,8 @@ typedef struct pe_rel_triple {
     int obj_start, obj_end;   /* words [start, end) */
     int relation;             /* index in the data set's or model's relation list */
     float score;              /* predictions only */
+    int discontiguous;        /* gold only: the object's words are not one span (obj_start/obj_end
+                               * then bound them); never trained, never matched: it counts as missed */
 } pe_rel_triple;
 
 typedef struct pe_rel_utterance {
@@ -76,6 +80,8 @@ const char *pe_rel_data_first_problem(const pe_rel_data *d); /* "" when none */
 /* Triples that could not be tagged because their object overlaps an
  * earlier triple's object or subject (kept in the gold set, not trained). */
 size_t pe_rel_data_conflicts(const pe_rel_data *d);
+/* Gold triples whose object is not one span. */
+size_t pe_rel_data_discontiguous(const pe_rel_data *d);
 
 /* The head's labels for relations: "O", "B-SUBJ", "I-SUBJ", "B-R1",
  * "I-R1", ... (malloc'd; pe_rel_labels_free). */

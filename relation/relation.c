@@ -13,7 +13,7 @@ struct pe_rel_data {
     size_t n, cap;
     char **rel;
     int n_rel;
-    size_t skipped, conflicts;
+    size_t skipped, conflicts, discontiguous;
     char problem[PE_ERRMSG_MAX];
 };
 
@@ -63,6 +63,10 @@ size_t pe_rel_data_conflicts(const pe_rel_data *d)
 {
     return d->conflicts;
 }
+size_t pe_rel_data_discontiguous(const pe_rel_data *d)
+{
+    return d->discontiguous;
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -76,21 +80,23 @@ static int rel_index(const pe_rel_data *d, const char *s)
     return -1;
 }
 
-/* A contiguous, in-range, non-empty index list -> [start, end). */
+/* A non-empty, in-range index list -> its bounds [start, end); returns 0
+ * when the indices (in any order, without repeats) fill the bounds, 1 when
+ * they do not, -1 when the list is bad. */
 static int span_of(const cJSON *a, int n_words, int *start, int *end)
 {
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1) return -1;
-    int prev = -1, first = -1;
-    for (const cJSON *e = a->child; e; e = e->next) {
+    int lo = n_words, hi = -1, k = 0;
+    for (const cJSON *e = a->child; e; e = e->next, k++) {
         if (!cJSON_IsNumber(e) || e->valuedouble != (double)(int)e->valuedouble) return -1;
         int v = (int)e->valuedouble;
-        if (v < 0 || v >= n_words || (prev >= 0 && v != prev + 1)) return -1;
-        if (first < 0) first = v;
-        prev = v;
+        if (v < 0 || v >= n_words) return -1;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
-    *start = first;
-    *end = prev + 1;
-    return 0;
+    *start = lo;
+    *end = hi + 1;
+    return hi - lo + 1 == k ? 0 : 1;
 }
 
 /* Utterance key: the words joined by \x1f. Linear probing over a table of
@@ -155,7 +161,7 @@ pe_status pe_rel_data_read(const char *path, const char *const *relations, int n
             if (!ok) problem = "needs \"tokens\" (non-empty strings) and \"label\"";
             else if (span_of(cJSON_GetObjectItemCaseSensitive(j, "head"), cJSON_GetArraySize(t), &a, &b) < 0 ||
                      span_of(cJSON_GetObjectItemCaseSensitive(j, "tail"), cJSON_GetArraySize(t), &a, &b) < 0)
-                problem = "\"head\" and \"tail\" must be non-empty, contiguous word indices within \"tokens\"";
+                problem = "\"head\" and \"tail\" must be non-empty lists of word indices within \"tokens\"";
         }
         if (problem) {
             cJSON_Delete(j);
@@ -278,7 +284,8 @@ pe_status pe_rel_data_read(const char *path, const char *const *relations, int n
         }
         pe_rel_triple tr = {0};
         span_of(cJSON_GetObjectItemCaseSensitive(lines[i], "head"), nw, &tr.subj_start, &tr.subj_end);
-        span_of(cJSON_GetObjectItemCaseSensitive(lines[i], "tail"), nw, &tr.obj_start, &tr.obj_end);
+        tr.discontiguous = span_of(cJSON_GetObjectItemCaseSensitive(lines[i], "tail"), nw, &tr.obj_start, &tr.obj_end) == 1;
+        d->discontiguous += tr.discontiguous;
         tr.relation = r;
         int dup = 0;
         for (int q = 0; q < u->n_triples; q++)
@@ -348,6 +355,7 @@ static void word_labels(const pe_rel_utterance *u, int32_t *wl, size_t *conflict
     for (int w = 0; w < u->n_words; w++) wl[w] = 0;
     for (int q = 0; q < u->n_triples; q++) {
         const pe_rel_triple *t = &u->triples[q];
+        if (t->discontiguous) continue;
         int free_span = 1;
         for (int w = t->obj_start; w < t->obj_end; w++) free_span &= wl[w] == 0;
         if (!free_span) {
@@ -426,7 +434,7 @@ pe_status pe_rel_decode(const int32_t *wl, const float *conf, int n, int n_rel, 
             ss[ns] = w;
             se[ns++] = e;
         } else {
-            t[no++] = (pe_rel_triple){-1, -1, w, e, r, (float)(sc / (e - w))};
+            t[no++] = (pe_rel_triple){-1, -1, w, e, r, (float)(sc / (e - w)), 0};
         }
         w = e;
     }
@@ -493,8 +501,8 @@ pe_status pe_rel_score(const pe_rel_utterance *const *gold, const pe_rel_triple 
             const pe_rel_triple *p = &pred[i][a];
             int hit = 0;
             for (int b = 0; b < g->n_triples && !hit; b++)
-                hit = g->triples[b].relation == p->relation && g->triples[b].obj_start == p->obj_start &&
-                      g->triples[b].obj_end == p->obj_end;
+                hit = !g->triples[b].discontiguous && g->triples[b].relation == p->relation &&
+                      g->triples[b].obj_start == p->obj_start && g->triples[b].obj_end == p->obj_end;
             if (hit) s->tp++, s->rel_tp[p->relation]++;
             else s->fp++, s->rel_fp[p->relation]++;
             pset[p->relation] = 1;
@@ -502,7 +510,7 @@ pe_status pe_rel_score(const pe_rel_utterance *const *gold, const pe_rel_triple 
         for (int b = 0; b < g->n_triples; b++) {
             const pe_rel_triple *x = &g->triples[b];
             int hit = 0;
-            for (int a = 0; a < n_pred[i] && !hit; a++)
+            for (int a = 0; a < n_pred[i] && !hit && !x->discontiguous; a++)
                 hit = pred[i][a].relation == x->relation && pred[i][a].obj_start == x->obj_start &&
                       pred[i][a].obj_end == x->obj_end;
             if (!hit) s->fn++, s->rel_fn[x->relation]++;
