@@ -66,4 +66,12 @@ void pe_cli_print_json(const struct cJSON *j);
  * labels, aliases, descriptions, triples, sameas, skipped, dropped, bytes, lines. */
 void pe_cli_add_counts(struct cJSON *obj, const pe_kg_counts *c);
 
+struct pe_encoder;
+/* The model `extract`, `eval` and `enrich` use without --model:
+ * $PERSONA_MODEL, else the installed shipped model, else the source tree's
+ * models/persona-small.pem. */
+const char *pe_cli_default_model(void);
+/* Loads a model; returns an exit code (3 when path does not exist). */
+int pe_cli_load_model(const char *path, int threads, struct pe_encoder **enc);
+
 #endif

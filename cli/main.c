@@ -19,6 +19,8 @@ int pe_cmd_model_convert(int argc, char **argv);
 int pe_cmd_model_info(int argc, char **argv);
 int pe_cmd_train(int argc, char **argv);
 int pe_cmd_vocab(int argc, char **argv);
+int pe_cmd_extract(int argc, char **argv);
+int pe_cmd_eval(int argc, char **argv);
 
 static const pe_cli_command commands[] = {
     /* PE_CLI_TABLE */
@@ -33,7 +35,9 @@ static const pe_cli_command commands[] = {
     {"model convert", pe_cmd_model_convert, "Hugging Face BERT checkpoint -> .pem model file"},
     {"model info", pe_cmd_model_info, "a model's config, metadata and tensors as JSON"},
     {"vocab", pe_cmd_vocab, "train a WordPiece vocabulary (vocab.txt) on text files"},
-    {"train", pe_cmd_train, "train a model from a recipe: mlm (masked-language-model pretraining)"},
+    {"train", pe_cmd_train, "train a model from a recipe: mlm pretraining, ner / rel heads"},
+    {"eval", pe_cmd_eval, "a model's scores on labelled data: ner (CoNLL), rel (PersonaExt)"},
+    {"extract", pe_cmd_extract, "texts -> entity mentions and persona relations (JSON lines)"},
     {NULL, NULL, NULL},
 };
 

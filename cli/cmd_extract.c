@@ -1,0 +1,582 @@
+/* cmd_extract.c - `persona extract`: texts in, mentions and persona
+ * relations out (JSON lines), with the shipped model by default; and
+ * `persona eval ner|rel`: a model's scores on labelled data. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "pe_encoder.h"
+#include "pe_ner.h"
+#include "pe_relation.h"
+
+#ifndef PE_MODEL_SOURCE_PATH
+#define PE_MODEL_SOURCE_PATH ""
+#endif
+#ifndef PE_MODEL_INSTALL_PATH
+#define PE_MODEL_INSTALL_PATH ""
+#endif
+
+const char *pe_cli_default_model(void)
+{
+    const char *e = getenv("PERSONA_MODEL");
+    if (e && *e) return e;
+    struct stat sb;
+    if (PE_MODEL_INSTALL_PATH[0] && stat(PE_MODEL_INSTALL_PATH, &sb) == 0) return PE_MODEL_INSTALL_PATH;
+    return PE_MODEL_SOURCE_PATH;
+}
+
+/* Loads the model at path (CPU backend unless asked otherwise). Returns an
+ * exit code; *enc set on success. */
+int pe_cli_load_model(const char *path, int threads, pe_encoder **enc)
+{
+    *enc = NULL;
+    struct stat sb;
+    if (!path || !*path || stat(path, &sb) != 0) {
+        fprintf(stderr, "persona: model %s not found (give --model PATH or set $PERSONA_MODEL)\n",
+                path && *path ? path : "(none)");
+        return PE_EXIT_NOT_FOUND;
+    }
+    pe_encoder_options o = pe_encoder_options_default();
+    o.threads = threads;
+    pe_error err;
+    pe_status st = pe_encoder_load(path, &o, enc, &err);
+    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    return PE_EXIT_OK;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: persona extract [--model PATH] [options] [TEXT...]\n"
+            "\n"
+            "Finds entity mentions and persona relations in texts: the TEXT arguments, or\n"
+            "else one JSON object a line on stdin ({\"text\": \"...\", \"id\": any}; a line that\n"
+            "is not JSON is taken as the text itself). One JSON line out per text:\n"
+            "  {\"id\", \"text\", \"model\": {\"id\", \"version\"},\n"
+            "   \"mentions\": [{\"start\", \"end\", \"text\", \"type\", \"score\"}],\n"
+            "   \"relations\": [{\"subject\": {\"start\", \"end\", \"text\"} | null, \"relation\",\n"
+            "                  \"object\": {\"start\", \"end\", \"text\"}, \"score\"}]}\n"
+            "start/end are character (code point) offsets into the text, end exclusive;\n"
+            "a null subject means the writer. Scores: the mean probability of the\n"
+            "predicted labels over the span's words (see ner/pe_ner.h).\n"
+            "A bad line gives {\"line\": N, \"error\": \"...\"} and exit code 4.\n"
+            "\n"
+            "options:\n"
+            "  --model PATH   a .pem (or HF folder) with \"ner\" and/or \"rel\" heads\n"
+            "                 (default: $PERSONA_MODEL, else the shipped model)\n"
+            "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
+            "  --threads N    CPU threads (default: all cores)\n"
+            "\n"
+            "exit codes: 0 ok, 1 failure, 2 usage, 3 model not found, 4 some lines were bad\n");
+}
+
+static cJSON *span_json(const char *text, size_t start, size_t end, const char *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "start", (double)pe_utf8_char_offset(text, start));
+    cJSON_AddNumberToObject(o, "end", (double)pe_utf8_char_offset(text, end));
+    cJSON_AddStringToObject(o, "text", s);
+    return o;
+}
+
+static double r4(double v)
+{
+    return (double)(long long)(v * 10000.0 + 0.5) / 10000.0;
+}
+
+/* One text -> its JSON object (NULL with *err set on failure). */
+static cJSON *extract_one(pe_ner *ner, pe_rel *rel, const pe_encoder_info *info, const char *text, size_t len,
+                          pe_error *err)
+{
+    pe_ner_mention *m = NULL;
+    size_t nm = 0;
+    pe_rel_extraction *x = NULL;
+    size_t nx = 0;
+    if (ner && pe_ner_extract(ner, text, len, &m, &nm, err) != PE_OK) return NULL;
+    if (rel && pe_rel_extract(rel, text, len, &x, &nx, err) != PE_OK) {
+        pe_ner_mentions_free(m, nm);
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "text", text);
+    cJSON *mo = cJSON_AddObjectToObject(o, "model");
+    cJSON_AddStringToObject(mo, "id", info->model_id);
+    cJSON_AddStringToObject(mo, "version", info->model_version);
+    cJSON *ma = cJSON_AddArrayToObject(o, "mentions");
+    for (size_t i = 0; i < nm; i++) {
+        cJSON *e = span_json(text, m[i].start, m[i].end, m[i].text);
+        cJSON_AddStringToObject(e, "type", m[i].type);
+        cJSON_AddNumberToObject(e, "score", r4(m[i].score));
+        cJSON_AddItemToArray(ma, e);
+    }
+    cJSON *ra = cJSON_AddArrayToObject(o, "relations");
+    for (size_t i = 0; i < nx; i++) {
+        cJSON *e = cJSON_CreateObject();
+        if (x[i].subject.end > x[i].subject.start)
+            cJSON_AddItemToObject(e, "subject", span_json(text, x[i].subject.start, x[i].subject.end, x[i].subject.text));
+        else
+            cJSON_AddNullToObject(e, "subject");
+        cJSON_AddStringToObject(e, "relation", x[i].relation);
+        cJSON_AddItemToObject(e, "object", span_json(text, x[i].object.start, x[i].object.end, x[i].object.text));
+        cJSON_AddNumberToObject(e, "score", r4(x[i].score));
+        cJSON_AddItemToArray(ra, e);
+    }
+    pe_ner_mentions_free(m, nm);
+    pe_rel_extractions_free(x, nx);
+    return o;
+}
+
+static void print_line(cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    cJSON_Delete(o);
+}
+
+static int parse_threads(const char *s, int *out)
+{
+    char *e;
+    errno = 0;
+    long t = strtol(s, &e, 10);
+    if (*e || errno || t < 1 || t > 1024) {
+        fprintf(stderr, "persona: --threads wants 1..1024, not '%s'\n", s);
+        return -1;
+    }
+    *out = (int)t;
+    return 0;
+}
+
+int pe_cmd_extract(int argc, char **argv)
+{
+    const char *model = NULL, *graph = NULL;
+    int threads = 0, first_text = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (pe_cli_is_help(a)) {
+            usage(stdout);
+            return PE_EXIT_OK;
+        } else if (!strcmp(a, "--model") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--graph") && i + 1 < argc) {
+            graph = argv[++i];
+        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            if (parse_threads(argv[++i], &threads) < 0) return PE_EXIT_USAGE;
+        } else if (!strcmp(a, "--")) {
+            first_text = i + 1;
+            break;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "persona: extract: unknown option '%s'\n", a);
+            usage(stderr);
+            return PE_EXIT_USAGE;
+        } else {
+            first_text = i;
+            break;
+        }
+    }
+    pe_encoder *enc = NULL;
+    int rc = pe_cli_load_model(model ? model : pe_cli_default_model(), threads, &enc);
+    if (rc != PE_EXIT_OK) return rc;
+    pe_error err;
+    pe_kg *kg = NULL;
+    pe_kg_reader *kr = NULL;
+    if (graph) {
+        pe_kg_options ko = pe_kg_options_default();
+        ko.read_only = 1;
+        pe_status st = pe_kg_open(graph, &ko, &kg);
+        if (st == PE_OK) st = pe_kg_reader_begin(kg, &kr);
+        if (st != PE_OK) {
+            rc = pe_cli_fail(st, kg ? pe_kg_errmsg(kg) : "cannot open the graph store");
+            pe_kg_close(kg);
+            pe_encoder_free(enc);
+            return rc;
+        }
+    }
+    pe_ner *ner = NULL;
+    pe_rel *rel = NULL;
+    pe_ner_options no = pe_ner_options_default();
+    no.graph = kr;
+    pe_status sn = pe_ner_open(enc, &no, &ner, &err);
+    if (sn != PE_OK && sn != PE_NOT_FOUND) {
+        rc = pe_cli_fail(sn, err.msg);
+        goto done;
+    }
+    pe_status sr = pe_rel_open(enc, &rel, &err);
+    if (sr != PE_OK && sr != PE_NOT_FOUND) {
+        rc = pe_cli_fail(sr, err.msg);
+        goto done;
+    }
+    if (!ner && !rel) {
+        fprintf(stderr, "persona: the model has neither an \"ner\" nor a \"rel\" head\n");
+        rc = PE_EXIT_FAIL;
+        goto done;
+    }
+    pe_encoder_info info;
+    pe_encoder_get_info(enc, &info);
+    long bad = 0;
+    if (first_text > 0) {
+        for (int i = first_text; i < argc; i++) {
+            cJSON *o = extract_one(ner, rel, &info, argv[i], strlen(argv[i]), &err);
+            if (!o) {
+                fprintf(stderr, "persona: argument %d: %s\n", i - first_text + 1, err.msg);
+                bad++;
+                o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "argument", i - first_text + 1);
+                cJSON_AddStringToObject(o, "error", err.msg);
+            }
+            print_line(o);
+        }
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        long lineno = 0;
+        while ((n = getline(&line, &cap, stdin)) >= 0) {
+            lineno++;
+            size_t l = (size_t)n;
+            while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) l--;
+            line[l] = '\0';
+            if (l == 0) continue;
+            cJSON *in = line[0] == '{' ? cJSON_ParseWithLength(line, l) : NULL;
+            const cJSON *t = in ? cJSON_GetObjectItemCaseSensitive(in, "text") : NULL;
+            cJSON *o = NULL;
+            if (in && !cJSON_IsString(t)) {
+                pe_error_set(&err, PE_ERR_PARSE, "a JSON line needs a \"text\" string");
+            } else {
+                const char *text = t ? t->valuestring : line;
+                o = extract_one(ner, rel, &info, text, strlen(text), &err);
+            }
+            if (!o) {
+                fprintf(stderr, "persona: line %ld: %s\n", lineno, err.msg);
+                bad++;
+                o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "line", (double)lineno);
+                cJSON_AddStringToObject(o, "error", err.msg);
+            } else if (in && cJSON_GetObjectItemCaseSensitive(in, "id")) {
+                cJSON_AddItemReferenceToObject(o, "id", cJSON_GetObjectItemCaseSensitive(in, "id"));
+                /* keep "id" first for readers: move it to the front */
+                cJSON *id = cJSON_DetachItemFromObject(o, "id");
+                cJSON *dup = cJSON_Duplicate(id, 1);
+                cJSON_Delete(id);
+                if (dup) {
+                    dup->next = o->child;
+                    if (o->child) {
+                        dup->prev = o->child->prev;
+                        o->child->prev = dup;
+                    }
+                    dup->string = strdup("id");
+                    o->child = dup;
+                }
+            }
+            print_line(o);
+            cJSON_Delete(in);
+        }
+        free(line);
+    }
+    rc = bad ? PE_EXIT_PARTIAL : PE_EXIT_OK;
+done:
+    pe_ner_close(ner);
+    pe_rel_close(rel);
+    pe_kg_reader_end(kr);
+    pe_kg_close(kg);
+    pe_encoder_free(enc);
+    return rc;
+}
+
+/* ---- persona eval ner|rel ---- */
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: persona eval ner --data FILE [--model PATH] [--type-map MAP] [--json] [--strict]\n"
+            "       persona eval rel --data FILE.jsonl [--model PATH] [--json] [--strict]\n"
+            "\n"
+            "ner: entity-level precision, recall and F1 per type, micro and macro, as\n"
+            "conlleval / seqeval count them (exact span and type), on a CoNLL file (word\n"
+            "first, tag last). --type-map FROM=TO,... renames the file's types to the\n"
+            "model's (e.g. corporation=organization,group=organization; X=O drops X).\n"
+            "rel: on PersonaExt JSONL, triplet_micro_f1 (relation and object span exact),\n"
+            "relation_f1 and relation_accuracy (the relation sets of each utterance) and F1\n"
+            "per relation.\n"
+            "Lines the model cannot score (a type or relation it does not know, a malformed\n"
+            "line) are skipped and counted, or fatal with --strict.\n"
+            "\n"
+            "options:\n"
+            "  --model PATH   default: $PERSONA_MODEL, else the shipped model\n"
+            "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
+            "  --json         one JSON object instead of a table\n"
+            "  --threads N    CPU threads\n"
+            "\n"
+            "exit codes: 0 ok, 1 failure, 2 usage, 3 model or data not found,\n"
+            "            4 done, but lines were skipped\n");
+}
+
+static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const char *type_map, int strict, int json)
+{
+    pe_error err;
+    pe_ner *ner = NULL;
+    pe_ner_options no = pe_ner_options_default();
+    no.graph = kr;
+    pe_status st = pe_ner_open(enc, &no, &ner, &err);
+    if (st != PE_OK) return st == PE_NOT_FOUND ? (fprintf(stderr, "persona: %s\n", err.msg), PE_EXIT_FAIL) : pe_cli_fail(st, err.msg);
+    const int nt = pe_ner_n_types(ner);
+    const char **types = calloc((size_t)nt + 1, sizeof *types);
+    for (int i = 0; types && i < nt; i++) types[i] = pe_ner_type_name(ner, i);
+    pe_ner_read_options ro = pe_ner_read_options_default();
+    ro.type_map = type_map;
+    ro.types = types;
+    ro.n_types = nt;
+    ro.strict = strict;
+    pe_ner_corpus *c = NULL;
+    int rc = PE_EXIT_FAIL;
+    st = pe_ner_corpus_read(data, &ro, &c, &err);
+    if (st != PE_OK) {
+        rc = pe_cli_fail(st, err.msg);
+        goto done;
+    }
+    const size_t n = pe_ner_corpus_count(c);
+    const char ***pred = calloc(n + 1, sizeof *pred), ***gold = calloc(n + 1, sizeof *gold);
+    int *nw = calloc(n + 1, sizeof *nw);
+    if (!pred || !gold || !nw) {
+        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        goto done2;
+    }
+    pe_cli_progress pr;
+    pe_cli_progress_init(&pr);
+    for (size_t i = 0; i < n; i++) {
+        const pe_ner_sentence *s = pe_ner_corpus_get(c, i);
+        nw[i] = s->n;
+        gold[i] = (const char **)s->tags;
+        pred[i] = calloc((size_t)s->n + 1, sizeof **pred);
+        if (!pred[i] || (st = pe_ner_tag_words(ner, (const char *const *)s->words, s->n, pred[i], NULL, &err)) != PE_OK) {
+            pe_cli_progress_finish(&pr);
+            rc = pe_cli_fail(pred[i] ? st : PE_ERR_NOMEM, pred[i] ? err.msg : "out of memory");
+            goto done2;
+        }
+        if ((i & 63) == 0) pe_cli_progress_update(&pr, "evaluating", i, n, "sentences", NULL, 0);
+    }
+    pe_cli_progress_finish(&pr);
+    pe_ner_scores sc;
+    if ((st = pe_ner_score((const char *const *const *)gold, (const char *const *const *)pred, nw, n, &sc, &err)) !=
+        PE_OK) {
+        rc = pe_cli_fail(st, err.msg);
+        goto done2;
+    }
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "data", data);
+        cJSON_AddNumberToObject(o, "sentences", (double)n);
+        cJSON_AddNumberToObject(o, "skipped", (double)pe_ner_corpus_skipped(c));
+        cJSON_AddNumberToObject(o, "precision", sc.precision);
+        cJSON_AddNumberToObject(o, "recall", sc.recall);
+        cJSON_AddNumberToObject(o, "f1", sc.f1);
+        cJSON_AddNumberToObject(o, "macro_f1", sc.macro_f1);
+        cJSON *t = cJSON_AddObjectToObject(o, "types");
+        for (int i = 0; i < sc.n_types; i++) {
+            cJSON *x = cJSON_AddObjectToObject(t, sc.types[i].type);
+            cJSON_AddNumberToObject(x, "precision", sc.types[i].precision);
+            cJSON_AddNumberToObject(x, "recall", sc.types[i].recall);
+            cJSON_AddNumberToObject(x, "f1", sc.types[i].f1);
+            cJSON_AddNumberToObject(x, "gold", (double)(sc.types[i].tp + sc.types[i].fn));
+            cJSON_AddNumberToObject(x, "predicted", (double)(sc.types[i].tp + sc.types[i].fp));
+        }
+        pe_cli_print_json(o);
+        cJSON_Delete(o);
+    } else {
+        printf("%-16s %9s %9s %9s %7s %7s\n", "type", "precision", "recall", "f1", "gold", "pred");
+        for (int i = 0; i < sc.n_types; i++)
+            printf("%-16s %9.4f %9.4f %9.4f %7ld %7ld\n", sc.types[i].type, sc.types[i].precision, sc.types[i].recall,
+                   sc.types[i].f1, sc.types[i].tp + sc.types[i].fn, sc.types[i].tp + sc.types[i].fp);
+        printf("%-16s %9.4f %9.4f %9.4f %7ld %7ld\n", "micro", sc.precision, sc.recall, sc.f1, sc.tp + sc.fn, sc.tp + sc.fp);
+        printf("%-16s %9s %9s %9.4f\n", "macro", "", "", sc.macro_f1);
+        printf("%zu sentences, %zu skipped\n", n, pe_ner_corpus_skipped(c));
+    }
+    pe_ner_scores_clear(&sc);
+    if (pe_ner_corpus_skipped(c)) fprintf(stderr, "persona: first skipped: %s\n", pe_ner_corpus_first_problem(c));
+    rc = pe_ner_corpus_skipped(c) ? PE_EXIT_PARTIAL : PE_EXIT_OK;
+done2:
+    for (size_t i = 0; pred && i < n; i++) free(pred[i]);
+    free(pred);
+    free(gold);
+    free(nw);
+done:
+    pe_ner_corpus_free(c);
+    free(types);
+    pe_ner_close(ner);
+    return rc;
+}
+
+static int eval_rel(pe_encoder *enc, const char *data, int strict, int json)
+{
+    pe_error err;
+    pe_rel *rel = NULL;
+    pe_status st = pe_rel_open(enc, &rel, &err);
+    if (st != PE_OK) return st == PE_NOT_FOUND ? (fprintf(stderr, "persona: %s\n", err.msg), PE_EXIT_FAIL) : pe_cli_fail(st, err.msg);
+    const int nr = pe_rel_n_relations(rel);
+    const char **rels = calloc((size_t)nr + 1, sizeof *rels);
+    for (int i = 0; rels && i < nr; i++) rels[i] = pe_rel_relation_name(rel, i);
+    pe_rel_data *d = NULL;
+    int rc = PE_EXIT_FAIL;
+    const pe_rel_utterance **gold = NULL;
+    pe_rel_triple **pred = NULL;
+    int *np = NULL;
+    size_t n = 0;
+    if ((st = pe_rel_data_read(data, rels, nr, strict, &d, &err)) != PE_OK) {
+        rc = pe_cli_fail(st, err.msg);
+        goto done;
+    }
+    n = pe_rel_data_count(d);
+    gold = calloc(n + 1, sizeof *gold);
+    pred = calloc(n + 1, sizeof *pred);
+    np = calloc(n + 1, sizeof *np);
+    if (!gold || !pred || !np) {
+        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    pe_cli_progress pr;
+    pe_cli_progress_init(&pr);
+    double t0 = 0;
+    (void)t0;
+    for (size_t i = 0; i < n; i++) {
+        const pe_rel_utterance *u = pe_rel_data_get(d, i);
+        gold[i] = u;
+        if ((st = pe_rel_predict_words(rel, (const char *const *)u->words, u->n_words, &pred[i], &np[i], &err)) != PE_OK) {
+            pe_cli_progress_finish(&pr);
+            rc = pe_cli_fail(st, err.msg);
+            goto done;
+        }
+        if ((i & 63) == 0) pe_cli_progress_update(&pr, "evaluating", i, n, "utterances", NULL, 0);
+    }
+    pe_cli_progress_finish(&pr);
+    pe_rel_scores sc;
+    if ((st = pe_rel_score(gold, (const pe_rel_triple *const *)pred, np, n, nr, &sc, &err)) != PE_OK) {
+        rc = pe_cli_fail(st, err.msg);
+        goto done;
+    }
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "data", data);
+        cJSON_AddNumberToObject(o, "utterances", (double)n);
+        cJSON_AddNumberToObject(o, "skipped", (double)pe_rel_data_skipped(d));
+        cJSON_AddNumberToObject(o, "gold_triplets", (double)(sc.tp + sc.fn));
+        cJSON_AddNumberToObject(o, "discontiguous_gold", (double)pe_rel_data_discontiguous(d));
+        cJSON_AddNumberToObject(o, "triplet_micro_precision", sc.precision);
+        cJSON_AddNumberToObject(o, "triplet_micro_recall", sc.recall);
+        cJSON_AddNumberToObject(o, "triplet_micro_f1", sc.f1);
+        cJSON_AddNumberToObject(o, "relation_f1", sc.relation_f1);
+        cJSON_AddNumberToObject(o, "relation_accuracy", sc.relation_accuracy);
+        cJSON *per = cJSON_AddObjectToObject(o, "per_relation");
+        for (int r = 0; r < nr; r++) {
+            if (sc.rel_tp[r] + sc.rel_fn[r] + sc.rel_fp[r] == 0) continue;
+            cJSON *x = cJSON_AddObjectToObject(per, rels[r]);
+            cJSON_AddNumberToObject(x, "f1", sc.rel_f1[r]);
+            cJSON_AddNumberToObject(x, "gold", (double)(sc.rel_tp[r] + sc.rel_fn[r]));
+            cJSON_AddNumberToObject(x, "predicted", (double)(sc.rel_tp[r] + sc.rel_fp[r]));
+        }
+        pe_cli_print_json(o);
+        cJSON_Delete(o);
+    } else {
+        printf("%-28s %7s %7s %7s\n", "relation", "f1", "gold", "pred");
+        for (int r = 0; r < nr; r++)
+            if (sc.rel_tp[r] + sc.rel_fn[r] + sc.rel_fp[r])
+                printf("%-28s %7.4f %7ld %7ld\n", rels[r], sc.rel_f1[r], sc.rel_tp[r] + sc.rel_fn[r],
+                       sc.rel_tp[r] + sc.rel_fp[r]);
+        printf("triplet_micro_f1 %.4f (precision %.4f, recall %.4f)\nrelation_f1 %.4f\nrelation_accuracy %.4f\n",
+               sc.f1, sc.precision, sc.recall, sc.relation_f1, sc.relation_accuracy);
+        printf("%zu utterances, %ld gold triplets (%zu not one span), %zu lines skipped\n", n, sc.tp + sc.fn,
+               pe_rel_data_discontiguous(d), pe_rel_data_skipped(d));
+    }
+    pe_rel_scores_clear(&sc);
+    if (pe_rel_data_skipped(d)) fprintf(stderr, "persona: first skipped: %s\n", pe_rel_data_first_problem(d));
+    rc = pe_rel_data_skipped(d) ? PE_EXIT_PARTIAL : PE_EXIT_OK;
+done:
+    for (size_t i = 0; pred && i < n; i++) free(pred[i]);
+    free(pred);
+    free(np);
+    free(gold);
+    pe_rel_data_free(d);
+    free(rels);
+    pe_rel_close(rel);
+    return rc;
+}
+
+int pe_cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *data = NULL, *what = NULL, *type_map = NULL, *graph = NULL;
+    int json = 0, strict = 0, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (pe_cli_is_help(a)) {
+            eval_usage(stdout);
+            return PE_EXIT_OK;
+        } else if (!strcmp(a, "--model") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--data") && i + 1 < argc) {
+            data = argv[++i];
+        } else if (!strcmp(a, "--type-map") && i + 1 < argc) {
+            type_map = argv[++i];
+        } else if (!strcmp(a, "--graph") && i + 1 < argc) {
+            graph = argv[++i];
+        } else if (!strcmp(a, "--format") && i + 1 < argc) {
+            if (strcmp(argv[++i], "conll") != 0) {
+                fprintf(stderr, "persona: eval: --format: only conll is read\n");
+                return PE_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--strict")) {
+            strict = 1;
+        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            if (parse_threads(argv[++i], &threads) < 0) return PE_EXIT_USAGE;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "persona: eval: unknown option '%s'\n", a);
+            eval_usage(stderr);
+            return PE_EXIT_USAGE;
+        } else if (!what) {
+            what = a;
+        } else {
+            fprintf(stderr, "persona: eval: unexpected argument '%s'\n", a);
+            return PE_EXIT_USAGE;
+        }
+    }
+    if (!what || (strcmp(what, "ner") && strcmp(what, "rel")) || !data) {
+        if (what && strcmp(what, "ner") && strcmp(what, "rel"))
+            fprintf(stderr, "persona: eval: unknown task '%s' (ner or rel; link comes with the linker)\n", what);
+        eval_usage(stderr);
+        return PE_EXIT_USAGE;
+    }
+    struct stat sb;
+    if (stat(data, &sb) != 0) {
+        fprintf(stderr, "persona: %s: %s\n", data, strerror(errno));
+        return PE_EXIT_NOT_FOUND;
+    }
+    pe_encoder *enc = NULL;
+    int rc = pe_cli_load_model(model ? model : pe_cli_default_model(), threads, &enc);
+    if (rc != PE_EXIT_OK) return rc;
+    pe_kg *kg = NULL;
+    pe_kg_reader *kr = NULL;
+    if (graph) {
+        pe_kg_options ko = pe_kg_options_default();
+        ko.read_only = 1;
+        pe_status st = pe_kg_open(graph, &ko, &kg);
+        if (st == PE_OK) st = pe_kg_reader_begin(kg, &kr);
+        if (st != PE_OK) {
+            rc = pe_cli_fail(st, kg ? pe_kg_errmsg(kg) : "cannot open the graph store");
+            pe_kg_close(kg);
+            pe_encoder_free(enc);
+            return rc;
+        }
+    }
+    rc = strcmp(what, "ner") == 0 ? eval_ner(enc, kr, data, type_map, strict, json) : eval_rel(enc, data, strict, json);
+    pe_kg_reader_end(kr);
+    pe_kg_close(kg);
+    pe_encoder_free(enc);
+    return rc;
+}
