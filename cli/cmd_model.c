@@ -223,13 +223,13 @@ int pe_cmd_model_info(int argc, char **argv)
         cJSON_AddNullToObject(o, "tokenizer");
     }
     cJSON *labels = cJSON_AddObjectToObject(o, "labels");
-    const char *heads[] = {"ner", "relation"};
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < pe_encoder_n_heads(enc); h++) {
+        const char *name;
         const char *const *l;
         int n;
-        cJSON *a = cJSON_AddArrayToObject(labels, heads[h]);
-        if (pe_encoder_labels(enc, heads[h], &l, &n) == PE_OK)
-            for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(l[i]));
+        if (pe_encoder_head_at(enc, h, &name, &l, &n) != PE_OK) continue;
+        cJSON *a = cJSON_AddArrayToObject(labels, name);
+        for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(l[i]));
     }
     cJSON *tj = cJSON_AddObjectToObject(o, "tensors");
     cJSON_AddNumberToObject(tj, "count", in.n_tensors);

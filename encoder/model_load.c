@@ -724,6 +724,20 @@ pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char 
     return PE_OK;
 }
 
+int pe_encoder_n_heads(const pe_encoder *enc)
+{
+    return enc ? enc->n_heads : 0;
+}
+
+pe_status pe_encoder_head_at(const pe_encoder *enc, int i, const char **name, const char *const **labels, int *n)
+{
+    if (!enc || i < 0 || i >= enc->n_heads) return PE_NOT_FOUND;
+    *name = enc->heads[i].head;
+    *labels = (const char *const *)enc->heads[i].labels;
+    *n = enc->heads[i].n;
+    return PE_OK;
+}
+
 pe_status pe_encoder_tensor_at(const pe_encoder *enc, int i, pe_encoder_tensor_desc *out)
 {
     memset(out, 0, sizeof *out);

@@ -244,6 +244,11 @@ pe_status pe_encoder_tensor_at(const pe_encoder *enc, int i, pe_encoder_tensor_d
  * (n) borrowed, valid until pe_encoder_free; PE_NOT_FOUND (and *labels
  * NULL, n = 0) when the model has none for that head. */
 pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char *const **labels, int *n);
+/* The heads with a label set, in file order: i in 0 .. pe_encoder_n_heads
+ * - 1; name and labels borrowed until pe_encoder_free. PE_NOT_FOUND when i
+ * is out of range. */
+int pe_encoder_n_heads(const pe_encoder *enc);
+pe_status pe_encoder_head_at(const pe_encoder *enc, int i, const char **name, const char *const **labels, int *n);
 
 /* ---- Texts in, vectors out (through the model's tokenizer) ---- */
 

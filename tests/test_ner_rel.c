@@ -1,0 +1,464 @@
+/* test_ner_rel.c - the token-classification head (gradients against
+ * central differences, with and without the feature embedding), NER data
+ * and scoring (conlleval semantics), PersonaExt data, triple decoding and
+ * scoring, and an end-to-end fine-tuning of a tiny encoder with both heads
+ * that must learn its training sentences, saved as a .pem and read back
+ * through pe_ner_extract and pe_rel_extract. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pe_ner.h"
+#include "pe_relation.h"
+#include "pe_test.h"
+#include "pe_trainer.h"
+
+static char tmpdir[512];
+
+static double frand(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return ((*s >> 8) & 0xffff) / 65536.0 - 0.5;
+}
+
+/* ---- the head's gradients ---- */
+
+static double head_loss(pe_token_head *h, const float *hidden, const int32_t *f, const int32_t *lab, int T)
+{
+    double ls, cnt;
+    pe_error err;
+    pe_token_head_loss(h, hidden, f, lab, T, 1.0f, NULL, &ls, &cnt, &err);
+    return ls / cnt;
+}
+
+static void check_head(int with_feat)
+{
+    const int C = 6, K = 5, T = 7, NF = 4, D = with_feat ? 3 : 0;
+    pe_token_head *h = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_token_head_new("ner", C, K, NF, D, 9, &h, &err), PE_OK);
+    if (!h) return;
+    int n;
+    const pe_train_param *p = pe_token_head_params(h, &n);
+    PE_CHECK_EQ_INT(n, with_feat ? 3 : 2);
+    PE_CHECK_EQ_STR(p[0].name, "ner.w");
+    unsigned s = 3;
+    for (int i = 0; i < n; i++)
+        for (int64_t k = 0; k < p[i].numel; k++) p[i].data[k] += (float)(0.5 * frand(&s));
+    float hidden[7 * 6], dh[7 * 6];
+    for (int i = 0; i < T * C; i++) hidden[i] = (float)(2 * frand(&s));
+    int32_t lab[7] = {0, -100, 4, 2, -100, 1, 3}, feats[7] = {0, 1, 2, 3, 1, 0, 2};
+    const int32_t *f = with_feat ? feats : NULL;
+    pe_params_zero_grad(p, n);
+    memset(dh, 0, sizeof dh);
+    double ls, cnt;
+    PE_CHECK_EQ_INT(pe_token_head_loss(h, hidden, f, lab, T, 1.0f, dh, &ls, &cnt, &err), PE_OK);
+    PE_CHECK_EQ_INT((long)cnt, 5);
+    for (int c = 0; c < C; c++) PE_CHECK(dh[1 * C + c] == 0.0f && dh[4 * C + c] == 0.0f);
+    const double eps = 1e-3;
+    int bad = 0, checked = 0;
+    for (int i = 0; i < T * C; i++) {
+        float keep = hidden[i];
+        hidden[i] = keep + (float)eps;
+        double lp = head_loss(h, hidden, f, lab, T);
+        hidden[i] = keep - (float)eps;
+        double lm = head_loss(h, hidden, f, lab, T);
+        hidden[i] = keep;
+        double num = (lp - lm) / (2 * eps);
+        checked++;
+        if (fabs(num - dh[i]) > 1e-3 + 2e-2 * fabs(num)) bad++;
+    }
+    for (int q = 0; q < n; q++)
+        for (int64_t i = 0; i < p[q].numel; i++) {
+            float keep = p[q].data[i];
+            p[q].data[i] = keep + (float)eps;
+            double lp = head_loss(h, hidden, f, lab, T);
+            p[q].data[i] = keep - (float)eps;
+            double lm = head_loss(h, hidden, f, lab, T);
+            p[q].data[i] = keep;
+            double num = (lp - lm) / (2 * eps);
+            checked++;
+            if (fabs(num - p[q].grad[i]) > 1e-3 + 2e-2 * fabs(num)) {
+                bad++;
+                fprintf(stderr, "%s[%lld]: numeric %g analytic %g\n", p[q].name, (long long)i, num, (double)p[q].grad[i]);
+            }
+        }
+    PE_CHECK(checked > 60);
+    PE_CHECK_EQ_INT(bad, 0);
+    /* predictions are a distribution */
+    float probs[7 * 5];
+    PE_CHECK_EQ_INT(pe_token_head_predict(h, hidden, f, T, probs, &err), PE_OK);
+    for (int t = 0; t < T; t++) {
+        double sum = 0;
+        for (int k = 0; k < K; k++) sum += probs[t * K + k];
+        PE_CHECK_NEAR(sum, 1.0, 1e-5);
+    }
+    /* bad labels and features */
+    int32_t badl[7] = {0, 0, 5, 0, 0, 0, 0}, badf[7] = {0, 0, 0, 9, 0, 0, 0};
+    PE_CHECK_EQ_INT(pe_token_head_loss(h, hidden, f, badl, T, 1.0f, NULL, &ls, &cnt, &err), PE_ERR_INVALID);
+    if (with_feat) PE_CHECK_EQ_INT(pe_token_head_predict(h, hidden, badf, T, probs, &err), PE_ERR_INVALID);
+    pe_token_head_free(h);
+}
+
+static void test_token_head_gradients(void)
+{
+    check_head(0);
+    check_head(1);
+}
+
+/* ---- NER data and scoring ---- */
+
+static void test_ner_reader(void)
+{
+    static const char *const types[] = {"person", "location", "organization", "work"};
+    pe_ner_read_options o = pe_ner_read_options_default();
+    o.type_map = "PER=person,LOC=location,ORG=organization,MISC=work";
+    o.types = types;
+    o.n_types = 4;
+    pe_ner_corpus *c = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/tiny.conll", &o, &c, &err), PE_OK);
+    if (!c) return;
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 3);
+    const pe_ner_sentence *s = pe_ner_corpus_get(c, 0);
+    PE_CHECK_EQ_INT(s->n, 7);
+    PE_CHECK_EQ_STR(s->words[2], "john");
+    PE_CHECK_EQ_STR(s->tags[2], "B-person");
+    PE_CHECK_EQ_STR(s->tags[3], "I-person");
+    PE_CHECK_EQ_STR(pe_ner_corpus_get(c, 2)->tags[2], "B-work");
+    pe_ner_corpus_free(c);
+    /* a type outside the set: strict names file and line; otherwise skipped */
+    o.type_map = "PER=person,LOC=location";
+    o.strict = 1;
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/tiny.conll", &o, &c, &err), PE_ERR_PARSE);
+    PE_CHECK(strstr(err.msg, "tiny.conll:14:") && strstr(err.msg, "ORG"));
+    o.strict = 0;
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/tiny.conll", &o, &c, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 1);
+    PE_CHECK_EQ_INT(pe_ner_corpus_skipped(c), 2);
+    pe_ner_corpus_free(c);
+    /* a tag that is not BIO */
+    o = pe_ner_read_options_default();
+    o.type_map = "PER=person";
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/bad.conll", &o, &c, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 2);
+    PE_CHECK_EQ_INT(pe_ner_corpus_skipped(c), 1);
+    PE_CHECK(strstr(pe_ner_corpus_first_problem(c), "bad.conll:5:") != NULL);
+    pe_ner_corpus_free(c);
+    o.strict = 1;
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/bad.conll", &o, &c, &err), PE_ERR_PARSE);
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/none.conll", &o, &c, &err), PE_ERR_IO);
+}
+
+static void test_ner_score(void)
+{
+    /* gold: [PER 0-2) [LOC 3] ; pred: [PER 0-2) [ORG 3] + an I-LOC after O (a new entity) */
+    const char *g1[] = {"B-PER", "I-PER", "O", "B-LOC", "O", "O"};
+    const char *p1[] = {"B-PER", "I-PER", "O", "B-ORG", "O", "I-LOC"};
+    /* gold: [LOC 0-2) ; pred: [LOC 0-1) [LOC 1-2) (B after B: two entities) */
+    const char *g2[] = {"B-LOC", "I-LOC", "O"};
+    const char *p2[] = {"B-LOC", "B-LOC", "O"};
+    const char *const *gold[] = {g1, g2}, *const *pred[] = {p1, p2};
+    int nw[] = {6, 3};
+    pe_ner_scores s;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_ner_score(gold, pred, nw, 2, &s, &err), PE_OK);
+    PE_CHECK_EQ_INT(s.tp, 1);
+    PE_CHECK_EQ_INT(s.fp, 4);
+    PE_CHECK_EQ_INT(s.fn, 2);
+    PE_CHECK_NEAR(s.precision, 0.2, 1e-12);
+    PE_CHECK_NEAR(s.recall, 1.0 / 3.0, 1e-12);
+    PE_CHECK_NEAR(s.f1, 0.25, 1e-12);
+    int per = -1;
+    for (int i = 0; i < s.n_types; i++)
+        if (!strcmp(s.types[i].type, "PER")) per = i;
+    PE_CHECK(per >= 0 && s.types[per].f1 == 1.0);
+    PE_CHECK_EQ_INT(s.n_types, 3);
+    /* macro: PER 1, ORG 0, LOC 0 */
+    PE_CHECK_NEAR(s.macro_f1, 1.0 / 3.0, 1e-12);
+    pe_ner_scores_clear(&s);
+}
+
+static pe_tokenizer *vocab16k(void)
+{
+    pe_tokenizer *tok = NULL;
+    pe_error err;
+    if (pe_tokenizer_open_vocab(PE_FIXTURES "/../../models/vocab.txt", NULL, &tok, &err) != PE_OK)
+        fprintf(stderr, "vocab: %s\n", err.msg);
+    return tok;
+}
+
+static void test_ner_examples(void)
+{
+    pe_tokenizer *tok = vocab16k();
+    PE_CHECK(tok != NULL);
+    if (!tok) return;
+    static const char *const types[] = {"PER", "LOC", "ORG", "MISC"};
+    pe_ner_corpus *c = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/tiny.conll", NULL, &c, &err), PE_OK);
+    char **labels;
+    int nl;
+    PE_CHECK_EQ_INT(pe_ner_labels_make(types, 4, &labels, &nl, &err), PE_OK);
+    PE_CHECK_EQ_INT(nl, 9);
+    PE_CHECK_EQ_STR(labels[3], "B-LOC");
+    pe_tag_data *d = NULL;
+    pe_tag_data_new(&d, &err);
+    size_t cut;
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, d, &cut, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_tag_data_count(d), 3);
+    PE_CHECK_EQ_INT(cut, 0);
+    pe_tag_example e = pe_tag_data_get(d, 0);
+    /* [CLS] i met john smith in paris . [SEP]: one token a word here */
+    int labelled = 0;
+    for (int t = 0; t < e.len; t++) labelled += e.labels[t] >= 0;
+    PE_CHECK_EQ_INT(labelled, 7);
+    PE_CHECK_EQ_INT(e.labels[0], -100);
+    PE_CHECK_EQ_INT(e.labels[3], 1); /* john: B-PER */
+    PE_CHECK_EQ_INT(e.labels[4], 2); /* smith: I-PER */
+    PE_CHECK_EQ_INT(e.labels[6], 3); /* paris: B-LOC */
+    PE_CHECK(e.feats == NULL);
+    /* truncation is counted */
+    pe_tag_data *d2 = NULL;
+    pe_tag_data_new(&d2, &err);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 6, NULL, d2, &cut, &err), PE_OK);
+    PE_CHECK(cut >= 1);
+    /* a tag outside the labels */
+    static const char *const few[] = {"PER"};
+    char **l2;
+    int n2;
+    pe_ner_labels_make(few, 1, &l2, &n2, &err);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)l2, n2, 64, NULL, d2, &cut, &err), PE_ERR_INVALID);
+    PE_CHECK(strstr(err.msg, "B-LOC") != NULL);
+    pe_ner_labels_free(l2, n2);
+    pe_tag_data_free(d);
+    pe_tag_data_free(d2);
+    pe_ner_labels_free(labels, nl);
+    pe_ner_corpus_free(c);
+    pe_tokenizer_free(tok);
+}
+
+/* ---- relations ---- */
+
+static void test_rel_reader_and_score(void)
+{
+    pe_rel_data *d = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_rel_data_read(PE_FIXTURES "/rel/tiny.jsonl", NULL, 0, 1, &d, &err), PE_OK);
+    if (!d) return;
+    PE_CHECK_EQ_INT(pe_rel_data_count(d), 5); /* the two "dogs ... pizza" lines are one utterance */
+    PE_CHECK_EQ_INT(pe_rel_data_n_relations(d), 6);
+    PE_CHECK_EQ_STR(pe_rel_data_relation(d, 0), "employed_by_general"); /* sorted */
+    const pe_rel_utterance *u = pe_rel_data_get(d, 1);
+    PE_CHECK_EQ_INT(u->n_triples, 2);
+    PE_CHECK_EQ_INT(pe_rel_data_discontiguous(d), 1); /* cook ... swim */
+    const pe_rel_utterance *w = pe_rel_data_get(d, 2);
+    PE_CHECK_EQ_INT(w->triples[0].subj_start, 0);
+    PE_CHECK_EQ_INT(w->triples[0].subj_end, 2);
+    /* labels and decoding: "i have two dogs and i love pizza" */
+    char **labels;
+    int nl;
+    const char *rels[6];
+    for (int i = 0; i < 6; i++) rels[i] = pe_rel_data_relation(d, i);
+    PE_CHECK_EQ_INT(pe_rel_labels_make(rels, 6, &labels, &nl, &err), PE_OK);
+    PE_CHECK_EQ_INT(nl, 15);
+    int have_pet = -1, like_food = -1;
+    for (int i = 0; i < 6; i++) {
+        if (!strcmp(rels[i], "have_pet")) have_pet = i;
+        if (!strcmp(rels[i], "like_food")) like_food = i;
+    }
+    int32_t wl[8] = {1, 0, 0, 3 + 2 * have_pet, 0, 1, 0, 3 + 2 * like_food};
+    pe_rel_triple *t = NULL;
+    int nt = 0;
+    PE_CHECK_EQ_INT(pe_rel_decode(wl, NULL, 8, 6, &t, &nt, &err), PE_OK);
+    PE_CHECK_EQ_INT(nt, 2);
+    if (nt == 2) {
+        PE_CHECK_EQ_INT(t[0].relation, have_pet);
+        PE_CHECK_EQ_INT(t[0].subj_start, 0);
+        PE_CHECK_EQ_INT(t[1].relation, like_food);
+        PE_CHECK_EQ_INT(t[1].subj_start, 5); /* the nearest subject before */
+        PE_CHECK_EQ_INT(t[1].obj_start, 7);
+    }
+    /* scoring: utterance 1 fully right; utterance 0 ("live in paris") predicted with the wrong span */
+    const pe_rel_utterance *gold[2] = {pe_rel_data_get(d, 1), pe_rel_data_get(d, 0)};
+    pe_rel_triple wrong = {0, 1, 2, 4, pe_rel_data_get(d, 0)->triples[0].relation, 0.5f, 0};
+    const pe_rel_triple *pred[2] = {t, &wrong};
+    int np[2] = {nt, 1};
+    pe_rel_scores s;
+    PE_CHECK_EQ_INT(pe_rel_score(gold, pred, np, 2, 6, &s, &err), PE_OK);
+    PE_CHECK_EQ_INT(s.tp, 2);
+    PE_CHECK_EQ_INT(s.fp, 1);
+    PE_CHECK_EQ_INT(s.fn, 1);
+    PE_CHECK_NEAR(s.f1, 2.0 / 3.0, 1e-12);
+    PE_CHECK_NEAR(s.relation_f1, 1.0, 1e-12);      /* the relations are right */
+    PE_CHECK_NEAR(s.relation_accuracy, 1.0, 1e-12);
+    pe_rel_scores_clear(&s);
+    free(t);
+    pe_rel_labels_free(labels, nl);
+    pe_rel_data_free(d);
+    /* bad lines: strict names file:line; otherwise skipped and counted */
+    PE_CHECK_EQ_INT(pe_rel_data_read(PE_FIXTURES "/rel/bad.jsonl", NULL, 0, 1, &d, &err), PE_ERR_PARSE);
+    PE_CHECK(strstr(err.msg, "bad.jsonl:2:") != NULL);
+    PE_CHECK_EQ_INT(pe_rel_data_read(PE_FIXTURES "/rel/bad.jsonl", NULL, 0, 0, &d, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_data_count(d), 2);
+    PE_CHECK_EQ_INT(pe_rel_data_skipped(d), 2);
+    pe_rel_data_free(d);
+    /* a relation outside a fixed inventory */
+    static const char *const only[] = {"live_in_citystatecountry"};
+    PE_CHECK_EQ_INT(pe_rel_data_read(PE_FIXTURES "/rel/tiny.jsonl", only, 1, 1, &d, &err), PE_ERR_PARSE);
+    PE_CHECK(strstr(err.msg, "unknown relation") != NULL);
+}
+
+/* ---- end to end: fine-tune, save, load, extract ---- */
+
+static void test_end_to_end(void)
+{
+    pe_tokenizer *tok = vocab16k();
+    if (!tok) return;
+    pe_error err;
+    pe_encoder_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
+    cfg.hidden = 32;
+    cfg.layers = 1;
+    cfg.heads = 2;
+    cfg.intermediate = 64;
+    cfg.max_position = 64;
+    cfg.type_vocab = 2;
+    cfg.layer_norm_eps = 1e-12f;
+    pe_train *tr = NULL;
+    PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 5, &tr, &err), PE_OK);
+    static const char *const types[] = {"PER", "LOC", "ORG", "MISC"};
+    pe_ner_corpus *c = NULL;
+    pe_rel_data *rd = NULL;
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/tiny.conll", NULL, &c, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_data_read(PE_FIXTURES "/rel/tiny.jsonl", NULL, 0, 1, &rd, &err), PE_OK);
+    char **nlab, **rlab;
+    int nn, nr;
+    pe_ner_labels_make(types, 4, &nlab, &nn, &err);
+    const char *rels[8];
+    for (int i = 0; i < pe_rel_data_n_relations(rd); i++) rels[i] = pe_rel_data_relation(rd, i);
+    pe_rel_labels_make(rels, pe_rel_data_n_relations(rd), &rlab, &nr, &err);
+    pe_tag_data *nd = NULL, *rdd = NULL;
+    pe_tag_data_new(&nd, &err);
+    pe_tag_data_new(&rdd, &err);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)nlab, nn, 64, NULL, nd, NULL, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_add_examples(rd, tok, 64, rdd, &err), PE_OK);
+    pe_token_head *nh = NULL, *rh = NULL;
+    pe_token_head_new("ner", 32, nn, 0, 0, 1, &nh, &err);
+    pe_token_head_new("rel", 32, nr, 0, 0, 2, &rh, &err);
+    pe_ner_scorer *ns = NULL;
+    pe_rel_scorer *rs = NULL;
+    PE_CHECK_EQ_INT(pe_ner_scorer_new(c, tok, (const char *const *)nlab, nn, 64, &ns, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_scorer_new(rd, tok, 64, &rs, &err), PE_OK);
+    pe_tag_objective *no = NULL, *ro = NULL;
+    PE_CHECK_EQ_INT(pe_tag_objective_new("ner", nh, nd, nd, pe_ner_scorer_score, ns, &no, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_tag_objective_new("rel", rh, rdd, rdd, pe_rel_scorer_score, rs, &ro, &err), PE_OK);
+    const pe_objective *objs[2] = {pe_tag_objective_get(no), pe_tag_objective_get(ro)};
+    pe_objective_mix *mix = NULL;
+    PE_CHECK_EQ_INT(pe_objective_mix_new(objs, NULL, 2, "tag", 32, &mix, &err), PE_OK);
+    char dir[700], labels_json[4096];
+    snprintf(dir, sizeof dir, "%s/tag", tmpdir);
+    int o = snprintf(labels_json, sizeof labels_json, "{\"ner\":[");
+    for (int i = 0; i < nn; i++) o += snprintf(labels_json + o, sizeof labels_json - (size_t)o, "%s\"%s\"", i ? "," : "", nlab[i]);
+    o += snprintf(labels_json + o, sizeof labels_json - (size_t)o, "],\"rel\":[");
+    for (int i = 0; i < nr; i++) o += snprintf(labels_json + o, sizeof labels_json - (size_t)o, "%s\"%s\"", i ? "," : "", rlab[i]);
+    snprintf(labels_json + o, sizeof labels_json - (size_t)o, "]}");
+    pe_trainer_options to = pe_trainer_options_default();
+    to.dir = dir;
+    to.steps = 150;
+    to.lr = 1e-2f;
+    to.warmup = 10;
+    to.batch_tokens = 512;
+    to.hidden_dropout = to.attention_dropout = 0.0f;
+    to.adamw.weight_decay = 0.0f;
+    to.eval_every = 50;
+    to.checkpoint_every = 0;
+    to.log_every = 50;
+    to.tokenizer = tok;
+    to.labels_json = labels_json;
+    pe_trainer_result res;
+    PE_CHECK_EQ_INT(pe_trainer_run(tr, pe_objective_mix_get(mix), &to, &res, &err), PE_OK);
+    /* it learnt its training data (both heads) */
+    PE_CHECK_MSG(res.best_metric > 0.9, "best %g", res.best_metric);
+    /* best/ -> .pem with both heads and their labels */
+    char best[800], pem[800];
+    snprintf(best, sizeof best, "%s/best", dir);
+    snprintf(pem, sizeof pem, "%s/model.pem", tmpdir);
+    pe_encoder_convert_options co = pe_encoder_convert_options_default();
+    co.f16 = 1;
+    co.model_id = "tiny-test";
+    PE_CHECK_EQ_INT(pe_encoder_convert_hf(best, pem, &co, &err), PE_OK);
+    pe_encoder *enc = NULL;
+    PE_CHECK_EQ_INT(pe_encoder_load(pem, NULL, &enc, &err), PE_OK);
+    if (enc) {
+        pe_ner *ner = NULL;
+        pe_rel *rel = NULL;
+        PE_CHECK_EQ_INT(pe_ner_open(enc, NULL, &ner, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_rel_open(enc, &rel, &err), PE_OK);
+        const char *text = "I met John Smith in Paris.";
+        pe_ner_mention *m = NULL;
+        size_t n = 0;
+        PE_CHECK_EQ_INT(pe_ner_extract(ner, text, strlen(text), &m, &n, &err), PE_OK);
+        int per = 0, loc = 0;
+        for (size_t i = 0; i < n; i++) {
+            per |= !strcmp(m[i].type, "PER") && !strcmp(m[i].text, "John Smith") && m[i].start == 6 && m[i].end == 16;
+            loc |= !strcmp(m[i].type, "LOC") && !strcmp(m[i].text, "Paris");
+            PE_CHECK(m[i].score > 0.0f && m[i].score <= 1.0f);
+        }
+        PE_CHECK(per && loc);
+        pe_ner_mentions_free(m, n);
+        const char *t2 = "i have two dogs and i love pizza";
+        pe_rel_extraction *x = NULL;
+        PE_CHECK_EQ_INT(pe_rel_extract(rel, t2, strlen(t2), &x, &n, &err), PE_OK);
+        int pet = 0, food = 0;
+        for (size_t i = 0; i < n; i++) {
+            pet |= !strcmp(x[i].relation, "have_pet") && !strcmp(x[i].object.text, "dogs") && !strcmp(x[i].subject.text, "i");
+            food |= !strcmp(x[i].relation, "like_food") && !strcmp(x[i].object.text, "pizza") && x[i].subject.start == 20;
+        }
+        PE_CHECK(pet && food);
+        pe_rel_extractions_free(x, n);
+        /* invalid UTF-8 is refused */
+        PE_CHECK_EQ_INT(pe_ner_extract(ner, "a\xff", 2, &m, &n, &err), PE_ERR_UTF8);
+        pe_ner_close(ner);
+        pe_rel_close(rel);
+        pe_encoder_free(enc);
+    }
+    pe_objective_mix_free(mix);
+    pe_tag_objective_free(no);
+    pe_tag_objective_free(ro);
+    pe_ner_scorer_free(ns);
+    pe_rel_scorer_free(rs);
+    pe_token_head_free(nh);
+    pe_token_head_free(rh);
+    pe_tag_data_free(nd);
+    pe_tag_data_free(rdd);
+    pe_ner_labels_free(nlab, nn);
+    pe_rel_labels_free(rlab, nr);
+    pe_ner_corpus_free(c);
+    pe_rel_data_free(rd);
+    pe_train_free(tr);
+    pe_tokenizer_free(tok);
+}
+
+int main(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/pe_nerrel_XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tmpdir)) return 1;
+    pe_trainer_set_threads(2);
+    PE_RUN(test_token_head_gradients);
+    PE_RUN(test_ner_reader);
+    PE_RUN(test_ner_score);
+    PE_RUN(test_ner_examples);
+    PE_RUN(test_rel_reader_and_score);
+    PE_RUN(test_end_to_end);
+    if (pe_test_failures == 0) {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+    PE_TEST_EXIT();
+}

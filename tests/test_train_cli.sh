@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# persona train (mlm, then tag from the pretrained run), eval ner|rel and
+# extract end to end on tiny fixtures, with their exit codes on bad input.
+set -u
+persona=$1
+fix=$2
+models=$3
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pe_train_cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+die() { echo "FAIL: $*"; fail=1; }
+expect_rc() { # expected-code description command...
+  local want=$1 what=$2; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  [ $rc = "$want" ] || { die "$what: exit $rc, wanted $want"; cat "$tmp/err"; }
+}
+
+# a small corpus for MLM
+for i in $(seq 1 40); do
+  echo "i live in paris and i have a dog named rex number $i"
+  echo "my favourite food is pizza and i work as a nurse"
+  echo ""
+done | gzip > "$tmp/corpus.txt.gz"
+cat > "$tmp/mlm.json" <<JSON
+{"corpus": ["corpus.txt.gz"], "data_dir": ".", "vocab": "$models/vocab.txt", "seq_len": 32, "held_out_every": 10,
+ "model": {"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64, "max_position": 64},
+ "train": {"steps": 20, "batch_tokens": 256, "lr": 1e-3, "warmup": 2, "checkpoint_every": 10, "eval_every": 10, "log_every": 5}}
+JSON
+expect_rc 0 "train mlm" "$persona" train mlm --recipe "$tmp/mlm.json" --out "$tmp/mlm" --threads 1
+[ -f "$tmp/mlm/best/model.safetensors" ] || die "no best/ after mlm"
+grep -q '"eval"' "$tmp/mlm/log.jsonl" || die "no evaluation in log.jsonl"
+# a second run on the same folder without --resume is refused; with it, it continues
+expect_rc 1 "train mlm again without --resume" "$persona" train mlm --recipe "$tmp/mlm.json" --out "$tmp/mlm" --threads 1
+expect_rc 0 "train mlm --resume" "$persona" train mlm --recipe "$tmp/mlm.json" --out "$tmp/mlm" --resume --steps 30 --threads 1
+grep -q '"step":30' "$tmp/mlm/log.jsonl" || die "resumed run did not reach step 30"
+
+# fine-tune both heads from the pretrained run and export a .pem
+cat > "$tmp/tag.json" <<JSON
+{"init": "mlm/best", "data_dir": "$fix", "max_len": 64,
+ "ner": {"types": ["person", "location", "organization", "work"], "train": [{"path": "ner/tiny.conll", "type_map": "PER=person,LOC=location,ORG=organization,MISC=work"}],
+         "dev": [{"path": "ner/tiny.conll", "type_map": "PER=person,LOC=location,ORG=organization,MISC=work"}]},
+ "rel": {"train": "rel/tiny.jsonl", "dev": "rel/tiny.jsonl"},
+ "train": {"steps": 120, "batch_tokens": 512, "lr": 1e-2, "warmup": 10, "dropout": 0, "attention_dropout": 0, "weight_decay": 0, "eval_every": 40, "checkpoint_every": 0, "log_every": 40},
+ "export": {"pem": "model.pem", "f16": true, "model_id": "tiny", "model_version": "1"}}
+JSON
+expect_rc 0 "train tag" "$persona" train tag --recipe "$tmp/tag.json" --out "$tmp/tag" --threads 1
+model="$tmp/tag/model.pem"
+[ -f "$model" ] || die "no model.pem exported"
+expect_rc 0 "model info" "$persona" model info "$model"
+grep -q '"rel"' "$tmp/out" || die "model info does not list the rel labels"
+
+# eval
+expect_rc 0 "eval ner" "$persona" eval ner --model "$model" --data "$fix/ner/tiny.conll" --type-map PER=person,LOC=location,ORG=organization,MISC=work --json
+grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner: the training sentences are not learnt"; cat "$tmp/out"; }
+expect_rc 0 "eval rel" "$persona" eval rel --model "$model" --data "$fix/rel/tiny.jsonl" --json
+grep -q '"triplet_micro_f1"' "$tmp/out" || die "eval rel: no triplet_micro_f1"
+grep -q '"relation_accuracy"' "$tmp/out" || die "eval rel: no relation_accuracy"
+expect_rc 4 "eval rel with bad lines" "$persona" eval rel --model "$model" --data "$fix/rel/bad.jsonl"
+grep -q "bad.jsonl:2" "$tmp/err" || die "eval rel: the bad line is not named"
+expect_rc 1 "eval rel --strict with bad lines" "$persona" eval rel --model "$model" --data "$fix/rel/bad.jsonl" --strict
+expect_rc 4 "eval ner with an unknown type" "$persona" eval ner --model "$model" --data "$fix/ner/tiny.conll" --type-map PER=person
+expect_rc 3 "eval with a missing data file" "$persona" eval ner --model "$model" --data "$tmp/none.conll"
+expect_rc 2 "eval without --data" "$persona" eval ner --model "$model"
+
+# extract
+expect_rc 0 "extract text" "$persona" extract --model "$model" "I met John Smith in Paris."
+grep -q '"text":"John Smith","type":"person"' "$tmp/out" || { die "extract: John Smith not found"; cat "$tmp/out"; }
+grep -q '"start":6,"end":16' "$tmp/out" || die "extract: character offsets"
+printf '{"id": "m1", "text": "i have two dogs and i love pizza"}\n\xff\xfe\n' > "$tmp/in.jsonl"
+"$persona" extract --model "$model" < "$tmp/in.jsonl" > "$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc = 4 ] || die "extract with a bad line: exit $rc, wanted 4"
+head -1 "$tmp/out" | grep -q '"id":"m1"' || die "extract: the id is not kept"
+head -1 "$tmp/out" | grep -q '"relation":"have_pet","object":{"start":11,"end":15,"text":"dogs"}' || { die "extract: have_pet dogs"; head -1 "$tmp/out"; }
+sed -n 2p "$tmp/out" | grep -q '"error"' || die "extract: no error line for invalid UTF-8"
+expect_rc 3 "extract with a missing model" "$persona" extract --model "$tmp/none.pem" "x"
+expect_rc 2 "extract with an unknown option" "$persona" extract --frobnicate
+expect_rc 0 "train --help" "$persona" train --help
+grep -q "exit codes" "$tmp/out" || die "train --help lists no exit codes"
+expect_rc 2 "train with an unknown objective" "$persona" train xyz --recipe "$tmp/tag.json"
+expect_rc 3 "train with a missing recipe" "$persona" train tag --recipe "$tmp/none.json"
+[ $fail = 0 ] && echo "train/eval/extract ok"
+exit $fail
