@@ -50,6 +50,8 @@ static void usage(FILE *f)
             "  --graph DIR        ner: the graph store for the graph feature (the recipe's\n"
             "                     \"ner\".\"graph\" must be true)\n"
             "  --threads N        CPU threads (default: all cores)\n"
+            "  --strict           ner/rel: the first malformed data line is fatal (else such\n"
+            "                     lines are skipped, counted and the first one named)\n"
             "\n"
             "exit codes: 0 ok, 1 failure (the message says what; checkpoints are kept),\n"
             "            2 usage, 3 a data file, the vocabulary, the initial model or the\n"
@@ -234,7 +236,7 @@ static void trainer_opts(const cJSON *tro, pe_trainer_options *o)
 
 typedef struct args {
     const char *recipe, *out, *data, *what, *init, *graph;
-    int resume, threads;
+    int resume, threads, strict;
     long steps;
 } args;
 
@@ -390,7 +392,7 @@ done:
 
 /* Reads the CoNLL files of a list [{"path", "type_map"}, ...] (or plain
  * strings) into one corpus. */
-static int read_ner_list(const cJSON *list, const char *data_dir, const char *const *types, int n_types,
+static int read_ner_list(const cJSON *list, const char *data_dir, const char *const *types, int n_types, int strict,
                          pe_ner_corpus **out)
 {
     *out = NULL;
@@ -413,6 +415,7 @@ static int read_ner_list(const cJSON *list, const char *data_dir, const char *co
         ro.type_map = cJSON_IsString(it) ? NULL : str_or(it, "type_map", NULL);
         ro.types = types;
         ro.n_types = n_types;
+        ro.strict = strict;
         pe_ner_corpus *c = NULL;
         pe_status st = pe_ner_corpus_read(path, &ro, &c, &err);
         if (st != PE_OK) {
@@ -558,9 +561,9 @@ static int run_heads(const recipe *r, const args *a)
             fprintf(stderr, "persona: %s: \"ner\" needs \"types\"\n", a->recipe);
             goto done;
         }
-        if ((rc = read_ner_list(obj_get(nerj, "train"), data_dir, (const char *const *)types, n_types, &ntrain)) !=
+        if ((rc = read_ner_list(obj_get(nerj, "train"), data_dir, (const char *const *)types, n_types, a->strict, &ntrain)) !=
                 PE_EXIT_OK ||
-            (rc = read_ner_list(obj_get(nerj, "dev"), data_dir, (const char *const *)types, n_types, &ndev)) !=
+            (rc = read_ner_list(obj_get(nerj, "dev"), data_dir, (const char *const *)types, n_types, a->strict, &ndev)) !=
                 PE_EXIT_OK)
             goto done;
         rc = PE_EXIT_FAIL;
@@ -609,11 +612,11 @@ static int run_heads(const recipe *r, const args *a)
             rc = PE_EXIT_NOT_FOUND;
             goto done;
         }
-        st = pe_rel_data_read(tp, NULL, 0, 0, &rtrain, &err);
+        st = pe_rel_data_read(tp, NULL, 0, a->strict, &rtrain, &err);
         if (st == PE_OK) {
             const char **rels = calloc((size_t)pe_rel_data_n_relations(rtrain) + 1, sizeof *rels);
             for (int i = 0; rels && i < pe_rel_data_n_relations(rtrain); i++) rels[i] = pe_rel_data_relation(rtrain, i);
-            st = rels ? pe_rel_data_read(dp, rels, pe_rel_data_n_relations(rtrain), 0, &rdev, &err) : PE_ERR_NOMEM;
+            st = rels ? pe_rel_data_read(dp, rels, pe_rel_data_n_relations(rtrain), a->strict, &rdev, &err) : PE_ERR_NOMEM;
             if (st == PE_OK) st = pe_rel_labels_make(rels, pe_rel_data_n_relations(rtrain), &rlab, &n_rlab, &err);
             free(rels);
         }
@@ -744,6 +747,8 @@ int pe_cmd_train(int argc, char **argv)
             a.graph = argv[++i];
         } else if (!strcmp(s, "--resume")) {
             a.resume = 1;
+        } else if (!strcmp(s, "--strict")) {
+            a.strict = 1;
         } else if (!strcmp(s, "--steps") && i + 1 < argc) {
             char *e;
             errno = 0;

@@ -464,6 +464,16 @@ static void test_resume_after_kill(void)
     pe_encoder *enc = NULL;
     PE_CHECK_EQ_INT(pe_encoder_load(pa, NULL, &enc, &err), PE_OK);
     pe_encoder_free(enc);
+    /* a damaged checkpoint: the resume fails naming the file, and keeps it */
+    char pc[700];
+    snprintf(pc, sizeof pc, "%s/ckpt-00000012/optim.safetensors", b);
+    struct stat so;
+    PE_CHECK(stat(pc, &so) == 0 && truncate(pc, so.st_size / 2) == 0);
+    pe_trainer_result rc2;
+    pe_status st2 = run_mlm(shards, b, 1, 0, &rc2, &err);
+    PE_CHECK(st2 == PE_ERR_CORRUPT || st2 == PE_ERR_IO);
+    PE_CHECK(strstr(err.msg, "optim.safetensors") != NULL);
+    PE_CHECK(stat(pc, &so) == 0);
     /* only the newest two checkpoints are kept */
     snprintf(pa, sizeof pa, "%s/ckpt-00000004", a);
     struct stat st;
