@@ -88,19 +88,35 @@ static double r4(double v)
     return (double)(long long)(v * 10000.0 + 0.5) / 10000.0;
 }
 
-/* One text -> its JSON object (NULL with *err set on failure). */
-static cJSON *extract_one(pe_ner *ner, pe_rel *rel, const pe_encoder_info *info, const char *text, size_t len,
-                          pe_error *err)
+/* One text -> its JSON object (NULL with *err set on failure). The
+ * encoder runs once; both heads read its hidden states. */
+static cJSON *extract_one(pe_encoder *enc, pe_ner *ner, pe_rel *rel, const pe_encoder_info *info, const char *text,
+                          size_t len, pe_error *err)
 {
     pe_ner_mention *m = NULL;
     size_t nm = 0;
     pe_rel_extraction *x = NULL;
     size_t nx = 0;
-    if (ner && pe_ner_extract(ner, text, len, &m, &nm, err) != PE_OK) return NULL;
-    if (rel && pe_rel_extract(rel, text, len, &x, &nx, err) != PE_OK) {
-        pe_ner_mentions_free(m, nm);
+    pe_encoder_result *res = NULL;
+    pe_encoder_encode_options eo = pe_encoder_encode_options_default();
+    pe_status st = pe_encoder_encode_texts(enc, &text, &len, 1, &eo, &res);
+    if (st != PE_OK) {
+        pe_error_set(err, st, "%s", pe_encoder_errmsg(enc));
         return NULL;
     }
+    const int whole = !res->encodings[0]->truncated; /* else: windows over the whole text */
+    if (ner && (whole ? pe_ner_extract_encoded(ner, text, res->encodings[0], res->hidden_states, &m, &nm, err)
+                      : pe_ner_extract(ner, text, len, &m, &nm, err)) != PE_OK) {
+        pe_encoder_result_free(res);
+        return NULL;
+    }
+    if (rel && (whole ? pe_rel_extract_encoded(rel, text, res->encodings[0], res->hidden_states, &x, &nx, err)
+                      : pe_rel_extract(rel, text, len, &x, &nx, err)) != PE_OK) {
+        pe_ner_mentions_free(m, nm);
+        pe_encoder_result_free(res);
+        return NULL;
+    }
+    pe_encoder_result_free(res);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "text", text);
     cJSON *mo = cJSON_AddObjectToObject(o, "model");
@@ -223,7 +239,7 @@ int pe_cmd_extract(int argc, char **argv)
     long bad = 0;
     if (first_text > 0) {
         for (int i = first_text; i < argc; i++) {
-            cJSON *o = extract_one(ner, rel, &info, argv[i], strlen(argv[i]), &err);
+            cJSON *o = extract_one(enc, ner, rel, &info, argv[i], strlen(argv[i]), &err);
             if (!o) {
                 fprintf(stderr, "persona: argument %d: %s\n", i - first_text + 1, err.msg);
                 bad++;
@@ -251,7 +267,7 @@ int pe_cmd_extract(int argc, char **argv)
                 pe_error_set(&err, PE_ERR_PARSE, "a JSON line needs a \"text\" string");
             } else {
                 const char *text = t ? t->valuestring : line;
-                o = extract_one(ner, rel, &info, text, strlen(text), &err);
+                o = extract_one(enc, ner, rel, &info, text, strlen(text), &err);
             }
             if (!o) {
                 fprintf(stderr, "persona: line %ld: %s\n", lineno, err.msg);

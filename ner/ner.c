@@ -772,16 +772,13 @@ void pe_ner_mentions_free(pe_ner_mention *m, size_t n)
     free(m);
 }
 
-pe_status pe_ner_extract(pe_ner *n, const char *text, size_t len, pe_ner_mention **m_out, size_t *n_out, pe_error *err)
+/* Mentions of text from its encoding e: with hidden (e->len, C), the
+ * head reads those hidden states; without, the encoder runs on e's ids in
+ * windows (e then has no [CLS]/[SEP]). */
+static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e, const float *hidden,
+                              pe_ner_mention **m_out, size_t *n_out, pe_error *err)
 {
-    *m_out = NULL;
-    *n_out = 0;
-    const pe_tokenizer *tok = pe_encoder_tokenizer(n->enc);
-    pe_encode_options eo = pe_encode_options_default();
-    eo.add_special_tokens = 0;
-    pe_encoding *e = NULL;
-    pe_status st = pe_tokenizer_encode(tok, text, len, NULL, 0, &eo, &e, err);
-    if (st != PE_OK) return st;
+    pe_status st = PE_OK;
     const int T = (int)e->len;
     int n_words = 0;
     for (int t = 0; t < T; t++) n_words = e->word_ids[t] + 1 > n_words ? e->word_ids[t] + 1 : n_words;
@@ -823,7 +820,22 @@ pe_status pe_ner_extract(pe_ner *n, const char *text, size_t len, pe_ner_mention
         free(words);
         free(wf);
     }
-    if (st == PE_OK && T > 0) st = pe_token_head_run(n->enc, n->head, e->ids, starts, tf, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(n->enc, n->head, e->ids, starts, tf, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && hidden) {
+        const int K = n->n_labels;
+        float *probs = malloc((size_t)T * (size_t)K * sizeof *probs);
+        if (!probs) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        if (st == PE_OK) st = pe_token_head_predict(n->head, hidden, pe_token_head_n_feat(n->head) ? tf : NULL, T, probs, err);
+        for (int t = 0; st == PE_OK && t < T; t++) {
+            const float *p = probs + (size_t)t * K;
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (p[k] > p[best]) best = k;
+            lab[t] = best;
+            cf[t] = p[best];
+        }
+        free(probs);
+    }
     /* word tags -> mentions */
     if (st == PE_OK && n_words > 0) {
         m = calloc((size_t)n_words, sizeof *m);
@@ -870,6 +882,28 @@ pe_status pe_ner_extract(pe_ner *n, const char *text, size_t len, pe_ner_mention
     free(lab);
     free(cf);
     free(tf);
+    return st;
+}
+
+pe_status pe_ner_extract(pe_ner *n, const char *text, size_t len, pe_ner_mention **m_out, size_t *n_out, pe_error *err)
+{
+    *m_out = NULL;
+    *n_out = 0;
+    pe_encode_options eo = pe_encode_options_default();
+    eo.add_special_tokens = 0;
+    pe_encoding *e = NULL;
+    pe_status st = pe_tokenizer_encode(pe_encoder_tokenizer(n->enc), text, len, NULL, 0, &eo, &e, err);
+    if (st != PE_OK) return st;
+    st = extract_impl(n, text, e, NULL, m_out, n_out, err);
     pe_encoding_free(e);
     return st;
+}
+
+pe_status pe_ner_extract_encoded(pe_ner *n, const char *text, const pe_encoding *e, const float *hidden,
+                                 pe_ner_mention **m_out, size_t *n_out, pe_error *err)
+{
+    *m_out = NULL;
+    *n_out = 0;
+    if (!n || !text || !e || !hidden) return pe_error_set(err, PE_ERR_INVALID, "ner: NULL argument");
+    return extract_impl(n, text, e, hidden, m_out, n_out, err);
 }

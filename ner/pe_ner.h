@@ -186,6 +186,13 @@ typedef struct pe_ner_mention {
  * read in consecutive windows of words). Errors: PE_ERR_UTF8,
  * PE_ERR_NOMEM, PE_ERR_BACKEND. *m NULL and *n 0 when none. */
 pe_status pe_ner_extract(pe_ner *ner, const char *text, size_t len, pe_ner_mention **m, size_t *n, pe_error *err);
+/* The same from an encoding of text made by the model's tokenizer with its
+ * [CLS]/[SEP] (e.g. by pe_encoder_encode_texts) and its last-layer hidden
+ * states (e->len, C): the encoder does not run again, so a caller that
+ * also runs other heads (relations) encodes each text once, in batches.
+ * Texts longer than the encoding (truncated) lose the rest. */
+pe_status pe_ner_extract_encoded(pe_ner *ner, const char *text, const pe_encoding *e, const float *hidden,
+                                 pe_ner_mention **m, size_t *n, pe_error *err);
 /* Word tags of pre-split words (for evaluation): tags[i] borrowed label
  * strings, conf[i] (may be NULL) the probabilities. */
 pe_status pe_ner_tag_words(pe_ner *ner, const char *const *words, int n_words, const char **tags, float *conf,

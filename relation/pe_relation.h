@@ -142,6 +142,11 @@ typedef struct pe_rel_extraction {
 /* Triples of one text. Errors: PE_ERR_UTF8, PE_ERR_NOMEM, PE_ERR_BACKEND. */
 pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extraction **x, size_t *n, pe_error *err);
 void pe_rel_extractions_free(pe_rel_extraction *x, size_t n);
+/* The same from an encoding with [CLS]/[SEP] and its last-layer hidden
+ * states (e->len, C), as pe_ner_extract_encoded: one encoder pass serves
+ * both heads. */
+pe_status pe_rel_extract_encoded(pe_rel *r, const char *text, const pe_encoding *e, const float *hidden,
+                                 pe_rel_extraction **x, size_t *n, pe_error *err);
 /* Triples of pre-split words (for evaluation). */
 pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words, pe_rel_triple **t, int *n,
                                pe_error *err);

@@ -742,16 +742,10 @@ static int set_span(pe_rel_span *s, const char *text, size_t a, size_t b)
     return 0;
 }
 
-pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extraction **x_out, size_t *n_out,
-                         pe_error *err)
+static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e, const float *hidden,
+                              pe_rel_extraction **x_out, size_t *n_out, pe_error *err)
 {
-    *x_out = NULL;
-    *n_out = 0;
-    pe_encode_options eo = pe_encode_options_default();
-    eo.add_special_tokens = 0;
-    pe_encoding *e = NULL;
-    pe_status st = pe_tokenizer_encode(pe_encoder_tokenizer(r->enc), text, len, NULL, 0, &eo, &e, err);
-    if (st != PE_OK) return st;
+    pe_status st = PE_OK;
     const int T = (int)e->len;
     int nw = 0;
     for (int t = 0; t < T; t++) nw = e->word_ids[t] + 1 > nw ? e->word_ids[t] + 1 : nw;
@@ -775,7 +769,22 @@ pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extract
         }
         we[w] = e->offsets[k].end;
     }
-    if (st == PE_OK && T > 0) st = pe_token_head_run(r->enc, r->head, e->ids, starts, NULL, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(r->enc, r->head, e->ids, starts, NULL, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && hidden) {
+        const int K = r->n_labels;
+        float *probs = malloc((size_t)T * (size_t)K * sizeof *probs);
+        if (!probs) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        if (st == PE_OK) st = pe_token_head_predict(r->head, hidden, NULL, T, probs, err);
+        for (int k = 0; st == PE_OK && k < T; k++) {
+            const float *p = probs + (size_t)k * K;
+            int best = 0;
+            for (int c = 1; c < K; c++)
+                if (p[c] > p[best]) best = c;
+            lab[k] = best;
+            cf[k] = p[best];
+        }
+        free(probs);
+    }
     if (st == PE_OK) {
         for (int w = 0; w < nw; w++) {
             wl[w] = wf[w] >= 0 ? lab[wf[w]] : 0;
@@ -810,6 +819,29 @@ pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extract
     free(wl);
     free(cf);
     free(wc);
+    return st;
+}
+
+pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extraction **x_out, size_t *n_out,
+                         pe_error *err)
+{
+    *x_out = NULL;
+    *n_out = 0;
+    pe_encode_options eo = pe_encode_options_default();
+    eo.add_special_tokens = 0;
+    pe_encoding *e = NULL;
+    pe_status st = pe_tokenizer_encode(pe_encoder_tokenizer(r->enc), text, len, NULL, 0, &eo, &e, err);
+    if (st != PE_OK) return st;
+    st = extract_impl(r, text, e, NULL, x_out, n_out, err);
     pe_encoding_free(e);
     return st;
+}
+
+pe_status pe_rel_extract_encoded(pe_rel *r, const char *text, const pe_encoding *e, const float *hidden,
+                                 pe_rel_extraction **x_out, size_t *n_out, pe_error *err)
+{
+    *x_out = NULL;
+    *n_out = 0;
+    if (!r || !text || !e || !hidden) return pe_error_set(err, PE_ERR_INVALID, "relation: NULL argument");
+    return extract_impl(r, text, e, hidden, x_out, n_out, err);
 }
