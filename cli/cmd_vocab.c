@@ -57,7 +57,7 @@ typedef struct read_state {
     pe_cli_progress prog;
     uint64_t lines, bad, bytes_done; /* bytes_done: compressed bytes of the files before */
     uint64_t bytes_total;
-    double t0;
+    double t0, t_merge0; /* start; first merge progress call (0 before) */
 } read_state;
 
 static void show_read(read_state *r, uint64_t at)
@@ -148,11 +148,12 @@ static int read_file(read_state *r, const char *path)
 static void show_merges(const pe_vocab_stats *s, void *user)
 {
     read_state *r = user;
-    double el = pe_now() - r->t0;
+    if (r->t_merge0 == 0) r->t_merge0 = pe_now(); /* the first call: pairs counted */
+    double el = pe_now() - r->t_merge0;
     char what[160];
     snprintf(what, sizeof what, "vocab: merges (%zu pairs at start, last count %llu), size %zu", s->pairs,
              (unsigned long long)s->last_count, s->vocab_size);
-    pe_cli_progress_update(&r->prog, what, s->merges, 0, "merges", "merges/s (total)",
+    pe_cli_progress_update(&r->prog, what, s->merges, 0, "merges", "merges/s",
                            el > 0 ? (double)s->merges / el : 0);
 }
 

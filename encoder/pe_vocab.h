@@ -2,7 +2,9 @@
  * pe_vocab.h - WordPiece vocabulary trainer, as Hugging Face tokenizers'
  * WordPieceTrainer (a BPE trainer with the continuing-subword prefix "##").
  * Its vocab.txt loads in pe_tokenizer (pe_tokenizer.h) and in Hugging
- * Face's BertTokenizer / BertTokenizerFast with the same ids.
+ * Face's BERT tokenizers with the same ids (checked against tokenizers'
+ * BertNormalizer + BertPreTokenizer + WordPiece, BertTokenizerFast's
+ * pipeline, on 15k corpus sentences).
  *
  * Usage:
  *
@@ -43,12 +45,17 @@
  * alphabet and the "##c" symbols alone exceed vocab_size, the vocabulary
  * is that large (nothing is cut, as in HF).
  *
- * Differences from HF: the tie-break and the "##c" order above are
- * deterministic (HF's depend on hash-map order); special tokens in the
- * text are skipped (HF's trainer counts the pieces of "[CLS]"); HF's
- * merge of a pair can be split over several steps when the pair reappears
- * in new words (its queue entries carry partial word lists): here a merge
- * applies to every word holding the pair at once.
+ * Differences from HF (tokenizers' BpeTrainer::do_train): the "##c"
+ * order above is deterministic (HF's follows hash-map order, and its ties
+ * compare those ids); special tokens in the text are skipped and words
+ * over 100 chars are not counted (HF's trainer normalises and
+ * pre-tokenizes without the added-token pass, so it counts "[", "cls",
+ * "]", and knows no word limit); HF applies a merge only to the words its
+ * queue entry lists, so a pair that reappeared in new words is merged in
+ * two steps (the second reuses the token): here a merge applies to every
+ * word holding the pair at once. So ties and some merges can come out
+ * differently (not measured against HF's trainer, which has no bindings
+ * on these machines).
  *
  * Cost: feeding is linear in the text (about the speed of encoding it,
  * plus one hash lookup a word). Training keeps, per distinct adjacent pair,
@@ -56,9 +63,12 @@
  * pair), and a max-heap of (count, pair) entries validated lazily: a
  * popped entry whose count is stale is pushed back with the current count.
  * One merge costs the total length of the words listed for the pair, plus
- * a heap push per pair it creates. Memory: about the distinct words' bytes
- * + 24 bytes a distinct word + 4 bytes a symbol + ~56 bytes a distinct pair
- * + 4 bytes a (pair, word) occurrence; ~1 GB for 100 MB of English text.
+ * a heap push per pair it creates. Memory: the distinct words' bytes + 28
+ * bytes a distinct word + 4 bytes a symbol + ~60 bytes a distinct pair + 4
+ * bytes a (pair, word) occurrence, and 17 MB of per-code-point tables while
+ * training. Measured: 86 MiB of English text (18.9 M words, 258 k
+ * distinct) to 16000 tokens in 3.8 s on one core (3.1 s of it reading
+ * and counting), 73 MB peak RSS.
  *
  * Threads: a trainer is one thread's object; distinct trainers are
  * independent.
