@@ -65,10 +65,9 @@
  * One merge costs the total length of the words listed for the pair, plus
  * a heap push per pair it creates. Memory: the distinct words' bytes + 28
  * bytes a distinct word + 4 bytes a symbol + ~60 bytes a distinct pair + 4
- * bytes a (pair, word) occurrence, and 17 MB of per-code-point tables while
- * training. Measured: 86 MiB of English text (18.9 M words, 258 k
- * distinct) to 16000 tokens in 3.8 s on one core (3.1 s of it reading
- * and counting), 73 MB peak RSS.
+ * bytes a (pair, word) occurrence. Measured: 86 MiB of English text
+ * (18.9 M words, 258 k distinct) to 16000 tokens in 3.8 s on one core
+ * (3.1 s of it reading and counting), 70 MB peak RSS.
  *
  * Threads: a trainer is one thread's object; distinct trainers are
  * independent.
@@ -152,16 +151,18 @@ pe_status pe_vocab_trainer_new(const pe_vocab_options *opt, pe_vocab_trainer **o
  * NULL, text NULL with len > 0, called after finish), PE_ERR_UTF8 (the
  * byte offset of the first bad sequence; nothing of this text is
  * counted), PE_ERR_LIMIT (more than 2^32 - 2 distinct words or 2^40 bytes
- * of distinct words), PE_ERR_NOMEM (the counts so far are kept). */
+ * of distinct words), PE_ERR_NOMEM (the trainer stays usable; the words
+ * of this text before the failure stay counted). */
 pe_status pe_vocab_trainer_feed(pe_vocab_trainer *t, const char *text, size_t len, pe_error *err);
 
 /* Trains (the first call; later calls give the same result): the
  * vocabulary in id order, *tokens[i] the NUL-terminated token of id i,
  * *n_tokens of them. Array and strings are borrowed, valid until
  * pe_vocab_trainer_free. Feeding is over after it. Errors:
- * PE_ERR_INVALID (t NULL), PE_ERR_LIMIT (more than 2^31 - 1 symbols or
- * pairs), PE_ERR_NOMEM (the trainer is then unusable: free it). On
- * failure *tokens is NULL and *n_tokens 0. */
+ * PE_ERR_INVALID (t NULL, or an earlier finish failed), PE_ERR_LIMIT
+ * (the words hold more than 2^31 - 1 chars in all), PE_ERR_NOMEM (also
+ * for more than 2^31 - 1 distinct pairs; the trainer is then unusable:
+ * free it). On failure *tokens is NULL and *n_tokens 0. */
 pe_status pe_vocab_trainer_finish(pe_vocab_trainer *t, const char *const **tokens, size_t *n_tokens,
                                   pe_error *err);
 
