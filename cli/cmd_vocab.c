@@ -57,7 +57,8 @@ typedef struct read_state {
     pe_cli_progress prog;
     uint64_t lines, bad, bytes_done; /* bytes_done: compressed bytes of the files before */
     uint64_t bytes_total;
-    double t0;
+    double t0, t_merge0; /* start; first merge progress call (0 before) */
+    uint64_t target;     /* --size */
 } read_state;
 
 static void show_read(read_state *r, uint64_t at)
@@ -148,11 +149,12 @@ static int read_file(read_state *r, const char *path)
 static void show_merges(const pe_vocab_stats *s, void *user)
 {
     read_state *r = user;
-    double el = pe_now() - r->t0;
+    if (r->t_merge0 == 0) r->t_merge0 = pe_now(); /* the first call: pairs counted */
+    double el = pe_now() - r->t_merge0;
     char what[160];
-    snprintf(what, sizeof what, "vocab: merges (%zu pairs at start, last count %llu), size %zu", s->pairs,
-             (unsigned long long)s->last_count, s->vocab_size);
-    pe_cli_progress_update(&r->prog, what, s->merges, 0, "merges", "merges/s (total)",
+    snprintf(what, sizeof what, "vocab: %zu merges (%zu pairs at start, last count %llu)", s->merges, s->pairs,
+             (unsigned long long)s->last_count);
+    pe_cli_progress_update(&r->prog, what, s->vocab_size, r->target, "tokens", "merges/s",
                            el > 0 ? (double)s->merges / el : 0);
 }
 
@@ -211,10 +213,17 @@ int pe_cmd_vocab(int argc, char **argv)
     memset(&r, 0, sizeof r);
     pe_cli_progress_init(&r.prog);
     r.t0 = pe_now();
-    for (int i = 0; i < n_files; i++) {
+    for (int i = 0; i < n_files; i++) { /* fail before hours of reading, not after */
         struct stat sb;
-        if (strcmp(files[i], "-") != 0 && stat(files[i], &sb) == 0) r.bytes_total += (uint64_t)sb.st_size;
+        if (strcmp(files[i], "-") == 0) continue;
+        if (stat(files[i], &sb) != 0 || access(files[i], R_OK) != 0) {
+            fprintf(stderr, "persona: io error: %s: cannot read: %s\n", files[i], strerror(errno));
+            free(files);
+            return PE_EXIT_FAIL;
+        }
+        r.bytes_total += (uint64_t)sb.st_size;
     }
+    r.target = o.vocab_size;
     o.progress = show_merges;
     o.progress_user = &r;
     pe_error err;

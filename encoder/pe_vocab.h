@@ -2,7 +2,9 @@
  * pe_vocab.h - WordPiece vocabulary trainer, as Hugging Face tokenizers'
  * WordPieceTrainer (a BPE trainer with the continuing-subword prefix "##").
  * Its vocab.txt loads in pe_tokenizer (pe_tokenizer.h) and in Hugging
- * Face's BertTokenizer / BertTokenizerFast with the same ids.
+ * Face's BERT tokenizers with the same ids (checked against tokenizers'
+ * BertNormalizer + BertPreTokenizer + WordPiece, BertTokenizerFast's
+ * pipeline, on 15k corpus sentences).
  *
  * Usage:
  *
@@ -43,12 +45,22 @@
  * alphabet and the "##c" symbols alone exceed vocab_size, the vocabulary
  * is that large (nothing is cut, as in HF).
  *
- * Differences from HF: the tie-break and the "##c" order above are
- * deterministic (HF's depend on hash-map order); special tokens in the
- * text are skipped (HF's trainer counts the pieces of "[CLS]"); HF's
- * merge of a pair can be split over several steps when the pair reappears
- * in new words (its queue entries carry partial word lists): here a merge
- * applies to every word holding the pair at once.
+ * Differences from HF (tokenizers' BpeTrainer::do_train): the "##c"
+ * order above is deterministic (HF's follows hash-map order, and its ties
+ * compare those ids); special tokens in the text are skipped and words
+ * over 100 chars are not counted (HF's trainer normalises and
+ * pre-tokenizes without the added-token pass, so it counts "[", "cls",
+ * "]", and knows no word limit); HF applies a merge only to the words its
+ * queue entry lists, so a pair that reappeared in new words is merged in
+ * two steps (the second reuses the token): here a merge applies to every
+ * word holding the pair at once. Measured against tokenizers 0.23.2 (its
+ * Node bindings' Tokenizer.train: WordPieceTrainer defaults, 30000 tokens,
+ * min_frequency 0, no special tokens, no alphabet limit; ours with [UNK]
+ * alone, the same options) on 20,000 lines of the English Wikipedia
+ * extract: the same word counts, alphabet and "##c" set, the same first
+ * 474 merges in the same order (the 475th is a tie that HF breaks by its
+ * "##c" ids), 29,974 of 30,000 tokens in common. Two HF runs on the same
+ * input share 29,985 (its hash-map order changes from run to run).
  *
  * Cost: feeding is linear in the text (about the speed of encoding it,
  * plus one hash lookup a word). Training keeps, per distinct adjacent pair,
@@ -56,9 +68,11 @@
  * pair), and a max-heap of (count, pair) entries validated lazily: a
  * popped entry whose count is stale is pushed back with the current count.
  * One merge costs the total length of the words listed for the pair, plus
- * a heap push per pair it creates. Memory: about the distinct words' bytes
- * + 24 bytes a distinct word + 4 bytes a symbol + ~56 bytes a distinct pair
- * + 4 bytes a (pair, word) occurrence; ~1 GB for 100 MB of English text.
+ * a heap push per pair it creates. Memory: the distinct words' bytes + 28
+ * bytes a distinct word + 4 bytes a symbol + ~60 bytes a distinct pair + 4
+ * bytes a (pair, word) occurrence. Measured: 86 MiB of English text
+ * (18.9 M words, 258 k distinct) to 16000 tokens in 3.8 s on one core
+ * (3.1 s of it reading and counting), 70 MB peak RSS.
  *
  * Threads: a trainer is one thread's object; distinct trainers are
  * independent.
@@ -142,16 +156,18 @@ pe_status pe_vocab_trainer_new(const pe_vocab_options *opt, pe_vocab_trainer **o
  * NULL, text NULL with len > 0, called after finish), PE_ERR_UTF8 (the
  * byte offset of the first bad sequence; nothing of this text is
  * counted), PE_ERR_LIMIT (more than 2^32 - 2 distinct words or 2^40 bytes
- * of distinct words), PE_ERR_NOMEM (the counts so far are kept). */
+ * of distinct words), PE_ERR_NOMEM (the trainer stays usable; the words
+ * of this text before the failure stay counted). */
 pe_status pe_vocab_trainer_feed(pe_vocab_trainer *t, const char *text, size_t len, pe_error *err);
 
 /* Trains (the first call; later calls give the same result): the
  * vocabulary in id order, *tokens[i] the NUL-terminated token of id i,
  * *n_tokens of them. Array and strings are borrowed, valid until
  * pe_vocab_trainer_free. Feeding is over after it. Errors:
- * PE_ERR_INVALID (t NULL), PE_ERR_LIMIT (more than 2^31 - 1 symbols or
- * pairs), PE_ERR_NOMEM (the trainer is then unusable: free it). On
- * failure *tokens is NULL and *n_tokens 0. */
+ * PE_ERR_INVALID (t NULL, or an earlier finish failed), PE_ERR_LIMIT
+ * (the words hold more than 2^31 - 1 chars in all), PE_ERR_NOMEM (also
+ * for more than 2^31 - 1 distinct pairs; the trainer is then unusable:
+ * free it). On failure *tokens is NULL and *n_tokens 0. */
 pe_status pe_vocab_trainer_finish(pe_vocab_trainer *t, const char *const **tokens, size_t *n_tokens,
                                   pe_error *err);
 

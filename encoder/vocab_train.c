@@ -9,7 +9,6 @@
 
 #include "pe_tokenizer.h"
 
-#define N_CODEPOINTS 0x110000
 #define PREFIX "##"
 #define PREFIX_LEN 2
 #define PROGRESS_EVERY 250
@@ -626,6 +625,7 @@ static void merge_word(vt_train *r, const pe_vocab_trainer *t, uint32_t w, int32
 typedef struct vt_char_count {
     uint64_t count;
     int32_t c;
+    uint32_t idx; /* in vt_chars */
 } vt_char_count;
 
 /* More frequent first; on a tie the smaller code point. */
@@ -636,15 +636,78 @@ static int cmp_char_by_count(const void *pa, const void *pb)
     return a->c < b->c ? -1 : a->c > b->c;
 }
 
-static int cmp_int32(const void *pa, const void *pb)
+static int cmp_char_by_code(const void *pa, const void *pb)
 {
-    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
-    return a < b ? -1 : a > b;
+    const vt_char_count *a = pa, *b = pb;
+    return a->c < b->c ? -1 : a->c > b->c;
 }
 
 static void report(pe_vocab_trainer *t)
 {
     if (t->opt.progress) t->opt.progress(&t->st, t->opt.progress_user);
+}
+
+/* The distinct chars of the words: an open-addressing map from code point
+ * to its count and symbol ids (a few thousand entries on real text). */
+typedef struct vt_char {
+    int32_t c;
+    int32_t plain, cont; /* ids of "c" and "##c"; -1 none (cont -2: needed) */
+    uint64_t count;      /* occurrences, weighted by the words' counts */
+} vt_char;
+
+typedef struct vt_chars {
+    vt_char *v;        /* (n) */
+    size_t n, cap;
+    uint32_t *slot;    /* (mask+1) index + 1, 0 empty */
+    size_t mask;
+    int32_t ascii[128];/* index of an ASCII char, -1 none */
+} vt_chars;
+
+static void chars_free(vt_chars *m)
+{
+    free(m->v);
+    free(m->slot);
+}
+
+/* The index of char c; with add, added when absent (-1: no memory),
+ * else -1 when absent. */
+static long chars_find(vt_chars *m, int32_t c, int add)
+{
+    if (c < 128 && m->ascii[c] >= 0) return m->ascii[c];
+    size_t i = 0;
+    if (m->slot) {
+        i = (size_t)hash_pair(c, 0) & m->mask;
+        for (;;) {
+            uint32_t k = m->slot[i];
+            if (!k) break;
+            if (m->v[k - 1].c == c) return (long)k - 1;
+            i = (i + 1) & m->mask;
+        }
+    }
+    if (!add) return -1;
+    if ((m->n + 1) * 2 > (m->slot ? m->mask + 1 : 0)) {
+        size_t cap = m->slot ? (m->mask + 1) * 2 : 256;
+        uint32_t *sl = calloc(cap, sizeof *sl);
+        if (!sl) return -1;
+        for (size_t k = 0; k < m->n; k++) {
+            size_t j = (size_t)hash_pair(m->v[k].c, 0) & (cap - 1);
+            while (sl[j]) j = (j + 1) & (cap - 1);
+            sl[j] = (uint32_t)k + 1;
+        }
+        free(m->slot);
+        m->slot = sl;
+        m->mask = cap - 1;
+        i = (size_t)hash_pair(c, 0) & m->mask;
+        while (m->slot[i]) i = (i + 1) & m->mask;
+    }
+    if (grow((void **)&m->v, &m->cap, m->n + 1, sizeof *m->v) < 0) return -1;
+    size_t k = m->n++;
+    m->v[k].c = c;
+    m->v[k].plain = m->v[k].cont = -1;
+    m->v[k].count = 0;
+    m->slot[i] = (uint32_t)k + 1;
+    if (c < 128) m->ascii[c] = (int32_t)k;
+    return (long)k;
 }
 
 /* Steps 2-4 of pe_vocab.h. */
@@ -653,14 +716,12 @@ static pe_status train(pe_vocab_trainer *t, pe_error *err)
     pe_status st = PE_OK;
     vt_train r;
     memset(&r, 0, sizeof r);
-    uint64_t *ccount = calloc(N_CODEPOINTS, sizeof *ccount);
-    int32_t *plain = malloc(N_CODEPOINTS * sizeof *plain); /* char -> id of "c", -1 none */
-    int32_t *cont = malloc(N_CODEPOINTS * sizeof *cont);   /* char -> id of "##c", -1 none */
-    int32_t *chars = NULL;
+    vt_chars ch;
+    memset(&ch, 0, sizeof ch);
+    for (int c = 0; c < 128; c++) ch.ascii[c] = -1;
+    vt_char_count *order = NULL; /* the chars to sort */
     char *buf = NULL;
     size_t buf_cap = 0;
-    if (!ccount || !plain || !cont) goto nomem;
-    for (size_t i = 0; i < N_CODEPOINTS; i++) plain[i] = cont[i] = -1;
 
     /* Specials first, ids 0..S-1. */
     for (size_t i = 0; i < t->opt.n_special_tokens; i++)
@@ -672,37 +733,32 @@ static pe_status train(pe_vocab_trainer *t, pe_error *err)
         while (s < e) {
             int32_t c;
             s += utf8_next(s, &c);
-            ccount[c] += t->w_count[w];
+            long k = chars_find(&ch, c, 1);
+            if (k < 0) goto nomem;
+            ch.v[k].count += t->w_count[w];
         }
     }
-    size_t nch = 0;
-    for (int32_t c = 0; c < N_CODEPOINTS; c++) nch += ccount[c] != 0;
-    chars = malloc((nch ? nch : 1) * sizeof *chars);
-    if (!chars) goto nomem;
-    nch = 0;
-    for (int32_t c = 0; c < N_CODEPOINTS; c++)
-        if (ccount[c]) chars[nch++] = c;
+    size_t nch = ch.n;
+    order = malloc((nch ? nch : 1) * sizeof *order);
+    if (!order) goto nomem;
+    for (size_t i = 0; i < nch; i++) {
+        order[i].count = ch.v[i].count;
+        order[i].c = ch.v[i].c;
+        order[i].idx = (uint32_t)i;
+    }
     t->st.chars = nch;
     size_t keep = nch;
     if (t->opt.limit_alphabet && nch > t->opt.limit_alphabet) {
-        vt_char_count *cc = malloc(nch * sizeof *cc);
-        if (!cc) goto nomem;
-        for (size_t i = 0; i < nch; i++) {
-            cc[i].count = ccount[chars[i]];
-            cc[i].c = chars[i];
-        }
-        qsort(cc, nch, sizeof *cc, cmp_char_by_count);
+        qsort(order, nch, sizeof *order, cmp_char_by_count);
         keep = t->opt.limit_alphabet;
-        for (size_t i = 0; i < keep; i++) chars[i] = cc[i].c;
-        free(cc);
-        qsort(chars, keep, sizeof *chars, cmp_int32);
     }
+    qsort(order, keep, sizeof *order, cmp_char_by_code);
     t->st.alphabet = keep;
     char u[8];
     for (size_t i = 0; i < keep; i++) {
-        int32_t id = token_get(t, u, utf8_put(chars[i], u));
+        int32_t id = token_get(t, u, utf8_put(order[i].c, u));
         if (id < 0) goto nomem;
-        plain[chars[i]] = id;
+        ch.v[order[i].idx].plain = id;
     }
 
     /* "##c" for the kept chars found after a word's first char; symbols. */
@@ -713,19 +769,21 @@ static pe_status train(pe_vocab_trainer *t, pe_error *err)
         while (s < e) {
             int32_t c;
             s += utf8_next(s, &c);
-            if (plain[c] >= 0) {
+            vt_char *x = &ch.v[chars_find(&ch, c, 0)]; /* every char is there */
+            if (x->plain >= 0) {
                 total++;
-                if (!first) cont[c] = -2; /* needed; id below */
+                if (!first) x->cont = -2; /* needed; id below */
             }
             first = 0;
         }
     }
     memcpy(u, PREFIX, PREFIX_LEN);
     for (size_t i = 0; i < keep; i++) {
-        if (cont[chars[i]] != -2) continue;
-        int32_t id = token_get(t, u, PREFIX_LEN + utf8_put(chars[i], u + PREFIX_LEN));
+        vt_char *x = &ch.v[order[i].idx];
+        if (x->cont != -2) continue;
+        int32_t id = token_get(t, u, PREFIX_LEN + utf8_put(x->c, u + PREFIX_LEN));
         if (id < 0) goto nomem;
-        cont[chars[i]] = id;
+        x->cont = id;
         t->st.continuation++;
     }
     if (total > (size_t)INT32_MAX) {
@@ -744,17 +802,16 @@ static pe_status train(pe_vocab_trainer *t, pe_error *err)
         while (s < e) {
             int32_t c;
             s += utf8_next(s, &c);
-            if (plain[c] >= 0) r.syms[at++] = first ? plain[c] : cont[c];
+            const vt_char *x = &ch.v[chars_find(&ch, c, 0)];
+            if (x->plain >= 0) r.syms[at++] = first ? x->plain : x->cont;
             first = 0;
         }
         r.w_nsym[w] = (uint32_t)(at - r.w_sym[w]);
     }
-    free(ccount);
-    free(plain);
-    free(cont);
-    free(chars);
-    ccount = NULL;
-    plain = cont = chars = NULL;
+    chars_free(&ch);
+    memset(&ch, 0, sizeof ch);
+    free(order);
+    order = NULL;
 
     /* Initial pair counts and word lists. */
     r.pslot_mask = (1u << 16) - 1;
@@ -834,10 +891,8 @@ static pe_status train(pe_vocab_trainer *t, pe_error *err)
 nomem:
     st = pe_error_set(err, PE_ERR_NOMEM, "vocab: out of memory while training");
 out:
-    free(ccount);
-    free(plain);
-    free(cont);
-    free(chars);
+    chars_free(&ch);
+    free(order);
     free(buf);
     train_free(&r);
     return st;

@@ -424,6 +424,161 @@ static void test_options(void)
     pe_vocab_trainer_free(NULL);
 }
 
+/* Reference trainer, the rules of pe_vocab.h done the slow way: every
+ * step recounts all pairs from scratch. Words are ASCII lower-case letters
+ * (pre-tokenization is then a split on spaces), every char is kept. */
+#define REF_MAX_TOK 4096
+typedef struct ref_vocab {
+    char *tok[REF_MAX_TOK];
+    size_t n;
+} ref_vocab;
+
+static int ref_id(ref_vocab *v, const char *s, size_t len)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strlen(v->tok[i]) == len && memcmp(v->tok[i], s, len) == 0) return (int)i;
+    v->tok[v->n] = malloc(len + 1);
+    memcpy(v->tok[v->n], s, len);
+    v->tok[v->n][len] = '\0';
+    return (int)v->n++;
+}
+
+static void ref_train(const char *text, size_t size, uint64_t min_freq, ref_vocab *v)
+{
+    static const char *sp[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    memset(v, 0, sizeof *v);
+    for (int i = 0; i < 5; i++) ref_id(v, sp[i], strlen(sp[i]));
+    /* distinct words and counts */
+    char *wd[2048];
+    int cnt[2048], nw = 0;
+    for (const char *p = text; *p;) {
+        while (*p == ' ') p++;
+        const char *e = p;
+        while (*e && *e != ' ') e++;
+        if (e > p) {
+            int k = 0;
+            while (k < nw && !(strlen(wd[k]) == (size_t)(e - p) && memcmp(wd[k], p, (size_t)(e - p)) == 0)) k++;
+            if (k == nw) {
+                wd[nw] = strndup(p, (size_t)(e - p));
+                cnt[nw++] = 0;
+            }
+            cnt[k]++;
+        }
+        p = e;
+    }
+    int seen[128] = {0}, later[128] = {0};
+    for (int k = 0; k < nw; k++)
+        for (size_t i = 0; wd[k][i]; i++) {
+            seen[(int)wd[k][i]] = 1;
+            if (i) later[(int)wd[k][i]] = 1;
+        }
+    int plain[128], cont[128];
+    for (int c = 0; c < 128; c++)
+        if (seen[c]) {
+            char ch = (char)c;
+            plain[c] = ref_id(v, &ch, 1);
+        }
+    for (int c = 0; c < 128; c++)
+        if (later[c]) {
+            char b[3] = {'#', '#', (char)c};
+            cont[c] = ref_id(v, b, 3);
+        }
+    int *sym[2048], ns[2048];
+    for (int k = 0; k < nw; k++) {
+        ns[k] = (int)strlen(wd[k]);
+        sym[k] = malloc((size_t)ns[k] * sizeof(int));
+        for (int i = 0; i < ns[k]; i++) sym[k][i] = i ? cont[(int)wd[k][i]] : plain[(int)wd[k][i]];
+    }
+    while (v->n < size) {
+        /* recount: pairs in a small table, linear search */
+        static int pa[65536], pb[65536];
+        static long pc[65536];
+        int np = 0;
+        for (int k = 0; k < nw; k++)
+            for (int i = 0; i + 1 < ns[k]; i++) {
+                int j = 0;
+                while (j < np && !(pa[j] == sym[k][i] && pb[j] == sym[k][i + 1])) j++;
+                if (j == np) {
+                    pa[np] = sym[k][i];
+                    pb[np] = sym[k][i + 1];
+                    pc[np++] = 0;
+                }
+                pc[j] += cnt[k];
+            }
+        int best = -1;
+        for (int j = 0; j < np; j++)
+            if (best < 0 || pc[j] > pc[best] ||
+                (pc[j] == pc[best] && (pa[j] < pa[best] || (pa[j] == pa[best] && pb[j] < pb[best]))))
+                best = j;
+        if (best < 0 || (uint64_t)pc[best] < min_freq) break;
+        int a = pa[best], b = pb[best];
+        char buf[512];
+        const char *sb = v->tok[b];
+        if (strncmp(sb, "##", 2) == 0 && sb[2]) sb += 2;
+        snprintf(buf, sizeof buf, "%s%s", v->tok[a], sb);
+        int nt = ref_id(v, buf, strlen(buf));
+        for (int k = 0; k < nw; k++) {
+            int j = 0;
+            for (int i = 0; i < ns[k];) {
+                if (i + 1 < ns[k] && sym[k][i] == a && sym[k][i + 1] == b) {
+                    sym[k][j++] = nt;
+                    i += 2;
+                } else {
+                    sym[k][j++] = sym[k][i++];
+                }
+            }
+            ns[k] = j;
+        }
+    }
+    for (int k = 0; k < nw; k++) {
+        free(wd[k]);
+        free(sym[k]);
+    }
+}
+
+/* The trainer against the reference on random corpora over small alphabets:
+ * many overlapping pairs ("aaaa"), many ties, every stop rule. */
+static void test_against_reference(void)
+{
+    unsigned x = 777;
+    size_t merges = 0;
+    for (int round = 0; round < 60; round++) {
+        char text[4096];
+        size_t n = 0;
+        int letters = 2 + round % 4, nwords = 20 + round * 3;
+        for (int w = 0; w < nwords && n + 16 < sizeof text; w++) {
+            x = x * 1103515245u + 12345u;
+            int len = 1 + (int)((x >> 16) % 7);
+            for (int i = 0; i < len; i++) {
+                x = x * 1103515245u + 12345u;
+                text[n++] = (char)('a' + (x >> 16) % (unsigned)letters);
+            }
+            text[n++] = ' ';
+        }
+        text[n] = '\0';
+        size_t size = round % 3 == 0 ? 4096 : 12 + (size_t)round;
+        uint64_t min_freq = (uint64_t)(round % 4);
+        ref_vocab ref;
+        ref_train(text, size, min_freq, &ref);
+        pe_vocab_options o = pe_vocab_options_default();
+        o.vocab_size = size;
+        o.min_frequency = min_freq;
+        const char *const *toks = NULL;
+        size_t nt = 0;
+        pe_vocab_trainer *t = train_text(&o, text, &toks, &nt);
+        PE_CHECK_MSG(nt == ref.n, "round %d: %zu tokens, reference %zu", round, nt, ref.n);
+        pe_vocab_stats s;
+        pe_vocab_trainer_stats(t, &s);
+        merges += s.merges;
+        for (size_t i = 0; t && i < nt && i < ref.n; i++)
+            PE_CHECK_MSG(strcmp(toks[i], ref.tok[i]) == 0, "round %d id %zu: %s vs reference %s", round, i, toks[i],
+                         ref.tok[i]);
+        pe_vocab_trainer_free(t);
+        for (size_t i = 0; i < ref.n; i++) free(ref.tok[i]);
+    }
+    PE_CHECK(merges > 1000);
+}
+
 /* A made-up corpus: words built from syllables, Zipf-like counts, some
  * capitals, accents and punctuation. */
 static char *make_corpus(size_t *len)
@@ -636,6 +791,7 @@ int main(void)
     PE_RUN(test_train_hug);
     PE_RUN(test_train_rules);
     PE_RUN(test_options);
+    PE_RUN(test_against_reference);
     PE_RUN(test_write_and_load);
     PE_RUN(test_cli);
     char cmd[128];
