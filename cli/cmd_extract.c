@@ -90,8 +90,8 @@ static double r4(double v)
 
 /* One text -> its JSON object (NULL with *err set on failure). The
  * encoder runs once; both heads read its hidden states. */
-static cJSON *extract_one(pe_encoder *enc, pe_ner *ner, pe_rel *rel, const pe_encoder_info *info, const char *text,
-                          size_t len, pe_error *err)
+static cJSON *extract_one(pe_encoder *enc, pe_ner *ner, pe_rel *rel, const pe_encoder_info *info, const cJSON *id,
+                          const char *text, size_t len, pe_error *err)
 {
     pe_ner_mention *m = NULL;
     size_t nm = 0;
@@ -118,6 +118,7 @@ static cJSON *extract_one(pe_encoder *enc, pe_ner *ner, pe_rel *rel, const pe_en
     }
     pe_encoder_result_free(res);
     cJSON *o = cJSON_CreateObject();
+    if (id) cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
     cJSON_AddStringToObject(o, "text", text);
     cJSON *mo = cJSON_AddObjectToObject(o, "model");
     cJSON_AddStringToObject(mo, "id", info->model_id);
@@ -239,7 +240,7 @@ int pe_cmd_extract(int argc, char **argv)
     long bad = 0;
     if (first_text > 0) {
         for (int i = first_text; i < argc; i++) {
-            cJSON *o = extract_one(enc, ner, rel, &info, argv[i], strlen(argv[i]), &err);
+            cJSON *o = extract_one(enc, ner, rel, &info, NULL, argv[i], strlen(argv[i]), &err);
             if (!o) {
                 fprintf(stderr, "persona: argument %d: %s\n", i - first_text + 1, err.msg);
                 bad++;
@@ -267,7 +268,8 @@ int pe_cmd_extract(int argc, char **argv)
                 pe_error_set(&err, PE_ERR_PARSE, "a JSON line needs a \"text\" string");
             } else {
                 const char *text = t ? t->valuestring : line;
-                o = extract_one(enc, ner, rel, &info, text, strlen(text), &err);
+                o = extract_one(enc, ner, rel, &info, in ? cJSON_GetObjectItemCaseSensitive(in, "id") : NULL, text,
+                                strlen(text), &err);
             }
             if (!o) {
                 fprintf(stderr, "persona: line %ld: %s\n", lineno, err.msg);
@@ -275,21 +277,6 @@ int pe_cmd_extract(int argc, char **argv)
                 o = cJSON_CreateObject();
                 cJSON_AddNumberToObject(o, "line", (double)lineno);
                 cJSON_AddStringToObject(o, "error", err.msg);
-            } else if (in && cJSON_GetObjectItemCaseSensitive(in, "id")) {
-                cJSON_AddItemReferenceToObject(o, "id", cJSON_GetObjectItemCaseSensitive(in, "id"));
-                /* keep "id" first for readers: move it to the front */
-                cJSON *id = cJSON_DetachItemFromObject(o, "id");
-                cJSON *dup = cJSON_Duplicate(id, 1);
-                cJSON_Delete(id);
-                if (dup) {
-                    dup->next = o->child;
-                    if (o->child) {
-                        dup->prev = o->child->prev;
-                        o->child->prev = dup;
-                    }
-                    dup->string = strdup("id");
-                    o->child = dup;
-                }
             }
             print_line(o);
             cJSON_Delete(in);
