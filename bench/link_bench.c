@@ -1,0 +1,182 @@
+/* link_bench.c - entity linking on ELEVANT benchmark files (driven by
+ * scripts/bench-link.sh; figures in docs/BENCHMARKS.md).
+ *
+ *   pe_bench_link --db DB --index DIR [--build-index] [--model F]
+ *                 [--train DEV.jsonl --save-model F] [--l2 X] [--gold-types]
+ *                 [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]
+ *                 [--no-coherence] [--max-docs N] [FILE.benchmark.jsonl ...]
+ *
+ * --build-index builds the link index of DB into DIR first. --train links
+ * DEV (prior-only ranker), fits the ranker and its NIL threshold on it, saves
+ * it to --save-model and then uses it for the FILEs; --model loads one.
+ * Prints one JSON object a line: the index build, the training, then each
+ * file's pe_link_eval_result with the process's peak RSS so far.
+ */
+#define _GNU_SOURCE
+#include "pe_kg.h"
+#include "pe_link.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F]\n"
+                    "                     [--l2 X] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
+                    "                     [--no-coherence] [--max-docs N] [FILE ...]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL;
+    int build = 0, gold_types = 0;
+    double l2 = 1.0;
+    size_t max_docs = 0;
+    pe_link_options lo = pe_link_options_default();
+    int first_file = argc;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--db") && more) db = argv[++i];
+        else if (!strcmp(a, "--index") && more) index = argv[++i];
+        else if (!strcmp(a, "--model") && more) model_path = argv[++i];
+        else if (!strcmp(a, "--train") && more) train = argv[++i];
+        else if (!strcmp(a, "--save-model") && more) save = argv[++i];
+        else if (!strcmp(a, "--l2") && more) l2 = atof(argv[++i]);
+        else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);
+        else if (!strcmp(a, "--max-docs") && more) max_docs = (size_t)atoi(argv[++i]);
+        else if (!strcmp(a, "--build-index")) build = 1;
+        else if (!strcmp(a, "--gold-types")) gold_types = 1;
+        else if (!strcmp(a, "--no-fuzzy")) lo.fuzzy = 0;
+        else if (!strcmp(a, "--no-acronyms")) lo.acronyms = 0;
+        else if (!strcmp(a, "--no-partial")) lo.partial_names = 0;
+        else if (!strcmp(a, "--no-coherence")) lo.coherence = 0;
+        else if (a[0] == '-') return usage();
+        else { first_file = i; break; }
+    }
+    if (!db || !index || (train && !save)) return usage();
+    pe_kg_options ko = pe_kg_options_default();
+    ko.create = 0;
+    pe_kg *kg = NULL;
+    if (pe_kg_open(db, &ko, &kg) != PE_OK) {
+        fprintf(stderr, "pe_bench_link: %s: %s\n", db, pe_kg_errmsg(kg));
+        pe_kg_close(kg);
+        return 1;
+    }
+    pe_error err;
+    pe_error_clear(&err);
+    int rc = 0;
+    if (build) {
+        pe_link_index_stats s;
+        if (pe_link_index_build(kg, index, &s, &err) != PE_OK) {
+            fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+            pe_kg_close(kg);
+            return 1;
+        }
+        printf("{\"index\": {\"forms\": %llu, \"trigrams\": %llu, \"postings\": %llu, \"acronyms\": %llu, "
+               "\"entities\": %llu, \"seconds\": %.2f, \"peak_rss_mb\": %.1f}}\n",
+               (unsigned long long)s.forms, (unsigned long long)s.trigrams, (unsigned long long)s.postings,
+               (unsigned long long)s.acronyms, (unsigned long long)s.entities, s.seconds, peak_rss_mb());
+        fflush(stdout);
+    }
+    lo.index_dir = index;
+    pe_link_model *model = NULL;
+    if (model_path && pe_link_model_load(model_path, &model, &err) != PE_OK) {
+        fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+        pe_kg_close(kg);
+        return 1;
+    }
+    pe_linker *l = NULL;
+    if (train) {
+        pe_link_trainset *ts = NULL;
+        pe_link_trainset_new(&ts);
+        if (pe_linker_open(kg, NULL, &lo, &l) != PE_OK) {
+            fprintf(stderr, "pe_bench_link: %s\n", pe_linker_errmsg(l));
+            rc = 1;
+        } else {
+            pe_link_eval_options eo = pe_link_eval_options_default();
+            eo.collect = ts;
+            eo.gold_types = gold_types;
+            eo.max_docs = max_docs;
+            pe_link_eval_result er;
+            if (pe_link_eval_file(l, train, &eo, &er, &err) != PE_OK) {
+                fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+                rc = 1;
+            }
+        }
+        pe_linker_close(l);
+        l = NULL;
+        if (!rc) {
+            pe_link_model_new(&model);
+            pe_link_train_options to = pe_link_train_options_default();
+            to.l2 = l2;
+            double t0 = pe_now();
+            if (pe_link_train(ts, &to, model, &err) != PE_OK) {
+                fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+                rc = 1;
+            } else {
+                const char *base = strrchr(train, '/');
+                snprintf(model->trained_on, sizeof model->trained_on, "%s (%zu mentions)%s", base ? base + 1 : train,
+                         pe_link_trainset_mentions(ts), gold_types ? ", gold types" : "");
+                if (pe_link_model_save(model, save, &err) != PE_OK) {
+                    fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+                    rc = 1;
+                }
+                printf("{\"train\": {\"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, \"bias\": %.4f, \"weights\": {",
+                       pe_link_trainset_mentions(ts), pe_now() - t0, model->nil_threshold, model->bias);
+                for (int i = 0; i < PE_LINK_NFEATURES; i++)
+                    printf("%s\"%s\": %.4f", i ? ", " : "", pe_link_feature_name((pe_link_feature)i), model->w[i]);
+                printf("}}}\n");
+                fflush(stdout);
+            }
+        }
+        pe_link_trainset_free(ts);
+    }
+    if (!rc && pe_linker_open(kg, model, &lo, &l) != PE_OK) {
+        fprintf(stderr, "pe_bench_link: %s\n", pe_linker_errmsg(l));
+        rc = 1;
+    }
+    if (!rc) {
+        pe_linker_info info;
+        pe_linker_info_get(l, &info);
+        if (!info.index) fprintf(stderr, "pe_bench_link: no link index in %s: fuzzy and acronym candidates off\n", index);
+        if (info.index_stale) fprintf(stderr, "pe_bench_link: the link index is older than the store\n");
+    }
+    for (int i = first_file; i < argc && !rc; i++) {
+        pe_link_eval_options eo = pe_link_eval_options_default();
+        eo.gold_types = gold_types;
+        eo.max_docs = max_docs;
+        pe_link_eval_result r;
+        if (pe_link_eval_file(l, argv[i], &eo, &r, &err) != PE_OK) {
+            fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+            rc = 1;
+            break;
+        }
+        const char *base = strrchr(argv[i], '/');
+        printf("{\"file\": \"%s\", \"docs\": %llu, \"mentions\": %llu, \"in_graph\": %llu, \"nil_gold\": %llu, "
+               "\"in_graph_accuracy\": %.4f, \"prior_baseline_in_graph_accuracy\": %.4f, \"candidate_recall\": %.4f, "
+               "\"nil_precision\": %.4f, \"nil_recall\": %.4f, \"overall_accuracy\": %.4f, \"mentions_per_s\": %.0f, "
+               "\"seconds\": %.3f, \"skipped_lines\": %llu, \"skipped_labels\": %llu, \"peak_rss_mb\": %.1f}\n",
+               base ? base + 1 : argv[i], (unsigned long long)r.docs, (unsigned long long)r.mentions,
+               (unsigned long long)r.in_graph, (unsigned long long)r.nil_gold, r.in_graph_accuracy,
+               r.prior_baseline_in_graph_accuracy, r.candidate_recall, r.nil_precision, r.nil_recall,
+               r.overall_accuracy, r.mentions_per_s, r.seconds, (unsigned long long)r.skipped_lines,
+               (unsigned long long)r.skipped_labels, peak_rss_mb());
+        if (r.first_error[0]) fprintf(stderr, "pe_bench_link: %s\n", r.first_error);
+        fflush(stdout);
+    }
+    pe_linker_close(l);
+    pe_link_model_free(model);
+    pe_kg_close(kg);
+    return rc;
+}

@@ -1,0 +1,1042 @@
+/* link.c - the linker: candidates (alias index, acronyms, partial person
+ * names, fuzzy forms), their features (prior, names, types, coherence) and
+ * the ranker's choice. See pe_link.h for the contract. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "link_internal.h"
+
+enum { BIT_PERSON = 1, BIT_PLACE = 2, BIT_ORG = 4, BIT_WORK = 8, BIT_PRODUCT = 16 };
+
+/* Root classes of the coarse types: Wikidata classes (their P279*
+ * subclasses inherit the type) and DBpedia ontology classes (the store
+ * rarely holds the ontology's subClassOf, so the common leaves are listed). */
+static const struct { const char *term; unsigned bits; } k_roots[] = {
+    {"Q5", BIT_PERSON}, {"Q215627", BIT_PERSON}, {"Q95074", BIT_PERSON}, {"Q15632617", BIT_PERSON},
+    {"Q17334923", BIT_PLACE}, {"Q2221906", BIT_PLACE}, {"Q618123", BIT_PLACE}, {"Q486972", BIT_PLACE},
+    {"Q56061", BIT_PLACE}, {"Q82794", BIT_PLACE}, {"Q27096213", BIT_PLACE}, {"Q515", BIT_PLACE},
+    {"Q6256", BIT_PLACE}, {"Q3624078", BIT_PLACE}, {"Q1549591", BIT_PLACE}, {"Q5119", BIT_PLACE},
+    {"Q7275", BIT_PLACE}, {"Q35657", BIT_PLACE}, {"Q107390", BIT_PLACE}, {"Q10864048", BIT_PLACE},
+    {"Q1637706", BIT_PLACE}, {"Q23442", BIT_PLACE}, {"Q8502", BIT_PLACE}, {"Q4022", BIT_PLACE},
+    {"Q41176", BIT_PLACE}, {"Q483110", BIT_PLACE}, {"Q532", BIT_PLACE}, {"Q3957", BIT_PLACE},
+    {"Q70208", BIT_PLACE}, {"Q1093829", BIT_PLACE}, {"Q28640", BIT_PLACE | BIT_PERSON},
+    {"Q43229", BIT_ORG}, {"Q4830453", BIT_ORG}, {"Q783794", BIT_ORG}, {"Q891723", BIT_ORG},
+    {"Q6881511", BIT_ORG}, {"Q476028", BIT_ORG}, {"Q847017", BIT_ORG}, {"Q12973014", BIT_ORG},
+    {"Q7278", BIT_ORG}, {"Q3918", BIT_ORG}, {"Q2385804", BIT_ORG}, {"Q327333", BIT_ORG},
+    {"Q215380", BIT_ORG}, {"Q5741069", BIT_ORG}, {"Q18127", BIT_ORG}, {"Q1320047", BIT_ORG},
+    {"Q4438121", BIT_ORG}, {"Q163740", BIT_ORG}, {"Q484652", BIT_ORG}, {"Q2088357", BIT_ORG},
+    {"Q15911314", BIT_ORG}, {"Q11032", BIT_ORG | BIT_WORK},
+    {"Q386724", BIT_WORK}, {"Q17537576", BIT_WORK}, {"Q838948", BIT_WORK}, {"Q11424", BIT_WORK},
+    {"Q5398426", BIT_WORK}, {"Q15416", BIT_WORK}, {"Q482994", BIT_WORK}, {"Q7366", BIT_WORK},
+    {"Q134556", BIT_WORK}, {"Q7725634", BIT_WORK}, {"Q571", BIT_WORK}, {"Q47461344", BIT_WORK},
+    {"Q2188189", BIT_WORK}, {"Q105543609", BIT_WORK}, {"Q1002697", BIT_WORK}, {"Q21198342", BIT_WORK},
+    {"Q2424752", BIT_PRODUCT}, {"Q431289", BIT_PRODUCT}, {"Q7397", BIT_PRODUCT}, {"Q7889", BIT_PRODUCT | BIT_WORK},
+    {"Q40056", BIT_PRODUCT}, {"Q166142", BIT_PRODUCT}, {"Q1420", BIT_PRODUCT}, {"Q3231690", BIT_PRODUCT},
+    {"Q9135", BIT_PRODUCT},
+};
+static const struct { const char *name; unsigned bits; } k_dbo[] = {
+    {"Person", BIT_PERSON}, {"MusicalArtist", BIT_PERSON}, {"Politician", BIT_PERSON}, {"OfficeHolder", BIT_PERSON},
+    {"Writer", BIT_PERSON}, {"SoccerPlayer", BIT_PERSON}, {"SoccerManager", BIT_PERSON}, {"Scientist", BIT_PERSON},
+    {"MilitaryPerson", BIT_PERSON}, {"Royalty", BIT_PERSON}, {"Philosopher", BIT_PERSON}, {"Jockey", BIT_PERSON},
+    {"Artist", BIT_PERSON}, {"Athlete", BIT_PERSON}, {"Comedian", BIT_PERSON}, {"ComicsCreator", BIT_PERSON},
+    {"IceHockeyPlayer", BIT_PERSON}, {"ScreenWriter", BIT_PERSON}, {"CollegeCoach", BIT_PERSON},
+    {"FigureSkater", BIT_PERSON}, {"Actor", BIT_PERSON}, {"FormulaOneRacer", BIT_PERSON}, {"HorseTrainer", BIT_PERSON},
+    {"SportsTeamMember", BIT_PERSON}, {"FictionalCharacter", BIT_PERSON},
+    {"Location", BIT_PLACE}, {"Place", BIT_PLACE}, {"Settlement", BIT_PLACE}, {"AdministrativeRegion", BIT_PLACE},
+    {"City", BIT_PLACE}, {"Town", BIT_PLACE}, {"Village", BIT_PLACE}, {"Country", BIT_PLACE}, {"River", BIT_PLACE},
+    {"CityDistrict", BIT_PLACE}, {"Station", BIT_PLACE}, {"Building", BIT_PLACE}, {"Road", BIT_PLACE},
+    {"Stadium", BIT_PLACE}, {"Island", BIT_PLACE}, {"Mountain", BIT_PLACE}, {"MountainRange", BIT_PLACE},
+    {"Airport", BIT_PLACE}, {"Lake", BIT_PLACE}, {"WineRegion", BIT_PLACE},
+    {"Organisation", BIT_ORG}, {"Band", BIT_ORG}, {"SoccerClub", BIT_ORG}, {"Company", BIT_ORG},
+    {"University", BIT_ORG}, {"RecordLabel", BIT_ORG}, {"SportsTeam", BIT_ORG}, {"MilitaryUnit", BIT_ORG},
+    {"TelevisionStation", BIT_ORG}, {"PoliticalParty", BIT_ORG}, {"RadioStation", BIT_ORG}, {"School", BIT_ORG},
+    {"SoccerLeague", BIT_ORG}, {"HockeyTeam", BIT_ORG}, {"Publisher", BIT_ORG}, {"GovernmentAgency", BIT_ORG},
+    {"BroadcastNetwork", BIT_ORG}, {"Legislature", BIT_ORG}, {"PublicTransitSystem", BIT_ORG},
+    {"TelevisionShow", BIT_WORK}, {"Film", BIT_WORK}, {"Song", BIT_WORK}, {"Single", BIT_WORK},
+    {"Album", BIT_WORK}, {"TelevisionEpisode", BIT_WORK}, {"Book", BIT_WORK}, {"Work", BIT_WORK},
+    {"Magazine", BIT_WORK}, {"VideoGame", BIT_WORK | BIT_PRODUCT},
+    {"Software", BIT_PRODUCT}, {"Automobile", BIT_PRODUCT}, {"InformationAppliance", BIT_PRODUCT},
+    {"Aircraft", BIT_PRODUCT}, {"ProgrammingLanguage", BIT_PRODUCT},
+};
+
+#define HIST_MAX 256
+
+struct pe_link_history {
+    struct hist_ent { pe_kg_id id; unsigned bits; char *form; } e[HIST_MAX];
+    size_t n, next;
+};
+
+struct pe_linker {
+    pe_kg *kg;
+    pe_link_model model;
+    int has_model;
+    pe_link_options opt;
+    char *lang;
+    link_index ix;
+    int has_index, stale;
+    pe_kg_id p279, subclass;      /* superclass predicates */
+    pe_kg_id skip_p[4];           /* class predicates left out of neighbours */
+    link_map roots;               /* class id -> coarse bits of the root */
+    link_map cls_cache;           /* class id -> bits through P279* (+1, so 0 = unknown) */
+    pthread_mutex_t mu;           /* guards err and cls_cache */
+    pe_error err;
+};
+
+static const char *k_feature_names[PE_LINK_NFEATURES] = {
+    "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil",
+    "popularity", "type", "coh_link", "coh_shared", "ambiguity", "context"};
+
+const char *pe_link_feature_name(pe_link_feature f)
+{
+    return (unsigned)f < PE_LINK_NFEATURES ? k_feature_names[f] : "?";
+}
+
+static const char *k_type_names[] = {"any", "person", "place", "organisation", "work", "product", "other"};
+
+const char *pe_link_type_name(pe_link_type t)
+{
+    return (unsigned)t <= PE_LINK_TYPE_OTHER ? k_type_names[t] : "?";
+}
+
+pe_status pe_link_type_parse(const char *name, pe_link_type *out)
+{
+    if (!name || !out) return PE_ERR_INVALID;
+    static const struct { const char *n; pe_link_type t; } m[] = {
+        {"any", PE_LINK_TYPE_ANY}, {"", PE_LINK_TYPE_ANY}, {"person", PE_LINK_TYPE_PERSON},
+        {"per", PE_LINK_TYPE_PERSON}, {"place", PE_LINK_TYPE_PLACE}, {"loc", PE_LINK_TYPE_PLACE},
+        {"location", PE_LINK_TYPE_PLACE}, {"gpe", PE_LINK_TYPE_PLACE}, {"organisation", PE_LINK_TYPE_ORG},
+        {"organization", PE_LINK_TYPE_ORG}, {"org", PE_LINK_TYPE_ORG}, {"corporation", PE_LINK_TYPE_ORG},
+        {"group", PE_LINK_TYPE_ORG}, {"work", PE_LINK_TYPE_WORK}, {"creative-work", PE_LINK_TYPE_WORK},
+        {"product", PE_LINK_TYPE_PRODUCT}, {"other", PE_LINK_TYPE_OTHER}, {"misc", PE_LINK_TYPE_OTHER}};
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++)
+        if (strcasecmp(name, m[i].n) == 0) { *out = m[i].t; return PE_OK; }
+    return PE_ERR_INVALID;
+}
+
+static unsigned type_bit(pe_link_type t)
+{
+    switch (t) {
+    case PE_LINK_TYPE_PERSON: return BIT_PERSON;
+    case PE_LINK_TYPE_PLACE: return BIT_PLACE;
+    case PE_LINK_TYPE_ORG: return BIT_ORG;
+    case PE_LINK_TYPE_WORK: return BIT_WORK;
+    case PE_LINK_TYPE_PRODUCT: return BIT_PRODUCT;
+    default: return 0;
+    }
+}
+
+pe_link_options pe_link_options_default(void)
+{
+    pe_link_options o = {0};
+    o.max_candidates = 16;
+    o.runner_ups = 3;
+    o.fuzzy = o.acronyms = o.partial_names = o.coherence = 1;
+    o.fuzzy_min_sim = 0.6;
+    return o;
+}
+
+static pe_status lfail(pe_linker *l, pe_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static pe_status lfail(pe_linker *l, pe_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&l->mu);
+    pe_error_setv(&l->err, st, fmt, ap);
+    pthread_mutex_unlock(&l->mu);
+    va_end(ap);
+    return st;
+}
+
+const char *pe_linker_errmsg(const pe_linker *l)
+{
+    return l ? l->err.msg : "no linker";
+}
+
+pe_status pe_linker_open(pe_kg *kg, const pe_link_model *model, const pe_link_options *opt, pe_linker **out)
+{
+    if (!out) return PE_ERR_INVALID;
+    *out = NULL;
+    pe_linker *l = calloc(1, sizeof *l);
+    if (!l) return PE_ERR_NOMEM;
+    pthread_mutex_init(&l->mu, NULL);
+    *out = l;
+    if (!kg) return lfail(l, PE_ERR_INVALID, "no store");
+    l->kg = kg;
+    l->opt = opt ? *opt : pe_link_options_default();
+    if (l->opt.max_candidates == 0 || l->opt.max_candidates > PE_LINK_MAX_K)
+        return lfail(l, PE_ERR_INVALID, "max_candidates must be 1..%d", PE_LINK_MAX_K);
+    if (!(l->opt.fuzzy_min_sim >= 0 && l->opt.fuzzy_min_sim <= 1))
+        return lfail(l, PE_ERR_INVALID, "fuzzy_min_sim must be in [0, 1]");
+    l->lang = strdup(l->opt.lang ? l->opt.lang : "en");
+    if (!l->lang) return lfail(l, PE_ERR_NOMEM, "out of memory");
+    l->opt.lang = l->lang;
+    l->opt.index_dir = NULL;
+    if (model) { l->model = *model; l->has_model = 1; }
+
+    pe_kg_reader *r;
+    pe_status st = pe_kg_reader_begin(kg, &r);
+    if (st != PE_OK) return lfail(l, st, "%s", pe_kg_errmsg(kg));
+    static const char *preds[4] = {"P31", "P279", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+                                   "http://www.w3.org/2000/01/rdf-schema#subClassOf"};
+    for (int i = 0; i < 4; i++) pe_kg_resolve(r, preds[i], strlen(preds[i]), &l->skip_p[i]);
+    l->p279 = l->skip_p[1];
+    l->subclass = l->skip_p[3];
+    st = PE_OK;
+    for (size_t i = 0; i < sizeof k_roots / sizeof *k_roots && st == PE_OK; i++) {
+        pe_kg_id id;
+        if (pe_kg_resolve(r, k_roots[i].term, strlen(k_roots[i].term), &id) == PE_OK) {
+            uint32_t *v = link_map_put(&l->roots, id, 0);
+            if (!v) st = PE_ERR_NOMEM; else *v |= k_roots[i].bits;
+        }
+    }
+    for (size_t i = 0; i < sizeof k_dbo / sizeof *k_dbo && st == PE_OK; i++) {
+        char iri[128];
+        int n = snprintf(iri, sizeof iri, "http://dbpedia.org/ontology/%s", k_dbo[i].name);
+        pe_kg_id id;
+        if (pe_kg_resolve(r, iri, (size_t)n, &id) == PE_OK) {
+            uint32_t *v = link_map_put(&l->roots, id, 0);
+            if (!v) st = PE_ERR_NOMEM; else *v |= k_dbo[i].bits;
+        }
+    }
+    pe_kg_stats ks = {0};
+    if (st == PE_OK && opt && opt->index_dir) st = pe_kg_stats_get(r, &ks);
+    pe_kg_reader_end(r);
+    if (st != PE_OK) return lfail(l, st, "reading the store: %s", pe_kg_errmsg(kg));
+
+    if (opt && opt->index_dir) {
+        pe_error e;
+        pe_error_clear(&e);
+        st = link_index_open(opt->index_dir, &l->ix, &e);
+        if (st >= PE_ERR_FIRST) return lfail(l, st, "%s", e.msg);
+        if (st == PE_OK) {
+            l->has_index = 1;
+            l->stale = l->ix.kg_counts[0] != ks.terms || l->ix.kg_counts[1] != ks.entities ||
+                       l->ix.kg_counts[2] != ks.triples;
+        }
+    }
+    return PE_OK;
+}
+
+void pe_linker_close(pe_linker *l)
+{
+    if (!l) return;
+    link_index_close(&l->ix);
+    link_map_free(&l->roots);
+    link_map_free(&l->cls_cache);
+    pthread_mutex_destroy(&l->mu);
+    free(l->lang);
+    free(l);
+}
+
+pe_status pe_linker_info_get(pe_linker *l, pe_linker_info *out)
+{
+    if (!l || !out) return PE_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    out->index = l->has_index;
+    out->index_stale = l->stale;
+    out->context = 0; /* no entity vectors in the store yet */
+    out->index_stats = l->ix.stats;
+    return PE_OK;
+}
+
+/* ---- history ------------------------------------------------------------- */
+
+pe_status pe_link_history_new(pe_link_history **out)
+{
+    if (!out) return PE_ERR_INVALID;
+    *out = calloc(1, sizeof **out);
+    return *out ? PE_OK : PE_ERR_NOMEM;
+}
+
+void pe_link_history_free(pe_link_history *h)
+{
+    if (!h) return;
+    for (size_t i = 0; i < HIST_MAX; i++) free(h->e[i].form);
+    free(h);
+}
+
+/* ---- one call ------------------------------------------------------------ */
+
+typedef struct ent {
+    pe_kg_id id;
+    char *qid, *label, *form; /* form: normalised label ("" when none) */
+    double pop;               /* ln(1+sitelinks) + ln(1+in-degree) */
+    unsigned bits;
+    pe_kg_id *nb;             /* neighbours, sorted, unique */
+    size_t n_nb;
+} ent;
+
+typedef struct cand {
+    uint32_t e;    /* index into call.ents */
+    double prior;
+    int label;     /* form is a label */
+    unsigned via;
+    double sim;    /* name similarity of the form it was found by */
+    double f[PE_LINK_NFEATURES];
+    double score;
+} cand;
+
+typedef struct ment {
+    const pe_link_mention *in;
+    char *surface, *form;
+    size_t form_len;
+    size_t nwords;
+    size_t word_off[16], word_len[16]; /* words of form (first 16) */
+    cand *c;
+    size_t nc, cap;
+    int partial_nil;
+    int acro_ref;       /* mention whose initials spell this one, -1 */
+    int partial_ref;    /* longer mention this one is part of, -1 */
+} ment;
+
+typedef struct call {
+    pe_linker *l;
+    pe_kg_reader *r;
+    MDB_txn *itxn;
+    ment *m;
+    size_t n;
+    ent *ents;
+    size_t nents, capents;
+    link_map ent_ix;    /* id -> index + 1 in ents */
+    pe_link_history *hist;
+    size_t K;
+    int msg_set;        /* the failure's message is already in l->err */
+} call;
+
+static void ent_free(ent *e)
+{
+    free(e->qid); free(e->label); free(e->form); free(e->nb);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    pe_kg_id x = *(const pe_kg_id *)a, y = *(const pe_kg_id *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Coarse bits of a class through P279* / rdfs:subClassOf* (cached). */
+static pe_status class_bits(call *c, pe_kg_id cls, unsigned *bits)
+{
+    pe_linker *l = c->l;
+    pthread_mutex_lock(&l->mu);
+    uint32_t *v = link_map_get(&l->cls_cache, cls);
+    unsigned cached = v ? *v : 0;
+    pthread_mutex_unlock(&l->mu);
+    if (cached) { *bits = cached - 1; return PE_OK; }
+    enum { MAXQ = 512 };
+    pe_kg_id q[MAXQ];
+    size_t nq = 0, head = 0;
+    unsigned b = 0;
+    q[nq++] = cls;
+    while (head < nq) {
+        pe_kg_id x = q[head++];
+        uint32_t *rb = link_map_get(&l->roots, x);
+        if (rb) b |= *rb;
+        pe_kg_id preds[2] = {l->p279, l->subclass};
+        for (int k = 0; k < 2; k++) {
+            if (!preds[k]) continue;
+            pe_kg_iter *it;
+            pe_status st = pe_kg_match(c->r, x, preds[k], 0, &it);
+            if (st != PE_OK) return st == PE_NOT_FOUND ? PE_OK : st;
+            pe_kg_triple t;
+            while ((st = pe_kg_iter_next(it, &t)) == PE_OK) {
+                if (PE_KG_IS_LITERAL(t.o) || nq == MAXQ) continue;
+                int seen = 0;
+                for (size_t i = 0; i < nq && !seen; i++) seen = q[i] == t.o;
+                if (!seen) q[nq++] = t.o;
+            }
+            pe_kg_iter_free(it);
+            if (st != PE_DONE) return st;
+        }
+    }
+    pthread_mutex_lock(&l->mu);
+    v = link_map_put(&l->cls_cache, cls, b + 1);
+    pthread_mutex_unlock(&l->mu);
+    if (!v) return PE_ERR_NOMEM;
+    *bits = b;
+    return PE_OK;
+}
+
+/* Adds up to `cap` neighbours of id by statements matching (s, 0, o). */
+static pe_status add_neighbours(call *c, pe_kg_id s, pe_kg_id o, pe_kg_id self, pe_kg_id *nb, size_t *n, size_t cap)
+{
+    pe_kg_iter *it;
+    pe_status st = pe_kg_match(c->r, s, 0, o, &it);
+    if (st == PE_NOT_FOUND) return PE_OK;
+    if (st != PE_OK) return st;
+    pe_kg_triple t;
+    size_t read = 0;
+    while (read < cap && (st = pe_kg_iter_next(it, &t)) == PE_OK) {
+        read++;
+        int skip = 0;
+        for (int k = 0; k < 4; k++) skip |= t.p == c->l->skip_p[k] && t.p;
+        pe_kg_id x = s ? t.o : t.s;
+        if (skip || PE_KG_IS_LITERAL(x) || x == self) continue;
+        nb[(*n)++] = x;
+    }
+    pe_kg_iter_free(it);
+    return st == PE_OK || st == PE_DONE ? PE_OK : st;
+}
+
+/* Index of entity id in c->ents, loading it when new; -1 on error (*st). */
+static int64_t ent_get(call *c, pe_kg_id id, pe_status *st)
+{
+    uint32_t *slot = link_map_get(&c->ent_ix, id);
+    if (slot) return (int64_t)*slot - 1;
+    if (c->nents == c->capents) {
+        size_t nc = c->capents ? c->capents * 2 : 64;
+        ent *ne = realloc(c->ents, nc * sizeof *ne);
+        if (!ne) { *st = PE_ERR_NOMEM; return -1; }
+        c->ents = ne;
+        c->capents = nc;
+    }
+    ent *e = &c->ents[c->nents];
+    memset(e, 0, sizeof *e);
+    e->id = id;
+    pe_kg_entity *rec = NULL;
+    *st = pe_kg_entity_get(c->r, id, &rec);
+    if (*st == PE_OK) {
+        e->pop = log1p((double)rec->sitelinks) + log1p((double)rec->in_degree);
+        e->qid = strdup(rec->term);
+        pe_kg_entity_free(rec);
+    } else if (*st == PE_NOT_FOUND) {
+        const char *term;
+        if (pe_kg_term(c->r, id, &term, NULL) == PE_OK) e->qid = strdup(term);
+        else e->qid = strdup("?");
+    } else {
+        return -1;
+    }
+    const char *label;
+    if (pe_kg_label(c->r, id, c->l->lang, &label) == PE_OK) {
+        e->label = strdup(label);
+        pe_status ns;
+        e->form = pe_text_normalize(label, strlen(label), &ns);
+        if (!e->form && ns == PE_ERR_NOMEM) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
+    }
+    if (!e->form) e->form = strdup("");
+    if (!e->qid || !e->form || (!e->label && 0)) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
+    /* coarse types from the direct classes */
+    pe_kg_id *cls = NULL;
+    size_t ncls = 0;
+    *st = pe_kg_types(c->r, id, 0, &cls, &ncls);
+    if (*st >= PE_ERR_FIRST) { ent_free(e); return -1; }
+    for (size_t i = 0; i < ncls; i++) {
+        unsigned b = 0;
+        *st = class_bits(c, cls[i], &b);
+        if (*st >= PE_ERR_FIRST) { free(cls); ent_free(e); return -1; }
+        e->bits |= b;
+    }
+    free(cls);
+    /* neighbours: out-statements, then in-statements */
+    e->nb = malloc(PE_LINK_MAX_NEIGHBOURS * sizeof *e->nb);
+    if (!e->nb) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
+    *st = add_neighbours(c, id, 0, id, e->nb, &e->n_nb, PE_LINK_MAX_NEIGHBOURS / 2);
+    if (*st == PE_OK) *st = add_neighbours(c, 0, id, id, e->nb, &e->n_nb, PE_LINK_MAX_NEIGHBOURS / 2);
+    if (*st != PE_OK) { ent_free(e); return -1; }
+    qsort(e->nb, e->n_nb, sizeof *e->nb, cmp_id);
+    size_t u = 0;
+    for (size_t i = 0; i < e->n_nb; i++)
+        if (u == 0 || e->nb[u - 1] != e->nb[i]) e->nb[u++] = e->nb[i];
+    e->n_nb = u;
+    slot = link_map_put(&c->ent_ix, id, (uint32_t)c->nents + 1);
+    if (!slot) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
+    *st = PE_OK;
+    return (int64_t)c->nents++;
+}
+
+/* Adds candidate id to mention m (merging with an existing one). */
+static pe_status cand_add(call *c, ment *m, pe_kg_id id, double prior, int label, unsigned via, double sim)
+{
+    pe_status st;
+    int64_t ei = ent_get(c, id, &st);
+    if (ei < 0) return st;
+    for (size_t i = 0; i < m->nc; i++) {
+        cand *x = &m->c[i];
+        if (x->e != (uint32_t)ei) continue;
+        x->via |= via;
+        if (prior > x->prior) x->prior = prior;
+        x->label |= label;
+        if (sim > x->sim) x->sim = sim;
+        return PE_OK;
+    }
+    if (m->nc == m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 16;
+        cand *n = realloc(m->c, nc * sizeof *n);
+        if (!n) return PE_ERR_NOMEM;
+        m->c = n;
+        m->cap = nc;
+    }
+    cand *x = &m->c[m->nc++];
+    memset(x, 0, sizeof *x);
+    x->e = (uint32_t)ei;
+    x->prior = prior;
+    x->label = label;
+    x->via = via;
+    x->sim = sim;
+    return PE_OK;
+}
+
+/* Candidates of a normalised form through the store's alias index. */
+static pe_status add_form(call *c, ment *m, const char *form, size_t len, size_t limit, unsigned via, double sim)
+{
+    pe_kg_candidate kc[PE_LINK_MAX_K];
+    pe_kg_lookup_options lo = {0, limit};
+    size_t n = 0;
+    pe_status st = pe_kg_lookup(c->r, form, len, &lo, kc, limit, &n);
+    if (st == PE_NOT_FOUND) return PE_OK;
+    if (st != PE_OK) return st;
+    for (size_t i = 0; i < n; i++)
+        if ((st = cand_add(c, m, kc[i].id, kc[i].prior, kc[i].exact, via, sim)) != PE_OK) return st;
+    return PE_OK;
+}
+
+/* Form string of a form id of the link index (borrowed from the txn). */
+static int index_form(call *c, uint32_t fid, const char **s, size_t *len)
+{
+    unsigned char kb[4];
+    link_put32(kb, fid);
+    MDB_val k = {4, kb}, d;
+    if (mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_FORM], &k, &d) != 0 || d.mv_size < 5) return 0;
+    *s = (const char *)d.mv_data + 4;
+    *len = d.mv_size - 5;
+    return 1;
+}
+
+static pe_status add_acronym(call *c, ment *m, const char *acro)
+{
+    MDB_val k = {strlen(acro), (void *)acro}, d;
+    int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_ACRO], &k, &d);
+    if (rc == MDB_NOTFOUND) return PE_OK;
+    if (rc) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+    size_t n = d.mv_size / 4;
+    const unsigned char *v = d.mv_data;
+    for (size_t i = 0; i < n && i < PE_LINK_FUZZY_FORMS; i++) {
+        const char *f;
+        size_t fl;
+        if (!index_form(c, link_get32(v + 4 * i), &f, &fl)) continue;
+        pe_status st = add_form(c, m, f, fl, 4, PE_LINK_VIA_ACRONYM, 1.0);
+        if (st != PE_OK) return st;
+    }
+    return PE_OK;
+}
+
+static pe_status add_fuzzy(call *c, ment *m)
+{
+    uint32_t g[PE_LINK_FUZZY_MAX_GRAMS + 2];
+    size_t ng = link_trigrams(m->form, m->form_len, g);
+    if (ng == 0) return PE_OK;
+    link_map counts = {0};
+    pe_status st = PE_OK;
+    for (size_t i = 0; i < ng; i++) {
+        unsigned char kb[3] = {(unsigned char)(g[i] >> 16), (unsigned char)(g[i] >> 8), (unsigned char)g[i]};
+        MDB_val k = {3, kb}, d;
+        int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_GRAM], &k, &d);
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc) { c->msg_set = 1; st = lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); goto out; }
+        size_t n = d.mv_size / 4;
+        if (n > PE_LINK_FUZZY_MAX_POSTINGS) continue;
+        const unsigned char *v = d.mv_data;
+        for (size_t j = 0; j < n; j++) {
+            uint32_t *cnt = link_map_put(&counts, (uint64_t)link_get32(v + 4 * j) + 1, 0);
+            if (!cnt) { st = PE_ERR_NOMEM; goto out; }
+            (*cnt)++;
+        }
+    }
+    /* best forms by Dice on the trigram counts (a form's trigram count is
+     * about its length), verified on the strings */
+    struct { uint32_t fid; double sim; } best[PE_LINK_FUZZY_FORMS];
+    size_t nb = 0;
+    double floor = c->l->opt.fuzzy_min_sim;
+    for (size_t i = 0; i < counts.cap; i++) {
+        if (!counts.keys[i]) continue;
+        uint32_t fid = (uint32_t)(counts.keys[i] - 1);
+        double upper = 2.0 * counts.vals[i] / (double)(ng + counts.vals[i]);
+        if (upper < floor) continue;
+        const char *f;
+        size_t fl;
+        if (!index_form(c, fid, &f, &fl)) continue;
+        double sim = link_dice(m->form, m->form_len, f, fl);
+        if (sim < floor || (fl == m->form_len && memcmp(f, m->form, fl) == 0)) continue;
+        size_t pos = nb < PE_LINK_FUZZY_FORMS ? nb++ : PE_LINK_FUZZY_FORMS;
+        if (pos == PE_LINK_FUZZY_FORMS) {
+            if (sim <= best[PE_LINK_FUZZY_FORMS - 1].sim) continue;
+            pos = PE_LINK_FUZZY_FORMS - 1;
+        }
+        while (pos > 0 && (best[pos - 1].sim < sim || (best[pos - 1].sim == sim && best[pos - 1].fid > fid))) {
+            best[pos] = best[pos - 1];
+            pos--;
+        }
+        best[pos].fid = fid;
+        best[pos].sim = sim;
+    }
+    for (size_t i = 0; i < nb && st == PE_OK; i++) {
+        const char *f;
+        size_t fl;
+        if (!index_form(c, best[i].fid, &f, &fl)) continue;
+        st = add_form(c, m, f, fl, 4, PE_LINK_VIA_FUZZY, best[i].sim);
+    }
+out:
+    link_map_free(&counts);
+    return st;
+}
+
+static void split_words(ment *m)
+{
+    m->nwords = 0;
+    size_t i = 0;
+    while (i < m->form_len && m->nwords < 16) {
+        while (i < m->form_len && m->form[i] == ' ') i++;
+        if (i >= m->form_len) break;
+        size_t s = i;
+        while (i < m->form_len && m->form[i] != ' ') i++;
+        m->word_off[m->nwords] = s;
+        m->word_len[m->nwords++] = i - s;
+    }
+}
+
+/* 1 when the words of a are the first or the last words of b (b longer). */
+static int words_part_of(const ment *a, const ment *b)
+{
+    if (a->nwords == 0 || a->nwords >= b->nwords || a->nwords > 2) return 0;
+    for (int side = 0; side < 2; side++) {
+        size_t off = side ? b->nwords - a->nwords : 0;
+        int ok = 1;
+        for (size_t i = 0; i < a->nwords && ok; i++)
+            ok = a->word_len[i] == b->word_len[off + i] &&
+                 memcmp(a->form + a->word_off[i], b->form + b->word_off[off + i], a->word_len[i]) == 0;
+        if (ok) return 1;
+    }
+    return 0;
+}
+
+/* Same test of mention words against a history entity's label form. */
+static int words_part_of_form(const ment *a, const char *form)
+{
+    ment b = {0};
+    b.form = (char *)form;
+    b.form_len = strlen(form);
+    split_words(&b);
+    return words_part_of(a, &b);
+}
+
+static int cmp_cand_prior(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    int px = (x->via & (PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM)) != 0;
+    int py = (y->via & (PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM)) != 0;
+    if (px != py) return py - px;
+    if (x->prior != y->prior) return x->prior > y->prior ? -1 : 1;
+    return x->e < y->e ? -1 : x->e > y->e;
+}
+
+static pe_status gather(call *c)
+{
+    pe_linker *l = c->l;
+    pe_status st;
+    /* phase A: exact forms and acronyms */
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        if (m->form_len == 0) continue;
+        if ((st = add_form(c, m, m->form, m->form_len, c->K, PE_LINK_VIA_EXACT, 1.0)) != PE_OK) return st;
+        char a[LINK_ACRO_MAX + 1];
+        size_t slen = m->in->end - m->in->start;
+        if (l->opt.acronyms && link_surface_acronym(m->surface, slen, a)) {
+            if (l->has_index && (st = add_acronym(c, m, a)) != PE_OK) return st;
+            for (size_t j = 0; j < c->n && m->acro_ref < 0; j++) {
+                if (j == i) continue;
+                char fa[2][LINK_ACRO_MAX + 1];
+                int na = link_form_acronyms(c->m[j].form, c->m[j].form_len, fa);
+                for (int k = 0; k < na; k++)
+                    if (strcmp(fa[k], a) == 0) m->acro_ref = (int)j;
+            }
+        }
+    }
+    /* phase B: references to other mentions, then fuzzy forms */
+    size_t *base = malloc((c->n ? c->n : 1) * sizeof *base);
+    if (!base) return PE_ERR_NOMEM;
+    for (size_t i = 0; i < c->n; i++) base[i] = c->m[i].nc;
+    st = PE_OK;
+    for (size_t i = 0; i < c->n && st == PE_OK; i++) {
+        ment *m = &c->m[i];
+        if (m->form_len == 0) continue;
+        if (l->opt.partial_names) {
+            /* the nearest earlier longer mention, else the nearest later one */
+            for (size_t d = 1; d < c->n && m->partial_ref < 0; d++) {
+                if (d <= i && words_part_of(m, &c->m[i - d])) m->partial_ref = (int)(i - d);
+            }
+            for (size_t j = i + 1; j < c->n && m->partial_ref < 0; j++)
+                if (words_part_of(m, &c->m[j])) m->partial_ref = (int)j;
+            if (m->partial_ref >= 0) {
+                ment *b = &c->m[m->partial_ref];
+                size_t nb = base[m->partial_ref];
+                if (nb == 0) m->partial_nil = 1;
+                for (size_t k = 0; k < nb && st == PE_OK; k++) {
+                    cand *x = &b->c[k];
+                    if (c->ents[x->e].bits & BIT_PERSON || !c->ents[x->e].bits)
+                        st = cand_add(c, m, c->ents[x->e].id, x->prior, x->label, PE_LINK_VIA_PARTIAL, 1.0);
+                }
+            }
+            if (c->hist) {
+                for (size_t h = 0; h < c->hist->n && st == PE_OK; h++) {
+                    struct hist_ent *he = &c->hist->e[h];
+                    if ((he->bits & BIT_PERSON) && words_part_of_form(m, he->form))
+                        st = cand_add(c, m, he->id, 1.0, 1, PE_LINK_VIA_PARTIAL | PE_LINK_VIA_HISTORY, 1.0);
+                }
+            }
+        }
+        if (m->acro_ref >= 0) {
+            ment *b = &c->m[m->acro_ref];
+            for (size_t k = 0; k < base[m->acro_ref] && st == PE_OK; k++)
+                st = cand_add(c, m, c->ents[b->c[k].e].id, b->c[k].prior, b->c[k].label, PE_LINK_VIA_ACRONYM, 1.0);
+        }
+        if (st == PE_OK && m->nc == 0 && l->opt.fuzzy && l->has_index) st = add_fuzzy(c, m);
+    }
+    free(base);
+    if (st != PE_OK) return st;
+    /* at most K: candidates by reference first, then by prior */
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        qsort(m->c, m->nc, sizeof *m->c, cmp_cand_prior);
+        if (m->nc > c->K) m->nc = c->K;
+    }
+    return PE_OK;
+}
+
+/* Coherence: for each candidate, the share of other mentions (in the
+ * window, with another form, with candidates) that have a candidate linked
+ * to it (coh_link) or sharing a neighbour with it (coh_shared), each other
+ * mention counting with the best prior among such candidates. */
+typedef struct node { uint32_t j; float w; uint32_t next; } node;
+
+static pe_status coherence(call *c)
+{
+    size_t nh = c->hist ? c->hist->n : 0;
+    size_t total = c->n + nh;
+    if (total < 2) return PE_OK;
+    link_map head_nb = {0}, head_cd = {0};
+    node *nodes = NULL;
+    size_t nn = 0, capn = 0;
+    double *best_ln = calloc(total, sizeof *best_ln), *best_sh = calloc(total, sizeof *best_sh);
+    int64_t *hent = calloc(nh ? nh : 1, sizeof *hent);
+    pe_status st = PE_OK;
+    if (!best_ln || !best_sh || !hent) { st = PE_ERR_NOMEM; goto out; }
+    for (size_t h = 0; h < nh; h++) {
+        hent[h] = ent_get(c, c->hist->e[h].id, &st);
+        if (hent[h] < 0) goto out;
+    }
+    /* lists: neighbour id -> (mention, best weight); candidate id -> (mention, best weight) */
+    for (size_t j = 0; j < total; j++) {
+        size_t ncj = j < c->n ? c->m[j].nc : 1;
+        for (size_t k = 0; k < ncj; k++) {
+            const ent *e = j < c->n ? &c->ents[c->m[j].c[k].e] : &c->ents[hent[j - c->n]];
+            float w = j < c->n ? (float)c->m[j].c[k].prior : 1.0f;
+            for (size_t q = 0; q <= e->n_nb; q++) {
+                pe_kg_id key = q < e->n_nb ? e->nb[q] : e->id;
+                link_map *hm = q < e->n_nb ? &head_nb : &head_cd;
+                uint32_t *hd = link_map_put(hm, key, UINT32_MAX);
+                if (!hd) { st = PE_ERR_NOMEM; goto out; }
+                if (*hd != UINT32_MAX && nodes[*hd].j == j) { /* same mention: keep the best */
+                    if (w > nodes[*hd].w) nodes[*hd].w = w;
+                    continue;
+                }
+                if (nn == capn) {
+                    size_t ncap = capn ? capn * 2 : 1024;
+                    node *x = realloc(nodes, ncap * sizeof *x);
+                    if (!x) { st = PE_ERR_NOMEM; goto out; }
+                    nodes = x;
+                    capn = ncap;
+                }
+                nodes[nn] = (node){(uint32_t)j, w, *hd};
+                *hd = (uint32_t)nn++;
+            }
+        }
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        /* the other mentions that count */
+        size_t lo = i > PE_LINK_COHERENCE_WINDOW / 2 ? i - PE_LINK_COHERENCE_WINDOW / 2 : 0;
+        size_t hi = i + PE_LINK_COHERENCE_WINDOW / 2;
+        for (size_t k = 0; k < m->nc; k++) {
+            const ent *e = &c->ents[m->c[k].e];
+            memset(best_ln, 0, total * sizeof *best_ln);
+            memset(best_sh, 0, total * sizeof *best_sh);
+            for (size_t q = 0; q < e->n_nb; q++) {
+                uint32_t *hd = link_map_get(&head_cd, e->nb[q]);
+                for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
+                    if (nodes[x].w > best_ln[nodes[x].j]) best_ln[nodes[x].j] = nodes[x].w;
+                hd = link_map_get(&head_nb, e->nb[q]);
+                for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
+                    if (nodes[x].w > best_sh[nodes[x].j]) best_sh[nodes[x].j] = nodes[x].w;
+            }
+            double sl = 0, ss = 0;
+            size_t cnt = 0;
+            for (size_t j = 0; j < total; j++) {
+                if (j == i) continue;
+                if (j < c->n) {
+                    const ment *o = &c->m[j];
+                    if (j < lo || j > hi || o->nc == 0) continue;
+                    if (o->form_len == m->form_len && memcmp(o->form, m->form, m->form_len) == 0) continue;
+                } else if (c->hist->e[j - c->n].id == e->id) {
+                    continue;
+                }
+                cnt++;
+                sl += best_ln[j];
+                ss += best_sh[j];
+            }
+            m->c[k].f[PE_LINK_F_COH_LINK] = cnt ? sl / (double)cnt : 0;
+            m->c[k].f[PE_LINK_F_COH_SHARED] = cnt ? ss / (double)cnt : 0;
+        }
+    }
+out:
+    link_map_free(&head_nb);
+    link_map_free(&head_cd);
+    free(nodes);
+    free(best_ln);
+    free(best_sh);
+    free(hent);
+    return st;
+}
+
+double pe_link_model_score(const pe_link_model *m, const double *f)
+{
+    double z = m->bias;
+    for (int i = 0; i < PE_LINK_NFEATURES; i++) z += m->w[i] * f[i];
+    return 1.0 / (1.0 + exp(-z));
+}
+
+static void features(call *c)
+{
+    pe_linker *l = c->l;
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        double maxp = 0;
+        for (size_t k = 0; k < m->nc; k++)
+            if (m->c[k].prior > maxp) maxp = m->c[k].prior;
+        unsigned tb = type_bit(m->in->type);
+        for (size_t k = 0; k < m->nc; k++) {
+            cand *x = &m->c[k];
+            const ent *e = &c->ents[x->e];
+            double *f = x->f;
+            f[PE_LINK_F_LOG_PRIOR] = log(x->prior > 2e-9 ? x->prior : 2e-9);
+            f[PE_LINK_F_TOP_PRIOR] = x->prior >= maxp;
+            f[PE_LINK_F_LABEL] = x->label;
+            f[PE_LINK_F_NAME_SIM] = e->form[0] ? link_dice(m->form, m->form_len, e->form, strlen(e->form)) : 0;
+            f[PE_LINK_F_FUZZY] = (x->via & ~PE_LINK_VIA_FUZZY) == 0;
+            f[PE_LINK_F_ACRONYM] = (x->via & PE_LINK_VIA_ACRONYM) != 0;
+            f[PE_LINK_F_PARTIAL] = (x->via & PE_LINK_VIA_PARTIAL) != 0;
+            f[PE_LINK_F_PARTIAL_NIL] = m->partial_nil;
+            f[PE_LINK_F_POPULARITY] = e->pop / 10.0;
+            double t = 0;
+            if (m->in->expected) {
+                t = pe_kg_is_a(c->r, e->id, m->in->expected) == PE_OK ? 1 : -1;
+            } else if (tb && e->bits) {
+                t = (e->bits & tb) ? 1 : -1;
+            }
+            f[PE_LINK_F_TYPE] = t;
+            f[PE_LINK_F_AMBIGUITY] = log((double)m->nc) / 4.0;
+            f[PE_LINK_F_CONTEXT] = 0; /* off: no entity vectors */
+            (void)l;
+        }
+    }
+}
+
+static void score(call *c)
+{
+    pe_linker *l = c->l;
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        for (size_t k = 0; k < m->nc; k++)
+            m->c[k].score = l->has_model ? pe_link_model_score(&l->model, m->c[k].f) : m->c[k].prior;
+    }
+}
+
+static int cmp_cand_score(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->prior != y->prior) return x->prior > y->prior ? -1 : 1;
+    return x->e < y->e ? -1 : x->e > y->e;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void pe_link_result_free(pe_link_result *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++) {
+        pe_link_mention_result *m = &r->mentions[i];
+        free((char *)m->surface);
+        for (size_t k = 0; k < m->n_candidates; k++) {
+            free((char *)m->candidates[k].qid);
+            free((char *)m->candidates[k].label);
+        }
+        free(m->candidates);
+    }
+    free(r->mentions);
+    free(r);
+}
+
+static pe_status build_result(call *c, size_t keep, pe_link_result **out)
+{
+    pe_linker *l = c->l;
+    pe_link_result *r = calloc(1, sizeof *r);
+    if (!r) return PE_ERR_NOMEM;
+    r->mentions = calloc(c->n ? c->n : 1, sizeof *r->mentions);
+    if (!r->mentions) { free(r); return PE_ERR_NOMEM; }
+    r->n = c->n;
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        pe_link_mention_result *o = &r->mentions[i];
+        o->start = m->in->start;
+        o->end = m->in->end;
+        o->surface = strdup(m->surface);
+        if (!o->surface) goto nomem;
+        qsort(m->c, m->nc, sizeof *m->c, cmp_cand_score);
+        o->n_considered = m->nc;
+        o->nil = m->nc == 0 || (l->has_model && m->c[0].score < l->model.nil_threshold);
+        size_t n = m->nc < keep ? m->nc : keep;
+        o->candidates = calloc(n ? n : 1, sizeof *o->candidates);
+        if (!o->candidates) goto nomem;
+        for (size_t k = 0; k < n; k++) {
+            const cand *x = &m->c[k];
+            const ent *e = &c->ents[x->e];
+            pe_link_candidate *oc = &o->candidates[k];
+            oc->id = e->id;
+            oc->qid = strdup(e->qid);
+            oc->label = dup_or_null(e->label);
+            o->n_candidates = k + 1;
+            if (!oc->qid || (e->label && !oc->label)) goto nomem;
+            oc->score = x->score;
+            oc->prior = x->prior;
+            oc->via = x->via;
+            memcpy(oc->f, x->f, sizeof oc->f);
+        }
+        o->entity = o->nil ? NULL : &o->candidates[0];
+    }
+    *out = r;
+    return PE_OK;
+nomem:
+    pe_link_result_free(r);
+    return PE_ERR_NOMEM;
+}
+
+static pe_status hist_add(call *c, const pe_link_result *r)
+{
+    pe_link_history *h = c->hist;
+    for (size_t i = 0; i < r->n; i++) {
+        const pe_link_candidate *e = r->mentions[i].entity;
+        if (!e) continue;
+        int seen = 0;
+        for (size_t k = 0; k < h->n && !seen; k++) seen = h->e[k].id == e->id;
+        if (seen) continue;
+        uint32_t *slot = link_map_get(&c->ent_ix, e->id);
+        const ent *en = slot ? &c->ents[*slot - 1] : NULL;
+        char *form = strdup(en ? en->form : "");
+        if (!form) return PE_ERR_NOMEM;
+        struct hist_ent *he = &h->e[h->next];
+        free(he->form);
+        he->id = e->id;
+        he->bits = en ? en->bits : 0;
+        he->form = form;
+        h->next = (h->next + 1) % HIST_MAX;
+        if (h->n < HIST_MAX) h->n++;
+    }
+    return PE_OK;
+}
+
+pe_kg *link_linker_kg(pe_linker *l)
+{
+    return l->kg;
+}
+
+pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *text, size_t len,
+                         const pe_link_mention *mentions, size_t n, size_t keep, pe_link_result **out)
+{
+    if (!out) return PE_ERR_INVALID;
+    *out = NULL;
+    if (!l) return PE_ERR_INVALID;
+    if (!text || len == 0) return lfail(l, PE_ERR_INVALID, "empty text");
+    if (n && !mentions) return lfail(l, PE_ERR_INVALID, "no mentions array");
+    size_t bad;
+    if (!pe_utf8_valid(text, len, &bad)) return lfail(l, PE_ERR_UTF8, "text is not valid UTF-8 at byte %zu", bad);
+    for (size_t i = 0; i < n; i++) {
+        size_t s = mentions[i].start, e = mentions[i].end;
+        if (s >= e || e > len)
+            return lfail(l, PE_ERR_INVALID, "mention %zu: span [%zu, %zu) is %s (text is %zu bytes)", i, s, e,
+                         s >= e ? "empty or reversed" : "outside the text", len);
+        if (((unsigned char)text[s] & 0xC0) == 0x80 || (e < len && ((unsigned char)text[e] & 0xC0) == 0x80))
+            return lfail(l, PE_ERR_INVALID, "mention %zu: span [%zu, %zu) is not on UTF-8 character boundaries", i, s, e);
+        if ((unsigned)mentions[i].type > PE_LINK_TYPE_OTHER)
+            return lfail(l, PE_ERR_INVALID, "mention %zu: unknown type %d", i, (int)mentions[i].type);
+    }
+    call c = {0};
+    c.l = l;
+    c.n = n;
+    c.hist = history;
+    c.K = l->opt.max_candidates;
+    pe_status st = pe_kg_reader_begin(l->kg, &c.r);
+    if (st != PE_OK) return lfail(l, st, "%s", pe_kg_errmsg(l->kg));
+    if (l->has_index) {
+        int rc = mdb_txn_begin(l->ix.env, NULL, MDB_RDONLY, &c.itxn);
+        if (rc) { c.msg_set = 1; st = lfail(l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); goto out; }
+    }
+    c.m = calloc(n ? n : 1, sizeof *c.m);
+    if (!c.m) { st = PE_ERR_NOMEM; goto out; }
+    for (size_t i = 0; i < n; i++) {
+        ment *m = &c.m[i];
+        m->in = &mentions[i];
+        m->acro_ref = m->partial_ref = -1;
+        size_t sl = mentions[i].end - mentions[i].start;
+        m->surface = malloc(sl + 1);
+        if (!m->surface) { st = PE_ERR_NOMEM; goto out; }
+        memcpy(m->surface, text + mentions[i].start, sl);
+        m->surface[sl] = 0;
+        pe_status ns;
+        m->form = pe_text_normalize(m->surface, sl, &ns);
+        if (!m->form) { st = ns; goto out; }
+        m->form_len = strlen(m->form);
+        if (m->form_len > 500) { /* the alias index's cut (pe_kg.h) */
+            m->form_len = 500;
+            while (m->form_len && ((unsigned char)m->form[m->form_len] & 0xC0) == 0x80) m->form_len--;
+            m->form[m->form_len] = 0;
+        }
+        split_words(m);
+    }
+    if ((st = gather(&c)) != PE_OK) goto out;
+    features(&c);
+    if (l->opt.coherence && (st = coherence(&c)) != PE_OK) goto out;
+    score(&c);
+    st = build_result(&c, keep, out);
+    if (st == PE_OK && history) st = hist_add(&c, *out);
+    if (st != PE_OK) { pe_link_result_free(*out); *out = NULL; }
+out:
+    if (st >= PE_ERR_FIRST && !c.msg_set) {
+        if (st == PE_ERR_NOMEM) lfail(l, st, "out of memory");
+        else lfail(l, st, "store: %s", pe_kg_errmsg(l->kg));
+    }
+    if (c.itxn) mdb_txn_abort(c.itxn);
+    pe_kg_reader_end(c.r);
+    for (size_t i = 0; c.m && i < n; i++) {
+        free(c.m[i].surface);
+        free(c.m[i].form);
+        free(c.m[i].c);
+    }
+    free(c.m);
+    for (size_t i = 0; i < c.nents; i++) ent_free(&c.ents[i]);
+    free(c.ents);
+    link_map_free(&c.ent_ix);
+    return st;
+}
+
+pe_status pe_link_text(pe_linker *l, pe_link_history *history, const char *text, size_t len,
+                       const pe_link_mention *mentions, size_t n, pe_link_result **out)
+{
+    size_t keep = l ? 1 + l->opt.runner_ups : 1;
+    return link_text_keep(l, history, text, len, mentions, n, keep, out);
+}

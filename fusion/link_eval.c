@@ -1,0 +1,209 @@
+/* link_eval.c - the linker on ELEVANT benchmark files (pe_link_eval_file). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link_internal.h"
+
+
+pe_link_eval_options pe_link_eval_options_default(void)
+{
+    pe_link_eval_options o = {0};
+    return o;
+}
+
+/* ELEVANT's type field ("Q215627", "Q27096213|Q43229", "OTHER") as a mention type. */
+static pe_link_type gold_type(const char *t)
+{
+    if (!t) return PE_LINK_TYPE_ANY;
+    if (strstr(t, "Q215627")) return PE_LINK_TYPE_PERSON;
+    if (strstr(t, "Q27096213")) return PE_LINK_TYPE_PLACE;
+    if (strstr(t, "Q43229")) return PE_LINK_TYPE_ORG;
+    if (strstr(t, "Q17537576")) return PE_LINK_TYPE_WORK;
+    if (strstr(t, "Q2424752") || strstr(t, "Q431289")) return PE_LINK_TYPE_PRODUCT;
+    return PE_LINK_TYPE_ANY;
+}
+
+typedef struct gold { pe_kg_id id; int in_graph; } gold;
+
+/* Reads one line of any length into *buf; 0 at EOF. */
+static ssize_t read_line(FILE *f, char **buf, size_t *cap)
+{
+    return getline(buf, cap, f);
+}
+
+pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
+                            pe_link_eval_result *out, pe_error *err)
+{
+    if (!l || !path || !out) return pe_error_set(err, PE_ERR_INVALID, "no linker, path or result");
+    pe_link_eval_options o = opt ? *opt : pe_link_eval_options_default();
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return pe_error_set(err, PE_ERR_IO, "%s: %s", path, strerror(errno));
+    pe_kg *kg = link_linker_kg(l);
+    pe_kg_reader *r = NULL;
+    pe_status st = pe_kg_reader_begin(kg, &r);
+    if (st != PE_OK) { fclose(f); return pe_error_set(err, st, "%s", pe_kg_errmsg(kg)); }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    size_t *char_off = NULL, coff_cap = 0;
+    pe_link_mention *ms = NULL;
+    gold *golds = NULL;
+    size_t mcap = 0;
+    ssize_t len;
+    while ((len = read_line(f, &line, &cap)) > 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (len == 0) continue;
+        if (o.max_docs && out->docs >= o.max_docs) break;
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)len);
+        const cJSON *text = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+        const cJSON *labels = j ? cJSON_GetObjectItemCaseSensitive(j, "labels") : NULL;
+        const char *why = !j ? "not JSON" : !cJSON_IsString(text) ? "no \"text\" string"
+                        : !cJSON_IsArray(labels) ? "no \"labels\" array" : NULL;
+        size_t tlen = text && cJSON_IsString(text) ? strlen(text->valuestring) : 0;
+        if (!why && !pe_utf8_valid(text->valuestring, tlen, NULL)) why = "text is not valid UTF-8";
+        /* character -> byte offsets */
+        size_t nchars = 0;
+        if (!why) {
+            if (tlen + 2 > coff_cap) {
+                size_t nc = tlen + 2;
+                size_t *x = realloc(char_off, nc * sizeof *x);
+                if (!x) { cJSON_Delete(j); st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); break; }
+                char_off = x;
+                coff_cap = nc;
+            }
+            for (size_t b = 0; b < tlen; b++)
+                if (((unsigned char)text->valuestring[b] & 0xC0) != 0x80) char_off[nchars++] = b;
+            char_off[nchars] = tlen;
+        }
+        size_t nl = labels && cJSON_IsArray(labels) ? (size_t)cJSON_GetArraySize(labels) : 0;
+        if (!why && nl > mcap) {
+            pe_link_mention *a = realloc(ms, nl * sizeof *a);
+            if (a) ms = a;
+            gold *g = realloc(golds, nl * sizeof *g);
+            if (g) golds = g;
+            if (!a || !g) { cJSON_Delete(j); st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); break; }
+            mcap = nl;
+        }
+        size_t n = 0;
+        uint64_t skipped = 0;
+        for (size_t i = 0; i < nl && !why; i++) {
+            const cJSON *lb = cJSON_GetArrayItem(labels, (int)i);
+            const cJSON *span = cJSON_GetObjectItemCaseSensitive(lb, "span");
+            const cJSON *eid = cJSON_GetObjectItemCaseSensitive(lb, "entity_id");
+            const cJSON *coref = cJSON_GetObjectItemCaseSensitive(lb, "coref");
+            const cJSON *type = cJSON_GetObjectItemCaseSensitive(lb, "type");
+            if (!cJSON_IsArray(span) || cJSON_GetArraySize(span) != 2 || !cJSON_IsString(eid)) {
+                why = "a label without \"span\" [start, end] or \"entity_id\"";
+                break;
+            }
+            double s = cJSON_GetArrayItem(span, 0)->valuedouble, e = cJSON_GetArrayItem(span, 1)->valuedouble;
+            if (!(s >= 0 && e > s && e <= (double)nchars)) { why = "a label span outside the text"; break; }
+            const char *q = eid->valuestring;
+            if (strcmp(q, "QUANTITY") == 0 || strcmp(q, "DATETIME") == 0 || strcmp(q, "<NO_MAPPING>") == 0 ||
+                cJSON_IsTrue(coref) || cJSON_GetObjectItemCaseSensitive(lb, "parent")) {
+                skipped++;
+                continue;
+            }
+            pe_link_mention *m = &ms[n];
+            m->start = char_off[(size_t)s];
+            m->end = char_off[(size_t)e];
+            m->type = o.gold_types && cJSON_IsString(type) ? gold_type(type->valuestring) : PE_LINK_TYPE_ANY;
+            m->expected = 0;
+            gold *g = &golds[n];
+            g->id = 0;
+            g->in_graph = 0;
+            if (q[0] == 'Q' && pe_kg_resolve(r, q, strlen(q), &g->id) == PE_OK) {
+                pe_kg_entity *rec = NULL;
+                if (pe_kg_entity_get(r, g->id, &rec) == PE_OK) g->in_graph = rec->kind != PE_KG_KIND_UNKNOWN;
+                pe_kg_entity_free(rec);
+            }
+            n++;
+        }
+        if (why) {
+            out->skipped_lines++;
+            if (!out->first_error[0]) snprintf(out->first_error, sizeof out->first_error, "%s:%zu: %s", path, lineno, why);
+            cJSON_Delete(j);
+            if (o.strict) { st = pe_error_set(err, PE_ERR_PARSE, "%s:%zu: %s", path, lineno, why); break; }
+            continue;
+        }
+        out->skipped_labels += skipped;
+        out->docs++;
+        if (n == 0) { cJSON_Delete(j); continue; }
+        pe_link_result *res = NULL;
+        double t0 = pe_now();
+        st = link_text_keep(l, NULL, text->valuestring, tlen, ms, n, PE_LINK_MAX_K, &res);
+        out->seconds += pe_now() - t0;
+        if (st != PE_OK) {
+            out->skipped_lines++;
+            if (!out->first_error[0])
+                snprintf(out->first_error, sizeof out->first_error, "%s:%zu: %s", path, lineno, pe_linker_errmsg(l));
+            cJSON_Delete(j);
+            if (o.strict || st == PE_ERR_NOMEM || st == PE_ERR_STORE || st == PE_ERR_CORRUPT) {
+                st = pe_error_set(err, st, "%s:%zu: %s", path, lineno, pe_linker_errmsg(l));
+                break;
+            }
+            st = PE_OK;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const pe_link_mention_result *mr = &res->mentions[i];
+            const gold *g = &golds[i];
+            out->mentions++;
+            int gold_ix = -1;
+            for (size_t k = 0; k < mr->n_candidates && g->in_graph; k++)
+                if (mr->candidates[k].id == g->id) gold_ix = (int)k;
+            if (g->in_graph) {
+                out->in_graph++;
+                out->gold_in_candidates += gold_ix >= 0;
+                if (mr->entity && mr->entity->id == g->id) out->correct++;
+                /* most popular candidate of the mention's own form */
+                pe_kg_candidate top;
+                size_t nt = 0;
+                pe_kg_lookup_options lo = {0, 1};
+                if (pe_kg_lookup(r, text->valuestring + ms[i].start, ms[i].end - ms[i].start, &lo, &top, 1, &nt) ==
+                        PE_OK && nt == 1 && top.id == g->id)
+                    out->prior_correct++;
+            } else {
+                out->nil_gold++;
+            }
+            if (mr->nil) {
+                out->nil_predicted++;
+                out->nil_correct += !g->in_graph;
+            }
+            if (o.collect) {
+                double *fs = malloc((mr->n_candidates ? mr->n_candidates : 1) * PE_LINK_NFEATURES * sizeof *fs);
+                if (!fs) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); break; }
+                for (size_t k = 0; k < mr->n_candidates; k++)
+                    memcpy(fs + k * PE_LINK_NFEATURES, mr->candidates[k].f, sizeof mr->candidates[k].f);
+                st = pe_link_trainset_add(o.collect, fs, mr->n_candidates, gold_ix);
+                free(fs);
+                if (st != PE_OK) { pe_error_set(err, st, "collecting training data failed"); break; }
+            }
+        }
+        pe_link_result_free(res);
+        cJSON_Delete(j);
+        if (st != PE_OK) break;
+    }
+    if (st == PE_OK && ferror(f)) st = pe_error_set(err, PE_ERR_IO, "%s: read error", path);
+    fclose(f);
+    free(line);
+    free(char_off);
+    free(ms);
+    free(golds);
+    pe_kg_reader_end(r);
+    out->correct_overall = out->correct + out->nil_correct;
+    if (out->in_graph) {
+        out->in_graph_accuracy = (double)out->correct / (double)out->in_graph;
+        out->prior_baseline_in_graph_accuracy = (double)out->prior_correct / (double)out->in_graph;
+        out->candidate_recall = (double)out->gold_in_candidates / (double)out->in_graph;
+    }
+    if (out->nil_predicted) out->nil_precision = (double)out->nil_correct / (double)out->nil_predicted;
+    if (out->nil_gold) out->nil_recall = (double)out->nil_correct / (double)out->nil_gold;
+    if (out->mentions) out->overall_accuracy = (double)out->correct_overall / (double)out->mentions;
+    if (out->seconds > 0) out->mentions_per_s = (double)out->mentions / out->seconds;
+    return st;
+}

@@ -1,0 +1,95 @@
+/* link_internal.h - private pieces of the linker shared by its sources: the
+ * link index environment, trigrams and acronyms, a small id hash map. */
+#ifndef PE_LINK_INTERNAL_H
+#define PE_LINK_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pe_link.h"
+
+#define LINK_INDEX_VERSION 1
+#define LINK_MAX_ACRO_FORMS 256 /* forms kept per acronym */
+#define LINK_ACRO_MIN 2
+#define LINK_ACRO_MAX 8
+
+enum { LINK_DB_META = 0, LINK_DB_FORM, LINK_DB_GRAM, LINK_DB_ACRO, LINK_NDB };
+
+static inline void link_put32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24); b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8); b[3] = (unsigned char)v;
+}
+static inline uint32_t link_get32(const unsigned char *b)
+{
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+static inline void link_put64(unsigned char *b, uint64_t v)
+{
+    link_put32(b, (uint32_t)(v >> 32)); link_put32(b + 4, (uint32_t)v);
+}
+static inline uint64_t link_get64(const unsigned char *b)
+{
+    return ((uint64_t)link_get32(b) << 32) | link_get32(b + 4);
+}
+
+static inline uint64_t link_hash64(uint64_t x)
+{
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+    return x;
+}
+
+/* Byte trigrams of " form " (form cut to PE_LINK_FUZZY_MAX_GRAMS bytes), as
+ * 24-bit integers, sorted and unique, into g[0..return). g holds
+ * PE_LINK_FUZZY_MAX_GRAMS + 2. */
+size_t link_trigrams(const char *form, size_t len, uint32_t *g);
+
+/* Acronyms of a normalised multi-word form: initials of every word, and of
+ * the words other than the stop words; each 2..8 letters (a-z, 0-9).
+ * Writes up to 2 NUL-terminated strings into a[2][LINK_ACRO_MAX + 1];
+ * returns how many (0 when the form has fewer than 2 words). */
+int link_form_acronyms(const char *form, size_t len, char a[2][LINK_ACRO_MAX + 1]);
+
+/* When a mention's surface looks like an acronym ("NBA", "U.S.", "FC"):
+ * 2..8 letters or digits, the letters all upper case, optional dots after
+ * letters: its lower-case letters into a (NUL-terminated), returns 1. */
+int link_surface_acronym(const char *s, size_t len, char a[LINK_ACRO_MAX + 1]);
+
+/* Trigram Dice similarity of two normalised forms, 0..1. */
+double link_dice(const char *a, size_t la, const char *b, size_t lb);
+
+/* Open-addressing map from a nonzero 64-bit key to a 32-bit value. */
+typedef struct link_map {
+    uint64_t *keys;
+    uint32_t *vals;
+    size_t cap, n; /* cap a power of two */
+} link_map;
+void link_map_clear(link_map *m);
+void link_map_free(link_map *m);
+/* Pointer to the value of key (inserted with value `init` when absent),
+ * NULL on allocation failure. */
+uint32_t *link_map_put(link_map *m, uint64_t key, uint32_t init);
+/* Pointer to the value, or NULL when absent. */
+uint32_t *link_map_get(const link_map *m, uint64_t key);
+
+/* The index environment (opened by the linker). */
+typedef struct link_index {
+    MDB_env *env;
+    MDB_dbi dbi[LINK_NDB];
+    pe_link_index_stats stats;
+    uint64_t kg_counts[3];
+} link_index;
+
+/* Opens dir read-only. PE_NOT_FOUND when there is no index there. */
+pe_status link_index_open(const char *dir, link_index *ix, pe_error *err);
+void link_index_close(link_index *ix);
+
+/* pe_link_text reporting `keep` candidates a mention (the evaluation wants all). */
+pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *text, size_t len,
+                         const pe_link_mention *mentions, size_t n, size_t keep, pe_link_result **out);
+/* The store a linker reads. */
+pe_kg *link_linker_kg(pe_linker *l);
+
+#endif

@@ -1,0 +1,323 @@
+/* link_model.c - the linker's ranker: logistic regression over the
+ * candidate features, fitted by Newton's method, its NIL threshold, and its
+ * JSON file. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "link_internal.h"
+
+#define NF PE_LINK_NFEATURES
+#define NP (NF + 1) /* weights and bias */
+
+pe_status pe_link_model_new(pe_link_model **out)
+{
+    if (!out) return PE_ERR_INVALID;
+    pe_link_model *m = calloc(1, sizeof *m);
+    if (!m) return PE_ERR_NOMEM;
+    m->w[PE_LINK_F_LOG_PRIOR] = 1.0;
+    snprintf(m->trained_on, sizeof m->trained_on, "untrained: ranks by prior");
+    *out = m;
+    return PE_OK;
+}
+
+void pe_link_model_free(pe_link_model *m)
+{
+    free(m);
+}
+
+pe_status pe_link_model_save(const pe_link_model *m, const char *path, pe_error *err)
+{
+    if (!m || !path) return pe_error_set(err, PE_ERR_INVALID, "no model or path");
+    cJSON *j = cJSON_CreateObject();
+    cJSON *names = cJSON_CreateArray(), *w = cJSON_CreateArray();
+    if (!j || !names || !w) { cJSON_Delete(j); cJSON_Delete(names); cJSON_Delete(w); return pe_error_set(err, PE_ERR_NOMEM, "out of memory"); }
+    cJSON_AddItemToObject(j, "format", cJSON_CreateString("persona-link-ranker"));
+    cJSON_AddItemToObject(j, "version", cJSON_CreateNumber(1));
+    for (int i = 0; i < NF; i++) {
+        cJSON_AddItemToArray(names, cJSON_CreateString(pe_link_feature_name((pe_link_feature)i)));
+        cJSON_AddItemToArray(w, cJSON_CreateNumber(m->w[i]));
+    }
+    cJSON_AddItemToObject(j, "features", names);
+    cJSON_AddItemToObject(j, "weights", w);
+    cJSON_AddItemToObject(j, "bias", cJSON_CreateNumber(m->bias));
+    cJSON_AddItemToObject(j, "nil_threshold", cJSON_CreateNumber(m->nil_threshold));
+    cJSON_AddItemToObject(j, "l2", cJSON_CreateNumber(m->l2));
+    cJSON_AddItemToObject(j, "trained_on", cJSON_CreateString(m->trained_on));
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!s) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    pe_status st = PE_OK;
+    if (!f) {
+        st = pe_error_set(err, PE_ERR_IO, "%s: %s", tmp, strerror(errno));
+    } else {
+        int bad = fputs(s, f) < 0 || fputc('\n', f) == EOF;
+        bad |= fclose(f) != 0;
+        if (bad || rename(tmp, path) != 0) {
+            st = pe_error_set(err, PE_ERR_IO, "%s: %s", path, strerror(errno));
+            remove(tmp);
+        }
+    }
+    free(s);
+    return st;
+}
+
+pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "no output");
+    *out = NULL;
+    if (!path) return pe_error_set(err, PE_ERR_INVALID, "no path");
+    FILE *f = fopen(path, "rb");
+    if (!f) return pe_error_set(err, PE_ERR_IO, "%s: %s", path, strerror(errno));
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    int big = !feof(f);
+    fclose(f);
+    if (big) return pe_error_set(err, PE_ERR_PARSE, "%s: too big for a ranker file (over 64 KiB)", path);
+    buf[n] = 0;
+    cJSON *j = cJSON_Parse(buf);
+    if (!j) return pe_error_set(err, PE_ERR_PARSE, "%s: not JSON (near byte %zu)", path,
+                                cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - buf) : (size_t)0);
+    pe_status st = PE_OK;
+    pe_link_model *m = calloc(1, sizeof *m);
+    if (!m) { cJSON_Delete(j); return pe_error_set(err, PE_ERR_NOMEM, "out of memory"); }
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version");
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(j, "features");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weights");
+    const cJSON *bias = cJSON_GetObjectItemCaseSensitive(j, "bias");
+    const cJSON *nil = cJSON_GetObjectItemCaseSensitive(j, "nil_threshold");
+    const cJSON *l2 = cJSON_GetObjectItemCaseSensitive(j, "l2");
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(j, "trained_on");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "persona-link-ranker") != 0) {
+        st = pe_error_set(err, PE_ERR_PARSE, "%s: not a ranker file (\"format\" is not \"persona-link-ranker\")", path);
+    } else if (!cJSON_IsNumber(ver)) {
+        st = pe_error_set(err, PE_ERR_PARSE, "%s: no \"version\"", path);
+    } else if (ver->valuedouble != 1) {
+        st = pe_error_set(err, PE_ERR_UNSUPPORTED, "%s: ranker file version %g (this build reads 1)", path, ver->valuedouble);
+    } else if (!cJSON_IsArray(names) || !cJSON_IsArray(w) || cJSON_GetArraySize(names) != cJSON_GetArraySize(w)) {
+        st = pe_error_set(err, PE_ERR_PARSE, "%s: \"features\" and \"weights\" must be arrays of one length", path);
+    } else if (!cJSON_IsNumber(bias) || !cJSON_IsNumber(nil) || !(nil->valuedouble >= 0 && nil->valuedouble <= 1)) {
+        st = pe_error_set(err, PE_ERR_PARSE, "%s: \"bias\" must be a number and \"nil_threshold\" one in [0, 1]", path);
+    } else {
+        int nn = cJSON_GetArraySize(names);
+        for (int i = 0; i < nn && st == PE_OK; i++) {
+            const cJSON *nm = cJSON_GetArrayItem(names, i), *wv = cJSON_GetArrayItem(w, i);
+            if (!cJSON_IsString(nm) || !cJSON_IsNumber(wv) || !isfinite(wv->valuedouble)) {
+                st = pe_error_set(err, PE_ERR_PARSE, "%s: feature %d: a name and a finite weight expected", path, i);
+                break;
+            }
+            int k = 0;
+            while (k < NF && strcmp(pe_link_feature_name((pe_link_feature)k), nm->valuestring) != 0) k++;
+            if (k == NF) st = pe_error_set(err, PE_ERR_PARSE, "%s: unknown feature \"%s\"", path, nm->valuestring);
+            else m->w[k] = wv->valuedouble;
+        }
+        m->bias = bias->valuedouble;
+        m->nil_threshold = nil->valuedouble;
+        m->l2 = cJSON_IsNumber(l2) ? l2->valuedouble : 0;
+        if (cJSON_IsString(on)) snprintf(m->trained_on, sizeof m->trained_on, "%s", on->valuestring);
+    }
+    cJSON_Delete(j);
+    if (st != PE_OK) { free(m); return st; }
+    *out = m;
+    return PE_OK;
+}
+
+/* ---- training ------------------------------------------------------------- */
+
+struct pe_link_trainset {
+    double *f;        /* rows x NF */
+    size_t rows, cap;
+    size_t *first;    /* mention -> first row */
+    size_t *count;    /* mention -> rows */
+    int *gold;        /* mention -> gold index or -1 */
+    size_t n, mcap;
+};
+
+pe_status pe_link_trainset_new(pe_link_trainset **out)
+{
+    if (!out) return PE_ERR_INVALID;
+    *out = calloc(1, sizeof **out);
+    return *out ? PE_OK : PE_ERR_NOMEM;
+}
+
+void pe_link_trainset_free(pe_link_trainset *t)
+{
+    if (!t) return;
+    free(t->f); free(t->first); free(t->count); free(t->gold);
+    free(t);
+}
+
+size_t pe_link_trainset_mentions(const pe_link_trainset *t)
+{
+    return t ? t->n : 0;
+}
+
+pe_status pe_link_trainset_add(pe_link_trainset *t, const double *f, size_t n, int gold)
+{
+    if (!t || (n && !f) || gold < -1 || (gold >= 0 && (size_t)gold >= n)) return PE_ERR_INVALID;
+    for (size_t i = 0; i < n * NF; i++)
+        if (!isfinite(f[i])) return PE_ERR_INVALID;
+    if (t->rows + n > t->cap) {
+        size_t nc = t->cap ? t->cap : 1024;
+        while (nc < t->rows + n) nc *= 2;
+        double *x = realloc(t->f, nc * NF * sizeof *x);
+        if (!x) return PE_ERR_NOMEM;
+        t->f = x;
+        t->cap = nc;
+    }
+    if (t->n == t->mcap) {
+        size_t nc = t->mcap ? t->mcap * 2 : 256;
+        size_t *a = realloc(t->first, nc * sizeof *a);
+        if (!a) return PE_ERR_NOMEM;
+        t->first = a;
+        size_t *b = realloc(t->count, nc * sizeof *b);
+        if (!b) return PE_ERR_NOMEM;
+        t->count = b;
+        int *g = realloc(t->gold, nc * sizeof *g);
+        if (!g) return PE_ERR_NOMEM;
+        t->gold = g;
+        t->mcap = nc;
+    }
+    memcpy(t->f + t->rows * NF, f, n * NF * sizeof *f);
+    t->first[t->n] = t->rows;
+    t->count[t->n] = n;
+    t->gold[t->n] = gold;
+    t->n++;
+    t->rows += n;
+    return PE_OK;
+}
+
+pe_link_train_options pe_link_train_options_default(void)
+{
+    pe_link_train_options o = {1.0, 50, 1};
+    return o;
+}
+
+/* Solves A x = b for symmetric positive definite A (n x n) by Cholesky, in
+ * place (A's lower triangle becomes L). Returns 0, or -1 when A is not
+ * positive definite. */
+static int cholesky_solve(double *A, double *b, int n)
+{
+    for (int j = 0; j < n; j++) {
+        double d = A[j * n + j];
+        for (int k = 0; k < j; k++) d -= A[j * n + k] * A[j * n + k];
+        if (!(d > 0)) return -1;
+        d = sqrt(d);
+        A[j * n + j] = d;
+        for (int i = j + 1; i < n; i++) {
+            double s = A[i * n + j];
+            for (int k = 0; k < j; k++) s -= A[i * n + k] * A[j * n + k];
+            A[i * n + j] = s / d;
+        }
+    }
+    for (int i = 0; i < n; i++) { /* L y = b */
+        double s = b[i];
+        for (int k = 0; k < i; k++) s -= A[i * n + k] * b[k];
+        b[i] = s / A[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) { /* L^T x = y */
+        double s = b[i];
+        for (int k = i + 1; k < n; k++) s -= A[k * n + i] * b[k];
+        b[i] = s / A[i * n + i];
+    }
+    return 0;
+}
+
+typedef struct nil_pt { double s; int ok_linked; int nil_gold; } nil_pt;
+
+static int cmp_nil(const void *a, const void *b)
+{
+    double x = ((const nil_pt *)a)->s, y = ((const nil_pt *)b)->s;
+    return x < y ? -1 : x > y;
+}
+
+pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err)
+{
+    pe_link_train_options o = opt ? *opt : pe_link_train_options_default();
+    if (!t || !m) return pe_error_set(err, PE_ERR_INVALID, "no training set or model");
+    if (t->rows == 0) return pe_error_set(err, PE_ERR_INVALID, "the training set has no candidate");
+    if (!(o.l2 >= 0) || o.iterations <= 0) return pe_error_set(err, PE_ERR_INVALID, "bad training options");
+    double x[NP] = {0}; /* weights then bias */
+    double H[NP * NP], g[NP];
+    int it;
+    for (it = 0; it < o.iterations; it++) {
+        memset(H, 0, sizeof H);
+        memset(g, 0, sizeof g);
+        for (size_t mi = 0; mi < t->n; mi++) {
+            for (size_t r = 0; r < t->count[mi]; r++) {
+                const double *f = t->f + (t->first[mi] + r) * NF;
+                double z = x[NF];
+                for (int i = 0; i < NF; i++) z += x[i] * f[i];
+                double p = 1.0 / (1.0 + exp(-z));
+                double y = (int)r == t->gold[mi];
+                double v[NP];
+                memcpy(v, f, NF * sizeof *v);
+                v[NF] = 1;
+                double q = p * (1 - p);
+                for (int i = 0; i < NP; i++) {
+                    g[i] += (p - y) * v[i];
+                    for (int k = 0; k <= i; k++) H[i * NP + k] += q * v[i] * v[k];
+                }
+            }
+        }
+        for (int i = 0; i < NP; i++)
+            for (int k = 0; k < i; k++) H[k * NP + i] = H[i * NP + k];
+        for (int i = 0; i < NF; i++) {
+            g[i] += o.l2 * x[i];
+            H[i * NP + i] += o.l2;
+        }
+        H[NF * NP + NF] += 1e-9; /* keeps the bias row definite on separable data */
+        for (int i = 0; i < NF; i++) H[i * NP + i] += 1e-9;
+        if (cholesky_solve(H, g, NP)) return pe_error_set(err, PE_ERR_INVALID, "training: singular Hessian");
+        double step = 0;
+        for (int i = 0; i < NP; i++) {
+            x[i] -= g[i];
+            step += g[i] * g[i];
+        }
+        if (sqrt(step) < 1e-9) break;
+    }
+    for (int i = 0; i < NF; i++) m->w[i] = x[i];
+    m->bias = x[NF];
+    m->l2 = o.l2;
+    m->nil_threshold = 0;
+    if (o.tune_nil) {
+        /* each mention: its best score, whether that candidate is gold, whether NIL is right */
+        nil_pt *pts = malloc((t->n ? t->n : 1) * sizeof *pts);
+        if (!pts) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        size_t np = 0, nil_always = 0;
+        for (size_t mi = 0; mi < t->n; mi++) {
+            if (t->count[mi] == 0) { nil_always += t->gold[mi] < 0; continue; }
+            double best = -1;
+            size_t bi = 0;
+            for (size_t r = 0; r < t->count[mi]; r++) {
+                double s = pe_link_model_score(m, t->f + (t->first[mi] + r) * NF);
+                if (s > best) { best = s; bi = r; }
+            }
+            pts[np++] = (nil_pt){best, t->gold[mi] >= 0 && (int)bi == t->gold[mi], t->gold[mi] < 0};
+        }
+        qsort(pts, np, sizeof *pts, cmp_nil);
+        /* threshold below pts[i]: pts[0..i) NIL, pts[i..) linked */
+        size_t right = 0;
+        for (size_t i = 0; i < np; i++) right += pts[i].ok_linked;
+        size_t best_right = right, best_i = 0;
+        for (size_t i = 0; i < np; i++) {
+            right += pts[i].nil_gold;
+            right -= pts[i].ok_linked;
+            if (i + 1 < np && pts[i + 1].s == pts[i].s) continue;
+            if (right > best_right) { best_right = right; best_i = i + 1; }
+        }
+        if (best_i == 0) m->nil_threshold = 0;
+        else if (best_i >= np) m->nil_threshold = fmin(1.0, pts[np - 1].s + 1e-9);
+        else m->nil_threshold = 0.5 * (pts[best_i - 1].s + pts[best_i].s);
+        (void)nil_always;
+        free(pts);
+    }
+    return PE_OK;
+}

@@ -1,0 +1,372 @@
+/*
+ * pe_link.h - entity linking against the local graph store: mention spans of
+ * a text -> entities of the graph (QIDs) or NIL.
+ *
+ * Usage:
+ *
+ *     // once per store (seconds per million forms): the fuzzy/acronym
+ *     // index, in an LMDB environment of its own (the CLI keeps it in the
+ *     // folder "link" inside the store directory)
+ *     pe_error err;
+ *     pe_link_index_build(kg, "kg/link", NULL, &err);
+ *
+ *     pe_link_model *m = NULL;
+ *     pe_link_model_load("ranker.json", &m, &err);   // or NULL: prior only
+ *     pe_linker *l;
+ *     pe_link_options o = pe_link_options_default();
+ *     o.index_dir = "kg/link";
+ *     if (pe_linker_open(kg, m, &o, &l) != PE_OK) { ... pe_linker_errmsg(l) ... }
+ *
+ *     pe_link_mention ms[] = {{.start = 10, .end = 14, .type = PE_LINK_TYPE_PLACE}};
+ *     pe_link_result *res;
+ *     pe_link_text(l, NULL, "I live in Lyon", 14, ms, 1, &res);
+ *     // res->mentions[0].entity: "Q456", label "Lyon", score 0.93, runner-ups
+ *     pe_link_result_free(res);
+ *     pe_linker_close(l);
+ *     pe_link_model_free(m);
+ *
+ * How a mention is linked. Candidates (at most options.max_candidates = K
+ * per mention) come from, in this order:
+ *   1. the store's alias index (pe_kg_lookup of the mention's normalised
+ *      form) with its priors;
+ *   2. acronyms: a mention such as "NBA" or "U.S." (2..8 letters, upper
+ *      case) matches the forms whose initials spell it, from the link
+ *      index; an earlier mention of the same text whose initials spell it
+ *      also contributes its candidates;
+ *   3. partial person names: a mention whose words are the first or last
+ *      words of a longer mention of the same text (or of the history, see
+ *      pe_link_history) takes that mention's person candidates ("Simmons"
+ *      after "Phil Simmons");
+ *   4. fuzzy forms: byte trigrams of the normalised form against the
+ *      link index (Dice similarity >= options.fuzzy_min_sim; the best
+ *      PE_LINK_FUZZY_FORMS forms), only when steps 1-3 found nothing.
+ *
+ * Each candidate gets the features named in pe_link_feature (its prior,
+ * name similarity, the way it was found, type compatibility between the
+ * mention's type and the candidate's P31/P279* classes, coherence with the
+ * candidates of the other mentions of the text, context similarity when
+ * the store holds entity vectors). A ranker (logistic regression,
+ * pe_link_model) turns them into a score in (0, 1); the best candidate is
+ * chosen unless its score is below the model's NIL threshold, then the
+ * mention is NIL. Without a model the score is the prior and nothing is
+ * NIL unless it has no candidate.
+ *
+ * Context vectors: the PE_LINK_F_CONTEXT feature needs entity vectors in
+ * the store (to be written by a later `persona kg embed`); none exist yet,
+ * so the feature is 0 and pe_linker_info() reports it "off". Linking works
+ * the same without them.
+ *
+ * Errors: functions return a pe_status; the detail of the last failure of
+ * a linker is in pe_linker_errmsg(l); functions without a handle take a
+ * pe_error. Every function may return PE_ERR_INVALID (NULL handle or
+ * output, bad argument), PE_ERR_NOMEM and the store's errors (PE_ERR_STORE,
+ * PE_ERR_CORRUPT); those are not repeated below.
+ *
+ * Threads: one pe_linker may be shared by threads (each pe_link_text call
+ * opens its own read transactions); a pe_link_history is used by one thread
+ * at a time. Open at most one linker per store per process (LMDB's rule:
+ * the link index environment once per process), like pe_kg_open.
+ *
+ * Costs per mention (K = max_candidates, M = mentions of the text): one
+ * alias lookup (pe_kg_lookup); for an acronym one index read and at most
+ * PE_LINK_FUZZY_FORMS alias lookups; when nothing else matched, at most
+ * PE_LINK_FUZZY_MAX_GRAMS trigram posting lists (lists longer than
+ * PE_LINK_FUZZY_MAX_POSTINGS ids are skipped as too common) and
+ * PE_LINK_FUZZY_FORMS alias lookups; then per candidate (cached within a
+ * call) one entity record, its direct classes (their coarse type is
+ * cached by the linker) and at most PE_LINK_MAX_NEIGHBOURS neighbours; and
+ * coherence: one hash probe per neighbour and other mention, O(K N M) per
+ * mention with N = PE_LINK_MAX_NEIGHBOURS, only the nearest
+ * PE_LINK_COHERENCE_WINDOW other mentions counted.
+ */
+#ifndef PE_LINK_H
+#define PE_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pe_kg.h"
+#include "pe_util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PE_LINK_FUZZY_MAX_POSTINGS 8000 /* longer trigram lists are skipped (too common) */
+#define PE_LINK_FUZZY_MAX_GRAMS 64      /* trigrams of a mention's form read at most */
+#define PE_LINK_FUZZY_FORMS 4           /* fuzzy or acronym forms looked up per mention */
+#define PE_LINK_MAX_NEIGHBOURS 256       /* statements read per candidate for coherence */
+#define PE_LINK_COHERENCE_WINDOW 64      /* other mentions considered for coherence */
+#define PE_LINK_MAX_K 64                 /* largest max_candidates */
+
+/* Coarse mention types: what an NER head gives (CoNLL PER/LOC/ORG/MISC,
+ * WNUT person/location/corporation/group/product/creative-work). */
+typedef enum pe_link_type {
+    PE_LINK_TYPE_ANY = 0, /* unknown: no type feature */
+    PE_LINK_TYPE_PERSON,
+    PE_LINK_TYPE_PLACE,
+    PE_LINK_TYPE_ORG,
+    PE_LINK_TYPE_WORK,    /* creative work: film, book, song, album, series */
+    PE_LINK_TYPE_PRODUCT, /* product, brand, software */
+    PE_LINK_TYPE_OTHER    /* something else (MISC): no constraint */
+} pe_link_type;
+
+/* "any", "person", "place", "organisation", "work", "product", "other";
+ * also accepts the NER tags PER, LOC, ORG, MISC, GPE, location,
+ * corporation, group, creative-work (case-insensitive). PE_ERR_INVALID
+ * for anything else. */
+pe_status pe_link_type_parse(const char *name, pe_link_type *out);
+const char *pe_link_type_name(pe_link_type t);
+
+/* A mention: a byte span [start, end) of the text, on UTF-8 character
+ * boundaries, start < end <= text length. */
+typedef struct pe_link_mention {
+    size_t start, end;
+    pe_link_type type;     /* PE_LINK_TYPE_ANY when unknown */
+    pe_kg_id expected;     /* a class the entity should be an instance of
+                              (a relation's expected object type, e.g. Q515
+                              for live_in), 0 = none; canonical id */
+} pe_link_mention;
+
+/* Features of a candidate, in this order in pe_link_candidate.f and in the
+ * model file. */
+typedef enum pe_link_feature {
+    PE_LINK_F_LOG_PRIOR = 0, /* ln(prior) of the form it was found by (>= -20) */
+    PE_LINK_F_TOP_PRIOR,     /* 1 when it has the mention's highest prior */
+    PE_LINK_F_LABEL,         /* 1 when the form is a label (not only an alias) */
+    PE_LINK_F_NAME_SIM,      /* trigram Dice of mention and candidate's label, 0..1 */
+    PE_LINK_F_FUZZY,         /* 1 when found only by fuzzy matching */
+    PE_LINK_F_ACRONYM,       /* 1 when found as an acronym */
+    PE_LINK_F_PARTIAL,       /* 1 when found through a longer name (partial person name) */
+    PE_LINK_F_PARTIAL_NIL,   /* 1 when the mention is part of a longer name that had no candidate */
+    PE_LINK_F_POPULARITY,    /* (ln(1+sitelinks) + ln(1+in-degree)) / 10 */
+    PE_LINK_F_TYPE,          /* +1 type compatible, -1 incompatible, 0 unknown */
+    PE_LINK_F_COH_LINK,      /* share of other mentions with a candidate linked to it, weighted by prior */
+    PE_LINK_F_COH_SHARED,    /* the same for candidates sharing a neighbour */
+    PE_LINK_F_AMBIGUITY,     /* ln(number of candidates of the mention) / 4 */
+    PE_LINK_F_CONTEXT,       /* context similarity (0 while off) */
+    PE_LINK_NFEATURES
+} pe_link_feature;
+
+/* Static names ("log_prior", ...), also the keys of the model file. */
+const char *pe_link_feature_name(pe_link_feature f);
+
+/* ---- Link index (fuzzy forms, acronyms, coarse types) ------------------- */
+
+typedef struct pe_link_index_stats {
+    uint64_t forms;      /* distinct normalised forms indexed */
+    uint64_t trigrams;   /* distinct trigrams */
+    uint64_t postings;   /* (trigram, form) pairs */
+    uint64_t acronyms;   /* (acronym, form) pairs */
+    uint64_t typed;      /* entities with a coarse type */
+    uint64_t entities;   /* entity records read */
+    double seconds;
+} pe_link_index_stats;
+
+/* Builds (or rebuilds) the link index of the store in directory dir (made
+ * when missing) from the store's entity records: every label and alias
+ * (normalised as the alias index does), with the popularity of its most
+ * popular entity, their byte trigrams and their acronyms (initials of the
+ * words, with and without "of", "the", "and", "for", "de"). The index records the store's counts, so an index
+ * older than the store is noticed (pe_linker_info().index_stale). Reads a
+ * snapshot; the store may be read meanwhile. stats may be NULL. Memory:
+ * the forms, trigram postings and class table are held in memory while
+ * building (about 60 bytes per form plus 8 per posting).
+ *
+ * Layout: one LMDB environment (data.mdb, lock.mdb in dir), version 1,
+ * integers big-endian:
+ *   meta   "version" u32 = 1; "kg" u64 x 3 (the store's terms, entities,
+ *          triples when built); "stats" u64 x 6 (pe_link_index_stats
+ *          counts) and f64 seconds
+ *   form   form id u32 -> popularity f32, form\0
+ *   gram   3 bytes -> form ids u32 x n, ascending
+ *   acro   acronym (lower case) -> form ids u32 x n, most popular first
+ *          (at most 256)
+ * Errors: PE_ERR_IO (dir), PE_ERR_STORE. */
+pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *stats, pe_error *err);
+
+/* ---- Ranker model ---------------------------------------------------------- */
+
+/* A logistic-regression ranker: score = sigmoid(bias + sum w[i] f[i]), and
+ * the NIL threshold on that score. File format (JSON, version 1):
+ *   {"format": "persona-link-ranker", "version": 1,
+ *    "features": ["log_prior", ...],     (names, in any order; a name this
+ *                                          build does not know is an error,
+ *                                          a missing one gets weight 0)
+ *    "weights": [..], "bias": b, "nil_threshold": t,
+ *    "trained_on": "...", "l2": lambda}
+ */
+typedef struct pe_link_model {
+    double w[PE_LINK_NFEATURES];
+    double bias;
+    double nil_threshold; /* in [0, 1]; 0 = never NIL */
+    double l2;            /* regularisation it was trained with */
+    char trained_on[256]; /* free text: data and date */
+} pe_link_model;
+
+/* Parameters that rank by prior only (w[log_prior] = 1), no NIL. *out
+ * malloc'd; free with pe_link_model_free. */
+pe_status pe_link_model_new(pe_link_model **out);
+void pe_link_model_free(pe_link_model *m);
+/* PE_ERR_IO (file), PE_ERR_PARSE (not a ranker file: the message names
+ * what is wrong), PE_ERR_UNSUPPORTED (newer version). */
+pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *err);
+pe_status pe_link_model_save(const pe_link_model *m, const char *path, pe_error *err);
+
+/* Training data: candidates of mentions with their features and labels. */
+typedef struct pe_link_trainset pe_link_trainset;
+pe_status pe_link_trainset_new(pe_link_trainset **out);
+void pe_link_trainset_free(pe_link_trainset *t);
+/* Adds one mention: n candidates, features f[n][PE_LINK_NFEATURES]; gold =
+ * index of the right candidate, or -1 when the right answer is NIL (or not
+ * among the candidates: then NIL is the best the linker can do). */
+pe_status pe_link_trainset_add(pe_link_trainset *t, const double *f, size_t n, int gold);
+size_t pe_link_trainset_mentions(const pe_link_trainset *t);
+
+typedef struct pe_link_train_options {
+    double l2;        /* L2 penalty on the weights (not the bias); default 1.0 */
+    int iterations;   /* Newton steps at most; default 50 */
+    int tune_nil;     /* also pick nil_threshold maximising accuracy on t; default 1 */
+} pe_link_train_options;
+pe_link_train_options pe_link_train_options_default(void);
+
+/* Fits m (weights, bias) by Newton's method on the candidates of t (the
+ * gold candidate 1, the others 0) and, when opt->tune_nil, the NIL
+ * threshold that maximises the share of mentions answered right (gold
+ * chosen, or NIL for gold -1). Deterministic. PE_ERR_INVALID when t has no
+ * candidate. opt may be NULL. */
+pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err);
+/* Score of one feature vector under m. */
+double pe_link_model_score(const pe_link_model *m, const double *f);
+
+/* ---- Linker ---------------------------------------------------------------- */
+
+typedef struct pe_linker pe_linker;
+
+typedef struct pe_link_options {
+    size_t max_candidates;  /* K, 1..PE_LINK_MAX_K; default 16 */
+    size_t runner_ups;      /* candidates reported after the chosen one; default 3 */
+    int fuzzy;              /* fuzzy candidates (needs the link index); default 1 */
+    int acronyms;           /* default 1 */
+    int partial_names;      /* default 1 */
+    int coherence;          /* default 1 */
+    double fuzzy_min_sim;   /* trigram Dice floor for fuzzy forms; default 0.6 */
+    const char *index_dir;  /* link index (pe_link_index_build); NULL = none */
+    const char *lang;       /* label language of results; NULL = "en" */
+} pe_link_options;
+
+pe_link_options pe_link_options_default(void);
+
+/* Opens a linker over an open store. model NULL = prior only; the model is
+ * copied. A missing link index is not an error: fuzzy and acronym
+ * candidates and the coarse types are then off (pe_linker_info says so).
+ * On failure *out is set when a handle could be made (for errmsg); close
+ * it in every case. The store must outlive the linker. Errors:
+ * PE_ERR_CORRUPT (the index folder holds something else). */
+pe_status pe_linker_open(pe_kg *kg, const pe_link_model *model, const pe_link_options *opt, pe_linker **out);
+/* NULL is a no-op. No pe_link_text call may be running. */
+void pe_linker_close(pe_linker *l);
+const char *pe_linker_errmsg(const pe_linker *l);
+
+typedef struct pe_linker_info {
+    int index;          /* 1 when the link index is open */
+    int index_stale;    /* 1 when the store changed after the index was built */
+    int context;        /* 1 when the context feature is on (entity vectors) */
+    pe_link_index_stats index_stats;
+} pe_linker_info;
+pe_status pe_linker_info_get(pe_linker *l, pe_linker_info *out);
+
+/* Entities linked earlier for the same user or document (partial names and
+ * coherence reach back into it). Bounded: the last 256 linked entities. */
+typedef struct pe_link_history pe_link_history;
+pe_status pe_link_history_new(pe_link_history **out);
+void pe_link_history_free(pe_link_history *h);
+
+/* How a candidate was found (bits). */
+enum { PE_LINK_VIA_EXACT = 1, PE_LINK_VIA_ACRONYM = 2, PE_LINK_VIA_PARTIAL = 4, PE_LINK_VIA_FUZZY = 8,
+       PE_LINK_VIA_HISTORY = 16 };
+
+typedef struct pe_link_candidate {
+    pe_kg_id id;
+    const char *qid;     /* canonical term ("Q90" or an IRI) */
+    const char *label;   /* in options.lang, or NULL when it has none */
+    double score;        /* ranker score in (0, 1) */
+    double prior;        /* prior of the form it was found by */
+    unsigned via;        /* PE_LINK_VIA_* bits */
+    double f[PE_LINK_NFEATURES];
+} pe_link_candidate;
+
+typedef struct pe_link_mention_result {
+    size_t start, end;           /* the span, as given */
+    const char *surface;         /* the mention's text (NUL-terminated copy) */
+    int nil;                     /* 1 when linked to nothing */
+    const pe_link_candidate *entity; /* chosen candidate (NULL when nil) */
+    size_t n_candidates;         /* chosen first (when not nil), then runner-ups by score */
+    pe_link_candidate *candidates;
+    size_t n_considered;         /* candidates scored (may exceed n_candidates) */
+} pe_link_mention_result;
+
+typedef struct pe_link_result {
+    size_t n;
+    pe_link_mention_result *mentions; /* in the order given */
+    int context_on;                   /* 1 when the context feature was computed */
+} pe_link_result;
+
+/* Links the mentions of a text. The result (*out, malloc'd with its
+ * strings) is freed with pe_link_result_free; it does not depend on the
+ * store staying open. history may be NULL; when given, partial names
+ * and coherence also use the entities it holds, and the entities linked
+ * here are added to it. n may be 0 (an empty result). Errors:
+ * PE_ERR_INVALID (empty text, a span outside the text, empty or reversed,
+ * or overlapping nothing but not on a character boundary: the message
+ * names the mention's index and its span), PE_ERR_UTF8 (text not valid
+ * UTF-8: the message gives the byte offset). */
+pe_status pe_link_text(pe_linker *l, pe_link_history *history, const char *text, size_t len,
+                       const pe_link_mention *mentions, size_t n, pe_link_result **out);
+void pe_link_result_free(pe_link_result *r);
+
+/* ---- Evaluation on the ELEVANT benchmark format --------------------------- */
+
+/* One document a line: {"text": ..., "labels": [{"span": [start, end],
+ * "entity_id": "Q..." | "<NIL>", "type": ...}, ...]}. Spans are in
+ * characters (code points), as ELEVANT writes them. Labels whose entity_id
+ * is "QUANTITY", "DATETIME" or "<NO_MAPPING>", coreference labels
+ * ("coref": true) and labels nested in another ("parent") are not
+ * evaluated (counted in skipped_labels). A gold QID that the store does
+ * not hold counts as NIL (the mention cannot be linked to this graph). */
+typedef struct pe_link_eval_options {
+    int strict;           /* a line that does not parse stops the run (PE_ERR_PARSE) */
+    int gold_types;       /* pass the benchmark's type field as the mention type
+                             (an oracle NER: the types come from the gold entity) */
+    size_t max_docs;      /* 0 = all */
+    pe_link_trainset *collect; /* when set, every mention's candidates are added
+                                  (gold index, or -1) for training */
+} pe_link_eval_options;
+pe_link_eval_options pe_link_eval_options_default(void);
+
+typedef struct pe_link_eval_result {
+    uint64_t docs, mentions;        /* evaluated mentions */
+    uint64_t skipped_lines, skipped_labels;
+    uint64_t in_graph;              /* gold QID in the graph */
+    uint64_t correct;               /* in-graph mentions linked to the gold QID */
+    uint64_t prior_correct;         /* the most-prior candidate is the gold QID */
+    uint64_t gold_in_candidates;    /* in-graph mentions with gold among the candidates */
+    uint64_t nil_gold;              /* mentions whose answer is NIL for this graph */
+    uint64_t nil_predicted, nil_correct;
+    uint64_t correct_overall;       /* in-graph correct + NIL gold predicted NIL */
+    double in_graph_accuracy, prior_baseline_in_graph_accuracy;
+    double nil_precision, nil_recall, candidate_recall, overall_accuracy;
+    double seconds, mentions_per_s; /* linking time only (not parsing) */
+    char first_error[PE_ERRMSG_MAX];
+} pe_link_eval_result;
+
+/* Runs the linker over a benchmark file. A line that does not parse is
+ * skipped and counted (first_error names file:line) unless opt->strict.
+ * Errors: PE_ERR_IO, PE_ERR_PARSE (strict). */
+pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
+                            pe_link_eval_result *out, pe_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
