@@ -86,8 +86,8 @@ struct pe_linker {
 };
 
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
-    "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil",
-    "popularity", "type", "coh_link", "coh_shared", "ambiguity", "context"};
+    "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem",
+    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -267,6 +267,8 @@ typedef struct ent {
     unsigned bits;
     pe_kg_id *nb;             /* neighbours, sorted, unique */
     size_t n_nb;
+    pe_kg_id *cls;            /* direct classes (P31, rdf:type) */
+    size_t ncls;
 } ent;
 
 typedef struct cand {
@@ -308,7 +310,7 @@ typedef struct call {
 
 static void ent_free(ent *e)
 {
-    free(e->qid); free(e->label); free(e->form); free(e->nb);
+    free(e->qid); free(e->label); free(e->form); free(e->nb); free(e->cls);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -426,10 +428,11 @@ static int64_t ent_get(call *c, pe_kg_id id, pe_status *st)
     for (size_t i = 0; i < ncls; i++) {
         unsigned b = 0;
         *st = class_bits(c, cls[i], &b);
-        if (*st >= PE_ERR_FIRST) { free(cls); ent_free(e); return -1; }
+        if (*st >= PE_ERR_FIRST) { e->cls = cls; ent_free(e); return -1; }
         e->bits |= b;
     }
-    free(cls);
+    e->cls = cls;
+    e->ncls = ncls;
     /* neighbours: out-statements, then in-statements */
     e->nb = malloc(PE_LINK_MAX_NEIGHBOURS * sizeof *e->nb);
     if (!e->nb) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
@@ -521,6 +524,110 @@ static pe_status add_acronym(call *c, ment *m, const char *acro)
         if (st != PE_OK) return st;
     }
     return PE_OK;
+}
+
+/* Candidates of the forms that a variant key of the name index names
+ * (percent-decoded labels) when they differ from the mention's form. */
+static pe_status add_variants(call *c, ment *m)
+{
+    if (m->form_len > LINK_NAME_KEY_MAX) return PE_OK;
+    MDB_val k = {m->form_len, m->form}, d;
+    int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
+    if (rc == MDB_NOTFOUND) return PE_OK;
+    if (rc) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+    const unsigned char *v = d.mv_data;
+    size_t n = d.mv_size / 8;
+    for (size_t i = 0; i < n && i < PE_LINK_FUZZY_FORMS; i++) {
+        const char *f;
+        size_t fl;
+        if (!index_form(c, link_get32(v + 8 * i), &f, &fl)) continue;
+        if (fl == m->form_len && memcmp(f, m->form, fl) == 0) continue;
+        pe_status st = add_form(c, m, f, fl, 4, PE_LINK_VIA_EXACT, 1.0);
+        if (st != PE_OK) return st;
+    }
+    return PE_OK;
+}
+
+typedef struct pfx_hit { uint32_t fid; float pop; } pfx_hit;
+
+/* Keeps the `cap` most popular forms of the name index that start with
+ * prefix (excluding the mention's own form); one_word: only keys without a
+ * space, at most max_extra bytes longer than the prefix. */
+static pe_status prefix_search(call *c, const ment *m, const char *prefix, size_t plen, int one_word, size_t max_extra,
+                               pfx_hit *best, size_t *nbest, size_t cap)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &cur);
+    if (rc) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+    MDB_val k = {plen, (void *)prefix}, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    for (size_t scanned = 0; rc == 0 && scanned < PE_LINK_PREFIX_SCAN; scanned++) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) break;
+        const char *key = k.mv_data;
+        int skip = (k.mv_size == m->form_len && memcmp(key, m->form, m->form_len) == 0) ||
+                   (one_word && (k.mv_size > plen + max_extra || memchr(key, ' ', k.mv_size)));
+        const unsigned char *v = d.mv_data;
+        for (size_t i = 0; !skip && i < d.mv_size / 8; i++) {
+            pfx_hit h;
+            h.fid = link_get32(v + 8 * i);
+            uint32_t pb = link_get32(v + 8 * i + 4);
+            memcpy(&h.pop, &pb, 4);
+            int dup = 0;
+            for (size_t q = 0; q < *nbest && !dup; q++) dup = best[q].fid == h.fid;
+            if (dup) continue;
+            size_t pos = *nbest < cap ? (*nbest)++ : cap;
+            if (pos == cap) {
+                if (h.pop <= best[cap - 1].pop) continue;
+                pos = cap - 1;
+            }
+            while (pos > 0 && best[pos - 1].pop < h.pop) { best[pos] = best[pos - 1]; pos--; }
+            best[pos] = h;
+        }
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+    return PE_OK;
+}
+
+static pe_status add_hits(call *c, ment *m, const pfx_hit *h, size_t n, unsigned via)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *f;
+        size_t fl;
+        if (!index_form(c, h[i].fid, &f, &fl)) continue;
+        pe_status st = add_form(c, m, f, fl, 2, via, 0);
+        if (st != PE_OK) return st;
+    }
+    return PE_OK;
+}
+
+/* Longer names starting with the mention ("seattle " -> "seattle mariners")
+ * and, for one word, one-word names starting with its stem. */
+static pe_status add_extensions(call *c, ment *m)
+{
+    pfx_hit best[PE_LINK_EXTENSION_FORMS];
+    size_t nb = 0;
+    pe_status st;
+    if (m->nwords >= 1 && m->nwords <= 3 && m->form_len + 1 < LINK_NAME_KEY_MAX) {
+        char p[LINK_NAME_KEY_MAX + 1];
+        memcpy(p, m->form, m->form_len);
+        p[m->form_len] = ' ';
+        if ((st = prefix_search(c, m, p, m->form_len + 1, 0, 0, best, &nb, PE_LINK_EXTENSION_FORMS)) != PE_OK) return st;
+        if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_EXTENSION)) != PE_OK) return st;
+    }
+    if (m->nwords != 1 || m->form_len < 5 || m->form_len > 24) return PE_OK;
+    for (size_t i = 0; i < m->form_len; i++)
+        if (!(m->form[i] >= 'a' && m->form[i] <= 'z')) return PE_OK;
+    static const char *suffixes[] = {"", "ians", "ian", "ans", "an", "ese", "ish", "is", "i", "s", "n", "ic", "ns", NULL};
+    nb = 0;
+    for (int k = 0; suffixes[k]; k++) {
+        size_t sl = strlen(suffixes[k]);
+        if (m->form_len < sl + 4 || memcmp(m->form + m->form_len - sl, suffixes[k], sl) != 0) continue;
+        size_t stem = m->form_len - sl;
+        if ((st = prefix_search(c, m, m->form, stem, 1, 5, best, &nb, PE_LINK_EXTENSION_FORMS)) != PE_OK) return st;
+    }
+    return add_hits(c, m, best, nb, PE_LINK_VIA_STEM);
 }
 
 static pe_status add_fuzzy(call *c, ment *m)
@@ -622,12 +729,16 @@ static int words_part_of_form(const ment *a, const char *form)
     return words_part_of(a, &b);
 }
 
+static int via_rank(unsigned via)
+{
+    return (via & (PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM)) ? 0 : (via & PE_LINK_VIA_EXACT) ? 1 : 2;
+}
+
 static int cmp_cand_prior(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
-    int px = (x->via & (PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM)) != 0;
-    int py = (y->via & (PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM)) != 0;
-    if (px != py) return py - px;
+    int px = via_rank(x->via), py = via_rank(y->via);
+    if (px != py) return px - py;
     if (x->prior != y->prior) return x->prior > y->prior ? -1 : 1;
     return x->e < y->e ? -1 : x->e > y->e;
 }
@@ -640,7 +751,12 @@ static pe_status gather(call *c)
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         if (m->form_len == 0) continue;
-        if ((st = add_form(c, m, m->form, m->form_len, c->K, PE_LINK_VIA_EXACT, 1.0)) != PE_OK) return st;
+        size_t exact_limit = l->has_index && c->K > 8 ? c->K - 6 : c->K;
+        if ((st = add_form(c, m, m->form, m->form_len, exact_limit, PE_LINK_VIA_EXACT, 1.0)) != PE_OK) return st;
+        if (l->has_index) {
+            if ((st = add_variants(c, m)) != PE_OK) return st;
+            if (l->opt.fuzzy && (st = add_extensions(c, m)) != PE_OK) return st;
+        }
         char a[LINK_ACRO_MAX + 1];
         size_t slen = m->in->end - m->in->start;
         if (l->opt.acronyms && link_surface_acronym(m->surface, slen, a)) {
@@ -716,13 +832,14 @@ static pe_status coherence(call *c)
     size_t nh = c->hist ? c->hist->n : 0;
     size_t total = c->n + nh;
     if (total < 2) return PE_OK;
-    link_map head_nb = {0}, head_cd = {0};
+    link_map head_nb = {0}, head_cd = {0}, head_cl = {0};
     node *nodes = NULL;
     size_t nn = 0, capn = 0;
     double *best_ln = calloc(total, sizeof *best_ln), *best_sh = calloc(total, sizeof *best_sh);
+    double *best_cl = calloc(total, sizeof *best_cl);
     int64_t *hent = calloc(nh ? nh : 1, sizeof *hent);
     pe_status st = PE_OK;
-    if (!best_ln || !best_sh || !hent) { st = PE_ERR_NOMEM; goto out; }
+    if (!best_ln || !best_sh || !best_cl || !hent) { st = PE_ERR_NOMEM; goto out; }
     for (size_t h = 0; h < nh; h++) {
         hent[h] = ent_get(c, c->hist->e[h].id, &st);
         if (hent[h] < 0) goto out;
@@ -733,9 +850,11 @@ static pe_status coherence(call *c)
         for (size_t k = 0; k < ncj; k++) {
             const ent *e = j < c->n ? &c->ents[c->m[j].c[k].e] : &c->ents[hent[j - c->n]];
             float w = j < c->n ? (float)c->m[j].c[k].prior : 1.0f;
-            for (size_t q = 0; q <= e->n_nb; q++) {
-                pe_kg_id key = q < e->n_nb ? e->nb[q] : e->id;
-                link_map *hm = q < e->n_nb ? &head_nb : &head_cd;
+            for (size_t q = 0; q <= e->n_nb + e->ncls; q++) {
+                /* neighbours, then the candidate itself, then its classes (weight 1) */
+                pe_kg_id key = q < e->n_nb ? e->nb[q] : q == e->n_nb ? e->id : e->cls[q - e->n_nb - 1];
+                link_map *hm = q < e->n_nb ? &head_nb : q == e->n_nb ? &head_cd : &head_cl;
+                if (q > e->n_nb) w = 1.0f;
                 uint32_t *hd = link_map_put(hm, key, UINT32_MAX);
                 if (!hd) { st = PE_ERR_NOMEM; goto out; }
                 if (*hd != UINT32_MAX && nodes[*hd].j == j) { /* same mention: keep the best */
@@ -763,6 +882,12 @@ static pe_status coherence(call *c)
             const ent *e = &c->ents[m->c[k].e];
             memset(best_ln, 0, total * sizeof *best_ln);
             memset(best_sh, 0, total * sizeof *best_sh);
+            memset(best_cl, 0, total * sizeof *best_cl);
+            for (size_t q = 0; q < e->ncls; q++) {
+                uint32_t *hd = link_map_get(&head_cl, e->cls[q]);
+                for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
+                    if (nodes[x].w > best_cl[nodes[x].j]) best_cl[nodes[x].j] = nodes[x].w;
+            }
             for (size_t q = 0; q < e->n_nb; q++) {
                 uint32_t *hd = link_map_get(&head_cd, e->nb[q]);
                 for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
@@ -771,7 +896,7 @@ static pe_status coherence(call *c)
                 for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
                     if (nodes[x].w > best_sh[nodes[x].j]) best_sh[nodes[x].j] = nodes[x].w;
             }
-            double sl = 0, ss = 0;
+            double sl = 0, ss = 0, sc = 0;
             size_t cnt = 0;
             for (size_t j = 0; j < total; j++) {
                 if (j == i) continue;
@@ -785,14 +910,18 @@ static pe_status coherence(call *c)
                 cnt++;
                 sl += best_ln[j];
                 ss += best_sh[j];
+                sc += best_cl[j];
             }
             m->c[k].f[PE_LINK_F_COH_LINK] = cnt ? sl / (double)cnt : 0;
             m->c[k].f[PE_LINK_F_COH_SHARED] = cnt ? ss / (double)cnt : 0;
+            m->c[k].f[PE_LINK_F_COH_CLASS] = cnt ? sc / (double)cnt : 0;
         }
     }
 out:
     link_map_free(&head_nb);
     link_map_free(&head_cd);
+    link_map_free(&head_cl);
+    free(best_cl);
     free(nodes);
     free(best_ln);
     free(best_sh);
@@ -828,6 +957,8 @@ static void features(call *c)
             f[PE_LINK_F_ACRONYM] = (x->via & PE_LINK_VIA_ACRONYM) != 0;
             f[PE_LINK_F_PARTIAL] = (x->via & PE_LINK_VIA_PARTIAL) != 0;
             f[PE_LINK_F_PARTIAL_NIL] = m->partial_nil;
+            f[PE_LINK_F_EXTENSION] = (x->via & (PE_LINK_VIA_EXACT | PE_LINK_VIA_EXTENSION)) == PE_LINK_VIA_EXTENSION;
+            f[PE_LINK_F_STEM] = (x->via & (PE_LINK_VIA_EXACT | PE_LINK_VIA_STEM)) == PE_LINK_VIA_STEM;
             f[PE_LINK_F_POPULARITY] = e->pop / 10.0;
             double t = 0;
             if (m->in->expected) {

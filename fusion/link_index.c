@@ -264,6 +264,114 @@ static int pv_push(pair_vec *p, uint64_t k, uint32_t v)
     return 0;
 }
 
+/* Name entries: a form (or a variant of it) as a key, for exact and
+ * prefix search in byte order. */
+typedef struct name_ent { uint64_t off; uint32_t len, fid; } name_ent;
+typedef struct name_vec { name_ent *e; size_t n, cap; char *arena; size_t alen, acap; } name_vec;
+
+static int nv_push(name_vec *v, const char *s, size_t len, uint32_t fid)
+{
+    if (len > LINK_NAME_KEY_MAX) {
+        len = LINK_NAME_KEY_MAX;
+        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80) len--;
+    }
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 1 << 15;
+        name_ent *x = realloc(v->e, nc * sizeof *x);
+        if (!x) return -1;
+        v->e = x;
+        v->cap = nc;
+    }
+    if (v->alen + len > v->acap) {
+        size_t nc = v->acap ? v->acap * 2 : 1 << 20;
+        while (nc < v->alen + len) nc *= 2;
+        char *a = realloc(v->arena, nc);
+        if (!a) return -1;
+        v->arena = a;
+        v->acap = nc;
+    }
+    memcpy(v->arena + v->alen, s, len);
+    v->e[v->n++] = (name_ent){v->alen, (uint32_t)len, fid};
+    v->alen += len;
+    return 0;
+}
+
+static const char *g_name_arena;
+static int cmp_name(const void *a, const void *b)
+{
+    const name_ent *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(g_name_arena + x->off, g_name_arena + y->off, n);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->fid < y->fid ? -1 : x->fid > y->fid;
+}
+
+/* Writes name -> (form id u32, popularity f32) x n, names in byte order. */
+static int write_names(MDB_txn *txn, MDB_dbi dbi, name_vec *v, const float *pop, size_t *nkeys)
+{
+    g_name_arena = v->arena;
+    qsort(v->e, v->n, sizeof *v->e, cmp_name);
+    unsigned char *buf = NULL;
+    size_t bcap = 0;
+    int rc = 0;
+    size_t i = 0;
+    *nkeys = 0;
+    while (i < v->n && !rc) {
+        size_t j = i, n = 0;
+        while (j < v->n && v->e[j].len == v->e[i].len &&
+               memcmp(v->arena + v->e[j].off, v->arena + v->e[i].off, v->e[i].len) == 0)
+            j++;
+        if (8 * (j - i) > bcap) {
+            bcap = 8 * (j - i) + 64;
+            unsigned char *nb = realloc(buf, bcap);
+            if (!nb) { free(buf); return ENOMEM; }
+            buf = nb;
+        }
+        for (size_t k = i; k < j; k++) {
+            if (k > i && v->e[k].fid == v->e[k - 1].fid) continue;
+            uint32_t pb;
+            memcpy(&pb, &pop[v->e[k].fid], 4);
+            link_put32(buf + 8 * n, v->e[k].fid);
+            link_put32(buf + 8 * n + 4, pb);
+            n++;
+        }
+        MDB_val k = {v->e[i].len, v->arena + v->e[i].off}, d = {8 * n, buf};
+        rc = mdb_put(txn, dbi, &k, &d, MDB_APPEND);
+        (*nkeys)++;
+        i = j;
+    }
+    free(buf);
+    return rc;
+}
+
+/* Percent-decodes s (DBpedia labels made from IRIs: "Milo%C5%A1evi%C4%87")
+ * into a malloc'd string; NULL when s has no escape or on failure. */
+static char *percent_decode(const char *s, size_t len, size_t *olen)
+{
+    if (!memchr(s, '%', len)) return NULL;
+    char *o = malloc(len + 1);
+    if (!o) return NULL;
+    size_t n = 0;
+    int any = 0;
+    for (size_t i = 0; i < len; i++) {
+        int h1, h2;
+#define HEX(c) ((c) >= '0' && (c) <= '9' ? (c) - '0' : (c) >= 'a' && (c) <= 'f' ? (c) - 'a' + 10 : (c) >= 'A' && (c) <= 'F' ? (c) - 'A' + 10 : -1)
+        if (s[i] == '%' && i + 2 < len && (h1 = HEX(s[i + 1])) >= 0 && (h2 = HEX(s[i + 2])) >= 0) {
+            o[n++] = (char)(h1 * 16 + h2);
+            i += 2;
+            any = 1;
+        } else {
+            o[n++] = s[i];
+        }
+#undef HEX
+    }
+    o[n] = 0;
+    if (!any || !pe_utf8_valid(o, n, NULL)) { free(o); return NULL; }
+    *olen = n;
+    return o;
+}
+
 /* Sort order for pairs: by key, then by value (postings) or by popularity
  * descending (acronyms); a permutation array sorted with these. */
 typedef struct sort_ctx { const pair_vec *p; const float *pop; } sort_ctx;
@@ -292,7 +400,7 @@ static pe_status mdb_fail(pe_error *err, int rc, const char *what, const char *d
     return pe_error_set(err, st, "link index %s: %s: %s", dir, what, mdb_strerror(rc));
 }
 
-static const char *db_names[LINK_NDB] = {"meta", "form", "gram", "acro"};
+static const char *db_names[LINK_NDB] = {"meta", "form", "gram", "acro", "name"};
 
 /* Writes the sorted pairs of p as key -> u32 list values. */
 static int write_lists(MDB_txn *txn, MDB_dbi dbi, const pair_vec *p, const float *pop, int acro, size_t *nkeys,
@@ -362,6 +470,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     }
     form_table ft = {0};
     pair_vec grams = {0}, acros = {0};
+    name_vec names = {0};
     pe_link_index_stats s = {0};
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
@@ -390,6 +499,19 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
                 int64_t fid = ft_add(&ft, f, fl, pop);
                 if (fid < 0) { free(f); pe_kg_entity_free(e); goto nomem; }
                 if (ft.n != before) {
+                    if (nv_push(&names, f, fl, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
+                    size_t dl;
+                    const char *raw = e->texts[i].text;
+                    char *dec = percent_decode(raw, strlen(raw), &dl);
+                    if (dec) {
+                        pe_status ds;
+                        char *df = pe_text_normalize(dec, dl, &ds);
+                        free(dec);
+                        if (df && strlen(df) && nv_push(&names, df, strlen(df), (uint32_t)fid)) {
+                            free(df); free(f); pe_kg_entity_free(e); goto nomem;
+                        }
+                        free(df);
+                    }
                     uint32_t g[PE_LINK_FUZZY_MAX_GRAMS + 2];
                     size_t ng = link_trigrams(f, fl, g);
                     for (size_t k = 0; k < ng; k++)
@@ -455,6 +577,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     s.postings = np;
     if (!rc) rc = write_lists(txn, dbi[LINK_DB_ACRO], &acros, ft.pop, 1, &nk, &np);
     s.acronyms = np;
+    if (!rc) rc = write_names(txn, dbi[LINK_DB_NAME], &names, ft.pop, &nk);
     pthread_mutex_unlock(&build_mu);
     if (rc) { st = mdb_fail(err, rc, "write lists", dir); goto fail; }
     s.forms = ft.n;
@@ -482,6 +605,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     mdb_env_close(env);
     ft_free(&ft);
     free(grams.k); free(grams.v); free(acros.k); free(acros.v);
+    free(names.e); free(names.arena);
     if (stats) *stats = s;
     return PE_OK;
 nomem:
@@ -492,6 +616,7 @@ fail:
     pe_kg_reader_end(r);
     ft_free(&ft);
     free(grams.k); free(grams.v); free(acros.k); free(acros.v);
+    free(names.e); free(names.arena);
     return st;
 }
 

@@ -10,12 +10,13 @@
 
 #include "pe_link.h"
 
-#define LINK_INDEX_VERSION 1
+#define LINK_INDEX_VERSION 2
 #define LINK_MAX_ACRO_FORMS 256 /* forms kept per acronym */
 #define LINK_ACRO_MIN 2
 #define LINK_ACRO_MAX 8
 
-enum { LINK_DB_META = 0, LINK_DB_FORM, LINK_DB_GRAM, LINK_DB_ACRO, LINK_NDB };
+enum { LINK_DB_META = 0, LINK_DB_FORM, LINK_DB_GRAM, LINK_DB_ACRO, LINK_DB_NAME, LINK_NDB };
+#define LINK_NAME_KEY_MAX 480 /* name keys cut here (LMDB's key limit is 511) */
 
 static inline void link_put32(unsigned char *b, uint32_t v)
 {

@@ -37,7 +37,13 @@
  *      words of a longer mention of the same text (or of the history, see
  *      pe_link_history) takes that mention's person candidates ("Simmons"
  *      after "Phil Simmons");
- *   4. fuzzy forms: byte trigrams of the normalised form against the
+ *   4. longer names: the most popular PE_LINK_EXTENSION_FORMS forms of the
+ *      link index that start with the mention's form and a space ("Seattle"
+ *      -> "Seattle Mariners"), for mentions of 1..3 words; and for a
+ *      single word, forms of one word starting with its stem (the word
+ *      less a suffix such as -i, -ian, -ish, -ese: "Israeli" -> "Israel",
+ *      "German" -> "Germany"), at most PE_LINK_EXTENSION_FORMS more;
+ *   5. fuzzy forms: byte trigrams of the normalised form against the
  *      link index (Dice similarity >= options.fuzzy_min_sim; the best
  *      PE_LINK_FUZZY_FORMS forms), only when steps 1-3 found nothing.
  *
@@ -68,7 +74,9 @@
  * the link index environment once per process), like pe_kg_open.
  *
  * Costs per mention (K = max_candidates, M = mentions of the text): one
- * alias lookup (pe_kg_lookup); for an acronym one index read and at most
+ * alias lookup (pe_kg_lookup) and one index read for variants of the form;
+ * at most 1 + 6 prefix searches of the link index (PE_LINK_PREFIX_SCAN keys
+ * each) and 2 PE_LINK_EXTENSION_FORMS alias lookups; for an acronym one index read and at most
  * PE_LINK_FUZZY_FORMS alias lookups; when nothing else matched, at most
  * PE_LINK_FUZZY_MAX_GRAMS trigram posting lists (lists longer than
  * PE_LINK_FUZZY_MAX_POSTINGS ids are skipped as too common) and
@@ -95,6 +103,8 @@ extern "C" {
 #define PE_LINK_FUZZY_MAX_POSTINGS 8000 /* longer trigram lists are skipped (too common) */
 #define PE_LINK_FUZZY_MAX_GRAMS 64      /* trigrams of a mention's form read at most */
 #define PE_LINK_FUZZY_FORMS 4           /* fuzzy or acronym forms looked up per mention */
+#define PE_LINK_EXTENSION_FORMS 3       /* longer-name and stem forms looked up per mention */
+#define PE_LINK_PREFIX_SCAN 2000        /* index keys read at most per prefix search */
 #define PE_LINK_MAX_NEIGHBOURS 256       /* statements read per candidate for coherence */
 #define PE_LINK_COHERENCE_WINDOW 64      /* other mentions considered for coherence */
 #define PE_LINK_MAX_K 64                 /* largest max_candidates */
@@ -139,10 +149,13 @@ typedef enum pe_link_feature {
     PE_LINK_F_ACRONYM,       /* 1 when found as an acronym */
     PE_LINK_F_PARTIAL,       /* 1 when found through a longer name (partial person name) */
     PE_LINK_F_PARTIAL_NIL,   /* 1 when the mention is part of a longer name that had no candidate */
+    PE_LINK_F_EXTENSION,     /* 1 when found as a longer name ("Seattle" -> "Seattle Mariners") */
+    PE_LINK_F_STEM,          /* 1 when found by the stem of a word ("Israeli" -> "Israel") */
     PE_LINK_F_POPULARITY,    /* (ln(1+sitelinks) + ln(1+in-degree)) / 10 */
     PE_LINK_F_TYPE,          /* +1 type compatible, -1 incompatible, 0 unknown */
     PE_LINK_F_COH_LINK,      /* share of other mentions with a candidate linked to it, weighted by prior */
     PE_LINK_F_COH_SHARED,    /* the same for candidates sharing a neighbour */
+    PE_LINK_F_COH_CLASS,     /* share of other mentions with a candidate of one of its direct classes */
     PE_LINK_F_AMBIGUITY,     /* ln(number of candidates of the mention) / 4 */
     PE_LINK_F_CONTEXT,       /* context similarity (0 while off) */
     PE_LINK_NFEATURES
@@ -173,15 +186,19 @@ typedef struct pe_link_index_stats {
  * the forms, trigram postings and class table are held in memory while
  * building (about 60 bytes per form plus 8 per posting).
  *
- * Layout: one LMDB environment (data.mdb, lock.mdb in dir), version 1,
+ * Layout: one LMDB environment (data.mdb, lock.mdb in dir), version 2,
  * integers big-endian:
- *   meta   "version" u32 = 1; "kg" u64 x 3 (the store's terms, entities,
+ *   meta   "version" u32 = 2; "kg" u64 x 3 (the store's terms, entities,
  *          triples when built); "stats" u64 x 6 (pe_link_index_stats
  *          counts) and f64 seconds
  *   form   form id u32 -> popularity f32, form\0
  *   gram   3 bytes -> form ids u32 x n, ascending
  *   acro   acronym (lower case) -> form ids u32 x n, most popular first
  *          (at most 256)
+ *   name   a form, or a variant of it (the normalised percent-decoding of
+ *          a label such as "Milo%C5%A1evi%C4%87"), cut to 480 bytes ->
+ *          (form id u32, popularity f32) x n; keys in byte order, for
+ *          prefix search
  * Errors: PE_ERR_IO (dir), PE_ERR_STORE. */
 pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *stats, pe_error *err);
 
@@ -284,7 +301,7 @@ void pe_link_history_free(pe_link_history *h);
 
 /* How a candidate was found (bits). */
 enum { PE_LINK_VIA_EXACT = 1, PE_LINK_VIA_ACRONYM = 2, PE_LINK_VIA_PARTIAL = 4, PE_LINK_VIA_FUZZY = 8,
-       PE_LINK_VIA_HISTORY = 16 };
+       PE_LINK_VIA_HISTORY = 16, PE_LINK_VIA_EXTENSION = 32, PE_LINK_VIA_STEM = 64 };
 
 typedef struct pe_link_candidate {
     pe_kg_id id;
