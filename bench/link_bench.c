@@ -2,7 +2,7 @@
  * scripts/bench-link.sh; figures in docs/BENCHMARKS.md).
  *
  *   pe_bench_link --db DB --index DIR [--build-index] [--model F]
- *                 [--train DEV.jsonl --save-model F] [--l2 X] [--gold-types]
+ *                 [--train DEV.jsonl --save-model F] [--l2 X] [--nil-loss X] [--gold-types]
  *                 [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]
  *                 [--no-coherence] [--max-docs N] [FILE.benchmark.jsonl ...]
  *
@@ -31,7 +31,7 @@ static double peak_rss_mb(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F]\n"
-                    "                     [--l2 X] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
+                    "                     [--l2 X] [--nil-loss X] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
                     "                     [--no-coherence] [--max-docs N] [FILE ...]\n");
     return 2;
 }
@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 {
     const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL;
     int build = 0, gold_types = 0;
-    double l2 = 1.0;
+    double l2 = 1.0, nil_loss = 0.02;
     size_t max_docs = 0;
     pe_link_options lo = pe_link_options_default();
     int first_file = argc;
@@ -53,6 +53,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--train") && more) train = argv[++i];
         else if (!strcmp(a, "--save-model") && more) save = argv[++i];
         else if (!strcmp(a, "--l2") && more) l2 = atof(argv[++i]);
+        else if (!strcmp(a, "--nil-loss") && more) nil_loss = atof(argv[++i]);
         else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--max-docs") && more) max_docs = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--build-index")) build = 1;
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
             pe_link_model_new(&model);
             pe_link_train_options to = pe_link_train_options_default();
             to.l2 = l2;
+            to.nil_max_loss = nil_loss;
             double t0 = pe_now();
             if (pe_link_train(ts, &to, model, &err) != PE_OK) {
                 fprintf(stderr, "pe_bench_link: %s\n", err.msg);

@@ -196,7 +196,7 @@ pe_status pe_link_trainset_add(pe_link_trainset *t, const double *f, size_t n, i
 
 pe_link_train_options pe_link_train_options_default(void)
 {
-    pe_link_train_options o = {1.0, 50, 1};
+    pe_link_train_options o = {1.0, 50, 1, 0.02};
     return o;
 }
 
@@ -304,12 +304,16 @@ pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, p
         }
         qsort(pts, np, sizeof *pts, cmp_nil);
         /* threshold below pts[i]: pts[0..i) NIL, pts[i..) linked */
-        size_t right = 0;
-        for (size_t i = 0; i < np; i++) right += pts[i].ok_linked;
-        size_t best_right = right, best_i = 0;
+        size_t right = 0, linked0 = 0;
+        for (size_t i = 0; i < np; i++) linked0 += pts[i].ok_linked;
+        right = linked0;
+        size_t best_right = right, best_i = 0, linked = linked0;
+        double floor_linked = (1.0 - o.nil_max_loss) * (double)linked0;
         for (size_t i = 0; i < np; i++) {
             right += pts[i].nil_gold;
             right -= pts[i].ok_linked;
+            linked -= pts[i].ok_linked;
+            if ((double)linked < floor_linked) break;
             if (i + 1 < np && pts[i + 1].s == pts[i].s) continue;
             if (right > best_right) { best_right = right; best_i = i + 1; }
         }

@@ -243,14 +243,19 @@ size_t pe_link_trainset_mentions(const pe_link_trainset *t);
 typedef struct pe_link_train_options {
     double l2;        /* L2 penalty on the weights (not the bias); default 1.0 */
     int iterations;   /* Newton steps at most; default 50 */
-    int tune_nil;     /* also pick nil_threshold maximising accuracy on t; default 1 */
+    int tune_nil;     /* also pick nil_threshold (see pe_link_train); default 1 */
+    double nil_max_loss; /* share of the rightly linked mentions the NIL threshold
+                            may give up; default 0.02 */
 } pe_link_train_options;
 pe_link_train_options pe_link_train_options_default(void);
 
 /* Fits m (weights, bias) by Newton's method on the candidates of t (the
  * gold candidate 1, the others 0) and, when opt->tune_nil, the NIL
- * threshold that maximises the share of mentions answered right (gold
- * chosen, or NIL for gold -1). Deterministic. PE_ERR_INVALID when t has no
+ * threshold that maximises the mentions answered right (gold chosen, or
+ * NIL for gold -1) among the thresholds that keep at least (1 -
+ * nil_max_loss) of the mentions rightly linked without a threshold (so
+ * that NIL detection costs in-graph accuracy at most that share).
+ * Deterministic. PE_ERR_INVALID when t has no
  * candidate. opt may be NULL. */
 pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err);
 /* Score of one feature vector under m. */
