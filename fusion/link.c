@@ -459,9 +459,17 @@ static pe_status cand_add(call *c, ment *m, pe_kg_id id, double prior, int label
     for (size_t i = 0; i < m->nc; i++) {
         cand *x = &m->c[i];
         if (x->e != (uint32_t)ei) continue;
+        /* the mention's own form speaks first: its prior and label flag
+         * stay; among other ways the best prior is kept */
+        int had_exact = (x->via & PE_LINK_VIA_EXACT) != 0, is_exact = (via & PE_LINK_VIA_EXACT) != 0;
+        if (is_exact && !had_exact) {
+            x->prior = prior;
+            x->label = label;
+        } else if (!had_exact && prior > x->prior) {
+            x->prior = prior;
+            x->label |= label;
+        }
         x->via |= via;
-        if (prior > x->prior) x->prior = prior;
-        x->label |= label;
         if (sim > x->sim) x->sim = sim;
         return PE_OK;
     }
@@ -974,13 +982,21 @@ static void features(call *c)
     }
 }
 
+/* Without a model: the prior, a tenth of it for candidates found only by
+ * longer names, stems or fuzzy matching (their prior is another form's). */
+static double prior_score(const cand *x)
+{
+    unsigned own = PE_LINK_VIA_EXACT | PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM | PE_LINK_VIA_HISTORY;
+    return (x->via & own) ? x->prior : 0.1 * x->prior;
+}
+
 static void score(call *c)
 {
     pe_linker *l = c->l;
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         for (size_t k = 0; k < m->nc; k++)
-            m->c[k].score = l->has_model ? pe_link_model_score(&l->model, m->c[k].f) : m->c[k].prior;
+            m->c[k].score = l->has_model ? pe_link_model_score(&l->model, m->c[k].f) : prior_score(&m->c[k]);
     }
 }
 

@@ -54,8 +54,10 @@
  * the store holds entity vectors). A ranker (logistic regression,
  * pe_link_model) turns them into a score in (0, 1); the best candidate is
  * chosen unless its score is below the model's NIL threshold, then the
- * mention is NIL. Without a model the score is the prior and nothing is
- * NIL unless it has no candidate.
+ * mention is NIL. Without a model the score is the prior (a tenth of it
+ * for candidates found only by longer names, stems or fuzzy matching, whose
+ * prior is that of another form) and nothing is NIL unless it has no
+ * candidate.
  *
  * Context vectors: the PE_LINK_F_CONTEXT feature needs entity vectors in
  * the store (to be written by a later `persona kg embed`); none exist yet,

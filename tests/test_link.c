@@ -1,0 +1,714 @@
+/* test_link.c - the linker (pe_link.h) on a small fixture graph
+ * (fixtures/link/graph.json, imported here): candidates (exact, variants,
+ * acronyms, partial names, history, longer names, stems, fuzzy), each
+ * feature, NIL, span validation, the ranker's training and file, the link
+ * index's staleness and the ELEVANT evaluation. */
+#include "pe_import.h"
+#include "pe_kg.h"
+#include "pe_link.h"
+#include "pe_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char tmpdir[64];
+static pe_kg *kg;
+static pe_linker *lk;       /* with the link index, prior only */
+static pe_linker *lk_noix;  /* without the link index */
+static char index_dir[160];
+
+static const char *fixture(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    const char *dir = getenv("PE_FIXTURES");
+    snprintf(buf[k], sizeof buf[k], "%s/link/%s", dir ? dir : PE_FIXTURES, name);
+    return buf[k];
+}
+
+static pe_kg_id resolve(const char *term)
+{
+    pe_kg_reader *r;
+    pe_kg_id id = 0;
+    if (pe_kg_reader_begin(kg, &r) != PE_OK) return 0;
+    if (pe_kg_resolve(r, term, strlen(term), &id) != PE_OK) id = 0;
+    pe_kg_reader_end(r);
+    return id;
+}
+
+/* Byte span of the n-th (0-based) occurrence of word in text. */
+static pe_link_mention span(const char *text, const char *word, int nth, pe_link_type type)
+{
+    const char *p = text;
+    for (int i = 0; i <= nth && p; i++) {
+        p = strstr(p, word);
+        if (p && i < nth) p += strlen(word);
+    }
+    pe_link_mention m = {0};
+    if (!p) { fprintf(stderr, "no '%s' in '%s'\n", word, text); return m; }
+    m.start = (size_t)(p - text);
+    m.end = m.start + strlen(word);
+    m.type = type;
+    return m;
+}
+
+static const pe_link_candidate *find(const pe_link_mention_result *m, const char *qid)
+{
+    for (size_t i = 0; i < m->n_candidates; i++)
+        if (strcmp(m->candidates[i].qid, qid) == 0) return &m->candidates[i];
+    return NULL;
+}
+
+/* Links text with the given mentions through linker l with every candidate reported. */
+static pe_link_result *link(pe_linker *l, const char *text, const pe_link_mention *ms, size_t n)
+{
+    pe_link_result *r = NULL;
+    pe_status st = pe_link_text(l, NULL, text, strlen(text), ms, n, &r);
+    PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), pe_linker_errmsg(l));
+    return r;
+}
+
+static void test_exact_and_prior(void)
+{
+    const char *t = "We went to Paris.";
+    pe_link_mention m = span(t, "Paris", 0, PE_LINK_TYPE_ANY);
+    pe_link_result *r = link(lk, t, &m, 1);
+    if (!r) return;
+    const pe_link_mention_result *mr = &r->mentions[0];
+    PE_CHECK_EQ_STR(mr->surface, "Paris");
+    PE_CHECK(!mr->nil);
+    PE_CHECK(mr->entity && strcmp(mr->entity->qid, "Q90") == 0); /* most sitelinks: highest prior */
+    PE_CHECK_EQ_STR(mr->entity ? mr->entity->label : NULL, "Paris");
+    PE_CHECK(mr->n_considered >= 3);
+    const pe_link_candidate *tx = find(mr, "Q830149"), *hil = find(mr, "Q47899"), *fr = find(mr, "Q90");
+    PE_CHECK(tx && hil && fr);
+    if (tx && hil && fr) {
+        PE_CHECK(fr->via & PE_LINK_VIA_EXACT);
+        PE_CHECK(fr->prior > tx->prior && tx->prior > 0);
+        PE_CHECK_NEAR(fr->f[PE_LINK_F_LOG_PRIOR], log(fr->prior), 1e-9);
+        PE_CHECK_EQ_INT(fr->f[PE_LINK_F_TOP_PRIOR], 1);
+        PE_CHECK_EQ_INT(tx->f[PE_LINK_F_TOP_PRIOR], 0);
+        PE_CHECK_EQ_INT(fr->f[PE_LINK_F_LABEL], 1);
+        PE_CHECK_EQ_INT(hil->f[PE_LINK_F_LABEL], 0); /* "Paris" is only an alias of Paris Hilton */
+        PE_CHECK_NEAR(fr->f[PE_LINK_F_NAME_SIM], 1.0, 1e-9);
+        PE_CHECK(hil->f[PE_LINK_F_NAME_SIM] < 1.0);
+        PE_CHECK(fr->f[PE_LINK_F_POPULARITY] > tx->f[PE_LINK_F_POPULARITY]);
+        PE_CHECK_NEAR(fr->f[PE_LINK_F_AMBIGUITY], log((double)mr->n_considered) / 4, 1e-9);
+        PE_CHECK_EQ_INT(fr->f[PE_LINK_F_TYPE], 0); /* no mention type */
+        PE_CHECK_EQ_INT(fr->f[PE_LINK_F_CONTEXT], 0);
+        PE_CHECK_EQ_INT(fr->f[PE_LINK_F_FUZZY], 0);
+        /* without a model the score is the prior */
+        PE_CHECK_NEAR(fr->score, fr->prior, 1e-12);
+    }
+    pe_link_result_free(r);
+    pe_linker_info info;
+    PE_CHECK_EQ_INT(pe_linker_info_get(lk, &info), PE_OK);
+    PE_CHECK_EQ_INT(info.context, 0); /* no entity vectors: the context feature is off */
+    PE_CHECK_EQ_INT(info.index, 1);
+    PE_CHECK_EQ_INT(info.index_stale, 0);
+    PE_CHECK(info.index_stats.forms > 10);
+}
+
+static void test_runner_ups_limit(void)
+{
+    pe_link_options o = pe_link_options_default();
+    o.runner_ups = 1;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    const char *t = "Paris";
+    pe_link_mention m = span(t, "Paris", 0, PE_LINK_TYPE_ANY);
+    pe_link_result *r = link(l, t, &m, 1);
+    if (r) {
+        PE_CHECK_EQ_INT(r->mentions[0].n_candidates, 2);
+        PE_CHECK(r->mentions[0].n_considered >= 3);
+        PE_CHECK(r->mentions[0].candidates[0].score >= r->mentions[0].candidates[1].score);
+    }
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    o = pe_link_options_default();
+    o.max_candidates = 0;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_linker_errmsg(l), "max_candidates") != NULL);
+    pe_linker_close(l);
+    pe_linker_close(NULL);
+}
+
+static void test_type_feature(void)
+{
+    const char *t = "Paris was there.";
+    pe_link_mention m = span(t, "Paris", 0, PE_LINK_TYPE_PERSON);
+    pe_link_result *r = link(lk, t, &m, 1);
+    if (r) {
+        const pe_link_candidate *hil = find(&r->mentions[0], "Q47899"), *fr = find(&r->mentions[0], "Q90");
+        PE_CHECK(hil && fr);
+        if (hil && fr) {
+            PE_CHECK_EQ_INT(hil->f[PE_LINK_F_TYPE], 1);
+            PE_CHECK_EQ_INT(fr->f[PE_LINK_F_TYPE], -1);
+        }
+    }
+    pe_link_result_free(r);
+    /* a relation's expected class: instances of Q515 (city) */
+    m.type = PE_LINK_TYPE_ANY;
+    m.expected = resolve("Q515");
+    PE_CHECK(m.expected != 0);
+    r = link(lk, t, &m, 1);
+    if (r) {
+        const pe_link_candidate *hil = find(&r->mentions[0], "Q47899"), *fr = find(&r->mentions[0], "Q90");
+        PE_CHECK(hil && fr && hil->f[PE_LINK_F_TYPE] == -1 && fr->f[PE_LINK_F_TYPE] == 1);
+    }
+    pe_link_result_free(r);
+    /* organisation through P279*: Seattle Mariners is a baseball team, a sports club, an organization */
+    const char *t2 = "Seattle won.";
+    pe_link_mention m2 = span(t2, "Seattle", 0, PE_LINK_TYPE_ORG);
+    r = link(lk, t2, &m2, 1);
+    if (r) {
+        const pe_link_candidate *mar = find(&r->mentions[0], "Q1130849"), *city = find(&r->mentions[0], "Q5083");
+        PE_CHECK(mar && city);
+        if (mar && city) {
+            PE_CHECK_EQ_INT(mar->f[PE_LINK_F_TYPE], 1);
+            PE_CHECK_EQ_INT(city->f[PE_LINK_F_TYPE], -1);
+            /* a longer name found from the mention */
+            PE_CHECK(mar->via & PE_LINK_VIA_EXTENSION);
+            PE_CHECK_EQ_INT(mar->f[PE_LINK_F_EXTENSION], 1);
+            PE_CHECK_EQ_INT(city->f[PE_LINK_F_EXTENSION], 0);
+        }
+    }
+    pe_link_result_free(r);
+    pe_link_type ty;
+    PE_CHECK(pe_link_type_parse("PER", &ty) == PE_OK && ty == PE_LINK_TYPE_PERSON);
+    PE_CHECK(pe_link_type_parse("location", &ty) == PE_OK && ty == PE_LINK_TYPE_PLACE);
+    PE_CHECK(pe_link_type_parse("creative-work", &ty) == PE_OK && ty == PE_LINK_TYPE_WORK);
+    PE_CHECK_EQ_INT(pe_link_type_parse("planet", &ty), PE_ERR_INVALID);
+    PE_CHECK_EQ_STR(pe_link_type_name(PE_LINK_TYPE_ORG), "organisation");
+}
+
+static void test_coherence(void)
+{
+    /* Paris, Texas states P131 Texas: linked to the other mention's candidate */
+    const char *t = "Paris is a town in Texas.";
+    pe_link_mention ms[2] = {span(t, "Paris", 0, 0), span(t, "Texas", 0, 0)};
+    pe_link_result *r = link(lk, t, ms, 2);
+    if (r) {
+        const pe_link_candidate *tx = find(&r->mentions[0], "Q830149"), *fr = find(&r->mentions[0], "Q90");
+        PE_CHECK(tx && fr);
+        if (tx && fr) {
+            PE_CHECK(tx->f[PE_LINK_F_COH_LINK] > 0.5);
+            PE_CHECK_EQ_INT(fr->f[PE_LINK_F_COH_LINK], 0);
+            /* both Paris candidates are cities; Texas is not */
+            PE_CHECK_EQ_INT(tx->f[PE_LINK_F_COH_CLASS], 0);
+        }
+    }
+    pe_link_result_free(r);
+    /* a ranker that weighs coherence picks Paris, Texas */
+    pe_link_model *m;
+    PE_CHECK_EQ_INT(pe_link_model_new(&m), PE_OK);
+    m->w[PE_LINK_F_COH_LINK] = 20;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, m, NULL, &l), PE_OK);
+    r = link(l, t, ms, 2);
+    if (r) {
+        PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q830149") == 0);
+        PE_CHECK(r->mentions[1].entity && strcmp(r->mentions[1].entity->qid, "Q1439") == 0);
+        PE_CHECK(r->mentions[0].entity && r->mentions[0].entity->score > 0.5);
+    }
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    pe_link_model_free(m);
+    /* shared neighbour: Texas and the NBA both state P17 USA */
+    const char *t2 = "Texas and the National Basketball Association";
+    pe_link_mention m2[2] = {span(t2, "Texas", 0, 0), span(t2, "National Basketball Association", 0, 0)};
+    r = link(lk, t2, m2, 2);
+    if (r) {
+        const pe_link_candidate *tex = find(&r->mentions[0], "Q1439");
+        PE_CHECK(tex && tex->f[PE_LINK_F_COH_SHARED] > 0.5 && tex->f[PE_LINK_F_COH_LINK] == 0);
+    }
+    pe_link_result_free(r);
+    /* shared class: Seattle and Paris are both cities */
+    const char *t3 = "Seattle and Paris";
+    pe_link_mention m3[2] = {span(t3, "Seattle", 0, 0), span(t3, "Paris", 0, 0)};
+    r = link(lk, t3, m3, 2);
+    if (r) {
+        const pe_link_candidate *fr = find(&r->mentions[1], "Q90"), *hil = find(&r->mentions[1], "Q47899");
+        PE_CHECK(fr && hil && fr->f[PE_LINK_F_COH_CLASS] > 0.5 && hil->f[PE_LINK_F_COH_CLASS] == 0);
+    }
+    pe_link_result_free(r);
+    /* the same form twice does not count as coherence */
+    const char *t4 = "Paris, Paris";
+    pe_link_mention m4[2] = {span(t4, "Paris", 0, 0), span(t4, "Paris", 1, 0)};
+    r = link(lk, t4, m4, 2);
+    if (r) {
+        const pe_link_candidate *fr = find(&r->mentions[0], "Q90");
+        PE_CHECK(fr && fr->f[PE_LINK_F_COH_CLASS] == 0 && fr->f[PE_LINK_F_COH_SHARED] == 0);
+    }
+    pe_link_result_free(r);
+}
+
+static void test_partial_names_and_history(void)
+{
+    const char *t = "Phil Simmons took four wickets. Simmons then batted.";
+    pe_link_mention ms[2] = {span(t, "Phil Simmons", 0, 0), span(t, "Simmons", 1, 0)};
+    pe_link_result *r = link(lk, t, ms, 2);
+    if (r) {
+        PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q7000001") == 0);
+        const pe_link_candidate *p = find(&r->mentions[1], "Q7000001"), *u = find(&r->mentions[1], "Q7000002");
+        PE_CHECK(p && (p->via & PE_LINK_VIA_PARTIAL) && p->f[PE_LINK_F_PARTIAL] == 1);
+        PE_CHECK(u && !(u->via & PE_LINK_VIA_PARTIAL) && u->f[PE_LINK_F_PARTIAL] == 0);
+        PE_CHECK(p && p->f[PE_LINK_F_PARTIAL_NIL] == 0);
+    }
+    pe_link_result_free(r);
+    /* a surname before the full name also refers to it */
+    const char *t1 = "Simmons: Phil Simmons";
+    pe_link_mention m1[2] = {span(t1, "Simmons", 0, 0), span(t1, "Phil Simmons", 0, 0)};
+    r = link(lk, t1, m1, 2);
+    if (r) PE_CHECK(find(&r->mentions[0], "Q7000001") != NULL);
+    pe_link_result_free(r);
+    /* the longer name has no candidate: partial_nil */
+    const char *t2 = "Bartholomew Zzyzx spoke. Zzyzx left.";
+    pe_link_mention m2[2] = {span(t2, "Bartholomew Zzyzx", 0, 0), span(t2, "Zzyzx", 1, 0)};
+    r = link(lk, t2, m2, 2);
+    if (r) {
+        PE_CHECK(r->mentions[0].nil && r->mentions[0].n_candidates == 0 && !r->mentions[0].entity);
+        const pe_link_candidate *z = find(&r->mentions[1], "Q7000003");
+        PE_CHECK(z && z->f[PE_LINK_F_PARTIAL_NIL] == 1);
+    }
+    pe_link_result_free(r);
+    /* without partial names */
+    pe_link_options o = pe_link_options_default();
+    o.partial_names = 0;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    r = link(l, t, ms, 2);
+    if (r) PE_CHECK(find(&r->mentions[1], "Q7000001") == NULL);
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    /* history: the full name in an earlier message of the same user */
+    pe_link_history *h = NULL;
+    PE_CHECK_EQ_INT(pe_link_history_new(&h), PE_OK);
+    const char *a = "I met Phil Simmons.", *b = "Simmons was kind.";
+    pe_link_mention ma = span(a, "Phil Simmons", 0, PE_LINK_TYPE_PERSON), mb = span(b, "Simmons", 0, 0);
+    PE_CHECK_EQ_INT(pe_link_text(lk, h, a, strlen(a), &ma, 1, &r), PE_OK);
+    pe_link_result_free(r);
+    PE_CHECK_EQ_INT(pe_link_text(lk, h, b, strlen(b), &mb, 1, &r), PE_OK);
+    if (r) {
+        const pe_link_candidate *p = find(&r->mentions[0], "Q7000001");
+        PE_CHECK(p && (p->via & PE_LINK_VIA_HISTORY) && p->f[PE_LINK_F_PARTIAL] == 1);
+    }
+    pe_link_result_free(r);
+    /* without the history it is not there */
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, b, strlen(b), &mb, 1, &r), PE_OK);
+    if (r) PE_CHECK(find(&r->mentions[0], "Q7000001") == NULL);
+    pe_link_result_free(r);
+    pe_link_history_free(h);
+    pe_link_history_free(NULL);
+}
+
+static void test_acronyms(void)
+{
+    const char *t = "The NBA said so.";
+    pe_link_mention m = span(t, "NBA", 0, 0);
+    pe_link_result *r = link(lk, t, &m, 1);
+    if (r) {
+        const pe_link_candidate *c = find(&r->mentions[0], "Q155223");
+        PE_CHECK(c && (c->via & PE_LINK_VIA_ACRONYM) && c->f[PE_LINK_F_ACRONYM] == 1);
+    }
+    pe_link_result_free(r);
+    /* dotted form */
+    const char *t1 = "the N.B.A. said";
+    pe_link_mention m1 = span(t1, "N.B.A.", 0, 0);
+    r = link(lk, t1, &m1, 1);
+    if (r) PE_CHECK(find(&r->mentions[0], "Q155223") != NULL);
+    pe_link_result_free(r);
+    /* without the index: only an earlier mention spelling it out helps */
+    r = link(lk_noix, t, &m, 1);
+    if (r) PE_CHECK(r->mentions[0].n_candidates == 0 && r->mentions[0].nil);
+    pe_link_result_free(r);
+    const char *t2 = "The National Basketball Association (NBA) said.";
+    pe_link_mention m2[2] = {span(t2, "National Basketball Association", 0, 0), span(t2, "NBA", 0, 0)};
+    r = link(lk_noix, t2, m2, 2);
+    if (r) {
+        const pe_link_candidate *c = find(&r->mentions[1], "Q155223");
+        PE_CHECK(c && (c->via & PE_LINK_VIA_ACRONYM));
+    }
+    pe_link_result_free(r);
+    /* "USA" is an alias: exact, not an acronym */
+    const char *t3 = "in the USA";
+    pe_link_mention m3 = span(t3, "USA", 0, 0);
+    r = link(lk, t3, &m3, 1);
+    if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q30") == 0 &&
+                    (r->mentions[0].entity->via & PE_LINK_VIA_EXACT));
+    pe_link_result_free(r);
+}
+
+static void test_fuzzy_stem_variant(void)
+{
+    const char *t = "Leicestershre won by 39 runs.";
+    pe_link_mention m = span(t, "Leicestershre", 0, 0);
+    pe_link_result *r = link(lk, t, &m, 1);
+    if (r) {
+        const pe_link_candidate *c = find(&r->mentions[0], "Q23106");
+        PE_CHECK(c && (c->via & PE_LINK_VIA_FUZZY) && c->f[PE_LINK_F_FUZZY] == 1);
+        PE_CHECK(c && c->f[PE_LINK_F_NAME_SIM] > 0.6 && c->f[PE_LINK_F_NAME_SIM] < 1);
+    }
+    pe_link_result_free(r);
+    /* no fuzzy match without the index, nor with fuzzy off */
+    r = link(lk_noix, t, &m, 1);
+    if (r) PE_CHECK(r->mentions[0].nil && r->mentions[0].n_candidates == 0);
+    pe_link_result_free(r);
+    pe_link_options o = pe_link_options_default();
+    o.fuzzy = 0;
+    o.index_dir = index_dir;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    r = link(l, t, &m, 1);
+    if (r) PE_CHECK(r->mentions[0].n_candidates == 0);
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    /* a demonym's stem */
+    const char *t1 = "an Israeli official";
+    pe_link_mention m1 = span(t1, "Israeli", 0, 0);
+    r = link(lk, t1, &m1, 1);
+    if (r) {
+        const pe_link_candidate *c = find(&r->mentions[0], "Q801");
+        PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1);
+    }
+    pe_link_result_free(r);
+    /* a percent-encoded label matches its decoded form */
+    const char *t2 = "Slobodan Milo\xc5\xa1\x65vi\xc4\x87 spoke.";
+    pe_link_mention m2 = span(t2, "Slobodan Milo\xc5\xa1\x65vi\xc4\x87", 0, 0);
+    r = link(lk, t2, &m2, 1);
+    if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q1058") == 0);
+    pe_link_result_free(r);
+}
+
+static void test_nil(void)
+{
+    const char *t = "Qwertyuiop and Paris";
+    pe_link_mention ms[2] = {span(t, "Qwertyuiop", 0, 0), span(t, "Paris", 0, 0)};
+    pe_link_result *r = link(lk, t, ms, 2);
+    if (r) {
+        PE_CHECK(r->mentions[0].nil && !r->mentions[0].entity && r->mentions[0].n_candidates == 0);
+        PE_CHECK(!r->mentions[1].nil);
+    }
+    pe_link_result_free(r);
+    /* a threshold above every score: NIL, the candidates still reported */
+    pe_link_model *m;
+    pe_link_model_new(&m);
+    m->nil_threshold = 0.999;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, m, NULL, &l), PE_OK);
+    r = link(l, t, ms, 2);
+    if (r) {
+        PE_CHECK(r->mentions[1].nil && !r->mentions[1].entity);
+        PE_CHECK(r->mentions[1].n_candidates >= 1 && find(&r->mentions[1], "Q90"));
+    }
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    pe_link_model_free(m);
+    /* no mentions: an empty result */
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, t, strlen(t), NULL, 0, &r), PE_OK);
+    PE_CHECK(r && r->n == 0);
+    pe_link_result_free(r);
+}
+
+static void test_bad_input(void)
+{
+    pe_link_result *r = (pe_link_result *)1;
+    pe_link_mention m = {0, 3, 0, 0};
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, "", 0, &m, 1, &r), PE_ERR_INVALID);
+    PE_CHECK(r == NULL);
+    PE_CHECK(strstr(pe_linker_errmsg(lk), "empty text") != NULL);
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, NULL, 4, &m, 1, &r), PE_ERR_INVALID);
+    const char bad[] = "ab\xff\xfe cd";
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, bad, sizeof bad - 1, &m, 1, &r), PE_ERR_UTF8);
+    PE_CHECK(strstr(pe_linker_errmsg(lk), "byte 2") != NULL);
+    const char *t = "Caf\xc3\xa9 Paris"; /* é is 2 bytes at 3..5 */
+    pe_link_mention out = {6, 20, 0, 0};
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, t, strlen(t), &out, 1, &r), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_linker_errmsg(lk), "mention 0") && strstr(pe_linker_errmsg(lk), "outside"));
+    pe_link_mention empty = {4, 4, 0, 0};
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, t, strlen(t), &empty, 1, &r), PE_ERR_INVALID);
+    pe_link_mention mid[2] = {{6, 11, 0, 0}, {0, 4, 0, 0}}; /* the second ends inside é */
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, t, strlen(t), mid, 2, &r), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_linker_errmsg(lk), "mention 1") && strstr(pe_linker_errmsg(lk), "boundar"));
+    pe_link_mention mid2 = {4, 11, 0, 0}; /* starts inside é */
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, t, strlen(t), &mid2, 1, &r), PE_ERR_INVALID);
+    pe_link_mention badtype = {6, 11, (pe_link_type)42, 0};
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, t, strlen(t), &badtype, 1, &r), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, t, strlen(t), NULL, 1, &r), PE_ERR_INVALID);
+    /* the valid span works, with the é before it */
+    pe_link_mention ok = {6, 11, 0, 0};
+    PE_CHECK_EQ_INT(pe_link_text(lk, NULL, t, strlen(t), &ok, 1, &r), PE_OK);
+    if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q90") == 0);
+    pe_link_result_free(r);
+    pe_link_result_free(NULL);
+    pe_linker *nl = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(NULL, NULL, NULL, &nl), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_linker_errmsg(nl), "no store") != NULL);
+    pe_linker_close(nl);
+}
+
+/* Synthetic mentions of 3 candidates: the gold one has a higher name_sim
+ * (with noise); NIL mentions have low priors everywhere. */
+static unsigned lcg = 12345;
+static double rnd(void)
+{
+    lcg = lcg * 1103515245u + 12345u;
+    return (double)((lcg >> 8) & 0xFFFF) / 65536.0;
+}
+
+static void synth(pe_link_trainset *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double f[3 * PE_LINK_NFEATURES] = {0};
+        int nil = i % 4 == 0;
+        int gold = nil ? -1 : (int)(i % 3);
+        for (int k = 0; k < 3; k++) {
+            double *x = f + k * PE_LINK_NFEATURES;
+            x[PE_LINK_F_NAME_SIM] = (k == gold ? 0.8 : 0.3) + 0.3 * (rnd() - 0.5);
+            x[PE_LINK_F_LOG_PRIOR] = nil ? -4 + rnd() : (k == gold ? -0.5 : -2) + rnd() - 0.5;
+        }
+        PE_CHECK_EQ_INT(pe_link_trainset_add(t, f, 3, gold), PE_OK);
+    }
+}
+
+static void test_train(void)
+{
+    pe_link_trainset *t = NULL;
+    PE_CHECK_EQ_INT(pe_link_trainset_new(&t), PE_OK);
+    pe_link_model *m;
+    pe_link_model_new(&m);
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_link_train(t, NULL, m, &err), PE_ERR_INVALID); /* nothing to learn from */
+    synth(t, 400);
+    double bad[PE_LINK_NFEATURES] = {0};
+    PE_CHECK_EQ_INT(pe_link_trainset_add(t, bad, 1, 1), PE_ERR_INVALID); /* gold out of range */
+    bad[0] = NAN;
+    PE_CHECK_EQ_INT(pe_link_trainset_add(t, bad, 1, 0), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_link_trainset_mentions(t), 400);
+    pe_link_train_options o = pe_link_train_options_default();
+    o.nil_max_loss = 0.05;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m, &err), PE_OK);
+    PE_CHECK(m->w[PE_LINK_F_NAME_SIM] > 1);
+    PE_CHECK(m->w[PE_LINK_F_LOG_PRIOR] > 0.3);
+    PE_CHECK_EQ_INT(m->w[PE_LINK_F_CONTEXT], 0); /* a feature that is always 0 keeps weight 0 (L2) */
+    PE_CHECK(m->nil_threshold > 0 && m->nil_threshold < 1);
+    /* on fresh data: gold ranked first and NIL told apart */
+    pe_link_trainset *t2 = NULL;
+    pe_link_trainset_new(&t2);
+    synth(t2, 200);
+    lcg = 999;
+    int right = 0;
+    for (size_t i = 0; i < 200; i++) {
+        double f[3 * PE_LINK_NFEATURES] = {0};
+        int nil = i % 4 == 0, gold = nil ? -1 : (int)(i % 3);
+        for (int k = 0; k < 3; k++) {
+            double *x = f + k * PE_LINK_NFEATURES;
+            x[PE_LINK_F_NAME_SIM] = (k == gold ? 0.8 : 0.3) + 0.3 * (rnd() - 0.5);
+            x[PE_LINK_F_LOG_PRIOR] = nil ? -4 + rnd() : (k == gold ? -0.5 : -2) + rnd() - 0.5;
+        }
+        int best = 0;
+        for (int k = 1; k < 3; k++)
+            if (pe_link_model_score(m, f + k * PE_LINK_NFEATURES) > pe_link_model_score(m, f + best * PE_LINK_NFEATURES)) best = k;
+        double s = pe_link_model_score(m, f + best * PE_LINK_NFEATURES);
+        right += nil ? s < m->nil_threshold : (best == gold && s >= m->nil_threshold);
+    }
+    PE_CHECK_MSG(right >= 180, "%d of 200 right", right);
+    pe_link_trainset_free(t2);
+    /* without NIL tuning the threshold is 0 */
+    o.tune_nil = 0;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m, &err), PE_OK);
+    PE_CHECK_EQ_INT(m->nil_threshold, 0);
+    o.tune_nil = 1;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m, &err), PE_OK);
+
+    /* file round trip */
+    char path[128], bad_path[128];
+    snprintf(path, sizeof path, "%s/ranker.json", tmpdir);
+    snprintf(m->trained_on, sizeof m->trained_on, "synthetic");
+    PE_CHECK_EQ_INT(pe_link_model_save(m, path, &err), PE_OK);
+    pe_link_model *m2 = NULL;
+    PE_CHECK_EQ_INT(pe_link_model_load(path, &m2, &err), PE_OK);
+    if (m2) {
+        for (int i = 0; i < PE_LINK_NFEATURES; i++) PE_CHECK_NEAR(m2->w[i], m->w[i], 1e-12);
+        PE_CHECK_NEAR(m2->bias, m->bias, 1e-12);
+        PE_CHECK_NEAR(m2->nil_threshold, m->nil_threshold, 1e-12);
+        PE_CHECK_EQ_STR(m2->trained_on, "synthetic");
+    }
+    pe_link_model_free(m2);
+    /* bad files */
+    const char *bads[] = {
+        "not json",
+        "{\"format\": \"other\", \"version\": 1}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 2, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"warp\"], \"weights\": [1], \"bias\": 0, \"nil_threshold\": 0}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"prior\"], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 2}",
+    };
+    pe_status want[] = {PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_UNSUPPORTED, PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_PARSE};
+    snprintf(bad_path, sizeof bad_path, "%s/bad.json", tmpdir);
+    for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
+        FILE *f = fopen(bad_path, "w");
+        fputs(bads[i], f);
+        fclose(f);
+        m2 = (pe_link_model *)1;
+        pe_status st = pe_link_model_load(bad_path, &m2, &err);
+        PE_CHECK_MSG(st == want[i], "file %zu: %s (%s)", i, pe_status_str(st), err.msg);
+        PE_CHECK(m2 == NULL);
+        PE_CHECK(strstr(err.msg, bad_path) != NULL);
+    }
+    PE_CHECK_EQ_INT(pe_link_model_load("/nonexistent/ranker.json", &m2, &err), PE_ERR_IO);
+    /* a file with a feature missing loads with weight 0 for it */
+    FILE *f = fopen(bad_path, "w");
+    fputs("{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"log_prior\"], \"weights\": [2], "
+          "\"bias\": -1, \"nil_threshold\": 0.5}", f);
+    fclose(f);
+    PE_CHECK_EQ_INT(pe_link_model_load(bad_path, &m2, &err), PE_OK);
+    if (m2) {
+        PE_CHECK_EQ_INT(m2->w[PE_LINK_F_LOG_PRIOR], 2);
+        PE_CHECK_EQ_INT(m2->w[PE_LINK_F_NAME_SIM], 0);
+        double x[PE_LINK_NFEATURES] = {0};
+        x[PE_LINK_F_LOG_PRIOR] = 0.5;
+        PE_CHECK_NEAR(pe_link_model_score(m2, x), 0.5, 1e-12); /* sigmoid(-1 + 2 * 0.5) */
+    }
+    pe_link_model_free(m2);
+    pe_link_model_free(m);
+    pe_link_trainset_free(t);
+    pe_link_trainset_free(NULL);
+}
+
+static void write_file(const char *path, const char *s)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(s, f);
+    fclose(f);
+}
+
+static void test_eval(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/tiny.benchmark.jsonl", tmpdir);
+    /* spans in characters: "Café " is 5 characters but 6 bytes */
+    write_file(path,
+               "{\"text\": \"Caf\xc3\xa9 Paris and Texas\", \"labels\": ["
+               "{\"span\": [5, 10], \"entity_id\": \"Q830149\", \"type\": \"Q27096213\"},"
+               "{\"span\": [15, 20], \"entity_id\": \"Q1439\", \"type\": \"Q27096213\"},"
+               "{\"span\": [0, 4], \"entity_id\": \"DATETIME\", \"type\": \"DATETIME\"}]}\n"
+               "this line is broken\n"
+               "{\"text\": \"Qwertyuiop met Phil Simmons\", \"labels\": ["
+               "{\"span\": [0, 10], \"entity_id\": \"<NIL>\", \"type\": \"OTHER\"},"
+               "{\"span\": [15, 27], \"entity_id\": \"Q7000001\", \"type\": \"Q215627\"},"
+               "{\"span\": [0, 5], \"entity_id\": \"Q999999\", \"type\": \"OTHER\"}]}\n");
+    pe_link_trainset *ts = NULL;
+    pe_link_trainset_new(&ts);
+    pe_link_eval_options o = pe_link_eval_options_default();
+    o.collect = ts;
+    pe_link_eval_result r;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
+    PE_CHECK_EQ_INT(r.docs, 2);
+    PE_CHECK_EQ_INT(r.skipped_lines, 1);
+    PE_CHECK(strstr(r.first_error, "tiny.benchmark.jsonl:2:") != NULL);
+    PE_CHECK_EQ_INT(r.skipped_labels, 1);
+    PE_CHECK_EQ_INT(r.mentions, 5);
+    PE_CHECK_EQ_INT(r.in_graph, 3);       /* Q999999 is not in the graph: NIL for it */
+    PE_CHECK_EQ_INT(r.nil_gold, 2);
+    PE_CHECK_EQ_INT(r.gold_in_candidates, 3);
+    PE_CHECK_EQ_INT(r.prior_correct, 2); /* the prior baseline takes Paris, France */
+    PE_CHECK_EQ_INT(r.correct, 2);       /* so does the prior-only linker */
+    PE_CHECK_NEAR(r.in_graph_accuracy, 2.0 / 3, 1e-9);
+    PE_CHECK_NEAR(r.candidate_recall, 1.0, 1e-9);
+    PE_CHECK_EQ_INT(r.nil_predicted, 2); /* Qwertyuiop; "Qwert" finds nothing either */
+    PE_CHECK_EQ_INT(r.nil_correct, 2);
+    PE_CHECK_NEAR(r.nil_precision, 1.0, 1e-9);
+    PE_CHECK_NEAR(r.nil_recall, 1.0, 1e-9);
+    PE_CHECK(r.seconds > 0 && r.mentions_per_s > 0);
+    PE_CHECK_EQ_INT(pe_link_trainset_mentions(ts), 5);
+    pe_link_trainset_free(ts);
+    /* strict: the broken line stops the run */
+    o = pe_link_eval_options_default();
+    o.strict = 1;
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_ERR_PARSE);
+    PE_CHECK(strstr(err.msg, ":2:") != NULL);
+    /* gold types as mention types */
+    o = pe_link_eval_options_default();
+    o.gold_types = 1;
+    o.max_docs = 1;
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
+    PE_CHECK_EQ_INT(r.docs, 1);
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, "/nonexistent.jsonl", NULL, &r, &err), PE_ERR_IO);
+}
+
+static void test_stale_index(void)
+{
+    pe_import_options io = pe_import_options_default();
+    pe_import_result res;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_import_file(kg, fixture("more.json"), &io, &res, &err), PE_OK);
+    pe_link_options o = pe_link_options_default();
+    o.index_dir = index_dir;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    pe_linker_info info;
+    pe_linker_info_get(l, &info);
+    PE_CHECK_EQ_INT(info.index, 1);
+    PE_CHECK_EQ_INT(info.index_stale, 1);
+    pe_linker_close(l);
+    /* a directory that holds no index: the linker works without one */
+    char empty[160];
+    snprintf(empty, sizeof empty, "%s/none", tmpdir);
+    o.index_dir = empty;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    pe_linker_info_get(l, &info);
+    PE_CHECK_EQ_INT(info.index, 0);
+    pe_linker_close(l);
+    PE_CHECK_EQ_INT(pe_link_index_build(kg, "/proc/no/such/dir", NULL, &err), PE_ERR_IO);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_link_XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/kg", tmpdir);
+    pe_kg_options ko = pe_kg_options_default();
+    ko.map_size = (size_t)64 << 20;
+    pe_error err;
+    pe_import_options io = pe_import_options_default();
+    pe_import_result res;
+    if (pe_kg_open(dir, &ko, &kg) != PE_OK || pe_import_file(kg, fixture("graph.json"), &io, &res, &err) != PE_OK) {
+        fprintf(stderr, "cannot build the fixture store: %s %s\n", kg ? pe_kg_errmsg(kg) : "", err.msg);
+        return 1;
+    }
+    snprintf(index_dir, sizeof index_dir, "%s/link", dir);
+    pe_link_index_stats s;
+    PE_CHECK_EQ_INT(pe_link_index_build(kg, index_dir, &s, &err), PE_OK);
+    PE_CHECK(s.forms >= 20 && s.trigrams > 0 && s.postings > s.forms && s.acronyms > 0 && s.entities >= 20);
+    pe_link_options o = pe_link_options_default();
+    o.index_dir = index_dir;
+    if (pe_linker_open(kg, NULL, &o, &lk) != PE_OK || pe_linker_open(kg, NULL, NULL, &lk_noix) != PE_OK) {
+        fprintf(stderr, "cannot open linkers: %s\n", pe_linker_errmsg(lk));
+        return 1;
+    }
+    PE_RUN(test_exact_and_prior);
+    PE_RUN(test_runner_ups_limit);
+    PE_RUN(test_type_feature);
+    PE_RUN(test_coherence);
+    PE_RUN(test_partial_names_and_history);
+    PE_RUN(test_acronyms);
+    PE_RUN(test_fuzzy_stem_variant);
+    PE_RUN(test_nil);
+    PE_RUN(test_bad_input);
+    PE_RUN(test_train);
+    PE_RUN(test_eval);
+    pe_linker_close(lk);
+    pe_linker_close(lk_noix);
+    PE_RUN(test_stale_index); /* imports more: last */
+    pe_kg_close(kg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    PE_TEST_EXIT();
+}
