@@ -86,7 +86,7 @@ struct pe_linker {
 };
 
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
-    "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem",
+    "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
     "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context"};
 
 const char *pe_link_feature_name(pe_link_feature f)
@@ -645,6 +645,11 @@ static pe_status add_fuzzy(call *c, ment *m)
     if (ng == 0) return PE_OK;
     link_map counts = {0};
     pe_status st = PE_OK;
+    /* posting lists, rarest first; a form with Dice >= s against ng grams
+     * shares at least t = s ng / (2 - s) of them, so only the first
+     * ng - t + 1 lists may bring new forms (prefix filtering) */
+    struct plist { const unsigned char *v; size_t n; } pl[PE_LINK_FUZZY_MAX_GRAMS + 2];
+    size_t npl = 0;
     for (size_t i = 0; i < ng; i++) {
         unsigned char kb[3] = {(unsigned char)(g[i] >> 16), (unsigned char)(g[i] >> 8), (unsigned char)g[i]};
         MDB_val k = {3, kb}, d;
@@ -653,11 +658,22 @@ static pe_status add_fuzzy(call *c, ment *m)
         if (rc) { c->msg_set = 1; st = lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); goto out; }
         size_t n = d.mv_size / 4;
         if (n > PE_LINK_FUZZY_MAX_POSTINGS) continue;
-        const unsigned char *v = d.mv_data;
-        for (size_t j = 0; j < n; j++) {
-            uint32_t *cnt = link_map_put(&counts, (uint64_t)link_get32(v + 4 * j) + 1, 0);
-            if (!cnt) { st = PE_ERR_NOMEM; goto out; }
-            (*cnt)++;
+        size_t pos = npl++;
+        while (pos > 0 && pl[pos - 1].n > n) { pl[pos] = pl[pos - 1]; pos--; }
+        pl[pos].v = d.mv_data;
+        pl[pos].n = n;
+    }
+    double smin = c->l->opt.fuzzy_min_sim;
+    size_t t = (size_t)ceil(smin * (double)ng / (2.0 - smin) - 1e-9);
+    if (t < 1) t = 1;
+    size_t seed = ng >= t ? ng - t + 1 : 0;
+    for (size_t i = 0; i < npl; i++) {
+        const unsigned char *v = pl[i].v;
+        for (size_t j = 0; j < pl[i].n; j++) {
+            uint64_t key = (uint64_t)link_get32(v + 4 * j) + 1;
+            uint32_t *cnt = i < seed ? link_map_put(&counts, key, 0) : link_map_get(&counts, key);
+            if (i < seed && !cnt) { st = PE_ERR_NOMEM; goto out; }
+            if (cnt) (*cnt)++;
         }
     }
     /* best forms by Dice on the trigram counts (a form's trigram count is
@@ -967,6 +983,7 @@ static void features(call *c)
             f[PE_LINK_F_PARTIAL_NIL] = m->partial_nil;
             f[PE_LINK_F_EXTENSION] = (x->via & (PE_LINK_VIA_EXACT | PE_LINK_VIA_EXTENSION)) == PE_LINK_VIA_EXTENSION;
             f[PE_LINK_F_STEM] = (x->via & (PE_LINK_VIA_EXACT | PE_LINK_VIA_STEM)) == PE_LINK_VIA_STEM;
+            f[PE_LINK_F_STEM_PLACE] = f[PE_LINK_F_STEM] && (e->bits & BIT_PLACE);
             f[PE_LINK_F_POPULARITY] = e->pop / 10.0;
             double t = 0;
             if (m->in->expected) {

@@ -156,14 +156,6 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
             int gold_ix = -1;
             for (size_t k = 0; k < mr->n_candidates && g->in_graph; k++)
                 if (mr->candidates[k].id == g->id) gold_ix = (int)k;
-            if (getenv("PE_LINK_DEBUG") && g->in_graph && gold_ix < 0) {
-                const char *lab = NULL; pe_kg_label(r, g->id, NULL, &lab);
-                fprintf(stderr, "MISS\t%s\t%s\t%zu\t%s\n", mr->surface, lab ? lab : "-", mr->n_considered, mr->n_candidates ? mr->candidates[0].label : "-");
-            }
-            if (getenv("PE_LINK_DEBUG") && g->in_graph && gold_ix >= 0 && !(mr->entity && mr->entity->id == g->id)) {
-                const char *lab = NULL; pe_kg_label(r, g->id, NULL, &lab);
-                fprintf(stderr, "WRONG\t%s\t%s\t%s\t%d\n", mr->surface, lab ? lab : "-", mr->entity ? mr->entity->label : "NIL", gold_ix);
-            }
             if (g->in_graph) {
                 out->in_graph++;
                 out->gold_in_candidates += gold_ix >= 0;

@@ -153,6 +153,7 @@ typedef enum pe_link_feature {
     PE_LINK_F_PARTIAL_NIL,   /* 1 when the mention is part of a longer name that had no candidate */
     PE_LINK_F_EXTENSION,     /* 1 when found as a longer name ("Seattle" -> "Seattle Mariners") */
     PE_LINK_F_STEM,          /* 1 when found by the stem of a word ("Israeli" -> "Israel") */
+    PE_LINK_F_STEM_PLACE,    /* 1 when found by a stem and a place (a demonym's country) */
     PE_LINK_F_POPULARITY,    /* (ln(1+sitelinks) + ln(1+in-degree)) / 10 */
     PE_LINK_F_TYPE,          /* +1 type compatible, -1 incompatible, 0 unknown */
     PE_LINK_F_COH_LINK,      /* share of other mentions with a candidate linked to it, weighted by prior */

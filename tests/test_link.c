@@ -371,7 +371,7 @@ static void test_fuzzy_stem_variant(void)
     r = link(lk, t1, &m1, 1);
     if (r) {
         const pe_link_candidate *c = find(&r->mentions[0], "Q801");
-        PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1);
+        PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1 && c->f[PE_LINK_F_STEM_PLACE] == 1);
     }
     pe_link_result_free(r);
     /* a percent-encoded label matches its decoded form */
