@@ -617,6 +617,7 @@ static pe_status add_extensions(call *c, ment *m)
     pfx_hit best[PE_LINK_EXTENSION_FORMS];
     size_t nb = 0;
     pe_status st;
+    if (m->surface[0] >= 'a' && m->surface[0] <= 'z') return PE_OK; /* common nouns: no longer names */
     if (m->nwords >= 1 && m->nwords <= 3 && m->form_len + 1 < LINK_NAME_KEY_MAX) {
         char p[LINK_NAME_KEY_MAX + 1];
         memcpy(p, m->form, m->form_len);
@@ -758,6 +759,29 @@ static int via_rank(unsigned via)
     return (via & (PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM)) ? 0 : (via & PE_LINK_VIA_EXACT) ? 1 : 2;
 }
 
+/* A lower-case plural ("walls", "cities", "women") also looks up its
+ * singular as the mention's own form. */
+static pe_status add_singular(call *c, ment *m, size_t limit)
+{
+    if (!(m->surface[0] >= 'a' && m->surface[0] <= 'z') || m->form_len < 4 || m->form_len > 64) return PE_OK;
+    const char *f = m->form;
+    size_t n = m->form_len;
+    char buf[72];
+    if (n >= 5 && memcmp(f + n - 3, "ies", 3) == 0) {
+        memcpy(buf, f, n - 3);
+        memcpy(buf + n - 3, "y", 2);
+    } else if (memcmp(f + n - 3, "men", 3) == 0) {
+        memcpy(buf, f, n - 3);
+        memcpy(buf + n - 3, "man", 4);
+    } else if (f[n - 1] == 's' && f[n - 2] != 's' && f[n - 2] != 'u' && f[n - 2] != 'i') {
+        memcpy(buf, f, n - 1);
+        buf[n - 1] = 0;
+    } else {
+        return PE_OK;
+    }
+    return add_form(c, m, buf, strlen(buf), limit, PE_LINK_VIA_EXACT, 1.0);
+}
+
 static int cmp_cand_prior(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -777,6 +801,7 @@ static pe_status gather(call *c)
         if (m->form_len == 0) continue;
         size_t exact_limit = l->has_index && c->K > 8 ? c->K - 6 : c->K;
         if ((st = add_form(c, m, m->form, m->form_len, exact_limit, PE_LINK_VIA_EXACT, 1.0)) != PE_OK) return st;
+        if ((st = add_singular(c, m, exact_limit)) != PE_OK) return st;
         if (l->has_index) {
             if ((st = add_variants(c, m)) != PE_OK) return st;
             if (l->opt.fuzzy && (st = add_extensions(c, m)) != PE_OK) return st;
@@ -784,7 +809,7 @@ static pe_status gather(call *c)
         char a[LINK_ACRO_MAX + 1];
         size_t slen = m->in->end - m->in->start;
         if (l->opt.acronyms && link_surface_acronym(m->surface, slen, a)) {
-            if (l->has_index && (st = add_acronym(c, m, a)) != PE_OK) return st;
+            if (l->has_index && strlen(a) >= 3 && (st = add_acronym(c, m, a)) != PE_OK) return st;
             for (size_t j = 0; j < c->n && m->acro_ref < 0; j++) {
                 if (j == i) continue;
                 char fa[2][LINK_ACRO_MAX + 1];

@@ -28,18 +28,21 @@
  * How a mention is linked. Candidates (at most options.max_candidates = K
  * per mention) come from, in this order:
  *   1. the store's alias index (pe_kg_lookup of the mention's normalised
- *      form) with its priors;
+ *      form, and of its singular when the mention is a lower-case plural:
+ *      "walls" -> "wall") with its priors, and the variants of that form in
+ *      the link index (percent-decoded labels);
  *   2. acronyms: a mention such as "NBA" or "U.S." (2..8 letters, upper
- *      case) matches the forms whose initials spell it, from the link
- *      index; an earlier mention of the same text whose initials spell it
- *      also contributes its candidates;
+ *      case) matches another mention of the same text whose initials spell
+ *      it; with 3 letters or more also the forms of the link index whose
+ *      initials spell it;
  *   3. partial person names: a mention whose words are the first or last
  *      words of a longer mention of the same text (or of the history, see
  *      pe_link_history) takes that mention's person candidates ("Simmons"
  *      after "Phil Simmons");
- *   4. longer names: the most popular PE_LINK_EXTENSION_FORMS forms of the
- *      link index that start with the mention's form and a space ("Seattle"
- *      -> "Seattle Mariners"), for mentions of 1..3 words; and for a
+ *   4. longer names, for mentions that do not start in lower case: the most
+ *      popular PE_LINK_EXTENSION_FORMS forms of the link index that start
+ *      with the mention's form and a space ("Seattle" -> "Seattle
+ *      Mariners"), for mentions of 1..3 words; and for a
  *      single word, forms of one word starting with its stem (the word
  *      less a suffix such as -i, -ian, -ish, -ese: "Israeli" -> "Israel",
  *      "German" -> "Germany"), at most PE_LINK_EXTENSION_FORMS more;

@@ -374,6 +374,16 @@ static void test_fuzzy_stem_variant(void)
         PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1 && c->f[PE_LINK_F_STEM_PLACE] == 1);
     }
     pe_link_result_free(r);
+    /* lower case: a common noun; its singular is looked up, no longer names or stems */
+    const char *t3 = "two cities and seattle";
+    pe_link_mention m3[2] = {span(t3, "cities", 0, 0), span(t3, "seattle", 0, 0)};
+    r = link(lk, t3, m3, 2);
+    if (r) {
+        const pe_link_candidate *c = find(&r->mentions[0], "Q515");
+        PE_CHECK(c && (c->via & PE_LINK_VIA_EXACT));
+        PE_CHECK(find(&r->mentions[1], "Q5083") && !find(&r->mentions[1], "Q1130849"));
+    }
+    pe_link_result_free(r);
     /* a percent-encoded label matches its decoded form */
     const char *t2 = "Slobodan Milo\xc5\xa1\x65vi\xc4\x87 spoke.";
     pe_link_mention m2 = span(t2, "Slobodan Milo\xc5\xa1\x65vi\xc4\x87", 0, 0);
