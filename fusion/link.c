@@ -864,7 +864,7 @@ static pe_status gather(call *c)
     /* at most K: candidates by reference first, then by prior */
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
-        qsort(m->c, m->nc, sizeof *m->c, cmp_cand_prior);
+        if (m->nc > 1) qsort(m->c, m->nc, sizeof *m->c, cmp_cand_prior);
         if (m->nc > c->K) m->nc = c->K;
     }
     return PE_OK;
@@ -1086,7 +1086,7 @@ static pe_status build_result(call *c, size_t keep, pe_link_result **out)
         o->end = m->in->end;
         o->surface = strdup(m->surface);
         if (!o->surface) goto nomem;
-        qsort(m->c, m->nc, sizeof *m->c, cmp_cand_score);
+        if (m->nc > 1) qsort(m->c, m->nc, sizeof *m->c, cmp_cand_score);
         o->n_considered = m->nc;
         o->nil = m->nc == 0 || (l->has_model && m->c[0].score < l->model.nil_threshold);
         size_t n = m->nc < keep ? m->nc : keep;

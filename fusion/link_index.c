@@ -311,7 +311,7 @@ static int cmp_name(const void *a, const void *b)
 static int write_names(MDB_txn *txn, MDB_dbi dbi, name_vec *v, const float *pop, size_t *nkeys)
 {
     g_name_arena = v->arena;
-    qsort(v->e, v->n, sizeof *v->e, cmp_name);
+    if (v->n > 1) qsort(v->e, v->n, sizeof *v->e, cmp_name);
     unsigned char *buf = NULL;
     size_t bcap = 0;
     int rc = 0;

@@ -185,7 +185,7 @@ pe_status pe_link_trainset_add(pe_link_trainset *t, const double *f, size_t n, i
         t->gold = g;
         t->mcap = nc;
     }
-    memcpy(t->f + t->rows * NF, f, n * NF * sizeof *f);
+    if (n) memcpy(t->f + t->rows * NF, f, n * NF * sizeof *f);
     t->first[t->n] = t->rows;
     t->count[t->n] = n;
     t->gold[t->n] = gold;
