@@ -625,6 +625,31 @@ static pe_status add_extensions(call *c, ment *m)
         if ((st = prefix_search(c, m, p, m->form_len + 1, 0, 0, best, &nb, PE_LINK_EXTENSION_FORMS)) != PE_OK) return st;
         if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_EXTENSION)) != PE_OK) return st;
     }
+    if (m->nwords == 1 && m->form_len <= 63) {
+        /* names ending with the word: "Astros" -> "Houston Astros" */
+        char key[65];
+        key[0] = 1;
+        memcpy(key + 1, m->form, m->form_len);
+        MDB_val k = {m->form_len + 1, key}, d;
+        int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
+        if (rc && rc != MDB_NOTFOUND) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+        nb = 0;
+        const unsigned char *v = d.mv_data;
+        for (size_t i = 0; rc == 0 && i < d.mv_size / 8; i++) {
+            pfx_hit h;
+            h.fid = link_get32(v + 8 * i);
+            uint32_t pb = link_get32(v + 8 * i + 4);
+            memcpy(&h.pop, &pb, 4);
+            size_t pos = nb < PE_LINK_EXTENSION_FORMS ? nb++ : PE_LINK_EXTENSION_FORMS;
+            if (pos == PE_LINK_EXTENSION_FORMS) {
+                if (h.pop <= best[pos - 1].pop) continue;
+                pos--;
+            }
+            while (pos > 0 && best[pos - 1].pop < h.pop) { best[pos] = best[pos - 1]; pos--; }
+            best[pos] = h;
+        }
+        if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_EXTENSION)) != PE_OK) return st;
+    }
     if (m->nwords != 1 || m->form_len < 5 || m->form_len > 24) return PE_OK;
     for (size_t i = 0; i < m->form_len; i++)
         if (!(m->form[i] >= 'a' && m->form[i] <= 'z')) return PE_OK;

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memrchr */
 /* link_index.c - the link index: normalised forms of every label and alias,
  * their byte trigrams (fuzzy candidates) and acronyms, in an LMDB
  * environment of its own (layout in pe_link.h). Also the small helpers
@@ -500,6 +501,17 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
                 if (fid < 0) { free(f); pe_kg_entity_free(e); goto nomem; }
                 if (ft.n != before) {
                     if (nv_push(&names, f, fl, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
+                    /* "\1" + the last word of a name of 2..4 words: suffix search */
+                    size_t words = 1;
+                    for (size_t q = 0; q < fl; q++) words += f[q] == ' ';
+                    const char *last = memrchr(f, ' ', fl);
+                    if (words >= 2 && words <= 4 && last && (size_t)(f + fl - last) <= 64) {
+                        char key[66];
+                        size_t kl = (size_t)(f + fl - last - 1);
+                        key[0] = 1;
+                        memcpy(key + 1, last + 1, kl);
+                        if (nv_push(&names, key, kl + 1, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
+                    }
                     size_t dl;
                     const char *raw = e->texts[i].text;
                     char *dec = percent_decode(raw, strlen(raw), &dl);

@@ -10,7 +10,7 @@
 
 #include "pe_link.h"
 
-#define LINK_INDEX_VERSION 2
+#define LINK_INDEX_VERSION 3
 #define LINK_MAX_ACRO_FORMS 256 /* forms kept per acronym */
 #define LINK_ACRO_MIN 2
 #define LINK_ACRO_MAX 8

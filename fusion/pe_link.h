@@ -42,7 +42,9 @@
  *   4. longer names, for mentions that do not start in lower case: the most
  *      popular PE_LINK_EXTENSION_FORMS forms of the link index that start
  *      with the mention's form and a space ("Seattle" -> "Seattle
- *      Mariners"), for mentions of 1..3 words; and for a
+ *      Mariners"), for mentions of 1..3 words; for one word, as many
+ *      names of 2..4 words ending with it ("Astros" -> "Houston Astros");
+ *      and for a
  *      single word, forms of one word starting with its stem (the word
  *      less a suffix such as -i, -ian, -ish, -ese: "Israeli" -> "Israel",
  *      "German" -> "Germany"), at most PE_LINK_EXTENSION_FORMS more;
@@ -192,9 +194,9 @@ typedef struct pe_link_index_stats {
  * the forms, trigram postings and class table are held in memory while
  * building (about 60 bytes per form plus 8 per posting).
  *
- * Layout: one LMDB environment (data.mdb, lock.mdb in dir), version 2,
+ * Layout: one LMDB environment (data.mdb, lock.mdb in dir), version 3,
  * integers big-endian:
- *   meta   "version" u32 = 2; "kg" u64 x 3 (the store's terms, entities,
+ *   meta   "version" u32 = 3; "kg" u64 x 3 (the store's terms, entities,
  *          triples when built); "stats" u64 x 6 (pe_link_index_stats
  *          counts) and f64 seconds
  *   form   form id u32 -> popularity f32, form\0
@@ -202,7 +204,8 @@ typedef struct pe_link_index_stats {
  *   acro   acronym (lower case) -> form ids u32 x n, most popular first
  *          (at most 256)
  *   name   a form, or a variant of it (the normalised percent-decoding of
- *          a label such as "Milo%C5%A1evi%C4%87"), cut to 480 bytes ->
+ *          a label such as "Milo%C5%A1evi%C4%87"), or byte 1 and the last
+ *          word of a form of 2..4 words, cut to 480 bytes ->
  *          (form id u32, popularity f32) x n; keys in byte order, for
  *          prefix search
  * Errors: PE_ERR_IO (dir), PE_ERR_STORE. */

@@ -63,6 +63,9 @@ files=$(ls "$el"/*.benchmark.jsonl | sort)
 log "link index, ranker (AIDA dev) and every benchmark"
 nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --build-index --train "$dev" --save-model "$w/ranker.json" \
   $files >"$w/plain.jsonl"
+log "again without the NIL threshold (every mention with a candidate linked)"
+sed 's/"nil_threshold":.*/"nil_threshold": 0,/' "$w/ranker.json" >"$w/ranker-no-nil.json"
+nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --model "$w/ranker-no-nil.json" $files >"$w/no-nil.jsonl"
 if [ "$oracle" = 1 ]; then
   log "again with the benchmarks' gold types as mention types (oracle NER)"
   nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --gold-types --train "$dev" \
@@ -91,6 +94,7 @@ def rows(name):
     return out, extra
 plain, info = rows("plain.jsonl")
 oracle, oinfo = rows("oracle.jsonl")
+nonil, _ = rows("no-nil.jsonl")
 idx, tr = info.get("index", {}), info.get("train", {})
 L = []
 L.append("## Entity linking\n")
@@ -112,21 +116,25 @@ L.append("In-graph accuracy: share of the mentions whose gold QID is in the stor
          "normalised form (`pe_kg_lookup`, first). Candidate recall: gold among the candidates. NIL: gold `<NIL>` "
          "or a QID the store does not hold. Mention types are not given (no NER model yet); the last column "
          "passes the benchmark's own type field (derived from the gold entity: an oracle, for what the type "
-         "feature will be worth once an NER head exists).")
+         "feature will be worth once an NER head exists; that ranker is trained on AIDA dev with types, where nearly "
+         "every linkable mention is typed, so it underrates mentions typed OTHER, as most of spotlight's are). "
+         "\"No NIL\": the same ranker without its NIL threshold, every mention that has a candidate linked.")
 L.append("")
 L.append("| benchmark | mentions | in graph | in-graph accuracy | prior baseline | gain | candidate recall | "
-         "NIL precision | NIL recall | mentions/s | in-graph acc., oracle types |")
-L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+         "NIL precision | NIL recall | mentions/s | in-graph acc., no NIL | in-graph acc., oracle types |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 peak = 0
 for f in sorted(plain):
     r = plain[f]
     peak = max(peak, r["peak_rss_mb"])
     name = f.replace(".benchmark.jsonl", "") + (" (training set)" if f.startswith("aida-conll-dev") else "")
     o = oracle.get(f)
-    L.append("| %s | %d | %d | %.3f | %.3f | %+.3f | %.3f | %.3f | %.3f | %.0f | %s |" % (
+    nn = nonil.get(f)
+    L.append("| %s | %d | %d | %.3f | %.3f | %+.3f | %.3f | %.3f | %.3f | %.0f | %s | %s |" % (
         name, r["mentions"], r["in_graph"], r["in_graph_accuracy"], r["prior_baseline_in_graph_accuracy"],
         r["in_graph_accuracy"] - r["prior_baseline_in_graph_accuracy"], r["candidate_recall"],
         r["nil_precision"], r["nil_recall"], r["mentions_per_s"],
+        "%.3f" % nn["in_graph_accuracy"] if nn else "-",
         "%.3f" % o["in_graph_accuracy"] if o else "-"))
 tot_m = sum(r["mentions"] for r in plain.values())
 tot_s = sum(r["seconds"] for r in plain.values())
@@ -138,12 +146,15 @@ def met(ok): return "met" if ok else "**not met**"
 t = plain.get("aida-conll-test.benchmark.jsonl")
 d = plain.get("derczynski.benchmark.jsonl")
 above = [f for f, r in plain.items() if r["in_graph_accuracy"] > r["prior_baseline_in_graph_accuracy"]]
+above_nn = [f for f, r in nonil.items() if r["in_graph_accuracy"] > r["prior_baseline_in_graph_accuracy"]]
 L.append("Issue 9's targets on this run:")
 if t: L.append("- AIDA-CoNLL test in-graph accuracy >= 0.85: %.3f, %s (the candidate recall, %.3f, bounds any ranker on this graph)." % (t["in_graph_accuracy"], met(t["in_graph_accuracy"] >= 0.85), t["candidate_recall"]))
-L.append("- above the prior baseline on every benchmark: %d of %d, %s." % (len(above), len(plain), met(len(above) == len(plain))))
+L.append("- above the prior baseline on every benchmark: %d of %d, %s (without the NIL threshold: %d of %d)." % (len(above), len(plain), met(len(above) == len(plain)), len(above_nn), len(nonil)))
 if d:
     gain = d["in_graph_accuracy"] - d["prior_baseline_in_graph_accuracy"]
-    L.append("- tweets (derczynski), baseline %.3f < 0.85, so +0.10 wanted: %+.3f, %s." % (d["prior_baseline_in_graph_accuracy"], gain, met(gain >= 0.10 or d["prior_baseline_in_graph_accuracy"] >= 0.85)))
+    dn = nonil.get("derczynski.benchmark.jsonl")
+    L.append("- tweets (derczynski), baseline %.3f < 0.85, so +0.10 wanted: %+.3f, %s%s." % (d["prior_baseline_in_graph_accuracy"], gain, met(gain >= 0.10 or d["prior_baseline_in_graph_accuracy"] >= 0.85),
+             " (without the NIL threshold %+.3f)" % (dn["in_graph_accuracy"] - dn["prior_baseline_in_graph_accuracy"]) if dn else ""))
 mps = tot_m / tot_s if tot_s else 0
 L.append("- >= 1,000 mentions/s (the issue asks it on two cores with context vectors on; here one thread, no vectors): %.0f, %s." % (mps, met(mps >= 1000)))
 L.append("")

@@ -296,9 +296,12 @@ static void test_partial_names_and_history(void)
         PE_CHECK(p && (p->via & PE_LINK_VIA_HISTORY) && p->f[PE_LINK_F_PARTIAL] == 1);
     }
     pe_link_result_free(r);
-    /* without the history it is not there */
+    /* without the history it is only a name ending with the word */
     PE_CHECK_EQ_INT(pe_link_text(lk, NULL, b, strlen(b), &mb, 1, &r), PE_OK);
-    if (r) PE_CHECK(find(&r->mentions[0], "Q7000001") == NULL);
+    if (r) {
+        const pe_link_candidate *p = find(&r->mentions[0], "Q7000001");
+        PE_CHECK(p && p->via == PE_LINK_VIA_EXTENSION && p->f[PE_LINK_F_PARTIAL] == 0);
+    }
     pe_link_result_free(r);
     pe_link_history_free(h);
     pe_link_history_free(NULL);
@@ -372,6 +375,15 @@ static void test_fuzzy_stem_variant(void)
     if (r) {
         const pe_link_candidate *c = find(&r->mentions[0], "Q801");
         PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1 && c->f[PE_LINK_F_STEM_PLACE] == 1);
+    }
+    pe_link_result_free(r);
+    /* a name ending with the word */
+    const char *t4 = "the Mariners won";
+    pe_link_mention m4 = span(t4, "Mariners", 0, 0);
+    r = link(lk, t4, &m4, 1);
+    if (r) {
+        const pe_link_candidate *c = find(&r->mentions[0], "Q1130849");
+        PE_CHECK(c && (c->via & PE_LINK_VIA_EXTENSION) && c->f[PE_LINK_F_EXTENSION] == 1);
     }
     pe_link_result_free(r);
     /* lower case: a common noun; its singular is looked up, no longer names or stems */
