@@ -107,7 +107,7 @@
 extern "C" {
 #endif
 
-#define PE_LINK_FUZZY_MAX_POSTINGS 8000 /* longer trigram lists are skipped (too common) */
+#define PE_LINK_FUZZY_MAX_POSTINGS 3000 /* longer trigram lists are skipped (too common) */
 #define PE_LINK_FUZZY_MAX_GRAMS 64      /* trigrams of a mention's form read at most */
 #define PE_LINK_FUZZY_FORMS 4           /* fuzzy or acronym forms looked up per mention */
 #define PE_LINK_EXTENSION_FORMS 3       /* longer-name and stem forms looked up per mention */
