@@ -17,6 +17,10 @@ int pe_cmd_kg_import(int argc, char **argv);
 int pe_cmd_encode(int argc, char **argv);
 int pe_cmd_model_convert(int argc, char **argv);
 int pe_cmd_model_info(int argc, char **argv);
+int pe_cmd_link(int argc, char **argv);
+int pe_cmd_link_index(int argc, char **argv);
+int pe_cmd_link_train(int argc, char **argv);
+int pe_cmd_eval_link(int argc, char **argv);
 int pe_cmd_train(int argc, char **argv);
 int pe_cmd_vocab(int argc, char **argv);
 int pe_cmd_extract(int argc, char **argv);
@@ -31,6 +35,10 @@ static const pe_cli_command commands[] = {
     {"kg lookup", pe_cmd_kg_lookup, "ranked candidate entities for a name (JSON)"},
     {"kg entity", pe_cmd_kg_entity, "an entity's record, sameAs terms and statements (JSON)"},
     {"kg types", pe_cmd_kg_types, "an entity's classes through P31/P279* (JSON)"},
+    {"link index", pe_cmd_link_index, "build the link index (fuzzy forms, acronyms, names) of the graph store"},
+    {"link train", pe_cmd_link_train, "train the linker's ranker and NIL threshold on an ELEVANT benchmark file"},
+    {"link", pe_cmd_link, "link mention spans of texts (JSON lines) to graph entities or NIL"},
+    {"eval link", pe_cmd_eval_link, "evaluate the linker on an ELEVANT benchmark file"},
     {"encode", pe_cmd_encode, "texts on stdin -> token or sentence embeddings (JSON lines)"},
     {"model convert", pe_cmd_model_convert, "Hugging Face BERT checkpoint -> .pem model file"},
     {"model info", pe_cmd_model_info, "a model's config, metadata and tensors as JSON"},

@@ -1015,16 +1015,16 @@ static void features(call *c)
     pe_linker *l = c->l;
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
-        double maxp = 0;
+        double maxp = 0; /* among the candidates of the mention's own form */
         for (size_t k = 0; k < m->nc; k++)
-            if (m->c[k].prior > maxp) maxp = m->c[k].prior;
+            if ((m->c[k].via & PE_LINK_VIA_EXACT) && m->c[k].prior > maxp) maxp = m->c[k].prior;
         unsigned tb = type_bit(m->in->type);
         for (size_t k = 0; k < m->nc; k++) {
             cand *x = &m->c[k];
             const ent *e = &c->ents[x->e];
             double *f = x->f;
             f[PE_LINK_F_LOG_PRIOR] = log(x->prior > 2e-9 ? x->prior : 2e-9);
-            f[PE_LINK_F_TOP_PRIOR] = x->prior >= maxp;
+            f[PE_LINK_F_TOP_PRIOR] = (x->via & PE_LINK_VIA_EXACT) && x->prior >= maxp;
             f[PE_LINK_F_LABEL] = x->label;
             f[PE_LINK_F_NAME_SIM] = e->form[0] ? link_dice(m->form, m->form_len, e->form, strlen(e->form)) : 0;
             f[PE_LINK_F_FUZZY] = (x->via & ~PE_LINK_VIA_FUZZY) == 0;

@@ -149,7 +149,7 @@ typedef struct pe_link_mention {
  * model file. */
 typedef enum pe_link_feature {
     PE_LINK_F_LOG_PRIOR = 0, /* ln(prior) of the form it was found by (>= -20) */
-    PE_LINK_F_TOP_PRIOR,     /* 1 when it has the mention's highest prior */
+    PE_LINK_F_TOP_PRIOR,     /* 1 when it has the highest prior of the mention's own form */
     PE_LINK_F_LABEL,         /* 1 when the form is a label (not only an alias) */
     PE_LINK_F_NAME_SIM,      /* trigram Dice of mention and candidate's label, 0..1 */
     PE_LINK_F_FUZZY,         /* 1 when found only by fuzzy matching */

@@ -1,0 +1,594 @@
+/* cmd_link.c - persona link, persona link index, persona link train,
+ * persona eval link: the entity linker (fusion/pe_link.h) from the command
+ * line. The link index lives in DB/link and the ranker in DB/link/ranker.json
+ * unless --index / --ranker say otherwise. */
+#include "cli.h"
+#include "pe_link.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char exit_help[] =
+    "exit codes: 0 success, 1 failure, 2 usage error, 3 not found,\n"
+    "            4 finished but input lines were skipped for bad input\n";
+
+typedef struct link_args {
+    const char *db, *index, *ranker, *data, *out;
+    int json, strict, gold_types, jsonl;
+    double l2, nil_loss;
+    size_t k, runner_ups;
+    int nargs;
+    char **args;
+} link_args;
+
+static char g_index_buf[4096], g_ranker_buf[4096 + 16];
+
+/* Parses the options every link command shares; `allowed` names the others. */
+static int parse(const char *cmd, int argc, char **argv, link_args *a, const char *allowed, void (*usage)(FILE *))
+{
+    memset(a, 0, sizeof *a);
+    a->db = pe_cli_default_db();
+    a->l2 = 1.0;
+    a->nil_loss = 0.02;
+    a->k = 16;
+    a->runner_ups = 3;
+    a->args = calloc((size_t)argc + 1, sizeof *a->args);
+    if (!a->args) return -1;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        int has = i + 1 < argc;
+        if (pe_cli_is_help(s)) { usage(stdout); return 1; }
+        if (!strcmp(s, "--db") && has) a->db = argv[++i];
+        else if (!strcmp(s, "--index") && has) a->index = argv[++i];
+        else if (strstr(allowed, "ranker") && !strcmp(s, "--ranker") && has) a->ranker = argv[++i];
+        else if (strstr(allowed, "data") && !strcmp(s, "--data") && has) a->data = argv[++i];
+        else if (strstr(allowed, "out") && !strcmp(s, "--out") && has) a->out = argv[++i];
+        else if (strstr(allowed, "json") && !strcmp(s, "--json")) a->json = 1;
+        else if (strstr(allowed, "strict") && !strcmp(s, "--strict")) a->strict = 1;
+        else if (strstr(allowed, "gold") && !strcmp(s, "--gold-types")) a->gold_types = 1;
+        else if (strstr(allowed, "train") && (!strcmp(s, "--l2") || !strcmp(s, "--nil-loss")) && has) {
+            char *end;
+            double v = strtod(argv[++i], &end);
+            if (*end || !(v >= 0) || (!strcmp(s, "--nil-loss") && v > 1)) {
+                fprintf(stderr, "persona %s: %s wants a number >= 0%s, not '%s'\n", cmd, s,
+                        strcmp(s, "--l2") ? " and <= 1" : "", argv[i]);
+                return -1;
+            }
+            if (!strcmp(s, "--l2")) a->l2 = v; else a->nil_loss = v;
+        } else if (strstr(allowed, "cands") && (!strcmp(s, "--k") || !strcmp(s, "--runner-ups")) && has) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            long lo = !strcmp(s, "--k") ? 1 : 0, hi = PE_LINK_MAX_K;
+            if (*end || v < lo || v > hi) {
+                fprintf(stderr, "persona %s: %s wants a number from %ld to %ld, not '%s'\n", cmd, s, lo, hi, argv[i]);
+                return -1;
+            }
+            if (!strcmp(s, "--k")) a->k = (size_t)v; else a->runner_ups = (size_t)v;
+        } else if (s[0] == '-' && s[1] != '\0') {
+            fprintf(stderr, "persona %s: unknown or incomplete option '%s' (see --help)\n", cmd, s);
+            return -1;
+        } else if (strstr(allowed, "args")) {
+            a->args[a->nargs++] = (char *)s;
+        } else {
+            fprintf(stderr, "persona %s: unexpected argument '%s' (see --help)\n", cmd, s);
+            return -1;
+        }
+    }
+    if (!a->index) {
+        snprintf(g_index_buf, sizeof g_index_buf, "%s/link", a->db);
+        a->index = g_index_buf;
+    }
+    snprintf(g_ranker_buf, sizeof g_ranker_buf, "%s/ranker.json", a->index);
+    if (strstr(allowed, "data") && !a->data) {
+        fprintf(stderr, "persona %s: --data FILE is required (see --help)\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_kg(const char *cmd, const char *db, pe_kg **kg)
+{
+    pe_kg_options o = pe_kg_options_default();
+    o.read_only = 1;
+    o.create = 0;
+    pe_status st = pe_kg_open(db, &o, kg);
+    if (st != PE_OK) {
+        fprintf(stderr, "persona %s: cannot open the graph store %s: %s: %s\n", cmd, db, pe_status_str(st),
+                pe_kg_errmsg(*kg));
+        pe_kg_close(*kg);
+        *kg = NULL;
+        return PE_EXIT_FAIL;
+    }
+    return PE_EXIT_OK;
+}
+
+/* The ranker: --ranker, else INDEX/ranker.json when it exists, else prior only (*m NULL). */
+static int load_ranker(const char *cmd, const link_args *a, pe_link_model **m, const char **used)
+{
+    *m = NULL;
+    *used = NULL;
+    const char *path = a->ranker;
+    struct stat sb;
+    if (!path && stat(g_ranker_buf, &sb) == 0) path = g_ranker_buf;
+    if (!path) return PE_EXIT_OK;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st = pe_link_model_load(path, m, &err);
+    if (st != PE_OK) {
+        fprintf(stderr, "persona %s: %s: %s\n", cmd, pe_status_str(st), err.msg);
+        return st == PE_ERR_IO && a->ranker ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+    }
+    *used = path;
+    return PE_EXIT_OK;
+}
+
+static int open_linker(const char *cmd, pe_kg *kg, const pe_link_model *m, const link_args *a, pe_linker **l)
+{
+    pe_link_options o = pe_link_options_default();
+    o.index_dir = a->index;
+    o.max_candidates = a->k;
+    o.runner_ups = a->runner_ups;
+    pe_status st = pe_linker_open(kg, m, &o, l);
+    if (st != PE_OK) {
+        fprintf(stderr, "persona %s: %s: %s\n", cmd, pe_status_str(st), pe_linker_errmsg(*l));
+        pe_linker_close(*l);
+        *l = NULL;
+        return PE_EXIT_FAIL;
+    }
+    pe_linker_info info;
+    pe_linker_info_get(*l, &info);
+    if (!info.index)
+        pe_log(PE_LOG_WARN, "no link index in %s (run `persona link index`): fuzzy, acronym and longer-name "
+               "candidates are off", a->index);
+    else if (info.index_stale)
+        pe_log(PE_LOG_WARN, "the link index %s is older than the store (run `persona link index` again)", a->index);
+    return PE_EXIT_OK;
+}
+
+/* ---- persona link index --------------------------------------------------- */
+
+static void index_usage(FILE *f)
+{
+    fprintf(f, "usage: persona link index [--db DIR] [--index DIR]\n"
+               "\n"
+               "Builds the link index of the graph store: every label and alias as a normalised\n"
+               "form, their trigrams (fuzzy candidates), acronyms and a sorted name table (longer\n"
+               "names, stems, percent-decoded labels). Run it after each import; linking works\n"
+               "without it, with exact, partial-name and in-text acronym candidates only.\n"
+               "\n"
+               "  --db DIR      store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --index DIR   where to write it (default DB/link)\n"
+               "\n");
+    fputs(exit_help, f);
+}
+
+int pe_cmd_link_index(int argc, char **argv)
+{
+    link_args a;
+    int pr = parse("link index", argc, argv, &a, "", index_usage);
+    free(a.args);
+    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    pe_kg *kg;
+    int rc = open_kg("link index", a.db, &kg);
+    if (rc) return rc;
+    pe_link_index_stats s;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st = pe_link_index_build(kg, a.index, &s, &err);
+    pe_kg_close(kg);
+    if (st != PE_OK) {
+        fprintf(stderr, "persona link index: %s: %s\n", pe_status_str(st), err.msg);
+        return PE_EXIT_FAIL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "index", a.index);
+    cJSON_AddNumberToObject(o, "entities", (double)s.entities);
+    cJSON_AddNumberToObject(o, "forms", (double)s.forms);
+    cJSON_AddNumberToObject(o, "trigrams", (double)s.trigrams);
+    cJSON_AddNumberToObject(o, "postings", (double)s.postings);
+    cJSON_AddNumberToObject(o, "acronyms", (double)s.acronyms);
+    cJSON_AddNumberToObject(o, "seconds", round(s.seconds * 1000) / 1000);
+    pe_cli_print_json(o);
+    cJSON_Delete(o);
+    return PE_EXIT_OK;
+}
+
+/* ---- persona link train ------------------------------------------------------ */
+
+static void train_usage(FILE *f)
+{
+    fprintf(f, "usage: persona link train --data FILE.benchmark.jsonl [--out FILE] [--l2 X]\n"
+               "                          [--nil-loss X] [--gold-types] [--db DIR] [--index DIR]\n"
+               "\n"
+               "Trains the linker's ranker (logistic regression over the candidate features) and\n"
+               "its NIL threshold on an ELEVANT benchmark file (e.g. AIDA-CoNLL dev) linked\n"
+               "against the store, and saves it as JSON (it ships beside the model).\n"
+               "\n"
+               "  --data FILE    training data, one document a line ({\"text\", \"labels\"})\n"
+               "  --out FILE     where to save the ranker (default INDEX/ranker.json, which\n"
+               "                 `persona link` and `persona eval link` load by default)\n"
+               "  --l2 X         L2 penalty (default 1)\n"
+               "  --nil-loss X   share of the rightly linked mentions the NIL threshold may\n"
+               "                 give up (default 0.02)\n"
+               "  --gold-types   use the benchmark's type field as the mention type (the types\n"
+               "                 then also count when linking)\n"
+               "  --db DIR       store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --index DIR    link index (default DB/link)\n"
+               "\n");
+    fputs(exit_help, f);
+}
+
+int pe_cmd_link_train(int argc, char **argv)
+{
+    link_args a;
+    int pr = parse("link train", argc, argv, &a, "data out train gold", train_usage);
+    free(a.args);
+    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    const char *out = a.out ? a.out : g_ranker_buf;
+    pe_kg *kg;
+    int rc = open_kg("link train", a.db, &kg);
+    if (rc) return rc;
+    pe_linker *l = NULL;
+    pe_link_trainset *ts = NULL;
+    pe_link_model *m = NULL;
+    pe_error err;
+    pe_error_clear(&err);
+    if ((rc = open_linker("link train", kg, NULL, &a, &l))) goto out;
+    if (pe_link_trainset_new(&ts) != PE_OK || pe_link_model_new(&m) != PE_OK) {
+        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    pe_link_eval_options eo = pe_link_eval_options_default();
+    eo.collect = ts;
+    eo.gold_types = a.gold_types;
+    pe_link_eval_result er;
+    pe_status st = pe_link_eval_file(l, a.data, &eo, &er, &err);
+    if (st != PE_OK) {
+        fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
+        rc = st == PE_ERR_IO ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+        goto out;
+    }
+    if (er.first_error[0]) fprintf(stderr, "persona link train: skipped %llu line(s); first: %s\n",
+                                   (unsigned long long)er.skipped_lines, er.first_error);
+    pe_link_train_options to = pe_link_train_options_default();
+    to.l2 = a.l2;
+    to.nil_max_loss = a.nil_loss;
+    if ((st = pe_link_train(ts, &to, m, &err)) != PE_OK) {
+        fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
+        rc = PE_EXIT_FAIL;
+        goto out;
+    }
+    const char *base = strrchr(a.data, '/');
+    snprintf(m->trained_on, sizeof m->trained_on, "%s (%zu mentions)%s", base ? base + 1 : a.data,
+             pe_link_trainset_mentions(ts), a.gold_types ? ", gold types" : "");
+    if ((st = pe_link_model_save(m, out, &err)) != PE_OK) {
+        fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
+        rc = PE_EXIT_FAIL;
+        goto out;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "ranker", out);
+    cJSON_AddNumberToObject(o, "mentions", (double)pe_link_trainset_mentions(ts));
+    cJSON_AddNumberToObject(o, "nil_threshold", m->nil_threshold);
+    cJSON *w = cJSON_AddObjectToObject(o, "weights");
+    for (int i = 0; i < PE_LINK_NFEATURES; i++)
+        cJSON_AddNumberToObject(w, pe_link_feature_name((pe_link_feature)i), round(m->w[i] * 1e4) / 1e4);
+    cJSON_AddNumberToObject(o, "bias", round(m->bias * 1e4) / 1e4);
+    pe_cli_print_json(o);
+    cJSON_Delete(o);
+    rc = er.skipped_lines ? PE_EXIT_PARTIAL : PE_EXIT_OK;
+out:
+    pe_link_model_free(m);
+    pe_link_trainset_free(ts);
+    pe_linker_close(l);
+    pe_kg_close(kg);
+    return rc;
+}
+
+/* ---- persona link ------------------------------------------------------------- */
+
+static void link_usage(FILE *f)
+{
+    fprintf(f, "usage: persona link [--db DIR] [--index DIR] [--ranker FILE] [--k K]\n"
+               "                    [--runner-ups N] [--strict] [FILE ...]\n"
+               "\n"
+               "Links the given mentions of texts to entities of the graph store. Input: JSON\n"
+               "lines (FILEs, or standard input), one text a line:\n"
+               "  {\"id\": ..., \"text\": \"I live in Lyon\",\n"
+               "   \"mentions\": [{\"span\": [10, 14], \"type\": \"place\"}]}\n"
+               "spans in characters [start, end); \"type\" optional (person, place,\n"
+               "organisation, work, product, other, or PER/LOC/ORG/MISC). ELEVANT benchmark\n"
+               "lines (\"labels\" instead of \"mentions\") are read too. Mentions without spans\n"
+               "would come from the NER model, which does not exist yet: give spans.\n"
+               "Output: one JSON line a text: each mention with its span, surface, the chosen\n"
+               "entity (id, label, score) or nil, and the candidates with their features.\n"
+               "\n"
+               "  --ranker FILE    ranker (default INDEX/ranker.json if present, else by prior)\n"
+               "  --k K            candidates a mention (default 16)\n"
+               "  --runner-ups N   candidates reported after the chosen one (default 3)\n"
+               "  --strict         stop at the first bad line (otherwise it is reported and skipped)\n"
+               "  --db DIR         store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --index DIR      link index (default DB/link)\n"
+               "\n");
+    fputs(exit_help, f);
+}
+
+/* One input line -> one output object (or an error message in why). */
+static cJSON *link_line(pe_linker *l, const char *line, size_t len, char *why, size_t whycap, pe_status *st)
+{
+    *st = PE_OK;
+    cJSON *j = cJSON_ParseWithLength(line, len);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        snprintf(why, whycap, "not a JSON object");
+        *st = PE_ERR_PARSE;
+        return NULL;
+    }
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "mentions");
+    if (!ms) ms = cJSON_GetObjectItemCaseSensitive(j, "labels");
+    if (!cJSON_IsString(text) || !cJSON_IsArray(ms)) {
+        cJSON_Delete(j);
+        snprintf(why, whycap, "wants \"text\" (a string) and \"mentions\" (an array)");
+        *st = PE_ERR_PARSE;
+        return NULL;
+    }
+    const char *t = text->valuestring;
+    size_t tl = strlen(t);
+    if (!pe_utf8_valid(t, tl, NULL)) {
+        cJSON_Delete(j);
+        snprintf(why, whycap, "text is not valid UTF-8");
+        *st = PE_ERR_UTF8;
+        return NULL;
+    }
+    size_t nchars = 0;
+    size_t *off = malloc((tl + 1) * sizeof *off);
+    size_t n = (size_t)cJSON_GetArraySize(ms);
+    pe_link_mention *m = calloc(n ? n : 1, sizeof *m);
+    if (!off || !m) {
+        free(off); free(m); cJSON_Delete(j);
+        *st = PE_ERR_NOMEM;
+        snprintf(why, whycap, "out of memory");
+        return NULL;
+    }
+    for (size_t b = 0; b < tl; b++)
+        if (((unsigned char)t[b] & 0xC0) != 0x80) off[nchars++] = b;
+    off[nchars] = tl;
+    for (size_t i = 0; i < n && *st == PE_OK; i++) {
+        const cJSON *x = cJSON_GetArrayItem(ms, (int)i);
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(x, "span");
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(x, "type");
+        if (!cJSON_IsArray(sp) || cJSON_GetArraySize(sp) != 2 || !cJSON_IsNumber(cJSON_GetArrayItem(sp, 0)) ||
+            !cJSON_IsNumber(cJSON_GetArrayItem(sp, 1))) {
+            snprintf(why, whycap, "mention %zu: wants \"span\": [start, end]", i);
+            *st = PE_ERR_PARSE;
+            break;
+        }
+        double s = cJSON_GetArrayItem(sp, 0)->valuedouble, e = cJSON_GetArrayItem(sp, 1)->valuedouble;
+        if (!(s >= 0 && e > s && e <= (double)nchars) || s != floor(s) || e != floor(e)) {
+            snprintf(why, whycap, "mention %zu: span [%g, %g] is not inside the text (%zu characters)", i, s, e, nchars);
+            *st = PE_ERR_INVALID;
+            break;
+        }
+        m[i].start = off[(size_t)s];
+        m[i].end = off[(size_t)e];
+        if (cJSON_IsString(ty) && pe_link_type_parse(ty->valuestring, &m[i].type) != PE_OK) m[i].type = PE_LINK_TYPE_ANY;
+    }
+    pe_link_result *r = NULL;
+    if (*st == PE_OK && (*st = pe_link_text(l, NULL, t, tl, m, n, &r)) != PE_OK)
+        snprintf(why, whycap, "%s", pe_linker_errmsg(l));
+    cJSON *o = NULL;
+    if (*st == PE_OK) {
+        o = cJSON_CreateObject();
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+        if (id) cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
+        cJSON *arr = cJSON_AddArrayToObject(o, "mentions");
+        /* byte offset -> character index */
+        for (size_t i = 0; i < r->n; i++) {
+            const pe_link_mention_result *mr = &r->mentions[i];
+            cJSON *x = cJSON_CreateObject();
+            cJSON *sp = cJSON_AddArrayToObject(x, "span");
+            size_t cs = 0, ce = 0;
+            while (cs < nchars && off[cs] < mr->start) cs++;
+            ce = cs;
+            while (ce < nchars && off[ce] < mr->end) ce++;
+            cJSON_AddItemToArray(sp, cJSON_CreateNumber((double)cs));
+            cJSON_AddItemToArray(sp, cJSON_CreateNumber((double)ce));
+            cJSON_AddStringToObject(x, "surface", mr->surface);
+            cJSON_AddBoolToObject(x, "nil", mr->nil);
+            if (mr->entity) {
+                cJSON_AddStringToObject(x, "entity", mr->entity->qid);
+                cJSON_AddItemToObject(x, "label", mr->entity->label ? cJSON_CreateString(mr->entity->label) : cJSON_CreateNull());
+                cJSON_AddNumberToObject(x, "score", round(mr->entity->score * 1e6) / 1e6);
+            }
+            cJSON *cands = cJSON_AddArrayToObject(x, "candidates");
+            for (size_t k = 0; k < mr->n_candidates; k++) {
+                const pe_link_candidate *c = &mr->candidates[k];
+                cJSON *cj = cJSON_CreateObject();
+                cJSON_AddStringToObject(cj, "entity", c->qid);
+                cJSON_AddItemToObject(cj, "label", c->label ? cJSON_CreateString(c->label) : cJSON_CreateNull());
+                cJSON_AddNumberToObject(cj, "score", round(c->score * 1e6) / 1e6);
+                cJSON_AddNumberToObject(cj, "prior", round(c->prior * 1e6) / 1e6);
+                cJSON *via = cJSON_AddArrayToObject(cj, "via");
+                static const char *vn[] = {"exact", "acronym", "partial", "fuzzy", "history", "extension", "stem"};
+                for (int b = 0; b < 7; b++)
+                    if (c->via & (1u << b)) cJSON_AddItemToArray(via, cJSON_CreateString(vn[b]));
+                cJSON *fe = cJSON_AddObjectToObject(cj, "features");
+                for (int f = 0; f < PE_LINK_NFEATURES; f++)
+                    cJSON_AddNumberToObject(fe, pe_link_feature_name((pe_link_feature)f), round(c->f[f] * 1e6) / 1e6);
+                cJSON_AddItemToArray(cands, cj);
+            }
+            cJSON_AddNumberToObject(x, "candidates_considered", (double)mr->n_considered);
+            cJSON_AddItemToArray(arr, x);
+        }
+        cJSON_AddStringToObject(o, "context", r->context_on ? "on" : "off");
+    }
+    pe_link_result_free(r);
+    free(off);
+    free(m);
+    cJSON_Delete(j);
+    return o;
+}
+
+int pe_cmd_link(int argc, char **argv)
+{
+    link_args a;
+    int pr = parse("link", argc, argv, &a, "ranker cands strict args", link_usage);
+    if (pr) { free(a.args); return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE; }
+    pe_kg *kg = NULL;
+    pe_link_model *m = NULL;
+    pe_linker *l = NULL;
+    const char *used;
+    int rc = open_kg("link", a.db, &kg);
+    if (!rc) rc = load_ranker("link", &a, &m, &used);
+    if (!rc) rc = open_linker("link", kg, m, &a, &l);
+    if (!rc && !used) pe_log(PE_LOG_WARN, "no ranker (%s): candidates ranked by prior, no NIL threshold", g_ranker_buf);
+    size_t skipped = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int nfiles = a.nargs ? a.nargs : 1;
+    for (int fi = 0; fi < nfiles && !rc; fi++) {
+        const char *path = a.nargs ? a.args[fi] : "-";
+        FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+        if (!f) {
+            fprintf(stderr, "persona link: %s: %s\n", path, strerror(errno));
+            rc = PE_EXIT_NOT_FOUND;
+            break;
+        }
+        ssize_t len;
+        size_t lineno = 0;
+        while ((len = getline(&line, &cap, f)) > 0) {
+            lineno++;
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+            if (len == 0) continue;
+            char why[PE_ERRMSG_MAX + 64];
+            pe_status st;
+            cJSON *o = link_line(l, line, (size_t)len, why, sizeof why, &st);
+            if (!o) {
+                fprintf(stderr, "persona link: %s:%zu: %s\n", strcmp(path, "-") ? path : "<stdin>", lineno, why);
+                if (a.strict || st == PE_ERR_NOMEM || st == PE_ERR_STORE || st == PE_ERR_CORRUPT) {
+                    rc = PE_EXIT_FAIL;
+                    break;
+                }
+                skipped++;
+                continue;
+            }
+            char *s = cJSON_PrintUnformatted(o);
+            if (s) puts(s);
+            free(s);
+            cJSON_Delete(o);
+        }
+        if (f != stdin) fclose(f);
+    }
+    free(line);
+    free(a.args);
+    pe_linker_close(l);
+    pe_link_model_free(m);
+    pe_kg_close(kg);
+    if (!rc && skipped) rc = PE_EXIT_PARTIAL;
+    return rc;
+}
+
+/* ---- persona eval link -------------------------------------------------------------- */
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f, "usage: persona eval link --data FILE.benchmark.jsonl [--json] [--strict]\n"
+               "                         [--ranker FILE] [--gold-types] [--k K] [--db DIR] [--index DIR]\n"
+               "\n"
+               "Evaluates the linker on an ELEVANT benchmark file (one document a line:\n"
+               "{\"text\", \"labels\": [{\"span\": [start, end], \"entity_id\": \"Q...\" | \"<NIL>\"}]},\n"
+               "spans in characters). A gold QID the store does not hold counts as NIL.\n"
+               "Figures: in_graph_accuracy (mentions whose gold QID is in the graph, linked to\n"
+               "it), prior_baseline_in_graph_accuracy (the most popular candidate of the form),\n"
+               "NIL precision and recall, candidate recall, mentions/s.\n"
+               "\n"
+               "  --data FILE    the benchmark\n"
+               "  --json         print the figures as JSON (default: a table)\n"
+               "  --strict       stop at the first line that does not parse\n"
+               "  --ranker FILE  ranker (default INDEX/ranker.json if present, else by prior)\n"
+               "  --gold-types   pass the benchmark's type field as the mention type (an oracle)\n"
+               "  --k K          candidates a mention (default 16)\n"
+               "  --db DIR       store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --index DIR    link index (default DB/link)\n"
+               "\n");
+    fputs(exit_help, f);
+}
+
+int pe_cmd_eval_link(int argc, char **argv)
+{
+    link_args a;
+    int pr = parse("eval link", argc, argv, &a, "data json strict ranker gold cands", eval_usage);
+    free(a.args);
+    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    pe_kg *kg = NULL;
+    pe_link_model *m = NULL;
+    pe_linker *l = NULL;
+    const char *used = NULL;
+    int rc = open_kg("eval link", a.db, &kg);
+    if (!rc) rc = load_ranker("eval link", &a, &m, &used);
+    if (!rc) rc = open_linker("eval link", kg, m, &a, &l);
+    if (rc) goto out;
+    pe_link_eval_options eo = pe_link_eval_options_default();
+    eo.strict = a.strict;
+    eo.gold_types = a.gold_types;
+    pe_link_eval_result r;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st = pe_link_eval_file(l, a.data, &eo, &r, &err);
+    if (st != PE_OK) {
+        fprintf(stderr, "persona eval link: %s: %s\n", pe_status_str(st), err.msg);
+        rc = st == PE_ERR_IO ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+        goto out;
+    }
+    if (r.first_error[0])
+        fprintf(stderr, "persona eval link: skipped %llu line(s); first: %s\n", (unsigned long long)r.skipped_lines,
+                r.first_error);
+    pe_linker_info info;
+    pe_linker_info_get(l, &info);
+    if (a.json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "data", a.data);
+        cJSON_AddItemToObject(o, "ranker", used ? cJSON_CreateString(used) : cJSON_CreateNull());
+        cJSON_AddNumberToObject(o, "docs", (double)r.docs);
+        cJSON_AddNumberToObject(o, "mentions", (double)r.mentions);
+        cJSON_AddNumberToObject(o, "in_graph", (double)r.in_graph);
+        cJSON_AddNumberToObject(o, "nil_gold", (double)r.nil_gold);
+        cJSON_AddNumberToObject(o, "in_graph_accuracy", round(r.in_graph_accuracy * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "prior_baseline_in_graph_accuracy", round(r.prior_baseline_in_graph_accuracy * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "candidate_recall", round(r.candidate_recall * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "nil_precision", round(r.nil_precision * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "nil_recall", round(r.nil_recall * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "overall_accuracy", round(r.overall_accuracy * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "mentions_per_s", round(r.mentions_per_s));
+        cJSON_AddNumberToObject(o, "skipped_lines", (double)r.skipped_lines);
+        cJSON_AddNumberToObject(o, "skipped_labels", (double)r.skipped_labels);
+        cJSON_AddStringToObject(o, "context", info.context ? "on" : "off");
+        cJSON_AddBoolToObject(o, "link_index", info.index);
+        pe_cli_print_json(o);
+        cJSON_Delete(o);
+    } else {
+        printf("data                        %s\n", a.data);
+        printf("ranker                      %s\n", used ? used : "(none: by prior)");
+        printf("documents, mentions         %llu, %llu (%llu in the graph, %llu NIL)\n", (unsigned long long)r.docs,
+               (unsigned long long)r.mentions, (unsigned long long)r.in_graph, (unsigned long long)r.nil_gold);
+        printf("in-graph accuracy           %.4f\n", r.in_graph_accuracy);
+        printf("prior baseline              %.4f\n", r.prior_baseline_in_graph_accuracy);
+        printf("candidate recall            %.4f\n", r.candidate_recall);
+        printf("NIL precision, recall       %.4f, %.4f\n", r.nil_precision, r.nil_recall);
+        printf("overall accuracy            %.4f\n", r.overall_accuracy);
+        printf("mentions/s                  %.0f\n", r.mentions_per_s);
+        printf("context feature             %s\n", info.context ? "on" : "off (no entity vectors)");
+    }
+    rc = r.skipped_lines ? PE_EXIT_PARTIAL : PE_EXIT_OK;
+out:
+    pe_linker_close(l);
+    pe_link_model_free(m);
+    pe_kg_close(kg);
+    return rc;
+}
