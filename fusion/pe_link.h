@@ -76,14 +76,18 @@
  * PE_ERR_CORRUPT); those are not repeated below.
  *
  * Threads: one pe_linker may be shared by threads (each pe_link_text call
- * opens its own read transactions); a pe_link_history is used by one thread
- * at a time. Open at most one linker per store per process (LMDB's rule:
- * the link index environment once per process), like pe_kg_open.
+ * opens its own read transactions on the store and the index); a
+ * pe_link_history is used by one thread at a time. The link index is
+ * opened read-only without LMDB locks (MDB_NOLOCK), so any number of
+ * linkers and processes may read it; rebuild it (pe_link_index_build) only
+ * while no linker has it open. The store's own rule stands: one pe_kg
+ * handle per store per process.
  *
- * Costs per mention (K = max_candidates, M = mentions of the text): one
- * alias lookup (pe_kg_lookup) and one index read for variants of the form;
- * at most 1 + 6 prefix searches of the link index (PE_LINK_PREFIX_SCAN keys
- * each) and 2 PE_LINK_EXTENSION_FORMS alias lookups; for an acronym one index read and at most
+ * Costs per mention (K = max_candidates, M = mentions of the text): one or
+ * two alias lookups (pe_kg_lookup: the form, a plural's singular) and one
+ * index read for variants of the form; at most 1 + 13 prefix searches of
+ * the link index (PE_LINK_PREFIX_SCAN keys each), one suffix read and 3
+ * PE_LINK_EXTENSION_FORMS alias lookups; for an acronym one index read and at most
  * PE_LINK_FUZZY_FORMS alias lookups; when nothing else matched, at most
  * PE_LINK_FUZZY_MAX_GRAMS trigram posting lists (lists longer than
  * PE_LINK_FUZZY_MAX_POSTINGS ids are skipped as too common) and
