@@ -558,6 +558,15 @@ static pe_status add_variants(call *c, ment *m)
 
 typedef struct pfx_hit { uint32_t fid; float pop; } pfx_hit;
 
+/* 1 when the mention starts in lower case ("walls", "#astros"): a common
+ * noun or a tag, not a name; leading '#' and '@' are skipped. */
+static int lower_initial(const ment *m)
+{
+    const char *p = m->surface;
+    while (*p == '#' || *p == '@') p++;
+    return *p >= 'a' && *p <= 'z';
+}
+
 /* Keeps the `cap` most popular forms of the name index that start with
  * prefix (excluding the mention's own form); one_word: only keys without a
  * space, at most max_extra bytes longer than the prefix. */
@@ -617,7 +626,7 @@ static pe_status add_extensions(call *c, ment *m)
     pfx_hit best[PE_LINK_EXTENSION_FORMS];
     size_t nb = 0;
     pe_status st;
-    if (m->surface[0] >= 'a' && m->surface[0] <= 'z') return PE_OK; /* common nouns: no longer names */
+    if (lower_initial(m)) return PE_OK; /* common nouns: no longer names */
     if (m->nwords >= 1 && m->nwords <= 3 && m->form_len + 1 < LINK_NAME_KEY_MAX) {
         char p[LINK_NAME_KEY_MAX + 1];
         memcpy(p, m->form, m->form_len);
@@ -653,7 +662,7 @@ static pe_status add_extensions(call *c, ment *m)
     if (m->nwords != 1 || m->form_len < 5 || m->form_len > 24) return PE_OK;
     for (size_t i = 0; i < m->form_len; i++)
         if (!(m->form[i] >= 'a' && m->form[i] <= 'z')) return PE_OK;
-    static const char *suffixes[] = {"", "ians", "ian", "ans", "an", "ese", "ish", "is", "i", "s", "n", "ic", "ns", NULL};
+    static const char *suffixes[] = {"", "ians", "ian", "ans", "an", "ese", "ish", "is", "i", "ic", "ns", NULL};
     nb = 0;
     for (int k = 0; suffixes[k]; k++) {
         size_t sl = strlen(suffixes[k]);
@@ -788,7 +797,7 @@ static int via_rank(unsigned via)
  * singular as the mention's own form. */
 static pe_status add_singular(call *c, ment *m, size_t limit)
 {
-    if (!(m->surface[0] >= 'a' && m->surface[0] <= 'z') || m->form_len < 4 || m->form_len > 64) return PE_OK;
+    if (!lower_initial(m) || m->form_len < 4 || m->form_len > 64) return PE_OK;
     const char *f = m->form;
     size_t n = m->form_len;
     char buf[72];

@@ -85,7 +85,7 @@
  *
  * Costs per mention (K = max_candidates, M = mentions of the text): one or
  * two alias lookups (pe_kg_lookup: the form, a plural's singular) and one
- * index read for variants of the form; at most 1 + 13 prefix searches of
+ * index read for variants of the form; at most 1 + 11 prefix searches of
  * the link index (PE_LINK_PREFIX_SCAN keys each), one suffix read and 3
  * PE_LINK_EXTENSION_FORMS alias lookups; for an acronym one index read and at most
  * PE_LINK_FUZZY_FORMS alias lookups; when nothing else matched, at most

@@ -386,6 +386,16 @@ static void test_fuzzy_stem_variant(void)
         PE_CHECK(c && (c->via & PE_LINK_VIA_EXTENSION) && c->f[PE_LINK_F_EXTENSION] == 1);
     }
     pe_link_result_free(r);
+    /* a hashtag: the '#' is not a capital; "#mariners" is lower case */
+    const char *t5 = "go #Mariners and #mariners";
+    pe_link_mention m5[2] = {span(t5, "#Mariners", 0, 0), span(t5, "#mariners", 0, 0)};
+    r = link(lk, t5, m5, 2);
+    if (r) {
+        const pe_link_candidate *a = find(&r->mentions[0], "Q1130849"), *b = find(&r->mentions[1], "Q1130849");
+        PE_CHECK(a && (a->via & PE_LINK_VIA_EXTENSION));
+        PE_CHECK(!b || !(b->via & PE_LINK_VIA_EXTENSION)); /* fuzzy may still find it */
+    }
+    pe_link_result_free(r);
     /* lower case: a common noun; its singular is looked up, no longer names or stems */
     const char *t3 = "two cities and seattle";
     pe_link_mention m3[2] = {span(t3, "cities", 0, 0), span(t3, "seattle", 0, 0)};
