@@ -67,7 +67,14 @@
  * Context vectors: the PE_LINK_F_CONTEXT feature needs entity vectors in
  * the store (to be written by a later `persona kg embed`); none exist yet,
  * so the feature is 0 and pe_linker_info() reports it "off". Linking works
- * the same without them.
+ * the same without them. Planned, not built: `persona kg embed` encodes
+ * each entity's label and description once and writes a database "vec"
+ * (id u64 -> f16 x dim, with the model's id and dim in "meta") into the
+ * link index environment; a linker opened with the same encoder then
+ * encodes each text once and sets the feature to the cosine between the
+ * mention's context vector and the candidate's vector. The feature slot,
+ * its name in ranker files and the "off" report already exist, so rankers
+ * trained now keep loading (with weight 0 for it) and are retrained then.
  *
  * Errors: functions return a pe_status; the detail of the last failure of
  * a linker is in pe_linker_errmsg(l); functions without a handle take a
