@@ -4,6 +4,7 @@
  * unless --index / --ranker say otherwise. */
 #include "cli.h"
 #include "pe_link.h"
+#include "pe_ner.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -18,7 +19,7 @@ static const char exit_help[] =
     "            4 finished but input lines were skipped for bad input\n";
 
 typedef struct link_args {
-    const char *db, *index, *ranker, *data, *out;
+    const char *db, *index, *ranker, *data, *out, *model;
     int json, strict, gold_types, jsonl;
     double l2, nil_loss;
     size_t k, runner_ups;
@@ -47,6 +48,7 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
         else if (!strcmp(s, "--index") && has) a->index = argv[++i];
         else if (strstr(allowed, "ranker") && !strcmp(s, "--ranker") && has) a->ranker = argv[++i];
         else if (strstr(allowed, "data") && !strcmp(s, "--data") && has) a->data = argv[++i];
+        else if (strstr(allowed, "model") && !strcmp(s, "--model") && has) a->model = argv[++i];
         else if (strstr(allowed, "out") && !strcmp(s, "--out") && has) a->out = argv[++i];
         else if (strstr(allowed, "json") && !strcmp(s, "--json")) a->json = 1;
         else if (strstr(allowed, "strict") && !strcmp(s, "--strict")) a->strict = 1;
@@ -294,7 +296,7 @@ out:
 
 static void link_usage(FILE *f)
 {
-    fprintf(f, "usage: persona link [--db DIR] [--index DIR] [--ranker FILE] [--k K]\n"
+    fprintf(f, "usage: persona link [--db DIR] [--index DIR] [--ranker FILE] [--model PATH] [--k K]\n"
                "                    [--runner-ups N] [--strict] [FILE ...]\n"
                "\n"
                "Links the given mentions of texts to entities of the graph store. Input: JSON\n"
@@ -303,12 +305,15 @@ static void link_usage(FILE *f)
                "   \"mentions\": [{\"span\": [10, 14], \"type\": \"place\"}]}\n"
                "spans in characters [start, end); \"type\" optional (person, place,\n"
                "organisation, work, product, other, or PER/LOC/ORG/MISC). ELEVANT benchmark\n"
-               "lines (\"labels\" instead of \"mentions\") are read too. Mentions without spans\n"
-               "would come from the NER model, which does not exist yet: give spans.\n"
+               "lines (\"labels\" instead of \"mentions\") are read too. A line without\n"
+               "\"mentions\" (or one that is not JSON: the text itself) takes its mentions and\n"
+               "their types from the model's NER head (--model).\n"
                "Output: one JSON line a text: each mention with its span, surface, the chosen\n"
                "entity (id, label, score) or nil, and the candidates with their features.\n"
                "\n"
                "  --ranker FILE    ranker (default INDEX/ranker.json if present, else by prior)\n"
+               "  --model PATH     NER model for texts without mentions (default $PERSONA_MODEL,\n"
+               "                   else the shipped model; loaded only when needed)\n"
                "  --k K            candidates a mention (default 16)\n"
                "  --runner-ups N   candidates reported after the chosen one (default 3)\n"
                "  --strict         stop at the first bad line (otherwise it is reported and skipped)\n"
@@ -318,25 +323,106 @@ static void link_usage(FILE *f)
     fputs(exit_help, f);
 }
 
+/* The NER model, loaded the first time a text comes without mentions. */
+typedef struct ner_state {
+    const char *path;
+    pe_kg *kg;
+    pe_encoder *enc;
+    pe_ner *ner;
+    pe_kg_reader *r;
+    int tried;
+    char why[2 * PE_ERRMSG_MAX + 128];
+} ner_state;
+
+static pe_ner *ner_get(ner_state *ns)
+{
+    if (ns->tried) return ns->ner;
+    ns->tried = 1;
+    const char *path = ns->path ? ns->path : pe_cli_default_model();
+    if (pe_cli_load_model(path, 0, &ns->enc) != PE_EXIT_OK) {
+        snprintf(ns->why, sizeof ns->why, "no mention spans given and no NER model (%s)", path && *path ? path : "none");
+        return NULL;
+    }
+    pe_error err;
+    pe_error_clear(&err);
+    pe_ner_options o = pe_ner_options_default();
+    if (pe_kg_reader_begin(ns->kg, &ns->r) == PE_OK) o.graph = ns->r;
+    if (pe_ner_open(ns->enc, &o, &ns->ner, &err) != PE_OK) {
+        snprintf(ns->why, sizeof ns->why, "no mention spans given and the model %s has no NER head: %s", path, err.msg);
+        ns->ner = NULL;
+    }
+    return ns->ner;
+}
+
+static void ner_state_free(ner_state *ns)
+{
+    pe_ner_close(ns->ner);
+    pe_kg_reader_end(ns->r);
+    pe_encoder_free(ns->enc);
+}
+
 /* One input line -> one output object (or an error message in why). */
-static cJSON *link_line(pe_linker *l, const char *line, size_t len, char *why, size_t whycap, pe_status *st)
+static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t len, char *why, size_t whycap,
+                        pe_status *st)
 {
     *st = PE_OK;
     cJSON *j = cJSON_ParseWithLength(line, len);
-    if (!j || !cJSON_IsObject(j)) {
+    if (!j || !cJSON_IsObject(j)) { /* the line is the text itself */
         cJSON_Delete(j);
-        snprintf(why, whycap, "not a JSON object");
-        *st = PE_ERR_PARSE;
-        return NULL;
+        j = cJSON_CreateObject();
+        char *t = strndup(line, len);
+        if (!j || !t || !cJSON_AddStringToObject(j, "text", t)) {
+            free(t);
+            cJSON_Delete(j);
+            snprintf(why, whycap, "out of memory");
+            *st = PE_ERR_NOMEM;
+            return NULL;
+        }
+        free(t);
     }
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "mentions");
     if (!ms) ms = cJSON_GetObjectItemCaseSensitive(j, "labels");
-    if (!cJSON_IsString(text) || !cJSON_IsArray(ms)) {
+    if (!cJSON_IsString(text) || (ms && !cJSON_IsArray(ms))) {
         cJSON_Delete(j);
-        snprintf(why, whycap, "wants \"text\" (a string) and \"mentions\" (an array)");
+        snprintf(why, whycap, "wants \"text\" (a string) and \"mentions\" (an array, or none for the NER model)");
         *st = PE_ERR_PARSE;
         return NULL;
+    }
+    if (!ms) { /* mentions from the NER head, with character spans like the given ones */
+        pe_ner *ner = ner_get(ns);
+        if (!ner) {
+            cJSON_Delete(j);
+            snprintf(why, whycap, "%s", ns->why);
+            *st = PE_ERR_INVALID;
+            return NULL;
+        }
+        pe_ner_mention *nm = NULL;
+        size_t nn = 0;
+        pe_error err;
+        pe_error_clear(&err);
+        const char *t = text->valuestring;
+        if ((*st = pe_ner_extract(ner, t, strlen(t), &nm, &nn, &err)) != PE_OK) {
+            cJSON_Delete(j);
+            snprintf(why, whycap, "NER: %s", err.msg);
+            return NULL;
+        }
+        cJSON *arr = cJSON_AddArrayToObject(j, "mentions");
+        for (size_t i = 0; i < nn && arr; i++) {
+            size_t cs = 0, ce = 0;
+            for (size_t b = 0; b < nm[i].start; b++) cs += ((unsigned char)t[b] & 0xC0) != 0x80;
+            ce = cs;
+            for (size_t b = nm[i].start; b < nm[i].end; b++) ce += ((unsigned char)t[b] & 0xC0) != 0x80;
+            cJSON *x = cJSON_CreateObject();
+            cJSON *sp = cJSON_AddArrayToObject(x, "span");
+            cJSON_AddItemToArray(sp, cJSON_CreateNumber((double)cs));
+            cJSON_AddItemToArray(sp, cJSON_CreateNumber((double)ce));
+            cJSON_AddStringToObject(x, "type", nm[i].type);
+            cJSON_AddNumberToObject(x, "ner_score", round(nm[i].score * 1e4) / 1e4);
+            cJSON_AddItemToArray(arr, x);
+        }
+        pe_ner_mentions_free(nm, nn);
+        ms = arr;
     }
     const char *t = text->valuestring;
     size_t tl = strlen(t);
@@ -400,6 +486,11 @@ static cJSON *link_line(pe_linker *l, const char *line, size_t len, char *why, s
             cJSON_AddItemToArray(sp, cJSON_CreateNumber((double)cs));
             cJSON_AddItemToArray(sp, cJSON_CreateNumber((double)ce));
             cJSON_AddStringToObject(x, "surface", mr->surface);
+            const cJSON *in = cJSON_GetArrayItem(ms, (int)i);
+            const cJSON *ity = cJSON_GetObjectItemCaseSensitive(in, "type");
+            const cJSON *isc = cJSON_GetObjectItemCaseSensitive(in, "ner_score");
+            if (cJSON_IsString(ity)) cJSON_AddStringToObject(x, "type", ity->valuestring);
+            if (cJSON_IsNumber(isc)) cJSON_AddNumberToObject(x, "ner_score", isc->valuedouble);
             cJSON_AddBoolToObject(x, "nil", mr->nil);
             if (mr->entity) {
                 cJSON_AddStringToObject(x, "entity", mr->entity->qid);
@@ -438,7 +529,7 @@ static cJSON *link_line(pe_linker *l, const char *line, size_t len, char *why, s
 int pe_cmd_link(int argc, char **argv)
 {
     link_args a;
-    int pr = parse("link", argc, argv, &a, "ranker cands strict args", link_usage);
+    int pr = parse("link", argc, argv, &a, "ranker model cands strict args", link_usage);
     if (pr) { free(a.args); return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE; }
     pe_kg *kg = NULL;
     pe_link_model *m = NULL;
@@ -448,6 +539,9 @@ int pe_cmd_link(int argc, char **argv)
     if (!rc) rc = load_ranker("link", &a, &m, &used);
     if (!rc) rc = open_linker("link", kg, m, &a, &l);
     if (!rc && !used) pe_log(PE_LOG_WARN, "no ranker (%s): candidates ranked by prior, no NIL threshold", g_ranker_buf);
+    ner_state ns = {0};
+    ns.path = a.model;
+    ns.kg = kg;
     size_t skipped = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -466,9 +560,9 @@ int pe_cmd_link(int argc, char **argv)
             lineno++;
             while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
             if (len == 0) continue;
-            char why[PE_ERRMSG_MAX + 64];
+            char why[2 * PE_ERRMSG_MAX + 256];
             pe_status st;
-            cJSON *o = link_line(l, line, (size_t)len, why, sizeof why, &st);
+            cJSON *o = link_line(l, &ns, line, (size_t)len, why, sizeof why, &st);
             if (!o) {
                 fprintf(stderr, "persona link: %s:%zu: %s\n", strcmp(path, "-") ? path : "<stdin>", lineno, why);
                 if (a.strict || st == PE_ERR_NOMEM || st == PE_ERR_STORE || st == PE_ERR_CORRUPT) {
@@ -487,6 +581,7 @@ int pe_cmd_link(int argc, char **argv)
     }
     free(line);
     free(a.args);
+    ner_state_free(&ns);
     pe_linker_close(l);
     pe_link_model_free(m);
     pe_kg_close(kg);

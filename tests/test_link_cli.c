@@ -93,9 +93,13 @@ static void test_index_and_link(void)
                      "not json\n"
                      "{\"text\": \"Qwertyuiop\", \"mentions\": [{\"span\": [0, 10]}]}\n"
                      "{\"text\": \"short\", \"mentions\": [{\"span\": [2, 40]}]}\n";
-    int rc = run(&out, &err, in, "link --runner-ups 2");
+    /* line 2 is not JSON: it is taken as a text without mentions, which wants
+     * the NER model; there is none at that path */
+    int rc = run(&out, &err, in, "link --runner-ups 2 --model /nonexistent/model.pem");
     PE_CHECK_EQ_INT(rc, 4); /* two bad lines skipped */
     PE_CHECK(err && strstr(err, "<stdin>:2:") && strstr(err, "<stdin>:4:"));
+    PE_CHECK(err && strstr(err, "no mention spans given and no NER model"));
+    PE_CHECK(err && strstr(err, "not inside the text"));
     PE_CHECK(err && strstr(err, "no ranker")); /* no ranker yet: by prior */
     char *save = NULL, *line1 = out ? strtok_r(out, "\n", &save) : NULL, *line2 = strtok_r(NULL, "\n", &save);
     PE_CHECK(line1 && line2 && !strtok_r(NULL, "\n", &save));
@@ -132,7 +136,7 @@ static void test_index_and_link(void)
     free(out);
     free(err);
     /* --strict: the first bad line stops with 1 */
-    PE_CHECK_EQ_INT(run(&out, NULL, in, "link --strict"), 1);
+    PE_CHECK_EQ_INT(run(&out, NULL, in, "link --strict --model /nonexistent/model.pem"), 1);
     free(out);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, "link --k 0"), 2);
     free(out);
