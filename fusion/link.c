@@ -414,12 +414,13 @@ static int64_t ent_get(call *c, pe_kg_id id, pe_status *st)
     const char *label;
     if (pe_kg_label(c->r, id, c->l->lang, &label) == PE_OK) {
         e->label = strdup(label);
+        if (!e->label) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
         pe_status ns;
         e->form = pe_text_normalize(label, strlen(label), &ns);
         if (!e->form && ns == PE_ERR_NOMEM) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
     }
     if (!e->form) e->form = strdup("");
-    if (!e->qid || !e->form || (!e->label && 0)) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
+    if (!e->qid || !e->form) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
     /* coarse types from the direct classes */
     pe_kg_id *cls = NULL;
     size_t ncls = 0;
@@ -1021,7 +1022,6 @@ double pe_link_model_score(const pe_link_model *m, const double *f)
 
 static void features(call *c)
 {
-    pe_linker *l = c->l;
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         double maxp = 0; /* among the candidates of the mention's own form */
@@ -1053,7 +1053,6 @@ static void features(call *c)
             f[PE_LINK_F_TYPE] = t;
             f[PE_LINK_F_AMBIGUITY] = log((double)m->nc) / 4.0;
             f[PE_LINK_F_CONTEXT] = 0; /* off: no entity vectors */
-            (void)l;
         }
     }
 }
