@@ -39,18 +39,21 @@
  *      words of a longer mention of the same text (or of the history, see
  *      pe_link_history) takes that mention's person candidates ("Simmons"
  *      after "Phil Simmons");
- *   4. longer names, for mentions that do not start in lower case: the most
- *      popular PE_LINK_EXTENSION_FORMS forms of the link index that start
- *      with the mention's form and a space ("Seattle" -> "Seattle
- *      Mariners"), for mentions of 1..3 words; for one word, as many
- *      names of 2..4 words ending with it ("Astros" -> "Houston Astros");
- *      and for a
- *      single word, forms of one word starting with its stem (the word
- *      less a suffix such as -i, -ian, -ish, -ese: "Israeli" -> "Israel",
- *      "German" -> "Germany"), at most PE_LINK_EXTENSION_FORMS more;
+ *   4. longer names, for mentions that do not start in lower case (a
+ *      leading # or @ skipped), each time the most popular
+ *      PE_LINK_EXTENSION_FORMS forms of the link index: forms that start
+ *      with the mention's form and a space, for 1..3 words ("Seattle" ->
+ *      "Seattle Mariners"); for one word, forms of 2..4 words ending with
+ *      it ("Astros" -> "Houston Astros") and forms of one word starting
+ *      with its stem (the word less a suffix such as -i, -ian, -ish, -ese:
+ *      "Israeli" -> "Israel", "German" -> "Germany");
  *   5. fuzzy forms: byte trigrams of the normalised form against the
  *      link index (Dice similarity >= options.fuzzy_min_sim; the best
- *      PE_LINK_FUZZY_FORMS forms), only when steps 1-3 found nothing.
+ *      PE_LINK_FUZZY_FORMS forms), only when steps 1-4 found nothing.
+ * With the link index the mention's own form gives at most K - 6
+ * candidates, leaving room for the others; over K, candidates found
+ * through another mention (partial names, acronyms) are kept first, then
+ * those of the mention's own form, then the rest, each by prior.
  *
  * Each candidate gets the features named in pe_link_feature (its prior,
  * name similarity, the way it was found, type compatibility between the
@@ -93,7 +96,7 @@
  * Costs per mention (K = max_candidates, M = mentions of the text): one or
  * two alias lookups (pe_kg_lookup: the form, a plural's singular) and one
  * index read for variants of the form; at most 1 + 11 prefix searches of
- * the link index (PE_LINK_PREFIX_SCAN keys each), one suffix read and 3
+ * the link index (PE_LINK_PREFIX_SCAN keys each), one suffix read and 3 x
  * PE_LINK_EXTENSION_FORMS alias lookups; for an acronym one index read and at most
  * PE_LINK_FUZZY_FORMS alias lookups; when nothing else matched, at most
  * PE_LINK_FUZZY_MAX_GRAMS trigram posting lists (lists longer than
