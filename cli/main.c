@@ -13,6 +13,7 @@ int pe_cmd_kg_stats(int argc, char **argv);
 int pe_cmd_kg_lookup(int argc, char **argv);
 int pe_cmd_kg_entity(int argc, char **argv);
 int pe_cmd_kg_types(int argc, char **argv);
+int pe_cmd_kg_verify(int argc, char **argv);
 int pe_cmd_kg_import(int argc, char **argv);
 int pe_cmd_encode(int argc, char **argv);
 int pe_cmd_model_convert(int argc, char **argv);
@@ -35,6 +36,7 @@ static const pe_cli_command commands[] = {
     {"kg lookup", pe_cmd_kg_lookup, "ranked candidate entities for a name (JSON)"},
     {"kg entity", pe_cmd_kg_entity, "an entity's record, sameAs terms and statements (JSON)"},
     {"kg types", pe_cmd_kg_types, "an entity's classes through P31/P279* (JSON)"},
+    {"kg verify", pe_cmd_kg_verify, "walk the graph store and report damaged records"},
     {"link index", pe_cmd_link_index, "build the link index (fuzzy forms, acronyms, names) of the graph store"},
     {"link train", pe_cmd_link_train, "train the linker's ranker and NIL threshold on an ELEVANT benchmark file"},
     {"link", pe_cmd_link, "link mention spans of texts (JSON lines) to graph entities or NIL"},

@@ -30,13 +30,7 @@ enum {
 
 #define KG_REDIRECT_PRELOAD_MAX 2000000 /* merges held in memory by a writer's handle */
 #define KG_TXT_MAX_SOURCES 64 /* sources kept per text (the first one always) */
-
-/* Text value: nsources u16, sources u32 x nsources, text\0. */
-static inline size_t kg_txt_hdr(const void *v)
-{
-    const unsigned char *b = v;
-    return 2 + 4 * (((size_t)b[0] << 8) | b[1]);
-}
+#define KG_RC_CORRUPT (-2) /* internal return code: a record failed to decode */
 
 #define KG_ALIAS_FLAG_LABEL 1
 #define KG_ALIAS_FLAG_ALIAS 2
@@ -246,9 +240,60 @@ static inline uint64_t kg_mix64(uint64_t x, uint64_t seed)
     return x ^ (x >> 31);
 }
 
+/* ---- record decoders (kg_decode.c) ---------------------------------------
+ * Each checks that every length, offset and string it reads lies inside
+ * the n bytes given and returns 0, or -1 for a malformed record (callers
+ * report PE_ERR_CORRUPT). Strings point into the record. */
+#define KG_SRC_FIXED 108 /* source record: fixed part before the strings */
+enum { KG_SRC_NSTR = 6 };
+
+typedef struct kg_ent_rec {
+    int kind;             /* PE_KG_KIND_UNKNOWN..RESOURCE */
+    const char *datatype; /* NULL when absent */
+    uint32_t sitelinks, source;
+} kg_ent_rec;
+
+typedef struct kg_txt_key {
+    uint64_t id;
+    int kind;             /* pe_kg_text_kind */
+    const char *lang;     /* NUL-terminated inside the key */
+    size_t lang_len;
+    uint64_t h;
+} kg_txt_key;
+
+typedef struct kg_txt_val {
+    size_t n_sources;              /* 1..KG_TXT_MAX_SOURCES */
+    const unsigned char *sources;  /* u32 x n_sources, big-endian */
+    const char *text;              /* NUL-terminated at text_len */
+    size_t text_len;
+} kg_txt_val;
+
+typedef struct kg_site_rec {
+    uint64_t id;
+    const char *site;     /* NUL-terminated inside the key */
+    const char *title;    /* NUL-terminated at title_len */
+    size_t title_len;
+    uint32_t source;
+} kg_site_rec;
+
+int kg_dec_id_key(const void *k, size_t n, uint64_t *id);             /* 8 bytes, not 0 */
+int kg_dec_term(const void *v, size_t n, const char **term, size_t *len); /* term\0 */
+int kg_dec_entity(const void *v, size_t n, kg_ent_rec *out);
+int kg_dec_text_key(const void *k, size_t n, kg_txt_key *out);
+int kg_dec_text_val(const void *v, size_t n, kg_txt_val *out);
+int kg_dec_sitelink(const void *k, size_t kn, const void *v, size_t vn, kg_site_rec *out);
+int kg_dec_literal(const void *v, size_t n, pe_kg_value *out);
+int kg_dec_spo(const void *v, size_t n, uint64_t *p, uint64_t *o, int *rank, uint32_t *source);
+int kg_dec_pair(const void *v, size_t n, uint64_t *a, uint64_t *b);    /* POS, OSP */
+int kg_dec_alias(const void *v, size_t n, uint64_t *id, int *flag);
+int kg_dec_same(const void *v, size_t n, uint64_t *id, uint32_t *source);
+int kg_dec_source(const void *v, size_t n, uint32_t id, pe_kg_source *out);
+
 /* ---- shared helpers (kg_store.c) ----------------------------------------- */
 pe_status kg_fail(pe_kg *kg, pe_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 pe_status kg_mdb_fail(pe_kg *kg, int rc, const char *what);
+/* Name of database KG_* ("spo", ...). */
+const char *kg_db_name(int db);
 /* Builds the lookup key of a term (long ones hashed) into out[KG_MAX_KEY];
  * returns its length. */
 size_t kg_term_key(const unsigned char *term, size_t len, unsigned char *out);

@@ -112,6 +112,7 @@ pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id 
     int rc = mdb_get(r->txn, r->kg->dbi[KG_T2I], &k, &d);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
     if (rc) return r_mdb(r, rc, "resolve");
+    if (d.mv_size != 8) return kg_fail(r->kg, PE_ERR_CORRUPT, "term2id record of '%.100s' is malformed", term);
     *id = kg_get64(d.mv_data);
     return PE_OK;
 }
@@ -135,58 +136,12 @@ static int r_literal(pe_kg_reader *r, uint64_t id, MDB_val *d)
     return mdb_get(r->txn, r->kg->dbi[KG_I2L], &k, d);
 }
 
-static int decode_literal(const MDB_val *d, pe_kg_value *v)
+/* A damaged record: PE_ERR_CORRUPT naming the database and the key. */
+static pe_status r_corrupt(pe_kg_reader *r, const char *what, uint64_t id)
 {
-    const unsigned char *b = d->mv_data, *end = b + d->mv_size;
-    if (d->mv_size < 2) return -1;
-    memset(v, 0, sizeof *v);
-    v->type = (pe_kg_value_type)b[0];
-    const unsigned char *p = b + 1;
-#define GETS(dst) do { const unsigned char *_z = memchr(p, 0, (size_t)(end - p)); if (!_z) return -1; \
-    (dst) = (const char *)p; p = _z + 1; } while (0)
-#define GETT() do { if (end <= p || end[-1] != 0) return -1; v->text = (const char *)p; \
-    v->text_len = (size_t)(end - p) - 1; p = end; } while (0)
-    const char *s;
-    switch (v->type) {
-    case PE_KG_VAL_STRING: case PE_KG_VAL_EXTERNAL_ID: case PE_KG_VAL_URL:
-        GETT();
-        break;
-    case PE_KG_VAL_MONOTEXT:
-        GETS(v->lang);
-        GETT();
-        break;
-    case PE_KG_VAL_QUANTITY:
-        if (end - p < 25) return -1;
-        v->amount = kg_getd(p); v->lower = kg_getd(p + 8); v->upper = kg_getd(p + 16);
-        p += 24;
-        GETS(s);
-        v->unit = *s ? s : NULL;
-        break;
-    case PE_KG_VAL_TIME:
-        if (end - p < 2) return -1;
-        v->precision = *p++;
-        GETS(s);
-        v->calendar = *s ? s : NULL;
-        GETT();
-        break;
-    case PE_KG_VAL_COORD:
-        if (end - p < 25) return -1;
-        v->lat = kg_getd(p); v->lon = kg_getd(p + 8); v->coord_precision = kg_getd(p + 16);
-        p += 24;
-        GETS(s);
-        v->globe = *s ? s : NULL;
-        break;
-    case PE_KG_VAL_TYPED:
-        GETS(s);
-        v->datatype = s;
-        GETT();
-        break;
-    default:
-        return -1;
-    }
-#undef GETS
-#undef GETT
-    return 0;
+    if (id & KG_LIT_BIT) return kg_fail(r->kg, PE_ERR_CORRUPT, "%s of literal %llu is malformed", what,
+                                        (unsigned long long)(id & ~KG_LIT_BIT));
+    return kg_fail(r->kg, PE_ERR_CORRUPT, "%s of id %llu is malformed", what, (unsigned long long)id);
 }
 
 pe_status pe_kg_value_get(pe_kg_reader *r, pe_kg_id id, pe_kg_value *out)
@@ -210,8 +165,7 @@ pe_status pe_kg_value_get(pe_kg_reader *r, pe_kg_id id, pe_kg_value *out)
     int rc = r_literal(r, id, &d);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
     if (rc) return r_mdb(r, rc, "value");
-    if (decode_literal(&d, out))
-        return kg_fail(r->kg, PE_ERR_CORRUPT, "literal %llu is malformed", (unsigned long long)(id & ~KG_LIT_BIT));
+    if (kg_dec_literal(d.mv_data, d.mv_size, out)) return r_corrupt(r, "literal record", id);
     return PE_OK;
 }
 
@@ -244,8 +198,9 @@ pe_status pe_kg_term(pe_kg_reader *r, pe_kg_id id, const char **term, size_t *le
     int rc = mdb_get(r->txn, r->kg->dbi[KG_I2T], &k, &d);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
     if (rc) return r_mdb(r, rc, "term");
-    *term = d.mv_data;
-    if (len) *len = d.mv_size - 1;
+    size_t tl;
+    if (kg_dec_term(d.mv_data, d.mv_size, term, &tl)) return r_corrupt(r, "id2term record", id);
+    if (len) *len = tl;
     return PE_OK;
 }
 
@@ -276,39 +231,58 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
     int rc = mdb_get(r->txn, kg->dbi[KG_I2T], &k, &term);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
     if (rc) return r_mdb(r, rc, "entity");
+    const char *term_s;
+    size_t term_len;
+    if (kg_dec_term(term.mv_data, term.mv_size, &term_s, &term_len)) return r_corrupt(r, "id2term record", id);
     rc = mdb_get(r->txn, kg->dbi[KG_ENT], &k, &rec);
     if (rc && rc != MDB_NOTFOUND) return r_mdb(r, rc, "entity");
-    int has_rec = rc == 0 && rec.mv_size >= KG_ENT_FIXED;
-    const unsigned char *rb = has_rec ? rec.mv_data : NULL;
-    const char *dt = has_rec && (rb[1] & 1) ? (const char *)rb + KG_ENT_FIXED : NULL;
+    int has_rec = rc == 0;
+    kg_ent_rec er = {0};
+    if (has_rec && kg_dec_entity(rec.mv_data, rec.mv_size, &er)) return r_corrupt(r, "entity record", id);
+    const char *dt = er.datatype;
 
-    /* Two passes over a stable snapshot: sizes, then the one block. */
+    /* Two passes over a stable snapshot: sizes (every record decoded and
+     * checked), then the one block. */
     MDB_cursor *tc = rcur(r, KG_TXT), *sc = rcur(r, KG_SAME), *lc = rcur(r, KG_SITE);
     if (!tc || !sc || !lc) return kg_fail(kg, PE_ERR_STORE, "cannot open cursors");
-    size_t n_texts = 0, n_same = 0, n_tsrc = 0, strbytes = term.mv_size + (dt ? strlen(dt) + 1 : 0);
+    size_t n_texts = 0, n_same = 0, n_tsrc = 0, strbytes = term_len + 1 + (dt ? strlen(dt) + 1 : 0);
     MDB_val tk, tv;
+    kg_txt_key txk;
+    kg_txt_val txv;
     tk.mv_size = 8; tk.mv_data = kb;
-    for (rc = mdb_cursor_get(tc, &tk, &tv, MDB_SET_RANGE); rc == 0 && tk.mv_size > 9 && !memcmp(tk.mv_data, kb, 8);
+    for (rc = mdb_cursor_get(tc, &tk, &tv, MDB_SET_RANGE); rc == 0 && tk.mv_size >= 8 && !memcmp(tk.mv_data, kb, 8);
          rc = mdb_cursor_get(tc, &tk, &tv, MDB_NEXT)) {
+        if (kg_dec_text_key(tk.mv_data, tk.mv_size, &txk) || kg_dec_text_val(tv.mv_data, tv.mv_size, &txv))
+            return r_corrupt(r, "text record", id);
         n_texts++;
-        size_t hdr = kg_txt_hdr(tv.mv_data);
-        n_tsrc += (hdr - 2) / 4;
-        strbytes += strlen((const char *)tk.mv_data + 9) + 1 + tv.mv_size - hdr;
+        n_tsrc += txv.n_sources;
+        strbytes += txk.lang_len + 1 + txv.text_len + 1;
     }
+    if (rc && rc != MDB_NOTFOUND) return r_mdb(r, rc, "entity texts");
     MDB_val sk = {8, kb}, sv;
     for (rc = mdb_cursor_get(sc, &sk, &sv, MDB_SET_KEY); rc == 0; rc = mdb_cursor_get(sc, &sk, &sv, MDB_NEXT_DUP)) {
         const char *t;
         size_t tl;
-        if (pe_kg_term(r, kg_get64(sv.mv_data), &t, &tl) == PE_OK) strbytes += tl + 1;
+        uint64_t other;
+        uint32_t ssrc;
+        if (kg_dec_same(sv.mv_data, sv.mv_size, &other, &ssrc)) return r_corrupt(r, "sameAs record", id);
+        pe_status st = pe_kg_term(r, other, &t, &tl);
+        if (st == PE_OK) strbytes += tl + 1;
+        else if (st != PE_NOT_FOUND) return st;
         n_same++;
     }
+    if (rc && rc != MDB_NOTFOUND) return r_mdb(r, rc, "entity sameAs");
     size_t n_links = 0;
     MDB_val lk = {8, kb}, lv;
-    for (rc = mdb_cursor_get(lc, &lk, &lv, MDB_SET_RANGE); rc == 0 && lk.mv_size > 8 && !memcmp(lk.mv_data, kb, 8);
+    kg_site_rec sl;
+    for (rc = mdb_cursor_get(lc, &lk, &lv, MDB_SET_RANGE); rc == 0 && lk.mv_size >= 8 && !memcmp(lk.mv_data, kb, 8);
          rc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT)) {
+        if (kg_dec_sitelink(lk.mv_data, lk.mv_size, lv.mv_data, lv.mv_size, &sl))
+            return r_corrupt(r, "sitelink record", id);
         n_links++;
-        strbytes += lk.mv_size - 8 + lv.mv_size - 4;
+        strbytes += strlen(sl.site) + 1 + sl.title_len + 1;
     }
+    if (rc && rc != MDB_NOTFOUND) return r_mdb(r, rc, "entity sitelinks");
     size_t size = sizeof(pe_kg_entity) + n_texts * sizeof(pe_kg_text) + n_same * (sizeof(char *) + sizeof(uint32_t)) +
                   n_links * (2 * sizeof(char *) + sizeof(uint32_t)) + n_tsrc * sizeof(uint32_t) + strbytes + 16;
     pe_kg_entity *e = calloc(1, size);
@@ -321,29 +295,32 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
     e->sitelink_sources = e->same_source + n_same;
     uint32_t *tsrc = e->sitelink_sources + n_links;
     char *sp = (char *)(tsrc + n_tsrc);
-#define COPY(dst, src, n) do { memcpy(sp, (src), (n)); sp[(n)] = 0; (dst) = sp; sp += (n) + 1; } while (0)
+    char *sp_end = (char *)e + size;
+    /* Second pass: the same records (one snapshot); the bounds are checked
+     * again all the same, so that nothing is written past the block. */
+#define COPY(dst, src, n) do { if ((size_t)(sp_end - sp) < (size_t)(n) + 1) goto grew; \
+    memcpy(sp, (src), (n)); sp[(n)] = 0; (dst) = sp; sp += (n) + 1; } while (0)
     e->id = id;
-    COPY(e->term, term.mv_data, term.mv_size - 1);
-    e->kind = has_rec ? (pe_kg_entity_kind)rb[0] : PE_KG_KIND_UNKNOWN;
+    COPY(e->term, term_s, term_len);
+    e->kind = has_rec ? (pe_kg_entity_kind)er.kind : PE_KG_KIND_UNKNOWN;
     if (dt) COPY(e->datatype, dt, strlen(dt));
-    e->sitelinks = has_rec ? kg_get32(rb + 4) : 0;
+    e->sitelinks = er.sitelinks;
     e->in_degree = r_in_degree(r, id);
     size_t i = 0;
     tk.mv_size = 8; tk.mv_data = kb;
     for (rc = mdb_cursor_get(tc, &tk, &tv, MDB_SET_RANGE);
-         rc == 0 && i < n_texts && tk.mv_size > 9 && !memcmp(tk.mv_data, kb, 8);
+         rc == 0 && i < n_texts && tk.mv_size >= 8 && !memcmp(tk.mv_data, kb, 8);
          rc = mdb_cursor_get(tc, &tk, &tv, MDB_NEXT), i++) {
-        const unsigned char *kp = tk.mv_data;
-        e->texts[i].kind = (pe_kg_text_kind)kp[8];
-        const char *lang = (const char *)kp + 9;
-        COPY(e->texts[i].lang, lang, strlen(lang));
-        size_t hdr = kg_txt_hdr(tv.mv_data), ns = (hdr - 2) / 4;
-        COPY(e->texts[i].text, (const char *)tv.mv_data + hdr, tv.mv_size - hdr - 1);
-        e->texts[i].source = kg_get32((const unsigned char *)tv.mv_data + 2);
-        if (n_tsrc < ns) break; /* cannot happen in one snapshot */
+        if (kg_dec_text_key(tk.mv_data, tk.mv_size, &txk) || kg_dec_text_val(tv.mv_data, tv.mv_size, &txv)) goto grew;
+        e->texts[i].kind = (pe_kg_text_kind)txk.kind;
+        COPY(e->texts[i].lang, txk.lang, txk.lang_len);
+        COPY(e->texts[i].text, txv.text, txv.text_len);
+        e->texts[i].source = kg_get32(txv.sources);
+        size_t ns = txv.n_sources;
+        if (n_tsrc < ns) goto grew;
         e->texts[i].sources = tsrc;
         e->texts[i].n_sources = ns;
-        for (size_t j = 0; j < ns; j++) tsrc[j] = kg_get32((const unsigned char *)tv.mv_data + 2 + 4 * j);
+        for (size_t j = 0; j < ns; j++) tsrc[j] = kg_get32(txv.sources + 4 * j);
         tsrc += ns;
         n_tsrc -= ns;
     }
@@ -354,25 +331,32 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
          rc = mdb_cursor_get(sc, &sk, &sv, MDB_NEXT_DUP)) {
         const char *t;
         size_t tl;
-        if (pe_kg_term(r, kg_get64(sv.mv_data), &t, &tl) != PE_OK) continue;
+        uint64_t other;
+        uint32_t ssrc;
+        if (kg_dec_same(sv.mv_data, sv.mv_size, &other, &ssrc)) goto grew;
+        if (pe_kg_term(r, other, &t, &tl) != PE_OK) continue;
         COPY(e->same[i], t, tl);
-        e->same_source[i] = kg_get32((const unsigned char *)sv.mv_data + 8);
+        e->same_source[i] = ssrc;
         i++;
     }
     e->n_same = i;
     i = 0;
     lk.mv_size = 8; lk.mv_data = kb;
     for (rc = mdb_cursor_get(lc, &lk, &lv, MDB_SET_RANGE);
-         rc == 0 && i < n_links && lk.mv_size > 8 && !memcmp(lk.mv_data, kb, 8);
+         rc == 0 && i < n_links && lk.mv_size >= 8 && !memcmp(lk.mv_data, kb, 8);
          rc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT), i++) {
-        COPY(e->sitelink_sites[i], (const char *)lk.mv_data + 8, lk.mv_size - 9);
-        COPY(e->sitelink_titles[i], (const char *)lv.mv_data + 4, lv.mv_size - 5);
-        e->sitelink_sources[i] = kg_get32(lv.mv_data);
+        if (kg_dec_sitelink(lk.mv_data, lk.mv_size, lv.mv_data, lv.mv_size, &sl)) goto grew;
+        COPY(e->sitelink_sites[i], sl.site, strlen(sl.site));
+        COPY(e->sitelink_titles[i], sl.title, sl.title_len);
+        e->sitelink_sources[i] = sl.source;
     }
     e->n_sitelinks = i;
 #undef COPY
     *out = e;
     return PE_OK;
+grew: /* cannot happen in one snapshot */
+    free(e);
+    return r_corrupt(r, "entity", id);
 }
 
 void pe_kg_entity_free(pe_kg_entity *e) { free(e); }
@@ -396,16 +380,19 @@ static int r_label_in(pe_kg_reader *r, uint64_t id, const char *lang, uint32_t p
     uint32_t best_src = UINT32_MAX;
     *label = NULL;
     for (; rc == 0 && k.mv_size >= kl && memcmp(k.mv_data, kb, kl) == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        const unsigned char *v = d.mv_data;
-        size_t hdr = kg_txt_hdr(v), ns = (hdr - 2) / 4;
-        for (size_t i = 0; pref && i < ns; i++)
-            if (kg_get32(v + 2 + 4 * i) == pref) {
-                *label = (const char *)v + hdr;
+        kg_txt_key tk;
+        kg_txt_val tv;
+        if (kg_dec_text_key(k.mv_data, k.mv_size, &tk) || kg_dec_text_val(d.mv_data, d.mv_size, &tv))
+            return KG_RC_CORRUPT;
+        if (tk.kind != PE_KG_LABEL) break;
+        for (size_t i = 0; pref && i < tv.n_sources; i++)
+            if (kg_get32(tv.sources + 4 * i) == pref) {
+                *label = tv.text;
                 return 0;
             }
-        uint32_t first = ns ? kg_get32(v + 2) : UINT32_MAX;
+        uint32_t first = kg_get32(tv.sources);
         if (!*label || first < best_src) {
-            *label = (const char *)v + hdr;
+            *label = tv.text;
             best_src = first;
         }
     }
@@ -423,12 +410,16 @@ pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char
     unsigned char kb[8];
     kg_put64(kb, id);
     MDB_val ek = {8, kb}, ed;
-    if (mdb_get(r->txn, r->kg->dbi[KG_ENT], &ek, &ed) == 0 && ed.mv_size >= KG_ENT_FIXED)
-        pref = kg_get32((const unsigned char *)ed.mv_data + 8);
+    if (mdb_get(r->txn, r->kg->dbi[KG_ENT], &ek, &ed) == 0) {
+        kg_ent_rec er;
+        if (kg_dec_entity(ed.mv_data, ed.mv_size, &er)) return r_corrupt(r, "entity record", id);
+        pref = er.source;
+    }
     const char *tries[3] = {lang && *lang ? lang : "en", "en", ""};
     for (int i = 0; i < 3; i++) {
         int rc = r_label_in(r, id, tries[i], pref, label);
         if (rc == 0) return PE_OK;
+        if (rc == KG_RC_CORRUPT) return r_corrupt(r, "text record", id);
         if (rc != MDB_NOTFOUND) return r_mdb(r, rc, "label");
     }
     return PE_NOT_FOUND;
@@ -480,10 +471,13 @@ static void r_triple_meta(pe_kg_reader *r, pe_kg_triple *t)
     kg_put64(probe + 8, t->o);
     memset(probe + 16, 0, KG_SPO_VAL - 16);
     MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
-    if (mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE) == 0 && memcmp(d.mv_data, probe, 16) == 0) {
-        const unsigned char *v = d.mv_data;
-        t->rank = (pe_kg_rank)v[16];
-        t->source = kg_get32(v + 17);
+    uint64_t p, o;
+    int rank;
+    uint32_t src;
+    if (mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE) == 0 && d.mv_size == KG_SPO_VAL &&
+        memcmp(d.mv_data, probe, 16) == 0 && kg_dec_spo(d.mv_data, d.mv_size, &p, &o, &rank, &src) == 0) {
+        t->rank = (pe_kg_rank)rank;
+        t->source = src;
     }
 }
 
@@ -534,14 +528,24 @@ pe_status pe_kg_iter_next(pe_kg_iter *it, pe_kg_triple *t)
             return r_mdb(it->r, rc, "match");
         }
         const unsigned char *v = d.mv_data;
-        uint64_t key = kg_get64(k.mv_data), a = kg_get64(v), b = kg_get64(v + 8);
+        int spo = it->mode == IT_ALL || it->mode == IT_SPO;
+        uint64_t key, a, b;
+        int rank = 0;
+        uint32_t src = 0;
+        if (kg_dec_id_key(k.mv_data, k.mv_size, &key) ||
+            (spo ? kg_dec_spo(v, d.mv_size, &a, &b, &rank, &src) : kg_dec_pair(v, d.mv_size, &a, &b))) {
+            it->done = 1;
+            return kg_fail(it->r->kg, PE_ERR_CORRUPT, "%s index entry of id %llu is malformed",
+                           it->mode == IT_POS ? "pos" : it->mode == IT_OSP ? "osp" : "spo",
+                           (unsigned long long)(k.mv_size == 8 ? kg_get64(k.mv_data) : 0));
+        }
         switch (it->mode) {
         case IT_ALL:
         case IT_SPO:
             if (it->mode == IT_SPO && ((it->p && a != it->p) || (it->o && b != it->o))) goto end;
             t->s = key; t->p = a; t->o = b;
-            t->rank = (pe_kg_rank)v[16];
-            t->source = kg_get32(v + 17);
+            t->rank = (pe_kg_rank)rank;
+            t->source = src;
             return PE_OK;
         case IT_POS:
             if (it->o && a != it->o) goto end;
@@ -592,6 +596,7 @@ pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id
     kg_put64(tk, s); kg_put64(tk + 8, p); kg_put64(tk + 16, o);
     MDB_val k2 = {24, tk}, v;
     for (rc = mdb_cursor_get(tc, &k2, &v, MDB_SET_KEY); rc == 0; rc = mdb_cursor_get(tc, &k2, &v, MDB_NEXT_DUP)) {
+        if (v.mv_size != 4) return r_corrupt(r, "triple_src record", s);
         if (m < cap) out[m] = kg_get32(v.mv_data);
         m++;
     }
@@ -665,9 +670,11 @@ static int add_objects(pe_kg_reader *r, uint64_t x, uint64_t p, idset *set, uint
     MDB_val k = {8, kb}, d = {KG_SPO_VAL, probe};
     int rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
     while (rc == 0) {
-        const unsigned char *v = d.mv_data;
-        if (kg_get64(v) != p) break;
-        uint64_t o = kg_get64(v + 8);
+        uint64_t vp, o;
+        int rank;
+        uint32_t src;
+        if (kg_dec_spo(d.mv_data, d.mv_size, &vp, &o, &rank, &src)) return KG_RC_CORRUPT;
+        if (vp != p) break;
         if (!(o & KG_LIT_BIT)) {
             if (stop && o == stop) { *hit = 1; return 0; }
             if (idset_add(set, o) < 0) return -1;
@@ -688,6 +695,7 @@ static pe_status r_types(pe_kg_reader *r, uint64_t e, int closure, uint64_t stop
         rc = add_objects(r, set->order[i], r->wk[KG_WK_P279], set, stop, hit);
         if (!rc && !*hit) rc = add_objects(r, set->order[i], r->wk[KG_WK_SUBCLASS], set, stop, hit);
     }
+    if (rc == KG_RC_CORRUPT) return r_corrupt(r, "spo index entry", e);
     if (rc < 0) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
     if (rc) return r_mdb(r, rc, "types");
     return PE_OK;
@@ -762,9 +770,11 @@ pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_k
     size_t nc = 0;
     kg_cand *cands = r->cands;
     while (rc == 0) {
-        const unsigned char *v = d.mv_data;
-        uint64_t id = kg_get64(v);
-        int exact = v[8] == KG_ALIAS_FLAG_LABEL;
+        uint64_t id;
+        int flag;
+        if (kg_dec_alias(d.mv_data, d.mv_size, &id, &flag))
+            return kg_fail(r->kg, PE_ERR_CORRUPT, "alias index entry of '%.100s' is malformed", form);
+        int exact = flag == KG_ALIAS_FLAG_LABEL;
         if (nc && cands[nc - 1].id == id) { /* label and alias of one entity are adjacent */
             cands[nc - 1].exact |= exact;
         } else {
@@ -796,8 +806,11 @@ pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_k
         kg_put64(kb, cd.id);
         MDB_val ek = {8, kb}, ed;
         uint32_t sitelinks = 0;
-        if (mdb_cursor_get(ec, &ek, &ed, MDB_SET_KEY) == 0 && ed.mv_size >= KG_ENT_FIXED)
-            sitelinks = kg_get32((const unsigned char *)ed.mv_data + 4);
+        if (mdb_cursor_get(ec, &ek, &ed, MDB_SET_KEY) == 0) {
+            kg_ent_rec er;
+            if (kg_dec_entity(ed.mv_data, ed.mv_size, &er)) return r_corrupt(r, "entity record", cd.id);
+            sitelinks = er.sitelinks;
+        }
         double w = 1.0 + log1p((double)sitelinks) + log1p((double)r_in_degree(r, cd.id));
         cd.w = cd.exact ? 2 * w : w;
         sum += cd.w;

@@ -15,6 +15,8 @@ static const char *const kg_db_names[KG_NDB] = {
     "meta", "term2id", "id2term", "lit2id", "id2lit", "entity", "text", "alias", "sitelink",
     "spo", "pos", "osp", "triple_src", "same", "redirect", "source"};
 
+const char *kg_db_name(int i) { return i >= 0 && i < KG_NDB ? kg_db_names[i] : "?"; }
+
 static unsigned kg_db_flags(int i)
 {
     switch (i) {
@@ -578,6 +580,7 @@ static void kg_cache_preload(pe_kg *kg, MDB_txn *txn)
         for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
             size_t kl = k.mv_size;
             const unsigned char *kp = k.mv_data;
+            if (d.mv_size != 8 || kl > KG_MAX_KEY) { ok = 0; break; } /* damaged: no cache */
             if (db == KG_L2I) { /* literal keys carry a 0x01 prefix in the cache */
                 key[0] = 1;
                 memcpy(key + 1, k.mv_data, kl);
@@ -815,8 +818,6 @@ void pe_kg_writer_abort(pe_kg_writer *w)
 /* ---- import sources ------------------------------------------------------- */
 
 /* Source record: see "source" in the layout section of pe_kg.h. */
-#define KG_SRC_FIXED 108
-enum { KG_SRC_NSTR = 6 };
 
 static size_t kg_src_encode(const pe_kg_source *s, unsigned char *buf, size_t cap)
 {
@@ -849,34 +850,7 @@ static size_t kg_src_encode(const pe_kg_source *s, unsigned char *buf, size_t ca
 /* Strings in *s point into d (borrowed). */
 static int kg_src_decode(const MDB_val *d, uint32_t id, pe_kg_source *s)
 {
-    const unsigned char *b = d->mv_data;
-    if (d->mv_size < KG_SRC_FIXED || b[0] != 1) return -1;
-    memset(s, 0, sizeof *s);
-    s->id = id;
-    s->status = (pe_kg_source_status)b[1];
-    s->size = kg_get64(b + 4);
-    s->started = kg_getd(b + 12);
-    s->ended = kg_getd(b + 20);
-    uint64_t *cn[10] = {&s->counts.entities, &s->counts.labels, &s->counts.aliases, &s->counts.descriptions,
-                        &s->counts.triples, &s->counts.sameas, &s->counts.skipped, &s->counts.dropped,
-                        &s->counts.bytes, &s->counts.lines};
-    for (int i = 0; i < 10; i++) *cn[i] = kg_get64(b + 28 + 8 * i);
-    const char *strs[KG_SRC_NSTR];
-    size_t o = KG_SRC_FIXED;
-    for (int i = 0; i < KG_SRC_NSTR; i++) {
-        const char *p = (const char *)b + o;
-        const char *e = memchr(p, 0, d->mv_size - o);
-        if (!e) return -1;
-        strs[i] = (b[2] & (1u << i)) ? p : NULL;
-        o += (size_t)(e - p) + 1;
-    }
-    s->path = strs[0];
-    s->format = strs[1];
-    s->sha256 = strs[2];
-    s->dump_date = strs[3];
-    s->langs = strs[4];
-    snprintf(s->last_error, sizeof s->last_error, "%s", strs[5] ? strs[5] : "");
-    return 0;
+    return kg_dec_source(d->mv_data, d->mv_size, id, s);
 }
 
 static pe_status kg_src_put(pe_kg_writer *w, const pe_kg_source *s)
@@ -931,6 +905,7 @@ pe_status pe_kg_source_begin(pe_kg_writer *w, const pe_kg_source *info, uint32_t
     uint32_t last = 0;
     for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         pe_kg_source s;
+        if (k.mv_size != 4) return kg_fail(w->kg, PE_ERR_CORRUPT, "a source record key is malformed");
         uint32_t id = kg_get32(k.mv_data);
         last = id;
         if (kg_src_decode(&d, id, &s)) continue;

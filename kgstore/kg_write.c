@@ -248,15 +248,15 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
             if (rc) st = w_mdb(w, rc, "write entity record");
             continue;
         }
-        if (rc || d.mv_size < KG_ENT_FIXED) {
+        kg_ent_rec old;
+        if (rc || kg_dec_entity(d.mv_data, d.mv_size, &old)) {
             st = rc ? w_mdb(w, rc, "read entity record")
                     : kg_fail(w->kg, PE_ERR_CORRUPT, "entity record %llu is malformed", (unsigned long long)u->id);
             break;
         }
-        const unsigned char *old = d.mv_data;
-        int okind = old[0];
-        uint32_t osl = kg_get32(old + 4), osrc = kg_get32(old + 8);
-        const char *odt = (old[1] & 1) ? (const char *)old + KG_ENT_FIXED : NULL;
+        int okind = old.kind;
+        uint32_t osl = old.sitelinks, osrc = old.source;
+        const char *odt = old.datatype;
         int rises = kind_rank(kind) > kind_rank(okind);
         int nkind = rises ? kind : okind;
         const char *ndt = dt ? dt : odt;
@@ -687,10 +687,13 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
             break;
         }
         if (rc != MDB_KEYEXIST) return w_mdb(w, rc, "store text");
-        size_t hdr = kg_txt_hdr(d.mv_data);
-        if (d.mv_size != hdr + len + 1 || memcmp((const char *)d.mv_data + hdr, text, len) != 0) continue;
+        kg_txt_val tv;
+        if (kg_dec_text_val(d.mv_data, d.mv_size, &tv))
+            return kg_fail(w->kg, PE_ERR_CORRUPT, "text record of entity %llu is malformed", (unsigned long long)e);
+        size_t hdr = 2 + 4 * tv.n_sources;
+        if (tv.text_len != len || memcmp(tv.text, text, len) != 0) continue;
         /* The same text again: remember the new source beside the first. */
-        size_t ns = (hdr - 2) / 4;
+        size_t ns = tv.n_sources;
         const unsigned char *old = d.mv_data;
         for (size_t i = 0; i < ns; i++)
             if (kg_get32(old + 2 + 4 * i) == source) return PE_OK;
@@ -991,7 +994,7 @@ static int triple_remove(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, in
     MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
     int rc = mdb_cursor_get(w->cur[KG_SPO], &k, &d, MDB_GET_BOTH_RANGE);
     *found = 0;
-    if (rc == MDB_NOTFOUND || (rc == 0 && memcmp(d.mv_data, probe, 16) != 0)) return 0;
+    if (rc == MDB_NOTFOUND || (rc == 0 && (d.mv_size != KG_SPO_VAL || memcmp(d.mv_data, probe, 16) != 0))) return 0;
     if (rc) return rc;
     *found = 1;
     memcpy(full, d.mv_data, KG_SPO_VAL);
@@ -1145,13 +1148,19 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     /* texts (and their alias entries) */
     if ((rc = collect_prefix(w, KG_TXT, o, &l))) goto mdb_err;
     for (pos = 0; kv_next(&l, &pos, &k, &v);) {
+        kg_txt_key tk;
+        kg_txt_val tv;
+        if (kg_dec_text_key(k.mv_data, k.mv_size, &tk) || kg_dec_text_val(v.mv_data, v.mv_size, &tv)) {
+            st = kg_fail(w->kg, PE_ERR_CORRUPT, "sameAs merge: text record of id %llu is malformed",
+                         (unsigned long long)o);
+            goto out;
+        }
         if ((rc = del_pair(w, KG_TXT, k.mv_data, k.mv_size, NULL, 0))) goto mdb_err;
-        const unsigned char *kp = k.mv_data;
-        int kind = kp[8];
-        const char *lang = (const char *)kp + 9;
-        size_t hdr = kg_txt_hdr(v.mv_data), nsrc = (hdr - 2) / 4;
-        const char *text = (const char *)v.mv_data + hdr;
-        size_t tl = v.mv_size - hdr - 1;
+        int kind = tk.kind;
+        const char *lang = tk.lang;
+        size_t nsrc = tv.n_sources;
+        const char *text = tv.text;
+        size_t tl = tv.text_len;
         if (kind != PE_KG_DESCRIPTION) {
             size_t fl;
             char *form = kg_alias_form(text, tl, &fl, &st);
@@ -1166,7 +1175,7 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
         }
         int added;
         for (size_t si = 0; si < nsrc; si++)
-            if ((st = w_text_add(w, c, kind, lang, text, tl, kg_get32((const unsigned char *)v.mv_data + 2 + 4 * si),
+            if ((st = w_text_add(w, c, kind, lang, text, tl, kg_get32(tv.sources + 4 * si),
                                  &added)) != PE_OK)
                 goto out;
     }
@@ -1176,10 +1185,15 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     if ((rc = collect_prefix(w, KG_SITE, o, &l))) goto mdb_err;
     uint32_t new_links = 0;
     for (pos = 0; kv_next(&l, &pos, &k, &v);) {
+        kg_site_rec sr;
+        if (kg_dec_sitelink(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &sr)) {
+            st = kg_fail(w->kg, PE_ERR_CORRUPT, "sameAs merge: sitelink record of id %llu is malformed",
+                         (unsigned long long)o);
+            goto out;
+        }
         if ((rc = del_pair(w, KG_SITE, k.mv_data, k.mv_size, NULL, 0))) goto mdb_err;
         int added;
-        st = w_sitelink_add(w, c, (const char *)k.mv_data + 8, (const char *)v.mv_data + 4, v.mv_size - 5,
-                            kg_get32(v.mv_data), &added);
+        st = w_sitelink_add(w, c, sr.site, sr.title, sr.title_len, sr.source, &added);
         if (st != PE_OK) goto out;
         new_links += (uint32_t)added;
     }
@@ -1188,15 +1202,17 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     /* triples with o as subject, then with o as object */
     if ((rc = collect_dups(w, KG_SPO, ob, 8, &l))) goto mdb_err;
     for (pos = 0; kv_next(&l, &pos, &k, &v);) {
-        const unsigned char *d = v.mv_data;
-        uint64_t p = kg_get64(d), x = kg_get64(d + 8);
+        uint64_t p, x;
+        int rank;
+        uint32_t src;
+        if (kg_dec_spo(v.mv_data, v.mv_size, &p, &x, &rank, &src)) goto corrupt_index;
         if ((st = w_move_triple(w, o, p, x, c, x == o ? c : x)) != PE_OK) goto out;
     }
     l.len = 0;
     if ((rc = collect_dups(w, KG_OSP, ob, 8, &l))) goto mdb_err;
     for (pos = 0; kv_next(&l, &pos, &k, &v);) {
-        const unsigned char *d = v.mv_data;
-        uint64_t s = kg_get64(d), p = kg_get64(d + 8);
+        uint64_t s, p;
+        if (kg_dec_pair(v.mv_data, v.mv_size, &s, &p)) goto corrupt_index;
         if ((st = w_move_triple(w, s, p, o, s, c)) != PE_OK) goto out;
     }
     l.len = 0;
@@ -1207,6 +1223,9 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     unsigned char cb[8];
     kg_put64(cb, c);
     for (pos = 0; kv_next(&l, &pos, &k, &v);) {
+        uint64_t mid;
+        uint32_t msrc;
+        if (kg_dec_same(v.mv_data, v.mv_size, &mid, &msrc)) goto corrupt_index;
         MDB_val sk = {8, cb};
         if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &v, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
         if ((st = w_repoint(w, kg_get64(v.mv_data), c)) != PE_OK) goto out;
@@ -1225,20 +1244,25 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     u->sitelinks += new_links;
     MDB_val ek = {8, ob}, ed;
     rc = mdb_get(w->txn, w->kg->dbi[KG_ENT], &ek, &ed);
-    if (rc == 0 && ed.mv_size >= KG_ENT_FIXED) {
-        const unsigned char *r = ed.mv_data;
-        int okind = r[0];
+    kg_ent_rec orec;
+    if (rc == 0 && kg_dec_entity(ed.mv_data, ed.mv_size, &orec)) {
+        st = kg_fail(w->kg, PE_ERR_CORRUPT, "sameAs merge: entity record %llu is malformed", (unsigned long long)o);
+        goto out;
+    }
+    if (rc == 0) {
+        int okind = orec.kind;
         if (u->kind < 0 || kind_rank(okind) > kind_rank(u->kind)) {
             u->kind = okind;
-            u->source = kg_get32(r + 8);
+            u->source = orec.source;
         }
-        if ((r[1] & 1) && !u->dt_off) {
+        if (orec.datatype && !u->dt_off) {
             /* keep c's datatype if it has one */
             MDB_val ck = {8, cb}, cd;
-            int has = mdb_get(w->txn, w->kg->dbi[KG_ENT], &ck, &cd) == 0 && cd.mv_size > KG_ENT_FIXED &&
-                      (((const unsigned char *)cd.mv_data)[1] & 1);
+            kg_ent_rec crec;
+            int has = mdb_get(w->txn, w->kg->dbi[KG_ENT], &ck, &cd) == 0 &&
+                      kg_dec_entity(cd.mv_data, cd.mv_size, &crec) == 0 && crec.datatype;
             if (!has) {
-                const char *dt = (const char *)r + KG_ENT_FIXED;
+                const char *dt = orec.datatype;
                 size_t dl = strlen(dt);
                 if (w->arena_len + dl + 1 > w->arena_cap) {
                     size_t cap = w->arena_cap ? w->arena_cap * 2 : 4096;
@@ -1261,6 +1285,9 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     goto out;
 mdb_err:
     st = rc == ENOMEM ? w_nomem(w) : w_mdb(w, rc, "sameAs merge");
+    goto out;
+corrupt_index:
+    st = kg_fail(w->kg, PE_ERR_CORRUPT, "sameAs merge: an index entry of id %llu is malformed", (unsigned long long)o);
 out:
     free(l.b);
     return st;
@@ -1286,8 +1313,10 @@ pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t sou
         MDB_val k = {8, ib};
         int rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &tv[i]);
         if (rc) return w_mdb(w, rc, "sameAs: term lookup");
-        if (tv[i].mv_size == 0) return kg_fail(w->kg, PE_ERR_CORRUPT, "empty term of id %llu",
-                                               (unsigned long long)ids[i]);
+        const char *ts;
+        size_t tsl;
+        if (kg_dec_term(tv[i].mv_data, tv[i].mv_size, &ts, &tsl))
+            return kg_fail(w->kg, PE_ERR_CORRUPT, "id2term record of id %llu is malformed", (unsigned long long)ids[i]);
         wd[i] = kg_is_wikidata_id(tv[i].mv_data, tv[i].mv_size - 1);
     }
     char stack[1024], *copy = stack;

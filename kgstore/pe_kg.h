@@ -425,6 +425,50 @@ pe_status pe_kg_stats_get(pe_kg_reader *r, pe_kg_stats *out);
 /* Source records by id (1..stats.sources). Borrowed strings. */
 pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
 
+/* ---- Verification --------------------------------------------------------- */
+
+typedef struct pe_kg_verify_result {
+    uint64_t records;   /* entries read (every key, every duplicate value) */
+    uint64_t problems;  /* damaged records, dangling index entries, disagreeing counts */
+} pe_kg_verify_result;
+
+/* Called once per problem with one line naming the database and the key,
+ * e.g. "spo: subject 42: malformed entry (17 bytes)". */
+typedef void (*pe_kg_verify_fn)(const char *problem, void *user);
+
+/* Walks the whole store in one read snapshot and reports what is damaged:
+ * every record of every database decodes (lengths, offsets and strings
+ * inside the record, kinds and ranks in range); every index entry points at
+ * an existing record (term2id and id2term both ways, lit2id -> id2lit,
+ * entity/text/alias/sitelink/same/redirect ids -> id2term, every spo
+ * triple's predicate and object exist and the triple is in pos and osp,
+ * every pos/osp/triple_src entry is a triple of spo); counts agree
+ * (term2id = id2term, lit2id = id2lit, spo = pos = osp; ids below
+ * next_term/next_lit). report (may be NULL) gets each problem; out (may be
+ * NULL) the totals. PE_OK when nothing is wrong, PE_ERR_CORRUPT when
+ * something is (pe_kg_errmsg: how many and the first). Cost: one pass over
+ * every database plus a B-tree probe per index entry (about the time of a
+ * full import's index writes, read-only); memory: one bit per term and
+ * literal id. Runs beside writers (it sees the snapshot of its start).
+ *
+ * What LMDB detects by itself, and what not: LMDB checks page numbers,
+ * page types and a few header fields when it walks a B-tree, so a damaged
+ * branch page or page header usually gives MDB_CORRUPTED or
+ * MDB_PAGE_NOTFOUND (PE_ERR_CORRUPT here); it keeps no checksum of the
+ * data, so changed bytes inside a key or a value (a label, a length field
+ * of a record, an id) go unnoticed by LMDB. Such records are what the
+ * record decoders catch when they no longer decode, and what this walk
+ * catches when an id no longer points anywhere; a byte changed inside a
+ * label's text, or an id changed into another valid id, is caught by
+ * nothing short of a checksum. A per-record checksum (CRC-32C, 4 bytes a
+ * record) was measured on a store of the real DBpedia/Wikidata slices:
+ * see docs/BENCHMARKS.md ("store checksum"): it would add about 5% to the
+ * store's size and to the cost of reading every record, and nothing to
+ * the B-tree damage LMDB already reports. It is not worth it for a store
+ * that is rebuilt from its dumps: verify after a crash or a copy, and
+ * re-import when it reports damage. */
+pe_status pe_kg_verify(pe_kg *kg, pe_kg_verify_fn report, void *user, pe_kg_verify_result *out);
+
 /*
  * LMDB layout (version 2)
  * -----------------------

@@ -72,6 +72,14 @@ static void link_e(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, pe_kg_id o, uint32_t
     PE_CHECK(pe_kg_put_triple(w, s, p, &v, PE_KG_RANK_NORMAL, src) == PE_OK);
 }
 
+/* pe_kg_verify finds nothing wrong (no false alarm on any store a test builds). */
+static void verify_ok(pe_kg *kg, const char *what)
+{
+    pe_kg_verify_result vr;
+    pe_status st = pe_kg_verify(kg, NULL, NULL, &vr);
+    PE_CHECK_MSG(st == PE_OK && vr.problems == 0 && vr.records > 0, "verify %s: %s", what, pe_kg_errmsg(kg));
+}
+
 static size_t count_match(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o)
 {
     pe_kg_iter *it;
@@ -169,6 +177,7 @@ static void test_intern_resolve(void)
     pe_kg_value v;
     PE_CHECK(pe_kg_value_get(r, dbr, &v) == PE_OK && v.type == PE_KG_VAL_ENTITY && v.entity == dbr);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -234,6 +243,7 @@ static void test_texts(void)
     PE_CHECK(pe_kg_label(r, q, "de", &l) == PE_OK && (!strcmp(l, "Paris") || !strcmp(l, "Paris, France")));
     PE_CHECK(pe_kg_label(r, p, "en", &l) == PE_NOT_FOUND);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -336,6 +346,7 @@ static void test_values(void)
     PE_CHECK_EQ_INT(stt.literals, 9); /* 8 literal values of Q1 + the second quantity */
     PE_CHECK_EQ_INT(stt.triples, 10);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -394,6 +405,7 @@ static void test_match_patterns(void)
     pe_kg_stats st;
     PE_CHECK(pe_kg_stats_get(r, &st) == PE_OK && st.triples == 5 && st.entities == 2);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -453,6 +465,7 @@ static void test_many_triples(void)
     PE_CHECK(pe_kg_entity_get(r, ent[7], &e) == PE_OK && e && e->in_degree == by_o[7]);
     pe_kg_entity_free(e);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -494,6 +507,7 @@ static void test_types(void)
     PE_CHECK(pe_kg_types(r, x, 1, &ids, &n) == PE_OK && n == 0);
     free(ids);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
     (void)p279;
 }
@@ -573,6 +587,7 @@ static void test_lookup(void)
     PE_CHECK(pe_kg_lookup(r, "!!", 2, NULL, c, 8, &n) == PE_NOT_FOUND);
     PE_CHECK(pe_kg_lookup(r, "\xff", 1, NULL, c, 8, &n) == PE_ERR_UTF8);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -614,6 +629,7 @@ static void test_ascii_fast_path(void)
         free(norm);
     }
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -740,6 +756,7 @@ static void test_sameas(void)
     size_t n;
     PE_CHECK(pe_kg_lookup(r, "lutetia", 7, NULL, c, 2, &n) == PE_OK && n == 1 && c[0].id == R(r, "Q90"));
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 
     /* chains: two DBpedia resources merged, then into a QID */
@@ -764,6 +781,7 @@ static void test_sameas(void)
     PE_CHECK(pe_kg_entity_get(r, a, &e) == PE_OK && e && e->id == q90);
     pe_kg_entity_free(e);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -994,6 +1012,7 @@ static void test_sameas_swap_ids(void)
     size_t nc;
     PE_CHECK(pe_kg_lookup(r, "city of light", 13, NULL, cand, 2, &nc) == PE_OK && nc == 1 && cand[0].id == c);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -1042,6 +1061,7 @@ static void test_sameas_fresh_swap(void)
     PE_CHECK_EQ_INT(bad, 0);
     PE_CHECK(R(r, "Q8") == q8 && R(r, "http://dbpedia.org/resource/Eight") == q8);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 
     /* a new handle: dictionary and merges loaded from the store */
@@ -1057,6 +1077,7 @@ static void test_sameas_fresh_swap(void)
     PE_CHECK(c != 0 && R(r, "Q9") == c && R(r, "http://dbpedia.org/resource/R1") == c);
     PE_CHECK_EQ_STR(so_term(r, c), "Q1001");
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -1100,6 +1121,7 @@ static void test_writer_reuse(void)
     pe_kg_entity_free(e);
     PE_CHECK_EQ_INT(count_match(r, 0, 0, 0), 3);
     pe_kg_reader_end(r);
+    verify_ok(kg, __func__);
     pe_kg_close(kg);
 }
 
@@ -1547,6 +1569,122 @@ static void test_map_full(void)
     pe_kg_close(kg);
 }
 
+/* ---- damaged stores and pe_kg_verify ---------------------------------------- */
+
+
+/* Overwrites n bytes at the first occurrence of `find` (+ at) in dir/data.mdb. */
+static int patch_store(const char *dir, const void *find, size_t flen, size_t at, const void *bytes, size_t n)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    FILE *f = fopen(path, "r+b");
+    if (!f) return 0;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    char *buf = malloc((size_t)size);
+    fseek(f, 0, SEEK_SET);
+    int ok = buf && fread(buf, 1, (size_t)size, f) == (size_t)size;
+    char *hit = ok ? memmem(buf, (size_t)size, find, flen) : NULL;
+    if (hit) {
+        fseek(f, (long)(hit - buf) + (long)at, SEEK_SET);
+        ok = fwrite(bytes, 1, n, f) == n;
+    }
+    free(buf);
+    fclose(f);
+    return ok && hit;
+}
+
+typedef struct problems { int n; char first[512]; int text, osp, term; } problems;
+
+static void on_problem(const char *msg, void *user)
+{
+    problems *p = user;
+    if (p->n++ == 0) snprintf(p->first, sizeof p->first, "%s", msg);
+    if (!strncmp(msg, "text:", 5)) p->text++;
+    if (!strncmp(msg, "osp:", 4)) p->osp++;
+    if (!strncmp(msg, "id2term:", 8)) p->term++;
+}
+
+/* A few bytes of data.mdb changed (the issue's damaged store): readers
+ * return PE_ERR_CORRUPT instead of reading outside the record, and
+ * pe_kg_verify names what is damaged. */
+static void test_damaged_store(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q1 = I(w, "Q1"), p31 = I(w, "P31"), t = I(w, "http://ex.org/UniqueTermBBB");
+    PE_CHECK(pe_kg_put_text(w, q1, PE_KG_LABEL, "en", "UniqueLabelAAA", 14, 7) == PE_OK);
+    PE_CHECK(pe_kg_put_text(w, t, PE_KG_LABEL, "en", "UniqueLabelCCC", 14, 7) == PE_OK);
+    link_e(w, q1, p31, t, 7);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    verify_ok(kg, "fresh store");
+    pe_kg_close(kg);
+
+    /* 1. the text record's source count: its header now claims 65535
+     *    sources, far past the end of the record */
+    static const unsigned char rec[] = {0, 1, 0, 0, 0, 7, 'U', 'n', 'i', 'q', 'u', 'e', 'L', 'a', 'b', 'e', 'l',
+                                        'A', 'A', 'A', 0};
+    static const unsigned char ffff[] = {0xFF, 0xFF};
+    PE_CHECK(patch_store(dir, rec, sizeof rec, 0, ffff, 2));
+    /* 2. a dangling osp entry and a term without a closing NUL, written
+     *    through LMDB itself (what a damaged page would hand back) */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi osp, i2t;
+    PE_CHECK(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 32);
+    PE_CHECK(mdb_env_open(env, dir, 0, 0644) == 0);
+    PE_CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    PE_CHECK(mdb_dbi_open(txn, "osp", MDB_DUPSORT | MDB_DUPFIXED, &osp) == 0);
+    PE_CHECK(mdb_dbi_open(txn, "id2term", 0, &i2t) == 0);
+    unsigned char ok[8], ov[16], ik[8];
+    kg_put64(ok, t);
+    kg_put64(ov, 999);
+    kg_put64(ov + 8, p31);
+    MDB_val k = {8, ok}, v = {16, ov};
+    PE_CHECK(mdb_put(txn, osp, &k, &v, 0) == 0);
+    kg_put64(ik, p31);
+    MDB_val k2 = {8, ik}, v2 = {3, "P31"}; /* no NUL */
+    PE_CHECK(mdb_put(txn, i2t, &k2, &v2, 0) == 0);
+    PE_CHECK(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+
+    pe_kg_options o = pe_kg_options_default();
+    o.read_only = 1;
+    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    pe_kg_reader *r;
+    PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
+    pe_kg_entity *e = NULL;
+    PE_CHECK(pe_kg_entity_get(r, q1, &e) == PE_ERR_CORRUPT && e == NULL);
+    PE_CHECK_MSG(strstr(pe_kg_errmsg(kg), "text record"), "%s", pe_kg_errmsg(kg));
+    const char *l = NULL;
+    PE_CHECK(pe_kg_label(r, q1, "en", &l) == PE_ERR_CORRUPT && l == NULL);
+    /* the undamaged entity still reads */
+    PE_CHECK(pe_kg_label(r, t, "en", &l) == PE_OK && l && !strcmp(l, "UniqueLabelCCC"));
+    const char *term;
+    PE_CHECK(pe_kg_term(r, p31, &term, NULL) == PE_ERR_CORRUPT);
+    /* the dangling osp entry: iterating o's triples finds no spo record
+     * for it (the rank/source probe fails), the iterator stays safe */
+    pe_kg_iter *it;
+    PE_CHECK(pe_kg_match(r, 0, 0, t, &it) == PE_OK);
+    pe_kg_triple tr;
+    int n = 0;
+    while (pe_kg_iter_next(it, &tr) == PE_OK) n++;
+    pe_kg_iter_free(it);
+    PE_CHECK(n == 2);
+    pe_kg_reader_end(r);
+
+    problems pr = {0};
+    pe_kg_verify_result vr;
+    PE_CHECK(pe_kg_verify(kg, on_problem, &pr, &vr) == PE_ERR_CORRUPT);
+    PE_CHECK_MSG(vr.problems == (uint64_t)pr.n && pr.text == 1 && pr.osp >= 1 && pr.term == 1,
+                 "problems %d (text %d osp %d id2term %d), first: %s", pr.n, pr.text, pr.osp, pr.term, pr.first);
+    PE_CHECK(strstr(pe_kg_errmsg(kg), "problems found"));
+    pe_kg_close(kg);
+}
+
 int main(void)
 {
     snprintf(g_root, sizeof g_root, "/tmp/pe_kgtest.XXXXXX");
@@ -1576,6 +1714,7 @@ int main(void)
     PE_RUN(test_thread_readers);
     PE_RUN(test_bad_stores);
     PE_RUN(test_map_full);
+    PE_RUN(test_damaged_store);
     rm_rf(g_root);
     PE_TEST_EXIT();
 }
