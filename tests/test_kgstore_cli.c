@@ -208,6 +208,62 @@ static void test_cli(void)
     memcpy(g_db, saved, sizeof saved);
 }
 
+/* persona kg verify: a sound store exits 0; after a few bytes of data.mdb
+ * change it lists the damage and exits 1, and kg entity on the damaged
+ * record fails (exit 1) instead of crashing or printing a wrong record. */
+static void test_verify_damaged(void)
+{
+    char saved[sizeof g_db];
+    memcpy(saved, g_db, sizeof saved);
+    snprintf(g_db, sizeof g_db, "%s/damaged", g_root);
+    pe_kg *kg = NULL;
+    pe_kg_options o = pe_kg_options_default();
+    o.map_size = (size_t)1 << 26;
+    PE_CHECK(pe_kg_open(g_db, &o, &kg) == PE_OK);
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q = I(w, "Q4242");
+    PE_CHECK(pe_kg_put_text(w, q, PE_KG_LABEL, "en", "DamagedLabelZZZ", 15, 9) == PE_OK);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_close(kg);
+    char *out = NULL;
+    PE_CHECK_EQ_INT(run(&out, "kg verify"), 0);
+    PE_CHECK(out && strstr(out, "sound"));
+    free(out);
+
+    /* the text record's source count (u16 before source 9) becomes 0xFFFF */
+    char path[256];
+    snprintf(path, sizeof path, "%s/data.mdb", g_db);
+    FILE *f = fopen(path, "r+b");
+    PE_CHECK(f != NULL);
+    static const char rec[] = "\0\1\0\0\0\x09" "DamagedLabelZZZ";
+    char *buf = malloc(1 << 22);
+    size_t n = f ? fread(buf, 1, 1 << 22, f) : 0;
+    char *hit = memmem(buf, n, rec, sizeof rec - 1);
+    PE_CHECK(hit != NULL);
+    if (f && hit) {
+        fseek(f, (long)(hit - buf), SEEK_SET);
+        fputc(0xFF, f);
+        fputc(0xFF, f);
+    }
+    if (f) fclose(f);
+    free(buf);
+
+    PE_CHECK_EQ_INT(run(&out, "kg verify"), 1);
+    PE_CHECK_MSG(out && strstr(out, "damaged: text: id ") && strstr(out, "1 problem"), "%s", out ? out : "");
+    free(out);
+    PE_CHECK_EQ_INT(run(&out, "kg verify --json"), 1);
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    PE_CHECK(j && cJSON_IsFalse(cJSON_GetObjectItem(j, "ok")) &&
+             cJSON_GetObjectItem(j, "problems")->valuedouble == 1 &&
+             cJSON_GetArraySize(cJSON_GetObjectItem(j, "list")) == 1);
+    cJSON_Delete(j);
+    free(out);
+    PE_CHECK_EQ_INT(run(&out, "kg entity Q4242"), 1);
+    free(out);
+    memcpy(g_db, saved, sizeof saved);
+}
+
 int main(void)
 {
     const char *bin = getenv("PE_BINARY_DIR");
@@ -221,6 +277,7 @@ int main(void)
     snprintf(g_db, sizeof g_db, "%s/db", g_root);
     build_store();
     PE_RUN(test_cli);
+    PE_RUN(test_verify_damaged);
     nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     PE_TEST_EXIT();
 }
