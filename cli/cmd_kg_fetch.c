@@ -14,7 +14,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: persona kg fetch URL [-o FILE] [--sha256 HEX] [--no-resume] [--retries N]\n"
-            "                        [--timeout SECONDS] [--user-agent TEXT]\n"
+            "                        [--timeout SECONDS] [--user-agent TEXT] [--any-scheme]\n"
             "                        [--import [--db DIR] [--format F] [--lang L] [--strict]]\n"
             "       persona kg fetch --wikidata-ids Q42,Q90,... [--endpoint URL] [--db DIR] [--lang L] [--strict]\n"
             "\n"
@@ -27,7 +27,9 @@ static void usage(FILE *f)
             "asks (at most 60 s). Other HTTP errors (404...) fail at once. With --sha256 the\n"
             "file is verified before it is renamed to FILE (on a mismatch FILE.part is\n"
             "deleted). --import then imports FILE into the store like `persona kg import`\n"
-            "(--format auto|wikidata-json|ntriples|turtle|rdfxml).\n"
+            "(--format auto|wikidata-json|ntriples|turtle|rdfxml). Only http:// and https://\n"
+            "URLs are fetched unless --any-scheme (then ftp://, ftps:// and file:// too).\n"
+            "No output names a URL's user:password.\n"
             "\n"
             "--wikidata-ids fetches those entities (Q, P or L ids, comma-separated) from the\n"
             "wbgetentities API (default endpoint https://www.wikidata.org/w/api.php), 50 per\n"
@@ -163,7 +165,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
 {
     const char *url = NULL, *out = NULL, *sha = NULL, *db = NULL, *format = NULL, *langs = NULL;
     const char *ids = NULL, *endpoint = NULL, *user_agent = getenv("PERSONA_USER_AGENT");
-    int no_resume = 0, do_import = 0, strict = 0;
+    int no_resume = 0, do_import = 0, strict = 0, any_scheme = 0;
     long retries = -1, timeout = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -197,6 +199,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
             i++;
         } else if (strcmp(a, "--no-resume") == 0) no_resume = 1;
         else if (strcmp(a, "--import") == 0) do_import = 1;
+        else if (strcmp(a, "--any-scheme") == 0) any_scheme = 1;
         else if (strcmp(a, "--strict") == 0) strict = 1;
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "persona kg fetch: unknown option '%s' (see --help)\n", a);
@@ -236,6 +239,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
     pe_fetch_options fo = pe_fetch_options_default();
     fo.sha256 = sha;
     fo.resume = !no_resume;
+    fo.any_scheme = any_scheme;
     if (retries >= 0) fo.retries = (int)retries;
     if (timeout >= 0) fo.timeout_s = timeout;
     if (user_agent && *user_agent) fo.user_agent = user_agent;
@@ -251,7 +255,10 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         char *name = NULL;
         if (!out) {
             if (!(name = name_from_url(url))) {
-                fprintf(stderr, "persona kg fetch: cannot take a file name from '%s'; give -o FILE\n", url);
+                char *shown = pe_fetch_url_for_record(url);
+                fprintf(stderr, "persona kg fetch: cannot take a file name from '%s'; give -o FILE\n",
+                        shown ? shown : "the URL");
+                free(shown);
                 return PE_EXIT_USAGE;
             }
             out = name;
@@ -259,6 +266,11 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         double t0 = pe_now();
         pe_status st = pe_fetch_url(url, out, &fo, &err);
         pe_cli_progress_finish(bar);
+        if (st == PE_ERR_INVALID) { /* a scheme other than http(s) without --any-scheme */
+            fprintf(stderr, "persona kg fetch: %s\n", err.msg);
+            free(name);
+            return PE_EXIT_USAGE;
+        }
         if (st >= PE_ERR_FIRST) {
             free(name);
             return pe_cli_fail(st, err.msg);
@@ -341,7 +353,9 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
     }
     if (st >= PE_ERR_FIRST) return pe_cli_fail(st, err.msg);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "endpoint", endpoint ? endpoint : "https://www.wikidata.org/w/api.php");
+    char *shown = pe_fetch_url_for_record(endpoint ? endpoint : "https://www.wikidata.org/w/api.php");
+    cJSON_AddStringToObject(o, "endpoint", shown ? shown : "?"); /* never its user:password */
+    free(shown);
     cJSON_AddStringToObject(o, "db", db);
     cJSON_AddItemToObject(o, "import", import_json(&r));
     int rc = PE_EXIT_OK;

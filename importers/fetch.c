@@ -44,7 +44,8 @@ static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_D
 
 typedef struct fetch_state {
     CURL *c;
-    const char *url, *part;
+    const char *url;    /* as messages and progress show it: no user:password */
+    const char *part;
     const pe_fetch_options *opt;
     pe_error *err;
     int fd;
@@ -270,6 +271,36 @@ static void sleep_s(double s)
 /* The pause before the next retry: twice this one, at most PE_FETCH_MAX_BACKOFF. */
 static double next_wait(double wait) { return wait * 2 > PE_FETCH_MAX_BACKOFF ? PE_FETCH_MAX_BACKOFF : wait * 2; }
 
+/* Replaces each occurrence of `secret` in msg by "***" (in place). */
+static void scrub(char *msg, const char *secret)
+{
+    size_t sl = secret ? strlen(secret) : 0;
+    if (!msg || sl == 0) return;
+    for (char *p = strstr(msg, secret); p; p = strstr(p + 3, secret)) {
+        memmove(p + 3, p + sl, strlen(p + sl) + 1);
+        memcpy(p, "***", 3);
+    }
+}
+
+/* The password of url ("" when none), malloc'd; NULL when out of memory. */
+static char *url_password(const char *url)
+{
+    char *pw = NULL, *out = NULL;
+    CURLU *h = curl_url();
+    if (h && curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_PASSWORD, &pw, CURLU_URLDECODE) == CURLUE_OK)
+        out = strdup(pw);
+    curl_free(pw);
+    curl_url_cleanup(h);
+    return out ? out : strdup("");
+}
+
+/* 1 for http:// and https:// URLs (any case). */
+static int http_scheme(const char *url)
+{
+    return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
 pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err)
 {
     pe_fetch_options defaults = pe_fetch_options_default();
@@ -283,17 +314,38 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_rc != CURLE_OK)
         return pe_error_set(err, PE_ERR_NET, "libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
+    /* What messages, warnings and progress name: the URL without any
+     * user:password (and the password itself scrubbed from whatever else
+     * ends up in a message, libcurl's error text included). */
+    char *shown = pe_fetch_url_for_record(url), *password = url_password(url);
+    if (!shown || !password) {
+        free(shown);
+        free(password);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    if (!opt->any_scheme && !http_scheme(url)) {
+        pe_status bad = pe_error_set(err, PE_ERR_INVALID,
+                                     "%s: only http:// and https:// URLs are fetched (file://, ftp:// and the "
+                                     "others need any_scheme, --any-scheme on the command line)", shown);
+        free(shown);
+        free(password);
+        return bad;
+    }
 
     size_t dl = strlen(dest);
     char *part = malloc(dl + 6);
-    if (!part) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    if (!part) {
+        free(shown);
+        free(password);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
     memcpy(part, dest, dl);
     memcpy(part + dl, ".part", 6);
 
     fetch_state s;
     memset(&s, 0, sizeof s);
     s.fd = -1;
-    s.url = url;
+    s.url = shown;
     s.part = part;
     s.opt = opt;
     s.err = err;
@@ -312,15 +364,20 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
     if (fd < 0) {
         st = pe_error_set(err, PE_ERR_IO, "%s: cannot open: %s", part, strerror(errno));
         free(part);
+        free(shown);
+        free(password);
         return st;
     }
     struct stat by_fd, by_name;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &by_fd) != 0 || stat(part, &by_name) != 0 ||
         by_fd.st_ino != by_name.st_ino || by_fd.st_dev != by_name.st_dev) {
         /* locked, or renamed / removed by the download that held it */
-        st = pe_error_set(err, PE_ERR_BUSY, "%s: another download is writing %s (retry when it is done)", url, part);
+        st = pe_error_set(err, PE_ERR_BUSY, "%s: another download is writing %s (retry when it is done)", shown,
+                          part);
         close(fd);
         free(part);
+        free(shown);
+        free(password);
         return st;
     }
     s.fd = fd;
@@ -346,8 +403,9 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,file");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp,ftps");
+    /* http(s) only unless asked for more; a redirect never leads to file:// */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, opt->any_scheme ? "http,https,ftp,ftps,file" : "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, opt->any_scheme ? "http,https,ftp,ftps" : "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, opt->user_agent ? opt->user_agent : PE_FETCH_UA);
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -384,6 +442,7 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
         }
         errbuf[0] = '\0';
         CURLcode rc = curl_easy_perform(c);
+        scrub(errbuf, password);
         if (s.fatal >= PE_ERR_FIRST) {
             st = s.fatal;
             goto out;
@@ -401,7 +460,7 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
             }
             if (!restarted_416) {
                 pe_log(PE_LOG_INFO, "%s: %s (%" PRIu64 " bytes) does not fit the remote file (HTTP 416); "
-                       "downloading from the start", url, part, s.have);
+                       "downloading from the start", shown, part, s.have);
                 restarted_416 = 1;
                 if ((st = truncate_part(&s)) >= PE_ERR_FIRST) goto out;
                 continue;
@@ -420,7 +479,7 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
                              s.retry_after > opt->max_retry_after_s ? ", capped" : "");
                 }
                 retries_used++;
-                pe_log(PE_LOG_WARN, "%s: HTTP %ld%s%s; retry %d of %d in %.2f s%s", url, code, s.reason[0] ? " " : "",
+                pe_log(PE_LOG_WARN, "%s: HTTP %ld%s%s; retry %d of %d in %.2f s%s", shown, code, s.reason[0] ? " " : "",
                        s.reason, retries_used, opt->retries, pause, why);
                 sleep_s(pause);
                 wait = next_wait(wait);
@@ -428,20 +487,20 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
             }
             char tail[64] = "";
             if (retries_used) snprintf(tail, sizeof tail, " (after %d retr%s)", retries_used, retries_used > 1 ? "ies" : "y");
-            st = pe_error_set(err, PE_ERR_NET, "GET %s: HTTP %ld%s%s%s", url, code, s.reason[0] ? " " : "", s.reason,
+            st = pe_error_set(err, PE_ERR_NET, "GET %s: HTTP %ld%s%s%s", shown, code, s.reason[0] ? " " : "", s.reason,
                               tail);
             goto out;
         }
         if (s.stalled) snprintf(errbuf, sizeof errbuf, "stalled: no data for %ld s", opt->timeout_s);
         if ((retryable(rc) || s.stalled) && retries_used < opt->retries) {
             retries_used++;
-            pe_log(PE_LOG_WARN, "%s: %s after %" PRIu64 " bytes; retry %d of %d in %.2f s, resuming", url,
+            pe_log(PE_LOG_WARN, "%s: %s after %" PRIu64 " bytes; retry %d of %d in %.2f s, resuming", shown,
                    errbuf[0] ? errbuf : curl_easy_strerror(rc), s.have, retries_used, opt->retries, wait);
             sleep_s(wait);
             wait = next_wait(wait);
             continue;
         }
-        st = pe_error_set(err, PE_ERR_NET, "GET %s: %s (%s) after %" PRIu64 " bytes%s", url,
+        st = pe_error_set(err, PE_ERR_NET, "GET %s: %s (%s) after %" PRIu64 " bytes%s", shown,
                           curl_easy_strerror(rc), errbuf[0] ? errbuf : "no detail", s.have,
                           retries_used ? ", retries exhausted" : "");
         goto out;
@@ -454,7 +513,7 @@ pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options
         if (strcasecmp(got, opt->sha256) != 0) {
             st = pe_error_set(err, PE_ERR_CHECKSUM,
                               "%s: sha256 mismatch: expected %s, got %s (%" PRIu64 " bytes); %s removed so that "
-                              "the next try starts clean", url, opt->sha256, got, s.have, part);
+                              "the next try starts clean", shown, opt->sha256, got, s.have, part);
             unlink(part); /* still locked: it is ours to remove */
             close(s.fd);
             s.fd = -1;
@@ -485,6 +544,9 @@ out:
     }
     curl_easy_cleanup(c);
     free(part);
+    if (st >= PE_ERR_FIRST && err) scrub(err->msg, password);
+    free(shown);
+    free(password);
     return st;
 }
 
@@ -682,21 +744,40 @@ static pe_status check_response(const char *path, const char *url, sbuf *missing
     return PE_OK;
 }
 
+/* Without libcurl: "scheme://user:pw@host/..." -> "scheme://host/...". */
+static char *strip_userinfo(const char *url)
+{
+    const char *a = strstr(url, "://");
+    char *out = strdup(url);
+    if (!a || !out) return out;
+    a += 3;
+    size_t auth = strcspn(a, "/?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < auth; i++)
+        if (a[i] == '@') at = a + i;
+    if (at) memmove(out + (a - url), at + 1, strlen(at + 1) + 1);
+    return out;
+}
+
 char *pe_fetch_url_for_record(const char *url)
 {
-    char *out = NULL, *user = NULL, *u = NULL;
+    char *out = NULL, *user = NULL, *pw = NULL, *u = NULL;
     CURLU *h = curl_url();
-    if (h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+    int parsed = h && curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK;
+    if (parsed && (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+                   curl_url_get(h, CURLUPART_PASSWORD, &pw, 0) == CURLUE_OK)) {
         /* only then re-serialised: libcurl may normalise what it prints */
         curl_url_set(h, CURLUPART_USER, NULL, 0);
         curl_url_set(h, CURLUPART_PASSWORD, NULL, 0);
         if (curl_url_get(h, CURLUPART_URL, &u, 0) == CURLUE_OK) out = strdup(u);
     }
     curl_free(user);
+    curl_free(pw);
     curl_free(u);
     curl_url_cleanup(h);
-    return out ? out : strdup(url);
+    if (out) return out;
+    /* nothing to strip, or a URL libcurl cannot parse: cut any userinfo by hand */
+    return strip_userinfo(url);
 }
 
 pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
@@ -779,10 +860,16 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
         snprintf(path, sizeof path, "%s/wbgetentities-%s-%zu-ids.json", dir, v[i], m);
         size_t left = 0;
         double wait = fo.retry_wait_s;
+        char *req_shown = pe_fetch_url_for_record(url.s); /* the request as messages name it */
+        if (!req_shown) {
+            free(url.s);
+            st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            goto rmdir;
+        }
         for (int tries = 0;; tries++) {
             st = pe_fetch_url(url.s, path, &fo, err); /* fo.resume = 0: no .part is left behind */
             int again = 0;
-            if (st < PE_ERR_FIRST) st = check_response(path, url.s, &missing, &n_missing, &left, &again, err);
+            if (st < PE_ERR_FIRST) st = check_response(path, req_shown, &missing, &n_missing, &left, &again, err);
             if (!again || tries >= fo.retries) break;
             /* ratelimited / maxlag: the same backoff as HTTP 429 and 5xx */
             pe_log(PE_LOG_WARN, "%s; retry %d of %d in %.2f s", err->msg, tries + 1, fo.retries, wait);
@@ -792,12 +879,10 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
         }
         if (st < PE_ERR_FIRST && left > 0) {
             /* The source record names the request, not the temporary file. */
-            char *name = pe_fetch_url_for_record(url.s);
             pe_import_result r;
-            io.source_name = name;
-            st = name ? pe_import_file(kg, path, &io, &r, err) : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            io.source_name = req_shown;
+            st = pe_import_file(kg, path, &io, &r, err);
             io.source_name = NULL;
-            free(name);
             if (st < PE_ERR_FIRST) {
                 add_counts(&total, &r.counts);
                 imported++;
@@ -810,6 +895,7 @@ pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, co
             }
         }
         free(url.s);
+        free(req_shown);
         unlink(path);
         if (st >= PE_ERR_FIRST) goto rmdir;
     }

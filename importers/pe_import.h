@@ -174,6 +174,7 @@ typedef struct pe_fetch_options {
     void *progress_user;
     double retry_wait_s;   /* pause before the first retry, doubled each time (max 30 s); default 1 */
     double max_retry_after_s; /* longest pause a server's Retry-After may ask for; default 60 */
+    int any_scheme;        /* also ftp://, ftps:// and file:// URLs; default 0: http:// and https:// only */
 } pe_fetch_options;
 
 pe_fetch_options pe_fetch_options_default(void);
@@ -206,12 +207,18 @@ pe_fetch_options pe_fetch_options_default(void);
  * One call at a time writes a given dest.part (flock, advisory, released
  * when the call ends or its process dies): another call for the same dest,
  * in this process or another, fails at once with PE_ERR_BUSY.
- * Any scheme libcurl knows (http, https, ftp, file) is accepted. */
+ * Schemes: http:// and https:// only (redirects too); another URL is
+ * PE_ERR_INVALID, unless opt->any_scheme, which also allows ftp://, ftps://
+ * and file:// (redirects then to ftp(s) too, never to file://).
+ * Secrets: no message, warning or progress report shows the URL's
+ * user:password (they name it as pe_fetch_url_for_record does, and the
+ * password is replaced by "***" in any text libcurl adds). */
 pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
 
 /* url without any "user:password@" part, as it may be written into a
- * source record or a message (malloc'd, free() it; a URL libcurl cannot
- * parse is returned as given; NULL only when memory runs out). */
+ * source record or a message (malloc'd, free() it; from a URL libcurl
+ * cannot parse, whatever lies between "://" and the last '@' before the
+ * path is cut; NULL only when memory runs out). */
 char *pe_fetch_url_for_record(const char *url);
 
 /* Fetches the entities `ids` ("Q42,Q90") through the wbgetentities API at

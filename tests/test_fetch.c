@@ -661,6 +661,96 @@ static int run_cli_tty(const char *args, char **tty_out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Issue 7: no output shows a URL's password (errors, retry warnings,
+ * `kg fetch --endpoint` JSON), and only http(s) is fetched unless asked. */
+#define SECRET "s3cretPW"
+static void test_secrets_and_schemes(void)
+{
+    char dest[512], url[512];
+    path_in(dest, sizeof dest, "secret.bin");
+    pe_fetch_options o = quick_opts();
+    pe_error err;
+    /* a 404: the error names the URL without alice:SECRET */
+    snprintf(url, sizeof url, "http://alice:" SECRET "@127.0.0.1:%d/files/nope.bin", port);
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(err.msg, "HTTP 404") && strstr(err.msg, "127.0.0.1") && !strstr(err.msg, SECRET) &&
+                 !strstr(err.msg, "alice"), "%s", err.msg);
+    /* 5xx retried: warnings and the final error */
+    o.retries = 2;
+    snprintf(url, sizeof url, "http://alice:" SECRET "@127.0.0.1:%d/status/503", port);
+    log_clear();
+    PE_CHECK_EQ_INT(pe_fetch_url(url, dest, &o, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(logged, "retry 1 of 2") && !strstr(logged, SECRET), "%s", logged);
+    PE_CHECK_MSG(!strstr(err.msg, SECRET), "%s", err.msg);
+    /* connection refused (libcurl's own text) and a busy .part */
+    o.retries = 1;
+    log_clear();
+    PE_CHECK_EQ_INT(pe_fetch_url("http://alice:" SECRET "@127.0.0.1:1/x", dest, &o, &err), PE_ERR_NET);
+    PE_CHECK_MSG(!strstr(err.msg, SECRET) && !strstr(logged, SECRET), "%s / %s", err.msg, logged);
+    /* a URL libcurl cannot parse still loses its userinfo */
+    char *rec = pe_fetch_url_for_record("http://alice:" SECRET "@exa mple.org:99999/a b");
+    PE_CHECK_MSG(rec && !strstr(rec, SECRET) && strstr(rec, "exa mple.org"), "%s", rec ? rec : "NULL");
+    free(rec);
+
+    /* schemes: file:// and ftp:// refused by default, file:// with any_scheme */
+    char local[512], furl[600];
+    snprintf(local, sizeof local, "%s/big.bin", root);
+    snprintf(furl, sizeof furl, "file://%s", local);
+    o = quick_opts();
+    PE_CHECK_EQ_INT(pe_fetch_url(furl, dest, &o, &err), PE_ERR_INVALID);
+    PE_CHECK_MSG(strstr(err.msg, "only http:// and https://"), "%s", err.msg);
+    PE_CHECK_EQ_INT(file_size(dest), -1);
+    PE_CHECK_EQ_INT(pe_fetch_url("ftp://127.0.0.1/x", dest, &o, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_fetch_url("FILE:///etc/passwd", dest, &o, &err), PE_ERR_INVALID);
+    o.any_scheme = 1;
+    PE_CHECK_EQ_INT(pe_fetch_url(furl, dest, &o, &err), PE_OK);
+    PE_CHECK(same_as_big(dest));
+    unlink(dest);
+
+    /* wbgetentities: an API error through an endpoint with a password */
+    char db[512], api[512];
+    snprintf(db, sizeof db, "%s/kg-secret", tmp);
+    pe_kg *kg = open_store(db);
+    if (!kg) return;
+    snprintf(api, sizeof api, "http://bob:" SECRET "@127.0.0.1:%d/w/error/api.php", port);
+    pe_fetch_options fo = quick_opts();
+    fo.retries = 0;
+    pe_import_result res;
+    PE_CHECK_EQ_INT(pe_fetch_wikidata(kg, "Q90", api, &fo, NULL, &res, &err), PE_ERR_NET);
+    PE_CHECK_MSG(strstr(err.msg, "API error") && !strstr(err.msg, SECRET), "%s", err.msg);
+    pe_kg_close(kg);
+
+    /* the CLI: --endpoint's JSON and stderr, and a file:// URL (usage error) */
+    char exe[512];
+    snprintf(exe, sizeof exe, "%s/cli/persona", PE_BINARY_DIR);
+    if (access(exe, X_OK) != 0) return;
+    char out[512], args[3000], errpath[600];
+    snprintf(out, sizeof out, "%s/secret.out", tmp);
+    snprintf(errpath, sizeof errpath, "%s/cli.err", tmp);
+    unlink(errpath);
+    snprintf(args, sizeof args, "kg fetch --wikidata-ids Q90 --endpoint 'http://bob:" SECRET "@127.0.0.1:%d/w/api.php' "
+             "--db '%s' --retries 0", port, db);
+    PE_CHECK_EQ_INT(run_cli(args, out), 0);
+    char *o_text = read_text(out), *e_text = read_text(errpath);
+    PE_CHECK_MSG(strstr(o_text, "\"endpoint\"") && strstr(o_text, "127.0.0.1") && !strstr(o_text, SECRET), "%s",
+                 o_text);
+    PE_CHECK_MSG(!strstr(e_text, SECRET), "%s", e_text);
+    free(o_text);
+    free(e_text);
+    snprintf(args, sizeof args, "kg fetch --wikidata-ids Q90 --endpoint 'http://bob:" SECRET "@127.0.0.1:1/w/api.php' "
+             "--db '%s' --retries 0", db);
+    PE_CHECK_EQ_INT(run_cli(args, out), 1);
+    e_text = read_text(errpath);
+    PE_CHECK_MSG(strstr(e_text, "127.0.0.1:1") && !strstr(e_text, SECRET), "%s", e_text);
+    free(e_text);
+    snprintf(args, sizeof args, "kg fetch '%s' -o '%s'", furl, dest);
+    PE_CHECK_EQ_INT(run_cli(args, out), 2);
+    PE_CHECK_EQ_INT(file_size(dest), -1);
+    snprintf(args, sizeof args, "kg fetch '%s' -o '%s' --any-scheme", furl, dest);
+    PE_CHECK_EQ_INT(run_cli(args, out), 0);
+    PE_CHECK(same_as_big(dest));
+}
+
 static void test_cli(void)
 {
     char exe[512];
@@ -1193,6 +1283,7 @@ int main(void)
     PE_RUN(test_wikidata_fetch);
     PE_RUN(test_wikidata_provenance);
     PE_RUN(test_cli);
+    PE_RUN(test_secrets_and_schemes);
     stop_server();
     nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(big);
