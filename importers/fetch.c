@@ -673,6 +673,7 @@ static void add_counts(pe_kg_counts *a, const pe_kg_counts *b)
     a->dropped += b->dropped;
     a->bytes += b->bytes;
     a->lines += b->lines;
+    a->statements += b->statements;
 }
 
 /* Checks one saved response: API error -> PE_ERR_NET; the ids it marks

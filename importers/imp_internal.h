@@ -203,6 +203,10 @@ typedef struct imp_rdf_term {
     const char *datatype;         /* literal datatype IRI or NULL */
 } imp_rdf_term;
 
+/* Makes a message safe to store and to print as JSON, in place: invalid
+ * UTF-8 bytes and control characters become '?'. */
+void imp_msg_clean(char *msg);
+
 pe_status imp_rdf_map(const imp_rdf_term *s, const imp_rdf_term *p, const imp_rdf_term *o,
                       const imp_langs *langs, const imp_sink *sink, uint64_t *dropped);
 

@@ -176,6 +176,7 @@ typedef struct rdf_ctx {
     long line_base;        /* N-Triples: lines before raptor's line 1 (resume) */
     char errmsg[PE_ERRMSG_MAX];
     uint64_t statements;
+    uint64_t lines_fed;    /* Turtle/RDF-XML: newlines handed to raptor so far */
     char *blank[3];        /* scoped blank node ids for s, p, o */
     size_t blank_cap[3];
 } rdf_ctx;
@@ -225,6 +226,15 @@ static void stop(rdf_ctx *c, pe_status st)
     raptor_parser_parse_abort(c->rp);
 }
 
+/* Turtle/RDF-XML: the line raptor is at (its locator when it keeps one,
+ * else the line being fed: RDF/XML is fed a line at a time for this). */
+static long fed_line(rdf_ctx *c)
+{
+    raptor_locator *loc = raptor_parser_get_locator(c->rp);
+    if (c->opt->format == PE_IMPORT_TURTLE && loc && loc->line > 0) return loc->line;
+    return (long)c->lines_fed + 1;
+}
+
 /* N-Triples: one bad record per line, however many messages raptor gives. */
 static void bad_line(rdf_ctx *c, long line, const char *msg)
 {
@@ -256,7 +266,7 @@ static void on_statement(void *user, raptor_statement *rs)
     }
     st = imp_rdf_map(&s, &p, &o, c->opt->langs, c->sink, c->opt->dropped);
     if (st == PE_ERR_UTF8 || st == PE_ERR_PARSE) {
-        long line = nt ? raptor_line(c) : (raptor_parser_get_locator(c->rp) ? raptor_parser_get_locator(c->rp)->line : -1);
+        long line = nt ? raptor_line(c) : fed_line(c);
         char msg[PE_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s:%ld: %s (skipped)", imp_input_path(c->in), line,
                  st == PE_ERR_UTF8 ? "invalid UTF-8 in a statement"
@@ -271,8 +281,42 @@ static void on_statement(void *user, raptor_statement *rs)
     }
     /* Turtle/RDF-XML resume by statement count: every statement is a safe point. */
     if (st == PE_OK && !nt && c->opt->point)
-        st = c->opt->point(c->opt->record_user, imp_input_offset(c->in), c->statements);
+        st = c->opt->point(c->opt->record_user, imp_input_offset(c->in), (uint64_t)fed_line(c));
     if (st != PE_OK) stop(c, st);
+}
+
+void imp_msg_clean(char *msg)
+{
+    size_t n = strlen(msg), o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)msg[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (len == 1) {
+            msg[o++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
+            i++;
+        } else if (len && i + len <= n && pe_utf8_valid(msg + i, len, NULL)) {
+            memmove(msg + o, msg + i, len);
+            o += len;
+            i += len;
+        } else {
+            msg[o++] = '?';
+            i++;
+        }
+    }
+    msg[o] = '\0';
+}
+
+/* raptor 2.0.15's N-Triples parser reports an illegal escape as
+ * "Illegal string escape \%c in \"%s\"" with a pointer to the escape where
+ * the string should be (bytes of memory, not the literal): keep the part
+ * before " in \"". */
+static void drop_bogus_string(char *text)
+{
+    static const char head[] = "Illegal string escape \\";
+    char *p = strstr(text, head);
+    if (!p) return;
+    char *in = strstr(p, " in \"");
+    if (in) *in = '\0';
 }
 
 static void on_log(void *user, raptor_log_message *m)
@@ -281,13 +325,17 @@ static void on_log(void *user, raptor_log_message *m)
     if (m->level < RAPTOR_LOG_LEVEL_ERROR || c->fail) return; /* warnings are not failures */
     const char *path = imp_input_path(c->in);
     int col = m->locator ? m->locator->column : -1;
-    long line = m->locator && m->locator->line >= 0 ? m->locator->line : -1;
+    long line = m->locator && m->locator->line > 0 ? m->locator->line : -1;
     if (c->opt->format == PE_IMPORT_NTRIPLES && line >= 0) line += c->line_base;
+    if (c->opt->format != PE_IMPORT_NTRIPLES && line < 0) line = fed_line(c); /* RDF/XML keeps none */
     char msg[PE_ERRMSG_MAX];
-    const char *text = m->text ? m->text : "syntax error";
+    char text[PE_ERRMSG_MAX / 2];
+    snprintf(text, sizeof text, "%s", m->text ? m->text : "syntax error");
+    drop_bogus_string(text);
     if (line >= 0 && col >= 0) snprintf(msg, sizeof msg, "%s:%ld:%d: %s", path, line, col, text);
     else if (line >= 0) snprintf(msg, sizeof msg, "%s:%ld: %s", path, line, text);
     else snprintf(msg, sizeof msg, "%s: %s", path, text);
+    imp_msg_clean(msg); /* it enters the store and JSON output: valid UTF-8, no control bytes */
     if (c->opt->format == PE_IMPORT_NTRIPLES) {
         bad_line(c, line, msg);
         return;
@@ -431,18 +479,40 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
         size_t cap = 256 * 1024;
         buf = malloc(cap);
         if (!buf) { st = pe_error_set(err, PE_ERR_NOMEM, "out of memory"); goto out; }
+        int last_nl = 1; /* the last byte fed was a newline (or nothing was fed) */
         for (;;) {
             size_t n;
             st = imp_input_read(in, buf, cap, &n, err);
             if (st != PE_OK) break;
-            raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, n, n == 0);
+            if (n == 0) {
+                raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, 0, 1);
+            } else if (opt->format == PE_IMPORT_RDFXML) {
+                /* a line at a time: raptor's RDF/XML parser keeps no line
+                 * numbers, so an error is placed on the line being fed */
+                for (size_t off = 0; off < n && !c.fail && !c.errors;) {
+                    const char *nl = memchr(buf + off, '\n', n - off);
+                    size_t seg = nl ? (size_t)(nl - buf) - off + 1 : n - off;
+                    raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf + off, seg, 0);
+                    if (nl) c.lines_fed++;
+                    off += seg;
+                }
+            } else {
+                raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, n, 0);
+                for (const char *p = buf; (p = memchr(p, '\n', n - (size_t)(p - buf))); p++) c.lines_fed++;
+            }
+            if (n) last_nl = buf[n - 1] == '\n';
             if (c.fail) { st = c.fail; break; }
             if (c.errors) {
                 st = pe_error_set(err, PE_ERR_PARSE, "%s (the %s parser cannot continue after an error)", c.errmsg,
                                   name);
                 break;
             }
-            if (n == 0) break;
+            if (n == 0) {
+                /* the position after the last statement: every line read */
+                uint64_t lines = c.lines_fed + (last_nl ? 0 : 1);
+                if (opt->point) st = opt->point(opt->record_user, imp_input_offset(in), lines);
+                break;
+            }
         }
     }
 out:

@@ -175,6 +175,7 @@ typedef struct imp_run {
     size_t in_batch;           /* records since the last commit */
     uint64_t records;          /* records in this run (for RDF statement positions) */
     uint64_t rdf_base;         /* statements before this run (resume) */
+    uint64_t rdf_lines;        /* Turtle/RDF-XML: input line of the last safe point */
     pe_kg_id subj;
     char *subj_term; size_t subj_len, subj_cap; /* cache of the last subject term */
     char *decl_term; size_t decl_len, decl_cap; /* last resource declared in this batch */
@@ -393,6 +394,8 @@ static pe_status commit_at(imp_run *r, uint64_t bytes, uint64_t lines)
     PE_TRY(st, ensure_writer(r));
     r->c.bytes = bytes;
     r->c.lines = lines;
+    if (r->format == PE_IMPORT_TURTLE || r->format == PE_IMPORT_RDFXML)
+        r->c.statements = r->rdf_base + r->records; /* the resume position */
     st = pe_kg_source_checkpoint(r->w, r->source, &r->c, r->first_error);
     if (st != PE_OK) return store_fail(r, st, "cannot write the checkpoint");
     st = pe_kg_writer_commit(r->w);
@@ -432,6 +435,7 @@ static pe_status record_done(void *u, int bad, const char *msg)
         if (!r->first_error[0] && msg) {
             snprintf(r->first_error, sizeof r->first_error, "%s", msg);
             rename_msg(r, r->first_error, sizeof r->first_error);
+            imp_msg_clean(r->first_error); /* stored in the source record, printed as JSON */
         }
         if (r->opt->strict) {
             char copy[PE_ERRMSG_MAX]; /* msg may be r->err->msg itself */
@@ -450,6 +454,7 @@ static pe_status record_done(void *u, int bad, const char *msg)
 static pe_status point_done(void *u, uint64_t bytes, uint64_t lines)
 {
     imp_run *r = u;
+    if (r->format == PE_IMPORT_TURTLE || r->format == PE_IMPORT_RDFXML) r->rdf_lines = lines;
     if (r->in_batch >= r->opt->batch_records) return commit_at(r, bytes, lines);
     progress(r, 0);
     return PE_OK;
@@ -466,7 +471,7 @@ static pe_status line_done(imp_run *r, int bad, const char *msg)
 static pe_status commit_batch(imp_run *r)
 {
     if (r->format == PE_IMPORT_TURTLE || r->format == PE_IMPORT_RDFXML)
-        return commit_at(r, imp_input_offset(r->in), r->rdf_base + r->records);
+        return commit_at(r, imp_input_offset(r->in), r->rdf_lines);
     return commit_at(r, imp_input_offset(r->in), imp_input_line_no(r->in));
 }
 
@@ -707,7 +712,8 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
         imp_rdf_options ro = {.format = r->format, .blank_scope = scope, .langs = &langs, .record = record_done,
                               .point = point_done, .record_user = r, .dropped = &r->c.dropped};
         if (resumed == 1 && (r->format == PE_IMPORT_TURTLE || r->format == PE_IMPORT_RDFXML))
-            ro.skip_statements = r->c.lines;
+            ro.skip_statements = r->c.statements ? r->c.statements : r->c.lines; /* lines: a version-1 record */
+        r->rdf_lines = r->c.lines;
         r->records = 0;
         r->rdf_base = ro.skip_statements;
         r->piped = 1; /* raptor on a second thread, the store here */
@@ -731,7 +737,10 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
         pe_error keep = *err;
         if (commit_batch(r) == PE_OK) *err = keep;
     }
-    if (st >= PE_ERR_FIRST) rename_msg(r, err->msg, sizeof err->msg);
+    if (st >= PE_ERR_FIRST) {
+        rename_msg(r, err->msg, sizeof err->msg);
+        imp_msg_clean(err->msg);
+    }
     if (st >= PE_ERR_FIRST && r->source) mark_failed(r, err->msg);
     if (res) {
         res->counts = st >= PE_ERR_FIRST ? r->committed : r->c;

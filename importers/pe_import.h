@@ -125,7 +125,9 @@ typedef struct pe_import_result {
  * although the store keeps it once). entities: Wikidata entity records
  * written; for RDF, resource records declared: once per run of consecutive
  * statements about a subject within a batch. lines: input lines consumed
- * (Turtle/RDF-XML: statements); bytes: decompressed bytes.
+ * (the whole file's at the end, whatever the format); statements (Turtle,
+ * RDF/XML): statements parsed, the position a resume starts from; bytes:
+ * decompressed bytes.
  *
  * Batches and resume: every opt->batch_records records (N-Triples: at the
  * next 256 KiB line chunk) the data is committed together with the counts

@@ -197,7 +197,10 @@ int kg_dec_source(const void *v, size_t n, uint32_t id, pe_kg_source *s)
 {
     const unsigned char *b = v;
     memset(s, 0, sizeof *s);
-    if (!b || n < KG_SRC_FIXED || b[0] != 1 || b[1] > PE_KG_SOURCE_FAILED || (b[2] & ~0x3Fu)) return -1;
+    if (!b || n < KG_SRC_FIXED_V1 || (b[0] != 1 && b[0] != 2) || b[1] > PE_KG_SOURCE_FAILED || (b[2] & ~0x3Fu))
+        return -1;
+    size_t fixed = b[0] == 1 ? KG_SRC_FIXED_V1 : KG_SRC_FIXED;
+    if (n < fixed) return -1;
     s->id = id;
     s->status = (pe_kg_source_status)b[1];
     s->size = kg_get64(b + 4);
@@ -207,8 +210,9 @@ int kg_dec_source(const void *v, size_t n, uint32_t id, pe_kg_source *s)
                         &s->counts.triples, &s->counts.sameas, &s->counts.skipped, &s->counts.dropped,
                         &s->counts.bytes, &s->counts.lines};
     for (int i = 0; i < 10; i++) *cn[i] = kg_get64(b + 28 + 8 * i);
+    if (b[0] >= 2) s->counts.statements = kg_get64(b + 108);
     const char *strs[KG_SRC_NSTR];
-    size_t o = KG_SRC_FIXED;
+    size_t o = fixed;
     for (int i = 0; i < KG_SRC_NSTR; i++) {
         const unsigned char *z = nul_in(b, o, n);
         if (!z) return -1;

@@ -244,7 +244,8 @@ static inline uint64_t kg_mix64(uint64_t x, uint64_t seed)
  * Each checks that every length, offset and string it reads lies inside
  * the n bytes given and returns 0, or -1 for a malformed record (callers
  * report PE_ERR_CORRUPT). Strings point into the record. */
-#define KG_SRC_FIXED 108 /* source record: fixed part before the strings */
+#define KG_SRC_FIXED 116    /* source record (version 2): fixed part before the strings */
+#define KG_SRC_FIXED_V1 108 /* version 1: no statements count */
 enum { KG_SRC_NSTR = 6 };
 
 typedef struct kg_ent_rec {

@@ -826,17 +826,17 @@ static size_t kg_src_encode(const pe_kg_source *s, unsigned char *buf, size_t ca
     for (int i = 0; i < KG_SRC_NSTR; i++) need += (strs[i] ? strlen(strs[i]) : 0) + 1;
     if (need > cap) return need;
     memset(buf, 0, KG_SRC_FIXED);
-    buf[0] = 1;
+    buf[0] = 2;
     buf[1] = (unsigned char)s->status;
     for (int i = 0; i < KG_SRC_NSTR; i++)
         if (strs[i]) buf[2] |= (unsigned char)(1u << i);
     kg_put64(buf + 4, s->size);
     kg_putd(buf + 12, s->started);
     kg_putd(buf + 20, s->ended);
-    const uint64_t cn[10] = {s->counts.entities, s->counts.labels, s->counts.aliases, s->counts.descriptions,
+    const uint64_t cn[11] = {s->counts.entities, s->counts.labels, s->counts.aliases, s->counts.descriptions,
                              s->counts.triples, s->counts.sameas, s->counts.skipped, s->counts.dropped,
-                             s->counts.bytes, s->counts.lines};
-    for (int i = 0; i < 10; i++) kg_put64(buf + 28 + 8 * i, cn[i]);
+                             s->counts.bytes, s->counts.lines, s->counts.statements};
+    for (int i = 0; i < 11; i++) kg_put64(buf + 28 + 8 * i, cn[i]);
     size_t o = KG_SRC_FIXED;
     for (int i = 0; i < KG_SRC_NSTR; i++) {
         size_t l = strs[i] ? strlen(strs[i]) : 0;

@@ -171,7 +171,8 @@ typedef struct pe_kg_counts {
     uint64_t skipped;      /* records (entities of an API response) skipped for bad input */
     uint64_t dropped;      /* statements dropped on purpose (deprecated rank, filtered language) */
     uint64_t bytes;        /* input bytes (decompressed) consumed */
-    uint64_t lines;        /* input lines (or RDF statements) consumed */
+    uint64_t lines;        /* input lines consumed */
+    uint64_t statements;   /* RDF statements parsed (Turtle and RDF/XML resume from it); 0 for JSON */
 } pe_kg_counts;
 
 typedef enum pe_kg_source_status {
@@ -527,10 +528,13 @@ pe_status pe_kg_verify(pe_kg *kg, pe_kg_verify_fn report, void *user, pe_kg_veri
  *     descriptions (2), then by language.
  * (4) pe_text_normalize of the label or alias, cut to at most 500 bytes at
  *     a character boundary; empty forms are not indexed.
- * (5) version(1) = 1, status(1), string-present bits(1), 0(1), size u64,
- *     started f64, ended f64, counts u64 x 10 (entities, labels, aliases,
- *     descriptions, triples, sameas, skipped, dropped, bytes, lines), then
- *     path\0 format\0 sha256\0 dump_date\0 langs\0 last_error\0.
+ * (5) version(1) = 2, status(1), string-present bits(1), 0(1), size u64,
+ *     started f64, ended f64, counts u64 x 11 (entities, labels, aliases,
+ *     descriptions, triples, sameas, skipped, dropped, bytes, lines,
+ *     statements), then path\0 format\0 sha256\0 dump_date\0 langs\0
+ *     last_error\0. Version 1 (written before issue 7) has no statements
+ *     count (10 counts) and held the statement count of Turtle and RDF/XML
+ *     imports in lines; it is read as statements = 0.
  *
  * Triples are stored once per index; a literal object is a literal id, so
  * the indexes are uniform over ids. The in-degree of e is the number of

@@ -308,10 +308,14 @@ static void test_rdf(void)
         pe_kg_close(kg2);
     }
     PE_CHECK_EQ_INT(pe_import_file(kg, fixture("sample.ttl"), &o, &res, &err), PE_OK);
-    PE_CHECK_EQ_INT(res.counts.lines, 5);
+    /* lines are the file's lines (issue 7: they were the statement count);
+     * statements, the resume position, are counted apart */
+    PE_CHECK_EQ_INT(res.counts.lines, 9);
+    PE_CHECK_EQ_INT(res.counts.statements, 5);
     PE_CHECK(has_text(kg, "http://dbpedia.org/resource/Berlin", PE_KG_ALIAS, "de", "Spree-Athen"));
     PE_CHECK(triple_rank(kg, "Q64", "P31", "Q515") == PE_KG_RANK_NORMAL); /* Wikidata IRIs canonicalised */
     PE_CHECK_EQ_INT(pe_import_file(kg, fixture("sample.rdf"), &o, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(res.counts.lines, 8);
     PE_CHECK(has_text(kg, "http://dbpedia.org/resource/Rome", PE_KG_LABEL, "en", "Rome"));
     /* a Turtle syntax error: statements before it committed, the import fails with FILE:LINE */
     FILE *f = fopen(tmp_path("bad.ttl"), "w");
@@ -320,6 +324,30 @@ static void test_rdf(void)
     PE_CHECK_EQ_INT(pe_import_file(kg, tmp_path("bad.ttl"), &o, &res, &err), PE_ERR_PARSE);
     PE_CHECK_MSG(strstr(err.msg, "bad.ttl:3"), "%s", err.msg);
     PE_CHECK(triple_rank(kg, "http://a.example/x", "http://a.example/y", "http://a.example/z") == PE_KG_RANK_NORMAL);
+    /* an RDF/XML error names its line (raptor keeps none for RDF/XML) */
+    f = fopen(tmp_path("bad.rdf"), "w");
+    fprintf(f, "<?xml version=\"1.0\"?>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"\n"
+               "  xmlns:rdfs=\"http://www.w3.org/2000/01/rdf-schema#\">\n"
+               "  <rdf:Description rdf:about=\"http://a.example/r1\"><rdfs:label>R1</rdfs:label></rdf:Description>\n"
+               "  <rdf:Description rdf:about=\"http://a.example/r2\">\n"
+               "    <rdfs:label>R2</rdfs:labelx>\n  </rdf:Description>\n</rdf:RDF>\n");
+    fclose(f);
+    PE_CHECK_EQ_INT(pe_import_file(kg, tmp_path("bad.rdf"), &o, &res, &err), PE_ERR_PARSE);
+    PE_CHECK_MSG(strstr(err.msg, "bad.rdf:6:"), "%s", err.msg);
+    /* raptor's message for an illegal escape prints a pointer as a string:
+     * not shown; what is stored and printed is valid UTF-8 */
+    f = fopen(tmp_path("esc.nt"), "w");
+    fprintf(f, "<http://a.example/e> <http://a.example/p> \"bad \\q\" .\n"
+               "<http://a.example/e> <http://www.w3.org/2000/01/rdf-schema#label> \"E\" .\n");
+    fclose(f);
+    PE_CHECK_EQ_INT(pe_import_file(kg, tmp_path("esc.nt"), &o, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(res.counts.skipped, 1);
+    PE_CHECK_MSG(strstr(res.first_error, "esc.nt:1:") && strstr(res.first_error, "Illegal string escape \\q") &&
+                 !strstr(res.first_error, " in \"") && pe_utf8_valid(res.first_error, strlen(res.first_error), NULL),
+                 "%s", res.first_error);
+    pe_kg_source src;
+    PE_CHECK_EQ_INT(source_status(kg, res.source_id, &src), PE_KG_SOURCE_DONE);
+    PE_CHECK(!strcmp(src.last_error, res.first_error));
     pe_kg_close(kg);
 }
 
