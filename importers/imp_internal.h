@@ -203,6 +203,13 @@ typedef struct imp_rdf_term {
     const char *datatype;         /* literal datatype IRI or NULL */
 } imp_rdf_term;
 
+/* Offset of the first NUL character the text would decode to: a raw 0
+ * byte, or the escape \u0000 / \U00000000 (JSON, N-Triples, Turtle) after
+ * an odd number of backslashes; len when none. The store keeps texts as C
+ * strings and raptor cuts literals at a NUL: such a record is refused
+ * (counted, with this position) rather than stored cut short. */
+size_t imp_nul_at(const char *s, size_t len);
+
 /* Makes a message safe to store and to print as JSON, in place: invalid
  * UTF-8 bytes and control characters become '?'. */
 void imp_msg_clean(char *msg);

@@ -110,6 +110,8 @@ pe_status imp_rdf_map(const imp_rdf_term *s, const imp_rdf_term *p, const imp_rd
     if (!pe_utf8_valid(s->s, s->len, NULL) || !pe_utf8_valid(p->s, p->len, NULL) || !pe_utf8_valid(o->s, o->len, NULL) ||
         (o->lang && !pe_utf8_valid(o->lang, strlen(o->lang), NULL)))
         return PE_ERR_UTF8;
+    /* A NUL (N-Triples "\u0000") would cut a C string short: a bad record. */
+    if (memchr(s->s, 0, s->len) || memchr(p->s, 0, p->len) || memchr(o->s, 0, o->len)) return PE_ERR_PARSE;
     /* What the store refuses as a term or a language (PE_ERR_PARSE: a bad record). */
     if (s->len == 0 || (unsigned char)s->s[0] < 0x20 || p->len == 0 || (unsigned char)p->s[0] < 0x20 ||
         (o->kind != 'l' && (o->len == 0 || (unsigned char)o->s[0] < 0x20)) ||
@@ -270,7 +272,7 @@ static void on_statement(void *user, raptor_statement *rs)
         char msg[PE_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s:%ld: %s (skipped)", imp_input_path(c->in), line,
                  st == PE_ERR_UTF8 ? "invalid UTF-8 in a statement"
-                                   : "empty term, control character or language tag over 64 bytes");
+                                   : "empty term, control character, NUL character or language tag over 64 bytes");
         if (nt) {
             bad_line(c, line, msg);
             return;
@@ -283,6 +285,22 @@ static void on_statement(void *user, raptor_statement *rs)
     if (st == PE_OK && !nt && c->opt->point)
         st = c->opt->point(c->opt->record_user, imp_input_offset(c->in), (uint64_t)fed_line(c));
     if (st != PE_OK) stop(c, st);
+}
+
+size_t imp_nul_at(const char *s, size_t len)
+{
+    const char *raw = memchr(s, 0, len);
+    size_t at = raw ? (size_t)(raw - s) : len;
+    static const char *const esc[2] = {"u0000", "U00000000"};
+    for (int k = 0; k < 2; k++) {
+        size_t el = strlen(esc[k]);
+        for (const char *p = s; p < s + at && (p = memmem(p, (size_t)(s + at - p), esc[k], el)); p += el) {
+            size_t bs = 0;
+            while (p - bs > s && p[-1 - (ptrdiff_t)bs] == '\\') bs++;
+            if ((bs & 1) && (size_t)(p - 1 - s) < at) at = (size_t)(p - 1 - s);
+        }
+    }
+    return at;
 }
 
 void imp_msg_clean(char *msg)
@@ -434,6 +452,14 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
                 raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, len, 1);
                 st = c.fail ? c.fail : ls;
                 break;
+            } else if (imp_nul_at(line, n) < n) {
+                char msg[PE_ERRMSG_MAX];
+                snprintf(msg, sizeof msg, "%s:%llu:%zu: a NUL character (\\u0000) in the statement (skipped: it would "
+                         "be stored cut short)", path, (unsigned long long)imp_input_line_no(in), imp_nul_at(line, n) + 1);
+                bad_line(&c, (long)imp_input_line_no(in), msg);
+                line = "";
+                n = 0;
+                last_bad = 1;
             } else if (memchr(line, '"', n) && !quotes_balanced(line, n)) {
                 char msg[PE_ERRMSG_MAX];
                 snprintf(msg, sizeof msg, "%s:%llu: unterminated string literal (skipped)", path,
@@ -497,8 +523,21 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
                     off += seg;
                 }
             } else {
+                size_t nul = imp_nul_at(buf, n);
+                uint64_t nl_before = 0;
+                for (const char *p = buf; (p = memchr(p, '\n', nul - (size_t)(p - buf))); p++) nl_before++;
+                if (nul < n) { /* raptor would cut the literal there: stop before its line */
+                    size_t start = nul;
+                    while (start > 0 && buf[start - 1] != '\n') start--;
+                    raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, start, 1);
+                    if (c.fail) { st = c.fail; break; }
+                    st = pe_error_set(err, PE_ERR_PARSE, "%s:%llu: a NUL character (\\u0000): not stored cut short "
+                                      "(the %s parser cannot continue after an error)", path,
+                                      (unsigned long long)(c.lines_fed + nl_before + 1), name);
+                    break;
+                }
                 raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf, n, 0);
-                for (const char *p = buf; (p = memchr(p, '\n', n - (size_t)(p - buf))); p++) c.lines_fed++;
+                c.lines_fed += nl_before;
             }
             if (n) last_nl = buf[n - 1] == '\n';
             if (c.fail) { st = c.fail; break; }

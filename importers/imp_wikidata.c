@@ -299,17 +299,34 @@ static pe_status parse_sitelinks(imp_wd *p, const cJSON *node)
     return PE_OK;
 }
 
+/* 1 and *out, 0 when absent or null, -1 when not a number, -2 when a
+ * number out of the range of a double ("+1e999999": it would be stored as
+ * infinity and printed as null). */
 static int get_number(const cJSON *o, const char *name, double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
     if (!v || cJSON_IsNull(v)) return 0;
-    if (cJSON_IsNumber(v)) { *out = v->valuedouble; return 1; }
-    if (cJSON_IsString(v)) {
+    double d;
+    if (cJSON_IsNumber(v)) d = v->valuedouble;
+    else if (cJSON_IsString(v)) {
         char *end;
-        double d = strtod(v->valuestring, &end);
-        if (end != v->valuestring && *end == '\0') { *out = d; return 1; }
+        d = strtod(v->valuestring, &end);
+        if (end == v->valuestring || *end != '\0') return -1;
+    } else return -1;
+    if (!isfinite(d)) return -2;
+    *out = d;
+    return 1;
+}
+
+/* "amount" of claim prop as a message fragment for get_number's result r. */
+static pe_status bad_number(imp_wd *p, const char *prop, const char *what, const cJSON *val, const char *name, int r)
+{
+    if (r == -2) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(val, name);
+        return bad(p, "claim %s: %s '%.40s' is out of the range of a double", prop, what,
+                   cJSON_IsString(v) ? v->valuestring : "(a number)");
     }
-    return -1;
+    return bad(p, "claim %s: %s is %s", prop, what, r == 0 ? "missing" : "not a number");
 }
 
 static const char *str_of(const cJSON *v, int *wrong)
@@ -381,12 +398,15 @@ static pe_status parse_datavalue(imp_wd *p, const char *prop, const char *sdt, c
     }
     if (strcmp(t, "quantity") == 0) {
         double a;
-        if (get_number(val, "amount", &a) != 1) return bad(p, "claim %s: quantity amount is missing or not a number", prop);
+        int r = get_number(val, "amount", &a);
+        if (r != 1) return bad_number(p, prop, "quantity amount", val, "amount", r);
         v->type = PE_KG_VAL_QUANTITY;
         v->amount = a;
         v->lower = v->upper = NAN;
-        if (get_number(val, "lowerBound", &v->lower) < 0) return bad(p, "claim %s: quantity lowerBound is not a number", prop);
-        if (get_number(val, "upperBound", &v->upper) < 0) return bad(p, "claim %s: quantity upperBound is not a number", prop);
+        if ((r = get_number(val, "lowerBound", &v->lower)) < 0)
+            return bad_number(p, prop, "quantity lowerBound", val, "lowerBound", r);
+        if ((r = get_number(val, "upperBound", &v->upper)) < 0)
+            return bad_number(p, prop, "quantity upperBound", val, "upperBound", r);
         v->unit = opt_string(val, "unit", &wrong);
         if (wrong) return bad(p, "claim %s: quantity unit is not a string", prop);
         return PE_OK;
@@ -407,9 +427,11 @@ static pe_status parse_datavalue(imp_wd *p, const char *prop, const char *sdt, c
     }
     if (strcmp(t, "globecoordinate") == 0) {
         double lat, lon, pr = NAN;
-        if (get_number(val, "latitude", &lat) != 1 || get_number(val, "longitude", &lon) != 1)
-            return bad(p, "claim %s: globecoordinate needs numeric latitude and longitude", prop);
-        if (get_number(val, "precision", &pr) < 0) return bad(p, "claim %s: coordinate precision is not a number", prop);
+        int r;
+        if ((r = get_number(val, "latitude", &lat)) != 1) return bad_number(p, prop, "latitude", val, "latitude", r);
+        if ((r = get_number(val, "longitude", &lon)) != 1) return bad_number(p, prop, "longitude", val, "longitude", r);
+        if ((r = get_number(val, "precision", &pr)) < 0)
+            return bad_number(p, prop, "coordinate precision", val, "precision", r);
         v->type = PE_KG_VAL_COORD;
         v->lat = lat;
         v->lon = lon;
@@ -586,6 +608,22 @@ static int utf8_ok(const char *s, size_t n, size_t *bad_at)
     return 1;
 }
 
+/* The id of the entity whose text comes before json[at], into idbuf ("" if none). */
+static void id_before(const char *json, size_t at, char *idbuf, size_t cap)
+{
+    const char *idp = memmem(json, at, "\"id\":", 5);
+    idbuf[0] = '\0';
+    if (!idp) return;
+    idp += 5;
+    while (idp < json + at && *idp == ' ') idp++;
+    if (idp < json + at && *idp == '"') {
+        size_t k = 0;
+        idp++;
+        while (k + 1 < cap && idp + k < json + at && idp[k] != '"') { idbuf[k] = idp[k]; k++; }
+        idbuf[k] = '\0';
+    }
+}
+
 int imp_wd_bad_entities(const imp_wd *p) { return p->bad_entities > INT_MAX ? INT_MAX : (int)p->bad_entities; }
 
 /* A response's entities each stand alone: a bad one is skipped (counted,
@@ -620,6 +658,14 @@ pe_status imp_wd_parse(imp_wd *p, const char *json, size_t len, const char *file
                                 (unsigned long long)line, idbuf, bad_at);
         return pe_error_set(err, PE_ERR_UTF8, "%s:%llu: invalid UTF-8 at byte %zu of the line", file,
                             (unsigned long long)line, bad_at);
+    }
+    size_t nul = imp_nul_at(json, len);
+    if (nul < len) {
+        char idbuf[24];
+        id_before(json, nul, idbuf, sizeof idbuf);
+        return pe_error_set(err, PE_ERR_PARSE, "%s:%llu: %s%s%sa string holds a NUL character (\\u0000) at byte %zu "
+                            "of the line: record skipped, not stored cut short", file, (unsigned long long)line,
+                            idbuf[0] ? "entity " : "", idbuf, idbuf[0] ? ": " : "", nul);
     }
     /* Chunks from earlier records are reused; a huge record's chunk is
      * given back so that memory stays bounded by the largest recent record. */

@@ -741,6 +741,9 @@ pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, cons
     if (!w || (!text && len)) return PE_ERR_INVALID;
     if (w->failed) return w->failed;
     if ((unsigned)kind > PE_KG_DESCRIPTION) return kg_fail(w->kg, PE_ERR_INVALID, "bad text kind %d", (int)kind);
+    if (text && memchr(text, 0, len))
+        return kg_fail(w->kg, PE_ERR_INVALID, "a text of entity %llu holds a NUL byte (texts are read as C strings)",
+                       (unsigned long long)e);
     e = w_canon(w, e);
     pe_status st = w_check_entity(w, e, "put_text");
     if (st != PE_OK) return st;

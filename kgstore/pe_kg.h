@@ -248,6 +248,8 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
  * (the first stays first; up to 64 kept); a second LABEL in the same
  * language with another text is kept beside the first. Labels and aliases are
  * entered in the alias index (PE_ERR_UTF8 when the text is not UTF-8).
+ * PE_ERR_INVALID when the text holds a NUL byte (readers get texts as C
+ * strings: it would be cut there).
  * Also creates the entity record (kind UNKNOWN) if missing. */
 pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, const char *lang,
                          const char *text, size_t len, uint32_t source);

@@ -437,6 +437,83 @@ static void test_stdin_and_detection(void)
     pe_kg_close(kg);
 }
 
+/* Writes `n` bytes to tmp_path(name) and imports it into kg. */
+static pe_status import_bytes(pe_kg *kg, const char *name, const void *data, size_t n, pe_import_result *res,
+                              pe_error *err)
+{
+    FILE *f = fopen(tmp_path(name), "wb");
+    if (!f) return PE_ERR_IO;
+    fwrite(data, 1, n, f);
+    fclose(f);
+    pe_import_options o = pe_import_options_default();
+    return pe_import_file(kg, tmp_path(name), &o, res, err);
+}
+
+#define IMPORT_STR(kg, name, text, res, err) import_bytes(kg, name, text, sizeof text - 1, res, err)
+
+/* Issue 7: never a silent cut at a NUL, never a quantity stored as null. */
+static void test_nul_and_out_of_range(void)
+{
+    pe_kg *kg = new_store();
+    if (!kg) { PE_CHECK(kg); return; }
+    pe_import_result res;
+    pe_error err;
+    /* "\u0000" in a label (valid JSON) and a raw NUL byte: refused and counted */
+    static const char esc[] =
+        "{\"type\":\"item\",\"id\":\"Q1\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Esc\\u0000aped\"}}}\n"
+        "{\"type\":\"item\",\"id\":\"Q2\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Raw\0byte\"}}}\n"
+        "{\"type\":\"item\",\"id\":\"Q3\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"not \\\\u0000 a NUL\"}}}\n";
+    PE_CHECK_EQ_INT(IMPORT_STR(kg, "nul.json", esc, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(res.counts.skipped, 2);
+    PE_CHECK_EQ_INT(res.counts.entities, 1);
+    PE_CHECK_MSG(strstr(res.first_error, "nul.json:1: entity Q1: a string holds a NUL character"), "%s",
+                 res.first_error);
+    PE_CHECK(resolve(kg, "Q1") == 0 && resolve(kg, "Q2") == 0);
+    PE_CHECK(has_text(kg, "Q3", PE_KG_LABEL, "en", "not \\u0000 a NUL")); /* an escaped backslash: no NUL */
+    /* N-Triples "\u0000" in a literal */
+    static const char nt[] = "<http://a.example/n> <http://www.w3.org/2000/01/rdf-schema#label> \"Esc\\u0000aped\" .\n"
+                             "<http://a.example/m> <http://www.w3.org/2000/01/rdf-schema#label> \"fine\" .\n";
+    PE_CHECK_EQ_INT(IMPORT_STR(kg, "nul.nt", nt, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(res.counts.skipped, 1);
+    PE_CHECK_EQ_INT(res.counts.labels, 1);
+    PE_CHECK_MSG(strstr(res.first_error, "nul.nt:1:") && strstr(res.first_error, "NUL"), "%s", res.first_error);
+    PE_CHECK(!has_text(kg, "http://a.example/n", PE_KG_LABEL, "", "Esc"));
+    static const char ntraw[] = "<http://a.example/r> <http://www.w3.org/2000/01/rdf-schema#label> \"Raw\0byte\" .\n";
+    PE_CHECK_EQ_INT(IMPORT_STR(kg, "raw.nt", ntraw, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(res.counts.skipped, 1);
+    PE_CHECK(resolve(kg, "http://a.example/r") == 0);
+    /* Turtle: a syntax-level stop at the line of the NUL, the statements before it kept */
+    static const char ttl[] = "@prefix r: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+                              "<http://a.example/t1> r:label \"one\" .\n"
+                              "<http://a.example/t2> r:label \"Esc\\u0000aped\" .\n";
+    PE_CHECK_EQ_INT(IMPORT_STR(kg, "nul.ttl", ttl, &res, &err), PE_ERR_PARSE);
+    PE_CHECK_MSG(strstr(err.msg, "nul.ttl:3: a NUL character"), "%s", err.msg);
+    PE_CHECK(has_text(kg, "http://a.example/t1", PE_KG_LABEL, "", "one"));
+    PE_CHECK(resolve(kg, "http://a.example/t2") == 0);
+    /* the store itself refuses a text with a NUL */
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q;
+    PE_CHECK(pe_kg_intern(w, "Q9", 2, &q) == PE_OK);
+    PE_CHECK_EQ_INT(pe_kg_put_text(w, q, PE_KG_LABEL, "en", "Esc\0aped", 8, 1), PE_ERR_INVALID);
+    pe_kg_writer_abort(w);
+
+    /* a quantity beyond a double: refused with its text, not stored as null */
+    static const char big[] =
+        "{\"type\":\"item\",\"id\":\"Q5\",\"claims\":{\"P1082\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":"
+        "\"P1082\",\"datatype\":\"quantity\",\"datavalue\":{\"type\":\"quantity\",\"value\":{\"amount\":\"+1e999999\","
+        "\"unit\":\"1\"}}},\"rank\":\"normal\"}]}}\n"
+        "{\"type\":\"item\",\"id\":\"Q6\",\"claims\":{\"P625\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":"
+        "\"P625\",\"datatype\":\"globe-coordinate\",\"datavalue\":{\"type\":\"globecoordinate\",\"value\":"
+        "{\"latitude\":1e400,\"longitude\":2}}},\"rank\":\"normal\"}]}}\n";
+    PE_CHECK_EQ_INT(IMPORT_STR(kg, "big.json", big, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(res.counts.skipped, 2);
+    PE_CHECK_MSG(strstr(res.first_error, "quantity amount '+1e999999' is out of the range of a double"), "%s",
+                 res.first_error);
+    PE_CHECK(resolve(kg, "Q5") == 0 && resolve(kg, "Q6") == 0);
+    pe_kg_close(kg);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_import_XXXXXX");
@@ -447,6 +524,7 @@ int main(void)
     PE_RUN(test_rdf);
     PE_RUN(test_stdin_and_detection);
     PE_RUN(test_sameas_file);
+    PE_RUN(test_nul_and_out_of_range);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
