@@ -37,6 +37,7 @@ struct imp_input {
     int eof;                /* no more decoded bytes will come */
     uint64_t offset;        /* decoded bytes consumed */
     uint64_t line_no;       /* lines consumed */
+    pe_error pending;       /* a decoding error held back until the bytes decoded before it are consumed */
     const unsigned char *mem; /* imp_input_open_mem: the whole input */
     size_t mem_len, mem_pos;
 };
@@ -109,6 +110,30 @@ static pe_status decode(imp_input *in, char *dst, size_t room, size_t *n, pe_err
             if (in->comp == IMP_COMP_GZIP) {
                 /* Trailing zero padding after the last member is tolerated like gzip does. */
                 if (in->members > 0 && in->raw[in->raw_pos] == 0) { in->raw_pos++; continue; }
+                /* So are other bytes that do not start a member (gzip -t: "trailing
+                 * garbage ignored"): a warning, and the input ends there. */
+                if (in->members > 0 && avail < 2 && !in->raw_eof) {
+                    /* one byte left in the buffer: look at the next one too */
+                    in->raw[0] = in->raw[in->raw_pos];
+                    in->raw_pos = 0;
+                    in->raw_len = 1;
+                    ssize_t r = in->mem ? 0 : read(in->fd, in->raw + 1, RAW_CAP - 1);
+                    if (in->mem && in->mem_pos < in->mem_len) {
+                        in->raw[1] = in->mem[in->mem_pos++];
+                        r = 1;
+                    }
+                    if (r > 0) { in->raw_len += (size_t)r; in->raw_read += (uint64_t)r; }
+                    else if (r == 0) in->raw_eof = 1;
+                    avail = in->raw_len;
+                }
+                if (in->members > 0 && (in->raw[in->raw_pos] != 0x1f || avail < 2 || in->raw[in->raw_pos + 1] != 0x8b)) {
+                    pe_log(PE_LOG_WARN, "%s: %llu bytes of trailing garbage after the last gzip member ignored "
+                           "(from byte offset %llu)", in->path,
+                           (unsigned long long)(in->size > raw_offset(in) ? in->size - raw_offset(in) : avail),
+                           (unsigned long long)raw_offset(in));
+                    in->dec_done = 1;
+                    return PE_OK;
+                }
                 if (inflateReset(&in->z) != Z_OK)
                     return pe_error_set(err, PE_ERR_IO, "%s: zlib reset failed", in->path);
             } else {
@@ -283,6 +308,7 @@ uint64_t imp_input_line_no(const imp_input *in) { return in->line_no; }
 static pe_status fill(imp_input *in, size_t need, pe_error *err)
 {
     if (in->eof) return PE_OK;
+    if (in->pending.status != PE_OK) return pe_error_set(err, in->pending.status, "%s", in->pending.msg);
     if (in->pos > 0) {
         memmove(in->buf, in->buf + in->pos, in->len - in->pos);
         in->len -= in->pos;
@@ -298,8 +324,17 @@ static pe_status fill(imp_input *in, size_t need, pe_error *err)
     }
     if (in->len == in->cap) return PE_OK;
     size_t n;
-    pe_status st;
-    PE_TRY(st, decode(in, in->buf + in->len, in->cap - in->len, &n, err));
+    pe_error e;
+    pe_error_clear(&e);
+    pe_status st = decode(in, in->buf + in->len, in->cap - in->len, &n, &e);
+    if (st == PE_ERR_IO && in->len > in->pos) {
+        /* A truncated or corrupt stream: the bytes decoded before it come
+         * first (whatever the file's size, its complete lines are read),
+         * the error with the next fill. */
+        in->pending = e;
+        return PE_OK;
+    }
+    if (st != PE_OK) return pe_error_set(err, st, "%s", e.msg);
     if (n == 0) in->eof = 1;
     in->len += n;
     return PE_OK;
@@ -309,7 +344,7 @@ pe_status imp_input_peek(imp_input *in, size_t want, const char **p, size_t *n, 
 {
     pe_status st;
     if (want > in->cap) want = in->cap;
-    while (in->len - in->pos < want && !in->eof) PE_TRY(st, fill(in, 0, err));
+    while (in->len - in->pos < want && !in->eof && in->pending.status == PE_OK) PE_TRY(st, fill(in, 0, err));
     *p = in->buf + in->pos;
     *n = in->len - in->pos;
     return PE_OK;

@@ -326,12 +326,28 @@ static void produce_json(pipe_ctx *c)
     imp_sink ts = {t, t_entity, t_subject, t_text, t_sitelink, t_statement, t_sameas};
     pe_error e;
     pe_error_clear(&e);
+    /* A dump's array: "[" on its first line, "]" on its last. One that
+     * ends without "]" was cut (at a line boundary, so that every line
+     * parses): the import fails as for a truncated file, keeping the
+     * records read. (A resumed import starts after the "[" and cannot tell.) */
+    int array_open = 0, array_closed = 0, first = imp_input_line_no(c->in) == 0;
     for (;;) {
         for (int records = 0; records < TAPE_RECORDS && t->len < c->target; records++) {
             const char *line;
             size_t len;
             pe_status st = imp_input_line(c->in, &line, &len, &e);
-            if (st == PE_DONE) { end_op(c, PE_OK, NULL); goto last; }
+            if (st == PE_DONE) {
+                if (array_open && !array_closed) {
+                    char msg[PE_ERRMSG_MAX];
+                    snprintf(msg, sizeof msg, "%s:%llu: truncated JSON array: the \"[\" of line 1 is never closed "
+                             "(no \"]\" line): the dump looks cut short", path,
+                             (unsigned long long)imp_input_line_no(c->in));
+                    end_op(c, PE_ERR_IO, msg);
+                } else {
+                    end_op(c, PE_OK, NULL);
+                }
+                goto last;
+            }
             if (st == PE_ERR_LIMIT) {
                 record_op(c, IMP_OUTCOME_LINE, 1, st, e.msg, imp_input_offset(c->in), imp_input_line_no(c->in));
                 continue;
@@ -340,6 +356,10 @@ static void produce_json(pipe_ctx *c)
             while (len && (*line == ' ' || *line == '\t')) { line++; len--; }
             while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
             if (len && line[len - 1] == ',') len--;
+            if (len == 1 && *line == '[' && first) array_open = 1;
+            if (len == 1 && *line == ']') array_closed = 1;
+            else if (len && array_closed) array_closed = 0; /* records after "]": not its end */
+            if (len) first = 0;
             if (len == 0 || (len == 1 && (*line == '[' || *line == ']'))) {
                 record_op(c, IMP_OUTCOME_LINE, 0, PE_OK, NULL, imp_input_offset(c->in), imp_input_line_no(c->in));
                 continue;
