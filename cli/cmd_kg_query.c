@@ -165,9 +165,10 @@ static void stats_usage(FILE *f)
     fputs(exit_help, f);
 }
 
-static const char *status_name(pe_kg_source_status s)
+/* A RUNNING source no import holds was interrupted (killed): resumable. */
+static const char *status_name(pe_kg_source_status s, int live)
 {
-    return s == PE_KG_SOURCE_DONE ? "done" : s == PE_KG_SOURCE_FAILED ? "failed" : "running";
+    return s == PE_KG_SOURCE_DONE ? "done" : s == PE_KG_SOURCE_FAILED ? "failed" : live ? "running" : "interrupted";
 }
 
 static void fmt_time(double t, char *buf, size_t cap)
@@ -229,7 +230,7 @@ int pe_cmd_kg_stats(int argc, char **argv)
         cJSON_AddItemToObject(o, "langs", str_or_null(src.langs));
         cJSON_AddStringToObject(o, "started", t0);
         cJSON_AddItemToObject(o, "ended", src.ended > 0 ? cJSON_CreateString(t1) : cJSON_CreateNull());
-        cJSON_AddStringToObject(o, "status", status_name(src.status));
+        cJSON_AddStringToObject(o, "status", status_name(src.status, src.live));
         const pe_kg_counts *k = &src.counts;
         pe_cli_add_counts(c, k);
         cJSON_AddItemToObject(o, "counts", c);
@@ -237,7 +238,7 @@ int pe_cmd_kg_stats(int argc, char **argv)
         cJSON_AddItemToArray(srcs, o);
         if (!a.json) {
             printf("source %u: %s (%s) %s\n", src.id, src.path ? src.path : "-", src.format ? src.format : "-",
-                   status_name(src.status));
+                   status_name(src.status, src.live));
             printf("  sha256 %s, %llu bytes, dump date %s, languages %s\n", src.sha256 ? src.sha256 : "-",
                    (unsigned long long)src.size, src.dump_date ? src.dump_date : "-", src.langs ? src.langs : "all");
             printf("  started %s, ended %s\n", t0, t1);

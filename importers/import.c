@@ -185,6 +185,7 @@ typedef struct imp_run {
     /* strict-mode abort */
     pe_status record_status;
     int piped;                 /* a parser thread reads the input */
+    int held;                  /* this run holds its source (pe_kg_source_hold) */
     uint64_t raw_read, offset; /* positions of the last record it handed over */
 } imp_run;
 
@@ -662,6 +663,22 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
         goto out;
     }
     if (res) { res->source_id = r->source; res->resumed = resumed; }
+    if (resumed != 2) {
+        /* Hold the source while importing: another import of the file then
+         * knows this one is live, not interrupted (a kill -9 lets go). */
+        long pid = 0;
+        pe_status hs = pe_kg_source_hold(kg, r->source, &pid);
+        if (hs == PE_ERR_BUSY) {
+            if (pid)
+                st = pe_error_set(err, PE_ERR_BUSY, "%s: this file is being imported now (source %u, process %ld): "
+                                  "wait for that import to end", r->name, r->source, pid);
+            else
+                st = pe_error_set(err, PE_ERR_BUSY, "%s: this file is being imported now (source %u)", r->name,
+                                  r->source);
+            goto out;
+        }
+        if (hs == PE_OK) r->held = 1;
+    }
     if (resumed) {
         /* Read the source's committed state through a reader (the writer's
          * transaction sees the same data). */
@@ -749,6 +766,7 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
 out:
     if (st >= PE_ERR_FIRST) rename_msg(r, err->msg, sizeof err->msg); /* no-op when done above */
     pe_kg_writer_abort(r->w);
+    if (r->held) pe_kg_source_release(kg, r->source);
     cache_clear(r);
     free(r->subj_term);
     free(r->decl_term);

@@ -136,7 +136,12 @@ typedef struct pe_import_result {
  * set (the input is decompressed again and discarded up to it; Turtle and
  * RDF/XML re-parse and ignore the statements already imported), ending
  * with the counts of an uninterrupted run; without opt->resume it is
- * refused with PE_ERR_INVALID naming --resume. A DONE source: res->resumed
+ * refused with PE_ERR_INVALID naming --resume. An import holds its source
+ * while it runs (pe_kg_source_hold; released at its end or when its
+ * process dies): another import of the same file meanwhile gets
+ * PE_ERR_BUSY naming the process, not the "interrupted" advice, and
+ * pe_kg_source_get tells a live RUNNING source from an interrupted one
+ * (`live`). A DONE source: res->resumed
  * = 2, nothing imported, PE_OK. A fatal error marks the source FAILED (a
  * later import of the file starts a new source). */
 pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *opt,

@@ -96,6 +96,11 @@ struct pe_kg {
     uint64_t gen;         /* store generation after our last commit (0 = unknown) */
     int cache_loaded;
     pe_kg_writer *spare;  /* the last writer, emptied, kept for its buffers */
+    /* imports running now: byte-range locks on DIR/sources.lock (fcntl:
+     * released when the process dies), and the ids this handle holds */
+    int lock_fd;          /* -1 = not opened yet, -2 = cannot be opened */
+    uint32_t held[16];
+    int n_held;
 };
 
 /* Writes deferred to the end of the batch and applied in key order (random

@@ -4,6 +4,8 @@
 #include "kg_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,6 +486,7 @@ pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out)
     if (!kg->dir) return kg_fail(kg, PE_ERR_NOMEM, "out of memory");
     kg->read_only = o.read_only;
     kg->no_sync = o.no_sync;
+    kg->lock_fd = -1;
     kg->map_size = o.map_size ? o.map_size : ((size_t)64 << 30);
 
     struct stat sb;
@@ -530,6 +533,7 @@ void pe_kg_close(pe_kg *kg)
     kg_cache_free(&kg->cache);
     kg_idmap_free(&kg->redirects);
     kg_writer_free(kg->spare);
+    if (kg->lock_fd >= 0) close(kg->lock_fd); /* drops this process's holds */
     pthread_mutex_destroy(&kg->mu);
     free(kg->dir);
     free(kg);
@@ -980,6 +984,97 @@ pe_status pe_kg_source_finish(pe_kg_writer *w, uint32_t source_id, pe_kg_source_
     return st;
 }
 
+/* ---- running imports: who holds a source ---------------------------------- */
+
+/* DIR/sources.lock, opened once per handle (caller holds kg->mu). */
+static int kg_lock_fd(pe_kg *kg)
+{
+    if (kg->lock_fd == -1) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/sources.lock", kg->dir);
+        int fd = kg->read_only ? open(path, O_RDONLY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+        kg->lock_fd = fd >= 0 ? fd : -2;
+    }
+    return kg->lock_fd;
+}
+
+static int kg_holds(const pe_kg *kg, uint32_t id)
+{
+    for (int i = 0; i < kg->n_held; i++)
+        if (kg->held[i] == id) return 1;
+    return 0;
+}
+
+pe_status pe_kg_source_hold(pe_kg *kg, uint32_t id, long *holder_pid)
+{
+    if (holder_pid) *holder_pid = 0;
+    if (!kg || !id) return PE_ERR_INVALID;
+    enum { HELD_HERE, NO_FILE, FULL, HELD_THERE, OTHER, DONE } what = DONE;
+    long pid = 0;
+    int eno = 0;
+    pthread_mutex_lock(&kg->mu); /* kg_fail takes it too: messages after unlocking */
+    int fd = kg_lock_fd(kg);
+    if (kg_holds(kg, id)) {
+        what = HELD_HERE;
+    } else if (fd < 0 || kg->read_only) {
+        what = NO_FILE;
+    } else if (kg->n_held == (int)(sizeof kg->held / sizeof *kg->held)) {
+        what = FULL;
+    } else {
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = id, .l_len = 1};
+        if (fcntl(fd, F_SETLK, &fl) == 0) {
+            kg->held[kg->n_held++] = id;
+        } else if (errno == EACCES || errno == EAGAIN) {
+            struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = id, .l_len = 1};
+            pid = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK ? (long)q.l_pid : 0;
+            what = HELD_THERE;
+        } else {
+            eno = errno;
+            what = OTHER;
+        }
+    }
+    pthread_mutex_unlock(&kg->mu);
+    switch (what) {
+    case HELD_HERE: return kg_fail(kg, PE_ERR_BUSY, "import source %u is being imported by this process", id);
+    case NO_FILE:
+        return kg_fail(kg, PE_ERR_IO, "%s/sources.lock: cannot open it to mark an import running", kg->dir);
+    case FULL: return kg_fail(kg, PE_ERR_BUSY, "too many imports running in this process");
+    case HELD_THERE:
+        if (holder_pid) *holder_pid = pid;
+        return kg_fail(kg, PE_ERR_BUSY, "import source %u is being imported by process %ld", id, pid);
+    case OTHER: return kg_fail(kg, PE_ERR_IO, "%s/sources.lock: %s", kg->dir, strerror(eno));
+    default: return PE_OK;
+    }
+}
+
+void pe_kg_source_release(pe_kg *kg, uint32_t id)
+{
+    if (!kg) return;
+    pthread_mutex_lock(&kg->mu);
+    for (int i = 0; i < kg->n_held; i++)
+        if (kg->held[i] == id) {
+            struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = id, .l_len = 1};
+            if (kg->lock_fd >= 0) fcntl(kg->lock_fd, F_SETLK, &fl);
+            kg->held[i] = kg->held[--kg->n_held];
+            break;
+        }
+    pthread_mutex_unlock(&kg->mu);
+}
+
+/* 1 when an import holds source id now (this handle, or another process). */
+static int kg_source_live(pe_kg *kg, uint32_t id)
+{
+    pthread_mutex_lock(&kg->mu);
+    int live = kg_holds(kg, id);
+    int fd = live ? -1 : kg_lock_fd(kg);
+    if (fd >= 0) {
+        struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = id, .l_len = 1};
+        live = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK;
+    }
+    pthread_mutex_unlock(&kg->mu);
+    return live;
+}
+
 pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out)
 {
     if (!r || !out) return PE_ERR_INVALID;
@@ -990,6 +1085,7 @@ pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out)
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
     if (rc) return kg_mdb_fail(r->kg, rc, "read source record");
     if (kg_src_decode(&d, id, out)) return kg_fail(r->kg, PE_ERR_CORRUPT, "source record %u is malformed", id);
+    out->live = out->status == PE_KG_SOURCE_RUNNING && kg_source_live(r->kg, id);
     return PE_OK;
 }
 

@@ -193,6 +193,9 @@ typedef struct pe_kg_source {
     pe_kg_source_status status;
     pe_kg_counts counts;  /* as of the last commit */
     char last_error[256]; /* first error message seen, "" if none */
+    int live;             /* RUNNING only (pe_kg_source_get): 1 while an import holds it
+                             (pe_kg_source_hold), 0 when the import was interrupted
+                             (killed: resumable) */
 } pe_kg_source;
 
 /* Registers an import of `info->path` (id is ignored on input) and sets
@@ -214,6 +217,17 @@ pe_status pe_kg_source_checkpoint(pe_kg_writer *w, uint32_t source_id, const pe_
  * = now. PE_ERR_INVALID when source_id does not exist. */
 pe_status pe_kg_source_finish(pe_kg_writer *w, uint32_t source_id, pe_kg_source_status st,
                               const pe_kg_counts *c);
+
+/* Marks source `id` as being imported now, until pe_kg_source_release,
+ * pe_kg_close or the end of the process (a kill -9 included): an advisory
+ * fcntl lock on byte `id` of DIR/sources.lock. So a RUNNING source is told
+ * apart as live (held) or interrupted (not held: resumable), by
+ * pe_kg_source_get's `live`. PE_ERR_BUSY when another process (its pid in
+ * *holder_pid, may be NULL) or this handle holds it; PE_ERR_IO when the
+ * lock file cannot be opened (read-only store). */
+pe_status pe_kg_source_hold(pe_kg *kg, uint32_t id, long *holder_pid);
+/* Releases a hold of this handle; anything else is a no-op. */
+void pe_kg_source_release(pe_kg *kg, uint32_t id);
 
 /* ---- Writing -------------------------------------------------------------- */
 

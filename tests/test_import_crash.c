@@ -219,12 +219,13 @@ static void kill_and_resume(const char *dump, const char *tag, int expect)
     PE_CHECK(pid > 0);
     pe_kg *kg = NULL;
     pe_kg_source s;
-    int killed = 0;
+    int killed = 0, live_before = -1;
     for (int tries = 0; tries < 20000 && !killed; tries++) {
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) break; /* finished too early */
         if (!kg) kg = open_store(dba);
         if (kg && read_source(kg, &s) == 0 && s.counts.lines > 0) {
+            live_before = s.live; /* the import holds its source while it runs */
             kill(pid, SIGKILL);
             killed = 1;
         } else {
@@ -238,6 +239,20 @@ static void kill_and_resume(const char *dump, const char *tag, int expect)
     if (!killed) { pe_kg_close(kg); return; }
     PE_CHECK(read_source(kg, &s) == 0);
     PE_CHECK_EQ_INT(s.status, PE_KG_SOURCE_RUNNING);
+    /* issue 7: live while it ran, interrupted (not "running" forever) once killed */
+    PE_CHECK_EQ_INT(live_before, 1);
+    PE_CHECK_EQ_INT(s.live, 0);
+    char *args_s[] = {persona, "kg", "stats", "--db", dba, "--json", NULL};
+    snprintf(log, sizeof log, "%s-stats.log", dump);
+    PE_CHECK_EQ_INT(run(log, args_s), 0);
+    PE_CHECK_MSG(file_contains(log, "\"interrupted\""), "%s: kg stats does not say interrupted", tag);
+    /* an import holding the source (here this process) is live: a second
+     * import is told so, not to --resume */
+    PE_CHECK_EQ_INT(pe_kg_source_hold(kg, 1, NULL), PE_OK);
+    snprintf(log, sizeof log, "%s-live.log", dump);
+    PE_CHECK_EQ_INT(run(log, args_a), 1);
+    PE_CHECK_MSG(file_contains(log, "being imported now") && !file_contains(log, "--resume"), "%s: live import", tag);
+    pe_kg_source_release(kg, 1);
     fprintf(stderr, "%s: killed after %llu lines/statements committed\n", tag, (unsigned long long)s.counts.lines);
     pe_kg_close(kg);
     kg = NULL;
@@ -280,6 +295,7 @@ static void kill_and_resume(const char *dump, const char *tag, int expect)
         PE_CHECK_EQ_INT(sa.counts.dropped, sb.counts.dropped);
         PE_CHECK_EQ_INT(sa.counts.bytes, sb.counts.bytes);
         PE_CHECK_EQ_INT(sa.counts.lines, sb.counts.lines);
+        PE_CHECK_EQ_INT(sa.counts.statements, sb.counts.statements);
         PE_CHECK_EQ_STR(sa.last_error, sb.last_error);
         pe_kg_reader *ra, *rb;
         pe_kg_stats ta, tb;
