@@ -580,6 +580,14 @@ static pe_status load(const char *path, const pe_encoder_options *opts, int for_
     } else {
         st = pe_error_set(err, PE_ERR_IO, "%s: no such model (a folder, a .safetensors or a .pem file)", path);
     }
+    /* A token id the embedding has no row for would fail every text that
+     * holds the token (at forward time, stopping a whole batch): refused
+     * here, when the model is loaded (issue 7). */
+    if (st == PE_OK && enc->tok && pe_tokenizer_vocab_size(enc->tok) > (size_t)enc->cfg.vocab_size)
+        st = pe_error_set(err, PE_ERR_SHAPE,
+                          "%s: the vocabulary has %zu tokens but the model's vocab_size is %d (word embedding "
+                          "rows): tokens from id %d up would have no embedding", path,
+                          pe_tokenizer_vocab_size(enc->tok), enc->cfg.vocab_size, enc->cfg.vocab_size);
     if (st == PE_OK && for_forward) st = prepare_backend(enc, &o, err);
     if (st == PE_OK) {
         enc->path = strdup(stp ? stp : path);

@@ -299,6 +299,32 @@ static void test_config_bad(void)
     expect_load(dir, PE_OK, NULL, NULL);
 }
 
+/* Issue 7: a vocabulary with more tokens than the embedding has rows is
+ * refused when the model is loaded (before, encode stopped a whole run at
+ * the first such token, and model info said nothing). */
+static void test_vocab_larger_than_model(void)
+{
+    put_model(good, good_len);
+    copy_fixture("config.json", NULL);
+    char src[512], dst[256];
+    size_t n;
+    snprintf(src, sizeof src, "%s/encoder/tiny-f32/vocab.txt", PE_FIXTURES);
+    snprintf(dst, sizeof dst, "%s/vocab.txt", dir);
+    unsigned char *v = read_all(src, &n);
+    PE_CHECK(v != NULL);
+    if (!v) return;
+    static const char extra[] = "zzextra1\nzzextra2\nzzextra3\n";
+    unsigned char *big = malloc(n + sizeof extra);
+    memcpy(big, v, n);
+    memcpy(big + n, extra, sizeof extra - 1);
+    write_file(dst, big, n + sizeof extra - 1);
+    expect_load(dir, PE_ERR_SHAPE, "the vocabulary has 138 tokens", "vocab_size is 135");
+    write_file(dst, v, n);
+    expect_load(dir, PE_OK, NULL, NULL);
+    free(big);
+    free(v);
+}
+
 static void test_pem_bad(void)
 {
     char pem[256], bad[256];
@@ -539,6 +565,7 @@ int main(void)
     mkdir(dir, 0700);
     PE_RUN(test_safetensors_bad);
     PE_RUN(test_config_bad);
+    PE_RUN(test_vocab_larger_than_model);
     PE_RUN(test_pem_bad);
     PE_RUN(test_convert_heads_labels);
     PE_RUN(test_mutations);
