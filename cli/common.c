@@ -92,11 +92,13 @@ void pe_cli_import_progress(const pe_import_progress *p, void *user)
 void pe_cli_print_json(const cJSON *j)
 {
     char *s = cJSON_Print(j);
-    if (s) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        cJSON_free(s);
+    if (!s) { /* never an exit 0 with nothing printed */
+        fprintf(stderr, "persona: out of memory printing the JSON output\n");
+        exit(PE_EXIT_FAIL);
     }
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    cJSON_free(s);
 }
 
 void pe_cli_add_counts(cJSON *obj, const pe_kg_counts *c)

@@ -1,6 +1,7 @@
 /* persona - command-line tool of the persona engine. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,6 +77,17 @@ static void usage(FILE *f)
             "            4 finished but records were skipped for bad input\n");
 }
 
+/* A command whose output could not be written (a full disk, a closed
+ * pipe, JSON too large to print) never exits 0 as if it had printed it. */
+static int finish(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "persona: cannot write the output: %s\n", errno ? strerror(errno) : "write error");
+        return rc == PE_EXIT_OK || rc == PE_EXIT_PARTIAL ? PE_EXIT_FAIL : rc;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     pe_log_set(log_to_stderr, NULL);
@@ -94,9 +106,9 @@ int main(int argc, char **argv)
             size_t n = (size_t)(sp - c->name);
             if (argc >= 3 && strncmp(argv[1], c->name, n) == 0 && argv[1][n] == '\0' &&
                 strcmp(argv[2], sp + 1) == 0)
-                return c->fn(argc - 2, argv + 2);
+                return finish(c->fn(argc - 2, argv + 2));
         } else if (strcmp(argv[1], c->name) == 0) {
-            return c->fn(argc - 1, argv + 1);
+            return finish(c->fn(argc - 1, argv + 1));
         }
     }
     /* "persona kg" alone, or an unknown subcommand of a group: list the group. */

@@ -264,6 +264,20 @@ static void test_verify_damaged(void)
     memcpy(g_db, saved, sizeof saved);
 }
 
+/* A command whose output cannot be written exits 1 with a message, never
+ * 0 with nothing printed (issue 7). */
+static void test_output_failure(void)
+{
+    if (access("/dev/full", W_OK) != 0) return;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' kg stats --json --db '%s' > /dev/full 2>/dev/null", g_cli, g_db);
+    int st = system(cmd);
+    PE_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    snprintf(cmd, sizeof cmd, "'%s' kg entity Q515 --db '%s' > /dev/full 2>/dev/null", g_cli, g_db);
+    st = system(cmd);
+    PE_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
+
 int main(void)
 {
     const char *bin = getenv("PE_BINARY_DIR");
@@ -278,6 +292,7 @@ int main(void)
     build_store();
     PE_RUN(test_cli);
     PE_RUN(test_verify_damaged);
+    PE_RUN(test_output_failure);
     nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     PE_TEST_EXIT();
 }
