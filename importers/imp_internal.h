@@ -175,6 +175,14 @@ typedef pe_status (*imp_record_fn)(void *user, int bad, const char *msg);
  * been handed over and none after it. Returning an error stops parsing. */
 typedef pe_status (*imp_point_fn)(void *user, uint64_t bytes, uint64_t lines);
 
+/* RDF/XML entity expansion (imp_rdf.c): what the references to the
+ * DOCTYPE's internal entities may expand to, in one literal or element,
+ * and in one import; beyond, PE_ERR_LIMIT naming FILE:LINE. */
+#define IMP_RDFXML_MAX_NODE_EXPANSION (1 << 20)  /* 1 MiB a literal/element */
+#define IMP_RDFXML_MAX_EXPANSION (64 << 20)      /* 64 MiB an import */
+#define IMP_RDFXML_MAX_DTD (1 << 20)             /* a DOCTYPE's own size */
+#define IMP_RDFXML_MAX_ENTITY_NAME 64
+
 typedef struct imp_rdf_options {
     pe_import_format format;      /* NTRIPLES, TURTLE or RDFXML */
     const char *blank_scope;      /* prefix making blank nodes unique per file ("s3") */

@@ -375,6 +375,182 @@ static int quotes_balanced(const char *l, size_t n)
     return (q & 1) == 0;
 }
 
+/* ---- RDF/XML entity expansion bounds ----------------------------------------
+ * libxml2 stops billion laughs, but not one big internal entity referenced
+ * many times (a 196 KB file expanded to a 1.9 GB label). RDF/XML is fed a
+ * line at a time; each line is scanned first: the DOCTYPE's internal
+ * entities are read with their expanded sizes (references to other
+ * entities included), and every reference in the document adds its size,
+ * to the text or tag it is in (reset at each '<': one literal or one
+ * element's attributes) and to the import. Beyond IMP_RDFXML_MAX_NODE_EXPANSION
+ * or IMP_RDFXML_MAX_EXPANSION the import stops with PE_ERR_LIMIT naming the
+ * file and line, before raptor expands anything. (References inside
+ * comments or CDATA, which expand to nothing, count as well.) */
+
+typedef struct xg_ent {
+    char name[IMP_RDFXML_MAX_ENTITY_NAME + 1];
+    const char *value; size_t value_len; /* into the DTD buffer */
+    uint64_t size;       /* expanded size, when known */
+    int state;           /* 0 not computed, 1 computing (cycle), 2 done */
+} xg_ent;
+
+typedef struct xml_guard {
+    int phase;           /* 0 prolog, 1 inside the DOCTYPE, 2 document body */
+    char *dtd;
+    size_t dtd_len, dtd_cap;
+    xg_ent *ents;
+    size_t n_ents;
+    uint64_t node, total;
+} xml_guard;
+
+static void xg_free(xml_guard *g)
+{
+    free(g->dtd);
+    free(g->ents);
+}
+
+static xg_ent *xg_find(xml_guard *g, const char *name, size_t n)
+{
+    for (size_t i = 0; i < g->n_ents; i++)
+        if (strlen(g->ents[i].name) == n && !memcmp(g->ents[i].name, name, n)) return &g->ents[i];
+    return NULL;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+/* Expanded size of e: its text with each &name; replaced by name's size. */
+static uint64_t xg_size(xml_guard *g, xg_ent *e, int depth)
+{
+    if (e->state == 2) return e->size;
+    if (e->state == 1 || depth > 64) return UINT64_MAX; /* a cycle (libxml2 refuses it anyway) */
+    e->state = 1;
+    uint64_t size = 0;
+    const char *v = e->value, *end = v + e->value_len;
+    while (v < end) {
+        const char *amp = memchr(v, '&', (size_t)(end - v));
+        if (!amp) { size = sat_add(size, (uint64_t)(end - v)); break; }
+        size = sat_add(size, (uint64_t)(amp - v));
+        const char *semi = memchr(amp, ';', (size_t)(end - amp));
+        if (!semi) { size = sat_add(size, (uint64_t)(end - amp)); break; }
+        xg_ent *r = amp[1] != '#' ? xg_find(g, amp + 1, (size_t)(semi - amp - 1)) : NULL;
+        size = sat_add(size, r ? xg_size(g, r, depth + 1) : 4); /* a character reference: at most 4 bytes */
+        v = semi + 1;
+    }
+    e->size = size;
+    e->state = 2;
+    return size;
+}
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* Reads <!ENTITY name "value"> declarations (general ones; parameter and
+ * external entities are not counted) from the DOCTYPE's internal subset. */
+static pe_status xg_parse_dtd(xml_guard *g)
+{
+    const char *p = g->dtd, *end = g->dtd + g->dtd_len;
+    size_t cap = 0;
+    while ((p = memmem(p, (size_t)(end - p), "<!ENTITY", 8))) {
+        p += 8;
+        while (p < end && is_ws(*p)) p++;
+        if (p < end && *p == '%') continue; /* a parameter entity */
+        const char *name = p;
+        while (p < end && !is_ws(*p) && *p != '"' && *p != '\'' && *p != '>') p++;
+        size_t nl = (size_t)(p - name);
+        while (p < end && is_ws(*p)) p++;
+        if (p >= end || (*p != '"' && *p != '\'') || nl == 0 || nl > IMP_RDFXML_MAX_ENTITY_NAME) continue;
+        char q = *p++;
+        const char *close = memchr(p, q, (size_t)(end - p));
+        if (!close) break;
+        if (!xg_find(g, name, nl)) { /* the first declaration wins, as in XML */
+            if (g->n_ents == cap) {
+                cap = cap ? cap * 2 : 16;
+                xg_ent *ne = realloc(g->ents, cap * sizeof *ne);
+                if (!ne) return PE_ERR_NOMEM;
+                g->ents = ne;
+            }
+            xg_ent *e = &g->ents[g->n_ents++];
+            memset(e, 0, sizeof *e);
+            memcpy(e->name, name, nl);
+            e->value = p;
+            e->value_len = (size_t)(close - p);
+        }
+        p = close + 1;
+    }
+    for (size_t i = 0; i < g->n_ents; i++) xg_size(g, &g->ents[i], 0);
+    return PE_OK;
+}
+
+/* Scans one line before raptor sees it. PE_ERR_LIMIT (err set, naming
+ * path:line) when a bound is passed. */
+static pe_status xg_line(xml_guard *g, const char *s, size_t n, const char *path, uint64_t line, pe_error *err)
+{
+    if (g->phase < 2) {
+        const char *from = s;
+        if (g->phase == 0) {
+            const char *dt = memmem(s, n, "<!DOCTYPE", 9);
+            const char *lt = s;
+            /* an element before any DOCTYPE: no internal entities */
+            for (; (lt = memchr(lt, '<', n - (size_t)(lt - s))); lt++)
+                if (lt + 1 < s + n && ((lt[1] >= 'A' && lt[1] <= 'Z') || (lt[1] >= 'a' && lt[1] <= 'z') || lt[1] == '_'))
+                    break;
+            if (!dt || (lt && lt < dt)) {
+                if (lt) g->phase = 2;
+                if (g->phase < 2) return PE_OK;
+            } else {
+                g->phase = 1;
+                from = dt;
+            }
+        }
+        if (g->phase == 1) {
+            size_t k = n - (size_t)(from - s);
+            if (g->dtd_len + k + 1 > IMP_RDFXML_MAX_DTD)
+                return pe_error_set(err, PE_ERR_LIMIT, "%s:%llu: DOCTYPE longer than %d bytes", path,
+                                    (unsigned long long)line, IMP_RDFXML_MAX_DTD);
+            if (g->dtd_len + k + 1 > g->dtd_cap) {
+                size_t nc = (g->dtd_len + k + 1) * 2;
+                char *nd = realloc(g->dtd, nc);
+                if (!nd) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+                g->dtd = nd;
+                g->dtd_cap = nc;
+            }
+            memcpy(g->dtd + g->dtd_len, from, k);
+            g->dtd_len += k;
+            g->dtd[g->dtd_len] = '\0';
+            /* the DOCTYPE ends at "]>" with an internal subset, else at its first '>' */
+            const char *br = memchr(g->dtd, '[', g->dtd_len), *gt = memchr(g->dtd, '>', g->dtd_len);
+            int ended = br && (!gt || br < gt) ? memmem(g->dtd, g->dtd_len, "]>", 2) != NULL : gt != NULL;
+            if (!ended) return PE_OK;
+            if (xg_parse_dtd(g) != PE_OK) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            g->phase = 2;
+            const char *close = br && (!gt || br < gt) ? memmem(s, n, "]>", 2) : memchr(s, '>', n);
+            if (!close) return PE_OK;
+            n -= (size_t)(close - s);
+            s = close;
+        }
+    }
+    if (!g->n_ents) return PE_OK;
+    const char *end = s + n;
+    for (const char *p = s; p < end; p++) {
+        if (*p == '<') { g->node = 0; continue; }
+        if (*p != '&') continue;
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        if (!semi || semi - p - 1 > IMP_RDFXML_MAX_ENTITY_NAME) continue;
+        xg_ent *e = xg_find(g, p + 1, (size_t)(semi - p - 1));
+        if (!e) continue;
+        g->node = sat_add(g->node, e->size);
+        g->total = sat_add(g->total, e->size);
+        if (g->node > IMP_RDFXML_MAX_NODE_EXPANSION)
+            return pe_error_set(err, PE_ERR_LIMIT, "%s:%llu: entity references expand one literal or element "
+                                "beyond %d bytes (&%s; is %llu bytes)", path, (unsigned long long)line,
+                                IMP_RDFXML_MAX_NODE_EXPANSION, e->name, (unsigned long long)e->size);
+        if (g->total > IMP_RDFXML_MAX_EXPANSION)
+            return pe_error_set(err, PE_ERR_LIMIT, "%s:%llu: entity references expand the document beyond %d "
+                                "bytes in all", path, (unsigned long long)line, IMP_RDFXML_MAX_EXPANSION);
+        p = semi;
+    }
+    return PE_OK;
+}
+
 #define NT_CHUNK (256u * 1024u)
 
 pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sink *sink, pe_error *err)
@@ -396,6 +572,8 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
     raptor_world *world = raptor_new_world();
     raptor_uri *base = NULL;
     char *buf = NULL;
+    xml_guard guard;
+    memset(&guard, 0, sizeof guard);
     if (!world || raptor_world_open(world)) {
         st = pe_error_set(err, PE_ERR_NOMEM, "cannot start raptor");
         goto out;
@@ -515,9 +693,12 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
             } else if (opt->format == PE_IMPORT_RDFXML) {
                 /* a line at a time: raptor's RDF/XML parser keeps no line
                  * numbers, so an error is placed on the line being fed */
-                for (size_t off = 0; off < n && !c.fail && !c.errors;) {
+                for (size_t off = 0; off < n && !c.fail && !c.errors && st == PE_OK;) {
                     const char *nl = memchr(buf + off, '\n', n - off);
                     size_t seg = nl ? (size_t)(nl - buf) - off + 1 : n - off;
+                    /* entity expansion bounds, checked before raptor expands anything */
+                    st = xg_line(&guard, buf + off, seg, path, c.lines_fed + 1, err);
+                    if (st != PE_OK) break;
                     raptor_parser_parse_chunk(c.rp, (const unsigned char *)buf + off, seg, 0);
                     if (nl) c.lines_fed++;
                     off += seg;
@@ -540,6 +721,7 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
                 c.lines_fed += nl_before;
             }
             if (n) last_nl = buf[n - 1] == '\n';
+            if (st != PE_OK) break;
             if (c.fail) { st = c.fail; break; }
             if (c.errors) {
                 st = pe_error_set(err, PE_ERR_PARSE, "%s (the %s parser cannot continue after an error)", c.errmsg,
@@ -555,6 +737,7 @@ pe_status imp_rdf_parse(imp_input *in, const imp_rdf_options *opt, const imp_sin
         }
     }
 out:
+    xg_free(&guard);
     free(buf);
     for (int i = 0; i < 3; i++) free(c.blank[i]);
     if (c.rp) raptor_free_parser(c.rp);

@@ -120,6 +120,22 @@ typedef struct pe_import_result {
  * mapping (labels, aliases, descriptions, sameAs, redirects) is described
  * in importers/imp_rdf.c.
  *
+ * RDF/XML entity expansion: references to the DOCTYPE's internal entities
+ * (their expanded sizes, entities inside entities included) may expand to
+ * at most 1 MiB within one literal or one element's attributes (so one
+ * statement to at most twice that) and to 64 MiB in one import; beyond
+ * either the import stops with PE_ERR_LIMIT naming FILE:LINE, before
+ * anything is expanded (the statements before are committed). External
+ * entities are not loaded.
+ *
+ * Strings holding a NUL character (JSON or N-Triples "\u0000", a raw 0
+ * byte) are refused with their record (counted in skipped; Turtle stops at
+ * the line): the store keeps texts as C strings. A dump array ("[" first
+ * line) that ends without its "]" line, and a compressed stream that ends
+ * early, fail the import (PE_ERR_IO, source FAILED) after the complete
+ * records before the cut; bytes after the last gzip member that do not
+ * start one are ignored with a warning (as gzip does).
+ *
  * Counts (res->counts, also in the store's source record): texts, triples
  * and sameAs are pe_kg_put_* calls made (a repeated fact counts again,
  * although the store keeps it once). entities: Wikidata entity records

@@ -591,6 +591,56 @@ static void test_cut_dumps(void)
     pe_kg_close(kg);
 }
 
+/* Issue 7: entity expansion in RDF/XML is bounded per literal and per
+ * import, with FILE:LINE; ordinary entities (namespace shorthands) work. */
+static void test_rdfxml_entities(void)
+{
+    pe_kg *kg = new_store();
+    if (!kg) { PE_CHECK(kg); return; }
+    pe_import_result res;
+    pe_error err;
+    static const char head[] = "<?xml version=\"1.0\"?>\n<!DOCTYPE rdf:RDF [\n"
+                               "  <!ENTITY ex \"http://a.example/\">\n  <!ENTITY e \"%s\">\n"
+                               "  <!ENTITY e2 \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\">\n]>\n"
+                               "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"\n"
+                               "         xmlns:rdfs=\"http://www.w3.org/2000/01/rdf-schema#\">\n";
+    size_t cap = 4 << 20;
+    char *doc = malloc(cap), *ent = malloc(100001);
+    memset(ent, 'A', 100000);
+    ent[100000] = '\0';
+    /* namespace shorthands and small entities: imported */
+    size_t n = (size_t)snprintf(doc, cap, head, "small");
+    n += (size_t)snprintf(doc + n, cap - n, "  <rdf:Description rdf:about=\"&ex;r1\"><rdfs:label>&e; one</rdfs:label>"
+                                            "</rdf:Description>\n</rdf:RDF>\n");
+    PE_CHECK_EQ_INT(import_bytes(kg, "ok.rdf", doc, n, &res, &err), PE_OK);
+    PE_CHECK(has_text(kg, "http://a.example/r1", PE_KG_LABEL, "", "small one"));
+    /* one literal: 20 references of a 100 KB entity (2 MB) */
+    n = (size_t)snprintf(doc, cap, head, ent);
+    n += (size_t)snprintf(doc + n, cap - n, "  <rdf:Description rdf:about=\"&ex;r2\">\n    <rdfs:label>");
+    for (int i = 0; i < 20; i++) n += (size_t)snprintf(doc + n, cap - n, "&e;");
+    n += (size_t)snprintf(doc + n, cap - n, "</rdfs:label>\n  </rdf:Description>\n</rdf:RDF>\n");
+    PE_CHECK_EQ_INT(import_bytes(kg, "big-literal.rdf", doc, n, &res, &err), PE_ERR_LIMIT);
+    PE_CHECK_MSG(strstr(err.msg, "big-literal.rdf:10: entity references expand one literal"), "%s", err.msg);
+    PE_CHECK(resolve(kg, "http://a.example/r2") == 0);
+    /* an entity of entities counts expanded (1 MB for &e2;) */
+    n = (size_t)snprintf(doc, cap, head, ent);
+    n += (size_t)snprintf(doc + n, cap - n, "  <rdf:Description rdf:about=\"&ex;r3\">\n    <rdfs:label>&e2;&e;"
+                                            "</rdfs:label>\n  </rdf:Description>\n</rdf:RDF>\n");
+    PE_CHECK_EQ_INT(import_bytes(kg, "nested.rdf", doc, n, &res, &err), PE_ERR_LIMIT);
+    PE_CHECK_MSG(strstr(err.msg, "nested.rdf:10:") && strstr(err.msg, "&e;"), "%s", err.msg);
+    /* the import: 700 literals of one 100 KB reference each (70 MB) */
+    n = (size_t)snprintf(doc, cap, head, ent);
+    for (int i = 0; i < 700; i++)
+        n += (size_t)snprintf(doc + n, cap - n, "  <rdf:Description rdf:about=\"&ex;m%d\"><rdfs:comment>&e;"
+                                                "</rdfs:comment></rdf:Description>\n", i);
+    n += (size_t)snprintf(doc + n, cap - n, "</rdf:RDF>\n");
+    PE_CHECK_EQ_INT(import_bytes(kg, "many.rdf", doc, n, &res, &err), PE_ERR_LIMIT);
+    PE_CHECK_MSG(strstr(err.msg, "many.rdf:") && strstr(err.msg, "expand the document beyond"), "%s", err.msg);
+    free(doc);
+    free(ent);
+    pe_kg_close(kg);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_import_XXXXXX");
@@ -603,6 +653,7 @@ int main(void)
     PE_RUN(test_sameas_file);
     PE_RUN(test_nul_and_out_of_range);
     PE_RUN(test_cut_dumps);
+    PE_RUN(test_rdfxml_entities);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
