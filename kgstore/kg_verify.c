@@ -33,6 +33,15 @@ static void problem(kv_ctx *v, int db, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     snprintf(line, sizeof line, "%s: %s", kg_db_name(db), msg);
+    /* damaged bytes quoted from a record: printable, valid UTF-8 ('?' else) */
+    for (size_t i = 0, n = strlen(line); i < n;) {
+        unsigned char c = (unsigned char)line[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (len == 1 && (c < 0x20 || c == 0x7F)) line[i] = '?';
+        if (len > 1 && i + len <= n && pe_utf8_valid(line + i, len, NULL)) { i += len; continue; }
+        if (len != 1) line[i] = '?';
+        i++;
+    }
     if (v->res.problems++ == 0) snprintf(v->first, sizeof v->first, "%s", line);
     if (v->report) v->report(line, v->user);
 }
