@@ -29,31 +29,6 @@ static void convert_usage(FILE *f)
             "exit codes: 0 ok, 1 failure, 2 usage, 3 HF_DIR not found\n");
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    size_t got;
-    while (b && (got = fread(b + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = cap < (64u << 20) ? realloc(b, cap * 2 + 1) : NULL;
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b) b[n] = '\0';
-    return b;
-}
-
 int pe_cmd_model_convert(int argc, char **argv)
 {
     const char *pos[2] = {NULL, NULL}, *labels_path = NULL;
@@ -108,11 +83,9 @@ int pe_cmd_model_convert(int argc, char **argv)
     }
     char *labels = NULL;
     if (labels_path) {
-        labels = slurp(labels_path);
-        if (!labels) {
-            fprintf(stderr, "persona model convert: %s: cannot read\n", labels_path);
-            return PE_EXIT_FAIL;
-        }
+        pe_error lerr;
+        pe_status lst = pe_file_read(labels_path, 64u << 20, &labels, NULL, &lerr);
+        if (lst >= PE_ERR_FIRST) return pe_cli_fail(lst, lerr.msg);
         o.labels_json = labels;
     }
     pe_error err;

@@ -440,44 +440,6 @@ pe_status pe_tokenizer_new_from_vocab_text(const char *text, size_t len, const c
     return st;
 }
 
-static pe_status read_file(const char *path, char **buf, size_t *len, pe_error *err)
-{
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return pe_error_set(err, PE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    if (!b) {
-        fclose(f);
-        return pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (n == cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return pe_error_set(err, PE_ERR_IO, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
-    return PE_OK;
-}
-
 pe_status pe_tokenizer_open_vocab(const char *path, const pe_tokenizer_options *opt, pe_tokenizer **out,
                                   pe_error *err)
 {
@@ -487,7 +449,7 @@ pe_status pe_tokenizer_open_vocab(const char *path, const pe_tokenizer_options *
     char *buf;
     size_t len;
     pe_status st;
-    PE_TRY(st, read_file(path, &buf, &len, err));
+    PE_TRY(st, pe_file_read(path, 0, &buf, &len, err));
     st = pe_tokenizer_new_from_vocab_text(buf, len, path, opt, out, err);
     free(buf);
     return st;
@@ -800,7 +762,7 @@ pe_status pe_tokenizer_open_json(const char *path, pe_tokenizer **out, pe_error 
     char *buf;
     size_t len;
     pe_status st;
-    PE_TRY(st, read_file(path, &buf, &len, err));
+    PE_TRY(st, pe_file_read(path, 0, &buf, &len, err));
     st = pe_tokenizer_new_from_json(buf, len, path, out, err);
     free(buf);
     return st;
@@ -891,7 +853,7 @@ pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *e
     }
     size_t len;
     if (have_json) {
-        if ((st = read_file(pj, &jbuf, &len, err)) >= PE_ERR_FIRST) goto done;
+        if ((st = pe_file_read(pj, 0, &jbuf, &len, err)) >= PE_ERR_FIRST) goto done;
         if (!(jroot = parse_json(jbuf, len, pj, err))) {
             st = PE_ERR_PARSE;
             goto done;
@@ -901,7 +863,7 @@ pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *e
         s.opt = pe_tokenizer_options_default();
     }
     if (file_exists(pc)) {
-        if ((st = read_file(pc, &cbuf, &len, err)) >= PE_ERR_FIRST) goto done;
+        if ((st = pe_file_read(pc, 0, &cbuf, &len, err)) >= PE_ERR_FIRST) goto done;
         if (!(croot = parse_json(cbuf, len, pc, err))) {
             st = PE_ERR_PARSE;
             goto done;
@@ -914,7 +876,7 @@ pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *e
         pe_tokenizer_options opt = s.opt;
         opt.extra_special_tokens = s.extra;
         opt.n_extra_special_tokens = s.n_extra;
-        if ((st = read_file(pv, &vbuf, &len, err)) >= PE_ERR_FIRST) goto done;
+        if ((st = pe_file_read(pv, 0, &vbuf, &len, err)) >= PE_ERR_FIRST) goto done;
         st = pe_tokenizer_new_from_vocab_text(vbuf, len, pv, &opt, out, err);
     }
 done:
@@ -1620,11 +1582,6 @@ fail:
 }
 
 /* ---- offsets ------------------------------------------------------------------ */
-
-size_t pe_utf8_char_offset(const char *text, size_t byte_off)
-{
-    return count_chars(text, byte_off);
-}
 
 /* A cursor turning increasing byte offsets into code point offsets. */
 typedef struct char_cursor { size_t byte, chr; } char_cursor;

@@ -51,8 +51,8 @@ typedef enum pe_import_format {
 } pe_import_format;
 
 /* "auto", "wikidata-json", "ntriples", "turtle", "rdfxml"; PE_ERR_INVALID otherwise. */
-pe_status pe_import_format_parse(const char *name, pe_import_format *out);
-const char *pe_import_format_name(pe_import_format f);
+PE_API pe_status pe_import_format_parse(const char *name, pe_import_format *out);
+PE_API const char *pe_import_format_name(pe_import_format f);
 
 typedef struct pe_import_progress {
     const char *path;
@@ -81,7 +81,7 @@ typedef struct pe_import_options {
     const char *source_name;
 } pe_import_options;
 
-pe_import_options pe_import_options_default(void);
+PE_API pe_import_options pe_import_options_default(void);
 
 typedef struct pe_import_result {
     uint32_t source_id;  /* the import's source record in the store */
@@ -137,7 +137,7 @@ typedef struct pe_import_result {
  * refused with PE_ERR_INVALID naming --resume. A DONE source: res->resumed
  * = 2, nothing imported, PE_OK. A fatal error marks the source FAILED (a
  * later import of the file starts a new source). */
-pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *opt,
+PE_API pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *opt,
                          pe_import_result *res, pe_error *err);
 
 /* 1 when `path` is an N-Triples file (plain, gzip or bzip2) whose first
@@ -149,7 +149,7 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
  * moves every label and triple of one of them (several times slower in a
  * store that already holds both sides). The resulting graph is the same in
  * either order; only the numbering of the import sources follows it. */
-int pe_import_is_sameas_file(const char *path);
+PE_API int pe_import_is_sameas_file(const char *path);
 
 /* ---- Downloads (libcurl) ------------------------------------------------- */
 
@@ -176,7 +176,7 @@ typedef struct pe_fetch_options {
     double max_retry_after_s; /* longest pause a server's Retry-After may ask for; default 60 */
 } pe_fetch_options;
 
-pe_fetch_options pe_fetch_options_default(void);
+PE_API pe_fetch_options pe_fetch_options_default(void);
 
 /* Downloads url to dest (through dest.part, renamed when complete and the
  * checksum matches). Errors: PE_ERR_NET, PE_ERR_IO, PE_ERR_CHECKSUM,
@@ -207,12 +207,12 @@ pe_fetch_options pe_fetch_options_default(void);
  * when the call ends or its process dies): another call for the same dest,
  * in this process or another, fails at once with PE_ERR_BUSY.
  * Any scheme libcurl knows (http, https, ftp, file) is accepted. */
-pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
+PE_API pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
 
 /* url without any "user:password@" part, as it may be written into a
  * source record or a message (malloc'd, free() it; a URL libcurl cannot
  * parse is returned as given; NULL only when memory runs out). */
-char *pe_fetch_url_for_record(const char *url);
+PE_API char *pe_fetch_url_for_record(const char *url);
 
 /* Fetches the entities `ids` ("Q42,Q90") through the wbgetentities API at
  * `endpoint` (NULL = https://www.wikidata.org/w/api.php), in batches of 50,
@@ -238,13 +238,13 @@ char *pe_fetch_url_for_record(const char *url);
  * are imported and err->msg lists the missing ones. Errors: PE_ERR_NET
  * (HTTP failure, or an API error object: its code and info in err),
  * PE_ERR_PARSE (response is not JSON), and pe_import_file's errors. */
-pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
+PE_API pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
                             const pe_import_options *imp, pe_import_result *res, pe_error *err);
 
 /* Checks an id list as pe_fetch_wikidata does, without any request: PE_OK
  * and the number of ids in *n (may be NULL), or PE_ERR_INVALID naming the
  * first bad id (or saying the list is empty). */
-pe_status pe_fetch_wikidata_check_ids(const char *ids, size_t *n, pe_error *err);
+PE_API pe_status pe_fetch_wikidata_check_ids(const char *ids, size_t *n, pe_error *err);
 
 #ifdef __cplusplus
 }
