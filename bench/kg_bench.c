@@ -65,11 +65,10 @@ static pe_status open_store(const char *dir, int read_only, pe_kg **kg)
     pe_kg_options o = pe_kg_options_default();
     o.read_only = read_only;
     o.create = !read_only;
-    pe_status st = pe_kg_open(dir, &o, kg);
+    pe_error err;
+    pe_status st = pe_kg_open(dir, &o, kg, &err);
     if (st >= PE_ERR_FIRST) {
-        die(dir, st, *kg ? pe_kg_errmsg(*kg) : "");
-        pe_kg_close(*kg);
-        *kg = NULL;
+        die(dir, st, err.msg);
     }
     return st;
 }

@@ -9,9 +9,6 @@
 
 #include "pe_kg.h"
 
-static const char *const exit_help =
-    "exit codes: 0 success, 1 failure (no store, store error), 2 usage error, 3 not found\n";
-
 /* Options shared by the four commands. */
 typedef struct q_args {
     const char *db;
@@ -23,67 +20,30 @@ typedef struct q_args {
     const char *pos;   /* the positional argument */
 } q_args;
 
-/* Returns -1 on a usage error (message printed), 1 after --help, 0 ok. */
+/* Parses the options `allowed` of the four ("type limit direct json pos").
+ * Returns PE_CLI_RUN or the exit code. */
 static int parse_args(const char *cmd, int argc, char **argv, q_args *a, const char *allowed,
-                      void (*usage)(FILE *))
+                      void (*usage)(FILE *), const char *exit_notes)
 {
     memset(a, 0, sizeof *a);
-    a->db = pe_cli_default_db();
     a->lang = "en";
     a->limit = 10;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        int has_val = i + 1 < argc;
-        if (pe_cli_is_help(s)) {
-            usage(stdout);
-            return 1;
-        }
-        if (!strcmp(s, "--db") && has_val) a->db = argv[++i];
-        else if (!strcmp(s, "--lang") && has_val) a->lang = argv[++i];
-        else if (strstr(allowed, "type") && !strcmp(s, "--type") && has_val) a->type = argv[++i];
-        else if (strstr(allowed, "limit") && !strcmp(s, "--limit") && has_val) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v <= 0 || v > 100000) {
-                fprintf(stderr, "persona %s: --limit wants a number from 1 to 100000, not '%s'\n", cmd, argv[i]);
-                return -1;
-            }
-            a->limit = (size_t)v;
-        } else if (strstr(allowed, "direct") && !strcmp(s, "--direct")) a->direct = 1;
-        else if (strstr(allowed, "json") && !strcmp(s, "--json")) a->json = 1;
-        else if (s[0] == '-' && s[1] != '\0') {
-            fprintf(stderr, "persona %s: unknown or incomplete option '%s' (see --help)\n", cmd, s);
-            return -1;
-        } else if (!a->pos && strstr(allowed, "pos")) a->pos = s;
-        else {
-            fprintf(stderr, "persona %s: unexpected argument '%s' (see --help)\n", cmd, s);
-            return -1;
-        }
-    }
-    if (strstr(allowed, "pos") && !a->pos) {
-        usage(stderr);
-        return -1;
-    }
-    return 0;
-}
-
-/* Opens the store read-only and begins a reader; prints the error. */
-static int open_store(const char *cmd, const char *db, pe_kg **kg, pe_kg_reader **r)
-{
-    pe_kg_options o = pe_kg_options_default();
-    o.read_only = 1;
-    o.create = 0;
-    *r = NULL;
-    pe_status st = pe_kg_open(db, &o, kg);
-    if (st == PE_OK) st = pe_kg_reader_begin(*kg, r);
-    if (st != PE_OK) {
-        fprintf(stderr, "persona %s: cannot open the graph store: %s: %s\n", cmd, pe_status_str(st),
-                pe_kg_errmsg(*kg));
-        pe_kg_close(*kg);
-        *kg = NULL;
-        return PE_EXIT_FAIL;
-    }
-    return PE_EXIT_OK;
+    pe_cli_opt opts[8];
+    int n = 0;
+    opts[n++] = (pe_cli_opt){"--db", PE_CLI_STRING, &a->db};
+    if (!strstr(allowed, "json")) opts[n++] = (pe_cli_opt){"--lang", PE_CLI_STRING, &a->lang, .check = pe_cli_check_langs};
+    if (strstr(allowed, "type")) opts[n++] = (pe_cli_opt){"--type", PE_CLI_STRING, &a->type};
+    if (strstr(allowed, "limit")) opts[n++] = (pe_cli_opt){"--limit", PE_CLI_SIZE, &a->limit, .min = 1, .max = 100000};
+    if (strstr(allowed, "direct")) opts[n++] = (pe_cli_opt){"--direct", PE_CLI_FLAG, &a->direct};
+    if (strstr(allowed, "json")) opts[n++] = (pe_cli_opt){"--json", PE_CLI_FLAG, &a->json};
+    opts[n] = (pe_cli_opt){0};
+    int pos = strstr(allowed, "pos") != NULL;
+    const pe_cli_spec spec = {cmd, usage, opts, pos, pos, exit_notes};
+    int np, rc = pe_cli_parse(&spec, argc, argv, &np);
+    if (rc != PE_CLI_RUN) return rc;
+    if (np) a->pos = argv[1];
+    if (!a->db) a->db = pe_cli_default_db();
+    return PE_CLI_RUN;
 }
 
 static cJSON *str_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
@@ -104,16 +64,15 @@ static const char *label_of(pe_kg_reader *r, pe_kg_id id, const char *lang)
 }
 
 /* Resolves a user-given id (QID, PID, IRI); exit 3 with a message when unknown. */
-static int resolve_arg(const char *cmd, pe_kg *kg, pe_kg_reader *r, const char *db, const char *what,
-                       const char *term, pe_kg_id *id)
+static int resolve_arg(pe_kg *kg, pe_kg_reader *r, const char *db, const char *what, const char *term,
+                       pe_kg_id *id)
 {
     pe_status st = pe_kg_resolve(r, term, strlen(term), id);
     if (st == PE_OK && PE_KG_IS_LITERAL(*id)) st = PE_NOT_FOUND;
-    if (st == PE_NOT_FOUND) {
-        fprintf(stderr, "persona %s: unknown %s '%s' in the graph store %s\n", cmd, what, term, db);
-        return PE_EXIT_NOT_FOUND;
-    }
-    if (st != PE_OK) return pe_cli_fail(st, pe_kg_errmsg(kg));
+    if (st == PE_NOT_FOUND)
+        return pe_cli_error(PE_EXIT_NOT_FOUND, "unknown %s '%s' in the graph store %s", what, term,
+                            db ? db : pe_cli_default_db());
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
     return PE_EXIT_OK;
 }
 
@@ -162,7 +121,6 @@ static void stats_usage(FILE *f)
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "  --json     one JSON object on stdout instead of text\n"
                "\n");
-    fputs(exit_help, f);
 }
 
 static const char *status_name(pe_kg_source_status s)
@@ -185,16 +143,16 @@ static void fmt_time(double t, char *buf, size_t cap)
 int pe_cmd_kg_stats(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg stats", argc, argv, &a, "json", stats_usage);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    int pr = parse_args("kg stats", argc, argv, &a, "json", stats_usage, NULL);
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
-    int rc = open_store("kg stats", a.db, &kg, &r);
+    int rc = pe_cli_open_reader(a.db, &kg, &r);
     if (rc) return rc;
     pe_kg_stats s;
     pe_status st = pe_kg_stats_get(r, &s);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *srcs = cJSON_CreateArray();
@@ -276,31 +234,29 @@ static void lookup_usage(FILE *f)
                "  --lang L    language of labels and descriptions shown (default en)\n"
                "  --db DIR    store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "\n");
-    fputs(exit_help, f);
-    fputs("            (3: no candidate, or an unknown --type class)\n", f);
 }
 
 int pe_cmd_kg_lookup(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg lookup", argc, argv, &a, "pos type limit", lookup_usage);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    int pr = parse_args("kg lookup", argc, argv, &a, "pos type limit", lookup_usage, "            (3: no candidate, or an unknown --type class)\n");
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
-    int rc = open_store("kg lookup", a.db, &kg, &r);
+    int rc = pe_cli_open_reader(a.db, &kg, &r);
     if (rc) return rc;
     pe_kg_lookup_options lo = {.type = 0, .limit = a.limit};
     pe_kg_candidate *c = NULL;
-    if (a.type && (rc = resolve_arg("kg lookup", kg, r, a.db, "class", a.type, &lo.type))) goto out;
+    if (a.type && (rc = resolve_arg(kg, r, a.db, "class", a.type, &lo.type))) goto out;
     c = calloc(a.limit, sizeof *c);
     if (!c) {
-        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto out;
     }
     size_t n = 0;
     pe_status st = pe_kg_lookup(r, a.pos, strlen(a.pos), &lo, c, a.limit, &n);
     if (st >= PE_ERR_FIRST) {
-        fprintf(stderr, "persona kg lookup: %s: %s\n", pe_status_str(st), pe_kg_errmsg(kg));
+        pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
         rc = st == PE_ERR_UTF8 ? PE_EXIT_USAGE : PE_EXIT_FAIL;
         goto out;
     }
@@ -321,9 +277,8 @@ int pe_cmd_kg_lookup(int argc, char **argv)
     pe_cli_print_json(arr);
     cJSON_Delete(arr);
     if (n == 0) {
-        fprintf(stderr, "persona kg lookup: no entity named '%s'%s%s\n", a.pos, a.type ? " of type " : "",
-                a.type ? a.type : "");
-        rc = PE_EXIT_NOT_FOUND;
+        rc = pe_cli_error(PE_EXIT_NOT_FOUND, "no entity named '%s'%s%s", a.pos, a.type ? " of type " : "",
+                          a.type ? a.type : "");
     }
 out:
     free(c);
@@ -348,8 +303,6 @@ static void entity_usage(FILE *f)
                "  --lang L   language of the property and value labels (default en)\n"
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "\n");
-    fputs(exit_help, f);
-    fputs("            (3: unknown ID)\n", f);
 }
 
 static cJSON *value_json(pe_kg_reader *r, pe_kg_id o, const char *lang)
@@ -419,23 +372,23 @@ static void note_source(cJSON *sources, pe_kg_reader *r, uint32_t id)
 int pe_cmd_kg_entity(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg entity", argc, argv, &a, "pos", entity_usage);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    int pr = parse_args("kg entity", argc, argv, &a, "pos", entity_usage, "            (3: unknown ID)\n");
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
-    int rc = open_store("kg entity", a.db, &kg, &r);
+    int rc = pe_cli_open_reader(a.db, &kg, &r);
     if (rc) return rc;
     pe_kg_id id;
     pe_kg_entity *e = NULL;
-    if ((rc = resolve_arg("kg entity", kg, r, a.db, "entity", a.pos, &id))) goto out;
+    if ((rc = resolve_arg(kg, r, a.db, "entity", a.pos, &id))) goto out;
     pe_status st = pe_kg_entity_get(r, id, &e);
     if (st == PE_NOT_FOUND) {
-        fprintf(stderr, "persona kg entity: unknown entity '%s' in the graph store %s\n", a.pos, a.db);
-        rc = PE_EXIT_NOT_FOUND;
+        rc = pe_cli_error(PE_EXIT_NOT_FOUND, "unknown entity '%s' in the graph store %s", a.pos,
+                          a.db ? a.db : pe_cli_default_db());
         goto out;
     }
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *sources = cJSON_CreateObject();
@@ -516,7 +469,7 @@ int pe_cmd_kg_entity(int argc, char **argv)
     cJSON_AddItemToObject(j, "triples", triples);
     cJSON_AddItemToObject(j, "sources", sources);
     if (st >= PE_ERR_FIRST) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
     } else {
         pe_cli_print_json(j);
     }
@@ -542,26 +495,24 @@ static void types_usage(FILE *f)
                "  --lang L   language of the labels (default en)\n"
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "\n");
-    fputs(exit_help, f);
-    fputs("            (3: unknown ID)\n", f);
 }
 
 int pe_cmd_kg_types(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg types", argc, argv, &a, "pos direct", types_usage);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    int pr = parse_args("kg types", argc, argv, &a, "pos direct", types_usage, "            (3: unknown ID)\n");
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
-    int rc = open_store("kg types", a.db, &kg, &r);
+    int rc = pe_cli_open_reader(a.db, &kg, &r);
     if (rc) return rc;
     pe_kg_id id, *direct = NULL, *all = NULL;
     size_t nd = 0, na = 0;
-    if ((rc = resolve_arg("kg types", kg, r, a.db, "entity", a.pos, &id))) goto out;
+    if ((rc = resolve_arg(kg, r, a.db, "entity", a.pos, &id))) goto out;
     pe_status st = pe_kg_types(r, id, 0, &direct, &nd);
     if (st == PE_OK && !a.direct) st = pe_kg_types(r, id, 1, &all, &na);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();

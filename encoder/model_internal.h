@@ -158,6 +158,9 @@ struct pe_encoder {
 
 /* Maps path read-only. PE_ERR_IO naming the path. An empty file maps to
  * data NULL, size 0. */
+/* Opens OpenBLAS (blas_lazy.c) unless done; PE_ERR_BACKEND when it cannot. */
+pe_status enc_blas_load(pe_error *err);
+
 pe_status pe_map_file(const char *path, void **data, size_t *size, pe_error *err);
 void pe_unmap_file(void *data, size_t size);
 

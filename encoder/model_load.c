@@ -377,7 +377,10 @@ static pe_status prepare_backend(pe_encoder *enc, const pe_encoder_options *o, p
     if (o->device < 0) return pe_error_set(err, PE_ERR_INVALID, "options: CUDA device %d", o->device);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     enc->threads = o->threads > 0 ? o->threads : (cores > 0 ? (int)cores : 1);
-    /* both process-wide: OpenBLAS's threads (the pooler) and the kernels' pool */
+    /* both process-wide: OpenBLAS's threads (the pooler) and the kernels' pool;
+     * OpenBLAS is opened here (blas_lazy.c) */
+    pe_status bst = enc_blas_load(err);
+    if (bst >= PE_ERR_FIRST) return bst;
     openblas_set_num_threads(enc->threads);
     pe_kernels_set_threads(enc->threads);
 

@@ -467,16 +467,10 @@ static pe_status kg_check_layout(pe_kg *kg, int create_ok)
     return PE_OK;
 }
 
-pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out)
+/* The work of pe_kg_open on a fresh handle; failures leave kg->err. */
+static pe_status kg_open(pe_kg *kg, const char *dir, const pe_kg_options *opt)
 {
-    if (!out) return PE_ERR_INVALID;
-    *out = NULL;
     pe_kg_options o = opt ? *opt : pe_kg_options_default();
-    pe_kg *kg = calloc(1, sizeof *kg);
-    if (!kg) return PE_ERR_NOMEM;
-    pthread_mutex_init(&kg->mu, NULL);
-    pe_error_clear(&kg->err);
-    *out = kg;
     if (!dir || !*dir) return kg_fail(kg, PE_ERR_INVALID, "no store directory given");
     kg->dir = strdup(dir);
     if (!kg->dir) return kg_fail(kg, PE_ERR_NOMEM, "out of memory");
@@ -516,6 +510,24 @@ pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out)
     MDB_envinfo info;
     if (mdb_env_info(kg->env, &info) == 0 && info.me_mapsize > kg->map_size) kg->map_size = info.me_mapsize;
     return kg_check_layout(kg, !o.read_only);
+}
+
+pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "pe_kg_open: out is NULL");
+    *out = NULL;
+    pe_kg *kg = calloc(1, sizeof *kg);
+    if (!kg) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&kg->mu, NULL);
+    pe_error_clear(&kg->err);
+    pe_status st = kg_open(kg, dir, opt);
+    if (st >= PE_ERR_FIRST) {
+        pe_error_set(err, st, "%s", kg->err.msg);
+        pe_kg_close(kg);
+        return st;
+    }
+    *out = kg;
+    return st;
 }
 
 void pe_kg_close(pe_kg *kg)

@@ -5,7 +5,8 @@
  *
  *     pe_kg *kg;
  *     pe_kg_options o = pe_kg_options_default();
- *     if (pe_kg_open("kg.db", &o, &kg) != PE_OK) { ... pe_kg_errmsg(kg) ... }
+ *     pe_error err;
+ *     if (pe_kg_open("kg.db", &o, &kg, &err) >= PE_ERR_FIRST) { ... err.msg ... }
  *
  *     // write (one writer at a time; other processes' writers wait)
  *     pe_kg_writer *w;
@@ -102,12 +103,11 @@ typedef struct pe_kg_options {
 PE_API pe_kg_options pe_kg_options_default(void);
 
 /* Opens (creating if allowed) the store in directory `dir` (opt NULL =
- * defaults; a read-only open never creates). On failure
- * *out is still set when a handle could be made, so that pe_kg_errmsg()
- * explains; close it in every case. Errors: PE_ERR_IO (path), PE_ERR_CORRUPT
- * (not a store of ours, or a newer layout version), PE_ERR_STORE,
- * PE_ERR_NOMEM, PE_ERR_INVALID. */
-PE_API pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out);
+ * defaults; a read-only open never creates). On failure *out is NULL,
+ * nothing needs closing and err (may be NULL) explains. Errors: PE_ERR_IO
+ * (path), PE_ERR_CORRUPT (not a store of ours, or a newer layout version),
+ * PE_ERR_STORE, PE_ERR_NOMEM, PE_ERR_INVALID. */
+PE_API pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out, pe_error *err);
 /* NULL is a no-op. All readers and writers must have ended. */
 PE_API void pe_kg_close(pe_kg *kg);
 /* Message of the last failure on this handle ("" when none). Never NULL. */

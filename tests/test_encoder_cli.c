@@ -104,7 +104,7 @@ static void test_encode(void)
     cJSON_Delete(exp);
 
     PE_CHECK_EQ_INT(run("encode", ""), 2);
-    PE_CHECK_EQ_INT(run("encode --model /nonexistent/model", ""), 3);
+    PE_CHECK_EQ_INT(run("encode --model /nonexistent/model", ""), 5);
     snprintf(args, sizeof args, "encode --model %s --pool median", model);
     PE_CHECK_EQ_INT(run(args, ""), 2);
     PE_CHECK_EQ_INT(run("encode --help", ""), 0);
@@ -158,11 +158,11 @@ static void test_model(void)
     }
     cJSON_Delete(o);
     free(out);
-    PE_CHECK_EQ_INT(run("model info /nonexistent/model", NULL), 3);
+    PE_CHECK_EQ_INT(run("model info /nonexistent/model", NULL), 5);
     PE_CHECK_EQ_INT(run("model info", NULL), 2);
     snprintf(args, sizeof args, "model info %s/in.txt", tmp); /* not a model */
     PE_CHECK_EQ_INT(run(args, "hello\n"), 1);
-    PE_CHECK_EQ_INT(run("model convert /nonexistent/dir out.pem", NULL), 3);
+    PE_CHECK_EQ_INT(run("model convert /nonexistent/dir out.pem", NULL), 5);
     PE_CHECK_EQ_INT(run("model convert only-one-arg", NULL), 2);
     unlink(pem);
 }

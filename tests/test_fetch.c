@@ -131,10 +131,10 @@ static pe_kg *open_store(const char *db)
     pe_kg_options ko = pe_kg_options_default();
     ko.map_size = (size_t)64 << 20;
     pe_kg *kg = NULL;
-    pe_status st = pe_kg_open(db, &ko, &kg);
-    PE_CHECK_MSG(st == PE_OK, "%s", kg ? pe_kg_errmsg(kg) : "open failed");
+    pe_error err;
+    pe_status st = pe_kg_open(db, &ko, &kg, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s", err.msg);
     if (st == PE_OK) return kg;
-    pe_kg_close(kg);
     return NULL;
 }
 

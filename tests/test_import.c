@@ -40,10 +40,10 @@ static pe_kg *new_store(void)
     pe_kg_options o = pe_kg_options_default();
     o.map_size = (size_t)256 << 20;
     pe_kg *kg = NULL;
-    pe_status st = pe_kg_open(dir, &o, &kg);
+    pe_error err;
+    pe_status st = pe_kg_open(dir, &o, &kg, &err);
     if (st != PE_OK) {
-        fprintf(stderr, "cannot open store %s: %s\n", dir, kg ? pe_kg_errmsg(kg) : "");
-        pe_kg_close(kg);
+        fprintf(stderr, "cannot open store %s: %s\n", dir, err.msg);
         return NULL;
     }
     return kg;

@@ -41,8 +41,9 @@ static pe_kg *open_new(char *dir, size_t cap)
     pe_kg *kg = NULL;
     pe_kg_options o = pe_kg_options_default();
     o.map_size = (size_t)1 << 30;
-    pe_status st = pe_kg_open(newdir(dir, cap), &o, &kg);
-    PE_CHECK_MSG(st == PE_OK, "open %s: %s", dir, pe_kg_errmsg(kg));
+    pe_error err;
+    pe_status st = pe_kg_open(newdir(dir, cap), &o, &kg, &err);
+    PE_CHECK_MSG(st == PE_OK, "open %s: %s", dir, err.msg);
     return kg;
 }
 
@@ -969,7 +970,7 @@ static void test_sameas_swap_ids(void)
     PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
     pe_kg_close(kg); /* a new handle: caches rebuilt from the store */
     pe_kg_options o = pe_kg_options_default();
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     pe_kg_reader *r;
     PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
     pe_kg_id c = R(r, "Q90");
@@ -1046,7 +1047,7 @@ static void test_sameas_fresh_swap(void)
 
     /* a new handle: dictionary and merges loaded from the store */
     pe_kg_options o = pe_kg_options_default();
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
     PE_CHECK_EQ_INT(I(w, "Q1000"), I(w, "http://dbpedia.org/resource/R0"));
     /* ids merged away before are followed: Q9 joins Q1001's entity */
@@ -1217,7 +1218,7 @@ static void test_persistence_and_abort(void)
 
     pe_kg_options o = pe_kg_options_default();
     o.read_only = 1;
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_ERR_INVALID);
     pe_kg_reader *r;
     PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
@@ -1258,7 +1259,7 @@ static void test_reopen_intern(void)
     pe_kg_close(kg);
     pe_kg_options o = pe_kg_options_default();
     o.map_size = (size_t)1 << 30;
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
     for (int i = 49; i >= 0; i--) {
         if (i % 10 == 9) { memset(t, 'a' + i % 26, 590); snprintf(t + 590, 10, "%d", i); }
@@ -1285,7 +1286,7 @@ static void test_no_sync(void)
     pe_kg_options o = pe_kg_options_default();
     o.no_sync = 1;
     o.map_size = (size_t)1 << 28;
-    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg, NULL) == PE_OK);
     pe_kg_writer *w;
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
     text(w, I(w, "Q42"), PE_KG_LABEL, "en", "Douglas Adams", 1);
@@ -1293,7 +1294,7 @@ static void test_no_sync(void)
     PE_CHECK(pe_kg_sync(kg) == PE_OK);
     pe_kg_close(kg);
     o.read_only = 1;
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     pe_kg_reader *r;
     PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
     pe_kg_candidate c[2];
@@ -1328,7 +1329,7 @@ static void test_fork_reader(void)
         char ch;
         pe_kg_candidate c[2];
         size_t n;
-        if (pe_kg_open(dir, &o, &ck) != PE_OK || pe_kg_reader_begin(ck, &r) != PE_OK) fails++;
+        if (pe_kg_open(dir, &o, &ck, NULL) != PE_OK || pe_kg_reader_begin(ck, &r) != PE_OK) fails++;
         if (write(to_parent[1], "r", 1) != 1) fails++;
         /* parent has written "second" but not committed */
         if (read(to_child[0], &ch, 1) != 1) fails++;
@@ -1432,21 +1433,21 @@ static void test_bad_stores(void)
 {
     char path[160];
     pe_kg *kg = NULL;
+    pe_error err;
     /* a file, not a directory */
     snprintf(path, sizeof path, "%s/afile", g_root);
     FILE *f = fopen(path, "w");
     PE_CHECK(f != NULL);
     if (f) { fputs("x", f); fclose(f); }
-    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_IO);
-    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "not a directory"));
-    pe_kg_close(kg);
+    kg = (pe_kg *)1;
+    PE_CHECK(pe_kg_open(path, NULL, &kg, &err) == PE_ERR_IO);
+    PE_CHECK(!kg && strstr(err.msg, "not a directory") && err.status == PE_ERR_IO);
     /* missing, read-only */
     snprintf(path, sizeof path, "%s/missing", g_root);
     pe_kg_options o = pe_kg_options_default();
     o.read_only = 1;
-    PE_CHECK(pe_kg_open(path, &o, &kg) == PE_ERR_IO);
-    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "missing"));
-    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(path, &o, &kg, &err) == PE_ERR_IO);
+    PE_CHECK(!kg && strstr(err.msg, "missing"));
     /* garbage data.mdb */
     snprintf(path, sizeof path, "%s/garbage", g_root);
     mkdir(path, 0755);
@@ -1454,8 +1455,8 @@ static void test_bad_stores(void)
     snprintf(fp, sizeof fp, "%s/data.mdb", path);
     f = fopen(fp, "w");
     if (f) { for (int i = 0; i < 20000; i++) fputc('g', f); fclose(f); }
-    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_CORRUPT);
-    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(path, NULL, &kg, NULL) == PE_ERR_CORRUPT); /* err may be NULL */
+    PE_CHECK(kg == NULL);
     /* an LMDB environment of someone else: data in the main database */
     snprintf(path, sizeof path, "%s/foreign", g_root);
     mkdir(path, 0755);
@@ -1471,9 +1472,8 @@ static void test_bad_stores(void)
     mdb_put(txn, dbi, &k, &d, 0);
     PE_CHECK(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
-    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_CORRUPT);
-    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "not a persona graph store"));
-    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(path, NULL, &kg, &err) == PE_ERR_CORRUPT);
+    PE_CHECK(!kg && strstr(err.msg, "not a persona graph store"));
     /* a store of another layout version */
     char dir[128];
     kg = open_new(dir, sizeof dir);
@@ -1489,11 +1489,10 @@ static void test_bad_stores(void)
     mdb_put(txn, dbi, &vk, &vd, 0);
     PE_CHECK(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
-    PE_CHECK(pe_kg_open(dir, NULL, &kg) == PE_ERR_CORRUPT);
-    PE_CHECK_MSG(kg && strstr(pe_kg_errmsg(kg), "version 7"), "message: %s", pe_kg_errmsg(kg));
-    pe_kg_close(kg);
-    PE_CHECK(pe_kg_open(NULL, NULL, &kg) == PE_ERR_INVALID);
-    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(dir, NULL, &kg, &err) == PE_ERR_CORRUPT);
+    PE_CHECK_MSG(!kg && strstr(err.msg, "version 7"), "message: %s", err.msg);
+    PE_CHECK(pe_kg_open(NULL, NULL, &kg, &err) == PE_ERR_INVALID);
+    PE_CHECK(kg == NULL && strstr(err.msg, "directory"));
     pe_kg_close(NULL);
     pe_kg_writer_abort(NULL);
     pe_kg_reader_end(NULL);
@@ -1509,7 +1508,7 @@ static void test_map_full(void)
     pe_kg *kg = NULL;
     pe_kg_options o = pe_kg_options_default();
     o.map_size = 256 * 1024;
-    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg, NULL) == PE_OK);
     char txt[200];
     memset(txt, 'x', sizeof txt);
     pe_status st = PE_OK;
