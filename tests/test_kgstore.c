@@ -535,6 +535,11 @@ static void test_lookup(void)
         link_e(w, I(w, q), p131, paris, 1);
     }
     link_e(w, I(w, "Q2000"), p131, texas, 1);
+    /* ties (pe_kg.h: exact first, then smaller id): three equal weights */
+    pe_kg_id twin_lo = I(w, "Q3001"), twin_hi = I(w, "Q3002"), twin_alias = I(w, "Q3000"); /* ids in this order */
+    text(w, twin_hi, PE_KG_LABEL, "en", "Twin", 1);
+    text(w, twin_alias, PE_KG_ALIAS, "en", "Twin", 1); /* alias only: weight 1 */
+    text(w, twin_lo, PE_KG_LABEL, "en", "Twin", 1);
     PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
 
     pe_kg_reader *r;
@@ -557,6 +562,16 @@ static void test_lookup(void)
         PE_CHECK_NEAR(sum, 1.0, 1e-9);
         PE_CHECK(c[3].id == hilton && !c[3].exact); /* alias only */
     }
+    /* weights 2, 2 (labels) and 1 (alias): priors 0.4, 0.4, 0.2 exactly in this order */
+    PE_CHECK(pe_kg_lookup(r, "twin", 4, NULL, c, 8, &n) == PE_OK && n == 3);
+    PE_CHECK(twin_lo < twin_hi);
+    PE_CHECK_MSG(n == 3 && c[0].id == twin_lo && c[1].id == twin_hi && c[2].id == twin_alias,
+                 "tie order %llu %llu %llu", (unsigned long long)c[0].id, (unsigned long long)c[1].id,
+                 (unsigned long long)c[2].id);
+    PE_CHECK(n == 3 && c[0].exact && c[1].exact && !c[2].exact);
+    PE_CHECK_NEAR(c[0].prior, 0.4, 1e-12);
+    PE_CHECK_NEAR(c[1].prior, 0.4, 1e-12);
+    PE_CHECK_NEAR(c[2].prior, 0.2, 1e-12);
     pe_kg_lookup_options lo = {.type = city, .limit = 10};
     PE_CHECK(pe_kg_lookup(r, "paris", 5, &lo, c, 8, &n) == PE_OK);
     PE_CHECK(n == 2 && c[0].id == paris && c[1].id == texas);
@@ -1374,6 +1389,7 @@ static void test_fork_reader(void)
 typedef struct reader_arg {
     pe_kg *kg;
     int bad, snapshots;
+    uint64_t final;  /* triples seen by a renew after the last commit */
     volatile int *stop;
 } reader_arg;
 
@@ -1395,6 +1411,9 @@ static void *reader_thread(void *p)
         a->snapshots++;
         if (pe_kg_reader_renew(r) != PE_OK) a->bad++;
     }
+    /* stop is set after the last commit: a renew now sees all of it */
+    pe_kg_stats st;
+    if (pe_kg_reader_renew(r) == PE_OK && pe_kg_stats_get(r, &st) == PE_OK) a->final = st.triples;
     pe_kg_reader_end(r);
     return NULL;
 }
@@ -1425,6 +1444,10 @@ static void test_thread_readers(void)
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
         PE_CHECK_MSG(args[i].bad == 0, "reader %d: %d bad snapshots of %d", i, args[i].bad, args[i].snapshots);
+        /* a reader that never looked would pass the check above */
+        PE_CHECK_MSG(args[i].snapshots > 0, "reader %d saw no snapshot", i);
+        PE_CHECK_MSG(args[i].final == 1000, "reader %d: %llu triples after the last commit", i,
+                     (unsigned long long)args[i].final);
     }
     pe_kg_close(kg);
 }
