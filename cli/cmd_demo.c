@@ -222,7 +222,7 @@ int pe_cmd_demo(int argc, char **argv)
                (unsigned long long)s.alias_keys, (unsigned long long)s.sources);
     if (show_lookup(r, "Paris") || show_lookup(r, "the beatles") || show_lookup(r, "Lyons") ||
         show_types(r, "Q90") || show_entity(r, "http://dbpedia.org/resource/Paris")) {
-        pe_cli_fail(PE_ERR_CORRUPT, "%s", pe_kg_errmsg(kg));
+        pe_cli_fail(PE_ERR_CORRUPT, "%s", pe_kg_reader_errmsg(r));
         goto done;
     }
     rc = PE_EXIT_OK;

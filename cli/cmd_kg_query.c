@@ -72,7 +72,7 @@ static int resolve_arg(pe_kg *kg, pe_kg_reader *r, const char *db, const char *w
     if (st == PE_NOT_FOUND)
         return pe_cli_error(PE_EXIT_NOT_FOUND, "unknown %s '%s' in the graph store %s", what, term,
                             db ? db : pe_cli_default_db());
-    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
     return PE_EXIT_OK;
 }
 
@@ -152,7 +152,7 @@ int pe_cmd_kg_stats(int argc, char **argv)
     pe_kg_stats s;
     pe_status st = pe_kg_stats_get(r, &s);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *srcs = cJSON_CreateArray();
@@ -256,7 +256,7 @@ int pe_cmd_kg_lookup(int argc, char **argv)
     size_t n = 0;
     pe_status st = pe_kg_lookup(r, a.pos, strlen(a.pos), &lo, c, a.limit, &n);
     if (st >= PE_ERR_FIRST) {
-        pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
+        pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         rc = st == PE_ERR_UTF8 ? PE_EXIT_USAGE : PE_EXIT_FAIL;
         goto out;
     }
@@ -388,7 +388,7 @@ int pe_cmd_kg_entity(int argc, char **argv)
         goto out;
     }
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *sources = cJSON_CreateObject();
@@ -469,7 +469,7 @@ int pe_cmd_kg_entity(int argc, char **argv)
     cJSON_AddItemToObject(j, "triples", triples);
     cJSON_AddItemToObject(j, "sources", sources);
     if (st >= PE_ERR_FIRST) {
-        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
     } else {
         pe_cli_print_json(j);
     }
@@ -512,7 +512,7 @@ int pe_cmd_kg_types(int argc, char **argv)
     pe_status st = pe_kg_types(r, id, 0, &direct, &nd);
     if (st == PE_OK && !a.direct) st = pe_kg_types(r, id, 1, &all, &na);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();

@@ -17,7 +17,7 @@
 static pe_status w_mdb(pe_kg_writer *w, int rc, const char *what)
 {
     /* An LMDB error in a write transaction leaves it unusable. */
-    pe_status st = kg_mdb_fail(w->kg, rc, what);
+    pe_status st = kg_mdb_wfail(w, rc, what);
     w->failed = st;
     return st;
 }
@@ -25,7 +25,7 @@ static pe_status w_mdb(pe_kg_writer *w, int rc, const char *what)
 static pe_status w_nomem(pe_kg_writer *w)
 {
     w->failed = PE_ERR_NOMEM;
-    return kg_fail(w->kg, PE_ERR_NOMEM, "out of memory");
+    return kg_wfail(w, PE_ERR_NOMEM, "out of memory");
 }
 
 /* The writer's sort buffer, at least n bytes (kept between flushes and
@@ -250,7 +250,7 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
         }
         if (rc || d.mv_size < KG_ENT_FIXED) {
             st = rc ? w_mdb(w, rc, "read entity record")
-                    : kg_fail(w->kg, PE_ERR_CORRUPT, "entity record %llu is malformed", (unsigned long long)u->id);
+                    : kg_wfail(w, PE_ERR_CORRUPT, "entity record %llu is malformed", (unsigned long long)u->id);
             break;
         }
         const unsigned char *old = d.mv_data;
@@ -516,9 +516,9 @@ pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *
     *id = 0;
     if (w->failed) return w->failed;
     kg_canon_term(&term, &len);
-    if (len == 0) return kg_fail(w->kg, PE_ERR_INVALID, "empty term");
+    if (len == 0) return kg_wfail(w, PE_ERR_INVALID, "empty term");
     if ((unsigned char)term[0] < 0x20)
-        return kg_fail(w->kg, PE_ERR_INVALID, "term starts with a control character");
+        return kg_wfail(w, PE_ERR_INVALID, "term starts with a control character");
     unsigned char kb[KG_MAX_KEY + 1];
     size_t kl = kg_term_key((const unsigned char *)term, len, kb);
     uint64_t h = kg_cache_hash(kb, kl);
@@ -592,7 +592,7 @@ static pe_status w_lit_encode(pe_kg_writer *w, const pe_kg_value *v, size_t *n)
         break;
     case PE_KG_VAL_TIME:
         if (v->precision < 0 || v->precision > 14)
-            return kg_fail(w->kg, PE_ERR_INVALID, "time precision %d outside 0..14", v->precision);
+            return kg_wfail(w, PE_ERR_INVALID, "time precision %d outside 0..14", v->precision);
         *p++ = (unsigned char)v->precision;
         PUTS(nz(v->calendar));
         PUTT();
@@ -607,7 +607,7 @@ static pe_status w_lit_encode(pe_kg_writer *w, const pe_kg_value *v, size_t *n)
         PUTT();
         break;
     default:
-        return kg_fail(w->kg, PE_ERR_INVALID, "unknown value type %d", (int)v->type);
+        return kg_wfail(w, PE_ERR_INVALID, "unknown value type %d", (int)v->type);
     }
 #undef PUTS
 #undef PUTT
@@ -663,7 +663,7 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
 {
     *added = 0;
     size_t ll = strlen(lang);
-    if (ll > 64) return kg_fail(w->kg, PE_ERR_INVALID, "language code longer than 64 bytes: %.64s...", lang);
+    if (ll > 64) return kg_wfail(w, PE_ERR_INVALID, "language code longer than 64 bytes: %.64s...", lang);
     unsigned char kb[8 + 1 + 65 + 8];
     kg_put64(kb, e);
     kb[8] = (unsigned char)kind;
@@ -707,13 +707,13 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
         rc = mdb_cursor_put(w->cur[KG_TXT], &k2, &nd, 0);
         return rc ? w_mdb(w, rc, "store text source") : PE_OK;
     }
-    if (!*added) return kg_fail(w->kg, PE_ERR_STORE, "text hash chain too long for entity %llu",
+    if (!*added) return kg_wfail(w, PE_ERR_STORE, "text hash chain too long for entity %llu",
                                 (unsigned long long)e);
     if (kind == PE_KG_DESCRIPTION) return PE_OK;
     pe_status st;
     size_t fl;
     char *form = kg_alias_form_buf(text, len, &w->form, &w->form_cap, &fl, &st);
-    if (!form) return st == PE_ERR_NOMEM ? w_nomem(w) : kg_fail(w->kg, st, "text of entity %llu is not valid UTF-8",
+    if (!form) return st == PE_ERR_NOMEM ? w_nomem(w) : kg_wfail(w, st, "text of entity %llu is not valid UTF-8",
                                                                 (unsigned long long)e);
     if (fl == 0) return PE_OK;
     unsigned char v[KG_ALIAS_VAL];
@@ -727,7 +727,7 @@ static int w_is_literal(uint64_t id) { return (id & KG_LIT_BIT) != 0; }
 static pe_status w_check_entity(pe_kg_writer *w, uint64_t e, const char *what)
 {
     if (!e || w_is_literal(e) || e >= w->next_term)
-        return kg_fail(w->kg, PE_ERR_INVALID, "%s: %llu is not an entity id of this store", what,
+        return kg_wfail(w, PE_ERR_INVALID, "%s: %llu is not an entity id of this store", what,
                        (unsigned long long)e);
     return PE_OK;
 }
@@ -737,7 +737,7 @@ pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, cons
 {
     if (!w || (!text && len)) return PE_ERR_INVALID;
     if (w->failed) return w->failed;
-    if ((unsigned)kind > PE_KG_DESCRIPTION) return kg_fail(w->kg, PE_ERR_INVALID, "bad text kind %d", (int)kind);
+    if ((unsigned)kind > PE_KG_DESCRIPTION) return kg_wfail(w, PE_ERR_INVALID, "bad text kind %d", (int)kind);
     e = w_canon(w, e);
     pe_status st = w_check_entity(w, e, "put_text");
     if (st != PE_OK) return st;
@@ -753,7 +753,7 @@ static pe_status w_sitelink_add(pe_kg_writer *w, uint64_t e, const char *site, c
 {
     *added = 0;
     size_t sl = strlen(site);
-    if (sl == 0 || sl > 128) return kg_fail(w->kg, PE_ERR_INVALID, "bad sitelink site '%.128s'", site);
+    if (sl == 0 || sl > 128) return kg_wfail(w, PE_ERR_INVALID, "bad sitelink site '%.128s'", site);
     unsigned char kb[8 + 129];
     kg_put64(kb, e);
     memcpy(kb + 8, site, sl + 1);
@@ -794,7 +794,7 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
     if (!w) return PE_ERR_INVALID;
     if (w->failed) return w->failed;
     if ((unsigned)kind > PE_KG_KIND_RESOURCE)
-        return kg_fail(w->kg, PE_ERR_INVALID, "bad entity kind %d for entity %llu", (int)kind, (unsigned long long)e);
+        return kg_wfail(w, PE_ERR_INVALID, "bad entity kind %d for entity %llu", (int)kind, (unsigned long long)e);
     e = w_canon(w, e);
     pe_status st = w_check_entity(w, e, "put_kind");
     if (st != PE_OK) return st;
@@ -810,7 +810,7 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
     }
     if (datatype && *datatype) {
         size_t l = strlen(datatype);
-        if (l > 200) return kg_fail(w->kg, PE_ERR_INVALID, "datatype name too long for entity %llu",
+        if (l > 200) return kg_wfail(w, PE_ERR_INVALID, "datatype name too long for entity %llu",
                                     (unsigned long long)e);
         if (w->arena_len + l + 1 > w->arena_cap) {
             size_t cap = w->arena_cap ? w->arena_cap * 2 : 4096;
@@ -882,7 +882,7 @@ pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_
 {
     if (!w || !o) return PE_ERR_INVALID;
     if (w->failed) return w->failed;
-    if ((unsigned)rank > PE_KG_RANK_DEPRECATED) return kg_fail(w->kg, PE_ERR_INVALID, "bad rank %d", (int)rank);
+    if ((unsigned)rank > PE_KG_RANK_DEPRECATED) return kg_wfail(w, PE_ERR_INVALID, "bad rank %d", (int)rank);
     s = w_canon(w, s);
     p = w_canon(w, p);
     pe_status st = w_check_entity(w, s, "put_triple subject");
@@ -1286,7 +1286,7 @@ pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t sou
         MDB_val k = {8, ib};
         int rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &tv[i]);
         if (rc) return w_mdb(w, rc, "sameAs: term lookup");
-        if (tv[i].mv_size == 0) return kg_fail(w->kg, PE_ERR_CORRUPT, "empty term of id %llu",
+        if (tv[i].mv_size == 0) return kg_wfail(w, PE_ERR_CORRUPT, "empty term of id %llu",
                                                (unsigned long long)ids[i]);
         wd[i] = kg_is_wikidata_id(tv[i].mv_data, tv[i].mv_size - 1);
     }

@@ -33,8 +33,9 @@
  * the other term resolves to it, and every label and triple keeps the source
  * (import) that said it.
  *
- * Errors: functions return a pe_status; the detail of the last failure on a
- * handle is in pe_kg_errmsg(kg) (or the writer's/reader's kg). Borrowed
+ * Errors: functions return a pe_status; the detail of the last failure is
+ * on the handle that failed: pe_kg_reader_errmsg(r), pe_kg_writer_errmsg(w),
+ * pe_kg_errmsg(kg) (open is told through its pe_error). Borrowed
  * strings and arrays returned by reader functions stay valid until
  * pe_kg_reader_end() or pe_kg_reader_renew() on that reader. Every function
  * may also return PE_ERR_INVALID (NULL handle or output, bad argument) and
@@ -110,8 +111,16 @@ PE_API pe_kg_options pe_kg_options_default(void);
 PE_API pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out, pe_error *err);
 /* NULL is a no-op. All readers and writers must have ended. */
 PE_API void pe_kg_close(pe_kg *kg);
-/* Message of the last failure on this handle ("" when none). Never NULL. */
+/* Message of the last failure of the handle's own calls (writer and
+ * reader begin, commit, sync) and of its writer's calls ("" when none).
+ * Never NULL. A reader's failures are on the reader only. */
 PE_API const char *pe_kg_errmsg(const pe_kg *kg);
+/* Message of the last failure on this reader ("" when none): readers of
+ * one handle in several threads each keep their own. Never NULL. */
+PE_API const char *pe_kg_reader_errmsg(const pe_kg_reader *r);
+/* Message of the last failure on this writer ("" when none; also given by
+ * pe_kg_errmsg, where it outlives the commit). Never NULL. */
+PE_API const char *pe_kg_writer_errmsg(const pe_kg_writer *w);
 /* Flushes to disk (for stores opened with no_sync). */
 PE_API pe_status pe_kg_sync(pe_kg *kg);
 

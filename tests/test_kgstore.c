@@ -1418,6 +1418,46 @@ static void *reader_thread(void *p)
     return NULL;
 }
 
+/* Failure messages live on the reader or writer that failed: another
+ * reader of the same handle (another thread's) never sees them. */
+static void test_handle_messages(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    if (!kg) return;
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q = I(w, "Q1");
+    text(w, q, PE_KG_LABEL, "en", "One", 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_reader *r1 = NULL, *r2 = NULL;
+    PE_CHECK(pe_kg_reader_begin(kg, &r1) == PE_OK && pe_kg_reader_begin(kg, &r2) == PE_OK);
+    if (!r1 || !r2) return;
+    pe_kg_candidate c[2];
+    size_t n;
+    PE_CHECK_EQ_INT(pe_kg_lookup(r1, "\xff", 1, NULL, c, 2, &n), PE_ERR_UTF8);
+    PE_CHECK(strstr(pe_kg_reader_errmsg(r1), "UTF-8") != NULL);
+    PE_CHECK_EQ_STR(pe_kg_reader_errmsg(r2), "");
+    PE_CHECK_EQ_STR(pe_kg_errmsg(kg), "");
+    PE_CHECK_EQ_INT(pe_kg_lookup(r2, "one", 3, NULL, c, 2, &n), PE_OK);
+    PE_CHECK(strstr(pe_kg_reader_errmsg(r1), "UTF-8") != NULL); /* r2's success leaves r1's message */
+    /* a writer's failure: on the writer (and its handle), not on the readers */
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    char lang[80];
+    memset(lang, 'x', sizeof lang - 1);
+    lang[sizeof lang - 1] = '\0';
+    PE_CHECK_EQ_INT(pe_kg_put_text(w, q, PE_KG_LABEL, lang, "x", 1, 1), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_kg_writer_errmsg(w), "language code") != NULL);
+    PE_CHECK(strstr(pe_kg_errmsg(kg), "language code") != NULL);
+    PE_CHECK_EQ_STR(pe_kg_reader_errmsg(r2), "");
+    PE_CHECK(strstr(pe_kg_reader_errmsg(r1), "UTF-8") != NULL);
+    pe_kg_writer_abort(w);
+    PE_CHECK_EQ_STR(pe_kg_reader_errmsg(NULL), "no reader");
+    pe_kg_reader_end(r1);
+    pe_kg_reader_end(r2);
+    pe_kg_close(kg);
+}
+
 static void test_thread_readers(void)
 {
     char dir[128];
@@ -1596,6 +1636,7 @@ int main(void)
     PE_RUN(test_no_sync);
     PE_RUN(test_fork_reader);
     PE_RUN(test_thread_readers);
+    PE_RUN(test_handle_messages);
     PE_RUN(test_bad_stores);
     PE_RUN(test_map_full);
     rm_rf(g_root);
