@@ -558,8 +558,7 @@ int main(void)
     expected = cJSON_Parse(js);
     free(js);
     if (!expected) return 1;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_test_encoder.XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (!pe_test_tmpdir(tmpdir, sizeof tmpdir, "pe_test_encoder")) return 1;
     PE_RUN(test_safetensors_f32);
     PE_RUN(test_safetensors_f16_bf16);
     PE_RUN(test_batch_equals_single);
@@ -568,7 +567,7 @@ int main(void)
     PE_RUN(test_pem);
     PE_RUN(test_tokenizer_end_to_end);
     PE_RUN(test_encode_texts);
-    rmdir(tmpdir);
+    pe_test_rm_rf(tmpdir);
     cJSON_Delete(expected);
     PE_TEST_EXIT();
 }

@@ -173,16 +173,9 @@ int main(void)
         fprintf(stderr, "%s not built: skipped\n", persona);
         return PE_SKIP_CODE;
     }
-    snprintf(tmp, sizeof tmp, "/tmp/pe_test_encoder_cli.XXXXXX");
-    if (!mkdtemp(tmp)) return 1;
+    if (!pe_test_tmpdir(tmp, sizeof tmp, "pe_test_encoder_cli")) return 1;
     PE_RUN(test_encode);
     PE_RUN(test_model);
-    const char *files[] = {"in.txt", "out.txt", "err.txt"};
-    char p[128];
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
-        unlink(p);
-    }
-    rmdir(tmp);
+    pe_test_rm_rf(tmp);
     PE_TEST_EXIT();
 }

@@ -31,13 +31,6 @@ static int server_stdin = -1;
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb; (void)flag; (void)f;
-    remove(p);
-    return 0;
-}
-
 static void write_file(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -1141,8 +1134,7 @@ static void test_wikidata_provenance(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    snprintf(tmp, sizeof tmp, "/tmp/pe-test-fetch-XXXXXX");
-    if (!mkdtemp(tmp)) { perror("mkdtemp"); return 1; }
+    if (!pe_test_tmpdir(tmp, sizeof tmp, "pe-test-fetch")) return 1;
     snprintf(root, sizeof root, "%s/root", tmp);
     snprintf(logpath, sizeof logpath, "%s/server.log", tmp);
     char dl[300];
@@ -1169,7 +1161,7 @@ int main(void)
     int ok = start_server();
     if (ok <= 0) {
         stop_server();
-        nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        pe_test_rm_rf(tmp);
         free(big);
         if (ok == 0) {
             fprintf(stderr, "python3 not found: skipping\n");
@@ -1194,7 +1186,7 @@ int main(void)
     PE_RUN(test_wikidata_provenance);
     PE_RUN(test_cli);
     stop_server();
-    nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    pe_test_rm_rf(tmp);
     free(big);
     PE_TEST_EXIT();
 }

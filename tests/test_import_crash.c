@@ -419,14 +419,11 @@ int main(void)
         fprintf(stderr, "skipped: %s not built\n", persona);
         return PE_SKIP_CODE;
     }
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_import_crash_XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (!pe_test_tmpdir(tmpdir, sizeof tmpdir, "pe_import_crash")) return 1;
     PE_RUN(test_cli);
     PE_RUN(test_json);
     PE_RUN(test_ntriples_gz);
     PE_RUN(test_turtle);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (pe_test_rm_rf(tmpdir) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     PE_TEST_EXIT();
 }

@@ -21,13 +21,7 @@
 static char g_root[64];
 static int g_seq;
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *p) { nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+static void rm_rf(const char *p) { pe_test_rm_rf(p); }
 
 /* A fresh store directory path under the test's temp root. */
 static const char *newdir(char *buf, size_t cap)
@@ -1611,11 +1605,7 @@ static void test_map_full(void)
 
 int main(void)
 {
-    snprintf(g_root, sizeof g_root, "/tmp/pe_kgtest.XXXXXX");
-    if (!mkdtemp(g_root)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!pe_test_tmpdir(g_root, sizeof g_root, "pe_kgtest")) return 1;
     PE_RUN(test_intern_resolve);
     PE_RUN(test_texts);
     PE_RUN(test_values);

@@ -17,12 +17,6 @@
 
 static char g_root[64], g_db[128], g_cli[512];
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 /* Runs the CLI with args; returns its exit code, stdout in *out (malloc'd). */
 static int run(char **out, const char *args)
 {
@@ -216,11 +210,10 @@ int main(void)
         fprintf(stderr, "skip: %s not built\n", g_cli);
         return PE_SKIP_CODE;
     }
-    snprintf(g_root, sizeof g_root, "/tmp/pe_kgcli.XXXXXX");
-    if (!mkdtemp(g_root)) return 1;
+    if (!pe_test_tmpdir(g_root, sizeof g_root, "pe_kgcli")) return 1;
     snprintf(g_db, sizeof g_db, "%s/db", g_root);
     build_store();
     PE_RUN(test_cli);
-    nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    pe_test_rm_rf(g_root);
     PE_TEST_EXIT();
 }

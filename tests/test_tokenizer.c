@@ -620,8 +620,8 @@ static void test_from_tokens_and_dir(void)
     free(toks);
 
     /* A checkpoint folder: vocab.txt + tokenizer_config.json (cased) */
-    char dir[] = "/tmp/pe_tok_XXXXXX";
-    if (!mkdtemp(dir)) {
+    char dir[200];
+    if (!pe_test_tmpdir(dir, sizeof dir, "pe_tok")) {
         PE_CHECK(0);
         return;
     }
@@ -650,7 +650,7 @@ static void test_from_tokens_and_dir(void)
     unlink(p2);
     PE_CHECK_EQ_INT(pe_tokenizer_open_dir(dir, &t, &err), PE_ERR_IO);
     PE_CHECK(strstr(err.msg, dir) != NULL);
-    rmdir(dir);
+    pe_test_rm_rf(dir);
 }
 
 static void test_char_offsets(void)
