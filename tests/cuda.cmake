@@ -10,6 +10,8 @@
 if(PE_CUDA)
   pe_add_test(test_cuda_api SOURCES test_cuda_api.c LIBS pe_encoder LABELS unit)
   pe_add_test(test_cuda SOURCES test_cuda.c LIBS pe_encoder Threads::Threads LABELS gpu)
+  # cuBLAS is opened on the first call (encoder/cuda/cublas_lazy.c), not at start-up
+  pe_add_test(test_cublas_lazy SOURCES test_cublas_lazy.c LIBS pe_encoder LABELS unit)
 endif()
 find_package(CUDAToolkit QUIET)
 if(CUDAToolkit_FOUND)
