@@ -107,9 +107,7 @@ pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_
 
 pe_linear_weights *pe_linear_prepare(const float *W, int N, int K)
 {
-    const char *e = getenv("PE_LINEAR_BF16");
-    int bf16 = e && *e && strcmp(e, "0") != 0;
-    return pe_linear_prepare_ex(W, N, K, bf16 ? PE_LINEAR_BF16 : PE_LINEAR_F32);
+    return pe_linear_prepare_ex(W, N, K, PE_LINEAR_F32);
 }
 
 pe_linear_precision pe_linear_weights_precision(const pe_linear_weights *w)

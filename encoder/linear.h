@@ -30,7 +30,7 @@ pe_linear_weights *pe_linear_prepare(const float *W, int N, int K);
  * accumulates in f32 (AVX-512 BF16 only; about 2x the f32 rate, ~3
  * significant digits per product: for inference where that is acceptable,
  * see docs/BENCHMARKS.md for the measured cost). pe_linear_prepare uses
- * F32 unless PE_LINEAR_BF16=1 is set in the environment. */
+ * F32 (the encoder asks for BF16 through pe_encoder_options.precision). */
 typedef enum pe_linear_precision { PE_LINEAR_F32 = 0, PE_LINEAR_BF16 = 1 } pe_linear_precision;
 /* As pe_linear_prepare with a precision; BF16 falls back to F32 on CPUs
  * without AVX-512 BF16 (pe_linear_weights_precision tells which). */

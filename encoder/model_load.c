@@ -360,10 +360,10 @@ static pe_status open_cuda(pe_encoder *enc, const pe_encoder_options *o, pe_erro
 }
 #endif
 
-/* pe_linear_prepare for f32 keeps its $PE_LINEAR_BF16 switch. */
+/* The precision comes from pe_encoder_options only (no environment switch). */
 static pe_linear_weights *prepare_linear(const float *W, int N, int K, int bf16)
 {
-    return bf16 ? pe_linear_prepare_ex(W, N, K, PE_LINEAR_BF16) : pe_linear_prepare(W, N, K);
+    return pe_linear_prepare_ex(W, N, K, bf16 ? PE_LINEAR_BF16 : PE_LINEAR_F32);
 }
 
 static pe_status prepare_backend(pe_encoder *enc, const pe_encoder_options *o, pe_error *err)

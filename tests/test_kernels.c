@@ -359,6 +359,20 @@ static void pool_jobs(void)
 
 static int expect_blas;
 
+/* No environment variable changes results: $PE_LINEAR_BF16 once turned
+ * every f32 load into bf16; the precision is an option of the load now. */
+static void no_env_precision(void)
+{
+    float *W = rand_vec(64 * 64, 0.5f);
+    setenv("PE_LINEAR_BF16", "1", 1);
+    pe_linear_weights *pw = pe_linear_prepare(W, 64, 64);
+    unsetenv("PE_LINEAR_BF16");
+    PE_CHECK(pw != NULL);
+    if (pw) PE_CHECK_EQ_INT(pe_linear_weights_precision(pw), PE_LINEAR_F32);
+    pe_linear_weights_free(pw);
+    free(W);
+}
+
 static void dispatch(void)
 {
     PE_CHECK_EQ_STR(pe_kernels_isa_name(PE_KERNELS_BLAS), "blas");
@@ -383,6 +397,7 @@ int main(int argc, char **argv)
     PE_RUN(linear_threads);
     PE_RUN(linear_switch);
     PE_RUN(linear_bf16);
+    PE_RUN(no_env_precision);
     PE_RUN(attention_shapes);
     PE_RUN(layernorm);
     if (have_avx512) { /* the portable reference of the same op */
