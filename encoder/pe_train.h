@@ -179,11 +179,11 @@ PE_API void pe_adamw_free(pe_adamw *opt);        /* NULL is a no-op */
  * fixed chunks that never cross a parameter (results independent of the
  * number of threads). Errors: PE_ERR_INVALID (no parameters, one without
  * data, grad or name, bad options), PE_ERR_NOMEM. On failure *out is NULL. */
-pe_status pe_adamw_new_params(const pe_train_param *params, int n_params, const pe_adamw_options *opts,
+PE_API pe_status pe_adamw_new_params(const pe_train_param *params, int n_params, const pe_adamw_options *opts,
                               pe_adamw **out, pe_error *err);
 /* Detail of the last failed pe_adamw_step of an optimiser made by
  * pe_adamw_new_params (one made by pe_adamw_new reports on its pe_train). */
-const char *pe_adamw_errmsg(const pe_adamw *opt);
+PE_API const char *pe_adamw_errmsg(const pe_adamw *opt);
 /* The optimiser's moments of parameter i (0 .. pe_adamw_n_params - 1, in
  * the order given at construction), for checkpoints: m and v are borrowed
  * views (numel floats each) that the caller may overwrite to restore a
@@ -193,15 +193,15 @@ typedef struct pe_adamw_moments {
     int64_t numel;
     float *m, *v;
 } pe_adamw_moments;
-int pe_adamw_n_params(const pe_adamw *opt);
-pe_status pe_adamw_state(pe_adamw *opt, int i, pe_adamw_moments *out);
+PE_API int pe_adamw_n_params(const pe_adamw *opt);
+PE_API pe_status pe_adamw_state(pe_adamw *opt, int i, pe_adamw_moments *out);
 /* Sets the update count (bias corrections use it), to restore a state. */
-pe_status pe_adamw_set_steps(pe_adamw *opt, long steps);
+PE_API pe_status pe_adamw_set_steps(pe_adamw *opt, long steps);
 
 /* clip_grad_norm_ over a parameter set (as pe_train_clip_grad_norm). */
-pe_status pe_params_clip_grad_norm(const pe_train_param *params, int n_params, float max_norm, double *norm,
+PE_API pe_status pe_params_clip_grad_norm(const pe_train_param *params, int n_params, float max_norm, double *norm,
                                    pe_error *err);
-void pe_params_zero_grad(const pe_train_param *params, int n_params);
+PE_API void pe_params_zero_grad(const pe_train_param *params, int n_params);
 
 /* HF get_linear_schedule_with_warmup: the learning rate for the update
  * that follows `step` updates (0-based): base * step / warmup while
@@ -211,7 +211,7 @@ PE_API float pe_lr_linear_warmup(float base, long step, long warmup, long total)
 
 /* Linear warm-up, then cosine decay from base to base * min_ratio at
  * step total (held there after). */
-float pe_lr_cosine_warmup(float base, long step, long warmup, long total, float min_ratio);
+PE_API float pe_lr_cosine_warmup(float base, long step, long warmup, long total, float min_ratio);
 
 /* ---- saving ----
  * pe_train_save writes a Hugging Face checkpoint folder that

@@ -180,7 +180,7 @@ PE_API pe_status pe_file_write(const char *path, const void *const *parts, const
  * run of whitespace collapsed to one space, trimmed; accents and
  * punctuation kept. "  New  York\t" -> "new york". Returns a malloc'd
  * string (caller frees), or NULL with *st set (PE_ERR_UTF8, PE_ERR_NOMEM). */
-char *pe_text_fold(const char *s, size_t len, pe_status *st);
+PE_API char *pe_text_fold(const char *s, size_t len, pe_status *st);
 
 /* Monotonic clock in seconds, for progress and benchmarks. */
 PE_API double pe_now(void);
