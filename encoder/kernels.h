@@ -139,4 +139,29 @@ int pe_k256_linear(const float *Wp, const float *x, const float *b, float *y, in
  * g (n), b (n). */
 void pe_kernels_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
 
+/* LayerNorm of one row of n values, the reference the inference path
+ * (model_forward.c, and the kernels' fast paths are checked against it) and
+ * the training forward (train_ops.c) share: mean and variance in double,
+ * y = (x - mean) * rstd * g + b. y may be x. When xhat is not NULL it gets
+ * the normalised row (x - mean) * rstd; returns rstd = 1/sqrt(var + eps),
+ * both what the backward pass needs. */
+static inline float pe_layernorm_row(const float *x, const float *g, const float *b, float *y, float *xhat, int n,
+                                     float eps)
+{
+    double s = 0.0, q = 0.0;
+    for (int j = 0; j < n; j++) s += x[j];
+    const double mean = s / n;
+    for (int j = 0; j < n; j++) {
+        double d = x[j] - mean;
+        q += d * d;
+    }
+    const float inv = (float)(1.0 / __builtin_sqrt(q / n + (double)eps)), m = (float)mean;
+    for (int j = 0; j < n; j++) {
+        float h = (x[j] - m) * inv;
+        if (xhat) xhat[j] = h;
+        y[j] = h * g[j] + b[j];
+    }
+    return inv;
+}
+
 #endif

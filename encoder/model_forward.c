@@ -93,15 +93,7 @@ pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_confi
  * and this costs nothing next to the projections. */
 static void ln_row(float *x, const float *g, const float *b, int n, float eps)
 {
-    double s = 0.0, q = 0.0;
-    for (int j = 0; j < n; j++) s += x[j];
-    const double mean = s / n;
-    for (int j = 0; j < n; j++) {
-        double d = x[j] - mean;
-        q += d * d;
-    }
-    const float inv = (float)(1.0 / sqrt(q / n + (double)eps)), m = (float)mean;
-    for (int j = 0; j < n; j++) x[j] = (x[j] - m) * inv * g[j] + b[j];
+    pe_layernorm_row(x, g, b, x, NULL, n, eps);
 }
 
 void pe_layernorm_f32(float *x, const float *g, const float *b, int rows, int n, float eps)

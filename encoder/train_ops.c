@@ -40,24 +40,8 @@ void pe_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx
 void pe_tr_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
                          int n, float eps)
 {
-    for (int i = 0; i < rows; i++) {
-        const float *xr = x + (size_t)i * n;
-        float *yr = y + (size_t)i * n, *hr = xhat + (size_t)i * n;
-        double s = 0.0, q = 0.0;
-        for (int j = 0; j < n; j++) s += xr[j];
-        const double mean = s / n;
-        for (int j = 0; j < n; j++) {
-            double d = xr[j] - mean;
-            q += d * d;
-        }
-        const float inv = (float)(1.0 / sqrt(q / n + (double)eps)), m = (float)mean;
-        rstd[i] = inv;
-        for (int j = 0; j < n; j++) {
-            float h = (xr[j] - m) * inv;
-            hr[j] = h;
-            yr[j] = h * g[j] + b[j];
-        }
-    }
+    for (int i = 0; i < rows; i++)
+        rstd[i] = pe_layernorm_row(x + (size_t)i * n, g, b, y + (size_t)i * n, xhat + (size_t)i * n, n, eps);
 }
 
 void pe_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
