@@ -393,32 +393,23 @@ static pe_status pem_write(const char *out_path, cJSON *header, const pem_src *t
     wr_u64(fixed + 16, hl);
     wr_u64(fixed + 24, doff);
 
-    size_t pl = strlen(out_path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) {
-        free(js);
-        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    }
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", out_path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    pe_status st = PE_OK;
-    if (!f) {
-        st = pe_error_set(err, PE_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
+    /* through a temporary renamed over out_path (util: pe_file_tmp) */
+    pe_file_tmp *ft = NULL;
+    pe_status st = pe_file_tmp_open(out_path, &ft, err);
+    if (st == PE_OK) {
+        FILE *f = pe_file_tmp_stream(ft);
         size_t pad = (size_t)(doff - PE_PEM_FIXED - hl);
         pe_sha256 h2;
         pe_sha256_init(&h2);
         int ok = fwrite(fixed, 1, sizeof fixed, f) == sizeof fixed && fwrite(js, 1, hl, f) == hl &&
                  fwrite(zeros64, 1, pad, f) == pad && stream_data(t, n, f16, f, &h2);
-        ok = (fflush(f) == 0) && ok;
-        ok = (fsync(fileno(f)) == 0) && ok;
-        ok = (fclose(f) == 0) && ok;
-        if (!ok) st = pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, out_path) != 0)
-            st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename to %s: %s", tmp, out_path, strerror(errno));
-        if (st != PE_OK) unlink(tmp);
+        if (ok) {
+            st = pe_file_tmp_commit(ft, err);
+        } else {
+            st = pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", out_path, strerror(errno));
+            pe_file_tmp_abort(ft);
+        }
     }
-    free(tmp);
     free(js);
     return st;
 }

@@ -23,27 +23,7 @@ pe_train_save_options pe_train_save_options_default(void)
 /* Writes n_parts buffers to path through a temporary renamed over it. */
 pe_status pe_tr_write_file(const char *path, const void *const *parts, const size_t *lens, int n_parts, pe_error *err)
 {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    pe_status st = PE_OK;
-    if (!f) {
-        st = pe_error_set(err, PE_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
-        int ok = 1;
-        for (int i = 0; ok && i < n_parts; i++) ok = fwrite(parts[i], 1, lens[i], f) == lens[i];
-        ok = (fflush(f) == 0) && ok;
-        ok = (fsync(fileno(f)) == 0) && ok;
-        ok = (fclose(f) == 0) && ok;
-        if (!ok) st = pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, path) != 0)
-            st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        if (st != PE_OK) unlink(tmp);
-    }
-    free(tmp);
-    return st;
+    return pe_file_write(path, parts, lens, n_parts > 0 ? (size_t)n_parts : 0, err);
 }
 
 static pe_status write_json(const char *path, cJSON *obj, pe_error *err)

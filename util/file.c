@@ -129,6 +129,10 @@ pe_status pe_file_write(const char *path, const void *const *parts, const size_t
     pe_status st = pe_file_tmp_open(path, &t, err);
     if (st >= PE_ERR_FIRST) return st;
     for (size_t i = 0; i < n; i++)
-        if (lens[i] && fwrite(parts[i], 1, lens[i], t->f) != lens[i]) break;
+        if (lens[i] && fwrite(parts[i], 1, lens[i], t->f) != lens[i]) {
+            st = pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", t->tmp, strerror(errno));
+            pe_file_tmp_abort(t);
+            return st;
+        }
     return pe_file_tmp_commit(t, err);
 }
