@@ -34,7 +34,7 @@ static int bench(const char *path)
     char desc[256] = "";
     pe_error err;
     pe_error_clear(&err);
-    pe_cuda_describe(0, desc, sizeof desc, &err);
+    enc_cuda_describe(0, desc, sizeof desc, &err);
     for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
         model m;
         if (model_make(&m, cfgs[ci].V, cfgs[ci].C, cfgs[ci].L, cfgs[ci].H, cfgs[ci].I, cfgs[ci].P, 0)) {
@@ -42,10 +42,10 @@ static int bench(const char *path)
             return 1;
         }
         for (int p = PE_CUDA_FP32; p <= PE_CUDA_BF16; p++) {
-            pe_cuda_options o = pe_cuda_options_default();
+            pe_cuda_options o = enc_cuda_options_default();
             o.precision = (pe_cuda_precision)p;
             pe_encoder_cuda *cu = NULL;
-            if (pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) != PE_OK) {
+            if (enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) != PE_OK) {
                 fprintf(stderr, "%s: %s\n", cfgs[ci].name, err.msg);
                 bad = 1;
                 continue;
@@ -59,12 +59,12 @@ static int bench(const char *path)
                     batch_make(&bt, &m, lens, n);
                     float *out = malloc((size_t)n * len * m.cfg.hidden * sizeof(float));
                     pe_status st = PE_OK;
-                    for (int w = 0; w < 3 && st == PE_OK; w++) st = pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err);
+                    for (int w = 0; w < 3 && st == PE_OK; w++) st = enc_forward_cuda(cu, &bt.b, -1, out, &err);
                     int iters = 0;
                     const double t0 = pe_now();
                     double dt = 0.0;
                     while (st == PE_OK && (iters < 5 || dt < 0.3) && iters < 200) {
-                        st = pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err);
+                        st = enc_forward_cuda(cu, &bt.b, -1, out, &err);
                         iters++;
                         dt = pe_now() - t0;
                     }
@@ -77,7 +77,7 @@ static int bench(const char *path)
                         snprintf(line, sizeof line,
                                  "cuda %-9s %-4s batch %2d len %3d: %9.0f tokens/s %8.1f sentences/s %7.2f ms "
                                  "%8.1f GFLOP/s",
-                                 cfgs[ci].name, pe_cuda_precision_name((pe_cuda_precision)p), n, len,
+                                 cfgs[ci].name, enc_cuda_precision_name((pe_cuda_precision)p), n, len,
                                  n * len / per, n / per, per * 1e3, forward_flops(&m.cfg, n, len) / per / 1e9);
                         printf("%s\n", line);
                         if (f) fprintf(f, "%s  [%s]\n", line, desc);
@@ -85,7 +85,7 @@ static int bench(const char *path)
                     free(out);
                     batch_free(&bt);
                 }
-            pe_encoder_cuda_free(cu);
+            enc_cuda_free(cu);
         }
         model_free(&m);
     }
@@ -97,11 +97,11 @@ int main(int argc, char **argv)
 {
     pe_error why;
     pe_error_clear(&why);
-    if (pe_cuda_probe(&why) <= 0) {
+    if (enc_cuda_probe(&why) <= 0) {
         fprintf(stderr, "skip: %s\n", why.msg);
         return 77;
     }
     char desc[256];
-    if (pe_cuda_describe(0, desc, sizeof desc, &why) == PE_OK) fprintf(stderr, "device 0: %s\n", desc);
+    if (enc_cuda_describe(0, desc, sizeof desc, &why) == PE_OK) fprintf(stderr, "device 0: %s\n", desc);
     return bench(argc > 1 ? argv[1] : NULL);
 }

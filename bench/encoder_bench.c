@@ -194,14 +194,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "pe_bench_encoder: %s: %s\n", pe_status_str(st), err.msg);
         return 1;
     }
-    pe_kernels_set_threads(threads);
+    enc_kernels_set_threads(threads);
     pe_encoder_info info;
     pe_encoder_get_info(enc, &info);
     const pe_encoder_config *c = &info.config;
     const int C = c->hidden;
     const int bf16 = strcmp(info.precision, "bf16") == 0;
     printf("# encoder: %s (%d layers, hidden %d, %d heads, %zu params), backend %s, kernels %s%s, %d threads\n",
-           own_dir ? cfg_name : model, c->layers, C, c->heads, info.n_params, info.backend, pe_linear_backend_name(),
+           own_dir ? cfg_name : model, c->layers, C, c->heads, info.n_params, info.backend, enc_linear_backend_name(),
            bf16 ? " (bf16 weights: --precision bf16)" : "", threads);
 
     /* spot check against the PyTorch output on the same weights */
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
             fprintf(jf,
                     "{\"peer\": \"ours\", \"backend\": \"%s\", \"kernels\": \"%s\", \"precision\": \"%s\", "
                     "\"threads\": %d, \"batch\": %d, \"seq\": %d, \"sec\": %.6g, \"check_max_abs_diff\": %.3g}\n",
-                    info.backend, pe_linear_backend_name(), info.precision, threads, B, T, best, check);
+                    info.backend, enc_linear_backend_name(), info.precision, threads, B, T, best, check);
         free(ids), free(lens), free(h);
     }
     if (jf) fclose(jf);

@@ -24,7 +24,7 @@ static pe_status get_int(const cJSON *o, const char *key, const char *what, int 
     return PE_OK;
 }
 
-pe_status pe_encoder_config_from_json(const void *cjson_obj, const char *what, pe_encoder_config *out,
+pe_status enc_config_from_json(const void *cjson_obj, const char *what, pe_encoder_config *out,
                                       pe_error *err)
 {
     const cJSON *o = cjson_obj;
@@ -82,7 +82,7 @@ static double short_float(float f)
     return strtod(b, NULL);
 }
 
-void *pe_encoder_config_to_json(const pe_encoder_config *cfg)
+void *enc_config_to_json(const pe_encoder_config *cfg)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -116,7 +116,7 @@ pe_status pe_encoder_config_read(const char *path, pe_encoder_config *out, pe_er
         return pe_error_set(err, PE_ERR_PARSE, "%s: invalid JSON near byte %zu", path, at);
     }
     free(text);
-    st = pe_encoder_config_from_json(o, path, out, err);
+    st = enc_config_from_json(o, path, out, err);
     cJSON_Delete(o);
     return st;
 }

@@ -10,7 +10,7 @@
  *     pe_tokenizer_options opt = pe_tokenizer_options_default();  // uncased
  *     if (pe_tokenizer_open_vocab("vocab.txt", &opt, &tok, &err) >= PE_ERR_FIRST) ...
  *
- *     pe_encode_options eo = pe_encode_options_default();
+ *     pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
  *     eo.max_length = 128;                    // truncate longest_first
  *     pe_encoding *enc = NULL;
  *     pe_tokenizer_encode(tok, text, strlen(text), NULL, 0, &eo, &enc, &err);
@@ -207,16 +207,16 @@ typedef enum pe_padding {
     PE_PAD_LONGEST      /* batch: pad to the longest encoding of the batch */
 } pe_padding;
 
-typedef struct pe_encode_options {
+typedef struct pe_tokenizer_encode_options {
     int add_special_tokens;   /* 1: [CLS] A [SEP] and [CLS] A [SEP] B [SEP] */
     size_t max_length;        /* 0: no limit; counts the special tokens */
     pe_truncation truncation; /* applies when max_length > 0 */
     pe_padding padding;
     int pad_left;             /* 1: padding goes before the tokens */
-} pe_encode_options;
+} pe_tokenizer_encode_options;
 
 /* add_special_tokens 1, max_length 0, LONGEST_FIRST, no padding, right. */
-PE_API pe_encode_options pe_encode_options_default(void);
+PE_API pe_tokenizer_encode_options pe_tokenizer_encode_options_default(void);
 
 /* Byte span [start, end) of a token in its source text. */
 typedef struct pe_token_span {
@@ -250,7 +250,7 @@ typedef struct pe_encoding {
  * On failure *out is NULL. Linear in the text length. */
 PE_API pe_status pe_tokenizer_encode(const pe_tokenizer *tok, const char *text_a, size_t len_a,
                               const char *text_b, size_t len_b,
-                              const pe_encode_options *opt, pe_encoding **out, pe_error *err);
+                              const pe_tokenizer_encode_options *opt, pe_encoding **out, pe_error *err);
 
 /* Encodes n texts (pairs when texts_b is not NULL). lens / lens_b may be
  * NULL for NUL-terminated texts. PE_PAD_LONGEST pads to the longest of the
@@ -260,7 +260,7 @@ PE_API pe_status pe_tokenizer_encode(const pe_tokenizer *tok, const char *text_a
 PE_API pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *texts,
                                     const size_t *lens, const char *const *texts_b,
                                     const size_t *lens_b, size_t n,
-                                    const pe_encode_options *opt, pe_encoding ***out,
+                                    const pe_tokenizer_encode_options *opt, pe_encoding ***out,
                                     pe_error *err);
 
 /* Frees one encoding / an array from encode_batch; NULL is a no-op. */

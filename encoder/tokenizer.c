@@ -93,9 +93,9 @@ pe_tokenizer_options pe_tokenizer_options_default(void)
     return o;
 }
 
-pe_encode_options pe_encode_options_default(void)
+pe_tokenizer_encode_options pe_tokenizer_encode_options_default(void)
 {
-    pe_encode_options o;
+    pe_tokenizer_encode_options o;
     memset(&o, 0, sizeof o);
     o.add_special_tokens = 1;
     o.truncation = PE_TRUNCATE_LONGEST_FIRST;
@@ -1349,7 +1349,7 @@ static size_t seen_len(const tok_list *l, size_t max_length)
 }
 
 /* How many tokens of A and B to keep (HF truncate_encodings). */
-static pe_status plan_truncation(const tok_list *la, const tok_list *lb, int has_b, const pe_encode_options *o,
+static pe_status plan_truncation(const tok_list *la, const tok_list *lb, int has_b, const pe_tokenizer_encode_options *o,
                                  size_t *ka, size_t *kb, pe_error *err)
 {
     *ka = la->n;
@@ -1409,7 +1409,7 @@ static pe_status plan_truncation(const tok_list *la, const tok_list *lb, int has
     }
 }
 
-static size_t encoded_len(size_t ka, size_t kb, int has_b, const pe_encode_options *o)
+static size_t encoded_len(size_t ka, size_t kb, int has_b, const pe_tokenizer_encode_options *o)
 {
     return ka + kb + (o->add_special_tokens ? (has_b ? 3 : 2) : 0);
 }
@@ -1431,7 +1431,7 @@ static size_t put_tokens(pe_encoding *e, size_t i, const tok_list *t, size_t k, 
 }
 
 static pe_encoding *assemble(const pe_tokenizer *tok, const tok_list *a, size_t ka, const tok_list *b, size_t kb,
-                             const pe_encode_options *o, size_t pad_to)
+                             const pe_tokenizer_encode_options *o, size_t pad_to)
 {
     size_t len = encoded_len(ka, kb, b != NULL, o);
     size_t total = pad_to > len ? pad_to : len;
@@ -1476,7 +1476,7 @@ static pe_encoding *assemble(const pe_tokenizer *tok, const tok_list *a, size_t 
     return e;
 }
 
-static pe_status check_padding(const pe_tokenizer *tok, const pe_encode_options *o, pe_error *err)
+static pe_status check_padding(const pe_tokenizer *tok, const pe_tokenizer_encode_options *o, pe_error *err)
 {
     if (o->padding == PE_PAD_NONE) return PE_OK;
     if (o->padding != PE_PAD_MAX_LENGTH && o->padding != PE_PAD_LONGEST)
@@ -1490,7 +1490,7 @@ static pe_status check_padding(const pe_tokenizer *tok, const pe_encode_options 
 }
 
 pe_status pe_tokenizer_encode(const pe_tokenizer *tok, const char *text_a, size_t len_a, const char *text_b,
-                              size_t len_b, const pe_encode_options *opt, pe_encoding **out, pe_error *err)
+                              size_t len_b, const pe_tokenizer_encode_options *opt, pe_encoding **out, pe_error *err)
 {
     if (!out) return pe_error_set(err, PE_ERR_INVALID, "out is NULL");
     *out = NULL;
@@ -1507,12 +1507,12 @@ pe_status pe_tokenizer_encode(const pe_tokenizer *tok, const char *text_a, size_
 
 pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *texts, const size_t *lens,
                                     const char *const *texts_b, const size_t *lens_b, size_t n,
-                                    const pe_encode_options *opt, pe_encoding ***out, pe_error *err)
+                                    const pe_tokenizer_encode_options *opt, pe_encoding ***out, pe_error *err)
 {
     if (!out) return pe_error_set(err, PE_ERR_INVALID, "out is NULL");
     *out = NULL;
     if (!tok || (!texts && n)) return pe_error_set(err, PE_ERR_INVALID, "tokenizer or texts is NULL");
-    pe_encode_options o = opt ? *opt : pe_encode_options_default();
+    pe_tokenizer_encode_options o = opt ? *opt : pe_tokenizer_encode_options_default();
     pe_status st;
     PE_TRY(st, check_padding(tok, &o, err));
     int has_b = texts_b != NULL;

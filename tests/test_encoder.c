@@ -287,7 +287,7 @@ static void test_backend_options(void)
     if (enc) {
         pe_encoder_info info;
         pe_encoder_get_info(enc, &info);
-        const int bf16 = pe_kernels_has_bf16() && getenv("PE_LINEAR_FORCE_BLAS") == NULL;
+        const int bf16 = enc_kernels_has_bf16() && getenv("PE_LINEAR_FORCE_BLAS") == NULL;
         fprintf(stderr, "  bf16 requested on the CPU: runs %s\n", info.precision);
         if (!getenv("PE_LINEAR_FORCE_BLAS")) PE_CHECK_EQ_STR(info.precision, bf16 ? "bf16" : "fp32");
         check_model(enc, "f32", strcmp(info.precision, "bf16") == 0 ? 5e-2 : TOL);
@@ -328,7 +328,7 @@ static void test_backend_options(void)
     if (st != PE_OK) {
         PE_CHECK_EQ_INT(st, PE_ERR_UNSUPPORTED);
         PE_CHECK(enc == NULL);
-        /* "CUDA backend requested but unusable: " and pe_cuda_probe's reason */
+        /* "CUDA backend requested but unusable: " and enc_cuda_probe's reason */
         const char *why = strstr(err.msg, "unusable: ");
         PE_CHECK_MSG(why != NULL && strlen(why) > strlen("unusable: ") + 4, "%s", err.msg);
         fprintf(stderr, "  backend cuda here: %s\n", err.msg);
