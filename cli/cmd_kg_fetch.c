@@ -14,7 +14,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: persona kg fetch URL [-o FILE] [--sha256 HEX] [--no-resume] [--retries N]\n"
-            "                        [--timeout SECONDS] [--user-agent TEXT]\n"
+            "                        [--timeout SECONDS] [--user-agent TEXT] [--json]\n"
             "                        [--import [--db DIR] [--format F] [--lang L] [--strict]]\n"
             "       persona kg fetch --wikidata-ids Q42,Q90,... [--endpoint URL] [--db DIR] [--lang L] [--strict]\n"
             "\n"
@@ -40,7 +40,7 @@ static void usage(FILE *f)
             "sent with every request; Wikimedia asks API clients to name a contact in it,\n"
             "e.g. --user-agent 'myapp/1.0 (ops@example.org)'.\n"
             "\n"
-            "Prints a JSON summary on stdout; progress goes to stderr.\n"
+            "Prints a summary on stdout (a JSON object with --json); progress goes to stderr.\n"
             "--db DIR defaults to $PERSONA_DB, else ./persona-kg.\n");
 }
 
@@ -113,10 +113,35 @@ static cJSON *import_json(const pe_import_result *r)
     return o;
 }
 
-/* Prints o and frees it. */
+static int g_json; /* --json */
+
+/* Prints o (JSON with --json, else a few lines of text) and frees it. */
 static void print_json(cJSON *o)
 {
-    pe_cli_print_json(o);
+    if (g_json) {
+        pe_cli_print_json(o);
+        cJSON_Delete(o);
+        return;
+    }
+    const cJSON *x;
+    cJSON_ArrayForEach(x, o)
+    {
+        if (cJSON_IsString(x)) printf("%-16s %s\n", x->string, x->valuestring);
+        else if (cJSON_IsBool(x)) printf("%-16s %s\n", x->string, cJSON_IsTrue(x) ? "yes" : "no");
+        else if (cJSON_IsNumber(x)) printf("%-16s %.15g\n", x->string, x->valuedouble);
+    }
+    const cJSON *imp = cJSON_GetObjectItemCaseSensitive(o, "import");
+    if (imp) {
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(imp, "source_id"),
+                    *res = cJSON_GetObjectItemCaseSensitive(imp, "resumed");
+        printf("%-16s source %.0f%s%s:", "import", cJSON_IsNumber(src) ? src->valuedouble : 0.0,
+               cJSON_IsString(res) && strcmp(res->valuestring, "no") ? ", resumed " : "",
+               cJSON_IsString(res) && strcmp(res->valuestring, "no") ? res->valuestring : "");
+        cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(imp, "counts")) printf(" %s %.0f", x->string, x->valuedouble);
+        printf("\n");
+        const cJSON *fe = cJSON_GetObjectItemCaseSensitive(imp, "first_error");
+        if (cJSON_IsString(fe)) printf("%-16s %s\n", "first error", fe->valuestring);
+    }
     cJSON_Delete(o);
 }
 
@@ -171,6 +196,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         {"--no-resume", PE_CLI_FLAG, &no_resume},
         {"--import", PE_CLI_FLAG, &do_import},
         {"--strict", PE_CLI_FLAG, &strict},
+        {"--json", PE_CLI_FLAG, &g_json},
         {0}};
     const pe_cli_spec spec = {"kg fetch", usage, opts, 0, 1, exit_notes};
     int np, prc = pe_cli_parse(&spec, argc, argv, &np);

@@ -31,7 +31,7 @@ static int parse_args(const char *cmd, int argc, char **argv, q_args *a, const c
     pe_cli_opt opts[8];
     int n = 0;
     opts[n++] = (pe_cli_opt){"--db", PE_CLI_STRING, &a->db};
-    if (!strstr(allowed, "json")) opts[n++] = (pe_cli_opt){"--lang", PE_CLI_STRING, &a->lang, .check = pe_cli_check_langs};
+    if (!strstr(allowed, "nolang")) opts[n++] = (pe_cli_opt){"--lang", PE_CLI_STRING, &a->lang, .check = pe_cli_check_langs};
     if (strstr(allowed, "type")) opts[n++] = (pe_cli_opt){"--type", PE_CLI_STRING, &a->type};
     if (strstr(allowed, "limit")) opts[n++] = (pe_cli_opt){"--limit", PE_CLI_SIZE, &a->limit, .min = 1, .max = 100000};
     if (strstr(allowed, "direct")) opts[n++] = (pe_cli_opt){"--direct", PE_CLI_FLAG, &a->direct};
@@ -107,6 +107,116 @@ static const char *description_of(const pe_kg_entity *e, const char *lang)
     return en ? en : any;
 }
 
+/* ---- text output (the JSON objects, for people) ---------------------------------- */
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+static const char *jstr_or(const cJSON *o, const char *k, const char *d)
+{
+    const char *s = jstr(o, k);
+    return s ? s : d;
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(x) ? x->valuedouble : 0;
+}
+
+/* "Q515 (city)", or the id alone without a label. */
+static void print_id_label(const cJSON *o)
+{
+    const char *l = jstr(o, "label");
+    printf("%s%s%s%s", jstr(o, "id") ? jstr(o, "id") : "?", l ? " (" : "", l ? l : "", l ? ")" : "");
+}
+
+static void print_value(const cJSON *v)
+{
+    const char *t = jstr(v, "type");
+    if (!t) t = "missing";
+    if (!strcmp(t, "entity")) print_id_label(v);
+    else if (!strcmp(t, "monolingualtext")) printf("\"%s\"@%s", jstr_or(v, "text", ""), jstr_or(v, "lang", ""));
+    else if (!strcmp(t, "quantity")) {
+        const char *u = jstr(v, "unit");
+        int unit = u && strcmp(u, "1") != 0; /* "1": no unit */
+        printf("%.17g%s%s", jnum(v, "amount"), unit ? " " : "", unit ? u : "");
+    }
+    else if (!strcmp(t, "time")) printf("%s", jstr_or(v, "time", "?"));
+    else if (!strcmp(t, "globecoordinate")) printf("%.6g, %.6g", jnum(v, "lat"), jnum(v, "lon"));
+    else if (!strcmp(t, "typed")) printf("\"%s\"^^%s", jstr_or(v, "value", ""), jstr_or(v, "datatype", "?"));
+    else if (jstr(v, "value")) printf("\"%s\"", jstr(v, "value"));
+    else printf("(%s)", t);
+}
+
+static void lookup_text(const cJSON *arr)
+{
+    int i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, arr)
+    {
+        const char *d = jstr(c, "description");
+        printf("%2d. %-10s %-30s prior %.4f (%s)%s%s\n", ++i, jstr_or(c, "id", "?"), jstr_or(c, "label", "-"),
+               jnum(c, "prior"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "exact")) ? "label" : "alias",
+               d ? "  " : "", d ? d : "");
+    }
+}
+
+static void types_text(const cJSON *j)
+{
+    print_id_label(j);
+    printf(":\n");
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "types"))
+    {
+        printf("  ");
+        print_id_label(t);
+        printf("%s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "direct")) ? "  [direct]" : "");
+    }
+}
+
+static void entity_text(const cJSON *j)
+{
+    print_id_label(j);
+    printf(" [%s]%s%s\n", jstr_or(j, "kind", "?"), jstr(j, "datatype") ? " datatype " : "", jstr(j, "datatype") ? jstr(j, "datatype") : "");
+    const char *groups[3] = {"labels", "aliases", "descriptions"};
+    for (int k = 0; k < 3; k++) {
+        const cJSON *lang;
+        cJSON_ArrayForEach(lang, cJSON_GetObjectItemCaseSensitive(j, groups[k]))
+        {
+            const cJSON *t;
+            cJSON_ArrayForEach(t, lang)
+            {
+                printf("  %-12s [%s] %s  (source", groups[k], lang->string, jstr_or(t, "text", ""));
+                const cJSON *s;
+                cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(t, "sources")) printf(" %d", s->valueint);
+                printf(")\n");
+            }
+        }
+    }
+    const cJSON *x;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "sitelinks"))
+        printf("  %-12s %s: %s  (source %.0f)\n", "sitelink", jstr_or(x, "site", "?"), jstr_or(x, "title", "?"),
+               jnum(x, "source"));
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "same"))
+        printf("  %-12s %s  (source %.0f)\n", "same as", jstr_or(x, "term", "?"), jnum(x, "source"));
+    printf("  %-12s %.0f\n", "in-degree", jnum(j, "in_degree"));
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "triples"))
+    {
+        const char *pl = jstr(x, "property_label");
+        printf("  %s%s%s%s = ", jstr_or(x, "property", "?"), pl ? " (" : "", pl ? pl : "", pl ? ")" : "");
+        print_value(cJSON_GetObjectItemCaseSensitive(x, "value"));
+        const char *rank = jstr(x, "rank");
+        printf("%s%s  (source %.0f)\n", rank && strcmp(rank, "normal") ? "  rank " : "",
+               rank && strcmp(rank, "normal") ? rank : "", jnum(x, "source"));
+    }
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "sources"))
+        printf("  source %s: %s\n", x->string, cJSON_IsString(x) ? x->valuestring : "?");
+}
+
 /* ---- kg stats ------------------------------------------------------------------ */
 
 static void stats_usage(FILE *f)
@@ -143,7 +253,7 @@ static void fmt_time(double t, char *buf, size_t cap)
 int pe_cmd_kg_stats(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg stats", argc, argv, &a, "json", stats_usage, NULL);
+    int pr = parse_args("kg stats", argc, argv, &a, "json nolang", stats_usage, NULL);
     if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
@@ -221,11 +331,11 @@ out:
 
 static void lookup_usage(FILE *f)
 {
-    fprintf(f, "usage: persona kg lookup TEXT [--type QID] [--limit N] [--lang L] [--db DIR]\n"
+    fprintf(f, "usage: persona kg lookup TEXT [--type QID] [--limit N] [--lang L] [--db DIR] [--json]\n"
                "\n"
                "Candidate entities whose label or alias normalises like TEXT (case, accents,\n"
-               "punctuation and spacing ignored), best first, as a JSON array of\n"
-               "{id, label, description, prior, exact}. prior is in (0,1] and sums to 1 over all\n"
+               "punctuation and spacing ignored), best first: one line each, or with --json a\n"
+               "JSON array of {id, label, description, prior, exact}. prior is in (0,1] and sums to 1 over all\n"
                "candidates: weight (1 + ln(1+sitelinks) + ln(1+in-degree)), doubled for a label\n"
                "match (exact) over an alias match.\n"
                "\n"
@@ -233,13 +343,14 @@ static void lookup_usage(FILE *f)
                "  --limit N   at most N candidates (default 10)\n"
                "  --lang L    language of labels and descriptions shown (default en)\n"
                "  --db DIR    store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --json      JSON on stdout instead of text\n"
                "\n");
 }
 
 int pe_cmd_kg_lookup(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg lookup", argc, argv, &a, "pos type limit", lookup_usage, "            (3: no candidate, or an unknown --type class)\n");
+    int pr = parse_args("kg lookup", argc, argv, &a, "pos type limit json", lookup_usage, "            (3: no candidate, or an unknown --type class)\n");
     if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
@@ -274,7 +385,8 @@ int pe_cmd_kg_lookup(int argc, char **argv)
         cJSON_AddBoolToObject(o, "exact", c[i].exact);
         cJSON_AddItemToArray(arr, o);
     }
-    pe_cli_print_json(arr);
+    if (a.json) pe_cli_print_json(arr);
+    else lookup_text(arr);
     cJSON_Delete(arr);
     if (n == 0) {
         rc = pe_cli_error(PE_EXIT_NOT_FOUND, "no entity named '%s'%s%s", a.pos, a.type ? " of type " : "",
@@ -291,10 +403,10 @@ out:
 
 static void entity_usage(FILE *f)
 {
-    fprintf(f, "usage: persona kg entity ID [--lang L] [--db DIR]\n"
+    fprintf(f, "usage: persona kg entity ID [--lang L] [--db DIR] [--json]\n"
                "\n"
                "The entity record of ID (Q90, P31, or an IRI such as a DBpedia resource merged\n"
-               "through owl:sameAs) as JSON: kind, labels/aliases/descriptions by language with\n"
+               "through owl:sameAs), as text or with --json as JSON: kind, labels/aliases/descriptions by language with\n"
                "their import sources, sitelinks, sameAs terms with their source, in-degree, and\n"
                "its statements with the property label, decoded value, rank and source (a\n"
                "statement stated by several imports lists them all in \"sources\"). The top-level\n"
@@ -302,6 +414,7 @@ static void entity_usage(FILE *f)
                "\n"
                "  --lang L   language of the property and value labels (default en)\n"
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --json     JSON on stdout instead of text\n"
                "\n");
 }
 
@@ -372,7 +485,7 @@ static void note_source(cJSON *sources, pe_kg_reader *r, uint32_t id)
 int pe_cmd_kg_entity(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg entity", argc, argv, &a, "pos", entity_usage, "            (3: unknown ID)\n");
+    int pr = parse_args("kg entity", argc, argv, &a, "pos json", entity_usage, "            (3: unknown ID)\n");
     if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
@@ -471,7 +584,8 @@ int pe_cmd_kg_entity(int argc, char **argv)
     if (st >= PE_ERR_FIRST) {
         rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
     } else {
-        pe_cli_print_json(j);
+        if (a.json) pe_cli_print_json(j);
+        else entity_text(j);
     }
     cJSON_Delete(j);
 out:
@@ -485,22 +599,23 @@ out:
 
 static void types_usage(FILE *f)
 {
-    fprintf(f, "usage: persona kg types ID [--direct] [--lang L] [--db DIR]\n"
+    fprintf(f, "usage: persona kg types ID [--direct] [--lang L] [--db DIR] [--json]\n"
                "\n"
-               "Classes of ID as JSON: its direct classes (P31, rdf:type) and, unless --direct,\n"
-               "their superclasses through P279* / rdfs:subClassOf*, in breadth-first order, each\n"
-               "{id, label, direct}.\n"
+               "Classes of ID: its direct classes (P31, rdf:type) and, unless --direct, their\n"
+               "superclasses through P279* / rdfs:subClassOf*, in breadth-first order; with\n"
+               "--json as JSON, each {id, label, direct}.\n"
                "\n"
                "  --direct   only the direct classes\n"
                "  --lang L   language of the labels (default en)\n"
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --json     JSON on stdout instead of text\n"
                "\n");
 }
 
 int pe_cmd_kg_types(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg types", argc, argv, &a, "pos direct", types_usage, "            (3: unknown ID)\n");
+    int pr = parse_args("kg types", argc, argv, &a, "pos direct json", types_usage, "            (3: unknown ID)\n");
     if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
@@ -530,7 +645,8 @@ int pe_cmd_kg_types(int argc, char **argv)
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddItemToObject(j, "types", arr);
-    pe_cli_print_json(j);
+    if (a.json) pe_cli_print_json(j);
+    else types_text(j);
     cJSON_Delete(j);
 out:
     free(direct);

@@ -677,7 +677,7 @@ static void test_cli(void)
     path_in(dest, sizeof dest, "paris.json");
     snprintf(out, sizeof out, "%s/cli.out", tmp);
     snprintf(db, sizeof db, "%s/cli-kg", tmp);
-    snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s' --sha256 %s --import --db '%s'",
+    snprintf(args, sizeof args, "kg fetch http://127.0.0.1:%d/files/paris.json -o '%s' --sha256 %s --import --db '%s' --json",
              port, dest, sha, db);
     PE_CHECK_EQ_INT(run_cli(args, out), 0);
     char *o = read_text(out);
@@ -697,7 +697,7 @@ static void test_cli(void)
     char never[600];
     snprintf(never, sizeof never, "%s/never", tmp);
     PE_CHECK_EQ_INT(file_size(never), -1); /* no store made for a bad id */
-    snprintf(args, sizeof args, "kg fetch --wikidata-ids Q142,Q6 --endpoint http://127.0.0.1:%d/w/api.php --db '%s'",
+    snprintf(args, sizeof args, "kg fetch --wikidata-ids Q142,Q6 --endpoint http://127.0.0.1:%d/w/api.php --db '%s' --json",
              port, db);
     PE_CHECK_EQ_INT(run_cli(args, out), 3);
     o = read_text(out);
@@ -747,6 +747,8 @@ static void test_cli(void)
     PE_CHECK_EQ_INT(run_cli(args, out), 0);
     o = read_text(out);
     PE_CHECK_MSG(o && !strstr(o, "s3cret") && strstr(o, "/files/paris.json"), "%s", o ? o : "(none)");
+    /* text by default: one line a field, the import's counts on one line */
+    PE_CHECK_MSG(o && strstr(o, "\nimport ") && strstr(o, "entities 1") && o[0] != '{', "%s", o ? o : "(none)");
     free(o);
     snprintf(args, sizeof args, "kg stats --json --db '%s'", db);
     PE_CHECK_EQ_INT(run_cli(args, out), 0);

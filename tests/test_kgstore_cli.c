@@ -98,7 +98,7 @@ static void test_cli(void)
     char *out = NULL;
     cJSON *j;
 
-    PE_CHECK_EQ_INT(run(&out, "kg lookup Paris"), 0);
+    PE_CHECK_EQ_INT(run(&out, "kg lookup Paris --json"), 0);
     j = cJSON_Parse(out);
     PE_CHECK(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 2);
     cJSON *first = cJSON_GetArrayItem(j, 0);
@@ -111,10 +111,16 @@ static void test_cli(void)
     cJSON_Delete(j);
     free(out);
 
-    PE_CHECK_EQ_INT(run(&out, "kg lookup 'PARIS!' --type Q486972 --limit 5"), 0);
+    PE_CHECK_EQ_INT(run(&out, "kg lookup 'PARIS!' --type Q486972 --limit 5 --json"), 0);
     j = cJSON_Parse(out);
     PE_CHECK(cJSON_GetArraySize(j) == 1);
     cJSON_Delete(j);
+    free(out);
+    /* text for people by default: a numbered line per candidate */
+    PE_CHECK_EQ_INT(run(&out, "kg lookup Paris"), 0);
+    PE_CHECK_MSG(out && !strncmp(out, " 1. Q90", 7) && strstr(out, "capital of France") && strstr(out, "\n 2. ") &&
+                     !strchr(out, '{'),
+                 "%s", out ? out : "");
     free(out);
     PE_CHECK_EQ_INT(run(&out, "kg lookup Berlin"), 3);
     free(out);
@@ -126,6 +132,11 @@ static void test_cli(void)
     free(out);
 
     PE_CHECK_EQ_INT(run(&out, "kg entity http://www.wikidata.org/entity/Q90"), 0);
+    PE_CHECK_MSG(out && !strncmp(out, "Q90", 3) && strstr(out, "instance of) = Q515") && strstr(out, "2145906") &&
+                     strstr(out, "fixture.json") && !strchr(out, '{'),
+                 "%s", out ? out : "");
+    free(out);
+    PE_CHECK_EQ_INT(run(&out, "kg entity http://www.wikidata.org/entity/Q90 --json"), 0);
     j = cJSON_Parse(out);
     PE_CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "id")), "Q90");
     PE_CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kind")), "item");
@@ -157,6 +168,10 @@ static void test_cli(void)
     free(out);
 
     PE_CHECK_EQ_INT(run(&out, "kg types Q90"), 0);
+    PE_CHECK_MSG(out && strstr(out, "Q515 (city)  [direct]") && strstr(out, "human settlement") && !strchr(out, '{'),
+                 "%s", out ? out : "");
+    free(out);
+    PE_CHECK_EQ_INT(run(&out, "kg types Q90 --json"), 0);
     j = cJSON_Parse(out);
     cJSON *types = cJSON_GetObjectItem(j, "types");
     PE_CHECK(cJSON_GetArraySize(types) == 2);
@@ -167,7 +182,7 @@ static void test_cli(void)
     PE_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(types, 1), "direct")));
     cJSON_Delete(j);
     free(out);
-    PE_CHECK_EQ_INT(run(&out, "kg types Q90 --direct"), 0);
+    PE_CHECK_EQ_INT(run(&out, "kg types Q90 --direct --json"), 0);
     j = cJSON_Parse(out);
     PE_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "types")) == 1);
     cJSON_Delete(j);
