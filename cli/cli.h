@@ -41,18 +41,36 @@ typedef struct pe_cli_command {
  * many positional arguments. `--name=value` works as `--name value`; `--`
  * ends the options; a lone `-` is a positional argument (stdin).
  *
- *     static const char *db = NULL;   // NULL: $PERSONA_DB, else ./persona-kg
+ *     int pe_cmd_kg_lookup(int argc, char **argv)   // listed in main.c's table
+ *     {
+ *     const char *db = NULL;          // NULL: $PERSONA_DB, else ./persona-kg
  *     int limit = 10, json = 0, pool = 0;
+ *     double lr = 2e-5;
  *     const pe_cli_opt opts[] = {
  *         {"--db", PE_CLI_STRING, &db},
  *         {"--limit", PE_CLI_INT, &limit, .min = 1, .max = 100000},
  *         {"--pool", PE_CLI_CHOICE, &pool, .choices = "none|mean|cls"},
+ *         {"--lr", PE_CLI_DOUBLE, &lr, .min = 0, .max = 1},
+ *         {"--lang", PE_CLI_STRING, &lang, .check = pe_cli_check_langs},
  *         {"--json", PE_CLI_FLAG, &json},
  *         {0}};
- *     const pe_cli_spec spec = {"kg lookup", lookup_help, opts, .min_pos = 1, .max_pos = 1};
+ *     // help(FILE *) prints usage, description and options; the parser adds
+ *     // the exit codes, then the command's own notes ("(3: no candidate)")
+ *     const pe_cli_spec spec = {"kg lookup", help, opts, .min_pos = 1, .max_pos = 1,
+ *                               .exit_notes = "            (3: no candidate)\n"};
  *     int npos, rc = pe_cli_parse(&spec, argc, argv, &npos);
  *     if (rc != PE_CLI_RUN) return rc;  // --help printed (0) or usage error (2)
  *     const char *text = argv[1];       // positionals are argv[1..npos]
+ *     pe_kg *kg; pe_kg_reader *r;
+ *     if ((rc = pe_cli_open_reader(db, &kg, &r)) != PE_EXIT_OK) return rc;  // 5: no store
+ *     ...
+ *     if (st >= PE_ERR_FIRST) rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
+ *     }
+ *
+ * Text for people on stdout by default, JSON with --json where a program
+ * reads the output (pe_cli_print_json). Input files are checked with
+ * pe_cli_need_file before any work (exit 5). The tests cli_conventions
+ * (every command of `persona --help`) and test_cli_parse check all this.
  *
  * Then open inputs with the helpers below (pe_cli_open_store, pe_cli_need_file)
  * and report failures with pe_cli_fail: every message starts with

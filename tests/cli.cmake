@@ -21,3 +21,10 @@ if(TARGET persona_cli)
   add_test(NAME cli_conventions COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_conventions.sh $<TARGET_FILE:persona_cli>)
   set_tests_properties(cli_conventions PROPERTIES LABELS unit TIMEOUT 120)
 endif()
+# The option parser and exit-code mapping of cli/common.c, unit by unit.
+if(TARGET persona_cli)
+  pe_add_test(test_cli_parse SOURCES test_cli_parse.c ${PROJECT_SOURCE_DIR}/cli/common.c
+              LIBS pe_importers pe_kgstore pe_util pe_dep_cjson LABELS unit)
+  target_include_directories(test_cli_parse PRIVATE ${PROJECT_SOURCE_DIR}/cli)
+  target_compile_options(test_cli_parse PRIVATE -Wno-missing-field-initializers)
+endif()
