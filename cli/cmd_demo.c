@@ -211,7 +211,7 @@ int pe_cmd_demo(int argc, char **argv)
                (unsigned long long)res.counts.skipped);
     }
     st = pe_kg_reader_begin(kg, &r);
-    if (st != PE_OK) {
+    if (st >= PE_ERR_FIRST) {
         rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
         goto done;
     }

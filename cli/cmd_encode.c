@@ -87,7 +87,7 @@ static int flush(pe_encoder *enc, entry *b, int n, const pe_encoder_encode_optio
     pe_encoder_result *r = NULL;
     if (k > 0) {
         pe_status st = pe_encoder_encode_texts(enc, texts, lens, k, eo, &r);
-        if (st != PE_OK) {
+        if (st >= PE_ERR_FIRST) {
             free(texts);
             free(lens);
             return pe_cli_fail(st, "%s", pe_encoder_errmsg(enc));
@@ -164,7 +164,7 @@ int pe_cmd_encode(int argc, char **argv)
     pe_error err;
     pe_error_clear(&err);
     pe_status st = pe_encoder_load(model, &lo, &enc, &err);
-    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
     pe_encoder_info info;
     pe_encoder_get_info(enc, &info);
     if (!info.has_tokenizer) {

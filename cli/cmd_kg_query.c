@@ -261,7 +261,7 @@ int pe_cmd_kg_stats(int argc, char **argv)
     if (rc) return rc;
     pe_kg_stats s;
     pe_status st = pe_kg_stats_get(r, &s);
-    if (st != PE_OK) {
+    if (st >= PE_ERR_FIRST) {
         rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }
@@ -500,7 +500,7 @@ int pe_cmd_kg_entity(int argc, char **argv)
                           a.db ? a.db : pe_cli_default_db());
         goto out;
     }
-    if (st != PE_OK) {
+    if (st >= PE_ERR_FIRST) {
         rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }
@@ -626,7 +626,7 @@ int pe_cmd_kg_types(int argc, char **argv)
     if ((rc = resolve_arg(kg, r, a.db, "entity", a.pos, &id))) goto out;
     pe_status st = pe_kg_types(r, id, 0, &direct, &nd);
     if (st == PE_OK && !a.direct) st = pe_kg_types(r, id, 1, &all, &na);
-    if (st != PE_OK) {
+    if (st >= PE_ERR_FIRST) {
         rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }

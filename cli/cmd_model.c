@@ -60,7 +60,7 @@ int pe_cmd_model_convert(int argc, char **argv)
     double t0 = pe_now();
     pe_status st = pe_encoder_convert_hf(pos[0], pos[1], &o, &err);
     free(labels);
-    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
     if (stat(pos[1], &sb) == 0)
         fprintf(stderr, "persona: wrote %s (%.1f MiB, %s) in %.1f s\n", pos[1], sb.st_size / 1048576.0,
                 o.f16 ? "f16" : "f32", pe_now() - t0);
@@ -100,7 +100,7 @@ int pe_cmd_model_info(int argc, char **argv)
     pe_error err;
     pe_error_clear(&err);
     pe_status st = pe_encoder_load(path, &lo, &enc, &err);
-    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
     pe_encoder_info in;
     pe_encoder_get_info(enc, &in);
     const pe_encoder_config *c = &in.config;

@@ -374,7 +374,7 @@ PE_API pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, p
 
 /* Classes of an entity: direct (P31 / rdf:type) and, with closure=1, their
  * superclasses through P279* / rdfs:subClassOf* (cycles tolerated).
- * *ids is malloc'd (caller frees), in breadth-first order, no duplicates.
+ * *ids is malloc'd (free it with pe_free), in breadth-first order, no duplicates.
  * P31 and rdf:type count as one relation, P279 and rdfs:subClassOf as
  * another, so Wikidata and DBpedia classes mix. Literal objects are
  * ignored. *n = 0 (and *ids NULL) when there are none. */

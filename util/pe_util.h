@@ -132,8 +132,8 @@ PE_API int pe_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 /* Normalise a surface form for alias lookup: NFKC, Unicode case folding,
  * accents stripped (combining marks removed after NFD), every run of
  * whitespace and punctuation collapsed to one space, trimmed.
- * "  Zürich-City! " -> "zurich city".  Returns a malloc'd string the caller
- * frees, or NULL with *st set (PE_ERR_UTF8, PE_ERR_NOMEM). */
+ * "  Zürich-City! " -> "zurich city".  Returns a malloc'd string (free it
+ * with pe_free), or NULL with *st set (PE_ERR_UTF8, PE_ERR_NOMEM). */
 PE_API char *pe_text_normalize(const char *s, size_t len, pe_status *st);
 
 /* Code point offset of byte offset `byte_off` in UTF-8 `text` (which must
@@ -179,7 +179,7 @@ PE_API pe_status pe_file_write(const char *path, const void *const *parts, const
 /* Light normalisation for stored values: NFC, Unicode case folding, every
  * run of whitespace collapsed to one space, trimmed; accents and
  * punctuation kept. "  New  York\t" -> "new york". Returns a malloc'd
- * string (caller frees), or NULL with *st set (PE_ERR_UTF8, PE_ERR_NOMEM). */
+ * string (free it with pe_free), or NULL with *st set (PE_ERR_UTF8, PE_ERR_NOMEM). */
 PE_API char *pe_text_fold(const char *s, size_t len, pe_status *st);
 
 /* Monotonic clock in seconds, for progress and benchmarks. */
