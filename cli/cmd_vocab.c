@@ -177,9 +177,7 @@ int pe_cmd_vocab(int argc, char **argv)
         struct stat sb;
         if (strcmp(files[i], "-") == 0) continue;
         if (stat(files[i], &sb) != 0 || access(files[i], R_OK) != 0) {
-            fprintf(stderr, "persona: io error: %s: cannot read: %s\n", files[i], strerror(errno));
-            free(files);
-            return PE_EXIT_FAIL;
+            return pe_cli_fail(PE_ERR_IO, "%s: cannot read: %s", files[i], strerror(errno));
         }
         r.bytes_total += (uint64_t)sb.st_size;
     }

@@ -50,6 +50,8 @@ expect 5 model convert "$tmp/missing-dir" "$tmp/out.pem"
 PERSONA_DB=$nodb expect 5 kg stats
 expect 5 vocab "$tmp/missing.txt" --out "$tmp/vocab.txt"
 expect 5 train mlm --recipe "$tmp/missing-recipe.json"
+expect 5 eval ner --data "$tmp/missing.conll" --model "$tmp/missing-model"
+expect 5 extract --model "$tmp/missing-model" text
 
 # usage errors: options that were taken as files, bad numbers, empty values
 echo "<http://example.org/a> <http://example.org/b> <http://example.org/c> ." > "$tmp/empty.json"
@@ -79,6 +81,8 @@ expect 2 kg stats --json=yes
 expect 2 vocab --size -1 "$tmp/empty.json"
 expect 2 train mlm --recipe x --steps 0
 expect 2 train mlm --recipe x --threads 99999999999999999999
+expect 2 eval ner --data x --threads 0
+expect 2 extract --threads -1 text
 # accepted forms: --name=value, and a good value after a bad one is not needed
 expect 0 kg import "$tmp/empty.json" --format ntriples --batch=5 --max-line 100 --lang en,zh-hans --db "$tmp/db3"
 [ $fail = 0 ] && echo "cli conventions ok: $(wc -l <<<"$cmds") commands"
