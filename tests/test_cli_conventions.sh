@@ -52,6 +52,8 @@ expect 5 vocab "$tmp/missing.txt" --out "$tmp/vocab.txt"
 expect 5 train mlm --recipe "$tmp/missing-recipe.json"
 expect 5 eval ner --data "$tmp/missing.conll" --model "$tmp/missing-model"
 expect 5 extract --model "$tmp/missing-model" text
+expect 5 link index --db "$nodb"
+expect 5 eval link --data "$tmp/missing.jsonl" --db "$nodb"
 
 # usage errors: options that were taken as files, bad numbers, empty values
 echo "<http://example.org/a> <http://example.org/b> <http://example.org/c> ." > "$tmp/empty.json"
@@ -83,6 +85,8 @@ expect 2 train mlm --recipe x --steps 0
 expect 2 train mlm --recipe x --threads 99999999999999999999
 expect 2 eval ner --data x --threads 0
 expect 2 extract --threads -1 text
+expect 2 link --k 0 --db "$nodb"
+expect 2 link train --data x --nil-loss 2 --db "$nodb"
 # accepted forms: --name=value, and a good value after a bad one is not needed
 expect 0 kg import "$tmp/empty.json" --format ntriples --batch=5 --max-line 100 --lang en,zh-hans --db "$tmp/db3"
 [ $fail = 0 ] && echo "cli conventions ok: $(wc -l <<<"$cmds") commands"

@@ -2,6 +2,7 @@
 #include "pe_util.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 static void test_status(void)
 {
