@@ -110,7 +110,8 @@ static void usage(FILE *o, const char *argv0)
 {
     fprintf(o,
             "usage: %s [--model DIR] [--config base|small] [--shapes 1x32,8x128,...] [--threads N]\n"
-            "          [--backend cpu|cuda|auto] [--min-time S] [--json FILE] [--cpu-time]\n"
+            "          [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--min-time S]\n"
+            "          [--json FILE] [--cpu-time]\n"
             "Throughput of the encoder forward with random weights (see the file's header).\n",
             argv0);
 }
@@ -135,6 +136,12 @@ int main(int argc, char **argv)
             else if (!strcmp(v, "small")) rc = &CFG_SMALL;
             else { usage(stderr, argv[0]); return 2; }
             cfg_name = v, i++;
+        } else if (!strcmp(a, "--precision") && v) {
+            if (!strcmp(v, "fp32")) o.precision = PE_PRECISION_FP32;
+            else if (!strcmp(v, "tf32")) o.precision = PE_PRECISION_TF32;
+            else if (!strcmp(v, "bf16")) o.precision = PE_PRECISION_BF16;
+            else { usage(stderr, argv[0]); return 2; }
+            i++;
         } else if (!strcmp(a, "--shapes") && v) shapes = v, i++;
         else if (!strcmp(a, "--threads") && v) threads = atoi(v), i++;
         else if (!strcmp(a, "--min-time") && v) min_time = atof(v), i++;
@@ -187,16 +194,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "pe_bench_encoder: %s: %s\n", pe_status_str(st), err.msg);
         return 1;
     }
-    pe_kernels_set_threads(threads);
+    enc_kernels_set_threads(threads);
     pe_encoder_info info;
     pe_encoder_get_info(enc, &info);
     const pe_encoder_config *c = &info.config;
     const int C = c->hidden;
-    const char *bf = getenv("PE_LINEAR_BF16");
-    const int bf16 = bf && *bf && strcmp(bf, "0") != 0 && pe_kernels_has_bf16();
+    const int bf16 = strcmp(info.precision, "bf16") == 0;
     printf("# encoder: %s (%d layers, hidden %d, %d heads, %zu params), backend %s, kernels %s%s, %d threads\n",
-           own_dir ? cfg_name : model, c->layers, C, c->heads, info.n_params, info.backend, pe_linear_backend_name(),
-           bf16 ? " (bf16 weights: PE_LINEAR_BF16=1)" : "", threads);
+           own_dir ? cfg_name : model, c->layers, C, c->heads, info.n_params, info.backend, enc_linear_backend_name(),
+           bf16 ? " (bf16 weights: --precision bf16)" : "", threads);
 
     /* spot check against the PyTorch output on the same weights */
     char p1[4096], p2[4096];
@@ -275,7 +281,7 @@ int main(int argc, char **argv)
             fprintf(jf,
                     "{\"peer\": \"ours\", \"backend\": \"%s\", \"kernels\": \"%s\", \"precision\": \"%s\", "
                     "\"threads\": %d, \"batch\": %d, \"seq\": %d, \"sec\": %.6g, \"check_max_abs_diff\": %.3g}\n",
-                    info.backend, pe_linear_backend_name(), info.precision, threads, B, T, best, check);
+                    info.backend, enc_linear_backend_name(), info.precision, threads, B, T, best, check);
         free(ids), free(lens), free(h);
     }
     if (jf) fclose(jf);

@@ -65,12 +65,12 @@ typedef struct lin_case {
 static void run_ours(void *c_)
 {
     lin_case *c = c_;
-    pe_linear_apply(c->pw, c->x, c->b, c->y, c->M, c->act);
+    enc_linear_apply(c->pw, c->x, c->b, c->y, c->M, c->act);
 }
 static void run_blas(void *c_)
 {
     lin_case *c = c_;
-    pe_linear_f32_blas(c->x, c->W, c->b, c->y, c->M, c->N, c->K, c->act);
+    enc_linear_f32_blas(c->x, c->W, c->b, c->y, c->M, c->N, c->K, c->act);
 }
 
 typedef struct att_case {
@@ -83,12 +83,12 @@ typedef struct att_case {
 static void run_att_ours(void *c_)
 {
     att_case *c = c_;
-    pe_attention_f32(c->qkv, c->out, c->offsets, c->n_seq, c->H, c->D, c->scratch);
+    enc_attention_f32(c->qkv, c->out, c->offsets, c->n_seq, c->H, c->D, c->scratch);
 }
 static void run_att_blas(void *c_)
 {
     att_case *c = c_;
-    pe_attention_f32_blas(c->qkv, c->out, c->offsets, c->n_seq, c->H, c->D, c->scratch);
+    enc_attention_f32_blas(c->qkv, c->out, c->offsets, c->n_seq, c->H, c->D, c->scratch);
 }
 
 extern void openblas_set_num_threads(int);
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
             const char *n = argv[++i];
             pe_kernels_isa isa = !strcmp(n, "avx512") ? PE_KERNELS_AVX512 : !strcmp(n, "avx2") ? PE_KERNELS_AVX2 : PE_KERNELS_BLAS;
-            if (strcmp(n, pe_kernels_isa_name(isa)) != 0 || pe_kernels_select(isa) != 0) {
+            if (strcmp(n, enc_kernels_isa_name(isa)) != 0 || enc_kernels_select(isa) != 0) {
                 fprintf(stderr, "%s: --isa %s: unknown or not supported by this CPU\n", argv[0], n);
                 return 2;
             }
@@ -117,10 +117,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    pe_kernels_set_threads(threads);
+    enc_kernels_set_threads(threads);
     openblas_set_num_threads(threads);
-    const int fast = pe_kernels_active() != PE_KERNELS_BLAS;
-    printf("# kernels: path %s, %d threads, OpenBLAS core %s%s%s\n", pe_kernels_isa_name(pe_kernels_active()),
+    const int fast = enc_kernels_active() != PE_KERNELS_BLAS;
+    printf("# kernels: path %s, %d threads, OpenBLAS core %s%s%s\n", enc_kernels_isa_name(enc_kernels_active()),
            threads, openblas_get_corename(), fast ? "" : " (both columns are OpenBLAS)",
            bench_clock == CLOCK_MONOTONIC ? "" : ", timed by process CPU time");
     FILE *jf = json ? fopen(json, "w") : NULL;
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot write %s\n", json);
         return 1;
     }
-    if (jf) fprintf(jf, "{\"threads\": %d, \"isa\": \"%s\", \"linear\": [", threads, pe_kernels_isa_name(pe_kernels_active()));
+    if (jf) fprintf(jf, "{\"threads\": %d, \"isa\": \"%s\", \"linear\": [", threads, enc_kernels_isa_name(enc_kernels_active()));
 
     static const struct { int N, K; pe_act act; const char *name; } shapes[] = {
         {2304, 768, PE_ACT_NONE, "qkv 768->2304"},
@@ -138,15 +138,15 @@ int main(int argc, char **argv)
     };
     static const int Ms[] = {32, 128, 256, 1024, 4096};
     const double min_s = quick ? 0.05 : 0.25;
-    const int bf16 = pe_kernels_has_bf16() && pe_kernels_active() == PE_KERNELS_AVX512;
+    const int bf16 = enc_kernels_has_bf16() && enc_kernels_active() == PE_KERNELS_AVX512;
     printf("%-24s %6s %10s %10s %7s %10s\n", "linear (+bias)", "M", "ours GF/s", "blas GF/s", "ratio",
            bf16 ? "bf16 GF/s" : "");
     int first = 1;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         const int N = shapes[s].N, K = shapes[s].K;
         float *W = rand_vec((size_t)N * K), *b = rand_vec((size_t)N);
-        pe_linear_weights *pw = pe_linear_prepare_ex(W, N, K, PE_LINEAR_F32);
-        pe_linear_weights *pwb = bf16 ? pe_linear_prepare_ex(W, N, K, PE_LINEAR_BF16) : NULL;
+        pe_linear_weights *pw = enc_linear_prepare_ex(W, N, K, PE_LINEAR_F32);
+        pe_linear_weights *pwb = bf16 ? enc_linear_prepare_ex(W, N, K, PE_LINEAR_BF16) : NULL;
         for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++) {
             const int M = Ms[mi];
             if (quick && M > 1024) continue;
@@ -172,8 +172,8 @@ int main(int argc, char **argv)
             first = 0;
             free(x), free(y);
         }
-        pe_linear_weights_free(pw);
-        pe_linear_weights_free(pwb);
+        enc_linear_weights_free(pw);
+        enc_linear_weights_free(pwb);
         free(W), free(b);
     }
     if (jf) fprintf(jf, "], \"attention\": [");
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
             int *off = malloc(sizeof(int) * (B + 1));
             for (int i = 0; i <= B; i++) off[i] = i * L;
             float *qkv = rand_vec((size_t)T * 3 * C), *out = malloc(sizeof(float) * T * C);
-            float *scratch = malloc(sizeof(float) * pe_attention_scratch_floats(L, H, D));
+            float *scratch = malloc(sizeof(float) * enc_attention_scratch_floats(L, H, D));
             att_case c = {qkv, out, scratch, off, B, H, D};
             double flops = 4.0 * B * H * (double)L * L * D;
             double t_ours = time_best(run_att_ours, &c, min_s, 3);

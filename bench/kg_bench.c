@@ -65,11 +65,10 @@ static pe_status open_store(const char *dir, int read_only, pe_kg **kg)
     pe_kg_options o = pe_kg_options_default();
     o.read_only = read_only;
     o.create = !read_only;
-    pe_status st = pe_kg_open(dir, &o, kg);
+    pe_error err;
+    pe_status st = pe_kg_open(dir, &o, kg, &err);
     if (st >= PE_ERR_FIRST) {
-        die(dir, st, *kg ? pe_kg_errmsg(*kg) : "");
-        pe_kg_close(*kg);
-        *kg = NULL;
+        die(dir, st, err.msg);
     }
     return st;
 }
@@ -97,7 +96,7 @@ static int cmd_stats(int argc, char **argv)
     pe_status st = pe_kg_reader_begin(kg, &r);
     if (st >= PE_ERR_FIRST) return die("reader", st, pe_kg_errmsg(kg));
     pe_kg_stats s;
-    if ((st = pe_kg_stats_get(r, &s)) >= PE_ERR_FIRST) return die("stats", st, pe_kg_errmsg(kg));
+    if ((st = pe_kg_stats_get(r, &s)) >= PE_ERR_FIRST) return die("stats", st, pe_kg_reader_errmsg(r));
     printf("{\"terms\":%" PRIu64 ",\"entities\":%" PRIu64 ",\"literals\":%" PRIu64 ",\"triples\":%" PRIu64
            ",\"alias_keys\":%" PRIu64 ",\"sameas\":%" PRIu64 ",\"store_bytes\":%" PRIu64 ",\"dir_bytes\":%" PRIu64
            ",\"sources\":[",
@@ -192,7 +191,7 @@ static int cmd_lookup(int argc, char **argv)
     size_t nl = 0;
     idset seen = {0};
     pe_kg_iter *it;
-    if ((st = pe_kg_match(r, 0, 0, 0, &it)) >= PE_ERR_FIRST) return die("match", st, pe_kg_errmsg(kg));
+    if ((st = pe_kg_match(r, 0, 0, 0, &it)) >= PE_ERR_FIRST) return die("match", st, pe_kg_reader_errmsg(r));
     pe_kg_triple t;
     while (nl < (size_t)max_labels && pe_kg_iter_next(it, &t) == PE_OK) {
         if (idset_add(&seen, t.s) != 1) continue;

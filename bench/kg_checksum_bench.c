@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     pe_kg_options o = pe_kg_options_default();
     o.read_only = 1;
     o.create = 0;
-    if (pe_kg_open(argv[1], &o, &kg) != PE_OK) return 1;
+    if (pe_kg_open(argv[1], &o, &kg, NULL) != PE_OK) return 1;
     pe_kg_reader *r;
     pe_kg_stats s;
     if (pe_kg_reader_begin(kg, &r) != PE_OK || pe_kg_stats_get(r, &s) != PE_OK || s.terms == 0) return 1;

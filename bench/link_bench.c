@@ -69,9 +69,9 @@ int main(int argc, char **argv)
     pe_kg_options ko = pe_kg_options_default();
     ko.create = 0;
     pe_kg *kg = NULL;
-    if (pe_kg_open(db, &ko, &kg) != PE_OK) {
-        fprintf(stderr, "pe_bench_link: %s: %s\n", db, pe_kg_errmsg(kg));
-        pe_kg_close(kg);
+    pe_error kerr;
+    if (pe_kg_open(db, &ko, &kg, &kerr) != PE_OK) {
+        fprintf(stderr, "pe_bench_link: %s: %s\n", db, kerr.msg);
         return 1;
     }
     pe_error err;

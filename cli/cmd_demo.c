@@ -27,7 +27,9 @@ static void demo_usage(FILE *f)
             "\n"
             "Imports the demo knowledge graph embedded in persona (a Wikidata JSON slice and\n"
             "DBpedia N-Triples linked to it by owl:sameAs) and shows lookups, types and a merged\n"
-            "entity. Without --db the store lives in a temporary directory removed at the end.\n");
+            "entity. Without --db the store lives in a temporary directory removed at the end.\n"
+            "\n"
+            "  --db DIR   keep the store in DIR\n");
 }
 
 static int write_file(const char *path, const unsigned char *data, size_t len)
@@ -36,17 +38,6 @@ static int write_file(const char *path, const unsigned char *data, size_t len)
     if (!f) return -1;
     size_t n = fwrite(data, 1, len, f);
     return fclose(f) == 0 && n == len ? 0 : -1;
-}
-
-/* Removes the temporary store (an LMDB environment: data.mdb, lock.mdb). */
-static void remove_store(const char *dir)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
 }
 
 /* IRIs shown with the usual prefixes, in one of a few rotating buffers so
@@ -175,21 +166,16 @@ static int show_entity(pe_kg_reader *r, const char *term)
 int pe_cmd_demo(int argc, char **argv)
 {
     const char *db = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (pe_cli_is_help(argv[i])) {
-            demo_usage(stdout);
-            return PE_EXIT_OK;
-        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            db = argv[++i];
-        } else {
-            demo_usage(stderr);
-            return PE_EXIT_USAGE;
-        }
-    }
-    char tmpl[] = "/tmp/persona-demo-XXXXXX";
+    const pe_cli_opt opts[] = {{"--db", PE_CLI_STRING, &db}, {0}};
+    const pe_cli_spec spec = {"demo", demo_usage, opts, 0, 0, NULL};
+    int np, prc = pe_cli_parse(&spec, argc, argv, &np);
+    if (prc != PE_CLI_RUN) return prc;
+    const char *tmpdir = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/persona-demo-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     char *work = mkdtemp(tmpl);
-    if (!work) return pe_cli_fail(PE_ERR_IO, strerror(errno));
-    char wd_path[256], nt_path[256], db_path[256];
+    if (!work) return pe_cli_fail(PE_ERR_IO, "%s: %s", tmpl, strerror(errno));
+    char wd_path[4200], nt_path[4200], db_path[4200];
     snprintf(wd_path, sizeof wd_path, "%s/demo-wikidata.json", work);
     snprintf(nt_path, sizeof nt_path, "%s/demo-dbpedia.nt", work);
     snprintf(db_path, sizeof db_path, "%s/kg", work);
@@ -202,12 +188,9 @@ int pe_cmd_demo(int argc, char **argv)
         pe_cli_fail(PE_ERR_IO, "cannot write the demo files to a temporary directory");
         goto done;
     }
-    pe_kg_options ko = pe_kg_options_default();
-    pe_status st = pe_kg_open(db, &ko, &kg);
-    if (st != PE_OK) {
-        pe_cli_fail(st, kg ? pe_kg_errmsg(kg) : db);
-        goto done;
-    }
+    if ((rc = pe_cli_open_store(db, 0, NULL, &kg)) != PE_EXIT_OK) goto done;
+    rc = PE_EXIT_FAIL;
+    pe_status st;
     printf("persona demo: graph store %s\n", db);
     const char *files[] = {wd_path, nt_path};
     const char *names[] = {"demo-wikidata.json (Wikidata JSON dump format)", "demo-dbpedia.nt (DBpedia N-Triples)"};
@@ -218,7 +201,7 @@ int pe_cmd_demo(int argc, char **argv)
         pe_error_clear(&err);
         st = pe_import_file(kg, files[i], &io, &res, &err);
         if (st >= PE_ERR_FIRST) {
-            pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
         printf("kg import %s: %s%llu entities, %llu labels, %llu aliases, %llu triples, %llu sameAs, %llu skipped\n",
@@ -228,8 +211,8 @@ int pe_cmd_demo(int argc, char **argv)
                (unsigned long long)res.counts.skipped);
     }
     st = pe_kg_reader_begin(kg, &r);
-    if (st != PE_OK) {
-        pe_cli_fail(st, pe_kg_errmsg(kg));
+    if (st >= PE_ERR_FIRST) {
+        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
         goto done;
     }
     pe_kg_stats s;
@@ -239,16 +222,13 @@ int pe_cmd_demo(int argc, char **argv)
                (unsigned long long)s.alias_keys, (unsigned long long)s.sources);
     if (show_lookup(r, "Paris") || show_lookup(r, "the beatles") || show_lookup(r, "Lyons") ||
         show_types(r, "Q90") || show_entity(r, "http://dbpedia.org/resource/Paris")) {
-        pe_cli_fail(PE_ERR_CORRUPT, pe_kg_errmsg(kg));
+        pe_cli_fail(PE_ERR_CORRUPT, "%s", pe_kg_reader_errmsg(r));
         goto done;
     }
     rc = PE_EXIT_OK;
 done:
     pe_kg_reader_end(r);
     pe_kg_close(kg);
-    unlink(wd_path);
-    unlink(nt_path);
-    if (db == db_path) remove_store(db_path);
-    rmdir(work);
+    pe_cli_remove_tree(work); /* the demo files, and the store unless --db */
     return rc;
 }

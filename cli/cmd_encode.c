@@ -35,9 +35,7 @@ static void usage(FILE *f)
             "                     else CPU), cpu or cuda\n"
             "  --precision P      matrix products: fp32 (default), tf32 (CUDA tensor cores; the CPU\n"
             "                     runs fp32) or bf16 (CUDA, or a CPU with AVX-512 BF16, else fp32);\n"
-            "                     on CUDA $PE_CUDA_PRECISION overrides it\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure, 2 usage, 3 model not found, 4 some lines were bad\n");
+            "                     on CUDA $PE_CUDA_PRECISION overrides it\n");
 }
 
 typedef struct entry {
@@ -82,17 +80,17 @@ static int flush(pe_encoder *enc, entry *b, int n, const pe_encoder_encode_optio
     if (!texts || !lens) {
         free(texts);
         free(lens);
-        return pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        return pe_cli_fail(PE_ERR_NOMEM, NULL);
     }
     for (int i = 0; i < n; i++)
         if (b[i].text) texts[k] = b[i].text, lens[k++] = b[i].len;
     pe_encoder_result *r = NULL;
     if (k > 0) {
         pe_status st = pe_encoder_encode_texts(enc, texts, lens, k, eo, &r);
-        if (st != PE_OK) {
+        if (st >= PE_ERR_FIRST) {
             free(texts);
             free(lens);
-            return pe_cli_fail(st, pe_encoder_errmsg(enc));
+            return pe_cli_fail(st, "%s", pe_encoder_errmsg(enc));
         }
     }
     const pe_tokenizer *tok = pe_encoder_tokenizer(enc);
@@ -103,7 +101,7 @@ static int flush(pe_encoder *enc, entry *b, int n, const pe_encoder_encode_optio
         cJSON_AddNumberToObject(o, "line", (double)b[i].line);
         if (!b[i].text) {
             cJSON_AddStringToObject(o, "error", b[i].err);
-            fprintf(stderr, "persona: line %ld: %s\n", b[i].line, b[i].err);
+            pe_cli_error(PE_EXIT_PARTIAL, "line %ld: %s", b[i].line, b[i].err);
             (*bad)++;
             emit(o);
             continue;
@@ -135,87 +133,48 @@ static int flush(pe_encoder *enc, entry *b, int n, const pe_encoder_encode_optio
     return 0;
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
-}
-
 int pe_cmd_encode(int argc, char **argv)
 {
     const char *model = NULL;
     pe_encoder_encode_options eo = pe_encoder_encode_options_default();
     pe_encoder_options lo = pe_encoder_options_default();
-    int batch = 32;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (pe_cli_is_help(a)) {
-            usage(stdout);
-            return PE_EXIT_OK;
-        }
-        int ok = v != NULL;
-        if (strcmp(a, "--model") == 0) model = v;
-        else if (strcmp(a, "--layer") == 0) ok = ok && parse_int(v, -1, 100000, &eo.layer);
-        else if (strcmp(a, "--max-length") == 0) ok = ok && parse_int(v, 2, 1 << 20, &eo.max_length);
-        else if (strcmp(a, "--batch") == 0) ok = ok && parse_int(v, 1, 1 << 16, &batch);
-        else if (strcmp(a, "--threads") == 0) ok = ok && parse_int(v, 1, 1024, &lo.threads);
-        else if (strcmp(a, "--pool") == 0) {
-            if (!v) ok = 0;
-            else if (strcmp(v, "none") == 0) eo.pool = PE_POOL_NONE;
-            else if (strcmp(v, "mean") == 0) eo.pool = PE_POOL_MEAN;
-            else if (strcmp(v, "cls") == 0) eo.pool = PE_POOL_CLS;
-            else if (strcmp(v, "pooler") == 0) eo.pool = PE_POOL_POOLER;
-            else ok = 0;
-        } else if (strcmp(a, "--backend") == 0) {
-            if (!v) ok = 0;
-            else if (strcmp(v, "auto") == 0) lo.backend = PE_ENCODER_AUTO;
-            else if (strcmp(v, "cpu") == 0) lo.backend = PE_ENCODER_CPU;
-            else if (strcmp(v, "cuda") == 0) lo.backend = PE_ENCODER_CUDA;
-            else ok = 0;
-        } else if (strcmp(a, "--precision") == 0) {
-            if (!v) ok = 0;
-            else if (strcmp(v, "fp32") == 0) lo.precision = PE_PRECISION_FP32;
-            else if (strcmp(v, "tf32") == 0) lo.precision = PE_PRECISION_TF32;
-            else if (strcmp(v, "bf16") == 0) lo.precision = PE_PRECISION_BF16;
-            else ok = 0;
-        } else {
-            fprintf(stderr, "persona encode: unknown option '%s' (see --help)\n", a);
-            return PE_EXIT_USAGE;
-        }
-        if (!ok) {
-            fprintf(stderr, "persona encode: %s needs a valid value (see --help)\n", a);
-            return PE_EXIT_USAGE;
-        }
-        i++;
-    }
-    if (!model) {
-        fprintf(stderr, "persona encode: --model PATH is required (see --help)\n");
-        return PE_EXIT_USAGE;
-    }
-    struct stat sb;
-    if (stat(model, &sb) != 0) {
-        fprintf(stderr, "persona encode: %s: no such model\n", model);
-        return PE_EXIT_NOT_FOUND;
-    }
+    int batch = 32, pool = 0, backend = 0, precision = 0;
+    const pe_cli_opt opts[] = {
+        {"--model", PE_CLI_STRING, &model},
+        {"--layer", PE_CLI_INT, &eo.layer, .min = -1, .max = 100000},
+        {"--max-length", PE_CLI_INT, &eo.max_length, .min = 2, .max = 1 << 20},
+        {"--batch", PE_CLI_INT, &batch, .min = 1, .max = 1 << 16},
+        {"--threads", PE_CLI_INT, &lo.threads, .min = 1, .max = 1024},
+        {"--pool", PE_CLI_CHOICE, &pool, .choices = "none|mean|cls|pooler"},
+        {"--backend", PE_CLI_CHOICE, &backend, .choices = "auto|cpu|cuda"},
+        {"--precision", PE_CLI_CHOICE, &precision, .choices = "fp32|tf32|bf16"},
+        {0}};
+    const pe_cli_spec spec = {"encode", usage, opts, 0, 0, "            (4: some lines were bad)\n"};
+    int np, rc = pe_cli_parse(&spec, argc, argv, &np);
+    if (rc != PE_CLI_RUN) return rc;
+    const pe_encoder_pool pools[] = {PE_POOL_NONE, PE_POOL_MEAN, PE_POOL_CLS, PE_POOL_POOLER};
+    const pe_encoder_backend backends[] = {PE_ENCODER_AUTO, PE_ENCODER_CPU, PE_ENCODER_CUDA};
+    const pe_encoder_precision precisions[] = {PE_PRECISION_FP32, PE_PRECISION_TF32, PE_PRECISION_BF16};
+    eo.pool = pools[pool];
+    lo.backend = backends[backend];
+    lo.precision = precisions[precision];
+    if (!model) return pe_cli_error(PE_EXIT_USAGE, "--model PATH is required (see --help)");
+    if ((rc = pe_cli_need_file("model", model)) != PE_EXIT_OK) return rc;
     pe_encoder *enc = NULL;
     pe_error err;
     pe_error_clear(&err);
     pe_status st = pe_encoder_load(model, &lo, &enc, &err);
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
     pe_encoder_info info;
     pe_encoder_get_info(enc, &info);
     if (!info.has_tokenizer) {
         pe_encoder_free(enc);
-        return pe_cli_fail(PE_ERR_INVALID, "the model has no vocabulary (vocab.txt or tokenizer.json)");
+        return pe_cli_fail(PE_ERR_INVALID, "%s", "the model has no vocabulary (vocab.txt or tokenizer.json)");
     }
     if (eo.max_length > info.config.max_position) eo.max_length = info.config.max_position;
     if (eo.layer > info.config.layers) {
-        fprintf(stderr, "persona encode: --layer %d: the model has %d layers\n", eo.layer, info.config.layers);
         pe_encoder_free(enc);
-        return PE_EXIT_USAGE;
+        return pe_cli_error(PE_EXIT_USAGE, "--layer %d: the model has %d layers", eo.layer, info.config.layers);
     }
 
     entry *b = calloc((size_t)batch, sizeof *b);
@@ -223,11 +182,12 @@ int pe_cmd_encode(int argc, char **argv)
     size_t cap = 0;
     ssize_t got;
     long lineno = 0, bad = 0;
-    int n = 0, rc = 0;
+    int n = 0;
+    rc = 0;
     pe_cli_progress prog;
     pe_cli_progress_init(&prog);
     double t0 = pe_now();
-    if (!b) rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+    if (!b) rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
     while (!rc && (got = getline(&line, &cap, stdin)) >= 0) {
         size_t len = (size_t)got;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
@@ -236,7 +196,7 @@ int pe_cmd_encode(int argc, char **argv)
         size_t at;
         if (len > MAX_LINE) snprintf(e->err, sizeof e->err, "line of %zu bytes exceeds the %d-byte limit", len, MAX_LINE);
         else if (!pe_utf8_valid(line, len, &at)) snprintf(e->err, sizeof e->err, "invalid UTF-8 at byte %zu", at);
-        else if (!(e->text = malloc(len + 1))) rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        else if (!(e->text = malloc(len + 1))) rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         if (e->text) {
             memcpy(e->text, line, len);
             e->text[len] = '\0';
@@ -258,7 +218,7 @@ int pe_cmd_encode(int argc, char **argv)
     free(b);
     free(line);
     pe_encoder_free(enc);
-    if (fflush(stdout) != 0 && !rc) rc = pe_cli_fail(PE_ERR_IO, "cannot write to stdout");
+    if (fflush(stdout) != 0 && !rc) rc = pe_cli_fail(PE_ERR_IO, "%s", "cannot write to stdout");
     if (rc) return rc;
     return bad ? PE_EXIT_PARTIAL : PE_EXIT_OK;
 }

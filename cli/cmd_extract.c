@@ -37,17 +37,15 @@ int pe_cli_load_model(const char *path, int threads, pe_encoder **enc)
 {
     *enc = NULL;
     struct stat sb;
-    if (!path || !*path || stat(path, &sb) != 0) {
-        fprintf(stderr, "persona: model %s not found (give --model PATH or set $PERSONA_MODEL)\n",
-                path && *path ? path : "(none)");
-        return PE_EXIT_NOT_FOUND;
-    }
+    if (!path || !*path || stat(path, &sb) != 0)
+        return pe_cli_error(PE_EXIT_MISSING, "model %s does not exist (give --model PATH or set $PERSONA_MODEL)",
+                            path && *path ? path : "(none)");
     pe_encoder_options o = pe_encoder_options_default();
     o.threads = threads;
     o.precision = load_precision;
     pe_error err;
     pe_status st = pe_encoder_load(path, &o, enc, &err);
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
     return PE_EXIT_OK;
 }
 
@@ -74,8 +72,7 @@ static void usage(FILE *f)
             "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
             "  --threads N    CPU threads (default: all cores)\n"
             "  --precision P  fp32 (default) or bf16 (a CPU with AVX-512 BF16, or CUDA)\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure, 2 usage, 3 model not found, 4 some lines were bad\n");
+            "A TEXT that starts with '-' comes after --.\n");
 }
 
 static cJSON *span_json(const char *text, size_t start, size_t end, const char *s)
@@ -162,60 +159,26 @@ static void print_line(cJSON *o)
     cJSON_Delete(o);
 }
 
-static int parse_precision(const char *s)
-{
-    if (!strcmp(s, "fp32")) load_precision = PE_PRECISION_FP32;
-    else if (!strcmp(s, "bf16")) load_precision = PE_PRECISION_BF16;
-    else if (!strcmp(s, "tf32")) load_precision = PE_PRECISION_TF32;
-    else {
-        fprintf(stderr, "persona: --precision wants fp32, tf32 or bf16, not '%s'\n", s);
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_threads(const char *s, int *out)
-{
-    char *e;
-    errno = 0;
-    long t = strtol(s, &e, 10);
-    if (*e || errno || t < 1 || t > 1024) {
-        fprintf(stderr, "persona: --threads wants 1..1024, not '%s'\n", s);
-        return -1;
-    }
-    *out = (int)t;
-    return 0;
-}
+static const pe_encoder_precision precisions[] = {PE_PRECISION_FP32, PE_PRECISION_TF32, PE_PRECISION_BF16};
 
 int pe_cmd_extract(int argc, char **argv)
 {
     const char *model = NULL, *graph = NULL;
-    int threads = 0, first_text = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (pe_cli_is_help(a)) {
-            usage(stdout);
-            return PE_EXIT_OK;
-        } else if (!strcmp(a, "--model") && i + 1 < argc) {
-            model = argv[++i];
-        } else if (!strcmp(a, "--graph") && i + 1 < argc) {
-            graph = argv[++i];
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            if (parse_threads(argv[++i], &threads) < 0) return PE_EXIT_USAGE;
-        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
-            if (parse_precision(argv[++i]) < 0) return PE_EXIT_USAGE;
-        } else if (!strcmp(a, "--")) {
-            first_text = i + 1;
-            break;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "persona: extract: unknown option '%s'\n", a);
-            usage(stderr);
-            return PE_EXIT_USAGE;
-        } else {
-            first_text = i;
-            break;
-        }
-    }
+    int threads = 0, precision = 0;
+    const pe_cli_opt opts[] = {
+        {"--model", PE_CLI_STRING, &model},
+        {"--graph", PE_CLI_STRING, &graph},
+        {"--threads", PE_CLI_INT, &threads, .min = 1, .max = 1024},
+        {"--precision", PE_CLI_CHOICE, &precision, .choices = "fp32|tf32|bf16"},
+        {0}};
+    const pe_cli_spec spec = {"extract", usage, opts, 0, -1,
+                              "            (4: some lines were bad; 5: the model or the graph store does not exist)\n"};
+    int n_texts, prc = pe_cli_parse(&spec, argc, argv, &n_texts);
+    if (prc != PE_CLI_RUN) return prc;
+    load_precision = precisions[precision];
+    int first_text = n_texts ? 1 : 0; /* the texts are argv[1..n_texts] */
+    argc = 1 + n_texts;
+    if (graph && (prc = pe_cli_need_file("graph store", graph)) != PE_EXIT_OK) return prc;
     pe_encoder *enc = NULL;
     int rc = pe_cli_load_model(model ? model : pe_cli_default_model(), threads, &enc);
     if (rc != PE_EXIT_OK) return rc;
@@ -223,13 +186,7 @@ int pe_cmd_extract(int argc, char **argv)
     pe_kg *kg = NULL;
     pe_kg_reader *kr = NULL;
     if (graph) {
-        pe_kg_options ko = pe_kg_options_default();
-        ko.read_only = 1;
-        pe_status st = pe_kg_open(graph, &ko, &kg);
-        if (st == PE_OK) st = pe_kg_reader_begin(kg, &kr);
-        if (st != PE_OK) {
-            rc = pe_cli_fail(st, kg ? pe_kg_errmsg(kg) : "cannot open the graph store");
-            pe_kg_close(kg);
+        if ((rc = pe_cli_open_reader(graph, &kg, &kr)) != PE_EXIT_OK) {
             pe_encoder_free(enc);
             return rc;
         }
@@ -240,17 +197,16 @@ int pe_cmd_extract(int argc, char **argv)
     no.graph = kr;
     pe_status sn = pe_ner_open(enc, &no, &ner, &err);
     if (sn != PE_OK && sn != PE_NOT_FOUND) {
-        rc = pe_cli_fail(sn, err.msg);
+        rc = pe_cli_fail(sn, "%s", err.msg);
         goto done;
     }
     pe_status sr = pe_rel_open(enc, &rel, &err);
     if (sr != PE_OK && sr != PE_NOT_FOUND) {
-        rc = pe_cli_fail(sr, err.msg);
+        rc = pe_cli_fail(sr, "%s", err.msg);
         goto done;
     }
     if (!ner && !rel) {
-        fprintf(stderr, "persona: the model has neither an \"ner\" nor a \"rel\" head\n");
-        rc = PE_EXIT_FAIL;
+        rc = pe_cli_error(PE_EXIT_FAIL, "the model has neither an \"ner\" nor a \"rel\" head");
         goto done;
     }
     pe_encoder_info info;
@@ -260,7 +216,7 @@ int pe_cmd_extract(int argc, char **argv)
         for (int i = first_text; i < argc; i++) {
             cJSON *o = extract_one(enc, ner, rel, &info, NULL, argv[i], strlen(argv[i]), &err);
             if (!o) {
-                fprintf(stderr, "persona: argument %d: %s\n", i - first_text + 1, err.msg);
+                pe_cli_error(PE_EXIT_PARTIAL, "argument %d: %s", i - first_text + 1, err.msg);
                 bad++;
                 o = cJSON_CreateObject();
                 cJSON_AddNumberToObject(o, "argument", i - first_text + 1);
@@ -290,7 +246,7 @@ int pe_cmd_extract(int argc, char **argv)
                                 strlen(text), &err);
             }
             if (!o) {
-                fprintf(stderr, "persona: line %ld: %s\n", lineno, err.msg);
+                pe_cli_error(PE_EXIT_PARTIAL, "line %ld: %s", lineno, err.msg);
                 bad++;
                 o = cJSON_CreateObject();
                 cJSON_AddNumberToObject(o, "line", (double)lineno);
@@ -334,10 +290,7 @@ static void eval_usage(FILE *f)
             "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
             "  --json         one JSON object instead of a table\n"
             "  --threads N    CPU threads\n"
-            "  --precision P  fp32 (default) or bf16: to measure what bf16 inference costs in F1\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure, 2 usage, 3 model or data not found,\n"
-            "            4 done, but lines were skipped\n");
+            "  --precision P  fp32 (default) or bf16: to measure what bf16 inference costs in F1\n");
 }
 
 static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const char *type_map, int strict, int json)
@@ -347,7 +300,7 @@ static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const c
     pe_ner_options no = pe_ner_options_default();
     no.graph = kr;
     pe_status st = pe_ner_open(enc, &no, &ner, &err);
-    if (st != PE_OK) return st == PE_NOT_FOUND ? (fprintf(stderr, "persona: %s\n", err.msg), PE_EXIT_FAIL) : pe_cli_fail(st, err.msg);
+    if (st != PE_OK) return st == PE_NOT_FOUND ? pe_cli_error(PE_EXIT_FAIL, "%s", err.msg) : pe_cli_fail(st, "%s", err.msg);
     const int nt = pe_ner_n_types(ner);
     const char **types = calloc((size_t)nt + 1, sizeof *types);
     for (int i = 0; types && i < nt; i++) types[i] = pe_ner_type_name(ner, i);
@@ -360,14 +313,14 @@ static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const c
     int rc = PE_EXIT_FAIL;
     st = pe_ner_corpus_read(data, &ro, &c, &err);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     const size_t n = pe_ner_corpus_count(c);
     const char ***pred = calloc(n + 1, sizeof *pred), ***gold = calloc(n + 1, sizeof *gold);
     int *nw = calloc(n + 1, sizeof *nw);
     if (!pred || !gold || !nw) {
-        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto done2;
     }
     pe_cli_progress pr;
@@ -379,7 +332,7 @@ static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const c
         pred[i] = calloc((size_t)s->n + 1, sizeof **pred);
         if (!pred[i] || (st = pe_ner_tag_words(ner, (const char *const *)s->words, s->n, pred[i], NULL, &err)) != PE_OK) {
             pe_cli_progress_finish(&pr);
-            rc = pe_cli_fail(pred[i] ? st : PE_ERR_NOMEM, pred[i] ? err.msg : "out of memory");
+            rc = pe_cli_fail(pred[i] ? st : PE_ERR_NOMEM, "%s", pred[i] ? err.msg : "out of memory");
             goto done2;
         }
         if ((i & 63) == 0) pe_cli_progress_update(&pr, "evaluating", i, n, "sentences", NULL, 0);
@@ -388,7 +341,7 @@ static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const c
     pe_ner_scores sc;
     if ((st = pe_ner_score((const char *const *const *)gold, (const char *const *const *)pred, nw, n, &sc, &err)) !=
         PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done2;
     }
     if (json) {
@@ -440,7 +393,7 @@ static int eval_rel(pe_encoder *enc, const char *data, int strict, int json)
     pe_error err;
     pe_rel *rel = NULL;
     pe_status st = pe_rel_open(enc, &rel, &err);
-    if (st != PE_OK) return st == PE_NOT_FOUND ? (fprintf(stderr, "persona: %s\n", err.msg), PE_EXIT_FAIL) : pe_cli_fail(st, err.msg);
+    if (st != PE_OK) return st == PE_NOT_FOUND ? pe_cli_error(PE_EXIT_FAIL, "%s", err.msg) : pe_cli_fail(st, "%s", err.msg);
     const int nr = pe_rel_n_relations(rel);
     const char **rels = calloc((size_t)nr + 1, sizeof *rels);
     for (int i = 0; rels && i < nr; i++) rels[i] = pe_rel_relation_name(rel, i);
@@ -451,7 +404,7 @@ static int eval_rel(pe_encoder *enc, const char *data, int strict, int json)
     int *np = NULL;
     size_t n = 0;
     if ((st = pe_rel_data_read(data, rels, nr, strict, &d, &err)) != PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     n = pe_rel_data_count(d);
@@ -459,7 +412,7 @@ static int eval_rel(pe_encoder *enc, const char *data, int strict, int json)
     pred = calloc(n + 1, sizeof *pred);
     np = calloc(n + 1, sizeof *np);
     if (!gold || !pred || !np) {
-        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto done;
     }
     pe_cli_progress pr;
@@ -471,7 +424,7 @@ static int eval_rel(pe_encoder *enc, const char *data, int strict, int json)
         gold[i] = u;
         if ((st = pe_rel_predict_words(rel, (const char *const *)u->words, u->n_words, &pred[i], &np[i], &err)) != PE_OK) {
             pe_cli_progress_finish(&pr);
-            rc = pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
         if ((i & 63) == 0) pe_cli_progress_update(&pr, "evaluating", i, n, "utterances", NULL, 0);
@@ -479,7 +432,7 @@ static int eval_rel(pe_encoder *enc, const char *data, int strict, int json)
     pe_cli_progress_finish(&pr);
     pe_rel_scores sc;
     if ((st = pe_rel_score(gold, (const pe_rel_triple *const *)pred, np, n, nr, &sc, &err)) != PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     if (json) {
@@ -531,69 +484,39 @@ done:
 
 int pe_cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *data = NULL, *what = NULL, *type_map = NULL, *graph = NULL;
-    int json = 0, strict = 0, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (pe_cli_is_help(a)) {
-            eval_usage(stdout);
-            return PE_EXIT_OK;
-        } else if (!strcmp(a, "--model") && i + 1 < argc) {
-            model = argv[++i];
-        } else if (!strcmp(a, "--data") && i + 1 < argc) {
-            data = argv[++i];
-        } else if (!strcmp(a, "--type-map") && i + 1 < argc) {
-            type_map = argv[++i];
-        } else if (!strcmp(a, "--graph") && i + 1 < argc) {
-            graph = argv[++i];
-        } else if (!strcmp(a, "--format") && i + 1 < argc) {
-            if (strcmp(argv[++i], "conll") != 0) {
-                fprintf(stderr, "persona: eval: --format: only conll is read\n");
-                return PE_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--strict")) {
-            strict = 1;
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            if (parse_threads(argv[++i], &threads) < 0) return PE_EXIT_USAGE;
-        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
-            if (parse_precision(argv[++i]) < 0) return PE_EXIT_USAGE;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "persona: eval: unknown option '%s'\n", a);
-            eval_usage(stderr);
-            return PE_EXIT_USAGE;
-        } else if (!what) {
-            what = a;
-        } else {
-            fprintf(stderr, "persona: eval: unexpected argument '%s'\n", a);
-            return PE_EXIT_USAGE;
-        }
-    }
-    if (!what || (strcmp(what, "ner") && strcmp(what, "rel")) || !data) {
-        if (what && strcmp(what, "ner") && strcmp(what, "rel"))
-            fprintf(stderr, "persona: eval: unknown task '%s' (ner or rel; link comes with the linker)\n", what);
-        eval_usage(stderr);
-        return PE_EXIT_USAGE;
-    }
-    struct stat sb;
-    if (stat(data, &sb) != 0) {
-        fprintf(stderr, "persona: %s: %s\n", data, strerror(errno));
-        return PE_EXIT_NOT_FOUND;
-    }
+    const char *model = NULL, *data = NULL, *type_map = NULL, *graph = NULL, *format = NULL;
+    int json = 0, strict = 0, threads = 0, precision = 0;
+    const pe_cli_opt opts[] = {
+        {"--model", PE_CLI_STRING, &model},
+        {"--data", PE_CLI_STRING, &data},
+        {"--type-map", PE_CLI_STRING, &type_map},
+        {"--graph", PE_CLI_STRING, &graph},
+        {"--format", PE_CLI_STRING, &format},
+        {"--json", PE_CLI_FLAG, &json},
+        {"--strict", PE_CLI_FLAG, &strict},
+        {"--threads", PE_CLI_INT, &threads, .min = 1, .max = 1024},
+        {"--precision", PE_CLI_CHOICE, &precision, .choices = "fp32|tf32|bf16"},
+        {0}};
+    const pe_cli_spec spec = {"eval", eval_usage, opts, 1, 1,
+                              "            (4: done, but lines were skipped; 5: the model, the data or the\n"
+                              "            graph store does not exist)\n"};
+    int np, prc = pe_cli_parse(&spec, argc, argv, &np);
+    if (prc != PE_CLI_RUN) return prc;
+    load_precision = precisions[precision];
+    const char *what = argv[1];
+    if (strcmp(what, "ner") && strcmp(what, "rel"))
+        return pe_cli_error(PE_EXIT_USAGE, "unknown task '%s' (ner or rel; link is `persona eval link`)", what);
+    if (format && strcmp(format, "conll") != 0) return pe_cli_error(PE_EXIT_USAGE, "--format: only conll is read");
+    if (!data) return pe_cli_error(PE_EXIT_USAGE, "--data FILE is required (see --help)");
+    if ((prc = pe_cli_need_file("data file", data)) != PE_EXIT_OK) return prc;
+    if (graph && (prc = pe_cli_need_file("graph store", graph)) != PE_EXIT_OK) return prc;
     pe_encoder *enc = NULL;
     int rc = pe_cli_load_model(model ? model : pe_cli_default_model(), threads, &enc);
     if (rc != PE_EXIT_OK) return rc;
     pe_kg *kg = NULL;
     pe_kg_reader *kr = NULL;
     if (graph) {
-        pe_kg_options ko = pe_kg_options_default();
-        ko.read_only = 1;
-        pe_status st = pe_kg_open(graph, &ko, &kg);
-        if (st == PE_OK) st = pe_kg_reader_begin(kg, &kr);
-        if (st != PE_OK) {
-            rc = pe_cli_fail(st, kg ? pe_kg_errmsg(kg) : "cannot open the graph store");
-            pe_kg_close(kg);
+        if ((rc = pe_cli_open_reader(graph, &kg, &kr)) != PE_EXIT_OK) {
             pe_encoder_free(enc);
             return rc;
         }

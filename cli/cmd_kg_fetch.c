@@ -14,7 +14,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: persona kg fetch URL [-o FILE] [--sha256 HEX] [--no-resume] [--retries N]\n"
-            "                        [--timeout SECONDS] [--user-agent TEXT] [--any-scheme]\n"
+            "                        [--timeout SECONDS] [--user-agent TEXT] [--any-scheme] [--json]\n"
             "                        [--import [--db DIR] [--format F] [--lang L] [--strict]]\n"
             "       persona kg fetch --wikidata-ids Q42,Q90,... [--endpoint URL] [--db DIR] [--lang L] [--strict]\n"
             "\n"
@@ -42,13 +42,13 @@ static void usage(FILE *f)
             "sent with every request; Wikimedia asks API clients to name a contact in it,\n"
             "e.g. --user-agent 'myapp/1.0 (ops@example.org)'.\n"
             "\n"
-            "Prints a JSON summary on stdout; progress goes to stderr.\n"
-            "--db DIR defaults to $PERSONA_DB, else ./persona-kg.\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure (network, checksum, I/O, import), 2 usage error,\n"
-            "            3 some Wikidata ids do not exist (the others were imported),\n"
-            "            4 imported but records were skipped for bad input\n");
+            "Prints a summary on stdout (a JSON object with --json); progress goes to stderr.\n"
+            "--db DIR defaults to $PERSONA_DB, else ./persona-kg.\n");
 }
+
+static const char exit_notes[] =
+    "            (1: network, checksum, I/O, import; 3: some Wikidata ids do not exist,\n"
+    "            the others were imported)\n";
 
 /* The bar's label now. The bar is redrawn over itself with "\r": a phase
  * (fetch, import, the next fetch...) gets a line of its own, so that a
@@ -115,10 +115,35 @@ static cJSON *import_json(const pe_import_result *r)
     return o;
 }
 
-/* Prints o and frees it. */
+static int g_json; /* --json */
+
+/* Prints o (JSON with --json, else a few lines of text) and frees it. */
 static void print_json(cJSON *o)
 {
-    pe_cli_print_json(o);
+    if (g_json) {
+        pe_cli_print_json(o);
+        cJSON_Delete(o);
+        return;
+    }
+    const cJSON *x;
+    cJSON_ArrayForEach(x, o)
+    {
+        if (cJSON_IsString(x)) printf("%-16s %s\n", x->string, x->valuestring);
+        else if (cJSON_IsBool(x)) printf("%-16s %s\n", x->string, cJSON_IsTrue(x) ? "yes" : "no");
+        else if (cJSON_IsNumber(x)) printf("%-16s %.15g\n", x->string, x->valuedouble);
+    }
+    const cJSON *imp = cJSON_GetObjectItemCaseSensitive(o, "import");
+    if (imp) {
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(imp, "source_id"),
+                    *res = cJSON_GetObjectItemCaseSensitive(imp, "resumed");
+        printf("%-16s source %.0f%s%s:", "import", cJSON_IsNumber(src) ? src->valuedouble : 0.0,
+               cJSON_IsString(res) && strcmp(res->valuestring, "no") ? ", resumed " : "",
+               cJSON_IsString(res) && strcmp(res->valuestring, "no") ? res->valuestring : "");
+        cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(imp, "counts")) printf(" %s %.0f", x->string, x->valuedouble);
+        printf("\n");
+        const cJSON *fe = cJSON_GetObjectItemCaseSensitive(imp, "first_error");
+        if (cJSON_IsString(fe)) printf("%-16s %s\n", "first error", fe->valuestring);
+    }
     cJSON_Delete(o);
 }
 
@@ -142,13 +167,6 @@ static char *name_from_url(const char *url)
     return s;
 }
 
-static int need_arg(int i, int argc, char **argv)
-{
-    if (i + 1 < argc) return 1;
-    fprintf(stderr, "persona kg fetch: %s needs a value\n", argv[i]);
-    return 0;
-}
-
 static int kg_fetch(int argc, char **argv, pe_cli_progress *bar);
 
 int pe_cmd_kg_fetch(int argc, char **argv)
@@ -165,74 +183,39 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
 {
     const char *url = NULL, *out = NULL, *sha = NULL, *db = NULL, *format = NULL, *langs = NULL;
     const char *ids = NULL, *endpoint = NULL, *user_agent = getenv("PERSONA_USER_AGENT");
-    int no_resume = 0, do_import = 0, strict = 0, any_scheme = 0;
-    long retries = -1, timeout = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (pe_cli_is_help(a)) {
-            usage(stdout);
-            return PE_EXIT_OK;
-        }
-#define OPT_VALUE(name, var) else if (strcmp(a, name) == 0) { if (!need_arg(i, argc, argv)) return PE_EXIT_USAGE; var = argv[++i]; }
-        if (0) {}
-        OPT_VALUE("-o", out)
-        OPT_VALUE("--output", out)
-        OPT_VALUE("--sha256", sha)
-        OPT_VALUE("--db", db)
-        OPT_VALUE("--format", format)
-        OPT_VALUE("--lang", langs)
-        OPT_VALUE("--wikidata-ids", ids)
-        OPT_VALUE("--endpoint", endpoint)
-        OPT_VALUE("--user-agent", user_agent)
-#undef OPT_VALUE
-        else if (strcmp(a, "--retries") == 0 || strcmp(a, "--timeout") == 0) {
-            if (!need_arg(i, argc, argv)) return PE_EXIT_USAGE;
-            char *end;
-            long v = strtol(argv[i + 1], &end, 10);
-            if (*end || v < 0 || v > INT_MAX || end == argv[i + 1]) {
-                fprintf(stderr, "persona kg fetch: %s wants an integer from 0 to %d, not '%s'\n", a, INT_MAX,
-                        argv[i + 1]);
-                return PE_EXIT_USAGE;
-            }
-            if (a[2] == 'r') retries = v;
-            else timeout = v;
-            i++;
-        } else if (strcmp(a, "--no-resume") == 0) no_resume = 1;
-        else if (strcmp(a, "--import") == 0) do_import = 1;
-        else if (strcmp(a, "--any-scheme") == 0) any_scheme = 1;
-        else if (strcmp(a, "--strict") == 0) strict = 1;
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "persona kg fetch: unknown option '%s' (see --help)\n", a);
-            return PE_EXIT_USAGE;
-        } else if (!url) url = a;
-        else {
-            fprintf(stderr, "persona kg fetch: one URL at a time ('%s' is extra)\n", a);
-            return PE_EXIT_USAGE;
-        }
-    }
-    if (!url == !ids) {
-        fprintf(stderr, "persona kg fetch: give a URL or --wikidata-ids (see --help)\n");
-        return PE_EXIT_USAGE;
-    }
-    if (ids && (out || sha || no_resume || do_import || format)) {
-        fprintf(stderr, "persona kg fetch: -o, --sha256, --no-resume, --import and --format go with a URL, "
-                        "not --wikidata-ids\n");
-        return PE_EXIT_USAGE;
-    }
-    if (url && endpoint) {
-        fprintf(stderr, "persona kg fetch: --endpoint goes with --wikidata-ids\n");
-        return PE_EXIT_USAGE;
-    }
-    if (url && !do_import && (db || format || langs || strict)) {
-        fprintf(stderr, "persona kg fetch: --db, --format, --lang and --strict need --import\n");
-        return PE_EXIT_USAGE;
-    }
+    int no_resume = 0, do_import = 0, strict = 0, any_scheme = 0, retries = -1, timeout = -1;
+    const pe_cli_opt opts[] = {
+        {"-o|--output", PE_CLI_STRING, &out},
+        {"--sha256", PE_CLI_STRING, &sha, .check = pe_cli_check_sha256},
+        {"--db", PE_CLI_STRING, &db},
+        {"--format", PE_CLI_STRING, &format},
+        {"--lang", PE_CLI_STRING, &langs, .check = pe_cli_check_langs},
+        {"--wikidata-ids", PE_CLI_STRING, &ids},
+        {"--endpoint", PE_CLI_STRING, &endpoint},
+        {"--user-agent", PE_CLI_STRING, &user_agent},
+        {"--retries", PE_CLI_INT, &retries, .min = 0, .max = INT_MAX},
+        {"--timeout", PE_CLI_INT, &timeout, .min = 0, .max = INT_MAX},
+        {"--no-resume", PE_CLI_FLAG, &no_resume},
+        {"--import", PE_CLI_FLAG, &do_import},
+        {"--any-scheme", PE_CLI_FLAG, &any_scheme},
+        {"--strict", PE_CLI_FLAG, &strict},
+        {"--json", PE_CLI_FLAG, &g_json},
+        {0}};
+    const pe_cli_spec spec = {"kg fetch", usage, opts, 0, 1, exit_notes};
+    int np, prc = pe_cli_parse(&spec, argc, argv, &np);
+    if (prc != PE_CLI_RUN) return prc;
+    if (np) url = argv[1];
+    if (!url == !ids) return pe_cli_error(PE_EXIT_USAGE, "give a URL or --wikidata-ids (see --help)");
+    if (ids && (out || sha || no_resume || do_import || format))
+        return pe_cli_error(PE_EXIT_USAGE, "-o, --sha256, --no-resume, --import and --format go with a URL, "
+                                           "not --wikidata-ids");
+    if (url && endpoint) return pe_cli_error(PE_EXIT_USAGE, "--endpoint goes with --wikidata-ids");
+    if (url && !do_import && (db || format || langs || strict))
+        return pe_cli_error(PE_EXIT_USAGE, "--db, --format, --lang and --strict need --import");
     pe_import_options io = pe_import_options_default();
-    if (format && pe_import_format_parse(format, &io.format) != PE_OK) {
-        fprintf(stderr, "persona kg fetch: unknown --format '%s' (auto, wikidata-json, ntriples, turtle, rdfxml)\n",
-                format);
-        return PE_EXIT_USAGE;
-    }
+    if (format && pe_import_format_parse(format, &io.format) != PE_OK)
+        return pe_cli_error(PE_EXIT_USAGE, "unknown --format '%s' (auto, wikidata-json, ntriples, turtle, rdfxml)",
+                            format);
     io.langs = langs;
     io.strict = strict;
 
@@ -240,7 +223,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
     fo.sha256 = sha;
     fo.resume = !no_resume;
     fo.any_scheme = any_scheme;
-    if (retries >= 0) fo.retries = (int)retries;
+    if (retries >= 0) fo.retries = retries;
     if (timeout >= 0) fo.timeout_s = timeout;
     if (user_agent && *user_agent) fo.user_agent = user_agent;
     fo.progress = on_fetch_progress;
@@ -256,10 +239,10 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         if (!out) {
             if (!(name = name_from_url(url))) {
                 char *shown = pe_fetch_url_for_record(url);
-                fprintf(stderr, "persona kg fetch: cannot take a file name from '%s'; give -o FILE\n",
-                        shown ? shown : "the URL");
+                int rc = pe_cli_error(PE_EXIT_USAGE, "cannot take a file name from '%s'; give -o FILE",
+                                      shown ? shown : "the URL");
                 free(shown);
-                return PE_EXIT_USAGE;
+                return rc;
             }
             out = name;
         }
@@ -267,13 +250,12 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         pe_status st = pe_fetch_url(url, out, &fo, &err);
         pe_cli_progress_finish(bar);
         if (st == PE_ERR_INVALID) { /* a scheme other than http(s) without --any-scheme */
-            fprintf(stderr, "persona kg fetch: %s\n", err.msg);
             free(name);
-            return PE_EXIT_USAGE;
+            return pe_cli_error(PE_EXIT_USAGE, "%s", err.msg);
         }
         if (st >= PE_ERR_FIRST) {
             free(name);
-            return pe_cli_fail(st, err.msg);
+            return pe_cli_fail(st, "%s", err.msg);
         }
         struct stat sb;
         /* what the output and the store's source record name: the URL
@@ -281,7 +263,7 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         char *shown = pe_fetch_url_for_record(url);
         if (!shown) {
             free(name);
-            return pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+            return pe_cli_fail(PE_ERR_NOMEM, NULL);
         }
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "url", shown);
@@ -292,16 +274,12 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
         int rc = PE_EXIT_OK;
         if (do_import) {
             pe_kg *kg = NULL;
-            pe_kg_options ko = pe_kg_options_default();
-            st = pe_kg_open(db, &ko, &kg);
-            if (st >= PE_ERR_FIRST) {
-                char msg[PE_ERRMSG_MAX + 600];
-                snprintf(msg, sizeof msg, "%s: %s", db, kg ? pe_kg_errmsg(kg) : "cannot open the store");
-                pe_kg_close(kg);
+            int orc = pe_cli_open_store(db, 0, NULL, &kg);
+            if (orc != PE_EXIT_OK) {
                 cJSON_Delete(o);
                 free(name);
                 free(shown);
-                return pe_cli_fail(st, msg);
+                return orc;
             }
             pe_cli_progress_init(bar);
             pe_import_result r;
@@ -313,13 +291,13 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
                 cJSON_Delete(o);
                 free(name);
                 free(shown);
-                return pe_cli_fail(st, err.msg);
+                return pe_cli_fail(st, "%s", err.msg);
             }
             cJSON_AddStringToObject(o, "db", db);
             cJSON_AddItemToObject(o, "import", import_json(&r));
             if (r.counts.skipped) {
-                fprintf(stderr, "persona: %llu records skipped; first: %s\n", (unsigned long long)r.counts.skipped,
-                        r.first_error);
+                pe_cli_error(PE_EXIT_PARTIAL, "%llu records skipped; first: %s", (unsigned long long)r.counts.skipped,
+                             r.first_error);
                 rc = PE_EXIT_PARTIAL;
             }
         }
@@ -330,28 +308,16 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
     }
 
     /* Bad ids are a usage error, found before the store is opened (or created). */
-    if (pe_fetch_wikidata_check_ids(ids, NULL, &err) != PE_OK) {
-        fprintf(stderr, "persona kg fetch: %s\n", err.msg);
-        return PE_EXIT_USAGE;
-    }
+    if (pe_fetch_wikidata_check_ids(ids, NULL, &err) != PE_OK) return pe_cli_error(PE_EXIT_USAGE, "%s", err.msg);
     pe_kg *kg = NULL;
-    pe_kg_options ko = pe_kg_options_default();
-    pe_status st = pe_kg_open(db, &ko, &kg);
-    if (st >= PE_ERR_FIRST) {
-        char msg[PE_ERRMSG_MAX + 600];
-        snprintf(msg, sizeof msg, "%s: %s", db, kg ? pe_kg_errmsg(kg) : "cannot open the store");
-        pe_kg_close(kg);
-        return pe_cli_fail(st, msg);
-    }
+    int orc = pe_cli_open_store(db, 0, NULL, &kg);
+    if (orc != PE_EXIT_OK) return orc;
     pe_import_result r;
-    st = pe_fetch_wikidata(kg, ids, endpoint, &fo, &io, &r, &err);
+    pe_status st = pe_fetch_wikidata(kg, ids, endpoint, &fo, &io, &r, &err);
     pe_cli_progress_finish(bar);
     pe_kg_close(kg);
-    if (st == PE_ERR_INVALID) {
-        fprintf(stderr, "persona kg fetch: %s\n", err.msg);
-        return PE_EXIT_USAGE;
-    }
-    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, err.msg);
+    if (st == PE_ERR_INVALID) return pe_cli_error(PE_EXIT_USAGE, "%s", err.msg);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
     cJSON *o = cJSON_CreateObject();
     char *shown = pe_fetch_url_for_record(endpoint ? endpoint : "https://www.wikidata.org/w/api.php");
     cJSON_AddStringToObject(o, "endpoint", shown ? shown : "?"); /* never its user:password */
@@ -361,12 +327,10 @@ static int kg_fetch(int argc, char **argv, pe_cli_progress *bar)
     int rc = PE_EXIT_OK;
     if (st == PE_NOT_FOUND) {
         cJSON_AddStringToObject(o, "not_found", err.msg);
-        fprintf(stderr, "persona: not found: %s\n", err.msg);
-        rc = PE_EXIT_NOT_FOUND;
+        rc = pe_cli_error(PE_EXIT_NOT_FOUND, "not found: %s", err.msg);
     } else if (r.counts.skipped) {
-        fprintf(stderr, "persona: %llu records skipped; first: %s\n", (unsigned long long)r.counts.skipped,
-                r.first_error);
-        rc = PE_EXIT_PARTIAL;
+        rc = pe_cli_error(PE_EXIT_PARTIAL, "%llu records skipped; first: %s", (unsigned long long)r.counts.skipped,
+                          r.first_error);
     }
     print_json(o);
     return rc;

@@ -31,82 +31,56 @@ static void usage(FILE *f)
             "\n"
             "A file already imported completely (same checksum and format) is reported and skipped.\n"
             "Files are imported in the order given, except that N-Triples files holding only\n"
-            "owl:sameAs links go first (merging before the data is cheaper; same result).\n"
-            "exit codes: 0 success, 1 failure (I/O, store, strict-mode error; the other files\n"
-            "are still imported unless --strict), 2 usage error, 4 finished but records were\n"
-            "skipped for bad input (see the first error in the summary)\n");
+            "owl:sameAs links go first (merging before the data is cheaper; same result).\n");
 }
 
+static const char exit_notes[] =
+    "            (1: I/O, store or strict-mode error; the other files are still imported\n"
+    "            unless --strict; 4: see the first error in the summary; 5: a FILE does not\n"
+    "            exist, checked before anything is imported)\n";
 
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || v == 0) return -1;
-    *out = (size_t)v;
-    return 0;
-}
 
 int pe_cmd_kg_import(int argc, char **argv)
 {
-    const char *db = NULL;
+    const char *db = NULL, *format = NULL;
     pe_import_options o = pe_import_options_default();
     int json = 0;
-    const char **files = calloc((size_t)argc, sizeof *files);
-    int nfiles = 0;
-    if (!files) return pe_cli_fail(PE_ERR_NOMEM, "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (pe_cli_is_help(a)) { usage(stdout); free(files); return PE_EXIT_OK; }
-        if (strcmp(a, "--db") == 0 && has_val) db = argv[++i];
-        else if (strcmp(a, "--format") == 0 && has_val) {
-            if (pe_import_format_parse(argv[++i], &o.format) != PE_OK) {
-                fprintf(stderr, "persona kg import: unknown format '%s' (auto, wikidata-json, ntriples, turtle, rdfxml)\n",
-                        argv[i]);
-                free(files);
-                return PE_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--lang") == 0 && has_val) o.langs = argv[++i];
-        else if (strcmp(a, "--strict") == 0) o.strict = 1;
-        else if (strcmp(a, "--resume") == 0) o.resume = 1;
-        else if (strcmp(a, "--json") == 0) json = 1;
-        else if (strcmp(a, "--batch") == 0 && has_val) {
-            if (parse_size(argv[++i], &o.batch_records)) {
-                fprintf(stderr, "persona kg import: --batch needs a positive number, not '%s'\n", argv[i]);
-                free(files);
-                return PE_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--max-line") == 0 && has_val) {
-            if (parse_size(argv[++i], &o.max_line)) {
-                fprintf(stderr, "persona kg import: --max-line needs a positive number, not '%s'\n", argv[i]);
-                free(files);
-                return PE_EXIT_USAGE;
-            }
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "persona kg import: unknown or incomplete option '%s' (see --help)\n", a);
+    const pe_cli_opt opts[] = {
+        {"--db", PE_CLI_STRING, &db},
+        {"--format", PE_CLI_STRING, &format},
+        {"--lang", PE_CLI_STRING, &o.langs, .check = pe_cli_check_langs},
+        {"--strict", PE_CLI_FLAG, &o.strict},
+        {"--resume", PE_CLI_FLAG, &o.resume},
+        {"--json", PE_CLI_FLAG, &json},
+        {"--batch", PE_CLI_SIZE, &o.batch_records, .min = 1},
+        {"--max-line", PE_CLI_SIZE, &o.max_line, .min = 1},
+        {0}};
+    const pe_cli_spec spec = {"kg import", usage, opts, 1, -1, exit_notes};
+    int nfiles, rc = pe_cli_parse(&spec, argc, argv, &nfiles);
+    if (rc != PE_CLI_RUN) return rc;
+    if (format && pe_import_format_parse(format, &o.format) != PE_OK)
+        return pe_cli_error(PE_EXIT_USAGE, "unknown format '%s' (auto, wikidata-json, ntriples, turtle, rdfxml)",
+                            format);
+    const char **files = calloc((size_t)nfiles, sizeof *files);
+    if (!files) return pe_cli_fail(PE_ERR_NOMEM, NULL);
+    for (int f = 0; f < nfiles; f++) files[f] = argv[1 + f];
+    /* every file exists before the store is opened (or made) */
+    for (int f = 0; f < nfiles; f++) {
+        if ((rc = pe_cli_need_file("input file", files[f])) != PE_EXIT_OK) {
             free(files);
-            return PE_EXIT_USAGE;
-        } else files[nfiles++] = a;
-    }
-    if (nfiles == 0) {
-        usage(stderr);
-        free(files);
-        return PE_EXIT_USAGE;
+            return rc;
+        }
     }
     if (!db) db = pe_cli_default_db();
 
     pe_kg *kg = NULL;
     pe_kg_options ko = pe_kg_options_default();
     ko.no_sync = 1; /* a killed process loses nothing committed; synced at the end */
-    pe_status st = pe_kg_open(db, &ko, &kg);
-    if (st != PE_OK) {
-        char msg[PE_ERRMSG_MAX + 64];
-        snprintf(msg, sizeof msg, "%s: %s", db, kg ? pe_kg_errmsg(kg) : "cannot open the store");
-        pe_kg_close(kg);
+    if ((rc = pe_cli_open_store(db, 0, &ko, &kg)) != PE_EXIT_OK) {
         free(files);
-        return pe_cli_fail(st, msg);
+        return rc;
     }
+    pe_status st;
 
     /* owl:sameAs-only N-Triples files first (see pe_import_is_sameas_file):
      * the same graph, merged at a fraction of the cost */
@@ -124,7 +98,7 @@ int pe_cmd_kg_import(int argc, char **argv)
             free(ordered);
         }
     }
-    int rc = PE_EXIT_OK, skipped_any = 0;
+    int skipped_any = 0;
     cJSON *out = json ? cJSON_CreateArray() : NULL;
     for (int f = 0; f < nfiles; f++) {
         pe_cli_progress bar;
@@ -139,10 +113,7 @@ int pe_cmd_kg_import(int argc, char **argv)
         double secs = pe_now() - t0;
         pe_cli_progress_finish(&bar);
         const pe_kg_counts *c = &res.counts;
-        if (st >= PE_ERR_FIRST) {
-            fprintf(stderr, "persona: %s: %s\n", pe_status_str(st), err.msg);
-            rc = PE_EXIT_FAIL;
-        }
+        if (st >= PE_ERR_FIRST) rc = pe_cli_fail(st, "%s", err.msg);
         if (c->skipped && res.resumed != 2) skipped_any = 1; /* a re-run of a done file skips nothing now */
         if (json) {
             cJSON *j = cJSON_CreateObject();

@@ -9,9 +9,6 @@
 
 #include "pe_kg.h"
 
-static const char *const exit_help =
-    "exit codes: 0 success, 1 failure (no store, store error), 2 usage error, 3 not found\n";
-
 /* Options shared by the four commands. */
 typedef struct q_args {
     const char *db;
@@ -23,67 +20,30 @@ typedef struct q_args {
     const char *pos;   /* the positional argument */
 } q_args;
 
-/* Returns -1 on a usage error (message printed), 1 after --help, 0 ok. */
+/* Parses the options `allowed` of the four ("type limit direct json pos").
+ * Returns PE_CLI_RUN or the exit code. */
 static int parse_args(const char *cmd, int argc, char **argv, q_args *a, const char *allowed,
-                      void (*usage)(FILE *))
+                      void (*usage)(FILE *), const char *exit_notes)
 {
     memset(a, 0, sizeof *a);
-    a->db = pe_cli_default_db();
     a->lang = "en";
     a->limit = 10;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        int has_val = i + 1 < argc;
-        if (pe_cli_is_help(s)) {
-            usage(stdout);
-            return 1;
-        }
-        if (!strcmp(s, "--db") && has_val) a->db = argv[++i];
-        else if (!strcmp(s, "--lang") && has_val) a->lang = argv[++i];
-        else if (strstr(allowed, "type") && !strcmp(s, "--type") && has_val) a->type = argv[++i];
-        else if (strstr(allowed, "limit") && !strcmp(s, "--limit") && has_val) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v <= 0 || v > 100000) {
-                fprintf(stderr, "persona %s: --limit wants a number from 1 to 100000, not '%s'\n", cmd, argv[i]);
-                return -1;
-            }
-            a->limit = (size_t)v;
-        } else if (strstr(allowed, "direct") && !strcmp(s, "--direct")) a->direct = 1;
-        else if (strstr(allowed, "json") && !strcmp(s, "--json")) a->json = 1;
-        else if (s[0] == '-' && s[1] != '\0') {
-            fprintf(stderr, "persona %s: unknown or incomplete option '%s' (see --help)\n", cmd, s);
-            return -1;
-        } else if (!a->pos && strstr(allowed, "pos")) a->pos = s;
-        else {
-            fprintf(stderr, "persona %s: unexpected argument '%s' (see --help)\n", cmd, s);
-            return -1;
-        }
-    }
-    if (strstr(allowed, "pos") && !a->pos) {
-        usage(stderr);
-        return -1;
-    }
-    return 0;
-}
-
-/* Opens the store read-only and begins a reader; prints the error. */
-static int open_store(const char *cmd, const char *db, pe_kg **kg, pe_kg_reader **r)
-{
-    pe_kg_options o = pe_kg_options_default();
-    o.read_only = 1;
-    o.create = 0;
-    *r = NULL;
-    pe_status st = pe_kg_open(db, &o, kg);
-    if (st == PE_OK) st = pe_kg_reader_begin(*kg, r);
-    if (st != PE_OK) {
-        fprintf(stderr, "persona %s: cannot open the graph store: %s: %s\n", cmd, pe_status_str(st),
-                pe_kg_errmsg(*kg));
-        pe_kg_close(*kg);
-        *kg = NULL;
-        return PE_EXIT_FAIL;
-    }
-    return PE_EXIT_OK;
+    pe_cli_opt opts[8];
+    int n = 0;
+    opts[n++] = (pe_cli_opt){"--db", PE_CLI_STRING, &a->db};
+    if (!strstr(allowed, "nolang")) opts[n++] = (pe_cli_opt){"--lang", PE_CLI_STRING, &a->lang, .check = pe_cli_check_langs};
+    if (strstr(allowed, "type")) opts[n++] = (pe_cli_opt){"--type", PE_CLI_STRING, &a->type};
+    if (strstr(allowed, "limit")) opts[n++] = (pe_cli_opt){"--limit", PE_CLI_SIZE, &a->limit, .min = 1, .max = 100000};
+    if (strstr(allowed, "direct")) opts[n++] = (pe_cli_opt){"--direct", PE_CLI_FLAG, &a->direct};
+    if (strstr(allowed, "json")) opts[n++] = (pe_cli_opt){"--json", PE_CLI_FLAG, &a->json};
+    opts[n] = (pe_cli_opt){0};
+    int pos = strstr(allowed, "pos") != NULL;
+    const pe_cli_spec spec = {cmd, usage, opts, pos, pos, exit_notes};
+    int np, rc = pe_cli_parse(&spec, argc, argv, &np);
+    if (rc != PE_CLI_RUN) return rc;
+    if (np) a->pos = argv[1];
+    if (!a->db) a->db = pe_cli_default_db();
+    return PE_CLI_RUN;
 }
 
 static cJSON *str_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
@@ -104,16 +64,15 @@ static const char *label_of(pe_kg_reader *r, pe_kg_id id, const char *lang)
 }
 
 /* Resolves a user-given id (QID, PID, IRI); exit 3 with a message when unknown. */
-static int resolve_arg(const char *cmd, pe_kg *kg, pe_kg_reader *r, const char *db, const char *what,
-                       const char *term, pe_kg_id *id)
+static int resolve_arg(pe_kg *kg, pe_kg_reader *r, const char *db, const char *what, const char *term,
+                       pe_kg_id *id)
 {
     pe_status st = pe_kg_resolve(r, term, strlen(term), id);
     if (st == PE_OK && PE_KG_IS_LITERAL(*id)) st = PE_NOT_FOUND;
-    if (st == PE_NOT_FOUND) {
-        fprintf(stderr, "persona %s: unknown %s '%s' in the graph store %s\n", cmd, what, term, db);
-        return PE_EXIT_NOT_FOUND;
-    }
-    if (st != PE_OK) return pe_cli_fail(st, pe_kg_errmsg(kg));
+    if (st == PE_NOT_FOUND)
+        return pe_cli_error(PE_EXIT_NOT_FOUND, "unknown %s '%s' in the graph store %s", what, term,
+                            db ? db : pe_cli_default_db());
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
     return PE_EXIT_OK;
 }
 
@@ -148,6 +107,116 @@ static const char *description_of(const pe_kg_entity *e, const char *lang)
     return en ? en : any;
 }
 
+/* ---- text output (the JSON objects, for people) ---------------------------------- */
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+static const char *jstr_or(const cJSON *o, const char *k, const char *d)
+{
+    const char *s = jstr(o, k);
+    return s ? s : d;
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(x) ? x->valuedouble : 0;
+}
+
+/* "Q515 (city)", or the id alone without a label. */
+static void print_id_label(const cJSON *o)
+{
+    const char *l = jstr(o, "label");
+    printf("%s%s%s%s", jstr(o, "id") ? jstr(o, "id") : "?", l ? " (" : "", l ? l : "", l ? ")" : "");
+}
+
+static void print_value(const cJSON *v)
+{
+    const char *t = jstr(v, "type");
+    if (!t) t = "missing";
+    if (!strcmp(t, "entity")) print_id_label(v);
+    else if (!strcmp(t, "monolingualtext")) printf("\"%s\"@%s", jstr_or(v, "text", ""), jstr_or(v, "lang", ""));
+    else if (!strcmp(t, "quantity")) {
+        const char *u = jstr(v, "unit");
+        int unit = u && strcmp(u, "1") != 0; /* "1": no unit */
+        printf("%.17g%s%s", jnum(v, "amount"), unit ? " " : "", unit ? u : "");
+    }
+    else if (!strcmp(t, "time")) printf("%s", jstr_or(v, "time", "?"));
+    else if (!strcmp(t, "globecoordinate")) printf("%.6g, %.6g", jnum(v, "lat"), jnum(v, "lon"));
+    else if (!strcmp(t, "typed")) printf("\"%s\"^^%s", jstr_or(v, "value", ""), jstr_or(v, "datatype", "?"));
+    else if (jstr(v, "value")) printf("\"%s\"", jstr(v, "value"));
+    else printf("(%s)", t);
+}
+
+static void lookup_text(const cJSON *arr)
+{
+    int i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, arr)
+    {
+        const char *d = jstr(c, "description");
+        printf("%2d. %-10s %-30s prior %.4f (%s)%s%s\n", ++i, jstr_or(c, "id", "?"), jstr_or(c, "label", "-"),
+               jnum(c, "prior"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "exact")) ? "label" : "alias",
+               d ? "  " : "", d ? d : "");
+    }
+}
+
+static void types_text(const cJSON *j)
+{
+    print_id_label(j);
+    printf(":\n");
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(j, "types"))
+    {
+        printf("  ");
+        print_id_label(t);
+        printf("%s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "direct")) ? "  [direct]" : "");
+    }
+}
+
+static void entity_text(const cJSON *j)
+{
+    print_id_label(j);
+    printf(" [%s]%s%s\n", jstr_or(j, "kind", "?"), jstr(j, "datatype") ? " datatype " : "", jstr(j, "datatype") ? jstr(j, "datatype") : "");
+    const char *groups[3] = {"labels", "aliases", "descriptions"};
+    for (int k = 0; k < 3; k++) {
+        const cJSON *lang;
+        cJSON_ArrayForEach(lang, cJSON_GetObjectItemCaseSensitive(j, groups[k]))
+        {
+            const cJSON *t;
+            cJSON_ArrayForEach(t, lang)
+            {
+                printf("  %-12s [%s] %s  (source", groups[k], lang->string, jstr_or(t, "text", ""));
+                const cJSON *s;
+                cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(t, "sources")) printf(" %d", s->valueint);
+                printf(")\n");
+            }
+        }
+    }
+    const cJSON *x;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "sitelinks"))
+        printf("  %-12s %s: %s  (source %.0f)\n", "sitelink", jstr_or(x, "site", "?"), jstr_or(x, "title", "?"),
+               jnum(x, "source"));
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "same"))
+        printf("  %-12s %s  (source %.0f)\n", "same as", jstr_or(x, "term", "?"), jnum(x, "source"));
+    printf("  %-12s %.0f\n", "in-degree", jnum(j, "in_degree"));
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "triples"))
+    {
+        const char *pl = jstr(x, "property_label");
+        printf("  %s%s%s%s = ", jstr_or(x, "property", "?"), pl ? " (" : "", pl ? pl : "", pl ? ")" : "");
+        print_value(cJSON_GetObjectItemCaseSensitive(x, "value"));
+        const char *rank = jstr(x, "rank");
+        printf("%s%s  (source %.0f)\n", rank && strcmp(rank, "normal") ? "  rank " : "",
+               rank && strcmp(rank, "normal") ? rank : "", jnum(x, "source"));
+    }
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(j, "sources"))
+        printf("  source %s: %s\n", x->string, cJSON_IsString(x) ? x->valuestring : "?");
+}
+
 /* ---- kg stats ------------------------------------------------------------------ */
 
 static void stats_usage(FILE *f)
@@ -162,7 +231,6 @@ static void stats_usage(FILE *f)
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "  --json     one JSON object on stdout instead of text\n"
                "\n");
-    fputs(exit_help, f);
 }
 
 /* A RUNNING source no import holds was interrupted (killed): resumable. */
@@ -186,16 +254,16 @@ static void fmt_time(double t, char *buf, size_t cap)
 int pe_cmd_kg_stats(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg stats", argc, argv, &a, "json", stats_usage);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    int pr = parse_args("kg stats", argc, argv, &a, "json nolang", stats_usage, NULL);
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
-    int rc = open_store("kg stats", a.db, &kg, &r);
+    int rc = pe_cli_open_reader(a.db, &kg, &r);
     if (rc) return rc;
     pe_kg_stats s;
     pe_status st = pe_kg_stats_get(r, &s);
-    if (st != PE_OK) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+    if (st >= PE_ERR_FIRST) {
+        rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *srcs = cJSON_CreateArray();
@@ -264,11 +332,11 @@ out:
 
 static void lookup_usage(FILE *f)
 {
-    fprintf(f, "usage: persona kg lookup TEXT [--type QID] [--limit N] [--lang L] [--db DIR]\n"
+    fprintf(f, "usage: persona kg lookup TEXT [--type QID] [--limit N] [--lang L] [--db DIR] [--json]\n"
                "\n"
                "Candidate entities whose label or alias normalises like TEXT (case, accents,\n"
-               "punctuation and spacing ignored), best first, as a JSON array of\n"
-               "{id, label, description, prior, exact}. prior is in (0,1] and sums to 1 over all\n"
+               "punctuation and spacing ignored), best first: one line each, or with --json a\n"
+               "JSON array of {id, label, description, prior, exact}. prior is in (0,1] and sums to 1 over all\n"
                "candidates: weight (1 + ln(1+sitelinks) + ln(1+in-degree)), doubled for a label\n"
                "match (exact) over an alias match.\n"
                "\n"
@@ -276,32 +344,31 @@ static void lookup_usage(FILE *f)
                "  --limit N   at most N candidates (default 10)\n"
                "  --lang L    language of labels and descriptions shown (default en)\n"
                "  --db DIR    store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --json      JSON on stdout instead of text\n"
                "\n");
-    fputs(exit_help, f);
-    fputs("            (3: no candidate, or an unknown --type class)\n", f);
 }
 
 int pe_cmd_kg_lookup(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg lookup", argc, argv, &a, "pos type limit", lookup_usage);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    int pr = parse_args("kg lookup", argc, argv, &a, "pos type limit json", lookup_usage, "            (3: no candidate, or an unknown --type class)\n");
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
-    int rc = open_store("kg lookup", a.db, &kg, &r);
+    int rc = pe_cli_open_reader(a.db, &kg, &r);
     if (rc) return rc;
     pe_kg_lookup_options lo = {.type = 0, .limit = a.limit};
     pe_kg_candidate *c = NULL;
-    if (a.type && (rc = resolve_arg("kg lookup", kg, r, a.db, "class", a.type, &lo.type))) goto out;
+    if (a.type && (rc = resolve_arg(kg, r, a.db, "class", a.type, &lo.type))) goto out;
     c = calloc(a.limit, sizeof *c);
     if (!c) {
-        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto out;
     }
     size_t n = 0;
     pe_status st = pe_kg_lookup(r, a.pos, strlen(a.pos), &lo, c, a.limit, &n);
     if (st >= PE_ERR_FIRST) {
-        fprintf(stderr, "persona kg lookup: %s: %s\n", pe_status_str(st), pe_kg_errmsg(kg));
+        pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         rc = st == PE_ERR_UTF8 ? PE_EXIT_USAGE : PE_EXIT_FAIL;
         goto out;
     }
@@ -319,12 +386,12 @@ int pe_cmd_kg_lookup(int argc, char **argv)
         cJSON_AddBoolToObject(o, "exact", c[i].exact);
         cJSON_AddItemToArray(arr, o);
     }
-    pe_cli_print_json(arr);
+    if (a.json) pe_cli_print_json(arr);
+    else lookup_text(arr);
     cJSON_Delete(arr);
     if (n == 0) {
-        fprintf(stderr, "persona kg lookup: no entity named '%s'%s%s\n", a.pos, a.type ? " of type " : "",
-                a.type ? a.type : "");
-        rc = PE_EXIT_NOT_FOUND;
+        rc = pe_cli_error(PE_EXIT_NOT_FOUND, "no entity named '%s'%s%s", a.pos, a.type ? " of type " : "",
+                          a.type ? a.type : "");
     }
 out:
     free(c);
@@ -337,10 +404,10 @@ out:
 
 static void entity_usage(FILE *f)
 {
-    fprintf(f, "usage: persona kg entity ID [--lang L] [--db DIR]\n"
+    fprintf(f, "usage: persona kg entity ID [--lang L] [--db DIR] [--json]\n"
                "\n"
                "The entity record of ID (Q90, P31, or an IRI such as a DBpedia resource merged\n"
-               "through owl:sameAs) as JSON: kind, labels/aliases/descriptions by language with\n"
+               "through owl:sameAs), as text or with --json as JSON: kind, labels/aliases/descriptions by language with\n"
                "their import sources, sitelinks, sameAs terms with their source, in-degree, and\n"
                "its statements with the property label, decoded value, rank and source (a\n"
                "statement stated by several imports lists them all in \"sources\"). The top-level\n"
@@ -348,9 +415,8 @@ static void entity_usage(FILE *f)
                "\n"
                "  --lang L   language of the property and value labels (default en)\n"
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --json     JSON on stdout instead of text\n"
                "\n");
-    fputs(exit_help, f);
-    fputs("            (3: unknown ID)\n", f);
 }
 
 static cJSON *value_json(pe_kg_reader *r, pe_kg_id o, const char *lang)
@@ -420,23 +486,23 @@ static void note_source(cJSON *sources, pe_kg_reader *r, uint32_t id)
 int pe_cmd_kg_entity(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg entity", argc, argv, &a, "pos", entity_usage);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    int pr = parse_args("kg entity", argc, argv, &a, "pos json", entity_usage, "            (3: unknown ID)\n");
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
-    int rc = open_store("kg entity", a.db, &kg, &r);
+    int rc = pe_cli_open_reader(a.db, &kg, &r);
     if (rc) return rc;
     pe_kg_id id;
     pe_kg_entity *e = NULL;
-    if ((rc = resolve_arg("kg entity", kg, r, a.db, "entity", a.pos, &id))) goto out;
+    if ((rc = resolve_arg(kg, r, a.db, "entity", a.pos, &id))) goto out;
     pe_status st = pe_kg_entity_get(r, id, &e);
     if (st == PE_NOT_FOUND) {
-        fprintf(stderr, "persona kg entity: unknown entity '%s' in the graph store %s\n", a.pos, a.db);
-        rc = PE_EXIT_NOT_FOUND;
+        rc = pe_cli_error(PE_EXIT_NOT_FOUND, "unknown entity '%s' in the graph store %s", a.pos,
+                          a.db ? a.db : pe_cli_default_db());
         goto out;
     }
-    if (st != PE_OK) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+    if (st >= PE_ERR_FIRST) {
+        rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *sources = cJSON_CreateObject();
@@ -517,9 +583,10 @@ int pe_cmd_kg_entity(int argc, char **argv)
     cJSON_AddItemToObject(j, "triples", triples);
     cJSON_AddItemToObject(j, "sources", sources);
     if (st >= PE_ERR_FIRST) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
     } else {
-        pe_cli_print_json(j);
+        if (a.json) pe_cli_print_json(j);
+        else entity_text(j);
     }
     cJSON_Delete(j);
 out:
@@ -533,36 +600,35 @@ out:
 
 static void types_usage(FILE *f)
 {
-    fprintf(f, "usage: persona kg types ID [--direct] [--lang L] [--db DIR]\n"
+    fprintf(f, "usage: persona kg types ID [--direct] [--lang L] [--db DIR] [--json]\n"
                "\n"
-               "Classes of ID as JSON: its direct classes (P31, rdf:type) and, unless --direct,\n"
-               "their superclasses through P279* / rdfs:subClassOf*, in breadth-first order, each\n"
-               "{id, label, direct}.\n"
+               "Classes of ID: its direct classes (P31, rdf:type) and, unless --direct, their\n"
+               "superclasses through P279* / rdfs:subClassOf*, in breadth-first order; with\n"
+               "--json as JSON, each {id, label, direct}.\n"
                "\n"
                "  --direct   only the direct classes\n"
                "  --lang L   language of the labels (default en)\n"
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --json     JSON on stdout instead of text\n"
                "\n");
-    fputs(exit_help, f);
-    fputs("            (3: unknown ID)\n", f);
 }
 
 int pe_cmd_kg_types(int argc, char **argv)
 {
     q_args a;
-    int pr = parse_args("kg types", argc, argv, &a, "pos direct", types_usage);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    int pr = parse_args("kg types", argc, argv, &a, "pos direct json", types_usage, "            (3: unknown ID)\n");
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     pe_kg_reader *r;
-    int rc = open_store("kg types", a.db, &kg, &r);
+    int rc = pe_cli_open_reader(a.db, &kg, &r);
     if (rc) return rc;
     pe_kg_id id, *direct = NULL, *all = NULL;
     size_t nd = 0, na = 0;
-    if ((rc = resolve_arg("kg types", kg, r, a.db, "entity", a.pos, &id))) goto out;
+    if ((rc = resolve_arg(kg, r, a.db, "entity", a.pos, &id))) goto out;
     pe_status st = pe_kg_types(r, id, 0, &direct, &nd);
     if (st == PE_OK && !a.direct) st = pe_kg_types(r, id, 1, &all, &na);
-    if (st != PE_OK) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+    if (st >= PE_ERR_FIRST) {
+        rc = pe_cli_fail(st, "%s", pe_kg_reader_errmsg(r));
         goto out;
     }
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
@@ -580,7 +646,8 @@ int pe_cmd_kg_types(int argc, char **argv)
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddItemToObject(j, "types", arr);
-    pe_cli_print_json(j);
+    if (a.json) pe_cli_print_json(j);
+    else types_text(j);
     cJSON_Delete(j);
 out:
     free(direct);

@@ -20,12 +20,11 @@ static void verify_usage(FILE *f)
                "A store that fails verification should be re-imported into a new directory.\n"
                "\n"
                "  --db DIR   store directory (default $PERSONA_DB, else ./persona-kg)\n"
-               "  --json     one JSON object on stdout: {db, ok, records, problems, list}\n"
-               "\n"
-               "exit codes: 0 the store is sound, 1 damage found or the store cannot be read,\n"
-               "            2 usage error\n",
+               "  --json     one JSON object on stdout: {db, ok, records, problems, list}\n",
                VERIFY_LIST_MAX);
 }
+
+static const char exit_notes[] = "            (0: the store is sound; 1: damage found or the store cannot be read)\n";
 
 typedef struct verify_out {
     int json;
@@ -43,37 +42,23 @@ static void on_problem(const char *problem, void *user)
 
 int pe_cmd_kg_verify(int argc, char **argv)
 {
-    const char *db = pe_cli_default_db();
+    const char *db = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (pe_cli_is_help(argv[i])) {
-            verify_usage(stdout);
-            return PE_EXIT_OK;
-        }
-        if (!strcmp(argv[i], "--db") && i + 1 < argc && argv[i + 1][0]) db = argv[++i];
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else {
-            fprintf(stderr, "persona kg verify: unknown or incomplete option '%s' (see --help)\n", argv[i]);
-            return PE_EXIT_USAGE;
-        }
-    }
-    pe_kg_options o = pe_kg_options_default();
-    o.read_only = 1;
-    o.create = 0;
-    pe_kg *kg;
-    pe_status st = pe_kg_open(db, &o, &kg);
-    if (st != PE_OK) {
-        fprintf(stderr, "persona kg verify: cannot open the graph store: %s: %s\n", pe_status_str(st),
-                pe_kg_errmsg(kg));
-        pe_kg_close(kg);
-        return PE_EXIT_FAIL;
-    }
+    const pe_cli_opt opts[] = {
+        {"--db", PE_CLI_STRING, &db},
+        {"--json", PE_CLI_FLAG, &json},
+        {0}};
+    const pe_cli_spec spec = {"kg verify", verify_usage, opts, 0, 0, exit_notes};
+    int np, rc = pe_cli_parse(&spec, argc, argv, &np);
+    if (rc != PE_CLI_RUN) return rc;
+    if (!db) db = pe_cli_default_db();
+    pe_kg *kg = NULL;
+    if ((rc = pe_cli_open_store(db, 1, NULL, &kg)) != PE_EXIT_OK) return rc; /* 5: no store */
     verify_out out = {json, json ? cJSON_CreateArray() : NULL, 0};
     pe_kg_verify_result res;
-    st = pe_kg_verify(kg, on_problem, &out, &res);
-    int rc = PE_EXIT_OK;
+    pe_status st = pe_kg_verify(kg, on_problem, &out, &res);
     if (st != PE_OK && st != PE_ERR_CORRUPT) {
-        rc = pe_cli_fail(st, pe_kg_errmsg(kg));
+        rc = pe_cli_fail(st, "%s", pe_kg_errmsg(kg));
         cJSON_Delete(out.list);
         pe_kg_close(kg);
         return rc;
@@ -94,10 +79,7 @@ int pe_cmd_kg_verify(int argc, char **argv)
                res.problems == 1 ? "" : "s", (unsigned long long)res.records,
                res.problems > VERIFY_LIST_MAX ? " (the first listed above)" : "");
     }
-    if (st == PE_ERR_CORRUPT) {
-        fprintf(stderr, "persona kg verify: %s\n", pe_kg_errmsg(kg));
-        rc = PE_EXIT_FAIL;
-    }
+    if (st == PE_ERR_CORRUPT) rc = pe_cli_error(PE_EXIT_FAIL, "%s", pe_kg_errmsg(kg));
     pe_kg_close(kg);
     return rc;
 }

@@ -14,9 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char exit_help[] =
-    "exit codes: 0 success, 1 failure, 2 usage error, 3 not found,\n"
-    "            4 finished but input lines were skipped for bad input\n";
 
 typedef struct link_args {
     const char *db, *index, *ranker, *data, *out, *model;
@@ -29,84 +26,60 @@ typedef struct link_args {
 
 static char g_index_buf[4096], g_ranker_buf[4096 + 16];
 
-/* Parses the options every link command shares; `allowed` names the others. */
+/* Parses the options every link command shares; `allowed` names the others.
+ * Returns PE_CLI_RUN, or the exit code (help printed, usage error, a
+ * missing --data file). */
 static int parse(const char *cmd, int argc, char **argv, link_args *a, const char *allowed, void (*usage)(FILE *))
 {
     memset(a, 0, sizeof *a);
-    a->db = pe_cli_default_db();
     a->l2 = 1.0;
     a->nil_loss = 0.02;
     a->k = 16;
     a->runner_ups = 3;
     a->args = calloc((size_t)argc + 1, sizeof *a->args);
-    if (!a->args) return -1;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        int has = i + 1 < argc;
-        if (pe_cli_is_help(s)) { usage(stdout); return 1; }
-        if (!strcmp(s, "--db") && has) a->db = argv[++i];
-        else if (!strcmp(s, "--index") && has) a->index = argv[++i];
-        else if (strstr(allowed, "ranker") && !strcmp(s, "--ranker") && has) a->ranker = argv[++i];
-        else if (strstr(allowed, "data") && !strcmp(s, "--data") && has) a->data = argv[++i];
-        else if (strstr(allowed, "model") && !strcmp(s, "--model") && has) a->model = argv[++i];
-        else if (strstr(allowed, "out") && !strcmp(s, "--out") && has) a->out = argv[++i];
-        else if (strstr(allowed, "json") && !strcmp(s, "--json")) a->json = 1;
-        else if (strstr(allowed, "strict") && !strcmp(s, "--strict")) a->strict = 1;
-        else if (strstr(allowed, "gold") && !strcmp(s, "--gold-types")) a->gold_types = 1;
-        else if (strstr(allowed, "train") && (!strcmp(s, "--l2") || !strcmp(s, "--nil-loss")) && has) {
-            char *end;
-            double v = strtod(argv[++i], &end);
-            if (*end || !(v >= 0) || (!strcmp(s, "--nil-loss") && v > 1)) {
-                fprintf(stderr, "persona %s: %s wants a number >= 0%s, not '%s'\n", cmd, s,
-                        strcmp(s, "--l2") ? " and <= 1" : "", argv[i]);
-                return -1;
-            }
-            if (!strcmp(s, "--l2")) a->l2 = v; else a->nil_loss = v;
-        } else if (strstr(allowed, "cands") && (!strcmp(s, "--k") || !strcmp(s, "--runner-ups")) && has) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            long lo = !strcmp(s, "--k") ? 1 : 0, hi = PE_LINK_MAX_K;
-            if (*end || v < lo || v > hi) {
-                fprintf(stderr, "persona %s: %s wants a number from %ld to %ld, not '%s'\n", cmd, s, lo, hi, argv[i]);
-                return -1;
-            }
-            if (!strcmp(s, "--k")) a->k = (size_t)v; else a->runner_ups = (size_t)v;
-        } else if (s[0] == '-' && s[1] != '\0') {
-            fprintf(stderr, "persona %s: unknown or incomplete option '%s' (see --help)\n", cmd, s);
-            return -1;
-        } else if (strstr(allowed, "args")) {
-            a->args[a->nargs++] = (char *)s;
-        } else {
-            fprintf(stderr, "persona %s: unexpected argument '%s' (see --help)\n", cmd, s);
-            return -1;
-        }
+    if (!a->args) return pe_cli_fail(PE_ERR_NOMEM, NULL);
+    pe_cli_opt opts[16];
+    int n = 0;
+    opts[n++] = (pe_cli_opt){"--db", PE_CLI_STRING, &a->db};
+    opts[n++] = (pe_cli_opt){"--index", PE_CLI_STRING, &a->index};
+    if (strstr(allowed, "ranker")) opts[n++] = (pe_cli_opt){"--ranker", PE_CLI_STRING, &a->ranker};
+    if (strstr(allowed, "data")) opts[n++] = (pe_cli_opt){"--data", PE_CLI_STRING, &a->data};
+    if (strstr(allowed, "model")) opts[n++] = (pe_cli_opt){"--model", PE_CLI_STRING, &a->model};
+    if (strstr(allowed, "out")) opts[n++] = (pe_cli_opt){"--out", PE_CLI_STRING, &a->out};
+    if (strstr(allowed, "json")) opts[n++] = (pe_cli_opt){"--json", PE_CLI_FLAG, &a->json};
+    if (strstr(allowed, "strict")) opts[n++] = (pe_cli_opt){"--strict", PE_CLI_FLAG, &a->strict};
+    if (strstr(allowed, "gold")) opts[n++] = (pe_cli_opt){"--gold-types", PE_CLI_FLAG, &a->gold_types};
+    if (strstr(allowed, "train")) {
+        opts[n++] = (pe_cli_opt){"--l2", PE_CLI_DOUBLE, &a->l2, .min = 0, .max = 1e30};
+        opts[n++] = (pe_cli_opt){"--nil-loss", PE_CLI_DOUBLE, &a->nil_loss, .min = 0, .max = 1};
     }
+    if (strstr(allowed, "cands")) {
+        opts[n++] = (pe_cli_opt){"--k", PE_CLI_SIZE, &a->k, .min = 1, .max = PE_LINK_MAX_K};
+        opts[n++] = (pe_cli_opt){"--runner-ups", PE_CLI_SIZE, &a->runner_ups, .min = 0, .max = PE_LINK_MAX_K};
+    }
+    opts[n] = (pe_cli_opt){0};
+    const pe_cli_spec spec = {cmd, usage, opts, 0, strstr(allowed, "args") ? -1 : 0,
+                              "            (4: input lines were skipped; 5: the graph store, the --data\n"
+                              "            file or the --ranker does not exist)\n"};
+    int np, rc = pe_cli_parse(&spec, argc, argv, &np);
+    if (rc != PE_CLI_RUN) return rc;
+    for (int i = 0; i < np; i++) a->args[a->nargs++] = argv[1 + i];
+    if (!a->db) a->db = pe_cli_default_db();
     if (!a->index) {
         snprintf(g_index_buf, sizeof g_index_buf, "%s/link", a->db);
         a->index = g_index_buf;
     }
     snprintf(g_ranker_buf, sizeof g_ranker_buf, "%s/ranker.json", a->index);
-    if (strstr(allowed, "data") && !a->data) {
-        fprintf(stderr, "persona %s: --data FILE is required (see --help)\n", cmd);
-        return -1;
-    }
-    return 0;
+    if (strstr(allowed, "data") && !a->data) return pe_cli_error(PE_EXIT_USAGE, "--data FILE is required (see --help)");
+    if (a->data && (rc = pe_cli_need_file("data file", a->data)) != PE_EXIT_OK) return rc;
+    if (a->ranker && (rc = pe_cli_need_file("ranker", a->ranker)) != PE_EXIT_OK) return rc;
+    return PE_CLI_RUN;
 }
 
 static int open_kg(const char *cmd, const char *db, pe_kg **kg)
 {
-    pe_kg_options o = pe_kg_options_default();
-    o.read_only = 1;
-    o.create = 0;
-    pe_status st = pe_kg_open(db, &o, kg);
-    if (st != PE_OK) {
-        fprintf(stderr, "persona %s: cannot open the graph store %s: %s: %s\n", cmd, db, pe_status_str(st),
-                pe_kg_errmsg(*kg));
-        pe_kg_close(*kg);
-        *kg = NULL;
-        return PE_EXIT_FAIL;
-    }
-    return PE_EXIT_OK;
+    (void)cmd;
+    return pe_cli_open_store(db, 1, NULL, kg);
 }
 
 /* The ranker: --ranker, else INDEX/ranker.json when it exists, else prior only (*m NULL). */
@@ -123,7 +96,7 @@ static int load_ranker(const char *cmd, const link_args *a, pe_link_model **m, c
     pe_status st = pe_link_model_load(path, m, &err);
     if (st != PE_OK) {
         fprintf(stderr, "persona %s: %s: %s\n", cmd, pe_status_str(st), err.msg);
-        return st == PE_ERR_IO && a->ranker ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+        return PE_EXIT_FAIL;
     }
     *used = path;
     return PE_EXIT_OK;
@@ -166,7 +139,6 @@ static void index_usage(FILE *f)
                "  --db DIR      store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "  --index DIR   where to write it (default DB/link)\n"
                "\n");
-    fputs(exit_help, f);
 }
 
 int pe_cmd_link_index(int argc, char **argv)
@@ -174,7 +146,7 @@ int pe_cmd_link_index(int argc, char **argv)
     link_args a;
     int pr = parse("link index", argc, argv, &a, "", index_usage);
     free(a.args);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
     int rc = open_kg("link index", a.db, &kg);
     if (rc) return rc;
@@ -222,7 +194,6 @@ static void train_usage(FILE *f)
                "  --db DIR       store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "  --index DIR    link index (default DB/link)\n"
                "\n");
-    fputs(exit_help, f);
 }
 
 int pe_cmd_link_train(int argc, char **argv)
@@ -230,7 +201,7 @@ int pe_cmd_link_train(int argc, char **argv)
     link_args a;
     int pr = parse("link train", argc, argv, &a, "data out train gold", train_usage);
     free(a.args);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    if (pr != PE_CLI_RUN) return pr;
     const char *out = a.out ? a.out : g_ranker_buf;
     pe_kg *kg;
     int rc = open_kg("link train", a.db, &kg);
@@ -242,7 +213,7 @@ int pe_cmd_link_train(int argc, char **argv)
     pe_error_clear(&err);
     if ((rc = open_linker("link train", kg, NULL, &a, &l))) goto out;
     if (pe_link_trainset_new(&ts) != PE_OK || pe_link_model_new(&m) != PE_OK) {
-        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto out;
     }
     pe_link_eval_options eo = pe_link_eval_options_default();
@@ -252,7 +223,7 @@ int pe_cmd_link_train(int argc, char **argv)
     pe_status st = pe_link_eval_file(l, a.data, &eo, &er, &err);
     if (st != PE_OK) {
         fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
-        rc = st == PE_ERR_IO ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+        rc = PE_EXIT_FAIL;
         goto out;
     }
     if (er.first_error[0]) fprintf(stderr, "persona link train: skipped %llu line(s); first: %s\n",
@@ -320,7 +291,6 @@ static void link_usage(FILE *f)
                "  --db DIR         store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "  --index DIR      link index (default DB/link)\n"
                "\n");
-    fputs(exit_help, f);
 }
 
 /* The NER model, loaded the first time a text comes without mentions. */
@@ -530,7 +500,7 @@ int pe_cmd_link(int argc, char **argv)
 {
     link_args a;
     int pr = parse("link", argc, argv, &a, "ranker model cands strict args", link_usage);
-    if (pr) { free(a.args); return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE; }
+    if (pr != PE_CLI_RUN) { free(a.args); return pr; }
     pe_kg *kg = NULL;
     pe_link_model *m = NULL;
     pe_linker *l = NULL;
@@ -550,8 +520,7 @@ int pe_cmd_link(int argc, char **argv)
         const char *path = a.nargs ? a.args[fi] : "-";
         FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
         if (!f) {
-            fprintf(stderr, "persona link: %s: %s\n", path, strerror(errno));
-            rc = PE_EXIT_NOT_FOUND;
+            rc = pe_cli_error(errno == ENOENT ? PE_EXIT_MISSING : PE_EXIT_FAIL, "%s: %s", path, strerror(errno));
             break;
         }
         ssize_t len;
@@ -612,7 +581,6 @@ static void eval_usage(FILE *f)
                "  --db DIR       store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "  --index DIR    link index (default DB/link)\n"
                "\n");
-    fputs(exit_help, f);
 }
 
 int pe_cmd_eval_link(int argc, char **argv)
@@ -620,7 +588,7 @@ int pe_cmd_eval_link(int argc, char **argv)
     link_args a;
     int pr = parse("eval link", argc, argv, &a, "data json strict ranker gold cands", eval_usage);
     free(a.args);
-    if (pr) return pr > 0 ? PE_EXIT_OK : PE_EXIT_USAGE;
+    if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg = NULL;
     pe_link_model *m = NULL;
     pe_linker *l = NULL;
@@ -638,7 +606,7 @@ int pe_cmd_eval_link(int argc, char **argv)
     pe_status st = pe_link_eval_file(l, a.data, &eo, &r, &err);
     if (st != PE_OK) {
         fprintf(stderr, "persona eval link: %s: %s\n", pe_status_str(st), err.msg);
-        rc = st == PE_ERR_IO ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+        rc = PE_EXIT_FAIL;
         goto out;
     }
     if (r.first_error[0])

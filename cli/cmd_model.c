@@ -24,95 +24,35 @@ static void convert_usage(FILE *f)
             "  --model-version V      metadata model version\n"
             "  --training-data TEXT   metadata: what the model was trained on\n"
             "  --labels FILE.json     label maps of heads: {\"ner\": [...], \"relation\": [...]}\n"
-            "  --no-extra             drop tensors the encoder does not use (heads, cls.*)\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure, 2 usage, 3 HF_DIR not found\n");
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    size_t got;
-    while (b && (got = fread(b + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = cap < (64u << 20) ? realloc(b, cap * 2 + 1) : NULL;
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b) b[n] = '\0';
-    return b;
+            "  --no-extra             drop tensors the encoder does not use (heads, cls.*)\n");
 }
 
 int pe_cmd_model_convert(int argc, char **argv)
 {
-    const char *pos[2] = {NULL, NULL}, *labels_path = NULL;
-    int npos = 0;
+    const char *labels_path = NULL;
     pe_encoder_convert_options o = pe_encoder_convert_options_default();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (pe_cli_is_help(a)) {
-            convert_usage(stdout);
-            return PE_EXIT_OK;
-        }
-        if (strcmp(a, "--f16") == 0) {
-            o.f16 = 1;
-            continue;
-        }
-        if (strcmp(a, "--no-extra") == 0) {
-            o.keep_extra = 0;
-            continue;
-        }
-        const char **dst = strcmp(a, "--model-id") == 0        ? &o.model_id
-                           : strcmp(a, "--model-version") == 0 ? &o.model_version
-                           : strcmp(a, "--training-data") == 0 ? &o.training_data
-                           : strcmp(a, "--labels") == 0        ? &labels_path
-                                                               : NULL;
-        if (dst) {
-            if (!v) {
-                fprintf(stderr, "persona model convert: %s needs a value\n", a);
-                return PE_EXIT_USAGE;
-            }
-            *dst = v;
-            i++;
-            continue;
-        }
-        if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "persona model convert: unknown option '%s' (see --help)\n", a);
-            return PE_EXIT_USAGE;
-        }
-        if (npos == 2) {
-            fprintf(stderr, "persona model convert: too many arguments (see --help)\n");
-            return PE_EXIT_USAGE;
-        }
-        pos[npos++] = a;
-    }
-    if (npos != 2) {
-        convert_usage(stderr);
-        return PE_EXIT_USAGE;
-    }
+    int no_extra = 0;
+    const pe_cli_opt opts[] = {
+        {"--f16", PE_CLI_FLAG, &o.f16},
+        {"--no-extra", PE_CLI_FLAG, &no_extra},
+        {"--model-id", PE_CLI_STRING, &o.model_id},
+        {"--model-version", PE_CLI_STRING, &o.model_version},
+        {"--training-data", PE_CLI_STRING, &o.training_data},
+        {"--labels", PE_CLI_STRING, &labels_path},
+        {0}};
+    const pe_cli_spec spec = {"model convert", convert_usage, opts, 2, 2, NULL};
+    int np, rc = pe_cli_parse(&spec, argc, argv, &np);
+    if (rc != PE_CLI_RUN) return rc;
+    if (no_extra) o.keep_extra = 0;
+    const char *pos[2] = {argv[1], argv[2]};
+    if ((rc = pe_cli_need_file("checkpoint folder", pos[0])) != PE_EXIT_OK) return rc;
+    if (labels_path && (rc = pe_cli_need_file("label file", labels_path)) != PE_EXIT_OK) return rc;
     struct stat sb;
-    if (stat(pos[0], &sb) != 0) {
-        fprintf(stderr, "persona model convert: %s: not found\n", pos[0]);
-        return PE_EXIT_NOT_FOUND;
-    }
     char *labels = NULL;
     if (labels_path) {
-        labels = slurp(labels_path);
-        if (!labels) {
-            fprintf(stderr, "persona model convert: %s: cannot read\n", labels_path);
-            return PE_EXIT_FAIL;
-        }
+        pe_error lerr;
+        pe_status lst = pe_file_read(labels_path, 64u << 20, &labels, NULL, &lerr);
+        if (lst >= PE_ERR_FIRST) return pe_cli_fail(lst, "%s", lerr.msg);
         o.labels_json = labels;
     }
     pe_error err;
@@ -120,7 +60,7 @@ int pe_cmd_model_convert(int argc, char **argv)
     double t0 = pe_now();
     pe_status st = pe_encoder_convert_hf(pos[0], pos[1], &o, &err);
     free(labels);
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
     if (stat(pos[1], &sb) == 0)
         fprintf(stderr, "persona: wrote %s (%.1f MiB, %s) in %.1f s\n", pos[1], sb.st_size / 1048576.0,
                 o.f16 ? "f16" : "f32", pe_now() - t0);
@@ -138,43 +78,20 @@ static void info_usage(FILE *f)
             "\n"
             "options:\n"
             "  --verify       .pem: check the SHA-256 of the tensor data against the header\n"
-            "  --no-tensors   leave out the per-tensor list\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure (bad model file, checksum mismatch), 2 usage,\n"
-            "            3 PATH not found\n");
+            "  --no-tensors   leave out the per-tensor list\n");
 }
 
 int pe_cmd_model_info(int argc, char **argv)
 {
-    const char *path = NULL;
-    int verify = 0, tensors = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (pe_cli_is_help(a)) {
-            info_usage(stdout);
-            return PE_EXIT_OK;
-        }
-        if (strcmp(a, "--verify") == 0) verify = 1;
-        else if (strcmp(a, "--no-tensors") == 0) tensors = 0;
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "persona model info: unknown option '%s' (see --help)\n", a);
-            return PE_EXIT_USAGE;
-        } else if (path) {
-            fprintf(stderr, "persona model info: one PATH only (see --help)\n");
-            return PE_EXIT_USAGE;
-        } else {
-            path = a;
-        }
-    }
-    if (!path) {
-        info_usage(stderr);
-        return PE_EXIT_USAGE;
-    }
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        fprintf(stderr, "persona model info: %s: not found\n", path);
-        return PE_EXIT_NOT_FOUND;
-    }
+    int verify = 0, no_tensors = 0;
+    const pe_cli_opt opts[] = {{"--verify", PE_CLI_FLAG, &verify}, {"--no-tensors", PE_CLI_FLAG, &no_tensors}, {0}};
+    const pe_cli_spec spec = {"model info", info_usage, opts, 1, 1,
+                              "            (1: bad model file, checksum mismatch)\n"};
+    int np, rc = pe_cli_parse(&spec, argc, argv, &np);
+    if (rc != PE_CLI_RUN) return rc;
+    const char *path = argv[1];
+    int tensors = !no_tensors;
+    if ((rc = pe_cli_need_file("model", path)) != PE_EXIT_OK) return rc;
     pe_encoder_options lo = pe_encoder_options_default();
     lo.backend = PE_ENCODER_CPU;
     lo.threads = 1;
@@ -183,7 +100,7 @@ int pe_cmd_model_info(int argc, char **argv)
     pe_error err;
     pe_error_clear(&err);
     pe_status st = pe_encoder_load(path, &lo, &enc, &err);
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
     pe_encoder_info in;
     pe_encoder_get_info(enc, &in);
     const pe_encoder_config *c = &in.config;
@@ -248,9 +165,9 @@ int pe_cmd_model_info(int argc, char **argv)
         }
     }
     char *s = cJSON_Print(o);
-    int rc = PE_EXIT_OK;
-    if (!s) rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
-    else if (puts(s) < 0 || fflush(stdout) != 0) rc = pe_cli_fail(PE_ERR_IO, "cannot write to stdout");
+    rc = PE_EXIT_OK;
+    if (!s) rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
+    else if (puts(s) < 0 || fflush(stdout) != 0) rc = pe_cli_fail(PE_ERR_IO, "%s", "cannot write to stdout");
     free(s);
     cJSON_Delete(o);
     pe_encoder_free(enc);

@@ -51,12 +51,12 @@ static void usage(FILE *f)
             "                     \"ner\".\"graph\" must be true)\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --strict           ner/rel: the first malformed data line is fatal (else such\n"
-            "                     lines are skipped, counted and the first one named)\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure (the message says what; checkpoints are kept),\n"
-            "            2 usage, 3 a data file, the vocabulary, the initial model or the\n"
-            "            recipe not found\n");
+            "                     lines are skipped, counted and the first one named)\n");
 }
+
+static const char exit_notes[] =
+    "            (1: the message says what, checkpoints are kept; 5: a data file, the\n"
+    "            vocabulary, the initial model, the graph store or the recipe does not exist)\n";
 
 /* ---- recipe ---- */
 
@@ -110,12 +110,12 @@ static int build_shards(const recipe *r, const char *data_dir, const pe_tokenize
     pe_error_clear(&err);
     pe_shard_writer *w = NULL;
     pe_status st = pe_shard_writer_new(train_p, dev_p, tok, seq_len, held, &w, &err);
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
     size_t cap = 1 << 20;
     char *buf = malloc(cap);
     if (!buf) {
         pe_shard_writer_free(w);
-        return pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        return pe_cli_fail(PE_ERR_NOMEM, NULL);
     }
     pe_cli_progress pr;
     pe_cli_progress_init(&pr);
@@ -129,7 +129,7 @@ static int build_shards(const recipe *r, const char *data_dir, const pe_tokenize
         if (!gz) {
             fprintf(stderr, "persona: %s: cannot open: %s\n", path ? path : "?", strerror(errno));
             free(path);
-            rc = PE_EXIT_NOT_FOUND;
+            rc = PE_EXIT_MISSING;
             break;
         }
         gzbuffer(gz, 1 << 18);
@@ -180,7 +180,7 @@ static int build_shards(const recipe *r, const char *data_dir, const pe_tokenize
     uint64_t nseq = 0, ntok = 0;
     if (st == PE_OK && rc == PE_EXIT_OK) st = pe_shard_writer_finish(w, &nseq, &ntok, &err);
     pe_shard_writer_free(w);
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
     if (rc != PE_EXIT_OK) return rc;
     fprintf(stderr, "persona: %llu lines -> %llu training sequences, %llu tokens\n", (unsigned long long)lines,
             (unsigned long long)nseq, (unsigned long long)ntok);
@@ -270,14 +270,14 @@ static int run_mlm(const recipe *r, const args *a)
     if (!vocab_p || !file_exists(vocab_p)) {
         fprintf(stderr, "persona: the recipe's vocabulary %s does not exist (make one with `persona vocab`)\n",
                 vocab_p ? vocab_p : "(none given)");
-        rc = PE_EXIT_NOT_FOUND;
+        rc = PE_EXIT_MISSING;
         goto done;
     }
     pe_tokenizer_options to = pe_tokenizer_options_default();
     to.do_lower_case = cJSON_IsTrue(obj_get(r->root, "cased")) ? 0 : 1;
     pe_status st = pe_tokenizer_open_vocab(vocab_p, &to, &tok, &err);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     if (mkdir(run_dir, 0777) != 0 && errno != EEXIST) {
@@ -296,7 +296,7 @@ static int run_mlm(const recipe *r, const args *a)
     }
     if ((st = pe_token_shard_open(train_p, &train, &err)) != PE_OK ||
         (st = pe_token_shard_open(dev_p, &dev, &err)) != PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     pe_encoder_config cfg;
@@ -313,7 +313,7 @@ static int run_mlm(const recipe *r, const args *a)
     const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
     if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK ||
         (st = pe_mlm_head_new(tr, seed, &head, &err)) != PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     pe_mlm_mask_options mk = pe_mlm_mask_options_default();
@@ -330,7 +330,7 @@ static int run_mlm(const recipe *r, const args *a)
     }
     cont = calloc((size_t)cfg.vocab_size, 1);
     if (!cont) {
-        rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+        rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto done;
     }
     for (int i = 0; i < cfg.vocab_size; i++) {
@@ -340,7 +340,7 @@ static int run_mlm(const recipe *r, const args *a)
     mk.is_continuation = cont;
     if ((st = pe_mlm_objective_new(head, train, dev, (int)num_or(r->root, "max_dev_seqs", 2000), &mk, &mo, &err)) !=
         PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     pe_trainer_options o = pe_trainer_options_default();
@@ -364,7 +364,7 @@ static int run_mlm(const recipe *r, const args *a)
     st = pe_trainer_run(tr, pe_mlm_objective_get(mo), &o, &res, &err);
     pe_cli_progress_finish(&g.bar);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     fprintf(stderr, "persona: done: %ld steps%s, last loss %.4f, best held-out metric %.4f at step %ld, checkpoint %s\n",
@@ -409,7 +409,7 @@ static int read_ner_list(const cJSON *list, const char *data_dir, const char *co
         if (!path || !file_exists(path)) {
             fprintf(stderr, "persona: %s: no such file\n", path ? path : p);
             free(path);
-            return PE_EXIT_NOT_FOUND;
+            return PE_EXIT_MISSING;
         }
         pe_ner_read_options ro = pe_ner_read_options_default();
         ro.type_map = cJSON_IsString(it) ? NULL : str_or(it, "type_map", NULL);
@@ -420,7 +420,7 @@ static int read_ner_list(const cJSON *list, const char *data_dir, const char *co
         pe_status st = pe_ner_corpus_read(path, &ro, &c, &err);
         if (st != PE_OK) {
             free(path);
-            return pe_cli_fail(st, err.msg);
+            return pe_cli_fail(st, "%s", err.msg);
         }
         if (pe_ner_corpus_skipped(c))
             fprintf(stderr, "persona: %s: %zu sentences skipped; first: %s\n", path, pe_ner_corpus_skipped(c),
@@ -431,7 +431,7 @@ static int read_ner_list(const cJSON *list, const char *data_dir, const char *co
         } else {
             st = pe_ner_corpus_append(*out, c, &err);
             pe_ner_corpus_free(c);
-            if (st != PE_OK) return pe_cli_fail(st, err.msg);
+            if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
         }
     }
     if (!*out) {
@@ -499,7 +499,7 @@ static int run_heads(const recipe *r, const args *a)
     if (init) {
         if (!file_exists(init)) {
             fprintf(stderr, "persona: the initial model %s does not exist (pretrain one with `persona train mlm`, or give --init none)\n", init);
-            rc = PE_EXIT_NOT_FOUND;
+            rc = PE_EXIT_MISSING;
             goto done;
         }
         pe_encoder_options eo = pe_encoder_options_default();
@@ -507,7 +507,7 @@ static int run_heads(const recipe *r, const args *a)
         eo.threads = a->threads;
         if ((st = pe_encoder_load(init, &eo, &enc, &err)) != PE_OK ||
             (st = pe_train_new_from_encoder(enc, &tr, &err)) != PE_OK) {
-            rc = pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
         tok = pe_encoder_tokenizer(enc);
@@ -520,13 +520,13 @@ static int run_heads(const recipe *r, const args *a)
         if (!vocab_p || !file_exists(vocab_p)) {
             fprintf(stderr, "persona: no initial model and no \"vocab\" in the recipe\n");
             free(vocab_p);
-            rc = PE_EXIT_NOT_FOUND;
+            rc = PE_EXIT_MISSING;
             goto done;
         }
         st = pe_tokenizer_open_vocab(vocab_p, NULL, &tok_own, &err);
         free(vocab_p);
         if (st != PE_OK) {
-            rc = pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
         tok = tok_own;
@@ -542,7 +542,7 @@ static int run_heads(const recipe *r, const args *a)
         cfg.type_vocab = 2;
         cfg.layer_norm_eps = 1e-12f;
         if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK) {
-            rc = pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
     }
@@ -574,16 +574,8 @@ static int run_heads(const recipe *r, const args *a)
                 rc = PE_EXIT_USAGE;
                 goto done;
             }
-            pe_kg_options ko = pe_kg_options_default();
-            ko.read_only = 1;
-            if ((st = pe_kg_open(a->graph, &ko, &kg)) != PE_OK) {
-                rc = pe_cli_fail(st, kg ? pe_kg_errmsg(kg) : "cannot open the graph store");
-                goto done;
-            }
-            if ((st = pe_kg_reader_begin(kg, &kr)) != PE_OK) {
-                rc = pe_cli_fail(st, pe_kg_errmsg(kg));
-                goto done;
-            }
+            if ((rc = pe_cli_open_reader(a->graph, &kg, &kr)) != PE_EXIT_OK) goto done;
+            rc = PE_EXIT_FAIL;
         }
         size_t cut = 0, cut2 = 0;
         if ((st = pe_ner_labels_make((const char *const *)types, n_types, &nlab, &n_nlab, &err)) != PE_OK ||
@@ -595,7 +587,7 @@ static int run_heads(const recipe *r, const args *a)
             (st = pe_token_head_new("ner", C, n_nlab, use_graph ? PE_NER_N_FEAT : 0, use_graph ? (int)num_or(nerj, "graph_dim", 16) : 0, seed, &nhead, &err)) != PE_OK ||
             (st = pe_ner_scorer_new(ndev, tok, (const char *const *)nlab, n_nlab, max_len, &nsc, &err)) != PE_OK ||
             (st = pe_tag_objective_new("ner", nhead, ntd, ndd, pe_ner_scorer_score, nsc, &nobj, &err)) != PE_OK) {
-            rc = pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
         fprintf(stderr, "persona: ner: %zu training sentences (%zu truncated), %zu development; %d labels%s\n",
@@ -609,7 +601,7 @@ static int run_heads(const recipe *r, const args *a)
             fprintf(stderr, "persona: %s or %s: no such file\n", tp ? tp : "?", dp ? dp : "?");
             free(tp);
             free(dp);
-            rc = PE_EXIT_NOT_FOUND;
+            rc = PE_EXIT_MISSING;
             goto done;
         }
         st = pe_rel_data_read(tp, NULL, 0, a->strict, &rtrain, &err);
@@ -628,7 +620,7 @@ static int run_heads(const recipe *r, const args *a)
             (st = pe_token_head_new("rel", C, n_rlab, 0, 0, seed + 1, &rhead, &err)) != PE_OK ||
             (st = pe_rel_scorer_new(rdev, tok, max_len, &rsc, &err)) != PE_OK ||
             (st = pe_tag_objective_new("rel", rhead, rtd, rdd, pe_rel_scorer_score, rsc, &robj, &err)) != PE_OK) {
-            rc = pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
         fprintf(stderr,
@@ -643,7 +635,7 @@ static int run_heads(const recipe *r, const args *a)
     const pe_objective *obj = objs[0];
     if (n_obj > 1) {
         if ((st = pe_objective_mix_new(objs, weights, n_obj, "tag", C, &mix, &err)) != PE_OK) {
-            rc = pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
         obj = pe_objective_mix_get(mix);
@@ -666,7 +658,7 @@ static int run_heads(const recipe *r, const args *a)
     st = pe_trainer_run(tr, obj, &o, &res, &err);
     pe_cli_progress_finish(&g.bar);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, err.msg);
+        rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     fprintf(stderr, "persona: done: %ld steps%s%s, best development metric %.4f at step %ld\n", res.steps,
@@ -686,7 +678,7 @@ static int run_heads(const recipe *r, const args *a)
         }
         st = best && pem ? pe_encoder_convert_hf(best, pem, &co, &err) : PE_ERR_NOMEM;
         if (st != PE_OK) {
-            rc = pe_cli_fail(st, err.msg);
+            rc = pe_cli_fail(st, "%s", err.msg);
             free(best);
             free(pem);
             goto done;
@@ -730,82 +722,36 @@ done:
 int pe_cmd_train(int argc, char **argv)
 {
     args a = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (pe_cli_is_help(s)) {
-            usage(stdout);
-            return PE_EXIT_OK;
-        } else if (!strcmp(s, "--recipe") && i + 1 < argc) {
-            a.recipe = argv[++i];
-        } else if (!strcmp(s, "--out") && i + 1 < argc) {
-            a.out = argv[++i];
-        } else if (!strcmp(s, "--data") && i + 1 < argc) {
-            a.data = argv[++i];
-        } else if (!strcmp(s, "--init") && i + 1 < argc) {
-            a.init = argv[++i];
-        } else if (!strcmp(s, "--graph") && i + 1 < argc) {
-            a.graph = argv[++i];
-        } else if (!strcmp(s, "--resume")) {
-            a.resume = 1;
-        } else if (!strcmp(s, "--strict")) {
-            a.strict = 1;
-        } else if (!strcmp(s, "--steps") && i + 1 < argc) {
-            char *e;
-            errno = 0;
-            a.steps = strtol(argv[++i], &e, 10);
-            if (*e || errno || a.steps < 1) {
-                fprintf(stderr, "persona: --steps wants a positive number, not '%s'\n", argv[i]);
-                return PE_EXIT_USAGE;
-            }
-        } else if (!strcmp(s, "--threads") && i + 1 < argc) {
-            char *e;
-            errno = 0;
-            long t = strtol(argv[++i], &e, 10);
-            if (*e || errno || t < 1 || t > 1024) {
-                fprintf(stderr, "persona: --threads wants 1..1024, not '%s'\n", argv[i]);
-                return PE_EXIT_USAGE;
-            }
-            a.threads = (int)t;
-        } else if (s[0] == '-') {
-            fprintf(stderr, "persona: train: unknown option '%s'\n", s);
-            usage(stderr);
-            return PE_EXIT_USAGE;
-        } else if (!a.what) {
-            a.what = s;
-        } else {
-            fprintf(stderr, "persona: train: unexpected argument '%s'\n", s);
-            return PE_EXIT_USAGE;
-        }
-    }
-    if (!a.what || !a.recipe ||
-        (strcmp(a.what, "mlm") && strcmp(a.what, "ner") && strcmp(a.what, "rel") && strcmp(a.what, "tag"))) {
-        if (a.what) fprintf(stderr, "persona: train: unknown objective '%s' (mlm, ner, rel or tag)\n", a.what);
-        usage(stderr);
-        return PE_EXIT_USAGE;
-    }
+    size_t steps = 0;
+    const pe_cli_opt opts[] = {
+        {"--recipe", PE_CLI_STRING, &a.recipe},
+        {"--out", PE_CLI_STRING, &a.out},
+        {"--data", PE_CLI_STRING, &a.data},
+        {"--init", PE_CLI_STRING, &a.init},
+        {"--graph", PE_CLI_STRING, &a.graph},
+        {"--resume", PE_CLI_FLAG, &a.resume},
+        {"--strict", PE_CLI_FLAG, &a.strict},
+        {"--steps", PE_CLI_SIZE, &steps, .min = 1, .max = 1e15},
+        {"--threads", PE_CLI_INT, &a.threads, .min = 1, .max = 1024},
+        {0}};
+    const pe_cli_spec spec = {"train", usage, opts, 1, 1, exit_notes};
+    int np, prc = pe_cli_parse(&spec, argc, argv, &np);
+    if (prc != PE_CLI_RUN) return prc;
+    a.what = argv[1];
+    a.steps = (long)steps;
+    if (strcmp(a.what, "mlm") && strcmp(a.what, "ner") && strcmp(a.what, "rel") && strcmp(a.what, "tag"))
+        return pe_cli_error(PE_EXIT_USAGE, "unknown objective '%s' (mlm, ner, rel or tag)", a.what);
+    if (!a.recipe) return pe_cli_error(PE_EXIT_USAGE, "--recipe FILE is required (see --help)");
+    if ((prc = pe_cli_need_file("recipe", a.recipe)) != PE_EXIT_OK) return prc;
+    if (a.graph && (prc = pe_cli_need_file("graph store", a.graph)) != PE_EXIT_OK) return prc;
     recipe r = {0};
     {
-        FILE *f = fopen(a.recipe, "rb");
-        if (!f) {
-            fprintf(stderr, "persona: %s: %s\n", a.recipe, strerror(errno));
-            return errno == ENOENT ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
-        }
         char *text = NULL;
-        size_t n = 0, cap = 0;
-        int c;
-        while ((c = fgetc(f)) != EOF) {
-            if (n + 2 > cap) {
-                cap = cap ? cap * 2 : 4096;
-                char *t = realloc(text, cap);
-                if (!t) break;
-                text = t;
-            }
-            text[n++] = (char)c;
-        }
-        fclose(f);
-        if (text) text[n] = '\0';
-        r.root = text ? cJSON_Parse(text) : NULL;
-        free(text);
+        pe_error rerr;
+        pe_status rst = pe_file_read(a.recipe, 64u << 20, &text, NULL, &rerr);
+        if (rst >= PE_ERR_FIRST) return pe_cli_fail(rst, "%s", rerr.msg);
+        r.root = cJSON_Parse(text);
+        pe_free(text);
         if (!cJSON_IsObject(r.root)) {
             fprintf(stderr, "persona: %s: not a recipe (a JSON object)\n", a.recipe);
             cJSON_Delete(r.root);

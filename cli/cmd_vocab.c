@@ -35,22 +35,12 @@ static void usage(FILE *f)
             "  --cased              keep case and accents (default: lower-case, strip accents)\n"
             "\n"
             "Progress goes to stderr, then a summary (lines, distinct words, alphabet,\n"
-            "merges, final size, time). Lines with invalid UTF-8 are skipped and counted.\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure (I/O, memory), 2 usage error,\n"
-            "            4 vocabulary written, but lines with invalid UTF-8 were skipped\n");
+            "merges, final size, time). Lines with invalid UTF-8 are skipped and counted.\n");
 }
 
-static int parse_size(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-') return 0;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
+static const char exit_notes[] =
+    "            (4: vocabulary written, but lines with invalid UTF-8 were skipped;\n"
+    "            5: a FILE does not exist)\n";
 
 typedef struct read_state {
     pe_vocab_trainer *t;
@@ -87,7 +77,7 @@ static int feed_line(read_state *r, const char *path, char *line, size_t len)
         r->bad++;
         return 0;
     }
-    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, err.msg);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
     return 0;
 }
 
@@ -97,25 +87,23 @@ static int read_file(read_state *r, const char *path)
     int is_stdin = strcmp(path, "-") == 0;
     gzFile gz = is_stdin ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path, "rb");
     if (!gz) {
-        fprintf(stderr, "persona: io error: %s: cannot open: %s\n", path, strerror(errno ? errno : ENOENT));
-        return PE_EXIT_FAIL;
+        return pe_cli_fail(PE_ERR_IO, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     }
     gzbuffer(gz, 1 << 18);
     size_t cap = 2 * READ_CHUNK, have = 0;
     char *buf = malloc(cap);
-    int rc = buf ? 0 : pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+    int rc = buf ? 0 : pe_cli_fail(PE_ERR_NOMEM, NULL);
     uint64_t lines0 = r->lines;
     while (!rc) {
         if (cap - have < READ_CHUNK) {
             if (cap >= 2 * (size_t)MAX_LINE) {
-                fprintf(stderr, "persona: limit: %s: line %llu is longer than %d bytes\n", path,
-                        (unsigned long long)(r->lines - lines0 + 1), MAX_LINE);
-                rc = PE_EXIT_FAIL;
+                rc = pe_cli_fail(PE_ERR_LIMIT, "%s: line %llu is longer than %d bytes", path,
+                                 (unsigned long long)(r->lines - lines0 + 1), MAX_LINE);
                 break;
             }
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
-                rc = pe_cli_fail(PE_ERR_NOMEM, "out of memory");
+                rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
                 break;
             }
             buf = nb;
@@ -125,8 +113,7 @@ static int read_file(read_state *r, const char *path)
         if (got < 0) {
             int zerr;
             const char *m = gzerror(gz, &zerr);
-            fprintf(stderr, "persona: io error: %s: %s\n", path, zerr == Z_ERRNO ? strerror(errno) : m);
-            rc = PE_EXIT_FAIL;
+            rc = pe_cli_fail(PE_ERR_IO, "%s: %s", path, zerr == Z_ERRNO ? strerror(errno) : m);
             break;
         }
         have += (size_t)got;
@@ -162,52 +149,25 @@ int pe_cmd_vocab(int argc, char **argv)
 {
     pe_vocab_options o = pe_vocab_options_default();
     const char *out = "vocab.txt";
-    char **files = calloc((size_t)argc, sizeof *files);
-    int n_files = 0;
-    if (!files) return pe_cli_fail(PE_ERR_NOMEM, "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        unsigned long long x = 0;
-        if (pe_cli_is_help(a)) {
-            usage(stdout);
-            free(files);
-            return PE_EXIT_OK;
-        }
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
-            files[n_files++] = argv[i];
-            continue;
-        }
-        if (strcmp(a, "--cased") == 0) {
-            o.do_lower_case = 0;
-            continue;
-        }
-        int ok = 0;
-        if (strcmp(a, "--out") == 0) {
-            ok = v && *v;
-            out = v;
-        } else if (strcmp(a, "--size") == 0) {
-            if ((ok = parse_size(v, 5, 1u << 30, &x))) o.vocab_size = (size_t)x;
-        } else if (strcmp(a, "--min-freq") == 0) {
-            if ((ok = parse_size(v, 0, UINT64_MAX, &x))) o.min_frequency = x;
-        } else if (strcmp(a, "--limit-alphabet") == 0) {
-            if ((ok = parse_size(v, 0, 1u << 21, &x))) o.limit_alphabet = (size_t)x;
-        } else {
-            fprintf(stderr, "persona vocab: unknown option '%s' (see --help)\n", a);
-            free(files);
-            return PE_EXIT_USAGE;
-        }
-        if (!ok) {
-            fprintf(stderr, "persona vocab: %s needs a valid value (see --help)\n", a);
-            free(files);
-            return PE_EXIT_USAGE;
-        }
-        i++;
-    }
-    if (n_files == 0) {
-        fprintf(stderr, "persona vocab: no input FILE given (see --help)\n");
-        free(files);
-        return PE_EXIT_USAGE;
-    }
+    size_t size = o.vocab_size, min_freq = (size_t)o.min_frequency, limit_alphabet = o.limit_alphabet;
+    int cased = 0;
+    const pe_cli_opt opts[] = {
+        {"--out", PE_CLI_STRING, &out},
+        {"--size", PE_CLI_SIZE, &size, .min = 5, .max = 1u << 30},
+        {"--min-freq", PE_CLI_SIZE, &min_freq, .min = 0},
+        {"--limit-alphabet", PE_CLI_SIZE, &limit_alphabet, .min = 0, .max = 1u << 21},
+        {"--cased", PE_CLI_FLAG, &cased},
+        {0}};
+    const pe_cli_spec spec = {"vocab", usage, opts, 1, -1, exit_notes};
+    int n_files, prc = pe_cli_parse(&spec, argc, argv, &n_files);
+    if (prc != PE_CLI_RUN) return prc;
+    o.vocab_size = size;
+    o.min_frequency = min_freq;
+    o.limit_alphabet = limit_alphabet;
+    if (cased) o.do_lower_case = 0;
+    char **files = argv + 1;
+    for (int i = 0; i < n_files; i++)
+        if ((prc = pe_cli_need_file("input file", files[i])) != PE_EXIT_OK) return prc;
 
     read_state r;
     memset(&r, 0, sizeof r);
@@ -217,9 +177,7 @@ int pe_cmd_vocab(int argc, char **argv)
         struct stat sb;
         if (strcmp(files[i], "-") == 0) continue;
         if (stat(files[i], &sb) != 0 || access(files[i], R_OK) != 0) {
-            fprintf(stderr, "persona: io error: %s: cannot read: %s\n", files[i], strerror(errno));
-            free(files);
-            return PE_EXIT_FAIL;
+            return pe_cli_fail(PE_ERR_IO, "%s: cannot read: %s", files[i], strerror(errno));
         }
         r.bytes_total += (uint64_t)sb.st_size;
     }
@@ -230,8 +188,7 @@ int pe_cmd_vocab(int argc, char **argv)
     pe_error_clear(&err);
     pe_status st = pe_vocab_trainer_new(&o, &r.t, &err);
     if (st >= PE_ERR_FIRST) {
-        free(files);
-        return pe_cli_fail(st, err.msg);
+        return pe_cli_fail(st, "%s", err.msg);
     }
     int rc = 0;
     for (int i = 0; i < n_files && !rc; i++) {
@@ -251,7 +208,7 @@ int pe_cmd_vocab(int argc, char **argv)
         pe_cli_progress_init(&r.prog);
         st = pe_vocab_trainer_write(r.t, out, &err);
         pe_cli_progress_finish(&r.prog);
-        if (st >= PE_ERR_FIRST) rc = pe_cli_fail(st, err.msg);
+        if (st >= PE_ERR_FIRST) rc = pe_cli_fail(st, "%s", err.msg);
     }
     if (!rc) {
         pe_vocab_stats s;
@@ -268,7 +225,6 @@ int pe_cmd_vocab(int argc, char **argv)
                 s.distinct_words, s.pairs, pe_now() - r.t0, t_read, pe_now() - r.t0 - t_read);
     }
     pe_vocab_trainer_free(r.t);
-    free(files);
     if (rc) return rc;
     return r.bad ? PE_EXIT_PARTIAL : PE_EXIT_OK;
 }

@@ -3,7 +3,23 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* OpenBLAS starts its thread pool when it is loaded, one thread per core,
+ * and those threads spin for a while (0.04-0.09 s of CPU on 16 cores) in
+ * every process, also in `persona kg ...` that never multiplies a matrix.
+ * The executable's pre-initialisers run before any shared library's, so
+ * this one asks OpenBLAS for a single thread; loading a model then sets the
+ * threads it wants (pe_encoder_options.threads, openblas_set_num_threads
+ * grows the pool). A value the user set stays, and is restored in main. */
+static int g_blas_env_set;
+static void preinit(int argc, char **argv, char **envp)
+{
+    (void)argc, (void)argv, (void)envp;
+    if (!getenv("OPENBLAS_NUM_THREADS")) g_blas_env_set = setenv("OPENBLAS_NUM_THREADS", "1", 0) == 0;
+}
+__attribute__((section(".preinit_array"), used)) static void (*const pe_cli_preinit)(int, char **, char **) = preinit;
 
 /* Each subcommand lives in its own cli/cmd_*.c file and adds one line here;
  * the table order is the order of `persona --help`. */
@@ -34,9 +50,9 @@ static const pe_cli_command commands[] = {
     {"kg import", pe_cmd_kg_import, "import Wikidata JSON / RDF dumps into the graph store"},
     {"kg fetch", pe_cmd_kg_fetch, "download a dump (resume, sha256) or fetch Wikidata entities by id, and import"},
     {"kg stats", pe_cmd_kg_stats, "counts of the graph store and its import sources"},
-    {"kg lookup", pe_cmd_kg_lookup, "ranked candidate entities for a name (JSON)"},
-    {"kg entity", pe_cmd_kg_entity, "an entity's record, sameAs terms and statements (JSON)"},
-    {"kg types", pe_cmd_kg_types, "an entity's classes through P31/P279* (JSON)"},
+    {"kg lookup", pe_cmd_kg_lookup, "ranked candidate entities for a name"},
+    {"kg entity", pe_cmd_kg_entity, "an entity's record, sameAs terms and statements"},
+    {"kg types", pe_cmd_kg_types, "an entity's classes through P31/P279*"},
     {"kg verify", pe_cmd_kg_verify, "walk the graph store and report damaged records"},
     {"link index", pe_cmd_link_index, "build the link index (fuzzy forms, acronyms, names) of the graph store"},
     {"link train", pe_cmd_link_train, "train the linker's ranker and NIL threshold on an ELEVANT benchmark file"},
@@ -73,8 +89,9 @@ static void usage(FILE *f)
             "Run `persona COMMAND --help` for a command's options.\n"
             "The graph store is the directory given by --db, else $PERSONA_DB, else ./persona-kg.\n"
             "\n"
-            "exit codes: 0 success, 1 failure, 2 usage error, 3 not found,\n"
-            "            4 finished but records were skipped for bad input\n");
+            "exit codes: 0 success, 1 failure, 2 usage error, 3 not found (entity, id, candidate),\n"
+            "            4 finished but records were skipped for bad input,\n"
+            "            5 missing input (a file, model or graph store that does not exist)\n");
 }
 
 /* A command whose output could not be written (a full disk, a closed
@@ -82,7 +99,8 @@ static void usage(FILE *f)
 static int finish(int rc)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "persona: cannot write the output: %s\n", errno ? strerror(errno) : "write error");
+        int e = errno;
+        pe_cli_error(PE_EXIT_FAIL, "cannot write the output: %s", e ? strerror(e) : "write error");
         return rc == PE_EXIT_OK || rc == PE_EXIT_PARTIAL ? PE_EXIT_FAIL : rc;
     }
     return rc;
@@ -90,6 +108,7 @@ static int finish(int rc)
 
 int main(int argc, char **argv)
 {
+    if (g_blas_env_set) unsetenv("OPENBLAS_NUM_THREADS"); /* not passed on to children */
     pe_log_set(log_to_stderr, NULL);
     if (argc < 2 || pe_cli_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
@@ -105,9 +124,12 @@ int main(int argc, char **argv)
         if (sp) {
             size_t n = (size_t)(sp - c->name);
             if (argc >= 3 && strncmp(argv[1], c->name, n) == 0 && argv[1][n] == '\0' &&
-                strcmp(argv[2], sp + 1) == 0)
+                strcmp(argv[2], sp + 1) == 0) {
+                pe_cli_set_command(c->name);
                 return finish(c->fn(argc - 2, argv + 2));
+            }
         } else if (strcmp(argv[1], c->name) == 0) {
+            pe_cli_set_command(c->name);
             return finish(c->fn(argc - 1, argv + 1));
         }
     }

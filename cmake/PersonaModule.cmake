@@ -4,10 +4,11 @@
 function(pe_module name)
   cmake_parse_arguments(M "" "" "HEADERS;SOURCES;DEPS" ${ARGN})
   if(NOT M_SOURCES)
-    message(STATUS "module ${name}: no sources yet, not built")
-    return()
+    message(FATAL_ERROR "module ${name}: no sources")
   endif()
   add_library(${name} STATIC ${M_SOURCES})
+  # Only what the installed headers declare with PE_API leaves libpersona.so.
+  set_target_properties(${name} PROPERTIES C_VISIBILITY_PRESET hidden CUDA_VISIBILITY_PRESET hidden)
   target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(${name} PUBLIC ${M_DEPS})
   set_property(GLOBAL APPEND PROPERTY PE_MODULES ${name})

@@ -5,7 +5,7 @@
 
 #include "kernels.h"
 
-size_t pe_attention_scratch_floats(int max_len, int H, int D)
+size_t enc_attention_scratch_floats(int max_len, int H, int D)
 {
     (void)H;
     (void)D;
@@ -24,7 +24,7 @@ static void softmax_rows(float *S, int n)
     }
 }
 
-void pe_attention_f32_blas(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D,
+void enc_attention_f32_blas(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D,
                            float *scratch)
 {
     const int C = H * D, ld = 3 * C;
@@ -45,10 +45,10 @@ void pe_attention_f32_blas(const float *qkv, float *out, const int *offsets, int
     }
 }
 
-void pe_attention_f32(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D, float *scratch)
+void enc_attention_f32(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D, float *scratch)
 {
 #if PE_KERNELS_X86
-    if (pe_kernels_active() == PE_KERNELS_AVX512 && pe_k512_attention(qkv, out, offsets, n_seq, H, D) == 0) return;
+    if (enc_kernels_active() == PE_KERNELS_AVX512 && enc_k512_attention(qkv, out, offsets, n_seq, H, D) == 0) return;
 #endif
-    pe_attention_f32_blas(qkv, out, offsets, n_seq, H, D, scratch);
+    enc_attention_f32_blas(qkv, out, offsets, n_seq, H, D, scratch);
 }

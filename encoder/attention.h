@@ -10,17 +10,17 @@
  *                    (the padding mask of HF BERT, without the padding)
  *
  * softmax(q k^T / sqrt(D)) v per head and sequence. scratch must hold
- * pe_attention_scratch_floats(max_len, H) floats.
+ * enc_attention_scratch_floats(max_len, H) floats.
  */
 #ifndef PE_ENCODER_ATTENTION_H
 #define PE_ENCODER_ATTENTION_H
 
 #include <stddef.h>
 
-size_t pe_attention_scratch_floats(int max_len, int H, int D);
-void pe_attention_f32(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D, float *scratch);
+size_t enc_attention_scratch_floats(int max_len, int H, int D);
+void enc_attention_f32(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D, float *scratch);
 /* The reference path (OpenBLAS sgemm per head and sequence). */
-void pe_attention_f32_blas(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D,
+void enc_attention_f32_blas(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D,
                            float *scratch);
 
 #endif

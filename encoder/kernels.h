@@ -7,10 +7,10 @@
  * AVX-512; kernels_avx512bf16.c for the opt-in bf16 products), AVX2+FMA our
  * AVX2 linear (kernels_avx2.c), anything else OpenBLAS, which is also the
  * reference every fast path is tested against. PE_LINEAR_FORCE_BLAS=1 in
- * the environment forces OpenBLAS; pe_kernels_select() switches at run time
+ * the environment forces OpenBLAS; enc_kernels_select() switches at run time
  * (tests, benchmarks).
  *
- * Threads: one process-wide pool of pe_kernels_threads() threads (the
+ * Threads: one process-wide pool of enc_kernels_threads() threads (the
  * caller counts as thread 0; default: the online CPUs). Workers spin for a
  * short while after a job and then sleep on a condition variable, so they
  * do not compete with OpenBLAS's own threads on the reference path. Jobs
@@ -37,41 +37,41 @@ typedef enum pe_kernels_isa {
 } pe_kernels_isa;
 
 /* Best path this CPU supports (ignores PE_LINEAR_FORCE_BLAS). */
-pe_kernels_isa pe_kernels_detect(void);
+pe_kernels_isa enc_kernels_detect(void);
 /* Path in use: detect(), or BLAS when PE_LINEAR_FORCE_BLAS=1, or what
- * pe_kernels_select() chose. */
-pe_kernels_isa pe_kernels_active(void);
+ * enc_kernels_select() chose. */
+pe_kernels_isa enc_kernels_active(void);
 /* Use isa from now on (any the CPU supports: AVX2 on an AVX-512 CPU too,
  * for tests). Returns 0, or -1 (and changes nothing) when the CPU lacks it.
  * Weights prepared under another isa stay valid (see linear.h). */
-int pe_kernels_select(pe_kernels_isa isa);
+int enc_kernels_select(pe_kernels_isa isa);
 /* 1 when the CPU can run isa. */
-int pe_kernels_supported(pe_kernels_isa isa);
+int enc_kernels_supported(pe_kernels_isa isa);
 /* "blas", "avx512", "avx2". */
-const char *pe_kernels_isa_name(pe_kernels_isa isa);
+const char *enc_kernels_isa_name(pe_kernels_isa isa);
 
 /* 1 when the CPU has AVX-512 BF16 (vdpbf16ps) besides the AVX-512 path. */
-int pe_kernels_has_bf16(void);
+int enc_kernels_has_bf16(void);
 
 /* Pool size (>= 1). set_threads(n <= 0) restores the default (online
  * CPUs); at most PE_KERNELS_MAX_THREADS. Not to be called while a job runs. */
 #define PE_KERNELS_MAX_THREADS 64
-int pe_kernels_threads(void);
-void pe_kernels_set_threads(int n);
+int enc_kernels_threads(void);
+void enc_kernels_set_threads(int n);
 
 /* Runs fn(ctx, task, tid) for task = 0 .. n_tasks-1 on the pool and
  * returns when all are done. Tasks are handed out dynamically; tid
- * (0 .. pe_kernels_threads()-1) names the pool thread running the task, or
+ * (0 .. enc_kernels_threads()-1) names the pool thread running the task, or
  * is -1 when the pool was busy and the caller runs every task itself; pass
- * it to pe_kernels_scratch. */
+ * it to enc_kernels_scratch. */
 typedef void (*pe_kernels_task_fn)(void *ctx, int task, int tid);
-void pe_kernels_parallel(int n_tasks, pe_kernels_task_fn fn, void *ctx);
+void enc_kernels_parallel(int n_tasks, pe_kernels_task_fn fn, void *ctx);
 
 /* Scratch of at least n floats for the task's thread tid, 64-byte aligned,
  * owned by the pool (grows, never shrinks; pool threads' until exit, tid -1's
  * until its thread exits). Valid inside the task only; a later call with the
  * same tid may move it. NULL when allocation fails. */
-float *pe_kernels_scratch(int tid, size_t n);
+float *enc_kernels_scratch(int tid, size_t n);
 
 /* How the linear kernels (kernels_avx512.c, kernels_avx512bf16.c,
  * kernels_avx2.c) cut y (M, N) into pool tasks: by rows when M >= threads *
@@ -81,55 +81,55 @@ float *pe_kernels_scratch(int tid, size_t n);
  * rows), else by column panels of nr. Products under 4e5 flops run on one
  * thread (not worth waking another). */
 typedef struct pe_kernels_plan {
-    int n_tasks;    /* tasks for pe_kernels_parallel */
+    int n_tasks;    /* tasks for enc_kernels_parallel */
     int split_rows; /* 1: tasks are row ranges; 0: column-panel ranges */
     int n_panels;   /* ceil(N / nr) */
 } pe_kernels_plan;
-pe_kernels_plan pe_kernels_plan_linear(int M, int N, int K, int nr, int min_rows);
+pe_kernels_plan enc_kernels_plan_linear(int M, int N, int K, int nr, int min_rows);
 /* Task t's rows [*r0, *r1) and column panels [*p0, *p1) (an empty range
  * when the task has no work). */
-void pe_kernels_plan_task(const pe_kernels_plan *pl, int M, int t, int *r0, int *r1, int *p0, int *p1);
+void enc_kernels_plan_task(const pe_kernels_plan *pl, int M, int t, int *r0, int *r1, int *p0, int *p1);
 
 /* ---- AVX-512 entry points (kernels_avx512.c); call only when
- * pe_kernels_detect() == PE_KERNELS_AVX512. ---- */
+ * enc_kernels_detect() == PE_KERNELS_AVX512. ---- */
 
 /* Column panel width of the packed weights. */
 #define PE_K512_NR 32
 /* Floats of the packed form of W (N, K): ceil(N / NR) panels of K x NR. */
-size_t pe_k512_packed_floats(int N, int K);
+size_t enc_k512_packed_floats(int N, int K);
 /* Wp[p][k][c] = W[p*NR + c][k], zero for p*NR + c >= N. Wp 64-byte aligned. */
-void pe_k512_pack_weights(const float *W, int N, int K, float *Wp);
+void enc_k512_pack_weights(const float *W, int N, int K, float *Wp);
 /* y (M, N) = act(x (M, K) . W^T + b) with Wp packed as above; act as
  * pe_act. Multi-threaded on the pool. Returns 0, or -1 when per-thread
  * scratch could not be allocated (y is then undefined). */
-int pe_k512_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act);
-/* Same contract as pe_attention_f32 (attention.h) except its scratch,
+int enc_k512_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act);
+/* Same contract as enc_attention_f32 (attention.h) except its scratch,
  * unused (the pool's per-thread scratch is used instead). Returns 0, or -1
  * when that scratch could not be allocated (out is then undefined). */
-int pe_k512_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D);
+int enc_k512_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D);
 /* In place v[i] = gelu(v[i]) (erf form, a few ulp from erff). */
-void pe_k512_gelu(float *v, size_t n);
-/* See pe_kernels_add_layernorm. */
-void pe_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
+void enc_k512_gelu(float *v, size_t n);
+/* See enc_kernels_add_layernorm. */
+void enc_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
 
 /* ---- AVX-512 BF16 entry points (kernels_avx512bf16.c); call only when
- * pe_kernels_has_bf16(). ---- */
+ * enc_kernels_has_bf16(). ---- */
 
 /* u16 elements of the packed bf16 form of W (N, K) (layout in the file). */
-size_t pe_kbf16_packed_u16(int N, int K);
-void pe_kbf16_pack_weights(const float *W, int N, int K, uint16_t *Wb);
-/* As pe_k512_linear with bf16 products (x rounded to bf16 as it is packed);
+size_t enc_kbf16_packed_u16(int N, int K);
+void enc_kbf16_pack_weights(const float *W, int N, int K, uint16_t *Wb);
+/* As enc_k512_linear with bf16 products (x rounded to bf16 as it is packed);
  * -1 also for M, N or K <= 0 (left to the f32 paths). */
-int pe_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y, int M, int N, int K, int act);
+int enc_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y, int M, int N, int K, int act);
 
 /* ---- AVX2 entry points (kernels_avx2.c); call only when
- * pe_kernels_supported(PE_KERNELS_AVX2). ---- */
+ * enc_kernels_supported(PE_KERNELS_AVX2). ---- */
 
 #define PE_K256_NR 16
-size_t pe_k256_packed_floats(int N, int K);
-void pe_k256_pack_weights(const float *W, int N, int K, float *Wp); /* Wp[p][k][0..15], 32-byte aligned */
-/* As pe_k512_linear; -1 also for M, N or K <= 0. */
-int pe_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act);
+size_t enc_k256_packed_floats(int N, int K);
+void enc_k256_pack_weights(const float *W, int N, int K, float *Wp); /* Wp[p][k][0..15], 32-byte aligned */
+/* As enc_k512_linear; -1 also for M, N or K <= 0. */
+int enc_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act);
 
 /* ---- dispatched element-wise ops (kernels_ops.c) ---- */
 
@@ -137,6 +137,31 @@ int pe_k256_linear(const float *Wp, const float *x, const float *b, float *y, in
  * + b with y = x + r (r NULL: y = x), biased variance, as PyTorch's
  * LayerNorm. Multi-threaded on the pool. x (rows, n), r (rows, n) or NULL,
  * g (n), b (n). */
-void pe_kernels_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
+void enc_kernels_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
+
+/* LayerNorm of one row of n values, the reference the inference path
+ * (model_forward.c, and the kernels' fast paths are checked against it) and
+ * the training forward (train_ops.c) share: mean and variance in double,
+ * y = (x - mean) * rstd * g + b. y may be x. When xhat is not NULL it gets
+ * the normalised row (x - mean) * rstd; returns rstd = 1/sqrt(var + eps),
+ * both what the backward pass needs. */
+static inline float enc_layernorm_row(const float *x, const float *g, const float *b, float *y, float *xhat, int n,
+                                     float eps)
+{
+    double s = 0.0, q = 0.0;
+    for (int j = 0; j < n; j++) s += x[j];
+    const double mean = s / n;
+    for (int j = 0; j < n; j++) {
+        double d = x[j] - mean;
+        q += d * d;
+    }
+    const float inv = (float)(1.0 / __builtin_sqrt(q / n + (double)eps)), m = (float)mean;
+    for (int j = 0; j < n; j++) {
+        float h = (x[j] - m) * inv;
+        if (xhat) xhat[j] = h;
+        y[j] = h * g[j] + b[j];
+    }
+    return inv;
+}
 
 #endif

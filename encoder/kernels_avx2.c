@@ -58,9 +58,9 @@ AI __m256i lane_mask(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-size_t pe_k256_packed_floats(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
+size_t enc_k256_packed_floats(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
 
-void pe_k256_pack_weights(const float *W, int N, int K, float *Wp)
+void enc_k256_pack_weights(const float *W, int N, int K, float *Wp)
 {
     const int np = (N + NR - 1) / NR;
     for (int p = 0; p < np; p++) {
@@ -183,22 +183,22 @@ static void gemm_range(lin_job *j, int r0, int r1, int p0, int p1, float *Ap)
 static void lin_task(void *ctx, int t, int tid)
 {
     lin_job *j = ctx;
-    float *Ap = pe_kernels_scratch(tid, (size_t)MC * KC);
+    float *Ap = enc_kernels_scratch(tid, (size_t)MC * KC);
     if (!Ap) {
         atomic_store(&j->failed, 1);
         return;
     }
     int r0, r1, p0, p1;
-    pe_kernels_plan_task(&j->pl, j->M, t, &r0, &r1, &p0, &p1);
+    enc_kernels_plan_task(&j->pl, j->M, t, &r0, &r1, &p0, &p1);
     if (r1 > r0 && p1 > p0) gemm_range(j, r0, r1, p0, p1, Ap);
 }
 
-int pe_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act)
+int enc_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act)
 {
     if (M <= 0 || N <= 0 || K <= 0) return -1; /* degenerate: left to the reference path */
     lin_job j = {.Wp = Wp, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act,
-                 .pl = pe_kernels_plan_linear(M, N, K, NR, 8 * MR)};
-    pe_kernels_parallel(j.pl.n_tasks, lin_task, &j);
+                 .pl = enc_kernels_plan_linear(M, N, K, NR, 8 * MR)};
+    enc_kernels_parallel(j.pl.n_tasks, lin_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 

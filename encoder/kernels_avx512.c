@@ -67,7 +67,7 @@ AI __m512 exp512(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
-void pe_k512_gelu(float *v, size_t n)
+void enc_k512_gelu(float *v, size_t n)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(v + i, gelu512(_mm512_loadu_ps(v + i)));
@@ -79,9 +79,9 @@ void pe_k512_gelu(float *v, size_t n)
 
 /* ---- weight packing ---- */
 
-size_t pe_k512_packed_floats(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
+size_t enc_k512_packed_floats(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
 
-void pe_k512_pack_weights(const float *W, int N, int K, float *Wp)
+void enc_k512_pack_weights(const float *W, int N, int K, float *Wp)
 {
     int np = (N + NR - 1) / NR;
     for (int p = 0; p < np; p++) {
@@ -187,13 +187,13 @@ static void gemm_range(lin_job *j, int r0, int r1, int p0, int p1, float *Ap)
 static void lin_task(void *ctx, int t, int tid)
 {
     lin_job *j = ctx;
-    float *Ap = pe_kernels_scratch(tid, (size_t)MC * KC);
+    float *Ap = enc_kernels_scratch(tid, (size_t)MC * KC);
     if (!Ap) {
         atomic_store(&j->failed, 1);
         return;
     }
     int r0, r1, p0, p1;
-    pe_kernels_plan_task(&j->pl, j->M, t, &r0, &r1, &p0, &p1);
+    enc_kernels_plan_task(&j->pl, j->M, t, &r0, &r1, &p0, &p1);
     if (r1 > r0 && p1 > p0) gemm_range(j, r0, r1, p0, p1, Ap);
 }
 
@@ -206,21 +206,21 @@ static void tune_init(void)
     if (t && atoi(t) >= MR && atoi(t) <= 8192) MC = atoi(t);
 }
 
-int pe_k512_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act)
+int enc_k512_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act)
 {
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) { /* empty sum: y = act(b) */
         for (int i = 0; i < M; i++) {
             float *row = y + (size_t)i * N;
             for (int n = 0; n < N; n++) row[n] = b ? b[n] : 0.0f;
-            if (act == 1) pe_k512_gelu(row, (size_t)N);
+            if (act == 1) enc_k512_gelu(row, (size_t)N);
         }
         return 0;
     }
     pthread_once(&tune_once, tune_init);
     lin_job j = {.Wp = Wp, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act,
-                 .pl = pe_kernels_plan_linear(M, N, K, NR, 4 * MR)};
-    pe_kernels_parallel(j.pl.n_tasks, lin_task, &j);
+                 .pl = enc_kernels_plan_linear(M, N, K, NR, 4 * MR)};
+    enc_kernels_parallel(j.pl.n_tasks, lin_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 
@@ -321,7 +321,7 @@ static void att_task(void *ctx, int task, int tid)
     const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
     if (n <= 0) return;
     const int np = (n + 15) & ~15;
-    float *buf = pe_kernels_scratch(tid, (size_t)D * np + (size_t)AR * np);
+    float *buf = enc_kernels_scratch(tid, (size_t)D * np + (size_t)AR * np);
     if (!buf) {
         atomic_store(&j->failed, 1);
         return;
@@ -344,11 +344,11 @@ static void att_task(void *ctx, int task, int tid)
     }
 }
 
-int pe_k512_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D)
+int enc_k512_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D)
 {
     if (n_seq <= 0 || H <= 0 || D <= 0) return 0;
     att_job j = {.qkv = qkv, .out = out, .offsets = offsets, .H = H, .D = D};
-    pe_kernels_parallel(n_seq * H, att_task, &j);
+    enc_kernels_parallel(n_seq * H, att_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 
@@ -408,14 +408,14 @@ static void ln_task(void *ctx, int t, int tid)
         ln_row512(j->x + (size_t)i * j->n, j->r ? j->r + (size_t)i * j->n : NULL, j->g, j->b, j->n, j->eps);
 }
 
-void pe_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps)
+void enc_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps)
 {
     if (rows <= 0 || n <= 0) return;
     ln_job j = {.x = x, .r = r, .g = g, .b = b, .rows = rows, .n = n, .eps = eps};
     /* ~32K elements per task: enough to pay for the hand-off */
     j.chunk = 32768 / n > 0 ? 32768 / n : 1;
     int tasks = (rows + j.chunk - 1) / j.chunk;
-    pe_kernels_parallel(tasks, ln_task, &j);
+    enc_kernels_parallel(tasks, ln_task, &j);
 }
 
 #if defined(__clang__)

@@ -42,9 +42,9 @@ static inline uint16_t bf16_rne(float f)
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-size_t pe_kbf16_packed_u16(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)((K + 1) & ~1); }
+size_t enc_kbf16_packed_u16(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)((K + 1) & ~1); }
 
-void pe_kbf16_pack_weights(const float *W, int N, int K, uint16_t *Wb)
+void enc_kbf16_pack_weights(const float *W, int N, int K, uint16_t *Wb)
 {
     const int np = (N + NR - 1) / NR, K2 = (K + 1) & ~1;
     for (int p = 0; p < np; p++) {
@@ -156,22 +156,22 @@ static void gemm_range(lin_job *j, int r0, int r1, int p0, int p1, uint32_t *Ab)
 static void lin_task(void *ctx, int t, int tid)
 {
     lin_job *j = ctx;
-    uint32_t *Ab = (uint32_t *)pe_kernels_scratch(tid, (size_t)MC * KCP);
+    uint32_t *Ab = (uint32_t *)enc_kernels_scratch(tid, (size_t)MC * KCP);
     if (!Ab) {
         atomic_store(&j->failed, 1);
         return;
     }
     int r0, r1, p0, p1;
-    pe_kernels_plan_task(&j->pl, j->M, t, &r0, &r1, &p0, &p1);
+    enc_kernels_plan_task(&j->pl, j->M, t, &r0, &r1, &p0, &p1);
     if (r1 > r0 && p1 > p0) gemm_range(j, r0, r1, p0, p1, Ab);
 }
 
-int pe_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y, int M, int N, int K, int act)
+int enc_kbf16_linear(const uint16_t *Wb, const float *x, const float *b, float *y, int M, int N, int K, int act)
 {
     if (M <= 0 || N <= 0 || K <= 0) return -1; /* the f32 paths handle the degenerate cases */
     lin_job j = {.Wb = Wb, .x = x, .b = b, .y = y, .M = M, .N = N, .K = K, .act = act,
-                 .pl = pe_kernels_plan_linear(M, N, K, NR, 4 * MR)};
-    pe_kernels_parallel(j.pl.n_tasks, lin_task, &j);
+                 .pl = enc_kernels_plan_linear(M, N, K, NR, 4 * MR)};
+    enc_kernels_parallel(j.pl.n_tasks, lin_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 

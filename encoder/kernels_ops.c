@@ -4,11 +4,11 @@
 
 #include "kernels.h"
 
-void pe_kernels_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps)
+void enc_kernels_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps)
 {
 #if PE_KERNELS_X86
-    if (pe_kernels_active() == PE_KERNELS_AVX512) {
-        pe_k512_add_layernorm(x, r, g, b, rows, n, eps);
+    if (enc_kernels_active() == PE_KERNELS_AVX512) {
+        enc_k512_add_layernorm(x, r, g, b, rows, n, eps);
         return;
     }
 #endif

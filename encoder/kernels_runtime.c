@@ -33,25 +33,25 @@ static void isa_init(void)
     atomic_store(&isa_cur, forced ? PE_KERNELS_BLAS : isa_best);
 }
 
-pe_kernels_isa pe_kernels_detect(void)
+pe_kernels_isa enc_kernels_detect(void)
 {
     pthread_once(&isa_once, isa_init);
     return isa_best;
 }
 
-int pe_kernels_has_bf16(void)
+int enc_kernels_has_bf16(void)
 {
     pthread_once(&isa_once, isa_init);
     return has_bf16;
 }
 
-pe_kernels_isa pe_kernels_active(void)
+pe_kernels_isa enc_kernels_active(void)
 {
     pthread_once(&isa_once, isa_init);
     return (pe_kernels_isa)atomic_load_explicit(&isa_cur, memory_order_relaxed);
 }
 
-int pe_kernels_supported(pe_kernels_isa isa)
+int enc_kernels_supported(pe_kernels_isa isa)
 {
     pthread_once(&isa_once, isa_init);
     switch (isa) {
@@ -62,14 +62,14 @@ int pe_kernels_supported(pe_kernels_isa isa)
     return 0;
 }
 
-int pe_kernels_select(pe_kernels_isa isa)
+int enc_kernels_select(pe_kernels_isa isa)
 {
-    if (!pe_kernels_supported(isa)) return -1;
+    if (!enc_kernels_supported(isa)) return -1;
     atomic_store(&isa_cur, isa);
     return 0;
 }
 
-const char *pe_kernels_isa_name(pe_kernels_isa isa)
+const char *enc_kernels_isa_name(pe_kernels_isa isa)
 {
     switch (isa) {
     case PE_KERNELS_AVX512: return "avx512";
@@ -138,13 +138,13 @@ static int default_threads(void)
     return (int)n;
 }
 
-int pe_kernels_threads(void)
+int enc_kernels_threads(void)
 {
     int w = __atomic_load_n(&pool.want, __ATOMIC_RELAXED);
     return w > 0 ? w : default_threads();
 }
 
-void pe_kernels_set_threads(int n)
+void enc_kernels_set_threads(int n)
 {
     if (n > PE_KERNELS_MAX_THREADS) n = PE_KERNELS_MAX_THREADS;
     __atomic_store_n(&pool.want, n > 0 ? n : 0, __ATOMIC_RELAXED);
@@ -191,10 +191,10 @@ static void *worker(void *arg)
     return NULL;
 }
 
-void pe_kernels_parallel(int n_tasks, pe_kernels_task_fn fn, void *ctx)
+void enc_kernels_parallel(int n_tasks, pe_kernels_task_fn fn, void *ctx)
 {
     if (n_tasks <= 0) return;
-    int nt = pe_kernels_threads();
+    int nt = enc_kernels_threads();
     if (nt > n_tasks) nt = n_tasks;
     if (pthread_mutex_trylock(&pool.submit_mu) != 0) {
         /* pool busy (another thread's job, or nested): serially, private scratch */
@@ -264,7 +264,7 @@ static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 static void tls_init(void) { pthread_key_create(&tls_key, free); }
 
-float *pe_kernels_scratch(int tid, size_t n)
+float *enc_kernels_scratch(int tid, size_t n)
 {
     if (tid == -1) {
         if (tls_p && tls_n >= n) return tls_p;
@@ -289,10 +289,10 @@ float *pe_kernels_scratch(int tid, size_t n)
     return p;
 }
 
-pe_kernels_plan pe_kernels_plan_linear(int M, int N, int K, int nr, int min_rows)
+pe_kernels_plan enc_kernels_plan_linear(int M, int N, int K, int nr, int min_rows)
 {
     pe_kernels_plan pl = {.n_panels = (N + nr - 1) / nr};
-    int nt = pe_kernels_threads();
+    int nt = enc_kernels_threads();
     if (2.0 * M * N * K < 4e5) nt = 1;
     pl.split_rows = M >= nt * min_rows;
     if (!pl.split_rows && nt > pl.n_panels) nt = pl.n_panels;
@@ -300,7 +300,7 @@ pe_kernels_plan pe_kernels_plan_linear(int M, int N, int K, int nr, int min_rows
     return pl;
 }
 
-void pe_kernels_plan_task(const pe_kernels_plan *pl, int M, int t, int *r0, int *r1, int *p0, int *p1)
+void enc_kernels_plan_task(const pe_kernels_plan *pl, int M, int t, int *r0, int *r1, int *p0, int *p1)
 {
     if (pl->split_rows) {
         *r0 = (int)((long)M * t / pl->n_tasks);

@@ -11,16 +11,16 @@
 struct pe_linear_weights {
     const float *W; /* (N, K), borrowed: the reference path and isa switches use it */
     int N, K;
-    float *Wp;      /* AVX-512 panels (pe_k512_pack_weights), or NULL */
-    uint16_t *Wb;   /* AVX-512 BF16 panels (pe_kbf16_pack_weights), or NULL */
-    float *Wp2;     /* AVX2 panels (pe_k256_pack_weights), or NULL */
+    float *Wp;      /* AVX-512 panels (enc_k512_pack_weights), or NULL */
+    uint16_t *Wb;   /* AVX-512 BF16 panels (enc_kbf16_pack_weights), or NULL */
+    float *Wp2;     /* AVX2 panels (enc_k256_pack_weights), or NULL */
 };
 
-float pe_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+float enc_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
-const char *pe_linear_backend_name(void) { return pe_kernels_isa_name(pe_kernels_active()); }
+const char *enc_linear_backend_name(void) { return enc_kernels_isa_name(enc_kernels_active()); }
 
-void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
+void enc_linear_f32_blas(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
 {
     if (M <= 0 || N <= 0) return;
     if (K > 0) {
@@ -34,39 +34,39 @@ void pe_linear_f32_blas(const float *x, const float *W, const float *b, float *y
         if (b)
             for (int j = 0; j < N; j++) row[j] += b[j];
         if (act == PE_ACT_GELU)
-            for (int j = 0; j < N; j++) row[j] = pe_gelu(row[j]);
+            for (int j = 0; j < N; j++) row[j] = enc_gelu(row[j]);
     }
 }
 
-void pe_linear_f32(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
+void enc_linear_f32(const float *x, const float *W, const float *b, float *y, int M, int N, int K, pe_act act)
 {
 #if PE_KERNELS_X86
-    if (pe_kernels_active() == PE_KERNELS_AVX512 && M > 0 && N > 0 && K > 0) {
+    if (enc_kernels_active() == PE_KERNELS_AVX512 && M > 0 && N > 0 && K > 0) {
         /* Packing W costs N*K moves against M*N*K FMAs: worth it unless M is tiny. */
         if (M >= 4) {
-            float *Wp = aligned_alloc(64, pe_k512_packed_floats(N, K) * sizeof(float));
+            float *Wp = aligned_alloc(64, enc_k512_packed_floats(N, K) * sizeof(float));
             if (Wp) {
-                pe_k512_pack_weights(W, N, K, Wp);
-                int rc = pe_k512_linear(Wp, x, b, y, M, N, K, act);
+                enc_k512_pack_weights(W, N, K, Wp);
+                int rc = enc_k512_linear(Wp, x, b, y, M, N, K, act);
                 free(Wp);
                 if (rc == 0) return;
             }
         }
     }
-    if (pe_kernels_active() == PE_KERNELS_AVX2 && M >= 4 && N > 0 && K > 0) {
-        float *Wp = aligned_alloc(64, pe_k256_packed_floats(N, K) * sizeof(float));
+    if (enc_kernels_active() == PE_KERNELS_AVX2 && M >= 4 && N > 0 && K > 0) {
+        float *Wp = aligned_alloc(64, enc_k256_packed_floats(N, K) * sizeof(float));
         if (Wp) {
-            pe_k256_pack_weights(W, N, K, Wp);
-            int rc = pe_k256_linear(Wp, x, b, y, M, N, K, act);
+            enc_k256_pack_weights(W, N, K, Wp);
+            int rc = enc_k256_linear(Wp, x, b, y, M, N, K, act);
             free(Wp);
             if (rc == 0) return;
         }
     }
 #endif
-    pe_linear_f32_blas(x, W, b, y, M, N, K, act);
+    enc_linear_f32_blas(x, W, b, y, M, N, K, act);
 }
 
-pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_precision prec)
+pe_linear_weights *enc_linear_prepare_ex(const float *W, int N, int K, pe_linear_precision prec)
 {
     pe_linear_weights *w = calloc(1, sizeof *w);
     if (!w) return NULL;
@@ -75,29 +75,29 @@ pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_
     w->K = K;
 #if PE_KERNELS_X86
     /* packed for the path in use now (none when it is BLAS) */
-    const pe_kernels_isa isa = pe_kernels_active();
+    const pe_kernels_isa isa = enc_kernels_active();
     if (isa == PE_KERNELS_BLAS || N <= 0 || K <= 0) return w;
     if (isa == PE_KERNELS_AVX2) {
-        w->Wp2 = aligned_alloc(64, pe_k256_packed_floats(N, K) * sizeof(float));
+        w->Wp2 = aligned_alloc(64, enc_k256_packed_floats(N, K) * sizeof(float));
         if (!w->Wp2) {
             free(w);
             return NULL;
         }
-        pe_k256_pack_weights(W, N, K, w->Wp2);
-    } else if (prec == PE_LINEAR_BF16 && pe_kernels_has_bf16()) {
-        w->Wb = aligned_alloc(64, ((pe_kbf16_packed_u16(N, K) * sizeof(uint16_t) + 63) & ~(size_t)63));
+        enc_k256_pack_weights(W, N, K, w->Wp2);
+    } else if (prec == PE_LINEAR_BF16 && enc_kernels_has_bf16()) {
+        w->Wb = aligned_alloc(64, ((enc_kbf16_packed_u16(N, K) * sizeof(uint16_t) + 63) & ~(size_t)63));
         if (!w->Wb) {
             free(w);
             return NULL;
         }
-        pe_kbf16_pack_weights(W, N, K, w->Wb);
+        enc_kbf16_pack_weights(W, N, K, w->Wb);
     } else {
-        w->Wp = aligned_alloc(64, pe_k512_packed_floats(N, K) * sizeof(float));
+        w->Wp = aligned_alloc(64, enc_k512_packed_floats(N, K) * sizeof(float));
         if (!w->Wp) {
             free(w);
             return NULL;
         }
-        pe_k512_pack_weights(W, N, K, w->Wp);
+        enc_k512_pack_weights(W, N, K, w->Wp);
     }
 #else
     (void)prec;
@@ -105,19 +105,17 @@ pe_linear_weights *pe_linear_prepare_ex(const float *W, int N, int K, pe_linear_
     return w;
 }
 
-pe_linear_weights *pe_linear_prepare(const float *W, int N, int K)
+pe_linear_weights *enc_linear_prepare(const float *W, int N, int K)
 {
-    const char *e = getenv("PE_LINEAR_BF16");
-    int bf16 = e && *e && strcmp(e, "0") != 0;
-    return pe_linear_prepare_ex(W, N, K, bf16 ? PE_LINEAR_BF16 : PE_LINEAR_F32);
+    return enc_linear_prepare_ex(W, N, K, PE_LINEAR_F32);
 }
 
-pe_linear_precision pe_linear_weights_precision(const pe_linear_weights *w)
+pe_linear_precision enc_linear_weights_precision(const pe_linear_weights *w)
 {
     return w && w->Wb ? PE_LINEAR_BF16 : PE_LINEAR_F32;
 }
 
-void pe_linear_weights_free(pe_linear_weights *w)
+void enc_linear_weights_free(pe_linear_weights *w)
 {
     if (!w) return;
     free(w->Wp);
@@ -126,17 +124,17 @@ void pe_linear_weights_free(pe_linear_weights *w)
     free(w);
 }
 
-void pe_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act)
+void enc_linear_apply(const pe_linear_weights *w, const float *x, const float *b, float *y, int M, pe_act act)
 {
 #if PE_KERNELS_X86
-    if (w->Wb && pe_kernels_active() == PE_KERNELS_AVX512 &&
-        pe_kbf16_linear(w->Wb, x, b, y, M, w->N, w->K, act) == 0)
+    if (w->Wb && enc_kernels_active() == PE_KERNELS_AVX512 &&
+        enc_kbf16_linear(w->Wb, x, b, y, M, w->N, w->K, act) == 0)
         return;
-    if (w->Wp && pe_kernels_active() == PE_KERNELS_AVX512 &&
-        pe_k512_linear(w->Wp, x, b, y, M, w->N, w->K, act) == 0)
+    if (w->Wp && enc_kernels_active() == PE_KERNELS_AVX512 &&
+        enc_k512_linear(w->Wp, x, b, y, M, w->N, w->K, act) == 0)
         return;
-    if (w->Wp2 && pe_kernels_active() == PE_KERNELS_AVX2 && pe_k256_linear(w->Wp2, x, b, y, M, w->N, w->K, act) == 0)
+    if (w->Wp2 && enc_kernels_active() == PE_KERNELS_AVX2 && enc_k256_linear(w->Wp2, x, b, y, M, w->N, w->K, act) == 0)
         return;
 #endif
-    pe_linear_f32_blas(x, w->W, b, y, M, w->N, w->K, act);
+    enc_linear_f32_blas(x, w->W, b, y, M, w->N, w->K, act);
 }

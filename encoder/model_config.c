@@ -24,7 +24,7 @@ static pe_status get_int(const cJSON *o, const char *key, const char *what, int 
     return PE_OK;
 }
 
-pe_status pe_encoder_config_from_json(const void *cjson_obj, const char *what, pe_encoder_config *out,
+pe_status enc_config_from_json(const void *cjson_obj, const char *what, pe_encoder_config *out,
                                       pe_error *err)
 {
     const cJSON *o = cjson_obj;
@@ -82,7 +82,7 @@ static double short_float(float f)
     return strtod(b, NULL);
 }
 
-void *pe_encoder_config_to_json(const pe_encoder_config *cfg)
+void *enc_config_to_json(const pe_encoder_config *cfg)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -102,58 +102,12 @@ void *pe_encoder_config_to_json(const pe_encoder_config *cfg)
     return o;
 }
 
-/* Reads a whole small file into a NUL-terminated buffer. */
-static char *slurp(const char *path, size_t limit, size_t *len, pe_status *st, pe_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *st = pe_error_set(err, PE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        if (cap >= limit) {
-            free(buf);
-            fclose(f);
-            *st = pe_error_set(err, PE_ERR_LIMIT, "%s: larger than %zu bytes", path, limit);
-            return NULL;
-        }
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int rerr = ferror(f);
-    fclose(f);
-    if (!buf) {
-        *st = pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    if (rerr) {
-        free(buf);
-        *st = pe_error_set(err, PE_ERR_IO, "%s: read error", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    *st = PE_OK;
-    return buf;
-}
-
 pe_status pe_encoder_config_read(const char *path, pe_encoder_config *out, pe_error *err)
 {
-    pe_status st;
     size_t len;
-    char *text = slurp(path, 1 << 20, &len, &st, err);
-    if (!text) return st;
+    char *text;
+    pe_status st = pe_file_read(path, 1 << 20, &text, &len, err);
+    if (st >= PE_ERR_FIRST) return st;
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!o) {
@@ -162,7 +116,7 @@ pe_status pe_encoder_config_read(const char *path, pe_encoder_config *out, pe_er
         return pe_error_set(err, PE_ERR_PARSE, "%s: invalid JSON near byte %zu", path, at);
     }
     free(text);
-    st = pe_encoder_config_from_json(o, path, out, err);
+    st = enc_config_from_json(o, path, out, err);
     cJSON_Delete(o);
     return st;
 }

@@ -10,7 +10,7 @@
 #include "kernels.h"
 #include "model_internal.h"
 
-void pe_encoder_ws_free(pe_encoder_workspace *ws)
+void enc_ws_free(pe_encoder_workspace *ws)
 {
     free(ws->qkv);
     free(ws->ctx);
@@ -29,7 +29,7 @@ static float *grow_f(float *p, size_t n)
     return posix_memalign(&q, 64, n ? n * sizeof(float) : 64) == 0 ? q : NULL;
 }
 
-pe_status pe_encoder_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, int n_seq, pe_error *err)
+pe_status enc_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, int n_seq, pe_error *err)
 {
     if (n_tokens > ws->cap_idx) {
         int cap = n_tokens;
@@ -40,7 +40,7 @@ pe_status pe_encoder_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, in
         ws->positions = malloc((size_t)cap * sizeof *ws->positions);
         ws->types = malloc((size_t)cap * sizeof *ws->types);
         if (!ws->positions || !ws->types) {
-            pe_encoder_ws_free(ws);
+            enc_ws_free(ws);
             return pe_error_set(err, PE_ERR_NOMEM, "out of memory for a batch of %d tokens", n_tokens);
         }
         ws->cap_idx = cap;
@@ -50,7 +50,7 @@ pe_status pe_encoder_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, in
         ws->cap_seq = 0;
         ws->offsets = malloc(((size_t)n_seq + 1) * sizeof *ws->offsets);
         if (!ws->offsets) {
-            pe_encoder_ws_free(ws);
+            enc_ws_free(ws);
             return pe_error_set(err, PE_ERR_NOMEM, "out of memory for %d sequences", n_seq);
         }
         ws->cap_seq = n_seq;
@@ -58,7 +58,7 @@ pe_status pe_encoder_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, in
     return PE_OK;
 }
 
-pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_config *cfg, int n_tokens, int max_len,
+pe_status enc_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_config *cfg, int n_tokens, int max_len,
                                 pe_error *err)
 {
     const size_t C = (size_t)cfg->hidden, Ci = (size_t)cfg->intermediate;
@@ -71,7 +71,7 @@ pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_confi
         ws->ctx = grow_f(ws->ctx, (size_t)cap * C);
         ws->ffn = grow_f(ws->ffn, (size_t)cap * Ci);
         if (!ws->qkv || !ws->ctx || !ws->ffn) {
-            pe_encoder_ws_free(ws);
+            enc_ws_free(ws);
             return pe_error_set(err, PE_ERR_NOMEM, "out of memory for a batch of %d tokens", n_tokens);
         }
         ws->cap_tokens = cap;
@@ -79,9 +79,9 @@ pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_confi
     if (max_len > ws->cap_len) {
         const int H = cfg->heads, D = cfg->hidden / cfg->heads;
         ws->cap_len = 0;
-        ws->att = grow_f(ws->att, pe_attention_scratch_floats(max_len, H, D));
+        ws->att = grow_f(ws->att, enc_attention_scratch_floats(max_len, H, D));
         if (!ws->att) {
-            pe_encoder_ws_free(ws);
+            enc_ws_free(ws);
             return pe_error_set(err, PE_ERR_NOMEM, "out of memory for sequences of %d tokens", max_len);
         }
         ws->cap_len = max_len;
@@ -93,23 +93,15 @@ pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_confi
  * and this costs nothing next to the projections. */
 static void ln_row(float *x, const float *g, const float *b, int n, float eps)
 {
-    double s = 0.0, q = 0.0;
-    for (int j = 0; j < n; j++) s += x[j];
-    const double mean = s / n;
-    for (int j = 0; j < n; j++) {
-        double d = x[j] - mean;
-        q += d * d;
-    }
-    const float inv = (float)(1.0 / sqrt(q / n + (double)eps)), m = (float)mean;
-    for (int j = 0; j < n; j++) x[j] = (x[j] - m) * inv * g[j] + b[j];
+    enc_layernorm_row(x, g, b, x, NULL, n, eps);
 }
 
-void pe_layernorm_f32(float *x, const float *g, const float *b, int rows, int n, float eps)
+void enc_layernorm_f32(float *x, const float *g, const float *b, int rows, int n, float eps)
 {
     for (int i = 0; i < rows; i++) ln_row(x + (size_t)i * n, g, b, n, eps);
 }
 
-void pe_add_layernorm_f32(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps)
+void enc_add_layernorm_f32(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps)
 {
     for (int i = 0; i < rows; i++) {
         float *xr = x + (size_t)i * n;
@@ -119,7 +111,7 @@ void pe_add_layernorm_f32(float *x, const float *r, const float *g, const float 
     }
 }
 
-void pe_encoder_embed_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const pe_encoder_batch *b,
+void enc_embed_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const pe_encoder_batch *b,
                           float *x)
 {
     const int C = cfg->hidden;
@@ -129,36 +121,36 @@ void pe_encoder_embed_cpu(const pe_encoder_config *cfg, const pe_encoder_weights
                     *te = w->type_emb + (size_t)b->type_ids[t] * C;
         for (int j = 0; j < C; j++) row[j] = we[j] + pe[j] + te[j];
     }
-    pe_kernels_add_layernorm(x, NULL, w->emb_ln_g, w->emb_ln_b, b->n_tokens, C, cfg->layer_norm_eps);
+    enc_kernels_add_layernorm(x, NULL, w->emb_ln_g, w->emb_ln_b, b->n_tokens, C, cfg->layer_norm_eps);
 }
 
-pe_status pe_encoder_forward_cpu(pe_encoder *enc, const pe_encoder_batch *b, int out_layer, float *out)
+pe_status enc_forward_cpu(pe_encoder *enc, const pe_encoder_batch *b, int out_layer, float *out)
 {
     const pe_encoder_config *g = &enc->cfg;
     const int C = g->hidden, H = g->heads, D = C / H, T = b->n_tokens;
     const float eps = g->layer_norm_eps;
     pe_encoder_workspace *ws = &enc->ws;
     pe_status st;
-    if (!enc->lin) /* pe_encoder_load_weights */
+    if (!enc->lin) /* enc_load_weights */
         return pe_error_set(&enc->err, PE_ERR_INVALID, "forward: this handle was loaded for its weights only");
-    PE_TRY(st, pe_encoder_ws_reserve(ws, g, T, b->max_len, &enc->err));
+    PE_TRY(st, enc_ws_reserve(ws, g, T, b->max_len, &enc->err));
     float *x = out; /* the running hidden state lives in the caller's buffer */
-    pe_encoder_embed_cpu(g, &enc->w, b, x);
+    enc_embed_cpu(g, &enc->w, b, x);
     for (int l = 0; l < out_layer; l++) {
         const pe_encoder_layer_weights *lw = &enc->w.layer[l];
         const pe_encoder_layer_linear *L = &enc->lin[l];
-        pe_linear_apply(L->qkv, x, lw->qkv_b, ws->qkv, T, PE_ACT_NONE);              /* (T, 3C) */
-        pe_attention_f32(ws->qkv, ws->ctx, b->offsets, b->n_seq, H, D, ws->att);      /* (T, C) */
-        pe_linear_apply(L->attn_out, ws->ctx, lw->attn_out_b, ws->qkv, T, PE_ACT_NONE); /* (T, C) into qkv */
-        pe_kernels_add_layernorm(x, ws->qkv, lw->ln1_g, lw->ln1_b, T, C, eps);
-        pe_linear_apply(L->ffn_in, x, lw->ffn_in_b, ws->ffn, T, PE_ACT_GELU);         /* (T, I) */
-        pe_linear_apply(L->ffn_out, ws->ffn, lw->ffn_out_b, ws->ctx, T, PE_ACT_NONE); /* (T, C) */
-        pe_kernels_add_layernorm(x, ws->ctx, lw->ln2_g, lw->ln2_b, T, C, eps);
+        enc_linear_apply(L->qkv, x, lw->qkv_b, ws->qkv, T, PE_ACT_NONE);              /* (T, 3C) */
+        enc_attention_f32(ws->qkv, ws->ctx, b->offsets, b->n_seq, H, D, ws->att);      /* (T, C) */
+        enc_linear_apply(L->attn_out, ws->ctx, lw->attn_out_b, ws->qkv, T, PE_ACT_NONE); /* (T, C) into qkv */
+        enc_kernels_add_layernorm(x, ws->qkv, lw->ln1_g, lw->ln1_b, T, C, eps);
+        enc_linear_apply(L->ffn_in, x, lw->ffn_in_b, ws->ffn, T, PE_ACT_GELU);         /* (T, I) */
+        enc_linear_apply(L->ffn_out, ws->ffn, lw->ffn_out_b, ws->ctx, T, PE_ACT_NONE); /* (T, C) */
+        enc_kernels_add_layernorm(x, ws->ctx, lw->ln2_g, lw->ln2_b, T, C, eps);
     }
     return PE_OK;
 }
 
-void pe_encoder_pooler_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const float *hidden,
+void enc_pooler_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const float *hidden,
                            const int *offsets, int n_seq, float *pooled)
 {
     const int C = cfg->hidden;
@@ -203,7 +195,7 @@ pe_status pe_encoder_forward(pe_encoder *enc, const int32_t *ids, const int32_t 
     pe_status st;
     /* only the batch arrays here: the CPU forward reserves its own buffers,
      * the CUDA backend has its workspace on the device */
-    PE_TRY(st, pe_encoder_ws_reserve_batch(&enc->ws, (int)T, n_seq, &enc->err));
+    PE_TRY(st, enc_ws_reserve_batch(&enc->ws, (int)T, n_seq, &enc->err));
     pe_encoder_workspace *ws = &enc->ws;
     int t = 0;
     ws->offsets[0] = 0;
@@ -220,9 +212,9 @@ pe_status pe_encoder_forward(pe_encoder *enc, const int32_t *ids, const int32_t 
                           .positions = ws->positions,
                           .offsets = ws->offsets};
 #ifdef PE_HAVE_CUDA
-    if (enc->backend == PE_ENCODER_CUDA) return pe_encoder_forward_cuda(enc->cuda, &b, layer, hidden, &enc->err);
+    if (enc->backend == PE_ENCODER_CUDA) return enc_forward_cuda(enc->cuda, &b, layer, hidden, &enc->err);
 #endif
-    return pe_encoder_forward_cpu(enc, &b, layer, hidden);
+    return enc_forward_cpu(enc, &b, layer, hidden);
 }
 
 void pe_encoder_pool_mean(const float *hidden, const int *lengths, int n_seq, int C, float *pooled)
@@ -253,7 +245,7 @@ pe_status pe_encoder_pooler(pe_encoder *enc, const float *hidden, const int *len
     if (!off) return pe_error_set(&enc->err, PE_ERR_NOMEM, "out of memory");
     off[0] = 0;
     for (int s = 0; s < n_seq; s++) off[s + 1] = off[s] + lengths[s];
-    pe_encoder_pooler_cpu(&enc->cfg, &enc->w, hidden, off, n_seq, pooled);
+    enc_pooler_cpu(&enc->cfg, &enc->w, hidden, off, n_seq, pooled);
     free(off);
     return PE_OK;
 }

@@ -56,7 +56,7 @@ typedef struct pe_encoder_weights {
     const float *pooler_b; /* (C) or NULL */
 } pe_encoder_weights;
 
-/* Weights prepared for the CPU projections (pe_linear_prepare), per layer. */
+/* Weights prepared for the CPU projections (enc_linear_prepare), per layer. */
 typedef struct pe_encoder_layer_linear {
     pe_linear_weights *qkv, *attn_out, *ffn_in, *ffn_out;
 } pe_encoder_layer_linear;
@@ -83,7 +83,7 @@ typedef struct pe_encoder_workspace {
     float *qkv;      /* (T, 3C) */
     float *ctx;      /* (T, C) attention output, then projection output */
     float *ffn;      /* (T, I) */
-    float *att;      /* pe_attention_scratch_floats(cap_len, H, D) */
+    float *att;      /* enc_attention_scratch_floats(cap_len, H, D) */
     int32_t *positions; /* (T) */
     int32_t *types;     /* (T) zeros when the caller gives no type ids */
     int *offsets;       /* (n_seq + 1) */
@@ -96,7 +96,7 @@ typedef struct pe_head_labels {
     char **labels;
     int n;
 } pe_head_labels;
-void pe_head_labels_free(pe_head_labels *h, int n);
+void enc_head_labels_free(pe_head_labels *h, int n);
 
 typedef struct pe_encoder_stored_tensor {
     char *name;
@@ -112,11 +112,11 @@ typedef struct pe_encoder_stored_tensor {
 /* PE_DTYPE_OTHER: a dtype the encoder cannot use (I64 position_ids, F64...);
  * allowed for tensors it does not need. */
 enum { PE_DTYPE_F32 = 0, PE_DTYPE_F16 = 1, PE_DTYPE_BF16 = 2, PE_DTYPE_OTHER = 3 };
-const char *pe_dtype_name(int dtype);
+const char *enc_dtype_name(int dtype);
 /* IEEE half / bfloat16 to float. */
-float pe_f16_to_f32(uint16_t h);
-float pe_bf16_to_f32(uint16_t h);
-uint16_t pe_f32_to_f16(float f); /* round to nearest even, saturating to inf */
+float enc_f16_to_f32(uint16_t h);
+float enc_bf16_to_f32(uint16_t h);
+uint16_t enc_f32_to_f16(float f); /* round to nearest even, saturating to inf */
 
 struct pe_encoder {
     pe_encoder_config cfg;
@@ -158,36 +158,39 @@ struct pe_encoder {
 
 /* Maps path read-only. PE_ERR_IO naming the path. An empty file maps to
  * data NULL, size 0. */
-pe_status pe_map_file(const char *path, void **data, size_t *size, pe_error *err);
-void pe_unmap_file(void *data, size_t size);
+/* Opens OpenBLAS (blas_lazy.c) unless done; PE_ERR_BACKEND when it cannot. */
+pe_status enc_blas_load(pe_error *err);
+
+pe_status enc_map_file(const char *path, void **data, size_t *size, pe_error *err);
+void enc_unmap_file(void *data, size_t size);
 
 /* Parses the safetensors file (map, size) named path: *out (n) tensors with
- * data pointing into map; names owned (pe_stored_tensors_free). Every size
+ * data pointing into map; names owned (enc_stored_tensors_free). Every size
  * and offset is checked against the file before use. */
-pe_status pe_safetensors_parse(const char *path, const unsigned char *map, size_t size,
+pe_status enc_safetensors_parse(const char *path, const unsigned char *map, size_t size,
                                pe_encoder_stored_tensor **out, int *n, pe_error *err);
-void pe_stored_tensors_free(pe_encoder_stored_tensor *t, int n);
+void enc_stored_tensors_free(pe_encoder_stored_tensor *t, int n);
 /* PE_ERR_CORRUPT naming path and the tensor when a name appears twice. */
-pe_status pe_stored_tensors_check_unique(const char *path, const pe_encoder_stored_tensor *t, int n, pe_error *err);
+pe_status enc_stored_tensors_check_unique(const char *path, const pe_encoder_stored_tensor *t, int n, pe_error *err);
 
 /* Element count of shape, or -1 on overflow past 2^53. */
-int64_t pe_shape_numel(const int64_t *shape, int ndim);
+int64_t enc_shape_numel(const int64_t *shape, int ndim);
 
 /* ---- config (model_config.c) ---- */
 
 /* From a parsed config.json / .pem "config" object (a cJSON *, void * here
  * to keep cJSON out of this header). what names the source in messages. */
-pe_status pe_encoder_config_from_json(const void *cjson_obj, const char *what, pe_encoder_config *out,
+pe_status enc_config_from_json(const void *cjson_obj, const char *what, pe_encoder_config *out,
                                       pe_error *err);
 /* A new cJSON object with the HF names (caller deletes), NULL on NOMEM. */
-void *pe_encoder_config_to_json(const pe_encoder_config *cfg);
+void *enc_config_to_json(const pe_encoder_config *cfg);
 
 /* ---- loading (model_load.c) ---- */
 
 /* As pe_encoder_load, for reading the weights only (the converter): no
  * backend, no prepared CPU projections, process-wide thread counts left
  * alone. The handle must not be given to pe_encoder_forward. */
-pe_status pe_encoder_load_weights(const char *path, pe_encoder **out, pe_error *err);
+pe_status enc_load_weights(const char *path, pe_encoder **out, pe_error *err);
 
 /* ---- .pem files (pemodel.c) ---- */
 
@@ -195,7 +198,7 @@ pe_status pe_encoder_load_weights(const char *path, pe_encoder **out, pe_error *
 #define PE_PEM_VERSION 1u
 #define PE_PEM_FIXED 32 /* bytes before the JSON header */
 
-/* What a .pem header holds; every pointer owned (pe_pem_header_clear). */
+/* What a .pem header holds; every pointer owned (enc_pem_header_clear). */
 typedef struct pe_pem_header {
     uint64_t data_offset;
     pe_encoder_config cfg;
@@ -208,51 +211,51 @@ typedef struct pe_pem_header {
 } pe_pem_header;
 
 /* Parses and checks the .pem file (map, size) named path. */
-pe_status pe_pem_parse(const char *path, const void *map, size_t size, pe_pem_header *out, pe_error *err);
-void pe_pem_header_clear(pe_pem_header *h);
+pe_status enc_pem_parse(const char *path, const void *map, size_t size, pe_pem_header *out, pe_error *err);
+void enc_pem_header_clear(pe_pem_header *h);
 
 /* ---- CPU forward (model_forward.c) ---- */
 
 /* Grows the batch arrays of ws to n_tokens tokens and n_seq sequences. */
-pe_status pe_encoder_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, int n_seq, pe_error *err);
+pe_status enc_ws_reserve_batch(pe_encoder_workspace *ws, int n_tokens, int n_seq, pe_error *err);
 /* Grows the CPU compute buffers of ws to n_tokens tokens, longest max_len. */
-pe_status pe_encoder_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_config *cfg, int n_tokens,
+pe_status enc_ws_reserve(pe_encoder_workspace *ws, const pe_encoder_config *cfg, int n_tokens,
                                 int max_len, pe_error *err);
-void pe_encoder_ws_free(pe_encoder_workspace *ws);
+void enc_ws_free(pe_encoder_workspace *ws);
 
 /* x (T, C) = LN(word_emb[ids] + pos_emb[positions] + type_emb[type_ids]). */
-void pe_encoder_embed_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const pe_encoder_batch *b,
+void enc_embed_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const pe_encoder_batch *b,
                           float *x);
-/* Scalar reference LayerNorms (the forward uses pe_kernels_add_layernorm,
+/* Scalar reference LayerNorms (the forward uses enc_kernels_add_layernorm,
  * same contract, vectorised and threaded).
  * In place y = (x - mean) / sqrt(var + eps) * g + b over rows of n (biased var). */
-void pe_layernorm_f32(float *x, const float *g, const float *b, int rows, int n, float eps);
+void enc_layernorm_f32(float *x, const float *g, const float *b, int rows, int n, float eps);
 /* x (T, C) = LN(x + r) in place, r (T, C). */
-void pe_add_layernorm_f32(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
+void enc_add_layernorm_f32(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
 
 /* Runs embeddings and layers 1..out_layer (0 = the embedding output,
  * cfg.layers = last) of batch b on the CPU; out (T, C) receives the hidden
  * states. Checks ids/types/positions against V, Y, P (PE_ERR_INVALID). */
-pe_status pe_encoder_forward_cpu(pe_encoder *enc, const pe_encoder_batch *b, int out_layer, float *out);
+pe_status enc_forward_cpu(pe_encoder *enc, const pe_encoder_batch *b, int out_layer, float *out);
 
 /* pooled (n_seq, C) = tanh(hidden[first token of s] . pooler_w^T + pooler_b). */
-void pe_encoder_pooler_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const float *hidden,
+void enc_pooler_cpu(const pe_encoder_config *cfg, const pe_encoder_weights *w, const float *hidden,
                            const int *offsets, int n_seq, float *pooled);
 
 /* ---- CUDA backend (encoder/cuda/, only with -DPE_CUDA=ON) ----
- * pe_encoder_cuda_new copies cfg and the weights to the device (the host
- * weights stay owned by the encoder); pe_encoder_forward_cuda runs the same
- * forward as pe_encoder_forward_cpu on a host batch and writes host out
+ * enc_cuda_new copies cfg and the weights to the device (the host
+ * weights stay owned by the encoder); enc_forward_cuda runs the same
+ * forward as enc_forward_cpu on a host batch and writes host out
  * (T, C). Errors (cuBLAS/CUDA codes translated) go to err as
  * PE_ERR_BACKEND. */
 #ifdef PE_HAVE_CUDA
 typedef struct pe_encoder_cuda pe_encoder_cuda;
-int pe_encoder_cuda_available(void); /* 1 when a CUDA device can be used */
-pe_status pe_encoder_cuda_new(const pe_encoder_config *cfg, const pe_encoder_weights *w, pe_encoder_cuda **out,
+int enc_cuda_available(void); /* 1 when a CUDA device can be used */
+pe_status enc_cuda_new(const pe_encoder_config *cfg, const pe_encoder_weights *w, pe_encoder_cuda **out,
                               pe_error *err);
-pe_status pe_encoder_forward_cuda(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
+pe_status enc_forward_cuda(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
                                   pe_error *err);
-void pe_encoder_cuda_free(pe_encoder_cuda *cu); /* NULL is a no-op */
+void enc_cuda_free(pe_encoder_cuda *cu); /* NULL is a no-op */
 #endif
 
 #endif

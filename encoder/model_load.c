@@ -17,7 +17,7 @@
 
 /* ---- dtype conversion ---- */
 
-const char *pe_dtype_name(int dtype)
+const char *enc_dtype_name(int dtype)
 {
     switch (dtype) {
     case PE_DTYPE_F32: return "f32";
@@ -34,7 +34,7 @@ static float bits_to_f32(uint32_t u)
     return f;
 }
 
-float pe_f16_to_f32(uint16_t h)
+float enc_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
     if (exp == 0x1f) return bits_to_f32(sign | 0x7f800000u | (man << 13)); /* inf / nan */
@@ -46,9 +46,9 @@ float pe_f16_to_f32(uint16_t h)
     return bits_to_f32(sign | ((exp + 112) << 23) | (man << 13));
 }
 
-float pe_bf16_to_f32(uint16_t h) { return bits_to_f32((uint32_t)h << 16); }
+float enc_bf16_to_f32(uint16_t h) { return bits_to_f32((uint32_t)h << 16); }
 
-uint16_t pe_f32_to_f16(float f)
+uint16_t enc_f32_to_f16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -102,7 +102,7 @@ static void convert_to_f32(const pe_encoder_stored_tensor *t, float *dst)
 #if defined(__x86_64__)
         if (has_f16c()) i = f16_to_f32_f16c(p, dst, n);
 #endif
-        for (; i < n; i++) dst[i] = pe_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
+        for (; i < n; i++) dst[i] = enc_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
     } else {
         for (; i < n; i++) {
             uint32_t u = (uint32_t)(p[2 * i] | (p[2 * i + 1] << 8)) << 16;
@@ -328,7 +328,7 @@ static pe_status bind_weights(pe_encoder *enc, const char *path, int hf, pe_erro
         st = bind_all(&c);
     }
     if (st == PE_OK) {
-        enc->dtype = strdup(pe_dtype_name(c.weights_dtype));
+        enc->dtype = strdup(enc_dtype_name(c.weights_dtype));
         enc->extra = calloc((size_t)enc->n_tensors + 1, sizeof *enc->extra);
         if (!enc->dtype || !enc->extra) st = pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
         for (int i = 0; st == PE_OK && i < enc->n_tensors; i++)
@@ -344,26 +344,26 @@ static pe_status bind_weights(pe_encoder *enc, const char *path, int hf, pe_erro
 /* The CUDA handle for options o (environment overrides applied). */
 static pe_status open_cuda(pe_encoder *enc, const pe_encoder_options *o, pe_error *err)
 {
-    pe_cuda_options co = pe_cuda_options_default();
+    pe_cuda_options co = enc_cuda_options_default();
     co.device = o->device;
     co.precision = o->precision == PE_PRECISION_BF16   ? PE_CUDA_BF16
                    : o->precision == PE_PRECISION_TF32 ? PE_CUDA_TF32
                                                        : PE_CUDA_FP32;
     pe_status st;
-    PE_TRY(st, pe_cuda_options_env(&co, err));
+    PE_TRY(st, enc_cuda_options_env(&co, err));
     pe_encoder_cuda *cu = NULL;
-    PE_TRY(st, pe_encoder_cuda_new_ex(&enc->cfg, &enc->w, &co, &cu, err));
+    PE_TRY(st, enc_cuda_new_ex(&enc->cfg, &enc->w, &co, &cu, err));
     enc->cuda = cu;
     enc->backend = PE_ENCODER_CUDA;
-    enc->precision = pe_cuda_precision_name(pe_encoder_cuda_precision(cu));
+    enc->precision = enc_cuda_precision_name(enc_cuda_precision(cu));
     return PE_OK;
 }
 #endif
 
-/* pe_linear_prepare for f32 keeps its $PE_LINEAR_BF16 switch. */
+/* The precision comes from pe_encoder_options only (no environment switch). */
 static pe_linear_weights *prepare_linear(const float *W, int N, int K, int bf16)
 {
-    return bf16 ? pe_linear_prepare_ex(W, N, K, PE_LINEAR_BF16) : pe_linear_prepare(W, N, K);
+    return enc_linear_prepare_ex(W, N, K, bf16 ? PE_LINEAR_BF16 : PE_LINEAR_F32);
 }
 
 static pe_status prepare_backend(pe_encoder *enc, const pe_encoder_options *o, pe_error *err)
@@ -377,20 +377,23 @@ static pe_status prepare_backend(pe_encoder *enc, const pe_encoder_options *o, p
     if (o->device < 0) return pe_error_set(err, PE_ERR_INVALID, "options: CUDA device %d", o->device);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     enc->threads = o->threads > 0 ? o->threads : (cores > 0 ? (int)cores : 1);
-    /* both process-wide: OpenBLAS's threads (the pooler) and the kernels' pool */
+    /* both process-wide: OpenBLAS's threads (the pooler) and the kernels' pool;
+     * OpenBLAS is opened here (blas_lazy.c) */
+    pe_status bst = enc_blas_load(err);
+    if (bst >= PE_ERR_FIRST) return bst;
     openblas_set_num_threads(enc->threads);
-    pe_kernels_set_threads(enc->threads);
+    enc_kernels_set_threads(enc->threads);
 
     enc->backend = PE_ENCODER_CPU;
 #ifdef PE_HAVE_CUDA
     if (o->backend == PE_ENCODER_CUDA) {
         pe_error why;
         pe_error_clear(&why);
-        if (pe_cuda_probe(&why) <= 0)
+        if (enc_cuda_probe(&why) <= 0)
             return pe_error_set(err, PE_ERR_UNSUPPORTED, "CUDA backend requested but unusable: %s", why.msg);
         return open_cuda(enc, o, err);
     }
-    if (o->backend == PE_ENCODER_AUTO && pe_encoder_cuda_available()) {
+    if (o->backend == PE_ENCODER_AUTO && enc_cuda_available()) {
         /* A device that is there but cannot take the model (too old, out of
          * memory, a bad $PE_CUDA_DEVICE) is no reason to fail: AUTO means
          * "the GPU if it works". Say why, then go on with the CPU. */
@@ -419,7 +422,7 @@ static pe_status prepare_backend(pe_encoder *enc, const pe_encoder_options *o, p
         if (!L->qkv || !L->attn_out || !L->ffn_in || !L->ffn_out)
             return pe_error_set(err, PE_ERR_NOMEM, "out of memory preparing layer %d", l);
     }
-    enc->precision = g->layers > 0 && pe_linear_weights_precision(enc->lin[0].qkv) == PE_LINEAR_BF16 ? "bf16" : "fp32";
+    enc->precision = g->layers > 0 && enc_linear_weights_precision(enc->lin[0].qkv) == PE_LINEAR_BF16 ? "bf16" : "fp32";
     return PE_OK;
 }
 
@@ -475,8 +478,8 @@ static pe_status load_safetensors(pe_encoder *enc, const char *st_path, const ch
     st = pe_encoder_config_read(cfg_path, &enc->cfg, err);
     free(cfg_path);
     if (st != PE_OK) return st;
-    PE_TRY(st, pe_map_file(st_path, &enc->map, &enc->map_size, err));
-    PE_TRY(st, pe_safetensors_parse(st_path, enc->map, enc->map_size, &enc->tensors, &enc->n_tensors, err));
+    PE_TRY(st, enc_map_file(st_path, &enc->map, &enc->map_size, err));
+    PE_TRY(st, enc_safetensors_parse(st_path, enc->map, enc->map_size, &enc->tensors, &enc->n_tensors, err));
     PE_TRY(st, bind_weights(enc, st_path, 1, err));
     /* The vocabulary: tokenizer.json or vocab.txt beside the weights, if any. */
     char *tj = malloc(strlen(dir) + 20), *vt = malloc(strlen(dir) + 20);
@@ -501,8 +504,8 @@ static pe_status load_pem(pe_encoder *enc, const char *path, const pe_encoder_op
 {
     pe_status st;
     pe_pem_header h;
-    PE_TRY(st, pe_map_file(path, &enc->map, &enc->map_size, err));
-    PE_TRY(st, pe_pem_parse(path, enc->map, enc->map_size, &h, err));
+    PE_TRY(st, enc_map_file(path, &enc->map, &enc->map_size, err));
+    PE_TRY(st, enc_pem_parse(path, enc->map, enc->map_size, &h, err));
     if (o->verify_checksum) {
         const unsigned char *data = (const unsigned char *)enc->map + h.data_offset;
         pe_sha256 sh;
@@ -513,7 +516,7 @@ static pe_status load_pem(pe_encoder *enc, const char *path, const pe_encoder_op
         if (strcmp(hex, h.tensor_sha256 ? h.tensor_sha256 : "") != 0) {
             st = pe_error_set(err, PE_ERR_CHECKSUM, "%s: tensor data sha256 %s, header says %.64s", path, hex,
                               h.tensor_sha256 ? h.tensor_sha256 : "(none)");
-            pe_pem_header_clear(&h);
+            enc_pem_header_clear(&h);
             return st;
         }
     }
@@ -529,7 +532,7 @@ static pe_status load_pem(pe_encoder *enc, const char *path, const pe_encoder_op
     enc->tensor_sha256 = h.tensor_sha256, h.tensor_sha256 = NULL;
     enc->tok = h.tok, h.tok = NULL;
     enc->heads = h.heads, enc->n_heads = h.n_heads, h.heads = NULL, h.n_heads = 0;
-    pe_pem_header_clear(&h);
+    enc_pem_header_clear(&h);
     PE_TRY(st, bind_weights(enc, path, 0, err));
     enc->format = strdup("pem");
     if (!enc->format) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -616,7 +619,7 @@ pe_status pe_encoder_load(const char *path, const pe_encoder_options *opts, pe_e
     return load(path, opts, 1, out, err);
 }
 
-pe_status pe_encoder_load_weights(const char *path, pe_encoder **out, pe_error *err)
+pe_status enc_load_weights(const char *path, pe_encoder **out, pe_error *err)
 {
     return load(path, NULL, 0, out, err);
 }
@@ -625,21 +628,21 @@ void pe_encoder_free(pe_encoder *enc)
 {
     if (!enc) return;
 #ifdef PE_HAVE_CUDA
-    pe_encoder_cuda_free(enc->cuda);
+    enc_cuda_free(enc->cuda);
 #endif
     if (enc->lin)
         for (int l = 0; l < enc->cfg.layers; l++) {
-            pe_linear_weights_free(enc->lin[l].qkv);
-            pe_linear_weights_free(enc->lin[l].attn_out);
-            pe_linear_weights_free(enc->lin[l].ffn_in);
-            pe_linear_weights_free(enc->lin[l].ffn_out);
+            enc_linear_weights_free(enc->lin[l].qkv);
+            enc_linear_weights_free(enc->lin[l].attn_out);
+            enc_linear_weights_free(enc->lin[l].ffn_in);
+            enc_linear_weights_free(enc->lin[l].ffn_out);
         }
     free(enc->lin);
-    pe_encoder_ws_free(&enc->ws);
+    enc_ws_free(&enc->ws);
     free(enc->w.layer);
     free(enc->arena);
-    pe_stored_tensors_free(enc->tensors, enc->n_tensors);
-    pe_unmap_file(enc->map, enc->map_size);
+    enc_stored_tensors_free(enc->tensors, enc->n_tensors);
+    enc_unmap_file(enc->map, enc->map_size);
     free(enc->extra);
     free(enc->format);
     free(enc->dtype);
@@ -649,7 +652,7 @@ void pe_encoder_free(pe_encoder *enc)
     free(enc->training_data);
     free(enc->created);
     free(enc->tensor_sha256);
-    pe_head_labels_free(enc->heads, enc->n_heads);
+    enc_head_labels_free(enc->heads, enc->n_heads);
     pe_tokenizer_free(enc->tok);
     free(enc);
 }
@@ -698,7 +701,7 @@ pe_status pe_encoder_tensor(pe_encoder *enc, const char *name, pe_encoder_tensor
     if (t->dtype == PE_DTYPE_OTHER)
         return pe_error_set(&enc->err, PE_ERR_UNSUPPORTED, "tensor %s: dtype %s cannot be read as f32", name,
                             t->dtype_name);
-    int64_t numel = pe_shape_numel(t->shape, t->ndim);
+    int64_t numel = enc_shape_numel(t->shape, t->ndim);
     const float *data = NULL;
     if (t->dtype == PE_DTYPE_F32 && ((uintptr_t)t->data & 3) == 0) {
         data = t->data;

@@ -57,7 +57,7 @@ pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *texts, con
         if (!r->offsets) st = pe_error_set(&enc->err, PE_ERR_NOMEM, "out of memory");
         goto done;
     }
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.max_length = (size_t)(o.max_length ? o.max_length : g->max_position);
     eo.truncation = PE_TRUNCATE_LONGEST_FIRST;
     st = pe_tokenizer_encode_batch(enc->tok, texts, lens, NULL, NULL, (size_t)n, &eo, &r->encodings, &enc->err);
@@ -111,7 +111,7 @@ pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *texts, con
         for (int i = 0; i < n; i++)
             memcpy(r->pooled + (size_t)i * C, h + (size_t)r->offsets[i] * C, (size_t)C * sizeof *h);
     } else {
-        pe_encoder_pooler_cpu(g, &enc->w, h, r->offsets, n, r->pooled);
+        enc_pooler_cpu(g, &enc->w, h, r->offsets, n, r->pooled);
     }
 done:
     free(lengths);

@@ -150,12 +150,12 @@ typedef struct pe_encoder_options {
     int verify_checksum; /* .pem: check metadata.tensor_sha256 at load (reads the whole file) */
 } pe_encoder_options;
 
-pe_encoder_options pe_encoder_options_default(void);
+PE_API pe_encoder_options pe_encoder_options_default(void);
 
 /* Reads a config.json. Errors: PE_ERR_IO (cannot read), PE_ERR_PARSE (bad
  * JSON), PE_ERR_INVALID (a field missing or out of range, named in err),
  * PE_ERR_UNSUPPORTED (hidden_act other than gelu, named). */
-pe_status pe_encoder_config_read(const char *config_json_path, pe_encoder_config *out, pe_error *err);
+PE_API pe_status pe_encoder_config_read(const char *config_json_path, pe_encoder_config *out, pe_error *err);
 
 /* Loads a model (see above for what path may be). On failure *out is NULL,
  * nothing leaks and err says what was wrong, naming the file, the tensor and
@@ -167,11 +167,11 @@ pe_status pe_encoder_config_read(const char *config_json_path, pe_encoder_config
  * (verify_checksum); with backend CUDA also PE_ERR_UNSUPPORTED (no CUDA in
  * this build, or no usable device, and why) and PE_ERR_BACKEND (a CUDA call
  * failed at upload). *out is owned by the caller: pe_encoder_free. */
-pe_status pe_encoder_load(const char *path, const pe_encoder_options *opts, pe_encoder **out, pe_error *err);
-void pe_encoder_free(pe_encoder *enc); /* NULL is a no-op */
+PE_API pe_status pe_encoder_load(const char *path, const pe_encoder_options *opts, pe_encoder **out, pe_error *err);
+PE_API void pe_encoder_free(pe_encoder *enc); /* NULL is a no-op */
 
 /* Detail of the last failure on this handle; valid until the next call. */
-const char *pe_encoder_errmsg(const pe_encoder *enc);
+PE_API const char *pe_encoder_errmsg(const pe_encoder *enc);
 
 /* What a model is. Strings are borrowed, valid until pe_encoder_free; ""
  * when unknown. */
@@ -189,13 +189,13 @@ typedef struct pe_encoder_info {
     const char *const *extra;  /* (n_extra) their names; array and strings borrowed likewise */
     int has_tokenizer;
 } pe_encoder_info;
-void pe_encoder_get_info(const pe_encoder *enc, pe_encoder_info *out);
+PE_API void pe_encoder_get_info(const pe_encoder *enc, pe_encoder_info *out);
 
-int pe_encoder_hidden_size(const pe_encoder *enc);
+PE_API int pe_encoder_hidden_size(const pe_encoder *enc);
 
 /* The model's tokenizer (its vocabulary and options), borrowed, valid until
  * pe_encoder_free; NULL when the model came without a vocabulary. */
-const pe_tokenizer *pe_encoder_tokenizer(const pe_encoder *enc);
+PE_API const pe_tokenizer *pe_encoder_tokenizer(const pe_encoder *enc);
 
 /* Runs the encoder on n_seq already-tokenized sequences packed one after
  * the other: ids (T) with T = sum(lengths), type_ids (T) or NULL for all 0,
@@ -206,15 +206,15 @@ const pe_tokenizer *pe_encoder_tokenizer(const pe_encoder *enc);
  * does not depend on the rest of the batch. Errors (detail in errmsg):
  * PE_ERR_INVALID (id >= V, type >= Y, length out of range, bad layer),
  * PE_ERR_NOMEM, PE_ERR_BACKEND. */
-pe_status pe_encoder_forward(pe_encoder *enc, const int32_t *ids, const int32_t *type_ids, const int *lengths,
+PE_API pe_status pe_encoder_forward(pe_encoder *enc, const int32_t *ids, const int32_t *type_ids, const int *lengths,
                              int n_seq, int layer, float *hidden);
 
 /* pooled (n_seq, C) = mean over the tokens of each sequence of hidden (T, C). */
-void pe_encoder_pool_mean(const float *hidden, const int *lengths, int n_seq, int C, float *pooled);
+PE_API void pe_encoder_pool_mean(const float *hidden, const int *lengths, int n_seq, int C, float *pooled);
 /* pooled (n_seq, C) = BERT pooler: tanh(W h[first token] + b) from the last
  * layer's hidden (T, C), caller's buffers. PE_ERR_UNSUPPORTED when the model
  * has no pooler, PE_ERR_INVALID (lengths as pe_encoder_forward), PE_ERR_NOMEM. */
-pe_status pe_encoder_pooler(pe_encoder *enc, const float *hidden, const int *lengths, int n_seq, float *pooled);
+PE_API pe_status pe_encoder_pooler(pe_encoder *enc, const float *hidden, const int *lengths, int n_seq, float *pooled);
 
 /* Raw tensor lookup by name (.pem or safetensors names), for heads stored
  * beside the encoder. data (f32, converted from f16/bf16 on first lookup)
@@ -227,7 +227,7 @@ typedef struct pe_encoder_tensor_view {
     int64_t shape[4];
     int64_t numel;
 } pe_encoder_tensor_view;
-pe_status pe_encoder_tensor(pe_encoder *enc, const char *name, pe_encoder_tensor_view *out);
+PE_API pe_status pe_encoder_tensor(pe_encoder *enc, const char *name, pe_encoder_tensor_view *out);
 
 /* The stored tensors, in file order, for listings (persona model info).
  * name and dtype ("F32", "BF16", "I64"... for safetensors, "f32"/"f16" for
@@ -238,17 +238,17 @@ typedef struct pe_encoder_tensor_desc {
     int ndim;
     int64_t shape[4];
 } pe_encoder_tensor_desc;
-pe_status pe_encoder_tensor_at(const pe_encoder *enc, int i, pe_encoder_tensor_desc *out);
+PE_API pe_status pe_encoder_tensor_at(const pe_encoder *enc, int i, pe_encoder_tensor_desc *out);
 
 /* Label maps of the heads stored in a .pem (by head name): *labels
  * (n) borrowed, valid until pe_encoder_free; PE_NOT_FOUND (and *labels
  * NULL, n = 0) when the model has none for that head. */
-pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char *const **labels, int *n);
+PE_API pe_status pe_encoder_labels(const pe_encoder *enc, const char *head, const char *const **labels, int *n);
 /* The heads with a label set, in file order: i in 0 .. pe_encoder_n_heads
  * - 1; name and labels borrowed until pe_encoder_free. PE_NOT_FOUND when i
  * is out of range. */
-int pe_encoder_n_heads(const pe_encoder *enc);
-pe_status pe_encoder_head_at(const pe_encoder *enc, int i, const char **name, const char *const **labels, int *n);
+PE_API int pe_encoder_n_heads(const pe_encoder *enc);
+PE_API pe_status pe_encoder_head_at(const pe_encoder *enc, int i, const char **name, const char *const **labels, int *n);
 
 /* ---- Texts in, vectors out (through the model's tokenizer) ---- */
 
@@ -264,7 +264,7 @@ typedef struct pe_encoder_encode_options {
     pe_encoder_pool pool; /* default PE_POOL_NONE */
     int max_length;       /* tokens per text including [CLS]/[SEP]; 0 = max_position; longer texts are truncated */
 } pe_encoder_encode_options;
-pe_encoder_encode_options pe_encoder_encode_options_default(void);
+PE_API pe_encoder_encode_options pe_encoder_encode_options_default(void);
 
 /* What pe_encoder_encode_texts returns; the result owns every array in it
  * (encodings included) and pe_encoder_result_free frees them all. */
@@ -283,9 +283,9 @@ typedef struct pe_encoder_result {
  * PE_ERR_INVALID (no tokenizer, bad options, pooler unavailable),
  * PE_ERR_UTF8 (names the text index and byte offset), PE_ERR_NOMEM, and
  * those of pe_encoder_forward. On failure *out is NULL. */
-pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *texts, const size_t *lens, int n,
+PE_API pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *texts, const size_t *lens, int n,
                                   const pe_encoder_encode_options *opts, pe_encoder_result **out);
-void pe_encoder_result_free(pe_encoder_result *r); /* NULL is a no-op */
+PE_API void pe_encoder_result_free(pe_encoder_result *r); /* NULL is a no-op */
 
 /* Conversion of a Hugging Face checkpoint folder to a .pem file. The
  * strings are borrowed for the duration of the call. */
@@ -298,12 +298,12 @@ typedef struct pe_encoder_convert_options {
                                 * "ner" and "relation"), or {"HEAD": [labels], ...} */
     int keep_extra;            /* 1 (default): copy tensors the encoder does not use (heads) */
 } pe_encoder_convert_options;
-pe_encoder_convert_options pe_encoder_convert_options_default(void);
+PE_API pe_encoder_convert_options pe_encoder_convert_options_default(void);
 
 /* Reads HF_DIR (config.json, model.safetensors, vocab.txt or tokenizer.json)
  * and writes OUT atomically (a temporary beside it, renamed). Errors as
  * pe_encoder_load, and PE_ERR_IO for the output. */
-pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const pe_encoder_convert_options *opts,
+PE_API pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const pe_encoder_convert_options *opts,
                                 pe_error *err);
 
 #ifdef __cplusplus

@@ -10,7 +10,7 @@
  *     pe_tokenizer_options opt = pe_tokenizer_options_default();  // uncased
  *     if (pe_tokenizer_open_vocab("vocab.txt", &opt, &tok, &err) >= PE_ERR_FIRST) ...
  *
- *     pe_encode_options eo = pe_encode_options_default();
+ *     pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
  *     eo.max_length = 128;                    // truncate longest_first
  *     pe_encoding *enc = NULL;
  *     pe_tokenizer_encode(tok, text, strlen(text), NULL, 0, &eo, &enc, &err);
@@ -112,7 +112,7 @@ typedef struct pe_tokenizer_options {
 
 /* bert-base-uncased defaults: lower-case, strip accents, CJK, clean text,
  * 100 chars, [UNK] [CLS] [SEP] [PAD] [MASK], "##", no extra tokens. */
-pe_tokenizer_options pe_tokenizer_options_default(void);
+PE_API pe_tokenizer_options pe_tokenizer_options_default(void);
 
 /* Loads a vocab.txt: UTF-8, one token a line ("\n" or "\r\n"), id = line
  * number counting from 0. An empty line is kept as an (unmatchable) empty
@@ -122,19 +122,19 @@ pe_tokenizer_options pe_tokenizer_options_default(void);
  * vocabulary), PE_ERR_CORRUPT (duplicate token: both lines named),
  * PE_ERR_INVALID (unk/cls/sep token or an extra special token missing from
  * the vocabulary), PE_ERR_NOMEM. On failure *out is NULL. */
-pe_status pe_tokenizer_open_vocab(const char *path, const pe_tokenizer_options *opt,
+PE_API pe_status pe_tokenizer_open_vocab(const char *path, const pe_tokenizer_options *opt,
                                   pe_tokenizer **out, pe_error *err);
 
 /* The same from vocab.txt content in memory ([text, text+len)); `name` is
  * used in error messages (may be NULL). */
-pe_status pe_tokenizer_new_from_vocab_text(const char *text, size_t len, const char *name,
+PE_API pe_status pe_tokenizer_new_from_vocab_text(const char *text, size_t len, const char *name,
                                            const pe_tokenizer_options *opt,
                                            pe_tokenizer **out, pe_error *err);
 
 /* From an in-memory vocabulary: tokens[i] (NUL-terminated UTF-8) has id i.
  * For the project's model file, which stores the vocabulary and these
  * options. Same errors as pe_tokenizer_open_vocab (lines are ids). */
-pe_status pe_tokenizer_new_from_tokens(const char *const *tokens, size_t n_tokens,
+PE_API pe_status pe_tokenizer_new_from_tokens(const char *const *tokens, size_t n_tokens,
                                        const pe_tokenizer_options *opt,
                                        pe_tokenizer **out, pe_error *err);
 
@@ -152,9 +152,9 @@ pe_status pe_tokenizer_new_from_tokens(const char *const *tokens, size_t n_token
  * Errors: PE_ERR_IO, PE_ERR_PARSE (bad JSON, missing or mistyped field,
  * ids with holes or clashing), PE_ERR_UNSUPPORTED (another model type,
  * normalizer, pre-tokenizer or post-processor), plus those of open_vocab. */
-pe_status pe_tokenizer_open_json(const char *path, pe_tokenizer **out, pe_error *err);
+PE_API pe_status pe_tokenizer_open_json(const char *path, pe_tokenizer **out, pe_error *err);
 /* The same from tokenizer.json content in memory; `name` for messages. */
-pe_status pe_tokenizer_new_from_json(const char *json, size_t len, const char *name,
+PE_API pe_status pe_tokenizer_new_from_json(const char *json, size_t len, const char *name,
                                      pe_tokenizer **out, pe_error *err);
 
 /* Opens a Hugging Face checkpoint folder: tokenizer.json when present, else
@@ -165,10 +165,10 @@ pe_status pe_tokenizer_new_from_json(const char *json, size_t len, const char *n
  * from tokenizer_config.json changes nothing (BertTokenizerFast would
  * apply its own default do_lower_case=True over tokenizer.json).
  * PE_ERR_IO names the folder when it has neither file. */
-pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *err);
+PE_API pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *err);
 
 /* Frees a tokenizer; NULL is a no-op. */
-void pe_tokenizer_free(pe_tokenizer *tok);
+PE_API void pe_tokenizer_free(pe_tokenizer *tok);
 
 /* The effective options (strip_accents resolved to 0/1; every never-split
  * token other than the five named ones listed in extra_special_tokens).
@@ -176,21 +176,21 @@ void pe_tokenizer_free(pe_tokenizer *tok);
  * pe_tokenizer_new_from_tokens, except for the lstrip/rstrip/single_word
  * flags of tokenizer.json added tokens (all false in BERT checkpoints).
  * Strings borrowed, valid until pe_tokenizer_free. */
-const pe_tokenizer_options *pe_tokenizer_get_options(const pe_tokenizer *tok);
+PE_API const pe_tokenizer_options *pe_tokenizer_get_options(const pe_tokenizer *tok);
 
 /* Number of ids (0 .. size-1). */
-size_t pe_tokenizer_vocab_size(const pe_tokenizer *tok);
+PE_API size_t pe_tokenizer_vocab_size(const pe_tokenizer *tok);
 /* Token string of an id, NUL-terminated, borrowed until pe_tokenizer_free;
  * NULL when id is out of range. */
-const char *pe_tokenizer_id_to_token(const pe_tokenizer *tok, int32_t id);
+PE_API const char *pe_tokenizer_id_to_token(const pe_tokenizer *tok, int32_t id);
 /* Id of an exact token string [s, s+len), or -1 when absent. Hash lookup. */
-int32_t pe_tokenizer_token_to_id(const pe_tokenizer *tok, const char *s, size_t len);
+PE_API int32_t pe_tokenizer_token_to_id(const pe_tokenizer *tok, const char *s, size_t len);
 
 /* Ids of the special tokens; -1 for one not in the vocabulary (pad, mask). */
 typedef struct pe_tokenizer_special_ids {
     int32_t unk, cls, sep, pad, mask;
 } pe_tokenizer_special_ids;
-pe_tokenizer_special_ids pe_tokenizer_get_special_ids(const pe_tokenizer *tok);
+PE_API pe_tokenizer_special_ids pe_tokenizer_get_special_ids(const pe_tokenizer *tok);
 
 /* ---- Encoding ---------------------------------------------------------- */
 
@@ -207,16 +207,16 @@ typedef enum pe_padding {
     PE_PAD_LONGEST      /* batch: pad to the longest encoding of the batch */
 } pe_padding;
 
-typedef struct pe_encode_options {
+typedef struct pe_tokenizer_encode_options {
     int add_special_tokens;   /* 1: [CLS] A [SEP] and [CLS] A [SEP] B [SEP] */
     size_t max_length;        /* 0: no limit; counts the special tokens */
     pe_truncation truncation; /* applies when max_length > 0 */
     pe_padding padding;
     int pad_left;             /* 1: padding goes before the tokens */
-} pe_encode_options;
+} pe_tokenizer_encode_options;
 
 /* add_special_tokens 1, max_length 0, LONGEST_FIRST, no padding, right. */
-pe_encode_options pe_encode_options_default(void);
+PE_API pe_tokenizer_encode_options pe_tokenizer_encode_options_default(void);
 
 /* Byte span [start, end) of a token in its source text. */
 typedef struct pe_token_span {
@@ -248,24 +248,24 @@ typedef struct pe_encoding {
  * (max_length smaller than the special tokens need; padding requested and
  * no pad token; PE_TRUNCATE_ONLY_* cannot reach max_length), PE_ERR_NOMEM.
  * On failure *out is NULL. Linear in the text length. */
-pe_status pe_tokenizer_encode(const pe_tokenizer *tok, const char *text_a, size_t len_a,
+PE_API pe_status pe_tokenizer_encode(const pe_tokenizer *tok, const char *text_a, size_t len_a,
                               const char *text_b, size_t len_b,
-                              const pe_encode_options *opt, pe_encoding **out, pe_error *err);
+                              const pe_tokenizer_encode_options *opt, pe_encoding **out, pe_error *err);
 
 /* Encodes n texts (pairs when texts_b is not NULL). lens / lens_b may be
  * NULL for NUL-terminated texts. PE_PAD_LONGEST pads to the longest of the
  * batch (and to at most max_length when truncating). On success *out is a
  * malloc'd array of n encodings, freed with pe_encodings_free(*out, n); on
  * failure *out is NULL and the message names the text index. */
-pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *texts,
+PE_API pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *texts,
                                     const size_t *lens, const char *const *texts_b,
                                     const size_t *lens_b, size_t n,
-                                    const pe_encode_options *opt, pe_encoding ***out,
+                                    const pe_tokenizer_encode_options *opt, pe_encoding ***out,
                                     pe_error *err);
 
 /* Frees one encoding / an array from encode_batch; NULL is a no-op. */
-void pe_encoding_free(pe_encoding *enc);
-void pe_encodings_free(pe_encoding **encs, size_t n);
+PE_API void pe_encoding_free(pe_encoding *enc);
+PE_API void pe_encodings_free(pe_encoding **encs, size_t n);
 
 /* ---- Pre-tokenization ---------------------------------------------------- */
 
@@ -287,19 +287,14 @@ typedef pe_status (*pe_tokenizer_word_fn)(const char *word, size_t len, void *us
  * PE_ERR_UTF8 (byte offset of the first bad sequence; fn is not called
  * at all), PE_ERR_NOMEM, or the error status fn returned (fn has been
  * called for the words before). Linear in len; thread-safe like encode. */
-pe_status pe_tokenizer_pre_tokenize(const pe_tokenizer *tok, const char *text, size_t len,
-                                   pe_tokenizer_word_fn fn, void *user, pe_error *err);
-
-/* Code point offset of byte offset `byte_off` in `text` (which must hold at
- * least byte_off bytes): the number of code points that begin before it.
- * Linear; text need not be NUL-terminated. */
-size_t pe_utf8_char_offset(const char *text, size_t byte_off);
+PE_API pe_status pe_tokenizer_pre_tokenize(const pe_tokenizer *tok, const char *text, size_t len,
+                                          pe_tokenizer_word_fn fn, void *user, pe_error *err);
 
 /* Converts an encoding's byte offsets to code point offsets (HF's
  * offset_mapping in Python str indices), for all tokens at once in linear
  * time: char_offsets has enc->len entries. text_b may be NULL without a
  * pair. PE_ERR_INVALID when an offset exceeds its text's length. */
-pe_status pe_encoding_char_offsets(const pe_encoding *enc, const char *text_a, size_t len_a,
+PE_API pe_status pe_encoding_char_offsets(const pe_encoding *enc, const char *text_a, size_t len_a,
                                    const char *text_b, size_t len_b,
                                    pe_token_span *char_offsets);
 

@@ -74,7 +74,7 @@ typedef struct pe_train pe_train;
  * dtype: the f32 views of its weights are copied; enc is only read during
  * the call and may be freed after). Errors: PE_ERR_NOMEM, PE_ERR_INVALID
  * (NULL argument). On failure *out is NULL. */
-pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_error *err);
+PE_API pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_error *err);
 /* A new encoder of architecture cfg initialised as Hugging Face does:
  * weights and embeddings N(0, 0.02), biases 0, LayerNorm weight 1 and bias
  * 0, from a seeded generator (the same seed gives the same weights). The
@@ -82,13 +82,13 @@ pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_er
  * no padding). cfg->has_pooler is ignored (no pooler). Errors:
  * PE_ERR_INVALID (a dimension out of range, hidden not a multiple of
  * heads), PE_ERR_LIMIT (more than 2^40 parameters), PE_ERR_NOMEM. */
-pe_status pe_train_new_random(const pe_encoder_config *cfg, uint64_t seed, pe_train **out, pe_error *err);
-void pe_train_free(pe_train *tr); /* NULL is a no-op */
+PE_API pe_status pe_train_new_random(const pe_encoder_config *cfg, uint64_t seed, pe_train **out, pe_error *err);
+PE_API void pe_train_free(pe_train *tr); /* NULL is a no-op */
 
 /* Detail of the last failure on this handle; valid until the next call. */
-const char *pe_train_errmsg(const pe_train *tr);
+PE_API const char *pe_train_errmsg(const pe_train *tr);
 /* The architecture (has_pooler: a pooler is carried through to saves). */
-const pe_encoder_config *pe_train_config(const pe_train *tr);
+PE_API const pe_encoder_config *pe_train_config(const pe_train *tr);
 
 /* One parameter tensor. data and grad are borrowed views into the
  * handle's storage, valid until pe_train_free; the caller may write data
@@ -102,12 +102,12 @@ typedef struct pe_train_param {
     float *grad;
     int decay;        /* 1 when AdamW applies weight decay: not to biases nor LayerNorm weights */
 } pe_train_param;
-int pe_train_n_params(const pe_train *tr);
+PE_API int pe_train_n_params(const pe_train *tr);
 /* i in 0 .. n_params-1; PE_ERR_INVALID when out of range. */
-pe_status pe_train_param_at(const pe_train *tr, int i, pe_train_param *out);
+PE_API pe_status pe_train_param_at(const pe_train *tr, int i, pe_train_param *out);
 /* By name; PE_NOT_FOUND when no parameter has that name. */
-pe_status pe_train_param_find(const pe_train *tr, const char *name, pe_train_param *out);
-size_t pe_train_numel(const pe_train *tr); /* floats of all parameters */
+PE_API pe_status pe_train_param_find(const pe_train *tr, const char *name, pe_train_param *out);
+PE_API size_t pe_train_numel(const pe_train *tr); /* floats of all parameters */
 
 typedef struct pe_train_forward_options {
     float hidden_dropout;    /* p of the three hidden dropouts, 0 (default) = off */
@@ -115,7 +115,7 @@ typedef struct pe_train_forward_options {
     uint64_t seed;           /* the masks are a pure function of (seed, site, element): the same
                               * seed and batch give the same result; default 0 */
 } pe_train_forward_options;
-pe_train_forward_options pe_train_forward_options_default(void);
+PE_API pe_train_forward_options pe_train_forward_options_default(void);
 
 /* The training forward over n_seq >= 1 sequences packed as in
  * pe_encoder_forward (ids (T), type_ids (T) or NULL for all 0, lengths
@@ -127,7 +127,7 @@ pe_train_forward_options pe_train_forward_options_default(void);
  * shrunk). opts NULL: defaults (no dropout). Errors: PE_ERR_INVALID (ids,
  * types, lengths, dropout p outside [0, 1); the message names the token or
  * sequence), PE_ERR_LIMIT (more than 2^30 tokens), PE_ERR_NOMEM. */
-pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type_ids, const int *lengths, int n_seq,
+PE_API pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type_ids, const int *lengths, int n_seq,
                            const pe_train_forward_options *opts, float *hidden);
 
 /* Backward of the last pe_train_forward from d_hidden (T, C) = dLoss/dHidden:
@@ -135,8 +135,8 @@ pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type
  * accumulate; pe_train_zero_grad starts afresh). d_hidden is only read.
  * Errors: PE_ERR_INVALID (no forward since the handle was made, or the
  * last one failed), PE_ERR_NOMEM. */
-pe_status pe_train_backward(pe_train *tr, const float *d_hidden);
-void pe_train_zero_grad(pe_train *tr);
+PE_API pe_status pe_train_backward(pe_train *tr, const float *d_hidden);
+PE_API void pe_train_zero_grad(pe_train *tr);
 
 /* As torch.nn.utils.clip_grad_norm_(params, max_norm): the global L2 norm
  * of all gradients; when max_norm > 0 every gradient is multiplied by
@@ -144,7 +144,7 @@ void pe_train_zero_grad(pe_train *tr);
  * before clipping. PE_ERR_INVALID when the norm is not finite (gradients
  * then left as they are), PE_ERR_NOMEM. The sum runs in double over fixed
  * chunks: the same on any number of threads. */
-pe_status pe_train_clip_grad_norm(pe_train *tr, float max_norm, double *norm);
+PE_API pe_status pe_train_clip_grad_norm(pe_train *tr, float max_norm, double *norm);
 
 /* ---- AdamW (torch.optim.AdamW, amsgrad off) ----
  * per parameter p with gradient g, at step t = 1, 2, ...:
@@ -157,16 +157,16 @@ typedef struct pe_adamw_options {
     float eps;          /* 1e-8 */
     float weight_decay; /* 0.01, as torch's default */
 } pe_adamw_options;
-pe_adamw_options pe_adamw_options_default(void);
+PE_API pe_adamw_options pe_adamw_options_default(void);
 typedef struct pe_adamw pe_adamw;
 /* Optimiser state (m, v: twice the parameters) for tr, which must outlive
  * it. PE_ERR_INVALID (bad options), PE_ERR_NOMEM. */
-pe_status pe_adamw_new(pe_train *tr, const pe_adamw_options *opts, pe_adamw **out, pe_error *err);
+PE_API pe_status pe_adamw_new(pe_train *tr, const pe_adamw_options *opts, pe_adamw **out, pe_error *err);
 /* One update of every parameter of tr from its grad with learning rate lr.
  * PE_ERR_INVALID when lr is negative or not finite. */
-pe_status pe_adamw_step(pe_adamw *opt, float lr);
-long pe_adamw_steps(const pe_adamw *opt); /* updates done so far */
-void pe_adamw_free(pe_adamw *opt);        /* NULL is a no-op */
+PE_API pe_status pe_adamw_step(pe_adamw *opt, float lr);
+PE_API long pe_adamw_steps(const pe_adamw *opt); /* updates done so far */
+PE_API void pe_adamw_free(pe_adamw *opt);        /* NULL is a no-op */
 
 /* ---- parameter sets: the encoder's and any head's together ----
  * A set is an array of pe_train_param views (e.g. the encoder's from
@@ -179,11 +179,11 @@ void pe_adamw_free(pe_adamw *opt);        /* NULL is a no-op */
  * fixed chunks that never cross a parameter (results independent of the
  * number of threads). Errors: PE_ERR_INVALID (no parameters, one without
  * data, grad or name, bad options), PE_ERR_NOMEM. On failure *out is NULL. */
-pe_status pe_adamw_new_params(const pe_train_param *params, int n_params, const pe_adamw_options *opts,
+PE_API pe_status pe_adamw_new_params(const pe_train_param *params, int n_params, const pe_adamw_options *opts,
                               pe_adamw **out, pe_error *err);
 /* Detail of the last failed pe_adamw_step of an optimiser made by
  * pe_adamw_new_params (one made by pe_adamw_new reports on its pe_train). */
-const char *pe_adamw_errmsg(const pe_adamw *opt);
+PE_API const char *pe_adamw_errmsg(const pe_adamw *opt);
 /* The optimiser's moments of parameter i (0 .. pe_adamw_n_params - 1, in
  * the order given at construction), for checkpoints: m and v are borrowed
  * views (numel floats each) that the caller may overwrite to restore a
@@ -193,25 +193,25 @@ typedef struct pe_adamw_moments {
     int64_t numel;
     float *m, *v;
 } pe_adamw_moments;
-int pe_adamw_n_params(const pe_adamw *opt);
-pe_status pe_adamw_state(pe_adamw *opt, int i, pe_adamw_moments *out);
+PE_API int pe_adamw_n_params(const pe_adamw *opt);
+PE_API pe_status pe_adamw_state(pe_adamw *opt, int i, pe_adamw_moments *out);
 /* Sets the update count (bias corrections use it), to restore a state. */
-pe_status pe_adamw_set_steps(pe_adamw *opt, long steps);
+PE_API pe_status pe_adamw_set_steps(pe_adamw *opt, long steps);
 
 /* clip_grad_norm_ over a parameter set (as pe_train_clip_grad_norm). */
-pe_status pe_params_clip_grad_norm(const pe_train_param *params, int n_params, float max_norm, double *norm,
+PE_API pe_status pe_params_clip_grad_norm(const pe_train_param *params, int n_params, float max_norm, double *norm,
                                    pe_error *err);
-void pe_params_zero_grad(const pe_train_param *params, int n_params);
+PE_API void pe_params_zero_grad(const pe_train_param *params, int n_params);
 
 /* HF get_linear_schedule_with_warmup: the learning rate for the update
  * that follows `step` updates (0-based): base * step / warmup while
  * step < warmup, then base * (total - step) / (total - warmup), never
  * below 0. (So the first update of a warm-up runs at lr 0, as in HF.) */
-float pe_lr_linear_warmup(float base, long step, long warmup, long total);
+PE_API float pe_lr_linear_warmup(float base, long step, long warmup, long total);
 
 /* Linear warm-up, then cosine decay from base to base * min_ratio at
  * step total (held there after). */
-float pe_lr_cosine_warmup(float base, long step, long warmup, long total, float min_ratio);
+PE_API float pe_lr_cosine_warmup(float base, long step, long warmup, long total, float min_ratio);
 
 /* ---- saving ----
  * pe_train_save writes a Hugging Face checkpoint folder that
@@ -233,9 +233,9 @@ typedef struct pe_train_save_options {
     const char *labels_json;       /* written as DIR/labels.json when not NULL: the heads'
                                     * label sets, {"HEAD": [labels], ...} */
 } pe_train_save_options;
-pe_train_save_options pe_train_save_options_default(void);
+PE_API pe_train_save_options pe_train_save_options_default(void);
 /* Errors: PE_ERR_IO (naming the file), PE_ERR_NOMEM, PE_ERR_INVALID. */
-pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save_options *opts, pe_error *err);
+PE_API pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save_options *opts, pe_error *err);
 
 #ifdef __cplusplus
 }

@@ -141,7 +141,7 @@ typedef struct pe_vocab_options {
 
 /* vocab_size 16000, min_frequency 2, limit_alphabet 1000, lower-case,
  * strip_accents -1, the five BERT special tokens, no progress callback. */
-pe_vocab_options pe_vocab_options_default(void);
+PE_API pe_vocab_options pe_vocab_options_default(void);
 
 /* Makes a trainer. opt NULL means defaults. Errors: PE_ERR_INVALID (an
  * option out of range: vocab_size 0, above 2^30 or below the number of
@@ -149,7 +149,7 @@ pe_vocab_options pe_vocab_options_default(void);
  * special token list: empty, a token NULL, empty, with \n or \r, or
  * repeated), PE_ERR_UTF8 (a special token), PE_ERR_NOMEM. On failure *out
  * is NULL. Free with pe_vocab_trainer_free. */
-pe_status pe_vocab_trainer_new(const pe_vocab_options *opt, pe_vocab_trainer **out, pe_error *err);
+PE_API pe_status pe_vocab_trainer_new(const pe_vocab_options *opt, pe_vocab_trainer **out, pe_error *err);
 
 /* Counts the words of one text unit (a line, a paragraph: it is split into
  * words, so the unit only matters for memory). Errors: PE_ERR_INVALID (t
@@ -158,7 +158,7 @@ pe_status pe_vocab_trainer_new(const pe_vocab_options *opt, pe_vocab_trainer **o
  * counted), PE_ERR_LIMIT (more than 2^32 - 2 distinct words or 2^40 bytes
  * of distinct words), PE_ERR_NOMEM (the trainer stays usable; the words
  * of this text before the failure stay counted). */
-pe_status pe_vocab_trainer_feed(pe_vocab_trainer *t, const char *text, size_t len, pe_error *err);
+PE_API pe_status pe_vocab_trainer_feed(pe_vocab_trainer *t, const char *text, size_t len, pe_error *err);
 
 /* Trains (the first call; later calls give the same result): the
  * vocabulary in id order, *tokens[i] the NUL-terminated token of id i,
@@ -168,7 +168,7 @@ pe_status pe_vocab_trainer_feed(pe_vocab_trainer *t, const char *text, size_t le
  * (the words hold more than 2^31 - 1 chars in all), PE_ERR_NOMEM (also
  * for more than 2^31 - 1 distinct pairs; the trainer is then unusable:
  * free it). On failure *tokens is NULL and *n_tokens 0. */
-pe_status pe_vocab_trainer_finish(pe_vocab_trainer *t, const char *const **tokens, size_t *n_tokens,
+PE_API pe_status pe_vocab_trainer_finish(pe_vocab_trainer *t, const char *const **tokens, size_t *n_tokens,
                                   pe_error *err);
 
 /* Trains if not yet done, then writes vocab.txt: one token a line ("\n"),
@@ -176,13 +176,13 @@ pe_status pe_vocab_trainer_finish(pe_vocab_trainer *t, const char *const **token
  * renamed over path, so path is either the old file or the whole new one.
  * Errors: those of finish, PE_ERR_IO (the path named; the temporary file
  * is removed). */
-pe_status pe_vocab_trainer_write(pe_vocab_trainer *t, const char *path, pe_error *err);
+PE_API pe_status pe_vocab_trainer_write(pe_vocab_trainer *t, const char *path, pe_error *err);
 
 /* The trainer's figures so far (copied into *s). */
-void pe_vocab_trainer_stats(const pe_vocab_trainer *t, pe_vocab_stats *s);
+PE_API void pe_vocab_trainer_stats(const pe_vocab_trainer *t, pe_vocab_stats *s);
 
 /* Frees a trainer; NULL is a no-op. */
-void pe_vocab_trainer_free(pe_vocab_trainer *t);
+PE_API void pe_vocab_trainer_free(pe_vocab_trainer *t);
 
 #ifdef __cplusplus
 }

@@ -30,16 +30,16 @@ static void free_strv(char **v, int n)
     free(v);
 }
 
-void pe_pem_header_clear(pe_pem_header *h)
+void enc_pem_header_clear(pe_pem_header *h)
 {
-    pe_stored_tensors_free(h->tensors, h->n_tensors);
+    enc_stored_tensors_free(h->tensors, h->n_tensors);
     free(h->model_id);
     free(h->model_version);
     free(h->training_data);
     free(h->created);
     free(h->source);
     free(h->tensor_sha256);
-    pe_head_labels_free(h->heads, h->n_heads);
+    enc_head_labels_free(h->heads, h->n_heads);
     pe_tokenizer_free(h->tok);
     memset(h, 0, sizeof *h);
 }
@@ -110,7 +110,7 @@ static pe_status parse_tensors(const cJSON *arr, const char *path, const unsigne
         for (int d = 0; d < t->ndim; d++)
             if (!json_u53(cJSON_GetArrayItem(sh, d), &t->shape[d]))
                 return pe_error_set(err, PE_ERR_PARSE, "%s: tensor %s: bad shape", path, t->name);
-        int64_t numel = pe_shape_numel(t->shape, t->ndim), off, nbytes;
+        int64_t numel = enc_shape_numel(t->shape, t->ndim), off, nbytes;
         if (numel < 0) return pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s: shape too large", path, t->name);
         if (!json_u53(of, &off) || !json_u53(nb, &nbytes))
             return pe_error_set(err, PE_ERR_PARSE, "%s: tensor %s: bad offset or nbytes", path, t->name);
@@ -127,7 +127,7 @@ static pe_status parse_tensors(const cJSON *arr, const char *path, const unsigne
         t->data = data + off;
         t->nbytes = (size_t)nbytes;
     }
-    return pe_stored_tensors_check_unique(path, h->tensors, h->n_tensors, err);
+    return enc_stored_tensors_check_unique(path, h->tensors, h->n_tensors, err);
 }
 
 static pe_status meta_str(const cJSON *meta, const char *key, const char *path, char **out, pe_error *err)
@@ -191,7 +191,7 @@ static pe_status parse_tokenizer(const cJSON *t, const char *path, pe_pem_header
     return st;
 }
 
-pe_status pe_pem_parse(const char *path, const void *map_, size_t size, pe_pem_header *h, pe_error *err)
+pe_status enc_pem_parse(const char *path, const void *map_, size_t size, pe_pem_header *h, pe_error *err)
 {
     const unsigned char *map = map_;
     memset(h, 0, sizeof *h);
@@ -233,7 +233,7 @@ pe_status pe_pem_parse(const char *path, const void *map_, size_t size, pe_pem_h
         st = pe_error_set(err, PE_ERR_INVALID, "%s: header has no \"config\"", path);
         goto done;
     }
-    if ((st = pe_encoder_config_from_json(cfg, what, &h->cfg, err)) != PE_OK) goto done;
+    if ((st = enc_config_from_json(cfg, what, &h->cfg, err)) != PE_OK) goto done;
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     if (meta && !cJSON_IsObject(meta)) {
         st = pe_error_set(err, PE_ERR_PARSE, "%s: header: metadata must be an object", path);
@@ -280,7 +280,7 @@ pe_status pe_pem_parse(const char *path, const void *map_, size_t size, pe_pem_h
     st = parse_tokenizer(cJSON_GetObjectItemCaseSensitive(root, "tokenizer"), path, h, err);
 done:
     cJSON_Delete(root);
-    if (st != PE_OK) pe_pem_header_clear(h);
+    if (st != PE_OK) enc_pem_header_clear(h);
     return st;
 }
 
@@ -317,7 +317,7 @@ static int stream_data(const pem_src *t, int n, int f16, FILE *f, pe_sha256 *h)
             for (size_t j = 0; j < numel;) {
                 size_t k = numel - j < 4096 ? numel - j : 4096;
                 for (size_t q = 0; q < k; q++) {
-                    uint16_t v = pe_f32_to_f16(t[i].data[j + q]);
+                    uint16_t v = enc_f32_to_f16(t[i].data[j + q]);
                     unsigned char *b = (unsigned char *)&buf[q];
                     b[0] = (unsigned char)(v & 0xff), b[1] = (unsigned char)(v >> 8);
                 }
@@ -393,32 +393,23 @@ static pe_status pem_write(const char *out_path, cJSON *header, const pem_src *t
     wr_u64(fixed + 16, hl);
     wr_u64(fixed + 24, doff);
 
-    size_t pl = strlen(out_path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) {
-        free(js);
-        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    }
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", out_path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    pe_status st = PE_OK;
-    if (!f) {
-        st = pe_error_set(err, PE_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
+    /* through a temporary renamed over out_path (util: pe_file_tmp) */
+    pe_file_tmp *ft = NULL;
+    pe_status st = pe_file_tmp_open(out_path, &ft, err);
+    if (st == PE_OK) {
+        FILE *f = pe_file_tmp_stream(ft);
         size_t pad = (size_t)(doff - PE_PEM_FIXED - hl);
         pe_sha256 h2;
         pe_sha256_init(&h2);
         int ok = fwrite(fixed, 1, sizeof fixed, f) == sizeof fixed && fwrite(js, 1, hl, f) == hl &&
                  fwrite(zeros64, 1, pad, f) == pad && stream_data(t, n, f16, f, &h2);
-        ok = (fflush(f) == 0) && ok;
-        ok = (fsync(fileno(f)) == 0) && ok;
-        ok = (fclose(f) == 0) && ok;
-        if (!ok) st = pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, out_path) != 0)
-            st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename to %s: %s", tmp, out_path, strerror(errno));
-        if (st != PE_OK) unlink(tmp);
+        if (ok) {
+            st = pe_file_tmp_commit(ft, err);
+        } else {
+            st = pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", out_path, strerror(errno));
+            pe_file_tmp_abort(ft);
+        }
     }
-    free(tmp);
     free(js);
     return st;
 }
@@ -489,7 +480,7 @@ static pe_status check_labels(const cJSON *labels, pe_error *err)
     return PE_OK;
 }
 
-void pe_head_labels_free(pe_head_labels *h, int n)
+void enc_head_labels_free(pe_head_labels *h, int n)
 {
     if (!h) return;
     for (int i = 0; i < n; i++) {
@@ -537,7 +528,7 @@ pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const 
 {
     pe_encoder_convert_options o = opts ? *opts : pe_encoder_convert_options_default();
     pe_encoder *enc = NULL;
-    pe_status st = pe_encoder_load_weights(hf_dir, &enc, err);
+    pe_status st = enc_load_weights(hf_dir, &enc, err);
     if (st != PE_OK) return st;
     cJSON *header = NULL, *labels = NULL;
     pem_src *src = NULL;
@@ -590,7 +581,7 @@ pe_status pe_encoder_convert_hf(const char *hf_dir, const char *out_path, const 
     int64_t C = g->hidden, Ci = g->intermediate;
     src = calloc((size_t)(8 + 12 * g->layers + enc->n_tensors), sizeof *src);
     header = cJSON_CreateObject();
-    cJSON *cfg = pe_encoder_config_to_json(g), *tokj = tokenizer_json(enc->tok), *meta = cJSON_CreateObject();
+    cJSON *cfg = enc_config_to_json(g), *tokj = tokenizer_json(enc->tok), *meta = cJSON_CreateObject();
     if (!src || !header || !cfg || !tokj || !meta || !labels) {
         cJSON_Delete(cfg);
         cJSON_Delete(tokj);

@@ -19,7 +19,7 @@
 
 #include "model_internal.h"
 
-pe_status pe_map_file(const char *path, void **data, size_t *size, pe_error *err)
+pe_status enc_map_file(const char *path, void **data, size_t *size, pe_error *err)
 {
     *data = NULL;
     *size = 0;
@@ -47,12 +47,12 @@ pe_status pe_map_file(const char *path, void **data, size_t *size, pe_error *err
     return PE_OK;
 }
 
-void pe_unmap_file(void *data, size_t size)
+void enc_unmap_file(void *data, size_t size)
 {
     if (data && size) munmap(data, size);
 }
 
-int64_t pe_shape_numel(const int64_t *shape, int ndim)
+int64_t enc_shape_numel(const int64_t *shape, int ndim)
 {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
@@ -68,7 +68,7 @@ static int cmp_name(const void *a, const void *b)
     return strcmp((*(const pe_encoder_stored_tensor *const *)a)->name, (*(const pe_encoder_stored_tensor *const *)b)->name);
 }
 
-pe_status pe_stored_tensors_check_unique(const char *path, const pe_encoder_stored_tensor *t, int n, pe_error *err)
+pe_status enc_stored_tensors_check_unique(const char *path, const pe_encoder_stored_tensor *t, int n, pe_error *err)
 {
     if (n < 2) return PE_OK;
     /* sorted, not pairwise: a header may list millions of entries */
@@ -84,7 +84,7 @@ pe_status pe_stored_tensors_check_unique(const char *path, const pe_encoder_stor
     return st;
 }
 
-void pe_stored_tensors_free(pe_encoder_stored_tensor *t, int n)
+void enc_stored_tensors_free(pe_encoder_stored_tensor *t, int n)
 {
     if (!t) return;
     for (int i = 0; i < n; i++) {
@@ -143,7 +143,7 @@ static pe_status parse_entry(const char *path, const cJSON *e, uint64_t data_siz
     for (int i = 0; i < nd; i++)
         if (!json_u53(cJSON_GetArrayItem(sh, i), &t->shape[i]))
             return pe_error_set(err, PE_ERR_PARSE, "%s: tensor %s: bad shape", path, name);
-    int64_t numel = pe_shape_numel(t->shape, nd), b, en;
+    int64_t numel = enc_shape_numel(t->shape, nd), b, en;
     if (numel < 0) return pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s: shape too large", path, name);
     if (!json_u53(cJSON_GetArrayItem(of, 0), &b) || !json_u53(cJSON_GetArrayItem(of, 1), &en) || en < b)
         return pe_error_set(err, PE_ERR_PARSE, "%s: tensor %s: bad data_offsets", path, name);
@@ -161,7 +161,7 @@ static pe_status parse_entry(const char *path, const cJSON *e, uint64_t data_siz
     return PE_OK;
 }
 
-pe_status pe_safetensors_parse(const char *path, const unsigned char *map, size_t size,
+pe_status enc_safetensors_parse(const char *path, const unsigned char *map, size_t size,
                                pe_encoder_stored_tensor **out, int *n, pe_error *err)
 {
     *out = NULL;
@@ -205,9 +205,9 @@ pe_status pe_safetensors_parse(const char *path, const unsigned char *map, size_
         i++;
     }
     cJSON_Delete(root);
-    if (st == PE_OK) st = pe_stored_tensors_check_unique(path, t, cnt, err);
+    if (st == PE_OK) st = enc_stored_tensors_check_unique(path, t, cnt, err);
     if (st != PE_OK) {
-        pe_stored_tensors_free(t, cnt);
+        enc_stored_tensors_free(t, cnt);
         return st;
     }
     *out = t;

@@ -93,9 +93,9 @@ pe_tokenizer_options pe_tokenizer_options_default(void)
     return o;
 }
 
-pe_encode_options pe_encode_options_default(void)
+pe_tokenizer_encode_options pe_tokenizer_encode_options_default(void)
 {
-    pe_encode_options o;
+    pe_tokenizer_encode_options o;
     memset(&o, 0, sizeof o);
     o.add_special_tokens = 1;
     o.truncation = PE_TRUNCATE_LONGEST_FIRST;
@@ -440,44 +440,6 @@ pe_status pe_tokenizer_new_from_vocab_text(const char *text, size_t len, const c
     return st;
 }
 
-static pe_status read_file(const char *path, char **buf, size_t *len, pe_error *err)
-{
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return pe_error_set(err, PE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    if (!b) {
-        fclose(f);
-        return pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
-    }
-    for (;;) {
-        if (n == cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return pe_error_set(err, PE_ERR_NOMEM, "%s: out of memory", path);
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return pe_error_set(err, PE_ERR_IO, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
-    return PE_OK;
-}
-
 pe_status pe_tokenizer_open_vocab(const char *path, const pe_tokenizer_options *opt, pe_tokenizer **out,
                                   pe_error *err)
 {
@@ -487,7 +449,7 @@ pe_status pe_tokenizer_open_vocab(const char *path, const pe_tokenizer_options *
     char *buf;
     size_t len;
     pe_status st;
-    PE_TRY(st, read_file(path, &buf, &len, err));
+    PE_TRY(st, pe_file_read(path, 0, &buf, &len, err));
     st = pe_tokenizer_new_from_vocab_text(buf, len, path, opt, out, err);
     free(buf);
     return st;
@@ -800,7 +762,7 @@ pe_status pe_tokenizer_open_json(const char *path, pe_tokenizer **out, pe_error 
     char *buf;
     size_t len;
     pe_status st;
-    PE_TRY(st, read_file(path, &buf, &len, err));
+    PE_TRY(st, pe_file_read(path, 0, &buf, &len, err));
     st = pe_tokenizer_new_from_json(buf, len, path, out, err);
     free(buf);
     return st;
@@ -891,7 +853,7 @@ pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *e
     }
     size_t len;
     if (have_json) {
-        if ((st = read_file(pj, &jbuf, &len, err)) >= PE_ERR_FIRST) goto done;
+        if ((st = pe_file_read(pj, 0, &jbuf, &len, err)) >= PE_ERR_FIRST) goto done;
         if (!(jroot = parse_json(jbuf, len, pj, err))) {
             st = PE_ERR_PARSE;
             goto done;
@@ -901,7 +863,7 @@ pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *e
         s.opt = pe_tokenizer_options_default();
     }
     if (file_exists(pc)) {
-        if ((st = read_file(pc, &cbuf, &len, err)) >= PE_ERR_FIRST) goto done;
+        if ((st = pe_file_read(pc, 0, &cbuf, &len, err)) >= PE_ERR_FIRST) goto done;
         if (!(croot = parse_json(cbuf, len, pc, err))) {
             st = PE_ERR_PARSE;
             goto done;
@@ -914,7 +876,7 @@ pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *e
         pe_tokenizer_options opt = s.opt;
         opt.extra_special_tokens = s.extra;
         opt.n_extra_special_tokens = s.n_extra;
-        if ((st = read_file(pv, &vbuf, &len, err)) >= PE_ERR_FIRST) goto done;
+        if ((st = pe_file_read(pv, 0, &vbuf, &len, err)) >= PE_ERR_FIRST) goto done;
         st = pe_tokenizer_new_from_vocab_text(vbuf, len, pv, &opt, out, err);
     }
 done:
@@ -1387,7 +1349,7 @@ static size_t seen_len(const tok_list *l, size_t max_length)
 }
 
 /* How many tokens of A and B to keep (HF truncate_encodings). */
-static pe_status plan_truncation(const tok_list *la, const tok_list *lb, int has_b, const pe_encode_options *o,
+static pe_status plan_truncation(const tok_list *la, const tok_list *lb, int has_b, const pe_tokenizer_encode_options *o,
                                  size_t *ka, size_t *kb, pe_error *err)
 {
     *ka = la->n;
@@ -1447,7 +1409,7 @@ static pe_status plan_truncation(const tok_list *la, const tok_list *lb, int has
     }
 }
 
-static size_t encoded_len(size_t ka, size_t kb, int has_b, const pe_encode_options *o)
+static size_t encoded_len(size_t ka, size_t kb, int has_b, const pe_tokenizer_encode_options *o)
 {
     return ka + kb + (o->add_special_tokens ? (has_b ? 3 : 2) : 0);
 }
@@ -1469,7 +1431,7 @@ static size_t put_tokens(pe_encoding *e, size_t i, const tok_list *t, size_t k, 
 }
 
 static pe_encoding *assemble(const pe_tokenizer *tok, const tok_list *a, size_t ka, const tok_list *b, size_t kb,
-                             const pe_encode_options *o, size_t pad_to)
+                             const pe_tokenizer_encode_options *o, size_t pad_to)
 {
     size_t len = encoded_len(ka, kb, b != NULL, o);
     size_t total = pad_to > len ? pad_to : len;
@@ -1514,7 +1476,7 @@ static pe_encoding *assemble(const pe_tokenizer *tok, const tok_list *a, size_t 
     return e;
 }
 
-static pe_status check_padding(const pe_tokenizer *tok, const pe_encode_options *o, pe_error *err)
+static pe_status check_padding(const pe_tokenizer *tok, const pe_tokenizer_encode_options *o, pe_error *err)
 {
     if (o->padding == PE_PAD_NONE) return PE_OK;
     if (o->padding != PE_PAD_MAX_LENGTH && o->padding != PE_PAD_LONGEST)
@@ -1528,7 +1490,7 @@ static pe_status check_padding(const pe_tokenizer *tok, const pe_encode_options 
 }
 
 pe_status pe_tokenizer_encode(const pe_tokenizer *tok, const char *text_a, size_t len_a, const char *text_b,
-                              size_t len_b, const pe_encode_options *opt, pe_encoding **out, pe_error *err)
+                              size_t len_b, const pe_tokenizer_encode_options *opt, pe_encoding **out, pe_error *err)
 {
     if (!out) return pe_error_set(err, PE_ERR_INVALID, "out is NULL");
     *out = NULL;
@@ -1545,12 +1507,12 @@ pe_status pe_tokenizer_encode(const pe_tokenizer *tok, const char *text_a, size_
 
 pe_status pe_tokenizer_encode_batch(const pe_tokenizer *tok, const char *const *texts, const size_t *lens,
                                     const char *const *texts_b, const size_t *lens_b, size_t n,
-                                    const pe_encode_options *opt, pe_encoding ***out, pe_error *err)
+                                    const pe_tokenizer_encode_options *opt, pe_encoding ***out, pe_error *err)
 {
     if (!out) return pe_error_set(err, PE_ERR_INVALID, "out is NULL");
     *out = NULL;
     if (!tok || (!texts && n)) return pe_error_set(err, PE_ERR_INVALID, "tokenizer or texts is NULL");
-    pe_encode_options o = opt ? *opt : pe_encode_options_default();
+    pe_tokenizer_encode_options o = opt ? *opt : pe_tokenizer_encode_options_default();
     pe_status st;
     PE_TRY(st, check_padding(tok, &o, err));
     int has_b = texts_b != NULL;
@@ -1620,11 +1582,6 @@ fail:
 }
 
 /* ---- offsets ------------------------------------------------------------------ */
-
-size_t pe_utf8_char_offset(const char *text, size_t byte_off)
-{
-    return count_chars(text, byte_off);
-}
 
 /* A cursor turning increasing byte offsets into code point offsets. */
 typedef struct char_cursor { size_t byte, chr; } char_cursor;

@@ -81,7 +81,7 @@ struct pe_train {
 
 /* Writes n_parts buffers to path through a temporary (fsynced) renamed over
  * it. PE_ERR_IO naming the file. */
-pe_status pe_tr_write_file(const char *path, const void *const *parts, const size_t *lens, int n_parts,
+pe_status enc_tr_write_file(const char *path, const void *const *parts, const size_t *lens, int n_parts,
                            pe_error *err);
 /* One F32 tensor of a safetensors file. */
 typedef struct pe_tr_st_entry {
@@ -91,7 +91,7 @@ typedef struct pe_tr_st_entry {
     const float *data;
     size_t nbytes;
 } pe_tr_st_entry;
-/* A safetensors file of F32 tensors (through pe_tr_write_file). */
-pe_status pe_tr_write_safetensors(const char *path, const pe_tr_st_entry *e, int n, pe_error *err);
+/* A safetensors file of F32 tensors (through enc_tr_write_file). */
+pe_status enc_tr_write_safetensors(const char *path, const pe_tr_st_entry *e, int n, pe_error *err);
 
 #endif

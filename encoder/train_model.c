@@ -423,29 +423,29 @@ pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type
     const pe_tr_weights *w = &tr->w;
 
     float *x0 = a->xs;
-    pe_tr_embed_fwd(w->word, w->pos, w->type, a->ids, a->positions, a->types, x0, T, C);
-    pe_tr_layernorm_fwd(x0, w->ln_g, w->ln_b, x0, a->emb_xhat, a->emb_rstd, T, C, eps);
-    pe_tr_dropout(x0, TC, ph, o.seed, STREAM_EMB, 0);
+    enc_tr_embed_fwd(w->word, w->pos, w->type, a->ids, a->positions, a->types, x0, T, C);
+    enc_tr_layernorm_fwd(x0, w->ln_g, w->ln_b, x0, a->emb_xhat, a->emb_rstd, T, C, eps);
+    enc_tr_dropout(x0, TC, ph, o.seed, STREAM_EMB, 0);
     for (int l = 0; l < g->layers; l++) {
         const pe_tr_layer *L = &w->layer[l];
         const float *xin = a->xs + (size_t)l * TC;
         float *xout = a->xs + (size_t)(l + 1) * TC;
         float *qkv = a->qkv + (size_t)l * 3 * TC, *ctx = a->ctx + (size_t)l * TC;
         float *x1 = a->x1 + (size_t)l * TC, *u = a->u + (size_t)l * TI, *gl = a->gl + (size_t)l * TI;
-        pe_tr_linear_fwd(xin, L->qkv_w, L->qkv_b, qkv, T, 3 * C, C);
-        pe_tr_attention_fwd(qkv, ctx, a->probs + (size_t)l * a->cap_probs, a->att, a->offsets, n_seq, H, D, pa, o.seed,
+        enc_tr_linear_fwd(xin, L->qkv_w, L->qkv_b, qkv, T, 3 * C, C);
+        enc_tr_attention_fwd(qkv, ctx, a->probs + (size_t)l * a->cap_probs, a->att, a->offsets, n_seq, H, D, pa, o.seed,
                             STREAM_PROBS(l));
-        pe_tr_linear_fwd(ctx, L->ao_w, L->ao_b, a->tmp, T, C, C);
-        pe_tr_dropout(a->tmp, TC, ph, o.seed, STREAM_ATTN_OUT(l), 0);
+        enc_tr_linear_fwd(ctx, L->ao_w, L->ao_b, a->tmp, T, C, C);
+        enc_tr_dropout(a->tmp, TC, ph, o.seed, STREAM_ATTN_OUT(l), 0);
         for (size_t i = 0; i < TC; i++) a->tmp[i] += xin[i];
-        pe_tr_layernorm_fwd(a->tmp, L->ln1_g, L->ln1_b, x1, a->ln1_xhat + (size_t)l * TC, a->ln1_rstd + (size_t)l * T,
+        enc_tr_layernorm_fwd(a->tmp, L->ln1_g, L->ln1_b, x1, a->ln1_xhat + (size_t)l * TC, a->ln1_rstd + (size_t)l * T,
                             T, C, eps);
-        pe_tr_linear_fwd(x1, L->fi_w, L->fi_b, u, T, I, C);
-        pe_tr_gelu_fwd(u, gl, TI);
-        pe_tr_linear_fwd(gl, L->fo_w, L->fo_b, a->tmp, T, C, I);
-        pe_tr_dropout(a->tmp, TC, ph, o.seed, STREAM_FFN_OUT(l), 0);
+        enc_tr_linear_fwd(x1, L->fi_w, L->fi_b, u, T, I, C);
+        enc_tr_gelu_fwd(u, gl, TI);
+        enc_tr_linear_fwd(gl, L->fo_w, L->fo_b, a->tmp, T, C, I);
+        enc_tr_dropout(a->tmp, TC, ph, o.seed, STREAM_FFN_OUT(l), 0);
         for (size_t i = 0; i < TC; i++) a->tmp[i] += x1[i];
-        pe_tr_layernorm_fwd(a->tmp, L->ln2_g, L->ln2_b, xout, a->ln2_xhat + (size_t)l * TC,
+        enc_tr_layernorm_fwd(a->tmp, L->ln2_g, L->ln2_b, xout, a->ln2_xhat + (size_t)l * TC,
                             a->ln2_rstd + (size_t)l * T, T, C, eps);
     }
     memcpy(hidden, a->xs + (size_t)g->layers * TC, TC * sizeof *hidden);
@@ -476,28 +476,28 @@ pe_status pe_train_backward(pe_train *tr, const float *d_hidden)
         const float *xin = a->xs + (size_t)l * TC, *qkv = a->qkv + (size_t)l * 3 * TC, *ctx = a->ctx + (size_t)l * TC;
         const float *x1 = a->x1 + (size_t)l * TC, *u = a->u + (size_t)l * TI, *gl = a->gl + (size_t)l * TI;
         /* xout = LN2(x1 + drop(gl fo_w^T + fo_b)) */
-        pe_tr_layernorm_bwd(dx, a->ln2_xhat + (size_t)l * TC, a->ln2_rstd + (size_t)l * T, L->ln2_g, dr, G->ln2_g,
+        enc_tr_layernorm_bwd(dx, a->ln2_xhat + (size_t)l * TC, a->ln2_rstd + (size_t)l * T, L->ln2_g, dr, G->ln2_g,
                             G->ln2_b, T, C);
         memcpy(dt, dr, TC * sizeof *dt);
-        pe_tr_dropout(dt, TC, ph, seed, STREAM_FFN_OUT(l), 0);
-        pe_tr_linear_bwd(gl, L->fo_w, dt, a->dI, 0.0f, G->fo_w, G->fo_b, T, C, I);
-        pe_tr_gelu_bwd(u, a->dI, a->dI, TI);
+        enc_tr_dropout(dt, TC, ph, seed, STREAM_FFN_OUT(l), 0);
+        enc_tr_linear_bwd(gl, L->fo_w, dt, a->dI, 0.0f, G->fo_w, G->fo_b, T, C, I);
+        enc_tr_gelu_bwd(u, a->dI, a->dI, TI);
         /* dr (grad of x1) = residual + through the FFN input projection */
-        pe_tr_linear_bwd(x1, L->fi_w, a->dI, dr, 1.0f, G->fi_w, G->fi_b, T, I, C);
+        enc_tr_linear_bwd(x1, L->fi_w, a->dI, dr, 1.0f, G->fi_w, G->fi_b, T, I, C);
         /* x1 = LN1(xin + drop(ctx ao_w^T + ao_b)) */
-        pe_tr_layernorm_bwd(dr, a->ln1_xhat + (size_t)l * TC, a->ln1_rstd + (size_t)l * T, L->ln1_g, dx, G->ln1_g,
+        enc_tr_layernorm_bwd(dr, a->ln1_xhat + (size_t)l * TC, a->ln1_rstd + (size_t)l * T, L->ln1_g, dx, G->ln1_g,
                             G->ln1_b, T, C);
         memcpy(dt, dx, TC * sizeof *dt);
-        pe_tr_dropout(dt, TC, ph, seed, STREAM_ATTN_OUT(l), 0);
-        pe_tr_linear_bwd(ctx, L->ao_w, dt, dr, 0.0f, G->ao_w, G->ao_b, T, C, C); /* dr: grad of ctx */
-        pe_tr_attention_bwd(qkv, a->probs + (size_t)l * a->cap_probs, dr, a->dqkv, a->att, a->offsets, tr->n_seq, H,
+        enc_tr_dropout(dt, TC, ph, seed, STREAM_ATTN_OUT(l), 0);
+        enc_tr_linear_bwd(ctx, L->ao_w, dt, dr, 0.0f, G->ao_w, G->ao_b, T, C, C); /* dr: grad of ctx */
+        enc_tr_attention_bwd(qkv, a->probs + (size_t)l * a->cap_probs, dr, a->dqkv, a->att, a->offsets, tr->n_seq, H,
                             D, pa, seed, STREAM_PROBS(l));
         /* dx (grad of xin) = residual + through the QKV projection */
-        pe_tr_linear_bwd(xin, L->qkv_w, a->dqkv, dx, 1.0f, G->qkv_w, G->qkv_b, T, 3 * C, C);
+        enc_tr_linear_bwd(xin, L->qkv_w, a->dqkv, dx, 1.0f, G->qkv_w, G->qkv_b, T, 3 * C, C);
     }
     /* x0 = drop(LN(word[id] + pos[p] + type[y])) */
-    pe_tr_dropout(dx, TC, ph, seed, STREAM_EMB, 0);
-    pe_tr_layernorm_bwd(dx, a->emb_xhat, a->emb_rstd, w->ln_g, dx, gw->ln_g, gw->ln_b, T, C);
-    pe_tr_embed_bwd(dx, a->ids, a->positions, a->types, gw->word, gw->pos, gw->type, T, C);
+    enc_tr_dropout(dx, TC, ph, seed, STREAM_EMB, 0);
+    enc_tr_layernorm_bwd(dx, a->emb_xhat, a->emb_rstd, w->ln_g, dx, gw->ln_g, gw->ln_b, T, C);
+    enc_tr_embed_bwd(dx, a->ids, a->positions, a->types, gw->word, gw->pos, gw->type, T, C);
     return PE_OK;
 }

@@ -11,7 +11,7 @@
 
 /* ---- linear ---- */
 
-void pe_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K)
+void enc_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K)
 {
     if (M <= 0) return;
     for (int i = 0; i < M; i++) {
@@ -22,7 +22,7 @@ void pe_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 1.0f, y, N);
 }
 
-void pe_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx, float beta, float *dW, float *db,
+void enc_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx, float beta, float *dW, float *db,
                       int M, int N, int K)
 {
     if (M <= 0) return;
@@ -37,30 +37,14 @@ void pe_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx
 
 /* ---- LayerNorm ---- */
 
-void pe_tr_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
+void enc_tr_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
                          int n, float eps)
 {
-    for (int i = 0; i < rows; i++) {
-        const float *xr = x + (size_t)i * n;
-        float *yr = y + (size_t)i * n, *hr = xhat + (size_t)i * n;
-        double s = 0.0, q = 0.0;
-        for (int j = 0; j < n; j++) s += xr[j];
-        const double mean = s / n;
-        for (int j = 0; j < n; j++) {
-            double d = xr[j] - mean;
-            q += d * d;
-        }
-        const float inv = (float)(1.0 / sqrt(q / n + (double)eps)), m = (float)mean;
-        rstd[i] = inv;
-        for (int j = 0; j < n; j++) {
-            float h = (xr[j] - m) * inv;
-            hr[j] = h;
-            yr[j] = h * g[j] + b[j];
-        }
-    }
+    for (int i = 0; i < rows; i++)
+        rstd[i] = enc_layernorm_row(x + (size_t)i * n, g, b, y + (size_t)i * n, xhat + (size_t)i * n, n, eps);
 }
 
-void pe_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
+void enc_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
                          float *db, int rows, int n)
 {
     for (int i = 0; i < rows; i++) {
@@ -122,24 +106,24 @@ static void gelu_bwd_task(void *ctx, int t, int tid)
     gelu_bwd_range(j->u, j->dy, j->y, i0, i1);
 }
 
-void pe_tr_gelu_fwd(const float *u, float *y, size_t n)
+void enc_tr_gelu_fwd(const float *u, float *y, size_t n)
 {
     if (n < 2 * EW_CHUNK) {
         gelu_fwd_range(u, y, 0, n);
         return;
     }
     ew_job j = {.u = u, .y = y, .n = n};
-    pe_kernels_parallel((int)((n + EW_CHUNK - 1) / EW_CHUNK), gelu_fwd_task, &j);
+    enc_kernels_parallel((int)((n + EW_CHUNK - 1) / EW_CHUNK), gelu_fwd_task, &j);
 }
 
-void pe_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n)
+void enc_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n)
 {
     if (n < 2 * EW_CHUNK) {
         gelu_bwd_range(u, dy, du, 0, n);
         return;
     }
     ew_job j = {.u = u, .dy = dy, .y = du, .n = n};
-    pe_kernels_parallel((int)((n + EW_CHUNK - 1) / EW_CHUNK), gelu_bwd_task, &j);
+    enc_kernels_parallel((int)((n + EW_CHUNK - 1) / EW_CHUNK), gelu_bwd_task, &j);
 }
 
 /* ---- dropout ---- */
@@ -184,7 +168,7 @@ static void dropout_task(void *ctx, int t, int tid)
     j->zeroed[t] = dropout_range(j->x, i0, i1, j->key, j->thr, j->scale, j->base);
 }
 
-size_t pe_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream, uint64_t base)
+size_t enc_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream, uint64_t base)
 {
     if (!(p > 0.0f)) return 0;
     if (p >= 1.0f) { /* torch: everything dropped */
@@ -199,7 +183,7 @@ size_t pe_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream
     size_t *zeroed = n >= 2 * EW_CHUNK ? malloc((size_t)tasks * sizeof *zeroed) : NULL;
     if (!zeroed) return dropout_range(x, 0, n, key, thr, scale, base);
     do_job j = {.x = x, .n = n, .key = key, .base = base, .thr = thr, .scale = scale, .zeroed = zeroed};
-    pe_kernels_parallel(tasks, dropout_task, &j);
+    enc_kernels_parallel(tasks, dropout_task, &j);
     size_t z = 0;
     for (int t = 0; t < tasks; t++) z += zeroed[t];
     free(zeroed);
@@ -208,7 +192,7 @@ size_t pe_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream
 
 /* ---- attention ---- */
 
-size_t pe_tr_attention_probs_floats(const int *offsets, int n_seq, int H)
+size_t enc_tr_attention_probs_floats(const int *offsets, int n_seq, int H)
 {
     size_t n = 0;
     for (int s = 0; s < n_seq; s++) {
@@ -218,7 +202,7 @@ size_t pe_tr_attention_probs_floats(const int *offsets, int n_seq, int H)
     return n;
 }
 
-void pe_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scratch, const int *offsets, int n_seq,
+void enc_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scratch, const int *offsets, int n_seq,
                          int H, int D, float p, uint64_t seed, uint64_t stream)
 {
     const int C = H * D, C3 = 3 * C;
@@ -245,7 +229,7 @@ void pe_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scra
             const float *Pd = P;
             if (p > 0.0f) {
                 memcpy(scratch, P, (size_t)len * len * sizeof *scratch);
-                pe_tr_dropout(scratch, (size_t)len * len, p, seed, stream, poff);
+                enc_tr_dropout(scratch, (size_t)len * len, p, seed, stream, poff);
                 Pd = scratch;
             }
             /* ctx (len, D) = Pd v */
@@ -255,7 +239,7 @@ void pe_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scra
     }
 }
 
-void pe_tr_attention_bwd(const float *qkv, const float *probs, const float *dctx, float *dqkv, float *scratch,
+void enc_tr_attention_bwd(const float *qkv, const float *probs, const float *dctx, float *dqkv, float *scratch,
                          const int *offsets, int n_seq, int H, int D, float p, uint64_t seed, uint64_t stream)
 {
     const int C = H * D, C3 = 3 * C;
@@ -270,11 +254,11 @@ void pe_tr_attention_bwd(const float *qkv, const float *probs, const float *dctx
             const float *P = probs + poff, *dc = dctx + (size_t)t0 * C + h * D;
             float *dq = dqkv + (size_t)t0 * C3 + h * D, *dk = dq + C, *dv = dq + 2 * C;
             memcpy(Pd, P, LL * sizeof *Pd);
-            pe_tr_dropout(Pd, LL, p, seed, stream, poff);
+            enc_tr_dropout(Pd, LL, p, seed, stream, poff);
             /* dv (len,D) = Pd^T dc;  dPd (len,len) = dc v^T */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, D, len, 1.0f, Pd, len, dc, C, 0.0f, dv, C3);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, D, 1.0f, dc, C, v, C3, 0.0f, dP, len);
-            pe_tr_dropout(dP, LL, p, seed, stream, poff); /* dP = mask * dPd */
+            enc_tr_dropout(dP, LL, p, seed, stream, poff); /* dP = mask * dPd */
             /* softmax: dS = P * (dP - rowsum(dP * P)) */
             for (int i = 0; i < len; i++) {
                 const float *pr = P + (size_t)i * len;
@@ -293,7 +277,7 @@ void pe_tr_attention_bwd(const float *qkv, const float *probs, const float *dctx
 
 /* ---- embeddings ---- */
 
-void pe_tr_embed_fwd(const float *word, const float *pos, const float *type, const int32_t *ids,
+void enc_tr_embed_fwd(const float *word, const float *pos, const float *type, const int32_t *ids,
                      const int32_t *positions, const int32_t *types, float *x, int T, int C)
 {
     for (int t = 0; t < T; t++) {
@@ -304,7 +288,7 @@ void pe_tr_embed_fwd(const float *word, const float *pos, const float *type, con
     }
 }
 
-void pe_tr_embed_bwd(const float *dx, const int32_t *ids, const int32_t *positions, const int32_t *types,
+void enc_tr_embed_bwd(const float *dx, const int32_t *ids, const int32_t *positions, const int32_t *types,
                      float *dword, float *dpos, float *dtype, int T, int C)
 {
     for (int t = 0; t < T; t++) {

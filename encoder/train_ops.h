@@ -14,53 +14,53 @@
 #include <stdint.h>
 
 /* y (M,N) = x (M,K) . W (N,K)^T + b (N); b may be NULL. */
-void pe_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K);
+void enc_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K);
 /* dx (M,K) = beta * dx + dy (M,N) . W (N,K)   (skipped when dx is NULL)
  * dW (N,K) += dy^T . x                          db (N) += column sums of dy (db may be NULL) */
-void pe_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx, float beta, float *dW, float *db,
+void enc_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx, float beta, float *dW, float *db,
                       int M, int N, int K);
 
 /* y (rows,n) = (x - mean) * rstd * g + b per row, rstd = 1/sqrt(var + eps)
  * (biased var, mean and var in double as the inference path); keeps
  * xhat (rows,n) and rstd (rows) for the backward. y may alias x. */
-void pe_tr_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
+void enc_tr_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
                          int n, float eps);
 /* dx (rows,n) = rstd * (dy*g - mean(dy*g) - xhat * mean(dy*g*xhat)) (dx may alias dy);
  * dg += sum_rows dy * xhat; db += sum_rows dy. */
-void pe_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
+void enc_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
                          float *db, int rows, int n);
 
 /* y = 0.5 u (1 + erf(u / sqrt 2)) elementwise (y may alias u). */
-void pe_tr_gelu_fwd(const float *u, float *y, size_t n);
+void enc_tr_gelu_fwd(const float *u, float *y, size_t n);
 /* du = dy * (Phi(u) + u phi(u)) (du may alias dy). */
-void pe_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
+void enc_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
 
 /* Inverted dropout in place: element i of the stream is zeroed with
  * probability p, else scaled by 1/(1-p). The mask is a pure function of
  * (seed, stream, base + i) (a counter-based hash: no state, independent of
  * threads and of the order of calls), so the backward applies the same call
  * to the gradient. p <= 0 leaves x as it is. Returns the zeroed count. */
-size_t pe_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream, uint64_t base);
+size_t enc_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream, uint64_t base);
 
 /* Self-attention of a packed batch, per sequence and head (attention.h for
  * the qkv / ctx layouts): P = softmax(q k^T / sqrt(D)) kept in probs,
- * ctx = dropout(P) v. probs holds pe_tr_attention_probs_floats() floats:
+ * ctx = dropout(P) v. probs holds enc_tr_attention_probs_floats() floats:
  * sequence s, head h is the (len, len) block at
  * H * sum_{s'<s} len_{s'}^2 + h * len^2; the dropout index is the position
  * in probs. scratch holds max_len^2 floats (forward) or 2 max_len^2
  * (backward). */
-size_t pe_tr_attention_probs_floats(const int *offsets, int n_seq, int H);
-void pe_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scratch, const int *offsets, int n_seq,
+size_t enc_tr_attention_probs_floats(const int *offsets, int n_seq, int H);
+void enc_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scratch, const int *offsets, int n_seq,
                          int H, int D, float p, uint64_t seed, uint64_t stream);
 /* dqkv (T, 3HD) written from dctx (T, HD), the kept probs and qkv. */
-void pe_tr_attention_bwd(const float *qkv, const float *probs, const float *dctx, float *dqkv, float *scratch,
+void enc_tr_attention_bwd(const float *qkv, const float *probs, const float *dctx, float *dqkv, float *scratch,
                          const int *offsets, int n_seq, int H, int D, float p, uint64_t seed, uint64_t stream);
 
 /* x (T,C) = word[ids] + pos[positions] + type[types]. */
-void pe_tr_embed_fwd(const float *word, const float *pos, const float *type, const int32_t *ids,
+void enc_tr_embed_fwd(const float *word, const float *pos, const float *type, const int32_t *ids,
                      const int32_t *positions, const int32_t *types, float *x, int T, int C);
 /* Scatter-add of dx (T,C) into dword, dpos, dtype rows. */
-void pe_tr_embed_bwd(const float *dx, const int32_t *ids, const int32_t *positions, const int32_t *types,
+void enc_tr_embed_bwd(const float *dx, const int32_t *ids, const int32_t *positions, const int32_t *types,
                      float *dword, float *dpos, float *dtype, int T, int C);
 
 #endif

@@ -204,7 +204,7 @@ pe_status pe_adamw_step(pe_adamw *a, float lr)
                    .step_size = (float)((double)lr / bc1),
                    .bc2_sqrt = (float)sqrt(bc2),
                    .shrink = 1.0f - lr * a->o.weight_decay};
-    pe_kernels_parallel(a->n_tk, adamw_task, &j);
+    enc_kernels_parallel(a->n_tk, adamw_task, &j);
     return PE_OK;
 }
 
@@ -254,7 +254,7 @@ pe_status pe_params_clip_grad_norm(const pe_train_param *params, int n_params, f
         free(tk);
         return pe_error_set(err, PE_ERR_NOMEM, "clip: out of memory");
     }
-    pe_kernels_parallel(n_tk, psumsq_task, &j);
+    enc_kernels_parallel(n_tk, psumsq_task, &j);
     double s = 0.0;
     for (int c = 0; c < n_tk; c++) s += j.part[c];
     const double total = sqrt(s);
@@ -266,7 +266,7 @@ pe_status pe_params_clip_grad_norm(const pe_train_param *params, int n_params, f
         double coef = (double)max_norm / (total + 1e-6);
         if (coef < 1.0) {
             j.scale = (float)coef;
-            pe_kernels_parallel(n_tk, pscale_task, &j);
+            enc_kernels_parallel(n_tk, pscale_task, &j);
         }
     }
     free(j.part);

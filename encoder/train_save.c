@@ -21,29 +21,9 @@ pe_train_save_options pe_train_save_options_default(void)
 }
 
 /* Writes n_parts buffers to path through a temporary renamed over it. */
-pe_status pe_tr_write_file(const char *path, const void *const *parts, const size_t *lens, int n_parts, pe_error *err)
+pe_status enc_tr_write_file(const char *path, const void *const *parts, const size_t *lens, int n_parts, pe_error *err)
 {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    pe_status st = PE_OK;
-    if (!f) {
-        st = pe_error_set(err, PE_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
-        int ok = 1;
-        for (int i = 0; ok && i < n_parts; i++) ok = fwrite(parts[i], 1, lens[i], f) == lens[i];
-        ok = (fflush(f) == 0) && ok;
-        ok = (fsync(fileno(f)) == 0) && ok;
-        ok = (fclose(f) == 0) && ok;
-        if (!ok) st = pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, path) != 0)
-            st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        if (st != PE_OK) unlink(tmp);
-    }
-    free(tmp);
-    return st;
+    return pe_file_write(path, parts, lens, n_parts > 0 ? (size_t)n_parts : 0, err);
 }
 
 static pe_status write_json(const char *path, cJSON *obj, pe_error *err)
@@ -52,7 +32,7 @@ static pe_status write_json(const char *path, cJSON *obj, pe_error *err)
     if (!js) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     const void *parts[2] = {js, "\n"};
     size_t lens[2] = {strlen(js), 1};
-    pe_status st = pe_tr_write_file(path, parts, lens, 2, err);
+    pe_status st = enc_tr_write_file(path, parts, lens, 2, err);
     free(js);
     return st;
 }
@@ -61,7 +41,7 @@ static pe_status write_json(const char *path, cJSON *obj, pe_error *err)
 /* model.safetensors: u64 LE header length, the JSON header (padded with
  * spaces to a multiple of 8, as the format allows), then the F32 data of
  * each tensor in order (little-endian hosts). */
-pe_status pe_tr_write_safetensors(const char *path, const pe_tr_st_entry *e, int n, pe_error *err)
+pe_status enc_tr_write_safetensors(const char *path, const pe_tr_st_entry *e, int n, pe_error *err)
 {
     cJSON *h = cJSON_CreateObject(), *meta = cJSON_CreateObject();
     int ok = h && meta && cJSON_AddItemToObject(h, "__metadata__", meta);
@@ -114,7 +94,7 @@ pe_status pe_tr_write_safetensors(const char *path, const pe_tr_st_entry *e, int
             parts[i + 1] = e[i].data;
             lens[i + 1] = e[i].nbytes;
         }
-        st = pe_tr_write_file(path, parts, lens, n + 1, err);
+        st = enc_tr_write_file(path, parts, lens, n + 1, err);
     }
     free(parts);
     free(lens);
@@ -149,7 +129,7 @@ static pe_status write_tokenizer(const char *dir, const pe_tokenizer *tok, pe_er
     sprintf(path, "%s/vocab.txt", dir);
     const void *parts[1] = {text};
     size_t lens[1] = {k};
-    if ((st = pe_tr_write_file(path, parts, lens, 1, err)) != PE_OK) goto done;
+    if ((st = enc_tr_write_file(path, parts, lens, 1, err)) != PE_OK) goto done;
 
     const pe_tokenizer_options *o = pe_tokenizer_get_options(tok);
     cJSON *c = cJSON_CreateObject(), *x = NULL;
@@ -187,7 +167,7 @@ pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save
         return pe_error_set(err, PE_ERR_IO, "%s: not a folder", dir);
     char *path = malloc(strlen(dir) + 32);
     pe_tr_st_entry *e = calloc((size_t)tr->n_tab + 2 + (size_t)(o.n_extra > 0 ? o.n_extra : 0), sizeof *e);
-    cJSON *cfg = pe_encoder_config_to_json(&tr->cfg);
+    cJSON *cfg = enc_config_to_json(&tr->cfg);
     pe_status st = PE_OK;
     if (!path || !e || !cfg) {
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -214,13 +194,13 @@ pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save
         e[n] = (pe_tr_st_entry){p->name, p->ndim, {p->shape[0], p->shape[1]}, p->data, (size_t)p->numel * sizeof(float)};
     }
     sprintf(path, "%s/model.safetensors", dir);
-    if ((st = pe_tr_write_safetensors(path, e, n, err)) != PE_OK) goto done;
+    if ((st = enc_tr_write_safetensors(path, e, n, err)) != PE_OK) goto done;
     if (o.tokenizer && (st = write_tokenizer(dir, o.tokenizer, err)) != PE_OK) goto done;
     if (o.labels_json) {
         sprintf(path, "%s/labels.json", dir);
         const void *parts[2] = {o.labels_json, "\n"};
         size_t lens[2] = {strlen(o.labels_json), 1};
-        st = pe_tr_write_file(path, parts, lens, 2, err);
+        st = enc_tr_write_file(path, parts, lens, 2, err);
     }
 done:
     cJSON_Delete(cfg);

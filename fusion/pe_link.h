@@ -146,8 +146,8 @@ typedef enum pe_link_type {
  * also accepts the NER tags PER, LOC, ORG, MISC, GPE, location,
  * corporation, group, creative-work (case-insensitive). PE_ERR_INVALID
  * for anything else. */
-pe_status pe_link_type_parse(const char *name, pe_link_type *out);
-const char *pe_link_type_name(pe_link_type t);
+PE_API pe_status pe_link_type_parse(const char *name, pe_link_type *out);
+PE_API const char *pe_link_type_name(pe_link_type t);
 
 /* A mention: a byte span [start, end) of the text, on UTF-8 character
  * boundaries, start < end <= text length. */
@@ -184,7 +184,7 @@ typedef enum pe_link_feature {
 } pe_link_feature;
 
 /* Static names ("log_prior", ...), also the keys of the model file. */
-const char *pe_link_feature_name(pe_link_feature f);
+PE_API const char *pe_link_feature_name(pe_link_feature f);
 
 /* ---- Link index (fuzzy forms, acronyms, coarse types) ------------------- */
 
@@ -223,7 +223,7 @@ typedef struct pe_link_index_stats {
  *          (form id u32, popularity f32) x n; keys in byte order, for
  *          prefix search
  * Errors: PE_ERR_IO (dir), PE_ERR_STORE. */
-pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *stats, pe_error *err);
+PE_API pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *stats, pe_error *err);
 
 /* ---- Ranker model ---------------------------------------------------------- */
 
@@ -246,22 +246,22 @@ typedef struct pe_link_model {
 
 /* Parameters that rank by prior only (w[log_prior] = 1), no NIL. *out
  * malloc'd; free with pe_link_model_free. */
-pe_status pe_link_model_new(pe_link_model **out);
-void pe_link_model_free(pe_link_model *m);
+PE_API pe_status pe_link_model_new(pe_link_model **out);
+PE_API void pe_link_model_free(pe_link_model *m);
 /* PE_ERR_IO (file), PE_ERR_PARSE (not a ranker file: the message names
  * what is wrong), PE_ERR_UNSUPPORTED (newer version). */
-pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *err);
-pe_status pe_link_model_save(const pe_link_model *m, const char *path, pe_error *err);
+PE_API pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *err);
+PE_API pe_status pe_link_model_save(const pe_link_model *m, const char *path, pe_error *err);
 
 /* Training data: candidates of mentions with their features and labels. */
 typedef struct pe_link_trainset pe_link_trainset;
-pe_status pe_link_trainset_new(pe_link_trainset **out);
-void pe_link_trainset_free(pe_link_trainset *t);
+PE_API pe_status pe_link_trainset_new(pe_link_trainset **out);
+PE_API void pe_link_trainset_free(pe_link_trainset *t);
 /* Adds one mention: n candidates, features f[n][PE_LINK_NFEATURES]; gold =
  * index of the right candidate, or -1 when the right answer is NIL (or not
  * among the candidates: then NIL is the best the linker can do). */
-pe_status pe_link_trainset_add(pe_link_trainset *t, const double *f, size_t n, int gold);
-size_t pe_link_trainset_mentions(const pe_link_trainset *t);
+PE_API pe_status pe_link_trainset_add(pe_link_trainset *t, const double *f, size_t n, int gold);
+PE_API size_t pe_link_trainset_mentions(const pe_link_trainset *t);
 
 typedef struct pe_link_train_options {
     double l2;        /* L2 penalty on the weights (not the bias); default 1.0 */
@@ -270,7 +270,7 @@ typedef struct pe_link_train_options {
     double nil_max_loss; /* share of the rightly linked mentions the NIL threshold
                             may give up; default 0.02 */
 } pe_link_train_options;
-pe_link_train_options pe_link_train_options_default(void);
+PE_API pe_link_train_options pe_link_train_options_default(void);
 
 /* Fits m (weights, bias) by Newton's method on the candidates of t (the
  * gold candidate 1, the others 0) and, when opt->tune_nil, the NIL
@@ -280,9 +280,9 @@ pe_link_train_options pe_link_train_options_default(void);
  * that NIL detection costs in-graph accuracy at most that share).
  * Deterministic. PE_ERR_INVALID when t has no
  * candidate. opt may be NULL. */
-pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err);
+PE_API pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err);
 /* Score of one feature vector under m. */
-double pe_link_model_score(const pe_link_model *m, const double *f);
+PE_API double pe_link_model_score(const pe_link_model *m, const double *f);
 
 /* ---- Linker ---------------------------------------------------------------- */
 
@@ -300,7 +300,7 @@ typedef struct pe_link_options {
     const char *lang;       /* label language of results; NULL = "en" */
 } pe_link_options;
 
-pe_link_options pe_link_options_default(void);
+PE_API pe_link_options pe_link_options_default(void);
 
 /* Opens a linker over an open store. model NULL = prior only; the model is
  * copied. A missing link index is not an error: fuzzy and acronym
@@ -308,10 +308,10 @@ pe_link_options pe_link_options_default(void);
  * On failure *out is set when a handle could be made (for errmsg); close
  * it in every case. The store must outlive the linker. Errors:
  * PE_ERR_CORRUPT (the index folder holds something else). */
-pe_status pe_linker_open(pe_kg *kg, const pe_link_model *model, const pe_link_options *opt, pe_linker **out);
+PE_API pe_status pe_linker_open(pe_kg *kg, const pe_link_model *model, const pe_link_options *opt, pe_linker **out);
 /* NULL is a no-op. No pe_link_text call may be running. */
-void pe_linker_close(pe_linker *l);
-const char *pe_linker_errmsg(const pe_linker *l);
+PE_API void pe_linker_close(pe_linker *l);
+PE_API const char *pe_linker_errmsg(const pe_linker *l);
 
 typedef struct pe_linker_info {
     int index;          /* 1 when the link index is open */
@@ -319,13 +319,13 @@ typedef struct pe_linker_info {
     int context;        /* 1 when the context feature is on (entity vectors) */
     pe_link_index_stats index_stats;
 } pe_linker_info;
-pe_status pe_linker_info_get(pe_linker *l, pe_linker_info *out);
+PE_API pe_status pe_linker_info_get(pe_linker *l, pe_linker_info *out);
 
 /* Entities linked earlier for the same user or document (partial names and
  * coherence reach back into it). Bounded: the last 256 linked entities. */
 typedef struct pe_link_history pe_link_history;
-pe_status pe_link_history_new(pe_link_history **out);
-void pe_link_history_free(pe_link_history *h);
+PE_API pe_status pe_link_history_new(pe_link_history **out);
+PE_API void pe_link_history_free(pe_link_history *h);
 
 /* How a candidate was found (bits). */
 enum { PE_LINK_VIA_EXACT = 1, PE_LINK_VIA_ACRONYM = 2, PE_LINK_VIA_PARTIAL = 4, PE_LINK_VIA_FUZZY = 8,
@@ -366,9 +366,9 @@ typedef struct pe_link_result {
  * or overlapping nothing but not on a character boundary: the message
  * names the mention's index and its span), PE_ERR_UTF8 (text not valid
  * UTF-8: the message gives the byte offset). */
-pe_status pe_link_text(pe_linker *l, pe_link_history *history, const char *text, size_t len,
+PE_API pe_status pe_link_text(pe_linker *l, pe_link_history *history, const char *text, size_t len,
                        const pe_link_mention *mentions, size_t n, pe_link_result **out);
-void pe_link_result_free(pe_link_result *r);
+PE_API void pe_link_result_free(pe_link_result *r);
 
 /* ---- Evaluation on the ELEVANT benchmark format --------------------------- */
 
@@ -387,7 +387,7 @@ typedef struct pe_link_eval_options {
     pe_link_trainset *collect; /* when set, every mention's candidates are added
                                   (gold index, or -1) for training */
 } pe_link_eval_options;
-pe_link_eval_options pe_link_eval_options_default(void);
+PE_API pe_link_eval_options pe_link_eval_options_default(void);
 
 typedef struct pe_link_eval_result {
     uint64_t docs, mentions;        /* evaluated mentions */
@@ -408,7 +408,7 @@ typedef struct pe_link_eval_result {
 /* Runs the linker over a benchmark file. A line that does not parse is
  * skipped and counted (first_error names file:line) unless opt->strict.
  * Errors: PE_ERR_IO, PE_ERR_PARSE (strict). */
-pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
+PE_API pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
                             pe_link_eval_result *out, pe_error *err);
 
 #ifdef __cplusplus

@@ -51,8 +51,8 @@ typedef enum pe_import_format {
 } pe_import_format;
 
 /* "auto", "wikidata-json", "ntriples", "turtle", "rdfxml"; PE_ERR_INVALID otherwise. */
-pe_status pe_import_format_parse(const char *name, pe_import_format *out);
-const char *pe_import_format_name(pe_import_format f);
+PE_API pe_status pe_import_format_parse(const char *name, pe_import_format *out);
+PE_API const char *pe_import_format_name(pe_import_format f);
 
 typedef struct pe_import_progress {
     const char *path;
@@ -81,7 +81,7 @@ typedef struct pe_import_options {
     const char *source_name;
 } pe_import_options;
 
-pe_import_options pe_import_options_default(void);
+PE_API pe_import_options pe_import_options_default(void);
 
 typedef struct pe_import_result {
     uint32_t source_id;  /* the import's source record in the store */
@@ -160,7 +160,7 @@ typedef struct pe_import_result {
  * (`live`). A DONE source: res->resumed
  * = 2, nothing imported, PE_OK. A fatal error marks the source FAILED (a
  * later import of the file starts a new source). */
-pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *opt,
+PE_API pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *opt,
                          pe_import_result *res, pe_error *err);
 
 /* 1 when `path` is an N-Triples file (plain, gzip or bzip2) whose first
@@ -172,7 +172,7 @@ pe_status pe_import_file(pe_kg *kg, const char *path, const pe_import_options *o
  * moves every label and triple of one of them (several times slower in a
  * store that already holds both sides). The resulting graph is the same in
  * either order; only the numbering of the import sources follows it. */
-int pe_import_is_sameas_file(const char *path);
+PE_API int pe_import_is_sameas_file(const char *path);
 
 /* ---- Downloads (libcurl) ------------------------------------------------- */
 
@@ -200,7 +200,7 @@ typedef struct pe_fetch_options {
     int any_scheme;        /* also ftp://, ftps:// and file:// URLs; default 0: http:// and https:// only */
 } pe_fetch_options;
 
-pe_fetch_options pe_fetch_options_default(void);
+PE_API pe_fetch_options pe_fetch_options_default(void);
 
 /* Downloads url to dest (through dest.part, renamed when complete and the
  * checksum matches). Errors: PE_ERR_NET, PE_ERR_IO, PE_ERR_CHECKSUM,
@@ -236,13 +236,13 @@ pe_fetch_options pe_fetch_options_default(void);
  * Secrets: no message, warning or progress report shows the URL's
  * user:password (they name it as pe_fetch_url_for_record does, and the
  * password is replaced by "***" in any text libcurl adds). */
-pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
+PE_API pe_status pe_fetch_url(const char *url, const char *dest, const pe_fetch_options *opt, pe_error *err);
 
 /* url without any "user:password@" part, as it may be written into a
  * source record or a message (malloc'd, free() it; from a URL libcurl
  * cannot parse, whatever lies between "://" and the last '@' before the
  * path is cut; NULL only when memory runs out). */
-char *pe_fetch_url_for_record(const char *url);
+PE_API char *pe_fetch_url_for_record(const char *url);
 
 /* Fetches the entities `ids` ("Q42,Q90") through the wbgetentities API at
  * `endpoint` (NULL = https://www.wikidata.org/w/api.php), in batches of 50,
@@ -268,13 +268,13 @@ char *pe_fetch_url_for_record(const char *url);
  * are imported and err->msg lists the missing ones. Errors: PE_ERR_NET
  * (HTTP failure, or an API error object: its code and info in err),
  * PE_ERR_PARSE (response is not JSON), and pe_import_file's errors. */
-pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
+PE_API pe_status pe_fetch_wikidata(pe_kg *kg, const char *ids, const char *endpoint, const pe_fetch_options *fopt,
                             const pe_import_options *imp, pe_import_result *res, pe_error *err);
 
 /* Checks an id list as pe_fetch_wikidata does, without any request: PE_OK
  * and the number of ids in *n (may be NULL), or PE_ERR_INVALID naming the
  * first bad id (or saying the list is empty). */
-pe_status pe_fetch_wikidata_check_ids(const char *ids, size_t *n, pe_error *err);
+PE_API pe_status pe_fetch_wikidata_check_ids(const char *ids, size_t *n, pe_error *err);
 
 #ifdef __cplusplus
 }

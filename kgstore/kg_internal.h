@@ -84,7 +84,7 @@ struct pe_kg {
     int no_sync;
     size_t map_size;
     pthread_mutex_t mu;   /* guards err and the counters below */
-    pe_error err;
+    pe_error err;         /* open, begin, commit, sync; the writer's (mirrored) */
     int active_txns;      /* readers + writer alive in this process */
     pe_kg_writer *writer;
     char *dir;
@@ -124,6 +124,7 @@ typedef struct kg_tpend {
 #define KG_PEND_MAX 2000000 /* entries held before an early flush */
 
 struct pe_kg_writer {
+    pe_error err;             /* this writer's last failure */
     kg_vpend pend[KG_NPEND];
     kg_tpend pos, osp;
     pe_kg *kg;
@@ -158,6 +159,7 @@ struct pe_kg_writer {
 enum { KG_WK_P31, KG_WK_P279, KG_WK_RDF_TYPE, KG_WK_SUBCLASS, KG_NWK };
 
 struct pe_kg_reader {
+    pe_error err;                         /* this reader's last failure */
     pe_kg *kg;
     MDB_txn *txn;
     MDB_cursor *cur[KG_NDB];
@@ -298,6 +300,11 @@ int kg_dec_source(const void *v, size_t n, uint32_t id, pe_kg_source *out);
 /* ---- shared helpers (kg_store.c) ----------------------------------------- */
 pe_status kg_fail(pe_kg *kg, pe_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 pe_status kg_mdb_fail(pe_kg *kg, int rc, const char *what);
+/* The same for a reader's and a writer's failures (their own messages). */
+pe_status kg_rfail(pe_kg_reader *r, pe_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+pe_status kg_wfail(pe_kg_writer *w, pe_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+pe_status kg_mdb_rfail(pe_kg_reader *r, int rc, const char *what);
+pe_status kg_mdb_wfail(pe_kg_writer *w, int rc, const char *what);
 /* Name of database KG_* ("spo", ...). */
 const char *kg_db_name(int db);
 /* Builds the lookup key of a term (long ones hashed) into out[KG_MAX_KEY];

@@ -73,10 +73,10 @@ pe_status pe_kg_reader_renew(pe_kg_reader *r)
     reader_free_strs(r);
     mdb_txn_reset(r->txn);
     int rc = mdb_txn_renew(r->txn);
-    if (rc) return kg_mdb_fail(r->kg, rc, "renew read transaction");
+    if (rc) return kg_mdb_rfail(r, rc, "renew read transaction");
     for (int i = 0; i < KG_NDB; i++)
         if (r->cur[i] && (rc = mdb_cursor_renew(r->txn, r->cur[i])))
-            return kg_mdb_fail(r->kg, rc, "renew cursor");
+            return kg_mdb_rfail(r, rc, "renew cursor");
     r->wk_done = 0;
     return PE_OK;
 }
@@ -98,7 +98,7 @@ void pe_kg_reader_end(pe_kg_reader *r)
 
 /* ---- terms and values -------------------------------------------------------- */
 
-static pe_status r_mdb(pe_kg_reader *r, int rc, const char *what) { return kg_mdb_fail(r->kg, rc, what); }
+static pe_status r_mdb(pe_kg_reader *r, int rc, const char *what) { return kg_mdb_rfail(r, rc, what); }
 
 pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id *id)
 {
@@ -112,7 +112,7 @@ pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id 
     int rc = mdb_get(r->txn, r->kg->dbi[KG_T2I], &k, &d);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
     if (rc) return r_mdb(r, rc, "resolve");
-    if (d.mv_size != 8) return kg_fail(r->kg, PE_ERR_CORRUPT, "term2id record of '%.100s' is malformed", term);
+    if (d.mv_size != 8) return kg_rfail(r, PE_ERR_CORRUPT, "term2id record of '%.100s' is malformed", term);
     *id = kg_get64(d.mv_data);
     return PE_OK;
 }
@@ -139,9 +139,9 @@ static int r_literal(pe_kg_reader *r, uint64_t id, MDB_val *d)
 /* A damaged record: PE_ERR_CORRUPT naming the database and the key. */
 static pe_status r_corrupt(pe_kg_reader *r, const char *what, uint64_t id)
 {
-    if (id & KG_LIT_BIT) return kg_fail(r->kg, PE_ERR_CORRUPT, "%s of literal %llu is malformed", what,
+    if (id & KG_LIT_BIT) return kg_rfail(r, PE_ERR_CORRUPT, "%s of literal %llu is malformed", what,
                                         (unsigned long long)(id & ~KG_LIT_BIT));
-    return kg_fail(r->kg, PE_ERR_CORRUPT, "%s of id %llu is malformed", what, (unsigned long long)id);
+    return kg_rfail(r, PE_ERR_CORRUPT, "%s of id %llu is malformed", what, (unsigned long long)id);
 }
 
 pe_status pe_kg_value_get(pe_kg_reader *r, pe_kg_id id, pe_kg_value *out)
@@ -187,7 +187,7 @@ pe_status pe_kg_term(pe_kg_reader *r, pe_kg_id id, const char **term, size_t *le
         if (v.type == PE_KG_VAL_QUANTITY) snprintf(buf, sizeof buf, "%.17g", v.amount);
         else snprintf(buf, sizeof buf, "Point(%.17g %.17g)", v.lon, v.lat);
         char *s = reader_strdup(r, buf);
-        if (!s) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
+        if (!s) return kg_rfail(r, PE_ERR_NOMEM, "out of memory");
         *term = s;
         if (len) *len = strlen(s);
         return PE_OK;
@@ -244,7 +244,7 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
     /* Two passes over a stable snapshot: sizes (every record decoded and
      * checked), then the one block. */
     MDB_cursor *tc = rcur(r, KG_TXT), *sc = rcur(r, KG_SAME), *lc = rcur(r, KG_SITE);
-    if (!tc || !sc || !lc) return kg_fail(kg, PE_ERR_STORE, "cannot open cursors");
+    if (!tc || !sc || !lc) return kg_rfail(r, PE_ERR_STORE, "cannot open cursors");
     size_t n_texts = 0, n_same = 0, n_tsrc = 0, strbytes = term_len + 1 + (dt ? strlen(dt) + 1 : 0);
     MDB_val tk, tv;
     kg_txt_key txk;
@@ -286,7 +286,7 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
     size_t size = sizeof(pe_kg_entity) + n_texts * sizeof(pe_kg_text) + n_same * (sizeof(char *) + sizeof(uint32_t)) +
                   n_links * (2 * sizeof(char *) + sizeof(uint32_t)) + n_tsrc * sizeof(uint32_t) + strbytes + 16;
     pe_kg_entity *e = calloc(1, size);
-    if (!e) return kg_fail(kg, PE_ERR_NOMEM, "out of memory");
+    if (!e) return kg_rfail(r, PE_ERR_NOMEM, "out of memory");
     e->texts = (pe_kg_text *)(e + 1);
     e->same = (const char **)(e->texts + n_texts);
     e->sitelink_sites = (const char **)(e->same + n_same);
@@ -441,7 +441,7 @@ pe_status pe_kg_match(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, pe_kg
     if (!r || !out) return PE_ERR_INVALID;
     *out = NULL;
     pe_kg_iter *it = calloc(1, sizeof *it);
-    if (!it) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
+    if (!it) return kg_rfail(r, PE_ERR_NOMEM, "out of memory");
     it->r = r;
     it->s = s; it->p = p; it->o = o;
     int db;
@@ -578,7 +578,7 @@ pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id
     *n = 0;
     pe_kg_triple t = {.s = s, .p = p, .o = o};
     MDB_cursor *c = rcur(r, KG_SPO), *tc = rcur(r, KG_TSRC);
-    if (!c || !tc) return kg_fail(r->kg, PE_ERR_STORE, "cannot open cursors");
+    if (!c || !tc) return kg_rfail(r, PE_ERR_STORE, "cannot open cursors");
     unsigned char sk[8], probe[KG_SPO_VAL];
     kg_put64(sk, s);
     kg_put64(probe, p);
@@ -696,7 +696,7 @@ static pe_status r_types(pe_kg_reader *r, uint64_t e, int closure, uint64_t stop
         if (!rc && !*hit) rc = add_objects(r, set->order[i], r->wk[KG_WK_SUBCLASS], set, stop, hit);
     }
     if (rc == KG_RC_CORRUPT) return r_corrupt(r, "spo index entry", e);
-    if (rc < 0) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
+    if (rc < 0) return kg_rfail(r, PE_ERR_NOMEM, "out of memory");
     if (rc) return r_mdb(r, rc, "types");
     return PE_OK;
 }
@@ -761,10 +761,10 @@ pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_k
     pe_status st;
     size_t fl;
     char *form = kg_alias_form_buf(text, len, &r->buf, &r->buf_cap, &fl, &st);
-    if (!form) return kg_fail(r->kg, st, st == PE_ERR_UTF8 ? "lookup text is not valid UTF-8" : "out of memory");
+    if (!form) return kg_rfail(r, st, st == PE_ERR_UTF8 ? "lookup text is not valid UTF-8" : "out of memory");
     if (fl == 0) return PE_NOT_FOUND;
     MDB_cursor *c = rcur(r, KG_ALIAS), *ec = rcur(r, KG_ENT);
-    if (!c || !ec) return kg_fail(r->kg, PE_ERR_STORE, "cannot open cursors");
+    if (!c || !ec) return kg_rfail(r, PE_ERR_STORE, "cannot open cursors");
     MDB_val k = {fl, form}, d;
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET_KEY);
     size_t nc = 0;
@@ -773,7 +773,7 @@ pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_k
         uint64_t id;
         int flag;
         if (kg_dec_alias(d.mv_data, d.mv_size, &id, &flag))
-            return kg_fail(r->kg, PE_ERR_CORRUPT, "alias index entry of '%.100s' is malformed", form);
+            return kg_rfail(r, PE_ERR_CORRUPT, "alias index entry of '%.100s' is malformed", form);
         int exact = flag == KG_ALIAS_FLAG_LABEL;
         if (nc && cands[nc - 1].id == id) { /* label and alias of one entity are adjacent */
             cands[nc - 1].exact |= exact;
@@ -781,7 +781,7 @@ pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_k
             if (nc == r->cands_cap) {
                 size_t ncap = r->cands_cap ? r->cands_cap * 2 : 64;
                 kg_cand *nca = realloc(r->cands, ncap * sizeof *nca);
-                if (!nca) return kg_fail(r->kg, PE_ERR_NOMEM, "out of memory");
+                if (!nca) return kg_rfail(r, PE_ERR_NOMEM, "out of memory");
                 r->cands = cands = nca;
                 r->cands_cap = ncap;
             }

@@ -42,7 +42,32 @@ pe_status kg_fail(pe_kg *kg, pe_status st, const char *fmt, ...)
     return st;
 }
 
-pe_status kg_mdb_fail(pe_kg *kg, int rc, const char *what)
+/* A reader's failures stay on the reader (one thread uses it at a time). */
+pe_status kg_rfail(pe_kg_reader *r, pe_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pe_error_setv(&r->err, st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* A writer's failures are on the writer, and also on its handle (one
+ * writer per handle), where they outlive a commit that frees the writer. */
+pe_status kg_wfail(pe_kg_writer *w, pe_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pe_error_setv(&w->err, st, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&w->kg->mu);
+    w->kg->err = w->err;
+    pthread_mutex_unlock(&w->kg->mu);
+    return st;
+}
+
+/* The status and message of an LMDB failure into buf[cap]. */
+static pe_status mdb_status(const pe_kg *kg, int rc, const char *what, char *buf, size_t cap)
 {
     pe_status st = PE_ERR_STORE;
     if (rc == MDB_MAP_FULL) st = PE_ERR_FULL;
@@ -51,15 +76,48 @@ pe_status kg_mdb_fail(pe_kg *kg, int rc, const char *what)
     else if (rc == ENOMEM) st = PE_ERR_NOMEM;
     else if (rc == EIO || rc == ENOSPC || rc == EACCES || rc == ENOENT || rc == EROFS) st = PE_ERR_IO;
     if (rc == MDB_MAP_FULL)
-        return kg_fail(kg, st, "%s: the store's map (%zu bytes) is full; abort the batch and retry "
-                               "(the map is grown when the writer ends) or reopen with a larger map_size",
-                       what, kg->map_size);
-    return kg_fail(kg, st, "%s: %s", what, mdb_strerror(rc));
+        snprintf(buf, cap, "%s: the store's map (%zu bytes) is full; abort the batch and retry "
+                           "(the map is grown when the writer ends) or reopen with a larger map_size",
+                 what, kg->map_size);
+    else
+        snprintf(buf, cap, "%s: %s", what, mdb_strerror(rc));
+    return st;
+}
+
+pe_status kg_mdb_fail(pe_kg *kg, int rc, const char *what)
+{
+    char msg[PE_ERRMSG_MAX];
+    pe_status st = mdb_status(kg, rc, what, msg, sizeof msg);
+    return kg_fail(kg, st, "%s", msg);
+}
+
+pe_status kg_mdb_rfail(pe_kg_reader *r, int rc, const char *what)
+{
+    char msg[PE_ERRMSG_MAX];
+    pe_status st = mdb_status(r->kg, rc, what, msg, sizeof msg);
+    return kg_rfail(r, st, "%s", msg);
+}
+
+pe_status kg_mdb_wfail(pe_kg_writer *w, int rc, const char *what)
+{
+    char msg[PE_ERRMSG_MAX];
+    pe_status st = mdb_status(w->kg, rc, what, msg, sizeof msg);
+    return kg_wfail(w, st, "%s", msg);
 }
 
 const char *pe_kg_errmsg(const pe_kg *kg)
 {
     return kg ? kg->err.msg : "no graph store handle";
+}
+
+const char *pe_kg_reader_errmsg(const pe_kg_reader *r)
+{
+    return r ? r->err.msg : "no reader";
+}
+
+const char *pe_kg_writer_errmsg(const pe_kg_writer *w)
+{
+    return w ? w->err.msg : "no writer";
 }
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -471,16 +529,10 @@ static pe_status kg_check_layout(pe_kg *kg, int create_ok)
     return PE_OK;
 }
 
-pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out)
+/* The work of pe_kg_open on a fresh handle; failures leave kg->err. */
+static pe_status kg_open(pe_kg *kg, const char *dir, const pe_kg_options *opt)
 {
-    if (!out) return PE_ERR_INVALID;
-    *out = NULL;
     pe_kg_options o = opt ? *opt : pe_kg_options_default();
-    pe_kg *kg = calloc(1, sizeof *kg);
-    if (!kg) return PE_ERR_NOMEM;
-    pthread_mutex_init(&kg->mu, NULL);
-    pe_error_clear(&kg->err);
-    *out = kg;
     if (!dir || !*dir) return kg_fail(kg, PE_ERR_INVALID, "no store directory given");
     kg->dir = strdup(dir);
     if (!kg->dir) return kg_fail(kg, PE_ERR_NOMEM, "out of memory");
@@ -521,6 +573,24 @@ pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out)
     MDB_envinfo info;
     if (mdb_env_info(kg->env, &info) == 0 && info.me_mapsize > kg->map_size) kg->map_size = info.me_mapsize;
     return kg_check_layout(kg, !o.read_only);
+}
+
+pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out, pe_error *err)
+{
+    if (!out) return pe_error_set(err, PE_ERR_INVALID, "pe_kg_open: out is NULL");
+    *out = NULL;
+    pe_kg *kg = calloc(1, sizeof *kg);
+    if (!kg) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&kg->mu, NULL);
+    pe_error_clear(&kg->err);
+    pe_status st = kg_open(kg, dir, opt);
+    if (st >= PE_ERR_FIRST) {
+        pe_error_set(err, st, "%s", kg->err.msg);
+        pe_kg_close(kg);
+        return st;
+    }
+    *out = kg;
+    return st;
 }
 
 void pe_kg_close(pe_kg *kg)
@@ -644,6 +714,7 @@ pe_status pe_kg_writer_begin(pe_kg *kg, pe_kg_writer **out)
     kg->writer = w;
     pthread_mutex_unlock(&kg->mu);
     w->kg = kg;
+    pe_error_clear(&w->err);
     int rc = kg_txn_begin(kg, 0, &w->txn);
     if (rc) {
         pe_status st = kg_mdb_fail(kg, rc, "begin write transaction");
@@ -864,7 +935,7 @@ static pe_status kg_src_put(pe_kg_writer *w, const pe_kg_source *s)
     size_t n = kg_src_encode(s, buf, sizeof stackbuf);
     if (n > sizeof stackbuf) {
         buf = malloc(n);
-        if (!buf) return kg_fail(w->kg, PE_ERR_NOMEM, "out of memory");
+        if (!buf) return kg_wfail(w, PE_ERR_NOMEM, "out of memory");
         kg_src_encode(s, buf, n);
     }
     unsigned char kb[4];
@@ -874,7 +945,7 @@ static pe_status kg_src_put(pe_kg_writer *w, const pe_kg_source *s)
     if (buf != stackbuf) free(buf);
     if (rc) {
         if (rc == MDB_MAP_FULL) w->failed = PE_ERR_FULL;
-        return kg_mdb_fail(w->kg, rc, "write source record");
+        return kg_mdb_wfail(w, rc, "write source record");
     }
     return PE_OK;
 }
@@ -885,9 +956,9 @@ static pe_status kg_src_load(pe_kg_writer *w, uint32_t id, pe_kg_source *s)
     kg_put32(kb, id);
     MDB_val k = {4, kb}, d;
     int rc = mdb_get(w->txn, w->kg->dbi[KG_SRC], &k, &d);
-    if (rc == MDB_NOTFOUND) return kg_fail(w->kg, PE_ERR_INVALID, "no import source %u", id);
-    if (rc) return kg_mdb_fail(w->kg, rc, "read source record");
-    if (kg_src_decode(&d, id, s)) return kg_fail(w->kg, PE_ERR_CORRUPT, "source record %u is malformed", id);
+    if (rc == MDB_NOTFOUND) return kg_wfail(w, PE_ERR_INVALID, "no import source %u", id);
+    if (rc) return kg_mdb_wfail(w, rc, "read source record");
+    if (kg_src_decode(&d, id, s)) return kg_wfail(w, PE_ERR_CORRUPT, "source record %u is malformed", id);
     return PE_OK;
 }
 
@@ -909,7 +980,7 @@ pe_status pe_kg_source_begin(pe_kg_writer *w, const pe_kg_source *info, uint32_t
     uint32_t last = 0;
     for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         pe_kg_source s;
-        if (k.mv_size != 4) return kg_fail(w->kg, PE_ERR_CORRUPT, "a source record key is malformed");
+        if (k.mv_size != 4) return kg_wfail(w, PE_ERR_CORRUPT, "a source record key is malformed");
         uint32_t id = kg_get32(k.mv_data);
         last = id;
         if (kg_src_decode(&d, id, &s)) continue;
@@ -953,7 +1024,7 @@ pe_status pe_kg_source_checkpoint(pe_kg_writer *w, uint32_t source_id, const pe_
             snprintf(s.last_error, sizeof s.last_error, "%s", last_error);
         st = kg_src_put(w, &s);
     } else {
-        kg_fail(w->kg, st, "out of memory");
+        kg_wfail(w, st, "out of memory");
     }
     for (int i = 0; i < 5; i++) free(copies[i]);
     return st;
@@ -978,7 +1049,7 @@ pe_status pe_kg_source_finish(pe_kg_writer *w, uint32_t source_id, pe_kg_source_
         s.ended = kg_unix_now();
         st = kg_src_put(w, &s);
     } else {
-        kg_fail(w->kg, st, "out of memory");
+        kg_wfail(w, st, "out of memory");
     }
     for (int i = 0; i < 5; i++) free(copies[i]);
     return st;
@@ -1083,8 +1154,8 @@ pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out)
     MDB_val k = {4, kb}, d;
     int rc = mdb_get(r->txn, r->kg->dbi[KG_SRC], &k, &d);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
-    if (rc) return kg_mdb_fail(r->kg, rc, "read source record");
-    if (kg_src_decode(&d, id, out)) return kg_fail(r->kg, PE_ERR_CORRUPT, "source record %u is malformed", id);
+    if (rc) return kg_mdb_rfail(r, rc, "read source record");
+    if (kg_src_decode(&d, id, out)) return kg_rfail(r, PE_ERR_CORRUPT, "source record %u is malformed", id);
     out->live = out->status == PE_KG_SOURCE_RUNNING && kg_source_live(r->kg, id);
     return PE_OK;
 }
@@ -1101,13 +1172,13 @@ pe_status pe_kg_stats_get(pe_kg_reader *r, pe_kg_stats *out)
     const int dbs[] = {KG_T2I, KG_ENT, KG_I2L, KG_SPO, KG_SAME, KG_SRC};
     for (size_t i = 0; i < sizeof dbs / sizeof *dbs; i++) {
         int rc = mdb_stat(r->txn, kg->dbi[dbs[i]], &s);
-        if (rc) return kg_mdb_fail(kg, rc, "stat");
+        if (rc) return kg_mdb_rfail(r, rc, "stat");
         *dst[i] = s.ms_entries;
     }
     /* Distinct alias forms: one step per key. */
     MDB_cursor *c;
     int rc = mdb_cursor_open(r->txn, kg->dbi[KG_ALIAS], &c);
-    if (rc) return kg_mdb_fail(kg, rc, "stat");
+    if (rc) return kg_mdb_rfail(r, rc, "stat");
     MDB_val k, d;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP))
         out->alias_keys++;

@@ -17,7 +17,7 @@
 static pe_status w_mdb(pe_kg_writer *w, int rc, const char *what)
 {
     /* An LMDB error in a write transaction leaves it unusable. */
-    pe_status st = kg_mdb_fail(w->kg, rc, what);
+    pe_status st = kg_mdb_wfail(w, rc, what);
     w->failed = st;
     return st;
 }
@@ -25,7 +25,7 @@ static pe_status w_mdb(pe_kg_writer *w, int rc, const char *what)
 static pe_status w_nomem(pe_kg_writer *w)
 {
     w->failed = PE_ERR_NOMEM;
-    return kg_fail(w->kg, PE_ERR_NOMEM, "out of memory");
+    return kg_wfail(w, PE_ERR_NOMEM, "out of memory");
 }
 
 /* The writer's sort buffer, at least n bytes (kept between flushes and
@@ -251,7 +251,7 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
         kg_ent_rec old;
         if (rc || kg_dec_entity(d.mv_data, d.mv_size, &old)) {
             st = rc ? w_mdb(w, rc, "read entity record")
-                    : kg_fail(w->kg, PE_ERR_CORRUPT, "entity record %llu is malformed", (unsigned long long)u->id);
+                    : kg_wfail(w, PE_ERR_CORRUPT, "entity record %llu is malformed", (unsigned long long)u->id);
             break;
         }
         int okind = old.kind;
@@ -516,9 +516,9 @@ pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *
     *id = 0;
     if (w->failed) return w->failed;
     kg_canon_term(&term, &len);
-    if (len == 0) return kg_fail(w->kg, PE_ERR_INVALID, "empty term");
+    if (len == 0) return kg_wfail(w, PE_ERR_INVALID, "empty term");
     if ((unsigned char)term[0] < 0x20)
-        return kg_fail(w->kg, PE_ERR_INVALID, "term starts with a control character");
+        return kg_wfail(w, PE_ERR_INVALID, "term starts with a control character");
     unsigned char kb[KG_MAX_KEY + 1];
     size_t kl = kg_term_key((const unsigned char *)term, len, kb);
     uint64_t h = kg_cache_hash(kb, kl);
@@ -592,7 +592,7 @@ static pe_status w_lit_encode(pe_kg_writer *w, const pe_kg_value *v, size_t *n)
         break;
     case PE_KG_VAL_TIME:
         if (v->precision < 0 || v->precision > 14)
-            return kg_fail(w->kg, PE_ERR_INVALID, "time precision %d outside 0..14", v->precision);
+            return kg_wfail(w, PE_ERR_INVALID, "time precision %d outside 0..14", v->precision);
         *p++ = (unsigned char)v->precision;
         PUTS(nz(v->calendar));
         PUTT();
@@ -607,7 +607,7 @@ static pe_status w_lit_encode(pe_kg_writer *w, const pe_kg_value *v, size_t *n)
         PUTT();
         break;
     default:
-        return kg_fail(w->kg, PE_ERR_INVALID, "unknown value type %d", (int)v->type);
+        return kg_wfail(w, PE_ERR_INVALID, "unknown value type %d", (int)v->type);
     }
 #undef PUTS
 #undef PUTT
@@ -663,7 +663,7 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
 {
     *added = 0;
     size_t ll = strlen(lang);
-    if (ll > 64) return kg_fail(w->kg, PE_ERR_INVALID, "language code longer than 64 bytes: %.64s...", lang);
+    if (ll > 64) return kg_wfail(w, PE_ERR_INVALID, "language code longer than 64 bytes: %.64s...", lang);
     unsigned char kb[8 + 1 + 65 + 8];
     kg_put64(kb, e);
     kb[8] = (unsigned char)kind;
@@ -689,7 +689,7 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
         if (rc != MDB_KEYEXIST) return w_mdb(w, rc, "store text");
         kg_txt_val tv;
         if (kg_dec_text_val(d.mv_data, d.mv_size, &tv))
-            return kg_fail(w->kg, PE_ERR_CORRUPT, "text record of entity %llu is malformed", (unsigned long long)e);
+            return kg_wfail(w, PE_ERR_CORRUPT, "text record of entity %llu is malformed", (unsigned long long)e);
         size_t hdr = 2 + 4 * tv.n_sources;
         if (tv.text_len != len || memcmp(tv.text, text, len) != 0) continue;
         /* The same text again: remember the new source beside the first. */
@@ -710,13 +710,13 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
         rc = mdb_cursor_put(w->cur[KG_TXT], &k2, &nd, 0);
         return rc ? w_mdb(w, rc, "store text source") : PE_OK;
     }
-    if (!*added) return kg_fail(w->kg, PE_ERR_STORE, "text hash chain too long for entity %llu",
+    if (!*added) return kg_wfail(w, PE_ERR_STORE, "text hash chain too long for entity %llu",
                                 (unsigned long long)e);
     if (kind == PE_KG_DESCRIPTION) return PE_OK;
     pe_status st;
     size_t fl;
     char *form = kg_alias_form_buf(text, len, &w->form, &w->form_cap, &fl, &st);
-    if (!form) return st == PE_ERR_NOMEM ? w_nomem(w) : kg_fail(w->kg, st, "text of entity %llu is not valid UTF-8",
+    if (!form) return st == PE_ERR_NOMEM ? w_nomem(w) : kg_wfail(w, st, "text of entity %llu is not valid UTF-8",
                                                                 (unsigned long long)e);
     if (fl == 0) return PE_OK;
     unsigned char v[KG_ALIAS_VAL];
@@ -730,7 +730,7 @@ static int w_is_literal(uint64_t id) { return (id & KG_LIT_BIT) != 0; }
 static pe_status w_check_entity(pe_kg_writer *w, uint64_t e, const char *what)
 {
     if (!e || w_is_literal(e) || e >= w->next_term)
-        return kg_fail(w->kg, PE_ERR_INVALID, "%s: %llu is not an entity id of this store", what,
+        return kg_wfail(w, PE_ERR_INVALID, "%s: %llu is not an entity id of this store", what,
                        (unsigned long long)e);
     return PE_OK;
 }
@@ -740,10 +740,10 @@ pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, cons
 {
     if (!w || (!text && len)) return PE_ERR_INVALID;
     if (w->failed) return w->failed;
-    if ((unsigned)kind > PE_KG_DESCRIPTION) return kg_fail(w->kg, PE_ERR_INVALID, "bad text kind %d", (int)kind);
+    if ((unsigned)kind > PE_KG_DESCRIPTION) return kg_wfail(w, PE_ERR_INVALID, "bad text kind %d", (int)kind);
     if (text && memchr(text, 0, len))
-        return kg_fail(w->kg, PE_ERR_INVALID, "a text of entity %llu holds a NUL byte (texts are read as C strings)",
-                       (unsigned long long)e);
+        return kg_wfail(w, PE_ERR_INVALID, "a text of entity %llu holds a NUL byte (texts are read as C strings)",
+                        (unsigned long long)e);
     e = w_canon(w, e);
     pe_status st = w_check_entity(w, e, "put_text");
     if (st != PE_OK) return st;
@@ -759,7 +759,7 @@ static pe_status w_sitelink_add(pe_kg_writer *w, uint64_t e, const char *site, c
 {
     *added = 0;
     size_t sl = strlen(site);
-    if (sl == 0 || sl > 128) return kg_fail(w->kg, PE_ERR_INVALID, "bad sitelink site '%.128s'", site);
+    if (sl == 0 || sl > 128) return kg_wfail(w, PE_ERR_INVALID, "bad sitelink site '%.128s'", site);
     unsigned char kb[8 + 129];
     kg_put64(kb, e);
     memcpy(kb + 8, site, sl + 1);
@@ -800,7 +800,7 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
     if (!w) return PE_ERR_INVALID;
     if (w->failed) return w->failed;
     if ((unsigned)kind > PE_KG_KIND_RESOURCE)
-        return kg_fail(w->kg, PE_ERR_INVALID, "bad entity kind %d for entity %llu", (int)kind, (unsigned long long)e);
+        return kg_wfail(w, PE_ERR_INVALID, "bad entity kind %d for entity %llu", (int)kind, (unsigned long long)e);
     e = w_canon(w, e);
     pe_status st = w_check_entity(w, e, "put_kind");
     if (st != PE_OK) return st;
@@ -816,7 +816,7 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
     }
     if (datatype && *datatype) {
         size_t l = strlen(datatype);
-        if (l > 200) return kg_fail(w->kg, PE_ERR_INVALID, "datatype name too long for entity %llu",
+        if (l > 200) return kg_wfail(w, PE_ERR_INVALID, "datatype name too long for entity %llu",
                                     (unsigned long long)e);
         if (w->arena_len + l + 1 > w->arena_cap) {
             size_t cap = w->arena_cap ? w->arena_cap * 2 : 4096;
@@ -888,7 +888,7 @@ pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_
 {
     if (!w || !o) return PE_ERR_INVALID;
     if (w->failed) return w->failed;
-    if ((unsigned)rank > PE_KG_RANK_DEPRECATED) return kg_fail(w->kg, PE_ERR_INVALID, "bad rank %d", (int)rank);
+    if ((unsigned)rank > PE_KG_RANK_DEPRECATED) return kg_wfail(w, PE_ERR_INVALID, "bad rank %d", (int)rank);
     s = w_canon(w, s);
     p = w_canon(w, p);
     pe_status st = w_check_entity(w, s, "put_triple subject");
@@ -1154,7 +1154,7 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
         kg_txt_key tk;
         kg_txt_val tv;
         if (kg_dec_text_key(k.mv_data, k.mv_size, &tk) || kg_dec_text_val(v.mv_data, v.mv_size, &tv)) {
-            st = kg_fail(w->kg, PE_ERR_CORRUPT, "sameAs merge: text record of id %llu is malformed",
+            st = kg_wfail(w, PE_ERR_CORRUPT, "sameAs merge: text record of id %llu is malformed",
                          (unsigned long long)o);
             goto out;
         }
@@ -1190,7 +1190,7 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     for (pos = 0; kv_next(&l, &pos, &k, &v);) {
         kg_site_rec sr;
         if (kg_dec_sitelink(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &sr)) {
-            st = kg_fail(w->kg, PE_ERR_CORRUPT, "sameAs merge: sitelink record of id %llu is malformed",
+            st = kg_wfail(w, PE_ERR_CORRUPT, "sameAs merge: sitelink record of id %llu is malformed",
                          (unsigned long long)o);
             goto out;
         }
@@ -1249,7 +1249,7 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     rc = mdb_get(w->txn, w->kg->dbi[KG_ENT], &ek, &ed);
     kg_ent_rec orec;
     if (rc == 0 && kg_dec_entity(ed.mv_data, ed.mv_size, &orec)) {
-        st = kg_fail(w->kg, PE_ERR_CORRUPT, "sameAs merge: entity record %llu is malformed", (unsigned long long)o);
+        st = kg_wfail(w, PE_ERR_CORRUPT, "sameAs merge: entity record %llu is malformed", (unsigned long long)o);
         goto out;
     }
     if (rc == 0) {
@@ -1290,7 +1290,7 @@ mdb_err:
     st = rc == ENOMEM ? w_nomem(w) : w_mdb(w, rc, "sameAs merge");
     goto out;
 corrupt_index:
-    st = kg_fail(w->kg, PE_ERR_CORRUPT, "sameAs merge: an index entry of id %llu is malformed", (unsigned long long)o);
+    st = kg_wfail(w, PE_ERR_CORRUPT, "sameAs merge: an index entry of id %llu is malformed", (unsigned long long)o);
 out:
     free(l.b);
     return st;
@@ -1319,7 +1319,7 @@ pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t sou
         const char *ts;
         size_t tsl;
         if (kg_dec_term(tv[i].mv_data, tv[i].mv_size, &ts, &tsl))
-            return kg_fail(w->kg, PE_ERR_CORRUPT, "id2term record of id %llu is malformed", (unsigned long long)ids[i]);
+            return kg_wfail(w, PE_ERR_CORRUPT, "id2term record of id %llu is malformed", (unsigned long long)ids[i]);
         wd[i] = kg_is_wikidata_id(tv[i].mv_data, tv[i].mv_size - 1);
     }
     char stack[1024], *copy = stack;

@@ -5,7 +5,8 @@
  *
  *     pe_kg *kg;
  *     pe_kg_options o = pe_kg_options_default();
- *     if (pe_kg_open("kg.db", &o, &kg) != PE_OK) { ... pe_kg_errmsg(kg) ... }
+ *     pe_error err;
+ *     if (pe_kg_open("kg.db", &o, &kg, &err) >= PE_ERR_FIRST) { ... err.msg ... }
  *
  *     // write (one writer at a time; other processes' writers wait)
  *     pe_kg_writer *w;
@@ -32,8 +33,9 @@
  * the other term resolves to it, and every label and triple keeps the source
  * (import) that said it.
  *
- * Errors: functions return a pe_status; the detail of the last failure on a
- * handle is in pe_kg_errmsg(kg) (or the writer's/reader's kg). Borrowed
+ * Errors: functions return a pe_status; the detail of the last failure is
+ * on the handle that failed: pe_kg_reader_errmsg(r), pe_kg_writer_errmsg(w),
+ * pe_kg_errmsg(kg) (open is told through its pe_error). Borrowed
  * strings and arrays returned by reader functions stay valid until
  * pe_kg_reader_end() or pe_kg_reader_renew() on that reader. Every function
  * may also return PE_ERR_INVALID (NULL handle or output, bad argument) and
@@ -99,21 +101,28 @@ typedef struct pe_kg_options {
                          or pe_kg_sync(); default 0 */
 } pe_kg_options;
 
-pe_kg_options pe_kg_options_default(void);
+PE_API pe_kg_options pe_kg_options_default(void);
 
 /* Opens (creating if allowed) the store in directory `dir` (opt NULL =
- * defaults; a read-only open never creates). On failure
- * *out is still set when a handle could be made, so that pe_kg_errmsg()
- * explains; close it in every case. Errors: PE_ERR_IO (path), PE_ERR_CORRUPT
- * (not a store of ours, or a newer layout version), PE_ERR_STORE,
- * PE_ERR_NOMEM, PE_ERR_INVALID. */
-pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out);
+ * defaults; a read-only open never creates). On failure *out is NULL,
+ * nothing needs closing and err (may be NULL) explains. Errors: PE_ERR_IO
+ * (path), PE_ERR_CORRUPT (not a store of ours, or a newer layout version),
+ * PE_ERR_STORE, PE_ERR_NOMEM, PE_ERR_INVALID. */
+PE_API pe_status pe_kg_open(const char *dir, const pe_kg_options *opt, pe_kg **out, pe_error *err);
 /* NULL is a no-op. All readers and writers must have ended. */
-void pe_kg_close(pe_kg *kg);
-/* Message of the last failure on this handle ("" when none). Never NULL. */
-const char *pe_kg_errmsg(const pe_kg *kg);
+PE_API void pe_kg_close(pe_kg *kg);
+/* Message of the last failure of the handle's own calls (writer and
+ * reader begin, commit, sync) and of its writer's calls ("" when none).
+ * Never NULL. A reader's failures are on the reader only. */
+PE_API const char *pe_kg_errmsg(const pe_kg *kg);
+/* Message of the last failure on this reader ("" when none): readers of
+ * one handle in several threads each keep their own. Never NULL. */
+PE_API const char *pe_kg_reader_errmsg(const pe_kg_reader *r);
+/* Message of the last failure on this writer ("" when none; also given by
+ * pe_kg_errmsg, where it outlives the commit). Never NULL. */
+PE_API const char *pe_kg_writer_errmsg(const pe_kg_writer *w);
 /* Flushes to disk (for stores opened with no_sync). */
-pe_status pe_kg_sync(pe_kg *kg);
+PE_API pe_status pe_kg_sync(pe_kg *kg);
 
 /* ---- Values --------------------------------------------------------------- */
 
@@ -206,16 +215,16 @@ typedef struct pe_kg_source {
  * source is created with status RUNNING, zero counts and started = now when
  * info->started is 0, and *resumed is 0. Strings are copied. resumed may be
  * NULL. Like all writes it is committed (or lost) with the writer. */
-pe_status pe_kg_source_begin(pe_kg_writer *w, const pe_kg_source *info, uint32_t *source_id, int *resumed);
+PE_API pe_status pe_kg_source_begin(pe_kg_writer *w, const pe_kg_source *info, uint32_t *source_id, int *resumed);
 /* Stores the counts (and position) in the same transaction as the data, so
  * that a crash leaves the counts matching what was committed. last_error
  * (NULL or "" = none) is kept only if the record has no error yet: the
  * first error seen stays. PE_ERR_INVALID when source_id does not exist. */
-pe_status pe_kg_source_checkpoint(pe_kg_writer *w, uint32_t source_id, const pe_kg_counts *c,
+PE_API pe_status pe_kg_source_checkpoint(pe_kg_writer *w, uint32_t source_id, const pe_kg_counts *c,
                                   const char *last_error);
 /* Sets the final status, the counts (c may be NULL to keep them) and ended
  * = now. PE_ERR_INVALID when source_id does not exist. */
-pe_status pe_kg_source_finish(pe_kg_writer *w, uint32_t source_id, pe_kg_source_status st,
+PE_API pe_status pe_kg_source_finish(pe_kg_writer *w, uint32_t source_id, pe_kg_source_status st,
                               const pe_kg_counts *c);
 
 /* Marks source `id` as being imported now, until pe_kg_source_release,
@@ -225,9 +234,9 @@ pe_status pe_kg_source_finish(pe_kg_writer *w, uint32_t source_id, pe_kg_source_
  * pe_kg_source_get's `live`. PE_ERR_BUSY when another process (its pid in
  * *holder_pid, may be NULL) or this handle holds it; PE_ERR_IO when the
  * lock file cannot be opened (read-only store). */
-pe_status pe_kg_source_hold(pe_kg *kg, uint32_t id, long *holder_pid);
+PE_API pe_status pe_kg_source_hold(pe_kg *kg, uint32_t id, long *holder_pid);
 /* Releases a hold of this handle; anything else is a no-op. */
-void pe_kg_source_release(pe_kg *kg, uint32_t id);
+PE_API void pe_kg_source_release(pe_kg *kg, uint32_t id);
 
 /* ---- Writing -------------------------------------------------------------- */
 
@@ -235,11 +244,11 @@ void pe_kg_source_release(pe_kg *kg, uint32_t id);
  * PE_ERR_BUSY if this handle already has a writer; PE_ERR_INVALID when read-only.
  * Keep batches bounded (the importers commit every 20k entities): the
  * transaction's dirty pages live in memory until commit. */
-pe_status pe_kg_writer_begin(pe_kg *kg, pe_kg_writer **out);
+PE_API pe_status pe_kg_writer_begin(pe_kg *kg, pe_kg_writer **out);
 /* Commits and frees the writer (also on failure). PE_ERR_FULL when the map is full. */
-pe_status pe_kg_writer_commit(pe_kg_writer *w);
+PE_API pe_status pe_kg_writer_commit(pe_kg_writer *w);
 /* Aborts and frees; NULL is a no-op. */
-void pe_kg_writer_abort(pe_kg_writer *w);
+PE_API void pe_kg_writer_abort(pe_kg_writer *w);
 
 /* Interns an entity/resource term (QID/PID/LID or IRI; Wikidata entity IRIs
  * canonicalised) and sets *id. Follows owl:sameAs merges. The IRIs
@@ -247,14 +256,14 @@ void pe_kg_writer_abort(pe_kg_writer *w);
  * X is a Wikidata id (Q/P/L + digits). Terms are bytes (not checked for
  * UTF-8); PE_ERR_INVALID for an empty term or one starting with a control
  * character. Not for literals: pass those as values to pe_kg_put_triple. */
-pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *id);
+PE_API pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *id);
 /* Declares the kind of an entity (and for properties the Wikidata datatype,
  * e.g. "wikibase-item", else NULL). Creates the entity record if missing.
  * Kinds only rise: ITEM/PROPERTY/LEXEME > RESOURCE > UNKNOWN (a DBpedia
  * resource merged into an item stays an item). The record's source is the
  * one that gave its highest kind (first such call). Records are written at commit (one update per entity per
  * batch). */
-pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, const char *datatype,
+PE_API pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, const char *datatype,
                          uint32_t source);
 /* Adds a label/alias/description in language `lang` ("en"; "" or NULL for
  * none; at most 64 bytes). Adding the same (kind, lang, text) twice is a
@@ -265,11 +274,11 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
  * PE_ERR_INVALID when the text holds a NUL byte (readers get texts as C
  * strings: it would be cut there).
  * Also creates the entity record (kind UNKNOWN) if missing. */
-pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, const char *lang,
+PE_API pe_status pe_kg_put_text(pe_kg_writer *w, pe_kg_id e, pe_kg_text_kind kind, const char *lang,
                          const char *text, size_t len, uint32_t source);
 /* Adds a sitelink (site "enwiki", title). Sitelink count feeds the prior.
  * The same site twice is a no-op (the first title is kept). */
-pe_status pe_kg_put_sitelink(pe_kg_writer *w, pe_kg_id e, const char *site, const char *title,
+PE_API pe_status pe_kg_put_sitelink(pe_kg_writer *w, pe_kg_id e, const char *site, const char *title,
                              uint32_t source);
 /* Adds the statement (s, p, o). Idempotent: the same triple twice is stored
  * once (the first source kept, later ones added to its source list; the
@@ -278,7 +287,7 @@ pe_status pe_kg_put_sitelink(pe_kg_writer *w, pe_kg_id e, const char *site, cons
  * PE_ERR_INVALID for ids that are not entities of this store, an unknown
  * value type or a time precision outside 0..14. The subject gets an entity
  * record (kind UNKNOWN) if it has none. */
-pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_value *o,
+PE_API pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_value *o,
                            pe_kg_rank rank, uint32_t source);
 /* Records a owl:sameAs between two terms and merges them: the Wikidata term
  * (if either is one) stays canonical (when both or neither are, `a` does);
@@ -289,33 +298,33 @@ pe_status pe_kg_put_triple(pe_kg_writer *w, pe_kg_id s, pe_kg_id p, const pe_kg_
  * this source. Data of either side may come before or after; a sameAs of
  * two terms already merged is a no-op. Triples where the merged term is the
  * predicate are not rewritten. */
-pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t source);
+PE_API pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t source);
 
 /* ---- Reading -------------------------------------------------------------- */
 
 /* A read transaction: a consistent snapshot. Not shared between threads
  * at the same time. Many readers may be open (options.max_readers in all
  * processes together). */
-pe_status pe_kg_reader_begin(pe_kg *kg, pe_kg_reader **out);
+PE_API pe_status pe_kg_reader_begin(pe_kg *kg, pe_kg_reader **out);
 /* Moves the snapshot to the newest commit; invalidates borrowed results. */
-pe_status pe_kg_reader_renew(pe_kg_reader *r);
+PE_API pe_status pe_kg_reader_renew(pe_kg_reader *r);
 /* NULL is a no-op. */
-void pe_kg_reader_end(pe_kg_reader *r);
+PE_API void pe_kg_reader_end(pe_kg_reader *r);
 
 /* Term -> id, following sameAs merges (Wikidata IRIs canonicalised as in
  * pe_kg_intern). PE_NOT_FOUND (and *id = 0) when unknown. */
-pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id *id);
+PE_API pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id *id);
 /* id -> term string (QID or IRI; a literal's lexical form: its text, or
  * for quantities the amount ("%.17g") and for coordinates
  * "Point(lon lat)"). Borrowed, NUL-terminated. A merged-away id still gives
  * its own term (after a merge into a Wikidata term that had no data yet,
  * the two ids swap terms: see the layout section). len may be NULL.
  * PE_NOT_FOUND for an unknown id. */
-pe_status pe_kg_term(pe_kg_reader *r, pe_kg_id id, const char **term, size_t *len);
+PE_API pe_status pe_kg_term(pe_kg_reader *r, pe_kg_id id, const char **term, size_t *len);
 /* Decodes the value of an object id (entity or literal). Borrowed strings
  * (text is NUL-terminated at text_len). Absent unit/calendar/globe are
  * NULL; absent quantity bounds NAN. PE_NOT_FOUND for an unknown id. */
-pe_status pe_kg_value_get(pe_kg_reader *r, pe_kg_id id, pe_kg_value *out);
+PE_API pe_status pe_kg_value_get(pe_kg_reader *r, pe_kg_id id, pe_kg_value *out);
 
 typedef struct pe_kg_text {
     pe_kg_text_kind kind;
@@ -349,14 +358,14 @@ typedef struct pe_kg_entity {
  * that was only referenced (object of triples) gives kind UNKNOWN with
  * its in-degree. PE_NOT_FOUND when the id is no entity term of the store
  * (or a literal). */
-pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out);
-void pe_kg_entity_free(pe_kg_entity *e);
+PE_API pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out);
+PE_API void pe_kg_entity_free(pe_kg_entity *e);
 /* Best label in `lang` (NULL = "en"; falls back to "en", then any).
  * Among several labels in a language (sameAs merges bring others): the one
  * stated by the source that described the entity (its pe_kg_put_kind
  * source: Wikidata's for a merged item), else the one from the oldest
  * source. Borrowed. PE_NOT_FOUND when the entity has no label. */
-pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char **label);
+PE_API pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char **label);
 
 typedef struct pe_kg_triple {
     pe_kg_id s, p, o;
@@ -369,27 +378,27 @@ typedef struct pe_kg_triple {
  * (from pe_kg_resolve). Order: by the index used (ids ascending). The
  * iterator belongs to reader r: use it before r ends or renews; free it
  * with pe_kg_iter_free (also allowed after pe_kg_reader_end). */
-pe_status pe_kg_match(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, pe_kg_iter **out);
+PE_API pe_status pe_kg_match(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, pe_kg_iter **out);
 /* PE_OK with *t filled, PE_DONE at the end. */
-pe_status pe_kg_iter_next(pe_kg_iter *it, pe_kg_triple *t);
-void pe_kg_iter_free(pe_kg_iter *it);
+PE_API pe_status pe_kg_iter_next(pe_kg_iter *it, pe_kg_triple *t);
+PE_API void pe_kg_iter_free(pe_kg_iter *it);
 
 /* Every source that stated (s, p, o): the first one, then the later ones
  * in ascending order, into out[0..cap); *n is the total number (may exceed
  * cap). PE_NOT_FOUND when the triple is not in the store. */
-pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, uint32_t *out, size_t cap,
+PE_API pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id o, uint32_t *out, size_t cap,
                                size_t *n);
 
 /* Classes of an entity: direct (P31 / rdf:type) and, with closure=1, their
  * superclasses through P279* / rdfs:subClassOf* (cycles tolerated).
- * *ids is malloc'd (caller frees), in breadth-first order, no duplicates.
+ * *ids is malloc'd (free it with pe_free), in breadth-first order, no duplicates.
  * P31 and rdf:type count as one relation, P279 and rdfs:subClassOf as
  * another, so Wikidata and DBpedia classes mix. Literal objects are
  * ignored. *n = 0 (and *ids NULL) when there are none. */
-pe_status pe_kg_types(pe_kg_reader *r, pe_kg_id e, int closure, pe_kg_id **ids, size_t *n);
+PE_API pe_status pe_kg_types(pe_kg_reader *r, pe_kg_id e, int closure, pe_kg_id **ids, size_t *n);
 /* PE_OK when e is an instance of cls through P31/P279* (rdf:type /
  * rdfs:subClassOf* alike), else PE_NOT_FOUND. Stops at the first hit. */
-pe_status pe_kg_is_a(pe_kg_reader *r, pe_kg_id e, pe_kg_id cls);
+PE_API pe_status pe_kg_is_a(pe_kg_reader *r, pe_kg_id e, pe_kg_id cls);
 
 /* ---- Entity linking candidates -------------------------------------------- */
 
@@ -420,7 +429,7 @@ typedef struct pe_kg_lookup_options {
  * truncated (on both writing and lookup). Cost: one B-tree lookup per
  * candidate for the record and one for the in-degree; no allocation for
  * ASCII input after the reader's first lookups. */
-pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_kg_lookup_options *opt,
+PE_API pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_kg_lookup_options *opt,
                        pe_kg_candidate *out, size_t cap, size_t *n);
 
 /* ---- Statistics ----------------------------------------------------------- */
@@ -438,9 +447,9 @@ typedef struct pe_kg_stats {
 
 /* Counts of the reader's snapshot. alias_keys walks the alias index's keys
  * (milliseconds per million forms); the rest is O(1). */
-pe_status pe_kg_stats_get(pe_kg_reader *r, pe_kg_stats *out);
+PE_API pe_status pe_kg_stats_get(pe_kg_reader *r, pe_kg_stats *out);
 /* Source records by id (1..stats.sources). Borrowed strings. */
-pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
+PE_API pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out);
 
 /* ---- Verification --------------------------------------------------------- */
 
@@ -492,7 +501,7 @@ typedef void (*pe_kg_verify_fn)(const char *problem, void *user);
  * verify after a crash or a copy, and a re-import when it reports damage,
  * cover the cases at no cost. It is worth it for a store whose data cannot
  * be rebuilt (the persona store and its audit log). */
-pe_status pe_kg_verify(pe_kg *kg, pe_kg_verify_fn report, void *user, pe_kg_verify_result *out);
+PE_API pe_status pe_kg_verify(pe_kg *kg, pe_kg_verify_fn report, void *user, pe_kg_verify_result *out);
 
 /*
  * LMDB layout (version 2)

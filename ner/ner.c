@@ -889,7 +889,7 @@ pe_status pe_ner_extract(pe_ner *n, const char *text, size_t len, pe_ner_mention
 {
     *m_out = NULL;
     *n_out = 0;
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.add_special_tokens = 0;
     pe_encoding *e = NULL;
     pe_status st = pe_tokenizer_encode(pe_encoder_tokenizer(n->enc), text, len, NULL, 0, &eo, &e, err);

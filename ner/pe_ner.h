@@ -74,38 +74,38 @@ typedef struct pe_ner_read_options {
     int n_types;
     int strict; /* 1: the first bad line is an error; 0: skip the sentence, count it */
 } pe_ner_read_options;
-pe_ner_read_options pe_ner_read_options_default(void);
+PE_API pe_ner_read_options pe_ner_read_options_default(void);
 
 /* Reads a CoNLL file: one word a line, the word in the first column and
  * the tag in the last (tab or space separated), blank lines between
  * sentences, -DOCSTART- lines ignored. Errors: PE_ERR_IO, PE_ERR_PARSE
  * (strict: file:line and what is wrong; a line without a tag, a tag that
  * is not O/B-T/I-T, a type outside `types`), PE_ERR_UTF8, PE_ERR_NOMEM. */
-pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *o, pe_ner_corpus **out, pe_error *err);
-void pe_ner_corpus_free(pe_ner_corpus *c); /* NULL is a no-op */
-size_t pe_ner_corpus_count(const pe_ner_corpus *c);
-const pe_ner_sentence *pe_ner_corpus_get(const pe_ner_corpus *c, size_t i);
+PE_API pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *o, pe_ner_corpus **out, pe_error *err);
+PE_API void pe_ner_corpus_free(pe_ner_corpus *c); /* NULL is a no-op */
+PE_API size_t pe_ner_corpus_count(const pe_ner_corpus *c);
+PE_API const pe_ner_sentence *pe_ner_corpus_get(const pe_ner_corpus *c, size_t i);
 /* Sentences skipped for bad lines (non-strict), and the first such
  * problem ("file:line: ..."), "" when none. */
-size_t pe_ner_corpus_skipped(const pe_ner_corpus *c);
-const char *pe_ner_corpus_first_problem(const pe_ner_corpus *c);
+PE_API size_t pe_ner_corpus_skipped(const pe_ner_corpus *c);
+PE_API const char *pe_ner_corpus_first_problem(const pe_ner_corpus *c);
 /* Appends other's sentences (copies). */
-pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_error *err);
+PE_API pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_error *err);
 
 /* ---- labels ---- */
 
 /* The BIO label strings of types: "O", "B-T1", "I-T1", ... (2n + 1,
  * malloc'd array of malloc'd strings: pe_ner_labels_free). */
-pe_status pe_ner_labels_make(const char *const *types, int n_types, char ***labels, int *n_labels, pe_error *err);
-void pe_ner_labels_free(char **labels, int n);
+PE_API pe_status pe_ner_labels_make(const char *const *types, int n_types, char ***labels, int *n_labels, pe_error *err);
+PE_API void pe_ner_labels_free(char **labels, int n);
 /* The label id of tag in labels, or -1. */
-int pe_ner_label_id(const char *const *labels, int n_labels, const char *tag);
+PE_API int pe_ner_label_id(const char *const *labels, int n_labels, const char *tag);
 
 /* ---- graph feature ---- */
 enum { PE_NER_FEAT_NONE = 0, PE_NER_FEAT_PERSON, PE_NER_FEAT_PLACE, PE_NER_FEAT_ORG, PE_NER_FEAT_WORK,
        PE_NER_FEAT_PRODUCT, PE_NER_FEAT_OTHER, PE_NER_N_FEAT };
 /* "none", "person", "place", "organisation", "work", "product", "other". */
-const char *pe_ner_feat_name(int feat);
+PE_API const char *pe_ner_feat_name(int feat);
 /* The coarse type of an entity through P31/P279*: Q5 human -> person;
  * Q2221906 geographic location, Q618123 geographical feature, Q486972
  * human settlement, Q56061 administrative territorial entity, Q6256
@@ -113,9 +113,9 @@ const char *pe_ner_feat_name(int feat);
  * Q386724 work, Q17537576 creative work -> work; Q2424752 product, Q431289
  * brand -> product; anything else -> other. The first class that matches,
  * in that order. */
-int pe_ner_coarse_type(pe_kg_reader *r, pe_kg_id e);
+PE_API int pe_ner_coarse_type(pe_kg_reader *r, pe_kg_id e);
 /* feats (n_words): the graph feature of each word (see above). */
-pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n_words, int32_t *feats, pe_error *err);
+PE_API pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n_words, int32_t *feats, pe_error *err);
 
 /* ---- training data ---- */
 
@@ -124,7 +124,7 @@ pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n
  * with a reader, each token gets its word's graph feature). Sentences
  * longer than max_len tokens are truncated (counted in *truncated).
  * Errors: PE_ERR_INVALID (a tag not in labels), PE_ERR_UTF8, PE_ERR_NOMEM. */
-pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, const char *const *labels,
+PE_API pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, const char *const *labels,
                               int n_labels, int max_len, pe_kg_reader *graph, pe_tag_data *data, size_t *truncated,
                               pe_error *err);
 
@@ -145,18 +145,18 @@ typedef struct pe_ner_scores {
 } pe_ner_scores;
 /* Scores word tag sequences: gold[i] and pred[i] are n_words[i] tags of
  * sentence i. Fills out (types malloc'd: pe_ner_scores_clear). */
-pe_status pe_ner_score(const char *const *const *gold, const char *const *const *pred, const int *n_words,
+PE_API pe_status pe_ner_score(const char *const *const *gold, const char *const *const *pred, const int *n_words,
                        size_t n_sentences, pe_ner_scores *out, pe_error *err);
-void pe_ner_scores_clear(pe_ner_scores *s);
+PE_API void pe_ner_scores_clear(pe_ner_scores *s);
 
 /* A pe_tag_scorer for pe_tag_objective_new over a corpus's examples made
  * by pe_ner_add_examples (the same corpus, tokenizer and max_len): its
  * metric is micro F1 ("f1"); extras precision, recall, macro_f1. */
 typedef struct pe_ner_scorer pe_ner_scorer;
-pe_status pe_ner_scorer_new(const pe_ner_corpus *dev, const pe_tokenizer *tok, const char *const *labels,
+PE_API pe_status pe_ner_scorer_new(const pe_ner_corpus *dev, const pe_tokenizer *tok, const char *const *labels,
                             int n_labels, int max_len, pe_ner_scorer **out, pe_error *err);
-void pe_ner_scorer_free(pe_ner_scorer *s);
-pe_status pe_ner_scorer_score(void *scorer, const pe_tag_data *dev, const int32_t *const *pred,
+PE_API void pe_ner_scorer_free(pe_ner_scorer *s);
+PE_API pe_status pe_ner_scorer_score(void *scorer, const pe_tag_data *dev, const int32_t *const *pred,
                               const float *const *conf, pe_eval_result *out, pe_error *err);
 
 /* ---- inference ---- */
@@ -166,15 +166,15 @@ typedef struct pe_ner_options {
     const char *head;      /* "ner" */
     pe_kg_reader *graph;   /* for the graph feature when the head has one (borrowed); NULL: feature 0 */
 } pe_ner_options;
-pe_ner_options pe_ner_options_default(void);
+PE_API pe_ner_options pe_ner_options_default(void);
 /* The NER of a loaded model (borrowed; must outlive the handle): its head
  * and labels["HEAD"]. PE_NOT_FOUND when the model has no such head,
  * PE_ERR_CORRUPT when the head and its labels disagree. */
-pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *o, pe_ner **out, pe_error *err);
-void pe_ner_close(pe_ner *ner); /* NULL is a no-op */
+PE_API pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *o, pe_ner **out, pe_error *err);
+PE_API void pe_ner_close(pe_ner *ner); /* NULL is a no-op */
 /* The model's entity types (borrowed). */
-int pe_ner_n_types(const pe_ner *ner);
-const char *pe_ner_type_name(const pe_ner *ner, int i);
+PE_API int pe_ner_n_types(const pe_ner *ner);
+PE_API const char *pe_ner_type_name(const pe_ner *ner, int i);
 
 typedef struct pe_ner_mention {
     size_t start, end; /* byte span in the text */
@@ -185,19 +185,19 @@ typedef struct pe_ner_mention {
 /* Mentions of one text (UTF-8; longer texts than the model's positions are
  * read in consecutive windows of words). Errors: PE_ERR_UTF8,
  * PE_ERR_NOMEM, PE_ERR_BACKEND. *m NULL and *n 0 when none. */
-pe_status pe_ner_extract(pe_ner *ner, const char *text, size_t len, pe_ner_mention **m, size_t *n, pe_error *err);
+PE_API pe_status pe_ner_extract(pe_ner *ner, const char *text, size_t len, pe_ner_mention **m, size_t *n, pe_error *err);
 /* The same from an encoding of text made by the model's tokenizer with its
  * [CLS]/[SEP] (e.g. by pe_encoder_encode_texts) and its last-layer hidden
  * states (e->len, C): the encoder does not run again, so a caller that
  * also runs other heads (relations) encodes each text once, in batches.
  * Texts longer than the encoding (truncated) lose the rest. */
-pe_status pe_ner_extract_encoded(pe_ner *ner, const char *text, const pe_encoding *e, const float *hidden,
+PE_API pe_status pe_ner_extract_encoded(pe_ner *ner, const char *text, const pe_encoding *e, const float *hidden,
                                  pe_ner_mention **m, size_t *n, pe_error *err);
 /* Word tags of pre-split words (for evaluation): tags[i] borrowed label
  * strings, conf[i] (may be NULL) the probabilities. */
-pe_status pe_ner_tag_words(pe_ner *ner, const char *const *words, int n_words, const char **tags, float *conf,
+PE_API pe_status pe_ner_tag_words(pe_ner *ner, const char *const *words, int n_words, const char **tags, float *conf,
                            pe_error *err);
-void pe_ner_mentions_free(pe_ner_mention *m, size_t n);
+PE_API void pe_ner_mentions_free(pe_ner_mention *m, size_t n);
 
 #ifdef __cplusplus
 }

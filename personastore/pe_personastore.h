@@ -139,7 +139,7 @@ typedef struct pe_ps_options {
     unsigned max_readers; /* concurrent read transactions; default 256 */
 } pe_ps_options;
 
-pe_ps_options pe_ps_options_default(void);
+PE_API pe_ps_options pe_ps_options_default(void);
 
 /* Opens (creating if allowed) the persona store in directory `dir` (opt
  * NULL = defaults; a read-only open never creates). When a rebuild left
@@ -149,11 +149,11 @@ pe_ps_options pe_ps_options_default(void);
  * PE_ERR_IO (path), PE_ERR_CORRUPT (not a persona store: another LMDB
  * environment, no layout version), PE_ERR_UNSUPPORTED (a store of a newer
  * layout version: data.mdb is left as it was, not a byte changed). */
-pe_status pe_ps_open(const char *dir, const pe_ps_options *opt, pe_ps **out, pe_error *err);
+PE_API pe_status pe_ps_open(const char *dir, const pe_ps_options *opt, pe_ps **out, pe_error *err);
 /* NULL is a no-op. All readers and writers of the handle must have ended. */
-void pe_ps_close(pe_ps *ps);
+PE_API void pe_ps_close(pe_ps *ps);
 /* Message of the last failure on this handle ("" when none). Never NULL. */
-const char *pe_ps_errmsg(const pe_ps *ps);
+PE_API const char *pe_ps_errmsg(const pe_ps *ps);
 
 /* ---- Vocabulary ------------------------------------------------------------ */
 
@@ -176,14 +176,14 @@ typedef enum pe_ps_sensitivity {
 #define PE_PS_SENS_IS_SPECIAL(s) ((s) >= PE_PS_SENS_HEALTH && (s) < PE_PS_SENS_COUNT)
 /* "none", "personal", "health", "religion", "ethnicity", "politics",
  * "sexuality", "union", "genetic", "biometric"; "unknown" otherwise. */
-const char *pe_ps_sensitivity_name(pe_ps_sensitivity s);
+PE_API const char *pe_ps_sensitivity_name(pe_ps_sensitivity s);
 
 typedef enum pe_ps_state {
     PE_PS_CURRENT = 0,
     PE_PS_HISTORY = 1,   /* replaced, or a non-current alternative */
     PE_PS_RETRACTED = 2  /* negated ("i no longer ...") or aged out */
 } pe_ps_state;
-const char *pe_ps_state_name(pe_ps_state s); /* "current", "history", "retracted" */
+PE_API const char *pe_ps_state_name(pe_ps_state s); /* "current", "history", "retracted" */
 
 /* How an evidence record was obtained. */
 typedef enum pe_ps_method {
@@ -192,7 +192,7 @@ typedef enum pe_ps_method {
     PE_PS_FROM_GRAPH,      /* derived from graph facts (city -> country) */
     PE_PS_FROM_PROFILE     /* an existing user profile given as input */
 } pe_ps_method;
-const char *pe_ps_method_name(pe_ps_method m); /* "model", "pattern", "graph", "profile" */
+PE_API const char *pe_ps_method_name(pe_ps_method m); /* "model", "pattern", "graph", "profile" */
 
 /* Kinds of change: audit records and history entries. */
 typedef enum pe_ps_change_kind {
@@ -202,7 +202,7 @@ typedef enum pe_ps_change_kind {
     PE_PS_WITHHOLD = 4, /* a sensitive value not stored (audit log only) */
     PE_PS_FORGET = 5    /* the user erased (audit log only: the tombstone) */
 } pe_ps_change_kind;
-const char *pe_ps_change_name(pe_ps_change_kind k); /* "add", "update", ... */
+PE_API const char *pe_ps_change_name(pe_ps_change_kind k); /* "add", "update", ... */
 
 /* ---- Evidence ---------------------------------------------------------------- */
 
@@ -244,16 +244,16 @@ typedef struct pe_ps_evidence {
 /* Starts the single write transaction. Blocks while another process writes.
  * PE_ERR_BUSY when this handle already has a writer or is rebuilding;
  * PE_ERR_INVALID when read-only. */
-pe_status pe_ps_writer_begin(pe_ps *ps, pe_ps_writer **out);
+PE_API pe_status pe_ps_writer_begin(pe_ps *ps, pe_ps_writer **out);
 /* Commits and frees the writer (also on failure). PE_ERR_FULL when the map
  * is full (reopen with a larger map_size). */
-pe_status pe_ps_writer_commit(pe_ps_writer *w);
+PE_API pe_status pe_ps_writer_commit(pe_ps_writer *w);
 /* Aborts and frees; NULL is a no-op. */
-void pe_ps_writer_abort(pe_ps_writer *w);
+PE_API void pe_ps_writer_abort(pe_ps_writer *w);
 /* A reader over the writer's own uncommitted state (to look at the current
  * value before deciding), usable with every reading function. Borrowed:
  * valid until the writer commits or aborts; never end or renew it. */
-pe_ps_reader *pe_ps_writer_reader(pe_ps_writer *w);
+PE_API pe_ps_reader *pe_ps_writer_reader(pe_ps_writer *w);
 
 typedef struct pe_ps_upsert {
     const char *user;          /* user id (bytes, no NUL) */
@@ -294,7 +294,7 @@ typedef struct pe_ps_upsert_result {
  * ("replaced_by" this value) and the evidence records what it replaced.
  * One audit record (ADD or UPDATE) and one history entry per change. res
  * may be NULL. */
-pe_status pe_ps_upsert_attr(pe_ps_writer *w, const pe_ps_upsert *up, const pe_ps_evidence *ev,
+PE_API pe_status pe_ps_upsert_attr(pe_ps_writer *w, const pe_ps_upsert *up, const pe_ps_evidence *ev,
                             pe_ps_upsert_result *res);
 
 /* Why a retract, withhold or forget happened. Every field may be NULL. */
@@ -310,7 +310,7 @@ typedef struct pe_ps_cause {
  * NULL) is the number of values retracted; PE_NOT_FOUND when none was
  * current or in history (a retracted value is not retracted twice). A
  * later upsert with new evidence makes the value current again. */
-pe_status pe_ps_retract(pe_ps_writer *w, const char *user, const char *attribute, const char *value,
+PE_API pe_status pe_ps_retract(pe_ps_writer *w, const char *user, const char *attribute, const char *value,
                         const pe_ps_cause *why, size_t *n);
 
 typedef struct pe_ps_withhold {
@@ -329,7 +329,7 @@ typedef struct pe_ps_withhold {
  * salted digests of the value and message id. Idempotent per (user,
  * attribute, value, message id): a repeat writes nothing and sets
  * *audit_seq (may be NULL) to 0. */
-pe_status pe_ps_withhold_attr(pe_ps_writer *w, const pe_ps_withhold *in, uint64_t *audit_seq);
+PE_API pe_status pe_ps_withhold_attr(pe_ps_writer *w, const pe_ps_withhold *in, uint64_t *audit_seq);
 
 typedef struct pe_ps_forget_result {
     uint64_t records;    /* store records erased (user, attributes, evidence, history, ...) */
@@ -347,24 +347,24 @@ typedef struct pe_ps_forget_result {
  * open, or a reader of this handle is active): the store is marked
  * "rebuild pending" (pe_ps_stats), and pe_ps_rebuild or a later writable
  * open that finds itself alone runs it. */
-pe_status pe_ps_forget(pe_ps *ps, const char *user, const char *reason, pe_ps_forget_result *res);
+PE_API pe_status pe_ps_forget(pe_ps *ps, const char *user, const char *reason, pe_ps_forget_result *res);
 /* Rebuilds the store now (see above): PE_ERR_BUSY when it is not alone. */
-pe_status pe_ps_rebuild(pe_ps *ps);
+PE_API pe_status pe_ps_rebuild(pe_ps *ps);
 
 /* ---- Reading -------------------------------------------------------------- */
 
 /* A read transaction: a consistent snapshot. Not shared between threads
  * at the same time. PE_ERR_BUSY while the handle is rebuilding. */
-pe_status pe_ps_reader_begin(pe_ps *ps, pe_ps_reader **out);
+PE_API pe_status pe_ps_reader_begin(pe_ps *ps, pe_ps_reader **out);
 /* Moves the snapshot to the newest commit; invalidates borrowed results. */
-pe_status pe_ps_reader_renew(pe_ps_reader *r);
+PE_API pe_status pe_ps_reader_renew(pe_ps_reader *r);
 /* NULL is a no-op. */
-void pe_ps_reader_end(pe_ps_reader *r);
+PE_API void pe_ps_reader_end(pe_ps_reader *r);
 
 /* Users in byte order of their ids: the first after `after` (NULL = the
  * first). *user is held by the reader: valid until the next
  * pe_ps_user_next on it, or its end. PE_DONE when there is no more. */
-pe_status pe_ps_user_next(pe_ps_reader *r, const char *after, const char **user);
+PE_API pe_status pe_ps_user_next(pe_ps_reader *r, const char *after, const char **user);
 
 typedef struct pe_ps_attr {
     uint64_t id;               /* attribute id */
@@ -397,9 +397,9 @@ typedef struct pe_ps_attr_list {
  * with pe_ps_attr_list_free; it stays valid after the reader ends.
  * PE_NOT_FOUND (and *out NULL) for an unknown user; a known user with no
  * matching attribute gives an empty list. */
-pe_status pe_ps_attributes(pe_ps_reader *r, const char *user, const char *attribute, unsigned flags,
+PE_API pe_status pe_ps_attributes(pe_ps_reader *r, const char *user, const char *attribute, unsigned flags,
                            pe_ps_attr_list **out);
-void pe_ps_attr_list_free(pe_ps_attr_list *l);
+PE_API void pe_ps_attr_list_free(pe_ps_attr_list *l);
 
 /* One entry of a user's history. */
 typedef struct pe_ps_change {
@@ -424,8 +424,8 @@ typedef struct pe_ps_history {
 /* The history of `user` (only of `attribute` unless NULL). *out is
  * malloc'd as for pe_ps_attributes; free with pe_ps_history_free.
  * PE_NOT_FOUND for an unknown user. */
-pe_status pe_ps_history_get(pe_ps_reader *r, const char *user, const char *attribute, pe_ps_history **out);
-void pe_ps_history_free(pe_ps_history *h);
+PE_API pe_status pe_ps_history_get(pe_ps_reader *r, const char *user, const char *attribute, pe_ps_history **out);
+PE_API void pe_ps_history_free(pe_ps_history *h);
 
 typedef struct pe_ps_stats {
     uint64_t users, attributes, evidence, history;
@@ -433,13 +433,13 @@ typedef struct pe_ps_stats {
     int rebuild_pending;     /* a forget's rebuild has not run yet */
     uint64_t store_bytes;    /* used size of data.mdb (pages in use) */
 } pe_ps_stats;
-pe_status pe_ps_stats_get(pe_ps_reader *r, pe_ps_stats *out);
+PE_API pe_status pe_ps_stats_get(pe_ps_reader *r, pe_ps_stats *out);
 
 /* ---- Audit log -------------------------------------------------------------- */
 
 /* The reference naming `user` in the audit log: SHA-256 over
  * "pe-ps-user" 0x00 and the id's bytes, as 64 hex digits and a NUL. */
-void pe_ps_user_ref(const char *user, char hex[65]);
+PE_API void pe_ps_user_ref(const char *user, char hex[65]);
 
 typedef struct pe_ps_audit_record {
     uint64_t seq;            /* 1, 2, ... */
@@ -462,7 +462,7 @@ typedef struct pe_ps_audit_record {
 } pe_ps_audit_record;
 
 /* Audit record number `seq`. PE_NOT_FOUND beyond the last. */
-pe_status pe_ps_audit_get(pe_ps_reader *r, uint64_t seq, pe_ps_audit_record *out);
+PE_API pe_status pe_ps_audit_get(pe_ps_reader *r, uint64_t seq, pe_ps_audit_record *out);
 
 typedef struct pe_ps_verify_result {
     uint64_t records;        /* records checked */
@@ -478,7 +478,7 @@ typedef struct pe_ps_verify_result {
  * sound; PE_ERR_CORRUPT at the first altered, removed, inserted or
  * reordered record (out->bad_seq, and pe_ps_errmsg says what). out may
  * be NULL. */
-pe_status pe_ps_audit_verify(pe_ps_reader *r, pe_ps_verify_result *out);
+PE_API pe_status pe_ps_audit_verify(pe_ps_reader *r, pe_ps_verify_result *out);
 
 /* ---- Provenance export (W3C PROV-O) ----------------------------------------- */
 
@@ -503,7 +503,7 @@ typedef enum pe_ps_prov_format { PE_PS_PROV_TURTLE = 0, PE_PS_PROV_JSONLD = 1 } 
  * user reference and ids; Wikidata ids become wd: entity IRIs. *out is
  * malloc'd and NUL-terminated (caller frees); len may be NULL.
  * PE_NOT_FOUND for an unknown user. */
-pe_status pe_ps_export_prov(pe_ps_reader *r, const char *user, const char *attribute, pe_ps_prov_format fmt,
+PE_API pe_status pe_ps_export_prov(pe_ps_reader *r, const char *user, const char *attribute, pe_ps_prov_format fmt,
                             char **out, size_t *len);
 
 /* ---- Masking ---------------------------------------------------------------- */
@@ -517,7 +517,7 @@ pe_status pe_ps_export_prov(pe_ps_reader *r, const char *user, const char *attri
  * unchanged (UTF-8 stays UTF-8). Returns a malloc'd NUL-terminated string (caller frees) and its
  * length in *out_len (may be NULL), the number of replacements in
  * *n_masked (may be NULL); NULL when out of memory. */
-char *pe_ps_mask_identifiers(const char *s, size_t len, size_t *out_len, size_t *n_masked);
+PE_API char *pe_ps_mask_identifiers(const char *s, size_t len, size_t *out_len, size_t *n_masked);
 
 /*
  * LMDB layout (version 1)

@@ -67,34 +67,34 @@ typedef struct pe_rel_data pe_rel_data;
  * strict: the first bad line is fatal (PE_ERR_PARSE naming file:line);
  * otherwise bad lines are skipped and counted. Errors: PE_ERR_IO,
  * PE_ERR_PARSE, PE_ERR_NOMEM. */
-pe_status pe_rel_data_read(const char *path, const char *const *relations, int n_relations, int strict,
+PE_API pe_status pe_rel_data_read(const char *path, const char *const *relations, int n_relations, int strict,
                            pe_rel_data **out, pe_error *err);
-void pe_rel_data_free(pe_rel_data *d); /* NULL is a no-op */
-size_t pe_rel_data_count(const pe_rel_data *d);
-const pe_rel_utterance *pe_rel_data_get(const pe_rel_data *d, size_t i);
+PE_API void pe_rel_data_free(pe_rel_data *d); /* NULL is a no-op */
+PE_API size_t pe_rel_data_count(const pe_rel_data *d);
+PE_API const pe_rel_utterance *pe_rel_data_get(const pe_rel_data *d, size_t i);
 /* The relation inventory (borrowed). */
-int pe_rel_data_n_relations(const pe_rel_data *d);
-const char *pe_rel_data_relation(const pe_rel_data *d, int i);
-size_t pe_rel_data_skipped(const pe_rel_data *d);
-const char *pe_rel_data_first_problem(const pe_rel_data *d); /* "" when none */
+PE_API int pe_rel_data_n_relations(const pe_rel_data *d);
+PE_API const char *pe_rel_data_relation(const pe_rel_data *d, int i);
+PE_API size_t pe_rel_data_skipped(const pe_rel_data *d);
+PE_API const char *pe_rel_data_first_problem(const pe_rel_data *d); /* "" when none */
 /* Triples that could not be tagged because their object overlaps an
  * earlier triple's object or subject (kept in the gold set, not trained). */
-size_t pe_rel_data_conflicts(const pe_rel_data *d);
+PE_API size_t pe_rel_data_conflicts(const pe_rel_data *d);
 /* Gold triples whose object is not one span. */
-size_t pe_rel_data_discontiguous(const pe_rel_data *d);
+PE_API size_t pe_rel_data_discontiguous(const pe_rel_data *d);
 
 /* The head's labels for relations: "O", "B-SUBJ", "I-SUBJ", "B-R1",
  * "I-R1", ... (malloc'd; pe_rel_labels_free). */
-pe_status pe_rel_labels_make(const char *const *relations, int n, char ***labels, int *n_labels, pe_error *err);
-void pe_rel_labels_free(char **labels, int n);
+PE_API pe_status pe_rel_labels_make(const char *const *relations, int n, char ***labels, int *n_labels, pe_error *err);
+PE_API void pe_rel_labels_free(char **labels, int n);
 
 /* Adds the utterances as training examples (see pe_ner_add_examples). */
-pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, pe_tag_data *data,
+PE_API pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, pe_tag_data *data,
                               pe_error *err);
 
 /* Triples from word tags (labels as pe_rel_labels_make; conf may be NULL). *t
  * malloc'd (NULL when none). */
-pe_status pe_rel_decode(const int32_t *word_labels, const float *conf, int n_words, int n_relations,
+PE_API pe_status pe_rel_decode(const int32_t *word_labels, const float *conf, int n_words, int n_relations,
                         pe_rel_triple **t, int *n, pe_error *err);
 
 typedef struct pe_rel_scores {
@@ -107,17 +107,17 @@ typedef struct pe_rel_scores {
     double *rel_f1;                 /* (n_relations) */
 } pe_rel_scores;
 /* gold[i] and pred[i]: the triples of utterance i. */
-pe_status pe_rel_score(const pe_rel_utterance *const *gold, const pe_rel_triple *const *pred, const int *n_pred,
+PE_API pe_status pe_rel_score(const pe_rel_utterance *const *gold, const pe_rel_triple *const *pred, const int *n_pred,
                        size_t n, int n_relations, pe_rel_scores *out, pe_error *err);
-void pe_rel_scores_clear(pe_rel_scores *s);
+PE_API void pe_rel_scores_clear(pe_rel_scores *s);
 
 /* A pe_tag_scorer for the examples of pe_rel_add_examples (same data,
  * tokenizer and max_len): metric triplet_micro_f1. */
 typedef struct pe_rel_scorer pe_rel_scorer;
-pe_status pe_rel_scorer_new(const pe_rel_data *dev, const pe_tokenizer *tok, int max_len, pe_rel_scorer **out,
+PE_API pe_status pe_rel_scorer_new(const pe_rel_data *dev, const pe_tokenizer *tok, int max_len, pe_rel_scorer **out,
                             pe_error *err);
-void pe_rel_scorer_free(pe_rel_scorer *s);
-pe_status pe_rel_scorer_score(void *scorer, const pe_tag_data *dev, const int32_t *const *pred,
+PE_API void pe_rel_scorer_free(pe_rel_scorer *s);
+PE_API pe_status pe_rel_scorer_score(void *scorer, const pe_tag_data *dev, const int32_t *const *pred,
                               const float *const *conf, pe_eval_result *out, pe_error *err);
 
 /* ---- inference ---- */
@@ -125,10 +125,10 @@ typedef struct pe_rel pe_rel;
 /* The relation extractor of a loaded model (borrowed; outlives the
  * handle): head "rel" and labels["rel"]. PE_NOT_FOUND without such a head,
  * PE_ERR_CORRUPT when head and labels disagree. */
-pe_status pe_rel_open(pe_encoder *enc, pe_rel **out, pe_error *err);
-void pe_rel_close(pe_rel *r); /* NULL is a no-op */
-int pe_rel_n_relations(const pe_rel *r);
-const char *pe_rel_relation_name(const pe_rel *r, int i);
+PE_API pe_status pe_rel_open(pe_encoder *enc, pe_rel **out, pe_error *err);
+PE_API void pe_rel_close(pe_rel *r); /* NULL is a no-op */
+PE_API int pe_rel_n_relations(const pe_rel *r);
+PE_API const char *pe_rel_relation_name(const pe_rel *r, int i);
 
 typedef struct pe_rel_span {
     size_t start, end; /* bytes in the text; start = end = 0 and text "" for no subject */
@@ -140,15 +140,15 @@ typedef struct pe_rel_extraction {
     float score;
 } pe_rel_extraction;
 /* Triples of one text. Errors: PE_ERR_UTF8, PE_ERR_NOMEM, PE_ERR_BACKEND. */
-pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extraction **x, size_t *n, pe_error *err);
-void pe_rel_extractions_free(pe_rel_extraction *x, size_t n);
+PE_API pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extraction **x, size_t *n, pe_error *err);
+PE_API void pe_rel_extractions_free(pe_rel_extraction *x, size_t n);
 /* The same from an encoding with [CLS]/[SEP] and its last-layer hidden
  * states (e->len, C), as pe_ner_extract_encoded: one encoder pass serves
  * both heads. */
-pe_status pe_rel_extract_encoded(pe_rel *r, const char *text, const pe_encoding *e, const float *hidden,
+PE_API pe_status pe_rel_extract_encoded(pe_rel *r, const char *text, const pe_encoding *e, const float *hidden,
                                  pe_rel_extraction **x, size_t *n, pe_error *err);
 /* Triples of pre-split words (for evaluation). */
-pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words, pe_rel_triple **t, int *n,
+PE_API pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words, pe_rel_triple **t, int *n,
                                pe_error *err);
 
 #ifdef __cplusplus

@@ -827,7 +827,7 @@ pe_status pe_rel_extract(pe_rel *r, const char *text, size_t len, pe_rel_extract
 {
     *x_out = NULL;
     *n_out = 0;
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.add_special_tokens = 0;
     pe_encoding *e = NULL;
     pe_status st = pe_tokenizer_encode(pe_encoder_tokenizer(r->enc), text, len, NULL, 0, &eo, &e, err);

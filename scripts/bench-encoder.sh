@@ -86,8 +86,8 @@ for round in $(seq 1 $rounds); do
     "$build/bench/pe_bench_encoder" "${model[@]}" --shapes "$shapes" --threads $threads --min-time $min_time \
         --json "$work/round.jsonl" | tee -a "$work/$cfg.ours.txt" >&2
     cat "$work/round.jsonl" >> "$work/$cfg.ours.jsonl"
-    log "round $round, $cfg: ours with bf16 weights (PE_LINEAR_BF16=1; only where the CPU has AVX-512 BF16)"
-    PE_LINEAR_BF16=1 "$build/bench/pe_bench_encoder" "${model[@]}" --shapes "$shapes" --threads $threads \
+    log "round $round, $cfg: ours with bf16 weights (--precision bf16; only where the CPU has AVX-512 BF16)"
+    "$build/bench/pe_bench_encoder" "${model[@]}" --precision bf16 --shapes "$shapes" --threads $threads \
         --min-time $min_time --json "$work/round.jsonl" | tee -a "$work/$cfg.ours_bf16.txt" >&2
     cat "$work/round.jsonl" >> "$work/$cfg.ours_bf16.jsonl"
     if [ $have_torch = 1 ]; then
@@ -253,7 +253,7 @@ for cfg in configs.split():
 out.append("Targets (f32, the ratios columns): >= 1.5x PyTorch and >= 1.0x ONNX Runtime at every shape. "
            + ("Missed in this run: " + "; ".join(misses) + "." if misses else "All met in this run.")
            + " The bf16 column is an opt-in inference mode (weights and activations rounded to bfloat16 in the"
-           " projections, f32 accumulation; `PE_LINEAR_BF16=1` or `pe_linear_prepare_ex`), not comparable with the"
+           " projections, f32 accumulation; `pe_encoder_options.precision = PE_PRECISION_BF16`), not comparable with the"
            " f32 peers; its accuracy cost is the bf16 max |diff| above.\n")
 if torch_miss:
     # One core's f32 FMA peak, measured here with a register-only FMA loop

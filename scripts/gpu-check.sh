@@ -3,7 +3,7 @@
 # runs the CUDA tests verbosely (test_cuda: CUDA against the CPU reference in
 # every precision; test_cuda_api; test_cuda_emu), test_cuda under
 # compute-sanitizer when the toolkit has it, an end-to-end `persona encode`
-# CPU vs CUDA comparison, the CUDA throughput (test_cuda --bench) and the
+# CPU vs CUDA comparison, the CUDA throughput (pe_bench_cuda) and the
 # encoder benchmark (pe_bench_encoder --backend cuda, base and small models,
 # each precision, the shapes plus batches of 128 and 256), with
 # nvidia-smi before and after. Everything goes to one log.
@@ -301,7 +301,7 @@ if run 120 cmake -S . -B "$bd" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DPE_CUDA=
         built=1
     else
         say "full build failed; building the CUDA targets only"
-        run 200 cmake --build "$bd" -j "$jobs" --target test_cuda test_cuda_api pe_bench_encoder && built=1
+        run 200 cmake --build "$bd" -j "$jobs" --target test_cuda test_cuda_api pe_bench_encoder pe_bench_cuda && built=1
     fi
 fi
 [ $built = 1 ] || fail "build"
@@ -403,8 +403,8 @@ EOF
         done
     fi
 
-    say "== CUDA throughput of the backend alone (test_cuda --bench: forward incl. host copies)"
-    run 150 "$tc" --bench "$art/gpu-bench.txt" || fail "test_cuda --bench"
+    say "== CUDA throughput of the backend alone (pe_bench_cuda: forward incl. host copies)"
+    run 150 "$bd/bench/pe_bench_cuda" "$art/gpu-bench.txt" || fail "pe_bench_cuda"
 elif [ $built = 1 ]; then
     say "no usable GPU: compute-sanitizer, persona encode and the benchmarks were not run"
 fi

@@ -10,9 +10,11 @@
 if(PE_CUDA)
   pe_add_test(test_cuda_api SOURCES test_cuda_api.c LIBS pe_encoder LABELS unit)
   pe_add_test(test_cuda SOURCES test_cuda.c LIBS pe_encoder Threads::Threads LABELS gpu)
+  # cuBLAS is opened on the first call (encoder/cuda/cublas_lazy.c), not at start-up
+  pe_add_test(test_cublas_lazy SOURCES test_cublas_lazy.c LIBS pe_encoder LABELS unit)
 endif()
 find_package(CUDAToolkit QUIET)
-if(CUDAToolkit_FOUND AND EXISTS ${PROJECT_SOURCE_DIR}/encoder/cuda/cuda_backend.c)
+if(CUDAToolkit_FOUND)
   pe_add_test(test_cuda_emu SOURCES test_cuda_emu.c ${PROJECT_SOURCE_DIR}/encoder/cuda/cuda_backend.c
               LIBS pe_util Threads::Threads LABELS unit)
   target_include_directories(test_cuda_emu PRIVATE ${PROJECT_SOURCE_DIR}/encoder ${CUDAToolkit_INCLUDE_DIRS})

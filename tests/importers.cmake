@@ -1,40 +1,38 @@
 # Importers: parsing layers without a store, pe_import_file into a store,
 # the kill -9 / --resume test through the CLI, and the fuzz corpora.
 
-if(TARGET pe_importers)
-  pe_add_test(test_import_parse SOURCES test_import_parse.c LIBS pe_importers LABELS unit)
-  target_include_directories(test_import_parse PRIVATE ${CMAKE_SOURCE_DIR}/importers)
-  target_link_libraries(test_import_parse PRIVATE pe_dep_zlib pe_dep_bz2 pe_kgstore m)
+pe_add_test(test_import_parse SOURCES test_import_parse.c LIBS pe_importers LABELS unit)
+target_include_directories(test_import_parse PRIVATE ${CMAKE_SOURCE_DIR}/importers)
+target_link_libraries(test_import_parse PRIVATE pe_dep_zlib pe_dep_bz2 pe_kgstore m)
 
-  pe_add_test(test_import SOURCES test_import.c LIBS pe_importers LABELS unit)
-  target_link_libraries(test_import PRIVATE pe_dep_zlib pe_kgstore m)
+pe_add_test(test_import SOURCES test_import.c LIBS pe_importers LABELS unit)
+target_link_libraries(test_import PRIVATE pe_dep_zlib pe_kgstore m)
 
-  pe_add_test(test_import_crash SOURCES test_import_crash.c LIBS pe_kgstore LABELS unit)
-  if(TARGET persona_cli)
-    add_dependencies(test_import_crash persona_cli)
+pe_add_test(test_import_crash SOURCES test_import_crash.c LIBS pe_kgstore LABELS unit)
+if(TARGET persona_cli)
+  add_dependencies(test_import_crash persona_cli)
+endif()
+
+# Saved fuzz inputs replayed as ordinary tests (label fuzz).
+foreach(t wikidata rdf)
+  pe_add_test(fuzz_${t}_corpus SOURCES fuzz/fuzz_${t}.c fuzz/replay.c LIBS pe_importers LABELS fuzz
+              ARGS ${PE_TEST_DIR}/fuzz/corpus/${t})
+  target_include_directories(fuzz_${t}_corpus PRIVATE ${CMAKE_SOURCE_DIR}/importers ${PE_TEST_DIR}/fuzz)
+endforeach()
+
+# libFuzzer targets: clang only. The importer sources are compiled into
+# each target so that they are coverage-instrumented. Run e.g.
+#   build-fuzz/tests/fuzz_wikidata -max_total_time=60 tests/fuzz/corpus/wikidata
+if(PE_BUILD_FUZZERS)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
   endif()
-
-  # Saved fuzz inputs replayed as ordinary tests (label fuzz).
+  file(GLOB pe_fuzz_imp_src ${CMAKE_SOURCE_DIR}/importers/imp_*.c)
   foreach(t wikidata rdf)
-    pe_add_test(fuzz_${t}_corpus SOURCES fuzz/fuzz_${t}.c fuzz/replay.c LIBS pe_importers LABELS fuzz
-                ARGS ${PE_TEST_DIR}/fuzz/corpus/${t})
-    target_include_directories(fuzz_${t}_corpus PRIVATE ${CMAKE_SOURCE_DIR}/importers ${PE_TEST_DIR}/fuzz)
+    add_executable(fuzz_${t} fuzz/fuzz_${t}.c ${pe_fuzz_imp_src})
+    target_include_directories(fuzz_${t} PRIVATE ${CMAKE_SOURCE_DIR}/importers ${PE_TEST_DIR}/fuzz)
+    target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_${t} PRIVATE pe_kgstore pe_util pe_dep_cjson pe_dep_raptor pe_dep_zlib pe_dep_bz2 m)
   endforeach()
-
-  # libFuzzer targets: clang only. The importer sources are compiled into
-  # each target so that they are coverage-instrumented. Run e.g.
-  #   build-fuzz/tests/fuzz_wikidata -max_total_time=60 tests/fuzz/corpus/wikidata
-  if(PE_BUILD_FUZZERS)
-    if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-      message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
-    endif()
-    file(GLOB pe_fuzz_imp_src ${CMAKE_SOURCE_DIR}/importers/imp_*.c)
-    foreach(t wikidata rdf)
-      add_executable(fuzz_${t} fuzz/fuzz_${t}.c ${pe_fuzz_imp_src})
-      target_include_directories(fuzz_${t} PRIVATE ${CMAKE_SOURCE_DIR}/importers ${PE_TEST_DIR}/fuzz)
-      target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-      target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-      target_link_libraries(fuzz_${t} PRIVATE pe_kgstore pe_util pe_dep_cjson pe_dep_raptor pe_dep_zlib pe_dep_bz2 m)
-    endforeach()
-  endif()
 endif()

@@ -4,9 +4,12 @@
 #ifndef PE_TEST_H
 #define PE_TEST_H
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int pe_test_failures;
 
@@ -29,5 +32,42 @@ static int pe_test_failures;
     fprintf(stderr, "%s %s\n", pe_test_failures == _before ? "ok  " : "FAIL", #fn); } while (0)
 #define PE_TEST_EXIT() return pe_test_failures > 50 ? 50 : pe_test_failures
 #define PE_SKIP_CODE 77
+
+/* A new empty directory $TMPDIR/NAME.XXXXXX (/tmp without $TMPDIR) into
+ * buf[cap]; returns buf, or NULL (with a message) when it cannot be made. */
+static inline char *pe_test_tmpdir(char *buf, size_t cap, const char *name)
+{
+    const char *t = getenv("TMPDIR");
+    if (!t || !*t) t = "/tmp";
+    if ((size_t)snprintf(buf, cap, "%s/%s.XXXXXX", t, name) >= cap || !mkdtemp(buf)) {
+        fprintf(stderr, "cannot make a temporary directory under %s\n", t);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Removes a file or a directory tree (symbolic links are removed, never
+ * followed); 0 on success. */
+static inline int pe_test_rm_rf(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return -1;
+    if (!S_ISDIR(sb.st_mode)) return remove(path);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        size_t n = strlen(path) + strlen(e->d_name) + 2;
+        char *p = malloc(n);
+        if (!p) { rc = -1; break; }
+        snprintf(p, n, "%s/%s", path, e->d_name);
+        rc |= pe_test_rm_rf(p);
+        free(p);
+    }
+    closedir(d);
+    return remove(path) | rc; /* an empty directory */
+}
 
 #endif

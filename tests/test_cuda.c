@@ -1,10 +1,10 @@
 /* test_cuda.c - the CUDA backend against a CPU reference (label gpu).
  *
  * Builds small random BERT models in memory, runs mixed-length packed
- * batches through pe_encoder_forward_cuda_ex at FP32, TF32 and BF16, and
+ * batches through enc_forward_cuda_ex at FP32, TF32 and BF16, and
  * compares hidden states (after the embeddings, after layer 1, after the
  * last layer) and the pooler with a CPU reference made of the encoder's
- * OpenBLAS primitives (pe_linear_f32_blas, pe_attention_f32_blas).
+ * OpenBLAS primitives (enc_linear_f32_blas, enc_attention_f32_blas).
  * Tolerances (max |diff| / mean |diff| over all values, hidden states of
  * RMS ~1 after LayerNorm): FP32 1e-4 / 1e-5, TF32 1.5e-2 / 2e-3,
  * BF16 1e-1 / 1.5e-2 (see docs/GPU.md). Exits 77 without a usable device.
@@ -20,10 +20,7 @@
  *
  * `test_cuda --only NAME` runs the tests whose name contains NAME (for
  * compute-sanitizer runs in scripts/gpu-check.sh).
- * `test_cuda --bench [FILE]` is not a test: it prints (and appends to FILE)
- * the CUDA backend's throughput on random BERT-base and small models at
- * batch 1, 8, 32, 128, 256 and lengths 32, 128 for each precision
- * (scripts/gpu-check.sh runs it). ctest never passes --bench.
+ * The backend's throughput is a benchmark program: bench/cuda_bench.c.
  */
 #include <math.h>
 #include <pthread.h>
@@ -61,7 +58,7 @@ static void ref_forward(const model *m, const pe_encoder_batch *b, int out_layer
     const int T = b->n_tokens, C = c->hidden, I = c->intermediate, H = c->heads, D = C / H;
     float *qkv = malloc((size_t)T * 3 * C * sizeof *qkv), *ctx = malloc((size_t)T * C * sizeof *ctx),
           *proj = malloc((size_t)T * C * sizeof *proj), *ffn = malloc((size_t)T * I * sizeof *ffn),
-          *scratch = malloc(pe_attention_scratch_floats(b->max_len, H, D) * sizeof *scratch + 64);
+          *scratch = malloc(enc_attention_scratch_floats(b->max_len, H, D) * sizeof *scratch + 64);
     for (int t = 0; t < T; t++) {
         const float *we = m->w.word_emb + (size_t)b->ids[t] * C, *pe = m->w.pos_emb + (size_t)b->positions[t] * C,
                     *te = m->w.type_emb + (size_t)b->type_ids[t] * C;
@@ -71,13 +68,13 @@ static void ref_forward(const model *m, const pe_encoder_batch *b, int out_layer
     }
     for (int l = 0; l < out_layer; l++) {
         const pe_encoder_layer_weights *y = &m->layers[l];
-        pe_linear_f32_blas(x, y->qkv_w, y->qkv_b, qkv, T, 3 * C, C, PE_ACT_NONE);
-        pe_attention_f32_blas(qkv, ctx, b->offsets, b->n_seq, H, D, scratch);
-        pe_linear_f32_blas(ctx, y->attn_out_w, y->attn_out_b, proj, T, C, C, PE_ACT_NONE);
+        enc_linear_f32_blas(x, y->qkv_w, y->qkv_b, qkv, T, 3 * C, C, PE_ACT_NONE);
+        enc_attention_f32_blas(qkv, ctx, b->offsets, b->n_seq, H, D, scratch);
+        enc_linear_f32_blas(ctx, y->attn_out_w, y->attn_out_b, proj, T, C, C, PE_ACT_NONE);
         for (size_t i = 0; i < (size_t)T * C; i++) x[i] += proj[i];
         for (int t = 0; t < T; t++) layernorm(x + (size_t)t * C, y->ln1_g, y->ln1_b, C, c->layer_norm_eps);
-        pe_linear_f32_blas(x, y->ffn_in_w, y->ffn_in_b, ffn, T, I, C, PE_ACT_GELU);
-        pe_linear_f32_blas(ffn, y->ffn_out_w, y->ffn_out_b, proj, T, C, I, PE_ACT_NONE);
+        enc_linear_f32_blas(x, y->ffn_in_w, y->ffn_in_b, ffn, T, I, C, PE_ACT_GELU);
+        enc_linear_f32_blas(ffn, y->ffn_out_w, y->ffn_out_b, proj, T, C, I, PE_ACT_NONE);
         for (size_t i = 0; i < (size_t)T * C; i++) x[i] += proj[i];
         for (int t = 0; t < T; t++) layernorm(x + (size_t)t * C, y->ln2_g, y->ln2_b, C, c->layer_norm_eps);
     }
@@ -124,12 +121,12 @@ static void compare(const char *what, pe_cuda_precision p, const float *got, con
         }
     }
     const double mean = n ? sum / (double)n : 0.0;
-    fprintf(stderr, "  %-34s %s: max |diff| %.3g (at %zu), mean %.3g\n", what, pe_cuda_precision_name(p), max, at,
+    fprintf(stderr, "  %-34s %s: max |diff| %.3g (at %zu), mean %.3g\n", what, enc_cuda_precision_name(p), max, at,
             mean);
-    PE_CHECK_MSG(finite, "%s %s: non-finite output", what, pe_cuda_precision_name(p));
+    PE_CHECK_MSG(finite, "%s %s: non-finite output", what, enc_cuda_precision_name(p));
     PE_CHECK_MSG(max <= TOL[p].max_abs, "%s %s: max |diff| %g > %g at %zu (%g vs %g)", what,
-                 pe_cuda_precision_name(p), max, TOL[p].max_abs, at, n ? got[at] : 0.0f, n ? want[at] : 0.0f);
-    PE_CHECK_MSG(mean <= TOL[p].mean_abs, "%s %s: mean |diff| %g > %g", what, pe_cuda_precision_name(p), mean,
+                 enc_cuda_precision_name(p), max, TOL[p].max_abs, at, n ? got[at] : 0.0f, n ? want[at] : 0.0f);
+    PE_CHECK_MSG(mean <= TOL[p].mean_abs, "%s %s: mean |diff| %g > %g", what, enc_cuda_precision_name(p), mean,
                  TOL[p].mean_abs);
 }
 
@@ -148,10 +145,10 @@ static void compare_tol(const char *what, pe_cuda_precision p, const float *got,
         }
     }
     const double mean = n ? sum / (double)n : 0.0;
-    fprintf(stderr, "  %-34s %s: max |diff| %.3g (at %zu), mean %.3g\n", what, pe_cuda_precision_name(p), max, at,
+    fprintf(stderr, "  %-34s %s: max |diff| %.3g (at %zu), mean %.3g\n", what, enc_cuda_precision_name(p), max, at,
             mean);
     PE_CHECK_MSG(max <= max_tol && mean <= mean_tol, "%s %s: max |diff| %g (bound %g), mean %g (bound %g)", what,
-                 pe_cuda_precision_name(p), max, max_tol, mean, mean_tol);
+                 enc_cuda_precision_name(p), max, max_tol, mean, mean_tol);
 }
 
 /* One model against the reference, every precision, a few batches. */
@@ -165,15 +162,15 @@ static void check_model(int V, int C, int L, int H, int I, int P)
     static const int lens_a[] = {7, 1, 40, 33, 2, 17}, lens_b[] = {40}, lens_c[] = {3, 5};
     const struct { const int *lens; int n; } batches[] = {{lens_a, 6}, {lens_b, 1}, {lens_c, 2}};
     for (int p = PE_CUDA_FP32; p <= PE_CUDA_BF16; p++) {
-        pe_cuda_options o = pe_cuda_options_default();
+        pe_cuda_options o = enc_cuda_options_default();
         o.precision = (pe_cuda_precision)p;
         pe_encoder_cuda *cu = NULL;
         pe_error err;
         pe_error_clear(&err);
-        pe_status st = pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err);
-        PE_CHECK_MSG(st == PE_OK, "pe_encoder_cuda_new_ex: %s", err.msg);
+        pe_status st = enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err);
+        PE_CHECK_MSG(st == PE_OK, "enc_cuda_new_ex: %s", err.msg);
         if (st != PE_OK) continue;
-        PE_CHECK(pe_encoder_cuda_precision(cu) == (pe_cuda_precision)p);
+        PE_CHECK(enc_cuda_precision(cu) == (pe_cuda_precision)p);
         for (size_t k = 0; k < sizeof batches / sizeof batches[0]; k++) {
             batch bt;
             batch_make(&bt, &m, batches[k].lens, batches[k].n);
@@ -188,7 +185,7 @@ static void check_model(int V, int C, int L, int H, int I, int P)
                 char what[64];
                 ref_forward(&m, &bt.b, ol, want, last ? pw : NULL);
                 memset(got, 0xff, TC * sizeof(float)); /* NaN: catches rows left unwritten */
-                st = pe_encoder_forward_cuda_ex(cu, &bt.b, last ? -1 : ol, got, last ? pg : NULL, &err);
+                st = enc_forward_cuda_ex(cu, &bt.b, last ? -1 : ol, got, last ? pg : NULL, &err);
                 PE_CHECK_MSG(st == PE_OK, "forward: %s", err.msg);
                 if (st != PE_OK) continue;
                 snprintf(what, sizeof what, "batch %zu (%d seq) layer %d", k, bt.b.n_seq, ol);
@@ -201,7 +198,7 @@ static void check_model(int V, int C, int L, int H, int I, int P)
             /* the hook without pooler gives the same hidden states (cuBLAS
              * is run-to-run reproducible on one stream; allow rounding) */
             float *again = malloc(TC * sizeof(float));
-            st = pe_encoder_forward_cuda(cu, &bt.b, L, again, &err);
+            st = enc_forward_cuda(cu, &bt.b, L, again, &err);
             PE_CHECK_MSG(st == PE_OK, "forward: %s", err.msg);
             double dmax = 0.0;
             for (size_t i = 0; st == PE_OK && i < TC; i++)
@@ -214,7 +211,7 @@ static void check_model(int V, int C, int L, int H, int I, int P)
             free(pg);
             batch_free(&bt);
         }
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
     }
     model_free(&m);
 }
@@ -238,20 +235,20 @@ static void check_large(int V, int C, int H, int I, int P, const int *lens, int 
           *pg = malloc(BC * sizeof(float));
     ref_forward(&m, &bt.b, 1, want, pw);
     for (int p = PE_CUDA_FP32; p <= PE_CUDA_BF16; p++) {
-        pe_cuda_options o = pe_cuda_options_default();
+        pe_cuda_options o = enc_cuda_options_default();
         o.precision = (pe_cuda_precision)p;
         pe_encoder_cuda *cu = NULL;
         pe_error err;
         pe_error_clear(&err);
-        PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
+        PE_CHECK_MSG(enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
         if (!cu) continue;
         memset(got, 0xff, TC * sizeof(float));
-        PE_CHECK_MSG(pe_encoder_forward_cuda_ex(cu, &bt.b, -1, got, pg, &err) == PE_OK, "forward: %s", err.msg);
+        PE_CHECK_MSG(enc_forward_cuda_ex(cu, &bt.b, -1, got, pg, &err) == PE_OK, "forward: %s", err.msg);
         char what[64];
         snprintf(what, sizeof what, "C=%d, %d tokens, last layer", C, bt.b.n_tokens);
         compare_tol(what, (pe_cuda_precision)p, got, want, TC, bounds[p][0], bounds[p][1]);
         compare_tol("  and its pooler", (pe_cuda_precision)p, pg, pw, BC, bounds[p][0], bounds[p][1]);
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
     }
     free(want);
     free(got);
@@ -288,18 +285,18 @@ static void test_long_sequences(void)
     ref_forward(&m, &bt.b, 2, want, pw);
     const size_t budgets[] = {0, (size_t)2 * 4 * 512 * 512 * sizeof(float)}; /* default; 2 sequences a chunk */
     for (int i = 0; i < 2; i++) {
-        pe_cuda_options o = pe_cuda_options_default();
+        pe_cuda_options o = enc_cuda_options_default();
         o.attn_budget_bytes = budgets[i];
         pe_encoder_cuda *cu = NULL;
         pe_error err;
         pe_error_clear(&err);
-        PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
+        PE_CHECK_MSG(enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
         if (!cu) continue;
         memset(got, 0xff, TC * sizeof(float));
-        PE_CHECK_MSG(pe_encoder_forward_cuda_ex(cu, &bt.b, -1, got, pg, &err) == PE_OK, "%s", err.msg);
+        PE_CHECK_MSG(enc_forward_cuda_ex(cu, &bt.b, -1, got, pg, &err) == PE_OK, "%s", err.msg);
         compare(i ? "512 tokens, 2 sequences a chunk" : "512 tokens, default budget", PE_CUDA_FP32, got, want, TC);
         compare("  and its pooler", PE_CUDA_FP32, pg, pw, 5 * 64);
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
     }
     free(want);
     free(got);
@@ -325,7 +322,7 @@ static void *thread_main(void *arg)
     pe_error err;
     pe_error_clear(&err);
     j->diff = INFINITY;
-    if (pe_encoder_cuda_new_ex(&j->m->cfg, &j->m->w, NULL, &cu, &err) != PE_OK) {
+    if (enc_cuda_new_ex(&j->m->cfg, &j->m->w, NULL, &cu, &err) != PE_OK) {
         snprintf(j->msg, sizeof j->msg, "%.200s", err.msg);
         return NULL;
     }
@@ -333,7 +330,7 @@ static void *thread_main(void *arg)
     float *got = malloc(TC * sizeof(float));
     j->diff = 0.0;
     for (int it = 0; it < 20 && j->diff <= 1e-4; it++) {
-        if (pe_encoder_forward_cuda(cu, &j->bt->b, -1, got, &err) != PE_OK) {
+        if (enc_forward_cuda(cu, &j->bt->b, -1, got, &err) != PE_OK) {
             snprintf(j->msg, sizeof j->msg, "%.200s", err.msg);
             j->diff = INFINITY;
             break;
@@ -344,7 +341,7 @@ static void *thread_main(void *arg)
         }
     }
     free(got);
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     return NULL;
 }
 
@@ -380,17 +377,17 @@ static void test_batch_independence(void)
     pe_encoder_cuda *cu = NULL;
     pe_error err;
     pe_error_clear(&err);
-    PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err) == PE_OK, "%s", err.msg);
+    PE_CHECK_MSG(enc_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err) == PE_OK, "%s", err.msg);
     if (cu) {
         static const int lens[] = {9, 37, 4};
         batch bt;
         batch_make(&bt, &m, lens, 3);
         const int C = m.cfg.hidden;
         float *all = malloc((size_t)bt.b.n_tokens * C * sizeof(float)), *one = malloc(37 * (size_t)C * sizeof(float));
-        PE_CHECK(pe_encoder_forward_cuda(cu, &bt.b, -1, all, &err) == PE_OK);
+        PE_CHECK(enc_forward_cuda(cu, &bt.b, -1, all, &err) == PE_OK);
         int off1[2] = {0, 37};
         pe_encoder_batch b1 = {1, 37, 37, bt.ids + 9, bt.types + 9, bt.pos + 9, off1};
-        PE_CHECK(pe_encoder_forward_cuda(cu, &b1, -1, one, &err) == PE_OK);
+        PE_CHECK(enc_forward_cuda(cu, &b1, -1, one, &err) == PE_OK);
         double max = 0.0;
         for (size_t i = 0; i < 37 * (size_t)C; i++) {
             const double d = fabs((double)one[i] - all[9 * (size_t)C + i]);
@@ -401,7 +398,7 @@ static void test_batch_independence(void)
         free(one);
         batch_free(&bt);
     }
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     model_free(&m);
 }
 
@@ -421,20 +418,20 @@ static void test_attention_chunks(void)
     /* 1 byte: one sequence per chunk; 2 sequences of 40 tokens; 3 */
     const size_t budgets[] = {1, 2 * 4 * 40 * 40 * sizeof(float), 3 * 4 * 40 * 40 * sizeof(float) + 5};
     for (int i = 0; i < 3; i++) {
-        pe_cuda_options o = pe_cuda_options_default();
+        pe_cuda_options o = enc_cuda_options_default();
         o.attn_budget_bytes = budgets[i];
         pe_encoder_cuda *cu = NULL;
         pe_error err;
         pe_error_clear(&err);
-        PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
+        PE_CHECK_MSG(enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
         if (!cu) continue;
         memset(got, 0xff, TC * sizeof(float));
-        PE_CHECK_MSG(pe_encoder_forward_cuda_ex(cu, &bt.b, -1, got, pg, &err) == PE_OK, "%s", err.msg);
+        PE_CHECK_MSG(enc_forward_cuda_ex(cu, &bt.b, -1, got, pg, &err) == PE_OK, "%s", err.msg);
         char what[64];
         snprintf(what, sizeof what, "chunked attention, budget %zu B", budgets[i]);
         compare(what, PE_CUDA_FP32, got, want, TC);
         compare("  and its pooler", PE_CUDA_FP32, pg, pw, 7 * 64);
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
     }
     free(want);
     free(got);
@@ -452,24 +449,24 @@ static void test_bad_batches(void)
     pe_encoder_cuda *cu = NULL;
     pe_error err;
     pe_error_clear(&err);
-    PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err) == PE_OK, "%s", err.msg);
+    PE_CHECK_MSG(enc_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err) == PE_OK, "%s", err.msg);
     if (cu) {
         static const int lens[] = {3, 4};
         batch bt;
         batch_make(&bt, &m, lens, 2);
         float *out = malloc((size_t)7 * 64 * sizeof(float)), *pooled = malloc(2 * 64 * sizeof(float));
         bt.ids[5] = 40;
-        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
+        PE_CHECK_EQ_INT(enc_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
         PE_CHECK(strstr(err.msg, "id 40") != NULL);
         bt.ids[5] = 1;
         bt.types[2] = 2;
-        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
+        PE_CHECK_EQ_INT(enc_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
         bt.types[2] = 0;
-        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, 2, out, &err), PE_ERR_INVALID); /* 1 layer */
-        PE_CHECK_EQ_INT(pe_encoder_forward_cuda_ex(cu, &bt.b, -1, out, pooled, &err), PE_ERR_UNSUPPORTED);
+        PE_CHECK_EQ_INT(enc_forward_cuda(cu, &bt.b, 2, out, &err), PE_ERR_INVALID); /* 1 layer */
+        PE_CHECK_EQ_INT(enc_forward_cuda_ex(cu, &bt.b, -1, out, pooled, &err), PE_ERR_UNSUPPORTED);
         bt.offsets[1] = 5;
         bt.offsets[2] = 4;
-        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
+        PE_CHECK_EQ_INT(enc_forward_cuda(cu, &bt.b, -1, out, &err), PE_ERR_INVALID);
         bt.offsets[1] = 3;
         bt.offsets[2] = 7;
         static const int long_len[] = {17};
@@ -477,11 +474,11 @@ static void test_bad_batches(void)
         batch_make(&lb, &m, long_len, 1);
         for (int i = 0; i < 17; i++) lb.pos[i] = i % 16; /* positions fine, length too long */
         float *lout = malloc((size_t)17 * 64 * sizeof(float));
-        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &lb.b, -1, lout, &err), PE_ERR_INVALID);
+        PE_CHECK_EQ_INT(enc_forward_cuda(cu, &lb.b, -1, lout, &err), PE_ERR_INVALID);
         PE_CHECK(strstr(err.msg, "17 tokens") != NULL);
         free(lout);
         batch_free(&lb);
-        PE_CHECK_MSG(pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err) == PE_OK, "%s", err.msg);
+        PE_CHECK_MSG(enc_forward_cuda(cu, &bt.b, -1, out, &err) == PE_OK, "%s", err.msg);
         float *want = malloc((size_t)7 * 64 * sizeof(float));
         ref_forward(&m, &bt.b, 1, want, NULL);
         compare("after errors", PE_CUDA_FP32, out, want, (size_t)7 * 64);
@@ -490,7 +487,7 @@ static void test_bad_batches(void)
         free(pooled);
         batch_free(&bt);
     }
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     model_free(&m);
 }
 
@@ -638,7 +635,7 @@ static void test_fixture_vs_pytorch(void)
         int maxlen = 0;
         for (int s = 0; s < n; s++) maxlen = lens[s] > maxlen ? lens[s] : maxlen;
         pe_encoder_batch b = {n, T, maxlen, ids, types, pos, off};
-        PE_CHECK_MSG(pe_encoder_forward_cuda_ex(gpu->cuda, &b, -1, NULL, pg, &err) == PE_OK, "%s", err.msg);
+        PE_CHECK_MSG(enc_forward_cuda_ex(gpu->cuda, &b, -1, NULL, pg, &err) == PE_OK, "%s", err.msg);
         d = json_diff(cJSON_GetObjectItem(f32, "pooler"), pg, (size_t)n * C);
         PE_CHECK_MSG(d <= 1e-4, "CUDA pooler vs PyTorch: %g", d);
         free(off);
@@ -654,7 +651,7 @@ static void test_fixture_vs_pytorch(void)
     pe_encoder *tf = load_fixture(dir, PE_ENCODER_AUTO);
     if (tf) {
         PE_CHECK(tf->cuda != NULL);
-        if (tf->cuda) PE_CHECK_EQ_INT(pe_encoder_cuda_precision(tf->cuda), PE_CUDA_TF32);
+        if (tf->cuda) PE_CHECK_EQ_INT(enc_cuda_precision(tf->cuda), PE_CUDA_TF32);
     }
     pe_encoder_free(tf);
     unsetenv("PE_CUDA_PRECISION");
@@ -671,13 +668,13 @@ static void test_fixture_vs_pytorch(void)
             pe_encoder_info bi;
             pe_encoder_get_info(bf, &bi);
             PE_CHECK_EQ_STR(bi.precision, "bf16");
-            PE_CHECK_EQ_INT(pe_encoder_cuda_precision(bf->cuda), PE_CUDA_BF16);
+            PE_CHECK_EQ_INT(enc_cuda_precision(bf->cuda), PE_CUDA_BF16);
         }
         pe_encoder_free(bf);
         setenv("PE_CUDA_PRECISION", "fp32", 1);
         bf = NULL;
         PE_CHECK_MSG(pe_encoder_load(dir, &po, &bf, &perr) == PE_OK, "%s", perr.msg);
-        if (bf) PE_CHECK_EQ_INT(pe_encoder_cuda_precision(bf->cuda), PE_CUDA_FP32);
+        if (bf) PE_CHECK_EQ_INT(enc_cuda_precision(bf->cuda), PE_CUDA_FP32);
         pe_encoder_free(bf);
     }
     setenv("PE_CUDA_PRECISION", "fp64", 1);
@@ -696,101 +693,16 @@ static void test_fixture_vs_pytorch(void)
     cJSON_Delete(exp);
 }
 
-/* ---- throughput (--bench) ---- */
-
-/* Forward FLOPs of a batch of n sequences of len tokens (multiply-adds x 2). */
-static double forward_flops(const pe_encoder_config *c, int n, int len)
-{
-    const double T = (double)n * len, C = c->hidden, I = c->intermediate;
-    const double proj = 2.0 * T * (3 * C * C + C * C + 2 * C * I);
-    const double attn = 2.0 * 2.0 * n * (double)len * len * C;
-    return c->layers * (proj + attn);
-}
-
-static int bench(const char *path)
-{
-    FILE *f = path ? fopen(path, "a") : NULL;
-    if (path && !f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        return 1;
-    }
-    static const struct { const char *name; int V, C, L, H, I, P; } cfgs[] = {
-        {"bert-base", 30522, 768, 12, 12, 3072, 512}, {"small", 30522, 256, 4, 4, 1024, 512}};
-    static const int batches[] = {1, 8, 32, 128, 256}, lengths[] = {32, 128};
-    int bad = 0;
-    char desc[256] = "";
-    pe_error err;
-    pe_error_clear(&err);
-    pe_cuda_describe(0, desc, sizeof desc, &err);
-    for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
-        model m;
-        if (model_make(&m, cfgs[ci].V, cfgs[ci].C, cfgs[ci].L, cfgs[ci].H, cfgs[ci].I, cfgs[ci].P, 0)) {
-            model_free(&m);
-            return 1;
-        }
-        for (int p = PE_CUDA_FP32; p <= PE_CUDA_BF16; p++) {
-            pe_cuda_options o = pe_cuda_options_default();
-            o.precision = (pe_cuda_precision)p;
-            pe_encoder_cuda *cu = NULL;
-            if (pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) != PE_OK) {
-                fprintf(stderr, "%s: %s\n", cfgs[ci].name, err.msg);
-                bad = 1;
-                continue;
-            }
-            for (int bi = 0; bi < 5; bi++)
-                for (int li = 0; li < 2; li++) {
-                    const int n = batches[bi], len = lengths[li];
-                    int lens[256];
-                    for (int i = 0; i < n; i++) lens[i] = len;
-                    batch bt;
-                    batch_make(&bt, &m, lens, n);
-                    float *out = malloc((size_t)n * len * m.cfg.hidden * sizeof(float));
-                    pe_status st = PE_OK;
-                    for (int w = 0; w < 3 && st == PE_OK; w++) st = pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err);
-                    int iters = 0;
-                    const double t0 = pe_now();
-                    double dt = 0.0;
-                    while (st == PE_OK && (iters < 5 || dt < 0.3) && iters < 200) {
-                        st = pe_encoder_forward_cuda(cu, &bt.b, -1, out, &err);
-                        iters++;
-                        dt = pe_now() - t0;
-                    }
-                    if (st != PE_OK) {
-                        fprintf(stderr, "%s: %s\n", cfgs[ci].name, err.msg);
-                        bad = 1;
-                    } else {
-                        const double per = dt / iters;
-                        char line[256];
-                        snprintf(line, sizeof line,
-                                 "cuda %-9s %-4s batch %2d len %3d: %9.0f tokens/s %8.1f sentences/s %7.2f ms "
-                                 "%8.1f GFLOP/s",
-                                 cfgs[ci].name, pe_cuda_precision_name((pe_cuda_precision)p), n, len,
-                                 n * len / per, n / per, per * 1e3, forward_flops(&m.cfg, n, len) / per / 1e9);
-                        printf("%s\n", line);
-                        if (f) fprintf(f, "%s  [%s]\n", line, desc);
-                    }
-                    free(out);
-                    batch_free(&bt);
-                }
-            pe_encoder_cuda_free(cu);
-        }
-        model_free(&m);
-    }
-    if (f) fclose(f);
-    return bad;
-}
-
 int main(int argc, char **argv)
 {
     pe_error why;
     pe_error_clear(&why);
-    if (pe_cuda_probe(&why) <= 0) {
+    if (enc_cuda_probe(&why) <= 0) {
         fprintf(stderr, "skip: %s\n", why.msg);
         return PE_SKIP_CODE;
     }
     char desc[256];
-    if (pe_cuda_describe(0, desc, sizeof desc, &why) == PE_OK) fprintf(stderr, "device 0: %s\n", desc);
-    if (argc > 1 && strcmp(argv[1], "--bench") == 0) return bench(argc > 2 ? argv[2] : NULL);
+    if (enc_cuda_describe(0, desc, sizeof desc, &why) == PE_OK) fprintf(stderr, "device 0: %s\n", desc);
     const char *only = argc > 2 && strcmp(argv[1], "--only") == 0 ? argv[2] : "";
 #define RUN_IF(fn) do { if (strstr(#fn, only)) PE_RUN(fn); } while (0)
     RUN_IF(test_parity_small);

@@ -35,21 +35,21 @@ static void test_precision_names(void)
     pe_error err;
     pe_error_clear(&err);
     pe_cuda_precision p = PE_CUDA_BF16;
-    PE_CHECK_EQ_INT(pe_cuda_precision_parse("fp32", &p, &err), PE_OK);
+    PE_CHECK_EQ_INT(enc_cuda_precision_parse("fp32", &p, &err), PE_OK);
     PE_CHECK_EQ_INT(p, PE_CUDA_FP32);
-    PE_CHECK_EQ_INT(pe_cuda_precision_parse("TF32", &p, &err), PE_OK);
+    PE_CHECK_EQ_INT(enc_cuda_precision_parse("TF32", &p, &err), PE_OK);
     PE_CHECK_EQ_INT(p, PE_CUDA_TF32);
-    PE_CHECK_EQ_INT(pe_cuda_precision_parse("bf16", &p, &err), PE_OK);
+    PE_CHECK_EQ_INT(enc_cuda_precision_parse("bf16", &p, &err), PE_OK);
     PE_CHECK_EQ_INT(p, PE_CUDA_BF16);
-    PE_CHECK_EQ_INT(pe_cuda_precision_parse("fp16", &p, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_precision_parse("fp16", &p, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "\"fp16\"") != NULL);
     PE_CHECK_EQ_INT(p, PE_CUDA_BF16); /* unchanged on error */
-    PE_CHECK_EQ_INT(pe_cuda_precision_parse(NULL, &p, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_precision_parse(NULL, &p, &err), PE_ERR_INVALID);
     for (int i = PE_CUDA_FP32; i <= PE_CUDA_BF16; i++) {
-        PE_CHECK_EQ_INT(pe_cuda_precision_parse(pe_cuda_precision_name((pe_cuda_precision)i), &p, &err), PE_OK);
+        PE_CHECK_EQ_INT(enc_cuda_precision_parse(enc_cuda_precision_name((pe_cuda_precision)i), &p, &err), PE_OK);
         PE_CHECK_EQ_INT(p, i);
     }
-    pe_cuda_options o = pe_cuda_options_default();
+    pe_cuda_options o = enc_cuda_options_default();
     PE_CHECK_EQ_INT(o.device, 0);
     PE_CHECK_EQ_INT(o.precision, PE_CUDA_FP32);
 }
@@ -62,21 +62,21 @@ static void test_bad_config(void)
     pe_error_clear(&err);
     pe_encoder_cuda *cu = (pe_encoder_cuda *)&t; /* must be reset to NULL */
     t.cfg.hidden = 9; /* not a multiple of 2 heads */
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&t.cfg, &t.w, NULL, &cu, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&t.cfg, &t.w, NULL, &cu, &err), PE_ERR_INVALID);
     PE_CHECK(cu == NULL);
     PE_CHECK(strstr(err.msg, "hidden 9") != NULL);
     t.cfg.hidden = 8;
     t.layer.ffn_out_w = NULL;
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&t.cfg, &t.w, NULL, &cu, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&t.cfg, &t.w, NULL, &cu, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "layer 0") != NULL);
     t.layer.ffn_out_w = t.zeros;
     t.w.pooler_b = NULL;
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&t.cfg, &t.w, NULL, &cu, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&t.cfg, &t.w, NULL, &cu, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "pooler") != NULL);
     t.w.pooler_b = t.zeros;
-    pe_cuda_options o = pe_cuda_options_default();
+    pe_cuda_options o = enc_cuda_options_default();
     o.precision = (pe_cuda_precision)7;
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&t.cfg, &t.w, &o, &cu, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&t.cfg, &t.w, &o, &cu, &err), PE_ERR_INVALID);
     free(t.zeros);
 }
 
@@ -88,29 +88,29 @@ static void test_environment(void)
     pe_error_clear(&err);
     pe_encoder_cuda *cu = NULL;
     setenv("PE_CUDA_PRECISION", "int4", 1);
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new(&t.cfg, &t.w, &cu, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_new(&t.cfg, &t.w, &cu, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "int4") != NULL);
     PE_CHECK(cu == NULL);
     unsetenv("PE_CUDA_PRECISION");
     setenv("PE_CUDA_DEVICE", "gpu0", 1);
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new(&t.cfg, &t.w, &cu, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_new(&t.cfg, &t.w, &cu, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "PE_CUDA_DEVICE") != NULL);
     unsetenv("PE_CUDA_DEVICE");
-    /* pe_cuda_options_env: what pe_encoder_load applies over its options */
-    pe_cuda_options o = pe_cuda_options_default();
+    /* enc_cuda_options_env: what pe_encoder_load applies over its options */
+    pe_cuda_options o = enc_cuda_options_default();
     o.precision = PE_CUDA_TF32;
     o.device = 1;
     setenv("PE_CUDA_PRECISION", "", 1); /* empty: not set */
-    PE_CHECK_EQ_INT(pe_cuda_options_env(&o, &err), PE_OK);
+    PE_CHECK_EQ_INT(enc_cuda_options_env(&o, &err), PE_OK);
     PE_CHECK_EQ_INT(o.precision, PE_CUDA_TF32);
     PE_CHECK_EQ_INT(o.device, 1);
     setenv("PE_CUDA_PRECISION", "BF16", 1);
     setenv("PE_CUDA_DEVICE", "3", 1);
-    PE_CHECK_EQ_INT(pe_cuda_options_env(&o, &err), PE_OK);
+    PE_CHECK_EQ_INT(enc_cuda_options_env(&o, &err), PE_OK);
     PE_CHECK_EQ_INT(o.precision, PE_CUDA_BF16);
     PE_CHECK_EQ_INT(o.device, 3);
     setenv("PE_CUDA_PRECISION", "fp8", 1);
-    PE_CHECK_EQ_INT(pe_cuda_options_env(&o, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_options_env(&o, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "PE_CUDA_PRECISION") != NULL && strstr(err.msg, "fp8") != NULL);
     unsetenv("PE_CUDA_PRECISION");
     unsetenv("PE_CUDA_DEVICE");
@@ -126,26 +126,26 @@ static void test_device_presence(void)
     pe_error why, err;
     pe_error_clear(&why);
     pe_error_clear(&err);
-    const int n = pe_cuda_probe(&why);
+    const int n = enc_cuda_probe(&why);
     pe_encoder_cuda *cu = NULL;
     if (n <= 0) {
         fprintf(stderr, "  no usable CUDA device: %s\n", why.msg);
         PE_CHECK(why.msg[0] != '\0');
-        PE_CHECK_EQ_INT(pe_encoder_cuda_available(), 0);
-        PE_CHECK_EQ_INT(pe_encoder_cuda_new(&t.cfg, &t.w, &cu, &err), PE_ERR_UNSUPPORTED);
+        PE_CHECK_EQ_INT(enc_cuda_available(), 0);
+        PE_CHECK_EQ_INT(enc_cuda_new(&t.cfg, &t.w, &cu, &err), PE_ERR_UNSUPPORTED);
         PE_CHECK(cu == NULL);
         PE_CHECK(strstr(err.msg, "unavailable") != NULL);
-        pe_encoder_cuda_free(NULL);
+        enc_cuda_free(NULL);
         /* twice: the failed probe must not leave a sticky error behind */
-        PE_CHECK_EQ_INT(pe_encoder_cuda_available(), 0);
+        PE_CHECK_EQ_INT(enc_cuda_available(), 0);
     } else {
-        PE_CHECK_EQ_INT(pe_encoder_cuda_available(), 1);
-        PE_CHECK_MSG(pe_encoder_cuda_new(&t.cfg, &t.w, &cu, &err) == PE_OK, "%s", err.msg);
-        pe_encoder_cuda_free(cu);
+        PE_CHECK_EQ_INT(enc_cuda_available(), 1);
+        PE_CHECK_MSG(enc_cuda_new(&t.cfg, &t.w, &cu, &err) == PE_OK, "%s", err.msg);
+        enc_cuda_free(cu);
         cu = NULL;
-        pe_cuda_options o = pe_cuda_options_default();
+        pe_cuda_options o = enc_cuda_options_default();
         o.device = 999;
-        PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&t.cfg, &t.w, &o, &cu, &err), PE_ERR_INVALID);
+        PE_CHECK_EQ_INT(enc_cuda_new_ex(&t.cfg, &t.w, &o, &cu, &err), PE_ERR_INVALID);
         PE_CHECK(strstr(err.msg, "999") != NULL);
         PE_CHECK(cu == NULL);
     }

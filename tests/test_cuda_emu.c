@@ -528,7 +528,7 @@ static void ln_row(const float *row, const float *g, const float *b, float *out,
     for (int c = 0; c < C; c++) out[c] = (row[c] - mean) * inv * g[c] + b[c];
 }
 
-cudaError_t pe_cuk_embed_layernorm(const int32_t *ids, const int32_t *types, const int32_t *positions,
+cudaError_t enc_cuk_embed_layernorm(const int32_t *ids, const int32_t *types, const int32_t *positions,
                                    const float *word, const float *pos, const float *type, const float *g,
                                    const float *b, float *out, int T, int C, float eps, cudaStream_t stream)
 {
@@ -550,7 +550,7 @@ cudaError_t pe_cuk_embed_layernorm(const int32_t *ids, const int32_t *types, con
     return launch(stream, "embed kernel", ok);
 }
 
-cudaError_t pe_cuk_bias_residual_layernorm(const float *x, const float *bias, const float *resid, const float *g,
+cudaError_t enc_cuk_bias_residual_layernorm(const float *x, const float *bias, const float *resid, const float *g,
                                            const float *b, float *out, int T, int C, float eps, cudaStream_t stream)
 {
     if (T <= 0) return cudaSuccess;
@@ -567,16 +567,16 @@ cudaError_t pe_cuk_bias_residual_layernorm(const float *x, const float *bias, co
     return launch(stream, "LN kernel", ok);
 }
 
-cudaError_t pe_cuk_bias_gelu(float *y, const float *bias, int M, int N, cudaStream_t stream)
+cudaError_t enc_cuk_bias_gelu(float *y, const float *bias, int M, int N, cudaStream_t stream)
 {
     const size_t n = (size_t)M * N;
     if (n == 0) return cudaSuccess;
     const int ok = dev_ok(y, n * 4, "gelu y") && dev_ok(bias, (size_t)N * 4, "gelu bias");
-    for (size_t i = 0; ok && i < n; i++) y[i] = pe_cuk_gelu(y[i] + bias[i % (size_t)N]);
+    for (size_t i = 0; ok && i < n; i++) y[i] = enc_cuk_gelu(y[i] + bias[i % (size_t)N]);
     return launch(stream, "gelu kernel", ok);
 }
 
-cudaError_t pe_cuk_bias_tanh(float *y, const float *bias, int M, int N, cudaStream_t stream)
+cudaError_t enc_cuk_bias_tanh(float *y, const float *bias, int M, int N, cudaStream_t stream)
 {
     const size_t n = (size_t)M * N;
     if (n == 0) return cudaSuccess;
@@ -585,7 +585,7 @@ cudaError_t pe_cuk_bias_tanh(float *y, const float *bias, int M, int N, cudaStre
     return launch(stream, "tanh kernel", ok);
 }
 
-cudaError_t pe_cuk_qkv_to_padded(const float *qkv, const float *bias, const int32_t *offsets, float *q, float *k,
+cudaError_t enc_cuk_qkv_to_padded(const float *qkv, const float *bias, const int32_t *offsets, float *q, float *k,
                                  float *v, int B, int H, int Lp, int D, cudaStream_t stream)
 {
     const size_t n = (size_t)B * H * Lp * D, C = (size_t)H * D;
@@ -594,7 +594,7 @@ cudaError_t pe_cuk_qkv_to_padded(const float *qkv, const float *bias, const int3
              dev_ok(q, n * 4, "scatter q") && dev_ok(k, n * 4, "scatter k") && dev_ok(v, n * 4, "scatter v");
     for (size_t e = 0; ok && e < n; e++) {
         int c;
-        const long long t = pe_cuk_padded_src(e, offsets, H, Lp, D, &c);
+        const long long t = enc_cuk_padded_src(e, offsets, H, Lp, D, &c);
         float qv = 0.0f, kv = 0.0f, vv = 0.0f;
         if (t >= 0) {
             const float *row = qkv + (size_t)t * 3 * C;
@@ -610,14 +610,14 @@ cudaError_t pe_cuk_qkv_to_padded(const float *qkv, const float *bias, const int3
     return launch(stream, "scatter kernel", ok);
 }
 
-cudaError_t pe_cuk_masked_softmax(float *S, const int32_t *offsets, int B, int H, int Lp, cudaStream_t stream)
+cudaError_t enc_cuk_masked_softmax(float *S, const int32_t *offsets, int B, int H, int Lp, cudaStream_t stream)
 {
     const size_t rows = (size_t)B * H * Lp;
     if (rows == 0) return cudaSuccess;
     const int ok = dev_ok(S, rows * Lp * 4, "softmax scores") && dev_ok(offsets, ((size_t)B + 1) * 4, "softmax offsets");
     for (size_t r = 0; ok && r < rows; r++) {
         int s, i;
-        pe_cuk_score_row(r, H, Lp, &s, &i);
+        enc_cuk_score_row(r, H, Lp, &s, &i);
         const int len = offsets[s + 1] - offsets[s];
         float *p = S + r * Lp;
         if (i >= len) {
@@ -633,7 +633,7 @@ cudaError_t pe_cuk_masked_softmax(float *S, const int32_t *offsets, int B, int H
     return launch(stream, "softmax kernel", ok);
 }
 
-cudaError_t pe_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *rows, float *out, int t0,
+cudaError_t enc_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *rows, float *out, int t0,
                                     int n, int seq0, int H, int Lp, int D, cudaStream_t stream)
 {
     const size_t C = (size_t)H * D, total = (size_t)n * C;
@@ -642,14 +642,14 @@ cudaError_t pe_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const 
              dev_ok(out + (size_t)t0 * C, total * 4, "gather out");
     for (size_t e = 0; ok && e < total; e++) {
         size_t dst;
-        const size_t src = pe_cuk_packed_elem(e, seq, rows, t0, seq0, H, Lp, D, &dst);
+        const size_t src = enc_cuk_packed_elem(e, seq, rows, t0, seq0, H, Lp, D, &dst);
         if (!(ok = dev_ok(ctx + src, 4, "gather ctx"))) break;
         out[dst] = ctx[src];
     }
     return launch(stream, "gather kernel", ok);
 }
 
-cudaError_t pe_cuk_gather_first(const float *x, const int32_t *offsets, float *out, int B, int C, cudaStream_t stream)
+cudaError_t enc_cuk_gather_first(const float *x, const int32_t *offsets, float *out, int B, int C, cudaStream_t stream)
 {
     const size_t n = (size_t)B * C;
     if (n == 0) return cudaSuccess;
@@ -663,7 +663,7 @@ cudaError_t pe_cuk_gather_first(const float *x, const int32_t *offsets, float *o
     return launch(stream, "first-token kernel", ok);
 }
 
-cudaError_t pe_cuk_f32_to_bf16(const float *x, void *y, size_t n, cudaStream_t stream)
+cudaError_t enc_cuk_f32_to_bf16(const float *x, void *y, size_t n, cudaStream_t stream)
 {
     if (n == 0) return cudaSuccess;
     const int ok = dev_ok(x, n * 4, "bf16 x") && dev_ok(y, n * 2, "bf16 y");
@@ -815,16 +815,16 @@ static double run_and_compare(pe_encoder_cuda *cu, const model *m, const int *le
     memset(pg, 0xff, (BC + 1) * sizeof(float));
     pe_error err;
     pe_error_clear(&err);
-    const pe_status st = pe_encoder_forward_cuda_ex(cu, &bt.b, out_layer, got, pool ? pg : NULL, &err);
+    const pe_status st = enc_forward_cuda_ex(cu, &bt.b, out_layer, got, pool ? pg : NULL, &err);
     double d = INFINITY;
     PE_CHECK_MSG(st == PE_OK, "%s: forward: %s", what, err.msg);
     if (st == PE_OK) {
         ref_forward(m, &bt.b, L, want, pool ? pw : NULL);
         d = max_diff(got, want, TC);
         if (pool) d = fmax(d, max_diff(pg, pw, BC));
-        const pe_cuda_precision p = pe_encoder_cuda_precision(cu);
-        fprintf(stderr, "  %-44s %s: max |diff| %.3g\n", what, pe_cuda_precision_name(p), d);
-        PE_CHECK_MSG(d <= TOL[p], "%s %s: max |diff| %g > %g", what, pe_cuda_precision_name(p), d, TOL[p]);
+        const pe_cuda_precision p = enc_cuda_precision(cu);
+        fprintf(stderr, "  %-44s %s: max |diff| %.3g\n", what, enc_cuda_precision_name(p), d);
+        PE_CHECK_MSG(d <= TOL[p], "%s %s: max |diff| %g > %g", what, enc_cuda_precision_name(p), d, TOL[p]);
     }
     free(got);
     free(want);
@@ -836,13 +836,13 @@ static double run_and_compare(pe_encoder_cuda *cu, const model *m, const int *le
 
 static pe_encoder_cuda *open_cu(const model *m, pe_cuda_precision p, size_t budget)
 {
-    pe_cuda_options o = pe_cuda_options_default();
+    pe_cuda_options o = enc_cuda_options_default();
     o.precision = p;
     o.attn_budget_bytes = budget;
     pe_encoder_cuda *cu = NULL;
     pe_error err;
     pe_error_clear(&err);
-    PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m->cfg, &m->w, &o, &cu, &err) == PE_OK, "open: %s", err.msg);
+    PE_CHECK_MSG(enc_cuda_new_ex(&m->cfg, &m->w, &o, &cu, &err) == PE_OK, "open: %s", err.msg);
     return cu;
 }
 
@@ -862,7 +862,7 @@ static void test_parity(void)
         if (p == PE_CUDA_FP32) PE_CHECK_MSG(d <= 2e-5, "fp32 emulation should be within rounding: %g", d);
         run_and_compare(cu, &m, lens_b, 1, -1, "C=64 one sequence after a batch");
         run_and_compare(cu, &m, lens_c, 2, -1, "C=64 small batch after a large one");
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
     }
     model_free(&m);
     /* hidden 1024, 16 heads of 64 (BERT-large's attention shape), C > the
@@ -872,7 +872,7 @@ static void test_parity(void)
     for (int p = PE_CUDA_FP32; p <= PE_CUDA_BF16; p += 2) {
         pe_encoder_cuda *cu = open_cu(&m, (pe_cuda_precision)p, 0);
         if (cu) run_and_compare(cu, &m, lens_d, 3, -1, "C=1024 H=16 D=64");
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
     }
     model_free(&m);
     /* D = 48, not a power of two; no pooler */
@@ -880,7 +880,7 @@ static void test_parity(void)
     static const int lens_e[] = {33, 9};
     pe_encoder_cuda *cu = open_cu(&m, PE_CUDA_TF32, 0);
     if (cu) run_and_compare(cu, &m, lens_e, 2, -1, "C=288 H=6 D=48");
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     model_free(&m);
     emu_check_clean("parity");
 }
@@ -897,7 +897,7 @@ static void test_empty_sequences(void)
         run_and_compare(cu, &m, lens, 4, -1, "empty sequences among others");
         run_and_compare(cu, &m, none, 2, -1, "only empty sequences");
     }
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     model_free(&m);
     emu_check_clean("empty sequences");
 }
@@ -918,7 +918,7 @@ static void test_many_sequences(void)
         fprintf(stderr, "  %ld cuBLAS calls\n", emu.n_blas - before);
         PE_CHECK_EQ_INT(emu.n_blas - before, 4 + 2 * 2); /* qkv, out, ffn x2; two chunks of 2 */
     }
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     model_free(&m);
     emu_check_clean("many sequences");
 }
@@ -935,7 +935,7 @@ static void test_chunks(void)
         char what[64];
         snprintf(what, sizeof what, "attention budget %zu B", budgets[i]);
         if (cu) run_and_compare(cu, &m, lens, 7, -1, what);
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
     }
     model_free(&m);
     emu_check_clean("chunks");
@@ -968,7 +968,7 @@ static void test_regrowth(void)
                 float *h = malloc((size_t)bt.b.n_tokens * 32 * sizeof(float));
                 pe_error err;
                 pe_error_clear(&err);
-                PE_CHECK_MSG(pe_encoder_forward_cuda(cu, &bt.b, -1, h, &err) == PE_OK, "%s", err.msg);
+                PE_CHECK_MSG(enc_forward_cuda(cu, &bt.b, -1, h, &err) == PE_OK, "%s", err.msg);
                 free(h);
                 batch_free(&bt);
             }
@@ -977,7 +977,7 @@ static void test_regrowth(void)
         fprintf(stderr, "  30 growing batches: %ld workspace allocations\n", reallocs);
         PE_CHECK_MSG(reallocs <= 4, "%ld workspace reallocations for 30 slowly growing batches", reallocs);
     }
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     model_free(&m);
     emu_check_clean("regrowth");
 }
@@ -989,16 +989,16 @@ static void test_load_failures(void)
     model m;
     model_make(&m, 30, 32, 2, 2, 64, 16, 1);
     for (int p = PE_CUDA_FP32; p <= PE_CUDA_BF16; p++) {
-        pe_cuda_options o = pe_cuda_options_default();
+        pe_cuda_options o = enc_cuda_options_default();
         o.precision = (pe_cuda_precision)p;
         /* count the calls of a clean load */
         emu_reset_faults();
         pe_encoder_cuda *cu = NULL;
         pe_error err;
         pe_error_clear(&err);
-        PE_CHECK(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK);
+        PE_CHECK(enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK);
         const long n[5] = {emu.n_malloc, emu.n_copy, emu.n_create, emu.n_launch, emu.n_sync};
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
         static const char *kind[5] = {"cudaMalloc", "cudaMemcpyAsync", "create", "launch", "sync"};
         int tried = 0;
         for (int k = 0; k < 5; k++)
@@ -1008,20 +1008,20 @@ static void test_load_failures(void)
                 *f[k] = at;
                 cu = (pe_encoder_cuda *)&m; /* must come back NULL */
                 pe_error_clear(&err);
-                const pe_status st = pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err);
+                const pe_status st = enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err);
                 tried++;
                 PE_CHECK_MSG(st == PE_ERR_BACKEND, "%s failure %ld (%s): status %d", kind[k], at,
-                             pe_cuda_precision_name(o.precision), (int)st);
+                             enc_cuda_precision_name(o.precision), (int)st);
                 PE_CHECK_MSG(cu == NULL, "%s failure %ld: *out not NULL", kind[k], at);
                 PE_CHECK_MSG(strncmp(err.msg, "CUDA", 4) == 0 || strncmp(err.msg, "cuBLAS", 6) == 0,
                              "%s failure %ld: message \"%s\"", kind[k], at, err.msg);
-                if (st == PE_OK) pe_encoder_cuda_free(cu);
+                if (st == PE_OK) enc_cuda_free(cu);
                 PE_CHECK_MSG(emu.live_allocs == 0 && emu.live_streams == 0 && emu.live_blas == 0,
                              "%s failure %ld: leaked %ld allocations %ld streams %ld handles", kind[k], at,
                              emu.live_allocs, emu.live_streams, emu.live_blas);
             }
         fprintf(stderr, "  %s load: %d injected failures, each a clean PE_ERR_BACKEND\n",
-                pe_cuda_precision_name(o.precision), tried);
+                enc_cuda_precision_name(o.precision), tried);
         PE_CHECK(tried >= 5);
     }
     model_free(&m);
@@ -1045,7 +1045,7 @@ static void test_forward_failures(void)
         pe_error err;
         pe_error_clear(&err);
         emu_reset_faults();
-        PE_CHECK(pe_encoder_forward_cuda_ex(cu, &bt.b, -1, h, pooled, &err) == PE_OK);
+        PE_CHECK(enc_forward_cuda_ex(cu, &bt.b, -1, h, pooled, &err) == PE_OK);
         const long n[4] = {emu.n_copy, emu.n_blas, emu.n_launch, emu.n_sync};
         static const char *kind[4] = {"copy", "cuBLAS", "launch", "sync"};
         static const char *named[4] = {"cudaErrorInvalidValue", "cuBLAS: cublasGemm", "cudaErrorLaunchOutOfResources",
@@ -1057,7 +1057,7 @@ static void test_forward_failures(void)
                 long *f[4] = {&emu.fail_copy, &emu.fail_blas, &emu.fail_launch, &emu.fail_sync};
                 *f[k] = at;
                 pe_error_clear(&err);
-                const pe_status st = pe_encoder_forward_cuda_ex(cu, &bt.b, -1, h, pooled, &err);
+                const pe_status st = enc_forward_cuda_ex(cu, &bt.b, -1, h, pooled, &err);
                 tried++;
                 PE_CHECK_MSG(st == PE_ERR_BACKEND, "%s failure %ld: status %d", kind[k], at, (int)st);
                 PE_CHECK_MSG(strstr(err.msg, named[k]) != NULL, "%s failure %ld: message \"%s\"", kind[k], at,
@@ -1068,16 +1068,16 @@ static void test_forward_failures(void)
                 if (at == 1 || at == n[k]) run_and_compare(cu, &m, lens, 3, -1, what);
                 else {
                     pe_error_clear(&err);
-                    PE_CHECK_MSG(pe_encoder_forward_cuda_ex(cu, &bt.b, -1, h, pooled, &err) == PE_OK, "%s: %s",
+                    PE_CHECK_MSG(enc_forward_cuda_ex(cu, &bt.b, -1, h, pooled, &err) == PE_OK, "%s: %s",
                                  what, err.msg);
                 }
             }
         fprintf(stderr, "  %s forward: %d injected failures, each PE_ERR_BACKEND naming the call, then fine\n",
-                pe_cuda_precision_name((pe_cuda_precision)p), tried);
+                enc_cuda_precision_name((pe_cuda_precision)p), tried);
         free(h);
         free(pooled);
         batch_free(&bt);
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
     }
     model_free(&m);
     emu_check_clean("forward failures");
@@ -1102,7 +1102,7 @@ static void test_out_of_memory(void)
         float *h = malloc((size_t)bt.b.n_tokens * 64 * sizeof(float));
         pe_error err;
         pe_error_clear(&err);
-        PE_CHECK_EQ_INT(pe_encoder_forward_cuda(cu, &bt.b, -1, h, &err), PE_ERR_BACKEND);
+        PE_CHECK_EQ_INT(enc_forward_cuda(cu, &bt.b, -1, h, &err), PE_ERR_BACKEND);
         fprintf(stderr, "  64 x 64 tokens in 2 MiB: %s\n", err.msg);
         PE_CHECK(strstr(err.msg, "allocating") != NULL && strstr(err.msg, "workspace") != NULL &&
                  strstr(err.msg, "out of memory") != NULL);
@@ -1111,13 +1111,13 @@ static void test_out_of_memory(void)
         free(h);
         batch_free(&bt);
     }
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     /* weights that do not fit */
     emu.mem_cap = 4096;
     pe_error err;
     pe_error_clear(&err);
     cu = NULL;
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err), PE_ERR_BACKEND);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err), PE_ERR_BACKEND);
     PE_CHECK(cu == NULL && strstr(err.msg, "encoder weights") != NULL);
     emu.mem_cap = 0;
     model_free(&m);
@@ -1135,41 +1135,41 @@ static void test_devices(void)
     pe_encoder_cuda *cu = NULL;
 
     emu.count_err = cudaErrorInsufficientDriver;
-    PE_CHECK_EQ_INT(pe_cuda_probe(&err), 0);
+    PE_CHECK_EQ_INT(enc_cuda_probe(&err), 0);
     PE_CHECK(strstr(err.msg, "cudaErrorInsufficientDriver") != NULL);
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err), PE_ERR_UNSUPPORTED);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err), PE_ERR_UNSUPPORTED);
     PE_CHECK(cu == NULL && strstr(err.msg, "unavailable") != NULL);
     PE_CHECK_EQ_INT(cudaGetLastError(), cudaSuccess); /* the probe left no error behind */
     emu.count_err = cudaSuccess;
 
     emu.n_dev = 0;
-    PE_CHECK_EQ_INT(pe_cuda_probe(&err), 0);
-    PE_CHECK_EQ_INT(pe_encoder_cuda_available(), 0);
+    PE_CHECK_EQ_INT(enc_cuda_probe(&err), 0);
+    PE_CHECK_EQ_INT(enc_cuda_available(), 0);
     PE_CHECK_EQ_INT(cudaGetLastError(), cudaSuccess);
 
     emu.n_dev = 1;
     emu.cc_major[0] = 7;
-    PE_CHECK_EQ_INT(pe_cuda_probe(&err), 0);
+    PE_CHECK_EQ_INT(enc_cuda_probe(&err), 0);
     PE_CHECK(strstr(err.msg, "compute capability") != NULL);
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err), PE_ERR_UNSUPPORTED);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&m.cfg, &m.w, NULL, &cu, &err), PE_ERR_UNSUPPORTED);
 
     emu.n_dev = 2; /* an old GPU 0, a usable GPU 1 */
-    PE_CHECK_EQ_INT(pe_cuda_probe(&err), 1);
-    pe_cuda_options o = pe_cuda_options_default();
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err), PE_ERR_UNSUPPORTED);
+    PE_CHECK_EQ_INT(enc_cuda_probe(&err), 1);
+    pe_cuda_options o = enc_cuda_options_default();
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err), PE_ERR_UNSUPPORTED);
     PE_CHECK(strstr(err.msg, "device 0") != NULL && strstr(err.msg, "7.x") != NULL);
     o.device = 2;
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "device 2") != NULL);
     o.device = 1;
     PE_CHECK_EQ_INT(cudaSetDevice(0), cudaSuccess); /* the caller works on device 0 */
     int cur = -1;
     emu.fail_malloc = emu.n_malloc + 1; /* a load on device 1 that fails */
-    PE_CHECK_EQ_INT(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err), PE_ERR_BACKEND);
+    PE_CHECK_EQ_INT(enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err), PE_ERR_BACKEND);
     emu_reset_faults();
     cudaGetDevice(&cur);
     PE_CHECK_EQ_INT(cur, 0);
-    PE_CHECK_MSG(pe_encoder_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
+    PE_CHECK_MSG(enc_cuda_new_ex(&m.cfg, &m.w, &o, &cu, &err) == PE_OK, "%s", err.msg);
     cudaGetDevice(&cur);
     PE_CHECK_EQ_INT(cur, 0);
     if (cu) {
@@ -1179,14 +1179,14 @@ static void test_devices(void)
         PE_CHECK_EQ_INT(cur, 0);
         PE_CHECK_EQ_INT(emu.mem_used[0], 0); /* everything went to device 1 */
     }
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     cudaGetDevice(&cur);
     PE_CHECK_EQ_INT(cur, 0);
     emu.n_dev = 1;
     emu.cc_major[0] = 9;
     char desc[128];
-    PE_CHECK(pe_cuda_describe(0, desc, sizeof desc, &err) == PE_OK && strstr(desc, "sm_90") != NULL);
-    PE_CHECK_EQ_INT(pe_cuda_describe(3, desc, sizeof desc, &err), PE_ERR_BACKEND);
+    PE_CHECK(enc_cuda_describe(0, desc, sizeof desc, &err) == PE_OK && strstr(desc, "sm_90") != NULL);
+    PE_CHECK_EQ_INT(enc_cuda_describe(3, desc, sizeof desc, &err), PE_ERR_BACKEND);
     model_free(&m);
     emu_check_clean("devices");
 }
@@ -1202,13 +1202,13 @@ typedef struct job {
 static void *thread_main(void *arg)
 {
     job *j = arg;
-    pe_cuda_options o = pe_cuda_options_default();
+    pe_cuda_options o = enc_cuda_options_default();
     o.device = j->device;
     pe_encoder_cuda *cu = NULL;
     pe_error err;
     pe_error_clear(&err);
     j->diff = INFINITY;
-    if (pe_encoder_cuda_new_ex(&j->m->cfg, &j->m->w, &o, &cu, &err) != PE_OK) {
+    if (enc_cuda_new_ex(&j->m->cfg, &j->m->w, &o, &cu, &err) != PE_OK) {
         snprintf(j->msg, sizeof j->msg, "%s", err.msg);
         return NULL;
     }
@@ -1222,7 +1222,7 @@ static void *thread_main(void *arg)
         pthread_mutex_unlock(&emu.mu);
         float *got = malloc((size_t)bt.b.n_tokens * C * sizeof(float)),
               *want = malloc((size_t)bt.b.n_tokens * C * sizeof(float));
-        if (pe_encoder_forward_cuda(cu, &bt.b, -1, got, &err) != PE_OK) {
+        if (enc_forward_cuda(cu, &bt.b, -1, got, &err) != PE_OK) {
             snprintf(j->msg, sizeof j->msg, "%s", err.msg);
             j->diff = INFINITY;
         } else {
@@ -1233,7 +1233,7 @@ static void *thread_main(void *arg)
         free(want);
         batch_free(&bt);
     }
-    pe_encoder_cuda_free(cu);
+    enc_cuda_free(cu);
     return NULL;
 }
 

@@ -287,7 +287,7 @@ static void test_backend_options(void)
     if (enc) {
         pe_encoder_info info;
         pe_encoder_get_info(enc, &info);
-        const int bf16 = pe_kernels_has_bf16() && getenv("PE_LINEAR_FORCE_BLAS") == NULL;
+        const int bf16 = enc_kernels_has_bf16() && getenv("PE_LINEAR_FORCE_BLAS") == NULL;
         fprintf(stderr, "  bf16 requested on the CPU: runs %s\n", info.precision);
         if (!getenv("PE_LINEAR_FORCE_BLAS")) PE_CHECK_EQ_STR(info.precision, bf16 ? "bf16" : "fp32");
         check_model(enc, "f32", strcmp(info.precision, "bf16") == 0 ? 5e-2 : TOL);
@@ -328,7 +328,7 @@ static void test_backend_options(void)
     if (st != PE_OK) {
         PE_CHECK_EQ_INT(st, PE_ERR_UNSUPPORTED);
         PE_CHECK(enc == NULL);
-        /* "CUDA backend requested but unusable: " and pe_cuda_probe's reason */
+        /* "CUDA backend requested but unusable: " and enc_cuda_probe's reason */
         const char *why = strstr(err.msg, "unusable: ");
         PE_CHECK_MSG(why != NULL && strlen(why) > strlen("unusable: ") + 4, "%s", err.msg);
         fprintf(stderr, "  backend cuda here: %s\n", err.msg);
@@ -558,8 +558,7 @@ int main(void)
     expected = cJSON_Parse(js);
     free(js);
     if (!expected) return 1;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_test_encoder.XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (!pe_test_tmpdir(tmpdir, sizeof tmpdir, "pe_test_encoder")) return 1;
     PE_RUN(test_safetensors_f32);
     PE_RUN(test_safetensors_f16_bf16);
     PE_RUN(test_batch_equals_single);
@@ -568,7 +567,7 @@ int main(void)
     PE_RUN(test_pem);
     PE_RUN(test_tokenizer_end_to_end);
     PE_RUN(test_encode_texts);
-    rmdir(tmpdir);
+    pe_test_rm_rf(tmpdir);
     cJSON_Delete(expected);
     PE_TEST_EXIT();
 }

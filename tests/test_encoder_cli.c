@@ -104,7 +104,7 @@ static void test_encode(void)
     cJSON_Delete(exp);
 
     PE_CHECK_EQ_INT(run("encode", ""), 2);
-    PE_CHECK_EQ_INT(run("encode --model /nonexistent/model", ""), 3);
+    PE_CHECK_EQ_INT(run("encode --model /nonexistent/model", ""), 5);
     snprintf(args, sizeof args, "encode --model %s --pool median", model);
     PE_CHECK_EQ_INT(run(args, ""), 2);
     PE_CHECK_EQ_INT(run("encode --help", ""), 0);
@@ -158,11 +158,11 @@ static void test_model(void)
     }
     cJSON_Delete(o);
     free(out);
-    PE_CHECK_EQ_INT(run("model info /nonexistent/model", NULL), 3);
+    PE_CHECK_EQ_INT(run("model info /nonexistent/model", NULL), 5);
     PE_CHECK_EQ_INT(run("model info", NULL), 2);
     snprintf(args, sizeof args, "model info %s/in.txt", tmp); /* not a model */
     PE_CHECK_EQ_INT(run(args, "hello\n"), 1);
-    PE_CHECK_EQ_INT(run("model convert /nonexistent/dir out.pem", NULL), 3);
+    PE_CHECK_EQ_INT(run("model convert /nonexistent/dir out.pem", NULL), 5);
     PE_CHECK_EQ_INT(run("model convert only-one-arg", NULL), 2);
     unlink(pem);
 }
@@ -173,16 +173,9 @@ int main(void)
         fprintf(stderr, "%s not built: skipped\n", persona);
         return PE_SKIP_CODE;
     }
-    snprintf(tmp, sizeof tmp, "/tmp/pe_test_encoder_cli.XXXXXX");
-    if (!mkdtemp(tmp)) return 1;
+    if (!pe_test_tmpdir(tmp, sizeof tmp, "pe_test_encoder_cli")) return 1;
     PE_RUN(test_encode);
     PE_RUN(test_model);
-    const char *files[] = {"in.txt", "out.txt", "err.txt"};
-    char p[128];
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
-        unlink(p);
-    }
-    rmdir(tmp);
+    pe_test_rm_rf(tmp);
     PE_TEST_EXIT();
 }

@@ -559,8 +559,7 @@ int main(void)
         fprintf(stderr, "cannot read %s\n", p);
         return 1;
     }
-    snprintf(tmp, sizeof tmp, "/tmp/pe_test_encoder_files.XXXXXX");
-    if (!mkdtemp(tmp)) return 1;
+    if (!pe_test_tmpdir(tmp, sizeof tmp, "pe_test_encoder_files")) return 1;
     snprintf(dir, sizeof dir, "%s/hf", tmp);
     mkdir(dir, 0700);
     PE_RUN(test_safetensors_bad);
@@ -569,13 +568,7 @@ int main(void)
     PE_RUN(test_pem_bad);
     PE_RUN(test_convert_heads_labels);
     PE_RUN(test_mutations);
-    const char *files[] = {"model.safetensors", "config.json", "vocab.txt"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-    rmdir(tmp);
+    pe_test_rm_rf(tmp);
     free(good);
     PE_TEST_EXIT();
 }

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[64];
+static char tmpdir[256];
 static int store_no;
 
 static const char *fixture(const char *name)
@@ -26,7 +26,7 @@ static const char *fixture(const char *name)
 
 static const char *tmp_path(const char *name)
 {
-    static char buf[4][256];
+    static char buf[4][512];
     static int k;
     k = (k + 1) % 4;
     snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
@@ -35,17 +35,15 @@ static const char *tmp_path(const char *name)
 
 static pe_kg *new_store(void)
 {
-    char dir[128];
+    char dir[600];
     snprintf(dir, sizeof dir, "%s/kg%d", tmpdir, store_no++);
     pe_kg_options o = pe_kg_options_default();
     o.map_size = (size_t)256 << 20;
     pe_kg *kg = NULL;
-    pe_status st = pe_kg_open(dir, &o, &kg);
-    if (st != PE_OK) {
-        fprintf(stderr, "cannot open store %s: %s\n", dir, kg ? pe_kg_errmsg(kg) : "");
-        pe_kg_close(kg);
-        return NULL;
-    }
+    pe_error err;
+    pe_status st = pe_kg_open(dir, &o, &kg, &err);
+    /* a store that cannot be made fails the test (the callers then return) */
+    PE_CHECK_MSG(st == PE_OK, "cannot open store %s: %s", dir, err.msg);
     return kg;
 }
 
@@ -643,8 +641,7 @@ static void test_rdfxml_entities(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_import_XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (!pe_test_tmpdir(tmpdir, sizeof tmpdir, "pe_import")) return 1;
     PE_RUN(test_entities);
     PE_RUN(test_bad_records);
     PE_RUN(test_files);
@@ -654,8 +651,6 @@ int main(void)
     PE_RUN(test_nul_and_out_of_range);
     PE_RUN(test_cut_dumps);
     PE_RUN(test_rdfxml_entities);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (pe_test_rm_rf(tmpdir) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     PE_TEST_EXIT();
 }

@@ -541,8 +541,7 @@ static void test_turtle_rdfxml(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_imp_parse_XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (!pe_test_tmpdir(tmpdir, sizeof tmpdir, "pe_imp_parse")) return 1;
     PE_RUN(test_valid_ids);
     PE_RUN(test_wikidata_entities);
     PE_RUN(test_wikidata_bad);
@@ -551,8 +550,6 @@ int main(void)
     PE_RUN(test_long_lines);
     PE_RUN(test_ntriples);
     PE_RUN(test_turtle_rdfxml);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (pe_test_rm_rf(tmpdir) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     PE_TEST_EXIT();
 }

@@ -46,11 +46,11 @@ static int check_linear(int M, int N, int K, int with_bias, pe_act act)
     float *b = with_bias ? rand_vec((size_t)N, 1.0f) : NULL;
     float *ref = calloc((size_t)M * N + 1, sizeof *ref), *got = calloc((size_t)M * N + 1, sizeof *got);
     float *got2 = calloc((size_t)M * N + 1, sizeof *got2);
-    pe_linear_f32_blas(x, W, b, ref, M, N, K, act);
-    pe_linear_f32(x, W, b, got, M, N, K, act);
-    pe_linear_weights *pw = pe_linear_prepare(W, N, K);
+    enc_linear_f32_blas(x, W, b, ref, M, N, K, act);
+    enc_linear_f32(x, W, b, got, M, N, K, act);
+    pe_linear_weights *pw = enc_linear_prepare(W, N, K);
     PE_CHECK(pw != NULL);
-    if (pw) pe_linear_apply(pw, x, b, got2, M, act);
+    if (pw) enc_linear_apply(pw, x, b, got2, M, act);
     int bad = 0;
     for (int i = 0; i < M && bad < 3; i++)
         for (int j = 0; j < N && bad < 3; j++) {
@@ -63,7 +63,7 @@ static int check_linear(int M, int N, int K, int with_bias, pe_act act)
             }
         }
     PE_CHECK_MSG(bad == 0, "linear %dx%dx%d mismatches", M, N, K);
-    pe_linear_weights_free(pw);
+    enc_linear_weights_free(pw);
     free(x), free(W), free(b), free(ref), free(got), free(got2);
     return bad;
 }
@@ -103,48 +103,48 @@ static void linear_large(void)
 
 static void linear_threads(void)
 {
-    int saved = pe_kernels_threads();
-    pe_kernels_set_threads(1);
-    PE_CHECK_EQ_INT(pe_kernels_threads(), 1);
+    int saved = enc_kernels_threads();
+    enc_kernels_set_threads(1);
+    PE_CHECK_EQ_INT(enc_kernels_threads(), 1);
     check_linear(300, 64, 200, 1, PE_ACT_GELU);
     check_linear(9, 200, 300, 1, PE_ACT_NONE);
-    pe_kernels_set_threads(3);
-    PE_CHECK_EQ_INT(pe_kernels_threads(), 3);
+    enc_kernels_set_threads(3);
+    PE_CHECK_EQ_INT(enc_kernels_threads(), 3);
     check_linear(300, 64, 200, 1, PE_ACT_GELU);
     check_linear(9, 200, 300, 0, PE_ACT_GELU);
-    pe_kernels_set_threads(saved);
+    enc_kernels_set_threads(saved);
 }
 
 static void linear_empty(void)
 {
     float y[4] = {7, 7, 7, 7}, x[4] = {1, 2, 3, 4}, W[4] = {1, 1, 1, 1};
-    pe_linear_f32(x, W, NULL, y, 0, 2, 2, PE_ACT_NONE); /* M = 0: nothing written */
+    enc_linear_f32(x, W, NULL, y, 0, 2, 2, PE_ACT_NONE); /* M = 0: nothing written */
     PE_CHECK(y[0] == 7 && y[3] == 7);
-    pe_linear_weights_free(NULL);
+    enc_linear_weights_free(NULL);
 }
 
 /* Weights prepared under one path stay usable after switching paths. */
 static void linear_switch(void)
 {
     if (!have_avx512) {
-        PE_CHECK_EQ_INT(pe_kernels_select(PE_KERNELS_AVX512), -1);
-        PE_CHECK_EQ_STR(pe_linear_backend_name(), pe_kernels_isa_name(pe_kernels_detect()));
+        PE_CHECK_EQ_INT(enc_kernels_select(PE_KERNELS_AVX512), -1);
+        PE_CHECK_EQ_STR(enc_linear_backend_name(), enc_kernels_isa_name(enc_kernels_detect()));
         return;
     }
     const int M = 40, N = 70, K = 50;
     float *x = rand_vec((size_t)M * K, 1.0f), *W = rand_vec((size_t)N * K, 1.0f), *b = rand_vec(N, 1.0f);
     float *a = malloc(sizeof(float) * M * N), *c = malloc(sizeof(float) * M * N);
-    pe_linear_weights *pw = pe_linear_prepare(W, N, K);
-    PE_CHECK_EQ_INT(pe_kernels_select(PE_KERNELS_BLAS), 0);
-    PE_CHECK_EQ_STR(pe_linear_backend_name(), "blas");
-    pe_linear_apply(pw, x, b, a, M, PE_ACT_GELU);
-    PE_CHECK_EQ_INT(pe_kernels_select(PE_KERNELS_AVX512), 0);
-    PE_CHECK_EQ_STR(pe_linear_backend_name(), "avx512");
-    pe_linear_apply(pw, x, b, c, M, PE_ACT_GELU);
+    pe_linear_weights *pw = enc_linear_prepare(W, N, K);
+    PE_CHECK_EQ_INT(enc_kernels_select(PE_KERNELS_BLAS), 0);
+    PE_CHECK_EQ_STR(enc_linear_backend_name(), "blas");
+    enc_linear_apply(pw, x, b, a, M, PE_ACT_GELU);
+    PE_CHECK_EQ_INT(enc_kernels_select(PE_KERNELS_AVX512), 0);
+    PE_CHECK_EQ_STR(enc_linear_backend_name(), "avx512");
+    enc_linear_apply(pw, x, b, c, M, PE_ACT_GELU);
     double maxd = 0;
     for (int i = 0; i < M * N; i++) maxd = fmax(maxd, fabs(a[i] - c[i]));
     PE_CHECK_MSG(maxd < 1e-4, "max diff %g", maxd);
-    pe_linear_weights_free(pw);
+    enc_linear_weights_free(pw);
     free(x), free(W), free(b), free(a), free(c);
 }
 
@@ -164,14 +164,14 @@ static void check_bf16(int M, int N, int K, int with_bias, pe_act act)
     float *x = rand_vec((size_t)M * K, 1.0f), *W = rand_vec((size_t)N * K, 0.5f);
     float *b = with_bias ? rand_vec((size_t)N, 1.0f) : NULL;
     float *y = malloc(sizeof(float) * M * N);
-    pe_linear_weights *pw = pe_linear_prepare_ex(W, N, K, PE_LINEAR_BF16);
+    pe_linear_weights *pw = enc_linear_prepare_ex(W, N, K, PE_LINEAR_BF16);
     PE_CHECK(pw != NULL);
     if (!pw) return;
     /* bf16 only where the CPU has it and the AVX-512 path is in use */
-    PE_CHECK_EQ_INT(pe_linear_weights_precision(pw),
-                    pe_kernels_has_bf16() && pe_kernels_active() == PE_KERNELS_AVX512 ? PE_LINEAR_BF16 : PE_LINEAR_F32);
-    pe_linear_apply(pw, x, b, y, M, act);
-    const int is_bf16 = pe_linear_weights_precision(pw) == PE_LINEAR_BF16;
+    PE_CHECK_EQ_INT(enc_linear_weights_precision(pw),
+                    enc_kernels_has_bf16() && enc_kernels_active() == PE_KERNELS_AVX512 ? PE_LINEAR_BF16 : PE_LINEAR_F32);
+    enc_linear_apply(pw, x, b, y, M, act);
+    const int is_bf16 = enc_linear_weights_precision(pw) == PE_LINEAR_BF16;
     int bad = 0;
     for (int i = 0; i < M && bad < 3; i++)
         for (int j = 0; j < N && bad < 3; j++) {
@@ -194,7 +194,7 @@ static void check_bf16(int M, int N, int K, int with_bias, pe_act act)
             }
         }
     PE_CHECK_MSG(bad == 0, "bf16 linear %dx%dx%d", M, N, K);
-    pe_linear_weights_free(pw);
+    enc_linear_weights_free(pw);
     free(x), free(W), free(b), free(y);
 }
 
@@ -221,10 +221,10 @@ static void gelu_exact(void)
     float *g = malloc(sizeof(float) * n);
     for (int i = 0; i < n; i++) g[i] = v[i];
 #if PE_KERNELS_X86
-    if (have_avx512) pe_k512_gelu(g, (size_t)n);
+    if (have_avx512) enc_k512_gelu(g, (size_t)n);
     else
 #endif
-        for (int i = 0; i < n; i++) g[i] = pe_gelu(g[i]);
+        for (int i = 0; i < n; i++) g[i] = enc_gelu(g[i]);
     /* erf-form GELU in float loses ~1e-7 |x| to the cancellation in 1 + erf
      * for x < 0 (erff does too); relative for x > 0 */
     for (int i = 0; i < n; i++) {
@@ -235,9 +235,9 @@ static void gelu_exact(void)
                      "gelu(%.9g) = %.9g, exact %.9g", v[i], g[i], ref);
     }
     /* the scalar reference itself at a few exact points */
-    PE_CHECK(pe_gelu(0.0f) == 0.0f);
-    PE_CHECK_NEAR(pe_gelu(1.0f), 0.8413447460685429, 1e-7);
-    PE_CHECK_NEAR(pe_gelu(-1.0f), -0.15865525393145707, 1e-7);
+    PE_CHECK(enc_gelu(0.0f) == 0.0f);
+    PE_CHECK_NEAR(enc_gelu(1.0f), 0.8413447460685429, 1e-7);
+    PE_CHECK_NEAR(enc_gelu(-1.0f), -0.15865525393145707, 1e-7);
     free(v), free(g);
 }
 
@@ -253,9 +253,9 @@ static void check_attention(const int *lens, int n_seq, int H, int D)
     const int C = H * D;
     float *qkv = rand_vec((size_t)T * 3 * C + 1, 2.0f);
     float *ref = calloc((size_t)T * C + 1, sizeof *ref), *got = calloc((size_t)T * C + 1, sizeof *got);
-    float *scratch = malloc((pe_attention_scratch_floats(max_len, H, D) + 1) * sizeof(float));
-    pe_attention_f32_blas(qkv, ref, offsets, n_seq, H, D, scratch);
-    pe_attention_f32(qkv, got, offsets, n_seq, H, D, scratch);
+    float *scratch = malloc((enc_attention_scratch_floats(max_len, H, D) + 1) * sizeof(float));
+    enc_attention_f32_blas(qkv, ref, offsets, n_seq, H, D, scratch);
+    enc_attention_f32(qkv, got, offsets, n_seq, H, D, scratch);
     double maxd = 0;
     for (size_t i = 0; i < (size_t)T * C; i++) maxd = fmax(maxd, fabs(ref[i] - got[i]));
     PE_CHECK_MSG(maxd <= 2e-5 * sqrt((double)D), "attention n_seq=%d H=%d D=%d: max diff %g", n_seq, H, D, maxd);
@@ -289,7 +289,7 @@ static void layernorm(void)
             float *x = rand_vec((size_t)rows * n, 3.0f), *r = rand_vec((size_t)rows * n, 1.0f);
             float *g = rand_vec(n, 1.0f), *b = rand_vec(n, 1.0f), *y = malloc(sizeof(float) * rows * n);
             for (int i = 0; i < rows * n; i++) y[i] = x[i] += 5.0f; /* an offset the mean must remove */
-            pe_kernels_add_layernorm(y, with_r ? r : NULL, g, b, rows, n, 1e-12f);
+            enc_kernels_add_layernorm(y, with_r ? r : NULL, g, b, rows, n, 1e-12f);
             int bad = 0;
             for (int i = 0; i < rows && bad < 3; i++) {
                 double s = 0, q = 0, v[1025];
@@ -325,12 +325,12 @@ static void inner_task(void *ctx, int task, int tid)
 static void sum_task(void *ctx, int task, int tid)
 {
     pool_ctx *c = ctx;
-    if (tid < 0 || tid >= pe_kernels_threads()) atomic_store(&c->bad_tid, 1);
-    float *s = pe_kernels_scratch(tid, 1000 + (size_t)task);
+    if (tid < 0 || tid >= enc_kernels_threads()) atomic_store(&c->bad_tid, 1);
+    float *s = enc_kernels_scratch(tid, 1000 + (size_t)task);
     if (!s) atomic_store(&c->bad_tid, 1);
     else s[999 + task] = 1.0f; /* in bounds: ASan would tell */
     atomic_fetch_add(&c->sum, task + 1);
-    if (task == 3) pe_kernels_parallel(5, inner_task, ctx);
+    if (task == 3) enc_kernels_parallel(5, inner_task, ctx);
 }
 
 static void *user_thread(void *arg)
@@ -346,7 +346,7 @@ static void pool_jobs(void)
     for (int round = 0; round < 200; round++) {
         pool_ctx c = {0};
         int n = 1 + round % 37;
-        pe_kernels_parallel(n, sum_task, &c);
+        enc_kernels_parallel(n, sum_task, &c);
         PE_CHECK_EQ_INT(atomic_load(&c.sum), (long)n * (n + 1) / 2);
         PE_CHECK_EQ_INT(atomic_load(&c.bad_tid), 0);
         PE_CHECK_EQ_INT(atomic_load(&c.nested), n > 3 ? 5 : 0);
@@ -359,22 +359,36 @@ static void pool_jobs(void)
 
 static int expect_blas;
 
+/* No environment variable changes results: $PE_LINEAR_BF16 once turned
+ * every f32 load into bf16; the precision is an option of the load now. */
+static void no_env_precision(void)
+{
+    float *W = rand_vec(64 * 64, 0.5f);
+    setenv("PE_LINEAR_BF16", "1", 1);
+    pe_linear_weights *pw = enc_linear_prepare(W, 64, 64);
+    unsetenv("PE_LINEAR_BF16");
+    PE_CHECK(pw != NULL);
+    if (pw) PE_CHECK_EQ_INT(enc_linear_weights_precision(pw), PE_LINEAR_F32);
+    enc_linear_weights_free(pw);
+    free(W);
+}
+
 static void dispatch(void)
 {
-    PE_CHECK_EQ_STR(pe_kernels_isa_name(PE_KERNELS_BLAS), "blas");
-    PE_CHECK_EQ_STR(pe_kernels_isa_name(PE_KERNELS_AVX512), "avx512");
-    if (expect_blas) PE_CHECK_EQ_STR(pe_linear_backend_name(), "blas");
-    else PE_CHECK_EQ_STR(pe_linear_backend_name(), pe_kernels_isa_name(pe_kernels_detect()));
-    PE_CHECK_EQ_INT(pe_kernels_select(PE_KERNELS_BLAS), 0);
-    PE_CHECK_EQ_STR(pe_linear_backend_name(), "blas");
-    PE_CHECK_EQ_INT(pe_kernels_select(pe_kernels_detect()), 0);
-    fprintf(stderr, "cpu best path: %s, threads %d\n", pe_kernels_isa_name(pe_kernels_detect()), pe_kernels_threads());
+    PE_CHECK_EQ_STR(enc_kernels_isa_name(PE_KERNELS_BLAS), "blas");
+    PE_CHECK_EQ_STR(enc_kernels_isa_name(PE_KERNELS_AVX512), "avx512");
+    if (expect_blas) PE_CHECK_EQ_STR(enc_linear_backend_name(), "blas");
+    else PE_CHECK_EQ_STR(enc_linear_backend_name(), enc_kernels_isa_name(enc_kernels_detect()));
+    PE_CHECK_EQ_INT(enc_kernels_select(PE_KERNELS_BLAS), 0);
+    PE_CHECK_EQ_STR(enc_linear_backend_name(), "blas");
+    PE_CHECK_EQ_INT(enc_kernels_select(enc_kernels_detect()), 0);
+    fprintf(stderr, "cpu best path: %s, threads %d\n", enc_kernels_isa_name(enc_kernels_detect()), enc_kernels_threads());
 }
 
 int main(int argc, char **argv)
 {
     expect_blas = argc > 1 && strcmp(argv[1], "--expect-blas") == 0;
-    have_avx512 = pe_kernels_detect() == PE_KERNELS_AVX512;
+    have_avx512 = enc_kernels_detect() == PE_KERNELS_AVX512;
     PE_RUN(dispatch);
     PE_RUN(gelu_exact);
     PE_RUN(linear_empty);
@@ -383,26 +397,27 @@ int main(int argc, char **argv)
     PE_RUN(linear_threads);
     PE_RUN(linear_switch);
     PE_RUN(linear_bf16);
+    PE_RUN(no_env_precision);
     PE_RUN(attention_shapes);
     PE_RUN(layernorm);
     if (have_avx512) { /* the portable reference of the same op */
-        pe_kernels_select(PE_KERNELS_BLAS);
+        enc_kernels_select(PE_KERNELS_BLAS);
         PE_RUN(layernorm);
-        pe_kernels_select(PE_KERNELS_AVX512);
+        enc_kernels_select(PE_KERNELS_AVX512);
     }
     PE_RUN(pool_jobs);
-    if (pe_kernels_supported(PE_KERNELS_AVX2) && pe_kernels_detect() != PE_KERNELS_AVX2) {
+    if (enc_kernels_supported(PE_KERNELS_AVX2) && enc_kernels_detect() != PE_KERNELS_AVX2) {
         /* the AVX2 path of CPUs without AVX-512, run here too */
-        const pe_kernels_isa best = pe_kernels_detect();
-        PE_CHECK_EQ_INT(pe_kernels_select(PE_KERNELS_AVX2), 0);
-        PE_CHECK_EQ_STR(pe_linear_backend_name(), "avx2");
+        const pe_kernels_isa best = enc_kernels_detect();
+        PE_CHECK_EQ_INT(enc_kernels_select(PE_KERNELS_AVX2), 0);
+        PE_CHECK_EQ_STR(enc_linear_backend_name(), "avx2");
         fprintf(stderr, "-- again on the avx2 path\n");
         PE_RUN(linear_shapes);
         PE_RUN(linear_large);
         PE_RUN(linear_threads);
         PE_RUN(attention_shapes);
         PE_RUN(layernorm);
-        pe_kernels_select(best);
+        enc_kernels_select(best);
     }
     PE_TEST_EXIT();
 }

@@ -21,13 +21,7 @@
 static char g_root[64];
 static int g_seq;
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *p) { nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+static void rm_rf(const char *p) { pe_test_rm_rf(p); }
 
 /* A fresh store directory path under the test's temp root. */
 static const char *newdir(char *buf, size_t cap)
@@ -41,8 +35,9 @@ static pe_kg *open_new(char *dir, size_t cap)
     pe_kg *kg = NULL;
     pe_kg_options o = pe_kg_options_default();
     o.map_size = (size_t)1 << 30;
-    pe_status st = pe_kg_open(newdir(dir, cap), &o, &kg);
-    PE_CHECK_MSG(st == PE_OK, "open %s: %s", dir, pe_kg_errmsg(kg));
+    pe_error err;
+    pe_status st = pe_kg_open(newdir(dir, cap), &o, &kg, &err);
+    PE_CHECK_MSG(st == PE_OK, "open %s: %s", dir, err.msg);
     return kg;
 }
 
@@ -548,6 +543,11 @@ static void test_lookup(void)
         link_e(w, I(w, q), p131, paris, 1);
     }
     link_e(w, I(w, "Q2000"), p131, texas, 1);
+    /* ties (pe_kg.h: exact first, then smaller id): three equal weights */
+    pe_kg_id twin_lo = I(w, "Q3001"), twin_hi = I(w, "Q3002"), twin_alias = I(w, "Q3000"); /* ids in this order */
+    text(w, twin_hi, PE_KG_LABEL, "en", "Twin", 1);
+    text(w, twin_alias, PE_KG_ALIAS, "en", "Twin", 1); /* alias only: weight 1 */
+    text(w, twin_lo, PE_KG_LABEL, "en", "Twin", 1);
     PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
 
     pe_kg_reader *r;
@@ -570,6 +570,16 @@ static void test_lookup(void)
         PE_CHECK_NEAR(sum, 1.0, 1e-9);
         PE_CHECK(c[3].id == hilton && !c[3].exact); /* alias only */
     }
+    /* weights 2, 2 (labels) and 1 (alias): priors 0.4, 0.4, 0.2 exactly in this order */
+    PE_CHECK(pe_kg_lookup(r, "twin", 4, NULL, c, 8, &n) == PE_OK && n == 3);
+    PE_CHECK(twin_lo < twin_hi);
+    PE_CHECK_MSG(n == 3 && c[0].id == twin_lo && c[1].id == twin_hi && c[2].id == twin_alias,
+                 "tie order %llu %llu %llu", (unsigned long long)c[0].id, (unsigned long long)c[1].id,
+                 (unsigned long long)c[2].id);
+    PE_CHECK(n == 3 && c[0].exact && c[1].exact && !c[2].exact);
+    PE_CHECK_NEAR(c[0].prior, 0.4, 1e-12);
+    PE_CHECK_NEAR(c[1].prior, 0.4, 1e-12);
+    PE_CHECK_NEAR(c[2].prior, 0.2, 1e-12);
     pe_kg_lookup_options lo = {.type = city, .limit = 10};
     PE_CHECK(pe_kg_lookup(r, "paris", 5, &lo, c, 8, &n) == PE_OK);
     PE_CHECK(n == 2 && c[0].id == paris && c[1].id == texas);
@@ -987,7 +997,7 @@ static void test_sameas_swap_ids(void)
     PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
     pe_kg_close(kg); /* a new handle: caches rebuilt from the store */
     pe_kg_options o = pe_kg_options_default();
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     pe_kg_reader *r;
     PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
     pe_kg_id c = R(r, "Q90");
@@ -1066,7 +1076,7 @@ static void test_sameas_fresh_swap(void)
 
     /* a new handle: dictionary and merges loaded from the store */
     pe_kg_options o = pe_kg_options_default();
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
     PE_CHECK_EQ_INT(I(w, "Q1000"), I(w, "http://dbpedia.org/resource/R0"));
     /* ids merged away before are followed: Q9 joins Q1001's entity */
@@ -1239,7 +1249,7 @@ static void test_persistence_and_abort(void)
 
     pe_kg_options o = pe_kg_options_default();
     o.read_only = 1;
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_ERR_INVALID);
     pe_kg_reader *r;
     PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
@@ -1280,7 +1290,7 @@ static void test_reopen_intern(void)
     pe_kg_close(kg);
     pe_kg_options o = pe_kg_options_default();
     o.map_size = (size_t)1 << 30;
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
     for (int i = 49; i >= 0; i--) {
         if (i % 10 == 9) { memset(t, 'a' + i % 26, 590); snprintf(t + 590, 10, "%d", i); }
@@ -1307,7 +1317,7 @@ static void test_no_sync(void)
     pe_kg_options o = pe_kg_options_default();
     o.no_sync = 1;
     o.map_size = (size_t)1 << 28;
-    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg, NULL) == PE_OK);
     pe_kg_writer *w;
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
     text(w, I(w, "Q42"), PE_KG_LABEL, "en", "Douglas Adams", 1);
@@ -1315,7 +1325,7 @@ static void test_no_sync(void)
     PE_CHECK(pe_kg_sync(kg) == PE_OK);
     pe_kg_close(kg);
     o.read_only = 1;
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     pe_kg_reader *r;
     PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
     pe_kg_candidate c[2];
@@ -1350,7 +1360,7 @@ static void test_fork_reader(void)
         char ch;
         pe_kg_candidate c[2];
         size_t n;
-        if (pe_kg_open(dir, &o, &ck) != PE_OK || pe_kg_reader_begin(ck, &r) != PE_OK) fails++;
+        if (pe_kg_open(dir, &o, &ck, NULL) != PE_OK || pe_kg_reader_begin(ck, &r) != PE_OK) fails++;
         if (write(to_parent[1], "r", 1) != 1) fails++;
         /* parent has written "second" but not committed */
         if (read(to_child[0], &ch, 1) != 1) fails++;
@@ -1395,6 +1405,7 @@ static void test_fork_reader(void)
 typedef struct reader_arg {
     pe_kg *kg;
     int bad, snapshots;
+    uint64_t final;  /* triples seen by a renew after the last commit */
     volatile int *stop;
 } reader_arg;
 
@@ -1416,8 +1427,51 @@ static void *reader_thread(void *p)
         a->snapshots++;
         if (pe_kg_reader_renew(r) != PE_OK) a->bad++;
     }
+    /* stop is set after the last commit: a renew now sees all of it */
+    pe_kg_stats st;
+    if (pe_kg_reader_renew(r) == PE_OK && pe_kg_stats_get(r, &st) == PE_OK) a->final = st.triples;
     pe_kg_reader_end(r);
     return NULL;
+}
+
+/* Failure messages live on the reader or writer that failed: another
+ * reader of the same handle (another thread's) never sees them. */
+static void test_handle_messages(void)
+{
+    char dir[128];
+    pe_kg *kg = open_new(dir, sizeof dir);
+    if (!kg) return;
+    pe_kg_writer *w;
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    pe_kg_id q = I(w, "Q1");
+    text(w, q, PE_KG_LABEL, "en", "One", 1);
+    PE_CHECK(pe_kg_writer_commit(w) == PE_OK);
+    pe_kg_reader *r1 = NULL, *r2 = NULL;
+    PE_CHECK(pe_kg_reader_begin(kg, &r1) == PE_OK && pe_kg_reader_begin(kg, &r2) == PE_OK);
+    if (!r1 || !r2) return;
+    pe_kg_candidate c[2];
+    size_t n;
+    PE_CHECK_EQ_INT(pe_kg_lookup(r1, "\xff", 1, NULL, c, 2, &n), PE_ERR_UTF8);
+    PE_CHECK(strstr(pe_kg_reader_errmsg(r1), "UTF-8") != NULL);
+    PE_CHECK_EQ_STR(pe_kg_reader_errmsg(r2), "");
+    PE_CHECK_EQ_STR(pe_kg_errmsg(kg), "");
+    PE_CHECK_EQ_INT(pe_kg_lookup(r2, "one", 3, NULL, c, 2, &n), PE_OK);
+    PE_CHECK(strstr(pe_kg_reader_errmsg(r1), "UTF-8") != NULL); /* r2's success leaves r1's message */
+    /* a writer's failure: on the writer (and its handle), not on the readers */
+    PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
+    char lang[80];
+    memset(lang, 'x', sizeof lang - 1);
+    lang[sizeof lang - 1] = '\0';
+    PE_CHECK_EQ_INT(pe_kg_put_text(w, q, PE_KG_LABEL, lang, "x", 1, 1), PE_ERR_INVALID);
+    PE_CHECK(strstr(pe_kg_writer_errmsg(w), "language code") != NULL);
+    PE_CHECK(strstr(pe_kg_errmsg(kg), "language code") != NULL);
+    PE_CHECK_EQ_STR(pe_kg_reader_errmsg(r2), "");
+    PE_CHECK(strstr(pe_kg_reader_errmsg(r1), "UTF-8") != NULL);
+    pe_kg_writer_abort(w);
+    PE_CHECK_EQ_STR(pe_kg_reader_errmsg(NULL), "no reader");
+    pe_kg_reader_end(r1);
+    pe_kg_reader_end(r2);
+    pe_kg_close(kg);
 }
 
 static void test_thread_readers(void)
@@ -1446,6 +1500,10 @@ static void test_thread_readers(void)
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
         PE_CHECK_MSG(args[i].bad == 0, "reader %d: %d bad snapshots of %d", i, args[i].bad, args[i].snapshots);
+        /* a reader that never looked would pass the check above */
+        PE_CHECK_MSG(args[i].snapshots > 0, "reader %d saw no snapshot", i);
+        PE_CHECK_MSG(args[i].final == 1000, "reader %d: %llu triples after the last commit", i,
+                     (unsigned long long)args[i].final);
     }
     pe_kg_close(kg);
 }
@@ -1454,21 +1512,21 @@ static void test_bad_stores(void)
 {
     char path[160];
     pe_kg *kg = NULL;
+    pe_error err;
     /* a file, not a directory */
     snprintf(path, sizeof path, "%s/afile", g_root);
     FILE *f = fopen(path, "w");
     PE_CHECK(f != NULL);
     if (f) { fputs("x", f); fclose(f); }
-    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_IO);
-    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "not a directory"));
-    pe_kg_close(kg);
+    kg = (pe_kg *)1;
+    PE_CHECK(pe_kg_open(path, NULL, &kg, &err) == PE_ERR_IO);
+    PE_CHECK(!kg && strstr(err.msg, "not a directory") && err.status == PE_ERR_IO);
     /* missing, read-only */
     snprintf(path, sizeof path, "%s/missing", g_root);
     pe_kg_options o = pe_kg_options_default();
     o.read_only = 1;
-    PE_CHECK(pe_kg_open(path, &o, &kg) == PE_ERR_IO);
-    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "missing"));
-    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(path, &o, &kg, &err) == PE_ERR_IO);
+    PE_CHECK(!kg && strstr(err.msg, "missing"));
     /* garbage data.mdb */
     snprintf(path, sizeof path, "%s/garbage", g_root);
     mkdir(path, 0755);
@@ -1476,8 +1534,8 @@ static void test_bad_stores(void)
     snprintf(fp, sizeof fp, "%s/data.mdb", path);
     f = fopen(fp, "w");
     if (f) { for (int i = 0; i < 20000; i++) fputc('g', f); fclose(f); }
-    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_CORRUPT);
-    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(path, NULL, &kg, NULL) == PE_ERR_CORRUPT); /* err may be NULL */
+    PE_CHECK(kg == NULL);
     /* an LMDB environment of someone else: data in the main database */
     snprintf(path, sizeof path, "%s/foreign", g_root);
     mkdir(path, 0755);
@@ -1493,9 +1551,8 @@ static void test_bad_stores(void)
     mdb_put(txn, dbi, &k, &d, 0);
     PE_CHECK(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
-    PE_CHECK(pe_kg_open(path, NULL, &kg) == PE_ERR_CORRUPT);
-    PE_CHECK(kg && strstr(pe_kg_errmsg(kg), "not a persona graph store"));
-    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(path, NULL, &kg, &err) == PE_ERR_CORRUPT);
+    PE_CHECK(!kg && strstr(err.msg, "not a persona graph store"));
     /* a store of another layout version */
     char dir[128];
     kg = open_new(dir, sizeof dir);
@@ -1511,11 +1568,10 @@ static void test_bad_stores(void)
     mdb_put(txn, dbi, &vk, &vd, 0);
     PE_CHECK(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
-    PE_CHECK(pe_kg_open(dir, NULL, &kg) == PE_ERR_CORRUPT);
-    PE_CHECK_MSG(kg && strstr(pe_kg_errmsg(kg), "version 7"), "message: %s", pe_kg_errmsg(kg));
-    pe_kg_close(kg);
-    PE_CHECK(pe_kg_open(NULL, NULL, &kg) == PE_ERR_INVALID);
-    pe_kg_close(kg);
+    PE_CHECK(pe_kg_open(dir, NULL, &kg, &err) == PE_ERR_CORRUPT);
+    PE_CHECK_MSG(!kg && strstr(err.msg, "version 7"), "message: %s", err.msg);
+    PE_CHECK(pe_kg_open(NULL, NULL, &kg, &err) == PE_ERR_INVALID);
+    PE_CHECK(kg == NULL && strstr(err.msg, "directory"));
     pe_kg_close(NULL);
     pe_kg_writer_abort(NULL);
     pe_kg_reader_end(NULL);
@@ -1531,7 +1587,7 @@ static void test_map_full(void)
     pe_kg *kg = NULL;
     pe_kg_options o = pe_kg_options_default();
     o.map_size = 256 * 1024;
-    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(newdir(dir, sizeof dir), &o, &kg, NULL) == PE_OK);
     char txt[200];
     memset(txt, 'x', sizeof txt);
     pe_status st = PE_OK;
@@ -1653,12 +1709,12 @@ static void test_damaged_store(void)
 
     pe_kg_options o = pe_kg_options_default();
     o.read_only = 1;
-    PE_CHECK(pe_kg_open(dir, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(dir, &o, &kg, NULL) == PE_OK);
     pe_kg_reader *r;
     PE_CHECK(pe_kg_reader_begin(kg, &r) == PE_OK);
     pe_kg_entity *e = NULL;
     PE_CHECK(pe_kg_entity_get(r, q1, &e) == PE_ERR_CORRUPT && e == NULL);
-    PE_CHECK_MSG(strstr(pe_kg_errmsg(kg), "text record"), "%s", pe_kg_errmsg(kg));
+    PE_CHECK_MSG(strstr(pe_kg_reader_errmsg(r), "text record"), "%s", pe_kg_reader_errmsg(r));
     const char *l = NULL;
     PE_CHECK(pe_kg_label(r, q1, "en", &l) == PE_ERR_CORRUPT && l == NULL);
     /* the undamaged entity still reads */
@@ -1687,11 +1743,7 @@ static void test_damaged_store(void)
 
 int main(void)
 {
-    snprintf(g_root, sizeof g_root, "/tmp/pe_kgtest.XXXXXX");
-    if (!mkdtemp(g_root)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!pe_test_tmpdir(g_root, sizeof g_root, "pe_kgtest")) return 1;
     PE_RUN(test_intern_resolve);
     PE_RUN(test_texts);
     PE_RUN(test_values);
@@ -1712,6 +1764,7 @@ int main(void)
     PE_RUN(test_no_sync);
     PE_RUN(test_fork_reader);
     PE_RUN(test_thread_readers);
+    PE_RUN(test_handle_messages);
     PE_RUN(test_bad_stores);
     PE_RUN(test_map_full);
     PE_RUN(test_damaged_store);

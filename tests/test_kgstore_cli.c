@@ -3,7 +3,6 @@
  * when the CLI was not built. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +15,6 @@
 #include "pe_test.h"
 
 static char g_root[64], g_db[128], g_cli[512];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
 
 /* Runs the CLI with args; returns its exit code, stdout in *out (malloc'd). */
 static int run(char **out, const char *args)
@@ -65,7 +58,7 @@ static void build_store(void)
     pe_kg *kg = NULL;
     pe_kg_options o = pe_kg_options_default();
     o.map_size = (size_t)1 << 28;
-    PE_CHECK(pe_kg_open(g_db, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(g_db, &o, &kg, NULL) == PE_OK);
     pe_kg_writer *w;
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
     pe_kg_source info = {.path = "fixture.json", .format = "wikidata-json", .sha256 = "00ff", .size = 10};
@@ -104,7 +97,7 @@ static void test_cli(void)
     char *out = NULL;
     cJSON *j;
 
-    PE_CHECK_EQ_INT(run(&out, "kg lookup Paris"), 0);
+    PE_CHECK_EQ_INT(run(&out, "kg lookup Paris --json"), 0);
     j = cJSON_Parse(out);
     PE_CHECK(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 2);
     cJSON *first = cJSON_GetArrayItem(j, 0);
@@ -117,10 +110,16 @@ static void test_cli(void)
     cJSON_Delete(j);
     free(out);
 
-    PE_CHECK_EQ_INT(run(&out, "kg lookup 'PARIS!' --type Q486972 --limit 5"), 0);
+    PE_CHECK_EQ_INT(run(&out, "kg lookup 'PARIS!' --type Q486972 --limit 5 --json"), 0);
     j = cJSON_Parse(out);
     PE_CHECK(cJSON_GetArraySize(j) == 1);
     cJSON_Delete(j);
+    free(out);
+    /* text for people by default: a numbered line per candidate */
+    PE_CHECK_EQ_INT(run(&out, "kg lookup Paris"), 0);
+    PE_CHECK_MSG(out && !strncmp(out, " 1. Q90", 7) && strstr(out, "capital of France") && strstr(out, "\n 2. ") &&
+                     !strchr(out, '{'),
+                 "%s", out ? out : "");
     free(out);
     PE_CHECK_EQ_INT(run(&out, "kg lookup Berlin"), 3);
     free(out);
@@ -132,6 +131,11 @@ static void test_cli(void)
     free(out);
 
     PE_CHECK_EQ_INT(run(&out, "kg entity http://www.wikidata.org/entity/Q90"), 0);
+    PE_CHECK_MSG(out && !strncmp(out, "Q90", 3) && strstr(out, "instance of) = Q515") && strstr(out, "2145906") &&
+                     strstr(out, "fixture.json") && !strchr(out, '{'),
+                 "%s", out ? out : "");
+    free(out);
+    PE_CHECK_EQ_INT(run(&out, "kg entity http://www.wikidata.org/entity/Q90 --json"), 0);
     j = cJSON_Parse(out);
     PE_CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "id")), "Q90");
     PE_CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kind")), "item");
@@ -163,6 +167,10 @@ static void test_cli(void)
     free(out);
 
     PE_CHECK_EQ_INT(run(&out, "kg types Q90"), 0);
+    PE_CHECK_MSG(out && strstr(out, "Q515 (city)  [direct]") && strstr(out, "human settlement") && !strchr(out, '{'),
+                 "%s", out ? out : "");
+    free(out);
+    PE_CHECK_EQ_INT(run(&out, "kg types Q90 --json"), 0);
     j = cJSON_Parse(out);
     cJSON *types = cJSON_GetObjectItem(j, "types");
     PE_CHECK(cJSON_GetArraySize(types) == 2);
@@ -173,7 +181,7 @@ static void test_cli(void)
     PE_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(types, 1), "direct")));
     cJSON_Delete(j);
     free(out);
-    PE_CHECK_EQ_INT(run(&out, "kg types Q90 --direct"), 0);
+    PE_CHECK_EQ_INT(run(&out, "kg types Q90 --direct --json"), 0);
     j = cJSON_Parse(out);
     PE_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "types")) == 1);
     cJSON_Delete(j);
@@ -203,7 +211,7 @@ static void test_cli(void)
     char saved[128];
     memcpy(saved, g_db, sizeof saved);
     snprintf(g_db, sizeof g_db, "%s/nothing", g_root);
-    PE_CHECK_EQ_INT(run(&out, "kg stats"), 1);
+    PE_CHECK_EQ_INT(run(&out, "kg stats"), 5); /* missing input */
     free(out);
     memcpy(g_db, saved, sizeof saved);
 }
@@ -219,7 +227,7 @@ static void test_verify_damaged(void)
     pe_kg *kg = NULL;
     pe_kg_options o = pe_kg_options_default();
     o.map_size = (size_t)1 << 26;
-    PE_CHECK(pe_kg_open(g_db, &o, &kg) == PE_OK);
+    PE_CHECK(pe_kg_open(g_db, &o, &kg, NULL) == PE_OK);
     pe_kg_writer *w;
     PE_CHECK(pe_kg_writer_begin(kg, &w) == PE_OK);
     pe_kg_id q = I(w, "Q4242");
@@ -286,13 +294,12 @@ int main(void)
         fprintf(stderr, "skip: %s not built\n", g_cli);
         return PE_SKIP_CODE;
     }
-    snprintf(g_root, sizeof g_root, "/tmp/pe_kgcli.XXXXXX");
-    if (!mkdtemp(g_root)) return 1;
+    if (!pe_test_tmpdir(g_root, sizeof g_root, "pe_kgcli")) return 1;
     snprintf(g_db, sizeof g_db, "%s/db", g_root);
     build_store();
     PE_RUN(test_cli);
     PE_RUN(test_verify_damaged);
     PE_RUN(test_output_failure);
-    nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    pe_test_rm_rf(g_root);
     PE_TEST_EXIT();
 }

@@ -710,8 +710,8 @@ int main(void)
     pe_error err;
     pe_import_options io = pe_import_options_default();
     pe_import_result res;
-    if (pe_kg_open(dir, &ko, &kg) != PE_OK || pe_import_file(kg, fixture("graph.json"), &io, &res, &err) != PE_OK) {
-        fprintf(stderr, "cannot build the fixture store: %s %s\n", kg ? pe_kg_errmsg(kg) : "", err.msg);
+    if (pe_kg_open(dir, &ko, &kg, &err) != PE_OK || pe_import_file(kg, fixture("graph.json"), &io, &res, &err) != PE_OK) {
+        fprintf(stderr, "cannot build the fixture store: %s\n", err.msg);
         return 1;
     }
     snprintf(index_dir, sizeof index_dir, "%s/link", dir);

@@ -140,7 +140,7 @@ static void test_index_and_link(void)
     free(out);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, "link --k 0"), 2);
     free(out);
-    PE_CHECK_EQ_INT(run(&out, NULL, NULL, "link /nonexistent.jsonl"), 3);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, "link /nonexistent.jsonl"), 5); /* missing input */
     free(out);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, "link --help"), 0);
     PE_CHECK(out && strstr(out, "usage: persona link"));
@@ -214,10 +214,10 @@ static void test_train_and_eval(void)
     /* usage errors, missing files */
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, "eval link"), 2);
     free(out);
-    PE_CHECK_EQ_INT(run(&out, NULL, NULL, "eval link --data /nonexistent.jsonl"), 3);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, "eval link --data /nonexistent.jsonl"), 5);
     free(out);
     snprintf(args, sizeof args, "eval link --data '%s' --ranker /nonexistent.json", data);
-    PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 3);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 5);
     free(out);
     write_file(ranker, "{\"format\": \"something else\"}");
     snprintf(args, sizeof args, "eval link --data '%s' --ranker '%s'", data, ranker);

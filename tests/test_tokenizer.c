@@ -302,7 +302,7 @@ static void test_empty(void)
         pe_encoding_free(enc);
     }
     /* without specials: nothing at all */
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.add_special_tokens = 0;
     PE_CHECK_EQ_INT(pe_tokenizer_encode(g_unc, "", 0, NULL, 0, &eo, &enc, &err), PE_OK);
     if (enc) {
@@ -344,7 +344,7 @@ static void test_pairs_truncation_padding(void)
 {
     pe_error err;
     pe_encoding *enc = NULL;
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     /* A = 4 tokens, B = 2, max_length 8 -> budget 5: the longer loses one. */
     eo.max_length = 8;
     const char *a = "hello world hello world", *b = "wait what";
@@ -425,7 +425,7 @@ static void test_pairs_truncation_padding(void)
     PE_CHECK_EQ_INT(pe_tokenizer_encode(g_unc, "hello", 5, NULL, 0, &eo, &enc, &err), PE_ERR_INVALID);
 
     /* padding to max_length, right and left */
-    eo = pe_encode_options_default();
+    eo = pe_tokenizer_encode_options_default();
     eo.max_length = 8;
     eo.padding = PE_PAD_MAX_LENGTH;
     PE_CHECK_EQ_INT(pe_tokenizer_encode(g_unc, "hello", 5, "world", 5, &eo, &enc, &err), PE_OK);
@@ -463,7 +463,7 @@ static void test_batch(void)
     pe_error err;
     const char *texts[] = {"hello", "hello world wait", "我爱"};
     pe_encoding **encs = NULL;
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.padding = PE_PAD_LONGEST;
     PE_CHECK_EQ_INT(pe_tokenizer_encode_batch(g_unc, texts, NULL, NULL, NULL, 3, &eo, &encs, &err), PE_OK);
     if (encs) {
@@ -487,7 +487,7 @@ static void test_batch(void)
     const char *as[] = {"hello world", "wait"};
     const char *bs[] = {"what", "the quick brown fox"};
     size_t la[] = {5, 4}, lb[] = {4, 9};
-    eo = pe_encode_options_default();
+    eo = pe_tokenizer_encode_options_default();
     PE_CHECK_EQ_INT(pe_tokenizer_encode_batch(g_unc, as, la, bs, lb, 2, &eo, &encs, &err), PE_OK);
     if (encs) {
         PE_CHECK_EQ_STR(joined(g_unc, encs[0]), "[CLS] hello [SEP] what [SEP]");
@@ -588,7 +588,7 @@ static void test_vocab_errors(void)
         PE_CHECK_EQ_INT(pe_tokenizer_vocab_size(t), 4);
         PE_CHECK_EQ_INT(pe_tokenizer_token_to_id(t, "hi", 2), 3);
         PE_CHECK_EQ_INT(pe_tokenizer_get_special_ids(t).pad, -1);
-        pe_encode_options eo = pe_encode_options_default();
+        pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
         eo.max_length = 8;
         eo.padding = PE_PAD_MAX_LENGTH;
         pe_encoding *enc = NULL;
@@ -620,8 +620,8 @@ static void test_from_tokens_and_dir(void)
     free(toks);
 
     /* A checkpoint folder: vocab.txt + tokenizer_config.json (cased) */
-    char dir[] = "/tmp/pe_tok_XXXXXX";
-    if (!mkdtemp(dir)) {
+    char dir[200];
+    if (!pe_test_tmpdir(dir, sizeof dir, "pe_tok")) {
         PE_CHECK(0);
         return;
     }
@@ -650,7 +650,7 @@ static void test_from_tokens_and_dir(void)
     unlink(p2);
     PE_CHECK_EQ_INT(pe_tokenizer_open_dir(dir, &t, &err), PE_ERR_IO);
     PE_CHECK(strstr(err.msg, dir) != NULL);
-    rmdir(dir);
+    pe_test_rm_rf(dir);
 }
 
 static void test_char_offsets(void)
@@ -709,7 +709,7 @@ static void test_large(void)
  * max_length (no special tokens): set only when the rest had tokens. */
 static void test_truncated_flag(void)
 {
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.add_special_tokens = 0;
     eo.max_length = 3;
     static const struct { const char *text, *tokens; int truncated; } cases[] = {
@@ -759,7 +759,7 @@ static void test_random_inputs(void)
                 len += l;
             }
         }
-        pe_encode_options eo = pe_encode_options_default();
+        pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
         seed = seed * 1664525u + 1013904223u;
         if (seed >> 31) {
             eo.max_length = 4 + (seed >> 8) % 12;
@@ -853,7 +853,7 @@ static void test_hf_golden(void)
                                 : !strcmp(cfg, "json") ? g_json : lower_nostrip;
         const cJSON *ja = cJSON_GetObjectItem(d, "a"), *jb = cJSON_GetObjectItem(d, "b");
         const char *a = ja->valuestring, *b = cJSON_IsString(jb) ? jb->valuestring : NULL;
-        pe_encode_options eo = pe_encode_options_default();
+        pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
         eo.add_special_tokens = cJSON_GetObjectItem(d, "add_special")->valueint;
         eo.max_length = (size_t)cJSON_GetObjectItem(d, "max_length")->valueint;
         const char *strat = cJSON_GetObjectItem(d, "strategy")->valuestring;

@@ -112,7 +112,7 @@ typedef struct lin_ctx {
 static double lin_loss(void *p)
 {
     lin_ctx *c = p;
-    pe_tr_linear_fwd(c->x, c->W, c->b, c->y, c->M, c->N, c->K);
+    enc_tr_linear_fwd(c->x, c->W, c->b, c->y, c->M, c->N, c->K);
     return dot(c->y, c->r, (size_t)c->M * c->N);
 }
 
@@ -122,14 +122,14 @@ static void test_op_linear(void)
     float x[M * K], W[N * K], b[N], y[M * N], r[M * N], dx[M * K], dW[N * K] = {0}, db[N] = {0};
     fill(x, M * K, 1), fill(W, N * K, 1), fill(b, N, 1), fill(r, M * N, 1);
     lin_ctx c = {x, W, b, y, r, M, N, K};
-    pe_tr_linear_bwd(x, W, r, dx, 0.0f, dW, db, M, N, K);
+    enc_tr_linear_bwd(x, W, r, dx, 0.0f, dW, db, M, N, K);
     check_grad("linear dx", lin_loss, &c, x, dx, M * K, M * K, 1e-2f);
     check_grad("linear dW", lin_loss, &c, W, dW, N * K, N * K, 1e-2f);
     check_grad("linear db", lin_loss, &c, b, db, N, N, 1e-2f);
     /* beta = 1 adds to dx; parameter gradients accumulate */
     float dx2[M * K];
     memcpy(dx2, dx, sizeof dx);
-    pe_tr_linear_bwd(x, W, r, dx2, 1.0f, dW, db, M, N, K);
+    enc_tr_linear_bwd(x, W, r, dx2, 1.0f, dW, db, M, N, K);
     double e = 0.0;
     for (int i = 0; i < M * K; i++) e = fmax(e, fabs(dx2[i] - 2 * dx[i]));
     PE_CHECK(e < 1e-5);
@@ -142,7 +142,7 @@ typedef struct ln_ctx {
 static double ln_loss(void *p)
 {
     ln_ctx *c = p;
-    pe_tr_layernorm_fwd(c->x, c->g, c->b, c->y, c->xhat, c->rstd, c->rows, c->n, 1e-12f);
+    enc_tr_layernorm_fwd(c->x, c->g, c->b, c->y, c->xhat, c->rstd, c->rows, c->n, 1e-12f);
     return dot(c->y, c->r, (size_t)c->rows * c->n);
 }
 
@@ -153,7 +153,7 @@ static void test_op_layernorm(void)
     fill(x, R * N, 1), fill(g, N, 1), fill(b, N, 1), fill(r, R * N, 1);
     ln_ctx c = {x, g, b, y, xhat, rstd, r, R, N};
     ln_loss(&c);
-    pe_tr_layernorm_bwd(r, xhat, rstd, g, dx, dg, db, R, N);
+    enc_tr_layernorm_bwd(r, xhat, rstd, g, dx, dg, db, R, N);
     check_grad("layernorm dx", ln_loss, &c, x, dx, R * N, R * N, 1e-2f);
     check_grad("layernorm dg", ln_loss, &c, g, dg, N, N, 1e-2f);
     check_grad("layernorm db", ln_loss, &c, b, db, N, N, 1e-2f);
@@ -161,7 +161,7 @@ static void test_op_layernorm(void)
     ln_loss(&c);
     float ref[R * N];
     memcpy(ref, x, sizeof x);
-    pe_layernorm_f32(ref, g, b, R, N, 1e-12f);
+    enc_layernorm_f32(ref, g, b, R, N, 1e-12f);
     double e = 0.0;
     for (int i = 0; i < R * N; i++) e = fmax(e, fabs(ref[i] - y[i]));
     PE_CHECK_MSG(e < 1e-6, "layernorm vs inference: %g", e);
@@ -174,7 +174,7 @@ typedef struct gelu_ctx {
 static double gelu_loss(void *p)
 {
     gelu_ctx *c = p;
-    pe_tr_gelu_fwd(c->u, c->y, (size_t)c->n);
+    enc_tr_gelu_fwd(c->u, c->y, (size_t)c->n);
     return dot(c->y, c->r, (size_t)c->n);
 }
 
@@ -184,11 +184,11 @@ static void test_op_gelu(void)
     float u[N], y[N], r[N], du[N];
     fill(u, N, 2), fill(r, N, 1);
     gelu_ctx c = {u, y, r, N};
-    pe_tr_gelu_bwd(u, r, du, N);
+    enc_tr_gelu_bwd(u, r, du, N);
     check_grad("gelu du", gelu_loss, &c, u, du, N, N, 1e-3f);
     double e = 0.0;
     gelu_loss(&c);
-    for (int i = 0; i < N; i++) e = fmax(e, fabs(y[i] - pe_gelu(u[i])));
+    for (int i = 0; i < N; i++) e = fmax(e, fabs(y[i] - enc_gelu(u[i])));
     PE_CHECK_MSG(e < 1e-6, "gelu vs inference: %g", e);
 }
 
@@ -201,7 +201,7 @@ typedef struct att_ctx {
 static double att_loss(void *p)
 {
     att_ctx *c = p;
-    pe_tr_attention_fwd(c->qkv, c->ctx, c->probs, c->scratch, c->off, c->n_seq, c->H, c->D, c->p, 7, 3);
+    enc_tr_attention_fwd(c->qkv, c->ctx, c->probs, c->scratch, c->off, c->n_seq, c->H, c->D, c->p, 7, 3);
     return dot(c->ctx, c->r, (size_t)c->T * c->H * c->D);
 }
 
@@ -210,19 +210,19 @@ static void test_op_attention(void)
     enum { H = 2, D = 3, C = H * D, T = 9 };
     const int off[4] = {0, 4, 5, 9}; /* lengths 4, 1, 4 */
     float qkv[T * 3 * C], ctx[T * C], probs[H * (16 + 1 + 16)], scratch[2 * 16], r[T * C], dqkv[T * 3 * C];
-    PE_CHECK_EQ_INT(pe_tr_attention_probs_floats(off, 3, H), H * (16 + 1 + 16));
+    PE_CHECK_EQ_INT(enc_tr_attention_probs_floats(off, 3, H), H * (16 + 1 + 16));
     for (int pass = 0; pass < 2; pass++) {
         fill(qkv, T * 3 * C, 1), fill(r, T * C, 1);
         att_ctx c = {qkv, ctx, probs, scratch, r, off, 3, H, D, T, pass ? 0.3f : 0.0f};
         att_loss(&c);
-        pe_tr_attention_bwd(qkv, probs, r, dqkv, scratch, off, 3, H, D, c.p, 7, 3);
+        enc_tr_attention_bwd(qkv, probs, r, dqkv, scratch, off, 3, H, D, c.p, 7, 3);
         check_grad(pass ? "attention dqkv (dropout 0.3)" : "attention dqkv", att_loss, &c, qkv, dqkv, T * 3 * C,
                    T * 3 * C, 1e-2f);
         if (pass == 0) { /* the forward equals the inference path's attention */
             float ref[T * C], sc[4096];
             att_loss(&c);
-            PE_CHECK(pe_attention_scratch_floats(4, H, D) <= 4096);
-            pe_attention_f32_blas(qkv, ref, off, 3, H, D, sc);
+            PE_CHECK(enc_attention_scratch_floats(4, H, D) <= 4096);
+            enc_attention_f32_blas(qkv, ref, off, 3, H, D, sc);
             double e = 0.0;
             for (int i = 0; i < T * C; i++) e = fmax(e, fabs(ref[i] - ctx[i]));
             PE_CHECK_MSG(e < 1e-5, "attention vs inference: %g", e);
@@ -238,7 +238,7 @@ typedef struct emb_ctx {
 static double emb_loss(void *p)
 {
     emb_ctx *c = p;
-    pe_tr_embed_fwd(c->word, c->pos, c->type, c->ids, c->positions, c->types, c->x, c->T, c->C);
+    enc_tr_embed_fwd(c->word, c->pos, c->type, c->ids, c->positions, c->types, c->x, c->T, c->C);
     return dot(c->x, c->r, (size_t)c->T * c->C);
 }
 
@@ -250,7 +250,7 @@ static void test_op_embed(void)
     float dw[V * C] = {0}, dp[P * C] = {0}, dt[Y * C] = {0};
     fill(word, V * C, 1), fill(posw, P * C, 1), fill(type, Y * C, 1), fill(r, T * C, 1);
     emb_ctx c = {word, posw, type, x, r, ids, pos, types, T, C};
-    pe_tr_embed_bwd(r, ids, pos, types, dw, dp, dt, T, C);
+    enc_tr_embed_bwd(r, ids, pos, types, dw, dp, dt, T, C);
     check_grad("embed dword", emb_loss, &c, word, dw, V * C, V * C, 1e-2f);
     check_grad("embed dpos", emb_loss, &c, posw, dp, P * C, P * C, 1e-2f);
     check_grad("embed dtype", emb_loss, &c, type, dt, Y * C, Y * C, 1e-2f);
@@ -266,7 +266,7 @@ static void test_op_dropout(void)
     const float ps[3] = {0.1f, 0.5f, 0.9f};
     for (int k = 0; k < 3; k++) {
         for (int i = 0; i < N; i++) x[i] = 1.0f;
-        size_t z = pe_tr_dropout(x, N, ps[k], 42, 1, 0);
+        size_t z = enc_tr_dropout(x, N, ps[k], 42, 1, 0);
         double rate = (double)z / N;
         PE_CHECK_MSG(fabs(rate - ps[k]) < 0.01, "p %g: dropped %g", (double)ps[k], rate);
         size_t zero = 0, kept_ok = 0;
@@ -278,18 +278,18 @@ static void test_op_dropout(void)
         PE_CHECK_EQ_INT(zero + kept_ok, N);
         /* the same (seed, stream, index) gives the same mask, a window of it too */
         for (int i = 0; i < N; i++) y[i] = 1.0f;
-        pe_tr_dropout(y + 1000, 5000, ps[k], 42, 1, 1000);
+        enc_tr_dropout(y + 1000, 5000, ps[k], 42, 1, 1000);
         PE_CHECK(memcmp(x + 1000, y + 1000, 5000 * sizeof *x) == 0);
         /* another stream or seed, another mask */
         for (int i = 0; i < N; i++) y[i] = 1.0f;
-        pe_tr_dropout(y, N, ps[k], 42, 2, 0);
+        enc_tr_dropout(y, N, ps[k], 42, 2, 0);
         PE_CHECK(memcmp(x, y, N * sizeof *x) != 0);
         for (int i = 0; i < N; i++) y[i] = 1.0f;
-        pe_tr_dropout(y, N, ps[k], 43, 1, 0);
+        enc_tr_dropout(y, N, ps[k], 43, 1, 0);
         PE_CHECK(memcmp(x, y, N * sizeof *x) != 0);
     }
     for (int i = 0; i < 10; i++) x[i] = (float)i;
-    PE_CHECK_EQ_INT(pe_tr_dropout(x, 10, 0.0f, 1, 1, 0), 0);
+    PE_CHECK_EQ_INT(enc_tr_dropout(x, 10, 0.0f, 1, 1, 0), 0);
     for (int i = 0; i < 10; i++) PE_CHECK(x[i] == (float)i);
 done:
     free(x);
@@ -389,11 +389,11 @@ static int fx_open(fixture *f)
     pe_error err;
     memset(f, 0, sizeof *f);
     snprintf(path, sizeof path, "%s/train/expected.safetensors", PE_FIXTURES);
-    if (pe_map_file(path, &f->map, &f->size, &err) != PE_OK) {
+    if (enc_map_file(path, &f->map, &f->size, &err) != PE_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 0;
     }
-    if (pe_safetensors_parse(path, f->map, f->size, &f->t, &f->n, &err) != PE_OK) {
+    if (enc_safetensors_parse(path, f->map, f->size, &f->t, &f->n, &err) != PE_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 0;
     }
@@ -402,8 +402,8 @@ static int fx_open(fixture *f)
 
 static void fx_close(fixture *f)
 {
-    pe_stored_tensors_free(f->t, f->n);
-    pe_unmap_file(f->map, f->size);
+    enc_stored_tensors_free(f->t, f->n);
+    enc_unmap_file(f->map, f->size);
 }
 
 /* max |a - b| / max |b|: relative to the tensor's scale */
@@ -471,7 +471,7 @@ static void test_against_torch(void)
             PE_CHECK(0);
             continue;
         }
-        PE_CHECK_EQ_INT(pe_shape_numel(x->shape, x->ndim), p.numel);
+        PE_CHECK_EQ_INT(enc_shape_numel(x->shape, x->ndim), p.numel);
         if (strstr(p.name, "attention.self.key.bias")) { /* 0 in exact arithmetic (test_model_gradcheck) */
             for (int64_t j = 0; j < p.numel; j++) PE_CHECK(fabs(p.grad[j]) < 1e-5);
             continue;

@@ -59,7 +59,7 @@ expect_rc 4 "eval rel with bad lines" "$persona" eval rel --model "$model" --dat
 grep -q "bad.jsonl:2" "$tmp/err" || die "eval rel: the bad line is not named"
 expect_rc 1 "eval rel --strict with bad lines" "$persona" eval rel --model "$model" --data "$fix/rel/bad.jsonl" --strict
 expect_rc 4 "eval ner with an unknown type" "$persona" eval ner --model "$model" --data "$fix/ner/tiny.conll" --type-map PER=person
-expect_rc 3 "eval with a missing data file" "$persona" eval ner --model "$model" --data "$tmp/none.conll"
+expect_rc 5 "eval with a missing data file" "$persona" eval ner --model "$model" --data "$tmp/none.conll"
 expect_rc 2 "eval without --data" "$persona" eval ner --model "$model"
 
 # extract
@@ -72,11 +72,11 @@ printf '{"id": "m1", "text": "i have two dogs and i love pizza"}\n\xff\xfe\n' > 
 head -1 "$tmp/out" | grep -q '"id":"m1"' || die "extract: the id is not kept"
 head -1 "$tmp/out" | grep -q '"relation":"have_pet","object":{"start":11,"end":15,"text":"dogs"}' || { die "extract: have_pet dogs"; head -1 "$tmp/out"; }
 sed -n 2p "$tmp/out" | grep -q '"error"' || die "extract: no error line for invalid UTF-8"
-expect_rc 3 "extract with a missing model" "$persona" extract --model "$tmp/none.pem" "x"
+expect_rc 5 "extract with a missing model" "$persona" extract --model "$tmp/none.pem" "x"
 expect_rc 2 "extract with an unknown option" "$persona" extract --frobnicate
 expect_rc 0 "train --help" "$persona" train --help
 grep -q "exit codes" "$tmp/out" || die "train --help lists no exit codes"
 expect_rc 2 "train with an unknown objective" "$persona" train xyz --recipe "$tmp/tag.json"
-expect_rc 3 "train with a missing recipe" "$persona" train tag --recipe "$tmp/none.json"
+expect_rc 5 "train with a missing recipe" "$persona" train tag --recipe "$tmp/none.json"
 [ $fail = 0 ] && echo "train/eval/extract ok"
 exit $fail

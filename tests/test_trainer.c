@@ -272,7 +272,7 @@ static void test_shards(void)
         PE_CHECK(q[0] == sid.cls && q[len - 1] == sid.sep);
     }
     /* the first sequence is the start of the first line */
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.add_special_tokens = 0;
     pe_encoding *e = NULL;
     pe_tokenizer_encode(tok, lines[0], strlen(lines[0]), NULL, 0, &eo, &e, &err);

@@ -1,25 +1,23 @@
 # WordPiece vocabulary trainer (encoder/pe_vocab.h), pe_tokenizer_pre_tokenize
 # and `persona vocab`. unit: expected merges worked out by hand, a brute-force
 # reference trainer, the CLI end to end.
-if(TARGET pe_encoder)
-  pe_add_test(test_vocab SOURCES test_vocab.c LIBS pe_encoder pe_dep_zlib LABELS unit)
-  if(TARGET persona_cli)
-    add_dependencies(test_vocab persona_cli) # the CLI part runs build/cli/persona
+pe_add_test(test_vocab SOURCES test_vocab.c LIBS pe_encoder pe_dep_zlib LABELS unit)
+if(TARGET persona_cli)
+  add_dependencies(test_vocab persona_cli) # the CLI part runs build/cli/persona
+endif()
+# The saved fuzz inputs replayed (label fuzz); with PE_BUILD_FUZZERS the
+# libFuzzer target, e.g.
+#   build-fuzz/tests/fuzz_vocab -jobs=1 -workers=1 -max_total_time=300 \
+#       -max_len=4096 /tmp/new tests/fuzz/corpus/vocab
+pe_add_test(fuzz_vocab_corpus SOURCES fuzz/fuzz_vocab.c fuzz/replay.c LIBS pe_encoder pe_dep_utf8proc
+            LABELS fuzz ARGS ${PE_TEST_DIR}/fuzz/corpus/vocab)
+if(PE_BUILD_FUZZERS)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
   endif()
-  # The saved fuzz inputs replayed (label fuzz); with PE_BUILD_FUZZERS the
-  # libFuzzer target, e.g.
-  #   build-fuzz/tests/fuzz_vocab -jobs=1 -workers=1 -max_total_time=300 \
-  #       -max_len=4096 /tmp/new tests/fuzz/corpus/vocab
-  pe_add_test(fuzz_vocab_corpus SOURCES fuzz/fuzz_vocab.c fuzz/replay.c LIBS pe_encoder pe_dep_utf8proc
-              LABELS fuzz ARGS ${PE_TEST_DIR}/fuzz/corpus/vocab)
-  if(PE_BUILD_FUZZERS)
-    if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-      message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
-    endif()
-    add_executable(fuzz_vocab fuzz/fuzz_vocab.c ${CMAKE_SOURCE_DIR}/encoder/vocab_train.c
-                   ${CMAKE_SOURCE_DIR}/encoder/tokenizer.c)
-    target_compile_options(fuzz_vocab PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_options(fuzz_vocab PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_vocab PRIVATE pe_encoder pe_util pe_dep_utf8proc m)
-  endif()
+  add_executable(fuzz_vocab fuzz/fuzz_vocab.c ${CMAKE_SOURCE_DIR}/encoder/vocab_train.c
+                 ${CMAKE_SOURCE_DIR}/encoder/tokenizer.c)
+  target_compile_options(fuzz_vocab PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_vocab PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_vocab PRIVATE pe_encoder pe_util pe_dep_utf8proc m)
 endif()

@@ -10,7 +10,6 @@ const char *pe_status_str(pe_status st)
     case PE_OK: return "ok";
     case PE_NOT_FOUND: return "not found";
     case PE_DONE: return "done";
-    case PE_SKIPPED: return "skipped";
     case PE_ERR_NOMEM: return "out of memory";
     case PE_ERR_IO: return "I/O error";
     case PE_ERR_PARSE: return "parse error";

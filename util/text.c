@@ -23,6 +23,13 @@ int pe_utf8_valid(const char *s, size_t len, size_t *bad_offset)
     return 1;
 }
 
+size_t pe_utf8_char_offset(const char *text, size_t byte_off)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < byte_off; i++) n += ((unsigned char)text[i] & 0xC0) != 0x80;
+    return n;
+}
+
 char *pe_text_normalize(const char *s, size_t len, pe_status *st)
 {
     size_t bad;

@@ -109,7 +109,7 @@ static pe_status alloc_dev(void **p, size_t bytes, const char *what, pe_error *e
 
 /* ---- options and device ---- */
 
-pe_cuda_options pe_cuda_options_default(void)
+pe_cuda_options enc_cuda_options_default(void)
 {
     pe_cuda_options o;
     o.device = 0;
@@ -118,7 +118,7 @@ pe_cuda_options pe_cuda_options_default(void)
     return o;
 }
 
-const char *pe_cuda_precision_name(pe_cuda_precision p)
+const char *enc_cuda_precision_name(pe_cuda_precision p)
 {
     switch (p) {
     case PE_CUDA_FP32: return "fp32";
@@ -128,11 +128,11 @@ const char *pe_cuda_precision_name(pe_cuda_precision p)
     return "?";
 }
 
-pe_status pe_cuda_precision_parse(const char *s, pe_cuda_precision *out, pe_error *err)
+pe_status enc_cuda_precision_parse(const char *s, pe_cuda_precision *out, pe_error *err)
 {
     static const pe_cuda_precision all[] = {PE_CUDA_FP32, PE_CUDA_TF32, PE_CUDA_BF16};
     for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
-        if (strcasecmp(s, pe_cuda_precision_name(all[i])) == 0) {
+        if (strcasecmp(s, enc_cuda_precision_name(all[i])) == 0) {
             *out = all[i];
             return PE_OK;
         }
@@ -140,7 +140,7 @@ pe_status pe_cuda_precision_parse(const char *s, pe_cuda_precision *out, pe_erro
                         s ? s : "(null)");
 }
 
-int pe_cuda_probe(pe_error *err)
+int enc_cuda_probe(pe_error *err)
 {
     int n = 0, usable = 0, major = 0, minor = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -168,9 +168,9 @@ int pe_cuda_probe(pe_error *err)
     return usable;
 }
 
-int pe_encoder_cuda_available(void) { return pe_cuda_probe(NULL) > 0; }
+int enc_cuda_available(void) { return enc_cuda_probe(NULL) > 0; }
 
-pe_status pe_cuda_describe(int device, char *buf, size_t n, pe_error *err)
+pe_status enc_cuda_describe(int device, char *buf, size_t n, pe_error *err)
 {
     struct cudaDeviceProp p;
     CU_TRY(cudaGetDeviceProperties(&p, device), "cudaGetDeviceProperties");
@@ -273,7 +273,7 @@ static pe_status make_bf16(pe_encoder_cuda *cu, pe_error *err)
     PE_TRY(st, alloc_dev(&cu->params16, total * 2 + 256, "bf16 weights", err));
     uint16_t *p = cu->params16;
 #define BF16_SLOT(dst, src, n) do { (dst) = p; \
-        CU_TRY(pe_cuk_f32_to_bf16((src), p, (n), cu->stream), "bf16 weight conversion"); p += align64(n); } while (0)
+        CU_TRY(enc_cuk_f32_to_bf16((src), p, (n), cu->stream), "bf16 weight conversion"); p += align64(n); } while (0)
     for (int l = 0; l < cu->cfg.layers; l++) {
         cuda_layer *d = &cu->layer[l];
         BF16_SLOT(d->qkv_w16, d->qkv_w, 3 * C * C);
@@ -287,7 +287,7 @@ static pe_status make_bf16(pe_encoder_cuda *cu, pe_error *err)
     return PE_OK;
 }
 
-void pe_encoder_cuda_free(pe_encoder_cuda *cu)
+void enc_cuda_free(pe_encoder_cuda *cu)
 {
     if (!cu) return;
     int prev = -1;
@@ -337,18 +337,18 @@ static pe_status cuda_setup(pe_encoder_cuda *cu, const pe_encoder_weights *w, pe
     return PE_OK;
 }
 
-pe_status pe_encoder_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_weights *w,
+pe_status enc_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_weights *w,
                                  const pe_cuda_options *opts, pe_encoder_cuda **out, pe_error *err)
 {
     *out = NULL;
-    pe_cuda_options o = opts ? *opts : pe_cuda_options_default();
+    pe_cuda_options o = opts ? *opts : enc_cuda_options_default();
     pe_status st;
     PE_TRY(st, check_weights(cfg, w, err));
     if (o.precision != PE_CUDA_FP32 && o.precision != PE_CUDA_TF32 && o.precision != PE_CUDA_BF16)
         return pe_error_set(err, PE_ERR_INVALID, "CUDA backend: bad precision %d", (int)o.precision);
     pe_error why;
     pe_error_clear(&why);
-    int n = pe_cuda_probe(&why);
+    int n = enc_cuda_probe(&why);
     if (n <= 0) return pe_error_set(err, PE_ERR_UNSUPPORTED, "CUDA backend unavailable: %s", why.msg);
     int count = 0;
     cudaGetDeviceCount(&count);
@@ -377,7 +377,7 @@ pe_status pe_encoder_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_
     cudaGetLastError(); /* start clean: an earlier failure elsewhere on this thread is not ours */
     st = cuda_setup(cu, w, err);
     if (st != PE_OK) {
-        pe_encoder_cuda_free(cu);
+        enc_cuda_free(cu);
         if (prev >= 0) cudaSetDevice(prev);
         cudaGetLastError();
         return st;
@@ -388,7 +388,7 @@ pe_status pe_encoder_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_
     return PE_OK;
 }
 
-pe_status pe_cuda_options_env(pe_cuda_options *o, pe_error *err)
+pe_status enc_cuda_options_env(pe_cuda_options *o, pe_error *err)
 {
     const char *dev = getenv("PE_CUDA_DEVICE"), *prec = getenv("PE_CUDA_PRECISION");
     if (dev && *dev) {
@@ -401,23 +401,23 @@ pe_status pe_cuda_options_env(pe_cuda_options *o, pe_error *err)
     if (prec && *prec) {
         pe_error e;
         pe_error_clear(&e);
-        if (pe_cuda_precision_parse(prec, &o->precision, &e) != PE_OK)
+        if (enc_cuda_precision_parse(prec, &o->precision, &e) != PE_OK)
             return pe_error_set(err, PE_ERR_INVALID, "PE_CUDA_PRECISION: %s", e.msg);
     }
     return PE_OK;
 }
 
-pe_status pe_encoder_cuda_new(const pe_encoder_config *cfg, const pe_encoder_weights *w, pe_encoder_cuda **out,
+pe_status enc_cuda_new(const pe_encoder_config *cfg, const pe_encoder_weights *w, pe_encoder_cuda **out,
                               pe_error *err)
 {
-    pe_cuda_options o = pe_cuda_options_default();
+    pe_cuda_options o = enc_cuda_options_default();
     *out = NULL;
     pe_status st;
-    PE_TRY(st, pe_cuda_options_env(&o, err));
-    return pe_encoder_cuda_new_ex(cfg, w, &o, out, err);
+    PE_TRY(st, enc_cuda_options_env(&o, err));
+    return enc_cuda_new_ex(cfg, w, &o, out, err);
 }
 
-pe_cuda_precision pe_encoder_cuda_precision(const pe_encoder_cuda *cu) { return cu->precision; }
+pe_cuda_precision enc_cuda_precision(const pe_encoder_cuda *cu) { return cu->precision; }
 
 /* ---- workspace ---- */
 
@@ -524,7 +524,7 @@ static pe_status linear(pe_encoder_cuda *cu, const float *x, const float *W, con
     const float one = 1.0f, zero = 0.0f;
     if (M <= 0) return PE_OK;
     if (cu->precision == PE_CUDA_BF16) {
-        CU_TRY(pe_cuk_f32_to_bf16(x, cu->act16, (size_t)M * K, cu->stream), "bf16 activation conversion");
+        CU_TRY(enc_cuk_f32_to_bf16(x, cu->act16, (size_t)M * K, cu->stream), "bf16 activation conversion");
         BLAS_TRY(cublasGemmEx(cu->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W16, CUDA_R_16BF, K, cu->act16,
                               CUDA_R_16BF, K, &zero, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx (bf16 projection)");
@@ -567,21 +567,21 @@ static pe_status attention(pe_encoder_cuda *cu, const cuda_layer *ly, int T, int
             if (off[s + 1] - off[s] > Lp) Lp = off[s + 1] - off[s];
         if (Lp == 0) continue;
         const long long sqkv = (long long)Lp * D, ss = (long long)Lp * Lp;
-        CU_TRY(pe_cuk_qkv_to_padded(cu->qkv, ly->qkv_b, offsets + s0, cu->q, cu->k, cu->v, nb, H, Lp, D,
+        CU_TRY(enc_cuk_qkv_to_padded(cu->qkv, ly->qkv_b, offsets + s0, cu->q, cu->k, cu->v, nb, H, Lp, D,
                                     cu->stream), "qkv scatter kernel");
         /* scores (Lp, Lp) = scale * q (Lp, D) . k^T per (sequence, head) */
         BLAS_TRY(cublasGemmStridedBatchedEx(cu->blas, CUBLAS_OP_T, CUBLAS_OP_N, Lp, Lp, D, &scale, cu->k, CUDA_R_32F,
                                             D, sqkv, cu->q, CUDA_R_32F, D, sqkv, &zero, cu->scores, CUDA_R_32F, Lp,
                                             ss, nb * H, cu->attn_compute, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmStridedBatchedEx (attention scores)");
-        CU_TRY(pe_cuk_masked_softmax(cu->scores, offsets + s0, nb, H, Lp, cu->stream), "softmax kernel");
+        CU_TRY(enc_cuk_masked_softmax(cu->scores, offsets + s0, nb, H, Lp, cu->stream), "softmax kernel");
         /* context (Lp, D) = P (Lp, Lp) . v (Lp, D), written over q (read above) */
         float *ctxp = cu->q;
         BLAS_TRY(cublasGemmStridedBatchedEx(cu->blas, CUBLAS_OP_N, CUBLAS_OP_N, D, Lp, Lp, &one, cu->v, CUDA_R_32F,
                                             D, sqkv, cu->scores, CUDA_R_32F, Lp, ss, &zero, ctxp, CUDA_R_32F, D,
                                             sqkv, nb * H, cu->attn_compute, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmStridedBatchedEx (attention context)");
-        CU_TRY(pe_cuk_padded_to_packed(ctxp, seq, row, cu->ctx, off[s0], off[s0 + nb] - off[s0], s0, H, Lp, D,
+        CU_TRY(enc_cuk_padded_to_packed(ctxp, seq, row, cu->ctx, off[s0], off[s0 + nb] - off[s0], s0, H, Lp, D,
                                        cu->stream), "context gather kernel");
     }
     return PE_OK;
@@ -671,19 +671,19 @@ static pe_status forward(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out
                            cudaMemcpyHostToDevice, cu->stream), "uploading the batch");
     const int32_t *ids = cu->d_ints, *types = ids + T, *pos = types + T;
 
-    CU_TRY(pe_cuk_embed_layernorm(ids, types, pos, cu->word, cu->pos, cu->type, cu->emb_g, cu->emb_b, cu->x, T, C,
+    CU_TRY(enc_cuk_embed_layernorm(ids, types, pos, cu->word, cu->pos, cu->type, cu->emb_g, cu->emb_b, cu->x, T, C,
                                   eps, cu->stream), "embedding kernel");
     for (int l = 0; l < out_layer; l++) {
         const cuda_layer *ly = &cu->layer[l];
         PE_TRY(st, linear(cu, cu->x, ly->qkv_w, ly->qkv_w16, cu->qkv, T, 3 * C, C, err));
         PE_TRY(st, attention(cu, ly, T, B, b->offsets, chunk, err));
         PE_TRY(st, linear(cu, cu->ctx, ly->attn_out_w, ly->attn_out_w16, cu->proj, T, C, C, err));
-        CU_TRY(pe_cuk_bias_residual_layernorm(cu->proj, ly->attn_out_b, cu->x, ly->ln1_g, ly->ln1_b, cu->x, T, C,
+        CU_TRY(enc_cuk_bias_residual_layernorm(cu->proj, ly->attn_out_b, cu->x, ly->ln1_g, ly->ln1_b, cu->x, T, C,
                                               eps, cu->stream), "LayerNorm kernel");
         PE_TRY(st, linear(cu, cu->x, ly->ffn_in_w, ly->ffn_in_w16, cu->ffn, T, I, C, err));
-        CU_TRY(pe_cuk_bias_gelu(cu->ffn, ly->ffn_in_b, T, I, cu->stream), "GELU kernel");
+        CU_TRY(enc_cuk_bias_gelu(cu->ffn, ly->ffn_in_b, T, I, cu->stream), "GELU kernel");
         PE_TRY(st, linear(cu, cu->ffn, ly->ffn_out_w, ly->ffn_out_w16, cu->proj, T, C, I, err));
-        CU_TRY(pe_cuk_bias_residual_layernorm(cu->proj, ly->ffn_out_b, cu->x, ly->ln2_g, ly->ln2_b, cu->x, T, C,
+        CU_TRY(enc_cuk_bias_residual_layernorm(cu->proj, ly->ffn_out_b, cu->x, ly->ln2_g, ly->ln2_b, cu->x, T, C,
                                               eps, cu->stream), "LayerNorm kernel");
     }
     if (out && T > 0)
@@ -691,9 +691,9 @@ static pe_status forward(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out
                "downloading the hidden states");
     if (pooled) {
         const int32_t *offsets = cu->d_ints + 5 * (size_t)T;
-        CU_TRY(pe_cuk_gather_first(cu->x, offsets, cu->pool_in, B, C, cu->stream), "pooler gather kernel");
+        CU_TRY(enc_cuk_gather_first(cu->x, offsets, cu->pool_in, B, C, cu->stream), "pooler gather kernel");
         PE_TRY(st, linear(cu, cu->pool_in, cu->pool_w, cu->pool_w16, cu->pool_out, B, C, C, err));
-        CU_TRY(pe_cuk_bias_tanh(cu->pool_out, cu->pool_b, B, C, cu->stream), "pooler tanh kernel");
+        CU_TRY(enc_cuk_bias_tanh(cu->pool_out, cu->pool_b, B, C, cu->stream), "pooler tanh kernel");
         CU_TRY(cudaMemcpyAsync(pooled, cu->pool_out, (size_t)B * C * sizeof(float), cudaMemcpyDeviceToHost,
                                cu->stream), "downloading the pooled vectors");
     }
@@ -701,7 +701,7 @@ static pe_status forward(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out
     return PE_OK;
 }
 
-pe_status pe_encoder_forward_cuda_ex(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
+pe_status enc_forward_cuda_ex(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
                                      float *pooled, pe_error *err)
 {
     int prev = -1;
@@ -715,8 +715,8 @@ pe_status pe_encoder_forward_cuda_ex(pe_encoder_cuda *cu, const pe_encoder_batch
     return st;
 }
 
-pe_status pe_encoder_forward_cuda(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
+pe_status enc_forward_cuda(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
                                   pe_error *err)
 {
-    return pe_encoder_forward_cuda_ex(cu, b, out_layer, out, NULL, err);
+    return enc_forward_cuda_ex(cu, b, out_layer, out, NULL, err);
 }

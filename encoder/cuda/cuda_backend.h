@@ -1,16 +1,16 @@
 /* cuda_backend.h - internal: the CUDA (cuBLAS) backend of the encoder,
- * beyond the hook declared in model_internal.h (pe_encoder_cuda_new,
- * pe_encoder_forward_cuda, pe_encoder_cuda_free, pe_encoder_cuda_available).
+ * beyond the hook declared in model_internal.h (enc_cuda_new,
+ * enc_forward_cuda, enc_cuda_free, enc_cuda_available).
  * Only built with -DPE_CUDA=ON (PE_HAVE_CUDA). No CUDA type appears here.
  *
  * Usage (what the encoder does at load and per forward):
  *
- *     pe_cuda_options o = pe_cuda_options_default();
+ *     pe_cuda_options o = enc_cuda_options_default();
  *     o.precision = PE_CUDA_TF32;
  *     pe_encoder_cuda *cu;
- *     if (pe_encoder_cuda_new_ex(&cfg, &weights, &o, &cu, &err) != PE_OK) ...
- *     pe_encoder_forward_cuda_ex(cu, &batch, cfg.layers, hidden, pooled, &err);
- *     pe_encoder_cuda_free(cu);
+ *     if (enc_cuda_new_ex(&cfg, &weights, &o, &cu, &err) != PE_OK) ...
+ *     enc_forward_cuda_ex(cu, &batch, cfg.layers, hidden, pooled, &err);
+ *     enc_cuda_free(cu);
  *
  * The weights are copied to the device once (f32, and bf16 copies of the
  * matrices in BF16 mode); the host weights may be freed afterwards. A
@@ -53,47 +53,47 @@ typedef struct pe_cuda_options {
     size_t attn_budget_bytes;    /* 0: PE_CUDA_ATTN_BUDGET_DEFAULT */
 } pe_cuda_options;
 
-pe_cuda_options pe_cuda_options_default(void);
+pe_cuda_options enc_cuda_options_default(void);
 
 /* "fp32", "tf32", "bf16". */
-const char *pe_cuda_precision_name(pe_cuda_precision p);
+const char *enc_cuda_precision_name(pe_cuda_precision p);
 /* Parses those names (case-insensitive); PE_ERR_INVALID naming s otherwise. */
-pe_status pe_cuda_precision_parse(const char *s, pe_cuda_precision *out, pe_error *err);
+pe_status enc_cuda_precision_parse(const char *s, pe_cuda_precision *out, pe_error *err);
 
 /* Number of usable CUDA devices (compute capability 8.0 or newer: the
  * kernels are built for sm_80 PTX and sm_90). 0 when there is none, and
  * then err (if not NULL) says why: no driver, no device, too old a GPU. */
-int pe_cuda_probe(pe_error *err);
+int enc_cuda_probe(pe_error *err);
 
 /* "NVIDIA H200 (sm_90, 139.8 GiB)" for device `device` into buf[n].
  * PE_ERR_BACKEND when the device cannot be queried. */
-pe_status pe_cuda_describe(int device, char *buf, size_t n, pe_error *err);
+pe_status enc_cuda_describe(int device, char *buf, size_t n, pe_error *err);
 
 /* Applies $PE_CUDA_DEVICE and $PE_CUDA_PRECISION, when set and not empty,
  * to *o (what pe_encoder_load does after mapping its options).
  * PE_ERR_INVALID naming the variable and the value when one is bad. */
-pe_status pe_cuda_options_env(pe_cuda_options *o, pe_error *err);
+pe_status enc_cuda_options_env(pe_cuda_options *o, pe_error *err);
 
-/* As pe_encoder_cuda_new with explicit options (opts NULL: defaults).
- * pe_encoder_cuda_new itself uses the defaults, then $PE_CUDA_DEVICE and
+/* As enc_cuda_new with explicit options (opts NULL: defaults).
+ * enc_cuda_new itself uses the defaults, then $PE_CUDA_DEVICE and
  * $PE_CUDA_PRECISION (fp32|tf32|bf16) when set. Errors: PE_ERR_INVALID
  * (bad config: C not a multiple of H, C > 8192, a NULL tensor),
  * PE_ERR_UNSUPPORTED (no usable device, named reason), PE_ERR_BACKEND
  * (a CUDA/cuBLAS call failed, with its error string; out of device memory
  * says how much was asked). On failure *out is NULL and nothing leaks. */
-pe_status pe_encoder_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_weights *w,
+pe_status enc_cuda_new_ex(const pe_encoder_config *cfg, const pe_encoder_weights *w,
                                  const pe_cuda_options *opts, pe_encoder_cuda **out, pe_error *err);
 
-/* As pe_encoder_forward_cuda, and when pooled is not NULL also the BERT
+/* As enc_forward_cuda, and when pooled is not NULL also the BERT
  * pooler of the last layer: pooled (n_seq, C) = tanh(x[first token] .
  * pooler_w^T + pooler_b). out may be NULL when only pooled is wanted.
  * pooled needs out_layer = L (or -1) and a model with a pooler
  * (PE_ERR_INVALID / PE_ERR_UNSUPPORTED otherwise). */
-pe_status pe_encoder_forward_cuda_ex(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
+pe_status enc_forward_cuda_ex(pe_encoder_cuda *cu, const pe_encoder_batch *b, int out_layer, float *out,
                                      float *pooled, pe_error *err);
 
 /* The precision a handle runs at. */
-pe_cuda_precision pe_encoder_cuda_precision(const pe_encoder_cuda *cu);
+pe_cuda_precision enc_cuda_precision(const pe_encoder_cuda *cu);
 
 #ifdef __cplusplus
 }

@@ -82,7 +82,7 @@ __global__ void k_bias_residual_layernorm(const float *x, const float *bias, con
 __global__ void k_bias_gelu(float *y, const float *bias, size_t n, int N)
 {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        y[i] = pe_cuk_gelu(y[i] + bias[i % N]);
+        y[i] = enc_cuk_gelu(y[i] + bias[i % N]);
     }
 }
 
@@ -99,7 +99,7 @@ __global__ void k_qkv_to_padded(const float *qkv, const float *bias, const int32
     const size_t C = (size_t)H * D;
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
         int c;
-        const long long t = pe_cuk_padded_src(e, offsets, H, Lp, D, &c);
+        const long long t = enc_cuk_padded_src(e, offsets, H, Lp, D, &c);
         float qv = 0.0f, kv = 0.0f, vv = 0.0f;
         if (t >= 0) {
             const float *row = qkv + (size_t)t * 3 * C;
@@ -120,7 +120,7 @@ __global__ void k_masked_softmax(float *S, const int32_t *offsets, int H, int Lp
     const int lane = threadIdx.x & 31;
     if (r >= rows) return;
     int s, i;
-    pe_cuk_score_row(r, H, Lp, &s, &i);
+    enc_cuk_score_row(r, H, Lp, &s, &i);
     const int len = offsets[s + 1] - offsets[s];
     float *p = S + r * Lp;
     if (i >= len) {
@@ -148,7 +148,7 @@ __global__ void k_padded_to_packed(const float *ctx, const int32_t *seq, const i
 {
     for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
         size_t dst;
-        const size_t src = pe_cuk_packed_elem(e, seq, rows, t0, seq0, H, Lp, D, &dst);
+        const size_t src = enc_cuk_packed_elem(e, seq, rows, t0, seq0, H, Lp, D, &dst);
         out[dst] = ctx[src];
     }
 }
@@ -173,7 +173,7 @@ __global__ void k_f32_to_bf16(const float *x, __nv_bfloat16 *y, size_t n)
 
 extern "C" {
 
-cudaError_t pe_cuk_embed_layernorm(const int32_t *ids, const int32_t *types, const int32_t *positions,
+cudaError_t enc_cuk_embed_layernorm(const int32_t *ids, const int32_t *types, const int32_t *positions,
                                    const float *word, const float *pos, const float *type, const float *g,
                                    const float *b, float *out, int T, int C, float eps, cudaStream_t stream)
 {
@@ -184,7 +184,7 @@ cudaError_t pe_cuk_embed_layernorm(const int32_t *ids, const int32_t *types, con
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_bias_residual_layernorm(const float *x, const float *bias, const float *resid, const float *g,
+cudaError_t enc_cuk_bias_residual_layernorm(const float *x, const float *bias, const float *resid, const float *g,
                                            const float *b, float *out, int T, int C, float eps,
                                            cudaStream_t stream)
 {
@@ -195,7 +195,7 @@ cudaError_t pe_cuk_bias_residual_layernorm(const float *x, const float *bias, co
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_bias_gelu(float *y, const float *bias, int M, int N, cudaStream_t stream)
+cudaError_t enc_cuk_bias_gelu(float *y, const float *bias, int M, int N, cudaStream_t stream)
 {
     const size_t n = (size_t)M * N;
     if (n == 0) return cudaSuccess;
@@ -203,7 +203,7 @@ cudaError_t pe_cuk_bias_gelu(float *y, const float *bias, int M, int N, cudaStre
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_bias_tanh(float *y, const float *bias, int M, int N, cudaStream_t stream)
+cudaError_t enc_cuk_bias_tanh(float *y, const float *bias, int M, int N, cudaStream_t stream)
 {
     const size_t n = (size_t)M * N;
     if (n == 0) return cudaSuccess;
@@ -211,7 +211,7 @@ cudaError_t pe_cuk_bias_tanh(float *y, const float *bias, int M, int N, cudaStre
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_qkv_to_padded(const float *qkv, const float *bias, const int32_t *offsets, float *q, float *k,
+cudaError_t enc_cuk_qkv_to_padded(const float *qkv, const float *bias, const int32_t *offsets, float *q, float *k,
                                  float *v, int B, int H, int Lp, int D, cudaStream_t stream)
 {
     const size_t n = (size_t)B * H * Lp * D;
@@ -220,7 +220,7 @@ cudaError_t pe_cuk_qkv_to_padded(const float *qkv, const float *bias, const int3
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_masked_softmax(float *S, const int32_t *offsets, int B, int H, int Lp, cudaStream_t stream)
+cudaError_t enc_cuk_masked_softmax(float *S, const int32_t *offsets, int B, int H, int Lp, cudaStream_t stream)
 {
     const size_t rows = (size_t)B * H * Lp;
     if (rows == 0) return cudaSuccess;
@@ -231,7 +231,7 @@ cudaError_t pe_cuk_masked_softmax(float *S, const int32_t *offsets, int B, int H
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *rows, float *out, int t0,
+cudaError_t enc_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const int32_t *rows, float *out, int t0,
                                     int n, int seq0, int H, int Lp, int D, cudaStream_t stream)
 {
     const size_t total = (size_t)n * H * D;
@@ -240,7 +240,7 @@ cudaError_t pe_cuk_padded_to_packed(const float *ctx, const int32_t *seq, const 
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_gather_first(const float *x, const int32_t *offsets, float *out, int B, int C,
+cudaError_t enc_cuk_gather_first(const float *x, const int32_t *offsets, float *out, int B, int C,
                                 cudaStream_t stream)
 {
     const size_t n = (size_t)B * C;
@@ -249,7 +249,7 @@ cudaError_t pe_cuk_gather_first(const float *x, const int32_t *offsets, float *o
     return cudaGetLastError();
 }
 
-cudaError_t pe_cuk_f32_to_bf16(const float *x, void *y, size_t n, cudaStream_t stream)
+cudaError_t enc_cuk_f32_to_bf16(const float *x, void *y, size_t n, cudaStream_t stream)
 {
     if (n == 0) return cudaSuccess;
     k_f32_to_bf16<<<grid_for(n), kThreads, 0, stream>>>(x, static_cast<__nv_bfloat16 *>(y), n);

@@ -23,15 +23,15 @@
 #define PE_CUK_HD static inline
 #endif
 
-/* Exact (erf) GELU, as pe_gelu on the CPU. */
-PE_CUK_HD float pe_cuk_gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+/* Exact (erf) GELU, as enc_gelu on the CPU. */
+PE_CUK_HD float enc_cuk_gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 
 /* Element e of a padded (B, H, Lp, D) tensor: its sequence s, head h,
  * row i and column d. Returns the packed token row t0 + i and sets *col to
  * the column h*D + d of the (T, C) q (k, v: + C, + 2C) part of qkv; -1
  * when i is past the sequence's length (a zero padding row). offsets are
  * the chunk's (its first sequence is s = 0). */
-PE_CUK_HD long long pe_cuk_padded_src(size_t e, const int32_t *offsets, int H, int Lp, int D, int *col)
+PE_CUK_HD long long enc_cuk_padded_src(size_t e, const int32_t *offsets, int H, int Lp, int D, int *col)
 {
     const int d = (int)(e % (size_t)D);
     size_t r = e / (size_t)D;
@@ -46,7 +46,7 @@ PE_CUK_HD long long pe_cuk_padded_src(size_t e, const int32_t *offsets, int H, i
 
 /* Score row r of (B, H, Lp, Lp): *s the sequence (within the chunk), *i the
  * query row. */
-PE_CUK_HD void pe_cuk_score_row(size_t r, int H, int Lp, int *s, int *i)
+PE_CUK_HD void enc_cuk_score_row(size_t r, int H, int Lp, int *s, int *i)
 {
     *i = (int)(r % (size_t)Lp);
     *s = (int)(r / (size_t)Lp / (size_t)H);
@@ -55,7 +55,7 @@ PE_CUK_HD void pe_cuk_score_row(size_t r, int H, int Lp, int *s, int *i)
 /* Element e of rows t0 .. t0+n-1 of packed (T, C): *dst its index in the
  * packed tensor; returns its index in the padded context (chunk, H, Lp, D),
  * token t being row rows[t] of sequence seq[t] - seq0. */
-PE_CUK_HD size_t pe_cuk_packed_elem(size_t e, const int32_t *seq, const int32_t *rows, int t0, int seq0, int H,
+PE_CUK_HD size_t enc_cuk_packed_elem(size_t e, const int32_t *seq, const int32_t *rows, int t0, int seq0, int H,
                                     int Lp, int D, size_t *dst)
 {
     const size_t C = (size_t)H * (size_t)D;

@@ -65,7 +65,7 @@ pe_status pe_mlm_head_new(pe_train *tr, uint64_t seed, pe_mlm_head **out, pe_err
     h->dln_g = h->db + C;
     h->dln_b = h->dln_g + C;
     h->dbias = h->dln_b + C;
-    pe_tr_normal_fill(h->W, C * C, 0.02f, seed, 0x6d6c6d);
+    enc_tr_normal_fill(h->W, C * C, 0.02f, seed, 0x6d6c6d);
     for (size_t i = 0; i < C; i++) h->ln_g[i] = 1.0f;
     float *d[5] = {h->W, h->b, h->ln_g, h->ln_b, h->bias}, *gd[5] = {h->dW, h->db, h->dln_g, h->dln_b, h->dbias};
     const int64_t rows[5] = {(int64_t)C, (int64_t)C, (int64_t)C, (int64_t)C, (int64_t)V};
@@ -209,12 +209,12 @@ pe_status pe_mlm_head_loss(pe_mlm_head *h, const float *hidden, const int32_t *l
         }
     pe_train_param word;
     pe_train_param_find(h->tr, "embeddings.word_embeddings.weight", &word);
-    pe_tr_linear_fwd(h->x, h->W, h->b, h->u, M, C, C);
-    pe_tr_gelu_fwd(h->u, h->g, (size_t)M * C);
-    pe_tr_layernorm_fwd(h->g, h->ln_g, h->ln_b, h->t, h->xhat, h->rstd, M, C, h->eps);
-    pe_tr_linear_fwd(h->t, word.data, h->bias, h->logits, M, V, C);
+    enc_tr_linear_fwd(h->x, h->W, h->b, h->u, M, C, C);
+    enc_tr_gelu_fwd(h->u, h->g, (size_t)M * C);
+    enc_tr_layernorm_fwd(h->g, h->ln_g, h->ln_b, h->t, h->xhat, h->rstd, M, C, h->eps);
+    enc_tr_linear_fwd(h->t, word.data, h->bias, h->logits, M, V, C);
     ce_job j = {.h = h, .M = M, .grad = d_hidden != NULL, .gscale = scale / (float)M};
-    pe_kernels_parallel((M + CE_ROWS - 1) / CE_ROWS, ce_task, &j);
+    enc_kernels_parallel((M + CE_ROWS - 1) / CE_ROWS, ce_task, &j);
     double ls = 0.0, ok = 0.0;
     for (int r = 0; r < M; r++) {
         ls += h->row_loss[r];
@@ -224,10 +224,10 @@ pe_status pe_mlm_head_loss(pe_mlm_head *h, const float *hidden, const int32_t *l
     if (correct) *correct = ok;
     if (!d_hidden) return PE_OK;
     /* logits now hold dLogits */
-    pe_tr_linear_bwd(h->t, word.data, h->logits, h->dt, 0.0f, word.grad, h->dbias, M, V, C);
-    pe_tr_layernorm_bwd(h->dt, h->xhat, h->rstd, h->ln_g, h->dt, h->dln_g, h->dln_b, M, C);
-    pe_tr_gelu_bwd(h->u, h->dt, h->dt, (size_t)M * C);
-    pe_tr_linear_bwd(h->x, h->W, h->dt, h->dx, 0.0f, h->dW, h->db, M, C, C);
+    enc_tr_linear_bwd(h->t, word.data, h->logits, h->dt, 0.0f, word.grad, h->dbias, M, V, C);
+    enc_tr_layernorm_bwd(h->dt, h->xhat, h->rstd, h->ln_g, h->dt, h->dln_g, h->dln_b, M, C);
+    enc_tr_gelu_bwd(h->u, h->dt, h->dt, (size_t)M * C);
+    enc_tr_linear_bwd(h->x, h->W, h->dt, h->dx, 0.0f, h->dW, h->db, M, C, C);
     for (int r = 0; r < M; r++) {
         float *dst = d_hidden + (size_t)h->rows[r] * C;
         const float *src = h->dx + (size_t)r * C;

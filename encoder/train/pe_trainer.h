@@ -74,7 +74,7 @@ extern "C" {
 
 /* CPU threads of training (OpenBLAS and the kernels' pool, both
  * process-wide); n <= 0: all cores. */
-void pe_trainer_set_threads(int n);
+PE_API void pe_trainer_set_threads(int n);
 
 /* ---- objectives ---- */
 
@@ -160,7 +160,7 @@ typedef struct pe_trainer_options {
     pe_trainer_progress_fn progress; /* NULL: none */
     void *progress_user;
 } pe_trainer_options;
-pe_trainer_options pe_trainer_options_default(void);
+PE_API pe_trainer_options pe_trainer_options_default(void);
 
 typedef struct pe_trainer_result {
     long steps;               /* updates done in all (after resumption too) */
@@ -184,7 +184,7 @@ typedef struct pe_trainer_result {
  * PE_ERR_IO, PE_ERR_CORRUPT (a checkpoint that does not match the model or
  * objective: the message names the file and tensor), PE_ERR_NOMEM, and
  * what the objective's callbacks return. res may be NULL. */
-pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer_options *o,
+PE_API pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer_options *o,
                          pe_trainer_result *res, pe_error *err);
 
 /* Loads named F32 tensors of a safetensors file into params (by name;
@@ -192,7 +192,7 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
  * for optimiser moments). Every parameter must be present: PE_ERR_CORRUPT
  * names the missing or mismatched one. PE_ERR_IO when the file cannot be
  * read. */
-pe_status pe_trainer_load_tensors(const char *path, const pe_train_param *params, int n_params,
+PE_API pe_status pe_trainer_load_tensors(const char *path, const pe_train_param *params, int n_params,
                                   pe_error *err);
 
 /* ---- the MLM head (Hugging Face BertForMaskedLM's cls.predictions) ----
@@ -208,10 +208,10 @@ typedef struct pe_mlm_head pe_mlm_head;
 /* Initialised as HF does (N(0, 0.02) weights, zero biases, LayerNorm 1/0)
  * from seed. tr must outlive the head. Errors: PE_ERR_INVALID, PE_ERR_NOMEM;
  * *out NULL on failure. */
-pe_status pe_mlm_head_new(pe_train *tr, uint64_t seed, pe_mlm_head **out, pe_error *err);
-void pe_mlm_head_free(pe_mlm_head *h); /* NULL is a no-op */
+PE_API pe_status pe_mlm_head_new(pe_train *tr, uint64_t seed, pe_mlm_head **out, pe_error *err);
+PE_API void pe_mlm_head_free(pe_mlm_head *h); /* NULL is a no-op */
 /* The head's own parameters (5 views, borrowed until pe_mlm_head_free). */
-const pe_train_param *pe_mlm_head_params(const pe_mlm_head *h, int *n);
+PE_API const pe_train_param *pe_mlm_head_params(const pe_mlm_head *h, int *n);
 /* Loss over the tokens whose label is >= 0 (labels (T), -100 elsewhere):
  * *loss_sum, *count as pe_objective.loss; with d_hidden (T, C) non-NULL,
  * adds scale * dLoss/dHidden there (rows of unlabelled tokens untouched) and
@@ -219,7 +219,7 @@ const pe_train_param *pe_mlm_head_params(const pe_mlm_head *h, int *n);
  * (Loss = the mean). With d_hidden NULL only the loss is computed. *correct
  * (may be NULL) receives how many argmax predictions equal the label.
  * Errors: PE_ERR_INVALID (a label outside the vocabulary), PE_ERR_NOMEM. */
-pe_status pe_mlm_head_loss(pe_mlm_head *h, const float *hidden, const int32_t *labels, int n_tokens, float scale,
+PE_API pe_status pe_mlm_head_loss(pe_mlm_head *h, const float *hidden, const int32_t *labels, int n_tokens, float scale,
                            float *d_hidden, double *loss_sum, double *count, double *correct, pe_error *err);
 
 /* BERT's masking. Each token that is not special (id < n_special: [PAD]
@@ -238,9 +238,9 @@ typedef struct pe_mlm_mask_options {
     int32_t vocab_size;  /* random replacements come from [n_special, vocab_size) */
     const unsigned char *is_continuation; /* (vocab_size) 1 for "##" tokens; needed for whole_word */
 } pe_mlm_mask_options;
-pe_mlm_mask_options pe_mlm_mask_options_default(void);
+PE_API pe_mlm_mask_options pe_mlm_mask_options_default(void);
 /* ids (T) -> masked (T) and labels (T). */
-void pe_mlm_mask(const int32_t *ids, int n_tokens, const pe_mlm_mask_options *o, uint64_t seed, int32_t *masked,
+PE_API void pe_mlm_mask(const int32_t *ids, int n_tokens, const pe_mlm_mask_options *o, uint64_t seed, int32_t *masked,
                  int32_t *labels);
 
 /* ---- token shards: tokenised text cut into sequences ----
@@ -255,28 +255,28 @@ void pe_mlm_mask(const int32_t *ids, int n_tokens, const pe_mlm_mask_options *o,
 typedef struct pe_token_shard pe_token_shard;
 /* Maps and checks the file (sizes, offsets, ids). PE_ERR_IO, PE_ERR_CORRUPT
  * (naming what is wrong); *out NULL on failure. */
-pe_status pe_token_shard_open(const char *path, pe_token_shard **out, pe_error *err);
-void pe_token_shard_close(pe_token_shard *s); /* NULL is a no-op */
-size_t pe_token_shard_count(const pe_token_shard *s);
-uint32_t pe_token_shard_vocab_size(const pe_token_shard *s);
+PE_API pe_status pe_token_shard_open(const char *path, pe_token_shard **out, pe_error *err);
+PE_API void pe_token_shard_close(pe_token_shard *s); /* NULL is a no-op */
+PE_API size_t pe_token_shard_count(const pe_token_shard *s);
+PE_API uint32_t pe_token_shard_vocab_size(const pe_token_shard *s);
 /* Sequence i: *len tokens at the returned pointer (valid until close). */
-const uint16_t *pe_token_shard_seq(const pe_token_shard *s, size_t i, int *len);
+PE_API const uint16_t *pe_token_shard_seq(const pe_token_shard *s, size_t i, int *len);
 
 typedef struct pe_shard_writer pe_shard_writer;
 /* Writes train and held-out shards: every held_out_every-th sequence (0:
  * none) goes to the held-out file. The tokenizer must have < 65536 ids;
  * max_len >= 8. */
-pe_status pe_shard_writer_new(const char *train_path, const char *held_out_path, const pe_tokenizer *tok,
+PE_API pe_status pe_shard_writer_new(const char *train_path, const char *held_out_path, const pe_tokenizer *tok,
                               int max_len, int held_out_every, pe_shard_writer **out, pe_error *err);
 /* Adds one line of a document (tokenised without specials and appended to
  * the current document's stream). */
-pe_status pe_shard_writer_add_text(pe_shard_writer *w, const char *text, size_t len, pe_error *err);
+PE_API pe_status pe_shard_writer_add_text(pe_shard_writer *w, const char *text, size_t len, pe_error *err);
 /* Ends the current document: its last partial sequence is emitted. */
-pe_status pe_shard_writer_end_document(pe_shard_writer *w, pe_error *err);
+PE_API pe_status pe_shard_writer_end_document(pe_shard_writer *w, pe_error *err);
 /* Flushes, writes the headers, renames the files into place. */
-pe_status pe_shard_writer_finish(pe_shard_writer *w, uint64_t *n_train_seq, uint64_t *n_train_tokens,
+PE_API pe_status pe_shard_writer_finish(pe_shard_writer *w, uint64_t *n_train_seq, uint64_t *n_train_tokens,
                                  pe_error *err);
-void pe_shard_writer_free(pe_shard_writer *w); /* NULL is a no-op; unfinished files are removed */
+PE_API void pe_shard_writer_free(pe_shard_writer *w); /* NULL is a no-op; unfinished files are removed */
 
 /* ---- the MLM objective over token shards ---- */
 typedef struct pe_mlm_objective pe_mlm_objective;
@@ -284,11 +284,11 @@ typedef struct pe_mlm_objective pe_mlm_objective;
  * it are used). The evaluation reports neg_loss (the metric), loss,
  * perplexity and accuracy over the masked tokens, with masks from a fixed
  * seed. */
-pe_status pe_mlm_objective_new(pe_mlm_head *head, const pe_token_shard *train, const pe_token_shard *dev,
+PE_API pe_status pe_mlm_objective_new(pe_mlm_head *head, const pe_token_shard *train, const pe_token_shard *dev,
                                int max_dev_seqs, const pe_mlm_mask_options *mask, pe_mlm_objective **out,
                                pe_error *err);
-const pe_objective *pe_mlm_objective_get(pe_mlm_objective *m);
-void pe_mlm_objective_free(pe_mlm_objective *m); /* NULL is a no-op */
+PE_API const pe_objective *pe_mlm_objective_get(pe_mlm_objective *m);
+PE_API void pe_mlm_objective_free(pe_mlm_objective *m); /* NULL is a no-op */
 
 /* ---- token classification heads (NER, relation spans) ----
  *   z = [h ; F[f]] W^T + b       h (T, C) hidden states, f (T) feature ids
@@ -300,26 +300,26 @@ void pe_mlm_objective_free(pe_mlm_objective *m); /* NULL is a no-op */
 typedef struct pe_token_head pe_token_head;
 /* W N(0, 0.02), b 0, F N(0, 0.02) from seed. name (copied) at most 32
  * bytes. Errors: PE_ERR_INVALID (sizes), PE_ERR_NOMEM; *out NULL on failure. */
-pe_status pe_token_head_new(const char *name, int C, int K, int n_feat, int feat_dim, uint64_t seed,
+PE_API pe_status pe_token_head_new(const char *name, int C, int K, int n_feat, int feat_dim, uint64_t seed,
                             pe_token_head **out, pe_error *err);
 /* The head NAME stored beside a loaded model's encoder (NAME.w, NAME.b and,
  * when present, NAME.feat). PE_NOT_FOUND when the model has no NAME.w,
  * PE_ERR_CORRUPT when the shapes disagree with each other or the encoder. */
-pe_status pe_token_head_from_encoder(pe_encoder *enc, const char *name, pe_token_head **out, pe_error *err);
-void pe_token_head_free(pe_token_head *h); /* NULL is a no-op */
+PE_API pe_status pe_token_head_from_encoder(pe_encoder *enc, const char *name, pe_token_head **out, pe_error *err);
+PE_API void pe_token_head_free(pe_token_head *h); /* NULL is a no-op */
 /* Its parameters (2 or 3 views, borrowed until free). */
-const pe_train_param *pe_token_head_params(const pe_token_head *h, int *n);
-int pe_token_head_n_labels(const pe_token_head *h);
-int pe_token_head_n_feat(const pe_token_head *h); /* 0 without a feature */
+PE_API const pe_train_param *pe_token_head_params(const pe_token_head *h, int *n);
+PE_API int pe_token_head_n_labels(const pe_token_head *h);
+PE_API int pe_token_head_n_feat(const pe_token_head *h); /* 0 without a feature */
 /* probs (T, K): the softmax of z. feats (T) or NULL (all 0). Errors:
  * PE_ERR_INVALID (a feature id out of range), PE_ERR_NOMEM. */
-pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens, float *probs,
+PE_API pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens, float *probs,
                                 pe_error *err);
 /* As pe_mlm_head_loss: *loss_sum and *count over tokens with label >= 0;
  * with d_hidden non-NULL adds scale * dLoss/dHidden there and scale *
  * dLoss/dParam to the head's grads (Loss = the mean). Errors:
  * PE_ERR_INVALID (a label >= K or a bad feature id), PE_ERR_NOMEM. */
-pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_t *feats, const int32_t *labels,
+PE_API pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_t *feats, const int32_t *labels,
                              int n_tokens, float scale, float *d_hidden, double *loss_sum, double *count,
                              pe_error *err);
 
@@ -329,32 +329,32 @@ pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_
  * [CLS]/[SEP]. label (T) and conf (T) receive each token's argmax label
  * and its probability. feats (T) or NULL. Errors: PE_ERR_NOMEM,
  * PE_ERR_INVALID, PE_ERR_BACKEND (from the encoder). */
-pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t *ids, const unsigned char *word_start,
+PE_API pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t *ids, const unsigned char *word_start,
                             const int32_t *feats, int n_tokens, int32_t *label, float *conf, pe_error *err);
 
 /* ---- token-classification data and objective ---- */
 typedef struct pe_tag_data pe_tag_data;
-pe_status pe_tag_data_new(pe_tag_data **out, pe_error *err);
-void pe_tag_data_free(pe_tag_data *d); /* NULL is a no-op */
+PE_API pe_status pe_tag_data_new(pe_tag_data **out, pe_error *err);
+PE_API void pe_tag_data_free(pe_tag_data *d); /* NULL is a no-op */
 /* Appends one example ([CLS] ... [SEP] ids, a label per token, -100 where
  * no prediction is trained; feats NULL: all 0). The arrays are copied.
  * Returns PE_ERR_INVALID for len < 1, PE_ERR_NOMEM. */
-pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats, int len,
+PE_API pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats, int len,
                           pe_error *err);
-size_t pe_tag_data_count(const pe_tag_data *d);
+PE_API size_t pe_tag_data_count(const pe_tag_data *d);
 /* Example i: its arrays, borrowed until the data is freed. */
 typedef struct pe_tag_example {
     int len;
     const int32_t *ids, *labels, *feats; /* feats NULL when none were given */
 } pe_tag_example;
-pe_tag_example pe_tag_data_get(const pe_tag_data *d, size_t i);
+PE_API pe_tag_example pe_tag_data_get(const pe_tag_data *d, size_t i);
 
 /* Tokenises pre-split words (joined by single spaces) with tok as one
  * [CLS] ... [SEP] sequence of at most max_len tokens: ids (len), and for
  * each word the index of its first token in first[w] (-1 when the word
  * produced no token or was cut by truncation), all malloc'd (caller
  * frees). Errors: PE_ERR_UTF8, PE_ERR_INVALID (max_len < 3), PE_ERR_NOMEM. */
-pe_status pe_tag_encode_words(const pe_tokenizer *tok, const char *const *words, int n_words, int max_len,
+PE_API pe_status pe_tag_encode_words(const pe_tokenizer *tok, const char *const *words, int n_words, int max_len,
                               int32_t **ids, int *len, int **first, pe_error *err);
 
 /* Scores predictions on development data: pred[i] (example i's length)
@@ -365,14 +365,14 @@ typedef pe_status (*pe_tag_scorer)(void *user, const pe_tag_data *dev, const int
 typedef struct pe_tag_objective pe_tag_objective;
 /* Borrowed: head, train, dev (NULL: no evaluation), scorer (NULL: the
  * metric is minus the dev loss). name: "ner", "rel"... (copied). */
-pe_status pe_tag_objective_new(const char *name, pe_token_head *head, const pe_tag_data *train, const pe_tag_data *dev,
+PE_API pe_status pe_tag_objective_new(const char *name, pe_token_head *head, const pe_tag_data *train, const pe_tag_data *dev,
                                pe_tag_scorer scorer, void *scorer_user, pe_tag_objective **out, pe_error *err);
-const pe_objective *pe_tag_objective_get(pe_tag_objective *t);
-void pe_tag_objective_free(pe_tag_objective *t); /* NULL is a no-op */
+PE_API const pe_objective *pe_tag_objective_get(pe_tag_objective *t);
+PE_API void pe_tag_objective_free(pe_tag_objective *t); /* NULL is a no-op */
 /* Predictions of the current weights on data (all examples), as the
  * scorer receives them: pred and conf (sum of lengths) with example i at
  * offsets[i] (count + 1), arrays owned by the caller (free()). */
-pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *data, int32_t **pred, float **conf,
+PE_API pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *data, int32_t **pred, float **conf,
                          size_t **offsets, pe_error *err);
 
 /* ---- several objectives trained together on one encoder ----
@@ -383,10 +383,10 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
  * NAME.METRIC. The children's parameters are all trained. */
 typedef struct pe_objective_mix pe_objective_mix;
 /* weights NULL: all 1; hidden: the encoder's hidden size C. */
-pe_status pe_objective_mix_new(const pe_objective *const *children, const float *weights, int n, const char *name,
+PE_API pe_status pe_objective_mix_new(const pe_objective *const *children, const float *weights, int n, const char *name,
                                int hidden, pe_objective_mix **out, pe_error *err);
-const pe_objective *pe_objective_mix_get(pe_objective_mix *m);
-void pe_objective_mix_free(pe_objective_mix *m); /* NULL is a no-op */
+PE_API const pe_objective *pe_objective_mix_get(pe_objective_mix *m);
+PE_API void pe_objective_mix_free(pe_objective_mix *m); /* NULL is a no-op */
 
 #ifdef __cplusplus
 }

@@ -38,7 +38,7 @@ pe_status pe_token_shard_open(const char *path, pe_token_shard **out, pe_error *
     *out = NULL;
     pe_token_shard *s = calloc(1, sizeof *s);
     if (!s) return pe_error_set(err, PE_ERR_NOMEM, "shard: out of memory");
-    pe_status st = pe_map_file(path, &s->map, &s->size, err);
+    pe_status st = enc_map_file(path, &s->map, &s->size, err);
     if (st != PE_OK) {
         free(s);
         return st;
@@ -88,7 +88,7 @@ fail:
 void pe_token_shard_close(pe_token_shard *s)
 {
     if (!s) return;
-    if (s->map) pe_unmap_file(s->map, s->size);
+    if (s->map) enc_unmap_file(s->map, s->size);
     free(s);
 }
 
@@ -224,7 +224,7 @@ static pe_status emit(pe_shard_writer *w, pe_error *err)
 
 pe_status pe_shard_writer_add_text(pe_shard_writer *w, const char *text, size_t len, pe_error *err)
 {
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.add_special_tokens = 0;
     pe_encoding *e = NULL;
     pe_status st = pe_tokenizer_encode(w->tok, text, len, NULL, 0, &eo, &e, err);

@@ -70,8 +70,8 @@ pe_status pe_token_head_new(const char *name, int C, int K, int n_feat, int feat
     pe_status st = head_alloc(name, C, K, n_feat, feat_dim, out, err);
     if (st != PE_OK) return st;
     pe_token_head *h = *out;
-    pe_tr_normal_fill(h->W, (size_t)h->tab[0].numel, 0.02f, seed, 0x746167);
-    if (h->D > 0) pe_tr_normal_fill(h->F, (size_t)h->NF * h->D, 0.02f, seed, 0x66656174);
+    enc_tr_normal_fill(h->W, (size_t)h->tab[0].numel, 0.02f, seed, 0x746167);
+    if (h->D > 0) enc_tr_normal_fill(h->F, (size_t)h->NF * h->D, 0.02f, seed, 0x66656174);
     return PE_OK;
 }
 
@@ -181,7 +181,7 @@ static pe_status gather_forward(pe_token_head *h, const float *hidden, const int
         if (D > 0) memcpy(h->x + (size_t)m * in + C, h->F + (size_t)(feats ? feats[i] : 0) * D, (size_t)D * sizeof(float));
         m++;
     }
-    pe_tr_linear_fwd(h->x, h->W, h->b, h->z, M, h->K, in);
+    enc_tr_linear_fwd(h->x, h->W, h->b, h->z, M, h->K, in);
     return PE_OK;
 }
 
@@ -232,7 +232,7 @@ pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_
     }
     if (loss_sum) *loss_sum = ls;
     if (!d_hidden) return PE_OK;
-    pe_tr_linear_bwd(h->x, h->W, h->z, h->dx, 0.0f, h->dW, h->db, M, K, in);
+    enc_tr_linear_bwd(h->x, h->W, h->z, h->dx, 0.0f, h->dW, h->db, M, K, in);
     for (int r = 0; r < M; r++) {
         const int i = h->rows[r];
         const float *src = h->dx + (size_t)r * in;
@@ -740,7 +740,7 @@ pe_status pe_tag_encode_words(const pe_tokenizer *tok, const char *const *words,
         first[w] = -1;
     }
     text[o] = '\0';
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.max_length = (size_t)max_len;
     pe_encoding *e = NULL;
     pe_status st = pe_tokenizer_encode(tok, text, o, NULL, 0, &eo, &e, err);

@@ -62,12 +62,12 @@ void pe_trainer_set_threads(int n)
         n = c > 0 ? (int)c : 1;
     }
     openblas_set_num_threads(n);
-    pe_kernels_set_threads(n);
+    enc_kernels_set_threads(n);
 }
 
 /* ---- small helpers ---- */
 
-void pe_tr_normal_fill(float *x, size_t n, float std, uint64_t seed, uint64_t stream)
+void enc_tr_normal_fill(float *x, size_t n, float std, uint64_t seed, uint64_t stream)
 {
     for (size_t i = 0; i < n; i++) {
         double u1 = ((double)(pe_tr_hash(seed, stream, 2 * i) >> 11) + 1.0) / 9007199254740993.0;
@@ -84,7 +84,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-int pe_tr_rmtree(const char *path)
+int enc_tr_rmtree(const char *path)
 {
     struct stat sb;
     if (lstat(path, &sb) != 0) return errno == ENOENT ? 0 : -1;
@@ -147,18 +147,18 @@ static pe_status write_text(const char *path, const char *text, pe_error *err)
 {
     const void *parts[1] = {text};
     size_t lens[1] = {strlen(text)};
-    return pe_tr_write_file(path, parts, lens, 1, err);
+    return enc_tr_write_file(path, parts, lens, 1, err);
 }
 
 pe_status pe_trainer_load_tensors(const char *path, const pe_train_param *params, int n_params, pe_error *err)
 {
     void *map = NULL;
     size_t size = 0;
-    pe_status st = pe_map_file(path, &map, &size, err);
+    pe_status st = enc_map_file(path, &map, &size, err);
     if (st != PE_OK) return st;
     pe_encoder_stored_tensor *t = NULL;
     int n = 0;
-    st = pe_safetensors_parse(path, map, size, &t, &n, err);
+    st = enc_safetensors_parse(path, map, size, &t, &n, err);
     for (int i = 0; st == PE_OK && i < n_params; i++) {
         const pe_train_param *p = &params[i];
         int k = 0;
@@ -167,17 +167,17 @@ pe_status pe_trainer_load_tensors(const char *path, const pe_train_param *params
             st = pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s is missing", path, p->name);
             break;
         }
-        if (t[k].dtype != PE_DTYPE_F32 || pe_shape_numel(t[k].shape, t[k].ndim) != p->numel ||
+        if (t[k].dtype != PE_DTYPE_F32 || enc_shape_numel(t[k].shape, t[k].ndim) != p->numel ||
             t[k].nbytes != (size_t)p->numel * sizeof(float)) {
             st = pe_error_set(err, PE_ERR_CORRUPT, "%s: tensor %s is %s with %lld elements, the model wants F32 with %lld",
-                              path, p->name, t[k].dtype_name, (long long)pe_shape_numel(t[k].shape, t[k].ndim),
+                              path, p->name, t[k].dtype_name, (long long)enc_shape_numel(t[k].shape, t[k].ndim),
                               (long long)p->numel);
             break;
         }
         memcpy(p->data, t[k].data, t[k].nbytes);
     }
-    pe_stored_tensors_free(t, n);
-    pe_unmap_file(map, size);
+    enc_stored_tensors_free(t, n);
+    enc_unmap_file(map, size);
     return st;
 }
 
@@ -322,7 +322,7 @@ static pe_status save_optim(run *r, const char *dir, pe_error *err)
         e[2 * i + 1] = (pe_tr_st_entry){nv, 1, {mo.numel, 0}, mo.v, (size_t)mo.numel * sizeof(float)};
     }
     char *path = path_join(dir, "optim.safetensors");
-    pe_status st = path ? pe_tr_write_safetensors(path, e, 2 * n, err) : PE_ERR_NOMEM;
+    pe_status st = path ? enc_tr_write_safetensors(path, e, 2 * n, err) : PE_ERR_NOMEM;
     free(path);
     free(e);
     free(names);
@@ -386,7 +386,7 @@ static pe_status checkpoint(run *r, char *name_out, pe_error *err)
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         goto done;
     }
-    pe_tr_rmtree(tmp);
+    enc_tr_rmtree(tmp);
     pe_train_save_options so = pe_train_save_options_default();
     so.tokenizer = r->o->tokenizer;
     so.extra = r->obj->params;
@@ -395,7 +395,7 @@ static pe_status checkpoint(run *r, char *name_out, pe_error *err)
     if ((st = pe_train_save(r->tr, tmp, &so, err)) != PE_OK) goto done;
     if ((st = save_optim(r, tmp, err)) != PE_OK) goto done;
     if ((st = write_text(sp, state, err)) != PE_OK) goto done;
-    pe_tr_rmtree(fin);
+    enc_tr_rmtree(fin);
     if (rename(tmp, fin) != 0) {
         st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename to %s: %s", tmp, fin, strerror(errno));
         goto done;
@@ -428,7 +428,7 @@ static pe_status checkpoint(run *r, char *name_out, pe_error *err)
                 if (names[i] && names[k] && strcmp(names[k], names[i]) > 0) newer++;
             if (names[i] && newer >= (size_t)(r->o->keep_checkpoints > 0 ? r->o->keep_checkpoints : 1)) {
                 char *pth = path_join(r->dir, names[i]);
-                if (pth) pe_tr_rmtree(pth);
+                if (pth) enc_tr_rmtree(pth);
                 free(pth);
             }
         }
@@ -453,7 +453,7 @@ static pe_status save_best(run *r, pe_error *err)
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         goto done;
     }
-    pe_tr_rmtree(tmp);
+    enc_tr_rmtree(tmp);
     pe_train_save_options so = pe_train_save_options_default();
     so.tokenizer = r->o->tokenizer;
     so.extra = r->obj->params;
@@ -461,7 +461,7 @@ static pe_status save_best(run *r, pe_error *err)
     so.labels_json = r->o->labels_json;
     if ((st = pe_train_save(r->tr, tmp, &so, err)) != PE_OK) goto done;
     if ((st = write_text(sp, state, err)) != PE_OK) goto done;
-    pe_tr_rmtree(old);
+    enc_tr_rmtree(old);
     if (rename(fin, old) != 0 && errno != ENOENT) {
         st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename: %s", fin, strerror(errno));
         goto done;
@@ -470,7 +470,7 @@ static pe_status save_best(run *r, pe_error *err)
         st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename to %s: %s", tmp, fin, strerror(errno));
         goto done;
     }
-    pe_tr_rmtree(old);
+    enc_tr_rmtree(old);
 done:
     free(tmp);
     free(fin);
@@ -702,7 +702,7 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
             size_t l = strlen(de->d_name);
             if (l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0) {
                 char *p = path_join(o->dir, de->d_name);
-                if (p) pe_tr_rmtree(p);
+                if (p) enc_tr_rmtree(p);
                 free(p);
             }
         }

@@ -27,9 +27,9 @@ static inline double pe_tr_uniform(uint64_t seed, uint64_t stream, uint64_t i)
     return (double)(pe_tr_hash(seed, stream, i) >> 11) / 9007199254740992.0;
 }
 /* x[i] ~ N(0, std^2), i in [0, n), from (seed, stream). */
-void pe_tr_normal_fill(float *x, size_t n, float std, uint64_t seed, uint64_t stream);
+void enc_tr_normal_fill(float *x, size_t n, float std, uint64_t seed, uint64_t stream);
 
 /* Removes a folder and everything below it (no error when absent). */
-int pe_tr_rmtree(const char *path);
+int enc_tr_rmtree(const char *path);
 
 #endif

@@ -4,10 +4,10 @@
  *
  * Input: byte 0 picks the case (byte 0 % 6) and a few options (higher
  * bits); the rest is one file, or several separated by FZ_SEP:
- *   0  a .pem file                     pe_pem_parse, pe_encoder_load
+ *   0  a .pem file                     enc_pem_parse, pe_encoder_load
  *   1  a checkpoint folder: config.json FZ_SEP model.safetensors [FZ_SEP
  *      vocab.txt [FZ_SEP tokenizer.json [FZ_SEP tokenizer_config.json]]]
- *                                      pe_safetensors_parse, pe_encoder_load,
+ *                                      enc_safetensors_parse, pe_encoder_load,
  *                                      pe_encoder_convert_hf (then the .pem loads
  *                                      and computes the same)
  *   2  config.json                     pe_encoder_config_read
@@ -140,7 +140,7 @@ static void fz_use_tokenizer(const pe_tokenizer *tok, const char *text, size_t l
     }
     fz_check(pe_tokenizer_id_to_token(tok, (int32_t)V) == NULL && pe_tokenizer_id_to_token(tok, -1) == NULL);
     pe_error err;
-    pe_encode_options o = pe_encode_options_default();
+    pe_tokenizer_encode_options o = pe_tokenizer_encode_options_default();
     o.max_length = 64;
     pe_encoding *e = NULL;
     pe_status st = pe_tokenizer_encode(tok, text, len, "x y", 3, &o, &e, &err);
@@ -316,8 +316,8 @@ static void fz_pem(const uint8_t *p, size_t n, unsigned flags)
     unsigned char *b = fz_copy(p, n);
     pe_pem_header h;
     pe_error err;
-    pe_status st = pe_pem_parse("fuzz.pem", b, n, &h, &err);
-    if (st == PE_OK) pe_pem_header_clear(&h);
+    pe_status st = enc_pem_parse("fuzz.pem", b, n, &h, &err);
+    if (st == PE_OK) enc_pem_header_clear(&h);
     else fz_failed(st, &err);
     free(b);
     fz_write("model.pem", p, n);
@@ -342,8 +342,8 @@ static void fz_checkpoint(const uint8_t *p, size_t n, unsigned flags)
     unsigned char *b = fz_copy(k > 1 ? part[1] : p, k > 1 ? len[1] : 0);
     pe_encoder_stored_tensor *t = NULL;
     int nt = 0;
-    pe_status ss = pe_safetensors_parse("fuzz.safetensors", b, k > 1 ? len[1] : 0, &t, &nt, &err);
-    if (ss == PE_OK) pe_stored_tensors_free(t, nt);
+    pe_status ss = enc_safetensors_parse("fuzz.safetensors", b, k > 1 ? len[1] : 0, &t, &nt, &err);
+    if (ss == PE_OK) enc_stored_tensors_free(t, nt);
     else fz_failed(ss, &err), fz_check(t == NULL);
     free(b);
     pe_status ls = fz_load(flags & 1 ? "model.safetensors" : NULL, 0);
@@ -369,9 +369,9 @@ static void fz_config(const uint8_t *p, size_t n)
              c.max_position > 0 && c.type_vocab > 0 && c.hidden % c.heads == 0);
     fz_check(c.layer_norm_eps > 0 && c.layer_norm_eps < 1);
     /* what the .pem writer stores reads back the same */
-    cJSON *j = pe_encoder_config_to_json(&c);
+    cJSON *j = enc_config_to_json(&c);
     fz_check(j != NULL);
-    fz_check(pe_encoder_config_from_json(j, "round trip", &c2, &err) == PE_OK);
+    fz_check(enc_config_from_json(j, "round trip", &c2, &err) == PE_OK);
     cJSON_Delete(j);
     fz_check(c2.vocab_size == c.vocab_size && c2.hidden == c.hidden && c2.layers == c.layers &&
              c2.heads == c.heads && c2.intermediate == c.intermediate && c2.max_position == c.max_position &&

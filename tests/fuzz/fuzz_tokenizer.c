@@ -86,7 +86,7 @@ static void fz_same(const pe_encoding *a, const pe_encoding *b)
                  a->special_mask[i] == b->special_mask[i]);
 }
 
-static void fz_check_encoding(const pe_tokenizer *tok, const pe_encoding *e, const pe_encode_options *o, int plain,
+static void fz_check_encoding(const pe_tokenizer *tok, const pe_encoding *e, const pe_tokenizer_encode_options *o, int plain,
                               const char *ta, size_t la, const char *tb, size_t lb)
 {
     const pe_tokenizer_special_ids sid = pe_tokenizer_get_special_ids(tok);
@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned bits = (b0 & 15) | ((b0 >> 7) << 4);
     const pe_tokenizer *tok = fz_tokenizer(bits);
     const int pair = (b0 >> 4) & 1;
-    pe_encode_options o = pe_encode_options_default();
+    pe_tokenizer_encode_options o = pe_tokenizer_encode_options_default();
     o.add_special_tokens = ((b0 >> 5) & 1) == 0;
     o.pad_left = (b0 >> 6) & 1;
     o.max_length = b1 % 48;
@@ -202,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_check_encoding(tok, e, &o, plain, ta, la, tb, lb);
         if (o.max_length && o.truncation != PE_TRUNCATE_NONE) {
             /* truncation only drops tokens from the end of each text */
-            pe_encode_options full = pe_encode_options_default();
+            pe_tokenizer_encode_options full = pe_tokenizer_encode_options_default();
             full.add_special_tokens = o.add_special_tokens;
             pe_encoding *f = NULL;
             fz_check(pe_tokenizer_encode(tok, ta, la, tb, lb, &full, &f, &err) == PE_OK);

@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pe_tokenizer *tok = NULL;
     fz_check(pe_tokenizer_new_from_tokens(toks, nt, &vo, &tok, &err) == PE_OK);
     int32_t unk = pe_tokenizer_get_special_ids(tok).unk;
-    pe_encode_options eo = pe_encode_options_default();
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
     eo.add_special_tokens = 0; /* with the custom specials, [CLS] is [UNK] */
     for (size_t at = 0; !o.limit_alphabet && at <= n;) {
         const char *nl = memchr(text + at, '\n', n - at);
