@@ -42,6 +42,7 @@ expect 5 kg lookup Paris --db "$nodb"
 expect 5 kg entity Q90 --db "$nodb"
 expect 5 kg types Q90 --db "$nodb"
 grep -q "^persona kg types: no graph store at $nodb" "$tmp/err" || { echo "kg types: message"; cat "$tmp/err"; fail=1; }
+expect 5 kg verify --db "$nodb"
 expect 5 kg import "$tmp/missing.json" --db "$tmp/db1"
 [ ! -e "$tmp/db1" ] || { echo "kg import of a missing file made a store"; fail=1; }
 expect 5 encode --model "$tmp/missing-model"
@@ -72,6 +73,8 @@ expect 2 kg import "$tmp/empty.json" --db
 [ ! -e "$tmp/db2" ] || { echo "a usage error made a store"; fail=1; }
 expect 2 kg fetch http://127.0.0.1:9/x.json --sha256 zz
 expect 2 kg fetch http://127.0.0.1:9/x.json --retries -1
+expect 2 kg fetch file:///etc/hostname -o "$tmp/hostname"   # a scheme other than http(s) without --any-scheme
+expect 2 kg verify extra --db "$nodb"
 expect 2 kg fetch --wikidata-ids Q42 --lang ,
 expect 2 kg lookup Paris --limit 0 --db "$nodb"
 expect 2 kg lookup Paris --limit 100001 --db "$nodb"
