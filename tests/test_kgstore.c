@@ -1424,7 +1424,7 @@ static void *reader_thread(void *p)
         size_t n = count_match(r, 0, 0, 0);
         if (n != st.triples) a->bad++;
         last = st.triples;
-        a->snapshots++;
+        __atomic_add_fetch(&a->snapshots, 1, __ATOMIC_RELAXED);
         if (pe_kg_reader_renew(r) != PE_OK) a->bad++;
     }
     /* stop is set after the last commit: a renew now sees all of it */
@@ -1484,6 +1484,14 @@ static void test_thread_readers(void)
     for (int i = 0; i < 3; i++) {
         args[i] = (reader_arg){.kg = kg, .stop = &stop};
         PE_CHECK(pthread_create(&th[i], NULL, reader_thread, &args[i]) == 0);
+    }
+    /* every reader has looked once before the commits start: on a loaded
+     * machine the 20 commits could otherwise end before a thread runs */
+    for (int waited = 0; waited < 10000; waited++) {
+        int ready = 0;
+        for (int i = 0; i < 3; i++) ready += __atomic_load_n(&args[i].snapshots, __ATOMIC_RELAXED) > 0;
+        if (ready == 3) break;
+        usleep(1000);
     }
     for (int b = 0; b < 20; b++) {
         pe_kg_writer *w;
