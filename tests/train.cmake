@@ -10,3 +10,9 @@ endif()
 if(TARGET pe_encoder)
   pe_add_test(test_trainer SOURCES test_trainer.c LIBS pe_encoder LABELS unit)
 endif()
+# One MLM step (forward, MLM head loss, backward, clipping, AdamW over the
+# encoder and the head) against PyTorch on the same weights and batch
+# (tests/fixtures/train/mlm_step.safetensors from scripts/gen_mlm_fixtures.py).
+if(TARGET pe_encoder)
+  pe_add_test(test_train_mlm SOURCES test_train_mlm.c LIBS pe_encoder LABELS unit golden)
+endif()
