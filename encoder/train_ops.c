@@ -9,6 +9,8 @@
 #include "kernels.h"
 #include "train_ops.h"
 
+#define EW_CHUNK_LN ((size_t)1 << 14) /* elements of a LayerNorm row block */
+
 /* ---- linear ---- */
 
 void pe_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K)
@@ -37,46 +39,124 @@ void pe_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx
 
 /* ---- LayerNorm ---- */
 
+/* Over many elements the rows (forward, the input gradient) and the
+ * columns (dg, db: each column summed over the rows in order) run on the
+ * kernels' pool in fixed blocks; every value is the same as in the serial
+ * loop. */
+#define LN_MIN_PARALLEL ((size_t)1 << 16)
+
+typedef struct ln_job {
+    const float *x, *g, *b, *dy, *xhat, *rstd;
+    float *y, *xh, *rs, *dx, *dg, *db;
+    int rows, n, rows_per_task, cols_per_task;
+    float eps;
+} ln_job;
+
+static void ln_fwd_rows(const ln_job *j, int i0, int i1)
+{
+    const int n = j->n;
+    for (int i = i0; i < i1; i++) {
+        const float *xr = j->x + (size_t)i * n;
+        float *yr = j->y + (size_t)i * n, *hr = j->xh + (size_t)i * n;
+        double s = 0.0, q = 0.0;
+        for (int k = 0; k < n; k++) s += xr[k];
+        const double mean = s / n;
+        for (int k = 0; k < n; k++) {
+            double d = xr[k] - mean;
+            q += d * d;
+        }
+        const float inv = (float)(1.0 / sqrt(q / n + (double)j->eps)), m = (float)mean;
+        j->rs[i] = inv;
+        for (int k = 0; k < n; k++) {
+            float h = (xr[k] - m) * inv;
+            hr[k] = h;
+            yr[k] = h * j->g[k] + j->b[k];
+        }
+    }
+}
+
+static void ln_fwd_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const ln_job *j = ctx;
+    const int i0 = t * j->rows_per_task, i1 = i0 + j->rows_per_task < j->rows ? i0 + j->rows_per_task : j->rows;
+    ln_fwd_rows(j, i0, i1);
+}
+
 void pe_tr_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
                          int n, float eps)
 {
-    for (int i = 0; i < rows; i++) {
-        const float *xr = x + (size_t)i * n;
-        float *yr = y + (size_t)i * n, *hr = xhat + (size_t)i * n;
-        double s = 0.0, q = 0.0;
-        for (int j = 0; j < n; j++) s += xr[j];
-        const double mean = s / n;
-        for (int j = 0; j < n; j++) {
-            double d = xr[j] - mean;
-            q += d * d;
-        }
-        const float inv = (float)(1.0 / sqrt(q / n + (double)eps)), m = (float)mean;
-        rstd[i] = inv;
-        for (int j = 0; j < n; j++) {
-            float h = (xr[j] - m) * inv;
-            hr[j] = h;
-            yr[j] = h * g[j] + b[j];
+    ln_job j = {.x = x, .g = g, .b = b, .y = y, .xh = xhat, .rs = rstd, .rows = rows, .n = n, .eps = eps};
+    if ((size_t)rows * (size_t)n < LN_MIN_PARALLEL || rows < 2) {
+        ln_fwd_rows(&j, 0, rows);
+        return;
+    }
+    j.rows_per_task = (int)(EW_CHUNK_LN / (size_t)n) > 0 ? (int)(EW_CHUNK_LN / (size_t)n) : 1;
+    pe_kernels_parallel((rows + j.rows_per_task - 1) / j.rows_per_task, ln_fwd_task, &j);
+}
+
+/* dg, db of columns [c0, c1): each summed over the rows in order */
+static void ln_bwd_cols(const ln_job *j, int c0, int c1)
+{
+    const int n = j->n;
+    for (int i = 0; i < j->rows; i++) {
+        const float *dr = j->dy + (size_t)i * n, *hr = j->xhat + (size_t)i * n;
+        for (int k = c0; k < c1; k++) {
+            j->dg[k] += dr[k] * hr[k];
+            j->db[k] += dr[k];
         }
     }
+}
+
+/* dx of rows [i0, i1) */
+static void ln_bwd_rows(const ln_job *j, int i0, int i1)
+{
+    const int n = j->n;
+    const float *g = j->g;
+    for (int i = i0; i < i1; i++) {
+        const float *dr = j->dy + (size_t)i * n, *hr = j->xhat + (size_t)i * n;
+        float *xr = j->dx + (size_t)i * n;
+        double s1 = 0.0, s2 = 0.0;
+        for (int k = 0; k < n; k++) {
+            double dh = (double)dr[k] * g[k];
+            s1 += dh;
+            s2 += dh * hr[k];
+        }
+        const float m1 = (float)(s1 / n), m2 = (float)(s2 / n);
+        for (int k = 0; k < n; k++) xr[k] = j->rstd[i] * (dr[k] * g[k] - m1 - hr[k] * m2);
+    }
+}
+
+static void ln_bwd_cols_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const ln_job *j = ctx;
+    const int c0 = t * j->cols_per_task, c1 = c0 + j->cols_per_task < j->n ? c0 + j->cols_per_task : j->n;
+    ln_bwd_cols(j, c0, c1);
+}
+
+static void ln_bwd_rows_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const ln_job *j = ctx;
+    const int i0 = t * j->rows_per_task, i1 = i0 + j->rows_per_task < j->rows ? i0 + j->rows_per_task : j->rows;
+    ln_bwd_rows(j, i0, i1);
 }
 
 void pe_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
                          float *db, int rows, int n)
 {
-    for (int i = 0; i < rows; i++) {
-        const float *dr = dy + (size_t)i * n, *hr = xhat + (size_t)i * n;
-        float *xr = dx + (size_t)i * n;
-        double s1 = 0.0, s2 = 0.0;
-        for (int j = 0; j < n; j++) {
-            double dh = (double)dr[j] * g[j];
-            s1 += dh;
-            s2 += dh * hr[j];
-            dg[j] += dr[j] * hr[j];
-            db[j] += dr[j];
-        }
-        const float m1 = (float)(s1 / n), m2 = (float)(s2 / n);
-        for (int j = 0; j < n; j++) xr[j] = rstd[i] * (dr[j] * g[j] - m1 - hr[j] * m2);
+    ln_job j = {.dy = dy, .xhat = xhat, .rstd = rstd, .g = g, .dx = dx, .dg = dg, .db = db, .rows = rows, .n = n};
+    /* dg, db first: dx may alias dy */
+    if ((size_t)rows * (size_t)n < LN_MIN_PARALLEL || rows < 2 || n < 32) {
+        ln_bwd_cols(&j, 0, n);
+        ln_bwd_rows(&j, 0, rows);
+        return;
     }
+    j.cols_per_task = 16; /* a 64-byte line of dg and of db per task and row */
+    pe_kernels_parallel((n + j.cols_per_task - 1) / j.cols_per_task, ln_bwd_cols_task, &j);
+    j.rows_per_task = (int)(EW_CHUNK_LN / (size_t)n) > 0 ? (int)(EW_CHUNK_LN / (size_t)n) : 1;
+    pe_kernels_parallel((rows + j.rows_per_task - 1) / j.rows_per_task, ln_bwd_rows_task, &j);
 }
 
 /* ---- GELU (exact, erf) ---- */
