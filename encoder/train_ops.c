@@ -13,13 +13,55 @@
 
 /* ---- linear ---- */
 
+/* The bias rows of the forward and the column sums of the backward run on
+ * the kernels' pool over large arrays (rows, or columns each summed over
+ * the rows in order): the same values as the serial loops. */
+#define LIN_MIN_PARALLEL ((size_t)1 << 17)
+
+typedef struct bias_job {
+    const float *b, *dy;
+    float *y, *db;
+    int M, N, per_task;
+} bias_job;
+
+static void bias_rows_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const bias_job *j = ctx;
+    const int i0 = t * j->per_task, i1 = i0 + j->per_task < j->M ? i0 + j->per_task : j->M;
+    for (int i = i0; i < i1; i++) {
+        float *r = j->y + (size_t)i * j->N;
+        if (j->b) memcpy(r, j->b, (size_t)j->N * sizeof *r);
+        else memset(r, 0, (size_t)j->N * sizeof *r);
+    }
+}
+
+static void colsum(const float *dy, float *db, int M, int N, int c0, int c1)
+{
+    for (int i = 0; i < M; i++) {
+        const float *r = dy + (size_t)i * N;
+        for (int k = c0; k < c1; k++) db[k] += r[k];
+    }
+}
+
+static void colsum_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const bias_job *j = ctx;
+    const int c0 = t * j->per_task, c1 = c0 + j->per_task < j->N ? c0 + j->per_task : j->N;
+    colsum(j->dy, j->db, j->M, j->N, c0, c1);
+}
+
 void pe_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K)
 {
     if (M <= 0) return;
-    for (int i = 0; i < M; i++) {
-        float *r = y + (size_t)i * N;
-        if (b) memcpy(r, b, (size_t)N * sizeof *r);
-        else memset(r, 0, (size_t)N * sizeof *r);
+    bias_job j = {.b = b, .y = y, .M = M, .N = N, .per_task = 1};
+    if ((size_t)M * (size_t)N < LIN_MIN_PARALLEL || M < 2) {
+        j.per_task = M;
+        bias_rows_task(&j, 0, 0);
+    } else {
+        j.per_task = (int)(((size_t)1 << 15) / (size_t)N) > 0 ? (int)(((size_t)1 << 15) / (size_t)N) : 1;
+        pe_kernels_parallel((M + j.per_task - 1) / j.per_task, bias_rows_task, &j);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 1.0f, y, N);
 }
@@ -30,11 +72,13 @@ void pe_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx
     if (M <= 0) return;
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, beta, dx, K);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
-    if (db)
-        for (int i = 0; i < M; i++) {
-            const float *r = dy + (size_t)i * N;
-            for (int j = 0; j < N; j++) db[j] += r[j];
-        }
+    if (!db) return;
+    if ((size_t)M * (size_t)N < LIN_MIN_PARALLEL || N < 32) {
+        colsum(dy, db, M, N, 0, N);
+        return;
+    }
+    bias_job j = {.dy = dy, .db = db, .M = M, .N = N, .per_task = 16}; /* a 64-byte line of db a task */
+    pe_kernels_parallel((N + j.per_task - 1) / j.per_task, colsum_task, &j);
 }
 
 /* ---- LayerNorm ---- */
