@@ -77,7 +77,10 @@ void pe_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx
         colsum(dy, db, M, N, 0, N);
         return;
     }
-    bias_job j = {.dy = dy, .db = db, .M = M, .N = N, .per_task = 16}; /* a 64-byte line of db a task */
+    /* one contiguous block of columns per thread (long runs of each row for
+     * the prefetcher); the blocking does not change any sum */
+    const int nt = pe_kernels_threads() > 0 ? pe_kernels_threads() : 1;
+    bias_job j = {.dy = dy, .db = db, .M = M, .N = N, .per_task = ((N + nt - 1) / nt + 15) / 16 * 16};
     pe_kernels_parallel((N + j.per_task - 1) / j.per_task, colsum_task, &j);
 }
 
@@ -197,7 +200,8 @@ void pe_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, 
         ln_bwd_rows(&j, 0, rows);
         return;
     }
-    j.cols_per_task = 16; /* a 64-byte line of dg and of db per task and row */
+    const int nt = pe_kernels_threads() > 0 ? pe_kernels_threads() : 1; /* as in pe_tr_linear_bwd */
+    j.cols_per_task = ((n + nt - 1) / nt + 15) / 16 * 16;
     pe_kernels_parallel((n + j.cols_per_task - 1) / j.cols_per_task, ln_bwd_cols_task, &j);
     j.rows_per_task = (int)(EW_CHUNK_LN / (size_t)n) > 0 ? (int)(EW_CHUNK_LN / (size_t)n) : 1;
     pe_kernels_parallel((rows + j.rows_per_task - 1) / j.rows_per_task, ln_bwd_rows_task, &j);
