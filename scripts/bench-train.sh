@@ -10,7 +10,7 @@
 # "## MLM training step" section of docs/BENCHMARKS.md.
 #
 #   usage: scripts/bench-train.sh [--rounds N] [--steps N] [--no-cpu1] [--no-docs] [--report-only]
-#   env:   PE_BENCH_BUILD  build folder (default build-bench-train)
+#   env:   PE_BENCH_BUILD  build folder (default build-bench-train; an existing one is set to Release)
 #          PE_BENCH_DIR    raw results (default /tmp/pe-bench-train)
 #          PE_BENCH_NICE   nice level of both sides (default 0)
 #
@@ -47,7 +47,14 @@ if [ $report_only = 0 ]; then
   cut -d' ' -f1-3 /proc/loadavg > "$work/load_start"
   date -u +"%Y-%m-%d %H:%M" > "$work/time_start"
   log "build ($build)"
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF -DPE_BUILD_CLI=OFF >/dev/null
+  # a fresh folder builds only the library and the benchmarks; an existing
+  # one (PE_BENCH_BUILD=build) keeps its other options, only Release and
+  # the benchmarks are asked for
+  if [ -f "$build/CMakeCache.txt" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_BENCH=ON >/dev/null
+  else
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_BENCH=ON -DPE_BUILD_TESTS=OFF -DPE_BUILD_CLI=OFF >/dev/null
+  fi
   cmake --build "$build" -j2 --target pe_bench_train >/dev/null
   have_torch=0
   if /usr/bin/python3 -c 'import torch' 2>/dev/null; then have_torch=1; else
