@@ -333,10 +333,12 @@ static size_t dropout_range(float *x, size_t i0, size_t i1, uint64_t key, uint32
     return dropout_range_scalar(x, i0, i1, key, thr, scale, base);
 }
 
-/* Dropout runs on the pool in smaller chunks than the other elementwise
- * ops: the attention probabilities come a (sequence, head) block at a
- * time. Each element's mask depends on its index only. */
-#define DO_CHUNK ((size_t)1 << 12)
+/* Dropout over large arrays runs on the pool in fixed chunks; each
+ * element's mask depends on its index only. The attention probabilities'
+ * (sequence, head) blocks (len^2 elements) stay in the caller: with the
+ * vector hash a block takes microseconds, less than handing it to the
+ * pool costs. */
+#define DO_CHUNK EW_CHUNK
 
 typedef struct do_job {
     float *x;
