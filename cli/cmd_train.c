@@ -240,6 +240,25 @@ typedef struct args {
     long steps;
 } args;
 
+/* The trainer's options: the recipe's "train", the command line's
+ * overrides, the run folder, the tokenizer saved with checkpoints and the
+ * progress bar. */
+static void run_opts(const cJSON *tro, long default_steps, const args *a, const char *run_dir,
+                     const pe_tokenizer *tok, prog *g, pe_trainer_options *o)
+{
+    *o = pe_trainer_options_default();
+    o->steps = default_steps;
+    trainer_opts(tro, o);
+    if (a->steps) o->steps = a->steps;
+    o->dir = run_dir;
+    o->resume = a->resume;
+    o->tokenizer = tok;
+    pe_cli_progress_init(&g->bar);
+    g->bar.plain_interval = 30.0;
+    o->progress = on_progress;
+    o->progress_user = g;
+}
+
 static int run_mlm(const recipe *r, const args *a)
 {
     int rc = PE_EXIT_FAIL;
@@ -343,18 +362,9 @@ static int run_mlm(const recipe *r, const args *a)
         rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
-    pe_trainer_options o = pe_trainer_options_default();
-    o.steps = 10000;
-    trainer_opts(tro, &o);
-    if (a->steps) o.steps = a->steps;
-    o.dir = run_dir;
-    o.resume = a->resume;
-    o.tokenizer = tok;
+    pe_trainer_options o;
     prog g;
-    pe_cli_progress_init(&g.bar);
-    g.bar.plain_interval = 30.0;
-    o.progress = on_progress;
-    o.progress_user = &g;
+    run_opts(tro, 10000, a, run_dir, tok, &g, &o);
     fprintf(stderr,
             "persona: mlm: %d layers, hidden %d, %d heads, vocabulary %d; %zu training sequences; %ld steps of %d "
             "tokens; run folder %s\n",
@@ -641,19 +651,10 @@ static int run_heads(const recipe *r, const args *a)
         obj = pe_objective_mix_get(mix);
     }
     labels_json = labels_json_of(nlab, n_nlab, rlab, n_rlab);
-    pe_trainer_options o = pe_trainer_options_default();
-    o.steps = 2000;
-    trainer_opts(tro, &o);
-    if (a->steps) o.steps = a->steps;
-    o.dir = run_dir;
-    o.resume = a->resume;
-    o.tokenizer = tok;
-    o.labels_json = labels_json;
+    pe_trainer_options o;
     prog g;
-    pe_cli_progress_init(&g.bar);
-    g.bar.plain_interval = 30.0;
-    o.progress = on_progress;
-    o.progress_user = &g;
+    run_opts(tro, 2000, a, run_dir, tok, &g, &o);
+    o.labels_json = labels_json;
     pe_trainer_result res;
     st = pe_trainer_run(tr, obj, &o, &res, &err);
     pe_cli_progress_finish(&g.bar);

@@ -373,6 +373,23 @@ static char *state_json(const run *r)
     return s;
 }
 
+/* Writes a fresh folder dir: the encoder with the heads (HF folder), the
+ * optimiser moments when with_optim, and the state into state_path. */
+static pe_status write_folder(run *r, const char *dir, const char *state_path, const char *state, int with_optim,
+                              pe_error *err)
+{
+    enc_tr_rmtree(dir);
+    pe_train_save_options so = pe_train_save_options_default();
+    so.tokenizer = r->o->tokenizer;
+    so.extra = r->obj->params;
+    so.n_extra = r->obj->n_params;
+    so.labels_json = r->o->labels_json;
+    pe_status st = pe_train_save(r->tr, dir, &so, err);
+    if (st == PE_OK && with_optim) st = save_optim(r, dir, err);
+    if (st == PE_OK) st = write_text(state_path, state, err);
+    return st;
+}
+
 /* Writes ckpt-STEP (through ckpt-STEP.tmp), then `latest`, then prunes. */
 static pe_status checkpoint(run *r, char *name_out, pe_error *err)
 {
@@ -386,15 +403,7 @@ static pe_status checkpoint(run *r, char *name_out, pe_error *err)
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         goto done;
     }
-    enc_tr_rmtree(tmp);
-    pe_train_save_options so = pe_train_save_options_default();
-    so.tokenizer = r->o->tokenizer;
-    so.extra = r->obj->params;
-    so.n_extra = r->obj->n_params;
-    so.labels_json = r->o->labels_json;
-    if ((st = pe_train_save(r->tr, tmp, &so, err)) != PE_OK) goto done;
-    if ((st = save_optim(r, tmp, err)) != PE_OK) goto done;
-    if ((st = write_text(sp, state, err)) != PE_OK) goto done;
+    if ((st = write_folder(r, tmp, sp, state, 1, err)) != PE_OK) goto done;
     enc_tr_rmtree(fin);
     if (rename(tmp, fin) != 0) {
         st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename to %s: %s", tmp, fin, strerror(errno));
@@ -453,14 +462,7 @@ static pe_status save_best(run *r, pe_error *err)
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         goto done;
     }
-    enc_tr_rmtree(tmp);
-    pe_train_save_options so = pe_train_save_options_default();
-    so.tokenizer = r->o->tokenizer;
-    so.extra = r->obj->params;
-    so.n_extra = r->obj->n_params;
-    so.labels_json = r->o->labels_json;
-    if ((st = pe_train_save(r->tr, tmp, &so, err)) != PE_OK) goto done;
-    if ((st = write_text(sp, state, err)) != PE_OK) goto done;
+    if ((st = write_folder(r, tmp, sp, state, 0, err)) != PE_OK) goto done;
     enc_tr_rmtree(old);
     if (rename(fin, old) != 0 && errno != ENOENT) {
         st = pe_error_set(err, PE_ERR_IO, "%s: cannot rename: %s", fin, strerror(errno));
