@@ -43,10 +43,13 @@ int pe_cmd_train(int argc, char **argv);
 int pe_cmd_vocab(int argc, char **argv);
 int pe_cmd_extract(int argc, char **argv);
 int pe_cmd_eval(int argc, char **argv);
+int pe_cmd_enrich(int argc, char **argv);
+int pe_cmd_audit(int argc, char **argv);
+int pe_cmd_forget(int argc, char **argv);
 
 static const pe_cli_command commands[] = {
     /* PE_CLI_TABLE */
-    {"demo", pe_cmd_demo, "import the embedded demo graph and show lookups, types, merged entities"},
+    {"demo", pe_cmd_demo, "the main job: demo graph + demo messages -> personas with provenance"},
     {"kg import", pe_cmd_kg_import, "import Wikidata JSON / RDF dumps into the graph store"},
     {"kg fetch", pe_cmd_kg_fetch, "download a dump (resume, sha256) or fetch Wikidata entities by id, and import"},
     {"kg stats", pe_cmd_kg_stats, "counts of the graph store and its import sources"},
@@ -65,6 +68,9 @@ static const pe_cli_command commands[] = {
     {"train", pe_cmd_train, "train a model from a recipe: mlm pretraining, ner / rel heads"},
     {"eval", pe_cmd_eval, "a model's scores on labelled data: ner (CoNLL), rel (PersonaExt)"},
     {"extract", pe_cmd_extract, "texts -> entity mentions and persona relations (JSON lines)"},
+    {"enrich", pe_cmd_enrich, "messages (JSON lines) -> personas in the persona store, one JSON line a user"},
+    {"audit", pe_cmd_audit, "a user's attributes with their provenance (text, json, PROV-O); --verify the audit log"},
+    {"forget", pe_cmd_forget, "erase a user from the persona store (an audit tombstone stays)"},
     {NULL, NULL, NULL},
 };
 

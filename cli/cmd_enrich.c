@@ -1,0 +1,503 @@
+/* cmd_enrich.c - `persona enrich`: messages (JSON lines) in, personas out.
+ * The model finds persona relations, fusion (fusion/pe_fusion.h) links
+ * them to the graph and writes attributes with their provenance into the
+ * persona store; one JSON line per user comes out. Without --in it is a
+ * stdin -> stdout filter (Spark RDD.pipe, Hadoop Streaming). */
+#define _GNU_SOURCE 1 /* nftw */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "enrich.h"
+#include "pe_encoder.h"
+#include "pe_fusion.h"
+#include "pe_personastore.h"
+#include "pe_relation.h"
+
+#define ENRICH_MAX_TEXT 65536     /* bytes of a message's text */
+#define ENRICH_MAX_LINE (1 << 20) /* bytes of an input line */
+#define ENRICH_BATCH 256          /* messages per persona store transaction */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: persona enrich [--in FILE] [--out FILE] [--db-personas DIR] [--model PATH]\n"
+            "                      [--db KG] [--policy FILE] [--strict] [--threads N]\n"
+            "\n"
+            "Messages in, personas out. Each input line is one message:\n"
+            "  {\"user_id\": \"u1\", \"message_id\": \"m1\", \"timestamp\": 1700000000 | \"2023-11-14T22:13:20Z\",\n"
+            "   \"text\": \"i live in paris with my two dogs\"}\n"
+            "The model's persona relations become attributes (fusion/pe_fusion.h: schema,\n"
+            "graph links and type checks, derived attributes, confidence over evidence,\n"
+            "negation, privacy policy), stored with their provenance in the persona store.\n"
+            "One JSON line per user of the input comes out, users in byte order of their ids:\n"
+            "  {\"user_id\", \"attributes\": [{\"attribute\", \"relation\", \"value\", \"entity\",\n"
+            "    \"confidence\", \"sensitivity\", \"evidence\": [message ids]}], \"history\": [...]}\n"
+            "(current attributes; history lists every change, oldest first).\n"
+            "\n"
+            "Without --in, it reads stdin and writes stdout: a filter for Spark RDD.pipe or\n"
+            "Hadoop Streaming, partitioned by user (docs/DISTRIBUTED.md). Messages of one\n"
+            "user are fused in input order. With --db-personas the store persists: a later\n"
+            "run adds new messages without reprocessing old ones, and a message seen before\n"
+            "(same user and message id) changes nothing. Without it the store is temporary.\n"
+            "\n"
+            "Bad lines (not JSON, a missing or mistyped field, a timestamp that does not parse,\n"
+            "invalid UTF-8, a text over %d bytes, a line over %d bytes) are named as\n"
+            "FILE:LINE on stderr, skipped and counted (exit 4), or fatal with --strict.\n"
+            "\n"
+            "options:\n"
+            "  --in FILE          messages (JSON lines); default stdin\n"
+            "  --out FILE         personas (JSON lines); default stdout\n"
+            "  --db-personas DIR  the persona store (created if missing); default $PERSONA_PERSONAS,\n"
+            "                     else a temporary store removed at the end\n"
+            "  --model PATH       default: $PERSONA_MODEL, else the shipped model\n"
+            "  --db DIR           graph store for linking, type checks and derived attributes;\n"
+            "                     default $PERSONA_DB or ./persona-kg when it exists, else none\n"
+            "  --policy FILE      privacy and fusion policy (JSON, see fusion/pe_fusion.h):\n"
+            "                     {\"allow\": [\"health\", ...], \"half_life_days\": 365, ...}\n"
+            "  --strict           the first bad line is fatal (exit 1; the batch in progress is\n"
+            "                     not stored)\n"
+            "  --threads N        CPU threads for the model\n"
+            "\n"
+            "exit codes: 0 ok, 1 failure, 2 usage, 3 model, input or graph not found,\n"
+            "            4 done, but lines were skipped\n",
+            ENRICH_MAX_TEXT, ENRICH_MAX_LINE);
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+void pe_cli_remove_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static double r4(double v) { return isnan(v) ? v : (double)(long long)(v * 10000.0 + 0.5) / 10000.0; }
+
+static void add_str_or_null(cJSON *o, const char *k, const char *v)
+{
+    if (v) cJSON_AddStringToObject(o, k, v);
+    else cJSON_AddNullToObject(o, k);
+}
+
+cJSON *pe_cli_persona_json(pe_ps_reader *r, const char *user)
+{
+    pe_ps_attr_list *l = NULL;
+    pe_ps_history *h = NULL;
+    if (pe_ps_attributes(r, user, NULL, PE_PS_LIST_EVIDENCE, &l) != PE_OK) return NULL;
+    if (pe_ps_history_get(r, user, NULL, &h) != PE_OK) {
+        pe_ps_attr_list_free(l);
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "user_id", user);
+    cJSON *as = cJSON_AddArrayToObject(o, "attributes");
+    for (size_t i = 0; i < l->n; i++) {
+        const pe_ps_attr *a = &l->attrs[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "attribute", a->attribute);
+        add_str_or_null(x, "relation", a->relation);
+        cJSON_AddStringToObject(x, "value", a->value);
+        add_str_or_null(x, "entity", a->entity);
+        cJSON_AddNumberToObject(x, "confidence", r4(a->confidence));
+        cJSON_AddStringToObject(x, "sensitivity", pe_ps_sensitivity_name(a->sensitivity));
+        cJSON *ev = cJSON_AddArrayToObject(x, "evidence");
+        for (size_t k = 0; k < a->n_evidence; k++)
+            cJSON_AddItemToArray(ev, cJSON_CreateString(a->evidence[k].message_id));
+        cJSON_AddItemToArray(as, x);
+    }
+    cJSON *hs = cJSON_AddArrayToObject(o, "history");
+    for (size_t i = 0; i < h->n; i++) {
+        const pe_ps_change *c = &h->changes[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "change", pe_ps_change_name(c->kind));
+        cJSON_AddStringToObject(x, "attribute", c->attribute);
+        cJSON_AddStringToObject(x, "value", c->value);
+        if (c->old_value) cJSON_AddStringToObject(x, "replaced", c->old_value);
+        cJSON_AddStringToObject(x, "state", pe_ps_state_name(c->state));
+        cJSON_AddNumberToObject(x, "confidence", r4(c->confidence));
+        add_str_or_null(x, "message_id", c->message_id);
+        add_str_or_null(x, "rule", c->rule);
+        if (c->reason) cJSON_AddStringToObject(x, "reason", c->reason);
+        cJSON_AddItemToArray(hs, x);
+    }
+    pe_ps_attr_list_free(l);
+    pe_ps_history_free(h);
+    return o;
+}
+
+/* ---- input lines ---- */
+
+typedef enrich_msg msg;
+
+/* A JSON string or number as text into buf; 0 on success. */
+static int id_text(const cJSON *j, char *buf, size_t cap)
+{
+    if (cJSON_IsString(j)) {
+        size_t n = strlen(j->valuestring);
+        if (n == 0 || n >= cap) return -1;
+        memcpy(buf, j->valuestring, n + 1);
+        return 0;
+    }
+    if (cJSON_IsNumber(j) && isfinite(j->valuedouble) && j->valuedouble == floor(j->valuedouble)) {
+        snprintf(buf, cap, "%.0f", j->valuedouble);
+        return 0;
+    }
+    return -1;
+}
+
+const char *enrich_parse_line(const char *line, size_t len, cJSON **json, msg *m, char *why, size_t cap)
+{
+    *json = NULL;
+    size_t bad;
+    if (len > ENRICH_MAX_LINE) return snprintf(why, cap, "line over %d bytes", ENRICH_MAX_LINE), why;
+    if (!pe_utf8_valid(line, len, &bad)) return snprintf(why, cap, "invalid UTF-8 at byte %zu", bad), why;
+    cJSON *j = cJSON_ParseWithLength(line, len);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return "not a JSON object";
+    }
+    *json = j;
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "user_id"), *id = cJSON_GetObjectItemCaseSensitive(j, "message_id"),
+                *ts = cJSON_GetObjectItemCaseSensitive(j, "timestamp"), *t = cJSON_GetObjectItemCaseSensitive(j, "text");
+    if (!u) return "missing \"user_id\"";
+    if (id_text(u, m->user, sizeof m->user)) return "\"user_id\" must be a non-empty string (at most 256 bytes) or an integer";
+    if (!id) return "missing \"message_id\"";
+    if (id_text(id, m->id, sizeof m->id)) return "\"message_id\" must be a non-empty string or an integer";
+    if (!ts) return "missing \"timestamp\"";
+    if (cJSON_IsNumber(ts) && isfinite(ts->valuedouble)) {
+        m->time = ts->valuedouble;
+    } else if (!cJSON_IsString(ts) || pe_fusion_parse_time(ts->valuestring, &m->time) != PE_OK) {
+        return "\"timestamp\" is neither Unix seconds nor ISO 8601";
+    }
+    if (!t) return "missing \"text\"";
+    if (!cJSON_IsString(t)) return "\"text\" must be a string";
+    if (strlen(t->valuestring) > ENRICH_MAX_TEXT)
+        return snprintf(why, cap, "text over %d bytes (%zu)", ENRICH_MAX_TEXT, strlen(t->valuestring)), why;
+    m->text = t->valuestring;
+    return NULL;
+}
+
+/* ---- the run ---- */
+
+typedef struct users {
+    char **ids;
+    size_t n, cap;
+} users;
+
+static int users_add(users *u, const char *id)
+{
+    for (size_t i = u->n; i > 0 && i + 8 > u->n; i--) /* recent ones first: input partitioned by user */
+        if (!strcmp(u->ids[i - 1], id)) return 0;
+    if (u->n == u->cap) {
+        size_t c = u->cap ? u->cap * 2 : 64;
+        char **n = realloc(u->ids, c * sizeof *n);
+        if (!n) return -1;
+        u->ids = n;
+        u->cap = c;
+    }
+    if (!(u->ids[u->n] = strdup(id))) return -1;
+    u->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int pe_cmd_enrich(int argc, char **argv)
+{
+    const char *in_path = NULL, *out_path = NULL, *ps_dir = getenv("PERSONA_PERSONAS"), *model = NULL, *db = NULL,
+               *policy = NULL;
+    int strict = 0, threads = 0, db_given = 0;
+    if (ps_dir && !*ps_dir) ps_dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (pe_cli_is_help(a)) {
+            usage(stdout);
+            return PE_EXIT_OK;
+        } else if (!strcmp(a, "--in") && i + 1 < argc) {
+            in_path = argv[++i];
+        } else if (!strcmp(a, "--out") && i + 1 < argc) {
+            out_path = argv[++i];
+        } else if (!strcmp(a, "--db-personas") && i + 1 < argc) {
+            ps_dir = argv[++i];
+        } else if (!strcmp(a, "--model") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--db") && i + 1 < argc) {
+            db = argv[++i];
+            db_given = 1;
+        } else if (!strcmp(a, "--policy") && i + 1 < argc) {
+            policy = argv[++i];
+        } else if (!strcmp(a, "--strict")) {
+            strict = 1;
+        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            char *e;
+            long t = strtol(argv[++i], &e, 10);
+            if (*e || t < 1 || t > 1024) {
+                fprintf(stderr, "persona: --threads wants 1..1024, not '%s'\n", argv[i]);
+                return PE_EXIT_USAGE;
+            }
+            threads = (int)t;
+        } else {
+            fprintf(stderr, "persona: enrich: unknown option or missing value '%s'\n", a);
+            usage(stderr);
+            return PE_EXIT_USAGE;
+        }
+    }
+    pe_fusion_options fo = pe_fusion_options_default();
+    pe_error err;
+    pe_error_clear(&err);
+    if (policy) {
+        struct stat sb;
+        if (stat(policy, &sb) != 0) {
+            fprintf(stderr, "persona: policy file %s not found\n", policy);
+            return PE_EXIT_NOT_FOUND;
+        }
+        pe_status st = pe_fusion_policy_load(policy, &fo, &err);
+        if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    }
+    FILE *in = stdin;
+    const char *in_name = "stdin";
+    if (in_path && strcmp(in_path, "-") != 0) {
+        in = fopen(in_path, "rb");
+        if (!in) {
+            fprintf(stderr, "persona: %s: %s\n", in_path, strerror(errno));
+            return errno == ENOENT ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+        }
+        in_name = in_path;
+    }
+    if (!db) {
+        const char *d = pe_cli_default_db();
+        struct stat sb;
+        if (stat(d, &sb) == 0) db = d;
+    }
+    enrich_run run;
+    memset(&run, 0, sizeof run);
+    int rc = PE_EXIT_FAIL;
+    FILE *out = NULL;
+    char tmp_ps[] = "/tmp/persona-enrich-XXXXXX";
+    int tmp_store = 0;
+    users seen = {0};
+    rc = pe_cli_load_model(model ? model : pe_cli_default_model(), threads, &run.enc);
+    if (rc != PE_EXIT_OK) goto done;
+    rc = PE_EXIT_FAIL;
+    if (db) {
+        struct stat sb;
+        if (db_given && stat(db, &sb) != 0) {
+            fprintf(stderr, "persona: graph store %s not found\n", db);
+            rc = PE_EXIT_NOT_FOUND;
+            goto done;
+        }
+        pe_kg_options ko = pe_kg_options_default();
+        ko.read_only = 1;
+        pe_status st = pe_kg_open(db, &ko, &run.kg);
+        if (st == PE_OK) st = pe_kg_reader_begin(run.kg, &run.kr);
+        if (st != PE_OK) {
+            pe_cli_fail(st, run.kg ? pe_kg_errmsg(run.kg) : db);
+            goto done;
+        }
+    } else {
+        fprintf(stderr, "persona: enrich: no graph store (--db): no linking, type checks or derived attributes\n");
+    }
+    if (!ps_dir) {
+        if (!mkdtemp(tmp_ps)) {
+            pe_cli_fail(PE_ERR_IO, strerror(errno));
+            goto done;
+        }
+        ps_dir = tmp_ps;
+        tmp_store = 1;
+    }
+    pe_ps_options po = pe_ps_options_default();
+    pe_status st = pe_ps_open(ps_dir, &po, &run.ps, &err);
+    if (st != PE_OK) {
+        pe_cli_fail(st, err.msg);
+        goto done;
+    }
+    if ((rc = enrich_open(&run, &fo)) != PE_EXIT_OK) goto done;
+    rc = PE_EXIT_FAIL;
+    out = out_path ? fopen(out_path, "wb") : stdout;
+    if (!out) {
+        fprintf(stderr, "persona: %s: %s\n", out_path, strerror(errno));
+        goto done;
+    }
+
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0, bad = 0, messages = 0;
+    pe_ps_writer *w = NULL;
+    double t0 = pe_now();
+    while ((n = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        size_t l = (size_t)n;
+        while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) l--;
+        if (l == 0) continue;
+        cJSON *j = NULL;
+        msg m;
+        char why[160];
+        const char *problem = enrich_parse_line(line, l, &j, &m, why, sizeof why);
+        if (problem) {
+            fprintf(stderr, "persona: %s:%ld: %s%s\n", in_name, lineno, problem, strict ? "" : " (skipped)");
+            cJSON_Delete(j);
+            bad++;
+            if (strict) {
+                pe_ps_writer_abort(w);
+                w = NULL;
+                free(line);
+                goto done;
+            }
+            continue;
+        }
+        if (!w && (st = pe_ps_writer_begin(run.ps, &w)) != PE_OK) {
+            pe_cli_fail(st, pe_ps_errmsg(run.ps));
+            cJSON_Delete(j);
+            free(line);
+            goto done;
+        }
+        st = enrich_message(&run, w, m.user, m.id, m.time, m.text, &err);
+        cJSON_Delete(j);
+        if (st != PE_OK) {
+            fprintf(stderr, "persona: %s:%ld: %s\n", in_name, lineno, err.msg);
+            pe_ps_writer_abort(w);
+            free(line);
+            goto done;
+        }
+        if (users_add(&seen, m.user) < 0) {
+            pe_ps_writer_abort(w);
+            free(line);
+            pe_cli_fail(PE_ERR_NOMEM, "user list");
+            goto done;
+        }
+        messages++;
+        if (messages % ENRICH_BATCH == 0) {
+            st = pe_ps_writer_commit(w);
+            w = NULL;
+            if (st != PE_OK) {
+                pe_cli_fail(st, pe_ps_errmsg(run.ps));
+                free(line);
+                goto done;
+            }
+        }
+    }
+    free(line);
+    if (w && (st = pe_ps_writer_commit(w)) != PE_OK) {
+        pe_cli_fail(st, pe_ps_errmsg(run.ps));
+        goto done;
+    }
+    double el = pe_now() - t0;
+    /* one line per user of this input, in byte order */
+    qsort(seen.ids, seen.n, sizeof *seen.ids, cmp_str);
+    pe_ps_reader *r = NULL;
+    if ((st = pe_ps_reader_begin(run.ps, &r)) != PE_OK) {
+        pe_cli_fail(st, pe_ps_errmsg(run.ps));
+        goto done;
+    }
+    size_t written = 0;
+    for (size_t i = 0; i < seen.n; i++) {
+        if (i && !strcmp(seen.ids[i], seen.ids[i - 1])) continue;
+        cJSON *o = pe_cli_persona_json(r, seen.ids[i]);
+        if (!o) { /* a user whose every value was withheld has no record */
+            o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "user_id", seen.ids[i]);
+            cJSON_AddArrayToObject(o, "attributes");
+            cJSON_AddArrayToObject(o, "history");
+        }
+        char *s = cJSON_PrintUnformatted(o);
+        if (s) {
+            fputs(s, out);
+            fputc('\n', out);
+            free(s);
+        }
+        cJSON_Delete(o);
+        written++;
+    }
+    pe_ps_reader_end(r);
+    if (fflush(out) != 0 || ferror(out)) {
+        pe_cli_fail(PE_ERR_IO, "writing the personas");
+        goto done;
+    }
+    const pe_fusion_counts *c = &run.counts;
+    fprintf(stderr,
+            "persona: enrich: %ld messages (%.0f/s), %zu users, %ld lines skipped; attributes: %llu added, %llu "
+            "updated, %llu replaced, %llu unchanged, %llu retracted, %llu withheld, %llu derived, %llu rejected\n",
+            messages, el > 0 ? (double)messages / el : 0.0, written, bad, (unsigned long long)c->added,
+            (unsigned long long)c->updated, (unsigned long long)c->replaced, (unsigned long long)c->unchanged,
+            (unsigned long long)c->retracted, (unsigned long long)c->withheld, (unsigned long long)c->derived,
+            (unsigned long long)c->rejected);
+    rc = bad ? PE_EXIT_PARTIAL : PE_EXIT_OK;
+done:
+    if (out && out != stdout) fclose(out);
+    if (in && in != stdin) fclose(in);
+    enrich_close(&run);
+    pe_ps_close(run.ps);
+    pe_kg_reader_end(run.kr);
+    pe_kg_close(run.kg);
+    pe_encoder_free(run.enc);
+    if (tmp_store) pe_cli_remove_tree(tmp_ps);
+    for (size_t i = 0; i < seen.n; i++) free(seen.ids[i]);
+    free(seen.ids);
+    return rc;
+}
+
+/* ---- the pipeline (also used by `persona demo`) ---- */
+
+int enrich_open(enrich_run *run, const pe_fusion_options *o)
+{
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st = pe_rel_open(run->enc, &run->rel, &err);
+    if (st == PE_NOT_FOUND) {
+        fprintf(stderr, "persona: the model has no persona relation (\"rel\") head: %s\n", err.msg);
+        return PE_EXIT_FAIL;
+    }
+    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    pe_encoder_get_info(run->enc, &run->info);
+    pe_fusion_options fo = *o;
+    fo.model_id = run->info.model_id && *run->info.model_id ? run->info.model_id : NULL;
+    fo.model_version = run->info.model_version && *run->info.model_version ? run->info.model_version : NULL;
+    st = pe_fusion_new(run->kr, &fo, &run->fusion, &err);
+    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    return PE_EXIT_OK;
+}
+
+void enrich_close(enrich_run *run)
+{
+    pe_fusion_free(run->fusion);
+    pe_rel_close(run->rel);
+    run->fusion = NULL;
+    run->rel = NULL;
+}
+
+pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
+                         const char *text, pe_error *err)
+{
+    size_t len = strlen(text), n = 0;
+    pe_rel_extraction *x = NULL;
+    pe_status st = pe_rel_extract(run->rel, text, len, &x, &n, err);
+    if (st != PE_OK) return st;
+    pe_fusion_triple *t = n ? calloc(n, sizeof *t) : NULL;
+    if (n && !t) {
+        pe_rel_extractions_free(x, n);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        t[i].relation = x[i].relation;
+        t[i].start = x[i].object.start;
+        t[i].end = x[i].object.end;
+        t[i].score = x[i].score;
+        t[i].ner_score = NAN;
+    }
+    pe_fusion_message m = {user, message_id, time, text, len};
+    st = pe_fusion_apply(run->fusion, w, &m, t, n, &run->counts, err);
+    free(t);
+    pe_rel_extractions_free(x, n);
+    return st;
+}
