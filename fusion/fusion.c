@@ -121,12 +121,19 @@ static uint32_t char_offset(const char *t, size_t byte)
 
 /* The sentence around [start, end): [*s, *e), clipped to about 300 bytes on
  * UTF-8 boundaries. */
+static int sentence_end(const char *t, size_t len, size_t i)
+{
+    /* '.', '!', '?' followed by a space or the end ("alice.martin@..." goes on) */
+    if (t[i] == '\n') return 1;
+    return (t[i] == '.' || t[i] == '!' || t[i] == '?') && (i + 1 >= len || isspace((unsigned char)t[i + 1]));
+}
+
 static void sentence_of(const char *t, size_t len, size_t start, size_t end, size_t *s, size_t *e)
 {
     size_t a = start, b = end;
-    while (a > 0 && !strchr(".!?\n", t[a - 1]) && start - a < 150) a--;
-    while (b < len && !strchr(".!?\n", t[b]) && b - end < 150) b++;
-    if (b < len && strchr(".!?", t[b])) b++;
+    while (a > 0 && !sentence_end(t, len, a - 1) && start - a < 150) a--;
+    while (b < len && !sentence_end(t, len, b) && b - end < 150) b++;
+    if (b < len && t[b] != '\n') b++;
     while (a < start && isspace((unsigned char)t[a])) a++;
     while (a < start && ((unsigned char)t[a] & 0xC0) == 0x80) a++;
     while (b > end && ((unsigned char)t[b] & 0xC0) == 0x80) b--;
