@@ -34,6 +34,11 @@ static void usage(FILE *f)
             "Messages in, personas out. Each input line is one message:\n"
             "  {\"user_id\": \"u1\", \"message_id\": \"m1\", \"timestamp\": 1700000000 | \"2023-11-14T22:13:20Z\",\n"
             "   \"text\": \"i live in paris with my two dogs\"}\n"
+            "or an existing profile to enrich (its values linked to the graph, checked,\n"
+            "derived from, withheld like the model's; message_id defaults to \"profile\",\n"
+            "timestamp to 0):\n"
+            "  {\"user_id\": \"u1\", \"attributes\": [{\"attribute\": \"residence\", \"value\": \"Lyon\",\n"
+            "   \"confidence\": 1, \"entity\": null}]}\n"
             "The model's persona relations become attributes (fusion/pe_fusion.h: schema,\n"
             "graph links and type checks, derived attributes, confidence over evidence,\n"
             "negation, privacy policy), stored with their provenance in the persona store.\n"
@@ -171,6 +176,29 @@ const char *enrich_parse_line(const char *line, size_t len, cJSON **json, msg *m
                 *ts = cJSON_GetObjectItemCaseSensitive(j, "timestamp"), *t = cJSON_GetObjectItemCaseSensitive(j, "text");
     if (!u) return "missing \"user_id\"";
     if (id_text(u, m->user, sizeof m->user)) return "\"user_id\" must be a non-empty string (at most 256 bytes) or an integer";
+    m->profile = NULL;
+    m->text = NULL;
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(j, "attributes");
+    if (attrs) { /* an existing profile */
+        if (!cJSON_IsArray(attrs)) return "\"attributes\" must be an array";
+        const cJSON *a;
+        cJSON_ArrayForEach(a, attrs)
+        {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(a, "attribute"), *v = cJSON_GetObjectItemCaseSensitive(a, "value"),
+                        *c = cJSON_GetObjectItemCaseSensitive(a, "confidence"), *e = cJSON_GetObjectItemCaseSensitive(a, "entity");
+            if (!cJSON_IsString(n) || !cJSON_IsString(v)) return "each profile attribute needs \"attribute\" and \"value\" strings";
+            if (c && (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > 1)) return "a profile \"confidence\" must be a number in [0, 1]";
+            if (e && !cJSON_IsString(e) && !cJSON_IsNull(e)) return "a profile \"entity\" must be a string or null";
+        }
+        if (!id) snprintf(m->id, sizeof m->id, "profile");
+        else if (id_text(id, m->id, sizeof m->id)) return "\"message_id\" must be a non-empty string or an integer";
+        m->time = 0;
+        if (ts && cJSON_IsNumber(ts) && isfinite(ts->valuedouble)) m->time = ts->valuedouble;
+        else if (ts && (!cJSON_IsString(ts) || pe_fusion_parse_time(ts->valuestring, &m->time) != PE_OK))
+            return "\"timestamp\" is neither Unix seconds nor ISO 8601";
+        m->profile = attrs;
+        return NULL;
+    }
     if (!id) return "missing \"message_id\"";
     if (id_text(id, m->id, sizeof m->id)) return "\"message_id\" must be a non-empty string or an integer";
     if (!ts) return "missing \"timestamp\"";
@@ -362,7 +390,7 @@ int pe_cmd_enrich(int argc, char **argv)
             free(line);
             goto done;
         }
-        st = enrich_message(&run, w, m.user, m.id, m.time, m.text, &err);
+        st = m.profile ? enrich_profile(&run, w, &m, &err) : enrich_message(&run, w, m.user, m.id, m.time, m.text, &err);
         cJSON_Delete(j);
         if (st != PE_OK) {
             fprintf(stderr, "persona: %s:%ld: %s\n", in_name, lineno, err.msg);
@@ -499,5 +527,27 @@ pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, con
     st = pe_fusion_apply(run->fusion, w, &m, t, n, &run->counts, err);
     free(t);
     pe_rel_extractions_free(x, n);
+    return st;
+}
+
+pe_status enrich_profile(enrich_run *run, pe_ps_writer *w, const enrich_msg *m, pe_error *err)
+{
+    size_t n = (size_t)cJSON_GetArraySize(m->profile), i = 0;
+    pe_fusion_profile_attr *a = n ? calloc(n, sizeof *a) : NULL;
+    if (n && !a) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    const cJSON *x;
+    cJSON_ArrayForEach(x, m->profile)
+    {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(x, "confidence"), *e = cJSON_GetObjectItemCaseSensitive(x, "entity"),
+                    *r = cJSON_GetObjectItemCaseSensitive(x, "relation");
+        a[i].attribute = cJSON_GetObjectItemCaseSensitive(x, "attribute")->valuestring;
+        a[i].value = cJSON_GetObjectItemCaseSensitive(x, "value")->valuestring;
+        a[i].relation = cJSON_IsString(r) ? r->valuestring : NULL;
+        a[i].entity = cJSON_IsString(e) ? e->valuestring : NULL;
+        a[i].confidence = cJSON_IsNumber(c) ? c->valuedouble : NAN;
+        i++;
+    }
+    pe_status st = pe_fusion_apply_profile(run->fusion, w, m->user, m->id, m->time, a, n, &run->counts, err);
+    free(a);
     return st;
 }

@@ -34,7 +34,8 @@ typedef struct enrich_msg {
     char user[PE_PS_MAX_USER + 1];
     char id[PE_PS_MAX_VALUE + 1];
     double time;      /* Unix seconds */
-    const char *text; /* borrowed from the parsed JSON */
+    const char *text; /* borrowed from the parsed JSON; NULL for a profile */
+    const struct cJSON *profile; /* a profile's "attributes" array (borrowed), else NULL */
 } enrich_msg;
 /* Parses one input line (without its newline) into m, borrowing from *json
  * (the caller frees it with cJSON_Delete, also on failure). Returns NULL
@@ -44,6 +45,8 @@ const char *enrich_parse_line(const char *line, size_t len, struct cJSON **json,
 /* Prints the provenance report of `persona audit` (text) for user's
  * attribute (NULL: all). Returns a pe_status (PE_NOT_FOUND: nothing). */
 pe_status pe_cli_audit_print(pe_ps_reader *r, const char *user, const char *attribute);
+/* A profile line (m->profile) through the fusion, in writer w. */
+pe_status enrich_profile(enrich_run *run, pe_ps_writer *w, const enrich_msg *m, pe_error *err);
 /* A user's persona as the enrich output line (NULL when unknown); caller
  * frees with cJSON_Delete. */
 struct cJSON *pe_cli_persona_json(pe_ps_reader *r, const char *user);

@@ -683,3 +683,83 @@ pe_status pe_fusion_apply(pe_fusion *f, pe_ps_writer *w, const pe_fusion_message
     }
     return PE_OK;
 }
+
+/* ---- profiles ---- */
+
+static const pe_fusion_schema_entry *schema_by_attribute(const char *attribute)
+{
+    for (size_t i = 0; i < pe_fusion_schema_count(); i++) {
+        const pe_fusion_schema_entry *e = pe_fusion_schema_at(i);
+        if (e->polarity == PE_FUSION_ASSERT && e->attribute && !strcmp(e->attribute, attribute)) return e;
+    }
+    return NULL;
+}
+
+pe_status pe_fusion_apply_profile(pe_fusion *f, pe_ps_writer *w, const char *user, const char *profile_id, double time,
+                                  const pe_fusion_profile_attr *a, size_t n, pe_fusion_counts *c, pe_error *err)
+{
+    if (!f || !w || !user || !profile_id || (n && !a))
+        return pe_error_set(err, PE_ERR_INVALID, "fusion: missing argument");
+    pe_fusion_counts local;
+    memset(&local, 0, sizeof local);
+    for (size_t i = 0; i < n; i++) {
+        if (!a[i].attribute || !a[i].value) return pe_error_set(err, PE_ERR_INVALID, "profile attribute %zu: no attribute or value", i);
+        size_t vlen = strlen(a[i].value), bad;
+        if (!pe_utf8_valid(a[i].value, vlen, &bad)) return pe_error_set(err, PE_ERR_UTF8, "profile attribute %s: invalid UTF-8", a[i].attribute);
+        pe_fusion_message m = {user, profile_id, time, a[i].value, vlen};
+        ctx x = {f, w, &m, c ? c : &local, err};
+        const pe_fusion_schema_entry *e = schema_by_attribute(a[i].attribute);
+        pe_status st;
+        char *norm = pe_text_fold(a[i].value, vlen, &st);
+        if (!norm) return pe_error_set(err, st, "fusion: profile value");
+        if (!*norm) {
+            free(norm);
+            x.c->rejected++;
+            continue;
+        }
+        item it;
+        memset(&it, 0, sizeof it);
+        it.attribute = a[i].attribute;
+        it.relation = a[i].relation ? a[i].relation : e ? e->relation : NULL;
+        it.value = a[i].value;
+        it.link_score = it.rel_score = it.ner_score = NAN;
+        it.strength = isnan(a[i].confidence) ? 1.0 : a[i].confidence;
+        it.functional = e ? e->functional : 0;
+        it.method = PE_PS_FROM_PROFILE;
+        it.rule = "profile";
+        it.start = 0;
+        it.end = vlen;
+        char cbuf[256];
+        const char *cls[16];
+        size_t ncls = split_classes(e ? e->classes : NULL, cbuf, sizeof cbuf, cls, 16);
+        pe_fusion_link_result lr = {"", NAN};
+        if (a[i].entity && *a[i].entity) {
+            snprintf(lr.entity, sizeof lr.entity, "%s", a[i].entity);
+        } else if (f->o.link) {
+            st = f->o.link(f->o.link_user, norm, strlen(norm), cls, ncls, &lr);
+            if (st >= PE_ERR_FIRST) {
+                free(norm);
+                return pe_error_set(err, st, "fusion: linking \"%s\" failed", a[i].value);
+            }
+        }
+        if (lr.entity[0] && ncls && f->kg && !(a[i].entity && *a[i].entity)) {
+            pe_kg_id id;
+            if (!(pe_kg_resolve(f->kg, lr.entity, strlen(lr.entity), &id) == PE_OK && is_instance(f->kg, id, cls, ncls))) {
+                it.strength *= f->o.mismatch_factor;
+                it.rule = "profile_type_mismatch_downweight";
+                lr.entity[0] = '\0';
+                lr.score = NAN;
+            }
+        }
+        if (lr.entity[0]) {
+            it.entity = lr.entity;
+            it.link_score = lr.score;
+        }
+        it.sensitivity = sens_max(e ? e->sensitivity : PE_PS_SENS_NONE, value_sensitivity(f, norm, it.entity));
+        free(norm);
+        if (!allowed(f, it.sensitivity)) st = withhold(&x, &it);
+        else if ((st = upsert(&x, &it)) == PE_OK) st = derive(&x, &it);
+        if (st != PE_OK) return st;
+    }
+    return PE_OK;
+}

@@ -233,6 +233,26 @@ typedef struct pe_fusion_counts {
 pe_status pe_fusion_apply(pe_fusion *f, pe_ps_writer *w, const pe_fusion_message *m, const pe_fusion_triple *t,
                           size_t n, pe_fusion_counts *c, pe_error *err);
 
+/* An attribute of an existing user profile given as input. */
+typedef struct pe_fusion_profile_attr {
+    const char *attribute;  /* persona attribute name ("residence"); required */
+    const char *value;      /* required */
+    const char *relation;   /* NULL: the schema's first relation of that attribute, if any */
+    const char *entity;     /* NULL: linked like a model's object */
+    double confidence;      /* NAN: 1 */
+} pe_fusion_profile_attr;
+
+/* Fuses a profile's attributes (method PE_PS_FROM_PROFILE, rule
+ * "profile"): the schema entry of the attribute (cardinality, classes,
+ * sensitivity; unknown attributes are multi-valued, sensitivity none),
+ * linking and type check (a mismatch drops the entity and down-weights),
+ * Art. 9 withholding and derived attributes as for model triples. The
+ * evidence's message id is `profile_id` (replaying a profile changes
+ * nothing) and its snippet the value; time: the profile's time (Unix
+ * seconds; 0 when unknown, so that any message outranks it in recency). */
+pe_status pe_fusion_apply_profile(pe_fusion *f, pe_ps_writer *w, const char *user, const char *profile_id, double time,
+                                  const pe_fusion_profile_attr *a, size_t n, pe_fusion_counts *c, pe_error *err);
+
 /* ---- Helpers ---------------------------------------------------------------- */
 
 /* Parses a timestamp: Unix seconds (integer or decimal, as text) or ISO

@@ -140,6 +140,18 @@ has "$tmp/out" '"sensitivity":"health"' "sensitivity in the output"
 echo '{"allow": ["helth"]}' > "$tmp/policy.json"
 expect_rc 1 "enrich with a bad policy" "$persona" enrich --in "$msgs" --db "$kg" --policy "$tmp/policy.json"
 
+# ---- an existing profile comes back enriched: linked, derived, withheld
+printf '%s\n' '{"user_id":"pat","attributes":[{"attribute":"residence","value":"Lyon"},{"attribute":"favorite_music_artist","value":"Queen","confidence":0.7},{"attribute":"health","value":"asthma"},{"attribute":"shoe_size","value":"42"}]}' > "$tmp/profile.jsonl"
+expect_rc 0 "enrich a profile" "$persona" enrich --in "$tmp/profile.jsonl" --db "$kg"
+has "$tmp/out" '{"attribute":"residence","relation":"live_in_citystatecountry","value":"lyon","entity":"Q456","confidence":1' "profile residence linked"
+has "$tmp/out" '{"attribute":"country","relation":null,"value":"france","entity":"Q142"' "profile: derived country"
+has "$tmp/out" '"value":"queen","entity":"Q15862","confidence":0.7' "profile confidence kept"
+has "$tmp/out" '{"attribute":"shoe_size","relation":null,"value":"42","entity":null' "profile: unknown attribute kept"
+hasnt "$tmp/out" 'asthma' "profile: Art. 9 value withheld"
+printf '%s\n' '{"user_id":"pat","attributes":[{"attribute":"residence"}]}' > "$tmp/profile.jsonl"
+expect_rc 4 "enrich a bad profile" "$persona" enrich --in "$tmp/profile.jsonl" --db "$kg"
+has "$tmp/err" 'profile.jsonl:1: each profile attribute needs' "bad profile named"
+
 # ---- audit: needs no model
 export PERSONA_MODEL="$tmp/none.pem"
 expect_rc 0 "audit text" "$persona" audit alice country --db-personas "$ps"
