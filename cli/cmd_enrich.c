@@ -422,7 +422,7 @@ int pe_cmd_enrich(int argc, char **argv)
     }
     double el = pe_now() - t0;
     /* one line per user of this input, in byte order */
-    qsort(seen.ids, seen.n, sizeof *seen.ids, cmp_str);
+    if (seen.n) qsort(seen.ids, seen.n, sizeof *seen.ids, cmp_str);
     pe_ps_reader *r = NULL;
     if ((st = pe_ps_reader_begin(run.ps, &r)) != PE_OK) {
         pe_cli_fail(st, pe_ps_errmsg(run.ps));
