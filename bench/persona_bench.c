@@ -26,11 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pe_encoder.h"
 #include "pe_fusion.h"
 #include "pe_kg.h"
+#include "pe_link.h"
 #include "pe_personastore.h"
 #include "pe_relation.h"
 
@@ -241,6 +243,8 @@ static size_t baseline(const char *t, pe_fusion_triple *out, size_t cap)
 
 /* ---- one system over all speakers ---- */
 
+static pe_linker *g_linker; /* the entity linker on the graph (as enrich uses it) */
+
 typedef struct result {
     long tp, fp, fn;
     double p, r, f1;
@@ -263,6 +267,10 @@ static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_k
     pe_fusion_options fo = pe_fusion_options_default();
     fo.model_id = model_id;
     fo.model_version = model_version;
+    if (g_linker) {
+        fo.link = pe_fusion_link_linker;
+        fo.link_user = g_linker;
+    }
     pe_fusion *fu = NULL;
     pe_fusion_new(kr, &fo, &fu, &err);
     memset(res, 0, sizeof *res);
@@ -321,8 +329,9 @@ static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_k
             for (size_t g = 0; g < sp[s].n_gold && !ok && a->entity && kr; g++) {
                 if (strcmp(a->attribute, sp[s].gold[g].attribute)) continue;
                 pe_fusion_link_result lr;
-                if (pe_fusion_link_exact(kr, sp[s].gold[g].value, strlen(sp[s].gold[g].value), NULL, 0, &lr) == PE_OK &&
-                    !strcmp(lr.entity, a->entity)) {
+                size_t gl = strlen(sp[s].gold[g].value);
+                if (pe_fusion_link_exact(kr, sp[s].gold[g].value, gl, 0, gl, NULL, 0, &lr) == PE_OK && lr.n &&
+                    !strcmp(lr.c[0].entity, a->entity)) {
                     ok = 1;
                     hit[g] = 1;
                 }
@@ -384,6 +393,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "pe_bench_persona: cannot open the graph %s\n", db);
             return 1;
         }
+        char idx[4096];
+        struct stat sb;
+        snprintf(idx, sizeof idx, "%s/link", db);
+        pe_link_options lo = pe_link_options_default();
+        lo.index_dir = stat(idx, &sb) == 0 ? idx : NULL;
+        if (pe_linker_open(kg, NULL, &lo, &g_linker) != PE_OK) {
+            fprintf(stderr, "pe_bench_persona: cannot open the linker on %s\n", db);
+            return 1;
+        }
     }
     result base, mod;
     if (run_system("baseline", sp, n, NULL, kr, "lexical-baseline", "1", &base) != 0) return 1;
@@ -433,6 +451,7 @@ int main(int argc, char **argv)
     }
     pe_rel_close(rel);
     pe_encoder_free(enc);
+    pe_linker_close(g_linker);
     pe_kg_reader_end(kr);
     pe_kg_close(kg);
     for (size_t i = 0; i < n; i++) {

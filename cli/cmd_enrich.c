@@ -65,6 +65,11 @@ static void usage(FILE *f)
             "  --model PATH       default: $PERSONA_MODEL, else the shipped model\n"
             "  --db DIR           graph store for linking, type checks and derived attributes;\n"
             "                     default $PERSONA_DB or ./persona-kg when it exists, else none\n"
+            "  --link-index DIR   the linker's index (default DB/link when it exists)\n"
+            "  --ranker FILE      the linker's ranker (default INDEX/ranker.json when it exists,\n"
+            "                     else candidates by prior)\n"
+            "  --linker L         linker (default: the entity linker, fusion/pe_link.h) or exact\n"
+            "                     (the graph's alias lookup by prior)\n"
             "  --policy FILE      privacy and fusion policy (JSON, see fusion/pe_fusion.h):\n"
             "                     {\"allow\": [\"health\", ...], \"half_life_days\": 365, ...}\n"
             "  --strict           the first bad line is fatal (exit 1; the batch in progress is\n"
@@ -243,8 +248,8 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 int pe_cmd_enrich(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL, *ps_dir = getenv("PERSONA_PERSONAS"), *model = NULL, *db = NULL,
-               *policy = NULL;
-    int strict = 0, threads = 0, db_given = 0;
+               *policy = NULL, *link_index = NULL, *ranker = NULL;
+    int strict = 0, threads = 0, db_given = 0, exact = 0;
     if (ps_dir && !*ps_dir) ps_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -266,6 +271,17 @@ int pe_cmd_enrich(int argc, char **argv)
             policy = argv[++i];
         } else if (!strcmp(a, "--strict")) {
             strict = 1;
+        } else if (!strcmp(a, "--link-index") && i + 1 < argc) {
+            link_index = argv[++i];
+        } else if (!strcmp(a, "--ranker") && i + 1 < argc) {
+            ranker = argv[++i];
+        } else if (!strcmp(a, "--linker") && i + 1 < argc) {
+            i++;
+            if (!strcmp(argv[i], "exact")) exact = 1;
+            else if (strcmp(argv[i], "linker")) {
+                fprintf(stderr, "persona: enrich: --linker is linker or exact, not '%s'\n", argv[i]);
+                return PE_EXIT_USAGE;
+            }
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
             char *e;
             long t = strtol(argv[++i], &e, 10);
@@ -332,6 +348,8 @@ int pe_cmd_enrich(int argc, char **argv)
             pe_cli_fail(st, run.kg ? pe_kg_errmsg(run.kg) : db);
             goto done;
         }
+        if (!exact && (rc = enrich_open_linker(&run, db, link_index, ranker, &fo)) != PE_EXIT_OK) goto done;
+        rc = PE_EXIT_FAIL;
     } else {
         fprintf(stderr, "persona: enrich: no graph store (--db): no linking, type checks or derived attributes\n");
     }
@@ -500,8 +518,45 @@ void enrich_close(enrich_run *run)
 {
     pe_fusion_free(run->fusion);
     pe_rel_close(run->rel);
+    pe_linker_close(run->linker);
+    pe_link_model_free(run->ranker);
     run->fusion = NULL;
     run->rel = NULL;
+    run->linker = NULL;
+    run->ranker = NULL;
+}
+
+int enrich_open_linker(enrich_run *run, const char *db, const char *index, const char *ranker, pe_fusion_options *o)
+{
+    struct stat sb;
+    char ibuf[4096], rbuf[4200];
+    if (!index && db) {
+        snprintf(ibuf, sizeof ibuf, "%s/link", db);
+        if (stat(ibuf, &sb) == 0) index = ibuf;
+    } else if (index && stat(index, &sb) != 0) {
+        fprintf(stderr, "persona: link index %s not found (build it with `persona link index`)\n", index);
+        return PE_EXIT_NOT_FOUND;
+    }
+    if (!ranker && index) {
+        snprintf(rbuf, sizeof rbuf, "%s/ranker.json", index);
+        if (stat(rbuf, &sb) == 0) ranker = rbuf;
+    }
+    pe_error err;
+    pe_error_clear(&err);
+    if (ranker) {
+        pe_status st = pe_link_model_load(ranker, &run->ranker, &err);
+        if (st != PE_OK) {
+            pe_cli_fail(st, err.msg);
+            return st == PE_ERR_IO ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
+        }
+    }
+    pe_link_options lo = pe_link_options_default();
+    lo.index_dir = index;
+    pe_status st = pe_linker_open(run->kg, run->ranker, &lo, &run->linker);
+    if (st != PE_OK) return pe_cli_fail(st, run->linker ? pe_linker_errmsg(run->linker) : "cannot open the linker");
+    o->link = pe_fusion_link_linker;
+    o->link_user = run->linker;
+    return PE_EXIT_OK;
 }
 
 pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,

@@ -6,6 +6,7 @@
 #include "pe_encoder.h"
 #include "pe_fusion.h"
 #include "pe_kg.h"
+#include "pe_link.h"
 #include "pe_personastore.h"
 #include "pe_relation.h"
 
@@ -18,6 +19,8 @@ typedef struct enrich_run {
     pe_ps *ps;             /* caller's */
     pe_rel *rel;           /* enrich_open / enrich_close */
     pe_fusion *fusion;     /* enrich_open / enrich_close */
+    pe_linker *linker;     /* enrich_open_linker / enrich_close; NULL: exact lookup */
+    pe_link_model *ranker; /* likewise; NULL: candidates by prior */
     pe_encoder_info info;  /* model id and version */
     pe_fusion_counts counts;
 } enrich_run;
@@ -26,6 +29,11 @@ typedef struct enrich_run {
  * model's metadata). Returns an exit code, with the reason on stderr. */
 int enrich_open(enrich_run *run, const pe_fusion_options *o);
 void enrich_close(enrich_run *run);
+/* The entity linker (pe_link.h) on run->kg for fusion: link index `index`
+ * (NULL: DB/link when it exists, else none), ranker `ranker` (NULL:
+ * INDEX/ranker.json when it exists, else by prior). Sets o->link. Call
+ * before enrich_open. Returns an exit code, the reason on stderr. */
+int enrich_open_linker(enrich_run *run, const char *db, const char *index, const char *ranker, pe_fusion_options *o);
 /* One message through the model and the fusion, in writer w. */
 pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
                          const char *text, pe_error *err);

@@ -83,30 +83,41 @@ static int is_instance(pe_kg_reader *r, pe_kg_id e, const char *const *classes, 
     return 0;
 }
 
-pe_status pe_fusion_link_exact(void *kg_reader, const char *text, size_t len, const char *const *classes,
-                               size_t n_classes, pe_fusion_link_result *out)
+pe_status pe_fusion_link_exact(void *kg_reader, const char *text, size_t len, size_t start, size_t end,
+                               const char *const *classes, size_t n_classes, pe_fusion_link_result *out)
 {
+    (void)classes;
+    (void)n_classes;
     pe_kg_reader *r = kg_reader;
-    if (!r || !text || !out) return PE_ERR_INVALID;
-    out->entity[0] = '\0';
-    out->score = NAN;
-    pe_kg_candidate c[16];
+    if (!r || !text || !out || start > end || end > len) return PE_ERR_INVALID;
+    out->n = 0;
+    pe_kg_candidate c[PE_FUSION_LINK_MAX];
     size_t n = 0;
-    pe_kg_lookup_options lo = {0, 16};
-    pe_status st = pe_kg_lookup(r, text, len, &lo, c, 16, &n);
+    pe_kg_lookup_options lo = {0, PE_FUSION_LINK_MAX};
+    pe_status st = pe_kg_lookup(r, text + start, end - start, &lo, c, PE_FUSION_LINK_MAX, &n);
     if (st == PE_NOT_FOUND || n == 0) return PE_OK;
     if (st != PE_OK) return st;
-    size_t best = 0; /* candidates come best first */
-    for (size_t i = 0; i < n && n_classes; i++)
-        if (is_instance(r, c[i].id, classes, n_classes)) {
-            best = i;
-            break;
-        }
-    const char *term;
-    if (pe_kg_term(r, c[best].id, &term, NULL) != PE_OK) return PE_OK;
-    snprintf(out->entity, sizeof out->entity, "%s", term);
-    out->score = c[best].prior;
+    for (size_t i = 0; i < n; i++) { /* best first */
+        const char *term;
+        if (pe_kg_term(r, c[i].id, &term, NULL) != PE_OK) continue;
+        snprintf(out->c[out->n].entity, sizeof out->c[0].entity, "%s", term);
+        out->c[out->n++].score = c[i].prior;
+    }
     return PE_OK;
+}
+
+/* The first candidate fitting the classes: its index, -1 when none does
+ * (-2 when there are no candidates). Without classes or a graph: 0. */
+static int pick_candidate(pe_kg_reader *kg, const pe_fusion_link_result *lr, const char *const *cls, size_t ncls)
+{
+    if (lr->n == 0) return -2;
+    if (!ncls || !kg) return 0;
+    for (size_t i = 0; i < lr->n; i++) {
+        pe_kg_id id;
+        if (pe_kg_resolve(kg, lr->c[i].entity, strlen(lr->c[i].entity), &id) == PE_OK && is_instance(kg, id, cls, ncls))
+            return (int)i;
+    }
+    return -1;
 }
 
 /* ---- text helpers ---- */
@@ -580,33 +591,28 @@ static pe_status fuse_triple(ctx *x, const pe_fusion_triple *tr)
     char cbuf[256];
     const char *cls[16];
     size_t ncls = split_classes(e->classes, cbuf, sizeof cbuf, cls, 16);
-    pe_fusion_link_result lr = {"", NAN};
+    pe_fusion_link_result lr;
+    lr.n = 0;
     if (x->f->o.link) {
-        st = x->f->o.link(x->f->o.link_user, norm, strlen(norm), cls, ncls, &lr);
+        st = x->f->o.link(x->f->o.link_user, m->text, m->len, tr->start, tr->end, cls, ncls, &lr);
         if (st >= PE_ERR_FIRST) {
             free(norm);
             return pe_error_set(x->err, st, "fusion: linking \"%s\" failed", value);
         }
     }
-    if (lr.entity[0] && ncls && x->f->kg) {
-        pe_kg_id id;
-        int fits = pe_kg_resolve(x->f->kg, lr.entity, strlen(lr.entity), &id) == PE_OK &&
-                   is_instance(x->f->kg, id, cls, ncls);
-        if (!fits) {
-            if (e->strict_type && pol == PE_FUSION_ASSERT) {
-                free(norm);
-                x->c->rejected++;
-                return PE_OK;
-            }
-            it.strength *= x->f->o.mismatch_factor;
-            it.rule = "type_mismatch_downweight";
-            lr.entity[0] = '\0';
-            lr.score = NAN;
+    int pick = pick_candidate(x->f->kg, &lr, cls, ncls);
+    if (pick == -1) {
+        if (e->strict_type && pol == PE_FUSION_ASSERT) {
+            free(norm);
+            x->c->rejected++;
+            return PE_OK;
         }
+        it.strength *= x->f->o.mismatch_factor;
+        it.rule = "type_mismatch_downweight";
     }
-    if (lr.entity[0]) {
-        it.entity = lr.entity;
-        it.link_score = lr.score;
+    if (pick >= 0) {
+        it.entity = lr.c[pick].entity;
+        it.link_score = lr.c[pick].score;
     }
     it.sensitivity = sens_max(e->sensitivity, value_sensitivity(x->f, norm, it.entity));
 
@@ -732,28 +738,29 @@ pe_status pe_fusion_apply_profile(pe_fusion *f, pe_ps_writer *w, const char *use
         char cbuf[256];
         const char *cls[16];
         size_t ncls = split_classes(e ? e->classes : NULL, cbuf, sizeof cbuf, cls, 16);
-        pe_fusion_link_result lr = {"", NAN};
+        pe_fusion_link_result lr;
+        lr.n = 0;
+        int pick = -2;
         if (a[i].entity && *a[i].entity) {
-            snprintf(lr.entity, sizeof lr.entity, "%s", a[i].entity);
+            snprintf(lr.c[0].entity, sizeof lr.c[0].entity, "%s", a[i].entity);
+            lr.c[0].score = NAN;
+            lr.n = 1;
+            pick = 0; /* given by the profile: kept as it is */
         } else if (f->o.link) {
-            st = f->o.link(f->o.link_user, norm, strlen(norm), cls, ncls, &lr);
+            st = f->o.link(f->o.link_user, a[i].value, vlen, 0, vlen, cls, ncls, &lr);
             if (st >= PE_ERR_FIRST) {
                 free(norm);
                 return pe_error_set(err, st, "fusion: linking \"%s\" failed", a[i].value);
             }
+            pick = pick_candidate(f->kg, &lr, cls, ncls);
         }
-        if (lr.entity[0] && ncls && f->kg && !(a[i].entity && *a[i].entity)) {
-            pe_kg_id id;
-            if (!(pe_kg_resolve(f->kg, lr.entity, strlen(lr.entity), &id) == PE_OK && is_instance(f->kg, id, cls, ncls))) {
-                it.strength *= f->o.mismatch_factor;
-                it.rule = "profile_type_mismatch_downweight";
-                lr.entity[0] = '\0';
-                lr.score = NAN;
-            }
+        if (pick == -1) {
+            it.strength *= f->o.mismatch_factor;
+            it.rule = "profile_type_mismatch_downweight";
         }
-        if (lr.entity[0]) {
-            it.entity = lr.entity;
-            it.link_score = lr.score;
+        if (pick >= 0) {
+            it.entity = lr.c[pick].entity;
+            it.link_score = lr.c[pick].score;
         }
         it.sensitivity = sens_max(e ? e->sensitivity : PE_PS_SENS_NONE, value_sensitivity(f, norm, it.entity));
         free(norm);

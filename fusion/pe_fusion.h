@@ -52,14 +52,15 @@
  * age from "i'm 25", "i am 25 years old", "25 years old" ("25") and
  * "in my forties" / "in my 40s" ("40s"); functional, personal.
  *
- * Linking and type checks: the object text goes through the linker
- * (pe_fusion_link_fn; default pe_fusion_link_exact: graph alias lookup,
- * best prior among candidates of the expected classes, else the best of
- * any class). A linked entity that is not an instance of any expected
- * class (pe_kg_is_a) is a type mismatch: the triple is rejected when the
- * schema entry is strict_type (a live_in object must be a place), else
- * stored without the entity and its score multiplied by
- * options.mismatch_factor (rule "type_mismatch_downweight").
+ * Linking and type checks: the object span goes through the linker
+ * (pe_fusion_link_fn: pe_fusion_link_linker for the entity linker of
+ * pe_link.h, or pe_fusion_link_exact, a graph alias lookup by prior). The
+ * first candidate that is an instance (P31/P279*) or subclass (P279*) of
+ * an expected class is taken ("apple" as an employer is Apple Inc., not
+ * the fruit). When candidates exist but none fits, it is a type mismatch:
+ * the triple is rejected when the schema entry is strict_type (a live_in
+ * object must be a place), else stored without an entity and its score
+ * multiplied by options.mismatch_factor (rule "type_mismatch_downweight").
  *
  * Derived attributes (method PE_PS_FROM_GRAPH), from the linked entity's
  * facts in the graph, each evidence record listing the facts used with
@@ -145,25 +146,38 @@ const pe_fusion_schema_entry *pe_fusion_schema_find(const char *relation);
 
 /* ---- Linking ----------------------------------------------------------------- */
 
-/* Result of linking one mention: entity "" = NIL. */
+/* Result of linking one mention: candidates, best first; n = 0 is NIL. */
+#define PE_FUSION_LINK_MAX 8
 typedef struct pe_fusion_link_result {
-    char entity[64];   /* "Q90" or an IRI; "" = NIL */
-    double score;      /* the linker's score in [0, 1] (NAN for NIL) */
+    size_t n;
+    struct {
+        char entity[64]; /* "Q90" or an IRI */
+        double score;    /* the linker's score in [0, 1] */
+    } c[PE_FUSION_LINK_MAX];
 } pe_fusion_link_result;
 
-/* A linker: mention text -> entity or NIL. `classes` (n_classes QIDs; may
- * be 0) are the classes the attribute expects: a hint, the fusion checks
- * the type itself. Returns PE_OK (out filled, NIL included) or an error.
- * The real linker (fusion/pe_link.h) plugs in through this. */
-typedef pe_status (*pe_fusion_link_fn)(void *user, const char *text, size_t len, const char *const *classes,
-                                       size_t n_classes, pe_fusion_link_result *out);
+/* A linker: the mention [start, end) (bytes) of text -> candidates or NIL.
+ * `classes` (n_classes QIDs; may be 0) are the classes the attribute
+ * expects: a hint. The fusion takes the first candidate that fits them
+ * (P31/P279* instance or P279* subclass) and treats the mention as a type
+ * mismatch when none does. Returns PE_OK (out filled, NIL included) or an
+ * error. */
+typedef pe_status (*pe_fusion_link_fn)(void *user, const char *text, size_t len, size_t start, size_t end,
+                                       const char *const *classes, size_t n_classes, pe_fusion_link_result *out);
 
-/* The built-in linker (user = a pe_kg_reader *): pe_kg_lookup of the text;
- * the best candidate (by prior) that is an instance of an expected class,
- * else the best candidate of any class; score = its prior. NIL when the
- * text is no alias in the graph. */
-pe_status pe_fusion_link_exact(void *kg_reader, const char *text, size_t len, const char *const *classes,
-                               size_t n_classes, pe_fusion_link_result *out);
+/* The exact linker (user = a pe_kg_reader *): pe_kg_lookup of the span's
+ * text; its candidates by prior (score = prior). NIL when the text is no
+ * alias in the graph. */
+pe_status pe_fusion_link_exact(void *kg_reader, const char *text, size_t len, size_t start, size_t end,
+                               const char *const *classes, size_t n_classes, pe_fusion_link_result *out);
+
+/* The entity linker of pe_link.h (user = a pe_linker *): pe_link_text on
+ * the message with the one mention, typed from the expected classes
+ * (place, organisation, creative work, else any); the chosen candidate
+ * then its runner-ups, with the ranker's scores; NIL as the linker
+ * decides. */
+pe_status pe_fusion_link_linker(void *linker, const char *text, size_t len, size_t start, size_t end,
+                                const char *const *classes, size_t n_classes, pe_fusion_link_result *out);
 
 /* ---- Options and policy -------------------------------------------------------- */
 
@@ -177,7 +191,9 @@ typedef struct pe_fusion_options {
     unsigned allow_special;    /* bit (1u << s) allows Art. 9 class s; default 0: all withheld */
     const char *model_id;      /* recorded in evidence; NULL = none (borrowed) */
     const char *model_version;
-    pe_fusion_link_fn link;    /* NULL: pe_fusion_link_exact on the graph (when one is given) */
+    pe_fusion_link_fn link;    /* NULL: pe_fusion_link_exact on the graph (when one is given);
+                                  pe_fusion_link_linker with a pe_linker as link_user for the
+                                  real linker */
     void *link_user;
 } pe_fusion_options;
 

@@ -42,7 +42,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "## Personas end to end"
   echo
   echo "Measured $(date -u +%Y-%m-%d) at commit \`$commit\` with \`scripts/bench-persona.sh\` (program \`bench/persona_bench.c\`), graph: $graph_note."
-  echo "Each speaker's utterances go through the relation model (or the lexical patterns of the baseline), the fusion and the persona store; the persona's current (attribute, value) pairs are scored against the gold persona triples (same attribute, and the same value after normalisation or the same linked entity; the file's Dialogue-NLI relations are mapped to persona attributes by the program's table, and unmapped ones count as misses for both systems)."
+  echo "Each speaker's utterances go through the relation model (or the lexical patterns of the baseline), the fusion (entity linker of \`pe_link.h\` by prior, no ranker) and the persona store; the persona's current (attribute, value) pairs are scored against the gold persona triples (same attribute, and the same value after normalisation or the same linked entity; the file's Dialogue-NLI relations are mapped to persona attributes by the program's table, and unmapped ones count as misses for both systems)."
   echo
   sed "s#graph: $tmp/kg#graph: the demo graph#" "$tmp/table.md"
   if [ ${#margs[@]} = 0 ]; then

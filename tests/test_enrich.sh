@@ -132,6 +132,16 @@ expect_rc 2 "enrich, bad option" "$persona" enrich --frobnicate
 expect_rc 0 "enrich --help" "$persona" enrich --help
 has "$tmp/out" "exit codes" "enrich --help"
 
+# ---- linkers: the exact lookup gives the same personas here; with the link
+# index built (DB/link, found by default) too; a missing index is named
+expect_rc 0 "enrich --linker exact" "$persona" enrich --in "$msgs" --db "$kg" --linker exact
+cmp -s "$tmp/out" "$p1" || die "--linker exact: other personas on the demo messages"
+expect_rc 0 "link index" "$persona" link index --db "$kg"
+expect_rc 0 "enrich with the link index" "$persona" enrich --in "$msgs" --db "$kg"
+cmp -s "$tmp/out" "$p1" || die "with the link index: other personas on the demo messages"
+expect_rc 3 "enrich, missing link index" "$persona" enrich --in "$msgs" --db "$kg" --link-index "$tmp/noindex"
+expect_rc 2 "enrich, bad --linker" "$persona" enrich --in "$msgs" --db "$kg" --linker fuzzy
+
 # ---- policy: Art. 9 classes allowed explicitly
 echo '{"allow": ["health"]}' > "$tmp/policy.json"
 expect_rc 0 "enrich with a policy" "$persona" enrich --in "$msgs" --db "$kg" --policy "$tmp/policy.json"

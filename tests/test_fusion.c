@@ -6,6 +6,7 @@
 #include "pe_fusion.h"
 #include "pe_import.h"
 #include "pe_kg.h"
+#include "pe_link.h"
 #include "pe_personastore.h"
 #include "pe_test.h"
 
@@ -431,6 +432,46 @@ static void test_fusion_rules(void)
     pe_fusion_free(f);
 }
 
+/* The entity linker of pe_link.h through the same interface. */
+static void test_real_linker(void)
+{
+    if (!kg) return;
+    pe_linker *l = NULL;
+    pe_link_options lo = pe_link_options_default();
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &lo, &l), PE_OK);
+    if (!l) return;
+    pe_fusion_options o = pe_fusion_options_default();
+    o.link = pe_fusion_link_linker;
+    o.link_user = l;
+    pe_fusion *f = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_fusion_new(kr, &o, &f, &err), PE_OK);
+    pe_fusion_counts c;
+    memset(&c, 0, sizeof c);
+    tri a[] = {{"live_in_citystatecountry", "Paris", 0.9f}, {"employed_by_company", "apple", 0.9f}};
+    PE_CHECK_EQ_INT(fuse(f, "lin", "l1", 1700000000, "I live in Paris and work at apple", a, 2, &c), PE_OK);
+    tri b[] = {{"live_in_citystatecountry", "pizza", 0.9f}};
+    PE_CHECK_EQ_INT(fuse(f, "lin", "l2", 1700000001, "i live in pizza", b, 1, &c), PE_OK);
+    PE_CHECK_EQ_INT(c.rejected, 1);
+    pe_ps_attr_list *lst = attrs_of("lin");
+    const pe_ps_attr *res = find_attr(lst, "residence", "paris");
+    PE_CHECK(res && res->entity && !strcmp(res->entity, "Q90") && res->n_evidence == 1 && !isnan(res->evidence[0].link_score));
+    const pe_ps_attr *emp = find_attr(lst, "employer", "apple");
+    PE_CHECK(emp && emp->entity && !strcmp(emp->entity, "Q312")); /* a runner-up of the right type */
+    PE_CHECK(find_attr(lst, "country", "france") != NULL);
+    pe_ps_attr_list_free(lst);
+    /* the linker alone: NIL for an unknown form, candidates best first */
+    pe_fusion_link_result lr;
+    const char *t = "i love zxqwv and paris";
+    PE_CHECK_EQ_INT(pe_fusion_link_linker(l, t, strlen(t), 7, 12, NULL, 0, &lr), PE_OK);
+    PE_CHECK_EQ_INT(lr.n, 0);
+    PE_CHECK_EQ_INT(pe_fusion_link_linker(l, t, strlen(t), 17, 22, NULL, 0, &lr), PE_OK);
+    PE_CHECK(lr.n >= 2 && !strcmp(lr.c[0].entity, "Q90"));
+    PE_CHECK_EQ_INT(pe_fusion_link_linker(l, t, strlen(t), 17, 40, NULL, 0, &lr), PE_ERR_INVALID);
+    pe_fusion_free(f);
+    pe_linker_close(l);
+}
+
 int main(void)
 {
     const char *t = getenv("TMPDIR");
@@ -441,6 +482,7 @@ int main(void)
     PE_RUN(test_age);
     PE_RUN(test_policy);
     PE_RUN(test_fusion_rules);
+    PE_RUN(test_real_linker);
     pe_kg_reader_end(kr);
     pe_kg_close(kg);
     pe_ps_close(ps);
