@@ -505,6 +505,10 @@ int enrich_open(enrich_run *run, const pe_fusion_options *o)
         return PE_EXIT_FAIL;
     }
     if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    pe_ner_options no = pe_ner_options_default();
+    no.graph = run->kr;
+    st = pe_ner_open(run->enc, &no, &run->ner, &err);
+    if (st != PE_OK && st != PE_NOT_FOUND) return pe_cli_fail(st, err.msg);
     pe_encoder_get_info(run->enc, &run->info);
     pe_fusion_options fo = *o;
     fo.model_id = run->info.model_id && *run->info.model_id ? run->info.model_id : NULL;
@@ -518,6 +522,8 @@ void enrich_close(enrich_run *run)
 {
     pe_fusion_free(run->fusion);
     pe_rel_close(run->rel);
+    pe_ner_close(run->ner);
+    run->ner = NULL;
     pe_linker_close(run->linker);
     pe_link_model_free(run->ranker);
     run->fusion = NULL;
@@ -562,10 +568,26 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
 pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
                          const char *text, pe_error *err)
 {
-    size_t len = strlen(text), n = 0;
+    size_t len = strlen(text), n = 0, nm = 0;
     pe_rel_extraction *x = NULL;
-    pe_status st = pe_rel_extract(run->rel, text, len, &x, &n, err);
-    if (st != PE_OK) return st;
+    pe_ner_mention *men = NULL;
+    pe_status st;
+    /* one encoder pass for both heads (the windowed path for long texts) */
+    pe_encoder_result *res = NULL;
+    pe_encoder_encode_options eo = pe_encoder_encode_options_default();
+    if ((st = pe_encoder_encode_texts(run->enc, &text, &len, 1, &eo, &res)) != PE_OK)
+        return pe_error_set(err, st, "%s", pe_encoder_errmsg(run->enc));
+    const int whole = !res->encodings[0]->truncated;
+    st = whole ? pe_rel_extract_encoded(run->rel, text, res->encodings[0], res->hidden_states, &x, &n, err)
+               : pe_rel_extract(run->rel, text, len, &x, &n, err);
+    if (st == PE_OK && run->ner && n)
+        st = whole ? pe_ner_extract_encoded(run->ner, text, res->encodings[0], res->hidden_states, &men, &nm, err)
+                   : pe_ner_extract(run->ner, text, len, &men, &nm, err);
+    pe_encoder_result_free(res);
+    if (st != PE_OK) {
+        pe_rel_extractions_free(x, n);
+        return st;
+    }
     pe_fusion_triple *t = n ? calloc(n, sizeof *t) : NULL;
     if (n && !t) {
         pe_rel_extractions_free(x, n);
@@ -577,7 +599,18 @@ pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, con
         t[i].end = x[i].object.end;
         t[i].score = x[i].score;
         t[i].ner_score = NAN;
+        /* the NER score of the mention overlapping the object most */
+        size_t best = 0;
+        for (size_t k = 0; k < nm; k++) {
+            size_t a = men[k].start > t[i].start ? men[k].start : t[i].start;
+            size_t b = men[k].end < t[i].end ? men[k].end : t[i].end;
+            if (b > a && b - a > best) {
+                best = b - a;
+                t[i].ner_score = men[k].score;
+            }
+        }
     }
+    pe_ner_mentions_free(men, nm);
     pe_fusion_message m = {user, message_id, time, text, len};
     st = pe_fusion_apply(run->fusion, w, &m, t, n, &run->counts, err);
     free(t);

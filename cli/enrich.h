@@ -7,6 +7,7 @@
 #include "pe_fusion.h"
 #include "pe_kg.h"
 #include "pe_link.h"
+#include "pe_ner.h"
 #include "pe_personastore.h"
 #include "pe_relation.h"
 
@@ -18,6 +19,7 @@ typedef struct enrich_run {
     pe_kg_reader *kr;      /* caller's */
     pe_ps *ps;             /* caller's */
     pe_rel *rel;           /* enrich_open / enrich_close */
+    pe_ner *ner;           /* likewise; NULL when the model has no NER head */
     pe_fusion *fusion;     /* enrich_open / enrich_close */
     pe_linker *linker;     /* enrich_open_linker / enrich_close; NULL: exact lookup */
     pe_link_model *ranker; /* likewise; NULL: candidates by prior */

@@ -25,16 +25,19 @@ has() { grep -qF -- "$2" "$1" || { die "$3: no '$2' in $1"; head -c 3000 "$1"; e
 hasnt() { ! grep -qF -- "$2" "$1" || die "$3: '$2' found in $1"; }
 line_of() { grep "\"user_id\":\"$2\"" "$1"; } # the persona line of a user
 
-# ---- a tiny model that knows the fixture's sentences
+# ---- a tiny model (NER and relation heads) that knows the fixture's sentences
 cat > "$tmp/rel.json" <<JSON
 {"vocab": "$models/vocab.txt", "data_dir": "$fix", "max_len": 32,
  "model": {"layers": 1, "hidden": 32, "heads": 2, "intermediate": 64, "max_position": 64},
+ "ner": {"types": ["person", "location", "organization", "work"],
+         "train": [{"path": "ner/tiny.conll", "type_map": "PER=person,LOC=location,ORG=organization,MISC=work"}],
+         "dev": [{"path": "ner/tiny.conll", "type_map": "PER=person,LOC=location,ORG=organization,MISC=work"}]},
  "rel": {"train": "fusion/persona_rel.jsonl", "dev": "fusion/persona_rel.jsonl"},
  "train": {"steps": 200, "batch_tokens": 512, "lr": 1e-2, "warmup": 10, "dropout": 0, "attention_dropout": 0,
            "weight_decay": 0, "eval_every": 50, "checkpoint_every": 0, "log_every": 50},
  "export": {"pem": "model.pem", "f16": true, "model_id": "tiny-fusion", "model_version": "7"}}
 JSON
-expect_rc 0 "train rel" "$persona" train rel --recipe "$tmp/rel.json" --out "$tmp/run" --threads 1
+expect_rc 0 "train tag" "$persona" train tag --recipe "$tmp/rel.json" --out "$tmp/run" --threads 1
 model="$tmp/run/model.pem"
 [ -f "$model" ] || { echo "FAIL: no model"; exit 1; }
 export PERSONA_MODEL="$model"
@@ -162,6 +165,15 @@ printf '%s\n' '{"user_id":"pat","attributes":[{"attribute":"residence"}]}' > "$t
 expect_rc 4 "enrich a bad profile" "$persona" enrich --in "$tmp/profile.jsonl" --db "$kg"
 has "$tmp/err" 'profile.jsonl:1: each profile attribute needs' "bad profile named"
 
+# ---- a persona store of a newer layout version: a clear error, not a byte changed
+cp -r "$ps" "$tmp/ps3"
+LC_ALL=C perl -0777 -pi -e 's/layout_version\x00\x00\x00\x01/layout_version\x00\x00\x00\x02/g' "$tmp/ps3/data.mdb"
+cp "$tmp/ps3/data.mdb" "$tmp/newer.mdb"
+expect_rc 1 "enrich into a newer store" "$persona" enrich --in "$msgs" --db "$kg" --db-personas "$tmp/ps3"
+has "$tmp/err" "layout version 2 is newer" "newer layout named"
+cmp -s "$tmp/newer.mdb" "$tmp/ps3/data.mdb" || die "a newer store was changed"
+expect_rc 1 "audit a newer store" "$persona" audit alice --db-personas "$tmp/ps3"
+
 # ---- audit: needs no model
 export PERSONA_MODEL="$tmp/none.pem"
 expect_rc 0 "audit text" "$persona" audit alice country --db-personas "$ps"
@@ -170,6 +182,8 @@ has "$tmp/out" 'replaced "france"' "what it replaced"
 expect_rc 0 "audit text residence" "$persona" audit alice residence --db-personas "$ps"
 has "$tmp/out" 'model tiny-fusion version 7, rule map_relation' "model id and version"
 has "$tmp/out" 'characters [10, 16) in "i live in berlin now ."' "span and snippet"
+has "$tmp/out" 'relation score 0.9' "relation score"
+has "$tmp/out" ', ner score 0.' "NER score of the object's mention"
 has "$tmp/out" 'linked to Q64, link score' "link and score"
 expect_rc 0 "audit age" "$persona" audit alice age --db-personas "$ps"
 has "$tmp/out" 'method pattern, rule pattern_age' "pattern provenance"
