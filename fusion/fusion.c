@@ -389,15 +389,37 @@ static pe_status withhold(ctx *x, const item *it)
     return PE_OK;
 }
 
+static pe_status retract_derived(ctx *x, char **entities, size_t n_entities);
+
+/* Retracts `value` of `attribute` (NULL: every current value), then the
+ * derived attributes that rested only on the retracted values' entities. */
 static pe_status retract(ctx *x, const char *attribute, const char *value, const char *rule, const char *reason)
 {
     pe_ps_cause why = {.rule = rule, .reason = reason, .message_id = x->m->message_id, .message_time = x->m->time};
+    char *ents[16];
+    size_t ne = 0;
+    pe_ps_attr_list *l = NULL;
+    pe_status st = pe_ps_attributes(pe_ps_writer_reader(x->w), x->m->user, attribute, value ? PE_PS_LIST_HISTORY : 0, &l);
+    if (st >= PE_ERR_FIRST) return store_fail(x, st, "reading attributes");
+    for (size_t i = 0; l && i < l->n && ne < 16; i++) {
+        const pe_ps_attr *a = &l->attrs[i];
+        if (a->state == PE_PS_RETRACTED || !a->entity || (value && strcmp(a->value, value))) continue;
+        if (!(ents[ne] = strdup(a->entity))) break;
+        ne++;
+    }
+    pe_ps_attr_list_free(l);
     size_t n = 0;
-    pe_status st = pe_ps_retract(x->w, x->m->user, attribute, value, &why, &n);
-    if (st == PE_NOT_FOUND) return PE_OK;
-    if (st != PE_OK) return store_fail(x, st, "retracting");
-    x->c->retracted += n;
-    return PE_OK;
+    st = pe_ps_retract(x->w, x->m->user, attribute, value, &why, &n);
+    if (st == PE_OK) {
+        x->c->retracted += n;
+        st = retract_derived(x, ents, ne);
+    } else if (st == PE_NOT_FOUND) {
+        st = PE_OK;
+    } else {
+        st = store_fail(x, st, "retracting");
+    }
+    for (size_t i = 0; i < ne; i++) free(ents[i]);
+    return st;
 }
 
 /* Generic objects of negations: "i have no pets" retracts every pet. */
@@ -434,6 +456,40 @@ static const struct {
     {"P136", NULL, "genre", NULL, PE_PS_SENS_NONE, 0, "derive_genre_p136"},
     {"P641", NULL, "sport", NULL, PE_PS_SENS_NONE, 0, "derive_sport_p641"},
 };
+
+static pe_status retract_derived(ctx *x, char **entities, size_t n_entities)
+{
+    if (!n_entities) return PE_OK;
+    for (size_t d = 0; d < sizeof derivations / sizeof derivations[0]; d++) {
+        int seen = 0; /* each derived attribute once */
+        for (size_t k = 0; k < d; k++) seen |= !strcmp(derivations[k].attribute, derivations[d].attribute);
+        if (seen) continue;
+        pe_ps_attr_list *l = NULL;
+        pe_status st = pe_ps_attributes(pe_ps_writer_reader(x->w), x->m->user, derivations[d].attribute, PE_PS_LIST_EVIDENCE, &l);
+        if (st == PE_NOT_FOUND) continue;
+        if (st != PE_OK) return store_fail(x, st, "reading attributes");
+        for (size_t i = 0; i < l->n && st == PE_OK; i++) {
+            const pe_ps_attr *a = &l->attrs[i];
+            int only = a->n_evidence > 0;
+            for (size_t k = 0; k < a->n_evidence && only; k++) {
+                const pe_ps_evidence *e = &a->evidence[k];
+                int from = 0;
+                for (size_t j = 0; j < n_entities && e->n_facts; j++) from |= !strcmp(e->facts[0].subject, entities[j]);
+                only = e->method == PE_PS_FROM_GRAPH && from;
+            }
+            if (!only) continue;
+            pe_ps_cause why = {.rule = "derived_parent_retracted", .reason = "parent retracted",
+                               .message_id = x->m->message_id, .message_time = x->m->time};
+            size_t n = 0;
+            st = pe_ps_retract(x->w, x->m->user, a->attribute, a->value, &why, &n);
+            if (st == PE_NOT_FOUND) st = PE_OK;
+            else if (st == PE_OK) x->c->retracted += n;
+        }
+        pe_ps_attr_list_free(l);
+        if (st != PE_OK) return store_fail(x, st, "retracting a derived attribute");
+    }
+    return PE_OK;
+}
 
 static int in_bar_list(const char *list, const char *name)
 {

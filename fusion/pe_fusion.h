@@ -70,7 +70,10 @@
  *   any entity -P136-> genre                      => "genre"
  *   any entity -P641-> sport                      => "sport"
  * Confidence: the parent's times options.derived_factor. Sensitivity: the
- * higher of the parent's and the derived value's own (inheritance).
+ * higher of the parent's and the derived value's own (inheritance). When
+ * a value is retracted (negation, "used to"), the derived values whose
+ * every evidence came from its entity are retracted too (rule
+ * "derived_parent_retracted").
  *
  * Confidence (documented formula). A triple's evidence strength is
  *   s = clamp(score, 0, 1) x (mismatch_factor if down-weighted) x

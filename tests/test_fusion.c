@@ -353,6 +353,20 @@ static void test_fusion_rules(void)
     PE_CHECK(find_attr(l, "activities", "skiing") && find_attr(l, "activities", "skiing")->state == PE_PS_RETRACTED);
     pe_ps_attr_list_free(l);
 
+    /* a retracted value takes what was derived from it along */
+    tri nl[] = {{"live_in_citystatecountry", "Berlin", 0.9f}};
+    PE_CHECK_EQ_INT(fuse(f, "bob", "b5", t0 + 3 * day, "i no longer live in Berlin", nl, 1, &c), PE_OK);
+    l = attrs_of("bob");
+    PE_CHECK(l && find_attr(l, "residence", "berlin") == NULL); /* nothing to retract: never stored */
+    pe_ps_attr_list_free(l);
+    tri yes[] = {{"live_in_citystatecountry", "Berlin", 0.9f}};
+    PE_CHECK_EQ_INT(fuse(f, "bob", "b6", t0 + 4 * day, "I live in Berlin", yes, 1, &c), PE_OK);
+    PE_CHECK_EQ_INT(fuse(f, "bob", "b7", t0 + 5 * day, "i no longer live in Berlin", nl, 1, &c), PE_OK);
+    l = attrs_of("bob");
+    PE_CHECK(find_attr(l, "residence", "berlin") && find_attr(l, "residence", "berlin")->state == PE_PS_RETRACTED);
+    PE_CHECK(find_attr(l, "country", "germany") && find_attr(l, "country", "germany")->state == PE_PS_RETRACTED);
+    pe_ps_attr_list_free(l);
+
     /* age from the pattern, marked as such */
     PE_CHECK_EQ_INT(fuse(f, "bob", "b4", t0 + 2 * day, "i'm 34 and tired", NULL, 0, &c), PE_OK);
     l = attrs_of("bob");
