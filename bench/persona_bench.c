@@ -33,6 +33,7 @@
 #include "pe_fusion.h"
 #include "pe_kg.h"
 #include "pe_link.h"
+#include "pe_ner.h"
 #include "pe_personastore.h"
 #include "pe_relation.h"
 
@@ -244,6 +245,8 @@ static size_t baseline(const char *t, pe_fusion_triple *out, size_t cap)
 /* ---- one system over all speakers ---- */
 
 static pe_linker *g_linker; /* the entity linker on the graph (as enrich uses it) */
+static pe_encoder *g_enc;   /* the model, for one encoder pass serving both heads */
+static pe_ner *g_ner;       /* its NER head, NULL when it has none */
 
 typedef struct result {
     long tp, fp, fn;
@@ -283,14 +286,33 @@ static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_k
             pe_fusion_triple tr[32];
             size_t nt = 0, nx = 0;
             pe_rel_extraction *x = NULL;
-            if (rel) {
-                if (pe_rel_extract(rel, t, strlen(t), &x, &nx, &err) != PE_OK) {
-                    nx = 0;
-                    x = NULL;
+            if (rel) { /* as persona enrich does it: one encoder pass, both heads */
+                size_t tl = strlen(t), nm = 0;
+                pe_ner_mention *men = NULL;
+                pe_encoder_result *er = NULL;
+                pe_encoder_encode_options eo = pe_encoder_encode_options_default();
+                if (pe_encoder_encode_texts(g_enc, &t, &tl, 1, &eo, &er) == PE_OK) {
+                    const int whole = !er->encodings[0]->truncated;
+                    if ((whole ? pe_rel_extract_encoded(rel, t, er->encodings[0], er->hidden_states, &x, &nx, &err)
+                               : pe_rel_extract(rel, t, tl, &x, &nx, &err)) != PE_OK) {
+                        nx = 0;
+                        x = NULL;
+                    }
+                    if (g_ner && nx &&
+                        (whole ? pe_ner_extract_encoded(g_ner, t, er->encodings[0], er->hidden_states, &men, &nm, &err)
+                               : pe_ner_extract(g_ner, t, tl, &men, &nm, &err)) != PE_OK) {
+                        men = NULL;
+                        nm = 0;
+                    }
+                    pe_encoder_result_free(er);
                 }
                 nt = nx > 32 ? 32 : nx;
-                for (size_t i = 0; i < nt; i++)
+                for (size_t i = 0; i < nt; i++) {
                     tr[i] = (pe_fusion_triple){x[i].relation, x[i].object.start, x[i].object.end, x[i].score, NAN};
+                    for (size_t k = 0; k < nm; k++)
+                        if (men[k].start < tr[i].end && men[k].end > tr[i].start) tr[i].ner_score = men[k].score;
+                }
+                pe_ner_mentions_free(men, nm);
             } else {
                 nt = baseline(t, tr, 32);
             }
@@ -417,6 +439,10 @@ int main(int argc, char **argv)
             return 1;
         }
         pe_encoder_get_info(enc, &info);
+        g_enc = enc;
+        pe_ner_options no = pe_ner_options_default();
+        no.graph = kr;
+        if (pe_ner_open(enc, &no, &g_ner, &err) != PE_OK) g_ner = NULL;
         if (run_system("model", sp, n, rel, kr, info.model_id, info.model_version, &mod) != 0) return 1;
         have_model = 1;
     }
@@ -450,6 +476,7 @@ int main(int argc, char **argv)
         }
     }
     pe_rel_close(rel);
+    pe_ner_close(g_ner);
     pe_encoder_free(enc);
     pe_linker_close(g_linker);
     pe_kg_reader_end(kr);

@@ -209,7 +209,7 @@ expect_rc 2 "audit bad format" "$persona" audit alice --format xml --db-personas
 grep -qF 'i live in berlin now' "$ps/data.mdb" || die "alice's snippet not in the store before forget"
 expect_rc 0 "forget" "$persona" forget alice --db-personas "$ps"
 has "$tmp/out" "store rebuilt" "forget rebuilds"
-for s in 'i live in berlin now' 'alice' 'i have two dogs' 'a3'; do
+for s in 'i live in berlin now' 'alice' 'i have two dogs' 'i live in paris'; do
   hasnt "$ps/data.mdb" "$s" "forgotten user's bytes"
 done
 expect_rc 3 "audit forgotten user" "$persona" audit alice --db-personas "$ps"
