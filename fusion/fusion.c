@@ -273,6 +273,7 @@ typedef struct item {
     size_t n_facts;
     size_t start, end;                        /* bytes of the message */
     double ner_score, rel_score;
+    int keep_current;                         /* functional: never displace the current value */
 } item;
 
 typedef struct ctx {
@@ -298,9 +299,12 @@ static void count_outcome(ctx *x, pe_ps_outcome o)
     }
 }
 
-/* Upserts one value with the confidence rule and the functional rule. */
-static pe_status upsert(ctx *x, const item *it)
+/* Upserts one value with the confidence rule and the functional rule.
+ * *current (may be NULL): 0 when the value was kept out of the current
+ * one's way (a functional alternative in history), else 1. */
+static pe_status upsert(ctx *x, const item *it, int *current)
 {
+    if (current) *current = 0;
     pe_status st;
     pe_ps_reader *r = pe_ps_writer_reader(x->w);
     pe_ps_attr_list *l = NULL;
@@ -322,8 +326,8 @@ static pe_status upsert(ctx *x, const item *it)
             cur = a;
         }
     }
-    int keep_current = 0;
-    if (it->functional && cur) {
+    int keep_current = it->keep_current && cur;
+    if (it->functional && cur && !keep_current) {
         int newer = t >= cur->last_seen;
         int wins = (newer && conf >= x->f->o.replace_threshold) || conf > cur->confidence * decay(x->f, t - cur->last_seen);
         keep_current = !wins;
@@ -368,6 +372,7 @@ static pe_status upsert(ctx *x, const item *it)
     pe_ps_attr_list_free(l);
     if (st != PE_OK) return store_fail(x, st, "storing an attribute");
     count_outcome(x, res.outcome);
+    if (current) *current = !keep_current;
     return PE_OK;
 }
 
@@ -561,7 +566,7 @@ static pe_status derive(ctx *x, const item *parent)
             if (!allowed(x->f, it.sensitivity)) {
                 st = withhold(x, &it);
             } else {
-                st = upsert(x, &it);
+                st = upsert(x, &it, NULL);
                 if (st == PE_OK) x->c->derived++;
             }
             k++;
@@ -692,15 +697,18 @@ static pe_status fuse_triple(ctx *x, const pe_fusion_triple *tr)
             st = retract(x, attr, generic ? NULL : norm, rule, pol == PE_FUSION_NEGATE ? "negated" : "past");
             p = bar ? bar + 1 : NULL;
         }
-        if (st == PE_OK && it.attribute) st = upsert(x, &it);
+        if (st == PE_OK && it.attribute) st = upsert(x, &it, NULL);
     } else if (self_past) {
-        /* stored for the record, then aged out at once */
-        it.functional = e->functional;
-        st = upsert(x, &it);
+        /* stored for the record, then aged out at once; a past value never
+         * displaces the current one ("i used to live in london") */
+        it.keep_current = 1;
+        st = upsert(x, &it, NULL);
         if (st == PE_OK) st = retract(x, it.attribute, norm, rule, "past");
     } else {
-        st = upsert(x, &it);
-        if (st == PE_OK) st = derive(x, &it);
+        /* derived values follow their parent: none from a value kept in history */
+        int current = 0;
+        st = upsert(x, &it, &current);
+        if (st == PE_OK && current) st = derive(x, &it);
     }
     free(norm);
     return st;
@@ -738,7 +746,7 @@ pe_status pe_fusion_apply(pe_fusion *f, pe_ps_writer *w, const pe_fusion_message
         it.rule = "pattern_age";
         it.start = a0;
         it.end = a1;
-        st = upsert(&x, &it);
+        st = upsert(&x, &it, NULL);
         free(age);
         if (st != PE_OK) return st;
         x.c->patterns++;
@@ -821,7 +829,10 @@ pe_status pe_fusion_apply_profile(pe_fusion *f, pe_ps_writer *w, const char *use
         it.sensitivity = sens_max(e ? e->sensitivity : PE_PS_SENS_NONE, value_sensitivity(f, norm, it.entity));
         free(norm);
         if (!allowed(f, it.sensitivity)) st = withhold(&x, &it);
-        else if ((st = upsert(&x, &it)) == PE_OK) st = derive(&x, &it);
+        else {
+            int current = 0;
+            if ((st = upsert(&x, &it, &current)) == PE_OK && current) st = derive(&x, &it);
+        }
         if (st != PE_OK) return st;
     }
     return PE_OK;

@@ -69,6 +69,8 @@
  *                                                   the entity is a country)
  *   any entity -P136-> genre                      => "genre"
  *   any entity -P641-> sport                      => "sport"
+ * Only a value that is current after its update derives (a functional
+ * alternative kept in history does not).
  * Confidence: the parent's times options.derived_factor. Sensitivity: the
  * higher of the parent's and the derived value's own (inheritance). When
  * a value is retracted (negation, "used to"), the derived values whose

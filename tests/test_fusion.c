@@ -307,6 +307,18 @@ static void test_fusion_rules(void)
     l = attrs_of("alice");
     PE_CHECK(find_attr(l, "residence", "berlin") && find_attr(l, "residence", "berlin")->state == PE_PS_CURRENT);
     PE_CHECK(find_attr(l, "residence", "lyon") && find_attr(l, "residence", "lyon")->state == PE_PS_HISTORY);
+    /* ... and nothing is derived from a value kept in history */
+    PE_CHECK(find_attr(l, "country", "germany") && find_attr(l, "country", "germany")->state == PE_PS_CURRENT);
+    PE_CHECK(find_attr(l, "country", "france") && find_attr(l, "country", "france")->n_evidence == 1);
+    pe_ps_attr_list_free(l);
+
+    /* "used to": the past value is recorded and retracted, the current one stays */
+    tri ut[] = {{"live_in_citystatecountry", "London", 0.9f}};
+    PE_CHECK_EQ_INT(fuse(f, "alice", "m3b", t0 + 30 * day + 60, "i used to live in London", ut, 1, &c), PE_OK);
+    l = attrs_of("alice");
+    PE_CHECK(find_attr(l, "residence", "berlin") && find_attr(l, "residence", "berlin")->state == PE_PS_CURRENT);
+    PE_CHECK(find_attr(l, "residence", "london") && find_attr(l, "residence", "london")->state == PE_PS_RETRACTED);
+    PE_CHECK(find_attr(l, "country", "germany") && find_attr(l, "country", "germany")->state == PE_PS_CURRENT);
     pe_ps_attr_list_free(l);
 
     /* type check: a residence that is no place is rejected; a pet that is
