@@ -106,6 +106,24 @@ cat "$tmp"/part-*.out | LC_ALL=C sort > "$tmp/merged.jsonl"
 LC_ALL=C sort "$tmp/one.jsonl" > "$tmp/one.sorted"
 cmp -s "$tmp/merged.jsonl" "$tmp/one.sorted" || { die "partitioned run differs from one process"; diff "$tmp/merged.jsonl" "$tmp/one.sorted" | head; }
 
+# ---- readers while a writer enriches: audit --verify and audit run meanwhile
+for i in $(seq 1 150); do
+  sed "s/\"message_id\": \"\([a-z0-9]*\)\"/\"message_id\": \"\1-$i\"/" "$msgs"
+done > "$tmp/many.jsonl"
+"$persona" enrich --in "$tmp/many.jsonl" --db "$kg" --db-personas "$tmp/psc" > "$tmp/many.out" 2>"$tmp/many.err" &
+wpid=$!
+readers=0
+while kill -0 $wpid 2>/dev/null; do
+  if [ -f "$tmp/psc/data.mdb" ]; then
+    "$persona" audit --verify --db-personas "$tmp/psc" >/dev/null 2>"$tmp/rerr" || { grep -q "no persona store\|not a persona store" "$tmp/rerr" || die "verify while a writer enriches: $(cat "$tmp/rerr")"; }
+    readers=$((readers + 1))
+  fi
+done
+wait $wpid || die "the writer failed while readers ran"
+expect_rc 0 "verify after the concurrent run" "$persona" audit --verify --db-personas "$tmp/psc"
+has "$tmp/many.err" "1800 messages" "all messages of the concurrent run"
+echo "concurrent readers: $readers verify runs during the write"
+
 # ---- bad lines: named, skipped and counted; fatal with --strict
 {
   echo '{"user_id":"dan","message_id":"d1","timestamp":1700000000,"text":"i live in paris ."}'
