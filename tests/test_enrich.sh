@@ -143,6 +143,11 @@ has "$tmp/err" "5 lines skipped" "skipped count"
 has "$tmp/out" '"value":"paris","entity":"Q90","confidence"' "good lines around bad ones"
 has "$tmp/out" '"evidence":["d1"]' "duplicate message counted once"
 has "$tmp/out" '"value":"google"' "ISO 8601 with an offset"
+# random bytes and truncated JSON: every line refused, nothing crashes
+{ head -c 20000 /dev/urandom | tr '\n' 'x' | fold -w 97; echo
+  l1=$(head -1 "$msgs"); for i in $(seq 1 3 $((${#l1} - 1))); do printf '%s\n' "${l1:0:$i}"; done; } > "$tmp/noise.jsonl"
+expect_rc 4 "enrich on noise" "$persona" enrich --in "$tmp/noise.jsonl" --db "$kg"
+[ ! -s "$tmp/out" ] || die "noise gave personas"
 expect_rc 1 "enrich --strict" "$persona" enrich --in "$tmp/bad.jsonl" --db "$kg" --strict
 has "$tmp/err" "bad.jsonl:2:" "--strict names the line"
 [ ! -s "$tmp/out" ] || die "--strict wrote personas"
