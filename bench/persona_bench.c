@@ -411,7 +411,7 @@ int main(int argc, char **argv)
     if (db) {
         pe_kg_options ko = pe_kg_options_default();
         ko.read_only = 1;
-        if (pe_kg_open(db, &ko, &kg) != PE_OK || pe_kg_reader_begin(kg, &kr) != PE_OK) {
+        if (pe_kg_open(db, &ko, &kg, &err) != PE_OK || pe_kg_reader_begin(kg, &kr) != PE_OK) {
             fprintf(stderr, "pe_bench_persona: cannot open the graph %s\n", db);
             return 1;
         }

@@ -45,26 +45,21 @@ static void audit_usage(FILE *f)
             "options:\n"
             "  --db-personas DIR  the persona store; default $PERSONA_PERSONAS, else ./persona-personas\n"
             "  --format F         text, json, prov or turtle\n"
-            "  --verify           check the audit log (exit 1 when it was tampered with)\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure (a damaged audit log with --verify), 2 usage,\n"
-            "            3 store, user or attribute not found\n");
+            "  --verify           check the audit log (exit 1 when it was tampered with)\n");
 }
 
 static int open_store(const char *dir, int read_only, pe_ps **ps)
 {
     struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        fprintf(stderr, "persona: no persona store at %s (give --db-personas DIR)\n", dir);
-        return PE_EXIT_NOT_FOUND;
-    }
+    if (stat(dir, &sb) != 0)
+        return pe_cli_error(PE_EXIT_MISSING, "no persona store at %s (give --db-personas DIR)", dir);
     pe_ps_options o = pe_ps_options_default();
     o.read_only = read_only;
     o.create = 0;
     pe_error err;
     pe_error_clear(&err);
     pe_status st = pe_ps_open(dir, &o, ps, &err);
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
     return PE_EXIT_OK;
 }
 
@@ -241,7 +236,7 @@ static int verify(pe_ps *ps)
 {
     pe_ps_reader *r = NULL;
     pe_status st = pe_ps_reader_begin(ps, &r);
-    if (st != PE_OK) return pe_cli_fail(st, pe_ps_errmsg(ps));
+    if (st != PE_OK) return pe_cli_fail(st, "%s", pe_ps_errmsg(ps));
     pe_ps_verify_result v;
     memset(&v, 0, sizeof v);
     st = pe_ps_audit_verify(r, &v);
@@ -254,45 +249,27 @@ static int verify(pe_ps *ps)
         printf("audit log DAMAGED at record %llu: %s\n", (unsigned long long)v.bad_seq, pe_ps_errmsg(ps));
         return PE_EXIT_FAIL;
     }
-    return pe_cli_fail(st, pe_ps_errmsg(ps));
+    return pe_cli_fail(st, "%s", pe_ps_errmsg(ps));
 }
 
 int pe_cmd_audit(int argc, char **argv)
 {
-    const char *dir = default_store(), *user = NULL, *attribute = NULL, *format = "text";
-    int do_verify = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (pe_cli_is_help(a)) {
-            audit_usage(stdout);
-            return PE_EXIT_OK;
-        } else if (!strcmp(a, "--db-personas") && i + 1 < argc) {
-            dir = argv[++i];
-        } else if (!strcmp(a, "--format") && i + 1 < argc) {
-            format = argv[++i];
-        } else if (!strcmp(a, "--verify")) {
-            do_verify = 1;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "persona: audit: unknown option or missing value '%s'\n", a);
-            audit_usage(stderr);
-            return PE_EXIT_USAGE;
-        } else if (!user) {
-            user = a;
-        } else if (!attribute) {
-            attribute = a;
-        } else {
-            audit_usage(stderr);
-            return PE_EXIT_USAGE;
-        }
-    }
-    if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "prov") && strcmp(format, "turtle")) {
-        fprintf(stderr, "persona: audit: --format is text, json, prov or turtle, not '%s'\n", format);
-        return PE_EXIT_USAGE;
-    }
-    if (!user && !do_verify) {
-        audit_usage(stderr);
-        return PE_EXIT_USAGE;
-    }
+    const char *dir = default_store(), *user = NULL, *attribute = NULL;
+    int do_verify = 0, fmt = 0;
+    const pe_cli_opt opts[] = {{"--db-personas", PE_CLI_STRING, &dir},
+                               {"--format", PE_CLI_CHOICE, &fmt, .choices = "text|json|prov|turtle"},
+                               {"--verify", PE_CLI_FLAG, &do_verify},
+                               {0}};
+    const pe_cli_spec spec = {"audit", audit_usage, opts, 0, 2,
+                              "            (1 with --verify: the audit log was tampered with; 3: no such user\n"
+                              "            or attribute; 5: no persona store)\n"};
+    int np, prc = pe_cli_parse(&spec, argc, argv, &np);
+    if (prc != PE_CLI_RUN) return prc;
+    static const char *const formats[] = {"text", "json", "prov", "turtle"};
+    const char *format = formats[fmt];
+    if (np >= 1) user = argv[1];
+    if (np >= 2) attribute = argv[2];
+    if (!user && !do_verify) return pe_cli_error(PE_EXIT_USAGE, "give a USER, or --verify (see --help)");
     pe_ps *ps = NULL;
     int rc = open_store(dir, 1, &ps);
     if (rc != PE_EXIT_OK) return rc;
@@ -306,7 +283,7 @@ int pe_cmd_audit(int argc, char **argv)
     pe_ps_reader *r = NULL;
     pe_status st = pe_ps_reader_begin(ps, &r);
     if (st != PE_OK) {
-        rc = pe_cli_fail(st, pe_ps_errmsg(ps));
+        rc = pe_cli_fail(st, "%s", pe_ps_errmsg(ps));
         pe_ps_close(ps);
         return rc;
     }
@@ -343,11 +320,10 @@ int pe_cmd_audit(int argc, char **argv)
         pe_ps_history_free(h);
     }
     if (st == PE_NOT_FOUND) {
-        fprintf(stderr, "persona: audit: %s%s%s not found\n", attribute ? attribute : "user ", attribute ? " of " : "",
-                user);
-        rc = PE_EXIT_NOT_FOUND;
+        rc = pe_cli_error(PE_EXIT_NOT_FOUND, "%s%s%s not found", attribute ? attribute : "user ", attribute ? " of " : "",
+                          user);
     } else if (st != PE_OK) {
-        rc = pe_cli_fail(st, pe_ps_errmsg(ps));
+        rc = pe_cli_fail(st, "%s", pe_ps_errmsg(ps));
     } else {
         rc = PE_EXIT_OK;
     }
@@ -373,35 +349,19 @@ static void forget_usage(FILE *f)
             "options:\n"
             "  --db-personas DIR  the persona store; default $PERSONA_PERSONAS, else ./persona-personas\n"
             "  --reason TEXT      kept in the audit log (vocabulary, not user text; default\n"
-            "                     \"user request\")\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure (or rebuild pending), 2 usage, 3 store or user not found\n");
+            "                     \"user request\")\n");
 }
 
 int pe_cmd_forget(int argc, char **argv)
 {
-    const char *dir = default_store(), *user = NULL, *reason = "user request";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (pe_cli_is_help(a)) {
-            forget_usage(stdout);
-            return PE_EXIT_OK;
-        } else if (!strcmp(a, "--db-personas") && i + 1 < argc) {
-            dir = argv[++i];
-        } else if (!strcmp(a, "--reason") && i + 1 < argc) {
-            reason = argv[++i];
-        } else if ((a[0] == '-' && a[1]) || user) {
-            fprintf(stderr, "persona: forget: unexpected argument '%s'\n", a);
-            forget_usage(stderr);
-            return PE_EXIT_USAGE;
-        } else {
-            user = a;
-        }
-    }
-    if (!user) {
-        forget_usage(stderr);
-        return PE_EXIT_USAGE;
-    }
+    const char *dir = default_store(), *reason = "user request";
+    const pe_cli_opt opts[] = {{"--db-personas", PE_CLI_STRING, &dir}, {"--reason", PE_CLI_STRING, &reason}, {0}};
+    const pe_cli_spec spec = {"forget", forget_usage, opts, 1, 1,
+                              "            (1: also when the erasure is committed but the rebuild pending;\n"
+                              "            3: no such user; 5: no persona store)\n"};
+    int np, prc = pe_cli_parse(&spec, argc, argv, &np);
+    if (prc != PE_CLI_RUN) return prc;
+    const char *user = argv[1];
     pe_ps *ps = NULL;
     int rc = open_store(dir, 0, &ps);
     if (rc != PE_EXIT_OK) return rc;
@@ -413,16 +373,14 @@ int pe_cmd_forget(int argc, char **argv)
                (unsigned long long)res.records, (unsigned long long)res.audit_seq);
         rc = PE_EXIT_OK;
     } else if (st == PE_NOT_FOUND) {
-        fprintf(stderr, "persona: forget: user %s not found\n", user);
-        rc = PE_EXIT_NOT_FOUND;
+        rc = pe_cli_error(PE_EXIT_NOT_FOUND, "user %s not found", user);
     } else if (st == PE_ERR_BUSY) {
-        fprintf(stderr,
-                "persona: forget: %s erased (%llu records), but the store could not be rebuilt: another process has it "
-                "open; freed pages may still hold the user's bytes until the rebuild runs\n",
-                user, (unsigned long long)res.records);
-        rc = PE_EXIT_FAIL;
+        rc = pe_cli_error(PE_EXIT_FAIL,
+                          "%s erased (%llu records), but the store could not be rebuilt: another process has it "
+                          "open; freed pages may still hold the user's bytes until the rebuild runs",
+                          user, (unsigned long long)res.records);
     } else {
-        rc = pe_cli_fail(st, pe_ps_errmsg(ps));
+        rc = pe_cli_fail(st, "%s", pe_ps_errmsg(ps));
     }
     pe_ps_close(ps);
     return rc;

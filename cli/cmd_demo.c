@@ -1,10 +1,7 @@
 /* persona demo: the main job on embedded defaults. Imports the demo graph
  * shipped inside the binary (data/demo: Wikidata JSON + DBpedia N-Triples)
  * into a store and shows what the store answers: ranked lookups, types
- * through the subclass closure, and an entity merged from both sources.
- * Then enriches the demo messages (data/demo/messages.jsonl) of three users
- * with the shipped model and prints their personas and the full provenance
- * of one attribute. */
+ * through the subclass closure, and an entity merged from both sources. */
 #include <cjson/cJSON.h>
 
 #include "cli.h"
@@ -33,11 +30,17 @@ static void demo_usage(FILE *f)
     fprintf(f,
             "usage: persona demo [--db DIR] [--db-personas DIR] [--model PATH]\n"
             "\n"
-            "Imports the demo knowledge graph embedded in persona (a Wikidata JSON slice and\n"
-            "DBpedia N-Triples linked to it by owl:sameAs) and shows lookups, types and a merged\n"
-            "entity. Without --db the store lives in a temporary directory removed at the end.\n"
+            "The main job on embedded data. Imports the demo knowledge graph embedded in\n"
+            "persona (a Wikidata JSON slice of a few hundred persona-relevant entities and\n"
+            "DBpedia N-Triples linked to it by owl:sameAs) and shows lookups, types and a\n"
+            "merged entity; then enriches the embedded demo messages of three users with the\n"
+            "persona model and prints their personas and the full provenance of one\n"
+            "attribute. Without the model (models/persona-small.pem, or --model, or\n"
+            "$PERSONA_MODEL) it says so and shows the graph part only.\n"
             "\n"
-            "  --db DIR   keep the store in DIR\n");
+            "  --db DIR           keep the graph store in DIR (default: a temporary one)\n"
+            "  --db-personas DIR  keep the persona store in DIR (default: a temporary one)\n"
+            "  --model PATH       the persona model (default: $PERSONA_MODEL, else the shipped one)\n");
 }
 
 static int write_file(const char *path, const unsigned char *data, size_t len)
@@ -205,14 +208,14 @@ static int demo_enrich(pe_kg *kg, pe_kg_reader *kr, const char *work, const char
     char *users[16];
     size_t n_users = 0, n_msgs = 0;
     if (st != PE_OK) {
-        pe_cli_fail(st, err.msg);
+        pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     pe_fusion_options fo = pe_fusion_options_default();
     if (enrich_open_linker(&run, NULL, NULL, NULL, &fo) != PE_EXIT_OK || enrich_open(&run, &fo) != PE_EXIT_OK) goto done;
     printf("model %s (%s version %s), persona store %s\n", model, run.info.model_id, run.info.model_version, ps_dir);
     if ((st = pe_ps_writer_begin(run.ps, &w)) != PE_OK) {
-        pe_cli_fail(st, pe_ps_errmsg(run.ps));
+        pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
     double t0 = pe_now();
@@ -233,14 +236,14 @@ static int demo_enrich(pe_kg *kg, pe_kg_reader *kr, const char *work, const char
         }
         cJSON_Delete(j);
         if (st != PE_OK) {
-            pe_cli_fail(st, err.msg);
+            pe_cli_fail(st, "%s", err.msg);
             pe_ps_writer_abort(w);
             goto done;
         }
         p += len + 1;
     }
     if ((st = pe_ps_writer_commit(w)) != PE_OK) {
-        pe_cli_fail(st, pe_ps_errmsg(run.ps));
+        pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
     printf("%zu messages in %.2f s: %llu values added, %llu replaced, %llu retracted, %llu derived from the graph,\n"
@@ -249,7 +252,7 @@ static int demo_enrich(pe_kg *kg, pe_kg_reader *kr, const char *work, const char
            (unsigned long long)run.counts.retracted, (unsigned long long)run.counts.derived,
            (unsigned long long)run.counts.withheld);
     if ((st = pe_ps_reader_begin(run.ps, &r)) != PE_OK) {
-        pe_cli_fail(st, pe_ps_errmsg(run.ps));
+        pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
     for (size_t u = 0; u < n_users; u++) {
@@ -280,13 +283,13 @@ static int demo_enrich(pe_kg *kg, pe_kg_reader *kr, const char *work, const char
         st = pe_cli_audit_print(r, "alice", chain[i]);
         if (st == PE_NOT_FOUND) printf("(the model found no %s for alice)\n", chain[i]);
         else if (st != PE_OK) {
-            pe_cli_fail(st, pe_ps_errmsg(run.ps));
+            pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
             goto done;
         }
     }
     pe_ps_verify_result v;
     if ((st = pe_ps_audit_verify(r, &v)) != PE_OK) {
-        pe_cli_fail(st, pe_ps_errmsg(run.ps));
+        pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
     printf("\naudit log: %llu hash-chained records, verified (head %.16s...)\n", (unsigned long long)v.records, v.head);
@@ -303,8 +306,11 @@ done:
 
 int pe_cmd_demo(int argc, char **argv)
 {
-    const char *db = NULL;
-    const pe_cli_opt opts[] = {{"--db", PE_CLI_STRING, &db}, {0}};
+    const char *db = NULL, *ps_dir = NULL, *model = NULL;
+    const pe_cli_opt opts[] = {{"--db", PE_CLI_STRING, &db},
+                               {"--db-personas", PE_CLI_STRING, &ps_dir},
+                               {"--model", PE_CLI_STRING, &model},
+                               {0}};
     const pe_cli_spec spec = {"demo", demo_usage, opts, 0, 0, NULL};
     int np, prc = pe_cli_parse(&spec, argc, argv, &np);
     if (prc != PE_CLI_RUN) return prc;
@@ -329,7 +335,7 @@ int pe_cmd_demo(int argc, char **argv)
     if ((rc = pe_cli_open_store(db, 0, NULL, &kg)) != PE_EXIT_OK) goto done;
     rc = PE_EXIT_FAIL;
     pe_status st;
-    printf("persona demo: graph store %s\n", db);
+    printf("== the graph ==\npersona demo: graph store %s\n", db);
     const char *files[] = {wd_path, nt_path};
     const char *names[] = {"demo-wikidata.json (Wikidata JSON dump format)", "demo-dbpedia.nt (DBpedia N-Triples)"};
     for (int i = 0; i < 2; i++) {

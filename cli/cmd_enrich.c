@@ -3,10 +3,8 @@
  * them to the graph and writes attributes with their provenance into the
  * persona store; one JSON line per user comes out. Without --in it is a
  * stdin -> stdout filter (Spark RDD.pipe, Hadoop Streaming). */
-#define _GNU_SOURCE 1 /* nftw */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,22 +72,9 @@ static void usage(FILE *f)
             "                     {\"allow\": [\"health\", ...], \"half_life_days\": 365, ...}\n"
             "  --strict           the first bad line is fatal (exit 1; the batch in progress is\n"
             "                     not stored)\n"
-            "  --threads N        CPU threads for the model\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure, 2 usage, 3 model, input or graph not found,\n"
-            "            4 done, but lines were skipped\n",
+            "  --threads N        CPU threads for the model\n",
             ENRICH_MAX_TEXT, ENRICH_MAX_LINE);
 }
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-void pe_cli_remove_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static double r4(double v) { return isnan(v) ? v : (double)(long long)(v * 10000.0 + 0.5) / 10000.0; }
 
@@ -249,73 +234,44 @@ int pe_cmd_enrich(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL, *ps_dir = getenv("PERSONA_PERSONAS"), *model = NULL, *db = NULL,
                *policy = NULL, *link_index = NULL, *ranker = NULL;
-    int strict = 0, threads = 0, db_given = 0, exact = 0;
+    int strict = 0, threads = 0, exact = 0;
     if (ps_dir && !*ps_dir) ps_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (pe_cli_is_help(a)) {
-            usage(stdout);
-            return PE_EXIT_OK;
-        } else if (!strcmp(a, "--in") && i + 1 < argc) {
-            in_path = argv[++i];
-        } else if (!strcmp(a, "--out") && i + 1 < argc) {
-            out_path = argv[++i];
-        } else if (!strcmp(a, "--db-personas") && i + 1 < argc) {
-            ps_dir = argv[++i];
-        } else if (!strcmp(a, "--model") && i + 1 < argc) {
-            model = argv[++i];
-        } else if (!strcmp(a, "--db") && i + 1 < argc) {
-            db = argv[++i];
-            db_given = 1;
-        } else if (!strcmp(a, "--policy") && i + 1 < argc) {
-            policy = argv[++i];
-        } else if (!strcmp(a, "--strict")) {
-            strict = 1;
-        } else if (!strcmp(a, "--link-index") && i + 1 < argc) {
-            link_index = argv[++i];
-        } else if (!strcmp(a, "--ranker") && i + 1 < argc) {
-            ranker = argv[++i];
-        } else if (!strcmp(a, "--linker") && i + 1 < argc) {
-            i++;
-            if (!strcmp(argv[i], "exact")) exact = 1;
-            else if (strcmp(argv[i], "linker")) {
-                fprintf(stderr, "persona: enrich: --linker is linker or exact, not '%s'\n", argv[i]);
-                return PE_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            char *e;
-            long t = strtol(argv[++i], &e, 10);
-            if (*e || t < 1 || t > 1024) {
-                fprintf(stderr, "persona: --threads wants 1..1024, not '%s'\n", argv[i]);
-                return PE_EXIT_USAGE;
-            }
-            threads = (int)t;
-        } else {
-            fprintf(stderr, "persona: enrich: unknown option or missing value '%s'\n", a);
-            usage(stderr);
-            return PE_EXIT_USAGE;
-        }
-    }
+    const pe_cli_opt opts[] = {{"--in", PE_CLI_STRING, &in_path},
+                               {"--out", PE_CLI_STRING, &out_path},
+                               {"--db-personas", PE_CLI_STRING, &ps_dir},
+                               {"--model", PE_CLI_STRING, &model},
+                               {"--db", PE_CLI_STRING, &db},
+                               {"--policy", PE_CLI_STRING, &policy},
+                               {"--link-index", PE_CLI_STRING, &link_index},
+                               {"--ranker", PE_CLI_STRING, &ranker},
+                               {"--linker", PE_CLI_CHOICE, &exact, .choices = "linker|exact"},
+                               {"--strict", PE_CLI_FLAG, &strict},
+                               {"--threads", PE_CLI_INT, &threads, .min = 1, .max = 1024},
+                               {0}};
+    const pe_cli_spec spec = {"enrich", usage, opts, 0, 0,
+                              "            (1 with --strict: a bad line; 5: the input, model, graph store,\n"
+                              "            link index, ranker or policy file does not exist)\n"};
+    int np, prc = pe_cli_parse(&spec, argc, argv, &np);
+    if (prc != PE_CLI_RUN) return prc;
+    const int db_given = db != NULL;
     pe_fusion_options fo = pe_fusion_options_default();
     pe_error err;
     pe_error_clear(&err);
     if (policy) {
-        struct stat sb;
-        if (stat(policy, &sb) != 0) {
-            fprintf(stderr, "persona: policy file %s not found\n", policy);
-            return PE_EXIT_NOT_FOUND;
-        }
+        int rc0 = pe_cli_need_file("policy file", policy);
+        if (rc0 != PE_EXIT_OK) return rc0;
         pe_status st = pe_fusion_policy_load(policy, &fo, &err);
-        if (st != PE_OK) return pe_cli_fail(st, err.msg);
+        if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
+    }
+    if (in_path) {
+        int rc0 = pe_cli_need_file("input", in_path);
+        if (rc0 != PE_EXIT_OK) return rc0;
     }
     FILE *in = stdin;
     const char *in_name = "stdin";
     if (in_path && strcmp(in_path, "-") != 0) {
         in = fopen(in_path, "rb");
-        if (!in) {
-            fprintf(stderr, "persona: %s: %s\n", in_path, strerror(errno));
-            return errno == ENOENT ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
-        }
+        if (!in) return pe_cli_error(errno == ENOENT ? PE_EXIT_MISSING : PE_EXIT_FAIL, "%s: %s", in_path, strerror(errno));
         in_name = in_path;
     }
     if (!db) {
@@ -334,28 +290,16 @@ int pe_cmd_enrich(int argc, char **argv)
     if (rc != PE_EXIT_OK) goto done;
     rc = PE_EXIT_FAIL;
     if (db) {
-        struct stat sb;
-        if (db_given && stat(db, &sb) != 0) {
-            fprintf(stderr, "persona: graph store %s not found\n", db);
-            rc = PE_EXIT_NOT_FOUND;
-            goto done;
-        }
-        pe_kg_options ko = pe_kg_options_default();
-        ko.read_only = 1;
-        pe_status st = pe_kg_open(db, &ko, &run.kg);
-        if (st == PE_OK) st = pe_kg_reader_begin(run.kg, &run.kr);
-        if (st != PE_OK) {
-            pe_cli_fail(st, run.kg ? pe_kg_errmsg(run.kg) : db);
-            goto done;
-        }
+        (void)db_given;
+        if ((rc = pe_cli_open_reader(db, &run.kg, &run.kr)) != PE_EXIT_OK) goto done;
         if (!exact && (rc = enrich_open_linker(&run, db, link_index, ranker, &fo)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;
     } else {
-        fprintf(stderr, "persona: enrich: no graph store (--db): no linking, type checks or derived attributes\n");
+        pe_cli_error(0, "no graph store (--db): no linking, type checks or derived attributes");
     }
     if (!ps_dir) {
         if (!mkdtemp(tmp_ps)) {
-            pe_cli_fail(PE_ERR_IO, strerror(errno));
+            pe_cli_fail(PE_ERR_IO, "%s", strerror(errno));
             goto done;
         }
         ps_dir = tmp_ps;
@@ -364,14 +308,14 @@ int pe_cmd_enrich(int argc, char **argv)
     pe_ps_options po = pe_ps_options_default();
     pe_status st = pe_ps_open(ps_dir, &po, &run.ps, &err);
     if (st != PE_OK) {
-        pe_cli_fail(st, err.msg);
+        pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
     if ((rc = enrich_open(&run, &fo)) != PE_EXIT_OK) goto done;
     rc = PE_EXIT_FAIL;
     out = out_path ? fopen(out_path, "wb") : stdout;
     if (!out) {
-        fprintf(stderr, "persona: %s: %s\n", out_path, strerror(errno));
+        pe_cli_error(PE_EXIT_FAIL, "%s: %s", out_path, strerror(errno));
         goto done;
     }
 
@@ -391,7 +335,7 @@ int pe_cmd_enrich(int argc, char **argv)
         char why[160];
         const char *problem = enrich_parse_line(line, l, &j, &m, why, sizeof why);
         if (problem) {
-            fprintf(stderr, "persona: %s:%ld: %s%s\n", in_name, lineno, problem, strict ? "" : " (skipped)");
+            pe_cli_error(0, "%s:%ld: %s%s", in_name, lineno, problem, strict ? "" : " (skipped)");
             cJSON_Delete(j);
             bad++;
             if (strict) {
@@ -403,7 +347,7 @@ int pe_cmd_enrich(int argc, char **argv)
             continue;
         }
         if (!w && (st = pe_ps_writer_begin(run.ps, &w)) != PE_OK) {
-            pe_cli_fail(st, pe_ps_errmsg(run.ps));
+            pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
             cJSON_Delete(j);
             free(line);
             goto done;
@@ -411,7 +355,7 @@ int pe_cmd_enrich(int argc, char **argv)
         st = m.profile ? enrich_profile(&run, w, &m, &err) : enrich_message(&run, w, m.user, m.id, m.time, m.text, &err);
         cJSON_Delete(j);
         if (st != PE_OK) {
-            fprintf(stderr, "persona: %s:%ld: %s\n", in_name, lineno, err.msg);
+            pe_cli_error(0, "%s:%ld: %s", in_name, lineno, err.msg);
             pe_ps_writer_abort(w);
             free(line);
             goto done;
@@ -419,7 +363,7 @@ int pe_cmd_enrich(int argc, char **argv)
         if (users_add(&seen, m.user) < 0) {
             pe_ps_writer_abort(w);
             free(line);
-            pe_cli_fail(PE_ERR_NOMEM, "user list");
+            pe_cli_fail(PE_ERR_NOMEM, "%s", "user list");
             goto done;
         }
         messages++;
@@ -427,7 +371,7 @@ int pe_cmd_enrich(int argc, char **argv)
             st = pe_ps_writer_commit(w);
             w = NULL;
             if (st != PE_OK) {
-                pe_cli_fail(st, pe_ps_errmsg(run.ps));
+                pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
                 free(line);
                 goto done;
             }
@@ -435,7 +379,7 @@ int pe_cmd_enrich(int argc, char **argv)
     }
     free(line);
     if (w && (st = pe_ps_writer_commit(w)) != PE_OK) {
-        pe_cli_fail(st, pe_ps_errmsg(run.ps));
+        pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
     double el = pe_now() - t0;
@@ -443,7 +387,7 @@ int pe_cmd_enrich(int argc, char **argv)
     if (seen.n) qsort(seen.ids, seen.n, sizeof *seen.ids, cmp_str);
     pe_ps_reader *r = NULL;
     if ((st = pe_ps_reader_begin(run.ps, &r)) != PE_OK) {
-        pe_cli_fail(st, pe_ps_errmsg(run.ps));
+        pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
     size_t written = 0;
@@ -467,12 +411,12 @@ int pe_cmd_enrich(int argc, char **argv)
     }
     pe_ps_reader_end(r);
     if (fflush(out) != 0 || ferror(out)) {
-        pe_cli_fail(PE_ERR_IO, "writing the personas");
+        pe_cli_fail(PE_ERR_IO, "%s", "writing the personas");
         goto done;
     }
     const pe_fusion_counts *c = &run.counts;
-    fprintf(stderr,
-            "persona: enrich: %ld messages (%.0f/s), %zu users, %ld lines skipped; attributes: %llu added, %llu "
+    pe_cli_error(0,
+            "%ld messages (%.0f/s), %zu users, %ld lines skipped; attributes: %llu added, %llu "
             "updated, %llu replaced, %llu unchanged, %llu retracted, %llu withheld, %llu derived, %llu rejected\n",
             messages, el > 0 ? (double)messages / el : 0.0, written, bad, (unsigned long long)c->added,
             (unsigned long long)c->updated, (unsigned long long)c->replaced, (unsigned long long)c->unchanged,
@@ -501,20 +445,19 @@ int enrich_open(enrich_run *run, const pe_fusion_options *o)
     pe_error_clear(&err);
     pe_status st = pe_rel_open(run->enc, &run->rel, &err);
     if (st == PE_NOT_FOUND) {
-        fprintf(stderr, "persona: the model has no persona relation (\"rel\") head: %s\n", err.msg);
-        return PE_EXIT_FAIL;
+        return pe_cli_error(PE_EXIT_FAIL, "the model has no persona relation (\"rel\") head: %s", err.msg);
     }
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
     pe_ner_options no = pe_ner_options_default();
     no.graph = run->kr;
     st = pe_ner_open(run->enc, &no, &run->ner, &err);
-    if (st != PE_OK && st != PE_NOT_FOUND) return pe_cli_fail(st, err.msg);
+    if (st != PE_OK && st != PE_NOT_FOUND) return pe_cli_fail(st, "%s", err.msg);
     pe_encoder_get_info(run->enc, &run->info);
     pe_fusion_options fo = *o;
     fo.model_id = run->info.model_id && *run->info.model_id ? run->info.model_id : NULL;
     fo.model_version = run->info.model_version && *run->info.model_version ? run->info.model_version : NULL;
     st = pe_fusion_new(run->kr, &fo, &run->fusion, &err);
-    if (st != PE_OK) return pe_cli_fail(st, err.msg);
+    if (st != PE_OK) return pe_cli_fail(st, "%s", err.msg);
     return PE_EXIT_OK;
 }
 
@@ -540,8 +483,7 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
         snprintf(ibuf, sizeof ibuf, "%s/link", db);
         if (stat(ibuf, &sb) == 0) index = ibuf;
     } else if (index && stat(index, &sb) != 0) {
-        fprintf(stderr, "persona: link index %s not found (build it with `persona link index`)\n", index);
-        return PE_EXIT_NOT_FOUND;
+        return pe_cli_error(PE_EXIT_MISSING, "link index %s does not exist (build it with `persona link index`)", index);
     }
     if (!ranker && index) {
         snprintf(rbuf, sizeof rbuf, "%s/ranker.json", index);
@@ -552,14 +494,14 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
     if (ranker) {
         pe_status st = pe_link_model_load(ranker, &run->ranker, &err);
         if (st != PE_OK) {
-            pe_cli_fail(st, err.msg);
+            pe_cli_fail(st, "%s", err.msg);
             return st == PE_ERR_IO ? PE_EXIT_NOT_FOUND : PE_EXIT_FAIL;
         }
     }
     pe_link_options lo = pe_link_options_default();
     lo.index_dir = index;
     pe_status st = pe_linker_open(run->kg, run->ranker, &lo, &run->linker);
-    if (st != PE_OK) return pe_cli_fail(st, run->linker ? pe_linker_errmsg(run->linker) : "cannot open the linker");
+    if (st != PE_OK) return pe_cli_fail(st, "%s", run->linker ? pe_linker_errmsg(run->linker) : "cannot open the linker");
     o->link = pe_fusion_link_linker;
     o->link_user = run->linker;
     return PE_EXIT_OK;

@@ -60,7 +60,5 @@ pe_status enrich_profile(enrich_run *run, pe_ps_writer *w, const enrich_msg *m, 
 /* A user's persona as the enrich output line (NULL when unknown); caller
  * frees with cJSON_Delete. */
 struct cJSON *pe_cli_persona_json(pe_ps_reader *r, const char *user);
-/* rm -rf dir (temporary stores). */
-void pe_cli_remove_tree(const char *dir);
 
 #endif

@@ -144,10 +144,10 @@ typedef struct pe_fusion_schema_entry {
 } pe_fusion_schema_entry;
 
 /* The schema table (static; borrowed forever). */
-size_t pe_fusion_schema_count(void);
-const pe_fusion_schema_entry *pe_fusion_schema_at(size_t i);
+PE_API size_t pe_fusion_schema_count(void);
+PE_API const pe_fusion_schema_entry *pe_fusion_schema_at(size_t i);
 /* The entry of `relation`, or NULL when the table has none. */
-const pe_fusion_schema_entry *pe_fusion_schema_find(const char *relation);
+PE_API const pe_fusion_schema_entry *pe_fusion_schema_find(const char *relation);
 
 /* ---- Linking ----------------------------------------------------------------- */
 
@@ -173,7 +173,7 @@ typedef pe_status (*pe_fusion_link_fn)(void *user, const char *text, size_t len,
 /* The exact linker (user = a pe_kg_reader *): pe_kg_lookup of the span's
  * text; its candidates by prior (score = prior). NIL when the text is no
  * alias in the graph. */
-pe_status pe_fusion_link_exact(void *kg_reader, const char *text, size_t len, size_t start, size_t end,
+PE_API pe_status pe_fusion_link_exact(void *kg_reader, const char *text, size_t len, size_t start, size_t end,
                                const char *const *classes, size_t n_classes, pe_fusion_link_result *out);
 
 /* The entity linker of pe_link.h (user = a pe_linker *): pe_link_text on
@@ -181,7 +181,7 @@ pe_status pe_fusion_link_exact(void *kg_reader, const char *text, size_t len, si
  * (place, organisation, creative work, else any); the chosen candidate
  * then its runner-ups, with the ranker's scores; NIL as the linker
  * decides. */
-pe_status pe_fusion_link_linker(void *linker, const char *text, size_t len, size_t start, size_t end,
+PE_API pe_status pe_fusion_link_linker(void *linker, const char *text, size_t len, size_t start, size_t end,
                                 const char *const *classes, size_t n_classes, pe_fusion_link_result *out);
 
 /* ---- Options and policy -------------------------------------------------------- */
@@ -202,7 +202,7 @@ typedef struct pe_fusion_options {
     void *link_user;
 } pe_fusion_options;
 
-pe_fusion_options pe_fusion_options_default(void);
+PE_API pe_fusion_options pe_fusion_options_default(void);
 
 /* Reads a policy file (JSON object) into o:
  *   {"allow": ["health", "religion", ...],      Art. 9 classes allowed (names
@@ -212,7 +212,7 @@ pe_fusion_options pe_fusion_options_default(void);
  * Every key optional; unknown keys and unknown class names are
  * PE_ERR_PARSE (a typo must not silently allow nothing). PE_ERR_IO when
  * the file cannot be read. */
-pe_status pe_fusion_policy_load(const char *path, pe_fusion_options *o, pe_error *err);
+PE_API pe_status pe_fusion_policy_load(const char *path, pe_fusion_options *o, pe_error *err);
 
 /* ---- Fusion ---------------------------------------------------------------- */
 
@@ -221,8 +221,8 @@ typedef struct pe_fusion pe_fusion;
 /* kg: a graph reader (borrowed; must outlive f and stay on one thread with
  * it), or NULL: then no linking (unless o->link), no type checks and no
  * derived attributes. o NULL = defaults; strings in o are borrowed. */
-pe_status pe_fusion_new(pe_kg_reader *kg, const pe_fusion_options *o, pe_fusion **out, pe_error *err);
-void pe_fusion_free(pe_fusion *f); /* NULL is a no-op */
+PE_API pe_status pe_fusion_new(pe_kg_reader *kg, const pe_fusion_options *o, pe_fusion **out, pe_error *err);
+PE_API void pe_fusion_free(pe_fusion *f); /* NULL is a no-op */
 
 typedef struct pe_fusion_message {
     const char *user;
@@ -251,7 +251,7 @@ typedef struct pe_fusion_counts {
 
 /* Fuses one message's triples (and the patterns over its text) into the
  * persona store through writer w. Counts are added to *c (may be NULL). */
-pe_status pe_fusion_apply(pe_fusion *f, pe_ps_writer *w, const pe_fusion_message *m, const pe_fusion_triple *t,
+PE_API pe_status pe_fusion_apply(pe_fusion *f, pe_ps_writer *w, const pe_fusion_message *m, const pe_fusion_triple *t,
                           size_t n, pe_fusion_counts *c, pe_error *err);
 
 /* An attribute of an existing user profile given as input. */
@@ -271,7 +271,7 @@ typedef struct pe_fusion_profile_attr {
  * evidence's message id is `profile_id` (replaying a profile changes
  * nothing) and its snippet the value; time: the profile's time (Unix
  * seconds; 0 when unknown, so that any message outranks it in recency). */
-pe_status pe_fusion_apply_profile(pe_fusion *f, pe_ps_writer *w, const char *user, const char *profile_id, double time,
+PE_API pe_status pe_fusion_apply_profile(pe_fusion *f, pe_ps_writer *w, const char *user, const char *profile_id, double time,
                                   const pe_fusion_profile_attr *a, size_t n, pe_fusion_counts *c, pe_error *err);
 
 /* ---- Helpers ---------------------------------------------------------------- */
@@ -279,12 +279,12 @@ pe_status pe_fusion_apply_profile(pe_fusion *f, pe_ps_writer *w, const char *use
 /* Parses a timestamp: Unix seconds (integer or decimal, as text) or ISO
  * 8601 ("2024-05-01", "2024-05-01T10:00:00Z", "...+02:00", fractions).
  * PE_ERR_PARSE when it is neither. */
-pe_status pe_fusion_parse_time(const char *s, double *out);
+PE_API pe_status pe_fusion_parse_time(const char *s, double *out);
 
 /* The age patterns alone (for tests and baselines): the first match in
  * text: value (malloc'd into *value, caller frees) and its byte span.
  * PE_NOT_FOUND when none. */
-pe_status pe_fusion_match_age(const char *text, size_t len, char **value, size_t *start, size_t *end);
+PE_API pe_status pe_fusion_match_age(const char *text, size_t len, char **value, size_t *start, size_t *end);
 
 #ifdef __cplusplus
 }

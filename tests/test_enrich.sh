@@ -151,9 +151,9 @@ expect_rc 4 "enrich on noise" "$persona" enrich --in "$tmp/noise.jsonl" --db "$k
 expect_rc 1 "enrich --strict" "$persona" enrich --in "$tmp/bad.jsonl" --db "$kg" --strict
 has "$tmp/err" "bad.jsonl:2:" "--strict names the line"
 [ ! -s "$tmp/out" ] || die "--strict wrote personas"
-expect_rc 3 "enrich, missing input" "$persona" enrich --in "$tmp/none.jsonl" --db "$kg"
-expect_rc 3 "enrich, missing model" "$persona" enrich --in "$msgs" --model "$tmp/none.pem"
-expect_rc 3 "enrich, missing graph" "$persona" enrich --in "$msgs" --db "$tmp/nokg"
+expect_rc 5 "enrich, missing input" "$persona" enrich --in "$tmp/none.jsonl" --db "$kg"
+expect_rc 5 "enrich, missing model" "$persona" enrich --in "$msgs" --model "$tmp/none.pem"
+expect_rc 5 "enrich, missing graph" "$persona" enrich --in "$msgs" --db "$tmp/nokg"
 expect_rc 2 "enrich, bad option" "$persona" enrich --frobnicate
 expect_rc 0 "enrich --help" "$persona" enrich --help
 has "$tmp/out" "exit codes" "enrich --help"
@@ -165,7 +165,7 @@ cmp -s "$tmp/out" "$p1" || die "--linker exact: other personas on the demo messa
 expect_rc 0 "link index" "$persona" link index --db "$kg"
 expect_rc 0 "enrich with the link index" "$persona" enrich --in "$msgs" --db "$kg"
 cmp -s "$tmp/out" "$p1" || die "with the link index: other personas on the demo messages"
-expect_rc 3 "enrich, missing link index" "$persona" enrich --in "$msgs" --db "$kg" --link-index "$tmp/noindex"
+expect_rc 5 "enrich, missing link index" "$persona" enrich --in "$msgs" --db "$kg" --link-index "$tmp/noindex"
 expect_rc 2 "enrich, bad --linker" "$persona" enrich --in "$msgs" --db "$kg" --linker fuzzy
 
 # ---- policy: Art. 9 classes allowed explicitly
@@ -175,6 +175,8 @@ has "$tmp/out" '"value":"diabetes","entity":"Q12206","confidence"' "allowed heal
 has "$tmp/out" '"sensitivity":"health"' "sensitivity in the output"
 echo '{"allow": ["helth"]}' > "$tmp/policy.json"
 expect_rc 1 "enrich with a bad policy" "$persona" enrich --in "$msgs" --db "$kg" --policy "$tmp/policy.json"
+expect_rc 5 "enrich, missing policy" "$persona" enrich --in "$msgs" --db "$kg" --policy "$tmp/nopolicy.json"
+expect_rc 2 "enrich, bad --threads" "$persona" enrich --in "$msgs" --threads 0
 
 # ---- an existing profile comes back enriched: linked, derived, withheld
 printf '%s\n' '{"user_id":"pat","attributes":[{"attribute":"residence","value":"Lyon"},{"attribute":"favorite_music_artist","value":"Queen","confidence":0.7},{"attribute":"health","value":"asthma"},{"attribute":"shoe_size","value":"42"}]}' > "$tmp/profile.jsonl"
@@ -225,7 +227,7 @@ if command -v rapper >/dev/null; then
 fi
 expect_rc 3 "audit unknown user" "$persona" audit nobody --db-personas "$ps"
 expect_rc 3 "audit unknown attribute" "$persona" audit alice shoe_size --db-personas "$ps"
-expect_rc 3 "audit without a store" "$persona" audit alice --db-personas "$tmp/nops"
+expect_rc 5 "audit without a store" "$persona" audit alice --db-personas "$tmp/nops"
 expect_rc 2 "audit bad format" "$persona" audit alice --format xml --db-personas "$ps"
 
 # ---- forget: no byte of the user's texts remains, the tombstone does

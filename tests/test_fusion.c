@@ -146,7 +146,8 @@ static int setup_graph(void)
     if (system(cmd) != 0) return -1;
     pe_kg_options ko = pe_kg_options_default();
     ko.map_size = (size_t)1 << 28;
-    if (pe_kg_open(dir, &ko, &kg) != PE_OK) return -1;
+    pe_error kerr;
+    if (pe_kg_open(dir, &ko, &kg, &kerr) != PE_OK) return -1;
     pe_import_options io = pe_import_options_default();
     pe_import_result res;
     pe_error err;
@@ -500,9 +501,7 @@ static void test_real_linker(void)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/pe_fusion_XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (!pe_test_tmpdir(tmpdir, sizeof tmpdir, "pe_fusion")) return 1;
     PE_RUN(test_schema);
     PE_RUN(test_time);
     PE_RUN(test_age);
@@ -512,10 +511,6 @@ int main(void)
     pe_kg_reader_end(kr);
     pe_kg_close(kg);
     pe_ps_close(ps);
-    if (pe_test_failures == 0) {
-        char cmd[700];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    }
+    if (pe_test_failures == 0 && pe_test_rm_rf(tmpdir) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     PE_TEST_EXIT();
 }
