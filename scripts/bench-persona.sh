@@ -67,6 +67,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "Each speaker's utterances go through the relation model (or the lexical patterns of the baseline), the fusion (entity linker of \`pe_link.h\` by prior, no ranker) and the persona store; the persona's current (attribute, value) pairs are scored against the gold persona triples (same attribute, and the same value after normalisation or the same linked entity; the file's Dialogue-NLI relations are mapped to persona attributes by the program's table, and unmapped ones count as misses for both systems)."
   echo
   sed "s#graph: $tmp/kg#graph: the demo graph#" "$tmp/table.md"
+  echo "Load average when it ended: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other jobs share the cores: throughput is a lower bound)."
   if [ ${#margs[@]} = 0 ]; then
     echo
     echo "No model row: \`models/persona-small.pem\` does not exist yet. Rerun this script once the shipped model is in place (targets: F1 at least twice the baseline's, at least 300 messages/s on two cores)."
