@@ -278,6 +278,7 @@ static int demo_enrich(pe_kg *kg, pe_kg_reader *kr, const char *work, const char
     /* one attribute's full chain: the residence the model found and linked,
      * and the country derived from it through a graph fact */
     static const char *const chain[] = {"residence", "country"};
+    int shown = 0;
     for (int i = 0; i < 2; i++) {
         printf("\n== provenance: persona audit alice %s ==\n", chain[i]);
         st = pe_cli_audit_print(r, "alice", chain[i]);
@@ -285,6 +286,31 @@ static int demo_enrich(pe_kg *kg, pe_kg_reader *kr, const char *work, const char
         else if (st != PE_OK) {
             pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
             goto done;
+        } else {
+            shown++;
+        }
+    }
+    /* when the model missed alice's residence, the chain of another
+     * attribute (a linked one first) shows what an auditor sees */
+    if (!shown) {
+        char who[128] = "", what[128] = "";
+        for (int pass = 0; pass < 2 && !what[0]; pass++)
+            for (size_t u = 0; u < n_users && !what[0]; u++) {
+                pe_ps_attr_list *l = NULL;
+                if (pe_ps_attributes(r, users[u], NULL, 0, &l) == PE_OK)
+                    for (size_t i = 0; i < l->n && !what[0]; i++)
+                        if (pass == 1 || l->attrs[i].entity) {
+                            snprintf(who, sizeof who, "%s", users[u]);
+                            snprintf(what, sizeof what, "%s", l->attrs[i].attribute);
+                        }
+                pe_ps_attr_list_free(l);
+            }
+        if (what[0]) {
+            printf("\n== provenance: persona audit %s %s ==\n", who, what);
+            if ((st = pe_cli_audit_print(r, who, what)) != PE_OK) {
+                pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
+                goto done;
+            }
         }
     }
     pe_ps_verify_result v;
