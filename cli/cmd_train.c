@@ -209,6 +209,23 @@ static void on_progress(const pe_trainer_progress *p, void *user)
 }
 
 
+/* A new encoder's architecture from the recipe's "model" object (the
+ * vocabulary size from the tokenizer). */
+static pe_encoder_config model_config(const cJSON *model, const pe_tokenizer *tok, int max_position)
+{
+    pe_encoder_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
+    cfg.hidden = (int)num_or(model, "hidden", 256);
+    cfg.layers = (int)num_or(model, "layers", 4);
+    cfg.heads = (int)num_or(model, "heads", 4);
+    cfg.intermediate = (int)num_or(model, "intermediate", 4 * cfg.hidden);
+    cfg.max_position = (int)num_or(model, "max_position", max_position);
+    cfg.type_vocab = (int)num_or(model, "type_vocab_size", 2);
+    cfg.layer_norm_eps = (float)num_or(model, "layer_norm_eps", 1e-12);
+    return cfg;
+}
+
 /* Trainer options from the recipe's "train" object. */
 static void trainer_opts(const cJSON *tro, pe_trainer_options *o)
 {
@@ -318,16 +335,7 @@ static int run_mlm(const recipe *r, const args *a)
         rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
-    pe_encoder_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
-    cfg.hidden = (int)num_or(model, "hidden", 256);
-    cfg.layers = (int)num_or(model, "layers", 4);
-    cfg.heads = (int)num_or(model, "heads", 4);
-    cfg.intermediate = (int)num_or(model, "intermediate", 4 * cfg.hidden);
-    cfg.max_position = (int)num_or(model, "max_position", seq_len);
-    cfg.type_vocab = (int)num_or(model, "type_vocab_size", 2);
-    cfg.layer_norm_eps = (float)num_or(model, "layer_norm_eps", 1e-12);
+    pe_encoder_config cfg = model_config(model, tok, seq_len);
     pe_trainer_set_threads(a->threads);
     const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
     if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK ||
@@ -541,16 +549,7 @@ static int run_heads(const recipe *r, const args *a)
         }
         tok = tok_own;
         const cJSON *model = obj_get(r->root, "model");
-        pe_encoder_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
-        cfg.hidden = (int)num_or(model, "hidden", 256);
-        cfg.layers = (int)num_or(model, "layers", 4);
-        cfg.heads = (int)num_or(model, "heads", 4);
-        cfg.intermediate = (int)num_or(model, "intermediate", 4 * cfg.hidden);
-        cfg.max_position = (int)num_or(model, "max_position", 128);
-        cfg.type_vocab = 2;
-        cfg.layer_norm_eps = 1e-12f;
+        pe_encoder_config cfg = model_config(model, tok, 128);
         if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK) {
             rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
