@@ -821,21 +821,7 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
         free(wf);
     }
     if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(n->enc, n->head, e->ids, starts, tf, T, lab, cf, err);
-    if (st == PE_OK && T > 0 && hidden) {
-        const int K = n->n_labels;
-        float *probs = malloc((size_t)T * (size_t)K * sizeof *probs);
-        if (!probs) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-        if (st == PE_OK) st = pe_token_head_predict(n->head, hidden, pe_token_head_n_feat(n->head) ? tf : NULL, T, probs, err);
-        for (int t = 0; st == PE_OK && t < T; t++) {
-            const float *p = probs + (size_t)t * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (p[k] > p[best]) best = k;
-            lab[t] = best;
-            cf[t] = p[best];
-        }
-        free(probs);
-    }
+    if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label(n->head, hidden, pe_token_head_n_feat(n->head) ? tf : NULL, T, lab, cf, err);
     /* word tags -> mentions */
     if (st == PE_OK && n_words > 0) {
         m = calloc((size_t)n_words, sizeof *m);

@@ -770,21 +770,7 @@ static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e,
         we[w] = e->offsets[k].end;
     }
     if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(r->enc, r->head, e->ids, starts, NULL, T, lab, cf, err);
-    if (st == PE_OK && T > 0 && hidden) {
-        const int K = r->n_labels;
-        float *probs = malloc((size_t)T * (size_t)K * sizeof *probs);
-        if (!probs) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-        if (st == PE_OK) st = pe_token_head_predict(r->head, hidden, NULL, T, probs, err);
-        for (int k = 0; st == PE_OK && k < T; k++) {
-            const float *p = probs + (size_t)k * K;
-            int best = 0;
-            for (int c = 1; c < K; c++)
-                if (p[c] > p[best]) best = c;
-            lab[k] = best;
-            cf[k] = p[best];
-        }
-        free(probs);
-    }
+    if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label(r->head, hidden, NULL, T, lab, cf, err);
     if (st == PE_OK) {
         for (int w = 0; w < nw; w++) {
             wl[w] = wf[w] >= 0 ? lab[wf[w]] : 0;

@@ -315,6 +315,10 @@ PE_API int pe_token_head_n_feat(const pe_token_head *h); /* 0 without a feature 
  * PE_ERR_INVALID (a feature id out of range), PE_ERR_NOMEM. */
 PE_API pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens, float *probs,
                                 pe_error *err);
+/* The argmax label of every token, label (T), and its probability, conf
+ * (T): the decisions pe_token_head_predict's probabilities give. */
+PE_API pe_status pe_token_head_label(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens,
+                                     int32_t *label, float *conf, pe_error *err);
 /* As pe_mlm_head_loss: *loss_sum and *count over tokens with label >= 0;
  * with d_hidden non-NULL adds scale * dLoss/dHidden there and scale *
  * dLoss/dParam to the head's grads (Loss = the mean). Errors:

@@ -209,6 +209,26 @@ pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int
     return PE_OK;
 }
 
+pe_status pe_token_head_label(pe_token_head *h, const float *hidden, const int32_t *feats, int T, int32_t *label,
+                             float *conf, pe_error *err)
+{
+    if (!h || (!hidden && T > 0) || !label || !conf || T < 0)
+        return pe_error_set(err, PE_ERR_INVALID, "token head: NULL argument");
+    int M = 0;
+    pe_status st = gather_forward(h, hidden, feats, NULL, T, &M, err);
+    if (st != PE_OK) return st;
+    for (int i = 0; i < M; i++) {
+        float *p = h->z + (size_t)i * h->K;
+        softmax_row(p, h->K);
+        int best = 0;
+        for (int k = 1; k < h->K; k++)
+            if (p[k] > p[best]) best = k;
+        label[i] = best;
+        conf[i] = p[best];
+    }
+    return PE_OK;
+}
+
 pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_t *feats, const int32_t *labels, int T,
                              float scale, float *d_hidden, double *loss_sum, double *count, pe_error *err)
 {
@@ -343,17 +363,16 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
     *pred_out = NULL;
     *conf_out = NULL;
     *off_out = NULL;
-    const int C = pe_train_config(tr)->hidden, K = head->K, budget = 4096;
+    const int C = pe_train_config(tr)->hidden, budget = 4096;
     const size_t N = data->n;
     int32_t *pred = malloc((data->ntok + 1) * sizeof *pred);
     float *conf = malloc((data->ntok + 1) * sizeof *conf);
     size_t *off = malloc((N + 1) * sizeof *off);
     int32_t *ids = malloc((size_t)budget * sizeof *ids), *feats = malloc((size_t)budget * sizeof *feats);
     int *lengths = malloc((size_t)budget * sizeof *lengths);
-    float *hidden = malloc((size_t)budget * (size_t)C * sizeof *hidden),
-          *probs = malloc((size_t)budget * (size_t)K * sizeof *probs);
+    float *hidden = malloc((size_t)budget * (size_t)C * sizeof *hidden);
     pe_status st = PE_OK;
-    if (!pred || !conf || !off || !ids || !feats || !lengths || !hidden || !probs)
+    if (!pred || !conf || !off || !ids || !feats || !lengths || !hidden)
         st = pe_error_set(err, PE_ERR_NOMEM, "predict: out of memory");
     size_t i = 0;
     while (st == PE_OK && i < N) {
@@ -375,15 +394,9 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
             pe_error_set(err, st, "predict: %s", pe_train_errmsg(tr));
             break;
         }
-        if ((st = pe_token_head_predict(head, hidden, data->any_feats ? feats : NULL, T, probs, err)) != PE_OK) break;
-        for (int t = 0; t < T; t++) {
-            const float *p = probs + (size_t)t * K;
-            int best = 0;
-            for (int c = 1; c < K; c++)
-                if (p[c] > p[best]) best = c;
-            pred[data->off[first] + (size_t)t] = best;
-            conf[data->off[first] + (size_t)t] = p[best];
-        }
+        if ((st = pe_token_head_label(head, hidden, data->any_feats ? feats : NULL, T, pred + data->off[first],
+                                      conf + data->off[first], err)) != PE_OK)
+            break;
     }
     if (st != PE_OK) {
         free(pred);
@@ -399,7 +412,6 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
     free(feats);
     free(lengths);
     free(hidden);
-    free(probs);
     return st;
 }
 
@@ -773,11 +785,12 @@ pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t 
 {
     pe_encoder_info info;
     pe_encoder_get_info(enc, &info);
-    const int C = info.config.hidden, K = head->K, P = info.config.max_position - 2;
+    const int C = info.config.hidden, P = info.config.max_position - 2;
     pe_tokenizer_special_ids sid = pe_tokenizer_get_special_ids(pe_encoder_tokenizer(enc));
     int32_t *win = malloc(((size_t)P + 2) * sizeof *win), *wf = malloc(((size_t)P + 2) * sizeof *wf);
-    float *hidden = malloc(((size_t)P + 2) * (size_t)C * sizeof *hidden), *probs = malloc(((size_t)P + 2) * (size_t)K * sizeof *probs);
-    pe_status st = win && wf && hidden && probs ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    float *hidden = malloc(((size_t)P + 2) * (size_t)C * sizeof *hidden), *wconf = malloc(((size_t)P + 2) * sizeof *wconf);
+    int32_t *wlab = malloc(((size_t)P + 2) * sizeof *wlab);
+    pe_status st = win && wf && hidden && wconf && wlab ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     for (int s = 0; st == PE_OK && s < T;) {
         int e = s + P < T ? s + P : T;
         if (e < T) { /* cut before a word start */
@@ -795,23 +808,18 @@ pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t 
             pe_error_set(err, st, "%s", pe_encoder_errmsg(enc));
             break;
         }
-        if ((st = pe_token_head_predict(head, hidden, pe_token_head_n_feat(head) ? wf : NULL, L, probs, err)) !=
+        if ((st = pe_token_head_label(head, hidden, pe_token_head_n_feat(head) ? wf : NULL, L, wlab, wconf, err)) !=
             PE_OK)
             break;
-        for (int t = s; t < e; t++) {
-            const float *p = probs + (size_t)(t - s + 1) * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (p[k] > p[best]) best = k;
-            label[t] = best;
-            conf[t] = p[best];
-        }
+        memcpy(label + s, wlab + 1, (size_t)(e - s) * sizeof *label);
+        memcpy(conf + s, wconf + 1, (size_t)(e - s) * sizeof *conf);
         s = e;
     }
     free(win);
     free(wf);
     free(hidden);
-    free(probs);
+    free(wlab);
+    free(wconf);
     return st;
 }
 
