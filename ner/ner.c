@@ -780,27 +780,16 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
 {
     pe_status st = PE_OK;
     const int T = (int)e->len;
-    int n_words = 0;
-    for (int t = 0; t < T; t++) n_words = e->word_ids[t] + 1 > n_words ? e->word_ids[t] + 1 : n_words;
-    size_t *ws = calloc((size_t)n_words + 1, sizeof *ws), *we = calloc((size_t)n_words + 1, sizeof *we);
-    int *wfirst = malloc(((size_t)n_words + 1) * sizeof *wfirst);
-    unsigned char *starts = calloc((size_t)T + 1, 1);
+    pe_tag_words tw;
+    if ((st = pe_tag_words_of(e, &tw, err)) != PE_OK) return st;
+    const int n_words = tw.n;
+    const size_t *ws = tw.start, *we = tw.end;
+    const int *wfirst = tw.first;
     int32_t *lab = malloc(((size_t)T + 1) * sizeof *lab), *tf = NULL;
     float *cf = malloc(((size_t)T + 1) * sizeof *cf);
     pe_ner_mention *m = NULL;
     size_t nm = 0;
-    if (!ws || !we || !wfirst || !starts || !lab || !cf) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    for (int w = 0; st == PE_OK && w < n_words; w++) wfirst[w] = -1;
-    for (int t = 0; st == PE_OK && t < T; t++) {
-        int w = e->word_ids[t];
-        if (w < 0) continue;
-        if (wfirst[w] < 0) {
-            wfirst[w] = t;
-            ws[w] = e->offsets[t].start;
-            starts[t] = 1;
-        }
-        we[w] = e->offsets[t].end;
-    }
+    if (!lab || !cf) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     if (st == PE_OK && n->graph && pe_token_head_n_feat(n->head) && n_words > 0) {
         char **words = calloc((size_t)n_words, sizeof *words);
         int32_t *wf = calloc((size_t)n_words, sizeof *wf);
@@ -820,7 +809,7 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
         free(words);
         free(wf);
     }
-    if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(n->enc, n->head, e->ids, starts, tf, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(n->enc, n->head, e->ids, tw.word_start, tf, T, lab, cf, err);
     if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label(n->head, hidden, pe_token_head_n_feat(n->head) ? tf : NULL, T, lab, cf, err);
     /* word tags -> mentions */
     if (st == PE_OK && n_words > 0) {
@@ -861,10 +850,7 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
         *m_out = m;
         *n_out = nm;
     }
-    free(ws);
-    free(we);
-    free(wfirst);
-    free(starts);
+    pe_tag_words_clear(&tw);
     free(lab);
     free(cf);
     free(tf);

@@ -747,29 +747,18 @@ static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e,
 {
     pe_status st = PE_OK;
     const int T = (int)e->len;
-    int nw = 0;
-    for (int t = 0; t < T; t++) nw = e->word_ids[t] + 1 > nw ? e->word_ids[t] + 1 : nw;
-    size_t *ws = calloc((size_t)nw + 1, sizeof *ws), *we = calloc((size_t)nw + 1, sizeof *we);
-    int *wf = malloc(((size_t)nw + 1) * sizeof *wf);
-    unsigned char *starts = calloc((size_t)T + 1, 1);
+    pe_tag_words tw;
+    if ((st = pe_tag_words_of(e, &tw, err)) != PE_OK) return st;
+    const int nw = tw.n;
+    const size_t *ws = tw.start, *we = tw.end;
+    const int *wf = tw.first;
     int32_t *lab = malloc(((size_t)T + 1) * sizeof *lab), *wl = malloc(((size_t)nw + 1) * sizeof *wl);
     float *cf = malloc(((size_t)T + 1) * sizeof *cf), *wc = malloc(((size_t)nw + 1) * sizeof *wc);
     pe_rel_triple *t = NULL;
     int nt = 0;
     pe_rel_extraction *x = NULL;
-    if (!ws || !we || !wf || !starts || !lab || !wl || !cf || !wc) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    for (int w = 0; st == PE_OK && w < nw; w++) wf[w] = -1;
-    for (int k = 0; st == PE_OK && k < T; k++) {
-        int w = e->word_ids[k];
-        if (w < 0) continue;
-        if (wf[w] < 0) {
-            wf[w] = k;
-            ws[w] = e->offsets[k].start;
-            starts[k] = 1;
-        }
-        we[w] = e->offsets[k].end;
-    }
-    if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(r->enc, r->head, e->ids, starts, NULL, T, lab, cf, err);
+    if (!lab || !wl || !cf || !wc) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(r->enc, r->head, e->ids, tw.word_start, NULL, T, lab, cf, err);
     if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label(r->head, hidden, NULL, T, lab, cf, err);
     if (st == PE_OK) {
         for (int w = 0; w < nw; w++) {
@@ -797,10 +786,7 @@ static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e,
         pe_rel_extractions_free(x, (size_t)nt);
     }
     free(t);
-    free(ws);
-    free(we);
-    free(wf);
-    free(starts);
+    pe_tag_words_clear(&tw);
     free(lab);
     free(wl);
     free(cf);

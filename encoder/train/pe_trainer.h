@@ -336,6 +336,20 @@ PE_API pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const
 PE_API pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t *ids, const unsigned char *word_start,
                             const int32_t *feats, int n_tokens, int32_t *label, float *conf, pe_error *err);
 
+/* The words of an encoding (its word_ids), for decoding word labels to
+ * spans: n words, each's first token (-1 when it has none), byte span
+ * [start, end) in the text, and word_start (e->len) = 1 on a word's first
+ * token (the cut points of pe_token_head_run). Arrays owned: clear with
+ * pe_tag_words_clear. PE_ERR_NOMEM. */
+typedef struct pe_tag_words {
+    int n;
+    int *first;
+    size_t *start, *end;
+    unsigned char *word_start;
+} pe_tag_words;
+PE_API pe_status pe_tag_words_of(const pe_encoding *e, pe_tag_words *out, pe_error *err);
+PE_API void pe_tag_words_clear(pe_tag_words *w); /* a cleared struct is a no-op */
+
 /* ---- token-classification data and objective ---- */
 typedef struct pe_tag_data pe_tag_data;
 PE_API pe_status pe_tag_data_new(pe_tag_data **out, pe_error *err);

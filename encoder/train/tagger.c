@@ -823,3 +823,39 @@ pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t 
     return st;
 }
 
+
+pe_status pe_tag_words_of(const pe_encoding *e, pe_tag_words *w, pe_error *err)
+{
+    memset(w, 0, sizeof *w);
+    const int T = (int)e->len;
+    for (int t = 0; t < T; t++) w->n = e->word_ids[t] + 1 > w->n ? e->word_ids[t] + 1 : w->n;
+    w->start = calloc((size_t)w->n + 1, sizeof *w->start);
+    w->end = calloc((size_t)w->n + 1, sizeof *w->end);
+    w->first = malloc(((size_t)w->n + 1) * sizeof *w->first);
+    w->word_start = calloc((size_t)T + 1, 1);
+    if (!w->start || !w->end || !w->first || !w->word_start) {
+        pe_tag_words_clear(w);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    for (int k = 0; k < w->n; k++) w->first[k] = -1;
+    for (int t = 0; t < T; t++) {
+        const int k = e->word_ids[t];
+        if (k < 0) continue;
+        if (w->first[k] < 0) {
+            w->first[k] = t;
+            w->start[k] = e->offsets[t].start;
+            w->word_start[t] = 1;
+        }
+        w->end[k] = e->offsets[t].end;
+    }
+    return PE_OK;
+}
+
+void pe_tag_words_clear(pe_tag_words *w)
+{
+    free(w->start);
+    free(w->end);
+    free(w->first);
+    free(w->word_start);
+    memset(w, 0, sizeof *w);
+}
