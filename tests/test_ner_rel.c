@@ -445,9 +445,7 @@ static void test_end_to_end(void)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/pe_nerrel_XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (!pe_test_tmpdir(tmpdir, sizeof tmpdir, "pe_nerrel")) return 1;
     pe_trainer_set_threads(2);
     PE_RUN(test_token_head_gradients);
     PE_RUN(test_ner_reader);

@@ -18,23 +18,6 @@
 
 static char tmpdir[512];
 
-static void make_tmpdir(void)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/pe_trainer_XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-}
-
-static void rm_rf(const char *p)
-{
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
-    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", p);
-}
-
 static pe_encoder_config tiny_cfg(int V)
 {
     pe_encoder_config c;
@@ -597,7 +580,7 @@ static void test_schedules(void)
 
 int main(void)
 {
-    make_tmpdir();
+    if (!pe_test_tmpdir(tmpdir, sizeof tmpdir, "pe_trainer")) return 1;
     pe_trainer_set_threads(2);
     PE_RUN(test_mlm_head_gradients);
     PE_RUN(test_masking);
@@ -605,6 +588,6 @@ int main(void)
     PE_RUN(test_resume_after_kill);
     PE_RUN(test_nonfinite_loss);
     PE_RUN(test_schedules);
-    if (pe_test_failures == 0) rm_rf(tmpdir);
+    if (pe_test_failures == 0) pe_test_rm_rf(tmpdir);
     PE_TEST_EXIT();
 }
