@@ -159,6 +159,11 @@ typedef struct pe_cli_progress {
     double start, last;
     double plain_interval;
     int drawn;
+    /* the first amount seen and when: the ETA counts from there, so a
+     * resumed run or download is not credited with what it found done */
+    int have_base;
+    uint64_t base;
+    double base_t;
 } pe_cli_progress;
 
 void pe_cli_progress_init(pe_cli_progress *p);

@@ -337,12 +337,16 @@ void pe_cli_progress_update(pe_cli_progress *p, const char *what, uint64_t done,
     double now = pe_now();
     if (!p->tty && now - p->last < p->plain_interval) return;
     p->last = now;
-    double el = now - p->start;
     char d[32], t[32];
     fmt_amount(d, sizeof d, (double)done, unit);
+    if (!p->have_base) {
+        p->have_base = 1;
+        p->base = done;
+        p->base_t = now;
+    }
     char eta[32] = "";
-    if (total > 0 && done > 0 && done <= total) {
-        double rem = el * (double)(total - done) / (double)done;
+    if (total > 0 && done > p->base && done <= total && now > p->base_t) {
+        double rem = (now - p->base_t) * (double)(total - done) / (double)(done - p->base);
         snprintf(eta, sizeof eta, " ETA %dm%02ds", (int)(rem / 60), (int)rem % 60);
     }
     if (p->tty) {

@@ -488,6 +488,20 @@ static double jnum(const cJSON *j, const char *k, double dflt)
     return cJSON_IsNumber(x) ? x->valuedouble : dflt;
 }
 
+/* The head's tensors are in model.safetensors; checkpoints written before
+ * heads joined the model file (December 2026) keep them in head.safetensors
+ * beside it, which is read when model.safetensors lacks them. */
+static pe_status load_head(const char *ck, const char *p_model, const pe_objective *obj, pe_error *err)
+{
+    pe_status st = pe_trainer_load_tensors(p_model, obj->params, obj->n_params, err);
+    if (st != PE_ERR_CORRUPT) return st;
+    char *p_head = path_join(ck, "head.safetensors");
+    if (!p_head) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    if (access(p_head, F_OK) == 0) st = pe_trainer_load_tensors(p_head, obj->params, obj->n_params, err);
+    free(p_head);
+    return st;
+}
+
 /* Restores weights, head, optimiser and state from dir/latest. PE_NOT_FOUND
  * when there is no checkpoint. */
 static pe_status restore(run *r, long *from, pe_error *err)
@@ -527,8 +541,7 @@ static pe_status restore(run *r, long *from, pe_error *err)
         goto done;
     }
     if ((st = pe_trainer_load_tensors(p_model, r->params, r->n_enc, err)) != PE_OK) goto done;
-    if (r->obj->n_params > 0 && (st = pe_trainer_load_tensors(p_model, r->obj->params, r->obj->n_params, err)) != PE_OK)
-        goto done;
+    if (r->obj->n_params > 0 && (st = load_head(ck, p_model, r->obj, err)) != PE_OK) goto done;
     if ((st = load_optim(r, ck, err)) != PE_OK) goto done;
     r->s.step = (long)jnum(j, "step", 0);
     r->s.epoch = (long)jnum(j, "epoch", 0);
