@@ -47,8 +47,9 @@ static void usage(FILE *f)
             "  --steps N          override the recipe's number of updates\n"
             "  --init DIR         ner/rel/tag: start from this model folder instead of the\n"
             "                     recipe's \"init\" (\"none\": a randomly initialised encoder)\n"
-            "  --graph DIR        ner: the graph store for the graph feature (the recipe's\n"
-            "                     \"ner\".\"graph\" must be true)\n"
+            "  --graph DIR        ner, tag: train the NER head with the graph feature over\n"
+            "                     this graph store (required when the recipe's \"ner\" has\n"
+            "                     \"graph\": true; the model then needs a graph store to run)\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --strict           ner/rel: the first malformed data line is fatal (else such\n"
             "                     lines are skipped, counted and the first one named)\n");
@@ -576,7 +577,7 @@ static int run_heads(const recipe *r, const args *a)
                 PE_EXIT_OK)
             goto done;
         rc = PE_EXIT_FAIL;
-        int use_graph = cJSON_IsTrue(obj_get(nerj, "graph"));
+        int use_graph = cJSON_IsTrue(obj_get(nerj, "graph")) || a->graph;
         if (use_graph) {
             if (!a->graph) {
                 fprintf(stderr, "persona: the recipe's ner uses the graph feature: give --graph DIR\n");
