@@ -13,8 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "model_internal.h"
 #include "pe_test.h"
 #include "pe_trainer.h"
+#include "train_internal.h"
 
 static char tmpdir[512];
 
@@ -465,6 +467,82 @@ static void test_resume_after_kill(void)
     PE_CHECK(stat(pa, &st) == 0);
 }
 
+
+/* Rewrites a checkpoint in the layout of before December 2026: the head's
+ * tensors (cls.*) moved out of model.safetensors into head.safetensors. */
+static int to_old_layout(const char *ck)
+{
+    char pm[700], ph[700];
+    snprintf(pm, sizeof pm, "%s/model.safetensors", ck);
+    snprintf(ph, sizeof ph, "%s/head.safetensors", ck);
+    pe_error err;
+    void *map = NULL;
+    size_t size = 0;
+    if (enc_map_file(pm, &map, &size, &err) != PE_OK) return -1;
+    pe_encoder_stored_tensor *t = NULL;
+    int n = 0, rc = -1;
+    if (enc_safetensors_parse(pm, map, size, &t, &n, &err) != PE_OK) goto out;
+    pe_tr_st_entry *enc = calloc((size_t)n, sizeof *enc), *head = calloc((size_t)n, sizeof *head);
+    float **copies = calloc((size_t)n, sizeof *copies);
+    int ne = 0, nh = 0;
+    for (int i = 0; enc && head && copies && i < n; i++) {
+        copies[i] = malloc(t[i].nbytes ? t[i].nbytes : 1);
+        if (!copies[i]) break;
+        memcpy(copies[i], t[i].data, t[i].nbytes);
+        pe_tr_st_entry e = {.name = t[i].name, .ndim = t[i].ndim, .data = copies[i], .nbytes = t[i].nbytes};
+        for (int d = 0; d < t[i].ndim && d < 2; d++) e.shape[d] = t[i].shape[d];
+        if (strncmp(t[i].name, "cls.", 4) == 0) head[nh++] = e;
+        else enc[ne++] = e;
+    }
+    if (nh > 0 && enc_tr_write_safetensors(ph, head, nh, &err) == PE_OK &&
+        enc_tr_write_safetensors(pm, enc, ne, &err) == PE_OK)
+        rc = 0;
+    for (int i = 0; copies && i < n; i++) free(copies[i]);
+    free(copies);
+    free(enc);
+    free(head);
+    enc_stored_tensors_free(t, n);
+out:
+    enc_unmap_file(map, size);
+    return rc;
+}
+
+/* A checkpoint of the earlier layout resumes exactly as the new one. */
+static void test_resume_old_layout(void)
+{
+    char shards[600], a[600], b[600], ck[700];
+    snprintf(shards, sizeof shards, "%s/rs", tmpdir); /* made by test_resume_after_kill */
+    snprintf(a, sizeof a, "%s/run-a", tmpdir);
+    snprintf(b, sizeof b, "%s/run-old", tmpdir);
+    pe_error err;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        run_mlm(shards, b, 0, 10, NULL, &err);
+        _exit(0);
+    }
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    PE_CHECK(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+    snprintf(ck, sizeof ck, "%s/ckpt-00000008", b);
+    PE_CHECK_EQ_INT(to_old_layout(ck), 0);
+    pe_trainer_result rb;
+    PE_CHECK_EQ_INT(run_mlm(shards, b, 1, 0, &rb, &err), PE_OK);
+    PE_CHECK_EQ_INT(rb.resumed_from, 8);
+    char *la = log_sans_timing(a), *lb = log_sans_timing(b);
+    PE_CHECK(la && lb && strcmp(la, lb) == 0);
+    free(la);
+    free(lb);
+    /* without head.safetensors the resume fails naming the missing tensor */
+    snprintf(ck, sizeof ck, "%s/ckpt-00000012", b);
+    PE_CHECK_EQ_INT(to_old_layout(ck), 0);
+    char ph[800];
+    snprintf(ph, sizeof ph, "%s/head.safetensors", ck);
+    PE_CHECK(unlink(ph) == 0);
+    PE_CHECK_EQ_INT(run_mlm(shards, b, 1, 0, &rb, &err), PE_ERR_CORRUPT);
+    PE_CHECK(strstr(err.msg, "cls.predictions") != NULL);
+}
+
 /* ---- a non-finite loss stops the run and keeps the last checkpoint ---- */
 
 typedef struct nan_obj {
@@ -586,6 +664,7 @@ int main(void)
     PE_RUN(test_masking);
     PE_RUN(test_shards);
     PE_RUN(test_resume_after_kill);
+    PE_RUN(test_resume_old_layout);
     PE_RUN(test_nonfinite_loss);
     PE_RUN(test_schedules);
     if (pe_test_failures == 0) pe_test_rm_rf(tmpdir);
