@@ -49,6 +49,17 @@ head -1 "$tmp/out" | grep -q '"relation":"have_pet","object":{"start":11,"end":1
 sed -n 2p "$tmp/out" | grep -q '"error"' || die "extract: no error line for invalid UTF-8"
 expect_rc 5 "extract with a missing model" "$persona" extract --model "$tmp/none.pem" "x"
 expect_rc 2 "extract with an unknown option" "$persona" extract --frobnicate
+# the NER graph feature: a head trained with --graph over a graph store
+expect_rc 0 "kg import for the graph feature" "$persona" kg import --db "$tmp/kg" "$fix/link/graph.json"
+expect_rc 0 "train ner --graph" "$persona" train ner --recipe "$tmp/tag.json" --out "$tmp/nerg" --graph "$tmp/kg" --threads 1
+grep -q "graph feature" "$tmp/err" || die "train ner --graph: the run does not say it uses the graph feature"
+expect_rc 0 "model info of the graph model" "$persona" model info "$tmp/nerg/model.pem"
+grep -q '"ner.feat"' "$tmp/out" || die "the graph model has no ner.feat tensor"
+expect_rc 0 "eval ner --graph" "$persona" eval ner --model "$tmp/nerg/model.pem" --graph "$tmp/kg" --data "$fix/ner/tiny.conll" --type-map PER=person,LOC=location,ORG=organization,MISC=work --json
+grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner --graph: the training sentences are not learnt"; cat "$tmp/out"; }
+expect_rc 0 "extract --graph" "$persona" extract --model "$tmp/nerg/model.pem" --graph "$tmp/kg" "I met John Smith in Paris."
+grep -q '"text":"Paris","type":"location"' "$tmp/out" || { die "extract --graph: Paris not found"; cat "$tmp/out"; }
+expect_rc 5 "train ner --graph with a missing store" "$persona" train ner --recipe "$tmp/tag.json" --out "$tmp/nerg2" --graph "$tmp/nokg" --threads 1
 expect_rc 0 "train --help" "$persona" train --help
 grep -q "exit codes" "$tmp/out" || die "train --help lists no exit codes"
 expect_rc 2 "train with an unknown objective" "$persona" train xyz --recipe "$tmp/tag.json"
