@@ -578,6 +578,7 @@ static int run_heads(const recipe *r, const args *a)
             goto done;
         rc = PE_EXIT_FAIL;
         int use_graph = cJSON_IsTrue(obj_get(nerj, "graph")) || a->graph;
+        const int use = (use_graph ? PE_NER_USE_GRAPH : 0) | (cJSON_IsTrue(obj_get(nerj, "shape")) ? PE_NER_USE_SHAPE : 0);
         if (use_graph) {
             if (!a->graph) {
                 fprintf(stderr, "persona: the recipe's ner uses the graph feature: give --graph DIR\n");
@@ -590,18 +591,18 @@ static int run_heads(const recipe *r, const args *a)
         size_t cut = 0, cut2 = 0;
         if ((st = pe_ner_labels_make((const char *const *)types, n_types, &nlab, &n_nlab, &err)) != PE_OK ||
             (st = pe_tag_data_new(&ntd, &err)) != PE_OK || (st = pe_tag_data_new(&ndd, &err)) != PE_OK ||
-            (st = pe_ner_add_examples(ntrain, tok, (const char *const *)nlab, n_nlab, max_len, kr, ntd, &cut, &err)) !=
+            (st = pe_ner_add_examples(ntrain, tok, (const char *const *)nlab, n_nlab, max_len, kr, use, ntd, &cut, &err)) !=
                 PE_OK ||
-            (st = pe_ner_add_examples(ndev, tok, (const char *const *)nlab, n_nlab, max_len, kr, ndd, &cut2, &err)) !=
+            (st = pe_ner_add_examples(ndev, tok, (const char *const *)nlab, n_nlab, max_len, kr, use, ndd, &cut2, &err)) !=
                 PE_OK ||
-            (st = pe_token_head_new("ner", C, n_nlab, use_graph ? PE_NER_N_FEAT : 0, use_graph ? (int)num_or(nerj, "graph_dim", 16) : 0, seed, &nhead, &err)) != PE_OK ||
+            (st = pe_token_head_new("ner", C, n_nlab, pe_ner_feature_count(use), use ? (int)num_or(nerj, "graph_dim", 16) : 0, seed, &nhead, &err)) != PE_OK ||
             (st = pe_ner_scorer_new(ndev, tok, (const char *const *)nlab, n_nlab, max_len, &nsc, &err)) != PE_OK ||
             (st = pe_tag_objective_new("ner", nhead, ntd, ndd, pe_ner_scorer_score, nsc, &nobj, &err)) != PE_OK) {
             rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
         fprintf(stderr, "persona: ner: %zu training sentences (%zu truncated), %zu development; %d labels%s\n",
-                pe_ner_corpus_count(ntrain), cut, pe_ner_corpus_count(ndev), n_nlab, use_graph ? ", graph feature" : "");
+                pe_ner_corpus_count(ntrain), cut, pe_ner_corpus_count(ndev), n_nlab, use == (PE_NER_USE_GRAPH | PE_NER_USE_SHAPE) ? ", graph and shape features" : use_graph ? ", graph feature" : use ? ", shape feature" : "");
         objs[n_obj] = pe_tag_objective_get(nobj);
         weights[n_obj++] = (float)num_or(nerj, "weight", 1.0);
     }

@@ -359,11 +359,56 @@ pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n
     return PE_OK;
 }
 
+/* ---- word features ---- */
+
+int pe_ner_word_shape(const char *w)
+{
+    int letters = 0, upper = 0, first_upper = 0;
+    for (const unsigned char *p = (const unsigned char *)w; *p; p++) {
+        if (!isalpha(*p) || *p >= 0x80) continue;
+        if (letters == 0) first_upper = isupper(*p) != 0;
+        letters++;
+        upper += isupper(*p) != 0;
+    }
+    if (upper == 0) return PE_NER_SHAPE_LOWER;
+    if (upper == letters && letters >= 2) return PE_NER_SHAPE_UPPER;
+    if (upper == 1 && first_upper && letters >= 2) return PE_NER_SHAPE_CAPITALISED;
+    return PE_NER_SHAPE_MIXED;
+}
+
+int pe_ner_feature_count(int use)
+{
+    return (use & PE_NER_USE_GRAPH ? PE_NER_N_FEAT : 1) * (use & PE_NER_USE_SHAPE ? PE_NER_N_SHAPE : 1) *
+           (use ? 1 : 0);
+}
+
+int pe_ner_feature_use(int n_feat)
+{
+    for (int use = 0; use <= (PE_NER_USE_GRAPH | PE_NER_USE_SHAPE); use++)
+        if (pe_ner_feature_count(use) == n_feat) return use;
+    return -1;
+}
+
+pe_status pe_ner_word_features(pe_kg_reader *graph, int use, const char *const *words, int n, int32_t *feats,
+                               pe_error *err)
+{
+    for (int i = 0; i < n; i++) feats[i] = 0;
+    if ((use & PE_NER_USE_GRAPH) && graph) {
+        pe_status st = pe_ner_graph_features(graph, words, n, feats, err);
+        if (st != PE_OK) return st;
+    }
+    if (use & PE_NER_USE_SHAPE) {
+        const int scale = use & PE_NER_USE_GRAPH ? PE_NER_N_FEAT : 1;
+        for (int i = 0; i < n; i++) feats[i] += scale * pe_ner_word_shape(words[i]);
+    }
+    return PE_OK;
+}
+
 /* ---- examples ---- */
 
 pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, const char *const *labels,
-                              int n_labels, int max_len, pe_kg_reader *graph, pe_tag_data *data, size_t *truncated,
-                              pe_error *err)
+                              int n_labels, int max_len, pe_kg_reader *graph, int use, pe_tag_data *data,
+                              size_t *truncated, pe_error *err)
 {
     if (truncated) *truncated = 0;
     pe_status st = PE_OK;
@@ -377,10 +422,10 @@ pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, c
             break;
         }
         lab = malloc((size_t)len * sizeof *lab);
-        tf = graph ? calloc((size_t)len, sizeof *tf) : NULL;
-        wf = graph ? calloc((size_t)s->n + 1, sizeof *wf) : NULL;
-        if (!lab || (graph && (!tf || !wf))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-        if (st == PE_OK && graph) st = pe_ner_graph_features(graph, (const char *const *)s->words, s->n, wf, err);
+        tf = use ? calloc((size_t)len, sizeof *tf) : NULL;
+        wf = use ? calloc((size_t)s->n + 1, sizeof *wf) : NULL;
+        if (!lab || (use && (!tf || !wf))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        if (st == PE_OK && use) st = pe_ner_word_features(graph, use, (const char *const *)s->words, s->n, wf, err);
         if (st == PE_OK) {
             for (int t = 0; t < len; t++) lab[t] = -100;
             int cut = 0;
@@ -397,7 +442,7 @@ pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, c
                 }
                 lab[first[w]] = id;
             }
-            if (graph) { /* every token gets the feature of the word it starts or continues */
+            if (use) { /* every token gets the feature of the word it starts or continues */
                 int cur = 0;
                 for (int t = 0; t < len; t++) tf[t] = 0;
                 for (int w = 0; w < s->n; w++) {
@@ -648,6 +693,7 @@ struct pe_ner {
     char **types; /* (n_types) */
     int n_types;
     pe_kg_reader *graph;
+    int use; /* PE_NER_USE_* of the head */
 };
 
 pe_ner_options pe_ner_options_default(void)
@@ -675,6 +721,9 @@ pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *opt, pe_ner **out, 
                           pe_token_head_n_labels(n->head), n->n_labels);
     if (st == PE_OK && (n->n_labels % 2 != 1 || strcmp(n->labels[0], "O") != 0))
         st = pe_error_set(err, PE_ERR_CORRUPT, "the model's %s labels are not O, B-T, I-T, ...", o.head);
+    if (st == PE_OK && (n->use = pe_ner_feature_use(pe_token_head_n_feat(n->head))) < 0)
+        st = pe_error_set(err, PE_ERR_CORRUPT, "the model's head %s has %d feature ids: not a count of graph (%d), shape (%d) or both (%d)",
+                          o.head, pe_token_head_n_feat(n->head), PE_NER_N_FEAT, PE_NER_N_SHAPE, PE_NER_N_FEAT * PE_NER_N_SHAPE);
     if (st == PE_OK) {
         n->n_types = n->n_labels / 2;
         n->types = calloc((size_t)n->n_types + 1, sizeof *n->types);
@@ -729,11 +778,11 @@ pe_status pe_ner_tag_words(pe_ner *n, const char *const *words, int n_words, con
     int32_t *lab = malloc(((size_t)T + 1) * sizeof *lab), *tf = NULL, *wfe = NULL;
     float *cf = malloc(((size_t)T + 1) * sizeof *cf);
     if (!ws || !lab || !cf) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    if (st == PE_OK && n->graph && pe_token_head_n_feat(n->head)) {
+    if (st == PE_OK && n->use) {
         tf = calloc((size_t)T + 1, sizeof *tf);
         wfe = calloc((size_t)n_words + 1, sizeof *wfe);
         if (!tf || !wfe) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-        if (st == PE_OK) st = pe_ner_graph_features(n->graph, words, n_words, wfe, err);
+        if (st == PE_OK) st = pe_ner_word_features(n->graph, n->use, words, n_words, wfe, err);
         for (int w = 0; st == PE_OK && w < n_words; w++) {
             if (first[w] < 0) continue;
             int end = len - 1;
@@ -790,7 +839,7 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
     pe_ner_mention *m = NULL;
     size_t nm = 0;
     if (!lab || !cf) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    if (st == PE_OK && n->graph && pe_token_head_n_feat(n->head) && n_words > 0) {
+    if (st == PE_OK && n->use && n_words > 0) {
         char **words = calloc((size_t)n_words, sizeof *words);
         int32_t *wf = calloc((size_t)n_words, sizeof *wf);
         tf = calloc((size_t)T + 1, sizeof *tf);
@@ -803,7 +852,7 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
                 words[w][l] = '\0';
             }
         }
-        if (st == PE_OK) st = pe_ner_graph_features(n->graph, (const char *const *)words, n_words, wf, err);
+        if (st == PE_OK) st = pe_ner_word_features(n->graph, n->use, (const char *const *)words, n_words, wf, err);
         for (int t = 0; st == PE_OK && t < T; t++) tf[t] = e->word_ids[t] >= 0 ? wf[e->word_ids[t]] : 0;
         for (int w = 0; words && w < n_words; w++) free(words[w]);
         free(words);

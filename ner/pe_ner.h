@@ -117,16 +117,38 @@ PE_API int pe_ner_coarse_type(pe_kg_reader *r, pe_kg_id e);
 /* feats (n_words): the graph feature of each word (see above). */
 PE_API pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n_words, int32_t *feats, pe_error *err);
 
+/* ---- word features ---- */
+/* A NER head can take one feature id per token, from its word: the graph
+ * feature above, the word's shape (its capitals, which the encoder cannot
+ * see since the tokenizer lower-cases), or both. The head's feature count
+ * says which: PE_NER_N_FEAT (graph), PE_NER_N_SHAPE (shape) or their
+ * product (both: id = graph + PE_NER_N_FEAT * shape). Shapes: no capital
+ * letter; capitalised (the first letter is the only capital); all capitals
+ * (two letters or more); mixed (any other, "iPhone", "McDonald", "A").
+ * ASCII letters only are looked at. */
+enum { PE_NER_SHAPE_LOWER = 0, PE_NER_SHAPE_CAPITALISED, PE_NER_SHAPE_UPPER, PE_NER_SHAPE_MIXED, PE_NER_N_SHAPE };
+enum { PE_NER_USE_GRAPH = 1, PE_NER_USE_SHAPE = 2 };
+PE_API int pe_ner_word_shape(const char *word);
+/* The feature count of a head using `use` (PE_NER_USE_* bits): 0, 7, 4 or 28. */
+PE_API int pe_ner_feature_count(int use);
+/* The PE_NER_USE_* bits of a head with n_feat feature ids; -1 when n_feat is
+ * none of pe_ner_feature_count's values. */
+PE_API int pe_ner_feature_use(int n_feat);
+/* feats (n_words): each word's feature id for a head using `use`; the graph
+ * part is 0 (none) without a reader. */
+PE_API pe_status pe_ner_word_features(pe_kg_reader *graph, int use, const char *const *words, int n_words,
+                                      int32_t *feats, pe_error *err);
+
 /* ---- training data ---- */
 
 /* Adds the corpus's sentences to data as examples for a head with the
  * given labels (first sub-token of each word labelled, -100 elsewhere;
- * with a reader, each token gets its word's graph feature). Sentences
+ * with use != 0, each token gets its word's feature id, see above). Sentences
  * longer than max_len tokens are truncated (counted in *truncated).
  * Errors: PE_ERR_INVALID (a tag not in labels), PE_ERR_UTF8, PE_ERR_NOMEM. */
 PE_API pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, const char *const *labels,
-                              int n_labels, int max_len, pe_kg_reader *graph, pe_tag_data *data, size_t *truncated,
-                              pe_error *err);
+                              int n_labels, int max_len, pe_kg_reader *graph, int use, pe_tag_data *data,
+                              size_t *truncated, pe_error *err);
 
 /* ---- evaluation ---- */
 
@@ -164,7 +186,7 @@ PE_API pe_status pe_ner_scorer_score(void *scorer, const pe_tag_data *dev, const
 typedef struct pe_ner pe_ner;
 typedef struct pe_ner_options {
     const char *head;      /* "ner" */
-    pe_kg_reader *graph;   /* for the graph feature when the head has one (borrowed); NULL: feature 0 */
+    pe_kg_reader *graph;   /* for the graph feature when the head has one (borrowed); NULL: none */
 } pe_ner_options;
 PE_API pe_ner_options pe_ner_options_default(void);
 /* The NER of a loaded model (borrowed; must outlive the handle): its head

@@ -207,7 +207,7 @@ static void test_ner_examples(void)
     pe_tag_data *d = NULL;
     pe_tag_data_new(&d, &err);
     size_t cut;
-    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, d, &cut, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, 0, d, &cut, &err), PE_OK);
     PE_CHECK_EQ_INT(pe_tag_data_count(d), 3);
     PE_CHECK_EQ_INT(cut, 0);
     pe_tag_example e = pe_tag_data_get(d, 0);
@@ -223,14 +223,14 @@ static void test_ner_examples(void)
     /* truncation is counted */
     pe_tag_data *d2 = NULL;
     pe_tag_data_new(&d2, &err);
-    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 6, NULL, d2, &cut, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 6, NULL, 0, d2, &cut, &err), PE_OK);
     PE_CHECK(cut >= 1);
     /* a tag outside the labels */
     static const char *const few[] = {"PER"};
     char **l2;
     int n2;
     pe_ner_labels_make(few, 1, &l2, &n2, &err);
-    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)l2, n2, 64, NULL, d2, &cut, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)l2, n2, 64, NULL, 0, d2, &cut, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "B-LOC") != NULL);
     pe_ner_labels_free(l2, n2);
     pe_tag_data_free(d);
@@ -241,6 +241,37 @@ static void test_ner_examples(void)
 }
 
 /* ---- relations ---- */
+
+static void test_word_features(void)
+{
+    PE_CHECK_EQ_INT(pe_ner_word_shape("paris"), PE_NER_SHAPE_LOWER);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("1984"), PE_NER_SHAPE_LOWER);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("Paris"), PE_NER_SHAPE_CAPITALISED);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("O'neil"), PE_NER_SHAPE_CAPITALISED);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("NASA"), PE_NER_SHAPE_UPPER);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("U.S."), PE_NER_SHAPE_UPPER);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("iPhone"), PE_NER_SHAPE_MIXED);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("McDonald"), PE_NER_SHAPE_MIXED);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("A"), PE_NER_SHAPE_MIXED);
+    PE_CHECK_EQ_INT(pe_ner_word_shape("\xc3\x89" "cole"), PE_NER_SHAPE_LOWER); /* non-ASCII capitals are not looked at */
+    PE_CHECK_EQ_INT(pe_ner_feature_count(0), 0);
+    PE_CHECK_EQ_INT(pe_ner_feature_count(PE_NER_USE_GRAPH), PE_NER_N_FEAT);
+    PE_CHECK_EQ_INT(pe_ner_feature_count(PE_NER_USE_SHAPE), PE_NER_N_SHAPE);
+    PE_CHECK_EQ_INT(pe_ner_feature_count(PE_NER_USE_GRAPH | PE_NER_USE_SHAPE), PE_NER_N_FEAT * PE_NER_N_SHAPE);
+    for (int use = 0; use < 4; use++) PE_CHECK_EQ_INT(pe_ner_feature_use(pe_ner_feature_count(use)), use);
+    PE_CHECK_EQ_INT(pe_ner_feature_use(5), -1);
+    const char *words[] = {"I", "met", "John", "in", "NYC"};
+    int32_t f[5];
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_ner_word_features(NULL, PE_NER_USE_SHAPE, words, 5, f, &err), PE_OK);
+    PE_CHECK(f[0] == PE_NER_SHAPE_MIXED && f[1] == 0 && f[2] == PE_NER_SHAPE_CAPITALISED && f[3] == 0 &&
+             f[4] == PE_NER_SHAPE_UPPER);
+    /* both, without a graph: the graph part is none */
+    PE_CHECK_EQ_INT(pe_ner_word_features(NULL, PE_NER_USE_GRAPH | PE_NER_USE_SHAPE, words, 5, f, &err), PE_OK);
+    PE_CHECK(f[2] == PE_NER_N_FEAT * PE_NER_SHAPE_CAPITALISED && f[4] == PE_NER_N_FEAT * PE_NER_SHAPE_UPPER && f[1] == 0);
+    PE_CHECK_EQ_INT(pe_ner_word_features(NULL, 0, words, 5, f, &err), PE_OK);
+    PE_CHECK(f[0] == 0 && f[2] == 0 && f[4] == 0);
+}
 
 static void test_rel_reader_and_score(void)
 {
@@ -344,7 +375,7 @@ static void test_end_to_end(void)
     pe_tag_data *nd = NULL, *rdd = NULL;
     pe_tag_data_new(&nd, &err);
     pe_tag_data_new(&rdd, &err);
-    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)nlab, nn, 64, NULL, nd, NULL, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)nlab, nn, 64, NULL, 0, nd, NULL, &err), PE_OK);
     PE_CHECK_EQ_INT(pe_rel_add_examples(rd, tok, 64, rdd, &err), PE_OK);
     pe_token_head *nh = NULL, *rh = NULL;
     pe_token_head_new("ner", 32, nn, 0, 0, 1, &nh, &err);
@@ -451,6 +482,7 @@ int main(void)
     PE_RUN(test_ner_reader);
     PE_RUN(test_ner_score);
     PE_RUN(test_ner_examples);
+    PE_RUN(test_word_features);
     PE_RUN(test_rel_reader_and_score);
     PE_RUN(test_end_to_end);
     if (pe_test_failures == 0) {
