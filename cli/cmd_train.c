@@ -50,6 +50,8 @@ static void usage(FILE *f)
             "  --graph DIR        ner, tag: train the NER head with the graph feature over\n"
             "                     this graph store (required when the recipe's \"ner\" has\n"
             "                     \"graph\": true; the model then needs a graph store to run)\n"
+            "  --shape            ner, tag: train the NER head with the word-shape feature\n"
+            "                     (capitals; also the recipe's \"ner\": {\"shape\": true})\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --strict           ner/rel: the first malformed data line is fatal (else such\n"
             "                     lines are skipped, counted and the first one named)\n");
@@ -254,7 +256,7 @@ static void trainer_opts(const cJSON *tro, pe_trainer_options *o)
 
 typedef struct args {
     const char *recipe, *out, *data, *what, *init, *graph;
-    int resume, threads, strict;
+    int resume, threads, strict, shape;
     long steps;
 } args;
 
@@ -578,7 +580,7 @@ static int run_heads(const recipe *r, const args *a)
             goto done;
         rc = PE_EXIT_FAIL;
         int use_graph = cJSON_IsTrue(obj_get(nerj, "graph")) || a->graph;
-        const int use = (use_graph ? PE_NER_USE_GRAPH : 0) | (cJSON_IsTrue(obj_get(nerj, "shape")) ? PE_NER_USE_SHAPE : 0);
+        const int use = (use_graph ? PE_NER_USE_GRAPH : 0) | (cJSON_IsTrue(obj_get(nerj, "shape")) || a->shape ? PE_NER_USE_SHAPE : 0);
         if (use_graph) {
             if (!a->graph) {
                 fprintf(stderr, "persona: the recipe's ner uses the graph feature: give --graph DIR\n");
@@ -731,6 +733,7 @@ int pe_cmd_train(int argc, char **argv)
         {"--data", PE_CLI_STRING, &a.data},
         {"--init", PE_CLI_STRING, &a.init},
         {"--graph", PE_CLI_STRING, &a.graph},
+        {"--shape", PE_CLI_FLAG, &a.shape},
         {"--resume", PE_CLI_FLAG, &a.resume},
         {"--strict", PE_CLI_FLAG, &a.strict},
         {"--steps", PE_CLI_SIZE, &steps, .min = 1, .max = 1e15},

@@ -65,7 +65,7 @@ expect_rc 0 "train ner with the shape feature" "$persona" train ner --recipe "$t
 grep -q ", shape feature" "$tmp/err" || die "train ner: the run does not say it uses the shape feature"
 expect_rc 0 "extract with the shape model" "$persona" extract --model "$tmp/ners/model.pem" "I met John Smith in Paris."
 grep -q '"text":"John Smith","type":"person"' "$tmp/out" || { die "extract (shape): John Smith not found"; cat "$tmp/out"; }
-expect_rc 0 "train ner with graph and shape features" "$persona" train ner --recipe "$tmp/tag-shape.json" --out "$tmp/nergs" --graph "$tmp/kg" --threads 1
+expect_rc 0 "train ner with graph and shape features" "$persona" train ner --recipe "$tmp/tag.json" --shape --out "$tmp/nergs" --graph "$tmp/kg" --threads 1
 grep -q "graph and shape features" "$tmp/err" || die "train ner: the run does not say it uses both features"
 expect_rc 0 "eval ner with both features" "$persona" eval ner --model "$tmp/nergs/model.pem" --graph "$tmp/kg" --data "$fix/ner/tiny.conll" --type-map PER=person,LOC=location,ORG=organization,MISC=work --json
 grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner (graph+shape): the training sentences are not learnt"; cat "$tmp/out"; }
