@@ -12,6 +12,7 @@
 # An arm whose RUNS/ARM/model.pem exists is only evaluated. Reads
 # ../shared/data; long (25-40 min an arm on one core): run it in the background.
 #   usage: scripts/model-ablations.sh [--runs DIR] [--init MLM_BEST] [--kg KG_DIR] [--threads N] [--steps N] [ARM...]
+#   ($PERSONA_BIN: the persona binary to use, default build/cli/persona)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${PERSONA_RUNS:-../runs}
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     --kg) kg=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --steps) steps="--steps $2"; shift 2 ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     -*) echo "model-ablations.sh: unknown option $1" >&2; exit 2 ;;
     *) arms+=("$1"); shift ;;
   esac
@@ -36,7 +37,7 @@ done
 data=../shared/data
 [ -d "$data/persona/personaext" ] || { echo "model-ablations.sh: $data is absent: the data lives there" >&2; exit 3; }
 [ -x build/cli/persona ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j"$(nproc)"; }
-persona=$PWD/build/cli/persona
+persona=${PERSONA_BIN:-$PWD/build/cli/persona}
 [ -n "$init" ] || init="$runs/mlm-small/best"
 [ -n "$kg" ] || kg="$runs/kg-subset"
 mkdir -p "$runs"
