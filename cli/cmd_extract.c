@@ -72,6 +72,9 @@ static void usage(FILE *f)
             "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
             "  --threads N    CPU threads (default: all cores)\n"
             "  --precision P  fp32 (default) or bf16 (a CPU with AVX-512 BF16, or CUDA)\n"
+            "  --decode D     grouped (default: O against the total of the types or\n"
+            "                 relations, then which, then B or I) or argmax (the most\n"
+            "                 probable label)\n"
             "A TEXT that starts with '-' comes after --.\n");
 }
 
@@ -160,6 +163,7 @@ static void print_line(cJSON *o)
 }
 
 static const pe_encoder_precision precisions[] = {PE_PRECISION_FP32, PE_PRECISION_TF32, PE_PRECISION_BF16};
+static int decode_mode = PE_DECODE_GROUPED; /* --decode grouped|argmax */
 
 int pe_cmd_extract(int argc, char **argv)
 {
@@ -170,6 +174,7 @@ int pe_cmd_extract(int argc, char **argv)
         {"--graph", PE_CLI_STRING, &graph},
         {"--threads", PE_CLI_INT, &threads, .min = 1, .max = 1024},
         {"--precision", PE_CLI_CHOICE, &precision, .choices = "fp32|tf32|bf16"},
+        {"--decode", PE_CLI_CHOICE, &decode_mode, .choices = "grouped|argmax"},
         {0}};
     const pe_cli_spec spec = {"extract", usage, opts, 0, -1,
                               "            (4: some lines were bad; 5: the model or the graph store does not exist)\n"};
@@ -196,11 +201,13 @@ int pe_cmd_extract(int argc, char **argv)
     pe_ner_options no = pe_ner_options_default();
     no.graph = kr;
     pe_status sn = pe_ner_open(enc, &no, &ner, &err);
+    if (sn == PE_OK) sn = pe_ner_set_decode(ner, (pe_tag_decode)decode_mode, &err);
     if (sn != PE_OK && sn != PE_NOT_FOUND) {
         rc = pe_cli_fail(sn, "%s", err.msg);
         goto done;
     }
     pe_status sr = pe_rel_open(enc, &rel, &err);
+    if (sr == PE_OK) sr = pe_rel_set_decode(rel, (pe_tag_decode)decode_mode, &err);
     if (sr != PE_OK && sr != PE_NOT_FOUND) {
         rc = pe_cli_fail(sr, "%s", err.msg);
         goto done;
@@ -290,7 +297,9 @@ static void eval_usage(FILE *f)
             "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
             "  --json         one JSON object instead of a table\n"
             "  --threads N    CPU threads\n"
-            "  --precision P  fp32 (default) or bf16: to measure what bf16 inference costs in F1\n");
+            "  --precision P  fp32 (default) or bf16: to measure what bf16 inference costs in F1\n"
+            "  --decode D     grouped (default: O against the total of the types, then the\n"
+            "                 type, then B or I) or argmax (the most probable label)\n");
 }
 
 static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const char *type_map, int strict, int json)
@@ -300,6 +309,7 @@ static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const c
     pe_ner_options no = pe_ner_options_default();
     no.graph = kr;
     pe_status st = pe_ner_open(enc, &no, &ner, &err);
+    if (st == PE_OK && (st = pe_ner_set_decode(ner, (pe_tag_decode)decode_mode, &err)) != PE_OK) pe_ner_close(ner);
     if (st != PE_OK) return st == PE_NOT_FOUND ? pe_cli_error(PE_EXIT_FAIL, "%s", err.msg) : pe_cli_fail(st, "%s", err.msg);
     const int nt = pe_ner_n_types(ner);
     const char **types = calloc((size_t)nt + 1, sizeof *types);
@@ -393,6 +403,7 @@ static int eval_rel(pe_encoder *enc, const char *data, int strict, int json)
     pe_error err;
     pe_rel *rel = NULL;
     pe_status st = pe_rel_open(enc, &rel, &err);
+    if (st == PE_OK && (st = pe_rel_set_decode(rel, (pe_tag_decode)decode_mode, &err)) != PE_OK) pe_rel_close(rel);
     if (st != PE_OK) return st == PE_NOT_FOUND ? pe_cli_error(PE_EXIT_FAIL, "%s", err.msg) : pe_cli_fail(st, "%s", err.msg);
     const int nr = pe_rel_n_relations(rel);
     const char **rels = calloc((size_t)nr + 1, sizeof *rels);
@@ -496,6 +507,7 @@ int pe_cmd_eval(int argc, char **argv)
         {"--strict", PE_CLI_FLAG, &strict},
         {"--threads", PE_CLI_INT, &threads, .min = 1, .max = 1024},
         {"--precision", PE_CLI_CHOICE, &precision, .choices = "fp32|tf32|bf16"},
+        {"--decode", PE_CLI_CHOICE, &decode_mode, .choices = "grouped|argmax"},
         {0}};
     const pe_cli_spec spec = {"eval", eval_usage, opts, 1, 1,
                               "            (4: done, but lines were skipped; 5: the model, the data or the\n"

@@ -736,6 +736,7 @@ pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *opt, pe_ner **out, 
                 st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         }
     }
+    if (st == PE_OK) st = pe_ner_head_decode(n->head, PE_DECODE_GROUPED, err);
     if (st != PE_OK) {
         pe_ner_close(n);
         return st;
@@ -752,6 +753,28 @@ void pe_ner_close(pe_ner *n)
         for (int i = 0; i < n->n_types; i++) free(n->types[i]);
     free(n->types);
     free(n);
+}
+
+pe_status pe_ner_head_decode(pe_token_head *head, pe_tag_decode d, pe_error *err)
+{
+    const int K = head ? pe_token_head_n_labels(head) : 0;
+    if (K < 1 || K % 2 != 1) return pe_error_set(err, PE_ERR_INVALID, "ner: not a BIO head");
+    if (d == PE_DECODE_ARGMAX) return pe_token_head_set_groups(head, NULL, NULL, err);
+    int *g = malloc((size_t)K * sizeof *g), *sb = malloc((size_t)K * sizeof *sb);
+    pe_status st = g && sb ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    for (int k = 0; st == PE_OK && k < K; k++) {
+        g[k] = k > 0;          /* O | an entity */
+        sb[k] = k == 0 ? -1 : (k - 1) / 2; /* its type */
+    }
+    if (st == PE_OK) st = pe_token_head_set_groups(head, g, sb, err);
+    free(g);
+    free(sb);
+    return st;
+}
+
+pe_status pe_ner_set_decode(pe_ner *n, pe_tag_decode d, pe_error *err)
+{
+    return n ? pe_ner_head_decode(n->head, d, err) : pe_error_set(err, PE_ERR_INVALID, "ner: NULL handle");
 }
 
 int pe_ner_n_types(const pe_ner *n)

@@ -194,6 +194,11 @@ PE_API pe_ner_options pe_ner_options_default(void);
  * PE_ERR_CORRUPT when the head and its labels disagree. */
 PE_API pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *o, pe_ner **out, pe_error *err);
 PE_API void pe_ner_close(pe_ner *ner); /* NULL is a no-op */
+/* How the head decides (see pe_tag_decode; pe_ner_open sets grouped).
+ * pe_ner_head_decode sets it on a bare BIO head (O, B-T, I-T, ...), as
+ * training does for its evaluations. Errors: PE_ERR_INVALID, PE_ERR_NOMEM. */
+PE_API pe_status pe_ner_set_decode(pe_ner *ner, pe_tag_decode d, pe_error *err);
+PE_API pe_status pe_ner_head_decode(pe_token_head *head, pe_tag_decode d, pe_error *err);
 /* The model's entity types (borrowed). */
 PE_API int pe_ner_n_types(const pe_ner *ner);
 PE_API const char *pe_ner_type_name(const pe_ner *ner, int i);

@@ -273,6 +273,64 @@ static void test_word_features(void)
     PE_CHECK(f[0] == 0 && f[2] == 0 && f[4] == 0);
 }
 
+/* A head whose probabilities are `probs` for every token (W 0, b their logs). */
+static pe_token_head *fixed_head(const char *name, const double *probs, int K)
+{
+    pe_token_head *h = NULL;
+    pe_error err;
+    if (pe_token_head_new(name, 4, K, 0, 0, 1, &h, &err) != PE_OK) return NULL;
+    int n;
+    const pe_train_param *p = pe_token_head_params(h, &n);
+    memset(p[0].data, 0, (size_t)p[0].numel * sizeof(float));
+    for (int k = 0; k < K; k++) p[1].data[k] = (float)log(probs[k]);
+    return h;
+}
+
+static void test_grouped_decode(void)
+{
+    pe_error err;
+    float hidden[4] = {0, 0, 0, 0}, conf;
+    int32_t lab;
+    /* NER: O 0.4 is the argmax, but the entities total 0.6, type A 0.4 of it */
+    const double pn[5] = {0.40, 0.35, 0.05, 0.10, 0.10};
+    pe_token_head *h = fixed_head("ner", pn, 5);
+    PE_CHECK(h != NULL);
+    if (!h) return;
+    PE_CHECK_EQ_INT(pe_token_head_label(h, hidden, NULL, 1, &lab, &conf, &err), PE_OK);
+    PE_CHECK(lab == 0 && fabsf(conf - 0.40f) < 1e-5f);
+    PE_CHECK_EQ_INT(pe_ner_head_decode(h, PE_DECODE_GROUPED, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_token_head_label(h, hidden, NULL, 1, &lab, &conf, &err), PE_OK);
+    PE_CHECK(lab == 1 && fabsf(conf - 0.40f) < 1e-5f);
+    PE_CHECK_EQ_INT(pe_ner_head_decode(h, PE_DECODE_ARGMAX, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_token_head_label(h, hidden, NULL, 1, &lab, &conf, &err), PE_OK);
+    PE_CHECK_EQ_INT(lab, 0);
+    pe_token_head_free(h);
+    /* relations: O 0.3, subject 0.2, objects 0.5 of which relation 1 has 0.3 (I the larger) */
+    const double pr[7] = {0.30, 0.15, 0.05, 0.12, 0.08, 0.10, 0.20};
+    h = fixed_head("rel", pr, 7);
+    PE_CHECK(h != NULL);
+    if (!h) return;
+    PE_CHECK_EQ_INT(pe_rel_head_decode(h, PE_DECODE_GROUPED, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_token_head_label(h, hidden, NULL, 1, &lab, &conf, &err), PE_OK);
+    PE_CHECK(lab == 6 && fabsf(conf - 0.30f) < 1e-5f);
+    /* the subject wins when its total is the largest */
+    const double ps[7] = {0.30, 0.22, 0.18, 0.10, 0.05, 0.10, 0.05};
+    pe_token_head_free(h);
+    h = fixed_head("rel", ps, 7);
+    PE_CHECK(h != NULL);
+    if (!h) return;
+    PE_CHECK_EQ_INT(pe_rel_head_decode(h, PE_DECODE_GROUPED, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_token_head_label(h, hidden, NULL, 1, &lab, &conf, &err), PE_OK);
+    PE_CHECK(lab == 1 && fabsf(conf - 0.40f) < 1e-5f);
+    /* bad groups and heads */
+    const int bad[7] = {0, -2, 0, 0, 0, 0, 0};
+    PE_CHECK_EQ_INT(pe_token_head_set_groups(h, bad, NULL, &err), PE_ERR_INVALID);
+    pe_token_head_free(h);
+    h = fixed_head("ner", pn, 4);
+    PE_CHECK_EQ_INT(pe_ner_head_decode(h, PE_DECODE_GROUPED, &err), PE_ERR_INVALID);
+    pe_token_head_free(h);
+}
+
 static void test_rel_reader_and_score(void)
 {
     pe_rel_data *d = NULL;
@@ -483,6 +541,7 @@ int main(void)
     PE_RUN(test_ner_score);
     PE_RUN(test_ner_examples);
     PE_RUN(test_word_features);
+    PE_RUN(test_grouped_decode);
     PE_RUN(test_rel_reader_and_score);
     PE_RUN(test_end_to_end);
     if (pe_test_failures == 0) {

@@ -315,10 +315,24 @@ PE_API int pe_token_head_n_feat(const pe_token_head *h); /* 0 without a feature 
  * PE_ERR_INVALID (a feature id out of range), PE_ERR_NOMEM. */
 PE_API pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens, float *probs,
                                 pe_error *err);
-/* The argmax label of every token, label (T), and its probability, conf
- * (T): the decisions pe_token_head_predict's probabilities give. */
+/* The label of every token, label (T), and its probability, conf (T): the
+ * decisions pe_token_head_predict's probabilities give, by argmax, or
+ * grouped after pe_token_head_set_groups. */
 PE_API pe_status pe_token_head_label(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens,
                                      int32_t *label, float *conf, pe_error *err);
+/* Grouped decoding: group (K) puts each label in a group (0, 1, ...), sub
+ * (K, or NULL) in a sub-group (0, 1, ..., or -1: none). A token then gets
+ * the group of largest total probability, within it the sub-group (or
+ * lone label) of largest total, then that sub-group's most probable label,
+ * with conf the sub-group's total (a lone label's: its group's total).
+ * BIO heads use it so that probability split over many types does not lose
+ * to "O": groups O / entity, subs the types. group NULL: plain argmax (the
+ * default). Copied. Errors: PE_ERR_INVALID, PE_ERR_NOMEM. */
+PE_API pe_status pe_token_head_set_groups(pe_token_head *h, const int *group, const int *sub, pe_error *err);
+/* How a BIO head decides: grouped (O against the entity types' total, then
+ * the type, then B or I; the default of ner/ and relation/) or by plain
+ * argmax over the labels. */
+typedef enum pe_tag_decode { PE_DECODE_GROUPED = 0, PE_DECODE_ARGMAX = 1 } pe_tag_decode;
 /* As pe_mlm_head_loss: *loss_sum and *count over tokens with label >= 0;
  * with d_hidden non-NULL adds scale * dLoss/dHidden there and scale *
  * dLoss/dParam to the head's grads (Loss = the mean). Errors:

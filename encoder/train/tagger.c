@@ -23,6 +23,10 @@ struct pe_token_head {
     int cap;
     float *x, *z, *dx; /* (M, C+D) (M, K) (M, C+D) */
     int32_t *rows;
+    /* grouped decoding (pe_token_head_set_groups): group and sub of each label, or NULL */
+    int *group, *sub;
+    int n_group, n_sub;
+    double *gsum; /* (n_group + n_sub) */
 };
 
 static pe_status head_alloc(const char *name, int C, int K, int NF, int D, pe_token_head **out, pe_error *err)
@@ -116,7 +120,88 @@ void pe_token_head_free(pe_token_head *h)
     free(h->z);
     free(h->dx);
     free(h->rows);
+    free(h->group);
+    free(h->sub);
+    free(h->gsum);
     free(h);
+}
+
+pe_status pe_token_head_set_groups(pe_token_head *h, const int *group, const int *sub, pe_error *err)
+{
+    if (!h) return pe_error_set(err, PE_ERR_INVALID, "token head: NULL argument");
+    free(h->group);
+    free(h->sub);
+    free(h->gsum);
+    h->group = h->sub = NULL;
+    h->gsum = NULL;
+    h->n_group = h->n_sub = 0;
+    if (!group) return PE_OK;
+    int ng = 0, ns = 0;
+    for (int k = 0; k < h->K; k++) {
+        if (group[k] < 0 || (sub && sub[k] < -1)) return pe_error_set(err, PE_ERR_INVALID, "token head %s: bad group of label %d", h->name, k);
+        if (group[k] + 1 > ng) ng = group[k] + 1;
+        if (sub && sub[k] + 1 > ns) ns = sub[k] + 1;
+    }
+    if (ng > h->K || ns > h->K) return pe_error_set(err, PE_ERR_INVALID, "token head %s: more groups than labels", h->name);
+    h->group = malloc((size_t)h->K * sizeof *h->group);
+    h->sub = malloc((size_t)h->K * sizeof *h->sub);
+    h->gsum = malloc(((size_t)ng + (size_t)ns + 1) * sizeof *h->gsum);
+    if (!h->group || !h->sub || !h->gsum) {
+        pe_token_head_set_groups(h, NULL, NULL, NULL);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    for (int k = 0; k < h->K; k++) {
+        h->group[k] = group[k];
+        h->sub[k] = sub ? sub[k] : -1;
+    }
+    h->n_group = ng;
+    h->n_sub = ns;
+    return PE_OK;
+}
+
+/* The decision over one token's probabilities p (K): the plain argmax, or
+ * with groups the group of largest total probability, within it the sub
+ * of largest total (labels without a sub stand alone), then the most
+ * probable label there; conf is the total of what was chosen last but one
+ * (the sub's, else the group's), or the label's without groups. */
+static int decide(const pe_token_head *h, const float *p, float *conf)
+{
+    const int K = h->K;
+    int best = 0;
+    if (!h->group) {
+        for (int k = 1; k < K; k++)
+            if (p[k] > p[best]) best = k;
+        *conf = p[best];
+        return best;
+    }
+    double *g = h->gsum, *s = h->gsum + h->n_group;
+    for (int i = 0; i < h->n_group + h->n_sub; i++) h->gsum[i] = 0.0;
+    for (int k = 0; k < K; k++) {
+        g[h->group[k]] += p[k];
+        if (h->sub[k] >= 0) s[h->sub[k]] += p[k];
+    }
+    int bg = 0;
+    for (int i = 1; i < h->n_group; i++)
+        if (g[i] > g[bg]) bg = i;
+    /* within the group: the sub (or lone label) of largest total */
+    double bt = -1.0;
+    int bsub = -1;
+    for (int k = 0; k < K; k++) {
+        if (h->group[k] != bg) continue;
+        const double t = h->sub[k] >= 0 ? s[h->sub[k]] : p[k];
+        if (t > bt) {
+            bt = t;
+            bsub = h->sub[k] >= 0 ? h->sub[k] : -1 - k;
+        }
+    }
+    best = -1;
+    for (int k = 0; k < K; k++) {
+        if (h->group[k] != bg) continue;
+        if (bsub >= 0 ? h->sub[k] != bsub : k != -1 - bsub) continue;
+        if (best < 0 || p[k] > p[best]) best = k;
+    }
+    *conf = (float)(bsub >= 0 ? s[bsub] : g[bg]);
+    return best;
 }
 
 const pe_train_param *pe_token_head_params(const pe_token_head *h, int *n)
@@ -220,11 +305,7 @@ pe_status pe_token_head_label(pe_token_head *h, const float *hidden, const int32
     for (int i = 0; i < M; i++) {
         float *p = h->z + (size_t)i * h->K;
         softmax_row(p, h->K);
-        int best = 0;
-        for (int k = 1; k < h->K; k++)
-            if (p[k] > p[best]) best = k;
-        label[i] = best;
-        conf[i] = p[best];
+        label[i] = decide(h, p, &conf[i]);
     }
     return PE_OK;
 }
