@@ -23,11 +23,14 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: persona train mlm|ner|rel|tag --recipe FILE [options]\n"
+            "usage: persona train mlm|embed|ner|rel|tag --recipe FILE [options]\n"
             "\n"
             "Trains a model as the recipe (JSON, see models/*.json) says.\n"
             "  mlm   pretrains an encoder with masked language modelling: corpus files,\n"
             "        vocabulary, model size, steps, learning rate, seed\n"
+            "  embed from an mlm recipe: a new encoder whose word embeddings are skip-gram\n"
+            "        vectors of the corpus (word2vec; the recipe's \"embed\" options),\n"
+            "        written as RUN/best for --init (minutes instead of days of MLM)\n"
             "  ner   fine-tunes the recipe's \"ner\" head (BIO entities, CoNLL data)\n"
             "  rel   fine-tunes the recipe's \"rel\" head (persona relations, PersonaExt)\n"
             "  tag   fine-tunes every head the recipe names (ner and rel) together on one\n"
@@ -279,6 +282,83 @@ static void run_opts(const cJSON *tro, long default_steps, const args *a, const 
     o->progress_user = g;
 }
 
+static int on_sgns_progress(uint64_t done, uint64_t total, void *user)
+{
+    pe_cli_progress_update(user, "word vectors", done, total, "tokens", NULL, 0);
+    return 0;
+}
+
+/* persona train embed: a new encoder (the recipe's "model", its seed) whose
+ * word embeddings are skip-gram vectors of the recipe's corpus (its
+ * "embed" options), rescaled to the random start's spread, written as
+ * RUN/best for --init. */
+static int run_embed(const recipe *r, const args *a, const pe_encoder_config *cfg, uint64_t seed,
+                     const pe_tokenizer *tok, const pe_token_shard *train, const char *run_dir)
+{
+    const cJSON *eo = obj_get(r->root, "embed");
+    pe_sgns_options so = pe_sgns_options_default();
+    so.window = (int)num_or(eo, "window", so.window);
+    so.negatives = (int)num_or(eo, "negatives", so.negatives);
+    so.epochs = (int)num_or(eo, "epochs", so.epochs);
+    so.lr = (float)num_or(eo, "lr", so.lr);
+    so.subsample = num_or(eo, "subsample", so.subsample);
+    so.min_count = (int)num_or(eo, "min_count", so.min_count);
+    so.seed = seed;
+    so.threads = a->threads > 0 ? a->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (so.threads < 1) so.threads = 1;
+    pe_tokenizer_special_ids sid = pe_tokenizer_get_special_ids(tok);
+    int32_t sp[5] = {sid.pad, sid.unk, sid.cls, sid.sep, sid.mask};
+    for (int i = 0; i < 5; i++)
+        if (sp[i] + 1 > so.n_skip) so.n_skip = sp[i] + 1;
+    const double std_want = num_or(eo, "std", 0.02);
+    pe_error err;
+    pe_error_clear(&err);
+    pe_train *tr = NULL;
+    pe_train_param word;
+    float *vec = NULL;
+    char *best = resolve(run_dir, "best");
+    pe_cli_progress bar;
+    pe_cli_progress_init(&bar);
+    so.progress = on_sgns_progress;
+    so.progress_user = &bar;
+    pe_status st = pe_train_new_random(cfg, seed, &tr, &err);
+    if (st == PE_OK && pe_train_param_find(tr, "embeddings.word_embeddings.weight", &word) != PE_OK)
+        st = pe_error_set(&err, PE_ERR_INVALID, "the encoder has no word embeddings");
+    if (st == PE_OK && !(vec = malloc((size_t)word.numel * sizeof *vec)))
+        st = pe_error_set(&err, PE_ERR_NOMEM, "out of memory");
+    if (st == PE_OK && (int64_t)pe_token_shard_vocab_size(train) * cfg->hidden != word.numel)
+        st = pe_error_set(&err, PE_ERR_INVALID, "the token shard's vocabulary (%u) is not the model's (%d)",
+                          pe_token_shard_vocab_size(train), cfg->vocab_size);
+    fprintf(stderr, "persona: embed: skip-gram vectors of %d dimensions over %zu sequences (window %d, %d negatives, %d epoch%s, %d thread%s)\n",
+            cfg->hidden, pe_token_shard_count(train), so.window, so.negatives, so.epochs, so.epochs == 1 ? "" : "s",
+            so.threads, so.threads == 1 ? "" : "s");
+    if (st == PE_OK) st = pe_sgns_train(train, cfg->hidden, &so, vec, &err);
+    pe_cli_progress_finish(&bar);
+    if (st == PE_OK) { /* the trained rows rescaled to the random start's spread; special tokens keep theirs */
+        const int C = cfg->hidden;
+        double ss = 0.0;
+        size_t n = 0;
+        for (int64_t v = so.n_skip; v < word.numel / C; v++)
+            for (int c = 0; c < C; c++) {
+                ss += (double)vec[v * C + c] * vec[v * C + c];
+                n++;
+            }
+        const double scale = n && ss > 0 ? std_want / sqrt(ss / (double)n) : 1.0;
+        for (int64_t v = so.n_skip; v < word.numel / C; v++)
+            for (int c = 0; c < C; c++) word.data[v * C + c] = (float)(vec[v * C + c] * scale);
+        pe_train_save_options sv = pe_train_save_options_default();
+        sv.tokenizer = tok;
+        st = best ? pe_train_save(tr, best, &sv, &err) : pe_error_set(&err, PE_ERR_NOMEM, "out of memory");
+    }
+    int rc = PE_EXIT_OK;
+    if (st != PE_OK) rc = pe_cli_fail(st, "%s", err.msg);
+    else fprintf(stderr, "persona: wrote %s (start heads from it with --init %s)\n", best, best);
+    free(vec);
+    free(best);
+    pe_train_free(tr);
+    return rc;
+}
+
 static int run_mlm(const recipe *r, const args *a)
 {
     int rc = PE_EXIT_FAIL;
@@ -341,6 +421,10 @@ static int run_mlm(const recipe *r, const args *a)
     pe_encoder_config cfg = model_config(model, tok, seq_len);
     pe_trainer_set_threads(a->threads);
     const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
+    if (strcmp(a->what, "embed") == 0) {
+        rc = run_embed(r, a, &cfg, seed, tok, train, run_dir);
+        goto done;
+    }
     if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK ||
         (st = pe_mlm_head_new(tr, seed, &head, &err)) != PE_OK) {
         rc = pe_cli_fail(st, "%s", err.msg);
@@ -744,8 +828,9 @@ int pe_cmd_train(int argc, char **argv)
     if (prc != PE_CLI_RUN) return prc;
     a.what = argv[1];
     a.steps = (long)steps;
-    if (strcmp(a.what, "mlm") && strcmp(a.what, "ner") && strcmp(a.what, "rel") && strcmp(a.what, "tag"))
-        return pe_cli_error(PE_EXIT_USAGE, "unknown objective '%s' (mlm, ner, rel or tag)", a.what);
+    if (strcmp(a.what, "mlm") && strcmp(a.what, "embed") && strcmp(a.what, "ner") && strcmp(a.what, "rel") &&
+        strcmp(a.what, "tag"))
+        return pe_cli_error(PE_EXIT_USAGE, "unknown objective '%s' (mlm, embed, ner, rel or tag)", a.what);
     if (!a.recipe) return pe_cli_error(PE_EXIT_USAGE, "--recipe FILE is required (see --help)");
     if ((prc = pe_cli_need_file("recipe", a.recipe)) != PE_EXIT_OK) return prc;
     if (a.graph && (prc = pe_cli_need_file("graph store", a.graph)) != PE_EXIT_OK) return prc;
@@ -767,7 +852,7 @@ int pe_cmd_train(int argc, char **argv)
         else if (d) strcpy(d, ".");
         r.dir = d;
     }
-    int rc = strcmp(a.what, "mlm") == 0 ? run_mlm(&r, &a) : run_heads(&r, &a);
+    int rc = strcmp(a.what, "mlm") == 0 || strcmp(a.what, "embed") == 0 ? run_mlm(&r, &a) : run_heads(&r, &a);
     free(r.dir);
     cJSON_Delete(r.root);
     return rc;

@@ -278,6 +278,36 @@ PE_API pe_status pe_shard_writer_finish(pe_shard_writer *w, uint64_t *n_train_se
                                  pe_error *err);
 PE_API void pe_shard_writer_free(pe_shard_writer *w); /* NULL is a no-op; unfinished files are removed */
 
+/* ---- word vectors: skip-gram with negative sampling ----
+ * word2vec's skip-gram (Mikolov et al. 2013) over a shard's sequences: each
+ * kept token predicts the tokens within a random window of it (1..window on
+ * each side) against `negatives` tokens drawn from counts^0.75; frequent
+ * tokens are subsampled (keep (sqrt(f/t) + 1) t/f); the learning rate falls
+ * linearly to lr * 1e-4 over epochs. Tokens below n_skip (the special
+ * tokens) and those seen fewer than min_count times are not trained and
+ * keep their start values (uniform in [-0.5, 0.5) / dim). One thread gives
+ * the same vectors for the same seed; more threads update the vectors
+ * without locks (Hogwild, as word2vec), so results vary slightly. Used to
+ * start an encoder's word embeddings (persona train embed). */
+typedef struct pe_sgns_options {
+    int window, negatives, epochs;
+    float lr;
+    double subsample;
+    int min_count;
+    int n_skip;
+    int threads;
+    uint64_t seed;
+    /* called about every 1M tokens by the first thread; non-zero stops the run */
+    int (*progress)(uint64_t done, uint64_t total, void *user);
+    void *progress_user;
+} pe_sgns_options;
+PE_API pe_sgns_options pe_sgns_options_default(void); /* 5, 5, 1, 0.025, 1e-4, 5, 0, 1 thread, seed 1 */
+/* vectors (vocab_size of the shard, dim): the trained input vectors.
+ * Errors: PE_ERR_INVALID (options, no token frequent enough, stopped, a
+ * non-finite vector), PE_ERR_NOMEM. */
+PE_API pe_status pe_sgns_train(const pe_token_shard *shard, int dim, const pe_sgns_options *opts, float *vectors,
+                               pe_error *err);
+
 /* ---- the MLM objective over token shards ---- */
 typedef struct pe_mlm_objective pe_mlm_objective;
 /* Borrowed: head, train, dev (NULL: no evaluation; at most max_dev_seqs of
