@@ -22,6 +22,7 @@
 #define ENRICH_MAX_TEXT 65536     /* bytes of a message's text */
 #define ENRICH_MAX_LINE (1 << 20) /* bytes of an input line */
 #define ENRICH_BATCH 256          /* messages per persona store transaction */
+#define ENRICH_ENCODE_BATCH 32    /* messages per encoder pass (pending_flush) */
 
 static void usage(FILE *f)
 {
@@ -230,6 +231,94 @@ static int users_add(users *u, const char *id)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* Parsed lines waiting for the model: their texts go through the encoder
+ * as one packed batch, then each line through the heads and the fusion in
+ * input order, with the store's transactions cut every ENRICH_BATCH
+ * messages as before. One message (~15 tokens) at a time, every product
+ * has ~15 rows: the weights come back from L3 for each message, and with
+ * 2 threads each of the ~30 products of a pass is split by columns into
+ * jobs of a few microseconds; 32 messages make products of ~500 rows,
+ * split by rows. The results are those of one message at a time: a
+ * sequence's hidden states do not depend on the rest of the batch
+ * (pe_encoder.h; bit for bit on our kernels, test_encoder). */
+typedef struct pending_entry {
+    cJSON *json; /* owns m's borrowed strings */
+    msg m;
+    long lineno;
+} pending_entry;
+
+typedef struct pending {
+    enrich_run *run;
+    const char *in_name;
+    users *seen;
+    pe_ps_writer *w; /* the transaction in progress, or NULL */
+    long messages;   /* lines stored so far */
+    int n;
+    pending_entry e[ENRICH_ENCODE_BATCH];
+} pending;
+
+/* Stores the pending lines and empties the batch. Returns 0, or -1 after
+ * printing why (the transaction in progress aborted). */
+static int pending_flush(pending *q)
+{
+    enrich_run *run = q->run;
+    const char *texts[ENRICH_ENCODE_BATCH];
+    size_t lens[ENRICH_ENCODE_BATCH];
+    int slot[ENRICH_ENCODE_BATCH], nt = 0, rc = 0, i = 0;
+    pe_error err;
+    pe_error_clear(&err);
+    for (int k = 0; k < q->n; k++) {
+        slot[k] = -1;
+        if (q->e[k].m.profile) continue;
+        slot[k] = nt;
+        texts[nt] = q->e[k].m.text;
+        lens[nt++] = strlen(q->e[k].m.text);
+    }
+    /* on failure each message makes its own pass, which names the failing one */
+    pe_encoder_result *res = NULL;
+    if (nt && enrich_encode(run, texts, lens, nt, &res, &err) != PE_OK) res = NULL;
+    pe_status st;
+    for (; i < q->n; i++) {
+        const pending_entry *e = &q->e[i];
+        if (!q->w && (st = pe_ps_writer_begin(run->ps, &q->w)) != PE_OK) {
+            pe_cli_fail(st, "%s", pe_ps_errmsg(run->ps));
+            rc = -1;
+            break;
+        }
+        st = e->m.profile ? enrich_profile(run, q->w, &e->m, &err)
+                          : enrich_message_encoded(run, q->w, e->m.user, e->m.id, e->m.time, e->m.text, res,
+                                                   res ? slot[i] : 0, &err);
+        if (st != PE_OK) {
+            pe_cli_error(0, "%s:%ld: %s", q->in_name, e->lineno, err.msg);
+            rc = -1;
+            break;
+        }
+        if (users_add(q->seen, e->m.user) < 0) {
+            pe_cli_fail(PE_ERR_NOMEM, "%s", "user list");
+            rc = -1;
+            break;
+        }
+        q->messages++;
+        if (q->messages % ENRICH_BATCH == 0) {
+            st = pe_ps_writer_commit(q->w);
+            q->w = NULL;
+            if (st != PE_OK) {
+                pe_cli_fail(st, "%s", pe_ps_errmsg(run->ps));
+                rc = -1;
+                break;
+            }
+        }
+    }
+    if (rc != 0) {
+        pe_ps_writer_abort(q->w);
+        q->w = NULL;
+    }
+    pe_encoder_result_free(res);
+    for (int k = 0; k < q->n; k++) cJSON_Delete(q->e[k].json);
+    q->n = 0;
+    return rc;
+}
+
 int pe_cmd_enrich(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL, *ps_dir = getenv("PERSONA_PERSONAS"), *model = NULL, *db = NULL,
@@ -322,66 +411,48 @@ int pe_cmd_enrich(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    long lineno = 0, bad = 0, messages = 0;
-    pe_ps_writer *w = NULL;
+    long lineno = 0, bad = 0;
+    pending q = {.run = &run, .in_name = in_name, .seen = &seen};
     double t0 = pe_now();
     while ((n = getline(&line, &cap, in)) >= 0) {
         lineno++;
         size_t l = (size_t)n;
         while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) l--;
         if (l == 0) continue;
-        cJSON *j = NULL;
-        msg m;
+        pending_entry *e = &q.e[q.n];
         char why[160];
-        const char *problem = enrich_parse_line(line, l, &j, &m, why, sizeof why);
+        const char *problem = enrich_parse_line(line, l, &e->json, &e->m, why, sizeof why);
         if (problem) {
+            /* the lines before it first, so that effects and messages keep the input order */
+            if (pending_flush(&q) != 0) {
+                cJSON_Delete(e->json);
+                free(line);
+                goto done;
+            }
             pe_cli_error(0, "%s:%ld: %s%s", in_name, lineno, problem, strict ? "" : " (skipped)");
-            cJSON_Delete(j);
+            cJSON_Delete(e->json);
             bad++;
             if (strict) {
-                pe_ps_writer_abort(w);
-                w = NULL;
+                pe_ps_writer_abort(q.w);
+                q.w = NULL;
                 free(line);
                 goto done;
             }
             continue;
         }
-        if (!w && (st = pe_ps_writer_begin(run.ps, &w)) != PE_OK) {
-            pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
-            cJSON_Delete(j);
+        e->lineno = lineno;
+        if (++q.n == ENRICH_ENCODE_BATCH && pending_flush(&q) != 0) {
             free(line);
             goto done;
-        }
-        st = m.profile ? enrich_profile(&run, w, &m, &err) : enrich_message(&run, w, m.user, m.id, m.time, m.text, &err);
-        cJSON_Delete(j);
-        if (st != PE_OK) {
-            pe_cli_error(0, "%s:%ld: %s", in_name, lineno, err.msg);
-            pe_ps_writer_abort(w);
-            free(line);
-            goto done;
-        }
-        if (users_add(&seen, m.user) < 0) {
-            pe_ps_writer_abort(w);
-            free(line);
-            pe_cli_fail(PE_ERR_NOMEM, "%s", "user list");
-            goto done;
-        }
-        messages++;
-        if (messages % ENRICH_BATCH == 0) {
-            st = pe_ps_writer_commit(w);
-            w = NULL;
-            if (st != PE_OK) {
-                pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
-                free(line);
-                goto done;
-            }
         }
     }
     free(line);
-    if (w && (st = pe_ps_writer_commit(w)) != PE_OK) {
+    if (pending_flush(&q) != 0) goto done;
+    if (q.w && (st = pe_ps_writer_commit(q.w)) != PE_OK) {
         pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
+    const long messages = q.messages;
     double el = pe_now() - t0;
     /* one line per user of this input, in byte order */
     if (seen.n) qsort(seen.ids, seen.n, sizeof *seen.ids, cmp_str);
@@ -507,25 +578,42 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
     return PE_EXIT_OK;
 }
 
+pe_status enrich_encode(enrich_run *run, const char *const *texts, const size_t *lens, int n, pe_encoder_result **out,
+                        pe_error *err)
+{
+    pe_encoder_encode_options eo = pe_encoder_encode_options_default();
+    pe_status st = pe_encoder_encode_texts(run->enc, texts, lens, n, &eo, out);
+    return st == PE_OK ? PE_OK : pe_error_set(err, st, "%s", pe_encoder_errmsg(run->enc));
+}
+
 pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
                          const char *text, pe_error *err)
+{
+    return enrich_message_encoded(run, w, user, message_id, time, text, NULL, 0, err);
+}
+
+pe_status enrich_message_encoded(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
+                                 const char *text, const pe_encoder_result *enc, int i, pe_error *err)
 {
     size_t len = strlen(text), n = 0, nm = 0;
     pe_rel_extraction *x = NULL;
     pe_ner_mention *men = NULL;
     pe_status st;
     /* one encoder pass for both heads (the windowed path for long texts) */
-    pe_encoder_result *res = NULL;
-    pe_encoder_encode_options eo = pe_encoder_encode_options_default();
-    if ((st = pe_encoder_encode_texts(run->enc, &text, &len, 1, &eo, &res)) != PE_OK)
-        return pe_error_set(err, st, "%s", pe_encoder_errmsg(run->enc));
-    const int whole = !res->encodings[0]->truncated;
-    st = whole ? pe_rel_extract_encoded(run->rel, text, res->encodings[0], res->hidden_states, &x, &n, err)
-               : pe_rel_extract(run->rel, text, len, &x, &n, err);
+    pe_encoder_result *own = NULL;
+    if (!enc) {
+        if ((st = enrich_encode(run, &text, &len, 1, &own, err)) != PE_OK) return st;
+        enc = own;
+        i = 0;
+    }
+    const pe_encoding *e = enc->encodings[i];
+    const float *h = enc->hidden_states + (size_t)enc->offsets[i] * (size_t)enc->hidden;
+    const int whole = !e->truncated;
+    st = whole ? pe_rel_extract_encoded(run->rel, text, e, h, &x, &n, err) : pe_rel_extract(run->rel, text, len, &x, &n, err);
     if (st == PE_OK && run->ner && n)
-        st = whole ? pe_ner_extract_encoded(run->ner, text, res->encodings[0], res->hidden_states, &men, &nm, err)
+        st = whole ? pe_ner_extract_encoded(run->ner, text, e, h, &men, &nm, err)
                    : pe_ner_extract(run->ner, text, len, &men, &nm, err);
-    pe_encoder_result_free(res);
+    pe_encoder_result_free(own);
     if (st != PE_OK) {
         pe_rel_extractions_free(x, n);
         return st;
