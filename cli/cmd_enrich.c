@@ -73,7 +73,8 @@ static void usage(FILE *f)
             "                     {\"allow\": [\"health\", ...], \"half_life_days\": 365, ...}\n"
             "  --strict           the first bad line is fatal (exit 1; the batch in progress is\n"
             "                     not stored)\n"
-            "  --threads N        CPU threads for the model\n",
+            "  --threads N        CPU threads for the model (default: the cores): N batches of\n"
+            "                     messages through the encoder at once, each on one thread\n",
             ENRICH_MAX_TEXT, ENRICH_MAX_LINE);
 }
 
@@ -231,55 +232,76 @@ static int users_add(users *u, const char *id)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Parsed lines waiting for the model: their texts go through the encoder
- * as one packed batch, then each line through the heads and the fusion in
- * input order, with the store's transactions cut every ENRICH_BATCH
- * messages as before. One message (~15 tokens) at a time, every product
- * has ~15 rows: the weights come back from L3 for each message, and with
- * 2 threads each of the ~30 products of a pass is split by columns into
- * jobs of a few microseconds; 32 messages make products of ~500 rows,
- * split by rows. The results are those of one message at a time: a
- * sequence's hidden states do not depend on the rest of the batch
- * (pe_encoder.h; bit for bit on our kernels, test_encoder). */
+/* Parsed lines waiting for the model. Their texts go through the encoder
+ * ENRICH_ENCODE_BATCH at a time as one packed batch, on worker threads
+ * (pe_encoder_queue) while the lines of the batches before go through the
+ * heads and the fusion in input order, with the store's transactions cut
+ * every ENRICH_BATCH messages. One message (~15 tokens) at a time, every
+ * product has ~15 rows: the weights come back from L3 for each message, and
+ * with 2 threads each of the ~30 products of a pass would be split into jobs
+ * of a few microseconds, the threads waiting on each other (on a busy
+ * machine, on one descheduled); batches of 32 on 2 workers keep both cores
+ * busy without either waiting. The results are those of one message at a
+ * time: a sequence's hidden states do not depend on the rest of the batch
+ * nor on the handle (pe_encoder.h; bit for bit on our kernels,
+ * test_encoder). */
 typedef struct pending_entry {
     cJSON *json; /* owns m's borrowed strings */
     msg m;
     long lineno;
 } pending_entry;
 
+typedef struct pending_batch {
+    int n;                             /* lines */
+    int pushed;                        /* its texts are in the queue */
+    int slot[ENRICH_ENCODE_BATCH];     /* line -> text in the batch, -1 for a profile */
+    pending_entry e[ENRICH_ENCODE_BATCH];
+} pending_batch;
+
 typedef struct pending {
     enrich_run *run;
     const char *in_name;
     users *seen;
-    pe_ps_writer *w; /* the transaction in progress, or NULL */
-    long messages;   /* lines stored so far */
-    int n;
-    pending_entry e[ENRICH_ENCODE_BATCH];
+    pe_ps_writer *w;          /* the transaction in progress, or NULL */
+    long messages;            /* lines stored so far */
+    pe_encoder_queue *queue;
+    int depth;                /* batches: the queue's depth + the one being filled */
+    pending_batch *b;         /* (depth) ring: [head, tail) in the queue, tail being filled */
+    unsigned long head, tail;
 } pending;
 
-/* Stores the pending lines and empties the batch. Returns 0, or -1 after
- * printing why (the transaction in progress aborted). */
-static int pending_flush(pending *q)
+static pending_batch *pending_filling(pending *q) { return &q->b[q->tail % (unsigned long)q->depth]; }
+
+/* Drops every pending line (the workers stopped first: they read the texts). */
+static void pending_drop(pending *q)
+{
+    pe_encoder_queue_free(q->queue);
+    q->queue = NULL;
+    if (!q->b) return;
+    for (; q->head <= q->tail; q->head++) {
+        pending_batch *b = &q->b[q->head % (unsigned long)q->depth];
+        for (int k = 0; k < b->n; k++) cJSON_Delete(b->e[k].json);
+        b->n = 0;
+    }
+    q->head = q->tail;
+}
+
+/* Stores the lines of the oldest batch in the queue. Returns 0, or -1 after
+ * printing why (the transaction in progress aborted, every pending line
+ * dropped). */
+static int pending_store_oldest(pending *q)
 {
     enrich_run *run = q->run;
-    const char *texts[ENRICH_ENCODE_BATCH];
-    size_t lens[ENRICH_ENCODE_BATCH];
-    int slot[ENRICH_ENCODE_BATCH], nt = 0, rc = 0, i = 0;
+    pending_batch *b = &q->b[q->head % (unsigned long)q->depth];
+    int rc = 0;
     pe_error err;
     pe_error_clear(&err);
-    for (int k = 0; k < q->n; k++) {
-        slot[k] = -1;
-        if (q->e[k].m.profile) continue;
-        slot[k] = nt;
-        texts[nt] = q->e[k].m.text;
-        lens[nt++] = strlen(q->e[k].m.text);
-    }
-    /* on failure each message makes its own pass, which names the failing one */
+    /* a batch that failed: each message makes its own pass, which names the failing one */
     pe_encoder_result *res = NULL;
-    if (nt && enrich_encode(run, texts, lens, nt, &res, &err) != PE_OK) res = NULL;
+    if (b->pushed && pe_encoder_queue_pop(q->queue, &res) != PE_OK) res = NULL;
     pe_status st;
-    for (; i < q->n; i++) {
-        const pending_entry *e = &q->e[i];
+    for (int i = 0; i < b->n; i++) {
+        const pending_entry *e = &b->e[i];
         if (!q->w && (st = pe_ps_writer_begin(run->ps, &q->w)) != PE_OK) {
             pe_cli_fail(st, "%s", pe_ps_errmsg(run->ps));
             rc = -1;
@@ -287,7 +309,7 @@ static int pending_flush(pending *q)
         }
         st = e->m.profile ? enrich_profile(run, q->w, &e->m, &err)
                           : enrich_message_encoded(run, q->w, e->m.user, e->m.id, e->m.time, e->m.text, res,
-                                                   res ? slot[i] : 0, &err);
+                                                   res ? b->slot[i] : 0, &err);
         if (st != PE_OK) {
             pe_cli_error(0, "%s:%ld: %s", q->in_name, e->lineno, err.msg);
             rc = -1;
@@ -309,14 +331,50 @@ static int pending_flush(pending *q)
             }
         }
     }
+    pe_encoder_result_free(res);
     if (rc != 0) {
         pe_ps_writer_abort(q->w);
         q->w = NULL;
+        pending_drop(q);
+        return -1;
     }
-    pe_encoder_result_free(res);
-    for (int k = 0; k < q->n; k++) cJSON_Delete(q->e[k].json);
-    q->n = 0;
-    return rc;
+    for (int k = 0; k < b->n; k++) cJSON_Delete(b->e[k].json);
+    b->n = 0;
+    q->head++;
+    return 0;
+}
+
+/* Hands the batch being filled to the encoder; when the queue is full,
+ * stores the oldest batch first. Returns as pending_store_oldest. */
+static int pending_submit(pending *q)
+{
+    pending_batch *b = pending_filling(q);
+    if (b->n == 0) return 0;
+    const char *texts[ENRICH_ENCODE_BATCH];
+    size_t lens[ENRICH_ENCODE_BATCH];
+    int nt = 0;
+    for (int k = 0; k < b->n; k++) {
+        b->slot[k] = -1;
+        if (b->e[k].m.profile) continue;
+        b->slot[k] = nt;
+        texts[nt] = b->e[k].m.text;
+        lens[nt++] = strlen(b->e[k].m.text);
+    }
+    /* the queue full: room first (the workers have the other batches meanwhile) */
+    if (q->tail - q->head == (unsigned long)q->depth - 1 && pending_store_oldest(q) != 0) return -1;
+    /* not pushed (only profiles, or no memory): stored without a batch pass */
+    b->pushed = nt && pe_encoder_queue_push(q->queue, texts, lens, nt) == PE_OK;
+    q->tail++;
+    return 0;
+}
+
+/* Stores every pending line. Returns as pending_store_oldest. */
+static int pending_flush(pending *q)
+{
+    if (pending_submit(q) != 0) return -1;
+    while (q->head < q->tail)
+        if (pending_store_oldest(q) != 0) return -1;
+    return 0;
 }
 
 int pe_cmd_enrich(int argc, char **argv)
@@ -375,7 +433,11 @@ int pe_cmd_enrich(int argc, char **argv)
     char tmp_ps[] = "/tmp/persona-enrich-XXXXXX";
     int tmp_store = 0;
     users seen = {0};
-    rc = pe_cli_load_model(model ? model : pe_cli_default_model(), threads, &run.enc);
+    pending q = {.run = &run, .in_name = in_name, .seen = &seen};
+    /* --threads N: N encoder workers, each running its products on one thread */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int workers = threads ? threads : (cores > 1 ? (int)(cores < 64 ? cores : 64) : 1);
+    rc = pe_cli_load_model(model ? model : pe_cli_default_model(), workers > 1 ? 1 : threads, &run.enc);
     if (rc != PE_EXIT_OK) goto done;
     rc = PE_EXIT_FAIL;
     if (db) {
@@ -402,6 +464,13 @@ int pe_cmd_enrich(int argc, char **argv)
     }
     if ((rc = enrich_open(&run, &fo)) != PE_EXIT_OK) goto done;
     rc = PE_EXIT_FAIL;
+    /* one batch in the queue beyond one a worker, so that none waits while this thread stores */
+    q.depth = (workers > 1 ? workers + 1 : 1) + 1;
+    if (!(q.b = calloc((size_t)q.depth, sizeof *q.b)) ||
+        (st = pe_encoder_queue_new(run.enc, workers > 1 ? workers : 0, q.depth - 1, NULL, &q.queue)) != PE_OK) {
+        pe_cli_fail(q.b ? st : PE_ERR_NOMEM, "%s", q.b ? pe_encoder_errmsg(run.enc) : "out of memory");
+        goto done;
+    }
     out = out_path ? fopen(out_path, "wb") : stdout;
     if (!out) {
         pe_cli_error(PE_EXIT_FAIL, "%s: %s", out_path, strerror(errno));
@@ -412,25 +481,26 @@ int pe_cmd_enrich(int argc, char **argv)
     size_t cap = 0;
     ssize_t n;
     long lineno = 0, bad = 0;
-    pending q = {.run = &run, .in_name = in_name, .seen = &seen};
     double t0 = pe_now();
     while ((n = getline(&line, &cap, in)) >= 0) {
         lineno++;
         size_t l = (size_t)n;
         while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) l--;
         if (l == 0) continue;
-        pending_entry *e = &q.e[q.n];
+        pending_batch *b = pending_filling(&q);
+        pending_entry *e = &b->e[b->n];
         char why[160];
         const char *problem = enrich_parse_line(line, l, &e->json, &e->m, why, sizeof why);
         if (problem) {
             /* the lines before it first, so that effects and messages keep the input order */
+            cJSON *j = e->json;
             if (pending_flush(&q) != 0) {
-                cJSON_Delete(e->json);
+                cJSON_Delete(j);
                 free(line);
                 goto done;
             }
             pe_cli_error(0, "%s:%ld: %s%s", in_name, lineno, problem, strict ? "" : " (skipped)");
-            cJSON_Delete(e->json);
+            cJSON_Delete(j);
             bad++;
             if (strict) {
                 pe_ps_writer_abort(q.w);
@@ -441,7 +511,7 @@ int pe_cmd_enrich(int argc, char **argv)
             continue;
         }
         e->lineno = lineno;
-        if (++q.n == ENRICH_ENCODE_BATCH && pending_flush(&q) != 0) {
+        if (++b->n == ENRICH_ENCODE_BATCH && pending_submit(&q) != 0) {
             free(line);
             goto done;
         }
@@ -449,9 +519,11 @@ int pe_cmd_enrich(int argc, char **argv)
     free(line);
     if (pending_flush(&q) != 0) goto done;
     if (q.w && (st = pe_ps_writer_commit(q.w)) != PE_OK) {
+        q.w = NULL;
         pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
+    q.w = NULL;
     const long messages = q.messages;
     double el = pe_now() - t0;
     /* one line per user of this input, in byte order */
@@ -495,6 +567,9 @@ int pe_cmd_enrich(int argc, char **argv)
             (unsigned long long)c->rejected);
     rc = bad ? PE_EXIT_PARTIAL : PE_EXIT_OK;
 done:
+    pending_drop(&q);
+    free(q.b);
+    pe_ps_writer_abort(q.w);
     if (out && out != stdout) fclose(out);
     if (in && in != stdin) fclose(in);
     enrich_close(&run);
@@ -578,14 +653,6 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
     return PE_EXIT_OK;
 }
 
-pe_status enrich_encode(enrich_run *run, const char *const *texts, const size_t *lens, int n, pe_encoder_result **out,
-                        pe_error *err)
-{
-    pe_encoder_encode_options eo = pe_encoder_encode_options_default();
-    pe_status st = pe_encoder_encode_texts(run->enc, texts, lens, n, &eo, out);
-    return st == PE_OK ? PE_OK : pe_error_set(err, st, "%s", pe_encoder_errmsg(run->enc));
-}
-
 pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
                          const char *text, pe_error *err)
 {
@@ -602,7 +669,9 @@ pe_status enrich_message_encoded(enrich_run *run, pe_ps_writer *w, const char *u
     /* one encoder pass for both heads (the windowed path for long texts) */
     pe_encoder_result *own = NULL;
     if (!enc) {
-        if ((st = enrich_encode(run, &text, &len, 1, &own, err)) != PE_OK) return st;
+        pe_encoder_encode_options eo = pe_encoder_encode_options_default();
+        if ((st = pe_encoder_encode_texts(run->enc, &text, &len, 1, &eo, &own)) != PE_OK)
+            return pe_error_set(err, st, "%s", pe_encoder_errmsg(run->enc));
         enc = own;
         i = 0;
     }

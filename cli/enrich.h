@@ -39,13 +39,9 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
 /* One message through the model and the fusion, in writer w. */
 pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
                          const char *text, pe_error *err);
-/* The encoder pass of n texts as one packed batch (each text's hidden
- * states are those it gets alone, pe_encoder_forward); *out freed by the
- * caller with pe_encoder_result_free. The reason of a failure in err. */
-pe_status enrich_encode(enrich_run *run, const char *const *texts, const size_t *lens, int n,
-                        struct pe_encoder_result **out, pe_error *err);
 /* enrich_message with the encoder pass already done: text i of enc (from
- * enrich_encode; NULL: its own pass). The same result as enrich_message. */
+ * pe_encoder_encode_texts with default options, or a pe_encoder_queue with
+ * them; NULL: its own pass). The same result as enrich_message. */
 pe_status enrich_message_encoded(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
                                  const char *text, const struct pe_encoder_result *enc, int i, pe_error *err);
 /* One input message, parsed. */
