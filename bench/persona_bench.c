@@ -248,6 +248,8 @@ static pe_linker *g_linker; /* the entity linker on the graph (as enrich uses it
 static pe_encoder *g_enc;   /* the model, for one encoder pass serving both heads */
 static pe_ner *g_ner;       /* its NER head, NULL when it has none */
 #define ENCODE_BATCH 32     /* messages per encoder pass, as persona enrich (cli/cmd_enrich.c) */
+static pe_encoder_queue *g_queue; /* the encoder passes, on worker threads as persona enrich runs them */
+static int g_depth;               /* batches in the queue at most */
 #define STORE_BATCH 256     /* messages per persona store transaction, likewise */
 
 typedef struct result {
@@ -291,6 +293,8 @@ static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_k
     memset(res, 0, sizeof *res);
     pe_encoder_result *batch = NULL; /* the encoder pass of messages [g0, g0 + gn) (g: running index) */
     size_t g = 0, g0 = 0, gn = 0;
+    size_t qs = 0, qu = 0, pushed = 0, popped = 0; /* next message to push: speaker qs, utterance qu */
+    int sizes[64];                                 /* messages of the batches in the queue (ring of g_depth) */
     const double c0 = cpu_now();
     double t0 = pe_now();
     pe_ps_writer *w = NULL; /* one transaction every STORE_BATCH messages, as persona enrich */
@@ -305,20 +309,27 @@ static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_k
                 size_t tl = strlen(t), nm = 0;
                 pe_ner_mention *men = NULL;
                 pe_encoder_encode_options eo = pe_encoder_encode_options_default();
-                if (g >= g0 + gn) { /* the next ENCODE_BATCH messages, across speakers, in one pass */
-                    pe_encoder_result_free(batch);
-                    batch = NULL;
+                /* batches of ENCODE_BATCH messages across speakers pushed ahead to the encoder workers */
+                while (qs < n && pe_encoder_queue_pending(g_queue) < g_depth) {
                     const char *bt[ENCODE_BATCH];
-                    size_t bl[ENCODE_BATCH];
                     int k = 0;
-                    for (size_t s2 = s, u2 = u; s2 < n && k < ENCODE_BATCH; s2++, u2 = 0)
-                        for (; u2 < sp[s2].n_utt && k < ENCODE_BATCH; u2++, k++) {
-                            bt[k] = sp[s2].utt[u2];
-                            bl[k] = strlen(bt[k]);
+                    while (k < ENCODE_BATCH && qs < n) {
+                        if (qu < sp[qs].n_utt) {
+                            bt[k++] = sp[qs].utt[qu++];
+                        } else {
+                            qs++;
+                            qu = 0;
                         }
+                    }
+                    if (k == 0) break;
+                    if (pe_encoder_queue_push(g_queue, bt, NULL, k) != PE_OK) return -1;
+                    sizes[pushed++ % (size_t)g_depth] = k;
+                }
+                if (g >= g0 + gn) {
+                    pe_encoder_result_free(batch);
+                    if (pe_encoder_queue_pop(g_queue, &batch) != PE_OK) batch = NULL;
                     g0 = g;
-                    gn = (size_t)k;
-                    if (pe_encoder_encode_texts(g_enc, bt, bl, k, &eo, &batch) != PE_OK) batch = NULL;
+                    gn = (size_t)sizes[popped++ % (size_t)g_depth];
                 }
                 /* a failed batch: each message makes its own pass, as before */
                 pe_encoder_result *own = NULL, *er = batch;
@@ -477,14 +488,22 @@ int main(int argc, char **argv)
     pe_rel *rel = NULL;
     pe_encoder_info info;
     if (model) {
+        /* as persona enrich: --threads N encoder workers, each running its products on one thread */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        const int workers = threads > 0 ? threads : (cores > 1 ? (int)(cores < 62 ? cores : 62) : 1);
         pe_encoder_options eo = pe_encoder_options_default();
-        eo.threads = threads;
+        eo.threads = workers > 1 ? 1 : threads;
         if (pe_encoder_load(model, &eo, &enc, &err) != PE_OK || pe_rel_open(enc, &rel, &err) != PE_OK) {
             fprintf(stderr, "pe_bench_persona: %s: %s\n", model, err.msg);
             return 1;
         }
         pe_encoder_get_info(enc, &info);
         g_enc = enc;
+        g_depth = workers > 1 ? workers + 1 : 1;
+        if (pe_encoder_queue_new(enc, workers > 1 ? workers : 0, g_depth, NULL, &g_queue) != PE_OK) {
+            fprintf(stderr, "pe_bench_persona: %s\n", pe_encoder_errmsg(enc));
+            return 1;
+        }
         pe_ner_options no = pe_ner_options_default();
         no.graph = kr;
         if (pe_ner_open(enc, &no, &g_ner, &err) != PE_OK) g_ner = NULL;
@@ -523,6 +542,7 @@ int main(int argc, char **argv)
             fclose(f);
         }
     }
+    pe_encoder_queue_free(g_queue);
     pe_rel_close(rel);
     pe_ner_close(g_ner);
     pe_encoder_free(enc);
