@@ -22,6 +22,7 @@
 #define ENRICH_MAX_TEXT 65536     /* bytes of a message's text */
 #define ENRICH_MAX_LINE (1 << 20) /* bytes of an input line */
 #define ENRICH_BATCH 256          /* messages per persona store transaction */
+#define ENRICH_ENCODE_BATCH 32    /* messages per encoder pass (pending_flush) */
 
 static void usage(FILE *f)
 {
@@ -72,7 +73,8 @@ static void usage(FILE *f)
             "                     {\"allow\": [\"health\", ...], \"half_life_days\": 365, ...}\n"
             "  --strict           the first bad line is fatal (exit 1; the batch in progress is\n"
             "                     not stored)\n"
-            "  --threads N        CPU threads for the model\n",
+            "  --threads N        CPU threads for the model (default: the cores): N batches of\n"
+            "                     messages through the encoder at once, each on one thread\n",
             ENRICH_MAX_TEXT, ENRICH_MAX_LINE);
 }
 
@@ -230,6 +232,151 @@ static int users_add(users *u, const char *id)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* Parsed lines waiting for the model. Their texts go through the encoder
+ * ENRICH_ENCODE_BATCH at a time as one packed batch, on worker threads
+ * (pe_encoder_queue) while the lines of the batches before go through the
+ * heads and the fusion in input order, with the store's transactions cut
+ * every ENRICH_BATCH messages. One message (~15 tokens) at a time, every
+ * product has ~15 rows: the weights come back from L3 for each message, and
+ * with 2 threads each of the ~30 products of a pass would be split into jobs
+ * of a few microseconds, the threads waiting on each other (on a busy
+ * machine, on one descheduled); batches of 32 on 2 workers keep both cores
+ * busy without either waiting. The results are those of one message at a
+ * time: a sequence's hidden states do not depend on the rest of the batch
+ * nor on the handle (pe_encoder.h; bit for bit on our kernels,
+ * test_encoder). */
+typedef struct pending_entry {
+    cJSON *json; /* owns m's borrowed strings */
+    msg m;
+    long lineno;
+} pending_entry;
+
+typedef struct pending_batch {
+    int n;                             /* lines */
+    int pushed;                        /* its texts are in the queue */
+    int slot[ENRICH_ENCODE_BATCH];     /* line -> text in the batch, -1 for a profile */
+    pending_entry e[ENRICH_ENCODE_BATCH];
+} pending_batch;
+
+typedef struct pending {
+    enrich_run *run;
+    const char *in_name;
+    users *seen;
+    pe_ps_writer *w;          /* the transaction in progress, or NULL */
+    long messages;            /* lines stored so far */
+    pe_encoder_queue *queue;
+    int depth;                /* batches: the queue's depth + the one being filled */
+    pending_batch *b;         /* (depth) ring: [head, tail) in the queue, tail being filled */
+    unsigned long head, tail;
+} pending;
+
+static pending_batch *pending_filling(pending *q) { return &q->b[q->tail % (unsigned long)q->depth]; }
+
+/* Drops every pending line (the workers stopped first: they read the texts). */
+static void pending_drop(pending *q)
+{
+    pe_encoder_queue_free(q->queue);
+    q->queue = NULL;
+    if (!q->b) return;
+    for (; q->head <= q->tail; q->head++) {
+        pending_batch *b = &q->b[q->head % (unsigned long)q->depth];
+        for (int k = 0; k < b->n; k++) cJSON_Delete(b->e[k].json);
+        b->n = 0;
+    }
+    q->head = q->tail;
+}
+
+/* Stores the lines of the oldest batch in the queue. Returns 0, or -1 after
+ * printing why (the transaction in progress aborted, every pending line
+ * dropped). */
+static int pending_store_oldest(pending *q)
+{
+    enrich_run *run = q->run;
+    pending_batch *b = &q->b[q->head % (unsigned long)q->depth];
+    int rc = 0;
+    pe_error err;
+    pe_error_clear(&err);
+    /* a batch that failed: each message makes its own pass, which names the failing one */
+    pe_encoder_result *res = NULL;
+    if (b->pushed && pe_encoder_queue_pop(q->queue, &res) != PE_OK) res = NULL;
+    pe_status st;
+    for (int i = 0; i < b->n; i++) {
+        const pending_entry *e = &b->e[i];
+        if (!q->w && (st = pe_ps_writer_begin(run->ps, &q->w)) != PE_OK) {
+            pe_cli_fail(st, "%s", pe_ps_errmsg(run->ps));
+            rc = -1;
+            break;
+        }
+        st = e->m.profile ? enrich_profile(run, q->w, &e->m, &err)
+                          : enrich_message_encoded(run, q->w, e->m.user, e->m.id, e->m.time, e->m.text, res,
+                                                   res ? b->slot[i] : 0, &err);
+        if (st != PE_OK) {
+            pe_cli_error(0, "%s:%ld: %s", q->in_name, e->lineno, err.msg);
+            rc = -1;
+            break;
+        }
+        if (users_add(q->seen, e->m.user) < 0) {
+            pe_cli_fail(PE_ERR_NOMEM, "%s", "user list");
+            rc = -1;
+            break;
+        }
+        q->messages++;
+        if (q->messages % ENRICH_BATCH == 0) {
+            st = pe_ps_writer_commit(q->w);
+            q->w = NULL;
+            if (st != PE_OK) {
+                pe_cli_fail(st, "%s", pe_ps_errmsg(run->ps));
+                rc = -1;
+                break;
+            }
+        }
+    }
+    pe_encoder_result_free(res);
+    if (rc != 0) {
+        pe_ps_writer_abort(q->w);
+        q->w = NULL;
+        pending_drop(q);
+        return -1;
+    }
+    for (int k = 0; k < b->n; k++) cJSON_Delete(b->e[k].json);
+    b->n = 0;
+    q->head++;
+    return 0;
+}
+
+/* Hands the batch being filled to the encoder; when the queue is full,
+ * stores the oldest batch first. Returns as pending_store_oldest. */
+static int pending_submit(pending *q)
+{
+    pending_batch *b = pending_filling(q);
+    if (b->n == 0) return 0;
+    const char *texts[ENRICH_ENCODE_BATCH];
+    size_t lens[ENRICH_ENCODE_BATCH];
+    int nt = 0;
+    for (int k = 0; k < b->n; k++) {
+        b->slot[k] = -1;
+        if (b->e[k].m.profile) continue;
+        b->slot[k] = nt;
+        texts[nt] = b->e[k].m.text;
+        lens[nt++] = strlen(b->e[k].m.text);
+    }
+    /* the queue full: room first (the workers have the other batches meanwhile) */
+    if (q->tail - q->head == (unsigned long)q->depth - 1 && pending_store_oldest(q) != 0) return -1;
+    /* not pushed (only profiles, or no memory): stored without a batch pass */
+    b->pushed = nt && pe_encoder_queue_push(q->queue, texts, lens, nt) == PE_OK;
+    q->tail++;
+    return 0;
+}
+
+/* Stores every pending line. Returns as pending_store_oldest. */
+static int pending_flush(pending *q)
+{
+    if (pending_submit(q) != 0) return -1;
+    while (q->head < q->tail)
+        if (pending_store_oldest(q) != 0) return -1;
+    return 0;
+}
+
 int pe_cmd_enrich(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL, *ps_dir = getenv("PERSONA_PERSONAS"), *model = NULL, *db = NULL,
@@ -286,7 +433,11 @@ int pe_cmd_enrich(int argc, char **argv)
     char tmp_ps[] = "/tmp/persona-enrich-XXXXXX";
     int tmp_store = 0;
     users seen = {0};
-    rc = pe_cli_load_model(model ? model : pe_cli_default_model(), threads, &run.enc);
+    pending q = {.run = &run, .in_name = in_name, .seen = &seen};
+    /* --threads N: N encoder workers, each running its products on one thread */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int workers = threads ? threads : (cores > 1 ? (int)(cores < 64 ? cores : 64) : 1);
+    rc = pe_cli_load_model(model ? model : pe_cli_default_model(), workers > 1 ? 1 : threads, &run.enc);
     if (rc != PE_EXIT_OK) goto done;
     rc = PE_EXIT_FAIL;
     if (db) {
@@ -313,6 +464,13 @@ int pe_cmd_enrich(int argc, char **argv)
     }
     if ((rc = enrich_open(&run, &fo)) != PE_EXIT_OK) goto done;
     rc = PE_EXIT_FAIL;
+    /* one batch in the queue beyond one a worker, so that none waits while this thread stores */
+    q.depth = (workers > 1 ? workers + 1 : 1) + 1;
+    if (!(q.b = calloc((size_t)q.depth, sizeof *q.b)) ||
+        (st = pe_encoder_queue_new(run.enc, workers > 1 ? workers : 0, q.depth - 1, NULL, &q.queue)) != PE_OK) {
+        pe_cli_fail(q.b ? st : PE_ERR_NOMEM, "%s", q.b ? pe_encoder_errmsg(run.enc) : "out of memory");
+        goto done;
+    }
     out = out_path ? fopen(out_path, "wb") : stdout;
     if (!out) {
         pe_cli_error(PE_EXIT_FAIL, "%s: %s", out_path, strerror(errno));
@@ -322,66 +480,51 @@ int pe_cmd_enrich(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    long lineno = 0, bad = 0, messages = 0;
-    pe_ps_writer *w = NULL;
+    long lineno = 0, bad = 0;
     double t0 = pe_now();
     while ((n = getline(&line, &cap, in)) >= 0) {
         lineno++;
         size_t l = (size_t)n;
         while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) l--;
         if (l == 0) continue;
-        cJSON *j = NULL;
-        msg m;
+        pending_batch *b = pending_filling(&q);
+        pending_entry *e = &b->e[b->n];
         char why[160];
-        const char *problem = enrich_parse_line(line, l, &j, &m, why, sizeof why);
+        const char *problem = enrich_parse_line(line, l, &e->json, &e->m, why, sizeof why);
         if (problem) {
+            /* the lines before it first, so that effects and messages keep the input order */
+            cJSON *j = e->json;
+            if (pending_flush(&q) != 0) {
+                cJSON_Delete(j);
+                free(line);
+                goto done;
+            }
             pe_cli_error(0, "%s:%ld: %s%s", in_name, lineno, problem, strict ? "" : " (skipped)");
             cJSON_Delete(j);
             bad++;
             if (strict) {
-                pe_ps_writer_abort(w);
-                w = NULL;
+                pe_ps_writer_abort(q.w);
+                q.w = NULL;
                 free(line);
                 goto done;
             }
             continue;
         }
-        if (!w && (st = pe_ps_writer_begin(run.ps, &w)) != PE_OK) {
-            pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
-            cJSON_Delete(j);
+        e->lineno = lineno;
+        if (++b->n == ENRICH_ENCODE_BATCH && pending_submit(&q) != 0) {
             free(line);
             goto done;
-        }
-        st = m.profile ? enrich_profile(&run, w, &m, &err) : enrich_message(&run, w, m.user, m.id, m.time, m.text, &err);
-        cJSON_Delete(j);
-        if (st != PE_OK) {
-            pe_cli_error(0, "%s:%ld: %s", in_name, lineno, err.msg);
-            pe_ps_writer_abort(w);
-            free(line);
-            goto done;
-        }
-        if (users_add(&seen, m.user) < 0) {
-            pe_ps_writer_abort(w);
-            free(line);
-            pe_cli_fail(PE_ERR_NOMEM, "%s", "user list");
-            goto done;
-        }
-        messages++;
-        if (messages % ENRICH_BATCH == 0) {
-            st = pe_ps_writer_commit(w);
-            w = NULL;
-            if (st != PE_OK) {
-                pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
-                free(line);
-                goto done;
-            }
         }
     }
     free(line);
-    if (w && (st = pe_ps_writer_commit(w)) != PE_OK) {
+    if (pending_flush(&q) != 0) goto done;
+    if (q.w && (st = pe_ps_writer_commit(q.w)) != PE_OK) {
+        q.w = NULL;
         pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;
     }
+    q.w = NULL;
+    const long messages = q.messages;
     double el = pe_now() - t0;
     /* one line per user of this input, in byte order */
     if (seen.n) qsort(seen.ids, seen.n, sizeof *seen.ids, cmp_str);
@@ -424,6 +567,9 @@ int pe_cmd_enrich(int argc, char **argv)
             (unsigned long long)c->rejected);
     rc = bad ? PE_EXIT_PARTIAL : PE_EXIT_OK;
 done:
+    pending_drop(&q);
+    free(q.b);
+    pe_ps_writer_abort(q.w);
     if (out && out != stdout) fclose(out);
     if (in && in != stdin) fclose(in);
     enrich_close(&run);
@@ -510,22 +656,33 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
 pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
                          const char *text, pe_error *err)
 {
+    return enrich_message_encoded(run, w, user, message_id, time, text, NULL, 0, err);
+}
+
+pe_status enrich_message_encoded(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
+                                 const char *text, const pe_encoder_result *enc, int i, pe_error *err)
+{
     size_t len = strlen(text), n = 0, nm = 0;
     pe_rel_extraction *x = NULL;
     pe_ner_mention *men = NULL;
     pe_status st;
     /* one encoder pass for both heads (the windowed path for long texts) */
-    pe_encoder_result *res = NULL;
-    pe_encoder_encode_options eo = pe_encoder_encode_options_default();
-    if ((st = pe_encoder_encode_texts(run->enc, &text, &len, 1, &eo, &res)) != PE_OK)
-        return pe_error_set(err, st, "%s", pe_encoder_errmsg(run->enc));
-    const int whole = !res->encodings[0]->truncated;
-    st = whole ? pe_rel_extract_encoded(run->rel, text, res->encodings[0], res->hidden_states, &x, &n, err)
-               : pe_rel_extract(run->rel, text, len, &x, &n, err);
+    pe_encoder_result *own = NULL;
+    if (!enc) {
+        pe_encoder_encode_options eo = pe_encoder_encode_options_default();
+        if ((st = pe_encoder_encode_texts(run->enc, &text, &len, 1, &eo, &own)) != PE_OK)
+            return pe_error_set(err, st, "%s", pe_encoder_errmsg(run->enc));
+        enc = own;
+        i = 0;
+    }
+    const pe_encoding *e = enc->encodings[i];
+    const float *h = enc->hidden_states + (size_t)enc->offsets[i] * (size_t)enc->hidden;
+    const int whole = !e->truncated;
+    st = whole ? pe_rel_extract_encoded(run->rel, text, e, h, &x, &n, err) : pe_rel_extract(run->rel, text, len, &x, &n, err);
     if (st == PE_OK && run->ner && n)
-        st = whole ? pe_ner_extract_encoded(run->ner, text, res->encodings[0], res->hidden_states, &men, &nm, err)
+        st = whole ? pe_ner_extract_encoded(run->ner, text, e, h, &men, &nm, err)
                    : pe_ner_extract(run->ner, text, len, &men, &nm, err);
-    pe_encoder_result_free(res);
+    pe_encoder_result_free(own);
     if (st != PE_OK) {
         pe_rel_extractions_free(x, n);
         return st;

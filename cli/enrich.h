@@ -39,6 +39,11 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
 /* One message through the model and the fusion, in writer w. */
 pe_status enrich_message(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
                          const char *text, pe_error *err);
+/* enrich_message with the encoder pass already done: text i of enc (from
+ * pe_encoder_encode_texts with default options, or a pe_encoder_queue with
+ * them; NULL: its own pass). The same result as enrich_message. */
+pe_status enrich_message_encoded(enrich_run *run, pe_ps_writer *w, const char *user, const char *message_id, double time,
+                                 const char *text, const struct pe_encoder_result *enc, int i, pe_error *err);
 /* One input message, parsed. */
 typedef struct enrich_msg {
     char user[PE_PS_MAX_USER + 1];

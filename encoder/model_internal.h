@@ -149,6 +149,7 @@ struct pe_encoder {
     pe_encoder_workspace ws;
     void *cuda;          /* pe_encoder_cuda when the CUDA backend is in use */
     pe_error err;
+    const pe_encoder *owner; /* pe_encoder_share: everything above but ws, err is owner's; else NULL */
 };
 
 /* ---- files (safetensors.c) ---- */

@@ -624,9 +624,30 @@ pe_status enc_load_weights(const char *path, pe_encoder **out, pe_error *err)
     return load(path, NULL, 0, out, err);
 }
 
+pe_status pe_encoder_share(pe_encoder *enc, pe_encoder **out)
+{
+    *out = NULL;
+    pe_error_clear(&enc->err);
+    if (enc->backend != PE_ENCODER_CPU || !enc->lin)
+        return pe_error_set(&enc->err, PE_ERR_UNSUPPORTED, "share: only a CPU model loaded for inference can be shared");
+    pe_encoder *s = malloc(sizeof *s);
+    if (!s) return pe_error_set(&enc->err, PE_ERR_NOMEM, "out of memory");
+    *s = *enc;
+    memset(&s->ws, 0, sizeof s->ws);
+    pe_error_clear(&s->err);
+    s->owner = enc->owner ? enc->owner : enc;
+    *out = s;
+    return PE_OK;
+}
+
 void pe_encoder_free(pe_encoder *enc)
 {
     if (!enc) return;
+    if (enc->owner) { /* a shared handle owns its workspace only */
+        enc_ws_free(&enc->ws);
+        free(enc);
+        return;
+    }
 #ifdef PE_HAVE_CUDA
     enc_cuda_free(enc->cuda);
 #endif

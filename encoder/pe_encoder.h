@@ -287,6 +287,65 @@ PE_API pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *tex
                                   const pe_encoder_encode_options *opts, pe_encoder_result **out);
 PE_API void pe_encoder_result_free(pe_encoder_result *r); /* NULL is a no-op */
 
+/* ---- More than one thread ---- */
+
+/* A second handle on enc's model for another thread: it borrows the
+ * weights, tokenizer, heads' tensors and metadata of enc (its owner) and
+ * has its own workspace and error message, so that forward and
+ * encode_texts may run on both handles at once (the products of each on the
+ * calling thread when the kernels' pool is busy with the other's). Results
+ * are those of enc. pe_encoder_tensor (which converts on first lookup) must
+ * not run on one while the other is in use. The owner must outlive it; free
+ * it with pe_encoder_free (its workspace only). Sharing a shared handle
+ * shares its owner. Errors (in enc's errmsg): PE_ERR_UNSUPPORTED (the
+ * CUDA backend, a handle loaded for its weights only), PE_ERR_NOMEM. */
+PE_API pe_status pe_encoder_share(pe_encoder *enc, pe_encoder **out);
+
+/* Batches of texts encoded ahead, as pe_encoder_encode_texts would, on
+ * `workers` threads each with its own shared handle, the results handed
+ * back in submission order: a stream of small batches (messages a dozen
+ * tokens long) keeps every core busy without splitting each product
+ * between threads, and the caller works on one batch while the next are
+ * encoded. Run the kernels' pool on one thread (pe_encoder_options.threads
+ * = 1) so that the workers do not wait on each other.
+ *
+ *     pe_encoder_queue *q;
+ *     pe_encoder_queue_new(enc, 2, 3, NULL, &q);
+ *     push batches while pe_encoder_queue_pending(q) < 3, then
+ *     pe_encoder_queue_pop(q, &r) (the oldest; waits for it), use r,
+ *     pe_encoder_result_free(r), push the next...
+ *     pe_encoder_queue_free(q);
+ *
+ * workers 0..256 (0: each batch is encoded on enc by pop, on the calling
+ * thread); depth 1..4096 batches pushed and not yet popped. opts as
+ * encode_texts' (NULL: defaults). A model that cannot be shared (CUDA) gets
+ * no workers (pe_encoder_queue_workers tells). While the queue exists, enc
+ * may be used by the caller's thread except for pe_encoder_tensor, and must
+ * not be freed. Errors (enc's errmsg): PE_ERR_INVALID (out of range),
+ * PE_ERR_NOMEM; on failure *out is NULL. */
+typedef struct pe_encoder_queue pe_encoder_queue;
+PE_API pe_status pe_encoder_queue_new(pe_encoder *enc, int workers, int depth, const pe_encoder_encode_options *opts,
+                                      pe_encoder_queue **out);
+/* Worker threads running (0: pop encodes). */
+PE_API int pe_encoder_queue_workers(const pe_encoder_queue *q);
+/* Batches pushed and not yet popped. */
+PE_API int pe_encoder_queue_pending(const pe_encoder_queue *q);
+/* Queues n texts (lens NULL: NUL-terminated) as one batch. The strings are
+ * borrowed until the batch is popped (or the queue freed), the arrays only
+ * during the call. Errors (pe_encoder_queue_errmsg): PE_ERR_FULL (depth
+ * batches pending: pop first), PE_ERR_INVALID, PE_ERR_NOMEM. */
+PE_API pe_status pe_encoder_queue_push(pe_encoder_queue *q, const char *const *texts, const size_t *lens, int n);
+/* The oldest pending batch's result (waits until it is encoded), owned by
+ * the caller (pe_encoder_result_free). Errors: those of encode_texts for
+ * that batch (the batch is gone all the same), PE_ERR_INVALID when nothing
+ * is pending; detail in pe_encoder_queue_errmsg. On failure *out is NULL. */
+PE_API pe_status pe_encoder_queue_pop(pe_encoder_queue *q, pe_encoder_result **out);
+/* The last error's detail, valid until the next call on q. */
+PE_API const char *pe_encoder_queue_errmsg(const pe_encoder_queue *q);
+/* Stops the workers (a batch being encoded is finished first) and drops
+ * the batches not popped. NULL is a no-op. */
+PE_API void pe_encoder_queue_free(pe_encoder_queue *q);
+
 /* Conversion of a Hugging Face checkpoint folder to a .pem file. The
  * strings are borrowed for the duration of the call. */
 typedef struct pe_encoder_convert_options {

@@ -36,6 +36,7 @@ fi
 margs=()
 if [ -f "$model" ]; then margs=(--model "$model" --threads 2); else
   echo "bench-persona: no model at $model: the baseline only" >&2; fi
+load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 build/bench/pe_bench_persona --data "$data" --db "$db" $limit "${margs[@]}" --out "$tmp/table.md" >/dev/null
 shape=
 if [ ${#margs[@]} = 0 ]; then
@@ -65,9 +66,11 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "Measured $(date -u +%Y-%m-%d) at commit \`$commit\` with \`scripts/bench-persona.sh\` (program \`bench/persona_bench.c\`), graph: $graph_note."
   echo "Each speaker's utterances go through the relation model (or the lexical patterns of the baseline), the fusion (entity linker of \`pe_link.h\` by prior, no ranker) and the persona store; the persona's current (attribute, value) pairs are scored against the gold persona triples (same attribute, and the same value after normalisation or the same linked entity; the file's Dialogue-NLI relations are mapped to persona attributes by the program's table, and unmapped ones count as misses for both systems)."
+  echo "The model runs as \`persona enrich --threads 2\` runs it: the utterances through the encoder 32 at a time on 2 worker threads (\`pe_encoder_queue\`, each on one core), the heads, the fusion and the store on the main thread in input order, a store transaction every 256 messages."
+  echo "CPU ms per message: user + sys of the benchmark process (all its threads) over the system's run, divided by the messages; unlike messages/s it hardly moves with the load of other jobs."
   echo
   sed "s#graph: $tmp/kg#graph: the demo graph#" "$tmp/table.md"
-  echo "Load average when it ended: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other jobs share the cores: throughput is a lower bound)."
+  echo "Load average when the benchmark started: $load0; when it ended: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other jobs share the cores: throughput is a lower bound)."
   if [ ${#margs[@]} = 0 ]; then
     echo
     echo "No model row: \`models/persona-small.pem\` does not exist yet. Rerun this script once the shipped model is in place (targets: F1 at least twice the baseline's, at least 300 messages/s on two cores)."

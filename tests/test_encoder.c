@@ -206,6 +206,12 @@ static void test_batch_equals_single(void)
         }
     }
     PE_CHECK_MSG(m <= 1e-5, "batch vs single: max diff %g", m);
+    /* Our AVX-512 and AVX2 products compute each row alone (K cut the same
+     * way whatever M) and attention each sequence alone: bit for bit, which
+     * persona enrich relies on when it batches messages (cli/cmd_enrich.c).
+     * OpenBLAS may block another way for another M: within rounding only. */
+    if (enc_kernels_active() != PE_KERNELS_BLAS) PE_CHECK_MSG(m == 0, "batch vs single on %s: max diff %g",
+                                                              enc_kernels_isa_name(enc_kernels_active()), m);
     /* NULL type ids = all zeros */
     int32_t zeros[64] = {0};
     float *a = malloc(40 * C * sizeof *a), *b = malloc(40 * C * sizeof *b);
@@ -547,6 +553,87 @@ static void test_encode_texts(void)
     pe_encoder_free(enc);
 }
 
+/* A shared handle and the queue give what encode_texts on the owner gives,
+ * bit for bit, batches in submission order, with 0, 1 and 2 workers. */
+static int same_result(const pe_encoder_result *a, const pe_encoder_result *b)
+{
+    if (!a || !b || a->n_texts != b->n_texts || a->n_tokens != b->n_tokens || a->hidden != b->hidden) return 0;
+    for (int i = 0; i < a->n_texts; i++)
+        if (a->offsets[i + 1] != b->offsets[i + 1] || a->encodings[i]->len != b->encodings[i]->len) return 0;
+    return memcmp(a->hidden_states, b->hidden_states, (size_t)a->n_tokens * (size_t)a->hidden * sizeof(float)) == 0;
+}
+
+static void test_share_and_queue(void)
+{
+    pe_encoder *enc = load(fixture("tiny-f32"));
+    if (!enc) return;
+    const char *texts[] = {"I live in Paris.", "My dog likes jazz.", "hello", "we went to the beach in june .",
+                           "a b c d e f g h i j k l m n o p q r s t u v w x y z", "ok"};
+    enum { NB = 4 };
+    const int start[NB] = {0, 2, 3, 0}, count[NB] = {2, 1, 3, 6};
+    pe_encoder_result *ref[NB] = {0};
+    for (int b = 0; b < NB; b++)
+        PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts + start[b], NULL, count[b], NULL, &ref[b]), PE_OK);
+    /* a shared handle, used after the owner has been, and the owner after it */
+    pe_encoder *sh = NULL;
+    PE_CHECK_EQ_INT(pe_encoder_share(enc, &sh), PE_OK);
+    if (sh) {
+        for (int b = NB - 1; b >= 0; b--) {
+            pe_encoder_result *r = NULL;
+            PE_CHECK_EQ_INT(pe_encoder_encode_texts(sh, texts + start[b], NULL, count[b], NULL, &r), PE_OK);
+            PE_CHECK_MSG(same_result(r, ref[b]), "shared handle, batch %d", b);
+            pe_encoder_result_free(r);
+        }
+        pe_encoder_free(sh);
+        pe_encoder_result *r = NULL;
+        PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc, texts, NULL, 2, NULL, &r), PE_OK);
+        PE_CHECK(same_result(r, ref[0]));
+        pe_encoder_result_free(r);
+    }
+    for (int workers = 0; workers <= 2; workers++) {
+        pe_encoder_queue *q = NULL;
+        PE_CHECK_EQ_INT(pe_encoder_queue_new(enc, workers, 3, NULL, &q), PE_OK);
+        if (!q) continue;
+        PE_CHECK_EQ_INT(pe_encoder_queue_workers(q), workers);
+        pe_encoder_result *r = NULL;
+        PE_CHECK_EQ_INT(pe_encoder_queue_pop(q, &r), PE_ERR_INVALID); /* nothing pushed */
+        for (int round = 0; round < 2; round++) {
+            for (int b = 0; b < 3; b++) PE_CHECK_EQ_INT(pe_encoder_queue_push(q, texts + start[b], NULL, count[b]), PE_OK);
+            PE_CHECK_EQ_INT(pe_encoder_queue_pending(q), 3);
+            PE_CHECK_EQ_INT(pe_encoder_queue_push(q, texts, NULL, 1), PE_ERR_FULL);
+            for (int b = 0; b < 3; b++) {
+                PE_CHECK_EQ_INT(pe_encoder_queue_pop(q, &r), PE_OK);
+                PE_CHECK_MSG(same_result(r, ref[b]), "%d workers, round %d, batch %d", workers, round, b);
+                pe_encoder_result_free(r);
+                if (b == 0) /* keep it going while popping */
+                    PE_CHECK_EQ_INT(pe_encoder_queue_push(q, texts + start[3], NULL, count[3]), PE_OK);
+            }
+            PE_CHECK_EQ_INT(pe_encoder_queue_pop(q, &r), PE_OK);
+            PE_CHECK_MSG(same_result(r, ref[3]), "%d workers, round %d, batch 3", workers, round);
+            pe_encoder_result_free(r);
+        }
+        /* a batch that fails is reported by its pop; the next one is fine */
+        const char *bad[] = {"ok", "caf\xe9"};
+        PE_CHECK_EQ_INT(pe_encoder_queue_push(q, bad, NULL, 2), PE_OK);
+        PE_CHECK_EQ_INT(pe_encoder_queue_push(q, texts, NULL, 2), PE_OK);
+        PE_CHECK_EQ_INT(pe_encoder_queue_pop(q, &r), PE_ERR_UTF8);
+        PE_CHECK(r == NULL && *pe_encoder_queue_errmsg(q));
+        PE_CHECK_EQ_INT(pe_encoder_queue_pop(q, &r), PE_OK);
+        PE_CHECK(same_result(r, ref[0]));
+        pe_encoder_result_free(r);
+        /* freed with batches still pending */
+        PE_CHECK_EQ_INT(pe_encoder_queue_push(q, texts, NULL, 6), PE_OK);
+        PE_CHECK_EQ_INT(pe_encoder_queue_push(q, texts, NULL, 2), PE_OK);
+        pe_encoder_queue_free(q);
+    }
+    pe_encoder_queue_free(NULL);
+    pe_encoder_queue *bq = NULL;
+    PE_CHECK_EQ_INT(pe_encoder_queue_new(enc, 1, 0, NULL, &bq), PE_ERR_INVALID);
+    PE_CHECK(bq == NULL);
+    for (int b = 0; b < NB; b++) pe_encoder_result_free(ref[b]);
+    pe_encoder_free(enc);
+}
+
 int main(void)
 {
     size_t len;
@@ -567,6 +654,7 @@ int main(void)
     PE_RUN(test_pem);
     PE_RUN(test_tokenizer_end_to_end);
     PE_RUN(test_encode_texts);
+    PE_RUN(test_share_and_queue);
     pe_test_rm_rf(tmpdir);
     cJSON_Delete(expected);
     PE_TEST_EXIT();
