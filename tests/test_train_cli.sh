@@ -17,6 +17,13 @@ expect_rc 1 "train mlm again without --resume" "$persona" train mlm --recipe "$t
 expect_rc 0 "train mlm --resume" "$persona" train mlm --recipe "$tmp/mlm.json" --out "$tmp/mlm" --resume --steps 30 --threads 1
 grep -q '"step":30' "$tmp/mlm/log.jsonl" || die "resumed run did not reach step 30"
 
+# skip-gram word vectors as a new encoder's start, then heads from it
+sed 's/"train": {/"embed": {"min_count": 1, "epochs": 2}, "train": {/' "$tmp/mlm.json" > "$tmp/embed.json"
+expect_rc 0 "train embed" "$persona" train embed --recipe "$tmp/embed.json" --out "$tmp/emb" --threads 1
+[ -f "$tmp/emb/best/model.safetensors" ] && [ -f "$tmp/emb/best/vocab.txt" ] || die "train embed wrote no best/"
+grep -q "skip-gram vectors of 32 dimensions" "$tmp/err" || { die "train embed: no summary"; cat "$tmp/err"; }
+expect_rc 0 "train rel from the embed" "$persona" train rel --recipe "$tmp/tag.json" --init "$tmp/emb/best" --out "$tmp/relemb" --steps 20 --threads 1
+
 # fine-tune both heads from the pretrained run and export a .pem
 expect_rc 0 "train tag" "$persona" train tag --recipe "$tmp/tag.json" --out "$tmp/tag" --threads 1
 model="$tmp/tag/model.pem"

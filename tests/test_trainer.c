@@ -543,6 +543,95 @@ static void test_resume_old_layout(void)
     PE_CHECK(strstr(err.msg, "cls.predictions") != NULL);
 }
 
+/* ---- skip-gram vectors ---- */
+
+/* A shard of two "topics": sequences mix tokens 10-13 or 20-23 (never both),
+ * with 1 ([CLS]) and 2 ([SEP]) around. */
+static int write_topic_shard(const char *path)
+{
+    enum { NSEQ = 600, LEN = 12 };
+    static uint16_t tok[NSEQ * LEN];
+    uint64_t off[NSEQ + 1];
+    uint64_t rs = 7;
+    for (int i = 0; i < NSEQ; i++) {
+        off[i] = (uint64_t)i * LEN;
+        const int base = i % 2 ? 20 : 10;
+        tok[i * LEN] = 1;
+        for (int j = 1; j < LEN - 1; j++) {
+            rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+            tok[i * LEN + j] = (uint16_t)(base + (int)((rs >> 33) % 4));
+        }
+        tok[i * LEN + LEN - 1] = 2;
+    }
+    off[NSEQ] = (uint64_t)NSEQ * LEN;
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    uint32_t v = 32, ml = LEN;
+    uint64_t n = NSEQ, nt = (uint64_t)NSEQ * LEN;
+    int ok = fwrite("PESHARD1", 1, 8, f) == 8 && fwrite(&v, 4, 1, f) == 1 && fwrite(&ml, 4, 1, f) == 1 &&
+             fwrite(&n, 8, 1, f) == 1 && fwrite(&nt, 8, 1, f) == 1 && fwrite(off, 8, NSEQ + 1, f) == NSEQ + 1 &&
+             fwrite(tok, 2, (size_t)nt, f) == nt;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static double cosine(const float *a, const float *b, int d)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < d; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / sqrt(aa * bb + 1e-30);
+}
+
+static void test_sgns(void)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/topics.shard", tmpdir);
+    PE_CHECK_EQ_INT(write_topic_shard(p), 0);
+    pe_token_shard *s = NULL;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_token_shard_open(p, &s, &err), PE_OK);
+    if (!s) return;
+    enum { D = 16 };
+    float *v = malloc(32 * D * sizeof *v), *w = malloc(32 * D * sizeof *w);
+    pe_sgns_options o = pe_sgns_options_default();
+    o.epochs = 5;
+    o.subsample = 0; /* every token kept: a tiny vocabulary is all frequent */
+    o.n_skip = 5;
+    PE_CHECK_EQ_INT(pe_sgns_train(s, D, &o, v, &err), PE_OK);
+    /* tokens of one topic end up closer than tokens of two */
+    double same = 0, cross = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) {
+            if (a != b) same += cosine(v + (10 + a) * D, v + (10 + b) * D, D) + cosine(v + (20 + a) * D, v + (20 + b) * D, D);
+            cross += cosine(v + (10 + a) * D, v + (20 + b) * D, D);
+        }
+    same /= 24;
+    cross /= 16;
+    PE_CHECK(same > cross + 0.5);
+    if (!(same > cross + 0.5)) fprintf(stderr, "same %.3f cross %.3f\n", same, cross);
+    /* one thread: the same seed gives the same vectors; special tokens keep their start */
+    PE_CHECK_EQ_INT(pe_sgns_train(s, D, &o, w, &err), PE_OK);
+    PE_CHECK(memcmp(v, w, 32 * D * sizeof *v) == 0);
+    for (int k = 0; k < D; k++) PE_CHECK(fabsf(v[1 * D + k]) <= 0.5f / D);
+    /* two threads train too */
+    o.threads = 2;
+    PE_CHECK_EQ_INT(pe_sgns_train(s, D, &o, w, &err), PE_OK);
+    PE_CHECK(cosine(w + 10 * D, w + 11 * D, D) > cosine(w + 10 * D, w + 21 * D, D));
+    /* bad options and a vocabulary too rare */
+    o.window = 0;
+    PE_CHECK_EQ_INT(pe_sgns_train(s, D, &o, w, &err), PE_ERR_INVALID);
+    o = pe_sgns_options_default();
+    o.min_count = 1 << 30;
+    PE_CHECK_EQ_INT(pe_sgns_train(s, D, &o, w, &err), PE_ERR_INVALID);
+    PE_CHECK(strstr(err.msg, "occurs") != NULL);
+    free(v);
+    free(w);
+    pe_token_shard_close(s);
+}
+
 /* ---- a non-finite loss stops the run and keeps the last checkpoint ---- */
 
 typedef struct nan_obj {
@@ -667,6 +756,7 @@ int main(void)
     PE_RUN(test_resume_old_layout);
     PE_RUN(test_nonfinite_loss);
     PE_RUN(test_schedules);
+    PE_RUN(test_sgns);
     if (pe_test_failures == 0) pe_test_rm_rf(tmpdir);
     PE_TEST_EXIT();
 }
