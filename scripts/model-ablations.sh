@@ -6,7 +6,9 @@
 #   tag-scratch  the same with --init none (no pretraining)
 #   tag-graph    the same with --graph KG (the NER graph feature)
 #   tag-shape    the same with --shape (the NER word-shape feature)
-#   conll-pre, conll-scratch, conll-graph, conll-shape: models/conll-small.json alike
+#   tag-sgns     the same from an encoder whose word embeddings are skip-gram
+#                vectors of the MLM corpus (persona train embed), no MLM
+#   conll-pre, conll-scratch, conll-graph, conll-shape, conll-sgns: models/conll-small.json alike
 #                (CoNLL-2003: measurement only, never shipped)
 # WNUT-17 test and PersonaExt test for tag-*, CoNLL-2003 test for conll-*.
 # An arm whose RUNS/ARM/model.pem exists is only evaluated. Reads
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
     --kg) kg=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --steps) steps="--steps $2"; shift 2 ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
     -*) echo "model-ablations.sh: unknown option $1" >&2; exit 2 ;;
     *) arms+=("$1"); shift ;;
   esac
@@ -63,6 +65,12 @@ for arm in "${arms[@]}"; do
     scratch) extra=(--init none) ;;
     graph) need_kg; extra=(--init "$init" --graph "$kg"); evx=(--graph "$kg") ;;
     shape) extra=(--init "$init" --shape) ;;
+    sgns)
+      if [ ! -f "$runs/sgns/best/model.safetensors" ]; then
+        echo "== skip-gram word vectors into $runs/sgns"
+        $persona train embed --recipe models/mlm-small.json --out "$runs/sgns" --threads "$threads"
+      fi
+      extra=(--init "$runs/sgns/best") ;;
     *) echo "model-ablations.sh: unknown arm $arm" >&2; exit 2 ;;
   esac
   dir="$runs/ablation-$arm"
