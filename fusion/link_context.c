@@ -1,7 +1,10 @@
 /* link_context.c - the context feature: lexical entity vectors (TF-IDF of
- * the words of each entity's labels, aliases and description) written once
+ * the words of each entity's labels, aliases, description and neighbours'
+ * labels) written once
  * into the link index (pe_link_index_embed), and the cosine between a
  * mention's surrounding words and each candidate's vector at link time.
+ * The neighbours' labels (at half weight) give the short descriptions the
+ * words a text about the entity uses: a club's league, a team's country.
  * Layout in pe_link.h. No model code: the words are hashed, not encoded. */
 #include <errno.h>
 #include <math.h>
@@ -181,15 +184,15 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
         size_t own = nw;
         /* the labels of its neighbours (classes included): out-statements
          * first, then in-statements, LINK_CTX_NEIGHBOURS each at most */
-        for (int dir = 0; dir < 2 && own; dir++) {
+        for (int side = 0; side < 2 && own; side++) {
             pe_kg_iter *it;
-            st = pe_kg_match(r, dir ? 0 : id, 0, dir ? id : 0, &it);
+            st = pe_kg_match(r, side ? 0 : id, 0, side ? id : 0, &it);
             if (st == PE_NOT_FOUND) continue;
             if (st != PE_OK) { pe_error_set(err, st, "link index: entity %llu: %s", (unsigned long long)id, pe_kg_errmsg(kg)); goto fail; }
             pe_kg_triple tr;
             size_t seen = 0;
             while (seen < LINK_CTX_NEIGHBOURS && (st = pe_kg_iter_next(it, &tr)) == PE_OK) {
-                pe_kg_id x = dir ? tr.s : tr.o;
+                pe_kg_id x = side ? tr.s : tr.o;
                 const char *lab;
                 if (PE_KG_IS_LITERAL(x) || x == id || pe_kg_label(r, x, "en", &lab) != PE_OK) continue;
                 seen++;

@@ -245,11 +245,14 @@ typedef struct pe_link_embed_stats {
 /* Adds the context vectors to the link index in dir (built before by
  * pe_link_index_build, which also drops them: run this after each build).
  * Words: maximal runs of letters and digits, folded like the alias index
- * (ASCII lower-cased, others through pe_text_normalize), without stop
- * words, one-letter words and numbers, hashed to 32 bits (FNV-1a). An
- * entity's vector: its words' (1 + ln count) x idf, idf = ln(1 + N / df)
- * over the N entities with words, the LINK_CTX_TERMS = 64 heaviest kept,
- * unit length. Reads a snapshot of the store; no linker may have the index
+ * (ASCII lower-cased, others through pe_text_normalize; "soccer" read as
+ * "football", the word the graph's descriptions use), without stop words,
+ * one-letter words and numbers, hashed to 32 bits (FNV-1a). An entity's
+ * words: those of its labels, aliases and descriptions (each counting 1)
+ * and of the English labels of at most 32 out- and 32 in-neighbours
+ * (classes included; each counting 0.5). Its vector: max(0.1, 1 + ln
+ * count) x idf per word, idf = ln(1 + N / df) over the N entities with
+ * words, the 64 heaviest kept, unit length. Reads a snapshot of the store; no linker may have the index
  * open. Memory: about 8 bytes per (entity, word) pair while building.
  *
  * Layout (added to the index environment, integers big-endian):
