@@ -4,9 +4,12 @@
  *   pe_bench_link --db DB --index DIR [--build-index] [--model F]
  *                 [--train DEV.jsonl --save-model F] [--l2 X] [--nil-loss X] [--gold-types]
  *                 [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]
- *                 [--no-coherence] [--max-docs N] [FILE.benchmark.jsonl ...]
+ *                 [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N]
+ *                 [FILE.benchmark.jsonl ...]
  *
- * --build-index builds the link index of DB into DIR first. --train links
+ * --build-index builds the link index of DB into DIR first; --embed adds
+ * the context vectors to it (pe_link_index_embed); --no-context leaves the
+ * context feature off; --window N: context words on each side (0 = text). --train links
  * DEV (prior-only ranker), fits the ranker and its NIL threshold on it, saves
  * it to --save-model and then uses it for the FILEs; --model loads one.
  * Prints one JSON object a line: the index build, the training, then each
@@ -32,14 +35,14 @@ static int usage(void)
 {
     fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F]\n"
                     "                     [--l2 X] [--nil-loss X] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
-                    "                     [--no-coherence] [--max-docs N] [FILE ...]\n");
+                    "                     [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N] [FILE ...]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL;
-    int build = 0, gold_types = 0;
+    int build = 0, gold_types = 0, embed = 0;
     double l2 = 1.0, nil_loss = 0.02;
     size_t max_docs = 0;
     pe_link_options lo = pe_link_options_default();
@@ -62,6 +65,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--no-acronyms")) lo.acronyms = 0;
         else if (!strcmp(a, "--no-partial")) lo.partial_names = 0;
         else if (!strcmp(a, "--no-coherence")) lo.coherence = 0;
+        else if (!strcmp(a, "--no-context")) lo.context = 0;
+        else if (!strcmp(a, "--embed")) embed = 1;
+        else if (!strcmp(a, "--window") && more) lo.context_window = (size_t)atoi(argv[++i]);
         else if (a[0] == '-') return usage();
         else { first_file = i; break; }
     }
@@ -88,6 +94,19 @@ int main(int argc, char **argv)
                "\"entities\": %llu, \"seconds\": %.2f, \"peak_rss_mb\": %.1f}}\n",
                (unsigned long long)s.forms, (unsigned long long)s.trigrams, (unsigned long long)s.postings,
                (unsigned long long)s.acronyms, (unsigned long long)s.entities, s.seconds, peak_rss_mb());
+        fflush(stdout);
+    }
+    if (embed) {
+        pe_link_embed_stats s;
+        if (pe_link_index_embed(kg, index, &s, &err) != PE_OK) {
+            fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+            pe_kg_close(kg);
+            return 1;
+        }
+        printf("{\"embed\": {\"entities\": %llu, \"vectors\": %llu, \"words\": %llu, \"terms\": %llu, "
+               "\"seconds\": %.2f, \"peak_rss_mb\": %.1f}}\n",
+               (unsigned long long)s.entities, (unsigned long long)s.vectors, (unsigned long long)s.words,
+               (unsigned long long)s.terms, s.seconds, peak_rss_mb());
         fflush(stdout);
     }
     lo.index_dir = index;

@@ -17,7 +17,7 @@
 
 typedef struct link_args {
     const char *db, *index, *ranker, *data, *out, *model;
-    int json, strict, gold_types, jsonl;
+    int json, strict, gold_types, jsonl, no_context;
     double l2, nil_loss;
     size_t k, runner_ups;
     int nargs;
@@ -34,7 +34,7 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
     memset(a, 0, sizeof *a);
     a->l2 = 1.0;
     a->nil_loss = 0.02;
-    a->k = 16;
+    a->k = 24;
     a->runner_ups = 3;
     a->args = calloc((size_t)argc + 1, sizeof *a->args);
     if (!a->args) return pe_cli_fail(PE_ERR_NOMEM, NULL);
@@ -48,6 +48,7 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
     if (strstr(allowed, "out")) opts[n++] = (pe_cli_opt){"--out", PE_CLI_STRING, &a->out};
     if (strstr(allowed, "json")) opts[n++] = (pe_cli_opt){"--json", PE_CLI_FLAG, &a->json};
     if (strstr(allowed, "strict")) opts[n++] = (pe_cli_opt){"--strict", PE_CLI_FLAG, &a->strict};
+    if (strstr(allowed, "nocontext")) opts[n++] = (pe_cli_opt){"--no-context", PE_CLI_FLAG, &a->no_context};
     if (strstr(allowed, "gold")) opts[n++] = (pe_cli_opt){"--gold-types", PE_CLI_FLAG, &a->gold_types};
     if (strstr(allowed, "train")) {
         opts[n++] = (pe_cli_opt){"--l2", PE_CLI_DOUBLE, &a->l2, .min = 0, .max = 1e30};
@@ -129,22 +130,26 @@ static int open_linker(const char *cmd, pe_kg *kg, const pe_link_model *m, const
 
 static void index_usage(FILE *f)
 {
-    fprintf(f, "usage: persona link index [--db DIR] [--index DIR]\n"
+    fprintf(f, "usage: persona link index [--db DIR] [--index DIR] [--no-context]\n"
                "\n"
                "Builds the link index of the graph store: every label and alias as a normalised\n"
                "form, their trigrams (fuzzy candidates), acronyms and a sorted name table (longer\n"
-               "names, stems, percent-decoded labels). Run it after each import; linking works\n"
-               "without it, with exact, partial-name and in-text acronym candidates only.\n"
+               "names, stems, place adjectives, percent-decoded labels), then the context\n"
+               "vectors: one TF-IDF word vector per entity from its labels, aliases, description\n"
+               "and its neighbours' labels, for the context feature. Run it after each import;\n"
+               "linking works without it, with exact, partial-name and in-text acronym\n"
+               "candidates only and the context feature off.\n"
                "\n"
-               "  --db DIR      store directory (default $PERSONA_DB, else ./persona-kg)\n"
-               "  --index DIR   where to write it (default DB/link)\n"
+               "  --db DIR       store directory (default $PERSONA_DB, else ./persona-kg)\n"
+               "  --index DIR    where to write it (default DB/link)\n"
+               "  --no-context   no context vectors (the context feature is then off)\n"
                "\n");
 }
 
 int pe_cmd_link_index(int argc, char **argv)
 {
     link_args a;
-    int pr = parse("link index", argc, argv, &a, "", index_usage);
+    int pr = parse("link index", argc, argv, &a, "nocontext", index_usage);
     free(a.args);
     if (pr != PE_CLI_RUN) return pr;
     pe_kg *kg;
@@ -154,6 +159,8 @@ int pe_cmd_link_index(int argc, char **argv)
     pe_error err;
     pe_error_clear(&err);
     pe_status st = pe_link_index_build(kg, a.index, &s, &err);
+    pe_link_embed_stats es = {0};
+    if (st == PE_OK && !a.no_context) st = pe_link_index_embed(kg, a.index, &es, &err);
     pe_kg_close(kg);
     if (st != PE_OK) {
         fprintf(stderr, "persona link index: %s: %s\n", pe_status_str(st), err.msg);
@@ -167,6 +174,15 @@ int pe_cmd_link_index(int argc, char **argv)
     cJSON_AddNumberToObject(o, "postings", (double)s.postings);
     cJSON_AddNumberToObject(o, "acronyms", (double)s.acronyms);
     cJSON_AddNumberToObject(o, "seconds", round(s.seconds * 1000) / 1000);
+    if (a.no_context) {
+        cJSON_AddStringToObject(o, "context", "off");
+    } else {
+        cJSON *c = cJSON_AddObjectToObject(o, "context");
+        cJSON_AddNumberToObject(c, "vectors", (double)es.vectors);
+        cJSON_AddNumberToObject(c, "words", (double)es.words);
+        cJSON_AddNumberToObject(c, "terms", (double)es.terms);
+        cJSON_AddNumberToObject(c, "seconds", round(es.seconds * 1000) / 1000);
+    }
     pe_cli_print_json(o);
     cJSON_Delete(o);
     return PE_EXIT_OK;
@@ -285,7 +301,7 @@ static void link_usage(FILE *f)
                "  --ranker FILE    ranker (default INDEX/ranker.json if present, else by prior)\n"
                "  --model PATH     NER model for texts without mentions (default $PERSONA_MODEL,\n"
                "                   else the shipped model; loaded only when needed)\n"
-               "  --k K            candidates a mention (default 16)\n"
+               "  --k K            candidates a mention (default 24)\n"
                "  --runner-ups N   candidates reported after the chosen one (default 3)\n"
                "  --strict         stop at the first bad line (otherwise it is reported and skipped)\n"
                "  --db DIR         store directory (default $PERSONA_DB, else ./persona-kg)\n"
@@ -577,7 +593,7 @@ static void eval_usage(FILE *f)
                "  --strict       stop at the first line that does not parse\n"
                "  --ranker FILE  ranker (default INDEX/ranker.json if present, else by prior)\n"
                "  --gold-types   pass the benchmark's type field as the mention type (an oracle)\n"
-               "  --k K          candidates a mention (default 16)\n"
+               "  --k K          candidates a mention (default 24)\n"
                "  --db DIR       store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "  --index DIR    link index (default DB/link)\n"
                "\n");
@@ -646,7 +662,7 @@ int pe_cmd_eval_link(int argc, char **argv)
         printf("NIL precision, recall       %.4f, %.4f\n", r.nil_precision, r.nil_recall);
         printf("overall accuracy            %.4f\n", r.overall_accuracy);
         printf("mentions/s                  %.0f\n", r.mentions_per_s);
-        printf("context feature             %s\n", info.context ? "on" : "off (no entity vectors)");
+        printf("context feature             %s\n", info.context ? "on" : "off (no entity vectors: `persona link index`)");
     }
     rc = r.skipped_lines ? PE_EXIT_PARTIAL : PE_EXIT_OK;
 out:

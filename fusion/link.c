@@ -87,7 +87,7 @@ struct pe_linker {
 
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
-    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context"};
+    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -131,10 +131,12 @@ static unsigned type_bit(pe_link_type t)
 pe_link_options pe_link_options_default(void)
 {
     pe_link_options o = {0};
-    o.max_candidates = 16;
+    o.max_candidates = 24;
     o.runner_ups = 3;
     o.fuzzy = o.acronyms = o.partial_names = o.coherence = 1;
     o.fuzzy_min_sim = 0.6;
+    o.context = 1;
+    o.context_window = 0;
     return o;
 }
 
@@ -237,8 +239,9 @@ pe_status pe_linker_info_get(pe_linker *l, pe_linker_info *out)
     memset(out, 0, sizeof *out);
     out->index = l->has_index;
     out->index_stale = l->stale;
-    out->context = 0; /* no entity vectors in the store yet */
+    out->context = l->has_index && l->ix.has_ctx && l->opt.context;
     out->index_stats = l->ix.stats;
+    if (out->context) out->context_stats = l->ix.ctx;
     return PE_OK;
 }
 
@@ -306,6 +309,9 @@ typedef struct call {
     pe_link_history *hist;
     size_t K;
     int msg_set;        /* the failure's message is already in l->err */
+    const char *text;
+    size_t len;
+    int context_on;
 } call;
 
 static void ent_free(ent *e)
@@ -659,6 +665,32 @@ static pe_status add_extensions(call *c, ment *m)
             best[pos] = h;
         }
         if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_EXTENSION)) != PE_OK) return st;
+    }
+    if (m->nwords == 1 && m->form_len <= 62) {
+        /* a place's adjective from the graph (its language or people): "Polish" -> Poland */
+        char key[64];
+        key[0] = 2;
+        memcpy(key + 1, m->form, m->form_len);
+        MDB_val k = {m->form_len + 1, key}, d;
+        int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
+        if (rc && rc != MDB_NOTFOUND) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+        nb = 0;
+        const unsigned char *v = d.mv_data;
+        for (size_t i = 0; rc == 0 && i < d.mv_size / 8; i++) {
+            pfx_hit h;
+            h.fid = link_get32(v + 8 * i);
+            uint32_t pb = link_get32(v + 8 * i + 4);
+            memcpy(&h.pop, &pb, 4);
+            size_t pos = nb < PE_LINK_EXTENSION_FORMS ? nb++ : PE_LINK_EXTENSION_FORMS;
+            if (pos == PE_LINK_EXTENSION_FORMS) {
+                if (h.pop <= best[pos - 1].pop) continue;
+                pos--;
+            }
+            while (pos > 0 && best[pos - 1].pop < h.pop) { best[pos] = best[pos - 1]; pos--; }
+            best[pos] = h;
+        }
+        if (nb > 2) nb = 2; /* "English": England and the United Kingdom, not every country speaking it */
+        if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_STEM)) != PE_OK) return st;
     }
     if (m->nwords != 1 || m->form_len < 5 || m->form_len > 24) return PE_OK;
     for (size_t i = 0; i < m->form_len; i++)
@@ -1052,9 +1084,49 @@ static void features(call *c)
             }
             f[PE_LINK_F_TYPE] = t;
             f[PE_LINK_F_AMBIGUITY] = log((double)m->nc) / 4.0;
-            f[PE_LINK_F_CONTEXT] = 0; /* off: no entity vectors */
+            f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = 0; /* set by context() when on */
         }
     }
+}
+
+/* PE_LINK_F_CONTEXT of every candidate (link_context.c). */
+static pe_status context(call *c)
+{
+    pe_linker *l = c->l;
+    link_ctx_mention *cm = calloc(c->n ? c->n : 1, sizeof *cm);
+    size_t total = 0;
+    for (size_t i = 0; i < c->n; i++) total += c->m[i].nc;
+    pe_kg_id *ids = malloc((total ? total : 1) * sizeof *ids);
+    double *sims = malloc((total ? total : 1) * sizeof *sims);
+    pe_status st = PE_OK;
+    if (!cm || !ids || !sims) { st = PE_ERR_NOMEM; goto out; }
+    size_t o = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        cm[i] = (link_ctx_mention){m->in->start, m->in->end, m->nc, ids + o, sims + o};
+        for (size_t k = 0; k < m->nc; k++) ids[o + k] = c->ents[m->c[k].e].id;
+        o += m->nc;
+    }
+    const char *why;
+    st = link_context_sims(c->itxn, &l->ix, c->text, c->len, l->opt.context_window, cm, c->n, &why);
+    if (st == PE_ERR_STORE) { c->msg_set = 1; lfail(l, st, "link index: %s", why ? why : "read failed"); }
+    if (st == PE_OK) {
+        for (size_t i = 0; i < c->n; i++) {
+            double best = 0;
+            for (size_t k = 0; k < c->m[i].nc; k++) if (cm[i].out[k] > best) best = cm[i].out[k];
+            for (size_t k = 0; k < c->m[i].nc; k++) {
+                c->m[i].c[k].f[PE_LINK_F_CONTEXT] = cm[i].out[k];
+                double *f = c->m[i].c[k].f;
+                f[PE_LINK_F_CONTEXT_REL] = best > 0 ? cm[i].out[k] / best : 0;
+            }
+        }
+        c->context_on = 1;
+    }
+out:
+    free(cm);
+    free(ids);
+    free(sims);
+    return st;
 }
 
 /* Without a model: the prior, a tenth of it for candidates found only by
@@ -1202,6 +1274,8 @@ pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *tex
     c.n = n;
     c.hist = history;
     c.K = l->opt.max_candidates;
+    c.text = text;
+    c.len = len;
     pe_status st = pe_kg_reader_begin(l->kg, &c.r);
     if (st != PE_OK) return lfail(l, st, "%s", pe_kg_errmsg(l->kg));
     if (l->has_index) {
@@ -1232,9 +1306,11 @@ pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *tex
     }
     if ((st = gather(&c)) != PE_OK) goto out;
     features(&c);
+    if (l->has_index && l->ix.has_ctx && l->opt.context && (st = context(&c)) != PE_OK) goto out;
     if (l->opt.coherence && (st = coherence(&c)) != PE_OK) goto out;
     score(&c);
     st = build_result(&c, keep, out);
+    if (st == PE_OK) (*out)->context_on = c.context_on;
     if (st == PE_OK && history) st = hist_add(&c, *out);
     if (st != PE_OK) { pe_link_result_free(*out); *out = NULL; }
 out:

@@ -401,7 +401,7 @@ static pe_status mdb_fail(pe_error *err, int rc, const char *what, const char *d
     return pe_error_set(err, st, "link index %s: %s: %s", dir, what, mdb_strerror(rc));
 }
 
-static const char *db_names[LINK_NDB] = {"meta", "form", "gram", "acro", "name"};
+const char *const link_db_names[LINK_NDB] = {"meta", "form", "gram", "acro", "name", "idf", "lex"};
 
 /* Writes the sorted pairs of p as key -> u32 list values. */
 static int write_lists(MDB_txn *txn, MDB_dbi dbi, const pair_vec *p, const float *pop, int acro, size_t *nkeys,
@@ -475,6 +475,9 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     pe_link_index_stats s = {0};
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
+    pe_kg_id adj_p[2] = {0, 0}; /* P37 official language, P172 ethnic group */
+    pe_kg_resolve(r, "P37", 3, &adj_p[0]);
+    pe_kg_resolve(r, "P172", 4, &adj_p[1]);
     /* Entity ids are 1..terms (pe_kg.h: ids grow from 1); merged-away ids
      * give their canonical record, which is read at its own id. */
     uint64_t misses = 0;
@@ -487,6 +490,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
         if (e->id == id) {
             s.entities++;
             float pop = (float)(log1p((double)e->sitelinks) + log1p((double)e->in_degree));
+            int64_t label_fid = -1; /* form id of its first English label */
             for (size_t i = 0; i < e->n_texts; i++) {
                 if (e->texts[i].kind == PE_KG_DESCRIPTION) continue;
                 pe_status ns;
@@ -499,6 +503,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
                 size_t before = ft.n;
                 int64_t fid = ft_add(&ft, f, fl, pop);
                 if (fid < 0) { free(f); pe_kg_entity_free(e); goto nomem; }
+                if (label_fid < 0 && e->texts[i].kind == PE_KG_LABEL && strcmp(e->texts[i].lang, "en") == 0) label_fid = fid;
                 if (ft.n != before) {
                     if (nv_push(&names, f, fl, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
                     /* "\1" + the last word of a name of 2..4 words: suffix search */
@@ -538,6 +543,37 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
                 }
                 free(f);
             }
+            /* adjectives of a place from the graph: the labels of its official
+             * languages and of its peoples less " people" ("Polish" -> Poland) */
+            for (int k = 0; k < 2 && label_fid >= 0; k++) {
+                if (!adj_p[k]) continue;
+                pe_kg_iter *it;
+                st = pe_kg_match(r, id, adj_p[k], 0, &it);
+                if (st == PE_NOT_FOUND) continue;
+                if (st != PE_OK) { pe_kg_entity_free(e); pe_error_set(err, st, "link index: %s", pe_kg_errmsg(kg)); goto fail; }
+                pe_kg_triple t;
+                while ((st = pe_kg_iter_next(it, &t)) == PE_OK) {
+                    const char *lab;
+                    if (PE_KG_IS_LITERAL(t.o) || pe_kg_label(r, t.o, "en", &lab) != PE_OK) continue;
+                    size_t ll = strlen(lab);
+                    if (k == 1 && ll > 7 && strcmp(lab + ll - 7, " people") == 0) ll -= 7;
+                    else if (k == 1) continue;
+                    pe_status ns;
+                    char *a = pe_text_normalize(lab, ll, &ns);
+                    if (!a) { if (ns == PE_ERR_NOMEM) { pe_kg_iter_free(it); pe_kg_entity_free(e); goto nomem; } continue; }
+                    size_t al = strlen(a);
+                    if (al > 0 && al <= 62 && !strchr(a, ' ')) {
+                        char key[64];
+                        key[0] = 2;
+                        memcpy(key + 1, a, al);
+                        if (nv_push(&names, key, al + 1, (uint32_t)label_fid)) { free(a); pe_kg_iter_free(it); pe_kg_entity_free(e); goto nomem; }
+                    }
+                    free(a);
+                }
+                pe_kg_iter_free(it);
+                if (st != PE_DONE) { pe_kg_entity_free(e); pe_error_set(err, st, "link index: %s", pe_kg_errmsg(kg)); goto fail; }
+                st = PE_OK;
+            }
         }
         pe_kg_entity_free(e);
     }
@@ -553,7 +589,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     if (rc) { st = mdb_fail(err, rc, "begin", dir); goto fail; }
     MDB_dbi dbi[LINK_NDB];
     for (int i = 0; i < LINK_NDB && !rc; i++) {
-        rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &dbi[i]);
+        rc = mdb_dbi_open(txn, link_db_names[i], MDB_CREATE, &dbi[i]);
         if (!rc) rc = mdb_drop(txn, dbi[i], 0); /* a rebuild starts empty */
     }
     if (rc) { st = mdb_fail(err, rc, "open databases", dir); goto fail; }
@@ -653,7 +689,7 @@ pe_status link_index_open(const char *dir, link_index *ix, pe_error *err)
     MDB_txn *txn = NULL;
     rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
     if (rc) txn = NULL;
-    for (int i = 0; i < LINK_NDB && !rc; i++) rc = mdb_dbi_open(txn, db_names[i], 0, &ix->dbi[i]);
+    for (int i = 0; i < LINK_NDB_NAMES && !rc; i++) rc = mdb_dbi_open(txn, link_db_names[i], 0, &ix->dbi[i]);
     pe_status st = PE_OK;
     if (rc) {
         st = rc == MDB_NOTFOUND ? pe_error_set(err, PE_ERR_CORRUPT, "link index %s: not a link index", dir)
@@ -675,6 +711,19 @@ pe_status link_index_open(const char *dir, link_index *ix, pe_error *err)
                 ix->stats.typed = link_get64(v + 32); ix->stats.entities = link_get64(v + 40);
                 uint64_t sb64 = link_get64(v + 48);
                 memcpy(&ix->stats.seconds, &sb64, 8);
+            }
+            /* context vectors: optional (pe_link_index_embed) */
+            k.mv_size = 3; k.mv_data = "ctx";
+            if (mdb_get(txn, ix->dbi[LINK_DB_META], &k, &d) == 0 && d.mv_size == 44 &&
+                link_get32(d.mv_data) == LINK_CTX_VERSION &&
+                mdb_dbi_open(txn, link_db_names[LINK_DB_IDF], 0, &ix->dbi[LINK_DB_IDF]) == 0 &&
+                mdb_dbi_open(txn, link_db_names[LINK_DB_LEX], 0, &ix->dbi[LINK_DB_LEX]) == 0) {
+                const unsigned char *v = (const unsigned char *)d.mv_data + 4;
+                ix->ctx.entities = link_get64(v); ix->ctx.vectors = link_get64(v + 8);
+                ix->ctx.words = link_get64(v + 16); ix->ctx.terms = link_get64(v + 24);
+                uint64_t sb64 = link_get64(v + 32);
+                memcpy(&ix->ctx.seconds, &sb64, 8);
+                ix->has_ctx = 1;
             }
         }
     }

@@ -11,11 +11,20 @@
 #include "pe_link.h"
 
 #define LINK_INDEX_VERSION 3
+#define LINK_CTX_VERSION 1       /* layout of the context databases (meta "ctx") */
+#define LINK_CTX_TERMS 64        /* terms kept per entity vector */
+#define LINK_CTX_NEIGHBOURS 32   /* neighbour labels read per entity and direction */
+#define LINK_CTX_NEIGHBOUR_WEIGHT 0.5f /* a neighbour label's word counts this much */
 #define LINK_MAX_ACRO_FORMS 256 /* forms kept per acronym */
 #define LINK_ACRO_MIN 2
 #define LINK_ACRO_MAX 8
 
-enum { LINK_DB_META = 0, LINK_DB_FORM, LINK_DB_GRAM, LINK_DB_ACRO, LINK_DB_NAME, LINK_NDB };
+/* The first LINK_NDB_NAMES databases are the name index (pe_link_index_build);
+ * idf and lex hold the context vectors (pe_link_index_embed) and may be
+ * missing in an index built before them. */
+enum { LINK_DB_META = 0, LINK_DB_FORM, LINK_DB_GRAM, LINK_DB_ACRO, LINK_DB_NAME, LINK_NDB_NAMES,
+       LINK_DB_IDF = LINK_NDB_NAMES, LINK_DB_LEX, LINK_NDB };
+extern const char *const link_db_names[LINK_NDB];
 #define LINK_NAME_KEY_MAX 480 /* name keys cut here (LMDB's key limit is 511) */
 
 static inline void link_put32(unsigned char *b, uint32_t v)
@@ -81,7 +90,33 @@ typedef struct link_index {
     MDB_dbi dbi[LINK_NDB];
     pe_link_index_stats stats;
     uint64_t kg_counts[3];
+    int has_ctx;                 /* context vectors present (meta "ctx") */
+    pe_link_embed_stats ctx;     /* their counts */
 } link_index;
+
+/* Context words of a text: maximal runs of ASCII letters and digits and of
+ * non-ASCII bytes, folded (ASCII lower-cased; others through
+ * pe_text_normalize), without stop words, one-letter words and numbers; as
+ * 32-bit FNV-1a hashes (never 0) with their byte spans. Appends to *w
+ * (grown with realloc; *n and *cap updated). -1 on allocation failure. */
+typedef struct link_word { uint32_t h; uint32_t start, end; } link_word;
+int link_words(const char *s, size_t len, link_word **w, size_t *n, size_t *cap);
+
+/* PE_LINK_F_CONTEXT of every candidate of a call's mentions: opaque here,
+ * implemented in link_context.c over the index's idf and lex databases.
+ * ids (n_ids) are the candidates' entity ids; sims receives the cosine per
+ * (mention, candidate) through the callback below. */
+typedef struct link_ctx_mention {
+    size_t start, end;           /* byte span */
+    size_t nc;                   /* candidates */
+    const pe_kg_id *ids;         /* (nc) their entity ids */
+    double *out;                 /* (nc) cosine, written */
+} link_ctx_mention;
+/* Cosine between each mention's context (the words within `window` words
+ * on each side, 0 = the whole text, the mention's own words left out) and
+ * its candidates' stored vectors (0 for an entity without one). */
+pe_status link_context_sims(MDB_txn *txn, const link_index *ix, const char *text, size_t len, size_t window,
+                            link_ctx_mention *ms, size_t n, const char **why);
 
 /* Opens dir read-only. PE_NOT_FOUND when there is no index there. */
 pe_status link_index_open(const char *dir, link_index *ix, pe_error *err);

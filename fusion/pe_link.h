@@ -47,6 +47,9 @@
  *      it ("Astros" -> "Houston Astros") and forms of one word starting
  *      with its stem (the word less a suffix such as -i, -ian, -ish, -ese:
  *      "Israeli" -> "Israel", "German" -> "Germany");
+ *      and, for one word, the places whose official language or people
+ *      (its label less " people") it names, the two most popular (P37,
+ *      P172: "Polish" -> Poland, "Dutch" -> Netherlands);
  *   5. fuzzy forms: byte trigrams of the normalised form against the
  *      link index (Dice similarity >= options.fuzzy_min_sim; the best
  *      PE_LINK_FUZZY_FORMS forms), only when steps 1-4 found nothing.
@@ -59,7 +62,7 @@
  * name similarity, the way it was found, type compatibility between the
  * mention's type and the candidate's P31/P279* classes, coherence with the
  * candidates of the other mentions of the text, context similarity when
- * the store holds entity vectors). A ranker (logistic regression,
+ * the link index holds context vectors). A ranker (logistic regression,
  * pe_link_model) turns them into a score in (0, 1); the best candidate is
  * chosen unless its score is below the model's NIL threshold, then the
  * mention is NIL. Without a model the score is the prior (a tenth of it
@@ -67,17 +70,18 @@
  * prior is that of another form) and nothing is NIL unless it has no
  * candidate.
  *
- * Context vectors: the PE_LINK_F_CONTEXT feature needs entity vectors in
- * the store (to be written by a later `persona kg embed`); none exist yet,
- * so the feature is 0 and pe_linker_info() reports it "off". Linking works
- * the same without them. Planned, not built: `persona kg embed` encodes
- * each entity's label and description once and writes a database "vec"
- * (id u64 -> f16 x dim, with the model's id and dim in "meta") into the
- * link index environment; a linker opened with the same encoder then
- * encodes each text once and sets the feature to the cosine between the
- * mention's context vector and the candidate's vector. The feature slot,
- * its name in ranker files and the "off" report already exist, so rankers
- * trained now keep loading (with weight 0 for it) and are retrained then.
+ * Context: the PE_LINK_F_CONTEXT feature is the cosine between the words
+ * around the mention (options.context_window on each side, default the
+ * whole text; the mention's own words left out) and the candidate's
+ * entity vector: TF-IDF weights of the words of its labels, aliases,
+ * description and (at half weight) its neighbours' labels, computed once
+ * for every entity by pe_link_index_embed (`persona link index`) and stored
+ * in the link index, so linking reads one vector per candidate and never
+ * looks at descriptions; PE_LINK_F_CONTEXT_REL is it relative to the
+ * mention's best candidate. The words are hashed, not encoded: no model
+ * is involved. An index without vectors (built by pe_link_index_build
+ * alone, or before them) links the same with both features 0, and
+ * pe_linker_info() and pe_link_result report the feature off.
  *
  * Errors: functions return a pe_status; the detail of the last failure of
  * a linker is in pe_linker_errmsg(l); functions without a handle take a
@@ -92,6 +96,10 @@
  * linkers and processes may read it; rebuild it (pe_link_index_build) only
  * while no linker has it open. The store's own rule stands: one pe_kg
  * handle per store per process.
+ *
+ * Costs per text with the context feature on: one idf read per word of
+ * the text, and per mention O(window) hash inserts and one vector read
+ * (at most 64 hash probes) per candidate.
  *
  * Costs per mention (K = max_candidates, M = mentions of the text): one or
  * two alias lookups (pe_kg_lookup: the form, a plural's singular) and one
@@ -124,7 +132,7 @@ extern "C" {
 #define PE_LINK_FUZZY_MAX_POSTINGS 3000 /* longer trigram lists are skipped (too common) */
 #define PE_LINK_FUZZY_MAX_GRAMS 64      /* trigrams of a mention's form read at most */
 #define PE_LINK_FUZZY_FORMS 4           /* fuzzy or acronym forms looked up per mention */
-#define PE_LINK_EXTENSION_FORMS 3       /* longer-name and stem forms looked up per mention */
+#define PE_LINK_EXTENSION_FORMS 8       /* longer-name and stem forms looked up per mention */
 #define PE_LINK_PREFIX_SCAN 2000        /* index keys read at most per prefix search */
 #define PE_LINK_MAX_NEIGHBOURS 256       /* statements read per candidate for coherence */
 #define PE_LINK_COHERENCE_WINDOW 64      /* other mentions considered for coherence */
@@ -179,7 +187,8 @@ typedef enum pe_link_feature {
     PE_LINK_F_COH_SHARED,    /* the same for candidates sharing a neighbour */
     PE_LINK_F_COH_CLASS,     /* share of other mentions with a candidate of one of its direct classes */
     PE_LINK_F_AMBIGUITY,     /* ln(number of candidates of the mention) / 4 */
-    PE_LINK_F_CONTEXT,       /* context similarity (0 while off) */
+    PE_LINK_F_CONTEXT,       /* cosine of the mention's context words and the entity's vector, 0..1 (0 while off) */
+    PE_LINK_F_CONTEXT_REL,   /* context / the highest context among the mention's candidates (0 while off) */
     PE_LINK_NFEATURES
 } pe_link_feature;
 
@@ -224,6 +233,36 @@ typedef struct pe_link_index_stats {
  *          prefix search
  * Errors: PE_ERR_IO (dir), PE_ERR_STORE. */
 PE_API pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *stats, pe_error *err);
+
+typedef struct pe_link_embed_stats {
+    uint64_t entities;   /* entity records with texts read */
+    uint64_t vectors;    /* entities given a vector */
+    uint64_t words;      /* distinct words (idf entries) */
+    uint64_t terms;      /* (entity, word) pairs stored */
+    double seconds;
+} pe_link_embed_stats;
+
+/* Adds the context vectors to the link index in dir (built before by
+ * pe_link_index_build, which also drops them: run this after each build).
+ * Words: maximal runs of letters and digits, folded like the alias index
+ * (ASCII lower-cased, others through pe_text_normalize; "soccer" read as
+ * "football", the word the graph's descriptions use), without stop words,
+ * one-letter words and numbers, hashed to 32 bits (FNV-1a). An entity's
+ * words: those of its labels, aliases and descriptions (each counting 1)
+ * and of the English labels of at most 32 out- and 32 in-neighbours
+ * (classes included; each counting 0.5). Its vector: max(0.1, 1 + ln
+ * count) x idf per word, idf = ln(1 + N / df) over the N entities with
+ * words, the 64 heaviest kept, unit length. Reads a snapshot of the store; no linker may have the index
+ * open. Memory: about 8 bytes per (entity, word) pair while building.
+ *
+ * Layout (added to the index environment, integers big-endian):
+ *   meta   "ctx" u32 version = 1, u64 x 4 (pe_link_embed_stats counts), f64 seconds
+ *   idf    word hash u32 -> idf f32 (as u32 bits)
+ *   lex    entity id u64 -> (word hash u32, weight f32) x n, n <= 64,
+ *          hashes ascending, sum of squared weights 1
+ * Errors: PE_ERR_IO (no index in dir), PE_ERR_CORRUPT (dir holds another
+ * index version or something else), PE_ERR_STORE. stats may be NULL. */
+PE_API pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *stats, pe_error *err);
 
 /* ---- Ranker model ---------------------------------------------------------- */
 
@@ -289,7 +328,7 @@ PE_API double pe_link_model_score(const pe_link_model *m, const double *f);
 typedef struct pe_linker pe_linker;
 
 typedef struct pe_link_options {
-    size_t max_candidates;  /* K, 1..PE_LINK_MAX_K; default 16 */
+    size_t max_candidates;  /* K, 1..PE_LINK_MAX_K; default 24 */
     size_t runner_ups;      /* candidates reported after the chosen one; default 3 */
     int fuzzy;              /* fuzzy candidates (needs the link index); default 1 */
     int acronyms;           /* default 1 */
@@ -298,6 +337,9 @@ typedef struct pe_link_options {
     double fuzzy_min_sim;   /* trigram Dice floor for fuzzy forms; default 0.6 */
     const char *index_dir;  /* link index (pe_link_index_build); NULL = none */
     const char *lang;       /* label language of results; NULL = "en" */
+    int context;            /* the context feature when the index has vectors; default 1 */
+    size_t context_window;  /* words on each side of a mention that count as its
+                               context, 0 = the whole text; default 0 */
 } pe_link_options;
 
 PE_API pe_link_options pe_link_options_default(void);
@@ -318,6 +360,7 @@ typedef struct pe_linker_info {
     int index_stale;    /* 1 when the store changed after the index was built */
     int context;        /* 1 when the context feature is on (entity vectors) */
     pe_link_index_stats index_stats;
+    pe_link_embed_stats context_stats; /* zero when off */
 } pe_linker_info;
 PE_API pe_status pe_linker_info_get(pe_linker *l, pe_linker_info *out);
 

@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # Entity-linking benchmark: imports the shared KG subset into a store with
-# `persona kg import`, builds the link index, trains the ranker and its NIL
-# threshold on AIDA-CoNLL dev, and runs every ELEVANT benchmark in
-# ../shared/data/el with pe_bench_link (fusion/pe_link.h). Writes the
-# "Entity linking" section of docs/BENCHMARKS.md.
+# `persona kg import`, builds the link index and its context vectors, trains
+# the ranker and its NIL threshold on AIDA-CoNLL dev, and runs every ELEVANT
+# benchmark in ../shared/data/el with pe_bench_link (fusion/pe_link.h), also
+# with the context feature off. Writes the "Entity linking" section of
+# docs/BENCHMARKS.md.
 #
-#   usage: scripts/bench-link.sh [--no-write] [--no-oracle] [--keep DIR]
+#   usage: scripts/bench-link.sh [--no-write] [--no-oracle] [--encoder] [--keep DIR]
 #     --no-write    print the section but leave docs/BENCHMARKS.md alone
 #     --no-oracle   skip the second run that passes the benchmarks' gold
 #                   types as mention types (an oracle NER)
+#     --encoder     also compare the model's encoder (models/persona-small.pem)
+#                   as the context feature on AIDA dev/test and the tweets
+#                   (pe_bench_link_context; some minutes more)
 #     --keep DIR    keep the store, index and rankers in DIR
 #   env: PE_DATA (default ../shared/data), PE_BENCH_BUILD (default build-bench), TMPDIR
-# Needs ../shared/data; without it says so and exits 0. About 2 minutes on 2 cores.
+# Needs ../shared/data; without it says so and exits 0. About 3 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-write=1 oracle=1 keep=
+write=1 oracle=1 encoder=0 keep=
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-write) write=0; shift ;;
     --no-oracle) oracle=0; shift ;;
+    --encoder) encoder=1; shift ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-link: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +45,9 @@ dev=$el/aida-conll-dev.benchmark.jsonl
 build=${PE_BENCH_BUILD:-build-bench}
 echo "== build ($build, Release)" >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPE_BUILD_TESTS=OFF >/dev/null
-nice -n 5 cmake --build "$build" -j 2 --target persona_cli pe_bench_link >/dev/null
+targets="persona_cli pe_bench_link"
+[ "$encoder" = 1 ] && targets="$targets pe_bench_link_context"
+nice -n 5 cmake --build "$build" -j 2 --target $targets >/dev/null
 persona=$repo/$build/cli/persona
 bench=$repo/$build/bench/pe_bench_link
 [ -x "$persona" ] && [ -x "$bench" ] || { echo "bench-link: build did not produce $persona and $bench" >&2; exit 1; }
@@ -61,8 +68,11 @@ import_s=$(echo "$(date +%s.%N) - $t0" | bc)
 
 files=$(ls "$el"/*.benchmark.jsonl | sort)
 log "link index, ranker (AIDA dev) and every benchmark"
-nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --build-index --train "$dev" --save-model "$w/ranker.json" \
+nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --build-index --embed --train "$dev" --save-model "$w/ranker.json" \
   $files >"$w/plain.jsonl"
+log "again with the context feature off (its own ranker)"
+nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --no-context --train "$dev" --save-model "$w/ranker-no-context.json" \
+  $files >"$w/no-context.jsonl"
 log "again without the NIL threshold (every mention with a candidate linked)"
 sed 's/"nil_threshold":.*/"nil_threshold": 0,/' "$w/ranker.json" >"$w/ranker-no-nil.json"
 nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --model "$w/ranker-no-nil.json" $files >"$w/no-nil.jsonl"
@@ -72,6 +82,13 @@ if [ "$oracle" = 1 ]; then
     --save-model "$w/ranker-gold-types.json" $files >"$w/oracle.jsonl"
 else
   : >"$w/oracle.jsonl"
+fi
+if [ "$encoder" = 1 ]; then
+  log "the encoder as the context feature (pe_bench_link_context)"
+  nice -n 5 "$repo/$build/bench/pe_bench_link_context" --db "$w/kg" --index "$w/kg/link" --model "$repo/models/persona-small.pem" \
+    --train "$dev" "$el/aida-conll-test.benchmark.jsonl" "$el/derczynski.benchmark.jsonl" >"$w/encoder.jsonl"
+else
+  : >"$w/encoder.jsonl"
 fi
 cp "$w/ranker.json" "$build/link-ranker.json"
 log "the ranker is in $build/link-ranker.json"
@@ -95,6 +112,9 @@ def rows(name):
 plain, info = rows("plain.jsonl")
 oracle, oinfo = rows("oracle.jsonl")
 nonil, _ = rows("no-nil.jsonl")
+noctx, nctx_info = rows("no-context.jsonl")
+enc = [json.loads(l) for l in open(os.path.join(w, "encoder.jsonl"))]
+emb = info.get("embed", {})
 idx, tr = info.get("index", {}), info.get("train", {})
 L = []
 L.append("## Entity linking\n")
@@ -106,10 +126,12 @@ L.append("Store: `../shared/data/kg/subset` (Wikidata JSON + DBpedia N-Triples) 
          "in %.1f s; link index (%s forms, %s trigram postings, %s acronym entries) built in %.1f s. "
          "Ranker: logistic regression over %d features trained on AIDA-CoNLL dev (%s mentions) in %.2f s; "
          "NIL threshold %.3f (tuned on dev, giving up at most 2%% of the rightly linked mentions). "
-         "Context feature: off (no entity vectors yet). K = 16 candidates a mention." %
+         "Context feature: on; context vectors (TF-IDF of the words of each entity's labels, aliases, description and, "
+         "at half weight, its neighbours' labels; 64 terms at most) for %s entities over %s distinct words, written "
+         "into the link index in %.1f s. K = 24 candidates a mention." %
          (float(os.environ["IMPORT_S"]), idx.get("forms", "?"), idx.get("postings", "?"), idx.get("acronyms", "?"),
           idx.get("seconds", 0), len(tr.get("weights", {})), tr.get("mentions", "?"), tr.get("seconds", 0),
-          tr.get("nil_threshold", 0)))
+          tr.get("nil_threshold", 0), emb.get("vectors", "?"), emb.get("words", "?"), emb.get("seconds", 0)))
 L.append("")
 L.append("In-graph accuracy: share of the mentions whose gold QID is in the store that are linked to it "
          "(a NIL answer counts as wrong). Prior baseline: the store's most popular candidate of the mention's "
@@ -118,11 +140,12 @@ L.append("In-graph accuracy: share of the mentions whose gold QID is in the stor
          "passes the benchmark's own type field (derived from the gold entity: an oracle, for what the type "
          "feature will be worth once an NER head exists; that ranker is trained on AIDA dev with types, where nearly "
          "every linkable mention is typed, so it underrates mentions typed OTHER, as most of spotlight's are). "
-         "\"No NIL\": the same ranker without its NIL threshold, every mention that has a candidate linked.")
+         "\"No NIL\": the same ranker without its NIL threshold, every mention that has a candidate linked. "
+         "\"Context off\": the linker without the context feature, with a ranker trained so on dev.")
 L.append("")
 L.append("| benchmark | mentions | in graph | in-graph accuracy | prior baseline | gain | candidate recall | "
-         "NIL precision | NIL recall | mentions/s | in-graph acc., no NIL | in-graph acc., oracle types |")
-L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+         "NIL precision | NIL recall | mentions/s | in-graph acc., context off | in-graph acc., no NIL | in-graph acc., oracle types |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 peak = 0
 for f in sorted(plain):
     r = plain[f]
@@ -130,17 +153,51 @@ for f in sorted(plain):
     name = f.replace(".benchmark.jsonl", "") + (" (training set)" if f.startswith("aida-conll-dev") else "")
     o = oracle.get(f)
     nn = nonil.get(f)
-    L.append("| %s | %d | %d | %.3f | %.3f | %+.3f | %.3f | %.3f | %.3f | %.0f | %s | %s |" % (
+    nc = noctx.get(f)
+    L.append("| %s | %d | %d | %.3f | %.3f | %+.3f | %.3f | %.3f | %.3f | %.0f | %s | %s | %s |" % (
         name, r["mentions"], r["in_graph"], r["in_graph_accuracy"], r["prior_baseline_in_graph_accuracy"],
         r["in_graph_accuracy"] - r["prior_baseline_in_graph_accuracy"], r["candidate_recall"],
         r["nil_precision"], r["nil_recall"], r["mentions_per_s"],
+        "%.3f" % nc["in_graph_accuracy"] if nc else "-",
         "%.3f" % nn["in_graph_accuracy"] if nn else "-",
         "%.3f" % o["in_graph_accuracy"] if o else "-"))
 tot_m = sum(r["mentions"] for r in plain.values())
 tot_s = sum(r["seconds"] for r in plain.values())
 L.append("")
-L.append("All benchmarks: %d mentions linked in %.1f s (%.0f mentions/s on one thread); peak memory of the "
-         "evaluation process (store map pages touched, index, ranker) %.0f MB." % (tot_m, tot_s, tot_m / tot_s if tot_s else 0, peak))
+nc_m = sum(r["mentions"] for r in noctx.values())
+nc_s = sum(r["seconds"] for r in noctx.values())
+peak_nc = max([r["peak_rss_mb"] for r in noctx.values()] or [0])
+L.append("All benchmarks: %d mentions linked in %.1f s with the context feature on (%.0f mentions/s on one thread; "
+         "off: %.0f mentions/s); peak memory (max RSS) of the evaluation process %.0f MB (store map pages touched, "
+         "link index with its vectors, ranker; that process also built the index and the vectors), of the "
+         "context-off run, which built nothing, %.0f MB." % (tot_m, tot_s, tot_m / tot_s if tot_s else 0,
+         nc_m / nc_s if nc_s else 0, peak, peak_nc))
+ups = ["%s %+.3f" % (f.replace(".benchmark.jsonl", ""), r["in_graph_accuracy"] - noctx[f]["in_graph_accuracy"])
+       for f, r in sorted(plain.items()) if f in noctx and not f.startswith("aida-conll-dev")]
+L.append("")
+L.append("The context feature against the context-off run, in-graph accuracy: " + ", ".join(ups) + ".")
+if enc:
+    e0 = [x for x in enc if "encoder" in x][0]["encoder"]
+    rowsv = {}
+    for x in enc:
+        if "variant" in x: rowsv.setdefault(x["variant"], {})[x["file"]] = x["in_graph_accuracy"]
+    fl = ["aida-conll-dev.benchmark.jsonl", "aida-conll-test.benchmark.jsonl", "derczynski.benchmark.jsonl"]
+    L.append("")
+    L.append("The model's encoder as the context feature (`scripts/bench-link.sh --encoder`, program "
+             "`pe_bench_link_context`): `models/persona-small.pem` (4 layers, hidden 256, weakly pretrained) "
+             "encodes each mention's context (200 bytes on each side, at most 128 tokens) and each candidate's "
+             "\"label: description\" (at most 32 tokens), mean-pooled; the feature is their cosine. Ranker trained on "
+             "AIDA dev for each variant; in-graph accuracy with the NIL threshold (same candidates, K = 24):")
+    L.append("")
+    L.append("| context features | AIDA dev (training set) | AIDA test | derczynski |")
+    L.append("|---|---:|---:|---:|")
+    for v in ["none", "lexical", "encoder", "lexical+encoder"]:
+        if v in rowsv: L.append("| %s | %s |" % (v, " | ".join("%.3f" % rowsv[v].get(f, 0) for f in fl)))
+    L.append("")
+    L.append("Encoder cost on this machine: %.0f mention contexts/s and %.0f entities/s (%d entities for these three "
+             "files; the %s entities of the store would take about %.0f min once)." % (
+             e0["contexts_per_s"], e0["entities_per_s"], e0["entities"], emb.get("vectors", "?"),
+             (emb.get("vectors", 0) / e0["entities_per_s"] / 60) if e0["entities_per_s"] else 0))
 L.append("")
 def met(ok): return "met" if ok else "**not met**"
 t = plain.get("aida-conll-test.benchmark.jsonl")
@@ -156,13 +213,17 @@ if d:
     L.append("- tweets (derczynski), baseline %.3f < 0.85, so +0.10 wanted: %+.3f, %s%s." % (d["prior_baseline_in_graph_accuracy"], gain, met(gain >= 0.10 or d["prior_baseline_in_graph_accuracy"] >= 0.85),
              " (without the NIL threshold %+.3f)" % (dn["in_graph_accuracy"] - dn["prior_baseline_in_graph_accuracy"]) if dn else ""))
 mps = tot_m / tot_s if tot_s else 0
-L.append("- >= 1,000 mentions/s (the issue asks it on two cores with context vectors on; here one thread, no vectors): %.0f, %s." % (mps, met(mps >= 1000)))
+L.append("- >= 1,000 mentions/s on two cores with context vectors on: %.0f with the (lexical) vectors on, measured on one "
+         "thread of the two (a lower bound: the linker is shareable between threads), %s." % (mps, met(mps >= 1000)))
 L.append("")
 L.append("Ranker weights: " + ", ".join("%s %.2f" % kv for kv in tr.get("weights", {}).items()) + ", bias %.2f." % tr.get("bias", 0))
 L.append("")
 L.append("""#### Notes
 
-- What bounds accuracy here is the candidate set: on AIDA-CoNLL test a sixth of the linkable mentions have no gold among their candidates, mostly metonymy the graph's names do not cover (a city name in a sports table for its club, "Wall Street" for the stock exchange, "Moslem" for Islam) and entities without an English label in the subset. Longer names ("Leeds" -> "Leeds United F.C."), names ending with the mention ("Astros" -> "Houston Astros"), demonym stems ("Israeli" -> "Israel") and percent-decoded DBpedia labels raised AIDA test candidate recall from 0.64 (alias index only) to 0.83; choosing among them without the text's context (AIDA's copy masks most non-entity words, and there are no entity vectors yet) is where the ranker loses most of the rest: a club and its city share every graph feature except the sport around them.
+- What bounds accuracy here is first the candidate set: on AIDA-CoNLL test about an eighth of the linkable mentions have no gold among their candidates, mostly metonymy the graph's names do not cover ("Moscow" for Russia, "Wall Street" for the stock exchange, "Moslem" for Islam), sports teams named by a city that are not among the most popular longer names of it ("NY RANGERS" -> New York Rangers) and entities without an English label in the subset. Longer names ("Leeds" -> "Leeds United F.C."; the 8 most popular, 3 before), names ending with the mention ("Astros" -> "Houston Astros"), demonym stems ("Israeli" -> "Israel"), place adjectives from the graph (the labels of a country's official languages and peoples: "Polish" -> Poland, "Dutch" -> Netherlands) and percent-decoded DBpedia labels raise AIDA test candidate recall from 0.64 (alias index only) to 0.87 (0.83 before the adjectives, the 8 longer names and K = 24).
+- Then the choice: a club and its city, a national team and its country share every graph feature but the sport around them. The context feature helps a little and not everywhere (the line under the table): AIDA's copy masks most non-entity words, entity descriptions are a few words, and a news text's words are spread over many subjects, so the cosines are small (typically 0.02-0.2); on the short, small sets (144 linkable tweets, 217 spotlight mentions) a few mentions either way decide the sign. It is kept for its gain on AIDA test, the issue's measure; `--no-context` (`persona link index`) or `pe_link_options.context = 0` turn it off.
+- The encoder variant (table above, when run with `--encoder`) was measured and not kept: with the present weakly pretrained model its cosine gets a negative weight and does not beat the lexical vectors, and encoding each mention's context costs far more than the 1,000 mentions/s target allows on this CPU. The lexical vectors cost nothing at link time beyond one idf read per word and one vector read per candidate, and need no model.
+- No ranker ships with the model: AIDA-CoNLL is Reuters text (research use only, see ../shared/data/README.md), so a ranker fitted on it is for measurement, not for distribution. A ranker trained the same way on wiki-fair-v2 (Wikipedia text, shippable) gave 0.601 on AIDA test, 0.674 on derczynski and 0.736 on msnbc (run of 2026-12-03 on this store); `persona link train` makes one for a user's own store, and without one the linker ranks by prior.
 - The NIL threshold is tuned on AIDA dev to give up at most 2% of the rightly linked mentions there; on other sources it costs more (spotlight, derczynski: compare the "no NIL" column), which is the price of its NIL recall of 0.6-0.9.
 - The oracle-type column uses the benchmark's type field, which ELEVANT derives from the gold entity: it shows the type feature with perfect types, not a result; its ranker weighs the type feature (trained where every linkable mention is typed) and so does worse where most mentions come typed OTHER.
 - Time: mentions whose form matches nothing (most NIL mentions) go through fuzzy trigram matching, the largest cost; coherence is a hash probe per neighbour. Single-threaded figures; the linker is shareable between threads.""")

@@ -1,8 +1,9 @@
 /* test_link.c - the linker (pe_link.h) on a small fixture graph
  * (fixtures/link/graph.json, imported here): candidates (exact, variants,
  * acronyms, partial names, history, longer names, stems, fuzzy), each
- * feature, NIL, span validation, the ranker's training and file, the link
- * index's staleness and the ELEVANT evaluation. */
+ * feature (the context feature over the index's vectors, on and off), NIL,
+ * span validation, the ranker's training and file, the link index's
+ * staleness and the ELEVANT evaluation. */
 #include "pe_import.h"
 #include "pe_kg.h"
 #include "pe_link.h"
@@ -16,7 +17,8 @@ static char tmpdir[64];
 static pe_kg *kg;
 static pe_linker *lk;       /* with the link index, prior only */
 static pe_linker *lk_noix;  /* without the link index */
-static char index_dir[160];
+static char index_dir[160]; /* the link index without context vectors */
+static char ctx_dir[160];   /* another with them (pe_link_index_embed) */
 
 static const char *fixture(const char *name)
 {
@@ -377,6 +379,16 @@ static void test_fuzzy_stem_variant(void)
         PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1 && c->f[PE_LINK_F_STEM_PLACE] == 1);
     }
     pe_link_result_free(r);
+    /* a place's adjective from the graph: Poland's official language */
+    const char *tp = "a Polish official";
+    pe_link_mention mp = span(tp, "Polish", 0, 0);
+    r = link(lk, tp, &mp, 1);
+    if (r) {
+        const pe_link_candidate *pl = find(&r->mentions[0], "Q36"), *lang = find(&r->mentions[0], "Q809");
+        PE_CHECK(pl && (pl->via & PE_LINK_VIA_STEM) && pl->f[PE_LINK_F_STEM] == 1 && pl->f[PE_LINK_F_STEM_PLACE] == 1);
+        PE_CHECK(lang && (lang->via & PE_LINK_VIA_EXACT));
+    }
+    pe_link_result_free(r);
     /* a name ending with the word */
     const char *t4 = "the Mariners won";
     pe_link_mention m4 = span(t4, "Mariners", 0, 0);
@@ -673,6 +685,100 @@ static void test_eval(void)
     PE_CHECK_EQ_INT(pe_link_eval_file(lk, "/nonexistent.jsonl", NULL, &r, &err), PE_ERR_IO);
 }
 
+static double ctx_of(const pe_link_mention_result *m, const char *qid, int f)
+{
+    const pe_link_candidate *c = find(m, qid);
+    return c ? c->f[f] : -1;
+}
+
+static void test_context(void)
+{
+    pe_link_options o = pe_link_options_default();
+    o.index_dir = ctx_dir;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    pe_linker_info info;
+    PE_CHECK_EQ_INT(pe_linker_info_get(l, &info), PE_OK);
+    PE_CHECK_EQ_INT(info.context, 1);
+    PE_CHECK(info.context_stats.vectors >= 20 && info.context_stats.words > 10);
+    /* the words around the mention against each candidate's labels,
+     * description and neighbours' labels: Texas for Paris, Texas */
+    const char *t = "The ROADS of Texas lead to Paris.";
+    pe_link_mention m = span(t, "Paris", 0, 0);
+    pe_link_result *r = link(l, t, &m, 1);
+    if (r) {
+        PE_CHECK_EQ_INT(r->context_on, 1);
+        double tx = ctx_of(&r->mentions[0], "Q830149", PE_LINK_F_CONTEXT);
+        double fr = ctx_of(&r->mentions[0], "Q90", PE_LINK_F_CONTEXT);
+        PE_CHECK(tx > 0 && tx <= 1 && fr >= 0 && tx > fr);
+        PE_CHECK_NEAR(ctx_of(&r->mentions[0], "Q830149", PE_LINK_F_CONTEXT_REL), 1.0, 1e-9);
+    }
+    pe_link_result_free(r);
+    const char *t2 = "Paris, the capital of France.";
+    pe_link_mention m2 = span(t2, "Paris", 0, 0);
+    r = link(l, t2, &m2, 1);
+    if (r) {
+        double tx = ctx_of(&r->mentions[0], "Q830149", PE_LINK_F_CONTEXT);
+        double fr = ctx_of(&r->mentions[0], "Q90", PE_LINK_F_CONTEXT);
+        PE_CHECK(fr > tx && fr > 0);
+    }
+    pe_link_result_free(r);
+    /* a ranker that follows the context picks Paris, Texas */
+    pe_link_model *mod = NULL;
+    PE_CHECK_EQ_INT(pe_link_model_new(&mod), PE_OK);
+    memset(mod->w, 0, sizeof mod->w);
+    mod->w[PE_LINK_F_CONTEXT_REL] = 10;
+    pe_linker *lm = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, mod, &o, &lm), PE_OK);
+    r = link(lm, t, &m, 1);
+    if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q830149") == 0);
+    pe_link_result_free(r);
+    pe_linker_close(lm);
+    pe_link_model_free(mod);
+    pe_linker_close(l);
+    /* a window of 2 context words leaves Texas out */
+    o.context_window = 2;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    const char *t3 = "Texas roads highways bridges tunnels Paris";
+    pe_link_mention m3 = span(t3, "Paris", 0, 0);
+    r = link(l, t3, &m3, 1);
+    if (r) PE_CHECK_EQ_INT(ctx_of(&r->mentions[0], "Q830149", PE_LINK_F_CONTEXT), 0);
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    o.context_window = 0;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    r = link(l, t3, &m3, 1);
+    if (r) PE_CHECK(ctx_of(&r->mentions[0], "Q830149", PE_LINK_F_CONTEXT) > 0);
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    /* switched off by the option */
+    o.context = 0;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    pe_linker_info_get(l, &info);
+    PE_CHECK_EQ_INT(info.context, 0);
+    r = link(l, t, &m, 1);
+    if (r) {
+        PE_CHECK_EQ_INT(r->context_on, 0);
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[0], "Q830149", PE_LINK_F_CONTEXT), 0);
+    }
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    /* the index without vectors: the same candidates, the feature off */
+    r = link(lk, t, &m, 1);
+    if (r) {
+        PE_CHECK_EQ_INT(r->context_on, 0);
+        PE_CHECK(find(&r->mentions[0], "Q830149") && find(&r->mentions[0], "Q90"));
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[0], "Q830149", PE_LINK_F_CONTEXT), 0);
+    }
+    pe_link_result_free(r);
+    /* no index to add vectors to; a rebuild of the index drops them */
+    pe_error err;
+    char none[200];
+    snprintf(none, sizeof none, "%s/no-index", tmpdir);
+    PE_CHECK_EQ_INT(pe_link_index_embed(kg, none, NULL, &err), PE_ERR_IO);
+    PE_CHECK_EQ_INT(pe_link_index_embed(NULL, ctx_dir, NULL, &err), PE_ERR_INVALID);
+}
+
 static void test_stale_index(void)
 {
     pe_import_options io = pe_import_options_default();
@@ -697,6 +803,21 @@ static void test_stale_index(void)
     PE_CHECK_EQ_INT(info.index, 0);
     pe_linker_close(l);
     PE_CHECK_EQ_INT(pe_link_index_build(kg, "/proc/no/such/dir", NULL, &err), PE_ERR_IO);
+    /* rebuilding an index drops its context vectors (entity ids may have
+     * changed); embedding again brings them back */
+    PE_CHECK_EQ_INT(pe_link_index_build(kg, ctx_dir, NULL, &err), PE_OK);
+    o.index_dir = ctx_dir;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    pe_linker_info_get(l, &info);
+    PE_CHECK_EQ_INT(info.index, 1);
+    PE_CHECK_EQ_INT(info.context, 0);
+    pe_linker_close(l);
+    PE_CHECK_EQ_INT(pe_link_index_embed(kg, ctx_dir, NULL, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    pe_linker_info_get(l, &info);
+    PE_CHECK_EQ_INT(info.context, 1);
+    PE_CHECK_EQ_INT(info.index_stale, 0);
+    pe_linker_close(l);
 }
 
 int main(void)
@@ -718,6 +839,11 @@ int main(void)
     pe_link_index_stats s;
     PE_CHECK_EQ_INT(pe_link_index_build(kg, index_dir, &s, &err), PE_OK);
     PE_CHECK(s.forms >= 20 && s.trigrams > 0 && s.postings > s.forms && s.acronyms > 0 && s.entities >= 20);
+    snprintf(ctx_dir, sizeof ctx_dir, "%s/link-ctx", dir);
+    pe_link_embed_stats es;
+    PE_CHECK_EQ_INT(pe_link_index_build(kg, ctx_dir, NULL, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_link_index_embed(kg, ctx_dir, &es, &err), PE_OK);
+    PE_CHECK(es.vectors >= 20 && es.vectors <= es.entities && es.terms >= es.vectors && es.words > 10);
     pe_link_options o = pe_link_options_default();
     o.index_dir = index_dir;
     if (pe_linker_open(kg, NULL, &o, &lk) != PE_OK || pe_linker_open(kg, NULL, NULL, &lk_noix) != PE_OK) {
@@ -735,6 +861,7 @@ int main(void)
     PE_RUN(test_bad_input);
     PE_RUN(test_train);
     PE_RUN(test_eval);
+    PE_RUN(test_context);
     pe_linker_close(lk);
     pe_linker_close(lk_noix);
     PE_RUN(test_stale_index); /* imports more: last */

@@ -81,9 +81,11 @@ static const char *bench_lines =
 static void test_index_and_link(void)
 {
     char *out = NULL, *err = NULL;
-    PE_CHECK_EQ_INT(run(&out, NULL, NULL, "link index"), 0);
+    /* without context vectors first: the feature is reported off */
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, "link index --no-context"), 0);
     cJSON *j = out ? cJSON_Parse(out) : NULL;
     PE_CHECK(j && cJSON_GetObjectItem(j, "forms") && cJSON_GetObjectItem(j, "forms")->valuedouble >= 20);
+    PE_CHECK(j && cJSON_IsString(cJSON_GetObjectItem(j, "context")));
     cJSON_Delete(j);
     free(out);
 
@@ -197,7 +199,7 @@ static void test_train_and_eval(void)
     /* table output */
     snprintf(args, sizeof args, "eval link --data '%s' --ranker '%s'", data, ranker);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
-    PE_CHECK(out && strstr(out, "in-graph accuracy") && strstr(out, "prior baseline") && strstr(out, "off (no entity vectors)"));
+    PE_CHECK(out && strstr(out, "in-graph accuracy") && strstr(out, "prior baseline") && strstr(out, "off (no entity vectors"));
     free(out);
     /* a bad line: counted and reported (exit 4), or fatal with --strict */
     char bad[4096];
@@ -218,6 +220,47 @@ static void test_train_and_eval(void)
     free(out);
     snprintf(args, sizeof args, "eval link --data '%s' --ranker /nonexistent.json", data);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 5);
+    free(out);
+    /* with context vectors (the default of `persona link index`): the
+     * feature is on, in the index's report, `persona link` and `eval link` */
+    write_file(data, bench_lines);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, "link index"), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    cJSON *ctx = j ? cJSON_GetObjectItem(j, "context") : NULL;
+    PE_CHECK(cJSON_IsObject(ctx) && cJSON_GetObjectItem(ctx, "vectors")->valuedouble >= 20);
+    cJSON_Delete(j);
+    free(out);
+    snprintf(args, sizeof args, "link train --data '%s' --l2 0.1", data);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    PE_CHECK(j && cJSON_GetObjectItem(cJSON_GetObjectItem(j, "weights"), "context_rel"));
+    cJSON_Delete(j);
+    free(out);
+    snprintf(args, sizeof args, "eval link --data '%s' --json", data);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    PE_CHECK(j && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "context")), "on") == 0);
+    PE_CHECK(j && cJSON_GetObjectItem(j, "in_graph_accuracy")->valuedouble >
+                      cJSON_GetObjectItem(j, "prior_baseline_in_graph_accuracy")->valuedouble);
+    cJSON_Delete(j);
+    free(out);
+    const char *in = "{\"text\": \"The roads of Texas lead to Paris.\", \"mentions\": [{\"span\": [27, 32]}]}\n";
+    PE_CHECK_EQ_INT(run(&out, NULL, in, "link --runner-ups 5"), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    PE_CHECK(j && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "context")), "on") == 0);
+    if (j) {
+        /* Paris, Texas shares "texas" with the text; Paris, France nothing */
+        cJSON *cands = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "mentions"), 0), "candidates");
+        double tx = -1, fr = -1;
+        for (int i = 0; i < cJSON_GetArraySize(cands); i++) {
+            cJSON *c = cJSON_GetArrayItem(cands, i);
+            double v = cJSON_GetObjectItem(cJSON_GetObjectItem(c, "features"), "context")->valuedouble;
+            if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "entity")), "Q830149")) tx = v;
+            if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "entity")), "Q90")) fr = v;
+        }
+        PE_CHECK(tx > 0 && fr >= 0 && tx > fr);
+    }
+    cJSON_Delete(j);
     free(out);
     write_file(ranker, "{\"format\": \"something else\"}");
     snprintf(args, sizeof args, "eval link --data '%s' --ranker '%s'", data, ranker);
