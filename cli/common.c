@@ -356,13 +356,15 @@ void pe_cli_progress_update(pe_cli_progress *p, const char *what, uint64_t done,
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : (total ? '.' : ' ');
         bar[width] = '\0';
         if (total) fmt_amount(t, sizeof t, (double)total, unit);
-        fprintf(stderr, "\r%s [%s] %s%s%s  %.0f %s%s   ", what, bar, d, total ? " / " : "", total ? t : "", rate,
-                rate_label, eta);
+        char rs[48] = "";
+        if (rate_label) snprintf(rs, sizeof rs, "  %.0f %s", rate, rate_label);
+        fprintf(stderr, "\r%s [%s] %s%s%s%s%s   ", what, bar, d, total ? " / " : "", total ? t : "", rs, eta);
         p->drawn = 1;
     } else {
         if (total) fmt_amount(t, sizeof t, (double)total, unit);
-        fprintf(stderr, "%s: %s%s%s, %.0f %s%s\n", what, d, total ? " of " : "", total ? t : "", rate, rate_label,
-                eta);
+        char rs[48] = "";
+        if (rate_label) snprintf(rs, sizeof rs, ", %.0f %s", rate, rate_label);
+        fprintf(stderr, "%s: %s%s%s%s%s\n", what, d, total ? " of " : "", total ? t : "", rs, eta);
     }
     fflush(stderr);
 }

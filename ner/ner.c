@@ -736,7 +736,7 @@ pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *opt, pe_ner **out, 
                 st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         }
     }
-    if (st == PE_OK) st = pe_ner_head_decode(n->head, PE_DECODE_GROUPED, err);
+    if (st == PE_OK) st = pe_ner_head_decode(n->head, PE_DECODE_ARGMAX, err);
     if (st != PE_OK) {
         pe_ner_close(n);
         return st;

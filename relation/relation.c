@@ -680,7 +680,7 @@ pe_status pe_rel_open(pe_encoder *enc, pe_rel **out, pe_error *err)
         for (int i = 0; st == PE_OK && i < r->n_rel; i++)
             if (!(r->rel[i] = strdup(r->labels[3 + 2 * i] + 2))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
-    if (st == PE_OK) st = pe_rel_head_decode(r->head, PE_DECODE_GROUPED, err);
+    if (st == PE_OK) st = pe_rel_head_decode(r->head, PE_DECODE_ARGMAX, err);
     if (st != PE_OK) {
         pe_rel_close(r);
         return st;

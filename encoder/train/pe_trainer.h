@@ -355,14 +355,16 @@ PE_API pe_status pe_token_head_label(pe_token_head *h, const float *hidden, cons
  * the group of largest total probability, within it the sub-group (or
  * lone label) of largest total, then that sub-group's most probable label,
  * with conf the sub-group's total (a lone label's: its group's total).
- * BIO heads use it so that probability split over many types does not lose
- * to "O": groups O / entity, subs the types. group NULL: plain argmax (the
- * default). Copied. Errors: PE_ERR_INVALID, PE_ERR_NOMEM. */
+ * BIO heads can use it so that probability split over many types does not
+ * lose to "O": groups O / entity, subs the types. group NULL: plain argmax
+ * (the default). Copied. Errors: PE_ERR_INVALID, PE_ERR_NOMEM. */
 PE_API pe_status pe_token_head_set_groups(pe_token_head *h, const int *group, const int *sub, pe_error *err);
-/* How a BIO head decides: grouped (O against the entity types' total, then
- * the type, then B or I; the default of ner/ and relation/) or by plain
- * argmax over the labels. */
-typedef enum pe_tag_decode { PE_DECODE_GROUPED = 0, PE_DECODE_ARGMAX = 1 } pe_tag_decode;
+/* How a BIO head decides: by plain argmax over the labels (the default of
+ * ner/ and relation/), or grouped (O against the entity types' total, then
+ * the type, then B or I: more recall, less precision). On the development
+ * sets of the tagger (docs/MODEL_CARD.md) argmax had the better triplet F1
+ * and about the same entity F1. */
+typedef enum pe_tag_decode { PE_DECODE_ARGMAX = 0, PE_DECODE_GROUPED = 1 } pe_tag_decode;
 /* As pe_mlm_head_loss: *loss_sum and *count over tokens with label >= 0;
  * with d_hidden non-NULL adds scale * dLoss/dHidden there and scale *
  * dLoss/dParam to the head's grads (Loss = the mean). Errors:
