@@ -49,7 +49,9 @@ static void usage(FILE *f)
             "  --resume           continue from the run folder's latest checkpoint\n"
             "  --steps N          override the recipe's number of updates\n"
             "  --init DIR         ner/rel/tag: start from this model folder instead of the\n"
-            "                     recipe's \"init\" (\"none\": a randomly initialised encoder)\n"
+            "                     recipe's \"init\" (\"none\": a randomly initialised encoder);\n"
+            "                     mlm: continue pretraining this encoder (e.g. train embed's\n"
+            "                     best/) instead of a random one\n"
             "  --graph DIR        ner, tag: train the NER head with the graph feature over\n"
             "                     this graph store (required when the recipe's \"ner\" has\n"
             "                     \"graph\": true; the model then needs a graph store to run)\n"
@@ -366,6 +368,7 @@ static int run_mlm(const recipe *r, const args *a)
     pe_error_clear(&err);
     pe_tokenizer *tok = NULL;
     pe_train *tr = NULL;
+    pe_encoder *init_enc = NULL;
     pe_mlm_head *head = NULL;
     pe_token_shard *train = NULL, *dev = NULL;
     pe_mlm_objective *mo = NULL;
@@ -425,8 +428,29 @@ static int run_mlm(const recipe *r, const args *a)
         rc = run_embed(r, a, &cfg, seed, tok, train, run_dir);
         goto done;
     }
-    if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK ||
-        (st = pe_mlm_head_new(tr, seed, &head, &err)) != PE_OK) {
+    if (a->init && strcmp(a->init, "none") != 0) { /* MLM on from an encoder (e.g. train embed's best/) */
+        pe_encoder_options eo = pe_encoder_options_default();
+        eo.backend = PE_ENCODER_CPU;
+        eo.threads = a->threads;
+        if (!file_exists(a->init)) {
+            fprintf(stderr, "persona: the initial model %s does not exist\n", a->init);
+            rc = PE_EXIT_MISSING;
+            goto done;
+        }
+        if ((st = pe_encoder_load(a->init, &eo, &init_enc, &err)) != PE_OK) {
+            rc = pe_cli_fail(st, "%s", err.msg);
+            goto done;
+        }
+        const pe_tokenizer *it = pe_encoder_tokenizer(init_enc);
+        if (!it || pe_tokenizer_vocab_size(it) != pe_tokenizer_vocab_size(tok)) {
+            fprintf(stderr, "persona: %s: its vocabulary is not the recipe's\n", a->init);
+            goto done;
+        }
+        st = pe_train_new_from_encoder(init_enc, &tr, &err);
+    } else {
+        st = pe_train_new_random(&cfg, seed, &tr, &err);
+    }
+    if (st != PE_OK || (st = pe_mlm_head_new(tr, seed, &head, &err)) != PE_OK) {
         rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
@@ -482,6 +506,7 @@ done:
     pe_token_shard_close(dev);
     pe_mlm_head_free(head);
     pe_train_free(tr);
+    pe_encoder_free(init_enc);
     pe_tokenizer_free(tok);
     free(cont);
     free(run_dir);

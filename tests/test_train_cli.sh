@@ -23,6 +23,8 @@ expect_rc 0 "train embed" "$persona" train embed --recipe "$tmp/embed.json" --ou
 [ -f "$tmp/emb/best/model.safetensors" ] && [ -f "$tmp/emb/best/vocab.txt" ] || die "train embed wrote no best/"
 grep -q "skip-gram vectors of 32 dimensions" "$tmp/err" || { die "train embed: no summary"; cat "$tmp/err"; }
 expect_rc 0 "train rel from the embed" "$persona" train rel --recipe "$tmp/tag.json" --init "$tmp/emb/best" --out "$tmp/relemb" --steps 20 --threads 1
+expect_rc 0 "train mlm from the embed" "$persona" train mlm --recipe "$tmp/mlm.json" --init "$tmp/emb/best" --out "$tmp/mlmemb" --steps 10 --threads 1
+expect_rc 5 "train mlm from a missing model" "$persona" train mlm --recipe "$tmp/mlm.json" --init "$tmp/none" --out "$tmp/mlmx" --steps 10 --threads 1
 
 # fine-tune both heads from the pretrained run and export a .pem
 expect_rc 0 "train tag" "$persona" train tag --recipe "$tmp/tag.json" --out "$tmp/tag" --threads 1
