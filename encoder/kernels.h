@@ -112,6 +112,24 @@ void enc_k512_gelu(float *v, size_t n);
 /* See enc_kernels_add_layernorm. */
 void enc_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
 
+/* ---- AVX-512 training entry points (kernels_avx512_train.c); call only
+ * when enc_kernels_active() == PE_KERNELS_AVX512. Single-threaded:
+ * train_ops.c cuts the work into pool tasks. ---- */
+
+/* y = gelu(u) (erf form, the inference kernels' erf512; y may alias u). */
+void enc_k512_gelu_fwd(const float *u, float *y, size_t n);
+/* du = dy * (Phi(u) + u phi(u)) (du may alias dy). */
+void enc_k512_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
+/* y[i] = 0 where element base+i of the stream keyed by key is dropped (the
+ * top 24 bits of splitmix64(key ^ (base+i)) below thr), else x[i] * scale;
+ * y may alias x. Returns the dropped count. Bit for bit train_ops.c's
+ * scalar loop. */
+size_t enc_k512_dropout(const float *x, float *y, size_t n, uint64_t key, uint32_t thr, float scale, uint64_t base);
+/* Cross-entropy of one row of V logits against label y: returns
+ * logsumexp(z) - z[y] (NaN when a logit is not finite) and the first
+ * argmax; with grad, z becomes gscale * (softmax(z) - onehot(y)). */
+double enc_k512_ce_row(float *z, int V, int y, float gscale, int grad, int *argmax);
+
 /* ---- AVX-512 BF16 entry points (kernels_avx512bf16.c); call only when
  * enc_kernels_has_bf16(). ---- */
 
@@ -130,6 +148,10 @@ size_t enc_k256_packed_floats(int N, int K);
 void enc_k256_pack_weights(const float *W, int N, int K, float *Wp); /* Wp[p][k][0..15], 32-byte aligned */
 /* As enc_k512_linear; -1 also for M, N or K <= 0. */
 int enc_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act);
+
+/* GELU and its derivative on AVX2+FMA (kernels_avx2.c), as the AVX-512 pair. */
+void enc_k256_gelu_fwd(const float *u, float *y, size_t n);
+void enc_k256_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
 
 /* ---- dispatched element-wise ops (kernels_ops.c) ---- */
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "attention.h"
+#include "kernels.h"
 #include "model_internal.h"
 #include "pe_encoder.h"
 #include "pe_test.h"
@@ -192,6 +193,51 @@ static void test_op_gelu(void)
     PE_CHECK_MSG(e < 1e-6, "gelu vs inference: %g", e);
 }
 
+/* Every path the CPU has (scalar libm, AVX2, AVX-512) against GELU and
+ * its derivative in double, over [-10, 10] and the tails; the vector ones
+ * on odd lengths (masked tails), chunked on the pool above 64K elements. */
+static void test_op_gelu_paths(void)
+{
+    enum { N = 200003 };
+    float *u = malloc(N * sizeof *u), *y = malloc(N * sizeof *y), *d = malloc(N * sizeof *d),
+          *ones = malloc(N * sizeof *ones);
+    PE_CHECK(u && y && d && ones);
+    if (!u || !y || !d || !ones) goto done;
+    for (int i = 0; i < N; i++) {
+        u[i] = -10.0f + 20.0f * (float)i / (N - 1);
+        ones[i] = 1.0f;
+    }
+    u[0] = -30.0f, u[1] = 30.0f, u[2] = 0.0f, u[3] = -1e-30f;
+    const pe_kernels_isa was = enc_kernels_active(), isas[3] = {PE_KERNELS_BLAS, PE_KERNELS_AVX2, PE_KERNELS_AVX512};
+    for (int k = 0; k < 3; k++) {
+        if (enc_kernels_select(isas[k]) != 0) continue;
+        enc_tr_gelu_fwd(u, y, N);
+        enc_tr_gelu_bwd(u, ones, d, N);
+        double ef = 0.0, eb = 0.0;
+        for (int i = 0; i < N; i++) {
+            const double x = u[i], cdf = 0.5 * (1.0 + erf(x / sqrt(2.0)));
+            const double pdf = exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
+            /* relative to the value's scale, |x| for the forward and 1 for the derivative */
+            ef = fmax(ef, fabs(y[i] - x * cdf) / fmax(fabs(x), 1e-3));
+            eb = fmax(eb, fabs(d[i] - (cdf + x * pdf)));
+        }
+        PE_CHECK_MSG(ef < 1e-6 && eb < 1e-6, "%s: gelu error %g, derivative error %g",
+                     enc_kernels_isa_name(isas[k]), ef, eb);
+        /* the backward scales by dy and may work in place */
+        for (int i = 0; i < N; i++) y[i] = 2.0f;
+        enc_tr_gelu_bwd(u, y, y, N);
+        double e2 = 0.0;
+        for (int i = 0; i < N; i++) e2 = fmax(e2, fabs(y[i] - 2.0f * d[i]));
+        PE_CHECK_MSG(e2 == 0.0, "%s: gelu bwd in place off by %g", enc_kernels_isa_name(isas[k]), e2);
+    }
+    enc_kernels_select(was);
+done:
+    free(u);
+    free(y);
+    free(d);
+    free(ones);
+}
+
 typedef struct att_ctx {
     float *qkv, *ctx, *probs, *scratch, *r;
     const int *off;
@@ -287,6 +333,24 @@ static void test_op_dropout(void)
         for (int i = 0; i < N; i++) y[i] = 1.0f;
         enc_tr_dropout(y, N, ps[k], 43, 1, 0);
         PE_CHECK(memcmp(x, y, N * sizeof *x) != 0);
+    }
+    /* every path gives the same mask and values, bit for bit, on any window
+     * (odd offsets and lengths: the vector paths' tails) */
+    {
+        const pe_kernels_isa was = enc_kernels_active();
+        for (int i = 0; i < N; i++) x[i] = y[i] = (float)(i % 97) - 48.0f;
+        enc_kernels_select(PE_KERNELS_BLAS);
+        const size_t z0 = enc_tr_dropout(x + 3, N - 10, 0.1f, 9, 4, 3);
+        const size_t z1 = enc_tr_dropout(x + 7, 77, 0.3f, 9, 5, 7);
+        if (enc_kernels_select(PE_KERNELS_AVX512) == 0) {
+            float *c = malloc(N * sizeof *c);
+            PE_CHECK_EQ_INT(enc_tr_dropout_copy(y + 3, c + 3, N - 10, 0.1f, 9, 4, 3), z0);
+            memcpy(y + 3, c + 3, (N - 10) * sizeof *y);
+            PE_CHECK_EQ_INT(enc_tr_dropout(y + 7, 77, 0.3f, 9, 5, 7), z1);
+            PE_CHECK(memcmp(x, y, N * sizeof *x) == 0);
+            free(c);
+        }
+        enc_kernels_select(was);
     }
     for (int i = 0; i < 10; i++) x[i] = (float)i;
     PE_CHECK_EQ_INT(enc_tr_dropout(x, 10, 0.0f, 1, 1, 0), 0);
@@ -850,11 +914,22 @@ int main(void)
     PE_RUN(test_op_linear);
     PE_RUN(test_op_layernorm);
     PE_RUN(test_op_gelu);
+    PE_RUN(test_op_gelu_paths);
     PE_RUN(test_op_attention);
     PE_RUN(test_op_embed);
     PE_RUN(test_op_dropout);
     PE_RUN(test_model_gradcheck);
     PE_RUN(test_against_torch);
+    /* the same on the other paths the CPU has (AVX-512 is the default where present) */
+    {
+        const pe_kernels_isa was = enc_kernels_active(), other[2] = {PE_KERNELS_AVX2, PE_KERNELS_BLAS};
+        for (int k = 0; k < 2; k++)
+            if (other[k] != was && enc_kernels_select(other[k]) == 0) {
+                fprintf(stderr, "  path %s:\n", enc_kernels_isa_name(other[k]));
+                PE_RUN(test_against_torch);
+            }
+        enc_kernels_select(was);
+    }
     PE_RUN(test_dropout_model);
     PE_RUN(test_schedule_and_clip);
     PE_RUN(test_save_roundtrip);
