@@ -129,6 +129,15 @@ size_t enc_k512_dropout(const float *x, float *y, size_t n, uint64_t key, uint32
  * logsumexp(z) - z[y] (NaN when a logit is not finite) and the first
  * argmax; with grad, z becomes gscale * (softmax(z) - onehot(y)). */
 double enc_k512_ce_row(float *z, int V, int y, float gscale, int grad, int *argmax);
+/* Training attention (kernels_avx512.c), as enc_tr_attention_fwd (dctx
+ * NULL: ctx and probs written) or enc_tr_attention_bwd (dctx given: dqkv
+ * written from dctx, probs and qkv), one pool task per (sequence, head);
+ * dropout (drop 1) as enc_k512_dropout with the position in probs as the
+ * element index. Returns 0, or -1 when the pool's scratch could not be
+ * allocated (outputs undefined). */
+int enc_k512_train_attention(const float *qkv, float *ctx, float *probs, const float *dctx, float *dqkv,
+                             const int *offsets, int n_seq, int H, int D, int drop, uint64_t key, uint32_t thr,
+                             float dscale);
 
 /* ---- AVX-512 BF16 entry points (kernels_avx512bf16.c); call only when
  * enc_kernels_has_bf16(). ---- */

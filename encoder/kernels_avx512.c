@@ -334,6 +334,153 @@ int enc_k512_attention(const float *qkv, float *out, const int *offsets, int n_s
     return atomic_load(&j.failed) ? -1 : 0;
 }
 
+/* ---- attention for training (train_ops.c) ----
+ * One task per (sequence, head), as above, keeping the probabilities and
+ * applying attention dropout with enc_k512_dropout's mask (element index =
+ * the position in probs, as the scalar path). */
+
+typedef struct tatt_job {
+    const float *qkv, *dctx;
+    float *ctx, *probs, *dqkv;
+    const int *offsets;
+    int H, D;
+    int drop; /* dropout on: key, thr, dscale as enc_k512_dropout */
+    uint64_t key;
+    uint32_t thr;
+    float dscale;
+    _Atomic int failed;
+} tatt_job;
+
+/* Where sequence s, head h's (n, n) block of probs starts. */
+static size_t probs_at(const tatt_job *j, int s, int h)
+{
+    size_t off = 0;
+    for (int i = 0; i < s; i++) {
+        const size_t len = (size_t)(j->offsets[i + 1] - j->offsets[i]);
+        off += (size_t)j->H * len * len;
+    }
+    const size_t n = (size_t)(j->offsets[s + 1] - j->offsets[s]);
+    return off + (size_t)h * n * n;
+}
+
+/* dst (cols, ldd) = src (rows, cols)^T for the first rows columns; padding
+ * columns rows..ldd-1 zero. */
+static void transpose_pad(const float *src, long lds, int rows, int cols, float *dst, long ldd)
+{
+    for (int c = 0; c < cols; c++) {
+        float *d = dst + (size_t)c * ldd;
+        for (int r = 0; r < rows; r++) d[r] = src[(size_t)r * lds + c];
+        for (int r = rows; r < ldd; r++) d[r] = 0.0f;
+    }
+}
+
+static void tatt_fwd_task(void *ctx, int task, int tid)
+{
+    tatt_job *j = ctx;
+    const int H = j->H, D = j->D, C = H * D, s = task / H, h = task % H;
+    const long ld = 3L * C;
+    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
+    if (n <= 0) return;
+    const int np = (n + 15) & ~15;
+    float *buf = enc_kernels_scratch(tid, (size_t)D * np + 2 * (size_t)AR * np);
+    if (!buf) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    float *KT = buf, *S = KT + (size_t)D * np, *Pd = S + (size_t)AR * np;
+    const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+    transpose_pad(k, ld, n, D, KT, np);
+    const float scale = 1.0f / sqrtf((float)D);
+    const size_t pb = probs_at(j, s, h);
+    float *P = j->probs + pb, *o = j->ctx + (size_t)t0 * C + (size_t)h * D;
+    for (int i0 = 0; i0 < n; i0 += AR) {
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(q + (size_t)i0 * ld, ld, m, KT, np, D, np, S, np);
+        for (int r = 0; r < m; r++) {
+            float *sr = S + (size_t)r * np;
+            softmax_row(sr, n, np, scale);
+            memcpy(P + (size_t)(i0 + r) * n, sr, (size_t)n * sizeof *sr);
+            if (j->drop) enc_k512_dropout(sr, Pd + (size_t)r * np, n, j->key, j->thr, j->dscale, pb + (size_t)(i0 + r) * n);
+        }
+        mm_block(j->drop ? Pd : S, np, m, v, ld, n, D, o + (size_t)i0 * C, C); /* ctx rows = Pd V */
+    }
+}
+
+static void tatt_bwd_task(void *ctx, int task, int tid)
+{
+    tatt_job *j = ctx;
+    const int H = j->H, D = j->D, C = H * D, s = task / H, h = task % H;
+    const long ld = 3L * C;
+    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
+    if (n <= 0) return;
+    const int np = (n + 15) & ~15;
+    float *buf = enc_kernels_scratch(tid, (size_t)D * np + 3 * (size_t)n * np);
+    if (!buf) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    float *VT = buf, *Pd = VT + (size_t)D * np, *dS = Pd + (size_t)n * np, *TT = dS + (size_t)n * np;
+    const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+    const float *dc = j->dctx + (size_t)t0 * C + (size_t)h * D;
+    float *dq = j->dqkv + (size_t)t0 * ld + (size_t)h * D, *dk = dq + C, *dv = dq + 2 * C;
+    const size_t pb = probs_at(j, s, h);
+    const float *P = j->probs + pb;
+    const float scale = 1.0f / sqrtf((float)D);
+    transpose_pad(v, ld, n, D, VT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dPd (n, n) = dc V^T */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(dc + (size_t)i0 * C, C, m, VT, np, D, n, dS + (size_t)i0 * np, np);
+    }
+    for (int i = 0; i < n; i++) {
+        const float *pr = P + (size_t)i * n;
+        float *pd = Pd + (size_t)i * np, *dr = dS + (size_t)i * np;
+        if (j->drop) { /* Pd = mask P; dP = mask dPd */
+            const uint64_t at = pb + (size_t)i * n;
+            enc_k512_dropout(pr, pd, n, j->key, j->thr, j->dscale, at);
+            enc_k512_dropout(dr, dr, n, j->key, j->thr, j->dscale, at);
+        } else {
+            memcpy(pd, pr, (size_t)n * sizeof *pd);
+        }
+        /* dS = scale P (dP - rowsum(dP P)) */
+        __m512 acc = _mm512_setzero_ps();
+        for (int c = 0; c < n; c += 16) {
+            const __mmask16 mk = tail_mask(n - c);
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, dr + c), _mm512_maskz_loadu_ps(mk, pr + c), acc);
+        }
+        const __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(acc)), sc = _mm512_set1_ps(scale);
+        for (int c = 0; c < n; c += 16) {
+            const __mmask16 mk = tail_mask(n - c);
+            const __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, dr + c), dot);
+            _mm512_mask_storeu_ps(dr + c, mk, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, pr + c), x), sc));
+        }
+    }
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dq = dS K */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(dS + (size_t)i0 * np, np, m, k, ld, n, D, dq + (size_t)i0 * ld, ld);
+    }
+    transpose_pad(dS, np, n, n, TT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dk = dS^T Q */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(TT + (size_t)i0 * np, np, m, q, ld, n, D, dk + (size_t)i0 * ld, ld);
+    }
+    transpose_pad(Pd, np, n, n, TT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dv = Pd^T dc */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(TT + (size_t)i0 * np, np, m, dc, C, n, D, dv + (size_t)i0 * ld, ld);
+    }
+}
+
+int enc_k512_train_attention(const float *qkv, float *ctx, float *probs, const float *dctx, float *dqkv,
+                             const int *offsets, int n_seq, int H, int D, int drop, uint64_t key, uint32_t thr,
+                             float dscale)
+{
+    if (n_seq <= 0 || H <= 0 || D <= 0) return 0;
+    tatt_job j = {.qkv = qkv, .dctx = dctx, .ctx = ctx, .probs = probs, .dqkv = dqkv, .offsets = offsets, .H = H,
+                  .D = D, .drop = drop, .key = key, .thr = thr, .dscale = dscale};
+    enc_kernels_parallel(n_seq * H, dctx ? tatt_bwd_task : tatt_fwd_task, &j);
+    return atomic_load(&j.failed) ? -1 : 0;
+}
+
 /* ---- LayerNorm ---- */
 
 typedef struct ln_job {

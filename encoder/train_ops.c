@@ -241,6 +241,10 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+static uint64_t dropout_key(uint64_t seed, uint64_t stream) { return mix64(seed ^ mix64(stream * 0xD1B54A32D192ED03ull)); }
+/* keep when the top 24 bits, as a fraction of 2^24, are >= p */
+static uint32_t dropout_thr(float p) { return (uint32_t)((double)p * 16777216.0); }
+
 /* dst[i] = src[i] dropped or scaled, i in [i0, i1); dst may be src. */
 static size_t dropout_range(const float *src, float *dst, size_t i0, size_t i1, uint64_t key, uint32_t thr,
                             float scale, uint64_t base)
@@ -290,9 +294,8 @@ size_t enc_tr_dropout_copy(const float *src, float *dst, size_t n, float p, uint
         memset(dst, 0, n * sizeof *dst);
         return n;
     }
-    const uint64_t key = mix64(seed ^ mix64(stream * 0xD1B54A32D192ED03ull));
-    /* keep when the top 24 bits, as a fraction of 2^24, are >= p */
-    const uint32_t thr = (uint32_t)((double)p * 16777216.0);
+    const uint64_t key = dropout_key(seed, stream);
+    const uint32_t thr = dropout_thr(p);
     const float scale = 1.0f / (1.0f - p);
     const int tasks = (int)((n + EW_CHUNK - 1) / EW_CHUNK);
     size_t local[64];
@@ -327,6 +330,12 @@ size_t enc_tr_attention_probs_floats(const int *offsets, int n_seq, int H)
 void enc_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scratch, const int *offsets, int n_seq,
                          int H, int D, float p, uint64_t seed, uint64_t stream)
 {
+#if PE_KERNELS_X86
+    if (use_avx512() && !(p >= 1.0f) &&
+        enc_k512_train_attention(qkv, ctx, probs, NULL, NULL, offsets, n_seq, H, D, p > 0.0f, dropout_key(seed, stream),
+                                 dropout_thr(p), 1.0f / (1.0f - p)) == 0)
+        return;
+#endif
     const int C = H * D, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)D);
     size_t poff = 0;
@@ -363,6 +372,12 @@ void enc_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scr
 void enc_tr_attention_bwd(const float *qkv, const float *probs, const float *dctx, float *dqkv, float *scratch,
                          const int *offsets, int n_seq, int H, int D, float p, uint64_t seed, uint64_t stream)
 {
+#if PE_KERNELS_X86
+    if (use_avx512() && !(p >= 1.0f) &&
+        enc_k512_train_attention(qkv, NULL, (float *)probs, dctx, dqkv, offsets, n_seq, H, D, p > 0.0f,
+                                 dropout_key(seed, stream), dropout_thr(p), 1.0f / (1.0f - p)) == 0)
+        return;
+#endif
     const int C = H * D, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)D);
     size_t poff = 0;

@@ -273,7 +273,59 @@ static void test_op_attention(void)
             for (int i = 0; i < T * C; i++) e = fmax(e, fabs(ref[i] - ctx[i]));
             PE_CHECK_MSG(e < 1e-5, "attention vs inference: %g", e);
         }
+        /* the AVX-512 path (one task per sequence and head) against the
+         * scalar one, dropout's mask included */
+        if (enc_kernels_supported(PE_KERNELS_AVX512)) {
+            const pe_kernels_isa was = enc_kernels_active();
+            float c2[2][T * C], d2[2][T * 3 * C], p2[2][H * (16 + 1 + 16)];
+            for (int k = 0; k < 2; k++) {
+                enc_kernels_select(k ? PE_KERNELS_AVX512 : PE_KERNELS_BLAS);
+                enc_tr_attention_fwd(qkv, c2[k], p2[k], scratch, off, 3, H, D, c.p, 7, 3);
+                enc_tr_attention_bwd(qkv, p2[k], r, d2[k], scratch, off, 3, H, D, c.p, 7, 3);
+            }
+            enc_kernels_select(was);
+            double e = 0.0;
+            for (int i = 0; i < T * C; i++) e = fmax(e, fabs(c2[0][i] - c2[1][i]));
+            for (int i = 0; i < T * 3 * C; i++) e = fmax(e, fabs(d2[0][i] - d2[1][i]));
+            for (int i = 0; i < H * 33; i++) e = fmax(e, fabs(p2[0][i] - p2[1][i]));
+            PE_CHECK_MSG(e < 1e-5, "attention avx512 vs scalar (p %g): %g", (double)c.p, e);
+        }
     }
+}
+
+/* Larger blocks than test_op_attention's (several 6-row blocks, 16-lane
+ * chunks and a tail): the AVX-512 path against the scalar one. */
+static void test_op_attention_paths(void)
+{
+    if (!enc_kernels_supported(PE_KERNELS_AVX512)) return;
+    enum { H = 2, D = 40, C = H * D, T = 37 + 128 };
+    const int off[3] = {0, 37, T};
+    const size_t np = enc_tr_attention_probs_floats(off, 2, H);
+    float *qkv = malloc(sizeof(float) * T * 3 * C), *r = malloc(sizeof(float) * T * C), *sc = malloc(sizeof(float) * 2 * 128 * 128);
+    float *c2[2], *d2[2], *p2[2];
+    for (int k = 0; k < 2; k++) {
+        c2[k] = malloc(sizeof(float) * T * C);
+        d2[k] = malloc(sizeof(float) * T * 3 * C);
+        p2[k] = malloc(sizeof(float) * np);
+    }
+    fill(qkv, T * 3 * C, 1), fill(r, T * C, 1);
+    const pe_kernels_isa was = enc_kernels_active();
+    for (int pass = 0; pass < 2; pass++) {
+        const float p = pass ? 0.1f : 0.0f;
+        for (int k = 0; k < 2; k++) {
+            enc_kernels_select(k ? PE_KERNELS_AVX512 : PE_KERNELS_BLAS);
+            enc_tr_attention_fwd(qkv, c2[k], p2[k], sc, off, 2, H, D, p, 11, 5);
+            enc_tr_attention_bwd(qkv, p2[k], r, d2[k], sc, off, 2, H, D, p, 11, 5);
+        }
+        double e = 0.0, m = 0.0;
+        for (int i = 0; i < T * C; i++) e = fmax(e, fabs(c2[0][i] - c2[1][i])), m = fmax(m, fabs(c2[0][i]));
+        for (int i = 0; i < T * 3 * C; i++) e = fmax(e, fabs(d2[0][i] - d2[1][i])), m = fmax(m, fabs(d2[0][i]));
+        for (size_t i = 0; i < np; i++) e = fmax(e, fabs(p2[0][i] - p2[1][i]));
+        PE_CHECK_MSG(e < 2e-6 * fmax(m, 1.0), "attention avx512 vs scalar (p %g): %g (scale %g)", (double)p, e, m);
+    }
+    enc_kernels_select(was);
+    for (int k = 0; k < 2; k++) free(c2[k]), free(d2[k]), free(p2[k]);
+    free(qkv), free(r), free(sc);
 }
 
 typedef struct emb_ctx {
@@ -916,6 +968,7 @@ int main(void)
     PE_RUN(test_op_gelu);
     PE_RUN(test_op_gelu_paths);
     PE_RUN(test_op_attention);
+    PE_RUN(test_op_attention_paths);
     PE_RUN(test_op_embed);
     PE_RUN(test_op_dropout);
     PE_RUN(test_model_gradcheck);
