@@ -129,6 +129,12 @@ size_t enc_k512_dropout(const float *x, float *y, size_t n, uint64_t key, uint32
  * logsumexp(z) - z[y] (NaN when a logit is not finite) and the first
  * argmax; with grad, z becomes gscale * (softmax(z) - onehot(y)). */
 double enc_k512_ce_row(float *z, int V, int y, float gscale, int grad, int *argmax);
+/* LayerNorm forward and backward over rows, as enc_tr_layernorm_fwd/_bwd
+ * (means and variance in double lanes; dg, db accumulated). */
+void enc_k512_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
+                            int n, float eps);
+void enc_k512_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
+                            float *db, int rows, int n);
 /* Training attention (kernels_avx512.c), as enc_tr_attention_fwd (dctx
  * NULL: ctx and probs written) or enc_tr_attention_bwd (dctx given: dqkv
  * written from dctx, probs and qkv), one pool task per (sequence, head);

@@ -1,7 +1,7 @@
 /* kernels_avx512_train.c - AVX-512 paths of the training ops (train_ops.c,
  * train/mlm.c) other than the products (those use kernels_avx512.c's
  * linear): GELU and its derivative, dropout's hash, the cross-entropy of a
- * row of logits. Compiled for AVX-512 as kernels_avx512.c; run only after
+ * row of logits, LayerNorm's forward and backward over rows. Compiled for AVX-512 as kernels_avx512.c; run only after
  * kernels_runtime.c found avx512f/bw/vl/dq on the CPU. */
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -146,6 +146,78 @@ double enc_k512_ce_row(float *z, int V, int y, float gscale, int grad, int *argm
         z[y] -= gscale;
     }
     return (double)zmax + log(s) - (double)zy;
+}
+
+/* ---- LayerNorm ---- */
+
+void enc_k512_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
+                            int n, float eps)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *xr = x + (size_t)i * n;
+        float *yr = y + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        /* mean and variance in double lanes, as enc_layernorm_row */
+        __m512d s = _mm512_setzero_pd();
+        for (int j = 0; j < n; j += 8)
+            s = _mm512_add_pd(s, _mm512_cvtps_pd(_mm256_maskz_loadu_ps((__mmask8)tail_mask(n - j), xr + j)));
+        const double mean = _mm512_reduce_add_pd(s) / n;
+        const __m512d mdd = _mm512_set1_pd(mean);
+        __m512d q = _mm512_setzero_pd();
+        for (int j = 0; j < n; j += 8) {
+            const __mmask8 m = (__mmask8)tail_mask(n - j);
+            const __m512d d = _mm512_maskz_sub_pd(m, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, xr + j)), mdd);
+            q = _mm512_fmadd_pd(d, d, q);
+        }
+        const float inv = (float)(1.0 / sqrt(_mm512_reduce_add_pd(q) / n + (double)eps));
+        const __m512 md = _mm512_set1_ps((float)mean);
+        const __m512 iv = _mm512_set1_ps(inv);
+        for (int j = 0; j < n; j += 16) {
+            const __mmask16 m = tail_mask(n - j);
+            const __m512 h = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + j), md), iv);
+            _mm512_mask_storeu_ps(hr + j, m, h);
+            _mm512_mask_storeu_ps(yr + j, m,
+                                  _mm512_fmadd_ps(h, _mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, b + j)));
+        }
+        rstd[i] = inv;
+    }
+}
+
+void enc_k512_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
+                            float *db, int rows, int n)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        float *xr = dx + (size_t)i * n;
+        /* the two means in double, as the scalar path: they cancel */
+        __m512d s1 = _mm512_setzero_pd(), s2 = _mm512_setzero_pd();
+        for (int j = 0; j < n; j += 16) {
+            const __mmask16 m = tail_mask(n - j);
+            const __m512 d = _mm512_maskz_loadu_ps(m, dr + j), h = _mm512_maskz_loadu_ps(m, hr + j);
+            const __m512 gv = _mm512_maskz_loadu_ps(m, g + j);
+            for (int half = 0; half < 2; half++) {
+                const __m256 d8 = half ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d), 1))
+                                       : _mm512_castps512_ps256(d);
+                const __m256 g8 = half ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(gv), 1))
+                                       : _mm512_castps512_ps256(gv);
+                const __m256 h8 = half ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(h), 1))
+                                       : _mm512_castps512_ps256(h);
+                const __m512d dh = _mm512_mul_pd(_mm512_cvtps_pd(d8), _mm512_cvtps_pd(g8));
+                s1 = _mm512_add_pd(s1, dh);
+                s2 = _mm512_fmadd_pd(dh, _mm512_cvtps_pd(h8), s2);
+            }
+            _mm512_mask_storeu_ps(dg + j, m, _mm512_fmadd_ps(d, h, _mm512_maskz_loadu_ps(m, dg + j)));
+            _mm512_mask_storeu_ps(db + j, m, _mm512_add_ps(d, _mm512_maskz_loadu_ps(m, db + j)));
+        }
+        const __m512 m1 = _mm512_set1_ps((float)(_mm512_reduce_add_pd(s1) / n)),
+                     m2 = _mm512_set1_ps((float)(_mm512_reduce_add_pd(s2) / n));
+        const __m512 rs = _mm512_set1_ps(rstd[i]);
+        for (int j = 0; j < n; j += 16) { /* dx may be dy: read row j.. before writing it */
+            const __mmask16 m = tail_mask(n - j);
+            const __m512 d = _mm512_maskz_loadu_ps(m, dr + j), h = _mm512_maskz_loadu_ps(m, hr + j);
+            const __m512 t = _mm512_sub_ps(_mm512_fmsub_ps(d, _mm512_maskz_loadu_ps(m, g + j), m1), _mm512_mul_ps(h, m2));
+            _mm512_mask_storeu_ps(xr + j, m, _mm512_mul_ps(rs, t));
+        }
+    }
 }
 
 #if defined(__clang__)

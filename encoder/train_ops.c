@@ -126,11 +126,52 @@ void enc_tr_linear_bwd(const float *x, const float *W, const float *dy, float *d
         }
 }
 
-/* ---- LayerNorm ---- */
+/* ---- LayerNorm ----
+ * On the AVX-512 path rows are cut into tasks of ROW_CHUNK on the pool; the
+ * backward's parameter gradients are summed per task and then added in
+ * task order, so that they do not depend on the number of threads. */
+
+#define ROW_CHUNK 64
+
+typedef struct ln_job {
+    const float *x, *g, *b, *dy, *xhat, *rstd;
+    float *y, *xh, *rs, *dx, *part; /* part: (tasks, 2n) dg | db per task */
+    int rows, n;
+    float eps;
+} ln_job;
+
+#if PE_KERNELS_X86
+static void ln_fwd_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const ln_job *j = ctx;
+    const int r0 = t * ROW_CHUNK, r = j->rows - r0 < ROW_CHUNK ? j->rows - r0 : ROW_CHUNK;
+    const size_t o = (size_t)r0 * j->n;
+    enc_k512_layernorm_fwd(j->x + o, j->g, j->b, j->y + o, j->xh + o, j->rs + r0, r, j->n, j->eps);
+}
+
+static void ln_bwd_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const ln_job *j = ctx;
+    const int r0 = t * ROW_CHUNK, r = j->rows - r0 < ROW_CHUNK ? j->rows - r0 : ROW_CHUNK;
+    const size_t o = (size_t)r0 * j->n;
+    float *dg = j->part + (size_t)t * 2 * j->n, *db = dg + j->n;
+    memset(dg, 0, 2 * (size_t)j->n * sizeof *dg);
+    enc_k512_layernorm_bwd(j->dy + o, j->xhat + o, j->rstd + r0, j->g, j->dx + o, dg, db, r, j->n);
+}
+#endif
 
 void enc_tr_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
                          int n, float eps)
 {
+#if PE_KERNELS_X86
+    if (use_avx512() && rows > 0) {
+        ln_job j = {.x = x, .g = g, .b = b, .y = y, .xh = xhat, .rs = rstd, .rows = rows, .n = n, .eps = eps};
+        enc_kernels_parallel((rows + ROW_CHUNK - 1) / ROW_CHUNK, ln_fwd_task, &j);
+        return;
+    }
+#endif
     for (int i = 0; i < rows; i++)
         rstd[i] = enc_layernorm_row(x + (size_t)i * n, g, b, y + (size_t)i * n, xhat + (size_t)i * n, n, eps);
 }
@@ -138,6 +179,23 @@ void enc_tr_layernorm_fwd(const float *x, const float *g, const float *b, float 
 void enc_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
                          float *db, int rows, int n)
 {
+#if PE_KERNELS_X86
+    const int tasks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    float *part = use_avx512() && rows > 0 ? malloc((size_t)tasks * 2 * n * sizeof *part) : NULL;
+    if (part) {
+        ln_job j = {.g = g, .dy = dy, .xhat = xhat, .rstd = rstd, .dx = dx, .part = part, .rows = rows, .n = n};
+        enc_kernels_parallel(tasks, ln_bwd_task, &j);
+        for (int t = 0; t < tasks; t++) {
+            const float *pg = part + (size_t)t * 2 * n, *pb = pg + n;
+            for (int c = 0; c < n; c++) {
+                dg[c] += pg[c];
+                db[c] += pb[c];
+            }
+        }
+        free(part);
+        return;
+    }
+#endif
     for (int i = 0; i < rows; i++) {
         const float *dr = dy + (size_t)i * n, *hr = xhat + (size_t)i * n;
         float *xr = dx + (size_t)i * n;

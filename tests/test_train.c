@@ -577,6 +577,7 @@ static void test_against_torch(void)
     PE_CHECK_MSG(e < 2e-5, "hidden: relative error %g", e);
     PE_CHECK_EQ_INT(pe_train_backward(tr, r[0]->data), PE_OK);
     double worst = 0.0;
+    char worst_name[160] = "";
     for (int i = 0; i < pe_train_n_params(tr); i++) {
         pe_train_param p;
         pe_train_param_at(tr, i, &p);
@@ -593,10 +594,11 @@ static void test_against_torch(void)
             continue;
         }
         e = rel_err(p.grad, x->data, (size_t)p.numel);
+        if (e > worst) snprintf(worst_name, sizeof worst_name, "%s", p.name);
         worst = fmax(worst, e);
         PE_CHECK_MSG(e < 2e-5, "%s: relative error %g", name, e);
     }
-    fprintf(stderr, "  gradients vs torch: worst relative error %.3g\n", worst);
+    fprintf(stderr, "  gradients vs torch: worst relative error %.3g (%s)\n", worst, worst_name);
     /* a second backward adds the same again (micro-batches accumulate) */
     {
         pe_train_param p;
@@ -629,6 +631,7 @@ static void test_against_torch(void)
     }
     PE_CHECK_EQ_INT(pe_adamw_steps(opt), 3);
     worst = 0.0;
+    worst_name[0] = 0;
     for (int i = 0; i < pe_train_n_params(tr); i++) {
         pe_train_param p;
         pe_train_param_at(tr, i, &p);
@@ -650,10 +653,11 @@ static void test_against_torch(void)
             continue;
         }
         e = rel_err(p.data, x->data, (size_t)p.numel);
+        if (e > worst) snprintf(worst_name, sizeof worst_name, "%s", p.name);
         worst = fmax(worst, e);
         PE_CHECK_MSG(e < 2e-5, "%s: relative error %g", name, e);
     }
-    fprintf(stderr, "  weights after 3 AdamW steps vs torch: worst relative error %.3g\n", worst);
+    fprintf(stderr, "  weights after 3 AdamW steps vs torch: worst relative error %.3g (%s)\n", worst, worst_name);
     pe_adamw_free(opt);
     free(hidden);
 done:
