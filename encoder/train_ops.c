@@ -113,12 +113,51 @@ void enc_tr_linear_gelu_fwd(const float *x, const float *W, const float *b, floa
     enc_tr_gelu_fwd(u, g, (size_t)M * N);
 }
 
+/* db (N) += column sums of dy (M, N) on the pool: per task of COL_ROWS rows
+ * a partial sum, added in task order (independent of the thread count).
+ * -1 (nothing done) when the partials could not be allocated. */
+#define COL_ROWS 256
+
+typedef struct colsum_job {
+    const float *dy;
+    float *part;
+    int M, N;
+} colsum_job;
+
+static void colsum_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    const colsum_job *j = ctx;
+    float *p = j->part + (size_t)t * j->N;
+    const int r0 = t * COL_ROWS, r1 = r0 + COL_ROWS < j->M ? r0 + COL_ROWS : j->M;
+    memcpy(p, j->dy + (size_t)r0 * j->N, (size_t)j->N * sizeof *p);
+    for (int i = r0 + 1; i < r1; i++) {
+        const float *r = j->dy + (size_t)i * j->N;
+        for (int c = 0; c < j->N; c++) p[c] += r[c];
+    }
+}
+
+static int colsum_pool(const float *dy, int M, int N, float *db)
+{
+    const int tasks = (M + COL_ROWS - 1) / COL_ROWS;
+    colsum_job j = {.dy = dy, .part = malloc((size_t)tasks * N * sizeof(float)), .M = M, .N = N};
+    if (!j.part) return -1;
+    enc_kernels_parallel(tasks, colsum_task, &j);
+    for (int t = 0; t < tasks; t++) {
+        const float *p = j.part + (size_t)t * N;
+        for (int c = 0; c < N; c++) db[c] += p[c];
+    }
+    free(j.part);
+    return 0;
+}
+
 void enc_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx, float beta, float *dW, float *db,
                       int M, int N, int K)
 {
     if (M <= 0) return;
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, beta, dx, K);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
+    if (db && use_avx512() && colsum_pool(dy, M, N, db) == 0) return;
     if (db)
         for (int i = 0; i < M; i++) {
             const float *r = dy + (size_t)i * N;
