@@ -1,5 +1,5 @@
 /* kernels_avx512.c - AVX-512 micro-kernels behind linear.h and attention.h.
- * The only file compiled for AVX-512 (the pragma below); its entry points
+ * Compiled for AVX-512 (the pragma below); its entry points
  * run only after kernels_runtime.c found avx512f/bw/vl/dq on the CPU.
  *
  * Linear: y (M, N) = act(x (M, K) . W^T + b). W is packed once into column
@@ -14,6 +14,8 @@
  * (D, n16); then per block of 6 query rows S = q K^T (6 x n) is formed in
  * registers, scaled, softmaxed with a vector exp and multiplied by V
  * straight from the qkv rows. No padding work beyond rounding n to 16.
+ * The training attention (forward keeping the probabilities, dropout,
+ * backward) reuses these pieces, one task per (sequence, head) as well.
  */
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -1,11 +1,13 @@
 /* train_ops.c - forward and backward of the training path's ops (see
  * train_ops.h). On the AVX-512 path (enc_kernels_active()) the linear
- * layers' forward runs on the inference kernels (kernels_avx512.c) and
- * GELU and dropout are vectorised (kernels_avx512_train.c; GELU also on
- * AVX2); the other products go through OpenBLAS sgemm and the rest are
- * plain loops. The paths agree to rounding (the vector erf and exp are
- * within a few ulp of libm's; dropout's mask is the same bit for bit), and
- * each is checked against PyTorch (tests/test_train.c). */
+ * layers' forward and the attention run on our kernels (kernels_avx512.c),
+ * GELU, dropout and LayerNorm are vectorised (kernels_avx512_train.c; GELU
+ * also on AVX2) and the element-wise work is cut into pool tasks; the
+ * backward's products go through OpenBLAS sgemm, and everything on the
+ * other paths is sgemm and plain loops. The paths agree to rounding (the
+ * vector erf and exp are within a few ulp of libm's; dropout's mask is the
+ * same bit for bit), and each is checked against PyTorch
+ * (tests/test_train.c, tests/test_train_mlm.c). */
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -30,7 +32,8 @@ static int use_avx512(void)
  * a buffer of the calling thread that grows and is freed when the thread
  * exits), then enc_k512_linear with the bias in its epilogue. Backward
  * through OpenBLAS: dX = dY W and dW += dY^T X on our kernels (packing dY^T
- * and X per call) measured 3-5 % slower than sgemm at one thread here. */
+ * and X per call) measured 0.88-0.99x sgemm at one thread here
+ * (docs/BENCHMARKS.md). */
 
 static __thread float *pack_buf;
 static __thread size_t pack_cap;
