@@ -3,8 +3,9 @@
  *
  * Dispatch: at first use the CPU is probed (cpuid via
  * __builtin_cpu_supports); AVX-512 (F, BW, VL, DQ) selects our own
- * micro-kernels (encoder/kernels_avx512.c, the only file compiled for
- * AVX-512; kernels_avx512bf16.c for the opt-in bf16 products), AVX2+FMA our
+ * micro-kernels (encoder/kernels_avx512.c; kernels_avx512bf16.c for the
+ * opt-in bf16 products, kernels_avx512_train.c for the training ops: the
+ * files compiled for AVX-512), AVX2+FMA our
  * AVX2 linear (kernels_avx2.c), anything else OpenBLAS, which is also the
  * reference every fast path is tested against. PE_LINEAR_FORCE_BLAS=1 in
  * the environment forces OpenBLAS; enc_kernels_select() switches at run time
@@ -112,6 +113,39 @@ void enc_k512_gelu(float *v, size_t n);
 /* See enc_kernels_add_layernorm. */
 void enc_k512_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
 
+/* ---- AVX-512 training entry points (kernels_avx512_train.c); call only
+ * when enc_kernels_active() == PE_KERNELS_AVX512. Single-threaded:
+ * train_ops.c cuts the work into pool tasks. ---- */
+
+/* y = gelu(u) (erf form, the inference kernels' erf512; y may alias u). */
+void enc_k512_gelu_fwd(const float *u, float *y, size_t n);
+/* du = dy * (Phi(u) + u phi(u)) (du may alias dy). */
+void enc_k512_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
+/* y[i] = 0 where element base+i of the stream keyed by key is dropped (the
+ * top 24 bits of splitmix64(key ^ (base+i)) below thr), else x[i] * scale;
+ * y may alias x. Returns the dropped count. Bit for bit train_ops.c's
+ * scalar loop. */
+size_t enc_k512_dropout(const float *x, float *y, size_t n, uint64_t key, uint32_t thr, float scale, uint64_t base);
+/* Cross-entropy of one row of V logits against label y: returns
+ * logsumexp(z) - z[y] (NaN when a logit is not finite) and the first
+ * argmax; with grad, z becomes gscale * (softmax(z) - onehot(y)). */
+double enc_k512_ce_row(float *z, int V, int y, float gscale, int grad, int *argmax);
+/* LayerNorm forward and backward over rows, as enc_tr_layernorm_fwd/_bwd
+ * (means and variance in double lanes; dg, db accumulated). */
+void enc_k512_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
+                            int n, float eps);
+void enc_k512_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
+                            float *db, int rows, int n);
+/* Training attention (kernels_avx512.c), as enc_tr_attention_fwd (dctx
+ * NULL: ctx and probs written) or enc_tr_attention_bwd (dctx given: dqkv
+ * written from dctx, probs and qkv), one pool task per (sequence, head);
+ * dropout (drop 1) as enc_k512_dropout with the position in probs as the
+ * element index. Returns 0, or -1 when the pool's scratch could not be
+ * allocated (outputs undefined). */
+int enc_k512_train_attention(const float *qkv, float *ctx, float *probs, const float *dctx, float *dqkv,
+                             const int *offsets, int n_seq, int H, int D, int drop, uint64_t key, uint32_t thr,
+                             float dscale);
+
 /* ---- AVX-512 BF16 entry points (kernels_avx512bf16.c); call only when
  * enc_kernels_has_bf16(). ---- */
 
@@ -130,6 +164,10 @@ size_t enc_k256_packed_floats(int N, int K);
 void enc_k256_pack_weights(const float *W, int N, int K, float *Wp); /* Wp[p][k][0..15], 32-byte aligned */
 /* As enc_k512_linear; -1 also for M, N or K <= 0. */
 int enc_k256_linear(const float *Wp, const float *x, const float *b, float *y, int M, int N, int K, int act);
+
+/* GELU and its derivative on AVX2+FMA (kernels_avx2.c), as the AVX-512 pair. */
+void enc_k256_gelu_fwd(const float *u, float *y, size_t n);
+void enc_k256_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
 
 /* ---- dispatched element-wise ops (kernels_ops.c) ---- */
 

@@ -51,11 +51,67 @@ AI __m256 gelu256(__m256 x)
     return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
 }
 
+/* exp(x): the Cephes polynomial of kernels_avx512_tile.h, scaled by 2^n
+ * through the exponent bits. */
+AI __m256 exp256(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365447505531f)), _mm256_set1_ps(88.3762626647949f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    /* n in [-127, 128]: 2^n as two factors so that neither overflows the exponent */
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i h = _mm256_srai_epi32(ni, 1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+AI __m256 dgelu256(__m256 x)
+{
+    const __m256 cdf = _mm256_mul_ps(
+        _mm256_add_ps(erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))), _mm256_set1_ps(1.0f)),
+        _mm256_set1_ps(0.5f));
+    const __m256 pdf = _mm256_mul_ps(exp256(_mm256_mul_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(-0.5f))),
+                                     _mm256_set1_ps(0.39894228040143268f));
+    return _mm256_fmadd_ps(x, pdf, cdf);
+}
+
 /* Lane mask for the first n (<= 8) of 8 lanes, as maskload/maskstore want. */
 AI __m256i lane_mask(int n)
 {
     n = n < 0 ? 0 : n > 8 ? 8 : n;
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+void enc_k256_gelu_fwd(const float *u, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu256(_mm256_loadu_ps(u + i)));
+    if (i < n) {
+        const __m256i m = lane_mask((int)(n - i));
+        _mm256_maskstore_ps(y + i, m, gelu256(_mm256_maskload_ps(u + i, m)));
+    }
+}
+
+void enc_k256_gelu_bwd(const float *u, const float *dy, float *du, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(du + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), dgelu256(_mm256_loadu_ps(u + i))));
+    if (i < n) {
+        const __m256i m = lane_mask((int)(n - i));
+        _mm256_maskstore_ps(du + i, m,
+                            _mm256_mul_ps(_mm256_maskload_ps(dy + i, m), dgelu256(_mm256_maskload_ps(u + i, m))));
+    }
 }
 
 size_t enc_k256_packed_floats(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }

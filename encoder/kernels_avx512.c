@@ -1,5 +1,5 @@
 /* kernels_avx512.c - AVX-512 micro-kernels behind linear.h and attention.h.
- * The only file compiled for AVX-512 (the pragma below); its entry points
+ * Compiled for AVX-512 (the pragma below); its entry points
  * run only after kernels_runtime.c found avx512f/bw/vl/dq on the CPU.
  *
  * Linear: y (M, N) = act(x (M, K) . W^T + b). W is packed once into column
@@ -14,6 +14,8 @@
  * (D, n16); then per block of 6 query rows S = q K^T (6 x n) is formed in
  * registers, scaled, softmaxed with a vector exp and multiplied by V
  * straight from the qkv rows. No padding work beyond rounding n to 16.
+ * The training attention (forward keeping the probabilities, dropout,
+ * backward) reuses these pieces, one task per (sequence, head) as well.
  */
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -47,25 +49,7 @@
 static int KC = 1536;
 static int MC = 14 * 24; /* rows of x packed at once (L2) */
 
-/* ---- vector math ---- */
-
-/* exp(x), Cephes polynomial on [-ln2/2, ln2/2], scaled by 2^n; ~1 ulp. */
-AI __m512 exp512(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3365447505531f)), _mm512_set1_ps(88.3762626647949f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
+/* ---- vector math (exp512, erf512, gelu512 in kernels_avx512_tile.h) ---- */
 
 void enc_k512_gelu(float *v, size_t n)
 {
@@ -349,6 +333,153 @@ int enc_k512_attention(const float *qkv, float *out, const int *offsets, int n_s
     if (n_seq <= 0 || H <= 0 || D <= 0) return 0;
     att_job j = {.qkv = qkv, .out = out, .offsets = offsets, .H = H, .D = D};
     enc_kernels_parallel(n_seq * H, att_task, &j);
+    return atomic_load(&j.failed) ? -1 : 0;
+}
+
+/* ---- attention for training (train_ops.c) ----
+ * One task per (sequence, head), as above, keeping the probabilities and
+ * applying attention dropout with enc_k512_dropout's mask (element index =
+ * the position in probs, as the scalar path). */
+
+typedef struct tatt_job {
+    const float *qkv, *dctx;
+    float *ctx, *probs, *dqkv;
+    const int *offsets;
+    int H, D;
+    int drop; /* dropout on: key, thr, dscale as enc_k512_dropout */
+    uint64_t key;
+    uint32_t thr;
+    float dscale;
+    _Atomic int failed;
+} tatt_job;
+
+/* Where sequence s, head h's (n, n) block of probs starts. */
+static size_t probs_at(const tatt_job *j, int s, int h)
+{
+    size_t off = 0;
+    for (int i = 0; i < s; i++) {
+        const size_t len = (size_t)(j->offsets[i + 1] - j->offsets[i]);
+        off += (size_t)j->H * len * len;
+    }
+    const size_t n = (size_t)(j->offsets[s + 1] - j->offsets[s]);
+    return off + (size_t)h * n * n;
+}
+
+/* dst (cols, ldd) = src (rows, cols)^T for the first rows columns; padding
+ * columns rows..ldd-1 zero. */
+static void transpose_pad(const float *src, long lds, int rows, int cols, float *dst, long ldd)
+{
+    for (int c = 0; c < cols; c++) {
+        float *d = dst + (size_t)c * ldd;
+        for (int r = 0; r < rows; r++) d[r] = src[(size_t)r * lds + c];
+        for (int r = rows; r < ldd; r++) d[r] = 0.0f;
+    }
+}
+
+static void tatt_fwd_task(void *ctx, int task, int tid)
+{
+    tatt_job *j = ctx;
+    const int H = j->H, D = j->D, C = H * D, s = task / H, h = task % H;
+    const long ld = 3L * C;
+    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
+    if (n <= 0) return;
+    const int np = (n + 15) & ~15;
+    float *buf = enc_kernels_scratch(tid, (size_t)D * np + 2 * (size_t)AR * np);
+    if (!buf) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    float *KT = buf, *S = KT + (size_t)D * np, *Pd = S + (size_t)AR * np;
+    const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+    transpose_pad(k, ld, n, D, KT, np);
+    const float scale = 1.0f / sqrtf((float)D);
+    const size_t pb = probs_at(j, s, h);
+    float *P = j->probs + pb, *o = j->ctx + (size_t)t0 * C + (size_t)h * D;
+    for (int i0 = 0; i0 < n; i0 += AR) {
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(q + (size_t)i0 * ld, ld, m, KT, np, D, np, S, np);
+        for (int r = 0; r < m; r++) {
+            float *sr = S + (size_t)r * np;
+            softmax_row(sr, n, np, scale);
+            memcpy(P + (size_t)(i0 + r) * n, sr, (size_t)n * sizeof *sr);
+            if (j->drop) enc_k512_dropout(sr, Pd + (size_t)r * np, n, j->key, j->thr, j->dscale, pb + (size_t)(i0 + r) * n);
+        }
+        mm_block(j->drop ? Pd : S, np, m, v, ld, n, D, o + (size_t)i0 * C, C); /* ctx rows = Pd V */
+    }
+}
+
+static void tatt_bwd_task(void *ctx, int task, int tid)
+{
+    tatt_job *j = ctx;
+    const int H = j->H, D = j->D, C = H * D, s = task / H, h = task % H;
+    const long ld = 3L * C;
+    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
+    if (n <= 0) return;
+    const int np = (n + 15) & ~15;
+    float *buf = enc_kernels_scratch(tid, (size_t)D * np + 3 * (size_t)n * np);
+    if (!buf) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    float *VT = buf, *Pd = VT + (size_t)D * np, *dS = Pd + (size_t)n * np, *TT = dS + (size_t)n * np;
+    const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+    const float *dc = j->dctx + (size_t)t0 * C + (size_t)h * D;
+    float *dq = j->dqkv + (size_t)t0 * ld + (size_t)h * D, *dk = dq + C, *dv = dq + 2 * C;
+    const size_t pb = probs_at(j, s, h);
+    const float *P = j->probs + pb;
+    const float scale = 1.0f / sqrtf((float)D);
+    transpose_pad(v, ld, n, D, VT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dPd (n, n) = dc V^T */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(dc + (size_t)i0 * C, C, m, VT, np, D, n, dS + (size_t)i0 * np, np);
+    }
+    for (int i = 0; i < n; i++) {
+        const float *pr = P + (size_t)i * n;
+        float *pd = Pd + (size_t)i * np, *dr = dS + (size_t)i * np;
+        if (j->drop) { /* Pd = mask P; dP = mask dPd */
+            const uint64_t at = pb + (size_t)i * n;
+            enc_k512_dropout(pr, pd, n, j->key, j->thr, j->dscale, at);
+            enc_k512_dropout(dr, dr, n, j->key, j->thr, j->dscale, at);
+        } else {
+            memcpy(pd, pr, (size_t)n * sizeof *pd);
+        }
+        /* dS = scale P (dP - rowsum(dP P)) */
+        __m512 acc = _mm512_setzero_ps();
+        for (int c = 0; c < n; c += 16) {
+            const __mmask16 mk = tail_mask(n - c);
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, dr + c), _mm512_maskz_loadu_ps(mk, pr + c), acc);
+        }
+        const __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(acc)), sc = _mm512_set1_ps(scale);
+        for (int c = 0; c < n; c += 16) {
+            const __mmask16 mk = tail_mask(n - c);
+            const __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, dr + c), dot);
+            _mm512_mask_storeu_ps(dr + c, mk, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, pr + c), x), sc));
+        }
+    }
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dq = dS K */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(dS + (size_t)i0 * np, np, m, k, ld, n, D, dq + (size_t)i0 * ld, ld);
+    }
+    transpose_pad(dS, np, n, n, TT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dk = dS^T Q */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(TT + (size_t)i0 * np, np, m, q, ld, n, D, dk + (size_t)i0 * ld, ld);
+    }
+    transpose_pad(Pd, np, n, n, TT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dv = Pd^T dc */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(TT + (size_t)i0 * np, np, m, dc, C, n, D, dv + (size_t)i0 * ld, ld);
+    }
+}
+
+int enc_k512_train_attention(const float *qkv, float *ctx, float *probs, const float *dctx, float *dqkv,
+                             const int *offsets, int n_seq, int H, int D, int drop, uint64_t key, uint32_t thr,
+                             float dscale)
+{
+    if (n_seq <= 0 || H <= 0 || D <= 0) return 0;
+    tatt_job j = {.qkv = qkv, .dctx = dctx, .ctx = ctx, .probs = probs, .dqkv = dqkv, .offsets = offsets, .H = H,
+                  .D = D, .drop = drop, .key = key, .thr = thr, .dscale = dscale};
+    enc_kernels_parallel(n_seq * H, dctx ? tatt_bwd_task : tatt_fwd_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 

@@ -1,7 +1,8 @@
 /* kernels_avx512_tile.h - internal: the pieces of the linear micro-kernel
- * that the f32 (kernels_avx512.c) and bf16 (kernels_avx512bf16.c) AVX-512
- * paths share: erf/GELU in registers, column tail masks, and the tile
- * epilogue (accumulate over K blocks, bias, GELU, masked store).
+ * that the f32 (kernels_avx512.c), bf16 (kernels_avx512bf16.c) and
+ * training (kernels_avx512_train.c) AVX-512 paths share: exp, erf and GELU
+ * in registers, column tail masks, and the tile epilogue (accumulate over K
+ * blocks, bias, GELU, masked store).
  *
  * Include it only after the file's `#pragma GCC target` / `clang attribute
  * push` for AVX-512, with MR (rows of a tile) defined; every function is
@@ -34,6 +35,24 @@ AI __m512 erf512(__m512 x)
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-7.37332916720468e-03f));
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.42647390514189e-02f));
     return _mm512_div_ps(p, q);
+}
+
+/* exp(x), Cephes polynomial on [-ln2/2, ln2/2], scaled by 2^n; ~1 ulp. */
+AI __m512 exp512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3365447505531f)), _mm512_set1_ps(88.3762626647949f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
 }
 
 /* gelu(x) = x/2 (1 + erf(x / sqrt 2)), the exact form BERT uses. */

@@ -440,8 +440,7 @@ pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type
         for (size_t i = 0; i < TC; i++) a->tmp[i] += xin[i];
         enc_tr_layernorm_fwd(a->tmp, L->ln1_g, L->ln1_b, x1, a->ln1_xhat + (size_t)l * TC, a->ln1_rstd + (size_t)l * T,
                             T, C, eps);
-        enc_tr_linear_fwd(x1, L->fi_w, L->fi_b, u, T, I, C);
-        enc_tr_gelu_fwd(u, gl, TI);
+        enc_tr_linear_gelu_fwd(x1, L->fi_w, L->fi_b, u, gl, T, I, C);
         enc_tr_linear_fwd(gl, L->fo_w, L->fo_b, a->tmp, T, C, I);
         enc_tr_dropout(a->tmp, TC, ph, o.seed, STREAM_FFN_OUT(l), 0);
         for (size_t i = 0; i < TC; i++) a->tmp[i] += x1[i];
@@ -478,8 +477,7 @@ pe_status pe_train_backward(pe_train *tr, const float *d_hidden)
         /* xout = LN2(x1 + drop(gl fo_w^T + fo_b)) */
         enc_tr_layernorm_bwd(dx, a->ln2_xhat + (size_t)l * TC, a->ln2_rstd + (size_t)l * T, L->ln2_g, dr, G->ln2_g,
                             G->ln2_b, T, C);
-        memcpy(dt, dr, TC * sizeof *dt);
-        enc_tr_dropout(dt, TC, ph, seed, STREAM_FFN_OUT(l), 0);
+        enc_tr_dropout_copy(dr, dt, TC, ph, seed, STREAM_FFN_OUT(l), 0);
         enc_tr_linear_bwd(gl, L->fo_w, dt, a->dI, 0.0f, G->fo_w, G->fo_b, T, C, I);
         enc_tr_gelu_bwd(u, a->dI, a->dI, TI);
         /* dr (grad of x1) = residual + through the FFN input projection */
@@ -487,8 +485,7 @@ pe_status pe_train_backward(pe_train *tr, const float *d_hidden)
         /* x1 = LN1(xin + drop(ctx ao_w^T + ao_b)) */
         enc_tr_layernorm_bwd(dr, a->ln1_xhat + (size_t)l * TC, a->ln1_rstd + (size_t)l * T, L->ln1_g, dx, G->ln1_g,
                             G->ln1_b, T, C);
-        memcpy(dt, dx, TC * sizeof *dt);
-        enc_tr_dropout(dt, TC, ph, seed, STREAM_ATTN_OUT(l), 0);
+        enc_tr_dropout_copy(dx, dt, TC, ph, seed, STREAM_ATTN_OUT(l), 0);
         enc_tr_linear_bwd(ctx, L->ao_w, dt, dr, 0.0f, G->ao_w, G->ao_b, T, C, C); /* dr: grad of ctx */
         enc_tr_attention_bwd(qkv, a->probs + (size_t)l * a->cap_probs, dr, a->dqkv, a->att, a->offsets, tr->n_seq, H,
                             D, pa, seed, STREAM_PROBS(l));

@@ -1,6 +1,6 @@
 /* train_ops.h - internal: the forward and backward of each op of the
- * training path (encoder/train_*.c), side by side, in f32 with OpenBLAS
- * sgemm for the products. Not installed; tests/test_train.c checks each
+ * training path (encoder/train_*.c), side by side, in f32: the products on
+ * our AVX-512 kernels where the CPU has them, else OpenBLAS sgemm. Not installed; tests/test_train.c checks each
  * op against central differences.
  *
  * Conventions: row-major; matrices in nn.Linear layout (out, in);
@@ -15,6 +15,9 @@
 
 /* y (M,N) = x (M,K) . W (N,K)^T + b (N); b may be NULL. */
 void enc_tr_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K);
+/* u (M,N) = x W^T + b as enc_tr_linear_fwd, and g (M,N) = gelu(u) (fused
+ * into the product's epilogue on the AVX-512 path). */
+void enc_tr_linear_gelu_fwd(const float *x, const float *W, const float *b, float *u, float *g, int M, int N, int K);
 /* dx (M,K) = beta * dx + dy (M,N) . W (N,K)   (skipped when dx is NULL)
  * dW (N,K) += dy^T . x                          db (N) += column sums of dy (db may be NULL) */
 void enc_tr_linear_bwd(const float *x, const float *W, const float *dy, float *dx, float beta, float *dW, float *db,
@@ -41,6 +44,9 @@ void enc_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
  * threads and of the order of calls), so the backward applies the same call
  * to the gradient. p <= 0 leaves x as it is. Returns the zeroed count. */
 size_t enc_tr_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream, uint64_t base);
+/* The same mask from src into dst (dst may be src): dst = dropout(src). */
+size_t enc_tr_dropout_copy(const float *src, float *dst, size_t n, float p, uint64_t seed, uint64_t stream,
+                           uint64_t base);
 
 /* Self-attention of a packed batch, per sequence and head (attention.h for
  * the qkv / ctx layouts): P = softmax(q k^T / sqrt(D)) kept in probs,

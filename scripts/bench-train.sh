@@ -136,8 +136,8 @@ try:
 except (ValueError, IndexError):
     busy = True
 if busy:
-    out.append("**The machine was loaded during this run (see the load average: a niced MLM pretraining on both"
-               " cores and other jobs): each side got a varying share of the 2 cores, so the wall-clock figures are"
+    out.append("**The machine was loaded during this run (see the load average: other training runs and jobs on both"
+               " cores): each side got a varying share of the 2 cores, so the wall-clock figures are"
                " well below what an idle machine gives and the ratio carries that noise; the one-thread CPU-time"
                " table is the steadier comparison.**\n")
 if not wall["torch"]:

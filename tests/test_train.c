@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "attention.h"
+#include "kernels.h"
 #include "model_internal.h"
 #include "pe_encoder.h"
 #include "pe_test.h"
@@ -192,6 +193,51 @@ static void test_op_gelu(void)
     PE_CHECK_MSG(e < 1e-6, "gelu vs inference: %g", e);
 }
 
+/* Every path the CPU has (scalar libm, AVX2, AVX-512) against GELU and
+ * its derivative in double, over [-10, 10] and the tails; the vector ones
+ * on odd lengths (masked tails), chunked on the pool above 64K elements. */
+static void test_op_gelu_paths(void)
+{
+    enum { N = 200003 };
+    float *u = malloc(N * sizeof *u), *y = malloc(N * sizeof *y), *d = malloc(N * sizeof *d),
+          *ones = malloc(N * sizeof *ones);
+    PE_CHECK(u && y && d && ones);
+    if (!u || !y || !d || !ones) goto done;
+    for (int i = 0; i < N; i++) {
+        u[i] = -10.0f + 20.0f * (float)i / (N - 1);
+        ones[i] = 1.0f;
+    }
+    u[0] = -30.0f, u[1] = 30.0f, u[2] = 0.0f, u[3] = -1e-30f;
+    const pe_kernels_isa was = enc_kernels_active(), isas[3] = {PE_KERNELS_BLAS, PE_KERNELS_AVX2, PE_KERNELS_AVX512};
+    for (int k = 0; k < 3; k++) {
+        if (enc_kernels_select(isas[k]) != 0) continue;
+        enc_tr_gelu_fwd(u, y, N);
+        enc_tr_gelu_bwd(u, ones, d, N);
+        double ef = 0.0, eb = 0.0;
+        for (int i = 0; i < N; i++) {
+            const double x = u[i], cdf = 0.5 * (1.0 + erf(x / sqrt(2.0)));
+            const double pdf = exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
+            /* relative to the value's scale, |x| for the forward and 1 for the derivative */
+            ef = fmax(ef, fabs(y[i] - x * cdf) / fmax(fabs(x), 1e-3));
+            eb = fmax(eb, fabs(d[i] - (cdf + x * pdf)));
+        }
+        PE_CHECK_MSG(ef < 1e-6 && eb < 1e-6, "%s: gelu error %g, derivative error %g",
+                     enc_kernels_isa_name(isas[k]), ef, eb);
+        /* the backward scales by dy and may work in place */
+        for (int i = 0; i < N; i++) y[i] = 2.0f;
+        enc_tr_gelu_bwd(u, y, y, N);
+        double e2 = 0.0;
+        for (int i = 0; i < N; i++) e2 = fmax(e2, fabs(y[i] - 2.0f * d[i]));
+        PE_CHECK_MSG(e2 == 0.0, "%s: gelu bwd in place off by %g", enc_kernels_isa_name(isas[k]), e2);
+    }
+    enc_kernels_select(was);
+done:
+    free(u);
+    free(y);
+    free(d);
+    free(ones);
+}
+
 typedef struct att_ctx {
     float *qkv, *ctx, *probs, *scratch, *r;
     const int *off;
@@ -227,7 +273,59 @@ static void test_op_attention(void)
             for (int i = 0; i < T * C; i++) e = fmax(e, fabs(ref[i] - ctx[i]));
             PE_CHECK_MSG(e < 1e-5, "attention vs inference: %g", e);
         }
+        /* the AVX-512 path (one task per sequence and head) against the
+         * scalar one, dropout's mask included */
+        if (enc_kernels_supported(PE_KERNELS_AVX512)) {
+            const pe_kernels_isa was = enc_kernels_active();
+            float c2[2][T * C], d2[2][T * 3 * C], p2[2][H * (16 + 1 + 16)];
+            for (int k = 0; k < 2; k++) {
+                enc_kernels_select(k ? PE_KERNELS_AVX512 : PE_KERNELS_BLAS);
+                enc_tr_attention_fwd(qkv, c2[k], p2[k], scratch, off, 3, H, D, c.p, 7, 3);
+                enc_tr_attention_bwd(qkv, p2[k], r, d2[k], scratch, off, 3, H, D, c.p, 7, 3);
+            }
+            enc_kernels_select(was);
+            double e = 0.0;
+            for (int i = 0; i < T * C; i++) e = fmax(e, fabs(c2[0][i] - c2[1][i]));
+            for (int i = 0; i < T * 3 * C; i++) e = fmax(e, fabs(d2[0][i] - d2[1][i]));
+            for (int i = 0; i < H * 33; i++) e = fmax(e, fabs(p2[0][i] - p2[1][i]));
+            PE_CHECK_MSG(e < 1e-5, "attention avx512 vs scalar (p %g): %g", (double)c.p, e);
+        }
     }
+}
+
+/* Larger blocks than test_op_attention's (several 6-row blocks, 16-lane
+ * chunks and a tail): the AVX-512 path against the scalar one. */
+static void test_op_attention_paths(void)
+{
+    if (!enc_kernels_supported(PE_KERNELS_AVX512)) return;
+    enum { H = 2, D = 40, C = H * D, T = 37 + 128 };
+    const int off[3] = {0, 37, T};
+    const size_t np = enc_tr_attention_probs_floats(off, 2, H);
+    float *qkv = malloc(sizeof(float) * T * 3 * C), *r = malloc(sizeof(float) * T * C), *sc = malloc(sizeof(float) * 2 * 128 * 128);
+    float *c2[2], *d2[2], *p2[2];
+    for (int k = 0; k < 2; k++) {
+        c2[k] = malloc(sizeof(float) * T * C);
+        d2[k] = malloc(sizeof(float) * T * 3 * C);
+        p2[k] = malloc(sizeof(float) * np);
+    }
+    fill(qkv, T * 3 * C, 1), fill(r, T * C, 1);
+    const pe_kernels_isa was = enc_kernels_active();
+    for (int pass = 0; pass < 2; pass++) {
+        const float p = pass ? 0.1f : 0.0f;
+        for (int k = 0; k < 2; k++) {
+            enc_kernels_select(k ? PE_KERNELS_AVX512 : PE_KERNELS_BLAS);
+            enc_tr_attention_fwd(qkv, c2[k], p2[k], sc, off, 2, H, D, p, 11, 5);
+            enc_tr_attention_bwd(qkv, p2[k], r, d2[k], sc, off, 2, H, D, p, 11, 5);
+        }
+        double e = 0.0, m = 0.0;
+        for (int i = 0; i < T * C; i++) e = fmax(e, fabs(c2[0][i] - c2[1][i])), m = fmax(m, fabs(c2[0][i]));
+        for (int i = 0; i < T * 3 * C; i++) e = fmax(e, fabs(d2[0][i] - d2[1][i])), m = fmax(m, fabs(d2[0][i]));
+        for (size_t i = 0; i < np; i++) e = fmax(e, fabs(p2[0][i] - p2[1][i]));
+        PE_CHECK_MSG(e < 2e-6 * fmax(m, 1.0), "attention avx512 vs scalar (p %g): %g (scale %g)", (double)p, e, m);
+    }
+    enc_kernels_select(was);
+    for (int k = 0; k < 2; k++) free(c2[k]), free(d2[k]), free(p2[k]);
+    free(qkv), free(r), free(sc);
 }
 
 typedef struct emb_ctx {
@@ -287,6 +385,24 @@ static void test_op_dropout(void)
         for (int i = 0; i < N; i++) y[i] = 1.0f;
         enc_tr_dropout(y, N, ps[k], 43, 1, 0);
         PE_CHECK(memcmp(x, y, N * sizeof *x) != 0);
+    }
+    /* every path gives the same mask and values, bit for bit, on any window
+     * (odd offsets and lengths: the vector paths' tails) */
+    {
+        const pe_kernels_isa was = enc_kernels_active();
+        for (int i = 0; i < N; i++) x[i] = y[i] = (float)(i % 97) - 48.0f;
+        enc_kernels_select(PE_KERNELS_BLAS);
+        const size_t z0 = enc_tr_dropout(x + 3, N - 10, 0.1f, 9, 4, 3);
+        const size_t z1 = enc_tr_dropout(x + 7, 77, 0.3f, 9, 5, 7);
+        if (enc_kernels_select(PE_KERNELS_AVX512) == 0) {
+            float *c = malloc(N * sizeof *c);
+            PE_CHECK_EQ_INT(enc_tr_dropout_copy(y + 3, c + 3, N - 10, 0.1f, 9, 4, 3), z0);
+            memcpy(y + 3, c + 3, (N - 10) * sizeof *y);
+            PE_CHECK_EQ_INT(enc_tr_dropout(y + 7, 77, 0.3f, 9, 5, 7), z1);
+            PE_CHECK(memcmp(x, y, N * sizeof *x) == 0);
+            free(c);
+        }
+        enc_kernels_select(was);
     }
     for (int i = 0; i < 10; i++) x[i] = (float)i;
     PE_CHECK_EQ_INT(enc_tr_dropout(x, 10, 0.0f, 1, 1, 0), 0);
@@ -461,6 +577,7 @@ static void test_against_torch(void)
     PE_CHECK_MSG(e < 2e-5, "hidden: relative error %g", e);
     PE_CHECK_EQ_INT(pe_train_backward(tr, r[0]->data), PE_OK);
     double worst = 0.0;
+    char worst_name[160] = "";
     for (int i = 0; i < pe_train_n_params(tr); i++) {
         pe_train_param p;
         pe_train_param_at(tr, i, &p);
@@ -477,10 +594,11 @@ static void test_against_torch(void)
             continue;
         }
         e = rel_err(p.grad, x->data, (size_t)p.numel);
+        if (e > worst) snprintf(worst_name, sizeof worst_name, "%s", p.name);
         worst = fmax(worst, e);
         PE_CHECK_MSG(e < 2e-5, "%s: relative error %g", name, e);
     }
-    fprintf(stderr, "  gradients vs torch: worst relative error %.3g\n", worst);
+    fprintf(stderr, "  gradients vs torch: worst relative error %.3g (%s)\n", worst, worst_name);
     /* a second backward adds the same again (micro-batches accumulate) */
     {
         pe_train_param p;
@@ -513,6 +631,7 @@ static void test_against_torch(void)
     }
     PE_CHECK_EQ_INT(pe_adamw_steps(opt), 3);
     worst = 0.0;
+    worst_name[0] = 0;
     for (int i = 0; i < pe_train_n_params(tr); i++) {
         pe_train_param p;
         pe_train_param_at(tr, i, &p);
@@ -534,10 +653,11 @@ static void test_against_torch(void)
             continue;
         }
         e = rel_err(p.data, x->data, (size_t)p.numel);
+        if (e > worst) snprintf(worst_name, sizeof worst_name, "%s", p.name);
         worst = fmax(worst, e);
         PE_CHECK_MSG(e < 2e-5, "%s: relative error %g", name, e);
     }
-    fprintf(stderr, "  weights after 3 AdamW steps vs torch: worst relative error %.3g\n", worst);
+    fprintf(stderr, "  weights after 3 AdamW steps vs torch: worst relative error %.3g (%s)\n", worst, worst_name);
     pe_adamw_free(opt);
     free(hidden);
 done:
@@ -850,11 +970,23 @@ int main(void)
     PE_RUN(test_op_linear);
     PE_RUN(test_op_layernorm);
     PE_RUN(test_op_gelu);
+    PE_RUN(test_op_gelu_paths);
     PE_RUN(test_op_attention);
+    PE_RUN(test_op_attention_paths);
     PE_RUN(test_op_embed);
     PE_RUN(test_op_dropout);
     PE_RUN(test_model_gradcheck);
     PE_RUN(test_against_torch);
+    /* the same on the other paths the CPU has (AVX-512 is the default where present) */
+    {
+        const pe_kernels_isa was = enc_kernels_active(), other[2] = {PE_KERNELS_AVX2, PE_KERNELS_BLAS};
+        for (int k = 0; k < 2; k++)
+            if (other[k] != was && enc_kernels_select(other[k]) == 0) {
+                fprintf(stderr, "  path %s:\n", enc_kernels_isa_name(other[k]));
+                PE_RUN(test_against_torch);
+            }
+        enc_kernels_select(was);
+    }
     PE_RUN(test_dropout_model);
     PE_RUN(test_schedule_and_clip);
     PE_RUN(test_save_roundtrip);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "model_internal.h"
 #include "pe_test.h"
 #include "pe_trainer.h"
@@ -259,5 +260,14 @@ done:
 int main(void)
 {
     PE_RUN(test_mlm_step_against_torch);
+    /* the other paths the CPU has: scalar cross-entropy and GELU, products
+     * through OpenBLAS */
+    const pe_kernels_isa was = enc_kernels_active(), other[2] = {PE_KERNELS_AVX2, PE_KERNELS_BLAS};
+    for (int k = 0; k < 2; k++)
+        if (other[k] != was && enc_kernels_select(other[k]) == 0) {
+            fprintf(stderr, "  path %s:\n", enc_kernels_isa_name(other[k]));
+            PE_RUN(test_mlm_step_against_torch);
+        }
+    enc_kernels_select(was);
     PE_TEST_EXIT();
 }

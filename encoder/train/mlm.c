@@ -163,6 +163,14 @@ static void ce_task(void *ctx, int task, int tid)
     const int r0 = task * CE_ROWS, r1 = r0 + CE_ROWS < j->M ? r0 + CE_ROWS : j->M;
     for (int r = r0; r < r1; r++) {
         float *z = h->logits + (size_t)r * V;
+#if PE_KERNELS_X86
+        if (enc_kernels_active() == PE_KERNELS_AVX512) { /* one vector pass less, exp in f32 */
+            int arg;
+            h->row_loss[r] = enc_k512_ce_row(z, V, h->lab[r], j->gscale, j->grad, &arg);
+            h->row_ok[r] = arg == h->lab[r];
+            continue;
+        }
+#endif
         float mx = z[0];
         int arg = 0;
         for (int v = 1; v < V; v++)
@@ -209,8 +217,7 @@ pe_status pe_mlm_head_loss(pe_mlm_head *h, const float *hidden, const int32_t *l
         }
     pe_train_param word;
     pe_train_param_find(h->tr, "embeddings.word_embeddings.weight", &word);
-    enc_tr_linear_fwd(h->x, h->W, h->b, h->u, M, C, C);
-    enc_tr_gelu_fwd(h->u, h->g, (size_t)M * C);
+    enc_tr_linear_gelu_fwd(h->x, h->W, h->b, h->u, h->g, M, C, C);
     enc_tr_layernorm_fwd(h->g, h->ln_g, h->ln_b, h->t, h->xhat, h->rstd, M, C, h->eps);
     enc_tr_linear_fwd(h->t, word.data, h->bias, h->logits, M, V, C);
     ce_job j = {.h = h, .M = M, .grad = d_hidden != NULL, .gscale = scale / (float)M};
