@@ -10,6 +10,7 @@
 #                vectors of the MLM corpus (persona train embed), no MLM
 #   conll-pre, conll-scratch, conll-graph, conll-shape, conll-sgns: models/conll-small.json alike
 #                (CoNLL-2003: measurement only, never shipped)
+#   Parts combine with +: tag-sgns+shape, conll-sgns+shape+graph, ...
 # WNUT-17 test and PersonaExt test for tag-*, CoNLL-2003 test for conll-*.
 # An arm whose RUNS/ARM/model.pem exists is only evaluated. Reads
 # ../shared/data; long (25-40 min an arm on one core): run it in the background.
@@ -58,21 +59,26 @@ for arm in "${arms[@]}"; do
     conll) recipe=models/conll-small.json; what=ner ;;
     *) echo "model-ablations.sh: unknown arm $arm" >&2; exit 2 ;;
   esac
+  init_arg=(--init "$init")
   extra=()
   evx=()
-  case $variant in
-    pre) extra=(--init "$init") ;;
-    scratch) extra=(--init none) ;;
-    graph) need_kg; extra=(--init "$init" --graph "$kg"); evx=(--graph "$kg") ;;
-    shape) extra=(--init "$init" --shape) ;;
-    sgns)
-      if [ ! -f "$runs/sgns/best/model.safetensors" ]; then
-        echo "== skip-gram word vectors into $runs/sgns"
-        $persona train embed --recipe models/mlm-small.json --out "$runs/sgns" --threads "$threads"
-      fi
-      extra=(--init "$runs/sgns/best") ;;
-    *) echo "model-ablations.sh: unknown arm $arm" >&2; exit 2 ;;
-  esac
+  IFS=+ read -r -a parts <<< "$variant"
+  for part in "${parts[@]}"; do
+    case $part in
+      pre) ;;
+      scratch) init_arg=(--init none) ;;
+      sgns)
+        if [ ! -f "$runs/sgns/best/model.safetensors" ]; then
+          echo "== skip-gram word vectors into $runs/sgns"
+          $persona train embed --recipe models/mlm-small.json --out "$runs/sgns" --threads "$threads"
+        fi
+        init_arg=(--init "$runs/sgns/best") ;;
+      graph) need_kg; extra+=(--graph "$kg"); evx=(--graph "$kg") ;;
+      shape) extra+=(--shape) ;;
+      *) echo "model-ablations.sh: unknown arm $arm" >&2; exit 2 ;;
+    esac
+  done
+  extra=("${init_arg[@]}" "${extra[@]}")
   dir="$runs/ablation-$arm"
   if [ ! -f "$dir/model.pem" ]; then
     echo "== $arm: training ($(date -u +%H:%M))"
