@@ -109,8 +109,8 @@ def f1(d, name, key):
     p = os.path.join(d, name)
     if not os.path.exists(p): return None
     return json.load(open(p)).get(key)
-print("| arm | steps (best) | WNUT-17 test F1 | PersonaExt test triplet F1 | CoNLL-2003 test F1 | bf16 change |")
-print("|---|---|---:|---:|---:|---:|")
+print("| arm | best step | WNUT-17 test F1 | PersonaExt test triplet F1 | PersonaExt relation accuracy | CoNLL-2003 test F1 | bf16 change (points) |")
+print("|---|---|---:|---:|---:|---:|---:|")
 for d in sorted(glob.glob(os.path.join(runs, "ablation-*"))):
     arm = os.path.basename(d)[len("ablation-"):]
     best = "?"
@@ -122,7 +122,7 @@ for d in sorted(glob.glob(os.path.join(runs, "ablation-*"))):
         pass
     cells, deltas = [], []
     for name, key in (("eval-wnut17-test-%s.json", "f1"), ("eval-personaext-test-%s.json", "triplet_micro_f1"),
-                      ("eval-conll2003-test-%s.json", "f1")):
+                      ("eval-personaext-test-%s.json", "relation_accuracy"), ("eval-conll2003-test-%s.json", "f1")):
         a, b = f1(d, name % "fp32", key), f1(d, name % "bf16", key)
         cells.append("%.1f" % (100 * a) if a is not None else "")
         if a is not None and b is not None: deltas.append("%+.2f" % (100 * (b - a)))
