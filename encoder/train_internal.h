@@ -91,6 +91,8 @@ typedef struct pe_tr_st_entry {
     const float *data;
     size_t nbytes;
 } pe_tr_st_entry;
+/* splitmix64: the next of a reproducible stream of 64-bit draws. */
+uint64_t enc_tr_splitmix64(uint64_t *state);
 /* A safetensors file of F32 tensors (through enc_tr_write_file). */
 pe_status enc_tr_write_safetensors(const char *path, const pe_tr_st_entry *e, int n, pe_error *err);
 

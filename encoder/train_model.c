@@ -195,7 +195,7 @@ pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_er
 }
 
 /* splitmix64 + Box-Muller: reproducible N(0, 1) draws for the initialiser. */
-static uint64_t next_u64(uint64_t *s)
+uint64_t enc_tr_splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -205,8 +205,8 @@ static uint64_t next_u64(uint64_t *s)
 
 static double next_normal(uint64_t *s)
 {
-    double u1 = ((double)(next_u64(s) >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
-    double u2 = (double)(next_u64(s) >> 11) / 9007199254740992.0;
+    double u1 = ((double)(enc_tr_splitmix64(s) >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+    double u2 = (double)(enc_tr_splitmix64(s) >> 11) / 9007199254740992.0;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 

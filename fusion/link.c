@@ -614,6 +614,41 @@ static pe_status prefix_search(call *c, const ment *m, const char *prefix, size_
     return PE_OK;
 }
 
+/* The most popular (at most PE_LINK_EXTENSION_FORMS) forms stored in the
+ * name table under the key `tag` + the mention's form, into best (*nb). */
+static pe_status name_key_hits(call *c, const ment *m, char tag, pfx_hit *best, size_t *nb_out)
+{
+    char key[65];
+    key[0] = tag;
+    memcpy(key + 1, m->form, m->form_len);
+    MDB_val k = {m->form_len + 1, key}, d;
+    int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
+    if (rc && rc != MDB_NOTFOUND) {
+        c->msg_set = 1;
+        return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc));
+    }
+    size_t nb = 0;
+    const unsigned char *v = d.mv_data;
+    for (size_t i = 0; rc == 0 && i < d.mv_size / 8; i++) {
+        pfx_hit h;
+        h.fid = link_get32(v + 8 * i);
+        uint32_t pb = link_get32(v + 8 * i + 4);
+        memcpy(&h.pop, &pb, 4);
+        size_t pos = nb < PE_LINK_EXTENSION_FORMS ? nb++ : PE_LINK_EXTENSION_FORMS;
+        if (pos == PE_LINK_EXTENSION_FORMS) {
+            if (h.pop <= best[pos - 1].pop) continue;
+            pos--;
+        }
+        while (pos > 0 && best[pos - 1].pop < h.pop) {
+            best[pos] = best[pos - 1];
+            pos--;
+        }
+        best[pos] = h;
+    }
+    *nb_out = nb;
+    return PE_OK;
+}
+
 static pe_status add_hits(call *c, ment *m, const pfx_hit *h, size_t n, unsigned via)
 {
     for (size_t i = 0; i < n; i++) {
@@ -643,52 +678,12 @@ static pe_status add_extensions(call *c, ment *m)
     }
     if (m->nwords == 1 && m->form_len <= 63) {
         /* names ending with the word: "Astros" -> "Houston Astros" */
-        char key[65];
-        key[0] = 1;
-        memcpy(key + 1, m->form, m->form_len);
-        MDB_val k = {m->form_len + 1, key}, d;
-        int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
-        if (rc && rc != MDB_NOTFOUND) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
-        nb = 0;
-        const unsigned char *v = d.mv_data;
-        for (size_t i = 0; rc == 0 && i < d.mv_size / 8; i++) {
-            pfx_hit h;
-            h.fid = link_get32(v + 8 * i);
-            uint32_t pb = link_get32(v + 8 * i + 4);
-            memcpy(&h.pop, &pb, 4);
-            size_t pos = nb < PE_LINK_EXTENSION_FORMS ? nb++ : PE_LINK_EXTENSION_FORMS;
-            if (pos == PE_LINK_EXTENSION_FORMS) {
-                if (h.pop <= best[pos - 1].pop) continue;
-                pos--;
-            }
-            while (pos > 0 && best[pos - 1].pop < h.pop) { best[pos] = best[pos - 1]; pos--; }
-            best[pos] = h;
-        }
+        if ((st = name_key_hits(c, m, 1, best, &nb)) != PE_OK) return st;
         if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_EXTENSION)) != PE_OK) return st;
     }
     if (m->nwords == 1 && m->form_len <= 62) {
         /* a place's adjective from the graph (its language or people): "Polish" -> Poland */
-        char key[64];
-        key[0] = 2;
-        memcpy(key + 1, m->form, m->form_len);
-        MDB_val k = {m->form_len + 1, key}, d;
-        int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
-        if (rc && rc != MDB_NOTFOUND) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
-        nb = 0;
-        const unsigned char *v = d.mv_data;
-        for (size_t i = 0; rc == 0 && i < d.mv_size / 8; i++) {
-            pfx_hit h;
-            h.fid = link_get32(v + 8 * i);
-            uint32_t pb = link_get32(v + 8 * i + 4);
-            memcpy(&h.pop, &pb, 4);
-            size_t pos = nb < PE_LINK_EXTENSION_FORMS ? nb++ : PE_LINK_EXTENSION_FORMS;
-            if (pos == PE_LINK_EXTENSION_FORMS) {
-                if (h.pop <= best[pos - 1].pop) continue;
-                pos--;
-            }
-            while (pos > 0 && best[pos - 1].pop < h.pop) { best[pos] = best[pos - 1]; pos--; }
-            best[pos] = h;
-        }
+        if ((st = name_key_hits(c, m, 2, best, &nb)) != PE_OK) return st;
         if (nb > 2) nb = 2; /* "English": England and the United Kingdom, not every country speaking it */
         if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_STEM)) != PE_OK) return st;
     }

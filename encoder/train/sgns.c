@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pe_trainer.h"
+#include "train_internal.h"
 
 pe_sgns_options pe_sgns_options_default(void)
 {
@@ -28,11 +29,7 @@ pe_sgns_options pe_sgns_options_default(void)
 
 static uint64_t next_rand(uint64_t *s)
 {
-    /* splitmix64 */
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return enc_tr_splitmix64(s);
 }
 
 static float unit_rand(uint64_t *s)
