@@ -111,7 +111,7 @@ def f1(d, name, key):
     return json.load(open(p)).get(key)
 print("| arm | best step | WNUT-17 test F1 | PersonaExt test triplet F1 | PersonaExt relation accuracy | CoNLL-2003 test F1 | bf16 change (points) |")
 print("|---|---|---:|---:|---:|---:|---:|")
-for d in sorted(glob.glob(os.path.join(runs, "ablation-*"))):
+for d in sorted(p for p in glob.glob(os.path.join(runs, "ablation-*")) if os.path.isdir(p)):
     arm = os.path.basename(d)[len("ablation-"):]
     best = "?"
     try:
