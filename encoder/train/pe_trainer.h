@@ -328,7 +328,7 @@ PE_API void pe_mlm_objective_free(pe_mlm_objective *m); /* NULL is a no-op */
  * The feature is an extra input per token (e.g. the coarse type of a graph
  * alias match, 0 = none); feature id 0's row is trained like the others. */
 typedef struct pe_token_head pe_token_head;
-/* W N(0, 0.02), b 0, F N(0, 0.02) from seed. name (copied) at most 32
+/* W N(0, 0.02), b 0, F N(0, 1) (the scale of the LayerNorm'd hidden states) from seed. name (copied) at most 32
  * bytes. Errors: PE_ERR_INVALID (sizes), PE_ERR_NOMEM; *out NULL on failure. */
 PE_API pe_status pe_token_head_new(const char *name, int C, int K, int n_feat, int feat_dim, uint64_t seed,
                             pe_token_head **out, pe_error *err);

@@ -75,7 +75,10 @@ pe_status pe_token_head_new(const char *name, int C, int K, int n_feat, int feat
     if (st != PE_OK) return st;
     pe_token_head *h = *out;
     enc_tr_normal_fill(h->W, (size_t)h->tab[0].numel, 0.02f, seed, 0x746167);
-    if (h->D > 0) enc_tr_normal_fill(h->F, (size_t)h->NF * h->D, 0.02f, seed, 0x66656174);
+    /* the feature rows start at the scale of the LayerNorm'd hidden states they
+     * sit beside (unit), not at 0.02: two small factors (F and W's feature
+     * columns) would barely learn in a fine-tuning's few thousand steps */
+    if (h->D > 0) enc_tr_normal_fill(h->F, (size_t)h->NF * h->D, 1.0f, seed, 0x66656174);
     return PE_OK;
 }
 
