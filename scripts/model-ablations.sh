@@ -107,8 +107,10 @@ import glob, json, os, sys
 runs = sys.argv[1]
 def f1(d, name, key):
     p = os.path.join(d, name)
-    if not os.path.exists(p): return None
-    return json.load(open(p)).get(key)
+    try:
+        return json.load(open(p)).get(key)
+    except (OSError, ValueError):  # absent, or being written by another run of this script
+        return None
 print("| arm | best step | WNUT-17 test F1 | PersonaExt test triplet F1 | PersonaExt relation accuracy | CoNLL-2003 test F1 | bf16 change (points) |")
 print("|---|---|---:|---:|---:|---:|---:|")
 for d in sorted(p for p in glob.glob(os.path.join(runs, "ablation-*")) if os.path.isdir(p)):
