@@ -130,13 +130,6 @@ static int cmp_word_h(const void *a, const void *b)
     return x->h < y->h ? -1 : x->h > y->h;
 }
 
-static pe_status embed_fail(pe_error *err, int rc, const char *what, const char *dir)
-{
-    pe_status st = rc == ENOENT || rc == EACCES || rc == EIO || rc == ENOSPC ? PE_ERR_IO
-                   : rc == MDB_MAP_FULL ? PE_ERR_FULL : rc == ENOMEM ? PE_ERR_NOMEM : PE_ERR_STORE;
-    return pe_error_set(err, st, "link index %s: %s: %s", dir, what, mdb_strerror(rc));
-}
-
 pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *stats, pe_error *err)
 {
     if (!kg || !dir || !*dir) return pe_error_set(err, PE_ERR_INVALID, "link index: no store or directory");
@@ -246,8 +239,8 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
     if (!rc) rc = mdb_env_set_maxdbs(env, LINK_NDB);
     if (!rc) rc = mdb_env_set_mapsize(env, (size_t)64 << 30);
     if (!rc) rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_NOSYNC, 0666);
-    if (rc) { st = embed_fail(err, rc, "open", dir); goto fail; }
-    if ((rc = mdb_txn_begin(env, NULL, 0, &txn))) { st = embed_fail(err, rc, "begin", dir); goto fail; }
+    if (rc) { st = link_mdb_fail(err, rc, "open", dir); goto fail; }
+    if ((rc = mdb_txn_begin(env, NULL, 0, &txn))) { st = link_mdb_fail(err, rc, "begin", dir); goto fail; }
     MDB_dbi meta, idf_db, lex_db;
     rc = mdb_dbi_open(txn, link_db_names[LINK_DB_META], 0, &meta);
     if (rc == MDB_NOTFOUND) { st = pe_error_set(err, PE_ERR_CORRUPT, "link index %s: not a link index", dir); goto fail; }
@@ -255,7 +248,7 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
     if (!rc) rc = mdb_drop(txn, idf_db, 0);
     if (!rc) rc = mdb_dbi_open(txn, link_db_names[LINK_DB_LEX], MDB_CREATE, &lex_db);
     if (!rc) rc = mdb_drop(txn, lex_db, 0);
-    if (rc) { st = embed_fail(err, rc, "open databases", dir); goto fail; }
+    if (rc) { st = link_mdb_fail(err, rc, "open databases", dir); goto fail; }
     {
         MDB_val k = {7, "version"}, d;
         if (mdb_get(txn, meta, &k, &d) || d.mv_size != 4 || link_get32(d.mv_data) != LINK_INDEX_VERSION) {
@@ -283,7 +276,7 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
         }
         s.words = na;
         free(all);
-        if (rc) { st = embed_fail(err, rc, "write idf", dir); goto fail; }
+        if (rc) { st = link_mdb_fail(err, rc, "write idf", dir); goto fail; }
     }
     /* each entity's vector: (1 + ln count) x idf, the LINK_CTX_TERMS
      * heaviest terms, unit length, hashes ascending */
@@ -318,7 +311,7 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
             s.vectors++;
             s.terms += n;
         }
-        if (rc) { st = embed_fail(err, rc, "write vectors", dir); goto fail; }
+        if (rc) { st = link_mdb_fail(err, rc, "write vectors", dir); goto fail; }
     }
     s.seconds = pe_now() - t0;
     {
@@ -335,7 +328,7 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
     if (!rc) rc = mdb_txn_commit(txn);
     txn = NULL;
     if (!rc) rc = mdb_env_sync(env, 1);
-    if (rc) { st = embed_fail(err, rc, "commit", dir); goto fail; }
+    if (rc) { st = link_mdb_fail(err, rc, "commit", dir); goto fail; }
     mdb_env_close(env);
     link_map_free(&df);
     free(ents); free(eoff); free(pairs); free(w);

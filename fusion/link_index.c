@@ -391,7 +391,7 @@ static int cmp_post(const void *a, const void *b)
     return p->v[i] < p->v[j] ? -1 : p->v[i] > p->v[j];
 }
 
-static pe_status mdb_fail(pe_error *err, int rc, const char *what, const char *dir)
+pe_status link_mdb_fail(pe_error *err, int rc, const char *what, const char *dir)
 {
     pe_status st = rc == ENOENT || rc == EACCES || rc == EIO || rc == ENOSPC ? PE_ERR_IO
                    : rc == MDB_MAP_FULL                                      ? PE_ERR_FULL
@@ -584,15 +584,15 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     if (!rc) rc = mdb_env_set_maxdbs(env, LINK_NDB);
     if (!rc) rc = mdb_env_set_mapsize(env, (size_t)64 << 30);
     if (!rc) rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_NOSYNC, 0666);
-    if (rc) { st = mdb_fail(err, rc, "open", dir); goto fail; }
+    if (rc) { st = link_mdb_fail(err, rc, "open", dir); goto fail; }
     rc = mdb_txn_begin(env, NULL, 0, &txn);
-    if (rc) { st = mdb_fail(err, rc, "begin", dir); goto fail; }
+    if (rc) { st = link_mdb_fail(err, rc, "begin", dir); goto fail; }
     MDB_dbi dbi[LINK_NDB];
     for (int i = 0; i < LINK_NDB && !rc; i++) {
         rc = mdb_dbi_open(txn, link_db_names[i], MDB_CREATE, &dbi[i]);
         if (!rc) rc = mdb_drop(txn, dbi[i], 0); /* a rebuild starts empty */
     }
-    if (rc) { st = mdb_fail(err, rc, "open databases", dir); goto fail; }
+    if (rc) { st = link_mdb_fail(err, rc, "open databases", dir); goto fail; }
     /* forms */
     {
         unsigned char *vb = NULL;
@@ -616,7 +616,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
             rc = mdb_put(txn, dbi[LINK_DB_FORM], &k, &d, MDB_APPEND);
         }
         free(vb);
-        if (rc) { st = mdb_fail(err, rc, "write forms", dir); goto fail; }
+        if (rc) { st = link_mdb_fail(err, rc, "write forms", dir); goto fail; }
     }
     pthread_mutex_lock(&build_mu);
     size_t nk, np;
@@ -627,7 +627,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     s.acronyms = np;
     if (!rc) rc = write_names(txn, dbi[LINK_DB_NAME], &names, ft.pop, &nk);
     pthread_mutex_unlock(&build_mu);
-    if (rc) { st = mdb_fail(err, rc, "write lists", dir); goto fail; }
+    if (rc) { st = link_mdb_fail(err, rc, "write lists", dir); goto fail; }
     s.forms = ft.n;
     s.seconds = pe_now() - t0;
     {
@@ -649,7 +649,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     if (!rc) rc = mdb_txn_commit(txn);
     txn = NULL;
     if (!rc) rc = mdb_env_sync(env, 1);
-    if (rc) { st = mdb_fail(err, rc, "commit", dir); goto fail; }
+    if (rc) { st = link_mdb_fail(err, rc, "commit", dir); goto fail; }
     mdb_env_close(env);
     ft_free(&ft);
     free(grams.k); free(grams.v); free(acros.k); free(acros.v);
@@ -682,7 +682,7 @@ pe_status link_index_open(const char *dir, link_index *ix, pe_error *err)
     if (!rc) rc = mdb_env_set_maxreaders(ix->env, 1024);
     if (!rc) rc = mdb_env_open(ix->env, dir, MDB_NOTLS | MDB_RDONLY | MDB_NOLOCK, 0666);
     if (rc) {
-        pe_status st = mdb_fail(err, rc, "open", dir);
+        pe_status st = link_mdb_fail(err, rc, "open", dir);
         link_index_close(ix);
         return st;
     }
@@ -693,7 +693,7 @@ pe_status link_index_open(const char *dir, link_index *ix, pe_error *err)
     pe_status st = PE_OK;
     if (rc) {
         st = rc == MDB_NOTFOUND ? pe_error_set(err, PE_ERR_CORRUPT, "link index %s: not a link index", dir)
-                                : mdb_fail(err, rc, "open databases", dir);
+                                : link_mdb_fail(err, rc, "open databases", dir);
     } else {
         MDB_val k = {7, "version"}, d;
         rc = mdb_get(txn, ix->dbi[LINK_DB_META], &k, &d);
@@ -730,7 +730,7 @@ pe_status link_index_open(const char *dir, link_index *ix, pe_error *err)
     /* committing keeps the database handles (an abort would drop them) */
     if (txn && st == PE_OK) {
         rc = mdb_txn_commit(txn);
-        if (rc) st = mdb_fail(err, rc, "open databases", dir);
+        if (rc) st = link_mdb_fail(err, rc, "open databases", dir);
     } else if (txn) {
         mdb_txn_abort(txn);
     }

@@ -128,4 +128,8 @@ pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *tex
 /* The store a linker reads. */
 pe_kg *link_linker_kg(pe_linker *l);
 
+/* An LMDB error rc of the link index in dir while doing `what`, as a
+ * pe_status (I/O, full, out of memory, corrupt, else store) with its message. */
+pe_status link_mdb_fail(pe_error *err, int rc, const char *what, const char *dir);
+
 #endif
