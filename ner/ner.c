@@ -378,8 +378,8 @@ int pe_ner_word_shape(const char *w)
 
 int pe_ner_feature_count(int use)
 {
-    return (use & PE_NER_USE_GRAPH ? PE_NER_N_FEAT : 1) * (use & PE_NER_USE_SHAPE ? PE_NER_N_SHAPE : 1) *
-           (use ? 1 : 0);
+    if (!use) return 0;
+    return (use & PE_NER_USE_GRAPH ? PE_NER_N_FEAT : 1) * (use & PE_NER_USE_SHAPE ? PE_NER_N_SHAPE : 1);
 }
 
 int pe_ner_feature_use(int n_feat)
@@ -402,6 +402,20 @@ pe_status pe_ner_word_features(pe_kg_reader *graph, int use, const char *const *
         for (int i = 0; i < n; i++) feats[i] += scale * pe_ner_word_shape(words[i]);
     }
     return PE_OK;
+}
+
+/* Every token of an encoding (len tokens, [CLS] first and [SEP] last) gets
+ * the feature of the word it starts or continues: word w's tokens run from
+ * first[w] (-1: none) to the next word's first token, or to [SEP]. Written
+ * at tf[t - off] (off 1: tf has no [CLS]); other entries are left alone. */
+static void word_feats_to_tokens(const int *first, int n_words, int len, const int32_t *wf, int32_t *tf, int off)
+{
+    int end = len - 1;
+    for (int w = n_words - 1; w >= 0; w--) {
+        if (first[w] < 0) continue;
+        for (int t = first[w]; t < end; t++) tf[t - off] = wf[w];
+        end = first[w];
+    }
 }
 
 /* ---- examples ---- */
@@ -442,22 +456,7 @@ pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, c
                 }
                 lab[first[w]] = id;
             }
-            if (use) { /* every token gets the feature of the word it starts or continues */
-                int cur = 0;
-                for (int t = 0; t < len; t++) tf[t] = 0;
-                for (int w = 0; w < s->n; w++) {
-                    if (first[w] < 0) continue;
-                    int end = len - 1;
-                    for (int w2 = w + 1; w2 < s->n; w2++)
-                        if (first[w2] >= 0) {
-                            end = first[w2];
-                            break;
-                        }
-                    for (int t = first[w]; t < end; t++) tf[t] = wf[w];
-                    cur = w;
-                }
-                (void)cur;
-            }
+            if (use) word_feats_to_tokens(first, s->n, len, wf, tf, 0);
             if (cut && truncated) (*truncated)++;
             if (st == PE_OK) st = pe_tag_data_add(data, ids, lab, tf, len, err);
         }
@@ -759,17 +758,7 @@ pe_status pe_ner_head_decode(pe_token_head *head, pe_tag_decode d, pe_error *err
 {
     const int K = head ? pe_token_head_n_labels(head) : 0;
     if (K < 1 || K % 2 != 1) return pe_error_set(err, PE_ERR_INVALID, "ner: not a BIO head");
-    if (d == PE_DECODE_ARGMAX) return pe_token_head_set_groups(head, NULL, NULL, err);
-    int *g = malloc((size_t)K * sizeof *g), *sb = malloc((size_t)K * sizeof *sb);
-    pe_status st = g && sb ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    for (int k = 0; st == PE_OK && k < K; k++) {
-        g[k] = k > 0;          /* O | an entity */
-        sb[k] = k == 0 ? -1 : (k - 1) / 2; /* its type */
-    }
-    if (st == PE_OK) st = pe_token_head_set_groups(head, g, sb, err);
-    free(g);
-    free(sb);
-    return st;
+    return pe_token_head_set_bio_decode(head, d, 0, err);
 }
 
 pe_status pe_ner_set_decode(pe_ner *n, pe_tag_decode d, pe_error *err)
@@ -806,16 +795,7 @@ pe_status pe_ner_tag_words(pe_ner *n, const char *const *words, int n_words, con
         wfe = calloc((size_t)n_words + 1, sizeof *wfe);
         if (!tf || !wfe) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         if (st == PE_OK) st = pe_ner_word_features(n->graph, n->use, words, n_words, wfe, err);
-        for (int w = 0; st == PE_OK && w < n_words; w++) {
-            if (first[w] < 0) continue;
-            int end = len - 1;
-            for (int w2 = w + 1; w2 < n_words; w2++)
-                if (first[w2] >= 0) {
-                    end = first[w2];
-                    break;
-                }
-            for (int t = first[w]; t < end; t++) tf[t - 1] = wfe[w];
-        }
+        if (st == PE_OK) word_feats_to_tokens(first, n_words, len, wfe, tf, 1);
     }
     if (st == PE_OK) {
         for (int w = 0; w < n_words; w++)

@@ -640,17 +640,7 @@ pe_status pe_rel_head_decode(pe_token_head *head, pe_tag_decode d, pe_error *err
 {
     const int K = head ? pe_token_head_n_labels(head) : 0;
     if (K < 5 || K % 2 != 1) return pe_error_set(err, PE_ERR_INVALID, "relation: not a rel head");
-    if (d == PE_DECODE_ARGMAX) return pe_token_head_set_groups(head, NULL, NULL, err);
-    int *g = malloc((size_t)K * sizeof *g), *sb = malloc((size_t)K * sizeof *sb);
-    pe_status st = g && sb ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    for (int k = 0; st == PE_OK && k < K; k++) {
-        g[k] = k == 0 ? 0 : k <= 2 ? 1 : 2;                /* O | the subject | an object */
-        sb[k] = k == 0 ? -1 : k <= 2 ? 0 : 1 + (k - 3) / 2; /* the object's relation */
-    }
-    if (st == PE_OK) st = pe_token_head_set_groups(head, g, sb, err);
-    free(g);
-    free(sb);
-    return st;
+    return pe_token_head_set_bio_decode(head, d, 1, err);
 }
 
 pe_status pe_rel_set_decode(pe_rel *r, pe_tag_decode d, pe_error *err)

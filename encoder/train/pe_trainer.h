@@ -365,6 +365,11 @@ PE_API pe_status pe_token_head_set_groups(pe_token_head *h, const int *group, co
  * sets of the tagger (docs/MODEL_CARD.md) argmax had the better triplet F1
  * and about the same entity F1. */
 typedef enum pe_tag_decode { PE_DECODE_ARGMAX = 0, PE_DECODE_GROUPED = 1 } pe_tag_decode;
+/* Sets decoding d on a BIO head (K = 1 + 2 n labels: O, then (B, I) pairs).
+ * Grouped: O alone; each of the first lead_pairs pairs a group of its own
+ * (the relation head's subject); the other pairs one group; each pair a
+ * sub-group. Errors: PE_ERR_INVALID (K even), PE_ERR_NOMEM. */
+PE_API pe_status pe_token_head_set_bio_decode(pe_token_head *h, pe_tag_decode d, int lead_pairs, pe_error *err);
 /* As pe_mlm_head_loss: *loss_sum and *count over tokens with label >= 0;
  * with d_hidden non-NULL adds scale * dLoss/dHidden there and scale *
  * dLoss/dParam to the head's grads (Loss = the mean). Errors:

@@ -162,6 +162,24 @@ pe_status pe_token_head_set_groups(pe_token_head *h, const int *group, const int
     return PE_OK;
 }
 
+pe_status pe_token_head_set_bio_decode(pe_token_head *h, pe_tag_decode d, int lead_pairs, pe_error *err)
+{
+    if (!h || h->K % 2 != 1 || lead_pairs < 0) return pe_error_set(err, PE_ERR_INVALID, "token head: not a BIO head");
+    if (d == PE_DECODE_ARGMAX) return pe_token_head_set_groups(h, NULL, NULL, err);
+    const int K = h->K;
+    int *g = malloc((size_t)K * sizeof *g), *sb = malloc((size_t)K * sizeof *sb);
+    pe_status st = g && sb ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    for (int k = 0; st == PE_OK && k < K; k++) {
+        const int pair = (k - 1) / 2; /* the (B, I) pair of label k >= 1 */
+        g[k] = k == 0 ? 0 : pair < lead_pairs ? 1 + pair : 1 + lead_pairs;
+        sb[k] = k == 0 ? -1 : pair;
+    }
+    if (st == PE_OK) st = pe_token_head_set_groups(h, g, sb, err);
+    free(g);
+    free(sb);
+    return st;
+}
+
 /* The decision over one token's probabilities p (K): the plain argmax, or
  * with groups the group of largest total probability, within it the sub
  * of largest total (labels without a sub stand alone), then the most
