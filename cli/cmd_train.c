@@ -284,6 +284,38 @@ static void run_opts(const cJSON *tro, long default_steps, const args *a, const 
     o->progress_user = g;
 }
 
+/* One past the largest special token id ([PAD] [UNK] [CLS] [SEP] [MASK]):
+ * the ids below it are not text. */
+static int n_special_ids(const pe_tokenizer *tok)
+{
+    pe_tokenizer_special_ids sid = pe_tokenizer_get_special_ids(tok);
+    const int32_t ids[5] = {sid.pad, sid.unk, sid.cls, sid.sep, sid.mask};
+    int n = 0;
+    for (int i = 0; i < 5; i++)
+        if (ids[i] + 1 > n) n = ids[i] + 1;
+    return n;
+}
+
+/* The encoder at init (a model folder or file) on the CPU and its training
+ * copy. Returns an exit code. */
+static int open_init(const char *init, const args *a, pe_encoder **enc, pe_train **tr)
+{
+    if (!file_exists(init)) {
+        fprintf(stderr,
+                "persona: the initial model %s does not exist (make one with `persona train mlm` or `persona train "
+                "embed`, or give --init none)\n",
+                init);
+        return PE_EXIT_MISSING;
+    }
+    pe_encoder_options eo = pe_encoder_options_default();
+    eo.backend = PE_ENCODER_CPU;
+    eo.threads = a->threads;
+    pe_error err;
+    pe_status st = pe_encoder_load(init, &eo, enc, &err);
+    if (st == PE_OK) st = pe_train_new_from_encoder(*enc, tr, &err);
+    return st == PE_OK ? PE_EXIT_OK : pe_cli_fail(st, "%s", err.msg);
+}
+
 static int on_sgns_progress(uint64_t done, uint64_t total, void *user)
 {
     pe_cli_progress_update(user, "word vectors", done, total, "tokens", NULL, 0);
@@ -308,10 +340,7 @@ static int run_embed(const recipe *r, const args *a, const pe_encoder_config *cf
     so.seed = seed;
     so.threads = a->threads > 0 ? a->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (so.threads < 1) so.threads = 1;
-    pe_tokenizer_special_ids sid = pe_tokenizer_get_special_ids(tok);
-    int32_t sp[5] = {sid.pad, sid.unk, sid.cls, sid.sep, sid.mask};
-    for (int i = 0; i < 5; i++)
-        if (sp[i] + 1 > so.n_skip) so.n_skip = sp[i] + 1;
+    so.n_skip = n_special_ids(tok);
     const double std_want = num_or(eo, "std", 0.02);
     pe_error err;
     pe_error_clear(&err);
@@ -429,24 +458,13 @@ static int run_mlm(const recipe *r, const args *a)
         goto done;
     }
     if (a->init && strcmp(a->init, "none") != 0) { /* MLM on from an encoder (e.g. train embed's best/) */
-        pe_encoder_options eo = pe_encoder_options_default();
-        eo.backend = PE_ENCODER_CPU;
-        eo.threads = a->threads;
-        if (!file_exists(a->init)) {
-            fprintf(stderr, "persona: the initial model %s does not exist\n", a->init);
-            rc = PE_EXIT_MISSING;
-            goto done;
-        }
-        if ((st = pe_encoder_load(a->init, &eo, &init_enc, &err)) != PE_OK) {
-            rc = pe_cli_fail(st, "%s", err.msg);
-            goto done;
-        }
+        if ((rc = open_init(a->init, a, &init_enc, &tr)) != PE_EXIT_OK) goto done;
+        rc = PE_EXIT_FAIL;
         const pe_tokenizer *it = pe_encoder_tokenizer(init_enc);
         if (!it || pe_tokenizer_vocab_size(it) != pe_tokenizer_vocab_size(tok)) {
             fprintf(stderr, "persona: %s: its vocabulary is not the recipe's\n", a->init);
             goto done;
         }
-        st = pe_train_new_from_encoder(init_enc, &tr, &err);
     } else {
         st = pe_train_new_random(&cfg, seed, &tr, &err);
     }
@@ -460,12 +478,7 @@ static int run_mlm(const recipe *r, const args *a)
     mk.whole_word = cJSON_IsTrue(obj_get(mask, "whole_word"));
     mk.mask_id = sid.mask;
     mk.vocab_size = cfg.vocab_size;
-    mk.n_special = 0;
-    {
-        int32_t ids[5] = {sid.pad, sid.unk, sid.cls, sid.sep, sid.mask};
-        for (int i = 0; i < 5; i++)
-            if (ids[i] + 1 > mk.n_special) mk.n_special = ids[i] + 1;
-    }
+    mk.n_special = n_special_ids(tok);
     cont = calloc((size_t)cfg.vocab_size, 1);
     if (!cont) {
         rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
@@ -627,19 +640,8 @@ static int run_heads(const recipe *r, const args *a)
     /* the encoder: pretrained, or new */
     const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
     if (init) {
-        if (!file_exists(init)) {
-            fprintf(stderr, "persona: the initial model %s does not exist (pretrain one with `persona train mlm`, or give --init none)\n", init);
-            rc = PE_EXIT_MISSING;
-            goto done;
-        }
-        pe_encoder_options eo = pe_encoder_options_default();
-        eo.backend = PE_ENCODER_CPU;
-        eo.threads = a->threads;
-        if ((st = pe_encoder_load(init, &eo, &enc, &err)) != PE_OK ||
-            (st = pe_train_new_from_encoder(enc, &tr, &err)) != PE_OK) {
-            rc = pe_cli_fail(st, "%s", err.msg);
-            goto done;
-        }
+        if ((rc = open_init(init, a, &enc, &tr)) != PE_EXIT_OK) goto done;
+        rc = PE_EXIT_FAIL;
         tok = pe_encoder_tokenizer(enc);
         if (!tok) {
             fprintf(stderr, "persona: %s has no vocabulary\n", init);
