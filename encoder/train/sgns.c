@@ -5,6 +5,7 @@
  * two cores. Hogwild threads over sequence ranges, as word2vec does. */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,14 +28,9 @@ pe_sgns_options pe_sgns_options_default(void)
     return o;
 }
 
-static uint64_t next_rand(uint64_t *s)
-{
-    return enc_tr_splitmix64(s);
-}
-
 static float unit_rand(uint64_t *s)
 {
-    return (float)((next_rand(s) >> 40) * (1.0 / 16777216.0));
+    return (float)((enc_tr_splitmix64(s) >> 40) * (1.0 / 16777216.0));
 }
 
 #define SGNS_TABLE (1 << 22)
@@ -48,9 +44,8 @@ typedef struct sgns_run {
     const float *keep;      /* (V) probability of keeping a token (subsampling; 0: never used) */
     uint64_t total;         /* tokens to visit over all epochs */
     /* progress, shared */
-    pthread_mutex_t mu;
-    uint64_t done;
-    int stop;
+    _Atomic uint64_t done;
+    atomic_int stop;
 } sgns_run;
 
 typedef struct sgns_part {
@@ -78,7 +73,7 @@ static void pair_update(sgns_run *r, int input, int target, float lr, float *gra
             t = target;
             label = 1;
         } else {
-            t = r->table[next_rand(rs) % SGNS_TABLE];
+            t = r->table[enc_tr_splitmix64(rs) % SGNS_TABLE];
             if (t == target) continue;
             label = 0;
         }
@@ -121,14 +116,11 @@ static void *sgns_thread(void *arg)
                 kept[n++] = id;
             }
             /* the learning rate falls linearly over the whole run */
-            pthread_mutex_lock(&r->mu);
-            r->done += (uint64_t)len;
-            const uint64_t done = r->done;
-            pthread_mutex_unlock(&r->mu);
+            const uint64_t done = atomic_fetch_add(&r->done, (uint64_t)len) + (uint64_t)len;
             float lr = o->lr * (1.0f - (float)((double)done / (double)(r->total + 1)));
             if (lr < o->lr * 1e-4f) lr = o->lr * 1e-4f;
             for (int c = 0; c < n; c++) {
-                const int b = 1 + (int)(next_rand(&rs) % (uint64_t)o->window);
+                const int b = 1 + (int)(enc_tr_splitmix64(&rs) % (uint64_t)o->window);
                 for (int j = c - b; j <= c + b; j++) {
                     if (j == c || j < 0 || j >= n) continue;
                     pair_update(r, kept[j], kept[c], lr, grad, &rs);
@@ -207,7 +199,6 @@ pe_status pe_sgns_train(const pe_token_shard *shard, int dim, const pe_sgns_opti
     for (size_t i = 0; i < (size_t)V * D; i++) vectors[i] = (unit_rand(&rs) - 0.5f) / (float)D;
     sgns_run r = {.shard = shard, .o = &o, .V = V, .D = D, .in = vectors, .out = outv, .table = table, .keep = keep,
                   .total = total * (uint64_t)o.epochs};
-    pthread_mutex_init(&r.mu, NULL);
     const int T = o.threads;
     pthread_t th[256];
     sgns_part parts[256];
@@ -220,7 +211,6 @@ pe_status pe_sgns_train(const pe_token_shard *shard, int dim, const pe_sgns_opti
     }
     for (int t = 0; t < T - 1; t++)
         if (started[t]) pthread_join(th[t], NULL);
-    pthread_mutex_destroy(&r.mu);
     if (r.stop) st = pe_error_set(err, PE_ERR_INVALID, "sgns: stopped by its progress callback");
     for (size_t i = 0; st == PE_OK && i < (size_t)V * D; i++)
         if (!isfinite(vectors[i])) st = pe_error_set(err, PE_ERR_INVALID, "sgns: a vector is not finite");
