@@ -88,7 +88,9 @@ PE_API size_t pe_rel_data_discontiguous(const pe_rel_data *d);
 PE_API pe_status pe_rel_labels_make(const char *const *relations, int n, char ***labels, int *n_labels, pe_error *err);
 PE_API void pe_rel_labels_free(char **labels, int n);
 
-/* Adds the utterances as training examples (see pe_ner_add_examples). */
+/* Adds the utterances as training examples (see pe_ner_add_examples). The
+ * words of an object that is not one span, and those between them, are left
+ * out of the loss (label -100) rather than taught as O. */
 PE_API pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, pe_tag_data *data,
                               pe_error *err);
 

@@ -349,13 +349,19 @@ void pe_rel_labels_free(char **labels, int n)
 }
 
 /* Word labels of an utterance (O = 0, B-SUBJ 1, I-SUBJ 2, B-r 3 + 2r,
- * I-r 4 + 2r); counts objects that could not be placed. */
+ * I-r 4 + 2r, -1 not trained); counts objects that could not be placed.
+ * An object that is not one span cannot be tagged, but its words are not
+ * "O" either: they and the words between them are left out of the loss
+ * (-1), so that the model is not taught that such objects are nothing. */
 static void word_labels(const pe_rel_utterance *u, int32_t *wl, size_t *conflicts)
 {
     for (int w = 0; w < u->n_words; w++) wl[w] = 0;
     for (int q = 0; q < u->n_triples; q++) {
         const pe_rel_triple *t = &u->triples[q];
-        if (t->discontiguous) continue;
+        if (t->discontiguous) {
+            for (int w = t->obj_start; w < t->obj_end; w++) wl[w] = -1;
+            continue;
+        }
         int free_span = 1;
         for (int w = t->obj_start; w < t->obj_end; w++) free_span &= wl[w] == 0;
         if (!free_span) {
@@ -391,7 +397,7 @@ pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int
         if (st == PE_OK) {
             for (int t = 0; t < len; t++) lab[t] = -100;
             for (int w = 0; w < u->n_words; w++)
-                if (first[w] >= 0) lab[first[w]] = wl[w];
+                if (first[w] >= 0) lab[first[w]] = wl[w] < 0 ? -100 : wl[w];
             st = pe_tag_data_add(data, ids, lab, NULL, len, err);
         }
         free(ids);

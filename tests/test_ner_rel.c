@@ -435,6 +435,22 @@ static void test_end_to_end(void)
     pe_tag_data_new(&rdd, &err);
     PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)nlab, nn, 64, NULL, 0, nd, NULL, &err), PE_OK);
     PE_CHECK_EQ_INT(pe_rel_add_examples(rd, tok, 64, rdd, &err), PE_OK);
+    /* "i like to cook and swim", object cook ... swim (not one span): its
+     * words are left out of the loss, not taught as O; "i like to" are
+     * trained (B-SUBJ, O, O) */
+    PE_CHECK_EQ_INT(pe_tag_data_count(rdd), 5);
+    if (pe_tag_data_count(rdd) == 5) {
+        pe_tag_example ex = pe_tag_data_get(rdd, 4);
+        int trained = 0, subj = 0, obj = 0;
+        for (int t = 0; t < ex.len; t++) {
+            trained += ex.labels[t] != -100;
+            subj += ex.labels[t] == 1;
+            obj += ex.labels[t] >= 3;
+        }
+        PE_CHECK_EQ_INT(trained, 3);
+        PE_CHECK_EQ_INT(subj, 1);
+        PE_CHECK_EQ_INT(obj, 0);
+    }
     pe_token_head *nh = NULL, *rh = NULL;
     pe_token_head_new("ner", 32, nn, 0, 0, 1, &nh, &err);
     pe_token_head_new("rel", 32, nr, 0, 0, 2, &rh, &err);
