@@ -181,6 +181,81 @@ static size_t clause_start(const char *t, size_t ss, size_t pos)
     return c;
 }
 
+/* The words of [a, b) from the end back, at most max_words, each lower-case
+ * ASCII-folded into w (malloc'd by the caller, n_words returned). */
+static int last_words(const char *t, size_t a, size_t b, char w[][16], int max_words)
+{
+    int n = 0;
+    size_t i = b;
+    while (n < max_words && i > a) {
+        while (i > a && !isalnum((unsigned char)t[i - 1]) && t[i - 1] != '\'') i--;
+        size_t e = i;
+        while (i > a && (isalnum((unsigned char)t[i - 1]) || t[i - 1] == '\'')) i--;
+        if (e == i) break;
+        size_t k = e - i < 15 ? e - i : 15;
+        for (size_t j = 0; j < k; j++) w[n][j] = (char)tolower((unsigned char)t[i + j]);
+        w[n][k] = '\0';
+        n++;
+    }
+    return n;
+}
+
+/* Words that end the reach of a cue: a new verb phrase or conjunction. */
+static int cue_barrier(const char *w)
+{
+    static const char *const b[] = {"and", "or", "but", "so", "because", "though", "although", "that", "who",
+                                    "which", "when", "if", "while", "since", "i", "we", "you", "he", "she", "they"};
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++)
+        if (!strcmp(w, b[i])) return 1;
+    return 0;
+}
+
+/* A negation among the (at most 5) words before the object in its clause,
+ * before any barrier word: "i do not have any pets", "i am not a fan of
+ * sushi", "i never eat meat"; "i have no pets". The subject "i" is the
+ * barrier that ends the search, so "i don't know but i love x" stays. */
+static int negated_before(const char *t, size_t cs, size_t start)
+{
+    char w[6][16];
+    int n = last_words(t, cs, start, w, 6);
+    static const char *const neg[] = {"not", "never", "no", "don't", "dont", "doesn't", "doesnt", "didn't", "didnt",
+                                      "can't", "cant", "cannot", "won't", "haven't", "hasn't", "isn't", "aren't",
+                                      "wasn't", "n't", "nor", "neither"};
+    for (int k = 0; k < n && k < 5; k++) {
+        for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+            if (!strcmp(w[k], neg[i])) return 1;
+        if (cue_barrier(w[k]) && k > 0) return 0;
+    }
+    return 0;
+}
+
+/* "i really hate sushi" read as like_food: a dislike verb among the words
+ * before the object (as negated_before reaches) turns a like_X / favorite_X
+ * relation into dislike_X (or "dislike" when there is none). NULL: no such
+ * verb, or e is no liking. */
+static const pe_fusion_schema_entry *dislike_of(const pe_fusion_schema_entry *e, const char *t, size_t cs, size_t start)
+{
+    const char *suffix = !strncmp(e->relation, "like_", 5) ? e->relation + 5
+                       : !strncmp(e->relation, "favorite_", 9) ? e->relation + 9 : NULL;
+    if (!suffix) return NULL;
+    char w[6][16];
+    int n = last_words(t, cs, start, w, 6), hit = 0;
+    static const char *const verbs[] = {"hate", "hates", "hated", "dislike", "dislikes", "detest", "detests", "loathe",
+                                        "loathes", "despise", "despises", "stand"};
+    for (int k = 0; k < n && k < 5 && !hit; k++) {
+        for (size_t i = 0; i < sizeof verbs / sizeof *verbs && !hit; i++)
+            if (!strcmp(w[k], verbs[i]))
+                hit = strcmp(w[k], "stand") || (k + 1 < n && (!strcmp(w[k + 1], "can't") || !strcmp(w[k + 1], "cannot") ||
+                                                                !strcmp(w[k + 1], "cant")));
+        if (cue_barrier(w[k]) && k > 0) break;
+    }
+    if (!hit) return NULL;
+    char name[64];
+    snprintf(name, sizeof name, "dislike_%s", suffix);
+    const pe_fusion_schema_entry *d = pe_fusion_schema_find(name);
+    return d ? d : pe_fusion_schema_find("dislike");
+}
+
 /* ---- sensitivity ---- */
 
 static const struct {
@@ -612,15 +687,20 @@ static pe_status fuse_triple(ctx *x, const pe_fusion_triple *tr)
         return PE_OK;
     }
 
-    /* polarity from the sentence: "used to", "no longer" */
-    pe_fusion_polarity pol = e->polarity;
-    const char *targets = e->targets, *attribute = e->attribute;
-    const char *rule = pol == PE_FUSION_NEGATE ? "negation" : pol == PE_FUSION_PAST ? "past" : "map_relation";
+    /* polarity from the sentence: "used to", "no longer", a dislike verb or a
+     * negation before the object in its clause (the model is weak on both) */
     size_t ss, se;
     sentence_of(m->text, m->len, tr->start, tr->end, &ss, &se);
+    const size_t cs0 = clause_start(m->text, ss, tr->start);
+    const pe_fusion_schema_entry *dis = e->polarity == PE_FUSION_ASSERT ? dislike_of(e, m->text, cs0, tr->start) : NULL;
+    if (dis) e = dis;
+    pe_fusion_polarity pol = e->polarity;
+    const char *targets = e->targets, *attribute = e->attribute;
+    const char *rule = dis ? "negation_dislike_verb"
+                     : pol == PE_FUSION_NEGATE ? "negation" : pol == PE_FUSION_PAST ? "past" : "map_relation";
     int self_past = 0;
     if (pol == PE_FUSION_ASSERT) {
-        size_t cs = clause_start(m->text, ss, tr->start), ce = tr->end;
+        size_t cs = cs0, ce = tr->end;
         while (ce < se && !strchr(",;:", m->text[ce])) ce++;
         if (has_phrase(m->text, cs, tr->start, "no longer") || has_phrase(m->text, tr->end, ce, "anymore") ||
             has_phrase(m->text, tr->end, ce, "any more")) {
@@ -628,6 +708,11 @@ static pe_status fuse_triple(ctx *x, const pe_fusion_triple *tr)
             targets = e->attribute;
             attribute = NULL;
             rule = "negation_no_longer";
+        } else if (negated_before(m->text, cs, tr->start)) {
+            pol = PE_FUSION_NEGATE;
+            targets = e->attribute;
+            attribute = NULL;
+            rule = "negation_cue";
         } else if (has_phrase(m->text, cs, tr->start, "used to") || has_phrase(m->text, cs, tr->start, "formerly")) {
             self_past = 1;
             rule = "past_used_to";

@@ -43,7 +43,15 @@
  * "now", "currently" and sentence ends) says "used to" / "formerly" before
  * the object is treated as PAST of its own attribute (stored, then
  * retracted with reason "past"); "no longer" before or "anymore" after
- * the object as NEGATE of it.
+ * the object as NEGATE of it. The relation model is weak on polarity, so
+ * two cues among the (at most 5) words before the object in its clause,
+ * up to a conjunction, relative pronoun or personal pronoun, override it:
+ * a negation ("not", "never", "no", "don't", "can't", ...) makes an ASSERT
+ * triple NEGATE of its own attribute (rule "negation_cue": "i do not have
+ * any pets"), and a dislike verb ("hate", "dislike", "detest", "loathe",
+ * "despise", "can't stand") turns like_X / favorite_X into dislike_X, or
+ * "dislike" when the table has no dislike_X (rule "negation_dislike_verb":
+ * "i really hate sushi").
  * Relations missing from the table map to attribute "other.<relation>",
  * multi-valued, sensitivity none, no type check.
  *

@@ -351,6 +351,30 @@ static void test_fusion_rules(void)
     PE_CHECK(find_attr(l, "does_not_have", "pets") != NULL);
     pe_ps_attr_list_free(l);
 
+    /* polarity cues the model misses: a dislike verb turns like_food into
+     * dislike_food; a negation before the object retracts; a negation
+     * behind another subject ("i don't know but i love x") does not */
+    tri dv1[] = {{"like_food", "sushi", 0.9f}, {"have_pet", "cat", 0.9f}};
+    PE_CHECK_EQ_INT(fuse(f, "dave", "d1", t0, "i love sushi and i have a cat", dv1, 2, &c), PE_OK);
+    tri dv2[] = {{"like_food", "sushi", 0.95f}};
+    PE_CHECK_EQ_INT(fuse(f, "dave", "d2", t0 + day, "i really hate sushi", dv2, 1, &c), PE_OK);
+    tri dv3[] = {{"have_pet", "pets", 0.6f}};
+    PE_CHECK_EQ_INT(fuse(f, "dave", "d3", t0 + 2 * day, "i do not have any pets .", dv3, 1, &c), PE_OK);
+    tri dv4[] = {{"like_food", "pizza", 0.9f}, {"like_animal", "dogs", 0.9f}};
+    PE_CHECK_EQ_INT(fuse(f, "dave", "d4", t0 + 3 * day, "i don't know why but i love pizza. i can't stand dogs", dv4, 2, &c),
+                    PE_OK);
+    l = attrs_of("dave");
+    PE_CHECK(find_attr(l, "foods", "sushi") && find_attr(l, "foods", "sushi")->state == PE_PS_RETRACTED);
+    const pe_ps_attr *dis = find_attr(l, "disliked_foods", "sushi");
+    PE_CHECK(dis && dis->state == PE_PS_CURRENT && dis->n_evidence == 1 &&
+             !strcmp(dis->evidence[0].rule, "negation_dislike_verb"));
+    PE_CHECK(find_attr(l, "pets", "cat") && find_attr(l, "pets", "cat")->state == PE_PS_RETRACTED);
+    PE_CHECK(find_attr(l, "pets", "pets") == NULL);
+    PE_CHECK(find_attr(l, "foods", "pizza") && find_attr(l, "foods", "pizza")->state == PE_PS_CURRENT);
+    PE_CHECK(find_attr(l, "animals", "dogs") == NULL);
+    PE_CHECK(find_attr(l, "disliked_animals", "dogs") && find_attr(l, "disliked_animals", "dogs")->state == PE_PS_CURRENT);
+    pe_ps_attr_list_free(l);
+
     /* "used to" and pre_employed_by_company age out */
     tri k[] = {{"employed_by_company", "google", 0.9f}};
     PE_CHECK_EQ_INT(fuse(f, "bob", "b1", t0, "i work at google", k, 1, &c), PE_OK);
