@@ -753,6 +753,16 @@ static int run_heads(const recipe *r, const args *a)
                 pe_rel_data_count(rtrain), pe_rel_data_skipped(rtrain), pe_rel_data_discontiguous(rtrain),
                 pe_rel_data_conflicts(rtrain), pe_rel_data_count(rdev), pe_rel_data_n_relations(rtrain));
         if (pe_rel_data_skipped(rtrain)) fprintf(stderr, "persona: first skipped line: %s\n", pe_rel_data_first_problem(rtrain));
+        const int swaps = (int)num_or(relj, "augment_swaps", 0.0);
+        if (swaps > 0) {
+            size_t added = 0;
+            if ((st = pe_rel_add_swapped_examples(rtrain, tok, max_len, swaps, seed + 7, rtd, &added, &err)) != PE_OK) {
+                rc = pe_cli_fail(st, "%s", err.msg);
+                goto done;
+            }
+            fprintf(stderr, "persona: rel: %zu more training examples with another utterance's object (augment_swaps %d)\n",
+                    added, swaps);
+        }
         objs[n_obj] = pe_tag_objective_get(robj);
         weights[n_obj++] = (float)num_or(relj, "weight", 1.0);
     }

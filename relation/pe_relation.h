@@ -94,6 +94,16 @@ PE_API void pe_rel_labels_free(char **labels, int n);
 PE_API pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, pe_tag_data *data,
                               pe_error *err);
 
+/* Object-swap augmentation: for each utterance of one (contiguous) object,
+ * `copies` more training examples in which the object's words are those of
+ * another utterance of the same relation, drawn reproducibly from seed
+ * ("i live in colorado ." + "san diego" -> "i live in san diego ."), so that
+ * the head learns the relation from the context more than from the object
+ * word. *added (may be NULL): the examples added. Errors: PE_ERR_INVALID,
+ * PE_ERR_NOMEM, the tokenizer's. */
+PE_API pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int copies,
+                                             uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err);
+
 /* Triples from word tags (labels as pe_rel_labels_make; conf may be NULL). *t
  * malloc'd (NULL when none). */
 PE_API pe_status pe_rel_decode(const int32_t *word_labels, const float *conf, int n_words, int n_relations,

@@ -380,31 +380,127 @@ static void word_labels(const pe_rel_utterance *u, int32_t *wl, size_t *conflict
     }
 }
 
+static pe_status add_utterance(const pe_rel_utterance *u, const pe_tokenizer *tok, int max_len, pe_tag_data *data,
+                               size_t *conflicts, pe_error *err)
+{
+    int32_t *ids = NULL, *lab = NULL, *wl = malloc(((size_t)u->n_words + 1) * sizeof *wl);
+    int len = 0, *first = NULL;
+    if (!wl) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    word_labels(u, wl, conflicts);
+    pe_status st = pe_tag_encode_words(tok, (const char *const *)u->words, u->n_words, max_len, &ids, &len, &first, err);
+    if (st == PE_OK && !(lab = malloc((size_t)len * sizeof *lab))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    if (st == PE_OK) {
+        for (int t = 0; t < len; t++) lab[t] = -100;
+        for (int w = 0; w < u->n_words; w++)
+            if (first[w] >= 0) lab[first[w]] = wl[w] < 0 ? -100 : wl[w];
+        st = pe_tag_data_add(data, ids, lab, NULL, len, err);
+    }
+    free(ids);
+    free(first);
+    free(lab);
+    free(wl);
+    return st;
+}
+
 pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, pe_tag_data *data,
                               pe_error *err)
 {
     pe_status st = PE_OK;
     pe_rel_data *dm = (pe_rel_data *)d;
     dm->conflicts = 0;
+    for (size_t i = 0; i < d->n && st == PE_OK; i++) st = add_utterance(&d->u[i], tok, max_len, data, &dm->conflicts, err);
+    return st;
+}
+
+/* A reproducible draw in [0, n) for (seed, i). */
+static size_t draw(uint64_t seed, uint64_t i, size_t n)
+{
+    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (size_t)((z ^ (z >> 31)) % n);
+}
+
+/* Utterance u with its one object replaced by donor v's object. -1: not
+ * possible (the subject inside the object), -2: out of memory. */
+static int swap_object(const pe_rel_utterance *u, const pe_rel_utterance *v, pe_rel_utterance *out)
+{
+    const pe_rel_triple *a = &u->triples[0], *b = &v->triples[0];
+    memset(out, 0, sizeof *out);
+    if (a->subj_start >= 0 && a->subj_start < a->obj_end && a->subj_end > a->obj_start) return -1;
+    const int lv = b->obj_end - b->obj_start, delta = lv - (a->obj_end - a->obj_start);
+    out->n_words = u->n_words + delta;
+    out->words = calloc((size_t)out->n_words, sizeof *out->words);
+    out->triples = malloc(sizeof *out->triples);
+    if (!out->words || !out->triples) return -2;
+    int k = 0;
+    for (int w = 0; w < a->obj_start; w++) out->words[k++] = u->words[w];
+    for (int w = b->obj_start; w < b->obj_end; w++) out->words[k++] = v->words[w];
+    for (int w = a->obj_end; w < u->n_words; w++) out->words[k++] = u->words[w];
+    pe_rel_triple t = *a;
+    t.obj_end = a->obj_start + lv;
+    if (t.subj_start >= a->obj_end) {
+        t.subj_start += delta;
+        t.subj_end += delta;
+    }
+    out->triples[0] = t;
+    out->n_triples = 1;
+    return 0;
+}
+
+pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int copies,
+                                      uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err)
+{
+    if (added) *added = 0;
+    if (!d || !tok || !data || copies < 0) return pe_error_set(err, PE_ERR_INVALID, "relation: bad argument");
+    if (copies == 0 || d->n == 0) return PE_OK;
+    /* the utterances of one contiguous object, by relation */
+    size_t *order = malloc(d->n * sizeof *order), *start = calloc((size_t)d->n_rel + 1, sizeof *start);
+    if (!order || !start) {
+        free(order);
+        free(start);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < d->n; i++)
+        if (d->u[i].n_triples == 1 && !d->u[i].triples[0].discontiguous) start[d->u[i].triples[0].relation + 1]++;
+    for (int r = 0; r < d->n_rel; r++) start[r + 1] += start[r];
+    size_t *fill = calloc((size_t)d->n_rel + 1, sizeof *fill);
+    if (!fill) {
+        free(order);
+        free(start);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < d->n; i++)
+        if (d->u[i].n_triples == 1 && !d->u[i].triples[0].discontiguous) {
+            const int r = d->u[i].triples[0].relation;
+            order[start[r] + fill[r]++] = i;
+        }
+    pe_status st = PE_OK;
+    size_t n_added = 0, ignored = 0;
     for (size_t i = 0; i < d->n && st == PE_OK; i++) {
         const pe_rel_utterance *u = &d->u[i];
-        int32_t *ids = NULL, *lab = NULL, *wl = malloc(((size_t)u->n_words + 1) * sizeof *wl);
-        int len = 0, *first = NULL;
-        if (!wl) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-        word_labels(u, wl, &dm->conflicts);
-        st = pe_tag_encode_words(tok, (const char *const *)u->words, u->n_words, max_len, &ids, &len, &first, err);
-        if (st == PE_OK && !(lab = malloc((size_t)len * sizeof *lab))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-        if (st == PE_OK) {
-            for (int t = 0; t < len; t++) lab[t] = -100;
-            for (int w = 0; w < u->n_words; w++)
-                if (first[w] >= 0) lab[first[w]] = wl[w] < 0 ? -100 : wl[w];
-            st = pe_tag_data_add(data, ids, lab, NULL, len, err);
+        if (u->n_triples != 1 || u->triples[0].discontiguous) continue;
+        const int r = u->triples[0].relation;
+        const size_t n_r = start[r + 1] - start[r];
+        if (n_r < 2) continue;
+        for (int c = 0; c < copies && st == PE_OK; c++) {
+            const pe_rel_utterance *v = &d->u[order[start[r] + draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_r)]];
+            if (v == u) continue;
+            pe_rel_utterance x;
+            const int rc = swap_object(u, v, &x);
+            if (rc == -2) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            else if (rc == 0) {
+                st = add_utterance(&x, tok, max_len, data, &ignored, err);
+                n_added += st == PE_OK;
+            }
+            free(x.words); /* borrowed strings */
+            free(x.triples);
         }
-        free(ids);
-        free(first);
-        free(lab);
-        free(wl);
     }
+    free(order);
+    free(start);
+    free(fill);
+    if (added) *added = n_added;
     return st;
 }
 

@@ -402,6 +402,64 @@ static void test_rel_reader_and_score(void)
 
 /* ---- end to end: fine-tune, save, load, extract ---- */
 
+/* Object swaps: "i live in paris ." and "we moved to new york city" lend
+ * each other their objects; every added example has one object, of one
+ * or three words, under live_in's labels. */
+static void test_rel_swaps(void)
+{
+    pe_tokenizer *tok = vocab16k();
+    if (!tok) return;
+    char path[700];
+    snprintf(path, sizeof path, "%s/swaps.jsonl", tmpdir);
+    FILE *f = fopen(path, "w");
+    PE_CHECK(f != NULL);
+    if (!f) {
+        pe_tokenizer_free(tok);
+        return;
+    }
+    fputs("{\"tokens\": [\"i\", \"live\", \"in\", \"paris\", \".\"], \"head\": [0], \"tail\": [3], \"label\": \"live_in\"}\n"
+          "{\"tokens\": [\"we\", \"moved\", \"to\", \"new\", \"york\", \"city\"], \"head\": [0], \"tail\": [3, 4, 5], "
+          "\"label\": \"live_in\"}\n"
+          "{\"tokens\": [\"i\", \"love\", \"pizza\"], \"head\": [0], \"tail\": [2], \"label\": \"like_food\"}\n",
+          f);
+    fclose(f);
+    pe_error err;
+    pe_rel_data *d = NULL;
+    PE_CHECK_EQ_INT(pe_rel_data_read(path, NULL, 0, 1, &d, &err), PE_OK);
+    pe_tag_data *td = NULL;
+    PE_CHECK_EQ_INT(pe_tag_data_new(&td, &err), PE_OK);
+    size_t added = 99;
+    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, 4, 1, td, &added, &err), PE_OK);
+    PE_CHECK(added >= 2 && added <= 8); /* like_food has no donor; a draw of the utterance itself is skipped */
+    PE_CHECK_EQ_INT(pe_tag_data_count(td), added);
+    const int live = !strcmp(pe_rel_data_relation(d, 0), "live_in") ? 0 : 1;
+    int long_obj = 0, short_obj = 0;
+    for (size_t i = 0; i < pe_tag_data_count(td); i++) {
+        pe_tag_example ex = pe_tag_data_get(td, i);
+        int b = 0, in = 0, other = 0;
+        for (int t = 0; t < ex.len; t++) {
+            b += ex.labels[t] == 3 + 2 * live;
+            in += ex.labels[t] == 4 + 2 * live;
+            other += ex.labels[t] >= 3 && ex.labels[t] != 3 + 2 * live && ex.labels[t] != 4 + 2 * live;
+        }
+        PE_CHECK(b == 1 && other == 0 && (in == 0 || in == 2));
+        long_obj += in == 2;
+        short_obj += in == 0;
+    }
+    PE_CHECK(long_obj >= 1 && short_obj >= 1); /* both directions were drawn with 4 copies */
+    /* the same seed, the same examples */
+    pe_tag_data *td2 = NULL;
+    size_t added2 = 0;
+    PE_CHECK_EQ_INT(pe_tag_data_new(&td2, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, 4, 1, td2, &added2, &err), PE_OK);
+    PE_CHECK_EQ_INT(added2, added);
+    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, -1, 1, td2, &added2, &err), PE_ERR_INVALID);
+    pe_tag_data_free(td);
+    pe_tag_data_free(td2);
+    pe_rel_data_free(d);
+    pe_tokenizer_free(tok);
+}
+
 static void test_end_to_end(void)
 {
     pe_tokenizer *tok = vocab16k();
@@ -558,6 +616,7 @@ int main(void)
     PE_RUN(test_ner_examples);
     PE_RUN(test_word_features);
     PE_RUN(test_grouped_decode);
+    PE_RUN(test_rel_swaps);
     PE_RUN(test_rel_reader_and_score);
     PE_RUN(test_end_to_end);
     if (pe_test_failures == 0) {
