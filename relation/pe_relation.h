@@ -104,8 +104,10 @@ PE_API pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *t
 PE_API pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int copies,
                                              uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err);
 
-/* Triples from word tags (labels as pe_rel_labels_make; conf may be NULL). *t
- * malloc'd (NULL when none). */
+/* Triples from word tags (labels as pe_rel_labels_make; conf may be NULL). A
+ * B-r right after an object of the same relation r continues it (the head
+ * often opens "the beatles" twice); the score is the mean conf over the
+ * object's words. *t malloc'd (NULL when none). */
 PE_API pe_status pe_rel_decode(const int32_t *word_labels, const float *conf, int n_words, int n_relations,
                         pe_rel_triple **t, int *n, pe_error *err);
 

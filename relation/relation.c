@@ -535,6 +535,12 @@ pe_status pe_rel_decode(const int32_t *wl, const float *conf, int n, int n_rel, 
         if (is_subj) {
             ss[ns] = w;
             se[ns++] = e;
+        } else if (no > 0 && t[no - 1].obj_end == w && t[no - 1].relation == r) {
+            /* B-r right after an object of r ("the" "beatles"): one object */
+            pe_rel_triple *p = &t[no - 1];
+            const int n0 = p->obj_end - p->obj_start;
+            p->score = (float)((p->score * n0 + sc) / (n0 + e - w));
+            p->obj_end = e;
         } else {
             t[no++] = (pe_rel_triple){-1, -1, w, e, r, (float)(sc / (e - w)), 0};
         }

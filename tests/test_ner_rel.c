@@ -370,6 +370,22 @@ static void test_rel_reader_and_score(void)
         PE_CHECK_EQ_INT(t[1].subj_start, 5); /* the nearest subject before */
         PE_CHECK_EQ_INT(t[1].obj_start, 7);
     }
+    /* B-r right after an object of r: one object ("the" "beatles"); after
+     * another relation's object: two */
+    {
+        const int32_t wm[5] = {1, 3 + 2 * like_food, 3 + 2 * like_food, 4 + 2 * like_food, 3 + 2 * have_pet};
+        const float cm[5] = {1.0f, 0.2f, 0.8f, 0.8f, 0.5f};
+        pe_rel_triple *tm = NULL;
+        int nm = 0;
+        PE_CHECK_EQ_INT(pe_rel_decode(wm, cm, 5, 6, &tm, &nm, &err), PE_OK);
+        PE_CHECK_EQ_INT(nm, 2);
+        if (nm == 2) {
+            PE_CHECK(tm[0].relation == like_food && tm[0].obj_start == 1 && tm[0].obj_end == 4);
+            PE_CHECK(fabsf(tm[0].score - 0.6f) < 1e-6f);
+            PE_CHECK(tm[1].relation == have_pet && tm[1].obj_start == 4 && tm[1].obj_end == 5);
+        }
+        free(tm);
+    }
     /* scoring: utterance 1 fully right; utterance 0 ("live in paris") predicted with the wrong span */
     const pe_rel_utterance *gold[2] = {pe_rel_data_get(d, 1), pe_rel_data_get(d, 0)};
     pe_rel_triple wrong = {0, 1, 2, 4, pe_rel_data_get(d, 0)->triples[0].relation, 0.5f, 0};
