@@ -9,8 +9,8 @@
 
 #include "link_internal.h"
 
-enum { BIT_PERSON = 1, BIT_PLACE = 2, BIT_ORG = 4, BIT_WORK = 8, BIT_PRODUCT = 16, BIT_TEAM = 32 };
-#define NBITS 6 /* coarse type bits */
+enum { BIT_PERSON = 1, BIT_PLACE = 2, BIT_ORG = 4, BIT_WORK = 8, BIT_PRODUCT = 16, BIT_TEAM = 32, BIT_LANG = 64 };
+#define NBITS 7 /* coarse type bits */
 
 /* Root classes of the coarse types: Wikidata classes (their P279*
  * subclasses inherit the type) and DBpedia ontology classes (the store
@@ -38,6 +38,7 @@ static const struct { const char *term; unsigned bits; } k_roots[] = {
     {"Q2424752", BIT_PRODUCT}, {"Q431289", BIT_PRODUCT}, {"Q7397", BIT_PRODUCT}, {"Q7889", BIT_PRODUCT | BIT_WORK},
     {"Q40056", BIT_PRODUCT}, {"Q166142", BIT_PRODUCT}, {"Q1420", BIT_PRODUCT}, {"Q3231690", BIT_PRODUCT},
     {"Q9135", BIT_PRODUCT},
+    {"Q34770", BIT_LANG}, {"Q20162172", BIT_LANG}, {"Q41710", BIT_LANG}, {"Q2472587", BIT_LANG},
 };
 static const struct { const char *name; unsigned bits; } k_dbo[] = {
     {"Person", BIT_PERSON}, {"MusicalArtist", BIT_PERSON}, {"Politician", BIT_PERSON}, {"OfficeHolder", BIT_PERSON},
@@ -64,6 +65,7 @@ static const struct { const char *name; unsigned bits; } k_dbo[] = {
     {"Magazine", BIT_WORK}, {"VideoGame", BIT_WORK | BIT_PRODUCT},
     {"Software", BIT_PRODUCT}, {"Automobile", BIT_PRODUCT}, {"InformationAppliance", BIT_PRODUCT},
     {"Aircraft", BIT_PRODUCT}, {"ProgrammingLanguage", BIT_PRODUCT},
+    {"Language", BIT_LANG}, {"EthnicGroup", BIT_LANG},
 };
 
 #define HIST_MAX 256
@@ -91,7 +93,7 @@ struct pe_linker {
 
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
-    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type"};
+    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -1092,6 +1094,7 @@ static void features(call *c)
             f[PE_LINK_F_AMBIGUITY] = log((double)m->nc) / 4.0;
             f[PE_LINK_F_TEAM] = (e->bits & BIT_TEAM) != 0;
             f[PE_LINK_F_COH_TYPE] = 0; /* set by type_coherence() after a first pass */
+            f[PE_LINK_F_LANG_PEOPLE] = (e->bits & BIT_LANG) != 0;
             f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = 0; /* set by context() when on */
         }
     }

@@ -202,6 +202,8 @@ typedef enum pe_link_feature {
     PE_LINK_F_TEAM,          /* 1 when it is a sports team (club, national team) */
     PE_LINK_F_COH_TYPE,      /* second pass: the other mentions' share of first-pass score on candidates of
                                 its coarse type (a sports team counting as a team only), 0..1 */
+    PE_LINK_F_LANG_PEOPLE,   /* 1 when it is a language or a people (ethnic group): "Russian" as the language,
+                                where news benchmarks mostly mean the country */
     PE_LINK_NFEATURES
 } pe_link_feature;
 

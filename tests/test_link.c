@@ -453,6 +453,9 @@ static void test_fuzzy_stem_variant(void)
         const pe_link_candidate *pl = find(&r->mentions[0], "Q36"), *lang = find(&r->mentions[0], "Q809");
         PE_CHECK(pl && (pl->via & PE_LINK_VIA_STEM) && pl->f[PE_LINK_F_STEM] == 1 && pl->f[PE_LINK_F_STEM_PLACE] == 1);
         PE_CHECK(lang && (lang->via & PE_LINK_VIA_EXACT));
+        /* the language itself is a language (P31 Q34770), the country not */
+        PE_CHECK(lang && lang->f[PE_LINK_F_LANG_PEOPLE] == 1);
+        PE_CHECK(pl && pl->f[PE_LINK_F_LANG_PEOPLE] == 0);
     }
     pe_link_result_free(r);
     /* a name ending with the word */
