@@ -142,7 +142,7 @@ extern "C" {
 #define PE_LINK_FUZZY_MAX_GRAMS 64      /* trigrams of a mention's form read at most */
 #define PE_LINK_FUZZY_FORMS 4           /* fuzzy or acronym forms looked up per mention */
 #define PE_LINK_EXTENSION_FORMS 8       /* longer-name and stem forms looked up per mention */
-#define PE_LINK_TEAM_FORMS 4            /* sports-team forms looked up per mention */
+#define PE_LINK_TEAM_FORMS 8            /* sports-team forms looked up per mention */
 #define PE_LINK_PREFIX_SCAN 2000        /* index keys read at most per prefix search */
 #define PE_LINK_MAX_NEIGHBOURS 256       /* statements read per candidate for coherence */
 #define PE_LINK_COHERENCE_WINDOW 64      /* other mentions considered for coherence */
