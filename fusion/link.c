@@ -1171,7 +1171,9 @@ static unsigned fine_bits(unsigned bits)
  * candidates) spreads its score mass, normalised to 1, over the coarse
  * types of its candidates; a history entity counts with mass 1 on its
  * type. The feature is the mean over those mentions of the mass on the
- * candidate's type(s) (at most 1 each). O(M (K + B)) with prefix sums. */
+ * candidate's type bits (summed over its bits, the mean clipped to 1).
+ * O(M (K + B + W)) with prefix sums over the mentions (W: the window, for
+ * leaving out the mentions of the candidate's own form). */
 static pe_status type_coherence(call *c)
 {
     size_t nh = c->hist ? c->hist->n : 0;
