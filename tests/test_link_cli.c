@@ -129,7 +129,8 @@ static void test_index_and_link(void)
         cJSON *c2 = cJSON_GetArrayItem(cands, 2);
         cJSON *fe2 = c2 ? cJSON_GetObjectItem(c2, "features") : NULL;
         PE_CHECK(fe2 && cJSON_IsNumber(cJSON_GetObjectItem(fe2, "team")) && cJSON_IsNumber(cJSON_GetObjectItem(fe2, "coh_type")) &&
-                 cJSON_IsNumber(cJSON_GetObjectItem(fe2, "lang_people")));
+                 cJSON_IsNumber(cJSON_GetObjectItem(fe2, "lang_people")) &&
+                 cJSON_IsNumber(cJSON_GetObjectItem(fe2, "dateline_city")));
         PE_CHECK_EQ_INT(cJSON_GetObjectItem(fe, "type")->valuedouble, 1); /* a place, typed place */
         PE_CHECK(cJSON_IsArray(cJSON_GetObjectItem(c0, "via")));
         PE_CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "entity")), "Q155223"); /* acronym */
