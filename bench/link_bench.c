@@ -2,7 +2,7 @@
  * scripts/bench-link.sh; figures in docs/BENCHMARKS.md).
  *
  *   pe_bench_link --db DB --index DIR [--build-index] [--model F]
- *                 [--train DEV.jsonl --save-model F] [--l2 X] [--nil-loss X] [--gold-types]
+ *                 [--train DEV.jsonl --save-model F] [--rounds N] [--l2 X] [--nil-loss X] [--gold-types]
  *                 [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]
  *                 [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N]
  *                 [FILE.benchmark.jsonl ...]
@@ -11,7 +11,10 @@
  * the context vectors to it (pe_link_index_embed); --no-context leaves the
  * context feature off; --window N: context words on each side (0 = text). --train links
  * DEV (prior-only ranker), fits the ranker and its NIL threshold on it, saves
- * it to --save-model and then uses it for the FILEs; --model loads one.
+ * it to --save-model and then uses it for the FILEs; --rounds N (default 2)
+ * repeats that N times, each round after the first linking DEV with the
+ * ranker of the round before (so that coh_type, a second-pass feature, is
+ * learnt from the scores the trained linker sees); --model loads one.
  * Prints one JSON object a line: the index build, the training, then each
  * file's pe_link_eval_result with the process's peak RSS so far.
  */
@@ -33,7 +36,7 @@ static double peak_rss_mb(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F]\n"
+    fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F] [--rounds N]\n"
                     "                     [--l2 X] [--nil-loss X] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
                     "                     [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N] [FILE ...]\n");
     return 2;
@@ -42,7 +45,7 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL;
-    int build = 0, gold_types = 0, embed = 0;
+    int build = 0, gold_types = 0, embed = 0, rounds = 2;
     double l2 = 1.0, nil_loss = 0.02;
     size_t max_docs = 0;
     pe_link_options lo = pe_link_options_default();
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--train") && more) train = argv[++i];
         else if (!strcmp(a, "--save-model") && more) save = argv[++i];
         else if (!strcmp(a, "--l2") && more) l2 = atof(argv[++i]);
+        else if (!strcmp(a, "--rounds") && more) rounds = atoi(argv[++i]);
         else if (!strcmp(a, "--nil-loss") && more) nil_loss = atof(argv[++i]);
         else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--max-docs") && more) max_docs = (size_t)atoi(argv[++i]);
@@ -117,10 +121,13 @@ int main(int argc, char **argv)
         return 1;
     }
     pe_linker *l = NULL;
-    if (train) {
+    for (int round = 0; train && round < rounds && !rc; round++) {
+        /* round 0 links DEV by prior; each later round with the ranker of
+         * the round before, so that the second-pass features are collected
+         * as the trained linker computes them */
         pe_link_trainset *ts = NULL;
         pe_link_trainset_new(&ts);
-        if (pe_linker_open(kg, NULL, &lo, &l) != PE_OK) {
+        if (pe_linker_open(kg, round ? model : NULL, &lo, &l) != PE_OK) {
             fprintf(stderr, "pe_bench_link: %s\n", pe_linker_errmsg(l));
             rc = 1;
         } else {
@@ -137,7 +144,7 @@ int main(int argc, char **argv)
         pe_linker_close(l);
         l = NULL;
         if (!rc) {
-            pe_link_model_new(&model);
+            if (!model) pe_link_model_new(&model);
             pe_link_train_options to = pe_link_train_options_default();
             to.l2 = l2;
             to.nil_max_loss = nil_loss;
@@ -153,8 +160,8 @@ int main(int argc, char **argv)
                     fprintf(stderr, "pe_bench_link: %s\n", err.msg);
                     rc = 1;
                 }
-                printf("{\"train\": {\"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, \"bias\": %.4f, \"weights\": {",
-                       pe_link_trainset_mentions(ts), pe_now() - t0, model->nil_threshold, model->bias);
+                printf("{\"train\": {\"round\": %d, \"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, \"bias\": %.4f, \"weights\": {",
+                       round + 1, pe_link_trainset_mentions(ts), pe_now() - t0, model->nil_threshold, model->bias);
                 for (int i = 0; i < PE_LINK_NFEATURES; i++)
                     printf("%s\"%s\": %.4f", i ? ", " : "", pe_link_feature_name((pe_link_feature)i), model->w[i]);
                 printf("}}}\n");

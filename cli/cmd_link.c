@@ -134,7 +134,8 @@ static void index_usage(FILE *f)
                "\n"
                "Builds the link index of the graph store: every label and alias as a normalised\n"
                "form, their trigrams (fuzzy candidates), acronyms and a sorted name table (longer\n"
-               "names, stems, place adjectives, percent-decoded labels), then the context\n"
+               "names, stems, place adjectives, sports teams by the place they are named after,\n"
+               "percent-decoded labels), then the context\n"
                "vectors: one TF-IDF word vector per entity from its labels, aliases, description\n"
                "and its neighbours' labels, for the context feature. Run it after each import;\n"
                "linking works without it, with exact, partial-name and in-text acronym\n"
@@ -197,7 +198,9 @@ static void train_usage(FILE *f)
                "\n"
                "Trains the linker's ranker (logistic regression over the candidate features) and\n"
                "its NIL threshold on an ELEVANT benchmark file (e.g. AIDA-CoNLL dev) linked\n"
-               "against the store, and saves it as JSON (it ships beside the model).\n"
+               "against the store, and saves it as JSON (it ships beside the model). Two rounds:\n"
+               "the second links the file again with the first round's ranker, so that the\n"
+               "second-pass feature coh_type is learnt from the scores it will see.\n"
                "\n"
                "  --data FILE    training data, one document a line ({\"text\", \"labels\"})\n"
                "  --out FILE     where to save the ranker (default INDEX/ranker.json, which\n"
@@ -227,30 +230,45 @@ int pe_cmd_link_train(int argc, char **argv)
     pe_link_model *m = NULL;
     pe_error err;
     pe_error_clear(&err);
-    if ((rc = open_linker("link train", kg, NULL, &a, &l))) goto out;
-    if (pe_link_trainset_new(&ts) != PE_OK || pe_link_model_new(&m) != PE_OK) {
+    if (pe_link_model_new(&m) != PE_OK) {
         rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto out;
     }
-    pe_link_eval_options eo = pe_link_eval_options_default();
-    eo.collect = ts;
-    eo.gold_types = a.gold_types;
     pe_link_eval_result er;
-    pe_status st = pe_link_eval_file(l, a.data, &eo, &er, &err);
-    if (st != PE_OK) {
-        fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
-        rc = PE_EXIT_FAIL;
-        goto out;
-    }
-    if (er.first_error[0]) fprintf(stderr, "persona link train: skipped %llu line(s); first: %s\n",
-                                   (unsigned long long)er.skipped_lines, er.first_error);
-    pe_link_train_options to = pe_link_train_options_default();
-    to.l2 = a.l2;
-    to.nil_max_loss = a.nil_loss;
-    if ((st = pe_link_train(ts, &to, m, &err)) != PE_OK) {
-        fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
-        rc = PE_EXIT_FAIL;
-        goto out;
+    pe_status st;
+    /* two rounds: the first links DATA by prior, the second with the first
+     * round's ranker, so that the second-pass feature (coh_type, computed
+     * from the first pass's scores) is learnt as the trained linker sees it */
+    for (int round = 0; round < 2; round++) {
+        pe_linker_close(l);
+        l = NULL;
+        pe_link_trainset_free(ts);
+        ts = NULL;
+        if ((rc = open_linker("link train", kg, round ? m : NULL, &a, &l))) goto out;
+        if (pe_link_trainset_new(&ts) != PE_OK) {
+            rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
+            goto out;
+        }
+        pe_link_eval_options eo = pe_link_eval_options_default();
+        eo.collect = ts;
+        eo.gold_types = a.gold_types;
+        st = pe_link_eval_file(l, a.data, &eo, &er, &err);
+        if (st != PE_OK) {
+            fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
+            rc = PE_EXIT_FAIL;
+            goto out;
+        }
+        if (round == 0 && er.first_error[0])
+            fprintf(stderr, "persona link train: skipped %llu line(s); first: %s\n", (unsigned long long)er.skipped_lines,
+                    er.first_error);
+        pe_link_train_options to = pe_link_train_options_default();
+        to.l2 = a.l2;
+        to.nil_max_loss = a.nil_loss;
+        if ((st = pe_link_train(ts, &to, m, &err)) != PE_OK) {
+            fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
+            rc = PE_EXIT_FAIL;
+            goto out;
+        }
     }
     const char *base = strrchr(a.data, '/');
     snprintf(m->trained_on, sizeof m->trained_on, "%s (%zu mentions)%s", base ? base + 1 : a.data,
@@ -492,8 +510,8 @@ static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t le
                 cJSON_AddNumberToObject(cj, "score", round(c->score * 1e6) / 1e6);
                 cJSON_AddNumberToObject(cj, "prior", round(c->prior * 1e6) / 1e6);
                 cJSON *via = cJSON_AddArrayToObject(cj, "via");
-                static const char *vn[] = {"exact", "acronym", "partial", "fuzzy", "history", "extension", "stem"};
-                for (int b = 0; b < 7; b++)
+                static const char *vn[] = {"exact", "acronym", "partial", "fuzzy", "history", "extension", "stem", "team"};
+                for (int b = 0; b < 8; b++)
                     if (c->via & (1u << b)) cJSON_AddItemToArray(via, cJSON_CreateString(vn[b]));
                 cJSON *fe = cJSON_AddObjectToObject(cj, "features");
                 for (int f = 0; f < PE_LINK_NFEATURES; f++)

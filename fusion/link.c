@@ -9,22 +9,25 @@
 
 #include "link_internal.h"
 
-enum { BIT_PERSON = 1, BIT_PLACE = 2, BIT_ORG = 4, BIT_WORK = 8, BIT_PRODUCT = 16 };
+enum { BIT_PERSON = 1, BIT_PLACE = 2, BIT_ORG = 4, BIT_WORK = 8, BIT_PRODUCT = 16, BIT_TEAM = 32, BIT_LANG = 64,
+       BIT_CITY = 128 /* a settlement: city, town, capital (also a place) */ };
+#define NBITS 8 /* coarse type bits */
 
 /* Root classes of the coarse types: Wikidata classes (their P279*
  * subclasses inherit the type) and DBpedia ontology classes (the store
  * rarely holds the ontology's subClassOf, so the common leaves are listed). */
 static const struct { const char *term; unsigned bits; } k_roots[] = {
     {"Q5", BIT_PERSON}, {"Q215627", BIT_PERSON}, {"Q95074", BIT_PERSON}, {"Q15632617", BIT_PERSON},
-    {"Q17334923", BIT_PLACE}, {"Q2221906", BIT_PLACE}, {"Q618123", BIT_PLACE}, {"Q486972", BIT_PLACE},
-    {"Q56061", BIT_PLACE}, {"Q82794", BIT_PLACE}, {"Q27096213", BIT_PLACE}, {"Q515", BIT_PLACE},
-    {"Q6256", BIT_PLACE}, {"Q3624078", BIT_PLACE}, {"Q1549591", BIT_PLACE}, {"Q5119", BIT_PLACE},
+    {"Q17334923", BIT_PLACE}, {"Q2221906", BIT_PLACE}, {"Q618123", BIT_PLACE}, {"Q486972", BIT_PLACE | BIT_CITY},
+    {"Q56061", BIT_PLACE}, {"Q82794", BIT_PLACE}, {"Q27096213", BIT_PLACE}, {"Q515", BIT_PLACE | BIT_CITY},
+    {"Q6256", BIT_PLACE}, {"Q3624078", BIT_PLACE}, {"Q1549591", BIT_PLACE | BIT_CITY}, {"Q5119", BIT_PLACE | BIT_CITY},
     {"Q7275", BIT_PLACE}, {"Q35657", BIT_PLACE}, {"Q107390", BIT_PLACE}, {"Q10864048", BIT_PLACE},
-    {"Q1637706", BIT_PLACE}, {"Q23442", BIT_PLACE}, {"Q8502", BIT_PLACE}, {"Q4022", BIT_PLACE},
+    {"Q1637706", BIT_PLACE | BIT_CITY}, {"Q23442", BIT_PLACE}, {"Q8502", BIT_PLACE}, {"Q4022", BIT_PLACE},
     {"Q41176", BIT_PLACE}, {"Q483110", BIT_PLACE}, {"Q532", BIT_PLACE}, {"Q3957", BIT_PLACE},
-    {"Q70208", BIT_PLACE}, {"Q1093829", BIT_PLACE}, {"Q28640", BIT_PLACE | BIT_PERSON},
+    {"Q70208", BIT_PLACE}, {"Q1093829", BIT_PLACE | BIT_CITY}, {"Q28640", BIT_PLACE | BIT_PERSON},
     {"Q43229", BIT_ORG}, {"Q4830453", BIT_ORG}, {"Q783794", BIT_ORG}, {"Q891723", BIT_ORG},
-    {"Q6881511", BIT_ORG}, {"Q476028", BIT_ORG}, {"Q847017", BIT_ORG}, {"Q12973014", BIT_ORG},
+    {"Q6881511", BIT_ORG}, {"Q476028", BIT_ORG | BIT_TEAM}, {"Q847017", BIT_ORG | BIT_TEAM},
+    {"Q12973014", BIT_ORG | BIT_TEAM}, {"Q6979593", BIT_ORG | BIT_TEAM}, {"Q1194951", BIT_ORG | BIT_TEAM},
     {"Q7278", BIT_ORG}, {"Q3918", BIT_ORG}, {"Q2385804", BIT_ORG}, {"Q327333", BIT_ORG},
     {"Q215380", BIT_ORG}, {"Q5741069", BIT_ORG}, {"Q18127", BIT_ORG}, {"Q1320047", BIT_ORG},
     {"Q4438121", BIT_ORG}, {"Q163740", BIT_ORG}, {"Q484652", BIT_ORG}, {"Q2088357", BIT_ORG},
@@ -36,6 +39,7 @@ static const struct { const char *term; unsigned bits; } k_roots[] = {
     {"Q2424752", BIT_PRODUCT}, {"Q431289", BIT_PRODUCT}, {"Q7397", BIT_PRODUCT}, {"Q7889", BIT_PRODUCT | BIT_WORK},
     {"Q40056", BIT_PRODUCT}, {"Q166142", BIT_PRODUCT}, {"Q1420", BIT_PRODUCT}, {"Q3231690", BIT_PRODUCT},
     {"Q9135", BIT_PRODUCT},
+    {"Q34770", BIT_LANG}, {"Q20162172", BIT_LANG}, {"Q41710", BIT_LANG}, {"Q2472587", BIT_LANG},
 };
 static const struct { const char *name; unsigned bits; } k_dbo[] = {
     {"Person", BIT_PERSON}, {"MusicalArtist", BIT_PERSON}, {"Politician", BIT_PERSON}, {"OfficeHolder", BIT_PERSON},
@@ -46,20 +50,23 @@ static const struct { const char *name; unsigned bits; } k_dbo[] = {
     {"FigureSkater", BIT_PERSON}, {"Actor", BIT_PERSON}, {"FormulaOneRacer", BIT_PERSON}, {"HorseTrainer", BIT_PERSON},
     {"SportsTeamMember", BIT_PERSON}, {"FictionalCharacter", BIT_PERSON},
     {"Location", BIT_PLACE}, {"Place", BIT_PLACE}, {"Settlement", BIT_PLACE}, {"AdministrativeRegion", BIT_PLACE},
-    {"City", BIT_PLACE}, {"Town", BIT_PLACE}, {"Village", BIT_PLACE}, {"Country", BIT_PLACE}, {"River", BIT_PLACE},
+    {"City", BIT_PLACE | BIT_CITY}, {"Town", BIT_PLACE | BIT_CITY}, {"Village", BIT_PLACE | BIT_CITY}, {"Country", BIT_PLACE}, {"River", BIT_PLACE},
     {"CityDistrict", BIT_PLACE}, {"Station", BIT_PLACE}, {"Building", BIT_PLACE}, {"Road", BIT_PLACE},
     {"Stadium", BIT_PLACE}, {"Island", BIT_PLACE}, {"Mountain", BIT_PLACE}, {"MountainRange", BIT_PLACE},
     {"Airport", BIT_PLACE}, {"Lake", BIT_PLACE}, {"WineRegion", BIT_PLACE},
-    {"Organisation", BIT_ORG}, {"Band", BIT_ORG}, {"SoccerClub", BIT_ORG}, {"Company", BIT_ORG},
-    {"University", BIT_ORG}, {"RecordLabel", BIT_ORG}, {"SportsTeam", BIT_ORG}, {"MilitaryUnit", BIT_ORG},
+    {"Organisation", BIT_ORG}, {"Band", BIT_ORG}, {"SoccerClub", BIT_ORG | BIT_TEAM}, {"Company", BIT_ORG},
+    {"University", BIT_ORG}, {"RecordLabel", BIT_ORG}, {"SportsTeam", BIT_ORG | BIT_TEAM}, {"MilitaryUnit", BIT_ORG},
     {"TelevisionStation", BIT_ORG}, {"PoliticalParty", BIT_ORG}, {"RadioStation", BIT_ORG}, {"School", BIT_ORG},
-    {"SoccerLeague", BIT_ORG}, {"HockeyTeam", BIT_ORG}, {"Publisher", BIT_ORG}, {"GovernmentAgency", BIT_ORG},
+    {"SoccerLeague", BIT_ORG}, {"HockeyTeam", BIT_ORG | BIT_TEAM}, {"Publisher", BIT_ORG}, {"GovernmentAgency", BIT_ORG},
+    {"BasketballTeam", BIT_ORG | BIT_TEAM}, {"AmericanFootballTeam", BIT_ORG | BIT_TEAM}, {"RugbyClub", BIT_ORG | BIT_TEAM},
+    {"BaseballTeam", BIT_ORG | BIT_TEAM}, {"CricketTeam", BIT_ORG | BIT_TEAM},
     {"BroadcastNetwork", BIT_ORG}, {"Legislature", BIT_ORG}, {"PublicTransitSystem", BIT_ORG},
     {"TelevisionShow", BIT_WORK}, {"Film", BIT_WORK}, {"Song", BIT_WORK}, {"Single", BIT_WORK},
     {"Album", BIT_WORK}, {"TelevisionEpisode", BIT_WORK}, {"Book", BIT_WORK}, {"Work", BIT_WORK},
     {"Magazine", BIT_WORK}, {"VideoGame", BIT_WORK | BIT_PRODUCT},
     {"Software", BIT_PRODUCT}, {"Automobile", BIT_PRODUCT}, {"InformationAppliance", BIT_PRODUCT},
     {"Aircraft", BIT_PRODUCT}, {"ProgrammingLanguage", BIT_PRODUCT},
+    {"Language", BIT_LANG}, {"EthnicGroup", BIT_LANG},
 };
 
 #define HIST_MAX 256
@@ -87,7 +94,8 @@ struct pe_linker {
 
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
-    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel"};
+    "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people",
+    "dateline_city"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -681,6 +689,12 @@ static pe_status add_extensions(call *c, ment *m)
         if ((st = name_key_hits(c, m, 1, best, &nb)) != PE_OK) return st;
         if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_EXTENSION)) != PE_OK) return st;
     }
+    if (m->nwords >= 1 && m->nwords <= 3 && m->form_len <= 62) {
+        /* sports teams named after it: "Toronto" -> Toronto Blue Jays, "Karlsruhe" -> Karlsruher SC */
+        if ((st = name_key_hits(c, m, 3, best, &nb)) != PE_OK) return st;
+        if (nb > PE_LINK_TEAM_FORMS) nb = PE_LINK_TEAM_FORMS;
+        if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_TEAM)) != PE_OK) return st;
+    }
     if (m->nwords == 1 && m->form_len <= 62) {
         /* a place's adjective from the graph (its language or people): "Polish" -> Poland */
         if ((st = name_key_hits(c, m, 2, best, &nb)) != PE_OK) return st;
@@ -818,7 +832,8 @@ static int words_part_of_form(const ment *a, const char *form)
 
 static int via_rank(unsigned via)
 {
-    return (via & (PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM)) ? 0 : (via & PE_LINK_VIA_EXACT) ? 1 : 2;
+    return (via & (PE_LINK_VIA_PARTIAL | PE_LINK_VIA_ACRONYM)) ? 0 : (via & PE_LINK_VIA_EXACT) ? 1
+         : (via & PE_LINK_VIA_TEAM) ? 2 : 3;
 }
 
 /* A lower-case plural ("walls", "cities", "women") also looks up its
@@ -1047,10 +1062,33 @@ double pe_link_model_score(const pe_link_model *m, const double *f)
     return 1.0 / (1.0 + exp(-z));
 }
 
+/* 1 when the mention is a news dateline's place: followed by a date
+ * ("LONDON 1996-08-30") or an agency ("WASHINGTON (Reuters) -"). */
+static int dateline(const char *t, size_t len, size_t e)
+{
+    size_t i = e;
+    while (i < len && (t[i] == ' ' || t[i] == ',')) i++;
+    if (i == e) return 0;
+    int date = i + 10 <= len;
+    for (size_t k = 0; k < 10 && date; k++)
+        date = (k == 4 || k == 7) ? t[i + k] == '-' : (t[i + k] >= '0' && t[i + k] <= '9');
+    if (date) return 1;
+    /* the benchmark copies here mask most words that are no entity, each
+     * byte by '*': a masked date is ten of them */
+    if (i + 10 <= len && memcmp(t + i, "**********", 10) == 0 && (i + 10 == len || t[i + 10] == ' ')) return 1;
+    static const char *agency[] = {"(AP)", "(Reuters)", "(AFP)", "(UPI)", "(dpa)", NULL};
+    for (int k = 0; agency[k]; k++) {
+        size_t al = strlen(agency[k]);
+        if (i + al <= len && memcmp(t + i, agency[k], al) == 0) return 1;
+    }
+    return 0;
+}
+
 static void features(call *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
+        int dl = dateline(c->text, c->len, m->in->end);
         double maxp = 0; /* among the candidates of the mention's own form */
         for (size_t k = 0; k < m->nc; k++)
             if ((m->c[k].via & PE_LINK_VIA_EXACT) && m->c[k].prior > maxp) maxp = m->c[k].prior;
@@ -1067,7 +1105,7 @@ static void features(call *c)
             f[PE_LINK_F_ACRONYM] = (x->via & PE_LINK_VIA_ACRONYM) != 0;
             f[PE_LINK_F_PARTIAL] = (x->via & PE_LINK_VIA_PARTIAL) != 0;
             f[PE_LINK_F_PARTIAL_NIL] = m->partial_nil;
-            f[PE_LINK_F_EXTENSION] = (x->via & (PE_LINK_VIA_EXACT | PE_LINK_VIA_EXTENSION)) == PE_LINK_VIA_EXTENSION;
+            f[PE_LINK_F_EXTENSION] = !(x->via & PE_LINK_VIA_EXACT) && (x->via & (PE_LINK_VIA_EXTENSION | PE_LINK_VIA_TEAM));
             f[PE_LINK_F_STEM] = (x->via & (PE_LINK_VIA_EXACT | PE_LINK_VIA_STEM)) == PE_LINK_VIA_STEM;
             f[PE_LINK_F_STEM_PLACE] = f[PE_LINK_F_STEM] && (e->bits & BIT_PLACE);
             f[PE_LINK_F_POPULARITY] = e->pop / 10.0;
@@ -1079,6 +1117,10 @@ static void features(call *c)
             }
             f[PE_LINK_F_TYPE] = t;
             f[PE_LINK_F_AMBIGUITY] = log((double)m->nc) / 4.0;
+            f[PE_LINK_F_TEAM] = (e->bits & BIT_TEAM) != 0;
+            f[PE_LINK_F_COH_TYPE] = 0; /* set by type_coherence() after a first pass */
+            f[PE_LINK_F_LANG_PEOPLE] = (e->bits & BIT_LANG) != 0;
+            f[PE_LINK_F_DATELINE_CITY] = dl && (e->bits & BIT_CITY);
             f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = 0; /* set by context() when on */
         }
     }
@@ -1140,6 +1182,77 @@ static void score(call *c)
         for (size_t k = 0; k < m->nc; k++)
             m->c[k].score = l->has_model ? pe_link_model_score(&l->model, m->c[k].f) : prior_score(&m->c[k]);
     }
+}
+
+/* A candidate's coarse type for type coherence: a sports team is a team
+ * only (not also an organisation or, as DBpedia sometimes types national
+ * teams, a country). */
+static unsigned fine_bits(unsigned bits)
+{
+    return (bits & BIT_TEAM) ? BIT_TEAM : bits & ~(unsigned)BIT_CITY;
+}
+
+/* Second pass: PE_LINK_F_COH_TYPE of every candidate from the first pass's
+ * scores. Each other mention (the coherence window, another form, with
+ * candidates) spreads its score mass, normalised to 1, over the coarse
+ * types of its candidates; a history entity counts with mass 1 on its
+ * type. The feature is the mean over those mentions of the mass on the
+ * candidate's type bits (summed over its bits, the mean clipped to 1).
+ * O(M (K + B + W)) with prefix sums over the mentions (W: the window, for
+ * leaving out the mentions of the candidate's own form). */
+static pe_status type_coherence(call *c)
+{
+    size_t nh = c->hist ? c->hist->n : 0;
+    if (c->n + nh < 2) return PE_OK;
+    /* mass[j][b]: mention j's share on bit b; cum: prefix sums over j */
+    double (*cum)[NBITS] = calloc(c->n + 1, sizeof *cum);
+    double hist_mass[NBITS] = {0};
+    int *has = calloc(c->n + 1, sizeof *has); /* prefix counts of mentions that count */
+    if (!cum || !has) { free(cum); free(has); return PE_ERR_NOMEM; }
+    for (size_t j = 0; j < c->n; j++) {
+        const ment *o = &c->m[j];
+        double tot = 0, mb[NBITS] = {0};
+        for (size_t k = 0; k < o->nc; k++) tot += o->c[k].score;
+        for (size_t k = 0; k < o->nc && tot > 0; k++) {
+            unsigned b = fine_bits(c->ents[o->c[k].e].bits);
+            for (int q = 0; q < NBITS; q++)
+                if (b & (1u << q)) mb[q] += o->c[k].score / tot;
+        }
+        for (int q = 0; q < NBITS; q++) cum[j + 1][q] = cum[j][q] + mb[q];
+        has[j + 1] = has[j] + (o->nc > 0 && tot > 0);
+    }
+    for (size_t h = 0; h < nh; h++) {
+        unsigned b = fine_bits(c->hist->e[h].bits);
+        for (int q = 0; q < NBITS; q++)
+            if (b & (1u << q)) hist_mass[q] += 1;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        size_t lo = i > PE_LINK_COHERENCE_WINDOW / 2 ? i - PE_LINK_COHERENCE_WINDOW / 2 : 0;
+        size_t hi = i + PE_LINK_COHERENCE_WINDOW / 2 + 1;
+        if (hi > c->n) hi = c->n;
+        /* window sums less the mention itself and the mentions of its form */
+        double win[NBITS];
+        int cnt = has[hi] - has[lo] + (int)nh;
+        for (int q = 0; q < NBITS; q++) win[q] = cum[hi][q] - cum[lo][q] + hist_mass[q];
+        for (size_t j = lo; j < hi; j++) {
+            const ment *o = &c->m[j];
+            if (j != i && (o->form_len != m->form_len || memcmp(o->form, m->form, m->form_len) != 0)) continue;
+            if (has[j + 1] == has[j]) continue;
+            cnt--;
+            for (int q = 0; q < NBITS; q++) win[q] -= cum[j + 1][q] - cum[j][q];
+        }
+        for (size_t k = 0; k < m->nc; k++) {
+            unsigned b = fine_bits(c->ents[m->c[k].e].bits);
+            double v = 0;
+            for (int q = 0; q < NBITS; q++)
+                if (b & (1u << q)) v += win[q];
+            m->c[k].f[PE_LINK_F_COH_TYPE] = cnt > 0 ? fmin(1.0, fmax(0.0, v / cnt)) : 0;
+        }
+    }
+    free(cum);
+    free(has);
+    return PE_OK;
 }
 
 static int cmp_cand_score(const void *a, const void *b)
@@ -1304,6 +1417,10 @@ pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *tex
     if (l->has_index && l->ix.has_ctx && l->opt.context && (st = context(&c)) != PE_OK) goto out;
     if (l->opt.coherence && (st = coherence(&c)) != PE_OK) goto out;
     score(&c);
+    if (l->opt.coherence) {
+        if ((st = type_coherence(&c)) != PE_OK) goto out;
+        score(&c);
+    }
     st = build_result(&c, keep, out);
     if (st == PE_OK) (*out)->context_on = c.context_on;
     if (st == PE_OK && history) st = hist_add(&c, *out);

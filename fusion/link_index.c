@@ -454,6 +454,109 @@ static int mkdir_p(const char *dir)
     return mkdir(dir, 0777) == 0 ? 0 : errno;
 }
 
+/* ---- sports teams: "\3" + the place a team is named after ---------------- */
+
+/* Classes whose instances (through P279* / rdfs:subClassOf*) are sports
+ * teams: Wikidata's sports team and sports club, and DBpedia's team classes
+ * (the store rarely holds the DBpedia ontology's subClassOf). */
+static const char *const k_team_roots[] = {
+    "Q12973014", "Q847017", "Q476028", "Q6979593", "Q1194951",
+    "http://dbpedia.org/ontology/SportsTeam", "http://dbpedia.org/ontology/SoccerClub",
+    "http://dbpedia.org/ontology/HockeyTeam", "http://dbpedia.org/ontology/BasketballTeam",
+    "http://dbpedia.org/ontology/AmericanFootballTeam", "http://dbpedia.org/ontology/RugbyClub",
+    "http://dbpedia.org/ontology/BaseballTeam", "http://dbpedia.org/ontology/CricketTeam", NULL};
+
+typedef struct team_ctx {
+    pe_kg_id sup[2];  /* P279, rdfs:subClassOf */
+    link_map roots;   /* team root class ids */
+    link_map cache;   /* class id -> 1 + is a team class */
+} team_ctx;
+
+/* 1 when class cls is a team class (cached; a breadth-first walk up at most
+ * 64 classes), 0 when not, -1 on failure. */
+static int team_class(pe_kg_reader *r, team_ctx *t, pe_kg_id cls)
+{
+    uint32_t *v = link_map_get(&t->cache, cls);
+    if (v) return (int)*v - 1;
+    pe_kg_id q[64];
+    size_t nq = 0, head = 0;
+    int yes = 0;
+    q[nq++] = cls;
+    while (head < nq && !yes) {
+        pe_kg_id x = q[head++];
+        uint32_t *cv = link_map_get(&t->cache, x);
+        if (link_map_get(&t->roots, x) || (cv && *cv == 2)) { yes = 1; break; }
+        for (int k = 0; k < 2 && t->sup[k]; k++) {
+            pe_kg_iter *it;
+            if (pe_kg_match(r, x, t->sup[k], 0, &it) != PE_OK) continue;
+            pe_kg_triple tr;
+            while (pe_kg_iter_next(it, &tr) == PE_OK) {
+                int seen = PE_KG_IS_LITERAL(tr.o) || nq == 64;
+                for (size_t i = 0; i < nq && !seen; i++) seen = q[i] == tr.o;
+                if (!seen) q[nq++] = tr.o;
+            }
+            pe_kg_iter_free(it);
+        }
+    }
+    v = link_map_put(&t->cache, cls, (uint32_t)yes + 1);
+    return v ? yes : -1;
+}
+
+/* 1 when entity id is a sports team by its direct classes, -1 on failure. */
+static int is_team(pe_kg_reader *r, team_ctx *t, pe_kg_id id)
+{
+    pe_kg_id *cls = NULL;
+    size_t n = 0;
+    pe_status st = pe_kg_types(r, id, 0, &cls, &n);
+    if (st == PE_NOT_FOUND) return 0;
+    if (st != PE_OK) return -1;
+    int yes = 0;
+    for (size_t i = 0; i < n && !yes; i++) {
+        int k = team_class(r, t, cls[i]);
+        if (k < 0) { free(cls); return -1; }
+        yes = k;
+    }
+    free(cls);
+    return yes;
+}
+
+/* Keys "\3" + the first 1..3 words of a team's name (less the whole name):
+ * the place or word it is named after ("toronto" -> "toronto blue jays");
+ * a leading club abbreviation is skipped ("fc bayern munich" -> "bayern",
+ * "bayern munich") and a first word in -er also gives its stem
+ * ("karlsruher sc" -> "karlsruhe", "hamburger sv" -> "hamburg"). */
+static int team_keys(name_vec *names, const char *f, size_t fl, uint32_t fid)
+{
+    static const char *abbr[] = {"fc", "afc", "ac", "as", "sc", "sv", "fk", "sk", "cf", "cd", "vfb", "vfl", "tsv", "1", NULL};
+    size_t start = 0;
+    const char *sp = memchr(f, ' ', fl);
+    if (sp) {
+        size_t w = (size_t)(sp - f);
+        for (int k = 0; abbr[k]; k++)
+            if (strlen(abbr[k]) == w && memcmp(f, abbr[k], w) == 0) start = w + 1;
+    }
+    char key[LINK_NAME_KEY_MAX + 2];
+    size_t end = start, words = 0;
+    while (end < fl && words < 3) {
+        const char *nx = memchr(f + end, ' ', fl - end);
+        size_t we = nx ? (size_t)(nx - f) : fl;
+        words++;
+        if (we >= fl) break; /* the whole (rest of the) name: not a key */
+        size_t kl = we - start;
+        if (kl + 1 > LINK_NAME_KEY_MAX) break;
+        key[0] = 3;
+        memcpy(key + 1, f + start, kl);
+        if (nv_push(names, key, kl + 1, fid)) return -1;
+        if (words == 1 && kl >= 6 && f[start + kl - 2] == 'e' && f[start + kl - 1] == 'r') {
+            /* "karlsruher" -> "karlsruhe", "hamburger" -> "hamburg" */
+            if (nv_push(names, key, kl, fid)) return -1;
+            if (nv_push(names, key, kl - 1, fid)) return -1;
+        }
+        end = we + 1;
+    }
+    return 0;
+}
+
 pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *stats, pe_error *err)
 {
     if (!kg || !dir || !*dir) return pe_error_set(err, PE_ERR_INVALID, "link index: no store or directory");
@@ -470,6 +573,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
         return pe_error_set(err, st, "link index: %s", pe_kg_errmsg(kg));
     }
     form_table ft = {0};
+    team_ctx team = {{0, 0}, {0}, {0}};
     pair_vec grams = {0}, acros = {0};
     name_vec names = {0};
     pe_link_index_stats s = {0};
@@ -478,6 +582,13 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     pe_kg_id adj_p[2] = {0, 0}; /* P37 official language, P172 ethnic group */
     pe_kg_resolve(r, "P37", 3, &adj_p[0]);
     pe_kg_resolve(r, "P172", 4, &adj_p[1]);
+    pe_kg_resolve(r, "P279", 4, &team.sup[0]);
+    pe_kg_resolve(r, "http://www.w3.org/2000/01/rdf-schema#subClassOf", 47, &team.sup[1]);
+    for (int k = 0; k_team_roots[k]; k++) {
+        pe_kg_id cid;
+        if (pe_kg_resolve(r, k_team_roots[k], strlen(k_team_roots[k]), &cid) == PE_OK && !link_map_put(&team.roots, cid, 1))
+            goto nomem;
+    }
     /* Entity ids are 1..terms (pe_kg.h: ids grow from 1); merged-away ids
      * give their canonical record, which is read at its own id. */
     uint64_t misses = 0;
@@ -491,6 +602,8 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
             s.entities++;
             float pop = (float)(log1p((double)e->sitelinks) + log1p((double)e->in_degree));
             int64_t label_fid = -1; /* form id of its first English label */
+            int team_ent = is_team(r, &team, id);
+            if (team_ent < 0) { pe_kg_entity_free(e); st = PE_ERR_NOMEM; goto nomem; }
             for (size_t i = 0; i < e->n_texts; i++) {
                 if (e->texts[i].kind == PE_KG_DESCRIPTION) continue;
                 pe_status ns;
@@ -504,6 +617,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
                 int64_t fid = ft_add(&ft, f, fl, pop);
                 if (fid < 0) { free(f); pe_kg_entity_free(e); goto nomem; }
                 if (label_fid < 0 && e->texts[i].kind == PE_KG_LABEL && strcmp(e->texts[i].lang, "en") == 0) label_fid = fid;
+                if (team_ent && team_keys(&names, f, fl, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
                 if (ft.n != before) {
                     if (nv_push(&names, f, fl, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
                     /* "\1" + the last word of a name of 2..4 words: suffix search */
@@ -654,6 +768,7 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     ft_free(&ft);
     free(grams.k); free(grams.v); free(acros.k); free(acros.v);
     free(names.e); free(names.arena);
+    link_map_free(&team.roots); link_map_free(&team.cache);
     if (stats) *stats = s;
     return PE_OK;
 nomem:
@@ -665,6 +780,7 @@ fail:
     ft_free(&ft);
     free(grams.k); free(grams.v); free(acros.k); free(acros.v);
     free(names.e); free(names.arena);
+    link_map_free(&team.roots); link_map_free(&team.cache);
     return st;
 }
 

@@ -49,7 +49,12 @@
  *      "Israeli" -> "Israel", "German" -> "Germany");
  *      and, for one word, the places whose official language or people
  *      (its label less " people") it names, the two most popular (P37,
- *      P172: "Polish" -> Poland, "Dutch" -> Netherlands);
+ *      P172: "Polish" -> Poland, "Dutch" -> Netherlands); and, for 1..3
+ *      words, the PE_LINK_TEAM_FORMS most popular sports teams named
+ *      after it (PE_LINK_VIA_TEAM: the first words of a team's name, a
+ *      leading "FC", "SC", ... skipped, a first word in -er also as its
+ *      stem: "Toronto" -> Toronto Blue Jays, "Karlsruhe" -> Karlsruher SC),
+ *      kept before the other longer names when over K;
  *   5. fuzzy forms: byte trigrams of the normalised form against the
  *      link index (Dice similarity >= options.fuzzy_min_sim; the best
  *      PE_LINK_FUZZY_FORMS forms), only when steps 1-4 found nothing.
@@ -60,12 +65,16 @@
  *
  * Each candidate gets the features named in pe_link_feature (its prior,
  * name similarity, the way it was found, type compatibility between the
- * mention's type and the candidate's P31/P279* classes, coherence with the
- * candidates of the other mentions of the text, context similarity when
- * the link index holds context vectors). A ranker (logistic regression,
- * pe_link_model) turns them into a score in (0, 1); the best candidate is
- * chosen unless its score is below the model's NIL threshold, then the
- * mention is NIL. Without a model the score is the prior (a tenth of it
+ * mention's type and the candidate's P31/P279* classes, whether it is a
+ * sports team, coherence with the candidates of the other mentions of the
+ * text, context similarity when the link index holds context vectors). A
+ * ranker (logistic regression, pe_link_model) turns them into a score in
+ * (0, 1). With coherence on, a second pass follows: PE_LINK_F_COH_TYPE
+ * (how much of the other mentions' first-pass score lies on candidates of
+ * the candidate's coarse type: clubs among clubs, countries among
+ * countries) is computed from those scores and every candidate scored
+ * again. The best candidate is chosen unless its score is below the
+ * model's NIL threshold, then the mention is NIL. Without a model the score is the prior (a tenth of it
  * for candidates found only by longer names, stems or fuzzy matching, whose
  * prior is that of another form) and nothing is NIL unless it has no
  * candidate.
@@ -133,6 +142,7 @@ extern "C" {
 #define PE_LINK_FUZZY_MAX_GRAMS 64      /* trigrams of a mention's form read at most */
 #define PE_LINK_FUZZY_FORMS 4           /* fuzzy or acronym forms looked up per mention */
 #define PE_LINK_EXTENSION_FORMS 8       /* longer-name and stem forms looked up per mention */
+#define PE_LINK_TEAM_FORMS 8            /* sports-team forms looked up per mention */
 #define PE_LINK_PREFIX_SCAN 2000        /* index keys read at most per prefix search */
 #define PE_LINK_MAX_NEIGHBOURS 256       /* statements read per candidate for coherence */
 #define PE_LINK_COHERENCE_WINDOW 64      /* other mentions considered for coherence */
@@ -189,6 +199,13 @@ typedef enum pe_link_feature {
     PE_LINK_F_AMBIGUITY,     /* ln(number of candidates of the mention) / 4 */
     PE_LINK_F_CONTEXT,       /* cosine of the mention's context words and the entity's vector, 0..1 (0 while off) */
     PE_LINK_F_CONTEXT_REL,   /* context / the highest context among the mention's candidates (0 while off) */
+    PE_LINK_F_TEAM,          /* 1 when it is a sports team (club, national team) */
+    PE_LINK_F_COH_TYPE,      /* second pass: the other mentions' share of first-pass score on candidates of
+                                its coarse type (a sports team counting as a team only), 0..1 */
+    PE_LINK_F_LANG_PEOPLE,   /* 1 when it is a language or a people (ethnic group): "Russian" as the language,
+                                where news benchmarks mostly mean the country */
+    PE_LINK_F_DATELINE_CITY, /* 1 when it is a city or town and the mention a news dateline's place (followed by a
+                                date or an agency: "NEW YORK 1996-08-30", "WASHINGTON (Reuters)") */
     PE_LINK_NFEATURES
 } pe_link_feature;
 
@@ -228,7 +245,10 @@ typedef struct pe_link_index_stats {
  *          (at most 256)
  *   name   a form, or a variant of it (the normalised percent-decoding of
  *          a label such as "Milo%C5%A1evi%C4%87"), or byte 1 and the last
- *          word of a form of 2..4 words, cut to 480 bytes ->
+ *          word of a form of 2..4 words, or byte 2 and a place's adjective,
+ *          or byte 3 and the first 1..3 words of a sports team's name (see
+ *          candidates, step 4; an index built before these keys simply
+ *          finds no team), cut to 480 bytes ->
  *          (form id u32, popularity f32) x n; keys in byte order, for
  *          prefix search
  * Errors: PE_ERR_IO (dir), PE_ERR_STORE. */
@@ -372,7 +392,8 @@ PE_API void pe_link_history_free(pe_link_history *h);
 
 /* How a candidate was found (bits). */
 enum { PE_LINK_VIA_EXACT = 1, PE_LINK_VIA_ACRONYM = 2, PE_LINK_VIA_PARTIAL = 4, PE_LINK_VIA_FUZZY = 8,
-       PE_LINK_VIA_HISTORY = 16, PE_LINK_VIA_EXTENSION = 32, PE_LINK_VIA_STEM = 64 };
+       PE_LINK_VIA_HISTORY = 16, PE_LINK_VIA_EXTENSION = 32, PE_LINK_VIA_STEM = 64,
+       PE_LINK_VIA_TEAM = 128 /* a sports team named after the mention ("Toronto" -> Toronto Blue Jays) */ };
 
 typedef struct pe_link_candidate {
     pe_kg_id id;

@@ -186,6 +186,91 @@ static void test_type_feature(void)
     PE_CHECK_EQ_STR(pe_link_type_name(PE_LINK_TYPE_ORG), "organisation");
 }
 
+/* Sports teams: the team feature (classes through P279* to sports club),
+ * team candidates named after a place ("Karlsruhe" -> Karlsruher SC through
+ * the -er stem) and the second pass's type coherence. */
+static void test_teams(void)
+{
+    const char *t = "Seattle Mariners 3 Karlsruhe 2";
+    pe_link_mention ms[2] = {span(t, "Seattle Mariners", 0, 0), span(t, "Karlsruhe", 0, 0)};
+    pe_link_result *r = link(lk, t, ms, 2);
+    if (r) {
+        const pe_link_candidate *mar = find(&r->mentions[0], "Q1130849");
+        const pe_link_candidate *ksc = find(&r->mentions[1], "Q105853"), *city = find(&r->mentions[1], "Q1040");
+        PE_CHECK(mar && ksc && city);
+        if (mar && ksc && city) {
+            PE_CHECK_EQ_INT(mar->f[PE_LINK_F_TEAM], 1);
+            PE_CHECK_EQ_INT(ksc->f[PE_LINK_F_TEAM], 1);
+            PE_CHECK_EQ_INT(city->f[PE_LINK_F_TEAM], 0);
+            /* found only as the team named after the place: a longer name */
+            PE_CHECK((ksc->via & PE_LINK_VIA_TEAM) && !(ksc->via & PE_LINK_VIA_EXACT));
+            PE_CHECK_EQ_INT(ksc->f[PE_LINK_F_EXTENSION], 1);
+            /* the other mention's first-pass mass is all on a team */
+            PE_CHECK_NEAR(ksc->f[PE_LINK_F_COH_TYPE], 1.0, 1e-9);
+            PE_CHECK_NEAR(city->f[PE_LINK_F_COH_TYPE], 0.0, 1e-9);
+            PE_CHECK_NEAR(mar->f[PE_LINK_F_COH_TYPE], 0.5, 0.5); /* Karlsruhe's mass split by prior */
+        }
+    }
+    pe_link_result_free(r);
+    /* alone there is nothing to be coherent with */
+    const char *t1 = "Karlsruhe";
+    pe_link_mention m1 = span(t1, "Karlsruhe", 0, 0);
+    r = link(lk, t1, &m1, 1);
+    if (r) {
+        const pe_link_candidate *ksc = find(&r->mentions[0], "Q105853"), *city = find(&r->mentions[0], "Q1040");
+        PE_CHECK(ksc && city && ksc->f[PE_LINK_F_COH_TYPE] == 0 && city->f[PE_LINK_F_COH_TYPE] == 0);
+    }
+    pe_link_result_free(r);
+    /* a ranker that weighs type coherence: the second pass picks the club
+     * next to another team, the city alone */
+    pe_link_model *m = NULL;
+    PE_CHECK_EQ_INT(pe_link_model_new(&m), PE_OK);
+    m->w[PE_LINK_F_TEAM] = -1;
+    m->w[PE_LINK_F_COH_TYPE] = 10;
+    pe_link_options o = pe_link_options_default();
+    o.index_dir = index_dir;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, m, &o, &l), PE_OK);
+    r = link(l, t, ms, 2);
+    PE_CHECK(r && r->mentions[1].entity && strcmp(r->mentions[1].entity->qid, "Q105853") == 0);
+    pe_link_result_free(r);
+    r = link(l, t1, &m1, 1);
+    PE_CHECK(r && r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q1040") == 0);
+    pe_link_result_free(r);
+    /* without coherence there is no second pass */
+    pe_linker_close(l);
+    o.coherence = 0;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, m, &o, &l), PE_OK);
+    r = link(l, t, ms, 2);
+    PE_CHECK(r && r->mentions[1].entity && strcmp(r->mentions[1].entity->qid, "Q1040") == 0);
+    if (r) {
+        const pe_link_candidate *ksc = find(&r->mentions[1], "Q105853");
+        PE_CHECK(ksc && ksc->f[PE_LINK_F_COH_TYPE] == 0);
+    }
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    pe_link_model_free(m);
+}
+
+/* A news dateline's place: the city feature fires for cities and towns
+ * only, and only after a date, a masked date or an agency. */
+static void test_dateline(void)
+{
+    static const char *texts[] = {"PARIS 1996-08-30 Talks resumed.", "PARIS (Reuters) - Talks resumed.",
+                                  "PARIS ********** Talks resumed.", "Paris is where talks resumed.",
+                                  "PARIS 1996 talks resumed."};
+    static const int want[] = {1, 1, 1, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        pe_link_mention m = {0, 5, PE_LINK_TYPE_ANY, 0};
+        pe_link_result *r = link(lk, texts[i], &m, 1);
+        if (!r) continue;
+        const pe_link_candidate *fr = find(&r->mentions[0], "Q90"), *hil = find(&r->mentions[0], "Q47899");
+        PE_CHECK_MSG(fr && fr->f[PE_LINK_F_DATELINE_CITY] == want[i], "text %d", i);
+        PE_CHECK_MSG(hil && hil->f[PE_LINK_F_DATELINE_CITY] == 0, "text %d", i); /* a person */
+        pe_link_result_free(r);
+    }
+}
+
 static void test_coherence(void)
 {
     /* Paris, Texas states P131 Texas: linked to the other mention's candidate */
@@ -387,6 +472,9 @@ static void test_fuzzy_stem_variant(void)
         const pe_link_candidate *pl = find(&r->mentions[0], "Q36"), *lang = find(&r->mentions[0], "Q809");
         PE_CHECK(pl && (pl->via & PE_LINK_VIA_STEM) && pl->f[PE_LINK_F_STEM] == 1 && pl->f[PE_LINK_F_STEM_PLACE] == 1);
         PE_CHECK(lang && (lang->via & PE_LINK_VIA_EXACT));
+        /* the language itself is a language (P31 Q34770), the country not */
+        PE_CHECK(lang && lang->f[PE_LINK_F_LANG_PEOPLE] == 1);
+        PE_CHECK(pl && pl->f[PE_LINK_F_LANG_PEOPLE] == 0);
     }
     pe_link_result_free(r);
     /* a name ending with the word */
@@ -854,6 +942,8 @@ int main(void)
     PE_RUN(test_runner_ups_limit);
     PE_RUN(test_type_feature);
     PE_RUN(test_coherence);
+    PE_RUN(test_teams);
+    PE_RUN(test_dateline);
     PE_RUN(test_partial_names_and_history);
     PE_RUN(test_acronyms);
     PE_RUN(test_fuzzy_stem_variant);

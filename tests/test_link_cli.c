@@ -123,7 +123,14 @@ static void test_index_and_link(void)
         cJSON *c0 = cJSON_GetArrayItem(cands, 0);
         cJSON *fe = cJSON_GetObjectItem(c0, "features");
         PE_CHECK(fe && cJSON_GetObjectItem(fe, "log_prior") && cJSON_GetObjectItem(fe, "coh_link") &&
-                 cJSON_GetObjectItem(fe, "context"));
+                 cJSON_GetObjectItem(fe, "context") && cJSON_GetObjectItem(fe, "team") &&
+                 cJSON_GetObjectItem(fe, "coh_type"));
+        /* every reported candidate, runner-ups too, carries the new features */
+        cJSON *c2 = cJSON_GetArrayItem(cands, 2);
+        cJSON *fe2 = c2 ? cJSON_GetObjectItem(c2, "features") : NULL;
+        PE_CHECK(fe2 && cJSON_IsNumber(cJSON_GetObjectItem(fe2, "team")) && cJSON_IsNumber(cJSON_GetObjectItem(fe2, "coh_type")) &&
+                 cJSON_IsNumber(cJSON_GetObjectItem(fe2, "lang_people")) &&
+                 cJSON_IsNumber(cJSON_GetObjectItem(fe2, "dateline_city")));
         PE_CHECK_EQ_INT(cJSON_GetObjectItem(fe, "type")->valuedouble, 1); /* a place, typed place */
         PE_CHECK(cJSON_IsArray(cJSON_GetObjectItem(c0, "via")));
         PE_CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "entity")), "Q155223"); /* acronym */
