@@ -253,13 +253,14 @@ static void test_teams(void)
 }
 
 /* A news dateline's place: the city feature fires for cities and towns
- * only, and only after a date, a masked date or an agency. */
+ * only, and only after a date or an agency (not after the masked dates of
+ * the benchmark copies here: that would read the masking, not the text). */
 static void test_dateline(void)
 {
     static const char *texts[] = {"PARIS 1996-08-30 Talks resumed.", "PARIS (Reuters) - Talks resumed.",
                                   "PARIS ********** Talks resumed.", "Paris is where talks resumed.",
                                   "PARIS 1996 talks resumed."};
-    static const int want[] = {1, 1, 1, 0, 0};
+    static const int want[] = {1, 1, 0, 0, 0};
     for (int i = 0; i < 5; i++) {
         pe_link_mention m = {0, 5, PE_LINK_TYPE_ANY, 0};
         pe_link_result *r = link(lk, texts[i], &m, 1);
