@@ -665,6 +665,10 @@ static pe_status fuse_triple(ctx *x, const pe_fusion_triple *tr)
         x->c->ignored++;
         return PE_OK;
     }
+    if (pe_ps_overlaps_identifier(m->text, m->len, tr->start, tr->end)) {
+        x->c->rejected++; /* "alice" of alice.martin@example.com */
+        return PE_OK;
+    }
     const pe_fusion_schema_entry *e = pe_fusion_schema_find(tr->relation);
     char other[PE_PS_MAX_NAME + 1];
     pe_fusion_schema_entry fallback = {tr->relation, other, NULL, 0, PE_PS_SENS_NONE, PE_FUSION_ASSERT, NULL, 0};

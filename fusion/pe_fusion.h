@@ -251,7 +251,8 @@ typedef struct pe_fusion_counts {
     uint64_t added, updated, replaced, unchanged; /* upsert outcomes (derived and patterns included) */
     uint64_t retracted;   /* values retracted (negation, past) */
     uint64_t withheld;    /* Art. 9 values withheld */
-    uint64_t rejected;    /* triples rejected (type mismatch, empty object) */
+    uint64_t rejected;    /* triples rejected (type mismatch, empty object, object inside an e-mail address,
+                             phone number or other identifier of pe_ps_mask_identifiers) */
     uint64_t ignored;     /* triples below min_score */
     uint64_t derived;     /* derived attribute upserts */
     uint64_t patterns;    /* pattern matches */

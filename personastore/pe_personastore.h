@@ -518,6 +518,10 @@ PE_API pe_status pe_ps_export_prov(pe_ps_reader *r, const char *user, const char
  * length in *out_len (may be NULL), the number of replacements in
  * *n_masked (may be NULL); NULL when out of memory. */
 PE_API char *pe_ps_mask_identifiers(const char *s, size_t len, size_t *out_len, size_t *n_masked);
+/* 1 when the bytes [start, end) of s overlap an identifier that
+ * pe_ps_mask_identifiers would mask (the fusion takes no attribute value
+ * out of an e-mail address or a phone number), else 0. */
+PE_API int pe_ps_overlaps_identifier(const char *s, size_t len, size_t start, size_t end);
 
 /*
  * LMDB layout (version 1)

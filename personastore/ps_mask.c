@@ -131,6 +131,24 @@ static size_t match_number(const char *s, size_t len, size_t i)
     return k - i;
 }
 
+/* The identifier starting at byte i: its replacement ("[email]", ...) and
+ * length *m, or NULL. */
+static const char *identifier_at(const char *s, size_t len, size_t i, size_t *m)
+{
+    int c = (unsigned char)s[i];
+    int prev = i ? (unsigned char)s[i - 1] : 0;
+    *m = 0;
+    if (is_local(c) && !is_local(prev) && (*m = match_email(s, len, i))) return "[email]";
+    if (!is_alnum(prev) && prev != '.' && is_digit(c) && (*m = match_ipv4(s, len, i))) return "[ip]";
+    if (!is_alnum(prev) && is_upper(c) && (*m = match_iban(s, len, i))) return "[iban]";
+    if (!is_alnum(prev) && prev != '+' && (is_digit(c) || c == '+' || c == '(') &&
+        !(is_digit(prev) || ((prev == '.' || prev == '-') && i > 1 && is_digit((unsigned char)s[i - 2]))) &&
+        (*m = match_number(s, len, i)))
+        return "[number]";
+    *m = 0;
+    return NULL;
+}
+
 char *pe_ps_mask_identifiers(const char *s, size_t len, size_t *out_len, size_t *n_masked)
 {
     if (out_len) *out_len = 0;
@@ -142,17 +160,8 @@ char *pe_ps_mask_identifiers(const char *s, size_t len, size_t *out_len, size_t 
     if (!out) return NULL;
     size_t o = 0, nm = 0, i = 0;
     while (i < len) {
-        int c = (unsigned char)s[i];
-        int prev = i ? (unsigned char)s[i - 1] : 0;
-        size_t m = 0;
-        const char *rep = NULL;
-        if (is_local(c) && !is_local(prev) && (m = match_email(s, len, i))) rep = "[email]";
-        else if (!is_alnum(prev) && prev != '.' && is_digit(c) && (m = match_ipv4(s, len, i))) rep = "[ip]";
-        else if (!is_alnum(prev) && is_upper(c) && (m = match_iban(s, len, i))) rep = "[iban]";
-        else if (!is_alnum(prev) && prev != '+' && (is_digit(c) || c == '+' || c == '(') &&
-                 !(is_digit(prev) || ((prev == '.' || prev == '-') && i > 1 && is_digit((unsigned char)s[i - 2]))) &&
-                 (m = match_number(s, len, i)))
-            rep = "[number]";
+        size_t m;
+        const char *rep = identifier_at(s, len, i, &m);
         if (rep) {
             size_t rl = strlen(rep);
             memcpy(out + o, rep, rl);
@@ -160,12 +169,26 @@ char *pe_ps_mask_identifiers(const char *s, size_t len, size_t *out_len, size_t 
             i += m;
             nm++;
         } else {
-            out[o++] = (char)c;
-            i++;
+            out[o++] = s[i++];
         }
     }
     out[o] = '\0';
     if (out_len) *out_len = o;
     if (n_masked) *n_masked = nm;
     return out;
+}
+
+int pe_ps_overlaps_identifier(const char *s, size_t len, size_t start, size_t end)
+{
+    if (!s || start >= end) return 0;
+    for (size_t i = 0; i < len && i < end;) {
+        size_t m;
+        if (identifier_at(s, len, i, &m)) {
+            if (i < end && i + m > start) return 1;
+            i += m;
+        } else {
+            i++;
+        }
+    }
+    return 0;
 }

@@ -463,6 +463,14 @@ static void test_fusion_rules(void)
     PE_CHECK(find_attr(l, "other.brand_new_relation", "kites") != NULL);
     PE_CHECK(find_attr(l, "pets", "cat") == NULL);
     pe_ps_attr_list_free(l);
+    /* no value out of an e-mail address */
+    uint64_t rejected_before = c.rejected;
+    tri em[] = {{"name", "alice", 0.9f}, {"like_drink", "martin", 0.9f}};
+    PE_CHECK_EQ_INT(fuse(f, "dan", "d4", t0, "write to alice.martin@example.com", em, 2, &c), PE_OK);
+    PE_CHECK_EQ_INT(c.rejected, rejected_before + 2);
+    l = attrs_of("dan");
+    PE_CHECK(find_attr(l, "name", NULL) == NULL && find_attr(l, "drinks", NULL) == NULL);
+    pe_ps_attr_list_free(l);
     pe_ps_writer *w = NULL;
     PE_CHECK_EQ_INT(pe_ps_writer_begin(ps, &w), PE_OK);
     pe_fusion_message bad = {"dan", "d3", t0, "a\xff", 2};

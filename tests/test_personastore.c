@@ -157,6 +157,16 @@ static void test_mask(void)
     check_mask("abc1234567", "abc1234567", 0); /* inside a word */
     check_mask("Zürich 0441234567 ☎", "Zürich [number] ☎", 1);
     check_mask("", "", 0);
+    /* spans overlapping an identifier */
+    const char *t = "i'm 34, write to alice.martin@example.com or call 555-123-4567";
+    const size_t tl = strlen(t), at = (size_t)(strstr(t, "alice") - t), ph = (size_t)(strstr(t, "555") - t);
+    PE_CHECK_EQ_INT(pe_ps_overlaps_identifier(t, tl, at, at + 5), 1);         /* alice */
+    PE_CHECK_EQ_INT(pe_ps_overlaps_identifier(t, tl, at + 30, at + 31), 0);   /* after the address */
+    PE_CHECK_EQ_INT(pe_ps_overlaps_identifier(t, tl, at - 3, at - 1), 0);     /* "to" */
+    PE_CHECK_EQ_INT(pe_ps_overlaps_identifier(t, tl, at - 3, at + 1), 1);     /* reaches into it */
+    PE_CHECK_EQ_INT(pe_ps_overlaps_identifier(t, tl, ph + 4, ph + 7), 1);     /* inside the number */
+    PE_CHECK_EQ_INT(pe_ps_overlaps_identifier(t, tl, 4, 6), 0);               /* 34: no identifier */
+    PE_CHECK_EQ_INT(pe_ps_overlaps_identifier(t, tl, 5, 5), 0);               /* empty */
 }
 
 /* ---- upsert, listing, evidence ------------------------------------------------------- */
