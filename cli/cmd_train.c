@@ -753,15 +753,18 @@ static int run_heads(const recipe *r, const args *a)
                 pe_rel_data_count(rtrain), pe_rel_data_skipped(rtrain), pe_rel_data_discontiguous(rtrain),
                 pe_rel_data_conflicts(rtrain), pe_rel_data_count(rdev), pe_rel_data_n_relations(rtrain));
         if (pe_rel_data_skipped(rtrain)) fprintf(stderr, "persona: first skipped line: %s\n", pe_rel_data_first_problem(rtrain));
-        const int swaps = (int)num_or(relj, "augment_swaps", 0.0);
-        if (swaps > 0) {
+        for (int any = 0; any <= 1; any++) {
+            const char *key = any ? "augment_swaps_any" : "augment_swaps";
+            const int swaps = (int)num_or(relj, key, 0.0);
             size_t added = 0;
-            if ((st = pe_rel_add_swapped_examples(rtrain, tok, max_len, swaps, seed + 7, rtd, &added, &err)) != PE_OK) {
+            if (swaps <= 0) continue;
+            if ((st = pe_rel_add_swapped_examples(rtrain, tok, max_len, swaps, any, seed + 7 + (uint64_t)any, rtd, &added,
+                                                  &err)) != PE_OK) {
                 rc = pe_cli_fail(st, "%s", err.msg);
                 goto done;
             }
-            fprintf(stderr, "persona: rel: %zu more training examples with another utterance's object (augment_swaps %d)\n",
-                    added, swaps);
+            fprintf(stderr, "persona: rel: %zu more training examples with another utterance's object (%s %d)\n", added,
+                    key, swaps);
         }
         objs[n_obj] = pe_tag_objective_get(robj);
         weights[n_obj++] = (float)num_or(relj, "weight", 1.0);

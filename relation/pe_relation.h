@@ -96,13 +96,16 @@ PE_API pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *t
 
 /* Object-swap augmentation: for each utterance of one (contiguous) object,
  * `copies` more training examples in which the object's words are those of
- * another utterance of the same relation, drawn reproducibly from seed
- * ("i live in colorado ." + "san diego" -> "i live in san diego ."), so that
- * the head learns the relation from the context more than from the object
- * word. *added (may be NULL): the examples added. Errors: PE_ERR_INVALID,
- * PE_ERR_NOMEM, the tokenizer's. */
+ * another utterance of the same relation (any_relation 0: "i live in
+ * colorado ." + "san diego" -> "i live in san diego .") or of any relation
+ * (any_relation 1: "i live in pizza ."), drawn reproducibly from seed, so
+ * that the head learns the relation from the context more than from the
+ * object word (which a model of this size otherwise memorises: "i live in
+ * chicago" is found, "i live in paris" is not). *added (may be NULL): the
+ * examples added. Errors: PE_ERR_INVALID, PE_ERR_NOMEM, the tokenizer's. */
 PE_API pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int copies,
-                                             uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err);
+                                             int any_relation, uint64_t seed, pe_tag_data *data, size_t *added,
+                                             pe_error *err);
 
 /* Triples from word tags (labels as pe_rel_labels_make; conf may be NULL). A
  * B-r right after an object of the same relation r continues it (the head

@@ -449,7 +449,7 @@ static int swap_object(const pe_rel_utterance *u, const pe_rel_utterance *v, pe_
 }
 
 pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int copies,
-                                      uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err)
+                                      int any_relation, uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err)
 {
     if (added) *added = 0;
     if (!d || !tok || !data || copies < 0) return pe_error_set(err, PE_ERR_INVALID, "relation: bad argument");
@@ -481,10 +481,10 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
         const pe_rel_utterance *u = &d->u[i];
         if (u->n_triples != 1 || u->triples[0].discontiguous) continue;
         const int r = u->triples[0].relation;
-        const size_t n_r = start[r + 1] - start[r];
+        const size_t first = any_relation ? 0 : start[r], n_r = any_relation ? start[d->n_rel] : start[r + 1] - start[r];
         if (n_r < 2) continue;
         for (int c = 0; c < copies && st == PE_OK; c++) {
-            const pe_rel_utterance *v = &d->u[order[start[r] + draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_r)]];
+            const pe_rel_utterance *v = &d->u[order[first + draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_r)]];
             if (v == u) continue;
             pe_rel_utterance x;
             const int rc = swap_object(u, v, &x);

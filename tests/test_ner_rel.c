@@ -445,7 +445,7 @@ static void test_rel_swaps(void)
     pe_tag_data *td = NULL;
     PE_CHECK_EQ_INT(pe_tag_data_new(&td, &err), PE_OK);
     size_t added = 99;
-    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, 4, 1, td, &added, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, 4, 0, 1, td, &added, &err), PE_OK);
     PE_CHECK(added >= 2 && added <= 8); /* like_food has no donor; a draw of the utterance itself is skipped */
     PE_CHECK_EQ_INT(pe_tag_data_count(td), added);
     const int live = !strcmp(pe_rel_data_relation(d, 0), "live_in") ? 0 : 1;
@@ -467,9 +467,26 @@ static void test_rel_swaps(void)
     pe_tag_data *td2 = NULL;
     size_t added2 = 0;
     PE_CHECK_EQ_INT(pe_tag_data_new(&td2, &err), PE_OK);
-    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, 4, 1, td2, &added2, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, 4, 0, 1, td2, &added2, &err), PE_OK);
     PE_CHECK_EQ_INT(added2, added);
-    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, -1, 1, td2, &added2, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, -1, 0, 1, td2, &added2, &err), PE_ERR_INVALID);
+    /* any relation: "i love pizza" lends "pizza" to live_in and takes its
+     * objects; every example keeps its own relation's labels */
+    pe_tag_data *td3 = NULL;
+    size_t added3 = 0;
+    PE_CHECK_EQ_INT(pe_tag_data_new(&td3, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_add_swapped_examples(d, tok, 64, 6, 1, 3, td3, &added3, &err), PE_OK);
+    PE_CHECK(added3 > added);
+    int food_with_other = 0;
+    for (size_t i = 0; i < pe_tag_data_count(td3); i++) {
+        pe_tag_example ex = pe_tag_data_get(td3, i);
+        int b = 0;
+        for (int t = 0; t < ex.len; t++) b += ex.labels[t] >= 3 && (ex.labels[t] - 3) % 2 == 0;
+        PE_CHECK_EQ_INT(b, 1);
+        food_with_other += ex.labels[3] == 3 + 2 * (1 - live) || ex.labels[3] == 4 + 2 * (1 - live);
+    }
+    PE_CHECK(food_with_other >= 1); /* "i love new york city": like_food's object at word 2, token 3 */
+    pe_tag_data_free(td3);
     pe_tag_data_free(td);
     pe_tag_data_free(td2);
     pe_rel_data_free(d);
