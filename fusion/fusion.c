@@ -181,8 +181,9 @@ static size_t clause_start(const char *t, size_t ss, size_t pos)
     return c;
 }
 
-/* The words of [a, b) from the end back, at most max_words, each lower-case
- * ASCII-folded into w (malloc'd by the caller, n_words returned). */
+/* The words of [a, b) from the end back (w[0] the last), at most
+ * max_words, each lower-cased (ASCII) and cut at 15 bytes into the caller's
+ * w; returns how many. */
 static int last_words(const char *t, size_t a, size_t b, char w[][16], int max_words)
 {
     int n = 0;
