@@ -421,6 +421,12 @@ static size_t draw(uint64_t seed, uint64_t i, size_t n)
     return (size_t)((z ^ (z >> 31)) % n);
 }
 
+/* 1 when u can take part in object swaps: one triple, its object one span. */
+static int swappable(const pe_rel_utterance *u)
+{
+    return u->n_triples == 1 && !u->triples[0].discontiguous;
+}
+
 /* Utterance u with its one object replaced by donor v's object. -1: not
  * possible (the subject inside the object), -2: out of memory. */
 static int swap_object(const pe_rel_utterance *u, const pe_rel_utterance *v, pe_rel_utterance *out)
@@ -462,7 +468,7 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
         return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < d->n; i++)
-        if (d->u[i].n_triples == 1 && !d->u[i].triples[0].discontiguous) start[d->u[i].triples[0].relation + 1]++;
+        if (swappable(&d->u[i])) start[d->u[i].triples[0].relation + 1]++;
     for (int r = 0; r < d->n_rel; r++) start[r + 1] += start[r];
     size_t *fill = calloc((size_t)d->n_rel + 1, sizeof *fill);
     if (!fill) {
@@ -471,7 +477,7 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
         return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < d->n; i++)
-        if (d->u[i].n_triples == 1 && !d->u[i].triples[0].discontiguous) {
+        if (swappable(&d->u[i])) {
             const int r = d->u[i].triples[0].relation;
             order[start[r] + fill[r]++] = i;
         }
@@ -479,7 +485,7 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
     size_t n_added = 0, ignored = 0;
     for (size_t i = 0; i < d->n && st == PE_OK; i++) {
         const pe_rel_utterance *u = &d->u[i];
-        if (u->n_triples != 1 || u->triples[0].discontiguous) continue;
+        if (!swappable(u)) continue;
         const int r = u->triples[0].relation;
         const size_t first = any_relation ? 0 : start[r], n_r = any_relation ? start[d->n_rel] : start[r + 1] - start[r];
         if (n_r < 2) continue;
