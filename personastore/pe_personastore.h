@@ -353,8 +353,10 @@ PE_API pe_status pe_ps_rebuild(pe_ps *ps);
 
 /* ---- Reading -------------------------------------------------------------- */
 
-/* A read transaction: a consistent snapshot. Not shared between threads
- * at the same time. PE_ERR_BUSY while the handle is rebuilding. */
+/* A read transaction: a consistent snapshot, never older than one an
+ * earlier reader of the process saw, nor older than the last commit that
+ * returned. Not shared between threads at the same time. PE_ERR_BUSY while
+ * the handle is rebuilding. */
 PE_API pe_status pe_ps_reader_begin(pe_ps *ps, pe_ps_reader **out);
 /* Moves the snapshot to the newest commit; invalidates borrowed results. */
 PE_API pe_status pe_ps_reader_renew(pe_ps_reader *r);
@@ -539,6 +541,8 @@ PE_API int pe_ps_overlaps_identifier(const char *s, size_t len, size_t start, si
  *           "next_uid", "next_aid"       u64
  *           "audit_head"                 seq u64, hash[32] (absent: empty log)
  *           "rebuild_pending"            u8 = 1 (absent when none)
+ *           "snapshot_txn"               u64: the LMDB id of the last commit that wrote
+ *                                        (readers check it; not copied by a rebuild)
  * user      user id (bytes)              version(1) = 1, 0(7), uid u64, created f64,
  *                                        salt[32] (random; destroyed by forget)
  * attr      uid, aid                     attribute record (1)

@@ -45,9 +45,23 @@ struct pe_ps_writer {
     MDB_txn *txn;
     pe_status failed;       /* sticky LMDB failure */
     pe_ps_reader reader;    /* pe_ps_writer_reader */
+    int dirty;              /* something was written: commit stamps "snapshot_txn" */
     uint64_t audit_seq;     /* last record written (0 = empty log) */
     unsigned char audit_hash[32];
 };
+
+/* Every write of a writer goes through these two, so that its commit knows
+ * whether to stamp the snapshot it makes (see txn_begin in ps_store.c). */
+static inline int ps_wput(pe_ps_writer *w, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsigned flags)
+{
+    w->dirty = 1;
+    return mdb_put(w->txn, dbi, k, d, flags);
+}
+static inline int ps_wdel(pe_ps_writer *w, MDB_dbi dbi, MDB_val *k, MDB_val *d)
+{
+    w->dirty = 1;
+    return mdb_del(w->txn, dbi, k, d);
+}
 
 /* ---- errors ---- */
 pe_status ps_fail(pe_ps *ps, pe_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

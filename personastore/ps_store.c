@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,6 +583,37 @@ void pe_ps_close(pe_ps *ps)
 
 /* ---- transactions ------------------------------------------------------------ */
 
+/* LMDB 0.9 picks a read snapshot in two steps: it takes the last committed
+ * transaction id, then copies the root pointers from that id's meta page.
+ * A reader delayed between the two, while the writer commits twice, copies
+ * the roots of a later commit (one whose meta page is written but whose id
+ * is not yet published): its snapshot is newer than its id, and the next
+ * reader, which sees the published id, reads an older state than it did.
+ * The pages stay safe (nothing committed after the reader's id is reused
+ * while it lives), but reads would go back in time. So every commit that
+ * writes stamps its own id in meta ("snapshot_txn"), and a reader whose
+ * snapshot carries an id above its own starts again; the writer publishes
+ * the id right after, so this ends at once. A stamp beyond the ids this
+ * environment has published (a store copied with renumbered ids) is stale,
+ * not ahead, and is taken as it is. */
+#define PS_SNAPSHOT_KEY "snapshot_txn"
+
+static uint64_t snapshot_stamp(pe_ps *ps, MDB_txn *txn)
+{
+    MDB_val k = {sizeof PS_SNAPSHOT_KEY - 1, PS_SNAPSHOT_KEY}, d;
+    if (mdb_get(txn, ps->dbi[PS_META], &k, &d) != 0 || d.mv_size != 8) return 0;
+    return ps_get64(d.mv_data);
+}
+
+static int snapshot_ahead(pe_ps *ps, MDB_txn *txn)
+{
+    uint64_t stamp = snapshot_stamp(ps, txn);
+    if (stamp <= (uint64_t)mdb_txn_id(txn)) return 0;
+    MDB_envinfo info;
+    if (mdb_env_info(ps->env, &info) != 0) return 0;
+    return stamp <= (uint64_t)info.me_last_txnid + 1;
+}
+
 static pe_status txn_begin(pe_ps *ps, unsigned flags, MDB_txn **txn)
 {
     pthread_mutex_lock(&ps->mu);
@@ -597,6 +629,11 @@ static pe_status txn_begin(pe_ps *ps, unsigned flags, MDB_txn **txn)
         int alone = ps->active == 1;
         pthread_mutex_unlock(&ps->mu);
         if (alone && mdb_env_set_mapsize(ps->env, 0) == 0) rc = mdb_txn_begin(ps->env, NULL, flags, txn);
+    }
+    for (int tries = 0; !rc && (flags & MDB_RDONLY) && tries < 1000 && snapshot_ahead(ps, *txn); tries++) {
+        mdb_txn_abort(*txn);
+        sched_yield();
+        rc = mdb_txn_begin(ps->env, NULL, flags, txn);
     }
     if (rc) {
         pthread_mutex_lock(&ps->mu);
@@ -686,8 +723,20 @@ pe_status pe_ps_writer_commit(pe_ps_writer *w)
     if (st != PE_OK) {
         mdb_txn_abort(w->txn);
     } else {
-        int rc = mdb_txn_commit(w->txn);
-        if (rc) st = ps_mdb_fail(w->ps, rc, "commit");
+        int rc = 0;
+        if (w->dirty) {
+            unsigned char id[8];
+            ps_put64(id, (uint64_t)mdb_txn_id(w->txn));
+            MDB_val k = {sizeof PS_SNAPSHOT_KEY - 1, PS_SNAPSHOT_KEY}, d = {8, id};
+            rc = mdb_put(w->txn, w->ps->dbi[PS_META], &k, &d, 0);
+        }
+        if (rc) {
+            mdb_txn_abort(w->txn);
+            st = ps_mdb_fail(w->ps, rc, "commit");
+        } else {
+            rc = mdb_txn_commit(w->txn);
+            if (rc) st = ps_mdb_fail(w->ps, rc, "commit");
+        }
     }
     writer_release(w);
     return st;
@@ -773,7 +822,10 @@ static pe_status copy_live(pe_ps *ps, const char *tmp)
         MDB_val k, v;
         int g = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         while (!rc && g == 0) {
-            if (!(i == PS_META && k.mv_size == 15 && memcmp(k.mv_data, "rebuild_pending", 15) == 0))
+            int skip = i == PS_META && ((k.mv_size == 15 && memcmp(k.mv_data, "rebuild_pending", 15) == 0) ||
+                                        (k.mv_size == sizeof PS_SNAPSHOT_KEY - 1 &&
+                                         memcmp(k.mv_data, PS_SNAPSHOT_KEY, k.mv_size) == 0));
+            if (!skip)
                 rc = mdb_put(wt, nd, &k, &v, MDB_APPEND);
             if (!rc) g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }

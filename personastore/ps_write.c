@@ -161,12 +161,12 @@ pe_status ps_audit_append(pe_ps_writer *w, const ps_audit_in *in, uint64_t *seq)
     unsigned char kb[8], head[40];
     ps_put64(kb, s);
     MDB_val k = {8, kb}, v = {b.len, b.b};
-    int rc = mdb_put(w->txn, w->ps->dbi[PS_AUDIT], &k, &v, MDB_APPEND);
+    int rc = ps_wput(w, w->ps->dbi[PS_AUDIT], &k, &v, MDB_APPEND);
     if (!rc) {
         ps_put64(head, s);
         memcpy(head + 8, b.b, 32);
         MDB_val hk = {10, "audit_head"}, hv = {40, head};
-        rc = mdb_put(w->txn, w->ps->dbi[PS_META], &hk, &hv, 0);
+        rc = ps_wput(w, w->ps->dbi[PS_META], &hk, &hv, 0);
     }
     if (rc) {
         ps_buf_free(&b);
@@ -206,7 +206,7 @@ static pe_status meta_next(pe_ps_writer *w, const char *key, uint64_t *out)
     unsigned char b[8];
     ps_put64(b, *out + 1);
     MDB_val nv = {8, b};
-    rc = mdb_put(w->txn, w->ps->dbi[PS_META], &k, &nv, 0);
+    rc = ps_wput(w, w->ps->dbi[PS_META], &k, &nv, 0);
     return rc ? ps_wfail(w, rc, key) : PE_OK;
 }
 
@@ -227,7 +227,7 @@ static pe_status user_ensure(pe_ps_writer *w, const char *user, ps_user_rec *u)
     ps_putf(rec + 16, u->created);
     memcpy(rec + 24, u->salt, 32);
     MDB_val k = {strlen(user), (void *)user}, d = {PS_USER_REC, rec};
-    int rc = mdb_put(w->txn, w->ps->dbi[PS_USER], &k, &d, MDB_NOOVERWRITE);
+    int rc = ps_wput(w, w->ps->dbi[PS_USER], &k, &d, MDB_NOOVERWRITE);
     return rc ? ps_wfail(w, rc, "user") : PE_OK;
 }
 
@@ -276,7 +276,7 @@ static pe_status attr_store(pe_ps_writer *w, uint64_t uid, uint64_t aid, const p
     }
     unsigned char kb[16];
     MDB_val k = {ps_key_uid_aid(kb, uid, aid), kb}, d = {b.len, b.b};
-    int rc = mdb_put(w->txn, w->ps->dbi[PS_ATTR], &k, &d, 0);
+    int rc = ps_wput(w, w->ps->dbi[PS_ATTR], &k, &d, 0);
     ps_buf_free(&b);
     return rc ? ps_wfail(w, rc, "attribute") : PE_OK;
 }
@@ -286,7 +286,7 @@ static pe_status history_put(pe_ps_writer *w, uint64_t uid, uint64_t seq, ps_buf
     if (b->oom) return w->failed = ps_fail(w->ps, PE_ERR_NOMEM, "out of memory");
     unsigned char kb[16];
     MDB_val k = {ps_key_uid_aid(kb, uid, seq), kb}, d = {b->len, b->b};
-    int rc = mdb_put(w->txn, w->ps->dbi[PS_HIST], &k, &d, 0);
+    int rc = ps_wput(w, w->ps->dbi[PS_HIST], &k, &d, 0);
     return rc ? ps_wfail(w, rc, "history") : PE_OK;
 }
 
@@ -479,7 +479,7 @@ pe_status pe_ps_upsert_attr(pe_ps_writer *w, const pe_ps_upsert *up, const pe_ps
         cur.a.changed = now;
         ps_put64(ek, aid);
         MDB_val av = {8, ek};
-        rc = mdb_put(w->txn, ps->dbi[PS_ATTR_IDX], &k, &av, 0);
+        rc = ps_wput(w, ps->dbi[PS_ATTR_IDX], &k, &av, 0);
         if (rc) { st = ps_wfail(w, rc, "attribute index"); goto out; }
     }
 
@@ -502,14 +502,14 @@ pe_status pe_ps_upsert_attr(pe_ps_writer *w, const pe_ps_upsert *up, const pe_ps
     ps_key_uid_aid(evk, u.uid, aid);
     ps_put32(evk + 16, eseq);
     MDB_val evkey = {20, evk}, evval = {b.len, b.b};
-    rc = mdb_put(w->txn, ps->dbi[PS_EV], &evkey, &evval, 0);
+    rc = ps_wput(w, ps->dbi[PS_EV], &evkey, &evval, 0);
     if (!rc) {
         unsigned char ik2[32], sv[4];
         ps_key_uid_aid(ik2, u.uid, aid);
         d16(ev->message_id, ik2 + 16);
         ps_put32(sv, eseq);
         MDB_val ikey = {32, ik2}, ival = {4, sv};
-        rc = mdb_put(w->txn, ps->dbi[PS_EV_IDX], &ikey, &ival, 0);
+        rc = ps_wput(w, ps->dbi[PS_EV_IDX], &ikey, &ival, 0);
     }
     if (rc) { st = ps_wfail(w, rc, "evidence"); goto out; }
     ps_buf_free(&b);
@@ -725,7 +725,7 @@ pe_status pe_ps_withhold_attr(pe_ps_writer *w, const pe_ps_withhold *in, uint64_
     unsigned char sv[8];
     ps_put64(sv, seq);
     MDB_val dv = {8, sv};
-    rc = mdb_put(w->txn, ps->dbi[PS_WITHHELD], &k, &dv, 0);
+    rc = ps_wput(w, ps->dbi[PS_WITHHELD], &k, &dv, 0);
     if (rc) return ps_wfail(w, rc, "withheld index");
     if (audit_seq) *audit_seq = seq;
     return PE_OK;
@@ -744,6 +744,7 @@ static pe_status erase_prefix(pe_ps_writer *w, int db, uint64_t uid, uint64_t *c
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, kb, 8) == 0) {
         rc = mdb_cursor_del(c, 0);
+        w->dirty = 1;
         if (rc) break;
         (*count)++;
         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
@@ -773,7 +774,7 @@ pe_status pe_ps_forget(pe_ps *ps, const char *user, const char *reason, pe_ps_fo
     for (size_t i = 0; i < sizeof dbs / sizeof *dbs && st == PE_OK; i++) st = erase_prefix(w, dbs[i], u.uid, &count);
     if (st == PE_OK) {
         MDB_val k = {strlen(user), (void *)user};
-        int rc = mdb_del(w->txn, ps->dbi[PS_USER], &k, NULL);
+        int rc = ps_wdel(w, ps->dbi[PS_USER], &k, NULL);
         if (rc) st = ps_wfail(w, rc, "user");
         else count++;
     }
@@ -786,7 +787,7 @@ pe_status pe_ps_forget(pe_ps *ps, const char *user, const char *reason, pe_ps_fo
     if (st == PE_OK) {
         unsigned char one = 1;
         MDB_val k = {15, "rebuild_pending"}, d = {1, &one};
-        int rc = mdb_put(w->txn, ps->dbi[PS_META], &k, &d, 0);
+        int rc = ps_wput(w, ps->dbi[PS_META], &k, &d, 0);
         if (rc) st = ps_wfail(w, rc, "meta");
     }
     memset(&u, 0, sizeof u);
