@@ -114,6 +114,16 @@ typedef struct pe_train_forward_options {
     float attention_dropout; /* p on the attention probabilities, 0 (default) = off */
     uint64_t seed;           /* the masks are a pure function of (seed, site, element): the same
                               * seed and batch give the same result; default 0 */
+    /* NULL (default): hidden receives every row. Else n_rows >= 0 strictly
+     * increasing token indices (0 .. T-1), the only rows the caller's loss
+     * reads (MLM: the masked tokens): the last layer after its attention
+     * (output projection, LayerNorms, feed-forward) runs on these rows only,
+     * hidden's other rows are set to 0, and pe_train_backward reads only
+     * these rows of d_hidden. These rows and every gradient equal the full
+     * computation's (dropout masks included) up to the order of sums.
+     * Copied: only read during the call. */
+    const int32_t *rows;
+    int n_rows;
 } pe_train_forward_options;
 PE_API pe_train_forward_options pe_train_forward_options_default(void);
 

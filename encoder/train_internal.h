@@ -55,6 +55,7 @@ typedef struct pe_tr_acts {
     float *att;        /* (2 cap_len^2) */
     /* the batch of the last forward */
     int32_t *ids, *types, *positions; /* (T) */
+    int32_t *rows;     /* (T) pe_train_forward_options.rows of the last forward */
     int *offsets;      /* (n_seq + 1) */
 } pe_tr_acts;
 
@@ -73,6 +74,7 @@ struct pe_train {
     pe_tr_acts a;
     int fwd_ok;        /* a forward succeeded and its activations are kept */
     int n_seq, n_tokens, max_len;
+    int n_rows;        /* rows of the last forward's last layer (a.rows); -1: all */
     pe_train_forward_options fo;
     pe_error err;
 };

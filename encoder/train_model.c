@@ -240,6 +240,7 @@ static void acts_free(pe_tr_acts *a)
     free(a->ids);
     free(a->types);
     free(a->positions);
+    free(a->rows);
     free(a->offsets);
     memset(a, 0, sizeof *a);
 }
@@ -346,6 +347,7 @@ static pe_status acts_reserve(pe_train *tr, int T, int n_seq, int max_len, size_
     AL(a->ids, Tn);
     AL(a->types, Tn);
     AL(a->positions, Tn);
+    AL(a->rows, Tn);
     AL(a->offsets, (size_t)capS + 1);
 #undef AL
     if (!ok) {
@@ -365,6 +367,94 @@ static pe_status acts_reserve(pe_train *tr, int T, int n_seq, int max_len, size_
 #define STREAM_PROBS(l) (1u + 3u * (uint64_t)(l))
 #define STREAM_ATTN_OUT(l) (2u + 3u * (uint64_t)(l))
 #define STREAM_FFN_OUT(l) (3u + 3u * (uint64_t)(l))
+
+/* Dropout of n rows of C that stand for rows[i] of the full (T, C) tensor:
+ * the same mask elements as the full tensor's. */
+static void rows_dropout(const float *src, float *dst, const int32_t *rows, int n, int C, float p, uint64_t seed,
+                         uint64_t stream)
+{
+    if (p <= 0.0f) {
+        if (dst != src) memcpy(dst, src, (size_t)n * C * sizeof *dst);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        enc_tr_dropout_copy(src + (size_t)i * C, dst + (size_t)i * C, (size_t)C, p, seed, stream,
+                            (uint64_t)rows[i] * (uint64_t)C);
+}
+
+/* The last layer after its attention on the rows a->rows only (ctx: the
+ * layer's attention output, all rows): its ctx, x1, u, gl and LayerNorm
+ * statistics keep those rows compact, first n rows of their slices; xout
+ * gets them at their places and 0 elsewhere. */
+static void last_layer_rows_fwd(pe_train *tr, float *ctx, const float *xin, float *xout)
+{
+    const pe_encoder_config *g = &tr->cfg;
+    pe_tr_acts *a = &tr->a;
+    const int T = tr->n_tokens, C = g->hidden, I = g->intermediate, l = g->layers - 1, n = tr->n_rows;
+    const size_t TC = (size_t)T * C, TI = (size_t)T * I;
+    const int32_t *R = a->rows;
+    const pe_tr_layer *L = &tr->w.layer[l];
+    const float eps = g->layer_norm_eps, ph = tr->fo.hidden_dropout;
+    const uint64_t seed = tr->fo.seed;
+    float *x1 = a->x1 + (size_t)l * TC, *u = a->u + (size_t)l * TI, *gl = a->gl + (size_t)l * TI;
+    memset(xout, 0, TC * sizeof *xout);
+    if (n == 0) return;
+    for (int i = 0; i < n; i++) /* rows only move down: R[i] >= i */
+        if (R[i] != i) memcpy(ctx + (size_t)i * C, ctx + (size_t)R[i] * C, (size_t)C * sizeof *ctx);
+    enc_tr_linear_fwd(ctx, L->ao_w, L->ao_b, a->tmp, n, C, C);
+    rows_dropout(a->tmp, a->tmp, R, n, C, ph, seed, STREAM_ATTN_OUT(l));
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) a->tmp[(size_t)i * C + c] += xin[(size_t)R[i] * C + c];
+    enc_tr_layernorm_fwd(a->tmp, L->ln1_g, L->ln1_b, x1, a->ln1_xhat + (size_t)l * TC, a->ln1_rstd + (size_t)l * T, n,
+                        C, eps);
+    enc_tr_linear_gelu_fwd(x1, L->fi_w, L->fi_b, u, gl, n, I, C);
+    enc_tr_linear_fwd(gl, L->fo_w, L->fo_b, a->tmp, n, C, I);
+    rows_dropout(a->tmp, a->tmp, R, n, C, ph, seed, STREAM_FFN_OUT(l));
+    for (size_t i = 0; i < (size_t)n * C; i++) a->tmp[i] += x1[i];
+    enc_tr_layernorm_fwd(a->tmp, L->ln2_g, L->ln2_b, a->dr, a->ln2_xhat + (size_t)l * TC, a->ln2_rstd + (size_t)l * T,
+                        n, C, eps);
+    for (int i = 0; i < n; i++) memcpy(xout + (size_t)R[i] * C, a->dr + (size_t)i * C, (size_t)C * sizeof *xout);
+}
+
+/* Backward of last_layer_rows_fwd and of the layer's attention and QKV
+ * projection: dx receives the gradient of the layer's input. */
+static void last_layer_rows_bwd(pe_train *tr, const float *d_hidden)
+{
+    const pe_encoder_config *g = &tr->cfg;
+    pe_tr_acts *a = &tr->a;
+    const int T = tr->n_tokens, C = g->hidden, I = g->intermediate, H = g->heads, D = C / H, l = g->layers - 1;
+    const int n = tr->n_rows;
+    const size_t TC = (size_t)T * C, TI = (size_t)T * I, nC = (size_t)n * C;
+    const int32_t *R = a->rows;
+    const pe_tr_layer *L = &tr->w.layer[l], *G = &tr->g.layer[l];
+    const float ph = tr->fo.hidden_dropout, pa = tr->fo.attention_dropout;
+    const uint64_t seed = tr->fo.seed;
+    const float *xin = a->xs + (size_t)l * TC, *qkv = a->qkv + (size_t)l * 3 * TC, *ctx = a->ctx + (size_t)l * TC;
+    const float *x1 = a->x1 + (size_t)l * TC, *u = a->u + (size_t)l * TI, *gl = a->gl + (size_t)l * TI;
+    float *dx = a->dx, *dr = a->dr, *dt = a->tmp;
+    for (int i = 0; i < n; i++) memcpy(dx + (size_t)i * C, d_hidden + (size_t)R[i] * C, (size_t)C * sizeof *dx);
+    if (n > 0) {
+        enc_tr_layernorm_bwd(dx, a->ln2_xhat + (size_t)l * TC, a->ln2_rstd + (size_t)l * T, L->ln2_g, dr, G->ln2_g,
+                            G->ln2_b, n, C);
+        rows_dropout(dr, dt, R, n, C, ph, seed, STREAM_FFN_OUT(l));
+        enc_tr_linear_bwd(gl, L->fo_w, dt, a->dI, 0.0f, G->fo_w, G->fo_b, n, C, I);
+        enc_tr_gelu_bwd(u, a->dI, a->dI, (size_t)n * I);
+        enc_tr_linear_bwd(x1, L->fi_w, a->dI, dr, 1.0f, G->fi_w, G->fi_b, n, I, C);
+        enc_tr_layernorm_bwd(dr, a->ln1_xhat + (size_t)l * TC, a->ln1_rstd + (size_t)l * T, L->ln1_g, dx, G->ln1_g,
+                            G->ln1_b, n, C);
+        rows_dropout(dx, dt, R, n, C, ph, seed, STREAM_ATTN_OUT(l));
+        enc_tr_linear_bwd(ctx, L->ao_w, dt, dr, 0.0f, G->ao_w, G->ao_b, n, C, C); /* dr: grad of ctx's rows */
+    }
+    /* back to all rows: dt the grad of ctx, dx the residual's grad of xin */
+    memset(dt, 0, TC * sizeof *dt);
+    for (int i = 0; i < n; i++) memcpy(dt + (size_t)R[i] * C, dr + (size_t)i * C, (size_t)C * sizeof *dt);
+    memcpy(dr, dx, nC * sizeof *dr);
+    memset(dx, 0, TC * sizeof *dx);
+    for (int i = 0; i < n; i++) memcpy(dx + (size_t)R[i] * C, dr + (size_t)i * C, (size_t)C * sizeof *dx);
+    enc_tr_attention_bwd(qkv, a->probs + (size_t)l * a->cap_probs, dt, a->dqkv, a->att, a->offsets, tr->n_seq, H, D,
+                        pa, seed, STREAM_PROBS(l));
+    enc_tr_linear_bwd(xin, L->qkv_w, a->dqkv, dx, 1.0f, G->qkv_w, G->qkv_b, T, 3 * C, C);
+}
 
 pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type_ids, const int *lengths, int n_seq,
                            const pe_train_forward_options *opts, float *hidden)
@@ -401,6 +491,15 @@ pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type
             return pe_error_set(&tr->err, PE_ERR_INVALID, "train forward: token %d has type %d (type vocabulary %d)",
                                 t, type_ids[t], g->type_vocab);
     }
+    if (o.rows) {
+        if (o.n_rows < 0 || o.n_rows > T)
+            return pe_error_set(&tr->err, PE_ERR_INVALID, "train forward: %d output rows of %d tokens", o.n_rows, T);
+        for (int i = 0; i < o.n_rows; i++)
+            if (o.rows[i] < 0 || o.rows[i] >= T || (i > 0 && o.rows[i] <= o.rows[i - 1]))
+                return pe_error_set(&tr->err, PE_ERR_INVALID,
+                                    "train forward: output row %d (%d) not a token index above the one before it", i,
+                                    o.rows[i]);
+    }
     pe_status st;
     PE_TRY(st, acts_reserve(tr, T, n_seq, max_len, probs));
     pe_tr_acts *a = &tr->a;
@@ -415,6 +514,12 @@ pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type
     tr->n_seq = n_seq;
     tr->n_tokens = T;
     tr->max_len = max_len;
+    tr->n_rows = -1;
+    if (o.rows) {
+        if (o.n_rows) memcpy(a->rows, o.rows, (size_t)o.n_rows * sizeof *o.rows);
+        tr->n_rows = o.n_rows;
+    }
+    o.rows = NULL; /* kept in a->rows */
     tr->fo = o;
 
     const int C = g->hidden, I = g->intermediate, H = g->heads, D = C / H;
@@ -435,6 +540,10 @@ pe_status pe_train_forward(pe_train *tr, const int32_t *ids, const int32_t *type
         enc_tr_linear_fwd(xin, L->qkv_w, L->qkv_b, qkv, T, 3 * C, C);
         enc_tr_attention_fwd(qkv, ctx, a->probs + (size_t)l * a->cap_probs, a->att, a->offsets, n_seq, H, D, pa, o.seed,
                             STREAM_PROBS(l));
+        if (l == g->layers - 1 && tr->n_rows >= 0) {
+            last_layer_rows_fwd(tr, ctx, xin, xout);
+            break;
+        }
         enc_tr_linear_fwd(ctx, L->ao_w, L->ao_b, a->tmp, T, C, C);
         enc_tr_dropout(a->tmp, TC, ph, o.seed, STREAM_ATTN_OUT(l), 0);
         for (size_t i = 0; i < TC; i++) a->tmp[i] += xin[i];
@@ -469,8 +578,14 @@ pe_status pe_train_backward(pe_train *tr, const float *d_hidden)
     const pe_tr_weights *w = &tr->w, *gw = &tr->g;
     float *dx = a->dx, *dr = a->dr, *dt = a->tmp;
 
-    memcpy(dx, d_hidden, TC * sizeof *dx); /* dx: gradient of the current layer's output */
-    for (int l = g->layers - 1; l >= 0; l--) {
+    int top = g->layers - 1;
+    if (tr->n_rows >= 0) {
+        last_layer_rows_bwd(tr, d_hidden);
+        top--;
+    } else {
+        memcpy(dx, d_hidden, TC * sizeof *dx); /* dx: gradient of the current layer's output */
+    }
+    for (int l = top; l >= 0; l--) {
         const pe_tr_layer *L = &w->layer[l], *G = &gw->layer[l];
         const float *xin = a->xs + (size_t)l * TC, *qkv = a->qkv + (size_t)l * 3 * TC, *ctx = a->ctx + (size_t)l * TC;
         const float *x1 = a->x1 + (size_t)l * TC, *u = a->u + (size_t)l * TI, *gl = a->gl + (size_t)l * TI;

@@ -805,6 +805,102 @@ done:
     pe_train_free(NULL);
 }
 
+/* ---- the last layer on some rows only ---- */
+
+static void test_output_rows(void)
+{
+    pe_encoder *enc = load_tiny();
+    pe_train *tr = NULL;
+    pe_error err;
+    float *gfull = NULL;
+    if (!enc || pe_train_new_from_encoder(enc, &tr, &err) != PE_OK) {
+        PE_CHECK(0);
+        goto done;
+    }
+    const int lengths[3] = {6, 9, 4};
+    enum { T = 19, C = 8 };
+    int32_t ids[T], types[T];
+    for (int t = 0; t < T; t++) ids[t] = (int32_t)(urand() * 30), types[t] = t > 8;
+    const int32_t rows[5] = {0, 3, 7, 8, 17};
+    float h[T * C], hr[T * C], d[T * C];
+    memset(d, 0, sizeof d);
+    for (int i = 0; i < 5; i++)
+        for (int c = 0; c < C; c++) d[rows[i] * C + c] = urand() * 2.0f - 1.0f;
+    const size_t n = pe_train_numel(tr);
+    gfull = malloc(n * sizeof *gfull);
+    if (!gfull) goto done;
+    for (int drop = 0; drop < 2; drop++) {
+        pe_train_forward_options fo = pe_train_forward_options_default();
+        fo.hidden_dropout = fo.attention_dropout = drop ? 0.2f : 0.0f;
+        fo.seed = 7;
+        pe_train_zero_grad(tr);
+        PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, h), PE_OK);
+        PE_CHECK_EQ_INT(pe_train_backward(tr, d), PE_OK);
+        int np = pe_train_n_params(tr);
+        for (int i = 0, off = 0; i < np; i++) {
+            pe_train_param p;
+            pe_train_param_at(tr, i, &p);
+            memcpy(gfull + off, p.grad, (size_t)p.numel * sizeof *gfull);
+            off += (int)p.numel;
+        }
+        fo.rows = rows;
+        fo.n_rows = 5;
+        pe_train_zero_grad(tr);
+        PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, hr), PE_OK);
+        PE_CHECK_EQ_INT(pe_train_backward(tr, d), PE_OK);
+        double eh = 0.0, zero = 0.0;
+        for (int t = 0, i = 0; t < T; t++) {
+            int in = i < 5 && rows[i] == t;
+            for (int c = 0; c < C; c++) {
+                if (in) eh = fmax(eh, fabs(hr[t * C + c] - h[t * C + c]));
+                else zero = fmax(zero, fabs(hr[t * C + c]));
+            }
+            i += in;
+        }
+        PE_CHECK_MSG(eh < 1e-6 && zero == 0.0, "dropout %d: rows differ by %g, others %g", drop, eh, zero);
+        for (int i = 0, off = 0; i < np; i++) {
+            pe_train_param p;
+            pe_train_param_at(tr, i, &p);
+            double e = 0.0, scale = 1e-12;
+            for (int64_t k = 0; k < p.numel; k++) {
+                e = fmax(e, fabs(p.grad[k] - gfull[off + k]));
+                scale = fmax(scale, fabs(gfull[off + k]));
+            }
+            PE_CHECK_MSG(e <= 1e-5 * scale, "dropout %d: %s: gradient differs by %g (scale %g)", drop, p.name, e,
+                         scale);
+            off += (int)p.numel;
+        }
+    }
+    /* bad rows: out of range, not increasing, more than T */
+    pe_train_forward_options fo = pe_train_forward_options_default();
+    const int32_t bad1[2] = {3, 3}, bad2[1] = {T};
+    fo.rows = bad1;
+    fo.n_rows = 2;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, hr), PE_ERR_INVALID);
+    fo.rows = bad2;
+    fo.n_rows = 1;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, hr), PE_ERR_INVALID);
+    fo.n_rows = T + 1;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, hr), PE_ERR_INVALID);
+    /* no row: every output 0, and the layers below get no gradient */
+    fo.n_rows = 0;
+    pe_train_zero_grad(tr);
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids, types, lengths, 3, &fo, hr), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_backward(tr, d), PE_OK);
+    double mx = 0.0;
+    for (int i = 0; i < T * C; i++) mx = fmax(mx, fabs(hr[i]));
+    for (int i = 0; i < pe_train_n_params(tr); i++) {
+        pe_train_param p;
+        pe_train_param_at(tr, i, &p);
+        for (int64_t k = 0; k < p.numel; k++) mx = fmax(mx, fabs(p.grad[k]));
+    }
+    PE_CHECK_MSG(mx == 0.0, "no row: %g", mx);
+done:
+    free(gfull);
+    pe_train_free(tr);
+    pe_encoder_free(enc);
+}
+
 /* ---- save, load, same forward ---- */
 
 static void test_save_roundtrip(void)
@@ -989,6 +1085,7 @@ int main(void)
     }
     PE_RUN(test_dropout_model);
     PE_RUN(test_schedule_and_clip);
+    PE_RUN(test_output_rows);
     PE_RUN(test_save_roundtrip);
     PE_RUN(test_save_tokenizer_pem);
     rm_tree(tmpdir);

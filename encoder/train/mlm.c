@@ -292,6 +292,8 @@ struct pe_mlm_objective {
     pe_mlm_mask_options mask;
     int32_t *labels; /* (cap) of the last batch */
     int32_t *raw;    /* (cap) */
+    int32_t *rows;   /* (cap) the tokens with a label, in order */
+    int n_rows;
     size_t cap;
 };
 
@@ -313,6 +315,9 @@ static int grow(pe_mlm_objective *m, size_t T)
     a = realloc(m->raw, cap * sizeof *a);
     if (!a) return -1;
     m->raw = a;
+    a = realloc(m->rows, cap * sizeof *a);
+    if (!a) return -1;
+    m->rows = a;
     m->cap = cap;
     return 0;
 }
@@ -336,6 +341,9 @@ static pe_status pack(pe_mlm_objective *m, const pe_token_shard *s, const size_t
         t += (size_t)len;
     }
     pe_mlm_mask(m->raw, (int)T, &m->mask, seed, ids, m->labels);
+    m->n_rows = 0;
+    for (size_t i = 0; i < T; i++)
+        if (m->labels[i] >= 0) m->rows[m->n_rows++] = (int32_t)i;
     if (types) memset(types, 0, T * sizeof *types);
     *T_out = (int)T;
     return PE_OK;
@@ -347,6 +355,14 @@ static pe_status mlm_batch(void *ctx, const size_t *idx, int n, uint64_t seed, i
     pe_mlm_objective *m = ctx;
     int T;
     return pack(m, m->train, idx, n, seed, ids, types, lengths, &T, err);
+}
+
+/* Only the masked tokens' hidden states are read (pe_mlm_head_loss). */
+static int mlm_rows(void *ctx, const int32_t **rows)
+{
+    pe_mlm_objective *m = ctx;
+    *rows = m->rows;
+    return m->n_rows;
 }
 
 static pe_status mlm_loss(void *ctx, const float *hidden, int n_tokens, float scale, float *d_hidden,
@@ -387,7 +403,10 @@ static pe_status mlm_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_e
         if (k == 0) break;
         int TT;
         if ((st = pack(m, m->dev, idx, k, 0x5eed0000u + b++, ids, NULL, lengths, &TT, err)) != PE_OK) break;
-        if ((st = pe_train_forward(tr, ids, NULL, lengths, k, NULL, hidden)) != PE_OK) {
+        pe_train_forward_options fo = pe_train_forward_options_default();
+        fo.rows = m->rows;
+        fo.n_rows = m->n_rows;
+        if ((st = pe_train_forward(tr, ids, NULL, lengths, k, &fo, hidden)) != PE_OK) {
             pe_error_set(err, st, "mlm eval: %s", pe_train_errmsg(tr));
             break;
         }
@@ -446,6 +465,7 @@ pe_status pe_mlm_objective_new(pe_mlm_head *head, const pe_token_shard *train, c
     m->obj.length = mlm_length;
     m->obj.batch = mlm_batch;
     m->obj.loss = mlm_loss;
+    m->obj.rows = mlm_rows;
     m->obj.evaluate = dev ? mlm_evaluate : NULL;
     *out = m;
     return PE_OK;
@@ -461,5 +481,6 @@ void pe_mlm_objective_free(pe_mlm_objective *m)
     if (!m) return;
     free(m->labels);
     free(m->raw);
+    free(m->rows);
     free(m);
 }

@@ -109,6 +109,12 @@ typedef struct pe_objective {
      * number of predictions (Loss = loss_sum / count). */
     pe_status (*loss)(void *ctx, const float *hidden, int n_tokens, float scale, float *d_hidden,
                       double *loss_sum, double *count, pe_error *err);
+    /* Optional (NULL: every row): the token rows of the last batch whose
+     * hidden states its loss reads, strictly increasing, into *rows (kept
+     * by the objective until the next batch); returns their count. The
+     * trainer passes them to pe_train_forward (options.rows), so that the
+     * last layer runs on these rows only (MLM: the masked tokens). */
+    int (*rows)(void *ctx, const int32_t **rows);
     /* Optional (NULL: no evaluation): evaluates the current weights on the
      * objective's development data through pe_train_forward without
      * dropout. */

@@ -780,6 +780,9 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
             int T = 0;
             for (int k = 0; k < n; k++) T += lengths[k];
             fo.seed = pe_tr_hash(o->seed, 0x64726f70ull, (uint64_t)r.s.step * 4096u + (uint64_t)a);
+            fo.rows = NULL;
+            fo.n_rows = 0;
+            if (obj->rows) fo.n_rows = obj->rows(obj->ctx, &fo.rows);
             if ((st = pe_train_forward(tr, ids, types, lengths, n, &fo, hidden)) != PE_OK) {
                 pe_error_set(err, st, "trainer: step %ld: %s", r.s.step, pe_train_errmsg(tr));
                 goto done;
