@@ -169,6 +169,13 @@ static void test_mlm_step_against_torch(void)
     PE_CHECK_EQ_INT(pe_train_forward(tr, ids->data, types->data, lengths, n_seq, NULL, hidden), PE_OK);
     const double e_hidden = rel_err(hidden, want_hidden, (size_t)T * C);
     PE_CHECK_MSG(e_hidden < 2e-5, "hidden: relative error %g", e_hidden);
+    /* again as the trainer runs it: the last layer on the masked rows only */
+    int32_t rows[256];
+    pe_train_forward_options fo = pe_train_forward_options_default();
+    fo.rows = rows;
+    for (int t = 0; t < T && fo.n_rows < 256; t++)
+        if (((const int32_t *)lab->data)[t] >= 0) rows[fo.n_rows++] = t;
+    PE_CHECK_EQ_INT(pe_train_forward(tr, ids->data, types->data, lengths, n_seq, &fo, hidden), PE_OK);
     double ls = 0.0, cnt = 0.0;
     PE_CHECK_EQ_INT(pe_mlm_head_loss(head, hidden, lab->data, T, 1.0f, dh, &ls, &cnt, NULL, &err), PE_OK);
     int n_labels = 0;
