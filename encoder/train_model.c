@@ -197,10 +197,9 @@ pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_er
 /* splitmix64 + Box-Muller: reproducible N(0, 1) draws for the initialiser. */
 uint64_t enc_tr_splitmix64(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    uint64_t z = pe_mix64(*s);
+    *s += 0x9E3779B97F4A7C15ull;
+    return z;
 }
 
 static double next_normal(uint64_t *s)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "pe_util.h"
 #include "train_ops.h"
 
 static int use_avx512(void)
@@ -333,13 +334,7 @@ void enc_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n)
 
 /* ---- dropout ---- */
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t mix64(uint64_t z) { return pe_mix64(z); }
 
 static uint64_t dropout_key(uint64_t seed, uint64_t stream) { return mix64(seed ^ mix64(stream * 0xD1B54A32D192ED03ull)); }
 /* keep when the top 24 bits, as a fraction of 2^24, are >= p */

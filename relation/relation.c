@@ -415,10 +415,7 @@ pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int
 /* A reproducible draw in [0, n) for (seed, i). */
 static size_t draw(uint64_t seed, uint64_t i, size_t n)
 {
-    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (size_t)((z ^ (z >> 31)) % n);
+    return (size_t)(pe_mix64(seed + i * 0x9E3779B97F4A7C15ull) % n);
 }
 
 /* 1 when u can take part in object swaps: one triple, its object one span. */

@@ -141,6 +141,18 @@ PE_API char *pe_text_normalize(const char *s, size_t len, pe_status *st);
  * before it. Linear; text need not be NUL-terminated. */
 PE_API size_t pe_utf8_char_offset(const char *text, size_t byte_off);
 
+/* splitmix64's step and finaliser: mixes z + 0x9E3779B97F4A7C15 into a
+ * well-spread 64-bit value. pe_mix64(s + i * 0x9E3779B97F4A7C15) is draw i
+ * of the splitmix64 stream started at s; the trainer's hashes and dropout
+ * masks are built from it. */
+static inline uint64_t pe_mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* Frees a plain buffer returned by the library (a string of
  * pe_text_normalize, a file of pe_file_read, an id array of pe_kg_types).
  * NULL is a no-op. */

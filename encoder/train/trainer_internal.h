@@ -10,13 +10,7 @@
 #include "pe_util.h"
 
 /* splitmix64 finaliser of (seed, stream, i). */
-static inline uint64_t pe_tr_mix(uint64_t z)
-{
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static inline uint64_t pe_tr_mix(uint64_t z) { return pe_mix64(z); }
 static inline uint64_t pe_tr_hash(uint64_t seed, uint64_t stream, uint64_t i)
 {
     return pe_tr_mix(pe_tr_mix(seed ^ pe_tr_mix(stream * 0xD1B54A32D192ED03ull)) ^ i);
