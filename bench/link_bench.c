@@ -5,7 +5,7 @@
  *                 [--train DEV.jsonl --save-model F] [--rounds N] [--l2 X] [--nil-loss X] [--gold-types]
  *                 [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]
  *                 [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N]
- *                 [FILE.benchmark.jsonl ...]
+ *                 [--trace OUT.jsonl] [FILE.benchmark.jsonl ...]
  *
  * --build-index builds the link index of DB into DIR first; --embed adds
  * the context vectors to it (pe_link_index_embed); --no-context leaves the
@@ -15,6 +15,8 @@
  * repeats that N times, each round after the first linking DEV with the
  * ranker of the round before (so that coh_type, a second-pass feature, is
  * learnt from the scores the trained linker sees); --model loads one.
+ * --trace appends every evaluated mention of the FILEs to OUT.jsonl (its
+ * candidates and features; pe_link_eval_options.trace), for error analysis.
  * Prints one JSON object a line: the index build, the training, then each
  * file's pe_link_eval_result with the process's peak RSS so far.
  */
@@ -38,13 +40,13 @@ static int usage(void)
 {
     fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F] [--rounds N]\n"
                     "                     [--l2 X] [--nil-loss X] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
-                    "                     [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N] [FILE ...]\n");
+                    "                     [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N] [--trace F] [FILE ...]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL;
+    const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL, *trace = NULL;
     int build = 0, gold_types = 0, embed = 0, rounds = 2;
     double l2 = 1.0, nil_loss = 0.02;
     size_t max_docs = 0;
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--nil-loss") && more) nil_loss = atof(argv[++i]);
         else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--max-docs") && more) max_docs = (size_t)atoi(argv[++i]);
+        else if (!strcmp(a, "--trace") && more) trace = argv[++i];
         else if (!strcmp(a, "--build-index")) build = 1;
         else if (!strcmp(a, "--gold-types")) gold_types = 1;
         else if (!strcmp(a, "--no-fuzzy")) lo.fuzzy = 0;
@@ -184,6 +187,7 @@ int main(int argc, char **argv)
         pe_link_eval_options eo = pe_link_eval_options_default();
         eo.gold_types = gold_types;
         eo.max_docs = max_docs;
+        eo.trace = trace;
         pe_link_eval_result r;
         if (pe_link_eval_file(l, argv[i], &eo, &r, &err) != PE_OK) {
             fprintf(stderr, "pe_bench_link: %s\n", err.msg);

@@ -450,6 +450,12 @@ typedef struct pe_link_eval_options {
     size_t max_docs;      /* 0 = all */
     pe_link_trainset *collect; /* when set, every mention's candidates are added
                                   (gold index, or -1) for training */
+    const char *trace;    /* when set, a file that one JSON object a mention is
+                             appended to (for error analysis): file, line,
+                             surface, the text around it, gold, whether it is in
+                             the graph, the gold's rank among the candidates
+                             (-1: none), NIL, every candidate by score with
+                             its nonzero features */
 } pe_link_eval_options;
 PE_API pe_link_eval_options pe_link_eval_options_default(void);
 
@@ -471,7 +477,7 @@ typedef struct pe_link_eval_result {
 
 /* Runs the linker over a benchmark file. A line that does not parse is
  * skipped and counted (first_error names file:line) unless opt->strict.
- * Errors: PE_ERR_IO, PE_ERR_PARSE (strict). */
+ * Errors: PE_ERR_IO (also the trace file), PE_ERR_PARSE (strict). */
 PE_API pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
                             pe_link_eval_result *out, pe_error *err);
 

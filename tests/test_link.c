@@ -772,6 +772,32 @@ static void test_eval(void)
     PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
     PE_CHECK_EQ_INT(r.docs, 1);
     PE_CHECK_EQ_INT(pe_link_eval_file(lk, "/nonexistent.jsonl", NULL, &r, &err), PE_ERR_IO);
+    /* the trace: one JSON line a mention, appended */
+    char trace[160];
+    snprintf(trace, sizeof trace, "%s/trace.jsonl", tmpdir);
+    remove(trace);
+    o = pe_link_eval_options_default();
+    o.trace = trace;
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
+    FILE *f = fopen(trace, "rb");
+    PE_CHECK(f != NULL);
+    if (f) {
+        char line[8192];
+        int n = 0, paris = 0;
+        while (fgets(line, sizeof line, f)) {
+            n++;
+            if (strstr(line, "\"surface\":\"Paris\"") && strstr(line, "\"gold\":\"Q830149\"") &&
+                strstr(line, "\"file\":\"tiny.benchmark.jsonl\"") && strstr(line, "\"left\":\"Caf\xc3\xa9 [[\"") &&
+                strstr(line, "\"in_graph\":true") && strstr(line, "\"qid\":\"Q90\"") && strstr(line, "\"log_prior\":"))
+                paris++;
+        }
+        fclose(f);
+        PE_CHECK_EQ_INT(n, 10);
+        PE_CHECK_EQ_INT(paris, 2);
+    }
+    o.trace = "/nonexistent/dir/trace.jsonl";
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_ERR_IO);
 }
 
 static double ctx_of(const pe_link_mention_result *m, const char *qid, int f)
