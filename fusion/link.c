@@ -95,7 +95,7 @@ struct pe_linker {
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
     "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people",
-    "dateline_city"};
+    "dateline_city", "team_doc"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -1086,6 +1086,7 @@ static void features(call *c)
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         int dl = dateline(c->text, c->len, m->in->end);
+
         double maxp = 0; /* among the candidates of the mention's own form */
         for (size_t k = 0; k < m->nc; k++)
             if ((m->c[k].via & PE_LINK_VIA_EXACT) && m->c[k].prior > maxp) maxp = m->c[k].prior;
@@ -1118,9 +1119,43 @@ static void features(call *c)
             f[PE_LINK_F_COH_TYPE] = 0; /* set by type_coherence() after a first pass */
             f[PE_LINK_F_LANG_PEOPLE] = (e->bits & BIT_LANG) != 0;
             f[PE_LINK_F_DATELINE_CITY] = dl && (e->bits & BIT_CITY);
-            f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = 0; /* set by context() when on */
+            f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = f[PE_LINK_F_TEAM_DOC] = 0; /* set by context() when on */
         }
     }
+}
+
+/* PE_LINK_F_TEAM_DOC, once the context features are known: v = the share
+ * of the other mentions (with candidates) whose candidate of highest
+ * context is a sports team. A mention's first team candidate (by the
+ * gathering order: via, then prior) gets v and its candidates that are no
+ * team get -v, so that the feature weighs one team against the places
+ * rather than every team of a city against each other. */
+static void team_doc(call *c)
+{
+    size_t with = 0, teams = 0;
+    int *is_team = calloc(c->n ? c->n : 1, sizeof *is_team);
+    if (!is_team) return; /* the feature stays 0 */
+    for (size_t i = 0; i < c->n; i++) {
+        const ment *m = &c->m[i];
+        double best = 0;
+        size_t bk = 0;
+        for (size_t k = 0; k < m->nc; k++)
+            if (m->c[k].f[PE_LINK_F_CONTEXT] > best) { best = m->c[k].f[PE_LINK_F_CONTEXT]; bk = k; }
+        with += m->nc > 0;
+        is_team[i] = best > 0 && (c->ents[m->c[bk].e].bits & BIT_TEAM);
+        teams += (size_t)is_team[i];
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        size_t others = with - (m->nc > 0);
+        double v = others ? (double)(teams - (size_t)is_team[i]) / (double)others : 0;
+        size_t tk = m->nc;
+        for (size_t k = 0; k < m->nc && tk == m->nc; k++)
+            if (c->ents[m->c[k].e].bits & BIT_TEAM) tk = k;
+        for (size_t k = 0; k < m->nc; k++)
+            m->c[k].f[PE_LINK_F_TEAM_DOC] = k == tk ? v : tk < m->nc && !(c->ents[m->c[k].e].bits & BIT_TEAM) ? -v : 0;
+    }
+    free(is_team);
 }
 
 /* PE_LINK_F_CONTEXT of every candidate (link_context.c). */
@@ -1154,6 +1189,7 @@ static pe_status context(call *c)
                 f[PE_LINK_F_CONTEXT_REL] = best > 0 ? cm[i].out[k] / best : 0;
             }
         }
+        team_doc(c);
         c->context_on = 1;
     }
 out:

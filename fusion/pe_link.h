@@ -206,6 +206,10 @@ typedef enum pe_link_feature {
                                 where news benchmarks mostly mean the country */
     PE_LINK_F_DATELINE_CITY, /* 1 when it is a city or town and the mention a news dateline's place (followed by a
                                 date or an agency: "NEW YORK 1996-08-30", "WASHINGTON (Reuters)") */
+    PE_LINK_F_TEAM_DOC,      /* how much the text is about matches: v = the share of the text's other mentions
+                                (with candidates) whose candidate of highest context is a sports team; +v for
+                                the mention's first sports team (by prior), -v for its candidates that are no
+                                team, 0 for the rest and while the context feature is off */
     PE_LINK_NFEATURES
 } pe_link_feature;
 

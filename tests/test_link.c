@@ -894,6 +894,41 @@ static void test_context(void)
     PE_CHECK_EQ_INT(pe_link_index_embed(NULL, ctx_dir, NULL, &err), PE_ERR_INVALID);
 }
 
+/* team_doc: how much the text is about matches, from the other mentions'
+ * candidates of highest context; the first team of a mention gets it, its
+ * candidates that are no team its opposite. */
+static void test_team_doc(void)
+{
+    pe_link_options o = pe_link_options_default();
+    o.index_dir = ctx_dir;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    /* "baseball team" (the Mariners' class) puts the Mariners first by context */
+    const char *t = "Seattle Mariners beat Karlsruhe, the baseball team said.";
+    pe_link_mention ms[2] = {span(t, "Seattle Mariners", 0, 0), span(t, "Karlsruhe", 0, 0)};
+    pe_link_result *r = link(l, t, ms, 2);
+    if (r) {
+        PE_CHECK(ctx_of(&r->mentions[0], "Q1130849", PE_LINK_F_CONTEXT) > 0);
+        PE_CHECK_NEAR(ctx_of(&r->mentions[1], "Q105853", PE_LINK_F_TEAM_DOC), 1.0, 1e-9);
+        PE_CHECK_NEAR(ctx_of(&r->mentions[1], "Q1040", PE_LINK_F_TEAM_DOC), -1.0, 1e-9);
+    }
+    pe_link_result_free(r);
+    /* alone, or with the context feature off: 0 */
+    r = link(l, t, &ms[1], 1);
+    if (r) {
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[0], "Q105853", PE_LINK_F_TEAM_DOC), 0);
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[0], "Q1040", PE_LINK_F_TEAM_DOC), 0);
+    }
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    r = link(lk, t, ms, 2);
+    if (r) {
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[1], "Q105853", PE_LINK_F_TEAM_DOC), 0);
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[1], "Q1040", PE_LINK_F_TEAM_DOC), 0);
+    }
+    pe_link_result_free(r);
+}
+
 static void test_stale_index(void)
 {
     pe_import_options io = pe_import_options_default();
@@ -979,6 +1014,7 @@ int main(void)
     PE_RUN(test_train);
     PE_RUN(test_eval);
     PE_RUN(test_context);
+    PE_RUN(test_team_doc);
     pe_linker_close(lk);
     pe_linker_close(lk_noix);
     PE_RUN(test_stale_index); /* imports more: last */
