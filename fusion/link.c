@@ -859,6 +859,16 @@ static pe_status add_singular(call *c, ment *m, size_t limit)
     return add_form(c, m, buf, strlen(buf), limit, PE_LINK_VIA_EXACT, 1.0);
 }
 
+/* An acronym written with dots ("U.N.") whose form names nothing also
+ * looks up its letters ("un") as the mention's own form. */
+static pe_status add_undotted(call *c, ment *m, size_t limit)
+{
+    char a[LINK_ACRO_MAX + 1];
+    size_t slen = m->in->end - m->in->start;
+    if (m->nc || !memchr(m->surface, '.', slen) || !link_surface_acronym(m->surface, slen, a)) return PE_OK;
+    return add_form(c, m, a, strlen(a), limit, PE_LINK_VIA_EXACT, 1.0);
+}
+
 static int cmp_cand_prior(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -879,6 +889,7 @@ static pe_status gather(call *c)
         size_t exact_limit = l->has_index && c->K > 8 ? c->K - 6 : c->K;
         if ((st = add_form(c, m, m->form, m->form_len, exact_limit, PE_LINK_VIA_EXACT, 1.0)) != PE_OK) return st;
         if ((st = add_singular(c, m, exact_limit)) != PE_OK) return st;
+        if ((st = add_undotted(c, m, exact_limit)) != PE_OK) return st;
         if (l->has_index) {
             if ((st = add_variants(c, m)) != PE_OK) return st;
             if (l->opt.fuzzy && (st = add_extensions(c, m)) != PE_OK) return st;

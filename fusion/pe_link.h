@@ -29,8 +29,9 @@
  * per mention) come from, in this order:
  *   1. the store's alias index (pe_kg_lookup of the mention's normalised
  *      form, and of its singular when the mention is a lower-case plural:
- *      "walls" -> "wall") with its priors, and the variants of that form in
- *      the link index (percent-decoded labels);
+ *      "walls" -> "wall", and of its letters when it is an acronym with
+ *      dots whose form names nothing: "U.N." -> "un") with its priors, and
+ *      the variants of that form in the link index (percent-decoded labels);
  *   2. acronyms: a mention such as "NBA" or "U.S." (2..8 letters, upper
  *      case) matches another mention of the same text whose initials spell
  *      it; with 3 letters or more also the forms of the link index whose

@@ -430,6 +430,13 @@ static void test_acronyms(void)
     if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q30") == 0 &&
                     (r->mentions[0].entity->via & PE_LINK_VIA_EXACT));
     pe_link_result_free(r);
+    /* "U.S.A." names nothing: its letters are the alias "USA", even without the index */
+    const char *t4 = "in the U.S.A. today";
+    pe_link_mention m4 = span(t4, "U.S.A.", 0, 0);
+    r = link(lk_noix, t4, &m4, 1);
+    if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q30") == 0 &&
+                    (r->mentions[0].entity->via & PE_LINK_VIA_EXACT) && r->mentions[0].entity->f[PE_LINK_F_TOP_PRIOR] == 1);
+    pe_link_result_free(r);
 }
 
 static void test_fuzzy_stem_variant(void)
