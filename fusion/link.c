@@ -701,6 +701,16 @@ static pe_status add_extensions(call *c, ment *m)
         if (nb > 2) nb = 2; /* "English": England and the United Kingdom, not every country speaking it */
         if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_STEM)) != PE_OK) return st;
     }
+    if (m->nwords >= 2 && m->nwords <= 3 && m->form_len <= 64) {
+        /* the last word's suffix off, the whole form looked up: "south korean" -> "south korea" */
+        static const char *msuf[] = {"n", "an", "ian", "ese", "ish", "i", NULL};
+        size_t lw = m->word_len[m->nwords - 1];
+        for (int k = 0; msuf[k]; k++) {
+            size_t sl = strlen(msuf[k]);
+            if (lw < sl + 3 || memcmp(m->form + m->form_len - sl, msuf[k], sl) != 0) continue;
+            if ((st = add_form(c, m, m->form, m->form_len - sl, 2, PE_LINK_VIA_STEM, 0)) != PE_OK) return st;
+        }
+    }
     if (m->nwords != 1 || m->form_len < 5 || m->form_len > 24) return PE_OK;
     for (size_t i = 0; i < m->form_len; i++)
         if (!(m->form[i] >= 'a' && m->form[i] <= 'z')) return PE_OK;
@@ -711,6 +721,10 @@ static pe_status add_extensions(call *c, ment *m)
         if (m->form_len < sl + 4 || memcmp(m->form + m->form_len - sl, suffixes[k], sl) != 0) continue;
         size_t stem = m->form_len - sl;
         if ((st = prefix_search(c, m, m->form, stem, 1, 5, best, &nb, PE_LINK_EXTENSION_FORMS)) != PE_OK) return st;
+        /* a doubled last letter once: "scottish" -> "scot" (Scotland) */
+        if (sl && m->form[stem - 1] == m->form[stem - 2] &&
+            (st = prefix_search(c, m, m->form, stem - 1, 1, 5, best, &nb, PE_LINK_EXTENSION_FORMS)) != PE_OK)
+            return st;
     }
     return add_hits(c, m, best, nb, PE_LINK_VIA_STEM);
 }

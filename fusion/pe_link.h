@@ -47,7 +47,10 @@
  *      "Seattle Mariners"); for one word, forms of 2..4 words ending with
  *      it ("Astros" -> "Houston Astros") and forms of one word starting
  *      with its stem (the word less a suffix such as -i, -ian, -ish, -ese:
- *      "Israeli" -> "Israel", "German" -> "Germany");
+ *      "Israeli" -> "Israel", "German" -> "Germany"; a doubled last letter
+ *      of the stem also once: "Scottish" -> "scot", Scotland's alias); for
+ *      2..3 words, the form with such a suffix (-n, -an, -ian, -ese, -ish,
+ *      -i) off its last word ("South Korean" -> "south korea");
  *      and, for one word, the places whose official language or people
  *      (its label less " people") it names, the two most popular (P37,
  *      P172: "Polish" -> Poland, "Dutch" -> Netherlands); and, for 1..3

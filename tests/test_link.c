@@ -472,6 +472,17 @@ static void test_fuzzy_stem_variant(void)
         PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1 && c->f[PE_LINK_F_STEM_PLACE] == 1);
     }
     pe_link_result_free(r);
+    /* a doubled letter before the suffix once ("Scottish" -> "scot", Scotland's
+     * alias), and the last word's suffix off a longer name ("South Korean") */
+    const char *t6 = "a Scottish and a South Korean official";
+    pe_link_mention m6[2] = {span(t6, "Scottish", 0, 0), span(t6, "South Korean", 0, 0)};
+    r = link(lk, t6, m6, 2);
+    if (r) {
+        const pe_link_candidate *sc = find(&r->mentions[0], "Q22"), *sk = find(&r->mentions[1], "Q884");
+        PE_CHECK(sc && (sc->via & PE_LINK_VIA_STEM) && sc->f[PE_LINK_F_STEM_PLACE] == 1);
+        PE_CHECK(sk && (sk->via & PE_LINK_VIA_STEM) && sk->f[PE_LINK_F_STEM_PLACE] == 1);
+    }
+    pe_link_result_free(r);
     /* a place's adjective from the graph: Poland's official language */
     const char *tp = "a Polish official";
     pe_link_mention mp = span(tp, "Polish", 0, 0);
