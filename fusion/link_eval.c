@@ -77,6 +77,64 @@ static ssize_t read_line(FILE *f, char **buf, size_t *cap)
     return getline(buf, cap, f);
 }
 
+/* 1 when a sentence ends before byte i: ". ", "? ", "! " or a line break. */
+static int sentence_break(const char *t, size_t i)
+{
+    return i > 0 && (t[i - 1] == '\n' || (i > 1 && t[i - 1] == ' ' && (t[i - 2] == '.' || t[i - 2] == '?' || t[i - 2] == '!')));
+}
+
+/* Links each sentence of the text (with its mentions) as a text of its own,
+ * as a short text such as a tweet is linked; one result in the order of
+ * the mentions, spans in the whole text. */
+static pe_status link_sentences(pe_linker *l, const char *text, size_t len, const pe_link_mention *ms, size_t n,
+                                pe_link_result **out)
+{
+    *out = NULL;
+    pe_link_result *all = calloc(1, sizeof *all);
+    pe_link_mention *sub = malloc((n ? n : 1) * sizeof *sub);
+    if (all) all->mentions = calloc(n ? n : 1, sizeof *all->mentions);
+    if (!all || !sub || !all->mentions) {
+        if (all) free(all->mentions);
+        free(all);
+        free(sub);
+        return PE_ERR_NOMEM;
+    }
+    pe_status st = PE_OK;
+    size_t i = 0;
+    while (i < n && st == PE_OK) {
+        /* the sentence of mention i, and the mentions after it that start in it
+         * (mentions out of order make more, smaller groups) */
+        size_t a = ms[i].start, b = ms[i].end;
+        while (a > 0 && !sentence_break(text, a)) a--;
+        while (b < len && !sentence_break(text, b)) b++;
+        size_t k = i;
+        while (k < n && ms[k].start >= a && ms[k].start < b) {
+            if (ms[k].end > b) b = ms[k].end;
+            sub[k - i] = ms[k];
+            sub[k - i].start -= a;
+            sub[k - i].end -= a;
+            k++;
+        }
+        pe_link_result *r = NULL;
+        st = link_text_keep(l, NULL, text + a, b - a, sub, k - i, PE_LINK_MAX_K, &r);
+        if (st == PE_OK) {
+            for (size_t q = 0; q < k - i; q++) {
+                all->mentions[i + q] = r->mentions[q];
+                all->mentions[i + q].start += a;
+                all->mentions[i + q].end += a;
+            }
+            all->n = k;
+            free(r->mentions);
+            free(r);
+        }
+        i = k;
+    }
+    free(sub);
+    if (st != PE_OK) { pe_link_result_free(all); return st; }
+    *out = all;
+    return PE_OK;
+}
+
 pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
                             pe_link_eval_result *out, pe_error *err)
 {
@@ -190,7 +248,8 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
         if (n == 0) { cJSON_Delete(j); continue; }
         pe_link_result *res = NULL;
         double t0 = pe_now();
-        st = link_text_keep(l, NULL, text->valuestring, tlen, ms, n, PE_LINK_MAX_K, &res);
+        st = o.sentences ? link_sentences(l, text->valuestring, tlen, ms, n, &res)
+                         : link_text_keep(l, NULL, text->valuestring, tlen, ms, n, PE_LINK_MAX_K, &res);
         out->seconds += pe_now() - t0;
         if (st != PE_OK) {
             out->skipped_lines++;

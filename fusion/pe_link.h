@@ -214,6 +214,8 @@ typedef enum pe_link_feature {
                                 (with candidates) whose candidate of highest context is a sports team; +v for
                                 the mention's first sports team (by prior), -v for its candidates that are no
                                 team, 0 for the rest and while the context feature is off */
+    PE_LINK_F_FEW_MENTIONS,  /* 1 / the number of mentions linked together (1 for a lone mention): tells short
+                                texts such as tweets, with little coherence and context, from documents */
     PE_LINK_NFEATURES
 } pe_link_feature;
 
@@ -458,6 +460,9 @@ typedef struct pe_link_eval_options {
     size_t max_docs;      /* 0 = all */
     pe_link_trainset *collect; /* when set, every mention's candidates are added
                                   (gold index, or -1) for training */
+    int sentences;        /* link each sentence of a text (". ", "? ", "! ", a line
+                             break) with its mentions as a text of its own, as
+                             short texts are linked */
     const char *trace;    /* when set, a file that one JSON object a mention is
                              appended to (for error analysis): file, line,
                              surface, the text around it, gold, whether it is in

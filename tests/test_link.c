@@ -816,6 +816,32 @@ static void test_eval(void)
     }
     o.trace = "/nonexistent/dir/trace.jsonl";
     PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_ERR_IO);
+    /* sentences linked as texts of their own: "Simmons" no longer reaches
+     * back to "Phil Simmons" in the sentence before */
+    snprintf(path, sizeof path, "%s/sent.benchmark.jsonl", tmpdir);
+    write_file(path, "{\"text\": \"Phil Simmons spoke. Then Simmons left.\", \"labels\": ["
+                     "{\"span\": [0, 12], \"entity_id\": \"Q7000001\"},"
+                     "{\"span\": [25, 32], \"entity_id\": \"Q7000001\"}]}\n");
+    for (int sent = 0; sent < 2; sent++) {
+        remove(trace);
+        o = pe_link_eval_options_default();
+        o.trace = trace;
+        o.sentences = sent;
+        PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
+        PE_CHECK_EQ_INT(r.mentions, 2);
+        f = fopen(trace, "rb");
+        char line[8192];
+        int partial = 0, few = 0, n = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            n++;
+            if (strstr(line, "\"surface\":\"Simmons\"") && strstr(line, "\"partial\":1")) partial++;
+            if (strstr(line, sent ? "\"few_mentions\":1" : "\"few_mentions\":0.5")) few++;
+        }
+        if (f) fclose(f);
+        PE_CHECK_EQ_INT(n, 2);
+        PE_CHECK_EQ_INT(partial, !sent);
+        PE_CHECK_EQ_INT(few, 2);
+    }
 }
 
 static double ctx_of(const pe_link_mention_result *m, const char *qid, int f)
