@@ -95,7 +95,7 @@ struct pe_linker {
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
     "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people",
-    "dateline_city", "team_doc", "few_mentions"};
+    "dateline_city", "team_doc", "few_mentions", "stem_name"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -1131,6 +1131,8 @@ static void features(call *c)
             f[PE_LINK_F_EXTENSION] = !(x->via & PE_LINK_VIA_EXACT) && (x->via & (PE_LINK_VIA_EXTENSION | PE_LINK_VIA_TEAM));
             f[PE_LINK_F_STEM] = (x->via & (PE_LINK_VIA_EXACT | PE_LINK_VIA_STEM)) == PE_LINK_VIA_STEM;
             f[PE_LINK_F_STEM_PLACE] = f[PE_LINK_F_STEM] && (e->bits & BIT_PLACE);
+            f[PE_LINK_F_STEM_NAME] = f[PE_LINK_F_STEM] && m->form_len >= 3 && strlen(e->form) >= 3 &&
+                                     memcmp(m->form, e->form, 3) == 0;
             f[PE_LINK_F_FEW_MENTIONS] = 1.0 / (double)c->n; /* c->n >= 1 here */
             f[PE_LINK_F_POPULARITY] = e->pop / 10.0;
             double t = 0;

@@ -216,6 +216,8 @@ typedef enum pe_link_feature {
                                 team, 0 for the rest and while the context feature is off */
     PE_LINK_F_FEW_MENTIONS,  /* 1 / the number of mentions linked together (1 for a lone mention): tells short
                                 texts such as tweets, with little coherence and context, from documents */
+    PE_LINK_F_STEM_NAME,     /* 1 when found by a stem and its label starts with the mention's first 3 letters
+                                ("English" -> England, not the United Kingdom, which also speaks it) */
     PE_LINK_NFEATURES
 } pe_link_feature;
 

@@ -470,6 +470,7 @@ static void test_fuzzy_stem_variant(void)
     if (r) {
         const pe_link_candidate *c = find(&r->mentions[0], "Q801");
         PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1 && c->f[PE_LINK_F_STEM_PLACE] == 1);
+        PE_CHECK(c && c->f[PE_LINK_F_STEM_NAME] == 1); /* "isr" */
     }
     pe_link_result_free(r);
     /* a doubled letter before the suffix once ("Scottish" -> "scot", Scotland's
@@ -491,6 +492,7 @@ static void test_fuzzy_stem_variant(void)
         const pe_link_candidate *pl = find(&r->mentions[0], "Q36"), *lang = find(&r->mentions[0], "Q809");
         PE_CHECK(pl && (pl->via & PE_LINK_VIA_STEM) && pl->f[PE_LINK_F_STEM] == 1 && pl->f[PE_LINK_F_STEM_PLACE] == 1);
         PE_CHECK(lang && (lang->via & PE_LINK_VIA_EXACT));
+        PE_CHECK(pl && pl->f[PE_LINK_F_STEM_NAME] == 1 && lang && lang->f[PE_LINK_F_STEM_NAME] == 0);
         /* the language itself is a language (P31 Q34770), the country not */
         PE_CHECK(lang && lang->f[PE_LINK_F_LANG_PEOPLE] == 1);
         PE_CHECK(pl && pl->f[PE_LINK_F_LANG_PEOPLE] == 0);
