@@ -4,8 +4,8 @@
 # the ranker and its NIL threshold on AIDA-CoNLL dev, and runs every ELEVANT
 # benchmark in ../shared/data/el with pe_bench_link (fusion/pe_link.h), also
 # with the context feature off. The ranker learns from AIDA dev twice: as
-# documents and with each sentence linked as a text of its own (short texts). Writes the "Entity linking" section of
-# docs/BENCHMARKS.md.
+# documents and with each sentence linked as a text of its own (short
+# texts). Writes the "Entity linking" section of docs/BENCHMARKS.md.
 #
 #   usage: scripts/bench-link.sh [--no-write] [--no-oracle] [--encoder] [--keep DIR]
 #     --no-write    print the section but leave docs/BENCHMARKS.md alone
@@ -17,6 +17,8 @@
 #     --keep DIR    keep the store, index and rankers in DIR
 #   env: PE_DATA (default ../shared/data), PE_BENCH_BUILD (default build-bench), TMPDIR
 # Needs ../shared/data; without it says so and exits 0. About 3 minutes on 2 cores.
+# Error analysis: pe_bench_link --model DIR/ranker.json --trace T dev.jsonl with a
+# kept store, then scripts/link-errors.py T.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
     --no-oracle) oracle=0; shift ;;
     --encoder) encoder=1; shift ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-link: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
