@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --no-oracle) oracle=0; shift ;;
     --encoder) encoder=1; shift ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-link: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
