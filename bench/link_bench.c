@@ -5,7 +5,7 @@
  *                 [--train DEV.jsonl --save-model F] [--rounds N] [--l2 X] [--nil-loss X] [--gold-types]
  *                 [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]
  *                 [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N]
- *                 [FILE.benchmark.jsonl ...]
+ *                 [--train-sentences] [--sentences] [--trace OUT.jsonl] [FILE.benchmark.jsonl ...]
  *
  * --build-index builds the link index of DB into DIR first; --embed adds
  * the context vectors to it (pe_link_index_embed); --no-context leaves the
@@ -15,6 +15,12 @@
  * repeats that N times, each round after the first linking DEV with the
  * ranker of the round before (so that coh_type, a second-pass feature, is
  * learnt from the scores the trained linker sees); --model loads one.
+ * --train-sentences: each round collects DEV twice, as documents and with
+ * each sentence linked as a text of its own (pe_link_eval_options.sentences),
+ * so that the ranker and its NIL threshold also see short texts;
+ * --sentences evaluates the FILEs so.
+ * --trace appends every evaluated mention of the FILEs to OUT.jsonl (its
+ * candidates and features; pe_link_eval_options.trace), for error analysis.
  * Prints one JSON object a line: the index build, the training, then each
  * file's pe_link_eval_result with the process's peak RSS so far.
  */
@@ -38,14 +44,15 @@ static int usage(void)
 {
     fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F] [--rounds N]\n"
                     "                     [--l2 X] [--nil-loss X] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
-                    "                     [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N] [FILE ...]\n");
+                    "                     [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N] [--train-sentences] [--sentences]\n"
+                    "                     [--trace F] [FILE ...]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL;
-    int build = 0, gold_types = 0, embed = 0, rounds = 2;
+    const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL, *trace = NULL;
+    int build = 0, gold_types = 0, embed = 0, rounds = 2, train_sentences = 0, sentences = 0;
     double l2 = 1.0, nil_loss = 0.02;
     size_t max_docs = 0;
     pe_link_options lo = pe_link_options_default();
@@ -63,7 +70,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--nil-loss") && more) nil_loss = atof(argv[++i]);
         else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--max-docs") && more) max_docs = (size_t)atoi(argv[++i]);
+        else if (!strcmp(a, "--trace") && more) trace = argv[++i];
         else if (!strcmp(a, "--build-index")) build = 1;
+        else if (!strcmp(a, "--train-sentences")) train_sentences = 1;
+        else if (!strcmp(a, "--sentences")) sentences = 1;
         else if (!strcmp(a, "--gold-types")) gold_types = 1;
         else if (!strcmp(a, "--no-fuzzy")) lo.fuzzy = 0;
         else if (!strcmp(a, "--no-acronyms")) lo.acronyms = 0;
@@ -140,6 +150,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "pe_bench_link: %s\n", err.msg);
                 rc = 1;
             }
+            eo.sentences = 1;
+            if (!rc && train_sentences && pe_link_eval_file(l, train, &eo, &er, &err) != PE_OK) {
+                fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+                rc = 1;
+            }
         }
         pe_linker_close(l);
         l = NULL;
@@ -184,6 +199,8 @@ int main(int argc, char **argv)
         pe_link_eval_options eo = pe_link_eval_options_default();
         eo.gold_types = gold_types;
         eo.max_docs = max_docs;
+        eo.trace = trace;
+        eo.sentences = sentences;
         pe_link_eval_result r;
         if (pe_link_eval_file(l, argv[i], &eo, &r, &err) != PE_OK) {
             fprintf(stderr, "pe_bench_link: %s\n", err.msg);

@@ -17,7 +17,7 @@
 
 typedef struct link_args {
     const char *db, *index, *ranker, *data, *out, *model;
-    int json, strict, gold_types, jsonl, no_context;
+    int json, strict, gold_types, jsonl, no_context, documents_only;
     double l2, nil_loss;
     size_t k, runner_ups;
     int nargs;
@@ -53,6 +53,7 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
     if (strstr(allowed, "train")) {
         opts[n++] = (pe_cli_opt){"--l2", PE_CLI_DOUBLE, &a->l2, .min = 0, .max = 1e30};
         opts[n++] = (pe_cli_opt){"--nil-loss", PE_CLI_DOUBLE, &a->nil_loss, .min = 0, .max = 1};
+        opts[n++] = (pe_cli_opt){"--documents-only", PE_CLI_FLAG, &a->documents_only};
     }
     if (strstr(allowed, "cands")) {
         opts[n++] = (pe_cli_opt){"--k", PE_CLI_SIZE, &a->k, .min = 1, .max = PE_LINK_MAX_K};
@@ -194,13 +195,16 @@ int pe_cmd_link_index(int argc, char **argv)
 static void train_usage(FILE *f)
 {
     fprintf(f, "usage: persona link train --data FILE.benchmark.jsonl [--out FILE] [--l2 X]\n"
-               "                          [--nil-loss X] [--gold-types] [--db DIR] [--index DIR]\n"
+               "                          [--nil-loss X] [--gold-types] [--documents-only]\n"
+               "                          [--db DIR] [--index DIR]\n"
                "\n"
                "Trains the linker's ranker (logistic regression over the candidate features) and\n"
                "its NIL threshold on an ELEVANT benchmark file (e.g. AIDA-CoNLL dev) linked\n"
                "against the store, and saves it as JSON (it ships beside the model). Two rounds:\n"
                "the second links the file again with the first round's ranker, so that the\n"
-               "second-pass feature coh_type is learnt from the scores it will see.\n"
+               "second-pass feature coh_type is learnt from the scores it will see. Each round\n"
+               "links the file twice: as documents, and with each sentence as a text of its\n"
+               "own, so that the ranker also learns short texts (messages, tweets).\n"
                "\n"
                "  --data FILE    training data, one document a line ({\"text\", \"labels\"})\n"
                "  --out FILE     where to save the ranker (default INDEX/ranker.json, which\n"
@@ -210,6 +214,7 @@ static void train_usage(FILE *f)
                "                 give up (default 0.02)\n"
                "  --gold-types   use the benchmark's type field as the mention type (the types\n"
                "                 then also count when linking)\n"
+               "  --documents-only  learn from whole documents only\n"
                "  --db DIR       store directory (default $PERSONA_DB, else ./persona-kg)\n"
                "  --index DIR    link index (default DB/link)\n"
                "\n");
@@ -261,6 +266,15 @@ int pe_cmd_link_train(int argc, char **argv)
         if (round == 0 && er.first_error[0])
             fprintf(stderr, "persona link train: skipped %llu line(s); first: %s\n", (unsigned long long)er.skipped_lines,
                     er.first_error);
+        if (!a.documents_only) {
+            pe_link_eval_result es;
+            eo.sentences = 1;
+            if ((st = pe_link_eval_file(l, a.data, &eo, &es, &err)) != PE_OK) {
+                fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
+                rc = PE_EXIT_FAIL;
+                goto out;
+            }
+        }
         pe_link_train_options to = pe_link_train_options_default();
         to.l2 = a.l2;
         to.nil_max_loss = a.nil_loss;

@@ -95,7 +95,7 @@ struct pe_linker {
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
     "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people",
-    "dateline_city"};
+    "dateline_city", "team_doc", "few_mentions", "stem_name"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -701,6 +701,16 @@ static pe_status add_extensions(call *c, ment *m)
         if (nb > 2) nb = 2; /* "English": England and the United Kingdom, not every country speaking it */
         if ((st = add_hits(c, m, best, nb, PE_LINK_VIA_STEM)) != PE_OK) return st;
     }
+    if (m->nwords >= 2 && m->nwords <= 3 && m->form_len <= 64) {
+        /* the last word's suffix off, the whole form looked up: "south korean" -> "south korea" */
+        static const char *msuf[] = {"n", "an", "ian", "ese", "ish", "i", NULL};
+        size_t lw = m->word_len[m->nwords - 1];
+        for (int k = 0; msuf[k]; k++) {
+            size_t sl = strlen(msuf[k]);
+            if (lw < sl + 3 || memcmp(m->form + m->form_len - sl, msuf[k], sl) != 0) continue;
+            if ((st = add_form(c, m, m->form, m->form_len - sl, 2, PE_LINK_VIA_STEM, 0)) != PE_OK) return st;
+        }
+    }
     if (m->nwords != 1 || m->form_len < 5 || m->form_len > 24) return PE_OK;
     for (size_t i = 0; i < m->form_len; i++)
         if (!(m->form[i] >= 'a' && m->form[i] <= 'z')) return PE_OK;
@@ -711,6 +721,10 @@ static pe_status add_extensions(call *c, ment *m)
         if (m->form_len < sl + 4 || memcmp(m->form + m->form_len - sl, suffixes[k], sl) != 0) continue;
         size_t stem = m->form_len - sl;
         if ((st = prefix_search(c, m, m->form, stem, 1, 5, best, &nb, PE_LINK_EXTENSION_FORMS)) != PE_OK) return st;
+        /* a doubled last letter once: "scottish" -> "scot" (Scotland) */
+        if (sl && m->form[stem - 1] == m->form[stem - 2] &&
+            (st = prefix_search(c, m, m->form, stem - 1, 1, 5, best, &nb, PE_LINK_EXTENSION_FORMS)) != PE_OK)
+            return st;
     }
     return add_hits(c, m, best, nb, PE_LINK_VIA_STEM);
 }
@@ -859,6 +873,16 @@ static pe_status add_singular(call *c, ment *m, size_t limit)
     return add_form(c, m, buf, strlen(buf), limit, PE_LINK_VIA_EXACT, 1.0);
 }
 
+/* An acronym written with dots ("U.N.") whose form names nothing also
+ * looks up its letters ("un") as the mention's own form. */
+static pe_status add_undotted(call *c, ment *m, size_t limit)
+{
+    char a[LINK_ACRO_MAX + 1];
+    size_t slen = m->in->end - m->in->start;
+    if (m->nc || !memchr(m->surface, '.', slen) || !link_surface_acronym(m->surface, slen, a)) return PE_OK;
+    return add_form(c, m, a, strlen(a), limit, PE_LINK_VIA_EXACT, 1.0);
+}
+
 static int cmp_cand_prior(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -879,6 +903,7 @@ static pe_status gather(call *c)
         size_t exact_limit = l->has_index && c->K > 8 ? c->K - 6 : c->K;
         if ((st = add_form(c, m, m->form, m->form_len, exact_limit, PE_LINK_VIA_EXACT, 1.0)) != PE_OK) return st;
         if ((st = add_singular(c, m, exact_limit)) != PE_OK) return st;
+        if ((st = add_undotted(c, m, exact_limit)) != PE_OK) return st;
         if (l->has_index) {
             if ((st = add_variants(c, m)) != PE_OK) return st;
             if (l->opt.fuzzy && (st = add_extensions(c, m)) != PE_OK) return st;
@@ -1086,6 +1111,7 @@ static void features(call *c)
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         int dl = dateline(c->text, c->len, m->in->end);
+
         double maxp = 0; /* among the candidates of the mention's own form */
         for (size_t k = 0; k < m->nc; k++)
             if ((m->c[k].via & PE_LINK_VIA_EXACT) && m->c[k].prior > maxp) maxp = m->c[k].prior;
@@ -1105,6 +1131,9 @@ static void features(call *c)
             f[PE_LINK_F_EXTENSION] = !(x->via & PE_LINK_VIA_EXACT) && (x->via & (PE_LINK_VIA_EXTENSION | PE_LINK_VIA_TEAM));
             f[PE_LINK_F_STEM] = (x->via & (PE_LINK_VIA_EXACT | PE_LINK_VIA_STEM)) == PE_LINK_VIA_STEM;
             f[PE_LINK_F_STEM_PLACE] = f[PE_LINK_F_STEM] && (e->bits & BIT_PLACE);
+            f[PE_LINK_F_STEM_NAME] = f[PE_LINK_F_STEM] && m->form_len >= 3 && strlen(e->form) >= 3 &&
+                                     memcmp(m->form, e->form, 3) == 0;
+            f[PE_LINK_F_FEW_MENTIONS] = 1.0 / (double)c->n; /* c->n >= 1 here */
             f[PE_LINK_F_POPULARITY] = e->pop / 10.0;
             double t = 0;
             if (m->in->expected) {
@@ -1118,9 +1147,43 @@ static void features(call *c)
             f[PE_LINK_F_COH_TYPE] = 0; /* set by type_coherence() after a first pass */
             f[PE_LINK_F_LANG_PEOPLE] = (e->bits & BIT_LANG) != 0;
             f[PE_LINK_F_DATELINE_CITY] = dl && (e->bits & BIT_CITY);
-            f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = 0; /* set by context() when on */
+            f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = f[PE_LINK_F_TEAM_DOC] = 0; /* set by context() when on */
         }
     }
+}
+
+/* PE_LINK_F_TEAM_DOC, once the context features are known: v = the share
+ * of the other mentions (with candidates) whose candidate of highest
+ * context is a sports team. A mention's first team candidate (by the
+ * gathering order: via, then prior) gets v and its candidates that are no
+ * team get -v, so that the feature weighs one team against the places
+ * rather than every team of a city against each other. */
+static void team_doc(call *c)
+{
+    size_t with = 0, teams = 0;
+    int *is_team = calloc(c->n ? c->n : 1, sizeof *is_team);
+    if (!is_team) return; /* the feature stays 0 */
+    for (size_t i = 0; i < c->n; i++) {
+        const ment *m = &c->m[i];
+        double best = 0;
+        size_t bk = 0;
+        for (size_t k = 0; k < m->nc; k++)
+            if (m->c[k].f[PE_LINK_F_CONTEXT] > best) { best = m->c[k].f[PE_LINK_F_CONTEXT]; bk = k; }
+        with += m->nc > 0;
+        is_team[i] = best > 0 && (c->ents[m->c[bk].e].bits & BIT_TEAM);
+        teams += (size_t)is_team[i];
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        size_t others = with - (m->nc > 0);
+        double v = others ? (double)(teams - (size_t)is_team[i]) / (double)others : 0;
+        size_t tk = m->nc;
+        for (size_t k = 0; k < m->nc && tk == m->nc; k++)
+            if (c->ents[m->c[k].e].bits & BIT_TEAM) tk = k;
+        for (size_t k = 0; k < m->nc; k++)
+            m->c[k].f[PE_LINK_F_TEAM_DOC] = k == tk ? v : tk < m->nc && !(c->ents[m->c[k].e].bits & BIT_TEAM) ? -v : 0;
+    }
+    free(is_team);
 }
 
 /* PE_LINK_F_CONTEXT of every candidate (link_context.c). */
@@ -1154,6 +1217,7 @@ static pe_status context(call *c)
                 f[PE_LINK_F_CONTEXT_REL] = best > 0 ? cm[i].out[k] / best : 0;
             }
         }
+        team_doc(c);
         c->context_on = 1;
     }
 out:

@@ -26,12 +26,113 @@ static pe_link_type gold_type(const char *t)
     return PE_LINK_TYPE_ANY;
 }
 
-typedef struct gold { pe_kg_id id; int in_graph; } gold;
+typedef struct gold { pe_kg_id id; int in_graph; const char *qid; } gold;
+
+/* One mention of the trace (pe_link_eval_options.trace) as a JSON line. */
+static void trace_mention(FILE *tf, const char *file, size_t lineno, const char *text, size_t tlen,
+                          const pe_link_mention *m, const gold *g, const pe_link_mention_result *mr, int gold_ix)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return;
+    char buf[256];
+    cJSON_AddStringToObject(o, "file", file);
+    cJSON_AddNumberToObject(o, "line", (double)lineno);
+    cJSON_AddStringToObject(o, "surface", mr->surface);
+    size_t a = m->start > 80 ? m->start - 80 : 0, b = m->end + 80 < tlen ? m->end + 80 : tlen;
+    while (a > 0 && ((unsigned char)text[a] & 0xC0) == 0x80) a--;
+    while (b < tlen && ((unsigned char)text[b] & 0xC0) == 0x80) b++;
+    snprintf(buf, sizeof buf, "%.*s[[", (int)(m->start - a), text + a);
+    cJSON_AddStringToObject(o, "left", buf);
+    snprintf(buf, sizeof buf, "]]%.*s", (int)(b - m->end), text + m->end);
+    cJSON_AddStringToObject(o, "right", buf);
+    cJSON_AddStringToObject(o, "gold", g->qid);
+    cJSON_AddBoolToObject(o, "in_graph", g->in_graph);
+    cJSON_AddNumberToObject(o, "gold_rank", gold_ix);
+    cJSON_AddBoolToObject(o, "nil", mr->nil);
+    cJSON *cs = cJSON_AddArrayToObject(o, "candidates");
+    for (size_t k = 0; k < mr->n_candidates && cs; k++) {
+        const pe_link_candidate *x = &mr->candidates[k];
+        cJSON *c = cJSON_CreateObject();
+        if (!c) break;
+        cJSON_AddNumberToObject(c, "rank", (double)k);
+        cJSON_AddStringToObject(c, "qid", x->qid);
+        cJSON_AddStringToObject(c, "label", x->label ? x->label : "");
+        cJSON_AddNumberToObject(c, "score", x->score);
+        cJSON_AddNumberToObject(c, "prior", x->prior);
+        cJSON_AddNumberToObject(c, "via", x->via);
+        cJSON *f = cJSON_AddObjectToObject(c, "f");
+        for (int q = 0; q < PE_LINK_NFEATURES && f; q++)
+            if (x->f[q] != 0) cJSON_AddNumberToObject(f, pe_link_feature_name((pe_link_feature)q), x->f[q]);
+        cJSON_AddItemToArray(cs, c);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    if (s) fprintf(tf, "%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+}
 
 /* Reads one line of any length into *buf; 0 at EOF. */
 static ssize_t read_line(FILE *f, char **buf, size_t *cap)
 {
     return getline(buf, cap, f);
+}
+
+/* 1 when a sentence ends before byte i: ". ", "? ", "! " or a line break. */
+static int sentence_break(const char *t, size_t i)
+{
+    return i > 0 && (t[i - 1] == '\n' || (i > 1 && t[i - 1] == ' ' && (t[i - 2] == '.' || t[i - 2] == '?' || t[i - 2] == '!')));
+}
+
+/* Links each sentence of the text (with its mentions) as a text of its own,
+ * as a short text such as a tweet is linked; one result in the order of
+ * the mentions, spans in the whole text. */
+static pe_status link_sentences(pe_linker *l, const char *text, size_t len, const pe_link_mention *ms, size_t n,
+                                pe_link_result **out)
+{
+    *out = NULL;
+    pe_link_result *all = calloc(1, sizeof *all);
+    pe_link_mention *sub = malloc((n ? n : 1) * sizeof *sub);
+    if (all) all->mentions = calloc(n ? n : 1, sizeof *all->mentions);
+    if (!all || !sub || !all->mentions) {
+        if (all) free(all->mentions);
+        free(all);
+        free(sub);
+        return PE_ERR_NOMEM;
+    }
+    pe_status st = PE_OK;
+    size_t i = 0;
+    while (i < n && st == PE_OK) {
+        /* the sentence of mention i, and the mentions after it that start in it
+         * (mentions out of order make more, smaller groups) */
+        size_t a = ms[i].start, b = ms[i].end;
+        while (a > 0 && !sentence_break(text, a)) a--;
+        while (b < len && !sentence_break(text, b)) b++;
+        size_t k = i;
+        while (k < n && ms[k].start >= a && ms[k].start < b) {
+            if (ms[k].end > b) b = ms[k].end;
+            sub[k - i] = ms[k];
+            sub[k - i].start -= a;
+            sub[k - i].end -= a;
+            k++;
+        }
+        pe_link_result *r = NULL;
+        st = link_text_keep(l, NULL, text + a, b - a, sub, k - i, PE_LINK_MAX_K, &r);
+        if (st == PE_OK) {
+            for (size_t q = 0; q < k - i; q++) {
+                all->mentions[i + q] = r->mentions[q];
+                all->mentions[i + q].start += a;
+                all->mentions[i + q].end += a;
+            }
+            all->n = k;
+            free(r->mentions);
+            free(r);
+        }
+        i = k;
+    }
+    free(sub);
+    if (st != PE_OK) { pe_link_result_free(all); return st; }
+    *out = all;
+    return PE_OK;
 }
 
 pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
@@ -43,9 +144,20 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
     FILE *f = fopen(path, "rb");
     if (!f) return pe_error_set(err, PE_ERR_IO, "%s: %s", path, strerror(errno));
     pe_kg *kg = link_linker_kg(l);
+    FILE *tf = NULL;
+    if (o.trace && !(tf = fopen(o.trace, "ab"))) {
+        fclose(f);
+        return pe_error_set(err, PE_ERR_IO, "%s: %s", o.trace, strerror(errno));
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
     pe_kg_reader *r = NULL;
     pe_status st = pe_kg_reader_begin(kg, &r);
-    if (st != PE_OK) { fclose(f); return pe_error_set(err, st, "%s", pe_kg_errmsg(kg)); }
+    if (st != PE_OK) {
+        fclose(f);
+        if (tf) fclose(tf);
+        return pe_error_set(err, st, "%s", pe_kg_errmsg(kg));
+    }
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     size_t *char_off = NULL, coff_cap = 0;
@@ -116,6 +228,7 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
             gold *g = &golds[n];
             g->id = 0;
             g->in_graph = 0;
+            g->qid = q;
             if (q[0] == 'Q' && pe_kg_resolve(r, q, strlen(q), &g->id) == PE_OK) {
                 pe_kg_entity *rec = NULL;
                 if (pe_kg_entity_get(r, g->id, &rec) == PE_OK) g->in_graph = rec->kind != PE_KG_KIND_UNKNOWN;
@@ -135,7 +248,8 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
         if (n == 0) { cJSON_Delete(j); continue; }
         pe_link_result *res = NULL;
         double t0 = pe_now();
-        st = link_text_keep(l, NULL, text->valuestring, tlen, ms, n, PE_LINK_MAX_K, &res);
+        st = o.sentences ? link_sentences(l, text->valuestring, tlen, ms, n, &res)
+                         : link_text_keep(l, NULL, text->valuestring, tlen, ms, n, PE_LINK_MAX_K, &res);
         out->seconds += pe_now() - t0;
         if (st != PE_OK) {
             out->skipped_lines++;
@@ -170,6 +284,7 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
             } else {
                 out->nil_gold++;
             }
+            if (tf) trace_mention(tf, base, lineno, text->valuestring, tlen, &ms[i], g, mr, gold_ix);
             if (mr->nil) {
                 out->nil_predicted++;
                 out->nil_correct += !g->in_graph;
@@ -190,6 +305,7 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
     }
     if (st == PE_OK && ferror(f)) st = pe_error_set(err, PE_ERR_IO, "%s: read error", path);
     fclose(f);
+    if (tf && fclose(tf) != 0 && st == PE_OK) st = pe_error_set(err, PE_ERR_IO, "%s: write error", o.trace);
     free(line);
     free(char_off);
     free(ms);

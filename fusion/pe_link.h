@@ -29,8 +29,9 @@
  * per mention) come from, in this order:
  *   1. the store's alias index (pe_kg_lookup of the mention's normalised
  *      form, and of its singular when the mention is a lower-case plural:
- *      "walls" -> "wall") with its priors, and the variants of that form in
- *      the link index (percent-decoded labels);
+ *      "walls" -> "wall", and of its letters when it is an acronym with
+ *      dots whose form names nothing: "U.N." -> "un") with its priors, and
+ *      the variants of that form in the link index (percent-decoded labels);
  *   2. acronyms: a mention such as "NBA" or "U.S." (2..8 letters, upper
  *      case) matches another mention of the same text whose initials spell
  *      it; with 3 letters or more also the forms of the link index whose
@@ -46,7 +47,10 @@
  *      "Seattle Mariners"); for one word, forms of 2..4 words ending with
  *      it ("Astros" -> "Houston Astros") and forms of one word starting
  *      with its stem (the word less a suffix such as -i, -ian, -ish, -ese:
- *      "Israeli" -> "Israel", "German" -> "Germany");
+ *      "Israeli" -> "Israel", "German" -> "Germany"; a doubled last letter
+ *      of the stem also once: "Scottish" -> "scot", Scotland's alias); for
+ *      2..3 words, the form with such a suffix (-n, -an, -ian, -ese, -ish,
+ *      -i) off its last word ("South Korean" -> "south korea");
  *      and, for one word, the places whose official language or people
  *      (its label less " people") it names, the two most popular (P37,
  *      P172: "Polish" -> Poland, "Dutch" -> Netherlands); and, for 1..3
@@ -206,6 +210,14 @@ typedef enum pe_link_feature {
                                 where news benchmarks mostly mean the country */
     PE_LINK_F_DATELINE_CITY, /* 1 when it is a city or town and the mention a news dateline's place (followed by a
                                 date or an agency: "NEW YORK 1996-08-30", "WASHINGTON (Reuters)") */
+    PE_LINK_F_TEAM_DOC,      /* how much the text is about matches: v = the share of the text's other mentions
+                                (with candidates) whose candidate of highest context is a sports team; +v for
+                                the mention's first sports team (by prior), -v for its candidates that are no
+                                team, 0 for the rest and while the context feature is off */
+    PE_LINK_F_FEW_MENTIONS,  /* 1 / the number of mentions linked together (1 for a lone mention): tells short
+                                texts such as tweets, with little coherence and context, from documents */
+    PE_LINK_F_STEM_NAME,     /* 1 when found by a stem and its label starts with the mention's first 3 letters
+                                ("English" -> England, not the United Kingdom, which also speaks it) */
     PE_LINK_NFEATURES
 } pe_link_feature;
 
@@ -450,6 +462,15 @@ typedef struct pe_link_eval_options {
     size_t max_docs;      /* 0 = all */
     pe_link_trainset *collect; /* when set, every mention's candidates are added
                                   (gold index, or -1) for training */
+    int sentences;        /* link each sentence of a text (". ", "? ", "! ", a line
+                             break) with its mentions as a text of its own, as
+                             short texts are linked */
+    const char *trace;    /* when set, a file that one JSON object a mention is
+                             appended to (for error analysis): file, line,
+                             surface, the text around it, gold, whether it is in
+                             the graph, the gold's rank among the candidates
+                             (-1: none), NIL, every candidate by score with
+                             its nonzero features */
 } pe_link_eval_options;
 PE_API pe_link_eval_options pe_link_eval_options_default(void);
 
@@ -471,7 +492,7 @@ typedef struct pe_link_eval_result {
 
 /* Runs the linker over a benchmark file. A line that does not parse is
  * skipped and counted (first_error names file:line) unless opt->strict.
- * Errors: PE_ERR_IO, PE_ERR_PARSE (strict). */
+ * Errors: PE_ERR_IO (also the trace file), PE_ERR_PARSE (strict). */
 PE_API pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
                             pe_link_eval_result *out, pe_error *err);
 

@@ -430,6 +430,13 @@ static void test_acronyms(void)
     if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q30") == 0 &&
                     (r->mentions[0].entity->via & PE_LINK_VIA_EXACT));
     pe_link_result_free(r);
+    /* "U.S.A." names nothing: its letters are the alias "USA", even without the index */
+    const char *t4 = "in the U.S.A. today";
+    pe_link_mention m4 = span(t4, "U.S.A.", 0, 0);
+    r = link(lk_noix, t4, &m4, 1);
+    if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q30") == 0 &&
+                    (r->mentions[0].entity->via & PE_LINK_VIA_EXACT) && r->mentions[0].entity->f[PE_LINK_F_TOP_PRIOR] == 1);
+    pe_link_result_free(r);
 }
 
 static void test_fuzzy_stem_variant(void)
@@ -463,6 +470,18 @@ static void test_fuzzy_stem_variant(void)
     if (r) {
         const pe_link_candidate *c = find(&r->mentions[0], "Q801");
         PE_CHECK(c && (c->via & PE_LINK_VIA_STEM) && c->f[PE_LINK_F_STEM] == 1 && c->f[PE_LINK_F_STEM_PLACE] == 1);
+        PE_CHECK(c && c->f[PE_LINK_F_STEM_NAME] == 1); /* "isr" */
+    }
+    pe_link_result_free(r);
+    /* a doubled letter before the suffix once ("Scottish" -> "scot", Scotland's
+     * alias), and the last word's suffix off a longer name ("South Korean") */
+    const char *t6 = "a Scottish and a South Korean official";
+    pe_link_mention m6[2] = {span(t6, "Scottish", 0, 0), span(t6, "South Korean", 0, 0)};
+    r = link(lk, t6, m6, 2);
+    if (r) {
+        const pe_link_candidate *sc = find(&r->mentions[0], "Q22"), *sk = find(&r->mentions[1], "Q884");
+        PE_CHECK(sc && (sc->via & PE_LINK_VIA_STEM) && sc->f[PE_LINK_F_STEM_PLACE] == 1);
+        PE_CHECK(sk && (sk->via & PE_LINK_VIA_STEM) && sk->f[PE_LINK_F_STEM_PLACE] == 1);
     }
     pe_link_result_free(r);
     /* a place's adjective from the graph: Poland's official language */
@@ -473,6 +492,7 @@ static void test_fuzzy_stem_variant(void)
         const pe_link_candidate *pl = find(&r->mentions[0], "Q36"), *lang = find(&r->mentions[0], "Q809");
         PE_CHECK(pl && (pl->via & PE_LINK_VIA_STEM) && pl->f[PE_LINK_F_STEM] == 1 && pl->f[PE_LINK_F_STEM_PLACE] == 1);
         PE_CHECK(lang && (lang->via & PE_LINK_VIA_EXACT));
+        PE_CHECK(pl && pl->f[PE_LINK_F_STEM_NAME] == 1 && lang && lang->f[PE_LINK_F_STEM_NAME] == 0);
         /* the language itself is a language (P31 Q34770), the country not */
         PE_CHECK(lang && lang->f[PE_LINK_F_LANG_PEOPLE] == 1);
         PE_CHECK(pl && pl->f[PE_LINK_F_LANG_PEOPLE] == 0);
@@ -772,6 +792,58 @@ static void test_eval(void)
     PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
     PE_CHECK_EQ_INT(r.docs, 1);
     PE_CHECK_EQ_INT(pe_link_eval_file(lk, "/nonexistent.jsonl", NULL, &r, &err), PE_ERR_IO);
+    /* the trace: one JSON line a mention, appended */
+    char trace[160];
+    snprintf(trace, sizeof trace, "%s/trace.jsonl", tmpdir);
+    remove(trace);
+    o = pe_link_eval_options_default();
+    o.trace = trace;
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
+    FILE *f = fopen(trace, "rb");
+    PE_CHECK(f != NULL);
+    if (f) {
+        char line[8192];
+        int n = 0, paris = 0;
+        while (fgets(line, sizeof line, f)) {
+            n++;
+            if (strstr(line, "\"surface\":\"Paris\"") && strstr(line, "\"gold\":\"Q830149\"") &&
+                strstr(line, "\"file\":\"tiny.benchmark.jsonl\"") && strstr(line, "\"left\":\"Caf\xc3\xa9 [[\"") &&
+                strstr(line, "\"in_graph\":true") && strstr(line, "\"qid\":\"Q90\"") && strstr(line, "\"log_prior\":"))
+                paris++;
+        }
+        fclose(f);
+        PE_CHECK_EQ_INT(n, 10);
+        PE_CHECK_EQ_INT(paris, 2);
+    }
+    o.trace = "/nonexistent/dir/trace.jsonl";
+    PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_ERR_IO);
+    /* sentences linked as texts of their own: "Simmons" no longer reaches
+     * back to "Phil Simmons" in the sentence before */
+    snprintf(path, sizeof path, "%s/sent.benchmark.jsonl", tmpdir);
+    write_file(path, "{\"text\": \"Phil Simmons spoke. Then Simmons left.\", \"labels\": ["
+                     "{\"span\": [0, 12], \"entity_id\": \"Q7000001\"},"
+                     "{\"span\": [25, 32], \"entity_id\": \"Q7000001\"}]}\n");
+    for (int sent = 0; sent < 2; sent++) {
+        remove(trace);
+        o = pe_link_eval_options_default();
+        o.trace = trace;
+        o.sentences = sent;
+        PE_CHECK_EQ_INT(pe_link_eval_file(lk, path, &o, &r, &err), PE_OK);
+        PE_CHECK_EQ_INT(r.mentions, 2);
+        f = fopen(trace, "rb");
+        char line[8192];
+        int partial = 0, few = 0, n = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            n++;
+            if (strstr(line, "\"surface\":\"Simmons\"") && strstr(line, "\"partial\":1")) partial++;
+            if (strstr(line, sent ? "\"few_mentions\":1" : "\"few_mentions\":0.5")) few++;
+        }
+        if (f) fclose(f);
+        PE_CHECK_EQ_INT(n, 2);
+        PE_CHECK_EQ_INT(partial, !sent);
+        PE_CHECK_EQ_INT(few, 2);
+    }
 }
 
 static double ctx_of(const pe_link_mention_result *m, const char *qid, int f)
@@ -868,6 +940,41 @@ static void test_context(void)
     PE_CHECK_EQ_INT(pe_link_index_embed(NULL, ctx_dir, NULL, &err), PE_ERR_INVALID);
 }
 
+/* team_doc: how much the text is about matches, from the other mentions'
+ * candidates of highest context; the first team of a mention gets it, its
+ * candidates that are no team its opposite. */
+static void test_team_doc(void)
+{
+    pe_link_options o = pe_link_options_default();
+    o.index_dir = ctx_dir;
+    pe_linker *l = NULL;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, NULL, &o, &l), PE_OK);
+    /* "baseball team" (the Mariners' class) puts the Mariners first by context */
+    const char *t = "Seattle Mariners beat Karlsruhe, the baseball team said.";
+    pe_link_mention ms[2] = {span(t, "Seattle Mariners", 0, 0), span(t, "Karlsruhe", 0, 0)};
+    pe_link_result *r = link(l, t, ms, 2);
+    if (r) {
+        PE_CHECK(ctx_of(&r->mentions[0], "Q1130849", PE_LINK_F_CONTEXT) > 0);
+        PE_CHECK_NEAR(ctx_of(&r->mentions[1], "Q105853", PE_LINK_F_TEAM_DOC), 1.0, 1e-9);
+        PE_CHECK_NEAR(ctx_of(&r->mentions[1], "Q1040", PE_LINK_F_TEAM_DOC), -1.0, 1e-9);
+    }
+    pe_link_result_free(r);
+    /* alone, or with the context feature off: 0 */
+    r = link(l, t, &ms[1], 1);
+    if (r) {
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[0], "Q105853", PE_LINK_F_TEAM_DOC), 0);
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[0], "Q1040", PE_LINK_F_TEAM_DOC), 0);
+    }
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    r = link(lk, t, ms, 2);
+    if (r) {
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[1], "Q105853", PE_LINK_F_TEAM_DOC), 0);
+        PE_CHECK_EQ_INT(ctx_of(&r->mentions[1], "Q1040", PE_LINK_F_TEAM_DOC), 0);
+    }
+    pe_link_result_free(r);
+}
+
 static void test_stale_index(void)
 {
     pe_import_options io = pe_import_options_default();
@@ -953,6 +1060,7 @@ int main(void)
     PE_RUN(test_train);
     PE_RUN(test_eval);
     PE_RUN(test_context);
+    PE_RUN(test_team_doc);
     pe_linker_close(lk);
     pe_linker_close(lk_noix);
     PE_RUN(test_stale_index); /* imports more: last */

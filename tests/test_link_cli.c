@@ -186,9 +186,17 @@ static void test_train_and_eval(void)
     j = out ? cJSON_Parse(out) : NULL;
     PE_CHECK(j && cJSON_GetObjectItem(j, "weights") && cJSON_GetObjectItem(j, "nil_threshold"));
     PE_CHECK(j && strstr(cJSON_GetStringValue(cJSON_GetObjectItem(j, "ranker")), "/link/ranker.json"));
+    /* the 7 mentions as documents and sentence by sentence */
+    PE_CHECK(j && cJSON_GetObjectItem(j, "mentions") && cJSON_GetObjectItem(j, "mentions")->valuedouble == 14);
     cJSON_Delete(j);
     free(out);
     free(err);
+    snprintf(args, sizeof args, "link train --data '%s' --documents-only --out '%s'", data, ranker);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    PE_CHECK(j && cJSON_GetObjectItem(j, "mentions") && cJSON_GetObjectItem(j, "mentions")->valuedouble == 7);
+    cJSON_Delete(j);
+    free(out);
     snprintf(args, sizeof args, "link train --data '%s' --out '%s'", data, ranker);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
     free(out);
