@@ -1111,7 +1111,6 @@ static void features(call *c)
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         int dl = dateline(c->text, c->len, m->in->end);
-
         double maxp = 0; /* among the candidates of the mention's own form */
         for (size_t k = 0; k < m->nc; k++)
             if ((m->c[k].via & PE_LINK_VIA_EXACT) && m->c[k].prior > maxp) maxp = m->c[k].prior;
