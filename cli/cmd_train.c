@@ -2,6 +2,7 @@
  * pretraining from a recipe (corpus list, vocabulary, model size, steps,
  * learning rates, seed), resumable from the run folder's checkpoints. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -55,6 +56,9 @@ static void usage(FILE *f)
             "  --graph DIR        ner, tag: train the NER head with the graph feature over\n"
             "                     this graph store (required when the recipe's \"ner\" has\n"
             "                     \"graph\": true; the model then needs a graph store to run)\n"
+            "  --swap-graph DIR   rel, tag: the graph store whose entities' English labels\n"
+            "                     become objects for the recipe's \"rel\": {\"augment_graph\"}\n"
+            "                     (required with it; the model does not need it to run)\n"
             "  --shape            ner, tag: train the NER head with the word-shape feature\n"
             "                     (capitals; also the recipe's \"ner\": {\"shape\": true})\n"
             "  --threads N        CPU threads (default: all cores)\n"
@@ -260,7 +264,7 @@ static void trainer_opts(const cJSON *tro, pe_trainer_options *o)
 }
 
 typedef struct args {
-    const char *recipe, *out, *data, *what, *init, *graph;
+    const char *recipe, *out, *data, *what, *init, *graph, *swap_graph;
     int resume, threads, strict, shape;
     long steps;
 } args;
@@ -594,6 +598,124 @@ static char *labels_json_of(char **ner_labels, int n_ner, char **rel_labels, int
     return s;
 }
 
+/* ---- objects from a graph (rel's "augment_graph") ---- */
+
+/* 1 when an English label can stand as a PersonaExt object: letters (any
+ * script), spaces, hyphens, apostrophes and dots only, 1-4 words, at most
+ * 40 bytes. Written lower-case into out. */
+static int object_text(const char *label, char *out, size_t cap)
+{
+    size_t n = strlen(label), k = 0;
+    int words = 1;
+    if (n == 0 || n > 40 || n + 1 > cap) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)label[i];
+        if (ch == ' ') {
+            if (i == 0 || label[i - 1] == ' ' || i + 1 == n) return 0;
+            words++;
+        } else if (ch < 0x80 && !isalpha(ch) && ch != '-' && ch != '\'' && ch != '.') {
+            return 0;
+        }
+        out[k++] = ch < 0x80 ? (char)tolower(ch) : (char)ch;
+    }
+    out[k] = '\0';
+    return words <= 4;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* "augment_graph": {"copies": N, "relations": {"RELATION": ["Q515", ...]}}:
+ * for each relation, the English labels of the entities that are P31 of
+ * one of its classes in --swap-graph's store become objects of `copies`
+ * more examples per training utterance of that relation
+ * (pe_rel_add_object_examples). */
+static int add_graph_objects(const args *a, const cJSON *ag, const pe_rel_data *rtrain, const pe_tokenizer *tok,
+                             int max_len, uint64_t seed, pe_tag_data *rtd)
+{
+    const int copies = (int)num_or(ag, "copies", 1.0);
+    const cJSON *rels = obj_get(ag, "relations");
+    if (copies <= 0 || !cJSON_IsObject(rels)) return PE_EXIT_OK;
+    if (!a->swap_graph)
+        return pe_cli_error(PE_EXIT_USAGE, "the recipe's rel has \"augment_graph\": give --swap-graph DIR (a graph "
+                                           "store, e.g. persona kg import of ../shared/data/kg/subset)");
+    pe_kg *kg = NULL;
+    pe_kg_reader *kr = NULL;
+    int rc = pe_cli_open_reader(a->swap_graph, &kg, &kr);
+    if (rc != PE_EXIT_OK) return rc;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_kg_id p31 = 0;
+    pe_status st = pe_kg_resolve(kr, "P31", 3, &p31);
+    if (st != PE_OK) st = pe_error_set(&err, PE_ERR_INVALID, "%s: the graph has no P31 (instance of)", a->swap_graph);
+    const cJSON *rj;
+    cJSON_ArrayForEach(rj, rels)
+    {
+        if (st != PE_OK) break;
+        int rel = -1;
+        for (int i = 0; i < pe_rel_data_n_relations(rtrain); i++)
+            if (!strcmp(pe_rel_data_relation(rtrain, i), rj->string)) rel = i;
+        if (rel < 0) {
+            st = pe_error_set(&err, PE_ERR_INVALID, "augment_graph: relation %s is not in the training data", rj->string);
+            break;
+        }
+        char **obj = NULL;
+        size_t n = 0, cap = 0;
+        const cJSON *cj;
+        cJSON_ArrayForEach(cj, rj)
+        {
+            pe_kg_id cls = 0;
+            pe_kg_iter *it = NULL;
+            if (!cJSON_IsString(cj) || pe_kg_resolve(kr, cj->valuestring, strlen(cj->valuestring), &cls) != PE_OK) {
+                fprintf(stderr, "persona: augment_graph: class %s is not in %s\n",
+                        cJSON_IsString(cj) ? cj->valuestring : "?", a->swap_graph);
+                continue;
+            }
+            if ((st = pe_kg_match(kr, 0, p31, cls, &it)) != PE_OK) break;
+            pe_kg_triple t;
+            while (st == PE_OK && (st = pe_kg_iter_next(it, &t)) == PE_OK) {
+                const char *label;
+                char text[64];
+                if (pe_kg_label(kr, t.s, "en", &label) != PE_OK || !object_text(label, text, sizeof text)) continue;
+                if (n == cap) {
+                    size_t nc = cap ? 2 * cap : 256;
+                    char **g = realloc(obj, nc * sizeof *g);
+                    if (!g) {
+                        st = pe_error_set(&err, PE_ERR_NOMEM, "out of memory");
+                        break;
+                    }
+                    obj = g;
+                    cap = nc;
+                }
+                if (!(obj[n] = strdup(text))) st = pe_error_set(&err, PE_ERR_NOMEM, "out of memory");
+                else n++;
+            }
+            if (st == PE_DONE) st = PE_OK;
+            else if (st != PE_OK && !err.msg[0]) pe_error_set(&err, st, "%s", pe_kg_reader_errmsg(kr));
+            pe_kg_iter_free(it);
+            if (st != PE_OK) break;
+        }
+        size_t u = 0; /* sorted, each once */
+        if (n) qsort(obj, n, sizeof *obj, cmp_str);
+        for (size_t i = 0; i < n; i++) {
+            if (u && !strcmp(obj[u - 1], obj[i])) free(obj[i]);
+            else obj[u++] = obj[i];
+        }
+        size_t added = 0;
+        if (st == PE_OK && u)
+            st = pe_rel_add_object_examples(rtrain, tok, max_len, rel, (const char *const *)obj, u, copies,
+                                            seed + (uint64_t)rel, rtd, &added, &err);
+        if (st == PE_OK)
+            fprintf(stderr, "persona: rel: %zu more training examples of %s with one of %zu graph objects\n", added,
+                    rj->string, u);
+        for (size_t i = 0; i < u; i++) free(obj[i]);
+        free(obj);
+    }
+    if (st != PE_OK) rc = pe_cli_fail(st, "%s", err.msg);
+    pe_kg_reader_end(kr);
+    pe_kg_close(kg);
+    return rc;
+}
+
 static int run_heads(const recipe *r, const args *a)
 {
     int rc = PE_EXIT_FAIL;
@@ -766,6 +888,9 @@ static int run_heads(const recipe *r, const args *a)
             fprintf(stderr, "persona: rel: %zu more training examples with another utterance's object (%s %d)\n", added,
                     key, swaps);
         }
+        const cJSON *ag = obj_get(relj, "augment_graph");
+        if (ag && (rc = add_graph_objects(a, ag, rtrain, tok, max_len, seed + 11, rtd)) != PE_EXIT_OK) goto done;
+        rc = PE_EXIT_FAIL;
         objs[n_obj] = pe_tag_objective_get(robj);
         weights[n_obj++] = (float)num_or(relj, "weight", 1.0);
     }
@@ -857,6 +982,7 @@ int pe_cmd_train(int argc, char **argv)
         {"--data", PE_CLI_STRING, &a.data},
         {"--init", PE_CLI_STRING, &a.init},
         {"--graph", PE_CLI_STRING, &a.graph},
+        {"--swap-graph", PE_CLI_STRING, &a.swap_graph},
         {"--shape", PE_CLI_FLAG, &a.shape},
         {"--resume", PE_CLI_FLAG, &a.resume},
         {"--strict", PE_CLI_FLAG, &a.strict},

@@ -107,6 +107,20 @@ PE_API pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_toke
                                              int any_relation, uint64_t seed, pe_tag_data *data, size_t *added,
                                              pe_error *err);
 
+/* Object augmentation from a list: for each utterance whose one triple has
+ * relation `relation` (an index of d's inventory) and an object of one
+ * span, `copies` more training examples in which the object is
+ * objects[k], k drawn reproducibly from seed (each object a text whose
+ * words are separated by spaces: "san diego"). The list is the caller's,
+ * e.g. the English labels of a graph's cities and countries for
+ * live_in_citystatecountry, so that the head meets places it has no
+ * training sentence for. *added (may be NULL): the examples added.
+ * Errors: PE_ERR_INVALID (relation outside the inventory, n_objects 0
+ * with copies > 0), PE_ERR_NOMEM, the tokenizer's. */
+PE_API pe_status pe_rel_add_object_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int relation,
+                                            const char *const *objects, size_t n_objects, int copies, uint64_t seed,
+                                            pe_tag_data *data, size_t *added, pe_error *err);
+
 /* Triples from word tags (labels as pe_rel_labels_make; conf may be NULL). A
  * B-r right after an object of the same relation r continues it (the head
  * often opens "the beatles" twice); the score is the mean conf over the

@@ -507,6 +507,51 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
     return st;
 }
 
+pe_status pe_rel_add_object_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int relation,
+                                     const char *const *objects, size_t n_objects, int copies, uint64_t seed,
+                                     pe_tag_data *data, size_t *added, pe_error *err)
+{
+    if (added) *added = 0;
+    if (!d || !tok || !data || copies < 0 || (copies > 0 && (!objects || n_objects == 0)))
+        return pe_error_set(err, PE_ERR_INVALID, "relation: bad argument");
+    if (relation < 0 || relation >= d->n_rel)
+        return pe_error_set(err, PE_ERR_INVALID, "relation: relation %d outside the inventory (%d)", relation, d->n_rel);
+    pe_status st = PE_OK;
+    size_t n_added = 0, ignored = 0;
+    enum { MAXW = 16 };
+    char buf[256], *w[MAXW];
+    for (size_t i = 0; i < d->n && copies > 0 && st == PE_OK; i++) {
+        const pe_rel_utterance *u = &d->u[i];
+        if (!swappable(u) || u->triples[0].relation != relation) continue;
+        for (int c = 0; c < copies && st == PE_OK; c++) {
+            const char *o = objects[draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_objects)];
+            if (!o || strlen(o) >= sizeof buf) continue;
+            strcpy(buf, o);
+            int nw = 0;
+            for (char *t = buf; *t && nw < MAXW;) {
+                while (*t == ' ') *t++ = '\0';
+                if (!*t) break;
+                w[nw++] = t;
+                while (*t && *t != ' ') t++;
+            }
+            if (nw == 0) continue;
+            /* the object as a one-triple utterance of its own words */
+            pe_rel_triple vt = {.subj_start = -1, .subj_end = -1, .obj_start = 0, .obj_end = nw, .relation = relation};
+            pe_rel_utterance v = {.n_words = nw, .words = w, .n_triples = 1, .triples = &vt}, x;
+            const int rc = swap_object(u, &v, &x);
+            if (rc == -2) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            else if (rc == 0) {
+                st = add_utterance(&x, tok, max_len, data, &ignored, err);
+                n_added += st == PE_OK;
+            }
+            free(x.words); /* borrowed strings */
+            free(x.triples);
+        }
+    }
+    if (added) *added = n_added;
+    return st;
+}
+
 pe_status pe_rel_decode(const int32_t *wl, const float *conf, int n, int n_rel, pe_rel_triple **out, int *n_out,
                         pe_error *err)
 {

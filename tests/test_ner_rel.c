@@ -486,6 +486,33 @@ static void test_rel_swaps(void)
         food_with_other += ex.labels[3] == 3 + 2 * (1 - live) || ex.labels[3] == 4 + 2 * (1 - live);
     }
     PE_CHECK(food_with_other >= 1); /* "i love new york city": like_food's object at word 2, token 3 */
+    /* objects from a list (a graph's places): each live_in utterance gets 3
+     * copies with "lyon" or "san francisco" as its object; like_food none */
+    const char *objs[2] = {"lyon", "san  francisco"};
+    pe_tag_data *td4 = NULL;
+    size_t added4 = 0, one_word = 0, two_words = 0;
+    PE_CHECK_EQ_INT(pe_tag_data_new(&td4, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_add_object_examples(d, tok, 64, live, objs, 2, 3, 5, td4, &added4, &err), PE_OK);
+    PE_CHECK_EQ_INT(added4, 6);
+    PE_CHECK_EQ_INT(pe_tag_data_count(td4), 6);
+    for (size_t i = 0; i < pe_tag_data_count(td4); i++) {
+        pe_tag_example ex = pe_tag_data_get(td4, i);
+        int b = 0, in = 0, other = 0;
+        for (int t = 0; t < ex.len; t++) {
+            b += ex.labels[t] == 3 + 2 * live;
+            in += ex.labels[t] == 4 + 2 * live;
+            other += ex.labels[t] >= 3 && ex.labels[t] != 3 + 2 * live && ex.labels[t] != 4 + 2 * live;
+        }
+        PE_CHECK(b == 1 && other == 0 && in <= 1);
+        one_word += in == 0;
+        two_words += in == 1;
+    }
+    PE_CHECK(one_word >= 1 && two_words >= 1);
+    PE_CHECK_EQ_INT(pe_rel_add_object_examples(d, tok, 64, 2, objs, 2, 1, 5, td4, NULL, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_rel_add_object_examples(d, tok, 64, live, objs, 0, 1, 5, td4, NULL, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_rel_add_object_examples(d, tok, 64, live, objs, 2, 0, 5, td4, &added4, &err), PE_OK);
+    PE_CHECK_EQ_INT(added4, 0);
+    pe_tag_data_free(td4);
     pe_tag_data_free(td3);
     pe_tag_data_free(td);
     pe_tag_data_free(td2);

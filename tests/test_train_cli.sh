@@ -78,6 +78,14 @@ expect_rc 0 "train ner with graph and shape features" "$persona" train ner --rec
 grep -q "graph and shape features" "$tmp/err" || die "train ner: the run does not say it uses both features"
 expect_rc 0 "eval ner with both features" "$persona" eval ner --model "$tmp/nergs/model.pem" --graph "$tmp/kg" --data "$fix/ner/tiny.conll" --type-map PER=person,LOC=location,ORG=organization,MISC=work --json
 grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner (graph+shape): the training sentences are not learnt"; cat "$tmp/out"; }
+# objects from the graph for a relation ("augment_graph"; --swap-graph)
+sed 's|"rel": {"train": "rel/tiny.jsonl"|"rel": {"augment_graph": {"copies": 2, "relations": {"live_in_citystatecountry": ["Q515", "Q6256", "Q999999999"]}}, "train": "rel/tiny.jsonl"|' "$tmp/tag.json" > "$tmp/tag-ag.json"
+expect_rc 2 "train rel with augment_graph and no --swap-graph" "$persona" train rel --recipe "$tmp/tag-ag.json" --init "$tmp/emb/best" --out "$tmp/relag0" --steps 5 --threads 1
+grep -q -- "--swap-graph" "$tmp/err" || die "train rel: augment_graph without --swap-graph does not say what to give"
+expect_rc 0 "train rel --swap-graph" "$persona" train rel --recipe "$tmp/tag-ag.json" --init "$tmp/emb/best" --swap-graph "$tmp/kg" --out "$tmp/relag" --steps 12 --threads 1
+grep -qE "2 more training examples of live_in_citystatecountry with one of [0-9]+ graph objects" "$tmp/err" || { die "train rel --swap-graph: no graph objects"; cat "$tmp/err"; }
+grep -q "class Q999999999 is not in" "$tmp/err" || die "train rel --swap-graph: an unknown class is not named"
+expect_rc 5 "train rel --swap-graph with a missing store" "$persona" train rel --recipe "$tmp/tag-ag.json" --init "$tmp/emb/best" --swap-graph "$tmp/nokg" --out "$tmp/relag2" --steps 5 --threads 1
 expect_rc 5 "train ner --graph with a missing store" "$persona" train ner --recipe "$tmp/tag.json" --out "$tmp/nerg2" --graph "$tmp/nokg" --threads 1
 expect_rc 0 "train --help" "$persona" train --help
 grep -q "exit codes" "$tmp/out" || die "train --help lists no exit codes"
