@@ -143,9 +143,9 @@ L.append("")
 L.append("In-graph accuracy: share of the mentions whose gold QID is in the store that are linked to it "
          "(a NIL answer counts as wrong). Prior baseline: the store's most popular candidate of the mention's "
          "normalised form (`pe_kg_lookup`, first). Candidate recall: gold among the candidates. NIL: gold `<NIL>` "
-         "or a QID the store does not hold. Mention types are not given (no NER model yet); the last column "
-         "passes the benchmark's own type field (derived from the gold entity: an oracle, for what the type "
-         "feature will be worth once an NER head exists; that ranker is trained on AIDA dev with types, where nearly "
+         "or a QID the store does not hold. Mention types are not given (the benchmarks give spans; the NER model "
+         "is not run over them); the last column passes the benchmark's own type field (derived from the gold "
+         "entity: an oracle, an upper bound of what an NER head's types could add; that ranker is trained on AIDA dev with types, where nearly "
          "every linkable mention is typed, so it underrates mentions typed OTHER, as most of spotlight's are). "
          "\"No NIL\": the same ranker without its NIL threshold, every mention that has a candidate linked. "
          "\"Context off\": the linker without the context feature, with a ranker trained so on dev.")
