@@ -862,10 +862,7 @@ static int run_heads(const recipe *r, const args *a)
         free(dp);
         if (st != PE_OK || (st = pe_tag_data_new(&rtd, &err)) != PE_OK || (st = pe_tag_data_new(&rdd, &err)) != PE_OK ||
             (st = pe_rel_add_examples(rtrain, tok, max_len, rtd, &err)) != PE_OK ||
-            (st = pe_rel_add_examples(rdev, tok, max_len, rdd, &err)) != PE_OK ||
-            (st = pe_token_head_new("rel", C, n_rlab, 0, 0, seed + 1, &rhead, &err)) != PE_OK ||
-            (st = pe_rel_scorer_new(rdev, tok, max_len, &rsc, &err)) != PE_OK ||
-            (st = pe_tag_objective_new("rel", rhead, rtd, rdd, pe_rel_scorer_score, rsc, &robj, &err)) != PE_OK) {
+            (st = pe_rel_add_examples(rdev, tok, max_len, rdd, &err)) != PE_OK) {
             rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
@@ -891,6 +888,13 @@ static int run_heads(const recipe *r, const args *a)
         const cJSON *ag = obj_get(relj, "augment_graph");
         if (ag && (rc = add_graph_objects(a, ag, rtrain, tok, max_len, seed + 11, rtd)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;
+        /* the objective after every training example is in */
+        if ((st = pe_token_head_new("rel", C, n_rlab, 0, 0, seed + 1, &rhead, &err)) != PE_OK ||
+            (st = pe_rel_scorer_new(rdev, tok, max_len, &rsc, &err)) != PE_OK ||
+            (st = pe_tag_objective_new("rel", rhead, rtd, rdd, pe_rel_scorer_score, rsc, &robj, &err)) != PE_OK) {
+            rc = pe_cli_fail(st, "%s", err.msg);
+            goto done;
+        }
         objs[n_obj] = pe_tag_objective_get(robj);
         weights[n_obj++] = (float)num_or(relj, "weight", 1.0);
     }

@@ -286,6 +286,36 @@ static pe_token_head *fixed_head(const char *name, const double *probs, int K)
     return h;
 }
 
+/* Examples added after the objective was made are not silently left out:
+ * the next batch fails and says so. */
+static void test_objective_data_grows(void)
+{
+    pe_error err;
+    const double pn[3] = {0.5, 0.25, 0.25};
+    pe_token_head *h = fixed_head("rel", pn, 3);
+    pe_tag_data *td = NULL;
+    pe_tag_objective *o = NULL;
+    PE_CHECK(h != NULL);
+    if (!h || pe_tag_data_new(&td, &err) != PE_OK) goto done;
+    const int32_t ids[3] = {2, 7, 3}, lab[3] = {-100, 1, -100};
+    PE_CHECK_EQ_INT(pe_tag_data_add(td, ids, lab, NULL, 3, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_tag_objective_new("rel", h, td, NULL, NULL, NULL, &o, &err), PE_OK);
+    if (!o) goto done;
+    const pe_objective *obj = pe_tag_objective_get(o);
+    PE_CHECK_EQ_INT((int)obj->n_examples, 1);
+    size_t idx[1] = {0};
+    int32_t bid[8], bty[8];
+    int len[2];
+    PE_CHECK_EQ_INT(obj->batch(obj->ctx, idx, 1, 1, bid, bty, len, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_tag_data_add(td, ids, lab, NULL, 3, &err), PE_OK);
+    PE_CHECK_EQ_INT(obj->batch(obj->ctx, idx, 1, 1, bid, bty, len, &err), PE_ERR_INVALID);
+    PE_CHECK_MSG(strstr(err.msg, "grew from 1 to 2"), "%s", err.msg);
+done:
+    pe_tag_objective_free(o);
+    pe_tag_data_free(td);
+    pe_token_head_free(h);
+}
+
 static void test_grouped_decode(void)
 {
     pe_error err;
@@ -676,6 +706,7 @@ int main(void)
     PE_RUN(test_ner_examples);
     PE_RUN(test_word_features);
     PE_RUN(test_grouped_decode);
+    PE_RUN(test_objective_data_grows);
     PE_RUN(test_rel_swaps);
     PE_RUN(test_rel_reader_and_score);
     PE_RUN(test_end_to_end);

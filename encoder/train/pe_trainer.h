@@ -439,7 +439,10 @@ typedef pe_status (*pe_tag_scorer)(void *user, const pe_tag_data *dev, const int
                                    const float *const *conf, pe_eval_result *out, pe_error *err);
 typedef struct pe_tag_objective pe_tag_objective;
 /* Borrowed: head, train, dev (NULL: no evaluation), scorer (NULL: the
- * metric is minus the dev loss). name: "ner", "rel"... (copied). */
+ * metric is minus the dev loss). name: "ner", "rel"... (copied). The
+ * training data must be complete: the objective's n_examples is train's
+ * count now, and a batch after train has grown fails (PE_ERR_INVALID)
+ * rather than leave the new examples out. */
 PE_API pe_status pe_tag_objective_new(const char *name, pe_token_head *head, const pe_tag_data *train, const pe_tag_data *dev,
                                pe_tag_scorer scorer, void *scorer_user, pe_tag_objective **out, pe_error *err);
 PE_API const pe_objective *pe_tag_objective_get(pe_tag_objective *t);

@@ -541,6 +541,11 @@ static pe_status tag_batch(void *ctx, const size_t *idx, int n, uint64_t seed, i
 {
     (void)seed;
     pe_tag_objective *t = ctx;
+    if (t->train->n != t->obj.n_examples) /* the trainer plans its epochs over n_examples */
+        return pe_error_set(err, PE_ERR_INVALID,
+                            "tag %s: the training data grew from %zu to %zu examples after its objective was made; "
+                            "add every example first",
+                            t->name, t->obj.n_examples, t->train->n);
     size_t T = 0;
     for (int k = 0; k < n; k++) T += (size_t)t->train->len[idx[k]];
     if (T > t->cap) {
