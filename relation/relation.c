@@ -451,6 +451,25 @@ static int swap_object(const pe_rel_utterance *u, const pe_rel_utterance *v, pe_
     return 0;
 }
 
+/* u with v's object in place of its own, as one more training example
+ * (counted in *n_added); a swap that cannot be made is skipped. */
+static pe_status add_swap(const pe_rel_utterance *u, const pe_rel_utterance *v, const pe_tokenizer *tok, int max_len,
+                          pe_tag_data *data, size_t *n_added, pe_error *err)
+{
+    pe_rel_utterance x;
+    size_t ignored = 0;
+    pe_status st = PE_OK;
+    const int rc = swap_object(u, v, &x);
+    if (rc == -2) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    else if (rc == 0) {
+        st = add_utterance(&x, tok, max_len, data, &ignored, err);
+        *n_added += st == PE_OK;
+    }
+    free(x.words); /* borrowed strings */
+    free(x.triples);
+    return st;
+}
+
 pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int copies,
                                       int any_relation, uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err)
 {
@@ -479,7 +498,7 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
             order[start[r] + fill[r]++] = i;
         }
     pe_status st = PE_OK;
-    size_t n_added = 0, ignored = 0;
+    size_t n_added = 0;
     for (size_t i = 0; i < d->n && st == PE_OK; i++) {
         const pe_rel_utterance *u = &d->u[i];
         if (!swappable(u)) continue;
@@ -489,15 +508,7 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
         for (int c = 0; c < copies && st == PE_OK; c++) {
             const pe_rel_utterance *v = &d->u[order[first + draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_r)]];
             if (v == u) continue;
-            pe_rel_utterance x;
-            const int rc = swap_object(u, v, &x);
-            if (rc == -2) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-            else if (rc == 0) {
-                st = add_utterance(&x, tok, max_len, data, &ignored, err);
-                n_added += st == PE_OK;
-            }
-            free(x.words); /* borrowed strings */
-            free(x.triples);
+            st = add_swap(u, v, tok, max_len, data, &n_added, err);
         }
     }
     free(order);
@@ -517,7 +528,7 @@ pe_status pe_rel_add_object_examples(const pe_rel_data *d, const pe_tokenizer *t
     if (relation < 0 || relation >= d->n_rel)
         return pe_error_set(err, PE_ERR_INVALID, "relation: relation %d outside the inventory (%d)", relation, d->n_rel);
     pe_status st = PE_OK;
-    size_t n_added = 0, ignored = 0;
+    size_t n_added = 0;
     enum { MAXW = 16 };
     char buf[256], *w[MAXW];
     for (size_t i = 0; i < d->n && copies > 0 && st == PE_OK; i++) {
@@ -537,15 +548,8 @@ pe_status pe_rel_add_object_examples(const pe_rel_data *d, const pe_tokenizer *t
             if (nw == 0) continue;
             /* the object as a one-triple utterance of its own words */
             pe_rel_triple vt = {.subj_start = -1, .subj_end = -1, .obj_start = 0, .obj_end = nw, .relation = relation};
-            pe_rel_utterance v = {.n_words = nw, .words = w, .n_triples = 1, .triples = &vt}, x;
-            const int rc = swap_object(u, &v, &x);
-            if (rc == -2) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-            else if (rc == 0) {
-                st = add_utterance(&x, tok, max_len, data, &ignored, err);
-                n_added += st == PE_OK;
-            }
-            free(x.words); /* borrowed strings */
-            free(x.triples);
+            const pe_rel_utterance v = {.n_words = nw, .words = w, .n_triples = 1, .triples = &vt};
+            st = add_swap(u, &v, tok, max_len, data, &n_added, err);
         }
     }
     if (added) *added = n_added;
