@@ -372,10 +372,6 @@ static pe_status acts_reserve(pe_train *tr, int T, int n_seq, int max_len, size_
 static void rows_dropout(const float *src, float *dst, const int32_t *rows, int n, int C, float p, uint64_t seed,
                          uint64_t stream)
 {
-    if (p <= 0.0f) {
-        if (dst != src) memcpy(dst, src, (size_t)n * C * sizeof *dst);
-        return;
-    }
     for (int i = 0; i < n; i++)
         enc_tr_dropout_copy(src + (size_t)i * C, dst + (size_t)i * C, (size_t)C, p, seed, stream,
                             (uint64_t)rows[i] * (uint64_t)C);

@@ -334,9 +334,7 @@ void enc_tr_gelu_bwd(const float *u, const float *dy, float *du, size_t n)
 
 /* ---- dropout ---- */
 
-static uint64_t mix64(uint64_t z) { return pe_mix64(z); }
-
-static uint64_t dropout_key(uint64_t seed, uint64_t stream) { return mix64(seed ^ mix64(stream * 0xD1B54A32D192ED03ull)); }
+static uint64_t dropout_key(uint64_t seed, uint64_t stream) { return pe_mix64(seed ^ pe_mix64(stream * 0xD1B54A32D192ED03ull)); }
 /* keep when the top 24 bits, as a fraction of 2^24, are >= p */
 static uint32_t dropout_thr(float p) { return (uint32_t)((double)p * 16777216.0); }
 
@@ -349,7 +347,7 @@ static size_t dropout_range(const float *src, float *dst, size_t i0, size_t i1, 
 #endif
     size_t zeroed = 0;
     for (size_t i = i0; i < i1; i++) {
-        uint32_t r = (uint32_t)(mix64(key ^ (base + i)) >> 40);
+        uint32_t r = (uint32_t)(pe_mix64(key ^ (base + i)) >> 40);
         if (r < thr) {
             dst[i] = 0.0f;
             zeroed++;

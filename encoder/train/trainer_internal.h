@@ -10,10 +10,9 @@
 #include "pe_util.h"
 
 /* splitmix64 finaliser of (seed, stream, i). */
-static inline uint64_t pe_tr_mix(uint64_t z) { return pe_mix64(z); }
 static inline uint64_t pe_tr_hash(uint64_t seed, uint64_t stream, uint64_t i)
 {
-    return pe_tr_mix(pe_tr_mix(seed ^ pe_tr_mix(stream * 0xD1B54A32D192ED03ull)) ^ i);
+    return pe_mix64(pe_mix64(seed ^ pe_mix64(stream * 0xD1B54A32D192ED03ull)) ^ i);
 }
 /* Uniform in [0, 1). */
 static inline double pe_tr_uniform(uint64_t seed, uint64_t stream, uint64_t i)
