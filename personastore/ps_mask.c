@@ -184,7 +184,7 @@ int pe_ps_overlaps_identifier(const char *s, size_t len, size_t start, size_t en
     for (size_t i = 0; i < len && i < end;) {
         size_t m;
         if (identifier_at(s, len, i, &m)) {
-            if (i < end && i + m > start) return 1;
+            if (i + m > start) return 1; /* i < end: the loop's condition */
             i += m;
         } else {
             i++;

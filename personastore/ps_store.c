@@ -796,11 +796,16 @@ static void rm_tmp(const char *tmp)
     rmdir(tmp);
 }
 
+static int key_is(const MDB_val *k, const char *s)
+{
+    return k->mv_size == strlen(s) && memcmp(k->mv_data, s, k->mv_size) == 0;
+}
+
 /* Copies every record of the open environment into a fresh one in `tmp`
- * (the "rebuild_pending" mark left out), with mdb_put: the new pages are
- * built from the records alone, so no stale byte of a freed record or of a
- * page's unused middle comes along (a compacting mdb_env_copy2 copies
- * whole pages). */
+ * (the "rebuild_pending" mark and the snapshot stamp left out), with
+ * mdb_put: the new pages are built from the records alone, so no stale
+ * byte of a freed record or of a page's unused middle comes along (a
+ * compacting mdb_env_copy2 copies whole pages). */
 static pe_status copy_live(pe_ps *ps, const char *tmp)
 {
     MDB_env *ne = NULL;
@@ -822,10 +827,7 @@ static pe_status copy_live(pe_ps *ps, const char *tmp)
         MDB_val k, v;
         int g = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         while (!rc && g == 0) {
-            int skip = i == PS_META && ((k.mv_size == 15 && memcmp(k.mv_data, "rebuild_pending", 15) == 0) ||
-                                        (k.mv_size == sizeof PS_SNAPSHOT_KEY - 1 &&
-                                         memcmp(k.mv_data, PS_SNAPSHOT_KEY, k.mv_size) == 0));
-            if (!skip)
+            if (!(i == PS_META && (key_is(&k, "rebuild_pending") || key_is(&k, PS_SNAPSHOT_KEY))))
                 rc = mdb_put(wt, nd, &k, &v, MDB_APPEND);
             if (!rc) g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
