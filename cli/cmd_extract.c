@@ -72,9 +72,10 @@ static void usage(FILE *f)
             "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
             "  --threads N    CPU threads (default: all cores)\n"
             "  --precision P  fp32 (default) or bf16 (a CPU with AVX-512 BF16, or CUDA)\n"
-            "  --decode D     argmax (default: the most probable label) or grouped (O\n"
-            "                 against the total of the types or relations, then which,\n"
-            "                 then B or I: more recall, less precision)\n"
+            "  --decode D     viterbi (default: the most probable valid BIO sequence\n"
+            "                 of the words), argmax (each word's most probable label) or\n"
+            "                 grouped (O against the total of the types or relations,\n"
+            "                 then which, then B or I: more recall, less precision)\n"
             "A TEXT that starts with '-' comes after --.\n");
 }
 
@@ -163,7 +164,7 @@ static void print_line(cJSON *o)
 }
 
 static const pe_encoder_precision precisions[] = {PE_PRECISION_FP32, PE_PRECISION_TF32, PE_PRECISION_BF16};
-static int decode_mode = PE_DECODE_ARGMAX; /* --decode argmax|grouped */
+static int decode_mode = PE_DECODE_VITERBI; /* --decode argmax|grouped|viterbi */
 
 int pe_cmd_extract(int argc, char **argv)
 {
@@ -174,7 +175,7 @@ int pe_cmd_extract(int argc, char **argv)
         {"--graph", PE_CLI_STRING, &graph},
         {"--threads", PE_CLI_INT, &threads, .min = 1, .max = 1024},
         {"--precision", PE_CLI_CHOICE, &precision, .choices = "fp32|tf32|bf16"},
-        {"--decode", PE_CLI_CHOICE, &decode_mode, .choices = "argmax|grouped"},
+        {"--decode", PE_CLI_CHOICE, &decode_mode, .choices = "argmax|grouped|viterbi"},
         {0}};
     const pe_cli_spec spec = {"extract", usage, opts, 0, -1,
                               "            (4: some lines were bad; 5: the model or the graph store does not exist)\n"};
@@ -298,8 +299,10 @@ static void eval_usage(FILE *f)
             "  --json         one JSON object instead of a table\n"
             "  --threads N    CPU threads\n"
             "  --precision P  fp32 (default) or bf16: to measure what bf16 inference costs in F1\n"
-            "  --decode D     argmax (default: the most probable label) or grouped (O\n"
-            "                 against the total of the types, then the type, then B or I)\n");
+            "  --decode D     viterbi (default: the most probable valid BIO sequence of\n"
+            "                 the words), argmax (each word's most probable label) or\n"
+            "                 grouped (O against the total of the types, then the type,\n"
+            "                 then B or I)\n");
 }
 
 static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const char *type_map, int strict, int json)
@@ -507,7 +510,7 @@ int pe_cmd_eval(int argc, char **argv)
         {"--strict", PE_CLI_FLAG, &strict},
         {"--threads", PE_CLI_INT, &threads, .min = 1, .max = 1024},
         {"--precision", PE_CLI_CHOICE, &precision, .choices = "fp32|tf32|bf16"},
-        {"--decode", PE_CLI_CHOICE, &decode_mode, .choices = "argmax|grouped"},
+        {"--decode", PE_CLI_CHOICE, &decode_mode, .choices = "argmax|grouped|viterbi"},
         {0}};
     const pe_cli_spec spec = {"eval", eval_usage, opts, 1, 1,
                               "            (4: done, but lines were skipped; 5: the model, the data or the\n"

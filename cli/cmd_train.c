@@ -831,6 +831,8 @@ static int run_heads(const recipe *r, const args *a)
             (st = pe_ner_add_examples(ndev, tok, (const char *const *)nlab, n_nlab, max_len, kr, use, ndd, &cut2, &err)) !=
                 PE_OK ||
             (st = pe_token_head_new("ner", C, n_nlab, pe_ner_feature_count(use), use ? (int)num_or(nerj, "graph_dim", 16) : 0, seed, &nhead, &err)) != PE_OK ||
+            /* development scores decode as inference does by default */
+            (st = pe_ner_head_decode(nhead, PE_DECODE_VITERBI, &err)) != PE_OK ||
             (st = pe_ner_scorer_new(ndev, tok, (const char *const *)nlab, n_nlab, max_len, &nsc, &err)) != PE_OK ||
             (st = pe_tag_objective_new("ner", nhead, ntd, ndd, pe_ner_scorer_score, nsc, &nobj, &err)) != PE_OK) {
             rc = pe_cli_fail(st, "%s", err.msg);
@@ -890,6 +892,7 @@ static int run_heads(const recipe *r, const args *a)
         rc = PE_EXIT_FAIL;
         /* the objective after every training example is in */
         if ((st = pe_token_head_new("rel", C, n_rlab, 0, 0, seed + 1, &rhead, &err)) != PE_OK ||
+            (st = pe_rel_head_decode(rhead, PE_DECODE_VITERBI, &err)) != PE_OK ||
             (st = pe_rel_scorer_new(rdev, tok, max_len, &rsc, &err)) != PE_OK ||
             (st = pe_tag_objective_new("rel", rhead, rtd, rdd, pe_rel_scorer_score, rsc, &robj, &err)) != PE_OK) {
             rc = pe_cli_fail(st, "%s", err.msg);

@@ -735,7 +735,7 @@ pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *opt, pe_ner **out, 
                 st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         }
     }
-    if (st == PE_OK) st = pe_ner_head_decode(n->head, PE_DECODE_ARGMAX, err);
+    if (st == PE_OK) st = pe_ner_head_decode(n->head, PE_DECODE_VITERBI, err);
     if (st != PE_OK) {
         pe_ner_close(n);
         return st;
@@ -862,7 +862,7 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
         free(wf);
     }
     if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(n->enc, n->head, e->ids, tw.word_start, tf, T, lab, cf, err);
-    if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label(n->head, hidden, pe_token_head_n_feat(n->head) ? tf : NULL, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label_words(n->head, hidden, pe_token_head_n_feat(n->head) ? tf : NULL, T, tw.word_start, lab, cf, err);
     /* word tags -> mentions */
     if (st == PE_OK && n_words > 0) {
         m = calloc((size_t)n_words, sizeof *m);

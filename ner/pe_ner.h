@@ -194,7 +194,7 @@ PE_API pe_ner_options pe_ner_options_default(void);
  * PE_ERR_CORRUPT when the head and its labels disagree. */
 PE_API pe_status pe_ner_open(pe_encoder *enc, const pe_ner_options *o, pe_ner **out, pe_error *err);
 PE_API void pe_ner_close(pe_ner *ner); /* NULL is a no-op */
-/* How the head decides (see pe_tag_decode; pe_ner_open sets argmax).
+/* How the head decides (see pe_tag_decode; pe_ner_open sets Viterbi).
  * pe_ner_head_decode sets it on a bare BIO head (O, B-T, I-T, ...), as
  * training does for its evaluations. Errors: PE_ERR_INVALID, PE_ERR_NOMEM. */
 PE_API pe_status pe_ner_set_decode(pe_ner *ner, pe_tag_decode d, pe_error *err);

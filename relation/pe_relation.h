@@ -157,7 +157,7 @@ typedef struct pe_rel pe_rel;
  * handle): head "rel" and labels["rel"]. PE_NOT_FOUND without such a head,
  * PE_ERR_CORRUPT when head and labels disagree. */
 PE_API pe_status pe_rel_open(pe_encoder *enc, pe_rel **out, pe_error *err);
-/* How the head decides (see pe_tag_decode; pe_rel_open sets argmax; grouped:
+/* How the head decides (see pe_tag_decode; pe_rel_open sets Viterbi; grouped:
  * O, the subject, or an object, then which relation, then B or I).
  * pe_rel_head_decode sets it on a bare rel head, as training does for its
  * evaluations. Errors: PE_ERR_INVALID, PE_ERR_NOMEM. */

@@ -830,7 +830,7 @@ pe_status pe_rel_open(pe_encoder *enc, pe_rel **out, pe_error *err)
         for (int i = 0; st == PE_OK && i < r->n_rel; i++)
             if (!(r->rel[i] = strdup(r->labels[3 + 2 * i] + 2))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
-    if (st == PE_OK) st = pe_rel_head_decode(r->head, PE_DECODE_ARGMAX, err);
+    if (st == PE_OK) st = pe_rel_head_decode(r->head, PE_DECODE_VITERBI, err);
     if (st != PE_OK) {
         pe_rel_close(r);
         return st;
@@ -932,7 +932,7 @@ static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e,
     pe_rel_extraction *x = NULL;
     if (!lab || !wl || !cf || !wc) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(r->enc, r->head, e->ids, tw.word_start, NULL, T, lab, cf, err);
-    if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label(r->head, hidden, NULL, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label_words(r->head, hidden, NULL, T, tw.word_start, lab, cf, err);
     if (st == PE_OK) {
         for (int w = 0; w < nw; w++) {
             wl[w] = wf[w] >= 0 ? lab[wf[w]] : 0;

@@ -361,6 +361,113 @@ static void test_grouped_decode(void)
     pe_token_head_free(h);
 }
 
+/* A head whose token t (hidden state: one-hot e_t, t < C) gets the
+ * probabilities probs[t] (K each): W[k][t] = log probs[t][k], b = 0. */
+static pe_token_head *onehot_head(const char *name, const double *probs, int C, int K)
+{
+    pe_token_head *h = NULL;
+    pe_error err;
+    if (pe_token_head_new(name, C, K, 0, 0, 1, &h, &err) != PE_OK) return NULL;
+    int n;
+    const pe_train_param *p = pe_token_head_params(h, &n);
+    memset(p[1].data, 0, (size_t)K * sizeof(float));
+    for (int k = 0; k < K; k++)
+        for (int t = 0; t < C; t++) p[0].data[(size_t)k * C + t] = (float)log(probs[(size_t)t * K + k]);
+    return h;
+}
+
+/* The valid BIO sequence (no I first, I-x only after B-x or I-x) of
+ * largest log probability, by enumeration: the reference for Viterbi. */
+static double brute_best(const double *probs, int T, int K, int32_t *best)
+{
+    double top = -INFINITY;
+    int32_t seq[8];
+    long total = 1;
+    for (int t = 0; t < T; t++) total *= K;
+    for (long c = 0; c < total; c++) {
+        long r = c;
+        int ok = 1;
+        double lp = 0.0;
+        for (int t = 0; t < T; t++) {
+            seq[t] = (int32_t)(r % K);
+            r /= K;
+            const int is_i = seq[t] > 0 && seq[t] % 2 == 0;
+            if (is_i && (t == 0 || (seq[t - 1] != seq[t] && seq[t - 1] != seq[t] - 1))) ok = 0;
+            lp += log(probs[(size_t)t * K + seq[t]]);
+        }
+        if (ok && lp > top) {
+            top = lp;
+            memcpy(best, seq, (size_t)T * sizeof *seq);
+        }
+    }
+    return top;
+}
+
+static void test_viterbi_decode(void)
+{
+    pe_error err;
+    /* NER, K = 5 (O, B-A, I-A, B-B, I-B): argmax opens with I-A */
+    const double p[3 * 5] = {0.30, 0.25, 0.35, 0.05, 0.05,  /* word 1 */
+                             0.90, 0.02, 0.04, 0.02, 0.02,  /* a word's second token */
+                             0.10, 0.05, 0.60, 0.05, 0.20}; /* word 2 */
+    pe_token_head *h = onehot_head("ner", p, 3, 5);
+    PE_CHECK(h != NULL);
+    if (!h) return;
+    float hid[3 * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, conf[3];
+    int32_t lab[3];
+    const unsigned char ws[3] = {1, 0, 1};
+    PE_CHECK_EQ_INT(pe_token_head_label_words(h, hid, NULL, 3, ws, lab, conf, &err), PE_OK);
+    PE_CHECK(lab[0] == 2 && lab[1] == 0 && lab[2] == 2); /* argmax */
+    PE_CHECK_EQ_INT(pe_ner_head_decode(h, PE_DECODE_VITERBI, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_token_head_label_words(h, hid, NULL, 3, ws, lab, conf, &err), PE_OK);
+    /* B-A I-A over the words (0.25 * 0.60 beats O O's 0.30 * 0.10); the
+     * second token keeps its argmax and does not break the chain */
+    PE_CHECK(lab[0] == 1 && lab[1] == 0 && lab[2] == 2);
+    PE_CHECK(fabsf(conf[0] - 0.25f) < 1e-5f && fabsf(conf[1] - 0.90f) < 1e-5f && fabsf(conf[2] - 0.60f) < 1e-5f);
+    /* without word starts every token is in the chain: O after word 1 */
+    PE_CHECK_EQ_INT(pe_token_head_label(h, hid, NULL, 3, lab, conf, &err), PE_OK);
+    PE_CHECK(lab[1] == 0 && (lab[2] == 1 || lab[2] == 3 || lab[2] == 0));
+    /* grouped after Viterbi turns Viterbi off */
+    PE_CHECK_EQ_INT(pe_ner_head_decode(h, PE_DECODE_GROUPED, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_token_head_label_words(h, hid, NULL, 3, ws, lab, conf, &err), PE_OK);
+    PE_CHECK_EQ_INT(lab[0], 2);
+    PE_CHECK_EQ_INT(pe_ner_head_decode(h, (pe_tag_decode)7, &err), PE_ERR_INVALID);
+    pe_token_head_free(h);
+    /* against enumeration: relation-shaped heads (K = 7) over 6 words of
+     * random probabilities, many seeds */
+    enum { T = 6, K = 7 };
+    uint64_t seed = 11;
+    for (int round = 0; round < 40; round++) {
+        double q[T * K];
+        for (int t = 0; t < T; t++) {
+            double sum = 0.0;
+            for (int k = 0; k < K; k++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                /* peaked rows, often on an I label */
+                q[t * K + k] = 0.01 + (double)(seed >> 40) / (double)(1ULL << 24) * (k % 2 == 0 && k ? 3.0 : 1.0);
+                sum += q[t * K + k];
+            }
+            for (int k = 0; k < K; k++) q[t * K + k] /= sum;
+        }
+        h = onehot_head("rel", q, T, K);
+        PE_CHECK(h != NULL);
+        if (!h) return;
+        PE_CHECK_EQ_INT(pe_rel_head_decode(h, PE_DECODE_VITERBI, &err), PE_OK);
+        float hv[T * T] = {0}, cv[T];
+        for (int t = 0; t < T; t++) hv[t * T + t] = 1.0f;
+        int32_t lv[T], ref[T] = {0};
+        PE_CHECK_EQ_INT(pe_token_head_label(h, hv, NULL, T, lv, cv, &err), PE_OK);
+        const double top = brute_best(q, T, K, ref);
+        double got = 0.0;
+        for (int t = 0; t < T; t++) got += log(q[t * K + lv[t]]);
+        PE_CHECK_MSG(fabs(got - top) < 1e-4, "round %d: viterbi %.6f, best %.6f", round, got, top);
+        int same = 1;
+        for (int t = 0; t < T; t++) same &= lv[t] == ref[t];
+        PE_CHECK_MSG(same, "round %d: another sequence of the same score?", round);
+        pe_token_head_free(h);
+    }
+}
+
 static void test_rel_reader_and_score(void)
 {
     pe_rel_data *d = NULL;
@@ -706,6 +813,7 @@ int main(void)
     PE_RUN(test_ner_examples);
     PE_RUN(test_word_features);
     PE_RUN(test_grouped_decode);
+    PE_RUN(test_viterbi_decode);
     PE_RUN(test_objective_data_grows);
     PE_RUN(test_rel_swaps);
     PE_RUN(test_rel_reader_and_score);

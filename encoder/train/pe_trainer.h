@@ -353,7 +353,13 @@ PE_API pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, co
                                 pe_error *err);
 /* The label of every token, label (T), and its probability, conf (T): the
  * decisions pe_token_head_predict's probabilities give, by argmax, or
- * grouped after pe_token_head_set_groups. */
+ * grouped after pe_token_head_set_groups, or by BIO Viterbi (see
+ * pe_tag_decode) over the tokens whose word_start (T) is 1: each word's
+ * first token, the one that carries its label (word_start NULL: every
+ * token); the other tokens get their argmax. pe_token_head_label is
+ * pe_token_head_label_words with word_start NULL. */
+PE_API pe_status pe_token_head_label_words(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens,
+                                           const unsigned char *word_start, int32_t *label, float *conf, pe_error *err);
 PE_API pe_status pe_token_head_label(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens,
                                      int32_t *label, float *conf, pe_error *err);
 /* Grouped decoding: group (K) puts each label in a group (0, 1, ...), sub
@@ -365,12 +371,15 @@ PE_API pe_status pe_token_head_label(pe_token_head *h, const float *hidden, cons
  * lose to "O": groups O / entity, subs the types. group NULL: plain argmax
  * (the default). Copied. Errors: PE_ERR_INVALID, PE_ERR_NOMEM. */
 PE_API pe_status pe_token_head_set_groups(pe_token_head *h, const int *group, const int *sub, pe_error *err);
-/* How a BIO head decides: by plain argmax over the labels (the default of
- * ner/ and relation/), or grouped (O against the entity types' total, then
- * the type, then B or I: more recall, less precision). On the development
- * sets of the tagger (docs/MODEL_CARD.md) argmax had the better triplet F1
- * and about the same entity F1. */
-typedef enum pe_tag_decode { PE_DECODE_ARGMAX = 0, PE_DECODE_GROUPED = 1 } pe_tag_decode;
+/* How a BIO head decides: by plain argmax over the labels, or grouped (O
+ * against the entity types' total, then the type, then B or I: more
+ * recall, less precision), or by Viterbi: over a text's words, the label
+ * sequence of largest total log probability in which an I-x only follows
+ * a B-x or an I-x (the softmax's probabilities, no learnt transitions), so
+ * that a span never opens with I or changes type inside. On the
+ * development sets of the tagger (docs/MODEL_CARD.md) argmax had the
+ * better triplet F1 than grouped and about the same entity F1. */
+typedef enum pe_tag_decode { PE_DECODE_ARGMAX = 0, PE_DECODE_GROUPED = 1, PE_DECODE_VITERBI = 2 } pe_tag_decode;
 /* Sets decoding d on a BIO head (K = 1 + 2 n labels: O, then (B, I) pairs).
  * Grouped: O alone; each of the first lead_pairs pairs a group of its own
  * (the relation head's subject); the other pairs one group; each pair a

@@ -27,6 +27,11 @@ struct pe_token_head {
     int *group, *sub;
     int n_group, n_sub;
     double *gsum; /* (n_group + n_sub) */
+    /* BIO Viterbi decoding (PE_DECODE_VITERBI): on, and its scratch */
+    int viterbi;
+    int vcap;
+    double *vscore; /* (2, K) */
+    int32_t *vback; /* (vcap, K) */
 };
 
 static pe_status head_alloc(const char *name, int C, int K, int NF, int D, pe_token_head **out, pe_error *err)
@@ -126,6 +131,8 @@ void pe_token_head_free(pe_token_head *h)
     free(h->group);
     free(h->sub);
     free(h->gsum);
+    free(h->vscore);
+    free(h->vback);
     free(h);
 }
 
@@ -139,6 +146,7 @@ pe_status pe_token_head_set_groups(pe_token_head *h, const int *group, const int
     h->gsum = NULL;
     h->n_group = h->n_sub = 0;
     if (!group) return PE_OK;
+    h->viterbi = 0;
     int ng = 0, ns = 0;
     for (int k = 0; k < h->K; k++) {
         if (group[k] < 0 || (sub && sub[k] < -1)) return pe_error_set(err, PE_ERR_INVALID, "token head %s: bad group of label %d", h->name, k);
@@ -165,7 +173,10 @@ pe_status pe_token_head_set_groups(pe_token_head *h, const int *group, const int
 pe_status pe_token_head_set_bio_decode(pe_token_head *h, pe_tag_decode d, int lead_pairs, pe_error *err)
 {
     if (!h || h->K % 2 != 1 || lead_pairs < 0) return pe_error_set(err, PE_ERR_INVALID, "token head: not a BIO head");
-    if (d == PE_DECODE_ARGMAX) return pe_token_head_set_groups(h, NULL, NULL, err);
+    if (d != PE_DECODE_ARGMAX && d != PE_DECODE_GROUPED && d != PE_DECODE_VITERBI)
+        return pe_error_set(err, PE_ERR_INVALID, "token head: unknown decoding %d", (int)d);
+    h->viterbi = d == PE_DECODE_VITERBI;
+    if (d != PE_DECODE_GROUPED) return pe_token_head_set_groups(h, NULL, NULL, err);
     const int K = h->K;
     int *g = malloc((size_t)K * sizeof *g), *sb = malloc((size_t)K * sizeof *sb);
     pe_status st = g && sb ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -315,20 +326,96 @@ pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int
     return PE_OK;
 }
 
-pe_status pe_token_head_label(pe_token_head *h, const float *hidden, const int32_t *feats, int T, int32_t *label,
-                             float *conf, pe_error *err)
+/* BIO Viterbi over the rows of P (T, K probabilities) whose ws is 1 (all
+ * rows when ws is NULL): the label sequence of largest sum of log
+ * probabilities in which I-x (label 2 + 2i) only follows B-x or I-x of the
+ * same pair and the chain does not open with an I. Each step is O(K): O
+ * and every B follow anything, so they take the best previous label. The
+ * other rows get their argmax. conf: each chosen label's probability. */
+static pe_status viterbi_rows(pe_token_head *h, const float *P, int T, const unsigned char *ws, int32_t *label,
+                              float *conf, pe_error *err)
+{
+    const int K = h->K;
+    int n = 0;
+    for (int t = 0; t < T; t++) {
+        const float *p = P + (size_t)t * K;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (p[k] > p[best]) best = k;
+        label[t] = best;
+        conf[t] = p[best];
+        n += !ws || ws[t];
+    }
+    if (n == 0) return PE_OK;
+    if (n > h->vcap || !h->vscore) {
+        int32_t *b = realloc(h->vback, (size_t)n * (size_t)K * sizeof *b);
+        if (b) h->vback = b;
+        double *v = h->vscore ? h->vscore : malloc(2 * (size_t)K * sizeof *v);
+        if (v) h->vscore = v;
+        if (!b || !v) return pe_error_set(err, PE_ERR_NOMEM, "token head %s: out of memory", h->name);
+        h->vcap = n;
+    }
+    double *prev = h->vscore, *cur = h->vscore + K;
+    const double floor_lp = -1e4; /* log of a probability 0 */
+    int i = 0;
+    for (int t = 0; t < T; t++) {
+        if (ws && !ws[t]) continue;
+        const float *p = P + (size_t)t * K;
+        int32_t *back = h->vback + (size_t)i * K;
+        int arg = 0; /* the best previous label */
+        if (i > 0)
+            for (int k = 1; k < K; k++)
+                if (prev[k] > prev[arg]) arg = k;
+        for (int k = 0; k < K; k++) {
+            const double lp = p[k] > 0.0f ? log((double)p[k]) : floor_lp;
+            if (i == 0) {
+                cur[k] = k > 0 && k % 2 == 0 ? -INFINITY : lp; /* no I first */
+                back[k] = -1;
+            } else if (k > 0 && k % 2 == 0) { /* I: from its B (k - 1) or itself */
+                const int from = prev[k - 1] >= prev[k] ? k - 1 : k;
+                cur[k] = prev[from] + lp;
+                back[k] = from;
+            } else {
+                cur[k] = prev[arg] + lp;
+                back[k] = arg;
+            }
+        }
+        double *sw = prev;
+        prev = cur;
+        cur = sw;
+        i++;
+    }
+    int k = 0;
+    for (int j = 1; j < K; j++)
+        if (prev[j] > prev[k]) k = j;
+    for (int t = T - 1; t >= 0; t--) {
+        if (ws && !ws[t]) continue;
+        i--;
+        label[t] = k;
+        conf[t] = P[(size_t)t * K + k];
+        k = h->vback[(size_t)i * K + k];
+    }
+    return PE_OK;
+}
+
+pe_status pe_token_head_label_words(pe_token_head *h, const float *hidden, const int32_t *feats, int T,
+                                    const unsigned char *word_start, int32_t *label, float *conf, pe_error *err)
 {
     if (!h || (!hidden && T > 0) || !label || !conf || T < 0)
         return pe_error_set(err, PE_ERR_INVALID, "token head: NULL argument");
     int M = 0;
     pe_status st = gather_forward(h, hidden, feats, NULL, T, &M, err);
     if (st != PE_OK) return st;
-    for (int i = 0; i < M; i++) {
-        float *p = h->z + (size_t)i * h->K;
-        softmax_row(p, h->K);
-        label[i] = decide(h, p, &conf[i]);
-    }
+    for (int i = 0; i < M; i++) softmax_row(h->z + (size_t)i * h->K, h->K);
+    if (h->viterbi) return viterbi_rows(h, h->z, M, word_start, label, conf, err);
+    for (int i = 0; i < M; i++) label[i] = decide(h, h->z + (size_t)i * h->K, &conf[i]);
     return PE_OK;
+}
+
+pe_status pe_token_head_label(pe_token_head *h, const float *hidden, const int32_t *feats, int T, int32_t *label,
+                             float *conf, pe_error *err)
+{
+    return pe_token_head_label_words(h, hidden, feats, T, NULL, label, conf, err);
 }
 
 pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_t *feats, const int32_t *labels, int T,
@@ -473,8 +560,9 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
     int32_t *ids = malloc((size_t)budget * sizeof *ids), *feats = malloc((size_t)budget * sizeof *feats);
     int *lengths = malloc((size_t)budget * sizeof *lengths);
     float *hidden = malloc((size_t)budget * (size_t)C * sizeof *hidden);
+    unsigned char *ws = malloc((size_t)budget + 1);
     pe_status st = PE_OK;
-    if (!pred || !conf || !off || !ids || !feats || !lengths || !hidden)
+    if (!pred || !conf || !off || !ids || !feats || !lengths || !hidden || !ws)
         st = pe_error_set(err, PE_ERR_NOMEM, "predict: out of memory");
     size_t i = 0;
     while (st == PE_OK && i < N) {
@@ -496,9 +584,16 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
             pe_error_set(err, st, "predict: %s", pe_train_errmsg(tr));
             break;
         }
-        if ((st = pe_token_head_label(head, hidden, data->any_feats ? feats : NULL, T, pred + data->off[first],
-                                      conf + data->off[first], err)) != PE_OK)
-            break;
+        /* example by example, so that Viterbi decoding does not run from
+         * one into the next; its chain: the tokens with a label (each
+         * word's first) */
+        for (size_t j = first, t0 = 0; st == PE_OK && j < i; t0 += (size_t)data->len[j], j++) {
+            const int n = data->len[j];
+            for (int t = 0; t < n; t++) ws[t] = data->labels[data->off[j] + (size_t)t] >= 0;
+            st = pe_token_head_label_words(head, hidden + t0 * (size_t)C, data->any_feats ? feats + t0 : NULL, n, ws,
+                                           pred + data->off[j], conf + data->off[j], err);
+        }
+        if (st != PE_OK) break;
     }
     if (st != PE_OK) {
         free(pred);
@@ -514,6 +609,7 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
     free(feats);
     free(lengths);
     free(hidden);
+    free(ws);
     return st;
 }
 
@@ -897,7 +993,8 @@ pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t 
     int32_t *win = malloc(((size_t)P + 2) * sizeof *win), *wf = malloc(((size_t)P + 2) * sizeof *wf);
     float *hidden = malloc(((size_t)P + 2) * (size_t)C * sizeof *hidden), *wconf = malloc(((size_t)P + 2) * sizeof *wconf);
     int32_t *wlab = malloc(((size_t)P + 2) * sizeof *wlab);
-    pe_status st = win && wf && hidden && wconf && wlab ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    unsigned char *wws = malloc((size_t)P + 2);
+    pe_status st = win && wf && hidden && wconf && wlab && wws ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     for (int s = 0; st == PE_OK && s < T;) {
         int e = s + P < T ? s + P : T;
         if (e < T) { /* cut before a word start */
@@ -910,13 +1007,17 @@ pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t 
         memcpy(win + 1, ids + s, (size_t)(e - s) * sizeof *win);
         win[L - 1] = sid.sep;
         wf[0] = wf[L - 1] = 0;
-        for (int t = s; t < e; t++) wf[t - s + 1] = tfeat ? tfeat[t] : 0;
+        wws[0] = wws[L - 1] = 0;
+        for (int t = s; t < e; t++) {
+            wf[t - s + 1] = tfeat ? tfeat[t] : 0;
+            wws[t - s + 1] = wstart[t] != 0;
+        }
         if ((st = pe_encoder_forward(enc, win, NULL, &L, 1, -1, hidden)) != PE_OK) {
             pe_error_set(err, st, "%s", pe_encoder_errmsg(enc));
             break;
         }
-        if ((st = pe_token_head_label(head, hidden, pe_token_head_n_feat(head) ? wf : NULL, L, wlab, wconf, err)) !=
-            PE_OK)
+        if ((st = pe_token_head_label_words(head, hidden, pe_token_head_n_feat(head) ? wf : NULL, L, wws, wlab, wconf,
+                                            err)) != PE_OK)
             break;
         memcpy(label + s, wlab + 1, (size_t)(e - s) * sizeof *label);
         memcpy(conf + s, wconf + 1, (size_t)(e - s) * sizeof *conf);
@@ -927,6 +1028,7 @@ pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t 
     free(hidden);
     free(wlab);
     free(wconf);
+    free(wws);
     return st;
 }
 
