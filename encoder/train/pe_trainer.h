@@ -356,7 +356,10 @@ PE_API pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, co
  * grouped after pe_token_head_set_groups, or by BIO Viterbi (see
  * pe_tag_decode) over the tokens whose word_start (T) is 1: each word's
  * first token, the one that carries its label (word_start NULL: every
- * token); the other tokens get their argmax. pe_token_head_label is
+ * token); the other tokens get their argmax. With Viterbi, conf of a B-x
+ * or I-x is the pair's total, B-x + I-x: the probability that the word is
+ * part of an x (the softmax often puts a span's first word on I-x, which
+ * Viterbi turns into B-x). pe_token_head_label is
  * pe_token_head_label_words with word_start NULL. */
 PE_API pe_status pe_token_head_label_words(pe_token_head *h, const float *hidden, const int32_t *feats, int n_tokens,
                                            const unsigned char *word_start, int32_t *label, float *conf, pe_error *err);

@@ -331,7 +331,8 @@ pe_status pe_token_head_predict(pe_token_head *h, const float *hidden, const int
  * probabilities in which I-x (label 2 + 2i) only follows B-x or I-x of the
  * same pair and the chain does not open with an I. Each step is O(K): O
  * and every B follow anything, so they take the best previous label. The
- * other rows get their argmax. conf: each chosen label's probability. */
+ * other rows get their argmax. conf: on the chain, the chosen label's
+ * pair's total (B-x + I-x; O's own for O), elsewhere the argmax's. */
 static pe_status viterbi_rows(pe_token_head *h, const float *P, int T, const unsigned char *ws, int32_t *label,
                               float *conf, pe_error *err)
 {
@@ -392,7 +393,11 @@ static pe_status viterbi_rows(pe_token_head *h, const float *P, int T, const uns
         if (ws && !ws[t]) continue;
         i--;
         label[t] = k;
-        conf[t] = P[(size_t)t * K + k];
+        /* the probability of the word's part: O, or inside an x (B-x + I-x:
+         * a word the softmax gave I-x at the start of a span, B-x here, is
+         * no less surely an x) */
+        const float *p = P + (size_t)t * K;
+        conf[t] = k == 0 ? p[0] : k % 2 ? p[k] + p[k + 1] : p[k - 1] + p[k];
         k = h->vback[(size_t)i * K + k];
     }
     return PE_OK;
