@@ -42,6 +42,11 @@ grep -q '"relation_accuracy"' "$tmp/out" || die "eval rel: no relation_accuracy"
 expect_rc 4 "eval rel with bad lines" "$persona" eval rel --model "$model" --data "$fix/rel/bad.jsonl"
 grep -q "bad.jsonl:2" "$tmp/err" || die "eval rel: the bad line is not named"
 expect_rc 1 "eval rel --strict with bad lines" "$persona" eval rel --model "$model" --data "$fix/rel/bad.jsonl" --strict
+for d in argmax viterbi grouped; do
+    expect_rc 0 "eval ner --decode $d" "$persona" eval ner --model "$model" --data "$fix/ner/tiny.conll" --type-map PER=person,LOC=location,ORG=organization,MISC=work --json --decode "$d"
+    grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner --decode $d: the training sentences are not learnt"; cat "$tmp/out"; }
+done
+expect_rc 2 "eval ner with an unknown decoding" "$persona" eval ner --model "$model" --data "$fix/ner/tiny.conll" --decode best
 expect_rc 4 "eval ner with an unknown type" "$persona" eval ner --model "$model" --data "$fix/ner/tiny.conll" --type-map PER=person
 expect_rc 5 "eval with a missing data file" "$persona" eval ner --model "$model" --data "$tmp/none.conll"
 expect_rc 2 "eval without --data" "$persona" eval ner --model "$model"
