@@ -537,8 +537,8 @@ done:
 
 /* ---- heads: ner and rel ---- */
 
-/* Reads the CoNLL files of a list [{"path", "type_map"}, ...] (or plain
- * strings) into one corpus. */
+/* Reads the CoNLL files of a list [{"path", "type_map", "o_prefix"}, ...]
+ * (or plain strings) into one corpus. */
 static int read_ner_list(const cJSON *list, const char *data_dir, const char *const *types, int n_types, int strict,
                          pe_ner_corpus **out)
 {
@@ -563,6 +563,7 @@ static int read_ner_list(const cJSON *list, const char *data_dir, const char *co
         ro.types = types;
         ro.n_types = n_types;
         ro.strict = strict;
+        ro.o_prefix = cJSON_IsString(it) ? NULL : str_or(it, "o_prefix", NULL);
         pe_ner_corpus *c = NULL;
         pe_status st = pe_ner_corpus_read(path, &ro, &c, &err);
         if (st != PE_OK) {
@@ -572,6 +573,9 @@ static int read_ner_list(const cJSON *list, const char *data_dir, const char *co
         if (pe_ner_corpus_skipped(c))
             fprintf(stderr, "persona: %s: %zu sentences skipped; first: %s\n", path, pe_ner_corpus_skipped(c),
                     pe_ner_corpus_first_problem(c));
+        if (pe_ner_corpus_prefixed_o(c))
+            fprintf(stderr, "persona: %s: %zu entity words that start with \"%s\" made O\n", path,
+                    pe_ner_corpus_prefixed_o(c), ro.o_prefix);
         free(path);
         if (!*out) {
             *out = c;

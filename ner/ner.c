@@ -14,12 +14,13 @@ struct pe_ner_corpus {
     pe_ner_sentence *s;
     size_t n, cap;
     size_t skipped;
+    size_t prefixed_o; /* words o_prefix made O */
     char problem[PE_ERRMSG_MAX];
 };
 
 pe_ner_read_options pe_ner_read_options_default(void)
 {
-    pe_ner_read_options o = {NULL, NULL, 0, 0};
+    pe_ner_read_options o = {NULL, NULL, 0, 0, NULL};
     return o;
 }
 
@@ -150,7 +151,8 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
         return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
     pe_ner_sentence cur = {0};
-    int cap = 0, bad = 0;
+    int cap = 0, bad = 0, after_o = 0; /* after_o: the last word was made O by o_prefix */
+    size_t prefixed = 0, plen = o.o_prefix ? strlen(o.o_prefix) : 0;
     char *line = NULL;
     size_t lcap = 0;
     ssize_t ll;
@@ -175,6 +177,7 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
             }
             bad = 0;
             cap = 0;
+            after_o = 0;
             if (ll < 0) break;
             continue;
         }
@@ -213,8 +216,17 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
             if (cur.n == 0 && push_word(&cur, &cap, "?", 1, "O") < 0) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
             continue;
         }
+        if (plen > 0 && we >= plen && memcmp(line, o.o_prefix, plen) == 0) {
+            if (strcmp(tag, "O") != 0) prefixed++;
+            strcpy(tag, "O");
+            after_o = 1;
+        } else {
+            if (after_o && tag[0] == 'I') tag[0] = 'B'; /* the span's start was made O */
+            after_o = 0;
+        }
         if (push_word(&cur, &cap, line, we, tag) < 0) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
+    c->prefixed_o = prefixed;
     if (st == PE_OK && ferror(f)) st = pe_error_set(err, PE_ERR_IO, "%s: read error", path);
     free(line);
     sentence_clear(&cur);
@@ -225,6 +237,11 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
     }
     *out = c;
     return PE_OK;
+}
+
+size_t pe_ner_corpus_prefixed_o(const pe_ner_corpus *c)
+{
+    return c ? c->prefixed_o : 0;
 }
 
 pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_error *err)

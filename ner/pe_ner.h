@@ -73,6 +73,12 @@ typedef struct pe_ner_read_options {
     const char *const *types;
     int n_types;
     int strict; /* 1: the first bad line is an error; 0: skip the sentence, count it */
+    /* When not NULL (and not ""), a word that starts with it is O whatever
+     * its tag, and an I-x right after such a word becomes B-x. "@": Twitter
+     * user names, which WNUT-17 tags O and the Broad Twitter Corpus as
+     * persons or organisations; the words changed are counted
+     * (pe_ner_corpus_prefixed_o). */
+    const char *o_prefix;
 } pe_ner_read_options;
 PE_API pe_ner_read_options pe_ner_read_options_default(void);
 
@@ -89,6 +95,8 @@ PE_API const pe_ner_sentence *pe_ner_corpus_get(const pe_ner_corpus *c, size_t i
  * problem ("file:line: ..."), "" when none. */
 PE_API size_t pe_ner_corpus_skipped(const pe_ner_corpus *c);
 PE_API const char *pe_ner_corpus_first_problem(const pe_ner_corpus *c);
+/* The words whose entity tag o_prefix turned to O. */
+PE_API size_t pe_ner_corpus_prefixed_o(const pe_ner_corpus *c);
 /* Appends other's sentences (copies). */
 PE_API pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_error *err);
 

@@ -150,6 +150,31 @@ static void test_ner_reader(void)
     o.strict = 1;
     PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/bad.conll", &o, &c, &err), PE_ERR_PARSE);
     PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/none.conll", &o, &c, &err), PE_ERR_IO);
+    /* o_prefix: user names are O; the I- after one opens its own span */
+    o = pe_ner_read_options_default();
+    o.type_map = "PER=person,LOC=location,ORG=organization";
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/usernames.conll", &o, &c, &err), PE_OK);
+    if (c) {
+        PE_CHECK_EQ_STR(pe_ner_corpus_get(c, 0)->tags[1], "B-person");
+        PE_CHECK_EQ_INT(pe_ner_corpus_prefixed_o(c), 0);
+        pe_ner_corpus_free(c);
+    }
+    o.o_prefix = "@";
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/usernames.conll", &o, &c, &err), PE_OK);
+    if (!c) return;
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 2);
+    const pe_ner_sentence *u = pe_ner_corpus_get(c, 0);
+    PE_CHECK_EQ_STR(u->words[1], "@bob_smith");
+    PE_CHECK_EQ_STR(u->tags[1], "O");
+    PE_CHECK_EQ_STR(u->tags[4], "O");
+    PE_CHECK_EQ_STR(u->tags[5], "B-organization");
+    PE_CHECK_EQ_STR(u->tags[7], "B-location");
+    u = pe_ner_corpus_get(c, 1);
+    PE_CHECK_EQ_STR(u->tags[0], "O");
+    PE_CHECK_EQ_STR(u->tags[1], "B-person");
+    PE_CHECK_EQ_STR(u->tags[2], "O");
+    PE_CHECK_EQ_INT(pe_ner_corpus_prefixed_o(c), 3);
+    pe_ner_corpus_free(c);
 }
 
 static void test_ner_score(void)
