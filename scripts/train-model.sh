@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
 # Trains the shipped model from the committed recipes, as docs/MODEL_CARD.md
 # describes, and measures it:
-#   1. MLM pretraining (models/mlm-small.json), resumed when RUNS/mlm exists;
-#   2. the NER and relation heads together (models/tagger-small.json) from
-#      the pretraining's best checkpoint;
-#   3. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);
-#   4. with --install, copies the model to models/persona-small.pem.
+#   1. the encoder's start: skip-gram word vectors of the pretraining corpus
+#      (`persona train embed`, models/mlm-small.json; kept when RUNS/sgns/best
+#      exists), or with --mlm the MLM pretraining (resumed when RUNS/mlm
+#      exists) started from those vectors;
+#   2. the graph store of ../shared/data/kg/subset (RUNS/kg, kept when it
+#      exists): the graph objects of the relation copies (--swap-graph);
+#   3. the NER and relation heads together (models/tagger-small.json, word
+#      shape feature) from that start; its export is RUNS/tag/model.pem;
+#   4. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);
+#   5. with --install, copies the model to models/persona-small.pem.
 # Reads ../shared/data; long: run it under nice in the background.
-#   usage: scripts/train-model.sh [--runs DIR] [--mlm-steps N] [--skip-mlm] [--init DIR] [--install]
+#   usage: scripts/train-model.sh [--runs DIR] [--mlm] [--mlm-steps N] [--init DIR] [--threads N] [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${PERSONA_RUNS:-../runs}
+mlm=0
 mlm_steps=""
-skip_mlm=0
 install=0
 init=""
+threads=$(nproc)
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
-    --mlm-steps) mlm_steps="--steps $2"; shift 2 ;;
-    --skip-mlm) skip_mlm=1; shift ;;
+    --mlm) mlm=1; shift ;;
+    --mlm-steps) mlm=1; mlm_steps="--steps $2"; shift 2 ;;
     --init) init=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
     --install) install=1; shift ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
     *) echo "train-model.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -31,14 +38,24 @@ data=../shared/data
 [ -x build/cli/persona ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j"$(nproc)"; }
 persona=build/cli/persona
 mkdir -p "$runs"
-if [ $skip_mlm = 0 ]; then
-  resume=""
-  [ -f "$runs/mlm/latest" ] && resume=--resume
-  $persona train mlm --recipe models/mlm-small.json --out "$runs/mlm" $resume $mlm_steps
+if [ -z "$init" ]; then
+  [ -d "$runs/sgns/best" ] || $persona train embed --recipe models/mlm-small.json --out "$runs/sgns" --threads 1
+  init="$runs/sgns/best"
+  if [ $mlm = 1 ]; then
+    resume="--init $init"
+    [ -f "$runs/mlm/latest" ] && resume=--resume
+    $persona train mlm --recipe models/mlm-small.json --out "$runs/mlm" $resume $mlm_steps --threads "$threads"
+    init="$runs/mlm/best"
+  fi
 fi
-[ -n "$init" ] || init="$runs/mlm/best"
+if [ ! -d "$runs/kg" ]; then
+  rc=0
+  $persona kg import "$data/kg/subset/wikidata-subset.json.gz" "$data"/kg/subset/dbpedia-subset/*.nt.gz --db "$runs/kg" || rc=$?
+  [ $rc = 0 ] || [ $rc = 4 ] || { echo "train-model.sh: the graph import failed ($rc)" >&2; exit 1; }
+fi
 rm -rf "$runs/tag"
-$persona train tag --recipe models/tagger-small.json --init "$init" --out "$runs/tag"
+$persona train tag --recipe models/tagger-small.json --init "$init" --shape --swap-graph "$runs/kg" --out "$runs/tag" \
+  --threads "$threads"
 model="$runs/tag/model.pem"
 for p in fp32 bf16; do
   echo "== $p"
