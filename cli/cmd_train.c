@@ -537,8 +537,8 @@ done:
 
 /* ---- heads: ner and rel ---- */
 
-/* Reads the CoNLL files of a list [{"path", "type_map", "o_prefix"}, ...]
- * (or plain strings) into one corpus. */
+/* Reads the CoNLL files of a list [{"path", "type_map", "o_prefix",
+ * "missing_types"}, ...] (or plain strings) into one corpus. */
 static int read_ner_list(const cJSON *list, const char *data_dir, const char *const *types, int n_types, int strict,
                          pe_ner_corpus **out)
 {
@@ -564,6 +564,10 @@ static int read_ner_list(const cJSON *list, const char *data_dir, const char *co
         ro.n_types = n_types;
         ro.strict = strict;
         ro.o_prefix = cJSON_IsString(it) ? NULL : str_or(it, "o_prefix", NULL);
+        ro.missing_types = cJSON_IsString(it) ? NULL : str_or(it, "missing_types", NULL);
+        if (ro.missing_types && ro.missing_types[0])
+            fprintf(stderr, "persona: %s: its O words are trained as O or %s (types it does not annotate)\n", p,
+                    ro.missing_types);
         pe_ner_corpus *c = NULL;
         pe_status st = pe_ner_corpus_read(path, &ro, &c, &err);
         if (st != PE_OK) {

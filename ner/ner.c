@@ -20,7 +20,7 @@ struct pe_ner_corpus {
 
 pe_ner_read_options pe_ner_read_options_default(void)
 {
-    pe_ner_read_options o = {NULL, NULL, 0, 0, NULL};
+    pe_ner_read_options o = {NULL, NULL, 0, 0, NULL, NULL};
     return o;
 }
 
@@ -223,6 +223,8 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
         } else {
             if (after_o && tag[0] == 'I') tag[0] = 'B'; /* the span's start was made O */
             after_o = 0;
+            if (o.missing_types && o.missing_types[0] && strcmp(tag, "O") == 0)
+                snprintf(tag, sizeof tag, "O?%.120s", o.missing_types);
         }
         if (push_word(&cur, &cap, line, we, tag) < 0) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
@@ -437,6 +439,25 @@ static void word_feats_to_tokens(const int *first, int n_words, int len, const i
 
 /* ---- examples ---- */
 
+/* The partial label of "O?TYPES" (pe_token_head_loss): n_labels + the mask
+ * of the types' (B, I) pairs; -1 when a type is not among the labels or
+ * the head has too many types for a mask. */
+static int partial_label(const char *const *labels, int n_labels, const char *types)
+{
+    if (n_labels % 2 != 1 || n_labels > 49) return -1;
+    int mask = 0;
+    for (const char *p = types; *p;) {
+        const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
+        char b[128];
+        snprintf(b, sizeof b, "B-%.*s", (int)(end - p), p);
+        const int id = pe_ner_label_id(labels, n_labels, b);
+        if (id < 1) return -1;
+        mask |= 1 << ((id - 1) / 2);
+        p = comma ? comma + 1 : end;
+    }
+    return mask ? n_labels + mask : -1;
+}
+
 pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, const char *const *labels,
                               int n_labels, int max_len, pe_kg_reader *graph, int use, pe_tag_data *data,
                               size_t *truncated, pe_error *err)
@@ -461,7 +482,8 @@ pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, c
             for (int t = 0; t < len; t++) lab[t] = -100;
             int cut = 0;
             for (int w = 0; w < s->n && st == PE_OK; w++) {
-                int id = pe_ner_label_id(labels, n_labels, s->tags[w]);
+                int id = strncmp(s->tags[w], "O?", 2) == 0 ? partial_label(labels, n_labels, s->tags[w] + 2)
+                                                           : pe_ner_label_id(labels, n_labels, s->tags[w]);
                 if (id < 0) {
                     st = pe_error_set(err, PE_ERR_INVALID, "sentence %zu word %d: tag %s is not among the model's labels", i, w,
                                       s->tags[w]);

@@ -79,6 +79,14 @@ typedef struct pe_ner_read_options {
      * persons or organisations; the words changed are counted
      * (pe_ner_corpus_prefixed_o). */
     const char *o_prefix;
+    /* When not NULL (and not ""), the entity types (after mapping, comma
+     * separated) this file does not annotate: its O words may be entities
+     * of them, so their tag becomes "O?TYPES" ("O?product,creative-work"),
+     * which pe_ner_add_examples trains as a partial label (O or one of
+     * those types; see pe_token_head_loss). For the Broad Twitter Corpus,
+     * which has persons, places and organisations only. Words made O by
+     * o_prefix stay O. */
+    const char *missing_types;
 } pe_ner_read_options;
 PE_API pe_ner_read_options pe_ner_read_options_default(void);
 

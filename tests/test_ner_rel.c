@@ -49,7 +49,8 @@ static void check_head(int with_feat)
         for (int64_t k = 0; k < p[i].numel; k++) p[i].data[k] += (float)(0.5 * frand(&s));
     float hidden[7 * 6], dh[7 * 6];
     for (int i = 0; i < T * C; i++) hidden[i] = (float)(2 * frand(&s));
-    int32_t lab[7] = {0, -100, 4, 2, -100, 1, 3}, feats[7] = {0, 1, 2, 3, 1, 0, 2};
+    /* K + 2: O or type 1 (labels 3, 4); K + 3: O or either type (partial labels) */
+    int32_t lab[7] = {0, -100, 4, K + 2, -100, 1, K + 3}, feats[7] = {0, 1, 2, 3, 1, 0, 2};
     const int32_t *f = with_feat ? feats : NULL;
     pe_params_zero_grad(p, n);
     memset(dh, 0, sizeof dh);
@@ -98,6 +99,13 @@ static void check_head(int with_feat)
     /* bad labels and features */
     int32_t badl[7] = {0, 0, 5, 0, 0, 0, 0}, badf[7] = {0, 0, 0, 9, 0, 0, 0};
     PE_CHECK_EQ_INT(pe_token_head_loss(h, hidden, f, badl, T, 1.0f, NULL, &ls, &cnt, &err), PE_ERR_INVALID);
+    badl[2] = K + 4; /* a mask of a third type: K = 5 has two */
+    PE_CHECK_EQ_INT(pe_token_head_loss(h, hidden, f, badl, T, 1.0f, NULL, &ls, &cnt, &err), PE_ERR_INVALID);
+    /* a partial label's loss: -log(p(O) + p(its types' labels)) */
+    int32_t one[1] = {K + 2};
+    PE_CHECK_EQ_INT(pe_token_head_predict(h, hidden, f, 1, probs, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_token_head_loss(h, hidden, f, one, 1, 1.0f, NULL, &ls, &cnt, &err), PE_OK);
+    PE_CHECK_NEAR(ls, -log((double)probs[0] + probs[3] + probs[4]), 1e-5);
     if (with_feat) PE_CHECK_EQ_INT(pe_token_head_predict(h, hidden, badf, T, probs, &err), PE_ERR_INVALID);
     pe_token_head_free(h);
 }
@@ -258,6 +266,33 @@ static void test_ner_examples(void)
     PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)l2, n2, 64, NULL, 0, d2, &cut, &err), PE_ERR_INVALID);
     PE_CHECK(strstr(err.msg, "B-LOC") != NULL);
     pe_ner_labels_free(l2, n2);
+    /* a file that does not annotate ORG and MISC: its O words are partial
+     * labels, 9 + the mask of ORG (pair 2) and MISC (pair 3) */
+    pe_ner_corpus_free(c);
+    c = NULL;
+    pe_ner_read_options ro = pe_ner_read_options_default();
+    ro.missing_types = "ORG,MISC";
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/tiny.conll", &ro, &c, &err), PE_OK);
+    if (c) {
+        PE_CHECK_EQ_STR(pe_ner_corpus_get(c, 0)->tags[0], "O?ORG,MISC");
+        PE_CHECK_EQ_STR(pe_ner_corpus_get(c, 0)->tags[2], "B-PER");
+        pe_tag_data *d3 = NULL;
+        pe_tag_data_new(&d3, &err);
+        PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, 0, d3, &cut, &err), PE_OK);
+        e = pe_tag_data_get(d3, 0);
+        PE_CHECK_EQ_INT(e.labels[1], 9 + (1 << 2 | 1 << 3)); /* i */
+        PE_CHECK_EQ_INT(e.labels[3], 1);                     /* john: B-PER */
+        pe_tag_data_free(d3);
+        pe_ner_corpus_free(c);
+        /* a missing type that is not among the labels */
+        ro.missing_types = "ORG,EVENT";
+        c = NULL;
+        PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/tiny.conll", &ro, &c, &err), PE_OK);
+        d3 = NULL;
+        pe_tag_data_new(&d3, &err);
+        if (c) PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, 0, d3, &cut, &err), PE_ERR_INVALID);
+        pe_tag_data_free(d3);
+    }
     pe_tag_data_free(d);
     pe_tag_data_free(d2);
     pe_ner_labels_free(labels, nl);

@@ -73,6 +73,11 @@ expect_rc 0 "eval ner --graph" "$persona" eval ner --model "$tmp/nerg/model.pem"
 grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner --graph: the training sentences are not learnt"; cat "$tmp/out"; }
 expect_rc 0 "extract --graph" "$persona" extract --model "$tmp/nerg/model.pem" --graph "$tmp/kg" "I met John Smith in Paris."
 grep -q '"text":"Paris","type":"location"' "$tmp/out" || { die "extract --graph: Paris not found"; cat "$tmp/out"; }
+# a training file that does not annotate a type: its O words are partial labels
+sed 's|"type_map": "PER=person,LOC=location,ORG=organization,MISC=work"}\]|"type_map": "PER=person,LOC=location,ORG=organization,MISC=work", "missing_types": "work", "o_prefix": "@"}]|' "$tmp/tag.json" > "$tmp/tag-partial.json"
+grep -q missing_types "$tmp/tag-partial.json" || die "the partial-label recipe was not made"
+expect_rc 0 "train ner with missing_types" "$persona" train ner --recipe "$tmp/tag-partial.json" --out "$tmp/nerp" --steps 20 --threads 1
+grep -q "trained as O or work" "$tmp/err" || { die "train ner: missing_types is not said"; cat "$tmp/err"; }
 # the word-shape feature ("shape": true), alone and with the graph feature
 sed 's/"ner": {"types"/"ner": {"shape": true, "types"/' "$tmp/tag.json" > "$tmp/tag-shape.json"
 expect_rc 0 "train ner with the shape feature" "$persona" train ner --recipe "$tmp/tag-shape.json" --out "$tmp/ners" --threads 1

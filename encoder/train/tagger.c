@@ -278,9 +278,11 @@ static pe_status gather_forward(pe_token_head *h, const float *hidden, const int
                                 int T, int *M_out, pe_error *err)
 {
     int M = 0;
+    const int pairs = h->K % 2 == 1 && h->K <= 49 ? (h->K - 1) / 2 : 0; /* partial labels: K + mask of pairs */
     for (int i = 0; i < T; i++) {
-        if (labels && labels[i] >= h->K)
-            return pe_error_set(err, PE_ERR_INVALID, "head %s: label %d of token %d is not below %d", h->name, labels[i], i, h->K);
+        if (labels && labels[i] >= h->K && (labels[i] == h->K || labels[i] - h->K >= 1 << pairs))
+            return pe_error_set(err, PE_ERR_INVALID, "head %s: label %d of token %d is not below %d (nor a partial label)",
+                                h->name, labels[i], i, h->K);
         if (feats && h->D > 0 && (feats[i] < 0 || feats[i] >= h->NF))
             return pe_error_set(err, PE_ERR_INVALID, "head %s: feature %d of token %d is not in 0..%d", h->name, feats[i], i,
                                 h->NF - 1);
@@ -438,6 +440,20 @@ pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_
     for (int r = 0; r < M; r++) {
         float *z = h->z + (size_t)r * K;
         const int y = labels[h->rows[r]];
+        if (y >= K) { /* partial: O or a label of the pairs in the mask */
+            const int mask = y - K;
+            softmax_row(z, K);
+            double ps = z[0];
+            for (int k = 1; k < K; k++)
+                if (mask >> ((k - 1) / 2) & 1) ps += z[k];
+            ps = ps > 1e-30 ? ps : 1e-30;
+            ls -= log(ps);
+            for (int k = 0; k < K; k++) {
+                const int in_set = k == 0 || (mask >> ((k - 1) / 2) & 1);
+                z[k] = g * (z[k] - (in_set ? (float)(z[k] / ps) : 0.0f));
+            }
+            continue;
+        }
         const float zy = z[y];
         const double lse = softmax_row(z, K);
         ls += lse - (double)zy;
