@@ -218,6 +218,16 @@ typedef enum pe_link_feature {
                                 texts such as tweets, with little coherence and context, from documents */
     PE_LINK_F_STEM_NAME,     /* 1 when found by a stem and its label starts with the mention's first 3 letters
                                 ("English" -> England, not the United Kingdom, which also speaks it) */
+    PE_LINK_F_QUALIFIED,     /* 1 when its label is the mention's form and a qualifier, as encyclopedia titles
+                                tell places and namesakes apart: "Gainesville, Florida", "Washington, D.C.",
+                                "Raven (band)" for "Gainesville", "Washington", "Raven" */
+    PE_LINK_F_QUALIFIER_NAMED, /* 1 when it is qualified and the text names the qualifier: its words outside
+                                the mention, or the label of another mention's top-prior candidate
+                                ("Columbus , GA" -> "Columbus, Georgia", GA's first candidate Georgia) */
+    PE_LINK_F_ADJACENT_LINK, /* "A , B" or "A B": a mention next to this one with nothing but spaces and at most
+                                one comma between them ("Chicago , IL", "Headingley , Leeds"): the highest prior
+                                among that mention's candidates linked to this one by a statement (either
+                                way), a tenth of it for candidates not of its own form; 0 without one */
     PE_LINK_NFEATURES
 } pe_link_feature;
 

@@ -20,6 +20,14 @@ static pe_linker *lk_noix;  /* without the link index */
 static char index_dir[160]; /* the link index without context vectors */
 static char ctx_dir[160];   /* another with them (pe_link_index_embed) */
 
+/* Entities added to the fixture graph here (Wikidata JSON lines): a city
+ * whose label is its name only, a namesake whose label carries a qualifier
+ * as encyclopedia titles do, and the qualifier's state, also called "FL". */
+static const char k_extra_graph[] =
+    "{\"type\":\"item\",\"id\":\"Q9100001\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Gainesville\"}},\"sitelinks\":{\"enwiki\":{\"site\":\"enwiki\",\"title\":\"x\",\"badges\":[]},\"dewiki\":{\"site\":\"dewiki\",\"title\":\"x\",\"badges\":[]}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100002\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Gainesville, Florida\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}],\"P131\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P131\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q9100003\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100003\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Florida\"}},\"aliases\":{\"en\":[{\"language\":\"en\",\"value\":\"FL\"}]},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q35657\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n";
+
 static const char *fixture(const char *name)
 {
     static char buf[4][512];
@@ -1016,6 +1024,81 @@ static void test_stale_index(void)
     pe_linker_close(l);
 }
 
+/* PE_LINK_F_QUALIFIED and PE_LINK_F_QUALIFIER_NAMED: "Gainesville,
+ * Florida" is the name "Gainesville" with a qualifier; the text names the
+ * qualifier as words, or as the first candidate of another mention ("FL"). */
+static void test_qualified(void)
+{
+    const char *texts[3] = {"I live in Gainesville.", "I live in Gainesville, a town in Florida.", "Gainesville , FL"};
+    const int named[3] = {0, 1, 1};
+    for (int t = 0; t < 3; t++) {
+        pe_link_mention ms[2] = {span(texts[t], "Gainesville", 0, PE_LINK_TYPE_ANY), span(texts[t], "FL", 0, PE_LINK_TYPE_ANY)};
+        pe_link_result *r = link(lk, texts[t], ms, t == 2 ? 2 : 1);
+        if (!r) return;
+        const pe_link_candidate *plain = find(&r->mentions[0], "Q9100001"), *qual = find(&r->mentions[0], "Q9100002");
+        PE_CHECK(plain && qual);
+        if (plain && qual) {
+            PE_CHECK(qual->via & PE_LINK_VIA_EXTENSION); /* "gainesville " starts its label */
+            PE_CHECK_EQ_INT(qual->f[PE_LINK_F_QUALIFIED], 1);
+            PE_CHECK_EQ_INT(plain->f[PE_LINK_F_QUALIFIED], 0);
+            PE_CHECK_EQ_INT(qual->f[PE_LINK_F_QUALIFIER_NAMED], named[t]);
+            PE_CHECK_EQ_INT(plain->f[PE_LINK_F_QUALIFIER_NAMED], 0);
+        }
+        if (t == 2) {
+            const pe_link_candidate *fl = find(&r->mentions[1], "Q9100003");
+            PE_CHECK(fl && fl->f[PE_LINK_F_TOP_PRIOR] == 1 && fl->f[PE_LINK_F_QUALIFIED] == 0);
+            /* and the two are linked by a statement (P131), next to each other */
+            PE_CHECK(qual && qual->f[PE_LINK_F_ADJACENT_LINK] > 0);
+            PE_CHECK(plain && plain->f[PE_LINK_F_ADJACENT_LINK] == 0);
+        }
+        pe_link_result_free(r);
+    }
+    /* the qualifier inside the mention itself does not count as named */
+    const char *t = "Gainesville Florida";
+    pe_link_mention m = span(t, "Gainesville", 0, PE_LINK_TYPE_ANY);
+    m.end = strlen(t);
+    pe_link_result *r = link(lk, t, &m, 1);
+    if (r) {
+        const pe_link_candidate *qual = find(&r->mentions[0], "Q9100002");
+        PE_CHECK(!qual || qual->f[PE_LINK_F_QUALIFIER_NAMED] == 0);
+    }
+    pe_link_result_free(r);
+}
+
+/* PE_LINK_F_ADJACENT_LINK: "Paris , Texas": the Paris in Texas (P131) and
+ * Texas hold each other's prior; the Paris in France holds nothing; mentions
+ * with a word between them are not adjacent. */
+static void test_adjacent_link(void)
+{
+    const char *texts[3] = {"Paris , Texas", "Paris Texas", "Paris and Texas"};
+    for (int t = 0; t < 3; t++) {
+        pe_link_mention ms[2] = {span(texts[t], "Paris", 0, PE_LINK_TYPE_ANY), span(texts[t], "Texas", 0, PE_LINK_TYPE_ANY)};
+        pe_link_result *r = link(lk, texts[t], ms, 2);
+        if (!r) return;
+        const pe_link_candidate *tx = find(&r->mentions[0], "Q830149"), *fr = find(&r->mentions[0], "Q90");
+        const pe_link_candidate *state = find(&r->mentions[1], "Q1439");
+        PE_CHECK(tx && fr && state);
+        if (tx && fr && state) {
+            if (t < 2) {
+                PE_CHECK_NEAR(tx->f[PE_LINK_F_ADJACENT_LINK], state->prior, 1e-9); /* Texas: its own form */
+                PE_CHECK_NEAR(state->f[PE_LINK_F_ADJACENT_LINK], tx->prior, 1e-9);
+            } else {
+                PE_CHECK_EQ_INT(tx->f[PE_LINK_F_ADJACENT_LINK], 0);
+                PE_CHECK_EQ_INT(state->f[PE_LINK_F_ADJACENT_LINK], 0);
+            }
+            PE_CHECK_EQ_INT(fr->f[PE_LINK_F_ADJACENT_LINK], 0);
+        }
+        pe_link_result_free(r);
+    }
+    /* two commas: a list, not a pair */
+    const char *t = "Paris , , Texas";
+    pe_link_mention ms[2] = {span(t, "Paris", 0, PE_LINK_TYPE_ANY), span(t, "Texas", 0, PE_LINK_TYPE_ANY)};
+    pe_link_result *r = link(lk, t, ms, 2);
+    const pe_link_candidate *tx = r ? find(&r->mentions[0], "Q830149") : NULL;
+    PE_CHECK(tx && tx->f[PE_LINK_F_ADJACENT_LINK] == 0);
+    pe_link_result_free(r);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_link_XXXXXX");
@@ -1027,7 +1110,12 @@ int main(void)
     pe_error err;
     pe_import_options io = pe_import_options_default();
     pe_import_result res;
-    if (pe_kg_open(dir, &ko, &kg, &err) != PE_OK || pe_import_file(kg, fixture("graph.json"), &io, &res, &err) != PE_OK) {
+    char extra[160];
+    snprintf(extra, sizeof extra, "%s/extra.json", tmpdir);
+    FILE *xf = fopen(extra, "w");
+    if (!xf || fputs(k_extra_graph, xf) < 0 || fclose(xf) != 0) return 1;
+    if (pe_kg_open(dir, &ko, &kg, &err) != PE_OK || pe_import_file(kg, fixture("graph.json"), &io, &res, &err) != PE_OK ||
+        pe_import_file(kg, extra, &io, &res, &err) != PE_OK) {
         fprintf(stderr, "cannot build the fixture store: %s\n", err.msg);
         return 1;
     }
@@ -1061,6 +1149,8 @@ int main(void)
     PE_RUN(test_eval);
     PE_RUN(test_context);
     PE_RUN(test_team_doc);
+    PE_RUN(test_qualified);
+    PE_RUN(test_adjacent_link);
     pe_linker_close(lk);
     pe_linker_close(lk_noix);
     PE_RUN(test_stale_index); /* imports more: last */
