@@ -1474,6 +1474,9 @@ static pe_status build_result(call *c, size_t keep, pe_link_result **out)
     r->mentions = calloc(c->n ? c->n : 1, sizeof *r->mentions);
     if (!r->mentions) { free(r); return PE_ERR_NOMEM; }
     r->n = c->n;
+    /* short texts have a threshold of their own (pe_link_model) */
+    double nil_threshold = c->n <= PE_LINK_SHORT_TEXT && l->model.nil_threshold_short >= 0 ? l->model.nil_threshold_short
+                                                                                            : l->model.nil_threshold;
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         pe_link_mention_result *o = &r->mentions[i];
@@ -1483,7 +1486,7 @@ static pe_status build_result(call *c, size_t keep, pe_link_result **out)
         if (!o->surface) goto nomem;
         if (m->nc > 1) qsort(m->c, m->nc, sizeof *m->c, cmp_cand_score);
         o->n_considered = m->nc;
-        o->nil = m->nc == 0 || (l->has_model && m->c[0].score < l->model.nil_threshold);
+        o->nil = m->nc == 0 || (l->has_model && m->c[0].score < nil_threshold);
         size_t n = m->nc < keep ? m->nc : keep;
         o->candidates = calloc(n ? n : 1, sizeof *o->candidates);
         if (!o->candidates) goto nomem;

@@ -151,6 +151,7 @@ extern "C" {
 #define PE_LINK_MAX_NEIGHBOURS 256       /* statements read per candidate for coherence */
 #define PE_LINK_COHERENCE_WINDOW 64      /* other mentions considered for coherence */
 #define PE_LINK_MAX_K 64                 /* largest max_candidates */
+#define PE_LINK_SHORT_TEXT 4             /* texts of at most this many mentions are short (their own NIL threshold) */
 
 /* Coarse mention types: what an NER head gives (CoNLL PER/LOC/ORG/MISC,
  * WNUT person/location/corporation/group/product/creative-work). */
@@ -309,18 +310,23 @@ PE_API pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_s
 /* ---- Ranker model ---------------------------------------------------------- */
 
 /* A logistic-regression ranker: score = sigmoid(bias + sum w[i] f[i]), and
- * the NIL threshold on that score. File format (JSON, version 1):
+ * the NIL thresholds on that score: one for texts of at most
+ * PE_LINK_SHORT_TEXT mentions linked together (tweets, a sentence: little
+ * coherence and context, so their scores run lower) and one for the rest.
+ * File format (JSON, version 1):
  *   {"format": "persona-link-ranker", "version": 1,
  *    "features": ["log_prior", ...],     (names, in any order; a name this
  *                                          build does not know is an error,
  *                                          a missing one gets weight 0)
  *    "weights": [..], "bias": b, "nil_threshold": t,
+ *    "nil_threshold_short": ts,          (optional; missing or -1: t)
  *    "trained_on": "...", "l2": lambda}
  */
 typedef struct pe_link_model {
     double w[PE_LINK_NFEATURES];
     double bias;
     double nil_threshold; /* in [0, 1]; 0 = never NIL */
+    double nil_threshold_short; /* the same for short texts (PE_LINK_SHORT_TEXT); -1 = nil_threshold */
     double l2;            /* regularisation it was trained with */
     char trained_on[256]; /* free text: data and date */
 } pe_link_model;
@@ -358,8 +364,11 @@ PE_API pe_link_train_options pe_link_train_options_default(void);
  * threshold that maximises the mentions answered right (gold chosen, or
  * NIL for gold -1) among the thresholds that keep at least (1 -
  * nil_max_loss) of the mentions rightly linked without a threshold (so
- * that NIL detection costs in-graph accuracy at most that share).
- * Deterministic. PE_ERR_INVALID when t has no
+ * that NIL detection costs in-graph accuracy at most that share), twice:
+ * nil_threshold_short on the mentions of short texts (their candidates'
+ * PE_LINK_F_FEW_MENTIONS >= 1 / PE_LINK_SHORT_TEXT), nil_threshold on the
+ * others (both the one threshold when a group is empty; without tune_nil
+ * both 0). Deterministic. PE_ERR_INVALID when t has no
  * candidate. opt may be NULL. */
 PE_API pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err);
 /* Score of one feature vector under m. */

@@ -79,7 +79,7 @@ nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --no-context --train "$dev"
 log "AIDA dev again, each sentence linked as a text of its own"
 nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --model "$w/ranker.json" --sentences "$dev" >"$w/dev-sentences.jsonl"
 log "again without the NIL threshold (every mention with a candidate linked)"
-sed 's/"nil_threshold":.*/"nil_threshold": 0,/' "$w/ranker.json" >"$w/ranker-no-nil.json"
+sed -e 's/"nil_threshold":.*/"nil_threshold": 0,/' -e 's/"nil_threshold_short":.*/"nil_threshold_short": 0,/' "$w/ranker.json" >"$w/ranker-no-nil.json"
 nice -n 5 "$bench" --db "$w/kg" --index "$w/kg/link" --model "$w/ranker-no-nil.json" $files >"$w/no-nil.jsonl"
 if [ "$oracle" = 1 ]; then
   log "again with the benchmarks' gold types as mention types (oracle NER)"

@@ -655,6 +655,7 @@ static void test_train(void)
     PE_CHECK(m->w[PE_LINK_F_LOG_PRIOR] > 0.3);
     PE_CHECK_EQ_INT(m->w[PE_LINK_F_CONTEXT], 0); /* a feature that is always 0 keeps weight 0 (L2) */
     PE_CHECK(m->nil_threshold > 0 && m->nil_threshold < 1);
+    PE_CHECK_NEAR(m->nil_threshold_short, m->nil_threshold, 1e-12); /* no short text: one threshold */
     /* on fresh data: gold ranked first and NIL told apart */
     pe_link_trainset *t2 = NULL;
     pe_link_trainset_new(&t2);
@@ -681,8 +682,51 @@ static void test_train(void)
     o.tune_nil = 0;
     PE_CHECK_EQ_INT(pe_link_train(t, &o, m, &err), PE_OK);
     PE_CHECK_EQ_INT(m->nil_threshold, 0);
+    PE_CHECK_EQ_INT(m->nil_threshold_short, 0);
     o.tune_nil = 1;
+    /* short texts (few_mentions 1) whose NIL mentions score higher: a threshold of their own */
+    pe_link_trainset *ts = NULL;
+    pe_link_trainset_new(&ts);
+    synth(ts, 400);
+    for (size_t i = 0; i < 400; i++) {
+        double f[2 * PE_LINK_NFEATURES] = {0};
+        int nil = i % 2 == 0;
+        for (int k = 0; k < 2; k++) {
+            double *x = f + k * PE_LINK_NFEATURES;
+            x[PE_LINK_F_FEW_MENTIONS] = 1;
+            x[PE_LINK_F_NAME_SIM] = (k == 0 ? 0.8 : 0.3) + 0.3 * (rnd() - 0.5);
+            x[PE_LINK_F_LOG_PRIOR] = (k == 0 ? (nil ? -1.5 : -0.5) : -2) + rnd() - 0.5;
+        }
+        PE_CHECK_EQ_INT(pe_link_trainset_add(ts, f, 2, nil ? -1 : 0), PE_OK);
+    }
+    PE_CHECK_EQ_INT(pe_link_train(ts, &o, m, &err), PE_OK);
+    PE_CHECK(m->nil_threshold_short > 0 && m->nil_threshold_short < 1 && m->nil_threshold > 0);
+    PE_CHECK_MSG(fabs(m->nil_threshold_short - m->nil_threshold) > 1e-3, "short %g, others %g", m->nil_threshold_short,
+                 m->nil_threshold);
+    pe_link_trainset_free(ts);
+    /* the linker takes the short threshold for a text of at most PE_LINK_SHORT_TEXT mentions */
+    {
+        pe_link_model *mt;
+        pe_link_model_new(&mt);
+        PE_CHECK_EQ_INT(mt->nil_threshold_short, -1); /* -1: the one threshold */
+        mt->nil_threshold = 0.999;
+        mt->nil_threshold_short = 0;
+        pe_linker *l = NULL;
+        PE_CHECK_EQ_INT(pe_linker_open(kg, mt, NULL, &l), PE_OK);
+        const char *tx = "Paris, Paris, Paris, Paris and Paris";
+        pe_link_mention ms[PE_LINK_SHORT_TEXT + 1];
+        for (int k = 0; k <= PE_LINK_SHORT_TEXT; k++) ms[k] = span(tx, "Paris", k, PE_LINK_TYPE_ANY);
+        pe_link_result *r = link(l, tx, ms, 1);
+        PE_CHECK(r && !r->mentions[0].nil);
+        pe_link_result_free(r);
+        r = link(l, tx, ms, PE_LINK_SHORT_TEXT + 1);
+        PE_CHECK(r && r->mentions[0].nil);
+        pe_link_result_free(r);
+        pe_linker_close(l);
+        pe_link_model_free(mt);
+    }
     PE_CHECK_EQ_INT(pe_link_train(t, &o, m, &err), PE_OK);
+    m->nil_threshold_short = 0.25;
 
     /* file round trip */
     char path[128], bad_path[128];
@@ -695,6 +739,7 @@ static void test_train(void)
         for (int i = 0; i < PE_LINK_NFEATURES; i++) PE_CHECK_NEAR(m2->w[i], m->w[i], 1e-12);
         PE_CHECK_NEAR(m2->bias, m->bias, 1e-12);
         PE_CHECK_NEAR(m2->nil_threshold, m->nil_threshold, 1e-12);
+        PE_CHECK_NEAR(m2->nil_threshold_short, 0.25, 1e-12);
         PE_CHECK_EQ_STR(m2->trained_on, "synthetic");
     }
     pe_link_model_free(m2);
@@ -706,8 +751,10 @@ static void test_train(void)
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"warp\"], \"weights\": [1], \"bias\": 0, \"nil_threshold\": 0}",
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"prior\"], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0}",
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 2}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0, "
+        "\"nil_threshold_short\": 3}",
     };
-    pe_status want[] = {PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_UNSUPPORTED, PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_PARSE};
+    pe_status want[] = {PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_UNSUPPORTED, PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_PARSE};
     snprintf(bad_path, sizeof bad_path, "%s/bad.json", tmpdir);
     for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
         FILE *f = fopen(bad_path, "w");
@@ -729,6 +776,7 @@ static void test_train(void)
     if (m2) {
         PE_CHECK_EQ_INT(m2->w[PE_LINK_F_LOG_PRIOR], 2);
         PE_CHECK_EQ_INT(m2->w[PE_LINK_F_NAME_SIM], 0);
+        PE_CHECK_EQ_INT(m2->nil_threshold_short, -1); /* missing: the one threshold */
         double x[PE_LINK_NFEATURES] = {0};
         x[PE_LINK_F_LOG_PRIOR] = 0.5;
         PE_CHECK_NEAR(pe_link_model_score(m2, x), 0.5, 1e-12); /* sigmoid(-1 + 2 * 0.5) */
