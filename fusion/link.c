@@ -95,7 +95,7 @@ struct pe_linker {
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
     "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people",
-    "dateline_city", "team_doc", "few_mentions", "stem_name", "qualified", "qualifier_named", "adjacent_link"};
+    "dateline_city", "team_doc", "few_mentions", "stem_name", "qualified", "qualifier_named", "adjacent_link", "surname"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -1168,6 +1168,10 @@ static void features(call *c)
             f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = f[PE_LINK_F_TEAM_DOC] = 0; /* set by context() when on */
             f[PE_LINK_F_QUALIFIED] = e->base && strlen(e->base) == m->form_len && memcmp(e->base, m->form, m->form_len) == 0;
             f[PE_LINK_F_QUALIFIER_NAMED] = f[PE_LINK_F_ADJACENT_LINK] = 0; /* set by text_links() */
+            size_t el = strlen(e->form);
+            f[PE_LINK_F_SURNAME] = m->nwords == 1 && !(x->via & PE_LINK_VIA_PARTIAL) && (e->bits & BIT_PERSON) && el > m->form_len + 1 &&
+                                   e->form[el - m->form_len - 1] == ' ' &&
+                                   memcmp(e->form + el - m->form_len, m->form, m->form_len) == 0;
         }
     }
 }

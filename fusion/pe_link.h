@@ -229,6 +229,9 @@ typedef enum pe_link_feature {
                                 one comma between them ("Chicago , IL", "Headingley , Leeds"): the highest prior
                                 among that mention's candidates linked to this one by a statement (either
                                 way), a tenth of it for candidates not of its own form; 0 without one */
+    PE_LINK_F_SURNAME,       /* 1 when the mention is one word and the candidate a person whose label of two words
+                                or more ends with it: "Lebed" -> Alexander Lebed in a text that never gives the
+                                full name (a sentence, a tweet), where "Lebed" also starts the place Lebedyn */
     PE_LINK_NFEATURES
 } pe_link_feature;
 

@@ -1147,6 +1147,33 @@ static void test_adjacent_link(void)
     pe_link_result_free(r);
 }
 
+/* PE_LINK_F_SURNAME: "Simmons" alone reaches Phil Simmons, a person whose
+ * label ends with it (a longer name); Simmons University is no person; the
+ * candidate found through the full name in the same text is a partial name
+ * instead. */
+static void test_surname(void)
+{
+    const char *t = "Simmons took four wickets.";
+    pe_link_mention m = span(t, "Simmons", 0, PE_LINK_TYPE_ANY);
+    pe_link_result *r = link(lk, t, &m, 1);
+    if (r) {
+        const pe_link_candidate *p = find(&r->mentions[0], "Q7000001"), *u = find(&r->mentions[0], "Q7000002");
+        PE_CHECK(p && u);
+        PE_CHECK(p && (p->via & PE_LINK_VIA_EXTENSION) && p->f[PE_LINK_F_SURNAME] == 1);
+        PE_CHECK(u && u->f[PE_LINK_F_SURNAME] == 0);
+    }
+    pe_link_result_free(r);
+    const char *t2 = "Phil Simmons took four wickets. Simmons then batted.";
+    pe_link_mention ms[2] = {span(t2, "Phil Simmons", 0, 0), span(t2, "Simmons", 1, 0)};
+    r = link(lk, t2, ms, 2);
+    if (r) {
+        const pe_link_candidate *p = find(&r->mentions[1], "Q7000001"), *full = find(&r->mentions[0], "Q7000001");
+        PE_CHECK(p && (p->via & PE_LINK_VIA_PARTIAL) && p->f[PE_LINK_F_SURNAME] == 0);
+        PE_CHECK(full && full->f[PE_LINK_F_SURNAME] == 0); /* two words: no surname */
+    }
+    pe_link_result_free(r);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_link_XXXXXX");
@@ -1199,6 +1226,7 @@ int main(void)
     PE_RUN(test_team_doc);
     PE_RUN(test_qualified);
     PE_RUN(test_adjacent_link);
+    PE_RUN(test_surname);
     pe_linker_close(lk);
     pe_linker_close(lk_noix);
     PE_RUN(test_stale_index); /* imports more: last */
