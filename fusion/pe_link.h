@@ -71,14 +71,17 @@
  * name similarity, the way it was found, type compatibility between the
  * mention's type and the candidate's P31/P279* classes, whether it is a
  * sports team, coherence with the candidates of the other mentions of the
- * text, context similarity when the link index holds context vectors). A
+ * text, a statement linking it to a candidate of the mention right next to
+ * it, its label as the mention's name with a qualifier, context similarity
+ * when the link index holds context vectors). A
  * ranker (logistic regression, pe_link_model) turns them into a score in
  * (0, 1). With coherence on, a second pass follows: PE_LINK_F_COH_TYPE
  * (how much of the other mentions' first-pass score lies on candidates of
  * the candidate's coarse type: clubs among clubs, countries among
  * countries) is computed from those scores and every candidate scored
  * again. The best candidate is chosen unless its score is below the
- * model's NIL threshold, then the mention is NIL. Without a model the score is the prior (a tenth of it
+ * model's NIL threshold (its short-text one when the text has at most
+ * PE_LINK_SHORT_TEXT mentions), then the mention is NIL. Without a model the score is the prior (a tenth of it
  * for candidates found only by longer names, stems or fuzzy matching, whose
  * prior is that of another form) and nothing is NIL unless it has no
  * candidate.
