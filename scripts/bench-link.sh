@@ -149,7 +149,7 @@ L.append("In-graph accuracy: share of the mentions whose gold QID is in the stor
          "is not run over them); the last column passes the benchmark's own type field (derived from the gold "
          "entity: an oracle, an upper bound of what an NER head's types could add; that ranker is trained on AIDA dev with types, where nearly "
          "every linkable mention is typed, so it underrates mentions typed OTHER, as most of spotlight's are). "
-         "\"No NIL\": the same ranker without its NIL threshold, every mention that has a candidate linked. "
+         "\"No NIL\": the same ranker without its NIL thresholds, every mention that has a candidate linked. "
          "\"Context off\": the linker without the context feature, with a ranker trained so on dev.")
 L.append("")
 L.append("| benchmark | mentions | in graph | in-graph accuracy | prior baseline | gain | candidate recall | "
