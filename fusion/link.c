@@ -902,6 +902,38 @@ static pe_status add_undotted(call *c, ment *m, size_t limit)
     return add_form(c, m, a, strlen(a), limit, PE_LINK_VIA_EXACT, 1.0);
 }
 
+/* A name whose first word is an abbreviation ("NY RANGERS", "LA Dodgers")
+ * and that found nothing: the first word spelled out by the acronym
+ * table (its most popular forms: "ny" -> "new york") and the rest after
+ * it looked up as a form ("new york rangers"). */
+static pe_status add_abbrev_first(call *c, ment *m)
+{
+    size_t al = m->word_len[0];
+    if (m->nc || m->nwords < 2 || m->nwords > 4 || al < 2 || al > 3 || m->form_len > 400) return PE_OK;
+    for (size_t i = 0; i < al; i++)
+        if (!(m->surface[i] >= 'A' && m->surface[i] <= 'Z')) return PE_OK;
+    if (m->surface[al] != ' ') return PE_OK;
+    MDB_val k = {al, m->form}, d;
+    int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_ACRO], &k, &d);
+    if (rc == MDB_NOTFOUND) return PE_OK;
+    if (rc) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+    const unsigned char *v = d.mv_data;
+    const char *rest = m->form + m->word_off[1];
+    size_t rl = m->form_len - m->word_off[1];
+    for (size_t i = 0; i < d.mv_size / 4 && i < PE_LINK_FUZZY_FORMS; i++) {
+        const char *f;
+        size_t fl;
+        char buf[512];
+        if (!index_form(c, link_get32(v + 4 * i), &f, &fl) || fl + 1 + rl >= sizeof buf) continue;
+        memcpy(buf, f, fl);
+        buf[fl] = ' ';
+        memcpy(buf + fl + 1, rest, rl);
+        pe_status st = add_form(c, m, buf, fl + 1 + rl, 4, PE_LINK_VIA_ACRONYM, 1.0);
+        if (st != PE_OK) return st;
+    }
+    return PE_OK;
+}
+
 static int cmp_cand_prior(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -978,6 +1010,7 @@ static pe_status gather(call *c)
             for (size_t k = 0; k < base[m->acro_ref] && st == PE_OK; k++)
                 st = cand_add(c, m, c->ents[b->c[k].e].id, b->c[k].prior, b->c[k].label, PE_LINK_VIA_ACRONYM, 1.0);
         }
+        if (st == PE_OK && m->nc == 0 && l->opt.acronyms && l->has_index) st = add_abbrev_first(c, m);
         if (st == PE_OK && m->nc == 0 && l->opt.fuzzy && l->has_index) st = add_fuzzy(c, m);
     }
     free(base);

@@ -59,9 +59,14 @@
  *      leading "FC", "SC", ... skipped, a first word in -er also as its
  *      stem: "Toronto" -> Toronto Blue Jays, "Karlsruhe" -> Karlsruher SC),
  *      kept before the other longer names when over K;
- *   5. fuzzy forms: byte trigrams of the normalised form against the
+ *   5. a name of 2..4 words whose first word is an abbreviation (2..3
+ *      capitals: "NY RANGERS", "LA Dodgers"), only when steps 1-4 found
+ *      nothing: that word spelled out by the acronym table (its
+ *      PE_LINK_FUZZY_FORMS most popular forms: "ny" -> "new york") and the
+ *      rest of the name after it, looked up as a form (PE_LINK_VIA_ACRONYM);
+ *   6. fuzzy forms: byte trigrams of the normalised form against the
  *      link index (Dice similarity >= options.fuzzy_min_sim; the best
- *      PE_LINK_FUZZY_FORMS forms), only when steps 1-4 found nothing.
+ *      PE_LINK_FUZZY_FORMS forms), only when steps 1-5 found nothing.
  * With the link index the mention's own form gives at most K - 6
  * candidates, leaving room for the others; over K, candidates found
  * through another mention (partial names, acronyms) are kept first, then

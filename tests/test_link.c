@@ -22,11 +22,15 @@ static char ctx_dir[160];   /* another with them (pe_link_index_embed) */
 
 /* Entities added to the fixture graph here (Wikidata JSON lines): a city
  * whose label is its name only, a namesake whose label carries a qualifier
- * as encyclopedia titles do, and the qualifier's state, also called "FL". */
+ * as encyclopedia titles do, and the qualifier's state, also called "FL";
+ * a city and a team named after it, for names whose first word is an
+ * abbreviation ("NY RANGERS"). */
 static const char k_extra_graph[] =
     "{\"type\":\"item\",\"id\":\"Q9100001\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Gainesville\"}},\"sitelinks\":{\"enwiki\":{\"site\":\"enwiki\",\"title\":\"x\",\"badges\":[]},\"dewiki\":{\"site\":\"dewiki\",\"title\":\"x\",\"badges\":[]}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
     "{\"type\":\"item\",\"id\":\"Q9100002\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Gainesville, Florida\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}],\"P131\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P131\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q9100003\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
-    "{\"type\":\"item\",\"id\":\"Q9100003\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Florida\"}},\"aliases\":{\"en\":[{\"language\":\"en\",\"value\":\"FL\"}]},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q35657\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n";
+    "{\"type\":\"item\",\"id\":\"Q9100003\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Florida\"}},\"aliases\":{\"en\":[{\"language\":\"en\",\"value\":\"FL\"}]},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q35657\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100004\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"New York\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100005\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"New York Rangers\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q847017\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n";
 
 static const char *fixture(const char *name)
 {
@@ -1174,6 +1178,28 @@ static void test_surname(void)
     pe_link_result_free(r);
 }
 
+/* A name whose first word is an abbreviation and that finds nothing:
+ * "NY RANGERS" -> "new york rangers" through the acronym table ("ny" ->
+ * "new york"); a first word not all in capitals is no abbreviation. */
+static void test_abbrev_first_word(void)
+{
+    const char *texts[3] = {"NY RANGERS 3 Boston 2", "ny rangers won", "Ny Rangers won"};
+    const char *words[3] = {"NY RANGERS", "ny rangers", "Ny Rangers"};
+    for (int t = 0; t < 3; t++) {
+        pe_link_mention m = span(texts[t], words[t], 0, PE_LINK_TYPE_ANY);
+        pe_link_result *r = link(lk, texts[t], &m, 1);
+        if (!r) return;
+        const pe_link_candidate *team = find(&r->mentions[0], "Q9100005");
+        if (t == 0) {
+            PE_CHECK(team && (team->via & PE_LINK_VIA_ACRONYM) && team->f[PE_LINK_F_ACRONYM] == 1);
+            PE_CHECK(!r->mentions[0].nil && r->mentions[0].entity == team);
+        } else {
+            PE_CHECK(!team);
+        }
+        pe_link_result_free(r);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_link_XXXXXX");
@@ -1227,6 +1253,7 @@ int main(void)
     PE_RUN(test_qualified);
     PE_RUN(test_adjacent_link);
     PE_RUN(test_surname);
+    PE_RUN(test_abbrev_first_word);
     pe_linker_close(lk);
     pe_linker_close(lk_noix);
     PE_RUN(test_stale_index); /* imports more: last */
