@@ -175,8 +175,10 @@ int main(int argc, char **argv)
                     fprintf(stderr, "pe_bench_link: %s\n", err.msg);
                     rc = 1;
                 }
-                printf("{\"train\": {\"round\": %d, \"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, \"bias\": %.4f, \"weights\": {",
-                       round + 1, pe_link_trainset_mentions(ts), pe_now() - t0, model->nil_threshold, model->bias);
+                printf("{\"train\": {\"round\": %d, \"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, "
+                       "\"nil_threshold_short\": %.4f, \"bias\": %.4f, \"weights\": {",
+                       round + 1, pe_link_trainset_mentions(ts), pe_now() - t0, model->nil_threshold, model->nil_threshold_short,
+                       model->bias);
                 for (int i = 0; i < PE_LINK_NFEATURES; i++)
                     printf("%s\"%s\": %.4f", i ? ", " : "", pe_link_feature_name((pe_link_feature)i), model->w[i]);
                 printf("}}}\n");

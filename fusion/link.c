@@ -95,7 +95,7 @@ struct pe_linker {
 static const char *k_feature_names[PE_LINK_NFEATURES] = {
     "log_prior", "top_prior", "label", "name_sim", "fuzzy", "acronym", "partial", "partial_nil", "extension", "stem", "stem_place",
     "popularity", "type", "coh_link", "coh_shared", "coh_class", "ambiguity", "context", "context_rel", "team", "coh_type", "lang_people",
-    "dateline_city", "team_doc", "few_mentions", "stem_name"};
+    "dateline_city", "team_doc", "few_mentions", "stem_name", "qualified", "qualifier_named", "adjacent_link", "surname"};
 
 const char *pe_link_feature_name(pe_link_feature f)
 {
@@ -274,6 +274,8 @@ void pe_link_history_free(pe_link_history *h)
 typedef struct ent {
     pe_kg_id id;
     char *qid, *label, *form; /* form: normalised label ("" when none) */
+    char *base, *qual;        /* a label "Name, Qualifier" or "Name (Qualifier)": both parts normalised;
+                                 NULL when the label has no qualifier */
     double pop;               /* ln(1+sitelinks) + ln(1+in-degree) */
     unsigned bits;
     pe_kg_id *nb;             /* neighbours, sorted, unique */
@@ -324,7 +326,7 @@ typedef struct call {
 
 static void ent_free(ent *e)
 {
-    free(e->qid); free(e->label); free(e->form); free(e->nb); free(e->cls);
+    free(e->qid); free(e->label); free(e->form); free(e->base); free(e->qual); free(e->nb); free(e->cls);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -397,6 +399,23 @@ static pe_status add_neighbours(call *c, pe_kg_id s, pe_kg_id o, pe_kg_id self, 
     return st == PE_OK || st == PE_DONE ? PE_OK : st;
 }
 
+/* e->base and e->qual of a label "Name, Qualifier" or "Name (Qualifier)"
+ * (the first ", " or " (" after the first byte); both stay NULL otherwise. */
+static pe_status split_qualifier(ent *e)
+{
+    const char *lab = e->label, *comma = strstr(lab, ", "), *paren = strstr(lab, " (");
+    const char *cut = !comma ? paren : !paren ? comma : comma < paren ? comma : paren;
+    if (!cut || cut == lab) return PE_OK;
+    pe_status ns = PE_OK;
+    e->base = pe_text_normalize(lab, (size_t)(cut - lab), &ns);
+    if (e->base) e->qual = pe_text_normalize(cut + 2, strlen(cut + 2), &ns);
+    if (e->base && e->qual && e->base[0] && e->qual[0]) return PE_OK;
+    free(e->base);
+    free(e->qual);
+    e->base = e->qual = NULL;
+    return ns == PE_ERR_NOMEM ? ns : PE_OK;
+}
+
 /* Index of entity id in c->ents, loading it when new; -1 on error (*st). */
 static int64_t ent_get(call *c, pe_kg_id id, pe_status *st)
 {
@@ -431,7 +450,7 @@ static int64_t ent_get(call *c, pe_kg_id id, pe_status *st)
         if (!e->label) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
         pe_status ns;
         e->form = pe_text_normalize(label, strlen(label), &ns);
-        if (!e->form && ns == PE_ERR_NOMEM) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
+        if ((!e->form && ns == PE_ERR_NOMEM) || split_qualifier(e) != PE_OK) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
     }
     if (!e->form) e->form = strdup("");
     if (!e->qid || !e->form) { ent_free(e); *st = PE_ERR_NOMEM; return -1; }
@@ -883,6 +902,38 @@ static pe_status add_undotted(call *c, ment *m, size_t limit)
     return add_form(c, m, a, strlen(a), limit, PE_LINK_VIA_EXACT, 1.0);
 }
 
+/* A name whose first word is an abbreviation ("NY RANGERS", "LA Dodgers")
+ * and that found nothing: the first word spelled out by the acronym
+ * table (its most popular forms: "ny" -> "new york") and the rest after
+ * it looked up as a form ("new york rangers"). */
+static pe_status add_abbrev_first(call *c, ment *m)
+{
+    size_t al = m->word_len[0];
+    if (m->nc || m->nwords < 2 || m->nwords > 4 || al < 2 || al > 3 || m->form_len > 400) return PE_OK;
+    for (size_t i = 0; i < al; i++)
+        if (!(m->surface[i] >= 'A' && m->surface[i] <= 'Z')) return PE_OK;
+    if (m->surface[al] != ' ') return PE_OK;
+    MDB_val k = {al, m->form}, d;
+    int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_ACRO], &k, &d);
+    if (rc == MDB_NOTFOUND) return PE_OK;
+    if (rc) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+    const unsigned char *v = d.mv_data;
+    const char *rest = m->form + m->word_off[1];
+    size_t rl = m->form_len - m->word_off[1];
+    for (size_t i = 0; i < d.mv_size / 4 && i < PE_LINK_FUZZY_FORMS; i++) {
+        const char *f;
+        size_t fl;
+        char buf[512];
+        if (!index_form(c, link_get32(v + 4 * i), &f, &fl) || fl + 1 + rl >= sizeof buf) continue;
+        memcpy(buf, f, fl);
+        buf[fl] = ' ';
+        memcpy(buf + fl + 1, rest, rl);
+        pe_status st = add_form(c, m, buf, fl + 1 + rl, 4, PE_LINK_VIA_ACRONYM, 1.0);
+        if (st != PE_OK) return st;
+    }
+    return PE_OK;
+}
+
 static int cmp_cand_prior(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -959,6 +1010,7 @@ static pe_status gather(call *c)
             for (size_t k = 0; k < base[m->acro_ref] && st == PE_OK; k++)
                 st = cand_add(c, m, c->ents[b->c[k].e].id, b->c[k].prior, b->c[k].label, PE_LINK_VIA_ACRONYM, 1.0);
         }
+        if (st == PE_OK && m->nc == 0 && l->opt.acronyms && l->has_index) st = add_abbrev_first(c, m);
         if (st == PE_OK && m->nc == 0 && l->opt.fuzzy && l->has_index) st = add_fuzzy(c, m);
     }
     free(base);
@@ -1147,8 +1199,115 @@ static void features(call *c)
             f[PE_LINK_F_LANG_PEOPLE] = (e->bits & BIT_LANG) != 0;
             f[PE_LINK_F_DATELINE_CITY] = dl && (e->bits & BIT_CITY);
             f[PE_LINK_F_CONTEXT] = f[PE_LINK_F_CONTEXT_REL] = f[PE_LINK_F_TEAM_DOC] = 0; /* set by context() when on */
+            f[PE_LINK_F_QUALIFIED] = e->base && strlen(e->base) == m->form_len && memcmp(e->base, m->form, m->form_len) == 0;
+            f[PE_LINK_F_QUALIFIER_NAMED] = f[PE_LINK_F_ADJACENT_LINK] = 0; /* set by text_links() */
+            size_t el = strlen(e->form);
+            f[PE_LINK_F_SURNAME] = m->nwords == 1 && !(x->via & PE_LINK_VIA_PARTIAL) && (e->bits & BIT_PERSON) && el > m->form_len + 1 &&
+                                   e->form[el - m->form_len - 1] == ' ' &&
+                                   memcmp(e->form + el - m->form_len, m->form, m->form_len) == 0;
         }
     }
+}
+
+static double prior_score(const cand *x);
+
+/* 1 when the normalised string s holds the words w (normalised) as whole words. */
+static int has_words(const char *s, const char *w)
+{
+    size_t wl = strlen(w);
+    for (const char *p = s; wl && (p = strstr(p, w)) != NULL; p++)
+        if ((p == s || p[-1] == ' ') && (p[wl] == 0 || p[wl] == ' ')) return 1;
+    return 0;
+}
+
+/* 1 when the text outside mention i names q (a normalised qualifier): as
+ * another mention's form, as the label of another mention's top-prior
+ * candidate, or as words of the text left or right of the mention (side[],
+ * normalised on first use and kept for the mention's other candidates). */
+static pe_status qualifier_named(call *c, size_t i, const char *q, char *side[2], int *named)
+{
+    const ment *m = &c->m[i];
+    *named = 0;
+    for (size_t j = 0; j < c->n && !*named; j++) {
+        const ment *o = &c->m[j];
+        if (j == i) continue;
+        *named = strcmp(o->form, q) == 0;
+        for (size_t k = 0; k < o->nc && !*named; k++)
+            *named = o->c[k].f[PE_LINK_F_TOP_PRIOR] == 1 && strcmp(c->ents[o->c[k].e].form, q) == 0;
+    }
+    const size_t span[2][2] = {{0, m->in->start}, {m->in->end, c->len}};
+    for (int s = 0; s < 2 && !*named; s++) {
+        if (span[s][1] <= span[s][0]) continue;
+        pe_status st;
+        if (!side[s] && !(side[s] = pe_text_normalize(c->text + span[s][0], span[s][1] - span[s][0], &st))) return st;
+        *named = has_words(side[s], q);
+    }
+    return PE_OK;
+}
+
+/* 1 when y is among x's neighbours or x among y's. */
+static int linked(const ent *x, const ent *y)
+{
+    return bsearch(&y->id, x->nb, x->n_nb, sizeof *x->nb, cmp_id) != NULL ||
+           bsearch(&x->id, y->nb, y->n_nb, sizeof *y->nb, cmp_id) != NULL;
+}
+
+/* 1 when the bytes between two mentions are spaces and at most one comma. */
+static int adjacent_gap(const char *t, size_t from, size_t to)
+{
+    int commas = 0;
+    if (to <= from) return 0;
+    for (size_t i = from; i < to; i++) {
+        if (t[i] == ',') commas++;
+        else if (t[i] != ' ' && t[i] != '\t') return 0;
+    }
+    return commas <= 1;
+}
+
+/* PE_LINK_F_QUALIFIER_NAMED and PE_LINK_F_ADJACENT_LINK, once every
+ * mention's candidates and first features are known. */
+static pe_status text_links(call *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        ment *m = &c->m[i];
+        char *side[2] = {NULL, NULL};
+        pe_status st = PE_OK;
+        for (size_t k = 0; k < m->nc && st == PE_OK; k++) {
+            cand *x = &m->c[k];
+            int named = 0;
+            if (x->f[PE_LINK_F_QUALIFIED] == 0) continue;
+            st = qualifier_named(c, i, c->ents[x->e].qual, side, &named);
+            x->f[PE_LINK_F_QUALIFIER_NAMED] = named;
+        }
+        free(side[0]);
+        free(side[1]);
+        if (st != PE_OK) return st;
+        /* the mentions right before and right after */
+        size_t prev = c->n, next = c->n;
+        for (size_t j = 0; j < c->n; j++) {
+            const pe_link_mention *o = c->m[j].in;
+            if (j == i) continue;
+            if (o->end <= m->in->start && (prev == c->n || o->end > c->m[prev].in->end)) prev = j;
+            if (o->start >= m->in->end && (next == c->n || o->start < c->m[next].in->start)) next = j;
+        }
+        size_t adj[2] = {prev, next};
+        for (int s = 0; s < 2; s++) {
+            size_t j = adj[s];
+            if (j == c->n) continue;
+            const ment *o = &c->m[j];
+            if (!(s ? adjacent_gap(c->text, m->in->end, o->in->start) : adjacent_gap(c->text, o->in->end, m->in->start)))
+                continue;
+            for (size_t k = 0; k < m->nc; k++) {
+                cand *x = &m->c[k];
+                for (size_t q = 0; q < o->nc; q++) {
+                    double w = prior_score(&o->c[q]);
+                    if (w > x->f[PE_LINK_F_ADJACENT_LINK] && o->c[q].e != x->e && linked(&c->ents[x->e], &c->ents[o->c[q].e]))
+                        x->f[PE_LINK_F_ADJACENT_LINK] = w;
+                }
+            }
+        }
+    }
+    return PE_OK;
 }
 
 /* PE_LINK_F_TEAM_DOC, once the context features are known: v = the share
@@ -1352,6 +1511,9 @@ static pe_status build_result(call *c, size_t keep, pe_link_result **out)
     r->mentions = calloc(c->n ? c->n : 1, sizeof *r->mentions);
     if (!r->mentions) { free(r); return PE_ERR_NOMEM; }
     r->n = c->n;
+    /* short texts have a threshold of their own (pe_link_model) */
+    double nil_threshold = c->n <= PE_LINK_SHORT_TEXT && l->model.nil_threshold_short >= 0 ? l->model.nil_threshold_short
+                                                                                            : l->model.nil_threshold;
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         pe_link_mention_result *o = &r->mentions[i];
@@ -1361,7 +1523,7 @@ static pe_status build_result(call *c, size_t keep, pe_link_result **out)
         if (!o->surface) goto nomem;
         if (m->nc > 1) qsort(m->c, m->nc, sizeof *m->c, cmp_cand_score);
         o->n_considered = m->nc;
-        o->nil = m->nc == 0 || (l->has_model && m->c[0].score < l->model.nil_threshold);
+        o->nil = m->nc == 0 || (l->has_model && m->c[0].score < nil_threshold);
         size_t n = m->nc < keep ? m->nc : keep;
         o->candidates = calloc(n ? n : 1, sizeof *o->candidates);
         if (!o->candidates) goto nomem;
@@ -1474,6 +1636,7 @@ pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *tex
     }
     if ((st = gather(&c)) != PE_OK) goto out;
     features(&c);
+    if ((st = text_links(&c)) != PE_OK) goto out;
     if (l->has_index && l->ix.has_ctx && l->opt.context && (st = context(&c)) != PE_OK) goto out;
     if (l->opt.coherence && (st = coherence(&c)) != PE_OK) goto out;
     score(&c);

@@ -19,6 +19,7 @@ pe_status pe_link_model_new(pe_link_model **out)
     pe_link_model *m = calloc(1, sizeof *m);
     if (!m) return PE_ERR_NOMEM;
     m->w[PE_LINK_F_LOG_PRIOR] = 1.0;
+    m->nil_threshold_short = -1;
     snprintf(m->trained_on, sizeof m->trained_on, "untrained: ranks by prior");
     *out = m;
     return PE_OK;
@@ -45,6 +46,7 @@ pe_status pe_link_model_save(const pe_link_model *m, const char *path, pe_error 
     cJSON_AddItemToObject(j, "weights", w);
     cJSON_AddItemToObject(j, "bias", cJSON_CreateNumber(m->bias));
     cJSON_AddItemToObject(j, "nil_threshold", cJSON_CreateNumber(m->nil_threshold));
+    cJSON_AddItemToObject(j, "nil_threshold_short", cJSON_CreateNumber(m->nil_threshold_short));
     cJSON_AddItemToObject(j, "l2", cJSON_CreateNumber(m->l2));
     cJSON_AddItemToObject(j, "trained_on", cJSON_CreateString(m->trained_on));
     char *s = cJSON_Print(j);
@@ -93,6 +95,7 @@ pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *er
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weights");
     const cJSON *bias = cJSON_GetObjectItemCaseSensitive(j, "bias");
     const cJSON *nil = cJSON_GetObjectItemCaseSensitive(j, "nil_threshold");
+    const cJSON *nil_short = cJSON_GetObjectItemCaseSensitive(j, "nil_threshold_short");
     const cJSON *l2 = cJSON_GetObjectItemCaseSensitive(j, "l2");
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(j, "trained_on");
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "persona-link-ranker") != 0) {
@@ -105,6 +108,9 @@ pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *er
         st = pe_error_set(err, PE_ERR_PARSE, "%s: \"features\" and \"weights\" must be arrays of one length", path);
     } else if (!cJSON_IsNumber(bias) || !cJSON_IsNumber(nil) || !(nil->valuedouble >= 0 && nil->valuedouble <= 1)) {
         st = pe_error_set(err, PE_ERR_PARSE, "%s: \"bias\" must be a number and \"nil_threshold\" one in [0, 1]", path);
+    } else if (nil_short && (!cJSON_IsNumber(nil_short) || !(nil_short->valuedouble == -1 ||
+                                                            (nil_short->valuedouble >= 0 && nil_short->valuedouble <= 1)))) {
+        st = pe_error_set(err, PE_ERR_PARSE, "%s: \"nil_threshold_short\" must be -1 or in [0, 1]", path);
     } else {
         int nn = cJSON_GetArraySize(names);
         for (int i = 0; i < nn && st == PE_OK; i++) {
@@ -120,6 +126,7 @@ pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *er
         }
         m->bias = bias->valuedouble;
         m->nil_threshold = nil->valuedouble;
+        m->nil_threshold_short = nil_short ? nil_short->valuedouble : -1;
         m->l2 = cJSON_IsNumber(l2) ? l2->valuedouble : 0;
         if (cJSON_IsString(on)) snprintf(m->trained_on, sizeof m->trained_on, "%s", on->valuestring);
     }
@@ -238,6 +245,29 @@ static int cmp_nil(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The threshold on pts (sorted here) that answers the most mentions right
+ * while keeping at least (1 - loss) of those rightly linked without one. */
+static double nil_tune(nil_pt *pts, size_t np, double loss)
+{
+    qsort(pts, np, sizeof *pts, cmp_nil);
+    /* threshold below pts[i]: pts[0..i) NIL, pts[i..) linked */
+    size_t linked0 = 0;
+    for (size_t i = 0; i < np; i++) linked0 += pts[i].ok_linked;
+    size_t right = linked0, best_right = right, best_i = 0, linked = linked0;
+    double floor_linked = (1.0 - loss) * (double)linked0;
+    for (size_t i = 0; i < np; i++) {
+        right += pts[i].nil_gold;
+        right -= pts[i].ok_linked;
+        linked -= pts[i].ok_linked;
+        if ((double)linked < floor_linked) break;
+        if (i + 1 < np && pts[i + 1].s == pts[i].s) continue;
+        if (right > best_right) { best_right = right; best_i = i + 1; }
+    }
+    if (best_i == 0) return 0;
+    if (best_i >= np) return fmin(1.0, pts[np - 1].s + 1e-9);
+    return 0.5 * (pts[best_i - 1].s + pts[best_i].s);
+}
+
 pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err)
 {
     pe_link_train_options o = opt ? *opt : pe_link_train_options_default();
@@ -286,41 +316,34 @@ pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, p
     for (int i = 0; i < NF; i++) m->w[i] = x[i];
     m->bias = x[NF];
     m->l2 = o.l2;
-    m->nil_threshold = 0;
+    m->nil_threshold = m->nil_threshold_short = 0;
     if (o.tune_nil) {
         /* each mention: its best score, whether that candidate is gold, whether NIL is right */
         nil_pt *pts = malloc((t->n ? t->n : 1) * sizeof *pts);
         if (!pts) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-        size_t np = 0, nil_always = 0;
-        for (size_t mi = 0; mi < t->n; mi++) {
-            if (t->count[mi] == 0) { nil_always += t->gold[mi] < 0; continue; }
-            double best = -1;
-            size_t bi = 0;
-            for (size_t r = 0; r < t->count[mi]; r++) {
-                double s = pe_link_model_score(m, t->f + (t->first[mi] + r) * NF);
-                if (s > best) { best = s; bi = r; }
+        size_t np = 0, nshort = 0;
+        for (int pass = 0; pass < 2; pass++) { /* short texts first, then the rest */
+            for (size_t mi = 0; mi < t->n; mi++) {
+                if (t->count[mi] == 0) continue; /* NIL whatever the threshold */
+                const double *f0 = t->f + t->first[mi] * NF;
+                int is_short = f0[PE_LINK_F_FEW_MENTIONS] >= 1.0 / PE_LINK_SHORT_TEXT - 1e-12;
+                if (is_short != (pass == 0)) continue;
+                double best = -1;
+                size_t bi = 0;
+                for (size_t r = 0; r < t->count[mi]; r++) {
+                    double s = pe_link_model_score(m, t->f + (t->first[mi] + r) * NF);
+                    if (s > best) { best = s; bi = r; }
+                }
+                pts[np++] = (nil_pt){best, t->gold[mi] >= 0 && (int)bi == t->gold[mi], t->gold[mi] < 0};
             }
-            pts[np++] = (nil_pt){best, t->gold[mi] >= 0 && (int)bi == t->gold[mi], t->gold[mi] < 0};
+            if (pass == 0) nshort = np;
         }
-        qsort(pts, np, sizeof *pts, cmp_nil);
-        /* threshold below pts[i]: pts[0..i) NIL, pts[i..) linked */
-        size_t right = 0, linked0 = 0;
-        for (size_t i = 0; i < np; i++) linked0 += pts[i].ok_linked;
-        right = linked0;
-        size_t best_right = right, best_i = 0, linked = linked0;
-        double floor_linked = (1.0 - o.nil_max_loss) * (double)linked0;
-        for (size_t i = 0; i < np; i++) {
-            right += pts[i].nil_gold;
-            right -= pts[i].ok_linked;
-            linked -= pts[i].ok_linked;
-            if ((double)linked < floor_linked) break;
-            if (i + 1 < np && pts[i + 1].s == pts[i].s) continue;
-            if (right > best_right) { best_right = right; best_i = i + 1; }
+        if (nshort == 0 || nshort == np) {
+            m->nil_threshold = m->nil_threshold_short = nil_tune(pts, np, o.nil_max_loss);
+        } else {
+            m->nil_threshold_short = nil_tune(pts, nshort, o.nil_max_loss);
+            m->nil_threshold = nil_tune(pts + nshort, np - nshort, o.nil_max_loss);
         }
-        if (best_i == 0) m->nil_threshold = 0;
-        else if (best_i >= np) m->nil_threshold = fmin(1.0, pts[np - 1].s + 1e-9);
-        else m->nil_threshold = 0.5 * (pts[best_i - 1].s + pts[best_i].s);
-        (void)nil_always;
         free(pts);
     }
     return PE_OK;

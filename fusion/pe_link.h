@@ -59,9 +59,14 @@
  *      leading "FC", "SC", ... skipped, a first word in -er also as its
  *      stem: "Toronto" -> Toronto Blue Jays, "Karlsruhe" -> Karlsruher SC),
  *      kept before the other longer names when over K;
- *   5. fuzzy forms: byte trigrams of the normalised form against the
+ *   5. a name of 2..4 words whose first word is an abbreviation (2..3
+ *      capitals: "NY RANGERS", "LA Dodgers"), only when steps 1-4 found
+ *      nothing: that word spelled out by the acronym table (its
+ *      PE_LINK_FUZZY_FORMS most popular forms: "ny" -> "new york") and the
+ *      rest of the name after it, looked up as a form (PE_LINK_VIA_ACRONYM);
+ *   6. fuzzy forms: byte trigrams of the normalised form against the
  *      link index (Dice similarity >= options.fuzzy_min_sim; the best
- *      PE_LINK_FUZZY_FORMS forms), only when steps 1-4 found nothing.
+ *      PE_LINK_FUZZY_FORMS forms), only when steps 1-5 found nothing.
  * With the link index the mention's own form gives at most K - 6
  * candidates, leaving room for the others; over K, candidates found
  * through another mention (partial names, acronyms) are kept first, then
@@ -71,14 +76,17 @@
  * name similarity, the way it was found, type compatibility between the
  * mention's type and the candidate's P31/P279* classes, whether it is a
  * sports team, coherence with the candidates of the other mentions of the
- * text, context similarity when the link index holds context vectors). A
+ * text, a statement linking it to a candidate of the mention right next to
+ * it, its label as the mention's name with a qualifier, context similarity
+ * when the link index holds context vectors). A
  * ranker (logistic regression, pe_link_model) turns them into a score in
  * (0, 1). With coherence on, a second pass follows: PE_LINK_F_COH_TYPE
  * (how much of the other mentions' first-pass score lies on candidates of
  * the candidate's coarse type: clubs among clubs, countries among
  * countries) is computed from those scores and every candidate scored
  * again. The best candidate is chosen unless its score is below the
- * model's NIL threshold, then the mention is NIL. Without a model the score is the prior (a tenth of it
+ * model's NIL threshold (its short-text one when the text has at most
+ * PE_LINK_SHORT_TEXT mentions), then the mention is NIL. Without a model the score is the prior (a tenth of it
  * for candidates found only by longer names, stems or fuzzy matching, whose
  * prior is that of another form) and nothing is NIL unless it has no
  * candidate.
@@ -151,6 +159,7 @@ extern "C" {
 #define PE_LINK_MAX_NEIGHBOURS 256       /* statements read per candidate for coherence */
 #define PE_LINK_COHERENCE_WINDOW 64      /* other mentions considered for coherence */
 #define PE_LINK_MAX_K 64                 /* largest max_candidates */
+#define PE_LINK_SHORT_TEXT 4             /* texts of at most this many mentions are short (their own NIL threshold) */
 
 /* Coarse mention types: what an NER head gives (CoNLL PER/LOC/ORG/MISC,
  * WNUT person/location/corporation/group/product/creative-work). */
@@ -218,6 +227,19 @@ typedef enum pe_link_feature {
                                 texts such as tweets, with little coherence and context, from documents */
     PE_LINK_F_STEM_NAME,     /* 1 when found by a stem and its label starts with the mention's first 3 letters
                                 ("English" -> England, not the United Kingdom, which also speaks it) */
+    PE_LINK_F_QUALIFIED,     /* 1 when its label is the mention's form and a qualifier, as encyclopedia titles
+                                tell places and namesakes apart: "Gainesville, Florida", "Washington, D.C.",
+                                "Raven (band)" for "Gainesville", "Washington", "Raven" */
+    PE_LINK_F_QUALIFIER_NAMED, /* 1 when it is qualified and the text names the qualifier: its words outside
+                                the mention, or the label of another mention's top-prior candidate
+                                ("Columbus , GA" -> "Columbus, Georgia", GA's first candidate Georgia) */
+    PE_LINK_F_ADJACENT_LINK, /* "A , B" or "A B": a mention next to this one with nothing but spaces and at most
+                                one comma between them ("Chicago , IL", "Headingley , Leeds"): the highest prior
+                                among that mention's candidates linked to this one by a statement (either
+                                way), a tenth of it for candidates not of its own form; 0 without one */
+    PE_LINK_F_SURNAME,       /* 1 when the mention is one word and the candidate a person whose label of two words
+                                or more ends with it: "Lebed" -> Alexander Lebed in a text that never gives the
+                                full name (a sentence, a tweet), where "Lebed" also starts the place Lebedyn */
     PE_LINK_NFEATURES
 } pe_link_feature;
 
@@ -299,18 +321,23 @@ PE_API pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_s
 /* ---- Ranker model ---------------------------------------------------------- */
 
 /* A logistic-regression ranker: score = sigmoid(bias + sum w[i] f[i]), and
- * the NIL threshold on that score. File format (JSON, version 1):
+ * the NIL thresholds on that score: one for texts of at most
+ * PE_LINK_SHORT_TEXT mentions linked together (tweets, a sentence: little
+ * coherence and context, so their scores run lower) and one for the rest.
+ * File format (JSON, version 1):
  *   {"format": "persona-link-ranker", "version": 1,
  *    "features": ["log_prior", ...],     (names, in any order; a name this
  *                                          build does not know is an error,
  *                                          a missing one gets weight 0)
  *    "weights": [..], "bias": b, "nil_threshold": t,
+ *    "nil_threshold_short": ts,          (optional; missing or -1: t)
  *    "trained_on": "...", "l2": lambda}
  */
 typedef struct pe_link_model {
     double w[PE_LINK_NFEATURES];
     double bias;
     double nil_threshold; /* in [0, 1]; 0 = never NIL */
+    double nil_threshold_short; /* the same for short texts (PE_LINK_SHORT_TEXT); -1 = nil_threshold */
     double l2;            /* regularisation it was trained with */
     char trained_on[256]; /* free text: data and date */
 } pe_link_model;
@@ -348,8 +375,11 @@ PE_API pe_link_train_options pe_link_train_options_default(void);
  * threshold that maximises the mentions answered right (gold chosen, or
  * NIL for gold -1) among the thresholds that keep at least (1 -
  * nil_max_loss) of the mentions rightly linked without a threshold (so
- * that NIL detection costs in-graph accuracy at most that share).
- * Deterministic. PE_ERR_INVALID when t has no
+ * that NIL detection costs in-graph accuracy at most that share), twice:
+ * nil_threshold_short on the mentions of short texts (their candidates'
+ * PE_LINK_F_FEW_MENTIONS >= 1 / PE_LINK_SHORT_TEXT), nil_threshold on the
+ * others (both the one threshold when a group is empty; without tune_nil
+ * both 0). Deterministic. PE_ERR_INVALID when t has no
  * candidate. opt may be NULL. */
 PE_API pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err);
 /* Score of one feature vector under m. */

@@ -20,6 +20,18 @@ static pe_linker *lk_noix;  /* without the link index */
 static char index_dir[160]; /* the link index without context vectors */
 static char ctx_dir[160];   /* another with them (pe_link_index_embed) */
 
+/* Entities added to the fixture graph here (Wikidata JSON lines): a city
+ * whose label is its name only, a namesake whose label carries a qualifier
+ * as encyclopedia titles do, and the qualifier's state, also called "FL";
+ * a city and a team named after it, for names whose first word is an
+ * abbreviation ("NY RANGERS"). */
+static const char k_extra_graph[] =
+    "{\"type\":\"item\",\"id\":\"Q9100001\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Gainesville\"}},\"sitelinks\":{\"enwiki\":{\"site\":\"enwiki\",\"title\":\"x\",\"badges\":[]},\"dewiki\":{\"site\":\"dewiki\",\"title\":\"x\",\"badges\":[]}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100002\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Gainesville, Florida\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}],\"P131\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P131\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q9100003\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100003\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Florida\"}},\"aliases\":{\"en\":[{\"language\":\"en\",\"value\":\"FL\"}]},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q35657\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100004\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"New York\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100005\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"New York Rangers\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q847017\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n";
+
 static const char *fixture(const char *name)
 {
     static char buf[4][512];
@@ -647,6 +659,7 @@ static void test_train(void)
     PE_CHECK(m->w[PE_LINK_F_LOG_PRIOR] > 0.3);
     PE_CHECK_EQ_INT(m->w[PE_LINK_F_CONTEXT], 0); /* a feature that is always 0 keeps weight 0 (L2) */
     PE_CHECK(m->nil_threshold > 0 && m->nil_threshold < 1);
+    PE_CHECK_NEAR(m->nil_threshold_short, m->nil_threshold, 1e-12); /* no short text: one threshold */
     /* on fresh data: gold ranked first and NIL told apart */
     pe_link_trainset *t2 = NULL;
     pe_link_trainset_new(&t2);
@@ -673,8 +686,51 @@ static void test_train(void)
     o.tune_nil = 0;
     PE_CHECK_EQ_INT(pe_link_train(t, &o, m, &err), PE_OK);
     PE_CHECK_EQ_INT(m->nil_threshold, 0);
+    PE_CHECK_EQ_INT(m->nil_threshold_short, 0);
     o.tune_nil = 1;
+    /* short texts (few_mentions 1) whose NIL mentions score higher: a threshold of their own */
+    pe_link_trainset *ts = NULL;
+    pe_link_trainset_new(&ts);
+    synth(ts, 400);
+    for (size_t i = 0; i < 400; i++) {
+        double f[2 * PE_LINK_NFEATURES] = {0};
+        int nil = i % 2 == 0;
+        for (int k = 0; k < 2; k++) {
+            double *x = f + k * PE_LINK_NFEATURES;
+            x[PE_LINK_F_FEW_MENTIONS] = 1;
+            x[PE_LINK_F_NAME_SIM] = (k == 0 ? 0.8 : 0.3) + 0.3 * (rnd() - 0.5);
+            x[PE_LINK_F_LOG_PRIOR] = (k == 0 ? (nil ? -1.5 : -0.5) : -2) + rnd() - 0.5;
+        }
+        PE_CHECK_EQ_INT(pe_link_trainset_add(ts, f, 2, nil ? -1 : 0), PE_OK);
+    }
+    PE_CHECK_EQ_INT(pe_link_train(ts, &o, m, &err), PE_OK);
+    PE_CHECK(m->nil_threshold_short > 0 && m->nil_threshold_short < 1 && m->nil_threshold > 0);
+    PE_CHECK_MSG(fabs(m->nil_threshold_short - m->nil_threshold) > 1e-3, "short %g, others %g", m->nil_threshold_short,
+                 m->nil_threshold);
+    pe_link_trainset_free(ts);
+    /* the linker takes the short threshold for a text of at most PE_LINK_SHORT_TEXT mentions */
+    {
+        pe_link_model *mt;
+        pe_link_model_new(&mt);
+        PE_CHECK_EQ_INT(mt->nil_threshold_short, -1); /* -1: the one threshold */
+        mt->nil_threshold = 0.999;
+        mt->nil_threshold_short = 0;
+        pe_linker *l = NULL;
+        PE_CHECK_EQ_INT(pe_linker_open(kg, mt, NULL, &l), PE_OK);
+        const char *tx = "Paris, Paris, Paris, Paris and Paris";
+        pe_link_mention ms[PE_LINK_SHORT_TEXT + 1];
+        for (int k = 0; k <= PE_LINK_SHORT_TEXT; k++) ms[k] = span(tx, "Paris", k, PE_LINK_TYPE_ANY);
+        pe_link_result *r = link(l, tx, ms, 1);
+        PE_CHECK(r && !r->mentions[0].nil);
+        pe_link_result_free(r);
+        r = link(l, tx, ms, PE_LINK_SHORT_TEXT + 1);
+        PE_CHECK(r && r->mentions[0].nil);
+        pe_link_result_free(r);
+        pe_linker_close(l);
+        pe_link_model_free(mt);
+    }
     PE_CHECK_EQ_INT(pe_link_train(t, &o, m, &err), PE_OK);
+    m->nil_threshold_short = 0.25;
 
     /* file round trip */
     char path[128], bad_path[128];
@@ -687,6 +743,7 @@ static void test_train(void)
         for (int i = 0; i < PE_LINK_NFEATURES; i++) PE_CHECK_NEAR(m2->w[i], m->w[i], 1e-12);
         PE_CHECK_NEAR(m2->bias, m->bias, 1e-12);
         PE_CHECK_NEAR(m2->nil_threshold, m->nil_threshold, 1e-12);
+        PE_CHECK_NEAR(m2->nil_threshold_short, 0.25, 1e-12);
         PE_CHECK_EQ_STR(m2->trained_on, "synthetic");
     }
     pe_link_model_free(m2);
@@ -698,8 +755,10 @@ static void test_train(void)
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"warp\"], \"weights\": [1], \"bias\": 0, \"nil_threshold\": 0}",
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"prior\"], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0}",
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 2}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0, "
+        "\"nil_threshold_short\": 3}",
     };
-    pe_status want[] = {PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_UNSUPPORTED, PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_PARSE};
+    pe_status want[] = {PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_UNSUPPORTED, PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_PARSE, PE_ERR_PARSE};
     snprintf(bad_path, sizeof bad_path, "%s/bad.json", tmpdir);
     for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
         FILE *f = fopen(bad_path, "w");
@@ -721,6 +780,7 @@ static void test_train(void)
     if (m2) {
         PE_CHECK_EQ_INT(m2->w[PE_LINK_F_LOG_PRIOR], 2);
         PE_CHECK_EQ_INT(m2->w[PE_LINK_F_NAME_SIM], 0);
+        PE_CHECK_EQ_INT(m2->nil_threshold_short, -1); /* missing: the one threshold */
         double x[PE_LINK_NFEATURES] = {0};
         x[PE_LINK_F_LOG_PRIOR] = 0.5;
         PE_CHECK_NEAR(pe_link_model_score(m2, x), 0.5, 1e-12); /* sigmoid(-1 + 2 * 0.5) */
@@ -1016,6 +1076,130 @@ static void test_stale_index(void)
     pe_linker_close(l);
 }
 
+/* PE_LINK_F_QUALIFIED and PE_LINK_F_QUALIFIER_NAMED: "Gainesville,
+ * Florida" is the name "Gainesville" with a qualifier; the text names the
+ * qualifier as words, or as the first candidate of another mention ("FL"). */
+static void test_qualified(void)
+{
+    const char *texts[3] = {"I live in Gainesville.", "I live in Gainesville, a town in Florida.", "Gainesville , FL"};
+    const int named[3] = {0, 1, 1};
+    for (int t = 0; t < 3; t++) {
+        pe_link_mention ms[2] = {span(texts[t], "Gainesville", 0, PE_LINK_TYPE_ANY), span(texts[t], "FL", 0, PE_LINK_TYPE_ANY)};
+        pe_link_result *r = link(lk, texts[t], ms, t == 2 ? 2 : 1);
+        if (!r) return;
+        const pe_link_candidate *plain = find(&r->mentions[0], "Q9100001"), *qual = find(&r->mentions[0], "Q9100002");
+        PE_CHECK(plain && qual);
+        if (plain && qual) {
+            PE_CHECK(qual->via & PE_LINK_VIA_EXTENSION); /* "gainesville " starts its label */
+            PE_CHECK_EQ_INT(qual->f[PE_LINK_F_QUALIFIED], 1);
+            PE_CHECK_EQ_INT(plain->f[PE_LINK_F_QUALIFIED], 0);
+            PE_CHECK_EQ_INT(qual->f[PE_LINK_F_QUALIFIER_NAMED], named[t]);
+            PE_CHECK_EQ_INT(plain->f[PE_LINK_F_QUALIFIER_NAMED], 0);
+        }
+        if (t == 2) {
+            const pe_link_candidate *fl = find(&r->mentions[1], "Q9100003");
+            PE_CHECK(fl && fl->f[PE_LINK_F_TOP_PRIOR] == 1 && fl->f[PE_LINK_F_QUALIFIED] == 0);
+            /* and the two are linked by a statement (P131), next to each other */
+            PE_CHECK(qual && qual->f[PE_LINK_F_ADJACENT_LINK] > 0);
+            PE_CHECK(plain && plain->f[PE_LINK_F_ADJACENT_LINK] == 0);
+        }
+        pe_link_result_free(r);
+    }
+    /* the qualifier inside the mention itself does not count as named */
+    const char *t = "Gainesville Florida";
+    pe_link_mention m = span(t, "Gainesville", 0, PE_LINK_TYPE_ANY);
+    m.end = strlen(t);
+    pe_link_result *r = link(lk, t, &m, 1);
+    if (r) {
+        const pe_link_candidate *qual = find(&r->mentions[0], "Q9100002");
+        PE_CHECK(!qual || qual->f[PE_LINK_F_QUALIFIER_NAMED] == 0);
+    }
+    pe_link_result_free(r);
+}
+
+/* PE_LINK_F_ADJACENT_LINK: "Paris , Texas": the Paris in Texas (P131) and
+ * Texas hold each other's prior; the Paris in France holds nothing; mentions
+ * with a word between them are not adjacent. */
+static void test_adjacent_link(void)
+{
+    const char *texts[3] = {"Paris , Texas", "Paris Texas", "Paris and Texas"};
+    for (int t = 0; t < 3; t++) {
+        pe_link_mention ms[2] = {span(texts[t], "Paris", 0, PE_LINK_TYPE_ANY), span(texts[t], "Texas", 0, PE_LINK_TYPE_ANY)};
+        pe_link_result *r = link(lk, texts[t], ms, 2);
+        if (!r) return;
+        const pe_link_candidate *tx = find(&r->mentions[0], "Q830149"), *fr = find(&r->mentions[0], "Q90");
+        const pe_link_candidate *state = find(&r->mentions[1], "Q1439");
+        PE_CHECK(tx && fr && state);
+        if (tx && fr && state) {
+            if (t < 2) {
+                PE_CHECK_NEAR(tx->f[PE_LINK_F_ADJACENT_LINK], state->prior, 1e-9); /* Texas: its own form */
+                PE_CHECK_NEAR(state->f[PE_LINK_F_ADJACENT_LINK], tx->prior, 1e-9);
+            } else {
+                PE_CHECK_EQ_INT(tx->f[PE_LINK_F_ADJACENT_LINK], 0);
+                PE_CHECK_EQ_INT(state->f[PE_LINK_F_ADJACENT_LINK], 0);
+            }
+            PE_CHECK_EQ_INT(fr->f[PE_LINK_F_ADJACENT_LINK], 0);
+        }
+        pe_link_result_free(r);
+    }
+    /* two commas: a list, not a pair */
+    const char *t = "Paris , , Texas";
+    pe_link_mention ms[2] = {span(t, "Paris", 0, PE_LINK_TYPE_ANY), span(t, "Texas", 0, PE_LINK_TYPE_ANY)};
+    pe_link_result *r = link(lk, t, ms, 2);
+    const pe_link_candidate *tx = r ? find(&r->mentions[0], "Q830149") : NULL;
+    PE_CHECK(tx && tx->f[PE_LINK_F_ADJACENT_LINK] == 0);
+    pe_link_result_free(r);
+}
+
+/* PE_LINK_F_SURNAME: "Simmons" alone reaches Phil Simmons, a person whose
+ * label ends with it (a longer name); Simmons University is no person; the
+ * candidate found through the full name in the same text is a partial name
+ * instead. */
+static void test_surname(void)
+{
+    const char *t = "Simmons took four wickets.";
+    pe_link_mention m = span(t, "Simmons", 0, PE_LINK_TYPE_ANY);
+    pe_link_result *r = link(lk, t, &m, 1);
+    if (r) {
+        const pe_link_candidate *p = find(&r->mentions[0], "Q7000001"), *u = find(&r->mentions[0], "Q7000002");
+        PE_CHECK(p && u);
+        PE_CHECK(p && (p->via & PE_LINK_VIA_EXTENSION) && p->f[PE_LINK_F_SURNAME] == 1);
+        PE_CHECK(u && u->f[PE_LINK_F_SURNAME] == 0);
+    }
+    pe_link_result_free(r);
+    const char *t2 = "Phil Simmons took four wickets. Simmons then batted.";
+    pe_link_mention ms[2] = {span(t2, "Phil Simmons", 0, 0), span(t2, "Simmons", 1, 0)};
+    r = link(lk, t2, ms, 2);
+    if (r) {
+        const pe_link_candidate *p = find(&r->mentions[1], "Q7000001"), *full = find(&r->mentions[0], "Q7000001");
+        PE_CHECK(p && (p->via & PE_LINK_VIA_PARTIAL) && p->f[PE_LINK_F_SURNAME] == 0);
+        PE_CHECK(full && full->f[PE_LINK_F_SURNAME] == 0); /* two words: no surname */
+    }
+    pe_link_result_free(r);
+}
+
+/* A name whose first word is an abbreviation and that finds nothing:
+ * "NY RANGERS" -> "new york rangers" through the acronym table ("ny" ->
+ * "new york"); a first word not all in capitals is no abbreviation. */
+static void test_abbrev_first_word(void)
+{
+    const char *texts[3] = {"NY RANGERS 3 Boston 2", "ny rangers won", "Ny Rangers won"};
+    const char *words[3] = {"NY RANGERS", "ny rangers", "Ny Rangers"};
+    for (int t = 0; t < 3; t++) {
+        pe_link_mention m = span(texts[t], words[t], 0, PE_LINK_TYPE_ANY);
+        pe_link_result *r = link(lk, texts[t], &m, 1);
+        if (!r) return;
+        const pe_link_candidate *team = find(&r->mentions[0], "Q9100005");
+        if (t == 0) {
+            PE_CHECK(team && (team->via & PE_LINK_VIA_ACRONYM) && team->f[PE_LINK_F_ACRONYM] == 1);
+            PE_CHECK(!r->mentions[0].nil && r->mentions[0].entity == team);
+        } else {
+            PE_CHECK(!team);
+        }
+        pe_link_result_free(r);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_link_XXXXXX");
@@ -1027,7 +1211,12 @@ int main(void)
     pe_error err;
     pe_import_options io = pe_import_options_default();
     pe_import_result res;
-    if (pe_kg_open(dir, &ko, &kg, &err) != PE_OK || pe_import_file(kg, fixture("graph.json"), &io, &res, &err) != PE_OK) {
+    char extra[160];
+    snprintf(extra, sizeof extra, "%s/extra.json", tmpdir);
+    FILE *xf = fopen(extra, "w");
+    if (!xf || fputs(k_extra_graph, xf) < 0 || fclose(xf) != 0) return 1;
+    if (pe_kg_open(dir, &ko, &kg, &err) != PE_OK || pe_import_file(kg, fixture("graph.json"), &io, &res, &err) != PE_OK ||
+        pe_import_file(kg, extra, &io, &res, &err) != PE_OK) {
         fprintf(stderr, "cannot build the fixture store: %s\n", err.msg);
         return 1;
     }
@@ -1061,6 +1250,10 @@ int main(void)
     PE_RUN(test_eval);
     PE_RUN(test_context);
     PE_RUN(test_team_doc);
+    PE_RUN(test_qualified);
+    PE_RUN(test_adjacent_link);
+    PE_RUN(test_surname);
+    PE_RUN(test_abbrev_first_word);
     pe_linker_close(lk);
     pe_linker_close(lk_noix);
     PE_RUN(test_stale_index); /* imports more: last */
