@@ -444,7 +444,7 @@ static void word_feats_to_tokens(const int *first, int n_words, int len, const i
  * the head has too many types for a mask. */
 static int partial_label(const char *const *labels, int n_labels, const char *types)
 {
-    if (n_labels % 2 != 1 || n_labels > 49) return -1;
+    if (n_labels % 2 != 1 || n_labels > 1 + 2 * PE_TOKEN_HEAD_PARTIAL_TYPES) return -1;
     int mask = 0;
     for (const char *p = types; *p;) {
         const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);

@@ -388,9 +388,11 @@ typedef enum pe_tag_decode { PE_DECODE_ARGMAX = 0, PE_DECODE_GROUPED = 1, PE_DEC
  * (the relation head's subject); the other pairs one group; each pair a
  * sub-group. Errors: PE_ERR_INVALID (K even), PE_ERR_NOMEM. */
 PE_API pe_status pe_token_head_set_bio_decode(pe_token_head *h, pe_tag_decode d, int lead_pairs, pe_error *err);
-/* Partial labels (BIO heads of at most 24 types, K = 1 + 2n odd): a label
- * K + m, m in 1 .. 2^n - 1, means "O or a label of the types whose bit is
- * set in m" (type j: labels 1 + 2j and 2 + 2j), for training data that does
+#define PE_TOKEN_HEAD_PARTIAL_TYPES 24 /* the most types a BIO head's partial labels cover */
+/* Partial labels (BIO heads of K = 1 + 2n labels, n at most
+ * PE_TOKEN_HEAD_PARTIAL_TYPES): a label K + m, m in 1 .. 2^n - 1, means "O
+ * or a label of the types whose bit is set in m" (type j: labels 1 + 2j
+ * and 2 + 2j), for training data that does
  * not annotate those types, whose O words may be entities of them; its loss
  * is -log of the total probability of those labels.
  * As pe_mlm_head_loss: *loss_sum and *count over tokens with label >= 0;

@@ -278,7 +278,8 @@ static pe_status gather_forward(pe_token_head *h, const float *hidden, const int
                                 int T, int *M_out, pe_error *err)
 {
     int M = 0;
-    const int pairs = h->K % 2 == 1 && h->K <= 49 ? (h->K - 1) / 2 : 0; /* partial labels: K + mask of pairs */
+    /* partial labels: K + a mask of the (B, I) pairs */
+    const int pairs = h->K % 2 == 1 && h->K <= 1 + 2 * PE_TOKEN_HEAD_PARTIAL_TYPES ? (h->K - 1) / 2 : 0;
     for (int i = 0; i < T; i++) {
         if (labels && labels[i] >= h->K && (labels[i] == h->K || labels[i] - h->K >= 1 << pairs))
             return pe_error_set(err, PE_ERR_INVALID, "head %s: label %d of token %d is not below %d (nor a partial label)",
@@ -341,12 +342,7 @@ static pe_status viterbi_rows(pe_token_head *h, const float *P, int T, const uns
     const int K = h->K;
     int n = 0;
     for (int t = 0; t < T; t++) {
-        const float *p = P + (size_t)t * K;
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            if (p[k] > p[best]) best = k;
-        label[t] = best;
-        conf[t] = p[best];
+        label[t] = decide(h, P + (size_t)t * K, &conf[t]); /* argmax: Viterbi heads have no groups */
         n += !ws || ws[t];
     }
     if (n == 0) return PE_OK;
@@ -425,6 +421,12 @@ pe_status pe_token_head_label(pe_token_head *h, const float *hidden, const int32
     return pe_token_head_label_words(h, hidden, feats, T, NULL, label, conf, err);
 }
 
+/* 1 when label k is in partial label K + mask: O, or B/I of a pair in the mask. */
+static int partial_has(int mask, int k)
+{
+    return k == 0 || (mask >> ((k - 1) / 2) & 1);
+}
+
 pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_t *feats, const int32_t *labels, int T,
                              float scale, float *d_hidden, double *loss_sum, double *count, pe_error *err)
 {
@@ -443,15 +445,11 @@ pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const int32_
         if (y >= K) { /* partial: O or a label of the pairs in the mask */
             const int mask = y - K;
             softmax_row(z, K);
-            double ps = z[0];
-            for (int k = 1; k < K; k++)
-                if (mask >> ((k - 1) / 2) & 1) ps += z[k];
+            double ps = 0.0;
+            for (int k = 0; k < K; k++) ps += partial_has(mask, k) ? z[k] : 0.0;
             ps = ps > 1e-30 ? ps : 1e-30;
             ls -= log(ps);
-            for (int k = 0; k < K; k++) {
-                const int in_set = k == 0 || (mask >> ((k - 1) / 2) & 1);
-                z[k] = g * (z[k] - (in_set ? (float)(z[k] / ps) : 0.0f));
-            }
+            for (int k = 0; k < K; k++) z[k] = g * (z[k] - (partial_has(mask, k) ? (float)(z[k] / ps) : 0.0f));
             continue;
         }
         const float zy = z[y];
