@@ -152,7 +152,7 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
     }
     pe_ner_sentence cur = {0};
     int cap = 0, bad = 0, after_o = 0; /* after_o: the last word was made O by o_prefix */
-    size_t prefixed = 0, plen = o.o_prefix ? strlen(o.o_prefix) : 0;
+    size_t prefixed = 0, plen = o.o_prefix ? strlen(o.o_prefix) : 0; /* prefixed: in the sentence being read */
     char *line = NULL;
     size_t lcap = 0;
     ssize_t ll;
@@ -173,11 +173,14 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
                     sentence_clear(&cur);
                 } else if (push_sentence(c, &cur) < 0) {
                     st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+                } else {
+                    c->prefixed_o += prefixed; /* a skipped sentence's words are not counted */
                 }
             }
             bad = 0;
             cap = 0;
             after_o = 0;
+            prefixed = 0;
             if (ll < 0) break;
             continue;
         }
@@ -228,7 +231,6 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
         }
         if (push_word(&cur, &cap, line, we, tag) < 0) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
-    c->prefixed_o = prefixed;
     if (st == PE_OK && ferror(f)) st = pe_error_set(err, PE_ERR_IO, "%s: read error", path);
     free(line);
     sentence_clear(&cur);

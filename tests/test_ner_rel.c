@@ -170,7 +170,8 @@ static void test_ner_reader(void)
     o.o_prefix = "@";
     PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/usernames.conll", &o, &c, &err), PE_OK);
     if (!c) return;
-    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 2);
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 2); /* the third sentence has a word without a tag: skipped */
+    PE_CHECK_EQ_INT(pe_ner_corpus_skipped(c), 1);
     const pe_ner_sentence *u = pe_ner_corpus_get(c, 0);
     PE_CHECK_EQ_STR(u->words[1], "@bob_smith");
     PE_CHECK_EQ_STR(u->tags[1], "O");
@@ -181,7 +182,7 @@ static void test_ner_reader(void)
     PE_CHECK_EQ_STR(u->tags[0], "O");
     PE_CHECK_EQ_STR(u->tags[1], "B-person");
     PE_CHECK_EQ_STR(u->tags[2], "O");
-    PE_CHECK_EQ_INT(pe_ner_corpus_prefixed_o(c), 3);
+    PE_CHECK_EQ_INT(pe_ner_corpus_prefixed_o(c), 3); /* not the skipped sentence's @carl */
     pe_ner_corpus_free(c);
 }
 
