@@ -617,6 +617,19 @@ static void test_rel_reader_and_score(void)
 
 /* ---- end to end: fine-tune, save, load, extract ---- */
 
+/* The object labels of relation rel (B-rel 3 + 2 rel, I-rel 4 + 2 rel) in
+ * an example: *b B-rel tokens, *in I-rel tokens, *other tokens of another
+ * relation's object. */
+static void object_labels(pe_tag_example ex, int rel, int *b, int *in, int *other)
+{
+    *b = *in = *other = 0;
+    for (int t = 0; t < ex.len; t++) {
+        *b += ex.labels[t] == 3 + 2 * rel;
+        *in += ex.labels[t] == 4 + 2 * rel;
+        *other += ex.labels[t] >= 3 && ex.labels[t] != 3 + 2 * rel && ex.labels[t] != 4 + 2 * rel;
+    }
+}
+
 /* Object swaps: "i live in paris ." and "we moved to new york city" lend
  * each other their objects; every added example has one object, of one
  * or three words, under live_in's labels. */
@@ -650,13 +663,8 @@ static void test_rel_swaps(void)
     const int live = !strcmp(pe_rel_data_relation(d, 0), "live_in") ? 0 : 1;
     int long_obj = 0, short_obj = 0;
     for (size_t i = 0; i < pe_tag_data_count(td); i++) {
-        pe_tag_example ex = pe_tag_data_get(td, i);
-        int b = 0, in = 0, other = 0;
-        for (int t = 0; t < ex.len; t++) {
-            b += ex.labels[t] == 3 + 2 * live;
-            in += ex.labels[t] == 4 + 2 * live;
-            other += ex.labels[t] >= 3 && ex.labels[t] != 3 + 2 * live && ex.labels[t] != 4 + 2 * live;
-        }
+        int b, in, other;
+        object_labels(pe_tag_data_get(td, i), live, &b, &in, &other);
         PE_CHECK(b == 1 && other == 0 && (in == 0 || in == 2));
         long_obj += in == 2;
         short_obj += in == 0;
@@ -695,13 +703,8 @@ static void test_rel_swaps(void)
     PE_CHECK_EQ_INT(added4, 6);
     PE_CHECK_EQ_INT(pe_tag_data_count(td4), 6);
     for (size_t i = 0; i < pe_tag_data_count(td4); i++) {
-        pe_tag_example ex = pe_tag_data_get(td4, i);
-        int b = 0, in = 0, other = 0;
-        for (int t = 0; t < ex.len; t++) {
-            b += ex.labels[t] == 3 + 2 * live;
-            in += ex.labels[t] == 4 + 2 * live;
-            other += ex.labels[t] >= 3 && ex.labels[t] != 3 + 2 * live && ex.labels[t] != 4 + 2 * live;
-        }
+        int b, in, other;
+        object_labels(pe_tag_data_get(td4, i), live, &b, &in, &other);
         PE_CHECK(b == 1 && other == 0 && in <= 1);
         one_word += in == 0;
         two_words += in == 1;
