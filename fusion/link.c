@@ -1512,8 +1512,8 @@ static pe_status build_result(call *c, size_t keep, pe_link_result **out)
     if (!r->mentions) { free(r); return PE_ERR_NOMEM; }
     r->n = c->n;
     /* short texts have a threshold of their own (pe_link_model) */
-    double nil_threshold = c->n <= PE_LINK_SHORT_TEXT && l->model.nil_threshold_short >= 0 ? l->model.nil_threshold_short
-                                                                                            : l->model.nil_threshold;
+    double nil_threshold = link_text_is_short(c->n) && l->model.nil_threshold_short >= 0 ? l->model.nil_threshold_short
+                                                                                          : l->model.nil_threshold;
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         pe_link_mention_result *o = &r->mentions[i];

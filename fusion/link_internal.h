@@ -19,6 +19,17 @@
 #define LINK_ACRO_MIN 2
 #define LINK_ACRO_MAX 8
 
+/* A text is short (the NIL threshold of its own, pe_link_model) when at most
+ * PE_LINK_SHORT_TEXT mentions are linked together. The feature
+ * PE_LINK_F_FEW_MENTIONS is 1 / that count, so the ranker's training reads
+ * the same rule from a mention's features. */
+static inline int link_text_is_short(size_t mentions) { return mentions <= PE_LINK_SHORT_TEXT; }
+static inline int link_features_short(const double *f)
+{
+    double few = f[PE_LINK_F_FEW_MENTIONS]; /* 1 / mentions, > 0 */
+    return few > 0 && link_text_is_short((size_t)(1.0 / few + 0.5));
+}
+
 /* The first LINK_NDB_NAMES databases are the name index (pe_link_index_build);
  * idf and lex hold the context vectors (pe_link_index_embed) and may be
  * missing in an index built before them. */

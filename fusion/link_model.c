@@ -326,7 +326,7 @@ pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, p
             for (size_t mi = 0; mi < t->n; mi++) {
                 if (t->count[mi] == 0) continue; /* NIL whatever the threshold */
                 const double *f0 = t->f + t->first[mi] * NF;
-                int is_short = f0[PE_LINK_F_FEW_MENTIONS] >= 1.0 / PE_LINK_SHORT_TEXT - 1e-12;
+                int is_short = link_features_short(f0);
                 if (is_short != (pass == 0)) continue;
                 double best = -1;
                 size_t bi = 0;
