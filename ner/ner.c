@@ -348,7 +348,7 @@ pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n
         for (int k = NER_MAX_NGRAM; k >= 1 && !matched; k--) {
             if (i + k > n) continue;
             size_t o = 0;
-            int fits = 1, has_alnum = 0;
+            int fits = 1, text = 0;
             for (int j = i; j < i + k && fits; j++) {
                 size_t l = strlen(words[j]);
                 if (o + l + 2 > sizeof buf) fits = 0;
@@ -356,10 +356,10 @@ pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n
                     if (j > i) buf[o++] = ' ';
                     memcpy(buf + o, words[j], l);
                     o += l;
-                    for (size_t q = 0; q < l; q++) has_alnum |= isalnum((unsigned char)words[j][q]) || (unsigned char)words[j][q] >= 0x80;
+                    text |= pe_tag_text_has_alnum(words[j], l);
                 }
             }
-            if (!fits || !has_alnum) continue;
+            if (!fits || !text) continue;
             /* single short words that are common lower-case text make poor matches */
             if (k == 1 && o < 3) continue;
             pe_kg_candidate cand;
@@ -845,8 +845,22 @@ pe_status pe_ner_tag_words(pe_ner *n, const char *const *words, int n_words, con
     }
     for (int w = 0; st == PE_OK && w < n_words; w++) {
         int t = first[w];
-        tags[w] = t >= 1 ? n->labels[lab[t - 1]] : "O";
-        if (conf) conf[w] = t >= 1 ? cf[t - 1] : 1.0f;
+        int machine = pe_tag_text_machine(words[w], strlen(words[w]), 1);
+        tags[w] = t >= 1 && !machine ? n->labels[lab[t - 1]] : "O";
+        if (conf) conf[w] = t >= 1 && !machine ? cf[t - 1] : 1.0f;
+    }
+    for (int w = 0; st == PE_OK && w < n_words;) { /* a mention of punctuation alone is none */
+        if (tags[w][0] == 'O') {
+            w++;
+            continue;
+        }
+        int w2 = w + 1, text = pe_tag_text_has_alnum(words[w], strlen(words[w]));
+        while (w2 < n_words && tags[w2][0] == 'I' && !strcmp(tags[w2] + 2, tags[w] + 2)) {
+            text |= pe_tag_text_has_alnum(words[w2], strlen(words[w2]));
+            w2++;
+        }
+        for (int k = w; !text && k < w2; k++) tags[k] = "O";
+        w = w2;
     }
     free(ids);
     free(first);
@@ -904,14 +918,18 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
     }
     if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(n->enc, n->head, e->ids, tw.word_start, tf, T, lab, cf, err);
     if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label_words(n->head, hidden, pe_token_head_n_feat(n->head) ? tf : NULL, T, tw.word_start, lab, cf, err);
-    /* word tags -> mentions */
+    /* word tags -> mentions; words of web or e-mail addresses and user
+     * handles are O, and a mention of punctuation alone is none */
+    unsigned char *inert = NULL;
     if (st == PE_OK && n_words > 0) {
         m = calloc((size_t)n_words, sizeof *m);
-        if (!m) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        inert = malloc((size_t)n_words);
+        if (!m || !inert) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        else pe_tag_words_machine(text, &tw, 1, inert);
     }
     for (int w = 0; st == PE_OK && w < n_words;) {
         int t = wfirst[w];
-        int l = t >= 0 ? lab[t] : 0;
+        int l = t >= 0 && !inert[w] ? lab[t] : 0;
         if (l == 0) {
             w++;
             continue;
@@ -919,9 +937,13 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
         const int type = (l - 1) / 2;
         int w2 = w + 1;
         double sc = cf[t];
-        while (w2 < n_words && wfirst[w2] >= 0 && lab[wfirst[w2]] == 2 + 2 * type) {
+        while (w2 < n_words && wfirst[w2] >= 0 && !inert[w2] && lab[wfirst[w2]] == 2 + 2 * type) {
             sc += cf[wfirst[w2]];
             w2++;
+        }
+        if (!pe_tag_text_has_alnum(text + ws[w], we[w2 - 1] - ws[w])) {
+            w = w2;
+            continue;
         }
         pe_ner_mention *x = &m[nm];
         x->start = ws[w];
@@ -944,6 +966,7 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
         *n_out = nm;
     }
     pe_tag_words_clear(&tw);
+    free(inert);
     free(lab);
     free(cf);
     free(tf);

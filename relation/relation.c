@@ -879,10 +879,21 @@ pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words,
     }
     if (st == PE_OK) {
         for (int w = 0; w < n_words; w++) {
-            wl[w] = first[w] >= 1 ? lab[first[w] - 1] : 0;
-            wc[w] = first[w] >= 1 ? cf[first[w] - 1] : 1.0f;
+            /* a web or e-mail address holds no persona value */
+            int on = first[w] >= 1 && !pe_tag_text_machine(words[w], strlen(words[w]), 0);
+            wl[w] = on ? lab[first[w] - 1] : 0;
+            wc[w] = on ? cf[first[w] - 1] : 1.0f;
         }
         st = pe_rel_decode(wl, wc, n_words, r->n_rel, t, n, err);
+    }
+    if (st == PE_OK) { /* nor punctuation alone */
+        int k = 0;
+        for (int q = 0; q < *n; q++) {
+            int text = 0;
+            for (int w = (*t)[q].obj_start; w < (*t)[q].obj_end; w++) text |= pe_tag_text_has_alnum(words[w], strlen(words[w]));
+            if (text) (*t)[k++] = (*t)[q];
+        }
+        *n = k;
     }
     free(ids);
     free(first);
@@ -933,13 +944,23 @@ static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e,
     if (!lab || !wl || !cf || !wc) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(r->enc, r->head, e->ids, tw.word_start, NULL, T, lab, cf, err);
     if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label_words(r->head, hidden, NULL, T, tw.word_start, lab, cf, err);
+    unsigned char *inert = NULL;
+    if (st == PE_OK && !(inert = malloc((size_t)nw + 1))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     if (st == PE_OK) {
+        pe_tag_words_machine(text, &tw, 0, inert); /* a web or e-mail address holds no persona value */
         for (int w = 0; w < nw; w++) {
-            wl[w] = wf[w] >= 0 ? lab[wf[w]] : 0;
-            wc[w] = wf[w] >= 0 ? cf[wf[w]] : 1.0f;
+            wl[w] = wf[w] >= 0 && !inert[w] ? lab[wf[w]] : 0;
+            wc[w] = wf[w] >= 0 && !inert[w] ? cf[wf[w]] : 1.0f;
         }
         st = pe_rel_decode(wl, wc, nw, r->n_rel, &t, &nt, err);
     }
+    if (st == PE_OK) { /* nor punctuation alone */
+        int k = 0;
+        for (int q = 0; q < nt; q++)
+            if (pe_tag_text_has_alnum(text + ws[t[q].obj_start], we[t[q].obj_end - 1] - ws[t[q].obj_start])) t[k++] = t[q];
+        nt = k;
+    }
+    free(inert);
     if (st == PE_OK && nt > 0) {
         x = calloc((size_t)nt, sizeof *x);
         if (!x) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");

@@ -224,6 +224,54 @@ static pe_tokenizer *vocab16k(void)
     return tok;
 }
 
+/* web and e-mail addresses and user handles: no mention, no persona value */
+static void test_machine_text(void)
+{
+    static const char *const yes[] = {"http://x.org", "https://t.co/abc", "www.google.com", "WWW.Example.org",
+                                      "t.co/xyz", "bit.ly/2abc.", "(see:www.x.io)", "bob@gmail.com",
+                                      "bob.martin@mail.example.org,"};
+    static const char *const no[] = {"Paris", "U.S.", "e.g.", "1.5/10", "a@b", "@", "AT&T", "Calif./Nev.",
+                                     "and/or", "www", "google.com", "mr.smith", "#paris", ""};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+        PE_CHECK_MSG(pe_tag_text_machine(yes[i], strlen(yes[i]), 0), "%s", yes[i]);
+        PE_CHECK_MSG(pe_tag_text_machine(yes[i], strlen(yes[i]), 1), "%s", yes[i]);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        PE_CHECK_MSG(!pe_tag_text_machine(no[i], strlen(no[i]), 1), "%s", no[i]);
+    /* handles only when asked */
+    PE_CHECK(pe_tag_text_machine("@barack", 7, 1) && !pe_tag_text_machine("@barack", 7, 0));
+    PE_CHECK(pe_tag_text_machine("(@bob_1)", 8, 1) && pe_tag_text_machine("hi @bob", 7, 1));
+    PE_CHECK(pe_tag_text_has_alnum("_x", 2) && pe_tag_text_has_alnum("\xc3\xa9", 2) && !pe_tag_text_has_alnum("_-#", 3) &&
+             !pe_tag_text_has_alnum("", 0));
+
+    /* words of a text: the chunk of an address, the bytes of a handle */
+    pe_tokenizer *tok = vocab16k();
+    if (!tok) return;
+    const char *text = "see www.x.com/a and @bob_1: hi Paris bob@mail.org";
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
+    eo.add_special_tokens = 0;
+    pe_encoding *e = NULL;
+    pe_error err;
+    pe_tag_words tw;
+    memset(&tw, 0, sizeof tw);
+    PE_CHECK_EQ_INT(pe_tokenizer_encode(tok, text, strlen(text), NULL, 0, &eo, &e, &err), PE_OK);
+    if (e) PE_CHECK_EQ_INT(pe_tag_words_of(e, &tw, &err), PE_OK);
+    unsigned char inert[64];
+    for (int handles = 0; e && tw.n > 0 && tw.n < 64 && handles < 2; handles++) {
+        pe_tag_words_machine(text, &tw, handles, inert);
+        for (int w = 0; w < tw.n; w++) {
+            const size_t a = tw.start[w], b = tw.end[w];
+            const int web = a >= 4 && b <= 15, mail = a >= 37, handle = a >= 20 && b <= 26;
+            PE_CHECK_MSG(inert[w] == (web || mail || (handles && handle)), "handles %d, word %.*s: %d", handles,
+                         (int)(b - a), text + a, inert[w]);
+        }
+    }
+    PE_CHECK(tw.n > 12);
+    pe_tag_words_clear(&tw);
+    pe_encoding_free(e);
+    pe_tokenizer_free(tok);
+}
+
 static void test_ner_examples(void)
 {
     pe_tokenizer *tok = vocab16k();
@@ -879,6 +927,7 @@ int main(void)
     PE_RUN(test_word_features);
     PE_RUN(test_grouped_decode);
     PE_RUN(test_viterbi_decode);
+    PE_RUN(test_machine_text);
     PE_RUN(test_objective_data_grows);
     PE_RUN(test_rel_swaps);
     PE_RUN(test_rel_reader_and_score);

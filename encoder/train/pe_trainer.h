@@ -426,6 +426,22 @@ typedef struct pe_tag_words {
 PE_API pe_status pe_tag_words_of(const pe_encoding *e, pe_tag_words *out, pe_error *err);
 PE_API void pe_tag_words_clear(pe_tag_words *w); /* a cleared struct is a no-op */
 
+/* Machine text, which names no entity and holds no persona value: a web
+ * address (a chunk -- words with no space between them -- that holds "://",
+ * starts with "www." or holds a domain name followed by '/': "t.co/x"), an
+ * e-mail address (the whole chunk) and, when handles is 1, a user handle
+ * ("@name" up to the first byte that is no letter, digit or '_'; WNUT-17's
+ * guidelines tag handles O). pe_tag_text_machine: 1 when s (one pre-split
+ * word, e.g. of a CoNLL file) is or holds such text. pe_tag_words_machine:
+ * inert (w->n) receives 1 for each word of text (the words of
+ * pe_tag_words_of) that lies in such text, else 0. */
+PE_API int pe_tag_text_machine(const char *s, size_t len, int handles);
+/* 1 when s holds a letter or a digit (a byte of a multi-byte UTF-8
+ * character counts as a letter): a mention or object of punctuation alone
+ * is none. */
+PE_API int pe_tag_text_has_alnum(const char *s, size_t len);
+PE_API void pe_tag_words_machine(const char *text, const pe_tag_words *w, int handles, unsigned char *inert);
+
 /* ---- token-classification data and objective ---- */
 typedef struct pe_tag_data pe_tag_data;
 PE_API pe_status pe_tag_data_new(pe_tag_data **out, pe_error *err);

@@ -1079,6 +1079,125 @@ pe_status pe_tag_words_of(const pe_encoding *e, pe_tag_words *w, pe_error *err)
     return PE_OK;
 }
 
+/* ---- machine text (web and e-mail addresses, user handles) ---- */
+
+static int mt_alnum(unsigned char c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80; }
+static int mt_alpha(unsigned char c) { return ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80; }
+
+/* 1 when s[i..] starts a domain name (labels of letters, digits and '-'
+ * joined by dots, at least one dot, a last label of 2 or more letters);
+ * *end receives the byte after it. */
+static int mt_domain(const char *s, size_t len, size_t i, size_t *end)
+{
+    int dots = 0;
+    size_t last = i; /* start of the last label */
+    size_t j = i;
+    for (;;) {
+        size_t k = j;
+        while (k < len && (mt_alnum((unsigned char)s[k]) || s[k] == '-')) k++;
+        if (k == j) return 0; /* an empty label */
+        last = j;
+        j = k;
+        if (j + 1 < len && s[j] == '.' && mt_alnum((unsigned char)s[j + 1])) {
+            dots++;
+            j++;
+            continue;
+        }
+        break;
+    }
+    if (dots == 0 || j - last < 2) return 0;
+    for (size_t k = last; k < j; k++)
+        if (!mt_alpha((unsigned char)s[k])) return 0;
+    *end = j;
+    return 1;
+}
+
+/* The machine ranges of one chunk s (len bytes, no space): web and e-mail
+ * addresses make the whole chunk one range; handles their own. Calls
+ * mark(ctx, a, b) for each range [a, b); returns how many. */
+static int mt_ranges(const char *s, size_t len, int handles, void (*mark)(void *, size_t, size_t), void *ctx)
+{
+    int whole = 0;
+    for (size_t i = 0; i < len && !whole; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        size_t e;
+        if (c == ':' && i + 2 < len && s[i + 1] == '/' && s[i + 2] == '/') whole = 1;
+        else if ((c | 32) == 'w' && (i == 0 || !mt_alnum((unsigned char)s[i - 1])) && i + 4 <= len &&
+                 (s[i + 1] | 32) == 'w' && (s[i + 2] | 32) == 'w' && s[i + 3] == '.')
+            whole = 1;
+        else if (c == '@' && i > 0 && mt_alnum((unsigned char)s[i - 1]) && mt_domain(s, len, i + 1, &e))
+            whole = 1; /* e-mail address */
+        else if (mt_alnum(c) && (i == 0 || (!mt_alnum((unsigned char)s[i - 1]) && s[i - 1] != '.' && s[i - 1] != '-')) &&
+                 mt_domain(s, len, i, &e) && e < len && s[e] == '/')
+            whole = 1; /* a domain name and a path */
+    }
+    if (whole) {
+        if (mark) mark(ctx, 0, len);
+        return 1;
+    }
+    int n = 0;
+    for (size_t i = 0; handles && i + 1 < len; i++) {
+        if (s[i] != '@' || (i > 0 && mt_alnum((unsigned char)s[i - 1]))) continue;
+        size_t j = i + 1;
+        while (j < len && (mt_alnum((unsigned char)s[j]) || s[j] == '_')) j++;
+        if (j == i + 1) continue;
+        if (mark) mark(ctx, i, j);
+        n++;
+        i = j - 1;
+    }
+    return n;
+}
+
+int pe_tag_text_has_alnum(const char *s, size_t len)
+{
+    for (size_t i = 0; s && i < len; i++)
+        if (mt_alnum((unsigned char)s[i])) return 1;
+    return 0;
+}
+
+int pe_tag_text_machine(const char *s, size_t len, int handles)
+{
+    if (!s) return 0;
+    for (size_t a = 0; a < len;) { /* each chunk between spaces */
+        while (a < len && (s[a] == ' ' || s[a] == '\t' || s[a] == '\n' || s[a] == '\r')) a++;
+        size_t b = a;
+        while (b < len && s[b] != ' ' && s[b] != '\t' && s[b] != '\n' && s[b] != '\r') b++;
+        if (b > a && mt_ranges(s + a, b - a, handles, NULL, NULL) > 0) return 1;
+        a = b;
+    }
+    return 0;
+}
+
+typedef struct {
+    const pe_tag_words *w;
+    int wa, wb;      /* the chunk's words [wa, wb) */
+    size_t base;     /* the chunk's first byte in the text */
+    unsigned char *inert;
+} mt_mark_ctx;
+
+static void mt_mark_words(void *p, size_t a, size_t b)
+{
+    mt_mark_ctx *c = p;
+    for (int k = c->wa; k < c->wb; k++)
+        if (c->w->start[k] < c->base + b && c->base + a < c->w->end[k]) c->inert[k] = 1;
+}
+
+void pe_tag_words_machine(const char *text, const pe_tag_words *w, int handles, unsigned char *inert)
+{
+    for (int k = 0; k < w->n; k++) inert[k] = 0;
+    for (int a = 0; a < w->n;) {
+        if (w->first[a] < 0) {
+            a++;
+            continue;
+        }
+        int b = a + 1; /* words that touch make one chunk */
+        while (b < w->n && w->first[b] >= 0 && w->start[b] == w->end[b - 1]) b++;
+        mt_mark_ctx c = {w, a, b, w->start[a], inert};
+        mt_ranges(text + w->start[a], w->end[b - 1] - w->start[a], handles, mt_mark_words, &c);
+        a = b;
+    }
+}
+
 void pe_tag_words_clear(pe_tag_words *w)
 {
     free(w->start);
