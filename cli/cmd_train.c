@@ -261,6 +261,7 @@ static void trainer_opts(const cJSON *tro, pe_trainer_options *o)
     o->eval_every = (long)num_or(tro, "eval_every", 1000);
     o->patience = (int)num_or(tro, "patience", 0);
     o->keep_checkpoints = (int)num_or(tro, "keep_checkpoints", 2);
+    o->ema = (float)num_or(tro, "ema", 0.0);
 }
 
 typedef struct args {

@@ -1,7 +1,8 @@
 /* test_trainer.c - the trainer shared by every objective (pe_trainer.h):
  * the MLM head's gradients against central differences, BERT masking,
  * token shards (round trip, damaged files), the loop's exact resumption
- * after a kill, a non-finite loss keeping the last checkpoint, the run
+ * after a kill (with and without the weights' moving average), a
+ * non-finite loss keeping the last checkpoint, the run
  * folder's lock and refusal to overwrite a checkpoint. */
 #include <errno.h>
 #include <math.h>
@@ -295,8 +296,8 @@ static void kill_progress(const pe_trainer_progress *p, void *user)
     if (k && p->step >= k->step) raise(SIGKILL);
 }
 
-static pe_status run_mlm(const char *shards, const char *dir, int resume, long kill_step, pe_trainer_result *res,
-                         pe_error *err)
+static pe_status run_mlm_ema(const char *shards, const char *dir, int resume, long kill_step, float ema, long steps,
+                             pe_trainer_result *res, pe_error *err)
 {
     pe_tokenizer *tok = fixture_tok();
     pe_encoder_config cfg = tiny_cfg((int)pe_tokenizer_vocab_size(tok));
@@ -317,10 +318,11 @@ static pe_status run_mlm(const char *shards, const char *dir, int resume, long k
     if ((st = pe_mlm_objective_new(h, tsh, dsh, 0, &mk, &mo, err)) != PE_OK) goto done;
     pe_trainer_options o = pe_trainer_options_default();
     o.dir = dir;
-    o.steps = 12;
+    o.steps = steps;
+    o.ema = ema;
     o.batch_tokens = 64;
     o.lr = 3e-3f;
-    o.warmup = 3;
+    o.warmup = steps < 3 ? 0 : 3;
     o.schedule = PE_SCHEDULE_COSINE;
     o.accum = 2;
     o.log_every = 1;
@@ -342,6 +344,12 @@ done:
     pe_train_free(tr);
     pe_tokenizer_free(tok);
     return st;
+}
+
+static pe_status run_mlm(const char *shards, const char *dir, int resume, long kill_step, pe_trainer_result *res,
+                         pe_error *err)
+{
+    return run_mlm_ema(shards, dir, resume, kill_step, 0.0f, 12, res, err);
 }
 
 static char *slurp(const char *path)
@@ -467,6 +475,150 @@ static void test_resume_after_kill(void)
     PE_CHECK(stat(pa, &st) == 0);
 }
 
+
+/* The encoder's tensors of a safetensors file, each under prefix + its
+ * name, into one malloc'd array in the order of tr's parameters. */
+static float *load_encoder_tensors(pe_train *tr, const char *path, const char *prefix, size_t *n_out)
+{
+    const int n = pe_train_n_params(tr);
+    pe_train_param *v = calloc((size_t)n, sizeof *v);
+    char *names = calloc((size_t)n, 160);
+    size_t total = 0;
+    for (int i = 0; v && i < n; i++) {
+        pe_train_param_at(tr, i, &v[i]);
+        total += (size_t)v[i].numel;
+    }
+    float *all = malloc(total * sizeof *all);
+    pe_error err;
+    pe_status st = v && names && all ? PE_OK : PE_ERR_NOMEM;
+    size_t o = 0;
+    for (int i = 0; st == PE_OK && i < n; i++) {
+        snprintf(names + (size_t)i * 160, 160, "%s%s", prefix, v[i].name);
+        v[i].name = names + (size_t)i * 160;
+        v[i].data = all + o;
+        o += (size_t)v[i].numel;
+    }
+    if (st == PE_OK) st = pe_trainer_load_tensors(path, v, n, &err);
+    if (st != PE_OK) fprintf(stderr, "%s: %s\n", path, err.msg);
+    free(v);
+    free(names);
+    if (st != PE_OK) {
+        free(all);
+        return NULL;
+    }
+    *n_out = total;
+    return all;
+}
+
+/* The weights' moving average (pe_trainer_options.ema): its first update
+ * by hand, best/ holding the average, and its exact resumption. */
+static void test_ema(void)
+{
+    pe_tokenizer *tok = fixture_tok();
+    char shards[600], a[600], b[600], c[600], pa[700], pb[700];
+    snprintf(shards, sizeof shards, "%s/es", tmpdir);
+    snprintf(a, sizeof a, "%s/ema-a", tmpdir);
+    snprintf(b, sizeof b, "%s/ema-b", tmpdir);
+    snprintf(c, sizeof c, "%s/ema-1", tmpdir);
+    mkdir(shards, 0777);
+    PE_CHECK_EQ_INT(make_shards(shards, tok, 6), 0);
+    pe_encoder_config cfg = tiny_cfg((int)pe_tokenizer_vocab_size(tok));
+    pe_tokenizer_free(tok);
+    pe_error err;
+    pe_trainer_result ra, rb;
+    /* one update: average = d w0 + (1 - d) w1 with d = min(0.99, 2 / 11) */
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, c, 0, 0, 0.99f, 1, &ra, &err), PE_OK);
+    pe_train *tr = NULL;
+    PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 11, &tr, &err), PE_OK); /* run_mlm's start */
+    size_t n0 = 0, n1 = 0, ne = 0;
+    snprintf(pa, sizeof pa, "%s/ckpt-00000001/model.safetensors", c);
+    snprintf(pb, sizeof pb, "%s/ckpt-00000001/ema.safetensors", c);
+    float *w1 = tr ? load_encoder_tensors(tr, pa, "", &n1) : NULL, *e1 = tr ? load_encoder_tensors(tr, pb, "ema.", &ne) : NULL;
+    float *w0 = NULL;
+    if (tr) { /* the start, in the same order */
+        const int n = pe_train_n_params(tr);
+        for (int i = 0; i < n; i++) {
+            pe_train_param p;
+            pe_train_param_at(tr, i, &p);
+            n0 += (size_t)p.numel;
+        }
+        w0 = malloc(n0 * sizeof *w0);
+        size_t o = 0;
+        for (int i = 0; w0 && i < n; i++) {
+            pe_train_param p;
+            pe_train_param_at(tr, i, &p);
+            memcpy(w0 + o, p.data, (size_t)p.numel * sizeof *w0);
+            o += (size_t)p.numel;
+        }
+    }
+    PE_CHECK(w0 && w1 && e1 && n0 == n1 && n1 == ne);
+    if (w0 && w1 && e1 && n0 == n1 && n1 == ne) {
+        const float d = 2.0f / 11.0f;
+        double worst = 0, moved = 0;
+        for (size_t i = 0; i < n0; i++) {
+            double want = d * w0[i] + (1 - d) * w1[i], diff = fabs(e1[i] - want);
+            worst = diff > worst ? diff : worst;
+            moved = fabs(w1[i] - w0[i]) > moved ? fabs(w1[i] - w0[i]) : moved;
+        }
+        PE_CHECK(worst < 1e-6);
+        PE_CHECK(moved > 1e-4); /* the update moved the weights: the average differs from both */
+    }
+    free(w0);
+    free(w1);
+    free(e1);
+    pe_train_free(tr);
+    /* 12 updates, uninterrupted and killed after 10 then resumed: the same
+     * log, weights, average and best/ */
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, a, 0, 0, 0.9f, 12, &ra, &err), PE_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        run_mlm_ema(shards, b, 0, 10, 0.9f, 12, NULL, &err);
+        _exit(0);
+    }
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    PE_CHECK(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, b, 1, 0, 0.9f, 12, &rb, &err), PE_OK);
+    PE_CHECK_EQ_INT(rb.resumed_from, 8);
+    char *la = log_sans_timing(a), *lb = log_sans_timing(b);
+    PE_CHECK(la && lb && strcmp(la, lb) == 0);
+    free(la);
+    free(lb);
+    static const char *const files[] = {"ckpt-00000012/model.safetensors", "ckpt-00000012/ema.safetensors",
+                                        "best/model.safetensors"};
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        snprintf(pa, sizeof pa, "%s/%s", a, files[f]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[f]);
+        char *wa = slurp(pa), *wb = slurp(pb);
+        struct stat sa, sb;
+        PE_CHECK_MSG(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
+                         memcmp(wa, wb, (size_t)sa.st_size) == 0,
+                     "%s", files[f]);
+        free(wa);
+        free(wb);
+    }
+    /* best/ holds the average of its step, not the weights */
+    PE_CHECK(ra.best_step == 8 || ra.best_step == 12);
+    tr = NULL;
+    PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 11, &tr, &err), PE_OK);
+    snprintf(pa, sizeof pa, "%s/best/model.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/ckpt-%08ld/ema.safetensors", a, ra.best_step);
+    float *wb = tr ? load_encoder_tensors(tr, pa, "", &n0) : NULL, *eb = tr ? load_encoder_tensors(tr, pb, "ema.", &ne) : NULL;
+    snprintf(pb, sizeof pb, "%s/ckpt-%08ld/model.safetensors", a, ra.best_step);
+    float *wr = tr ? load_encoder_tensors(tr, pb, "", &n1) : NULL;
+    PE_CHECK(wb && eb && wr && n0 == ne && n0 == n1);
+    if (wb && eb && wr && n0 == ne && n0 == n1) {
+        PE_CHECK(memcmp(wb, eb, n0 * sizeof *wb) == 0);
+        PE_CHECK(memcmp(wb, wr, n0 * sizeof *wb) != 0);
+    }
+    free(wb);
+    free(eb);
+    free(wr);
+    pe_train_free(tr);
+    /* out of range */
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, c, 0, 0, 1.0f, 1, &ra, &err), PE_ERR_INVALID);
+}
 
 /* Rewrites a checkpoint in the layout of before December 2026: the head's
  * tensors (cls.*) moved out of model.safetensors into head.safetensors. */
@@ -754,6 +906,7 @@ int main(void)
     PE_RUN(test_shards);
     PE_RUN(test_resume_after_kill);
     PE_RUN(test_resume_old_layout);
+    PE_RUN(test_ema);
     PE_RUN(test_nonfinite_loss);
     PE_RUN(test_schedules);
     PE_RUN(test_sgns);

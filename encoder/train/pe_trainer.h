@@ -159,6 +159,13 @@ typedef struct pe_trainer_options {
     int patience;             /* stop after this many evaluations without a better
                                * metric (0 = never stop early) */
     int keep_checkpoints;     /* newest ckpt-* kept (2) */
+    float ema;                /* 0 (default): off; else the decay of an exponential
+                               * moving average of the weights (encoder and head),
+                               * e.g. 0.999: after update t the average moves by
+                               * 1 - min(ema, (1 + t) / (10 + t)) towards the weights.
+                               * Evaluations, early stopping and best/ use the
+                               * average; each checkpoint keeps it (ema.safetensors)
+                               * beside the weights, so a resumed run continues it */
     int resume;               /* 1: continue from the folder's latest checkpoint (0:
                                * a folder that already has one is refused) */
     const pe_tokenizer *tokenizer; /* saved with every checkpoint (NULL: none) */

@@ -47,6 +47,7 @@ pe_trainer_options pe_trainer_options_default(void)
         .eval_every = 0,
         .patience = 0,
         .keep_checkpoints = 2,
+        .ema = 0.0f,
         .resume = 0,
         .tokenizer = NULL,
         .progress = NULL,
@@ -296,6 +297,8 @@ typedef struct run {
     pe_train_param *params; /* encoder's then the head's */
     int n_params, n_enc;
     pe_adamw *opt;
+    float *ema;             /* the weights' moving average (o->ema > 0), params' order */
+    size_t ema_n;
     run_state s;
     plan pl;
     FILE *log;
@@ -353,6 +356,119 @@ static pe_status load_optim(run *r, const char *dir, pe_error *err)
     return st;
 }
 
+/* ---- the weights' moving average (o->ema) ---- */
+
+static pe_status ema_init(run *r, pe_error *err)
+{
+    r->ema_n = 0;
+    for (int i = 0; i < r->n_params; i++) r->ema_n += (size_t)r->params[i].numel;
+    if (!(r->ema = malloc((r->ema_n ? r->ema_n : 1) * sizeof *r->ema))) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    size_t o = 0;
+    for (int i = 0; i < r->n_params; i++) {
+        memcpy(r->ema + o, r->params[i].data, (size_t)r->params[i].numel * sizeof(float));
+        o += (size_t)r->params[i].numel;
+    }
+    return PE_OK;
+}
+
+/* after update `step` (1 for the first) */
+static void ema_update(run *r, long step)
+{
+    const double warm = (1.0 + (double)step) / (10.0 + (double)step);
+    const float d = (float)(r->o->ema < warm ? r->o->ema : warm), u = 1.0f - d;
+    size_t o = 0;
+    for (int i = 0; i < r->n_params; i++) {
+        const float *p = r->params[i].data;
+        float *e = r->ema + o;
+        for (long k = 0; k < r->params[i].numel; k++) e[k] = d * e[k] + u * p[k];
+        o += (size_t)r->params[i].numel;
+    }
+}
+
+/* exchanges the weights and their average (twice restores both) */
+static void ema_swap(run *r)
+{
+    size_t o = 0;
+    for (int i = 0; i < r->n_params; i++) {
+        float *p = r->params[i].data, *e = r->ema + o;
+        for (long k = 0; k < r->params[i].numel; k++) {
+            const float t = p[k];
+            p[k] = e[k];
+            e[k] = t;
+        }
+        o += (size_t)r->params[i].numel;
+    }
+}
+
+/* the average's tensors, each named "ema." + its parameter's name (names
+ * owned by *names_out) */
+static pe_status ema_tensors(run *r, pe_train_param **out, char **names_out, pe_error *err)
+{
+    pe_train_param *v = calloc((size_t)r->n_params + 1, sizeof *v);
+    char *names = malloc((size_t)r->n_params * 160 + 1);
+    if (!v || !names) {
+        free(v);
+        free(names);
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    }
+    size_t o = 0;
+    for (int i = 0; i < r->n_params; i++) {
+        v[i] = r->params[i];
+        v[i].name = names + (size_t)i * 160;
+        snprintf(names + (size_t)i * 160, 160, "ema.%s", r->params[i].name);
+        v[i].data = r->ema + o;
+        o += (size_t)r->params[i].numel;
+    }
+    *out = v;
+    *names_out = names;
+    return PE_OK;
+}
+
+/* DIR/ema.safetensors */
+static pe_status save_ema(run *r, const char *dir, pe_error *err)
+{
+    pe_train_param *v = NULL;
+    char *names = NULL;
+    pe_status st = ema_tensors(r, &v, &names, err);
+    if (st != PE_OK) return st;
+    pe_tr_st_entry *e = calloc((size_t)r->n_params + 1, sizeof *e);
+    char *path = path_join(dir, "ema.safetensors");
+    if (!e || !path) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == PE_OK && i < r->n_params; i++) {
+        e[i] = (pe_tr_st_entry){v[i].name, v[i].ndim, {0, 0}, v[i].data, (size_t)v[i].numel * sizeof(float)};
+        for (int d = 0; d < v[i].ndim && d < 2; d++) e[i].shape[d] = v[i].shape[d];
+    }
+    if (st == PE_OK) st = enc_tr_write_safetensors(path, e, r->n_params, err);
+    free(path);
+    free(e);
+    free(v);
+    free(names);
+    return st;
+}
+
+/* from DIR/ema.safetensors; a checkpoint of a run without the average
+ * starts it from the weights just restored */
+static pe_status load_ema(run *r, const char *dir, pe_error *err)
+{
+    char *path = path_join(dir, "ema.safetensors");
+    if (!path) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    pe_status st = PE_OK;
+    if (access(path, F_OK) != 0) {
+        free(r->ema);
+        r->ema = NULL;
+        st = ema_init(r, err);
+    } else {
+        pe_train_param *v = NULL;
+        char *names = NULL;
+        st = ema_tensors(r, &v, &names, err);
+        if (st == PE_OK) st = pe_trainer_load_tensors(path, v, r->n_params, err);
+        free(v);
+        free(names);
+    }
+    free(path);
+    return st;
+}
+
 static char *state_json(const run *r)
 {
     cJSON *j = cJSON_CreateObject();
@@ -386,6 +502,7 @@ static pe_status write_folder(run *r, const char *dir, const char *state_path, c
     so.labels_json = r->o->labels_json;
     pe_status st = pe_train_save(r->tr, dir, &so, err);
     if (st == PE_OK && with_optim) st = save_optim(r, dir, err);
+    if (st == PE_OK && with_optim && r->ema) st = save_ema(r, dir, err);
     if (st == PE_OK) st = write_text(state_path, state, err);
     return st;
 }
@@ -543,6 +660,7 @@ static pe_status restore(run *r, long *from, pe_error *err)
     if ((st = pe_trainer_load_tensors(p_model, r->params, r->n_enc, err)) != PE_OK) goto done;
     if (r->obj->n_params > 0 && (st = load_head(ck, p_model, r->obj, err)) != PE_OK) goto done;
     if ((st = load_optim(r, ck, err)) != PE_OK) goto done;
+    if (r->ema && (st = load_ema(r, ck, err)) != PE_OK) goto done;
     r->s.step = (long)jnum(j, "step", 0);
     r->s.epoch = (long)jnum(j, "epoch", 0);
     r->s.pos = (size_t)jnum(j, "pos", 0);
@@ -604,7 +722,18 @@ static float lr_at(const pe_trainer_options *o, long warmup, long step)
                                              : pe_lr_linear_warmup(o->lr, step, warmup, o->steps);
 }
 
+static pe_status evaluate_weights(run *r, pe_eval_result *ev, int *improved, pe_error *err);
+
+/* Evaluates (and saves best/ from) the weights' average when there is one. */
 static pe_status evaluate(run *r, pe_eval_result *ev, int *improved, pe_error *err)
+{
+    if (r->ema) ema_swap(r);
+    pe_status st = evaluate_weights(r, ev, improved, err);
+    if (r->ema) ema_swap(r);
+    return st;
+}
+
+static pe_status evaluate_weights(run *r, pe_eval_result *ev, int *improved, pe_error *err)
 {
     memset(ev, 0, sizeof *ev);
     pe_status st = r->obj->evaluate(r->obj->ctx, r->tr, ev, err);
@@ -644,9 +773,9 @@ static pe_status check_options(const pe_train *tr, const pe_objective *obj, cons
         !(o->hidden_dropout >= 0.0f && o->hidden_dropout < 1.0f) ||
         !(o->attention_dropout >= 0.0f && o->attention_dropout < 1.0f) || o->log_every < 1 ||
         o->checkpoint_every < 0 || o->eval_every < 0 || o->patience < 0 || o->keep_checkpoints < 0 ||
-        !(o->min_lr_ratio >= 0.0f && o->min_lr_ratio <= 1.0f))
-        return pe_error_set(err, PE_ERR_INVALID, "trainer: an option is out of range (steps %ld, accum %d, batch_tokens %d, lr %g, warmup %ld)",
-                            o->steps, o->accum, o->batch_tokens, (double)o->lr, o->warmup);
+        !(o->min_lr_ratio >= 0.0f && o->min_lr_ratio <= 1.0f) || !(o->ema >= 0.0f && o->ema < 1.0f))
+        return pe_error_set(err, PE_ERR_INVALID, "trainer: an option is out of range (steps %ld, accum %d, batch_tokens %d, lr %g, warmup %ld, ema %g)",
+                            o->steps, o->accum, o->batch_tokens, (double)o->lr, o->warmup, (double)o->ema);
     const int maxpos = pe_train_config(tr)->max_position;
     for (size_t i = 0; i < obj->n_examples; i++) {
         int len = obj->length(obj->ctx, i);
@@ -709,6 +838,7 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
     for (int i = 0; i < r.n_enc; i++) pe_train_param_at(tr, i, &r.params[i]);
     for (int i = 0; i < obj->n_params; i++) r.params[r.n_enc + i] = obj->params[i];
     if ((st = pe_adamw_new_params(r.params, r.n_params, &o->adamw, &r.opt, err)) != PE_OK) goto done;
+    if (o->ema > 0.0f && (st = ema_init(&r, err)) != PE_OK) goto done;
     /* a run killed while checkpointing leaves *.tmp folders */
     {
         DIR *d = opendir(o->dir);
@@ -815,6 +945,7 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
             goto done;
         }
         r.s.step++;
+        if (r.ema) ema_update(&r, r.s.step);
         last_loss = ls_all / (cnt_all > 0 ? cnt_all : 1.0);
         const double el = now_s() - t0;
         pe_eval_result ev;
@@ -871,6 +1002,7 @@ done:
     if (r.log) fclose(r.log);
     plan_free(&r.pl);
     pe_adamw_free(r.opt);
+    free(r.ema);
     free(r.params);
     free(r.dir);
     free(ids);
