@@ -97,6 +97,13 @@ grep -qE "2 more training examples of live_in_citystatecountry with one of [0-9]
 grep -q "class Q999999999 is not in" "$tmp/err" || die "train rel --swap-graph: an unknown class is not named"
 expect_rc 5 "train rel --swap-graph with a missing store" "$persona" train rel --recipe "$tmp/tag-ag.json" --init "$tmp/emb/best" --swap-graph "$tmp/nokg" --out "$tmp/relag2" --steps 5 --threads 1
 expect_rc 5 "train ner --graph with a missing store" "$persona" train ner --recipe "$tmp/tag.json" --out "$tmp/nerg2" --graph "$tmp/nokg" --threads 1
+# the weights' moving average: its checkpoints keep it, out of range is refused
+sed 's/"train": {/"train": {"ema": 0.9, /' "$tmp/tag.json" > "$tmp/tag-ema.json"
+expect_rc 0 "train rel with ema" "$persona" train rel --recipe "$tmp/tag-ema.json" --init "$tmp/emb/best" --out "$tmp/relema" --steps 12 --threads 1
+ls "$tmp"/relema/ckpt-*/ema.safetensors >/dev/null 2>&1 || die "train rel with ema: no ema.safetensors in its checkpoints"
+sed 's/"train": {/"train": {"ema": 1.5, /' "$tmp/tag.json" > "$tmp/tag-ema2.json"
+expect_rc 1 "train rel with ema 1.5" "$persona" train rel --recipe "$tmp/tag-ema2.json" --init "$tmp/emb/best" --out "$tmp/relema2" --steps 5 --threads 1
+grep -q "ema 1.5" "$tmp/err" || die "train rel with ema 1.5: the message does not name it"
 expect_rc 0 "train --help" "$persona" train --help
 grep -q "exit codes" "$tmp/out" || die "train --help lists no exit codes"
 expect_rc 2 "train with an unknown objective" "$persona" train xyz --recipe "$tmp/tag.json"
