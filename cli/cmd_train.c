@@ -49,6 +49,9 @@ static void usage(FILE *f)
             "                     relative to the recipe's folder; $PERSONA_DATA overrides it)\n"
             "  --resume           continue from the run folder's latest checkpoint\n"
             "  --steps N          override the recipe's number of updates\n"
+            "  --until N          stop after update N (with a checkpoint) while the learning\n"
+            "                     rate keeps the schedule of all the steps: --resume later\n"
+            "                     goes on as if the run had not stopped\n"
             "  --init DIR         ner/rel/tag: start from this model folder instead of the\n"
             "                     recipe's \"init\" (\"none\": a randomly initialised encoder);\n"
             "                     mlm: continue pretraining this encoder (e.g. train embed's\n"
@@ -267,7 +270,7 @@ static void trainer_opts(const cJSON *tro, pe_trainer_options *o)
 typedef struct args {
     const char *recipe, *out, *data, *what, *init, *graph, *swap_graph;
     int resume, threads, strict, shape;
-    long steps;
+    long steps, until;
 } args;
 
 /* The trainer's options: the recipe's "train", the command line's
@@ -280,6 +283,7 @@ static void run_opts(const cJSON *tro, long default_steps, const args *a, const 
     o->steps = default_steps;
     trainer_opts(tro, o);
     if (a->steps) o->steps = a->steps;
+    o->stop_after = a->until;
     o->dir = run_dir;
     o->resume = a->resume;
     o->tokenizer = tok;
@@ -991,7 +995,7 @@ done:
 int pe_cmd_train(int argc, char **argv)
 {
     args a = {0};
-    size_t steps = 0;
+    size_t steps = 0, until = 0;
     const pe_cli_opt opts[] = {
         {"--recipe", PE_CLI_STRING, &a.recipe},
         {"--out", PE_CLI_STRING, &a.out},
@@ -1003,6 +1007,7 @@ int pe_cmd_train(int argc, char **argv)
         {"--resume", PE_CLI_FLAG, &a.resume},
         {"--strict", PE_CLI_FLAG, &a.strict},
         {"--steps", PE_CLI_SIZE, &steps, .min = 1, .max = 1e15},
+        {"--until", PE_CLI_SIZE, &until, .min = 1, .max = 1e15},
         {"--threads", PE_CLI_INT, &a.threads, .min = 1, .max = 1024},
         {0}};
     const pe_cli_spec spec = {"train", usage, opts, 1, 1, exit_notes};
@@ -1010,6 +1015,7 @@ int pe_cmd_train(int argc, char **argv)
     if (prc != PE_CLI_RUN) return prc;
     a.what = argv[1];
     a.steps = (long)steps;
+    a.until = (long)until;
     if (strcmp(a.what, "mlm") && strcmp(a.what, "embed") && strcmp(a.what, "ner") && strcmp(a.what, "rel") &&
         strcmp(a.what, "tag"))
         return pe_cli_error(PE_EXIT_USAGE, "unknown objective '%s' (mlm, embed, ner, rel or tag)", a.what);

@@ -297,7 +297,7 @@ static void kill_progress(const pe_trainer_progress *p, void *user)
 }
 
 static pe_status run_mlm_ema(const char *shards, const char *dir, int resume, long kill_step, float ema, long steps,
-                             pe_trainer_result *res, pe_error *err)
+                             long until, pe_trainer_result *res, pe_error *err)
 {
     pe_tokenizer *tok = fixture_tok();
     pe_encoder_config cfg = tiny_cfg((int)pe_tokenizer_vocab_size(tok));
@@ -320,6 +320,7 @@ static pe_status run_mlm_ema(const char *shards, const char *dir, int resume, lo
     o.dir = dir;
     o.steps = steps;
     o.ema = ema;
+    o.stop_after = until;
     o.batch_tokens = 64;
     o.lr = 3e-3f;
     o.warmup = steps < 3 ? 0 : 3;
@@ -349,7 +350,7 @@ done:
 static pe_status run_mlm(const char *shards, const char *dir, int resume, long kill_step, pe_trainer_result *res,
                          pe_error *err)
 {
-    return run_mlm_ema(shards, dir, resume, kill_step, 0.0f, 12, res, err);
+    return run_mlm_ema(shards, dir, resume, kill_step, 0.0f, 12, 0, res, err);
 }
 
 static char *slurp(const char *path)
@@ -452,6 +453,28 @@ static void test_resume_after_kill(void)
              memcmp(wa, wb, (size_t)sa.st_size) == 0);
     free(wa);
     free(wb);
+    /* stopped after update 6 (--until), then resumed: the same as uninterrupted */
+    char c[600];
+    snprintf(c, sizeof c, "%s/run-until", tmpdir);
+    pe_trainer_result ru;
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, c, 0, 0, 0.0f, 12, 6, &ru, &err), PE_OK);
+    PE_CHECK_EQ_INT(ru.steps, 6);
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, c, 1, 0, 0.0f, 12, 0, &ru, &err), PE_OK);
+    PE_CHECK_EQ_INT(ru.resumed_from, 6);
+    PE_CHECK_EQ_INT(ru.steps, 12);
+    la = log_sans_timing(a);
+    lb = log_sans_timing(c);
+    PE_CHECK(la && lb && strcmp(la, lb) == 0);
+    free(la);
+    free(lb);
+    snprintf(pa, sizeof pa, "%s/ckpt-00000012/model.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/ckpt-00000012/model.safetensors", c);
+    wa = slurp(pa);
+    wb = slurp(pb);
+    PE_CHECK(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
+             memcmp(wa, wb, (size_t)sa.st_size) == 0);
+    free(wa);
+    free(wb);
     /* the saved checkpoint loads as an encoder */
     snprintf(pa, sizeof pa, "%s/best", a);
     pe_encoder *enc = NULL;
@@ -527,7 +550,7 @@ static void test_ema(void)
     pe_error err;
     pe_trainer_result ra, rb;
     /* one update: average = d w0 + (1 - d) w1 with d = min(0.99, 2 / 11) */
-    PE_CHECK_EQ_INT(run_mlm_ema(shards, c, 0, 0, 0.99f, 1, &ra, &err), PE_OK);
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, c, 0, 0, 0.99f, 1, 0, &ra, &err), PE_OK);
     pe_train *tr = NULL;
     PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 11, &tr, &err), PE_OK); /* run_mlm's start */
     size_t n0 = 0, n1 = 0, ne = 0;
@@ -569,17 +592,17 @@ static void test_ema(void)
     pe_train_free(tr);
     /* 12 updates, uninterrupted and killed after 10 then resumed: the same
      * log, weights, average and best/ */
-    PE_CHECK_EQ_INT(run_mlm_ema(shards, a, 0, 0, 0.9f, 12, &ra, &err), PE_OK);
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, a, 0, 0, 0.9f, 12, 0, &ra, &err), PE_OK);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        run_mlm_ema(shards, b, 0, 10, 0.9f, 12, NULL, &err);
+        run_mlm_ema(shards, b, 0, 10, 0.9f, 12, 0, NULL, &err);
         _exit(0);
     }
     int wst = 0;
     waitpid(pid, &wst, 0);
     PE_CHECK(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
-    PE_CHECK_EQ_INT(run_mlm_ema(shards, b, 1, 0, 0.9f, 12, &rb, &err), PE_OK);
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, b, 1, 0, 0.9f, 12, 0, &rb, &err), PE_OK);
     PE_CHECK_EQ_INT(rb.resumed_from, 8);
     char *la = log_sans_timing(a), *lb = log_sans_timing(b);
     PE_CHECK(la && lb && strcmp(la, lb) == 0);
@@ -617,7 +640,7 @@ static void test_ema(void)
     free(wr);
     pe_train_free(tr);
     /* out of range */
-    PE_CHECK_EQ_INT(run_mlm_ema(shards, c, 0, 0, 1.0f, 1, &ra, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(run_mlm_ema(shards, c, 0, 0, 1.0f, 1, 0, &ra, &err), PE_ERR_INVALID);
 }
 
 /* Rewrites a checkpoint in the layout of before December 2026: the head's

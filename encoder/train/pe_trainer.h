@@ -159,6 +159,10 @@ typedef struct pe_trainer_options {
     int patience;             /* stop after this many evaluations without a better
                                * metric (0 = never stop early) */
     int keep_checkpoints;     /* newest ckpt-* kept (2) */
+    long stop_after;          /* 0 (default): run to `steps`; else stop after this
+                               * update (with a checkpoint) while the learning-rate
+                               * schedule still spans `steps`: a later resume goes on
+                               * as if the run had not stopped */
     float ema;                /* 0 (default): off; else the decay of an exponential
                                * moving average of the weights (encoder and head),
                                * e.g. 0.999: after update t the average moves by

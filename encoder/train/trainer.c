@@ -47,6 +47,7 @@ pe_trainer_options pe_trainer_options_default(void)
         .eval_every = 0,
         .patience = 0,
         .keep_checkpoints = 2,
+        .stop_after = 0,
         .ema = 0.0f,
         .resume = 0,
         .tokenizer = NULL,
@@ -772,7 +773,7 @@ static pe_status check_options(const pe_train *tr, const pe_objective *obj, cons
         !(o->lr >= 0.0f) || !isfinite(o->lr) || o->warmup < -1 || o->warmup > o->steps || !(o->clip >= 0.0f) ||
         !(o->hidden_dropout >= 0.0f && o->hidden_dropout < 1.0f) ||
         !(o->attention_dropout >= 0.0f && o->attention_dropout < 1.0f) || o->log_every < 1 ||
-        o->checkpoint_every < 0 || o->eval_every < 0 || o->patience < 0 || o->keep_checkpoints < 0 ||
+        o->checkpoint_every < 0 || o->eval_every < 0 || o->patience < 0 || o->keep_checkpoints < 0 || o->stop_after < 0 ||
         !(o->min_lr_ratio >= 0.0f && o->min_lr_ratio <= 1.0f) || !(o->ema >= 0.0f && o->ema < 1.0f))
         return pe_error_set(err, PE_ERR_INVALID, "trainer: an option is out of range (steps %ld, accum %d, batch_tokens %d, lr %g, warmup %ld, ema %g)",
                             o->steps, o->accum, o->batch_tokens, (double)o->lr, o->warmup, (double)o->ema);
@@ -893,7 +894,7 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
     double tokens = 0.0, last_loss = NAN, gnorm = 0.0;
     int stop = 0;
     char last_ck[64] = "";
-    while (r.s.step < o->steps && !stop) {
+    while (r.s.step < o->steps && (o->stop_after <= 0 || r.s.step < o->stop_after) && !stop) {
         pe_params_zero_grad(r.params, r.n_params);
         double ls_all = 0.0, cnt_all = 0.0;
         for (int a = 0; a < o->accum; a++) {
@@ -988,7 +989,8 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
                 o->progress(&p, o->progress_user);
             }
         }
-        if ((o->checkpoint_every > 0 && r.s.step % o->checkpoint_every == 0) || r.s.step == o->steps || stop)
+        if ((o->checkpoint_every > 0 && r.s.step % o->checkpoint_every == 0) || r.s.step == o->steps || stop ||
+            r.s.step == o->stop_after)
             if ((st = checkpoint(&r, last_ck, err)) != PE_OK) goto done;
     }
     if (res) {
