@@ -3,33 +3,38 @@
 # describes, and measures it:
 #   1. the encoder's start: skip-gram word vectors of the pretraining corpus
 #      (`persona train embed`, models/mlm-small.json; kept when RUNS/sgns/best
-#      exists), or with --mlm the MLM pretraining (resumed when RUNS/mlm
-#      exists) started from those vectors;
+#      exists), then MLM pretraining from them (models/mlm-small.json, its
+#      12,000-step schedule) stopped after update N (--mlm-until, 5000 as the
+#      shipped model; resumed when RUNS/mlm exists; its checkpoint of update
+#      N is kept as RUNS/mlm-N); --no-mlm starts from the vectors alone (the
+#      start of versions 0.2 to 0.5);
 #   2. the graph store of ../shared/data/kg/subset (RUNS/kg, kept when it
 #      exists): the graph objects of the relation copies (--swap-graph);
 #   3. the NER and relation heads together (models/tagger-small.json, word
-#      shape feature) from that start; its export is RUNS/tag/model.pem;
+#      shape feature, the weights' moving average) from that start; its
+#      export is RUNS/tag/model.pem;
 #   4. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);
 #   5. with --install, copies the model to models/persona-small.pem.
-# Reads ../shared/data; long: run it under nice in the background.
-#   usage: scripts/train-model.sh [--runs DIR] [--mlm] [--mlm-steps N] [--init DIR] [--threads N] [--install]
+# Reads ../shared/data; long (the MLM part takes hours on two cores): run it
+# under nice in the background; a killed run goes on where it stopped.
+#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--init DIR] [--threads N] [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${PERSONA_RUNS:-../runs}
-mlm=0
-mlm_steps=""
+mlm=1
+mlm_until=5000
 install=0
 init=""
 threads=$(nproc)
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
-    --mlm) mlm=1; shift ;;
-    --mlm-steps) mlm=1; mlm_steps="--steps $2"; shift 2 ;;
+    --no-mlm) mlm=0; shift ;;
+    --mlm-until) mlm=1; mlm_until=$2; shift 2 ;;
     --init) init=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --install) install=1; shift ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
     *) echo "train-model.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -42,10 +47,17 @@ if [ -z "$init" ]; then
   [ -d "$runs/sgns/best" ] || $persona train embed --recipe models/mlm-small.json --out "$runs/sgns" --threads 1
   init="$runs/sgns/best"
   if [ $mlm = 1 ]; then
-    resume="--init $init"
-    [ -f "$runs/mlm/latest" ] && resume=--resume
-    $persona train mlm --recipe models/mlm-small.json --out "$runs/mlm" $resume $mlm_steps --threads "$threads"
-    init="$runs/mlm/best"
+    ck=$(printf "ckpt-%08d" "$mlm_until")
+    if [ ! -d "$runs/mlm-$mlm_until" ]; then
+      resume="--init $init"
+      [ -f "$runs/mlm/latest" ] && resume=--resume
+      if [ ! -d "$runs/mlm/$ck" ]; then
+        $persona train mlm --recipe models/mlm-small.json --out "$runs/mlm" $resume --until "$mlm_until" --threads "$threads"
+      fi
+      [ -d "$runs/mlm/$ck" ] || { echo "train-model.sh: $runs/mlm has no $ck (it went past update $mlm_until and pruned it)" >&2; exit 1; }
+      cp -r "$runs/mlm/$ck" "$runs/mlm-$mlm_until"
+    fi
+    init="$runs/mlm-$mlm_until"
   fi
 fi
 if [ ! -d "$runs/kg" ]; then
