@@ -367,6 +367,21 @@ static char *slurp(const char *path)
     return s;
 }
 
+/* 1 when dir_a/rel and dir_b/rel exist and hold the same bytes. */
+static int same_file(const char *dir_a, const char *dir_b, const char *rel)
+{
+    char pa[700], pb[700];
+    snprintf(pa, sizeof pa, "%s/%s", dir_a, rel);
+    snprintf(pb, sizeof pb, "%s/%s", dir_b, rel);
+    char *wa = slurp(pa), *wb = slurp(pb);
+    struct stat sa, sb;
+    int same = wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
+               memcmp(wa, wb, (size_t)sa.st_size) == 0;
+    free(wa);
+    free(wb);
+    return same;
+}
+
 /* The log without the timing fields (tokens, tokens_per_s), which differ. */
 static char *log_sans_timing(const char *dir)
 {
@@ -436,23 +451,9 @@ static void test_resume_after_kill(void)
     if (la && lb && strcmp(la, lb) != 0) fprintf(stderr, "uninterrupted:\n%s\nresumed:\n%s\n", la, lb);
     free(la);
     free(lb);
-    char pa[700], pb[700];
-    snprintf(pa, sizeof pa, "%s/ckpt-00000012/model.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/ckpt-00000012/model.safetensors", b);
-    char *wa = slurp(pa), *wb = slurp(pb);
-    struct stat sa, sb;
-    PE_CHECK(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
-             memcmp(wa, wb, (size_t)sa.st_size) == 0);
-    free(wa);
-    free(wb);
-    snprintf(pa, sizeof pa, "%s/ckpt-00000012/optim.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/ckpt-00000012/optim.safetensors", b);
-    wa = slurp(pa);
-    wb = slurp(pb);
-    PE_CHECK(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
-             memcmp(wa, wb, (size_t)sa.st_size) == 0);
-    free(wa);
-    free(wb);
+    char pa[700];
+    PE_CHECK(same_file(a, b, "ckpt-00000012/model.safetensors"));
+    PE_CHECK(same_file(a, b, "ckpt-00000012/optim.safetensors"));
     /* stopped after update 6 (--until), then resumed: the same as uninterrupted */
     char c[600];
     snprintf(c, sizeof c, "%s/run-until", tmpdir);
@@ -467,14 +468,7 @@ static void test_resume_after_kill(void)
     PE_CHECK(la && lb && strcmp(la, lb) == 0);
     free(la);
     free(lb);
-    snprintf(pa, sizeof pa, "%s/ckpt-00000012/model.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/ckpt-00000012/model.safetensors", c);
-    wa = slurp(pa);
-    wb = slurp(pb);
-    PE_CHECK(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
-             memcmp(wa, wb, (size_t)sa.st_size) == 0);
-    free(wa);
-    free(wb);
+    PE_CHECK(same_file(a, c, "ckpt-00000012/model.safetensors"));
     /* the saved checkpoint loads as an encoder */
     snprintf(pa, sizeof pa, "%s/best", a);
     pe_encoder *enc = NULL;
@@ -610,17 +604,7 @@ static void test_ema(void)
     free(lb);
     static const char *const files[] = {"ckpt-00000012/model.safetensors", "ckpt-00000012/ema.safetensors",
                                         "best/model.safetensors"};
-    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
-        snprintf(pa, sizeof pa, "%s/%s", a, files[f]);
-        snprintf(pb, sizeof pb, "%s/%s", b, files[f]);
-        char *wa = slurp(pa), *wb = slurp(pb);
-        struct stat sa, sb;
-        PE_CHECK_MSG(wa && wb && stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_size == sb.st_size &&
-                         memcmp(wa, wb, (size_t)sa.st_size) == 0,
-                     "%s", files[f]);
-        free(wa);
-        free(wb);
-    }
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) PE_CHECK_MSG(same_file(a, b, files[f]), "%s", files[f]);
     /* best/ holds the average of its step, not the weights */
     PE_CHECK(ra.best_step == 8 || ra.best_step == 12);
     tr = NULL;
