@@ -543,7 +543,8 @@ done:
 /* ---- heads: ner and rel ---- */
 
 /* Reads the CoNLL files of a list [{"path", "type_map", "o_prefix",
- * "missing_types"}, ...] (or plain strings) into one corpus. */
+ * "missing_types", "repeat"}, ...] (or plain strings) into one corpus;
+ * "repeat": N counts a file's sentences N times. */
 static int read_ner_list(const cJSON *list, const char *data_dir, const char *const *types, int n_types, int strict,
                          pe_ner_corpus **out)
 {
@@ -573,9 +574,21 @@ static int read_ner_list(const cJSON *list, const char *data_dir, const char *co
         if (ro.missing_types && ro.missing_types[0])
             fprintf(stderr, "persona: %s: its O words are trained as O or %s (types it does not annotate)\n", p,
                     ro.missing_types);
+        const double repeat = cJSON_IsString(it) ? 1.0 : num_or(it, "repeat", 1.0);
+        if (!(repeat >= 1.0 && repeat <= 100.0) || repeat != (double)(int)repeat) {
+            fprintf(stderr, "persona: %s: \"repeat\" must be a whole number from 1 to 100\n", p);
+            free(path);
+            return PE_EXIT_FAIL;
+        }
         pe_ner_corpus *c = NULL;
         pe_status st = pe_ner_corpus_read(path, &ro, &c, &err);
+        if (st == PE_OK && repeat > 1.0) {
+            if ((st = pe_ner_corpus_repeat(c, (int)repeat, &err)) == PE_OK)
+                fprintf(stderr, "persona: %s: each sentence counted %d times (%zu in all)\n", p, (int)repeat,
+                        pe_ner_corpus_count(c));
+        }
         if (st != PE_OK) {
+            pe_ner_corpus_free(c);
             free(path);
             return pe_cli_fail(st, "%s", err.msg);
         }

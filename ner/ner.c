@@ -248,9 +248,10 @@ size_t pe_ner_corpus_prefixed_o(const pe_ner_corpus *c)
     return c ? c->prefixed_o : 0;
 }
 
-pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_error *err)
+/* Appends copies of the first n sentences of other to c (other may be c). */
+static pe_status append_first(pe_ner_corpus *c, const pe_ner_corpus *other, size_t n, pe_error *err)
 {
-    for (size_t i = 0; i < other->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         pe_ner_sentence s = {0};
         int cap = 0;
         for (int w = 0; w < other->s[i].n; w++)
@@ -264,6 +265,20 @@ pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_
         }
     }
     return PE_OK;
+}
+
+pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_error *err)
+{
+    return append_first(c, other, other->n, err);
+}
+
+pe_status pe_ner_corpus_repeat(pe_ner_corpus *c, int times, pe_error *err)
+{
+    if (times < 1) return pe_error_set(err, PE_ERR_INVALID, "ner: repeat %d times (1 or more)", times);
+    const size_t n = c->n;
+    pe_status st = PE_OK;
+    for (int k = 1; st == PE_OK && k < times; k++) st = append_first(c, c, n, err);
+    return st;
 }
 
 /* ---- labels ---- */

@@ -107,6 +107,10 @@ PE_API const char *pe_ner_corpus_first_problem(const pe_ner_corpus *c);
 PE_API size_t pe_ner_corpus_prefixed_o(const pe_ner_corpus *c);
 /* Appends other's sentences (copies). */
 PE_API pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *other, pe_error *err);
+/* Makes c hold each of its sentences `times` times (1: unchanged), to
+ * weigh one training file more than another. PE_ERR_INVALID for times < 1,
+ * PE_ERR_NOMEM. */
+PE_API pe_status pe_ner_corpus_repeat(pe_ner_corpus *c, int times, pe_error *err);
 
 /* ---- labels ---- */
 

@@ -183,6 +183,20 @@ static void test_ner_reader(void)
     PE_CHECK_EQ_STR(u->tags[1], "B-person");
     PE_CHECK_EQ_STR(u->tags[2], "O");
     PE_CHECK_EQ_INT(pe_ner_corpus_prefixed_o(c), 3); /* not the skipped sentence's @carl */
+    /* repeat: each sentence 3 times, in order, as copies */
+    PE_CHECK_EQ_INT(pe_ner_corpus_repeat(c, 0, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_ner_corpus_repeat(c, 1, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 2);
+    PE_CHECK_EQ_INT(pe_ner_corpus_repeat(c, 3, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 6);
+    for (size_t i = 2; i < pe_ner_corpus_count(c); i++) {
+        const pe_ner_sentence *a = pe_ner_corpus_get(c, i % 2), *b = pe_ner_corpus_get(c, i);
+        PE_CHECK(a->n == b->n && a->words != b->words);
+        for (int w = 0; a->n == b->n && w < a->n; w++) {
+            PE_CHECK_EQ_STR(a->words[w], b->words[w]);
+            PE_CHECK_EQ_STR(a->tags[w], b->tags[w]);
+        }
+    }
     pe_ner_corpus_free(c);
 }
 

@@ -97,6 +97,14 @@ grep -qE "2 more training examples of live_in_citystatecountry with one of [0-9]
 grep -q "class Q999999999 is not in" "$tmp/err" || die "train rel --swap-graph: an unknown class is not named"
 expect_rc 5 "train rel --swap-graph with a missing store" "$persona" train rel --recipe "$tmp/tag-ag.json" --init "$tmp/emb/best" --swap-graph "$tmp/nokg" --out "$tmp/relag2" --steps 5 --threads 1
 expect_rc 5 "train ner --graph with a missing store" "$persona" train ner --recipe "$tmp/tag.json" --out "$tmp/nerg2" --graph "$tmp/nokg" --threads 1
+# "repeat" on a training file counts its sentences N times; 0 is refused
+sed 's|"train": \[{"path": "ner/tiny.conll",|"train": [{"path": "ner/tiny.conll", "repeat": 3,|' "$tmp/tag.json" > "$tmp/tag-rep.json"
+expect_rc 0 "train ner with repeat 3" "$persona" train ner --recipe "$tmp/tag-rep.json" --init "$tmp/emb/best" --out "$tmp/nerrep" --steps 12 --threads 1
+grep -q "each sentence counted 3 times (9 in all)" "$tmp/err" || { die "train ner with repeat: no count"; cat "$tmp/err" >&2; }
+grep -q "9 training sentences" "$tmp/err" || die "train ner with repeat: the sentences were not repeated"
+sed 's|"train": \[{"path": "ner/tiny.conll",|"train": [{"path": "ner/tiny.conll", "repeat": 0,|' "$tmp/tag.json" > "$tmp/tag-rep0.json"
+expect_rc 1 "train ner with repeat 0" "$persona" train ner --recipe "$tmp/tag-rep0.json" --init "$tmp/emb/best" --out "$tmp/nerrep0" --steps 4 --threads 1
+grep -q '"repeat" must be' "$tmp/err" || die "train ner with repeat 0: not named"
 # the weights' moving average: its checkpoints keep it, out of range is refused
 sed 's/"train": {/"train": {"ema": 0.9, /' "$tmp/tag.json" > "$tmp/tag-ema.json"
 expect_rc 0 "train rel with ema" "$persona" train rel --recipe "$tmp/tag-ema.json" --init "$tmp/emb/best" --out "$tmp/relema" --steps 12 --threads 1
