@@ -298,8 +298,9 @@ typedef struct run {
     pe_train_param *params; /* encoder's then the head's */
     int n_params, n_enc;
     pe_adamw *opt;
-    float *ema;             /* the weights' moving average (o->ema > 0), params' order */
-    size_t ema_n;
+    pe_train_param *ema;    /* the weights' moving average (o->ema > 0), params' order */
+    float *ema_arena;
+    char *ema_names;
     run_state s;
     plan pl;
     FILE *log;
@@ -359,15 +360,26 @@ static pe_status load_optim(run *r, const char *dir, pe_error *err)
 
 /* ---- the weights' moving average (o->ema) ---- */
 
+/* r->ema: one tensor per parameter, named "ema." + its name, in one arena
+ * (r->ema_arena, r->ema_names), starting as the weights. */
 static pe_status ema_init(run *r, pe_error *err)
 {
-    r->ema_n = 0;
-    for (int i = 0; i < r->n_params; i++) r->ema_n += (size_t)r->params[i].numel;
-    if (!(r->ema = malloc((r->ema_n ? r->ema_n : 1) * sizeof *r->ema))) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    size_t total = 0;
+    for (int i = 0; i < r->n_params; i++) total += (size_t)r->params[i].numel;
+    r->ema = calloc((size_t)r->n_params + 1, sizeof *r->ema);
+    r->ema_names = malloc((size_t)r->n_params * 160 + 1);
+    r->ema_arena = malloc((total ? total : 1) * sizeof *r->ema_arena);
+    if (!r->ema || !r->ema_names || !r->ema_arena) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     size_t o = 0;
     for (int i = 0; i < r->n_params; i++) {
-        memcpy(r->ema + o, r->params[i].data, (size_t)r->params[i].numel * sizeof(float));
-        o += (size_t)r->params[i].numel;
+        pe_train_param *e = &r->ema[i];
+        *e = r->params[i];
+        e->name = r->ema_names + (size_t)i * 160;
+        snprintf(r->ema_names + (size_t)i * 160, 160, "ema.%s", r->params[i].name);
+        e->data = r->ema_arena + o;
+        e->grad = NULL;
+        memcpy(e->data, r->params[i].data, (size_t)e->numel * sizeof(float));
+        o += (size_t)e->numel;
     }
     return PE_OK;
 }
@@ -377,73 +389,40 @@ static void ema_update(run *r, long step)
 {
     const double warm = (1.0 + (double)step) / (10.0 + (double)step);
     const float d = (float)(r->o->ema < warm ? r->o->ema : warm), u = 1.0f - d;
-    size_t o = 0;
     for (int i = 0; i < r->n_params; i++) {
         const float *p = r->params[i].data;
-        float *e = r->ema + o;
+        float *e = r->ema[i].data;
         for (long k = 0; k < r->params[i].numel; k++) e[k] = d * e[k] + u * p[k];
-        o += (size_t)r->params[i].numel;
     }
 }
 
 /* exchanges the weights and their average (twice restores both) */
 static void ema_swap(run *r)
 {
-    size_t o = 0;
     for (int i = 0; i < r->n_params; i++) {
-        float *p = r->params[i].data, *e = r->ema + o;
+        float *p = r->params[i].data, *e = r->ema[i].data;
         for (long k = 0; k < r->params[i].numel; k++) {
             const float t = p[k];
             p[k] = e[k];
             e[k] = t;
         }
-        o += (size_t)r->params[i].numel;
     }
-}
-
-/* the average's tensors, each named "ema." + its parameter's name (names
- * owned by *names_out) */
-static pe_status ema_tensors(run *r, pe_train_param **out, char **names_out, pe_error *err)
-{
-    pe_train_param *v = calloc((size_t)r->n_params + 1, sizeof *v);
-    char *names = malloc((size_t)r->n_params * 160 + 1);
-    if (!v || !names) {
-        free(v);
-        free(names);
-        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    }
-    size_t o = 0;
-    for (int i = 0; i < r->n_params; i++) {
-        v[i] = r->params[i];
-        v[i].name = names + (size_t)i * 160;
-        snprintf(names + (size_t)i * 160, 160, "ema.%s", r->params[i].name);
-        v[i].data = r->ema + o;
-        o += (size_t)r->params[i].numel;
-    }
-    *out = v;
-    *names_out = names;
-    return PE_OK;
 }
 
 /* DIR/ema.safetensors */
 static pe_status save_ema(run *r, const char *dir, pe_error *err)
 {
-    pe_train_param *v = NULL;
-    char *names = NULL;
-    pe_status st = ema_tensors(r, &v, &names, err);
-    if (st != PE_OK) return st;
     pe_tr_st_entry *e = calloc((size_t)r->n_params + 1, sizeof *e);
     char *path = path_join(dir, "ema.safetensors");
-    if (!e || !path) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    pe_status st = e && path ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     for (int i = 0; st == PE_OK && i < r->n_params; i++) {
-        e[i] = (pe_tr_st_entry){v[i].name, v[i].ndim, {0, 0}, v[i].data, (size_t)v[i].numel * sizeof(float)};
-        for (int d = 0; d < v[i].ndim && d < 2; d++) e[i].shape[d] = v[i].shape[d];
+        const pe_train_param *v = &r->ema[i];
+        e[i] = (pe_tr_st_entry){v->name, v->ndim, {0, 0}, v->data, (size_t)v->numel * sizeof(float)};
+        for (int d = 0; d < v->ndim && d < 2; d++) e[i].shape[d] = v->shape[d];
     }
     if (st == PE_OK) st = enc_tr_write_safetensors(path, e, r->n_params, err);
     free(path);
     free(e);
-    free(v);
-    free(names);
     return st;
 }
 
@@ -454,18 +433,10 @@ static pe_status load_ema(run *r, const char *dir, pe_error *err)
     char *path = path_join(dir, "ema.safetensors");
     if (!path) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     pe_status st = PE_OK;
-    if (access(path, F_OK) != 0) {
-        free(r->ema);
-        r->ema = NULL;
-        st = ema_init(r, err);
-    } else {
-        pe_train_param *v = NULL;
-        char *names = NULL;
-        st = ema_tensors(r, &v, &names, err);
-        if (st == PE_OK) st = pe_trainer_load_tensors(path, v, r->n_params, err);
-        free(v);
-        free(names);
-    }
+    if (access(path, F_OK) == 0) st = pe_trainer_load_tensors(path, r->ema, r->n_params, err);
+    else
+        for (int i = 0; i < r->n_params; i++)
+            memcpy(r->ema[i].data, r->params[i].data, (size_t)r->params[i].numel * sizeof(float));
     free(path);
     return st;
 }
@@ -1005,6 +976,8 @@ done:
     plan_free(&r.pl);
     pe_adamw_free(r.opt);
     free(r.ema);
+    free(r.ema_arena);
+    free(r.ema_names);
     free(r.params);
     free(r.dir);
     free(ids);
