@@ -11,34 +11,18 @@ static int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
 static int is_alpha(int c) { return (c >= 'a' && c <= 'z') || is_upper(c); }
 static int is_alnum(int c) { return is_alpha(c) || is_digit(c); }
 static int is_local(int c) { return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'; }
-static int is_label(int c) { return is_alnum(c) || c == '-'; }
 
 #define AT(i) ((i) < len ? (unsigned char)s[i] : 0)
 
-/* local@domain.tld starting at i (a local part that starts here). */
+/* local@domain.tld starting at i (a local part that starts here; the
+ * domain as pe_text_domain_len reads it). */
 static size_t match_email(const char *s, size_t len, size_t i)
 {
     size_t j = i;
     while (j < len && is_local(AT(j))) j++;
     if (j == i || AT(j) != '@') return 0;
-    size_t k = j + 1, labels = 0, last_start = k, end = 0;
-    for (;;) {
-        size_t st = k;
-        while (k < len && is_label(AT(k))) k++;
-        if (k == st) break;
-        labels++;
-        last_start = st;
-        end = k;
-        if (AT(k) == '.' && is_label(AT(k + 1))) {
-            k++;
-            continue;
-        }
-        break;
-    }
-    if (labels < 2 || end - last_start < 2) return 0;
-    for (size_t t = last_start; t < end; t++)
-        if (!is_alpha(AT(t))) return 0;
-    return end - i;
+    const size_t d = pe_text_domain_len(s, len, j + 1);
+    return d ? j + 1 + d - i : 0;
 }
 
 static size_t match_ipv4(const char *s, size_t len, size_t i)

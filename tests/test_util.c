@@ -157,6 +157,20 @@ static void test_fold(void)
     PE_CHECK(pe_text_fold("a\xff", 2, &st) == NULL && st == PE_ERR_UTF8);
 }
 
+static void test_domain(void)
+{
+    const char *t = "mail.example.org/x";
+    PE_CHECK_EQ_INT(pe_text_domain_len(t, strlen(t), 0), 16);
+    PE_CHECK_EQ_INT(pe_text_domain_len(t, strlen(t), 5), 11);     /* example.org */
+    const char *u = "bob@m\xc3\xbcnchen.de.";                   /* a non-ASCII label; the final dot is not part of it */
+    PE_CHECK_EQ_INT(pe_text_domain_len(u, strlen(u), 4), 11);
+    const char *no[] = {"3.14", "a.b", "example", "x.c1", ".org", "a..org", "a.-"};
+    for (size_t k = 0; k < sizeof no / sizeof no[0]; k++)
+        PE_CHECK_EQ_INT(pe_text_domain_len(no[k], strlen(no[k]), 0), 0);
+    PE_CHECK_EQ_INT(pe_text_domain_len("a.org", 3, 0), 0); /* len bounds it: "a.o" */
+    PE_CHECK_EQ_INT(pe_text_domain_len(NULL, 0, 0), 0);
+}
+
 int main(void)
 {
     if (!pe_test_tmpdir(g_tmp, sizeof g_tmp, "pe_test_util")) return 1;
@@ -166,6 +180,7 @@ int main(void)
     PE_RUN(test_sha256);
     PE_RUN(test_normalize);
     PE_RUN(test_fold);
+    PE_RUN(test_domain);
     pe_test_rm_rf(g_tmp);
     PE_TEST_EXIT();
 }

@@ -194,6 +194,15 @@ PE_API pe_status pe_file_write(const char *path, const void *const *parts, const
  * string (free it with pe_free), or NULL with *st set (PE_ERR_UTF8, PE_ERR_NOMEM). */
 PE_API char *pe_text_fold(const char *s, size_t len, pe_status *st);
 
+/* The length of the domain name that starts at byte i of s (len bytes),
+ * or 0: labels of ASCII letters, digits, '-' and non-ASCII bytes joined by
+ * single dots, at least one dot, and a last label of two or more letters
+ * (ASCII or non-ASCII bytes). "mail.example.org/x" -> 16; "3.14", "a.b",
+ * "example" -> 0. The one definition of a domain for the masking of
+ * e-mail addresses (personastore) and the machine-text rule of the token
+ * heads. */
+PE_API size_t pe_text_domain_len(const char *s, size_t len, size_t i);
+
 /* Monotonic clock in seconds, for progress and benchmarks. */
 PE_API double pe_now(void);
 

@@ -119,3 +119,34 @@ char *pe_text_fold(const char *s, size_t len, pe_status *st)
     if (st) *st = PE_OK;
     return (char *)folded;
 }
+
+static int domain_char(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c == '-' || c >= 0x80;
+}
+
+size_t pe_text_domain_len(const char *s, size_t len, size_t i)
+{
+    if (!s) return 0;
+    size_t j = i, last = i;
+    int dots = 0;
+    for (;;) {
+        size_t k = j;
+        while (k < len && domain_char((unsigned char)s[k])) k++;
+        if (k == j) return 0; /* an empty label */
+        last = j;
+        j = k;
+        if (j + 1 < len && s[j] == '.' && domain_char((unsigned char)s[j + 1])) {
+            dots++;
+            j++;
+            continue;
+        }
+        break;
+    }
+    if (dots == 0 || j - last < 2) return 0;
+    for (size_t k = last; k < j; k++) {
+        const unsigned char c = (unsigned char)s[k];
+        if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80)) return 0;
+    }
+    return j - i;
+}

@@ -1082,35 +1082,6 @@ pe_status pe_tag_words_of(const pe_encoding *e, pe_tag_words *w, pe_error *err)
 /* ---- machine text (web and e-mail addresses, user handles) ---- */
 
 static int mt_alnum(unsigned char c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80; }
-static int mt_alpha(unsigned char c) { return ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80; }
-
-/* 1 when s[i..] starts a domain name (labels of letters, digits and '-'
- * joined by dots, at least one dot, a last label of 2 or more letters);
- * *end receives the byte after it. */
-static int mt_domain(const char *s, size_t len, size_t i, size_t *end)
-{
-    int dots = 0;
-    size_t last = i; /* start of the last label */
-    size_t j = i;
-    for (;;) {
-        size_t k = j;
-        while (k < len && (mt_alnum((unsigned char)s[k]) || s[k] == '-')) k++;
-        if (k == j) return 0; /* an empty label */
-        last = j;
-        j = k;
-        if (j + 1 < len && s[j] == '.' && mt_alnum((unsigned char)s[j + 1])) {
-            dots++;
-            j++;
-            continue;
-        }
-        break;
-    }
-    if (dots == 0 || j - last < 2) return 0;
-    for (size_t k = last; k < j; k++)
-        if (!mt_alpha((unsigned char)s[k])) return 0;
-    *end = j;
-    return 1;
-}
 
 /* The machine ranges of one chunk s (len bytes, no space): web and e-mail
  * addresses make the whole chunk one range; handles their own. Calls
@@ -1125,10 +1096,10 @@ static int mt_ranges(const char *s, size_t len, int handles, void (*mark)(void *
         else if ((c | 32) == 'w' && (i == 0 || !mt_alnum((unsigned char)s[i - 1])) && i + 4 <= len &&
                  (s[i + 1] | 32) == 'w' && (s[i + 2] | 32) == 'w' && s[i + 3] == '.')
             whole = 1;
-        else if (c == '@' && i > 0 && mt_alnum((unsigned char)s[i - 1]) && mt_domain(s, len, i + 1, &e))
+        else if (c == '@' && i > 0 && mt_alnum((unsigned char)s[i - 1]) && pe_text_domain_len(s, len, i + 1) > 0)
             whole = 1; /* e-mail address */
         else if (mt_alnum(c) && (i == 0 || (!mt_alnum((unsigned char)s[i - 1]) && s[i - 1] != '.' && s[i - 1] != '-')) &&
-                 mt_domain(s, len, i, &e) && e < len && s[e] == '/')
+                 (e = pe_text_domain_len(s, len, i)) > 0 && i + e < len && s[i + e] == '/')
             whole = 1; /* a domain name and a path */
     }
     if (whole) {
