@@ -858,6 +858,20 @@ const char *pe_rel_relation_name(const pe_rel *r, int i)
     return i >= 0 && i < r->n_rel ? r->rel[i] : NULL;
 }
 
+/* Keeps the triples whose object holds a word with a letter or digit
+ * (has_text[w]: word w does), dropping objects of punctuation alone;
+ * returns how many are kept (in order, at the front of t). */
+static int keep_text_objects(pe_rel_triple *t, int n, const unsigned char *has_text)
+{
+    int k = 0;
+    for (int q = 0; q < n; q++) {
+        int text = 0;
+        for (int w = t[q].obj_start; w < t[q].obj_end; w++) text |= has_text[w];
+        if (text) t[k++] = t[q];
+    }
+    return k;
+}
+
 pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words, pe_rel_triple **t, int *n,
                                pe_error *err)
 {
@@ -868,7 +882,7 @@ pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words,
     pe_status st = pe_tag_encode_words(pe_encoder_tokenizer(r->enc), words, n_words, 1 << 30, &ids, &len, &first, err);
     if (st != PE_OK) return st;
     const int T = len - 2;
-    unsigned char *ws = calloc((size_t)T + 1, 1);
+    unsigned char *ws = calloc((size_t)(T > n_words ? T : n_words) + 1, 1); /* word starts, then the words with text */
     int32_t *lab = malloc(((size_t)T + 1) * sizeof *lab), *wl = malloc(((size_t)n_words + 1) * sizeof *wl);
     float *cf = malloc(((size_t)T + 1) * sizeof *cf), *wc = malloc(((size_t)n_words + 1) * sizeof *wc);
     if (!ws || !lab || !wl || !cf || !wc) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -887,13 +901,8 @@ pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words,
         st = pe_rel_decode(wl, wc, n_words, r->n_rel, t, n, err);
     }
     if (st == PE_OK) { /* nor punctuation alone */
-        int k = 0;
-        for (int q = 0; q < *n; q++) {
-            int text = 0;
-            for (int w = (*t)[q].obj_start; w < (*t)[q].obj_end; w++) text |= pe_tag_text_has_alnum(words[w], strlen(words[w]));
-            if (text) (*t)[k++] = (*t)[q];
-        }
-        *n = k;
+        for (int w = 0; w < n_words; w++) ws[w] = (unsigned char)pe_tag_text_has_alnum(words[w], strlen(words[w]));
+        *n = keep_text_objects(*t, *n, ws);
     }
     free(ids);
     free(first);
@@ -955,10 +964,8 @@ static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e,
         st = pe_rel_decode(wl, wc, nw, r->n_rel, &t, &nt, err);
     }
     if (st == PE_OK) { /* nor punctuation alone */
-        int k = 0;
-        for (int q = 0; q < nt; q++)
-            if (pe_tag_text_has_alnum(text + ws[t[q].obj_start], we[t[q].obj_end - 1] - ws[t[q].obj_start])) t[k++] = t[q];
-        nt = k;
+        for (int w = 0; w < nw; w++) inert[w] = (unsigned char)pe_tag_text_has_alnum(text + ws[w], we[w] - ws[w]);
+        nt = keep_text_objects(t, nt, inert);
     }
     free(inert);
     if (st == PE_OK && nt > 0) {
