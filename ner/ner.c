@@ -645,6 +645,31 @@ void pe_ner_scores_clear(pe_ner_scores *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The rules on predicted word tags (pe_ner_tag_words and the training
+ * scorer): words of web and e-mail addresses and user handles are O
+ * (confidence 1), and a mention of punctuation alone is none. */
+static void word_rules(const char *const *words, int n_words, const char **tags, float *conf)
+{
+    for (int w = 0; w < n_words; w++)
+        if (pe_tag_text_machine(words[w], strlen(words[w]), 1)) {
+            tags[w] = "O";
+            if (conf) conf[w] = 1.0f;
+        }
+    for (int w = 0; w < n_words;) {
+        if (tags[w][0] == 'O') {
+            w++;
+            continue;
+        }
+        int w2 = w + 1, text = pe_tag_text_has_alnum(words[w], strlen(words[w]));
+        while (w2 < n_words && tags[w2][0] == 'I' && !strcmp(tags[w2] + 2, tags[w] + 2)) {
+            text |= pe_tag_text_has_alnum(words[w2], strlen(words[w2]));
+            w2++;
+        }
+        for (int k = w; !text && k < w2; k++) tags[k] = "O";
+        w = w2;
+    }
+}
+
 /* ---- the scorer used while training ---- */
 
 struct pe_ner_scorer {
@@ -714,6 +739,7 @@ pe_status pe_ner_scorer_score(void *user, const pe_tag_data *dev, const int32_t 
             int lab = t >= 0 ? pred[i][t] : 0;
             pv[i][w] = lab >= 0 && lab < s->n_labels ? s->labels[lab] : "O";
         }
+        word_rules((const char *const *)x->words, x->n, pv[i], NULL);
         /* an I- after O is read as a start, as conlleval does */
     }
     pe_ner_scores sc;
@@ -860,23 +886,10 @@ pe_status pe_ner_tag_words(pe_ner *n, const char *const *words, int n_words, con
     }
     for (int w = 0; st == PE_OK && w < n_words; w++) {
         int t = first[w];
-        int machine = pe_tag_text_machine(words[w], strlen(words[w]), 1);
-        tags[w] = t >= 1 && !machine ? n->labels[lab[t - 1]] : "O";
-        if (conf) conf[w] = t >= 1 && !machine ? cf[t - 1] : 1.0f;
+        tags[w] = t >= 1 ? n->labels[lab[t - 1]] : "O";
+        if (conf) conf[w] = t >= 1 ? cf[t - 1] : 1.0f;
     }
-    for (int w = 0; st == PE_OK && w < n_words;) { /* a mention of punctuation alone is none */
-        if (tags[w][0] == 'O') {
-            w++;
-            continue;
-        }
-        int w2 = w + 1, text = pe_tag_text_has_alnum(words[w], strlen(words[w]));
-        while (w2 < n_words && tags[w2][0] == 'I' && !strcmp(tags[w2] + 2, tags[w] + 2)) {
-            text |= pe_tag_text_has_alnum(words[w2], strlen(words[w2]));
-            w2++;
-        }
-        for (int k = w; !text && k < w2; k++) tags[k] = "O";
-        w = w2;
-    }
+    if (st == PE_OK) word_rules(words, n_words, tags, conf);
     free(ids);
     free(first);
     free(ws);

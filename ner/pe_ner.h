@@ -193,7 +193,10 @@ PE_API void pe_ner_scores_clear(pe_ner_scores *s);
 
 /* A pe_tag_scorer for pe_tag_objective_new over a corpus's examples made
  * by pe_ner_add_examples (the same corpus, tokenizer and max_len): its
- * metric is micro F1 ("f1"); extras precision, recall, macro_f1. */
+ * metric is micro F1 ("f1"); extras precision, recall, macro_f1. The
+ * predicted tags go through the same rules as pe_ner_tag_words (machine
+ * text O, no mention of punctuation alone), so that training's development
+ * F1 is what persona eval ner reports for the same decoding. */
 typedef struct pe_ner_scorer pe_ner_scorer;
 PE_API pe_status pe_ner_scorer_new(const pe_ner_corpus *dev, const pe_tokenizer *tok, const char *const *labels,
                             int n_labels, int max_len, pe_ner_scorer **out, pe_error *err);

@@ -283,6 +283,47 @@ static void test_machine_text(void)
     PE_CHECK(tw.n > 12);
     pe_tag_words_clear(&tw);
     pe_encoding_free(e);
+
+    /* training's development scorer applies the same rules: every token
+     * predicted B-PER, so only "Ann" is a mention ("!" is punctuation
+     * alone, the address and the handle are machine text) */
+    char path[600];
+    snprintf(path, sizeof path, "%s/machine.conll", tmpdir);
+    FILE *f = fopen(path, "w");
+    PE_CHECK(f != NULL);
+    if (f) {
+        fputs("Ann\tB-PER\n!\tO\nwww.x.com\tO\n@bob\tO\n\n", f);
+        fclose(f);
+    }
+    static const char *const types[] = {"PER"};
+    pe_ner_corpus *c = NULL;
+    char **labels = NULL;
+    int nl = 0;
+    pe_tag_data *d = NULL;
+    pe_ner_scorer *sc = NULL;
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(path, NULL, &c, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_labels_make(types, 1, &labels, &nl, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_tag_data_new(&d, &err), PE_OK);
+    if (c && d && labels) {
+        PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, 0, d, NULL, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_ner_scorer_new(c, tok, (const char *const *)labels, nl, 64, &sc, &err), PE_OK);
+    }
+    if (sc && pe_tag_data_count(d) == 1) {
+        pe_tag_example ex = pe_tag_data_get(d, 0);
+        int32_t pred[64];
+        for (int t = 0; t < 64; t++) pred[t] = 1; /* B-PER */
+        const int32_t *pp[1] = {pred};
+        PE_CHECK(ex.len <= 64);
+        pe_eval_result r;
+        memset(&r, 0, sizeof r);
+        PE_CHECK_EQ_INT(pe_ner_scorer_score(sc, d, pp, NULL, &r, &err), PE_OK);
+        PE_CHECK_NEAR(r.metric, 1.0, 1e-9); /* without the rules: precision 1/4 */
+        PE_CHECK_NEAR(r.extra[0], 1.0, 1e-9);
+    }
+    pe_ner_scorer_free(sc);
+    pe_tag_data_free(d);
+    pe_ner_labels_free(labels, nl);
+    pe_ner_corpus_free(c);
     pe_tokenizer_free(tok);
 }
 
