@@ -7,7 +7,12 @@
  *
  *   pe_bench_persona --data valid_both_original_final_annotated.txt
  *                    [--model persona-small.pem] [--db KG] [--limit DIALOGUES]
- *                    [--threads N] [--out section.md]
+ *                    [--threads N] [--out section.md] [--trace FILE]
+ *
+ * --trace FILE: one JSON line per persona pair and system, for error
+ * analysis: {"system", "user", "attribute", "value", "entity", "ok"} for
+ * each predicted pair, and "ok": null with "gold": true for each gold pair
+ * no prediction matched.
  *
  * File format: dialogues, each a block of "your persona: TEXT<TAB>[triple]"
  * and "partner's persona: ..." lines, then utterances "N<TAB>TEXT<TAB>[triple]...".
@@ -28,6 +33,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "pe_encoder.h"
 #include "pe_fusion.h"
@@ -245,6 +252,7 @@ static size_t baseline(const char *t, pe_fusion_triple *out, size_t cap)
 /* ---- one system over all speakers ---- */
 
 static pe_linker *g_linker; /* the entity linker on the graph (as enrich uses it) */
+static FILE *g_trace;       /* --trace: the pairs, scored */
 static pe_encoder *g_enc;   /* the model, for one encoder pass serving both heads */
 static pe_ner *g_ner;       /* its NER head, NULL when it has none */
 #define ENCODE_BATCH 32     /* messages per encoder pass, as persona enrich (cli/cmd_enrich.c) */
@@ -267,6 +275,28 @@ static double cpu_now(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* One --trace line: ok 1 or 0 for a predicted pair, -1 for a missed gold one. */
+static void trace_pair(const char *system, const char *user, const char *attribute, const char *value,
+                       const char *entity, int ok)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "system", system);
+    cJSON_AddStringToObject(o, "user", user);
+    cJSON_AddStringToObject(o, "attribute", attribute);
+    cJSON_AddStringToObject(o, "value", value ? value : "");
+    if (entity) cJSON_AddStringToObject(o, "entity", entity);
+    if (ok < 0) {
+        cJSON_AddNullToObject(o, "ok");
+        cJSON_AddTrueToObject(o, "gold");
+    } else {
+        cJSON_AddBoolToObject(o, "ok", ok);
+    }
+    char *j = cJSON_PrintUnformatted(o);
+    if (j) fprintf(g_trace, "%s\n", j);
+    free(j);
+    cJSON_Delete(o);
 }
 
 static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_kg_reader *kr, const char *model_id,
@@ -416,8 +446,12 @@ static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_k
             }
             if (ok) res->tp++;
             else res->fp++;
+            if (g_trace) trace_pair(name, sp[s].user, a->attribute, a->value, a->entity, ok);
         }
-        for (size_t g = 0; g < sp[s].n_gold; g++) res->fn += !hit[g];
+        for (size_t g = 0; g < sp[s].n_gold; g++) {
+            res->fn += !hit[g];
+            if (g_trace && !hit[g]) trace_pair(name, sp[s].user, sp[s].gold[g].attribute, sp[s].gold[g].value, NULL, -1);
+        }
         free(hit);
         pe_ps_attr_list_free(l);
     }
@@ -435,7 +469,7 @@ static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_k
 
 int main(int argc, char **argv)
 {
-    const char *data = NULL, *model = NULL, *db = NULL, *out = NULL;
+    const char *data = NULL, *model = NULL, *db = NULL, *out = NULL, *trace = NULL;
     size_t limit = (size_t)-1;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
@@ -445,14 +479,19 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--trace") && i + 1 < argc) trace = argv[++i];
         else {
-            fprintf(stderr, "usage: pe_bench_persona --data FILE [--model PEM] [--db KG] [--limit N] [--threads N] [--out FILE]\n");
+            fprintf(stderr, "usage: pe_bench_persona --data FILE [--model PEM] [--db KG] [--limit N] [--threads N] [--out FILE] [--trace FILE]\n");
             return 2;
         }
     }
     if (!data) {
         fprintf(stderr, "pe_bench_persona: --data FILE is required\n");
         return 2;
+    }
+    if (trace && !(g_trace = fopen(trace, "w"))) {
+        fprintf(stderr, "pe_bench_persona: cannot write %s\n", trace);
+        return 1;
     }
     size_t n = 0, n_msgs = 0, n_gold = 0;
     speaker *sp = read_data(data, limit, &n, &n_msgs);
@@ -559,5 +598,9 @@ int main(int argc, char **argv)
         free(sp[i].utt);
     }
     free(sp);
+    if (g_trace && fclose(g_trace) != 0) {
+        fprintf(stderr, "pe_bench_persona: cannot write %s\n", trace);
+        return 1;
+    }
     return 0;
 }

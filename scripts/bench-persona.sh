@@ -4,21 +4,24 @@
 # lexical-pattern baseline through the same fusion, F1 against the gold
 # persona triples, enrich throughput (messages/s) and peak memory. Writes the
 # "Personas end to end" section of docs/BENCHMARKS.md.
-#   usage: scripts/bench-persona.sh [--model PEM] [--db KG] [--limit DIALOGUES] [--no-write]
+#   usage: scripts/bench-persona.sh [--model PEM] [--db KG] [--limit DIALOGUES] [--no-write] [--trace FILE]
+# --trace FILE: every persona pair of both systems, scored, one JSON line each
+# (pe_bench_persona --trace), for error analysis.
 # Without --model: the shipped model (models/persona-small.pem). Without --db:
 # the demo graph (data/demo), imported into a temporary store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=../shared/data/persona/personachat/valid_both_original_final_annotated.txt
 model=models/persona-small.pem
-db= limit= write=1
+db= limit= write=1 trace=()
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=$2; shift 2 ;;
     --db) db=$2; shift 2 ;;
     --limit) limit="--limit $2"; shift 2 ;;
     --no-write) write=0; shift ;;
-    *) echo "usage: $0 [--model PEM] [--db KG] [--limit DIALOGUES] [--no-write]" >&2; exit 2 ;;
+    --trace) trace=(--trace "$2"); shift 2 ;;
+    *) echo "usage: $0 [--model PEM] [--db KG] [--limit DIALOGUES] [--no-write] [--trace FILE]" >&2; exit 2 ;;
   esac
 done
 [ -f "$data" ] || { echo "bench-persona: $data is absent (../shared/data): nothing to measure" >&2; exit 0; }
@@ -37,7 +40,7 @@ margs=()
 if [ -f "$model" ]; then margs=(--model "$model" --threads 2); else
   echo "bench-persona: no model at $model: the baseline only" >&2; fi
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
-build/bench/pe_bench_persona --data "$data" --db "$db" $limit "${margs[@]}" --out "$tmp/table.md" >/dev/null
+build/bench/pe_bench_persona --data "$data" --db "$db" $limit "${margs[@]}" "${trace[@]}" --out "$tmp/table.md" >/dev/null
 shape=
 if [ ${#margs[@]} = 0 ]; then
   # Throughput only: a model of the shipped architecture (models/mlm-small.json:
