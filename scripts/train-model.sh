@@ -4,8 +4,9 @@
 #   1. the encoder's start: skip-gram word vectors of the pretraining corpus
 #      (`persona train embed`, models/mlm-small.json; kept when RUNS/sgns/best
 #      exists), then MLM pretraining from them (models/mlm-small.json, its
-#      12,000-step schedule) stopped after update N (--mlm-until, 5000 as the
-#      shipped model; resumed when RUNS/mlm exists; its checkpoint of update
+#      12,000-step schedule) stopped after update N (--mlm-until; 12000, the
+#      whole schedule, as the shipped model 0.7; 0.6 used 5000; resumed
+#      when RUNS/mlm exists; its checkpoint of update
 #      N is kept as RUNS/mlm-N); --no-mlm starts from the vectors alone (the
 #      start of versions 0.2 to 0.5);
 #   2. the graph store of ../shared/data/kg/subset (RUNS/kg, kept when it
@@ -22,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${PERSONA_RUNS:-../runs}
 mlm=1
-mlm_until=5000
+mlm_until=12000
 install=0
 init=""
 threads=$(nproc)
