@@ -360,6 +360,13 @@ static pe_status load_optim(run *r, const char *dir, pe_error *err)
 
 /* ---- the weights' moving average (o->ema) ---- */
 
+/* the average restarts as the weights */
+static void ema_from_weights(run *r)
+{
+    for (int i = 0; i < r->n_params; i++)
+        memcpy(r->ema[i].data, r->params[i].data, (size_t)r->params[i].numel * sizeof(float));
+}
+
 /* r->ema: one tensor per parameter, named "ema." + its name, in one arena
  * (r->ema_arena, r->ema_names), starting as the weights. */
 static pe_status ema_init(run *r, pe_error *err)
@@ -378,9 +385,9 @@ static pe_status ema_init(run *r, pe_error *err)
         snprintf(r->ema_names + (size_t)i * 160, 160, "ema.%s", r->params[i].name);
         e->data = r->ema_arena + o;
         e->grad = NULL;
-        memcpy(e->data, r->params[i].data, (size_t)e->numel * sizeof(float));
         o += (size_t)e->numel;
     }
+    ema_from_weights(r);
     return PE_OK;
 }
 
@@ -434,9 +441,7 @@ static pe_status load_ema(run *r, const char *dir, pe_error *err)
     if (!path) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     pe_status st = PE_OK;
     if (access(path, F_OK) == 0) st = pe_trainer_load_tensors(path, r->ema, r->n_params, err);
-    else
-        for (int i = 0; i < r->n_params; i++)
-            memcpy(r->ema[i].data, r->params[i].data, (size_t)r->params[i].numel * sizeof(float));
+    else ema_from_weights(r);
     free(path);
     return st;
 }
