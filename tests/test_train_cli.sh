@@ -100,7 +100,7 @@ expect_rc 5 "train ner --graph with a missing store" "$persona" train ner --reci
 # "repeat" on a training file counts its sentences N times; 0 is refused
 sed 's|"train": \[{"path": "ner/tiny.conll",|"train": [{"path": "ner/tiny.conll", "repeat": 3,|' "$tmp/tag.json" > "$tmp/tag-rep.json"
 expect_rc 0 "train ner with repeat 3" "$persona" train ner --recipe "$tmp/tag-rep.json" --init "$tmp/emb/best" --out "$tmp/nerrep" --steps 12 --threads 1
-grep -q "each sentence counted 3 times (9 in all)" "$tmp/err" || { die "train ner with repeat: no count"; cat "$tmp/err" >&2; }
+grep -q "each sentence counted 3 times (9 in all)" "$tmp/err" || { cat "$tmp/err" >&2; die "train ner with repeat: no count"; }
 grep -q "9 training sentences" "$tmp/err" || die "train ner with repeat: the sentences were not repeated"
 sed 's|"train": \[{"path": "ner/tiny.conll",|"train": [{"path": "ner/tiny.conll", "repeat": 0,|' "$tmp/tag.json" > "$tmp/tag-rep0.json"
 expect_rc 1 "train ner with repeat 0" "$persona" train ner --recipe "$tmp/tag-rep0.json" --init "$tmp/emb/best" --out "$tmp/nerrep0" --steps 4 --threads 1
