@@ -882,7 +882,7 @@ pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words,
     pe_status st = pe_tag_encode_words(pe_encoder_tokenizer(r->enc), words, n_words, 1 << 30, &ids, &len, &first, err);
     if (st != PE_OK) return st;
     const int T = len - 2;
-    unsigned char *ws = calloc((size_t)(T > n_words ? T : n_words) + 1, 1); /* word starts, then the words with text */
+    unsigned char *ws = calloc((size_t)(T > n_words ? T : n_words) + 1, 1); /* word starts, then has_text */
     int32_t *lab = malloc(((size_t)T + 1) * sizeof *lab), *wl = malloc(((size_t)n_words + 1) * sizeof *wl);
     float *cf = malloc(((size_t)T + 1) * sizeof *cf), *wc = malloc(((size_t)n_words + 1) * sizeof *wc);
     if (!ws || !lab || !wl || !cf || !wc) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -901,8 +901,9 @@ pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words,
         st = pe_rel_decode(wl, wc, n_words, r->n_rel, t, n, err);
     }
     if (st == PE_OK) { /* nor punctuation alone */
-        for (int w = 0; w < n_words; w++) ws[w] = (unsigned char)pe_tag_text_has_alnum(words[w], strlen(words[w]));
-        *n = keep_text_objects(*t, *n, ws);
+        unsigned char *has_text = ws; /* the word starts are used: the buffer is free */
+        for (int w = 0; w < n_words; w++) has_text[w] = (unsigned char)pe_tag_text_has_alnum(words[w], strlen(words[w]));
+        *n = keep_text_objects(*t, *n, has_text);
     }
     free(ids);
     free(first);
@@ -964,8 +965,9 @@ static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e,
         st = pe_rel_decode(wl, wc, nw, r->n_rel, &t, &nt, err);
     }
     if (st == PE_OK) { /* nor punctuation alone */
-        for (int w = 0; w < nw; w++) inert[w] = (unsigned char)pe_tag_text_has_alnum(text + ws[w], we[w] - ws[w]);
-        nt = keep_text_objects(t, nt, inert);
+        unsigned char *has_text = inert; /* the machine marks are used: the buffer is free */
+        for (int w = 0; w < nw; w++) has_text[w] = (unsigned char)pe_tag_text_has_alnum(text + ws[w], we[w] - ws[w]);
+        nt = keep_text_objects(t, nt, has_text);
     }
     free(inert);
     if (st == PE_OK && nt > 0) {
