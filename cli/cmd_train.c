@@ -64,6 +64,11 @@ static void usage(FILE *f)
             "                     (required with it; the model does not need it to run)\n"
             "  --shape            ner, tag: train the NER head with the word-shape feature\n"
             "                     (capitals; also the recipe's \"ner\": {\"shape\": true})\n"
+            "  --case-types       ner, rel, tag: the encoder reads each word's letter case as\n"
+            "                     its token type (lower, capitalised, upper, mixed), which a\n"
+            "                     lower-casing vocabulary hides; an initial model without\n"
+            "                     them gets 4 token types, the new ones copies of type 0\n"
+            "                     (also the recipe's \"model\": {\"case_types\": true})\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --strict           ner/rel: the first malformed data line is fatal (else such\n"
             "                     lines are skipped, counted and the first one named)\n");
@@ -269,7 +274,7 @@ static void trainer_opts(const cJSON *tro, pe_trainer_options *o)
 
 typedef struct args {
     const char *recipe, *out, *data, *what, *init, *graph, *swap_graph;
-    int resume, threads, strict, shape;
+    int resume, threads, strict, shape, case_types;
     long steps, until;
 } args;
 
@@ -307,7 +312,7 @@ static int n_special_ids(const pe_tokenizer *tok)
 
 /* The encoder at init (a model folder or file) on the CPU and its training
  * copy. Returns an exit code. */
-static int open_init(const char *init, const args *a, pe_encoder **enc, pe_train **tr)
+static int open_init(const char *init, const args *a, int case_types, pe_encoder **enc, pe_train **tr)
 {
     if (!file_exists(init)) {
         fprintf(stderr,
@@ -321,8 +326,17 @@ static int open_init(const char *init, const args *a, pe_encoder **enc, pe_train
     eo.threads = a->threads;
     pe_error err;
     pe_status st = pe_encoder_load(init, &eo, enc, &err);
-    if (st == PE_OK) st = pe_train_new_from_encoder(*enc, tr, &err);
+    if (st == PE_OK)
+        st = case_types ? pe_train_new_from_encoder_case_types(*enc, tr, &err) : pe_train_new_from_encoder(*enc, tr, &err);
     return st == PE_OK ? PE_EXIT_OK : pe_cli_fail(st, "%s", err.msg);
+}
+
+/* Examples for tr: with its case types when it has them. */
+static pe_status tag_data_new(pe_tag_data **d, const pe_train *tr, pe_error *err)
+{
+    pe_status st = pe_tag_data_new(d, err);
+    if (st == PE_OK) pe_tag_data_set_case_types(*d, pe_train_config(tr)->case_types);
+    return st;
 }
 
 static int on_sgns_progress(uint64_t done, uint64_t total, void *user)
@@ -467,7 +481,7 @@ static int run_mlm(const recipe *r, const args *a)
         goto done;
     }
     if (a->init && strcmp(a->init, "none") != 0) { /* MLM on from an encoder (e.g. train embed's best/) */
-        if ((rc = open_init(a->init, a, &init_enc, &tr)) != PE_EXIT_OK) goto done;
+        if ((rc = open_init(a->init, a, 0, &init_enc, &tr)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;
         const pe_tokenizer *it = pe_encoder_tokenizer(init_enc);
         if (!it || pe_tokenizer_vocab_size(it) != pe_tokenizer_vocab_size(tok)) {
@@ -787,8 +801,9 @@ static int run_heads(const recipe *r, const args *a)
     pe_trainer_set_threads(a->threads);
     /* the encoder: pretrained, or new */
     const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
+    const int case_types = a->case_types || cJSON_IsTrue(obj_get(obj_get(r->root, "model"), "case_types"));
     if (init) {
-        if ((rc = open_init(init, a, &enc, &tr)) != PE_EXIT_OK) goto done;
+        if ((rc = open_init(init, a, case_types, &enc, &tr)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;
         tok = pe_encoder_tokenizer(enc);
         if (!tok) {
@@ -812,6 +827,10 @@ static int run_heads(const recipe *r, const args *a)
         tok = tok_own;
         const cJSON *model = obj_get(r->root, "model");
         pe_encoder_config cfg = model_config(model, tok, 128);
+        if (case_types) {
+            cfg.case_types = 1;
+            if (cfg.type_vocab < PE_N_CASES) cfg.type_vocab = PE_N_CASES;
+        }
         if ((st = pe_train_new_random(&cfg, seed, &tr, &err)) != PE_OK) {
             rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
@@ -851,7 +870,7 @@ static int run_heads(const recipe *r, const args *a)
         }
         size_t cut = 0, cut2 = 0;
         if ((st = pe_ner_labels_make((const char *const *)types, n_types, &nlab, &n_nlab, &err)) != PE_OK ||
-            (st = pe_tag_data_new(&ntd, &err)) != PE_OK || (st = pe_tag_data_new(&ndd, &err)) != PE_OK ||
+            (st = tag_data_new(&ntd, tr, &err)) != PE_OK || (st = tag_data_new(&ndd, tr, &err)) != PE_OK ||
             (st = pe_ner_add_examples(ntrain, tok, (const char *const *)nlab, n_nlab, max_len, kr, use, ntd, &cut, &err)) !=
                 PE_OK ||
             (st = pe_ner_add_examples(ndev, tok, (const char *const *)nlab, n_nlab, max_len, kr, use, ndd, &cut2, &err)) !=
@@ -888,7 +907,7 @@ static int run_heads(const recipe *r, const args *a)
         }
         free(tp);
         free(dp);
-        if (st != PE_OK || (st = pe_tag_data_new(&rtd, &err)) != PE_OK || (st = pe_tag_data_new(&rdd, &err)) != PE_OK ||
+        if (st != PE_OK || (st = tag_data_new(&rtd, tr, &err)) != PE_OK || (st = tag_data_new(&rdd, tr, &err)) != PE_OK ||
             (st = pe_rel_add_examples(rtrain, tok, max_len, rtd, &err)) != PE_OK ||
             (st = pe_rel_add_examples(rdev, tok, max_len, rdd, &err)) != PE_OK) {
             rc = pe_cli_fail(st, "%s", err.msg);
@@ -1017,6 +1036,7 @@ int pe_cmd_train(int argc, char **argv)
         {"--graph", PE_CLI_STRING, &a.graph},
         {"--swap-graph", PE_CLI_STRING, &a.swap_graph},
         {"--shape", PE_CLI_FLAG, &a.shape},
+        {"--case-types", PE_CLI_FLAG, &a.case_types},
         {"--resume", PE_CLI_FLAG, &a.resume},
         {"--strict", PE_CLI_FLAG, &a.strict},
         {"--steps", PE_CLI_SIZE, &steps, .min = 1, .max = 1e15},

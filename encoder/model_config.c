@@ -41,6 +41,16 @@ pe_status enc_config_from_json(const void *cjson_obj, const char *what, pe_encod
     PE_TRY(st, get_int(o, "intermediate_size", what, 1, 1 << 16, &c.intermediate, err));
     PE_TRY(st, get_int(o, "max_position_embeddings", what, 1, 1 << 16, &c.max_position, err));
     PE_TRY(st, get_int(o, "type_vocab_size", what, 1, 1 << 16, &c.type_vocab, err));
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(o, "persona_case_types");
+    if (ct) {
+        if (!cJSON_IsBool(ct))
+            return pe_error_set(err, PE_ERR_INVALID, "%s: field \"persona_case_types\" must be true or false", what);
+        c.case_types = cJSON_IsTrue(ct);
+        if (c.case_types && c.type_vocab < PE_N_CASES)
+            return pe_error_set(err, PE_ERR_INVALID,
+                                "%s: \"persona_case_types\" needs type_vocab_size >= %d (it is %d)", what, PE_N_CASES,
+                                c.type_vocab);
+    }
     if (c.hidden % c.heads != 0)
         return pe_error_set(err, PE_ERR_INVALID, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
                             what, c.hidden, c.heads);
@@ -95,6 +105,7 @@ void *enc_config_to_json(const pe_encoder_config *cfg)
              cJSON_AddNumberToObject(o, "type_vocab_size", cfg->type_vocab) &&
              cJSON_AddNumberToObject(o, "layer_norm_eps", short_float(cfg->layer_norm_eps)) &&
              cJSON_AddStringToObject(o, "hidden_act", "gelu");
+    if (ok && cfg->case_types) ok = cJSON_AddBoolToObject(o, "persona_case_types", 1) != NULL;
     if (!ok) {
         cJSON_Delete(o);
         return NULL;

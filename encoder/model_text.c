@@ -11,6 +11,24 @@ pe_encoder_encode_options pe_encoder_encode_options_default(void)
     return o;
 }
 
+void pe_encoding_case_types(const pe_encoding *e, const char *text, int32_t *types)
+{
+    const size_t T = e->len;
+    for (size_t t = 0; t < T;) {
+        size_t u = t + 1;
+        const int32_t w = e->word_ids[t];
+        if (w < 0 || e->seq_ids[t] != 0) {
+            types[t] = 0;
+            t = u;
+            continue;
+        }
+        while (u < T && e->word_ids[u] == w && e->seq_ids[u] == 0) u++;
+        const size_t a = e->offsets[t].start, b = e->offsets[u - 1].end;
+        const int c = b > a ? pe_text_case(text + a, b - a) : PE_CASE_LOWER;
+        for (; t < u; t++) types[t] = c;
+    }
+}
+
 void pe_encoder_result_free(pe_encoder_result *r)
 {
     if (!r) return;
@@ -90,6 +108,8 @@ pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *texts, con
     }
     for (int i = 0; i < n; i++) {
         memcpy(ids + r->offsets[i], r->encodings[i]->ids, (size_t)lengths[i] * sizeof *ids);
+        if (g->case_types) /* the types the encoder reads are the encoding's */
+            pe_encoding_case_types(r->encodings[i], texts[i], r->encodings[i]->type_ids);
         memcpy(types + r->offsets[i], r->encodings[i]->type_ids, (size_t)lengths[i] * sizeof *types);
     }
     st = pe_encoder_forward(enc, ids, types, lengths, n, o.layer, h);

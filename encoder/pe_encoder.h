@@ -57,7 +57,9 @@
  *   "config":    {"vocab_size", "hidden_size", "num_hidden_layers",
  *                 "num_attention_heads", "intermediate_size",
  *                 "max_position_embeddings", "type_vocab_size" (integers),
- *                 "layer_norm_eps" (number), "hidden_act": "gelu"}
+ *                 "layer_norm_eps" (number), "hidden_act": "gelu",
+ *                 "persona_case_types" (bool, optional: see
+ *                 pe_encoder_config.case_types)}
  *                 (Hugging Face config.json names)
  *   "tokenizer": {"vocab": [token strings, id = index],
  *                 "do_lower_case": bool, "strip_accents": bool,
@@ -119,6 +121,13 @@ typedef struct pe_encoder_config {
     int intermediate;     /* I */
     int max_position;     /* P: longest sequence */
     int type_vocab;       /* Y: token types (segments) */
+    int case_types;       /* 1: a token's type is the letter case of its word
+                           * (pe_text_case: lower, capitalised, upper, mixed;
+                           * added specials 0), so that an encoder whose
+                           * vocabulary lower-cases sees the capitals; needs
+                           * Y >= PE_N_CASES and single texts (no pairs).
+                           * config.json "persona_case_types" (Hugging Face
+                           * ignores it: there, pass the types by hand) */
     float layer_norm_eps;
     int has_pooler;       /* 1 when the weights include the pooler */
 } pe_encoder_config;
@@ -286,6 +295,14 @@ typedef struct pe_encoder_result {
 PE_API pe_status pe_encoder_encode_texts(pe_encoder *enc, const char *const *texts, const size_t *lens, int n,
                                   const pe_encoder_encode_options *opts, pe_encoder_result **out);
 PE_API void pe_encoder_result_free(pe_encoder_result *r); /* NULL is a no-op */
+
+/* The case types of an encoding of text alone (pe_encoder_config.case_types):
+ * types[t] (e->len) is pe_text_case of the word of token t (the bytes from
+ * the start of its word's first token to the end of its last), 0 for a token
+ * of no word (added specials, padding) or of a second text. types may be
+ * e->type_ids. pe_encoder_encode_texts applies it by itself; a caller that
+ * runs pe_encoder_forward on such a model passes these types. */
+PE_API void pe_encoding_case_types(const pe_encoding *e, const char *text, int32_t *types);
 
 /* ---- More than one thread ---- */
 

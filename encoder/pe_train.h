@@ -75,6 +75,11 @@ typedef struct pe_train pe_train;
  * the call and may be freed after). Errors: PE_ERR_NOMEM, PE_ERR_INVALID
  * (NULL argument). On failure *out is NULL. */
 PE_API pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_error *err);
+/* The same, switched to case types (pe_encoder_config.case_types) when
+ * enc has none: the token-type embedding grows to PE_N_CASES rows, each
+ * new row a copy of row 0, so that the copy computes on lower-case text
+ * what enc computes. An encoder that has them is copied as it is. */
+PE_API pe_status pe_train_new_from_encoder_case_types(const pe_encoder *enc, pe_train **out, pe_error *err);
 /* A new encoder of architecture cfg initialised as Hugging Face does:
  * weights and embeddings N(0, 0.02), biases 0, LayerNorm weight 1 and bias
  * 0, from a seeded generator (the same seed gives the same weights). The

@@ -109,6 +109,9 @@ static pe_status check_config(const pe_encoder_config *g, pe_error *err)
                             "positions %d, types %d)",
                             g->vocab_size, g->hidden, g->layers, g->heads, g->intermediate, g->max_position,
                             g->type_vocab);
+    if (g->case_types && g->type_vocab < PE_N_CASES)
+        return pe_error_set(err, PE_ERR_INVALID, "train: case types need %d token types (the config has %d)", PE_N_CASES,
+                            g->type_vocab);
     /* every tensor and the whole set below 2^40 floats */
     double total = ((double)g->vocab_size + g->max_position + g->type_vocab) * g->hidden +
                    (double)g->layers * (4.0 * g->hidden * g->hidden + 2.0 * g->hidden * g->intermediate);
@@ -151,15 +154,20 @@ static pe_status alloc_train(const pe_encoder_config *cfg, int pooler, pe_train 
     return PE_OK;
 }
 
-pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_error *err)
+static pe_status from_encoder(const pe_encoder *enc, int case_types, pe_train **out, pe_error *err)
 {
     if (!out) return pe_error_set(err, PE_ERR_INVALID, "train: NULL output");
     *out = NULL;
     if (!enc) return pe_error_set(err, PE_ERR_INVALID, "train: NULL encoder");
     const pe_encoder_config *g = &enc->cfg;
+    pe_encoder_config gc = *g; /* the copy's architecture */
+    if (case_types && !g->case_types) {
+        gc.case_types = 1;
+        if (gc.type_vocab < PE_N_CASES) gc.type_vocab = PE_N_CASES;
+    }
     pe_train *tr;
     pe_status st;
-    PE_TRY(st, alloc_train(g, g->has_pooler && enc->w.pooler_w && enc->w.pooler_b, &tr, err));
+    PE_TRY(st, alloc_train(&gc, g->has_pooler && enc->w.pooler_w && enc->w.pooler_b, &tr, err));
     const size_t C = (size_t)g->hidden, I = (size_t)g->intermediate;
     const pe_encoder_weights *s = &enc->w;
     pe_tr_weights *d = &tr->w;
@@ -167,6 +175,7 @@ pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_er
     CP(d->word, s->word_emb, (size_t)g->vocab_size * C);
     CP(d->pos, s->pos_emb, (size_t)g->max_position * C);
     CP(d->type, s->type_emb, (size_t)g->type_vocab * C);
+    for (int y = g->type_vocab; y < gc.type_vocab; y++) CP(d->type + (size_t)y * C, s->type_emb, C); /* new: row 0 */
     CP(d->ln_g, s->emb_ln_g, C);
     CP(d->ln_b, s->emb_ln_b, C);
     for (int l = 0; l < g->layers; l++) {
@@ -192,6 +201,16 @@ pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_er
 #undef CP
     *out = tr;
     return PE_OK;
+}
+
+pe_status pe_train_new_from_encoder(const pe_encoder *enc, pe_train **out, pe_error *err)
+{
+    return from_encoder(enc, 0, out, err);
+}
+
+pe_status pe_train_new_from_encoder_case_types(const pe_encoder *enc, pe_train **out, pe_error *err)
+{
+    return from_encoder(enc, 1, out, err);
 }
 
 /* splitmix64 + Box-Muller: reproducible N(0, 1) draws for the initialiser. */

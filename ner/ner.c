@@ -399,17 +399,7 @@ pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words, int n
 
 int pe_ner_word_shape(const char *w)
 {
-    int letters = 0, upper = 0, first_upper = 0;
-    for (const unsigned char *p = (const unsigned char *)w; *p; p++) {
-        if (!isalpha(*p) || *p >= 0x80) continue;
-        if (letters == 0) first_upper = isupper(*p) != 0;
-        letters++;
-        upper += isupper(*p) != 0;
-    }
-    if (upper == 0) return PE_NER_SHAPE_LOWER;
-    if (upper == letters && letters >= 2) return PE_NER_SHAPE_UPPER;
-    if (upper == 1 && first_upper && letters >= 2) return PE_NER_SHAPE_CAPITALISED;
-    return PE_NER_SHAPE_MIXED;
+    return pe_text_case(w, strlen(w));
 }
 
 int pe_ner_feature_count(int use)
@@ -514,7 +504,8 @@ pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, c
             }
             if (use) word_feats_to_tokens(first, s->n, len, wf, tf, 0);
             if (cut && truncated) (*truncated)++;
-            if (st == PE_OK) st = pe_tag_data_add(data, ids, lab, tf, len, err);
+            if (st == PE_OK)
+                st = pe_tag_data_add_words(data, ids, lab, tf, len, (const char *const *)s->words, s->n, first, err);
         }
         free(ids);
         free(first);
@@ -882,7 +873,10 @@ pe_status pe_ner_tag_words(pe_ner *n, const char *const *words, int n_words, con
     if (st == PE_OK) {
         for (int w = 0; w < n_words; w++)
             if (first[w] >= 1) ws[first[w] - 1] = 1;
-        if (T > 0) st = pe_token_head_run(n->enc, n->head, ids + 1, ws, tf, T, lab, cf, err);
+        int32_t *tt = NULL;
+        if (T > 0) st = pe_token_types_of_words(n->enc, words, n_words, first, len, &tt, err);
+        if (st == PE_OK && T > 0) st = pe_token_head_run(n->enc, n->head, ids + 1, ws, tf, tt, T, lab, cf, err);
+        free(tt);
     }
     for (int w = 0; st == PE_OK && w < n_words; w++) {
         int t = first[w];
@@ -944,7 +938,12 @@ static pe_status extract_impl(pe_ner *n, const char *text, const pe_encoding *e,
         free(words);
         free(wf);
     }
-    if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(n->enc, n->head, e->ids, tw.word_start, tf, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && !hidden) {
+        int32_t *tt = NULL;
+        st = pe_token_types_of_encoding(n->enc, e, text, &tt, err);
+        if (st == PE_OK) st = pe_token_head_run(n->enc, n->head, e->ids, tw.word_start, tf, tt, T, lab, cf, err);
+        free(tt);
+    }
     if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label_words(n->head, hidden, pe_token_head_n_feat(n->head) ? tf : NULL, T, tw.word_start, lab, cf, err);
     /* word tags -> mentions; words of web or e-mail addresses and user
      * handles are O, and a mention of punctuation alone is none */

@@ -142,11 +142,18 @@ PE_API pe_status pe_ner_graph_features(pe_kg_reader *r, const char *const *words
  * feature above, the word's shape (its capitals, which the encoder cannot
  * see since the tokenizer lower-cases), or both. The head's feature count
  * says which: PE_NER_N_FEAT (graph), PE_NER_N_SHAPE (shape) or their
- * product (both: id = graph + PE_NER_N_FEAT * shape). Shapes: no capital
- * letter; capitalised (the first letter is the only capital); all capitals
- * (two letters or more); mixed (any other, "iPhone", "McDonald", "A").
- * ASCII letters only are looked at. */
-enum { PE_NER_SHAPE_LOWER = 0, PE_NER_SHAPE_CAPITALISED, PE_NER_SHAPE_UPPER, PE_NER_SHAPE_MIXED, PE_NER_N_SHAPE };
+ * product (both: id = graph + PE_NER_N_FEAT * shape). Shapes: the
+ * word's letter case, pe_text_case (util): no capital letter; capitalised
+ * (the first letter is the only capital); all capitals (two letters or
+ * more); mixed (any other, "iPhone", "McDonald", "A"). ASCII letters only
+ * are looked at. */
+enum {
+    PE_NER_SHAPE_LOWER = PE_CASE_LOWER,
+    PE_NER_SHAPE_CAPITALISED = PE_CASE_CAPITALISED,
+    PE_NER_SHAPE_UPPER = PE_CASE_UPPER,
+    PE_NER_SHAPE_MIXED = PE_CASE_MIXED,
+    PE_NER_N_SHAPE = PE_N_CASES
+};
 enum { PE_NER_USE_GRAPH = 1, PE_NER_USE_SHAPE = 2 };
 PE_API int pe_ner_word_shape(const char *word);
 /* The feature count of a head using `use` (PE_NER_USE_* bits): 0, 7, 4 or 28. */

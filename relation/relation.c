@@ -393,7 +393,7 @@ static pe_status add_utterance(const pe_rel_utterance *u, const pe_tokenizer *to
         for (int t = 0; t < len; t++) lab[t] = -100;
         for (int w = 0; w < u->n_words; w++)
             if (first[w] >= 0) lab[first[w]] = wl[w] < 0 ? -100 : wl[w];
-        st = pe_tag_data_add(data, ids, lab, NULL, len, err);
+        st = pe_tag_data_add_words(data, ids, lab, NULL, len, (const char *const *)u->words, u->n_words, first, err);
     }
     free(ids);
     free(first);
@@ -889,7 +889,10 @@ pe_status pe_rel_predict_words(pe_rel *r, const char *const *words, int n_words,
     if (st == PE_OK) {
         for (int w = 0; w < n_words; w++)
             if (first[w] >= 1) ws[first[w] - 1] = 1;
-        if (T > 0) st = pe_token_head_run(r->enc, r->head, ids + 1, ws, NULL, T, lab, cf, err);
+        int32_t *tt = NULL;
+        if (T > 0) st = pe_token_types_of_words(r->enc, words, n_words, first, len, &tt, err);
+        if (st == PE_OK && T > 0) st = pe_token_head_run(r->enc, r->head, ids + 1, ws, NULL, tt, T, lab, cf, err);
+        free(tt);
     }
     if (st == PE_OK) {
         for (int w = 0; w < n_words; w++) {
@@ -952,7 +955,12 @@ static pe_status extract_impl(pe_rel *r, const char *text, const pe_encoding *e,
     int nt = 0;
     pe_rel_extraction *x = NULL;
     if (!lab || !wl || !cf || !wc) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    if (st == PE_OK && T > 0 && !hidden) st = pe_token_head_run(r->enc, r->head, e->ids, tw.word_start, NULL, T, lab, cf, err);
+    if (st == PE_OK && T > 0 && !hidden) {
+        int32_t *tt = NULL;
+        st = pe_token_types_of_encoding(r->enc, e, text, &tt, err);
+        if (st == PE_OK) st = pe_token_head_run(r->enc, r->head, e->ids, tw.word_start, NULL, tt, T, lab, cf, err);
+        free(tt);
+    }
     if (st == PE_OK && T > 0 && hidden) st = pe_token_head_label_words(r->head, hidden, NULL, T, tw.word_start, lab, cf, err);
     unsigned char *inert = NULL;
     if (st == PE_OK && !(inert = malloc((size_t)nw + 1))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");

@@ -825,6 +825,160 @@ static void test_rel_swaps(void)
     pe_tokenizer_free(tok);
 }
 
+/* Case types: the letter case of each word as the encoder's token type. */
+static void test_case_types(void)
+{
+    PE_CHECK_EQ_INT(pe_text_case("paris", 5), PE_CASE_LOWER);
+    PE_CHECK_EQ_INT(pe_text_case("Paris", 5), PE_CASE_CAPITALISED);
+    PE_CHECK_EQ_INT(pe_text_case("NASA", 4), PE_CASE_UPPER);
+    PE_CHECK_EQ_INT(pe_text_case("iPhone", 6), PE_CASE_MIXED);
+    PE_CHECK_EQ_INT(pe_text_case("I", 1), PE_CASE_MIXED);
+    PE_CHECK_EQ_INT(pe_text_case("42", 2), PE_CASE_LOWER);
+    PE_CHECK_EQ_INT(pe_text_case("Paris", 1), PE_CASE_MIXED); /* "P": the length is respected */
+    PE_CHECK_EQ_INT(pe_ner_word_shape("McDonald"), PE_NER_SHAPE_MIXED);
+    pe_tokenizer *tok = vocab16k();
+    if (!tok) return;
+    pe_error err;
+    pe_encoder_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
+    cfg.hidden = 32;
+    cfg.layers = 1;
+    cfg.heads = 2;
+    cfg.intermediate = 64;
+    cfg.max_position = 64;
+    cfg.type_vocab = 2;
+    cfg.layer_norm_eps = 1e-12f;
+    /* a model without case types, and its copy with them */
+    pe_train *tr0 = NULL, *tr1 = NULL;
+    pe_encoder *enc0 = NULL, *enc1 = NULL;
+    char d0[700], d1[700];
+    snprintf(d0, sizeof d0, "%s/case0", tmpdir);
+    snprintf(d1, sizeof d1, "%s/case1", tmpdir);
+    pe_train_save_options so = pe_train_save_options_default();
+    so.tokenizer = tok;
+    PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 7, &tr0, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_save(tr0, d0, &so, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_encoder_load(d0, NULL, &enc0, &err), PE_OK);
+    if (!enc0) goto done;
+    PE_CHECK_EQ_INT(pe_train_new_from_encoder_case_types(enc0, &tr1, &err), PE_OK);
+    if (!tr1) goto done;
+    PE_CHECK_EQ_INT(pe_train_config(tr1)->case_types, 1);
+    PE_CHECK_EQ_INT(pe_train_config(tr1)->type_vocab, PE_N_CASES);
+    pe_train_param ty;
+    PE_CHECK_EQ_INT(pe_train_param_find(tr1, "embeddings.token_type_embeddings.weight", &ty), PE_OK);
+    /* the new rows are row 0: then make "capitalised" differ */
+    PE_CHECK(memcmp(ty.data + 2 * 32, ty.data, 32 * sizeof(float)) == 0);
+    for (int c = 0; c < 32; c++) ty.data[PE_CASE_CAPITALISED * 32 + c] += 0.5f;
+    PE_CHECK_EQ_INT(pe_train_save(tr1, d1, &so, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_encoder_load(d1, NULL, &enc1, &err), PE_OK);
+    if (!enc1) goto done;
+    pe_encoder_info info;
+    pe_encoder_get_info(enc1, &info);
+    PE_CHECK_EQ_INT(info.config.case_types, 1);
+    pe_encoder_get_info(enc0, &info);
+    PE_CHECK_EQ_INT(info.config.case_types, 0);
+    /* encode_texts reads the case: "Paris" differs from enc0, lower-case
+     * text does not; the encoding's type ids are the case types */
+    const char *texts[2] = {"I saw Paris today", "i saw paris today"};
+    pe_encoder_result *r0 = NULL, *r1 = NULL;
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc0, texts, NULL, 2, NULL, &r0), PE_OK);
+    PE_CHECK_EQ_INT(pe_encoder_encode_texts(enc1, texts, NULL, 2, NULL, &r1), PE_OK);
+    if (r0 && r1) {
+        const int32_t *tt = r1->encodings[0]->type_ids;
+        PE_CHECK_EQ_INT(r1->encodings[0]->len, 6);
+        PE_CHECK(tt[0] == 0 && tt[1] == PE_CASE_MIXED && tt[2] == 0 && tt[3] == PE_CASE_CAPITALISED && tt[4] == 0 &&
+                 tt[5] == 0);
+        const size_t n0 = (size_t)r0->offsets[1] * 32, n1 = ((size_t)r0->offsets[2] - (size_t)r0->offsets[1]) * 32;
+        PE_CHECK(memcmp(r0->hidden_states, r1->hidden_states, n0 * sizeof(float)) != 0);
+        double dmax = 0;
+        for (size_t i = 0; i < n1; i++) {
+            double d = fabs((double)r0->hidden_states[n0 + i] - r1->hidden_states[n0 + i]);
+            dmax = d > dmax ? d : dmax;
+        }
+        PE_CHECK_MSG(dmax < 1e-5, "lower-case text moved by %g", dmax);
+    }
+    pe_encoder_result_free(r0);
+    pe_encoder_result_free(r1);
+    /* the types of pre-split words and of an encoding agree */
+    {
+        const char *text = "I met John in PARIS";
+        const char *words[] = {"I", "met", "John", "in", "PARIS"};
+        int32_t *ids = NULL, *tw = NULL, *te = NULL, *none = (int32_t *)1;
+        int len = 0, *first = NULL;
+        pe_encoding *e = NULL;
+        PE_CHECK_EQ_INT(pe_tag_encode_words(tok, words, 5, 64, &ids, &len, &first, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_tokenizer_encode(tok, text, strlen(text), NULL, 0, NULL, &e, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_token_types_of_words(enc1, words, 5, first, len, &tw, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_token_types_of_encoding(enc1, e, text, &te, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_token_types_of_words(enc0, words, 5, first, len, &none, &err), PE_OK);
+        PE_CHECK(none == NULL);
+        if (tw && te && e && (int)e->len == len) {
+            PE_CHECK(memcmp(tw, te + 1, (size_t)(len - 2) * sizeof *tw) == 0);
+            PE_CHECK(te[0] == 0 && te[len - 1] == 0 && tw[0] == PE_CASE_MIXED && tw[len - 3] == PE_CASE_UPPER);
+        } else {
+            PE_CHECK_MSG(0, "encodings differ: %d against %d tokens", e ? (int)e->len : -1, len);
+        }
+        free(ids);
+        free(first);
+        free(tw);
+        free(te);
+        pe_encoding_free(e);
+    }
+    /* examples carry the case types when their data is set so */
+    {
+        pe_ner_corpus *c = NULL;
+        pe_tag_data *d = NULL;
+        char **lab = NULL;
+        int nl = 0;
+        static const char *const types[] = {"PER", "LOC", "ORG", "MISC"};
+        pe_ner_labels_make(types, 4, &lab, &nl, &err);
+        char path[800];
+        snprintf(path, sizeof path, "%s/case.conll", tmpdir);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs("I\tO\nmet\tO\nJohn\tB-PER\nin\tO\nPARIS\tB-LOC\n", f);
+            fclose(f);
+        }
+        PE_CHECK_EQ_INT(pe_ner_corpus_read(path, NULL, &c, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_tag_data_new(&d, &err), PE_OK);
+        pe_tag_data_set_case_types(d, 1);
+        PE_CHECK_EQ_INT(pe_tag_data_case_types(d), 1);
+        if (c && d) {
+            PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)lab, nl, 64, NULL, 0, d, NULL, &err), PE_OK);
+            pe_tag_example ex = pe_tag_data_get(d, 0);
+            static const int32_t want[] = {0, PE_CASE_MIXED, 0, PE_CASE_CAPITALISED, 0, PE_CASE_UPPER, 0};
+            PE_CHECK_EQ_INT(ex.len, 7);
+            PE_CHECK(ex.types && ex.len == 7 && memcmp(ex.types, want, sizeof want) == 0);
+        }
+        pe_tag_data_free(d);
+        pe_ner_corpus_free(c);
+        pe_ner_labels_free(lab, nl);
+    }
+    /* a config that asks for case types with too few token types */
+    {
+        char path[800];
+        snprintf(path, sizeof path, "%s/case_bad.json", tmpdir);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs("{\"vocab_size\":10,\"hidden_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+                  "\"intermediate_size\":16,\"max_position_embeddings\":8,\"type_vocab_size\":2,"
+                  "\"layer_norm_eps\":1e-12,\"hidden_act\":\"gelu\",\"persona_case_types\":true}",
+                  f);
+            fclose(f);
+        }
+        pe_encoder_config bad;
+        PE_CHECK_EQ_INT(pe_encoder_config_read(path, &bad, &err), PE_ERR_INVALID);
+        PE_CHECK(strstr(err.msg, "persona_case_types") != NULL);
+    }
+done:
+    pe_encoder_free(enc0);
+    pe_encoder_free(enc1);
+    pe_train_free(tr0);
+    pe_train_free(tr1);
+    pe_tokenizer_free(tok);
+}
+
 static void test_end_to_end(void)
 {
     pe_tokenizer *tok = vocab16k();
@@ -986,6 +1140,7 @@ int main(void)
     PE_RUN(test_objective_data_grows);
     PE_RUN(test_rel_swaps);
     PE_RUN(test_rel_reader_and_score);
+    PE_RUN(test_case_types);
     PE_RUN(test_end_to_end);
     if (pe_test_failures == 0) {
         char cmd[700];

@@ -203,6 +203,16 @@ PE_API char *pe_text_fold(const char *s, size_t len, pe_status *st);
  * heads. */
 PE_API size_t pe_text_domain_len(const char *s, size_t len, size_t i);
 
+/* The letter case of a word (s, len bytes), from its ASCII letters:
+ * PE_CASE_LOWER (no capital, also no letter), PE_CASE_CAPITALISED (the
+ * first letter only, of two or more), PE_CASE_UPPER (every letter, two or
+ * more), PE_CASE_MIXED (the rest, "I" and "iPhone" among them). What a
+ * lower-casing vocabulary cannot see: the entity head's shape feature
+ * (pe_ner_word_shape) and the encoder's case types
+ * (pe_encoder_config.case_types) read it. */
+enum { PE_CASE_LOWER = 0, PE_CASE_CAPITALISED, PE_CASE_UPPER, PE_CASE_MIXED, PE_N_CASES };
+PE_API int pe_text_case(const char *s, size_t len);
+
 /* Monotonic clock in seconds, for progress and benchmarks. */
 PE_API double pe_now(void);
 

@@ -150,3 +150,20 @@ size_t pe_text_domain_len(const char *s, size_t len, size_t i)
     }
     return j - i;
 }
+
+int pe_text_case(const char *s, size_t len)
+{
+    int letters = 0, upper = 0, first_upper = 0;
+    for (size_t i = 0; i < len; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        const int is_upper = c >= 'A' && c <= 'Z', is_lower = c >= 'a' && c <= 'z';
+        if (!is_upper && !is_lower) continue;
+        if (letters == 0) first_upper = is_upper;
+        letters++;
+        upper += is_upper;
+    }
+    if (upper == 0) return PE_CASE_LOWER;
+    if (upper == letters && letters >= 2) return PE_CASE_UPPER;
+    if (upper == 1 && first_upper && letters >= 2) return PE_CASE_CAPITALISED;
+    return PE_CASE_MIXED;
+}

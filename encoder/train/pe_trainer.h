@@ -418,10 +418,22 @@ PE_API pe_status pe_token_head_loss(pe_token_head *h, const float *hidden, const
  * [CLS]/[SEP]; they run in windows of at most max_position - 2 tokens, cut
  * before a token whose word_start is 1 when possible; each window gets
  * [CLS]/[SEP]. label (T) and conf (T) receive each token's argmax label
- * and its probability. feats (T) or NULL. Errors: PE_ERR_NOMEM,
+ * and its probability. feats (T) or NULL; types (T): the encoder's token
+ * types (an encoder with case types: pe_encoding_case_types or
+ * pe_tag_word_case_types), or NULL for all 0. Errors: PE_ERR_NOMEM,
  * PE_ERR_INVALID, PE_ERR_BACKEND (from the encoder). */
 PE_API pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t *ids, const unsigned char *word_start,
-                            const int32_t *feats, int n_tokens, int32_t *label, float *conf, pe_error *err);
+                            const int32_t *feats, const int32_t *types, int n_tokens, int32_t *label, float *conf,
+                            pe_error *err);
+
+/* The types for pe_token_head_run on enc: NULL (and PE_OK) when enc has
+ * no case types, else malloc'd case types (caller frees) of the words
+ * (pre-split: first[] and len of pe_tag_encode_words; len - 2 entries, no
+ * [CLS]) or of the encoding e of text (e->len entries). PE_ERR_NOMEM. */
+PE_API pe_status pe_token_types_of_words(pe_encoder *enc, const char *const *words, int n_words, const int *first,
+                                         int len, int32_t **types, pe_error *err);
+PE_API pe_status pe_token_types_of_encoding(pe_encoder *enc, const pe_encoding *e, const char *text, int32_t **types,
+                                            pe_error *err);
 
 /* The words of an encoding (its word_ids), for decoding word labels to
  * spans: n words, each's first token (-1 when it has none), byte span
@@ -462,11 +474,28 @@ PE_API void pe_tag_data_free(pe_tag_data *d); /* NULL is a no-op */
  * Returns PE_ERR_INVALID for len < 1, PE_ERR_NOMEM. */
 PE_API pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats, int len,
                           pe_error *err);
+/* Data for an encoder with case types (pe_encoder_config.case_types):
+ * set before the first example; then each example's token types are the
+ * letter case of its words, which pe_tag_data_add_words takes (the words
+ * and first[] of pe_tag_encode_words; pe_tag_data_add's examples get 0).
+ * Without, pe_tag_data_add_words is pe_tag_data_add. */
+PE_API void pe_tag_data_set_case_types(pe_tag_data *d, int on);
+PE_API int pe_tag_data_case_types(const pe_tag_data *d);
+PE_API pe_status pe_tag_data_add_words(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats,
+                                       int len, const char *const *words, int n_words, const int *first, pe_error *err);
+/* The case types of a [CLS] words [SEP] sequence of len tokens (first[w]:
+ * word w's first token or -1, as pe_tag_encode_words gives): each token
+ * the pe_text_case of the word it starts or continues, [CLS]/[SEP] 0;
+ * written at types[t - off] (off 1: types has no [CLS] entry, len - 2
+ * entries). */
+PE_API void pe_tag_word_case_types(const char *const *words, int n_words, const int *first, int len, int off,
+                                   int32_t *types);
 PE_API size_t pe_tag_data_count(const pe_tag_data *d);
 /* Example i: its arrays, borrowed until the data is freed. */
 typedef struct pe_tag_example {
     int len;
     const int32_t *ids, *labels, *feats; /* feats NULL when none were given */
+    const int32_t *types;                /* NULL without case types */
 } pe_tag_example;
 PE_API pe_tag_example pe_tag_data_get(const pe_tag_data *d, size_t i);
 

@@ -480,9 +480,9 @@ struct pe_tag_data {
     size_t n, cap;
     int *len;
     size_t *off;        /* (n + 1) */
-    int32_t *ids, *labels, *feats;
+    int32_t *ids, *labels, *feats, *types;
     size_t ntok, captok;
-    int any_feats;
+    int any_feats, case_types;
 };
 
 pe_status pe_tag_data_new(pe_tag_data **out, pe_error *err)
@@ -506,11 +506,34 @@ void pe_tag_data_free(pe_tag_data *d)
     free(d->ids);
     free(d->labels);
     free(d->feats);
+    free(d->types);
     free(d);
 }
 
-pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats, int len,
-                          pe_error *err)
+void pe_tag_data_set_case_types(pe_tag_data *d, int on)
+{
+    if (d && d->n == 0) d->case_types = on != 0;
+}
+
+int pe_tag_data_case_types(const pe_tag_data *d)
+{
+    return d ? d->case_types : 0;
+}
+
+void pe_tag_word_case_types(const char *const *words, int n_words, const int *first, int len, int off, int32_t *types)
+{
+    int end = len - 1; /* [SEP] */
+    for (int t = 1; t < end; t++) types[t - off] = 0;
+    for (int w = n_words - 1; w >= 0; w--) {
+        if (first[w] < 0) continue;
+        const int c = pe_text_case(words[w], strlen(words[w]));
+        for (int t = first[w]; t < end; t++) types[t - off] = c;
+        end = first[w];
+    }
+}
+
+static pe_status data_add(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats,
+                          const char *const *words, int n_words, const int *first, int len, pe_error *err)
 {
     if (!d || !ids || !labels || len < 1) return pe_error_set(err, PE_ERR_INVALID, "tag data: empty or NULL example");
     if (d->n + 1 >= d->cap) {
@@ -534,6 +557,9 @@ pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *lab
         a = realloc(d->feats, cap * sizeof *a);
         if (!a) return pe_error_set(err, PE_ERR_NOMEM, "tag data: out of memory");
         d->feats = a;
+        a = realloc(d->types, cap * sizeof *a);
+        if (!a) return pe_error_set(err, PE_ERR_NOMEM, "tag data: out of memory");
+        d->types = a;
         d->captok = cap;
     }
     memcpy(d->ids + d->ntok, ids, (size_t)len * sizeof *ids);
@@ -544,12 +570,29 @@ pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *lab
     } else {
         memset(d->feats + d->ntok, 0, (size_t)len * sizeof *feats);
     }
+    int32_t *ty = d->types + d->ntok;
+    ty[0] = ty[len - 1] = 0;
+    if (d->case_types && words) pe_tag_word_case_types(words, n_words, first, len, 0, ty);
+    else memset(ty, 0, (size_t)len * sizeof *ty);
     d->len[d->n] = len;
     d->off[d->n] = d->ntok;
     d->ntok += (size_t)len;
     d->n++;
     d->off[d->n] = d->ntok;
     return PE_OK;
+}
+
+pe_status pe_tag_data_add(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats, int len,
+                          pe_error *err)
+{
+    return data_add(d, ids, labels, feats, NULL, 0, NULL, len, err);
+}
+
+pe_status pe_tag_data_add_words(pe_tag_data *d, const int32_t *ids, const int32_t *labels, const int32_t *feats,
+                                int len, const char *const *words, int n_words, const int *first, pe_error *err)
+{
+    if (d && d->case_types && (!words || !first)) return pe_error_set(err, PE_ERR_INVALID, "tag data: no words");
+    return data_add(d, ids, labels, feats, words, n_words, first, len, err);
 }
 
 size_t pe_tag_data_count(const pe_tag_data *d)
@@ -559,7 +602,8 @@ size_t pe_tag_data_count(const pe_tag_data *d)
 
 pe_tag_example pe_tag_data_get(const pe_tag_data *d, size_t i)
 {
-    pe_tag_example e = {d->len[i], d->ids + d->off[i], d->labels + d->off[i], d->any_feats ? d->feats + d->off[i] : NULL};
+    pe_tag_example e = {d->len[i], d->ids + d->off[i], d->labels + d->off[i], d->any_feats ? d->feats + d->off[i] : NULL,
+                        d->case_types ? d->types + d->off[i] : NULL};
     return e;
 }
 
@@ -576,13 +620,17 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
     int32_t *pred = malloc((data->ntok + 1) * sizeof *pred);
     float *conf = malloc((data->ntok + 1) * sizeof *conf);
     size_t *off = malloc((N + 1) * sizeof *off);
-    int32_t *ids = malloc((size_t)budget * sizeof *ids), *feats = malloc((size_t)budget * sizeof *feats);
+    int32_t *ids = malloc((size_t)budget * sizeof *ids), *feats = malloc((size_t)budget * sizeof *feats),
+            *types = malloc((size_t)budget * sizeof *types);
     int *lengths = malloc((size_t)budget * sizeof *lengths);
     float *hidden = malloc((size_t)budget * (size_t)C * sizeof *hidden);
     unsigned char *ws = malloc((size_t)budget + 1);
     pe_status st = PE_OK;
-    if (!pred || !conf || !off || !ids || !feats || !lengths || !hidden || !ws)
+    if (!pred || !conf || !off || !ids || !feats || !types || !lengths || !hidden || !ws)
         st = pe_error_set(err, PE_ERR_NOMEM, "predict: out of memory");
+    if (st == PE_OK && pe_train_config(tr)->case_types != data->case_types)
+        st = pe_error_set(err, PE_ERR_INVALID, "predict: the encoder %s case types and the data %s",
+                          pe_train_config(tr)->case_types ? "has" : "has no", data->case_types ? "has" : "has none");
     size_t i = 0;
     while (st == PE_OK && i < N) {
         int k = 0, T = 0;
@@ -594,12 +642,13 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
             }
             memcpy(ids + T, data->ids + data->off[i], (size_t)data->len[i] * sizeof *ids);
             memcpy(feats + T, data->feats + data->off[i], (size_t)data->len[i] * sizeof *feats);
+            memcpy(types + T, data->types + data->off[i], (size_t)data->len[i] * sizeof *types);
             lengths[k++] = data->len[i];
             T += data->len[i];
             i++;
         }
         if (st != PE_OK) break;
-        if ((st = pe_train_forward(tr, ids, NULL, lengths, k, NULL, hidden)) != PE_OK) {
+        if ((st = pe_train_forward(tr, ids, data->case_types ? types : NULL, lengths, k, NULL, hidden)) != PE_OK) {
             pe_error_set(err, st, "predict: %s", pe_train_errmsg(tr));
             break;
         }
@@ -626,6 +675,7 @@ pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_data *d
     }
     free(ids);
     free(feats);
+    free(types);
     free(lengths);
     free(hidden);
     free(ws);
@@ -679,10 +729,10 @@ static pe_status tag_batch(void *ctx, const size_t *idx, int n, uint64_t seed, i
         memcpy(ids + o, t->train->ids + src, len * sizeof *ids);
         memcpy(t->labels + o, t->train->labels + src, len * sizeof *ids);
         memcpy(t->feats + o, t->train->feats + src, len * sizeof *ids);
+        if (types) memcpy(types + o, t->train->types + src, len * sizeof *types); /* all 0 without case types */
         lengths[k] = (int)len;
         o += len;
     }
-    if (types) memset(types, 0, T * sizeof *types);
     return PE_OK;
 }
 
@@ -1002,18 +1052,47 @@ pe_status pe_tag_encode_words(const pe_tokenizer *tok, const char *const *words,
     return st;
 }
 
-pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t *ids, const unsigned char *wstart, const int32_t *tfeat, int T,
-                            int32_t *label, float *conf, pe_error *err)
+static int has_case_types(pe_encoder *enc)
+{
+    pe_encoder_info info;
+    pe_encoder_get_info(enc, &info);
+    return info.config.case_types;
+}
+
+pe_status pe_token_types_of_words(pe_encoder *enc, const char *const *words, int n_words, const int *first, int len,
+                                  int32_t **types, pe_error *err)
+{
+    *types = NULL;
+    if (!has_case_types(enc)) return PE_OK;
+    if (!(*types = malloc(((size_t)(len > 2 ? len - 2 : 0) + 1) * sizeof **types)))
+        return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    pe_tag_word_case_types(words, n_words, first, len, 1, *types);
+    return PE_OK;
+}
+
+pe_status pe_token_types_of_encoding(pe_encoder *enc, const pe_encoding *e, const char *text, int32_t **types,
+                                     pe_error *err)
+{
+    *types = NULL;
+    if (!has_case_types(enc)) return PE_OK;
+    if (!(*types = malloc((e->len + 1) * sizeof **types))) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    pe_encoding_case_types(e, text, *types);
+    return PE_OK;
+}
+
+pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t *ids, const unsigned char *wstart, const int32_t *tfeat,
+                            const int32_t *types, int T, int32_t *label, float *conf, pe_error *err)
 {
     pe_encoder_info info;
     pe_encoder_get_info(enc, &info);
     const int C = info.config.hidden, P = info.config.max_position - 2;
     pe_tokenizer_special_ids sid = pe_tokenizer_get_special_ids(pe_encoder_tokenizer(enc));
-    int32_t *win = malloc(((size_t)P + 2) * sizeof *win), *wf = malloc(((size_t)P + 2) * sizeof *wf);
+    int32_t *win = malloc(((size_t)P + 2) * sizeof *win), *wf = malloc(((size_t)P + 2) * sizeof *wf),
+            *wt = malloc(((size_t)P + 2) * sizeof *wt);
     float *hidden = malloc(((size_t)P + 2) * (size_t)C * sizeof *hidden), *wconf = malloc(((size_t)P + 2) * sizeof *wconf);
     int32_t *wlab = malloc(((size_t)P + 2) * sizeof *wlab);
     unsigned char *wws = malloc((size_t)P + 2);
-    pe_status st = win && wf && hidden && wconf && wlab && wws ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    pe_status st = win && wf && wt && hidden && wconf && wlab && wws ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     for (int s = 0; st == PE_OK && s < T;) {
         int e = s + P < T ? s + P : T;
         if (e < T) { /* cut before a word start */
@@ -1025,13 +1104,14 @@ pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t 
         win[0] = sid.cls;
         memcpy(win + 1, ids + s, (size_t)(e - s) * sizeof *win);
         win[L - 1] = sid.sep;
-        wf[0] = wf[L - 1] = 0;
+        wf[0] = wf[L - 1] = wt[0] = wt[L - 1] = 0;
         wws[0] = wws[L - 1] = 0;
         for (int t = s; t < e; t++) {
             wf[t - s + 1] = tfeat ? tfeat[t] : 0;
+            wt[t - s + 1] = types ? types[t] : 0;
             wws[t - s + 1] = wstart[t] != 0;
         }
-        if ((st = pe_encoder_forward(enc, win, NULL, &L, 1, -1, hidden)) != PE_OK) {
+        if ((st = pe_encoder_forward(enc, win, types ? wt : NULL, &L, 1, -1, hidden)) != PE_OK) {
             pe_error_set(err, st, "%s", pe_encoder_errmsg(enc));
             break;
         }
@@ -1044,6 +1124,7 @@ pe_status pe_token_head_run(pe_encoder *enc, pe_token_head *head, const int32_t 
     }
     free(win);
     free(wf);
+    free(wt);
     free(hidden);
     free(wlab);
     free(wconf);
