@@ -70,6 +70,10 @@ static void usage(FILE *f)
             "  --model PATH   a .pem (or HF folder) with \"ner\" and/or \"rel\" heads\n"
             "                 (default: $PERSONA_MODEL, else the shipped model)\n"
             "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
+            "  --doc-context  ner: read each sentence with the sentences around it in its\n"
+            "                 document (-DOCSTART- lines; as many whole ones as fit the\n"
+            "                 model's positions), for a model trained so (the recipe's\n"
+            "                 \"ner\": {\"doc_context\": true}); scored on the sentence\n"
             "  --threads N    CPU threads (default: all cores)\n"
             "  --precision P  fp32 (default) or bf16 (a CPU with AVX-512 BF16, or CUDA)\n"
             "  --decode D     viterbi (default: the most probable valid BIO sequence\n"
@@ -296,6 +300,10 @@ static void eval_usage(FILE *f)
             "options:\n"
             "  --model PATH   default: $PERSONA_MODEL, else the shipped model\n"
             "  --graph DIR    graph store for the NER graph feature (when the model uses it)\n"
+            "  --doc-context  ner: read each sentence with the sentences around it in its\n"
+            "                 document (-DOCSTART- lines; as many whole ones as fit the\n"
+            "                 model's positions), for a model trained so (the recipe's\n"
+            "                 \"ner\": {\"doc_context\": true}); scored on the sentence\n"
             "  --json         one JSON object instead of a table\n"
             "  --threads N    CPU threads\n"
             "  --precision P  fp32 (default) or bf16: to measure what bf16 inference costs in F1\n"
@@ -305,7 +313,8 @@ static void eval_usage(FILE *f)
             "                 then B or I)\n");
 }
 
-static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const char *type_map, int strict, int json)
+static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const char *type_map, int strict, int json,
+                    int doc_context)
 {
     pe_error err;
     pe_ner *ner = NULL;
@@ -332,9 +341,18 @@ static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const c
     const size_t n = pe_ner_corpus_count(c);
     const char ***pred = calloc(n + 1, sizeof *pred), ***gold = calloc(n + 1, sizeof *gold);
     int *nw = calloc(n + 1, sizeof *nw);
+    size_t *lo = NULL, *hi = NULL;
     if (!pred || !gold || !nw) {
         rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto done2;
+    }
+    if (doc_context) {
+        pe_encoder_info info;
+        pe_encoder_get_info(enc, &info);
+        if ((st = pe_ner_doc_context(c, pe_encoder_tokenizer(enc), info.config.max_position, &lo, &hi, &err)) != PE_OK) {
+            rc = pe_cli_fail(st, "%s", err.msg);
+            goto done2;
+        }
     }
     pe_cli_progress pr;
     pe_cli_progress_init(&pr);
@@ -343,7 +361,8 @@ static int eval_ner(pe_encoder *enc, pe_kg_reader *kr, const char *data, const c
         nw[i] = s->n;
         gold[i] = (const char **)s->tags;
         pred[i] = calloc((size_t)s->n + 1, sizeof **pred);
-        if (!pred[i] || (st = pe_ner_tag_words(ner, (const char *const *)s->words, s->n, pred[i], NULL, &err)) != PE_OK) {
+        if (!pred[i] || (st = pe_ner_tag_sentence(ner, c, i, lo ? lo[i] : i, hi ? hi[i] : i + 1, pred[i], NULL, &err)) !=
+                            PE_OK) {
             pe_cli_progress_finish(&pr);
             rc = pe_cli_fail(pred[i] ? st : PE_ERR_NOMEM, "%s", pred[i] ? err.msg : "out of memory");
             goto done2;
@@ -394,6 +413,8 @@ done2:
     free(pred);
     free(gold);
     free(nw);
+    free(lo);
+    free(hi);
 done:
     pe_ner_corpus_free(c);
     free(types);
@@ -499,10 +520,11 @@ done:
 int pe_cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *type_map = NULL, *graph = NULL, *format = NULL;
-    int json = 0, strict = 0, threads = 0, precision = 0;
+    int json = 0, strict = 0, threads = 0, precision = 0, doc_context = 0;
     const pe_cli_opt opts[] = {
         {"--model", PE_CLI_STRING, &model},
         {"--data", PE_CLI_STRING, &data},
+        {"--doc-context", PE_CLI_FLAG, &doc_context},
         {"--type-map", PE_CLI_STRING, &type_map},
         {"--graph", PE_CLI_STRING, &graph},
         {"--format", PE_CLI_STRING, &format},
@@ -536,7 +558,7 @@ int pe_cmd_eval(int argc, char **argv)
             return rc;
         }
     }
-    rc = strcmp(what, "ner") == 0 ? eval_ner(enc, kr, data, type_map, strict, json) : eval_rel(enc, data, strict, json);
+    rc = strcmp(what, "ner") == 0 ? eval_ner(enc, kr, data, type_map, strict, json, doc_context) : eval_rel(enc, data, strict, json);
     pe_kg_reader_end(kr);
     pe_kg_close(kg);
     pe_encoder_free(enc);

@@ -859,6 +859,7 @@ static int run_heads(const recipe *r, const args *a)
         rc = PE_EXIT_FAIL;
         int use_graph = cJSON_IsTrue(obj_get(nerj, "graph")) || a->graph;
         const int use = (use_graph ? PE_NER_USE_GRAPH : 0) | (cJSON_IsTrue(obj_get(nerj, "shape")) || a->shape ? PE_NER_USE_SHAPE : 0);
+        const int doc_context = cJSON_IsTrue(obj_get(nerj, "doc_context")); /* examples only: the head is the same */
         if (use_graph) {
             if (!a->graph) {
                 fprintf(stderr, "persona: the recipe's ner uses the graph feature: give --graph DIR\n");
@@ -871,20 +872,22 @@ static int run_heads(const recipe *r, const args *a)
         size_t cut = 0, cut2 = 0;
         if ((st = pe_ner_labels_make((const char *const *)types, n_types, &nlab, &n_nlab, &err)) != PE_OK ||
             (st = tag_data_new(&ntd, tr, &err)) != PE_OK || (st = tag_data_new(&ndd, tr, &err)) != PE_OK ||
-            (st = pe_ner_add_examples(ntrain, tok, (const char *const *)nlab, n_nlab, max_len, kr, use, ntd, &cut, &err)) !=
-                PE_OK ||
-            (st = pe_ner_add_examples(ndev, tok, (const char *const *)nlab, n_nlab, max_len, kr, use, ndd, &cut2, &err)) !=
-                PE_OK ||
+            (st = pe_ner_add_examples(ntrain, tok, (const char *const *)nlab, n_nlab, max_len, kr,
+                                      use | (doc_context ? PE_NER_USE_DOC_CONTEXT : 0), ntd, &cut, &err)) != PE_OK ||
+            (st = pe_ner_add_examples(ndev, tok, (const char *const *)nlab, n_nlab, max_len, kr,
+                                      use | (doc_context ? PE_NER_USE_DOC_CONTEXT : 0), ndd, &cut2, &err)) != PE_OK ||
             (st = pe_token_head_new("ner", C, n_nlab, pe_ner_feature_count(use), use ? (int)num_or(nerj, "graph_dim", 16) : 0, seed, &nhead, &err)) != PE_OK ||
             /* development scores decode as inference does by default */
             (st = pe_ner_head_decode(nhead, PE_DECODE_VITERBI, &err)) != PE_OK ||
-            (st = pe_ner_scorer_new(ndev, tok, (const char *const *)nlab, n_nlab, max_len, &nsc, &err)) != PE_OK ||
+            (st = pe_ner_scorer_new(ndev, tok, (const char *const *)nlab, n_nlab, max_len, doc_context, &nsc, &err)) !=
+                PE_OK ||
             (st = pe_tag_objective_new("ner", nhead, ntd, ndd, pe_ner_scorer_score, nsc, &nobj, &err)) != PE_OK) {
             rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
-        fprintf(stderr, "persona: ner: %zu training sentences (%zu truncated), %zu development; %d labels%s\n",
-                pe_ner_corpus_count(ntrain), cut, pe_ner_corpus_count(ndev), n_nlab, use == (PE_NER_USE_GRAPH | PE_NER_USE_SHAPE) ? ", graph and shape features" : use_graph ? ", graph feature" : use ? ", shape feature" : "");
+        fprintf(stderr, "persona: ner: %zu training sentences (%zu truncated), %zu development; %d labels%s%s\n",
+                pe_ner_corpus_count(ntrain), cut, pe_ner_corpus_count(ndev), n_nlab, use == (PE_NER_USE_GRAPH | PE_NER_USE_SHAPE) ? ", graph and shape features" : use_graph ? ", graph feature" : use ? ", shape feature" : "",
+                doc_context ? ", each sentence within its document's context" : "");
         objs[n_obj] = pe_tag_objective_get(nobj);
         weights[n_obj++] = (float)num_or(nerj, "weight", 1.0);
     }

@@ -15,6 +15,7 @@ struct pe_ner_corpus {
     size_t n, cap;
     size_t skipped;
     size_t prefixed_o; /* words o_prefix made O */
+    int n_docs;        /* -DOCSTART- lines read (documents) */
     char problem[PE_ERRMSG_MAX];
 };
 
@@ -151,6 +152,7 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
         return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     }
     pe_ner_sentence cur = {0};
+    cur.doc = -1;
     int cap = 0, bad = 0, after_o = 0; /* after_o: the last word was made O by o_prefix */
     size_t prefixed = 0, plen = o.o_prefix ? strlen(o.o_prefix) : 0; /* prefixed: in the sentence being read */
     char *line = NULL;
@@ -171,10 +173,10 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
                 if (bad) {
                     c->skipped++;
                     sentence_clear(&cur);
-                } else if (push_sentence(c, &cur) < 0) {
-                    st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
                 } else {
-                    c->prefixed_o += prefixed; /* a skipped sentence's words are not counted */
+                    cur.doc = c->n_docs - 1; /* -1 before any -DOCSTART- */
+                    if (push_sentence(c, &cur) < 0) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+                    else c->prefixed_o += prefixed; /* a skipped sentence's words are not counted */
                 }
             }
             bad = 0;
@@ -192,7 +194,10 @@ pe_status pe_ner_corpus_read(const char *path, const pe_ner_read_options *opt, p
             snprintf(msg, sizeof msg, "invalid UTF-8 at byte %zu", bad_off);
             problem = msg;
         }
-        if (!problem && strncmp(line, "-DOCSTART-", 10) == 0) continue;
+        if (!problem && strncmp(line, "-DOCSTART-", 10) == 0) {
+            c->n_docs++;
+            continue;
+        }
         /* first column: the word; last column: the tag */
         size_t we = 0;
         while (we < l && line[we] != '\t' && line[we] != ' ') we++;
@@ -251,8 +256,10 @@ size_t pe_ner_corpus_prefixed_o(const pe_ner_corpus *c)
 /* Appends copies of the first n sentences of other to c (other may be c). */
 static pe_status append_first(pe_ner_corpus *c, const pe_ner_corpus *other, size_t n, pe_error *err)
 {
+    const int docs = c->n_docs, other_docs = other->n_docs; /* the copies' documents are new ones */
     for (size_t i = 0; i < n; i++) {
         pe_ner_sentence s = {0};
+        s.doc = other->s[i].doc < 0 ? -1 : docs + other->s[i].doc;
         int cap = 0;
         for (int w = 0; w < other->s[i].n; w++)
             if (push_word(&s, &cap, other->s[i].words[w], strlen(other->s[i].words[w]), other->s[i].tags[w]) < 0) {
@@ -264,6 +271,7 @@ static pe_status append_first(pe_ner_corpus *c, const pe_ner_corpus *other, size
             return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
         }
     }
+    c->n_docs = docs + other_docs;
     return PE_OK;
 }
 
@@ -465,26 +473,99 @@ static int partial_label(const char *const *labels, int n_labels, const char *ty
     return mask ? n_labels + mask : -1;
 }
 
+pe_status pe_ner_doc_context(const pe_ner_corpus *c, const pe_tokenizer *tok, int max_len, size_t **lo_out,
+                             size_t **hi_out, pe_error *err)
+{
+    *lo_out = *hi_out = NULL;
+    const size_t n = c->n;
+    size_t *lo = malloc((n + 1) * sizeof *lo), *hi = malloc((n + 1) * sizeof *hi);
+    int *ntok = malloc((n + 1) * sizeof *ntok);
+    pe_status st = lo && hi && ntok ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == PE_OK && i < n; i++) {
+        int32_t *ids = NULL;
+        int len = 0, *first = NULL;
+        st = pe_tag_encode_words(tok, (const char *const *)c->s[i].words, c->s[i].n, 1 << 30, &ids, &len, &first, err);
+        if (st != PE_OK) break;
+        ntok[i] = len - 2;
+        free(ids);
+        free(first);
+    }
+    const int budget = max_len - 2;
+    for (size_t i = 0; st == PE_OK && i < n; i++) {
+        size_t l = i, h = i + 1;
+        const int doc = c->s[i].doc;
+        int used = ntok[i];
+        for (int grow = doc >= 0; grow;) { /* whole sentences, one before and one after in turn */
+            grow = 0;
+            if (l > 0 && c->s[l - 1].doc == doc && used + ntok[l - 1] <= budget) {
+                used += ntok[--l];
+                grow = 1;
+            }
+            if (h < n && c->s[h].doc == doc && used + ntok[h] <= budget) {
+                used += ntok[h++];
+                grow = 1;
+            }
+        }
+        lo[i] = l;
+        hi[i] = h;
+    }
+    free(ntok);
+    if (st != PE_OK) {
+        free(lo);
+        free(hi);
+        return st;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return PE_OK;
+}
+
+/* The words of sentences lo..hi-1 of c, one array of borrowed pointers
+ * (malloc'd; NULL when out of memory); *n their count, *off the index of
+ * sentence i's first word among them. With lo = i, hi = i + 1: sentence i's. */
+static const char **context_words(const pe_ner_corpus *c, size_t lo, size_t hi, size_t i, int *n, int *off)
+{
+    int total = 0;
+    for (size_t k = lo; k < hi; k++) {
+        if (k == i) *off = total;
+        total += c->s[k].n;
+    }
+    const char **v = malloc(((size_t)total + 1) * sizeof *v);
+    if (!v) return NULL;
+    int o = 0;
+    for (size_t k = lo; k < hi; k++)
+        for (int w = 0; w < c->s[k].n; w++) v[o++] = c->s[k].words[w];
+    *n = total;
+    return v;
+}
+
 pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, const char *const *labels,
                               int n_labels, int max_len, pe_kg_reader *graph, int use, pe_tag_data *data,
                               size_t *truncated, pe_error *err)
 {
     if (truncated) *truncated = 0;
-    pe_status st = PE_OK;
+    size_t *lo = NULL, *hi = NULL;
+    pe_status st = use & PE_NER_USE_DOC_CONTEXT ? pe_ner_doc_context(c, tok, max_len, &lo, &hi, err) : PE_OK;
+    use &= PE_NER_USE_GRAPH | PE_NER_USE_SHAPE; /* the head's features */
     for (size_t i = 0; i < c->n && st == PE_OK; i++) {
         const pe_ner_sentence *s = &c->s[i];
         int32_t *ids = NULL, *lab = NULL, *tf = NULL, *wf = NULL;
-        int len = 0, *first = NULL;
-        st = pe_tag_encode_words(tok, (const char *const *)s->words, s->n, max_len, &ids, &len, &first, err);
+        int len = 0, *first = NULL, n_words = 0, off = 0;
+        const char **words = context_words(c, lo ? lo[i] : i, hi ? hi[i] : i + 1, i, &n_words, &off);
+        if (!words) {
+            st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            break;
+        }
+        st = pe_tag_encode_words(tok, words, n_words, max_len, &ids, &len, &first, err);
         if (st != PE_OK) {
             if (st == PE_ERR_UTF8) pe_error_set(err, st, "sentence %zu: %s", i, err ? err->msg : "");
             break;
         }
         lab = malloc((size_t)len * sizeof *lab);
         tf = use ? calloc((size_t)len, sizeof *tf) : NULL;
-        wf = use ? calloc((size_t)s->n + 1, sizeof *wf) : NULL;
+        wf = use ? calloc((size_t)n_words + 1, sizeof *wf) : NULL;
         if (!lab || (use && (!tf || !wf))) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-        if (st == PE_OK && use) st = pe_ner_word_features(graph, use, (const char *const *)s->words, s->n, wf, err);
+        if (st == PE_OK && use) st = pe_ner_word_features(graph, use, words, n_words, wf, err);
         if (st == PE_OK) {
             for (int t = 0; t < len; t++) lab[t] = -100;
             int cut = 0;
@@ -496,23 +577,25 @@ pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, c
                                       s->tags[w]);
                     break;
                 }
-                if (first[w] < 0) {
+                if (first[off + w] < 0) {
                     cut = 1;
                     continue;
                 }
-                lab[first[w]] = id;
+                lab[first[off + w]] = id; /* the context's words are not trained */
             }
-            if (use) word_feats_to_tokens(first, s->n, len, wf, tf, 0);
+            if (use) word_feats_to_tokens(first, n_words, len, wf, tf, 0);
             if (cut && truncated) (*truncated)++;
-            if (st == PE_OK)
-                st = pe_tag_data_add_words(data, ids, lab, tf, len, (const char *const *)s->words, s->n, first, err);
+            if (st == PE_OK) st = pe_tag_data_add_words(data, ids, lab, tf, len, words, n_words, first, err);
         }
+        free(words);
         free(ids);
         free(first);
         free(lab);
         free(tf);
         free(wf);
     }
+    free(lo);
+    free(hi);
     return st;
 }
 
@@ -679,7 +762,7 @@ void pe_ner_scorer_free(pe_ner_scorer *s)
 }
 
 pe_status pe_ner_scorer_new(const pe_ner_corpus *dev, const pe_tokenizer *tok, const char *const *labels,
-                            int n_labels, int max_len, pe_ner_scorer **out, pe_error *err)
+                            int n_labels, int max_len, int doc_context, pe_ner_scorer **out, pe_error *err)
 {
     *out = NULL;
     pe_ner_scorer *s = calloc(1, sizeof *s);
@@ -690,16 +773,26 @@ pe_status pe_ner_scorer_new(const pe_ner_corpus *dev, const pe_tokenizer *tok, c
     s->dev = dev;
     s->labels = labels;
     s->n_labels = n_labels;
-    for (size_t i = 0; i < dev->n; i++) {
+    size_t *lo = NULL, *hi = NULL;
+    pe_status st = doc_context ? pe_ner_doc_context(dev, tok, max_len, &lo, &hi, err) : PE_OK;
+    for (size_t i = 0; st == PE_OK && i < dev->n; i++) {
         int32_t *ids = NULL;
-        int len;
-        pe_status st = pe_tag_encode_words(tok, (const char *const *)dev->s[i].words, dev->s[i].n, max_len, &ids, &len,
-                                           &s->first[i], err);
+        int len, n_words = 0, off = 0, *first = NULL;
+        const char **words = context_words(dev, lo ? lo[i] : i, hi ? hi[i] : i + 1, i, &n_words, &off);
+        if (!words) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        if (st == PE_OK) st = pe_tag_encode_words(tok, words, n_words, max_len, &ids, &len, &first, err);
+        if (st == PE_OK && !(s->first[i] = malloc(((size_t)dev->s[i].n + 1) * sizeof *s->first[i])))
+            st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+        if (st == PE_OK) memcpy(s->first[i], first + off, (size_t)dev->s[i].n * sizeof *first); /* sentence i's words */
+        free(words);
         free(ids);
-        if (st != PE_OK) {
-            pe_ner_scorer_free(s);
-            return st;
-        }
+        free(first);
+    }
+    free(lo);
+    free(hi);
+    if (st != PE_OK) {
+        pe_ner_scorer_free(s);
+        return st;
     }
     *out = s;
     return PE_OK;
@@ -891,6 +984,27 @@ pe_status pe_ner_tag_words(pe_ner *n, const char *const *words, int n_words, con
     free(cf);
     free(tf);
     free(wfe);
+    return st;
+}
+
+pe_status pe_ner_tag_sentence(pe_ner *n, const pe_ner_corpus *c, size_t i, size_t lo, size_t hi, const char **tags,
+                              float *conf, pe_error *err)
+{
+    if (!c || i >= c->n || lo > i || hi <= i || hi > c->n)
+        return pe_error_set(err, PE_ERR_INVALID, "ner: sentence %zu within %zu..%zu is not a range of the corpus", i, lo, hi);
+    int nw = 0, off = 0;
+    const char **words = context_words(c, lo, hi, i, &nw, &off);
+    const char **all = malloc(((size_t)nw + 1) * sizeof *all);
+    float *cf = malloc(((size_t)nw + 1) * sizeof *cf);
+    pe_status st = words && all && cf ? pe_ner_tag_words(n, words, nw, all, cf, err)
+                                      : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+    if (st == PE_OK) {
+        memcpy(tags, all + off, (size_t)c->s[i].n * sizeof *tags);
+        if (conf) memcpy(conf, cf + off, (size_t)c->s[i].n * sizeof *conf);
+    }
+    free(words);
+    free(all);
+    free(cf);
     return st;
 }
 

@@ -58,6 +58,8 @@ typedef struct pe_ner_sentence {
     int n;        /* words */
     char **words; /* (n) */
     char **tags;  /* (n) BIO tags as mapped: "O", "B-person", ... */
+    int doc;      /* its document: the rank of the -DOCSTART- line before it
+                   * in the corpus (CoNLL-2003), -1 when none came before */
 } pe_ner_sentence;
 
 typedef struct pe_ner_corpus pe_ner_corpus;
@@ -154,7 +156,7 @@ enum {
     PE_NER_SHAPE_MIXED = PE_CASE_MIXED,
     PE_NER_N_SHAPE = PE_N_CASES
 };
-enum { PE_NER_USE_GRAPH = 1, PE_NER_USE_SHAPE = 2 };
+enum { PE_NER_USE_GRAPH = 1, PE_NER_USE_SHAPE = 2, PE_NER_USE_DOC_CONTEXT = 4 /* examples only: see pe_ner_add_examples */ };
 PE_API int pe_ner_word_shape(const char *word);
 /* The feature count of a head using `use` (PE_NER_USE_* bits): 0, 7, 4 or 28. */
 PE_API int pe_ner_feature_count(int use);
@@ -168,10 +170,23 @@ PE_API pe_status pe_ner_word_features(pe_kg_reader *graph, int use, const char *
 
 /* ---- training data ---- */
 
+/* Document context: for each sentence i of c, the sentences lo[i]..hi[i]-1
+ * around it (i among them) of its document that fit with it in max_len
+ * tokens ([CLS] and [SEP] included), whole sentences added one before and
+ * one after in turn while they fit; a sentence of no document (doc -1) has
+ * none (lo = i, hi = i + 1). What the FLERT recipe (Schweter and Akbik,
+ * 2020) gives a transformer tagger on CoNLL-2003: the words around. lo and
+ * hi (c's count) are malloc'd (caller frees). PE_ERR_UTF8, PE_ERR_NOMEM. */
+PE_API pe_status pe_ner_doc_context(const pe_ner_corpus *c, const pe_tokenizer *tok, int max_len, size_t **lo,
+                                    size_t **hi, pe_error *err);
+
 /* Adds the corpus's sentences to data as examples for a head with the
  * given labels (first sub-token of each word labelled, -100 elsewhere;
- * with use != 0, each token gets its word's feature id, see above). Sentences
- * longer than max_len tokens are truncated (counted in *truncated).
+ * with PE_NER_USE_GRAPH or _SHAPE, each token gets its word's feature id,
+ * see above; with PE_NER_USE_DOC_CONTEXT, each example is the sentence
+ * within its document context, pe_ner_doc_context, whose words are
+ * input only, -100). Sentences longer than max_len tokens are truncated
+ * (counted in *truncated).
  * Errors: PE_ERR_INVALID (a tag not in labels), PE_ERR_UTF8, PE_ERR_NOMEM. */
 PE_API pe_status pe_ner_add_examples(const pe_ner_corpus *c, const pe_tokenizer *tok, const char *const *labels,
                               int n_labels, int max_len, pe_kg_reader *graph, int use, pe_tag_data *data,
@@ -203,10 +218,11 @@ PE_API void pe_ner_scores_clear(pe_ner_scores *s);
  * metric is micro F1 ("f1"); extras precision, recall, macro_f1. The
  * predicted tags go through the same rules as pe_ner_tag_words (machine
  * text O, no mention of punctuation alone), so that training's development
- * F1 is what persona eval ner reports for the same decoding. */
+ * F1 is what persona eval ner reports for the same decoding. doc_context:
+ * the examples were made with PE_NER_USE_DOC_CONTEXT. */
 typedef struct pe_ner_scorer pe_ner_scorer;
 PE_API pe_status pe_ner_scorer_new(const pe_ner_corpus *dev, const pe_tokenizer *tok, const char *const *labels,
-                            int n_labels, int max_len, pe_ner_scorer **out, pe_error *err);
+                            int n_labels, int max_len, int doc_context, pe_ner_scorer **out, pe_error *err);
 PE_API void pe_ner_scorer_free(pe_ner_scorer *s);
 PE_API pe_status pe_ner_scorer_score(void *scorer, const pe_tag_data *dev, const int32_t *const *pred,
                               const float *const *conf, pe_eval_result *out, pe_error *err);
@@ -254,6 +270,13 @@ PE_API pe_status pe_ner_extract_encoded(pe_ner *ner, const char *text, const pe_
  * strings, conf[i] (may be NULL) the probabilities. */
 PE_API pe_status pe_ner_tag_words(pe_ner *ner, const char *const *words, int n_words, const char **tags, float *conf,
                            pe_error *err);
+/* Word tags of sentence i of c read with the sentences lo..hi-1 around it
+ * (lo <= i < hi: its document context, pe_ner_doc_context; lo = i, hi =
+ * i + 1: alone), as pe_ner_tag_words: tags and conf (may be NULL) get
+ * sentence i's words only. PE_ERR_INVALID (a bad range) and those of
+ * pe_ner_tag_words. */
+PE_API pe_status pe_ner_tag_sentence(pe_ner *ner, const pe_ner_corpus *c, size_t i, size_t lo, size_t hi,
+                                     const char **tags, float *conf, pe_error *err);
 PE_API void pe_ner_mentions_free(pe_ner_mention *m, size_t n);
 
 #ifdef __cplusplus

@@ -306,7 +306,7 @@ static void test_machine_text(void)
     PE_CHECK_EQ_INT(pe_tag_data_new(&d, &err), PE_OK);
     if (c && d && labels) {
         PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, 0, d, NULL, &err), PE_OK);
-        PE_CHECK_EQ_INT(pe_ner_scorer_new(c, tok, (const char *const *)labels, nl, 64, &sc, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_ner_scorer_new(c, tok, (const char *const *)labels, nl, 64, 0, &sc, &err), PE_OK);
     }
     if (sc && pe_tag_data_count(d) == 1) {
         pe_tag_example ex = pe_tag_data_get(d, 0);
@@ -322,6 +322,90 @@ static void test_machine_text(void)
     }
     pe_ner_scorer_free(sc);
     pe_tag_data_free(d);
+    pe_ner_labels_free(labels, nl);
+    pe_ner_corpus_free(c);
+    pe_tokenizer_free(tok);
+}
+
+/* Document context: the sentences around each one in its document. */
+static void test_doc_context(void)
+{
+    pe_tokenizer *tok = vocab16k();
+    if (!tok) return;
+    pe_error err;
+    char path[600];
+    snprintf(path, sizeof path, "%s/docs.conll", tmpdir);
+    FILE *f = fopen(path, "w");
+    PE_CHECK(f != NULL);
+    if (f) { /* a sentence before any document, then documents of 3 and 1 sentences */
+        fputs("alone\tO\n\n-DOCSTART- O\n\nann\tB-PER\nis\tO\n\nshe\tO\nlives\tO\nin\tO\nrome\tB-LOC\n\n"
+              "bob\tB-PER\nis\tO\n\n-DOCSTART- O\n\nparis\tB-LOC\n\n",
+              f);
+        fclose(f);
+    }
+    static const char *const types[] = {"PER", "LOC"};
+    pe_ner_corpus *c = NULL;
+    char **labels = NULL;
+    int nl = 0;
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(path, NULL, &c, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_labels_make(types, 2, &labels, &nl, &err), PE_OK);
+    if (!c || pe_ner_corpus_count(c) != 5) {
+        PE_CHECK_MSG(0, "read %zu sentences", c ? pe_ner_corpus_count(c) : 0);
+        goto done;
+    }
+    PE_CHECK_EQ_INT(pe_ner_corpus_get(c, 0)->doc, -1);
+    PE_CHECK_EQ_INT(pe_ner_corpus_get(c, 1)->doc, 0);
+    PE_CHECK_EQ_INT(pe_ner_corpus_get(c, 3)->doc, 0);
+    PE_CHECK_EQ_INT(pe_ner_corpus_get(c, 4)->doc, 1);
+    size_t *lo = NULL, *hi = NULL;
+    /* room for all: each sentence of the first document sees the three */
+    PE_CHECK_EQ_INT(pe_ner_doc_context(c, tok, 64, &lo, &hi, &err), PE_OK);
+    if (lo && hi) {
+        PE_CHECK(lo[0] == 0 && hi[0] == 1);
+        PE_CHECK(lo[1] == 1 && hi[1] == 4 && lo[2] == 1 && hi[2] == 4 && lo[3] == 1 && hi[3] == 4);
+        PE_CHECK(lo[4] == 4 && hi[4] == 5);
+    }
+    free(lo);
+    free(hi);
+    /* 8 tokens with [CLS]/[SEP]: "she lives in rome" (4) takes one neighbour
+     * of 2, the one before first */
+    PE_CHECK_EQ_INT(pe_ner_doc_context(c, tok, 8, &lo, &hi, &err), PE_OK);
+    if (lo && hi) PE_CHECK_MSG(lo[2] == 1 && hi[2] == 3, "sentence 2 within %zu..%zu", lo[2], hi[2]);
+    free(lo);
+    free(hi);
+    /* examples: the context's words are input, never labels; the scorer
+     * maps each sentence's words into its example: gold in, F1 1 out */
+    pe_tag_data *d = NULL, *d0 = NULL;
+    pe_ner_scorer *sc = NULL;
+    PE_CHECK_EQ_INT(pe_tag_data_new(&d, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_tag_data_new(&d0, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, PE_NER_USE_DOC_CONTEXT, d,
+                                        NULL, &err),
+                    PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_add_examples(c, tok, (const char *const *)labels, nl, 64, NULL, 0, d0, NULL, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_scorer_new(c, tok, (const char *const *)labels, nl, 64, 1, &sc, &err), PE_OK);
+    if (sc && pe_tag_data_count(d) == 5 && pe_tag_data_count(d0) == 5) {
+        int32_t *pred[5];
+        for (size_t i = 0; i < 5; i++) {
+            pe_tag_example ex = pe_tag_data_get(d, i), e0 = pe_tag_data_get(d0, i);
+            int lab = 0, lab0 = 0;
+            for (int t = 0; t < ex.len; t++) lab += ex.labels[t] != -100;
+            for (int t = 0; t < e0.len; t++) lab0 += e0.labels[t] != -100;
+            PE_CHECK_EQ_INT(lab, lab0); /* only the sentence's own words */
+            pred[i] = malloc((size_t)ex.len * sizeof **pred);
+            for (int t = 0; t < ex.len; t++) pred[i][t] = ex.labels[t] < 0 ? 2 : ex.labels[t]; /* context: I-PER */
+        }
+        PE_CHECK(pe_tag_data_get(d, 2).len == 2 + 8 && pe_tag_data_get(d0, 2).len == 2 + 4);
+        pe_eval_result r;
+        memset(&r, 0, sizeof r);
+        PE_CHECK_EQ_INT(pe_ner_scorer_score(sc, d, (const int32_t *const *)pred, NULL, &r, &err), PE_OK);
+        PE_CHECK_NEAR(r.metric, 1.0, 1e-9);
+        for (size_t i = 0; i < 5; i++) free(pred[i]);
+    }
+    pe_ner_scorer_free(sc);
+    pe_tag_data_free(d);
+    pe_tag_data_free(d0);
+done:
     pe_ner_labels_free(labels, nl);
     pe_ner_corpus_free(c);
     pe_tokenizer_free(tok);
@@ -1033,7 +1117,7 @@ static void test_end_to_end(void)
     pe_token_head_new("rel", 32, nr, 0, 0, 2, &rh, &err);
     pe_ner_scorer *ns = NULL;
     pe_rel_scorer *rs = NULL;
-    PE_CHECK_EQ_INT(pe_ner_scorer_new(c, tok, (const char *const *)nlab, nn, 64, &ns, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_scorer_new(c, tok, (const char *const *)nlab, nn, 64, 0, &ns, &err), PE_OK);
     PE_CHECK_EQ_INT(pe_rel_scorer_new(rd, tok, 64, &rs, &err), PE_OK);
     pe_tag_objective *no = NULL, *ro = NULL;
     PE_CHECK_EQ_INT(pe_tag_objective_new("ner", nh, nd, nd, pe_ner_scorer_score, ns, &no, &err), PE_OK);
@@ -1133,6 +1217,7 @@ int main(void)
     PE_RUN(test_ner_reader);
     PE_RUN(test_ner_score);
     PE_RUN(test_ner_examples);
+    PE_RUN(test_doc_context);
     PE_RUN(test_word_features);
     PE_RUN(test_grouped_decode);
     PE_RUN(test_viterbi_decode);
