@@ -909,6 +909,22 @@ static void test_rel_swaps(void)
     pe_tokenizer_free(tok);
 }
 
+/* A tiny encoder over tok's vocabulary: 1 layer, hidden 32, 2 token types. */
+static pe_encoder_config tiny_config(const pe_tokenizer *tok)
+{
+    pe_encoder_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
+    cfg.hidden = 32;
+    cfg.layers = 1;
+    cfg.heads = 2;
+    cfg.intermediate = 64;
+    cfg.max_position = 64;
+    cfg.type_vocab = 2;
+    cfg.layer_norm_eps = 1e-12f;
+    return cfg;
+}
+
 /* Case types: the letter case of each word as the encoder's token type. */
 static void test_case_types(void)
 {
@@ -923,16 +939,7 @@ static void test_case_types(void)
     pe_tokenizer *tok = vocab16k();
     if (!tok) return;
     pe_error err;
-    pe_encoder_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
-    cfg.hidden = 32;
-    cfg.layers = 1;
-    cfg.heads = 2;
-    cfg.intermediate = 64;
-    cfg.max_position = 64;
-    cfg.type_vocab = 2;
-    cfg.layer_norm_eps = 1e-12f;
+    pe_encoder_config cfg = tiny_config(tok);
     /* a model without case types, and its copy with them */
     pe_train *tr0 = NULL, *tr1 = NULL;
     pe_encoder *enc0 = NULL, *enc1 = NULL;
@@ -1068,16 +1075,7 @@ static void test_end_to_end(void)
     pe_tokenizer *tok = vocab16k();
     if (!tok) return;
     pe_error err;
-    pe_encoder_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.vocab_size = (int)pe_tokenizer_vocab_size(tok);
-    cfg.hidden = 32;
-    cfg.layers = 1;
-    cfg.heads = 2;
-    cfg.intermediate = 64;
-    cfg.max_position = 64;
-    cfg.type_vocab = 2;
-    cfg.layer_norm_eps = 1e-12f;
+    pe_encoder_config cfg = tiny_config(tok);
     pe_train *tr = NULL;
     PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 5, &tr, &err), PE_OK);
     static const char *const types[] = {"PER", "LOC", "ORG", "MISC"};
