@@ -121,6 +121,7 @@ int pe_cmd_model_info(int argc, char **argv)
     cJSON_AddNumberToObject(cfg, "layer_norm_eps", strtod(eps, NULL));
     cJSON_AddStringToObject(cfg, "hidden_act", "gelu");
     cJSON_AddBoolToObject(cfg, "pooler", c->has_pooler);
+    cJSON_AddBoolToObject(cfg, "persona_case_types", c->case_types);
     cJSON_AddNumberToObject(o, "parameters", (double)in.n_params);
     cJSON *meta = cJSON_AddObjectToObject(o, "metadata");
     cJSON_AddStringToObject(meta, "model_id", in.model_id);

@@ -12,7 +12,8 @@
 #   2. the graph store of ../shared/data/kg/subset (RUNS/kg, kept when it
 #      exists): the graph objects of the relation copies (--swap-graph);
 #   3. the NER and relation heads together (models/tagger-small.json, word
-#      shape feature, the weights' moving average) from that start; its
+#      shape feature, case types since 0.8, the weights' moving average)
+#      from that start; its
 #      export is RUNS/tag/model.pem;
 #   4. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);
 #   5. with --install, copies the model to models/persona-small.pem.
