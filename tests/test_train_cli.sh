@@ -73,6 +73,19 @@ expect_rc 0 "eval ner --graph" "$persona" eval ner --model "$tmp/nerg/model.pem"
 grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner --graph: the training sentences are not learnt"; cat "$tmp/out"; }
 expect_rc 0 "extract --graph" "$persona" extract --model "$tmp/nerg/model.pem" --graph "$tmp/kg" "I met John Smith in Paris."
 grep -q '"text":"Paris","type":"location"' "$tmp/out" || { die "extract --graph: Paris not found"; cat "$tmp/out"; }
+# case types and document context: the encoder reads each word's case as its
+# token type; each sentence is read within its -DOCSTART- document
+sed 's|"ner": {"types"|"ner": {"doc_context": true, "types"|' "$tmp/tag.json" > "$tmp/tag-ctx.json"
+grep -q doc_context "$tmp/tag-ctx.json" || die "the document-context recipe was not made"
+expect_rc 0 "train ner --case-types" "$persona" train ner --recipe "$tmp/tag-ctx.json" --out "$tmp/nerc" --case-types --threads 1
+grep -q "within its document's context" "$tmp/err" || { die "train ner: document context is not said"; cat "$tmp/err"; }
+expect_rc 0 "model info of the case-typed model" "$persona" model info "$tmp/nerc/model.pem"
+grep -qE '"persona_case_types":[[:space:]]*true' "$tmp/out" || die "the case-typed model does not say so"
+grep -qE '"type_vocab_size":[[:space:]]*4' "$tmp/out" || die "the case-typed model has not 4 token types"
+expect_rc 0 "eval ner --doc-context" "$persona" eval ner --model "$tmp/nerc/model.pem" --doc-context --data "$fix/ner/tiny.conll" --type-map PER=person,LOC=location,ORG=organization,MISC=work --json
+grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner --doc-context: the training sentences are not learnt"; cat "$tmp/out"; }
+expect_rc 0 "extract with case types" "$persona" extract --model "$tmp/nerc/model.pem" "I met John Smith in Paris."
+grep -q '"mentions":\[{' "$tmp/out" || { die "extract with case types: no mention"; cat "$tmp/out"; }
 # a training file that does not annotate a type: its O words are partial labels
 sed 's|"type_map": "PER=person,LOC=location,ORG=organization,MISC=work"}\]|"type_map": "PER=person,LOC=location,ORG=organization,MISC=work", "missing_types": "work", "o_prefix": "@"}]|' "$tmp/tag.json" > "$tmp/tag-partial.json"
 grep -q missing_types "$tmp/tag-partial.json" || die "the partial-label recipe was not made"
