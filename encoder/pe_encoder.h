@@ -207,8 +207,9 @@ PE_API int pe_encoder_hidden_size(const pe_encoder *enc);
 PE_API const pe_tokenizer *pe_encoder_tokenizer(const pe_encoder *enc);
 
 /* Runs the encoder on n_seq already-tokenized sequences packed one after
- * the other: ids (T) with T = sum(lengths), type_ids (T) or NULL for all 0,
- * lengths (n_seq) each 1..max_position. layer: which hidden states to write,
+ * the other: ids (T) with T = sum(lengths), type_ids (T) or NULL for all 0
+ * (with case types, pe_encoding_case_types: NULL reads every word as lower
+ * case), lengths (n_seq) each 1..max_position. layer: which hidden states to write,
  * 0 = embedding output, 1..L = after that layer, -1 = last. hidden (T, C),
  * the caller's buffer, receives them; every array is only read during the
  * call. Sequences do not see each other: the result for a sequence
