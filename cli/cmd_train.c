@@ -64,7 +64,7 @@ static void usage(FILE *f)
             "                     (required with it; the model does not need it to run)\n"
             "  --shape            ner, tag: train the NER head with the word-shape feature\n"
             "                     (capitals; also the recipe's \"ner\": {\"shape\": true})\n"
-            "  --case-types       ner, rel, tag: the encoder reads each word's letter case as\n"
+            "  --case-types       mlm, ner, rel, tag: the encoder reads each word's letter case as\n"
             "                     its token type (lower, capitalised, upper, mixed), which a\n"
             "                     lower-casing vocabulary hides; an initial model without\n"
             "                     them gets 4 token types, the new ones copies of type 0\n"
@@ -473,6 +473,14 @@ static int run_mlm(const recipe *r, const args *a)
         rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
+    if (pe_token_shard_count(train) > 0 && !pe_token_shard_types(train, 0) &&
+        (a->case_types || cJSON_IsTrue(obj_get(model, "case_types")))) {
+        fprintf(stderr,
+                "persona: %s was written without case types (an older shard); remove %s to tokenise the corpus "
+                "again\n",
+                train_p, shard_dir);
+        goto done;
+    }
     pe_encoder_config cfg = model_config(model, tok, seq_len);
     pe_trainer_set_threads(a->threads);
     const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
@@ -480,8 +488,13 @@ static int run_mlm(const recipe *r, const args *a)
         rc = run_embed(r, a, &cfg, seed, tok, train, run_dir);
         goto done;
     }
+    const int case_types = a->case_types || cJSON_IsTrue(obj_get(model, "case_types"));
+    if (case_types) {
+        cfg.case_types = 1;
+        if (cfg.type_vocab < PE_N_CASES) cfg.type_vocab = PE_N_CASES;
+    }
     if (a->init && strcmp(a->init, "none") != 0) { /* MLM on from an encoder (e.g. train embed's best/) */
-        if ((rc = open_init(a->init, a, 0, &init_enc, &tr)) != PE_EXIT_OK) goto done;
+        if ((rc = open_init(a->init, a, case_types, &init_enc, &tr)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;
         const pe_tokenizer *it = pe_encoder_tokenizer(init_enc);
         if (!it || pe_tokenizer_vocab_size(it) != pe_tokenizer_vocab_size(tok)) {

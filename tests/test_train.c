@@ -858,6 +858,12 @@ static void test_output_rows(void)
             i += in;
         }
         PE_CHECK_MSG(eh < 1e-6 && zero == 0.0, "dropout %d: rows differ by %g, others %g", drop, eh, zero);
+        /* A key bias's gradient is zero in exact arithmetic (softmax does not
+         * see a shift shared by a query's scores): what is computed is
+         * rounding, so an absolute 1e-6 of the largest gradient is allowed
+         * besides the relative 1e-5. */
+        double gmax = 0.0;
+        for (size_t k = 0; k < n; k++) gmax = fmax(gmax, fabs(gfull[k]));
         for (int i = 0, off = 0; i < np; i++) {
             pe_train_param p;
             pe_train_param_at(tr, i, &p);
@@ -866,8 +872,8 @@ static void test_output_rows(void)
                 e = fmax(e, fabs(p.grad[k] - gfull[off + k]));
                 scale = fmax(scale, fabs(gfull[off + k]));
             }
-            PE_CHECK_MSG(e <= 1e-5 * scale, "dropout %d: %s: gradient differs by %g (scale %g)", drop, p.name, e,
-                         scale);
+            PE_CHECK_MSG(e <= 1e-5 * scale + 1e-6 * gmax, "dropout %d: %s: gradient differs by %g (scale %g, largest %g)",
+                         drop, p.name, e, scale, gmax);
             off += (int)p.numel;
         }
     }

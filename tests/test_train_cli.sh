@@ -24,6 +24,11 @@ expect_rc 0 "train embed" "$persona" train embed --recipe "$tmp/embed.json" --ou
 grep -q "skip-gram vectors of 32 dimensions" "$tmp/err" || { die "train embed: no summary"; cat "$tmp/err"; }
 expect_rc 0 "train rel from the embed" "$persona" train rel --recipe "$tmp/tag.json" --init "$tmp/emb/best" --out "$tmp/relemb" --steps 20 --threads 1
 expect_rc 0 "train mlm from the embed" "$persona" train mlm --recipe "$tmp/mlm.json" --init "$tmp/emb/best" --out "$tmp/mlmemb" --steps 10 --threads 1
+expect_rc 0 "train mlm --case-types from the embed" "$persona" train mlm --recipe "$tmp/mlm.json" --init "$tmp/emb/best" --out "$tmp/mlmct" --case-types --steps 10 --threads 1
+expect_rc 0 "model info of the case-typed MLM run" "$persona" model info "$tmp/mlmct/best"
+grep -qE '"persona_case_types":[[:space:]]*true' "$tmp/out" || die "train mlm --case-types: the encoder does not read case types"
+grep -qE '"type_vocab_size":[[:space:]]*4' "$tmp/out" || die "train mlm --case-types: not 4 token types"
+head -c 8 "$tmp/mlmct/data/train.shard" | grep -q PESHARD2 || die "train mlm: the shard has no case types"
 expect_rc 5 "train mlm from a missing model" "$persona" train mlm --recipe "$tmp/mlm.json" --init "$tmp/none" --out "$tmp/mlmx" --steps 10 --threads 1
 
 # fine-tune both heads from the pretrained run and export a .pem

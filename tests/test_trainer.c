@@ -267,20 +267,150 @@ static void test_shards(void)
     for (int i = 1; e && i < len - 1 && (size_t)(i - 1) < e->len; i++) PE_CHECK_EQ_INT(q[i], e->ids[i - 1]);
     pe_encoding_free(e);
     pe_token_shard_close(s);
-    /* damage: a token id beyond the vocabulary, a truncated file */
+    /* damage: a case type beyond the four, a token id beyond the vocabulary
+     * (the last token: just before the n_tok bytes of case types), a
+     * truncated file */
     FILE *f = fopen(tp, "r+b");
+    unsigned char head[32];
+    PE_CHECK(fread(head, 1, 32, f) == 32);
+    PE_CHECK(memcmp(head, "PESHARD2", 8) == 0);
+    long ntok = 0;
+    for (int i = 7; i >= 0; i--) ntok = ntok << 8 | head[24 + i];
     fseek(f, 0, SEEK_END);
     long sz = ftell(f);
-    fseek(f, sz - 2, SEEK_SET);
+    fseek(f, sz - 1, SEEK_SET);
+    unsigned char four = 4;
+    fwrite(&four, 1, 1, f);
+    fflush(f);
+    s = NULL;
+    PE_CHECK_EQ_INT(pe_token_shard_open(tp, &s, &err), PE_ERR_CORRUPT);
+    PE_CHECK(s == NULL && strstr(err.msg, "case type 4"));
+    unsigned char zero = 0;
+    fseek(f, sz - 1, SEEK_SET);
+    fwrite(&zero, 1, 1, f);
+    fseek(f, sz - ntok - 2, SEEK_SET);
     unsigned char big[2] = {0xff, 0xff};
     fwrite(big, 1, 2, f);
     fclose(f);
-    s = NULL;
     PE_CHECK_EQ_INT(pe_token_shard_open(tp, &s, &err), PE_ERR_CORRUPT);
     PE_CHECK(s == NULL && strstr(err.msg, "outside the vocabulary"));
     PE_CHECK(truncate(tp, sz - 7) == 0);
     PE_CHECK_EQ_INT(pe_token_shard_open(tp, &s, &err), PE_ERR_CORRUPT);
     PE_CHECK(strstr(err.msg, "sizes") != NULL);
+    pe_tokenizer_free(tok);
+}
+
+/* ---- case types: shards keep each token's letter case, MLM reads them ---- */
+
+static void test_mlm_case_types(void)
+{
+    pe_tokenizer *tok = fixture_tok();
+    PE_CHECK(tok != NULL);
+    if (!tok) return;
+    char dir[600], tp[700], dp[700], v1[700];
+    snprintf(dir, sizeof dir, "%s/case-shards", tmpdir);
+    mkdir(dir, 0777);
+    snprintf(tp, sizeof tp, "%s/train.shard", dir);
+    snprintf(dp, sizeof dp, "%s/dev.shard", dir);
+    snprintf(v1, sizeof v1, "%s/v1.shard", dir);
+    pe_error err;
+    pe_shard_writer *w = NULL;
+    const char *text = "My dog Max likes Paris and NASA .";
+    PE_CHECK_EQ_INT(pe_shard_writer_new(tp, dp, tok, 32, 3, &w, &err), PE_OK);
+    for (int r = 0; w && r < 6; r++) {
+        PE_CHECK_EQ_INT(pe_shard_writer_add_text(w, text, strlen(text), &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_shard_writer_end_document(w, &err), PE_OK);
+    }
+    PE_CHECK_EQ_INT(pe_shard_writer_finish(w, NULL, NULL, &err), PE_OK);
+    pe_shard_writer_free(w);
+    pe_token_shard *tsh = NULL, *dsh = NULL;
+    PE_CHECK_EQ_INT(pe_token_shard_open(tp, &tsh, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_token_shard_open(dp, &dsh, &err), PE_OK);
+    if (!tsh || !dsh) {
+        pe_token_shard_close(tsh);
+        pe_tokenizer_free(tok);
+        return;
+    }
+    /* the types are pe_encoding_case_types of the text, 0 at [CLS] and [SEP] */
+    pe_tokenizer_encode_options eo = pe_tokenizer_encode_options_default();
+    eo.add_special_tokens = 0;
+    pe_encoding *e = NULL;
+    PE_CHECK_EQ_INT(pe_tokenizer_encode(tok, text, strlen(text), NULL, 0, &eo, &e, &err), PE_OK);
+    int32_t want[64];
+    if (e) pe_encoding_case_types(e, text, want);
+    int len;
+    pe_token_shard_seq(tsh, 0, &len);
+    const uint8_t *ty = pe_token_shard_types(tsh, 0);
+    PE_CHECK(ty != NULL && e && len == (int)e->len + 2);
+    int seen[PE_N_CASES] = {0};
+    for (int i = 0; ty && e && i < len && i < (int)e->len + 2; i++) {
+        const int32_t exp = i == 0 || i == len - 1 ? 0 : want[i - 1];
+        PE_CHECK_EQ_INT(ty[i], exp);
+        seen[ty[i]]++;
+    }
+    PE_CHECK(seen[PE_CASE_LOWER] > 0 && seen[PE_CASE_CAPITALISED] >= 3 && seen[PE_CASE_UPPER] >= 1);
+    pe_encoding_free(e);
+
+    /* an encoder with case types gets the shard's types in its batches */
+    pe_encoder_config cfg = tiny_cfg((int)pe_tokenizer_vocab_size(tok));
+    cfg.type_vocab = PE_N_CASES;
+    cfg.case_types = 1;
+    pe_train *tr = NULL;
+    pe_mlm_head *h = NULL;
+    pe_mlm_objective *mo = NULL;
+    PE_CHECK_EQ_INT(pe_train_new_random(&cfg, 3, &tr, &err), PE_OK);
+    if (tr) PE_CHECK_EQ_INT(pe_mlm_head_new(tr, 3, &h, &err), PE_OK);
+    pe_mlm_mask_options mk = pe_mlm_mask_options_default();
+    mk.vocab_size = cfg.vocab_size;
+    if (h) PE_CHECK_EQ_INT(pe_mlm_objective_new(h, tsh, dsh, 0, &mk, &mo, &err), PE_OK);
+    if (mo) {
+        const pe_objective *ob = pe_mlm_objective_get(mo);
+        size_t idx[2] = {0, 1};
+        int32_t ids[128], types[128];
+        int lengths[2];
+        PE_CHECK_EQ_INT(ob->batch(ob->ctx, idx, 2, 7, ids, types, lengths, &err), PE_OK);
+        int t = 0;
+        for (int k = 0; k < 2; k++) {
+            const uint8_t *q = pe_token_shard_types(tsh, idx[k]);
+            for (int i = 0; i < lengths[k]; i++, t++) PE_CHECK_EQ_INT(types[t], q[i]);
+        }
+        pe_eval_result ev;
+        memset(&ev, 0, sizeof ev);
+        PE_CHECK_EQ_INT(ob->evaluate(ob->ctx, tr, &ev, &err), PE_OK);
+        PE_CHECK(isfinite(ev.metric) && ev.metric < 0);
+    }
+    pe_mlm_objective_free(mo);
+    mo = NULL;
+
+    /* a version 1 file (no types) still opens, but not for case types */
+    FILE *f = fopen(tp, "rb"), *g = fopen(v1, "wb");
+    PE_CHECK(f && g);
+    if (f && g) {
+        unsigned char buf[1 << 12];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        PE_CHECK(n < sizeof buf);
+        long ntok = 0;
+        for (int i = 7; i >= 0; i--) ntok = ntok << 8 | buf[24 + i];
+        memcpy(buf, "PESHARD1", 8);
+        PE_CHECK(fwrite(buf, 1, n - (size_t)ntok, g) == n - (size_t)ntok);
+    }
+    if (f) fclose(f);
+    if (g) fclose(g);
+    pe_token_shard *old = NULL;
+    PE_CHECK_EQ_INT(pe_token_shard_open(v1, &old, &err), PE_OK);
+    if (old) {
+        PE_CHECK(pe_token_shard_types(old, 0) == NULL);
+        PE_CHECK_EQ_INT(pe_token_shard_count(old), pe_token_shard_count(tsh));
+        if (h) {
+            PE_CHECK_EQ_INT(pe_mlm_objective_new(h, old, dsh, 0, &mk, &mo, &err), PE_ERR_INVALID);
+            PE_CHECK(mo == NULL && strstr(err.msg, "case types"));
+        }
+    }
+    pe_token_shard_close(old);
+    pe_mlm_head_free(h);
+    pe_train_free(tr);
+    pe_token_shard_close(tsh);
+    pe_token_shard_close(dsh);
     pe_tokenizer_free(tok);
 }
 
@@ -911,6 +1041,7 @@ int main(void)
     PE_RUN(test_mlm_head_gradients);
     PE_RUN(test_masking);
     PE_RUN(test_shards);
+    PE_RUN(test_mlm_case_types);
     PE_RUN(test_resume_after_kill);
     PE_RUN(test_resume_old_layout);
     PE_RUN(test_ema);

@@ -289,6 +289,7 @@ struct pe_mlm_objective {
     pe_mlm_head *head;
     const pe_token_shard *train, *dev;
     int max_dev;
+    int case_types; /* the encoder's types are the shards' case types */
     pe_mlm_mask_options mask;
     int32_t *labels; /* (cap) of the last batch */
     int32_t *raw;    /* (cap) */
@@ -344,7 +345,14 @@ static pe_status pack(pe_mlm_objective *m, const pe_token_shard *s, const size_t
     m->n_rows = 0;
     for (size_t i = 0; i < T; i++)
         if (m->labels[i] >= 0) m->rows[m->n_rows++] = (int32_t)i;
-    if (types) memset(types, 0, T * sizeof *types);
+    if (types) {
+        t = 0;
+        for (int k = 0; k < n; k++) {
+            const uint8_t *ty = m->case_types ? pe_token_shard_types(s, idx[k]) : NULL;
+            for (int i = 0; i < lengths[k]; i++) types[t + (size_t)i] = ty ? ty[i] : 0;
+            t += (size_t)lengths[k];
+        }
+    }
     *T_out = (int)T;
     return PE_OK;
 }
@@ -379,12 +387,13 @@ static pe_status mlm_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_e
                                                                         : (size_t)m->max_dev;
     const int C = pe_train_config(tr)->hidden, budget = 4096;
     int32_t *ids = malloc((size_t)budget * sizeof *ids);
+    int32_t *types = malloc((size_t)budget * sizeof *types);
     int *lengths = malloc((size_t)budget * sizeof *lengths);
     size_t *idx = malloc((size_t)budget * sizeof *idx);
     float *hidden = malloc((size_t)budget * (size_t)C * sizeof *hidden);
     pe_status st = PE_OK;
     double ls = 0.0, cnt = 0.0, ok = 0.0;
-    if (!ids || !lengths || !idx || !hidden) st = pe_error_set(err, PE_ERR_NOMEM, "mlm eval: out of memory");
+    if (!ids || !types || !lengths || !idx || !hidden) st = pe_error_set(err, PE_ERR_NOMEM, "mlm eval: out of memory");
     size_t i = 0;
     uint64_t b = 0;
     while (st == PE_OK && i < n) {
@@ -402,11 +411,11 @@ static pe_status mlm_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_e
         }
         if (k == 0) break;
         int TT;
-        if ((st = pack(m, m->dev, idx, k, 0x5eed0000u + b++, ids, NULL, lengths, &TT, err)) != PE_OK) break;
+        if ((st = pack(m, m->dev, idx, k, 0x5eed0000u + b++, ids, types, lengths, &TT, err)) != PE_OK) break;
         pe_train_forward_options fo = pe_train_forward_options_default();
         fo.rows = m->rows;
         fo.n_rows = m->n_rows;
-        if ((st = pe_train_forward(tr, ids, NULL, lengths, k, &fo, hidden)) != PE_OK) {
+        if ((st = pe_train_forward(tr, ids, types, lengths, k, &fo, hidden)) != PE_OK) {
             pe_error_set(err, st, "mlm eval: %s", pe_train_errmsg(tr));
             break;
         }
@@ -417,6 +426,7 @@ static pe_status mlm_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_e
         ok += o;
     }
     free(ids);
+    free(types);
     free(lengths);
     free(idx);
     free(hidden);
@@ -451,9 +461,16 @@ pe_status pe_mlm_objective_new(pe_mlm_head *head, const pe_token_shard *train, c
         (mask->whole_word && !mask->is_continuation))
         return pe_error_set(err, PE_ERR_INVALID, "mlm objective: bad masking options (p %g, vocabulary %d, [MASK] %d)",
                             (double)mask->mask_prob, mask->vocab_size, mask->mask_id);
+    const int case_types = pe_train_config(head->tr)->case_types;
+    if (case_types && ((pe_token_shard_count(train) > 0 && !pe_token_shard_types(train, 0)) ||
+                       (dev && pe_token_shard_count(dev) > 0 && !pe_token_shard_types(dev, 0))))
+        return pe_error_set(err, PE_ERR_INVALID,
+                            "mlm objective: the encoder reads case types and the shards have none (a PESHARD1 file: "
+                            "tokenise the corpus again)");
     pe_mlm_objective *m = calloc(1, sizeof *m);
     if (!m) return pe_error_set(err, PE_ERR_NOMEM, "mlm objective: out of memory");
     m->head = head;
+    m->case_types = case_types;
     m->train = train;
     m->dev = dev;
     m->max_dev = max_dev_seqs > 0 ? max_dev_seqs : 1 << 30;

@@ -262,11 +262,14 @@ PE_API void pe_mlm_mask(const int32_t *ids, int n_tokens, const pe_mlm_mask_opti
 
 /* ---- token shards: tokenised text cut into sequences ----
  * File layout (little-endian):
- *   magic "PESHARD1" (8 bytes)
+ *   magic "PESHARD2" (8 bytes; "PESHARD1": a file without the case types)
  *   u32 vocab_size, u32 max_len (tokens of the longest sequence, specials included)
  *   u64 n_seq, u64 n_tokens
  *   u64 offsets[n_seq + 1]   offsets[0] = 0, offsets[n_seq] = n_tokens, non-decreasing
  *   u16 tokens[n_tokens]     each < vocab_size; every sequence is [CLS] ... [SEP]
+ *   u8 types[n_tokens]       each token's case type (pe_text_case of its word in
+ *                            the text, < PE_N_CASES; 0 for [CLS] and [SEP]):
+ *                            the token types of an encoder with case types
  * Sequences are written as they come; a writer cuts the token stream of
  * each document into pieces of at most max_len - 2 tokens. */
 typedef struct pe_token_shard pe_token_shard;
@@ -278,6 +281,9 @@ PE_API size_t pe_token_shard_count(const pe_token_shard *s);
 PE_API uint32_t pe_token_shard_vocab_size(const pe_token_shard *s);
 /* Sequence i: *len tokens at the returned pointer (valid until close). */
 PE_API const uint16_t *pe_token_shard_seq(const pe_token_shard *s, size_t i, int *len);
+/* The case types of sequence i (its len bytes), or NULL for a "PESHARD1"
+ * file, which has none. */
+PE_API const uint8_t *pe_token_shard_types(const pe_token_shard *s, size_t i);
 
 typedef struct pe_shard_writer pe_shard_writer;
 /* Writes train and held-out shards: every held_out_every-th sequence (0:
@@ -330,7 +336,9 @@ typedef struct pe_mlm_objective pe_mlm_objective;
 /* Borrowed: head, train, dev (NULL: no evaluation; at most max_dev_seqs of
  * it are used). The evaluation reports neg_loss (the metric), loss,
  * perplexity and accuracy over the masked tokens, with masks from a fixed
- * seed. */
+ * seed. An encoder with case types (pe_encoder_config.case_types) reads
+ * the shards' case types (a masked token keeps its word's); shards without
+ * them are refused (PE_ERR_INVALID). */
 PE_API pe_status pe_mlm_objective_new(pe_mlm_head *head, const pe_token_shard *train, const pe_token_shard *dev,
                                int max_dev_seqs, const pe_mlm_mask_options *mask, pe_mlm_objective **out,
                                pe_error *err);

@@ -9,7 +9,8 @@
 #include "model_internal.h"
 #include "pe_trainer.h"
 
-#define SHARD_MAGIC "PESHARD1"
+#define SHARD_MAGIC_V1 "PESHARD1" /* tokens only */
+#define SHARD_MAGIC "PESHARD2"    /* tokens, then their case types */
 #define SHARD_HEAD 32
 
 struct pe_token_shard {
@@ -19,6 +20,7 @@ struct pe_token_shard {
     uint64_t n_seq, n_tok;
     const uint64_t *off;
     const uint16_t *tok;
+    const uint8_t *types; /* (n_tok) or NULL (a version 1 file) */
 };
 
 static uint64_t rd64(const unsigned char *p)
@@ -44,7 +46,8 @@ pe_status pe_token_shard_open(const char *path, pe_token_shard **out, pe_error *
         return st;
     }
     const unsigned char *p = s->map;
-    if (s->size < SHARD_HEAD || memcmp(p, SHARD_MAGIC, 8) != 0) {
+    const int v2 = s->size >= SHARD_HEAD && memcmp(p, SHARD_MAGIC, 8) == 0;
+    if (s->size < SHARD_HEAD || (!v2 && memcmp(p, SHARD_MAGIC_V1, 8) != 0)) {
         st = pe_error_set(err, PE_ERR_CORRUPT, "%s: not a token shard (bad magic or too short)", path);
         goto fail;
     }
@@ -54,13 +57,14 @@ pe_status pe_token_shard_open(const char *path, pe_token_shard **out, pe_error *
     s->n_tok = rd64(p + 24);
     if (s->vocab == 0 || s->vocab > 65536 || s->n_seq > (s->size - SHARD_HEAD) / 8 ||
         s->n_tok > (s->size - SHARD_HEAD) / 2 ||
-        (uint64_t)s->size != SHARD_HEAD + (s->n_seq + 1) * 8 + s->n_tok * 2) {
+        (uint64_t)s->size != SHARD_HEAD + (s->n_seq + 1) * 8 + s->n_tok * (v2 ? 3 : 2)) {
         st = pe_error_set(err, PE_ERR_CORRUPT, "%s: sizes do not match the file (%llu sequences, %llu tokens, %zu bytes)",
                           path, (unsigned long long)s->n_seq, (unsigned long long)s->n_tok, s->size);
         goto fail;
     }
     s->off = (const uint64_t *)(p + SHARD_HEAD);
     s->tok = (const uint16_t *)(p + SHARD_HEAD + (s->n_seq + 1) * 8);
+    s->types = v2 ? (const uint8_t *)(s->tok + s->n_tok) : NULL;
     if (s->off[0] != 0 || s->off[s->n_seq] != s->n_tok) {
         st = pe_error_set(err, PE_ERR_CORRUPT, "%s: offsets do not cover the tokens", path);
         goto fail;
@@ -76,6 +80,12 @@ pe_status pe_token_shard_open(const char *path, pe_token_shard **out, pe_error *
         if (s->tok[i] >= s->vocab) {
             st = pe_error_set(err, PE_ERR_CORRUPT, "%s: token %llu has id %u, outside the vocabulary (%u)", path,
                               (unsigned long long)i, s->tok[i], s->vocab);
+            goto fail;
+        }
+    for (uint64_t i = 0; s->types && i < s->n_tok; i++)
+        if (s->types[i] >= PE_N_CASES) {
+            st = pe_error_set(err, PE_ERR_CORRUPT, "%s: token %llu has case type %u (at most %d)", path,
+                              (unsigned long long)i, s->types[i], PE_N_CASES - 1);
             goto fail;
         }
     *out = s;
@@ -108,11 +118,17 @@ const uint16_t *pe_token_shard_seq(const pe_token_shard *s, size_t i, int *len)
     return s->tok + s->off[i];
 }
 
+const uint8_t *pe_token_shard_types(const pe_token_shard *s, size_t i)
+{
+    return s->types ? s->types + s->off[i] : NULL;
+}
+
 /* ---- writer ---- */
 
 typedef struct part {
-    char *path, *tmp_tok, *tmp_final;
+    char *path, *tmp_tok, *tmp_types, *tmp_final;
     FILE *tok;       /* token stream, written as it comes */
+    FILE *types;     /* their case types, likewise */
     uint64_t *off;   /* (n_seq + 1) */
     uint64_t n_seq, cap;
     uint64_t n_tok;
@@ -126,6 +142,9 @@ struct pe_shard_writer {
     part p[2];        /* train, held out */
     uint64_t emitted; /* sequences emitted in all */
     uint16_t *cur;    /* (max_len) the sequence being filled, [CLS] first */
+    uint8_t *cur_types; /* (max_len) its case types */
+    int32_t *scratch; /* (scratch_cap) case types of one text */
+    size_t scratch_cap;
     int n_cur;
 };
 
@@ -143,12 +162,15 @@ static char *cat(const char *a, const char *b)
 static void part_free(part *p, int remove_files)
 {
     if (p->tok) fclose(p->tok);
+    if (p->types) fclose(p->types);
     if (remove_files) {
         if (p->tmp_tok) unlink(p->tmp_tok);
+        if (p->tmp_types) unlink(p->tmp_types);
         if (p->tmp_final) unlink(p->tmp_final);
     }
     free(p->path);
     free(p->tmp_tok);
+    free(p->tmp_types);
     free(p->tmp_final);
     free(p->off);
     memset(p, 0, sizeof *p);
@@ -158,13 +180,17 @@ static pe_status part_open(part *p, const char *path, pe_error *err)
 {
     p->path = strdup(path);
     p->tmp_tok = cat(path, ".tokens.tmp");
+    p->tmp_types = cat(path, ".types.tmp");
     p->tmp_final = cat(path, ".tmp");
     p->cap = 1024;
     p->off = malloc(p->cap * sizeof *p->off);
-    if (!p->path || !p->tmp_tok || !p->tmp_final || !p->off) return pe_error_set(err, PE_ERR_NOMEM, "shard: out of memory");
+    if (!p->path || !p->tmp_tok || !p->tmp_types || !p->tmp_final || !p->off)
+        return pe_error_set(err, PE_ERR_NOMEM, "shard: out of memory");
     p->off[0] = 0;
     if (!(p->tok = fopen(p->tmp_tok, "w+b")))
         return pe_error_set(err, PE_ERR_IO, "%s: cannot create: %s", p->tmp_tok, strerror(errno));
+    if (!(p->types = fopen(p->tmp_types, "w+b")))
+        return pe_error_set(err, PE_ERR_IO, "%s: cannot create: %s", p->tmp_types, strerror(errno));
     return PE_OK;
 }
 
@@ -189,13 +215,15 @@ pe_status pe_shard_writer_new(const char *train_path, const char *held_out_path,
     w->cls = sid.cls;
     w->sep = sid.sep;
     w->cur = malloc((size_t)max_len * sizeof *w->cur);
-    pe_status st = w->cur ? part_open(&w->p[0], train_path, err) : pe_error_set(err, PE_ERR_NOMEM, "shard: out of memory");
+    w->cur_types = malloc((size_t)max_len);
+    pe_status st = w->cur && w->cur_types ? part_open(&w->p[0], train_path, err) : pe_error_set(err, PE_ERR_NOMEM, "shard: out of memory");
     if (st == PE_OK && held_out_every > 0) st = part_open(&w->p[1], held_out_path, err);
     if (st != PE_OK) {
         pe_shard_writer_free(w);
         return st;
     }
     w->cur[0] = (uint16_t)w->cls;
+    w->cur_types[0] = 0;
     w->n_cur = 1;
     *out = w;
     return PE_OK;
@@ -204,11 +232,14 @@ pe_status pe_shard_writer_new(const char *train_path, const char *held_out_path,
 static pe_status emit(pe_shard_writer *w, pe_error *err)
 {
     if (w->n_cur <= 1) return PE_OK;
+    w->cur_types[w->n_cur] = 0;
     w->cur[w->n_cur++] = (uint16_t)w->sep;
     part *p = &w->p[w->every > 0 && w->emitted % (uint64_t)w->every == (uint64_t)w->every - 1 ? 1 : 0];
     w->emitted++;
     if (fwrite(w->cur, sizeof *w->cur, (size_t)w->n_cur, p->tok) != (size_t)w->n_cur)
         return pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", p->tmp_tok, strerror(errno));
+    if (fwrite(w->cur_types, 1, (size_t)w->n_cur, p->types) != (size_t)w->n_cur)
+        return pe_error_set(err, PE_ERR_IO, "%s: write failed: %s", p->tmp_types, strerror(errno));
     if (p->n_seq + 2 > p->cap) {
         uint64_t cap = p->cap * 2;
         uint64_t *o = realloc(p->off, cap * sizeof *o);
@@ -229,8 +260,19 @@ pe_status pe_shard_writer_add_text(pe_shard_writer *w, const char *text, size_t 
     pe_encoding *e = NULL;
     pe_status st = pe_tokenizer_encode(w->tok, text, len, NULL, 0, &eo, &e, err);
     if (st != PE_OK) return st;
+    if (e->len > w->scratch_cap) {
+        int32_t *t = realloc(w->scratch, e->len * sizeof *t);
+        if (!t) {
+            pe_encoding_free(e);
+            return pe_error_set(err, PE_ERR_NOMEM, "shard: out of memory");
+        }
+        w->scratch = t;
+        w->scratch_cap = e->len;
+    }
+    pe_encoding_case_types(e, text, w->scratch);
     for (size_t i = 0; i < e->len && st == PE_OK; i++) {
         if (w->n_cur >= w->max_len - 1) st = emit(w, err);
+        w->cur_types[w->n_cur] = (uint8_t)w->scratch[i];
         w->cur[w->n_cur++] = (uint16_t)e->ids[i];
     }
     pe_encoding_free(e);
@@ -268,6 +310,9 @@ static pe_status part_finish(pe_shard_writer *w, part *p, pe_error *err)
     size_t n;
     while (ok && (n = fread(buf, sizeof *buf, 8192, p->tok)) > 0) ok = fwrite(buf, sizeof *buf, n, f) == n;
     ok = ok && !ferror(p->tok);
+    rewind(p->types);
+    while (ok && (n = fread(buf, 1, sizeof buf, p->types)) > 0) ok = fwrite(buf, 1, n, f) == n;
+    ok = ok && !ferror(p->types);
     ok = (fflush(f) == 0) && ok;
     ok = (fsync(fileno(f)) == 0) && ok;
     ok = (fclose(f) == 0) && ok;
@@ -275,8 +320,10 @@ static pe_status part_finish(pe_shard_writer *w, part *p, pe_error *err)
     if (rename(p->tmp_final, p->path) != 0)
         return pe_error_set(err, PE_ERR_IO, "%s: cannot rename to %s: %s", p->tmp_final, p->path, strerror(errno));
     fclose(p->tok);
-    p->tok = NULL;
+    fclose(p->types);
+    p->tok = p->types = NULL;
     unlink(p->tmp_tok);
+    unlink(p->tmp_types);
     return PE_OK;
 }
 
@@ -298,5 +345,7 @@ void pe_shard_writer_free(pe_shard_writer *w)
     part_free(&w->p[0], 1);
     part_free(&w->p[1], 1);
     free(w->cur);
+    free(w->cur_types);
+    free(w->scratch);
     free(w);
 }
