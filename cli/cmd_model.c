@@ -1,5 +1,6 @@
-/* cmd_model.c - `persona model convert` (Hugging Face checkpoint -> .pem)
- * and `persona model info` (config, metadata, tensors as JSON). */
+/* cmd_model.c - `persona model convert` (Hugging Face checkpoint -> .pem),
+ * `persona model info` (config, metadata, tensors as JSON) and `persona
+ * model average` (a model soup of checkpoint folders). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "pe_encoder.h"
+#include "pe_train.h"
 
 static void convert_usage(FILE *f)
 {
@@ -64,6 +66,38 @@ int pe_cmd_model_convert(int argc, char **argv)
     if (stat(pos[1], &sb) == 0)
         fprintf(stderr, "persona: wrote %s (%.1f MiB, %s) in %.1f s\n", pos[1], sb.st_size / 1048576.0,
                 o.f16 ? "f16" : "f32", pe_now() - t0);
+    return PE_EXIT_OK;
+}
+
+static void average_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: persona model average OUT_DIR DIR DIR [DIR...]\n"
+            "\n"
+            "A model soup (Wortsman et al. 2022): OUT_DIR gets the element-wise mean of the\n"
+            "weights of checkpoint folders that `persona train` wrote (RUN/best, RUN/ckpt-N)\n"
+            "for runs fine-tuned from one start (other seeds, or checkpoints of one run),\n"
+            "with the first folder's config, vocabulary and labels. The folders must hold\n"
+            "the same model (tensors, shapes, config.json, labels.json). Then make a model\n"
+            "file of it: persona model convert OUT_DIR OUT.pem --labels OUT_DIR/labels.json\n");
+}
+
+int pe_cmd_model_average(int argc, char **argv)
+{
+    const pe_cli_opt opts[] = {{0}};
+    const pe_cli_spec spec = {"model average", average_usage, opts, 3, -1, NULL};
+    int np, rc = pe_cli_parse(&spec, argc, argv, &np);
+    if (rc != PE_CLI_RUN) return rc;
+    for (int i = 2; i <= np; i++)
+        if ((rc = pe_cli_need_file("checkpoint folder", argv[i])) != PE_EXIT_OK) return rc;
+    pe_error err;
+    pe_error_clear(&err);
+    double t0 = pe_now();
+    pe_status st = pe_train_average_checkpoints((const char *const *)argv + 2, np - 1, argv[1], &err);
+    if (st >= PE_ERR_FIRST) return pe_cli_fail(st, "%s", err.msg);
+    fprintf(stderr, "persona: wrote %s, the mean of %d checkpoints, in %.1f s (make a model file with: persona model "
+                    "convert %s OUT.pem --labels %s/labels.json)\n",
+            argv[1], np - 1, pe_now() - t0, argv[1], argv[1]);
     return PE_EXIT_OK;
 }
 

@@ -35,6 +35,7 @@ int pe_cmd_kg_import(int argc, char **argv);
 int pe_cmd_encode(int argc, char **argv);
 int pe_cmd_model_convert(int argc, char **argv);
 int pe_cmd_model_info(int argc, char **argv);
+int pe_cmd_model_average(int argc, char **argv);
 int pe_cmd_link(int argc, char **argv);
 int pe_cmd_link_index(int argc, char **argv);
 int pe_cmd_link_train(int argc, char **argv);
@@ -64,6 +65,7 @@ static const pe_cli_command commands[] = {
     {"encode", pe_cmd_encode, "texts on stdin -> token or sentence embeddings (JSON lines)"},
     {"model convert", pe_cmd_model_convert, "Hugging Face BERT checkpoint -> .pem model file"},
     {"model info", pe_cmd_model_info, "a model's config, metadata and tensors as JSON"},
+    {"model average", pe_cmd_model_average, "a model soup: the mean of checkpoint folders of one start"},
     {"vocab", pe_cmd_vocab, "train a WordPiece vocabulary (vocab.txt) on text files"},
     {"train", pe_cmd_train, "train a model from a recipe: mlm pretraining, ner / rel heads"},
     {"eval", pe_cmd_eval, "a model's scores on labelled data: ner (CoNLL), rel (PersonaExt)"},

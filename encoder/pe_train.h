@@ -252,6 +252,15 @@ PE_API pe_train_save_options pe_train_save_options_default(void);
 /* Errors: PE_ERR_IO (naming the file), PE_ERR_NOMEM, PE_ERR_INVALID. */
 PE_API pe_status pe_train_save(const pe_train *tr, const char *dir, const pe_train_save_options *opts, pe_error *err);
 
+/* A model soup (Wortsman et al. 2022, "uniform soup"): out_dir gets the
+ * element-wise mean of the model.safetensors of n >= 2 checkpoint folders
+ * written by pe_train_save (fine-tuned from one start: runs with other
+ * seeds, or checkpoints of one run), and the other files of dirs[0] but
+ * state.json. Every folder must hold the same F32 tensors (names, shapes)
+ * and the same config.json and labels.json: PE_ERR_INVALID naming the
+ * first difference. PE_ERR_IO, PE_ERR_NOMEM. */
+PE_API pe_status pe_train_average_checkpoints(const char *const *dirs, int n, const char *out_dir, pe_error *err);
+
 #ifdef __cplusplus
 }
 #endif

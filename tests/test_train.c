@@ -909,6 +909,77 @@ done:
 
 /* ---- save, load, same forward ---- */
 
+/* A model soup: the mean of two saved models, refused for unlike ones. */
+static void test_average_checkpoints(void)
+{
+    pe_encoder *enc = load_tiny();
+    pe_train *a = NULL, *b = NULL, *c = NULL;
+    pe_encoder *soup = NULL;
+    pe_error err;
+    char da[160], db[160], dc[160], dout[160];
+    snprintf(da, sizeof da, "%s/avg-a", tmpdir);
+    snprintf(db, sizeof db, "%s/avg-b", tmpdir);
+    snprintf(dc, sizeof dc, "%s/avg-c", tmpdir);
+    snprintf(dout, sizeof dout, "%s/avg-out", tmpdir);
+    if (!enc || pe_train_new_from_encoder(enc, &a, &err) != PE_OK || pe_train_new_from_encoder(enc, &b, &err) != PE_OK) {
+        PE_CHECK(0);
+        goto done;
+    }
+    /* b: a's weights moved by a known amount; labels saved with both */
+    pe_train_param p;
+    PE_CHECK_EQ_INT(pe_train_param_find(b, "embeddings.word_embeddings.weight", &p), PE_OK);
+    for (int64_t k = 0; k < p.numel; k++) p.data[k] += 0.5f + 0.001f * (float)(k % 7);
+    pe_train_save_options so = pe_train_save_options_default();
+    so.labels_json = "{\"ner\": [\"O\", \"B-x\", \"I-x\"]}";
+    PE_CHECK_EQ_INT(pe_train_save(a, da, &so, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_train_save(b, db, &so, &err), PE_OK);
+    const char *two[2] = {da, db};
+    pe_status st = pe_train_average_checkpoints(two, 2, dout, &err);
+    PE_CHECK_MSG(st == PE_OK, "%s", err.msg);
+    pe_encoder_options o = pe_encoder_options_default();
+    o.backend = PE_ENCODER_CPU;
+    o.threads = 1;
+    PE_CHECK_EQ_INT(pe_encoder_load(dout, &o, &soup, &err), PE_OK);
+    char lp[200];
+    snprintf(lp, sizeof lp, "%s/labels.json", dout);
+    PE_CHECK(access(lp, F_OK) == 0);
+    if (soup) {
+        pe_encoder_tensor_view w, q;
+        pe_train_param pa;
+        PE_CHECK_EQ_INT(pe_encoder_tensor(soup, "embeddings.word_embeddings.weight", &w), PE_OK);
+        PE_CHECK_EQ_INT(pe_train_param_find(a, "embeddings.word_embeddings.weight", &pa), PE_OK);
+        double e = 0.0;
+        for (int64_t k = 0; k < w.numel; k++) e = fmax(e, fabs(w.data[k] - 0.5 * ((double)pa.data[k] + p.data[k])));
+        PE_CHECK_MSG(e < 1e-6, "the soup is not the mean: %g", e);
+        /* a tensor both share is unchanged */
+        PE_CHECK_EQ_INT(pe_encoder_tensor(soup, "encoder.layer.0.output.dense.weight", &w), PE_OK);
+        PE_CHECK_EQ_INT(pe_encoder_tensor(enc, "encoder.layer.0.output.dense.weight", &q), PE_OK);
+        PE_CHECK(w.numel == q.numel && memcmp(w.data, q.data, (size_t)w.numel * sizeof(float)) == 0);
+    }
+    /* unlike models: other labels, then another architecture */
+    so.labels_json = "{\"ner\": [\"O\", \"B-y\", \"I-y\"]}";
+    PE_CHECK_EQ_INT(pe_train_save(b, dc, &so, &err), PE_OK);
+    const char *unlike[2] = {da, dc};
+    PE_CHECK_EQ_INT(pe_train_average_checkpoints(unlike, 2, dout, &err), PE_ERR_INVALID);
+    PE_CHECK(strstr(err.msg, "labels.json") != NULL);
+    if (pe_train_new_from_encoder_case_types(enc, &c, &err) == PE_OK) {
+        so.labels_json = "{\"ner\": [\"O\", \"B-x\", \"I-x\"]}";
+        PE_CHECK_EQ_INT(pe_train_save(c, dc, &so, &err), PE_OK);
+        PE_CHECK_EQ_INT(pe_train_average_checkpoints(unlike, 2, dout, &err), PE_ERR_INVALID);
+        PE_CHECK(strstr(err.msg, "shape") != NULL || strstr(err.msg, "config.json") != NULL);
+    }
+    const char *one[1] = {da};
+    PE_CHECK_EQ_INT(pe_train_average_checkpoints(one, 1, dout, &err), PE_ERR_INVALID);
+    const char *self[2] = {da, dout};
+    PE_CHECK_EQ_INT(pe_train_average_checkpoints(self, 2, dout, &err), PE_ERR_INVALID);
+done:
+    pe_encoder_free(soup);
+    pe_train_free(a);
+    pe_train_free(b);
+    pe_train_free(c);
+    pe_encoder_free(enc);
+}
+
 static void test_save_roundtrip(void)
 {
     pe_encoder *enc = load_tiny();
@@ -1093,6 +1164,7 @@ int main(void)
     PE_RUN(test_schedule_and_clip);
     PE_RUN(test_output_rows);
     PE_RUN(test_save_roundtrip);
+    PE_RUN(test_average_checkpoints);
     PE_RUN(test_save_tokenizer_pem);
     rm_tree(tmpdir);
     PE_TEST_EXIT();

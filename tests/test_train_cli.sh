@@ -91,6 +91,16 @@ expect_rc 0 "eval ner --doc-context" "$persona" eval ner --model "$tmp/nerc/mode
 grep -qE '"f1":[[:space:]]*1,' "$tmp/out" || { die "eval ner --doc-context: the training sentences are not learnt"; cat "$tmp/out"; }
 expect_rc 0 "extract with case types" "$persona" extract --model "$tmp/nerc/model.pem" "I met John Smith in Paris."
 grep -q '"mentions":\[{' "$tmp/out" || { die "extract with case types: no mention"; cat "$tmp/out"; }
+# a model soup: the mean of checkpoint folders of one model, then a model file of it
+ck=$(ls -d "$tmp/tag"/ckpt-* 2>/dev/null | tail -1)
+[ -n "$ck" ] || die "train tag kept no checkpoint to average"
+expect_rc 0 "model average" "$persona" model average "$tmp/soup" "$tmp/tag/best" "$ck"
+expect_rc 0 "model convert of the soup" "$persona" model convert "$tmp/soup" "$tmp/soup.pem" --labels "$tmp/soup/labels.json"
+expect_rc 0 "extract with the soup" "$persona" extract --model "$tmp/soup.pem" "I met John Smith in Paris."
+grep -q '"mentions"' "$tmp/out" || { die "extract with the soup: no output"; cat "$tmp/out"; }
+expect_rc 1 "model average of unlike models" "$persona" model average "$tmp/soup2" "$tmp/tag/best" "$tmp/nerc/best"
+grep -q "not the same model" "$tmp/err" || { die "model average: unlike models not named"; cat "$tmp/err"; }
+expect_rc 2 "model average of one folder" "$persona" model average "$tmp/soup3" "$tmp/tag/best"
 # a training file that does not annotate a type: its O words are partial labels
 sed 's|"type_map": "PER=person,LOC=location,ORG=organization,MISC=work"}\]|"type_map": "PER=person,LOC=location,ORG=organization,MISC=work", "missing_types": "work", "o_prefix": "@"}]|' "$tmp/tag.json" > "$tmp/tag-partial.json"
 grep -q missing_types "$tmp/tag-partial.json" || die "the partial-label recipe was not made"
