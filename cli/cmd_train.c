@@ -49,6 +49,9 @@ static void usage(FILE *f)
             "                     relative to the recipe's folder; $PERSONA_DATA overrides it)\n"
             "  --resume           continue from the run folder's latest checkpoint\n"
             "  --steps N          override the recipe's number of updates\n"
+            "  --seed N           override the recipe's seed (weights of new parts, data\n"
+            "                     order, masks, dropout): runs to compare, or to average\n"
+            "                     with `persona model average`\n"
             "  --until N          stop after update N (with a checkpoint) while the learning\n"
             "                     rate keeps the schedule of all the steps: --resume later\n"
             "                     goes on as if the run had not stopped\n"
@@ -276,7 +279,14 @@ typedef struct args {
     const char *recipe, *out, *data, *what, *init, *graph, *swap_graph;
     int resume, threads, strict, shape, case_types;
     long steps, until;
+    uint64_t seed; /* 0: the recipe's */
 } args;
+
+/* The run's seed: --seed, else the recipe's "train" "seed", else 1. */
+static uint64_t seed_of(const cJSON *tro, const args *a)
+{
+    return a->seed ? a->seed : (uint64_t)num_or(tro, "seed", 1);
+}
 
 /* The trainer's options: the recipe's "train", the command line's
  * overrides, the run folder, the tokenizer saved with checkpoints and the
@@ -288,6 +298,7 @@ static void run_opts(const cJSON *tro, long default_steps, const args *a, const 
     o->steps = default_steps;
     trainer_opts(tro, o);
     if (a->steps) o->steps = a->steps;
+    o->seed = seed_of(tro, a);
     o->stop_after = a->until;
     o->dir = run_dir;
     o->resume = a->resume;
@@ -483,7 +494,7 @@ static int run_mlm(const recipe *r, const args *a)
     }
     pe_encoder_config cfg = model_config(model, tok, seq_len);
     pe_trainer_set_threads(a->threads);
-    const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
+    const uint64_t seed = seed_of(tro, a);
     if (strcmp(a->what, "embed") == 0) {
         rc = run_embed(r, a, &cfg, seed, tok, train, run_dir);
         goto done;
@@ -813,7 +824,7 @@ static int run_heads(const recipe *r, const args *a)
     }
     pe_trainer_set_threads(a->threads);
     /* the encoder: pretrained, or new */
-    const uint64_t seed = (uint64_t)num_or(tro, "seed", 1);
+    const uint64_t seed = seed_of(tro, a);
     const int case_types = a->case_types || cJSON_IsTrue(obj_get(obj_get(r->root, "model"), "case_types"));
     if (init) {
         if ((rc = open_init(init, a, case_types, &enc, &tr)) != PE_EXIT_OK) goto done;
@@ -1043,7 +1054,7 @@ done:
 int pe_cmd_train(int argc, char **argv)
 {
     args a = {0};
-    size_t steps = 0, until = 0;
+    size_t steps = 0, until = 0, seed = 0;
     const pe_cli_opt opts[] = {
         {"--recipe", PE_CLI_STRING, &a.recipe},
         {"--out", PE_CLI_STRING, &a.out},
@@ -1057,6 +1068,7 @@ int pe_cmd_train(int argc, char **argv)
         {"--strict", PE_CLI_FLAG, &a.strict},
         {"--steps", PE_CLI_SIZE, &steps, .min = 1, .max = 1e15},
         {"--until", PE_CLI_SIZE, &until, .min = 1, .max = 1e15},
+        {"--seed", PE_CLI_SIZE, &seed, .min = 1, .max = 1e15},
         {"--threads", PE_CLI_INT, &a.threads, .min = 1, .max = 1024},
         {0}};
     const pe_cli_spec spec = {"train", usage, opts, 1, 1, exit_notes};
@@ -1065,6 +1077,7 @@ int pe_cmd_train(int argc, char **argv)
     a.what = argv[1];
     a.steps = (long)steps;
     a.until = (long)until;
+    a.seed = (uint64_t)seed;
     if (strcmp(a.what, "mlm") && strcmp(a.what, "embed") && strcmp(a.what, "ner") && strcmp(a.what, "rel") &&
         strcmp(a.what, "tag"))
         return pe_cli_error(PE_EXIT_USAGE, "unknown objective '%s' (mlm, embed, ner, rel or tag)", a.what);

@@ -23,6 +23,10 @@ expect_rc 0 "train embed" "$persona" train embed --recipe "$tmp/embed.json" --ou
 [ -f "$tmp/emb/best/model.safetensors" ] && [ -f "$tmp/emb/best/vocab.txt" ] || die "train embed wrote no best/"
 grep -q "skip-gram vectors of 32 dimensions" "$tmp/err" || { die "train embed: no summary"; cat "$tmp/err"; }
 expect_rc 0 "train rel from the embed" "$persona" train rel --recipe "$tmp/tag.json" --init "$tmp/emb/best" --out "$tmp/relemb" --steps 20 --threads 1
+expect_rc 0 "train rel --seed" "$persona" train rel --recipe "$tmp/tag.json" --init "$tmp/emb/best" --out "$tmp/relemb7" --steps 20 --seed 7 --threads 1
+l1=$(grep -m1 '"loss"' "$tmp/relemb/log.jsonl"); l7=$(grep -m1 '"loss"' "$tmp/relemb7/log.jsonl")
+[ -n "$l1" ] && [ -n "$l7" ] && [ "$l1" != "$l7" ] || die "train --seed: the run with seed 7 logged what seed 1 did ($l1)"
+expect_rc 2 "train --seed 0" "$persona" train rel --recipe "$tmp/tag.json" --out "$tmp/relemb0" --seed 0
 expect_rc 0 "train mlm from the embed" "$persona" train mlm --recipe "$tmp/mlm.json" --init "$tmp/emb/best" --out "$tmp/mlmemb" --steps 10 --threads 1
 expect_rc 0 "train mlm --case-types from the embed" "$persona" train mlm --recipe "$tmp/mlm.json" --init "$tmp/emb/best" --out "$tmp/mlmct" --case-types --steps 10 --threads 1
 expect_rc 0 "model info of the case-typed MLM run" "$persona" model info "$tmp/mlmct/best"
