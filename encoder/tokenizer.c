@@ -810,18 +810,6 @@ static pe_status apply_config(const cJSON *cfg, const char *name, tok_spec *s, p
     return PE_OK;
 }
 
-static char *path_join(const char *dir, const char *file)
-{
-    size_t a = strlen(dir), b = strlen(file);
-    char *p = malloc(a + b + 2);
-    if (!p) return NULL;
-    memcpy(p, dir, a);
-    size_t o = a;
-    if (a && dir[a - 1] != '/') p[o++] = '/';
-    memcpy(p + o, file, b + 1);
-    return p;
-}
-
 static int file_exists(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -835,8 +823,8 @@ pe_status pe_tokenizer_open_dir(const char *dir, pe_tokenizer **out, pe_error *e
     if (!out) return pe_error_set(err, PE_ERR_INVALID, "out is NULL");
     *out = NULL;
     if (!dir) return pe_error_set(err, PE_ERR_INVALID, "dir is NULL");
-    char *pj = path_join(dir, "tokenizer.json"), *pv = path_join(dir, "vocab.txt");
-    char *pc = path_join(dir, "tokenizer_config.json");
+    char *pj = pe_path_join(dir, "tokenizer.json"), *pv = pe_path_join(dir, "vocab.txt");
+    char *pc = pe_path_join(dir, "tokenizer_config.json");
     char *jbuf = NULL, *cbuf = NULL, *vbuf = NULL;
     cJSON *jroot = NULL, *croot = NULL;
     tok_spec s;

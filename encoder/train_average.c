@@ -18,21 +18,9 @@ typedef struct folder {
     int n;
 } folder;
 
-static char *join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *s = malloc(a + b + 2);
-    if (s) {
-        memcpy(s, dir, a);
-        s[a] = '/';
-        memcpy(s + a + 1, name, b + 1);
-    }
-    return s;
-}
-
 static pe_status open_folder(const char *dir, folder *f, pe_error *err)
 {
-    char *p = join(dir, "model.safetensors");
+    char *p = pe_path_join(dir, "model.safetensors");
     if (!p) return pe_error_set(err, PE_ERR_NOMEM, "average: out of memory");
     pe_status st = enc_map_file(p, &f->map, &f->size, err);
     if (st == PE_OK) st = enc_safetensors_parse(p, f->map, f->size, &f->t, &f->n, err);
@@ -70,7 +58,7 @@ static pe_status copy_side_files(const char *const *dirs, int n, const char *out
     while (st == PE_OK && (e = readdir(d)) != NULL) {
         const char *nm = e->d_name;
         if (nm[0] == '.' || strcmp(nm, "model.safetensors") == 0 || strcmp(nm, "state.json") == 0) continue;
-        char *src = join(dirs[0], nm), *dst = join(out, nm), *data = NULL;
+        char *src = pe_path_join(dirs[0], nm), *dst = pe_path_join(out, nm), *data = NULL;
         size_t len = 0;
         struct stat sb;
         if (!src || !dst) st = pe_error_set(err, PE_ERR_NOMEM, "average: out of memory");
@@ -82,7 +70,7 @@ static pe_status copy_side_files(const char *const *dirs, int n, const char *out
         if (st == PE_OK) st = pe_file_read(src, (size_t)64 << 20, &data, &len, err);
         const int must_match = strcmp(nm, "config.json") == 0 || strcmp(nm, "labels.json") == 0;
         for (int k = 1; st == PE_OK && must_match && k < n; k++) {
-            char *other = join(dirs[k], nm), *od = NULL;
+            char *other = pe_path_join(dirs[k], nm), *od = NULL;
             size_t ol = 0;
             if (!other) st = pe_error_set(err, PE_ERR_NOMEM, "average: out of memory");
             if (st == PE_OK && pe_file_read(other, (size_t)64 << 20, &od, &ol, err) != PE_OK)
@@ -156,7 +144,7 @@ pe_status pe_train_average_checkpoints(const char *const *dirs, int n, const cha
         if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
             st = pe_error_set(err, PE_ERR_IO, "%s: cannot create the folder", out_dir);
     }
-    char *w = st == PE_OK ? join(out_dir, "model.safetensors") : NULL;
+    char *w = st == PE_OK ? pe_path_join(out_dir, "model.safetensors") : NULL;
     if (st == PE_OK && !w) st = pe_error_set(err, PE_ERR_NOMEM, "average: out of memory");
     if (st == PE_OK) st = copy_side_files(dirs, n, out_dir, err);
     if (st == PE_OK) st = enc_tr_write_safetensors(w, e, f[0].n, err);

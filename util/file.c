@@ -9,6 +9,18 @@
 
 void pe_free(void *p) { free(p); }
 
+char *pe_path_join(const char *dir, const char *file)
+{
+    size_t a = strlen(dir), b = strlen(file);
+    char *p = malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    size_t o = a;
+    if (a && dir[a - 1] != '/') p[o++] = '/';
+    memcpy(p + o, file, b + 1);
+    return p;
+}
+
 pe_status pe_file_read(const char *path, size_t max, char **data, size_t *len, pe_error *err)
 {
     if (!data) return pe_error_set(err, PE_ERR_INVALID, "pe_file_read: data is NULL");

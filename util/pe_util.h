@@ -160,6 +160,10 @@ PE_API void pe_free(void *p);
 
 /* ---- Whole files ---- */
 
+/* "dir/file" in a new malloc'd string (no second '/' when dir ends with
+ * one); NULL when out of memory. Free with free(). */
+PE_API char *pe_path_join(const char *dir, const char *file);
+
 /* Reads the file at `path` into *data (followed by a NUL byte that *len
  * does not count; len may be NULL). max > 0 limits the size: PE_ERR_LIMIT
  * beyond it. PE_ERR_IO (the message names the path and the reason),

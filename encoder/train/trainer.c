@@ -100,18 +100,6 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static char *path_join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = malloc(la + lb + 2);
-    if (s) {
-        memcpy(s, a, la);
-        s[la] = '/';
-        memcpy(s + la + 1, b, lb + 1);
-    }
-    return s;
-}
-
 static pe_status read_text(const char *path, char **out, pe_error *err)
 {
     *out = NULL;
@@ -326,7 +314,7 @@ static pe_status save_optim(run *r, const char *dir, pe_error *err)
         e[2 * i] = (pe_tr_st_entry){nm, 1, {mo.numel, 0}, mo.m, (size_t)mo.numel * sizeof(float)};
         e[2 * i + 1] = (pe_tr_st_entry){nv, 1, {mo.numel, 0}, mo.v, (size_t)mo.numel * sizeof(float)};
     }
-    char *path = path_join(dir, "optim.safetensors");
+    char *path = pe_path_join(dir, "optim.safetensors");
     pe_status st = path ? enc_tr_write_safetensors(path, e, 2 * n, err) : PE_ERR_NOMEM;
     free(path);
     free(e);
@@ -339,7 +327,7 @@ static pe_status load_optim(run *r, const char *dir, pe_error *err)
     const int n = pe_adamw_n_params(r->opt);
     pe_train_param *v = calloc(2 * (size_t)n + 1, sizeof *v);
     char *names = malloc(2 * (size_t)n * 160 + 1);
-    char *path = path_join(dir, "optim.safetensors");
+    char *path = pe_path_join(dir, "optim.safetensors");
     pe_status st = PE_OK;
     if (!v || !names || !path) st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     for (int i = 0; st == PE_OK && i < n; i++) {
@@ -420,7 +408,7 @@ static void ema_swap(run *r)
 static pe_status save_ema(run *r, const char *dir, pe_error *err)
 {
     pe_tr_st_entry *e = calloc((size_t)r->n_params + 1, sizeof *e);
-    char *path = path_join(dir, "ema.safetensors");
+    char *path = pe_path_join(dir, "ema.safetensors");
     pe_status st = e && path ? PE_OK : pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     for (int i = 0; st == PE_OK && i < r->n_params; i++) {
         const pe_train_param *v = &r->ema[i];
@@ -437,7 +425,7 @@ static pe_status save_ema(run *r, const char *dir, pe_error *err)
  * starts it from the weights just restored */
 static pe_status load_ema(run *r, const char *dir, pe_error *err)
 {
-    char *path = path_join(dir, "ema.safetensors");
+    char *path = pe_path_join(dir, "ema.safetensors");
     if (!path) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     pe_status st = PE_OK;
     if (access(path, F_OK) == 0) st = pe_trainer_load_tensors(path, r->ema, r->n_params, err);
@@ -490,8 +478,8 @@ static pe_status checkpoint(run *r, char *name_out, pe_error *err)
     char name[64], tmpname[80];
     snprintf(name, sizeof name, "ckpt-%08ld", r->s.step);
     snprintf(tmpname, sizeof tmpname, "%s.tmp", name);
-    char *tmp = path_join(r->dir, tmpname), *fin = path_join(r->dir, name), *latest = path_join(r->dir, "latest");
-    char *state = state_json(r), *sp = tmp ? path_join(tmp, "state.json") : NULL;
+    char *tmp = pe_path_join(r->dir, tmpname), *fin = pe_path_join(r->dir, name), *latest = pe_path_join(r->dir, "latest");
+    char *state = state_json(r), *sp = tmp ? pe_path_join(tmp, "state.json") : NULL;
     pe_status st = PE_OK;
     if (!tmp || !fin || !latest || !state || !sp) {
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -530,7 +518,7 @@ static pe_status checkpoint(run *r, char *name_out, pe_error *err)
             for (size_t k = 0; k < n; k++)
                 if (names[i] && names[k] && strcmp(names[k], names[i]) > 0) newer++;
             if (names[i] && newer >= (size_t)(r->o->keep_checkpoints > 0 ? r->o->keep_checkpoints : 1)) {
-                char *pth = path_join(r->dir, names[i]);
+                char *pth = pe_path_join(r->dir, names[i]);
                 if (pth) enc_tr_rmtree(pth);
                 free(pth);
             }
@@ -549,8 +537,8 @@ done:
 
 static pe_status save_best(run *r, pe_error *err)
 {
-    char *tmp = path_join(r->dir, "best.tmp"), *fin = path_join(r->dir, "best"), *old = path_join(r->dir, "best.old");
-    char *state = state_json(r), *sp = tmp ? path_join(tmp, "state.json") : NULL;
+    char *tmp = pe_path_join(r->dir, "best.tmp"), *fin = pe_path_join(r->dir, "best"), *old = pe_path_join(r->dir, "best.old");
+    char *state = state_json(r), *sp = tmp ? pe_path_join(tmp, "state.json") : NULL;
     pe_status st = PE_OK;
     if (!tmp || !fin || !old || !state || !sp) {
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -589,7 +577,7 @@ static pe_status load_head(const char *ck, const char *p_model, const pe_objecti
 {
     pe_status st = pe_trainer_load_tensors(p_model, obj->params, obj->n_params, err);
     if (st != PE_ERR_CORRUPT) return st;
-    char *p_head = path_join(ck, "head.safetensors");
+    char *p_head = pe_path_join(ck, "head.safetensors");
     if (!p_head) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     if (access(p_head, F_OK) == 0) st = pe_trainer_load_tensors(p_head, obj->params, obj->n_params, err);
     free(p_head);
@@ -600,7 +588,7 @@ static pe_status load_head(const char *ck, const char *p_model, const pe_objecti
  * when there is no checkpoint. */
 static pe_status restore(run *r, long *from, pe_error *err)
 {
-    char *latest = path_join(r->dir, "latest"), *text = NULL;
+    char *latest = pe_path_join(r->dir, "latest"), *text = NULL;
     if (!latest) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
     pe_status st = read_text(latest, &text, err);
     free(latest);
@@ -612,9 +600,9 @@ static pe_status restore(run *r, long *from, pe_error *err)
         free(text);
         return st;
     }
-    char *ck = path_join(r->dir, text);
+    char *ck = pe_path_join(r->dir, text);
     free(text);
-    char *p_model = ck ? path_join(ck, "model.safetensors") : NULL, *p_state = ck ? path_join(ck, "state.json") : NULL, *js = NULL;
+    char *p_model = ck ? pe_path_join(ck, "model.safetensors") : NULL, *p_state = ck ? pe_path_join(ck, "state.json") : NULL, *js = NULL;
     cJSON *j = NULL;
     if (!ck || !p_model || !p_state) {
         st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
@@ -785,7 +773,7 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
     r.s.best = -INFINITY;
     r.s.best_step = -1;
     r.dir = strdup(o->dir);
-    char *lockp = path_join(o->dir, "lock"), *logp = path_join(o->dir, "log.jsonl");
+    char *lockp = pe_path_join(o->dir, "lock"), *logp = pe_path_join(o->dir, "log.jsonl");
     int lockfd = -1;
     const int C = pe_train_config(tr)->hidden;
     int32_t *ids = NULL, *types = NULL;
@@ -823,7 +811,7 @@ pe_status pe_trainer_run(pe_train *tr, const pe_objective *obj, const pe_trainer
         while (d && (de = readdir(d))) {
             size_t l = strlen(de->d_name);
             if (l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0) {
-                char *p = path_join(o->dir, de->d_name);
+                char *p = pe_path_join(o->dir, de->d_name);
                 if (p) enc_tr_rmtree(p);
                 free(p);
             }
