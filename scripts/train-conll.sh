@@ -2,9 +2,12 @@
 # Trains and measures the CoNLL-2003 model of docs/MODEL_CARD.md (measurement
 # only: CoNLL-2003 is research-licensed, the model is never shipped):
 #   1. MLM pretraining with case types (models/mlm-case-small.json, 2,000
-#      updates; resumed when RUNS/mlm-case exists) from START (default: the
-#      shipped model, models/persona-small.pem; the measured model started
-#      from version 0.8's file), kept as RUNS/mlm-case-2000;
+#      updates; resumed when RUNS/mlm-case exists) from START, version 0.8
+#      of the shipped model (default: RUNS/tag-08/model.pem, which
+#      scripts/train-model.sh makes; or 0.8's file from git: git show
+#      c15477a:models/persona-small.pem > p08.pem), kept as
+#      RUNS/mlm-case-2000 (shared with scripts/train-model.sh: the start
+#      of version 0.9 too);
 #   2. the CoNLL-2003 NER head from it (models/conll-small.json, --shape),
 #      with seeds 1 and 2 (RUNS/conll-s1, RUNS/conll-s2, each exported as
 #      model.pem), and their model soup (`persona model average` of the two
@@ -16,14 +19,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${PERSONA_RUNS:-../runs}
-start=models/persona-small.pem
+start=""
 threads=$(nproc)
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --start) start=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
     *) echo "train-conll.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +35,9 @@ data=../shared/data
 [ -x build/cli/persona ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j"$(nproc)"; }
 persona=build/cli/persona
 mkdir -p "$runs"
+[ -n "$start" ] || start="$runs/tag-08/model.pem"
+[ -d "$runs/mlm-case-2000" ] || [ -f "$start" ] || [ -f "$runs/mlm-case/latest" ] ||
+  { echo "train-conll.sh: no start $start (run scripts/train-model.sh, or give --start with 0.8's file)" >&2; exit 5; }
 if [ ! -d "$runs/mlm-case-2000" ]; then
   resume="--init $start"
   [ -f "$runs/mlm-case/latest" ] && resume=--resume

@@ -11,15 +11,20 @@
 #      start of versions 0.2 to 0.5);
 #   2. the graph store of ../shared/data/kg/subset (RUNS/kg, kept when it
 #      exists): the graph objects of the relation copies (--swap-graph);
-#   3. the NER and relation heads together (models/tagger-small.json, word
-#      shape feature, case types since 0.8, the weights' moving average)
-#      from that start; its
-#      export is RUNS/tag/model.pem;
-#   4. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);
-#   5. with --install, copies the model to models/persona-small.pem.
+#   3. since 0.9 (--no-case-mlm: skip this, as 0.8): the heads from that
+#      start with seed 1 (version 0.8, RUNS/tag-08/model.pem), whose encoder
+#      has learnt the case types on the entity data, then 2,000 updates of
+#      MLM with case types from it (models/mlm-case-small.json,
+#      RUNS/mlm-case-2000), the start of step 4, which then stops at step
+#      3,500 (--until) as 0.9's run did;
+#   4. the NER and relation heads together (models/tagger-small.json: seed 2
+#      since 0.9, word shape feature, case types since 0.8, the weights'
+#      moving average) from that start; its export is RUNS/tag/model.pem;
+#   5. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);
+#   6. with --install, copies the model to models/persona-small.pem.
 # Reads ../shared/data; long (the MLM part takes hours on two cores): run it
 # under nice in the background; a killed run goes on where it stopped.
-#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--init DIR] [--threads N] [--install]
+#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--init DIR] [--no-case-mlm] [--threads N] [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${PERSONA_RUNS:-../runs}
@@ -27,6 +32,8 @@ mlm=1
 mlm_until=12000
 install=0
 init=""
+case_mlm=1
+until_arg=()
 threads=$(nproc)
 while [ $# -gt 0 ]; do
   case $1 in
@@ -35,8 +42,9 @@ while [ $# -gt 0 ]; do
     --mlm-until) mlm=1; mlm_until=$2; shift 2 ;;
     --init) init=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --no-case-mlm) case_mlm=0; shift ;;
     --install) install=1; shift ;;
-    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,27p "$0"; exit 0 ;;
     *) echo "train-model.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -67,9 +75,28 @@ if [ ! -d "$runs/kg" ]; then
   $persona kg import "$data/kg/subset/wikidata-subset.json.gz" "$data"/kg/subset/dbpedia-subset/*.nt.gz --db "$runs/kg" || rc=$?
   [ $rc = 0 ] || [ $rc = 4 ] || { echo "train-model.sh: the graph import failed ($rc)" >&2; exit 1; }
 fi
+if [ $case_mlm = 1 ]; then
+  # version 0.8: the heads with seed 1 from that start (all 5,000 steps);
+  # its encoder, which has learnt the case types on the entity data, is
+  # the start of MLM with case types (models/mlm-case-small.json)
+  if [ ! -f "$runs/tag-08/model.pem" ]; then
+    rm -rf "$runs/tag-08"
+    $persona train tag --recipe models/tagger-small.json --init "$init" --shape --swap-graph "$runs/kg" --seed 1 \
+      --out "$runs/tag-08" --threads "$threads"
+  fi
+  if [ ! -d "$runs/mlm-case-2000" ]; then
+    resume="--init $runs/tag-08/model.pem"
+    [ -f "$runs/mlm-case/latest" ] && resume=--resume
+    [ -d "$runs/mlm-case/ckpt-00002000" ] ||
+      $persona train mlm --recipe models/mlm-case-small.json --out "$runs/mlm-case" $resume --threads "$threads"
+    cp -r "$runs/mlm-case/ckpt-00002000" "$runs/mlm-case-2000"
+  fi
+  init="$runs/mlm-case-2000"
+  until_arg=(--until 3500)
+fi
 rm -rf "$runs/tag"
 $persona train tag --recipe models/tagger-small.json --init "$init" --shape --swap-graph "$runs/kg" --out "$runs/tag" \
-  --threads "$threads"
+  --threads "$threads" "${until_arg[@]}"
 model="$runs/tag/model.pem"
 for p in fp32 bf16; do
   echo "== $p"
