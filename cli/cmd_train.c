@@ -484,14 +484,6 @@ static int run_mlm(const recipe *r, const args *a)
         rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
-    if (pe_token_shard_count(train) > 0 && !pe_token_shard_types(train, 0) &&
-        (a->case_types || cJSON_IsTrue(obj_get(model, "case_types")))) {
-        fprintf(stderr,
-                "persona: %s was written without case types (an older shard); remove %s to tokenise the corpus "
-                "again\n",
-                train_p, shard_dir);
-        goto done;
-    }
     pe_encoder_config cfg = model_config(model, tok, seq_len);
     pe_trainer_set_threads(a->threads);
     const uint64_t seed = seed_of(tro, a);

@@ -102,35 +102,40 @@ pe_status pe_train_average_checkpoints(const char *const *dirs, int n, const cha
     folder *f = calloc((size_t)n, sizeof *f);
     pe_tr_st_entry *e = NULL;
     float *sum = NULL;
+    const float **src = NULL; /* (n_tensors, n) each folder's data of dirs[0]'s tensor i */
     if (!f) return pe_error_set(err, PE_ERR_NOMEM, "average: out of memory");
     pe_status st = PE_OK;
     for (int k = 0; k < n && st == PE_OK; k++) st = open_folder(dirs[k], &f[k], err);
+    const int nt = st == PE_OK ? f[0].n : 0;
+    if (st == PE_OK && !(src = calloc((size_t)nt * (size_t)n + 1, sizeof *src)))
+        st = pe_error_set(err, PE_ERR_NOMEM, "average: out of memory");
     /* the same tensors everywhere */
-    size_t total = 0;
-    for (int k = 1; k < n && st == PE_OK; k++) {
-        if (f[k].n != f[0].n)
+    for (int k = 0; k < n && st == PE_OK; k++) {
+        if (f[k].n != nt)
             st = pe_error_set(err, PE_ERR_INVALID, "%s has %d tensors, %s %d: not the same model", dirs[k], f[k].n, dirs[0],
-                              f[0].n);
-        for (int i = 0; i < f[0].n && st == PE_OK; i++) {
-            const pe_encoder_stored_tensor *a = &f[0].t[i], *b = find(&f[k], a->name);
+                              nt);
+        for (int i = 0; i < nt && st == PE_OK; i++) {
+            const pe_encoder_stored_tensor *a = &f[0].t[i], *b = k ? find(&f[k], a->name) : a;
             if (!b) st = pe_error_set(err, PE_ERR_INVALID, "%s has no tensor %s: not the same model", dirs[k], a->name);
             else if (b->ndim != a->ndim || memcmp(b->shape, a->shape, (size_t)a->ndim * sizeof *a->shape) != 0)
                 st = pe_error_set(err, PE_ERR_INVALID, "tensor %s has another shape in %s than in %s", a->name, dirs[k],
                                   dirs[0]);
+            else src[(size_t)i * (size_t)n + (size_t)k] = b->data;
         }
     }
-    for (int i = 0; i < f[0].n && st == PE_OK; i++) total += f[0].t[i].nbytes / sizeof(float);
-    if (st == PE_OK && (!(e = calloc((size_t)f[0].n, sizeof *e)) || !(sum = malloc((total ? total : 1) * sizeof *sum))))
+    size_t total = 0;
+    for (int i = 0; i < nt; i++) total += f[0].t[i].nbytes / sizeof(float);
+    if (st == PE_OK && (!(e = calloc((size_t)nt + 1, sizeof *e)) || !(sum = malloc((total ? total : 1) * sizeof *sum))))
         st = pe_error_set(err, PE_ERR_NOMEM, "average: out of memory");
     if (st == PE_OK) {
         size_t off = 0;
-        for (int i = 0; i < f[0].n; i++) {
+        for (int i = 0; i < nt; i++) {
             const pe_encoder_stored_tensor *a = &f[0].t[i];
             const size_t m = a->nbytes / sizeof(float);
             float *s = sum + off;
             for (size_t j = 0; j < m; j++) s[j] = 0.0f;
-            for (int k = 0; k < n; k++) { /* in a double per element would cost a copy; n is small */
-                const float *x = find(&f[k], a->name)->data;
+            for (int k = 0; k < n; k++) {
+                const float *x = src[(size_t)i * (size_t)n + (size_t)k];
                 for (size_t j = 0; j < m; j++) s[j] += x[j];
             }
             for (size_t j = 0; j < m; j++) s[j] /= (float)n;
@@ -147,8 +152,9 @@ pe_status pe_train_average_checkpoints(const char *const *dirs, int n, const cha
     char *w = st == PE_OK ? pe_path_join(out_dir, "model.safetensors") : NULL;
     if (st == PE_OK && !w) st = pe_error_set(err, PE_ERR_NOMEM, "average: out of memory");
     if (st == PE_OK) st = copy_side_files(dirs, n, out_dir, err);
-    if (st == PE_OK) st = enc_tr_write_safetensors(w, e, f[0].n, err);
+    if (st == PE_OK) st = enc_tr_write_safetensors(w, e, nt, err);
     free(w);
+    free(src);
     free(sum);
     free(e);
     for (int k = 0; k < n; k++) close_folder(&f[k]);

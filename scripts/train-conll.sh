@@ -32,19 +32,13 @@ while [ $# -gt 0 ]; do
 done
 data=../shared/data
 [ -f "$data/ner/conll2003/test.txt" ] || { echo "train-conll.sh: $data/ner/conll2003 is absent: the data lives there" >&2; exit 3; }
-[ -x build/cli/persona ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j"$(nproc)"; }
-persona=build/cli/persona
+. scripts/train-lib.sh
+need_persona
 mkdir -p "$runs"
 [ -n "$start" ] || start="$runs/tag-08/model.pem"
 [ -d "$runs/mlm-case-2000" ] || [ -f "$start" ] || [ -f "$runs/mlm-case/latest" ] ||
   { echo "train-conll.sh: no start $start (run scripts/train-model.sh, or give --start with 0.8's file)" >&2; exit 5; }
-if [ ! -d "$runs/mlm-case-2000" ]; then
-  resume="--init $start"
-  [ -f "$runs/mlm-case/latest" ] && resume=--resume
-  [ -d "$runs/mlm-case/ckpt-00002000" ] ||
-    $persona train mlm --recipe models/mlm-case-small.json --out "$runs/mlm-case" $resume --threads "$threads"
-  cp -r "$runs/mlm-case/ckpt-00002000" "$runs/mlm-case-2000"
-fi
+mlm_checkpoint models/mlm-case-small.json "$runs/mlm-case" "$start" 2000
 # two seeds of the NER head, then their soup (the mean of the two; the
 # reported model)
 for seed in 1 2; do

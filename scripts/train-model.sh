@@ -50,23 +50,14 @@ while [ $# -gt 0 ]; do
 done
 data=../shared/data
 [ -d "$data/persona/personaext" ] || { echo "train-model.sh: $data is absent: the training data lives there" >&2; exit 3; }
-[ -x build/cli/persona ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j"$(nproc)"; }
-persona=build/cli/persona
+. scripts/train-lib.sh
+need_persona
 mkdir -p "$runs"
 if [ -z "$init" ]; then
   [ -d "$runs/sgns/best" ] || $persona train embed --recipe models/mlm-small.json --out "$runs/sgns" --threads 1
   init="$runs/sgns/best"
   if [ $mlm = 1 ]; then
-    ck=$(printf "ckpt-%08d" "$mlm_until")
-    if [ ! -d "$runs/mlm-$mlm_until" ]; then
-      resume="--init $init"
-      [ -f "$runs/mlm/latest" ] && resume=--resume
-      if [ ! -d "$runs/mlm/$ck" ]; then
-        $persona train mlm --recipe models/mlm-small.json --out "$runs/mlm" $resume --until "$mlm_until" --threads "$threads"
-      fi
-      [ -d "$runs/mlm/$ck" ] || { echo "train-model.sh: $runs/mlm has no $ck (it went past update $mlm_until and pruned it)" >&2; exit 1; }
-      cp -r "$runs/mlm/$ck" "$runs/mlm-$mlm_until"
-    fi
+    mlm_checkpoint models/mlm-small.json "$runs/mlm" "$init" "$mlm_until" --until "$mlm_until"
     init="$runs/mlm-$mlm_until"
   fi
 fi
@@ -84,13 +75,7 @@ if [ $case_mlm = 1 ]; then
     $persona train tag --recipe models/tagger-small.json --init "$init" --shape --swap-graph "$runs/kg" --seed 1 \
       --out "$runs/tag-08" --threads "$threads"
   fi
-  if [ ! -d "$runs/mlm-case-2000" ]; then
-    resume="--init $runs/tag-08/model.pem"
-    [ -f "$runs/mlm-case/latest" ] && resume=--resume
-    [ -d "$runs/mlm-case/ckpt-00002000" ] ||
-      $persona train mlm --recipe models/mlm-case-small.json --out "$runs/mlm-case" $resume --threads "$threads"
-    cp -r "$runs/mlm-case/ckpt-00002000" "$runs/mlm-case-2000"
-  fi
+  mlm_checkpoint models/mlm-case-small.json "$runs/mlm-case" "$runs/tag-08/model.pem" 2000
   init="$runs/mlm-case-2000"
   until_arg=(--until 3500)
 fi

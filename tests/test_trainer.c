@@ -403,7 +403,7 @@ static void test_mlm_case_types(void)
         PE_CHECK_EQ_INT(pe_token_shard_count(old), pe_token_shard_count(tsh));
         if (h) {
             PE_CHECK_EQ_INT(pe_mlm_objective_new(h, old, dsh, 0, &mk, &mo, &err), PE_ERR_INVALID);
-            PE_CHECK(mo == NULL && strstr(err.msg, "case types"));
+            PE_CHECK(mo == NULL && strstr(err.msg, "case types") && strstr(err.msg, "v1.shard"));
         }
     }
     pe_token_shard_close(old);

@@ -337,7 +337,10 @@ static pe_status pack(pe_mlm_objective *m, const pe_token_shard *s, const size_t
     for (int k = 0; k < n; k++) {
         int len;
         const uint16_t *q = pe_token_shard_seq(s, idx[k], &len);
+        const uint8_t *ty = m->case_types ? pe_token_shard_types(s, idx[k]) : NULL;
         for (int i = 0; i < len; i++) m->raw[t + (size_t)i] = q[i];
+        if (types)
+            for (int i = 0; i < len; i++) types[t + (size_t)i] = ty ? ty[i] : 0;
         lengths[k] = len;
         t += (size_t)len;
     }
@@ -345,14 +348,6 @@ static pe_status pack(pe_mlm_objective *m, const pe_token_shard *s, const size_t
     m->n_rows = 0;
     for (size_t i = 0; i < T; i++)
         if (m->labels[i] >= 0) m->rows[m->n_rows++] = (int32_t)i;
-    if (types) {
-        t = 0;
-        for (int k = 0; k < n; k++) {
-            const uint8_t *ty = m->case_types ? pe_token_shard_types(s, idx[k]) : NULL;
-            for (int i = 0; i < lengths[k]; i++) types[t + (size_t)i] = ty ? ty[i] : 0;
-            t += (size_t)lengths[k];
-        }
-    }
     *T_out = (int)T;
     return PE_OK;
 }
@@ -462,11 +457,13 @@ pe_status pe_mlm_objective_new(pe_mlm_head *head, const pe_token_shard *train, c
         return pe_error_set(err, PE_ERR_INVALID, "mlm objective: bad masking options (p %g, vocabulary %d, [MASK] %d)",
                             (double)mask->mask_prob, mask->vocab_size, mask->mask_id);
     const int case_types = pe_train_config(head->tr)->case_types;
-    if (case_types && ((pe_token_shard_count(train) > 0 && !pe_token_shard_types(train, 0)) ||
-                       (dev && pe_token_shard_count(dev) > 0 && !pe_token_shard_types(dev, 0))))
-        return pe_error_set(err, PE_ERR_INVALID,
-                            "mlm objective: the encoder reads case types and the shards have none (a PESHARD1 file: "
-                            "tokenise the corpus again)");
+    const pe_token_shard *shards[2] = {train, dev};
+    for (int k = 0; k < 2 && case_types; k++)
+        if (shards[k] && pe_token_shard_count(shards[k]) > 0 && !pe_token_shard_types(shards[k], 0))
+            return pe_error_set(err, PE_ERR_INVALID,
+                                "mlm objective: the encoder reads case types and %s has none (a PESHARD1 file: remove "
+                                "it to tokenise the corpus again)",
+                                pe_token_shard_path(shards[k]));
     pe_mlm_objective *m = calloc(1, sizeof *m);
     if (!m) return pe_error_set(err, PE_ERR_NOMEM, "mlm objective: out of memory");
     m->head = head;

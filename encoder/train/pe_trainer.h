@@ -284,6 +284,8 @@ PE_API const uint16_t *pe_token_shard_seq(const pe_token_shard *s, size_t i, int
 /* The case types of sequence i (its len bytes), or NULL for a "PESHARD1"
  * file, which has none. */
 PE_API const uint8_t *pe_token_shard_types(const pe_token_shard *s, size_t i);
+/* The path the shard was opened from. */
+PE_API const char *pe_token_shard_path(const pe_token_shard *s);
 
 typedef struct pe_shard_writer pe_shard_writer;
 /* Writes train and held-out shards: every held_out_every-th sequence (0:

@@ -14,6 +14,7 @@
 #define SHARD_HEAD 32
 
 struct pe_token_shard {
+    char *path; /* as opened, for messages */
     void *map;
     size_t size;
     uint32_t vocab, max_len;
@@ -40,8 +41,13 @@ pe_status pe_token_shard_open(const char *path, pe_token_shard **out, pe_error *
     *out = NULL;
     pe_token_shard *s = calloc(1, sizeof *s);
     if (!s) return pe_error_set(err, PE_ERR_NOMEM, "shard: out of memory");
+    if (!(s->path = strdup(path))) {
+        free(s);
+        return pe_error_set(err, PE_ERR_NOMEM, "shard: out of memory");
+    }
     pe_status st = enc_map_file(path, &s->map, &s->size, err);
     if (st != PE_OK) {
+        free(s->path);
         free(s);
         return st;
     }
@@ -99,6 +105,7 @@ void pe_token_shard_close(pe_token_shard *s)
 {
     if (!s) return;
     if (s->map) enc_unmap_file(s->map, s->size);
+    free(s->path);
     free(s);
 }
 
@@ -116,6 +123,11 @@ const uint16_t *pe_token_shard_seq(const pe_token_shard *s, size_t i, int *len)
 {
     *len = (int)(s->off[i + 1] - s->off[i]);
     return s->tok + s->off[i];
+}
+
+const char *pe_token_shard_path(const pe_token_shard *s)
+{
+    return s->path;
 }
 
 const uint8_t *pe_token_shard_types(const pe_token_shard *s, size_t i)

@@ -1,0 +1,24 @@
+# train-lib.sh - what the training scripts share (sourced by train-model.sh
+# and train-conll.sh, from the repository root, with $threads set).
+
+# Builds the CLI when it is missing and sets $persona to it.
+need_persona() {
+  [ -x build/cli/persona ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j"$(nproc)"; }
+  persona=build/cli/persona
+}
+
+# mlm_checkpoint RECIPE RUN START UPDATE [ARG...]: makes RUN-UPDATE, the
+# checkpoint of update UPDATE of `persona train mlm --recipe RECIPE --out RUN
+# [ARG...]`, started from START (--init) or resumed when RUN has a
+# checkpoint; kept when it exists.
+mlm_checkpoint() {
+  local recipe=$1 run=$2 start=$3 update=$4 ck resume
+  shift 4
+  [ -d "$run-$update" ] && return 0
+  ck=$(printf "ckpt-%08d" "$update")
+  resume=(--init "$start")
+  [ -f "$run/latest" ] && resume=(--resume)
+  [ -d "$run/$ck" ] || $persona train mlm --recipe "$recipe" --out "$run" "${resume[@]}" "$@" --threads "$threads"
+  [ -d "$run/$ck" ] || { echo "$(basename "$0"): $run has no $ck (it went past update $update and pruned it)" >&2; exit 1; }
+  cp -r "$run/$ck" "$run-$update"
+}
