@@ -18,21 +18,18 @@
 #   usage: scripts/train-conll.sh [--runs DIR] [--start MODEL] [--threads N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/train-lib.sh
 runs=${PERSONA_RUNS:-../runs}
 start=""
 threads=$(nproc)
 while [ $# -gt 0 ]; do
   case $1 in
-    --runs) runs=$2; shift 2 ;;
     --start) start=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
-    *) echo "train-conll.sh: unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@"; shift "$shift_by" ;;
   esac
 done
 data=../shared/data
 [ -f "$data/ner/conll2003/test.txt" ] || { echo "train-conll.sh: $data/ner/conll2003 is absent: the data lives there" >&2; exit 3; }
-. scripts/train-lib.sh
 need_persona
 mkdir -p "$runs"
 [ -n "$start" ] || start="$runs/tag-08/model.pem"

@@ -1,5 +1,20 @@
-# train-lib.sh - what the training scripts share (sourced by train-model.sh
-# and train-conll.sh, from the repository root, with $threads set).
+# shellcheck shell=bash disable=SC2034  # sourced; sets the caller's variables
+# train-lib.sh - what the training scripts share (sourced by train-model.sh,
+# train-conll.sh and train-social.sh, from the repository root; the
+# functions below read $threads and $persona when they run).
+
+# common_option ARG...: the options every training script takes, called from
+# the default branch of the script's own option loop: --runs DIR, --threads
+# N, -h/--help (prints the script's header comment and exits 0); sets
+# $shift_by for the caller's shift; any other option: a message and exit 2.
+common_option() {
+  case $1 in
+    --runs) runs=$2; shift_by=2 ;;
+    --threads) threads=$2; shift_by=2 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    *) echo "$(basename "$0"): unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+}
 
 # Builds the CLI when it is missing and sets $persona to it.
 need_persona() {

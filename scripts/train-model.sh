@@ -27,6 +27,7 @@
 #   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--init DIR] [--no-case-mlm] [--threads N] [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/train-lib.sh
 runs=${PERSONA_RUNS:-../runs}
 mlm=1
 mlm_until=12000
@@ -37,20 +38,16 @@ until_arg=()
 threads=$(nproc)
 while [ $# -gt 0 ]; do
   case $1 in
-    --runs) runs=$2; shift 2 ;;
     --no-mlm) mlm=0; shift ;;
     --mlm-until) mlm=1; mlm_until=$2; shift 2 ;;
     --init) init=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
     --no-case-mlm) case_mlm=0; shift ;;
     --install) install=1; shift ;;
-    -h|--help) sed -n 2,27p "$0"; exit 0 ;;
-    *) echo "train-model.sh: unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@"; shift "$shift_by" ;;
   esac
 done
 data=../shared/data
 [ -d "$data/persona/personaext" ] || { echo "train-model.sh: $data is absent: the training data lives there" >&2; exit 3; }
-. scripts/train-lib.sh
 need_persona
 mkdir -p "$runs"
 if [ -z "$init" ]; then

@@ -16,16 +16,14 @@
 #   usage: scripts/train-social.sh [--runs DIR] [--seed N] [--threads N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/train-lib.sh
 runs=${PERSONA_RUNS:-../runs}
 seed=2
 threads=$(nproc)
 while [ $# -gt 0 ]; do
   case $1 in
-    --runs) runs=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
-    *) echo "train-social.sh: unknown option $1" >&2; exit 2 ;;
+    *) common_option "$@"; shift "$shift_by" ;;
   esac
 done
 data=../shared/data
@@ -33,7 +31,6 @@ data=../shared/data
   { echo "train-social.sh: $data/corpus is absent: the data lives there" >&2; exit 3; }
 [ -d "$runs/mlm-case-2000" ] || { echo "train-social.sh: no $runs/mlm-case-2000 (run scripts/train-model.sh)" >&2; exit 5; }
 [ -d "$runs/kg" ] || { echo "train-social.sh: no graph store $runs/kg (run scripts/train-model.sh)" >&2; exit 5; }
-. scripts/train-lib.sh
 need_persona
 mlm_checkpoint models/mlm-social-case.json "$runs/mlm-social" "$runs/mlm-case-2000" 1500
 run="$runs/tag-social"
