@@ -189,6 +189,14 @@ struct pe_encoder;
  * $PERSONA_MODEL, else the installed shipped model, else the source tree's
  * models/persona-small.pem. */
 const char *pe_cli_default_model(void);
+/* The linker's ranker `link`, `eval link`, `enrich` and `demo` use when
+ * neither --ranker nor the link index's ranker.json names one:
+ * $PERSONA_RANKER, else the installed shipped ranker, else the source
+ * tree's models/link-ranker.json; NULL when that file does not exist or
+ * the name is "none" (candidates by prior). pe_cli_ranker_off: 1 for the
+ * name "none" (--ranker none, PERSONA_RANKER=none). */
+const char *pe_cli_default_ranker(void);
+int pe_cli_ranker_off(const char *name);
 /* Loads a model; returns an exit code (3 when path does not exist). */
 int pe_cli_load_model(const char *path, int threads, struct pe_encoder **enc);
 

@@ -66,7 +66,8 @@ static void usage(FILE *f)
             "                     default $PERSONA_DB or ./persona-kg when it exists, else none\n"
             "  --link-index DIR   the linker's index (default DB/link when it exists)\n"
             "  --ranker FILE      the linker's ranker (default INDEX/ranker.json when it exists,\n"
-            "                     else candidates by prior)\n"
+            "                     else $PERSONA_RANKER, else the shipped one,\n"
+            "                     models/link-ranker.json; none: candidates by prior)\n"
             "  --linker L         linker (default: the entity linker, fusion/pe_link.h) or exact\n"
             "                     (the graph's alias lookup by prior)\n"
             "  --policy FILE      privacy and fusion policy (JSON, see fusion/pe_fusion.h):\n"
@@ -635,6 +636,8 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
         snprintf(rbuf, sizeof rbuf, "%s/ranker.json", index);
         if (stat(rbuf, &sb) == 0) ranker = rbuf;
     }
+    if (!ranker) ranker = pe_cli_default_ranker();
+    else if (pe_cli_ranker_off(ranker)) ranker = NULL;
     pe_error err;
     pe_error_clear(&err);
     if (ranker) {

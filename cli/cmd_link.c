@@ -24,6 +24,28 @@ typedef struct link_args {
     char **args;
 } link_args;
 
+#ifndef PE_RANKER_SOURCE_PATH
+#define PE_RANKER_SOURCE_PATH ""
+#endif
+#ifndef PE_RANKER_INSTALL_PATH
+#define PE_RANKER_INSTALL_PATH ""
+#endif
+
+int pe_cli_ranker_off(const char *name)
+{
+    return name && strcmp(name, "none") == 0;
+}
+
+const char *pe_cli_default_ranker(void)
+{
+    const char *e = getenv("PERSONA_RANKER");
+    struct stat sb;
+    if (e && *e) return pe_cli_ranker_off(e) ? NULL : e;
+    if (PE_RANKER_INSTALL_PATH[0] && stat(PE_RANKER_INSTALL_PATH, &sb) == 0) return PE_RANKER_INSTALL_PATH;
+    if (PE_RANKER_SOURCE_PATH[0] && stat(PE_RANKER_SOURCE_PATH, &sb) == 0) return PE_RANKER_SOURCE_PATH;
+    return NULL;
+}
+
 static char g_index_buf[4096], g_ranker_buf[4096 + 16];
 
 /* Parses the options every link command shares; `allowed` names the others.
@@ -74,7 +96,8 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
     snprintf(g_ranker_buf, sizeof g_ranker_buf, "%s/ranker.json", a->index);
     if (strstr(allowed, "data") && !a->data) return pe_cli_error(PE_EXIT_USAGE, "--data FILE is required (see --help)");
     if (a->data && (rc = pe_cli_need_file("data file", a->data)) != PE_EXIT_OK) return rc;
-    if (a->ranker && (rc = pe_cli_need_file("ranker", a->ranker)) != PE_EXIT_OK) return rc;
+    if (a->ranker && !pe_cli_ranker_off(a->ranker) && (rc = pe_cli_need_file("ranker", a->ranker)) != PE_EXIT_OK)
+        return rc;
     return PE_CLI_RUN;
 }
 
@@ -84,14 +107,18 @@ static int open_kg(const char *cmd, const char *db, pe_kg **kg)
     return pe_cli_open_store(db, 1, NULL, kg);
 }
 
-/* The ranker: --ranker, else INDEX/ranker.json when it exists, else prior only (*m NULL). */
+/* The ranker: --ranker (none: prior only), else INDEX/ranker.json when it
+ * exists, else the shipped one (pe_cli_default_ranker), else prior only (*m
+ * NULL). */
 static int load_ranker(const char *cmd, const link_args *a, pe_link_model **m, const char **used)
 {
     *m = NULL;
     *used = NULL;
     const char *path = a->ranker;
     struct stat sb;
+    if (pe_cli_ranker_off(path)) return PE_EXIT_OK;
     if (!path && stat(g_ranker_buf, &sb) == 0) path = g_ranker_buf;
+    if (!path) path = pe_cli_default_ranker();
     if (!path) return PE_EXIT_OK;
     pe_error err;
     pe_error_clear(&err);
@@ -330,7 +357,9 @@ static void link_usage(FILE *f)
                "Output: one JSON line a text: each mention with its span, surface, the chosen\n"
                "entity (id, label, score) or nil, and the candidates with their features.\n"
                "\n"
-               "  --ranker FILE    ranker (default INDEX/ranker.json if present, else by prior)\n"
+               "  --ranker FILE    ranker (default INDEX/ranker.json if present, else\n"
+               "                   $PERSONA_RANKER, else the shipped one, models/link-ranker.json,\n"
+               "                   trained on Wikipedia text; none: candidates by prior)\n"
                "  --model PATH     NER model for texts without mentions (default $PERSONA_MODEL,\n"
                "                   else the shipped model; loaded only when needed)\n"
                "  --k K            candidates a mention (default 24)\n"
@@ -556,7 +585,9 @@ int pe_cmd_link(int argc, char **argv)
     int rc = open_kg("link", a.db, &kg);
     if (!rc) rc = load_ranker("link", &a, &m, &used);
     if (!rc) rc = open_linker("link", kg, m, &a, &l);
-    if (!rc && !used) pe_log(PE_LOG_WARN, "no ranker (%s): candidates ranked by prior, no NIL threshold", g_ranker_buf);
+    if (!rc && !used)
+        pe_log(PE_LOG_WARN, "no ranker (%s): candidates ranked by prior, no NIL threshold",
+               pe_cli_ranker_off(a.ranker) ? "--ranker none" : g_ranker_buf);
     ner_state ns = {0};
     ns.path = a.model;
     ns.kg = kg;
@@ -623,7 +654,9 @@ static void eval_usage(FILE *f)
                "  --data FILE    the benchmark\n"
                "  --json         print the figures as JSON (default: a table)\n"
                "  --strict       stop at the first line that does not parse\n"
-               "  --ranker FILE  ranker (default INDEX/ranker.json if present, else by prior)\n"
+               "  --ranker FILE  ranker (default INDEX/ranker.json if present, else\n"
+               "                 $PERSONA_RANKER, else the shipped one, models/link-ranker.json;\n"
+               "                 none: candidates by prior)\n"
                "  --gold-types   pass the benchmark's type field as the mention type (an oracle)\n"
                "  --k K          candidates a mention (default 24)\n"
                "  --db DIR       store directory (default $PERSONA_DB, else ./persona-kg)\n"
