@@ -118,7 +118,13 @@ static int load_ranker(const char *cmd, const link_args *a, pe_link_model **m, c
     struct stat sb;
     if (pe_cli_ranker_off(path)) return PE_EXIT_OK;
     if (!path && stat(g_ranker_buf, &sb) == 0) path = g_ranker_buf;
-    if (!path) path = pe_cli_default_ranker();
+    if (!path) {
+        path = pe_cli_default_ranker();
+        if (path && getenv("PERSONA_RANKER") && *getenv("PERSONA_RANKER")) {
+            int rc = pe_cli_need_file("ranker ($PERSONA_RANKER)", path);
+            if (rc != PE_EXIT_OK) return rc;
+        }
+    }
     if (!path) return PE_EXIT_OK;
     pe_error err;
     pe_error_clear(&err);

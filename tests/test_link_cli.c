@@ -176,6 +176,20 @@ static void test_train_and_eval(void)
                       cJSON_GetObjectItem(j, "prior_baseline_in_graph_accuracy")->valuedouble);
     cJSON_Delete(j);
     free(out);
+    /* $PERSONA_RANKER names another (here: none that exists, then none at all) */
+    setenv("PERSONA_RANKER", "/nonexistent/ranker.json", 1);
+    snprintf(args, sizeof args, "eval link --data '%s' --json", data);
+    PE_CHECK_EQ_INT(run(&out, &err, NULL, args), 5);
+    PE_CHECK(err && strstr(err, "/nonexistent/ranker.json does not exist"));
+    free(out);
+    free(err);
+    setenv("PERSONA_RANKER", "none", 1);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    PE_CHECK(j && cJSON_IsNull(cJSON_GetObjectItem(j, "ranker")));
+    cJSON_Delete(j);
+    free(out);
+    unsetenv("PERSONA_RANKER");
     /* by prior */
     snprintf(args, sizeof args, "eval link --data '%s' --json --ranker none", data);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
