@@ -7,7 +7,10 @@
  *
  *   pe_bench_persona --data valid_both_original_final_annotated.txt
  *                    [--model persona-small.pem] [--db KG] [--limit DIALOGUES]
- *                    [--threads N] [--out section.md] [--trace FILE]
+ *                    [--threads N] [--out section.md] [--trace FILE] [--ranker FILE]
+ *
+ * --ranker FILE: the linker's ranker (as persona enrich: models/link-ranker.json
+ * when the store has none); without it, candidates by prior.
  *
  * --trace FILE: one JSON line per persona pair and system, for error
  * analysis: {"system", "user", "attribute", "value", "entity", "ok"} for
@@ -469,7 +472,8 @@ static int run_system(const char *name, speaker *sp, size_t n, pe_rel *rel, pe_k
 
 int main(int argc, char **argv)
 {
-    const char *data = NULL, *model = NULL, *db = NULL, *out = NULL, *trace = NULL;
+    const char *data = NULL, *model = NULL, *db = NULL, *out = NULL, *trace = NULL, *ranker_path = NULL;
+    pe_link_model *ranker = NULL; /* the linker's ranker (--ranker), NULL: by prior */
     size_t limit = (size_t)-1;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
@@ -480,8 +484,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--trace") && i + 1 < argc) trace = argv[++i];
+        else if (!strcmp(argv[i], "--ranker") && i + 1 < argc) ranker_path = argv[++i];
         else {
-            fprintf(stderr, "usage: pe_bench_persona --data FILE [--model PEM] [--db KG] [--limit N] [--threads N] [--out FILE] [--trace FILE]\n");
+            fprintf(stderr, "usage: pe_bench_persona --data FILE [--model PEM] [--db KG] [--limit N] [--threads N] [--out FILE] [--trace FILE] [--ranker FILE]\n");
             return 2;
         }
     }
@@ -515,7 +520,11 @@ int main(int argc, char **argv)
         snprintf(idx, sizeof idx, "%s/link", db);
         pe_link_options lo = pe_link_options_default();
         lo.index_dir = stat(idx, &sb) == 0 ? idx : NULL;
-        if (pe_linker_open(kg, NULL, &lo, &g_linker) != PE_OK) {
+        if (ranker_path && pe_link_model_load(ranker_path, &ranker, &err) != PE_OK) {
+            fprintf(stderr, "pe_bench_persona: %s\n", err.msg);
+            return 1;
+        }
+        if (pe_linker_open(kg, ranker, &lo, &g_linker) != PE_OK) {
             fprintf(stderr, "pe_bench_persona: cannot open the linker on %s\n", db);
             return 1;
         }
@@ -586,6 +595,7 @@ int main(int argc, char **argv)
     pe_ner_close(g_ner);
     pe_encoder_free(enc);
     pe_linker_close(g_linker);
+    pe_link_model_free(ranker);
     pe_kg_reader_end(kr);
     pe_kg_close(kg);
     for (size_t i = 0; i < n; i++) {

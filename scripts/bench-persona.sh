@@ -4,7 +4,9 @@
 # lexical-pattern baseline through the same fusion, F1 against the gold
 # persona triples, enrich throughput (messages/s) and peak memory. Writes the
 # "Personas end to end" section of docs/BENCHMARKS.md.
-#   usage: scripts/bench-persona.sh [--model PEM] [--db KG] [--limit DIALOGUES] [--no-write] [--trace FILE]
+#   usage: scripts/bench-persona.sh [--model PEM] [--db KG] [--ranker FILE|none] [--limit DIALOGUES] [--no-write] [--trace FILE]
+# --ranker: the linker's ranker (default models/link-ranker.json, as persona
+# enrich uses it when the store has none; none: candidates by prior).
 # --trace FILE: every persona pair of both systems, scored, one JSON line each
 # (pe_bench_persona --trace), for error analysis.
 # Without --model: the shipped model (models/persona-small.pem). Without --db:
@@ -13,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=../shared/data/persona/personachat/valid_both_original_final_annotated.txt
 model=models/persona-small.pem
-db= limit= write=1 trace=()
+db= limit= write=1 trace=() ranker=models/link-ranker.json
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=$2; shift 2 ;;
@@ -21,7 +23,8 @@ while [ $# -gt 0 ]; do
     --limit) limit="--limit $2"; shift 2 ;;
     --no-write) write=0; shift ;;
     --trace) trace=(--trace "$2"); shift 2 ;;
-    *) echo "usage: $0 [--model PEM] [--db KG] [--limit DIALOGUES] [--no-write] [--trace FILE]" >&2; exit 2 ;;
+    --ranker) ranker=$2; shift 2 ;;
+    *) echo "usage: $0 [--model PEM] [--db KG] [--ranker FILE|none] [--limit DIALOGUES] [--no-write] [--trace FILE]" >&2; exit 2 ;;
   esac
 done
 [ -f "$data" ] || { echo "bench-persona: $data is absent (../shared/data): nothing to measure" >&2; exit 0; }
@@ -39,8 +42,10 @@ fi
 margs=()
 if [ -f "$model" ]; then margs=(--model "$model" --threads 2); else
   echo "bench-persona: no model at $model: the baseline only" >&2; fi
+rargs=() ranker_note="by prior, no ranker"
+if [ "$ranker" != none ]; then rargs=(--ranker "$ranker"); ranker_note="ranker \`$ranker\`"; fi
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
-build/bench/pe_bench_persona --data "$data" --db "$db" $limit "${margs[@]}" "${trace[@]}" --out "$tmp/table.md" >/dev/null
+build/bench/pe_bench_persona --data "$data" --db "$db" $limit "${margs[@]}" "${rargs[@]}" "${trace[@]}" --out "$tmp/table.md" >/dev/null
 shape=
 if [ ${#margs[@]} = 0 ]; then
   # Throughput only: a model of the shipped architecture (models/mlm-small.json:
@@ -68,7 +73,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "## Personas end to end"
   echo
   echo "Measured $(date -u +%Y-%m-%d) at commit \`$commit\` with \`scripts/bench-persona.sh\` (program \`bench/persona_bench.c\`), graph: $graph_note."
-  echo "Each speaker's utterances go through the relation model (or the lexical patterns of the baseline), the fusion (entity linker of \`pe_link.h\` by prior, no ranker) and the persona store; the persona's current (attribute, value) pairs are scored against the gold persona triples (same attribute, and the same value after normalisation or the same linked entity; the file's Dialogue-NLI relations are mapped to persona attributes by the program's table, and unmapped ones count as misses for both systems)."
+  echo "Each speaker's utterances go through the relation model (or the lexical patterns of the baseline), the fusion (entity linker of \`pe_link.h\`, $ranker_note, as \`persona enrich\` links) and the persona store; the persona's current (attribute, value) pairs are scored against the gold persona triples (same attribute, and the same value after normalisation or the same linked entity; the file's Dialogue-NLI relations are mapped to persona attributes by the program's table, and unmapped ones count as misses for both systems)."
   echo "The model runs as \`persona enrich --threads 2\` runs it: the utterances through the encoder 32 at a time on 2 worker threads (\`pe_encoder_queue\`, each on one core), the heads, the fusion and the store on the main thread in input order, a store transaction every 256 messages."
   echo "CPU ms per message: user + sys of the benchmark process (all its threads) over the system's run, divided by the messages; unlike messages/s it hardly moves with the load of other jobs."
   echo
