@@ -214,6 +214,7 @@ static int demo_enrich(pe_kg *kg, pe_kg_reader *kr, const char *work, const char
     pe_fusion_options fo = pe_fusion_options_default();
     if (enrich_open_linker(&run, NULL, NULL, NULL, &fo) != PE_EXIT_OK || enrich_open(&run, &fo) != PE_EXIT_OK) goto done;
     printf("model %s (%s version %s), persona store %s\n", model, run.info.model_id, run.info.model_version, ps_dir);
+    printf("linker: %s%s\n", run.ranker_path[0] ? "ranker " : "candidates by prior (no ranker)", run.ranker_path);
     if ((st = pe_ps_writer_begin(run.ps, &w)) != PE_OK) {
         pe_cli_fail(st, "%s", pe_ps_errmsg(run.ps));
         goto done;

@@ -651,6 +651,7 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
     pe_error err;
     pe_error_clear(&err);
     if (ranker) {
+        snprintf(run->ranker_path, sizeof run->ranker_path, "%s", ranker);
         pe_status st = pe_link_model_load(ranker, &run->ranker, &err);
         if (st != PE_OK) {
             pe_cli_fail(st, "%s", err.msg);

@@ -23,6 +23,7 @@ typedef struct enrich_run {
     pe_fusion *fusion;     /* enrich_open / enrich_close */
     pe_linker *linker;     /* enrich_open_linker / enrich_close; NULL: exact lookup */
     pe_link_model *ranker; /* likewise; NULL: candidates by prior */
+    char ranker_path[4200]; /* the file ranker was loaded from; "" when none */
     pe_encoder_info info;  /* model id and version */
     pe_fusion_counts counts;
 } enrich_run;
@@ -33,7 +34,8 @@ int enrich_open(enrich_run *run, const pe_fusion_options *o);
 void enrich_close(enrich_run *run);
 /* The entity linker (pe_link.h) on run->kg for fusion: link index `index`
  * (NULL: DB/link when it exists, else none), ranker `ranker` (NULL:
- * INDEX/ranker.json when it exists, else by prior). Sets o->link. Call
+ * INDEX/ranker.json when it exists, else pe_cli_default_ranker, else by
+ * prior; "none": by prior), named in run->ranker_path. Sets o->link. Call
  * before enrich_open. Returns an exit code, the reason on stderr. */
 int enrich_open_linker(enrich_run *run, const char *db, const char *index, const char *ranker, pe_fusion_options *o);
 /* One message through the model and the fusion, in writer w. */

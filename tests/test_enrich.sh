@@ -166,6 +166,10 @@ expect_rc 0 "link index" "$persona" link index --db "$kg"
 expect_rc 0 "enrich with the link index" "$persona" enrich --in "$msgs" --db "$kg"
 cmp -s "$tmp/out" "$p1" || die "with the link index: other personas on the demo messages"
 expect_rc 5 "enrich, missing link index" "$persona" enrich --in "$msgs" --db "$kg" --link-index "$tmp/noindex"
+expect_rc 5 "enrich, missing ranker" "$persona" enrich --in "$msgs" --db "$kg" --ranker "$tmp/none.json"
+has "$tmp/err" "none.json does not exist" "a missing ranker is named"
+expect_rc 0 "enrich --ranker none (by prior)" "$persona" enrich --in "$msgs" --db "$kg" --ranker none
+cmp -s "$tmp/out" "$p1" || die "--ranker none: other personas on the demo messages"
 expect_rc 2 "enrich, bad --linker" "$persona" enrich --in "$msgs" --db "$kg" --linker fuzzy
 
 # ---- policy: Art. 9 classes allowed explicitly
@@ -254,6 +258,7 @@ expect_rc 0 "demo with a model" "$persona" demo --model "$model"
 has "$tmp/out" "persona of alice:" "demo personas"
 has "$tmp/out" "-> Q183 (Germany)" "demo derived country"
 has "$tmp/out" "== provenance: persona audit alice country ==" "demo provenance"
+has "$tmp/out" "link-ranker.json" "demo names the shipped ranker"
 has "$tmp/out" "graph fact: Q64 P17 Q183" "demo graph fact"
 has "$tmp/out" "verified" "demo audit log"
 
