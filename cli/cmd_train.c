@@ -951,6 +951,16 @@ static int run_heads(const recipe *r, const args *a)
             fprintf(stderr, "persona: rel: %zu more training examples with another utterance's object (%s %d)\n", added,
                     key, swaps);
         }
+        const int pairs = (int)num_or(relj, "augment_pairs", 0.0);
+        if (pairs > 0) {
+            size_t added = 0;
+            if ((st = pe_rel_add_paired_examples(rtrain, tok, max_len, pairs, seed + 13, rtd, &added, &err)) != PE_OK) {
+                rc = pe_cli_fail(st, "%s", err.msg);
+                goto done;
+            }
+            fprintf(stderr, "persona: rel: %zu more training examples of two utterances with both triples (augment_pairs %d)\n",
+                    added, pairs);
+        }
         const cJSON *ag = obj_get(relj, "augment_graph");
         if (ag && (rc = add_graph_objects(a, ag, rtrain, tok, max_len, seed + 11, rtd)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;

@@ -107,6 +107,16 @@ PE_API pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_toke
                                              int any_relation, uint64_t seed, pe_tag_data *data, size_t *added,
                                              pe_error *err);
 
+/* Pair augmentation: for each utterance, `copies` more training examples
+ * that are it followed by another utterance drawn reproducibly from seed
+ * (a draw of itself is skipped), with the triples of both. PersonaExt
+ * annotates one triple an utterance, so an utterance that states two facts
+ * teaches the other as O; examples with two facts teach that one message
+ * can hold several. *added (may be NULL): the examples added. Errors:
+ * PE_ERR_INVALID, PE_ERR_NOMEM, the tokenizer's. */
+PE_API pe_status pe_rel_add_paired_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int copies,
+                                            uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err);
+
 /* Object augmentation from a list: for each utterance whose one triple has
  * relation `relation` (an index of d's inventory) and an object of one
  * span, `copies` more training examples in which the object is

@@ -518,6 +518,63 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
     return st;
 }
 
+/* x = u's words then v's, with both utterances' triples (v's shifted);
+ * the strings borrowed. 0, or -2 out of memory. */
+static int join_utterances(const pe_rel_utterance *u, const pe_rel_utterance *v, pe_rel_utterance *x)
+{
+    x->n_words = u->n_words + v->n_words;
+    x->n_triples = u->n_triples + v->n_triples;
+    x->words = malloc((size_t)x->n_words * sizeof *x->words);
+    x->triples = malloc(((size_t)x->n_triples + 1) * sizeof *x->triples);
+    if (!x->words || !x->triples) {
+        free(x->words);
+        free(x->triples);
+        x->words = NULL;
+        x->triples = NULL;
+        return -2;
+    }
+    for (int w = 0; w < u->n_words; w++) x->words[w] = u->words[w];
+    for (int w = 0; w < v->n_words; w++) x->words[u->n_words + w] = v->words[w];
+    for (int q = 0; q < u->n_triples; q++) x->triples[q] = u->triples[q];
+    for (int q = 0; q < v->n_triples; q++) {
+        pe_rel_triple t = v->triples[q];
+        if (t.subj_start >= 0) {
+            t.subj_start += u->n_words;
+            t.subj_end += u->n_words;
+        }
+        t.obj_start += u->n_words;
+        t.obj_end += u->n_words;
+        x->triples[u->n_triples + q] = t;
+    }
+    return 0;
+}
+
+pe_status pe_rel_add_paired_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int copies,
+                                     uint64_t seed, pe_tag_data *data, size_t *added, pe_error *err)
+{
+    if (added) *added = 0;
+    if (!d || !tok || !data || copies < 0) return pe_error_set(err, PE_ERR_INVALID, "relation: bad argument");
+    pe_status st = PE_OK;
+    size_t n_added = 0, ignored = 0;
+    for (size_t i = 0; i < d->n && d->n > 1 && st == PE_OK; i++) {
+        for (int c = 0; c < copies && st == PE_OK; c++) {
+            const size_t j = draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, d->n);
+            if (j == i) continue;
+            pe_rel_utterance x;
+            if (join_utterances(&d->u[i], &d->u[j], &x) != 0) {
+                st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+                break;
+            }
+            st = add_utterance(&x, tok, max_len, data, &ignored, err);
+            n_added += st == PE_OK;
+            free(x.words); /* borrowed strings */
+            free(x.triples);
+        }
+    }
+    if (added) *added = n_added;
+    return st;
+}
+
 pe_status pe_rel_add_object_examples(const pe_rel_data *d, const pe_tokenizer *tok, int max_len, int relation,
                                      const char *const *objects, size_t n_objects, int copies, uint64_t seed,
                                      pe_tag_data *data, size_t *added, pe_error *err)

@@ -901,6 +901,40 @@ static void test_rel_swaps(void)
     PE_CHECK_EQ_INT(pe_rel_add_object_examples(d, tok, 64, live, objs, 0, 1, 5, td4, NULL, &err), PE_ERR_INVALID);
     PE_CHECK_EQ_INT(pe_rel_add_object_examples(d, tok, 64, live, objs, 2, 0, 5, td4, &added4, &err), PE_OK);
     PE_CHECK_EQ_INT(added4, 0);
+    /* pairs: each utterance followed by another, with both triples: two
+     * objects and two subjects in each example, the second's after the
+     * first's; the same seed, the same examples */
+    pe_tag_data *td5 = NULL, *td6 = NULL;
+    size_t added5 = 0, added6 = 0;
+    PE_CHECK_EQ_INT(pe_tag_data_new(&td5, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_tag_data_new(&td6, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_rel_add_paired_examples(d, tok, 64, 3, 7, td5, &added5, &err), PE_OK);
+    PE_CHECK(added5 >= 3 && added5 <= 9); /* 3 utterances x 3 copies, less the draws of themselves */
+    PE_CHECK_EQ_INT(pe_tag_data_count(td5), added5);
+    for (size_t i = 0; i < pe_tag_data_count(td5); i++) {
+        pe_tag_example ex = pe_tag_data_get(td5, i);
+        int b_obj = 0, b_subj = 0, first_obj = -1, last_subj = -1;
+        for (int t = 0; t < ex.len; t++) {
+            if (ex.labels[t] >= 3 && (ex.labels[t] - 3) % 2 == 0) {
+                b_obj++;
+                if (first_obj < 0) first_obj = t;
+            }
+            if (ex.labels[t] == 1) {
+                b_subj++;
+                last_subj = t;
+            }
+        }
+        PE_CHECK_EQ_INT(b_obj, 2);
+        PE_CHECK_EQ_INT(b_subj, 2);
+        PE_CHECK(first_obj > 0 && last_subj > first_obj); /* the second utterance's subject after the first's object */
+    }
+    PE_CHECK_EQ_INT(pe_rel_add_paired_examples(d, tok, 64, 3, 7, td6, &added6, &err), PE_OK);
+    PE_CHECK_EQ_INT(added6, added5);
+    for (size_t i = 0; i < added5 && i < added6; i++)
+        PE_CHECK_EQ_INT(pe_tag_data_get(td5, i).len, pe_tag_data_get(td6, i).len);
+    PE_CHECK_EQ_INT(pe_rel_add_paired_examples(d, tok, 64, -1, 7, td6, NULL, &err), PE_ERR_INVALID);
+    pe_tag_data_free(td6);
+    pe_tag_data_free(td5);
     pe_tag_data_free(td4);
     pe_tag_data_free(td3);
     pe_tag_data_free(td);
