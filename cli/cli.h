@@ -189,13 +189,15 @@ struct pe_encoder;
  * $PERSONA_MODEL, else the installed shipped model, else the source tree's
  * models/persona-small.pem. */
 const char *pe_cli_default_model(void);
-/* The linker's ranker `link`, `eval link`, `enrich` and `demo` use when
- * neither --ranker nor the link index's ranker.json names one:
- * $PERSONA_RANKER, else the installed shipped ranker, else the source
- * tree's models/link-ranker.json; NULL when that file does not exist or
- * the name is "none" (candidates by prior). pe_cli_ranker_off: 1 for the
- * name "none" (--ranker none, PERSONA_RANKER=none). */
-const char *pe_cli_default_ranker(void);
+/* The linker's ranker of `link`, `eval link`, `enrich` and `demo`, into
+ * *path (NULL: candidates by prior): `given` (--ranker; "none": by
+ * prior), else index_ranker (INDEX/ranker.json; may be NULL) when it
+ * exists, else $PERSONA_RANKER ("none": by prior), else the installed
+ * shipped ranker, else the source tree's models/link-ranker.json when it
+ * exists. Returns an exit code: 5, with the name on stderr, when the file
+ * --ranker or $PERSONA_RANKER names does not exist. pe_cli_ranker_off: 1
+ * for the name "none". */
+int pe_cli_ranker_path(const char *given, const char *index_ranker, const char **path);
 int pe_cli_ranker_off(const char *name);
 /* Loads a model; returns an exit code (3 when path does not exist). */
 int pe_cli_load_model(const char *path, int threads, struct pe_encoder **enc);

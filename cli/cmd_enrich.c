@@ -632,22 +632,9 @@ int enrich_open_linker(enrich_run *run, const char *db, const char *index, const
     } else if (index && stat(index, &sb) != 0) {
         return pe_cli_error(PE_EXIT_MISSING, "link index %s does not exist (build it with `persona link index`)", index);
     }
-    if (!ranker && index) {
-        snprintf(rbuf, sizeof rbuf, "%s/ranker.json", index);
-        if (stat(rbuf, &sb) == 0) ranker = rbuf;
-    }
-    if (!ranker) {
-        ranker = pe_cli_default_ranker();
-        if (ranker && getenv("PERSONA_RANKER") && *getenv("PERSONA_RANKER")) {
-            int rc = pe_cli_need_file("ranker ($PERSONA_RANKER)", ranker);
-            if (rc != PE_EXIT_OK) return rc;
-        }
-    } else if (pe_cli_ranker_off(ranker)) {
-        ranker = NULL;
-    } else {
-        int rc = pe_cli_need_file("ranker", ranker);
-        if (rc != PE_EXIT_OK) return rc;
-    }
+    if (index) snprintf(rbuf, sizeof rbuf, "%s/ranker.json", index);
+    int rc = pe_cli_ranker_path(ranker, index ? rbuf : NULL, &ranker);
+    if (rc != PE_EXIT_OK) return rc;
     pe_error err;
     pe_error_clear(&err);
     if (ranker) {

@@ -17,6 +17,7 @@
 
 typedef struct link_args {
     const char *db, *index, *ranker, *data, *out, *model;
+    const char *ranker_path; /* the ranker to load (pe_cli_ranker_path); NULL: by prior */
     int json, strict, gold_types, jsonl, no_context, documents_only;
     double l2, nil_loss;
     size_t k, runner_ups;
@@ -36,14 +37,24 @@ int pe_cli_ranker_off(const char *name)
     return name && strcmp(name, "none") == 0;
 }
 
-const char *pe_cli_default_ranker(void)
+int pe_cli_ranker_path(const char *given, const char *index_ranker, const char **path)
 {
-    const char *e = getenv("PERSONA_RANKER");
     struct stat sb;
-    if (e && *e) return pe_cli_ranker_off(e) ? NULL : e;
-    if (PE_RANKER_INSTALL_PATH[0] && stat(PE_RANKER_INSTALL_PATH, &sb) == 0) return PE_RANKER_INSTALL_PATH;
-    if (PE_RANKER_SOURCE_PATH[0] && stat(PE_RANKER_SOURCE_PATH, &sb) == 0) return PE_RANKER_SOURCE_PATH;
-    return NULL;
+    const char *e = getenv("PERSONA_RANKER");
+    *path = NULL;
+    if (given) {
+        if (pe_cli_ranker_off(given)) return PE_EXIT_OK;
+        *path = given;
+        return pe_cli_need_file("ranker", given);
+    }
+    if (index_ranker && stat(index_ranker, &sb) == 0) *path = index_ranker;
+    else if (e && *e) {
+        if (pe_cli_ranker_off(e)) return PE_EXIT_OK;
+        *path = e;
+        return pe_cli_need_file("ranker ($PERSONA_RANKER)", e);
+    } else if (PE_RANKER_INSTALL_PATH[0] && stat(PE_RANKER_INSTALL_PATH, &sb) == 0) *path = PE_RANKER_INSTALL_PATH;
+    else if (PE_RANKER_SOURCE_PATH[0] && stat(PE_RANKER_SOURCE_PATH, &sb) == 0) *path = PE_RANKER_SOURCE_PATH;
+    return PE_EXIT_OK;
 }
 
 static char g_index_buf[4096], g_ranker_buf[4096 + 16];
@@ -96,7 +107,7 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
     snprintf(g_ranker_buf, sizeof g_ranker_buf, "%s/ranker.json", a->index);
     if (strstr(allowed, "data") && !a->data) return pe_cli_error(PE_EXIT_USAGE, "--data FILE is required (see --help)");
     if (a->data && (rc = pe_cli_need_file("data file", a->data)) != PE_EXIT_OK) return rc;
-    if (a->ranker && !pe_cli_ranker_off(a->ranker) && (rc = pe_cli_need_file("ranker", a->ranker)) != PE_EXIT_OK)
+    if (strstr(allowed, "ranker") && (rc = pe_cli_ranker_path(a->ranker, g_ranker_buf, &a->ranker_path)) != PE_EXIT_OK)
         return rc;
     return PE_CLI_RUN;
 }
@@ -107,24 +118,13 @@ static int open_kg(const char *cmd, const char *db, pe_kg **kg)
     return pe_cli_open_store(db, 1, NULL, kg);
 }
 
-/* The ranker: --ranker (none: prior only), else INDEX/ranker.json when it
- * exists, else the shipped one (pe_cli_default_ranker), else prior only (*m
+/* Loads the ranker parse chose (a->ranker_path; NULL: prior only, *m
  * NULL). */
 static int load_ranker(const char *cmd, const link_args *a, pe_link_model **m, const char **used)
 {
     *m = NULL;
     *used = NULL;
-    const char *path = a->ranker;
-    struct stat sb;
-    if (pe_cli_ranker_off(path)) return PE_EXIT_OK;
-    if (!path && stat(g_ranker_buf, &sb) == 0) path = g_ranker_buf;
-    if (!path) {
-        path = pe_cli_default_ranker();
-        if (path && getenv("PERSONA_RANKER") && *getenv("PERSONA_RANKER")) {
-            int rc = pe_cli_need_file("ranker ($PERSONA_RANKER)", path);
-            if (rc != PE_EXIT_OK) return rc;
-        }
-    }
+    const char *path = a->ranker_path;
     if (!path) return PE_EXIT_OK;
     pe_error err;
     pe_error_clear(&err);

@@ -33,9 +33,9 @@ typedef struct enrich_run {
 int enrich_open(enrich_run *run, const pe_fusion_options *o);
 void enrich_close(enrich_run *run);
 /* The entity linker (pe_link.h) on run->kg for fusion: link index `index`
- * (NULL: DB/link when it exists, else none), ranker `ranker` (NULL:
- * INDEX/ranker.json when it exists, else pe_cli_default_ranker, else by
- * prior; "none": by prior), named in run->ranker_path. Sets o->link. Call
+ * (NULL: DB/link when it exists, else none), ranker `ranker` (--ranker
+ * or NULL, resolved by pe_cli_ranker_path with INDEX/ranker.json), named in
+ * run->ranker_path. Sets o->link. Call
  * before enrich_open. Returns an exit code, the reason on stderr. */
 int enrich_open_linker(enrich_run *run, const char *db, const char *index, const char *ranker, pe_fusion_options *o);
 /* One message through the model and the fusion, in writer w. */
