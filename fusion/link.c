@@ -296,8 +296,8 @@ typedef struct cand {
 
 typedef struct ment {
     const pe_link_mention *in;
-    char *surface, *form;
-    size_t form_len;
+    char *surface, *form; /* surface: the mention's text less unbalanced edge punctuation (name_span) */
+    size_t slen, form_len;
     size_t nwords;
     size_t word_off[16], word_len[16]; /* words of form (first 16) */
     cand *c;
@@ -824,6 +824,40 @@ out:
     return st;
 }
 
+/* Count of byte ch in s[0, n). */
+static size_t count_byte(const char *s, size_t n, char ch)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += s[i] == ch;
+    return k;
+}
+
+/* Narrows a mention's span [*start, *start + *len) of text to its name:
+ * without trailing ",;:!?" and without brackets or double quotes at either
+ * edge that the span does not balance ("NFL)" -> "NFL", "(Reuters" ->
+ * "Reuters"); "U.S." and "(a)" stay. Never to nothing. */
+static void name_span(const char *text, size_t *start, size_t *len)
+{
+    static const char open[] = "([{", close[] = ")]}";
+    const char *s = text + *start;
+    size_t n = *len;
+    for (int changed = 1; changed && n > 1;) {
+        changed = 0;
+        char last = s[n - 1], first = s[0];
+        const char *cl = strchr(close, last), *op = strchr(open, first);
+        if (last && strchr(",;:!?", last)) changed = 1, n--;
+        else if (last && cl && count_byte(s, n, open[cl - close]) < count_byte(s, n, last)) changed = 1, n--;
+        else if (first && op && count_byte(s, n, close[op - open]) < count_byte(s, n, first)) changed = 1, s++, n--;
+        else if ((last == '"' || first == '"') && count_byte(s, n, '"') % 2) {
+            changed = 1;
+            if (last == '"') n--;
+            else s++, n--;
+        }
+    }
+    *start = (size_t)(s - text);
+    *len = n;
+}
+
 static void split_words(ment *m)
 {
     m->nwords = 0;
@@ -897,8 +931,7 @@ static pe_status add_singular(call *c, ment *m, size_t limit)
 static pe_status add_undotted(call *c, ment *m, size_t limit)
 {
     char a[LINK_ACRO_MAX + 1];
-    size_t slen = m->in->end - m->in->start;
-    if (m->nc || !memchr(m->surface, '.', slen) || !link_surface_acronym(m->surface, slen, a)) return PE_OK;
+    if (m->nc || !memchr(m->surface, '.', m->slen) || !link_surface_acronym(m->surface, m->slen, a)) return PE_OK;
     return add_form(c, m, a, strlen(a), limit, PE_LINK_VIA_EXACT, 1.0);
 }
 
@@ -960,8 +993,7 @@ static pe_status gather(call *c)
             if (l->opt.fuzzy && (st = add_extensions(c, m)) != PE_OK) return st;
         }
         char a[LINK_ACRO_MAX + 1];
-        size_t slen = m->in->end - m->in->start;
-        if (l->opt.acronyms && link_surface_acronym(m->surface, slen, a)) {
+        if (l->opt.acronyms && link_surface_acronym(m->surface, m->slen, a)) {
             if (l->has_index && strlen(a) >= 3 && (st = add_acronym(c, m, a)) != PE_OK) return st;
             for (size_t j = 0; j < c->n && m->acro_ref < 0; j++) {
                 if (j == i) continue;
@@ -1220,13 +1252,59 @@ static int has_words(const char *s, const char *w)
     return 0;
 }
 
+enum { LINK_NEXT_NAMES = 8 };
+
+/* The labels (normalised) of the first candidates of the one or two words
+ * right after mention i, a comma between allowed: "Columbus , GA" ->
+ * Georgia's, "Paramus, N.J." -> New Jersey's; into names (*n, strdup'ed). */
+static pe_status next_names(call *c, size_t i, char *names[LINK_NEXT_NAMES], size_t *n)
+{
+    const char *t = c->text, *end = c->text + c->len, *p = t + c->m[i].in->end;
+    *n = 0;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    if (p < end && *p == ',') p++;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    const char *w = p;
+    for (int words = 1; words <= 2 && p < end; words++) {
+        if (words == 2) {
+            while (p < end && *p == ' ') p++;
+        }
+        while (p < end && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
+        size_t wl = (size_t)(p - w);
+        while (wl && strchr(",;:)!?\"", w[wl - 1])) wl--;
+        if (wl == 0 || wl > 64) break;
+        pe_status st;
+        char *f = pe_text_normalize(w, wl, &st);
+        if (!f) return st;
+        pe_kg_candidate kc[4];
+        size_t nk = 0;
+        pe_kg_lookup_options lo = {0, 4};
+        st = f[0] ? pe_kg_lookup(c->r, f, strlen(f), &lo, kc, 4, &nk) : PE_NOT_FOUND;
+        free(f);
+        if (st == PE_NOT_FOUND) continue;
+        if (st != PE_OK) return st;
+        for (size_t k = 0; k < nk && *n < LINK_NEXT_NAMES; k++) {
+            int64_t x = ent_get(c, kc[k].id, &st);
+            if (x < 0) return st;
+            if (!c->ents[x].form[0]) continue;
+            if (!(names[*n] = strdup(c->ents[x].form))) return PE_ERR_NOMEM;
+            (*n)++;
+        }
+    }
+    return PE_OK;
+}
+
 /* 1 when the text outside mention i names q (a normalised qualifier): as
  * another mention's form, as the label of another mention's top-prior
- * candidate, or as words of the text left or right of the mention (side[],
- * normalised on first use and kept for the mention's other candidates). */
-static pe_status qualifier_named(call *c, size_t i, const char *q, char *side[2], int *named)
+ * candidate, as words of the text left or right of the mention (side[],
+ * normalised on first use and kept for the mention's other candidates),
+ * or as a label of a first candidate of the words right after it
+ * (next_names, computed on first use: *nnext is -1 before). */
+static pe_status qualifier_named(call *c, size_t i, uint32_t e, char *side[2], char *next[LINK_NEXT_NAMES],
+                                 long *nnext, int *named)
 {
     const ment *m = &c->m[i];
+    const char *q = c->ents[e].qual;
     *named = 0;
     for (size_t j = 0; j < c->n && !*named; j++) {
         const ment *o = &c->m[j];
@@ -1242,6 +1320,14 @@ static pe_status qualifier_named(call *c, size_t i, const char *q, char *side[2]
         if (!side[s] && !(side[s] = pe_text_normalize(c->text + span[s][0], span[s][1] - span[s][0], &st))) return st;
         *named = has_words(side[s], q);
     }
+    if (!*named && *nnext < 0) {
+        size_t nn = 0;
+        pe_status st = next_names(c, i, next, &nn);
+        *nnext = (long)nn;
+        if (st != PE_OK) return st;
+        q = c->ents[e].qual; /* next_names may have moved c->ents */
+    }
+    for (long k = 0; k < *nnext && !*named; k++) *named = strcmp(next[k], q) == 0;
     return PE_OK;
 }
 
@@ -1270,17 +1356,19 @@ static pe_status text_links(call *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
-        char *side[2] = {NULL, NULL};
+        char *side[2] = {NULL, NULL}, *after[LINK_NEXT_NAMES] = {NULL};
+        long nnext = -1;
         pe_status st = PE_OK;
         for (size_t k = 0; k < m->nc && st == PE_OK; k++) {
             cand *x = &m->c[k];
             int named = 0;
             if (x->f[PE_LINK_F_QUALIFIED] == 0) continue;
-            st = qualifier_named(c, i, c->ents[x->e].qual, side, &named);
+            st = qualifier_named(c, i, x->e, side, after, &nnext, &named);
             x->f[PE_LINK_F_QUALIFIER_NAMED] = named;
         }
         free(side[0]);
         free(side[1]);
+        for (size_t k = 0; k < LINK_NEXT_NAMES; k++) free(after[k]);
         if (st != PE_OK) return st;
         /* the mentions right before and right after */
         size_t prev = c->n, next = c->n;
@@ -1519,7 +1607,7 @@ static pe_status build_result(call *c, size_t keep, pe_link_result **out)
         pe_link_mention_result *o = &r->mentions[i];
         o->start = m->in->start;
         o->end = m->in->end;
-        o->surface = strdup(m->surface);
+        o->surface = strndup(c->text + m->in->start, m->in->end - m->in->start);
         if (!o->surface) goto nomem;
         if (m->nc > 1) qsort(m->c, m->nc, sizeof *m->c, cmp_cand_score);
         o->n_considered = m->nc;
@@ -1618,11 +1706,11 @@ pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *tex
         ment *m = &c.m[i];
         m->in = &mentions[i];
         m->acro_ref = m->partial_ref = -1;
-        size_t sl = mentions[i].end - mentions[i].start;
-        m->surface = malloc(sl + 1);
+        size_t s0 = mentions[i].start, sl = mentions[i].end - s0;
+        name_span(text, &s0, &sl);
+        m->surface = strndup(text + s0, sl);
         if (!m->surface) { st = PE_ERR_NOMEM; goto out; }
-        memcpy(m->surface, text + mentions[i].start, sl);
-        m->surface[sl] = 0;
+        m->slen = sl;
         pe_status ns;
         m->form = pe_text_normalize(m->surface, sl, &ns);
         if (!m->form) { st = ns; goto out; }

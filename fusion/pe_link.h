@@ -25,8 +25,11 @@
  *     pe_linker_close(l);
  *     pe_link_model_free(m);
  *
- * How a mention is linked. Candidates (at most options.max_candidates = K
- * per mention) come from, in this order:
+ * How a mention is linked. A mention's span is read without the brackets
+ * and double quotes at its edges that it does not balance and without
+ * trailing ",;:!?" ("NFL)" as "NFL"; "U.S." and "(a)" stay); results report
+ * the span as given. Candidates (at most options.max_candidates = K per
+ * mention) come from, in this order:
  *   1. the store's alias index (pe_kg_lookup of the mention's normalised
  *      form, and of its singular when the mention is a lower-case plural:
  *      "walls" -> "wall", and of its letters when it is an acronym with
@@ -231,8 +234,11 @@ typedef enum pe_link_feature {
                                 tell places and namesakes apart: "Gainesville, Florida", "Washington, D.C.",
                                 "Raven (band)" for "Gainesville", "Washington", "Raven" */
     PE_LINK_F_QUALIFIER_NAMED, /* 1 when it is qualified and the text names the qualifier: its words outside
-                                the mention, or the label of another mention's top-prior candidate
-                                ("Columbus , GA" -> "Columbus, Georgia", GA's first candidate Georgia) */
+                                the mention, the label of another mention's top-prior candidate
+                                ("Columbus , GA" -> "Columbus, Georgia", GA's first candidate Georgia), or,
+                                when the word(s) right after the mention are no mention, the label of one of
+                                the first 4 candidates of the one or two words after it, a comma between
+                                allowed ("Paramus, N.J.," -> "Paramus, New Jersey") */
     PE_LINK_F_ADJACENT_LINK, /* "A , B" or "A B": a mention next to this one with nothing but spaces and at most
                                 one comma between them ("Chicago , IL", "Headingley , Leeds"): the highest prior
                                 among that mention's candidates linked to this one by a statement (either

@@ -417,6 +417,20 @@ static void test_acronyms(void)
         PE_CHECK(c && (c->via & PE_LINK_VIA_ACRONYM) && c->f[PE_LINK_F_ACRONYM] == 1);
     }
     pe_link_result_free(r);
+    /* a span with a bracket or punctuation it does not balance is read
+     * without it ("NBA)" as "NBA"), and reported as given */
+    const char *tp = "(we call it the NBA) or \"NBA!";
+    pe_link_mention mp[2] = {span(tp, "NBA)", 0, 0), span(tp, "\"NBA!", 0, 0)};
+    r = link(lk, tp, mp, 2);
+    if (r) {
+        for (int k = 0; k < 2; k++) {
+            const pe_link_candidate *c = find(&r->mentions[k], "Q155223");
+            PE_CHECK(c && (c->via & PE_LINK_VIA_ACRONYM) && c->f[PE_LINK_F_ACRONYM] == 1);
+            PE_CHECK_EQ_INT(r->mentions[k].end - r->mentions[k].start, strlen(r->mentions[k].surface));
+        }
+        PE_CHECK_EQ_STR(r->mentions[0].surface, "NBA)");
+    }
+    pe_link_result_free(r);
     /* dotted form */
     const char *t1 = "the N.B.A. said";
     pe_link_mention m1 = span(t1, "N.B.A.", 0, 0);
@@ -1078,12 +1092,15 @@ static void test_stale_index(void)
 
 /* PE_LINK_F_QUALIFIED and PE_LINK_F_QUALIFIER_NAMED: "Gainesville,
  * Florida" is the name "Gainesville" with a qualifier; the text names the
- * qualifier as words, or as the first candidate of another mention ("FL"). */
+ * qualifier as words, as the first candidate of another mention ("FL"),
+ * or as a candidate of the words right after the mention, a comma between
+ * allowed, when they are no mention ("Gainesville, FL:"; not "FL" further on). */
 static void test_qualified(void)
 {
-    const char *texts[3] = {"I live in Gainesville.", "I live in Gainesville, a town in Florida.", "Gainesville , FL"};
-    const int named[3] = {0, 1, 1};
-    for (int t = 0; t < 3; t++) {
+    const char *texts[5] = {"I live in Gainesville.", "I live in Gainesville, a town in Florida.", "Gainesville , FL",
+                            "Gainesville, FL: sunny", "Gainesville is sunny, FL"};
+    const int named[5] = {0, 1, 1, 1, 0};
+    for (int t = 0; t < 5; t++) {
         pe_link_mention ms[2] = {span(texts[t], "Gainesville", 0, PE_LINK_TYPE_ANY), span(texts[t], "FL", 0, PE_LINK_TYPE_ANY)};
         pe_link_result *r = link(lk, texts[t], ms, t == 2 ? 2 : 1);
         if (!r) return;
