@@ -235,10 +235,10 @@ typedef enum pe_link_feature {
                                 "Raven (band)" for "Gainesville", "Washington", "Raven" */
     PE_LINK_F_QUALIFIER_NAMED, /* 1 when it is qualified and the text names the qualifier: its words outside
                                 the mention, the label of another mention's top-prior candidate
-                                ("Columbus , GA" -> "Columbus, Georgia", GA's first candidate Georgia), or,
-                                when the word(s) right after the mention are no mention, the label of one of
-                                the first 4 candidates of the one or two words after it, a comma between
-                                allowed ("Paramus, N.J.," -> "Paramus, New Jersey") */
+                                ("Columbus , GA" -> "Columbus, Georgia", GA's first candidate Georgia), or the
+                                label of one of the first 4 candidates of the one or two words right after
+                                it, a comma between allowed, whether or not they are a mention
+                                ("Paramus, N.J.," -> "Paramus, New Jersey") */
     PE_LINK_F_ADJACENT_LINK, /* "A , B" or "A B": a mention next to this one with nothing but spaces and at most
                                 one comma between them ("Chicago , IL", "Headingley , Leeds"): the highest prior
                                 among that mention's candidates linked to this one by a statement (either

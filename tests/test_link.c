@@ -1094,7 +1094,7 @@ static void test_stale_index(void)
  * Florida" is the name "Gainesville" with a qualifier; the text names the
  * qualifier as words, as the first candidate of another mention ("FL"),
  * or as a candidate of the words right after the mention, a comma between
- * allowed, when they are no mention ("Gainesville, FL:"; not "FL" further on). */
+ * allowed, mention or not ("Gainesville, FL:"; not "FL" further on). */
 static void test_qualified(void)
 {
     const char *texts[5] = {"I live in Gainesville.", "I live in Gainesville, a town in Florida.", "Gainesville , FL",
