@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Trains the shipped model from the committed recipes, as docs/MODEL_CARD.md
-# describes, and measures it:
+# describes, and measures it (the shipped model: steps 1-6 below).
+# --deep-until N trains the deeper encoder instead (measured in session 13,
+# not shipped yet): skip-gram vectors (models/mlm-deep.json, RUNS/sgns-deep,
+# kept when it exists), its MLM (models/mlm-deep.json, 8 layers, hidden 256,
+# case types from the start) stopped after update N (resumed when
+# RUNS/mlm-deep exists; kept as RUNS/mlm-deep-N), then steps 2, 4 (stopped
+# at step 3,500), 5 and 6 from it. The small encoder's path:
 #   1. the encoder's start: skip-gram word vectors of the pretraining corpus
 #      (`persona train embed`, models/mlm-small.json; kept when RUNS/sgns/best
 #      exists), then MLM pretraining from them (models/mlm-small.json, its
@@ -25,7 +31,8 @@
 #   6. with --install, copies the model to models/persona-small.pem.
 # Reads ../shared/data; long (the MLM part takes hours on two cores): run it
 # under nice in the background; a killed run goes on where it stopped.
-#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--init DIR] [--no-case-mlm] [--threads N] [--install]
+#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--no-case-mlm] [--deep-until N] [--init DIR]
+#                                 [--threads N] [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/train-lib.sh
@@ -35,10 +42,13 @@ mlm_until=12000
 install=0
 init=""
 case_mlm=1
+deep=0
+deep_until=12000
 until_arg=()
 threads=$(nproc)
 while [ $# -gt 0 ]; do
   case $1 in
+    --deep-until) deep=1; deep_until=$2; shift 2 ;;
     --no-mlm) mlm=0; shift ;;
     --mlm-until) mlm=1; mlm_until=$2; shift 2 ;;
     --init) init=$2; shift 2 ;;
@@ -51,7 +61,13 @@ data=../shared/data
 [ -d "$data/persona/personaext" ] || { echo "train-model.sh: $data is absent: the training data lives there" >&2; exit 3; }
 need_persona
 mkdir -p "$runs"
-if [ -z "$init" ]; then
+if [ -z "$init" ] && [ $deep = 1 ]; then
+  [ -d "$runs/sgns-deep/best" ] || $persona train embed --recipe models/mlm-deep.json --out "$runs/sgns-deep" --threads 1
+  mlm_checkpoint models/mlm-deep.json "$runs/mlm-deep" "$runs/sgns-deep/best" "$deep_until" --until "$deep_until"
+  init="$runs/mlm-deep-$deep_until"
+  case_mlm=0
+  until_arg=(--until 3500)
+elif [ -z "$init" ]; then
   [ -d "$runs/sgns/best" ] || $persona train embed --recipe models/mlm-small.json --out "$runs/sgns" --threads 1
   init="$runs/sgns/best"
   if [ $mlm = 1 ]; then
