@@ -564,6 +564,48 @@ done:
     pe_token_head_free(h);
 }
 
+/* fixed development metrics for the mix's evaluation */
+static pe_status metric_of(void *ctx, pe_train *tr, pe_eval_result *out, pe_error *err)
+{
+    (void)tr;
+    (void)err;
+    out->metric_name = "f1";
+    out->metric = *(const double *)ctx;
+    return PE_OK;
+}
+
+/* The mix's development metric is the plain mean of its children's, whatever
+ * their loss weights: a recipe that weighs one loss more is selected and
+ * compared on the same scale as one that does not. */
+static void test_mix_metric_unweighted(void)
+{
+    pe_error err;
+    double m0 = 0.4, m1 = 0.8;
+    pe_objective a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.name = "ner";
+    a.ctx = &m0;
+    a.evaluate = metric_of;
+    b.name = "rel";
+    b.ctx = &m1;
+    b.evaluate = metric_of;
+    const pe_objective *objs[2] = {&a, &b};
+    const float weights[2] = {1.0f, 3.0f};
+    pe_objective_mix *mix = NULL;
+    PE_CHECK_EQ_INT(pe_objective_mix_new(objs, weights, 2, "tag", 8, &mix, &err), PE_OK);
+    if (!mix) return;
+    const pe_objective *o = pe_objective_mix_get(mix);
+    pe_eval_result r;
+    memset(&r, 0, sizeof r);
+    PE_CHECK_EQ_INT(o->evaluate(o->ctx, NULL, &r, &err), PE_OK);
+    PE_CHECK_MSG(fabs(r.metric - 0.6) < 1e-12, "mean_metric %g, want 0.6 (weighted would be 0.7)", r.metric);
+    PE_CHECK_EQ_INT(r.n_extra, 2);
+    PE_CHECK_MSG(r.n_extra == 2 && fabs(r.extra[1] - 0.8) < 1e-12 && strcmp(r.extra_names[1], "rel.f1") == 0,
+                 "extra %s %g", r.n_extra == 2 ? r.extra_names[1] : "?", r.n_extra == 2 ? r.extra[1] : 0.0);
+    pe_objective_mix_free(mix);
+}
+
 static void test_grouped_decode(void)
 {
     pe_error err;
@@ -1255,6 +1297,7 @@ int main(void)
     PE_RUN(test_viterbi_decode);
     PE_RUN(test_machine_text);
     PE_RUN(test_objective_data_grows);
+    PE_RUN(test_mix_metric_unweighted);
     PE_RUN(test_rel_swaps);
     PE_RUN(test_rel_reader_and_score);
     PE_RUN(test_case_types);

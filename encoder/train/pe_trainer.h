@@ -541,8 +541,10 @@ PE_API pe_status pe_tag_predict(pe_train *tr, pe_token_head *head, const pe_tag_
 /* ---- several objectives trained together on one encoder ----
  * Examples are the children's, one after the other; a micro-batch packs
  * what the trainer chose from each child and the loss is the weighted sum
- * of the children's mean losses. The evaluation's metric is the weighted
- * mean of the children's metrics; each child's metric is logged as
+ * of the children's mean losses. The evaluation's metric is the plain
+ * mean of the children's metrics, not weighted by the loss weights, so
+ * that runs which weigh the losses differently are selected (best/, early
+ * stopping) and compared on one scale; each child's metric is logged as
  * NAME.METRIC. The children's parameters are all trained. */
 typedef struct pe_objective_mix pe_objective_mix;
 /* weights NULL: all 1; hidden: the encoder's hidden size C. */

@@ -913,7 +913,8 @@ static pe_status mix_loss(void *ctx, const float *hidden, int T, float scale, fl
 static pe_status mix_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_error *err)
 {
     pe_objective_mix *m = ctx;
-    double sum = 0.0, wsum = 0.0;
+    double sum = 0.0;
+    int n_eval = 0;
     out->metric_name = "mean_metric";
     out->n_extra = 0;
     for (int c = 0; c < m->n; c++) {
@@ -922,8 +923,8 @@ static pe_status mix_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_e
         memset(&r, 0, sizeof r);
         pe_status st = m->ch[c]->evaluate(m->ch[c]->ctx, tr, &r, err);
         if (st != PE_OK) return st;
-        sum += m->w[c] * r.metric;
-        wsum += m->w[c];
+        sum += r.metric; /* not weighted: see pe_trainer.h */
+        n_eval++;
         if (out->n_extra < 8) {
             snprintf(m->extra_names[c], sizeof m->extra_names[c], "%s.%s", m->ch[c]->name ? m->ch[c]->name : "?",
                      r.metric_name ? r.metric_name : "metric");
@@ -931,7 +932,7 @@ static pe_status mix_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_e
             out->extra[out->n_extra++] = r.metric;
         }
     }
-    out->metric = wsum > 0 ? sum / wsum : 0.0;
+    out->metric = n_eval > 0 ? sum / n_eval : 0.0;
     return PE_OK;
 }
 
