@@ -824,32 +824,35 @@ out:
     return st;
 }
 
-/* Count of byte ch in s[0, n). */
-static size_t count_byte(const char *s, size_t n, char ch)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += s[i] == ch;
-    return k;
-}
-
 /* Narrows a mention's span [*start, *start + *len) of text to its name:
- * without trailing ",;:!?" and without brackets or double quotes at either
- * edge that the span does not balance ("NFL)" -> "NFL", "(Reuters" ->
- * "Reuters"); "U.S." and "(a)" stay. Never to nothing. */
+ * without trailing ",;:!?", without a closing bracket at its end or an
+ * opening one at its start that the span does not balance ("NFL)" ->
+ * "NFL", "(Reuters" -> "Reuters"), and without a double quote at either
+ * edge when the span holds an odd number of them; "U.S." and "(a)" stay.
+ * Never to nothing. Linear in the span: the brackets and quotes are
+ * counted once and the counts follow each byte taken off. */
 static void name_span(const char *text, size_t *start, size_t *len)
 {
     static const char open[] = "([{", close[] = ")]}";
     const char *s = text + *start;
     size_t n = *len;
+    size_t nopen[3] = {0, 0, 0}, nclose[3] = {0, 0, 0}, nquote = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *o = s[i] ? strchr(open, s[i]) : NULL, *cl = s[i] ? strchr(close, s[i]) : NULL;
+        if (o) nopen[o - open]++;
+        if (cl) nclose[cl - close]++;
+        nquote += s[i] == '"';
+    }
     for (int changed = 1; changed && n > 1;) {
         changed = 0;
         char last = s[n - 1], first = s[0];
-        const char *cl = strchr(close, last), *op = strchr(open, first);
+        const char *cl = last ? strchr(close, last) : NULL, *op = first ? strchr(open, first) : NULL;
         if (last && strchr(",;:!?", last)) changed = 1, n--;
-        else if (last && cl && count_byte(s, n, open[cl - close]) < count_byte(s, n, last)) changed = 1, n--;
-        else if (first && op && count_byte(s, n, close[op - open]) < count_byte(s, n, first)) changed = 1, s++, n--;
-        else if ((last == '"' || first == '"') && count_byte(s, n, '"') % 2) {
+        else if (cl && nopen[cl - close] < nclose[cl - close]) changed = 1, nclose[cl - close]--, n--;
+        else if (op && nclose[op - open] < nopen[op - open]) changed = 1, nopen[op - open]--, s++, n--;
+        else if ((last == '"' || first == '"') && nquote % 2) {
             changed = 1;
+            nquote--;
             if (last == '"') n--;
             else s++, n--;
         }
@@ -1267,7 +1270,8 @@ static pe_status next_names(call *c, size_t i, char *names[LINK_NEXT_NAMES], siz
     const char *w = p;
     for (int words = 1; words <= 2 && p < end; words++) {
         if (words == 2) {
-            while (p < end && *p == ' ') p++;
+            while (p < end && (*p == ' ' || *p == '\t')) p++;
+            if (p < end && (*p == '\n' || *p == '\r')) break; /* the words end at the line */
         }
         while (p < end && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
         size_t wl = (size_t)(p - w);
@@ -1708,8 +1712,10 @@ pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *tex
         m->acro_ref = m->partial_ref = -1;
         size_t s0 = mentions[i].start, sl = mentions[i].end - s0;
         name_span(text, &s0, &sl);
-        m->surface = strndup(text + s0, sl);
+        m->surface = malloc(sl + 1); /* memcpy: the span may hold a NUL byte */
         if (!m->surface) { st = PE_ERR_NOMEM; goto out; }
+        memcpy(m->surface, text + s0, sl);
+        m->surface[sl] = '\0';
         m->slen = sl;
         pe_status ns;
         m->form = pe_text_normalize(m->surface, sl, &ns);

@@ -431,6 +431,38 @@ static void test_acronyms(void)
         PE_CHECK_EQ_STR(r->mentions[0].surface, "NBA)");
     }
     pe_link_result_free(r);
+    /* a span of many brackets it does not balance: read as "NBA" (in time
+     * linear in the span: the brackets are counted once) */
+    {
+        const size_t nb = 50000;
+        char *tb = malloc(nb + 4);
+        if (tb) {
+            memset(tb, '(', nb);
+            memcpy(tb + nb, "NBA", 4);
+            pe_link_mention mb = {0};
+            mb.end = nb + 3;
+            r = link(lk, tb, &mb, 1);
+            if (r) {
+                const pe_link_candidate *c = find(&r->mentions[0], "Q155223");
+                PE_CHECK(c && (c->via & PE_LINK_VIA_ACRONYM));
+                PE_CHECK_EQ_INT(r->mentions[0].end, nb + 3);
+            }
+            pe_link_result_free(r);
+            free(tb);
+        }
+    }
+    /* a NUL byte inside a span (the text's length is given, not strlen):
+     * no read past what the span holds (ASan) */
+    {
+        static const char tz[] = "NBA\0xx said";
+        pe_link_mention mz = {0};
+        mz.end = 6;
+        r = NULL;
+        pe_status st = pe_link_text(lk, NULL, tz, sizeof tz - 1, &mz, 1, &r);
+        PE_CHECK_MSG(st == PE_OK, "%s: %s", pe_status_str(st), pe_linker_errmsg(lk));
+        if (r) PE_CHECK_EQ_INT(r->n, 1);
+        pe_link_result_free(r);
+    }
     /* dotted form */
     const char *t1 = "the N.B.A. said";
     pe_link_mention m1 = span(t1, "N.B.A.", 0, 0);
@@ -1101,7 +1133,8 @@ static void test_qualified(void)
                             "Gainesville, FL: sunny", "Gainesville is sunny, FL"};
     const int named[5] = {0, 1, 1, 1, 0};
     for (int t = 0; t < 5; t++) {
-        pe_link_mention ms[2] = {span(texts[t], "Gainesville", 0, PE_LINK_TYPE_ANY), span(texts[t], "FL", 0, PE_LINK_TYPE_ANY)};
+        pe_link_mention ms[2] = {span(texts[t], "Gainesville", 0, PE_LINK_TYPE_ANY), {0}};
+        if (t == 2) ms[1] = span(texts[t], "FL", 0, PE_LINK_TYPE_ANY); /* a mention of its own there only */
         pe_link_result *r = link(lk, texts[t], ms, t == 2 ? 2 : 1);
         if (!r) return;
         const pe_link_candidate *plain = find(&r->mentions[0], "Q9100001"), *qual = find(&r->mentions[0], "Q9100002");
