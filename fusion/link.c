@@ -1065,16 +1065,23 @@ static pe_status gather(call *c)
  * mention counting with the best prior among such candidates. */
 typedef struct node { uint32_t j; float w; uint32_t next; } node;
 
+/* Coherence for the mentions [b0, b1): the lists hold the mentions of
+ * their windows, [w0, w1), and the history (local index j - w0, then
+ * w1 - w0 + h), so that the work per mention is bounded by the window and
+ * the history, not by the text's mentions. */
+enum { COH_BLOCK = 64 };
+
 static pe_status coherence(call *c)
 {
     size_t nh = c->hist ? c->hist->n : 0;
     size_t total = c->n + nh;
     if (total < 2) return PE_OK;
+    const size_t half = PE_LINK_COHERENCE_WINDOW / 2, cap_local = COH_BLOCK + 2 * half + 1 + nh;
     link_map head_nb = {0}, head_cd = {0}, head_cl = {0};
     node *nodes = NULL;
     size_t nn = 0, capn = 0;
-    double *best_ln = calloc(total, sizeof *best_ln), *best_sh = calloc(total, sizeof *best_sh);
-    double *best_cl = calloc(total, sizeof *best_cl);
+    double *best_ln = calloc(cap_local, sizeof *best_ln), *best_sh = calloc(cap_local, sizeof *best_sh);
+    double *best_cl = calloc(cap_local, sizeof *best_cl);
     int64_t *hent = calloc(nh ? nh : 1, sizeof *hent);
     pe_status st = PE_OK;
     if (!best_ln || !best_sh || !best_cl || !hent) { st = PE_ERR_NOMEM; goto out; }
@@ -1082,77 +1089,88 @@ static pe_status coherence(call *c)
         hent[h] = ent_get(c, c->hist->e[h].id, &st);
         if (hent[h] < 0) goto out;
     }
-    /* lists: neighbour id -> (mention, best weight); candidate id -> (mention, best weight) */
-    for (size_t j = 0; j < total; j++) {
-        size_t ncj = j < c->n ? c->m[j].nc : 1;
-        for (size_t k = 0; k < ncj; k++) {
-            const ent *e = j < c->n ? &c->ents[c->m[j].c[k].e] : &c->ents[hent[j - c->n]];
-            float w = j < c->n ? (float)c->m[j].c[k].prior : 1.0f;
-            for (size_t q = 0; q <= e->n_nb + e->ncls; q++) {
-                /* neighbours, then the candidate itself, then its classes (weight 1) */
-                pe_kg_id key = q < e->n_nb ? e->nb[q] : q == e->n_nb ? e->id : e->cls[q - e->n_nb - 1];
-                link_map *hm = q < e->n_nb ? &head_nb : q == e->n_nb ? &head_cd : &head_cl;
-                if (q > e->n_nb) w = 1.0f;
-                uint32_t *hd = link_map_put(hm, key, UINT32_MAX);
-                if (!hd) { st = PE_ERR_NOMEM; goto out; }
-                if (*hd != UINT32_MAX && nodes[*hd].j == j) { /* same mention: keep the best */
-                    if (w > nodes[*hd].w) nodes[*hd].w = w;
-                    continue;
+    for (size_t b0 = 0; b0 < c->n; b0 += COH_BLOCK) {
+        size_t b1 = b0 + COH_BLOCK < c->n ? b0 + COH_BLOCK : c->n;
+        size_t w0 = b0 > half ? b0 - half : 0, w1 = b1 + half < c->n ? b1 + half : c->n;
+        size_t wn = w1 - w0, local = wn + nh;
+        link_map_clear(&head_nb);
+        link_map_clear(&head_cd);
+        link_map_clear(&head_cl);
+        nn = 0;
+        /* lists: neighbour id -> (mention, best weight); candidate id -> (mention, best weight) */
+        for (size_t l = 0; l < local; l++) {
+            size_t j = l < wn ? w0 + l : c->n + (l - wn);
+            size_t ncj = j < c->n ? c->m[j].nc : 1;
+            for (size_t k = 0; k < ncj; k++) {
+                const ent *e = j < c->n ? &c->ents[c->m[j].c[k].e] : &c->ents[hent[j - c->n]];
+                float w = j < c->n ? (float)c->m[j].c[k].prior : 1.0f;
+                for (size_t q = 0; q <= e->n_nb + e->ncls; q++) {
+                    /* neighbours, then the candidate itself, then its classes (weight 1) */
+                    pe_kg_id key = q < e->n_nb ? e->nb[q] : q == e->n_nb ? e->id : e->cls[q - e->n_nb - 1];
+                    link_map *hm = q < e->n_nb ? &head_nb : q == e->n_nb ? &head_cd : &head_cl;
+                    if (q > e->n_nb) w = 1.0f;
+                    uint32_t *hd = link_map_put(hm, key, UINT32_MAX);
+                    if (!hd) { st = PE_ERR_NOMEM; goto out; }
+                    if (*hd != UINT32_MAX && nodes[*hd].j == l) { /* same mention: keep the best */
+                        if (w > nodes[*hd].w) nodes[*hd].w = w;
+                        continue;
+                    }
+                    if (nn == capn) {
+                        size_t ncap = capn ? capn * 2 : 1024;
+                        node *x = realloc(nodes, ncap * sizeof *x);
+                        if (!x) { st = PE_ERR_NOMEM; goto out; }
+                        nodes = x;
+                        capn = ncap;
+                    }
+                    nodes[nn] = (node){(uint32_t)l, w, *hd};
+                    *hd = (uint32_t)nn++;
                 }
-                if (nn == capn) {
-                    size_t ncap = capn ? capn * 2 : 1024;
-                    node *x = realloc(nodes, ncap * sizeof *x);
-                    if (!x) { st = PE_ERR_NOMEM; goto out; }
-                    nodes = x;
-                    capn = ncap;
-                }
-                nodes[nn] = (node){(uint32_t)j, w, *hd};
-                *hd = (uint32_t)nn++;
             }
         }
-    }
-    for (size_t i = 0; i < c->n; i++) {
-        ment *m = &c->m[i];
-        /* the other mentions that count */
-        size_t lo = i > PE_LINK_COHERENCE_WINDOW / 2 ? i - PE_LINK_COHERENCE_WINDOW / 2 : 0;
-        size_t hi = i + PE_LINK_COHERENCE_WINDOW / 2;
-        for (size_t k = 0; k < m->nc; k++) {
-            const ent *e = &c->ents[m->c[k].e];
-            memset(best_ln, 0, total * sizeof *best_ln);
-            memset(best_sh, 0, total * sizeof *best_sh);
-            memset(best_cl, 0, total * sizeof *best_cl);
-            for (size_t q = 0; q < e->ncls; q++) {
-                uint32_t *hd = link_map_get(&head_cl, e->cls[q]);
-                for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
-                    if (nodes[x].w > best_cl[nodes[x].j]) best_cl[nodes[x].j] = nodes[x].w;
-            }
-            for (size_t q = 0; q < e->n_nb; q++) {
-                uint32_t *hd = link_map_get(&head_cd, e->nb[q]);
-                for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
-                    if (nodes[x].w > best_ln[nodes[x].j]) best_ln[nodes[x].j] = nodes[x].w;
-                hd = link_map_get(&head_nb, e->nb[q]);
-                for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
-                    if (nodes[x].w > best_sh[nodes[x].j]) best_sh[nodes[x].j] = nodes[x].w;
-            }
-            double sl = 0, ss = 0, sc = 0;
-            size_t cnt = 0;
-            for (size_t j = 0; j < total; j++) {
-                if (j == i) continue;
-                if (j < c->n) {
-                    const ment *o = &c->m[j];
-                    if (j < lo || j > hi || o->nc == 0) continue;
-                    if (o->form_len == m->form_len && memcmp(o->form, m->form, m->form_len) == 0) continue;
-                } else if (c->hist->e[j - c->n].id == e->id) {
-                    continue;
+        for (size_t i = b0; i < b1; i++) {
+            ment *m = &c->m[i];
+            /* the other mentions that count */
+            size_t lo = i > half ? i - half : 0;
+            size_t hi = i + half;
+            for (size_t k = 0; k < m->nc; k++) {
+                const ent *e = &c->ents[m->c[k].e];
+                memset(best_ln, 0, local * sizeof *best_ln);
+                memset(best_sh, 0, local * sizeof *best_sh);
+                memset(best_cl, 0, local * sizeof *best_cl);
+                for (size_t q = 0; q < e->ncls; q++) {
+                    uint32_t *hd = link_map_get(&head_cl, e->cls[q]);
+                    for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
+                        if (nodes[x].w > best_cl[nodes[x].j]) best_cl[nodes[x].j] = nodes[x].w;
                 }
-                cnt++;
-                sl += best_ln[j];
-                ss += best_sh[j];
-                sc += best_cl[j];
+                for (size_t q = 0; q < e->n_nb; q++) {
+                    uint32_t *hd = link_map_get(&head_cd, e->nb[q]);
+                    for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
+                        if (nodes[x].w > best_ln[nodes[x].j]) best_ln[nodes[x].j] = nodes[x].w;
+                    hd = link_map_get(&head_nb, e->nb[q]);
+                    for (uint32_t x = hd ? *hd : UINT32_MAX; x != UINT32_MAX; x = nodes[x].next)
+                        if (nodes[x].w > best_sh[nodes[x].j]) best_sh[nodes[x].j] = nodes[x].w;
+                }
+                double sl = 0, ss = 0, sc = 0;
+                size_t cnt = 0;
+                for (size_t l = 0; l < local; l++) {
+                    size_t j = l < wn ? w0 + l : c->n + (l - wn);
+                    if (j == i) continue;
+                    if (j < c->n) {
+                        const ment *o = &c->m[j];
+                        if (j < lo || j > hi || o->nc == 0) continue;
+                        if (o->form_len == m->form_len && memcmp(o->form, m->form, m->form_len) == 0) continue;
+                    } else if (c->hist->e[j - c->n].id == e->id) {
+                        continue;
+                    }
+                    cnt++;
+                    sl += best_ln[l];
+                    ss += best_sh[l];
+                    sc += best_cl[l];
+                }
+                m->c[k].f[PE_LINK_F_COH_LINK] = cnt ? sl / (double)cnt : 0;
+                m->c[k].f[PE_LINK_F_COH_SHARED] = cnt ? ss / (double)cnt : 0;
+                m->c[k].f[PE_LINK_F_COH_CLASS] = cnt ? sc / (double)cnt : 0;
             }
-            m->c[k].f[PE_LINK_F_COH_LINK] = cnt ? sl / (double)cnt : 0;
-            m->c[k].f[PE_LINK_F_COH_SHARED] = cnt ? ss / (double)cnt : 0;
-            m->c[k].f[PE_LINK_F_COH_CLASS] = cnt ? sc / (double)cnt : 0;
         }
     }
 out:
@@ -1298,35 +1316,212 @@ static pe_status next_names(call *c, size_t i, char *names[LINK_NEXT_NAMES], siz
     return PE_OK;
 }
 
+/* What the text says once, for PE_LINK_F_QUALIFIER_NAMED in time linear in
+ * the text and the mentions (built on the first qualified candidate):
+ * the text is cut at every mention's start and end, the pieces normalised
+ * and their words put one after the other; each run of 1..QX_MAX_WORDS
+ * words (hash of the words joined by spaces) keeps the word index where
+ * its first occurrence ends and where its last one starts, so that "q as
+ * words left or right of mention i" is a comparison with the mention's
+ * first and next word indexes. forms: the mentions of each form; tops:
+ * the mentions with a top-prior candidate of each label. */
+enum { QX_MAX_WORDS = 6 };
+typedef struct qual_index {
+    link_map grams;                /* gram hash -> index into first_end, last_start */
+    uint32_t *first_end, *last_start;
+    size_t ngrams;
+    link_map forms, tops;          /* hash -> count of mentions */
+    uint32_t *lo, *hi;             /* mention i's words are [lo[i], hi[i]) */
+    int built;
+} qual_index;
+
+static uint64_t qx_hash_more(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t qx_hash(const char *s)
+{
+    uint64_t h = qx_hash_more(14695981039346656037ull, s, strlen(s));
+    return h ? h : 1; /* link_map keys are nonzero */
+}
+
+static void qx_free(qual_index *x)
+{
+    link_map_free(&x->grams);
+    link_map_free(&x->forms);
+    link_map_free(&x->tops);
+    free(x->first_end);
+    free(x->last_start);
+    free(x->lo);
+    free(x->hi);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static pe_status qx_build(call *c, qual_index *x)
+{
+    pe_status st = PE_OK;
+    size_t nb = 2 * c->n + 2, nw = 0, capw = 0;
+    size_t *cut = malloc(nb * sizeof *cut);
+    uint32_t *piece_word = calloc(nb, sizeof *piece_word); /* first word index of each piece */
+    char **norm = calloc(nb, sizeof *norm);
+    const char **wp = NULL; /* words: start and length */
+    uint32_t *wl = NULL;
+    x->lo = calloc(c->n ? c->n : 1, sizeof *x->lo);
+    x->hi = calloc(c->n ? c->n : 1, sizeof *x->hi);
+    if (!cut || !piece_word || !norm || !x->lo || !x->hi) { st = PE_ERR_NOMEM; goto out; }
+    nb = 0;
+    cut[nb++] = 0;
+    cut[nb++] = c->len;
+    for (size_t i = 0; i < c->n; i++) cut[nb++] = c->m[i].in->start, cut[nb++] = c->m[i].in->end;
+    qsort(cut, nb, sizeof *cut, cmp_size);
+    size_t u = 0;
+    for (size_t i = 0; i < nb; i++)
+        if (u == 0 || cut[i] != cut[u - 1]) cut[u++] = cut[i];
+    nb = u; /* pieces [cut[k], cut[k+1]) for k < nb - 1 */
+    for (size_t k = 0; k + 1 < nb; k++) {
+        piece_word[k] = (uint32_t)nw;
+        if (!(norm[k] = pe_text_normalize(c->text + cut[k], cut[k + 1] - cut[k], &st))) goto out;
+        for (char *p = norm[k]; *p;) {
+            while (*p == ' ') p++;
+            if (!*p) break;
+            char *w = p;
+            while (*p && *p != ' ') p++;
+            if (nw == capw) {
+                size_t nc = capw ? 2 * capw : 256;
+                const char **a = realloc(wp, nc * sizeof *a);
+                if (a) wp = a;
+                uint32_t *b = a ? realloc(wl, nc * sizeof *b) : NULL;
+                if (!a || !b) { st = PE_ERR_NOMEM; goto out; }
+                wl = b;
+                capw = nc;
+            }
+            wp[nw] = w;
+            wl[nw++] = (uint32_t)(p - w);
+        }
+    }
+    piece_word[nb - 1] = (uint32_t)nw;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t *a = bsearch(&c->m[i].in->start, cut, nb, sizeof *cut, cmp_size);
+        size_t *b = bsearch(&c->m[i].in->end, cut, nb, sizeof *cut, cmp_size);
+        x->lo[i] = a ? piece_word[a - cut] : 0;
+        x->hi[i] = b ? piece_word[b - cut] : (uint32_t)nw;
+    }
+    size_t capg = 0;
+    for (size_t p = 0; p < nw; p++) {
+        uint64_t h = 14695981039346656037ull;
+        for (size_t n = 0; n < QX_MAX_WORDS && p + n < nw; n++) {
+            if (n) h = qx_hash_more(h, " ", 1);
+            h = qx_hash_more(h, wp[p + n], wl[p + n]);
+            uint64_t key = h ? h : 1;
+            uint32_t *v = link_map_put(&x->grams, key, UINT32_MAX);
+            if (!v) { st = PE_ERR_NOMEM; goto out; }
+            if (*v == UINT32_MAX) {
+                if (x->ngrams == capg) {
+                    size_t nc = capg ? 2 * capg : 1024;
+                    uint32_t *a = realloc(x->first_end, nc * sizeof *a);
+                    if (a) x->first_end = a;
+                    uint32_t *b = a ? realloc(x->last_start, nc * sizeof *b) : NULL;
+                    if (!a || !b) { st = PE_ERR_NOMEM; goto out; }
+                    x->last_start = b;
+                    capg = nc;
+                }
+                *v = (uint32_t)x->ngrams++;
+                x->first_end[*v] = (uint32_t)(p + n);
+            }
+            x->last_start[*v] = (uint32_t)p;
+        }
+    }
+    for (size_t j = 0; j < c->n; j++) {
+        const ment *o = &c->m[j];
+        uint32_t *v = link_map_put(&x->forms, qx_hash(o->form), 0);
+        if (!v) { st = PE_ERR_NOMEM; goto out; }
+        (*v)++;
+        uint64_t seen[8];
+        int ns = 0;
+        for (size_t k = 0; k < o->nc; k++) {
+            if (o->c[k].f[PE_LINK_F_TOP_PRIOR] != 1) continue;
+            uint64_t hk = qx_hash(c->ents[o->c[k].e].form);
+            int dup = 0;
+            for (int s = 0; s < ns && !dup; s++) dup = seen[s] == hk;
+            if (dup) continue;
+            if (ns < 8) seen[ns++] = hk;
+            if (!(v = link_map_put(&x->tops, hk, 0))) { st = PE_ERR_NOMEM; goto out; }
+            (*v)++;
+        }
+    }
+    x->built = 1;
+out:
+    for (size_t k = 0; norm && k < nb; k++) free(norm[k]);
+    free(norm);
+    free(cut);
+    free(piece_word);
+    free(wp);
+    free(wl);
+    return st;
+}
+
+/* 1 when mention i has a top-prior candidate labelled q */
+static int top_named_by(const call *c, size_t i, const char *q)
+{
+    const ment *m = &c->m[i];
+    for (size_t k = 0; k < m->nc; k++)
+        if (m->c[k].f[PE_LINK_F_TOP_PRIOR] == 1 && strcmp(c->ents[m->c[k].e].form, q) == 0) return 1;
+    return 0;
+}
+
+/* Words of q (normalised, words joined by single spaces) */
+static size_t count_words(const char *q)
+{
+    size_t n = 0;
+    for (const char *p = q; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        n++;
+        while (*p && *p != ' ') p++;
+    }
+    return n;
+}
+
 /* 1 when the text outside mention i names q (a normalised qualifier): as
  * another mention's form, as the label of another mention's top-prior
- * candidate, as words of the text left or right of the mention (side[],
+ * candidate, as words of the text left or right of the mention (through
+ * the qual_index; for a qualifier longer than QX_MAX_WORDS words, side[]
  * normalised on first use and kept for the mention's other candidates),
  * or as a label of a first candidate of the words right after it
  * (next_names, computed on first use: *nnext is -1 before). */
-static pe_status qualifier_named(call *c, size_t i, uint32_t e, char *side[2], char *next[LINK_NEXT_NAMES],
-                                 long *nnext, int *named)
+static pe_status qualifier_named(call *c, qual_index *qx, size_t i, uint32_t e, char *side[2],
+                                 char *next[LINK_NEXT_NAMES], long *nnext, int *named)
 {
     const ment *m = &c->m[i];
     const char *q = c->ents[e].qual;
     *named = 0;
-    for (size_t j = 0; j < c->n && !*named; j++) {
-        const ment *o = &c->m[j];
-        if (j == i) continue;
-        *named = strcmp(o->form, q) == 0;
-        for (size_t k = 0; k < o->nc && !*named; k++)
-            *named = o->c[k].f[PE_LINK_F_TOP_PRIOR] == 1 && strcmp(c->ents[o->c[k].e].form, q) == 0;
-    }
-    const size_t span[2][2] = {{0, m->in->start}, {m->in->end, c->len}};
-    for (int s = 0; s < 2 && !*named; s++) {
-        if (span[s][1] <= span[s][0]) continue;
-        pe_status st;
-        if (!side[s] && !(side[s] = pe_text_normalize(c->text + span[s][0], span[s][1] - span[s][0], &st))) return st;
-        *named = has_words(side[s], q);
+    pe_status st;
+    if (!qx->built && (st = qx_build(c, qx)) != PE_OK) return st;
+    uint64_t hq = qx_hash(q);
+    const uint32_t *nf = link_map_get(&qx->forms, hq), *nt = link_map_get(&qx->tops, hq);
+    *named = (nf && *nf > (uint32_t)(strcmp(m->form, q) == 0)) || (nt && *nt > (uint32_t)top_named_by(c, i, q));
+    size_t nq = count_words(q);
+    if (!*named && nq >= 1 && nq <= QX_MAX_WORDS) {
+        const uint32_t *g = link_map_get(&qx->grams, hq);
+        if (g) *named = qx->first_end[*g] < qx->lo[i] || qx->last_start[*g] >= qx->hi[i];
+    } else if (!*named && nq > QX_MAX_WORDS) {
+        const size_t span[2][2] = {{0, m->in->start}, {m->in->end, c->len}};
+        for (int s = 0; s < 2 && !*named; s++) {
+            if (span[s][1] <= span[s][0]) continue;
+            if (!side[s] && !(side[s] = pe_text_normalize(c->text + span[s][0], span[s][1] - span[s][0], &st))) return st;
+            *named = has_words(side[s], q);
+        }
     }
     if (!*named && *nnext < 0) {
         size_t nn = 0;
-        pe_status st = next_names(c, i, next, &nn);
+        st = next_names(c, i, next, &nn);
         *nnext = (long)nn;
         if (st != PE_OK) return st;
         q = c->ents[e].qual; /* next_names may have moved c->ents */
@@ -1354,10 +1549,33 @@ static int adjacent_gap(const char *t, size_t from, size_t to)
     return commas <= 1;
 }
 
+/* a mention's start or end and its index, sorted by both */
+typedef struct span_key { size_t key, idx; } span_key;
+static int cmp_span_key(const void *a, const void *b)
+{
+    const span_key *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 /* PE_LINK_F_QUALIFIER_NAMED and PE_LINK_F_ADJACENT_LINK, once every
  * mention's candidates and first features are known. */
 static pe_status text_links(call *c)
 {
+    qual_index qx;
+    memset(&qx, 0, sizeof qx);
+    span_key *by_start = malloc((c->n ? c->n : 1) * sizeof *by_start), *by_end = malloc((c->n ? c->n : 1) * sizeof *by_end);
+    if (!by_start || !by_end) {
+        free(by_start);
+        free(by_end);
+        return PE_ERR_NOMEM;
+    }
+    for (size_t j = 0; j < c->n; j++) {
+        by_start[j] = (span_key){c->m[j].in->start, j};
+        by_end[j] = (span_key){c->m[j].in->end, j};
+    }
+    qsort(by_start, c->n, sizeof *by_start, cmp_span_key);
+    qsort(by_end, c->n, sizeof *by_end, cmp_span_key);
     for (size_t i = 0; i < c->n; i++) {
         ment *m = &c->m[i];
         char *side[2] = {NULL, NULL}, *after[LINK_NEXT_NAMES] = {NULL};
@@ -1367,21 +1585,39 @@ static pe_status text_links(call *c)
             cand *x = &m->c[k];
             int named = 0;
             if (x->f[PE_LINK_F_QUALIFIED] == 0) continue;
-            st = qualifier_named(c, i, x->e, side, after, &nnext, &named);
+            st = qualifier_named(c, &qx, i, x->e, side, after, &nnext, &named);
             x->f[PE_LINK_F_QUALIFIER_NAMED] = named;
         }
         free(side[0]);
         free(side[1]);
         for (size_t k = 0; k < LINK_NEXT_NAMES; k++) free(after[k]);
-        if (st != PE_OK) return st;
-        /* the mentions right before and right after */
-        size_t prev = c->n, next = c->n;
-        for (size_t j = 0; j < c->n; j++) {
-            const pe_link_mention *o = c->m[j].in;
-            if (j == i) continue;
-            if (o->end <= m->in->start && (prev == c->n || o->end > c->m[prev].in->end)) prev = j;
-            if (o->start >= m->in->end && (next == c->n || o->start < c->m[next].in->start)) next = j;
+        if (st != PE_OK) {
+            qx_free(&qx);
+            free(by_start);
+            free(by_end);
+            return st;
         }
+        /* the mentions right before and right after (spans are not empty,
+         * so i is neither): the last end <= its start, the first start >=
+         * its end, the lowest index among ties */
+        size_t prev = c->n, next = c->n, a = 0, b = c->n;
+        while (a < b) { /* first by_end entry whose end > start */
+            size_t h = a + (b - a) / 2;
+            if (by_end[h].key <= m->in->start) a = h + 1;
+            else b = h;
+        }
+        if (a > 0) {
+            size_t e = by_end[a - 1].key;
+            while (a > 1 && by_end[a - 2].key == e) a--;
+            prev = by_end[a - 1].idx;
+        }
+        a = 0, b = c->n;
+        while (a < b) { /* first by_start entry whose start >= end */
+            size_t h = a + (b - a) / 2;
+            if (by_start[h].key < m->in->end) a = h + 1;
+            else b = h;
+        }
+        if (a < c->n) next = by_start[a].idx;
         size_t adj[2] = {prev, next};
         for (int s = 0; s < 2; s++) {
             size_t j = adj[s];
@@ -1399,6 +1635,9 @@ static pe_status text_links(call *c)
             }
         }
     }
+    qx_free(&qx);
+    free(by_start);
+    free(by_end);
     return PE_OK;
 }
 

@@ -137,13 +137,19 @@
  * PE_LINK_FUZZY_FORMS alias lookups; then per candidate (cached within a
  * call) one entity record, its direct classes (their coarse type is
  * cached by the linker) and at most PE_LINK_MAX_NEIGHBOURS neighbours; and
- * coherence: one hash probe per neighbour and other mention, O(K N M) per
- * mention with N = PE_LINK_MAX_NEIGHBOURS, only the nearest
- * PE_LINK_COHERENCE_WINDOW other mentions counted. A mention with a
- * qualified candidate ("Montclair, New Jersey") whose qualifier no other
- * mention names adds at most 2 alias lookups of 4 candidates (the one and
- * two words after it) and their entity records (at most 8), once per
- * mention.
+ * coherence: one hash probe per neighbour and class and a walk of their
+ * lists, which hold only the nearest PE_LINK_COHERENCE_WINDOW other
+ * mentions and the history: O(K N (W + H)) per mention with N =
+ * PE_LINK_MAX_NEIGHBOURS, W the window, H the history's entities, however
+ * many mentions the text has. A qualified candidate ("Montclair, New
+ * Jersey"): hash probes into maps of the text's words and of the
+ * mentions' forms and first labels, built once per call (linear in the
+ * text and the mentions); when its qualifier is named by none of them, at
+ * most 2 alias lookups of 4 candidates (the one and two words after the
+ * mention) and their entity records (at most 8), once per mention. The
+ * mentions right before and after a mention are found by binary search.
+ * Measured: 2,000 mentions of "Paris" in a 128 KB text link in 1.3 s
+ * (40 s before these bounds).
  */
 #ifndef PE_LINK_H
 #define PE_LINK_H

@@ -497,6 +497,49 @@ static void test_acronyms(void)
     pe_link_result_free(r);
 }
 
+/* Coherence counts the nearest PE_LINK_COHERENCE_WINDOW other mentions
+ * only, in a long text too: 100 "Texas" then 100 "Paris"; Paris, Texas is
+ * linked to Texas within the window of the 110th mention, not within that
+ * of the 150th, and the 150th's features are those of a call given only
+ * the mentions of its window. */
+static void test_coherence_window(void)
+{
+    enum { N = 200 };
+    char *t = malloc(N * 8 + 1);
+    pe_link_mention *ms = calloc(N, sizeof *ms);
+    if (!t || !ms) {
+        free(t);
+        free(ms);
+        PE_CHECK(0);
+        return;
+    }
+    size_t o = 0;
+    for (int k = 0; k < N; k++) {
+        const char *w = k < N / 2 ? "Texas" : "Paris";
+        ms[k].start = o;
+        o += (size_t)sprintf(t + o, "%s", w);
+        ms[k].end = o;
+        o += (size_t)sprintf(t + o, ". ");
+    }
+    const size_t half = PE_LINK_COHERENCE_WINDOW / 2, i_in = 110, i_out = 150;
+    pe_link_result *r = link(lk, t, ms, N), *rw = link(lk, t, ms + (i_out - half), 2 * half + 1);
+    if (r && rw) {
+        const pe_link_candidate *in = find(&r->mentions[i_in], "Q830149"), *out = find(&r->mentions[i_out], "Q830149");
+        const pe_link_candidate *w = find(&rw->mentions[half], "Q830149");
+        PE_CHECK(in && out && w);
+        if (in && out && w) {
+            PE_CHECK(in->f[PE_LINK_F_COH_LINK] > 0);
+            PE_CHECK_EQ_INT(out->f[PE_LINK_F_COH_LINK], 0);
+            for (int f = PE_LINK_F_COH_LINK; f <= PE_LINK_F_COH_CLASS; f++)
+                PE_CHECK_MSG(out->f[f] == w->f[f], "feature %d: %g against %g", f, out->f[f], w->f[f]);
+        }
+    }
+    pe_link_result_free(r);
+    pe_link_result_free(rw);
+    free(t);
+    free(ms);
+}
+
 static void test_fuzzy_stem_variant(void)
 {
     const char *t = "Leicestershre won by 39 runs.";
@@ -1289,6 +1332,7 @@ int main(void)
     PE_RUN(test_runner_ups_limit);
     PE_RUN(test_type_feature);
     PE_RUN(test_coherence);
+    PE_RUN(test_coherence_window);
     PE_RUN(test_teams);
     PE_RUN(test_dateline);
     PE_RUN(test_partial_names_and_history);
