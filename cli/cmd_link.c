@@ -415,6 +415,19 @@ static void ner_state_free(ner_state *ns)
 }
 
 /* One input line -> one output object (or an error message in why). */
+/* The character index of byte offset b: the first i with off[i] >= b
+ * (off: the byte offset of each character, ascending, off[n] the end). */
+static size_t char_index(const size_t *off, size_t n, size_t b)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t h = lo + (hi - lo) / 2;
+        if (off[h] < b) lo = h + 1;
+        else hi = h;
+    }
+    return lo;
+}
+
 static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t len, char *why, size_t whycap,
                         pe_status *st)
 {
@@ -498,8 +511,9 @@ static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t le
     for (size_t b = 0; b < tl; b++)
         if (((unsigned char)t[b] & 0xC0) != 0x80) off[nchars++] = b;
     off[nchars] = tl;
+    const cJSON *mx = NULL; /* walked, not indexed: cJSON_GetArrayItem is linear */
     for (size_t i = 0; i < n && *st == PE_OK; i++) {
-        const cJSON *x = cJSON_GetArrayItem(ms, (int)i);
+        const cJSON *x = mx = mx ? mx->next : ms->child;
         const cJSON *sp = cJSON_GetObjectItemCaseSensitive(x, "span");
         const cJSON *ty = cJSON_GetObjectItemCaseSensitive(x, "type");
         if (!cJSON_IsArray(sp) || cJSON_GetArraySize(sp) != 2 || !cJSON_IsNumber(cJSON_GetArrayItem(sp, 0)) ||
@@ -527,19 +541,17 @@ static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t le
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
         if (id) cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
         cJSON *arr = cJSON_AddArrayToObject(o, "mentions");
-        /* byte offset -> character index */
+        /* byte offset -> character index (off[] ascends: binary search) */
+        const cJSON *in = NULL;
         for (size_t i = 0; i < r->n; i++) {
             const pe_link_mention_result *mr = &r->mentions[i];
             cJSON *x = cJSON_CreateObject();
             cJSON *sp = cJSON_AddArrayToObject(x, "span");
-            size_t cs = 0, ce = 0;
-            while (cs < nchars && off[cs] < mr->start) cs++;
-            ce = cs;
-            while (ce < nchars && off[ce] < mr->end) ce++;
+            size_t cs = char_index(off, nchars, mr->start), ce = char_index(off, nchars, mr->end);
             cJSON_AddItemToArray(sp, cJSON_CreateNumber((double)cs));
             cJSON_AddItemToArray(sp, cJSON_CreateNumber((double)ce));
             cJSON_AddStringToObject(x, "surface", mr->surface);
-            const cJSON *in = cJSON_GetArrayItem(ms, (int)i);
+            in = in ? in->next : ms->child;
             const cJSON *ity = cJSON_GetObjectItemCaseSensitive(in, "type");
             const cJSON *isc = cJSON_GetObjectItemCaseSensitive(in, "ner_score");
             if (cJSON_IsString(ity)) cJSON_AddStringToObject(x, "type", ity->valuestring);

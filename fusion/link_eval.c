@@ -202,8 +202,9 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
         }
         size_t n = 0;
         uint64_t skipped = 0;
+        const cJSON *lb = NULL; /* walked, not indexed: cJSON_GetArrayItem is linear */
         for (size_t i = 0; i < nl && !why; i++) {
-            const cJSON *lb = cJSON_GetArrayItem(labels, (int)i);
+            lb = lb ? lb->next : labels->child;
             const cJSON *span = cJSON_GetObjectItemCaseSensitive(lb, "span");
             const cJSON *eid = cJSON_GetObjectItemCaseSensitive(lb, "entity_id");
             const cJSON *coref = cJSON_GetObjectItemCaseSensitive(lb, "coref");

@@ -103,13 +103,12 @@ for n in 500 1000 2000 4000; do
   python3 -c "
 import json, sys
 n = int(sys.argv[1])
-unit = 'We drove through Paris and saw nothing else worth a note today, then went on to the next town. ' + ' ' * 32
-unit = unit[:128]
+unit = 'We drove through Paris and saw nothing else worth a note today, then went on to the next town.'.ljust(128)
 t = unit * n
 print(json.dumps({'text': t, 'mentions': [{'span': [i * 128 + 17, i * 128 + 22]} for i in range(n)]}))" $n >"$w/long-$n.jsonl"
   t0=$(date +%s.%N)
   nice -n 5 "$persona" link --db "$w/kg" --index "$w/kg/link" --ranker "$w/ranker.json" --runner-ups 0 "$w/long-$n.jsonl" >/dev/null
-  echo "{\"mentions\": $n, \"seconds\": $(echo "$(date +%s.%N) - $t0" | bc)}" >>"$w/long.jsonl"
+  echo "{\"mentions\": $n, \"seconds\": $(echo "$(date +%s.%N) - $t0" | bc | sed "s/^\./0./")}" >>"$w/long.jsonl"
 done
 cp "$w/ranker.json" "$build/link-ranker.json"
 log "the ranker is in $build/link-ranker.json"
