@@ -1318,19 +1318,32 @@ static pe_status next_names(call *c, size_t i, char *names[LINK_NEXT_NAMES], siz
 
 /* What the text says once, for PE_LINK_F_QUALIFIER_NAMED in time linear in
  * the text and the mentions (built on the first qualified candidate):
- * the text is cut at every mention's start and end, the pieces normalised
- * and their words put one after the other; each run of 1..QX_MAX_WORDS
- * words (hash of the words joined by spaces) keeps the word index where
- * its first occurrence ends and where its last one starts, so that "q as
- * words left or right of mention i" is a comparison with the mention's
- * first and next word indexes. forms: the mentions of each form; tops:
- * the mentions with a top-prior candidate of each label. */
+ * the text is cut at the mentions' starts and ends that fall where
+ * pe_text_normalize breaks words anyway (next to ASCII whitespace or
+ * punctuation), the pieces normalised and their words put one after the
+ * other, so that the words are those of the whole text normalised; each
+ * run of 1..QX_MAX_WORDS words keeps the word index where its first
+ * occurrence ends and where its last one starts, and "q as words left or
+ * right of mention i" is a comparison with the mention's first and next
+ * word indexes. A mention whose own edge falls inside a word (lo[i] =
+ * UINT32_MAX) is answered the old way, from its two sides normalised.
+ * forms: the mentions of each form; tops: the mentions with a top-prior
+ * candidate of each label. Every entry keeps a representative that a
+ * lookup compares with q, so a hash collision is never taken for q; an
+ * entry two strings share is marked (QX_SHARED) and answered the old way. */
 enum { QX_MAX_WORDS = 6 };
+#define QX_SHARED UINT32_MAX
 typedef struct qual_index {
-    link_map grams;                /* gram hash -> index into first_end, last_start */
-    uint32_t *first_end, *last_start;
+    link_map grams, forms, tops;   /* hash -> entry */
+    uint32_t *first_end, *last_start, *g_start, *g_n; /* grams: occurrences; representative words */
     size_t ngrams;
-    link_map forms, tops;          /* hash -> count of mentions */
+    uint32_t *f_count, *f_rep;     /* forms: count, a mention of it (QX_SHARED) */
+    uint32_t *t_count, *t_rep;     /* tops: count, an entity of it (index of c->ents; QX_SHARED) */
+    size_t nforms, ntops;
+    const char **wp;               /* the words (into norm[]) */
+    uint32_t *wl;
+    char **norm;
+    size_t npieces;
     uint32_t *lo, *hi;             /* mention i's words are [lo[i], hi[i]) */
     int built;
 } qual_index;
@@ -1354,6 +1367,16 @@ static void qx_free(qual_index *x)
     link_map_free(&x->tops);
     free(x->first_end);
     free(x->last_start);
+    free(x->g_start);
+    free(x->g_n);
+    free(x->f_count);
+    free(x->f_rep);
+    free(x->t_count);
+    free(x->t_rep);
+    for (size_t k = 0; x->norm && k < x->npieces; k++) free(x->norm[k]);
+    free(x->norm);
+    free(x->wp);
+    free(x->wl);
     free(x->lo);
     free(x->hi);
 }
@@ -1364,106 +1387,179 @@ static int cmp_size(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* 1 when pe_text_normalize breaks words at byte offset b of t anyway:
+ * the text's edges, or an ASCII space or punctuation on either side ('$'
+ * excepted: it stays in words) */
+static int qx_sep(unsigned char x)
+{
+    return x == ' ' || (x >= '\t' && x <= '\r') || (x >= 0x21 && x <= 0x2F && x != '$') || (x >= 0x3A && x <= 0x40) ||
+           (x >= 0x5B && x <= 0x60) || (x >= 0x7B && x <= 0x7E);
+}
+
+static int qx_break(const char *t, size_t len, size_t b)
+{
+    if (b == 0 || b >= len) return 1;
+    return qx_sep((unsigned char)t[b - 1]) || qx_sep((unsigned char)t[b]);
+}
+
+/* words w[p .. p + n) joined by single spaces equal q */
+static int qx_words_are(const qual_index *x, size_t p, size_t n, const char *q)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (k) {
+            if (*q != ' ') return 0;
+            q++;
+        }
+        if (strncmp(q, x->wp[p + k], x->wl[p + k]) != 0) return 0;
+        q += x->wl[p + k];
+    }
+    return *q == 0;
+}
+
+/* grows arrays a[0..] (each *cap entries of 4 bytes) to hold one more */
+static int qx_grow(size_t n, size_t *cap, uint32_t **a, uint32_t **b)
+{
+    if (n < *cap) return 0;
+    size_t nc = *cap ? 2 * *cap : 256;
+    uint32_t *x = realloc(*a, nc * sizeof *x);
+    if (!x) return -1;
+    *a = x;
+    uint32_t *y = realloc(*b, nc * sizeof *y);
+    if (!y) return -1;
+    *b = y;
+    *cap = nc;
+    return 0;
+}
+
+/* counts string s (hash h) in map m with arrays count/rep: rep is a
+ * representative (resolved by rep_str), QX_SHARED when two strings share h */
+static pe_status qx_count(link_map *m, uint64_t h, const char *s, uint32_t rep, const char *(*rep_str)(const call *, uint32_t),
+                          const call *c, uint32_t **count, uint32_t **reps, size_t *n, size_t *cap)
+{
+    uint32_t *v = link_map_put(m, h, UINT32_MAX);
+    if (!v) return PE_ERR_NOMEM;
+    if (*v == UINT32_MAX) {
+        if (qx_grow(*n, cap, count, reps)) return PE_ERR_NOMEM;
+        *v = (uint32_t)(*n)++;
+        (*count)[*v] = 0;
+        (*reps)[*v] = rep;
+    } else if ((*reps)[*v] != QX_SHARED && strcmp(rep_str(c, (*reps)[*v]), s) != 0) {
+        (*reps)[*v] = QX_SHARED;
+    }
+    (*count)[*v]++;
+    return PE_OK;
+}
+
+static const char *form_of_mention(const call *c, uint32_t j)
+{
+    return c->m[j].form;
+}
+
+static const char *form_of_ent(const call *c, uint32_t e)
+{
+    return c->ents[e].form;
+}
+
 static pe_status qx_build(call *c, qual_index *x)
 {
     pe_status st = PE_OK;
     size_t nb = 2 * c->n + 2, nw = 0, capw = 0;
     size_t *cut = malloc(nb * sizeof *cut);
     uint32_t *piece_word = calloc(nb, sizeof *piece_word); /* first word index of each piece */
-    char **norm = calloc(nb, sizeof *norm);
-    const char **wp = NULL; /* words: start and length */
-    uint32_t *wl = NULL;
+    x->norm = calloc(nb, sizeof *x->norm);
     x->lo = calloc(c->n ? c->n : 1, sizeof *x->lo);
     x->hi = calloc(c->n ? c->n : 1, sizeof *x->hi);
-    if (!cut || !piece_word || !norm || !x->lo || !x->hi) { st = PE_ERR_NOMEM; goto out; }
+    if (!cut || !piece_word || !x->norm || !x->lo || !x->hi) { st = PE_ERR_NOMEM; goto out; }
     nb = 0;
     cut[nb++] = 0;
     cut[nb++] = c->len;
-    for (size_t i = 0; i < c->n; i++) cut[nb++] = c->m[i].in->start, cut[nb++] = c->m[i].in->end;
+    for (size_t i = 0; i < c->n; i++) {
+        if (qx_break(c->text, c->len, c->m[i].in->start)) cut[nb++] = c->m[i].in->start;
+        if (qx_break(c->text, c->len, c->m[i].in->end)) cut[nb++] = c->m[i].in->end;
+    }
     qsort(cut, nb, sizeof *cut, cmp_size);
     size_t u = 0;
     for (size_t i = 0; i < nb; i++)
         if (u == 0 || cut[i] != cut[u - 1]) cut[u++] = cut[i];
     nb = u; /* pieces [cut[k], cut[k+1]) for k < nb - 1 */
+    x->npieces = nb;
     for (size_t k = 0; k + 1 < nb; k++) {
         piece_word[k] = (uint32_t)nw;
-        if (!(norm[k] = pe_text_normalize(c->text + cut[k], cut[k + 1] - cut[k], &st))) goto out;
-        for (char *p = norm[k]; *p;) {
+        if (!(x->norm[k] = pe_text_normalize(c->text + cut[k], cut[k + 1] - cut[k], &st))) goto out;
+        for (char *p = x->norm[k]; *p;) {
             while (*p == ' ') p++;
             if (!*p) break;
             char *w = p;
             while (*p && *p != ' ') p++;
             if (nw == capw) {
                 size_t nc = capw ? 2 * capw : 256;
-                const char **a = realloc(wp, nc * sizeof *a);
-                if (a) wp = a;
-                uint32_t *b = a ? realloc(wl, nc * sizeof *b) : NULL;
-                if (!a || !b) { st = PE_ERR_NOMEM; goto out; }
-                wl = b;
+                const char **a = realloc(x->wp, nc * sizeof *a);
+                if (!a) { st = PE_ERR_NOMEM; goto out; }
+                x->wp = a;
+                uint32_t *b = realloc(x->wl, nc * sizeof *b);
+                if (!b) { st = PE_ERR_NOMEM; goto out; }
+                x->wl = b;
                 capw = nc;
             }
-            wp[nw] = w;
-            wl[nw++] = (uint32_t)(p - w);
+            x->wp[nw] = w;
+            x->wl[nw++] = (uint32_t)(p - w);
         }
     }
     piece_word[nb - 1] = (uint32_t)nw;
     for (size_t i = 0; i < c->n; i++) {
         size_t *a = bsearch(&c->m[i].in->start, cut, nb, sizeof *cut, cmp_size);
         size_t *b = bsearch(&c->m[i].in->end, cut, nb, sizeof *cut, cmp_size);
-        x->lo[i] = a ? piece_word[a - cut] : 0;
-        x->hi[i] = b ? piece_word[b - cut] : (uint32_t)nw;
+        x->lo[i] = a && b ? piece_word[a - cut] : UINT32_MAX; /* an edge inside a word: the old way */
+        x->hi[i] = a && b ? piece_word[b - cut] : UINT32_MAX;
     }
-    size_t capg = 0;
+    size_t capg = 0, capg2 = 0;
     for (size_t p = 0; p < nw; p++) {
         uint64_t h = 14695981039346656037ull;
         for (size_t n = 0; n < QX_MAX_WORDS && p + n < nw; n++) {
             if (n) h = qx_hash_more(h, " ", 1);
-            h = qx_hash_more(h, wp[p + n], wl[p + n]);
-            uint64_t key = h ? h : 1;
-            uint32_t *v = link_map_put(&x->grams, key, UINT32_MAX);
+            h = qx_hash_more(h, x->wp[p + n], x->wl[p + n]);
+            uint32_t *v = link_map_put(&x->grams, h ? h : 1, UINT32_MAX);
             if (!v) { st = PE_ERR_NOMEM; goto out; }
             if (*v == UINT32_MAX) {
-                if (x->ngrams == capg) {
-                    size_t nc = capg ? 2 * capg : 1024;
-                    uint32_t *a = realloc(x->first_end, nc * sizeof *a);
-                    if (a) x->first_end = a;
-                    uint32_t *b = a ? realloc(x->last_start, nc * sizeof *b) : NULL;
-                    if (!a || !b) { st = PE_ERR_NOMEM; goto out; }
-                    x->last_start = b;
-                    capg = nc;
-                }
+                if (qx_grow(x->ngrams, &capg, &x->first_end, &x->last_start) ||
+                    qx_grow(x->ngrams, &capg2, &x->g_start, &x->g_n)) { st = PE_ERR_NOMEM; goto out; }
                 *v = (uint32_t)x->ngrams++;
                 x->first_end[*v] = (uint32_t)(p + n);
+                x->g_start[*v] = (uint32_t)p;
+                x->g_n[*v] = (uint32_t)(n + 1);
+            } else if (x->g_n[*v] != QX_SHARED) {
+                /* the same words as the representative, or a collision */
+                int same = x->g_n[*v] == n + 1;
+                for (size_t k = 0; k <= n && same; k++)
+                    same = x->wl[p + k] == x->wl[x->g_start[*v] + k] &&
+                           memcmp(x->wp[p + k], x->wp[x->g_start[*v] + k], x->wl[p + k]) == 0;
+                if (!same) x->g_n[*v] = QX_SHARED;
             }
             x->last_start[*v] = (uint32_t)p;
         }
     }
+    size_t capf = 0, capt = 0;
     for (size_t j = 0; j < c->n; j++) {
         const ment *o = &c->m[j];
-        uint32_t *v = link_map_put(&x->forms, qx_hash(o->form), 0);
-        if (!v) { st = PE_ERR_NOMEM; goto out; }
-        (*v)++;
-        uint64_t seen[8];
-        int ns = 0;
+        if ((st = qx_count(&x->forms, qx_hash(o->form), o->form, (uint32_t)j, form_of_mention, c, &x->f_count, &x->f_rep,
+                           &x->nforms, &capf)) != PE_OK)
+            goto out;
         for (size_t k = 0; k < o->nc; k++) {
             if (o->c[k].f[PE_LINK_F_TOP_PRIOR] != 1) continue;
-            uint64_t hk = qx_hash(c->ents[o->c[k].e].form);
-            int dup = 0;
-            for (int s = 0; s < ns && !dup; s++) dup = seen[s] == hk;
+            const char *f = c->ents[o->c[k].e].form;
+            int dup = 0; /* each mention counts once per label */
+            for (size_t k2 = 0; k2 < k && !dup; k2++)
+                dup = o->c[k2].f[PE_LINK_F_TOP_PRIOR] == 1 && strcmp(c->ents[o->c[k2].e].form, f) == 0;
             if (dup) continue;
-            if (ns < 8) seen[ns++] = hk;
-            if (!(v = link_map_put(&x->tops, hk, 0))) { st = PE_ERR_NOMEM; goto out; }
-            (*v)++;
+            if ((st = qx_count(&x->tops, qx_hash(f), f, o->c[k].e, form_of_ent, c, &x->t_count, &x->t_rep, &x->ntops, &capt)) !=
+                PE_OK)
+                goto out;
         }
     }
     x->built = 1;
 out:
-    for (size_t k = 0; norm && k < nb; k++) free(norm[k]);
-    free(norm);
     free(cut);
     free(piece_word);
-    free(wp);
-    free(wl);
     return st;
 }
 
@@ -1489,13 +1585,28 @@ static size_t count_words(const char *q)
     return n;
 }
 
+/* 1 when another mention than i names q: its form, or the label of its
+ * top-prior candidate (the old way: every other mention) */
+static int other_mention_names(const call *c, size_t i, const char *q)
+{
+    for (size_t j = 0; j < c->n; j++) {
+        const ment *o = &c->m[j];
+        if (j == i) continue;
+        if (strcmp(o->form, q) == 0) return 1;
+        for (size_t k = 0; k < o->nc; k++)
+            if (o->c[k].f[PE_LINK_F_TOP_PRIOR] == 1 && strcmp(c->ents[o->c[k].e].form, q) == 0) return 1;
+    }
+    return 0;
+}
+
 /* 1 when the text outside mention i names q (a normalised qualifier): as
  * another mention's form, as the label of another mention's top-prior
  * candidate, as words of the text left or right of the mention (through
- * the qual_index; for a qualifier longer than QX_MAX_WORDS words, side[]
- * normalised on first use and kept for the mention's other candidates),
- * or as a label of a first candidate of the words right after it
- * (next_names, computed on first use: *nnext is -1 before). */
+ * the qual_index; the old way, from side[] normalised on first use and
+ * kept for the mention's other candidates, for a qualifier longer than
+ * QX_MAX_WORDS words, a mention whose edge falls inside a word or a
+ * shared hash), or as a label of a first candidate of the words right
+ * after it (next_names, computed on first use: *nnext is -1 before). */
 static pe_status qualifier_named(call *c, qual_index *qx, size_t i, uint32_t e, char *side[2],
                                  char *next[LINK_NEXT_NAMES], long *nnext, int *named)
 {
@@ -1505,13 +1616,21 @@ static pe_status qualifier_named(call *c, qual_index *qx, size_t i, uint32_t e, 
     pe_status st;
     if (!qx->built && (st = qx_build(c, qx)) != PE_OK) return st;
     uint64_t hq = qx_hash(q);
-    const uint32_t *nf = link_map_get(&qx->forms, hq), *nt = link_map_get(&qx->tops, hq);
-    *named = (nf && *nf > (uint32_t)(strcmp(m->form, q) == 0)) || (nt && *nt > (uint32_t)top_named_by(c, i, q));
+    const uint32_t *vf = link_map_get(&qx->forms, hq), *vt = link_map_get(&qx->tops, hq);
+    int shared = (vf && qx->f_rep[*vf] == QX_SHARED) || (vt && qx->t_rep[*vt] == QX_SHARED);
+    if (shared) {
+        *named = other_mention_names(c, i, q);
+    } else {
+        if (vf && strcmp(c->m[qx->f_rep[*vf]].form, q) == 0) *named = qx->f_count[*vf] > (uint32_t)(strcmp(m->form, q) == 0);
+        if (!*named && vt && strcmp(c->ents[qx->t_rep[*vt]].form, q) == 0)
+            *named = qx->t_count[*vt] > (uint32_t)top_named_by(c, i, q);
+    }
     size_t nq = count_words(q);
-    if (!*named && nq >= 1 && nq <= QX_MAX_WORDS) {
-        const uint32_t *g = link_map_get(&qx->grams, hq);
-        if (g) *named = qx->first_end[*g] < qx->lo[i] || qx->last_start[*g] >= qx->hi[i];
-    } else if (!*named && nq > QX_MAX_WORDS) {
+    const uint32_t *g = nq >= 1 && nq <= QX_MAX_WORDS ? link_map_get(&qx->grams, hq) : NULL;
+    int old_way = nq > QX_MAX_WORDS || qx->lo[i] == UINT32_MAX || (g && qx->g_n[*g] == QX_SHARED);
+    if (!*named && !old_way && g && qx_words_are(qx, qx->g_start[*g], qx->g_n[*g], q)) {
+        *named = qx->first_end[*g] < qx->lo[i] || qx->last_start[*g] >= qx->hi[i];
+    } else if (!*named && old_way && nq >= 1) {
         const size_t span[2][2] = {{0, m->in->start}, {m->in->end, c->len}};
         for (int s = 0; s < 2 && !*named; s++) {
             if (span[s][1] <= span[s][0]) continue;
@@ -1606,10 +1725,14 @@ static pe_status text_links(call *c)
             if (by_end[h].key <= m->in->start) a = h + 1;
             else b = h;
         }
-        if (a > 0) {
-            size_t e = by_end[a - 1].key;
-            while (a > 1 && by_end[a - 2].key == e) a--;
-            prev = by_end[a - 1].idx;
+        if (a > 0) { /* the lowest index among that end: the first entry of its key */
+            size_t e = by_end[a - 1].key, lo2 = 0, hi2 = a - 1;
+            while (lo2 < hi2) {
+                size_t h = lo2 + (hi2 - lo2) / 2;
+                if (by_end[h].key < e) lo2 = h + 1;
+                else hi2 = h;
+            }
+            prev = by_end[lo2].idx;
         }
         a = 0, b = c->n;
         while (a < b) { /* first by_start entry whose start >= end */

@@ -1208,6 +1208,19 @@ static void test_qualified(void)
         PE_CHECK(!qual || qual->f[PE_LINK_F_QUALIFIER_NAMED] == 0);
     }
     pe_link_result_free(r);
+    /* another mention's edge inside a word does not cut the word:
+     * "NorthFlorida" is one word, "North-Florida" two */
+    const char *tw[2] = {"Gainesville and NorthFlorida today", "Gainesville and North-Florida today"};
+    for (int k = 0; k < 2; k++) {
+        pe_link_mention mw[2] = {span(tw[k], "Gainesville", 0, PE_LINK_TYPE_ANY), span(tw[k], "North", 0, PE_LINK_TYPE_ANY)};
+        r = link(lk, tw[k], mw, 2);
+        if (r) {
+            const pe_link_candidate *qual = find(&r->mentions[0], "Q9100002");
+            PE_CHECK(qual != NULL);
+            if (qual) PE_CHECK_MSG(qual->f[PE_LINK_F_QUALIFIER_NAMED] == k, "%s: %g", tw[k], qual->f[PE_LINK_F_QUALIFIER_NAMED]);
+        }
+        pe_link_result_free(r);
+    }
 }
 
 /* PE_LINK_F_ADJACENT_LINK: "Paris , Texas": the Paris in Texas (P131) and
