@@ -36,6 +36,9 @@ static void usage(FILE *f)
             "  rel   fine-tunes the recipe's \"rel\" head (persona relations, PersonaExt)\n"
             "  tag   fine-tunes every head the recipe names (ner and rel) together on one\n"
             "        encoder, starting from the recipe's \"init\" (a pretrained run's best/)\n"
+            "        (development metric: the mean of the heads'; a head with\n"
+            "        \"select\": false, whose development data is also trained on, is\n"
+            "        only logged)\n"
             "The run folder keeps checkpoints, log.jsonl (one JSON line per report, for\n"
             "plots) and best/ (the checkpoint with the best development metric: held-out\n"
             "loss for mlm, entity F1 / triplet F1 for the heads). A stopped or killed run\n"
@@ -856,6 +859,7 @@ static int run_heads(const recipe *r, const args *a)
     const int max_len = (int)num_or(r->root, "max_len", pe_train_config(tr)->max_position);
     const pe_objective *objs[2];
     float weights[2];
+    int selects[2] = {1, 1};
     int n_obj = 0;
     if (want_ner) {
         const cJSON *tj = obj_get(nerj, "types"), *it;
@@ -905,6 +909,7 @@ static int run_heads(const recipe *r, const args *a)
                 pe_ner_corpus_count(ntrain), cut, pe_ner_corpus_count(ndev), n_nlab, use == (PE_NER_USE_GRAPH | PE_NER_USE_SHAPE) ? ", graph and shape features" : use_graph ? ", graph feature" : use ? ", shape feature" : "",
                 doc_context ? ", each sentence within its document's context" : "");
         objs[n_obj] = pe_tag_objective_get(nobj);
+        selects[n_obj] = !cJSON_IsFalse(obj_get(nerj, "select"));
         weights[n_obj++] = (float)num_or(nerj, "weight", 1.0);
     }
     if (want_rel) {
@@ -973,6 +978,7 @@ static int run_heads(const recipe *r, const args *a)
             goto done;
         }
         objs[n_obj] = pe_tag_objective_get(robj);
+        selects[n_obj] = !cJSON_IsFalse(obj_get(relj, "select"));
         weights[n_obj++] = (float)num_or(relj, "weight", 1.0);
     }
     const pe_objective *obj = objs[0];
@@ -981,7 +987,16 @@ static int run_heads(const recipe *r, const args *a)
             rc = pe_cli_fail(st, "%s", err.msg);
             goto done;
         }
+        for (int c = 0; c < n_obj; c++)
+            if (!selects[c] && (st = pe_objective_mix_select(mix, c, 0, &err)) != PE_OK) {
+                rc = pe_cli_fail(st, "%s: \"select\": false: %s", a->recipe, err.msg);
+                goto done;
+            }
         obj = pe_objective_mix_get(mix);
+    } else if (!selects[0]) {
+        fprintf(stderr, "persona: %s: \"select\": false needs another head whose development metric selects\n", a->recipe);
+        rc = PE_EXIT_USAGE;
+        goto done;
     }
     labels_json = labels_json_of(nlab, n_nlab, rlab, n_rlab);
     pe_trainer_options o;

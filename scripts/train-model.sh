@@ -24,7 +24,8 @@
 #      RUNS/mlm-case-2000), the start of step 4, which then stops at step
 #      3,500 (--until) as 0.9's run did;
 #   4. the NER and relation heads together (models/tagger-small.json: seed 2
-#      since 0.9, pairs of utterances since 0.10, word shape feature, case
+#      since 0.9, pairs of utterances since 0.10, WNUT-17 dev in the NER
+#      training data since 0.11 (best/ by PersonaExt dev), word shape feature, case
 #      types since 0.8, the weights'
 #      moving average) from that start; its export is RUNS/tag/model.pem;
 #   5. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);

@@ -603,6 +603,20 @@ static void test_mix_metric_unweighted(void)
     PE_CHECK_EQ_INT(r.n_extra, 2);
     PE_CHECK_MSG(r.n_extra == 2 && fabs(r.extra[1] - 0.8) < 1e-12 && strcmp(r.extra_names[1], "rel.f1") == 0,
                  "extra %s %g", r.n_extra == 2 ? r.extra_names[1] : "?", r.n_extra == 2 ? r.extra[1] : 0.0);
+    /* ner's development data trained on: logged, not in the mean */
+    PE_CHECK_EQ_INT(pe_objective_mix_select(mix, 0, 0, &err), PE_OK);
+    memset(&r, 0, sizeof r);
+    PE_CHECK_EQ_INT(o->evaluate(o->ctx, NULL, &r, &err), PE_OK);
+    PE_CHECK_MSG(fabs(r.metric - 0.8) < 1e-12, "mean_metric %g, want rel's 0.8 alone", r.metric);
+    PE_CHECK_MSG(r.n_extra == 2 && fabs(r.extra[0] - 0.4) < 1e-12 && strcmp(r.extra_names[0], "ner.f1") == 0,
+                 "ner still logged: %d extras", r.n_extra);
+    /* the last metric that selects cannot be turned off; a bad index is refused */
+    PE_CHECK_EQ_INT(pe_objective_mix_select(mix, 1, 0, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_objective_mix_select(mix, 2, 1, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_objective_mix_select(mix, 0, 1, &err), PE_OK);
+    memset(&r, 0, sizeof r);
+    PE_CHECK_EQ_INT(o->evaluate(o->ctx, NULL, &r, &err), PE_OK);
+    PE_CHECK_MSG(fabs(r.metric - 0.6) < 1e-12, "mean_metric %g after counting ner again", r.metric);
     pe_objective_mix_free(mix);
 }
 

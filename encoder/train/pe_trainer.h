@@ -550,6 +550,12 @@ typedef struct pe_objective_mix pe_objective_mix;
 /* weights NULL: all 1; hidden: the encoder's hidden size C. */
 PE_API pe_status pe_objective_mix_new(const pe_objective *const *children, const float *weights, int n, const char *name,
                                int hidden, pe_objective_mix **out, pe_error *err);
+/* Whether child's development metric counts in the mean (1, the default)
+ * or is only logged (0): for a head whose development set is also in its
+ * training data, so that it cannot choose best/ or stop the run. At least
+ * one objective with an evaluation must still count. Errors:
+ * PE_ERR_INVALID (no such child, or the last one that counts). */
+PE_API pe_status pe_objective_mix_select(pe_objective_mix *m, int child, int counts, pe_error *err);
 PE_API const pe_objective *pe_objective_mix_get(pe_objective_mix *m);
 PE_API void pe_objective_mix_free(pe_objective_mix *m); /* NULL is a no-op */
 

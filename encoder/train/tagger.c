@@ -833,6 +833,7 @@ struct pe_objective_mix {
     int n;
     const pe_objective *ch[MIX_MAX];
     float w[MIX_MAX];
+    unsigned char no_select[MIX_MAX]; /* 1: metric logged, not in the mean */
     size_t base[MIX_MAX + 1]; /* example index ranges */
     pe_train_param *params;
     /* the last batch: per child token offset and count */
@@ -923,8 +924,10 @@ static pe_status mix_evaluate(void *ctx, pe_train *tr, pe_eval_result *out, pe_e
         memset(&r, 0, sizeof r);
         pe_status st = m->ch[c]->evaluate(m->ch[c]->ctx, tr, &r, err);
         if (st != PE_OK) return st;
-        sum += r.metric; /* not weighted: see pe_trainer.h */
-        n_eval++;
+        if (!m->no_select[c]) { /* not weighted: see pe_trainer.h */
+            sum += r.metric;
+            n_eval++;
+        }
         if (out->n_extra < 8) {
             snprintf(m->extra_names[c], sizeof m->extra_names[c], "%s.%s", m->ch[c]->name ? m->ch[c]->name : "?",
                      r.metric_name ? r.metric_name : "metric");
@@ -978,6 +981,22 @@ pe_status pe_objective_mix_new(const pe_objective *const *children, const float 
     m->obj.loss = mix_loss;
     m->obj.evaluate = any_eval ? mix_evaluate : NULL;
     *out = m;
+    return PE_OK;
+}
+
+pe_status pe_objective_mix_select(pe_objective_mix *m, int child, int counts, pe_error *err)
+{
+    if (!m || child < 0 || child >= m->n) return pe_error_set(err, PE_ERR_INVALID, "mix: no objective %d", child);
+    if (!counts) {
+        int left = 0;
+        for (int c = 0; c < m->n; c++)
+            if (c != child && !m->no_select[c] && m->ch[c]->evaluate) left++;
+        if (!left)
+            return pe_error_set(err, PE_ERR_INVALID,
+                                "mix: %s's metric is the last one that selects; another objective with a development set must count",
+                                m->ch[child]->name ? m->ch[child]->name : "?");
+    }
+    m->no_select[child] = counts ? 0 : 1;
     return PE_OK;
 }
 
