@@ -41,6 +41,17 @@ model="$tmp/tag/model.pem"
 [ -f "$model" ] || die "no model.pem exported"
 expect_rc 0 "model info" "$persona" model info "$model"
 grep -q '"rel"' "$tmp/out" || die "model info does not list the rel labels"
+# "select": false: the ner head's development F1 is logged, the relations' alone choose best/
+sed 's/"ner": {/"ner": {"select": false, /' "$tmp/tag.json" > "$tmp/tagsel.json"
+expect_rc 0 "train tag with ner's select false" "$persona" train tag --recipe "$tmp/tagsel.json" --out "$tmp/tagsel" --steps 40 --threads 1
+command -v python3 >/dev/null && { python3 - "$tmp/tagsel/log.jsonl" <<'PY' || die "select false: mean_metric is not the relations' metric alone"; }
+import json, sys
+ev = [json.loads(l)["eval"] for l in open(sys.argv[1]) if '"eval"' in l]
+assert ev and all(e["mean_metric"] == e["rel.triplet_micro_f1"] and "ner.f1" in e for e in ev), ev
+PY
+sed 's/"ner": {/"ner": {"select": false, /' "$tmp/tag.json" > "$tmp/nersel.json"
+expect_rc 2 "train ner alone with select false" "$persona" train ner --recipe "$tmp/nersel.json" --out "$tmp/nersel" --steps 10 --threads 1
+grep -q '"select": false needs another head' "$tmp/err" || die "train ner with select false: no clear message"
 
 # eval
 expect_rc 0 "eval ner" "$persona" eval ner --model "$model" --data "$fix/ner/tiny.conll" --type-map PER=person,LOC=location,ORG=organization,MISC=work --json
