@@ -1592,9 +1592,7 @@ static int other_mention_names(const call *c, size_t i, const char *q)
     for (size_t j = 0; j < c->n; j++) {
         const ment *o = &c->m[j];
         if (j == i) continue;
-        if (strcmp(o->form, q) == 0) return 1;
-        for (size_t k = 0; k < o->nc; k++)
-            if (o->c[k].f[PE_LINK_F_TOP_PRIOR] == 1 && strcmp(c->ents[o->c[k].e].form, q) == 0) return 1;
+        if (strcmp(o->form, q) == 0 || top_named_by(c, j, q)) return 1;
     }
     return 0;
 }
