@@ -414,7 +414,6 @@ static void ner_state_free(ner_state *ns)
     pe_encoder_free(ns->enc);
 }
 
-/* One input line -> one output object (or an error message in why). */
 /* The character index of byte offset b: the first i with off[i] >= b
  * (off: the byte offset of each character, ascending, off[n] the end). */
 static size_t char_index(const size_t *off, size_t n, size_t b)
@@ -428,6 +427,7 @@ static size_t char_index(const size_t *off, size_t n, size_t b)
     return lo;
 }
 
+/* One input line -> one output object (or an error message in why). */
 static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t len, char *why, size_t whycap,
                         pe_status *st)
 {
@@ -474,10 +474,13 @@ static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t le
             return NULL;
         }
         cJSON *arr = cJSON_AddArrayToObject(j, "mentions");
+        /* byte offsets to characters, counted on from the last mention's
+         * start (the mentions come in text order: linear in the text) */
+        size_t at_b = 0, at_c = 0;
         for (size_t i = 0; i < nn && arr; i++) {
-            size_t cs = 0, ce = 0;
-            for (size_t b = 0; b < nm[i].start; b++) cs += ((unsigned char)t[b] & 0xC0) != 0x80;
-            ce = cs;
+            if (nm[i].start < at_b) at_b = at_c = 0;
+            for (; at_b < nm[i].start; at_b++) at_c += ((unsigned char)t[at_b] & 0xC0) != 0x80;
+            size_t cs = at_c, ce = cs;
             for (size_t b = nm[i].start; b < nm[i].end; b++) ce += ((unsigned char)t[b] & 0xC0) != 0x80;
             cJSON *x = cJSON_CreateObject();
             cJSON *sp = cJSON_AddArrayToObject(x, "span");
