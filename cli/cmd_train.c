@@ -65,9 +65,13 @@ static void usage(FILE *f)
             "  --graph DIR        ner, tag: train the NER head with the graph feature over\n"
             "                     this graph store (required when the recipe's \"ner\" has\n"
             "                     \"graph\": true; the model then needs a graph store to run)\n"
-            "  --swap-graph DIR   rel, tag: the graph store whose entities' English labels\n"
-            "                     become objects for the recipe's \"rel\": {\"augment_graph\"}\n"
-            "                     (required with it; the model does not need it to run)\n"
+            "  --swap-graph DIR   ner, rel, tag: the graph store whose entities' English\n"
+            "                     labels become objects for the recipe's \"rel\":\n"
+            "                     {\"augment_graph\": {\"relations\": {REL: [CLASSES]}}} and\n"
+            "                     mentions for its \"ner\": {\"augment_graph\": {\"types\":\n"
+            "                     {TYPE: [CLASSES]}}} (classes: QIDs through P31, or IRIs\n"
+            "                     through rdf:type; required with it; the model does not\n"
+            "                     need it to run)\n"
             "  --shape            ner, tag: train the NER head with the word-shape feature\n"
             "                     (capitals; also the recipe's \"ner\": {\"shape\": true})\n"
             "  --case-types       mlm, ner, rel, tag: the encoder reads each word's letter case as\n"
@@ -657,12 +661,13 @@ static char *labels_json_of(char **ner_labels, int n_ner, char **rel_labels, int
     return s;
 }
 
-/* ---- objects from a graph (rel's "augment_graph") ---- */
+/* ---- names from a graph ("augment_graph" of rel and ner) ---- */
 
-/* 1 when an English label can stand as a PersonaExt object: letters (any
- * script), spaces, hyphens, apostrophes and dots only, 1-4 words, at most
- * 40 bytes. Written lower-case into out. */
-static int object_text(const char *label, char *out, size_t cap)
+/* 1 when an English label can stand as a name of 1-4 words, at most 40
+ * bytes: letters (any script), spaces, hyphens, apostrophes and dots, and
+ * with keep_case digits too. Written into out, lower-case unless keep_case
+ * (PersonaExt's objects are lower-case; NER texts keep their case). */
+static int name_text(const char *label, char *out, size_t cap, int keep_case)
 {
     size_t n = strlen(label), k = 0;
     int words = 1;
@@ -672,10 +677,10 @@ static int object_text(const char *label, char *out, size_t cap)
         if (ch == ' ') {
             if (i == 0 || label[i - 1] == ' ' || i + 1 == n) return 0;
             words++;
-        } else if (ch < 0x80 && !isalpha(ch) && ch != '-' && ch != '\'' && ch != '.') {
+        } else if (ch < 0x80 && !isalpha(ch) && ch != '-' && ch != '\'' && ch != '.' && !(keep_case && isdigit(ch))) {
             return 0;
         }
-        out[k++] = ch < 0x80 ? (char)tolower(ch) : (char)ch;
+        out[k++] = ch < 0x80 && !keep_case ? (char)tolower(ch) : (char)ch;
     }
     out[k] = '\0';
     return words <= 4;
@@ -683,10 +688,114 @@ static int object_text(const char *label, char *out, size_t cap)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* "augment_graph": {"copies": N, "relations": {"RELATION": ["Q515", ...]}}:
- * for each relation, the English labels of the entities that are P31 of
- * one of its classes in --swap-graph's store become objects of `copies`
- * more examples per training utterance of that relation
+static void names_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Appends to v (n of cap) the English labels (name_text) of the subjects
+ * of (?, pred, cls). */
+static pe_status add_instance_names(pe_kg_reader *kr, pe_kg_id pred, pe_kg_id cls, int keep_case, char ***v, size_t *n,
+                                    size_t *cap, pe_error *err)
+{
+    pe_kg_iter *it = NULL;
+    pe_status st = pe_kg_match(kr, 0, pred, cls, &it);
+    if (st != PE_OK) return pe_error_set(err, st, "%s", pe_kg_reader_errmsg(kr));
+    pe_kg_triple t;
+    while ((st = pe_kg_iter_next(it, &t)) == PE_OK) {
+        const char *label;
+        char text[64];
+        if (pe_kg_label(kr, t.s, "en", &label) != PE_OK || !name_text(label, text, sizeof text, keep_case)) continue;
+        if (*n == *cap) {
+            size_t nc = *cap ? 2 * *cap : 256;
+            char **g = realloc(*v, nc * sizeof *g);
+            if (!g) {
+                st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+                break;
+            }
+            *v = g;
+            *cap = nc;
+        }
+        if (!((*v)[*n] = strdup(text))) {
+            st = pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            break;
+        }
+        (*n)++;
+    }
+    if (st == PE_DONE) st = PE_OK;
+    else if (!err->msg[0]) pe_error_set(err, st, "%s", pe_kg_reader_errmsg(kr));
+    pe_kg_iter_free(it);
+    return st;
+}
+
+/* The English labels (name_text) of the entities that are instances (P31
+ * or rdf:type: is_a, 0 where the store lacks one) of one of the classes (a
+ * JSON array of QIDs or IRIs: "Q11424", "http://dbpedia.org/ontology/Film")
+ * in kr, sorted, each once. A class the store lacks is reported and
+ * skipped. */
+static pe_status graph_names(pe_kg_reader *kr, const pe_kg_id is_a[2], const cJSON *classes, int keep_case,
+                             const char *where, char ***out, size_t *n_out, pe_error *err)
+{
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    pe_status st = PE_OK;
+    const cJSON *cj;
+    *out = NULL;
+    *n_out = 0;
+    cJSON_ArrayForEach(cj, classes)
+    {
+        pe_kg_id cls = 0;
+        if (!cJSON_IsString(cj) || pe_kg_resolve(kr, cj->valuestring, strlen(cj->valuestring), &cls) != PE_OK) {
+            fprintf(stderr, "persona: augment_graph: class %s is not in %s\n", cJSON_IsString(cj) ? cj->valuestring : "?",
+                    where);
+            continue;
+        }
+        for (int p = 0; p < 2 && st == PE_OK; p++)
+            if (is_a[p]) st = add_instance_names(kr, is_a[p], cls, keep_case, &v, &n, &cap, err);
+        if (st != PE_OK) break;
+    }
+    size_t u = 0; /* sorted, each once */
+    if (n) qsort(v, n, sizeof *v, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (u && !strcmp(v[u - 1], v[i])) free(v[i]);
+        else v[u++] = v[i];
+    }
+    if (st != PE_OK) {
+        names_free(v, u);
+        return st;
+    }
+    *out = v;
+    *n_out = u;
+    return PE_OK;
+}
+
+/* Opens --swap-graph for a recipe's "augment_graph" (of `section`) and
+ * resolves P31 (which it must hold) and rdf:type (0 when it has none)
+ * there. */
+static int open_swap_graph(const args *a, const char *section, pe_kg **kg, pe_kg_reader **kr, pe_kg_id is_a[2])
+{
+    if (!a->swap_graph)
+        return pe_cli_error(PE_EXIT_USAGE, "the recipe's %s has \"augment_graph\": give --swap-graph DIR (a graph store, "
+                                           "e.g. persona kg import of ../shared/data/kg/subset)", section);
+    int rc = pe_cli_open_reader(a->swap_graph, kg, kr);
+    if (rc != PE_EXIT_OK) return rc;
+    static const char rdf_type[] = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+    if (pe_kg_resolve(*kr, rdf_type, sizeof rdf_type - 1, &is_a[1]) != PE_OK) is_a[1] = 0;
+    if (pe_kg_resolve(*kr, "P31", 3, &is_a[0]) != PE_OK) {
+        pe_kg_reader_end(*kr);
+        pe_kg_close(*kg);
+        *kr = NULL;
+        *kg = NULL;
+        return pe_cli_fail(PE_ERR_INVALID, "%s: the graph has no P31 (instance of)", a->swap_graph);
+    }
+    return PE_EXIT_OK;
+}
+
+/* rel's "augment_graph": {"copies": N, "relations": {"RELATION": ["Q515",
+ * ...]}}: for each relation, the English labels of the entities that are
+ * P31 of one of its classes in --swap-graph's store become objects of
+ * `copies` more examples per training utterance of that relation
  * (pe_rel_add_object_examples). */
 static int add_graph_objects(const args *a, const cJSON *ag, const pe_rel_data *rtrain, const pe_tokenizer *tok,
                              int max_len, uint64_t seed, pe_tag_data *rtd)
@@ -694,22 +803,17 @@ static int add_graph_objects(const args *a, const cJSON *ag, const pe_rel_data *
     const int copies = (int)num_or(ag, "copies", 1.0);
     const cJSON *rels = obj_get(ag, "relations");
     if (copies <= 0 || !cJSON_IsObject(rels)) return PE_EXIT_OK;
-    if (!a->swap_graph)
-        return pe_cli_error(PE_EXIT_USAGE, "the recipe's rel has \"augment_graph\": give --swap-graph DIR (a graph "
-                                           "store, e.g. persona kg import of ../shared/data/kg/subset)");
     pe_kg *kg = NULL;
     pe_kg_reader *kr = NULL;
-    int rc = pe_cli_open_reader(a->swap_graph, &kg, &kr);
+    pe_kg_id is_a[2] = {0, 0};
+    int rc = open_swap_graph(a, "rel", &kg, &kr, is_a);
     if (rc != PE_EXIT_OK) return rc;
     pe_error err;
     pe_error_clear(&err);
-    pe_kg_id p31 = 0;
-    pe_status st = pe_kg_resolve(kr, "P31", 3, &p31);
-    if (st != PE_OK) st = pe_error_set(&err, PE_ERR_INVALID, "%s: the graph has no P31 (instance of)", a->swap_graph);
+    pe_status st = PE_OK;
     const cJSON *rj;
     cJSON_ArrayForEach(rj, rels)
     {
-        if (st != PE_OK) break;
         int rel = -1;
         for (int i = 0; i < pe_rel_data_n_relations(rtrain); i++)
             if (!strcmp(pe_rel_data_relation(rtrain, i), rj->string)) rel = i;
@@ -718,56 +822,64 @@ static int add_graph_objects(const args *a, const cJSON *ag, const pe_rel_data *
             break;
         }
         char **obj = NULL;
-        size_t n = 0, cap = 0;
-        const cJSON *cj;
-        cJSON_ArrayForEach(cj, rj)
-        {
-            pe_kg_id cls = 0;
-            pe_kg_iter *it = NULL;
-            if (!cJSON_IsString(cj) || pe_kg_resolve(kr, cj->valuestring, strlen(cj->valuestring), &cls) != PE_OK) {
-                fprintf(stderr, "persona: augment_graph: class %s is not in %s\n",
-                        cJSON_IsString(cj) ? cj->valuestring : "?", a->swap_graph);
-                continue;
-            }
-            if ((st = pe_kg_match(kr, 0, p31, cls, &it)) != PE_OK) break;
-            pe_kg_triple t;
-            while (st == PE_OK && (st = pe_kg_iter_next(it, &t)) == PE_OK) {
-                const char *label;
-                char text[64];
-                if (pe_kg_label(kr, t.s, "en", &label) != PE_OK || !object_text(label, text, sizeof text)) continue;
-                if (n == cap) {
-                    size_t nc = cap ? 2 * cap : 256;
-                    char **g = realloc(obj, nc * sizeof *g);
-                    if (!g) {
-                        st = pe_error_set(&err, PE_ERR_NOMEM, "out of memory");
-                        break;
-                    }
-                    obj = g;
-                    cap = nc;
-                }
-                if (!(obj[n] = strdup(text))) st = pe_error_set(&err, PE_ERR_NOMEM, "out of memory");
-                else n++;
-            }
-            if (st == PE_DONE) st = PE_OK;
-            else if (st != PE_OK && !err.msg[0]) pe_error_set(&err, st, "%s", pe_kg_reader_errmsg(kr));
-            pe_kg_iter_free(it);
-            if (st != PE_OK) break;
-        }
-        size_t u = 0; /* sorted, each once */
-        if (n) qsort(obj, n, sizeof *obj, cmp_str);
-        for (size_t i = 0; i < n; i++) {
-            if (u && !strcmp(obj[u - 1], obj[i])) free(obj[i]);
-            else obj[u++] = obj[i];
-        }
-        size_t added = 0;
-        if (st == PE_OK && u)
+        size_t u = 0, added = 0;
+        if ((st = graph_names(kr, is_a, rj, 0, a->swap_graph, &obj, &u, &err)) != PE_OK) break;
+        if (u)
             st = pe_rel_add_object_examples(rtrain, tok, max_len, rel, (const char *const *)obj, u, copies,
                                             seed + (uint64_t)rel, rtd, &added, &err);
         if (st == PE_OK)
             fprintf(stderr, "persona: rel: %zu more training examples of %s with one of %zu graph objects\n", added,
                     rj->string, u);
-        for (size_t i = 0; i < u; i++) free(obj[i]);
-        free(obj);
+        names_free(obj, u);
+        if (st != PE_OK) break;
+    }
+    if (st != PE_OK) rc = pe_cli_fail(st, "%s", err.msg);
+    pe_kg_reader_end(kr);
+    pe_kg_close(kg);
+    return rc;
+}
+
+/* ner's "augment_graph": {"copies": N, "types": {"TYPE": ["Q11424", ...]}}:
+ * for each entity type, the English labels (case kept) of the entities
+ * that are P31 of one of its classes in --swap-graph's store replace the
+ * mentions of that type in `copies` more copies of each training sentence
+ * that has one (pe_ner_corpus_add_replaced). */
+static int add_graph_mentions(const args *a, const cJSON *ag, const char *const *types, int n_types, uint64_t seed,
+                              pe_ner_corpus *train)
+{
+    const int copies = (int)num_or(ag, "copies", 1.0);
+    const cJSON *tj = obj_get(ag, "types");
+    if (copies <= 0 || !cJSON_IsObject(tj)) return PE_EXIT_OK;
+    pe_kg *kg = NULL;
+    pe_kg_reader *kr = NULL;
+    pe_kg_id is_a[2] = {0, 0};
+    int rc = open_swap_graph(a, "ner", &kg, &kr, is_a);
+    if (rc != PE_EXIT_OK) return rc;
+    pe_error err;
+    pe_error_clear(&err);
+    pe_status st = PE_OK;
+    const cJSON *ty;
+    uint64_t k = 0;
+    cJSON_ArrayForEach(ty, tj)
+    {
+        int known = 0;
+        for (int i = 0; i < n_types; i++) known |= !strcmp(types[i], ty->string);
+        if (!known) {
+            st = pe_error_set(&err, PE_ERR_INVALID, "augment_graph: type %s is not one of ner's \"types\"", ty->string);
+            break;
+        }
+        char **names = NULL;
+        size_t u = 0, added = 0;
+        if ((st = graph_names(kr, is_a, ty, 1, a->swap_graph, &names, &u, &err)) != PE_OK) break;
+        if (u)
+            st = pe_ner_corpus_add_replaced(train, ty->string, (const char *const *)names, u, copies, seed + k, &added,
+                                            &err);
+        if (st == PE_OK)
+            fprintf(stderr, "persona: ner: %zu more training sentences whose %s mentions are one of %zu graph names\n",
+                    added, ty->string, u);
+        names_free(names, u);
+        k++;
+        if (st != PE_OK) break;
     }
     if (st != PE_OK) rc = pe_cli_fail(st, "%s", err.msg);
     pe_kg_reader_end(kr);
@@ -875,6 +987,9 @@ static int run_heads(const recipe *r, const args *a)
                 PE_EXIT_OK ||
             (rc = read_ner_list(obj_get(nerj, "dev"), data_dir, (const char *const *)types, n_types, a->strict, &ndev)) !=
                 PE_EXIT_OK)
+            goto done;
+        const cJSON *nag = obj_get(nerj, "augment_graph");
+        if (nag && (rc = add_graph_mentions(a, nag, (const char *const *)types, n_types, seed + 17, ntrain)) != PE_EXIT_OK)
             goto done;
         rc = PE_EXIT_FAIL;
         int use_graph = cJSON_IsTrue(obj_get(nerj, "graph")) || a->graph;

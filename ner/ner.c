@@ -289,6 +289,64 @@ pe_status pe_ner_corpus_repeat(pe_ner_corpus *c, int times, pe_error *err)
     return st;
 }
 
+/* 1 when tag is B-type (bi 'B') or I-type (bi 'I'). */
+static int tag_is(const char *tag, char bi, const char *type)
+{
+    return tag[0] == bi && tag[1] == '-' && strcmp(tag + 2, type) == 0;
+}
+
+pe_status pe_ner_corpus_add_replaced(pe_ner_corpus *c, const char *type, const char *const *names, size_t n_names,
+                                     int copies, uint64_t seed, size_t *added, pe_error *err)
+{
+    if (added) *added = 0;
+    if (!c || !type || !type[0] || copies < 0 || (copies > 0 && (!names || n_names == 0)))
+        return pe_error_set(err, PE_ERR_INVALID, "ner: mention replacement needs a type and names");
+    if (strlen(type) + 3 > 64) return pe_error_set(err, PE_ERR_INVALID, "ner: type name too long");
+    for (size_t k = 0; k < n_names && copies > 0; k++)
+        if (!names[k] || !names[k][0] || names[k][0] == ' ')
+            return pe_error_set(err, PE_ERR_INVALID, "ner: mention replacement: name %zu is empty", k);
+    char btag[64], itag[64];
+    snprintf(btag, sizeof btag, "B-%s", type);
+    snprintf(itag, sizeof itag, "I-%s", type);
+    const size_t n0 = c->n;
+    size_t n_added = 0;
+    for (size_t i = 0; i < n0; i++) {
+        int has = 0;
+        for (int w = 0; w < c->s[i].n && !has; w++) has = tag_is(c->s[i].tags[w], 'B', type);
+        if (!has) continue;
+        for (int k = 0; k < copies; k++) {
+            pe_ner_sentence s = {0};
+            s.doc = -1;
+            int cap = 0, bad = 0, m = 0;
+            const pe_ner_sentence *src = &c->s[i]; /* re-read: push_sentence may move c->s */
+            for (int w = 0; w < src->n && !bad;) {
+                if (!tag_is(src->tags[w], 'B', type)) {
+                    bad = push_word(&s, &cap, src->words[w], strlen(src->words[w]), src->tags[w]) < 0;
+                    w++;
+                    continue;
+                }
+                const uint64_t d = ((uint64_t)i * (uint64_t)copies + (uint64_t)k) * 64u + (uint64_t)(m++ & 63);
+                const char *name = names[pe_mix64(seed + d * 0x9E3779B97F4A7C15ull) % n_names];
+                for (const char *p = name; *p && !bad;) {
+                    size_t len = strcspn(p, " ");
+                    if (len) bad = push_word(&s, &cap, p, len, p == name ? btag : itag) < 0;
+                    p += len;
+                    while (*p == ' ') p++;
+                }
+                for (w++; w < src->n && tag_is(src->tags[w], 'I', type); w++) {
+                }
+            }
+            if (bad || push_sentence(c, &s) < 0) {
+                sentence_clear(&s);
+                return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
+            }
+            n_added++;
+        }
+    }
+    if (added) *added = n_added;
+    return PE_OK;
+}
+
 /* ---- labels ---- */
 
 pe_status pe_ner_labels_make(const char *const *types, int n_types, char ***labels, int *n_labels, pe_error *err)

@@ -113,6 +113,19 @@ PE_API pe_status pe_ner_corpus_append(pe_ner_corpus *c, const pe_ner_corpus *oth
  * weigh one training file more than another. PE_ERR_INVALID for times < 1,
  * PE_ERR_NOMEM. */
 PE_API pe_status pe_ner_corpus_repeat(pe_ner_corpus *c, int times, pe_error *err);
+/* Mention replacement (Dai and Adel, 2020): for each sentence of c (those
+ * it holds on entry) with at least one entity of `type`, `copies` more
+ * sentences in which each such entity's words are those of names[k], k
+ * drawn reproducibly from seed (a name's words are separated by single
+ * spaces, "Rogue One"; tagged B-type, I-type, ...); the other words and
+ * tags are kept, and the copies belong to no document. For rare types
+ * whose few training mentions a small model memorises: names from a graph
+ * (the English labels of its films, series, games, software, ...) teach the
+ * context more than the name. *added (may be NULL): the sentences added.
+ * Errors: PE_ERR_INVALID (no type, n_names 0 with copies > 0, an empty
+ * name), PE_ERR_NOMEM. */
+PE_API pe_status pe_ner_corpus_add_replaced(pe_ner_corpus *c, const char *type, const char *const *names,
+                                            size_t n_names, int copies, uint64_t seed, size_t *added, pe_error *err);
 
 /* ---- labels ---- */
 

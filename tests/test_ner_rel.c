@@ -200,6 +200,65 @@ static void test_ner_reader(void)
     pe_ner_corpus_free(c);
 }
 
+/* Mention replacement: the entities of one type take a drawn name's words
+ * (B-, then I-), the rest is kept, sentences without that type get no
+ * copy, and the draws are reproducible. */
+static void test_ner_replaced(void)
+{
+    pe_error err;
+    pe_ner_corpus *c = NULL, *d = NULL;
+    pe_ner_read_options o = pe_ner_read_options_default();
+    o.type_map = "PER=person,LOC=location,ORG=organization";
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/usernames.conll", &o, &c, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_corpus_read(PE_FIXTURES "/ner/usernames.conll", &o, &d, &err), PE_OK);
+    if (!c || !d) return;
+    const char *names[] = {"Star Trek Into Darkness", "Ubuntu", "Windows 10"};
+    size_t added = 99;
+    PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, "organization", names, 0, 1, 1, &added, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(added, 0);
+    const char *empty[] = {""};
+    PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, "organization", empty, 1, 1, 1, &added, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, NULL, names, 3, 1, 1, &added, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, "organization", names, 3, 0, 1, &added, &err), PE_OK);
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 2);
+    /* "RT @bob_smith : meet @acme Labs in Paris": only the first sentence has an organisation */
+    PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, "organization", names, 3, 4, 7, &added, &err), PE_OK);
+    PE_CHECK_EQ_INT(added, 4);
+    PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 6);
+    PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(d, "organization", names, 3, 4, 7, &added, &err), PE_OK);
+    int seen[3] = {0, 0, 0};
+    for (size_t i = 2; i < pe_ner_corpus_count(c); i++) {
+        const pe_ner_sentence *s = pe_ner_corpus_get(c, i), *t = pe_ner_corpus_get(d, i);
+        PE_CHECK_EQ_INT(s->doc, -1);
+        PE_CHECK_EQ_INT(s->n, t->n); /* the same draws from the same seed */
+        for (int w = 0; s->n == t->n && w < s->n; w++) PE_CHECK_EQ_STR(s->words[w], t->words[w]);
+        /* RT @bob_smith : meet NAME... in Paris */
+        PE_CHECK_EQ_STR(s->words[0], "RT");
+        PE_CHECK_EQ_STR(s->words[3], "meet");
+        PE_CHECK_EQ_STR(s->tags[4], "B-organization");
+        int k = -1;
+        for (int j = 0; j < 3; j++)
+            if (!strncmp(s->words[4], names[j], strlen(s->words[4]))) k = j;
+        PE_CHECK(k >= 0);
+        if (k < 0) continue;
+        seen[k] = 1;
+        const int len = k == 0 ? 4 : k == 1 ? 1 : 2;
+        PE_CHECK_EQ_INT(s->n, 8 - 2 + len);
+        for (int w = 5; w < 4 + len; w++) PE_CHECK_EQ_STR(s->tags[w], "I-organization");
+        PE_CHECK_EQ_STR(s->words[4 + len], "in");
+        PE_CHECK_EQ_STR(s->tags[4 + len], "O");
+        PE_CHECK_EQ_STR(s->words[5 + len], "Paris");
+        PE_CHECK_EQ_STR(s->tags[5 + len], "B-location");
+        if (k == 0) PE_CHECK_EQ_STR(s->words[7], "Darkness");
+    }
+    PE_CHECK(seen[0] + seen[1] + seen[2] >= 2); /* 4 draws of 3 names */
+    /* a type the corpus does not hold: nothing added */
+    PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, "product", names, 3, 2, 1, &added, &err), PE_OK);
+    PE_CHECK_EQ_INT(added, 0);
+    pe_ner_corpus_free(c);
+    pe_ner_corpus_free(d);
+}
+
 static void test_ner_score(void)
 {
     /* gold: [PER 0-2) [LOC 3] ; pred: [PER 0-2) [ORG 3] + an I-LOC after O (a new entity) */
@@ -1303,6 +1362,7 @@ int main(void)
     pe_trainer_set_threads(2);
     PE_RUN(test_token_head_gradients);
     PE_RUN(test_ner_reader);
+    PE_RUN(test_ner_replaced);
     PE_RUN(test_ner_score);
     PE_RUN(test_ner_examples);
     PE_RUN(test_doc_context);

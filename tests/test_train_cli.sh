@@ -139,6 +139,24 @@ expect_rc 0 "train rel --swap-graph" "$persona" train rel --recipe "$tmp/tag-ag.
 grep -qE "2 more training examples of live_in_citystatecountry with one of [0-9]+ graph objects" "$tmp/err" || { die "train rel --swap-graph: no graph objects"; cat "$tmp/err"; }
 grep -q "class Q999999999 is not in" "$tmp/err" || die "train rel --swap-graph: an unknown class is not named"
 expect_rc 5 "train rel --swap-graph with a missing store" "$persona" train rel --recipe "$tmp/tag-ag.json" --init "$tmp/emb/best" --swap-graph "$tmp/nokg" --out "$tmp/relag2" --steps 5 --threads 1
+# names from the graph for an entity type (ner's "augment_graph"): classes by
+# P31 (QIDs) and by rdf:type (DBpedia classes), names keep their case
+cat > "$tmp/works.nt" <<'NT'
+<http://dbpedia.org/resource/Rogue_One> <http://www.w3.org/2000/01/rdf-schema#label> "Rogue One"@en .
+<http://dbpedia.org/resource/Rogue_One> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://dbpedia.org/ontology/Film> .
+NT
+expect_rc 0 "kg import of a film" "$persona" kg import --db "$tmp/kg" "$tmp/works.nt"
+sed 's|"ner": {"types"|"ner": {"augment_graph": {"copies": 2, "types": {"work": ["http://dbpedia.org/ontology/Film", "Q999999999"], "location": ["Q515", "Q6256"]}}, "types"|' "$tmp/tag.json" > "$tmp/tag-nag.json"
+expect_rc 2 "train ner with augment_graph and no --swap-graph" "$persona" train ner --recipe "$tmp/tag-nag.json" --init "$tmp/emb/best" --out "$tmp/nerag0" --steps 5 --threads 1
+grep -q -- "--swap-graph" "$tmp/err" || die "train ner: augment_graph without --swap-graph does not say what to give"
+expect_rc 0 "train ner --swap-graph" "$persona" train ner --recipe "$tmp/tag-nag.json" --init "$tmp/emb/best" --swap-graph "$tmp/kg" --out "$tmp/nerag" --steps 12 --threads 1
+grep -q "ner: 2 more training sentences whose work mentions are one of 1 graph names" "$tmp/err" || { die "train ner --swap-graph: no film names"; cat "$tmp/err"; }
+grep -qE "ner: 2 more training sentences whose location mentions are one of [1-9][0-9]* graph names" "$tmp/err" || { die "train ner --swap-graph: no place names"; cat "$tmp/err"; }
+grep -q "ner: 7 training sentences" "$tmp/err" || { die "train ner --swap-graph: the copies are not training sentences"; cat "$tmp/err"; }
+grep -q "class Q999999999 is not in" "$tmp/err" || die "train ner --swap-graph: an unknown class is not named"
+sed 's|"ner": {"types"|"ner": {"augment_graph": {"types": {"film": ["Q11424"]}}, "types"|' "$tmp/tag.json" > "$tmp/tag-nag2.json"
+expect_rc 1 "train ner with augment_graph of an unknown type" "$persona" train ner --recipe "$tmp/tag-nag2.json" --init "$tmp/emb/best" --swap-graph "$tmp/kg" --out "$tmp/nerag2" --steps 5 --threads 1
+grep -q "type film is not one of" "$tmp/err" || { die "train ner: an unknown augment_graph type is not named"; cat "$tmp/err"; }
 expect_rc 5 "train ner --graph with a missing store" "$persona" train ner --recipe "$tmp/tag.json" --out "$tmp/nerg2" --graph "$tmp/nokg" --threads 1
 # "repeat" on a training file counts its sentences N times; 0 is refused
 sed 's|"train": \[{"path": "ner/tiny.conll",|"train": [{"path": "ner/tiny.conll", "repeat": 3,|' "$tmp/tag.json" > "$tmp/tag-rep.json"
