@@ -792,45 +792,35 @@ static int open_swap_graph(const args *a, const char *section, pe_kg **kg, pe_kg
     return PE_EXIT_OK;
 }
 
-/* rel's "augment_graph": {"copies": N, "relations": {"RELATION": ["Q515",
- * ...]}}: for each relation, the English labels of the entities that are
- * P31 of one of its classes in --swap-graph's store become objects of
- * `copies` more examples per training utterance of that relation
- * (pe_rel_add_object_examples). */
-static int add_graph_objects(const args *a, const cJSON *ag, const pe_rel_data *rtrain, const pe_tokenizer *tok,
-                             int max_len, uint64_t seed, pe_tag_data *rtd)
+/* What a recipe's "augment_graph" does with the names of one group (a
+ * relation, an entity type). */
+typedef pe_status (*graph_names_fn)(void *ctx, const char *group, int copies, char **names, size_t n, pe_error *err);
+
+/* A recipe's "augment_graph" of `section`: {"copies": N, KEY: {"GROUP":
+ * [CLASSES], ...}}: for each group, the English labels (graph_names) of
+ * the instances of its classes in --swap-graph's store, handed to fn. */
+static int with_graph_names(const args *a, const cJSON *ag, const char *section, const char *key, int keep_case,
+                            graph_names_fn fn, void *ctx)
 {
     const int copies = (int)num_or(ag, "copies", 1.0);
-    const cJSON *rels = obj_get(ag, "relations");
-    if (copies <= 0 || !cJSON_IsObject(rels)) return PE_EXIT_OK;
+    const cJSON *groups = obj_get(ag, key);
+    if (copies <= 0 || !cJSON_IsObject(groups)) return PE_EXIT_OK;
     pe_kg *kg = NULL;
     pe_kg_reader *kr = NULL;
     pe_kg_id is_a[2] = {0, 0};
-    int rc = open_swap_graph(a, "rel", &kg, &kr, is_a);
+    int rc = open_swap_graph(a, section, &kg, &kr, is_a);
     if (rc != PE_EXIT_OK) return rc;
     pe_error err;
     pe_error_clear(&err);
     pe_status st = PE_OK;
-    const cJSON *rj;
-    cJSON_ArrayForEach(rj, rels)
+    const cJSON *g;
+    cJSON_ArrayForEach(g, groups)
     {
-        int rel = -1;
-        for (int i = 0; i < pe_rel_data_n_relations(rtrain); i++)
-            if (!strcmp(pe_rel_data_relation(rtrain, i), rj->string)) rel = i;
-        if (rel < 0) {
-            st = pe_error_set(&err, PE_ERR_INVALID, "augment_graph: relation %s is not in the training data", rj->string);
-            break;
-        }
-        char **obj = NULL;
-        size_t u = 0, added = 0;
-        if ((st = graph_names(kr, is_a, rj, 0, a->swap_graph, &obj, &u, &err)) != PE_OK) break;
-        if (u)
-            st = pe_rel_add_object_examples(rtrain, tok, max_len, rel, (const char *const *)obj, u, copies,
-                                            seed + (uint64_t)rel, rtd, &added, &err);
-        if (st == PE_OK)
-            fprintf(stderr, "persona: rel: %zu more training examples of %s with one of %zu graph objects\n", added,
-                    rj->string, u);
-        names_free(obj, u);
+        char **names = NULL;
+        size_t n = 0;
+        if ((st = graph_names(kr, is_a, g, keep_case, a->swap_graph, &names, &n, &err)) != PE_OK) break;
+        st = fn(ctx, g->string, copies, names, n, &err);
+        names_free(names, n);
         if (st != PE_OK) break;
     }
     if (st != PE_OK) rc = pe_cli_fail(st, "%s", err.msg);
@@ -839,52 +829,63 @@ static int add_graph_objects(const args *a, const cJSON *ag, const pe_rel_data *
     return rc;
 }
 
-/* ner's "augment_graph": {"copies": N, "types": {"TYPE": ["Q11424", ...]}}:
- * for each entity type, the English labels (case kept) of the entities
- * that are P31 of one of its classes in --swap-graph's store replace the
- * mentions of that type in `copies` more copies of each training sentence
- * that has one (pe_ner_corpus_add_replaced). */
-static int add_graph_mentions(const args *a, const cJSON *ag, const char *const *types, int n_types, uint64_t seed,
-                              pe_ner_corpus *train)
+typedef struct rel_objects_ctx {
+    const pe_rel_data *train;
+    const pe_tokenizer *tok;
+    int max_len;
+    uint64_t seed;
+    pe_tag_data *data;
+} rel_objects_ctx;
+
+/* rel's "augment_graph": {"copies": N, "relations": {"RELATION": ["Q515",
+ * ...]}}: the names of a relation's classes become objects of `copies`
+ * more examples per training utterance of that relation
+ * (pe_rel_add_object_examples). */
+static pe_status add_rel_objects(void *ctx, const char *relation, int copies, char **names, size_t n, pe_error *err)
 {
-    const int copies = (int)num_or(ag, "copies", 1.0);
-    const cJSON *tj = obj_get(ag, "types");
-    if (copies <= 0 || !cJSON_IsObject(tj)) return PE_EXIT_OK;
-    pe_kg *kg = NULL;
-    pe_kg_reader *kr = NULL;
-    pe_kg_id is_a[2] = {0, 0};
-    int rc = open_swap_graph(a, "ner", &kg, &kr, is_a);
-    if (rc != PE_EXIT_OK) return rc;
-    pe_error err;
-    pe_error_clear(&err);
+    const rel_objects_ctx *c = ctx;
+    int rel = -1;
+    for (int i = 0; i < pe_rel_data_n_relations(c->train); i++)
+        if (!strcmp(pe_rel_data_relation(c->train, i), relation)) rel = i;
+    if (rel < 0) return pe_error_set(err, PE_ERR_INVALID, "augment_graph: relation %s is not in the training data", relation);
+    size_t added = 0;
     pe_status st = PE_OK;
-    const cJSON *ty;
-    uint64_t k = 0;
-    cJSON_ArrayForEach(ty, tj)
-    {
-        int known = 0;
-        for (int i = 0; i < n_types; i++) known |= !strcmp(types[i], ty->string);
-        if (!known) {
-            st = pe_error_set(&err, PE_ERR_INVALID, "augment_graph: type %s is not one of ner's \"types\"", ty->string);
-            break;
-        }
-        char **names = NULL;
-        size_t u = 0, added = 0;
-        if ((st = graph_names(kr, is_a, ty, 1, a->swap_graph, &names, &u, &err)) != PE_OK) break;
-        if (u)
-            st = pe_ner_corpus_add_replaced(train, ty->string, (const char *const *)names, u, copies, seed + k, &added,
-                                            &err);
-        if (st == PE_OK)
-            fprintf(stderr, "persona: ner: %zu more training sentences whose %s mentions are one of %zu graph names\n",
-                    added, ty->string, u);
-        names_free(names, u);
-        k++;
-        if (st != PE_OK) break;
-    }
-    if (st != PE_OK) rc = pe_cli_fail(st, "%s", err.msg);
-    pe_kg_reader_end(kr);
-    pe_kg_close(kg);
-    return rc;
+    if (n)
+        st = pe_rel_add_object_examples(c->train, c->tok, c->max_len, rel, (const char *const *)names, n, copies,
+                                        c->seed + (uint64_t)rel, c->data, &added, err);
+    if (st == PE_OK)
+        fprintf(stderr, "persona: rel: %zu more training examples of %s with one of %zu graph objects\n", added, relation,
+                n);
+    return st;
+}
+
+typedef struct ner_mentions_ctx {
+    const char *const *types;
+    int n_types;
+    uint64_t seed;
+    pe_ner_corpus *train;
+} ner_mentions_ctx;
+
+/* ner's "augment_graph": {"copies": N, "types": {"TYPE": ["Q11424", ...]}}:
+ * the names (case kept) of a type's classes replace the mentions of that
+ * type in `copies` more copies of each training sentence that has one
+ * (pe_ner_corpus_add_replaced). */
+static pe_status add_ner_mentions(void *ctx, const char *type, int copies, char **names, size_t n, pe_error *err)
+{
+    const ner_mentions_ctx *c = ctx;
+    int t = -1;
+    for (int i = 0; i < c->n_types; i++)
+        if (!strcmp(c->types[i], type)) t = i;
+    if (t < 0) return pe_error_set(err, PE_ERR_INVALID, "augment_graph: type %s is not one of ner's \"types\"", type);
+    size_t added = 0;
+    pe_status st = PE_OK;
+    if (n)
+        st = pe_ner_corpus_add_replaced(c->train, type, (const char *const *)names, n, copies, c->seed + (uint64_t)t,
+                                        &added, err);
+    if (st == PE_OK)
+        fprintf(stderr, "persona: ner: %zu more training sentences whose %s mentions are one of %zu graph names\n", added,
+                type, n);
+    return st;
 }
 
 static int run_heads(const recipe *r, const args *a)
@@ -989,8 +990,8 @@ static int run_heads(const recipe *r, const args *a)
                 PE_EXIT_OK)
             goto done;
         const cJSON *nag = obj_get(nerj, "augment_graph");
-        if (nag && (rc = add_graph_mentions(a, nag, (const char *const *)types, n_types, seed + 17, ntrain)) != PE_EXIT_OK)
-            goto done;
+        ner_mentions_ctx nmc = {(const char *const *)types, n_types, seed + 17, ntrain};
+        if (nag && (rc = with_graph_names(a, nag, "ner", "types", 1, add_ner_mentions, &nmc)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;
         int use_graph = cJSON_IsTrue(obj_get(nerj, "graph")) || a->graph;
         const int use = (use_graph ? PE_NER_USE_GRAPH : 0) | (cJSON_IsTrue(obj_get(nerj, "shape")) || a->shape ? PE_NER_USE_SHAPE : 0);
@@ -1082,7 +1083,8 @@ static int run_heads(const recipe *r, const args *a)
                     added, pairs);
         }
         const cJSON *ag = obj_get(relj, "augment_graph");
-        if (ag && (rc = add_graph_objects(a, ag, rtrain, tok, max_len, seed + 11, rtd)) != PE_EXIT_OK) goto done;
+        rel_objects_ctx roc = {rtrain, tok, max_len, seed + 11, rtd};
+        if (ag && (rc = with_graph_names(a, ag, "rel", "relations", 0, add_rel_objects, &roc)) != PE_EXIT_OK) goto done;
         rc = PE_EXIT_FAIL;
         /* the objective after every training example is in */
         if ((st = pe_token_head_new("rel", C, n_rlab, 0, 0, seed + 1, &rhead, &err)) != PE_OK ||
