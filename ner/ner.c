@@ -304,7 +304,7 @@ pe_status pe_ner_corpus_add_replaced(pe_ner_corpus *c, const char *type, const c
     if (strlen(type) + 3 > 64) return pe_error_set(err, PE_ERR_INVALID, "ner: type name too long");
     for (size_t k = 0; k < n_names && copies > 0; k++)
         if (!names[k] || !names[k][0] || names[k][0] == ' ')
-            return pe_error_set(err, PE_ERR_INVALID, "ner: mention replacement: name %zu is empty", k);
+            return pe_error_set(err, PE_ERR_INVALID, "ner: mention replacement: name %zu is empty or starts with a space", k);
     char btag[64], itag[64];
     snprintf(btag, sizeof btag, "B-%s", type);
     snprintf(itag, sizeof itag, "I-%s", type);

@@ -122,8 +122,9 @@ PE_API pe_status pe_ner_corpus_repeat(pe_ner_corpus *c, int times, pe_error *err
  * whose few training mentions a small model memorises: names from a graph
  * (the English labels of its films, series, games, software, ...) teach the
  * context more than the name. *added (may be NULL): the sentences added.
- * Errors: PE_ERR_INVALID (no type, n_names 0 with copies > 0, an empty
- * name), PE_ERR_NOMEM. */
+ * Errors: PE_ERR_INVALID (no type, n_names 0 with copies > 0, a name
+ * that is empty or starts with a space), PE_ERR_NOMEM (the sentences added
+ * before it stay). */
 PE_API pe_status pe_ner_corpus_add_replaced(pe_ner_corpus *c, const char *type, const char *const *names,
                                             size_t n_names, int copies, uint64_t seed, size_t *added, pe_error *err);
 

@@ -218,6 +218,8 @@ static void test_ner_replaced(void)
     PE_CHECK_EQ_INT(added, 0);
     const char *empty[] = {""};
     PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, "organization", empty, 1, 1, 1, &added, &err), PE_ERR_INVALID);
+    const char *spaced[] = {"Ubuntu", " Ubuntu"};
+    PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, "organization", spaced, 2, 1, 1, &added, &err), PE_ERR_INVALID);
     PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, NULL, names, 3, 1, 1, &added, &err), PE_ERR_INVALID);
     PE_CHECK_EQ_INT(pe_ner_corpus_add_replaced(c, "organization", names, 3, 0, 1, &added, &err), PE_OK);
     PE_CHECK_EQ_INT(pe_ner_corpus_count(c), 2);
