@@ -27,13 +27,20 @@
 #      since 0.9, pairs of utterances since 0.10, WNUT-17 dev in the NER
 #      training data since 0.11 (best/ by PersonaExt dev), word shape feature, case
 #      types since 0.8, the weights'
-#      moving average) from that start; its export is RUNS/tag/model.pem;
+#      moving average) from that start; its export is RUNS/tag/model.pem
+#      (version 0.11);
+#   4b. only with --pseudo (measured in session 16, not shipped):
+#      self-training text, the mentions that model finds in Reddit comments
+#      and chat turns (scripts/pseudo-ner.py, RUNS/pseudo-ner.conll), then
+#      the heads again from the same start with it as one more NER file
+#      (models/tagger-pseudo.json); its export, RUNS/tag-pseudo/model.pem,
+#      is then the model evaluated and installed;
 #   5. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);
 #   6. with --install, copies the model to models/persona-small.pem.
 # Reads ../shared/data; long (the MLM part takes hours on two cores): run it
 # under nice in the background; a killed run goes on where it stopped.
-#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--no-case-mlm] [--deep-until N] [--init DIR]
-#                                 [--threads N] [--install]
+#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--no-case-mlm] [--pseudo] [--deep-until N]
+#                                 [--init DIR] [--threads N] [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/train-lib.sh
@@ -43,6 +50,7 @@ mlm_until=12000
 install=0
 init=""
 case_mlm=1
+pseudo=0
 deep=0
 deep_until=12000
 until_arg=()
@@ -54,6 +62,7 @@ while [ $# -gt 0 ]; do
     --mlm-until) mlm=1; mlm_until=$2; shift 2 ;;
     --init) init=$2; shift 2 ;;
     --no-case-mlm) case_mlm=0; shift ;;
+    --pseudo) pseudo=1; shift ;;
     --install) install=1; shift ;;
     *) common_option "$@"; shift "$shift_by" ;;
   esac
@@ -98,13 +107,32 @@ rm -rf "$runs/tag"
 $persona train tag --recipe models/tagger-small.json --init "$init" --shape --swap-graph "$runs/kg" --out "$runs/tag" \
   --threads "$threads" "${until_arg[@]}"
 model="$runs/tag/model.pem"
+if [ $pseudo = 1 ]; then
+  # 4b: the model just trained labels shippable comment and chat text; the
+  # heads are trained again from the same start with that text too
+  python3 scripts/pseudo-ner.py lines "$runs/pseudo-lines.jsonl"
+  $persona extract --model "$model" --threads "$threads" < "$runs/pseudo-lines.jsonl" > "$runs/pseudo-extract.jsonl"
+  python3 scripts/pseudo-ner.py conll "$runs/pseudo-extract.jsonl" "$runs/pseudo-ner.conll"
+  # the recipe names ../runs/pseudo-ner.conll; other run folders get a copy
+  # of it with absolute paths
+  recipe=models/tagger-pseudo.json
+  if [ "$(cd "$runs" && pwd)" != "$(cd ../runs 2>/dev/null && pwd)" ]; then
+    recipe="$runs/tagger-pseudo.json"
+    sed -e "s|\"\.\./\.\./runs/pseudo-ner.conll\"|\"$(cd "$runs" && pwd)/pseudo-ner.conll\"|" \
+      -e "s|\"data_dir\": \"\.\./\.\./shared/data\"|\"data_dir\": \"$(cd "$data" && pwd)\"|" models/tagger-pseudo.json > "$recipe"
+  fi
+  rm -rf "$runs/tag-pseudo"
+  $persona train tag --recipe "$recipe" --init "$init" --shape --swap-graph "$runs/kg" --out "$runs/tag-pseudo" \
+    --threads "$threads" "${until_arg[@]}"
+  model="$runs/tag-pseudo/model.pem"
+fi
 for p in fp32 bf16; do
   echo "== $p"
   $persona eval ner --model "$model" --precision $p --data "$data/ner/wnut17/emerging.test.annotated" \
-    --type-map corporation=organization,group=organization --json > "$runs/tag/eval-wnut17-test-$p.json"
+    --type-map corporation=organization,group=organization --json > "$(dirname "$model")/eval-wnut17-test-$p.json"
   $persona eval rel --model "$model" --precision $p --data "$data/persona/personaext/test.jsonl" \
-    --json > "$runs/tag/eval-personaext-test-$p.json"
-  grep -E '"(f1|macro_f1|triplet_micro_f1|relation_f1|relation_accuracy)"' "$runs/tag/eval-"*"-$p.json"
+    --json > "$(dirname "$model")/eval-personaext-test-$p.json"
+  grep -E '"(f1|macro_f1|triplet_micro_f1|relation_f1|relation_accuracy)"' "$(dirname "$model")/eval-"*"-$p.json"
 done
 if [ $install = 1 ]; then
   cp "$model" models/persona-small.pem
