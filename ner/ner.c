@@ -326,7 +326,7 @@ pe_status pe_ner_corpus_add_replaced(pe_ner_corpus *c, const char *type, const c
                     continue;
                 }
                 const uint64_t d = ((uint64_t)i * (uint64_t)copies + (uint64_t)k) * 64u + (uint64_t)(m++ & 63);
-                const char *name = names[pe_mix64(seed + d * 0x9E3779B97F4A7C15ull) % n_names];
+                const char *name = names[pe_draw(seed, d, n_names)];
                 for (const char *p = name; *p && !bad;) {
                     size_t len = strcspn(p, " ");
                     if (len) bad = push_word(&s, &cap, p, len, p == name ? btag : itag) < 0;

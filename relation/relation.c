@@ -412,12 +412,6 @@ pe_status pe_rel_add_examples(const pe_rel_data *d, const pe_tokenizer *tok, int
     return st;
 }
 
-/* A reproducible draw in [0, n) for (seed, i). */
-static size_t draw(uint64_t seed, uint64_t i, size_t n)
-{
-    return (size_t)(pe_mix64(seed + i * 0x9E3779B97F4A7C15ull) % n);
-}
-
 /* 1 when u can take part in object swaps: one triple, its object one span. */
 static int swappable(const pe_rel_utterance *u)
 {
@@ -506,7 +500,7 @@ pe_status pe_rel_add_swapped_examples(const pe_rel_data *d, const pe_tokenizer *
         const size_t first = any_relation ? 0 : start[r], n_r = any_relation ? start[d->n_rel] : start[r + 1] - start[r];
         if (n_r < 2) continue;
         for (int c = 0; c < copies && st == PE_OK; c++) {
-            const pe_rel_utterance *v = &d->u[order[first + draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_r)]];
+            const pe_rel_utterance *v = &d->u[order[first + pe_draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_r)]];
             if (v == u) continue;
             st = add_swap(u, v, tok, max_len, data, &n_added, err);
         }
@@ -558,7 +552,7 @@ pe_status pe_rel_add_paired_examples(const pe_rel_data *d, const pe_tokenizer *t
     size_t n_added = 0, ignored = 0;
     for (size_t i = 0; i < d->n && d->n > 1 && st == PE_OK; i++) {
         for (int c = 0; c < copies && st == PE_OK; c++) {
-            const size_t j = draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, d->n);
+            const size_t j = pe_draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, d->n);
             if (j == i) continue;
             pe_rel_utterance x;
             if (join_utterances(&d->u[i], &d->u[j], &x) != 0) {
@@ -592,7 +586,7 @@ pe_status pe_rel_add_object_examples(const pe_rel_data *d, const pe_tokenizer *t
         const pe_rel_utterance *u = &d->u[i];
         if (!swappable(u) || u->triples[0].relation != relation) continue;
         for (int c = 0; c < copies && st == PE_OK; c++) {
-            const char *o = objects[draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_objects)];
+            const char *o = objects[pe_draw(seed, (uint64_t)i * (uint64_t)copies + (uint64_t)c, n_objects)];
             if (!o || strlen(o) >= sizeof buf) continue;
             strcpy(buf, o);
             int nw = 0;

@@ -153,6 +153,13 @@ static inline uint64_t pe_mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+/* Draw i of the splitmix64 stream started at seed, reduced to [0, n) (n >
+ * 0): reproducible picks for data augmentation. */
+static inline size_t pe_draw(uint64_t seed, uint64_t i, size_t n)
+{
+    return (size_t)(pe_mix64(seed + i * 0x9E3779B97F4A7C15ull) % n);
+}
+
 /* Frees a plain buffer returned by the library (a string of
  * pe_text_normalize, a file of pe_file_read, an id array of pe_kg_types).
  * NULL is a no-op. */
