@@ -542,7 +542,7 @@ static pe_status add_form(call *c, ment *m, const char *form, size_t len, size_t
 static int index_form(call *c, uint32_t fid, const char **s, size_t *len)
 {
     unsigned char kb[4];
-    link_put32(kb, fid);
+    pe_put_be32(kb, fid);
     MDB_val k = {4, kb}, d;
     if (mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_FORM], &k, &d) != 0 || d.mv_size < 5) return 0;
     *s = (const char *)d.mv_data + 4;
@@ -561,7 +561,7 @@ static pe_status add_acronym(call *c, ment *m, const char *acro)
     for (size_t i = 0; i < n && i < PE_LINK_FUZZY_FORMS; i++) {
         const char *f;
         size_t fl;
-        if (!index_form(c, link_get32(v + 4 * i), &f, &fl)) continue;
+        if (!index_form(c, pe_get_be32(v + 4 * i), &f, &fl)) continue;
         pe_status st = add_form(c, m, f, fl, 4, PE_LINK_VIA_ACRONYM, 1.0);
         if (st != PE_OK) return st;
     }
@@ -582,7 +582,7 @@ static pe_status add_variants(call *c, ment *m)
     for (size_t i = 0; i < n && i < PE_LINK_FUZZY_FORMS; i++) {
         const char *f;
         size_t fl;
-        if (!index_form(c, link_get32(v + 8 * i), &f, &fl)) continue;
+        if (!index_form(c, pe_get_be32(v + 8 * i), &f, &fl)) continue;
         if (fl == m->form_len && memcmp(f, m->form, fl) == 0) continue;
         pe_status st = add_form(c, m, f, fl, 4, PE_LINK_VIA_EXACT, 1.0);
         if (st != PE_OK) return st;
@@ -620,8 +620,8 @@ static pe_status prefix_search(call *c, const ment *m, const char *prefix, size_
         const unsigned char *v = d.mv_data;
         for (size_t i = 0; !skip && i < d.mv_size / 8; i++) {
             pfx_hit h;
-            h.fid = link_get32(v + 8 * i);
-            uint32_t pb = link_get32(v + 8 * i + 4);
+            h.fid = pe_get_be32(v + 8 * i);
+            uint32_t pb = pe_get_be32(v + 8 * i + 4);
             memcpy(&h.pop, &pb, 4);
             int dup = 0;
             for (size_t q = 0; q < *nbest && !dup; q++) dup = best[q].fid == h.fid;
@@ -658,8 +658,8 @@ static pe_status name_key_hits(call *c, const ment *m, char tag, pfx_hit *best, 
     const unsigned char *v = d.mv_data;
     for (size_t i = 0; rc == 0 && i < d.mv_size / 8; i++) {
         pfx_hit h;
-        h.fid = link_get32(v + 8 * i);
-        uint32_t pb = link_get32(v + 8 * i + 4);
+        h.fid = pe_get_be32(v + 8 * i);
+        uint32_t pb = pe_get_be32(v + 8 * i + 4);
         memcpy(&h.pop, &pb, 4);
         size_t pos = nb < PE_LINK_EXTENSION_FORMS ? nb++ : PE_LINK_EXTENSION_FORMS;
         if (pos == PE_LINK_EXTENSION_FORMS) {
@@ -780,7 +780,7 @@ static pe_status add_fuzzy(call *c, ment *m)
     for (size_t i = 0; i < npl; i++) {
         const unsigned char *v = pl[i].v;
         for (size_t j = 0; j < pl[i].n; j++) {
-            uint64_t key = (uint64_t)link_get32(v + 4 * j) + 1;
+            uint64_t key = (uint64_t)pe_get_be32(v + 4 * j) + 1;
             uint32_t *cnt = i < seed ? link_map_put(&counts, key, 0) : link_map_get(&counts, key);
             if (i < seed && !cnt) { st = PE_ERR_NOMEM; goto out; }
             if (cnt) (*cnt)++;
@@ -960,7 +960,7 @@ static pe_status add_abbrev_first(call *c, ment *m)
         const char *f;
         size_t fl;
         char buf[512];
-        if (!index_form(c, link_get32(v + 4 * i), &f, &fl) || fl + 1 + rl >= sizeof buf) continue;
+        if (!index_form(c, pe_get_be32(v + 4 * i), &f, &fl) || fl + 1 + rl >= sizeof buf) continue;
         memcpy(buf, f, fl);
         buf[fl] = ' ';
         memcpy(buf + fl + 1, rest, rl);

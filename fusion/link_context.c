@@ -251,7 +251,7 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
     if (rc) { st = link_mdb_fail(err, rc, "open databases", dir); goto fail; }
     {
         MDB_val k = {7, "version"}, d;
-        if (mdb_get(txn, meta, &k, &d) || d.mv_size != 4 || link_get32(d.mv_data) != LINK_INDEX_VERSION) {
+        if (mdb_get(txn, meta, &k, &d) || d.mv_size != 4 || pe_get_be32(d.mv_data) != LINK_INDEX_VERSION) {
             st = pe_error_set(err, PE_ERR_CORRUPT, "link index %s: missing or other version (rebuild it)", dir);
             goto fail;
         }
@@ -269,8 +269,8 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
             unsigned char kb[4], vb[4];
             uint32_t bits;
             memcpy(&bits, &all[i].w, 4);
-            link_put32(kb, all[i].h);
-            link_put32(vb, bits);
+            pe_put_be32(kb, all[i].h);
+            pe_put_be32(vb, bits);
             MDB_val k = {4, kb}, d = {4, vb};
             rc = mdb_put(txn, idf_db, &k, &d, MDB_APPEND);
         }
@@ -301,11 +301,11 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
                 float x = (float)(t[k].w / norm);
                 uint32_t bits;
                 memcpy(&bits, &x, 4);
-                link_put32(vb + 8 * k, t[k].h);
-                link_put32(vb + 8 * k + 4, bits);
+                pe_put_be32(vb + 8 * k, t[k].h);
+                pe_put_be32(vb + 8 * k + 4, bits);
             }
             unsigned char kb[8];
-            link_put64(kb, ents[i]);
+            pe_put_be64(kb, ents[i]);
             MDB_val k = {8, kb}, d = {8 * n, vb};
             rc = mdb_put(txn, lex_db, &k, &d, MDB_APPEND);
             s.vectors++;
@@ -316,12 +316,12 @@ pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_stats *s
     s.seconds = pe_now() - t0;
     {
         unsigned char v[4 + 8 * 5];
-        link_put32(v, LINK_CTX_VERSION);
+        pe_put_be32(v, LINK_CTX_VERSION);
         uint64_t c[4] = {s.entities, s.vectors, s.words, s.terms};
-        for (int i = 0; i < 4; i++) link_put64(v + 4 + 8 * i, c[i]);
+        for (int i = 0; i < 4; i++) pe_put_be64(v + 4 + 8 * i, c[i]);
         uint64_t sb;
         memcpy(&sb, &s.seconds, 8);
-        link_put64(v + 36, sb);
+        pe_put_be64(v + 36, sb);
         MDB_val k = {3, "ctx"}, d = {sizeof v, v};
         rc = mdb_put(txn, meta, &k, &d, 0);
     }
@@ -364,12 +364,12 @@ pe_status link_context_sims(MDB_txn *txn, const link_index *ix, const char *text
     if (!idf || !slot_w || !slot_n) { st = PE_ERR_NOMEM; goto out; }
     for (size_t i = 0; i < nw; i++) {
         unsigned char kb[4];
-        link_put32(kb, w[i].h);
+        pe_put_be32(kb, w[i].h);
         MDB_val k = {4, kb}, d;
         int rc = mdb_get(txn, ix->dbi[LINK_DB_IDF], &k, &d);
         idf[i] = 0;
         if (rc == 0 && d.mv_size == 4) {
-            uint32_t bits = link_get32(d.mv_data);
+            uint32_t bits = pe_get_be32(d.mv_data);
             memcpy(&idf[i], &bits, 4);
         } else if (rc && rc != MDB_NOTFOUND) {
             *why = mdb_strerror(rc);
@@ -406,7 +406,7 @@ pe_status link_context_sims(MDB_txn *txn, const link_index *ix, const char *text
         norm = sqrt(norm);
         for (size_t k = 0; k < cm->nc; k++) {
             unsigned char kb[8];
-            link_put64(kb, cm->ids[k]);
+            pe_put_be64(kb, cm->ids[k]);
             MDB_val key = {8, kb}, d;
             int rc = mdb_get(txn, ix->dbi[LINK_DB_LEX], &key, &d);
             if (rc == MDB_NOTFOUND) continue;
@@ -414,10 +414,10 @@ pe_status link_context_sims(MDB_txn *txn, const link_index *ix, const char *text
             const unsigned char *v = d.mv_data;
             double dot = 0;
             for (size_t t = 0; t < d.mv_size / 8; t++) {
-                uint32_t *x = link_map_get(&tf, link_get32(v + 8 * t));
+                uint32_t *x = link_map_get(&tf, pe_get_be32(v + 8 * t));
                 if (!x) continue;
                 float ew;
-                uint32_t bits = link_get32(v + 8 * t + 4);
+                uint32_t bits = pe_get_be32(v + 8 * t + 4);
                 memcpy(&ew, &bits, 4);
                 dot += (double)slot_w[*x] * ew;
             }

@@ -333,8 +333,8 @@ static int write_names(MDB_txn *txn, MDB_dbi dbi, name_vec *v, const float *pop,
             if (k > i && v->e[k].fid == v->e[k - 1].fid) continue;
             uint32_t pb;
             memcpy(&pb, &pop[v->e[k].fid], 4);
-            link_put32(buf + 8 * n, v->e[k].fid);
-            link_put32(buf + 8 * n + 4, pb);
+            pe_put_be32(buf + 8 * n, v->e[k].fid);
+            pe_put_be32(buf + 8 * n + 4, pb);
             n++;
         }
         MDB_val k = {v->e[i].len, v->arena + v->e[i].off}, d = {8 * n, buf};
@@ -424,13 +424,13 @@ static int write_lists(MDB_txn *txn, MDB_dbi dbi, const pair_vec *p, const float
         for (; i < p->n && p->k[perm[i]] == key; i++) {
             uint32_t v = p->v[perm[i]];
             if (v == last || (acro && n >= LINK_MAX_ACRO_FORMS)) continue;
-            link_put32(buf + 4 * n++, v);
+            pe_put_be32(buf + 4 * n++, v);
             last = v;
         }
         unsigned char kb[8];
         MDB_val k, d = {4 * n, buf};
         if (acro) {
-            link_put64(kb, key);
+            pe_put_be64(kb, key);
             k.mv_data = kb;
             k.mv_size = strnlen((const char *)kb, 8);
         } else {
@@ -722,10 +722,10 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
             }
             uint32_t pb;
             memcpy(&pb, &ft.pop[i], 4);
-            link_put32(vb, pb);
+            pe_put_be32(vb, pb);
             memcpy(vb + 4, f, fl + 1);
             unsigned char kb[4];
-            link_put32(kb, (uint32_t)i);
+            pe_put_be32(kb, (uint32_t)i);
             MDB_val k = {4, kb}, d = {fl + 5, vb};
             rc = mdb_put(txn, dbi[LINK_DB_FORM], &k, &d, MDB_APPEND);
         }
@@ -747,16 +747,16 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
     {
         unsigned char v[8 * 7];
         MDB_val k = {7, "version"}, d = {4, v};
-        link_put32(v, LINK_INDEX_VERSION);
+        pe_put_be32(v, LINK_INDEX_VERSION);
         rc = mdb_put(txn, dbi[LINK_DB_META], &k, &d, 0);
-        link_put64(v, ks.terms); link_put64(v + 8, ks.entities); link_put64(v + 16, ks.triples);
+        pe_put_be64(v, ks.terms); pe_put_be64(v + 8, ks.entities); pe_put_be64(v + 16, ks.triples);
         k.mv_size = 2; k.mv_data = "kg"; d.mv_size = 24;
         if (!rc) rc = mdb_put(txn, dbi[LINK_DB_META], &k, &d, 0);
         uint64_t c[6] = {s.forms, s.trigrams, s.postings, s.acronyms, s.typed, s.entities};
-        for (int i = 0; i < 6; i++) link_put64(v + 8 * i, c[i]);
+        for (int i = 0; i < 6; i++) pe_put_be64(v + 8 * i, c[i]);
         uint64_t sb;
         memcpy(&sb, &s.seconds, 8);
-        link_put64(v + 48, sb);
+        pe_put_be64(v + 48, sb);
         k.mv_size = 5; k.mv_data = "stats"; d.mv_size = 56;
         if (!rc) rc = mdb_put(txn, dbi[LINK_DB_META], &k, &d, 0);
     }
@@ -813,31 +813,31 @@ pe_status link_index_open(const char *dir, link_index *ix, pe_error *err)
     } else {
         MDB_val k = {7, "version"}, d;
         rc = mdb_get(txn, ix->dbi[LINK_DB_META], &k, &d);
-        if (rc || d.mv_size != 4 || link_get32(d.mv_data) != LINK_INDEX_VERSION) {
+        if (rc || d.mv_size != 4 || pe_get_be32(d.mv_data) != LINK_INDEX_VERSION) {
             st = pe_error_set(err, PE_ERR_CORRUPT, "link index %s: missing or other version (rebuild it)", dir);
         } else {
             k.mv_size = 2; k.mv_data = "kg";
             if (mdb_get(txn, ix->dbi[LINK_DB_META], &k, &d) == 0 && d.mv_size == 24)
-                for (int i = 0; i < 3; i++) ix->kg_counts[i] = link_get64((unsigned char *)d.mv_data + 8 * i);
+                for (int i = 0; i < 3; i++) ix->kg_counts[i] = pe_get_be64((unsigned char *)d.mv_data + 8 * i);
             k.mv_size = 5; k.mv_data = "stats";
             if (mdb_get(txn, ix->dbi[LINK_DB_META], &k, &d) == 0 && d.mv_size == 56) {
                 const unsigned char *v = d.mv_data;
-                ix->stats.forms = link_get64(v); ix->stats.trigrams = link_get64(v + 8);
-                ix->stats.postings = link_get64(v + 16); ix->stats.acronyms = link_get64(v + 24);
-                ix->stats.typed = link_get64(v + 32); ix->stats.entities = link_get64(v + 40);
-                uint64_t sb64 = link_get64(v + 48);
+                ix->stats.forms = pe_get_be64(v); ix->stats.trigrams = pe_get_be64(v + 8);
+                ix->stats.postings = pe_get_be64(v + 16); ix->stats.acronyms = pe_get_be64(v + 24);
+                ix->stats.typed = pe_get_be64(v + 32); ix->stats.entities = pe_get_be64(v + 40);
+                uint64_t sb64 = pe_get_be64(v + 48);
                 memcpy(&ix->stats.seconds, &sb64, 8);
             }
             /* context vectors: optional (pe_link_index_embed) */
             k.mv_size = 3; k.mv_data = "ctx";
             if (mdb_get(txn, ix->dbi[LINK_DB_META], &k, &d) == 0 && d.mv_size == 44 &&
-                link_get32(d.mv_data) == LINK_CTX_VERSION &&
+                pe_get_be32(d.mv_data) == LINK_CTX_VERSION &&
                 mdb_dbi_open(txn, link_db_names[LINK_DB_IDF], 0, &ix->dbi[LINK_DB_IDF]) == 0 &&
                 mdb_dbi_open(txn, link_db_names[LINK_DB_LEX], 0, &ix->dbi[LINK_DB_LEX]) == 0) {
                 const unsigned char *v = (const unsigned char *)d.mv_data + 4;
-                ix->ctx.entities = link_get64(v); ix->ctx.vectors = link_get64(v + 8);
-                ix->ctx.words = link_get64(v + 16); ix->ctx.terms = link_get64(v + 24);
-                uint64_t sb64 = link_get64(v + 32);
+                ix->ctx.entities = pe_get_be64(v); ix->ctx.vectors = pe_get_be64(v + 8);
+                ix->ctx.words = pe_get_be64(v + 16); ix->ctx.terms = pe_get_be64(v + 24);
+                uint64_t sb64 = pe_get_be64(v + 32);
                 memcpy(&ix->ctx.seconds, &sb64, 8);
                 ix->has_ctx = 1;
             }

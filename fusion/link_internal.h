@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pe_bytes.h"
 #include "pe_link.h"
 
 #define LINK_INDEX_VERSION 3
@@ -37,24 +38,6 @@ enum { LINK_DB_META = 0, LINK_DB_FORM, LINK_DB_GRAM, LINK_DB_ACRO, LINK_DB_NAME,
        LINK_DB_IDF = LINK_NDB_NAMES, LINK_DB_LEX, LINK_NDB };
 extern const char *const link_db_names[LINK_NDB];
 #define LINK_NAME_KEY_MAX 480 /* name keys cut here (LMDB's key limit is 511) */
-
-static inline void link_put32(unsigned char *b, uint32_t v)
-{
-    b[0] = (unsigned char)(v >> 24); b[1] = (unsigned char)(v >> 16);
-    b[2] = (unsigned char)(v >> 8); b[3] = (unsigned char)v;
-}
-static inline uint32_t link_get32(const unsigned char *b)
-{
-    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
-}
-static inline void link_put64(unsigned char *b, uint64_t v)
-{
-    link_put32(b, (uint32_t)(v >> 32)); link_put32(b + 4, (uint32_t)v);
-}
-static inline uint64_t link_get64(const unsigned char *b)
-{
-    return ((uint64_t)link_get32(b) << 32) | link_get32(b + 4);
-}
 
 static inline uint64_t link_hash64(uint64_t x)
 {

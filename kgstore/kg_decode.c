@@ -16,7 +16,7 @@ static const unsigned char *nul_in(const unsigned char *b, size_t off, size_t n)
 int kg_dec_id_key(const void *k, size_t n, uint64_t *id)
 {
     if (!k || n != 8) return -1;
-    *id = kg_get64(k);
+    *id = pe_get_be64(k);
     return *id ? 0 : -1;
 }
 
@@ -36,8 +36,8 @@ int kg_dec_entity(const void *v, size_t n, kg_ent_rec *out)
     if (!b || n < KG_ENT_FIXED) return -1;
     if (b[0] > PE_KG_KIND_RESOURCE || (b[1] & ~1u) || b[2] || b[3]) return -1;
     out->kind = b[0];
-    out->sitelinks = kg_get32(b + 4);
-    out->source = kg_get32(b + 8);
+    out->sitelinks = pe_get_be32(b + 4);
+    out->source = pe_get_be32(b + 8);
     if (!(b[1] & 1)) return n == KG_ENT_FIXED ? 0 : -1;
     const unsigned char *z = nul_in(b, KG_ENT_FIXED, n);
     if (!z || z != b + n - 1) return -1;
@@ -54,11 +54,11 @@ int kg_dec_text_key(const void *k, size_t n, kg_txt_key *out)
     if (b[8] > PE_KG_DESCRIPTION) return -1;
     const unsigned char *z = nul_in(b, 9, n);
     if (!z || z != b + n - 9) return -1;
-    out->id = kg_get64(b);
+    out->id = pe_get_be64(b);
     out->kind = b[8];
     out->lang = (const char *)b + 9;
     out->lang_len = (size_t)(z - (b + 9));
-    out->h = kg_get64(b + n - 8);
+    out->h = pe_get_be64(b + n - 8);
     return out->id ? 0 : -1;
 }
 
@@ -86,9 +86,9 @@ int kg_dec_sitelink(const void *k, size_t kn, const void *v, size_t vn, kg_site_
     if (!kb || !vb || kn < 8 + 2 || vn < 4 + 1) return -1;
     const unsigned char *z = nul_in(kb, 8, kn);
     if (!z || z != kb + kn - 1 || vb[vn - 1] != 0) return -1;
-    out->id = kg_get64(kb);
+    out->id = pe_get_be64(kb);
     out->site = (const char *)kb + 8;
-    out->source = kg_get32(vb);
+    out->source = pe_get_be32(vb);
     out->title = (const char *)vb + 4;
     out->title_len = vn - 5;
     return 0;
@@ -122,7 +122,7 @@ int kg_dec_literal(const void *data, size_t size, pe_kg_value *v)
         break;
     case PE_KG_VAL_QUANTITY:
         if (end - p < 25) return -1;
-        v->amount = kg_getd(p); v->lower = kg_getd(p + 8); v->upper = kg_getd(p + 16);
+        v->amount = pe_get_bed(p); v->lower = pe_get_bed(p + 8); v->upper = pe_get_bed(p + 16);
         p += 24;
         GETS(s);
         v->unit = *s ? s : NULL;
@@ -137,7 +137,7 @@ int kg_dec_literal(const void *data, size_t size, pe_kg_value *v)
         break;
     case PE_KG_VAL_COORD:
         if (end - p < 25) return -1;
-        v->lat = kg_getd(p); v->lon = kg_getd(p + 8); v->coord_precision = kg_getd(p + 16);
+        v->lat = pe_get_bed(p); v->lon = pe_get_bed(p + 8); v->coord_precision = pe_get_bed(p + 16);
         p += 24;
         GETS(s);
         v->globe = *s ? s : NULL;
@@ -159,10 +159,10 @@ int kg_dec_spo(const void *v, size_t n, uint64_t *p, uint64_t *o, int *rank, uin
 {
     const unsigned char *b = v;
     if (!b || n != KG_SPO_VAL || b[16] > PE_KG_RANK_DEPRECATED) return -1;
-    *p = kg_get64(b);
-    *o = kg_get64(b + 8);
+    *p = pe_get_be64(b);
+    *o = pe_get_be64(b + 8);
     *rank = b[16];
-    *source = kg_get32(b + 17);
+    *source = pe_get_be32(b + 17);
     return *p && *o ? 0 : -1;
 }
 
@@ -170,8 +170,8 @@ int kg_dec_pair(const void *v, size_t n, uint64_t *a, uint64_t *b)
 {
     const unsigned char *d = v;
     if (!d || n != KG_PAIR_VAL) return -1;
-    *a = kg_get64(d);
-    *b = kg_get64(d + 8);
+    *a = pe_get_be64(d);
+    *b = pe_get_be64(d + 8);
     return *a && *b ? 0 : -1;
 }
 
@@ -179,7 +179,7 @@ int kg_dec_alias(const void *v, size_t n, uint64_t *id, int *flag)
 {
     const unsigned char *b = v;
     if (!b || n != KG_ALIAS_VAL || (b[8] != KG_ALIAS_FLAG_LABEL && b[8] != KG_ALIAS_FLAG_ALIAS)) return -1;
-    *id = kg_get64(b);
+    *id = pe_get_be64(b);
     *flag = b[8];
     return *id ? 0 : -1;
 }
@@ -188,8 +188,8 @@ int kg_dec_same(const void *v, size_t n, uint64_t *id, uint32_t *source)
 {
     const unsigned char *b = v;
     if (!b || n != KG_SAME_VAL) return -1;
-    *id = kg_get64(b);
-    *source = kg_get32(b + 8);
+    *id = pe_get_be64(b);
+    *source = pe_get_be32(b + 8);
     return *id ? 0 : -1;
 }
 
@@ -203,14 +203,14 @@ int kg_dec_source(const void *v, size_t n, uint32_t id, pe_kg_source *s)
     if (n < fixed) return -1;
     s->id = id;
     s->status = (pe_kg_source_status)b[1];
-    s->size = kg_get64(b + 4);
-    s->started = kg_getd(b + 12);
-    s->ended = kg_getd(b + 20);
+    s->size = pe_get_be64(b + 4);
+    s->started = pe_get_bed(b + 12);
+    s->ended = pe_get_bed(b + 20);
     uint64_t *cn[10] = {&s->counts.entities, &s->counts.labels, &s->counts.aliases, &s->counts.descriptions,
                         &s->counts.triples, &s->counts.sameas, &s->counts.skipped, &s->counts.dropped,
                         &s->counts.bytes, &s->counts.lines};
-    for (int i = 0; i < 10; i++) *cn[i] = kg_get64(b + 28 + 8 * i);
-    if (b[0] >= 2) s->counts.statements = kg_get64(b + 108);
+    for (int i = 0; i < 10; i++) *cn[i] = pe_get_be64(b + 28 + 8 * i);
+    if (b[0] >= 2) s->counts.statements = pe_get_be64(b + 108);
     const char *strs[KG_SRC_NSTR];
     size_t o = fixed;
     for (int i = 0; i < KG_SRC_NSTR; i++) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pe_bytes.h"
 #include "pe_kg.h"
 
 #define KG_LAYOUT_VERSION 2 /* 1: texts held one source (before 88a3e90) */
@@ -169,41 +170,7 @@ struct pe_kg_reader {
     void *cands; size_t cands_cap;        /* lookup scratch */
 };
 
-/* ---- byte order: every integer is big-endian in keys and values --------- */
-static inline void kg_put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) { p[i] = (unsigned char)v; v >>= 8; }
-}
-static inline uint64_t kg_get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
-    return v;
-}
-static inline void kg_put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-static inline uint32_t kg_get32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static inline void kg_putd(unsigned char *p, double d)
-{
-    uint64_t u;
-    if (d != d) u = 0x7ff8000000000000ULL; /* one NaN */
-    else memcpy(&u, &d, 8);
-    kg_put64(p, u);
-}
-static inline double kg_getd(const unsigned char *p)
-{
-    uint64_t u = kg_get64(p);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
+/* Byte order: every integer is big-endian in keys and values (pe_bytes.h). */
 #define KG_LIT_BIT (UINT64_C(1) << 63)
 
 /* 64-bit FNV-1a, then a final mix. */

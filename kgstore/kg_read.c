@@ -113,7 +113,7 @@ pe_status pe_kg_resolve(pe_kg_reader *r, const char *term, size_t len, pe_kg_id 
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
     if (rc) return r_mdb(r, rc, "resolve");
     if (d.mv_size != 8) return kg_rfail(r, PE_ERR_CORRUPT, "term2id record of '%.100s' is malformed", term);
-    *id = kg_get64(d.mv_data);
+    *id = pe_get_be64(d.mv_data);
     return PE_OK;
 }
 
@@ -122,16 +122,16 @@ static uint64_t r_canon(pe_kg_reader *r, uint64_t id)
 {
     if (id & KG_LIT_BIT) return id;
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     MDB_val k = {8, kb}, d;
-    if (mdb_get(r->txn, r->kg->dbi[KG_REDIR], &k, &d) == 0 && d.mv_size == 8) return kg_get64(d.mv_data);
+    if (mdb_get(r->txn, r->kg->dbi[KG_REDIR], &k, &d) == 0 && d.mv_size == 8) return pe_get_be64(d.mv_data);
     return id;
 }
 
 static int r_literal(pe_kg_reader *r, uint64_t id, MDB_val *d)
 {
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     MDB_val k = {8, kb};
     return mdb_get(r->txn, r->kg->dbi[KG_I2L], &k, d);
 }
@@ -151,7 +151,7 @@ pe_status pe_kg_value_get(pe_kg_reader *r, pe_kg_id id, pe_kg_value *out)
     if (!(id & KG_LIT_BIT)) {
         id = r_canon(r, id);
         unsigned char kb[8];
-        kg_put64(kb, id);
+        pe_put_be64(kb, id);
         MDB_val k = {8, kb}, d;
         int rc = mdb_get(r->txn, r->kg->dbi[KG_I2T], &k, &d);
         if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
@@ -193,7 +193,7 @@ pe_status pe_kg_term(pe_kg_reader *r, pe_kg_id id, const char **term, size_t *le
         return PE_OK;
     }
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     MDB_val k = {8, kb}, d;
     int rc = mdb_get(r->txn, r->kg->dbi[KG_I2T], &k, &d);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
@@ -211,7 +211,7 @@ static uint32_t r_in_degree(pe_kg_reader *r, uint64_t id)
     MDB_cursor *c = rcur(r, KG_OSP);
     if (!c) return 0;
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     MDB_val k = {8, kb}, d;
     size_t n = 0;
     if (mdb_cursor_get(c, &k, &d, MDB_SET) != 0 || mdb_cursor_count(c, &n) != 0) return 0;
@@ -226,7 +226,7 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
     id = r_canon(r, id);
     pe_kg *kg = r->kg;
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     MDB_val k = {8, kb}, term, rec;
     int rc = mdb_get(r->txn, kg->dbi[KG_I2T], &k, &term);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
@@ -315,12 +315,12 @@ pe_status pe_kg_entity_get(pe_kg_reader *r, pe_kg_id id, pe_kg_entity **out)
         e->texts[i].kind = (pe_kg_text_kind)txk.kind;
         COPY(e->texts[i].lang, txk.lang, txk.lang_len);
         COPY(e->texts[i].text, txv.text, txv.text_len);
-        e->texts[i].source = kg_get32(txv.sources);
+        e->texts[i].source = pe_get_be32(txv.sources);
         size_t ns = txv.n_sources;
         if (n_tsrc < ns) goto grew;
         e->texts[i].sources = tsrc;
         e->texts[i].n_sources = ns;
-        for (size_t j = 0; j < ns; j++) tsrc[j] = kg_get32(txv.sources + 4 * j);
+        for (size_t j = 0; j < ns; j++) tsrc[j] = pe_get_be32(txv.sources + 4 * j);
         tsrc += ns;
         n_tsrc -= ns;
     }
@@ -371,7 +371,7 @@ static int r_label_in(pe_kg_reader *r, uint64_t id, const char *lang, uint32_t p
     unsigned char kb[8 + 1 + 65];
     size_t ll = strlen(lang);
     if (ll > 64) return MDB_NOTFOUND;
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     kb[8] = PE_KG_LABEL;
     memcpy(kb + 9, lang, ll + 1);
     size_t kl = ll ? 9 + ll + 1 : 9;
@@ -386,11 +386,11 @@ static int r_label_in(pe_kg_reader *r, uint64_t id, const char *lang, uint32_t p
             return KG_RC_CORRUPT;
         if (tk.kind != PE_KG_LABEL) break;
         for (size_t i = 0; pref && i < tv.n_sources; i++)
-            if (kg_get32(tv.sources + 4 * i) == pref) {
+            if (pe_get_be32(tv.sources + 4 * i) == pref) {
                 *label = tv.text;
                 return 0;
             }
-        uint32_t first = kg_get32(tv.sources);
+        uint32_t first = pe_get_be32(tv.sources);
         if (!*label || first < best_src) {
             *label = tv.text;
             best_src = first;
@@ -408,7 +408,7 @@ pe_status pe_kg_label(pe_kg_reader *r, pe_kg_id id, const char *lang, const char
     id = r_canon(r, id);
     uint32_t pref = 0;
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     MDB_val ek = {8, kb}, ed;
     if (mdb_get(r->txn, r->kg->dbi[KG_ENT], &ek, &ed) == 0) {
         kg_ent_rec er;
@@ -466,9 +466,9 @@ static void r_triple_meta(pe_kg_reader *r, pe_kg_triple *t)
     MDB_cursor *c = rcur(r, KG_SPO);
     if (!c) return;
     unsigned char sk[8], probe[KG_SPO_VAL];
-    kg_put64(sk, t->s);
-    kg_put64(probe, t->p);
-    kg_put64(probe + 8, t->o);
+    pe_put_be64(sk, t->s);
+    pe_put_be64(probe, t->p);
+    pe_put_be64(probe + 8, t->o);
     memset(probe + 16, 0, KG_SPO_VAL - 16);
     MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
     uint64_t p, o;
@@ -497,23 +497,23 @@ pe_status pe_kg_iter_next(pe_kg_iter *it, pe_kg_triple *t)
                 rc = mdb_cursor_get(it->c, &k, &d, MDB_FIRST);
                 break;
             case IT_SPO: /* key s; values from (p, o) */
-                kg_put64(kb, it->s);
-                kg_put64(probe, it->p);
-                kg_put64(probe + 8, it->o);
+                pe_put_be64(kb, it->s);
+                pe_put_be64(probe, it->p);
+                pe_put_be64(probe + 8, it->o);
                 k.mv_size = 8; k.mv_data = kb;
                 d.mv_size = KG_SPO_VAL; d.mv_data = probe;
                 rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH_RANGE);
                 break;
             case IT_POS: /* key p; values from (o, 0) */
-                kg_put64(kb, it->p);
-                kg_put64(probe, it->o);
+                pe_put_be64(kb, it->p);
+                pe_put_be64(probe, it->o);
                 k.mv_size = 8; k.mv_data = kb;
                 d.mv_size = 16; d.mv_data = probe;
                 rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH_RANGE);
                 break;
             default: /* IT_OSP: key o; values from (s, 0) */
-                kg_put64(kb, it->o);
-                kg_put64(probe, it->s);
+                pe_put_be64(kb, it->o);
+                pe_put_be64(probe, it->s);
                 k.mv_size = 8; k.mv_data = kb;
                 d.mv_size = 16; d.mv_data = probe;
                 rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH_RANGE);
@@ -537,7 +537,7 @@ pe_status pe_kg_iter_next(pe_kg_iter *it, pe_kg_triple *t)
             it->done = 1;
             return kg_fail(it->r->kg, PE_ERR_CORRUPT, "%s index entry of id %llu is malformed",
                            it->mode == IT_POS ? "pos" : it->mode == IT_OSP ? "osp" : "spo",
-                           (unsigned long long)(k.mv_size == 8 ? kg_get64(k.mv_data) : 0));
+                           (unsigned long long)(k.mv_size == 8 ? pe_get_be64(k.mv_data) : 0));
         }
         switch (it->mode) {
         case IT_ALL:
@@ -580,9 +580,9 @@ pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id
     MDB_cursor *c = rcur(r, KG_SPO), *tc = rcur(r, KG_TSRC);
     if (!c || !tc) return kg_rfail(r, PE_ERR_STORE, "cannot open cursors");
     unsigned char sk[8], probe[KG_SPO_VAL];
-    kg_put64(sk, s);
-    kg_put64(probe, p);
-    kg_put64(probe + 8, o);
+    pe_put_be64(sk, s);
+    pe_put_be64(probe, p);
+    pe_put_be64(probe + 8, o);
     memset(probe + 16, 0, KG_SPO_VAL - 16);
     MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
     int rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
@@ -593,11 +593,11 @@ pe_status pe_kg_triple_sources(pe_kg_reader *r, pe_kg_id s, pe_kg_id p, pe_kg_id
     if (cap) out[0] = t.source;
     m = 1;
     unsigned char tk[24];
-    kg_put64(tk, s); kg_put64(tk + 8, p); kg_put64(tk + 16, o);
+    pe_put_be64(tk, s); pe_put_be64(tk + 8, p); pe_put_be64(tk + 16, o);
     MDB_val k2 = {24, tk}, v;
     for (rc = mdb_cursor_get(tc, &k2, &v, MDB_SET_KEY); rc == 0; rc = mdb_cursor_get(tc, &k2, &v, MDB_NEXT_DUP)) {
         if (v.mv_size != 4) return r_corrupt(r, "triple_src record", s);
-        if (m < cap) out[m] = kg_get32(v.mv_data);
+        if (m < cap) out[m] = pe_get_be32(v.mv_data);
         m++;
     }
     if (rc != MDB_NOTFOUND) return r_mdb(r, rc, "triple sources");
@@ -664,9 +664,9 @@ static int add_objects(pe_kg_reader *r, uint64_t x, uint64_t p, idset *set, uint
     MDB_cursor *c = rcur(r, KG_SPO);
     if (!c) return -1;
     unsigned char kb[8], probe[KG_SPO_VAL];
-    kg_put64(kb, x);
+    pe_put_be64(kb, x);
     memset(probe, 0, sizeof probe);
-    kg_put64(probe, p);
+    pe_put_be64(probe, p);
     MDB_val k = {8, kb}, d = {KG_SPO_VAL, probe};
     int rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
     while (rc == 0) {
@@ -803,7 +803,7 @@ pe_status pe_kg_lookup(pe_kg_reader *r, const char *text, size_t len, const pe_k
             if (st != PE_OK) return st;
         }
         unsigned char kb[8];
-        kg_put64(kb, cd.id);
+        pe_put_be64(kb, cd.id);
         MDB_val ek = {8, kb}, ed;
         uint32_t sitelinks = 0;
         if (mdb_cursor_get(ec, &ek, &ed, MDB_SET_KEY) == 0) {

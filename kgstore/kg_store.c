@@ -132,8 +132,8 @@ size_t kg_term_key(const unsigned char *term, size_t len, unsigned char *out)
      * occurs in UTF-8, so hashed keys cannot equal a raw term. */
     memcpy(out, term, KG_LONG_KEY_PREFIX);
     out[KG_LONG_KEY_PREFIX] = 0xFF;
-    kg_put64(out + KG_LONG_KEY_PREFIX + 1, kg_hash(term, len, 0x9e3779b97f4a7c15ULL));
-    kg_put64(out + KG_LONG_KEY_PREFIX + 9, kg_hash(term, len, 0x632be59bd9b4e019ULL));
+    pe_put_be64(out + KG_LONG_KEY_PREFIX + 1, kg_hash(term, len, 0x9e3779b97f4a7c15ULL));
+    pe_put_be64(out + KG_LONG_KEY_PREFIX + 9, kg_hash(term, len, 0x632be59bd9b4e019ULL));
     return KG_LONG_KEY_PREFIX + 17;
 }
 
@@ -443,14 +443,14 @@ static int kg_meta_get64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *
 {
     MDB_val k = {strlen(name), (void *)name}, d;
     int rc = mdb_get(txn, dbi, &k, &d);
-    if (rc == 0 && d.mv_size == 8) *v = kg_get64(d.mv_data);
+    if (rc == 0 && d.mv_size == 8) *v = pe_get_be64(d.mv_data);
     return rc;
 }
 
 static int kg_meta_put64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
 {
     unsigned char b[8];
-    kg_put64(b, v);
+    pe_put_be64(b, v);
     MDB_val k = {strlen(name), (void *)name}, d = {8, b};
     return mdb_put(txn, dbi, &k, &d, 0);
 }
@@ -498,7 +498,7 @@ static pe_status kg_check_layout(pe_kg *kg, int create_ok)
         pe_status st = kg_open_dbs(kg, txn, 1);
         if (st != PE_OK) { mdb_txn_abort(txn); return st; }
         unsigned char v[4];
-        kg_put32(v, KG_LAYOUT_VERSION);
+        pe_put_be32(v, KG_LAYOUT_VERSION);
         MDB_val k = {14, "layout_version"}, d = {4, v};
         rc = mdb_put(txn, kg->dbi[KG_META], &k, &d, 0);
         if (!rc) rc = kg_meta_put64(txn, kg->dbi[KG_META], "next_term", 1);
@@ -516,7 +516,7 @@ static pe_status kg_check_layout(pe_kg *kg, int create_ok)
         mdb_txn_abort(txn);
         return kg_fail(kg, PE_ERR_CORRUPT, "%s: not a persona graph store (no layout version in 'meta')", kg->dir);
     }
-    uint32_t ver = kg_get32(d.mv_data);
+    uint32_t ver = pe_get_be32(d.mv_data);
     if (ver != KG_LAYOUT_VERSION) {
         mdb_txn_abort(txn);
         return kg_fail(kg, PE_ERR_CORRUPT, "%s: graph store layout version %u, this build reads version %d "
@@ -662,7 +662,7 @@ static void kg_cache_preload(pe_kg *kg, MDB_txn *txn)
                 kl++;
             }
             /* dictionary keys are unique: no probe for an existing entry */
-            if (kg_cache_insert(&kg->cache, kp, kl, kg_cache_hash(kp, kl), kg_get64(d.mv_data))) {
+            if (kg_cache_insert(&kg->cache, kp, kl, kg_cache_hash(kp, kl), pe_get_be64(d.mv_data))) {
                 ok = 0; /* cleared: did not fit */
                 break;
             }
@@ -686,7 +686,7 @@ static void kg_redirect_preload(pe_kg *kg, MDB_txn *txn)
     int rc, ok = 1;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && ok; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
         if (k.mv_size != 8 || d.mv_size != 8 ||
-            kg_idmap_put(&kg->redirects, kg_get64(k.mv_data), kg_get64(d.mv_data)))
+            kg_idmap_put(&kg->redirects, pe_get_be64(k.mv_data), pe_get_be64(d.mv_data)))
             ok = 0;
     mdb_cursor_close(c);
     kg->redir_complete = ok && rc == MDB_NOTFOUND;
@@ -755,7 +755,7 @@ pe_status pe_kg_writer_begin(pe_kg *kg, pe_kg_writer **out)
     for (size_t i = 0; i < sizeof id_keyed / sizeof *id_keyed; i++) {
         MDB_val k, d;
         int db = id_keyed[i];
-        if (mdb_cursor_get(w->cur[db], &k, &d, MDB_LAST) == 0 && k.mv_size >= 8) w->max_key[db] = kg_get64(k.mv_data);
+        if (mdb_cursor_get(w->cur[db], &k, &d, MDB_LAST) == 0 && k.mv_size >= 8) w->max_key[db] = pe_get_be64(k.mv_data);
     }
     *out = w;
     return PE_OK;
@@ -905,13 +905,13 @@ static size_t kg_src_encode(const pe_kg_source *s, unsigned char *buf, size_t ca
     buf[1] = (unsigned char)s->status;
     for (int i = 0; i < KG_SRC_NSTR; i++)
         if (strs[i]) buf[2] |= (unsigned char)(1u << i);
-    kg_put64(buf + 4, s->size);
-    kg_putd(buf + 12, s->started);
-    kg_putd(buf + 20, s->ended);
+    pe_put_be64(buf + 4, s->size);
+    pe_put_bed(buf + 12, s->started);
+    pe_put_bed(buf + 20, s->ended);
     const uint64_t cn[11] = {s->counts.entities, s->counts.labels, s->counts.aliases, s->counts.descriptions,
                              s->counts.triples, s->counts.sameas, s->counts.skipped, s->counts.dropped,
                              s->counts.bytes, s->counts.lines, s->counts.statements};
-    for (int i = 0; i < 11; i++) kg_put64(buf + 28 + 8 * i, cn[i]);
+    for (int i = 0; i < 11; i++) pe_put_be64(buf + 28 + 8 * i, cn[i]);
     size_t o = KG_SRC_FIXED;
     for (int i = 0; i < KG_SRC_NSTR; i++) {
         size_t l = strs[i] ? strlen(strs[i]) : 0;
@@ -939,7 +939,7 @@ static pe_status kg_src_put(pe_kg_writer *w, const pe_kg_source *s)
         kg_src_encode(s, buf, n);
     }
     unsigned char kb[4];
-    kg_put32(kb, s->id);
+    pe_put_be32(kb, s->id);
     MDB_val k = {4, kb}, d = {n, buf};
     int rc = mdb_put(w->txn, w->kg->dbi[KG_SRC], &k, &d, 0);
     if (buf != stackbuf) free(buf);
@@ -953,7 +953,7 @@ static pe_status kg_src_put(pe_kg_writer *w, const pe_kg_source *s)
 static pe_status kg_src_load(pe_kg_writer *w, uint32_t id, pe_kg_source *s)
 {
     unsigned char kb[4];
-    kg_put32(kb, id);
+    pe_put_be32(kb, id);
     MDB_val k = {4, kb}, d;
     int rc = mdb_get(w->txn, w->kg->dbi[KG_SRC], &k, &d);
     if (rc == MDB_NOTFOUND) return kg_wfail(w, PE_ERR_INVALID, "no import source %u", id);
@@ -981,7 +981,7 @@ pe_status pe_kg_source_begin(pe_kg_writer *w, const pe_kg_source *info, uint32_t
     for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         pe_kg_source s;
         if (k.mv_size != 4) return kg_wfail(w, PE_ERR_CORRUPT, "a source record key is malformed");
-        uint32_t id = kg_get32(k.mv_data);
+        uint32_t id = pe_get_be32(k.mv_data);
         last = id;
         if (kg_src_decode(&d, id, &s)) continue;
         if (!info->sha256 || !s.sha256 || strcmp(info->sha256, s.sha256) != 0) continue;
@@ -1150,7 +1150,7 @@ pe_status pe_kg_source_get(pe_kg_reader *r, uint32_t id, pe_kg_source *out)
 {
     if (!r || !out) return PE_ERR_INVALID;
     unsigned char kb[4];
-    kg_put32(kb, id);
+    pe_put_be32(kb, id);
     MDB_val k = {4, kb}, d;
     int rc = mdb_get(r->txn, r->kg->dbi[KG_SRC], &k, &d);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;

@@ -86,13 +86,13 @@ static uint64_t *load_ids(kv_ctx *v, int db, uint64_t *max_out)
     *max_out = 0;
     if (mdb_cursor_open(v->txn, v->kg->dbi[db], &c)) return NULL;
     uint64_t max = 0;
-    if (mdb_cursor_get(c, &k, &d, MDB_LAST) == 0 && k.mv_size == 8) max = kg_get64(k.mv_data) & ~KG_LIT_BIT;
+    if (mdb_cursor_get(c, &k, &d, MDB_LAST) == 0 && k.mv_size == 8) max = pe_get_be64(k.mv_data) & ~KG_LIT_BIT;
     uint64_t *b = NULL;
     if (max < KV_BITSET_MAX && (b = calloc((size_t)(max >> 6) + 1, 8))) {
         int rc;
         for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
             if (k.mv_size != 8) continue; /* reported by the walk */
-            uint64_t i = kg_get64(k.mv_data) & ~KG_LIT_BIT;
+            uint64_t i = pe_get_be64(k.mv_data) & ~KG_LIT_BIT;
             if (i <= max) b[i >> 6] |= UINT64_C(1) << (i & 63);
         }
         *max_out = max;
@@ -116,7 +116,7 @@ static int has_id(kv_ctx *v, uint64_t id)
     const uint64_t *b = lit ? v->lits : v->terms;
     if (b) return bit_get(b, lit ? v->lits_max : v->terms_max, id & ~KG_LIT_BIT);
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     return has_key(v, lit ? KG_I2L : KG_I2T, kb, 8);
 }
 
@@ -138,8 +138,8 @@ static int term_key(kv_ctx *v, int db, const MDB_val *k, uint64_t *id)
 
 static void spo_probe(uint64_t p, uint64_t o, unsigned char probe[KG_SPO_VAL])
 {
-    kg_put64(probe, p);
-    kg_put64(probe + 8, o);
+    pe_put_be64(probe, p);
+    pe_put_be64(probe + 8, o);
     memset(probe + 16, 0, KG_SPO_VAL - 16);
 }
 
@@ -148,7 +148,7 @@ static int has_triple(kv_ctx *v, uint64_t s, uint64_t p, uint64_t o)
 {
     if (!v->probe[KG_SPO] && mdb_cursor_open(v->txn, v->kg->dbi[KG_SPO], &v->probe[KG_SPO])) return 0;
     unsigned char sk[8], probe[KG_SPO_VAL];
-    kg_put64(sk, s);
+    pe_put_be64(sk, s);
     spo_probe(p, o, probe);
     MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
     return mdb_cursor_get(v->probe[KG_SPO], &k, &d, MDB_GET_BOTH_RANGE) == 0 && d.mv_size == KG_SPO_VAL &&
@@ -159,9 +159,9 @@ static int has_pair(kv_ctx *v, int db, uint64_t key, uint64_t a, uint64_t b)
 {
     if (!v->probe[db] && mdb_cursor_open(v->txn, v->kg->dbi[db], &v->probe[db])) return 0;
     unsigned char kb[8], vb[16];
-    kg_put64(kb, key);
-    kg_put64(vb, a);
-    kg_put64(vb + 8, b);
+    pe_put_be64(kb, key);
+    pe_put_be64(vb, a);
+    pe_put_be64(vb + 8, b);
     MDB_val k = {8, kb}, d = {16, vb};
     return mdb_cursor_get(v->probe[db], &k, &d, MDB_GET_BOTH) == 0;
 }
@@ -172,7 +172,7 @@ static void c_meta(kv_ctx *v, const MDB_val *k, const MDB_val *d)
 {
     static const char *const u64s[] = {"next_term", "next_lit", "gen"};
     if (k->mv_size == 14 && !memcmp(k->mv_data, "layout_version", 14)) {
-        if (d->mv_size != 4 || kg_get32(d->mv_data) != KG_LAYOUT_VERSION) problem(v, KG_META, "bad layout_version");
+        if (d->mv_size != 4 || pe_get_be32(d->mv_data) != KG_LAYOUT_VERSION) problem(v, KG_META, "bad layout_version");
         return;
     }
     for (size_t i = 0; i < sizeof u64s / sizeof *u64s; i++)
@@ -246,7 +246,7 @@ static void c_ent(kv_ctx *v, const MDB_val *k, const MDB_val *d)
         return;
     }
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     if (has_key(v, KG_REDIR, kb, 8))
         problem(v, KG_ENT, "id %llu: a record for an id merged into another", (unsigned long long)id);
 }
@@ -340,7 +340,7 @@ static void c_tsrc(kv_ctx *v, const MDB_val *k, const MDB_val *d)
         return;
     }
     const unsigned char *kb = k->mv_data;
-    uint64_t s = kg_get64(kb), p = kg_get64(kb + 8), o = kg_get64(kb + 16);
+    uint64_t s = pe_get_be64(kb), p = pe_get_be64(kb + 8), o = pe_get_be64(kb + 16);
     if (!has_triple(v, s, p, o))
         problem(v, KG_TSRC, "sources of (%llu, %llu, %llu), a triple not in spo", (unsigned long long)s,
                 (unsigned long long)p, (unsigned long long)o);
@@ -374,7 +374,7 @@ static void c_src(kv_ctx *v, const MDB_val *k, const MDB_val *d)
         problem(v, KG_SRC, "key of %zu bytes, want 4", k->mv_size);
         return;
     }
-    uint32_t id = kg_get32(k->mv_data);
+    uint32_t id = pe_get_be32(k->mv_data);
     if (kg_dec_source(d->mv_data, d->mv_size, id, &s)) problem(v, KG_SRC, "source %u: malformed record", id);
 }
 
@@ -418,7 +418,7 @@ pe_status pe_kg_verify(pe_kg *kg, pe_kg_verify_fn report, void *user, pe_kg_veri
     const char *nn[2] = {"next_term", "next_lit"};
     for (int i = 0; i < 2; i++) {
         MDB_val k = {strlen(nn[i]), (void *)nn[i]}, d;
-        if (mdb_get(v.txn, kg->dbi[KG_META], &k, &d) == 0 && d.mv_size == 8) next[i] = kg_get64(d.mv_data);
+        if (mdb_get(v.txn, kg->dbi[KG_META], &k, &d) == 0 && d.mv_size == 8) next[i] = pe_get_be64(d.mv_data);
         else problem(&v, KG_META, "%s is missing", nn[i]);
     }
     if (next[0] && v.terms && v.terms_max >= next[0])

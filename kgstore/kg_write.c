@@ -70,9 +70,9 @@ static uint64_t w_canon_db(pe_kg_writer *w, uint64_t id)
     id = w_canon(w, id);
     if (w->kg->redir_complete) return id; /* the map holds every merge */
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     MDB_val k = {8, kb}, d;
-    if (mdb_get(w->txn, w->kg->dbi[KG_REDIR], &k, &d) == 0 && d.mv_size == 8) return kg_get64(d.mv_data);
+    if (mdb_get(w->txn, w->kg->dbi[KG_REDIR], &k, &d) == 0 && d.mv_size == 8) return pe_get_be64(d.mv_data);
     return id;
 }
 
@@ -199,8 +199,8 @@ static size_t ent_encode(unsigned char *b, int kind, const char *dt, uint32_t si
 {
     memset(b, 0, KG_ENT_FIXED);
     b[0] = (unsigned char)kind;
-    kg_put32(b + 4, sitelinks);
-    kg_put32(b + 8, source);
+    pe_put_be32(b + 4, sitelinks);
+    pe_put_be32(b + 8, source);
     if (!dt) return KG_ENT_FIXED;
     b[1] = 1;
     size_t l = strlen(dt);
@@ -229,7 +229,7 @@ pe_status kg_writer_flush_entities(pe_kg_writer *w)
     for (size_t i = 0; i < n && st == PE_OK; i++) {
         kg_ent_upd *u = &w->ents_tmp[i];
         const char *dt = u->dt_off ? (const char *)w->arena + u->dt_off - 1 : NULL;
-        kg_put64(kb, u->id);
+        pe_put_be64(kb, u->id);
         MDB_val k = {8, kb}, d;
         int kind = u->kind < 0 ? PE_KG_KIND_UNKNOWN : u->kind, rc;
         if (u->id > w->max_key[KG_ENT]) {
@@ -404,9 +404,9 @@ static pe_status flush_trip(pe_kg_writer *w, kg_tpend *t, int db, const char *wh
     for (size_t i = 0; i < t->n; i++) {
         const kg_trip3 *r = &t->r[i];
         if (i && r->k == r[-1].k && r->a == r[-1].a && r->b == r[-1].b) continue;
-        kg_put64(kb, r->k);
-        kg_put64(vb, r->a);
-        kg_put64(vb + 8, r->b);
+        pe_put_be64(kb, r->k);
+        pe_put_be64(vb, r->a);
+        pe_put_be64(vb + 8, r->b);
         MDB_val k = {8, kb}, d = {16, vb};
         int rc = mdb_cursor_put(w->cur[db], &k, &d, MDB_NODUPDATA);
         if (rc && rc != MDB_KEYEXIST) {
@@ -532,7 +532,7 @@ pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *
     if (!cache->complete) {
         int rc = mdb_get(w->txn, w->kg->dbi[KG_T2I], &k, &d);
         if (rc == 0 && d.mv_size == 8) {
-            v = kg_get64(d.mv_data);
+            v = pe_get_be64(d.mv_data);
             *id = v;
             return w_cache_put(w, kb, kl, h, v);
         }
@@ -543,7 +543,7 @@ pe_status pe_kg_intern(pe_kg_writer *w, const char *term, size_t len, pe_kg_id *
     w->buf[len] = 0;
     v = w->next_term;
     unsigned char ib[8];
-    kg_put64(ib, v);
+    pe_put_be64(ib, v);
     MDB_val ik = {8, ib}, tv = {len + 1, w->buf};
     int rc = mdb_cursor_put(w->cur[KG_I2T], &ik, &tv, MDB_APPEND);
     if (rc) return w_mdb(w, rc, "store term");
@@ -586,7 +586,7 @@ static pe_status w_lit_encode(pe_kg_writer *w, const pe_kg_value *v, size_t *n)
         PUTT();
         break;
     case PE_KG_VAL_QUANTITY:
-        kg_putd(p, v->amount); kg_putd(p + 8, v->lower); kg_putd(p + 16, v->upper);
+        pe_put_bed(p, v->amount); pe_put_bed(p + 8, v->lower); pe_put_bed(p + 16, v->upper);
         p += 24;
         PUTS(nz(v->unit));
         break;
@@ -598,7 +598,7 @@ static pe_status w_lit_encode(pe_kg_writer *w, const pe_kg_value *v, size_t *n)
         PUTT();
         break;
     case PE_KG_VAL_COORD:
-        kg_putd(p, v->lat); kg_putd(p + 8, v->lon); kg_putd(p + 16, v->coord_precision);
+        pe_put_bed(p, v->lat); pe_put_bed(p + 8, v->lon); pe_put_bed(p + 16, v->coord_precision);
         p += 24;
         PUTS(nz(v->globe));
         break;
@@ -635,7 +635,7 @@ static pe_status w_intern_literal(pe_kg_writer *w, const pe_kg_value *v, uint64_
     if (!cache->complete) {
         int rc = mdb_get(w->txn, w->kg->dbi[KG_L2I], &k, &d);
         if (rc == 0 && d.mv_size == 8) {
-            x = kg_get64(d.mv_data);
+            x = pe_get_be64(d.mv_data);
             *id = x;
             return w_cache_put(w, ck, kl + 1, h, x);
         }
@@ -643,7 +643,7 @@ static pe_status w_intern_literal(pe_kg_writer *w, const pe_kg_value *v, uint64_
     }
     x = KG_LIT_BIT | w->next_lit;
     unsigned char ib[8];
-    kg_put64(ib, x);
+    pe_put_be64(ib, x);
     MDB_val ik = {8, ib}, ev = {n, (void *)enc};
     int rc = mdb_cursor_put(w->cur[KG_I2L], &ik, &ev, MDB_APPEND);
     if (rc) return w_mdb(w, rc, "store literal");
@@ -665,19 +665,19 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
     size_t ll = strlen(lang);
     if (ll > 64) return kg_wfail(w, PE_ERR_INVALID, "language code longer than 64 bytes: %.64s...", lang);
     unsigned char kb[8 + 1 + 65 + 8];
-    kg_put64(kb, e);
+    pe_put_be64(kb, e);
     kb[8] = (unsigned char)kind;
     memcpy(kb + 9, lang, ll + 1);
     size_t kl = 9 + ll + 1 + 8;
     if (w_buf(w, len + 7)) return w_nomem(w);
     w->buf[0] = 0;
     w->buf[1] = 1;
-    kg_put32(w->buf + 2, source);
+    pe_put_be32(w->buf + 2, source);
     memcpy(w->buf + 6, text, len);
     w->buf[6 + len] = 0;
     uint64_t h = kg_hash(text, len, 3);
     for (int probe = 0; probe < 16; probe++) {
-        kg_put64(kb + 10 + ll, h + (uint64_t)probe);
+        pe_put_be64(kb + 10 + ll, h + (uint64_t)probe);
         MDB_val k = {kl, kb}, d = {len + 7, w->buf};
         unsigned flags = MDB_NOOVERWRITE | (e > w->max_key[KG_TXT] ? MDB_APPEND : 0);
         int rc = mdb_cursor_put(w->cur[KG_TXT], &k, &d, flags);
@@ -696,13 +696,13 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
         size_t ns = tv.n_sources;
         const unsigned char *old = d.mv_data;
         for (size_t i = 0; i < ns; i++)
-            if (kg_get32(old + 2 + 4 * i) == source) return PE_OK;
+            if (pe_get_be32(old + 2 + 4 * i) == source) return PE_OK;
         if (ns >= KG_TXT_MAX_SOURCES || source == 0) return PE_OK;
         if (w_buf(w, hdr + 4 + len + 1)) return w_nomem(w);
         memcpy(w->buf, old, hdr);
         w->buf[0] = (unsigned char)((ns + 1) >> 8);
         w->buf[1] = (unsigned char)(ns + 1);
-        kg_put32(w->buf + hdr, source);
+        pe_put_be32(w->buf + hdr, source);
         memcpy(w->buf + hdr + 4, text, len);
         w->buf[hdr + 4 + len] = 0;
         MDB_val nd = {hdr + 4 + len + 1, w->buf};
@@ -720,7 +720,7 @@ static pe_status w_text_add(pe_kg_writer *w, uint64_t e, int kind, const char *l
                                                                 (unsigned long long)e);
     if (fl == 0) return PE_OK;
     unsigned char v[KG_ALIAS_VAL];
-    kg_put64(v, e);
+    pe_put_be64(v, e);
     v[8] = kind == PE_KG_LABEL ? KG_ALIAS_FLAG_LABEL : KG_ALIAS_FLAG_ALIAS;
     return w_vpend_add(w, KG_PEND_ALIAS, form, fl, v, KG_ALIAS_VAL);
 }
@@ -761,10 +761,10 @@ static pe_status w_sitelink_add(pe_kg_writer *w, uint64_t e, const char *site, c
     size_t sl = strlen(site);
     if (sl == 0 || sl > 128) return kg_wfail(w, PE_ERR_INVALID, "bad sitelink site '%.128s'", site);
     unsigned char kb[8 + 129];
-    kg_put64(kb, e);
+    pe_put_be64(kb, e);
     memcpy(kb + 8, site, sl + 1);
     if (w_buf(w, tl + 5)) return w_nomem(w);
-    kg_put32(w->buf, source);
+    pe_put_be32(w->buf, source);
     memcpy(w->buf + 4, title, tl);
     w->buf[4 + tl] = 0;
     MDB_val k = {8 + sl + 1, kb}, d = {tl + 5, w->buf};
@@ -838,8 +838,8 @@ pe_status pe_kg_put_kind(pe_kg_writer *w, pe_kg_id e, pe_kg_entity_kind kind, co
 static pe_status w_tsrc_add(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, uint32_t src)
 {
     unsigned char kb[24], vb[4];
-    kg_put64(kb, s); kg_put64(kb + 8, p); kg_put64(kb + 16, o);
-    kg_put32(vb, src);
+    pe_put_be64(kb, s); pe_put_be64(kb + 8, p); pe_put_be64(kb + 16, o);
+    pe_put_be32(vb, src);
     MDB_val k = {24, kb}, d = {4, vb};
     int rc = mdb_cursor_put(w->cur[KG_TSRC], &k, &d, MDB_NODUPDATA);
     if (rc && rc != MDB_KEYEXIST) return w_mdb(w, rc, "store triple source");
@@ -851,11 +851,11 @@ static pe_status w_tsrc_add(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o,
 static pe_status w_triple_add(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, int rank, uint32_t src)
 {
     unsigned char sk[8], v[KG_SPO_VAL];
-    kg_put64(sk, s);
-    kg_put64(v, p);
-    kg_put64(v + 8, o);
+    pe_put_be64(sk, s);
+    pe_put_be64(v, p);
+    pe_put_be64(v + 8, o);
     v[16] = (unsigned char)rank;
-    kg_put32(v + 17, src);
+    pe_put_be32(v + 17, src);
     MDB_cursor *c = w->cur[KG_SPO];
     int rc;
     if (s > w->max_key[KG_SPO]) {
@@ -870,7 +870,7 @@ static pe_status w_triple_add(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t 
         MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
         rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
         if (rc == 0 && d.mv_size == KG_SPO_VAL && memcmp(d.mv_data, v, 16) == 0) {
-            uint32_t first = kg_get32((const unsigned char *)d.mv_data + 17);
+            uint32_t first = pe_get_be32((const unsigned char *)d.mv_data + 17);
             return first != src ? w_tsrc_add(w, s, p, o, src) : PE_OK;
         }
         if (rc && rc != MDB_NOTFOUND) return w_mdb(w, rc, "triple lookup");
@@ -955,7 +955,7 @@ static int kv_next(const kv_list *l, size_t *pos, MDB_val *k, MDB_val *v)
 static int collect_prefix(pe_kg_writer *w, int db, uint64_t id, kv_list *out)
 {
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     MDB_val k = {8, kb}, d;
     int rc = mdb_cursor_get(w->cur[db], &k, &d, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, kb, 8) == 0) {
@@ -990,9 +990,9 @@ static int triple_remove(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, in
                          kv_list *extra, int *found)
 {
     unsigned char sk[8], probe[KG_SPO_VAL], full[KG_SPO_VAL];
-    kg_put64(sk, s);
-    kg_put64(probe, p);
-    kg_put64(probe + 8, o);
+    pe_put_be64(sk, s);
+    pe_put_be64(probe, p);
+    pe_put_be64(probe + 8, o);
     memset(probe + 16, 0, KG_SPO_VAL - 16);
     MDB_val k = {8, sk}, d = {KG_SPO_VAL, probe};
     int rc = mdb_cursor_get(w->cur[KG_SPO], &k, &d, MDB_GET_BOTH_RANGE);
@@ -1002,15 +1002,15 @@ static int triple_remove(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t o, in
     *found = 1;
     memcpy(full, d.mv_data, KG_SPO_VAL);
     *rank = full[16];
-    *src = kg_get32(full + 17);
+    *src = pe_get_be32(full + 17);
     rc = mdb_cursor_del(w->cur[KG_SPO], 0);
     if (rc) return rc;
     unsigned char pk[8], pv[16], ok[8], ov[16], tk[24];
-    kg_put64(pk, p); kg_put64(pv, o); kg_put64(pv + 8, s);
-    kg_put64(ok, o); kg_put64(ov, s); kg_put64(ov + 8, p);
+    pe_put_be64(pk, p); pe_put_be64(pv, o); pe_put_be64(pv + 8, s);
+    pe_put_be64(ok, o); pe_put_be64(ov, s); pe_put_be64(ov + 8, p);
     if ((rc = del_pair(w, KG_POS, pk, 8, pv, 16)) || (rc = del_pair(w, KG_OSP, ok, 8, ov, 16))) return rc;
     if (!w->tsrc_any) return 0; /* no triple has a second source: nothing to move */
-    kg_put64(tk, s); kg_put64(tk + 8, p); kg_put64(tk + 16, o);
+    pe_put_be64(tk, s); pe_put_be64(tk + 8, p); pe_put_be64(tk + 16, o);
     if ((rc = collect_dups(w, KG_TSRC, tk, 24, extra))) return rc;
     return del_pair(w, KG_TSRC, tk, 24, NULL, 0);
 }
@@ -1027,7 +1027,7 @@ static pe_status w_move_triple(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t
     size_t pos = 0;
     MDB_val k, v;
     while (st == PE_OK && kv_next(&extra, &pos, &k, &v))
-        if (v.mv_size == 4) st = w_triple_add(w, ns, p, no, rank, kg_get32(v.mv_data));
+        if (v.mv_size == 4) st = w_triple_add(w, ns, p, no, rank, pe_get_be32(v.mv_data));
     free(extra.b);
     return st;
 }
@@ -1036,8 +1036,8 @@ static pe_status w_move_triple(pe_kg_writer *w, uint64_t s, uint64_t p, uint64_t
 static pe_status w_repoint(pe_kg_writer *w, uint64_t x, uint64_t c)
 {
     unsigned char ib[8], cb[8];
-    kg_put64(ib, x);
-    kg_put64(cb, c);
+    pe_put_be64(ib, x);
+    pe_put_be64(cb, c);
     MDB_val k = {8, ib}, d;
     int rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &d);
     if (rc) return w_mdb(w, rc, "sameAs merge: term of merged id");
@@ -1061,7 +1061,7 @@ static pe_status w_repoint(pe_kg_writer *w, uint64_t x, uint64_t c)
 static int w_is_bare(pe_kg_writer *w, uint64_t id)
 {
     unsigned char kb[8];
-    kg_put64(kb, id);
+    pe_put_be64(kb, id);
     static const int prefix_dbs[] = {KG_TXT, KG_SITE};
     for (size_t i = 0; i < sizeof prefix_dbs / sizeof *prefix_dbs; i++) {
         MDB_val k = {8, kb}, d;
@@ -1089,8 +1089,8 @@ static pe_status w_merge_swap(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t 
                               const char *const t[2], const size_t tl[2])
 {
     unsigned char cb[8], ob[8];
-    kg_put64(cb, c);
-    kg_put64(ob, o);
+    pe_put_be64(cb, c);
+    pe_put_be64(ob, o);
     int rc = 0;
     pe_status st = PE_OK;
     /* id2term: c <-> o (t[0] is c's term, t[1] o's, tl with the NUL) */
@@ -1115,7 +1115,7 @@ static pe_status w_merge_swap(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t 
     if ((rc = mdb_put(w->txn, w->kg->dbi[KG_REDIR], &rk, &rv, 0))) goto mdb_err;
     unsigned char sv[KG_SAME_VAL];
     memcpy(sv, cb, 8);
-    kg_put32(sv + 8, source);
+    pe_put_be32(sv + 8, source);
     MDB_val sk = {8, ob}, sd = {KG_SAME_VAL, sv};
     if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &sd, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
     /* a cleared cache is fine once nothing is pending: misses find the database */
@@ -1146,7 +1146,7 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     MDB_val k, v;
     int rc;
     unsigned char ob[8];
-    kg_put64(ob, o);
+    pe_put_be64(ob, o);
 
     /* texts (and their alias entries) */
     if ((rc = collect_prefix(w, KG_TXT, o, &l))) goto mdb_err;
@@ -1178,7 +1178,7 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
         }
         int added;
         for (size_t si = 0; si < nsrc; si++)
-            if ((st = w_text_add(w, c, kind, lang, text, tl, kg_get32(tv.sources + 4 * si),
+            if ((st = w_text_add(w, c, kind, lang, text, tl, pe_get_be32(tv.sources + 4 * si),
                                  &added)) != PE_OK)
                 goto out;
     }
@@ -1224,19 +1224,19 @@ static pe_status w_merge(pe_kg_writer *w, uint64_t c, uint64_t o, uint32_t sourc
     if ((rc = collect_dups(w, KG_SAME, ob, 8, &l))) goto mdb_err;
     if ((rc = del_pair(w, KG_SAME, ob, 8, NULL, 0))) goto mdb_err;
     unsigned char cb[8];
-    kg_put64(cb, c);
+    pe_put_be64(cb, c);
     for (pos = 0; kv_next(&l, &pos, &k, &v);) {
         uint64_t mid;
         uint32_t msrc;
         if (kg_dec_same(v.mv_data, v.mv_size, &mid, &msrc)) goto corrupt_index;
         MDB_val sk = {8, cb};
         if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &v, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
-        if ((st = w_repoint(w, kg_get64(v.mv_data), c)) != PE_OK) goto out;
+        if ((st = w_repoint(w, pe_get_be64(v.mv_data), c)) != PE_OK) goto out;
     }
     l.len = 0;
     unsigned char sv[KG_SAME_VAL];
     memcpy(sv, ob, 8);
-    kg_put32(sv + 8, source);
+    pe_put_be32(sv + 8, source);
     MDB_val sk = {8, cb}, sd = {KG_SAME_VAL, sv};
     if ((rc = mdb_cursor_put(w->cur[KG_SAME], &sk, &sd, MDB_NODUPDATA)) && rc != MDB_KEYEXIST) goto mdb_err;
     if ((st = w_repoint(w, o, c)) != PE_OK) goto out;
@@ -1312,7 +1312,7 @@ pe_status pe_kg_put_sameas(pe_kg_writer *w, pe_kg_id a, pe_kg_id b, uint32_t sou
     MDB_val tv[2];
     for (int i = 0; i < 2; i++) {
         unsigned char ib[8];
-        kg_put64(ib, ids[i]);
+        pe_put_be64(ib, ids[i]);
         MDB_val k = {8, ib};
         int rc = mdb_get(w->txn, w->kg->dbi[KG_I2T], &k, &tv[i]);
         if (rc) return w_mdb(w, rc, "sameAs: term lookup");

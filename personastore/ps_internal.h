@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pe_bytes.h"
 #include "pe_personastore.h"
 
 #define PS_LAYOUT_VERSION 1
@@ -69,36 +70,7 @@ pe_status ps_mdb_fail(pe_ps *ps, int rc, const char *what);
 /* Records a writer's LMDB failure (sticky) and returns it. */
 pe_status ps_wfail(pe_ps_writer *w, int rc, const char *what);
 
-/* ---- big-endian helpers ---- */
-static inline void ps_put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-static inline uint32_t ps_get32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static inline void ps_put64(unsigned char *p, uint64_t v)
-{
-    ps_put32(p, (uint32_t)(v >> 32));
-    ps_put32(p + 4, (uint32_t)v);
-}
-static inline uint64_t ps_get64(const unsigned char *p) { return ((uint64_t)ps_get32(p) << 32) | ps_get32(p + 4); }
-static inline void ps_putf(unsigned char *p, double d)
-{
-    uint64_t u;
-    if (d != d) u = UINT64_C(0x7ff8000000000000); /* one canonical NaN */
-    else memcpy(&u, &d, 8);
-    ps_put64(p, u);
-}
-static inline double ps_getf(const unsigned char *p)
-{
-    uint64_t u = ps_get64(p);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
+/* Big-endian integers and doubles: pe_bytes.h. */
 
 /* ---- growable byte buffer for building records and texts ---- */
 typedef struct ps_buf {

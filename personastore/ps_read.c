@@ -147,7 +147,7 @@ pe_status pe_ps_attributes(pe_ps_reader *r, const char *user, const char *attrib
     }
     /* Two passes over the user's range: count, then fill. */
     unsigned char kb[8];
-    ps_put64(kb, u.uid);
+    pe_put_be64(kb, u.uid);
     size_t cap = 0;
     pe_ps_attr *arr = NULL;
     for (int pass = 0; pass < 2 && st == PE_OK; pass++) {
@@ -162,7 +162,7 @@ pe_status pe_ps_attributes(pe_ps_reader *r, const char *user, const char *attrib
             if (keep && pass == 1 && n < cap) {
                 pe_ps_attr *t = &arr[n];
                 ps_arena *ar = &im->arena;
-                t->id = ps_get64((unsigned char *)k.mv_data + 8);
+                t->id = pe_get_be64((unsigned char *)k.mv_data + 8);
                 t->attribute = ps_arena_strdup(ar, a.attribute);
                 t->relation = ps_arena_strdup(ar, a.relation);
                 t->value = ps_arena_strdup(ar, a.value);
@@ -238,7 +238,7 @@ pe_status pe_ps_history_get(pe_ps_reader *r, const char *user, const char *attri
         return ps_mdb_fail(ps, rc, "history cursor");
     }
     unsigned char kb[8];
-    ps_put64(kb, u.uid);
+    pe_put_be64(kb, u.uid);
     size_t n = 0, cap = 0;
     pe_ps_change *arr = NULL;
     MDB_val k = {8, kb}, d;
@@ -248,7 +248,7 @@ pe_status pe_ps_history_get(pe_ps_reader *r, const char *user, const char *attri
         unsigned ver = ps_rd_u8(&rd);
         pe_ps_change ch;
         memset(&ch, 0, sizeof ch);
-        ch.audit_seq = ps_get64((unsigned char *)k.mv_data + 8);
+        ch.audit_seq = pe_get_be64((unsigned char *)k.mv_data + 8);
         ch.kind = (pe_ps_change_kind)ps_rd_u8(&rd);
         ch.state = (pe_ps_state)ps_rd_u8(&rd);
         unsigned flags = ps_rd_u8(&rd);
@@ -343,9 +343,9 @@ static int audit_decode(const MDB_val *v, uint64_t seq, pe_ps_audit_record *out)
     out->kind = (pe_ps_change_kind)p[65];
     out->sensitivity = (pe_ps_sensitivity)p[66];
     out->state = (pe_ps_state)p[67];
-    out->time = ps_getf(p + 68);
-    out->confidence = ps_getf(p + 76);
-    out->count = ps_get64(p + 84);
+    out->time = pe_get_bed(p + 68);
+    out->confidence = pe_get_bed(p + 76);
+    out->count = pe_get_be64(p + 84);
     ps_hex(p, 32, out->hash);
     ps_hex(p + 32, 32, out->prev);
     ps_hex(p + 92, 32, out->user_ref);
@@ -365,7 +365,7 @@ pe_status pe_ps_audit_get(pe_ps_reader *r, uint64_t seq, pe_ps_audit_record *out
     if (!r || !out) return PE_ERR_INVALID;
     memset(out, 0, sizeof *out);
     unsigned char kb[8];
-    ps_put64(kb, seq);
+    pe_put_be64(kb, seq);
     MDB_val k = {8, kb}, d;
     int rc = mdb_get(r->txn, r->ps->dbi[PS_AUDIT], &k, &d);
     if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
@@ -394,7 +394,7 @@ pe_status pe_ps_audit_verify(pe_ps_reader *r, pe_ps_verify_result *out)
     MDB_val k, d;
     rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
     while (rc == 0) {
-        uint64_t seq = k.mv_size == 8 ? ps_get64(k.mv_data) : 0;
+        uint64_t seq = k.mv_size == 8 ? pe_get_be64(k.mv_data) : 0;
         pe_ps_audit_record rec;
         const unsigned char *p = d.mv_data;
         const char *what = NULL;
@@ -407,7 +407,7 @@ pe_status pe_ps_audit_verify(pe_ps_reader *r, pe_ps_verify_result *out)
         if (!what) {
             unsigned char hdr[sizeof PS_AUDIT_DOMAIN - 1 + 8], h[32];
             memcpy(hdr, PS_AUDIT_DOMAIN, sizeof PS_AUDIT_DOMAIN - 1);
-            ps_put64(hdr + sizeof PS_AUDIT_DOMAIN - 1, seq);
+            pe_put_be64(hdr + sizeof PS_AUDIT_DOMAIN - 1, seq);
             ps_sha256(hdr, sizeof hdr, p + 32, d.mv_size - 32, h);
             if (memcmp(h, p, 32) != 0) what = "a hash that does not match its content (altered)";
             else memcpy(prev, h, 32);

@@ -138,19 +138,19 @@ void ps_buf_u8(ps_buf *b, unsigned v)
 void ps_buf_u32(ps_buf *b, uint32_t v)
 {
     unsigned char t[4];
-    ps_put32(t, v);
+    pe_put_be32(t, v);
     ps_buf_add(b, t, 4);
 }
 void ps_buf_u64(ps_buf *b, uint64_t v)
 {
     unsigned char t[8];
-    ps_put64(t, v);
+    pe_put_be64(t, v);
     ps_buf_add(b, t, 8);
 }
 void ps_buf_f64(ps_buf *b, double v)
 {
     unsigned char t[8];
-    ps_putf(t, v);
+    pe_put_bed(t, v);
     ps_buf_add(b, t, 8);
 }
 void ps_buf_str(ps_buf *b, const char *s)
@@ -191,21 +191,21 @@ unsigned ps_rd_u8(ps_rd *r)
 uint32_t ps_rd_u32(ps_rd *r)
 {
     if (r->off + 4 > r->len) { r->bad = 1; return 0; }
-    uint32_t v = ps_get32(r->p + r->off);
+    uint32_t v = pe_get_be32(r->p + r->off);
     r->off += 4;
     return v;
 }
 uint64_t ps_rd_u64(ps_rd *r)
 {
     if (r->off + 8 > r->len) { r->bad = 1; return 0; }
-    uint64_t v = ps_get64(r->p + r->off);
+    uint64_t v = pe_get_be64(r->p + r->off);
     r->off += 8;
     return v;
 }
 double ps_rd_f64(ps_rd *r)
 {
     if (r->off + 8 > r->len) { r->bad = 1; return 0; }
-    double v = ps_getf(r->p + r->off);
+    double v = pe_get_bed(r->p + r->off);
     r->off += 8;
     return v;
 }
@@ -362,7 +362,7 @@ pe_ps_options pe_ps_options_default(void)
 static int meta_put64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t v)
 {
     unsigned char b[8];
-    ps_put64(b, v);
+    pe_put_be64(b, v);
     MDB_val k = {strlen(key), (void *)key}, d = {8, b};
     return mdb_put(txn, meta, &k, &d, 0);
 }
@@ -405,7 +405,7 @@ static pe_status check_layout(pe_ps *ps, int create_ok)
         pe_status st = open_dbs(ps, txn, 1);
         if (st != PE_OK) { mdb_txn_abort(txn); return st; }
         unsigned char v[4];
-        ps_put32(v, PS_LAYOUT_VERSION);
+        pe_put_be32(v, PS_LAYOUT_VERSION);
         MDB_val k = {14, "layout_version"}, d = {4, v};
         rc = mdb_put(txn, ps->dbi[PS_META], &k, &d, 0);
         if (!rc) rc = meta_put64(txn, ps->dbi[PS_META], "next_uid", 1);
@@ -421,7 +421,7 @@ static pe_status check_layout(pe_ps *ps, int create_ok)
         mdb_txn_abort(txn);
         return ps_fail(ps, PE_ERR_CORRUPT, "%s: not a persona store (no layout version in 'meta')", ps->dir);
     }
-    uint32_t ver = ps_get32(d.mv_data);
+    uint32_t ver = pe_get_be32(d.mv_data);
     if (ver != PS_LAYOUT_VERSION) {
         mdb_txn_abort(txn);
         if (ver > PS_LAYOUT_VERSION)
@@ -602,7 +602,7 @@ static uint64_t snapshot_stamp(pe_ps *ps, MDB_txn *txn)
 {
     MDB_val k = {sizeof PS_SNAPSHOT_KEY - 1, PS_SNAPSHOT_KEY}, d;
     if (mdb_get(txn, ps->dbi[PS_META], &k, &d) != 0 || d.mv_size != 8) return 0;
-    return ps_get64(d.mv_data);
+    return pe_get_be64(d.mv_data);
 }
 
 static int snapshot_ahead(pe_ps *ps, MDB_txn *txn)
@@ -662,7 +662,7 @@ pe_status ps_audit_load_head(pe_ps *ps, MDB_txn *txn, uint64_t *seq, unsigned ch
     }
     if (rc) return ps_mdb_fail(ps, rc, "audit head");
     if (d.mv_size != 40) return ps_fail(ps, PE_ERR_CORRUPT, "%s: audit head of %zu bytes", ps->dir, d.mv_size);
-    *seq = ps_get64(d.mv_data);
+    *seq = pe_get_be64(d.mv_data);
     memcpy(hash, (unsigned char *)d.mv_data + 8, 32);
     return PE_OK;
 }
@@ -726,7 +726,7 @@ pe_status pe_ps_writer_commit(pe_ps_writer *w)
         int rc = 0;
         if (w->dirty) {
             unsigned char id[8];
-            ps_put64(id, (uint64_t)mdb_txn_id(w->txn));
+            pe_put_be64(id, (uint64_t)mdb_txn_id(w->txn));
             MDB_val k = {sizeof PS_SNAPSHOT_KEY - 1, PS_SNAPSHOT_KEY}, d = {8, id};
             rc = mdb_put(w->txn, w->ps->dbi[PS_META], &k, &d, 0);
         }

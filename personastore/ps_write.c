@@ -14,8 +14,8 @@
 
 size_t ps_key_uid_aid(unsigned char *k, uint64_t uid, uint64_t aid)
 {
-    ps_put64(k, uid);
-    ps_put64(k + 8, aid);
+    pe_put_be64(k, uid);
+    pe_put_be64(k + 8, aid);
     return 16;
 }
 
@@ -156,14 +156,14 @@ pe_status ps_audit_append(pe_ps_writer *w, const ps_audit_in *in, uint64_t *seq)
     uint64_t s = w->audit_seq + 1;
     unsigned char hdr[sizeof PS_AUDIT_DOMAIN - 1 + 8];
     memcpy(hdr, PS_AUDIT_DOMAIN, sizeof PS_AUDIT_DOMAIN - 1);
-    ps_put64(hdr + sizeof PS_AUDIT_DOMAIN - 1, s);
+    pe_put_be64(hdr + sizeof PS_AUDIT_DOMAIN - 1, s);
     ps_sha256(hdr, sizeof hdr, b.b + 32, b.len - 32, b.b);
     unsigned char kb[8], head[40];
-    ps_put64(kb, s);
+    pe_put_be64(kb, s);
     MDB_val k = {8, kb}, v = {b.len, b.b};
     int rc = ps_wput(w, w->ps->dbi[PS_AUDIT], &k, &v, MDB_APPEND);
     if (!rc) {
-        ps_put64(head, s);
+        pe_put_be64(head, s);
         memcpy(head + 8, b.b, 32);
         MDB_val hk = {10, "audit_head"}, hv = {40, head};
         rc = ps_wput(w, w->ps->dbi[PS_META], &hk, &hv, 0);
@@ -190,8 +190,8 @@ pe_status ps_user_get(pe_ps *ps, MDB_txn *txn, const char *user, ps_user_rec *ou
     if (d.mv_size != PS_USER_REC || ((unsigned char *)d.mv_data)[0] != 1)
         return ps_fail(ps, PE_ERR_CORRUPT, "%s: damaged user record", ps->dir);
     const unsigned char *p = d.mv_data;
-    out->uid = ps_get64(p + 8);
-    out->created = ps_getf(p + 16);
+    out->uid = pe_get_be64(p + 8);
+    out->created = pe_get_bed(p + 16);
     memcpy(out->salt, p + 24, 32);
     return PE_OK;
 }
@@ -202,9 +202,9 @@ static pe_status meta_next(pe_ps_writer *w, const char *key, uint64_t *out)
     int rc = mdb_get(w->txn, w->ps->dbi[PS_META], &k, &d);
     if (rc) return ps_wfail(w, rc, key);
     if (d.mv_size != 8) return w->failed = ps_fail(w->ps, PE_ERR_CORRUPT, "%s: damaged meta '%s'", w->ps->dir, key);
-    *out = ps_get64(d.mv_data);
+    *out = pe_get_be64(d.mv_data);
     unsigned char b[8];
-    ps_put64(b, *out + 1);
+    pe_put_be64(b, *out + 1);
     MDB_val nv = {8, b};
     rc = ps_wput(w, w->ps->dbi[PS_META], &k, &nv, 0);
     return rc ? ps_wfail(w, rc, key) : PE_OK;
@@ -223,8 +223,8 @@ static pe_status user_ensure(pe_ps_writer *w, const char *user, ps_user_rec *u)
         got += (size_t)n;
     }
     unsigned char rec[PS_USER_REC] = {1};
-    ps_put64(rec + 8, u->uid);
-    ps_putf(rec + 16, u->created);
+    pe_put_be64(rec + 8, u->uid);
+    pe_put_bed(rec + 16, u->created);
     memcpy(rec + 24, u->salt, 32);
     MDB_val k = {strlen(user), (void *)user}, d = {PS_USER_REC, rec};
     int rc = ps_wput(w, w->ps->dbi[PS_USER], &k, &d, MDB_NOOVERWRITE);
@@ -247,7 +247,7 @@ static void d16(const char *s, unsigned char out[16])
 static size_t idx_key(unsigned char *k, uint64_t uid, const char *attribute, const char *value)
 {
     size_t n = strlen(attribute);
-    ps_put64(k, uid);
+    pe_put_be64(k, uid);
     memcpy(k + 8, attribute, n + 1);
     d16(value, k + 8 + n + 1);
     return 8 + n + 1 + 16;
@@ -323,14 +323,14 @@ static pe_status find_current(pe_ps_writer *w, uint64_t uid, const char *attribu
     int rc = mdb_cursor_open(w->txn, w->ps->dbi[PS_ATTR], &c);
     if (rc) return ps_wfail(w, rc, "attribute cursor");
     unsigned char kb[8];
-    ps_put64(kb, uid);
+    pe_put_be64(kb, uid);
     MDB_val k = {8, kb}, d;
     pe_status st = PE_OK;
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size == 16 && ps_get64(k.mv_data) == uid) {
+    while (rc == 0 && k.mv_size == 16 && pe_get_be64(k.mv_data) == uid) {
         ps_attr_rec a;
         if ((st = ps_attr_decode(w->ps, &d, &a)) != PE_OK) break;
-        uint64_t id = ps_get64((unsigned char *)k.mv_data + 8);
+        uint64_t id = pe_get_be64((unsigned char *)k.mv_data + 8);
         if (id != except && a.state == PE_PS_CURRENT && strcmp(a.attribute, attribute) == 0) {
             if (!attr_copy_take(out, &a)) st = ps_fail(w->ps, PE_ERR_NOMEM, "out of memory");
             else *aid = id;
@@ -442,7 +442,7 @@ pe_status pe_ps_upsert_attr(pe_ps_writer *w, const pe_ps_upsert *up, const pe_ps
     MDB_val k = {idx_key(ik, u.uid, up->attribute, value), ik}, d;
     int rc = mdb_get(w->txn, ps->dbi[PS_ATTR_IDX], &k, &d);
     if (rc == 0 && d.mv_size == 8) {
-        aid = ps_get64(d.mv_data);
+        aid = pe_get_be64(d.mv_data);
     } else if (rc == MDB_NOTFOUND) {
         is_new = 1;
     } else {
@@ -477,7 +477,7 @@ pe_status pe_ps_upsert_attr(pe_ps_writer *w, const pe_ps_upsert *up, const pe_ps
         cur.a.first_seen = cur.a.last_seen = ev->message_time;
         cur.a.state = PE_PS_HISTORY; /* decided below */
         cur.a.changed = now;
-        ps_put64(ek, aid);
+        pe_put_be64(ek, aid);
         MDB_val av = {8, ek};
         rc = ps_wput(w, ps->dbi[PS_ATTR_IDX], &k, &av, 0);
         if (rc) { st = ps_wfail(w, rc, "attribute index"); goto out; }
@@ -500,14 +500,14 @@ pe_status pe_ps_upsert_attr(pe_ps_writer *w, const pe_ps_upsert *up, const pe_ps
     if (b.oom) { st = w->failed = ps_fail(ps, PE_ERR_NOMEM, "out of memory"); goto out; }
     unsigned char evk[20];
     ps_key_uid_aid(evk, u.uid, aid);
-    ps_put32(evk + 16, eseq);
+    pe_put_be32(evk + 16, eseq);
     MDB_val evkey = {20, evk}, evval = {b.len, b.b};
     rc = ps_wput(w, ps->dbi[PS_EV], &evkey, &evval, 0);
     if (!rc) {
         unsigned char ik2[32], sv[4];
         ps_key_uid_aid(ik2, u.uid, aid);
         d16(ev->message_id, ik2 + 16);
-        ps_put32(sv, eseq);
+        pe_put_be32(sv, eseq);
         MDB_val ikey = {32, ik2}, ival = {4, sv};
         rc = ps_wput(w, ps->dbi[PS_EV_IDX], &ikey, &ival, 0);
     }
@@ -639,7 +639,7 @@ pe_status pe_ps_retract(pe_ps_writer *w, const char *user, const char *attribute
         free(v);
         if (rc == MDB_NOTFOUND) return PE_NOT_FOUND;
         if (rc) return ps_wfail(w, rc, "attribute index");
-        uint64_t aid = ps_get64(d.mv_data);
+        uint64_t aid = pe_get_be64(d.mv_data);
         ps_attr_rec a;
         PE_TRY(st, attr_load(w, u.uid, aid, &a));
         if (a.state == PE_PS_RETRACTED) return PE_NOT_FOUND;
@@ -692,7 +692,7 @@ pe_status pe_ps_withhold_attr(pe_ps_writer *w, const pe_ps_withhold *in, uint64_
     ps_buf_str(&kb, v);
     ps_buf_add(&kb, in->why.message_id, strlen(in->why.message_id));
     unsigned char key[24], dig[32];
-    ps_put64(key, u.uid);
+    pe_put_be64(key, u.uid);
     ps_sha256(kb.b, kb.len, NULL, 0, dig);
     int oom = kb.oom;
     ps_buf_free(&kb);
@@ -723,7 +723,7 @@ pe_status pe_ps_withhold_attr(pe_ps_writer *w, const pe_ps_withhold *in, uint64_
     uint64_t seq;
     PE_TRY(st, ps_audit_append(w, &ai, &seq));
     unsigned char sv[8];
-    ps_put64(sv, seq);
+    pe_put_be64(sv, seq);
     MDB_val dv = {8, sv};
     rc = ps_wput(w, ps->dbi[PS_WITHHELD], &k, &dv, 0);
     if (rc) return ps_wfail(w, rc, "withheld index");
@@ -739,7 +739,7 @@ static pe_status erase_prefix(pe_ps_writer *w, int db, uint64_t uid, uint64_t *c
     int rc = mdb_cursor_open(w->txn, w->ps->dbi[db], &c);
     if (rc) return ps_wfail(w, rc, ps_db_names[db]);
     unsigned char kb[8];
-    ps_put64(kb, uid);
+    pe_put_be64(kb, uid);
     MDB_val k = {8, kb}, d;
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, kb, 8) == 0) {

@@ -1704,12 +1704,12 @@ static void test_damaged_store(void)
     PE_CHECK(mdb_dbi_open(txn, "osp", MDB_DUPSORT | MDB_DUPFIXED, &osp) == 0);
     PE_CHECK(mdb_dbi_open(txn, "id2term", 0, &i2t) == 0);
     unsigned char ok[8], ov[16], ik[8];
-    kg_put64(ok, t);
-    kg_put64(ov, 999);
-    kg_put64(ov + 8, p31);
+    pe_put_be64(ok, t);
+    pe_put_be64(ov, 999);
+    pe_put_be64(ov + 8, p31);
     MDB_val k = {8, ok}, v = {16, ov};
     PE_CHECK(mdb_put(txn, osp, &k, &v, 0) == 0);
-    kg_put64(ik, p31);
+    pe_put_be64(ik, p31);
     MDB_val k2 = {8, ik}, v2 = {3, "P31"}; /* no NUL */
     PE_CHECK(mdb_put(txn, i2t, &k2, &v2, 0) == 0);
     PE_CHECK(mdb_txn_commit(txn) == 0);
