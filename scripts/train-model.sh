@@ -35,11 +35,17 @@
 #      the heads again from the same start with it as one more NER file
 #      (models/tagger-pseudo.json); its export, RUNS/tag-pseudo/model.pem,
 #      is then the model evaluated and installed;
+#   4c. only with --round2 (measured in session 17): a second round from
+#      the model of step 4: its encoder pretrained on for 1,000 MLM updates
+#      with case types (models/mlm-case-small.json stopped at update 1,000,
+#      RUNS/mlm-case-r2-1000), then step 4's recipe again from it; its
+#      export, RUNS/tag-r2/model.pem, is then the model evaluated and
+#      installed;
 #   5. evaluation on WNUT-17 test and PersonaExt test (fp32 and bf16);
 #   6. with --install, copies the model to models/persona-small.pem.
 # Reads ../shared/data; long (the MLM part takes hours on two cores): run it
 # under nice in the background; a killed run goes on where it stopped.
-#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--no-case-mlm] [--pseudo] [--deep-until N]
+#   usage: scripts/train-model.sh [--runs DIR] [--mlm-until N | --no-mlm] [--no-case-mlm] [--pseudo] [--round2] [--deep-until N]
 #                                 [--init DIR] [--threads N] [--install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +57,7 @@ install=0
 init=""
 case_mlm=1
 pseudo=0
+round2=0
 deep=0
 deep_until=12000
 until_arg=()
@@ -63,6 +70,7 @@ while [ $# -gt 0 ]; do
     --init) init=$2; shift 2 ;;
     --no-case-mlm) case_mlm=0; shift ;;
     --pseudo) pseudo=1; shift ;;
+    --round2) round2=1; shift ;;
     --install) install=1; shift ;;
     *) common_option "$@"; shift "$shift_by" ;;
   esac
@@ -125,6 +133,15 @@ if [ $pseudo = 1 ]; then
   $persona train tag --recipe "$recipe" --init "$init" --shape --swap-graph "$runs/kg" --out "$runs/tag-pseudo" \
     --threads "$threads" "${until_arg[@]}"
   model="$runs/tag-pseudo/model.pem"
+fi
+if [ $round2 = 1 ]; then
+  # 4c: the model just trained is the start of 1,000 more MLM updates with
+  # case types, and its recipe runs again from there
+  mlm_checkpoint models/mlm-case-small.json "$runs/mlm-case-r2" "$model" 1000 --until 1000
+  rm -rf "$runs/tag-r2"
+  $persona train tag --recipe models/tagger-small.json --init "$runs/mlm-case-r2-1000" --shape --swap-graph "$runs/kg" \
+    --out "$runs/tag-r2" --threads "$threads" "${until_arg[@]}"
+  model="$runs/tag-r2/model.pem"
 fi
 for p in fp32 bf16; do
   echo "== $p"
