@@ -52,6 +52,14 @@ def spans(tags):
     return res
 
 
+def map_tag(tag, tmap):
+    """The tag with its type renamed by tmap; a type renamed to O makes it O."""
+    if tag == "O":
+        return tag
+    ty = tmap.get(tag[2:], tag[2:])
+    return "O" if ty == "O" else tag[:2] + ty
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("data")
@@ -75,9 +83,7 @@ def main():
     save = open(a.save, "w") if a.save else None
     for k, s in enumerate(sents):
         words = [w for w, _ in s]
-        tags = [t if t == "O" or t[2:] not in tmap else t[:2] + tmap[t[2:]] for _, t in s]
-        tags = [t if not (t[2:] == "O") else "O" for t in tags]
-        gold = set(spans(tags))
+        gold = set(spans([map_tag(t, tmap) for _, t in s]))
         offs, c = [], 0
         for w in words:  # code point offsets of the words in the joined text
             offs.append((c, c + len(w)))

@@ -98,22 +98,27 @@ if [ ! -d "$runs/kg" ]; then
   $persona kg import "$data/kg/subset/wikidata-subset.json.gz" "$data"/kg/subset/dbpedia-subset/*.nt.gz --db "$runs/kg" || rc=$?
   [ $rc = 0 ] || [ $rc = 4 ] || { echo "train-model.sh: the graph import failed ($rc)" >&2; exit 1; }
 fi
+# the heads of RECIPE from INIT into OUT (started afresh), with the word
+# shape feature and the graph objects of the relation copies
+tag_run() {
+  local recipe=$1 start=$2 out=$3
+  shift 3
+  rm -rf "$out"
+  $persona train tag --recipe "$recipe" --init "$start" --shape --swap-graph "$runs/kg" --out "$out" \
+    --threads "$threads" "$@"
+}
 if [ $case_mlm = 1 ]; then
   # version 0.8: the heads with seed 1 from that start (all 5,000 steps);
   # its encoder, which has learnt the case types on the entity data, is
   # the start of MLM with case types (models/mlm-case-small.json)
   if [ ! -f "$runs/tag-08/model.pem" ]; then
-    rm -rf "$runs/tag-08"
-    $persona train tag --recipe models/tagger-small.json --init "$init" --shape --swap-graph "$runs/kg" --seed 1 \
-      --out "$runs/tag-08" --threads "$threads"
+    tag_run models/tagger-small.json "$init" "$runs/tag-08" --seed 1
   fi
   mlm_checkpoint models/mlm-case-small.json "$runs/mlm-case" "$runs/tag-08/model.pem" 2000
   init="$runs/mlm-case-2000"
   until_arg=(--until 3500)
 fi
-rm -rf "$runs/tag"
-$persona train tag --recipe models/tagger-small.json --init "$init" --shape --swap-graph "$runs/kg" --out "$runs/tag" \
-  --threads "$threads" "${until_arg[@]}"
+tag_run models/tagger-small.json "$init" "$runs/tag" "${until_arg[@]}"
 model="$runs/tag/model.pem"
 if [ $pseudo = 1 ]; then
   # 4b: the model just trained labels shippable comment and chat text; the
@@ -129,18 +134,14 @@ if [ $pseudo = 1 ]; then
     sed -e "s|\"\.\./\.\./runs/pseudo-ner.conll\"|\"$(cd "$runs" && pwd)/pseudo-ner.conll\"|" \
       -e "s|\"data_dir\": \"\.\./\.\./shared/data\"|\"data_dir\": \"$(cd "$data" && pwd)\"|" models/tagger-pseudo.json > "$recipe"
   fi
-  rm -rf "$runs/tag-pseudo"
-  $persona train tag --recipe "$recipe" --init "$init" --shape --swap-graph "$runs/kg" --out "$runs/tag-pseudo" \
-    --threads "$threads" "${until_arg[@]}"
+  tag_run "$recipe" "$init" "$runs/tag-pseudo" "${until_arg[@]}"
   model="$runs/tag-pseudo/model.pem"
 fi
 if [ $round2 = 1 ]; then
   # 4c: the model just trained is the start of 1,000 more MLM updates with
   # case types, and its recipe runs again from there
   mlm_checkpoint models/mlm-case-small.json "$runs/mlm-case-r2" "$model" 1000 --until 1000
-  rm -rf "$runs/tag-r2"
-  $persona train tag --recipe models/tagger-small.json --init "$runs/mlm-case-r2-1000" --shape --swap-graph "$runs/kg" \
-    --out "$runs/tag-r2" --threads "$threads" "${until_arg[@]}"
+  tag_run models/tagger-small.json "$runs/mlm-case-r2-1000" "$runs/tag-r2" "${until_arg[@]}"
   model="$runs/tag-r2/model.pem"
 fi
 for p in fp32 bf16; do
