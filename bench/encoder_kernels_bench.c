@@ -2,8 +2,10 @@
  * against the OpenBLAS reference on BERT-base shapes: the four projections
  * (768->2304, 768->768, 768->3072 +GELU, 3072->768) at M = 32 .. 4096
  * tokens, and self-attention (12 heads x 64) at batch x length 1x32 ..
- * 32x128. Prints one line per case: GFLOP/s of both paths and the ratio.
- *   pe_bench_encoder_kernels [--threads N] [--quick] [--cpu-time] [--isa avx512|avx2|blas] [--json FILE]
+ * 32x128 (--config small: the shipped model's shapes, hidden 256, 4 heads
+ * x 64). Prints one line per case: GFLOP/s of both paths and the ratio.
+ *   pe_bench_encoder_kernels [--threads N] [--quick] [--cpu-time] [--isa avx512|avx2|blas]
+ *                            [--config base|small] [--json FILE]
  * --cpu-time times with the process CPU clock instead of the wall clock:
  * with --threads 1 on a loaded machine it tells what a kernel does per
  * CPU-second, unaffected by preemption.
@@ -96,7 +98,7 @@ extern char *openblas_get_corename(void);
 
 int main(int argc, char **argv)
 {
-    int threads = 2, quick = 0;
+    int threads = 2, quick = 0, small = 0;
     const char *json = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -111,9 +113,11 @@ int main(int argc, char **argv)
             }
         }
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc && (!strcmp(argv[i + 1], "base") || !strcmp(argv[i + 1], "small")))
+            small = !strcmp(argv[++i], "small");
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--quick] [--cpu-time] [--isa avx512|avx2|blas] [--json FILE]\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--threads N] [--quick] [--cpu-time] [--isa avx512|avx2|blas] [--config base|small]\n"
+                            "       [--json FILE]\n", argv[0]);
             return 2;
         }
     }
@@ -130,19 +134,27 @@ int main(int argc, char **argv)
     }
     if (jf) fprintf(jf, "{\"threads\": %d, \"isa\": \"%s\", \"linear\": [", threads, enc_kernels_isa_name(enc_kernels_active()));
 
-    static const struct { int N, K; pe_act act; const char *name; } shapes[] = {
+    typedef struct { int N, K; pe_act act; const char *name; } lin_shape;
+    static const lin_shape base_shapes[] = {
         {2304, 768, PE_ACT_NONE, "qkv 768->2304"},
         {768, 768, PE_ACT_NONE, "attn_out 768->768"},
         {3072, 768, PE_ACT_GELU, "ffn_in 768->3072+gelu"},
         {768, 3072, PE_ACT_NONE, "ffn_out 3072->768"},
+    }, small_shapes[] = {
+        {768, 256, PE_ACT_NONE, "qkv 256->768"},
+        {256, 256, PE_ACT_NONE, "attn_out 256->256"},
+        {1024, 256, PE_ACT_GELU, "ffn_in 256->1024+gelu"},
+        {256, 1024, PE_ACT_NONE, "ffn_out 1024->256"},
     };
+    const lin_shape *shapes = small ? small_shapes : base_shapes;
+    const size_t n_shapes = 4;
     static const int Ms[] = {32, 128, 256, 1024, 4096};
     const double min_s = quick ? 0.05 : 0.25;
     const int bf16 = enc_kernels_has_bf16() && enc_kernels_active() == PE_KERNELS_AVX512;
     printf("%-24s %6s %10s %10s %7s %10s\n", "linear (+bias)", "M", "ours GF/s", "blas GF/s", "ratio",
            bf16 ? "bf16 GF/s" : "");
     int first = 1;
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    for (size_t s = 0; s < n_shapes; s++) {
         const int N = shapes[s].N, K = shapes[s].K;
         float *W = rand_vec((size_t)N * K), *b = rand_vec((size_t)N);
         pe_linear_weights *pw = enc_linear_prepare_ex(W, N, K, PE_LINEAR_F32);
@@ -179,8 +191,9 @@ int main(int argc, char **argv)
     if (jf) fprintf(jf, "], \"attention\": [");
 
     static const int batches[] = {1, 8, 32}, lens[] = {32, 128};
-    const int H = 12, D = 64, C = H * D;
-    printf("%-24s %6s %10s %10s %7s\n", "attention 12x64", "BxL", "ours GF/s", "blas GF/s", "ratio");
+    const int H = small ? 4 : 12, D = 64, C = H * D;
+    printf("%-24s %6s %10s %10s %7s\n", small ? "attention 4x64" : "attention 12x64", "BxL", "ours GF/s", "blas GF/s",
+           "ratio");
     first = 1;
     for (size_t bi = 0; bi < 3; bi++)
         for (size_t li = 0; li < 2; li++) {

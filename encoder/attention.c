@@ -49,6 +49,7 @@ void enc_attention_f32(const float *qkv, float *out, const int *offsets, int n_s
 {
 #if PE_KERNELS_X86
     if (enc_kernels_active() == PE_KERNELS_AVX512 && enc_k512_attention(qkv, out, offsets, n_seq, H, D) == 0) return;
+    if (enc_kernels_active() == PE_KERNELS_AVX2 && enc_k256_attention(qkv, out, offsets, n_seq, H, D) == 0) return;
 #endif
     enc_attention_f32_blas(qkv, out, offsets, n_seq, H, D, scratch);
 }

@@ -34,7 +34,7 @@
 typedef enum pe_kernels_isa {
     PE_KERNELS_BLAS = 0,   /* OpenBLAS sgemm + scalar epilogues (portable, reference) */
     PE_KERNELS_AVX512 = 1, /* our AVX-512F/BW/VL/DQ micro-kernels: linear, attention, LayerNorm */
-    PE_KERNELS_AVX2 = 2    /* our AVX2+FMA linear; attention and LayerNorm as BLAS */
+    PE_KERNELS_AVX2 = 2    /* our AVX2+FMA micro-kernels: linear, attention, LayerNorm */
 } pe_kernels_isa;
 
 /* Best path this CPU supports (ignores PE_LINEAR_FORCE_BLAS). */
@@ -168,6 +168,9 @@ int enc_k256_linear(const float *Wp, const float *x, const float *b, float *y, i
 /* GELU and its derivative on AVX2+FMA (kernels_avx2.c), as the AVX-512 pair. */
 void enc_k256_gelu_fwd(const float *u, float *y, size_t n);
 void enc_k256_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
+/* As enc_k512_attention and enc_k512_add_layernorm (kernels_avx2.c). */
+int enc_k256_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D);
+void enc_k256_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
 
 /* ---- dispatched element-wise ops (kernels_ops.c) ---- */
 

@@ -2,7 +2,7 @@
  * as kernels_avx512.c with 16 registers: a 6 x 16 tile of y in 12 ymm
  * accumulators; W packed in panels of 16 columns, Wp[p][k][0..15]; x
  * packed per block into row panels of <= 6 rows; bias and GELU fused on
- * the last K block). Attention and LayerNorm use the portable paths there.
+ * the last K block); attention and LayerNorm as there, 8 lanes wide.
  * Called only when kernels_runtime.c found avx2 and fma. */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -130,6 +130,7 @@ void enc_k256_pack_weights(const float *W, int N, int K, float *Wp)
 
 typedef struct tile_epi {
     __m256i m0, m1;
+    int full; /* all 16 columns: plain loads and stores (masked ones are slow on some AMD CPUs) */
     int accum, last, gelu;
     const float *bias;
 } tile_epi;
@@ -156,8 +157,8 @@ AI void kern(const int mr, const float *restrict A, const float *restrict B, int
     }
     __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
     if (e->last && e->bias) {
-        bias0 = _mm256_maskload_ps(e->bias, e->m0);
-        bias1 = _mm256_maskload_ps(e->bias + 8, e->m1);
+        bias0 = e->full ? _mm256_loadu_ps(e->bias) : _mm256_maskload_ps(e->bias, e->m0);
+        bias1 = e->full ? _mm256_loadu_ps(e->bias + 8) : _mm256_maskload_ps(e->bias + 8, e->m1);
     }
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
@@ -165,8 +166,8 @@ AI void kern(const int mr, const float *restrict A, const float *restrict B, int
             float *row = y + (size_t)r * ldy;
             __m256 v0 = c0[r], v1 = c1[r];
             if (e->accum) {
-                v0 = _mm256_add_ps(v0, _mm256_maskload_ps(row, e->m0));
-                v1 = _mm256_add_ps(v1, _mm256_maskload_ps(row + 8, e->m1));
+                v0 = _mm256_add_ps(v0, e->full ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, e->m0));
+                v1 = _mm256_add_ps(v1, e->full ? _mm256_loadu_ps(row + 8) : _mm256_maskload_ps(row + 8, e->m1));
             }
             if (e->last) {
                 v0 = _mm256_add_ps(v0, bias0);
@@ -176,8 +177,13 @@ AI void kern(const int mr, const float *restrict A, const float *restrict B, int
                     v1 = gelu256(v1);
                 }
             }
-            _mm256_maskstore_ps(row, e->m0, v0);
-            _mm256_maskstore_ps(row + 8, e->m1, v1);
+            if (e->full) {
+                _mm256_storeu_ps(row, v0);
+                _mm256_storeu_ps(row + 8, v1);
+            } else {
+                _mm256_maskstore_ps(row, e->m0, v0);
+                _mm256_maskstore_ps(row + 8, e->m1, v1);
+            }
         }
     }
 }
@@ -225,6 +231,7 @@ static void gemm_range(lin_job *j, int r0, int r1, int p0, int p1, float *Ap)
                 const int nc = N - p * NR;
                 e.m0 = lane_mask(nc);
                 e.m1 = lane_mask(nc - 8);
+                e.full = nc >= NR;
                 e.bias = j->b ? j->b + p * NR : NULL;
                 for (int i = 0, off = 0; i < nm; i++) {
                     int mr = base + (i < extra);
@@ -256,6 +263,223 @@ int enc_k256_linear(const float *Wp, const float *x, const float *b, float *y, i
                  .pl = enc_kernels_plan_linear(M, N, K, NR, 8 * MR)};
     enc_kernels_parallel(j.pl.n_tasks, lin_task, &j);
     return atomic_load(&j.failed) ? -1 : 0;
+}
+
+/* ---- attention (the scheme of kernels_avx512.c with 8-wide vectors) ----
+ * One task per (sequence, head): K transposed once into scratch (D, n8);
+ * per block of AR query rows S = q K^T (AR x n) in registers, softmax with
+ * exp256, then O = P V straight from the qkv rows. */
+
+#define AR 6 /* query rows per block: 6 x 2 accumulators + 2 B vectors + 1 broadcast */
+
+/* C[r][0..nc) = sum_k A[r*lda + k] * B[k*ldb + 0..nc) for r < m <= AR, nc <= 8*NV. */
+AI void mm_rows(const int NV, const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C,
+                long ldc)
+{
+    __m256i mk[2];
+    for (int v = 0; v < 2; v++) mk[v] = lane_mask(nc - 8 * v);
+    const int full = nc == 8 * NV; /* plain loads and stores (masked ones are slow on some AMD CPUs) */
+    const float *a[AR];
+    for (int r = 0; r < AR; r++) a[r] = A + (size_t)(r < m ? r : m - 1) * lda;
+    __m256 c[AR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < AR; r++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) c[r][v] = _mm256_setzero_ps();
+    for (int k = 0; k < kd; k++) {
+        __m256 b[2];
+        const float *bk = B + (size_t)k * ldb;
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) b[v] = full ? _mm256_loadu_ps(bk + 8 * v) : _mm256_maskload_ps(bk + 8 * v, mk[v]);
+#pragma GCC unroll 6
+        for (int r = 0; r < AR; r++) {
+            __m256 av = _mm256_broadcast_ss(a[r] + k);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) c[r][v] = _mm256_fmadd_ps(av, b[v], c[r][v]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < AR; r++)
+        if (r < m)
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) {
+                if (full) _mm256_storeu_ps(C + (size_t)r * ldc + 8 * v, c[r][v]);
+                else _mm256_maskstore_ps(C + (size_t)r * ldc + 8 * v, mk[v], c[r][v]);
+            }
+}
+
+static void mm_rows1(const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C, long ldc)
+{ mm_rows(1, A, lda, m, B, ldb, kd, nc, C, ldc); }
+static void mm_rows2(const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C, long ldc)
+{ mm_rows(2, A, lda, m, B, ldb, kd, nc, C, ldc); }
+
+/* C (m, nc) = A (m, kd) . B (kd, nc), m <= AR, any nc, in 16-column blocks. */
+static void mm_block(const float *A, long lda, int m, const float *B, long ldb, int kd, int nc, float *C, long ldc)
+{
+    for (int j0 = 0; j0 < nc; j0 += 16) {
+        int w = nc - j0 < 16 ? nc - j0 : 16;
+        if (w <= 8) mm_rows1(A, lda, m, B + j0, ldb, kd, w, C + j0, ldc);
+        else mm_rows2(A, lda, m, B + j0, ldb, kd, w, C + j0, ldc);
+    }
+}
+
+AI float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+AI float hmax256(__m256 v)
+{
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* In place p = softmax(scale * s) over n valid columns; columns n..np-1
+ * (np a multiple of 8) set to 0. */
+static void softmax_row(float *s, int n, int np, float scale)
+{
+    const __m256 sc = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
+    __m256 mx = ninf;
+    for (int j = 0; j < n; j += 8) {
+        const __m256 valid = _mm256_castsi256_ps(lane_mask(n - j));
+        mx = _mm256_max_ps(mx, _mm256_blendv_ps(ninf, _mm256_loadu_ps(s + j), valid));
+    }
+    const __m256 mxs = _mm256_set1_ps(hmax256(mx) * scale);
+    __m256 sum = _mm256_setzero_ps();
+    for (int j = 0; j < np; j += 8) {
+        const __m256 valid = _mm256_castsi256_ps(lane_mask(n - j));
+        __m256 e = _mm256_and_ps(exp256(_mm256_fmsub_ps(_mm256_loadu_ps(s + j), sc, mxs)), valid);
+        sum = _mm256_add_ps(sum, e);
+        _mm256_storeu_ps(s + j, e);
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / hsum256(sum));
+    for (int j = 0; j < n; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
+}
+
+typedef struct att_job {
+    const float *qkv;
+    float *out;
+    const int *offsets;
+    int H, D;
+    _Atomic int failed;
+} att_job;
+
+static void att_task(void *ctx, int task, int tid)
+{
+    att_job *j = ctx;
+    const int H = j->H, D = j->D, C = H * D;
+    const long ld = 3L * C;
+    const int s = task / H, h = task % H;
+    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
+    if (n <= 0) return;
+    const int np = (n + 7) & ~7;
+    float *buf = enc_kernels_scratch(tid, (size_t)D * np + (size_t)AR * np);
+    if (!buf) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    float *KT = buf, *P = buf + (size_t)D * np;
+    const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+    /* KT (D, np) = K^T, padding columns zero */
+    for (int d = 0; d < D; d++) {
+        float *dst = KT + (size_t)d * np;
+        for (int t = 0; t < n; t++) dst[t] = k[(size_t)t * ld + d];
+        for (int t = n; t < np; t++) dst[t] = 0.0f;
+    }
+    const float scale = 1.0f / sqrtf((float)D);
+    float *o = j->out + (size_t)t0 * C + (size_t)h * D;
+    for (int i0 = 0; i0 < n; i0 += AR) {
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(q + (size_t)i0 * ld, ld, m, KT, np, D, np, P, np); /* S (m, np) */
+        for (int r = 0; r < m; r++) softmax_row(P + (size_t)r * np, n, np, scale);
+        mm_block(P, np, m, v, ld, n, D, o + (size_t)i0 * C, C);     /* O (m, D) = P V */
+    }
+}
+
+int enc_k256_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D)
+{
+    if (n_seq <= 0 || H <= 0 || D <= 0) return 0;
+    att_job j = {.qkv = qkv, .out = out, .offsets = offsets, .H = H, .D = D};
+    enc_kernels_parallel(n_seq * H, att_task, &j);
+    return atomic_load(&j.failed) ? -1 : 0;
+}
+
+/* ---- LayerNorm: x = (x + r - mean) / sqrt(var + eps) * g + b per row,
+ * rows split over the pool; 8 lane partial sums in float, reduced in
+ * double (as kernels_avx512.c). ---- */
+
+/* Lanes j..j+7 of v (n valid): a plain load for a whole vector, a masked
+ * one (zeros beyond n) for the tail (masked loads are slow on some AMD CPUs). */
+AI __m256 load_n(const float *v, int j, int n)
+{
+    return j + 8 <= n ? _mm256_loadu_ps(v + j) : _mm256_maskload_ps(v + j, lane_mask(n - j));
+}
+
+AI void store_n(float *v, int j, int n, __m256 x)
+{
+    if (j + 8 <= n) _mm256_storeu_ps(v + j, x);
+    else _mm256_maskstore_ps(v + j, lane_mask(n - j), x);
+}
+
+static void ln_row256(float *x, const float *r, const float *g, const float *b, int n, float eps)
+{
+    __m256 s = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) {
+        __m256 v = load_n(x, j, n);
+        if (r) {
+            v = _mm256_add_ps(v, load_n(r, j, n));
+            store_n(x, j, n, v);
+        }
+        s = _mm256_add_ps(s, v);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, s);
+    double sum = 0;
+    for (int i = 0; i < 8; i++) sum += lanes[i];
+    const float mean = (float)(sum / n);
+    const __m256 mv = _mm256_set1_ps(mean);
+    __m256 q = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) {
+        __m256 d = _mm256_and_ps(_mm256_sub_ps(load_n(x, j, n), mv), _mm256_castsi256_ps(lane_mask(n - j)));
+        q = _mm256_fmadd_ps(d, d, q);
+    }
+    _mm256_storeu_ps(lanes, q);
+    double var = 0;
+    for (int i = 0; i < 8; i++) var += lanes[i];
+    const __m256 inv = _mm256_set1_ps((float)(1.0 / sqrt(var / n + (double)eps)));
+    for (int j = 0; j < n; j += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_sub_ps(load_n(x, j, n), mv), inv);
+        store_n(x, j, n, _mm256_fmadd_ps(v, load_n(g, j, n), load_n(b, j, n)));
+    }
+}
+
+typedef struct ln_job {
+    float *x;
+    const float *r, *g, *b;
+    int rows, n, chunk;
+    float eps;
+} ln_job;
+
+static void ln_task(void *ctx, int t, int tid)
+{
+    (void)tid;
+    ln_job *j = ctx;
+    int r0 = t * j->chunk, r1 = r0 + j->chunk < j->rows ? r0 + j->chunk : j->rows;
+    for (int i = r0; i < r1; i++)
+        ln_row256(j->x + (size_t)i * j->n, j->r ? j->r + (size_t)i * j->n : NULL, j->g, j->b, j->n, j->eps);
+}
+
+void enc_k256_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps)
+{
+    if (rows <= 0 || n <= 0) return;
+    ln_job j = {.x = x, .r = r, .g = g, .b = b, .rows = rows, .n = n, .eps = eps};
+    /* ~32K elements per task: enough to pay for the hand-off */
+    j.chunk = 32768 / n > 0 ? 32768 / n : 1;
+    int tasks = (rows + j.chunk - 1) / j.chunk;
+    enc_kernels_parallel(tasks, ln_task, &j);
 }
 
 #if defined(__clang__)

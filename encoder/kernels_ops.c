@@ -11,6 +11,10 @@ void enc_kernels_add_layernorm(float *x, const float *r, const float *g, const f
         enc_k512_add_layernorm(x, r, g, b, rows, n, eps);
         return;
     }
+    if (enc_kernels_active() == PE_KERNELS_AVX2) {
+        enc_k256_add_layernorm(x, r, g, b, rows, n, eps);
+        return;
+    }
 #endif
     for (int i = 0; i < rows; i++) {
         float *xr = x + (size_t)i * n;
