@@ -96,6 +96,70 @@ static void run_att_blas(void *c_)
 extern void openblas_set_num_threads(int);
 extern char *openblas_get_corename(void);
 
+/* This thread's CPU time: the peak loop is timed by it whatever --cpu-time
+ * says, so that neither other threads (OpenBLAS's start) nor time the
+ * hypervisor takes from a virtual CPU count. */
+static double thread_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+#if PE_KERNELS_X86
+#include <immintrin.h>
+/* One core's f32 FMA peak: a register-only loop of 12 independent
+ * accumulators (enough to cover the FMA latency on every x86 core we know)
+ * that start from different values read at run time, so that the compiler
+ * can neither merge nor fold them; nothing is stored in the loop. */
+#define PEAK_BODY(VEC, SET1, FMA, ADD, W)                                                  \
+    VEC c0 = SET1(seed[0]), c1 = SET1(seed[1]), c2 = SET1(seed[2]), c3 = SET1(seed[3]);    \
+    VEC c4 = SET1(seed[4]), c5 = SET1(seed[5]), c6 = SET1(seed[6]), c7 = SET1(seed[7]);    \
+    VEC c8 = SET1(seed[8]), c9 = SET1(seed[9]), c10 = SET1(seed[10]), c11 = SET1(seed[11]); \
+    const VEC a = SET1(seed[12]), b = SET1(seed[13]);                                      \
+    double t = thread_now();                                                               \
+    for (long k = 0; k < iters; k++) {                                                     \
+        c0 = FMA(a, b, c0), c1 = FMA(a, b, c1), c2 = FMA(a, b, c2), c3 = FMA(a, b, c3);    \
+        c4 = FMA(a, b, c4), c5 = FMA(a, b, c5), c6 = FMA(a, b, c6), c7 = FMA(a, b, c7);    \
+        c8 = FMA(a, b, c8), c9 = FMA(a, b, c9), c10 = FMA(a, b, c10), c11 = FMA(a, b, c11); \
+    }                                                                                      \
+    t = thread_now() - t;                                                                  \
+    VEC s = ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7)));             \
+    s = ADD(s, ADD(ADD(c8, c9), ADD(c10, c11)));                                           \
+    float sink[16];                                                                        \
+    memcpy(sink, &s, sizeof s);                                                            \
+    seed[14] = sink[0];                                                                    \
+    return (double)iters * 12 * 2 * (W) / t * 1e-9;
+__attribute__((target("avx2,fma"), noinline)) static double peak_avx2(long iters, volatile float *seed)
+{
+    PEAK_BODY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, 8)
+}
+__attribute__((target("avx512f"), noinline)) static double peak_avx512(long iters, volatile float *seed)
+{
+    PEAK_BODY(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, 16)
+}
+#endif
+
+/* GFLOP/s of one thread in the FMA loop of the active path's vector width
+ * (best of 3 runs of ~0.1 s); 0 on the BLAS path or another architecture. */
+static double fma_peak(void)
+{
+#if PE_KERNELS_X86
+    volatile float seed[16];
+    for (int i = 0; i < 16; i++) seed[i] = 1e-3f * (float)i;
+    const pe_kernels_isa isa = enc_kernels_active();
+    if (isa == PE_KERNELS_BLAS) return 0;
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        double g = isa == PE_KERNELS_AVX512 ? peak_avx512(10000000, seed) : peak_avx2(10000000, seed);
+        if (g > best) best = g;
+    }
+    return best;
+#else
+    return 0;
+#endif
+}
+
 int main(int argc, char **argv)
 {
     int threads = 2, quick = 0, small = 0;
@@ -127,6 +191,10 @@ int main(int argc, char **argv)
     printf("# kernels: path %s, %d threads, OpenBLAS core %s%s%s\n", enc_kernels_isa_name(enc_kernels_active()),
            threads, openblas_get_corename(), fast ? "" : " (both columns are OpenBLAS)",
            bench_clock == CLOCK_MONOTONIC ? "" : ", timed by process CPU time");
+    const double peak = fma_peak();
+    if (peak > 0)
+        printf("# f32 FMA peak of one thread: %.1f GFLOP/s (%s register-only loop, 12 accumulators, thread CPU time)\n", peak,
+               enc_kernels_active() == PE_KERNELS_AVX512 ? "zmm" : "ymm");
     FILE *jf = json ? fopen(json, "w") : NULL;
     if (json && !jf) {
         fprintf(stderr, "cannot write %s\n", json);

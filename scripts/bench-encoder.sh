@@ -129,6 +129,8 @@ log "kernels micro-benchmark"
 "$build/bench/pe_bench_encoder_kernels" --threads $threads --quick | tee "$work/kernels.txt" >&2
 log "kernels micro-benchmark, one thread, by CPU time (per-core efficiency, robust to load)"
 "$build/bench/pe_bench_encoder_kernels" --threads 1 --quick --cpu-time | tee "$work/kernels1.txt" >&2
+log "kernels micro-benchmark, the small model's shapes"
+"$build/bench/pe_bench_encoder_kernels" --threads $threads --quick --config small | tee "$work/kernels_small.txt" >&2
 
 echo "$load0" > "$work/load_start"
 echo "$time0" > "$work/time_start"
@@ -164,13 +166,19 @@ def flops(cfg, b, t):
     L, C, I, _ = CFG[cfg]
     return (2.0 * (4 * C * C + 2 * C * I) + 4.0 * t * C) * L * b * t
 
-blas_core = "?"
-try:
-    for l in open(os.path.join(work, "kernels.txt")):
-        if "OpenBLAS core" in l:
-            blas_core = l.split("OpenBLAS core", 1)[1].split()[0]
-except FileNotFoundError:
-    pass
+blas_core, kpath, core_peak = "?", "?", None
+for name in ("kernels.txt", "kernels1.txt"):
+    try:
+        for l in open(os.path.join(work, name)):
+            if "OpenBLAS core" in l:
+                blas_core = l.split("OpenBLAS core", 1)[1].split()[0].rstrip(",")
+                kpath = l.split("path", 1)[1].split(",")[0].strip()
+            # one core's f32 FMA peak, measured by pe_bench_encoder_kernels (thread CPU time)
+            if l.startswith("# f32 FMA peak of one thread:"):
+                v = float(l.split(":", 1)[1].split()[0])
+                core_peak = v if core_peak is None else max(core_peak, v)
+    except FileNotFoundError:
+        pass
 out = []
 out.append("## Encoder\n")
 def read_or(name, default):
@@ -255,16 +263,14 @@ out.append("Targets (f32, the ratios columns): >= 1.5x PyTorch and >= 1.0x ONNX 
            + " The bf16 column is an opt-in inference mode (weights and activations rounded to bfloat16 in the"
            " projections, f32 accumulation; `pe_encoder_options.precision = PE_PRECISION_BF16`), not comparable with the"
            " f32 peers; its accuracy cost is the bf16 max |diff| above.\n")
-if torch_miss:
-    # One core's f32 FMA peak, measured here with a register-only FMA loop
-    # (2 x 256-bit FMA a cycle; AVX-512 issues at the same FLOP rate).
-    peak = 2 * 117.0
+if torch_miss and core_peak:
+    peak = 2 * core_peak
     over = [m for m in torch_miss if 1.5 * m[0] > peak]
     under = [m for m in torch_miss if 1.5 * m[0] <= peak]
     bfx = min(m[2] for m in torch_miss)
     txt = (f"Where the PyTorch target is missed, 1.5x PyTorch would take {1.5 * min(m[0] for m in torch_miss):.0f}"
            f" to {1.5 * max(m[0] for m in torch_miss):.0f} GFLOP/s against an f32 FMA peak of ~{peak:.0f} GFLOP/s"
-           " for these 2 cores (2 x 117, measured with a register-only FMA loop): above the peak at"
+           f" for these 2 cores (2 x {core_peak:.0f}, the kernels benchmark's register-only FMA loop): above the peak at"
            f" {len(over)} of the {len(torch_miss)} shapes")
     if under:
         txt += (f", and at the other {len(under)} {1.5 * min(m[0] for m in under) / peak:.0%} to"
@@ -276,22 +282,30 @@ if torch_miss:
 try:
     with open(os.path.join(work, "kernels.txt")) as f:
         k = f.read().strip()
-    out.append("Kernels alone (`pe_bench_encoder_kernels --quick`, same run; GFLOP/s of our AVX-512 path and of"
+    out.append(f"Kernels alone (`pe_bench_encoder_kernels --quick`, same run; GFLOP/s of our {kpath} path and of"
                " OpenBLAS sgemm + scalar epilogue on BERT-base shapes):\n")
+    out.append("```\n" + k + "\n```\n")
+except FileNotFoundError:
+    pass
+try:
+    with open(os.path.join(work, "kernels_small.txt")) as f:
+        k = f.read().strip()
+    out.append("The small model's shapes (`pe_bench_encoder_kernels --quick --config small`, same run):\n")
     out.append("```\n" + k + "\n```\n")
 except FileNotFoundError:
     pass
 try:
     with open(os.path.join(work, "kernels1.txt")) as f:
         k = f.read().strip()
-    out.append("One thread, timed by process CPU time (what a core does when it runs; one core's FMA peak here is"
-               " ~117 GFLOP/s f32, measured once with a register-only FMA loop: 2 x 256-bit FMA per cycle, AVX-512"
-               " instructions issue at the same FLOP rate, while vdpbf16ps doubles it):\n")
+    out.append("One thread, timed by process CPU time (what a core does when it runs"
+               + (f"; one core's f32 FMA peak here is ~{core_peak:.0f} GFLOP/s, the first line's register-only loop"
+                  if core_peak else "") + "):\n")
     out.append("```\n" + k + "\n```\n")
 except FileNotFoundError:
     pass
 out.append("What runs (encoder/kernels*.c): projections on weights packed once at load into 32-column panels, an"
-           " AVX-512 14 x 32 register tile (28 zmm accumulators, one broadcast per row and k) over K blocks of <= 1536,"
+           " AVX-512 14 x 32 register tile (28 zmm accumulators, one broadcast per row and k; on CPUs without AVX-512"
+           " the AVX2 path: 16-column panels and a 6 x 16 tile in 12 ymm accumulators) over K blocks of <= 1536,"
            " bias and exact-erf GELU applied in registers on the last block; self-attention per (sequence, head) with"
            " K transposed once, 6 query rows at a time through q K^T, scale, softmax (vector exp) and P V without"
            " leaving cache; add + LayerNorm vectorised; all on a small pthread pool (spin 0.2 ms, then sleep) so that"
