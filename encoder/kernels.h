@@ -5,8 +5,8 @@
  * __builtin_cpu_supports); AVX-512 (F, BW, VL, DQ) selects our own
  * micro-kernels (encoder/kernels_avx512.c; kernels_avx512bf16.c for the
  * opt-in bf16 products, kernels_avx512_train.c for the training ops: the
- * files compiled for AVX-512), AVX2+FMA our
- * AVX2 linear (kernels_avx2.c), anything else OpenBLAS, which is also the
+ * files compiled for AVX-512), AVX2+FMA our AVX2 linear, attention and
+ * LayerNorm (kernels_avx2.c), anything else OpenBLAS, which is also the
  * reference every fast path is tested against. PE_LINEAR_FORCE_BLAS=1 in
  * the environment forces OpenBLAS; enc_kernels_select() switches at run time
  * (tests, benchmarks).
