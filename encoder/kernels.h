@@ -171,6 +171,12 @@ void enc_k256_gelu_bwd(const float *u, const float *dy, float *du, size_t n);
 /* As enc_k512_attention and enc_k512_add_layernorm (kernels_avx2.c). */
 int enc_k256_attention(const float *qkv, float *out, const int *offsets, int n_seq, int H, int D);
 void enc_k256_add_layernorm(float *x, const float *r, const float *g, const float *b, int rows, int n, float eps);
+/* As enc_k512_dropout and enc_k512_train_attention (the same mask, bit for
+ * bit). */
+size_t enc_k256_dropout(const float *x, float *y, size_t n, uint64_t key, uint32_t thr, float scale, uint64_t base);
+int enc_k256_train_attention(const float *qkv, float *ctx, float *probs, const float *dctx, float *dqkv,
+                             const int *offsets, int n_seq, int H, int D, int drop, uint64_t key, uint32_t thr,
+                             float dscale);
 
 /* ---- dispatched element-wise ops (kernels_ops.c) ---- */
 

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -480,6 +481,198 @@ void enc_k256_add_layernorm(float *x, const float *r, const float *g, const floa
     j.chunk = 32768 / n > 0 ? 32768 / n : 1;
     int tasks = (rows + j.chunk - 1) / j.chunk;
     enc_kernels_parallel(tasks, ln_task, &j);
+}
+
+/* ---- dropout: the mask of train_ops.c's scalar loop (element i dropped
+ * when the top 24 bits of mix64(key ^ (base + i)) are < thr), 8 elements
+ * at a time; 64-bit products from 32-bit ones (AVX2 has no 64-bit mullo). */
+
+AI __m256i mullo64(__m256i a, uint64_t b)
+{
+    const __m256i bl = _mm256_set1_epi64x((long long)(b & 0xFFFFFFFFu)), bh = _mm256_set1_epi64x((long long)(b >> 32));
+    const __m256i lo = _mm256_mul_epu32(a, bl);
+    const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), bl), _mm256_mul_epu32(a, bh));
+    return _mm256_add_epi64(lo, _mm256_slli_epi64(cross, 32));
+}
+
+AI __m256i mix64_256(__m256i z) /* splitmix64's finaliser, as pe_mix64 */
+{
+    z = _mm256_add_epi64(z, _mm256_set1_epi64x((long long)0x9E3779B97F4A7C15ull));
+    z = mullo64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), 0xBF58476D1CE4E5B9ull);
+    z = mullo64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), 0x94D049BB133111EBull);
+    return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
+}
+
+size_t enc_k256_dropout(const float *x, float *y, size_t n, uint64_t key, uint32_t thr, float scale, uint64_t base)
+{
+    const __m256i k = _mm256_set1_epi64x((long long)key), t = _mm256_set1_epi64x((long long)thr);
+    /* the two index vectors hold elements {0,1,4,5} and {2,3,6,7} of the 8,
+     * so that shuffle_ps of their masks lands in element order */
+    __m256i ia = _mm256_add_epi64(_mm256_set1_epi64x((long long)base), _mm256_setr_epi64x(0, 1, 4, 5));
+    __m256i ib = _mm256_add_epi64(_mm256_set1_epi64x((long long)base), _mm256_setr_epi64x(2, 3, 6, 7));
+    const __m256i step = _mm256_set1_epi64x(8);
+    const __m256 sc = _mm256_set1_ps(scale);
+    size_t zeroed = 0;
+    for (size_t i = 0; i < n; i += 8) {
+        const int w = n - i >= 8 ? 8 : (int)(n - i);
+        /* r < thr, both below 2^24: a signed 64-bit compare is exact */
+        const __m256i da = _mm256_cmpgt_epi64(t, _mm256_srli_epi64(mix64_256(_mm256_xor_si256(k, ia)), 40));
+        const __m256i db = _mm256_cmpgt_epi64(t, _mm256_srli_epi64(mix64_256(_mm256_xor_si256(k, ib)), 40));
+        __m256 drop = _mm256_shuffle_ps(_mm256_castsi256_ps(da), _mm256_castsi256_ps(db), _MM_SHUFFLE(2, 0, 2, 0));
+        if (w < 8) drop = _mm256_and_ps(drop, _mm256_castsi256_ps(lane_mask(w)));
+        const __m256 v = w < 8 ? _mm256_maskload_ps(x + i, lane_mask(w)) : _mm256_loadu_ps(x + i);
+        const __m256 out = _mm256_andnot_ps(drop, _mm256_mul_ps(v, sc));
+        if (w < 8) _mm256_maskstore_ps(y + i, lane_mask(w), out);
+        else _mm256_storeu_ps(y + i, out);
+        zeroed += (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(drop));
+        ia = _mm256_add_epi64(ia, step);
+        ib = _mm256_add_epi64(ib, step);
+    }
+    return zeroed;
+}
+
+/* ---- attention for training (train_ops.c): kernels_avx512.c's scheme,
+ * one task per (sequence, head), keeping the probabilities and applying
+ * attention dropout with enc_k256_dropout's mask (element index = the
+ * position in probs, as the scalar path). */
+
+typedef struct tatt_job {
+    const float *qkv, *dctx;
+    float *ctx, *probs, *dqkv;
+    const int *offsets;
+    int H, D;
+    int drop; /* dropout on: key, thr, dscale as enc_k256_dropout */
+    uint64_t key;
+    uint32_t thr;
+    float dscale;
+    _Atomic int failed;
+} tatt_job;
+
+/* Where sequence s, head h's (n, n) block of probs starts. */
+static size_t probs_at(const tatt_job *j, int s, int h)
+{
+    size_t off = 0;
+    for (int i = 0; i < s; i++) {
+        const size_t len = (size_t)(j->offsets[i + 1] - j->offsets[i]);
+        off += (size_t)j->H * len * len;
+    }
+    const size_t n = (size_t)(j->offsets[s + 1] - j->offsets[s]);
+    return off + (size_t)h * n * n;
+}
+
+/* dst (cols, ldd) = src (rows, cols)^T; padding columns rows..ldd-1 zero. */
+static void transpose_pad(const float *src, long lds, int rows, int cols, float *dst, long ldd)
+{
+    for (int c = 0; c < cols; c++) {
+        float *d = dst + (size_t)c * ldd;
+        for (int r = 0; r < rows; r++) d[r] = src[(size_t)r * lds + c];
+        for (int r = rows; r < ldd; r++) d[r] = 0.0f;
+    }
+}
+
+static void tatt_fwd_task(void *ctx, int task, int tid)
+{
+    tatt_job *j = ctx;
+    const int H = j->H, D = j->D, C = H * D, s = task / H, h = task % H;
+    const long ld = 3L * C;
+    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
+    if (n <= 0) return;
+    const int np = (n + 7) & ~7;
+    float *buf = enc_kernels_scratch(tid, (size_t)D * np + 2 * (size_t)AR * np);
+    if (!buf) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    float *KT = buf, *S = KT + (size_t)D * np, *Pd = S + (size_t)AR * np;
+    const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+    transpose_pad(k, ld, n, D, KT, np);
+    const float scale = 1.0f / sqrtf((float)D);
+    const size_t pb = probs_at(j, s, h);
+    float *P = j->probs + pb, *o = j->ctx + (size_t)t0 * C + (size_t)h * D;
+    for (int i0 = 0; i0 < n; i0 += AR) {
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(q + (size_t)i0 * ld, ld, m, KT, np, D, np, S, np);
+        for (int r = 0; r < m; r++) {
+            float *sr = S + (size_t)r * np;
+            softmax_row(sr, n, np, scale);
+            memcpy(P + (size_t)(i0 + r) * n, sr, (size_t)n * sizeof *sr);
+            if (j->drop) {
+                float *pr = Pd + (size_t)r * np;
+                enc_k256_dropout(sr, pr, n, j->key, j->thr, j->dscale, pb + (size_t)(i0 + r) * n);
+                for (int c = n; c < np; c++) pr[c] = 0.0f;
+            }
+        }
+        mm_block(j->drop ? Pd : S, np, m, v, ld, n, D, o + (size_t)i0 * C, C); /* ctx rows = Pd V */
+    }
+}
+
+static void tatt_bwd_task(void *ctx, int task, int tid)
+{
+    tatt_job *j = ctx;
+    const int H = j->H, D = j->D, C = H * D, s = task / H, h = task % H;
+    const long ld = 3L * C;
+    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
+    if (n <= 0) return;
+    const int np = (n + 7) & ~7;
+    float *buf = enc_kernels_scratch(tid, (size_t)D * np + 3 * (size_t)n * np);
+    if (!buf) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    float *VT = buf, *Pd = VT + (size_t)D * np, *dS = Pd + (size_t)n * np, *TT = dS + (size_t)n * np;
+    const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
+    const float *dc = j->dctx + (size_t)t0 * C + (size_t)h * D;
+    float *dq = j->dqkv + (size_t)t0 * ld + (size_t)h * D, *dk = dq + C, *dv = dq + 2 * C;
+    const size_t pb = probs_at(j, s, h);
+    const float *P = j->probs + pb;
+    const float scale = 1.0f / sqrtf((float)D);
+    transpose_pad(v, ld, n, D, VT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dPd (n, n) = dc V^T */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(dc + (size_t)i0 * C, C, m, VT, np, D, n, dS + (size_t)i0 * np, np);
+    }
+    for (int i = 0; i < n; i++) {
+        const float *pr = P + (size_t)i * n;
+        float *pd = Pd + (size_t)i * np, *dr = dS + (size_t)i * np;
+        if (j->drop) { /* Pd = mask P; dP = mask dPd */
+            const uint64_t at = pb + (size_t)i * n;
+            enc_k256_dropout(pr, pd, n, j->key, j->thr, j->dscale, at);
+            enc_k256_dropout(dr, dr, n, j->key, j->thr, j->dscale, at);
+        } else {
+            memcpy(pd, pr, (size_t)n * sizeof *pd);
+        }
+        /* dS = scale P (dP - rowsum(dP P)) */
+        __m256 acc = _mm256_setzero_ps();
+        for (int c = 0; c < n; c += 8) acc = _mm256_fmadd_ps(load_n(dr, c, n), load_n(pr, c, n), acc);
+        const __m256 dot = _mm256_set1_ps(hsum256(acc)), sc = _mm256_set1_ps(scale);
+        for (int c = 0; c < n; c += 8)
+            store_n(dr, c, n, _mm256_mul_ps(_mm256_mul_ps(load_n(pr, c, n), _mm256_sub_ps(load_n(dr, c, n), dot)), sc));
+    }
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dq = dS K */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(dS + (size_t)i0 * np, np, m, k, ld, n, D, dq + (size_t)i0 * ld, ld);
+    }
+    transpose_pad(dS, np, n, n, TT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dk = dS^T Q */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(TT + (size_t)i0 * np, np, m, q, ld, n, D, dk + (size_t)i0 * ld, ld);
+    }
+    transpose_pad(Pd, np, n, n, TT, np);
+    for (int i0 = 0; i0 < n; i0 += AR) { /* dv = Pd^T dc */
+        const int m = n - i0 < AR ? n - i0 : AR;
+        mm_block(TT + (size_t)i0 * np, np, m, dc, C, n, D, dv + (size_t)i0 * ld, ld);
+    }
+}
+
+int enc_k256_train_attention(const float *qkv, float *ctx, float *probs, const float *dctx, float *dqkv,
+                             const int *offsets, int n_seq, int H, int D, int drop, uint64_t key, uint32_t thr,
+                             float dscale)
+{
+    if (n_seq <= 0 || H <= 0 || D <= 0) return 0;
+    tatt_job j = {.qkv = qkv, .dctx = dctx, .ctx = ctx, .probs = probs, .dqkv = dqkv, .offsets = offsets, .H = H,
+                  .D = D, .drop = drop, .key = key, .thr = thr, .dscale = dscale};
+    enc_kernels_parallel(n_seq * H, dctx ? tatt_bwd_task : tatt_fwd_task, &j);
+    return atomic_load(&j.failed) ? -1 : 0;
 }
 
 #if defined(__clang__)

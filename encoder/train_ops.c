@@ -1,8 +1,9 @@
 /* train_ops.c - forward and backward of the training path's ops (see
  * train_ops.h). On the AVX-512 path (enc_kernels_active()) the linear
  * layers' forward and the attention run on our kernels (kernels_avx512.c),
- * GELU, dropout and LayerNorm are vectorised (kernels_avx512_train.c; GELU
- * also on AVX2) and the element-wise work is cut into pool tasks; the
+ * GELU, dropout and LayerNorm are vectorised (kernels_avx512_train.c); on
+ * the AVX2 path the linear forward, the attention, GELU and dropout
+ * (kernels_avx2.c); the element-wise work is cut into pool tasks; the
  * backward's products go through OpenBLAS sgemm, and everything on the
  * other paths is sgemm and plain loops. The paths agree to rounding (the
  * vector erf and exp are within a few ulp of libm's; dropout's mask is the
@@ -27,11 +28,20 @@ static int use_avx512(void)
 #endif
 }
 
+static int use_avx2(void)
+{
+#if PE_KERNELS_X86
+    return enc_kernels_active() == PE_KERNELS_AVX2;
+#else
+    return 0;
+#endif
+}
+
 /* ---- linear ----
- * Forward on the AVX-512 path: W packed into the inference kernels' column
+ * Forward on the AVX-512 and AVX2 paths: W packed into the inference kernels' column
  * panels (the weights change every step, so once per call, on the pool, in
  * a buffer of the calling thread that grows and is freed when the thread
- * exits), then enc_k512_linear with the bias in its epilogue. Backward
+ * exits), then enc_k512_linear or enc_k256_linear with the bias in its epilogue. Backward
  * through OpenBLAS: dX = dY W and dW += dY^T X on our kernels (packing dY^T
  * and X per call) measured 0.88-0.99x sgemm at one thread here
  * (docs/BENCHMARKS.md). */
@@ -62,30 +72,33 @@ typedef struct pack_job {
     const float *W;
     float *Wp;
     int N, K;
+    int avx2; /* AVX2 panels (PE_K256_NR) rather than AVX-512's */
 } pack_job;
 
 static void pack_task(void *ctx, int t, int tid)
 {
     (void)tid;
     const pack_job *j = ctx;
-    const int n0 = t * PACK_PANELS * PE_K512_NR, n = j->N - n0 < PACK_PANELS * PE_K512_NR ? j->N - n0
-                                                                                         : PACK_PANELS * PE_K512_NR;
-    enc_k512_pack_weights(j->W + (size_t)n0 * j->K, n, j->K, j->Wp + (size_t)n0 * j->K);
+    const int nr = j->avx2 ? PE_K256_NR : PE_K512_NR, per = PACK_PANELS * nr;
+    const int n0 = t * per, n = j->N - n0 < per ? j->N - n0 : per;
+    if (j->avx2) enc_k256_pack_weights(j->W + (size_t)n0 * j->K, n, j->K, j->Wp + (size_t)n0 * j->K);
+    else enc_k512_pack_weights(j->W + (size_t)n0 * j->K, n, j->K, j->Wp + (size_t)n0 * j->K);
 }
 
-/* y (M, N) = x (M, K) W^T + b on the AVX-512 kernels; -1 (nothing written)
- * when a buffer could not be had. */
-static int k512_linear_fwd(const float *x, const float *W, const float *b, float *y, int M, int N, int K)
+/* y (M, N) = x (M, K) W^T + b on the AVX-512 or AVX2 kernels; -1 (nothing
+ * written) when a buffer could not be had. */
+static int kern_linear_fwd(int avx2, const float *x, const float *W, const float *b, float *y, int M, int N, int K)
 {
-    float *Wp = pack_space(enc_k512_packed_floats(N, K));
+    float *Wp = pack_space(avx2 ? enc_k256_packed_floats(N, K) : enc_k512_packed_floats(N, K));
     if (!Wp) return -1;
-    pack_job j = {.W = W, .Wp = Wp, .N = N, .K = K};
-    const int per = PACK_PANELS * PE_K512_NR, tasks = (N + per - 1) / per;
+    pack_job j = {.W = W, .Wp = Wp, .N = N, .K = K, .avx2 = avx2};
+    const int per = PACK_PANELS * (avx2 ? PE_K256_NR : PE_K512_NR), tasks = (N + per - 1) / per;
     if ((size_t)N * K < 65536) /* a hand-off costs more than it saves */
         for (int t = 0; t < tasks; t++) pack_task(&j, t, 0);
     else
         enc_kernels_parallel(tasks, pack_task, &j);
-    return enc_k512_linear(Wp, x, b, y, M, N, K, 0 /* no activation */);
+    return avx2 ? enc_k256_linear(Wp, x, b, y, M, N, K, 0 /* no activation */)
+                : enc_k512_linear(Wp, x, b, y, M, N, K, 0);
 }
 #endif
 
@@ -103,7 +116,7 @@ void enc_tr_linear_fwd(const float *x, const float *W, const float *b, float *y,
 {
     if (M <= 0 || N <= 0) return;
 #if PE_KERNELS_X86
-    if (use_avx512() && K > 0 && k512_linear_fwd(x, W, b, y, M, N, K) == 0) return;
+    if (K > 0 && (use_avx512() || use_avx2()) && kern_linear_fwd(use_avx2(), x, W, b, y, M, N, K) == 0) return;
 #endif
     linear_fwd_blas(x, W, b, y, M, N, K);
 }
@@ -344,6 +357,7 @@ static size_t dropout_range(const float *src, float *dst, size_t i0, size_t i1, 
 {
 #if PE_KERNELS_X86
     if (use_avx512()) return enc_k512_dropout(src + i0, dst + i0, i1 - i0, key, thr, scale, base + i0);
+    if (use_avx2()) return enc_k256_dropout(src + i0, dst + i0, i1 - i0, key, thr, scale, base + i0);
 #endif
     size_t zeroed = 0;
     for (size_t i = i0; i < i1; i++) {
@@ -428,6 +442,10 @@ void enc_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scr
         enc_k512_train_attention(qkv, ctx, probs, NULL, NULL, offsets, n_seq, H, D, p > 0.0f, dropout_key(seed, stream),
                                  dropout_thr(p), 1.0f / (1.0f - p)) == 0)
         return;
+    if (use_avx2() && !(p >= 1.0f) &&
+        enc_k256_train_attention(qkv, ctx, probs, NULL, NULL, offsets, n_seq, H, D, p > 0.0f, dropout_key(seed, stream),
+                                 dropout_thr(p), 1.0f / (1.0f - p)) == 0)
+        return;
 #endif
     const int C = H * D, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)D);
@@ -468,6 +486,10 @@ void enc_tr_attention_bwd(const float *qkv, const float *probs, const float *dct
 #if PE_KERNELS_X86
     if (use_avx512() && !(p >= 1.0f) &&
         enc_k512_train_attention(qkv, NULL, (float *)probs, dctx, dqkv, offsets, n_seq, H, D, p > 0.0f,
+                                 dropout_key(seed, stream), dropout_thr(p), 1.0f / (1.0f - p)) == 0)
+        return;
+    if (use_avx2() && !(p >= 1.0f) &&
+        enc_k256_train_attention(qkv, NULL, (float *)probs, dctx, dqkv, offsets, n_seq, H, D, p > 0.0f,
                                  dropout_key(seed, stream), dropout_thr(p), 1.0f / (1.0f - p)) == 0)
         return;
 #endif

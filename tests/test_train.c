@@ -275,11 +275,13 @@ static void test_op_attention(void)
         }
         /* the AVX-512 path (one task per sequence and head) against the
          * scalar one, dropout's mask included */
-        if (enc_kernels_supported(PE_KERNELS_AVX512)) {
+        for (int iv = 0; iv < 2; iv++) {
+            const pe_kernels_isa vec = iv ? PE_KERNELS_AVX2 : PE_KERNELS_AVX512;
+            if (!enc_kernels_supported(vec)) continue;
             const pe_kernels_isa was = enc_kernels_active();
             float c2[2][T * C], d2[2][T * 3 * C], p2[2][H * (16 + 1 + 16)];
             for (int k = 0; k < 2; k++) {
-                enc_kernels_select(k ? PE_KERNELS_AVX512 : PE_KERNELS_BLAS);
+                enc_kernels_select(k ? vec : PE_KERNELS_BLAS);
                 enc_tr_attention_fwd(qkv, c2[k], p2[k], scratch, off, 3, H, D, c.p, 7, 3);
                 enc_tr_attention_bwd(qkv, p2[k], r, d2[k], scratch, off, 3, H, D, c.p, 7, 3);
             }
@@ -288,16 +290,19 @@ static void test_op_attention(void)
             for (int i = 0; i < T * C; i++) e = fmax(e, fabs(c2[0][i] - c2[1][i]));
             for (int i = 0; i < T * 3 * C; i++) e = fmax(e, fabs(d2[0][i] - d2[1][i]));
             for (int i = 0; i < H * 33; i++) e = fmax(e, fabs(p2[0][i] - p2[1][i]));
-            PE_CHECK_MSG(e < 1e-5, "attention avx512 vs scalar (p %g): %g", (double)c.p, e);
+            PE_CHECK_MSG(e < 1e-5, "attention %s vs scalar (p %g): %g", enc_kernels_isa_name(vec), (double)c.p, e);
         }
     }
 }
 
-/* Larger blocks than test_op_attention's (several 6-row blocks, 16-lane
- * chunks and a tail): the AVX-512 path against the scalar one. */
+/* Larger blocks than test_op_attention's (several 6-row blocks, 16- and
+ * 8-lane chunks and a tail): the AVX-512 and AVX2 paths against the scalar
+ * one, each where the CPU has it. */
 static void test_op_attention_paths(void)
 {
-    if (!enc_kernels_supported(PE_KERNELS_AVX512)) return;
+    const pe_kernels_isa vec[2] = {PE_KERNELS_AVX512, PE_KERNELS_AVX2};
+    for (int iv = 0; iv < 2; iv++) {
+    if (!enc_kernels_supported(vec[iv])) continue;
     enum { H = 2, D = 40, C = H * D, T = 37 + 128 };
     const int off[3] = {0, 37, T};
     const size_t np = enc_tr_attention_probs_floats(off, 2, H);
@@ -313,7 +318,7 @@ static void test_op_attention_paths(void)
     for (int pass = 0; pass < 2; pass++) {
         const float p = pass ? 0.1f : 0.0f;
         for (int k = 0; k < 2; k++) {
-            enc_kernels_select(k ? PE_KERNELS_AVX512 : PE_KERNELS_BLAS);
+            enc_kernels_select(k ? vec[iv] : PE_KERNELS_BLAS);
             enc_tr_attention_fwd(qkv, c2[k], p2[k], sc, off, 2, H, D, p, 11, 5);
             enc_tr_attention_bwd(qkv, p2[k], r, d2[k], sc, off, 2, H, D, p, 11, 5);
         }
@@ -321,11 +326,13 @@ static void test_op_attention_paths(void)
         for (int i = 0; i < T * C; i++) e = fmax(e, fabs(c2[0][i] - c2[1][i])), m = fmax(m, fabs(c2[0][i]));
         for (int i = 0; i < T * 3 * C; i++) e = fmax(e, fabs(d2[0][i] - d2[1][i])), m = fmax(m, fabs(d2[0][i]));
         for (size_t i = 0; i < np; i++) e = fmax(e, fabs(p2[0][i] - p2[1][i]));
-        PE_CHECK_MSG(e < 2e-6 * fmax(m, 1.0), "attention avx512 vs scalar (p %g): %g (scale %g)", (double)p, e, m);
+        PE_CHECK_MSG(e < 2e-6 * fmax(m, 1.0), "attention %s vs scalar (p %g): %g (scale %g)",
+                     enc_kernels_isa_name(vec[iv]), (double)p, e, m);
     }
     enc_kernels_select(was);
     for (int k = 0; k < 2; k++) free(c2[k]), free(d2[k]), free(p2[k]);
     free(qkv), free(r), free(sc);
+    }
 }
 
 typedef struct emb_ctx {
@@ -394,12 +401,15 @@ static void test_op_dropout(void)
         enc_kernels_select(PE_KERNELS_BLAS);
         const size_t z0 = enc_tr_dropout(x + 3, N - 10, 0.1f, 9, 4, 3);
         const size_t z1 = enc_tr_dropout(x + 7, 77, 0.3f, 9, 5, 7);
-        if (enc_kernels_select(PE_KERNELS_AVX512) == 0) {
+        for (int iv = 0; iv < 2; iv++) {
+            if (enc_kernels_select(iv ? PE_KERNELS_AVX2 : PE_KERNELS_AVX512) != 0) continue;
+            for (int i = 0; i < N; i++) y[i] = (float)(i % 97) - 48.0f;
             float *c = malloc(N * sizeof *c);
             PE_CHECK_EQ_INT(enc_tr_dropout_copy(y + 3, c + 3, N - 10, 0.1f, 9, 4, 3), z0);
             memcpy(y + 3, c + 3, (N - 10) * sizeof *y);
             PE_CHECK_EQ_INT(enc_tr_dropout(y + 7, 77, 0.3f, 9, 5, 7), z1);
-            PE_CHECK(memcmp(x, y, N * sizeof *x) == 0);
+            PE_CHECK_MSG(memcmp(x, y, N * sizeof *x) == 0, "dropout %s differs from the scalar mask",
+                         enc_kernels_isa_name(iv ? PE_KERNELS_AVX2 : PE_KERNELS_AVX512));
             free(c);
         }
         enc_kernels_select(was);
