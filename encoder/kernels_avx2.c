@@ -28,6 +28,8 @@
 #define MC (6 * 48)
 #define AI static inline __attribute__((always_inline))
 
+#include "kernels_jobs.h"
+
 AI __m256 erf256(__m256 x) /* the rational fit of kernels_avx512.c */
 {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-4.0f)), _mm256_set1_ps(4.0f));
@@ -360,14 +362,6 @@ static void softmax_row(float *s, int n, int np, float scale)
     for (int j = 0; j < n; j += 8) _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
 }
 
-typedef struct att_job {
-    const float *qkv;
-    float *out;
-    const int *offsets;
-    int H, D;
-    _Atomic int failed;
-} att_job;
-
 static void att_task(void *ctx, int task, int tid)
 {
     att_job *j = ctx;
@@ -457,13 +451,6 @@ static void ln_row256(float *x, const float *r, const float *g, const float *b, 
     }
 }
 
-typedef struct ln_job {
-    float *x;
-    const float *r, *g, *b;
-    int rows, n, chunk;
-    float eps;
-} ln_job;
-
 static void ln_task(void *ctx, int t, int tid)
 {
     (void)tid;
@@ -535,40 +522,6 @@ size_t enc_k256_dropout(const float *x, float *y, size_t n, uint64_t key, uint32
  * one task per (sequence, head), keeping the probabilities and applying
  * attention dropout with enc_k256_dropout's mask (element index = the
  * position in probs, as the scalar path). */
-
-typedef struct tatt_job {
-    const float *qkv, *dctx;
-    float *ctx, *probs, *dqkv;
-    const int *offsets;
-    int H, D;
-    int drop; /* dropout on: key, thr, dscale as enc_k256_dropout */
-    uint64_t key;
-    uint32_t thr;
-    float dscale;
-    _Atomic int failed;
-} tatt_job;
-
-/* Where sequence s, head h's (n, n) block of probs starts. */
-static size_t probs_at(const tatt_job *j, int s, int h)
-{
-    size_t off = 0;
-    for (int i = 0; i < s; i++) {
-        const size_t len = (size_t)(j->offsets[i + 1] - j->offsets[i]);
-        off += (size_t)j->H * len * len;
-    }
-    const size_t n = (size_t)(j->offsets[s + 1] - j->offsets[s]);
-    return off + (size_t)h * n * n;
-}
-
-/* dst (cols, ldd) = src (rows, cols)^T; padding columns rows..ldd-1 zero. */
-static void transpose_pad(const float *src, long lds, int rows, int cols, float *dst, long ldd)
-{
-    for (int c = 0; c < cols; c++) {
-        float *d = dst + (size_t)c * ldd;
-        for (int r = 0; r < rows; r++) d[r] = src[(size_t)r * lds + c];
-        for (int r = rows; r < ldd; r++) d[r] = 0.0f;
-    }
-}
 
 static void tatt_fwd_task(void *ctx, int task, int tid)
 {

@@ -41,6 +41,7 @@
 #define NR PE_K512_NR
 #define MR 14
 #include "kernels_avx512_tile.h"
+#include "kernels_jobs.h"
 
 /* Largest K block. K is cut into near-equal blocks of at most KC: with
  * few blocks y is re-read little; the B micro-panel (kc x 32) then lives
@@ -288,14 +289,6 @@ static void softmax_row(float *s, int n, int np, float scale)
     for (int j = 0; j < n; j += 16) _mm512_storeu_ps(s + j, _mm512_mul_ps(_mm512_loadu_ps(s + j), inv));
 }
 
-typedef struct att_job {
-    const float *qkv;
-    float *out;
-    const int *offsets;
-    int H, D;
-    _Atomic int failed;
-} att_job;
-
 static void att_task(void *ctx, int task, int tid)
 {
     att_job *j = ctx;
@@ -340,41 +333,6 @@ int enc_k512_attention(const float *qkv, float *out, const int *offsets, int n_s
  * One task per (sequence, head), as above, keeping the probabilities and
  * applying attention dropout with enc_k512_dropout's mask (element index =
  * the position in probs, as the scalar path). */
-
-typedef struct tatt_job {
-    const float *qkv, *dctx;
-    float *ctx, *probs, *dqkv;
-    const int *offsets;
-    int H, D;
-    int drop; /* dropout on: key, thr, dscale as enc_k512_dropout */
-    uint64_t key;
-    uint32_t thr;
-    float dscale;
-    _Atomic int failed;
-} tatt_job;
-
-/* Where sequence s, head h's (n, n) block of probs starts. */
-static size_t probs_at(const tatt_job *j, int s, int h)
-{
-    size_t off = 0;
-    for (int i = 0; i < s; i++) {
-        const size_t len = (size_t)(j->offsets[i + 1] - j->offsets[i]);
-        off += (size_t)j->H * len * len;
-    }
-    const size_t n = (size_t)(j->offsets[s + 1] - j->offsets[s]);
-    return off + (size_t)h * n * n;
-}
-
-/* dst (cols, ldd) = src (rows, cols)^T for the first rows columns; padding
- * columns rows..ldd-1 zero. */
-static void transpose_pad(const float *src, long lds, int rows, int cols, float *dst, long ldd)
-{
-    for (int c = 0; c < cols; c++) {
-        float *d = dst + (size_t)c * ldd;
-        for (int r = 0; r < rows; r++) d[r] = src[(size_t)r * lds + c];
-        for (int r = rows; r < ldd; r++) d[r] = 0.0f;
-    }
-}
 
 static void tatt_fwd_task(void *ctx, int task, int tid)
 {
@@ -484,13 +442,6 @@ int enc_k512_train_attention(const float *qkv, float *ctx, float *probs, const f
 }
 
 /* ---- LayerNorm ---- */
-
-typedef struct ln_job {
-    float *x;
-    const float *r, *g, *b;
-    int rows, n, chunk;
-    float eps;
-} ln_job;
 
 /* x = (x + r - mean) / sqrt(var + eps) * g + b for one row. 16 lane
  * partial sums in float, reduced in double: as accurate as a double loop

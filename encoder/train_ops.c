@@ -19,23 +19,17 @@
 #include "pe_util.h"
 #include "train_ops.h"
 
-static int use_avx512(void)
+static int uses(pe_kernels_isa isa)
 {
 #if PE_KERNELS_X86
-    return enc_kernels_active() == PE_KERNELS_AVX512;
+    return enc_kernels_active() == isa;
 #else
+    (void)isa;
     return 0;
 #endif
 }
-
-static int use_avx2(void)
-{
-#if PE_KERNELS_X86
-    return enc_kernels_active() == PE_KERNELS_AVX2;
-#else
-    return 0;
-#endif
-}
+static int use_avx512(void) { return uses(PE_KERNELS_AVX512); }
+static int use_avx2(void) { return uses(PE_KERNELS_AVX2); }
 
 /* ---- linear ----
  * Forward on the AVX-512 and AVX2 paths: W packed into the inference kernels' column
