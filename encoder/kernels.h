@@ -174,6 +174,12 @@ void enc_k256_add_layernorm(float *x, const float *r, const float *g, const floa
 /* As enc_k512_dropout and enc_k512_train_attention (the same mask, bit for
  * bit). */
 size_t enc_k256_dropout(const float *x, float *y, size_t n, uint64_t key, uint32_t thr, float scale, uint64_t base);
+double enc_k256_ce_row(float *z, int V, int y, float gscale, int grad, int *argmax); /* as enc_k512_ce_row */
+/* As enc_k512_layernorm_fwd and enc_k512_layernorm_bwd. */
+void enc_k256_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
+                            int n, float eps);
+void enc_k256_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
+                            float *db, int rows, int n);
 int enc_k256_train_attention(const float *qkv, float *ctx, float *probs, const float *dctx, float *dqkv,
                              const int *offsets, int n_seq, int H, int D, int drop, uint64_t key, uint32_t thr,
                              float dscale);

@@ -628,6 +628,136 @@ int enc_k256_train_attention(const float *qkv, float *ctx, float *probs, const f
     return atomic_load(&j.failed) ? -1 : 0;
 }
 
+/* ---- cross-entropy of a row of logits: enc_k512_ce_row on 8 lanes
+ * (exp in f32, its sum in double lanes). ---- */
+
+double enc_k256_ce_row(float *z, int V, int y, float gscale, int grad, int *argmax)
+{
+    /* max, and the first index that has it (each lane keeps its first; the
+     * lowest index among the lanes holding the maximum wins) */
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 mx = ninf, bad = _mm256_setzero_ps(); /* bad: lanes that saw a NaN or an infinity */
+    __m256i arg = _mm256_setzero_si256(), idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i eight = _mm256_set1_epi32(8);
+    for (int v = 0; v < V; v += 8) {
+        const __m256 valid = _mm256_castsi256_ps(lane_mask(V - v));
+        const __m256 x = _mm256_blendv_ps(ninf, load_n(z, v, V), valid);
+        const __m256 xv = load_n(z, v, V);
+        bad = _mm256_or_ps(bad, _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(xv, xv), _mm256_setzero_ps(), _CMP_UNORD_Q),
+                                              valid));
+        const __m256 gt = _mm256_cmp_ps(x, mx, _CMP_GT_OQ);
+        mx = _mm256_blendv_ps(mx, x, gt);
+        arg = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(arg), _mm256_castsi256_ps(idx), gt));
+        idx = _mm256_add_epi32(idx, eight);
+    }
+    const float zmax = hmax256(mx);
+    const int at = _mm256_movemask_ps(_mm256_cmp_ps(mx, _mm256_set1_ps(zmax), _CMP_EQ_OQ));
+    int lanes[8], a = 0, found = 0;
+    _mm256_storeu_si256((__m256i *)lanes, arg);
+    for (int l = 0; l < 8; l++)
+        if (at >> l & 1 && (!found || lanes[l] < a)) a = lanes[l], found = 1; /* none: every logit NaN or -inf */
+    *argmax = a;
+    if (_mm256_movemask_ps(bad)) { /* the vector exp clamps its argument: say so instead */
+        if (grad)
+            for (int v = 0; v < V; v++) z[v] = NAN;
+        return NAN;
+    }
+    const float zy = z[y];
+    /* sum of exp(z - max) in double lanes; with grad the exps replace z */
+    const __m256 mxv = _mm256_set1_ps(zmax);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    for (int v = 0; v < V; v += 8) {
+        const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(load_n(z, v, V), mxv)),
+                                       _mm256_castsi256_ps(lane_mask(V - v)));
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        if (grad) store_n(z, v, V, e);
+    }
+    double sl[4];
+    _mm256_storeu_pd(sl, _mm256_add_pd(s0, s1));
+    const double s = (sl[0] + sl[1]) + (sl[2] + sl[3]);
+    if (grad) { /* z = gscale (softmax - onehot(y)) */
+        const __m256 f = _mm256_set1_ps((float)((double)gscale / s));
+        for (int v = 0; v < V; v += 8) store_n(z, v, V, _mm256_mul_ps(load_n(z, v, V), f));
+        z[y] -= gscale;
+    }
+    return (double)zmax + log(s) - (double)zy;
+}
+
+/* ---- LayerNorm over rows for training: enc_k512_layernorm_fwd/_bwd on 8
+ * lanes (means and variance in double lanes, as the scalar path). ---- */
+
+AI double hsum256d(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+void enc_k256_layernorm_fwd(const float *x, const float *g, const float *b, float *y, float *xhat, float *rstd, int rows,
+                            int n, float eps)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *xr = x + (size_t)i * n;
+        float *yr = y + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        __m256d s = _mm256_setzero_pd();
+        for (int j = 0; j < n; j += 8) { /* lanes beyond n load as 0 */
+            const __m256 v = load_n(xr, j, n);
+            s = _mm256_add_pd(s, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                                               _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
+        }
+        const double mean = hsum256d(s) / n;
+        const __m256d mdd = _mm256_set1_pd(mean);
+        __m256d q = _mm256_setzero_pd();
+        for (int j = 0; j < n; j += 8) {
+            const __m256i m = lane_mask(n - j);
+            const __m256 v = load_n(xr, j, n);
+            const __m256d ml = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(m)));
+            const __m256d mh = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(m, 1)));
+            const __m256d dl = _mm256_and_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), mdd), ml);
+            const __m256d dh = _mm256_and_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), mdd), mh);
+            q = _mm256_fmadd_pd(dl, dl, _mm256_fmadd_pd(dh, dh, q));
+        }
+        const float inv = (float)(1.0 / sqrt(hsum256d(q) / n + (double)eps));
+        const __m256 md = _mm256_set1_ps((float)mean), iv = _mm256_set1_ps(inv);
+        for (int j = 0; j < n; j += 8) {
+            const __m256 h = _mm256_mul_ps(_mm256_sub_ps(load_n(xr, j, n), md), iv);
+            store_n(hr, j, n, h);
+            store_n(yr, j, n, _mm256_fmadd_ps(h, load_n(g, j, n), load_n(b, j, n)));
+        }
+        rstd[i] = inv;
+    }
+}
+
+void enc_k256_layernorm_bwd(const float *dy, const float *xhat, const float *rstd, const float *g, float *dx, float *dg,
+                            float *db, int rows, int n)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        float *xr = dx + (size_t)i * n;
+        /* the two means in double, as the scalar path: they cancel */
+        __m256d s1 = _mm256_setzero_pd(), s2 = _mm256_setzero_pd();
+        for (int j = 0; j < n; j += 8) {
+            const __m256 d = load_n(dr, j, n), h = load_n(hr, j, n), gv = load_n(g, j, n);
+            const __m256d dhl = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)),
+                                              _mm256_cvtps_pd(_mm256_castps256_ps128(gv)));
+            const __m256d dhh = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)),
+                                              _mm256_cvtps_pd(_mm256_extractf128_ps(gv, 1)));
+            s1 = _mm256_add_pd(s1, _mm256_add_pd(dhl, dhh));
+            s2 = _mm256_fmadd_pd(dhl, _mm256_cvtps_pd(_mm256_castps256_ps128(h)), s2);
+            s2 = _mm256_fmadd_pd(dhh, _mm256_cvtps_pd(_mm256_extractf128_ps(h, 1)), s2);
+            store_n(dg, j, n, _mm256_fmadd_ps(d, h, load_n(dg, j, n)));
+            store_n(db, j, n, _mm256_add_ps(d, load_n(db, j, n)));
+        }
+        const __m256 m1 = _mm256_set1_ps((float)(hsum256d(s1) / n)), m2 = _mm256_set1_ps((float)(hsum256d(s2) / n));
+        const __m256 rs = _mm256_set1_ps(rstd[i]);
+        for (int j = 0; j < n; j += 8) { /* dx may be dy: read row j.. before writing it */
+            const __m256 d = load_n(dr, j, n), h = load_n(hr, j, n);
+            const __m256 t = _mm256_sub_ps(_mm256_fmsub_ps(d, load_n(g, j, n), m1), _mm256_mul_ps(h, m2));
+            store_n(xr, j, n, _mm256_mul_ps(rs, t));
+        }
+    }
+}
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif

@@ -2,8 +2,8 @@
  * train_ops.h). On the AVX-512 path (enc_kernels_active()) the linear
  * layers' forward and the attention run on our kernels (kernels_avx512.c),
  * GELU, dropout and LayerNorm are vectorised (kernels_avx512_train.c); on
- * the AVX2 path the linear forward, the attention, GELU and dropout
- * (kernels_avx2.c); the element-wise work is cut into pool tasks; the
+ * the AVX2 path the linear forward, the attention, GELU, dropout, LayerNorm
+ * and the MLM cross-entropy (kernels_avx2.c); the element-wise work is cut into pool tasks; the
  * backward's products go through OpenBLAS sgemm, and everything on the
  * other paths is sgemm and plain loops. The paths agree to rounding (the
  * vector erf and exp are within a few ulp of libm's; dropout's mask is the
@@ -177,7 +177,7 @@ void enc_tr_linear_bwd(const float *x, const float *W, const float *dy, float *d
 }
 
 /* ---- LayerNorm ----
- * On the AVX-512 path rows are cut into tasks of ROW_CHUNK on the pool; the
+ * On the AVX-512 and AVX2 paths rows are cut into tasks of ROW_CHUNK on the pool; the
  * backward's parameter gradients are summed per task and then added in
  * task order, so that they do not depend on the number of threads. */
 
@@ -197,7 +197,8 @@ static void ln_fwd_task(void *ctx, int t, int tid)
     const ln_job *j = ctx;
     const int r0 = t * ROW_CHUNK, r = j->rows - r0 < ROW_CHUNK ? j->rows - r0 : ROW_CHUNK;
     const size_t o = (size_t)r0 * j->n;
-    enc_k512_layernorm_fwd(j->x + o, j->g, j->b, j->y + o, j->xh + o, j->rs + r0, r, j->n, j->eps);
+    if (use_avx2()) enc_k256_layernorm_fwd(j->x + o, j->g, j->b, j->y + o, j->xh + o, j->rs + r0, r, j->n, j->eps);
+    else enc_k512_layernorm_fwd(j->x + o, j->g, j->b, j->y + o, j->xh + o, j->rs + r0, r, j->n, j->eps);
 }
 
 static void ln_bwd_task(void *ctx, int t, int tid)
@@ -208,7 +209,8 @@ static void ln_bwd_task(void *ctx, int t, int tid)
     const size_t o = (size_t)r0 * j->n;
     float *dg = j->part + (size_t)t * 2 * j->n, *db = dg + j->n;
     memset(dg, 0, 2 * (size_t)j->n * sizeof *dg);
-    enc_k512_layernorm_bwd(j->dy + o, j->xhat + o, j->rstd + r0, j->g, j->dx + o, dg, db, r, j->n);
+    if (use_avx2()) enc_k256_layernorm_bwd(j->dy + o, j->xhat + o, j->rstd + r0, j->g, j->dx + o, dg, db, r, j->n);
+    else enc_k512_layernorm_bwd(j->dy + o, j->xhat + o, j->rstd + r0, j->g, j->dx + o, dg, db, r, j->n);
 }
 #endif
 
@@ -216,7 +218,7 @@ void enc_tr_layernorm_fwd(const float *x, const float *g, const float *b, float 
                          int n, float eps)
 {
 #if PE_KERNELS_X86
-    if (use_avx512() && rows > 0) {
+    if ((use_avx512() || use_avx2()) && rows > 0) {
         ln_job j = {.x = x, .g = g, .b = b, .y = y, .xh = xhat, .rs = rstd, .rows = rows, .n = n, .eps = eps};
         enc_kernels_parallel((rows + ROW_CHUNK - 1) / ROW_CHUNK, ln_fwd_task, &j);
         return;
@@ -231,7 +233,7 @@ void enc_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd,
 {
 #if PE_KERNELS_X86
     const int tasks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-    float *part = use_avx512() && rows > 0 ? malloc((size_t)tasks * 2 * n * sizeof *part) : NULL;
+    float *part = (use_avx512() || use_avx2()) && rows > 0 ? malloc((size_t)tasks * 2 * n * sizeof *part) : NULL;
     if (part) {
         ln_job j = {.g = g, .dy = dy, .xhat = xhat, .rstd = rstd, .dx = dx, .part = part, .rows = rows, .n = n};
         enc_kernels_parallel(tasks, ln_bwd_task, &j);

@@ -166,6 +166,39 @@ static void test_op_layernorm(void)
     double e = 0.0;
     for (int i = 0; i < R * N; i++) e = fmax(e, fabs(ref[i] - y[i]));
     PE_CHECK_MSG(e < 1e-6, "layernorm vs inference: %g", e);
+    /* the vector paths against the scalar one on wider rows (whole vectors
+     * and a tail, several pool tasks of rows), backward in place (dx = dy) */
+    enum { R2 = 150, N2 = 263 };
+    float *xs = malloc(sizeof(float) * R2 * N2), *gs = malloc(sizeof(float) * N2 * 2), *o[2][4];
+    PE_CHECK(xs && gs);
+    if (!xs || !gs) goto out;
+    fill(xs, R2 * N2, 3), fill(gs, 2 * N2, 4);
+    for (int k = 0; k < 2; k++)
+        for (int q = 0; q < 4; q++) o[k][q] = calloc((size_t)R2 * N2 + 2 * N2, sizeof(float));
+    const pe_kernels_isa was = enc_kernels_active(), vec[2] = {PE_KERNELS_AVX512, PE_KERNELS_AVX2};
+    for (int iv = 0; iv < 2; iv++) {
+        if (!enc_kernels_supported(vec[iv])) continue;
+        for (int k = 0; k < 2; k++) {
+            enc_kernels_select(k ? vec[iv] : PE_KERNELS_BLAS);
+            float *yk = o[k][0], *hk = o[k][1], *rk = o[k][2], *dk = o[k][3];
+            enc_tr_layernorm_fwd(xs, gs, gs + N2, yk, hk, rk, R2, N2, 1e-12f);
+            memcpy(dk, xs, sizeof(float) * R2 * N2); /* dy, then dx in place */
+            memset(dk + (size_t)R2 * N2, 0, 2 * N2 * sizeof(float));
+            enc_tr_layernorm_bwd(dk, hk, rk, gs, dk, dk + (size_t)R2 * N2, dk + (size_t)R2 * N2 + N2, R2, N2);
+        }
+        double ef = 0.0, eb = 0.0;
+        for (size_t i = 0; i < (size_t)R2 * N2; i++) ef = fmax(ef, fabs(o[0][0][i] - o[1][0][i]));
+        for (size_t i = 0; i < (size_t)R2 * N2 + 2 * N2; i++)
+            eb = fmax(eb, fabs(o[0][3][i] - o[1][3][i]) / fmax(1.0, fabs(o[0][3][i])));
+        PE_CHECK_MSG(ef < 1e-5 && eb < 1e-4, "layernorm %s vs scalar: forward %g, backward %g",
+                     enc_kernels_isa_name(vec[iv]), ef, eb);
+    }
+    enc_kernels_select(was);
+    for (int k = 0; k < 2; k++)
+        for (int q = 0; q < 4; q++) free(o[k][q]);
+out:
+    free(xs);
+    free(gs);
 }
 
 typedef struct gelu_ctx {
@@ -333,6 +366,62 @@ static void test_op_attention_paths(void)
     for (int k = 0; k < 2; k++) free(c2[k]), free(d2[k]), free(p2[k]);
     free(qkv), free(r), free(sc);
     }
+}
+
+/* The vector cross-entropy rows (enc_k512_ce_row, enc_k256_ce_row) against
+ * a double reference: loss, gradient gscale (softmax - onehot), the first
+ * index of the maximum (ties), odd lengths (tails), and NaN for a row that
+ * holds an infinity or a NaN. */
+static void test_op_ce_row_paths(void)
+{
+#if PE_KERNELS_X86
+    const int Vs[] = {1, 7, 8, 9, 17, 16003};
+    float *z = malloc(16003 * sizeof *z), *z0 = malloc(16003 * sizeof *z0);
+    PE_CHECK(z && z0);
+    for (int iv = 0; iv < 2 && z && z0; iv++) {
+        const pe_kernels_isa isa = iv ? PE_KERNELS_AVX2 : PE_KERNELS_AVX512;
+        if (!enc_kernels_supported(isa)) continue;
+        for (size_t k = 0; k < sizeof Vs / sizeof *Vs; k++) {
+            const int V = Vs[k], y = V / 2;
+            uint64_t st = 12345 + (uint64_t)V;
+            for (int v = 0; v < V; v++) {
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                z0[v] = (float)((double)(st >> 40) / 16777216.0 * 20.0 - 10.0);
+            }
+            if (V > 3) z0[V - 1] = z0[1] = 30.0f; /* a tie: the first index wins */
+            double mx = z0[0], s = 0.0;
+            int want = 0;
+            for (int v = 1; v < V; v++)
+                if (z0[v] > mx) mx = z0[v], want = v;
+            for (int v = 0; v < V; v++) s += exp((double)z0[v] - mx);
+            const double loss = mx + log(s) - z0[y];
+            memcpy(z, z0, V * sizeof *z);
+            int arg = -1;
+            const double got = iv ? enc_k256_ce_row(z, V, y, 0.5f, 1, &arg) : enc_k512_ce_row(z, V, y, 0.5f, 1, &arg);
+            PE_CHECK_MSG(fabs(got - loss) < 1e-5 * fmax(1.0, fabs(loss)), "%s V %d: loss %.9g against %.9g",
+                         enc_kernels_isa_name(isa), V, got, loss);
+            PE_CHECK_MSG(arg == want, "%s V %d: argmax %d against %d", enc_kernels_isa_name(isa), V, arg, want);
+            double e = 0.0;
+            for (int v = 0; v < V; v++) {
+                const double g = 0.5 * exp((double)z0[v] - mx) / s - (v == y ? 0.5 : 0.0);
+                e = fmax(e, fabs(z[v] - g));
+            }
+            PE_CHECK_MSG(e < 1e-6, "%s V %d: gradient off by %g", enc_kernels_isa_name(isa), V, e);
+            /* without grad the logits stay */
+            memcpy(z, z0, V * sizeof *z);
+            const double got2 = iv ? enc_k256_ce_row(z, V, y, 0.5f, 0, &arg) : enc_k512_ce_row(z, V, y, 0.5f, 0, &arg);
+            PE_CHECK(got2 == got && memcmp(z, z0, V * sizeof *z) == 0);
+            /* an infinity or a NaN: NaN loss, NaN gradient */
+            memcpy(z, z0, V * sizeof *z);
+            z[V - 1] = k % 2 ? INFINITY : NAN;
+            const double bad = iv ? enc_k256_ce_row(z, V, y, 0.5f, 1, &arg) : enc_k512_ce_row(z, V, y, 0.5f, 1, &arg);
+            PE_CHECK_MSG(isnan(bad) && isnan(z[0]), "%s V %d: a non-finite logit gave loss %g", enc_kernels_isa_name(isa),
+                         V, bad);
+        }
+    }
+    free(z);
+    free(z0);
+#endif
 }
 
 typedef struct emb_ctx {
@@ -1158,6 +1247,7 @@ int main(void)
     PE_RUN(test_op_attention_paths);
     PE_RUN(test_op_embed);
     PE_RUN(test_op_dropout);
+    PE_RUN(test_op_ce_row_paths);
     PE_RUN(test_model_gradcheck);
     PE_RUN(test_against_torch);
     /* the same on the other paths the CPU has (AVX-512 is the default where present) */

@@ -164,9 +164,11 @@ static void ce_task(void *ctx, int task, int tid)
     for (int r = r0; r < r1; r++) {
         float *z = h->logits + (size_t)r * V;
 #if PE_KERNELS_X86
-        if (enc_kernels_active() == PE_KERNELS_AVX512) { /* one vector pass less, exp in f32 */
+        const pe_kernels_isa isa = enc_kernels_active();
+        if (isa == PE_KERNELS_AVX512 || isa == PE_KERNELS_AVX2) { /* one vector pass less, exp in f32 */
             int arg;
-            h->row_loss[r] = enc_k512_ce_row(z, V, h->lab[r], j->gscale, j->grad, &arg);
+            h->row_loss[r] = isa == PE_KERNELS_AVX512 ? enc_k512_ce_row(z, V, h->lab[r], j->gscale, j->grad, &arg)
+                                                      : enc_k256_ce_row(z, V, h->lab[r], j->gscale, j->grad, &arg);
             h->row_ok[r] = arg == h->lab[r];
             continue;
         }
