@@ -2,7 +2,10 @@
  * as kernels_avx512.c with 16 registers: a 6 x 16 tile of y in 12 ymm
  * accumulators; W packed in panels of 16 columns, Wp[p][k][0..15]; x
  * packed per block into row panels of <= 6 rows; bias and GELU fused on
- * the last K block); attention and LayerNorm as there, 8 lanes wide.
+ * the last K block); attention and LayerNorm as there, 8 lanes wide; and
+ * the training ops of kernels_avx512.c and kernels_avx512_train.c (GELU and
+ * its derivative, dropout with the scalar mask, attention forward and
+ * backward, the cross-entropy of a row, LayerNorm forward and backward).
  * Called only when kernels_runtime.c found avx2 and fma. */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -641,8 +644,7 @@ double enc_k256_ce_row(float *z, int V, int y, float gscale, int grad, int *argm
     const __m256i eight = _mm256_set1_epi32(8);
     for (int v = 0; v < V; v += 8) {
         const __m256 valid = _mm256_castsi256_ps(lane_mask(V - v));
-        const __m256 x = _mm256_blendv_ps(ninf, load_n(z, v, V), valid);
-        const __m256 xv = load_n(z, v, V);
+        const __m256 xv = load_n(z, v, V), x = _mm256_blendv_ps(ninf, xv, valid);
         bad = _mm256_or_ps(bad, _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(xv, xv), _mm256_setzero_ps(), _CMP_UNORD_Q),
                                               valid));
         const __m256 gt = _mm256_cmp_ps(x, mx, _CMP_GT_OQ);
