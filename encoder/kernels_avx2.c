@@ -526,19 +526,29 @@ size_t enc_k256_dropout(const float *x, float *y, size_t n, uint64_t key, uint32
  * attention dropout with enc_k256_dropout's mask (element index = the
  * position in probs, as the scalar path). */
 
+/* Task task's sequence s and head h: the first token t0, the length n, n
+ * rounded up to 8 (np) and a scratch of (D + rows(n)) * np floats, rows(n)
+ * = 2 AR forward, 3 n backward; NULL when there is nothing to do or no
+ * memory (then j->failed is set). */
+static float *tatt_begin(tatt_job *j, int task, int tid, int bwd, int *s, int *h, int *t0, int *n, int *np)
+{
+    *s = task / j->H, *h = task % j->H;
+    *t0 = j->offsets[*s], *n = j->offsets[*s + 1] - *t0;
+    if (*n <= 0) return NULL;
+    *np = (*n + 7) & ~7;
+    float *buf = enc_kernels_scratch(tid, ((size_t)j->D + (bwd ? 3 * (size_t)*n : 2 * (size_t)AR)) * *np);
+    if (!buf) atomic_store(&j->failed, 1);
+    return buf;
+}
+
 static void tatt_fwd_task(void *ctx, int task, int tid)
 {
     tatt_job *j = ctx;
-    const int H = j->H, D = j->D, C = H * D, s = task / H, h = task % H;
+    int s, h, t0, n, np;
+    float *buf = tatt_begin(j, task, tid, 0, &s, &h, &t0, &n, &np);
+    if (!buf) return;
+    const int D = j->D, C = j->H * D;
     const long ld = 3L * C;
-    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
-    if (n <= 0) return;
-    const int np = (n + 7) & ~7;
-    float *buf = enc_kernels_scratch(tid, (size_t)D * np + 2 * (size_t)AR * np);
-    if (!buf) {
-        atomic_store(&j->failed, 1);
-        return;
-    }
     float *KT = buf, *S = KT + (size_t)D * np, *Pd = S + (size_t)AR * np;
     const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
     transpose_pad(k, ld, n, D, KT, np);
@@ -565,16 +575,11 @@ static void tatt_fwd_task(void *ctx, int task, int tid)
 static void tatt_bwd_task(void *ctx, int task, int tid)
 {
     tatt_job *j = ctx;
-    const int H = j->H, D = j->D, C = H * D, s = task / H, h = task % H;
+    int s, h, t0, n, np;
+    float *buf = tatt_begin(j, task, tid, 1, &s, &h, &t0, &n, &np);
+    if (!buf) return;
+    const int D = j->D, C = j->H * D;
     const long ld = 3L * C;
-    const int t0 = j->offsets[s], n = j->offsets[s + 1] - t0;
-    if (n <= 0) return;
-    const int np = (n + 7) & ~7;
-    float *buf = enc_kernels_scratch(tid, (size_t)D * np + 3 * (size_t)n * np);
-    if (!buf) {
-        atomic_store(&j->failed, 1);
-        return;
-    }
     float *VT = buf, *Pd = VT + (size_t)D * np, *dS = Pd + (size_t)n * np, *TT = dS + (size_t)n * np;
     const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
     const float *dc = j->dctx + (size_t)t0 * C + (size_t)h * D;
