@@ -555,9 +555,14 @@ static int run_mlm(const recipe *r, const args *a)
         rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
-    fprintf(stderr, "persona: done: %ld steps%s, last loss %.4f, best held-out metric %.4f at step %ld, checkpoint %s\n",
-            res.steps, res.resumed_from >= 0 ? " (resumed)" : "", res.last_loss, res.best_metric, res.best_step,
-            res.last_checkpoint);
+    if (res.best_step >= 0)
+        fprintf(stderr, "persona: done: %ld steps%s, last loss %.4f, best held-out metric %.4f at step %ld, checkpoint %s\n",
+                res.steps, res.resumed_from >= 0 ? " (resumed)" : "", res.last_loss, res.best_metric, res.best_step,
+                res.last_checkpoint);
+    else
+        fprintf(stderr, "persona: done: %ld steps%s, last loss %.4f, before the first held-out evaluation (no best/ yet), "
+                        "checkpoint %s\n",
+                res.steps, res.resumed_from >= 0 ? " (resumed)" : "", res.last_loss, res.last_checkpoint);
     rc = PE_EXIT_OK;
 done:
     pe_mlm_objective_free(mo);
@@ -1127,11 +1132,16 @@ static int run_heads(const recipe *r, const args *a)
         rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
-    fprintf(stderr, "persona: done: %ld steps%s%s, best development metric %.4f at step %ld\n", res.steps,
-            res.resumed_from >= 0 ? " (resumed)" : "", res.stopped_early ? " (stopped early)" : "", res.best_metric,
-            res.best_step);
+    if (res.best_step >= 0)
+        fprintf(stderr, "persona: done: %ld steps%s%s, best development metric %.4f at step %ld\n", res.steps,
+                res.resumed_from >= 0 ? " (resumed)" : "", res.stopped_early ? " (stopped early)" : "",
+                res.best_metric, res.best_step);
+    else
+        fprintf(stderr, "persona: done: %ld steps%s, before the first development evaluation: no best/ yet%s\n",
+                res.steps, res.resumed_from >= 0 ? " (resumed)" : "",
+                obj_get(r->root, "export") ? ", nothing exported (go on with --resume)" : "");
     const cJSON *ex = obj_get(r->root, "export");
-    if (ex) {
+    if (ex && res.best_step >= 0) {
         char *best = resolve(run_dir, "best"), *pem = a->out && str_or(ex, "out_in_run", NULL) ? NULL : resolve(r->dir, str_or(ex, "pem", NULL));
         pe_encoder_convert_options co = pe_encoder_convert_options_default();
         co.f16 = cJSON_IsTrue(obj_get(ex, "f16"));

@@ -35,6 +35,11 @@ grep -qE '"type_vocab_size":[[:space:]]*4' "$tmp/out" || die "train mlm --case-t
 head -c 8 "$tmp/mlmct/data/train.shard" | grep -q PESHARD2 || die "train mlm: the shard has no case types"
 expect_rc 5 "train mlm from a missing model" "$persona" train mlm --recipe "$tmp/mlm.json" --init "$tmp/none" --out "$tmp/mlmx" --steps 10 --threads 1
 
+# stopped (--until) before its first development evaluation: no best/, nothing exported, a clear line, exit 0
+expect_rc 0 "train tag --until before the first evaluation" "$persona" train tag --recipe "$tmp/tag.json" --out "$tmp/tagearly" --until 1 --threads 1
+grep -q "before the first development evaluation" "$tmp/err" || { die "train tag --until 1: no clear line"; cat "$tmp/err"; }
+[ ! -e "$tmp/tagearly/model.pem" ] || die "train tag --until 1 exported a model without a development evaluation"
+
 # fine-tune both heads from the pretrained run and export a .pem
 expect_rc 0 "train tag" "$persona" train tag --recipe "$tmp/tag.json" --out "$tmp/tag" --threads 1
 model="$tmp/tag/model.pem"
