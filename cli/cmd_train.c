@@ -1132,6 +1132,7 @@ static int run_heads(const recipe *r, const args *a)
         rc = pe_cli_fail(st, "%s", err.msg);
         goto done;
     }
+    const cJSON *ex = obj_get(r->root, "export");
     if (res.best_step >= 0)
         fprintf(stderr, "persona: done: %ld steps%s%s, best development metric %.4f at step %ld\n", res.steps,
                 res.resumed_from >= 0 ? " (resumed)" : "", res.stopped_early ? " (stopped early)" : "",
@@ -1139,8 +1140,7 @@ static int run_heads(const recipe *r, const args *a)
     else
         fprintf(stderr, "persona: done: %ld steps%s, before the first development evaluation: no best/ yet%s\n",
                 res.steps, res.resumed_from >= 0 ? " (resumed)" : "",
-                obj_get(r->root, "export") ? ", nothing exported (go on with --resume)" : "");
-    const cJSON *ex = obj_get(r->root, "export");
+                ex ? ", nothing exported (go on with --resume)" : "");
     if (ex && res.best_step >= 0) {
         char *best = resolve(run_dir, "best"), *pem = a->out && str_or(ex, "out_in_run", NULL) ? NULL : resolve(r->dir, str_or(ex, "pem", NULL));
         pe_encoder_convert_options co = pe_encoder_convert_options_default();

@@ -381,12 +381,7 @@ static void att_task(void *ctx, int task, int tid)
     }
     float *KT = buf, *P = buf + (size_t)D * np;
     const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
-    /* KT (D, np) = K^T, padding columns zero */
-    for (int d = 0; d < D; d++) {
-        float *dst = KT + (size_t)d * np;
-        for (int t = 0; t < n; t++) dst[t] = k[(size_t)t * ld + d];
-        for (int t = n; t < np; t++) dst[t] = 0.0f;
-    }
+    transpose_pad(k, ld, n, D, KT, np); /* KT (D, np) = K^T, padding columns zero */
     const float scale = 1.0f / sqrtf((float)D);
     float *o = j->out + (size_t)t0 * C + (size_t)h * D;
     for (int i0 = 0; i0 < n; i0 += AR) {
@@ -510,10 +505,7 @@ size_t enc_k256_dropout(const float *x, float *y, size_t n, uint64_t key, uint32
         const __m256i db = _mm256_cmpgt_epi64(t, _mm256_srli_epi64(mix64_256(_mm256_xor_si256(k, ib)), 40));
         __m256 drop = _mm256_shuffle_ps(_mm256_castsi256_ps(da), _mm256_castsi256_ps(db), _MM_SHUFFLE(2, 0, 2, 0));
         if (w < 8) drop = _mm256_and_ps(drop, _mm256_castsi256_ps(lane_mask(w)));
-        const __m256 v = w < 8 ? _mm256_maskload_ps(x + i, lane_mask(w)) : _mm256_loadu_ps(x + i);
-        const __m256 out = _mm256_andnot_ps(drop, _mm256_mul_ps(v, sc));
-        if (w < 8) _mm256_maskstore_ps(y + i, lane_mask(w), out);
-        else _mm256_storeu_ps(y + i, out);
+        store_n(y + i, 0, w, _mm256_andnot_ps(drop, _mm256_mul_ps(load_n(x + i, 0, w), sc)));
         zeroed += (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(drop));
         ia = _mm256_add_epi64(ia, step);
         ib = _mm256_add_epi64(ib, step);
@@ -562,11 +554,7 @@ static void tatt_fwd_task(void *ctx, int task, int tid)
             float *sr = S + (size_t)r * np;
             softmax_row(sr, n, np, scale);
             memcpy(P + (size_t)(i0 + r) * n, sr, (size_t)n * sizeof *sr);
-            if (j->drop) {
-                float *pr = Pd + (size_t)r * np;
-                enc_k256_dropout(sr, pr, n, j->key, j->thr, j->dscale, pb + (size_t)(i0 + r) * n);
-                for (int c = n; c < np; c++) pr[c] = 0.0f;
-            }
+            if (j->drop) enc_k256_dropout(sr, Pd + (size_t)r * np, n, j->key, j->thr, j->dscale, pb + (size_t)(i0 + r) * n);
         }
         mm_block(j->drop ? Pd : S, np, m, v, ld, n, D, o + (size_t)i0 * C, C); /* ctx rows = Pd V */
     }

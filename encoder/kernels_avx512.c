@@ -305,12 +305,7 @@ static void att_task(void *ctx, int task, int tid)
     }
     float *KT = buf, *P = buf + (size_t)D * np;
     const float *q = j->qkv + (size_t)t0 * ld + (size_t)h * D, *k = q + C, *v = q + 2 * C;
-    /* KT (D, np) = K^T, padding columns zero */
-    for (int d = 0; d < D; d++) {
-        float *dst = KT + (size_t)d * np;
-        for (int t = 0; t < n; t++) dst[t] = k[(size_t)t * ld + d];
-        for (int t = n; t < np; t++) dst[t] = 0.0f;
-    }
+    transpose_pad(k, ld, n, D, KT, np); /* KT (D, np) = K^T, padding columns zero */
     const float scale = 1.0f / sqrtf((float)D);
     float *o = j->out + (size_t)t0 * C + (size_t)h * D;
     for (int i0 = 0; i0 < n; i0 += AR) {

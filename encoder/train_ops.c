@@ -1,10 +1,9 @@
 /* train_ops.c - forward and backward of the training path's ops (see
  * train_ops.h). On the AVX-512 path (enc_kernels_active()) the linear
  * layers' forward and the attention run on our kernels (kernels_avx512.c),
- * GELU, dropout and LayerNorm are vectorised (kernels_avx512_train.c); on
- * the AVX2 path the linear forward, the attention, GELU, dropout, LayerNorm
- * and the MLM cross-entropy (kernels_avx2.c); the element-wise work is cut into pool tasks; the
- * backward's products go through OpenBLAS sgemm, and everything on the
+ * GELU, dropout and LayerNorm are vectorised (kernels_avx512_train.c); the
+ * AVX2 path has the same ops (kernels_avx2.c); the element-wise work is cut
+ * into pool tasks; the backward's products go through OpenBLAS sgemm, and everything on the
  * other paths is sgemm and plain loops. The paths agree to rounding (the
  * vector erf and exp are within a few ulp of libm's; dropout's mask is the
  * same bit for bit), and each is checked against PyTorch
@@ -30,6 +29,7 @@ static int uses(pe_kernels_isa isa)
 }
 static int use_avx512(void) { return uses(PE_KERNELS_AVX512); }
 static int use_avx2(void) { return uses(PE_KERNELS_AVX2); }
+static int use_vector(void) { return use_avx512() || use_avx2(); } /* AVX-512 or AVX2: the same ops on each */
 
 /* ---- linear ----
  * Forward on the AVX-512 and AVX2 paths: W packed into the inference kernels' column
@@ -110,7 +110,7 @@ void enc_tr_linear_fwd(const float *x, const float *W, const float *b, float *y,
 {
     if (M <= 0 || N <= 0) return;
 #if PE_KERNELS_X86
-    if (K > 0 && (use_avx512() || use_avx2()) && kern_linear_fwd(use_avx2(), x, W, b, y, M, N, K) == 0) return;
+    if (K > 0 && use_vector() && kern_linear_fwd(use_avx2(), x, W, b, y, M, N, K) == 0) return;
 #endif
     linear_fwd_blas(x, W, b, y, M, N, K);
 }
@@ -197,8 +197,8 @@ static void ln_fwd_task(void *ctx, int t, int tid)
     const ln_job *j = ctx;
     const int r0 = t * ROW_CHUNK, r = j->rows - r0 < ROW_CHUNK ? j->rows - r0 : ROW_CHUNK;
     const size_t o = (size_t)r0 * j->n;
-    if (use_avx2()) enc_k256_layernorm_fwd(j->x + o, j->g, j->b, j->y + o, j->xh + o, j->rs + r0, r, j->n, j->eps);
-    else enc_k512_layernorm_fwd(j->x + o, j->g, j->b, j->y + o, j->xh + o, j->rs + r0, r, j->n, j->eps);
+    (use_avx2() ? enc_k256_layernorm_fwd : enc_k512_layernorm_fwd)(j->x + o, j->g, j->b, j->y + o, j->xh + o,
+                                                                   j->rs + r0, r, j->n, j->eps);
 }
 
 static void ln_bwd_task(void *ctx, int t, int tid)
@@ -209,8 +209,8 @@ static void ln_bwd_task(void *ctx, int t, int tid)
     const size_t o = (size_t)r0 * j->n;
     float *dg = j->part + (size_t)t * 2 * j->n, *db = dg + j->n;
     memset(dg, 0, 2 * (size_t)j->n * sizeof *dg);
-    if (use_avx2()) enc_k256_layernorm_bwd(j->dy + o, j->xhat + o, j->rstd + r0, j->g, j->dx + o, dg, db, r, j->n);
-    else enc_k512_layernorm_bwd(j->dy + o, j->xhat + o, j->rstd + r0, j->g, j->dx + o, dg, db, r, j->n);
+    (use_avx2() ? enc_k256_layernorm_bwd : enc_k512_layernorm_bwd)(j->dy + o, j->xhat + o, j->rstd + r0, j->g,
+                                                                   j->dx + o, dg, db, r, j->n);
 }
 #endif
 
@@ -218,7 +218,7 @@ void enc_tr_layernorm_fwd(const float *x, const float *g, const float *b, float 
                          int n, float eps)
 {
 #if PE_KERNELS_X86
-    if ((use_avx512() || use_avx2()) && rows > 0) {
+    if (use_vector() && rows > 0) {
         ln_job j = {.x = x, .g = g, .b = b, .y = y, .xh = xhat, .rs = rstd, .rows = rows, .n = n, .eps = eps};
         enc_kernels_parallel((rows + ROW_CHUNK - 1) / ROW_CHUNK, ln_fwd_task, &j);
         return;
@@ -233,7 +233,7 @@ void enc_tr_layernorm_bwd(const float *dy, const float *xhat, const float *rstd,
 {
 #if PE_KERNELS_X86
     const int tasks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-    float *part = (use_avx512() || use_avx2()) && rows > 0 ? malloc((size_t)tasks * 2 * n * sizeof *part) : NULL;
+    float *part = use_vector() && rows > 0 ? malloc((size_t)tasks * 2 * n * sizeof *part) : NULL;
     if (part) {
         ln_job j = {.g = g, .dy = dy, .xhat = xhat, .rstd = rstd, .dx = dx, .part = part, .rows = rows, .n = n};
         enc_kernels_parallel(tasks, ln_bwd_task, &j);
@@ -352,8 +352,8 @@ static size_t dropout_range(const float *src, float *dst, size_t i0, size_t i1, 
                             float scale, uint64_t base)
 {
 #if PE_KERNELS_X86
-    if (use_avx512()) return enc_k512_dropout(src + i0, dst + i0, i1 - i0, key, thr, scale, base + i0);
-    if (use_avx2()) return enc_k256_dropout(src + i0, dst + i0, i1 - i0, key, thr, scale, base + i0);
+    if (use_vector())
+        return (use_avx2() ? enc_k256_dropout : enc_k512_dropout)(src + i0, dst + i0, i1 - i0, key, thr, scale, base + i0);
 #endif
     size_t zeroed = 0;
     for (size_t i = i0; i < i1; i++) {
@@ -430,18 +430,25 @@ size_t enc_tr_attention_probs_floats(const int *offsets, int n_seq, int H)
     return n;
 }
 
+#if PE_KERNELS_X86
+/* The attention's forward (dctx NULL) or backward on the AVX-512 or AVX2
+ * tasks (one per sequence and head, dropout's mask as dropout_range); -1
+ * (nothing written) on another path, for p >= 1, or without memory. */
+static int vector_attention(const float *qkv, float *ctx, float *probs, const float *dctx, float *dqkv,
+                            const int *offsets, int n_seq, int H, int D, float p, uint64_t seed, uint64_t stream)
+{
+    if (!use_vector() || p >= 1.0f) return -1;
+    return (use_avx2() ? enc_k256_train_attention : enc_k512_train_attention)(
+        qkv, ctx, probs, dctx, dqkv, offsets, n_seq, H, D, p > 0.0f, dropout_key(seed, stream), dropout_thr(p),
+        1.0f / (1.0f - p));
+}
+#endif
+
 void enc_tr_attention_fwd(const float *qkv, float *ctx, float *probs, float *scratch, const int *offsets, int n_seq,
                          int H, int D, float p, uint64_t seed, uint64_t stream)
 {
 #if PE_KERNELS_X86
-    if (use_avx512() && !(p >= 1.0f) &&
-        enc_k512_train_attention(qkv, ctx, probs, NULL, NULL, offsets, n_seq, H, D, p > 0.0f, dropout_key(seed, stream),
-                                 dropout_thr(p), 1.0f / (1.0f - p)) == 0)
-        return;
-    if (use_avx2() && !(p >= 1.0f) &&
-        enc_k256_train_attention(qkv, ctx, probs, NULL, NULL, offsets, n_seq, H, D, p > 0.0f, dropout_key(seed, stream),
-                                 dropout_thr(p), 1.0f / (1.0f - p)) == 0)
-        return;
+    if (vector_attention(qkv, ctx, probs, NULL, NULL, offsets, n_seq, H, D, p, seed, stream) == 0) return;
 #endif
     const int C = H * D, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)D);
@@ -480,14 +487,7 @@ void enc_tr_attention_bwd(const float *qkv, const float *probs, const float *dct
                          const int *offsets, int n_seq, int H, int D, float p, uint64_t seed, uint64_t stream)
 {
 #if PE_KERNELS_X86
-    if (use_avx512() && !(p >= 1.0f) &&
-        enc_k512_train_attention(qkv, NULL, (float *)probs, dctx, dqkv, offsets, n_seq, H, D, p > 0.0f,
-                                 dropout_key(seed, stream), dropout_thr(p), 1.0f / (1.0f - p)) == 0)
-        return;
-    if (use_avx2() && !(p >= 1.0f) &&
-        enc_k256_train_attention(qkv, NULL, (float *)probs, dctx, dqkv, offsets, n_seq, H, D, p > 0.0f,
-                                 dropout_key(seed, stream), dropout_thr(p), 1.0f / (1.0f - p)) == 0)
-        return;
+    if (vector_attention(qkv, NULL, (float *)probs, dctx, dqkv, offsets, n_seq, H, D, p, seed, stream) == 0) return;
 #endif
     const int C = H * D, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)D);

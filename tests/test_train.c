@@ -173,10 +173,12 @@ static void test_op_layernorm(void)
     PE_CHECK(xs && gs);
     if (!xs || !gs) goto out;
     fill(xs, R2 * N2, 3), fill(gs, 2 * N2, 4);
+    int ok = 1;
     for (int k = 0; k < 2; k++)
-        for (int q = 0; q < 4; q++) o[k][q] = calloc((size_t)R2 * N2 + 2 * N2, sizeof(float));
+        for (int q = 0; q < 4; q++) ok &= (o[k][q] = calloc((size_t)R2 * N2 + 2 * N2, sizeof(float))) != NULL;
+    PE_CHECK(ok);
     const pe_kernels_isa was = enc_kernels_active(), vec[2] = {PE_KERNELS_AVX512, PE_KERNELS_AVX2};
-    for (int iv = 0; iv < 2; iv++) {
+    for (int iv = 0; iv < 2 && ok; iv++) {
         if (!enc_kernels_supported(vec[iv])) continue;
         for (int k = 0; k < 2; k++) {
             enc_kernels_select(k ? vec[iv] : PE_KERNELS_BLAS);
@@ -331,11 +333,8 @@ static void test_op_attention(void)
 /* Larger blocks than test_op_attention's (several 6-row blocks, 16- and
  * 8-lane chunks and a tail): the AVX-512 and AVX2 paths against the scalar
  * one, each where the CPU has it. */
-static void test_op_attention_paths(void)
+static void attention_path(pe_kernels_isa vec)
 {
-    const pe_kernels_isa vec[2] = {PE_KERNELS_AVX512, PE_KERNELS_AVX2};
-    for (int iv = 0; iv < 2; iv++) {
-    if (!enc_kernels_supported(vec[iv])) continue;
     enum { H = 2, D = 40, C = H * D, T = 37 + 128 };
     const int off[3] = {0, 37, T};
     const size_t np = enc_tr_attention_probs_floats(off, 2, H);
@@ -351,7 +350,7 @@ static void test_op_attention_paths(void)
     for (int pass = 0; pass < 2; pass++) {
         const float p = pass ? 0.1f : 0.0f;
         for (int k = 0; k < 2; k++) {
-            enc_kernels_select(k ? vec[iv] : PE_KERNELS_BLAS);
+            enc_kernels_select(k ? vec : PE_KERNELS_BLAS);
             enc_tr_attention_fwd(qkv, c2[k], p2[k], sc, off, 2, H, D, p, 11, 5);
             enc_tr_attention_bwd(qkv, p2[k], r, d2[k], sc, off, 2, H, D, p, 11, 5);
         }
@@ -360,12 +359,17 @@ static void test_op_attention_paths(void)
         for (int i = 0; i < T * 3 * C; i++) e = fmax(e, fabs(d2[0][i] - d2[1][i])), m = fmax(m, fabs(d2[0][i]));
         for (size_t i = 0; i < np; i++) e = fmax(e, fabs(p2[0][i] - p2[1][i]));
         PE_CHECK_MSG(e < 2e-6 * fmax(m, 1.0), "attention %s vs scalar (p %g): %g (scale %g)",
-                     enc_kernels_isa_name(vec[iv]), (double)p, e, m);
+                     enc_kernels_isa_name(vec), (double)p, e, m);
     }
     enc_kernels_select(was);
     for (int k = 0; k < 2; k++) free(c2[k]), free(d2[k]), free(p2[k]);
     free(qkv), free(r), free(sc);
-    }
+}
+
+static void test_op_attention_paths(void)
+{
+    if (enc_kernels_supported(PE_KERNELS_AVX512)) attention_path(PE_KERNELS_AVX512);
+    if (enc_kernels_supported(PE_KERNELS_AVX2)) attention_path(PE_KERNELS_AVX2);
 }
 
 /* The vector cross-entropy rows (enc_k512_ce_row, enc_k256_ce_row) against
@@ -381,6 +385,7 @@ static void test_op_ce_row_paths(void)
     for (int iv = 0; iv < 2 && z && z0; iv++) {
         const pe_kernels_isa isa = iv ? PE_KERNELS_AVX2 : PE_KERNELS_AVX512;
         if (!enc_kernels_supported(isa)) continue;
+        double (*const ce_row)(float *, int, int, float, int, int *) = iv ? enc_k256_ce_row : enc_k512_ce_row;
         for (size_t k = 0; k < sizeof Vs / sizeof *Vs; k++) {
             const int V = Vs[k], y = V / 2;
             uint64_t st = 12345 + (uint64_t)V;
@@ -397,7 +402,7 @@ static void test_op_ce_row_paths(void)
             const double loss = mx + log(s) - z0[y];
             memcpy(z, z0, V * sizeof *z);
             int arg = -1;
-            const double got = iv ? enc_k256_ce_row(z, V, y, 0.5f, 1, &arg) : enc_k512_ce_row(z, V, y, 0.5f, 1, &arg);
+            const double got = ce_row(z, V, y, 0.5f, 1, &arg);
             PE_CHECK_MSG(fabs(got - loss) < 1e-5 * fmax(1.0, fabs(loss)), "%s V %d: loss %.9g against %.9g",
                          enc_kernels_isa_name(isa), V, got, loss);
             PE_CHECK_MSG(arg == want, "%s V %d: argmax %d against %d", enc_kernels_isa_name(isa), V, arg, want);
@@ -409,12 +414,12 @@ static void test_op_ce_row_paths(void)
             PE_CHECK_MSG(e < 1e-6, "%s V %d: gradient off by %g", enc_kernels_isa_name(isa), V, e);
             /* without grad the logits stay */
             memcpy(z, z0, V * sizeof *z);
-            const double got2 = iv ? enc_k256_ce_row(z, V, y, 0.5f, 0, &arg) : enc_k512_ce_row(z, V, y, 0.5f, 0, &arg);
+            const double got2 = ce_row(z, V, y, 0.5f, 0, &arg);
             PE_CHECK(got2 == got && memcmp(z, z0, V * sizeof *z) == 0);
             /* an infinity or a NaN: NaN loss, NaN gradient */
             memcpy(z, z0, V * sizeof *z);
             z[V - 1] = k % 2 ? INFINITY : NAN;
-            const double bad = iv ? enc_k256_ce_row(z, V, y, 0.5f, 1, &arg) : enc_k512_ce_row(z, V, y, 0.5f, 1, &arg);
+            const double bad = ce_row(z, V, y, 0.5f, 1, &arg);
             PE_CHECK_MSG(isnan(bad) && isnan(z[0]), "%s V %d: a non-finite logit gave loss %g", enc_kernels_isa_name(isa),
                          V, bad);
         }
