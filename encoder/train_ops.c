@@ -168,7 +168,7 @@ void enc_tr_linear_bwd(const float *x, const float *W, const float *dy, float *d
     if (M <= 0) return;
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, beta, dx, K);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, 1.0f, dW, K);
-    if (db && use_avx512() && colsum_pool(dy, M, N, db) == 0) return;
+    if (db && use_vector() && colsum_pool(dy, M, N, db) == 0) return;
     if (db)
         for (int i = 0; i < M; i++) {
             const float *r = dy + (size_t)i * N;
