@@ -2,7 +2,8 @@
  * scripts/bench-link.sh; figures in docs/BENCHMARKS.md).
  *
  *   pe_bench_link --db DB --index DIR [--build-index] [--model F]
- *                 [--train DEV.jsonl --save-model F] [--rounds N] [--l2 X] [--nil-loss X] [--gold-types]
+ *                 [--train DEV.jsonl --save-model F] [--rounds N] [--l2 X] [--nil-loss X] [--hidden N]
+ *                 [--members N] [--gold-types]
  *                 [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]
  *                 [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N]
  *                 [--train-sentences] [--sentences] [--trace OUT.jsonl] [FILE.benchmark.jsonl ...]
@@ -15,6 +16,8 @@
  * repeats that N times, each round after the first linking DEV with the
  * ranker of the round before (so that coh_type, a second-pass feature, is
  * learnt from the scores the trained linker sees); --model loads one.
+ * --hidden N, --members N: the reranker of the last round's ranker
+ * (pe_link_train_options; --hidden 0: the logistic regression alone).
  * --train-sentences: each round collects DEV twice, as documents and with
  * each sentence linked as a text of its own (pe_link_eval_options.sentences),
  * so that the ranker and its NIL threshold also see short texts;
@@ -43,7 +46,7 @@ static double peak_rss_mb(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F] [--rounds N]\n"
-                    "                     [--l2 X] [--nil-loss X] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
+                    "                     [--l2 X] [--nil-loss X] [--hidden N] [--members N] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
                     "                     [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N] [--train-sentences] [--sentences]\n"
                     "                     [--trace F] [FILE ...]\n");
     return 2;
@@ -54,6 +57,8 @@ int main(int argc, char **argv)
     const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL, *trace = NULL;
     int build = 0, gold_types = 0, embed = 0, rounds = 2, train_sentences = 0, sentences = 0;
     double l2 = 1.0, nil_loss = 0.02;
+    pe_link_train_options defaults = pe_link_train_options_default();
+    int hidden = defaults.hidden, members = defaults.members;
     size_t max_docs = 0;
     pe_link_options lo = pe_link_options_default();
     int first_file = argc;
@@ -67,6 +72,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--save-model") && more) save = argv[++i];
         else if (!strcmp(a, "--l2") && more) l2 = atof(argv[++i]);
         else if (!strcmp(a, "--rounds") && more) rounds = atoi(argv[++i]);
+        else if (!strcmp(a, "--hidden") && more) hidden = atoi(argv[++i]);
+        else if (!strcmp(a, "--members") && more) members = atoi(argv[++i]);
         else if (!strcmp(a, "--nil-loss") && more) nil_loss = atof(argv[++i]);
         else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--max-docs") && more) max_docs = (size_t)atoi(argv[++i]);
@@ -163,6 +170,10 @@ int main(int argc, char **argv)
             pe_link_train_options to = pe_link_train_options_default();
             to.l2 = l2;
             to.nil_max_loss = nil_loss;
+            /* the reranker does not change the features the next round
+             * collects (type coherence reads the scores): the last round's only */
+            to.hidden = round == rounds - 1 ? hidden : 0;
+            to.members = members;
             double t0 = pe_now();
             if (pe_link_train(ts, &to, model, &err) != PE_OK) {
                 fprintf(stderr, "pe_bench_link: %s\n", err.msg);
@@ -176,9 +187,9 @@ int main(int argc, char **argv)
                     rc = 1;
                 }
                 printf("{\"train\": {\"round\": %d, \"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, "
-                       "\"nil_threshold_short\": %.4f, \"bias\": %.4f, \"weights\": {",
+                       "\"nil_threshold_short\": %.4f, \"reranker_units\": %d, \"bias\": %.4f, \"weights\": {",
                        round + 1, pe_link_trainset_mentions(ts), pe_now() - t0, model->nil_threshold, model->nil_threshold_short,
-                       model->bias);
+                       model->hidden, model->bias);
                 for (int i = 0; i < PE_LINK_NFEATURES; i++)
                     printf("%s\"%s\": %.4f", i ? ", " : "", pe_link_feature_name((pe_link_feature)i), model->w[i]);
                 printf("}}}\n");

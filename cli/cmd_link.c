@@ -20,7 +20,7 @@ typedef struct link_args {
     const char *ranker_path; /* the ranker to load (pe_cli_ranker_path); NULL: by prior */
     int json, strict, gold_types, jsonl, no_context, documents_only;
     double l2, nil_loss;
-    size_t k, runner_ups;
+    size_t k, runner_ups, hidden, members;
     int nargs;
     char **args;
 } link_args;
@@ -69,9 +69,12 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
     a->nil_loss = 0.02;
     a->k = 24;
     a->runner_ups = 3;
+    pe_link_train_options tdef = pe_link_train_options_default();
+    a->hidden = (size_t)tdef.hidden;
+    a->members = (size_t)tdef.members;
     a->args = calloc((size_t)argc + 1, sizeof *a->args);
     if (!a->args) return pe_cli_fail(PE_ERR_NOMEM, NULL);
-    pe_cli_opt opts[16];
+    pe_cli_opt opts[20];
     int n = 0;
     opts[n++] = (pe_cli_opt){"--db", PE_CLI_STRING, &a->db};
     opts[n++] = (pe_cli_opt){"--index", PE_CLI_STRING, &a->index};
@@ -87,6 +90,8 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
         opts[n++] = (pe_cli_opt){"--l2", PE_CLI_DOUBLE, &a->l2, .min = 0, .max = 1e30};
         opts[n++] = (pe_cli_opt){"--nil-loss", PE_CLI_DOUBLE, &a->nil_loss, .min = 0, .max = 1};
         opts[n++] = (pe_cli_opt){"--documents-only", PE_CLI_FLAG, &a->documents_only};
+        opts[n++] = (pe_cli_opt){"--hidden", PE_CLI_SIZE, &a->hidden, .min = 0, .max = PE_LINK_MAX_HIDDEN};
+        opts[n++] = (pe_cli_opt){"--members", PE_CLI_SIZE, &a->members, .min = 1, .max = PE_LINK_MAX_HIDDEN};
     }
     if (strstr(allowed, "cands")) {
         opts[n++] = (pe_cli_opt){"--k", PE_CLI_SIZE, &a->k, .min = 1, .max = PE_LINK_MAX_K};
@@ -106,6 +111,9 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
     }
     snprintf(g_ranker_buf, sizeof g_ranker_buf, "%s/ranker.json", a->index);
     if (strstr(allowed, "data") && !a->data) return pe_cli_error(PE_EXIT_USAGE, "--data FILE is required (see --help)");
+    if (a->hidden * a->members > PE_LINK_MAX_HIDDEN)
+        return pe_cli_error(PE_EXIT_USAGE, "--hidden %zu x --members %zu: the reranker holds at most %d units", a->hidden,
+                            a->members, PE_LINK_MAX_HIDDEN);
     if (a->data && (rc = pe_cli_need_file("data file", a->data)) != PE_EXIT_OK) return rc;
     if (strstr(allowed, "ranker") && (rc = pe_cli_ranker_path(a->ranker, g_ranker_buf, &a->ranker_path)) != PE_EXIT_OK)
         return rc;
@@ -228,12 +236,14 @@ int pe_cmd_link_index(int argc, char **argv)
 static void train_usage(FILE *f)
 {
     fprintf(f, "usage: persona link train --data FILE.benchmark.jsonl [--out FILE] [--l2 X]\n"
-               "                          [--nil-loss X] [--gold-types] [--documents-only]\n"
-               "                          [--db DIR] [--index DIR]\n"
+               "                          [--nil-loss X] [--hidden N] [--members N] [--gold-types]\n"
+               "                          [--documents-only] [--db DIR] [--index DIR]\n"
                "\n"
-               "Trains the linker's ranker (logistic regression over the candidate features) and\n"
-               "its NIL threshold on an ELEVANT benchmark file (e.g. AIDA-CoNLL dev) linked\n"
-               "against the store, and saves it as JSON (it ships beside the model). Two rounds:\n"
+               "Trains the linker's ranker (logistic regression over the candidate features),\n"
+               "its NIL threshold and a reranker (small MLPs over the same features, which\n"
+               "choose the candidate; the logistic regression's score of that candidate decides\n"
+               "NIL) on an ELEVANT benchmark file (e.g. AIDA-CoNLL dev) linked against the\n"
+               "store, and saves it as JSON (it ships beside the model). Two rounds:\n"
                "the second links the file again with the first round's ranker, so that the\n"
                "second-pass feature coh_type is learnt from the scores it will see. Each round\n"
                "links the file twice: as documents, and with each sentence as a text of its\n"
@@ -245,6 +255,9 @@ static void train_usage(FILE *f)
                "  --l2 X         L2 penalty (default 1)\n"
                "  --nil-loss X   share of the rightly linked mentions the NIL threshold may\n"
                "                 give up (default 0.02)\n"
+               "  --hidden N     the reranker's ReLU units per MLP (default 16; 0: no reranker,\n"
+               "                 the logistic regression orders the candidates)\n"
+               "  --members N    MLPs of other seeds averaged (default 3; N x units <= 64)\n"
                "  --gold-types   use the benchmark's type field as the mention type (the types\n"
                "                 then also count when linking)\n"
                "  --documents-only  learn from whole documents only\n"
@@ -311,6 +324,11 @@ int pe_cmd_link_train(int argc, char **argv)
         pe_link_train_options to = pe_link_train_options_default();
         to.l2 = a.l2;
         to.nil_max_loss = a.nil_loss;
+        /* the reranker does not change what the second round collects (type
+         * coherence reads the scores): it is fitted in the last round only */
+        to.hidden = round == 1 ? (int)a.hidden : 0;
+        to.members = (int)a.members;
+        if (round == 1 && to.hidden) pe_log(PE_LOG_INFO, "fitting the reranker (%d x %d units)", to.members, to.hidden);
         if ((st = pe_link_train(ts, &to, m, &err)) != PE_OK) {
             fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
             rc = PE_EXIT_FAIL;
@@ -333,6 +351,14 @@ int pe_cmd_link_train(int argc, char **argv)
     for (int i = 0; i < PE_LINK_NFEATURES; i++)
         cJSON_AddNumberToObject(w, pe_link_feature_name((pe_link_feature)i), round(m->w[i] * 1e4) / 1e4);
     cJSON_AddNumberToObject(o, "bias", round(m->bias * 1e4) / 1e4);
+    if (m->hidden) {
+        cJSON *rr = cJSON_AddObjectToObject(o, "reranker");
+        cJSON_AddNumberToObject(rr, "members", m->members);
+        cJSON_AddNumberToObject(rr, "units", m->hidden);
+        cJSON_AddNumberToObject(rr, "epochs", m->epochs);
+    } else {
+        cJSON_AddNullToObject(o, "reranker");
+    }
     pe_cli_print_json(o);
     cJSON_Delete(o);
     rc = er.skipped_lines ? PE_EXIT_PARTIAL : PE_EXIT_OK;
@@ -362,6 +388,9 @@ static void link_usage(FILE *f)
                "their types from the model's NER head (--model).\n"
                "Output: one JSON line a text: each mention with its span, surface, the chosen\n"
                "entity (id, label, score) or nil, and the candidates with their features.\n"
+               "A candidate's score is the logistic regression's (a mention is nil when its\n"
+               "first candidate's score is under the ranker's NIL threshold); with a ranker that\n"
+               "has a reranker, the candidates come in the order of their \"rerank\" score.\n"
                "\n"
                "  --ranker FILE    ranker (default INDEX/ranker.json if present, else\n"
                "                   $PERSONA_RANKER, else the shipped one, models/link-ranker.json,\n"
@@ -427,9 +456,10 @@ static size_t char_index(const size_t *off, size_t n, size_t b)
     return lo;
 }
 
-/* One input line -> one output object (or an error message in why). */
-static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t len, char *why, size_t whycap,
-                        pe_status *st)
+/* One input line -> one output object (or an error message in why);
+ * reranked: the ranker has a reranker (each candidate's "rerank" is shown). */
+static cJSON *link_line(pe_linker *l, ner_state *ns, int reranked, const char *line, size_t len, char *why,
+                        size_t whycap, pe_status *st)
 {
     *st = PE_OK;
     cJSON *j = cJSON_ParseWithLength(line, len);
@@ -572,6 +602,7 @@ static cJSON *link_line(pe_linker *l, ner_state *ns, const char *line, size_t le
                 cJSON_AddStringToObject(cj, "entity", c->qid);
                 cJSON_AddItemToObject(cj, "label", c->label ? cJSON_CreateString(c->label) : cJSON_CreateNull());
                 cJSON_AddNumberToObject(cj, "score", round(c->score * 1e6) / 1e6);
+                if (reranked) cJSON_AddNumberToObject(cj, "rerank", round(c->rerank * 1e6) / 1e6);
                 cJSON_AddNumberToObject(cj, "prior", round(c->prior * 1e6) / 1e6);
                 cJSON *via = cJSON_AddArrayToObject(cj, "via");
                 static const char *vn[] = {"exact", "acronym", "partial", "fuzzy", "history", "extension", "stem", "team"};
@@ -631,7 +662,7 @@ int pe_cmd_link(int argc, char **argv)
             if (len == 0) continue;
             char why[2 * PE_ERRMSG_MAX + 256];
             pe_status st;
-            cJSON *o = link_line(l, &ns, line, (size_t)len, why, sizeof why, &st);
+            cJSON *o = link_line(l, &ns, m && m->hidden > 0, line, (size_t)len, why, sizeof why, &st);
             if (!o) {
                 fprintf(stderr, "persona link: %s:%zu: %s\n", strcmp(path, "-") ? path : "<stdin>", lineno, why);
                 if (a.strict || st == PE_ERR_NOMEM || st == PE_ERR_STORE || st == PE_ERR_CORRUPT) {

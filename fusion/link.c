@@ -292,6 +292,7 @@ typedef struct cand {
     double sim;    /* name similarity of the form it was found by */
     double f[PE_LINK_NFEATURES];
     double score;
+    double rerank; /* orders the candidates (pe_link_model_rerank) */
 } cand;
 
 typedef struct ment {
@@ -1192,6 +1193,18 @@ double pe_link_model_score(const pe_link_model *m, const double *f)
     return 1.0 / (1.0 + exp(-z));
 }
 
+double pe_link_model_rerank(const pe_link_model *m, const double *f)
+{
+    if (m->hidden <= 0) return pe_link_model_score(m, f);
+    double z = m->ob;
+    for (int h = 0; h < m->hidden && h < PE_LINK_MAX_HIDDEN; h++) {
+        double a = m->hb[h];
+        for (int i = 0; i < PE_LINK_NFEATURES; i++) a += m->hw[h][i] * f[i];
+        if (a > 0) z += m->ow[h] * a;
+    }
+    return 1.0 / (1.0 + exp(-z));
+}
+
 /* 1 when the mention is a news dateline's place: followed by a date
  * ("LONDON 1996-08-30") or an agency ("WASHINGTON (Reuters) -"). */
 static int dateline(const char *t, size_t len, size_t e)
@@ -1855,6 +1868,18 @@ static void score(call *c)
     }
 }
 
+/* After the last pass: the reranker's scores, which order the candidates. */
+static void rerank(call *c)
+{
+    const pe_linker *l = c->l;
+    int mlp = l->has_model && l->model.hidden > 0;
+    for (size_t i = 0; i < c->n; i++)
+        for (size_t k = 0; k < c->m[i].nc; k++) {
+            cand *x = &c->m[i].c[k];
+            x->rerank = mlp ? pe_link_model_rerank(&l->model, x->f) : x->score;
+        }
+}
+
 /* A candidate's coarse type for type coherence: a sports team is a team
  * only (not also an organisation or, as DBpedia sometimes types national
  * teams, a country). */
@@ -1929,6 +1954,7 @@ static pe_status type_coherence(call *c)
 static int cmp_cand_score(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
+    if (x->rerank != y->rerank) return x->rerank > y->rerank ? -1 : 1;
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
     if (x->prior != y->prior) return x->prior > y->prior ? -1 : 1;
     return x->e < y->e ? -1 : x->e > y->e;
@@ -1989,6 +2015,7 @@ static pe_status build_result(call *c, size_t keep, pe_link_result **out)
             o->n_candidates = k + 1;
             if (!oc->qid || (e->label && !oc->label)) goto nomem;
             oc->score = x->score;
+            oc->rerank = x->rerank;
             oc->prior = x->prior;
             oc->via = x->via;
             memcpy(oc->f, x->f, sizeof oc->f);
@@ -2098,6 +2125,7 @@ pe_status link_text_keep(pe_linker *l, pe_link_history *history, const char *tex
         if ((st = type_coherence(&c)) != PE_OK) goto out;
         score(&c);
     }
+    rerank(&c);
     st = build_result(&c, keep, out);
     if (st == PE_OK) (*out)->context_on = c.context_on;
     if (st == PE_OK && history) st = hist_add(&c, *out);

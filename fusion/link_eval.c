@@ -58,6 +58,7 @@ static void trace_mention(FILE *tf, const char *file, size_t lineno, const char 
         cJSON_AddStringToObject(c, "qid", x->qid);
         cJSON_AddStringToObject(c, "label", x->label ? x->label : "");
         cJSON_AddNumberToObject(c, "score", x->score);
+        if (x->rerank != x->score) cJSON_AddNumberToObject(c, "rerank", x->rerank);
         cJSON_AddNumberToObject(c, "prior", x->prior);
         cJSON_AddNumberToObject(c, "via", x->via);
         cJSON *f = cJSON_AddObjectToObject(c, "f");

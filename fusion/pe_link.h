@@ -337,19 +337,33 @@ PE_API pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_s
 
 /* ---- Ranker model ---------------------------------------------------------- */
 
-/* A logistic-regression ranker: score = sigmoid(bias + sum w[i] f[i]), and
- * the NIL thresholds on that score: one for texts of at most
+/* The ranker: a logistic regression, score = sigmoid(bias + sum w[i] f[i]),
+ * and the NIL thresholds on that score: one for texts of at most
  * PE_LINK_SHORT_TEXT mentions linked together (tweets, a sentence: little
- * coherence and context, so their scores run lower) and one for the rest.
- * File format (JSON, version 1):
+ * coherence and context, so their scores run lower) and one for the rest;
+ * optionally (hidden > 0) a reranker beside it: a one-hidden-layer MLP
+ * (ReLU) over the same features, rerank = sigmoid(ob + sum_h ow[h] *
+ * max(0, hb[h] + sum_i hw[h][i] f[i])), the mean logit of `members` MLPs
+ * trained with other seeds, stored as one of hidden = members x units.
+ * With a reranker the candidates are ordered by rerank and the first one is
+ * linked unless its score (the logistic regression's, which the NIL
+ * thresholds are tuned on) is under the threshold: the MLP chooses which
+ * candidate, the linear model whether to link. The second pass's type
+ * coherence reads the scores, not rerank. Without one, rerank = score.
+ * File format (JSON; version 1 without a reranker, 2 with one):
  *   {"format": "persona-link-ranker", "version": 1,
  *    "features": ["log_prior", ...],     (names, in any order; a name this
  *                                          build does not know is an error,
  *                                          a missing one gets weight 0)
  *    "weights": [..], "bias": b, "nil_threshold": t,
  *    "nil_threshold_short": ts,          (optional; missing or -1: t)
- *    "trained_on": "...", "l2": lambda}
- */
+ *    "trained_on": "...", "l2": lambda,
+ *    "reranker": {"hidden": H, "members": M, "epochs": E, "seed": S,  (version 2)
+ *                 "w1": [[.. one a feature, in "features" order ..] x H],
+ *                 "b1": [H], "w2": [H], "b2": b}}
+ * The reranker's first layer reads the raw features (the standardisation
+ * it was trained with is folded into w1 and b1). */
+#define PE_LINK_MAX_HIDDEN 64
 typedef struct pe_link_model {
     double w[PE_LINK_NFEATURES];
     double bias;
@@ -357,6 +371,14 @@ typedef struct pe_link_model {
     double nil_threshold_short; /* the same for short texts (PE_LINK_SHORT_TEXT); -1 = nil_threshold */
     double l2;            /* regularisation it was trained with */
     char trained_on[256]; /* free text: data and date */
+    /* the reranker; hidden = 0: none */
+    int hidden;           /* 0..PE_LINK_MAX_HIDDEN units in all */
+    int members, epochs;  /* how it was trained (informative) */
+    unsigned long long seed;
+    double hw[PE_LINK_MAX_HIDDEN][PE_LINK_NFEATURES];
+    double hb[PE_LINK_MAX_HIDDEN];
+    double ow[PE_LINK_MAX_HIDDEN];
+    double ob;
 } pe_link_model;
 
 /* Parameters that rank by prior only (w[log_prior] = 1), no NIL. *out
@@ -364,7 +386,7 @@ typedef struct pe_link_model {
 PE_API pe_status pe_link_model_new(pe_link_model **out);
 PE_API void pe_link_model_free(pe_link_model *m);
 /* PE_ERR_IO (file), PE_ERR_PARSE (not a ranker file: the message names
- * what is wrong), PE_ERR_UNSUPPORTED (newer version). */
+ * what is wrong), PE_ERR_UNSUPPORTED (newer version). Files of up to 1 MiB. */
 PE_API pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *err);
 PE_API pe_status pe_link_model_save(const pe_link_model *m, const char *path, pe_error *err);
 
@@ -384,23 +406,38 @@ typedef struct pe_link_train_options {
     int tune_nil;     /* also pick nil_threshold (see pe_link_train); default 1 */
     double nil_max_loss; /* share of the rightly linked mentions the NIL threshold
                             may give up; default 0.02 */
+    int hidden;       /* the reranker's units per member; 0: no reranker; default 16 */
+    int members;      /* MLPs of other seeds averaged (hidden x members <=
+                         PE_LINK_MAX_HIDDEN); default 3 */
+    int epochs;       /* passes of Adam over the candidates; default 30 */
+    unsigned long long seed; /* member k's seed is seed + k; default 1 */
 } pe_link_train_options;
 PE_API pe_link_train_options pe_link_train_options_default(void);
 
 /* Fits m (weights, bias) by Newton's method on the candidates of t (the
- * gold candidate 1, the others 0) and, when opt->tune_nil, the NIL
- * threshold that maximises the mentions answered right (gold chosen, or
+ * gold candidate 1, the others 0); when opt->hidden > 0, the reranker too:
+ * opt->members MLPs of opt->hidden ReLU units on the standardised features
+ * (a feature constant in t gets no weight), each fitted to the same 0/1
+ * labels by Adam (learning rate 3e-3, batches of 2,048 candidates, the
+ * pointwise logistic loss, opt->epochs passes in an order drawn from its
+ * seed), then averaged in one layer (mean logit). And when opt->tune_nil,
+ * the NIL threshold on the score of each mention's first candidate (by
+ * rerank) that maximises the mentions answered right (gold chosen, or
  * NIL for gold -1) among the thresholds that keep at least (1 -
  * nil_max_loss) of the mentions rightly linked without a threshold (so
  * that NIL detection costs in-graph accuracy at most that share), twice:
  * nil_threshold_short on the mentions of short texts (their candidates'
  * PE_LINK_F_FEW_MENTIONS >= 1 / PE_LINK_SHORT_TEXT), nil_threshold on the
  * others (both the one threshold when a group is empty; without tune_nil
- * both 0). Deterministic. PE_ERR_INVALID when t has no
- * candidate. opt may be NULL. */
+ * both 0). Deterministic. PE_ERR_INVALID when t has no candidate or
+ * the options are out of range; PE_ERR_NOMEM. opt may be NULL. About a
+ * second per 10,000 candidates with the default reranker. */
 PE_API pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err);
-/* Score of one feature vector under m. */
+/* Score of one feature vector under m (the logistic regression). */
 PE_API double pe_link_model_score(const pe_link_model *m, const double *f);
+/* The reranker's score, which orders the candidates; without a reranker
+ * (m->hidden == 0) the score. */
+PE_API double pe_link_model_rerank(const pe_link_model *m, const double *f);
 
 /* ---- Linker ---------------------------------------------------------------- */
 
@@ -458,7 +495,8 @@ typedef struct pe_link_candidate {
     pe_kg_id id;
     const char *qid;     /* canonical term ("Q90" or an IRI) */
     const char *label;   /* in options.lang, or NULL when it has none */
-    double score;        /* ranker score in (0, 1) */
+    double score;        /* ranker score in (0, 1): the logistic regression's, which NIL reads */
+    double rerank;       /* the reranker's score, which orders the candidates (= score without one) */
     double prior;        /* prior of the form it was found by */
     unsigned via;        /* PE_LINK_VIA_* bits */
     double f[PE_LINK_NFEATURES];

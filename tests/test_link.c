@@ -840,7 +840,7 @@ static void test_train(void)
     const char *bads[] = {
         "not json",
         "{\"format\": \"other\", \"version\": 1}",
-        "{\"format\": \"persona-link-ranker\", \"version\": 2, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 3, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0}",
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"warp\"], \"weights\": [1], \"bias\": 0, \"nil_threshold\": 0}",
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [\"prior\"], \"weights\": [], \"bias\": 0, \"nil_threshold\": 0}",
         "{\"format\": \"persona-link-ranker\", \"version\": 1, \"features\": [], \"weights\": [], \"bias\": 0, \"nil_threshold\": 2}",
@@ -886,6 +886,200 @@ static void write_file(const char *path, const char *s)
     if (!f) return;
     fputs(s, f);
     fclose(f);
+}
+
+/* Synthetic mentions whose gold candidate has the middle name_sim of its
+ * three (0.5 against 0.1 and 0.9, with noise): no monotone (linear) score
+ * ranks it first, a small MLP can. */
+static void synth_middle(pe_link_trainset *t, size_t n, double *f_out)
+{
+    for (size_t i = 0; i < n; i++) {
+        double f[3 * PE_LINK_NFEATURES] = {0};
+        int gold = (int)(i % 3);
+        for (int k = 0; k < 3; k++) {
+            double *x = f + k * PE_LINK_NFEATURES;
+            int slot = (k - gold + 3) % 3; /* 0: the gold, middle value */
+            x[PE_LINK_F_NAME_SIM] = (slot == 0 ? 0.5 : slot == 1 ? 0.1 : 0.9) + 0.1 * (rnd() - 0.5);
+            x[PE_LINK_F_LOG_PRIOR] = -1 + 0.2 * (rnd() - 0.5);
+        }
+        if (t) PE_CHECK_EQ_INT(pe_link_trainset_add(t, f, 3, gold), PE_OK);
+        if (f_out) memcpy(f_out + i * 3 * PE_LINK_NFEATURES, f, sizeof f);
+    }
+}
+
+/* share of the n mentions of f (3 candidates, gold i % 3) whose first
+ * candidate by rerank is the gold */
+static double middle_accuracy(const pe_link_model *m, const double *f, size_t n)
+{
+    size_t right = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *x = f + i * 3 * PE_LINK_NFEATURES;
+        int best = 0;
+        for (int k = 1; k < 3; k++)
+            if (pe_link_model_rerank(m, x + k * PE_LINK_NFEATURES) > pe_link_model_rerank(m, x + best * PE_LINK_NFEATURES))
+                best = k;
+        right += best == (int)(i % 3);
+    }
+    return (double)right / (double)n;
+}
+
+/* The MLP reranker: it learns what the logistic regression cannot, its
+ * standardisation is folded in (a constant feature gets no weight), it is
+ * deterministic, its file round-trips, and the linker orders by it while
+ * NIL reads the logistic regression's score of the candidate it put first. */
+static void test_reranker(void)
+{
+    pe_link_trainset *t = NULL;
+    PE_CHECK_EQ_INT(pe_link_trainset_new(&t), PE_OK);
+    lcg = 4242;
+    synth_middle(t, 600, NULL);
+    enum { NT = 300 };
+    double *fresh = malloc(NT * 3 * PE_LINK_NFEATURES * sizeof *fresh);
+    PE_CHECK(fresh != NULL);
+    if (!fresh) { pe_link_trainset_free(t); return; }
+    synth_middle(NULL, NT, fresh);
+    pe_link_model *lr = NULL, *m = NULL, *m2 = NULL;
+    pe_link_model_new(&lr);
+    pe_link_model_new(&m);
+    pe_link_model_new(&m2);
+    pe_error err;
+    pe_link_train_options o = pe_link_train_options_default();
+    PE_CHECK_EQ_INT(o.hidden, 16);
+    PE_CHECK_EQ_INT(o.members, 3);
+    o.hidden = 0;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, lr, &err), PE_OK);
+    PE_CHECK_EQ_INT(lr->hidden, 0);
+    double acc_lr = middle_accuracy(lr, fresh, NT);
+    PE_CHECK_MSG(acc_lr < 0.5, "logistic regression: %.3f", acc_lr);
+    o = pe_link_train_options_default();
+    o.hidden = 8;
+    o.members = 2;
+    o.epochs = 60;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m, &err), PE_OK);
+    PE_CHECK_EQ_INT(m->hidden, 16);
+    PE_CHECK_EQ_INT(m->members, 2);
+    double acc = middle_accuracy(m, fresh, NT);
+    PE_CHECK_MSG(acc > 0.9, "reranker: %.3f", acc);
+    for (int i = 0; i < PE_LINK_NFEATURES; i++) PE_CHECK_NEAR(m->w[i], lr->w[i], 1e-12); /* the same linear model */
+    for (int h = 0; h < m->hidden; h++) PE_CHECK_EQ_INT(m->hw[h][PE_LINK_F_CONTEXT], 0); /* constant in t */
+    /* deterministic */
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_OK);
+    PE_CHECK(memcmp(m->hw, m2->hw, sizeof m->hw) == 0 && m->ob == m2->ob);
+    /* another seed: other weights, the same skill */
+    o.seed = 7;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_OK);
+    PE_CHECK(memcmp(m->hw, m2->hw, sizeof m->hw) != 0);
+    PE_CHECK(middle_accuracy(m2, fresh, NT) > 0.9);
+    /* options out of range */
+    o.members = 5;
+    o.hidden = 16;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_ERR_INVALID);
+    o.hidden = -1;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_ERR_INVALID);
+    /* file round trip (version 2) */
+    char path[128];
+    snprintf(path, sizeof path, "%s/reranker.json", tmpdir);
+    PE_CHECK_EQ_INT(pe_link_model_save(m, path, &err), PE_OK);
+    pe_link_model *m3 = NULL;
+    PE_CHECK_EQ_INT(pe_link_model_load(path, &m3, &err), PE_OK);
+    if (m3) {
+        PE_CHECK_EQ_INT(m3->hidden, 16);
+        PE_CHECK_EQ_INT(m3->members, 2);
+        PE_CHECK_EQ_INT(m3->epochs, 60);
+        for (size_t i = 0; i < 20; i++)
+            for (int k = 0; k < 3; k++) {
+                const double *x = fresh + (i * 3 + (size_t)k) * PE_LINK_NFEATURES;
+                PE_CHECK_NEAR(pe_link_model_rerank(m3, x), pe_link_model_rerank(m, x), 1e-12);
+                PE_CHECK_NEAR(pe_link_model_score(m3, x), pe_link_model_score(m, x), 1e-12);
+            }
+    }
+    pe_link_model_free(m3);
+    /* a logistic regression alone is saved as version 1 */
+    PE_CHECK_EQ_INT(pe_link_model_save(lr, path, &err), PE_OK);
+    FILE *f = fopen(path, "r");
+    char head[256] = {0};
+    if (f) {
+        PE_CHECK(fread(head, 1, sizeof head - 1, f) > 0);
+        fclose(f);
+    }
+    PE_CHECK(strstr(head, "\"version\": 1") != NULL || strstr(head, "\"version\":\t1") != NULL);
+    /* bad reranker objects */
+    const char *bads[] = {
+        "{\"format\": \"persona-link-ranker\", \"version\": 2, \"features\": [\"name_sim\"], \"weights\": [1], \"bias\": 0, "
+        "\"nil_threshold\": 0}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 2, \"features\": [\"name_sim\"], \"weights\": [1], \"bias\": 0, "
+        "\"nil_threshold\": 0, \"reranker\": {\"hidden\": 65, \"w1\": [], \"b1\": [], \"w2\": [], \"b2\": 0}}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 2, \"features\": [\"name_sim\"], \"weights\": [1], \"bias\": 0, "
+        "\"nil_threshold\": 0, \"reranker\": {\"hidden\": 1, \"w1\": [[1, 2]], \"b1\": [0], \"w2\": [1], \"b2\": 0}}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 2, \"features\": [\"name_sim\"], \"weights\": [1], \"bias\": 0, "
+        "\"nil_threshold\": 0, \"reranker\": {\"hidden\": 1, \"w1\": [[\"x\"]], \"b1\": [0], \"w2\": [1], \"b2\": 0}}",
+        "{\"format\": \"persona-link-ranker\", \"version\": 2, \"features\": [\"name_sim\"], \"weights\": [1], \"bias\": 0, "
+        "\"nil_threshold\": 0, \"reranker\": {\"hidden\": 2, \"w1\": [[1], [2]], \"b1\": [0], \"w2\": [1, 1], \"b2\": 0}}",
+    };
+    const char *why[] = {"\"reranker\" object", "\"hidden\"", "w1 row 0", "w1 row 0, entry 0", "must hold 2"};
+    for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
+        write_file(path, bads[i]);
+        m3 = (pe_link_model *)1;
+        pe_status st = pe_link_model_load(path, &m3, &err);
+        PE_CHECK_MSG(st == PE_ERR_PARSE && strstr(err.msg, why[i]), "file %zu: %s (%s)", i, pe_status_str(st), err.msg);
+        PE_CHECK(m3 == NULL);
+    }
+    write_file(path, "{\"format\": \"persona-link-ranker\", \"version\": 2, \"features\": [\"name_sim\", \"team\"], "
+                     "\"weights\": [1, 0], \"bias\": 0, \"nil_threshold\": 0, \"reranker\": {\"hidden\": 1, "
+                     "\"w1\": [[0, 3]], \"b1\": [1], \"w2\": [2], \"b2\": -1}}");
+    PE_CHECK_EQ_INT(pe_link_model_load(path, &m3, &err), PE_OK);
+    if (m3) {
+        double x[PE_LINK_NFEATURES] = {0};
+        x[PE_LINK_F_TEAM] = 1;
+        PE_CHECK_NEAR(pe_link_model_rerank(m3, x), 1 / (1 + exp(-7.0)), 1e-12); /* -1 + 2 * (1 + 3) */
+        x[PE_LINK_F_TEAM] = -1;
+        PE_CHECK_NEAR(pe_link_model_rerank(m3, x), 1 / (1 + exp(1.0)), 1e-12); /* ReLU: -1 + 2 * 0 */
+    }
+    pe_link_model_free(m3);
+
+    /* in the linker: "Karlsruhe" has the club and the city; the linear
+     * model prefers the city, the reranker the club */
+    pe_link_model *lm = NULL;
+    pe_link_model_new(&lm);
+    lm->w[PE_LINK_F_TEAM] = -1;
+    lm->hidden = 1;
+    lm->hw[0][PE_LINK_F_TEAM] = 10;
+    lm->ow[0] = 1;
+    pe_link_options lo = pe_link_options_default();
+    lo.index_dir = index_dir;
+    lo.coherence = 0;
+    pe_linker *l = NULL;
+    const char *tx = "Karlsruhe";
+    pe_link_mention ms = span(tx, "Karlsruhe", 0, PE_LINK_TYPE_ANY);
+    PE_CHECK_EQ_INT(pe_linker_open(kg, lm, &lo, &l), PE_OK);
+    pe_link_result *r = link(l, tx, &ms, 1);
+    double club_score = -1, city_score = -1;
+    if (r) {
+        const pe_link_mention_result *mr = &r->mentions[0];
+        PE_CHECK(mr->entity && strcmp(mr->entity->qid, "Q105853") == 0);
+        const pe_link_candidate *club = find(mr, "Q105853"), *city = find(mr, "Q1040");
+        PE_CHECK(club && city);
+        if (club && city) {
+            club_score = club->score;
+            city_score = city->score;
+            PE_CHECK(club->rerank > city->rerank && club->score < city->score);
+        }
+    }
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    /* a threshold between the two scores: NIL, though the city's score is above it */
+    lm->nil_threshold = 0.5 * (club_score + city_score);
+    PE_CHECK_EQ_INT(pe_linker_open(kg, lm, &lo, &l), PE_OK);
+    r = link(l, tx, &ms, 1);
+    PE_CHECK(r && r->mentions[0].nil);
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    pe_link_model_free(lm);
+    free(fresh);
+    pe_link_model_free(lr);
+    pe_link_model_free(m);
+    pe_link_model_free(m2);
+    pe_link_trainset_free(t);
 }
 
 static void test_eval(void)
@@ -1354,6 +1548,7 @@ int main(void)
     PE_RUN(test_nil);
     PE_RUN(test_bad_input);
     PE_RUN(test_train);
+    PE_RUN(test_reranker);
     PE_RUN(test_eval);
     PE_RUN(test_context);
     PE_RUN(test_team_doc);

@@ -215,7 +215,29 @@ static void test_train_and_eval(void)
     PE_CHECK(j && strstr(cJSON_GetStringValue(cJSON_GetObjectItem(j, "ranker")), "/link/ranker.json"));
     /* the 7 mentions as documents and sentence by sentence */
     PE_CHECK(j && cJSON_GetObjectItem(j, "mentions") && cJSON_GetObjectItem(j, "mentions")->valuedouble == 14);
+    /* with the default reranker: 3 MLPs of 16 units */
+    PE_CHECK(j && cJSON_GetObjectItem(cJSON_GetObjectItem(j, "reranker"), "units") &&
+             cJSON_GetObjectItem(cJSON_GetObjectItem(j, "reranker"), "units")->valuedouble == 48);
     cJSON_Delete(j);
+    free(out);
+    free(err);
+    /* `persona link` shows each candidate's rerank score with such a ranker */
+    PE_CHECK_EQ_INT(run(&out, NULL, "{\"text\": \"Paris\", \"mentions\": [{\"span\": [0, 5]}]}\n", "link"), 0);
+    PE_CHECK(out && strstr(out, "\"rerank\":"));
+    free(out);
+    snprintf(args, sizeof args, "link train --data '%s' --hidden 0 --out '%s'", data, ranker);
+    PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
+    j = out ? cJSON_Parse(out) : NULL;
+    PE_CHECK(j && cJSON_IsNull(cJSON_GetObjectItem(j, "reranker")));
+    cJSON_Delete(j);
+    free(out);
+    snprintf(args, sizeof args, "link --ranker '%s'", ranker);
+    PE_CHECK_EQ_INT(run(&out, NULL, "{\"text\": \"Paris\", \"mentions\": [{\"span\": [0, 5]}]}\n", args), 0);
+    PE_CHECK(out && strstr(out, "\"score\":") && !strstr(out, "\"rerank\":"));
+    free(out);
+    snprintf(args, sizeof args, "link train --data '%s' --hidden 40 --members 2", data);
+    PE_CHECK_EQ_INT(run(&out, &err, NULL, args), 2);
+    PE_CHECK(err && strstr(err, "at most 64 units"));
     free(out);
     free(err);
     snprintf(args, sizeof args, "link train --data '%s' --documents-only --out '%s'", data, ranker);
