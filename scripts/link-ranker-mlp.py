@@ -60,16 +60,20 @@ def matrix(dicts, names):
     return np.array([[d.get(n, 0.0) for n in names] for d in dicts], np.float32)
 
 
-def accuracy(score, M, gold, ing):
-    """In-graph accuracy of the argmax of score over each mention's candidates."""
-    n = len(gold)
+def best_per_mention(score, M, n):
+    """Index (within its mention) of each mention's best candidate (-1: none) and of its first row."""
     best, bs, start = np.full(n, -1), np.full(n, -np.inf), np.full(n, -1)
     for j, (m, s) in enumerate(zip(M, score)):
         if start[m] < 0:
             start[m] = j
         if s > bs[m]:
             bs[m], best[m] = s, j
-    rank = np.where(best >= 0, best - start, -1)
+    return np.where(best >= 0, best - start, -1), start
+
+
+def accuracy(score, M, gold, ing):
+    """In-graph accuracy of the argmax of score over each mention's candidates."""
+    rank, _ = best_per_mention(score, M, len(gold))
     ok = (rank == gold) & (gold >= 0)
     return ok[ing].mean() if ing.any() else float("nan")
 
@@ -100,17 +104,6 @@ def fit_adam(model, X, Y, epochs, seed, lr=3e-3, batch=2048):
             opt.zero_grad()
             loss.backward()
             opt.step()
-
-
-def best_per_mention(score, M, n):
-    """Index (within its mention) and score of each mention's best candidate (-1, -inf: none)."""
-    best, bs, start = np.full(n, -1), np.full(n, -np.inf), np.full(n, -1)
-    for j, (m, s) in enumerate(zip(M, score)):
-        if start[m] < 0:
-            start[m] = j
-        if s > bs[m]:
-            bs[m], best[m] = s, j
-    return np.where(best >= 0, best - start, -1), start
 
 
 def nil_tune(s, ok, nilg, loss=0.02):
