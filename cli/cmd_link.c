@@ -751,6 +751,7 @@ int pe_cmd_eval_link(int argc, char **argv)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "data", a.data);
         cJSON_AddItemToObject(o, "ranker", used ? cJSON_CreateString(used) : cJSON_CreateNull());
+        cJSON_AddNumberToObject(o, "reranker_units", m ? m->hidden : 0);
         cJSON_AddNumberToObject(o, "docs", (double)r.docs);
         cJSON_AddNumberToObject(o, "mentions", (double)r.mentions);
         cJSON_AddNumberToObject(o, "in_graph", (double)r.in_graph);
@@ -771,6 +772,9 @@ int pe_cmd_eval_link(int argc, char **argv)
     } else {
         printf("data                        %s\n", a.data);
         printf("ranker                      %s\n", used ? used : "(none: by prior)");
+        if (m && m->hidden)
+            printf("reranker                    %d ReLU units (%d MLPs); NIL by the logistic regression\n", m->hidden,
+                   m->members);
         printf("documents, mentions         %llu, %llu (%llu in the graph, %llu NIL)\n", (unsigned long long)r.docs,
                (unsigned long long)r.mentions, (unsigned long long)r.in_graph, (unsigned long long)r.nil_gold);
         printf("in-graph accuracy           %.4f\n", r.in_graph_accuracy);

@@ -255,6 +255,7 @@ static void test_train_and_eval(void)
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
     j = out ? cJSON_Parse(out) : NULL;
     PE_CHECK(j && cJSON_IsString(cJSON_GetObjectItem(j, "ranker")));
+    PE_CHECK(j && cJSON_GetObjectItem(j, "reranker_units") && cJSON_GetObjectItem(j, "reranker_units")->valuedouble == 48);
     /* trained on these very lines: it gets the coherent reading and the surname */
     PE_CHECK(j && cJSON_GetObjectItem(j, "in_graph_accuracy")->valuedouble >
                       cJSON_GetObjectItem(j, "prior_baseline_in_graph_accuracy")->valuedouble);
@@ -264,6 +265,7 @@ static void test_train_and_eval(void)
     snprintf(args, sizeof args, "eval link --data '%s' --ranker '%s'", data, ranker);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
     PE_CHECK(out && strstr(out, "in-graph accuracy") && strstr(out, "prior baseline") && strstr(out, "off (no entity vectors"));
+    PE_CHECK(out && strstr(out, "48 ReLU units (3 MLPs)"));
     free(out);
     /* a bad line: counted and reported (exit 4), or fatal with --strict */
     char bad[4096];
