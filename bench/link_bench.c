@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--save-model") && more) save = argv[++i];
         else if (!strcmp(a, "--l2") && more) l2 = atof(argv[++i]);
         else if (!strcmp(a, "--rounds") && more) rounds = atoi(argv[++i]);
-        else if (!strcmp(a, "--hidden") && more) hidden = atoi(argv[++i]);
+        else if (!strcmp(a, "--hidden") && more) hidden = atoi(argv[++i]); /* pe_link_train checks the range */
         else if (!strcmp(a, "--members") && more) members = atoi(argv[++i]);
         else if (!strcmp(a, "--nil-loss") && more) nil_loss = atof(argv[++i]);
         else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);

@@ -184,6 +184,8 @@ pe_status pe_linker_open(pe_kg *kg, const pe_link_model *model, const pe_link_op
     if (!l->lang) return lfail(l, PE_ERR_NOMEM, "out of memory");
     l->opt.lang = l->lang;
     l->opt.index_dir = NULL;
+    if (model && (model->hidden < 0 || model->hidden > PE_LINK_MAX_HIDDEN))
+        return lfail(l, PE_ERR_INVALID, "ranker: a reranker of %d units (0..%d)", model->hidden, PE_LINK_MAX_HIDDEN);
     if (model) { l->model = *model; l->has_model = 1; }
 
     pe_kg_reader *r;

@@ -95,9 +95,14 @@ static pe_status read_reranker(const cJSON *r, const int *feat, int n, pe_link_m
     m->ob = b2->valuedouble;
     m->hidden = H;
     const cJSON *v;
-    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(r, "members"))) m->members = (int)v->valuedouble;
-    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(r, "epochs"))) m->epochs = (int)v->valuedouble;
-    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(r, "seed")) && v->valuedouble >= 0)
+    /* informative fields: kept when in range, else 0 */
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(r, "members")) && v->valuedouble >= 1 &&
+        v->valuedouble <= PE_LINK_MAX_HIDDEN)
+        m->members = (int)v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(r, "epochs")) && v->valuedouble >= 1 && v->valuedouble <= 1e9)
+        m->epochs = (int)v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(r, "seed")) && v->valuedouble >= 0 &&
+        v->valuedouble <= 9007199254740992.0) /* 2^53: a JSON number holds it exactly */
         m->seed = (unsigned long long)v->valuedouble;
     return PE_OK;
 }
@@ -105,6 +110,8 @@ static pe_status read_reranker(const cJSON *r, const int *feat, int n, pe_link_m
 pe_status pe_link_model_save(const pe_link_model *m, const char *path, pe_error *err)
 {
     if (!m || !path) return pe_error_set(err, PE_ERR_INVALID, "no model or path");
+    if (m->hidden < 0 || m->hidden > PE_LINK_MAX_HIDDEN)
+        return pe_error_set(err, PE_ERR_INVALID, "reranker of %d units (0..%d)", m->hidden, PE_LINK_MAX_HIDDEN);
     cJSON *j = cJSON_CreateObject();
     cJSON *names = cJSON_CreateArray(), *w = cJSON_CreateArray();
     if (!j || !names || !w) { cJSON_Delete(j); cJSON_Delete(names); cJSON_Delete(w); return pe_error_set(err, PE_ERR_NOMEM, "out of memory"); }
@@ -395,7 +402,8 @@ static pe_status fit_reranker(const pe_link_trainset *t, const pe_link_train_opt
         for (int i = 0; i < NF; i++) sd[i] += (t->f[r * NF + i] - mu[i]) * (t->f[r * NF + i] - mu[i]);
     int live[NF];
     for (int i = 0; i < NF; i++) {
-        live[i] = sd[i] > 0;
+        live[i] = 0; /* a feature with one value in every row (exactly: the mean's rounding leaves sd a little above 0) */
+        for (size_t r = 1; r < R && !live[i]; r++) live[i] = t->f[r * NF + i] != t->f[i];
         sd[i] = sqrt(sd[i] / (double)R) + 1e-6;
     }
     for (size_t r = 0; r < R; r++)
@@ -500,7 +508,7 @@ pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, p
     if (!t || !m) return pe_error_set(err, PE_ERR_INVALID, "no training set or model");
     if (t->rows == 0) return pe_error_set(err, PE_ERR_INVALID, "the training set has no candidate");
     if (!(o.l2 >= 0) || o.iterations <= 0 || o.hidden < 0 || (o.hidden > 0 && (o.members < 1 || o.epochs < 1)) ||
-        (o.hidden > 0 && o.hidden * o.members > PE_LINK_MAX_HIDDEN))
+        (o.hidden > 0 && (o.hidden > PE_LINK_MAX_HIDDEN || o.members > PE_LINK_MAX_HIDDEN / o.hidden)))
         return pe_error_set(err, PE_ERR_INVALID, "bad training options (the reranker: units x members at most %d)",
                             PE_LINK_MAX_HIDDEN);
     double x[NP] = {0}; /* weights then bias */
@@ -565,7 +573,11 @@ pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, p
                 size_t bi = 0;
                 for (size_t r = 0; r < t->count[mi]; r++) {
                     double s = pe_link_model_rerank(m, t->f + (t->first[mi] + r) * NF);
-                    if (s > best) { best = s; bi = r; }
+                    if (s > best || (s == best && pe_link_model_score(m, t->f + (t->first[mi] + r) * NF) >
+                                                      pe_link_model_score(m, t->f + (t->first[mi] + bi) * NF))) {
+                        best = s; /* ties as the linker breaks them (cmp_cand_score): the higher score */
+                        bi = r;
+                    }
                 }
                 double s = pe_link_model_score(m, t->f + (t->first[mi] + bi) * NF);
                 pts[np++] = (nil_pt){s, t->gold[mi] >= 0 && (int)bi == t->gold[mi], t->gold[mi] < 0};

@@ -354,7 +354,8 @@ PE_API pe_status pe_link_index_embed(pe_kg *kg, const char *dir, pe_link_embed_s
  *   {"format": "persona-link-ranker", "version": 1,
  *    "features": ["log_prior", ...],     (names, in any order; a name this
  *                                          build does not know is an error,
- *                                          a missing one gets weight 0)
+ *                                          a missing one gets weight 0; at
+ *                                          most 4 x PE_LINK_NFEATURES names)
  *    "weights": [..], "bias": b, "nil_threshold": t,
  *    "nil_threshold_short": ts,          (optional; missing or -1: t)
  *    "trained_on": "...", "l2": lambda,
@@ -417,7 +418,7 @@ PE_API pe_link_train_options pe_link_train_options_default(void);
 /* Fits m (weights, bias) by Newton's method on the candidates of t (the
  * gold candidate 1, the others 0); when opt->hidden > 0, the reranker too:
  * opt->members MLPs of opt->hidden ReLU units on the standardised features
- * (a feature constant in t gets no weight), each fitted to the same 0/1
+ * (a feature with one value in every row of t gets no weight), each fitted to the same 0/1
  * labels by Adam (learning rate 3e-3, batches of 2,048 candidates, the
  * pointwise logistic loss, opt->epochs passes in an order drawn from its
  * seed), then averaged in one layer (mean logit). And when opt->tune_nil,

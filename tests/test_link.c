@@ -901,6 +901,7 @@ static void synth_middle(pe_link_trainset *t, size_t n, double *f_out)
             int slot = (k - gold + 3) % 3; /* 0: the gold, middle value */
             x[PE_LINK_F_NAME_SIM] = (slot == 0 ? 0.5 : slot == 1 ? 0.1 : 0.9) + 0.1 * (rnd() - 0.5);
             x[PE_LINK_F_LOG_PRIOR] = -1 + 0.2 * (rnd() - 0.5);
+            x[PE_LINK_F_AMBIGUITY] = t ? log(3.0) / 4 : 0.1; /* one value in training (not 0), another after */
         }
         if (t) PE_CHECK_EQ_INT(pe_link_trainset_add(t, f, 3, gold), PE_OK);
         if (f_out) memcpy(f_out + i * 3 * PE_LINK_NFEATURES, f, sizeof f);
@@ -961,7 +962,10 @@ static void test_reranker(void)
     double acc = middle_accuracy(m, fresh, NT);
     PE_CHECK_MSG(acc > 0.9, "reranker: %.3f", acc);
     for (int i = 0; i < PE_LINK_NFEATURES; i++) PE_CHECK_NEAR(m->w[i], lr->w[i], 1e-12); /* the same linear model */
-    for (int h = 0; h < m->hidden; h++) PE_CHECK_EQ_INT(m->hw[h][PE_LINK_F_CONTEXT], 0); /* constant in t */
+    for (int h = 0; h < m->hidden; h++) { /* constant in t: 0, and ln(3) / 4 (whose mean rounds) */
+        PE_CHECK_EQ_INT(m->hw[h][PE_LINK_F_CONTEXT], 0);
+        PE_CHECK_EQ_INT(m->hw[h][PE_LINK_F_AMBIGUITY], 0);
+    }
     /* deterministic */
     PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_OK);
     PE_CHECK(memcmp(m->hw, m2->hw, sizeof m->hw) == 0 && m->ob == m2->ob);
@@ -975,6 +979,12 @@ static void test_reranker(void)
     o.hidden = 16;
     PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_ERR_INVALID);
     o.hidden = -1;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_ERR_INVALID);
+    o.hidden = 2; /* units x members would wrap in int */
+    o.members = 1 << 30;
+    PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_ERR_INVALID);
+    o.hidden = 65536;
+    o.members = 65536;
     PE_CHECK_EQ_INT(pe_link_train(t, &o, m2, &err), PE_ERR_INVALID);
     /* file round trip (version 2) */
     char path[128];
@@ -1036,6 +1046,17 @@ static void test_reranker(void)
         PE_CHECK_NEAR(pe_link_model_rerank(m3, x), 1 / (1 + exp(1.0)), 1e-12); /* ReLU: -1 + 2 * 0 */
     }
     pe_link_model_free(m3);
+    /* a model whose reranker is out of range is refused, not read past */
+    {
+        pe_link_model *bad = NULL;
+        pe_link_model_new(&bad);
+        bad->hidden = PE_LINK_MAX_HIDDEN + 1;
+        PE_CHECK_EQ_INT(pe_link_model_save(bad, path, &err), PE_ERR_INVALID);
+        pe_linker *bl = NULL;
+        PE_CHECK_EQ_INT(pe_linker_open(kg, bad, NULL, &bl), PE_ERR_INVALID);
+        pe_linker_close(bl);
+        pe_link_model_free(bad);
+    }
 
     /* in the linker: "Karlsruhe" has the club and the city; the linear
      * model prefers the city, the reranker the club */
@@ -1072,6 +1093,16 @@ static void test_reranker(void)
     PE_CHECK_EQ_INT(pe_linker_open(kg, lm, &lo, &l), PE_OK);
     r = link(l, tx, &ms, 1);
     PE_CHECK(r && r->mentions[0].nil);
+    pe_link_result_free(r);
+    pe_linker_close(l);
+    /* without a reranker (a version-1 ranker) rerank is the score */
+    lm->hidden = 0;
+    lm->nil_threshold = 0;
+    PE_CHECK_EQ_INT(pe_linker_open(kg, lm, &lo, &l), PE_OK);
+    r = link(l, tx, &ms, 1);
+    PE_CHECK(r && r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q1040") == 0);
+    for (size_t k = 0; r && k < r->mentions[0].n_candidates; k++)
+        PE_CHECK(r->mentions[0].candidates[k].rerank == r->mentions[0].candidates[k].score);
     pe_link_result_free(r);
     pe_linker_close(l);
     pe_link_model_free(lm);
