@@ -1192,7 +1192,7 @@ double pe_link_model_score(const pe_link_model *m, const double *f)
 {
     double z = m->bias;
     for (int i = 0; i < PE_LINK_NFEATURES; i++) z += m->w[i] * f[i];
-    return 1.0 / (1.0 + exp(-z));
+    return isnan(z) ? 0 : 1.0 / (1.0 + exp(-z)); /* NaN: weights so large that their sum is inf - inf */
 }
 
 double pe_link_model_rerank(const pe_link_model *m, const double *f)
@@ -1204,7 +1204,7 @@ double pe_link_model_rerank(const pe_link_model *m, const double *f)
         for (int i = 0; i < PE_LINK_NFEATURES; i++) a += m->hw[h][i] * f[i];
         if (a > 0) z += m->ow[h] * a;
     }
-    return 1.0 / (1.0 + exp(-z));
+    return isnan(z) ? 0 : 1.0 / (1.0 + exp(-z));
 }
 
 /* 1 when the mention is a news dateline's place: followed by a date

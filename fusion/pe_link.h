@@ -434,7 +434,8 @@ PE_API pe_link_train_options pe_link_train_options_default(void);
  * the options are out of range; PE_ERR_NOMEM. opt may be NULL. About a
  * second per 10,000 candidates with the default reranker. */
 PE_API pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, pe_link_model *m, pe_error *err);
-/* Score of one feature vector under m (the logistic regression). */
+/* Score of one feature vector under m (the logistic regression), in [0, 1]
+ * (0 when weights so large that their sum is undefined, inf - inf). */
 PE_API double pe_link_model_score(const pe_link_model *m, const double *f);
 /* The reranker's score, which orders the candidates; without a reranker
  * (m->hidden == 0) the score. */
