@@ -13,19 +13,11 @@ endforeach()
 # kernels) comes from pe_encoder. One core, e.g.
 #   build-fuzz/tests/fuzz_model_files -jobs=1 -workers=1 -max_total_time=300 \
 #       -max_len=65536 /tmp/new tests/fuzz/corpus/model_files
-if(PE_BUILD_FUZZERS)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
-  endif()
-  set(pe_fuzz_enc_tokenizer ${CMAKE_SOURCE_DIR}/encoder/tokenizer.c)
-  set(pe_fuzz_enc_model_files ${CMAKE_SOURCE_DIR}/encoder/tokenizer.c ${CMAKE_SOURCE_DIR}/encoder/safetensors.c
-      ${CMAKE_SOURCE_DIR}/encoder/pemodel.c ${CMAKE_SOURCE_DIR}/encoder/model_config.c
-      ${CMAKE_SOURCE_DIR}/encoder/model_load.c ${CMAKE_SOURCE_DIR}/encoder/model_text.c)
-  foreach(t tokenizer model_files)
-    add_executable(fuzz_${t} fuzz/fuzz_${t}.c ${pe_fuzz_enc_${t}})
-    target_include_directories(fuzz_${t} PRIVATE ${CMAKE_SOURCE_DIR}/encoder)
-    target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_${t} PRIVATE pe_encoder pe_util pe_dep_cjson pe_dep_utf8proc m)
-  endforeach()
-endif()
+set(pe_fuzz_enc_tokenizer ${CMAKE_SOURCE_DIR}/encoder/tokenizer.c)
+set(pe_fuzz_enc_model_files ${CMAKE_SOURCE_DIR}/encoder/tokenizer.c ${CMAKE_SOURCE_DIR}/encoder/safetensors.c
+    ${CMAKE_SOURCE_DIR}/encoder/pemodel.c ${CMAKE_SOURCE_DIR}/encoder/model_config.c
+    ${CMAKE_SOURCE_DIR}/encoder/model_load.c ${CMAKE_SOURCE_DIR}/encoder/model_text.c)
+foreach(t tokenizer model_files)
+  pe_add_fuzzer(fuzz_${t} SOURCES fuzz/fuzz_${t}.c ${pe_fuzz_enc_${t}} INCLUDES ${CMAKE_SOURCE_DIR}/encoder
+                LIBS pe_encoder pe_util pe_dep_cjson pe_dep_utf8proc)
+endforeach()

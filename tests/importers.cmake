@@ -23,16 +23,8 @@ endforeach()
 # libFuzzer targets: clang only. The importer sources are compiled into
 # each target so that they are coverage-instrumented. Run e.g.
 #   build-fuzz/tests/fuzz_wikidata -max_total_time=60 tests/fuzz/corpus/wikidata
-if(PE_BUILD_FUZZERS)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
-  endif()
-  file(GLOB pe_fuzz_imp_src ${CMAKE_SOURCE_DIR}/importers/imp_*.c)
-  foreach(t wikidata rdf)
-    add_executable(fuzz_${t} fuzz/fuzz_${t}.c ${pe_fuzz_imp_src})
-    target_include_directories(fuzz_${t} PRIVATE ${CMAKE_SOURCE_DIR}/importers ${PE_TEST_DIR}/fuzz)
-    target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_${t} PRIVATE pe_kgstore pe_util pe_dep_cjson pe_dep_raptor pe_dep_zlib pe_dep_bz2 m)
-  endforeach()
-endif()
+file(GLOB pe_fuzz_imp_src ${CMAKE_SOURCE_DIR}/importers/imp_*.c)
+foreach(t wikidata rdf)
+  pe_add_fuzzer(fuzz_${t} SOURCES fuzz/fuzz_${t}.c ${pe_fuzz_imp_src} INCLUDES ${CMAKE_SOURCE_DIR}/importers ${PE_TEST_DIR}/fuzz
+                LIBS pe_kgstore pe_util pe_dep_cjson pe_dep_raptor pe_dep_zlib pe_dep_bz2)
+endforeach()

@@ -10,13 +10,5 @@ pe_add_test(test_kgstore_cli SOURCES test_kgstore_cli.c LIBS pe_kgstore pe_util 
 pe_add_test(fuzz_kg_records_corpus SOURCES fuzz/fuzz_kg_records.c fuzz/replay.c LIBS pe_kgstore pe_util LABELS fuzz
             ARGS ${PE_TEST_DIR}/fuzz/corpus/kg_records)
 target_include_directories(fuzz_kg_records_corpus PRIVATE ${CMAKE_SOURCE_DIR}/kgstore)
-if(PE_BUILD_FUZZERS)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
-  endif()
-  add_executable(fuzz_kg_records fuzz/fuzz_kg_records.c ${CMAKE_SOURCE_DIR}/kgstore/kg_decode.c)
-  target_include_directories(fuzz_kg_records PRIVATE ${CMAKE_SOURCE_DIR}/kgstore)
-  target_compile_options(fuzz_kg_records PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_kg_records PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_kg_records PRIVATE pe_util pe_dep_lmdb m)
-endif()
+pe_add_fuzzer(fuzz_kg_records SOURCES fuzz/fuzz_kg_records.c ${CMAKE_SOURCE_DIR}/kgstore/kg_decode.c
+              INCLUDES ${CMAKE_SOURCE_DIR}/kgstore LIBS pe_util pe_dep_lmdb)

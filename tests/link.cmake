@@ -16,13 +16,5 @@ endif()
 #       -max_len=65536 /tmp/new tests/fuzz/corpus/link_ranker
 pe_add_test(fuzz_link_ranker_corpus SOURCES fuzz/fuzz_link_ranker.c fuzz/replay.c LIBS pe_fusion pe_util LABELS fuzz
             ARGS ${PE_TEST_DIR}/fuzz/corpus/link_ranker)
-if(PE_BUILD_FUZZERS)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
-  endif()
-  add_executable(fuzz_link_ranker fuzz/fuzz_link_ranker.c ${CMAKE_SOURCE_DIR}/fusion/link_model.c)
-  target_include_directories(fuzz_link_ranker PRIVATE ${CMAKE_SOURCE_DIR}/fusion)
-  target_compile_options(fuzz_link_ranker PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_link_ranker PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_link_ranker PRIVATE pe_fusion pe_util m)
-endif()
+pe_add_fuzzer(fuzz_link_ranker SOURCES fuzz/fuzz_link_ranker.c ${CMAKE_SOURCE_DIR}/fusion/link_model.c
+              INCLUDES ${CMAKE_SOURCE_DIR}/fusion LIBS pe_fusion pe_util)

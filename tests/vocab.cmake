@@ -11,13 +11,5 @@ endif()
 #       -max_len=4096 /tmp/new tests/fuzz/corpus/vocab
 pe_add_test(fuzz_vocab_corpus SOURCES fuzz/fuzz_vocab.c fuzz/replay.c LIBS pe_encoder pe_dep_utf8proc
             LABELS fuzz ARGS ${PE_TEST_DIR}/fuzz/corpus/vocab)
-if(PE_BUILD_FUZZERS)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "PE_BUILD_FUZZERS=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
-  endif()
-  add_executable(fuzz_vocab fuzz/fuzz_vocab.c ${CMAKE_SOURCE_DIR}/encoder/vocab_train.c
-                 ${CMAKE_SOURCE_DIR}/encoder/tokenizer.c)
-  target_compile_options(fuzz_vocab PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_vocab PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_vocab PRIVATE pe_encoder pe_util pe_dep_utf8proc m)
-endif()
+pe_add_fuzzer(fuzz_vocab SOURCES fuzz/fuzz_vocab.c ${CMAKE_SOURCE_DIR}/encoder/vocab_train.c
+              ${CMAKE_SOURCE_DIR}/encoder/tokenizer.c LIBS pe_encoder pe_util pe_dep_utf8proc)
