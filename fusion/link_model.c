@@ -2,16 +2,19 @@
  * candidate features, fitted by Newton's method, its NIL threshold, the
  * optional MLP reranker fitted by Adam, and their JSON file. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "link_internal.h"
+#include "pe_util.h"
 
 #define NF PE_LINK_NFEATURES
 #define NP (NF + 1) /* weights and bias */
+/* the largest ranker file read, in bytes (a file of 1 MiB less one byte
+ * or more is refused) */
+#define RANKER_FILE_MAX ((size_t)(1 << 20) - 2)
 /* the most feature names a file may list (sizes the name -> feature map) */
 #define PE_LINK_MAX_FEATURES_IN_FILE (4 * NF)
 
@@ -135,20 +138,9 @@ pe_status pe_link_model_save(const pe_link_model *m, const char *path, pe_error 
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
     if (!s) return pe_error_set(err, PE_ERR_NOMEM, "out of memory");
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    pe_status st = PE_OK;
-    if (!f) {
-        st = pe_error_set(err, PE_ERR_IO, "%s: %s", tmp, strerror(errno));
-    } else {
-        int bad = fputs(s, f) < 0 || fputc('\n', f) == EOF;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path) != 0) {
-            st = pe_error_set(err, PE_ERR_IO, "%s: %s", path, strerror(errno));
-            remove(tmp);
-        }
-    }
+    const void *parts[2] = {s, "\n"};
+    const size_t lens[2] = {strlen(s), 1};
+    pe_status st = pe_file_write(path, parts, lens, 2, err);
     free(s);
     return st;
 }
@@ -158,19 +150,13 @@ pe_status pe_link_model_load(const char *path, pe_link_model **out, pe_error *er
     if (!out) return pe_error_set(err, PE_ERR_INVALID, "no output");
     *out = NULL;
     if (!path) return pe_error_set(err, PE_ERR_INVALID, "no path");
-    FILE *f = fopen(path, "rb");
-    if (!f) return pe_error_set(err, PE_ERR_IO, "%s: %s", path, strerror(errno));
-    enum { CAP = 1 << 20 };
-    char *buf = malloc(CAP);
-    if (!buf) { fclose(f); return pe_error_set(err, PE_ERR_NOMEM, "out of memory"); }
-    size_t n = fread(buf, 1, CAP - 1, f);
-    int big = !feof(f);
-    fclose(f);
-    if (big) { free(buf); return pe_error_set(err, PE_ERR_PARSE, "%s: too big for a ranker file (over 1 MiB)", path); }
-    buf[n] = 0;
+    char *buf;
+    pe_status rs = pe_file_read(path, RANKER_FILE_MAX, &buf, NULL, err);
+    if (rs == PE_ERR_LIMIT) return pe_error_set(err, PE_ERR_PARSE, "%s: too big for a ranker file (over 1 MiB)", path);
+    if (rs != PE_OK) return rs;
     cJSON *j = cJSON_Parse(buf);
     size_t at = j || !cJSON_GetErrorPtr() ? 0 : (size_t)(cJSON_GetErrorPtr() - buf);
-    free(buf);
+    pe_free(buf);
     if (!j) return pe_error_set(err, PE_ERR_PARSE, "%s: not JSON (near byte %zu)", path, at);
     pe_status st = PE_OK;
     pe_link_model *m = calloc(1, sizeof *m);
@@ -302,12 +288,12 @@ pe_link_train_options pe_link_train_options_default(void)
 
 /* ---- the reranker ---------------------------------------------------------- */
 
+/* The next draw of the splitmix64 stream whose state is *s. */
 static uint64_t splitmix(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    uint64_t z = pe_mix64(*s);
+    *s += 0x9E3779B97F4A7C15ull;
+    return z;
 }
 
 /* uniform in [-a, a) */
