@@ -69,10 +69,12 @@ JSON
 fi
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+cpu=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//')
+isa=AVX2; grep -qw avx512f /proc/cpuinfo 2>/dev/null && isa=AVX-512
 {
   echo "## Personas end to end"
   echo
-  echo "Measured $(date -u +%Y-%m-%d) at commit \`$commit\` with \`scripts/bench-persona.sh\` (program \`bench/persona_bench.c\`), graph: $graph_note."
+  echo "Measured $(date -u +%Y-%m-%d) at commit \`$commit\` with \`scripts/bench-persona.sh\` (program \`bench/persona_bench.c\`), graph: $graph_note; CPU: ${cpu:-unknown} (the encoder on its $isa kernels). Throughput depends on the machine: compare runs on one kind only (0.63 CPU ms per message on an AVX-512 machine on 2026-12-04, 3.4-4.4 on the AVX2 machine of sessions 17-19)."
   echo "Each speaker's utterances go through the relation model (or the lexical patterns of the baseline), the fusion (entity linker of \`pe_link.h\`, $ranker_note, as \`persona enrich\` links) and the persona store; the persona's current (attribute, value) pairs are scored against the gold persona triples (same attribute, and the same value after normalisation or the same linked entity; the file's Dialogue-NLI relations are mapped to persona attributes by the program's table, and unmapped ones count as misses for both systems)."
   echo "The model runs as \`persona enrich --threads 2\` runs it: the utterances through the encoder 32 at a time on 2 worker threads (\`pe_encoder_queue\`, each on one core), the heads, the fusion and the store on the main thread in input order, a store transaction every 256 messages."
   echo "CPU ms per message: user + sys of the benchmark process (all its threads) over the system's run, divided by the messages; unlike messages/s it hardly moves with the load of other jobs."
