@@ -52,6 +52,27 @@ static int usage(void)
     return 2;
 }
 
+/* after each training round: the ranker so far saved to --save-model, and
+ * a JSON line of its figures */
+static pe_status round_done(void *ctx, const pe_link_train_round *r, const pe_link_model *m)
+{
+    const char *save = ctx;
+    pe_error err;
+    pe_status st = pe_link_model_save(m, save, &err);
+    if (st != PE_OK) {
+        fprintf(stderr, "pe_bench_link: %s\n", err.msg);
+        return st;
+    }
+    printf("{\"train\": {\"round\": %d, \"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, "
+           "\"nil_threshold_short\": %.4f, \"reranker_units\": %d, \"bias\": %.4f, \"weights\": {",
+           r->round + 1, r->mentions, r->fit_seconds, m->nil_threshold, m->nil_threshold_short, m->hidden, m->bias);
+    for (int i = 0; i < PE_LINK_NFEATURES; i++)
+        printf("%s\"%s\": %.4f", i ? ", " : "", pe_link_feature_name((pe_link_feature)i), m->w[i]);
+    printf("}}}\n");
+    fflush(stdout);
+    return PE_OK;
+}
+
 int main(int argc, char **argv)
 {
     const char *db = NULL, *index = NULL, *model_path = NULL, *train = NULL, *save = NULL, *trace = NULL;
@@ -138,65 +159,28 @@ int main(int argc, char **argv)
         return 1;
     }
     pe_linker *l = NULL;
-    for (int round = 0; train && round < rounds && !rc; round++) {
-        /* round 0 links DEV by prior; each later round with the ranker of
-         * the round before, so that the second-pass features are collected
-         * as the trained linker computes them */
-        pe_link_trainset *ts = NULL;
-        pe_link_trainset_new(&ts);
-        if (pe_linker_open(kg, round ? model : NULL, &lo, &l) != PE_OK) {
-            fprintf(stderr, "pe_bench_link: %s\n", pe_linker_errmsg(l));
+    if (train) {
+        if (!model && pe_link_model_new(&model) != PE_OK) {
+            fprintf(stderr, "pe_bench_link: out of memory\n");
+            pe_kg_close(kg);
+            return 1;
+        }
+        pe_link_train_file_options to = pe_link_train_file_options_default();
+        to.link = lo;
+        to.rounds = rounds;
+        to.sentences = train_sentences;
+        to.gold_types = gold_types;
+        to.max_docs = max_docs;
+        to.train.l2 = l2;
+        to.train.nil_max_loss = nil_loss;
+        to.train.hidden = hidden;
+        to.train.members = members;
+        to.on_round = round_done;
+        to.ctx = (void *)save;
+        if (pe_link_train_file(kg, train, &to, model, NULL, &err) != PE_OK) {
+            fprintf(stderr, "pe_bench_link: %s\n", err.msg);
             rc = 1;
-        } else {
-            pe_link_eval_options eo = pe_link_eval_options_default();
-            eo.collect = ts;
-            eo.gold_types = gold_types;
-            eo.max_docs = max_docs;
-            pe_link_eval_result er;
-            if (pe_link_eval_file(l, train, &eo, &er, &err) != PE_OK) {
-                fprintf(stderr, "pe_bench_link: %s\n", err.msg);
-                rc = 1;
-            }
-            eo.sentences = 1;
-            if (!rc && train_sentences && pe_link_eval_file(l, train, &eo, &er, &err) != PE_OK) {
-                fprintf(stderr, "pe_bench_link: %s\n", err.msg);
-                rc = 1;
-            }
         }
-        pe_linker_close(l);
-        l = NULL;
-        if (!rc) {
-            if (!model) pe_link_model_new(&model);
-            pe_link_train_options to = pe_link_train_options_default();
-            to.l2 = l2;
-            to.nil_max_loss = nil_loss;
-            /* the reranker does not change the features the next round
-             * collects (type coherence reads the scores): the last round's only */
-            to.hidden = round == rounds - 1 ? hidden : 0;
-            to.members = members;
-            double t0 = pe_now();
-            if (pe_link_train(ts, &to, model, &err) != PE_OK) {
-                fprintf(stderr, "pe_bench_link: %s\n", err.msg);
-                rc = 1;
-            } else {
-                const char *base = strrchr(train, '/');
-                snprintf(model->trained_on, sizeof model->trained_on, "%s (%zu mentions)%s", base ? base + 1 : train,
-                         pe_link_trainset_mentions(ts), gold_types ? ", gold types" : "");
-                if (pe_link_model_save(model, save, &err) != PE_OK) {
-                    fprintf(stderr, "pe_bench_link: %s\n", err.msg);
-                    rc = 1;
-                }
-                printf("{\"train\": {\"round\": %d, \"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, "
-                       "\"nil_threshold_short\": %.4f, \"reranker_units\": %d, \"bias\": %.4f, \"weights\": {",
-                       round + 1, pe_link_trainset_mentions(ts), pe_now() - t0, model->nil_threshold, model->nil_threshold_short,
-                       model->hidden, model->bias);
-                for (int i = 0; i < PE_LINK_NFEATURES; i++)
-                    printf("%s\"%s\": %.4f", i ? ", " : "", pe_link_feature_name((pe_link_feature)i), model->w[i]);
-                printf("}}}\n");
-                fflush(stdout);
-            }
-        }
-        pe_link_trainset_free(ts);
     }
     if (!rc && pe_linker_open(kg, model, &lo, &l) != PE_OK) {
         fprintf(stderr, "pe_bench_link: %s\n", pe_linker_errmsg(l));

@@ -266,6 +266,14 @@ static void train_usage(FILE *f)
                "\n");
 }
 
+static pe_status train_progress(void *ctx, const pe_link_train_round *r, const pe_link_model *m)
+{
+    (void)ctx;
+    pe_log(PE_LOG_INFO, "round %d of %d: %zu mentions, %.1f s%s", r->round + 1, r->rounds, r->mentions, r->seconds,
+           m->hidden ? " (with the reranker)" : "");
+    return PE_OK;
+}
+
 int pe_cmd_link_train(int argc, char **argv)
 {
     link_args a;
@@ -277,67 +285,38 @@ int pe_cmd_link_train(int argc, char **argv)
     int rc = open_kg("link train", a.db, &kg);
     if (rc) return rc;
     pe_linker *l = NULL;
-    pe_link_trainset *ts = NULL;
     pe_link_model *m = NULL;
     pe_error err;
     pe_error_clear(&err);
+    /* opened once before training for its warnings (no index, a stale one) */
+    if ((rc = open_linker("link train", kg, NULL, &a, &l))) goto out;
+    pe_linker_close(l);
+    l = NULL;
     if (pe_link_model_new(&m) != PE_OK) {
         rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
         goto out;
     }
-    pe_link_eval_result er;
-    pe_status st;
-    /* two rounds: the first links DATA by prior, the second with the first
-     * round's ranker, so that the second-pass feature (coh_type, computed
-     * from the first pass's scores) is learnt as the trained linker sees it */
-    for (int round = 0; round < 2; round++) {
-        pe_linker_close(l);
-        l = NULL;
-        pe_link_trainset_free(ts);
-        ts = NULL;
-        if ((rc = open_linker("link train", kg, round ? m : NULL, &a, &l))) goto out;
-        if (pe_link_trainset_new(&ts) != PE_OK) {
-            rc = pe_cli_fail(PE_ERR_NOMEM, NULL);
-            goto out;
-        }
-        pe_link_eval_options eo = pe_link_eval_options_default();
-        eo.collect = ts;
-        eo.gold_types = a.gold_types;
-        st = pe_link_eval_file(l, a.data, &eo, &er, &err);
-        if (st != PE_OK) {
-            fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
-            rc = PE_EXIT_FAIL;
-            goto out;
-        }
-        if (round == 0 && er.first_error[0])
-            fprintf(stderr, "persona link train: skipped %llu line(s); first: %s\n", (unsigned long long)er.skipped_lines,
-                    er.first_error);
-        if (!a.documents_only) {
-            pe_link_eval_result es;
-            eo.sentences = 1;
-            if ((st = pe_link_eval_file(l, a.data, &eo, &es, &err)) != PE_OK) {
-                fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
-                rc = PE_EXIT_FAIL;
-                goto out;
-            }
-        }
-        pe_link_train_options to = pe_link_train_options_default();
-        to.l2 = a.l2;
-        to.nil_max_loss = a.nil_loss;
-        /* the reranker does not change what the second round collects (type
-         * coherence reads the scores): it is fitted in the last round only */
-        to.hidden = round == 1 ? (int)a.hidden : 0;
-        to.members = (int)a.members;
-        if (round == 1 && to.hidden) pe_log(PE_LOG_INFO, "fitting the reranker (%d x %d units)", to.members, to.hidden);
-        if ((st = pe_link_train(ts, &to, m, &err)) != PE_OK) {
-            fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
-            rc = PE_EXIT_FAIL;
-            goto out;
-        }
+    pe_link_train_file_options to = pe_link_train_file_options_default();
+    to.link.index_dir = a.index;
+    to.link.max_candidates = a.k;
+    to.link.runner_ups = a.runner_ups;
+    to.train.l2 = a.l2;
+    to.train.nil_max_loss = a.nil_loss;
+    to.train.hidden = (int)a.hidden;
+    to.train.members = (int)a.members;
+    to.sentences = !a.documents_only;
+    to.gold_types = a.gold_types;
+    to.on_round = train_progress;
+    pe_link_train_file_result tr;
+    pe_status st = pe_link_train_file(kg, a.data, &to, m, &tr, &err);
+    if (tr.skipped_lines)
+        fprintf(stderr, "persona link train: skipped %llu line(s); first: %s\n", (unsigned long long)tr.skipped_lines,
+                tr.first_error);
+    if (st != PE_OK) {
+        fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
+        rc = PE_EXIT_FAIL;
+        goto out;
     }
-    const char *base = strrchr(a.data, '/');
-    snprintf(m->trained_on, sizeof m->trained_on, "%s (%zu mentions)%s", base ? base + 1 : a.data,
-             pe_link_trainset_mentions(ts), a.gold_types ? ", gold types" : "");
     if ((st = pe_link_model_save(m, out, &err)) != PE_OK) {
         fprintf(stderr, "persona link train: %s: %s\n", pe_status_str(st), err.msg);
         rc = PE_EXIT_FAIL;
@@ -345,7 +324,7 @@ int pe_cmd_link_train(int argc, char **argv)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "ranker", out);
-    cJSON_AddNumberToObject(o, "mentions", (double)pe_link_trainset_mentions(ts));
+    cJSON_AddNumberToObject(o, "mentions", (double)tr.mentions);
     cJSON_AddNumberToObject(o, "nil_threshold", m->nil_threshold);
     cJSON *w = cJSON_AddObjectToObject(o, "weights");
     for (int i = 0; i < PE_LINK_NFEATURES; i++)
@@ -361,10 +340,9 @@ int pe_cmd_link_train(int argc, char **argv)
     }
     pe_cli_print_json(o);
     cJSON_Delete(o);
-    rc = er.skipped_lines ? PE_EXIT_PARTIAL : PE_EXIT_OK;
+    rc = tr.skipped_lines ? PE_EXIT_PARTIAL : PE_EXIT_OK;
 out:
     pe_link_model_free(m);
-    pe_link_trainset_free(ts);
     pe_linker_close(l);
     pe_kg_close(kg);
     return rc;

@@ -325,3 +325,84 @@ pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_o
     if (out->seconds > 0) out->mentions_per_s = (double)out->mentions / out->seconds;
     return st;
 }
+
+/* ---- pe_link_train_file -------------------------------------------------- */
+
+pe_link_train_file_options pe_link_train_file_options_default(void)
+{
+    pe_link_train_file_options o = {0};
+    o.train = pe_link_train_options_default();
+    o.link = pe_link_options_default();
+    o.rounds = 2;
+    o.sentences = 1;
+    return o;
+}
+
+pe_status pe_link_train_file(pe_kg *kg, const char *path, const pe_link_train_file_options *opt,
+                             pe_link_model *m, pe_link_train_file_result *res, pe_error *err)
+{
+    pe_error_clear(err);
+    pe_error e; /* err may be NULL */
+    pe_error_clear(&e);
+    if (!kg || !path || !m) return pe_error_set(err, PE_ERR_INVALID, "pe_link_train_file: NULL argument");
+    pe_link_train_file_options o = opt ? *opt : pe_link_train_file_options_default();
+    if (o.rounds < 1 || o.rounds > 16)
+        return pe_error_set(err, PE_ERR_INVALID, "pe_link_train_file: rounds %d (1..16)", o.rounds);
+    pe_link_train_file_result r;
+    memset(&r, 0, sizeof r);
+    pe_status st = PE_OK;
+    for (int round = 0; round < o.rounds && st == PE_OK; round++) {
+        double t0 = pe_now();
+        pe_linker *l = NULL;
+        /* the first round links by prior, each later one with the ranker
+         * fitted the round before */
+        st = pe_linker_open(kg, round ? m : NULL, &o.link, &l);
+        if (st != PE_OK) {
+            pe_error_set(&e, st, "%s", l ? pe_linker_errmsg(l) : "cannot open the linker");
+            pe_linker_close(l);
+            break;
+        }
+        pe_link_trainset *ts = NULL;
+        if ((st = pe_link_trainset_new(&ts)) != PE_OK) {
+            pe_error_set(&e, st, "out of memory");
+            pe_linker_close(l);
+            break;
+        }
+        pe_link_eval_options eo = pe_link_eval_options_default();
+        eo.collect = ts;
+        eo.gold_types = o.gold_types;
+        eo.max_docs = o.max_docs;
+        pe_link_eval_result er;
+        st = pe_link_eval_file(l, path, &eo, &er, &e);
+        if (st == PE_OK && round == 0) {
+            r.skipped_lines = er.skipped_lines;
+            snprintf(r.first_error, sizeof r.first_error, "%s", er.first_error);
+        }
+        if (st == PE_OK && o.sentences) {
+            eo.sentences = 1;
+            st = pe_link_eval_file(l, path, &eo, &er, &e);
+        }
+        pe_linker_close(l);
+        if (st == PE_OK) {
+            pe_link_train_options to = o.train;
+            /* the reranker does not change what the next round collects (type
+             * coherence reads the scores): it is fitted in the last round only */
+            if (round < o.rounds - 1) to.hidden = 0;
+            double t1 = pe_now();
+            st = pe_link_train(ts, &to, m, &e);
+            if (st == PE_OK) {
+                r.mentions = pe_link_trainset_mentions(ts);
+                const char *base = strrchr(path, '/');
+                snprintf(m->trained_on, sizeof m->trained_on, "%s (%zu mentions)%s", base ? base + 1 : path, r.mentions,
+                         o.gold_types ? ", gold types" : "");
+                pe_link_train_round tr = {round, o.rounds, r.mentions, pe_now() - t0, pe_now() - t1};
+                if (o.on_round && (st = o.on_round(o.ctx, &tr, m)) != PE_OK && !e.msg[0])
+                    pe_error_set(&e, st, "training stopped after round %d", round + 1);
+            }
+        }
+        pe_link_trainset_free(ts);
+    }
+    if (res) *res = r;
+    if (st != PE_OK && err) *err = e;
+    return st;
+}

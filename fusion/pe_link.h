@@ -583,6 +583,54 @@ typedef struct pe_link_eval_result {
 PE_API pe_status pe_link_eval_file(pe_linker *l, const char *path, const pe_link_eval_options *opt,
                             pe_link_eval_result *out, pe_error *err);
 
+/* ---- Training on a benchmark file ----------------------------------------- */
+
+/* One round of pe_link_train_file, as on_round sees it. */
+typedef struct pe_link_train_round {
+    int round, rounds;     /* 0-based round, and how many there are */
+    size_t mentions;       /* mentions collected this round */
+    double seconds;        /* the round's linking and fitting */
+    double fit_seconds;    /* its pe_link_train alone */
+} pe_link_train_round;
+
+typedef struct pe_link_train_file_options {
+    pe_link_train_options train; /* each round's fit (pe_link_train); train.hidden
+                                    and train.members are the last round's reranker
+                                    (the rounds before fit none) */
+    pe_link_options link;  /* how the file is linked (index_dir, max_candidates,
+                              features); the model is the rounds' own */
+    int rounds;            /* default 2 */
+    int sentences;         /* each round links the file twice: as documents and
+                              with each sentence as a text of its own; default 1 */
+    int gold_types;        /* pe_link_eval_options.gold_types */
+    size_t max_docs;       /* 0 = all */
+    /* when set, called after each round's fit with the model so far (to
+     * report progress, or save each round's ranker); a status other than
+     * PE_OK stops the training with that status */
+    pe_status (*on_round)(void *ctx, const pe_link_train_round *r, const pe_link_model *m);
+    void *ctx;
+} pe_link_train_file_options;
+PE_API pe_link_train_file_options pe_link_train_file_options_default(void);
+
+typedef struct pe_link_train_file_result {
+    size_t mentions;        /* mentions the last round learnt from */
+    uint64_t skipped_lines; /* lines of the file that did not parse (first round) */
+    char first_error[PE_ERRMSG_MAX]; /* the first of them, file:line */
+} pe_link_train_file_result;
+
+/* Trains m on an ELEVANT benchmark file (pe_link_eval_file's format)
+ * linked against kg, in opt->rounds rounds: the first links the file by
+ * prior, each later one with the ranker of the round before, so that the
+ * second-pass feature (coh_type, computed from the first pass's scores) is
+ * learnt as the trained linker computes it. The reranker does not change
+ * what a round collects (type coherence reads the scores), so it is fitted
+ * in the last round only. m's earlier contents are replaced; its
+ * trained_on names the file, the mentions and the gold types. res may be
+ * NULL. Errors: pe_linker_open's, pe_link_eval_file's, pe_link_train's,
+ * on_round's. */
+PE_API pe_status pe_link_train_file(pe_kg *kg, const char *path, const pe_link_train_file_options *opt,
+                                    pe_link_model *m, pe_link_train_file_result *res, pe_error *err);
+
 #ifdef __cplusplus
 }
 #endif

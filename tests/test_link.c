@@ -1220,6 +1220,120 @@ static void test_eval(void)
     }
 }
 
+/* what test_train_file's callback saw */
+typedef struct round_log {
+    int calls, rounds[4], hidden[4], stop_after;
+    size_t mentions[4];
+} round_log;
+
+static pe_status log_round(void *ctx, const pe_link_train_round *r, const pe_link_model *m)
+{
+    round_log *g = ctx;
+    if (g->calls < 4) {
+        g->rounds[g->calls] = r->round;
+        g->hidden[g->calls] = m->hidden;
+        g->mentions[g->calls] = r->mentions;
+    }
+    g->calls++;
+    PE_CHECK_EQ_INT(r->rounds, 2);
+    PE_CHECK(r->seconds >= r->fit_seconds && r->fit_seconds >= 0);
+    return g->calls == g->stop_after ? PE_ERR_IO : PE_OK;
+}
+
+/* pe_link_train_file: the rounds (the first by prior, the next with the
+ * first's ranker, the reranker in the last only) give what the same loop
+ * written out gives, bit for bit */
+static void test_train_file(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/train.benchmark.jsonl", tmpdir);
+    write_file(path,
+               "{\"text\": \"From Paris to Texas. Paris is in Texas.\", \"labels\": ["
+               "{\"span\": [5, 10], \"entity_id\": \"Q830149\"}, {\"span\": [14, 19], \"entity_id\": \"Q1439\"},"
+               "{\"span\": [21, 26], \"entity_id\": \"Q830149\"}, {\"span\": [33, 38], \"entity_id\": \"Q1439\"}]}\n"
+               "not json\n"
+               "{\"text\": \"Paris is the capital. Phil Simmons met Qwertyuiop.\", \"labels\": ["
+               "{\"span\": [0, 5], \"entity_id\": \"Q90\"}, {\"span\": [22, 34], \"entity_id\": \"Q7000001\"},"
+               "{\"span\": [39, 49], \"entity_id\": \"<NIL>\"}]}\n"
+               "{\"text\": \"Paris and Texas\", \"labels\": ["
+               "{\"span\": [0, 5], \"entity_id\": \"Q830149\"}, {\"span\": [10, 15], \"entity_id\": \"Q1439\"}]}\n"
+               "{\"text\": \"Simmons in Paris\", \"labels\": ["
+               "{\"span\": [0, 7], \"entity_id\": \"Q7000001\"}, {\"span\": [11, 16], \"entity_id\": \"Q90\"}]}\n");
+    pe_link_train_file_options o = pe_link_train_file_options_default();
+    PE_CHECK_EQ_INT(o.rounds, 2);
+    PE_CHECK_EQ_INT(o.sentences, 1);
+    o.link.index_dir = index_dir;
+    o.train.hidden = 4;
+    o.train.members = 2;
+    round_log g = {0};
+    o.on_round = log_round;
+    o.ctx = &g;
+    pe_link_model *m = NULL, *w = NULL;
+    pe_link_model_new(&m);
+    pe_link_model_new(&w);
+    pe_link_train_file_result res;
+    pe_error err;
+    PE_CHECK_EQ_INT(pe_link_train_file(kg, path, &o, m, &res, &err), PE_OK);
+    PE_CHECK_EQ_INT(g.calls, 2);
+    PE_CHECK(g.rounds[0] == 0 && g.rounds[1] == 1);
+    PE_CHECK(g.hidden[0] == 0 && g.hidden[1] == 8); /* the reranker in the last round only */
+    PE_CHECK_EQ_INT(res.skipped_lines, 1);
+    PE_CHECK(strstr(res.first_error, "train.benchmark.jsonl:2:") != NULL);
+    /* 11 mentions as documents and again sentence by sentence */
+    PE_CHECK_EQ_INT(res.mentions, 22);
+    PE_CHECK_EQ_INT(g.mentions[1], 22);
+    PE_CHECK_EQ_STR(m->trained_on, "train.benchmark.jsonl (22 mentions)");
+    /* the same two rounds written out */
+    pe_link_train_options to = o.train;
+    for (int round = 0; round < 2; round++) {
+        pe_linker *l = NULL;
+        PE_CHECK_EQ_INT(pe_linker_open(kg, round ? w : NULL, &o.link, &l), PE_OK);
+        pe_link_trainset *ts = NULL;
+        pe_link_trainset_new(&ts);
+        pe_link_eval_options eo = pe_link_eval_options_default();
+        eo.collect = ts;
+        pe_link_eval_result er;
+        PE_CHECK_EQ_INT(pe_link_eval_file(l, path, &eo, &er, &err), PE_OK);
+        eo.sentences = 1;
+        PE_CHECK_EQ_INT(pe_link_eval_file(l, path, &eo, &er, &err), PE_OK);
+        pe_linker_close(l);
+        to.hidden = round ? o.train.hidden : 0;
+        PE_CHECK_EQ_INT(pe_link_train(ts, &to, w, &err), PE_OK);
+        pe_link_trainset_free(ts);
+    }
+    PE_CHECK(memcmp(m->w, w->w, sizeof m->w) == 0 && m->bias == w->bias);
+    PE_CHECK(m->nil_threshold == w->nil_threshold && m->nil_threshold_short == w->nil_threshold_short);
+    PE_CHECK(m->hidden == w->hidden && memcmp(m->hw, w->hw, sizeof m->hw) == 0 && m->ob == w->ob);
+    /* documents only, gold types, no callback, no result */
+    o = pe_link_train_file_options_default();
+    o.link.index_dir = index_dir;
+    o.sentences = 0;
+    o.gold_types = 1;
+    o.rounds = 1;
+    PE_CHECK_EQ_INT(pe_link_train_file(kg, path, &o, m, NULL, NULL), PE_OK);
+    PE_CHECK_EQ_STR(m->trained_on, "train.benchmark.jsonl (11 mentions), gold types");
+    PE_CHECK(m->hidden > 0); /* one round: it is the last */
+    /* the callback stops it */
+    o = pe_link_train_file_options_default();
+    o.link.index_dir = index_dir;
+    memset(&g, 0, sizeof g);
+    g.stop_after = 1;
+    o.on_round = log_round;
+    o.ctx = &g;
+    PE_CHECK_EQ_INT(pe_link_train_file(kg, path, &o, m, &res, &err), PE_ERR_IO);
+    PE_CHECK_EQ_INT(g.calls, 1);
+    PE_CHECK(strstr(err.msg, "round 1") != NULL);
+    /* bad arguments, a missing file */
+    o = pe_link_train_file_options_default();
+    o.rounds = 0;
+    PE_CHECK_EQ_INT(pe_link_train_file(kg, path, &o, m, &res, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_link_train_file(kg, path, NULL, NULL, &res, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(pe_link_train_file(kg, "/nonexistent.benchmark.jsonl", NULL, m, &res, &err), PE_ERR_IO);
+    PE_CHECK(strstr(err.msg, "/nonexistent.benchmark.jsonl") != NULL);
+    pe_link_model_free(m);
+    pe_link_model_free(w);
+}
+
 static double ctx_of(const pe_link_mention_result *m, const char *qid, int f)
 {
     const pe_link_candidate *c = find(m, qid);
@@ -1581,6 +1695,7 @@ int main(void)
     PE_RUN(test_train);
     PE_RUN(test_reranker);
     PE_RUN(test_eval);
+    PE_RUN(test_train_file);
     PE_RUN(test_context);
     PE_RUN(test_team_doc);
     PE_RUN(test_qualified);
