@@ -571,24 +571,31 @@ static pe_status add_acronym(call *c, ment *m, const char *acro)
     return PE_OK;
 }
 
-/* Candidates of the forms that a variant key of the name index names
- * (percent-decoded labels) when they differ from the mention's form. */
+/* Candidates of the forms that a variant key of the name index names when
+ * they differ from the mention's form: the key itself (percent-decoded
+ * labels), then "\4" + the key (labels with their words joined across
+ * apostrophes and hyphens: "mcdonalds" -> "mcdonald s"). */
 static pe_status add_variants(call *c, ment *m)
 {
     if (m->form_len > LINK_NAME_KEY_MAX) return PE_OK;
-    MDB_val k = {m->form_len, m->form}, d;
-    int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
-    if (rc == MDB_NOTFOUND) return PE_OK;
-    if (rc) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
-    const unsigned char *v = d.mv_data;
-    size_t n = d.mv_size / 8;
-    for (size_t i = 0; i < n && i < PE_LINK_FUZZY_FORMS; i++) {
-        const char *f;
-        size_t fl;
-        if (!index_form(c, pe_get_be32(v + 8 * i), &f, &fl)) continue;
-        if (fl == m->form_len && memcmp(f, m->form, fl) == 0) continue;
-        pe_status st = add_form(c, m, f, fl, 4, PE_LINK_VIA_EXACT, 1.0);
-        if (st != PE_OK) return st;
+    char key[LINK_NAME_KEY_MAX + 1];
+    key[0] = 4;
+    memcpy(key + 1, m->form, m->form_len < LINK_NAME_KEY_MAX ? m->form_len : LINK_NAME_KEY_MAX);
+    for (int tagged = 0; tagged < 2 && m->form_len + (size_t)tagged <= LINK_NAME_KEY_MAX; tagged++) {
+        MDB_val k = {m->form_len + (size_t)tagged, tagged ? key : m->form}, d;
+        int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc) { c->msg_set = 1; return lfail(c->l, PE_ERR_STORE, "link index: %s", mdb_strerror(rc)); }
+        const unsigned char *v = d.mv_data;
+        size_t n = d.mv_size / 8;
+        for (size_t i = 0; i < n && i < PE_LINK_FUZZY_FORMS; i++) {
+            const char *f;
+            size_t fl;
+            if (!index_form(c, pe_get_be32(v + 8 * i), &f, &fl)) continue;
+            if (fl == m->form_len && memcmp(f, m->form, fl) == 0) continue;
+            pe_status st = add_form(c, m, f, fl, 4, PE_LINK_VIA_EXACT, 1.0);
+            if (st != PE_OK) return st;
+        }
     }
     return PE_OK;
 }

@@ -373,6 +373,63 @@ static char *percent_decode(const char *s, size_t len, size_t *olen)
     return o;
 }
 
+/* s without its apostrophes and hyphens (' U+2019 U+02BC, - U+2010 U+2011),
+ * so that the words they split are one ("McDonald's" -> "McDonalds",
+ * "Wal-Mart" -> "WalMart", as people type them); a malloc'd string, NULL
+ * when s has none or on failure. */
+static char *joined(const char *s, size_t len, size_t *olen)
+{
+    static const char *const k_marks[] = {"'", "\xe2\x80\x99", "\xca\xbc", "-", "\xe2\x80\x90", "\xe2\x80\x91", NULL};
+    char *o = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t ml = 0;
+        for (int k = 0; k_marks[k] && !ml; k++) {
+            size_t kl = strlen(k_marks[k]);
+            if (i + kl <= len && memcmp(s + i, k_marks[k], kl) == 0) ml = kl;
+        }
+        if (ml && !o) {
+            if (!(o = malloc(len + 1))) return NULL;
+            memcpy(o, s, i);
+            n = i;
+        }
+        if (ml) { i += ml; continue; }
+        if (o) o[n++] = s[i];
+        i++;
+    }
+    if (!o) return NULL;
+    o[n] = 0;
+    *olen = n;
+    return o;
+}
+
+/* Pushes the normalised form of raw text t (freed here) as a variant key
+ * of form fid when it differs from the form f itself, after the byte tag
+ * when tag is not 0; -1 when out of memory. */
+static int push_variant(name_vec *names, char *t, size_t tl, const char *f, size_t fl, uint32_t fid, char tag)
+{
+    pe_status ds;
+    char *df = pe_text_normalize(t, tl, &ds);
+    free(t);
+    if (!df) return ds == PE_ERR_NOMEM ? -1 : 0;
+    size_t dl = strlen(df);
+    int rc = 0;
+    if (dl && (dl != fl || memcmp(df, f, fl) != 0)) {
+        if (tag) {
+            char *k = malloc(dl + 2);
+            if (!k) { free(df); return -1; }
+            k[0] = tag;
+            memcpy(k + 1, df, dl + 1);
+            rc = nv_push(names, k, dl + 1, fid);
+            free(k);
+        } else {
+            rc = nv_push(names, df, dl, fid);
+        }
+    }
+    free(df);
+    return rc;
+}
+
 /* Sort order for pairs: by key, then by value (postings) or by popularity
  * descending (acronyms); a permutation array sorted with these. */
 typedef struct sort_ctx { const pair_vec *p; const float *pop; } sort_ctx;
@@ -631,18 +688,19 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
                         memcpy(key + 1, last + 1, kl);
                         if (nv_push(&names, key, kl + 1, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
                     }
-                    size_t dl;
+                    /* variant keys: the percent-decoded label, and, after
+                     * byte 4 (exact lookup only: joined words are no
+                     * prefix of longer names or stems), the label with
+                     * its words joined across apostrophes and hyphens */
+                    size_t dl = 0;
                     const char *raw = e->texts[i].text;
                     char *dec = percent_decode(raw, strlen(raw), &dl);
-                    if (dec) {
-                        pe_status ds;
-                        char *df = pe_text_normalize(dec, dl, &ds);
-                        free(dec);
-                        if (df && strlen(df) && nv_push(&names, df, strlen(df), (uint32_t)fid)) {
-                            free(df); free(f); pe_kg_entity_free(e); goto nomem;
-                        }
-                        free(df);
-                    }
+                    const char *src = dec ? dec : raw;
+                    size_t jl = 0;
+                    char *jn = joined(src, dec ? dl : strlen(raw), &jl);
+    int vrc = jn ? push_variant(&names, jn, jl, f, fl, (uint32_t)fid, 4) : 0;
+                    if (dec && push_variant(&names, dec, dl, f, fl, (uint32_t)fid, 0)) vrc = -1;
+                    if (vrc) { free(f); pe_kg_entity_free(e); goto nomem; }
                     uint32_t g[PE_LINK_FUZZY_MAX_GRAMS + 2];
                     size_t ng = link_trigrams(f, fl, g);
                     for (size_t k = 0; k < ng; k++)

@@ -35,7 +35,10 @@
  *      form, and of its singular when the mention is a lower-case plural:
  *      "walls" -> "wall", and of its letters when it is an acronym with
  *      dots whose form names nothing: "U.N." -> "un") with its priors, and
- *      the variants of that form in the link index (percent-decoded labels);
+ *      the variants of that form in the link index (percent-decoded labels,
+ *      and labels whose words are joined across apostrophes and hyphens,
+ *      as people type them: "mcdonalds" -> McDonald's, "walmart" ->
+ *      Wal-Mart);
  *   2. acronyms: a mention such as "NBA" or "U.S." (2..8 letters, upper
  *      case) matches another mention of the same text whose initials spell
  *      it; with 3 letters or more also the forms of the link index whose
@@ -295,7 +298,8 @@ typedef struct pe_link_index_stats {
  *   acro   acronym (lower case) -> form ids u32 x n, most popular first
  *          (at most 256)
  *   name   a form, or a variant of it (the normalised percent-decoding of
- *          a label such as "Milo%C5%A1evi%C4%87"), or byte 1 and the last
+ *          a label such as "Milo%C5%A1evi%C4%87"; the label without its
+ *          apostrophes and hyphens, "McDonald's" -> "mcdonalds"), or byte 1 and the last
  *          word of a form of 2..4 words, or byte 2 and a place's adjective,
  *          or byte 3 and the first 1..3 words of a sports team's name (see
  *          candidates, step 4; an index built before these keys simply

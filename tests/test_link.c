@@ -24,13 +24,17 @@ static char ctx_dir[160];   /* another with them (pe_link_index_embed) */
  * whose label is its name only, a namesake whose label carries a qualifier
  * as encyclopedia titles do, and the qualifier's state, also called "FL";
  * a city and a team named after it, for names whose first word is an
- * abbreviation ("NY RANGERS"). */
+ * abbreviation ("NY RANGERS"); names with an apostrophe and a hyphen that
+ * people type without them ("mcdonalds", "walmart"). */
 static const char k_extra_graph[] =
     "{\"type\":\"item\",\"id\":\"Q9100001\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Gainesville\"}},\"sitelinks\":{\"enwiki\":{\"site\":\"enwiki\",\"title\":\"x\",\"badges\":[]},\"dewiki\":{\"site\":\"dewiki\",\"title\":\"x\",\"badges\":[]}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
     "{\"type\":\"item\",\"id\":\"Q9100002\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Gainesville, Florida\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}],\"P131\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P131\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q9100003\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
     "{\"type\":\"item\",\"id\":\"Q9100003\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Florida\"}},\"aliases\":{\"en\":[{\"language\":\"en\",\"value\":\"FL\"}]},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q35657\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
     "{\"type\":\"item\",\"id\":\"Q9100004\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"New York\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q515\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
-    "{\"type\":\"item\",\"id\":\"Q9100005\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"New York Rangers\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q847017\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n";
+    "{\"type\":\"item\",\"id\":\"Q9100005\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"New York Rangers\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q847017\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100006\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"McDonald\xe2\x80\x99s\"}}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100007\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Wal-Mart\"}}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100008\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Lakeside-on-Sea\"}}}\n";
 
 static const char *fixture(const char *name)
 {
@@ -633,6 +637,34 @@ static void test_fuzzy_stem_variant(void)
     pe_link_mention m2 = span(t2, "Slobodan Milo\xc5\xa1\x65vi\xc4\x87", 0, 0);
     r = link(lk, t2, &m2, 1);
     if (r) PE_CHECK(r->mentions[0].entity && strcmp(r->mentions[0].entity->qid, "Q1058") == 0);
+    pe_link_result_free(r);
+    /* words joined across an apostrophe (here U+2019) or a hyphen, as
+     * people type them: a variant of the form, an exact candidate; not
+     * without the link index */
+    const char *tj = "lunch at mcdonalds then walmart, or McDonald's";
+    pe_link_mention mj[3] = {span(tj, "mcdonalds", 0, 0), span(tj, "walmart", 0, 0), span(tj, "McDonald's", 0, 0)};
+    r = link(lk, tj, mj, 3);
+    if (r) {
+        const pe_link_candidate *c = find(&r->mentions[0], "Q9100006");
+        PE_CHECK(c && (c->via & PE_LINK_VIA_EXACT) && c->f[PE_LINK_F_FUZZY] == 0);
+        c = find(&r->mentions[1], "Q9100007");
+        PE_CHECK(c && (c->via & PE_LINK_VIA_EXACT));
+        c = find(&r->mentions[2], "Q9100006"); /* "mcdonald s", the form itself */
+        PE_CHECK(c && (c->via & PE_LINK_VIA_EXACT));
+    }
+    pe_link_result_free(r);
+    /* joined words are looked up whole only: "lakesideonsea" is no longer
+     * name or stem of "Lakeside" (the form "lakeside on sea" is, by words) */
+    const char *tl = "Lakeside is quiet";
+    pe_link_mention ml = span(tl, "Lakeside", 0, 0);
+    r = link(lk, tl, &ml, 1);
+    if (r) {
+        const pe_link_candidate *c = find(&r->mentions[0], "Q9100008");
+        PE_CHECK(!c || !(c->via & PE_LINK_VIA_STEM));
+    }
+    pe_link_result_free(r);
+    r = link(lk_noix, tj, mj, 3);
+    if (r) PE_CHECK(!find(&r->mentions[0], "Q9100006") && !find(&r->mentions[1], "Q9100007") && find(&r->mentions[2], "Q9100006"));
     pe_link_result_free(r);
 }
 
