@@ -3,7 +3,7 @@
  *
  *   pe_bench_link --db DB --index DIR [--build-index] [--model F]
  *                 [--train DEV.jsonl --save-model F] [--rounds N] [--l2 X] [--nil-loss X] [--hidden N]
- *                 [--members N] [--gold-types]
+ *                 [--members N] [--seed N] [--gold-types]
  *                 [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]
  *                 [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N]
  *                 [--train-sentences] [--sentences] [--trace OUT.jsonl] [FILE.benchmark.jsonl ...]
@@ -16,7 +16,7 @@
  * repeats that N times, each round after the first linking DEV with the
  * ranker of the round before (so that coh_type, a second-pass feature, is
  * learnt from the scores the trained linker sees); --model loads one.
- * --hidden N, --members N: the reranker of the last round's ranker
+ * --hidden N, --members N, --seed N: the reranker of the last round's ranker
  * (pe_link_train_options; --hidden 0: the logistic regression alone).
  * --train-sentences: each round collects DEV twice, as documents and with
  * each sentence linked as a text of its own (pe_link_eval_options.sentences),
@@ -46,7 +46,7 @@ static double peak_rss_mb(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: pe_bench_link --db DB --index DIR [--build-index] [--model F] [--train DEV --save-model F] [--rounds N]\n"
-                    "                     [--l2 X] [--nil-loss X] [--hidden N] [--members N] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
+                    "                     [--l2 X] [--nil-loss X] [--hidden N] [--members N] [--seed N] [--gold-types] [--k K] [--no-fuzzy] [--no-acronyms] [--no-partial]\n"
                     "                     [--no-coherence] [--embed] [--no-context] [--window N] [--max-docs N] [--train-sentences] [--sentences]\n"
                     "                     [--trace F] [FILE ...]\n");
     return 2;
@@ -80,6 +80,7 @@ int main(int argc, char **argv)
     double l2 = 1.0, nil_loss = 0.02;
     pe_link_train_options defaults = pe_link_train_options_default();
     int hidden = defaults.hidden, members = defaults.members;
+    unsigned long long seed = defaults.seed;
     size_t max_docs = 0;
     pe_link_options lo = pe_link_options_default();
     int first_file = argc;
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--rounds") && more) rounds = atoi(argv[++i]);
         else if (!strcmp(a, "--hidden") && more) hidden = atoi(argv[++i]); /* pe_link_train checks the range */
         else if (!strcmp(a, "--members") && more) members = atoi(argv[++i]);
+        else if (!strcmp(a, "--seed") && more) seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--nil-loss") && more) nil_loss = atof(argv[++i]);
         else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--max-docs") && more) max_docs = (size_t)atoi(argv[++i]);
@@ -175,6 +177,7 @@ int main(int argc, char **argv)
         to.train.nil_max_loss = nil_loss;
         to.train.hidden = hidden;
         to.train.members = members;
+        to.train.seed = seed;
         to.on_round = round_done;
         to.ctx = (void *)save;
         if (pe_link_train_file(kg, train, &to, model, NULL, &err) != PE_OK) {

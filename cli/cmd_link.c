@@ -20,7 +20,7 @@ typedef struct link_args {
     const char *ranker_path; /* the ranker to load (pe_cli_ranker_path); NULL: by prior */
     int json, strict, gold_types, jsonl, no_context, documents_only;
     double l2, nil_loss;
-    size_t k, runner_ups, hidden, members;
+    size_t k, runner_ups, hidden, members, seed;
     int nargs;
     char **args;
 } link_args;
@@ -72,6 +72,7 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
     pe_link_train_options tdef = pe_link_train_options_default();
     a->hidden = (size_t)tdef.hidden;
     a->members = (size_t)tdef.members;
+    a->seed = (size_t)tdef.seed;
     a->args = calloc((size_t)argc + 1, sizeof *a->args);
     if (!a->args) return pe_cli_fail(PE_ERR_NOMEM, NULL);
     pe_cli_opt opts[20];
@@ -92,6 +93,7 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
         opts[n++] = (pe_cli_opt){"--documents-only", PE_CLI_FLAG, &a->documents_only};
         opts[n++] = (pe_cli_opt){"--hidden", PE_CLI_SIZE, &a->hidden, .min = 0, .max = PE_LINK_MAX_HIDDEN};
         opts[n++] = (pe_cli_opt){"--members", PE_CLI_SIZE, &a->members, .min = 1, .max = PE_LINK_MAX_HIDDEN};
+        opts[n++] = (pe_cli_opt){"--seed", PE_CLI_SIZE, &a->seed, .min = 0, .max = 0};
     }
     if (strstr(allowed, "cands")) {
         opts[n++] = (pe_cli_opt){"--k", PE_CLI_SIZE, &a->k, .min = 1, .max = PE_LINK_MAX_K};
@@ -236,8 +238,8 @@ int pe_cmd_link_index(int argc, char **argv)
 static void train_usage(FILE *f)
 {
     fprintf(f, "usage: persona link train --data FILE.benchmark.jsonl [--out FILE] [--l2 X]\n"
-               "                          [--nil-loss X] [--hidden N] [--members N] [--gold-types]\n"
-               "                          [--documents-only] [--db DIR] [--index DIR]\n"
+               "                          [--nil-loss X] [--hidden N] [--members N] [--seed N]\n"
+               "                          [--gold-types] [--documents-only] [--db DIR] [--index DIR]\n"
                "\n"
                "Trains the linker's ranker (logistic regression over the candidate features),\n"
                "its NIL threshold and a reranker (small MLPs over the same features, which\n"
@@ -258,6 +260,8 @@ static void train_usage(FILE *f)
                "  --hidden N     the reranker's ReLU units per MLP (default 16; 0: no reranker,\n"
                "                 the logistic regression orders the candidates)\n"
                "  --members N    MLPs of other seeds averaged (default 3; N x units <= 64)\n"
+               "  --seed N       the first MLP's seed (member k: N + k; default 1): retrains\n"
+               "                 with other seeds show how much of a difference is the seed's\n"
                "  --gold-types   use the benchmark's type field as the mention type (the types\n"
                "                 then also count when linking)\n"
                "  --documents-only  learn from whole documents only\n"
@@ -304,6 +308,7 @@ int pe_cmd_link_train(int argc, char **argv)
     to.train.nil_max_loss = a.nil_loss;
     to.train.hidden = (int)a.hidden;
     to.train.members = (int)a.members;
+    to.train.seed = a.seed;
     to.sentences = !a.documents_only;
     to.gold_types = a.gold_types;
     to.on_round = train_progress;

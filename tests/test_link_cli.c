@@ -66,6 +66,18 @@ static void write_file(const char *path, const char *s)
     if (f) { fputs(s, f); fclose(f); }
 }
 
+/* A whole file, malloc'd; NULL when it cannot be read. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = malloc(1 << 20);
+    size_t n = b ? fread(b, 1, 1 << 20, f) : 0;
+    fclose(f);
+    *len = n;
+    return b;
+}
+
 static const char *bench_lines =
     "{\"text\": \"Paris is a town in Texas.\", \"labels\": ["
     "{\"span\": [0, 5], \"entity_id\": \"Q830149\", \"type\": \"Q27096213\"},"
@@ -158,7 +170,7 @@ static void test_index_and_link(void)
 
 static void test_train_and_eval(void)
 {
-    char data[160], ranker[160], args[512];
+    char data[160], ranker[160], args[1024];
     snprintf(data, sizeof data, "%s/tiny.benchmark.jsonl", g_root);
     snprintf(ranker, sizeof ranker, "%s/ranker.json", g_root);
     write_file(data, bench_lines);
@@ -246,10 +258,30 @@ static void test_train_and_eval(void)
     PE_CHECK(j && cJSON_GetObjectItem(j, "mentions") && cJSON_GetObjectItem(j, "mentions")->valuedouble == 7);
     cJSON_Delete(j);
     free(out);
+    /* --seed: 1 is the default; another seed fits other MLPs */
+    char seeded[2][180];
+    for (int k = 0; k < 2; k++) {
+        snprintf(seeded[k], sizeof seeded[k], "%s.seed%d", ranker, k);
+        snprintf(args, sizeof args, "link train --data '%s' --seed %d --out '%s'", data, k ? 7 : 1, seeded[k]);
+        PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
+        free(out);
+    }
     snprintf(args, sizeof args, "link train --data '%s' --out '%s'", data, ranker);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
     free(out);
     PE_CHECK(access(ranker, R_OK) == 0);
+    size_t nd = 0, n1 = 0, n7 = 0;
+    char *fd = slurp(ranker, &nd), *f1 = slurp(seeded[0], &n1), *f7 = slurp(seeded[1], &n7);
+    PE_CHECK(fd && f1 && f7);
+    if (fd && f1 && f7) {
+        PE_CHECK(nd == n1 && memcmp(fd, f1, nd) == 0);
+        PE_CHECK(n7 != n1 || memcmp(f7, f1, n1) != 0);
+    }
+    free(fd);
+    free(f1);
+    free(f7);
+    remove(seeded[0]);
+    remove(seeded[1]);
     /* the default ranker is picked up */
     snprintf(args, sizeof args, "eval link --data '%s' --json", data);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
