@@ -79,6 +79,20 @@ static const pe_link_candidate *find(const pe_link_mention_result *m, const char
     return NULL;
 }
 
+static pe_link_result *link(pe_linker *l, const char *text, const pe_link_mention *ms, size_t n);
+
+/* The via bits of candidate qid when the first occurrence of word in text
+ * is linked alone through l; -1 when qid is no candidate. */
+static int via_of(pe_linker *l, const char *text, const char *word, const char *qid)
+{
+    pe_link_mention m = span(text, word, 0, 0);
+    pe_link_result *r = link(l, text, &m, 1);
+    const pe_link_candidate *c = r ? find(&r->mentions[0], qid) : NULL;
+    int via = c ? (int)c->via : -1;
+    pe_link_result_free(r);
+    return via;
+}
+
 /* Links text with the given mentions through linker l with every candidate reported. */
 static pe_link_result *link(pe_linker *l, const char *text, const pe_link_mention *ms, size_t n)
 {
@@ -655,14 +669,8 @@ static void test_fuzzy_stem_variant(void)
     pe_link_result_free(r);
     /* joined words are looked up whole only: "lakesideonsea" is no longer
      * name or stem of "Lakeside" (the form "lakeside on sea" is, by words) */
-    const char *tl = "Lakeside is quiet";
-    pe_link_mention ml = span(tl, "Lakeside", 0, 0);
-    r = link(lk, tl, &ml, 1);
-    if (r) {
-        const pe_link_candidate *c = find(&r->mentions[0], "Q9100008");
-        PE_CHECK(!c || !(c->via & PE_LINK_VIA_STEM));
-    }
-    pe_link_result_free(r);
+    int via = via_of(lk, "Lakeside is quiet", "Lakeside", "Q9100008");
+    PE_CHECK(via < 0 || !(via & PE_LINK_VIA_STEM));
     r = link(lk_noix, tj, mj, 3);
     if (r) PE_CHECK(!find(&r->mentions[0], "Q9100006") && !find(&r->mentions[1], "Q9100007") && find(&r->mentions[2], "Q9100006"));
     pe_link_result_free(r);
