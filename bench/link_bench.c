@@ -17,7 +17,8 @@
  * ranker of the round before (so that coh_type, a second-pass feature, is
  * learnt from the scores the trained linker sees); --model loads one.
  * --hidden N, --members N, --seed N: the reranker of the last round's ranker
- * (pe_link_train_options; --hidden 0: the logistic regression alone).
+ * (pe_link_train_options; --hidden 0: the logistic regression alone; the
+ * seed below 2^53). --rounds is 1..16 (pe_link_train_file).
  * --train-sentences: each round collects DEV twice, as documents and with
  * each sentence linked as a text of its own (pe_link_eval_options.sentences),
  * so that the ranker and its NIL threshold also see short texts;
@@ -31,6 +32,7 @@
 #include "pe_kg.h"
 #include "pe_link.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +54,11 @@ static int usage(void)
     return 2;
 }
 
-/* after each training round: the ranker so far saved to --save-model, and
- * a JSON line of its figures */
-static pe_status round_done(void *ctx, const pe_link_train_round *r, const pe_link_model *m)
+/* after each training round: a JSON line of the ranker's figures, and the
+ * ranker so far saved to --save-model */
+static pe_status round_done(void *ctx, const pe_link_train_round *r, const pe_link_model *m, pe_error *err)
 {
     const char *save = ctx;
-    pe_error err;
-    pe_status st = pe_link_model_save(m, save, &err);
-    if (st != PE_OK) {
-        fprintf(stderr, "pe_bench_link: %s\n", err.msg);
-        return st;
-    }
     printf("{\"train\": {\"round\": %d, \"mentions\": %zu, \"seconds\": %.2f, \"nil_threshold\": %.4f, "
            "\"nil_threshold_short\": %.4f, \"reranker_units\": %d, \"bias\": %.4f, \"weights\": {",
            r->round + 1, r->mentions, r->fit_seconds, m->nil_threshold, m->nil_threshold_short, m->hidden, m->bias);
@@ -70,7 +66,7 @@ static pe_status round_done(void *ctx, const pe_link_train_round *r, const pe_li
         printf("%s\"%s\": %.4f", i ? ", " : "", pe_link_feature_name((pe_link_feature)i), m->w[i]);
     printf("}}}\n");
     fflush(stdout);
-    return PE_OK;
+    return pe_link_model_save(m, save, err);
 }
 
 int main(int argc, char **argv)
@@ -96,7 +92,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--rounds") && more) rounds = atoi(argv[++i]);
         else if (!strcmp(a, "--hidden") && more) hidden = atoi(argv[++i]); /* pe_link_train checks the range */
         else if (!strcmp(a, "--members") && more) members = atoi(argv[++i]);
-        else if (!strcmp(a, "--seed") && more) seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--seed") && more) {
+            char *end;
+            errno = 0;
+            seed = strtoull(argv[++i], &end, 10);
+            if (errno || *end || !*argv[i] || argv[i][0] == '-' || seed >= (1ull << 53)) return usage();
+        }
         else if (!strcmp(a, "--nil-loss") && more) nil_loss = atof(argv[++i]);
         else if (!strcmp(a, "--k") && more) lo.max_candidates = (size_t)atoi(argv[++i]);
         else if (!strcmp(a, "--max-docs") && more) max_docs = (size_t)atoi(argv[++i]);

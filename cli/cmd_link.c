@@ -93,7 +93,8 @@ static int parse(const char *cmd, int argc, char **argv, link_args *a, const cha
         opts[n++] = (pe_cli_opt){"--documents-only", PE_CLI_FLAG, &a->documents_only};
         opts[n++] = (pe_cli_opt){"--hidden", PE_CLI_SIZE, &a->hidden, .min = 0, .max = PE_LINK_MAX_HIDDEN};
         opts[n++] = (pe_cli_opt){"--members", PE_CLI_SIZE, &a->members, .min = 1, .max = PE_LINK_MAX_HIDDEN};
-        opts[n++] = (pe_cli_opt){"--seed", PE_CLI_SIZE, &a->seed, .min = 0, .max = 0};
+        /* below 2^53: the ranker file stores it as a JSON number */
+        opts[n++] = (pe_cli_opt){"--seed", PE_CLI_SIZE, &a->seed, .min = 0, .max = 9007199254740991.0};
     }
     if (strstr(allowed, "cands")) {
         opts[n++] = (pe_cli_opt){"--k", PE_CLI_SIZE, &a->k, .min = 1, .max = PE_LINK_MAX_K};
@@ -179,8 +180,9 @@ static void index_usage(FILE *f)
                "Builds the link index of the graph store: every label and alias as a normalised\n"
                "form, their trigrams (fuzzy candidates), acronyms and a sorted name table (longer\n"
                "names, stems, place adjectives, sports teams by the place they are named after,\n"
-               "percent-decoded labels), then the context\n"
-               "vectors: one TF-IDF word vector per entity from its labels, aliases, description\n"
+               "percent-decoded labels, labels with their words joined across apostrophes and\n"
+               "hyphens: \"mcdonalds\" finds McDonald's), then the context vectors: one TF-IDF\n"
+               "word vector per entity from its labels, aliases, description\n"
                "and its neighbours' labels, for the context feature. Run it after each import;\n"
                "linking works without it, with exact, partial-name and in-text acronym\n"
                "candidates only and the context feature off.\n"
@@ -270,9 +272,10 @@ static void train_usage(FILE *f)
                "\n");
 }
 
-static pe_status train_progress(void *ctx, const pe_link_train_round *r, const pe_link_model *m)
+static pe_status train_progress(void *ctx, const pe_link_train_round *r, const pe_link_model *m, pe_error *err)
 {
     (void)ctx;
+    (void)err;
     pe_log(PE_LOG_INFO, "round %d of %d: %zu mentions, %.1f s%s", r->round + 1, r->rounds, r->mentions, r->seconds,
            m->hidden ? " (with the reranker)" : "");
     return PE_OK;
@@ -312,6 +315,9 @@ int pe_cmd_link_train(int argc, char **argv)
     to.sentences = !a.documents_only;
     to.gold_types = a.gold_types;
     to.on_round = train_progress;
+    if (to.train.hidden)
+        pe_log(PE_LOG_INFO, "training in %d rounds; the last fits the reranker (%d x %d units)", to.rounds,
+               to.train.members, to.train.hidden);
     pe_link_train_file_result tr;
     pe_status st = pe_link_train_file(kg, a.data, &to, m, &tr, &err);
     if (tr.skipped_lines)

@@ -131,7 +131,7 @@ static int set_value(const pe_cli_spec *spec, const pe_cli_opt *o, const char *o
         if (!is_int && hi == 0) hi = (double)SIZE_MAX;
         if (is_int && hi > INT_MAX) hi = INT_MAX;
         if (is_int && lo < INT_MIN) lo = INT_MIN;
-        if (hi >= 1e15) snprintf(want, sizeof want, "an integer of at least %.0f", lo);
+        if (hi >= 1e18) snprintf(want, sizeof want, "an integer of at least %.0f", lo);
         else snprintf(want, sizeof want, "an integer from %.0f to %.0f", lo, hi);
         const char *p = v;
         while (*p == ' ') p++;

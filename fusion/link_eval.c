@@ -342,6 +342,7 @@ pe_status pe_link_train_file(pe_kg *kg, const char *path, const pe_link_train_fi
                              pe_link_model *m, pe_link_train_file_result *res, pe_error *err)
 {
     pe_error_clear(err);
+    if (res) memset(res, 0, sizeof *res);
     pe_error e; /* err may be NULL */
     pe_error_clear(&e);
     if (!kg || !path || !m) return pe_error_set(err, PE_ERR_INVALID, "pe_link_train_file: NULL argument");
@@ -395,8 +396,9 @@ pe_status pe_link_train_file(pe_kg *kg, const char *path, const pe_link_train_fi
                 const char *base = strrchr(path, '/');
                 snprintf(m->trained_on, sizeof m->trained_on, "%s (%zu mentions)%s", base ? base + 1 : path, r.mentions,
                          o.gold_types ? ", gold types" : "");
-                pe_link_train_round tr = {round, o.rounds, r.mentions, pe_now() - t0, pe_now() - t1};
-                if (o.on_round && (st = o.on_round(o.ctx, &tr, m)) != PE_OK && !e.msg[0])
+                double now = pe_now();
+                pe_link_train_round tr = {round, o.rounds, r.mentions, now - t0, now - t1};
+                if (o.on_round && (st = o.on_round(o.ctx, &tr, m, &e)) != PE_OK && !e.msg[0])
                     pe_error_set(&e, st, "training stopped after round %d", round + 1);
             }
         }

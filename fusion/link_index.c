@@ -405,7 +405,8 @@ static char *joined(const char *s, size_t len, size_t *olen)
 
 /* Pushes the normalised form of raw text t (freed here) as a variant key
  * of form fid when it differs from the form f itself, after the byte tag
- * when tag is not 0; -1 when out of memory. */
+ * when tag is not 0 (not at all when the tagged key would be cut at
+ * LINK_NAME_KEY_MAX); -1 when out of memory. */
 static int push_variant(name_vec *names, char *t, size_t tl, const char *f, size_t fl, uint32_t fid, char tag)
 {
     pe_status ds;
@@ -415,7 +416,10 @@ static int push_variant(name_vec *names, char *t, size_t tl, const char *f, size
     size_t dl = strlen(df);
     int rc = 0;
     if (dl && (dl != fl || memcmp(df, f, fl) != 0)) {
-        if (tag) {
+        if (tag && dl + 1 > LINK_NAME_KEY_MAX) {
+            /* exact lookup only: a key cut to the limit would match a mere
+             * prefix of the label */
+        } else if (tag) {
             char *k = malloc(dl + 2);
             if (!k) { free(df); return -1; }
             k[0] = tag;
@@ -675,6 +679,20 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
                 if (fid < 0) { free(f); pe_kg_entity_free(e); goto nomem; }
                 if (label_fid < 0 && e->texts[i].kind == PE_KG_LABEL && strcmp(e->texts[i].lang, "en") == 0) label_fid = fid;
                 if (team_ent && team_keys(&names, f, fl, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
+                /* variant keys, for every text (a form that another text
+                 * made first, "Bi Lo" before "BI-LO", gets them too): the
+                 * percent-decoded label, and, after byte 4 (exact lookup
+                 * only: joined words are no prefix of longer names or
+                 * stems), the label with its words joined across
+                 * apostrophes and hyphens */
+                size_t dl = 0;
+                const char *raw = e->texts[i].text;
+                char *dec = percent_decode(raw, strlen(raw), &dl);
+                size_t jl = 0;
+                char *jn = joined(dec ? dec : raw, dec ? dl : strlen(raw), &jl);
+                int vrc = jn ? push_variant(&names, jn, jl, f, fl, (uint32_t)fid, 4) : 0;
+                if (dec && push_variant(&names, dec, dl, f, fl, (uint32_t)fid, 0)) vrc = -1;
+                if (vrc) { free(f); pe_kg_entity_free(e); goto nomem; }
                 if (ft.n != before) {
                     if (nv_push(&names, f, fl, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
                     /* "\1" + the last word of a name of 2..4 words: suffix search */
@@ -688,19 +706,6 @@ pe_status pe_link_index_build(pe_kg *kg, const char *dir, pe_link_index_stats *s
                         memcpy(key + 1, last + 1, kl);
                         if (nv_push(&names, key, kl + 1, (uint32_t)fid)) { free(f); pe_kg_entity_free(e); goto nomem; }
                     }
-                    /* variant keys: the percent-decoded label, and, after
-                     * byte 4 (exact lookup only: joined words are no
-                     * prefix of longer names or stems), the label with
-                     * its words joined across apostrophes and hyphens */
-                    size_t dl = 0;
-                    const char *raw = e->texts[i].text;
-                    char *dec = percent_decode(raw, strlen(raw), &dl);
-                    const char *src = dec ? dec : raw;
-                    size_t jl = 0;
-                    char *jn = joined(src, dec ? dl : strlen(raw), &jl);
-    int vrc = jn ? push_variant(&names, jn, jl, f, fl, (uint32_t)fid, 4) : 0;
-                    if (dec && push_variant(&names, dec, dl, f, fl, (uint32_t)fid, 0)) vrc = -1;
-                    if (vrc) { free(f); pe_kg_entity_free(e); goto nomem; }
                     uint32_t g[PE_LINK_FUZZY_MAX_GRAMS + 2];
                     size_t ng = link_trigrams(f, fl, g);
                     for (size_t k = 0; k < ng; k++)

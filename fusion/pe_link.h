@@ -298,8 +298,9 @@ typedef struct pe_link_index_stats {
  *   acro   acronym (lower case) -> form ids u32 x n, most popular first
  *          (at most 256)
  *   name   a form, or a variant of it (the normalised percent-decoding of
- *          a label such as "Milo%C5%A1evi%C4%87"; the label without its
- *          apostrophes and hyphens, "McDonald's" -> "mcdonalds"), or byte 1 and the last
+ *          a label such as "Milo%C5%A1evi%C4%87"), or byte 4 and the label
+ *          without its apostrophes and hyphens ("McDonald's" ->
+ *          "mcdonalds"; exact lookup only, never cut), or byte 1 and the last
  *          word of a form of 2..4 words, or byte 2 and a place's adjective,
  *          or byte 3 and the first 1..3 words of a sports team's name (see
  *          candidates, step 4; an index built before these keys simply
@@ -602,16 +603,20 @@ typedef struct pe_link_train_file_options {
                                     and train.members are the last round's reranker
                                     (the rounds before fit none) */
     pe_link_options link;  /* how the file is linked (index_dir, max_candidates,
-                              features); the model is the rounds' own */
-    int rounds;            /* default 2 */
+                              features); the model is the rounds' own. The
+                              default has no index_dir: set it, or the
+                              training links without the link index (exact
+                              and partial-name candidates only) */
+    int rounds;            /* 1..16 (PE_ERR_INVALID otherwise); default 2 */
     int sentences;         /* each round links the file twice: as documents and
                               with each sentence as a text of its own; default 1 */
     int gold_types;        /* pe_link_eval_options.gold_types */
     size_t max_docs;       /* 0 = all */
     /* when set, called after each round's fit with the model so far (to
      * report progress, or save each round's ranker); a status other than
-     * PE_OK stops the training with that status */
-    pe_status (*on_round)(void *ctx, const pe_link_train_round *r, const pe_link_model *m);
+     * PE_OK stops the training with that status, and the message the
+     * callback set in err (never NULL) */
+    pe_status (*on_round)(void *ctx, const pe_link_train_round *r, const pe_link_model *m, pe_error *err);
     void *ctx;
 } pe_link_train_file_options;
 PE_API pe_link_train_file_options pe_link_train_file_options_default(void);
@@ -630,8 +635,10 @@ typedef struct pe_link_train_file_result {
  * what a round collects (type coherence reads the scores), so it is fitted
  * in the last round only. m's earlier contents are replaced; its
  * trained_on names the file, the mentions and the gold types. res may be
- * NULL. Errors: pe_linker_open's, pe_link_eval_file's, pe_link_train's,
- * on_round's. */
+ * NULL. When a round fails, m holds the fit of the rounds before it. Errors:
+ * PE_ERR_INVALID (NULL kg, path or m; rounds out of range), pe_linker_open's,
+ * pe_link_eval_file's, pe_link_train's, on_round's (err: the message it
+ * set, else "training stopped after round N"). */
 PE_API pe_status pe_link_train_file(pe_kg *kg, const char *path, const pe_link_train_file_options *opt,
                                     pe_link_model *m, pe_link_train_file_result *res, pe_error *err);
 

@@ -34,7 +34,9 @@ static const char k_extra_graph[] =
     "{\"type\":\"item\",\"id\":\"Q9100005\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"New York Rangers\"}},\"claims\":{\"P31\":[{\"mainsnak\":{\"snaktype\":\"value\",\"property\":\"P31\",\"datavalue\":{\"value\":{\"entity-type\":\"item\",\"id\":\"Q847017\"},\"type\":\"wikibase-entityid\"},\"datatype\":\"wikibase-item\"},\"type\":\"statement\",\"rank\":\"normal\"}]}}\n"
     "{\"type\":\"item\",\"id\":\"Q9100006\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"McDonald\xe2\x80\x99s\"}}}\n"
     "{\"type\":\"item\",\"id\":\"Q9100007\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Wal-Mart\"}}}\n"
-    "{\"type\":\"item\",\"id\":\"Q9100008\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Lakeside-on-Sea\"}}}\n";
+    "{\"type\":\"item\",\"id\":\"Q9100008\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Lakeside-on-Sea\"}}}\n"
+    "{\"type\":\"item\",\"id\":\"Q9100009\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"Zu Po\"}},"
+    "\"aliases\":{\"en\":[{\"language\":\"en\",\"value\":\"ZU-PO\"}]}}\n";
 
 static const char *fixture(const char *name)
 {
@@ -671,6 +673,17 @@ static void test_fuzzy_stem_variant(void)
      * name or stem of "Lakeside" (the form "lakeside on sea" is, by words) */
     int via = via_of(lk, "Lakeside is quiet", "Lakeside", "Q9100008");
     PE_CHECK(via < 0 || !(via & PE_LINK_VIA_STEM));
+    /* an alias whose form a label made first ("Zu Po", then "ZU-PO") still
+     * gets its joined key */
+    via = via_of(lk, "at zupo today", "zupo", "Q9100009");
+    PE_CHECK(via >= 0 && (via & PE_LINK_VIA_EXACT));
+    /* no joined key is cut to the key limit (it would match a mere prefix):
+     * 479 bytes of the 500 of the long label's joined words */
+    char longm[480];
+    for (int i = 0; i < 479; i++) longm[i] = (char)('a' + i % 10);
+    longm[479] = 0;
+    via = via_of(lk, longm, longm, "Q9100010");
+    PE_CHECK_MSG(via < 0 || !(via & PE_LINK_VIA_EXACT), "via %d", via);
     r = link(lk_noix, tj, mj, 3);
     if (r) PE_CHECK(!find(&r->mentions[0], "Q9100006") && !find(&r->mentions[1], "Q9100007") && find(&r->mentions[2], "Q9100006"));
     pe_link_result_free(r);
@@ -1266,7 +1279,7 @@ typedef struct round_log {
     size_t mentions[4];
 } round_log;
 
-static pe_status log_round(void *ctx, const pe_link_train_round *r, const pe_link_model *m)
+static pe_status log_round(void *ctx, const pe_link_train_round *r, const pe_link_model *m, pe_error *err)
 {
     round_log *g = ctx;
     if (g->calls < 4) {
@@ -1277,7 +1290,8 @@ static pe_status log_round(void *ctx, const pe_link_train_round *r, const pe_lin
     g->calls++;
     PE_CHECK_EQ_INT(r->rounds, 2);
     PE_CHECK(r->seconds >= r->fit_seconds && r->fit_seconds >= 0);
-    return g->calls == g->stop_after ? PE_ERR_IO : PE_OK;
+    if (g->calls != g->stop_after) return PE_OK;
+    return g->stop_after == 2 ? pe_error_set(err, PE_ERR_IO, "cannot save round %d", r->round + 1) : PE_ERR_IO;
 }
 
 /* pe_link_train_file: the rounds (the first by prior, the next with the
@@ -1362,10 +1376,20 @@ static void test_train_file(void)
     o.ctx = &g;
     PE_CHECK_EQ_INT(pe_link_train_file(kg, path, &o, m, &res, &err), PE_ERR_IO);
     PE_CHECK_EQ_INT(g.calls, 1);
-    PE_CHECK(strstr(err.msg, "round 1") != NULL);
+    PE_CHECK_EQ_STR(err.msg, "training stopped after round 1");
+    /* with its own message */
+    memset(&g, 0, sizeof g);
+    g.stop_after = 2;
+    PE_CHECK_EQ_INT(pe_link_train_file(kg, path, &o, m, &res, &err), PE_ERR_IO);
+    PE_CHECK_EQ_INT(g.calls, 2);
+    PE_CHECK_EQ_STR(err.msg, "cannot save round 2");
     /* bad arguments, a missing file */
     o = pe_link_train_file_options_default();
     o.rounds = 0;
+    res.mentions = 99;
+    PE_CHECK_EQ_INT(pe_link_train_file(kg, path, &o, m, &res, &err), PE_ERR_INVALID);
+    PE_CHECK_EQ_INT(res.mentions, 0); /* res is cleared first */
+    o.rounds = 17;
     PE_CHECK_EQ_INT(pe_link_train_file(kg, path, &o, m, &res, &err), PE_ERR_INVALID);
     PE_CHECK_EQ_INT(pe_link_train_file(kg, path, NULL, NULL, &res, &err), PE_ERR_INVALID);
     PE_CHECK_EQ_INT(pe_link_train_file(kg, "/nonexistent.benchmark.jsonl", NULL, m, &res, &err), PE_ERR_IO);
@@ -1699,7 +1723,11 @@ int main(void)
     char extra[160];
     snprintf(extra, sizeof extra, "%s/extra.json", tmpdir);
     FILE *xf = fopen(extra, "w");
-    if (!xf || fputs(k_extra_graph, xf) < 0 || fclose(xf) != 0) return 1;
+    if (!xf || fputs(k_extra_graph, xf) < 0) return 1;
+    /* a label of 550 bytes with apostrophes: its joined key would be cut */
+    fputs("{\"type\":\"item\",\"id\":\"Q9100010\",\"labels\":{\"en\":{\"language\":\"en\",\"value\":\"", xf);
+    for (int i = 0; i < 50; i++) fputs("abcdefghij'", xf);
+    if (fputs("\"}}}\n", xf) < 0 || fclose(xf) != 0) return 1;
     if (pe_kg_open(dir, &ko, &kg, &err) != PE_OK || pe_import_file(kg, fixture("graph.json"), &io, &res, &err) != PE_OK ||
         pe_import_file(kg, extra, &io, &res, &err) != PE_OK) {
         fprintf(stderr, "cannot build the fixture store: %s\n", err.msg);

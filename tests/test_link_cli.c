@@ -258,6 +258,12 @@ static void test_train_and_eval(void)
     PE_CHECK(j && cJSON_GetObjectItem(j, "mentions") && cJSON_GetObjectItem(j, "mentions")->valuedouble == 7);
     cJSON_Delete(j);
     free(out);
+    /* --seed: below 2^53 (the ranker file keeps it as a JSON number) */
+    snprintf(args, sizeof args, "link train --data '%s' --seed 9007199254740992", data);
+    PE_CHECK_EQ_INT(run(&out, &err, NULL, args), 2);
+    PE_CHECK(err && strstr(err, "from 0 to 9007199254740991"));
+    free(out);
+    free(err);
     /* --seed: 1 is the default; another seed fits other MLPs */
     char seeded[2][180];
     for (int k = 0; k < 2; k++) {
