@@ -148,12 +148,19 @@ static int load_ranker(const char *cmd, const link_args *a, pe_link_model **m, c
     return PE_EXIT_OK;
 }
 
-static int open_linker(const char *cmd, pe_kg *kg, const pe_link_model *m, const link_args *a, pe_linker **l)
+/* The linker options the command line gives. */
+static pe_link_options link_options(const link_args *a)
 {
     pe_link_options o = pe_link_options_default();
     o.index_dir = a->index;
     o.max_candidates = a->k;
     o.runner_ups = a->runner_ups;
+    return o;
+}
+
+static int open_linker(const char *cmd, pe_kg *kg, const pe_link_model *m, const link_args *a, pe_linker **l)
+{
+    pe_link_options o = link_options(a);
     pe_status st = pe_linker_open(kg, m, &o, l);
     if (st != PE_OK) {
         fprintf(stderr, "persona %s: %s: %s\n", cmd, pe_status_str(st), pe_linker_errmsg(*l));
@@ -304,9 +311,7 @@ int pe_cmd_link_train(int argc, char **argv)
         goto out;
     }
     pe_link_train_file_options to = pe_link_train_file_options_default();
-    to.link.index_dir = a.index;
-    to.link.max_candidates = a.k;
-    to.link.runner_ups = a.runner_ups;
+    to.link = link_options(&a);
     to.train.l2 = a.l2;
     to.train.nil_max_loss = a.nil_loss;
     to.train.hidden = (int)a.hidden;

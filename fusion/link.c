@@ -580,7 +580,7 @@ static pe_status add_variants(call *c, ment *m)
     if (m->form_len > LINK_NAME_KEY_MAX) return PE_OK;
     char key[LINK_NAME_KEY_MAX + 1];
     key[0] = 4;
-    memcpy(key + 1, m->form, m->form_len < LINK_NAME_KEY_MAX ? m->form_len : LINK_NAME_KEY_MAX);
+    memcpy(key + 1, m->form, m->form_len);
     for (int tagged = 0; tagged < 2 && m->form_len + (size_t)tagged <= LINK_NAME_KEY_MAX; tagged++) {
         MDB_val k = {m->form_len + (size_t)tagged, tagged ? key : m->form}, d;
         int rc = mdb_get(c->itxn, c->l->ix.dbi[LINK_DB_NAME], &k, &d);
@@ -1195,11 +1195,17 @@ out:
     return st;
 }
 
+/* The logistic function; 0 for NaN (weights so large that their sum is inf - inf). */
+static double logistic0(double z)
+{
+    return isnan(z) ? 0 : 1.0 / (1.0 + exp(-z));
+}
+
 double pe_link_model_score(const pe_link_model *m, const double *f)
 {
     double z = m->bias;
     for (int i = 0; i < PE_LINK_NFEATURES; i++) z += m->w[i] * f[i];
-    return isnan(z) ? 0 : 1.0 / (1.0 + exp(-z)); /* NaN: weights so large that their sum is inf - inf */
+    return logistic0(z);
 }
 
 double pe_link_model_rerank(const pe_link_model *m, const double *f)
@@ -1211,7 +1217,7 @@ double pe_link_model_rerank(const pe_link_model *m, const double *f)
         for (int i = 0; i < PE_LINK_NFEATURES; i++) a += m->hw[h][i] * f[i];
         if (a > 0) z += m->ow[h] * a;
     }
-    return isnan(z) ? 0 : 1.0 / (1.0 + exp(-z));
+    return logistic0(z);
 }
 
 /* 1 when the mention is a news dateline's place: followed by a date

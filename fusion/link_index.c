@@ -416,18 +416,13 @@ static int push_variant(name_vec *names, char *t, size_t tl, const char *f, size
     size_t dl = strlen(df);
     int rc = 0;
     if (dl && (dl != fl || memcmp(df, f, fl) != 0)) {
-        if (tag && dl + 1 > LINK_NAME_KEY_MAX) {
-            /* exact lookup only: a key cut to the limit would match a mere
-             * prefix of the label */
-        } else if (tag) {
-            char *k = malloc(dl + 2);
-            if (!k) { free(df); return -1; }
-            k[0] = tag;
-            memcpy(k + 1, df, dl + 1);
-            rc = nv_push(names, k, dl + 1, fid);
-            free(k);
-        } else {
+        if (!tag) {
             rc = nv_push(names, df, dl, fid);
+        } else if (dl + 1 <= LINK_NAME_KEY_MAX) { /* exact lookup only: a cut key would match a mere prefix */
+            char key[LINK_NAME_KEY_MAX];
+            key[0] = tag;
+            memcpy(key + 1, df, dl);
+            rc = nv_push(names, key, dl + 1, fid);
         }
     }
     free(df);

@@ -555,18 +555,18 @@ pe_status pe_link_train(pe_link_trainset *t, const pe_link_train_options *opt, p
                 int is_short = link_features_short(f0);
                 if (is_short != (pass == 0)) continue;
                 /* the first candidate by rerank; its score meets the threshold */
-                double best = -1;
+                double best = -1, best_score = -1;
                 size_t bi = 0;
                 for (size_t r = 0; r < t->count[mi]; r++) {
-                    double s = pe_link_model_rerank(m, t->f + (t->first[mi] + r) * NF);
-                    if (s > best || (s == best && pe_link_model_score(m, t->f + (t->first[mi] + r) * NF) >
-                                                      pe_link_model_score(m, t->f + (t->first[mi] + bi) * NF))) {
+                    const double *f = t->f + (t->first[mi] + r) * NF;
+                    double s = pe_link_model_rerank(m, f), sc = pe_link_model_score(m, f);
+                    if (s > best || (s == best && sc > best_score)) {
                         best = s; /* ties as the linker breaks them (cmp_cand_score): the higher score */
+                        best_score = sc;
                         bi = r;
                     }
                 }
-                double s = pe_link_model_score(m, t->f + (t->first[mi] + bi) * NF);
-                pts[np++] = (nil_pt){s, t->gold[mi] >= 0 && (int)bi == t->gold[mi], t->gold[mi] < 0};
+                pts[np++] = (nil_pt){best_score, t->gold[mi] >= 0 && (int)bi == t->gold[mi], t->gold[mi] < 0};
             }
             if (pass == 0) nshort = np;
         }

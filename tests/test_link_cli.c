@@ -66,6 +66,18 @@ static void write_file(const char *path, const char *s)
     if (f) { fputs(s, f); fclose(f); }
 }
 
+/* Runs `persona ARGS` with no input and checks its exit code and that its
+ * standard error holds want. */
+static void expect_exit(const char *args, int code, const char *want)
+{
+    char *out = NULL, *err = NULL;
+    int rc = run(&out, &err, NULL, args);
+    PE_CHECK_MSG(rc == code, "persona %s: exit %d, not %d", args, rc, code);
+    PE_CHECK_MSG(err && strstr(err, want), "persona %s: no \"%s\" in: %s", args, want, err ? err : "(none)");
+    free(out);
+    free(err);
+}
+
 /* A whole file, malloc'd; NULL when it cannot be read. */
 static char *slurp(const char *path, size_t *len)
 {
@@ -191,10 +203,7 @@ static void test_train_and_eval(void)
     /* $PERSONA_RANKER names another (here: none that exists, then none at all) */
     setenv("PERSONA_RANKER", "/nonexistent/ranker.json", 1);
     snprintf(args, sizeof args, "eval link --data '%s' --json", data);
-    PE_CHECK_EQ_INT(run(&out, &err, NULL, args), 5);
-    PE_CHECK(err && strstr(err, "/nonexistent/ranker.json does not exist"));
-    free(out);
-    free(err);
+    expect_exit(args, 5, "/nonexistent/ranker.json does not exist");
     setenv("PERSONA_RANKER", "none", 1);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
     j = out ? cJSON_Parse(out) : NULL;
@@ -248,10 +257,7 @@ static void test_train_and_eval(void)
     PE_CHECK(out && strstr(out, "\"score\":") && !strstr(out, "\"rerank\":"));
     free(out);
     snprintf(args, sizeof args, "link train --data '%s' --hidden 40 --members 2", data);
-    PE_CHECK_EQ_INT(run(&out, &err, NULL, args), 2);
-    PE_CHECK(err && strstr(err, "at most 64 units"));
-    free(out);
-    free(err);
+    expect_exit(args, 2, "at most 64 units");
     snprintf(args, sizeof args, "link train --data '%s' --documents-only --out '%s'", data, ranker);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 0);
     j = out ? cJSON_Parse(out) : NULL;
@@ -260,10 +266,7 @@ static void test_train_and_eval(void)
     free(out);
     /* --seed: below 2^53 (the ranker file keeps it as a JSON number) */
     snprintf(args, sizeof args, "link train --data '%s' --seed 9007199254740992", data);
-    PE_CHECK_EQ_INT(run(&out, &err, NULL, args), 2);
-    PE_CHECK(err && strstr(err, "from 0 to 9007199254740991"));
-    free(out);
-    free(err);
+    expect_exit(args, 2, "from 0 to 9007199254740991");
     /* --seed: 1 is the default; another seed fits other MLPs */
     char seeded[2][180];
     for (int k = 0; k < 2; k++) {
@@ -310,10 +313,7 @@ static void test_train_and_eval(void)
     snprintf(bad, sizeof bad, "%s{\"text\": 5}\n", bench_lines);
     write_file(data, bad);
     snprintf(args, sizeof args, "eval link --data '%s'", data);
-    PE_CHECK_EQ_INT(run(&out, &err, NULL, args), 4);
-    PE_CHECK(err && strstr(err, "tiny.benchmark.jsonl:4:"));
-    free(out);
-    free(err);
+    expect_exit(args, 4, "tiny.benchmark.jsonl:4:");
     snprintf(args, sizeof args, "eval link --data '%s' --strict", data);
     PE_CHECK_EQ_INT(run(&out, NULL, NULL, args), 1);
     free(out);
@@ -368,10 +368,7 @@ static void test_train_and_eval(void)
     free(out);
     write_file(ranker, "{\"format\": \"something else\"}");
     snprintf(args, sizeof args, "eval link --data '%s' --ranker '%s'", data, ranker);
-    PE_CHECK_EQ_INT(run(&out, &err, NULL, args), 1);
-    PE_CHECK(err && strstr(err, "not a ranker file"));
-    free(out);
-    free(err);
+    expect_exit(args, 1, "not a ranker file");
 }
 
 int main(void)
